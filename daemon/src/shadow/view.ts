@@ -1,0 +1,39 @@
+/**
+ * The one file-system interface every tool sees: the session's layered view of a workspace.
+ *
+ * Paths are workspace-relative POSIX strings ("src/a.ts"); "" or "." is the root. Every
+ * implementation resolves a path against the workspace root after realpath and refuses, with a
+ * ShadowboxError (PathOutsideWorkspace / PathProtected), `..` that climbs out, absolute paths,
+ * symlinks that lead outside, symlink loops, and writes to protected paths (.git/, shadowbox
+ * state). Reads fall through to the real workspace unless the layer changed the file; writes,
+ * deletes and moves go to the layer and never touch the person's files.
+ */
+export interface WorkspaceView {
+  /** Real (realpath'd) absolute path of the workspace root. */
+  readonly root: string;
+  /** Normalize and check a path; returns the canonical relative form ("" for the root). */
+  resolve(path: string, intent?: 'read' | 'write'): Promise<string>;
+  stat(path: string): Promise<EntryStat | null>;
+  readFile(path: string): Promise<Uint8Array>;
+  readdir(path: string): Promise<DirEntry[]>;
+  writeFile(path: string, data: Uint8Array | string, options?: { mode?: number }): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  /** Remove a file, or a directory recursively. */
+  remove(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface EntryStat {
+  type: EntryType;
+  size: number;
+  /** Permission bits, e.g. 0o644. */
+  mode: number;
+  mtimeMs: number;
+}
+
+export interface DirEntry {
+  name: string;
+  type: EntryType;
+}
