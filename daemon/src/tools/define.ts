@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import type { WorkspaceView } from '../shadow/view.js';
+
+/** ACP tool kinds; the policy matches on them and clients show them. */
+export type ToolKind = 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
+
+/** What a tool handler may use: the session's layered workspace view and a cancellation signal. */
+export interface ToolContext {
+  sessionId: string;
+  /** Real path of the workspace root. */
+  workspace: string;
+  view: WorkspaceView;
+  signal: AbortSignal;
+  /** Streams partial output to clients while the tool runs (optional). */
+  progress?: (text: string) => void;
+}
+
+/**
+ * What a handler returns. `content` is what the model sees (the runtime caps it); `output` is the
+ * full output kept for clients; `isError` marks a failure the model should see and react to.
+ */
+export interface ToolOutput {
+  content: string;
+  isError?: boolean;
+  output?: string;
+  /** Workspace-relative paths the call changed (for review / ACP locations). */
+  changed?: string[];
+  /** Structured extra data for clients (e.g. exit code, duration of a WASI run). */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * What a call is about to touch, derived from its validated input before it runs, so the policy
+ * can decide without running it. Paths are workspace-relative; hosts are for fetch.
+ */
+export interface ToolTarget {
+  paths?: string[];
+  hosts?: string[];
+  /** e.g. a bundle name for run_bundle. */
+  resource?: string;
+}
+
+/** A tool: declared once, validated by the runtime, run through policy and audit. */
+export interface Tool<I = unknown> {
+  name: string;
+  kind: ToolKind;
+  description: string;
+  input: z.ZodType<I>;
+  /** Whether several calls of this tool may run concurrently within one model turn. */
+  concurrent?: boolean;
+  /** Describe the targets of a call for the policy (defaults: none). */
+  targets?: (input: I) => ToolTarget;
+  /** One-line human summary of a call, e.g. "read src/a.ts:1-40". */
+  summarize?: (input: I) => string;
+  handler: (input: I, ctx: ToolContext) => Promise<ToolOutput>;
+}
+
+/** Declare a tool with its input type inferred from the zod schema. */
+export function defineTool<S extends z.ZodType>(tool: Tool<z.infer<S>> & { input: S }): Tool<z.infer<S>> {
+  return tool;
+}
