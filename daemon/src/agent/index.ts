@@ -1,0 +1,5 @@
+// The agent loop: model turn → tool calls → tool results → next model turn, as session events.
+export { runTurn, type RunTurnOptions, type TurnResult } from './loop.js';
+export { fitContext, estimateTokens, ELIDED_PREFIX } from './context.js';
+export { historyFromEvents, type ReplayState } from './replay.js';
+export type * from './types.js';

@@ -1,0 +1,319 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ErrorCodes, type SessionInfo } from '@shadowbox/protocol';
+import type { z as zt } from 'zod';
+import { historyFromEvents, runTurn, type AgentTools, type ModelClient, type StopReason, type TurnError } from '../agent/index.js';
+import { ShadowboxError } from '../errors.js';
+import type { ClientHandle } from '../server/client.js';
+import type { Logger } from '../state/index.js';
+import { EventLog, readEventLog } from './event-log.js';
+import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
+import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
+
+const Meta = z.object({
+  sessionId: z.string(),
+  workspace: z.string(),
+  model: z.string(),
+  mode: z.enum(['read-only', 'review', 'auto']),
+  title: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/** What a session's tools get from the session: identity and a way to ask a person. */
+export interface SessionToolContext {
+  sessionId: string;
+  workspace: string;
+  mode: () => Mode;
+  ask: (q: PermissionQuestion, signal: AbortSignal) => Promise<{ outcome: PermissionOutcome; by?: string }>;
+}
+
+export interface SessionManagerDeps {
+  stateDir: string;
+  logger: Logger;
+  defaultModel: () => Promise<string>;
+  defaultMode: Mode;
+  maxTurns: number;
+  permissionTimeoutMs: number;
+  system: (meta: SessionMeta) => string;
+  createModel: (spec: string) => ModelClient;
+  createTools: (ctx: SessionToolContext) => AgentTools;
+  /** Turns the turn's shadow changes into one commit; null when nothing changed. */
+  checkpoint: (meta: SessionMeta, turnId: string, summary: string) => Promise<{ commit: string; files: string[] } | null>;
+  onSessionEvent?: (meta: SessionMeta, type: string, data: Record<string, unknown>) => void;
+}
+
+export type SessionInfoT = zt.infer<typeof SessionInfo>;
+
+/**
+ * Owns every session: persisted meta + append-only event log per session in the state dir,
+ * attach / detach with one driver, prompts run through the agent loop, cancellation, and
+ * recovery after a crash (open turns marked interrupted, pending permission questions asked again).
+ */
+export class SessionManager {
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly root: string;
+  private readonly tools = new Map<string, AgentTools>();
+
+  constructor(private readonly deps: SessionManagerDeps) {
+    this.root = path.join(deps.stateDir, 'sessions');
+  }
+
+  /** Loads every session's meta and repairs what a crash left open. */
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    for (const id of await readdir(this.root)) {
+      const dir = path.join(this.root, id);
+      const metaText = await readFile(path.join(dir, 'meta.json'), 'utf8').catch(() => null);
+      if (!metaText) continue;
+      const parsed = Meta.safeParse(JSON.parse(metaText) as unknown);
+      if (!parsed.success) {
+        this.deps.logger.warn(`session ${id}: unreadable meta.json, skipped`);
+        continue;
+      }
+      const read = await readEventLog(path.join(dir, 'events.jsonl'));
+      const live = new LiveSession(parsed.data, new EventLog(path.join(dir, 'events.jsonl'), nextSeq(read.events), read.tornTail), this.deps.logger, this.deps.permissionTimeoutMs);
+      live.events = read.events;
+      this.sessions.set(id, live);
+      if (read.tornTail || read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s)${read.tornTail ? ', torn last line' : ''}`);
+      // Sessions resumed after a crash keep their events loaded; idle ones drop them.
+      if (!this.recover(live)) live.events = null;
+    }
+  }
+
+  /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
+  private recover(live: LiveSession): boolean {
+    const state = historyFromEvents(live.events ?? []);
+    if (!state.openTurn) return false;
+    live.emit({ type: 'turn_end', turnId: state.openTurn, stopReason: 'interrupted', error: { code: ErrorCodes.InternalError, reason: 'daemon_restarted', message: 'the daemon stopped during this turn' } });
+    live.emit({ type: 'daemon_restarted', interruptedTurn: state.openTurn });
+    const awaiting = state.unresolvedCalls.filter((c) => c.awaitingPermission);
+    if (awaiting.length === 0) return false;
+    // A question that was pending is asked again: resume the turn with the unanswered calls.
+    live.history = state.history;
+    const calls = state.unresolvedCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+    const resumeId = randomUUID();
+    void this.startTurn(live, resumeId, null, calls).catch((e: unknown) => this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`));
+    return true;
+  }
+
+  get(sessionId: string): LiveSession {
+    const s = this.sessions.get(sessionId);
+    if (!s) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'session_not_found', `no session ${sessionId}`, { sessionId });
+    return s;
+  }
+
+  info(s: LiveSession): SessionInfoT {
+    return { ...s.meta, state: s.state, driver: s.driver, attached: [...s.attached.keys()], events: s.log.nextSeq };
+  }
+
+  list(workspace?: string): SessionInfoT[] {
+    return [...this.sessions.values()]
+      .filter((s) => !workspace || s.meta.workspace === workspace)
+      .sort((a, b) => (a.meta.updatedAt < b.meta.updatedAt ? 1 : -1))
+      .map((s) => this.info(s));
+  }
+
+  /** Latest session on a workspace (for review commands without --session). */
+  latest(workspace: string): LiveSession | undefined {
+    const id = this.list(workspace)[0]?.sessionId;
+    return id ? this.sessions.get(id) : undefined;
+  }
+
+  async create(p: { workspace: string; model?: string; mode?: Mode; title?: string }, client: ClientHandle | null): Promise<LiveSession> {
+    const workspace = await realpath(p.workspace).catch(() => {
+      throw new ShadowboxError(ErrorCodes.FileNotFound, 'workspace_not_found', `workspace ${p.workspace} does not exist`, { workspace: p.workspace });
+    });
+    if (!(await stat(workspace)).isDirectory()) throw new ShadowboxError(ErrorCodes.NotAFile, 'workspace_not_directory', `workspace ${workspace} is not a directory`);
+    const now = new Date().toISOString();
+    const meta: SessionMeta = { sessionId: randomUUID(), workspace, model: p.model ?? (await this.deps.defaultModel()), mode: p.mode ?? this.deps.defaultMode, title: p.title ?? '', createdAt: now, updatedAt: now };
+    const dir = path.join(this.root, meta.sessionId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.saveMeta(meta);
+    const live = new LiveSession(meta, new EventLog(path.join(dir, 'events.jsonl'), 0), this.deps.logger, this.deps.permissionTimeoutMs);
+    live.events = [];
+    live.history = [];
+    this.sessions.set(meta.sessionId, live);
+    live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
+    this.deps.onSessionEvent?.(meta, 'session.start', { model: meta.model, mode: meta.mode });
+    if (client) this.attach(live, client, 0, true);
+    return live;
+  }
+
+  private async saveMeta(meta: SessionMeta): Promise<void> {
+    const file = path.join(this.root, meta.sessionId, 'meta.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(meta, null, 2), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  private async load(live: LiveSession): Promise<void> {
+    if (live.events) return;
+    await live.log.flush();
+    const read = await readEventLog(live.log.file);
+    if (live.events) return;
+    live.events = read.events;
+  }
+
+  /** Attaches a client: returns history from fromSeq; live events follow. */
+  async attachById(sessionId: string, client: ClientHandle, fromSeq: number, driver: boolean) {
+    const live = this.get(sessionId);
+    await this.load(live);
+    return this.attach(live, client, fromSeq, driver);
+  }
+
+  private attach(live: LiveSession, client: ClientHandle, fromSeq: number, driver: boolean) {
+    const history = (live.events ?? []).filter((e) => e.seq >= fromSeq);
+    const first = !live.attached.has(client.id);
+    live.attached.set(client.id, client);
+    if (first) {
+      live.emit({ type: 'client_attached', clientId: client.id, name: client.name, kind: client.kind });
+      client.onClose(() => this.detach(live, client.id));
+    }
+    if (driver || live.driver === null) this.setDriver(live, client.id);
+    live.broker.offerTo(client);
+    return { session: this.info(live), history };
+  }
+
+  detach(live: LiveSession, clientId: string): void {
+    if (!live.attached.delete(clientId)) return;
+    live.emit({ type: 'client_detached', clientId });
+    if (live.driver === clientId) this.setDriver(live, null);
+  }
+
+  private setDriver(live: LiveSession, clientId: string | null): void {
+    if (live.driver === clientId) return;
+    live.driver = clientId;
+    live.emit({ type: 'driver_changed', driver: clientId });
+  }
+
+  async configure(sessionId: string, client: ClientHandle, p: { model?: string; mode?: Mode }): Promise<SessionInfoT> {
+    const live = this.get(sessionId);
+    this.requireDriver(live, client);
+    if (p.model) live.meta.model = p.model;
+    if (p.mode) live.meta.mode = p.mode;
+    await this.saveMeta(live.meta);
+    this.tools.delete(live.id);
+    live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
+    return this.info(live);
+  }
+
+  private requireDriver(live: LiveSession, client: ClientHandle): void {
+    if (live.driver !== client.id) {
+      throw new ShadowboxError(ErrorCodes.NotDriver, 'not_driver', `client ${client.id} is not the driver of session ${live.id}${live.driver ? ` (${live.driver} is)` : ''}; attach with driver: true to take over`, { driver: live.driver });
+    }
+  }
+
+  /** Runs one prompt; resolves at turn end. */
+  async prompt(p: { sessionId: string; text: string; maxTurns?: number }, client: ClientHandle, cancel: { onCancellationRequested(l: () => void): unknown }) {
+    const live = this.get(p.sessionId);
+    this.requireDriver(live, client);
+    if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
+    await this.load(live);
+    const turnId = randomUUID();
+    const run = this.startTurn(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns }, undefined);
+    cancel.onCancellationRequested(() => this.cancel(live.id));
+    return run;
+  }
+
+  private async startTurn(live: LiveSession, turnId: string, user: { text: string; clientId: string; maxTurns?: number } | null, resumeCalls?: { id: string; name: string; arguments: string }[]): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError }> {
+    await this.load(live);
+    live.history ??= historyFromEvents(live.events ?? []).history;
+    if (!live.meta.title && user) {
+      live.meta.title = user.text.split('\n')[0].slice(0, 80);
+      await this.saveMeta(live.meta);
+    }
+    const abort = new AbortController();
+    let resolveDone!: () => void;
+    live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
+    try {
+      if (user) {
+        live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
+        live.history.push({ role: 'user', content: user.text });
+        this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
+      }
+      live.emit({ type: 'turn_start', turnId, model: live.meta.model });
+      let result: { stopReason: StopReason; error?: TurnError };
+      try {
+        const model = this.deps.createModel(live.meta.model);
+        result = await runTurn({
+          turnId,
+          model,
+          system: this.deps.system(live.meta),
+          history: live.history,
+          tools: this.toolsFor(live),
+          emit: (b) => live.emit(b),
+          signal: abort.signal,
+          limits: { maxTurns: user?.maxTurns ?? this.deps.maxTurns, contextHighWater: 0.8 },
+          ...(resumeCalls ? { resumeCalls } : {}),
+        });
+      } catch (e) {
+        const err = e instanceof ShadowboxError ? e : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
+        result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
+      }
+      live.broker.cancelAll();
+      const summary = (user?.text ?? live.meta.title ?? 'resumed turn').split('\n')[0].slice(0, 72) || 'agent turn';
+      try {
+        const cp = await this.deps.checkpoint(live.meta, turnId, summary);
+        if (cp) live.emit({ type: 'checkpoint', turnId, commit: cp.commit, summary, files: cp.files });
+      } catch (e) {
+        this.deps.logger.error(`checkpoint ${live.id}: ${(e as Error).message}`);
+      }
+      live.emit({ type: 'turn_end', turnId, stopReason: result.stopReason, ...(result.error ? { error: result.error } : {}) });
+      return { turnId, ...result };
+    } finally {
+      live.running = null;
+      resolveDone();
+    }
+  }
+
+  private toolsFor(live: LiveSession): AgentTools {
+    let t = this.tools.get(live.id);
+    if (!t) {
+      t = this.deps.createTools({
+        sessionId: live.id,
+        workspace: live.meta.workspace,
+        mode: () => live.meta.mode,
+        ask: (q, signal) => {
+          live.emit({ type: 'tool_call_update', turnId: q.turnId, callId: q.callId, status: 'awaiting_permission' });
+          return live.broker.ask(q, signal);
+        },
+      });
+      this.tools.set(live.id, t);
+    }
+    return t;
+  }
+
+  /** Tools of a session for tools/list and tools/call. */
+  sessionTools(sessionId: string): AgentTools {
+    return this.toolsFor(this.get(sessionId));
+  }
+
+  cancel(sessionId: string): boolean {
+    const live = this.get(sessionId);
+    if (!live.running) return false;
+    live.running.abort.abort();
+    live.broker.cancelAll();
+    return true;
+  }
+
+  respondPermission(sessionId: string, requestId: string, outcome: PermissionOutcome, clientId: string): boolean {
+    return this.get(sessionId).broker.respond(requestId, outcome, clientId);
+  }
+
+  /** Cancels running turns and flushes every log (daemon stop). */
+  async close(): Promise<void> {
+    for (const live of this.sessions.values()) {
+      if (live.running) {
+        live.running.abort.abort();
+        await live.running.done.catch(() => undefined);
+      }
+      await live.log.close();
+    }
+  }
+}
+
+function nextSeq(events: { seq: number }[]): number {
+  return events.length ? events[events.length - 1].seq + 1 : 0;
+}

@@ -1,0 +1,68 @@
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ErrorCodes } from '@shadowbox/protocol';
+import { ShadowboxError } from '../errors.js';
+
+/** What the lock file says about the daemon that holds it. */
+export const LockInfo = z.object({
+  pid: z.number().int(),
+  socketPath: z.string().nullable(),
+  webUrl: z.string().nullable(),
+  startedAt: z.string(),
+  version: z.string(),
+});
+export type LockInfo = z.infer<typeof LockInfo>;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reads the lock file; null when absent, unreadable or held by a dead process. */
+export async function readLock(lockFile: string): Promise<LockInfo | null> {
+  const text = await readFile(lockFile, 'utf8').catch(() => null);
+  if (text === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = LockInfo.safeParse(json);
+  if (!parsed.success || !alive(parsed.data.pid)) return null;
+  return parsed.data;
+}
+
+/** One daemon per state dir: take the lock or say where the running daemon is. */
+export async function acquireLock(lockFile: string, info: LockInfo): Promise<{ update(patch: Partial<LockInfo>): Promise<void>; release(): Promise<void> }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await readLock(lockFile);
+    if (existing && existing.pid !== process.pid) {
+      throw new ShadowboxError(ErrorCodes.InternalError, 'daemon_running', `a shadowbox daemon is already running for this state dir (pid ${existing.pid}, socket ${existing.socketPath ?? 'none'}${existing.webUrl ? `, web ${existing.webUrl}` : ''})`, { pid: existing.pid, socketPath: existing.socketPath });
+    }
+    if (!existing) await rm(lockFile, { force: true });
+    try {
+      const fh = await open(lockFile, 'wx', 0o600);
+      await fh.writeFile(JSON.stringify(info));
+      await fh.close();
+      let current = info;
+      return {
+        update: async (patch) => {
+          current = { ...current, ...patch };
+          await writeFile(lockFile, JSON.stringify(current), { mode: 0o600 });
+        },
+        release: async () => {
+          const now = await readLock(lockFile);
+          if (now?.pid === process.pid) await rm(lockFile, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new ShadowboxError(ErrorCodes.InternalError, 'lock_contended', `could not take the daemon lock ${lockFile}`);
+}

@@ -1,0 +1,36 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** Where the daemon keeps its state and listens; every path derives from the environment given. */
+export interface StatePaths {
+  stateDir: string;
+  socketPath: string;
+  lockFile: string;
+  tokenFile: string;
+  logFile: string;
+  configFile: string;
+}
+
+/**
+ * State dir: $SHADOWBOX_STATE_DIR, else ~/.local/state/shadowbox. Socket: $SHADOWBOX_SOCKET, else
+ * <state dir>/daemon.sock when the state dir was set explicitly, else $XDG_RUNTIME_DIR/shadowbox/daemon.sock,
+ * else ~/.local/state/shadowbox/daemon.sock.
+ */
+export function resolveStatePaths(env: NodeJS.ProcessEnv, overrides: { stateDir?: string; socketPath?: string } = {}): StatePaths {
+  const home = env.HOME ?? os.homedir();
+  const explicitState = overrides.stateDir ?? env.SHADOWBOX_STATE_DIR;
+  const stateDir = path.resolve(explicitState ?? path.join(home, '.local', 'state', 'shadowbox'));
+  const socketPath = path.resolve(
+    overrides.socketPath ??
+      env.SHADOWBOX_SOCKET ??
+      (explicitState ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock')),
+  );
+  return {
+    stateDir,
+    socketPath,
+    lockFile: path.join(stateDir, 'daemon.lock'),
+    tokenFile: path.join(stateDir, 'ws.token'),
+    logFile: path.join(stateDir, 'daemon.log'),
+    configFile: path.join(stateDir, 'config.json'),
+  };
+}

@@ -1,0 +1,46 @@
+import type { AnyNotificationDef, AnyRequestDef } from './define.js';
+import * as audit from './audit.js';
+import * as bundles from './bundles.js';
+import * as lifecycle from './lifecycle.js';
+import * as session from './session.js';
+import * as shadow from './shadow.js';
+import * as tools from './tools.js';
+
+/** Every message of the protocol, in documentation order. The docs generator and the daemon's dispatcher read this list. */
+export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
+  lifecycle.Initialize,
+  lifecycle.Initialized,
+  lifecycle.Shutdown,
+  lifecycle.Exit,
+  lifecycle.CancelRequest,
+  lifecycle.Progress,
+  lifecycle.DaemonStatus,
+  lifecycle.DaemonStop,
+  session.SessionCreate,
+  session.SessionList,
+  session.SessionAttach,
+  session.SessionDetach,
+  session.SessionPrompt,
+  session.SessionCancel,
+  session.SessionConfigure,
+  session.SessionEventNotification,
+  session.PermissionRequest,
+  session.PermissionRespond,
+  tools.ToolsList,
+  tools.ToolsCall,
+  tools.PolicyList,
+  tools.PolicySetRules,
+  shadow.ShadowStatus,
+  shadow.ShadowDiff,
+  shadow.ShadowAccept,
+  shadow.ShadowReject,
+  shadow.ShadowUndo,
+  shadow.ShadowExport,
+  shadow.WorkspaceChanged,
+  audit.AuditQuery,
+  audit.AuditVerify,
+  bundles.BundlesList,
+  bundles.BundlesVerify,
+  bundles.BundlesInstall,
+  bundles.BundlesTrust,
+] as unknown as ReadonlyArray<AnyRequestDef | AnyNotificationDef>;

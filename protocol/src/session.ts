@@ -1,0 +1,201 @@
+import { z } from 'zod';
+import { defineNotification, defineRequest } from './define.js';
+
+export const ToolKind = z.enum(['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other']);
+export const PolicyMode = z.enum(['read-only', 'review', 'auto']).describe('read-only: only read/search tools; review (default): edits land in the shadow, network and MCP ask; auto: everything not denied runs.');
+export const StopReason = z.enum(['end_turn', 'max_tokens', 'max_turns', 'cancelled', 'error', 'interrupted', 'refusal']);
+
+export const SessionInfo = z.object({
+  sessionId: z.string(),
+  workspace: z.string().describe('Real path of the workspace root.'),
+  model: z.string(),
+  mode: PolicyMode,
+  title: z.string().describe('First prompt, shortened.'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  state: z.enum(['idle', 'running', 'waiting_permission']),
+  driver: z.string().nullable().describe('clientId holding the driver role (may prompt), or null.'),
+  attached: z.array(z.string()).describe('clientIds attached now.'),
+  events: z.number().int().describe('Number of events in the log.'),
+});
+
+export const ToolDecision = z.object({
+  action: z.enum(['allow', 'ask', 'deny']),
+  rule: z.string().describe('The rule that decided, e.g. "mode:review kind:edit" or "project:allow tool=grep".'),
+  by: z.string().optional().describe('clientId that answered, when a person decided.'),
+});
+
+export const PermissionOption = z.enum(['allow_once', 'allow_session', 'allow_project', 'deny']);
+export const PermissionOutcome = z.enum(['allow_once', 'allow_session', 'allow_project', 'deny', 'cancelled', 'timeout']);
+
+/** Every step of a session, appended to its log first, then fanned out to attached clients. */
+export const SessionEventBody = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('session_created'), workspace: z.string(), model: z.string(), mode: PolicyMode }),
+  z.object({ type: z.literal('user_message'), turnId: z.string(), text: z.string(), clientId: z.string() }),
+  z.object({ type: z.literal('turn_start'), turnId: z.string(), model: z.string() }),
+  z.object({ type: z.literal('message_delta'), turnId: z.string(), text: z.string() }),
+  z.object({ type: z.literal('reasoning_delta'), turnId: z.string(), text: z.string() }),
+  z.object({ type: z.literal('assistant_message'), turnId: z.string(), text: z.string(), reasoning: z.string().optional(), toolCalls: z.array(z.object({ callId: z.string(), tool: z.string(), arguments: z.string() })).default([]) }),
+  z.object({
+    type: z.literal('tool_call'),
+    turnId: z.string(),
+    callId: z.string(),
+    tool: z.string(),
+    kind: ToolKind,
+    summary: z.string(),
+    input: z.unknown(),
+    status: z.literal('pending'),
+  }),
+  z.object({
+    type: z.literal('tool_call_update'),
+    turnId: z.string(),
+    callId: z.string(),
+    status: z.enum(['awaiting_permission', 'running', 'completed', 'failed']),
+    content: z.string().optional().describe('What the model sees (capped).'),
+    output: z.string().optional().describe('Full output for clients.'),
+    code: z.number().int().optional(),
+    reason: z.string().optional(),
+    decision: ToolDecision.optional(),
+    durationMs: z.number().optional(),
+    changed: z.array(z.string()).optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  }),
+  z.object({
+    type: z.literal('permission_request'),
+    turnId: z.string(),
+    requestId: z.string(),
+    callId: z.string(),
+    tool: z.string(),
+    kind: ToolKind,
+    summary: z.string(),
+    input: z.unknown(),
+    rule: z.string(),
+    options: z.array(PermissionOption),
+  }),
+  z.object({ type: z.literal('permission_resolved'), requestId: z.string(), callId: z.string(), outcome: PermissionOutcome, by: z.string().optional() }),
+  z.object({ type: z.literal('usage'), turnId: z.string(), inputTokens: z.number().int(), outputTokens: z.number().int() }),
+  z.object({ type: z.literal('checkpoint'), turnId: z.string(), commit: z.string(), summary: z.string(), files: z.array(z.string()) }),
+  z.object({
+    type: z.literal('turn_end'),
+    turnId: z.string(),
+    stopReason: StopReason,
+    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+  }),
+  z.object({ type: z.literal('client_attached'), clientId: z.string(), name: z.string(), kind: z.string() }),
+  z.object({ type: z.literal('client_detached'), clientId: z.string() }),
+  z.object({ type: z.literal('driver_changed'), driver: z.string().nullable() }),
+  z.object({ type: z.literal('settings_changed'), model: z.string(), mode: PolicyMode }),
+  z.object({ type: z.literal('review'), action: z.enum(['accept', 'reject', 'undo']), paths: z.array(z.string()), clientId: z.string().optional() }),
+  z.object({ type: z.literal('daemon_restarted'), interruptedTurn: z.string().nullable() }),
+]);
+export type SessionEventBody = z.infer<typeof SessionEventBody>;
+
+export const SessionEvent = z.object({
+  sessionId: z.string(),
+  seq: z.number().int().nonnegative().describe('Position in the session log, from 0; replay and live events share one sequence.'),
+  time: z.string(),
+  event: SessionEventBody,
+});
+export type SessionEvent = z.infer<typeof SessionEvent>;
+
+export const SessionCreate = defineRequest({
+  method: 'session/create',
+  direction: 'clientToDaemon',
+  doc: 'Creates a session on a workspace directory and attaches the caller as its driver.',
+  params: z.object({
+    workspace: z.string().min(1).describe('Absolute path of the workspace directory (the daemon realpaths it).'),
+    model: z.string().optional().describe('"openai/<model>" or "anthropic/<model>"; default from SHADOWBOX_MODEL or the config file.'),
+    mode: PolicyMode.optional(),
+    title: z.string().max(200).optional(),
+  }),
+  result: SessionInfo,
+});
+
+export const SessionList = defineRequest({
+  method: 'session/list',
+  direction: 'clientToDaemon',
+  doc: 'Lists sessions known to the daemon (persisted across restarts), newest first, optionally for one workspace.',
+  params: z.object({ workspace: z.string().optional() }).default({}),
+  result: z.object({ sessions: z.array(SessionInfo) }),
+});
+
+export const SessionAttach = defineRequest({
+  method: 'session/attach',
+  direction: 'clientToDaemon',
+  doc: 'Attaches the caller to a session: the result carries the history (events with seq ≥ fromSeq); live events follow as session/event. `driver: true` takes the driver role (hand-over: the previous driver is told by driver_changed).',
+  params: z.object({
+    sessionId: z.string(),
+    fromSeq: z.number().int().nonnegative().default(0),
+    driver: z.boolean().default(false),
+  }),
+  result: z.object({ session: SessionInfo, history: z.array(SessionEvent) }),
+});
+
+export const SessionDetach = defineRequest({
+  method: 'session/detach',
+  direction: 'clientToDaemon',
+  doc: 'Detaches the caller; releases its driver role. A disconnect does the same.',
+  params: z.object({ sessionId: z.string() }),
+  result: z.null(),
+});
+
+export const SessionPrompt = defineRequest({
+  method: 'session/prompt',
+  direction: 'clientToDaemon',
+  doc: 'Sent by the driver: runs one agent turn (model → tools → model …). Resolves when the turn ends, with its stop reason; progress arrives as session/event. Cancel with session/cancel or $/cancelRequest.',
+  params: z.object({
+    sessionId: z.string(),
+    text: z.string().min(1).max(1_000_000),
+    maxTurns: z.number().int().positive().max(1000).optional().describe('Model turns allowed for this prompt (default from config, 25).'),
+  }),
+  result: z.object({ turnId: z.string(), stopReason: StopReason, error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional() }),
+});
+
+export const SessionCancel = defineRequest({
+  method: 'session/cancel',
+  direction: 'clientToDaemon',
+  doc: 'Cancels the running turn of a session: the model stream and running tools stop, pending permission questions are answered "cancelled", the turn ends with stopReason cancelled. Any attached client may cancel.',
+  params: z.object({ sessionId: z.string() }),
+  result: z.object({ cancelled: z.boolean().describe('False when no turn was running.') }),
+});
+
+export const SessionConfigure = defineRequest({
+  method: 'session/configure',
+  direction: 'clientToDaemon',
+  doc: 'Changes the session model and/or policy mode (terminal /model, ACP session/set_mode). Driver only.',
+  params: z.object({ sessionId: z.string(), model: z.string().optional(), mode: PolicyMode.optional() }),
+  result: SessionInfo,
+});
+
+export const SessionEventNotification = defineNotification({
+  method: 'session/event',
+  direction: 'daemonToClient',
+  doc: 'One session step, sent to every client attached to the session, in seq order, after it is appended to the log.',
+  params: SessionEvent,
+});
+
+export const PermissionRequest = defineRequest({
+  method: 'permission/request',
+  direction: 'daemonToClient',
+  doc: 'Sent by the daemon to the attached clients that declared `permissions` when a tool call needs a person. The first answer wins; the daemon cancels the request at the others ($/cancelRequest) and emits permission_resolved. Without an answer within the configured timeout the call is denied.',
+  params: z.object({
+    sessionId: z.string(),
+    requestId: z.string(),
+    callId: z.string(),
+    tool: z.string(),
+    kind: ToolKind,
+    summary: z.string(),
+    input: z.unknown(),
+    rule: z.string().describe('The rule that asked.'),
+    options: z.array(PermissionOption),
+  }),
+  result: z.object({ outcome: PermissionOption }),
+});
+
+export const PermissionRespond = defineRequest({
+  method: 'permission/respond',
+  direction: 'clientToDaemon',
+  doc: 'Answers a pending permission question by requestId (for clients that saw it in the history, e.g. after a restart, rather than as a permission/request).',
+  params: z.object({ sessionId: z.string(), requestId: z.string(), outcome: PermissionOption }),
+  result: z.object({ accepted: z.boolean().describe('False when another answer won already.') }),
+});

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { defineNotification, defineRequest } from './define.js';
+
+const Target = z.object({
+  workspace: z.string().optional().describe('Workspace directory; with no sessionId the latest session on it is used.'),
+  sessionId: z.string().optional(),
+});
+
+export const FileChange = z.enum(['added', 'modified', 'deleted', 'renamed']);
+
+export const ShadowStatusResult = z.object({
+  sessionId: z.string(),
+  workspace: z.string(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      change: FileChange,
+      oldPath: z.string().optional(),
+      binary: z.boolean(),
+      stale: z.boolean().describe('The real file changed since the agent based its edit on it.'),
+      hunks: z.number().int(),
+    }),
+  ),
+  commits: z.array(z.object({ id: z.string(), summary: z.string(), time: z.string() })),
+  undoable: z.number().int(),
+});
+
+export const Hunk = z.object({
+  id: z.string().describe('Stable id "path#hash"; survives accepting other hunks.'),
+  header: z.string(),
+  oldStart: z.number().int(),
+  oldLines: z.number().int(),
+  newStart: z.number().int(),
+  newLines: z.number().int(),
+  lines: z.array(z.string()),
+});
+
+export const FileDiff = z.object({
+  path: z.string(),
+  oldPath: z.string().optional(),
+  change: FileChange,
+  binary: z.boolean(),
+  oldMode: z.number().int().optional(),
+  newMode: z.number().int().optional(),
+  stale: z.boolean(),
+  patch: z.string(),
+  hunks: z.array(Hunk),
+});
+
+const Selection = z.object({
+  paths: z.array(z.string()).default([]).describe('Whole files to act on.'),
+  hunks: z.array(z.string()).default([]).describe('Hunk ids ("path#id" or "path#N").'),
+});
+
+export const ShadowStatus = defineRequest({
+  method: 'shadow/status',
+  direction: 'clientToDaemon',
+  doc: 'Pending changes of a session\'s shadow workspace: files, stale marks, shadow commits, how many accepts can be undone.',
+  params: Target,
+  result: ShadowStatusResult,
+});
+
+export const ShadowDiff = defineRequest({
+  method: 'shadow/diff',
+  direction: 'clientToDaemon',
+  doc: 'Unified diff of the pending changes per file, with stable hunk ids.',
+  params: Target.extend({ paths: z.array(z.string()).optional() }),
+  result: z.object({ sessionId: z.string(), files: z.array(FileDiff) }),
+});
+
+export const AcceptResult = z.object({
+  acceptId: z.string().nullable(),
+  applied: z.array(z.object({ path: z.string(), action: z.enum(['written', 'deleted', 'merged', 'renamed', 'mode']) })),
+  conflicts: z.array(z.object({ path: z.string(), hunks: z.array(z.string()), conflictText: z.string() })),
+});
+
+export const ShadowAccept = defineRequest({
+  method: 'shadow/accept',
+  direction: 'clientToDaemon',
+  doc: 'Writes accepted changes to the real files (all when the selection is empty, else files / hunks), atomically, with a 3-way merge where the person changed the file meanwhile. Conflicts are reported and nothing is written for them unless force.',
+  params: Target.extend(Selection.shape).extend({ force: z.boolean().default(false) }),
+  result: AcceptResult,
+});
+
+export const ShadowReject = defineRequest({
+  method: 'shadow/reject',
+  direction: 'clientToDaemon',
+  doc: 'Drops pending changes (all, files or hunks) from the shadow workspace. Real files are not touched.',
+  params: Target.extend(Selection.shape),
+  result: z.object({ rejected: z.array(z.string()) }),
+});
+
+export const ShadowUndo = defineRequest({
+  method: 'shadow/undo',
+  direction: 'clientToDaemon',
+  doc: 'Undoes the last accept: restores the exact bytes that were there before it, unless the person edited them since (refused, -33403).',
+  params: Target,
+  result: z.object({ acceptId: z.string(), restored: z.array(z.string()) }),
+});
+
+export const ShadowExport = defineRequest({
+  method: 'shadow/export',
+  direction: 'clientToDaemon',
+  doc: 'Creates a branch in the person\'s git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are).',
+  params: Target.extend({ branch: z.string().min(1).max(200) }),
+  result: z.object({ branch: z.string(), commit: z.string(), commits: z.number().int() }),
+});
+
+export const WorkspaceChanged = defineNotification({
+  method: 'workspace/changed',
+  direction: 'daemonToClient',
+  doc: 'The person changed files in a watched workspace; review items touching them are now stale.',
+  params: z.object({ workspace: z.string(), paths: z.array(z.string()), stale: z.array(z.string()) }),
+});

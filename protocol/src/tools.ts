@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { defineRequest } from './define.js';
+import { PermissionOption, PolicyMode, ToolDecision, ToolKind } from './session.js';
+
+export const ToolInfo = z.object({
+  name: z.string(),
+  description: z.string(),
+  kind: ToolKind,
+  inputSchema: z.record(z.string(), z.unknown()).describe('JSON Schema of the input.'),
+  source: z.enum(['builtin', 'bundle', 'mcp']),
+});
+
+export const ToolsList = defineRequest({
+  method: 'tools/list',
+  direction: 'clientToDaemon',
+  doc: 'Lists the tools a session can call (built-ins, bundle tools, MCP tools), with kinds and JSON Schemas.',
+  params: z.object({ sessionId: z.string().optional() }).default({}),
+  result: z.object({ tools: z.array(ToolInfo) }),
+});
+
+export const ToolsCall = defineRequest({
+  method: 'tools/call',
+  direction: 'clientToDaemon',
+  doc: 'A client invokes a tool directly in a session, through the same policy and audit as the agent (the CLI uses it for `shadowbox python` and `shadowbox wasi run`). Tool failures are results with isError, not JSON-RPC errors.',
+  params: z.object({ sessionId: z.string(), tool: z.string(), input: z.unknown() }),
+  result: z.object({
+    callId: z.string(),
+    isError: z.boolean(),
+    content: z.string(),
+    output: z.string().optional(),
+    code: z.number().int().optional(),
+    reason: z.string().optional(),
+    decision: ToolDecision,
+    durationMs: z.number(),
+    changed: z.array(z.string()).optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+export const PolicyRule = z.object({
+  id: z.string().optional(),
+  action: z.enum(['allow', 'ask', 'deny']),
+  tool: z.string().optional().describe('Tool name, or a glob such as "mcp__*".'),
+  kind: ToolKind.optional(),
+  path: z.string().optional().describe('Path glob relative to the workspace (picomatch).'),
+  host: z.string().optional().describe('Host for fetch: exact host or *.domain.'),
+});
+
+export const PolicyList = defineRequest({
+  method: 'policy/list',
+  direction: 'clientToDaemon',
+  doc: 'Shows the effective policy of a workspace: mode defaults, project rules (the "always for this project" file) and protected paths.',
+  params: z.object({ workspace: z.string() }),
+  result: z.object({ mode: PolicyMode, rules: z.array(PolicyRule), protected: z.array(z.string()), file: z.string() }),
+});
+
+export const PolicySetRules = defineRequest({
+  method: 'policy/set',
+  direction: 'clientToDaemon',
+  doc: 'Replaces or edits the project rules of a workspace (a person at the CLI; the agent has no tool that reaches this).',
+  params: z.object({ workspace: z.string(), add: z.array(PolicyRule).default([]), remove: z.array(z.string()).default([]) }),
+  result: z.object({ rules: z.array(PolicyRule) }),
+});
+
+export { PermissionOption };
