@@ -45,7 +45,8 @@ export function registerSessionHandlers(table: HandlerTable, sessions: SessionMa
       rssBytes: process.memoryUsage().rss,
     }))
     .on(DaemonStop, () => {
-      setImmediate(info.stop);
+      // Answer first; stop once the response has had time to reach the client.
+      setTimeout(info.stop, 20);
       return null;
     })
     .on(SessionCreate, async (p, { client }) => sessions.info(await sessions.create(p, client)))

@@ -1,0 +1,2 @@
+// Subcommands of capabilities beyond the lifecycle ones; each registers itself here.
+export {};

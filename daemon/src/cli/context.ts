@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDaemon, type ShadowboxClient } from '@shadowbox/client';
+import { resolveStatePaths, type StatePaths } from '../state/index.js';
+
+/** Output streams and environment of one CLI invocation (injected for tests). */
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+/** A CLI failure with an exit code and one clear sentence (no stack trace for expected failures). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The command that starts this same CLI as a daemon (used by auto-start). */
+export function daemonCommand(): string[] {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/shadowbox.js');
+  return [process.execPath, bin, 'daemon'];
+}
+
+export function statePaths(io: CliIo, stateDir?: string): StatePaths {
+  return resolveStatePaths(io.env, stateDir ? { stateDir } : {});
+}
+
+/** Connects to the daemon for this state dir, starting it when needed, and initializes. */
+export async function connectCli(io: CliIo, opts: { stateDir?: string; name?: string; kind?: 'cli' | 'terminal' | 'acp'; permissions?: boolean } = {}): Promise<ShadowboxClient> {
+  const paths = statePaths(io, opts.stateDir);
+  const env = { ...io.env, SHADOWBOX_STATE_DIR: paths.stateDir, SHADOWBOX_SOCKET: paths.socketPath };
+  const client = await ensureDaemon({ socketPath: paths.socketPath, stateDir: paths.stateDir, command: daemonCommand(), env });
+  await client.initialize({ name: opts.name ?? 'shadowbox-cli', kind: opts.kind ?? 'cli' }, { permissions: opts.permissions ?? false });
+  return client;
+}
+
+/** Writes a line to stdout. */
+export function println(io: CliIo, text = ''): void {
+  io.stdout.write(`${text}\n`);
+}

@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+import { startDaemon } from '../daemon.js';
+import { wireCapabilities } from '../wiring.js';
+import { type CliIo, CliError } from './context.js';
+
+/**
+ * `shadowbox daemon [--stdio] [--socket PATH] [--no-socket] [--ws-port N] [--no-web] [--max-message-bytes N]`:
+ * runs the daemon in the foreground until SIGTERM/SIGINT, `shadowbox stop`, or (with --stdio) `exit`.
+ */
+export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      stdio: { type: 'boolean' },
+      socket: { type: 'string' },
+      'no-socket': { type: 'boolean' },
+      'ws-port': { type: 'string' },
+      'no-web': { type: 'boolean' },
+      'max-message-bytes': { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+  });
+  const wsPortText = values['ws-port'] ?? io.env.SHADOWBOX_WS_PORT ?? (values.stdio ? undefined : '0');
+  const wsPort = values['no-web'] || wsPortText === undefined ? undefined : Number(wsPortText);
+  if (wsPort !== undefined && (!Number.isInteger(wsPort) || wsPort < 0 || wsPort > 65535)) throw new CliError(`--ws-port must be a port number (0 picks one), not ${wsPortText}`, 2);
+  const maxText = values['max-message-bytes'];
+  const maxMessageBytes = maxText === undefined ? undefined : Number(maxText);
+  if (maxMessageBytes !== undefined && (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024)) throw new CliError('--max-message-bytes must be an integer ≥ 1024', 2);
+  const daemon = await startDaemon({
+    env: io.env,
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    ...(values.socket ? { socketPath: values.socket } : {}),
+    socket: values.stdio ? false : !values['no-socket'],
+    ...(values.stdio ? { stdio: { input: process.stdin, output: process.stdout } } : {}),
+    ...(wsPort !== undefined ? { wsPort } : {}),
+    ...(maxMessageBytes ? { maxMessageBytes } : {}),
+    logToStderr: true,
+    capabilities: (ctx) => wireCapabilities(ctx),
+  });
+  const onSignal = (sig: string) => {
+    daemon.logger.info(`received ${sig}`);
+    void daemon.stop();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  if (!values.stdio) io.stderr.write(`shadowbox daemon ready: socket ${daemon.socketPath ?? 'none'}${daemon.webUrl ? `, web ${daemon.webUrl}` : ''}\n`);
+  await daemon.stopped;
+  return 0;
+}

@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
+import { type CliIo, CliError, connectCli, println } from './context.js';
+
+/** Renders one event as plain text for `shadowbox run` (no colors: output is often piped). */
+export function renderPlain(e: SessionEvent['event'], write: (s: string) => void, state: { midLine: boolean }): void {
+  const line = (s: string) => {
+    if (state.midLine) write('\n');
+    state.midLine = false;
+    write(`${s}\n`);
+  };
+  switch (e.type) {
+    case 'message_delta':
+      write(e.text);
+      state.midLine = !e.text.endsWith('\n');
+      break;
+    case 'tool_call':
+      line(`▸ ${e.tool} (${e.kind}) ${e.summary}`);
+      break;
+    case 'tool_call_update':
+      if (e.status === 'completed' || e.status === 'failed') line(`  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`);
+      break;
+    case 'permission_request':
+      line(`? permission needed for ${e.tool}: ${e.summary} (rule ${e.rule}); answer from an attached client (shadowbox attach) — waiting`);
+      break;
+    case 'permission_resolved':
+      line(`  permission ${e.outcome}${e.by ? ` by ${e.by}` : ''}`);
+      break;
+    case 'checkpoint':
+      line(`● ${e.files.length} file(s) changed in the shadow workspace (commit ${e.commit.slice(0, 10)}); review with: shadowbox review`);
+      break;
+    case 'turn_end':
+      line(`— turn ended: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}`);
+      break;
+    default:
+      break;
+  }
+}
+
+/** `shadowbox run [--workspace DIR] [--model M] [--session ID] [--json] "PROMPT"`: one prompt, streamed; exit 0 on end_turn. */
+export async function runCommand(io: CliIo, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      model: { type: 'string', short: 'm' },
+      session: { type: 'string' },
+      json: { type: 'boolean' },
+      'max-turns': { type: 'string' },
+      mode: { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+  });
+  const prompt = positionals.join(' ').trim();
+  if (!prompt) throw new CliError('give the prompt as an argument: shadowbox run "fix the failing test"', 2);
+  const workspace = path.resolve(io.cwd, values.workspace ?? '.');
+  const mode = values.mode as 'read-only' | 'review' | 'auto' | undefined;
+  if (mode && !['read-only', 'review', 'auto'].includes(mode)) throw new CliError('--mode must be read-only, review or auto', 2);
+  const client = await connectCli(io, { ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}), name: 'shadowbox-run' });
+  try {
+    const session = values.session
+      ? (await client.request(SessionAttach, { sessionId: values.session, driver: true, fromSeq: Number.MAX_SAFE_INTEGER })).session
+      : await client.request(SessionCreate, { workspace, ...(values.model ? { model: values.model } : {}), ...(mode ? { mode } : {}) });
+    const state = { midLine: false };
+    client.onEvent((e) => {
+      if (e.sessionId !== session.sessionId) return;
+      if (values.json) println(io, JSON.stringify(e));
+      else renderPlain(e.event, (s) => io.stdout.write(s), state);
+    });
+    if (!values.json) io.stderr.write(`session ${session.sessionId} on ${session.workspace} with ${session.model}\n`);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    const result = await client.request(SessionPrompt, { sessionId: session.sessionId, text: prompt, ...(values['max-turns'] ? { maxTurns: Number(values['max-turns']) } : {}) }, abort.signal);
+    process.off('SIGINT', onSigint);
+    // Let the last notifications (turn_end) arrive before printing the verdict.
+    await new Promise((r) => setTimeout(r, 20));
+    if (result.stopReason === 'end_turn') return 0;
+    io.stderr.write(`shadowbox run: the turn ended with ${result.stopReason}${result.error ? `: ${result.error.message}` : ''}\n`);
+    return result.stopReason === 'cancelled' ? 130 : 1;
+  } finally {
+    client.dispose();
+  }
+}

@@ -1,0 +1,160 @@
+import { mkdir, chmod } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { Defaults } from '@shadowbox/protocol';
+import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
+import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
+import { acquireLock, createLogger, resolveStatePaths, writeToken, type Logger, type StatePaths } from './state/index.js';
+import { createStdioChannel, listenHttp, listenSocket, type Channel, type HttpServer, type SocketServer } from './transports/index.js';
+import { VERSION } from './version.js';
+
+export interface DaemonOptions {
+  env: NodeJS.ProcessEnv;
+  stateDir?: string;
+  socketPath?: string;
+  /** Listen on the Unix socket (default true unless stdio). */
+  socket?: boolean;
+  /** Serve one client on these streams (LSP framing); the daemon exits when it sends exit. */
+  stdio?: { input: Readable; output: Writable };
+  /** Loopback HTTP/WebSocket port; 0 picks one; undefined = no HTTP server. */
+  wsPort?: number;
+  maxMessageBytes?: number;
+  logToStderr?: boolean;
+  /** Wires providers, tools, shadow, audit, bundles into the daemon (see wiring.ts). */
+  capabilities: (ctx: CapabilityContext) => Promise<Capabilities>;
+}
+
+/** What capabilities get to wire themselves: paths, logger, the handler table and HTTP routes. */
+export interface CapabilityContext {
+  paths: StatePaths;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  handlers: HandlerTable;
+  clients: ClientRegistry;
+  /** Set after sessions exist, for handlers that need them. */
+  sessions: () => SessionManager;
+  http: () => HttpServer | null;
+}
+
+/** The session manager's dependencies plus lifecycle hooks of the wired capabilities. */
+export interface Capabilities {
+  sessionDeps: Omit<SessionManagerDeps, 'stateDir' | 'logger'>;
+  providers: string[];
+  wasiRunners: string[];
+  /** Called once the HTTP server listens (web client, /bundles/ routes). */
+  onHttp?: (http: HttpServer) => void;
+  close?: () => Promise<void>;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  readonly paths: StatePaths;
+  readonly socketPath: string | null;
+  readonly webUrl: string | null;
+  readonly token: string;
+  readonly sessions: SessionManager;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+  /** Resolves when the daemon has fully stopped. */
+  readonly stopped: Promise<void>;
+}
+
+/** Starts the daemon: lock, state dir, transports, sessions; SIGTERM-safe stop. */
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const paths = resolveStatePaths(o.env, { ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.socketPath ? { socketPath: o.socketPath } : {}) });
+  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(paths.stateDir, 0o700).catch(() => undefined);
+  const startedAt = new Date();
+  const lock = await acquireLock(paths.lockFile, { pid: process.pid, socketPath: null, webUrl: null, startedAt: startedAt.toISOString(), version: VERSION });
+  const logger = createLogger({ file: paths.logFile, stderr: o.logToStderr ?? false, debug: o.env.SHADOWBOX_DEBUG === '1' });
+  const maxBytes = o.maxMessageBytes ?? (Number(o.env.SHADOWBOX_MAX_MESSAGE_BYTES) || Defaults.maxMessageBytes);
+  const clients = new ClientRegistry();
+  const handlers = new HandlerTable();
+  let socket: SocketServer | null = null;
+  let http: HttpServer | null = null;
+  let sessions!: SessionManager;
+  let stopping: Promise<void> | null = null;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+
+  try {
+    const caps = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http });
+    sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...caps.sessionDeps });
+    await sessions.init();
+    const token = await writeToken(paths.tokenFile);
+    const transports: Array<'stdio' | 'socket' | 'websocket'> = [];
+    if (o.stdio) transports.push('stdio');
+    if (o.socket ?? !o.stdio) transports.push('socket');
+    if (o.wsPort !== undefined) transports.push('websocket');
+    const onChannel = (channel: Channel) =>
+      serveChannel(channel, {
+        handlers,
+        clients,
+        logger,
+        version: VERSION,
+        capabilities: { transports, providers: caps.providers, maxMessageBytes: maxBytes, wasiRunners: caps.wasiRunners },
+        onExit: () => {
+          if (channel.transport === 'stdio') void stop();
+        },
+      });
+
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        logger.info('daemon stopping');
+        await sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`));
+        await socket?.close().catch(() => undefined);
+        await http?.close().catch(() => undefined);
+        for (const c of clients.list()) c.connection.dispose();
+        await caps.close?.().catch((e: unknown) => logger.error(`capabilities close: ${(e as Error).message}`));
+        await lock.release();
+        logger.info('daemon stopped');
+        await logger.close();
+        resolveStopped();
+      })();
+      return stopping;
+    };
+
+    registerSessionHandlers(handlers, sessions, clients, {
+      version: VERSION,
+      startedAt,
+      stateDir: paths.stateDir,
+      socketPath: () => socket?.path ?? null,
+      webUrl: () => http?.url ?? null,
+      stop: () => void stop(),
+    });
+
+    if (transports.includes('socket')) socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
+    if (o.wsPort !== undefined) {
+      http = await listenHttp({ port: o.wsPort, token, maxBytes, onChannel, log: (m) => logger.info(m) });
+      caps.onHttp?.(http);
+    }
+    if (o.stdio) {
+      const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);
+      serveChannel(ch, {
+        handlers,
+        clients,
+        logger,
+        version: VERSION,
+        capabilities: { transports, providers: caps.providers, maxMessageBytes: maxBytes, wasiRunners: caps.wasiRunners },
+        onExit: () => void stop(),
+      }).onClose(() => void stop());
+    }
+    await lock.update({ socketPath: socket?.path ?? null, webUrl: http?.url ?? null });
+    logger.info(`daemon ${VERSION} ready (pid ${process.pid}${socket ? `, socket ${socket.path}` : ''}${http ? `, web ${http.url}` : ''}${o.stdio ? ', stdio' : ''})`);
+    return {
+      paths,
+      socketPath: socket?.path ?? null,
+      webUrl: http?.url ?? null,
+      token,
+      sessions,
+      logger,
+      stop,
+      stopped,
+    };
+  } catch (e) {
+    await socket?.close().catch(() => undefined);
+    await http?.close().catch(() => undefined);
+    await lock.release();
+    await logger.close();
+    throw e;
+  }
+}
