@@ -9,3 +9,4 @@ export * from './audit.js';
 export * from './bundles.js';
 export * from './methods.js';
 export * from './transport.js';
+export { renderProtocolDocs } from './render-docs.js';
