@@ -1,0 +1,44 @@
+// Starts a real shadowbox daemon process on a temp state dir for benchmarks.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const bin = new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
+
+export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
+  const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'), ...extraEnv };
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'daemon', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const ready = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /shadowbox daemon ready: socket ([^,\s]+)(?:, web (\S+))?/.exec(err);
+      if (m) resolve({ socketPath: m[1], webUrl: m[2] ?? null });
+    });
+    child.once('exit', (c) => reject(new Error(`daemon exited ${c}: ${err}`)));
+  });
+  const readyMs = performance.now() - t0;
+  const token = readFileSync(path.join(stateDir, 'ws.token'), 'utf8').trim();
+  return {
+    ...ready,
+    token,
+    stateDir,
+    env,
+    pid: child.pid,
+    readyMs,
+    rss: () => Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}

@@ -1,0 +1,37 @@
+// `npm run bench [-- NAME ...]`: runs every bench/<name>.mjs (or the named ones), prints one table,
+// and writes bench/results/<name>.json plus bench/results/all.json. Each module exports
+// `run() → { name, rows: [{ metric, value, unit, baseline?, ratio?, note? }] }`.
+import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+
+const dir = new URL('.', import.meta.url);
+const wanted = process.argv.slice(2);
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs')
+  .map((f) => f.replace(/\.mjs$/, ''))
+  .filter((n) => wanted.length === 0 || wanted.includes(n))
+  .sort();
+mkdirSync(new URL('results/', dir), { recursive: true });
+const machine = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), date: new Date().toISOString() };
+const all = [];
+const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(4)) : String(v ?? ''));
+for (const name of names) {
+  const started = Date.now();
+  let result;
+  try {
+    const mod = await import(new URL(`${name}.mjs`, dir));
+    result = await mod.run();
+  } catch (e) {
+    result = { name, error: String(e?.stack ?? e), rows: [] };
+    console.error(`bench ${name} failed: ${result.error}`);
+  }
+  result.seconds = (Date.now() - started) / 1000;
+  result.machine = machine;
+  writeFileSync(new URL(`results/${name}.json`, dir), JSON.stringify(result, null, 2));
+  all.push(result);
+  console.log(`\n## ${name} (${result.seconds.toFixed(1)} s)`);
+  console.log('| metric | value | unit | baseline | ratio | note |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of result.rows) console.log(`| ${r.metric} | ${fmt(r.value)} | ${r.unit ?? ''} | ${fmt(r.baseline)} | ${r.ratio !== undefined ? fmt(r.ratio) + '×' : ''} | ${r.note ?? ''} |`);
+}
+writeFileSync(new URL('results/all.json', dir), JSON.stringify({ machine, results: all }, null, 2));
