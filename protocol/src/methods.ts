@@ -36,6 +36,7 @@ export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
   shadow.ShadowReject,
   shadow.ShadowUndo,
   shadow.ShadowExport,
+  shadow.ShadowFile,
   shadow.WorkspaceChanged,
   audit.AuditQuery,
   audit.AuditVerify,

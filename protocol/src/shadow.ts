@@ -112,3 +112,11 @@ export const WorkspaceChanged = defineNotification({
   doc: 'The person changed files in a watched workspace; review items touching them are now stale.',
   params: z.object({ workspace: z.string(), paths: z.array(z.string()), stale: z.array(z.string()) }),
 });
+
+export const ShadowFile = defineRequest({
+  method: 'shadow/file',
+  direction: 'clientToDaemon',
+  doc: 'The text of one file as the person has it (real) and as the agent left it (shadow), for diff views (ACP `diff` content, the web review panel). null where the file does not exist; binary files report binary: true and no text.',
+  params: Target.extend({ path: z.string().min(1) }),
+  result: z.object({ path: z.string(), real: z.string().nullable(), shadow: z.string().nullable(), binary: z.boolean() }),
+});

@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ndJsonStream } from '@agentclientprotocol/sdk';
+import { ensureDaemon } from '../connect.js';
+import { createAcpAgent } from './bridge.js';
+
+/** Streams and environment of the `shadowbox acp` process. */
+export interface AcpIo {
+  env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Where the daemon's state and socket are for this environment (same rules as the daemon). */
+function paths(env: NodeJS.ProcessEnv, stateDirFlag?: string) {
+  const stateDir = path.resolve(stateDirFlag ?? env.SHADOWBOX_STATE_DIR ?? path.join(env.HOME ?? '', '.local', 'state', 'shadowbox'));
+  const explicit = stateDirFlag ?? env.SHADOWBOX_STATE_DIR;
+  const socketPath = env.SHADOWBOX_SOCKET ?? (explicit ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock'));
+  return { stateDir, socketPath };
+}
+
+/**
+ * `shadowbox acp`: an ACP agent on stdin/stdout (one JSON message per line; stdout carries only ACP
+ * messages, logs go to stderr) relaying to the daemon over its socket, starting it when needed.
+ */
+export async function acpCommand(io: AcpIo & { cwd?: string }, argv: string[], daemonCommand: string[], version: string): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
+  const p = paths(io.env, values['state-dir']);
+  const log = (m: string) => io.stderr.write(`shadowbox acp: ${m}\n`);
+  const daemon = await ensureDaemon({ socketPath: p.socketPath, stateDir: p.stateDir, command: daemonCommand, env: { ...io.env, SHADOWBOX_STATE_DIR: p.stateDir, SHADOWBOX_SOCKET: p.socketPath } });
+  await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true });
+  const { app, bind } = createAcpAgent({ daemon, log, version });
+  const stream = ndJsonStream(Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>, Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>);
+  const conn = app.connect(stream);
+  bind(conn);
+  daemon.onClose(() => {
+    log('the daemon connection closed');
+    conn.close();
+  });
+  await conn.closed;
+  daemon.dispose();
+  return 0;
+}
