@@ -92,9 +92,13 @@ export class SessionManager {
     const awaiting = state.unresolvedCalls.filter((c) => c.awaitingPermission);
     if (awaiting.length === 0) return false;
     // A question that was pending is asked again: resume the turn with the unanswered calls.
-    live.history = state.history;
-    const calls = state.unresolvedCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+    // Calls that were already running when the daemon died are not run twice: they fail as interrupted.
     const resumeId = randomUUID();
+    for (const c of state.unresolvedCalls.filter((u) => !u.awaitingPermission)) {
+      live.emit({ type: 'tool_call_update', turnId: state.openTurn, callId: c.id, status: 'failed', content: 'Interrupted: the daemon stopped while this call was running. Check its effects before retrying.', code: ErrorCodes.ToolFailed, reason: 'interrupted', durationMs: 0 });
+    }
+    live.history = historyFromEvents(live.events ?? []).history;
+    const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
     void this.startTurn(live, resumeId, null, calls).catch((e: unknown) => this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`));
     return true;
   }
