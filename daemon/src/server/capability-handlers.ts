@@ -1,0 +1,114 @@
+import { realpath } from 'node:fs/promises';
+import {
+  AuditQuery,
+  AuditVerify,
+  BundlesInstall,
+  BundlesList,
+  BundlesTrust,
+  BundlesVerify,
+  ErrorCodes,
+  PolicyList,
+  PolicySetRules,
+  ShadowAccept,
+  ShadowDiff,
+  ShadowExport,
+  ShadowFile,
+  ShadowReject,
+  ShadowStatus,
+  ShadowUndo,
+  ToolsCall,
+  ToolsList,
+  type ParamsOf,
+  type ResultOf,
+} from '@shadowbox/protocol';
+import { ShadowboxError } from '../errors.js';
+import type { SessionManager } from '../sessions/index.js';
+import type { ClientHandle } from './client.js';
+import type { HandlerTable } from './connection.js';
+
+type R<D> = Promise<ResultOf<D>>;
+/** A resolved review target: the session and its workspace. */
+export interface ReviewTarget {
+  sessionId: string;
+  workspace: string;
+}
+
+/** What the server needs of the shadow workspace (adapted in wiring.ts). */
+export interface ReviewPort {
+  status(t: ReviewTarget): R<typeof ShadowStatus>;
+  diff(t: ReviewTarget, paths?: string[]): R<typeof ShadowDiff>;
+  accept(t: ReviewTarget, sel: { paths: string[]; hunks: string[]; force: boolean }, client: ClientHandle): R<typeof ShadowAccept>;
+  reject(t: ReviewTarget, sel: { paths: string[]; hunks: string[] }, client: ClientHandle): R<typeof ShadowReject>;
+  undo(t: ReviewTarget, client: ClientHandle): R<typeof ShadowUndo>;
+  exportBranch(t: ReviewTarget, branch: string): R<typeof ShadowExport>;
+  file(t: ReviewTarget, path: string): R<typeof ShadowFile>;
+}
+
+/** What the server needs of tools, policy, audit and bundles. */
+export interface ToolsPort {
+  list(sessionId?: string): R<typeof ToolsList>;
+  call(p: ParamsOf<typeof ToolsCall>, client: ClientHandle): R<typeof ToolsCall>;
+}
+export interface PolicyPort {
+  list(workspace: string): R<typeof PolicyList>;
+  set(p: ParamsOf<typeof PolicySetRules>, client: ClientHandle): R<typeof PolicySetRules>;
+}
+export interface AuditPort {
+  query(p: ParamsOf<typeof AuditQuery>): R<typeof AuditQuery>;
+  verify(workspace: string): R<typeof AuditVerify>;
+}
+export interface BundlesPort {
+  list(): R<typeof BundlesList>;
+  verify(path: string): R<typeof BundlesVerify>;
+  install(p: ParamsOf<typeof BundlesInstall>): R<typeof BundlesInstall>;
+  trust(keyFile: string, client: ClientHandle): R<typeof BundlesTrust>;
+}
+
+async function realOrSame(p: string): Promise<string> {
+  return realpath(p).catch(() => p);
+}
+
+/** Picks the session a review command means: the given one, else the latest on the workspace. */
+export async function resolveTarget(sessions: SessionManager, p: { sessionId?: string; workspace?: string }): Promise<ReviewTarget> {
+  if (p.sessionId) {
+    const live = sessions.get(p.sessionId);
+    return { sessionId: live.id, workspace: live.meta.workspace };
+  }
+  if (!p.workspace) throw new ShadowboxError(ErrorCodes.InvalidParams, 'missing_target', 'give a sessionId or a workspace');
+  const ws = await realOrSame(p.workspace);
+  const live = sessions.latest(ws);
+  if (!live) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'no_session_for_workspace', `no shadowbox session on ${ws}`, { workspace: ws });
+  return { sessionId: live.id, workspace: live.meta.workspace };
+}
+
+/** Registers tools/*, policy/*, shadow/*, audit/*, bundles/* on the ports that exist. */
+export function registerCapabilityHandlers(table: HandlerTable, sessions: SessionManager, ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort }): void {
+  const { review, tools, policy, audit, bundles } = ports;
+  if (tools) {
+    table.on(ToolsList, (p) => tools.list(p.sessionId)).on(ToolsCall, (p, { client }) => tools.call(p, client));
+  }
+  if (policy) {
+    table.on(PolicyList, async (p) => policy.list(await realOrSame(p.workspace))).on(PolicySetRules, async (p, { client }) => policy.set({ ...p, workspace: await realOrSame(p.workspace) }, client));
+  }
+  if (review) {
+    const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions, p);
+    table
+      .on(ShadowStatus, async (p) => review.status(await t(p)))
+      .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
+      .on(ShadowAccept, async (p, { client }) => review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client))
+      .on(ShadowReject, async (p, { client }) => review.reject(await t(p), { paths: p.paths, hunks: p.hunks }, client))
+      .on(ShadowUndo, async (p, { client }) => review.undo(await t(p), client))
+      .on(ShadowExport, async (p) => review.exportBranch(await t(p), p.branch))
+      .on(ShadowFile, async (p) => review.file(await t(p), p.path));
+  }
+  if (audit) {
+    table.on(AuditQuery, async (p) => audit.query({ ...p, workspace: await realOrSame(p.workspace) })).on(AuditVerify, async (p) => audit.verify(await realOrSame(p.workspace)));
+  }
+  if (bundles) {
+    table
+      .on(BundlesList, () => bundles.list())
+      .on(BundlesVerify, (p) => bundles.verify(p.path))
+      .on(BundlesInstall, (p) => bundles.install(p))
+      .on(BundlesTrust, (p, { client }) => bundles.trust(p.keyFile, client));
+  }
+}
