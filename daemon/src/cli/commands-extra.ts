@@ -4,3 +4,10 @@ import { daemonCommand } from './context.js';
 import { VERSION } from '../version.js';
 
 registerCommand('acp', 'speak the Agent Client Protocol on stdio for an editor (Zed, JetBrains, Neovim)', async () => async (io, argv) => (await import('@shadowbox/client/acp')).acpCommand(io, argv, daemonCommand(), VERSION));
+registerCommand('review', 'show pending shadow changes with hunk ids: review [--workspace DIR] [--session ID]', async () => (await import('./review-commands.js')).reviewCommand);
+registerCommand('accept', 'write accepted changes to your files: accept [FILE[#HUNK] ...] [--force]', async () => (await import('./review-commands.js')).acceptCommand);
+registerCommand('reject', 'drop pending changes: reject [FILE[#HUNK] ...]', async () => (await import('./review-commands.js')).rejectCommand);
+registerCommand('undo', 'undo the last accept (refused if you edited the files since)', async () => (await import('./review-commands.js')).undoCommand);
+registerCommand('shadow', 'shadow export --branch NAME: the shadow commits as a branch in your repo', async () => (await import('./review-commands.js')).shadowCommand);
+registerCommand('audit', 'show or verify the audit log: audit show|verify [--workspace DIR] [--session ID] [--tool T]', async () => (await import('./audit-commands.js')).auditCommand);
+registerCommand('policy', 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID', async () => (await import('./audit-commands.js')).policyCommand);
