@@ -62,7 +62,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
     }
     if (sub === 'allow' || sub === 'ask' || sub === 'deny') {
       if (!values.tool && !values.kind && !values.path && !values.host) throw new CliError('name what the rule matches: --tool, --kind, --path or --host', 2);
-      const rule = { action: sub, ...(values.tool ? { tool: values.tool } : {}), ...(values.kind ? { kind: values.kind as 'read' } : {}), ...(values.path ? { path: values.path } : {}), ...(values.host ? { host: values.host } : {}) };
+      const rule = { action: sub as 'allow' | 'ask' | 'deny', ...(values.tool ? { tool: values.tool } : {}), ...(values.kind ? { kind: values.kind as 'read' } : {}), ...(values.path ? { path: values.path } : {}), ...(values.host ? { host: values.host } : {}) };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
       println(io, `added; ${r.rules.length} project rule(s)`);
       return 0;
