@@ -11,3 +11,5 @@ registerCommand('undo', 'undo the last accept (refused if you edited the files s
 registerCommand('shadow', 'shadow export --branch NAME: the shadow commits as a branch in your repo', async () => (await import('./review-commands.js')).shadowCommand);
 registerCommand('audit', 'show or verify the audit log: audit show|verify [--workspace DIR] [--session ID] [--tool T]', async () => (await import('./audit-commands.js')).auditCommand);
 registerCommand('policy', 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID', async () => (await import('./audit-commands.js')).policyCommand);
+registerCommand('python', 'sandboxed CPython (WASI) on the current directory: python [-c CODE | FILE] [ARGS]', async () => (await import('./tool-commands.js')).pythonCommand);
+registerCommand('wasi', 'run a bundle in the WASI sandbox: wasi run BUNDLE -- ARGS', async () => (await import('./tool-commands.js')).wasiCommand);
