@@ -1,0 +1,84 @@
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalBytes, sha256Hex } from './crypto.js';
+import { parseManifest, type Manifest, type ManifestFile, type ManifestTool } from './manifest.js';
+import type { BundleStore } from './store.js';
+import { checkThreshold, refuse, type Authority } from './trust.js';
+import { parseSigFile } from './verify.js';
+
+/** A runnable module of a loaded bundle, with its verified bytes. */
+export interface LoadedEntry {
+  name: string;
+  /** Host path of the module file inside the store. */
+  path: string;
+  bytes: Buffer;
+  sha256: string;
+}
+
+/** What a WASI runner needs from a verified, installed bundle. */
+export interface LoadedBundle {
+  name: string;
+  version: string;
+  manifestSha256: string;
+  /** The store entry folder; payload files live under `<dir>/files/`. */
+  dir: string;
+  filesDir: string;
+  manifest: Manifest;
+  /** The default (first) entry, bytes re-hashed on every load. */
+  entry: LoadedEntry;
+  /** Reads another entry by name (`command`), re-hashed. */
+  readEntry(name: string): Promise<LoadedEntry>;
+  files: ManifestFile[];
+  limits: Manifest['limits'];
+  capabilities: Manifest['capabilities'];
+  tools: ManifestTool[];
+}
+
+/**
+ * The cheap check on every load: the manifest still hashes to its store address and carries a valid
+ * signature from the authority that installed it (a revoked key fails here), every file matches its
+ * size and hash (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
+ */
+export async function loadBundle(store: BundleStore, manifestSha256: string, authority: Authority, expected: { name: string; version: string }): Promise<LoadedBundle> {
+  const dir = store.entryDir(manifestSha256);
+  const filesDir = join(dir, 'files');
+  const raw = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as unknown;
+  const bytes = canonicalBytes(raw);
+  if (sha256Hex(bytes) !== manifestSha256) throw refuse('manifest_tampered', `store entry ${manifestSha256.slice(0, 12)}: manifest.json was changed on disk`, { manifestSha256 });
+  checkThreshold('stored manifest', authority.bundles, authority.revoked, bytes, parseSigFile(await readFile(join(dir, 'manifest.sig.json'))));
+  const manifest = parseManifest(raw);
+  if (manifest.name !== expected.name || manifest.version !== expected.version) {
+    throw refuse('mix_and_match', `store entry ${manifestSha256.slice(0, 12)} holds ${manifest.name}@${manifest.version}, not ${expected.name}@${expected.version}`);
+  }
+  for (const f of manifest.files) {
+    const p = join(filesDir, f.path);
+    const st = await lstat(p).catch(() => null);
+    if (!st?.isFile()) throw refuse(st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`, { path: f.path });
+    const h = await store.hashFile(p);
+    if (h.size !== f.size || h.sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, { path: f.path, manifestSha256 });
+  }
+  async function readEntry(name: string): Promise<LoadedEntry> {
+    const e = manifest.entries.find((x) => x.name === name);
+    if (!e) throw refuse('not_in_index', `bundle ${manifest.name} has no entry ${name}`, { entry: name });
+    const f = manifest.files.find((x) => x.path === e.path);
+    const path = join(filesDir, e.path);
+    const b = await readFile(path);
+    const sha256 = sha256Hex(b);
+    if (!f || sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: entry ${e.path} was changed on disk`, { path: e.path });
+    return { name, path, bytes: b, sha256 };
+  }
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    manifestSha256,
+    dir,
+    filesDir,
+    manifest,
+    entry: await readEntry(manifest.entries[0].name),
+    readEntry,
+    files: manifest.files,
+    limits: manifest.limits,
+    capabilities: manifest.capabilities,
+    tools: manifest.tools,
+  };
+}

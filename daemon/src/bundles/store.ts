@@ -1,0 +1,105 @@
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { sha256Hex } from './crypto.js';
+import type { Manifest } from './manifest.js';
+import { writeFileAtomic } from './publish.js';
+import type { BundleContent } from './verify.js';
+
+/** What installed.json remembers about one installed name@version. */
+export const InstalledRecordSchema = z
+  .object({
+    manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    source: z.string(),
+    authority: z.string(),
+    keyIds: z.array(z.string()),
+    installedAt: z.string(),
+  })
+  .strict();
+export type InstalledRecord = z.infer<typeof InstalledRecordSchema>;
+const InstalledSchema = z.object({ bundles: z.record(z.string(), z.record(z.string(), InstalledRecordSchema)) }).strict();
+export type Installed = z.infer<typeof InstalledSchema>;
+
+/** Reads a JSON state file with a zod schema; a missing file gives `fallback`, a corrupt one throws. */
+export async function readState<T>(path: string, schema: z.ZodType<T>, fallback: T): Promise<T> {
+  const raw = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  });
+  if (raw === null) return fallback;
+  return schema.parse(JSON.parse(raw) as unknown);
+}
+
+/** The content-addressed store under `<stateDir>/bundles/`: one folder per manifest SHA-256. */
+export interface BundleStore {
+  root: string;
+  entryDir(manifestSha256: string): string;
+  has(manifestSha256: string): Promise<boolean>;
+  /** Writes a verified bundle (temp folder + rename, so an entry is complete or absent). */
+  put(manifestSha256: string, content: BundleContent, manifest: Manifest): Promise<string>;
+  readInstalled(): Promise<Installed>;
+  recordInstalled(name: string, version: string, rec: InstalledRecord): Promise<void>;
+  /** SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. */
+  hashFile(path: string): Promise<{ sha256: string; size: number; bytes?: Buffer }>;
+}
+
+interface StatKey {
+  ino: number;
+  size: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  sha256: string;
+}
+
+/** Opens (creating lazily) the store in `<stateDir>/bundles`. */
+export function openStore(stateDir: string): BundleStore {
+  const root = join(stateDir, 'bundles');
+  const storeDir = join(root, 'store');
+  const installedPath = join(root, 'installed.json');
+  // ctime cannot be set by an unprivileged writer, so an unchanged (ino, size, mtime, ctime) means unchanged bytes.
+  const statCache = new Map<string, StatKey>();
+  let installQueue: Promise<unknown> = Promise.resolve();
+  return {
+    root,
+    entryDir: (h) => join(storeDir, h),
+    async has(h) {
+      return (await stat(join(storeDir, h, 'manifest.json')).catch(() => null)) !== null;
+    },
+    async put(h, content, manifest) {
+      const final = join(storeDir, h);
+      if (await this.has(h)) await rm(final, { recursive: true, force: true });
+      const tmp = join(storeDir, `.tmp-${h.slice(0, 16)}-${process.pid}-${Date.now()}`);
+      await mkdir(join(tmp, 'files'), { recursive: true });
+      await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(content.manifestValue, null, 2)}\n`);
+      await writeFile(join(tmp, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256: h, signatures: content.signatures }, null, 2)}\n`);
+      for (const f of manifest.files) {
+        const p = join(tmp, 'files', f.path);
+        await mkdir(dirname(p), { recursive: true });
+        await writeFile(p, content.files.get(f.path) ?? Buffer.alloc(0), { mode: 0o444 });
+      }
+      await rename(tmp, final);
+      return final;
+    },
+    readInstalled: () => readState(installedPath, InstalledSchema, { bundles: {} }),
+    async recordInstalled(name, version, rec) {
+      const next = installQueue.then(async () => {
+        const cur = await readState(installedPath, InstalledSchema, { bundles: {} });
+        cur.bundles[name] = { ...(cur.bundles[name] ?? {}), [version]: rec };
+        await writeFileAtomic(installedPath, `${JSON.stringify(cur, null, 2)}\n`);
+      });
+      installQueue = next.catch(() => undefined);
+      await next;
+    },
+    async hashFile(path) {
+      const st = await stat(path, { bigint: true });
+      const hit = statCache.get(path);
+      if (hit && hit.ino === Number(st.ino) && hit.size === Number(st.size) && hit.mtimeNs === st.mtimeNs && hit.ctimeNs === st.ctimeNs) {
+        return { sha256: hit.sha256, size: hit.size };
+      }
+      const bytes = await readFile(path);
+      const sha256 = sha256Hex(bytes);
+      statCache.set(path, { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 });
+      return { sha256, size: bytes.length, bytes };
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { canonicalBytes, sha256Hex, SignatureSchema, type Signature } from './crypto.js';
+import type { IndexEntry } from './channel-index.js';
+import { parseManifest, type Manifest } from './manifest.js';
+import { readTar } from './tar.js';
+import { checkThreshold, refuse, type Authority } from './trust.js';
+
+/** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
+export const SigFileSchema = z.object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema) }).strict();
+
+/** A bundle read into memory from a directory or an archive, not yet trusted. */
+export interface BundleContent {
+  manifestValue: unknown;
+  signatures: Signature[];
+  /** Payload files keyed by their manifest path (under `files/` on disk and in the archive). */
+  files: Map<string, Buffer>;
+}
+
+/** A bundle that passed every check. */
+export interface VerifiedBundle {
+  manifest: Manifest;
+  manifestSha256: string;
+  keyIds: string[];
+  authority: Authority;
+}
+
+export interface VerifyBundleOptions {
+  /** The name@version the caller asked for (a different signed manifest is mix-and-match). */
+  expected?: { name: string; version: string };
+  /** The verified index entry for that name@version. */
+  indexEntry?: IndexEntry;
+  /** Hashes of files in other versions of this bundle: a mismatching file found there is mix-and-match. */
+  otherVersionHashes?: () => Promise<Set<string>>;
+}
+
+function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (e) {
+    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'json_invalid', `${what} is not JSON`, {}, { cause: e });
+  }
+}
+
+/** Parses a detached signature file. */
+export function parseSigFile(bytes: Buffer): Signature[] {
+  const r = SigFileSchema.safeParse(parseJson(bytes, 'manifest.sig.json'));
+  if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'signature_invalid', 'manifest.sig.json is invalid');
+  return r.data.signatures;
+}
+
+/** SHA-256 of a manifest's RFC 8785 canonical bytes: its identity in the index and the store. */
+export function manifestHashOf(manifestValue: unknown): string {
+  return sha256Hex(canonicalBytes(manifestValue));
+}
+
+/** Reads an archive (manifest.json + files/...) plus its detached signatures. */
+export function contentFromArchive(archive: Buffer, sigBytes: Buffer): BundleContent {
+  let manifestValue: unknown;
+  const files = new Map<string, Buffer>();
+  for (const e of readTar(archive)) {
+    if (e.path === 'manifest.json') manifestValue = parseJson(e.bytes, 'manifest.json');
+    else if (e.path.startsWith('files/')) files.set(e.path.slice('files/'.length), e.bytes);
+    else throw refuse('invalid_path', `unexpected archive entry ${e.path}`, { path: e.path });
+  }
+  if (manifestValue === undefined) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_missing', 'archive has no manifest.json');
+  return { manifestValue, signatures: parseSigFile(sigBytes), files };
+}
+
+async function walk(root: string, rel: string, out: Map<string, Buffer>): Promise<void> {
+  for (const name of (await readdir(join(root, rel))).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = await lstat(join(root, r));
+    if (st.isSymbolicLink()) throw refuse('invalid_path', `bundle file ${r} is a symlink`, { path: r });
+    if (st.isDirectory()) await walk(root, r, out);
+    else if (st.isFile()) out.set(r, await readFile(join(root, r)));
+    else throw refuse('invalid_path', `bundle file ${r} is not a regular file`, { path: r });
+  }
+}
+
+/** Reads an unpacked bundle directory (manifest.json, manifest.sig.json, files/). */
+export async function contentFromDir(dir: string): Promise<BundleContent> {
+  const files = new Map<string, Buffer>();
+  const st = await lstat(join(dir, 'files')).catch(() => null);
+  if (st?.isSymbolicLink()) throw refuse('invalid_path', 'files/ is a symlink', { path: 'files' });
+  if (st?.isDirectory()) await walk(join(dir, 'files'), '', files);
+  return {
+    manifestValue: parseJson(await readFile(join(dir, 'manifest.json')), 'manifest.json'),
+    signatures: parseSigFile(await readFile(join(dir, 'manifest.sig.json'))),
+    files,
+  };
+}
+
+/** Checks signatures, index binding, and every file's bytes; throws a typed refusal on the first failure. */
+export async function verifyBundleContent(content: BundleContent, authority: Authority, opts: VerifyBundleOptions = {}): Promise<VerifiedBundle> {
+  const bytes = canonicalBytes(content.manifestValue);
+  const manifestSha256 = sha256Hex(bytes);
+  const keyIds = checkThreshold('bundle manifest', authority.bundles, authority.revoked, bytes, content.signatures, 'manifest_tampered');
+  const manifest = parseManifest(content.manifestValue);
+  const { expected, indexEntry } = opts;
+  if (expected && (manifest.name !== expected.name || manifest.version !== expected.version)) {
+    throw refuse('mix_and_match', `asked for ${expected.name}@${expected.version}, got a manifest for ${manifest.name}@${manifest.version}`, { manifestSha256 });
+  }
+  if (indexEntry && indexEntry.manifestSha256 !== manifestSha256) {
+    throw refuse('mix_and_match', `manifest of ${manifest.name}@${manifest.version} is not the one the index lists`, { manifestSha256, listed: indexEntry.manifestSha256 });
+  }
+  const listed = new Set(manifest.files.map((f) => f.path));
+  for (const path of content.files.keys()) {
+    if (!listed.has(path)) throw refuse('file_mismatch', `file ${path} is not in the manifest`, { path });
+  }
+  for (const f of manifest.files) {
+    const b = content.files.get(f.path);
+    if (!b) throw refuse('file_mismatch', `file ${f.path} is missing`, { path: f.path });
+    const h = sha256Hex(b);
+    if (b.length === f.size && h === f.sha256) continue;
+    if (opts.otherVersionHashes && (await opts.otherVersionHashes()).has(h)) {
+      throw refuse('mix_and_match', `file ${f.path} belongs to another version of ${manifest.name}`, { path: f.path });
+    }
+    throw refuse('file_mismatch', `file ${f.path} does not match the manifest`, { path: f.path, expected: f.sha256, actual: h });
+  }
+  return { manifest, manifestSha256, keyIds, authority };
+}
