@@ -1,0 +1,98 @@
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEntryInput } from '../audit/sink.js';
+import { ErrorCodes } from '../errors.js';
+import { createWorld, type World } from './test-fixtures.js';
+
+let w: World;
+beforeEach(async () => {
+  w = await createWorld();
+});
+afterEach(async () => {
+  await w.cleanup();
+});
+
+describe('store and load', () => {
+  it('a brand-new state dir installs from the local build output on first load, with no extra step', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module bytes', 'lib/data.txt': 'data' }, { signers: [w.keys.local] });
+    await w.index({ demo: { '1.0.0': e } }, { signers: [w.keys.local] });
+    const audit: AuditEntryInput[] = [];
+    const svc = w.service({ audit: { append: async (x) => void audit.push(x) } });
+    const b = await svc.load('demo');
+    expect(b).toMatchObject({ name: 'demo', version: '1.0.0', manifestSha256: e.manifestSha256 });
+    expect(b.entry.bytes.toString()).toBe('module bytes');
+    expect(b.entry.path).toBe(join(w.stateDir, 'bundles', 'store', e.manifestSha256, 'files', 'bin', 'demo.wasm'));
+    expect(b.tools.map((t) => t.name)).toEqual(['demo']);
+    expect(audit.map((a) => a.type)).toEqual(['bundle.install']);
+    expect(audit[0].data).toMatchObject({ authority: `local:${w.keys.local.keyid}`, source: 'local' });
+    expect((await svc.list()).map((s) => [s.name, s.installed])).toEqual([['demo', true]]);
+  });
+
+  it('detects a payload file corrupted on disk in the store', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module', 'lib/data.txt': 'data' });
+    await w.index({ demo: { '1.0.0': e } });
+    const svc = w.service();
+    await svc.install({ name: 'demo' });
+    await svc.load('demo'); // warms the stat cache
+    const p = join(w.stateDir, 'bundles', 'store', e.manifestSha256, 'files', 'lib', 'data.txt');
+    await chmod(p, 0o644);
+    await writeFile(p, 'DATA'); // same size: only the hash can tell
+    await expect(svc.load('demo')).rejects.toMatchObject({ code: ErrorCodes.BundleVerificationFailed, data: { reason: 'file_mismatch', path: 'lib/data.txt' } });
+  });
+
+  it('detects a corrupted entry module and an edited stored manifest', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    const svc = w.service();
+    await svc.install({ name: 'demo' });
+    const dir = join(w.stateDir, 'bundles', 'store', e.manifestSha256);
+    const mPath = join(dir, 'manifest.json');
+    const original = await readFile(mPath, 'utf8');
+    const m = JSON.parse(original) as { limits: { memoryMb: number } };
+    m.limits.memoryMb = 4096;
+    await writeFile(mPath, JSON.stringify(m));
+    await expect(svc.load('demo')).rejects.toMatchObject({ data: { reason: 'manifest_tampered' } });
+    await writeFile(mPath, original);
+    await chmod(join(dir, 'files', 'bin', 'demo.wasm'), 0o644);
+    await writeFile(join(dir, 'files', 'bin', 'demo.wasm'), 'MODULE');
+    await expect(svc.load('demo')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+  });
+
+  it('picks up a rebuilt local bundle (new manifest hash) on the next load, re-verified', async () => {
+    const e1 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'first build' }, { signers: [w.keys.local] });
+    await w.index({ demo: { '1.0.0': e1 } }, { signers: [w.keys.local] });
+    const svc = w.service();
+    expect((await svc.load('demo')).entry.bytes.toString()).toBe('first build');
+    const e2 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'second build' }, { signers: [w.keys.local] });
+    await w.index({ demo: { '1.0.0': e2 } }, { signers: [w.keys.local], version: 2_000_000_000 });
+    const b = await svc.load('demo');
+    expect(b.entry.bytes.toString()).toBe('second build');
+    expect(b.manifestSha256).toBe(e2.manifestSha256);
+  });
+
+  it('load of an unknown bundle is BundleNotFound; install of an unlisted name too', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    await expect(w.service().load('nope')).rejects.toMatchObject({ code: ErrorCodes.BundleNotFound, data: { reason: 'not_in_index' } });
+  });
+
+  it('trustKey: a developer key is trusted explicitly, audited, and then accepted from any mirror', async () => {
+    const dev = (await import('./crypto.js')).generateKey('developer');
+    const mirror = join(w.base, 'dev-mirror');
+    const e = await w.publish('devtool', '0.1.0', { 'bin/devtool.wasm': 'dev' }, { out: mirror, signers: [dev] });
+    await w.index({ devtool: { '0.1.0': e } }, { out: mirror, signers: [dev] });
+    const audit: AuditEntryInput[] = [];
+    const warnings: string[] = [];
+    const svc = w.service({ audit: { append: async (x) => void audit.push(x) }, logger: { warn: (m) => void warnings.push(m) } });
+    await expect(svc.install({ name: 'devtool', mirror })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
+    const { private: _secret, ...pub } = dev;
+    const keyFile = join(w.base, 'dev.pub.json');
+    await writeFile(keyFile, JSON.stringify(pub));
+    expect(await svc.trustKey(keyFile)).toEqual({ keyId: dev.keyid });
+    expect(warnings[0]).toMatch(/TRUSTING A DEVELOPER KEY/);
+    expect(audit.find((a) => a.type === 'bundle.trust')?.data).toMatchObject({ keyId: dev.keyid, added: true });
+    expect(await svc.install({ name: 'devtool', mirror })).toMatchObject({ installed: true });
+    expect((await svc.load('devtool')).entry.bytes.toString()).toBe('dev');
+  });
+});
