@@ -24,7 +24,9 @@ const relPath = z.string().refine(isSafeRelativePath, 'normalized relative path 
 export const ManifestFileSchema = z.object({ path: relPath, size: z.number().int().nonnegative(), sha256 }).strict();
 
 /** A runnable module: a name the runner selects (`command`) and the file it runs. */
-export const ManifestEntrySchema = z.object({ name: z.string().regex(NAME), path: relPath, description: z.string().optional() }).strict();
+export const ManifestEntrySchema = z
+  .object({ name: z.string().regex(NAME), path: relPath, description: z.string().optional(), env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional() })
+  .strict();
 
 /** How a tool input becomes argv: a literal (optionally only when a boolean field is true) or a field's value. */
 export const ArgvItemSchema = z.union([

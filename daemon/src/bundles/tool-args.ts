@@ -1,12 +1,14 @@
 import { posix } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { ManifestTool } from './manifest.js';
+import type { Manifest, ManifestTool } from './manifest.js';
 
 /** argv and stdin for one tool call, derived from the manifest's mapping. */
 export interface ToolInvocation {
   entry: string;
   argv: string[];
   stdin?: string;
+  /** Environment the manifest's entry asks for (e.g. HOME for the sqlite shell). */
+  env: Record<string, string>;
 }
 
 function scalar(tool: string, field: string, v: unknown): string {
@@ -25,7 +27,7 @@ export function workspaceGuestPath(tool: string, field: string, p: string): stri
 }
 
 /** Maps a tool input (already validated against `inputSchema`) to argv/stdin for the WASI runner. */
-export function mapToolInput(tool: ManifestTool, input: Record<string, unknown>): ToolInvocation {
+export function mapToolInput(tool: ManifestTool, input: Record<string, unknown>, manifest?: Pick<Manifest, 'entries'>): ToolInvocation {
   const argv: string[] = [];
   for (const item of tool.argv) {
     if ('literal' in item) {
@@ -42,5 +44,6 @@ export function mapToolInput(tool: ManifestTool, input: Record<string, unknown>)
     argv.push(`${item.prefix ?? ''}${item.workspacePath ? workspaceGuestPath(tool.name, item.arg, s) : s}`);
   }
   const raw = tool.stdin ? input[tool.stdin.arg] : undefined;
-  return { entry: tool.entry, argv, ...(raw === undefined || raw === null ? {} : { stdin: scalar(tool.name, tool.stdin?.arg ?? '', raw) }) };
+  const env = manifest?.entries.find((e) => e.name === tool.entry)?.env ?? {};
+  return { entry: tool.entry, argv, env, ...(raw === undefined || raw === null ? {} : { stdin: scalar(tool.name, tool.stdin?.arg ?? '', raw) }) };
 }
