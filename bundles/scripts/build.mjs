@@ -148,6 +148,9 @@ export async function buildAndPublish(name, opts = {}) {
     manifestSha256: pub.entry.manifestSha256, archiveBytes: pub.entry.archiveSize,
     files: b.manifest.files.map((f) => ({ path: f.path, bytes: f.size })), signedBy: keys.kind, keyIds: pub.keyIds, indexVersion: index.signed.version, out: pub.dir,
   };
+  // Mirrors serve the root history under keys/ so clients can rotate (N → N+1) from them.
+  await mkdir(join(outDir, 'keys'), { recursive: true });
+  for (const f of (await readdir(join(BUNDLES, 'keys'))).filter((n) => /^(root|\d+\.root)\.json$/.test(n))) await cp(join(BUNDLES, 'keys', f), join(outDir, 'keys', f));
   await mkdir(join(CACHE, 'reports'), { recursive: true });
   if (!b.cached) await writeFile(join(CACHE, 'reports', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   return report;
