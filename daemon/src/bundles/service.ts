@@ -157,14 +157,23 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     return summary(vb.manifest, vb.manifestSha256, true, source.label);
   }
 
+  // Installs run one at a time per service (they share the index state and installed.json), and refusals are audited.
+  let installChain: Promise<unknown> = Promise.resolve();
+  function installAudited(source: MirrorSource, name: string, version: string | undefined): Promise<BundleSummary> {
+    const next = installChain.then(async () => {
+      try {
+        return await installFrom(source, name, version);
+      } catch (e) {
+        if (e instanceof ShadowboxError) await audit('bundle.refused', { name, version: version ?? null, source: source.label, code: e.code, reason: e.reason }).catch(() => undefined);
+        throw e;
+      }
+    });
+    installChain = next.catch(() => undefined);
+    return next;
+  }
+
   async function install(p: { name: string; version?: string; mirror?: string }): Promise<BundleSummary> {
-    const source = p.mirror ? sourceFor(p.mirror, localOutputDir, opts.fetch) : dirSource(localOutputDir, true);
-    try {
-      return await installFrom(source, p.name, p.version);
-    } catch (e) {
-      if (e instanceof ShadowboxError) await audit('bundle.refused', { name: p.name, version: p.version ?? null, source: source.label, code: e.code, reason: e.reason }).catch(() => undefined);
-      throw e;
-    }
+    return installAudited(p.mirror ? sourceFor(p.mirror, localOutputDir, opts.fetch) : dirSource(localOutputDir, true), p.name, p.version);
   }
 
   // In dev, a rebuilt local bundle replaces the installed one on the next load (re-verified on install).
@@ -187,7 +196,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       let lastError: unknown = null;
       for (const s of sources) {
         try {
-          v = (await installFrom(s, name, version)).version;
+          v = (await installAudited(s, name, version)).version;
           lastError = null;
           break;
         } catch (e) {
@@ -197,7 +206,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       if (lastError) throw lastError;
       installed = (await store.readInstalled()).bundles[name] ?? {};
     } else if (installed[v].source === 'local' && (await localChanged(name, v, installed[v].manifestSha256))) {
-      await installFrom(dirSource(localOutputDir, true), name, v);
+      await installAudited(dirSource(localOutputDir, true), name, v);
       installed = (await store.readInstalled()).bundles[name] ?? {};
     }
     const rec = v ? installed[v] : undefined;
@@ -227,7 +236,9 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     }
     // A mirror-shaped tree: <root>/<name>/<version>/ with <root>/<channel>/index.json.
     const mirrorRoot = dirname(dirname(versionDir));
-    const source = dirSource(mirrorRoot, mirrorRoot === localOutputDir);
+    // A store entry keeps the trust of where it was installed from.
+    const fromLocalStore = dirname(versionDir) === join(store.root, 'store') && Object.values((await store.readInstalled()).bundles).some((vs) => Object.values(vs).some((r) => r.manifestSha256 === basename(versionDir) && r.source === 'local'));
+    const source = dirSource(mirrorRoot, mirrorRoot === localOutputDir || fromLocalStore);
     const auths = await authorities(source, now);
     const hasIndex = (await stat(join(mirrorRoot, channel, 'index.json')).catch(() => null)) !== null;
     let vb: VerifiedBundle;

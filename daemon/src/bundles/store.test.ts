@@ -27,6 +27,18 @@ describe('store and load', () => {
     expect(audit.map((a) => a.type)).toEqual(['bundle.install']);
     expect(audit[0].data).toMatchObject({ authority: `local:${w.keys.local.keyid}`, source: 'local' });
     expect((await svc.list()).map((s) => [s.name, s.installed])).toEqual([['demo', true]]);
+    // The store entry keeps the trust of its local origin when verified again.
+    expect((await svc.verifyPath(b.dir)).authority).toBe(`local:${w.keys.local.keyid}`);
+  });
+
+  it('concurrent first loads install once and both succeed', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    const audit: AuditEntryInput[] = [];
+    const svc = w.service({ audit: { append: async (x) => void audit.push(x) } });
+    const [a, b] = await Promise.all([svc.load('demo'), svc.load('demo')]);
+    expect(a.manifestSha256).toBe(b.manifestSha256);
+    expect(audit.filter((x) => x.type === 'bundle.install').length).toBeGreaterThanOrEqual(1);
   });
 
   it('detects a payload file corrupted on disk in the store', async () => {

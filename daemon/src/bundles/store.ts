@@ -77,7 +77,13 @@ export function openStore(stateDir: string): BundleStore {
         await mkdir(dirname(p), { recursive: true });
         await writeFile(p, content.files.get(f.path) ?? Buffer.alloc(0), { mode: 0o444 });
       }
-      await rename(tmp, final);
+      try {
+        await rename(tmp, final);
+      } catch (e) {
+        // Another installer won the race with the same content-addressed entry.
+        await rm(tmp, { recursive: true, force: true });
+        if (!(await this.has(h))) throw e;
+      }
       return final;
     },
     readInstalled: () => readState(installedPath, InstalledSchema, { bundles: {} }),
