@@ -1,0 +1,93 @@
+"""Turns the sandbox's missing capabilities into clear errors.
+
+A meta-path finder placed last on sys.meta_path: it only sees imports every real finder already
+failed, and for modules this build leaves out it raises ModuleNotFoundError with a message that
+says the module is not available in the sandbox and why (still an ImportError, so
+`try: import x except ImportError` keeps working). Other unknown modules keep the standard
+"No module named" error (importlib.util.find_spec must still return None for them); the launcher
+rewrites that message when such an error ends the program (see explain()).
+Process-spawning functions of `os` raise OSError with the same kind of message.
+"""
+
+import errno
+import os
+import sys
+
+# Internal module -> (name the user imported, reason)
+KNOWN_MISSING = {
+    "_socket": ("socket", "no network sockets; use shadowbox.fetch or urllib.request.urlopen"),
+    "socket": ("socket", "no network sockets; use shadowbox.fetch or urllib.request.urlopen"),
+    "select": ("select", "no sockets or pipes to wait on"),
+    "_ssl": ("ssl", "no TLS library; use shadowbox.fetch or urllib.request.urlopen"),
+    "ssl": ("ssl", "no TLS library; use shadowbox.fetch or urllib.request.urlopen"),
+    "_ctypes": ("ctypes", "no native code can be loaded"),
+    "_posixsubprocess": ("subprocess", "no processes can be started"),
+    "_multiprocessing": ("multiprocessing", "no processes can be started"),
+    "_posixshmem": ("multiprocessing.shared_memory", "no shared memory"),
+    "_curses": ("curses", "no terminal"),
+    "_curses_panel": ("curses.panel", "no terminal"),
+    "readline": ("readline", "no terminal"),
+    "termios": ("termios", "no terminal"),
+    "_tkinter": ("tkinter", "no display"),
+    "_dbm": ("dbm.ndbm", "not built"),
+    "_gdbm": ("dbm.gnu", "not built"),
+    "fcntl": ("fcntl", "no file locking in WASI"),
+    "mmap": ("mmap", "no memory mapping in WASI"),
+    "pwd": ("pwd", "no user database"),
+    "grp": ("grp", "no group database"),
+    "resource": ("resource", "no resource limits API"),
+    "syslog": ("syslog", "no system log"),
+    "_uuid": ("_uuid", "not built (uuid works without it)"),
+    "_hashlib": ("_hashlib", "no OpenSSL (hashlib uses its built-in algorithms)"),
+}
+
+PROCESS_FUNCTIONS = (
+    "system", "popen", "fork", "forkpty", "execv", "execve", "execl", "execle", "execlp",
+    "execlpe", "execvp", "execvpe", "spawnv", "spawnve", "spawnl", "spawnle", "spawnlp",
+    "spawnlpe", "spawnvp", "spawnvpe", "posix_spawn", "posix_spawnp", "kill", "killpg",
+)
+
+
+def message(name):
+    if name in KNOWN_MISSING:
+        public, reason = KNOWN_MISSING[name]
+        return "module %r is not available in the sandbox (%s)" % (public, reason)
+    return ("module %r is not available in the sandbox (only the Python standard library is "
+            "installed; third-party packages cannot be installed)" % name)
+
+
+class SandboxMissingFinder:
+    """Last finder on sys.meta_path: explains why a module cannot be imported."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname in KNOWN_MISSING:
+            raise ModuleNotFoundError(message(fullname), name=fullname)
+        return None
+
+    @classmethod
+    def invalidate_caches(cls):
+        pass
+
+
+def explain(exc):
+    """Rewrites an uncaught "No module named X" into the sandbox message (top-level modules)."""
+    name = getattr(exc, "name", None)
+    if isinstance(exc, ModuleNotFoundError) and name and "sandbox" not in str(exc):
+        exc.msg = message(name.partition(".")[0])
+        exc.args = (exc.msg,)
+
+
+def _unavailable(name):
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "os.%s is not available in the sandbox (no processes)" % name)
+
+    refuse.__name__ = name
+    return refuse
+
+
+def install():
+    if SandboxMissingFinder not in sys.meta_path:
+        sys.meta_path.append(SandboxMissingFinder)
+    for name in PROCESS_FUNCTIONS:
+        setattr(os, name, _unavailable(name))
