@@ -50,11 +50,12 @@ export async function loadBundle(store: BundleStore, manifestSha256: string, aut
   if (manifest.name !== expected.name || manifest.version !== expected.version) {
     throw refuse('mix_and_match', `store entry ${manifestSha256.slice(0, 12)} holds ${manifest.name}@${manifest.version}, not ${expected.name}@${expected.version}`);
   }
+  const entryPaths = new Set(manifest.entries.map((e) => e.path));
   for (const f of manifest.files) {
     const p = join(filesDir, f.path);
     const st = await lstat(p).catch(() => null);
     if (!st?.isFile()) throw refuse(st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`, { path: f.path });
-    const h = await store.hashFile(p);
+    const h = await store.hashFile(p, entryPaths.has(f.path));
     if (h.size !== f.size || h.sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, { path: f.path, manifestSha256 });
   }
   async function readEntry(name: string): Promise<LoadedEntry> {
@@ -62,10 +63,10 @@ export async function loadBundle(store: BundleStore, manifestSha256: string, aut
     if (!e) throw refuse('not_in_index', `bundle ${manifest.name} has no entry ${name}`, { entry: name });
     const f = manifest.files.find((x) => x.path === e.path);
     const path = join(filesDir, e.path);
-    const b = await readFile(path);
-    const sha256 = sha256Hex(b);
-    if (!f || sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: entry ${e.path} was changed on disk`, { path: e.path });
-    return { name, path, bytes: b, sha256 };
+    // Bytes that were hashed (kept in memory while the file's stat is unchanged), never a fresh unchecked read.
+    const h = await store.hashFile(path, true);
+    if (!f || !h.bytes || h.sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: entry ${e.path} was changed on disk`, { path: e.path });
+    return { name, path, bytes: h.bytes, sha256: h.sha256 };
   }
   return {
     name: manifest.name,

@@ -68,5 +68,7 @@ describe('mirror over HTTP', () => {
     }
     expect((await get('/bundles/stable/index.json', 'POST')).status).toBe(405);
     expect(await (await get('/elsewhere')).text()).toBe('not a mirror path');
+    await expect(otherDaemon().install({ name: '../keys', mirror: base })).rejects.toMatchObject({ data: { reason: 'bundle_name_invalid' } });
+    await expect(otherDaemon().install({ name: 'demo', version: '1.0.0/../../x', mirror: base })).rejects.toMatchObject({ data: { reason: 'bundle_version_invalid' } });
   });
 });

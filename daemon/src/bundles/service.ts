@@ -105,6 +105,24 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     return authoritiesFor(root, await readTrustedKeys(store.root), await readLocalKey(localKeyFile), source);
   }
 
+  // load() runs before every tool call: reuse the authorities while none of the trust files changed.
+  const authMemo = new Map<boolean, { key: string; auths: Authority[]; expires: number }>();
+  async function statKey(paths: string[]): Promise<string> {
+    const parts = await Promise.all(paths.map((p) => stat(p, { bigint: true }).then((s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, () => '-')));
+    return parts.join('|');
+  }
+  async function loadAuthorities(isLocalOutput: boolean, now: Date): Promise<Authority[]> {
+    const cur = authMemo.get(isLocalOutput);
+    const nextRoot = join(trustedRootDir, `${(cur?.auths[0]?.rootVersion ?? 0) + 1}.root.json`);
+    const key = await statKey([join(store.root, 'trusted-root.json'), join(store.root, 'trusted-keys.json'), localKeyFile, join(trustedRootDir, 'root.json'), nextRoot]);
+    if (cur && cur.key === key && now.getTime() < cur.expires) return cur.auths;
+    const root = await currentRoot(store.root, trustedRootDir, now);
+    const auths = authoritiesFor(root, await readTrustedKeys(store.root), await readLocalKey(localKeyFile), { isLocalOutput });
+    const after = await statKey([join(store.root, 'trusted-root.json'), join(store.root, 'trusted-keys.json'), localKeyFile, join(trustedRootDir, 'root.json'), join(trustedRootDir, `${root.signed.version + 1}.root.json`)]);
+    authMemo.set(isLocalOutput, { key: after, auths, expires: Date.parse(root.signed.expires) });
+    return auths;
+  }
+
   async function fetchIndex(source: MirrorSource, auths: Authority[], now: Date): Promise<VerifiedIndex> {
     const bytes = await source.get(`${channel}/index.json`, MAX_INDEX_BYTES);
     if (!bytes) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'no_index', `${source.label} has no ${channel}/index.json`);
@@ -135,11 +153,14 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
   }
 
   async function installFrom(source: MirrorSource, name: string, wanted: string | undefined): Promise<BundleSummary> {
+    // Names and versions become mirror paths: only the manifest's own formats are allowed.
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) throw new ShadowboxError(ErrorCodes.InvalidParams, 'bundle_name_invalid', `not a bundle name: ${JSON.stringify(name)}`);
+    if (wanted !== undefined && semver.valid(wanted) !== wanted) throw new ShadowboxError(ErrorCodes.InvalidParams, 'bundle_version_invalid', `not a semver version: ${JSON.stringify(wanted)}`);
     const now = clock();
     const auths = await authorities(source, now, source);
     const vi = await fetchIndex(source, auths, now);
     const versions = Object.keys(vi.index.bundles[name] ?? {});
-    const version = wanted ?? newest(versions);
+    const version = wanted ?? newest(versions.filter((v) => semver.valid(v) === v));
     if (!version) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'not_in_index', `no bundle ${name} in ${source.label} (${channel})`, { name });
     const entry = indexEntry(vi.index, name, version);
     if (entry.archiveSize > maxArchive) throw refuse('too_large', `${name}@${version} is ${entry.archiveSize} bytes; cap ${maxArchive}`);
@@ -211,7 +232,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     }
     const rec = v ? installed[v] : undefined;
     if (!v || !rec) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'not_installed', `bundle ${name}${version ? `@${version}` : ''} is not installed`, { name });
-    const auths = await authorities({ isLocalOutput: rec.source === 'local' }, clock());
+    const auths = await loadAuthorities(rec.source === 'local', clock());
     const authority = auths.find((a) => a.id === rec.authority);
     if (!authority) throw refuse('unknown_key', `the key that signed ${name}@${v} is no longer trusted`, { authority: rec.authority });
     return loadBundle(store, rec.manifestSha256, authority, { name, version: v });

@@ -39,8 +39,12 @@ export interface BundleStore {
   put(manifestSha256: string, content: BundleContent, manifest: Manifest): Promise<string>;
   readInstalled(): Promise<Installed>;
   recordInstalled(name: string, version: string, rec: InstalledRecord): Promise<void>;
-  /** SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. */
-  hashFile(path: string): Promise<{ sha256: string; size: number; bytes?: Buffer }>;
+  /**
+   * SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. With
+   * `keepBytes` the verified bytes are kept in memory and returned while the file is unchanged
+   * (entry modules: the runner gets bytes that were hashed, without re-reading them).
+   */
+  hashFile(path: string, keepBytes?: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }>;
 }
 
 interface StatKey {
@@ -49,6 +53,7 @@ interface StatKey {
   mtimeNs: bigint;
   ctimeNs: bigint;
   sha256: string;
+  bytes?: Buffer;
 }
 
 /** Opens (creating lazily) the store in `<stateDir>/bundles`. */
@@ -96,15 +101,16 @@ export function openStore(stateDir: string): BundleStore {
       installQueue = next.catch(() => undefined);
       await next;
     },
-    async hashFile(path) {
+    async hashFile(path, keepBytes = false) {
       const st = await stat(path, { bigint: true });
       const hit = statCache.get(path);
-      if (hit && hit.ino === Number(st.ino) && hit.size === Number(st.size) && hit.mtimeNs === st.mtimeNs && hit.ctimeNs === st.ctimeNs) {
-        return { sha256: hit.sha256, size: hit.size };
+      if (hit && hit.ino === Number(st.ino) && hit.size === Number(st.size) && hit.mtimeNs === st.mtimeNs && hit.ctimeNs === st.ctimeNs && (!keepBytes || hit.bytes)) {
+        return { sha256: hit.sha256, size: hit.size, bytes: hit.bytes };
       }
       const bytes = await readFile(path);
       const sha256 = sha256Hex(bytes);
-      statCache.set(path, { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 });
+      // Keyed by the stat taken before the read: a write during the read changes ctime, so the next call re-hashes.
+      statCache.set(path, { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256, ...(keepBytes ? { bytes } : {}) });
       return { sha256, size: bytes.length, bytes };
     },
   };
