@@ -99,7 +99,7 @@ export function readTar(buf: Buffer, maxEntries = 10_000): TarEntry[] {
     if (seen.has(path)) throw bad(`duplicate archive path ${path}`, { path });
     seen.add(path);
     if (out.length >= maxEntries) throw bad('too many archive entries', {}, 'archive_invalid');
-    out.push({ path, bytes: Buffer.from(buf.subarray(off, off + size)) });
+    out.push({ path, bytes: buf.subarray(off, off + size) }); // a view: no copy of the payload
     off += Math.ceil(size / BLOCK) * BLOCK;
   }
   return out;
