@@ -1,0 +1,39 @@
+// Sandboxed CPython (the official `python` bundle) as the `python` tool. Other capabilities import only this file.
+import type { Tool } from '../tools/define.js';
+import { createPythonTool, type PythonToolInput } from './python-tool.js';
+import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
+import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
+
+export type { PythonBundleFiles, PythonFetchRequest, PythonFetchResponse, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
+export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
+export { PythonToolInput, describeRun } from './python-tool.js';
+export { pythonCliInput } from './cli-args.js';
+
+/** What the daemon wires: the tool, a direct run API (CLI, bench), warm-up and shutdown. */
+export interface Python {
+  tool: Tool<PythonToolInput>;
+  run(input: PythonRunInput, ctx: PythonRunContext): Promise<PythonRunResult>;
+  /** Compile the module, load the stdlib, spawn a worker: call once at daemon start. */
+  warm(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Dependencies: where the verified bundle is, the netFetch handler (policy-checked), limits. */
+export interface PythonDeps {
+  loadBundle: () => Promise<PythonBundleFiles>;
+  netFetch?: PythonNetFetch;
+  limits?: Partial<PythonLimits>;
+}
+
+/** Creates the python capability; nothing runs until warm() or the first call. */
+export function createPython(deps: PythonDeps): Python {
+  const sandbox = new PythonSandbox(deps.loadBundle, { ...DEFAULT_PYTHON_LIMITS, ...deps.limits }, deps.netFetch);
+  return {
+    tool: createPythonTool(sandbox),
+    run: (input, ctx) => sandbox.run(input, ctx),
+    warm: async () => {
+      await sandbox.warm();
+    },
+    close: () => sandbox.close(),
+  };
+}

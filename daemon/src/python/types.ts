@@ -1,0 +1,69 @@
+import type { WorkspaceView } from '../shadow/view.js';
+
+/** One Python run: code, a workspace file, or a module, with args and stdin. */
+export interface PythonRunInput {
+  /** Source to run, like `python3 -c CODE`. */
+  code?: string;
+  /** Workspace-relative script path, like `python3 FILE`. */
+  file?: string;
+  /** Module to run, like `python3 -m MODULE`. */
+  module?: string;
+  args?: string[];
+  stdin?: string | Uint8Array;
+  timeoutMs?: number;
+  /** Extra environment variables for the guest (PWD, HOME, PYTHONHOME are fixed). */
+  env?: Record<string, string>;
+}
+
+/** What a run produced; expected failures (exit code, timeout, limits) are values, not throws. */
+export interface PythonRunResult {
+  /** null when the guest did not exit by itself (timeout, cancel, trap, output limit). */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** A limit or trap that ended the run: output_limit, trap, worker_exit. */
+  error: { reason: string; message: string } | null;
+  /** Workspace-relative paths written or deleted in the shadow view. */
+  changed: string[];
+}
+
+/** A netFetch request decoded from the guest; the handler decides (policy) and performs it. */
+export interface PythonFetchRequest {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+/** A completed fetch as the guest sees it. */
+export interface PythonFetchResponse {
+  url: string;
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/**
+ * Performs a guest fetch: checks the netFetch policy, resolves and connects, returns the response,
+ * or throws a ShadowboxError (NetFetchRefused) whose reason the guest receives.
+ */
+export type PythonNetFetch = (req: PythonFetchRequest, ctx: { sessionId?: string }) => Promise<PythonFetchResponse>;
+
+/** Where the python bundle's files are: a verified bundle's files folder (python.wasm, lib/). */
+export interface PythonBundleFiles {
+  /** Folder that becomes /usr/local in the guest (read-only). */
+  filesDir: string;
+  /** The module bytes (already verified by the bundle loader) and their SHA-256 (cache key). */
+  moduleBytes: Uint8Array;
+  moduleSha256: string;
+}
+
+/** Per-call context: the session's shadow view (the guest's /workspace). */
+export interface PythonRunContext {
+  view: WorkspaceView;
+  signal?: AbortSignal;
+  sessionId?: string;
+}
