@@ -86,8 +86,17 @@ def _unavailable(name):
     return refuse
 
 
+def _refuse_popen(self, *args, **kwargs):
+    raise OSError(errno.ENOSYS, "subprocess is not available in the sandbox (no processes can be started)")
+
+
 def install():
     if SandboxMissingFinder not in sys.meta_path:
         sys.meta_path.append(SandboxMissingFinder)
     for name in PROCESS_FUNCTIONS:
         setattr(os, name, _unavailable(name))
+    # subprocess imports fine on WASI (it only fails when starting a process): make that failure
+    # say why. subprocess.run/call/check_output all go through Popen.
+    import subprocess
+
+    subprocess.Popen.__init__ = _refuse_popen

@@ -8,6 +8,7 @@
  *  environ() -> dict[bytes, bytes]
  *      This instance's environment (a pre-initialized snapshot saw the build-time one).
  */
+#define PY_SSIZE_T_CLEAN
 #include "Python.h"
 
 #include <stdint.h>
