@@ -68,10 +68,16 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       await installAudited(dirSource(localOutputDir, true), name, v);
       installed = (await store.readInstalled()).bundles[name] ?? {};
     }
-    const rec = v ? installed[v] : undefined;
+    let rec = v ? installed[v] : undefined;
     if (!v || !rec) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'not_installed', `bundle ${name}${version ? `@${version}` : ''} is not installed`, { name });
-    const auths = await ctx.loadAuthorities(rec.source === 'local', clock());
-    const authority = auths.find((a) => a.id === rec.authority);
+    let auths = await ctx.loadAuthorities(rec.source === 'local', clock());
+    if (rec.source === 'local' && !auths.some((a) => a.id === rec?.authority)) {
+      // The checkout's local key changed (new checkout, wiped .cache): reinstall from the local output, fully verified.
+      await installAudited(dirSource(localOutputDir, true), name, v);
+      rec = (await store.readInstalled()).bundles[name]?.[v] ?? rec;
+      auths = await ctx.loadAuthorities(true, clock());
+    }
+    const authority = auths.find((a) => a.id === rec?.authority);
     if (!authority) throw refuse('unknown_key', `the key that signed ${name}@${v} is no longer trusted`, { authority: rec.authority });
     return loadBundle(store, rec.manifestSha256, authority, { name, version: v });
   }

@@ -83,6 +83,20 @@ describe('store and load', () => {
     expect(b.manifestSha256).toBe(e2.manifestSha256);
   });
 
+  it('a new local build key (wiped cache, other checkout) leads to a verified reinstall from the local output', async () => {
+    const e1 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'built with key 1' }, { signers: [w.keys.local] });
+    await w.index({ demo: { '1.0.0': e1 } }, { signers: [w.keys.local] });
+    await w.service().load('demo');
+    const key2 = (await import('./crypto.js')).generateKey('local');
+    const { private: _p, ...pub2 } = key2;
+    await writeFile(w.localPubFile, JSON.stringify(pub2));
+    const e2 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'built with key 1' }, { signers: [key2] });
+    await w.index({ demo: { '1.0.0': e2 } }, { signers: [key2], version: 2_000_000_000 });
+    const b = await w.service().load('demo');
+    expect(b.entry.bytes.toString()).toBe('built with key 1');
+    expect((await w.service().list())[0]).toMatchObject({ installed: true, source: 'local' });
+  });
+
   it('load of an unknown bundle is BundleNotFound; install of an unlisted name too', async () => {
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
     await w.index({ demo: { '1.0.0': e } });
