@@ -8,6 +8,7 @@ import { writeFileAtomic } from './publish.js';
 import type { MirrorSource } from './sources.js';
 import { openStore, readState, type BundleStore } from './store.js';
 import { authoritiesFor, currentRoot, readLocalKey, readTrustedKeys } from './trust-store.js';
+import { peekManifest } from './manifest.js';
 import type { Authority } from './trust.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +57,16 @@ export interface ServiceContext {
   fetchIndex(source: MirrorSource, auths: Authority[], now: Date): Promise<VerifiedIndex>;
   commitIndexState(v: VerifiedIndex): Promise<void>;
   otherVersionHashes(source: MirrorSource, v: VerifiedIndex, name: string, version: string): () => Promise<Set<string>>;
+}
+
+/** JSON.parse that yields null for missing or malformed input. */
+export function parseJsonOrNull(bytes: Buffer | string | null): unknown {
+  if (bytes === null) return null;
+  try {
+    return JSON.parse(bytes.toString()) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 /** Resolves defaults and builds the helpers every service operation shares. */
@@ -119,8 +130,8 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
       for (const other of Object.keys(v.index.bundles[name] ?? {})) {
         if (other === version) continue;
         const bytes = await source.get(`${name}/${other}/manifest.json`, MAX_MANIFEST_BYTES).catch(() => null);
-        const files = bytes ? (JSON.parse(bytes.toString('utf8')) as { files?: Array<{ sha256?: unknown }> }).files : undefined;
-        for (const f of files ?? []) if (typeof f.sha256 === 'string') out.add(f.sha256);
+        // Only used to name the failure (the file already mismatched): an unreadable manifest just adds nothing.
+        for (const f of peekManifest(parseJsonOrNull(bytes)).files ?? []) if (f.sha256) out.add(f.sha256);
       }
       return out;
     };

@@ -3,10 +3,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import semver from 'semver';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { indexEntry } from './channel-index.js';
-import { MAX_MANIFEST_BYTES, type ServiceContext } from './context.js';
+import { MAX_MANIFEST_BYTES, parseJsonOrNull, type ServiceContext } from './context.js';
 import { canonicalBytes } from './crypto.js';
 import type { BundleSummary } from './install.js';
-import type { Manifest } from './manifest.js';
+import { peekManifest } from './manifest.js';
 import { dirSource } from './sources.js';
 import { checkThreshold, mostSpecific, refuse, type Authority } from './trust.js';
 import { contentFromArchive, contentFromDir, verifyBundleContent, type BundleContent, type VerifiedBundle } from './verify.js';
@@ -75,9 +75,8 @@ export async function list(ctx: ServiceContext): Promise<BundleSummary[]> {
   const installed = (await store.readInstalled()).bundles;
   for (const [name, versions] of Object.entries(installed)) {
     for (const [version, rec] of Object.entries(versions)) {
-      const raw = await readFile(join(store.entryDir(rec.manifestSha256), 'manifest.json'), 'utf8').catch(() => null);
-      const m = raw ? (JSON.parse(raw) as Manifest) : null;
-      out.push({ name, version, description: m?.description ?? '', manifestSha256: rec.manifestSha256, tools: m?.tools?.map((t) => t.name) ?? [], installed: true, source: rec.source });
+      const m = peekManifest(parseJsonOrNull(await readFile(join(store.entryDir(rec.manifestSha256), 'manifest.json'), 'utf8').catch(() => null)));
+      out.push({ name, version, description: m.description ?? '', manifestSha256: rec.manifestSha256, tools: m.tools?.map((t) => t.name) ?? [], installed: true, source: rec.source });
     }
   }
   const now = ctx.clock();
@@ -86,9 +85,8 @@ export async function list(ctx: ServiceContext): Promise<BundleSummary[]> {
   for (const [name, versions] of Object.entries(vi?.index.bundles ?? {})) {
     for (const [version, e] of Object.entries(versions)) {
       if (installed[name]?.[version]?.manifestSha256 === e.manifestSha256) continue;
-      const bytes = await local.get(`${name}/${version}/manifest.json`, MAX_MANIFEST_BYTES).catch(() => null);
-      const m = bytes ? (JSON.parse(bytes.toString('utf8')) as Manifest) : null;
-      out.push({ name, version, description: m?.description ?? '', manifestSha256: e.manifestSha256, tools: m?.tools?.map((t) => t.name) ?? [], installed: false, source: 'local' });
+      const m = peekManifest(parseJsonOrNull(await local.get(`${name}/${version}/manifest.json`, MAX_MANIFEST_BYTES).catch(() => null)));
+      out.push({ name, version, description: m.description ?? '', manifestSha256: e.manifestSha256, tools: m.tools?.map((t) => t.name) ?? [], installed: false, source: 'local' });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || semver.compare(a.version, b.version));

@@ -98,13 +98,27 @@ export type ManifestFile = z.infer<typeof ManifestFileSchema>;
 export type ManifestTool = z.infer<typeof ManifestToolSchema>;
 export type ArgvItem = z.infer<typeof ArgvItemSchema>;
 
+/** The parts of a manifest that listings and mix-and-match checks read without full validation. */
+export const ManifestPeekSchema = z.object({
+  name: z.string().optional(),
+  version: z.string().optional(),
+  description: z.string().optional(),
+  files: z.array(z.object({ path: z.unknown().optional(), sha256: z.string().optional() })).optional(),
+  tools: z.array(z.object({ name: z.string() })).optional(),
+});
+export type ManifestPeek = z.infer<typeof ManifestPeekSchema>;
+
+/** Reads those parts of an unverified manifest value (empty when it is not even that shape). */
+export function peekManifest(value: unknown): ManifestPeek {
+  const r = ManifestPeekSchema.safeParse(value);
+  return r.success ? r.data : {};
+}
+
 /** Parses untrusted manifest JSON; refuses unsafe or duplicate paths and dangling entries/tools. */
 export function parseManifest(value: unknown): Manifest {
-  if (value && typeof value === 'object' && Array.isArray((value as { files?: unknown }).files)) {
-    for (const f of (value as { files: unknown[] }).files) {
-      const p = f && typeof f === 'object' ? (f as { path?: unknown }).path : undefined;
-      if (typeof p === 'string') assertSafeRelativePath(p);
-    }
+  // Unsafe paths are a verification refusal (invalid_path), not just a schema error.
+  for (const f of peekManifest(value).files ?? []) {
+    if (typeof f.path === 'string') assertSafeRelativePath(f.path);
   }
   const r = ManifestSchema.safeParse(value);
   if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_invalid', `manifest.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { issues: r.error.issues.slice(0, 10) });
