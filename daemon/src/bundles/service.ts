@@ -17,11 +17,17 @@ export type { VerifyPathResult } from './inspect.js';
 
 /** Verifies, installs, stores and loads signed bundles; serves a mirror folder. */
 export interface BundleService {
+  /** Installed bundles plus the ones the local build output offers (not yet installed). */
   list(): Promise<BundleSummary[]>;
+  /** Verifies an archive, version folder or unpacked folder against the trust root (and its index when in a mirror tree). */
   verifyPath(path: string): Promise<VerifyPathResult>;
-  install(p: { name: string; version?: string; mirror?: string }): Promise<BundleSummary>;
+  /** `mirror`: an http(s) URL (another daemon's /bundles/, a static server) or a mirror-shaped folder; default the local output. */
+  install(p: { name: string; version?: string; mirror?: string | URL }): Promise<BundleSummary>;
+  /** What a runner needs, after the cheap check; installs from the local output (then defaultMirror) on first use. */
   load(name: string, version?: string): Promise<LoadedBundle>;
+  /** Trusts a developer key explicitly (loud warning, audited). */
   trustKey(file: string): Promise<{ keyId: string }>;
+  /** A node http handler serving a mirror folder (default: the local output) under /bundles/. */
   serveMirror(dir?: string): MirrorHandler;
 }
 
@@ -31,8 +37,8 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
   const { store, localOutputDir, channel, clock } = ctx;
   const installAudited = createInstaller(ctx);
 
-  async function install(p: { name: string; version?: string; mirror?: string }): Promise<BundleSummary> {
-    return installAudited(p.mirror ? sourceFor(p.mirror, localOutputDir, opts.fetch) : dirSource(localOutputDir, true), p.name, p.version);
+  async function install(p: { name: string; version?: string; mirror?: string | URL }): Promise<BundleSummary> {
+    return installAudited(p.mirror ? sourceFor(String(p.mirror), localOutputDir, opts.fetch) : dirSource(localOutputDir, true), p.name, p.version);
   }
 
   // In dev, a rebuilt local bundle replaces the installed one on the next load (re-verified on install).
