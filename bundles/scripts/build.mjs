@@ -84,19 +84,27 @@ export async function buildRecipe(name, opts = {}) {
   const sources = [];
   let sourceDateEpoch = 0;
   const srcDirs = {};
+  const sourceFiles = {};
   for (const s of recipe.sources) {
     const got = await fetchSource(s.package, s.version);
     sources.push({ name: s.package, version: s.version, files: got.files });
+    sourceFiles[s.package] = got;
+    // A recipe that unpacks its sources itself sets `export const unpack = false` (and its own sourceDateEpoch).
+    if (recipe.unpack === false) continue;
     const dest = join(work, s.package);
     const ts = await unpackSource(got, dest);
     sourceDateEpoch = Math.max(sourceDateEpoch, ts);
     srcDirs[s.package] = dest;
   }
+  if (recipe.unpack === false) {
+    if (!Number.isInteger(recipe.sourceDateEpoch)) throw new Error(`${name}: a recipe with unpack = false must export sourceDateEpoch`);
+    sourceDateEpoch = recipe.sourceDateEpoch;
+  }
   const root = await sysroot(toolchain);
   const env = { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), LC_ALL: 'C', TZ: 'UTC' };
   const base = ['--target=wasm32-wasi', `--sysroot=${root}`, '-O2', `-ffile-prefix-map=${work}=/build`, `-I${join(BUNDLES, 'shim', 'wasi')}`];
   const ctx = {
-    name, work, srcDirs, recipeDir, sysroot: root, sourceDateEpoch, env, baseFlags: base,
+    name, work, srcDirs, sourceFiles, recipeDir, sysroot: root, sourceDateEpoch, env, baseFlags: base,
     run: (cmd, args, o = {}) => run(cmd, args, { env, ...o }),
     cc: (args, o = {}) => run('clang-19', [...base, ...args], { env, ...o }),
     parallel,
