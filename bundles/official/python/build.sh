@@ -70,6 +70,9 @@ rm -rf "$STAGE" && mkdir -p "$STAGE/lib/python3.11/lib-dynload"
 : > "$STAGE/lib/python3.11/lib-dynload/.keep"
 /usr/bin/python3.11 "$HERE/recipe/package-stdlib.py" "$B/cpython" "$HERE/lib" "$STAGE/lib"
 
+# Fixed timestamps before the snapshot: importlib caches directory mtimes in memory.
+find "$STAGE" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+
 # Pre-initialize: run wizer.initialize (Py_Initialize + common imports) with the stdlib mapped at
 # /usr/local, snapshot memory. The host import shadowbox.net_fetch is stubbed during init only.
 "$WIZER" "$B/cpython/build/python.wasm" -o "$B/python-init.wasm" \

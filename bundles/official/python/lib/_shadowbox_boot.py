@@ -42,6 +42,13 @@ def initialize():
     import _shadowbox_sandbox
 
     _shadowbox_sandbox.install()
+    import shadowbox
+
+    shadowbox.install_urllib()
+    # Reproducible snapshot: no build-time entropy in it (run() reseeds from the instance).
+    import random
+
+    random.seed(0)
 
 
 def _refresh_instance():

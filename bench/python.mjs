@@ -1,0 +1,137 @@
+// Python benchmarks: shadowbox's sandboxed CPython (pre-initialized python.wasm in a fresh
+// in-memory WASI instance per call) against native python3 and Pyodide (npm) in the same run.
+// Metrics: warm and cold print(1+1), a 1 MB CSV aggregation, a CPU loop. Ratios are
+// value / native python3 (lower is better). Needs `npx tsc -b daemon` and a built python bundle
+// (`node bundles/scripts/build.mjs python`).
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = path.join(here, '..', 'daemon', 'dist', 'python');
+const execFileP = promisify(execFile);
+const NATIVE = '/usr/bin/python3';
+
+const CSV_CODE = [
+  'import csv, collections',
+  'tot = collections.Counter(); n = collections.Counter()',
+  'for r in csv.DictReader(open("data.csv")):',
+  '    tot[r["city"]] += float(r["amount"]); n[r["city"]] += 1',
+  'print(len(tot), round(sum(tot.values()), 2))',
+].join('\n');
+const CPU_CODE = 's = 0\nfor i in range(2_000_000):\n    s += i * i % 7\nprint(s)';
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timeN(n, fn) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+function makeCsv(dir) {
+  const cities = ['Oslo', 'Lima', 'Pune', 'Kyiv', 'Doha', 'Baku', 'Nuuk', 'Riga'];
+  const lines = ['id,city,amount'];
+  let i = 0;
+  while (lines.join('\n').length < 1024 * 1024 && i < 60000) {
+    for (let j = 0; j < 1000; j++, i++) lines.push(`${i},${cities[i % cities.length]},${((i * 37) % 1000) / 10}`);
+  }
+  writeFileSync(path.join(dir, 'data.csv'), `${lines.join('\n')}\n`);
+}
+
+/** Cold start of the shadowbox sandbox in a fresh Node process: createPython → first result. */
+function coldShadowbox(bundleDir) {
+  const script = `
+    const { createPython } = await import(${JSON.stringify(path.join(dist, 'index.js'))});
+    const { loadBundleDir, MemoryLayerView } = await import(${JSON.stringify(path.join(dist, 'test-support.js'))});
+    const t = performance.now();
+    const py = createPython({ loadBundle: () => loadBundleDir(${JSON.stringify(bundleDir)}) });
+    const r = await py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(${JSON.stringify(os.tmpdir())}) });
+    const ms = performance.now() - t;
+    await py.close();
+    process.stdout.write(JSON.stringify({ ms, out: r.stdout }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  return JSON.parse(r.stdout).ms;
+}
+
+/** Cold start of Pyodide in a fresh Node process: loadPyodide → first result. */
+function coldPyodide() {
+  const script = `
+    const { loadPyodide } = await import('pyodide');
+    const t = performance.now();
+    const py = await loadPyodide();
+    py.setStdout({ batched: () => {} });
+    py.runPython('print(1+1)');
+    process.stdout.write(JSON.stringify({ ms: performance.now() - t }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: path.join(here, '..', 'daemon') });
+  return JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('{'))).ms;
+}
+
+export async function run() {
+  const rows = [];
+  const { createPython } = await import(path.join(dist, 'index.js'));
+  const { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } = await import(path.join(dist, 'test-support.js'));
+  const bundleDir = findBuiltPythonBundle();
+  if (!bundleDir) return { name: 'python', rows: [{ metric: 'skipped: no built python bundle', value: 0, unit: '' }] };
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'sbpy-bench-'));
+  makeCsv(ws);
+  try {
+    // Native python3 (a fresh process each time, as an agent's subprocess would be).
+    const native = (code) => execFileP(NATIVE, ['-c', code], { cwd: ws });
+    await native('print(1+1)');
+    const nativeHello = await timeN(15, () => native('print(1+1)'));
+    const nativeCsv = await timeN(5, () => native(CSV_CODE));
+    const nativeCpu = await timeN(3, () => native(CPU_CODE));
+
+    // shadowbox: warm = compiled module and stdlib cached, a pre-spawned worker, fresh instance.
+    const py = createPython({ loadBundle: () => loadBundleDir(bundleDir) });
+    const view = new MemoryLayerView(ws);
+    await py.warm();
+    await py.run({ code: 'print(1+1)' }, { view });
+    const sbHello = await timeN(15, () => py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(ws) }));
+    const sbCsv = await timeN(5, () => py.run({ code: CSV_CODE }, { view: new MemoryLayerView(ws) }));
+    const sbCpu = await timeN(3, () => py.run({ code: CPU_CODE }, { view: new MemoryLayerView(ws) }));
+    await py.close();
+    const sbCold = median([coldShadowbox(bundleDir), coldShadowbox(bundleDir), coldShadowbox(bundleDir)]);
+
+    // Pyodide: one loaded instance reused for warm numbers (its state persists between runs).
+    const { loadPyodide } = await import('pyodide');
+    const pyo = await loadPyodide();
+    pyo.setStdout({ batched: () => {} });
+    pyo.FS.writeFile('/home/pyodide/data.csv', (await import('node:fs')).readFileSync(path.join(ws, 'data.csv')));
+    pyo.runPython('import os; os.chdir("/home/pyodide")');
+    const pyoHello = await timeN(15, () => pyo.runPython('print(1+1)'));
+    const pyoCsv = await timeN(5, () => pyo.runPython(CSV_CODE));
+    const pyoCpu = await timeN(3, () => pyo.runPython(CPU_CODE));
+    const pyoCold = median([coldPyodide(), coldPyodide()]);
+
+    const add = (metric, value, baseline, note) => rows.push({ metric, value: Math.round(value * 10) / 10, unit: 'ms', baseline: Math.round(baseline * 10) / 10, ratio: Math.round((value / baseline) * 100) / 100, note });
+    add('print(1+1) warm: shadowbox', sbHello, nativeHello, 'fresh sandboxed instance per call vs python3 -c process');
+    add('print(1+1) warm: pyodide', pyoHello, nativeHello, 'runPython on a loaded instance (state shared between runs)');
+    add('print(1+1) cold: shadowbox', sbCold, nativeHello, 'new Node process: compile module, load stdlib, spawn worker, run');
+    add('print(1+1) cold: pyodide', pyoCold, nativeHello, 'new Node process: loadPyodide + runPython');
+    add('1 MB CSV aggregation: shadowbox', sbCsv, nativeCsv, 'csv.DictReader over a workspace file');
+    add('1 MB CSV aggregation: pyodide', pyoCsv, nativeCsv, 'same code, file in Pyodide MEMFS');
+    add('CPU loop 2M iterations: shadowbox', sbCpu, nativeCpu, 'pure-Python loop');
+    add('CPU loop 2M iterations: pyodide', pyoCpu, nativeCpu, 'same loop');
+    rows.push({ metric: 'shadowbox vs pyodide cold start', value: Math.round((sbCold / pyoCold) * 1000) / 1000, unit: 'x', note: 'ratio of the two cold rows' });
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+  return { name: 'python', rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await run();
+  console.table(r.rows);
+}
