@@ -50,13 +50,13 @@ function makeCsv(dir) {
 }
 
 /** Cold start of the shadowbox sandbox in a fresh Node process: createPython → first result. */
-function coldShadowbox(bundleDir) {
+function coldShadowbox(bundleDir, emptyDir) {
   const script = `
     const { createPython } = await import(${JSON.stringify(path.join(dist, 'index.js'))});
     const { loadBundleDir, MemoryLayerView } = await import(${JSON.stringify(path.join(dist, 'test-support.js'))});
     const t = performance.now();
     const py = createPython({ loadBundle: () => loadBundleDir(${JSON.stringify(bundleDir)}) });
-    const r = await py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(${JSON.stringify(os.tmpdir())}) });
+    const r = await py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(${JSON.stringify(emptyDir)}) });
     const ms = performance.now() - t;
     await py.close();
     process.stdout.write(JSON.stringify({ ms, out: r.stdout }));`;
@@ -102,7 +102,9 @@ export async function run() {
     const sbCsv = await timeN(5, () => py.run({ code: CSV_CODE }, { view: new MemoryLayerView(ws) }));
     const sbCpu = await timeN(3, () => py.run({ code: CPU_CODE }, { view: new MemoryLayerView(ws) }));
     await py.close();
-    const sbCold = median([coldShadowbox(bundleDir), coldShadowbox(bundleDir), coldShadowbox(bundleDir)]);
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'sbpy-empty-'));
+    const sbCold = median([coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty)]);
+    rmSync(empty, { recursive: true, force: true });
 
     // Pyodide: one loaded instance reused for warm numbers (its state persists between runs).
     const { loadPyodide } = await import('pyodide');

@@ -4,7 +4,11 @@
 // to bundles/scripts/build.mjs, which fetches the pinned sources and signs the result.
 import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fetchSource } from '../../scripts/debian-source.mjs';
+
+// build.sh unpacks the .dsc files itself (python3.11 without Debian's packaging patches).
+export const unpack = false;
+// 2025-05-20, the Debian snapshot date the versions are pinned to (also build.sh's default).
+export const sourceDateEpoch = 1747699200;
 
 export const sources = [
   { package: 'python3.11', version: '3.11.2-6+deb12u8' },
@@ -16,12 +20,11 @@ export const sources = [
 ];
 
 export async function build(ctx) {
-  // build.sh unpacks the .dsc files itself (python3.11 without Debian's packaging patches):
-  // give it one folder with every downloaded source file.
+  // One folder with every downloaded source file (the driver fetched and verified them).
   const dl = join(ctx.work, 'dl');
   await mkdir(dl, { recursive: true });
   for (const s of sources) {
-    const got = await fetchSource(s.package, s.version);
+    const got = ctx.sourceFiles[s.package];
     for (const name of await readdir(got.dir)) if (!name.startsWith('.')) await symlink(join(got.dir, name), join(dl, name));
   }
   const out = join(ctx.work, 'out');

@@ -118,10 +118,16 @@ describe.skipIf(!bundleDir)('python in the sandbox', () => {
     expect(missing.stderr).toContain("ModuleNotFoundError: module 'numpy' is not available in the sandbox");
   });
 
-  it('stops an endless loop at the time limit', async () => {
+  it('stops an endless loop at the time limit, and the next call still works', async () => {
     const r = await run({ code: 'while True: pass', timeoutMs: 500 });
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
+    expect((await run({ code: 'print("after")' })).stdout).toBe('after\n');
+  });
+
+  it('runs calls concurrently, each in its own instance', async () => {
+    const rs = await Promise.all([1, 2, 3].map((n) => run({ code: `print(sum(range(${n} * 1000)))` })));
+    expect(rs.map((r) => r.stdout)).toEqual(['499500\n', '1999000\n', '4498500\n']);
   });
 
   it('refuses a 4 GB allocation and turns one over the memory limit into MemoryError', async () => {

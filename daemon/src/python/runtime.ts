@@ -128,6 +128,7 @@ export class PythonSandbox {
     const prepared = await this.warm();
     const argv = ['python3', ...pythonArgv(input)];
     const ws = await snapshotWorkspace(ctx.view, this.limits);
+    const tSnap = performance.now();
     const stdin = typeof input.stdin === 'string' ? Buffer.from(input.stdin) : (input.stdin ?? new Uint8Array());
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.maxTimeoutMs);
     const env = { ...(input.env ?? {}), PWD: '/workspace', HOME: '/tmp', PYTHONHOME: '/usr/local', LANG: 'C.UTF-8' };
@@ -154,6 +155,7 @@ export class PythonSandbox {
       cancelled: outcome.cancelled,
       error: outcome.error,
       changed,
+      ...(outcome.timings ? { timings: { ...outcome.timings, snapshotMs: Math.round((tSnap - t0) * 10) / 10 } } : {}),
     };
   }
 

@@ -28,6 +28,8 @@ export interface PythonRunResult {
   error: { reason: string; message: string } | null;
   /** Workspace-relative paths written or deleted in the shadow view. */
   changed: string[];
+  /** Where the time went: workspace snapshot, worker setup, instantiate, run (inside the worker). */
+  timings?: { snapshotMs: number; setupMs: number; instantiateMs: number; runMs: number };
 }
 
 /** A netFetch request decoded from the guest; the handler decides (policy) and performs it. */

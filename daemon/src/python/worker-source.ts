@@ -1,14 +1,18 @@
-// Source of the single-use worker that runs one CPython instance. It is evaluated as a string
-// (`new Worker(src, { eval: true })`) so it works the same from dist/ and under vitest.
+// Source of the worker that runs CPython instances, one job at a time. It is evaluated as a string
+// (`new Worker(src, { eval: true })`) so it works the same from dist/ and under vitest. Every job
+// gets a new wasm instance and new in-memory file systems; nothing of a job outlives it.
 //
 // The worker gets: a compiled WebAssembly.Module, argv/env/stdin, the stdlib files (shared,
 // read-only), a snapshot of the workspace, and a shared control block for net_fetch. All file
 // systems are in memory (browser_wasi_shim), so the guest can reach nothing else; at exit the
 // worker reports which workspace files differ from the snapshot.
 export const WORKER_SOURCE = String.raw`
-const { parentPort } = require('node:worker_threads');
-parentPort.once('message', async (job) => {
-  const shim = await import(job.shimUrl);
+const { parentPort, workerData } = require('node:worker_threads');
+// Load the WASI shim while the worker waits in the pool, not when the job arrives.
+const shimReady = import(workerData.shimUrl);
+parentPort.on('message', async (job) => {
+  const t0 = performance.now();
+  const shim = await shimReady;
   const { WASI, File, Directory, PreopenDirectory, OpenFile, ConsoleStdout, WASIProcExit } = shim;
 
   function tree(files, dirs, readonly) {
@@ -62,7 +66,7 @@ parentPort.once('message', async (job) => {
     new PreopenDirectory('/tmp', new Map()),
   ];
   const env = Object.entries(job.env).map(([k, v]) => k + '=' + v);
-  const wasi = new WASI(job.argv, env, fds);
+  const wasi = new WASI(job.argv, env, fds, { debug: false });
   let inst;
   const decoder = new TextDecoder();
   const imports = {
@@ -84,8 +88,11 @@ parentPort.once('message', async (job) => {
   };
   let exitCode = null;
   let error = null;
+  const t1 = performance.now();
+  let t2 = t1;
   try {
     inst = await WebAssembly.instantiate(job.module, imports);
+    t2 = performance.now();
     exitCode = wasi.start(inst);
   } catch (e) {
     if (e instanceof WASIProcExit) exitCode = e.code;
@@ -113,6 +120,7 @@ parentPort.once('message', async (job) => {
     walk(wsRoot, '');
     for (const p of original.keys()) if (!seen.has(p)) changes.push({ path: p, data: null });
   }
-  parentPort.postMessage({ type: 'done', exitCode, error, changes });
+  const t3 = performance.now();
+  parentPort.postMessage({ type: 'done', exitCode, error, changes, timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 } });
 });
 `;
