@@ -1,0 +1,8 @@
+// Sandboxed WASI preview1 runtime (in-process worker pool, optional wasmtime CLI) and the netFetch
+// service. Other capabilities import only this file.
+export { createWasiRuntime, type WasiRuntimeDeps } from './runtime.js';
+export type { WasiLimits, WasiMounts, WasiModuleSource, WasiOutcome, WasiRunRequest, WasiRunResult, WasiRuntime, ReadOnlyMount } from './types.js';
+export { createNetFetch, type NetFetchService, type NetFetchRequest, type NetFetchResponse, type NetFetchContext, type NetFetchOptions } from './net-fetch.js';
+export { matchRule, normalizeHost, type HostRule } from './host-rules.js';
+export { findWasmtime } from './wasmtime-runner.js';
+export { TRUNCATION_MARKER } from './inprocess-runner.js';

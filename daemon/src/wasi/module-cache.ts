@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { limitMemoryPages } from './memory-limit.js';
+import type { WasiModuleSource } from './types.js';
+
+/** Node's WebAssembly global (the daemon's TS lib has no DOM types); a compiled module is opaque here. */
+const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
+
+/** SHA-256 hex of module bytes (the cache key). */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** 64 KiB pages that fit in `bytes` (at least 1). */
+export function pagesFor(bytes: number): number {
+  return Math.max(1, Math.floor(bytes / 65536));
+}
+
+/**
+ * Compiled modules kept for the daemon's lifetime, keyed by content hash and memory cap (the cap
+ * is written into the module before compiling, so each cap is its own compiled module).
+ * Concurrent requests for one key share one compilation.
+ */
+export class ModuleCache {
+  private readonly compiled = new Map<string, Promise<object>>();
+
+  constructor(private readonly maxEntries = 32) {}
+
+  /** Returns the compiled module for `source` with memory capped at `maxPages`. */
+  async get(source: WasiModuleSource, maxPages: number): Promise<{ module: object; sha256: string }> {
+    const sha256 = 'bytes' in source ? sha256Hex(source.bytes) : source.sha256;
+    const key = `${sha256}:${maxPages}`;
+    let p = this.compiled.get(key);
+    if (p === undefined) {
+      p = (async () => {
+        const bytes = 'bytes' in source ? source.bytes : await source.load();
+        if (!('bytes' in source) && sha256Hex(bytes) !== sha256) {
+          throw new ShadowboxError(ErrorCodes.WasiFailed, 'module_hash_mismatch', 'the loaded module does not match its content hash', { sha256 });
+        }
+        return wasmApi.compile(limitMemoryPages(bytes, maxPages));
+      })();
+      this.compiled.set(key, p);
+      p.catch(() => this.compiled.delete(key));
+      while (this.compiled.size > this.maxEntries) {
+        const oldest = this.compiled.keys().next().value;
+        if (oldest === undefined) break;
+        this.compiled.delete(oldest);
+      }
+    } else {
+      // Refresh recency.
+      this.compiled.delete(key);
+      this.compiled.set(key, p);
+    }
+    return { module: await p, sha256 };
+  }
+}

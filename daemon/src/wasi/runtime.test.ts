@@ -1,0 +1,66 @@
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWasiRuntime, type WasiRunRequest } from './index.js';
+import { createOverlayView, fixture } from './test-support.js';
+
+const LIMITS = { wallMs: 5000, memoryBytes: 64 * 1024 * 1024, stdoutBytes: 1 << 20, stderrBytes: 1 << 20 };
+const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+
+describe('in-process WASI runner', () => {
+  const runtime = createWasiRuntime({ poolSize: 2 });
+  let probe: Uint8Array;
+  let dir: string;
+  beforeAll(async () => {
+    probe = await fixture('probe');
+    dir = await mkdtemp(join(tmpdir(), 'sbx-wasi-'));
+    await writeFile(join(dir, 'a.txt'), 'alpha\n');
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub', 'b.txt'), 'beta\n');
+  });
+  afterAll(async () => {
+    await runtime.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const run = (argv: string[], extra: Partial<WasiRunRequest> = {}) =>
+    runtime.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: LIMITS, ...extra });
+
+  it('runs a module: argv, stdout, exit code', async () => {
+    const r = await run(['echo', 'hello', 'wörld']);
+    expect(r.outcome).toBe('exited');
+    expect(r.exitCode).toBe(0);
+    expect(text(r.stdout)).toBe('hello wörld\n');
+    expect((await run(['exit', '7'])).exitCode).toBe(7);
+  });
+
+  it('passes env exactly as granted and nothing of the host', async () => {
+    const r = await run(['env'], { env: { A: '1', B: 'two' } });
+    expect(text(r.stdout)).toBe('A=1\nB=two\n');
+  });
+
+  it('reads read-only mounts and refuses writes to them', async () => {
+    const mounts = { tmp: true, readOnly: [{ at: '/bundle', files: new Map([['share/x.txt', Buffer.from('bundled')]]) }] };
+    expect(text((await run(['cat', '/bundle/share/x.txt'], { mounts })).stdout)).toBe('bundled');
+    const w = await run(['write', '/bundle/share/x.txt', 'evil'], { mounts });
+    expect(w.exitCode).toBe(1);
+  });
+
+  it('reads stdin and uses an in-memory /tmp', async () => {
+    expect(text((await run(['stdin'], { stdin: Buffer.from('piped') })).stdout)).toBe('piped');
+    expect((await run(['write', '/tmp/t', 'x'])).exitCode).toBe(0);
+    expect((await run(['cat', '/tmp/t'])).exitCode).toBe(1);
+  });
+
+  it('reads the workspace through the view and writes land in the view, not the real dir', async () => {
+    const view = createOverlayView(dir);
+    const r = await run(['cat', '/workspace/sub/b.txt'], { mounts: { workspace: view } });
+    expect(text(r.stdout)).toBe('beta\n');
+    const w = await run(['write', '/workspace/sub/new.txt', 'fresh'], { mounts: { workspace: view } });
+    expect(w.exitCode).toBe(0);
+    expect(w.changed).toEqual(['sub/new.txt']);
+    expect(text(view.overlay.get('sub/new.txt') ?? new Uint8Array())).toBe('fresh');
+    const again = await run(['cat', '/workspace/sub/new.txt'], { mounts: { workspace: view } });
+    expect(text(again.stdout)).toBe('fresh');
+  });
+});

@@ -1,0 +1,77 @@
+import type { AuditSink } from '../audit/sink.js';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { Logger } from '../state/logger.js';
+import { decodeFetchRequest, encodeFetchError, encodeFetchResponse, type FetchBridge } from './fetch-codec.js';
+import { runInprocess } from './inprocess-runner.js';
+import { ModuleCache, pagesFor } from './module-cache.js';
+import type { NetFetchService } from './net-fetch.js';
+import type { WasiRunRequest, WasiRunResult, WasiRuntime } from './types.js';
+import { findWasmtime, runWasmtime } from './wasmtime-runner.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** Dependencies of the runtime; all optional. `wasmtimePath` overrides discovery (null = none). */
+export interface WasiRuntimeDeps {
+  logger?: Logger;
+  audit?: AuditSink;
+  /** Workers kept ready (default 2). */
+  poolSize?: number;
+  netFetch?: NetFetchService;
+  wasmtimePath?: string | null;
+}
+
+function validate(req: WasiRunRequest): void {
+  const { limits } = req;
+  for (const [k, v] of Object.entries(limits)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_limits', `limits.${k} must be a positive number, got ${String(v)}`, { limit: k });
+    }
+  }
+  if (req.argv.length === 0) throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_argv', 'argv must contain at least the program name');
+  for (const m of req.mounts.readOnly ?? []) {
+    if (!/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.at) || m.at === '/workspace' || m.at === '/tmp' || m.at.split('/').includes('..')) {
+      throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_mount', `read-only mount point ${JSON.stringify(m.at)} is not allowed`, { at: m.at });
+    }
+  }
+}
+
+/** Creates the WASI runtime: a module cache, a warm worker pool, and the optional wasmtime runner. */
+export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
+  const cache = new ModuleCache();
+  const pool = new WorkerPool(deps.poolSize ?? 2);
+  const wasmtime = deps.wasmtimePath === undefined ? findWasmtime() : deps.wasmtimePath;
+
+  function bridge(req: WasiRunRequest): FetchBridge {
+    return async (raw, cap) => {
+      try {
+        if (!req.netFetch?.allowed) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'this run was not granted netFetch');
+        if (!deps.netFetch) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_unavailable', 'netFetch is not configured in this daemon');
+        const request = decodeFetchRequest(raw);
+        const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
+        // Leave room in the guest buffer for the head line.
+        const maxBytes = Math.max(0, cap - 4096);
+        return encodeFetchResponse(await deps.netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes }));
+      } catch (e) {
+        return encodeFetchError(e);
+      }
+    };
+  }
+
+  return {
+    warm: () => pool.fill(),
+    async run(req: WasiRunRequest): Promise<WasiRunResult> {
+      validate(req);
+      if (req.runner === 'wasmtime') {
+        if (req.netFetch?.allowed) {
+          throw new ShadowboxError(ErrorCodes.WasiCapabilityUnsupported, 'netfetch_requires_inprocess', 'netFetch needs the in-process runner: the wasmtime CLI cannot provide custom host imports');
+        }
+        if (!wasmtime) throw new ShadowboxError(ErrorCodes.WasiRunnerUnavailable, 'wasmtime_not_found', 'no wasmtime binary found (PATH or SHADOWBOX_WASMTIME)');
+        return runWasmtime(wasmtime, req);
+      }
+      const maxPages = pagesFor(req.limits.memoryBytes);
+      const { module } = await cache.get(req.module, maxPages);
+      pool.fill();
+      return runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
+    },
+    close: () => pool.close(),
+  };
+}

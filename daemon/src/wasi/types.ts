@@ -1,0 +1,72 @@
+import type { WorkspaceView } from '../shadow/view.js';
+import type { HostRule } from './host-rules.js';
+
+/** Per-invocation limits; a run that hits one ends with a typed outcome, never a throw. */
+export interface WasiLimits {
+  wallMs: number;
+  /** Linear-memory cap, enforced by rewriting the module's declared maximum (rounded down to 64 KiB pages). */
+  memoryBytes: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+/** A read-only file tree mounted at `at` (e.g. "/bundle" or "/usr/local"); paths are relative to it. */
+export interface ReadOnlyMount {
+  at: string;
+  files: Map<string, Uint8Array | (() => Uint8Array)>;
+}
+
+/** What the guest can see: read-only trees, the workspace view at /workspace, an in-memory /tmp. Nothing else. */
+export interface WasiMounts {
+  readOnly?: ReadOnlyMount[];
+  workspace?: WorkspaceView;
+  tmp?: boolean;
+}
+
+/** The module: raw bytes (hashed and compiled once), or a hash key plus a loader called on cache miss. */
+export type WasiModuleSource = { bytes: Uint8Array } | { sha256: string; load: () => Promise<Uint8Array> };
+
+/** One invocation. argv/env are passed exactly as given; the host environment is never visible. */
+export interface WasiRunRequest {
+  module: WasiModuleSource;
+  mounts: WasiMounts;
+  argv: string[];
+  env?: Record<string, string>;
+  stdin?: Uint8Array;
+  limits: WasiLimits;
+  netFetch?: { allowed: boolean; rules: HostRule[] };
+  runner?: 'inprocess' | 'wasmtime';
+  signal?: AbortSignal;
+  sessionId?: string;
+  /** Real workspace root, for audit entries (defaults to the view's root). */
+  workspaceRoot?: string;
+}
+
+/** How a run ended. */
+export type WasiOutcome = 'exited' | 'timeout' | 'memory_limit' | 'trap' | 'output_limit' | 'cancelled';
+
+/** What a run produced: expected failures are values (outcome), not exceptions. */
+export interface WasiRunResult {
+  /** The guest's exit code; null when it did not exit by itself. */
+  exitCode: number | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  outcome: WasiOutcome;
+  trapMessage?: string;
+  durationMs: number;
+  /** Workspace-relative paths the run wrote, created or removed in the view. */
+  changed: string[];
+  /** Workspace changes the view refused (e.g. protected paths); the rest were applied. */
+  refusedWrites?: { path: string; reason: string }[];
+  runner: 'inprocess' | 'wasmtime';
+}
+
+/** Runs WASI preview1 modules in a sandbox. */
+export interface WasiRuntime {
+  run(req: WasiRunRequest): Promise<WasiRunResult>;
+  /** Spawn the warm pool now (otherwise done lazily on first run). */
+  warm(): void;
+  close(): Promise<void>;
+}
