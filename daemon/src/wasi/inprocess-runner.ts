@@ -82,7 +82,8 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   if (done.kind === 'done') {
     const { m } = done;
     exitCode = m.exitCode;
-    const nearCap = m.memBytes >= (deps.maxPages - 1) * 65536;
+    // Heuristic: a failed run whose memory ended within 1 MiB of the cap ran out of memory.
+    const nearCap = m.memBytes + (1 << 20) + 65536 > deps.maxPages * 65536;
     if (m.error?.reason === 'output_limit') outcome = 'output_limit';
     else if (m.error) outcome = nearCap ? 'memory_limit' : 'trap';
     else outcome = nearCap && exitCode !== 0 ? 'memory_limit' : 'exited';
