@@ -46,6 +46,16 @@ export interface NetFetchOptions {
   timeoutMs?: number;
 }
 
+/** URL for the audit log: no query, fragment or credentials (they may carry secrets). */
+function auditUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const DROP_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length']);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
@@ -166,11 +176,11 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       const started = Date.now();
       try {
         const res = await fetchChecked(req, ctx, hops);
-        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: req.url, hops, status: res.status, bytes: res.body.byteLength, ms: Date.now() - started } });
+        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: auditUrl(req.url), hops: hops.map(auditUrl), status: res.status, bytes: res.body.byteLength, ms: Date.now() - started } });
         return res;
       } catch (e) {
         const reason = isShadowboxError(e) ? e.reason : 'net_fetch_failed';
-        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: req.url, hops, refused: reason, ms: Date.now() - started } });
+        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: auditUrl(req.url), hops: hops.map(auditUrl), refused: reason, ms: Date.now() - started } });
         throw e;
       }
     },
