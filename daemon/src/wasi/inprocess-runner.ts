@@ -65,7 +65,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     worker.postMessage(
       {
         module: deps.module, argv: req.argv, env: req.env ?? {}, stdin: req.stdin ?? new Uint8Array(0),
-        readOnly, workspace: view !== undefined, tmp: req.mounts.tmp ?? false, netFetch: deps.fetch !== null,
+        readOnly, workspace: view !== undefined, cwdWorkspace: view !== undefined && (req.cwd ?? '/workspace') === '/workspace', tmp: req.mounts.tmp ?? false, netFetch: deps.fetch !== null,
         stdoutBytes: req.limits.stdoutBytes, stderrBytes: req.limits.stderrBytes, ctl: ctlBuf, port: port2,
       },
       [port2],
@@ -88,7 +88,9 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     else if (m.error) outcome = nearCap ? 'memory_limit' : 'trap';
     else outcome = nearCap && exitCode !== 0 ? 'memory_limit' : 'exited';
     trapMessage = m.error?.message;
-    if (view && m.changes.length > 0) {
+    if (view && m.changes.length > 0 && req.mounts.workspaceAccess === 'ro') {
+      refusedWrites = m.changes.filter((c) => c.op !== 'mkdir').map((c) => ({ path: c.path, reason: 'read_only_mount' }));
+    } else if (view && m.changes.length > 0) {
       const applied = await applyChanges(view, m.changes);
       changed.push(...applied.changed);
       if (applied.refused.length > 0) refusedWrites = applied.refused;

@@ -20,6 +20,8 @@ export interface ReadOnlyMount {
 export interface WasiMounts {
   readOnly?: ReadOnlyMount[];
   workspace?: WorkspaceView;
+  /** 'ro': the guest may change its private copy, but nothing is applied to the view (reported as refused). */
+  workspaceAccess?: 'ro' | 'rw';
   tmp?: boolean;
 }
 
@@ -33,6 +35,8 @@ export interface WasiRunRequest {
   argv: string[];
   env?: Record<string, string>;
   stdin?: Uint8Array;
+  /** Working directory: '/workspace' (default when the workspace is mounted) makes relative paths resolve there. */
+  cwd?: '/workspace' | '/';
   limits: WasiLimits;
   netFetch?: { allowed: boolean; rules: HostRule[] };
   runner?: 'inprocess' | 'wasmtime';

@@ -131,6 +131,11 @@ parentPort.once('message', async (job) => {
     ws = new WsDir('');
     pre.dir = ws;
     fds.push(pre);
+    if (job.cwdWorkspace) {
+      const dot = new PreopenDirectory('.', new Map());
+      dot.dir = ws;
+      fds.push(dot);
+    }
   }
   if (job.tmp) fds.push(new PreopenDirectory('/tmp', new Map()));
   const env = Object.entries(job.env).map(([k, v]) => k + '=' + v);
