@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/view.js';
 import type { FetchBridge } from './fetch-codec.js';
@@ -12,7 +12,7 @@ type Change = { op: 'write'; path: string; data: Uint8Array } | { op: 'mkdir'; p
 
 type WorkerMessage =
   | { type: 'output'; fd: 1 | 2; chunks: Uint8Array[] }
-  | { type: 'done'; exitCode: number | null; error: { reason: string; message: string } | null; memBytes: number; changes: Change[] };
+  | { type: 'done'; exitCode: number | null; error: { reason: string; message: string } | null; memBytes: number; changes: Change[]; timings: { setupMs: number; instantiateMs: number; runMs: number } };
 
 interface BridgeCall {
   op: 'readdir' | 'readFile' | 'fetch';
@@ -38,8 +38,8 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const ctlBuf = new SharedArrayBuffer(4);
   const ctl = new Int32Array(ctlBuf);
   const { port1, port2 } = new MessageChannel();
-  const worker = deps.pool.take();
-  worker.ref();
+  const slot = deps.pool.take();
+  const { worker } = slot;
   const out: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
 
   const done = await new Promise<{ kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }>((resolve) => {
@@ -72,16 +72,18 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     );
   });
   port1.close();
-  void terminate(worker);
+  deps.pool.release(slot, done.kind === 'done');
 
   let outcome: WasiOutcome;
   let exitCode: number | null = null;
   let trapMessage: string | undefined;
   const changed: string[] = [];
   let refusedWrites: { path: string; reason: string }[] | undefined;
+  let timings: WasiRunResult['timings'];
   if (done.kind === 'done') {
     const { m } = done;
     exitCode = m.exitCode;
+    timings = m.timings;
     // Heuristic: a failed run whose memory ended within 1 MiB of the cap ran out of memory.
     const nearCap = m.memBytes + (1 << 20) + 65536 > deps.maxPages * 65536;
     if (m.error?.reason === 'output_limit') outcome = 'output_limit';
@@ -103,18 +105,10 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const stdout = capStream(out[1], req.limits.stdoutBytes);
   const stderr = capStream(out[2], req.limits.stderrBytes);
   return {
-    exitCode, outcome, trapMessage, changed, refusedWrites, runner: 'inprocess',
+    exitCode, outcome, trapMessage, changed, refusedWrites, runner: 'inprocess', timings,
     stdout: stdout.bytes, stderr: stderr.bytes, stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated,
     durationMs: performance.now() - started,
   };
-}
-
-async function terminate(w: Worker): Promise<void> {
-  try {
-    await w.terminate();
-  } catch {
-    // already gone
-  }
 }
 
 function capStream(chunks: Uint8Array[], cap: number): { bytes: Uint8Array; truncated: boolean } {

@@ -92,3 +92,18 @@ describe('limits and hostile modules', () => {
     await expect(runtime.run({ module: { bytes: Buffer.from('nope') }, mounts: {}, argv: ['x'], limits: LIMITS })).rejects.toMatchObject({ data: { reason: 'invalid_module' } });
   });
 });
+
+describe('worker reuse (maxRunsPerWorker > 1)', () => {
+  const runtime = createWasiRuntime({ poolSize: 1, maxRunsPerWorker: 20 });
+  afterAll(() => runtime.close());
+
+  it('shares no guest state between runs served by one worker, also after traps and output floods', async () => {
+    const probe = await fixture('probe');
+    const run = (argv: string[]) => runtime.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: { ...LIMITS, stdoutBytes: 1000 } });
+    for (const hostile of [['trap'], ['flood'], ['recurse'], ['membomb'], ['state']]) {
+      await run(hostile);
+      const r = await run(['state']);
+      expect(text(r.stdout)).toBe('counter=1 leaked=0\n');
+    }
+  });
+});

@@ -23,12 +23,18 @@ export function pagesFor(bytes: number): number {
  */
 export class ModuleCache {
   private readonly compiled = new Map<string, Promise<object>>();
+  /** Hashes of byte arrays seen before (callers must not mutate bytes they passed in). */
+  private readonly hashes = new WeakMap<Uint8Array, string>();
 
   constructor(private readonly maxEntries = 32) {}
 
   /** Returns the compiled module for `source` with memory capped at `maxPages`. */
   async get(source: WasiModuleSource, maxPages: number): Promise<{ module: object; sha256: string }> {
-    const sha256 = 'bytes' in source ? sha256Hex(source.bytes) : source.sha256;
+    let sha256: string;
+    if ('bytes' in source) {
+      sha256 = this.hashes.get(source.bytes) ?? sha256Hex(source.bytes);
+      this.hashes.set(source.bytes, sha256);
+    } else sha256 = source.sha256;
     const key = `${sha256}:${maxPages}`;
     let p = this.compiled.get(key);
     if (p === undefined) {

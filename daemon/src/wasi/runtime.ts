@@ -15,6 +15,8 @@ export interface WasiRuntimeDeps {
   audit?: AuditSink;
   /** Workers kept ready (default 2). */
   poolSize?: number;
+  /** Runs a worker may serve when each ended normally (default 1: single-use workers). */
+  maxRunsPerWorker?: number;
   netFetch?: NetFetchService;
   wasmtimePath?: string | null;
 }
@@ -37,7 +39,7 @@ function validate(req: WasiRunRequest): void {
 /** Creates the WASI runtime: a module cache, a warm worker pool, and the optional wasmtime runner. */
 export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
   const cache = new ModuleCache();
-  const pool = new WorkerPool(deps.poolSize ?? 2);
+  const pool = new WorkerPool(deps.poolSize ?? 2, deps.maxRunsPerWorker ?? 1);
   const wasmtime = deps.wasmtimePath === undefined ? findWasmtime() : deps.wasmtimePath;
 
   function bridge(req: WasiRunRequest): FetchBridge {
@@ -69,7 +71,6 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
       }
       const maxPages = pagesFor(req.limits.memoryBytes);
       const { module } = await cache.get(req.module, maxPages);
-      pool.fill();
       return runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
     },
     close: () => pool.close(),

@@ -65,6 +65,8 @@ export interface WasiRunResult {
   /** Workspace changes the view refused (e.g. protected paths); the rest were applied. */
   refusedWrites?: { path: string; reason: string }[];
   runner: 'inprocess' | 'wasmtime';
+  /** In-process only: time inside the worker (file systems, instantiate, run + change scan). */
+  timings?: { setupMs: number; instantiateMs: number; runMs: number };
 }
 
 /** Runs WASI preview1 modules in a sandbox. */

@@ -5,20 +5,28 @@ import { WORKER_SOURCE } from './worker-source.js';
 
 const SHIM_URL = pathToFileURL(createRequire(import.meta.url).resolve('@bjorn3/browser_wasi_shim')).href;
 
+/** A worker handed out for one run, and how many runs it has served. */
+export interface WorkerSlot {
+  worker: Worker;
+  runs: number;
+}
+
 /**
- * Pre-spawned single-use workers: spawning costs ~40 ms, so `size` workers wait ready (shim
- * loaded); each run takes one and the worker is terminated afterwards, so no state of a run
- * (instance, file systems, JIT, globals) can reach the next. A replacement is spawned at once.
+ * Pre-spawned workers (spawning costs ~40 ms), `size` of them waiting ready with the shim loaded.
+ * Each run is a new wasm instance with new file systems. By default a worker serves one run and
+ * is then terminated (nothing of a run, not even JIT or JS heap state, reaches the next);
+ * `maxRunsPerWorker` > 1 lets a worker whose run ended normally serve again (faster, weaker).
+ * A worker whose run timed out, was cancelled or crashed is always terminated.
  */
 export class WorkerPool {
-  private readonly ready: Worker[] = [];
+  private readonly ready: WorkerSlot[] = [];
   private closed = false;
 
-  constructor(private readonly size: number) {}
+  constructor(private readonly size: number, private readonly maxRunsPerWorker = 1) {}
 
   /** Spawns workers up to the pool size. */
   fill(): void {
-    while (!this.closed && this.ready.length < this.size) this.ready.push(this.spawn());
+    while (!this.closed && this.ready.length < this.size) this.ready.push({ worker: this.spawn(), runs: 0 });
   }
 
   private spawn(): Worker {
@@ -28,11 +36,28 @@ export class WorkerPool {
     return w;
   }
 
-  /** Hands out a ready worker (or a new one) and starts spawning its replacement. */
-  take(): Worker {
-    const w = this.ready.shift() ?? this.spawn();
+  /** Hands out a ready worker, or spawns one when none is ready. */
+  take(): WorkerSlot {
+    const slot = this.ready.shift() ?? { worker: this.spawn(), runs: 0 };
+    slot.worker.ref();
+    return slot;
+  }
+
+  /** Returns a worker after its run: kept when allowed, otherwise terminated; then refills. */
+  release(slot: WorkerSlot, reusable: boolean): void {
+    slot.runs += 1;
+    slot.worker.removeAllListeners('message');
+    slot.worker.removeAllListeners('exit');
+    slot.worker.removeAllListeners('error');
+    slot.worker.on('error', () => undefined);
+    slot.worker.unref();
+    if (reusable && !this.closed && slot.runs < this.maxRunsPerWorker && this.ready.length < this.size) {
+      this.ready.unshift(slot);
+      return;
+    }
+    void slot.worker.terminate().catch(() => undefined);
+    // Spawn the replacement after the run, not during it (spawning competes for the CPU).
     setImmediate(() => this.fill());
-    return w;
   }
 
   /** Number of workers waiting ready (for tests and benchmarks). */
@@ -42,6 +67,6 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.ready.splice(0).map((w) => w.terminate()));
+    await Promise.all(this.ready.splice(0).map((s) => s.worker.terminate()));
   }
 }

@@ -1,4 +1,4 @@
-// Source of the single-use worker that runs one WASI instance. Evaluated as a string
+// Source of the worker that runs WASI instances, one job at a time, each a new instance. Evaluated as a string
 // (`new Worker(src, { eval: true })`) so it behaves the same from dist/ and under vitest.
 //
 // File systems (browser_wasi_shim, in memory, so the guest can reach nothing else):
@@ -11,7 +11,19 @@
 export const WORKER_SOURCE = String.raw`
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const shimReady = import(workerData.shimUrl);
-parentPort.once('message', async (job) => {
+// A 300-byte module (see docs/wasi.md) run once at spawn, so the shim's code is parsed and
+// compiled before the first real job: single-use workers otherwise pay that on every run.
+const WARMUP = 'AGFzbQEAAAABFgRgAn9/AX9gBH9/f38Bf2ABfwBgAAACwQEFFndhc2lfc25hcHNob3RfcHJldmlldzEOYXJnc19zaXplc19nZXQAABZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxEWVudmlyb25fc2l6ZXNfZ2V0AAAWd2FzaV9zbmFwc2hvdF9wcmV2aWV3MQ5mZF9wcmVzdGF0X2dldAAAFndhc2lfc25hcHNob3RfcHJldmlldzEIZmRfd3JpdGUAARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCXByb2NfZXhpdAACAwIBAwUDAQACBggBfwFBoIgECwcTAgZtZW1vcnkCAAZfc3RhcnQABQrSAQHPAQECfyOAgICAAEEgayIAJICAgIAAIABBHGogAEEYahCAgICAABogAEEcaiAAQRhqEIGAgIAAGgJAQQNBkIiAgAAQgoCAgAANAEEEQZCIgIAAEIKAgIAADQBBBUGQiICAABCCgICAAA0AQQZBkIiAgAAQgoCAgAANAEEHQZCIgIAAEIKAgIAAGgsgAEEAKQOIiICAADcDCEEyIQEDQEEBIABBCGpBASAAQRRqEIOAgIAAGiABQX9qIgENAAtBABCEgICAACAAQSBqJICAgIAACwsXAQBBgAgLEHdhcm0KAAAAAAQAAAUAAAA=';
+const warmed = shimReady.then(() => runJob({
+  module: new WebAssembly.Module(Buffer.from(WARMUP, 'base64')), argv: ['warmup'], env: { A: 'b' }, stdin: new Uint8Array(0),
+  readOnly: [{ at: '/w', files: [{ path: 'a/b', data: new Uint8Array(1) }] }], workspace: false, tmp: true, netFetch: false,
+  stdoutBytes: 1 << 20, stderrBytes: 1 << 20, ctl: new SharedArrayBuffer(4), port: null,
+}, () => undefined)).catch(() => undefined);
+parentPort.on('message', async (job) => {
+  await warmed;
+  await runJob(job, (m) => parentPort.postMessage(m));
+});
+async function runJob(job, post) {
   const t0 = performance.now();
   const shim = await shimReady;
   const { WASI, File, Directory, PreopenDirectory, OpenFile, Fd, WASIProcExit } = shim;
@@ -99,7 +111,7 @@ parentPort.once('message', async (job) => {
   const caps = { 1: job.stdoutBytes, 2: job.stderrBytes };
   let overflow = 0;
   const flush = (fd) => {
-    if (pending[fd].length) parentPort.postMessage({ type: 'output', fd, chunks: pending[fd] });
+    if (pending[fd].length) post({ type: 'output', fd, chunks: pending[fd] });
     pending[fd] = [];
   };
   class Out extends Fd {
@@ -200,6 +212,6 @@ parentPort.once('message', async (job) => {
   };
   if (ws && (!error || error.reason === 'output_limit')) walk(ws, '', false);
   const t3 = performance.now();
-  parentPort.postMessage({ type: 'done', exitCode, error, memBytes, changes, timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 } });
-});
+  post({ type: 'done', exitCode, error, memBytes, changes, timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 } });
+}
 `;
