@@ -152,6 +152,14 @@ async function runJob(job, post) {
   if (job.tmp) fds.push(new PreopenDirectory('/tmp', new Map()));
   const env = Object.entries(job.env).map(([k, v]) => k + '=' + v);
   const wasi = new WASI(job.argv, env, fds, { debug: false });
+  // The shim sizes argv by UTF-16 length; count UTF-8 bytes so non-ASCII arguments fit.
+  const utf8 = new TextEncoder();
+  wasi.wasiImport.args_sizes_get = (argc, size) => {
+    const v = new DataView(inst.exports.memory.buffer);
+    v.setUint32(argc, job.argv.length, true);
+    v.setUint32(size, job.argv.reduce((n, a) => n + utf8.encode(a).length + 1, 0), true);
+    return 0;
+  };
   let inst;
   const imports = { wasi_snapshot_preview1: wasi.wasiImport };
   if (job.netFetch) {
