@@ -103,7 +103,7 @@ export function limitMemoryPages(wasm: Uint8Array, maxPages: number): Uint8Array
       }
       if (changed) {
         out.push(...wasm.subarray(copied, end));
-        parts.push(section(2, Uint8Array.from([...wasm.subarray(start, readLeb(wasm, body)[1]), ...out.slice(0)].slice(0))));
+        parts.push(section(2, Uint8Array.from([...wasm.subarray(start, readLeb(wasm, body)[1]), ...out])));
       } else parts.push(wasm.subarray(pos, end));
     } else parts.push(wasm.subarray(pos, end));
     pos = end;

@@ -32,6 +32,8 @@ describe('in-process WASI runner', () => {
     expect(r.exitCode).toBe(0);
     expect(text(r.stdout)).toBe('hello wörld\n');
     expect((await run(['exit', '7'])).exitCode).toBe(7);
+    const many = Array.from({ length: 40 }, (_, i) => `ü€😀${i}`);
+    expect(text((await run(['echo', ...many])).stdout)).toBe(`${many.join(' ')}\n`);
   });
 
   it('passes env exactly as granted and nothing of the host', async () => {

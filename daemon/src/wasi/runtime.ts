@@ -1,15 +1,19 @@
-import type { AuditSink } from '../audit/sink.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { AuditSink } from '../audit/sink.js';
 import type { Logger } from '../state/logger.js';
 import { decodeFetchRequest, encodeFetchError, encodeFetchResponse, type FetchBridge } from './fetch-codec.js';
 import { runInprocess } from './inprocess-runner.js';
 import { ModuleCache, pagesFor } from './module-cache.js';
-import type { NetFetchService } from './net-fetch.js';
+import { createNetFetch, type NetFetchService } from './net-fetch.js';
 import type { WasiRunRequest, WasiRunResult, WasiRuntime } from './types.js';
 import { findWasmtime, runWasmtime } from './wasmtime-runner.js';
 import { WorkerPool } from './worker-pool.js';
 
-/** Dependencies of the runtime; all optional. `wasmtimePath` overrides discovery (null = none). */
+/**
+ * Dependencies of the runtime; all optional. `wasmtimePath` overrides discovery (null = none).
+ * Without `netFetch`, a default service auditing to `audit` is created (requests still need a
+ * per-run grant and rules). Runs themselves are audited by the tool runtime that calls run().
+ */
 export interface WasiRuntimeDeps {
   logger?: Logger;
   audit?: AuditSink;
@@ -41,17 +45,17 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
   const cache = new ModuleCache();
   const pool = new WorkerPool(deps.poolSize ?? 2, deps.maxRunsPerWorker ?? 1);
   const wasmtime = deps.wasmtimePath === undefined ? findWasmtime() : deps.wasmtimePath;
+  const netFetch = deps.netFetch ?? createNetFetch(deps.audit ? { audit: deps.audit } : {});
 
   function bridge(req: WasiRunRequest): FetchBridge {
     return async (raw, cap) => {
       try {
         if (!req.netFetch?.allowed) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'this run was not granted netFetch');
-        if (!deps.netFetch) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_unavailable', 'netFetch is not configured in this daemon');
         const request = decodeFetchRequest(raw);
         const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
         // Leave room in the guest buffer for the head line.
         const maxBytes = Math.max(0, cap - 4096);
-        return encodeFetchResponse(await deps.netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes }));
+        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes }));
       } catch (e) {
         return encodeFetchError(e);
       }
@@ -70,8 +74,10 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
         return runWasmtime(wasmtime, req);
       }
       const maxPages = pagesFor(req.limits.memoryBytes);
-      const { module } = await cache.get(req.module, maxPages);
-      return runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
+      const { module, sha256 } = await cache.get(req.module, maxPages);
+      const r = await runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
+      deps.logger?.debug(`wasi run ${sha256.slice(0, 12)} ${req.argv[0] ?? ''}: ${r.outcome} exit=${String(r.exitCode)} ${r.durationMs.toFixed(1)} ms changed=${r.changed.length}`);
+      return r;
     },
     close: () => pool.close(),
   };
