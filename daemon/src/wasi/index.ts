@@ -7,3 +7,4 @@ export { matchRule, normalizeHost, type HostRule } from './host-rules.js';
 export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
 export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
+export { createManifestTools } from './bundle-tools.js';

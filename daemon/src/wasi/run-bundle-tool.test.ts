@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunBundleTool, createWasiRuntime, parseAllowEntry, runWasiCommand, type BundleForRun } from './index.js';
+import { createManifestTools, createRunBundleTool, createWasiRuntime, parseAllowEntry, runWasiCommand, type BundleForRun } from './index.js';
 import { sha256Hex } from './module-cache.js';
 import { createOverlayView, fixture } from './test-support.js';
 
@@ -63,6 +63,24 @@ describe('run_bundle tool', () => {
     } finally {
       bundle.mounts = [];
     }
+  });
+
+  it('exposes manifest-declared tools with JSON Schema input and argv mapping', async () => {
+    const manifest = {
+      entries: [{ name: 'probe', path: 'bin/probe.wasm' }],
+      tools: [{
+        name: 'probe_cat', description: 'print a workspace file', entry: 'probe', kind: 'read' as const,
+        inputSchema: { type: 'object', properties: { file: { type: 'string' }, upper: { type: 'boolean' } }, required: ['file'], additionalProperties: false },
+        argv: [{ literal: 'cat' }, { arg: 'file', workspacePath: true }],
+      }],
+    };
+    const [tool] = createManifestTools({ name: 'probe', manifest }, deps());
+    if (!tool) throw new Error('no tool');
+    expect(tool.input.safeParse({ file: 'in.txt', extra: 1 }).success).toBe(false);
+    expect(tool.targets?.({ file: 'in.txt' })).toEqual({ resource: 'probe', paths: ['in.txt'] });
+    const ctx = { sessionId: 's', workspace: dir, view: createOverlayView(dir), signal: new AbortController().signal };
+    expect(await tool.handler(tool.input.parse({ file: 'in.txt' }), ctx)).toMatchObject({ content: 'input', isError: false });
+    await expect(tool.handler(tool.input.parse({ file: '../../etc/passwd' }), ctx)).rejects.toMatchObject({ data: { reason: 'path_escape' } });
   });
 
   it('parses manifest netFetch rules', () => {
