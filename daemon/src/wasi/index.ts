@@ -8,3 +8,4 @@ export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
 export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
+export { createBundleAdapter } from './bundle-adapter.js';
