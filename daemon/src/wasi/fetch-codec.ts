@@ -7,7 +7,7 @@ import type { NetFetchRequest, NetFetchResponse } from './net-fetch.js';
 // {url, status, headers, bodyBytes} or {error, message}, "\n", then the raw body.
 
 /** Serves one guest request: raw request bytes and the guest's buffer size in, reply bytes out. */
-export type FetchBridge = (request: Uint8Array, cap: number) => Promise<Uint8Array>;
+export type FetchBridge = (request: Uint8Array, cap: number, signal: AbortSignal) => Promise<Uint8Array>;
 
 const RequestSchema = z
   .object({

@@ -41,6 +41,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const slot = deps.pool.take();
   const { worker } = slot;
   const out: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
+  const runEnded = new AbortController();
 
   const done = await new Promise<{ kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }>((resolve) => {
     let settled = false;
@@ -61,7 +62,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     });
     worker.on('exit', () => settle({ kind: 'crash', message: 'the sandbox worker stopped' }));
     worker.on('error', (e: unknown) => settle({ kind: 'crash', message: e instanceof Error ? e.message : String(e) }));
-    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, view, deps.fetch));
+    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, view, deps.fetch, runEnded.signal));
     worker.postMessage(
       {
         module: deps.module, argv: req.argv, env: req.env ?? {}, stdin: req.stdin ?? new Uint8Array(0),
@@ -72,6 +73,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     );
   });
   port1.close();
+  runEnded.abort();
   deps.pool.release(slot, done.kind === 'done');
 
   let outcome: WasiOutcome;
@@ -118,11 +120,11 @@ function capStream(chunks: Uint8Array[], cap: number): { bytes: Uint8Array; trun
 }
 
 /** Serves one synchronous call from the worker, then wakes it. Failures become `{ ok: false }`. */
-async function answer(c: BridgeCall, port: MessagePort, ctl: Int32Array, view: WorkspaceView | undefined, fetch: FetchBridge | null): Promise<void> {
+async function answer(c: BridgeCall, port: MessagePort, ctl: Int32Array, view: WorkspaceView | undefined, fetch: FetchBridge | null, signal: AbortSignal): Promise<void> {
   let reply: unknown;
   try {
     if (c.op === 'fetch') {
-      reply = { ok: true, data: fetch ? await fetch(c.args.request ?? new Uint8Array(0), c.args.cap ?? 0) : new Uint8Array(0) };
+      reply = { ok: true, data: fetch ? await fetch(c.args.request ?? new Uint8Array(0), c.args.cap ?? 0, signal) : new Uint8Array(0) };
     } else if (!view) reply = { ok: false };
     else if (c.op === 'readFile') reply = { ok: true, data: await view.readFile(c.args.path ?? '') };
     else reply = { ok: true, entries: await listDir(view, c.args.path ?? '') };

@@ -66,11 +66,14 @@ describe('netFetch service', () => {
       if (req.url === '/to-internal') return res.writeHead(302, { location: `http://internal.test:${b.port}/x` }).end();
       if (req.url === '/to-metadata') return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       if (req.url === '/to-b') return res.writeHead(307, { location: `http://127.0.0.1:${b.port}/from-a` }).end();
+      if (req.url === '/hang') return; // never answers
       if (req.url === '/loop') return res.writeHead(302, { location: '/loop' }).end();
       res.end(`hello ${req.headers['x-probe'] ?? ''}`);
     });
   });
   afterAll(() => {
+    a.server.closeAllConnections();
+    b.server.closeAllConnections();
     a.server.close();
     b.server.close();
   });
@@ -137,6 +140,14 @@ describe('netFetch service', () => {
       const out = text(r.stdout);
       expect(head(out)).toMatchObject({ status: 200, bodyBytes: 7 });
       expect(out.endsWith('hello 1')).toBe(true);
+    });
+    it('is stopped at the wall limit while blocked in net_fetch', async () => {
+      const r = await runtime.run({ module: { bytes: mod }, mounts: {}, argv: ['fetch', `http://127.0.0.1:${a.port}/hang`], limits: { ...LIMITS, wallMs: 300 }, netFetch: { allowed: true, rules: [ruleA()] } });
+      expect(r.outcome).toBe('timeout');
+      const after = await guest(`http://127.0.0.1:${a.port}/x`, true);
+      expect(after.exitCode).toBe(0);
+      // The daemon-side request was aborted when the run ended, not left to its own deadline.
+      expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true);
     });
     it('gets typed refusals: not granted, not allowlisted, private address via redirect, too large for its buffer', async () => {
       expect(head(text((await guest(`http://127.0.0.1:${a.port}/x`, false)).stdout))).toMatchObject({ error: 'net_fetch_not_allowed' });

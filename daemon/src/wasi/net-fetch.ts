@@ -30,6 +30,8 @@ export interface NetFetchContext {
   workspace?: string;
   /** Lower cap for this call (e.g. the guest's buffer); the service cap still applies. */
   maxBytes?: number;
+  /** Aborts the request (e.g. when the calling run ended). */
+  signal?: AbortSignal;
 }
 
 /** Performs allowlisted HTTP(S) requests for sandboxed code; reusable by any tool. */
@@ -145,7 +147,7 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_url', 'netFetch URL is invalid', {}, { cause: e });
     }
     const max = Math.min(serviceMax, ctx.maxBytes ?? serviceMax);
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), ctx.signal]) : AbortSignal.timeout(timeoutMs);
     let current = { ...req, headers: [...req.headers] };
     for (let hop = 0; ; hop++) {
       hops.push(url.href);
@@ -155,7 +157,7 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
         res = await once(url, current, pinned, max, signal);
       } catch (e) {
         if (isShadowboxError(e)) throw e;
-        const reason = signal.aborted ? 'timeout' : 'connect_failed';
+        const reason = ctx.signal?.aborted ? 'cancelled' : signal.aborted ? 'timeout' : 'connect_failed';
         throw new ShadowboxError(ErrorCodes.NetFetchRefused, reason, `netFetch to ${url.host} failed`, { host: url.host }, { cause: e });
       }
       if (![301, 302, 303, 307, 308].includes(res.status) || res.location === undefined) {

@@ -48,14 +48,14 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
   const netFetch = deps.netFetch ?? createNetFetch(deps.audit ? { audit: deps.audit } : {});
 
   function bridge(req: WasiRunRequest): FetchBridge {
-    return async (raw, cap) => {
+    return async (raw, cap, signal) => {
       try {
         if (!req.netFetch?.allowed) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'this run was not granted netFetch');
         const request = decodeFetchRequest(raw);
         const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
         // Leave room in the guest buffer for the head line.
         const maxBytes = Math.max(0, cap - 4096);
-        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes }));
+        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes, signal }));
       } catch (e) {
         return encodeFetchError(e);
       }
