@@ -5,6 +5,9 @@ import type { FetchBridge } from './fetch-codec.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 
+/** Default cap on file growth per run (/tmp and the guest's copy of /workspace). */
+export const DEFAULT_FS_BYTES = 256 * 1024 * 1024;
+
 /** Marker appended to a stream cut at its limit. */
 export const TRUNCATION_MARKER = '\n[shadowbox: output truncated]\n';
 
@@ -67,7 +70,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       {
         module: deps.module, argv: req.argv, env: req.env ?? {}, stdin: req.stdin ?? new Uint8Array(0),
         readOnly, workspace: view !== undefined, cwdWorkspace: view !== undefined && (req.cwd ?? '/workspace') === '/workspace', tmp: req.mounts.tmp ?? false, netFetch: deps.fetch !== null,
-        stdoutBytes: req.limits.stdoutBytes, stderrBytes: req.limits.stderrBytes, ctl: ctlBuf, port: port2,
+        stdoutBytes: req.limits.stdoutBytes, stderrBytes: req.limits.stderrBytes, fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES, ctl: ctlBuf, port: port2,
       },
       [port2],
     );

@@ -55,6 +55,12 @@ describe('limits and hostile modules', () => {
     expect(e.stdoutTruncated).toBe(false);
   });
 
+  it('bounds file growth in /tmp with ENOSPC (file data lives outside the guest memory cap)', async () => {
+    const r = await run(['fill', '/tmp/big'], { limits: { ...LIMITS, fsBytes: 8 << 20 } });
+    expect(r.exitCode).toBe(5);
+    expect(text(r.stdout)).toMatch(/^wrote [78] MiB: No space left on device/);
+  });
+
   it('reports deep recursion and explicit traps as traps', async () => {
     const deep = await run(['recurse']);
     expect(deep.outcome).toBe('trap');

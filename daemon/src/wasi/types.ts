@@ -8,6 +8,8 @@ export interface WasiLimits {
   memoryBytes: number;
   stdoutBytes: number;
   stderrBytes: number;
+  /** Bytes the guest may add to files in one run (/tmp, its /workspace copy); default 256 MiB. Past it: ENOSPC. */
+  fsBytes?: number;
 }
 
 /** A read-only file tree mounted at `at` (e.g. "/bundle" or "/usr/local"); paths are relative to it. */

@@ -10,14 +10,34 @@
 // The shim's path resolution refuses absolute paths and `..` above a preopen, and has no symlinks.
 export const WORKER_SOURCE = String.raw`
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
-const shimReady = import(workerData.shimUrl);
+// File data lives in the worker's JS heap, outside the guest's memory cap: bound how much the
+// guest can grow files (/tmp and its copy of /workspace) in one run; past it writes get ENOSPC.
+// Patched once per worker; fsBudget is reset by each job.
+let fsBudget = 0;
+const shimReady = import(workerData.shimUrl).then((shim) => {
+  const grow = (file, newSize) => {
+    const growth = newSize - Number(file.size);
+    if (growth <= 0) return true;
+    if (growth > fsBudget) return false;
+    fsBudget -= growth;
+    return true;
+  };
+  const P = shim.OpenFile.prototype;
+  const NOSPC = shim.wasi.ERRNO_NOSPC;
+  const orig = { w: P.fd_write, pw: P.fd_pwrite, a: P.fd_allocate, s: P.fd_filestat_set_size };
+  P.fd_write = function (data) { return grow(this.file, Number(this.file_pos) + data.byteLength) ? orig.w.call(this, data) : { ret: NOSPC, nwritten: 0 }; };
+  P.fd_pwrite = function (data, off) { return grow(this.file, Number(off) + data.byteLength) ? orig.pw.call(this, data, off) : { ret: NOSPC, nwritten: 0 }; };
+  P.fd_allocate = function (off, len) { return grow(this.file, Number(off + len)) ? orig.a.call(this, off, len) : NOSPC; };
+  P.fd_filestat_set_size = function (size) { return grow(this.file, Number(size)) ? orig.s.call(this, size) : NOSPC; };
+  return shim;
+});
 // A 300-byte module (see docs/wasi.md) run once at spawn, so the shim's code is parsed and
 // compiled before the first real job: single-use workers otherwise pay that on every run.
 const WARMUP = 'AGFzbQEAAAABFgRgAn9/AX9gBH9/f38Bf2ABfwBgAAACwQEFFndhc2lfc25hcHNob3RfcHJldmlldzEOYXJnc19zaXplc19nZXQAABZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxEWVudmlyb25fc2l6ZXNfZ2V0AAAWd2FzaV9zbmFwc2hvdF9wcmV2aWV3MQ5mZF9wcmVzdGF0X2dldAAAFndhc2lfc25hcHNob3RfcHJldmlldzEIZmRfd3JpdGUAARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCXByb2NfZXhpdAACAwIBAwUDAQACBggBfwFBoIgECwcTAgZtZW1vcnkCAAZfc3RhcnQABQrSAQHPAQECfyOAgICAAEEgayIAJICAgIAAIABBHGogAEEYahCAgICAABogAEEcaiAAQRhqEIGAgIAAGgJAQQNBkIiAgAAQgoCAgAANAEEEQZCIgIAAEIKAgIAADQBBBUGQiICAABCCgICAAA0AQQZBkIiAgAAQgoCAgAANAEEHQZCIgIAAEIKAgIAAGgsgAEEAKQOIiICAADcDCEEyIQEDQEEBIABBCGpBASAAQRRqEIOAgIAAGiABQX9qIgENAAtBABCEgICAACAAQSBqJICAgIAACwsXAQBBgAgLEHdhcm0KAAAAAAQAAAUAAAA=';
 const warmed = shimReady.then(() => runJob({
   module: new WebAssembly.Module(Buffer.from(WARMUP, 'base64')), argv: ['warmup'], env: { A: 'b' }, stdin: new Uint8Array(0),
   readOnly: [{ at: '/w', files: [{ path: 'a/b', data: new Uint8Array(1) }] }], workspace: false, tmp: true, netFetch: false,
-  stdoutBytes: 1 << 20, stderrBytes: 1 << 20, ctl: new SharedArrayBuffer(4), port: null,
+  stdoutBytes: 1 << 20, stderrBytes: 1 << 20, fsBytes: 1 << 20, ctl: new SharedArrayBuffer(4), port: null,
 }, () => undefined)).catch(() => undefined);
 parentPort.on('message', async (job) => {
   await warmed;
@@ -134,6 +154,8 @@ async function runJob(job, post) {
       return { ret: 0, nwritten: data.byteLength };
     }
   }
+
+  fsBudget = job.fsBytes;
 
   const fds = [new OpenFile(new File(job.stdin, { readonly: true })), new Out(1), new Out(2)];
   for (const m of job.readOnly) fds.push(new PreopenDirectory(m.at, tree(m.files)));
