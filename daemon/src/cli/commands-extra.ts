@@ -13,3 +13,5 @@ registerCommand('audit', 'show or verify the audit log: audit show|verify [--wor
 registerCommand('policy', 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID', async () => (await import('./audit-commands.js')).policyCommand);
 registerCommand('python', 'sandboxed CPython (WASI) on the current directory: python [-c CODE | FILE] [ARGS]', async () => (await import('./tool-commands.js')).pythonCommand);
 registerCommand('wasi', 'run a bundle in the WASI sandbox: wasi run BUNDLE -- ARGS', async () => (await import('./tool-commands.js')).wasiCommand);
+registerCommand('chat', 'interactive agent session in this terminal: chat [--workspace DIR] [--model M] [--session ID]', async () => (await import('@shadowbox/terminal')).chatCommand);
+registerCommand('attach', 'follow a live session from another terminal: attach [ID] [--drive]', async () => (await import('@shadowbox/terminal')).attachCommand);

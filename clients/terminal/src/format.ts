@@ -1,0 +1,161 @@
+import type { AuditQuery, ParamsOf, PermissionRequest, ResultOf, SessionList, ShadowAccept, ShadowDiff, ShadowStatus } from '@shadowbox/protocol';
+import type { Colors } from './io.js';
+
+/** "850 ms", "1.2 s", "2 m 05 s": short enough for a tool line. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} m ${String(s % 60).padStart(2, '0')} s`;
+}
+
+/** Shows the first `max` lines of a long text and says how many were left out. */
+export function foldLines(text: string, max: number, c: Colors, indent = '  │ '): string[] {
+  const lines = text.replace(/\n+$/, '').split('\n');
+  if (text.trim() === '') return [];
+  const shown = lines.slice(0, max).map((l) => c.dim(`${indent}${l.length > 400 ? `${l.slice(0, 400)}…` : l}`));
+  if (lines.length > max) shown.push(c.dim(`${indent}… ${lines.length - max} more line${lines.length - max === 1 ? '' : 's'}`));
+  return shown;
+}
+
+/** Tool input in one line: `{"path":"a.ts"}` → `path=a.ts`; long values are cut. */
+export function summarizeInput(input: unknown, max = 160): string {
+  let s: string;
+  if (input && typeof input === 'object' && !Array.isArray(input)) {
+    s = Object.entries(input as Record<string, unknown>)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v) : JSON.stringify(v)}`)
+      .join(' ');
+  } else s = JSON.stringify(input) ?? '';
+  s = s.replace(/\s+/g, ' ');
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+type ToolKind = ParamsOf<typeof PermissionRequest>['kind'];
+
+/** One color per tool kind, so reads, edits and commands are told apart at a glance. */
+export function kindLabel(kind: ToolKind, c: Colors): string {
+  const color = { read: c.blue, search: c.blue, edit: c.yellow, delete: c.red, move: c.yellow, execute: c.magenta, fetch: c.cyan, other: c.gray }[kind] ?? c.gray;
+  return color(kind.padEnd(7));
+}
+
+/** The line shown while a tool call runs (the spinner frame is put in front by the caller). */
+export function toolRunningLine(t: { tool: string; kind: ToolKind; summary: string; status: string; startedAt: number }, now: number, c: Colors): string {
+  const waiting = t.status === 'awaiting_permission' ? c.yellow(' waiting for permission') : '';
+  return `${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${waiting} ${c.dim(formatDuration(now - t.startedAt))}`;
+}
+
+/** The line left in the transcript when a tool call ends: outcome mark, kind, tool, summary, duration, reason. */
+export function toolDoneLine(
+  t: { tool: string; kind: ToolKind; summary: string },
+  u: { status: 'completed' | 'failed'; durationMs?: number; reason?: string; code?: number; decision?: { action: string; rule: string } },
+  c: Colors,
+): string {
+  const mark = u.status === 'completed' ? c.green('✓') : c.red('✗');
+  const why = u.status === 'failed' ? c.red(` ${u.decision?.action === 'deny' ? `denied (${u.decision.rule})` : (u.reason ?? 'failed')}`) : '';
+  const dur = u.durationMs !== undefined ? c.dim(` · ${formatDuration(u.durationMs)}`) : '';
+  const code = u.code !== undefined && u.code !== 0 ? c.dim(` · exit ${u.code}`) : '';
+  return `${mark} ${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${dur}${code}${why}`;
+}
+
+/** Human names of the permission answers, with the key that picks each. */
+export const permissionChoices = [
+  { option: 'allow_once', key: 'y', label: 'allow once' },
+  { option: 'allow_session', key: 's', label: 'allow for this session' },
+  { option: 'allow_project', key: 'p', label: 'always allow for this project' },
+  { option: 'deny', key: 'n', label: 'deny' },
+] as const;
+
+export type PermissionAnswer = (typeof permissionChoices)[number]['option'];
+
+/** The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer. */
+export function permissionBlock(q: ParamsOf<typeof PermissionRequest>, c: Colors, width = 100): string[] {
+  const args = JSON.stringify(q.input, null, 2) ?? 'null';
+  const argLines = args.split('\n');
+  const shown = argLines.slice(0, 12).map((l) => `    ${l.length > width - 6 ? `${l.slice(0, width - 7)}…` : l}`);
+  if (argLines.length > 12) shown.push(c.dim(`    … ${argLines.length - 12} more lines`));
+  const keys = permissionChoices.filter((p) => q.options.includes(p.option)).map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
+  return [
+    `${c.yellow('?')} ${c.bold('permission')} ${kindLabel(q.kind, c)} ${c.bold(q.tool)} ${q.summary}`,
+    c.dim('  arguments:'),
+    ...shown.map((l) => c.dim(l)),
+    `  ${c.dim('asked by rule:')} ${q.rule}`,
+    `  ${keys.join('  ')}`,
+  ];
+}
+
+/** Parses a typed answer: the key, the option name or the label's first word. */
+export function parsePermissionAnswer(text: string, options: readonly string[]): PermissionAnswer | null {
+  const t = text.trim().toLowerCase();
+  if (!t) return null;
+  const aliases: Record<string, PermissionAnswer> = { y: 'allow_once', yes: 'allow_once', a: 'allow_once', once: 'allow_once', s: 'allow_session', session: 'allow_session', p: 'allow_project', project: 'allow_project', always: 'allow_project', n: 'deny', no: 'deny', d: 'deny', deny: 'deny' };
+  const pick = (permissionChoices.find((p) => p.option === t)?.option ?? aliases[t]) as PermissionAnswer | undefined;
+  return pick && options.includes(pick) ? pick : null;
+}
+
+/** Pending changes as colored unified diffs, per file and hunk, with the ids /accept and /reject take. */
+export function renderDiff(diff: ResultOf<typeof ShadowDiff>, status: ResultOf<typeof ShadowStatus> | null, c: Colors): string[] {
+  const out: string[] = [];
+  if (status) out.push(c.dim(`${status.files.length} file(s) pending · ${status.commits.length} shadow commit(s) · ${status.undoable} accept(s) can be undone`));
+  for (const f of diff.files) {
+    const label = f.change === 'renamed' && f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
+    const stale = f.stale ? c.yellow(c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)')) : '';
+    out.push('', `${c.bold(changeMark(f.change, c))} ${c.bold(label)}${f.binary ? c.dim('  (binary)') : ''}${stale}`);
+    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode) out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
+    f.hunks.forEach((h, i) => {
+      out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}${c.dim(` (or ${f.path}#${i + 1})`)}`);
+      for (const l of h.lines) out.push(`  ${diffLine(l, c)}`);
+    });
+  }
+  if (diff.files.length === 0) out.push('nothing to review: the shadow workspace has no pending changes');
+  else out.push('', c.dim('accept with /accept all | FILE | HUNK-ID…   reject with /reject …   undo an accept with /undo'));
+  return out;
+}
+
+function changeMark(change: string, c: Colors): string {
+  return ({ added: c.green('A'), modified: c.yellow('M'), deleted: c.red('D'), renamed: c.blue('R') } as Record<string, string>)[change] ?? change;
+}
+
+/** One diff line colored by its prefix. */
+export function diffLine(l: string, c: Colors): string {
+  if (l.startsWith('+')) return c.green(l);
+  if (l.startsWith('-')) return c.red(l);
+  if (l.startsWith('\\')) return c.dim(l);
+  return l;
+}
+
+/** What an accept wrote, and every conflict in full (nothing is written for a conflicted hunk). */
+export function renderAccept(r: ResultOf<typeof ShadowAccept>, c: Colors): string[] {
+  const out = r.applied.map((a) => `${c.green('✓')} ${a.action} ${a.path}`);
+  for (const x of r.conflicts) {
+    out.push(`${c.red(c.bold('✗ conflict'))} ${c.bold(x.path)} ${c.dim(`(${x.hunks.join(', ') || 'whole file'})`)}: you changed it too; nothing was written for it.`);
+    for (const l of x.conflictText.replace(/\n$/, '').split('\n')) out.push(`  ${/^(<{7}|={7}|>{7}|\|{7})/.test(l) ? c.red(c.bold(l)) : l}`);
+    out.push(c.dim('  edit the file yourself and /reject it, or /accept --force to take the agent\'s version'));
+  }
+  if (r.applied.length === 0 && r.conflicts.length === 0) out.push('nothing accepted (no pending change matched)');
+  else if (r.acceptId) out.push(c.dim(`accept ${r.acceptId} recorded; /undo restores the previous bytes`));
+  return out;
+}
+
+type Session = ResultOf<typeof SessionList>['sessions'][number];
+
+/** The session list with the current one marked. */
+export function renderSessions(sessions: Session[], currentId: string | null, c: Colors): string[] {
+  if (sessions.length === 0) return ['no sessions'];
+  return sessions.map((s) => {
+    const mark = s.sessionId === currentId ? c.green('●') : ' ';
+    const state = s.state === 'idle' ? c.dim(s.state) : c.yellow(s.state);
+    return `${mark} ${c.bold(s.sessionId)}  ${state}  ${c.dim(s.model)}  ${s.attached.length} attached  ${c.dim(s.updatedAt.slice(0, 16).replace('T', ' '))}  ${s.title || c.dim('(no prompt yet)')}  ${c.dim(s.workspace)}`;
+  });
+}
+
+/** Audit entries, one line each: time, type, tool, decision and outcome where present. */
+export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: Colors): string[] {
+  if (entries.length === 0) return ['the audit log has no entries for this session yet'];
+  return entries.map((e) => {
+    const d = e.data;
+    const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined);
+    const decision = d.decision && typeof d.decision === 'object' ? (d.decision as Record<string, unknown>) : undefined;
+    const parts = [pick('tool'), decision ? `${String(decision.action)}${decision.rule ? ` (${String(decision.rule)})` : ''}` : pick('decision'), pick('outcome') ?? pick('status'), pick('path') ?? pick('summary')].filter(Boolean);
+    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${parts.join(' · ')}`;
+  });
+}

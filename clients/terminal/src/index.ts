@@ -1,0 +1,73 @@
+// The shadowbox terminal client: `shadowbox chat` and `shadowbox attach`, over the daemon's Unix socket.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SessionList } from '@shadowbox/protocol';
+import { Chat, type ChatStart } from './chat.js';
+import { connectTerminal, type ConnectFn } from './connect.js';
+import type { TerminalIo } from './io.js';
+
+export type { TerminalIo } from './io.js';
+export type { ConnectFn } from './connect.js';
+export { connectTerminal, daemonStartCommand, resolveSocket } from './connect.js';
+
+/** Test seams: how to reach the daemon (default: the socket, starting the daemon when needed). */
+export interface TerminalOptions {
+  connect?: ConnectFn;
+}
+
+const chatUsage = 'usage: shadowbox chat [--workspace DIR] [--model PROVIDER/MODEL] [--session ID] [--state-dir DIR]';
+const attachUsage = 'usage: shadowbox attach [SESSION-ID] [--drive] [--workspace DIR] [--state-dir DIR]';
+
+/** `shadowbox chat`: creates a session on the workspace (or resumes --session as its driver) and runs the interactive prompt. */
+export async function chatCommand(io: TerminalIo, argv: string[], opts: TerminalOptions = {}): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      model: { type: 'string', short: 'm' },
+      session: { type: 'string', short: 's' },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${chatUsage}\n`);
+    return 0;
+  }
+  const start: ChatStart = values.session
+    ? { kind: 'attach', sessionId: values.session, driver: true, ...(values.model ? { model: values.model } : {}) }
+    : { kind: 'create', workspace: path.resolve(io.cwd, values.workspace ?? '.'), ...(values.model ? { model: values.model } : {}) };
+  const client = await (opts.connect ?? connectTerminal)(io, values['state-dir'] ? { stateDir: values['state-dir'] } : {});
+  return new Chat(io, client).run(start);
+}
+
+/** `shadowbox attach ID`: follows a live session from a second terminal (watching until /drive); without an ID, the latest session on the workspace. */
+export async function attachCommand(io: TerminalIo, argv: string[], opts: TerminalOptions = {}): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      drive: { type: 'boolean' },
+      workspace: { type: 'string', short: 'w' },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${attachUsage}\n`);
+    return 0;
+  }
+  const client = await (opts.connect ?? connectTerminal)(io, values['state-dir'] ? { stateDir: values['state-dir'] } : {});
+  let sessionId = positionals[0];
+  if (!sessionId) {
+    const workspace = path.resolve(io.cwd, values.workspace ?? '.');
+    const { sessions } = await client.request(SessionList, { workspace });
+    if (!sessions[0]) {
+      client.dispose();
+      io.stderr.write(`shadowbox attach: no session on ${workspace}; start one with shadowbox chat\n${attachUsage}\n`);
+      return 2;
+    }
+    sessionId = sessions[0].sessionId;
+  }
+  return new Chat(io, client).run({ kind: 'attach', sessionId, driver: values.drive ?? false });
+}

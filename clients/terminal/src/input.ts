@@ -1,0 +1,244 @@
+import readline from 'node:readline';
+import type { TerminalIo } from './io.js';
+import type { Screen } from './screen.js';
+
+/** What reading a line gave: the text, an interrupt (Ctrl-C, with what was typed), or the end of input. */
+export type LineResult = { kind: 'line'; text: string } | { kind: 'interrupt'; text: string } | { kind: 'eof' };
+
+/** A key that matters while no line is being read (a turn runs): Ctrl-C, or Ctrl-D / end of input. */
+export type ControlKey = 'interrupt' | 'eof';
+
+/** Reads the person's input: prompt lines, single-key answers, and Ctrl-C / Ctrl-D while a turn runs. */
+export interface Input {
+  readLine(prompt: string): Promise<LineResult>;
+  /** Asks a question answered by one of `keys` (TTY: a key press; pipe: the next line). null when aborted or input ended. */
+  choose(question: string, keys: string[], signal: AbortSignal): Promise<string | null>;
+  onControl(handler: (k: ControlKey) => void): void;
+  close(): void;
+}
+
+export type Completer = (line: string) => [string[], string];
+
+/** Creates the input for these streams: readline with history and completion on a TTY, a line queue on a pipe. */
+export function createInput(io: TerminalIo, screen: Screen, completer: Completer): Input {
+  return io.stdin.isTTY && io.stdout.isTTY ? new TtyInput(io, screen, completer) : new PipeInput(io, screen);
+}
+
+interface PendingLine {
+  prompt: string;
+  saved: string;
+  resolve: (r: LineResult) => void;
+}
+interface PendingChoice {
+  keys: string[];
+  resolve: (k: string | null) => void;
+}
+
+/**
+ * TTY input. A readline interface exists only while a prompt line is read, so output streamed during a
+ * turn is never mixed with typing; between prompts the keys come from keypress events in raw mode.
+ * A question (permission) suspends an open prompt and restores what was typed afterwards.
+ */
+class TtyInput implements Input {
+  private rl: readline.Interface | null = null;
+  private line: PendingLine | null = null;
+  private choice: PendingChoice | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private history: string[] = [];
+  private control: (k: ControlKey) => void = () => {};
+  private closed = false;
+  private readonly onKeypress = (_s: string | undefined, key: readline.Key | undefined) => this.keypress(key);
+  private readonly onSigint = () => this.control('interrupt');
+
+  constructor(
+    private readonly io: TerminalIo,
+    private readonly screen: Screen,
+    private readonly completer: Completer,
+  ) {
+    readline.emitKeypressEvents(io.stdin);
+    io.stdin.on('keypress', this.onKeypress);
+    process.on('SIGINT', this.onSigint);
+    this.rawKeys();
+  }
+
+  onControl(handler: (k: ControlKey) => void): void {
+    this.control = handler;
+  }
+
+  readLine(prompt: string): Promise<LineResult> {
+    return new Promise((resolve) => {
+      this.line = { prompt, saved: '', resolve };
+      if (!this.choice) this.open();
+    });
+  }
+
+  choose(question: string, keys: string[], signal: AbortSignal): Promise<string | null> {
+    const run = () =>
+      new Promise<string | null>((resolve) => {
+        if (signal.aborted || this.closed) return resolve(null);
+        this.suspend();
+        const done = (k: string | null) => {
+          signal.removeEventListener('abort', onAbort);
+          this.choice = null;
+          this.screen.setLive('~question', null);
+          resolve(k);
+          if (this.line && !this.rl) this.open();
+          else this.rawKeys();
+        };
+        const onAbort = () => done(null);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.choice = { keys, resolve: done };
+        this.screen.setLive('~question', { render: () => question });
+        this.rawKeys();
+      });
+    const next = this.chain.then(run, run);
+    this.chain = next;
+    return next;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.choice?.resolve(null);
+    if (this.rl) this.suspend();
+    this.io.stdin.off('keypress', this.onKeypress);
+    process.off('SIGINT', this.onSigint);
+    this.io.stdin.setRawMode?.(false);
+    this.io.stdin.pause();
+  }
+
+  private rawKeys(): void {
+    if (this.closed || this.rl) return;
+    this.io.stdin.setRawMode?.(true);
+    this.io.stdin.resume();
+  }
+
+  private keypress(key: readline.Key | undefined): void {
+    if (this.rl || this.closed || !key) return;
+    if (key.ctrl && key.name === 'c') return this.control('interrupt');
+    if (key.ctrl && key.name === 'd') return this.control('eof');
+    const name = (key.sequence ?? key.name ?? '').toLowerCase();
+    if (this.choice && this.choice.keys.includes(name)) this.choice.resolve(name);
+  }
+
+  private open(): void {
+    const pending = this.line;
+    if (!pending || this.closed) return;
+    const rl = readline.createInterface({
+      input: this.io.stdin,
+      output: this.io.stdout,
+      terminal: true,
+      history: [...this.history],
+      historySize: 500,
+      removeHistoryDuplicates: true,
+      completer: this.completer,
+      prompt: pending.prompt,
+    });
+    this.rl = rl;
+    rl.on('history', (h: string[]) => (this.history = [...h]));
+    this.screen.attachPrompt({ cursorRows: () => rl.getCursorPos().rows, redraw: () => rl.prompt(true) });
+    rl.prompt();
+    if (pending.saved) rl.write(pending.saved);
+    const finish = (r: LineResult) => {
+      this.line = null;
+      this.rl = null;
+      rl.removeAllListeners('close');
+      rl.close();
+      this.rawKeys();
+      pending.resolve(r);
+    };
+    rl.on('line', (text) => {
+      this.screen.promptEntered(`${pending.prompt}${text}`);
+      finish({ kind: 'line', text });
+    });
+    rl.on('SIGINT', () => {
+      const text = rl.line;
+      this.screen.detachPrompt();
+      this.screen.print(`${pending.prompt}${text}${this.screen.look.colors.dim('^C')}`);
+      finish({ kind: 'interrupt', text });
+    });
+    rl.on('close', () => {
+      // Ctrl-D on an empty line (or the input ended).
+      this.screen.detachPrompt();
+      this.line = null;
+      this.rl = null;
+      pending.resolve({ kind: 'eof' });
+    });
+  }
+
+  private suspend(): void {
+    const rl = this.rl;
+    if (!rl) return;
+    if (this.line) this.line.saved = rl.line;
+    this.screen.detachPrompt();
+    rl.removeAllListeners('close');
+    rl.close();
+    this.rl = null;
+  }
+}
+
+/** Piped input: one readline over the whole stream, lines handed out in order; nothing is echoed. */
+class PipeInput implements Input {
+  private readonly queue: string[] = [];
+  private readonly waiting: Array<(l: string | null) => void> = [];
+  private ended = false;
+  private readonly rl: readline.Interface;
+  private control: (k: ControlKey) => void = () => {};
+  private readonly onSigint = () => this.control('interrupt');
+
+  constructor(
+    io: TerminalIo,
+    private readonly screen: Screen,
+  ) {
+    this.rl = readline.createInterface({ input: io.stdin, terminal: false });
+    this.rl.on('line', (l) => {
+      const w = this.waiting.shift();
+      if (w) w(l);
+      else this.queue.push(l);
+    });
+    this.rl.on('close', () => {
+      this.ended = true;
+      for (const w of this.waiting.splice(0)) w(null);
+    });
+    process.on('SIGINT', this.onSigint);
+  }
+
+  onControl(handler: (k: ControlKey) => void): void {
+    this.control = handler;
+  }
+
+  /** The next line; null at the end of input or when `signal` aborts (the line is then left for the next reader). */
+  private next(signal?: AbortSignal): Promise<string | null> {
+    if (this.queue.length) return Promise.resolve(this.queue.shift()!);
+    if (this.ended || signal?.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiter = (l: string | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(l);
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        resolve(null);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  async readLine(): Promise<LineResult> {
+    const l = await this.next();
+    return l === null ? { kind: 'eof' } : { kind: 'line', text: l };
+  }
+
+  async choose(question: string, _keys: string[], signal: AbortSignal): Promise<string | null> {
+    if (signal.aborted) return null;
+    this.screen.print(question);
+    const answer = await this.next(signal);
+    return answer === null ? null : answer.trim().toLowerCase();
+  }
+
+  close(): void {
+    process.off('SIGINT', this.onSigint);
+    this.rl.close();
+  }
+}

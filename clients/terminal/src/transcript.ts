@@ -1,0 +1,228 @@
+import type { SessionEvent } from '@shadowbox/protocol';
+import { foldLines, formatDuration, kindLabel, summarizeInput, toolDoneLine, toolRunningLine } from './format.js';
+import { MarkdownLines } from './markdown.js';
+import type { Screen } from './screen.js';
+
+type Body = SessionEvent['event'];
+type ToolCall = Extract<Body, { type: 'tool_call' }>;
+interface RunningTool {
+  tool: string;
+  kind: ToolCall['kind'];
+  summary: string;
+  status: string;
+  startedAt: number;
+}
+
+/** How many output lines a finished tool call shows before folding, by kind. */
+const foldAt: Record<string, number> = { execute: 12, fetch: 6, search: 8, other: 6 };
+
+/**
+ * Turns session events into terminal output: assistant text streamed line by line through the
+ * markdown renderer, tool calls as live spinner lines that become one result line (plus folded
+ * output), permission outcomes, checkpoints, turn ends, other clients and the driver role.
+ */
+export class Transcript {
+  /** The turn in progress (from turn_start to turn_end), whoever started it. */
+  runningTurn: string | null = null;
+  driver: string | null = null;
+  lastSeq = -1;
+  private readonly names = new Map<string, string>();
+  private readonly tools = new Map<string, RunningTool>();
+  private readonly md: MarkdownLines;
+  private partial = '';
+  private streamed = false;
+  private midLine = false;
+  private turnStartedAt = 0;
+  private thinking = false;
+  private usage = { input: 0, output: 0 };
+  private readonly turnEndListeners = new Set<(e: Extract<Body, { type: 'turn_end' }>) => void>();
+
+  constructor(
+    private readonly screen: Screen,
+    private readonly me: () => string,
+  ) {
+    this.md = new MarkdownLines(screen.look.colors);
+  }
+
+  /** Calls back when any turn of the session ends (used to wait for a prompt's turn). */
+  onTurnEnd(listener: (e: Extract<Body, { type: 'turn_end' }>) => void): () => void {
+    this.turnEndListeners.add(listener);
+    return () => this.turnEndListeners.delete(listener);
+  }
+
+  /** A client's display name ("you" for this terminal). */
+  nameOf(clientId: string | null | undefined): string {
+    if (!clientId) return 'nobody';
+    if (clientId === this.me()) return 'you';
+    return this.names.get(clientId) ?? clientId;
+  }
+
+  /** Renders one event; `replay` is true for history received on attach. Events at or below lastSeq are ignored. */
+  event(ev: SessionEvent, replay = false): void {
+    if (ev.seq <= this.lastSeq) return;
+    this.lastSeq = ev.seq;
+    const e = ev.event;
+    const c = this.screen.look.colors;
+    const at = Date.parse(ev.time) || Date.now();
+    switch (e.type) {
+      case 'session_created':
+        return this.note(c.dim(`session ${ev.sessionId} on ${e.workspace} · ${e.model} · mode ${e.mode}`));
+      case 'user_message':
+        if (!replay && e.clientId === this.me() && this.screen.look.tty) return;
+        return this.note(`${c.bold(c.green('›'))} ${e.text}${e.clientId === this.me() ? '' : c.dim(`  (from ${this.nameOf(e.clientId)})`)}`);
+      case 'turn_start':
+        this.runningTurn = e.turnId;
+        this.turnStartedAt = at;
+        this.usage = { input: 0, output: 0 };
+        this.streamed = false;
+        this.md.reset();
+        this.showTurnSpinner();
+        return;
+      case 'reasoning_delta':
+        if (!this.thinking) {
+          this.thinking = true;
+          this.showTurnSpinner();
+        }
+        return;
+      case 'message_delta':
+        this.streamed = true;
+        this.thinking = false;
+        return this.text(e.text);
+      case 'assistant_message':
+        if (!this.streamed && e.text) this.text(e.text);
+        this.flushText();
+        this.streamed = false;
+        this.md.reset();
+        return;
+      case 'tool_call':
+        return this.toolCall(e, at);
+      case 'tool_call_update':
+        return this.toolUpdate(e);
+      case 'permission_request':
+        // Live questions are asked by the permission handler; history shows what was asked.
+        if (replay) this.note(`${c.yellow('?')} permission asked for ${c.bold(e.tool)} ${e.summary} ${c.dim(`(rule ${e.rule})`)}`);
+        return;
+      case 'permission_resolved': {
+        const verb = { allow_once: 'allowed once', allow_session: 'allowed for this session', allow_project: 'always allowed for this project', deny: 'denied', cancelled: 'cancelled', timeout: 'timed out (denied)' }[e.outcome];
+        const color = e.outcome.startsWith('allow') ? c.green : c.red;
+        return this.note(`  ${color('→')} ${verb}${e.by ? c.dim(` by ${this.nameOf(e.by)}`) : ''}`);
+      }
+      case 'usage':
+        this.usage.input += e.inputTokens;
+        this.usage.output += e.outputTokens;
+        return;
+      case 'checkpoint':
+        return this.note(`${c.cyan('●')} ${e.files.length} file(s) changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`);
+      case 'turn_end':
+        return this.turnEnd(e, at);
+      case 'client_attached':
+        this.names.set(e.clientId, e.name);
+        if (e.clientId !== this.me()) this.note(c.dim(`○ ${e.name} (${e.kind}) attached`));
+        return;
+      case 'client_detached':
+        if (e.clientId !== this.me()) this.note(c.dim(`○ ${this.nameOf(e.clientId)} detached`));
+        return;
+      case 'driver_changed':
+        this.driver = e.driver;
+        return this.note(c.magenta(e.driver === this.me() ? '◆ you are the driver' : e.driver ? `◆ ${this.nameOf(e.driver)} is driving — you are watching (/drive to take over)` : '◆ nobody is driving (/drive to take over)'));
+      case 'settings_changed':
+        return this.note(c.dim(`model ${e.model} · mode ${e.mode}`));
+      case 'review':
+        return this.note(c.dim(`${e.action} ${e.paths.join(', ') || '(nothing)'}${e.clientId ? ` by ${this.nameOf(e.clientId)}` : ''}`));
+      case 'daemon_restarted':
+        return this.note(c.yellow(`the daemon restarted${e.interruptedTurn ? `; turn ${e.interruptedTurn} was interrupted` : ''}`));
+      default:
+        return;
+    }
+  }
+
+  /** Prints lines to the transcript, finishing any half-streamed line first. */
+  note(lines: string | string[]): void {
+    this.flushText();
+    this.screen.print(lines);
+  }
+
+  /** Ends the streamed line in progress (before other output). */
+  flushText(): void {
+    if (this.screen.look.tty) {
+      if (this.partial) {
+        const line = this.partial;
+        this.partial = '';
+        this.screen.setLive('text', null);
+        this.screen.print(this.md.line(line));
+      }
+    } else if (this.midLine) {
+      this.screen.writeRaw('\n');
+      this.midLine = false;
+    }
+  }
+
+  private text(chunk: string): void {
+    if (!this.screen.look.tty) {
+      this.screen.writeRaw(chunk);
+      if (chunk) this.midLine = !chunk.endsWith('\n');
+      return;
+    }
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop() ?? '';
+    if (parts.length) {
+      this.screen.setLive('text', null);
+      this.screen.print(parts.map((l) => this.md.line(l)));
+    }
+    if (this.partial) this.screen.setLive('text', { render: () => (this.md.inCode ? `  ${this.partial}` : this.partial) });
+    else this.screen.setLive('text', null);
+  }
+
+  private showTurnSpinner(): void {
+    const c = this.screen.look.colors;
+    this.screen.setLive('~turn', {
+      spin: true,
+      render: (f, now) => c.dim(`${c.cyan(f)} ${this.thinking ? 'thinking' : 'working'} · ${formatDuration(now - this.turnStartedAt)} · Ctrl-C cancels`),
+    });
+  }
+
+  private toolCall(e: ToolCall, at: number): void {
+    this.flushText();
+    const c = this.screen.look.colors;
+    const t: RunningTool = { tool: e.tool, kind: e.kind, summary: e.summary || summarizeInput(e.input), status: e.status, startedAt: at };
+    this.tools.set(e.callId, t);
+    if (!this.screen.look.tty) return this.screen.print(`▸ ${kindLabel(e.kind, c).trimEnd()} ${e.tool} ${t.summary}`);
+    this.screen.setLive(`tool:${e.callId}`, { spin: true, render: (f, now) => `${c.cyan(f)} ${toolRunningLine(t, now, c)}` });
+  }
+
+  private toolUpdate(e: Extract<Body, { type: 'tool_call_update' }>): void {
+    const c = this.screen.look.colors;
+    const t = this.tools.get(e.callId) ?? { tool: e.callId, kind: 'other' as const, summary: '', status: e.status, startedAt: Date.now() };
+    t.status = e.status;
+    if (e.status !== 'completed' && e.status !== 'failed') {
+      if (!this.screen.look.tty && e.status === 'awaiting_permission') this.screen.print(c.dim('  waiting for permission'));
+      return this.screen.redraw();
+    }
+    this.tools.delete(e.callId);
+    this.flushText();
+    this.screen.setLive(`tool:${e.callId}`, null);
+    const lines = [toolDoneLine(t, { ...e, status: e.status }, c)];
+    const body = e.status === 'failed' ? (e.content ?? e.output ?? '') : (e.output ?? e.content ?? '');
+    lines.push(...foldLines(body, e.status === 'failed' ? 6 : (foldAt[t.kind] ?? 3), c));
+    if (e.changed?.length) lines.push(c.dim(`  changed in the shadow workspace: ${e.changed.join(', ')}`));
+    this.screen.print(lines);
+  }
+
+  private turnEnd(e: Extract<Body, { type: 'turn_end' }>, at: number): void {
+    const c = this.screen.look.colors;
+    this.flushText();
+    this.screen.setLive('~turn', null);
+    for (const id of this.tools.keys()) this.screen.setLive(`tool:${id}`, null);
+    this.tools.clear();
+    this.thinking = false;
+    const took = this.turnStartedAt ? formatDuration(Math.max(0, at - this.turnStartedAt)) : '';
+    const tokens = this.usage.input || this.usage.output ? ` · ${this.usage.input} tokens in / ${this.usage.output} out` : '';
+    if (e.stopReason === 'end_turn') this.screen.print(c.dim(`— done · ${took}${tokens}`));
+    else if (e.stopReason === 'cancelled') this.screen.print(c.yellow(`⊘ turn cancelled after ${took}`));
+    else if (e.stopReason === 'error') this.screen.print(c.red(`✗ turn failed: ${e.error?.message ?? 'error'}${e.error ? c.dim(` (${e.error.reason})`) : ''}`));
+    else this.screen.print(c.yellow(`— turn stopped: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}`));
+    this.runningTurn = null;
+    this.turnStartedAt = 0;
+    for (const l of this.turnEndListeners) l(e);
+  }
+}
