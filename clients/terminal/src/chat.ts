@@ -58,7 +58,7 @@ export class Chat {
         await this.attach(start.sessionId, start.driver);
         if (start.model) await this.client.request(SessionConfigure, { sessionId: start.sessionId, model: start.model });
       }
-      this.screen.print(c.dim(`shadowbox · ${this.current().workspace} · ${this.current().model} · /help for commands, Ctrl-C cancels, Ctrl-D exits`));
+      this.screen.print(c.dim('/help lists commands · Ctrl-C cancels a turn · Ctrl-D exits (the daemon keeps the session)'));
       await this.loop();
     } finally {
       await this.leave();
@@ -176,7 +176,9 @@ export class Chat {
       this.attaching = null;
       for (const ev of queued) this.transcript.event(ev);
       const c = this.look.colors;
-      this.screen.print(c.magenta(this.isDriver() ? `◆ session ${sessionId}: you are the driver` : `◆ session ${sessionId}: ${this.transcript.nameOf(this.transcript.driver)} is driving — you are watching (/drive to take over)`));
+      const s = r.session;
+      const role = this.isDriver() ? 'you are the driver' : `${this.transcript.nameOf(this.transcript.driver)} is driving — you are watching (/drive to take over)`;
+      this.screen.print(c.magenta(`◆ session ${sessionId} · ${s.model} · mode ${s.mode} · ${s.attached.length} attached · ${role}`));
     } finally {
       this.attaching = null;
     }

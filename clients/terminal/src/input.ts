@@ -138,10 +138,11 @@ class TtyInput implements Input {
     this.screen.attachPrompt({ cursorRows: () => rl.getCursorPos().rows, redraw: () => rl.prompt(true) });
     rl.prompt();
     if (pending.saved) rl.write(pending.saved);
+    let finished = false;
     const finish = (r: LineResult) => {
+      finished = true;
       this.line = null;
       this.rl = null;
-      rl.removeAllListeners('close');
       rl.close();
       this.rawKeys();
       pending.resolve(r);
@@ -157,7 +158,8 @@ class TtyInput implements Input {
       finish({ kind: 'interrupt', text });
     });
     rl.on('close', () => {
-      // Ctrl-D on an empty line (or the input ended).
+      // Ctrl-D on an empty line (or the input ended); not our own close (readline's cleanup also listens here).
+      if (finished || this.rl !== rl) return;
       this.screen.detachPrompt();
       this.line = null;
       this.rl = null;
@@ -170,9 +172,8 @@ class TtyInput implements Input {
     if (!rl) return;
     if (this.line) this.line.saved = rl.line;
     this.screen.detachPrompt();
-    rl.removeAllListeners('close');
-    rl.close();
     this.rl = null;
+    rl.close();
   }
 }
 

@@ -117,13 +117,14 @@ export class Transcript {
         return this.turnEnd(e, at);
       case 'client_attached':
         this.names.set(e.clientId, e.name);
-        if (e.clientId !== this.me()) this.note(c.dim(`○ ${e.name} (${e.kind}) attached`));
+        if (e.clientId !== this.me() && !replay) this.note(c.dim(`○ ${e.name} (${e.kind}) attached`));
         return;
       case 'client_detached':
-        if (e.clientId !== this.me()) this.note(c.dim(`○ ${this.nameOf(e.clientId)} detached`));
+        if (e.clientId !== this.me() && !replay) this.note(c.dim(`○ ${this.nameOf(e.clientId)} detached`));
         return;
       case 'driver_changed':
         this.driver = e.driver;
+        if (replay) return;
         return this.note(c.magenta(e.driver === this.me() ? '◆ you are the driver' : e.driver ? `◆ ${this.nameOf(e.driver)} is driving — you are watching (/drive to take over)` : '◆ nobody is driving (/drive to take over)'));
       case 'settings_changed':
         return this.note(c.dim(`model ${e.model} · mode ${e.mode}`));
