@@ -41,7 +41,7 @@ export function kindLabel(kind: ToolKind, c: Colors): string {
 /** The line shown while a tool call runs (the spinner frame is put in front by the caller). */
 export function toolRunningLine(t: { tool: string; kind: ToolKind; summary: string; status: string; startedAt: number }, now: number, c: Colors): string {
   const waiting = t.status === 'awaiting_permission' ? c.yellow(' waiting for permission') : '';
-  return `${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${waiting} ${c.dim(formatDuration(now - t.startedAt))}`;
+  return `${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${waiting} ${c.dim(formatDuration(Math.max(0, now - t.startedAt)))}`;
 }
 
 /** The line left in the transcript when a tool call ends: outcome mark, kind, tool, summary, duration, reason. */

@@ -17,6 +17,9 @@ export interface PromptOwner {
   redraw(): void;
 }
 
+/** Streaming text first, then running tools, then the turn spinner and any question ("~" keys) at the bottom. */
+const order = (key: string) => (key === 'text' ? 0 : key.startsWith('~') ? 2 + (key === '~question' ? 1 : 0) : 1);
+
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
@@ -123,7 +126,7 @@ export class Screen {
   private draw(): void {
     const now = this.now();
     const f = frames[this.frame % frames.length];
-    const lines = [...this.live.values()].map((l) => l.render(f, now));
+    const lines = [...this.live.entries()].sort(([a], [b]) => order(a) - order(b)).map(([, l]) => l.render(f, now));
     let rows = 0;
     for (const l of lines) {
       this.io.stdout.write(`${l}\n`);

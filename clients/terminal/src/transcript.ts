@@ -178,7 +178,7 @@ export class Transcript {
     const c = this.screen.look.colors;
     this.screen.setLive('~turn', {
       spin: true,
-      render: (f, now) => c.dim(`${c.cyan(f)} ${this.thinking ? 'thinking' : 'working'} · ${formatDuration(now - this.turnStartedAt)} · Ctrl-C cancels`),
+      render: (f, now) => c.dim(`${c.cyan(f)} ${this.thinking ? 'thinking' : 'working'} · ${formatDuration(Math.max(0, now - this.turnStartedAt))} · Ctrl-C cancels`),
     });
   }
 

@@ -1,0 +1,99 @@
+import pc from 'picocolors';
+import { stripVTControlCharacters as strip } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { foldLines, formatDuration, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
+
+const colored = pc.createColors(true);
+const plain = pc.createColors(false);
+
+const diff = {
+  sessionId: 's1',
+  files: [
+    {
+      path: 'src/a.ts',
+      change: 'modified' as const,
+      binary: false,
+      stale: true,
+      patch: '',
+      hunks: [
+        { id: 'src/a.ts#1f2e3d', header: '@@ -1,2 +1,2 @@', oldStart: 1, oldLines: 2, newStart: 1, newLines: 2, lines: [' keep', '-old line', '+new line'] },
+        { id: 'src/a.ts#9a8b7c', header: '@@ -10,1 +10,2 @@', oldStart: 10, oldLines: 1, newStart: 10, newLines: 2, lines: [' x', '+y'] },
+      ],
+    },
+  ],
+};
+
+describe('format', () => {
+  it('formats durations for tool lines', () => {
+    expect(formatDuration(42.4)).toBe('42 ms');
+    expect(formatDuration(1234)).toBe('1.2 s');
+    expect(formatDuration(125_000)).toBe('2 m 05 s');
+  });
+
+  it('folds long output to the first lines and counts the rest', () => {
+    const text = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n');
+    expect(foldLines(text, 3, plain)).toEqual(['  │ line 1', '  │ line 2', '  │ line 3', '  │ … 7 more lines']);
+    expect(foldLines('one\n', 3, plain)).toEqual(['  │ one']);
+    expect(foldLines('  \n', 3, plain)).toEqual([]);
+  });
+
+  it('renders the diff per file and hunk with ids, stale marks, and red/green lines', () => {
+    const out = renderDiff(diff, null, colored);
+    const text = out.join('\n');
+    expect(text).toContain(colored.green('+new line'));
+    expect(text).toContain(colored.red('-old line'));
+    const flat = strip(text);
+    expect(flat).toContain('M src/a.ts');
+    expect(flat).toContain('stale');
+    expect(flat).toContain('[src/a.ts#1f2e3d] (or src/a.ts#1)');
+    expect(flat).toContain('[src/a.ts#9a8b7c] (or src/a.ts#2)');
+    expect(flat.indexOf('#1f2e3d')).toBeLessThan(flat.indexOf('-old line'));
+    expect(renderDiff(diff, null, plain).join('\n')).not.toMatch(/\x1b\[/);
+    expect(renderDiff({ sessionId: 's', files: [] }, null, plain)).toEqual(['nothing to review: the shadow workspace has no pending changes']);
+  });
+
+  it('shows the permission question with tool, arguments, rule and the keys', () => {
+    const q = { sessionId: 's', requestId: 'r', callId: 'c', tool: 'bash', kind: 'execute' as const, summary: 'run npm test', input: { command: 'npm test', cwd: '.' }, rule: 'mode:review kind:execute', options: ['allow_once' as const, 'allow_session' as const, 'allow_project' as const, 'deny' as const] };
+    const flat = permissionBlock(q, plain).join('\n');
+    expect(flat).toContain('bash');
+    expect(flat).toContain('"command": "npm test"');
+    expect(flat).toContain('asked by rule: mode:review kind:execute');
+    expect(flat).toContain('[y] allow once  [s] allow for this session  [p] always allow for this project  [n] deny');
+    const limited = permissionBlock({ ...q, options: ['allow_once', 'deny'] }, plain).join('\n');
+    expect(limited).not.toContain('[p]');
+  });
+
+  it('parses answers by key, name or word, and only offered options', () => {
+    const all = ['allow_once', 'allow_session', 'allow_project', 'deny'];
+    expect(parsePermissionAnswer('y', all)).toBe('allow_once');
+    expect(parsePermissionAnswer('S', all)).toBe('allow_session');
+    expect(parsePermissionAnswer('always', all)).toBe('allow_project');
+    expect(parsePermissionAnswer('allow_project', ['allow_once', 'deny'])).toBeNull();
+    expect(parsePermissionAnswer('maybe', all)).toBeNull();
+    expect(parsePermissionAnswer('n', all)).toBe('deny');
+  });
+
+  it('reports accepted files and shows conflicts with their markers', () => {
+    const out = renderAccept({ acceptId: 'acc1', applied: [{ path: 'b.ts', action: 'written' }], conflicts: [{ path: 'a.ts', hunks: ['a.ts#1'], conflictText: '<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> agent\n' }] }, plain);
+    const flat = out.join('\n');
+    expect(flat).toContain('✓ written b.ts');
+    expect(flat).toContain('✗ conflict a.ts (a.ts#1)');
+    expect(flat).toContain('  <<<<<<< yours');
+    expect(flat).toContain('/undo');
+    expect(renderAccept({ acceptId: null, applied: [], conflicts: [] }, plain)).toEqual(['nothing accepted (no pending change matched)']);
+  });
+
+  it('summarizes tool input and tool outcomes in one line', () => {
+    expect(summarizeInput({ path: 'a.ts', limit: 3 })).toBe('path="a.ts" limit=3');
+    expect(summarizeInput({ text: 'x'.repeat(500) }).length).toBeLessThanOrEqual(160);
+    const done = toolDoneLine({ tool: 'bash', kind: 'execute', summary: 'npm test' }, { status: 'failed', durationMs: 1500, code: 1, reason: 'exit_code' }, plain);
+    expect(done).toBe('✗ execute bash npm test · 1.5 s · exit 1 exit_code');
+    const denied = toolDoneLine({ tool: 'fetch', kind: 'fetch', summary: 'x.dev' }, { status: 'failed', decision: { action: 'deny', rule: 'project:deny host=x.dev' } }, plain);
+    expect(denied).toContain('denied (project:deny host=x.dev)');
+  });
+
+  it('lists audit entries with tool, decision and outcome', () => {
+    const out = renderAudit([{ seq: 3, time: '2026-01-01T10:11:12.000Z', type: 'tool_call', sessionId: 's', data: { tool: 'grep', decision: { action: 'allow', rule: 'mode:review kind:search' }, outcome: 'ok' }, prevHash: 'a', hash: 'b' }], plain);
+    expect(out).toEqual(['#3 10:11:12 tool_call grep · allow (mode:review kind:search) · ok']);
+  });
+});
