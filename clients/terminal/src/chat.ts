@@ -79,8 +79,7 @@ export class Chat {
     const c = this.look.colors;
     const exited = this.exited.then(() => 'exit' as const);
     for (;;) {
-      const prompt = this.look.tty ? (this.isDriver() ? `${c.bold(c.green('›'))} ` : `${c.dim('watching')} ${c.bold(c.green('›'))} `) : '';
-      const r = await Promise.race([this.input.readLine(prompt), exited]);
+      const r = await Promise.race([this.input.readLine(this.promptText()), exited]);
       if (r === 'exit' || r.kind === 'eof') return;
       if (r.kind === 'interrupt') {
         if (this.transcript.runningTurn) await this.cancelTurn();
@@ -102,6 +101,12 @@ export class Chat {
       }
       if ((await Promise.race([this.prompt(r.text), exited])) === 'exit') return;
     }
+  }
+
+  private promptText(): string {
+    const c = this.look.colors;
+    if (!this.look.tty) return '';
+    return this.isDriver() ? `${c.bold(c.green('›'))} ` : `${c.dim('watching')} ${c.bold(c.green('›'))} `;
   }
 
   /** Sends a prompt as the driver and waits for its turn to end (Ctrl-C meanwhile cancels it). */
@@ -157,6 +162,7 @@ export class Chat {
     if (this.attaching) this.attaching.push(e);
     else {
       this.transcript.event(e);
+      if (e.event.type === 'driver_changed') this.input.setPrompt(this.promptText());
       if (e.event.type === 'settings_changed') this.session = { ...this.session, model: e.event.model, mode: e.event.mode };
     }
   }

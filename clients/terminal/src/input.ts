@@ -11,6 +11,8 @@ export type ControlKey = 'interrupt' | 'eof';
 /** Reads the person's input: prompt lines, single-key answers, and Ctrl-C / Ctrl-D while a turn runs. */
 export interface Input {
   readLine(prompt: string): Promise<LineResult>;
+  /** Changes the prompt of the line being read (the driver role changed meanwhile). */
+  setPrompt(prompt: string): void;
   /** Asks a question answered by one of `keys` (TTY: a key press; pipe: the next line). null when aborted or input ended. */
   choose(question: string, keys: string[], signal: AbortSignal): Promise<string | null>;
   onControl(handler: (k: ControlKey) => void): void;
@@ -70,6 +72,15 @@ class TtyInput implements Input {
       this.line = { prompt, saved: '', resolve };
       if (!this.choice) this.open();
     });
+  }
+
+  setPrompt(prompt: string): void {
+    if (!this.line || this.line.prompt === prompt) return;
+    this.line.prompt = prompt;
+    if (this.rl) {
+      this.rl.setPrompt(prompt);
+      this.screen.redraw();
+    }
   }
 
   choose(question: string, keys: string[], signal: AbortSignal): Promise<string | null> {
@@ -225,6 +236,8 @@ class PipeInput implements Input {
       this.waiting.push(waiter);
     });
   }
+
+  setPrompt(): void {}
 
   async readLine(): Promise<LineResult> {
     const l = await this.next();
