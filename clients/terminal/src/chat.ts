@@ -82,8 +82,10 @@ export class Chat {
       const r = await Promise.race([this.input.readLine(this.promptText()), exited]);
       if (r === 'exit' || r.kind === 'eof') return;
       if (r.kind === 'interrupt') {
-        if (this.transcript.runningTurn) await this.cancelTurn();
-        else if (r.text) this.lastWasInterrupt = false;
+        if (this.transcript.runningTurn) {
+          this.lastWasInterrupt = true;
+          await this.cancelTurn();
+        } else if (r.text) this.lastWasInterrupt = false;
         else if (this.lastWasInterrupt) return;
         else {
           this.lastWasInterrupt = true;
@@ -146,6 +148,7 @@ export class Chat {
   private control(k: ControlKey): void {
     if (k === 'eof') return this.exitNow();
     if (this.transcript.runningTurn && !this.cancelSent) {
+      this.lastWasInterrupt = true;
       void this.cancelTurn();
       return;
     }
