@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -33,4 +34,13 @@ export function resolveStatePaths(env: NodeJS.ProcessEnv, overrides: { stateDir?
     logFile: path.join(stateDir, 'daemon.log'),
     configFile: path.join(stateDir, 'config.json'),
   };
+}
+
+/**
+ * Per-workspace state (shadow repository and layers, audit log, project rules) lives under
+ * <state dir>/workspaces/<first 16 hex of sha256(real workspace path)>/; nothing is written in the workspace.
+ */
+export function workspaceStateDir(stateDir: string, workspaceRealPath: string): string {
+  const id = createHash('sha256').update(workspaceRealPath).digest('hex').slice(0, 16);
+  return path.join(stateDir, 'workspaces', id);
 }
