@@ -1,5 +1,5 @@
 // State: where the daemon keeps its files, the one-daemon lock, the WebSocket token, the logger.
-export { resolveStatePaths, type StatePaths } from './paths.js';
+export { resolveStatePaths, workspaceStateDir, type StatePaths } from './paths.js';
 export { acquireLock, readLock, LockInfo } from './lock.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { writeToken, readToken } from './token.js';
