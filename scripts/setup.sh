@@ -22,3 +22,8 @@ fi
 
 echo "setup: build"
 npm run build --silent
+
+# The official WASI bundles (sandboxed tools, CPython), built here from Debian source packages with
+# clang-19 for wasm32-wasi and signed with this checkout's local build key. Cached by recipe hash.
+echo "setup: bundles (jq, sqlite, python)"
+node bundles/scripts/build.mjs jq sqlite python

@@ -33,6 +33,8 @@ export interface CapabilityContext {
   /** Set after sessions exist, for handlers that need them. */
   sessions: () => SessionManager;
   http: () => HttpServer | null;
+  /** The WebSocket bridge token (written before capabilities are wired). */
+  token: () => string;
 }
 
 /** The session manager's dependencies plus lifecycle hooks of the wired capabilities. */
@@ -77,10 +79,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   try {
-    const caps = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http });
+    const token = await writeToken(paths.tokenFile);
+    const caps = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http, token: () => token });
     sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...caps.sessionDeps });
     await sessions.init();
-    const token = await writeToken(paths.tokenFile);
     const transports: Array<'stdio' | 'socket' | 'websocket'> = [];
     if (o.stdio) transports.push('stdio');
     if (o.socket ?? !o.stdio) transports.push('socket');

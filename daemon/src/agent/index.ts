@@ -3,3 +3,4 @@ export { runTurn, type RunTurnOptions, type TurnResult } from './loop.js';
 export { fitContext, estimateTokens, ELIDED_PREFIX } from './context.js';
 export { historyFromEvents, type ReplayState } from './replay.js';
 export type * from './types.js';
+export { systemPrompt } from './system-prompt.js';

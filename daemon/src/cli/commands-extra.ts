@@ -15,4 +15,6 @@ registerCommand('python', 'sandboxed CPython (WASI) on the current directory: py
 registerCommand('wasi', 'run a bundle in the WASI sandbox: wasi run BUNDLE -- ARGS', async () => (await import('./tool-commands.js')).wasiCommand);
 registerCommand('chat', 'interactive agent session in this terminal: chat [--workspace DIR] [--model M] [--session ID]', async () => (await import('@shadowbox/terminal')).chatCommand);
 registerCommand('attach', 'follow a live session from another terminal: attach [ID] [--drive]', async () => (await import('@shadowbox/terminal')).attachCommand);
+registerCommand('bundles', 'signed WASI bundles: bundles list|verify|install|trust|build|sign|serve', async () => (await import('./bundles-commands.js')).bundlesCommand);
 registerCommand('web', 'print (and with --open, open) the web client URL with its access token: web [--open]', async () => (await import('./web-command.js')).webCommand);
+registerCommand('demo', 'one prompt end to end on a throw-away project: edit in the shadow, sandboxed python, review, accept, audit', async () => (await import('./demo-command.js')).demoCommand);

@@ -82,7 +82,7 @@ export async function resolveTarget(sessions: SessionManager, p: { sessionId?: s
 }
 
 /** Registers tools/*, policy/*, shadow/*, audit/*, bundles/* on the ports that exist. */
-export function registerCapabilityHandlers(table: HandlerTable, sessions: SessionManager, ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort }): void {
+export function registerCapabilityHandlers(table: HandlerTable, sessions: () => SessionManager, ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort }): void {
   const { review, tools, policy, audit, bundles } = ports;
   if (tools) {
     table.on(ToolsList, (p) => tools.list(p.sessionId)).on(ToolsCall, (p, { client }) => tools.call(p, client));
@@ -91,7 +91,7 @@ export function registerCapabilityHandlers(table: HandlerTable, sessions: Sessio
     table.on(PolicyList, async (p) => policy.list(await realOrSame(p.workspace))).on(PolicySetRules, async (p, { client }) => policy.set({ ...p, workspace: await realOrSame(p.workspace) }, client));
   }
   if (review) {
-    const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions, p);
+    const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions(), p);
     table
       .on(ShadowStatus, async (p) => review.status(await t(p)))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
