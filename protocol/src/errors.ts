@@ -69,6 +69,8 @@ export const ErrorCodes = {
   ProviderUnavailable: -33602,
   ConfigMissing: -33603,
   ConfigInvalid: -33604,
+  /** The provider rejected the request itself (400/422): a malformed request or a conversation too long for the model. */
+  ProviderRequestInvalid: -33605,
 
   // -337xx: bundles and trust.
   BundleVerificationFailed: -33700,
