@@ -1,0 +1,104 @@
+import type { PolicyRule } from '@shadowbox/protocol';
+import type { z } from 'zod';
+import type { ToolKind, ToolTarget } from '../tools/define.js';
+import { describeRule, escapeGlob, matchPath, ruleMatches, targetsOf } from './match.js';
+
+type Rule = z.infer<typeof PolicyRule>;
+export type PolicyMode = 'read-only' | 'review' | 'auto';
+
+/** One call as the policy sees it: who, where, which tool, and what it will touch (workspace-relative paths). */
+export interface PolicyQuery {
+  workspace: string;
+  sessionId: string;
+  mode: PolicyMode;
+  tool: string;
+  kind: ToolKind;
+  target: ToolTarget;
+}
+
+/** The verdict and the rule that produced it, e.g. "mode:review kind:fetch" or "protected:.git/**". */
+export interface PolicyDecision {
+  action: 'allow' | 'ask' | 'deny';
+  rule: string;
+}
+
+/** Everything the decision depends on besides the call itself. */
+export interface PolicyInputs {
+  /** Project rules (the "always for this project" file), in file order. */
+  rules: readonly Rule[];
+  /** Session grants ("allow for this session" answers); allow rules only. */
+  grants: readonly Rule[];
+  /** Path globs no call may write (matched case-insensitively). */
+  protectedPaths: readonly string[];
+}
+
+/** Protected in every workspace: git's own data and shadowbox's in-workspace config. */
+export const DEFAULT_PROTECTED: readonly string[] = ['**/.git/**', '.shadowbox/**'];
+
+const READS: ReadonlySet<ToolKind> = new Set(['read', 'search']);
+
+/** MCP tools run on the host, outside the sandbox: their kind is the server's claim, not a guarantee. */
+export function isHostTool(tool: string): boolean {
+  return tool.startsWith('mcp__');
+}
+
+/**
+ * The permission decision, a pure function of the call, the mode and the rules. Order:
+ *   1. a target path outside the workspace → deny ("path:outside-workspace");
+ *   2. a non-read/search call touching a protected path → deny ("protected:<glob>");
+ *   3. project deny rules → deny;
+ *   4. read-only mode: anything but read/search → deny (the mode is a ceiling: no rule, grant or
+ *      person's answer widens it; see docs/security.md);
+ *   5. project ask rules → ask (an ask rule means "always ask": grants do not silence it);
+ *   6. project allow rules, then session grants → allow;
+ *   7. the mode default.
+ */
+export function decide(q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>, inputs: PolicyInputs): PolicyDecision {
+  const { paths: raw, hosts } = targetsOf(q.target);
+  if (raw.some((p) => p === null)) return { action: 'deny', rule: 'path:outside-workspace' };
+  const paths = raw as string[];
+  const reads = READS.has(q.kind);
+  if (!reads) {
+    for (const glob of inputs.protectedPaths) {
+      if (paths.some((p) => matchPath(glob, p, { nocase: true }))) return { action: 'deny', rule: `protected:${glob}` };
+    }
+  }
+  const call = { tool: q.tool, kind: q.kind, paths, hosts };
+  const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
+  const deny = first('deny');
+  if (deny) return { action: 'deny', rule: describeRule('project', deny) };
+  if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
+  const ask = first('ask');
+  if (ask) return { action: 'ask', rule: describeRule('project', ask) };
+  const allow = first('allow');
+  if (allow) return { action: 'allow', rule: describeRule('project', allow) };
+  const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
+  if (grant) return { action: 'allow', rule: describeRule('session', grant) };
+  return modeDefault(q.mode, q.tool, q.kind);
+}
+
+/**
+ * Mode defaults. read-only: read/search only (host MCP tools denied whatever kind they claim).
+ * review: reads, edits, deletes and moves land in the shadow layer and are reviewed later, and
+ * `execute` tools run in the WASI sandbox, so all allow; fetch, other and MCP tools ask.
+ * auto: allow.
+ */
+export function modeDefault(mode: PolicyMode, tool: string, kind: ToolKind): PolicyDecision {
+  if (mode === 'auto') return { action: 'allow', rule: `mode:auto kind:${kind}` };
+  if (isHostTool(tool)) return { action: mode === 'read-only' ? 'deny' : 'ask', rule: `mode:${mode} tool=mcp__*` };
+  if (mode === 'read-only') return { action: READS.has(kind) ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
+  const action = kind === 'fetch' || kind === 'other' ? 'ask' : 'allow';
+  return { action, rule: `mode:review kind:${kind}` };
+}
+
+/**
+ * The allow rules that remember a person's "allow for this session / project" answer: the tool by
+ * its literal name, narrowed to the asked host for fetch (one rule per host, so a later call to a
+ * different host asks again). Paths are not part of a grant: the question was about the tool.
+ */
+export function grantRulesFor(q: Pick<PolicyQuery, 'tool' | 'kind' | 'target'>): Rule[] {
+  const tool = escapeGlob(q.tool);
+  const hosts = q.kind === 'fetch' ? (q.target.hosts ?? []) : [];
+  if (hosts.length === 0) return [{ action: 'allow', tool }];
+  return [...new Set(hosts.map((h) => h.toLowerCase()))].map((host) => ({ action: 'allow' as const, tool, host }));
+}

@@ -1,0 +1,94 @@
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { PolicyRule } from '@shadowbox/protocol';
+import type { z } from 'zod';
+import type { ToolKind, ToolTarget } from '../tools/define.js';
+
+type Rule = z.infer<typeof PolicyRule>;
+
+// Compiled matchers are cached by pattern: decide() runs on every tool call.
+const cache = new Map<string, (s: string) => boolean>();
+function matcher(key: string, glob: string, options: picomatch.PicomatchOptions): (s: string) => boolean {
+  let m = cache.get(key);
+  if (!m) {
+    if (cache.size > 10_000) cache.clear();
+    m = picomatch(glob, options);
+    cache.set(key, m);
+  }
+  return m;
+}
+
+/** Tool-name glob ("grep", "mcp__*"). */
+export function matchTool(glob: string, tool: string): boolean {
+  return glob === tool || matcher(`t\0${glob}`, glob, {})(tool);
+}
+
+/** Path glob against a normalized workspace-relative path; dotfiles count (a deny on `src/**` covers `src/.env`). */
+export function matchPath(glob: string, rel: string, options: { nocase?: boolean } = {}): boolean {
+  return matcher(`p\0${options.nocase ? 'i' : ''}\0${glob}`, glob, { dot: true, nocase: options.nocase ?? false })(rel);
+}
+
+/** Host pattern: exact host, or `*.domain` (any subdomain of domain, not domain itself). Case-insensitive. */
+export function matchHost(pattern: string, host: string): boolean {
+  const p = pattern.toLowerCase();
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (p.startsWith('*.')) return h.endsWith(p.slice(1)) && h.length > p.length - 1;
+  return h === p;
+}
+
+/** Whether a host pattern has the accepted shape (exact host or `*.domain`). */
+export function isValidHostPattern(pattern: string): boolean {
+  return /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(pattern) || /^\[[0-9a-f:.]+\]$/i.test(pattern);
+}
+
+/**
+ * A target path as the rules see it: POSIX, workspace-relative, no `./`, root as `.`.
+ * Returns null for a path that leaves the workspace (absolute or `..`): the policy refuses those outright.
+ */
+export function normalizeTargetPath(p: string): string | null {
+  const n = path.posix.normalize(p.replaceAll('\\', '/'));
+  if (n.startsWith('/') || n === '..' || n.startsWith('../') || /^[a-z]:/i.test(n)) return null;
+  return n.replace(/^(\.\/)+/, '') || '.';
+}
+
+/**
+ * Whether a rule matches a call. Every field the rule sets must match. For paths and hosts an
+ * allow rule must cover every target (a rule for `src/**` does not allow a move out to `/etc`-like
+ * places), while deny and ask rules apply as soon as any target matches (a move out of
+ * `secrets/**` is still a touch of `secrets/**`). A rule with a path (host) never matches a call
+ * without paths (hosts).
+ */
+export function ruleMatches(rule: Rule, call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[] }): boolean {
+  if (rule.tool !== undefined && !matchTool(rule.tool, call.tool)) return false;
+  if (rule.kind !== undefined && rule.kind !== call.kind) return false;
+  const some = rule.action !== 'allow';
+  if (rule.path !== undefined) {
+    const glob = rule.path;
+    if (call.paths.length === 0) return false;
+    const test = (p: string) => matchPath(glob, p);
+    if (!(some ? call.paths.some(test) : call.paths.every(test))) return false;
+  }
+  if (rule.host !== undefined) {
+    const pattern = rule.host;
+    if (call.hosts.length === 0) return false;
+    const test = (h: string) => matchHost(pattern, h);
+    if (!(some ? call.hosts.some(test) : call.hosts.every(test))) return false;
+  }
+  return true;
+}
+
+/** Human-readable id of a rule, e.g. "project:deny tool=write_file path=secrets/**". */
+export function describeRule(source: string, rule: Rule): string {
+  const fields = (['tool', 'kind', 'path', 'host'] as const).filter((k) => rule[k] !== undefined).map((k) => `${k}=${rule[k]}`);
+  return `${source}:${rule.action}${fields.length ? ' ' + fields.join(' ') : ' (everything)'}`;
+}
+
+/** Escapes glob syntax so a literal tool name can be stored as a rule's `tool`. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]{}()!+@\\|]/g, (c) => `\\${c}`);
+}
+
+/** Plain lists of the call's targets, paths normalized (null entries = outside the workspace). */
+export function targetsOf(target: ToolTarget): { paths: (string | null)[]; hosts: string[] } {
+  return { paths: (target.paths ?? []).map(normalizeTargetPath), hosts: target.hosts ?? [] };
+}

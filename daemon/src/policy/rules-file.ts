@@ -1,0 +1,111 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PolicyRule, ToolKind } from '@shadowbox/protocol';
+import { z } from 'zod';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { workspaceStateDir } from '../state/index.js';
+import { isValidHostPattern } from './match.js';
+
+type Rule = z.infer<typeof PolicyRule>;
+
+/**
+ * One rule as stored. Strict: an unknown key (say `paths` for `path`) is an error, not silently
+ * dropped — dropping it would turn a narrow deny into a deny-everything, or a narrow allow into an
+ * allow-everything.
+ */
+export const StoredRule = z
+  .object({
+    id: z.string().min(1),
+    action: z.enum(['allow', 'ask', 'deny']),
+    tool: z.string().min(1).optional(),
+    kind: ToolKind.optional(),
+    path: z.string().min(1).optional(),
+    host: z.string().min(1).optional(),
+    addedBy: z.string().optional(),
+    addedAt: z.string().optional(),
+  })
+  .strict();
+export type StoredRule = z.infer<typeof StoredRule>;
+
+/** The project rules file: `<state>/workspaces/<id>/policy.json`, owned by the user, outside the workspace. */
+export const RulesFile = z
+  .object({
+    version: z.literal(1),
+    workspace: z.string().optional(),
+    rules: z.array(StoredRule),
+    /** Extra protected path globs for this workspace (on top of the defaults and the daemon's list). */
+    protected: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type RulesFile = z.infer<typeof RulesFile>;
+
+/** Where a workspace's project rules live. */
+export function rulesFilePath(stateDir: string, workspace: string): string {
+  return path.join(workspaceStateDir(stateDir, workspace), 'policy.json');
+}
+
+/** A file version stamp: a hand edit changes it, so the cache reloads on the next decision. */
+export async function fileStamp(file: string): Promise<string | null> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Reads and validates the rules file; a missing file is an empty one, a corrupt one a typed error. */
+export async function loadRulesFile(file: string): Promise<RulesFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, rules: [], protected: [] };
+    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_unreadable', `cannot read policy rules file ${file}`, { file }, { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_corrupt', `policy rules file ${file} is not valid JSON; fix or remove it (it is not overwritten)`, { file }, { cause: e });
+  }
+  const parsed = RulesFile.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_corrupt', `policy rules file ${file} is invalid at ${issues[0]?.path || '(root)'}: ${issues[0]?.message}; fix or remove it (it is not overwritten)`, { file, issues }, { cause: parsed.error });
+  }
+  for (const r of parsed.data.rules) checkRule(r);
+  return parsed.data;
+}
+
+/** Writes the file atomically (temp file + rename), 0600, in a 0700 folder. */
+export async function saveRulesFile(file: string, content: RulesFile): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+/** A stable id from the rule's content: the same rule added twice is one rule. */
+export function ruleId(rule: Rule): string {
+  const key = JSON.stringify([rule.action, rule.tool ?? null, rule.kind ?? null, rule.path ?? null, rule.host ?? null]);
+  return 'r' + createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+/** Refuses patterns that can never mean what they say: absolute or `..` paths, malformed hosts. */
+export function checkRule(rule: Rule): void {
+  if (rule.path !== undefined && (rule.path.startsWith('/') || rule.path.split('/').includes('..'))) {
+    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'bad_path_pattern', `rule path "${rule.path}" must be relative to the workspace, without ".."`, { path: rule.path });
+  }
+  if (rule.host !== undefined && !isValidHostPattern(rule.host)) {
+    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'bad_host_pattern', `rule host "${rule.host}" must be an exact host or *.domain`, { host: rule.host });
+  }
+}
+
+/** A stored rule as the protocol shows it (without bookkeeping fields). */
+export function publicRule(r: StoredRule): Rule {
+  const { addedBy: _by, addedAt: _at, ...rule } = r;
+  return rule;
+}
