@@ -5,6 +5,7 @@ import {
   SessionCancel,
   SessionConfigure,
   SessionCreate,
+  SessionDetach,
   SessionList,
   SessionPrompt,
   ShadowAccept,
@@ -17,9 +18,10 @@ import {
 } from '@shadowbox/protocol';
 import { z } from 'zod';
 import type { ShadowboxClient } from '../client.js';
-import { acpStopReason, notificationsFor, promptText, toAcpUpdates, type FileDiffText } from './map.js';
+import { relay } from './errors.js';
+import { acpStopReason, locationsOf, notificationsFor, permissionAnswer, permissionOptions, promptText, toAcpUpdates, type FileDiffText } from './map.js';
 
-type Mode = 'read-only' | 'review' | 'auto';
+const ModeId = z.enum(['read-only', 'review', 'auto']);
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
   { id: 'review', name: 'Review', description: 'Edits land in the shadow workspace for your review; network and MCP ask.' },
@@ -55,6 +57,13 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
   };
   const flush = (sessionId: string) => chains.get(sessionId) ?? Promise.resolve();
 
+  // Sessions whose running turn the editor asked to cancel.
+  const cancelling = new Set<string>();
+  const cancelTurn = async (sessionId: string) => {
+    cancelling.add(sessionId);
+    await daemon.request(SessionCancel, { sessionId }).catch((e: unknown) => o.log(`cancel failed: ${(e as Error).message}`));
+  };
+
   const diffsFor = async (sessionId: string, changed: string[] | undefined): Promise<FileDiffText[]> => {
     const out: FileDiffText[] = [];
     for (const p of changed ?? []) {
@@ -85,38 +94,34 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
 
   daemon.onPermission(async (p, signal) => {
     if (!conn) return { outcome: 'deny' };
+    const ws = workspaces.get(p.sessionId);
     const res = await conn.client.request(
       'session/request_permission',
       {
         sessionId: p.sessionId,
-        toolCall: { toolCallId: p.callId, title: p.summary, kind: p.kind, status: 'pending', rawInput: p.input, _meta: { shadowbox: { rule: p.rule, tool: p.tool } } },
-        options: [
-          { optionId: 'allow_once', name: 'Allow once', kind: 'allow_once' },
-          { optionId: 'allow_always', name: 'Always allow in this project', kind: 'allow_always' },
-          { optionId: 'reject_once', name: 'Deny', kind: 'reject_once' },
-          { optionId: 'reject_always', name: 'Always deny in this project', kind: 'reject_always' },
-        ],
+        toolCall: {
+          toolCallId: p.callId,
+          title: p.summary,
+          kind: p.kind,
+          status: 'pending',
+          rawInput: p.input,
+          ...(ws ? { locations: locationsOf(ws, p.input) } : {}),
+          _meta: { shadowbox: { rule: p.rule, tool: p.tool, requestId: p.requestId } },
+        },
+        options: permissionOptions(p.options),
       },
-      { cancellationSignal: signal },
+      // The daemon withdraws a question when another client answered or the turn was cancelled.
+      { cancellationSignal: signal, stopWaitingOnCancel: true },
     );
-    if (res.outcome.outcome !== 'selected') return { outcome: 'deny' };
-    switch (res.outcome.optionId) {
-      case 'allow_once':
-        return { outcome: 'allow_once' };
-      case 'allow_always':
-        return { outcome: 'allow_project' };
-      case 'reject_always': {
-        const ws = workspaces.get(p.sessionId);
-        if (ws) await daemon.request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', tool: p.tool }] }).catch((e: unknown) => o.log(`could not persist reject_always: ${(e as Error).message}`));
-        return { outcome: 'deny' };
-      }
-      default:
-        return { outcome: 'deny' };
+    const answer = permissionAnswer(res.outcome, p.options);
+    if (answer.persistDeny && ws) {
+      await daemon.request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', tool: p.tool }] }).catch((e: unknown) => o.log(`could not persist reject_always: ${(e as Error).message}`));
     }
+    return { outcome: answer.outcome };
   });
 
   const attach = async (sessionId: string, fromSeq: number) => {
-    const r = await daemon.request(SessionAttach, { sessionId, driver: true, fromSeq });
+    const r = await relay(daemon.request(SessionAttach, { sessionId, driver: true, fromSeq }), sessionId);
     workspaces.set(sessionId, r.session.workspace);
     return r;
   };
@@ -133,15 +138,15 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
         agentCapabilities: {
           loadSession: true,
           promptCapabilities: { image: false, audio: false, embeddedContext: true },
-          mcpCapabilities: { http: true, sse: false },
-          sessionCapabilities: { list: {} },
+          mcpCapabilities: { http: false, sse: false },
+          sessionCapabilities: { list: {}, resume: {}, close: {} },
         },
         authMethods: [],
         _meta: { shadowbox: { review: '_shadowbox/review', accept: '_shadowbox/accept', reject: '_shadowbox/reject', undo: '_shadowbox/undo', editorBuffers: editorReadsFiles } },
       };
     })
     .onRequest('session/new', async ({ params }) => {
-      const s = await daemon.request(SessionCreate, { workspace: params.cwd });
+      const s = await relay(daemon.request(SessionCreate, { workspace: params.cwd }));
       workspaces.set(s.sessionId, s.workspace);
       return { sessionId: s.sessionId, modes: modes(s.mode) };
     })
@@ -151,33 +156,57 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       await flush(params.sessionId);
       return { modes: modes(r.session.mode) };
     })
+    .onRequest('session/resume', async ({ params }) => {
+      const r = await attach(params.sessionId, Number.MAX_SAFE_INTEGER);
+      return { modes: modes(r.session.mode) };
+    })
+    .onRequest('session/close', async ({ params }) => {
+      // Detaching leaves the session with the daemon (the terminal and web clients still see it).
+      await relay(daemon.request(SessionDetach, { sessionId: params.sessionId }), params.sessionId);
+      workspaces.delete(params.sessionId);
+      return {};
+    })
     .onRequest('session/list', async ({ params }) => {
-      const { sessions } = await daemon.request(SessionList, params.cwd ? { workspace: params.cwd } : {});
+      const { sessions } = await relay(daemon.request(SessionList, params.cwd ? { workspace: params.cwd } : {}));
       return { sessions: sessions.map((s) => ({ sessionId: s.sessionId, cwd: s.workspace, title: s.title || null, updatedAt: s.updatedAt })) };
     })
-    .onRequest('session/prompt', async ({ params }) => {
-      if (!workspaces.has(params.sessionId)) await attach(params.sessionId, Number.MAX_SAFE_INTEGER);
+    .onRequest('session/prompt', async ({ params, signal }) => {
+      const { sessionId } = params;
+      if (!workspaces.has(sessionId)) await attach(sessionId, Number.MAX_SAFE_INTEGER);
       const text = promptText(params.prompt as ContentBlock[]);
       if (!text.trim()) throw RequestError.invalidParams(undefined, 'the prompt has no text');
-      const r = await daemon.request(SessionPrompt, { sessionId: params.sessionId, text });
-      await flush(params.sessionId);
-      if (r.stopReason === 'error') throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', { reason: r.error?.reason });
-      return { stopReason: acpStopReason(r.stopReason) };
+      // $/cancel_request on the prompt itself cancels the turn like session/cancel does.
+      const onAbort = () => void cancelTurn(sessionId);
+      signal.addEventListener('abort', onAbort, { once: true });
+      cancelling.delete(sessionId);
+      try {
+        const r = await relay(daemon.request(SessionPrompt, { sessionId, text }), sessionId);
+        await flush(sessionId);
+        // ACP: a turn the editor cancelled ends with stopReason cancelled, even if it failed on the way.
+        if (cancelling.has(sessionId)) return { stopReason: 'cancelled' as const };
+        if (r.stopReason === 'error') throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', { reason: r.error?.reason });
+        return { stopReason: acpStopReason(r.stopReason) };
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        cancelling.delete(sessionId);
+      }
     })
     .onNotification('session/cancel', async ({ params }) => {
-      await daemon.request(SessionCancel, { sessionId: params.sessionId }).catch(() => undefined);
+      await cancelTurn(params.sessionId);
     })
     .onRequest('session/set_mode', async ({ params }) => {
-      await daemon.request(SessionConfigure, { sessionId: params.sessionId, mode: params.modeId as Mode });
+      const mode = ModeId.safeParse(params.modeId);
+      if (!mode.success) throw RequestError.invalidParams({ modeId: params.modeId, modes: ModeId.options }, `unknown mode "${params.modeId}"`);
+      await relay(daemon.request(SessionConfigure, { sessionId: params.sessionId, mode: mode.data }), params.sessionId);
       return {};
     })
     .onRequest('_shadowbox/review', { parse: (v: unknown) => sessionParams.parse(v) }, async ({ params }) => ({
-      status: await daemon.request(ShadowStatus, { sessionId: params.sessionId }),
-      diff: await daemon.request(ShadowDiff, { sessionId: params.sessionId }),
+      status: await relay(daemon.request(ShadowStatus, { sessionId: params.sessionId }), params.sessionId),
+      diff: await relay(daemon.request(ShadowDiff, { sessionId: params.sessionId }), params.sessionId),
     }))
-    .onRequest('_shadowbox/accept', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => daemon.request(ShadowAccept, params))
-    .onRequest('_shadowbox/reject', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }))
-    .onRequest('_shadowbox/undo', { parse: (v: unknown) => sessionParams.parse(v) }, ({ params }) => daemon.request(ShadowUndo, params));
+    .onRequest('_shadowbox/accept', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => relay(daemon.request(ShadowAccept, params), params.sessionId))
+    .onRequest('_shadowbox/reject', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => relay(daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }), params.sessionId))
+    .onRequest('_shadowbox/undo', { parse: (v: unknown) => sessionParams.parse(v) }, ({ params }) => relay(daemon.request(ShadowUndo, params), params.sessionId));
 
   return {
     app,

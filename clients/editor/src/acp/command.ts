@@ -35,11 +35,14 @@ export async function acpCommand(io: AcpIo & { cwd?: string }, argv: string[], d
   const stream = ndJsonStream(Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>, Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>);
   const conn = app.connect(stream);
   bind(conn);
+  let daemonGone = false;
   daemon.onClose(() => {
+    daemonGone = true;
     log('the daemon connection closed');
     conn.close();
   });
+  // Ends when the editor closes stdin (exit 0) or the daemon goes away (exit 1); the daemon keeps running.
   await conn.closed;
   daemon.dispose();
-  return 0;
+  return daemonGone ? 1 : 0;
 }

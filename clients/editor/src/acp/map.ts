@@ -1,6 +1,9 @@
 import path from 'node:path';
-import type { SessionNotification, SessionUpdate, StopReason as AcpStopReason, ToolCallContent, ToolCallLocation, ContentBlock } from '@agentclientprotocol/sdk';
-import type { SessionEvent } from '@shadowbox/protocol';
+import type { ContentBlock, PermissionOption as AcpPermissionOption, RequestPermissionOutcome, SessionNotification, SessionUpdate, StopReason as AcpStopReason, ToolCallContent, ToolCallLocation } from '@agentclientprotocol/sdk';
+import type { PermissionRequest, ParamsOf, SessionEvent } from '@shadowbox/protocol';
+
+/** A permission choice the daemon offers and accepts back. */
+type PermissionOption = ParamsOf<typeof PermissionRequest>['options'][number];
 
 /** A file's text before and after a tool call, for ACP `diff` content. */
 export interface FileDiffText {
@@ -110,4 +113,42 @@ export function promptText(blocks: ContentBlock[]): string {
     else if (b.type === 'resource' && 'text' in b.resource) parts.push(`<file uri="${b.resource.uri}">\n${b.resource.text}\n</file>`);
   }
   return parts.join('\n\n');
+}
+
+/**
+ * The ACP options offered for a daemon permission question: allow_always stands for the daemon's
+ * "always in this project" (or "this session" when the project choice is not offered);
+ * reject_always is always offered, the bridge turns it into a project deny rule.
+ */
+export function permissionOptions(offered: PermissionOption[]): AcpPermissionOption[] {
+  const out: AcpPermissionOption[] = [];
+  if (offered.includes('allow_once')) out.push({ optionId: 'allow_once', name: 'Allow once', kind: 'allow_once' });
+  if (offered.includes('allow_project')) out.push({ optionId: 'allow_always', name: 'Always allow in this project', kind: 'allow_always' });
+  else if (offered.includes('allow_session')) out.push({ optionId: 'allow_always', name: 'Always allow in this session', kind: 'allow_always' });
+  out.push({ optionId: 'reject_once', name: 'Deny', kind: 'reject_once' });
+  out.push({ optionId: 'reject_always', name: 'Always deny in this project', kind: 'reject_always' });
+  return out;
+}
+
+/** What the bridge does with an editor's answer: the daemon outcome, and whether to persist a deny rule. */
+export interface PermissionAnswer {
+  outcome: PermissionOption;
+  persistDeny: boolean;
+}
+
+/** Maps the editor's `session/request_permission` answer back to the daemon (cancelled and unknown ids deny). */
+export function permissionAnswer(res: RequestPermissionOutcome, offered: PermissionOption[]): PermissionAnswer {
+  if (res.outcome !== 'selected') return { outcome: 'deny', persistDeny: false };
+  switch (res.optionId) {
+    case 'allow_once':
+      return { outcome: offered.includes('allow_once') ? 'allow_once' : 'deny', persistDeny: false };
+    case 'allow_always':
+      if (offered.includes('allow_project')) return { outcome: 'allow_project', persistDeny: false };
+      if (offered.includes('allow_session')) return { outcome: 'allow_session', persistDeny: false };
+      return { outcome: 'deny', persistDeny: false };
+    case 'reject_always':
+      return { outcome: 'deny', persistDeny: true };
+    default:
+      return { outcome: 'deny', persistDeny: false };
+  }
 }
