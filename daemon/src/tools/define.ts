@@ -46,6 +46,8 @@ export interface Tool<I = unknown> {
   kind: ToolKind;
   description: string;
   input: z.ZodType<I>;
+  /** Where the tool comes from, shown by tools/list (default: 'builtin', or 'mcp' for `mcp__*` names). */
+  source?: 'builtin' | 'bundle' | 'mcp';
   /** Whether several calls of this tool may run concurrently within one model turn. */
   concurrent?: boolean;
   /** Describe the targets of a call for the policy (defaults: none). */

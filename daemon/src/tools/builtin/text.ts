@@ -1,0 +1,43 @@
+import { ErrorCodes, ShadowboxError } from '../../errors.js';
+import type { WorkspaceView } from '../../shadow/view.js';
+
+/** Largest file the text tools read whole (read_file, edit_file); grep skips larger files. */
+export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
+
+/** True for bytes that look binary: a NUL in the first 8 KiB (git's heuristic). */
+export function looksBinary(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.byteLength, 8192);
+  for (let i = 0; i < n; i++) if (bytes[i] === 0) return true;
+  return false;
+}
+
+/** Reads a workspace file as UTF-8 text; a clear typed error for a missing path, a directory, a binary or a huge file. */
+export async function readTextFile(view: WorkspaceView, path: string, tool: string): Promise<{ text: string; mode: number }> {
+  const st = await view.stat(path);
+  if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${path} does not exist. Use list_dir or glob to find the right path.`, { path });
+  if (st.type === 'dir') throw new ShadowboxError(ErrorCodes.NotAFile, 'is_directory', `${path} is a directory; use list_dir to see what it contains.`, { path });
+  if (st.size > MAX_TEXT_FILE_BYTES) throw new ShadowboxError(ErrorCodes.NotAFile, 'too_large', `${path} is ${st.size} bytes, more than ${tool} handles (${MAX_TEXT_FILE_BYTES}); use grep to find the part you need.`, { path, size: st.size });
+  const bytes = await view.readFile(path);
+  if (looksBinary(bytes)) throw new ShadowboxError(ErrorCodes.NotAFile, 'binary_file', `${path} is a binary file (${bytes.byteLength} bytes); ${tool} works on text files only.`, { path, size: bytes.byteLength });
+  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), mode: st.mode };
+}
+
+/** Creates the missing parent directories of a path, top down. */
+export async function ensureParentDirs(view: WorkspaceView, path: string): Promise<void> {
+  const parts = path.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    const st = await view.stat(dir);
+    if (st?.type === 'dir') continue;
+    if (st) throw new ShadowboxError(ErrorCodes.NotAFile, 'parent_not_directory', `cannot create ${path}: ${dir} is a file, not a directory.`, { path, parent: dir });
+    await view.mkdir(dir);
+  }
+}
+
+/** Number of lines in a text ("" has 0; a trailing newline does not start a new line). */
+export function lineCount(text: string): number {
+  if (text === '') return 0;
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return text.endsWith('\n') ? n - 1 : n;
+}

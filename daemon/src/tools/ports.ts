@@ -1,0 +1,44 @@
+import type { SessionToolContext } from '../sessions/index.js';
+import type { WorkspaceView } from '../shadow/view.js';
+import type { ToolKind, ToolTarget } from './define.js';
+
+/** Policy modes as the session reports them. */
+export type PolicyMode = 'read-only' | 'review' | 'auto';
+
+/** One call as the policy sees it: who, where, which tool, and what it will touch (canonical paths). */
+export interface PolicyQuery {
+  workspace: string;
+  sessionId: string;
+  mode: PolicyMode;
+  tool: string;
+  kind: ToolKind;
+  target: ToolTarget;
+}
+
+/** The policy's verdict and the rule that produced it, e.g. "mode:review kind:edit". */
+export interface PolicyDecision {
+  action: 'allow' | 'ask' | 'deny';
+  rule: string;
+}
+
+/**
+ * What the tool runtime needs of the permission policy (implemented in ../policy, injected by the
+ * daemon's wiring so tools never import the policy).
+ */
+export interface PolicyPort {
+  decide(q: PolicyQuery): Promise<PolicyDecision>;
+  /** Remembers a person's "allow for this session" / "always for this project" answer. */
+  grant(q: PolicyQuery, scope: 'session' | 'project', by?: string): Promise<void>;
+}
+
+/** A tool as tools/list shows it (protocol ToolInfo). */
+export interface ToolInfo {
+  name: string;
+  description: string;
+  kind: ToolKind;
+  inputSchema: Record<string, unknown>;
+  source: 'builtin' | 'bundle' | 'mcp';
+}
+
+/** What one session hands the runtime: its identity, mode, ask channel and (lazily) its workspace view. */
+export type ToolSessionContext = SessionToolContext & { view: () => Promise<WorkspaceView> };

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { AgentTools, ToolSpec } from '../agent/types.js';
+import type { AuditSink } from '../audit/sink.js';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { Logger } from '../state/index.js';
+import { runCall, type RegisteredTool } from './call.js';
+import { DEFAULT_MAX_CONTENT_BYTES } from './cap.js';
+import type { Tool } from './define.js';
+import type { PolicyPort, ToolInfo, ToolSessionContext } from './ports.js';
+import { summarize } from './summary.js';
+
+/** The registry of tools and the one path every call takes: validate → policy (ask) → run → cap → audit. */
+export interface ToolRuntime {
+  /** AgentTools for one session (the agent loop and tools/call both go through it). */
+  forSession(ctx: ToolSessionContext): AgentTools;
+  /** Every tool with its kind, JSON Schema and source (tools/list). */
+  list(): ToolInfo[];
+}
+
+export interface ToolRuntimeDeps {
+  // A registry holds tools of many input types.
+  tools: Tool<any>[];
+  policy: PolicyPort;
+  audit: AuditSink;
+  logger: Logger;
+  /** Cap on the content the model sees of one result (default 32 KiB); the full text stays in `output`. */
+  maxContentBytes?: number;
+}
+
+/** Builds the registry from a list of tools (it imports none itself); duplicate names are a wiring bug. */
+export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
+  const tools = new Map<string, RegisteredTool>();
+  for (const tool of deps.tools) {
+    if (tools.has(tool.name)) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'duplicate_tool', `two tools are named ${tool.name}`, { tool: tool.name });
+    tools.set(tool.name, { tool, jsonSchema: toJsonSchema(tool) });
+  }
+  const infos: ToolInfo[] = [...tools.values()].map(({ tool, jsonSchema }) => ({
+    name: tool.name,
+    description: tool.description,
+    kind: tool.kind,
+    inputSchema: jsonSchema,
+    source: tool.source ?? (tool.name.startsWith('mcp__') ? 'mcp' : 'builtin'),
+  }));
+  const specs: ToolSpec[] = infos.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
+  const maxContentBytes = deps.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+
+  return {
+    list: () => infos.map((t) => ({ ...t })),
+    forSession(ctx) {
+      return {
+        specs: () => specs,
+        describe(name, input) {
+          const entry = tools.get(name);
+          if (!entry) return null;
+          return { kind: entry.tool.kind, summary: summarize(entry.tool, input), concurrent: entry.tool.concurrent ?? false };
+        },
+        async call(req) {
+          try {
+            return await runCall({ tools, policy: deps.policy, audit: deps.audit, logger: deps.logger, maxContentBytes }, ctx, req);
+          } catch (e) {
+            // runCall handles every expected failure; this is the last guard so a call never throws.
+            deps.logger.error(`tool ${req.name}: runtime failure: ${(e as Error)?.stack ?? String(e)}`);
+            return { isError: true, content: `Internal error while running ${req.name}.`, code: ErrorCodes.InternalError, reason: 'internal_error', durationMs: 0 };
+          }
+        },
+      };
+    },
+  };
+}
+
+function toJsonSchema(tool: Tool<unknown>): Record<string, unknown> {
+  let schema: Record<string, unknown>;
+  try {
+    schema = z.toJSONSchema(tool.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  } catch (e) {
+    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_tool_schema', `tool ${tool.name}: input schema has no JSON Schema form`, { tool: tool.name }, { cause: e });
+  }
+  delete schema.$schema;
+  return schema;
+}
