@@ -1,0 +1,125 @@
+import type { Item, SessionView } from '../model/session-view.js';
+import { h, replaceChildren } from './dom.js';
+import { renderMarkdown } from './markdown.js';
+
+/** Labels of the four permission answers, the same as the terminal's. */
+export const PERMISSION_LABELS: Record<string, string> = {
+  allow_once: 'Allow once',
+  allow_session: 'Allow for this session',
+  allow_project: 'Always allow in this project',
+  deny: 'Deny',
+};
+
+const STATUS_ICON: Record<string, string> = { pending: '○', awaiting_permission: '?', running: '◐', completed: '✓', failed: '✗' };
+const MAX_OUTPUT_CHARS = 20_000;
+
+export interface TranscriptHooks {
+  selfId: () => string;
+  nameOf: (clientId: string) => string;
+  answer: (requestId: string, outcome: string) => void;
+}
+
+function clip(text: string): string {
+  return text.length > MAX_OUTPUT_CHARS ? `${text.slice(0, MAX_OUTPUT_CHARS)}\n… (${text.length - MAX_OUTPUT_CHARS} more characters)` : text;
+}
+
+function pretty(v: unknown): string {
+  try {
+    return typeof v === 'string' ? v : (JSON.stringify(v, null, 2) ?? '');
+  } catch {
+    return String(v);
+  }
+}
+
+/** Renders the transcript incrementally: one element per item, redrawn only when its rev changed. */
+export class TranscriptRenderer {
+  private readonly rendered = new Map<string, { el: HTMLElement; rev: number }>();
+
+  constructor(
+    readonly root: HTMLElement,
+    private readonly hooks: TranscriptHooks,
+  ) {}
+
+  reset(): void {
+    this.rendered.clear();
+    this.root.replaceChildren();
+  }
+
+  update(view: SessionView): void {
+    const nearBottom = this.root.scrollHeight - this.root.scrollTop - this.root.clientHeight < 80;
+    for (const item of view.items) {
+      const r = this.rendered.get(item.id);
+      if (r && r.rev === item.rev) continue;
+      const el = r?.el ?? h('div', { className: `item item-${item.kind}`, 'data-id': item.id });
+      this.fill(el, item);
+      if (!r) this.root.appendChild(el);
+      this.rendered.set(item.id, { el, rev: item.rev });
+    }
+    if (nearBottom) this.root.scrollTop = this.root.scrollHeight;
+  }
+
+  private fill(el: HTMLElement, item: Item): void {
+    switch (item.kind) {
+      case 'user': {
+        const who = item.clientId === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.clientId);
+        el.dataset.testid = 'user-message';
+        replaceChildren(el, h('div', { className: 'who' }, who), h('div', { className: 'text' }, item.text));
+        break;
+      }
+      case 'assistant': {
+        el.dataset.testid = 'assistant-message';
+        el.classList.toggle('streaming', !item.done);
+        const body = h('div', { className: 'markdown' });
+        // Sanitized by DOMPurify inside renderMarkdown; model output never reaches innerHTML unsanitized.
+        body.innerHTML = renderMarkdown(item.text);
+        replaceChildren(el, item.reasoning ? h('details', { className: 'reasoning' }, h('summary', {}, 'reasoning'), h('pre', {}, item.reasoning)) : null, body);
+        break;
+      }
+      case 'tool': {
+        el.dataset.testid = 'tool-card';
+        el.dataset.status = item.status;
+        el.dataset.tool = item.tool;
+        const meta = [item.decision ? `${item.decision.action} by ${item.decision.rule}` : '', item.durationMs !== undefined ? `${Math.round(item.durationMs)} ms` : '', item.reason ?? ''].filter(Boolean).join(' · ');
+        replaceChildren(
+          el,
+          h('div', { className: 'tool-head' }, h('span', { className: `status status-${item.status}`, title: item.status }, STATUS_ICON[item.status] ?? '·'), h('span', { className: 'tool-name' }, item.tool), h('span', { className: 'tool-summary' }, item.summary), h('span', { className: 'tool-state' }, item.status.replace('_', ' '))),
+          h(
+            'details',
+            { className: 'tool-body' },
+            h('summary', {}, 'arguments and output'),
+            h('div', { className: 'label' }, 'arguments'),
+            h('pre', { className: 'tool-input' }, clip(pretty(item.input))),
+            item.output || item.content ? h('div', { className: 'label' }, 'output') : null,
+            item.output || item.content ? h('pre', { className: 'tool-output', 'data-testid': 'tool-output' }, clip(item.output ?? item.content ?? '')) : null,
+            item.changed?.length ? h('div', { className: 'label' }, `changed: ${item.changed.join(', ')}`) : null,
+          ),
+          meta ? h('div', { className: 'tool-meta' }, meta) : null,
+        );
+        break;
+      }
+      case 'permission': {
+        el.dataset.testid = 'permission';
+        el.dataset.outcome = item.outcome ?? '';
+        const open = !item.outcome;
+        el.setAttribute('role', open ? 'alertdialog' : 'note');
+        el.setAttribute('aria-label', `permission for ${item.tool}`);
+        const buttons = open
+          ? h('div', { className: 'perm-actions' }, ...item.options.map((o) => h('button', { className: o === 'deny' ? 'danger' : o === 'allow_once' ? 'primary' : '', 'data-option': o, onclick: () => this.hooks.answer(item.id, o) }, PERMISSION_LABELS[o] ?? o)))
+          : h('div', { className: 'perm-outcome' }, `${item.outcome?.replace('_', ' ')}${item.by ? ` — answered by ${item.by === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.by)}` : ''}`);
+        replaceChildren(
+          el,
+          h('div', { className: 'perm-title' }, open ? `Allow ${item.tool}?` : `Permission for ${item.tool}`),
+          h('div', { className: 'perm-summary' }, item.summary),
+          h('details', {}, h('summary', {}, `rule: ${item.rule}`), h('pre', {}, clip(pretty(item.input)))),
+          buttons,
+        );
+        break;
+      }
+      case 'notice':
+        el.dataset.testid = 'notice';
+        el.classList.add(`notice-${item.level}`);
+        replaceChildren(el, item.text);
+        break;
+    }
+  }
+}
