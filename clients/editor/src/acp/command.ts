@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -15,9 +16,9 @@ export interface AcpIo {
 
 /** Where the daemon's state and socket are for this environment (same rules as the daemon). */
 function paths(env: NodeJS.ProcessEnv, stateDirFlag?: string) {
-  const stateDir = path.resolve(stateDirFlag ?? env.SHADOWBOX_STATE_DIR ?? path.join(env.HOME ?? '', '.local', 'state', 'shadowbox'));
   const explicit = stateDirFlag ?? env.SHADOWBOX_STATE_DIR;
-  const socketPath = env.SHADOWBOX_SOCKET ?? (explicit ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock'));
+  const stateDir = path.resolve(explicit ?? path.join(env.HOME ?? os.homedir(), '.local', 'state', 'shadowbox'));
+  const socketPath = path.resolve(env.SHADOWBOX_SOCKET ?? (explicit ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock')));
   return { stateDir, socketPath };
 }
 
