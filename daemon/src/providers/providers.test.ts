@@ -110,10 +110,11 @@ describe.each(formats)('%s provider against the scripted model server', (format)
   });
 
   it('retries a 429 after its Retry-After, then streams', async () => {
-    server.push({ error: { status: 429, retryAfter: 0.3 } }, { text: ['ok'] });
+    // 0.9 s is longer than the SDK's own first backoff (≤ 0.5 s), so the wait proves the header was honoured.
+    server.push({ error: { status: 429, retryAfter: 0.9 } }, { text: ['ok'] });
     const t0 = Date.now();
     const evs = await collect(model());
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(880);
     expect(texts(evs)).toEqual(['ok']);
     expect(server.requests).toHaveLength(2);
   });
