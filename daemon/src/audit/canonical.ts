@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import type { AuditEntry } from '@shadowbox/protocol';
+import type { z } from 'zod';
+
+export type Entry = z.infer<typeof AuditEntry>;
+
+// canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
+const canonicalizeFn = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (input: unknown) => string | undefined;
+
+/** RFC 8785 canonical JSON text: what hashes and signatures cover. */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalizeFn(value);
+  if (text === undefined) throw new TypeError('value has no canonical JSON form');
+  return text;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The hash of an entry: sha256 over the canonical JSON of every field but `hash`. */
+export function entryHash(e: Omit<Entry, 'hash'>): string {
+  const body: Record<string, unknown> = { seq: e.seq, time: e.time, type: e.type, data: e.data, prevHash: e.prevHash };
+  if (e.sessionId !== undefined) body.sessionId = e.sessionId;
+  return sha256Hex(canonicalJson(body));
+}
+
+/** The prevHash of entry 1: binds a log to its workspace, so entries cannot be moved between logs. */
+export function genesisHash(workspace: string): string {
+  return sha256Hex(`shadowbox-audit-v1\0${workspace}`);
+}

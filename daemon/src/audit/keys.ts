@@ -1,0 +1,84 @@
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nacl from 'tweetnacl';
+import { z } from 'zod';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { Logger } from '../state/index.js';
+import { sha256Hex } from './canonical.js';
+
+const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
+const KeyFile = z.object({ keytype: z.literal('ed25519'), public: hex(64), private: hex(64) }).strict();
+
+/** The daemon's signing key: signs audit checkpoints. */
+export interface DaemonKey {
+  keyId: string;
+  publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+  verify(message: Uint8Array, sig: Uint8Array): boolean;
+}
+
+/** `<state dir>/daemon-key.json`, 0600: the Ed25519 seed and its public half. */
+export function daemonKeyPath(stateDir: string): string {
+  return path.join(stateDir, 'daemon-key.json');
+}
+
+function fromSeed(seed: Uint8Array): DaemonKey {
+  const pair = nacl.sign.keyPair.fromSeed(seed);
+  return {
+    keyId: sha256Hex(pair.publicKey).slice(0, 16),
+    publicKey: pair.publicKey,
+    sign: (m) => nacl.sign.detached(m, pair.secretKey),
+    verify: (m, s) => s.length === 64 && nacl.sign.detached.verify(m, s, pair.publicKey),
+  };
+}
+
+async function read(file: string, logger: Logger): Promise<DaemonKey> {
+  const st = await stat(file);
+  if ((st.mode & 0o077) !== 0) {
+    logger.warn(`audit: ${file} was readable by others (mode ${(st.mode & 0o777).toString(8)}); set to 0600`);
+    await chmod(file, 0o600);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is not valid JSON (left as is)`, { file }, { cause: e });
+  }
+  const k = KeyFile.safeParse(raw);
+  if (!k.success) throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is invalid (left as is)`, { file }, { cause: k.error });
+  const key = fromSeed(Buffer.from(k.data.private, 'hex'));
+  if (Buffer.from(key.publicKey).toString('hex') !== k.data.public) throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file}: public half does not match the seed`, { file });
+  return key;
+}
+
+/** Loads the daemon key, generating it (0600, exclusive create) on first use. */
+export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): Promise<DaemonKey> {
+  const file = daemonKeyPath(stateDir);
+  try {
+    return await read(file, logger);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const seed = nacl.randomBytes(32);
+  const key = fromSeed(seed);
+  const body = { keytype: 'ed25519', public: Buffer.from(key.publicKey).toString('hex'), private: Buffer.from(seed).toString('hex') };
+  try {
+    await writeFile(file, JSON.stringify(body) + '\n', { mode: 0o600, flag: 'wx' });
+    logger.info(`audit: generated daemon key ${key.keyId} in ${file}`);
+    return key;
+  } catch (e) {
+    // Another process created it first: use theirs.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return read(file, logger);
+    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_write_failed', `cannot write daemon key ${file}`, { file }, { cause: e });
+  }
+}
+
+/** Loads the key without creating it (verify): null when there is none. */
+export async function loadDaemonKey(stateDir: string, logger: Logger): Promise<DaemonKey | null> {
+  try {
+    return await read(daemonKeyPath(stateDir), logger);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}

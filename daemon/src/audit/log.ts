@@ -1,0 +1,100 @@
+import { createReadStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import readline from 'node:readline';
+import type { AuditEntry, AuditVerify, ResultOf } from '@shadowbox/protocol';
+import type { z } from 'zod';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { Logger } from '../state/index.js';
+import { auditFiles, parseEntry } from './files.js';
+import { type DaemonKey, loadDaemonKey, loadOrCreateDaemonKey } from './keys.js';
+import { DEFAULT_LIMITS, type DataLimits } from './redact.js';
+import type { AuditSink } from './sink.js';
+import { verifyLog } from './verify.js';
+import { type Durability, WorkspaceWriter } from './writer.js';
+
+/** The audit log as the daemon uses it: the AuditSink others append to, plus reading and verifying. */
+export interface AuditLog extends AuditSink {
+  query(p: { workspace: string; sessionId?: string; tool?: string; type?: string; limit: number }): Promise<{ entries: z.infer<typeof AuditEntry>[] }>;
+  verify(workspace: string): Promise<ResultOf<typeof AuditVerify>>;
+  close(): Promise<void>;
+}
+
+export interface AuditLogDeps {
+  stateDir: string;
+  logger: Logger;
+  /** A signed checkpoint after this many entries (and at close, and after checkpointIdleMs without appends). Default 256. */
+  checkpointEvery?: number;
+  /** Checkpoint this long after the last append when fewer than checkpointEvery arrived; 0 = off. Default 2,000 ms. */
+  checkpointIdleMs?: number;
+  /** 'checkpoint' (default): fdatasync at each checkpoint and at close; 'every': fdatasync every written batch. */
+  durability?: Durability;
+  limits?: Partial<DataLimits>;
+  now?: () => Date;
+}
+
+/** Creates the per-workspace, hash-chained, checkpoint-signed audit log under the state dir. */
+export function createAuditLog(deps: AuditLogDeps): AuditLog {
+  const writers = new Map<string, WorkspaceWriter>();
+  let closed = false;
+  let keyPromise: Promise<DaemonKey> | null = null;
+  const key = () =>
+    (keyPromise ??= mkdir(deps.stateDir, { recursive: true, mode: 0o700 }).then(() => loadOrCreateDaemonKey(deps.stateDir, deps.logger))).catch((e: unknown) => {
+      keyPromise = null;
+      throw e;
+    });
+  const opts = {
+    checkpointEvery: deps.checkpointEvery ?? 256,
+    checkpointIdleMs: deps.checkpointIdleMs ?? 2000,
+    durability: deps.durability ?? 'checkpoint',
+    limits: { ...DEFAULT_LIMITS, ...deps.limits },
+    now: deps.now ?? (() => new Date()),
+  };
+  const writer = (workspace: string) => {
+    let w = writers.get(workspace);
+    if (!w) {
+      w = new WorkspaceWriter(deps.stateDir, workspace, key, opts, deps.logger);
+      writers.set(workspace, w);
+    }
+    return w;
+  };
+
+  return {
+    append: (entry) => (closed ? Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed')) : writer(entry.workspace).append(entry)),
+
+    async query(p) {
+      await writers.get(p.workspace)?.flushed();
+      const { log } = auditFiles(deps.stateDir, p.workspace);
+      const out: z.infer<typeof AuditEntry>[] = [];
+      const rl = readline.createInterface({ input: createReadStream(log, { encoding: 'utf8' }), crlfDelay: Infinity });
+      try {
+        for await (const line of rl) {
+          if (line.startsWith('{"checkpoint"')) continue;
+          const e = parseEntry(line);
+          if (!e) continue;
+          if (p.sessionId !== undefined && e.sessionId !== p.sessionId) continue;
+          if (p.type !== undefined && e.type !== p.type) continue;
+          if (p.tool !== undefined && e.data.tool !== p.tool) continue;
+          out.push(e);
+          if (out.length >= 2 * p.limit) out.splice(0, out.length - p.limit);
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      } finally {
+        rl.close();
+      }
+      return { entries: out.slice(-p.limit) };
+    },
+
+    async verify(workspace) {
+      await writers.get(workspace)?.flushed();
+      return verifyLog(auditFiles(deps.stateDir, workspace), workspace, await loadDaemonKey(deps.stateDir, deps.logger));
+    },
+
+    async close() {
+      closed = true;
+      const all = [...writers.values()];
+      const results = await Promise.allSettled(all.map((w) => w.close()));
+      for (const r of results) if (r.status === 'rejected') deps.logger.error(`audit: close failed: ${(r.reason as Error)?.message ?? String(r.reason)}`);
+    },
+  };
+}
