@@ -47,13 +47,18 @@ export class SessionView {
   private ready = false;
   private counter = 0;
 
-  constructor(public info: SessionInfo) {}
+  info: SessionInfo;
+
+  constructor(info: SessionInfo) {
+    this.info = { ...info, attached: [...(info.attached ?? [])] };
+  }
 
   /** Applies the history from session/attach, then whatever live events waited for it. */
   applyHistory(info: SessionInfo, history: SessionEvent[]): void {
+    const snapshot = { ...info, attached: [...info.attached] };
     for (const e of history) this.apply(e);
     // The attach answer is the truth about driver, attached clients and state at that moment.
-    this.info = { ...info, attached: [...info.attached] };
+    this.info = snapshot;
     if (info.state === 'idle') this.running = null;
     this.ready = true;
     const waiting = this.buffer.sort((a, b) => a.seq - b.seq);
