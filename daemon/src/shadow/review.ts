@@ -1,0 +1,115 @@
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { Selected } from './accept.js';
+import { diffItem, type ItemDiff, listItems, type ReviewItem } from './changes.js';
+import { applyHunks } from './diff.js';
+import type { LayerStore } from './layer.js';
+import { splitRelative } from './paths.js';
+
+const itemPath = (i: ReviewItem) => (i.dir ? i.path.slice(0, -1) : i.path);
+const norm = (p: string) => splitRelative(p).join('/');
+
+/** True when `p` (a file or a folder the person named) covers the item. */
+export function covers(p: string, it: ReviewItem): boolean {
+  const ip = itemPath(it);
+  const hit = (x: string) => p === '' || x === p || x.startsWith(p + '/');
+  return hit(ip) || (it.oldPath !== undefined && hit(it.oldPath));
+}
+
+/** True when the real side no longer holds what the agent's edit was based on. */
+export async function isStale(store: LayerStore, it: ReviewItem): Promise<boolean> {
+  const target = await store.realMatches(itemPath(it), it.targetBase);
+  const source = it.oldPath === undefined || (await store.realMatches(it.oldPath, it.old));
+  return !(target && source);
+}
+
+/**
+ * Turns a protocol selection into review items: everything when empty, whole files for `paths`
+ * (a folder covers what is below it), some hunks for `hunks` ("path#id" or "path#N", 1-based).
+ * Unknown paths and unknown or already applied hunks are a typed error, never ignored.
+ */
+export async function selectItems(store: LayerStore, sel: { paths: string[]; hunks: string[] }): Promise<Selected[]> {
+  const items = listItems(store);
+  const diffs = new Map<ReviewItem, ItemDiff>();
+  const diffOf = async (it: ReviewItem) => {
+    let d = diffs.get(it);
+    if (!d) diffs.set(it, (d = await diffItem(store, it)));
+    return d;
+  };
+  const whole = new Set<ReviewItem>();
+  if (sel.paths.length === 0 && sel.hunks.length === 0) items.forEach((i) => whole.add(i));
+  for (const raw of sel.paths) {
+    const p = norm(raw);
+    const hits = items.filter((i) => covers(p, i));
+    if (hits.length === 0) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'not_pending', `nothing pending for ${raw}`, { path: raw });
+    hits.forEach((i) => whole.add(i));
+  }
+  const some = new Map<ReviewItem, Set<string>>();
+  for (const raw of sel.hunks) {
+    const at = raw.lastIndexOf('#');
+    const p = at > 0 ? norm(raw.slice(0, at)) : '';
+    const key = raw.slice(at + 1);
+    const it = at > 0 ? items.find((i) => i.path === p) : undefined;
+    const d = it ? await diffOf(it) : undefined;
+    const h = d?.hunks.find((x) => x.id === `${p}#${key}`) ?? (/^\d+$/.test(key) ? d?.hunks[Number(key) - 1] : undefined);
+    if (!it || !h) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'unknown_hunk', `no pending hunk ${raw} (unknown, or already accepted or rejected)`, { hunk: raw });
+    if (!some.has(it)) some.set(it, new Set());
+    some.get(it)!.add(h.id);
+  }
+  const out: Selected[] = [];
+  for (const it of items) {
+    if (whole.has(it)) out.push({ item: it, diff: await diffOf(it), hunks: null });
+    else if (some.has(it)) {
+      const d = await diffOf(it);
+      const ids = some.get(it)!;
+      out.push({ item: it, diff: d, hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)) });
+    }
+  }
+  return out;
+}
+
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
+/** After a rejected deletion, ancestors that hid the real tree stop hiding it (their children carry their own entries). */
+function unhideAncestors(store: LayerStore, rel: string): void {
+  for (let a = parentOf(rel); a !== ''; a = parentOf(a)) {
+    const e = store.m.entries[a];
+    if (!e) continue;
+    if (e.kind === 'deleted' && e.base.type === 'dir') delete store.m.entries[a];
+    else if (e.kind === 'dir' && e.opaque) {
+      if (e.base.type === 'dir') delete store.m.entries[a];
+      else e.opaque = false;
+    }
+  }
+}
+
+/** Drops selected changes from the layer (real files untouched); returns the paths / hunk ids dropped. */
+export async function rejectSelection(store: LayerStore, selected: Selected[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of selected) {
+    const it = s.item;
+    const p = itemPath(it);
+    if (s.hunks === null || it.change === 'deleted') {
+      delete store.m.entries[p];
+      store.markDirty(p);
+      unhideAncestors(store, p);
+      if (it.oldPath !== undefined) {
+        delete store.m.entries[it.oldPath];
+        store.markDirty(it.oldPath);
+        unhideAncestors(store, it.oldPath);
+      }
+      out.push(it.path);
+      continue;
+    }
+    const keep = s.diff.hunks.filter((h) => !s.hunks!.some((x) => x.id === h.id));
+    const text = applyHunks(s.diff.oldText ?? '', keep);
+    if (text === null) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
+    const e = store.m.entries[p];
+    if (e?.kind === 'file') {
+      const bytes = Buffer.from(text);
+      Object.assign(e, { oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() });
+      store.markDirty(p);
+    }
+    out.push(...s.hunks.map((h) => h.id));
+  }
+  return out;
+}

@@ -1,0 +1,284 @@
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { ResultOf, ShadowAccept, ShadowDiff, ShadowExport, ShadowFile, ShadowReject, ShadowStatus, ShadowUndo } from '@shadowbox/protocol';
+import type { AuditSink } from '../audit/sink.js';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { type Logger, workspaceStateDir } from '../state/index.js';
+import { applyAccept, restoreBase, restoreSlice, rollBack } from './accept.js';
+import { diffItem, listItems } from './changes.js';
+import { looksBinary } from './diff.js';
+import { createGit, type Git } from './git.js';
+import { commitCheckpoint, ensureRepo, exportBranch } from './history.js';
+import { Journal } from './journal.js';
+import { LayerStore, Mutex } from './layer.js';
+import { LayeredView } from './layered-view.js';
+import { covers, isStale, rejectSelection, selectItems } from './review.js';
+import type { WorkspaceView } from './view.js';
+import { watchWorkspace } from './watch.js';
+
+export interface ReviewTarget {
+  sessionId: string;
+  workspace: string;
+}
+
+/** The shadow workspace: layered views for tools, shadow git history, and the review gate. */
+export interface ShadowService {
+  /** The session's layered view (created on first use; survives daemon restarts — layer persisted on disk). */
+  view(sessionId: string, workspace: string): Promise<WorkspaceView>;
+  /** Commit the layer's changes since the last checkpoint into the shadow git repo as one commit; null if nothing changed. */
+  checkpoint(sessionId: string, workspace: string, turnId: string, summary: string): Promise<{ commit: string; files: string[] } | null>;
+  status(t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>>;
+  diff(t: ReviewTarget, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>>;
+  accept(t: ReviewTarget, sel: { paths: string[]; hunks: string[]; force: boolean }, by: string): Promise<ResultOf<typeof ShadowAccept>>;
+  reject(t: ReviewTarget, sel: { paths: string[]; hunks: string[] }, by: string): Promise<ResultOf<typeof ShadowReject>>;
+  undo(t: ReviewTarget, by: string): Promise<ResultOf<typeof ShadowUndo>>;
+  exportBranch(t: ReviewTarget, branch: string): Promise<ResultOf<typeof ShadowExport>>;
+  file(t: ReviewTarget, path: string): Promise<ResultOf<typeof ShadowFile>>;
+  /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
+  watch(workspace: string, onChange: (paths: string[]) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface ShadowServiceDeps {
+  stateDir: string;
+  audit: AuditSink;
+  logger: Logger;
+  /** The git binary (default: `git` on PATH). */
+  git?: string;
+}
+
+interface Session {
+  id: string;
+  root: string;
+  repoDir: string;
+  store: LayerStore;
+  lock: Mutex;
+  view: LayeredView;
+  journal: Journal;
+}
+
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Why: one object owns every session's layer and the per-workspace shadow repository; wiring injects audit and logger. */
+export function createShadowService(deps: ShadowServiceDeps): ShadowService {
+  const gitBinary = deps.git ?? 'git';
+  const git: Git = createGit(gitBinary);
+  const sessions = new Map<string, Promise<Session>>();
+  const repos = new Map<string, Promise<void>>();
+  const watchers = new Set<() => Promise<void>>();
+
+  const realRoot = async (workspace: string) => {
+    try {
+      return await realpath(path.resolve(workspace));
+    } catch (e) {
+      throw new ShadowboxError(ErrorCodes.FileNotFound, 'workspace_not_found', `workspace not found: ${workspace}`, { path: workspace }, { cause: e });
+    }
+  };
+  const protectedIn = async (root: string) => {
+    const state = await realpath(deps.stateDir).catch(() => path.resolve(deps.stateDir));
+    const rel = path.relative(root, state);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? [] : [rel.split(path.sep).join('/')];
+  };
+
+  const openSession = async (sessionId: string, root: string): Promise<Session> => {
+    const wsDir = workspaceStateDir(deps.stateDir, root);
+    const dir = path.join(wsDir, 'shadow', 'sessions', sessionId);
+    const store = await LayerStore.open(dir, root, sessionId);
+    const lock = new Mutex();
+    const s: Session = { id: sessionId, root, repoDir: path.join(wsDir, 'shadow.git'), store, lock, journal: new Journal(path.join(dir, 'accepts')), view: new LayeredView(store, lock, await protectedIn(root)) };
+    await recover(s);
+    return s;
+  };
+
+  /** Finishes or rolls back an accept a crash interrupted, and says so in the log and the audit trail. */
+  const recover = async (s: Session) => {
+    for (const r of await s.journal.unfinished()) {
+      let outcome: string;
+      let paths: string[];
+      if (r.state === 'pending') {
+        paths = await rollBack(s.store, r);
+        r.state = 'rolled_back';
+        outcome = 'rolled_back';
+      } else {
+        if (!s.store.m.accepts.includes(r.id) && r.layerAfter) {
+          restoreSlice(s.store, r.layerAfter);
+          s.store.m.accepts.push(r.id);
+          await s.store.save();
+        }
+        paths = r.files.map((f) => f.path);
+        r.state = 'done';
+        outcome = 'completed';
+      }
+      await s.journal.write(r);
+      deps.logger.warn(`shadow: accept ${r.id} of session ${s.id} was interrupted; ${outcome} (${paths.join(', ') || 'no files changed'})`);
+      await deps.audit.append({ type: 'shadow.accept.recovered', workspace: s.root, sessionId: s.id, data: { acceptId: r.id, outcome, paths } });
+    }
+  };
+
+  const session = async (sessionId: string, workspace: string): Promise<Session> => {
+    if (!SESSION_ID.test(sessionId)) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'invalid_session_id', `not a session id: ${JSON.stringify(sessionId)}`, { sessionId });
+    const root = await realRoot(workspace);
+    const key = `${root}\0${sessionId}`;
+    let p = sessions.get(key);
+    if (!p) {
+      sessions.set(key, (p = openSession(sessionId, root)));
+      p.catch(() => sessions.delete(key));
+    }
+    return p;
+  };
+
+  const repo = (s: Session) => {
+    let p = repos.get(s.repoDir);
+    if (!p) {
+      repos.set(s.repoDir, (p = ensureRepo(git, s.repoDir)));
+      p.catch(() => repos.delete(s.repoDir));
+    }
+    return p;
+  };
+
+  const status = async (t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>> => {
+    const s = await session(t.sessionId, t.workspace);
+    const files = [];
+    for (const it of listItems(s.store)) {
+      const d = await diffItem(s.store, it);
+      files.push({ path: it.path, change: it.change, ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}), binary: d.binary, stale: await isStale(s.store, it), hunks: d.hunks.length });
+    }
+    const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
+    return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
+  };
+
+  const service: ShadowService = {
+    async view(sessionId, workspace) {
+      return (await session(sessionId, workspace)).view;
+    },
+
+    async checkpoint(sessionId, workspace, turnId, summary) {
+      const s = await session(sessionId, workspace);
+      await repo(s);
+      return s.lock.run(() => commitCheckpoint(git, s.repoDir, s.store, turnId, summary));
+    },
+
+    status,
+
+    async diff(t, paths) {
+      const s = await session(t.sessionId, t.workspace);
+      const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
+      const files = [];
+      for (const it of listItems(s.store)) {
+        if (wanted && !wanted.some((p) => covers(p, it))) continue;
+        const d = await diffItem(s.store, it);
+        const oldMode = it.old.type === 'file' || it.old.type === 'symlink' ? it.old.mode : undefined;
+        files.push({
+          path: it.path,
+          ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
+          change: it.change,
+          binary: d.binary,
+          ...(oldMode !== undefined ? { oldMode } : {}),
+          ...(it.next ? { newMode: it.next.mode } : {}),
+          stale: await isStale(s.store, it),
+          patch: d.patch,
+          hunks: d.hunks,
+        });
+      }
+      return { sessionId: s.id, files };
+    },
+
+    async accept(t, sel, by) {
+      const s = await session(t.sessionId, t.workspace);
+      return s.lock.run(async () => {
+        const selected = await selectItems(s.store, sel);
+        const r = await applyAccept({ store: s.store, journal: s.journal, git }, selected, sel.force, by);
+        if (r.record || r.conflicts.length > 0) {
+          const files = (r.record?.files ?? []).map((f) => ({ path: f.path, action: f.action, before: digest(f.before), after: digest(f.after) }));
+          await deps.audit.append({ type: 'shadow.accept', workspace: s.root, sessionId: s.id, data: { acceptId: r.acceptId, by, force: sel.force, files, conflicts: r.conflicts.map((c) => c.path), hunks: sel.hunks } });
+        }
+        return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
+      });
+    },
+
+    async reject(t, sel, by) {
+      const s = await session(t.sessionId, t.workspace);
+      return s.lock.run(async () => {
+        const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
+        await s.store.save();
+        await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
+        return { rejected };
+      });
+    },
+
+    async undo(t, by) {
+      const s = await session(t.sessionId, t.workspace);
+      return s.lock.run(async () => {
+        const id = s.store.m.accepts.at(-1);
+        if (!id) throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
+        const r = await s.journal.read(id);
+        const changed: string[] = [];
+        for (const f of r.files) if (!f.after || !(await s.store.realMatches(f.path, f.after))) changed.push(f.path);
+        if (changed.length > 0) {
+          throw new ShadowboxError(ErrorCodes.UndoRefused, 'changed_since_accept', `not undoing: changed since the accept: ${changed.join(', ')}`, { acceptId: id, paths: changed });
+        }
+        // Directories to recreate first (shallow first), then files, then directories to remove (deep first).
+        const order = (f: (typeof r.files)[number]) => (f.before.type === 'dir' ? 0 : f.after?.type === 'dir' ? 2 : 1);
+        const files = [...r.files].sort((a, b) => order(a) - order(b) || (order(a) === 2 ? b.path.length - a.path.length : a.path.length - b.path.length));
+        for (const f of files) await restoreBase(s.store, f.path, f.before);
+        if (r.layerBefore) restoreSlice(s.store, r.layerBefore);
+        s.store.m.accepts.pop();
+        await s.store.save();
+        r.state = 'undone';
+        await s.journal.write(r);
+        const restored = r.files.map((f) => f.path);
+        await deps.audit.append({ type: 'shadow.undo', workspace: s.root, sessionId: s.id, data: { acceptId: id, by, files: r.files.map((f) => ({ path: f.path, restored: digest(f.before) })) } });
+        return { acceptId: id, restored };
+      });
+    },
+
+    async exportBranch(t, branch) {
+      const s = await session(t.sessionId, t.workspace);
+      await repo(s);
+      return s.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch));
+    },
+
+    async file(t, p) {
+      const s = await session(t.sessionId, t.workspace);
+      const rel = await s.view.resolve(p);
+      const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
+      const loc = s.view.locate(rel);
+      const shadowBuf = loc === null ? null : await readFile('object' in loc ? loc.object : loc.real).catch(() => null);
+      const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
+      const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
+      return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
+    },
+
+    watch(workspace, onChange) {
+      let stop: (() => Promise<void>) | undefined;
+      let closed = false;
+      void (async () => {
+        const root = await realRoot(workspace);
+        if (closed) return;
+        stop = watchWorkspace(root, await protectedIn(root), onChange, deps.logger);
+        watchers.add(stop);
+      })().catch((e) => deps.logger.warn(`shadow: cannot watch ${workspace}: ${String(e)}`));
+      return () => {
+        closed = true;
+        if (stop) {
+          watchers.delete(stop);
+          void stop();
+        }
+      };
+    },
+
+    async close() {
+      await Promise.all([...watchers].map((w) => w()));
+      watchers.clear();
+      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.lock.run(async () => undefined)).catch(() => undefined)));
+      sessions.clear();
+    },
+  };
+  return service;
+}
+
+/** What the audit log keeps of a path's state: its kind and blob id, never its content. */
+function digest(b: { type: string; oid?: string; mode?: number } | undefined): { type: string; oid?: string; mode?: number } | null {
+  if (!b) return null;
+  return { type: b.type, ...(b.oid ? { oid: b.oid } : {}), ...(b.mode !== undefined ? { mode: b.mode } : {}) };
+}
