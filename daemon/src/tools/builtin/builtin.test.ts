@@ -84,6 +84,17 @@ describe('read_file', () => {
   });
 });
 
+describe('symlink loops', () => {
+  it('refuse to read and do not trap the walkers', async () => {
+    symlinkSync(join(root, 'loop-a'), join(root, 'loop-b'));
+    symlinkSync(join(root, 'loop-b'), join(root, 'loop-a'));
+    symlinkSync(join(root, 'src'), join(root, 'src', 'deep', 'back'));
+    expect((await call('read_file', { path: 'loop-a' })).isError).toBe(true);
+    expect((await call('grep', { pattern: 'helper' })).content.split('\n')).toHaveLength(3);
+    expect((await call('glob', { pattern: '**/*.ts' })).content.split('\n')).toHaveLength(3);
+  });
+});
+
 describe('list_dir', () => {
   it('lists one level with sizes, or a tree that skips .git and ignored dirs', async () => {
     const top = await call('list_dir', {});
