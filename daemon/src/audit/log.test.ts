@@ -216,6 +216,23 @@ describe('verify names the first bad entry', () => {
     expect(await log.verify(ws)).toMatchObject({ ok: true, entries: 8 });
   });
 
+  it('a write torn at any byte is reported and then repaired', async () => {
+    const lines = await fill(2, { checkpointEvery: 1000 });
+    const whole = lines.filter(isEntry);
+    const last = whole.at(-1)!;
+    for (const cut of [1, 10, Math.floor(last.length / 2), last.length - 1]) {
+      await writeFile(file(), whole[0] + '\n' + last.slice(0, cut));
+      await unlink(auditFiles(stateDir, ws).head).catch(() => undefined);
+      expect((await verify()).firstBad, `cut ${cut}`).toMatchObject({ seq: 2, line: 2, reason: 'torn_line' });
+      const log = make();
+      await log.append({ type: 'after', workspace: ws, data: {} });
+      const types = (await log.query({ workspace: ws, limit: 10 })).entries.map((e) => e.type);
+      expect(types, `cut ${cut}`).toEqual(['tool.call', 'audit.torn_tail', 'after']);
+      expect(await log.verify(ws), `cut ${cut}`).toMatchObject({ ok: true });
+      await log.close();
+    }
+  });
+
   it('a complete last entry missing only its newline is kept, not discarded', async () => {
     const lines = await fill(3);
     const last = lines.findLastIndex(isEntry);
