@@ -144,8 +144,14 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
     await rollBack(store, record);
     throw new ShadowboxError(ErrorCodes.ShadowFailed, 'write_failed', `accept failed and was rolled back (${(e as Error).message})`, {}, { cause: e });
   }
-  const layerBefore = sliceOf(store, touched);
+  const newDirs = Object.keys(store.m.entries).filter((k) => {
+    const e = store.m.entries[k]!;
+    return e.kind === 'dir' && e.base.type === 'none' && !e.opaque;
+  });
+  const layerBefore = sliceOf(store, [...touched, ...newDirs]);
   await updateLayer(deps, ops);
+  // A directory the agent created and the accept made real needs no layer entry any more.
+  for (const d of newDirs) if ((await lstat(path.join(store.root, d)).catch(() => null))?.isDirectory()) delete store.m.entries[d];
   const removedDirs = await pruneDeletedDirs(store, touched);
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   for (const f of record.files) f.after = await store.captureBase(f.path);
@@ -153,7 +159,7 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   for (const f of record.files) f.action = ops.find((o) => itemPath(o.sel.item) === f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
   for (const p of touched) store.m.known[p] = record.files.find((f) => f.path === p)!.after!;
   record.layerBefore = layerBefore;
-  record.layerAfter = sliceOf(store, all);
+  record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   for (const d of removedDirs) record.layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
   record.state = 'applied';
   await journal.write(record);
