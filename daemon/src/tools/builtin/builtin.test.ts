@@ -132,6 +132,14 @@ describe('grep', () => {
     expect((await call('grep', { pattern: 'secret' })).content).toContain('No matches');
   });
 
+  it('matches line by line: no match across lines, CRLF stripped, right line numbers', async () => {
+    put('m.txt', 'alpha\nbeta\r\ngamma beta\n\nend beta');
+    expect((await call('grep', { pattern: 'alpha\\sbeta' })).content).toContain('No matches');
+    expect((await call('grep', { pattern: 'beta$', path: 'm.txt' })).content.split('\n')).toEqual(['m.txt:2: beta', 'm.txt:3: gamma beta', 'm.txt:5: end beta']);
+    expect((await call('grep', { pattern: '^$', path: 'm.txt' })).content).toBe('m.txt:4: ');
+    expect((await call('grep', { pattern: 'a\\s', path: 'm.txt' })).content).toBe('m.txt:3: gamma beta');
+  });
+
   it('searches one file, stops at max_matches and explains a bad regex', async () => {
     expect((await call('grep', { pattern: '^', path: 'src/main.ts' })).content.split('\n')).toHaveLength(4);
     const capped = await call('grep', { pattern: '.', max_matches: 2 });

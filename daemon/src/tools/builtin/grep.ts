@@ -63,7 +63,7 @@ export function createGrepTool() {
 /** Reads files a few at a time and collects matching lines in path order, stopping at `max`. */
 async function searchFiles(view: WorkspaceView, files: string[], re: RegExp, max: number, signal: AbortSignal): Promise<{ lines: string[]; searched: number; truncated: boolean }> {
   const perFile: (string[] | undefined)[] = new Array(files.length);
-  const whole = new RegExp(re.source, `${re.flags}m`);
+  const whole = new RegExp(re.source, `${re.flags}gm`);
   let next = 0;
   let found = 0;
   let searched = 0;
@@ -104,19 +104,24 @@ async function searchOne(view: WorkspaceView, path: string, re: RegExp, whole: R
   }
   if (looksBinary(bytes)) return [];
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  // Most files do not match at all: one multiline test of the whole text skips splitting them.
-  if (text === '' || !whole.test(text)) return [];
+  if (text === '') return [];
+  // Scan the whole text for candidate matches (cost follows matches, not lines), then confirm each
+  // candidate's line with the per-line regex, so a match that spans lines never counts.
   const out: string[] = [];
-  let lineNo = 0;
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    lineNo++;
-    const line = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+  const scan = new RegExp(whole.source, whole.flags);
+  let lineNo = 1;
+  let counted = 0;
+  for (let m = scan.exec(text); m; m = scan.exec(text)) {
+    const lineStart = text.lastIndexOf('\n', m.index - 1) + 1;
+    if (lineStart === text.length) break; // the empty "line" after a final newline
+    let lineEnd = text.indexOf('\n', m.index);
+    if (lineEnd < 0) lineEnd = text.length;
+    for (let k = text.indexOf('\n', counted); k >= 0 && k < lineStart; k = text.indexOf('\n', k + 1)) lineNo++;
+    counted = lineStart;
+    const line = text.slice(lineStart, lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd);
     if (re.test(line)) out.push(`${path}:${lineNo}: ${line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}...` : line}`);
-    if (end === text.length) break;
-    start = end + 1;
+    if (lineEnd >= text.length) break;
+    scan.lastIndex = lineEnd + 1;
   }
   return out;
 }
