@@ -1,22 +1,28 @@
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DaemonStatus } from '@shadowbox/protocol';
 import { readToken } from '../state/index.js';
 import { type CliIo, CliError, connectCli, println, statePaths } from './context.js';
 
-/** The page URL with the token in the fragment: browsers never send a fragment to a server or in a Referer. */
-export function webUrlWithToken(webUrl: string, token: string): string {
+/**
+ * The page URL with the token (and the workspace to offer for new sessions) in the fragment: browsers
+ * never send a fragment to a server or in a Referer, and the page removes it from the address bar.
+ */
+export function webUrlWithToken(webUrl: string, token: string, workspace?: string): string {
   const url = new URL(webUrl);
-  url.hash = `token=${encodeURIComponent(token)}`;
+  const frag = new URLSearchParams({ token });
+  if (workspace) frag.set('workspace', workspace);
+  url.hash = frag.toString();
   return url.toString();
 }
 
 /**
- * `shadowbox web [--open] [--json] [--state-dir DIR]`: makes sure the daemon runs, prints the web
+ * `shadowbox web [--open] [--json] [--workspace DIR] [--state-dir DIR]`: makes sure the daemon runs, prints the web
  * client's URL carrying the token in its fragment, and with --open hands it to xdg-open.
  */
 export async function webCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { open: { type: 'boolean' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { open: { type: 'boolean' }, json: { type: 'boolean' }, workspace: { type: 'string' }, 'state-dir': { type: 'string' } } });
   const paths = statePaths(io, values['state-dir']);
   const client = await connectCli(io, { ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}), name: 'shadowbox-web' });
   let webUrl: string | null;
@@ -28,7 +34,7 @@ export async function webCommand(io: CliIo, argv: string[]): Promise<number> {
   if (!webUrl) throw new CliError('the running daemon has no web server (it was started with --no-web or --stdio); restart it with `shadowbox stop` and let `shadowbox web` start it');
   const token = await readToken(paths.tokenFile);
   if (!token) throw new CliError(`no token file at ${paths.tokenFile}; is the daemon for this state dir running?`);
-  const url = webUrlWithToken(webUrl, token);
+  const url = webUrlWithToken(webUrl, token, path.resolve(io.cwd, values.workspace ?? '.'));
   if (values.json) println(io, JSON.stringify({ url, webUrl }));
   else {
     println(io, url);
