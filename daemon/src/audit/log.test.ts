@@ -244,6 +244,30 @@ describe('verify names the first bad entry', () => {
     expect(await log.verify(ws)).toMatchObject({ ok: true });
   });
 
+  it('an entry edited and re-hashed on its own breaks the chain at the next entry', async () => {
+    const lines = await fill(10);
+    const i = lines.findIndex((l) => l.includes('"seq":2,'));
+    const e = JSON.parse(lines[i]) as Record<string, unknown> & { data: Record<string, unknown> };
+    e.data.tool = 'write_file';
+    delete e.hash;
+    e.hash = entryHash(e as never);
+    lines[i] = JSON.stringify(e);
+    await writeLines(lines);
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: 3, line: i + 2, reason: 'chain_broken' } });
+  });
+
+  it('garbage in the middle, a non-entry object, and a corrupt head', async () => {
+    const lines = await fill(6);
+    await writeLines([...lines.slice(0, 2), 'not json', ...lines.slice(2)]);
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: null, line: 3, reason: 'unparseable_line' } });
+    await writeLines([...lines.slice(0, 2), '{"hello":1}', ...lines.slice(2)]);
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: null, line: 3, reason: 'malformed_entry' } });
+    await writeLines(lines);
+    expect(await verify()).toMatchObject({ ok: true });
+    await writeFile(auditFiles(stateDir, ws).head, '{"v":1');
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { reason: 'head_corrupt' } });
+  });
+
   it('a deleted head file is reported when checkpoints exist', async () => {
     await fill(5);
     await unlink(auditFiles(stateDir, ws).head);
