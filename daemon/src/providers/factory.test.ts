@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@shadowbox/protocol';
-import { startModelServer, type ModelServer } from '../../../test/model-server/index.js';
+import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
 import { isShadowboxError } from '../errors.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';

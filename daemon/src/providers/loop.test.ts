@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventBody } from '@shadowbox/protocol';
-import { startModelServer, type ModelServer } from '../../../test/model-server/index.js';
+import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
 import { runTurn } from '../agent/loop.js';
 import type { AgentTools, ChatMessage } from '../agent/types.js';
 import { silentLogger } from '../state/index.js';
