@@ -2,7 +2,6 @@ import { ErrorCodes } from '@shadowbox/protocol';
 import type { AgentTools } from './agent/index.js';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
-import { createDemoModel } from './demo/demo-model.js';
 
 /** Wires providers, tools, policy, audit, shadow, WASI and bundles into the daemon. */
 export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabilities> {
@@ -17,7 +16,6 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       permissionTimeoutMs: 10 * 60_000,
       system: () => 'You are shadowbox, a coding agent.',
       createModel: (spec) => {
-        if (spec.startsWith('demo/')) return createDemoModel(spec.slice(5));
         throw new ShadowboxError(ErrorCodes.ConfigMissing, 'no_provider', 'no model provider is wired yet');
       },
       createTools: () => noTools,

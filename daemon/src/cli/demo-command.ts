@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { AuditQuery, AuditVerify, DaemonStop, SessionCreate, SessionPrompt, ShadowAccept, ShadowDiff, ToolsList } from '@shadowbox/protocol';
+import { AuditQuery, AuditVerify, BundlesList, DaemonStop, SessionCreate, SessionPrompt, ShadowAccept, ShadowDiff, ToolsList } from '@shadowbox/protocol';
+import { startModelServer, type ModelServer, type Reply } from '../demo/model-server/index.js';
 import { type CliIo, connectCli, println } from './context.js';
 import { colorsFor, renderDiff } from './review-commands.js';
 import { renderPlain } from './run-command.js';
@@ -25,7 +26,8 @@ const DATA_CSV = 'value\n1\n2\n3\n4\n';
 /**
  * `shadowbox demo [--model SPEC] [--keep] [--state-dir DIR]`: one prompt end to end on a throw-away
  * git workspace and a throw-away daemon — agent loop, policy, shadow edit, sandboxed CPython, review,
- * accept, audit verification. Without --model it uses the offline `demo/replay` model (labelled as such).
+ * accept, audit verification. Without --model the model is the scripted model server (a local HTTP
+ * server speaking the OpenAI wire format, driven through the real provider code), labelled as such.
  */
 export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string', short: 'm' }, keep: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
@@ -35,7 +37,9 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'shadowbox-demo-'));
   const workspace = path.join(tmp, 'project');
   const stateDir = values['state-dir'] ? path.resolve(io.cwd, values['state-dir']) : path.join(tmp, 'state');
-  const model = values.model ?? 'demo/replay';
+  const scripted = !values.model;
+  const model = values.model ?? 'openai/scripted-demo';
+  let server: ModelServer | null = null;
   const step = (s: string) => println(io, `\n${c.bold(c.cyan(`▌ ${s}`))} ${c.dim(`(${ms()})`)}`);
 
   await execa('mkdir', ['-p', workspace]);
@@ -46,7 +50,12 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
   await execa('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-qm', 'buggy mean'], { cwd: workspace });
 
   step(`a git project with a bug in stats.py (mean divides by n-1): ${workspace}`);
-  const client = await connectCli({ ...io, env: { ...io.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock') } }, { name: 'shadowbox-demo', permissions: true });
+  const env: NodeJS.ProcessEnv = { ...io.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock') };
+  if (scripted) {
+    server = await startModelServer();
+    Object.assign(env, { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'scripted-demo' });
+  }
+  const client = await connectCli({ ...io, env }, { name: 'shadowbox-demo', permissions: true });
   let code = 1;
   try {
     client.onPermission(async (q) => {
@@ -55,7 +64,11 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     });
     const tools = await client.request(ToolsList, {});
     println(io, `daemon up with ${tools.tools.length} tools: ${tools.tools.map((t) => t.name).join(', ')}`);
-    if (model === 'demo/replay') println(io, c.dim('model: demo/replay — an offline scripted model (no API key needed); everything else is real. Use --model openai/gpt-4o-mini etc. for a real one.'));
+    const pythonBuilt = (await client.request(BundlesList, {})).bundles.some((b) => b.name === 'python');
+    if (server) {
+      println(io, c.dim('model: SCRIPTED — a local server replays a fixed conversation in the OpenAI wire format (no API key needed); the daemon, tools, sandbox, review and audit are real. Use --model openai/gpt-4o-mini (with OPENAI_API_KEY) for a real model.'));
+      server.push(...demoScript(pythonBuilt));
+    }
 
     const session = await client.request(SessionCreate, { workspace, model, mode: 'review' });
     step(`prompt (session ${session.sessionId.slice(0, 8)}, mode review, model ${session.model})`);
@@ -95,10 +108,24 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
   } finally {
     await client.request(DaemonStop, {}).catch(() => undefined);
     client.dispose();
+    await server?.close();
     if (values.keep) println(io, c.dim(`kept: ${tmp}`));
     else {
       await new Promise((res) => setTimeout(res, 200));
       await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     }
   }
+}
+
+/** The scripted model's side of the demo conversation. */
+function demoScript(python: boolean): Reply[] {
+  return [
+    { text: ['I will read ', '`stats.py` first.'], toolCalls: [{ name: 'read_file', arguments: { path: 'stats.py' } }] },
+    {
+      text: ['`mean()` divides by `len(xs) - 1`, ', 'so every average is too high. Fixing it.'],
+      toolCalls: [{ name: 'edit_file', arguments: { path: 'stats.py', old_string: 'sum(xs) / (len(xs) - 1)', new_string: 'sum(xs) / len(xs)' } }],
+    },
+    ...(python ? [{ text: ['Now I run it with the sandboxed CPython; ', 'it sees my edit, your file is untouched.'], toolCalls: [{ name: 'python', arguments: { file: 'stats.py' } }] }] : []),
+    { text: [python ? 'It prints `mean = 2.50`, right for 1, 2, 3, 4. ' : '(The python bundle is not built here, so I did not run it.) ', 'The fix waits in the shadow workspace: ', 'accept it to write `stats.py`.'] },
+  ];
 }
