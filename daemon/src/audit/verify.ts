@@ -103,8 +103,8 @@ export async function verifyLog(files: { log: string; head: string }, workspace:
         return bad({ seq: isLast && !nl ? expected : null, line: lineNo, reason: isLast && !nl ? 'torn_line' : 'unparseable_line' });
       }
       if (isLast && !nl) return bad({ seq: expected, line: lineNo, reason: 'torn_line' });
-      const cp = CheckpointLine.safeParse(raw);
-      if (cp.success) {
+      const cp = typeof raw === 'object' && raw !== null && 'checkpoint' in raw ? CheckpointLine.safeParse(raw) : null;
+      if (cp?.success) {
         const c = cp.data.checkpoint;
         if (!checkCheckpoint(key, workspace, c)) return bad({ seq: c.seq, line: lineNo, reason: 'bad_signature' });
         if (c.seq !== expected - 1 || c.hash !== prevHash) return bad({ seq: c.seq, line: lineNo, reason: 'checkpoint_mismatch' });
