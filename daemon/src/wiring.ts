@@ -1,25 +1,222 @@
-import { ErrorCodes } from '@shadowbox/protocol';
-import type { AgentTools } from './agent/index.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, WorkspaceChanged } from '@shadowbox/protocol';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
+import { createAuditLog } from './audit/index.js';
+import { createBundleAdapter, createManifestTools, createNetFetch, createRunBundleTool, createWasiRuntime, findWasmtime, type RunBundleDeps } from './wasi/index.js';
+import { createBundleService, type BundleService } from './bundles/index.js';
+import { createPolicy, type PolicyService } from './policy/index.js';
+import { createModelFactory } from './providers/index.js';
+import { createPython } from './python/index.js';
+import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
+import { registerCapabilityHandlers } from './server/index.js';
+import { createShadowService, type ShadowService } from './shadow/index.js';
+import type { SessionManager } from './sessions/index.js';
+import { createBuiltinTools, createToolRuntime } from './tools/index.js';
+import type { Tool } from './tools/define.js';
+import { registerWebRoutes } from './web/index.js';
+import { systemPrompt } from './agent/index.js';
+import { loadConfig, type Logger } from './state/index.js';
 
-/** Wires providers, tools, policy, audit, shadow, WASI and bundles into the daemon. */
+/**
+ * The only place that knows every capability: builds audit, policy, shadow, providers, bundles,
+ * WASI, python and the tool runtime, hands the session manager what it needs, and registers the
+ * protocol handlers on small ports. Capabilities never import each other's files.
+ */
 export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabilities> {
-  const noTools: AgentTools = { specs: () => [], describe: () => null, call: async () => ({ isError: true, content: 'no tools', durationMs: 0 }) };
-  return {
-    providers: [],
-    wasiRunners: [],
-    sessionDeps: {
-      defaultModel: async () => ctx.env.SHADOWBOX_MODEL ?? 'openai/gpt-4o-mini',
-      defaultMode: 'review',
-      maxTurns: 25,
-      permissionTimeoutMs: 10 * 60_000,
-      system: () => 'You are shadowbox, a coding agent.',
-      createModel: (spec) => {
-        throw new ShadowboxError(ErrorCodes.ConfigMissing, 'no_provider', 'no model provider is wired yet');
-      },
-      createTools: () => noTools,
-      checkpoint: async () => null,
+  const { paths, env, logger } = ctx;
+  const stateDir = paths.stateDir;
+  const audit = createAuditLog({ stateDir, logger });
+  const policy = createPolicy({ stateDir, audit, logger });
+  const shadow = createShadowService({ stateDir, audit, logger });
+  const { config } = await loadConfig(paths.configFile, env);
+  const models = createModelFactory({ env, logger, config });
+  const bundles = createBundleService({ stateDir, audit, ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}) });
+  const netFetch = createNetFetch({ audit });
+  const wasmtime = findWasmtime();
+  const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
+  const adapt = createBundleAdapter();
+  const runDeps: RunBundleDeps = { runtime: wasi, loadBundle: async (name) => adapt(await bundles.load(name)) };
+
+  const python = createPython({
+    loadBundle: async () => {
+      const b = await bundles.load('python');
+      return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
     },
+    // Every guest fetch is a policy decision on its host; "ask" cannot reach a person from inside a
+    // running interpreter, so only an allow (project rule or auto mode) lets it through.
+    netFetch: async (req, c) => {
+      const live = c.sessionId ? ctx.sessions().get(c.sessionId) : null;
+      if (!live) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'netFetch needs a session');
+      const host = new URL(req.url).hostname;
+      const q = { workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool: 'python', kind: 'fetch' as const, target: { hosts: [host] } };
+      const d = await policy.decide(q);
+      if (d.action !== 'allow') {
+        throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'host_not_allowed', `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`, { host, rule: d.rule });
+      }
+      const r = await netFetch.fetch(
+        { url: req.url, method: req.method, headers: req.headers, body: req.body },
+        { rules: [{ host }], sessionId: live.id, workspace: live.meta.workspace },
+      );
+      return { url: r.url, status: r.status, headers: r.headers, body: r.body };
+    },
+  });
+
+  const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...(await bundleTools(bundles, runDeps, logger))];
+  const runtime = createToolRuntime({ tools, policy, audit, logger });
+
+  const watched = new Map<string, () => void>();
+  const watchWorkspace = (workspace: string) => {
+    if (watched.has(workspace)) return;
+    watched.set(
+      workspace,
+      shadow.watch(workspace, (changed) => {
+        void shadow
+          .status({ sessionId: ctx.sessions().latest(workspace)?.id ?? '', workspace })
+          .then((s) => s.files.map((f) => f.path).filter((p) => changed.includes(p)))
+          .catch(() => [] as string[])
+          .then((stale) => {
+            for (const c of ctx.clients.list()) c.connection.sendNotification(WorkspaceChanged.type, { workspace, paths: changed, stale }).catch(() => undefined);
+          });
+      }),
+    );
+  };
+
+  registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
+    review: reviewPort(shadow, ctx.sessions),
+    tools: toolsPort(runtime, ctx.sessions),
+    policy: policyPort(policy),
+    audit: { query: (p) => audit.query(p), verify: (ws) => audit.verify(ws) },
+    bundles: bundlesPort(bundles),
+  });
+
+  return {
+    providers: models.providers(),
+    wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
+    sessionDeps: {
+      // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
+      defaultModel: async () => env.SHADOWBOX_MODEL ?? config.model ?? (models.providers().includes('anthropic') && !models.providers().includes('openai') ? 'anthropic/claude-sonnet-4-5' : 'openai/gpt-4o-mini'),
+      defaultMode: config.mode ?? 'review',
+      maxTurns: Number(env.SHADOWBOX_MAX_TURNS) || config.maxTurns || 50,
+      permissionTimeoutMs: Number(env.SHADOWBOX_PERMISSION_TIMEOUT_MS) || 10 * 60_000,
+      system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtime.list() }),
+      createModel: (spec) => models.create(spec),
+      createTools: (c) => {
+        watchWorkspace(c.workspace);
+        return runtime.forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) });
+      },
+      checkpoint: (meta, turnId, summary) => shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary),
+      onSessionEvent: (meta, type, data) => {
+        // Prompts are recorded by digest and length, not their text.
+        const d = typeof data.text === 'string' ? { ...data, text: undefined, chars: data.text.length, sha256: createHash('sha256').update(data.text).digest('hex') } : data;
+        void audit.append({ type, workspace: meta.workspace, sessionId: meta.sessionId, data: d }).catch((e: unknown) => logger.error(`audit: ${(e as Error).message}`));
+      },
+    },
+    onHttp: (http) => {
+      const mirror = bundles.serveMirror();
+      http.addRoute((req, res) => mirror(req, res));
+      registerWebRoutes(http, { distDir: fileURLToPath(new URL('../../clients/web/dist', import.meta.url)), token: ctx.token(), logger });
+    },
+    close: async () => {
+      for (const stop of watched.values()) stop();
+      await python.close().catch(() => undefined);
+      await wasi.close().catch(() => undefined);
+      await shadow.close();
+      await audit.close();
+    },
+  };
+}
+
+/** Tools declared by installed (or locally built) bundle manifests; a broken bundle is logged, not fatal. */
+async function bundleTools(bundles: BundleService, deps: RunBundleDeps, logger: Logger): Promise<Tool<any>[]> {
+  const out: Tool<any>[] = [];
+  const list = await bundles.list().catch((e: unknown) => {
+    logger.warn(`bundles: cannot list (${(e as Error).message})`);
+    return [];
+  });
+  const seen = new Set<string>();
+  for (const b of list) {
+    if (seen.has(b.name) || b.tools.length === 0 || b.name === 'python') continue;
+    seen.add(b.name);
+    try {
+      const loaded = await bundles.load(b.name);
+      out.push(...createManifestTools({ name: loaded.name, manifest: loaded.manifest }, deps));
+    } catch (e) {
+      logger.warn(`bundle ${b.name}: tools not offered (${(e as Error).message})`);
+    }
+  }
+  return out;
+}
+
+function reviewPort(shadow: ShadowService, sessions: () => SessionManager): ReviewPort {
+  const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
+    try {
+      sessions().get(sessionId).emit({ type: 'review', action, paths, clientId });
+    } catch {
+      // the session may be gone; the audit entry written by shadow still records it
+    }
+  };
+  return {
+    status: (t) => shadow.status(t),
+    diff: (t, p) => shadow.diff(t, p),
+    accept: async (t, sel, client) => {
+      const r = await shadow.accept(t, sel, client.id);
+      note(t.sessionId, 'accept', r.applied.map((a) => a.path), client.id);
+      return r;
+    },
+    reject: async (t, sel, client) => {
+      const r = await shadow.reject(t, sel, client.id);
+      note(t.sessionId, 'reject', r.rejected, client.id);
+      return r;
+    },
+    undo: async (t, client) => {
+      const r = await shadow.undo(t, client.id);
+      note(t.sessionId, 'undo', r.restored, client.id);
+      return r;
+    },
+    exportBranch: (t, b) => shadow.exportBranch(t, b),
+    file: (t, p) => shadow.file(t, p),
+  };
+}
+
+function toolsPort(runtime: ReturnType<typeof createToolRuntime>, sessions: () => SessionManager): ToolsPort {
+  return {
+    list: async () => ({ tools: runtime.list() }),
+    call: async (p, client) => {
+      const tools = sessions().sessionTools(p.sessionId);
+      const callId = `direct-${randomUUID()}`;
+      const abort = new AbortController();
+      client.onClose(() => abort.abort());
+      const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal: abort.signal });
+      return {
+        callId,
+        isError: o.isError,
+        content: o.content,
+        ...(o.output !== undefined ? { output: o.output } : {}),
+        ...(o.code !== undefined ? { code: o.code } : {}),
+        ...(o.reason !== undefined ? { reason: o.reason } : {}),
+        decision: o.decision ?? { action: 'deny', rule: 'unknown_tool' },
+        durationMs: o.durationMs,
+        ...(o.changed ? { changed: o.changed } : {}),
+        ...(o.data ? { data: o.data } : {}),
+      };
+    },
+  };
+}
+
+function policyPort(policy: PolicyService): PolicyPort {
+  return { list: (ws) => policy.list(ws), set: (p, client) => policy.set(p, client.id) };
+}
+
+function bundlesPort(bundles: BundleService): BundlesPort {
+  return {
+    list: async () => ({ bundles: await bundles.list() }),
+    verify: async (p) => {
+      const r = await bundles.verifyPath(p);
+      return { ok: true, name: r.name, version: r.version, manifestSha256: r.manifestSha256, keyIds: r.keyIds };
+    },
+    install: (p) => bundles.install({ name: p.name, ...(p.version ? { version: p.version } : {}), ...(p.mirror ? { mirror: p.mirror } : {}) }),
+    trust: (keyFile) => bundles.trustKey(keyFile),
   };
 }

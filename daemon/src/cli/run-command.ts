@@ -4,7 +4,7 @@ import { SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '
 import { type CliIo, CliError, connectCli, println } from './context.js';
 
 /** Renders one event as plain text for `shadowbox run` (no colors: output is often piped). */
-export function renderPlain(e: SessionEvent['event'], write: (s: string) => void, state: { midLine: boolean }): void {
+export function renderPlain(e: SessionEvent['event'], write: (s: string) => void, state: { midLine: boolean; execCalls?: Set<string> }): void {
   const line = (s: string) => {
     if (state.midLine) write('\n');
     state.midLine = false;
@@ -17,9 +17,18 @@ export function renderPlain(e: SessionEvent['event'], write: (s: string) => void
       break;
     case 'tool_call':
       line(`▸ ${e.tool} (${e.kind}) ${e.summary}`);
+      if (e.kind === 'execute') (state.execCalls ??= new Set()).add(e.callId);
       break;
     case 'tool_call_update':
-      if (e.status === 'completed' || e.status === 'failed') line(`  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`);
+      if (e.status === 'completed' || e.status === 'failed') {
+        line(`  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`);
+        // What code printed is the point of running it: show its first lines.
+        if (e.status === 'completed' && e.content && state.execCalls?.has(e.callId)) {
+          const lines = e.content.split('\n');
+          for (const l of lines.slice(0, 8)) line(`  │ ${l}`);
+          if (lines.length > 8) line(`  │ … ${lines.length - 8} more line(s)`);
+        }
+      }
       break;
     case 'permission_request':
       line(`? permission needed for ${e.tool}: ${e.summary} (rule ${e.rule}); answer from an attached client (shadowbox attach) — waiting`);
