@@ -253,7 +253,7 @@ export class App {
     replaceChildren(
       this.els.sessionList,
       ...(this.sessions.length ? [] : [h('li', { className: 'empty' }, 'No sessions yet.')]),
-      ...this.sessions.map((s) =>
+      ...this.sessions.map((listed) => (listed.sessionId === current && this.view ? this.view.info : listed)).map((s) =>
         h(
           'li',
           { className: s.sessionId === current ? 'current' : '', 'data-testid': 'session-item', 'data-session': s.sessionId },

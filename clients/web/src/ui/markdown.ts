@@ -4,10 +4,15 @@ import { Marked } from 'marked';
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
 // Links from the model open in a new tab without an opener or a Referer; nothing else may navigate.
+// Inputs survive only as GFM task-list checkboxes, and those are read-only.
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   if (node.tagName === 'A') {
     node.setAttribute('target', '_blank');
     node.setAttribute('rel', 'noopener noreferrer');
+  }
+  if (node.tagName === 'INPUT') {
+    if (node.getAttribute('type') !== 'checkbox') node.remove();
+    else node.setAttribute('disabled', '');
   }
 });
 
