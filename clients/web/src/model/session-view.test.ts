@@ -79,3 +79,18 @@ describe('SessionView', () => {
     expect(v.clients.get('c2')?.kind).toBe('terminal');
   });
 });
+
+describe('SessionView ordering and title', () => {
+  it('puts a permission question right under its tool card and titles the session by its first prompt', () => {
+    seq = 0;
+    const v = new SessionView({ ...info, title: '' });
+    v.applyHistory({ ...info, title: '' }, [
+      ev({ type: 'user_message', turnId: 't', text: 'first line\nsecond', clientId: 'c1' }),
+      ev({ type: 'tool_call', turnId: 't', callId: 'k1', tool: 'edit_file', kind: 'edit', summary: 's', input: {}, status: 'pending' }),
+      ev({ type: 'tool_call', turnId: 't', callId: 'k2', tool: 'read_file', kind: 'read', summary: 's', input: {}, status: 'pending' }),
+      ev({ type: 'permission_request', turnId: 't', requestId: 'r1', callId: 'k1', tool: 'edit_file', kind: 'edit', summary: 's', input: {}, rule: 'x', options: ['deny'] }),
+    ]);
+    expect(v.items.map((i) => i.id)).toEqual([v.items[0].id, 'k1', 'r1', 'k2']);
+    expect(v.info.title).toBe('first line');
+  });
+});

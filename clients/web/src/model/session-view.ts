@@ -58,6 +58,7 @@ export class SessionView {
     const snapshot = { ...info, attached: [...info.attached] };
     for (const e of history) this.apply(e);
     // The attach answer is the truth about driver, attached clients and state at that moment.
+    if (!snapshot.title) snapshot.title = this.info.title;
     this.info = snapshot;
     if (info.state === 'idle') this.running = null;
     this.ready = true;
@@ -127,6 +128,7 @@ export class SessionView {
         this.notice('info', `session created on ${b.workspace} (${b.model}, ${b.mode})`);
         break;
       case 'user_message':
+        if (!this.info.title) this.info.title = b.text.split('\n')[0].slice(0, 80);
         this.add({ kind: 'user', id: `u${this.counter++}`, rev: 0, turnId: b.turnId, text: b.text, clientId: b.clientId });
         break;
       case 'turn_start':
@@ -172,11 +174,18 @@ export class SessionView {
         this.touch(t);
         break;
       }
-      case 'permission_request':
-        this.add({ kind: 'permission', id: b.requestId, rev: 0, callId: b.callId, tool: b.tool, toolKind: b.kind, summary: b.summary, input: b.input, rule: b.rule, options: b.options });
+      case 'permission_request': {
+        // The question sits right under the tool card it is about.
+        const item: Item = { kind: 'permission', id: b.requestId, rev: 0, callId: b.callId, tool: b.tool, toolKind: b.kind, summary: b.summary, input: b.input, rule: b.rule, options: b.options };
+        const at = this.items.findIndex((i) => i.kind === 'tool' && i.id === b.callId);
+        if (at >= 0) {
+          this.items.splice(at + 1, 0, item);
+          this.byId.set(item.id, item);
+        } else this.add(item);
         this.info.state = 'waiting_permission';
         this.headRev++;
         break;
+      }
       case 'permission_resolved': {
         const p = this.byId.get(b.requestId);
         if (p?.kind === 'permission') {

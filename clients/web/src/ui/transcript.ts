@@ -47,13 +47,19 @@ export class TranscriptRenderer {
 
   update(view: SessionView): void {
     const nearBottom = this.root.scrollHeight - this.root.scrollTop - this.root.clientHeight < 80;
+    let prev: HTMLElement | null = null;
     for (const item of view.items) {
       const r = this.rendered.get(item.id);
-      if (r && r.rev === item.rev) continue;
+      if (r && r.rev === item.rev) {
+        prev = r.el;
+        continue;
+      }
       const el = r?.el ?? h('div', { className: `item item-${item.kind}`, 'data-id': item.id });
       this.fill(el, item);
-      if (!r) this.root.appendChild(el);
+      // New items go right after the previous one (a permission question is inserted under its tool card).
+      if (!r) this.root.insertBefore(el, prev ? prev.nextSibling : this.root.firstChild);
       this.rendered.set(item.id, { el, rev: item.rev });
+      prev = el;
     }
     if (nearBottom) this.root.scrollTop = this.root.scrollHeight;
   }
