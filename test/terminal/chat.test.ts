@@ -1,26 +1,12 @@
-// PENDING: the model-backed terminal scenarios. Rename to chat.test.ts once test/model-server/ and the
-// providers, tools/policy and shadow capabilities are wired into the daemon; only `scriptedModel` below
-// needs adapting to the model server's script format.
+// The model-backed terminal scenarios: the real shadowbox binary in real terminals (tmux) against a real
+// daemon whose model is the scripted model server.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startModelServer, type ModelServer } from '../model-server/index.js';
 import { count, haveTmux, Tmux } from './tmux.js';
-
-/** One scripted model response: streamed text chunks (with a delay between them) and/or tool calls. */
-export interface Reply {
-  text?: string[];
-  delayMs?: number;
-  toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
-}
-
-/** Starts the scripted model server with these replies, in order. ADAPT to test/model-server's API. */
-async function scriptedModel(replies: Reply[]): Promise<{ url: string; close(): Promise<void> }> {
-  const mod = (await import(/* @vite-ignore */ '../model-server/index.js')) as Record<string, unknown>;
-  const start = (mod.startModelServer ?? mod.startScriptedModelServer) as (o: unknown) => Promise<{ url: string; close(): Promise<void> }>;
-  return start({ script: replies });
-}
 
 const hasTmux = await haveTmux();
 if (!hasTmux) console.warn('test/terminal: tmux is not installed (apt-get install tmux); skipping the terminal tests');
@@ -31,13 +17,13 @@ const edited = original.replace('line 2\n', 'line two, edited\n').replace('line 
 describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon, scripted model)', () => {
   let d: TestDaemon;
   let ws: string;
-  let model: Awaited<ReturnType<typeof scriptedModel>>;
+  let model: ModelServer;
   const tmux = new Tmux(`sbx-chat-${process.pid}`);
 
   beforeAll(async () => {
     ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'notes.txt'), original);
-    model = await scriptedModel([
+    model = await startModelServer({ script: [
       // Prompt 1, model turn 1: a tool call that edits two far-apart lines (two hunks).
       { text: ['I will update ', 'the **notes**.'], toolCalls: [{ name: 'write_file', arguments: { path: 'notes.txt', content: edited } }] },
       // Prompt 1, model turn 2 (after the tool result).
@@ -48,7 +34,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250 },
       // Prompt 4: the session still works after the cancel.
       { text: ['Still here.'] },
-    ]);
+    ] });
     d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
     // Make write_file ask, so the turn shows a permission question.
     const admin = await d.connect('admin');
@@ -100,13 +86,44 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     expect(real).toContain('line two, edited\n');
     expect(real).toContain('line 28\n');
     expect(real).not.toContain('twenty-eight');
+    // The diff is colored in a terminal: added lines green, removed lines red (picocolors' SGR codes).
+    const colored = await tmux.captureColors('a');
+    expect(colored).toMatch(/\x1b\[32m\+line two, edited/);
+    expect(colored).toMatch(/\x1b\[31m-line 28/);
+
+    // /undo puts the real file back.
+    await tmux.line('a', '/undo');
+    await tmux.waitFor('a', '↺ restored notes.txt');
+    expect(await readFile(path.join(ws, 'notes.txt'), 'utf8')).toBe(original);
+
+    // The person edits line 28 too: accepting everything is a conflict, shown with its markers; nothing is written.
+    const mine = original.replace('line 28\n', 'line 28, mine\n');
+    await writeFile(path.join(ws, 'notes.txt'), mine);
+    await tmux.line('a', '/review');
+    await tmux.waitFor('a', '⚠ stale');
+    await tmux.line('a', '/accept all');
+    screen = await tmux.waitFor('a', /✗ conflict notes\.txt/);
+    expect(screen).toMatch(/^\s*<{7}/m);
+    expect(screen).toMatch(/^\s*>{7}/m);
+    expect(screen).toContain('line 28, mine');
+    expect(await readFile(path.join(ws, 'notes.txt'), 'utf8')).toBe(mine);
+    // Rejecting drops the agent's change; the person's file stays theirs.
+    await tmux.line('a', '/reject notes.txt');
+    await tmux.waitFor('a', '– rejected notes.txt');
+    await tmux.line('a', '/review');
+    await tmux.waitFor('a', 'nothing to review');
+    expect(await readFile(path.join(ws, 'notes.txt'), 'utf8')).toBe(mine);
 
     // Prompt 3: a slow stream; Ctrl-C cancels it, the prompt comes back.
     await tmux.line('a', 'write slowly');
     await tmux.waitFor('a', 'slow chunk 2');
     await tmux.keys('a', 'C-c');
+    const cancelAt = Date.now();
     screen = await tmux.waitFor('a', '⊘ turn cancelled');
+    expect(Date.now() - cancelAt).toBeLessThan(5000);
     expect(screen).not.toContain('slow chunk 59');
+    // The daemon stopped reading the model's stream (the provider request was aborted).
+    expect(model.requests.at(-1)?.clientClosedAt).toBeDefined();
 
     // Prompt 4: the session is still usable.
     await tmux.line('a', 'still there?');
