@@ -1,0 +1,92 @@
+// Agent loop costs (issue 3): per-turn overhead with an instant scripted model (the daemon's prompt round
+// trip minus the same model call made directly with the OpenAI SDK), a turn with one tool call, events/s
+// delivered to 4 attached clients, and memory per idle session. Real daemon process, Unix socket.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { connectSocket } from '../clients/editor/dist/index.js';
+import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
+import { percentile, startDaemon } from './lib/daemon.mjs';
+
+const TURNS = 150;
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+
+export async function run() {
+  const rows = [];
+  const model = await startModelServer();
+  const daemon = await startDaemon({ SHADOWBOX_MODEL: 'openai/bench', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' }, ['--no-web']);
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'sbxa-'));
+  writeFileSync(path.join(ws, 'a.txt'), 'hello\n'.repeat(100));
+  const clients = [];
+  try {
+    // Baseline: the same streamed completion, called directly with the SDK.
+    const sdk = new OpenAI({ baseURL: `${model.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    const direct = [];
+    for (let i = 0; i < TURNS + 20; i++) {
+      model.push({ text: ['ok'] });
+      const t = performance.now();
+      const s = await sdk.chat.completions.create({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      for await (const _ of s);
+      if (i >= 20) direct.push(performance.now() - t);
+    }
+
+    const c = await connectSocket(daemon.socketPath);
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    clients.push(c);
+    const s = await c.request({ method: 'session/create' }, { workspace: ws });
+    const turn = [];
+    for (let i = 0; i < TURNS + 20; i++) {
+      model.push({ text: ['ok'] });
+      const t = performance.now();
+      await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'hi' });
+      if (i >= 20) turn.push(performance.now() - t);
+    }
+    const d50 = percentile(sorted(direct), 50);
+    const t50 = percentile(sorted(turn), 50);
+    rows.push({ metric: 'prompt → end_turn, instant model, p50', value: t50, unit: 'ms', baseline: d50, ratio: t50 / d50, note: 'baseline: the same streamed model call made directly with the OpenAI SDK' });
+    rows.push({ metric: 'loop overhead per turn (excl. model time)', value: t50 - d50, unit: 'ms', note: 'event log appends, fan-out, context fitting, checkpoint check, meta write' });
+
+    const tool = [];
+    for (let i = 0; i < 60; i++) {
+      model.push({ toolCalls: [{ name: 'read_file', arguments: { path: 'a.txt' } }] }, { text: ['ok'] });
+      const t = performance.now();
+      await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'read' });
+      if (i >= 10) tool.push(performance.now() - t);
+    }
+    const tool50 = percentile(sorted(tool), 50);
+    rows.push({ metric: 'turn with one read_file call, p50', value: tool50, unit: 'ms', baseline: 2 * d50, ratio: tool50 / (2 * d50), note: 'two model calls + policy + audit + shadow view read; baseline: two direct SDK calls' });
+
+    // Events/s: one reply of 5000 chunks, streamed to 4 attached clients.
+    const N = 5000;
+    const watchers = [];
+    for (let i = 0; i < 3; i++) {
+      const w = await connectSocket(daemon.socketPath);
+      await w.initialize({ name: `w${i}`, kind: 'test' }, { permissions: false });
+      await w.request({ method: 'session/attach' }, { sessionId: s.sessionId, fromSeq: Number.MAX_SAFE_INTEGER });
+      watchers.push(w);
+      clients.push(w);
+    }
+    let got = 0;
+    for (const w of [c, ...watchers]) w.onEvent((e) => e.event.type === 'message_delta' && got++);
+    model.push({ text: Array.from({ length: N }, (_, i) => `t${i} `) });
+    const t0 = performance.now();
+    await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'stream' });
+    while (got < 4 * N && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
+    const secs = (performance.now() - t0) / 1000;
+    rows.push({ metric: 'streamed deltas delivered (4 clients)', value: got / secs, unit: 'events/s', note: `${N} deltas × 4 clients in ${secs.toFixed(2)} s, each logged to disk first` });
+
+    // Memory per idle session.
+    const before = daemon.rss();
+    const M = 200;
+    for (let i = 0; i < M; i++) await c.request({ method: 'session/create' }, { workspace: ws });
+    await new Promise((r) => setTimeout(r, 300));
+    rows.push({ metric: 'memory per idle session', value: (daemon.rss() - before) / M / 1024, unit: 'KiB', note: `RSS growth over ${M} new sessions` });
+  } finally {
+    for (const x of clients) x.dispose();
+    await daemon.stop();
+    await model.close();
+    rmSync(ws, { recursive: true, force: true });
+  }
+  return { name: 'agent', rows };
+}
