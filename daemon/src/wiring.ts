@@ -98,7 +98,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
       defaultModel: async () => env.SHADOWBOX_MODEL ?? config.model ?? (models.providers().includes('anthropic') && !models.providers().includes('openai') ? 'anthropic/claude-sonnet-4-5' : 'openai/gpt-4o-mini'),
       defaultMode: config.mode ?? 'review',
-      maxTurns: Number(env.SHADOWBOX_MAX_TURNS) || config.maxTurns || 50,
+      maxTurns: Number(env.SHADOWBOX_MAX_TURNS) || config.maxTurns || 25,
       permissionTimeoutMs: Number(env.SHADOWBOX_PERMISSION_TIMEOUT_MS) || 10 * 60_000,
       system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtime.list() }),
       createModel: (spec) => models.create(spec),
