@@ -12,7 +12,8 @@ import type { Base, LayerStore } from './layer.js';
 /** One review item chosen for accept: the whole file (hunks null) or some of its hunks. */
 export interface Selected {
   item: ReviewItem;
-  diff: ItemDiff;
+  /** Computed on demand (whole-file accepts of fresh files never need it). */
+  diff: () => Promise<ItemDiff>;
   hunks: HunkInfo[] | null;
 }
 
@@ -76,12 +77,12 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
     const it = sel.item;
     let target: Target;
     let partial: string | undefined;
-    let theirsText = sel.diff.newText;
+    let theirsText: string | null = null;
     if (it.dir) target = { kind: it.change === 'added' ? 'mkdir' : 'rmdir' };
     else if (sel.hunks === null || it.change === 'deleted') {
       target = it.next ? { kind: 'write', source: { object: store.objectPath(it.next.oid) }, mode: it.next.mode } : { kind: 'delete' };
     } else {
-      partial = applyHunks(sel.diff.oldText ?? '', sel.hunks) ?? undefined;
+      partial = applyHunks((await sel.diff()).oldText ?? '', sel.hunks) ?? undefined;
       if (partial === undefined) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
       theirsText = partial;
       const mode = it.old.type === 'file' ? it.old.mode : (it.next?.mode ?? 0o644);
@@ -93,7 +94,9 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
       ops.push({ sel, target, action, ...(partial !== undefined ? { partial } : {}) });
       continue;
     }
-    const hunkIds = (sel.hunks ?? sel.diff.hunks).map((h) => h.id);
+    const d = await sel.diff();
+    theirsText ??= d.newText;
+    const hunkIds = (sel.hunks ?? d.hunks).map((h) => h.id);
     const abs = path.join(store.root, it.path);
     const ours = it.change === 'modified' && target.kind === 'write' && theirsText !== null && it.old.type === 'file' ? await realText(abs) : null;
     if (ours !== null && it.old.type === 'file') {
@@ -211,6 +214,7 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
     if (!e || e.kind !== 'file') continue;
     const newBase = await store.captureBase(p);
     e.base = newBase;
+    store.touch('entries', p);
     if (o.merged && o.partial !== undefined && newBase.type === 'file') {
       // Rebase the rest of the agent's edit onto what was written (the person's edits included).
       const shadowText = await readFile(store.objectPath(e.oid), 'utf8');

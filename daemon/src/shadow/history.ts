@@ -38,7 +38,8 @@ export async function commitCheckpoint(git: Git, repoDir: string, store: LayerSt
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
   const turnChanges = new Map<string, Blob | null>();
-  for (const p of m.dirty) {
+  const dirty = Object.keys(m.dirty);
+  for (const p of dirty) {
     const e = m.entries[p];
     if (e && e.kind !== 'dir') {
       const b = blobOf(e.base);
@@ -48,7 +49,7 @@ export async function commitCheckpoint(git: Git, repoDir: string, store: LayerSt
     const have = baseChanges.has(p) ? baseChanges.get(p) : (m.committed[p] ?? null);
     if (!same(want, have)) turnChanges.set(p, want);
   }
-  m.dirty = [];
+  for (const p of dirty) delete m.dirty[p];
   if (turnChanges.size === 0) {
     await store.save();
     return null;
@@ -71,7 +72,7 @@ export async function commitCheckpoint(git: Git, repoDir: string, store: LayerSt
   const commit = await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`);
   await git(['--git-dir', repoDir, 'update-ref', `refs/shadowbox/sessions/${m.sessionId}`, commit]);
   const files = [...turnChanges.keys()].sort();
-  m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString(), files });
+  m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString() });
   await store.save();
   return { commit, files };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -31,10 +31,9 @@ export interface Checkpoint {
   turnId: string;
   summary: string;
   time: string;
-  files: string[];
 }
 
-/** The persisted state of one session's layer (layer.json). */
+/** The persisted state of one session's layer. */
 export interface Manifest {
   version: 1;
   sessionId: string;
@@ -46,25 +45,56 @@ export interface Manifest {
   known: Record<string, Base>;
   /** What the history tip holds for the paths the session touched. */
   committed: Record<string, Blob>;
-  dirty: string[];
+  /** Paths changed since the last checkpoint. */
+  dirty: Record<string, 1>;
   tip: string | null;
   checkpoints: Checkpoint[];
   /** Accept ids, oldest first: the undo stack. */
   accepts: string[];
 }
 
-/** Why: one place owns the on-disk layout of a session's layer (manifest, content-addressed objects). */
+const MAPS = ['entries', 'reads', 'known', 'committed', 'dirty'] as const;
+type MapName = (typeof MAPS)[number];
+/** Log lines before the manifest is rewritten whole (compaction). */
+const COMPACT_AFTER = 2000;
+
+/**
+ * Why: one place owns the on-disk layout of a session's layer — `layer.json` (a snapshot) plus
+ * `layer.log` (one JSON line of changed keys per save, so a write costs O(1), not O(layer)), and
+ * content-addressed `objects/`. Nested objects are replaced, never mutated in place (or `touch`ed).
+ */
 export class LayerStore {
   readonly objectsDir: string;
+  readonly m: Manifest;
+  private readonly changed: Record<MapName, Set<string>> = { entries: new Set(), reads: new Set(), known: new Set(), committed: new Set(), dirty: new Set() };
+  private logLines = 0;
+  private made = false;
+
   private constructor(
     readonly dir: string,
     readonly root: string,
-    public m: Manifest,
+    raw: Manifest,
   ) {
     this.objectsDir = path.join(dir, 'objects');
+    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
+    this.m = raw;
   }
 
-  private made = false;
+  private track<T>(name: MapName, obj: Record<string, T>): Record<string, T> {
+    const changed = this.changed[name];
+    return new Proxy(obj, {
+      set(t, k, v) {
+        t[k as string] = v as T;
+        changed.add(k as string);
+        return true;
+      },
+      deleteProperty(t, k) {
+        delete t[k as string];
+        changed.add(k as string);
+        return true;
+      },
+    });
+  }
 
   static async open(dir: string, root: string, sessionId: string): Promise<LayerStore> {
     let m: Manifest;
@@ -72,18 +102,67 @@ export class LayerStore {
       m = JSON.parse(await readFile(path.join(dir, 'layer.json'), 'utf8')) as Manifest;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      m = { version: 1, sessionId, workspace: root, entries: {}, reads: {}, known: {}, committed: {}, dirty: [], tip: null, checkpoints: [], accepts: [] };
+      m = { version: 1, sessionId, workspace: root, entries: {}, reads: {}, known: {}, committed: {}, dirty: {}, tip: null, checkpoints: [], accepts: [] };
     }
-    return new LayerStore(dir, root, m);
+    let lines: string[] = [];
+    try {
+      lines = (await readFile(path.join(dir, 'layer.log'), 'utf8')).split('\n');
+    } catch {
+      // no log yet
+    }
+    for (const line of lines) {
+      if (!line) continue;
+      let delta: { maps: Record<MapName, Record<string, unknown>>; tip: string | null; checkpoints: Checkpoint[]; accepts: string[] };
+      try {
+        delta = JSON.parse(line) as typeof delta;
+      } catch {
+        break; // a line torn by a crash: everything before it is intact
+      }
+      for (const name of MAPS) {
+        const target = m[name] as Record<string, unknown>;
+        for (const [k, v] of Object.entries(delta.maps[name] ?? {})) {
+          if (v === null) delete target[k];
+          else target[k] = v;
+        }
+      }
+      Object.assign(m, { tip: delta.tip, checkpoints: delta.checkpoints, accepts: delta.accepts });
+    }
+    const store = new LayerStore(dir, root, m);
+    store.logLines = lines.length;
+    return store;
   }
 
-  /** Persists the manifest atomically (temp + rename). */
+  /** Marks a key whose nested object was changed in place. */
+  touch(name: MapName, key: string): void {
+    this.changed[name].add(key);
+  }
+
+  /** Persists the changes since the last save: one appended log line, or a whole snapshot now and then. */
   async save(): Promise<void> {
     await this.ensureDirs();
+    if (this.logLines >= COMPACT_AFTER) return this.compact();
+    const maps = {} as Record<MapName, Record<string, unknown>>;
+    for (const name of MAPS) {
+      const out: Record<string, unknown> = {};
+      const src = this.m[name] as Record<string, unknown>;
+      for (const k of this.changed[name]) out[k] = src[k] ?? null;
+      this.changed[name].clear();
+      maps[name] = out;
+    }
+    const line = JSON.stringify({ maps, tip: this.m.tip, checkpoints: this.m.checkpoints, accepts: this.m.accepts });
+    await appendFile(path.join(this.dir, 'layer.log'), line + '\n');
+    this.logLines++;
+  }
+
+  private async compact(): Promise<void> {
     const file = path.join(this.dir, 'layer.json');
     const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(this.m));
     await rename(tmp, file);
+    // A crash here replays an old log over the new snapshot: harmless, each line sets keys to values.
+    await writeFile(path.join(this.dir, 'layer.log'), '');
+    for (const name of MAPS) this.changed[name].clear();
+    this.logLines = 0;
   }
 
   /** Creates the layer's folders on first write (a session that never wrote leaves nothing behind). */
@@ -98,7 +177,7 @@ export class LayerStore {
   }
 
   markDirty(rel: string): void {
-    if (!this.m.dirty.includes(rel)) this.m.dirty.push(rel);
+    this.m.dirty[rel] = 1;
   }
 
   /** Stores bytes held in memory; returns their blob id. */
@@ -146,7 +225,9 @@ export class LayerStore {
     const meta = { mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     if (st.isSymbolicLink()) return { type: 'symlink', oid: await this.putBytes(Buffer.from(await readlink(abs))), ...meta };
     if (!st.isFile()) return { type: 'none' };
-    return { type: 'file', oid: await this.putFile(abs, st.size), ...meta };
+    // Small files in one read; large ones streamed (hash while copying) so memory stays flat.
+    const oid = st.size <= 1024 * 1024 ? await this.putBytes(await readFile(abs)) : await this.putFile(abs, st.size);
+    return { type: 'file', oid, ...meta };
   }
 
   /** The base of a first edit: what the agent read, else the real path now. */

@@ -57,11 +57,11 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
   }
   const out: Selected[] = [];
   for (const it of items) {
-    if (whole.has(it)) out.push({ item: it, diff: await diffOf(it), hunks: null });
+    if (whole.has(it)) out.push({ item: it, diff: () => diffOf(it), hunks: null });
     else if (some.has(it)) {
       const d = await diffOf(it);
       const ids = some.get(it)!;
-      out.push({ item: it, diff: d, hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)) });
+      out.push({ item: it, diff: () => diffOf(it), hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)) });
     }
   }
   return out;
@@ -77,7 +77,10 @@ function unhideAncestors(store: LayerStore, rel: string): void {
     if (e.kind === 'deleted' && e.base.type === 'dir') delete store.m.entries[a];
     else if (e.kind === 'dir' && e.opaque) {
       if (e.base.type === 'dir') delete store.m.entries[a];
-      else e.opaque = false;
+      else {
+        e.opaque = false;
+        store.touch('entries', a);
+      }
     }
   }
 }
@@ -100,13 +103,15 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
       out.push(it.path);
       continue;
     }
-    const keep = s.diff.hunks.filter((h) => !s.hunks!.some((x) => x.id === h.id));
-    const text = applyHunks(s.diff.oldText ?? '', keep);
+    const d = await s.diff();
+    const keep = d.hunks.filter((h) => !s.hunks!.some((x) => x.id === h.id));
+    const text = applyHunks(d.oldText ?? '', keep);
     if (text === null) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
     const e = store.m.entries[p];
     if (e?.kind === 'file') {
       const bytes = Buffer.from(text);
       Object.assign(e, { oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() });
+      store.touch('entries', p);
       store.markDirty(p);
     }
     out.push(...s.hunks.map((h) => h.id));

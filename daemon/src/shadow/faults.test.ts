@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, isShadowboxError } from '../errors.js';
+import { git, makeWorkspace } from './test-support.js';
+
+let ws: ReturnType<typeof makeWorkspace>;
+afterEach(async () => ws?.cleanup());
+const ALL = { paths: [], hunks: [], force: false };
+const read = (p: string) => readFileSync(path.join(ws.root, p), 'utf8');
+
+describe('export', () => {
+  it('creates a branch in the person\'s repo on top of HEAD without touching HEAD, index or working tree', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n', 'keep.txt': 'K\n', 'sub/b.txt': 'B\n' });
+    writeFileSync(path.join(ws.root, 'untracked.txt'), 'U\n');
+    writeFileSync(path.join(ws.root, 'keep.txt'), 'K staged\n');
+    git(ws.root, 'add', 'keep.txt');
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    await svc.checkpoint('s1', ws.root, 't1', 'turn one');
+    await v.remove('sub/b.txt');
+    await v.writeFile('n.txt', 'N\n');
+    await svc.checkpoint('s1', ws.root, 't2', 'turn two');
+    // The person commits meanwhile: export replays on their new HEAD.
+    writeFileSync(path.join(ws.root, 'later.txt'), 'L\n');
+    git(ws.root, 'add', 'later.txt');
+    git(ws.root, 'commit', '-qm', 'person commit');
+    const head = git(ws.root, 'rev-parse', 'HEAD').trim();
+    const status = git(ws.root, 'status', '--porcelain');
+    const index = readFileSync(path.join(ws.root, '.git/index'));
+    const t = { sessionId: 's1', workspace: ws.root };
+    const r = await svc.exportBranch(t, 'agent/work');
+    expect(r.commits).toBe(2);
+    expect(git(ws.root, 'rev-parse', 'agent/work').trim()).toBe(r.commit);
+    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual(['turn two', 'turn one']);
+    expect(git(ws.root, 'show', 'agent/work:a.txt')).toBe('A2\n');
+    expect(git(ws.root, 'show', 'agent/work:later.txt')).toBe('L\n');
+    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n').sort()).toEqual(['a.txt', 'keep.txt', 'later.txt', 'n.txt']);
+    expect(git(ws.root, 'fsck', '--no-dangling').trim()).toBe('');
+    expect(git(ws.root, 'rev-parse', 'HEAD').trim()).toBe(head);
+    expect(git(ws.root, 'status', '--porcelain')).toBe(status);
+    expect(readFileSync(path.join(ws.root, '.git/index')).equals(index)).toBe(true);
+    expect(git(ws.root, 'symbolic-ref', 'HEAD').trim()).toBe('refs/heads/main');
+    const again = await svc.exportBranch(t, 'agent/work').catch((e: unknown) => e);
+    expect(isShadowboxError(again, ErrorCodes.ShadowFailed, 'branch_exists')).toBe(true);
+    const bad = await svc.exportBranch(t, 'bad..name').catch((e: unknown) => e);
+    expect(isShadowboxError(bad, ErrorCodes.ShadowFailed, 'invalid_branch')).toBe(true);
+  });
+});
+
+describe('faults', () => {
+  it('a failure while staging changes nothing and leaves no temp files', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    await v.writeFile('d/new.txt', 'N\n');
+    // The person puts a file where the agent's directory goes: staging d/new.txt fails (ENOTDIR).
+    writeFileSync(path.join(ws.root, 'd'), 'a file\n');
+    const e = await svc.accept({ sessionId: 's1', workspace: ws.root }, ALL, 'tester').catch((x: unknown) => x);
+    expect(isShadowboxError(e, ErrorCodes.ShadowFailed, 'write_failed')).toBe(true);
+    expect(read('a.txt')).toBe('A\n');
+    expect(readdirSync(ws.root).filter((n) => n.includes('.sbx-'))).toEqual([]);
+    expect((await svc.status({ sessionId: 's1', workspace: ws.root })).undoable).toBe(0);
+  });
+
+  it('kill -9 during an accept leaves every file old or new, and the next start rolls back and reports it', async () => {
+    const dist = fileURLToPath(new URL('../../dist/shadow/index.js', import.meta.url));
+    expect(existsSync(dist), 'build the daemon first (npm run build)').toBe(true);
+    const N = 1500;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < N; i++) files[`f/${i}.txt`] = `old ${i}\n`.repeat(200);
+    ws = makeWorkspace(files, { git: false });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    for (let i = 0; i < N; i++) await v.writeFile(`f/${i}.txt`, `new ${i}\n`.repeat(200));
+    await svc.close();
+    const script = `const { createShadowService } = await import(${JSON.stringify(pathToFileURL(dist).href)});
+      const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
+      const svc = createShadowService({ stateDir: ${JSON.stringify(ws.stateDir)}, audit: { append: async () => {} }, logger });
+      await svc.accept({ sessionId: 's1', workspace: ${JSON.stringify(ws.root)} }, { paths: [], hunks: [], force: false }, 'child');
+      process.stdout.write('done');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ws0 = readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const accepts = path.join(ws.stateDir, 'workspaces', ws0, 'shadow', 'sessions', 's1', 'accepts');
+    let out = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    const exited = new Promise((r) => child.once('exit', r));
+    // Kill as soon as the journal says the renames may have started.
+    for (let spins = 0; ; spins++) {
+      const j = existsSync(accepts) ? readdirSync(accepts).filter((n) => n.endsWith('.json')) : [];
+      if (j.length > 0 || child.exitCode !== null) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const mid = Array.from({ length: N }, (_, i) => read(`f/${i}.txt`));
+    mid.forEach((c, i) => expect([`old ${i}\n`.repeat(200), `new ${i}\n`.repeat(200)]).toContain(c));
+    const svc2 = ws.open();
+    const st = await svc2.status({ sessionId: 's1', workspace: ws.root });
+    const after = Array.from({ length: N }, (_, i) => read(`f/${i}.txt`));
+    if (out !== 'done') {
+      // Interrupted: rolled back to the old bytes, the changes still pending, the recovery audited.
+      after.forEach((c, i) => expect(c).toBe(`old ${i}\n`.repeat(200)));
+      expect(st.files).toHaveLength(N);
+      const rec = ws.audit.entries.find((e) => e.type === 'shadow.accept.recovered');
+      expect(rec?.data.outcome).toBe('rolled_back');
+    } else {
+      after.forEach((c, i) => expect(c).toBe(`new ${i}\n`.repeat(200)));
+    }
+    expect(readdirSync(path.join(ws.root, 'f')).filter((n) => n.includes('.sbx-'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('restart and watch', () => {
+  it('a new service on the same state dir sees the layer, its history and its undo stack', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n', 'b.txt': 'B\n' });
+    const s1 = ws.open();
+    const v = await s1.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    await v.writeFile('b.txt', 'B2\n');
+    await s1.checkpoint('s1', ws.root, 't1', 'edit');
+    await s1.accept({ sessionId: 's1', workspace: ws.root }, { paths: ['a.txt'], hunks: [], force: false }, 'x');
+    await s1.close();
+    const s2 = ws.open();
+    const t = { sessionId: 's1', workspace: ws.root };
+    const st = await s2.status(t);
+    expect(st.files.map((f) => f.path)).toEqual(['b.txt']);
+    expect(st.commits.map((c) => c.summary)).toEqual(['edit']);
+    expect(st.undoable).toBe(1);
+    expect(Buffer.from(await (await s2.view('s1', ws.root)).readFile('b.txt')).toString()).toBe('B2\n');
+    await s2.undo(t, 'x');
+    expect(read('a.txt')).toBe('A\n');
+  });
+
+  it('watch reports the person\'s changes, not ignored ones', async () => {
+    ws = makeWorkspace({ '.gitignore': 'build/\n', 'a.txt': 'A\n' });
+    mkdirSync(path.join(ws.root, 'node_modules'));
+    mkdirSync(path.join(ws.root, 'build'));
+    const svc = ws.open();
+    const seen: string[][] = [];
+    const stop = svc.watch(ws.root, (p) => seen.push(p));
+    await new Promise((r) => setTimeout(r, 400));
+    writeFileSync(path.join(ws.root, 'node_modules/x.js'), 'x');
+    writeFileSync(path.join(ws.root, 'build/out.js'), 'x');
+    writeFileSync(path.join(ws.root, 'a.txt'), 'A changed\n');
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    stop();
+    expect(seen.flat()).toContain('a.txt');
+    expect(seen.flat().some((p) => p.startsWith('node_modules') || p.startsWith('build') || p.startsWith('.git'))).toBe(false);
+    // The agent's next read sees the person's edit, and its pending edit of the file is marked stale.
+  });
+
+  it('marks a pending edit stale when the person changes the file', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    const t = { sessionId: 's1', workspace: ws.root };
+    expect((await svc.status(t)).files[0]!.stale).toBe(false);
+    writeFileSync(path.join(ws.root, 'a.txt'), 'person\n');
+    expect((await svc.status(t)).files[0]!.stale).toBe(true);
+  });
+});
