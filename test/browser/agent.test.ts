@@ -97,6 +97,33 @@ describe('web client: agent turn, permissions, review', () => {
     await expect.poll(() => readFile(path.join(workspace, 'notes.txt'), 'utf8')).toBe(ORIGINAL);
   });
 
+  it('shows a conflict when the person changed the same lines, and can overwrite on request; the audit tab verifies', async () => {
+    model.push({ text: ['Line 5 too.'], toolCalls: [{ id: 'c5', name: 'edit_file', arguments: { path: 'notes.txt', old_string: 'line5\n', new_string: 'LINE FIVE\n' } }] }, { text: ['ok'] });
+    await page.getByTestId('prompt').fill('uppercase line 5');
+    await page.getByTestId('send').click();
+    await answer(page, 'allow_once');
+    await page.locator('[data-testid="session-state"]').filter({ hasText: 'idle' }).waitFor();
+    const file = path.join(workspace, 'notes.txt');
+    const { writeFile } = await import('node:fs/promises');
+    const mine = ORIGINAL.replace('line5\n', 'person five\n');
+    await writeFile(file, mine);
+    const entry = page.locator('[data-testid="review-file"][data-path="notes.txt"]');
+    await entry.getByTestId('accept-file').click();
+    const conflicts = page.getByTestId('conflicts');
+    await conflicts.waitFor();
+    expect(await conflicts.innerText()).toContain('person five');
+    expect(await readFile(file, 'utf8')).toBe(mine);
+    await screenshot(page, 'conflict');
+    await conflicts.getByRole('button', { name: 'Overwrite with the agent version' }).click();
+    await expect.poll(() => readFile(file, 'utf8')).toContain('LINE FIVE');
+
+    await page.getByTestId('tab-audit').click();
+    await expect.poll(() => page.locator('[data-testid="audit-table"] tbody tr').count()).toBeGreaterThan(3);
+    await page.getByTestId('audit-verify').click();
+    await page.getByTestId('audit-verdict').filter({ hasText: 'chain intact' }).waitFor();
+    await page.getByRole('button', { name: 'Review' }).click();
+  });
+
   it('hostile model output stays inert', async () => {
     model.push({
       text: [

@@ -224,7 +224,9 @@ export class App {
   toast(text: string, level: 'info' | 'error' = 'info'): void {
     const el = h('div', { className: `toast toast-${level}`, role: level === 'error' ? 'alert' : 'status', 'data-testid': 'toast' }, text);
     this.els.toasts.appendChild(el);
-    setTimeout(() => el.remove(), level === 'error' ? 8000 : 4000);
+    // At most three at once, so they never bury the review pane.
+    while (this.els.toasts.childElementCount > 3) this.els.toasts.firstElementChild?.remove();
+    setTimeout(() => el.remove(), level === 'error' ? 8000 : 3000);
   }
 
   render(): void {
