@@ -1,10 +1,10 @@
 // The model-backed terminal scenarios: the real shadowbox binary in real terminals (tmux) against a real
 // daemon whose model is the scripted model server.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules } from '@shadowbox/protocol';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 import { count, haveTmux, Tmux } from './tmux.js';
 
@@ -36,11 +36,14 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       { text: ['Still here.'] },
     ] });
     d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
-    // Make write_file ask, so the turn shows a permission question.
-    const admin = await d.connect('admin');
-    await admin.request(PolicySetRules, { workspace: ws, add: [{ action: 'ask', tool: 'write_file' }] });
-    admin.dispose();
+    // Make write_file ask, so the turn shows a permission question (in mode review, shadow edits run unasked).
+    await askForWrites(ws);
   });
+  async function askForWrites(workspace: string): Promise<void> {
+    const admin = await d.connect('admin');
+    await admin.request(PolicySetRules, { workspace, add: [{ action: 'ask', tool: 'write_file' }] });
+    admin.dispose();
+  }
   afterAll(async () => {
     await tmux.kill();
     await d?.stop();
@@ -134,5 +137,96 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await tmux.keys('a', 'C-c');
     await tmux.waitFor('a', '[exit 0]');
     expect(await tmux.capture('a')).toContain('is kept by the daemon');
+  });
+  it('two terminals follow one live turn: the watcher sees the streamed text, answers the question, cancels; chat --session replays the history', async () => {
+    const ws2 = await makeTempDir('ws');
+    await writeFile(path.join(ws2, 'a.txt'), 'alpha\n');
+    await askForWrites(ws2);
+    await tmux.start('c', ['chat', '--workspace', ws2], d.env);
+    const first = await tmux.waitFor('c', /◆ session (\S+) .*you are the driver/);
+    const sessionId = /◆ session (\S+) /.exec(first)![1];
+    await tmux.start('w', ['attach', sessionId], d.env);
+    await tmux.waitFor('w', 'you are watching (/drive to take over)');
+
+    model.push(
+      { text: ['Editing ', '**a.txt** ', 'now.'], delayMs: 60, toolCalls: [{ name: 'write_file', arguments: { path: 'a.txt', content: 'alpha, beta\n' } }] },
+      { text: ['Done with a.txt.'] },
+    );
+    await tmux.line('c', 'edit a');
+    // The watcher sees the driver's prompt, the streamed text and the question, and answers it.
+    let w = await tmux.waitFor('w', '[y] allow once');
+    expect(w).toMatch(/› edit a\s+\(from terminal \d+\)/);
+    expect(w).toContain('Editing a.txt now.');
+    await tmux.waitFor('c', '[y] allow once');
+    await tmux.keys('w', 'y');
+    const c = await tmux.waitFor('c', (s) => /→ allowed once by terminal \d+/.test(s) && s.includes('— done'));
+    // The driver's question went away with the other terminal's answer.
+    expect(c).not.toMatch(/\? answer \[[^\n]*$/);
+    expect(c).toContain('Done with a.txt.');
+    w = await tmux.waitFor('w', (s) => s.includes('→ allowed once by you') && s.includes('— done'));
+    expect(w).toContain('Done with a.txt.');
+
+    // Any attached terminal may cancel: the watcher's Ctrl-C stops the driver's slow turn.
+    model.push({ text: Array.from({ length: 80 }, (_, i) => `slow ${i} `), delayMs: 200 });
+    await tmux.line('c', 'talk slowly');
+    await tmux.waitFor('w', 'slow 2 ');
+    await tmux.keys('w', 'C-c');
+    await tmux.waitFor('c', '⊘ turn cancelled');
+    await tmux.waitFor('w', '⊘ turn cancelled');
+
+    // Both leave; the session stays; chat --session resumes it as driver with the history replayed.
+    await tmux.keys('w', 'C-d');
+    await tmux.waitFor('w', '[exit 0]');
+    await tmux.keys('c', 'C-d');
+    await tmux.waitFor('c', '[exit 0]');
+    await tmux.start('r', ['chat', '--session', sessionId], d.env);
+    const r = await tmux.waitFor('r', 'you are the driver');
+    expect(r).toContain('› edit a');
+    expect(r).toContain('Done with a.txt.');
+    expect(r).toContain('→ allowed once');
+    model.push({ text: ['Resumed ', 'fine.'] });
+    await tmux.line('r', 'are you there?');
+    await tmux.waitFor('r', (s) => s.includes('Resumed fine.') && count(s, '— done') >= 2);
+    await rm(ws2, { recursive: true, force: true });
+  });
+
+  it('on a pipe: plain text, the question answered by the next line, /review and /accept from the script', async () => {
+    const ws3 = await makeTempDir('ws');
+    await writeFile(path.join(ws3, 'b.txt'), 'one\n');
+    await askForWrites(ws3);
+    model.push(
+      { text: ['# Plan\n', 'Change **b.txt**.\n'], toolCalls: [{ name: 'write_file', arguments: { path: 'b.txt', content: 'one, two\n' } }] },
+      { text: ['Done.'] },
+    );
+    const out = await runCli(['chat', '--workspace', ws3], { ...d.env, FORCE_COLOR: '1' }, { input: 'change b\ny\n/review\n/accept all\n' });
+    expect(out.code).toBe(0);
+    expect(out.stdout).not.toContain('\x1b');
+    expect(out.stdout).toContain('# Plan\nChange **b.txt**.\n');
+    expect(out.stdout).toMatch(/▸ edit\s+write_file b\.txt/);
+    expect(out.stdout).toContain('→ allowed once by you');
+    expect(out.stdout).toContain('+one, two');
+    expect(out.stdout).toContain('✓ written b.txt');
+    expect(await readFile(path.join(ws3, 'b.txt'), 'utf8')).toBe('one, two\n');
+    await rm(ws3, { recursive: true, force: true });
+  });
+
+  it('starts the daemon when none answers', async () => {
+    const state = await makeTempDir('st');
+    const env = { ...d.env, SHADOWBOX_STATE_DIR: state, SHADOWBOX_SOCKET: path.join(state, 'daemon.sock') };
+    const ws4 = await makeTempDir('ws');
+    try {
+      await tmux.start('s', ['chat', '--workspace', ws4], env);
+      await tmux.waitFor('s', 'you are the driver');
+      expect((await stat(path.join(state, 'daemon.out'))).isFile()).toBe(true);
+      await tmux.keys('s', 'C-d');
+      await tmux.waitFor('s', '[exit 0]');
+      const status = await runCli(['status'], env);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/sessions:\s+1\b/);
+    } finally {
+      await runCli(['stop'], env);
+      await rm(state, { recursive: true, force: true });
+      await rm(ws4, { recursive: true, force: true });
+    }
   });
 });
