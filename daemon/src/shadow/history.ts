@@ -1,40 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import type { Base, Blob, LayerStore } from './layer.js';
+import { initBareRepo, ObjectWriter } from './objects.js';
 
-/** Creates the workspace's shadow repository (bare, in the state dir) unless it exists. */
-export async function ensureRepo(git: Git, repoDir: string): Promise<void> {
-  try {
-    await stat(path.join(repoDir, 'HEAD'));
-  } catch {
-    await git(['init', '--bare', '-q', repoDir]);
-    await git(['--git-dir', repoDir, 'config', 'gc.auto', '0']);
-  }
+/** Creates the workspace's shadow repository (bare, in the state dir) unless it exists; no git process needed. */
+export async function ensureRepo(repoDir: string): Promise<void> {
+  await initBareRepo(repoDir);
 }
 
 const blobOf = (b: Base | undefined): Blob | null => (b && (b.type === 'file' || b.type === 'symlink') ? { oid: b.oid, mode: b.mode, type: b.type } : null);
 const same = (a: Blob | null | undefined, b: Blob | null | undefined) => (a ?? null) === null ? (b ?? null) === null : !!b && a!.oid === b.oid && gitMode(a!.type, a!.mode) === gitMode(b.type, b.mode);
 
-function indexInfo(changes: Map<string, Blob | null>, prefix = ''): string {
-  let s = '';
-  for (const [p, b] of changes) s += b ? `${gitMode(b.type, b.mode)} ${b.oid}\t${prefix}${p}\0` : `0 ${ZERO_OID}\t${prefix}${p}\0`;
-  return s;
-}
-
 const trailer = (sessionId: string, turnId: string) => `\n\nShadowbox-Session: ${sessionId}\nShadowbox-Turn: ${turnId}\n`;
 
 /**
- * Commits the layer's changes since the last checkpoint, built with plumbing from the touched paths
- * only (a per-session index file, `update-index`, `write-tree`, `commit-tree`): cost follows the
- * number of changed files, never the size of the workspace. When the agent's edits are based on real
+ * Commits the layer's changes since the last checkpoint. Blobs, trees and the commit are written as
+ * loose objects directly (objects.ts), trees holding only the paths the session touched: cost
+ * follows the number of changed files, never the size of the workspace, and no git process runs. When the agent's edits are based on real
  * bytes history has not seen yet, a "real files" commit goes first so each turn commit is exactly
  * the agent's change.
  */
-export async function commitCheckpoint(git: Git, repoDir: string, store: LayerStore, turnId: string, summary: string): Promise<{ commit: string; files: string[] } | null> {
+export async function commitCheckpoint(repoDir: string, store: LayerStore, turnId: string, summary: string): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
   const turnChanges = new Map<string, Blob | null>();
@@ -54,23 +44,23 @@ export async function commitCheckpoint(git: Git, repoDir: string, store: LayerSt
     await store.save();
     return null;
   }
-  const oids = new Set([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid));
-  if (oids.size > 0) await git(['--git-dir', repoDir, 'hash-object', '-w', '--stdin-paths', '--no-filters'], { input: [...oids].map((o) => store.objectPath(o)).join('\n') + '\n' });
-  const env = { GIT_INDEX_FILE: path.join(store.dir, 'index') };
+  const w = new ObjectWriter(repoDir);
+  for (const b of new Map([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => [b.oid, b])).values()) {
+    await w.putBlobFile(b.oid, store.objectPath(b.oid));
+  }
   const commitFrom = async (changes: Map<string, Blob | null>, message: string) => {
-    await git(['--git-dir', repoDir, 'update-index', '-z', '--index-info'], { input: indexInfo(changes), env });
-    const tree = (await git(['--git-dir', repoDir, 'write-tree'], { env })).stdout.trim();
-    const commit = (await git(['--git-dir', repoDir, 'commit-tree', tree, ...(m.tip ? ['-p', m.tip] : []), '-F', '-'], { input: message, env })).stdout.trim();
-    m.tip = commit;
     for (const [p, b] of changes) {
       if (b) m.committed[p] = b;
       else delete m.committed[p];
     }
+    const tree = await w.putTree({ ...m.committed });
+    const commit = await w.putCommit(tree, m.tip, message);
+    m.tip = commit;
     return commit;
   };
   if (baseChanges.size > 0) await commitFrom(baseChanges, `shadowbox: real files before turn ${turnId}${trailer(m.sessionId, turnId)}`);
   const commit = await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`);
-  await git(['--git-dir', repoDir, 'update-ref', `refs/shadowbox/sessions/${m.sessionId}`, commit]);
+  await w.setRef(`refs/shadowbox/sessions/${m.sessionId}`, commit);
   const files = [...turnChanges.keys()].sort();
   m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString() });
   await store.save();

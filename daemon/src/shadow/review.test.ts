@@ -37,11 +37,27 @@ describe('checkpoints', () => {
     expect(git(ws.root, '--git-dir', gitDir, 'log', '-1', '--format=%B', c1!.commit)).toContain('Shadowbox-Session: s1');
     // The turn commit holds exactly the agent's change.
     expect(git(ws.root, '--git-dir', gitDir, 'diff', '--name-status', `${c1!.commit}^`, c1!.commit).trim().split('\n')).toEqual(['M\ta.txt', 'A\tc.txt']);
+    expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
+    expect(git(ws.root, '--git-dir', gitDir, 'ls-tree', '-r', '--name-only', c1!.commit).trim().split('\n')).toEqual(['a.txt', 'c.txt']);
     expect(git(ws.root, 'rev-parse', 'HEAD')).toBe(headBefore);
     expect(git(ws.root, 'status', '--porcelain')).toBe(statusBefore);
     expect(git(ws.root, 'branch', '--list').trim()).toBe('* main');
     const st = await svc.status({ sessionId: 's1', workspace: ws.root });
     expect(st.commits.map((c) => c.summary)).toEqual(['edit a, add c', 'remove b']);
+  });
+
+  it('writes trees git accepts for nested paths and tricky name order', async () => {
+    ws = makeWorkspace({ 'x.txt': 'x\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    for (const p of ['sub/x.txt', 'sub-y.txt', 'sub.txt', 'sub/deep/z.txt', 'a b/é.txt']) await v.writeFile(p, p);
+    await v.writeFile('run.sh', 'echo\n', { mode: 0o755 });
+    const c = await svc.checkpoint('s1', ws.root, 't1', 'nested');
+    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
+    expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
+    expect(git(ws.root, '--git-dir', gitDir, 'show', `${c!.commit}:sub/deep/z.txt`)).toBe('sub/deep/z.txt');
+    expect(git(ws.root, '--git-dir', gitDir, 'ls-tree', c!.commit, 'run.sh')).toMatch(/^100755 blob/);
   });
 });
 

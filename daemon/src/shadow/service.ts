@@ -130,7 +130,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const repo = (s: Session) => {
     let p = repos.get(s.repoDir);
     if (!p) {
-      repos.set(s.repoDir, (p = ensureRepo(git, s.repoDir)));
+      repos.set(s.repoDir, (p = ensureRepo(s.repoDir)));
       p.catch(() => repos.delete(s.repoDir));
     }
     return p;
@@ -155,7 +155,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async checkpoint(sessionId, workspace, turnId, summary) {
       const s = await session(sessionId, workspace);
       await repo(s);
-      return s.lock.run(() => commitCheckpoint(git, s.repoDir, s.store, turnId, summary));
+      return s.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary));
     },
 
     status,

@@ -1,0 +1,95 @@
+// Shadow workspace benchmarks on synthetic repositories (1k and 10k files; 100k with SHADOWBOX_BENCH_BIG=1):
+// session start, write + checkpoint of 1 and 50 files, diff, accept — against, in the same run, a
+// Cline-style checkpoint (`git add -A && git commit` in a separate git dir over the whole tree, then
+// `git diff`) and `git worktree add`. Also disk used per checkpoint.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createShadowService } from '../daemon/dist/shadow/index.js';
+
+const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
+const audit = { append: async () => {} };
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
+const git = (cwd, ...args) => execFileSync('git', args, { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
+const du = (p) => Number(execFileSync('du', ['-sk', p]).toString().split('\t')[0]) * 1024;
+const body = (i, tag = '') => Array.from({ length: 30 }, (_, l) => `export const v${l} = ${i * 31 + l}; // file ${i}${l === 15 ? tag : ''}`).join('\n') + '\n';
+const fileOf = (i) => `src/d${Math.floor(i / 100)}/f${i}.ts`;
+
+function generate(root, n) {
+  for (let d = 0; d * 100 < n; d++) mkdirSync(path.join(root, `src/d${d}`), { recursive: true });
+  for (let i = 0; i < n; i++) writeFileSync(path.join(root, fileOf(i)), body(i));
+  git(root, 'init', '-q', '-b', 'main');
+  git(root, 'add', '-A');
+  git(root, 'commit', '-qm', 'initial');
+}
+
+async function time(fn) {
+  const t = performance.now();
+  const r = await fn();
+  return [performance.now() - t, r];
+}
+
+async function measure(n) {
+  const top = mkdtempSync(path.join(os.tmpdir(), `sbx-bench-shadow-${n}-`));
+  const root = path.join(top, 'ws');
+  mkdirSync(root);
+  const rows = [];
+  const row = (metric, value, unit, baseline, note) => rows.push({ metric: `${metric} (${n} files)`, value, unit, ...(baseline !== undefined ? { baseline, ratio: value / baseline } : {}), ...(note ? { note } : {}) });
+  try {
+    generate(root, n);
+    const stateDir = path.join(top, 'state');
+    const svc = createShadowService({ stateDir, audit, logger });
+    const [startMs, view] = await time(async () => {
+      const v = await svc.view('bench', root);
+      await v.readFile(fileOf(0));
+      return v;
+    });
+    const [wtMs] = await time(() => git(root, 'worktree', 'add', '-q', '--detach', path.join(top, 'wt')));
+    row('session start (view + first read)', startMs, 'ms', wtMs, 'baseline: git worktree add');
+    const t = { sessionId: 'bench', workspace: root };
+    const [cp1] = await time(async () => {
+      await view.writeFile(fileOf(1), body(1, ' // edited'));
+      return svc.checkpoint('bench', root, 't1', 'one file');
+    });
+    const diskBefore = du(stateDir);
+    const [cp50] = await time(async () => {
+      for (let i = 100; i < 150; i++) await view.writeFile(fileOf(i), body(i, ' // edited'));
+      return svc.checkpoint('bench', root, 't2', 'fifty files');
+    });
+    const shadowDisk = du(stateDir) - diskBefore;
+    const [diffMs, d] = await time(() => svc.diff(t));
+    const [acceptMs] = await time(() => svc.accept(t, { paths: [], hunks: [], force: false }, 'bench'));
+    await svc.close();
+
+    // Cline-style: a separate git dir whose work tree is the whole workspace.
+    const cline = path.join(top, 'cline.git');
+    const cg = (...args) => git(root, `--git-dir=${cline}`, `--work-tree=${root}`, ...args);
+    cg('init', '-q');
+    const [clineInit] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'init', '--allow-empty')));
+    writeFileSync(path.join(root, fileOf(2)), body(2, ' // edited'));
+    const [cl1] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'one')));
+    const clineBefore = du(cline);
+    for (let i = 200; i < 250; i++) writeFileSync(path.join(root, fileOf(i)), body(i, ' // edited'));
+    const [cl50] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'fifty')));
+    const clineDisk = du(cline) - clineBefore;
+    const [clDiff] = await time(() => cg('diff', 'HEAD~1', 'HEAD'));
+
+    row('write + checkpoint, 1 file', cp1, 'ms', cl1, 'baseline: Cline-style git add -A && git commit');
+    row('write + checkpoint, 50 files', cp50, 'ms', cl50, 'baseline: Cline-style git add -A && git commit');
+    row('diff of 50 pending files', diffMs, 'ms', clDiff, `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`);
+    row('accept 50 files', acceptMs, 'ms', undefined, 'staged temps + journal + renames + undo backups');
+    row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth vs Cline shadow git dir growth');
+    row('Cline-style first checkpoint', clineInit, 'ms', undefined, 'one-time cost shadowbox does not pay');
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export async function run() {
+  const sizes = [1000, 10000, ...(process.env.SHADOWBOX_BENCH_BIG ? [100000] : [])];
+  const rows = [];
+  for (const n of sizes) rows.push(...(await measure(n)));
+  return { name: 'shadow', rows };
+}
