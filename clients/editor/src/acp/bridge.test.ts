@@ -171,11 +171,14 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     const r = await e.agent.request('session/prompt', { sessionId: 's1', prompt: [{ type: 'text', text: 'fix a.txt' }] });
     expect(r.stopReason).toBe('end_turn');
     // Every update of the turn reached the editor before the prompt answered, in order.
-    expect(e.kinds()).toEqual(['agent_thought_chunk', 'agent_message_chunk', 'agent_message_chunk', 'tool_call', 'tool_call_update', 'tool_call_update', 'agent_message_chunk']);
+    expect(e.kinds()).toEqual(['agent_thought_chunk', 'agent_message_chunk', 'agent_message_chunk', 'tool_call', 'tool_call_update', 'tool_call_update', 'tool_call_update', 'tool_call_update', 'agent_message_chunk']);
+    expect(e.updates[4]!.update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' });
     expect(e.updates.every((u) => u.sessionId === 's1')).toBe(true);
     expect(e.updates[3]!.update).toMatchObject({ sessionUpdate: 'tool_call', toolCallId: 'k1', kind: 'edit', status: 'pending', title: 'edit a.txt', locations: [{ path: '/ws/a.txt' }] });
-    expect(e.updates[4]!.update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' });
-    expect(e.updates[5]!.update).toMatchObject({
+    // in_progress twice: once by the bridge when the editor allowed, once from the daemon's running.
+    expect(e.updates[5]!.update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' });
+    expect(e.updates[6]!.update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' });
+    expect(e.updates[7]!.update).toMatchObject({
       sessionUpdate: 'tool_call_update',
       toolCallId: 'k1',
       status: 'completed',
@@ -208,6 +211,22 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     await e.agent.request('session/prompt', { sessionId: 's1', prompt: [{ type: 'text', text: 'go' }] });
     expect(d.of('permission answer')).toEqual([{ outcome: 'allow_once' }, { outcome: 'deny' }, { outcome: 'deny' }]);
     expect(d.of('policy/set')).toEqual([{ workspace: '/ws', add: [{ action: 'deny', tool: 'run_bundle' }] }]);
+  });
+
+  it('an editor that fails the permission question (an error, not an answer) denies, so the turn goes on', async () => {
+    const { d, e } = await setup(
+      async (_text, t) => {
+        await t.ask({ callId: 'k1', tool: 'write_file', kind: 'edit', summary: 'write b.txt', input: { path: 'b.txt' } }).answer;
+        return { turnId: 't1', stopReason: 'end_turn' };
+      },
+      async () => {
+        throw new Error('the editor could not show the question');
+      },
+    );
+    await e.agent.request('session/new', { cwd: '/ws', mcpServers: [] });
+    expect((await e.agent.request('session/prompt', { sessionId: 's1', prompt: [{ type: 'text', text: 'go' }] })).stopReason).toBe('end_turn');
+    expect(d.of('permission answer')).toEqual([{ outcome: 'deny' }]);
+    expect(e.logs.join('\n')).toContain('failed in the editor, denying');
   });
 
   it('session/cancel while a question is open: the daemon withdraws it, the editor’s request is cancelled, the prompt ends cancelled', async () => {

@@ -1,4 +1,4 @@
-import { agent, RequestError, PROTOCOL_VERSION, type AgentApp, type AgentConnection, type ContentBlock, type SessionModeState, type SessionUpdate } from '@agentclientprotocol/sdk';
+import { agent, RequestError, PROTOCOL_VERSION, type AgentApp, type AgentConnection, type ContentBlock, type RequestPermissionRequest, type SessionModeState, type SessionUpdate } from '@agentclientprotocol/sdk';
 import {
   PolicySetRules,
   SessionAttach,
@@ -95,28 +95,32 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
   daemon.onPermission(async (p, signal) => {
     if (!conn) return { outcome: 'deny' };
     const ws = workspaces.get(p.sessionId);
-    const res = await conn.client.request(
-      'session/request_permission',
-      {
-        sessionId: p.sessionId,
-        toolCall: {
-          toolCallId: p.callId,
-          title: p.summary,
-          kind: p.kind,
-          status: 'pending',
-          rawInput: p.input,
-          ...(ws ? { locations: locationsOf(ws, p.input) } : {}),
-          _meta: { shadowbox: { rule: p.rule, tool: p.tool, requestId: p.requestId } },
-        },
-        options: permissionOptions(p.options),
+    const question: RequestPermissionRequest = {
+      sessionId: p.sessionId,
+      toolCall: {
+        toolCallId: p.callId,
+        title: p.summary,
+        kind: p.kind,
+        status: 'pending',
+        rawInput: p.input,
+        ...(ws ? { locations: locationsOf(ws, p.input) } : {}),
+        _meta: { shadowbox: { rule: p.rule, tool: p.tool, requestId: p.requestId } },
       },
-      // The daemon withdraws a question when another client answered or the turn was cancelled.
-      { cancellationSignal: signal, stopWaitingOnCancel: true },
-    );
+      options: permissionOptions(p.options),
+    };
+    // The daemon withdraws a question when another client answered or the turn was cancelled. An
+    // editor that fails the question (an error, not an answer) denies: the safe default, and the
+    // turn does not wait for the daemon's permission timeout.
+    const res = await conn.client.request('session/request_permission', question, { cancellationSignal: signal, stopWaitingOnCancel: true }).catch((e: unknown) => {
+      if (!signal.aborted) o.log(`permission question for ${p.callId} failed in the editor, denying: ${(e as Error).message}`);
+      return { outcome: { outcome: 'cancelled' as const } };
+    });
     const answer = permissionAnswer(res.outcome, p.options);
     if (answer.persistDeny && ws) {
       await daemon.request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', tool: p.tool }] }).catch((e: unknown) => o.log(`could not persist reject_always: ${(e as Error).message}`));
     }
+    // The call runs now: the daemon said running before it asked, and pending while it asked.
+    if (answer.outcome !== 'deny') send(p.sessionId, [{ sessionUpdate: 'tool_call_update', toolCallId: p.callId, status: 'in_progress' }]);
     return { outcome: answer.outcome };
   });
 

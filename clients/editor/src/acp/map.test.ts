@@ -40,8 +40,8 @@ describe('toAcpUpdates', () => {
     }
   });
 
-  it('drops awaiting_permission (the permission request carries it) and maps running to in_progress', () => {
-    expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'awaiting_permission' }), ws)).toEqual([]);
+  it('maps awaiting_permission back to pending (ACP: awaiting approval) and running to in_progress', () => {
+    expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'awaiting_permission' }), ws)).toEqual([{ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' }]);
     expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'running' }), ws)).toEqual([{ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' }]);
   });
 

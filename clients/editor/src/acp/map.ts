@@ -74,7 +74,8 @@ export function toAcpUpdates(e: SessionEvent, workspace: string, diffs: FileDiff
         },
       ];
     case 'tool_call_update': {
-      if (ev.status === 'awaiting_permission') return [];
+      // ACP's pending covers "awaiting approval"; the question itself is a session/request_permission.
+      if (ev.status === 'awaiting_permission') return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'pending' }];
       if (ev.status === 'running') return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'in_progress' }];
       const content: ToolCallContent[] = [];
       for (const d of diffs) content.push({ type: 'diff', path: path.resolve(workspace, d.path), oldText: d.oldText, newText: d.newText });
