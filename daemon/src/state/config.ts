@@ -21,7 +21,7 @@ export type ConfigFile = z.infer<typeof ConfigFile>;
  */
 export async function loadConfig(stateConfigFile: string, env: NodeJS.ProcessEnv): Promise<{ file: string | null; config: ConfigFile }> {
   const home = env.HOME ?? os.homedir();
-  const candidates = [stateConfigFile, path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'shadowbox', 'config.json')];
+  const candidates = [stateConfigFile, path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'shadowbox', 'config.json')];
   for (const file of candidates) {
     const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
     if (text === null) continue;
