@@ -29,7 +29,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       // Prompt 1, model turn 2 (after the tool result).
       { text: ['Updated `notes.txt`: ', 'two lines changed.'] },
       // Prompt 2 (multi-turn: same session).
-      { text: ['That is all ', 'for now.'] },
+      { text: ['That is all ', 'for ', 'now.'], delayMs: 400 },
       // Prompt 3: a slow stream, cancelled with Ctrl-C.
       { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250 },
       // Prompt 4: the session still works after the cancel.
@@ -72,13 +72,17 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     // Nothing reached the real file yet.
     expect(await readFile(path.join(ws, 'notes.txt'), 'utf8')).toBe(original);
 
-    // Prompt 2: the same session continues.
+    // Prompt 2: the same session continues. While it streams, /review is typed ahead and queued with Enter;
+    // it runs when the turn ends.
     await tmux.line('a', 'anything else?');
+    await tmux.waitFor('a', 'working ·');
+    await tmux.line('a', '/review');
+    await tmux.waitFor('a', 'queued › /review');
     await tmux.waitFor('a', (s) => s.includes('That is all for now.') && count(s, '— done') === 2);
 
     // /review shows both hunks with ids; accept only the first.
-    await tmux.line('a', '/review');
     screen = await tmux.waitFor('a', 'accept with /accept');
+    expect(screen.indexOf('› /review')).toBeGreaterThan(screen.lastIndexOf('— done'));
     const ids = [...screen.matchAll(/\[(notes\.txt#[^\]]+)\]/g)].map((m) => m[1]);
     expect(ids).toHaveLength(2);
     expect(screen).toContain('+line two, edited');
@@ -120,6 +124,9 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     // Prompt 3: a slow stream; Ctrl-C cancels it, the prompt comes back.
     await tmux.line('a', 'write slowly');
     await tmux.waitFor('a', 'slow chunk 2');
+    // A line queued during the turn is not sent when the turn is cancelled: it comes back into the prompt.
+    await tmux.line('a', 'a draft');
+    await tmux.waitFor('a', 'queued › a draft');
     await tmux.keys('a', 'C-c');
     const cancelAt = Date.now();
     screen = await tmux.waitFor('a', '⊘ turn cancelled');
@@ -128,9 +135,13 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     // The daemon stopped reading the model's stream (the provider request was aborted).
     expect(model.requests.at(-1)?.clientClosedAt).toBeDefined();
 
-    // Prompt 4: the session is still usable.
+    await tmux.waitFor('a', /› a draft$/);
+    // Prompt 4: the session is still usable (Ctrl-U clears the draft first).
+    await tmux.keys('a', 'C-u');
     await tmux.line('a', 'still there?');
     await tmux.waitFor('a', 'Still here.');
+    expect(model.requests.some((r) => JSON.stringify(r.body).includes('a draft'))).toBe(false);
+    expect(await tmux.capture('a')).not.toContain('turn failed');
 
     // A second Ctrl-C sequence exits; the daemon keeps the session.
     await tmux.keys('a', 'C-c');

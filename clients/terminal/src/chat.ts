@@ -135,6 +135,7 @@ export class Chat {
   private async cancelTurn(): Promise<void> {
     if (!this.session) return;
     this.cancelSent = true;
+    this.input.unqueue();
     this.transcript.note(this.look.colors.yellow('cancelling the turn… (Ctrl-C again to exit)'));
     try {
       const r = await this.client.request(SessionCancel, { sessionId: this.current().sessionId });

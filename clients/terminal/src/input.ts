@@ -16,6 +16,8 @@ export interface Input {
   /** Asks a question answered by one of `keys` (TTY: a key press; pipe: the next line). null when aborted or input ended. */
   choose(question: string, keys: string[], signal: AbortSignal): Promise<string | null>;
   onControl(handler: (k: ControlKey) => void): void;
+  /** The turn was cancelled: lines queued with Enter during it are not sent; they come back into the next prompt. */
+  unqueue(): void;
   close(): void;
 }
 
@@ -49,6 +51,9 @@ class TtyInput implements Input {
   private history: string[] = [];
   private control: (k: ControlKey) => void = () => {};
   private closed = false;
+  /** Typed while no prompt was open (a turn ran): the text in progress, and lines finished with Enter. */
+  private ahead = '';
+  private queued: string[] = [];
   private readonly onKeypress = (_s: string | undefined, key: readline.Key | undefined) => this.keypress(key);
   private readonly onSigint = () => this.control('interrupt');
 
@@ -68,9 +73,36 @@ class TtyInput implements Input {
   }
 
   readLine(prompt: string): Promise<LineResult> {
+    const next = this.choice ? undefined : this.queued.shift();
+    if (next !== undefined) {
+      // A line typed ahead during the turn: sent now, echoed as if typed at this prompt.
+      this.showAhead();
+      this.screen.print(`${prompt}${next}`);
+      return Promise.resolve({ kind: 'line', text: next });
+    }
     return new Promise((resolve) => {
-      this.line = { prompt, saved: '', resolve };
+      const saved = this.ahead;
+      this.ahead = '';
+      this.showAhead();
+      this.line = { prompt, saved, resolve };
       if (!this.choice) this.open();
+    });
+  }
+
+  unqueue(): void {
+    if (!this.queued.length) return;
+    this.ahead = [...this.queued, this.ahead].filter(Boolean).join(' ');
+    this.queued = [];
+    this.showAhead();
+  }
+
+  /** The typed-ahead text as a live line above the prompt position. */
+  private showAhead(): void {
+    const c = this.screen.look.colors;
+    if (!this.ahead && !this.queued.length) return this.screen.setLive('~ahead', null);
+    this.screen.setLive('~ahead', {
+      render: () =>
+        `${this.queued.map((q) => `${c.dim('queued ›')} ${q}\n`).join('')}${c.dim('next ›')} ${this.ahead}${c.dim(this.queued.length ? '  (queued lines are sent when the turn ends)' : '  (Enter queues it)')}`,
     });
   }
 
@@ -128,7 +160,20 @@ class TtyInput implements Input {
     if (key.ctrl && key.name === 'c') return this.control('interrupt');
     if (key.ctrl && key.name === 'd') return this.control('eof');
     const name = (key.sequence ?? key.name ?? '').toLowerCase();
-    if (this.choice && this.choice.keys.includes(name)) this.choice.resolve(name);
+    if (this.choice) {
+      if (this.choice.keys.includes(name)) this.choice.resolve(name);
+      return;
+    }
+    // No prompt and no question: a turn is running. Keep what is typed for the next prompt.
+    if (key.name === 'return' || key.name === 'enter') {
+      if (!this.ahead.trim()) return;
+      this.queued.push(this.ahead);
+      this.ahead = '';
+    } else if (key.name === 'backspace') this.ahead = [...this.ahead].slice(0, -1).join('');
+    else if (key.ctrl && key.name === 'u') this.ahead = '';
+    else if (!key.ctrl && !key.meta && key.sequence && !/[\x00-\x1f\x7f]/.test(key.sequence)) this.ahead += key.sequence;
+    else return;
+    this.showAhead();
   }
 
   private open(): void {
@@ -238,6 +283,8 @@ class PipeInput implements Input {
   }
 
   setPrompt(): void {}
+
+  unqueue(): void {}
 
   async readLine(): Promise<LineResult> {
     const l = await this.next();

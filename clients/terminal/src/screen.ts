@@ -17,8 +17,8 @@ export interface PromptOwner {
   redraw(): void;
 }
 
-/** Streaming text first, then running tools, then the turn spinner and any question ("~" keys) at the bottom. */
-const order = (key: string) => (key === 'text' ? 0 : key.startsWith('~') ? 2 + (key === '~question' ? 1 : 0) : 1);
+/** Streaming text first, then running tools, the turn spinner, typed-ahead text, and any question at the bottom. */
+const order = (key: string) => (key === 'text' ? 0 : key === '~question' ? 4 : key === '~ahead' ? 3 : key.startsWith('~') ? 2 : 1);
 
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -136,9 +136,11 @@ export class Screen {
     this.prompt?.redraw();
   }
 
+  /** Screen rows a line takes (it may hold newlines and wrap). */
   private rowsOf(line: string): number {
-    const width = [...stripVTControlCharacters(line)].length;
-    return Math.max(1, Math.ceil(width / this.look.width()));
+    return stripVTControlCharacters(line)
+      .split('\n')
+      .reduce((n, part) => n + Math.max(1, Math.ceil([...part].length / this.look.width())), 0);
   }
 
   private updateTimer(): void {
