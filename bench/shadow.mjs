@@ -48,15 +48,15 @@ async function measure(n) {
     const [wtMs] = await time(() => git(root, 'worktree', 'add', '-q', '--detach', path.join(top, 'wt')));
     row('session start (view + first read)', startMs, 'ms', wtMs, 'baseline: git worktree add');
     const t = { sessionId: 'bench', workspace: root };
-    const [cp1] = await time(async () => {
-      await view.writeFile(fileOf(1), body(1, ' // edited'));
-      return svc.checkpoint('bench', root, 't1', 'one file');
-    });
+    const [w1] = await time(() => view.writeFile(fileOf(1), body(1, ' // edited')));
+    const [c1] = await time(() => svc.checkpoint('bench', root, 't1', 'one file'));
+    const cp1 = w1 + c1;
     const diskBefore = du(stateDir);
-    const [cp50] = await time(async () => {
+    const [w50] = await time(async () => {
       for (let i = 100; i < 150; i++) await view.writeFile(fileOf(i), body(i, ' // edited'));
-      return svc.checkpoint('bench', root, 't2', 'fifty files');
     });
+    const [c50] = await time(() => svc.checkpoint('bench', root, 't2', 'fifty files'));
+    const cp50 = w50 + c50;
     const shadowDisk = du(stateDir) - diskBefore;
     const [diffMs, d] = await time(() => svc.diff(t));
     const [acceptMs] = await time(() => svc.accept(t, { paths: [], hunks: [], force: false }, 'bench'));
@@ -77,6 +77,9 @@ async function measure(n) {
 
     row('write + checkpoint, 1 file', cp1, 'ms', cl1, 'baseline: Cline-style git add -A && git commit');
     row('write + checkpoint, 50 files', cp50, 'ms', cl50, 'baseline: Cline-style git add -A && git commit');
+    row('checkpoint alone, 1 file', c1, 'ms', cl1, 'first checkpoint of the session (also writes the base commit)');
+    row('checkpoint alone, 50 files', c50, 'ms', cl50, 'includes the base commit of the 50 files');
+    row('layer write, per file', w50 / 50, 'ms', undefined, 'base snapshot of the real file + new bytes + manifest log line');
     row('diff of 50 pending files', diffMs, 'ms', clDiff, `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`);
     row('accept 50 files', acceptMs, 'ms', undefined, 'staged temps + journal + renames + undo backups');
     row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth vs Cline shadow git dir growth');
