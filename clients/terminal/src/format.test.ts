@@ -34,6 +34,7 @@ describe('format', () => {
     const text = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n');
     expect(foldLines(text, 3, plain)).toEqual(['  │ line 1', '  │ line 2', '  │ line 3', '  │ … 7 more lines']);
     expect(foldLines('one\n', 3, plain)).toEqual(['  │ one']);
+    expect(foldLines('     1\tconst a = 1;\n', 3, plain)).toEqual(['  │      1  const a = 1;']);
     expect(foldLines('  \n', 3, plain)).toEqual([]);
   });
 
@@ -95,5 +96,13 @@ describe('format', () => {
   it('lists audit entries with tool, decision and outcome', () => {
     const out = renderAudit([{ seq: 3, time: '2026-01-01T10:11:12.000Z', type: 'tool_call', sessionId: 's', data: { tool: 'grep', decision: { action: 'allow', rule: 'mode:review kind:search' }, outcome: 'ok' }, prevHash: 'a', hash: 'b' }], plain);
     expect(out).toEqual(['#3 10:11:12 tool_call grep · allow (mode:review kind:search) · ok']);
+    const more = renderAudit(
+      [
+        { seq: 4, time: '2026-01-01T10:11:13.000Z', type: 'prompt', sessionId: 's', data: { text: 'fix the build', clientId: 'c1' }, prevHash: 'b', hash: 'c' },
+        { seq: 5, time: '2026-01-01T10:11:14.000Z', type: 'shadow.accept', sessionId: 's', data: { acceptId: 'acc-1', files: [{ path: 'a.ts', action: 'written' }], conflicts: ['b.ts'] }, prevHash: 'c', hash: 'd' },
+      ],
+      plain,
+    );
+    expect(more).toEqual(['#4 10:11:13 prompt "fix the build"', '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1']);
   });
 });

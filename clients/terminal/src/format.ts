@@ -13,7 +13,8 @@ export function formatDuration(ms: number): string {
 export function foldLines(text: string, max: number, c: Colors, indent = '  │ '): string[] {
   const lines = text.replace(/\n+$/, '').split('\n');
   if (text.trim() === '') return [];
-  const shown = lines.slice(0, max).map((l) => c.dim(`${indent}${l.length > 400 ? `${l.slice(0, 400)}…` : l}`));
+  // Tabs (read_file's line numbers) would jump to the terminal's tab stops; two spaces keep the fold compact.
+  const shown = lines.slice(0, max).map((l) => c.dim(`${indent}${(l.length > 400 ? `${l.slice(0, 400)}…` : l).replace(/\t/g, '  ')}`));
   if (lines.length > max) shown.push(c.dim(`${indent}… ${lines.length - max} more line${lines.length - max === 1 ? '' : 's'}`));
   return shown;
 }
@@ -155,7 +156,27 @@ export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: 
     const d = e.data;
     const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined);
     const decision = d.decision && typeof d.decision === 'object' ? (d.decision as Record<string, unknown>) : undefined;
-    const parts = [pick('tool'), decision ? `${String(decision.action)}${decision.rule ? ` (${String(decision.rule)})` : ''}` : pick('decision'), pick('outcome') ?? pick('status'), pick('path') ?? pick('summary')].filter(Boolean);
-    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${parts.join(' · ')}`;
+    const list = (k: string) => {
+      const v = d[k];
+      if (!Array.isArray(v) || v.length === 0) return undefined;
+      const names = v.map((x) => (x && typeof x === 'object' ? String((x as Record<string, unknown>).path ?? JSON.stringify(x)) : String(x)));
+      return `${k} ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`;
+    };
+    const text = pick('text');
+    const parts = [
+      pick('tool'),
+      decision ? `${String(decision.action)}${decision.rule ? ` (${String(decision.rule)})` : ''}` : pick('decision'),
+      pick('outcome') ?? pick('status'),
+      pick('path') ?? pick('summary'),
+      text !== undefined ? JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text) : undefined,
+      pick('scope') && `scope ${pick('scope')}`,
+      pick('model'),
+      pick('mode') && `mode ${pick('mode')}`,
+      list('files'),
+      list('paths'),
+      list('conflicts'),
+      pick('acceptId'),
+    ].filter(Boolean);
+    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${parts.join(' · ')}`.trimEnd();
   });
 }

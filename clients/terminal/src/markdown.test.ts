@@ -43,4 +43,34 @@ describe('MarkdownLines', () => {
     const md = new MarkdownLines(plain);
     expect(md.line('an unfinished **bold')).toBe('an unfinished **bold');
   });
+
+  it('collects a table until it ends, then aligns its columns (header, rule, alignment)', () => {
+    const md = new MarkdownLines(plain);
+    expect(md.push('| name | n |')).toEqual([]);
+    expect(md.push('|---|--:|')).toEqual([]);
+    expect(md.push('| `alpha` | 1 |')).toEqual([]);
+    expect(md.push('| b | 100 |')).toEqual([]);
+    expect(md.pending).toHaveLength(4);
+    expect(md.push('after')).toEqual(['name  │   n', '──────┼────', 'alpha │   1', 'b     │ 100', 'after']);
+    expect(md.pending).toHaveLength(0);
+    // Colors: the header is bold, the cells keep their inline markup.
+    const c = new MarkdownLines(colored);
+    c.push('| **x** | y |');
+    c.push('|---|---|');
+    const out = c.flush();
+    expect(out[0]).toBe(colored.bold(`${colored.bold('x')}${colored.dim(' │ ')}y`));
+  });
+
+  it('leaves pipe rows without a delimiter row, tables inside code and too-wide tables as written', () => {
+    const md = new MarkdownLines(plain, () => 20);
+    md.push('| a | b |');
+    expect(md.push('| c | d |')).toEqual([]);
+    expect(md.flush()).toEqual(['| a | b |', '| c | d |']);
+    md.push('```');
+    expect(md.push('| x | y |')).toEqual(['  │ | x | y |']);
+    md.push('```');
+    md.push('| a very long header cell | another long one |');
+    md.push('|---|---|');
+    expect(md.flush()).toEqual(['| a very long header cell | another long one |', '|---|---|']);
+  });
 });

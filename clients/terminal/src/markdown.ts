@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { Lexer, type Token } from 'marked';
 import type { Colors } from './io.js';
 
@@ -9,8 +10,37 @@ import type { Colors } from './io.js';
  */
 export class MarkdownLines {
   private fence: string | null = null;
+  private table: string[] = [];
 
-  constructor(private readonly c: Colors) {}
+  constructor(
+    private readonly c: Colors,
+    private readonly width: () => number = () => 100,
+  ) {}
+
+  /** Table rows received but not rendered yet (a table is aligned once its last row is known). */
+  get pending(): readonly string[] {
+    return this.table;
+  }
+
+  /**
+   * One complete source line → the display lines that are ready: usually one; none while a table is
+   * being collected; the aligned table (then this line) when the table ends.
+   */
+  push(src: string): string[] {
+    if (this.fence === null && /^\s*\|.*\|\s*$/.test(src)) {
+      this.table.push(src);
+      return [];
+    }
+    return [...this.flush(), this.line(src)];
+  }
+
+  /** Renders whatever is still collected (the message ended). */
+  flush(): string[] {
+    if (!this.table.length) return [];
+    const rows = this.table;
+    this.table = [];
+    return this.renderTable(rows);
+  }
 
   /** True inside a fenced code block (the next line is code). */
   get inCode(): boolean {
@@ -20,6 +50,34 @@ export class MarkdownLines {
   /** Forget block state (a new message starts). */
   reset(): void {
     this.fence = null;
+    this.table = [];
+  }
+
+  /** A GFM table with aligned columns (header bold, a rule under it); rows as written when it has no delimiter row or is too wide. */
+  private renderTable(rows: string[]): string[] {
+    const c = this.c;
+    const split = (r: string) =>
+      r
+        .trim()
+        .replace(/^\|/, '')
+        .replace(/(?<!\\)\|$/, '')
+        .split(/(?<!\\)\|/)
+        .map((x) => x.trim().replace(/\\\|/g, '|'));
+    const delimiter = rows.length >= 2 && split(rows[1]).every((x) => /^:?-+:?$/.test(x));
+    if (!delimiter) return rows.map((r) => this.inline(r));
+    const aligns = split(rows[1]).map((a) => (a.endsWith(':') ? (a.startsWith(':') ? 'center' : 'right') : 'left'));
+    const cells = [split(rows[0]), ...rows.slice(2).map(split)].map((r) => r.map((x) => this.inline(x)));
+    const n = Math.max(...cells.map((r) => r.length));
+    const widths = Array.from({ length: n }, (_, i) => Math.max(1, ...cells.map((r) => visibleWidth(r[i] ?? ''))));
+    if (widths.reduce((a, b) => a + b, 0) + 3 * (n - 1) > this.width()) return rows.map((r) => this.inline(r));
+    const pad = (s: string, i: number) => {
+      const gap = widths[i] - visibleWidth(s);
+      if (aligns[i] === 'right') return ' '.repeat(gap) + s;
+      if (aligns[i] === 'center') return ' '.repeat(Math.floor(gap / 2)) + s + ' '.repeat(Math.ceil(gap / 2));
+      return s + ' '.repeat(gap);
+    };
+    const row = (r: string[]) => widths.map((_, i) => pad(r[i] ?? '', i)).join(c.dim(' │ ')).trimEnd();
+    return [c.bold(row(cells[0])), c.dim(widths.map((w) => '─'.repeat(w)).join('─┼─')), ...cells.slice(1).map(row)];
   }
 
   /** One source line (without its newline) → one display line. */
@@ -104,4 +162,9 @@ export class MarkdownLines {
 /** marked escapes &, <, > in text tokens; a terminal wants them back. */
 function unescapeHtml(s: string): string {
   return s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _);
+}
+
+/** Columns a rendered string takes (code points without escape codes). */
+function visibleWidth(s: string): number {
+  return [...stripVTControlCharacters(s)].length;
 }

@@ -41,7 +41,7 @@ export class Transcript {
     private readonly screen: Screen,
     private readonly me: () => string,
   ) {
-    this.md = new MarkdownLines(screen.look.colors);
+    this.md = new MarkdownLines(screen.look.colors, screen.look.width);
   }
 
   /** Calls back when any turn of the session ends (used to wait for a prompt's turn). */
@@ -146,11 +146,12 @@ export class Transcript {
   /** Ends the streamed line in progress (before other output). */
   flushText(): void {
     if (this.screen.look.tty) {
-      if (this.partial) {
+      if (this.partial || this.md.pending.length) {
         const line = this.partial;
         this.partial = '';
         this.screen.setLive('text', null);
-        this.screen.print(this.md.line(line));
+        const out = [...(line ? this.md.push(line) : []), ...this.md.flush()];
+        if (out.length) this.screen.print(out);
       }
     } else if (this.midLine) {
       this.screen.writeRaw('\n');
@@ -168,9 +169,12 @@ export class Transcript {
     this.partial = parts.pop() ?? '';
     if (parts.length) {
       this.screen.setLive('text', null);
-      this.screen.print(parts.map((l) => this.md.line(l)));
+      const out = parts.flatMap((l) => this.md.push(l));
+      if (out.length) this.screen.print(out);
     }
-    if (this.partial) this.screen.setLive('text', { render: () => (this.md.inCode ? `  ${this.partial}` : this.partial) });
+    // The line being written (and table rows waiting for the table's end) stay live, as written.
+    const live = [...this.md.pending, ...(this.partial ? [this.md.inCode ? `  ${this.partial}` : this.partial] : [])];
+    if (live.length) this.screen.setLive('text', { render: () => live.join('\n') });
     else this.screen.setLive('text', null);
   }
 
