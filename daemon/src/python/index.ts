@@ -1,4 +1,5 @@
 // Sandboxed CPython (the official `python` bundle) as the `python` tool. Other capabilities import only this file.
+import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/define.js';
 import { createPythonTool, type PythonToolInput } from './python-tool.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
@@ -13,8 +14,12 @@ export { pythonCliInput } from './cli-args.js';
 export interface Python {
   tool: Tool<PythonToolInput>;
   run(input: PythonRunInput, ctx: PythonRunContext): Promise<PythonRunResult>;
-  /** Compile the module, load the stdlib, spawn a worker: call once at daemon start. */
-  warm(): Promise<void>;
+  /**
+   * Loads the bundle, compiles the module, reads the stdlib, spawns a worker: call once at daemon
+   * start (`void python.warm()`). Never rejects: resolves false when the bundle cannot be loaded
+   * (not built/installed; logged at debug), and the first call then tries again.
+   */
+  warm(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -23,6 +28,7 @@ export interface PythonDeps {
   loadBundle: () => Promise<PythonBundleFiles>;
   netFetch?: PythonNetFetch;
   limits?: Partial<PythonLimits>;
+  logger?: Logger;
 }
 
 /** Creates the python capability; nothing runs until warm() or the first call. */
@@ -31,9 +37,14 @@ export function createPython(deps: PythonDeps): Python {
   return {
     tool: createPythonTool(sandbox),
     run: (input, ctx) => sandbox.run(input, ctx),
-    warm: async () => {
-      await sandbox.warm();
-    },
+    warm: () =>
+      sandbox.warm().then(
+        () => true,
+        (e: unknown) => {
+          deps.logger?.debug(`python: not warmed: ${e instanceof Error ? e.message : String(e)}`);
+          return false;
+        },
+      ),
     close: () => sandbox.close(),
   };
 }

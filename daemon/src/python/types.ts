@@ -24,12 +24,14 @@ export interface PythonRunResult {
   durationMs: number;
   timedOut: boolean;
   cancelled: boolean;
-  /** A limit or trap that ended the run: output_limit, trap, worker_exit. */
+  /** A limit or trap that ended the run: output_limit, memory_limit, trap. */
   error: { reason: string; message: string } | null;
   /** Workspace-relative paths written or deleted in the shadow view. */
   changed: string[];
-  /** Where the time went: workspace snapshot, worker setup, instantiate, run (inside the worker). */
-  timings?: { snapshotMs: number; setupMs: number; instantiateMs: number; runMs: number };
+  /** Changes the view refused (e.g. a protected path); the others were applied. */
+  refusedWrites?: { path: string; reason: string }[];
+  /** Where the time went inside the worker: file systems, instantiate, run + change scan. */
+  timings?: { setupMs: number; instantiateMs: number; runMs: number };
 }
 
 /** A netFetch request decoded from the guest; the handler decides (policy) and performs it. */

@@ -9,3 +9,9 @@ export { TRUNCATION_MARKER } from './inprocess-runner.js';
 export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
 export { createBundleAdapter } from './bundle-adapter.js';
+// Building blocks for capabilities that drive their own runs (the python tool): the in-process
+// runner with its lazy /workspace bridge, the worker pool, and the memory cap rewrite.
+export { runInprocess, type InprocessDeps } from './inprocess-runner.js';
+export { WorkerPool } from './worker-pool.js';
+export { limitMemoryPages } from './memory-limit.js';
+export { pagesFor } from './module-cache.js';
