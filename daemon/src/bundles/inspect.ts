@@ -22,6 +22,14 @@ export interface VerifyPathResult {
   indexed: boolean;
 }
 
+/** The detached signatures next to an archive; their absence is a refusal, not an internal error. */
+async function readSignatures(versionDir: string): Promise<Buffer> {
+  return readFile(join(versionDir, 'manifest.sig.json')).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw refuse('signature_missing', `no manifest.sig.json next to the archive in ${versionDir}: an unsigned bundle is refused`);
+    throw e;
+  });
+}
+
 /**
  * Verifies a `bundle.tar`, a version folder holding one, or an unpacked folder (a store entry);
  * inside a mirror-shaped tree also against its index.
@@ -36,10 +44,10 @@ export async function verifyPath(ctx: ServiceContext, path: string): Promise<Ver
   let content: BundleContent;
   if (st.isFile()) {
     versionDir = dirname(abs);
-    content = contentFromArchive(await readFile(abs), await readFile(join(versionDir, 'manifest.sig.json')));
+    content = contentFromArchive(await readFile(abs), await readSignatures(versionDir));
   } else if ((await stat(join(abs, 'bundle.tar')).catch(() => null))?.isFile()) {
     versionDir = abs;
-    content = contentFromArchive(await readFile(join(abs, 'bundle.tar')), await readFile(join(abs, 'manifest.sig.json')));
+    content = contentFromArchive(await readFile(join(abs, 'bundle.tar')), await readSignatures(abs));
   } else {
     versionDir = abs;
     content = await contentFromDir(abs);

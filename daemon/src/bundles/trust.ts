@@ -47,7 +47,7 @@ export interface Authority {
 }
 
 /** Stable `data.reason` values of BundleVerificationFailed (-33700) refusals. */
-export const BundleRefusalReasons = ['file_mismatch', 'manifest_tampered', 'index_tampered', 'root_tampered', 'unknown_key', 'revoked_key', 'threshold', 'rollback', 'expired', 'mix_and_match', 'not_in_index', 'invalid_path', 'archive_invalid', 'too_large'] as const;
+export const BundleRefusalReasons = ['file_mismatch', 'manifest_tampered', 'index_tampered', 'root_tampered', 'unknown_key', 'revoked_key', 'threshold', 'rollback', 'expired', 'mix_and_match', 'not_in_index', 'invalid_path', 'archive_invalid', 'too_large', 'signature_missing'] as const;
 export type BundleRefusalReason = (typeof BundleRefusalReasons)[number];
 
 /** Verification failure with one of the documented reasons. */
