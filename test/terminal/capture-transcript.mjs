@@ -26,7 +26,7 @@ const model = await startModelServer({
   script: [
     { text: ['Let me look ', 'at the notes first.'], toolCalls: [{ name: 'read_file', arguments: { path: 'NOTES.md' } }] },
     {
-      text: ['## Plan\n', '- say how the build runs\n', '- update the **contact**\n\n', 'Writing `NOTES.md` now.'],
+      text: ['## Plan\n', '| line | now | after |\n', '|---|---|---|\n', '| 3 | The build uses npm. | says `npm run build` |\n', '| 18 | ops@example.org | **platform**@example.org |\n\n', 'Writing `NOTES.md` now.'],
       delayMs: 40,
       toolCalls: [{ name: 'write_file', arguments: { path: 'NOTES.md', content: edited } }],
     },
@@ -95,7 +95,7 @@ try {
   await sleep(300);
   await tmux('send-keys', '-t', 'a', 'C-d');
   await waitFor('[exit');
-  process.stdout.write((await capture()).replace(/\n*\[exit 0\][\s\S]*$/, '\n'));
+  process.stdout.write(`${(await capture()).replace(/\s*\[exit 0\][\s\S]*$/, '')}\n`);
   const real = await readFile(path.join(ws, 'NOTES.md'), 'utf8');
   process.stderr.write(`real NOTES.md has the build line: ${real.includes('npm workspaces')}, the new contact: ${real.includes('platform@')}\n`);
 } finally {

@@ -99,10 +99,12 @@ describe('format', () => {
     const more = renderAudit(
       [
         { seq: 4, time: '2026-01-01T10:11:13.000Z', type: 'prompt', sessionId: 's', data: { text: 'fix the build', clientId: 'c1' }, prevHash: 'b', hash: 'c' },
+        { seq: 6, time: '2026-01-01T10:11:13.500Z', type: 'prompt', sessionId: 's', data: { chars: 13, sha256: 'ab' }, prevHash: 'c', hash: 'c2' },
+        { seq: 7, time: '2026-01-01T10:11:13.600Z', type: 'tool.call', sessionId: 's', data: { tool: 'read_file', summary: 'a.ts', paths: ['a.ts'] }, prevHash: 'c2', hash: 'c3' },
         { seq: 5, time: '2026-01-01T10:11:14.000Z', type: 'shadow.accept', sessionId: 's', data: { acceptId: 'acc-1', files: [{ path: 'a.ts', action: 'written' }], conflicts: ['b.ts'] }, prevHash: 'c', hash: 'd' },
       ],
       plain,
     );
-    expect(more).toEqual(['#4 10:11:13 prompt "fix the build"', '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1']);
+    expect(more).toEqual(['#4 10:11:13 prompt "fix the build"', '#6 10:11:13 prompt 13 chars', '#7 10:11:13 tool.call read_file · a.ts', '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1']);
   });
 });

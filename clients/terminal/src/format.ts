@@ -169,11 +169,12 @@ export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: 
       pick('outcome') ?? pick('status'),
       pick('path') ?? pick('summary'),
       text !== undefined ? JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text) : undefined,
+      pick('chars') && `${pick('chars')} chars`,
       pick('scope') && `scope ${pick('scope')}`,
       pick('model'),
       pick('mode') && `mode ${pick('mode')}`,
       list('files'),
-      list('paths'),
+      Array.isArray(d.paths) && d.paths.every((p) => String(pick('path') ?? pick('summary') ?? '').includes(String(p))) ? undefined : list('paths'),
       list('conflicts'),
       pick('acceptId'),
     ].filter(Boolean);
