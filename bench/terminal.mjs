@@ -1,13 +1,15 @@
 // Terminal client: cost of rendering (markdown per line, streamed deltas per second on a TTY and on a
 // pipe) and how long `shadowbox chat` takes from process start to a ready session and out again
 // (piped `/exit`) against a running daemon — with `shadowbox status` (same process start + connect)
-// as the baseline in the same run.
-import { spawn } from 'node:child_process';
+// as the baseline in the same run — and, in a real terminal (tmux), Enter → first words on screen and
+// Ctrl-C → "turn cancelled" on screen.
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pc from 'picocolors';
 import { MarkdownLines } from '../clients/terminal/dist/markdown.js';
 import { Screen } from '../clients/terminal/dist/screen.js';
@@ -94,5 +96,83 @@ export async function run() {
     await rm(state, { recursive: true, force: true });
     await rm(ws, { recursive: true, force: true });
   }
+  rows.push(...(await inTmux()));
   return { name: 'terminal', rows };
+}
+
+/**
+ * A person's view, measured in a real terminal (tmux) against a daemon on the scripted model server:
+ * Enter → the first streamed words on screen, and Ctrl-C during a slow stream → "turn cancelled" on
+ * screen. Screens are polled with capture-pane, whose round trip is the baseline (the resolution).
+ */
+async function inTmux() {
+  const exec = promisify(execFile);
+  try {
+    await exec('tmux', ['-V']);
+  } catch {
+    return [];
+  }
+  const { startModelServer } = await import('../daemon/dist/demo/model-server/index.js');
+  const model = await startModelServer();
+  const state = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-tm-'));
+  const ws = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-ws-'));
+  const sock = `sbx-bench-${process.pid}`;
+  const tmux = (...args) => exec('tmux', ['-L', sock, ...args]);
+  const env = { ...process.env, SHADOWBOX_STATE_DIR: state, SHADOWBOX_SOCKET: path.join(state, 'daemon.sock'), SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' };
+  delete env.NODE_OPTIONS;
+  const daemon = spawn(process.execPath, [bin, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const capture = async () => (await tmux('capture-pane', '-p', '-J', '-t', 'b', '-S', '-3000')).stdout;
+  const waitFor = async (fn) => {
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      if (fn(await capture())) return performance.now();
+    }
+    throw new Error(`bench terminal: the screen never matched:\n${await capture()}`);
+  };
+  try {
+    await new Promise((resolve) => daemon.stderr.on('data', (d) => String(d).includes('shadowbox daemon ready') && resolve()));
+    const vars = ['SHADOWBOX_STATE_DIR', 'SHADOWBOX_SOCKET', 'PATH', 'HOME'].flatMap((k) => ['-e', `${k}=${env[k]}`]);
+    await tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', '-e', 'TERM=xterm-256color', ...vars, `${process.execPath} ${bin} chat --workspace ${ws}; sleep 600`);
+    await waitFor((s) => s.includes('you are the driver'));
+    const first = [];
+    const cancel = [];
+    const poll = [];
+    const count = (s, x) => s.split(x).length - 1;
+    for (let i = 0; i < 5; i++) {
+      let t = performance.now();
+      await capture();
+      poll.push(performance.now() - t);
+      model.push({ text: [`first words ${i} `, 'and more.'] }, { text: Array.from({ length: 300 }, (_, j) => `chunk${j} `), delayMs: 100 });
+      await tmux('send-keys', '-t', 'b', '-l', `prompt ${i}`);
+      t = performance.now();
+      await tmux('send-keys', '-t', 'b', 'Enter');
+      first.push((await waitFor((s) => s.includes(`first words ${i}`))) - t);
+      await waitFor((s) => count(s, '— done') === i + 1);
+      await tmux('send-keys', '-t', 'b', '-l', `slow ${i}`);
+      await tmux('send-keys', '-t', 'b', 'Enter');
+      await waitFor((s) => count(s, 'chunk3 ') > i);
+      t = performance.now();
+      await tmux('send-keys', '-t', 'b', 'C-c');
+      cancel.push((await waitFor((s) => count(s, '⊘ turn cancelled') === i + 1)) - t);
+    }
+    const p = median(poll);
+    return [
+      { metric: 'Enter → first streamed words on screen (tmux)', value: median(first), unit: 'ms', baseline: p, ratio: median(first) / p, note: 'real daemon, OpenAI provider, scripted model server; baseline: one capture-pane round trip (the resolution); median of 5' },
+      { metric: 'Ctrl-C mid-stream → "turn cancelled" on screen (tmux)', value: median(cancel), unit: 'ms', baseline: p, ratio: median(cancel) / p, note: 'model streaming a chunk per 100 ms; median of 5' },
+    ];
+  } finally {
+    await tmux('kill-server').catch(() => undefined);
+    const exited = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGTERM');
+    await exited;
+    await model.close();
+    await rm(state, { recursive: true, force: true });
+    await rm(ws, { recursive: true, force: true });
+  }
+}
+
+// `node bench/terminal.mjs` runs this bench alone and prints its rows (no results file is written).
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const { rows } = await run();
+  for (const r of rows) console.log(`${r.metric}: ${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}${r.baseline !== undefined ? ` (baseline ${r.baseline.toFixed(r.baseline >= 100 ? 0 : 2)}, ${r.ratio.toFixed(2)}×)` : ''}${r.note ? ` — ${r.note}` : ''}`);
 }

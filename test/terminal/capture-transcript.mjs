@@ -52,7 +52,7 @@ await new Promise((resolve, reject) => {
     err += d;
     if (err.includes('shadowbox daemon ready')) resolve();
   });
-  daemon.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
+  daemon.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
 });
 
 async function capture() {
@@ -100,7 +100,9 @@ try {
   process.stderr.write(`real NOTES.md has the build line: ${real.includes('npm workspaces')}, the new contact: ${real.includes('platform@')}\n`);
 } finally {
   await tmux('kill-server').catch(() => undefined);
+  const exited = new Promise((r) => daemon.once('exit', r));
   daemon.kill('SIGTERM');
+  await exited;
   await model.close();
   await rm(ws, { recursive: true, force: true });
   await rm(state, { recursive: true, force: true });
