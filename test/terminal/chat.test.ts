@@ -23,18 +23,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
   beforeAll(async () => {
     ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'notes.txt'), original);
-    model = await startModelServer({ script: [
-      // Prompt 1, model turn 1: a tool call that edits two far-apart lines (two hunks).
-      { text: ['I will update ', 'the **notes**.'], toolCalls: [{ name: 'write_file', arguments: { path: 'notes.txt', content: edited } }] },
-      // Prompt 1, model turn 2 (after the tool result).
-      { text: ['Updated `notes.txt`: ', 'two lines changed.'] },
-      // Prompt 2 (multi-turn: same session).
-      { text: ['That is all ', 'for ', 'now.'], delayMs: 400 },
-      // Prompt 3: a slow stream, cancelled with Ctrl-C.
-      { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250 },
-      // Prompt 4: the session still works after the cancel.
-      { text: ['Still here.'] },
-    ] });
+    model = await startModelServer();
     d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
     // Make write_file ask, so the turn shows a permission question (in mode review, shadow edits run unasked).
     await askForWrites(ws);
@@ -53,6 +42,18 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
   });
 
   it('runs a multi-turn task with a tool call and a permission question, reviews, accepts one hunk, and cancels a slow stream', async () => {
+    model.push(
+      // Prompt 1, model turn 1: a tool call that edits two far-apart lines (two hunks).
+      { text: ['I will update ', 'the **notes**.'], toolCalls: [{ name: 'write_file', arguments: { path: 'notes.txt', content: edited } }] },
+      // Prompt 1, model turn 2 (after the tool result).
+      { text: ['Updated `notes.txt`: ', 'two lines changed.'] },
+      // Prompt 2 (multi-turn: same session).
+      { text: ['That is all ', 'for ', 'now.'], delayMs: 400 },
+      // Prompt 3: a slow stream, cancelled with Ctrl-C.
+      { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250 },
+      // Prompt 4: the session still works after the cancel.
+      { text: ['Still here.'] },
+    );
     await tmux.start('a', ['chat', '--workspace', ws], d.env);
     await tmux.waitFor('a', 'you are the driver');
 
@@ -196,8 +197,12 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     expect(r).toContain('Done with a.txt.');
     expect(r).toContain('→ allowed once');
     model.push({ text: ['Resumed ', 'fine.'] });
-    await tmux.line('r', 'are you there?');
+    // A prompt of two lines: the first ends in a backslash.
+    await tmux.line('r', 'are you\\');
+    await tmux.waitFor('r', /…$/);
+    await tmux.line('r', 'there?');
     await tmux.waitFor('r', (s) => s.includes('Resumed fine.') && count(s, '— done') >= 2);
+    expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('are you\\nthere?');
     await rm(ws2, { recursive: true, force: true });
   });
 

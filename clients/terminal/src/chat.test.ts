@@ -119,4 +119,16 @@ describe('chat over a piped stdin', () => {
     expect(d.calls.find((c) => c.method === 'session/attach')?.params).toMatchObject({ sessionId: 's1', driver: false });
     d.close();
   });
+
+  it('joins lines ending in a backslash into one prompt of several lines', async () => {
+    const d = fakeDaemon();
+    const t = pipeIo('first line\\\nsecond line\\\nthird\ny\n');
+    const connect = async () => (await d.client.initialize({ name: 't' }, { permissions: true }), d.client);
+    const done = chatCommand(t.io, [], { connect });
+    t.end();
+    expect(await done).toBe(0);
+    const prompts = d.calls.filter((c) => c.method === 'session/prompt').map((c) => (c.params as { text: string }).text);
+    expect(prompts).toEqual(['first line\nsecond line\nthird']);
+    d.close();
+  });
 });

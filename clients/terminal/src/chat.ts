@@ -79,8 +79,18 @@ export class Chat {
     const c = this.look.colors;
     const exited = this.exited.then(() => 'exit' as const);
     for (;;) {
-      const r = await Promise.race([this.input.readLine(this.promptText()), exited]);
+      let r = await Promise.race([this.input.readLine(this.promptText()), exited]);
       if (r === 'exit' || r.kind === 'eof') return;
+      // A line ending in a backslash continues on the next one: a prompt of several lines.
+      while (r.kind === 'line' && r.text.endsWith('\\')) {
+        const more = await Promise.race([this.input.readLine(this.look.tty ? `${c.dim('…')} ` : ''), exited]);
+        if (more === 'exit') return;
+        if (more.kind !== 'line') {
+          r = more.kind === 'eof' ? { kind: 'line', text: r.text.slice(0, -1) } : more;
+          break;
+        }
+        r = { kind: 'line', text: `${r.text.slice(0, -1)}\n${more.text}` };
+      }
       if (r.kind === 'interrupt') {
         if (this.transcript.runningTurn) {
           this.lastWasInterrupt = true;
