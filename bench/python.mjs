@@ -3,12 +3,14 @@
 // Metrics: warm and cold print(1+1), a 1 MB CSV aggregation, a CPU loop. Ratios are
 // value / native python3 (lower is better). Needs `npx tsc -b daemon` and a built python bundle
 // (`node bundles/scripts/build.mjs python`).
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { connectSocket } from '../clients/editor/dist/index.js';
+import { bin } from './lib/daemon.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'daemon', 'dist', 'python');
@@ -77,6 +79,62 @@ function coldPyodide() {
   return JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('{'))).ms;
 }
 
+/** Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed). */
+async function spawnDaemon(stateDir) {
+  const socketPath = path.join(stateDir, 'd.sock');
+  const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [bin, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/shadowbox daemon ready/.test(err)) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`daemon exited ${c}: ${err}`)));
+  });
+  return {
+    socketPath,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Through a real daemon: `tools/call` of `python` in a session (policy, audit, shadow view, the
+ * JSON-RPC socket). `first` is the first call, made as soon as the daemon reported ready and a
+ * session was created; `warm` the calls after it.
+ */
+async function throughDaemon(stateDir, ws, warmRuns) {
+  const daemon = await spawnDaemon(stateDir);
+  const c = await connectSocket(daemon.socketPath);
+  try {
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    const s = await c.request({ method: 'session/create' }, { workspace: ws });
+    const call = async () => {
+      const r = await c.request({ method: 'tools/call' }, { sessionId: s.sessionId, tool: 'python', input: { code: 'print(1+1)' } });
+      if (r.data?.stdout !== '2\n') throw new Error(`python through the daemon failed: ${r.content}`);
+      return r;
+    };
+    const t = performance.now();
+    await call();
+    const first = performance.now() - t;
+    const times = [];
+    for (let i = 0; i < warmRuns; i++) {
+      const t1 = performance.now();
+      await call();
+      times.push(performance.now() - t1);
+    }
+    return { first, warm: times };
+  } finally {
+    c.dispose();
+    await daemon.stop();
+  }
+}
+
 export async function run() {
   const rows = [];
   const { createPython } = await import(path.join(dist, 'index.js'));
@@ -89,7 +147,7 @@ export async function run() {
     // Native python3 (a fresh process each time, as an agent's subprocess would be).
     const native = (code) => execFileP(NATIVE, ['-c', code], { cwd: ws });
     await native('print(1+1)');
-    const nativeHello = await timeN(15, () => native('print(1+1)'));
+    const nativeHello = await timeN(21, () => native('print(1+1)'));
     const nativeCsv = await timeN(5, () => native(CSV_CODE));
     const nativeCpu = await timeN(3, () => native(CPU_CODE));
 
@@ -98,13 +156,27 @@ export async function run() {
     const view = new MemoryLayerView(ws);
     await py.warm();
     await py.run({ code: 'print(1+1)' }, { view });
-    const sbHello = await timeN(15, () => py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(ws) }));
+    const sbHello = await timeN(21, () => py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(ws) }));
     const sbCsv = await timeN(5, () => py.run({ code: CSV_CODE }, { view: new MemoryLayerView(ws) }));
     const sbCpu = await timeN(3, () => py.run({ code: CPU_CODE }, { view: new MemoryLayerView(ws) }));
     await py.close();
     const empty = mkdtempSync(path.join(os.tmpdir(), 'sbpy-empty-'));
     const sbCold = median([coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty)]);
     rmSync(empty, { recursive: true, force: true });
+
+    // Through the daemon. A fresh state dir (the first call installs the bundle from bundles/out),
+    // then three restarts on it (the bundle is installed: what a daemon start normally finds).
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbpy-state-'));
+    let fresh, restarts;
+    try {
+      fresh = await throughDaemon(stateDir, ws, 30);
+      restarts = [await throughDaemon(stateDir, ws, 0), await throughDaemon(stateDir, ws, 0), await throughDaemon(stateDir, ws, 0)];
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    const dWarm = median(fresh.warm);
+    const dFirst = median(restarts.map((d) => d.first));
+    const nativeAgain = await timeN(21, () => native('print(1+1)'));
 
     // Pyodide: one loaded instance reused for warm numbers (its state persists between runs).
     const { loadPyodide } = await import('pyodide');
@@ -118,7 +190,10 @@ export async function run() {
     const pyoCold = median([coldPyodide(), coldPyodide()]);
 
     const add = (metric, value, baseline, note) => rows.push({ metric, value: Math.round(value * 10) / 10, unit: 'ms', baseline: Math.round(baseline * 10) / 10, ratio: Math.round((value / baseline) * 100) / 100, note });
-    add('print(1+1) warm: shadowbox', sbHello, nativeHello, 'fresh sandboxed instance per call vs python3 -c process');
+    add('tools/call python print(1+1) warm p50 (daemon)', dWarm, nativeAgain, 'real daemon over its socket: policy, audit, shadow view, fresh instance; vs python3 -c process');
+    add('tools/call python print(1+1) first after daemon start (daemon)', dFirst, nativeAgain, `bundle installed; call right after ready + session/create; median of 3 restarts (${restarts.map((d) => Math.round(d.first)).join(', ')} ms); goal ≤ 150 ms`);
+    add('tools/call python print(1+1) first on a fresh state dir (daemon)', fresh.first, nativeAgain, 'includes installing + verifying the bundle from bundles/out');
+    add('print(1+1) warm: shadowbox (library)', sbHello, nativeHello, 'createPython().run in-process, fresh sandboxed instance per call vs python3 -c process');
     add('print(1+1) warm: pyodide', pyoHello, nativeHello, 'runPython on a loaded instance (state shared between runs)');
     add('print(1+1) cold: shadowbox', sbCold, nativeHello, 'new Node process: compile module, load stdlib, spawn worker, run');
     add('print(1+1) cold: pyodide', pyoCold, nativeHello, 'new Node process: loadPyodide + runPython');

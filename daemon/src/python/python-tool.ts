@@ -48,7 +48,7 @@ export function createPythonTool(sandbox: PythonSandbox): Tool<PythonToolInput> 
         isError: r.exitCode !== 0,
         output: `${r.stdout}${r.stderr}`,
         changed: r.changed,
-        data: { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? (r.timedOut ? 124 : 137), durationMs: r.durationMs, timedOut: r.timedOut, cancelled: r.cancelled, error: r.error, changed: r.changed },
+        data: { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? (r.timedOut ? 124 : 137), durationMs: r.durationMs, timedOut: r.timedOut, cancelled: r.cancelled, error: r.error, changed: r.changed, ...(r.refusedWrites ? { refusedWrites: r.refusedWrites } : {}), ...(r.timings ? { timings: r.timings } : {}) },
       };
     },
   });
