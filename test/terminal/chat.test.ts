@@ -62,7 +62,8 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     let screen = await tmux.waitFor('a', '[y] allow once  [s] allow for this session  [p] always allow for this project  [n] deny');
     expect(screen).toContain('I will update the notes.');
     expect(screen).toMatch(/\? permission edit\s+write_file/);
-    expect(screen).toContain('"path": "notes.txt"');
+    expect(screen).toContain('    path: notes.txt');
+    expect(screen).toMatch(/content: \(30 lines, \d+ chars\)\n\s+│ line 1\n\s+│ line two, edited\n/);
     expect(screen).toMatch(/asked by rule: .*write_file/);
     await tmux.keys('a', 's');
     screen = await tmux.waitFor('a', '— done');

@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { foldLines, formatDuration, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
+import { argumentLines, foldLines, formatDuration, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
 
 const colored = pc.createColors(true);
 const plain = pc.createColors(false);
@@ -57,11 +57,33 @@ describe('format', () => {
     const q = { sessionId: 's', requestId: 'r', callId: 'c', tool: 'bash', kind: 'execute' as const, summary: 'run npm test', input: { command: 'npm test', cwd: '.' }, rule: 'mode:review kind:execute', options: ['allow_once' as const, 'allow_session' as const, 'allow_project' as const, 'deny' as const] };
     const flat = permissionBlock(q, plain).join('\n');
     expect(flat).toContain('bash');
-    expect(flat).toContain('"command": "npm test"');
+    expect(flat).toContain('    command: npm test');
     expect(flat).toContain('asked by rule: mode:review kind:execute');
     expect(flat).toContain('[y] allow once  [s] allow for this session  [p] always allow for this project  [n] deny');
     const limited = permissionBlock({ ...q, options: ['allow_once', 'deny'] }, plain).join('\n');
     expect(limited).not.toContain('[p]');
+  });
+
+  it('shows file content and code as lines, and an edit as removed and added lines', () => {
+    const content = Array.from({ length: 20 }, (_, i) => `row ${i + 1}`).join('\n') + '\n';
+    expect(argumentLines({ path: 'a.txt', content }, plain)).toEqual([
+      '    path: a.txt',
+      '    content: (20 lines, 131 chars)',
+      ...Array.from({ length: 12 }, (_, i) => `      │ row ${i + 1}`),
+      '      … 8 more lines',
+    ]);
+    expect(argumentLines({ path: 'a.ts', old_string: 'const a = 1;\nconst b = 2;', new_string: 'const a = 3;', replace_all: false }, plain)).toEqual([
+      '    path: a.ts',
+      '    replace_all: false',
+      '    change:',
+      '      -const a = 1;',
+      '      -const b = 2;',
+      '      +const a = 3;',
+    ]);
+    const colored_ = argumentLines({ path: 'a.ts', old_string: 'x', new_string: 'y' }, colored);
+    expect(colored_).toContain(`      ${colored.red('-x')}`);
+    expect(colored_).toContain(`      ${colored.green('+y')}`);
+    expect(argumentLines(['a', 1], plain)).toEqual(['    [', '      "a",', '      1', '    ]']);
   });
 
   it('parses answers by key, name or word, and only offered options', () => {

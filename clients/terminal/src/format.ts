@@ -70,18 +70,52 @@ export type PermissionAnswer = (typeof permissionChoices)[number]['option'];
 
 /** The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer. */
 export function permissionBlock(q: ParamsOf<typeof PermissionRequest>, c: Colors, width = 100): string[] {
-  const args = JSON.stringify(q.input, null, 2) ?? 'null';
-  const argLines = args.split('\n');
-  const shown = argLines.slice(0, 12).map((l) => `    ${l.length > width - 6 ? `${l.slice(0, width - 7)}…` : l}`);
-  if (argLines.length > 12) shown.push(c.dim(`    … ${argLines.length - 12} more lines`));
   const keys = permissionChoices.filter((p) => q.options.includes(p.option)).map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
   return [
     `${c.yellow('?')} ${c.bold('permission')} ${kindLabel(q.kind, c)} ${c.bold(q.tool)} ${q.summary}`,
     c.dim('  arguments:'),
-    ...shown.map((l) => c.dim(l)),
+    ...argumentLines(q.input, c, width),
     `  ${c.dim('asked by rule:')} ${q.rule}`,
     `  ${keys.join('  ')}`,
   ];
+}
+
+/**
+ * A tool's arguments for a person: one `name: value` line per scalar; multi-line or long strings (file content,
+ * code, a filter) as their own lines, folded at 12; edit_file's old_string/new_string as removed/added lines.
+ * Anything that is not a plain object is shown as indented JSON.
+ */
+export function argumentLines(input: unknown, c: Colors, width = 100, max = 12): string[] {
+  const cut = (l: string, room: number) => (l.length > room ? `${l.slice(0, Math.max(1, room - 1))}…` : l);
+  if (!input || typeof input !== 'object' || Array.isArray(input)) {
+    const lines = (JSON.stringify(input, null, 2) ?? 'null').split('\n');
+    const out = lines.slice(0, max).map((l) => c.dim(`    ${cut(l, width - 6)}`));
+    if (lines.length > max) out.push(c.dim(`    … ${lines.length - max} more lines`));
+    return out;
+  }
+  const obj = input as Record<string, unknown>;
+  const block = (text: string, mark: (l: string) => string) => {
+    const lines = text.replace(/\n$/, '').split('\n');
+    const out = lines.slice(0, max).map((l) => mark(cut(l.replace(/\t/g, '  '), width - 8)));
+    if (lines.length > max) out.push(c.dim(`      … ${lines.length - max} more lines`));
+    return out;
+  };
+  const edit = typeof obj.old_string === 'string' && typeof obj.new_string === 'string';
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (edit && (k === 'old_string' || k === 'new_string')) continue;
+    if (typeof v === 'string' && (v.includes('\n') || v.length > width - 10 - k.length)) {
+      const n = v.replace(/\n$/, '').split('\n').length;
+      out.push(c.dim(`    ${k}: (${n} line${n === 1 ? '' : 's'}, ${v.length} chars)`));
+      out.push(...block(v, (l) => `      ${c.dim('│')} ${l}`));
+    } else out.push(c.dim(`    ${k}: `) + cut(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)), width - 6 - k.length));
+  }
+  if (edit) {
+    out.push(c.dim('    change:'));
+    out.push(...block(obj.old_string as string, (l) => `      ${c.red(`-${l}`)}`));
+    out.push(...block(obj.new_string as string, (l) => `      ${c.green(`+${l}`)}`));
+  }
+  return out;
 }
 
 /** Parses a typed answer: the key, the option name or the label's first word. */
