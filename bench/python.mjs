@@ -62,8 +62,14 @@ function coldShadowbox(bundleDir, emptyDir) {
     const ms = performance.now() - t;
     await py.close();
     process.stdout.write(JSON.stringify({ ms, out: r.stdout }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  return JSON.parse(r.stdout).ms;
+  // A file, not `node --input-type=module -e`: workers inherit execArgv, and the WASI pool's
+  // CommonJS worker source does not load under --input-type=module.
+  const file = path.join(emptyDir, 'cold.mjs');
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+  const out = JSON.parse(r.stdout);
+  if (out.out !== '2\n') throw new Error(`cold shadowbox run failed: ${r.stdout}`);
+  return out.ms;
 }
 
 /** Cold start of Pyodide in a fresh Node process: loadPyodide → first result. */

@@ -122,6 +122,8 @@ export class PythonSandbox {
     const t0 = performance.now();
     const argv = ['python3', ...pythonArgv(input)];
     const prepared = await this.prepare();
+    // A warm-up run in flight holds the pooled worker; waiting for it (a few ms) beats spawning a cold one.
+    if (this.warmedUp) await this.warmedUp.catch(() => undefined);
     const stdin = typeof input.stdin === 'string' ? Buffer.from(input.stdin) : (input.stdin ?? new Uint8Array());
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.maxTimeoutMs);
     const env = { ...(input.env ?? {}), PWD: '/workspace', HOME: '/tmp', PYTHONHOME: '/usr/local', LANG: 'C.UTF-8' };
