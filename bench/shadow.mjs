@@ -10,7 +10,8 @@ import { createShadowService } from '../daemon/dist/shadow/index.js';
 
 const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
 const audit = { append: async () => {} };
-const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
+// gc.auto=0: a background auto-gc would skew the timings and race the clean-up.
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'gc.auto', GIT_CONFIG_VALUE_0: '0' };
 const git = (cwd, ...args) => execFileSync('git', args, { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
 const du = (p) => Number(execFileSync('du', ['-sk', p]).toString().split('\t')[0]) * 1024;
 const body = (i, tag = '') => Array.from({ length: 30 }, (_, l) => `export const v${l} = ${i * 31 + l}; // file ${i}${l === 15 ? tag : ''}`).join('\n') + '\n';
@@ -85,13 +86,13 @@ async function measure(n) {
     row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth vs Cline shadow git dir growth');
     row('Cline-style first checkpoint', clineInit, 'ms', undefined, 'one-time cost shadowbox does not pay');
   } finally {
-    rmSync(top, { recursive: true, force: true });
+    rmSync(top, { recursive: true, force: true, maxRetries: 5 });
   }
   return rows;
 }
 
 export async function run() {
-  const sizes = [1000, 10000, ...(process.env.SHADOWBOX_BENCH_BIG ? [100000] : [])];
+  const sizes = process.env.SHADOWBOX_BENCH_SIZES?.split(',').map(Number) ?? [1000, 10000, ...(process.env.SHADOWBOX_BENCH_BIG ? [100000] : [])];
   const rows = [];
   for (const n of sizes) rows.push(...(await measure(n)));
   return { name: 'shadow', rows };

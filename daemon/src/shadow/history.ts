@@ -45,9 +45,8 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
     return null;
   }
   const w = new ObjectWriter(repoDir);
-  for (const b of new Map([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => [b.oid, b])).values()) {
-    await w.putBlobFile(b.oid, store.objectPath(b.oid));
-  }
+  const blobs = [...new Set([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid))];
+  for (let i = 0; i < blobs.length; i += 16) await Promise.all(blobs.slice(i, i + 16).map((oid) => w.putBlobFile(oid, store.objectPath(oid))));
   const commitFrom = async (changes: Map<string, Blob | null>, message: string) => {
     for (const [p, b] of changes) {
       if (b) m.committed[p] = b;
