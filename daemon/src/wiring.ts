@@ -40,6 +40,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const runDeps: RunBundleDeps = { runtime: wasi, loadBundle: async (name) => adapt(await bundles.load(name)) };
 
   const python = createPython({
+    logger,
     loadBundle: async () => {
       const b = await bundles.load('python');
       return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
@@ -49,7 +50,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     netFetch: async (req, c) => {
       const live = c.sessionId ? ctx.sessions().get(c.sessionId) : null;
       if (!live) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'netFetch needs a session');
-      const host = new URL(req.url).hostname;
+      const u = new URL(req.url);
+      const host = u.hostname;
       const q = { workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool: 'python', kind: 'fetch' as const, target: { hosts: [host] } };
       const d = await policy.decide(q);
       if (d.action !== 'allow') {
@@ -57,11 +59,19 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       }
       const r = await netFetch.fetch(
         { url: req.url, method: req.method, headers: req.headers, body: req.body },
-        { rules: [{ host }], sessionId: live.id, workspace: live.meta.workspace },
+        // The policy allowed this host; the rule carries the URL's own scheme and port (a host rule allows any).
+        { rules: [{ host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) }], sessionId: live.id, workspace: live.meta.workspace },
       );
       return { url: r.url, status: r.status, headers: r.headers, body: r.body };
     },
   });
+
+  // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
+  // bundle is here (warming an absent one would download it from a configured mirror at every start).
+  void bundles
+    .list()
+    .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
+    .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
   const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...(await bundleTools(bundles, runDeps, logger))];
   const runtime = createToolRuntime({ tools, policy, audit, logger });
