@@ -118,8 +118,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       checkpoint: (meta, turnId, summary) => shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary),
       onSessionEvent: (meta, type, data) => {
-        // Prompts are recorded by digest and length, not their text.
-        const d = typeof data.text === 'string' ? { ...data, text: undefined, chars: data.text.length, sha256: createHash('sha256').update(data.text).digest('hex') } : data;
+        // Prompts are recorded by digest, length and a short preview (the audit log redacts token-shaped strings), not their text.
+        const d = typeof data.text === 'string' ? { ...data, text: undefined, chars: data.text.length, preview: data.text.slice(0, 80), sha256: createHash('sha256').update(data.text).digest('hex') } : data;
         void audit.append({ type, workspace: meta.workspace, sessionId: meta.sessionId, data: d }).catch((e: unknown) => logger.error(`audit: ${(e as Error).message}`));
       },
     },
