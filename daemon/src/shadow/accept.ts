@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
@@ -15,6 +15,8 @@ export interface Selected {
   /** Computed on demand (whole-file accepts of fresh files never need it). */
   diff: () => Promise<ItemDiff>;
   hunks: HunkInfo[] | null;
+  /** The hunk ids the person named (also when they were all of the file's hunks and `hunks` is null). */
+  named?: string[];
 }
 
 type Action = 'written' | 'deleted' | 'merged' | 'renamed' | 'mode';
@@ -124,14 +126,16 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   const touched = [...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])]))];
   const before: Record<string, Base> = {};
   for (const p of touched) before[p] = await store.captureBase(p);
+  const dirs = await missingDirs(store.root, ops);
   const temps: string[] = [];
   try {
     for (const o of ops) if (o.target.kind === 'write') temps.push((o.tmp = await stageFile(path.join(store.root, o.sel.item.path), o.target.source, o.target.mode)));
   } catch (e) {
     await removeQuietly(temps);
+    await removeEmptyDirs(store.root, dirs);
     throw new ShadowboxError(ErrorCodes.ShadowFailed, 'write_failed', `could not stage the accepted files; nothing was changed (${(e as Error).message})`, {}, { cause: e });
   }
-  const record: AcceptRecord = { id, state: 'pending', time: new Date().toISOString(), by, force, temps, files: touched.map((p) => ({ path: p, action: '', before: before[p]! })) };
+  const record: AcceptRecord = { id, state: 'pending', time: new Date().toISOString(), by, force, temps, files: touched.map((p) => ({ path: p, action: '', before: before[p]! })), dirs };
   await journal.write(record);
   try {
     for (const o of ops) {
@@ -173,14 +177,45 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   return { acceptId: id, applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })), conflicts, record };
 }
 
-/** The layer's state of some paths, for the journal. */
+/** The layer's state of some paths, for the journal: copies, since the layer changes its entries in place afterwards. */
 export function sliceOf(store: LayerStore, paths: string[]): LayerSlice {
   const s: LayerSlice = { entries: {}, known: {} };
   for (const p of paths) {
-    s.entries[p] = store.m.entries[p] ?? null;
-    s.known[p] = store.m.known[p] ?? null;
+    s.entries[p] = structuredClone(store.m.entries[p] ?? null);
+    s.known[p] = structuredClone(store.m.known[p] ?? null);
   }
   return s;
+}
+
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
+/** Directories an accept will create (missing parents of written files, new directories), shallow first. */
+async function missingDirs(root: string, ops: Op[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const o of ops) {
+    if (o.target.kind !== 'write' && o.target.kind !== 'mkdir') continue;
+    const p = itemPath(o.sel.item);
+    for (let d = o.target.kind === 'mkdir' ? p : parentOf(p); d !== '' && !out.has(d); d = parentOf(d)) {
+      if (await lstat(path.join(root, d)).then(() => true, () => false)) break;
+      out.add(d);
+    }
+  }
+  return [...out].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1));
+}
+
+/** Removes directories an accept created, deepest first, each only if it is empty (the person's files keep theirs). */
+export async function removeEmptyDirs(root: string, dirs: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const d of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    try {
+      await rmdir(path.join(root, d));
+      removed.push(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    }
+  }
+  return removed;
 }
 
 /** Puts a journaled slice back into the layer. */
@@ -261,6 +296,7 @@ export async function rollBack(store: LayerStore, record: AcceptRecord): Promise
     restored.push(f.path);
   }
   await removeQuietly(record.temps);
+  await removeEmptyDirs(store.root, record.dirs ?? []);
   return restored;
 }
 
@@ -269,7 +305,9 @@ export async function restoreBase(store: LayerStore, rel: string, b: Base): Prom
   const abs = path.join(store.root, rel);
   if (b.type === 'none') {
     const st = await lstat(abs).catch(() => null);
-    if (st) await removeReal(abs, st.isDirectory());
+    // A directory that was not there goes only if empty: what the person put in it since stays.
+    if (st?.isDirectory()) await removeEmptyDirs(store.root, [rel]);
+    else if (st) await removeReal(abs, false);
     return;
   }
   if (b.type === 'dir') {

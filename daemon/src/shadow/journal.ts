@@ -22,6 +22,8 @@ export interface AcceptRecord {
   force: boolean;
   temps: string[];
   files: { path: string; action: string; before: Base; after?: Base }[];
+  /** Directories the accept created (none of them existed before), shallow first; undo and roll-back remove the empty ones. */
+  dirs?: string[];
   layerBefore?: LayerSlice;
   layerAfter?: LayerSlice;
 }

@@ -61,7 +61,7 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
     else if (some.has(it)) {
       const d = await diffOf(it);
       const ids = some.get(it)!;
-      out.push({ item: it, diff: () => diffOf(it), hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)) });
+      out.push({ item: it, diff: () => diffOf(it), hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)), named: [...ids] });
     }
   }
   return out;
@@ -100,7 +100,8 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
         store.markDirty(it.oldPath);
         unhideAncestors(store, it.oldPath);
       }
-      out.push(it.path);
+      // Report what the person named: the hunk ids, even when they were all that was left of the file.
+      out.push(...(s.named ?? [it.path]));
       continue;
     }
     const d = await s.diff();

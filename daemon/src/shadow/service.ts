@@ -4,7 +4,7 @@ import type { ResultOf, ShadowAccept, ShadowDiff, ShadowExport, ShadowFile, Shad
 import type { AuditSink } from '../audit/sink.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
-import { applyAccept, restoreBase, restoreSlice, rollBack } from './accept.js';
+import { applyAccept, restoreSlice, rollBack } from './accept.js';
 import { diffItem, listItems } from './changes.js';
 import { looksBinary } from './diff.js';
 import { createGit, type Git } from './git.js';
@@ -14,6 +14,7 @@ import { LayerStore, Mutex } from './layer.js';
 import { LayeredView } from './layered-view.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
+import { applyUndo } from './undo.js';
 import { watchWorkspace } from './watch.js';
 
 export interface ReviewTarget {
@@ -190,7 +191,8 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         const r = await applyAccept({ store: s.store, journal: s.journal, git }, selected, sel.force, by);
         if (r.record || r.conflicts.length > 0) {
           const files = (r.record?.files ?? []).map((f) => ({ path: f.path, action: f.action, before: digest(f.before), after: digest(f.after) }));
-          await deps.audit.append({ type: 'shadow.accept', workspace: s.root, sessionId: s.id, data: { acceptId: r.acceptId, by, force: sel.force, files, conflicts: r.conflicts.map((c) => c.path), hunks: sel.hunks } });
+          const dirs = r.record?.dirs ?? [];
+          await deps.audit.append({ type: 'shadow.accept', workspace: s.root, sessionId: s.id, data: { acceptId: r.acceptId, by, force: sel.force, files, conflicts: r.conflicts.map((c) => c.path), hunks: sel.hunks, ...(dirs.length > 0 ? { createdDirs: dirs } : {}) } });
         }
         return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
       });
@@ -209,26 +211,11 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async undo(t, by) {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
-        const id = s.store.m.accepts.at(-1);
-        if (!id) throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
-        const r = await s.journal.read(id);
-        const changed: string[] = [];
-        for (const f of r.files) if (!f.after || !(await s.store.realMatches(f.path, f.after))) changed.push(f.path);
-        if (changed.length > 0) {
-          throw new ShadowboxError(ErrorCodes.UndoRefused, 'changed_since_accept', `not undoing: changed since the accept: ${changed.join(', ')}`, { acceptId: id, paths: changed });
-        }
-        // Directories to recreate first (shallow first), then files, then directories to remove (deep first).
-        const order = (f: (typeof r.files)[number]) => (f.before.type === 'dir' ? 0 : f.after?.type === 'dir' ? 2 : 1);
-        const files = [...r.files].sort((a, b) => order(a) - order(b) || (order(a) === 2 ? b.path.length - a.path.length : a.path.length - b.path.length));
-        for (const f of files) await restoreBase(s.store, f.path, f.before);
-        if (r.layerBefore) restoreSlice(s.store, r.layerBefore);
-        s.store.m.accepts.pop();
-        await s.store.save();
-        r.state = 'undone';
-        await s.journal.write(r);
-        const restored = r.files.map((f) => f.path);
-        await deps.audit.append({ type: 'shadow.undo', workspace: s.root, sessionId: s.id, data: { acceptId: id, by, files: r.files.map((f) => ({ path: f.path, restored: digest(f.before) })) } });
-        return { acceptId: id, restored };
+        const u = await applyUndo(s.store, s.journal);
+        const r = u.record;
+        const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
+        await deps.audit.append({ type: 'shadow.undo', workspace: s.root, sessionId: s.id, data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) } });
+        return { acceptId: r.id, restored: u.restored };
       });
     },
 
