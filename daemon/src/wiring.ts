@@ -112,11 +112,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       permissionTimeoutMs: Number(env.SHADOWBOX_PERMISSION_TIMEOUT_MS) || 10 * 60_000,
       system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtime.list() }),
       createModel: (spec) => models.create(spec),
-      createTools: (c) => {
-        watchWorkspace(c.workspace);
-        return runtime.forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) });
+      createTools: (c) => runtime.forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) }),
+      // The person's files are watched (for stale review items) once there is something to review: a
+      // read-only session, or a python run in a big directory, never pays for walking the tree.
+      checkpoint: async (meta, turnId, summary) => {
+        const cp = await shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary);
+        if (cp) watchWorkspace(meta.workspace);
+        return cp;
       },
-      checkpoint: (meta, turnId, summary) => shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary),
       onSessionEvent: (meta, type, data) => {
         // Prompts are recorded by digest, length and a short preview (the audit log redacts token-shaped strings), not their text.
         const d = typeof data.text === 'string' ? { ...data, text: undefined, chars: data.text.length, preview: data.text.slice(0, 80), sha256: createHash('sha256').update(data.text).digest('hex') } : data;

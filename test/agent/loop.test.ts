@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditQuery, PolicySetRules, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, ShadowDiff, type SessionEvent } from '@shadowbox/protocol';
+import { AuditQuery, PolicySetRules, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, ShadowDiff, ShadowStatus, WorkspaceChanged, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 
@@ -71,6 +71,15 @@ for (const provider of ['openai', 'anthropic'] as const) {
       expect(await readFile(path.join(ws, 'a.txt'), 'utf8')).toBe('hello\n');
       const diff = await a.request(ShadowDiff, { sessionId: s.sessionId });
       expect(diff.files.map((f) => f.path)).toEqual(['a.txt']);
+
+      // The person edits the file the agent changed: clients are told, and the review item is stale.
+      const changed: Array<{ paths: string[]; stale: string[] }> = [];
+      b.connection.onNotification(WorkspaceChanged.method, (p: { paths: string[]; stale: string[] }) => changed.push(p));
+      await new Promise((r) => setTimeout(r, 300)); // the watcher starts after the first checkpoint
+      await writeFile(path.join(ws, 'a.txt'), 'hello from the person\n');
+      expect(await until(() => changed.some((c) => c.stale.includes('a.txt')))).toBe(true);
+      const status = await a.request(ShadowStatus, { sessionId: s.sessionId });
+      expect(status.files.find((f) => f.path === 'a.txt')?.stale).toBe(true);
 
       // Each tool call is in the audit log with its decision.
       const audit = await a.request(AuditQuery, { workspace: ws, type: 'tool.call' });

@@ -3,9 +3,7 @@ import { ErrorCodes } from '@shadowbox/protocol';
 import type { ModelClient } from '../agent/types.js';
 import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
-import { createAnthropicModel } from './anthropic.js';
-import { isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
-import { createOpenAIModel } from './openai.js';
+import { contextWindowFor, isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
 
 export { providersFileSchema, resolveProviders, parseModelSpec, contextWindowFor, DEFAULT_CONTEXT_WINDOW, type ProviderConfig, type ProvidersFileConfig } from './config.js';
 export { cancelledError } from './errors.js';
@@ -48,7 +46,7 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
         throw new ShadowboxError(ErrorCodes.ConfigMissing, 'missing_api_key', `Set ${p.apiKeyEnv} to use ${spec}${local}.`, { provider, env: p.apiKeyEnv });
       }
       deps.logger.debug(`providers: ${spec} via ${p.baseUrl} (${p.format})`);
-      return p.format === 'anthropic' ? createAnthropicModel(p, model, clientDeps) : createOpenAIModel(p, model, clientDeps);
+      return lazyModel(p, model, clientDeps);
     },
     providers: () => [...all.values()].filter(isConfigured).map((p) => p.name),
     describe(name) {
@@ -56,6 +54,23 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
       if (!p) return undefined;
       const { apiKey, ...rest } = p;
       return { ...rest, hasKey: apiKey !== undefined };
+    },
+  };
+}
+
+/**
+ * The SDKs cost ~150 ms to import; the daemon loads the one a session needs on its first model call,
+ * so start-up (which clients wait for when they auto-start the daemon) does not pay for both.
+ */
+function lazyModel(p: ProviderConfig, model: string, clientDeps: Parameters<typeof import('./openai.js').createOpenAIModel>[2]): ModelClient {
+  let client: Promise<ModelClient> | null = null;
+  const load = () =>
+    (client ??= p.format === 'anthropic' ? import('./anthropic.js').then((m) => m.createAnthropicModel(p, model, clientDeps)) : import('./openai.js').then((m) => m.createOpenAIModel(p, model, clientDeps)));
+  return {
+    model: `${p.name}/${model}`,
+    contextWindow: contextWindowFor(p, model),
+    async *stream(req, signal) {
+      yield* (await load()).stream(req, signal);
     },
   };
 }

@@ -42,7 +42,13 @@ export function watchWorkspace(root: string, extraIgnored: string[], onChange: (
     pending.add(path.relative(root, abs).split(path.sep).join('/'));
     timer ??= setTimeout(flush, debounceMs);
   });
-  watcher.on('error', (e) => logger.warn(`shadow: watcher error on ${root}: ${String(e)}`));
+  // A huge tree can exhaust inotify watches (ENOSPC) once per directory: log the first few, then a count.
+  let errors = 0;
+  watcher.on('error', (e) => {
+    errors++;
+    if (errors <= 3) logger.warn(`shadow: watcher error on ${root}: ${String(e)}`);
+    else if (errors === 4) logger.warn(`shadow: more watcher errors on ${root}; further ones are not logged (changes to some files may go unnoticed until review)`);
+  });
   return async () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
