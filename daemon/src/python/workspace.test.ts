@@ -109,9 +109,8 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
     }, { view });
     expect(r.error).toBeNull();
     expect(r.exitCode).toBe(0);
-    // With the WASI worker failing the open (docs/python.md): FileNotFoundError for both; without
-    // it the bridge gives the vanished file empty contents and the folder no entries.
-    expect(r.stdout).toMatch(/^True True\n(ENOENT\nENOENT|''\n\[\])\n$/);
+    // The WASI worker fails the open: FileNotFoundError for both, never an empty file or folder.
+    expect(r.stdout).toBe('True True\nENOENT\nENOENT\n');
     expect(r.changed).toEqual([]);
   });
 

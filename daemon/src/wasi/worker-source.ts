@@ -77,6 +77,17 @@ async function runJob(job, post) {
       }
       return this.loaded;
     }
+    // A file listed earlier that vanished (or cannot be read) before the guest opened it: ENOENT / EIO,
+    // never an empty file. Truncating opens need no content.
+    path_open(oflags, rights, fdflags) {
+      if (this.loaded === null && (oflags & shim.wasi.OFLAGS_TRUNC) === 0) {
+        const r = call('readFile', { path: this.wsPath });
+        if (!r.ok) return { ret: r.reason === 'not_found' ? shim.wasi.ERRNO_NOENT : shim.wasi.ERRNO_IO, fd_obj: null };
+        this.loaded = r.data;
+        this.original = r.data.slice();
+      }
+      return super.path_open(oflags, rights, fdflags);
+    }
     set data(v) { this.loaded = v; if (this.wsPath !== undefined) this.dirty = true; }
     get size() { return this.loaded === null ? BigInt(this.wsSize) : BigInt(this.loaded.byteLength); }
   }
@@ -93,6 +104,7 @@ async function runJob(job, post) {
         this.listed = new Map();
         this.originalNames = new Set();
         const r = call('readdir', { path: this.wsPath });
+        if (!r.ok && r.reason === 'not_found') this.gone = true;
         if (r.ok) for (const e of r.entries) {
           const p = this.wsPath ? this.wsPath + '/' + e.name : e.name;
           const node = e.type === 'dir' ? new WsDir(p) : new WsFile(p, e.size);
@@ -104,6 +116,12 @@ async function runJob(job, post) {
       return this.listed;
     }
     set contents(v) { if (this.wsPath !== undefined) this.listed = v; }
+    // A directory that vanished before the guest listed it cannot be opened (it is not an empty one).
+    path_open(oflags, rights, fdflags) {
+      void this.contents;
+      if (this.gone) return { ret: shim.wasi.ERRNO_NOENT, fd_obj: null };
+      return super.path_open(oflags, rights, fdflags);
+    }
   }
 
   function tree(files) {
