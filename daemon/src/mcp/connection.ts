@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
@@ -181,8 +181,12 @@ function closedError(name: string): ShadowboxError {
   return new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_closed', `MCP server ${name} is closed (the daemon is shutting down)`, { server: name });
 }
 
+/** A failure as one line, with the cause's code when there is one (fetch says only "fetch failed"). */
 function describe(e: unknown): string {
   if (e instanceof ShadowboxError) return e.message;
-  const err = e as { message?: string; code?: string } | undefined;
-  return err?.code && err.message && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : (err?.message ?? String(e));
+  if (!(e instanceof Error)) return String(e);
+  if (e instanceof StreamableHTTPError) return `HTTP ${e.code ?? '?'} (${e.message})`;
+  const code = (e as { code?: unknown }).code;
+  const own = typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+  return e.cause instanceof Error ? `${own} (${describe(e.cause)})` : own;
 }
