@@ -8,6 +8,8 @@ import { createBundleAdapter, createManifestTools, createNetFetch, createRunBund
 import { createBundleService, type BundleService } from './bundles/index.js';
 import { createPolicy, type PolicyService } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
+import { createMcpService, McpServersConfig } from './mcp/index.js';
+import { VERSION } from './version.js';
 import { createPython } from './python/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
@@ -73,7 +75,18 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
     .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
-  const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...(await bundleTools(bundles, runDeps, logger))];
+  // MCP servers from config.json's "mcpServers" (the Claude Desktop / Cursor shape). They run on the host,
+  // so their tools ask in review mode; one that fails to start is logged and offers no tools.
+  const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
+  if (!servers.success) {
+    const issue = servers.error.issues[0]!;
+    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_invalid', `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`, { path: ['mcpServers', ...issue.path.map(String)] });
+  }
+  const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
+  const [builtBundleTools] = await Promise.all([bundleTools(bundles, runDeps, logger), mcp.start()]);
+  for (const st of mcp.status()) if (st.state === 'failed') logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
+
+  const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...builtBundleTools, ...mcp.tools()];
   const runtime = createToolRuntime({ tools, policy, audit, logger });
 
   const watched = new Map<string, () => void>();
@@ -133,6 +146,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
     close: async () => {
       for (const stop of watched.values()) stop();
+      await mcp.close().catch(() => undefined);
       await python.close().catch(() => undefined);
       await wasi.close().catch(() => undefined);
       await shadow.close();
