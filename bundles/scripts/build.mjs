@@ -87,7 +87,7 @@ export async function buildRecipe(name, opts = {}) {
   const sourceFiles = {};
   for (const s of recipe.sources) {
     const got = await fetchSource(s.package, s.version);
-    sources.push({ name: s.package, version: s.version, files: got.files });
+    sources.push({ name: s.package, version: got.version, files: got.files });
     sourceFiles[s.package] = got;
     // A recipe that unpacks its sources itself sets `export const unpack = false` (and its own sourceDateEpoch).
     if (recipe.unpack === false) continue;

@@ -47,21 +47,47 @@ export async function fetchSource(pkg, version) {
     await ensureLists();
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    await run('apt-get', [...aptOptions(), 'source', '--download-only', '-qq', `${pkg}=${version}`], { cwd: dir });
+    try {
+      await run('apt-get', [...aptOptions(), 'source', '--download-only', '-qq', `${pkg}=${version}`], { cwd: dir });
+    } catch (e) {
+      // deb.debian.org only carries the current versions: after a Debian point or security release the
+      // pinned one is gone. Build the newest version that downloads instead (apt still verifies it), say
+      // so, and record the real version in the bundle's provenance.
+      let got = null;
+      for (const v of await availableVersions(pkg)) {
+        if (v === version) continue;
+        try {
+          await run('apt-get', [...aptOptions(), 'source', '--download-only', '-qq', `${pkg}=${v}`], { cwd: dir });
+          got = v;
+          break;
+        } catch {
+          // not downloadable from this mirror (e.g. only listed by the security suite); try the next
+        }
+      }
+      if (!got) throw e;
+      console.warn(`bundles: ${pkg}=${version} is no longer in the archive; built ${pkg}=${got} instead (update the recipe's pin)`);
+      await writeFile(join(dir, '.substituted'), got);
+    }
     await writeFile(done, '');
   }
+  const substituted = (await readFile(join(dir, '.substituted'), 'utf8').catch(() => '')).trim();
   const names = (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
   const files = [];
   for (const name of names) files.push({ name, sha256: sha256(await readFile(join(dir, name))) });
   const dsc = names.find((n) => n.endsWith('.dsc'));
   if (!dsc) throw new Error(`no .dsc for ${pkg}=${version} in ${dir}`);
-  return { dir, dsc: join(dir, dsc), files };
+  return { dir, dsc: join(dir, dsc), files, version: substituted || version };
 }
 
-/** Unpacks a source package (Debian patches applied) into `dest` and returns its changelog timestamp. */
-export async function unpackSource(src, dest) {
-  await rm(dest, { recursive: true, force: true });
-  await run('dpkg-source', ['--no-check', '-x', src.dsc, dest]);
-  const ts = (await run('dpkg-parsechangelog', ['-l', join(dest, 'debian', 'changelog'), '-STimestamp'])).trim();
-  return Number(ts);
+/** Versions of a source package in the private deb-src lists, newest first. */
+async function availableVersions(pkg) {
+  const out = await run('apt-cache', [...aptOptions(), 'showsrc', '--only-source', pkg]).catch(() => '');
+  const sorted = [];
+  for (const v of new Set([...out.matchAll(/^Version: (\S+)$/gm)].map((m) => m[1]))) {
+    // dpkg decides version order.
+    let i = 0;
+    while (i < sorted.length && (await run('dpkg', ['--compare-versions', v, 'gt', sorted[i]]).then(() => false, () => true))) i++;
+    sorted.splice(i, 0, v);
+  }
+  return sorted;
 }

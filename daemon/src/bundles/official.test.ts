@@ -55,6 +55,7 @@ async function runWasi(bytes: Buffer, argv: string[], dir: string, env: Record<s
   return { code, out: readFileSync(outFile, 'utf8') };
 }
 
+if (!haveToolchain && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but the wasm32-wasi toolchain is missing (scripts/setup.sh installs it)');
 describe.skipIf(!haveToolchain)('official bundles', () => {
   it('jq rebuilds byte-identically from a different build path', async () => {
     const a = await build.buildRecipe('jq', { force: true, workDir: join(tmp, 'work-a') });

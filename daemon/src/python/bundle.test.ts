@@ -11,6 +11,7 @@ import { MemoryLayerView } from './test-support.js';
 
 const out = join(REPO_ROOT, 'bundles', 'out');
 const built = existsSync(join(out, 'python'));
+if (!built && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but bundles/out/python is missing');
 if (!built) console.warn('python bundle test skipped: bundles/out/python missing (run `node bundles/scripts/build.mjs python`)');
 
 describe.skipIf(!built)('python bundle', () => {

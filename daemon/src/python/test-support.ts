@@ -19,6 +19,7 @@ export function findBuiltPythonBundle(): string | null {
     .map((d) => join(base, d, 'files'))
     .filter((d) => existsSync(join(d, 'python.wasm')) && existsSync(join(d, 'lib', 'python311.zip')))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!dirs[0] && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but no python bundle is built: run `node bundles/scripts/build.mjs python`');
   return dirs[0] ?? null;
 }
 
