@@ -210,12 +210,10 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
 function toolsPort(runtime: ReturnType<typeof createToolRuntime>, sessions: () => SessionManager): ToolsPort {
   return {
     list: async () => ({ tools: runtime.list() }),
-    call: async (p, client) => {
+    call: async (p, client, signal) => {
       const tools = sessions().sessionTools(p.sessionId);
       const callId = `direct-${randomUUID()}`;
-      const abort = new AbortController();
-      client.onClose(() => abort.abort());
-      const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal: abort.signal });
+      const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal });
       return {
         callId,
         isError: o.isError,

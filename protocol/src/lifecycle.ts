@@ -73,7 +73,7 @@ export const CancelRequest = defineNotification({
 export const Progress = defineNotification({
   method: '$/progress',
   direction: 'daemonToClient',
-  doc: 'Progress of a long request (bundle install, accept of many files) for the token the client passed as `progressToken`.',
+  doc: 'Progress of a long request for the token the client passed as `progressToken` (today: `bundles/install` sends begin and end).',
   params: z.object({
     token: z.union([z.number(), z.string()]),
     value: z.object({ kind: z.enum(['begin', 'report', 'end']), message: z.string().optional(), percentage: z.number().min(0).max(100).optional() }),

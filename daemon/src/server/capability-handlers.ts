@@ -8,6 +8,7 @@ import {
   BundlesVerify,
   ErrorCodes,
   PolicyList,
+  Progress,
   PolicySetRules,
   ShadowAccept,
   ShadowDiff,
@@ -47,7 +48,8 @@ export interface ReviewPort {
 /** What the server needs of tools, policy, audit and bundles. */
 export interface ToolsPort {
   list(sessionId?: string): R<typeof ToolsList>;
-  call(p: ParamsOf<typeof ToolsCall>, client: ClientHandle): R<typeof ToolsCall>;
+  /** `signal` aborts when the client cancels the request ($/cancelRequest) or disconnects. */
+  call(p: ParamsOf<typeof ToolsCall>, client: ClientHandle, signal: AbortSignal): R<typeof ToolsCall>;
 }
 export interface PolicyPort {
   list(workspace: string): R<typeof PolicyList>;
@@ -85,7 +87,17 @@ export async function resolveTarget(sessions: SessionManager, p: { sessionId?: s
 export function registerCapabilityHandlers(table: HandlerTable, sessions: () => SessionManager, ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort }): void {
   const { review, tools, policy, audit, bundles } = ports;
   if (tools) {
-    table.on(ToolsList, (p) => tools.list(p.sessionId)).on(ToolsCall, (p, { client }) => tools.call(p, client));
+    table.on(ToolsList, (p) => tools.list(p.sessionId)).on(ToolsCall, async (p, { client, token }) => {
+      const abort = new AbortController();
+      const off = client.onClose(() => abort.abort());
+      const sub = token.onCancellationRequested(() => abort.abort());
+      try {
+        return await tools.call(p, client, abort.signal);
+      } finally {
+        off();
+        sub.dispose();
+      }
+    });
   }
   if (policy) {
     table.on(PolicyList, async (p) => policy.list(await realOrSame(p.workspace))).on(PolicySetRules, async (p, { client }) => policy.set({ ...p, workspace: await realOrSame(p.workspace) }, client));
@@ -108,7 +120,21 @@ export function registerCapabilityHandlers(table: HandlerTable, sessions: () => 
     table
       .on(BundlesList, () => bundles.list())
       .on(BundlesVerify, (p) => bundles.verify(p.path))
-      .on(BundlesInstall, (p) => bundles.install(p))
+      .on(BundlesInstall, async (p, { client }) => {
+        const token = p.progressToken;
+        const progress = (value: { kind: 'begin' | 'end'; message: string }) => {
+          if (token !== undefined) client.connection.sendNotification(Progress.type, { token, value }).catch(() => undefined);
+        };
+        progress({ kind: 'begin', message: `installing ${p.name}${p.version ? `@${p.version}` : ''}: download, verify, store` });
+        try {
+          const r = await bundles.install(p);
+          progress({ kind: 'end', message: `installed ${r.name}@${r.version}` });
+          return r;
+        } catch (e) {
+          progress({ kind: 'end', message: `refused: ${(e as Error).message}` });
+          throw e;
+        }
+      })
       .on(BundlesTrust, (p, { client }) => bundles.trust(p.keyFile, client));
   }
 }

@@ -10,8 +10,8 @@ export interface ClientHandle {
   readonly canAnswerPermissions: boolean;
   readonly wantsEvents: boolean;
   readonly connection: MessageConnection;
-  /** Called once when the connection closes (disconnect, shutdown/exit, daemon stop). */
-  onClose(listener: () => void): void;
+  /** Called once when the connection closes (disconnect, shutdown/exit, daemon stop); returns an unsubscribe. */
+  onClose(listener: () => void): () => void;
 }
 
 /** Every initialized client of this daemon, for status and fan-out. */

@@ -128,7 +128,17 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
       canAnswerPermissions: p.capabilities.permissions,
       wantsEvents: p.capabilities.events,
       connection,
-      onClose: (l) => (closed ? l() : closeListeners.push(l)),
+      onClose: (l) => {
+        if (closed) {
+          l();
+          return () => undefined;
+        }
+        closeListeners.push(l);
+        return () => {
+          const i = closeListeners.indexOf(l);
+          if (i >= 0) closeListeners.splice(i, 1);
+        };
+      },
     };
     clients.add(client);
     logger.info(`client ${id} (${p.clientInfo.name}, ${channel.transport}) initialized`);

@@ -214,7 +214,7 @@ export class SessionManager {
     const live = this.get(p.sessionId);
     this.requireDriver(live, client);
     if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
-    await this.load(live);
+    // startTurn claims the session before its first await, so a second prompt sent at once is refused.
     const turnId = randomUUID();
     const run = this.startTurn(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns }, undefined);
     cancel.onCancellationRequested(() => this.cancel(live.id));
@@ -222,16 +222,16 @@ export class SessionManager {
   }
 
   private async startTurn(live: LiveSession, turnId: string, user: { text: string; clientId: string; maxTurns?: number } | null, resumeCalls?: { id: string; name: string; arguments: string }[]): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError }> {
-    await this.load(live);
-    live.history ??= historyFromEvents(live.events ?? []).history;
-    if (!live.meta.title && user) {
-      live.meta.title = user.text.split('\n')[0].slice(0, 80);
-      await this.saveMeta(live.meta);
-    }
     const abort = new AbortController();
     let resolveDone!: () => void;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
     try {
+      await this.load(live);
+      live.history ??= historyFromEvents(live.events ?? []).history;
+      if (!live.meta.title && user) {
+        live.meta.title = user.text.split('\n')[0].slice(0, 80);
+        await this.saveMeta(live.meta);
+      }
       if (user) {
         live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
         live.history.push({ role: 'user', content: user.text });
@@ -279,9 +279,11 @@ export class SessionManager {
         sessionId: live.id,
         workspace: live.meta.workspace,
         mode: () => live.meta.mode,
-        ask: (q, signal) => {
+        ask: async (q, signal) => {
           live.emit({ type: 'tool_call_update', turnId: q.turnId, callId: q.callId, status: 'awaiting_permission' });
-          return live.broker.ask(q, signal);
+          const answer = await live.broker.ask(q, signal);
+          this.deps.onSessionEvent?.(live.meta, 'permission.answer', { turnId: q.turnId, callId: q.callId, tool: q.tool, rule: q.rule, outcome: answer.outcome, ...(answer.by ? { by: answer.by } : {}) });
+          return answer;
         },
       });
       this.tools.set(live.id, t);
@@ -309,10 +311,13 @@ export class SessionManager {
   /** Cancels running turns and flushes every log (daemon stop). */
   async close(): Promise<void> {
     for (const live of this.sessions.values()) {
+      const wasRunning = live.running !== null;
       if (live.running) {
         live.running.abort.abort();
         await live.running.done.catch(() => undefined);
       }
+      // The session's live period ends with the daemon (it resumes from its log on the next start).
+      if (this.tools.has(live.id)) this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
       await live.log.close();
     }
   }
