@@ -1,5 +1,7 @@
+import { ShadowboxError } from '../errors.js';
 import {
   DaemonStatus,
+  ErrorCodes,
   DaemonStop,
   PermissionRespond,
   SessionAttach,
@@ -57,7 +59,11 @@ export function registerSessionHandlers(table: HandlerTable, sessions: SessionMa
       return null;
     })
     .on(SessionPrompt, (p, { client, token }) => sessions.prompt(p, client, token))
-    .on(SessionCancel, (p) => ({ cancelled: sessions.cancel(p.sessionId) }))
+    .on(SessionCancel, (p, { client }) => {
+      // As documented: any ATTACHED client may cancel (a person watching from another terminal), others may not.
+      if (!sessions.get(p.sessionId).attached.has(client.id)) throw new ShadowboxError(ErrorCodes.NotAttached, 'not_attached', `attach to session ${p.sessionId} before cancelling its turn`, { sessionId: p.sessionId });
+      return { cancelled: sessions.cancel(p.sessionId) };
+    })
     .on(SessionConfigure, (p, { client }) => sessions.configure(p.sessionId, client, p))
     .on(PermissionRespond, (p, { client }) => ({ accepted: sessions.respondPermission(p.sessionId, p.requestId, p.outcome, client.id) }));
 }
