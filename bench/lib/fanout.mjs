@@ -48,3 +48,4 @@ export async function measureFanout(daemon) {
   }
   return rows;
 }
+

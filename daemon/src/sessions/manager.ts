@@ -146,10 +146,21 @@ export class SessionManager {
     return live;
   }
 
-  private async saveMeta(meta: SessionMeta): Promise<void> {
+  private readonly metaWrites = new Map<string, Promise<void>>();
+
+  /** Writes meta.json atomically; writes of one session are serialized, so concurrent changes land in order. */
+  private saveMeta(meta: SessionMeta): Promise<void> {
     const file = path.join(this.root, meta.sessionId, 'meta.json');
-    await writeFile(`${file}.tmp`, JSON.stringify(meta, null, 2), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    const write = async () => {
+      await writeFile(`${file}.tmp`, JSON.stringify(meta, null, 2), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    };
+    const next = (this.metaWrites.get(meta.sessionId) ?? Promise.resolve()).then(write, write);
+    this.metaWrites.set(meta.sessionId, next);
+    void next.finally(() => {
+      if (this.metaWrites.get(meta.sessionId) === next) this.metaWrites.delete(meta.sessionId);
+    }).catch(() => undefined);
+    return next;
   }
 
   private async load(live: LiveSession): Promise<void> {
