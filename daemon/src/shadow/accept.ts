@@ -42,6 +42,8 @@ export interface AcceptDeps {
   store: LayerStore;
   journal: Journal;
   git: Git;
+  /** Test seam: after each real path is changed (index from 0), before the next one. */
+  onStep?: (index: number, path: string) => Promise<void> | void;
 }
 
 const itemPath = (i: ReviewItem) => (i.dir ? i.path.slice(0, -1) : i.path);
@@ -138,13 +140,14 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   const record: AcceptRecord = { id, state: 'pending', time: new Date().toISOString(), by, force, temps, files: touched.map((p) => ({ path: p, action: '', before: before[p]! })), dirs };
   await journal.write(record);
   try {
-    for (const o of ops) {
+    for (const [i, o] of ops.entries()) {
       const abs = path.join(store.root, itemPath(o.sel.item));
       if (o.target.kind === 'write') await commitStaged(o.tmp!, abs);
       else if (o.target.kind === 'delete') await removeReal(abs, false);
       else if (o.target.kind === 'mkdir') await mkdir(abs, { recursive: true });
       else await removeReal(abs, true).catch(() => undefined);
       if (o.sel.item.oldPath) await removeReal(path.join(store.root, o.sel.item.oldPath), false);
+      await deps.onStep?.(i, itemPath(o.sel.item));
     }
   } catch (e) {
     await removeQuietly(temps);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
 import { type Base, type Entry, LayerStore, type Mutex } from './layer.js';
-import { type PathRules, resolvePath } from './paths.js';
+import { type PathRules, resolvePath, splitRelative } from './paths.js';
+import type { ProtectedGlobs } from './protect.js';
 import type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 
 type Found = { layer: Entry } | { real: true } | null;
@@ -23,6 +24,8 @@ export class LayeredView implements WorkspaceView {
     private readonly store: LayerStore,
     private readonly lock: Mutex,
     protectedPrefixes: string[],
+    /** The workspace's protected globs (policy), checked on every write, mkdir, remove and rename; null = none. */
+    private readonly guard: ProtectedGlobs | null = null,
   ) {
     this.root = store.root;
     this.rules = { root: store.root, protectedPrefixes, shadowed: (rel) => this.shadowed(rel) };
@@ -148,8 +151,30 @@ export class LayeredView implements WorkspaceView {
     return [...out].map(([name, type]) => ({ name, type })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Refuses when the canonical path or the path as given matches a protected glob. */
+  private async guardPath(rel: string, p: string): Promise<void> {
+    if (!this.guard) return;
+    const given = splitRelative(p).join('/');
+    await this.guard.check(given === rel ? [rel] : [rel, given], p);
+  }
+
+  /** For a remove or move of a directory: refuses when anything below it (or below where it goes) is protected. */
+  private async guardTree(rel: string, p: string, to?: string): Promise<void> {
+    if (!this.guard || (await this.kindOf(rel)) !== 'dir') return;
+    if (!(await this.guard.mayMatchBelow(rel, p)) && !(to !== undefined && (await this.guard.mayMatchBelow(to, p)))) return;
+    const walk = async (dir: string): Promise<void> => {
+      for (const child of await this.readdir(dir)) {
+        const c = `${dir}/${child.name}`;
+        await this.guard!.check(to === undefined ? [c] : [c, to + c.slice(rel.length)], p);
+        if (child.type === 'dir') await walk(c);
+      }
+    };
+    await walk(rel);
+  }
+
   async writeFile(p: string, data: Uint8Array | string, options: { mode?: number } = {}): Promise<void> {
     const rel = await this.resolve(p, 'write');
+    await this.guardPath(rel, p);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     await this.lock.run(async () => {
       await this.ensureParents(rel, p);
@@ -161,6 +186,7 @@ export class LayeredView implements WorkspaceView {
 
   async mkdir(p: string): Promise<void> {
     const rel = await this.resolve(p, 'write');
+    await this.guardPath(rel, p);
     await this.lock.run(async () => {
       await this.ensureParents(rel, p);
       await this.makeDir(rel, p);
@@ -170,6 +196,8 @@ export class LayeredView implements WorkspaceView {
 
   async remove(p: string): Promise<void> {
     const rel = await resolvePath(this.rules, p, { intent: 'write', followLast: false });
+    await this.guardPath(rel, p);
+    await this.guardTree(rel, p);
     await this.lock.run(async () => {
       await this.removeIn(rel, p);
       await this.store.save();
@@ -181,6 +209,9 @@ export class LayeredView implements WorkspaceView {
     const b = await resolvePath(this.rules, to, { intent: 'write', followLast: false });
     if (a === b) return;
     if (under(b, a)) throw new ShadowboxError(ErrorCodes.ToolFailed, 'rename_into_self', `cannot move ${from} into itself`, { path: to });
+    await this.guardPath(a, from);
+    await this.guardPath(b, to);
+    await this.guardTree(a, from, b);
     await this.lock.run(async () => {
       await this.ensureParents(b, to);
       await this.renameIn(a, b, from, to);

@@ -12,6 +12,7 @@ import { commitCheckpoint, ensureRepo, exportBranch } from './history.js';
 import { Journal } from './journal.js';
 import { LayerStore, Mutex } from './layer.js';
 import { LayeredView } from './layered-view.js';
+import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
@@ -46,6 +47,15 @@ export interface ShadowServiceDeps {
   logger: Logger;
   /** The git binary (default: `git` on PATH). */
   git?: string;
+  /**
+   * Protected path globs of a workspace (picomatch, relative to it; e.g. the policy's `protected` list).
+   * Every write, mkdir, remove and rename through a layered view is refused when its path matches
+   * (PathProtected/protected_path), so sandboxed code that writes the view directly is held to the
+   * same list as declared tool paths. Asked at most every 500 ms per workspace; a failure refuses writes.
+   */
+  protectedPaths?: ProtectedPathsSource;
+  /** Test seam: called after each real path an accept renames or removes (index from 0), before the next. */
+  onAcceptStep?: (index: number, path: string) => Promise<void> | void;
 }
 
 interface Session {
@@ -67,6 +77,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const sessions = new Map<string, Promise<Session>>();
   const repos = new Map<string, Promise<void>>();
   const watchers = new Set<() => Promise<void>>();
+  const guards = new Map<string, ProtectedGlobs>();
+  const guardFor = (root: string): ProtectedGlobs | null => {
+    if (!deps.protectedPaths) return null;
+    let g = guards.get(root);
+    if (!g) guards.set(root, (g = new ProtectedGlobs(deps.protectedPaths, root)));
+    return g;
+  };
 
   const realRoot = async (workspace: string) => {
     try {
@@ -86,7 +103,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const dir = path.join(wsDir, 'shadow', 'sessions', sessionId);
     const store = await LayerStore.open(dir, root, sessionId);
     const lock = new Mutex();
-    const s: Session = { id: sessionId, root, repoDir: path.join(wsDir, 'shadow.git'), store, lock, journal: new Journal(path.join(dir, 'accepts')), view: new LayeredView(store, lock, await protectedIn(root)) };
+    const s: Session = { id: sessionId, root, repoDir: path.join(wsDir, 'shadow.git'), store, lock, journal: new Journal(path.join(dir, 'accepts')), view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)) };
     await recover(s);
     return s;
   };
@@ -188,7 +205,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
         const selected = await selectItems(s.store, sel);
-        const r = await applyAccept({ store: s.store, journal: s.journal, git }, selected, sel.force, by);
+        const r = await applyAccept({ store: s.store, journal: s.journal, git, ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}) }, selected, sel.force, by);
         if (r.record || r.conflicts.length > 0) {
           const files = (r.record?.files ?? []).map((f) => ({ path: f.path, action: f.action, before: digest(f.before), after: digest(f.after) }));
           const dirs = r.record?.dirs ?? [];

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AuditEntryInput, AuditSink } from '../audit/sink.js';
 import { silentLogger } from '../state/index.js';
-import { createShadowService, type ShadowService } from './service.js';
+import { createShadowService, type ShadowService, type ShadowServiceDeps } from './service.js';
 
 /** An audit sink that keeps entries in memory (a fake, not a mock: it records what the service sends). */
 export function memoryAudit(): AuditSink & { entries: AuditEntryInput[] } {
@@ -33,8 +33,8 @@ export function makeWorkspace(files: Record<string, string | Buffer>, options: {
   }
   const audit = memoryAudit();
   const services: ShadowService[] = [];
-  const open = () => {
-    const s = createShadowService({ stateDir, audit, logger: silentLogger });
+  const open = (extra: Partial<ShadowServiceDeps> = {}) => {
+    const s = createShadowService({ stateDir, audit, logger: silentLogger, ...extra });
     services.push(s);
     return s;
   };
