@@ -83,10 +83,37 @@ describe('review', () => {
     const again = await errorOf(svc.accept(t, { paths: [], hunks: [h1!.id], force: false }, 'tester'));
     expect(isShadowboxError(again, ErrorCodes.HunkNotFound, 'unknown_hunk')).toBe(true);
     expect(isShadowboxError(await errorOf(svc.accept(t, { paths: ['nope.txt'], hunks: [], force: false }, 'x')), ErrorCodes.HunkNotFound, 'not_pending')).toBe(true);
-    // "path#N" addresses the N-th hunk.
-    await svc.accept(t, { paths: [], hunks: ['f.txt#1'], force: false }, 'tester');
+    await svc.accept(t, { paths: [], hunks: [h2!.id], force: false }, 'tester');
     expect(read('f.txt')).toContain('line 30 changed');
     expect((await svc.status(t)).files).toEqual([]);
+  });
+
+  it('refuses positions ("f.txt#1"): repeating an accept never takes another hunk', async () => {
+    ws = makeWorkspace({ 'f.txt': lines(40) });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('f.txt', lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'));
+    const t = { sessionId: 's1', workspace: ws.root };
+    const ids = (await svc.diff(t)).files[0]!.hunks.map((h) => h.id);
+    const before = read('f.txt');
+    for (const op of [() => svc.accept(t, { paths: [], hunks: ['f.txt#1'], force: false }, 'x'), () => svc.reject(t, { paths: [], hunks: ['f.txt#2'] }, 'x')]) {
+      const e = await errorOf(op());
+      expect(isShadowboxError(e, ErrorCodes.HunkNotFound, 'positional_hunk_id')).toBe(true);
+      // The error shows the stable ids to use instead.
+      expect((e as { data: { ids: string[] } }).data.ids).toEqual(ids);
+      expect((e as Error).message).toContain(`${ids[0]} (1)`);
+    }
+    expect(read('f.txt')).toBe(before);
+    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual(ids);
+    // The same stable id twice: the first accept applies it, the second is a typed error and writes nothing.
+    await svc.accept(t, { paths: [], hunks: [ids[0]!], force: false }, 'x');
+    const applied = read('f.txt');
+    expect(applied).toContain('line 3 changed\n');
+    expect(applied).not.toContain('line 30 changed');
+    const again = await errorOf(svc.accept(t, { paths: [], hunks: [ids[0]!], force: false }, 'x'));
+    expect(isShadowboxError(again, ErrorCodes.HunkNotFound, 'unknown_hunk')).toBe(true);
+    expect(read('f.txt')).toBe(applied);
+    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([ids[1]]);
   });
 
   it('accepts a file atomically with its mode, deletions, renames, new dirs, and audits digests', async () => {

@@ -24,8 +24,8 @@ export async function isStale(store: LayerStore, it: ReviewItem): Promise<boolea
 
 /**
  * Turns a protocol selection into review items: everything when empty, whole files for `paths`
- * (a folder covers what is below it), some hunks for `hunks` ("path#id" or "path#N", 1-based).
- * Unknown paths and unknown or already applied hunks are a typed error, never ignored.
+ * (a folder covers what is below it), some hunks for `hunks` (stable ids "path#<hash>").
+ * Unknown paths, unknown or already applied hunks, and positions ("path#2") are a typed error, never ignored.
  */
 export async function selectItems(store: LayerStore, sel: { paths: string[]; hunks: string[] }): Promise<Selected[]> {
   const items = listItems(store);
@@ -50,7 +50,8 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
     const key = raw.slice(at + 1);
     const it = at > 0 ? items.find((i) => i.path === p) : undefined;
     const d = it ? await diffOf(it) : undefined;
-    const h = d?.hunks.find((x) => x.id === `${p}#${key}`) ?? (/^\d+$/.test(key) ? d?.hunks[Number(key) - 1] : undefined);
+    const h = d?.hunks.find((x) => x.id === `${p}#${key}`);
+    if (!h && /^\d+$/.test(key)) throw positional(raw, d?.hunks.map((x) => x.id) ?? []);
     if (!it || !h) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'unknown_hunk', `no pending hunk ${raw} (unknown, or already accepted or rejected)`, { hunk: raw });
     if (!some.has(it)) some.set(it, new Set());
     some.get(it)!.add(h.id);
@@ -65,6 +66,15 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
     }
   }
   return out;
+}
+
+/**
+ * Why: a position ("f.txt#1") names a different hunk once another one is accepted or rejected, so
+ * repeating an accept would take the next hunk; positions are refused and the stable ids shown instead.
+ */
+function positional(raw: string, ids: string[]): ShadowboxError {
+  const list = ids.length > 0 ? `: ${ids.map((id, i) => `${id} (${i + 1})`).join(', ')}` : ' (none pending for that file)';
+  return new ShadowboxError(ErrorCodes.HunkNotFound, 'positional_hunk_id', `${raw} is a position, which shifts as hunks are accepted or rejected; name hunks by their stable ids${list}`, { hunk: raw, ids });
 }
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
