@@ -1,9 +1,10 @@
-import { mkdir, chmod } from 'node:fs/promises';
+import { mkdir, chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Defaults } from '@shadowbox/protocol';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
-import { acquireLock, createLogger, resolveStatePaths, writeToken, type Logger, type StatePaths } from './state/index.js';
+import { acquireLock, createLogger, loadOrCreateToken, resolveStatePaths, type Logger, type StatePaths } from './state/index.js';
 import { createStdioChannel, listenHttp, listenSocket, type Channel, type HttpServer, type SocketServer } from './transports/index.js';
 import { VERSION } from './version.js';
 
@@ -79,7 +80,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   try {
-    const token = await writeToken(paths.tokenFile);
+    const token = await loadOrCreateToken(paths.tokenFile);
     const caps = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http, token: () => token });
     sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...caps.sessionDeps });
     await sessions.init();
@@ -126,7 +127,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
     if (transports.includes('socket')) socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
     if (o.wsPort !== undefined) {
-      http = await listenHttp({ port: o.wsPort, token, maxBytes, onChannel, log: (m) => logger.info(m) });
+      http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) => listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }));
       caps.onHttp?.(http);
     }
     if (o.stdio) {
@@ -159,4 +160,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await logger.close();
     throw e;
   }
+}
+
+/**
+ * With port 0 ("any"), the daemon first tries the port it had last time, so an open web page finds it
+ * again after a restart; a taken port falls back to a fresh one. The port is remembered in the state dir.
+ */
+async function listenWeb(port: number, portFile: string, listen: (port: number) => Promise<HttpServer>): Promise<HttpServer> {
+  let server: HttpServer | null = null;
+  if (port === 0) {
+    const last = Number((await readFile(portFile, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(last) && last > 0 && last < 65536) server = await listen(last).catch(() => null);
+  }
+  server ??= await listen(port);
+  if (port === 0) await writeFile(portFile, `${server.port}\n`, { mode: 0o600 }).catch(() => undefined);
+  return server;
 }

@@ -144,18 +144,13 @@ describe('web client: page, auth and sessions', () => {
 });
 
 describe('web client: daemon restart', () => {
-  it('shows the link is down, then after a restart (new token) asks for a fresh link and resumes the same session view', async () => {
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+  it('reconnects by itself after a restart (same port and token), resumes the session view, and asks for a fresh link once the token is rotated', async () => {
     const browser = await launchBrowser();
     const workspace = await makeWorkspace({ 'a.txt': 'a\n' });
-    let daemon = await startWebDaemon({ port });
+    // Default port choice ("any"): the daemon remembers its port in the state dir and takes it again.
+    let daemon = await startWebDaemon();
     const stateDir = daemon.stateDir;
+    const firstUrl = daemon.webUrl;
     try {
       const page = await openPage(browser, daemon.pageUrl);
       await page.getByTestId('workspace').fill(workspace);
@@ -168,18 +163,28 @@ describe('web client: daemon restart', () => {
       await page.locator('[data-testid="link-state"][data-state="waiting"]').waitFor({ timeout: 10_000 });
       await screenshot(page, 'daemon-down');
 
-      daemon = await startWebDaemon({ port, stateDir });
-      // The restarted daemon has a new token: the page notices (via /web/auth) instead of retrying forever.
-      await page.locator('[data-testid="link-state"][data-state="unauthorized"]').waitFor({ timeout: 15_000 });
-      await page.getByTestId('token-input').fill(daemon.token);
-      await page.getByRole('button', { name: 'Connect' }).click();
-      await page.locator('[data-testid="link-state"][data-state="open"]').waitFor();
+      daemon = await startWebDaemon({ stateDir });
+      expect(daemon.webUrl).toBe(firstUrl);
+      // Same port, same token (kept 0600 in the state dir): the page reconnects without any help.
+      await page.locator('[data-testid="link-state"][data-state="open"]').waitFor({ timeout: 15_000 });
       // Same session, history not replayed twice, and this tab drives again (the old driver is gone).
       await page.getByTestId('role').filter({ hasText: 'you drive' }).waitFor();
       expect(page.url()).toBe(sessionUrl);
       expect(await page.locator('[data-testid="transcript"] .item').count()).toBeGreaterThanOrEqual(itemsBefore);
       const texts = await page.locator('[data-testid="transcript"] .item').allInnerTexts();
       expect(texts.filter((t) => t.startsWith('session created')).length).toBe(1);
+
+      // Rotating the token (delete ws.token, restart): the old link stops working and the page says so.
+      await daemon.stop();
+      const { rm } = await import('node:fs/promises');
+      await rm(path.join(stateDir, 'ws.token'));
+      daemon = await startWebDaemon({ stateDir });
+      await page.locator('[data-testid="link-state"][data-state="unauthorized"]').waitFor({ timeout: 15_000 });
+      await page.getByTestId('token-input').fill(daemon.token);
+      await page.getByRole('button', { name: 'Connect' }).click();
+      await page.locator('[data-testid="link-state"][data-state="open"]').waitFor();
+      await page.getByTestId('role').filter({ hasText: 'you drive' }).waitFor();
+      expect(page.url()).toBe(sessionUrl);
     } finally {
       await browser.close();
       await daemon.stop();

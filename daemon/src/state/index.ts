@@ -2,5 +2,5 @@
 export { resolveStatePaths, workspaceStateDir, type StatePaths } from './paths.js';
 export { acquireLock, readLock, LockInfo } from './lock.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
-export { writeToken, readToken } from './token.js';
+export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, ConfigFile } from './config.js';

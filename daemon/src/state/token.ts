@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 
 /** A fresh random per-daemon token, written 0600 (temp + rename, never world-readable in between). */
 export async function writeToken(tokenFile: string): Promise<string> {
@@ -14,4 +14,17 @@ export async function writeToken(tokenFile: string): Promise<string> {
 export async function readToken(tokenFile: string): Promise<string | null> {
   const text = await readFile(tokenFile, 'utf8').catch(() => null);
   return text?.trim() || null;
+}
+
+/**
+ * The token of the previous daemon when its file is intact and private (0600, our format), else a new
+ * one: an open web page reconnects by itself after a daemon restart. Delete the file to rotate it.
+ */
+export async function loadOrCreateToken(tokenFile: string): Promise<string> {
+  const st = await stat(tokenFile).catch(() => null);
+  if (st && st.isFile() && (st.mode & 0o077) === 0 && (typeof process.getuid !== 'function' || st.uid === process.getuid())) {
+    const token = await readToken(tokenFile);
+    if (token && /^[A-Za-z0-9_-]{43}$/.test(token)) return token;
+  }
+  return writeToken(tokenFile);
 }
