@@ -15,9 +15,10 @@ export interface Python {
   tool: Tool<PythonToolInput>;
   run(input: PythonRunInput, ctx: PythonRunContext): Promise<PythonRunResult>;
   /**
-   * Loads the bundle, compiles the module, reads the stdlib, spawns a worker: call once at daemon
-   * start (`void python.warm()`). Never rejects: resolves false when the bundle cannot be loaded
-   * (not built/installed; logged at debug), and the first call then tries again.
+   * Loads the bundle, compiles the module, reads the stdlib, spawns the worker, then runs CPython
+   * once in a separate throwaway worker (a real call that arrives meanwhile takes over instead of
+   * waiting): call once at daemon start (`void python.warm()`). Never rejects: resolves false when
+   * the bundle cannot be loaded (not built/installed; logged at debug), and the first call then tries again.
    */
   warm(): Promise<boolean>;
   close(): Promise<void>;
@@ -39,7 +40,10 @@ export function createPython(deps: PythonDeps): Python {
     run: (input, ctx) => sandbox.run(input, ctx),
     warm: () =>
       sandbox.warm().then(
-        () => true,
+        (outcome) => {
+          deps.logger?.debug(`python: warm (${outcome})`);
+          return true;
+        },
         (e: unknown) => {
           deps.logger?.debug(`python: not warmed: ${e instanceof Error ? e.message : String(e)}`);
           return false;

@@ -25,6 +25,9 @@ export const DEFAULT_PYTHON_LIMITS: PythonLimits = {
   maxFileBytes: 256 * 1024 * 1024,
 };
 
+/** How warm() ended: the priming run completed, was not started (a real call came first), or was aborted by one. */
+export type WarmOutcome = 'primed' | 'skipped' | 'taken_over';
+
 /** Runs a worker may serve before it is replaced (each run is still a new instance with new file systems). */
 const MAX_RUNS_PER_WORKER = 100;
 
@@ -72,38 +75,74 @@ async function loadStdlib(filesDir: string): Promise<Map<string, Uint8Array>> {
 export class PythonSandbox {
   private prepared: Promise<Prepared> | null = null;
   private readonly pool = new WorkerPool(1, MAX_RUNS_PER_WORKER);
+  private warmedUp: Promise<WarmOutcome> | null = null;
+  /** Real calls started so far; a priming run only starts while this is 0. */
+  private calls = 0;
+  /** Aborts the priming run in flight (a real call takes over). */
+  private priming: AbortController | null = null;
+  private closed = false;
 
   constructor(
     private readonly loadBundle: () => Promise<PythonBundleFiles>,
     private readonly limits: PythonLimits,
     private readonly netFetch: PythonNetFetch | undefined,
+    /** The throwaway program's argv after `python3` (tests make it slow). */
+    private readonly primeArgv: string[] = ['-c', 'pass'],
   ) {}
 
-  private warmedUp: Promise<void> | null = null;
-
   /**
-   * prepare(), then one throwaway run (`pass`, no workspace) in the pooled worker, so the worker
-   * that serves the first real call has already run CPython once (its first run is ~20 ms slower).
+   * prepare() (bundle, compile, stdlib, pooled worker), then one throwaway run in a separate
+   * one-off worker. The run is not for that worker: V8 compiles a wasm function on its first call
+   * and shares the code between workers, so one run anywhere makes every later first run ~10 ms
+   * instead of 50–120 ms. The pooled worker stays free: a real call never queues behind the
+   * throwaway run — one that starts before it skips it, one that starts during it aborts it and
+   * compiles what is left itself.
    */
-  warm(): Promise<void> {
-    this.warmedUp ??= this.prepare().then(async (p) => {
-      await runInprocess(
-        {
-          module: { sha256: p.key, load: () => Promise.reject(new Error('unused')) },
-          mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib }], tmp: true },
-          cwd: '/', argv: ['python3', '-c', 'pass'], env: { PWD: '/tmp', HOME: '/tmp', PYTHONHOME: '/usr/local' },
-          limits: { wallMs: 10_000, memoryBytes: p.maxPages * 65536, stdoutBytes: 65536, stderrBytes: 65536 },
-        },
-        { pool: this.pool, module: p.module, maxPages: p.maxPages, fetch: async () => encodeFetchError(new Error('no fetch during warm-up')) },
-      );
-    });
+  warm(): Promise<WarmOutcome> {
+    this.warmedUp ??= (async () => {
+      // Spawned now, while the bundle is verified and compiled, so it is ready when they are.
+      const side = new WorkerPool(1, 1);
+      side.fill();
+      try {
+        const p = await this.prepare();
+        return await this.prime(p, side);
+      } finally {
+        await side.close();
+      }
+    })();
     this.warmedUp.catch(() => {
       this.warmedUp = null;
     });
     return this.warmedUp;
   }
 
-  /** Compiles the module and loads the stdlib once; spawns the first worker. Rejects (and can be retried) when the bundle is missing. */
+  /** Whether the throwaway run is in flight (tests, bench). */
+  get isPriming(): boolean {
+    return this.priming !== null;
+  }
+
+  private async prime(p: Prepared, side: WorkerPool): Promise<WarmOutcome> {
+    if (this.calls > 0 || this.closed) return 'skipped';
+    const abort = new AbortController();
+    this.priming = abort;
+    try {
+      const r = await runInprocess(
+        {
+          module: { sha256: p.key, load: () => Promise.reject(new Error('unused')) },
+          mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib }], tmp: true },
+          cwd: '/', argv: ['python3', ...this.primeArgv], env: { PWD: '/tmp', HOME: '/tmp', PYTHONHOME: '/usr/local' },
+          limits: { wallMs: 60_000, memoryBytes: p.maxPages * 65536, stdoutBytes: 65536, stderrBytes: 65536 },
+          signal: abort.signal,
+        },
+        { pool: side, module: p.module, maxPages: p.maxPages, fetch: async () => encodeFetchError(new Error('no fetch during warm-up')) },
+      );
+      return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
+    } finally {
+      this.priming = null;
+    }
+  }
+
+  /** Compiles the module and loads the stdlib once; spawns the pooled worker. Rejects (and can be retried) when the bundle is missing. */
   private prepare(): Promise<Prepared> {
     this.pool.fill();
     this.prepared ??= (async () => {
@@ -121,9 +160,10 @@ export class PythonSandbox {
   async run(input: PythonRunInput, ctx: PythonRunContext): Promise<PythonRunResult> {
     const t0 = performance.now();
     const argv = ['python3', ...pythonArgv(input)];
+    // The first real call takes over from warm(): no priming run starts after this, one in flight stops.
+    this.calls++;
+    this.priming?.abort();
     const prepared = await this.prepare();
-    // A warm-up run in flight holds the pooled worker; waiting for it (a few ms) beats spawning a cold one.
-    if (this.warmedUp) await this.warmedUp.catch(() => undefined);
     const stdin = typeof input.stdin === 'string' ? Buffer.from(input.stdin) : (input.stdin ?? new Uint8Array());
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.maxTimeoutMs);
     const env = { ...(input.env ?? {}), PWD: '/workspace', HOME: '/tmp', PYTHONHOME: '/usr/local', LANG: 'C.UTF-8' };
@@ -164,6 +204,8 @@ export class PythonSandbox {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.priming?.abort();
     await this.pool.close();
   }
 }

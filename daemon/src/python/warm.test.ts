@@ -1,0 +1,59 @@
+// warm() primes CPython in a throwaway worker; a real call never queues behind that run.
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PYTHON_LIMITS, PythonSandbox } from './runtime.js';
+import { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } from './test-support.js';
+
+const bundleDir = findBuiltPythonBundle();
+const load = () => loadBundleDir(bundleDir as string);
+const view = () => new MemoryLayerView(tmpdir());
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe.skipIf(!bundleDir)('python warm-up take-over', () => {
+  it('primes in a throwaway worker when no call comes', async () => {
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined);
+    try {
+      expect(await sb.warm()).toBe('primed');
+      const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+    } finally {
+      await sb.close();
+    }
+  }, 60_000);
+
+  it('a call that starts during the priming run aborts it instead of waiting for it', async () => {
+    // A priming program that would hold its worker for a minute: a call queued behind it would too.
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, ['-c', 'import time\nwhile True: time.sleep(1)']);
+    try {
+      const warmed = sb.warm();
+      await until(() => sb.isPriming, 30_000);
+      const t0 = performance.now();
+      const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+      expect(performance.now() - t0).toBeLessThan(15_000);
+      expect(await warmed).toBe('taken_over');
+      expect(sb.isPriming).toBe(false);
+    } finally {
+      await sb.close();
+    }
+  }, 60_000);
+
+  it('a call that starts before the bundle is compiled means no priming run at all', async () => {
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, ['-c', 'import time\nwhile True: time.sleep(1)']);
+    try {
+      const warmed = sb.warm();
+      const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+      expect(await warmed).toBe('skipped');
+    } finally {
+      await sb.close();
+    }
+  }, 60_000);
+});
