@@ -39,7 +39,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const wasmtime = findWasmtime();
   const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
   const adapt = createBundleAdapter();
-  const runDeps: RunBundleDeps = { runtime: wasi, loadBundle: async (name) => adapt(await bundles.load(name)) };
+  if (config.wasi?.runner === 'wasmtime' && !wasmtime) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'wasmtime_missing', 'config.json asks for the wasmtime runner (wasi.runner) but no wasmtime binary is on PATH or in SHADOWBOX_WASMTIME');
+  const runDeps: RunBundleDeps = {
+    runtime: wasi,
+    loadBundle: async (name) => adapt(await bundles.load(name)),
+    ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
+    ...(config.wasi?.maxLimits ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) } : {}),
+  };
 
   const python = createPython({
     logger,

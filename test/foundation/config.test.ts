@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SessionCreate } from '@shadowbox/protocol';
+import { SessionCreate, ToolsCall } from '@shadowbox/protocol';
 import { makeTempDir, runCli, startTestDaemon } from '../helpers/daemon.js';
 
 describe('config.json', () => {
@@ -17,6 +17,24 @@ describe('config.json', () => {
       const s = await c.request(SessionCreate, { workspace: await makeTempDir('ws') });
       expect(s.model).toBe('anthropic/claude-from-config');
       expect(s.mode).toBe('read-only');
+    } finally {
+      await d.stop();
+      await d.cleanup();
+    }
+  });
+
+  it('bounds every sandboxed run by wasi.maxLimits', async () => {
+    const stateDir = await makeTempDir('st');
+    await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ wasi: { runner: 'inprocess', maxLimits: { wallMs: 400 } } }));
+    const d = await startTestDaemon({ stateDir, web: false });
+    try {
+      const c = await d.connect();
+      const s = await c.request(SessionCreate, { workspace: await makeTempDir('ws') });
+      const t = Date.now();
+      const r = await c.request(ToolsCall, { sessionId: s.sessionId, tool: 'sqlite', input: { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c;' } });
+      expect(r.isError).toBe(true);
+      expect(r.data?.outcome).toBe('timeout');
+      expect(Date.now() - t).toBeLessThan(10_000);
     } finally {
       await d.stop();
       await d.cleanup();

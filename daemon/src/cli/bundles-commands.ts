@@ -8,7 +8,7 @@ import { type CliIo, CliError, connectCli, println } from './context.js';
 import { colorsFor } from './review-commands.js';
 
 const USAGE = [
-  'usage: shadowbox bundles <list | verify PATH | install NAME[@VERSION] [--mirror URL|DIR] | trust KEYFILE | build NAME... [--force] | sign ARGS... | serve [DIR]>',
+  'usage: shadowbox bundles <list | verify PATH | install NAME[@VERSION] [--mirror URL|DIR] | trust KEYFILE | build NAME... [--force] | sign ARGS... | serve>',
   '  list              installed bundles and the ones the local build output offers',
   '  verify PATH       check an archive or folder against the trust root (exit 1 when refused)',
   '  install NAME      verify, then store, from a mirror (another daemon\'s /bundles/ or a folder) or the local build',

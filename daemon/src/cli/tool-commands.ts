@@ -1,6 +1,8 @@
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SessionCreate, ToolsCall } from '@shadowbox/protocol';
+import { z } from 'zod';
+import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli } from './context.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
@@ -11,20 +13,37 @@ async function readStdin(io: CliIo): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Runs one tool in a fresh session on the workspace through policy and audit; prints its output like a program. */
+// What a sandboxed run reports in its result data (python and run_bundle); anything else is ignored.
+const RunData = z.object({ stdout: z.string().optional(), stderr: z.string().optional(), exitCode: z.number().int().nullable().optional(), outcome: z.string().optional() }).loose();
+
+/**
+ * Runs one tool through policy and audit, in this workspace's CLI session for that tool (reused while
+ * idle, so successive runs' file changes are reviewed together), and prints its output like a program.
+ */
 async function callTool(io: CliIo, workspace: string, tool: string, input: Record<string, unknown>, stateDir?: string): Promise<number> {
   const client = await connectCli(io, { stateDir, name: `shadowbox-${tool}` });
   try {
-    const s = await client.request(SessionCreate, { workspace, title: `shadowbox ${tool}` });
-    const r = await client.request(ToolsCall, { sessionId: s.sessionId, tool, input });
-    const data = (r.data ?? {}) as { stdout?: string; stderr?: string; exitCode?: number };
-    if (typeof data.stdout === 'string' || typeof data.stderr === 'string') {
-      io.stdout.write(data.stdout ?? '');
-      io.stderr.write(data.stderr ?? '');
+    const title = `shadowbox ${tool}`;
+    const real = await realpath(workspace).catch(() => workspace);
+    const reuse = (await client.request(SessionList, {})).sessions.find((x) => x.title === title && x.workspace === real && x.state === 'idle');
+    const sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;
+    const r = await client.request(ToolsCall, { sessionId, tool, input });
+    const data = RunData.safeParse(r.data ?? {});
+    const split = data.success && (data.data.stdout !== undefined || data.data.stderr !== undefined);
+    // run_bundle reports one combined output plus how the run ended (exited, timeout, memory_limit, …).
+    const ran = split || (data.success && data.data.outcome !== undefined);
+    if (split) {
+      io.stdout.write(data.data.stdout ?? '');
+      io.stderr.write(data.data.stderr ?? '');
+    } else if (ran) {
+      io.stdout.write(r.output ?? '');
+      if (data.success && data.data.outcome !== 'exited') io.stderr.write(`shadowbox: the run ended: ${data.data.outcome}\n`);
     } else (r.isError ? io.stderr : io.stdout).write(`${r.output ?? r.content}\n`);
-    if (r.changed?.length) io.stderr.write(`shadowbox: ${r.changed.length} file(s) changed in the shadow workspace (review with: shadowbox review --session ${s.sessionId})\n`);
-    if (r.isError && r.reason) io.stderr.write(`shadowbox: ${r.content.split('\n')[0]}\n`);
-    return typeof data.exitCode === 'number' ? data.exitCode : r.isError ? 1 : 0;
+    if (r.changed?.length) io.stderr.write(`shadowbox: ${r.changed.length} file(s) changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`);
+    // The program's own output says what went wrong when it ran; otherwise name the refusal (policy, input, limits).
+    if (r.isError && !ran && r.reason) io.stderr.write(`shadowbox: ${tool} refused (${r.reason})\n`);
+    const exitCode = data.success ? data.data.exitCode : undefined;
+    return typeof exitCode === 'number' ? exitCode : r.isError ? 1 : 0;
   } finally {
     client.dispose();
   }

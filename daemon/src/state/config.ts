@@ -11,6 +11,21 @@ export const ConfigFile = z
     model: z.string().regex(/^[a-z0-9][a-z0-9_-]*\/.+$/, 'model must look like "openai/gpt-4o-mini"').optional(),
     mode: z.enum(['read-only', 'review', 'auto']).optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
+    /** Sandbox settings: which runner executes bundles, and upper bounds on every run (a bundle may only ask for less). */
+    wasi: z
+      .strictObject({
+        runner: z.enum(['inprocess', 'wasmtime']).optional(),
+        maxLimits: z
+          .strictObject({
+            wallMs: z.number().int().positive().optional(),
+            memoryBytes: z.number().int().positive().optional(),
+            stdoutBytes: z.number().int().positive().optional(),
+            stderrBytes: z.number().int().positive().optional(),
+            fsBytes: z.number().int().positive().optional(),
+          })
+          .optional(),
+      })
+      .optional(),
   })
   .loose();
 export type ConfigFile = z.infer<typeof ConfigFile>;
