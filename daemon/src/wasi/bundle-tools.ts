@@ -34,7 +34,7 @@ function createManifestTool(bundleName: string, t: ManifestTool, manifest: Pick<
     handler: async (i, ctx) => {
       const inv = mapToolInput(t, i, manifest);
       const r = await runWasiCommand(deps, {
-        bundle: bundleName, command: inv.entry, args: inv.argv, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId,
+        bundle: bundleName, command: inv.entry, args: inv.argv, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId, workspace: ctx.workspace,
         ...(inv.stdin !== undefined ? { stdin: Buffer.from(inv.stdin) } : {}),
       });
       return {

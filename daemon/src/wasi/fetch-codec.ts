@@ -38,9 +38,10 @@ export function encodeFetchResponse(res: NetFetchResponse): Uint8Array {
   return Buffer.concat([head, res.body]);
 }
 
-/** Encodes a refusal or failure as `{error: reason, message}`. */
+/** Encodes a refusal or failure as `{error: reason, message}`, plus the policy `rule` that refused it when there is one. */
 export function encodeFetchError(e: unknown): Uint8Array {
   const reason = isShadowboxError(e) ? e.reason : 'net_fetch_failed';
   const message = e instanceof Error ? e.message : String(e);
-  return Buffer.from(`${JSON.stringify({ error: reason, message })}\n`);
+  const rule = isShadowboxError(e) && typeof e.data.rule === 'string' ? e.data.rule : undefined;
+  return Buffer.from(`${JSON.stringify({ error: reason, message, ...(rule !== undefined ? { rule } : {}) })}\n`);
 }

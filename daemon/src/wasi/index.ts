@@ -6,7 +6,7 @@ export { createNetFetch, type NetFetchService, type NetFetchRequest, type NetFet
 export { matchRule, normalizeHost, type HostRule } from './host-rules.js';
 export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
-export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
+export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type FetchQuery, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
 export { createBundleAdapter } from './bundle-adapter.js';
 // Building blocks for capabilities that drive their own runs (the python tool): the in-process

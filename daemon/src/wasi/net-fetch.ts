@@ -32,6 +32,11 @@ export interface NetFetchContext {
   maxBytes?: number;
   /** Aborts the request (e.g. when the calling run ended). */
   signal?: AbortSignal;
+  /**
+   * A second gate after the allowlist, asked for every URL (each redirect hop too) that a rule
+   * matched, before DNS: throws a NetFetchRefused error to refuse (e.g. the person's policy).
+   */
+  authorize?: (url: URL) => Promise<void>;
 }
 
 /** Performs allowlisted HTTP(S) requests for sandboxed code; reusable by any tool. */
@@ -79,11 +84,12 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
   const timeoutMs = opts.timeoutMs ?? 15_000;
 
   /** Checks one URL against the rules and DNS; returns the address to connect to. */
-  async function check(url: URL, rules: readonly HostRule[]): Promise<{ address: string; family: 4 | 6 }> {
+  async function check(url: URL, rules: readonly HostRule[], authorize: NetFetchContext['authorize']): Promise<{ address: string; family: 4 | 6 }> {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('scheme_not_allowed', `scheme ${url.protocol} is not allowed`);
     if (url.username !== '' || url.password !== '') throw refuse('userinfo_refused', 'URLs with user@ credentials are refused');
     const rule = matchRule(url, rules);
     if (!rule) throw refuse('host_not_allowed', `${url.protocol}//${url.host} is not in the netFetch allowlist`, { host: normalizeHost(url.hostname) });
+    await authorize?.(url);
     const host = normalizeHost(url.hostname);
     const literal = ipLiteral(host);
     let addresses: string[];
@@ -151,7 +157,7 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
     let current = { ...req, headers: [...req.headers] };
     for (let hop = 0; ; hop++) {
       hops.push(url.href);
-      const pinned = await check(url, ctx.rules);
+      const pinned = await check(url, ctx.rules, ctx.authorize);
       let res: NetFetchResponse & { location?: string };
       try {
         res = await once(url, current, pinned, max, signal);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/view.js';
 import { defineTool, type Tool } from '../tools/define.js';
-import type { HostRule } from './host-rules.js';
+import { normalizeHost, type HostRule } from './host-rules.js';
 import { RUN_BUNDLE_DESCRIPTION } from './run-bundle-description.js';
 import type { ReadOnlyMount, WasiLimits, WasiRunResult, WasiRuntime } from './types.js';
 
@@ -36,6 +36,21 @@ export interface RunBundleDeps {
   /** Upper bounds the policy puts on every run; a bundle's own limits may only be narrower. */
   maxLimits?: Partial<WasiLimits>;
   runner?: 'inprocess' | 'wasmtime';
+  /**
+   * The person's policy on a guest fetch. A request must be in the bundle manifest's netFetch
+   * allowlist AND allowed here (asked per URL and redirect hop, after the allowlist matched).
+   * Without it the manifest alone decides (tests, embedders without a policy).
+   */
+  decideFetch?: (q: FetchQuery) => Promise<{ allow: boolean; rule: string }>;
+}
+
+/** What decideFetch is asked: the URL's host (canonical), the URL, the calling session and workspace, the bundle. */
+export interface FetchQuery {
+  host: string;
+  url: string;
+  sessionId?: string;
+  workspace?: string;
+  bundle: string;
 }
 
 /** Parses a manifest netFetch allow entry into a host rule. */
@@ -56,6 +71,8 @@ export interface BundleRunOptions {
   view?: WorkspaceView;
   signal?: AbortSignal;
   sessionId?: string;
+  /** The session's real workspace root (for decideFetch). */
+  workspace?: string;
 }
 
 /** Runs one bundle command: mounts, limits (bundle ∩ policy ∩ call) and netFetch rules from the manifest. */
@@ -82,11 +99,22 @@ export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): 
     env: { ...(entry.env ?? {}), PWD: '/workspace' },
     ...(o.stdin ? { stdin: o.stdin } : {}),
     limits,
-    ...(b.netFetch ? { netFetch: { allowed: true, rules: b.netFetch.allow.map(parseAllowEntry) } } : {}),
+    ...(b.netFetch ? { netFetch: { allowed: true, rules: b.netFetch.allow.map(parseAllowEntry), ...(deps.decideFetch ? { authorize: policyGate(deps.decideFetch, b.name, o) } : {}) } } : {}),
     ...(deps.runner ? { runner: deps.runner } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.sessionId ? { sessionId: o.sessionId } : {}),
   });
+}
+
+/** Refuses a fetch the policy does not allow, as the typed netFetch refusal `policy_denied` carrying the rule. */
+function policyGate(decide: NonNullable<RunBundleDeps['decideFetch']>, bundle: string, o: BundleRunOptions): (url: URL) => Promise<void> {
+  return async (url) => {
+    const host = normalizeHost(url.hostname);
+    const d = await decide({ host, url: url.href, bundle, ...(o.sessionId ? { sessionId: o.sessionId } : {}), ...(o.workspace ? { workspace: o.workspace } : {}) });
+    if (!d.allow) {
+      throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'policy_denied', `${host} is not allowed for ${bundle} by the policy (${d.rule}); allow it with: shadowbox policy allow --host ${host}`, { host, rule: d.rule });
+    }
+  };
 }
 
 /** Input of `run_bundle` (exported as JSON Schema for the model). */
@@ -131,7 +159,7 @@ export function createRunBundleTool(deps: RunBundleDeps): Tool<RunBundleInput> {
     summarize: (input) => `${input.bundle}${input.command ? `:${input.command}` : ''} ${input.args.join(' ')}`.slice(0, 120),
     handler: async (input, ctx) => {
       const r = await runWasiCommand(deps, {
-        bundle: input.bundle, args: input.args, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId,
+        bundle: input.bundle, args: input.args, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId, workspace: ctx.workspace,
         ...(input.command ? { command: input.command } : {}),
         ...(input.stdin !== undefined ? { stdin: Buffer.from(input.stdin) } : {}),
         ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),

@@ -55,7 +55,7 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
         const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
         // Leave room in the guest buffer for the head line.
         const maxBytes = Math.max(0, cap - 4096);
-        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes, signal }));
+        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes, signal, ...(req.netFetch.authorize ? { authorize: req.netFetch.authorize } : {}) }));
       } catch (e) {
         return encodeFetchError(e);
       }

@@ -40,7 +40,11 @@ export interface WasiRunRequest {
   /** Working directory: '/workspace' (default when the workspace is mounted) makes relative paths resolve there. */
   cwd?: '/workspace' | '/';
   limits: WasiLimits;
-  netFetch?: { allowed: boolean; rules: HostRule[] };
+  /**
+   * Grants netFetch: every request must match `rules` and, when given, pass `authorize` (asked per
+   * URL and redirect hop; throws a NetFetchRefused error to refuse).
+   */
+  netFetch?: { allowed: boolean; rules: HostRule[]; authorize?: (url: URL) => Promise<void> };
   runner?: 'inprocess' | 'wasmtime';
   signal?: AbortSignal;
   sessionId?: string;
