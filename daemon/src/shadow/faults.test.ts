@@ -51,6 +51,109 @@ describe('export', () => {
   });
 });
 
+const lines = (n: number, change: Record<number, string> = {}) => Array.from({ length: n }, (_, i) => `${change[i + 1] ?? `line ${i + 1}`}\n`).join('');
+
+describe('export ends at the review state', () => {
+  it('a rejected file is as HEAD has it; rejected hunks, pending edits, accepts and undos are as they are now', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': lines(40), 'f.txt': 'F\n', 'g.txt': 'G\n', 'u.txt': 'U\n' });
+    // The person's uncommitted edit, which the agent reads and builds on.
+    writeFileSync(path.join(ws.root, 'a.txt'), 'A person\n');
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.readFile('a.txt');
+    await v.writeFile('a.txt', 'A person\nA agent\n');
+    await v.writeFile('b.txt', 'B2\n');
+    await v.writeFile('c.txt', lines(40, { 3: 'three', 30: 'thirty' }));
+    await v.writeFile('d.txt', 'new\n');
+    await v.remove('f.txt');
+    await v.writeFile('g.txt', 'G2\n');
+    await v.writeFile('u.txt', 'U2\n');
+    await svc.checkpoint('s1', ws.root, 't1', 'turn one');
+    await v.writeFile('e.txt', 'after the last turn\n');
+    const t = { sessionId: 's1', workspace: ws.root };
+    const thirty = (await svc.diff(t, ['c.txt'])).files[0]!.hunks.find((h) => h.lines.includes('+thirty'))!.id;
+    await svc.reject(t, { paths: ['a.txt', 'd.txt', 'f.txt'], hunks: [thirty] }, 'person');
+    await svc.accept(t, { paths: ['g.txt'], hunks: [], force: false }, 'person');
+    await svc.accept(t, { paths: ['u.txt'], hunks: [], force: false }, 'person');
+    await svc.undo(t, 'person');
+    const head = git(ws.root, 'rev-parse', 'HEAD').trim();
+    const r = await svc.exportBranch(t, 'agent/work');
+    expect(r.commits).toBe(2);
+    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual(['shadowbox: review state at export', 'turn one']);
+    const show = (p: string) => git(ws.root, 'show', `agent/work:${p}`);
+    // Rejected: exactly HEAD's bytes (not the agent's, not the person's uncommitted edit); a rejected new file is absent.
+    expect(show('a.txt')).toBe('A\n');
+    expect(show('f.txt')).toBe('F\n');
+    expect(git(ws.root, 'ls-tree', '--name-only', 'agent/work', 'd.txt').trim()).toBe('');
+    expect(git(ws.root, 'diff', '--stat', head, 'agent/work', '--', 'a.txt', 'd.txt', 'f.txt').trim()).toBe('');
+    // The rest: kept, partially rejected, added after the last turn, accepted, accepted then undone (pending again).
+    expect(show('b.txt')).toBe('B2\n');
+    expect(show('c.txt')).toBe(lines(40, { 3: 'three' }));
+    expect(show('e.txt')).toBe('after the last turn\n');
+    expect(show('g.txt')).toBe('G2\n');
+    expect(show('u.txt')).toBe('U2\n');
+    const msg = git(ws.root, 'log', '-1', '--format=%B', 'agent/work');
+    expect(msg).toContain('Reverted: a.txt, d.txt, f.txt\nChanged: c.txt, e.txt');
+    expect(msg).toContain('Shadowbox-Session: s1');
+    expect(git(ws.root, 'fsck', '--no-dangling').trim()).toBe('');
+    // Nothing of the person's changed: their uncommitted edit is still in the working tree.
+    expect(git(ws.root, 'rev-parse', 'HEAD').trim()).toBe(head);
+    expect(read('a.txt')).toBe('A person\n');
+  });
+
+  it('without a later review change no extra commit is made; with only pending edits one commit is', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    const t = { sessionId: 's1', workspace: ws.root };
+    const none = await svc.exportBranch(t, 'none').catch((e: unknown) => e);
+    expect(isShadowboxError(none, ErrorCodes.ShadowFailed, 'nothing_to_export'), String(none)).toBe(true);
+    await v.writeFile('a.txt', 'A2\n');
+    const r = await svc.exportBranch(t, 'pending-only');
+    expect(r.commits).toBe(1);
+    expect(git(ws.root, 'show', 'pending-only:a.txt')).toBe('A2\n');
+    await svc.checkpoint('s1', ws.root, 't1', 'turn one');
+    const r2 = await svc.exportBranch(t, 'clean');
+    expect(r2.commits).toBe(1);
+    expect(git(ws.root, 'log', '-1', '--format=%s', 'clean').trim()).toBe('turn one');
+  });
+
+  it('a workspace inside a larger repository: the reverted file is HEAD\'s, under its prefix', async () => {
+    ws = makeWorkspace({ 'top.txt': 'T\n', 'pkg/a.txt': 'A\n', 'pkg/b.txt': 'B\n' });
+    const sub = path.join(ws.root, 'pkg');
+    const svc = ws.open();
+    const v = await svc.view('s1', sub);
+    await v.writeFile('a.txt', 'A2\n');
+    await v.writeFile('b.txt', 'B2\n');
+    await svc.checkpoint('s1', sub, 't1', 'turn one');
+    const t = { sessionId: 's1', workspace: sub };
+    await svc.reject(t, { paths: ['a.txt'], hunks: [] }, 'person');
+    await svc.exportBranch(t, 'agent/work');
+    expect(git(ws.root, 'show', 'agent/work:pkg/a.txt')).toBe('A\n');
+    expect(git(ws.root, 'show', 'agent/work:pkg/b.txt')).toBe('B2\n');
+    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n')).toEqual(['pkg/a.txt', 'pkg/b.txt', 'top.txt']);
+    expect(git(ws.root, 'log', '-1', '--format=%B', 'agent/work')).toContain('Reverted: a.txt');
+  });
+
+  it('in a directory that is not a git repository the shadow branch ends at the review state too', async () => {
+    ws = makeWorkspace({ 'a.txt': 'A\n', 'b.txt': 'B\n' }, { git: false });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    await v.writeFile('b.txt', 'B2\n');
+    await svc.checkpoint('s1', ws.root, 't1', 'turn one');
+    const t = { sessionId: 's1', workspace: ws.root };
+    await svc.reject(t, { paths: ['a.txt'], hunks: [] }, 'person');
+    const r = await svc.exportBranch(t, 'agent/work');
+    const wsId = readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const shadowGit = path.join(ws.stateDir, 'workspaces', wsId, 'shadow.git');
+    expect(git(ws.root, '--git-dir', shadowGit, 'rev-parse', 'agent/work').trim()).toBe(r.commit);
+    expect(git(ws.root, '--git-dir', shadowGit, 'show', 'agent/work:a.txt')).toBe('A\n');
+    expect(git(ws.root, '--git-dir', shadowGit, 'show', 'agent/work:b.txt')).toBe('B2\n');
+    expect(git(ws.root, '--git-dir', shadowGit, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
+  });
+});
+
 describe('faults', () => {
   it('a failure while staging changes nothing and leaves no temp files', async () => {
     ws = makeWorkspace({ 'a.txt': 'A\n' });
