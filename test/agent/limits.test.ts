@@ -276,4 +276,35 @@ describe('crash with no pending question', () => {
     // The interrupted turn's user message is part of the conversation the model sees.
     expect(messagesOf(model.requests.at(-1)!).filter((m) => m.role === 'user').map(text)).toEqual(expect.arrayContaining(['talk slowly', 'are you there?']));
   });
+
+  it('after kill -9 while a tool runs, the next model request still answers every tool call the model made', async () => {
+    if (!existsSync(path.join(repoRoot, 'bundles/out/python'))) throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python`');
+    await d.stop();
+    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    const ws = await makeTempDir('ws');
+    const a = await d.connect('a');
+    const seen: SessionEvent[] = [];
+    a.onEvent((e) => seen.push(e));
+    const s = await a.request(SessionCreate, { workspace: ws });
+    model.push({ toolCalls: [{ id: 'call_crash', name: 'python', arguments: { code: 'while True:\n    pass\n', timeoutMs: 120_000 } }] });
+    void a.request(SessionPrompt, { sessionId: s.sessionId, text: 'spin forever' }).catch(() => undefined);
+    expect(await until(() => updates(seen, 'call_crash').some((u) => u.status === 'running'), 60_000)).toBe(true);
+    await d.kill();
+
+    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    const b = await d.connect('b');
+    await b.request(SessionAttach, { sessionId: s.sessionId, fromSeq: Number.MAX_SAFE_INTEGER, driver: true });
+    model.push({ text: ['I will not run that again.'] });
+    const before = model.requests.length;
+    expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'what happened?' })).stopReason).toBe('end_turn');
+    const msgs = messagesOf(model.requests[before]!);
+    // Providers refuse an assistant tool call without its result: the interrupted call has one, before the new prompt.
+    const callIdx = msgs.findIndex((m) => m.role === 'assistant' && JSON.stringify(m).includes('call_crash'));
+    const resultIdx = msgs.findIndex((m) => m.role === 'tool' && m.tool_call_id === 'call_crash');
+    const promptIdx = msgs.findIndex((m) => m.role === 'user' && text(m) === 'what happened?');
+    expect(callIdx).toBeGreaterThan(0);
+    expect(resultIdx).toBe(callIdx + 1);
+    expect(text(msgs[resultIdx]!)).toMatch(/interrupted/i);
+    expect(promptIdx).toBeGreaterThan(resultIdx);
+  }, 120_000);
 });

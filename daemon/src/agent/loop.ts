@@ -1,6 +1,7 @@
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { fitContext } from './context.js';
+import { CUT_OFF_RESULT } from './replay.js';
 import type { AgentTools, ChatMessage, Emit, ModelClient, StopReason, ToolCallOutcome, TurnError, TurnLimits } from './types.js';
 
 export interface RunTurnOptions {
@@ -52,7 +53,7 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
       if (step.stop === 'max_tokens') {
         // A tool call cut off by max_tokens has incomplete arguments: report instead of running it.
         for (const c of step.calls) {
-          o.history.push({ role: 'tool', toolCallId: c.id, name: c.name, content: 'The tool call was cut off by max_tokens; its arguments are incomplete.', isError: true });
+          o.history.push({ role: 'tool', toolCallId: c.id, name: c.name, content: CUT_OFF_RESULT, isError: true });
         }
         return { stopReason: 'max_tokens' };
       }
