@@ -116,6 +116,34 @@ describe('review', () => {
     expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([ids[1]]);
   });
 
+  it('a mode-only change (chmod, same bytes) is reviewed, checkpointed, exported, accepted and undone', async () => {
+    ws = makeWorkspace({ 'run.sh': 'echo hi\n' });
+    chmodSync(path.join(ws.root, 'run.sh'), 0o644);
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('run.sh', await v.readFile('run.sh'), { mode: 0o755 });
+    const t = { sessionId: 's1', workspace: ws.root };
+    const d = (await svc.diff(t)).files;
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({ path: 'run.sh', change: 'modified', oldMode: 0o644, newMode: 0o755, hunks: [], binary: false, stale: false });
+    expect(await svc.checkpoint('s1', ws.root, 't1', 'make it executable')).toMatchObject({ files: ['run.sh'] });
+    await svc.exportBranch(t, 'agent/mode');
+    expect(git(ws.root, 'ls-tree', 'agent/mode', 'run.sh')).toMatch(/^100755 blob/);
+    const oid = git(ws.root, 'rev-parse', 'HEAD:run.sh').trim();
+    expect(git(ws.root, 'rev-parse', 'agent/mode:run.sh').trim()).toBe(oid);
+    const r = await svc.accept(t, { paths: ['run.sh'], hunks: [], force: false }, 'tester');
+    expect(r.applied).toEqual([{ path: 'run.sh', action: 'mode' }]);
+    expect(statSync(path.join(ws.root, 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(read('run.sh')).toBe('echo hi\n');
+    expect((await svc.status(t)).files).toEqual([]);
+    const audited = ws.audit.entries.find((e) => e.type === 'shadow.accept')!.data.files as { action: string; before: { oid: string; mode: number }; after: { oid: string; mode: number } }[];
+    expect(audited).toEqual([{ path: 'run.sh', action: 'mode', before: { type: 'file', oid, mode: 0o644 }, after: { type: 'file', oid, mode: 0o755 } }]);
+    await svc.undo(t, 'tester');
+    expect(statSync(path.join(ws.root, 'run.sh')).mode & 0o777).toBe(0o644);
+    expect(read('run.sh')).toBe('echo hi\n');
+    expect((await svc.diff(t)).files[0]).toMatchObject({ oldMode: 0o644, newMode: 0o755 });
+  });
+
   it('accepts a file atomically with its mode, deletions, renames, new dirs, and audits digests', async () => {
     ws = makeWorkspace({ 'a.txt': 'A\n', 'old.txt': 'moved\n', 'gone.txt': 'bye\n', 'run.sh': 'echo\n' });
     chmodSync(path.join(ws.root, 'run.sh'), 0o755);
