@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, type SessionInfo } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import { historyFromEvents, runTurn, type AgentTools, type ModelClient, type StopReason, type TurnError } from '../agent/index.js';
+import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type ModelClient, type StopReason, type TurnError } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
@@ -87,16 +87,17 @@ export class SessionManager {
   private recover(live: LiveSession): boolean {
     const state = historyFromEvents(live.events ?? []);
     if (!state.openTurn) return false;
+    // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
+    // too, so clients replaying the history do not show them running for ever.
+    for (const c of state.unresolvedCalls.filter((u) => !u.awaitingPermission)) {
+      live.emit({ type: 'tool_call_update', turnId: state.openTurn, callId: c.id, status: 'failed', content: INTERRUPTED_RESULT, code: ErrorCodes.ToolFailed, reason: 'interrupted', durationMs: 0 });
+    }
     live.emit({ type: 'turn_end', turnId: state.openTurn, stopReason: 'interrupted', error: { code: ErrorCodes.InternalError, reason: 'daemon_restarted', message: 'the daemon stopped during this turn' } });
     live.emit({ type: 'daemon_restarted', interruptedTurn: state.openTurn });
     const awaiting = state.unresolvedCalls.filter((c) => c.awaitingPermission);
     if (awaiting.length === 0) return false;
     // A question that was pending is asked again: resume the turn with the unanswered calls.
-    // Calls that were already running when the daemon died are not run twice: they fail as interrupted.
     const resumeId = randomUUID();
-    for (const c of state.unresolvedCalls.filter((u) => !u.awaitingPermission)) {
-      live.emit({ type: 'tool_call_update', turnId: state.openTurn, callId: c.id, status: 'failed', content: 'Interrupted: the daemon stopped while this call was running. Check its effects before retrying.', code: ErrorCodes.ToolFailed, reason: 'interrupted', durationMs: 0 });
-    }
     live.history = historyFromEvents(live.events ?? []).history;
     const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
     void this.startTurn(live, resumeId, null, calls).catch((e: unknown) => this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`));
