@@ -4,17 +4,29 @@ import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import type { WorkspaceView } from '../../shadow/view.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
+import { compileGrepPattern } from './grep-pattern.js';
+import { createGrepWorkers, type GrepWorker, type GrepWorkers, type GrepWorkersOptions } from './grep-worker.js';
 import { looksBinary, MAX_TEXT_FILE_BYTES } from './text.js';
 import { walk } from './walk.js';
 
 const DEFAULT_MAX = 200;
-const MAX_LINE_CHARS = 300;
 const PARALLEL_READS = 16;
+const DEFAULT_BUDGET_MS = 20_000;
+
+/** Options of the grep tool. */
+export interface GrepToolOptions {
+  /** Wall-clock budget of one call (ms, default 20 s); past it grep stops and says so, with what it found. */
+  budgetMs?: number;
+  /** The worker pool to match in (default: a pool of the tool's own). */
+  workers?: GrepWorkers;
+  /** Options for the tool's own pool. */
+  workerOptions?: GrepWorkersOptions;
+}
 
 /** Input of grep. */
 export const GrepInput = z
   .object({
-    pattern: z.string().min(1).max(1000).describe('JavaScript regular expression, e.g. "function\\\\s+main" or "TODO|FIXME"'),
+    pattern: z.string().min(1).max(1000).describe('regular expression, RE2 syntax (JavaScript-like, no lookaround or backreferences), e.g. "function\\\\s+main" or "TODO|FIXME"'),
     path: z.string().default('').describe('file or directory to search (default: the workspace root)'),
     glob: z.string().max(1000).optional().describe('only files whose path (relative to `path`) matches this glob, e.g. "**/*.ts"'),
     ignore_case: z.boolean().default(false).describe('match case-insensitively'),
@@ -22,10 +34,14 @@ export const GrepInput = z
   })
   .strict();
 
-const DESCRIPTION = `Search file contents with a regular expression (JavaScript syntax), line by line. Returns "path:line: text" for each matching line, files in path order. Skips .git, files that .gitignore excludes, binary files and files over 16 MiB. Narrow with \`path\` (a file or directory) and \`glob\` (e.g. "**/*.py"); \`ignore_case\` for case-insensitive search. Stops after \`max_matches\` lines (default ${DEFAULT_MAX}).`;
+const DESCRIPTION = `Search file contents with a regular expression, line by line. The syntax is RE2's, which is JavaScript's without lookahead/lookbehind and backreferences (matching takes linear time). Returns "path:line: text" for each matching line, files in path order. Skips .git, files that .gitignore excludes, binary files and files over 16 MiB. Narrow with \`path\` (a file or directory) and \`glob\` (e.g. "**/*.py"); \`ignore_case\` for case-insensitive search. Stops after \`max_matches\` lines (default ${DEFAULT_MAX}).`;
 
-/** `grep`: regex search over the files of the view, .gitignore respected. */
-export function createGrepTool() {
+type StopReason = 'cancelled' | 'time_budget';
+
+/** `grep`: regex search over the files of the view, .gitignore respected, matched off the event loop. */
+export function createGrepTool(options: GrepToolOptions = {}) {
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const workers = options.workers ?? createGrepWorkers(options.workerOptions);
   return defineTool({
     name: 'grep',
     kind: 'search',
@@ -35,47 +51,82 @@ export function createGrepTool() {
     targets: (i) => ({ paths: [i.path] }),
     summarize: (i) => `/${i.pattern}/${i.ignore_case ? 'i' : ''}${i.path ? ` in ${i.path}` : ''}${i.glob ? ` (${i.glob})` : ''}`,
     handler: async (i, ctx) => {
-      let re: RegExp;
-      try {
-        re = new RegExp(i.pattern, i.ignore_case ? 'i' : '');
-      } catch (e) {
-        throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'invalid_regex', `pattern is not a valid JavaScript regular expression: ${(e as Error).message}. Escape special characters such as ( [ { . * + ? with a backslash.`);
-      }
+      const pattern = compileGrepPattern(i.pattern, i.ignore_case);
       const base = normalizePath(i.path);
       const st = await ctx.view.stat(base);
       if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${base || '.'} does not exist.`, { path: base });
-      const isMatch = i.glob ? picomatch(i.glob, { dot: true }) : () => true;
-      const files: string[] = [];
-      if (st.type === 'dir') {
-        for await (const e of walk(ctx.view, base, { signal: ctx.signal })) {
-          if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
-          if (isMatch(base ? e.path.slice(base.length + 1) : e.path)) files.push(e.path);
-        }
-      } else files.push(base);
-      const r = await searchFiles(ctx.view, files, re, i.max_matches, ctx.signal);
-      if (r.lines.length === 0) return { content: `No matches for /${i.pattern}/${i.ignore_case ? 'i' : ''} in ${r.searched} files${base ? ` under ${base}` : ''}.`, data: { matches: 0, files: r.searched } };
+      // One signal for both ways a call ends early: the caller cancels, or the budget runs out.
+      const stop = new AbortController();
+      const onCancel = () => stop.abort('cancelled' satisfies StopReason);
+      ctx.signal.addEventListener('abort', onCancel, { once: true });
+      const budget = setTimeout(() => stop.abort('time_budget' satisfies StopReason), budgetMs);
+      const worker = workers.acquire(pattern);
+      // Terminating the thread is what stops a match that is already running.
+      stop.signal.addEventListener('abort', () => worker.kill(new Error(`grep stopped: ${String(stop.signal.reason)}`)), { once: true });
+      let r: Searched;
+      try {
+        if (ctx.signal.aborted) onCancel();
+        const isMatch = i.glob ? picomatch(i.glob, { dot: true }) : () => true;
+        const files: string[] = [];
+        if (st.type === 'dir') {
+          for await (const e of walk(ctx.view, base, { signal: stop.signal })) {
+            if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
+            if (isMatch(base ? e.path.slice(base.length + 1) : e.path)) files.push(e.path);
+          }
+        } else files.push(base);
+        r = await searchFiles(ctx.view, files, worker, i.max_matches, stop.signal);
+      } finally {
+        clearTimeout(budget);
+        ctx.signal.removeEventListener('abort', onCancel);
+        if (!stop.signal.aborted) worker.release();
+      }
+      const stopped = stop.signal.aborted ? (stop.signal.reason as StopReason) : undefined;
+      const re = `/${i.pattern}/${i.ignore_case ? 'i' : ''}`;
+      const data = { matches: r.lines.length, files: r.searched, truncated: r.truncated, ...(stopped ? { stopped, of: r.total } : {}) };
+      const why = stopped === 'time_budget' ? `[grep stopped after ${budgetMs / 1000} s (its time budget), having searched ${r.searched} of ${r.total} files; narrow the path or glob, or simplify the pattern]` : stopped ? `[grep was cancelled after ${r.searched} of ${r.total} files]` : '';
+      if (r.lines.length === 0) {
+        const none = `No matches for ${re} in ${r.searched} files${base ? ` under ${base}` : ''}.`;
+        return { content: why ? `${none}\n${why}` : none, data };
+      }
       const more = r.truncated ? `\n[stopped at ${i.max_matches} matches; narrow the pattern, path or glob]` : '';
-      return { content: r.lines.join('\n') + more, data: { matches: r.lines.length, files: r.searched, truncated: r.truncated } };
+      return { content: r.lines.join('\n') + more + (why ? `\n${why}` : ''), data };
     },
   });
 }
 
-/** Reads files a few at a time and collects matching lines in path order, stopping at `max`. */
-async function searchFiles(view: WorkspaceView, files: string[], re: RegExp, max: number, signal: AbortSignal): Promise<{ lines: string[]; searched: number; truncated: boolean }> {
+interface Searched {
+  lines: string[];
+  searched: number;
+  total: number;
+  truncated: boolean;
+}
+
+/** Reads files a few at a time, matches each in the worker, and collects lines in path order, stopping at `max`. */
+async function searchFiles(view: WorkspaceView, files: string[], worker: GrepWorker, max: number, stop: AbortSignal): Promise<Searched> {
   const perFile: (string[] | undefined)[] = new Array(files.length);
-  const whole = new RegExp(re.source, `${re.flags}gm`);
   let next = 0;
   let found = 0;
   let searched = 0;
-  const worker = async () => {
-    while (next < files.length && found < max && !signal.aborted) {
+  const reader = async () => {
+    while (next < files.length && found < max && !stop.aborted) {
       const k = next++;
-      perFile[k] = await searchOne(view, files[k], re, whole);
+      const bytes = await readText(view, files[k]);
+      if (stop.aborted) break;
+      let lines: string[] = [];
+      if (bytes) {
+        try {
+          lines = await worker.match(files[k], bytes, max + 1);
+        } catch (e) {
+          if (stop.aborted) break; // the worker was terminated on purpose
+          throw new ShadowboxError(ErrorCodes.ToolFailed, 'grep_worker_failed', `grep could not search ${files[k]}: ${(e as Error).message}. Try a narrower path or glob.`, { path: files[k] }, { cause: e });
+        }
+      }
+      perFile[k] = lines;
       searched++;
-      found += perFile[k].length;
+      found += lines.length;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, reader));
   const lines: string[] = [];
   let truncated = false;
   for (const m of perFile) {
@@ -90,38 +141,17 @@ async function searchFiles(view: WorkspaceView, files: string[], re: RegExp, max
     if (truncated) break;
   }
   if (found > max) truncated = true;
-  return { lines, searched, truncated };
+  return { lines, searched, total: files.length, truncated };
 }
 
-async function searchOne(view: WorkspaceView, path: string, re: RegExp, whole: RegExp): Promise<string[]> {
-  let bytes: Uint8Array;
+/** The bytes of a text file worth searching, or undefined (vanished, unreadable, escaping symlink, too big, binary). */
+async function readText(view: WorkspaceView, path: string): Promise<Uint8Array | undefined> {
   try {
     const st = await view.stat(path);
-    if (!st || st.size > MAX_TEXT_FILE_BYTES) return [];
-    bytes = await view.readFile(path);
+    if (!st || st.size > MAX_TEXT_FILE_BYTES) return undefined;
+    const bytes = await view.readFile(path);
+    return bytes.byteLength === 0 || looksBinary(bytes) ? undefined : bytes;
   } catch {
-    return []; // vanished, unreadable, or a symlink that leaves the workspace
+    return undefined;
   }
-  if (looksBinary(bytes)) return [];
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  if (text === '') return [];
-  // Scan the whole text for candidate matches (cost follows matches, not lines), then confirm each
-  // candidate's line with the per-line regex, so a match that spans lines never counts.
-  const out: string[] = [];
-  const scan = new RegExp(whole.source, whole.flags);
-  let lineNo = 1;
-  let counted = 0;
-  for (let m = scan.exec(text); m; m = scan.exec(text)) {
-    const lineStart = text.lastIndexOf('\n', m.index - 1) + 1;
-    if (lineStart === text.length) break; // the empty "line" after a final newline
-    let lineEnd = text.indexOf('\n', m.index);
-    if (lineEnd < 0) lineEnd = text.length;
-    for (let k = text.indexOf('\n', counted); k >= 0 && k < lineStart; k = text.indexOf('\n', k + 1)) lineNo++;
-    counted = lineStart;
-    const line = text.slice(lineStart, lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd);
-    if (re.test(line)) out.push(`${path}:${lineNo}: ${line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)}...` : line}`);
-    if (lineEnd >= text.length) break;
-    scan.lastIndex = lineEnd + 1;
-  }
-  return out;
 }
