@@ -4,8 +4,9 @@
  * Paths are workspace-relative POSIX strings ("src/a.ts"); "" or "." is the root. Every
  * implementation resolves a path against the workspace root after realpath and refuses, with a
  * ShadowboxError (PathOutsideWorkspace / PathProtected), `..` that climbs out, absolute paths,
- * symlinks that lead outside, symlink loops, and writes to protected paths (.git/, shadowbox
- * state). Reads fall through to the real workspace unless the layer changed the file; writes,
+ * symlinks that lead outside, symlink loops, and writes, deletes and moves of protected paths
+ * (.git/, shadowbox state, and the workspace's protected globs when the service has them; a
+ * directory is refused when something below it is protected). Reads fall through to the real workspace unless the layer changed the file; writes,
  * deletes and moves go to the layer and never touch the person's files.
  */
 export interface WorkspaceView {
