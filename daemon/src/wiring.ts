@@ -31,7 +31,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const stateDir = paths.stateDir;
   const audit = createAuditLog({ stateDir, logger });
   const policy = createPolicy({ stateDir, audit, logger });
-  const shadow = createShadowService({ stateDir, audit, logger });
+  // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
+  // bundles) cannot reach what the built-in tools are denied.
+  const shadow = createShadowService({ stateDir, audit, logger, protectedPaths: (ws) => policy.list(ws).then((p) => p.protected) });
   const { config } = await loadConfig(paths.configFile, env);
   const models = createModelFactory({ env, logger, config });
   const bundles = createBundleService({ stateDir, audit, ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}) });

@@ -49,7 +49,7 @@ export const FileDiff = z.object({
 
 const Selection = z.object({
   paths: z.array(z.string()).default([]).describe('Whole files to act on.'),
-  hunks: z.array(z.string()).default([]).describe('Hunk ids ("path#id" or "path#N").'),
+  hunks: z.array(z.string()).default([]).describe('Stable hunk ids ("path#id" as shadow/diff gives them); positions like "path#2" are refused (HunkNotFound, positional_hunk_id).'),
 });
 
 export const ShadowStatus = defineRequest({

@@ -46,8 +46,9 @@ describe('format', () => {
     const flat = strip(text);
     expect(flat).toContain('M src/a.ts');
     expect(flat).toContain('stale');
-    expect(flat).toContain('[src/a.ts#1f2e3d] (or src/a.ts#1)');
-    expect(flat).toContain('[src/a.ts#9a8b7c] (or src/a.ts#2)');
+    expect(flat).toContain('[src/a.ts#1f2e3d]');
+    expect(flat).toContain('[src/a.ts#9a8b7c]');
+    expect(flat).not.toContain('src/a.ts#1)'); // positional addresses are refused by the daemon, never offered
     expect(flat.indexOf('#1f2e3d')).toBeLessThan(flat.indexOf('-old line'));
     expect(renderDiff(diff, null, plain).join('\n')).not.toMatch(/\x1b\[/);
     expect(renderDiff({ sessionId: 's', files: [] }, null, plain)).toEqual(['nothing to review: the shadow workspace has no pending changes']);

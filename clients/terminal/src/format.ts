@@ -136,8 +136,8 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, status: ResultOf<t
     const stale = f.stale ? c.yellow(c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)')) : '';
     out.push('', `${c.bold(changeMark(f.change, c))} ${c.bold(label)}${f.binary ? c.dim('  (binary)') : ''}${stale}`);
     if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode) out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
-    f.hunks.forEach((h, i) => {
-      out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}${c.dim(` (or ${f.path}#${i + 1})`)}`);
+    f.hunks.forEach((h) => {
+      out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}`);
       for (const l of h.lines) out.push(`  ${diffLine(l, c)}`);
     });
   }
