@@ -8,6 +8,8 @@ import { ErrorCodes, ShadowboxError } from '../../errors.js';
 export interface GrepPattern {
   source: string;
   flags: number;
+  /** The UTF-8 bytes of a pattern that is a plain string (case-sensitive), for a quick skip of files without it. */
+  literal?: Buffer;
 }
 
 const LOOKAROUND_HINT =
@@ -33,7 +35,23 @@ export function compileGrepPattern(pattern: string, ignoreCase: boolean): GrepPa
     }
     throw refuse(`pattern is valid JavaScript but grep's linear-time engine (RE2 syntax) refuses it: ${re2}. Repeat counts go up to {1000}; write a backspace as \\x08, not [\\b].`, 'other', e);
   }
-  return { source, flags };
+  const literal = ignoreCase ? undefined : literalOf(pattern);
+  return { source, flags, ...(literal ? { literal: Buffer.from(literal, 'utf8') } : {}) };
+}
+
+/** The text a pattern stands for when it has no operator (escaped punctuation allowed), else undefined. */
+function literalOf(p: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\') {
+      const n = p[++i] ?? '';
+      if (!/^[!-/:-@[-`{-~]$/.test(n)) return undefined; // \d, \n, \u…: not plain text
+      out += n;
+    } else if ('^$.|?*+()[]{}'.includes(c)) return undefined;
+    else out += c;
+  }
+  return out;
 }
 
 function refuse(message: string, feature: 'lookaround' | 'backreference' | 'other', cause?: unknown): ShadowboxError {

@@ -46,7 +46,7 @@ parentPort.on('message', (m) => {
     whole = RE2JS.compile(m.source, m.flags | RE2JS.MULTILINE);
     return;
   }
-  parentPort.postMessage({ id: m.id, lines: search(m.path, m.bytes, m.limit) });
+  parentPort.postMessage(m.jobs.map((j) => ({ id: j.id, lines: search(j.path, j.bytes, j.limit) })));
 });
 function search(path, bytes, limit) {
   let s = decoder.decode(bytes);
@@ -109,10 +109,18 @@ export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers
         for (const p of pending.values()) p.reject(dead);
         pending.clear();
       };
-      const onMessage = (m: { id: number; lines: string[] }) => {
-        const p = pending.get(m.id);
-        pending.delete(m.id);
-        p?.resolve(m.lines);
+      const onMessage = (results: { id: number; lines: string[] }[]) => {
+        for (const r of results) {
+          const p = pending.get(r.id);
+          pending.delete(r.id);
+          p?.resolve(r.lines);
+        }
+      };
+      // Files queued in one turn of the event loop go over in one message (fewer, larger messages).
+      let batch: { id: number; path: string; bytes: Uint8Array; limit: number }[] = [];
+      const flush = () => {
+        if (!dead && batch.length > 0) w.postMessage({ jobs: batch }); // structured clone: the view's buffers stay intact
+        batch = [];
       };
       const onError = (e: Error) => failAll(new Error(`grep worker failed: ${e.message}`, { cause: e }));
       const onExit = (code: number) => failAll(new Error(`grep worker exited (code ${code})`));
@@ -131,7 +139,7 @@ export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers
           const id = nextId++;
           return new Promise<string[]>((resolve, reject) => {
             pending.set(id, { resolve, reject });
-            w.postMessage({ id, path, bytes, limit }); // structured clone: the view's buffer stays intact
+            if (batch.push({ id, path, bytes, limit }) === 1) setImmediate(flush);
           });
         },
         release() {

@@ -146,6 +146,16 @@ describe('grep: RE2 syntax', () => {
     expect((await call({ pattern: 'abc' })).content).toContain('No matches');
   });
 
+  it('skips files without a plain-string pattern before matching, and still finds it where it is', async () => {
+    const { call } = setup();
+    put('a.ts', 'call foo(x) here\nfoo (x)\n');
+    put('b.ts', 'nothing\n');
+    put('c.ts', 'éfoo(x)\r\n');
+    expect((await call({ pattern: 'foo\\(x\\)' })).content).toBe('a.ts:1: call foo(x) here\nc.ts:1: éfoo(x)');
+    expect((await call({ pattern: 'éfoo\\(x\\)$' })).content).toBe('c.ts:1: éfoo(x)');
+    expect((await call({ pattern: 'FOO\\(X', ignore_case: true })).data).toMatchObject({ matches: 2, files: 3 });
+  });
+
   it('refuses lookaround and backreferences with what to write instead', async () => {
     const { call } = setup();
     put('s.txt', 'x\n');

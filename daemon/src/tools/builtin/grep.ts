@@ -11,6 +11,8 @@ import { walk } from './walk.js';
 
 const DEFAULT_MAX = 200;
 const PARALLEL_READS = 16;
+const MAX_QUEUED = 64;
+const MAX_QUEUED_BYTES = 64 << 20;
 const DEFAULT_BUDGET_MS = 20_000;
 
 /** Options of the grep tool. */
@@ -74,7 +76,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
             if (isMatch(base ? e.path.slice(base.length + 1) : e.path)) files.push(e.path);
           }
         } else files.push(base);
-        r = await searchFiles(ctx.view, files, worker, i.max_matches, stop.signal);
+        r = await searchFiles(ctx.view, files, worker, pattern.literal, i.max_matches, stop.signal);
       } finally {
         clearTimeout(budget);
         ctx.signal.removeEventListener('abort', onCancel);
@@ -101,32 +103,60 @@ interface Searched {
   truncated: boolean;
 }
 
-/** Reads files a few at a time, matches each in the worker, and collects lines in path order, stopping at `max`. */
-async function searchFiles(view: WorkspaceView, files: string[], worker: GrepWorker, max: number, stop: AbortSignal): Promise<Searched> {
+/**
+ * Reads files a few at a time and queues each one on the worker without waiting for its answer (the
+ * reads and the matching overlap), at most MAX_QUEUED files / MAX_QUEUED_BYTES at once; collects the
+ * lines in path order, stopping at `max`.
+ */
+async function searchFiles(view: WorkspaceView, files: string[], worker: GrepWorker, literal: Buffer | undefined, max: number, stop: AbortSignal): Promise<Searched> {
   const perFile: (string[] | undefined)[] = new Array(files.length);
   let next = 0;
   let found = 0;
   let searched = 0;
+  let queuedBytes = 0;
+  let failure: { path: string; error: unknown } | undefined;
+  const queued = new Set<Promise<void>>();
+  const enqueue = (k: number, bytes: Uint8Array) => {
+    queuedBytes += bytes.byteLength;
+    const job: Promise<void> = worker
+      .match(files[k], bytes, max + 1)
+      .then(
+        (lines) => {
+          perFile[k] = lines;
+          searched++;
+          found += lines.length;
+        },
+        (error: unknown) => {
+          if (!stop.aborted) failure ??= { path: files[k], error }; // else: terminated on purpose
+        },
+      )
+      .finally(() => {
+        queuedBytes -= bytes.byteLength;
+        queued.delete(job);
+      });
+    queued.add(job);
+  };
   const reader = async () => {
-    while (next < files.length && found < max && !stop.aborted) {
+    while (next < files.length && found < max && !stop.aborted && !failure) {
       const k = next++;
       const bytes = await readText(view, files[k]);
       if (stop.aborted) break;
-      let lines: string[] = [];
-      if (bytes) {
-        try {
-          lines = await worker.match(files[k], bytes, max + 1);
-        } catch (e) {
-          if (stop.aborted) break; // the worker was terminated on purpose
-          throw new ShadowboxError(ErrorCodes.ToolFailed, 'grep_worker_failed', `grep could not search ${files[k]}: ${(e as Error).message}. Try a narrower path or glob.`, { path: files[k] }, { cause: e });
-        }
+      // A plain-string pattern: a file without the string cannot match (native byte search, linear).
+      if (!bytes || (literal && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(literal) < 0)) {
+        perFile[k] = [];
+        searched++;
+        continue;
       }
-      perFile[k] = lines;
-      searched++;
-      found += lines.length;
+      enqueue(k, bytes);
+      while (queued.size > 0 && (queued.size >= MAX_QUEUED || queuedBytes >= MAX_QUEUED_BYTES) && !stop.aborted) await Promise.race(queued);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, reader));
+  await Promise.all(queued);
+  if (failure) {
+    const { path, error } = failure;
+    throw new ShadowboxError(ErrorCodes.ToolFailed, 'grep_worker_failed', `grep could not search ${path}: ${(error as Error).message}. Try a narrower path or glob.`, { path }, { cause: error });
+  }
   const lines: string[] = [];
   let truncated = false;
   for (const m of perFile) {
