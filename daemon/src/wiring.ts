@@ -8,14 +8,14 @@ import { createBundleAdapter, createManifestTools, createNetFetch, createRunBund
 import { createBundleService, type BundleService } from './bundles/index.js';
 import { createPolicy, type PolicyService } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
-import { createMcpService, McpServersConfig } from './mcp/index.js';
+import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
 import { VERSION } from './version.js';
 import { createPython } from './python/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ShadowService } from './shadow/index.js';
 import type { SessionManager } from './sessions/index.js';
-import { createBuiltinTools, createToolRuntime } from './tools/index.js';
+import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
 import type { Tool } from './tools/define.js';
 import { registerWebRoutes } from './web/index.js';
 import { systemPrompt } from './agent/index.js';
@@ -96,6 +96,17 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...builtBundleTools, ...mcp.tools()];
   const runtime = createToolRuntime({ tools, policy, audit, logger });
+  // A session's own MCP servers (session/create mcpServers: an ACP editor's) add tools to that session only:
+  // its runtime is the shared tools plus them, rebuilt when they change.
+  const sessionMcp = createSessionMcpPool({ logger, clientInfo: { name: 'shadowbox', version: VERSION }, reservedServers: Object.keys(servers.data), reservedTools: tools.map((t) => t.name) });
+  const sessionRuntimes = new WeakMap<Tool<any>[], ToolRuntime>();
+  const runtimeFor = (sessionId?: string): ToolRuntime => {
+    const own = sessionId ? sessionMcp.tools(sessionId) : undefined;
+    if (!own?.length) return runtime;
+    let r = sessionRuntimes.get(own);
+    if (!r) sessionRuntimes.set(own, (r = createToolRuntime({ tools: [...tools, ...own], policy, audit, logger })));
+    return r;
+  };
 
   const watched = new Map<string, () => void>();
   const watchWorkspace = (workspace: string) => {
@@ -116,7 +127,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
     review: reviewPort(shadow, ctx.sessions),
-    tools: toolsPort(runtime, ctx.sessions),
+    tools: toolsPort(runtimeFor, ctx.sessions),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws) => audit.verify(ws) },
     bundles: bundlesPort(bundles),
@@ -131,9 +142,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       defaultMode: config.mode ?? 'review',
       maxTurns: Number(env.SHADOWBOX_MAX_TURNS) || config.maxTurns || 25,
       permissionTimeoutMs: Number(env.SHADOWBOX_PERMISSION_TIMEOUT_MS) || 10 * 60_000,
-      system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtime.list() }),
+      system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
       createModel: (spec) => models.create(spec),
-      createTools: (c) => runtime.forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) }),
+      createTools: (c) => runtimeFor(c.sessionId).forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) }),
+      onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
       checkpoint: async (meta, turnId, summary) => {
@@ -155,6 +167,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     close: async () => {
       for (const stop of watched.values()) stop();
       await mcp.close().catch(() => undefined);
+      await sessionMcp.close().catch(() => undefined);
       await python.close().catch(() => undefined);
       await wasi.close().catch(() => undefined);
       await shadow.close();
@@ -215,10 +228,16 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
   };
 }
 
-function toolsPort(runtime: ReturnType<typeof createToolRuntime>, sessions: () => SessionManager): ToolsPort {
+function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: () => SessionManager): ToolsPort {
   return {
-    list: async () => ({ tools: runtime.list() }),
+    // Without a session: the shared tools; with one: also its own MCP servers' (started first if the daemon restarted).
+    list: async (sessionId) => {
+      if (!sessionId) return { tools: runtimeFor().list() };
+      await sessions().open(sessionId);
+      return { tools: runtimeFor(sessionId).list() };
+    },
     call: async (p, client, signal) => {
+      await sessions().open(p.sessionId);
       const tools = sessions().sessionTools(p.sessionId);
       const callId = `direct-${randomUUID()}`;
       const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal });

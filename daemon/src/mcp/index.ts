@@ -1,8 +1,9 @@
-// MCP: tools of the MCP servers in the config (stdio and streamable HTTP), as runtime tools `mcp__<server>__<tool>`.
+// MCP: tools of MCP servers (config.json's, and each session's own) over stdio and streamable HTTP, as runtime tools `mcp__<server>__<tool>`.
 import { z } from 'zod';
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import { createMcpServiceImpl, type McpServerStatus } from './service.js';
+import { createSessionMcpPoolImpl, type SessionMcpPoolDeps } from './session-pool.js';
 
 export { INHERITED_ENV } from './connection.js';
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type McpServerStatus } from './service.js';
@@ -42,4 +43,26 @@ export interface McpServiceDeps {
 /** Builds the service; nothing is spawned or dialled until start(). */
 export function createMcpService(deps: McpServiceDeps): McpService {
   return createMcpServiceImpl(deps);
+}
+
+/** The MCP servers sessions bring themselves (an ACP editor's `mcpServers`), one set per session. */
+export interface SessionMcpPool {
+  /**
+   * Makes a session's servers match `servers`: starts them (in parallel, each with the connect
+   * timeout), restarts them when the set changed, stops them when it is empty; the same set again
+   * does nothing. Names config.json uses, and tools named like a shared tool, are skipped. Never throws.
+   */
+  open(sessionId: string, servers: McpServersConfig | undefined): Promise<void>;
+  /** The session's MCP tools once its servers started; the same array until they change; undefined without servers. */
+  tools(sessionId: string): Tool<any>[] | undefined;
+  status(sessionId: string): McpServerStatus[];
+  /** Stops every session's servers (daemon stop); later opens start nothing. */
+  close(): Promise<void>;
+}
+
+export type { SessionMcpPoolDeps };
+
+/** Builds the pool; nothing runs until a session is opened. */
+export function createSessionMcpPool(deps: SessionMcpPoolDeps): SessionMcpPool {
+  return createSessionMcpPoolImpl(deps);
 }

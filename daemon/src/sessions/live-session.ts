@@ -1,4 +1,4 @@
-import { SessionEventNotification, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
+import { SessionEventNotification, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
 import type { ChatMessage } from '../agent/index.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
@@ -16,6 +16,8 @@ export interface SessionMeta {
   title: string;
   createdAt: string;
   updatedAt: string;
+  /** MCP servers of this session only (session/create, session/configure); absent in metas written before they existed. */
+  mcpServers?: McpServers;
 }
 
 /** A session in memory: its log, attached clients, driver, running turn and open permission questions. */

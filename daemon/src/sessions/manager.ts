@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes, type SessionInfo } from '@shadowbox/protocol';
+import { ErrorCodes, McpServers, type SessionInfo } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
 import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type ModelClient, type StopReason, type TurnError } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
@@ -20,7 +20,13 @@ const Meta = z.object({
   title: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  // Optional: metas written before sessions had MCP servers have none. A set that no longer parses
+  // is dropped, never the session.
+  mcpServers: McpServers.optional().catch(undefined),
 });
+
+/** How long create / attach / prompt wait for a session's MCP servers before going on without them. */
+export const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
 
 /** What a session's tools get from the session: identity and a way to ask a person. */
 export interface SessionToolContext {
@@ -43,6 +49,14 @@ export interface SessionManagerDeps {
   /** Turns the turn's shadow changes into one commit; null when nothing changed. */
   checkpoint: (meta: SessionMeta, turnId: string, summary: string) => Promise<{ commit: string; files: string[] } | null>;
   onSessionEvent?: (meta: SessionMeta, type: string, data: Record<string, unknown>) => void;
+  /**
+   * Brings up what a session needs beyond the shared tools (its own MCP servers, from meta.mcpServers):
+   * called when a session is created, when it is first used after a daemon start (attach, prompt,
+   * tools/list, tools/call) and when its servers change. Must not throw; awaited at most openTimeoutMs.
+   */
+  onSessionOpen?: (meta: SessionMeta) => Promise<void>;
+  /** Bound on onSessionOpen (default 20 s); after it the session goes on without what is still starting. */
+  openTimeoutMs?: number;
 }
 
 export type SessionInfoT = zt.infer<typeof SessionInfo>;
@@ -56,6 +70,8 @@ export class SessionManager {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly root: string;
   private readonly tools = new Map<string, AgentTools>();
+  /** Per session: the last onSessionOpen (so it runs once per daemon start, and again when the servers change). */
+  private readonly opened = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: SessionManagerDeps) {
     this.root = path.join(deps.stateDir, 'sessions');
@@ -111,7 +127,9 @@ export class SessionManager {
   }
 
   info(s: LiveSession): SessionInfoT {
-    return { ...s.meta, state: s.state, driver: s.driver, attached: [...s.attached.keys()], events: s.log.nextSeq };
+    // Never the servers' commands, env or headers (they may hold tokens): only their names.
+    const { mcpServers, ...meta } = s.meta;
+    return { ...meta, state: s.state, driver: s.driver, attached: [...s.attached.keys()], events: s.log.nextSeq, ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}) };
   }
 
   list(workspace?: string): SessionInfoT[] {
@@ -127,13 +145,15 @@ export class SessionManager {
     return id ? this.sessions.get(id) : undefined;
   }
 
-  async create(p: { workspace: string; model?: string; mode?: Mode; title?: string }, client: ClientHandle | null): Promise<LiveSession> {
+  async create(p: { workspace: string; model?: string; mode?: Mode; title?: string; mcpServers?: McpServers | undefined }, client: ClientHandle | null): Promise<LiveSession> {
+    const servers = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
+    if (servers) refuseWebServers(client);
     const workspace = await realpath(p.workspace).catch(() => {
       throw new ShadowboxError(ErrorCodes.FileNotFound, 'workspace_not_found', `workspace ${p.workspace} does not exist`, { workspace: p.workspace });
     });
     if (!(await stat(workspace)).isDirectory()) throw new ShadowboxError(ErrorCodes.NotAFile, 'workspace_not_directory', `workspace ${workspace} is not a directory`);
     const now = new Date().toISOString();
-    const meta: SessionMeta = { sessionId: randomUUID(), workspace, model: p.model ?? (await this.deps.defaultModel()), mode: p.mode ?? this.deps.defaultMode, title: p.title ?? '', createdAt: now, updatedAt: now };
+    const meta: SessionMeta = { sessionId: randomUUID(), workspace, model: p.model ?? (await this.deps.defaultModel()), mode: p.mode ?? this.deps.defaultMode, title: p.title ?? '', createdAt: now, updatedAt: now, ...(servers ? { mcpServers: servers } : {}) };
     const dir = path.join(this.root, meta.sessionId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await this.saveMeta(meta);
@@ -142,9 +162,37 @@ export class SessionManager {
     live.history = [];
     this.sessions.set(meta.sessionId, live);
     live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
-    this.deps.onSessionEvent?.(meta, 'session.start', { model: meta.model, mode: meta.mode });
+    this.deps.onSessionEvent?.(meta, 'session.start', { model: meta.model, mode: meta.mode, ...(servers ? { mcpServers: Object.keys(servers) } : {}) });
+    await this.ensureOpen(live);
     if (client) this.attach(live, client, 0, true);
     return live;
+  }
+
+  /** A session, with its own MCP servers up (or given up on after openTimeoutMs): for tools/list and tools/call. */
+  async open(sessionId: string): Promise<LiveSession> {
+    const live = this.get(sessionId);
+    await this.ensureOpen(live);
+    return live;
+  }
+
+  /** Runs onSessionOpen once per session (again after its servers changed), bounded; never throws. */
+  private async ensureOpen(live: LiveSession): Promise<void> {
+    const hook = this.deps.onSessionOpen;
+    if (!hook) return;
+    let run = this.opened.get(live.id);
+    if (!run) {
+      run = hook(live.meta).then(
+        // The session's tools are rebuilt with what came up (a running turn keeps the ones it has).
+        () => void this.tools.delete(live.id),
+        (e: unknown) => this.deps.logger.error(`session ${live.id}: open failed: ${(e as Error)?.message ?? String(e)}`),
+      );
+      this.opened.set(live.id, run);
+    }
+    const ms = this.deps.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
+    clearTimeout(timer);
+    if (timedOut) this.deps.logger.warn(`session ${live.id}: its MCP servers did not come up within ${ms} ms; going on without them`);
   }
 
   private readonly metaWrites = new Map<string, Promise<void>>();
@@ -176,6 +224,7 @@ export class SessionManager {
   async attachById(sessionId: string, client: ClientHandle, fromSeq: number, driver: boolean) {
     const live = this.get(sessionId);
     await this.load(live);
+    await this.ensureOpen(live);
     return this.attach(live, client, fromSeq, driver);
   }
 
@@ -204,14 +253,27 @@ export class SessionManager {
     live.emit({ type: 'driver_changed', driver: clientId });
   }
 
-  async configure(sessionId: string, client: ClientHandle, p: { model?: string; mode?: Mode }): Promise<SessionInfoT> {
+  async configure(sessionId: string, client: ClientHandle, p: { model?: string | undefined; mode?: Mode | undefined; mcpServers?: McpServers | undefined }): Promise<SessionInfoT> {
     const live = this.get(sessionId);
     this.requireDriver(live, client);
+    const next = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
+    // The same set again (an editor loading a session sends its servers every time) changes nothing.
+    const serversChange = p.mcpServers !== undefined && JSON.stringify(next ?? null) !== JSON.stringify(live.meta.mcpServers ?? null);
+    if (serversChange) {
+      if (next) refuseWebServers(client);
+      if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is running a turn; change its MCP servers after it ends`);
+      // Whatever is still starting finishes first, so the hook sees the changes in order.
+      await this.opened.get(live.id);
+      if (next) live.meta.mcpServers = next;
+      else delete live.meta.mcpServers;
+      this.opened.delete(live.id);
+    }
     if (p.model) live.meta.model = p.model;
     if (p.mode) live.meta.mode = p.mode;
     await this.saveMeta(live.meta);
     this.tools.delete(live.id);
-    live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
+    if (serversChange) await this.ensureOpen(live);
+    if (p.model || p.mode || serversChange) live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
     return this.info(live);
   }
 
@@ -239,6 +301,7 @@ export class SessionManager {
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
     try {
       await this.load(live);
+      await this.ensureOpen(live);
       live.history ??= historyFromEvents(live.events ?? []).history;
       if (!live.meta.title && user) {
         live.meta.title = user.text.split('\n')[0].slice(0, 80);
@@ -303,7 +366,7 @@ export class SessionManager {
     return t;
   }
 
-  /** Tools of a session for tools/list and tools/call. */
+  /** Tools of a session for tools/list and tools/call (call open() first so its MCP servers are up). */
   sessionTools(sessionId: string): AgentTools {
     return this.toolsFor(this.get(sessionId));
   }
@@ -332,6 +395,13 @@ export class SessionManager {
       if (this.tools.has(live.id)) this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
       await live.log.close();
     }
+  }
+}
+
+/** A session's MCP servers run commands on the daemon host: not something a browser page may ask for. */
+function refuseWebServers(client: ClientHandle | null): void {
+  if (client?.transport === 'websocket') {
+    throw new ShadowboxError(ErrorCodes.Unauthorized, 'mcp_servers_not_allowed', 'MCP servers run commands on the daemon host; only socket and stdio clients may give a session MCP servers');
   }
 }
 

@@ -66,9 +66,9 @@ function fakeDaemon(play: (text: string, t: TurnControl) => Promise<PromptResult
     return { session: info(p.sessionId), history };
   });
   server.onRequest(SessionDetach.method, (p: unknown) => (record('session/detach', p), null));
-  server.onRequest(SessionConfigure.method, async (p: { sessionId: string; mode: typeof mode }) => {
+  server.onRequest(SessionConfigure.method, async (p: { sessionId: string; mode?: typeof mode }) => {
     record('session/configure', p);
-    mode = p.mode;
+    if (p.mode) mode = p.mode;
     await emit(p.sessionId, { type: 'settings_changed', model: 'openai/test', mode });
     return info(p.sessionId);
   });
@@ -137,7 +137,7 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     const r = await e.agent.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: true, writeTextFile: false } } });
     expect(r.protocolVersion).toBe(1);
     expect(r.agentInfo).toEqual({ name: 'shadowbox', title: 'shadowbox', version: '9.9.9' });
-    expect(r.agentCapabilities).toMatchObject({ loadSession: true, promptCapabilities: { image: false, audio: false, embeddedContext: true }, mcpCapabilities: { http: false, sse: false }, sessionCapabilities: { list: {}, resume: {}, close: {} } });
+    expect(r.agentCapabilities).toMatchObject({ loadSession: true, promptCapabilities: { image: false, audio: false, embeddedContext: true }, mcpCapabilities: { http: true, sse: false }, sessionCapabilities: { list: {}, resume: {}, close: {} } });
     expect(r.authMethods).toEqual([]);
     expect(r._meta).toEqual({ shadowbox: { review: '_shadowbox/review', accept: '_shadowbox/accept', reject: '_shadowbox/reject', undo: '_shadowbox/undo', editorBuffers: true } });
   });
@@ -283,11 +283,22 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     const r = await e.agent.request('session/load', { sessionId: 's7', cwd: '/ws', mcpServers: [] });
     expect(r?.modes?.currentModeId).toBe('review');
     expect(d.of('session/attach')).toEqual([{ sessionId: 's7', driver: true, fromSeq: 0 }]);
+    // No servers given and none on the session: nothing to change.
+    expect(d.of('session/configure')).toEqual([]);
     expect(e.updates.map((u) => [u.sessionId, u.update.sessionUpdate, (u.update as { content: { text: string } }).content.text])).toEqual([
       ['s7', 'user_message_chunk', 'earlier question'],
       ['s7', 'agent_message_chunk', 'earlier '],
       ['s7', 'agent_message_chunk', 'answer'],
     ]);
+  });
+
+  it('the editor’s MCP servers: session/new passes them to session/create; session/load replaces the session’s with session/configure', async () => {
+    const { d, e } = await setup();
+    const fx = { name: 'Fixture', command: '/usr/bin/node', args: ['fx.mjs'], env: [{ name: 'K', value: 'v' }] };
+    await e.agent.request('session/new', { cwd: '/ws', mcpServers: [fx] });
+    expect(d.of('session/create')).toEqual([{ workspace: '/ws', mcpServers: { fixture: { command: '/usr/bin/node', args: ['fx.mjs'], env: { K: 'v' }, cwd: '/ws' } } }]);
+    await e.agent.request('session/load', { sessionId: 's7', cwd: '/ws', mcpServers: [{ type: 'http', name: 'docs', url: 'http://127.0.0.1:9/mcp', headers: [] }] });
+    expect(d.of('session/configure')).toEqual([{ sessionId: 's7', mcpServers: { docs: { url: 'http://127.0.0.1:9/mcp', headers: {} } } }]);
   });
 
   it('session/resume attaches without replaying; session/close detaches', async () => {

@@ -19,6 +19,7 @@ import {
 import { z } from 'zod';
 import type { ShadowboxClient } from '../client.js';
 import { relay } from './errors.js';
+import { daemonMcpServers } from './mcp-servers.js';
 import { acpStopReason, locationsOf, notificationsFor, permissionAnswer, permissionOptions, promptText, toAcpUpdates, type FileDiffText } from './map.js';
 
 const ModeId = z.enum(['read-only', 'review', 'auto']);
@@ -130,6 +131,17 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     return r;
   };
 
+  // ACP: session/load and session/resume carry "the MCP servers to connect to for this session", so the
+  // given list replaces the session's (the daemon restarts nothing when it is the same set; an empty list
+  // on a session that has none costs no call). A list left out (resume allows it) keeps them.
+  const useServers = async (session: { sessionId: string; mcpServers?: string[] | undefined }, given: Parameters<typeof daemonMcpServers>[0] | undefined, cwd: string) => {
+    if (given === undefined) return;
+    const mcpServers = daemonMcpServers(given, cwd, o.log);
+    if (Object.keys(mcpServers).length === 0 && !session.mcpServers?.length) return;
+    // A turn running (from another client) keeps the old servers; the load itself still succeeds.
+    await daemon.request(SessionConfigure, { sessionId: session.sessionId, mcpServers }).catch((e: unknown) => o.log(`MCP servers of ${session.sessionId} not changed: ${(e as Error).message}`));
+  };
+
   const sessionParams = z.object({ sessionId: z.string() });
   const selection = sessionParams.extend({ paths: z.array(z.string()).default([]), hunks: z.array(z.string()).default([]), force: z.boolean().default(false) });
 
@@ -142,7 +154,7 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
         agentCapabilities: {
           loadSession: true,
           promptCapabilities: { image: false, audio: false, embeddedContext: true },
-          mcpCapabilities: { http: false, sse: false },
+          mcpCapabilities: { http: true, sse: false },
           sessionCapabilities: { list: {}, resume: {}, close: {} },
         },
         authMethods: [],
@@ -150,18 +162,22 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       };
     })
     .onRequest('session/new', async ({ params }) => {
-      const s = await relay(daemon.request(SessionCreate, { workspace: params.cwd }));
+      // The editor's MCP servers run on the daemon host for this session only; the answer waits for them.
+      const mcpServers = daemonMcpServers(params.mcpServers, params.cwd, o.log);
+      const s = await relay(daemon.request(SessionCreate, { workspace: params.cwd, ...(Object.keys(mcpServers).length ? { mcpServers } : {}) }));
       workspaces.set(s.sessionId, s.workspace);
       return { sessionId: s.sessionId, modes: modes(s.mode) };
     })
     .onRequest('session/load', async ({ params }) => {
       const r = await attach(params.sessionId, 0);
+      await useServers(r.session, params.mcpServers, params.cwd);
       for (const e of r.history) send(params.sessionId, toAcpUpdates(e, r.session.workspace, [], true));
       await flush(params.sessionId);
       return { modes: modes(r.session.mode) };
     })
     .onRequest('session/resume', async ({ params }) => {
       const r = await attach(params.sessionId, Number.MAX_SAFE_INTEGER);
+      await useServers(r.session, params.mcpServers, params.cwd);
       return { modes: modes(r.session.mode) };
     })
     .onRequest('session/close', async ({ params }) => {
