@@ -45,6 +45,7 @@ function makeTree(root) {
     for (let f = 0; f < FILES_PER_DIR; f++) writeFileSync(path.join(dir, `file${f}.ts`), `export function f${f}() {\n${body(d, f)}\n}\n`);
   }
   writeFileSync(path.join(root, '.gitignore'), 'dist/\n');
+  mkdirSync(path.join(root, 'slow'));
   writeFileSync(path.join(root, 'big.log'), Array.from({ length: 100_000 }, (_, k) => `${k} INFO request handled in ${k % 97} ms`).join('\n'));
 }
 
@@ -77,6 +78,33 @@ export async function run() {
     const tGrepNone = await time(() => call('grep', { pattern: 'no_such_token_anywhere' }));
     const tNativeNone = await time(() => run$('grep', ['-rn', 'no_such_token_anywhere', 'src'], { cwd: root }).catch(() => undefined));
     rows.push({ metric: 'grep, no match (p50)', value: round(tGrepNone), unit: 'ms', baseline: round(tNativeNone), ratio: round(tGrepNone / tNativeNone), note: 'whole-file scan, cost is the per-file I/O' });
+    // Hostile patterns: catastrophic backtracking is linear in RE2, and a slow-but-linear search runs in
+    // a worker, so the event loop keeps turning and a cancel lands at once.
+    writeFileSync(path.join(root, 'aaa.txt'), `${'a'.repeat(100_000)}b\n`);
+    const tRedos = await time(() => call('grep', { pattern: '(a+)+$', path: 'aaa.txt' }), 5);
+    rows.push({ metric: 'grep (a+)+$ on a 100k-char aaa…b line (p50)', value: round(tRedos), unit: 'ms', note: 'JavaScript RegExp: never returns (2^n backtracking); RE2 is linear' });
+    let seed = 1;
+    const chars = 'abcdefghijklmnopqrstuvwxyz0123456789 _=(){};.,x#';
+    writeFileSync(path.join(root, 'slow', 'varied.txt'), Array.from({ length: 1 << 20 }, () => chars[Math.floor(((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000) * chars.length)]).join(''));
+    let maxLag = 0;
+    let last = performance.now();
+    const tick = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - last - 10);
+      last = now;
+    }, 10);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 1000);
+    const slow = tools.call({ turnId: 't', callId: `c${++id}`, name: 'grep', input: { pattern: '\\b[\\s\\S]{0,999}\\bx\\by', path: 'slow' }, signal: ac.signal });
+    await new Promise((r) => ac.signal.addEventListener('abort', r, { once: true }));
+    const tAbort = performance.now();
+    const slowOut = await slow;
+    const tSettle = performance.now() - tAbort;
+    clearInterval(tick);
+    if (slowOut.reason !== 'cancelled') throw new Error(`slow grep was not cancelled: ${slowOut.content}`);
+    rows.push({ metric: 'event-loop lag while grep runs an NFA-bound search (max)', value: round(maxLag, 1), unit: 'ms', note: 'setInterval 10 ms over 1 s of a 1 MiB search that would take ~10 s on the main thread' });
+    rows.push({ metric: 'grep cancelled mid-match → call settled', value: round(tSettle, 1), unit: 'ms', note: 'the worker thread is terminated' });
+
     const tGlob = await time(() => call('glob', { pattern: '**/*.ts' }));
     const tFind = await time(() => run$('find', ['src', '-name', '*.ts'], { cwd: root, maxBuffer: 64 << 20 }));
     rows.push({ metric: 'glob **/*.ts, 2000 files (p50)', value: round(tGlob), unit: 'ms', baseline: round(tFind), ratio: round(tGlob / tFind), note: 'baseline: find -name (spawned); result capped at 1000 paths' });
