@@ -7,14 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { ELIDED_PREFIX } from '../../daemon/src/agent/context.js';
-import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const t = Date.now();
-  while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-};
 
 /** The OpenAI-format messages of a recorded request. */
 function messagesOf(req: RecordedRequest): Array<{ role: string; content?: unknown; tool_call_id?: string }> {

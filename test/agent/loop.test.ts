@@ -5,14 +5,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditQuery, PolicySetRules, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, ShadowDiff, ShadowStatus, WorkspaceChanged, type SessionEvent } from '@shadowbox/protocol';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const t = Date.now();
-  while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-};
 const types = (es: SessionEvent[]) => es.map((e) => e.event.type);
 
 for (const provider of ['openai', 'anthropic'] as const) {

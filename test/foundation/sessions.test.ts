@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, SessionAttach, SessionCreate, SessionDetach, SessionList, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 
-const until = async (cond: () => boolean, ms = 5000) => {
-  const t = Date.now();
-  while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-};
 
 describe('several clients on one session', () => {
   let d: TestDaemon;

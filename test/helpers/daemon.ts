@@ -115,3 +115,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: str
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. */
+export async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+  const t = Date.now();
+  while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
+  return cond();
+}
