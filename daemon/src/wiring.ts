@@ -45,6 +45,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const runDeps: RunBundleDeps = {
     runtime: wasi,
     loadBundle: async (name) => adapt(await bundles.load(name)),
+    // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each host
+    // ("ask" cannot reach a person from inside a running module, so only an allow lets it through).
+    decideFetch: async (q) => {
+      const live = q.sessionId ? ctx.sessions().get(q.sessionId) : null;
+      if (!live) return { allow: false, rule: 'netFetch needs a session' };
+      const d = await policy.decide({ workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool: q.bundle, kind: 'fetch', target: { hosts: [q.host] } });
+      return { allow: d.action === 'allow', rule: d.rule };
+    },
     ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
     ...(config.wasi?.maxLimits ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) } : {}),
   };
