@@ -4,7 +4,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, SessionAttach, SessionConfigure, SessionCreate, SessionList, ToolsCall, ToolsList } from '@shadowbox/protocol';
+import { connectWebSocket } from '@shadowbox/client';
+import { ErrorCodes, Initialize, SessionAttach, SessionConfigure, SessionCreate, SessionList, ToolsCall, ToolsList } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const fixture = path.join(repoRoot, 'test/mcp/fixture-server.mjs');
@@ -108,6 +109,29 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
     expect(d.stderr()).toMatch(/mcp server gone \(stdio\) failed to start/);
     // Names must be usable in tool names.
     await expect(c.request(SessionCreate, { workspace: ws, mcpServers: { 'Bad Name': { command: 'x' } } })).rejects.toMatchObject({ code: ErrorCodes.InvalidParams });
+    c.dispose();
+  });
+});
+
+describe('MCP servers from a web client', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon({ env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_API_KEY: 'k' } });
+  });
+  afterAll(async () => {
+    await d?.stop();
+    await d?.cleanup();
+  });
+
+  it('are refused (they would run commands on the host); the same client may still create sessions without them', async () => {
+    const c = await connectWebSocket(d.webUrl!, d.token);
+    await c.request(Initialize, { protocolVersion: 1, clientInfo: { name: 'page', kind: 'web' }, capabilities: { permissions: true, events: true } });
+    const ws = await makeTempDir('ws');
+    await expect(c.request(SessionCreate, { workspace: ws, mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } } })).rejects.toMatchObject({ code: ErrorCodes.Unauthorized, data: { reason: 'mcp_servers_not_allowed' } });
+    const s = await c.request(SessionCreate, { workspace: ws });
+    await expect(c.request(SessionConfigure, { sessionId: s.sessionId, mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } } })).rejects.toMatchObject({ code: ErrorCodes.Unauthorized });
+    // Nothing was spawned.
+    expect(await serversRunning()).toEqual([]);
     c.dispose();
   });
 });
