@@ -1,7 +1,7 @@
 import pc from 'picocolors';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { argumentLines, foldLines, formatDuration, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
+import { argumentLines, foldLines, formatDuration, hunkLines, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
 
 const colored = pc.createColors(true);
 const plain = pc.createColors(false);
@@ -41,8 +41,10 @@ describe('format', () => {
   it('renders the diff per file and hunk with ids, stale marks, and red/green lines', () => {
     const out = renderDiff(diff, null, colored);
     const text = out.join('\n');
-    expect(text).toContain(colored.green('+new line'));
-    expect(text).toContain(colored.red('-old line'));
+    // The paired -/+ lines: the line in its color, the changed word inverse and bold, the unchanged rest not.
+    expect(text).toContain(colored.red(`-${colored.inverse(colored.bold('old'))} line`));
+    expect(text).toContain(colored.green(`+${colored.inverse(colored.bold('new'))} line`));
+    expect(text).toContain(colored.green('+y')); // unpaired: colored whole, nothing marked
     const flat = strip(text);
     expect(flat).toContain('M src/a.ts');
     expect(flat).toContain('stale');
@@ -52,6 +54,30 @@ describe('format', () => {
     expect(flat.indexOf('#1f2e3d')).toBeLessThan(flat.indexOf('-old line'));
     expect(renderDiff(diff, null, plain).join('\n')).not.toMatch(/\x1b\[/);
     expect(renderDiff({ sessionId: 's', files: [] }, null, plain)).toEqual(['nothing to review: the shadow workspace has no pending changes']);
+  });
+
+  it('highlights the changed words of paired removed and added lines, and only those', () => {
+    const inv = /\x1b\[7m(.*?)\x1b\[27m/g;
+    const marked = (l: string) => [...l.matchAll(inv)].map((m) => strip(m[1]!));
+    const out = hunkLines([' ctx', '-const limit = 10;', '-return a;', '\\ No newline at end of file', '+const limit = 20;', '+return a + b;', '+extra()', ' end'], colored);
+    expect(out.map(strip)).toEqual([' ctx', '-const limit = 10;', '-return a;', '\\ No newline at end of file', '+const limit = 20;', '+return a + b;', '+extra()', ' end']);
+    expect(marked(out[1]!)).toEqual(['10']);
+    expect(marked(out[4]!)).toEqual(['20']);
+    // Unchanged text: red, not inverse; only the changed word is marked.
+    expect(out[1]).toBe(colored.red(`-const limit = ${colored.inverse(colored.bold('10'))};`));
+    expect(marked(out[2]!)).toEqual([]); // "return a;" → "return a + b;": only additions, nothing removed
+    expect(marked(out[5]!).join('')).toBe(' + b');
+    expect(out[6]).toBe(colored.green('+extra()')); // the third added line has no partner
+    expect(out[0]).toBe(' ctx');
+    // A rewritten line shares nothing worth marking: colored whole, as before.
+    expect(hunkLines(['-alpha beta', '+gamma delta'], colored)).toEqual([colored.red('-alpha beta'), colored.green('+gamma delta')]);
+    // A whitespace-only change is made visible (jsdiff compares the whole run of spaces).
+    const indent = hunkLines(['-  x = 1', '+    x = 1'], colored);
+    expect([marked(indent[0]!), marked(indent[1]!)]).toEqual([['  '], ['    ']]);
+    // No colors (a pipe, NO_COLOR): the lines exactly as they came, no escapes.
+    const lines = ['-const limit = 10;', '+const limit = 20;'];
+    expect(hunkLines(lines, plain)).toEqual(lines);
+    expect(hunkLines(lines, plain).join('')).not.toMatch(/\x1b\[/);
   });
 
   it('shows the permission question with tool, arguments, rule and the keys', () => {

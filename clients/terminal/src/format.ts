@@ -1,4 +1,5 @@
 import type { AuditQuery, ParamsOf, PermissionRequest, ResultOf, SessionList, ShadowAccept, ShadowDiff, ShadowStatus } from '@shadowbox/protocol';
+import { diffWordsWithSpace } from 'diff';
 import type { Colors } from './io.js';
 
 /** "850 ms", "1.2 s", "2 m 05 s": short enough for a tool line. */
@@ -138,7 +139,7 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, status: ResultOf<t
     if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode) out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
     f.hunks.forEach((h) => {
       out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}`);
-      for (const l of h.lines) out.push(`  ${diffLine(l, c)}`);
+      for (const l of hunkLines(h.lines, c)) out.push(`  ${l}`);
     });
   }
   if (diff.files.length === 0) out.push('nothing to review: the shadow workspace has no pending changes');
@@ -156,6 +157,53 @@ export function diffLine(l: string, c: Colors): string {
   if (l.startsWith('-')) return c.red(l);
   if (l.startsWith('\\')) return c.dim(l);
   return l;
+}
+
+/** Longer lines are colored whole: a word diff of a minified file costs more than it shows. */
+const WORD_DIFF_MAX_CHARS = 1000;
+
+/**
+ * A hunk's lines colored by prefix, and, with colors on, the changed words of paired lines highlighted: in each
+ * run of removed lines followed by a run of added lines, the k-th removed line is paired with the k-th added one
+ * and jsdiff's word diff marks what differs (inverse + bold) on both. Lines without a partner, and pairs that share
+ * too little to be the same line edited, stay colored whole. Without colors the lines are returned as they are.
+ */
+export function hunkLines(lines: readonly string[], c: Colors): string[] {
+  const out = lines.map((l) => diffLine(l, c));
+  if (!c.isColorSupported) return out;
+  for (let i = 0; i < lines.length; ) {
+    if (!lines[i]!.startsWith('-')) {
+      i++;
+      continue;
+    }
+    const removed: number[] = [];
+    const added: number[] = [];
+    let j = i;
+    // "\ No newline at end of file" may follow the last line of either run.
+    for (; j < lines.length && /^[-\\]/.test(lines[j]!); j++) if (lines[j]!.startsWith('-')) removed.push(j);
+    for (; j < lines.length && /^[+\\]/.test(lines[j]!); j++) if (lines[j]!.startsWith('+')) added.push(j);
+    for (let k = 0; k < Math.min(removed.length, added.length); k++) {
+      const pair = wordPair(lines[removed[k]!]!.slice(1), lines[added[k]!]!.slice(1), c);
+      if (!pair) continue;
+      out[removed[k]!] = pair[0];
+      out[added[k]!] = pair[1];
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** The removed and added line with their differing words marked, or null when they share (almost) nothing. */
+function wordPair(before: string, after: string, c: Colors): [string, string] | null {
+  if (before.length > WORD_DIFF_MAX_CHARS || after.length > WORD_DIFF_MAX_CHARS) return null;
+  const parts = diffWordsWithSpace(before, after);
+  const solid = (s: string) => s.replace(/\s/g, '').length;
+  const same = solid(parts.filter((p) => !p.added && !p.removed).map((p) => p.value).join(''));
+  if (same === 0 || same * 3 < Math.max(solid(before), solid(after))) return null;
+  const mark = (v: string) => c.inverse(c.bold(v));
+  const minus = parts.filter((p) => !p.added).map((p) => (p.removed ? mark(p.value) : p.value)).join('');
+  const plus = parts.filter((p) => !p.removed).map((p) => (p.added ? mark(p.value) : p.value)).join('');
+  return [c.red(`-${minus}`), c.green(`+${plus}`)];
 }
 
 /** What an accept wrote, and every conflict in full (nothing is written for a conflicted hunk). */
