@@ -207,6 +207,60 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await rm(ws2, { recursive: true, force: true });
   });
 
+  it('a paste of several lines is one prompt (bracketed paste), shown in the line with its line count', async () => {
+    const ws5 = await makeTempDir('ws');
+    try {
+      await tmux.start('p', ['chat', '--workspace', ws5], d.env);
+      await tmux.waitFor('p', 'you are the driver');
+      const before = model.requests.length;
+      model.push({ text: ['Got ', 'all three.'] });
+      await tmux.type('p', 'explain: ');
+      await tmux.paste('p', 'first line\nsecond line\nthird line\n');
+      // Without bracketed paste the first pasted Enter would have sent "explain: first line" by now.
+      let screen = await tmux.waitFor('p', /› explain: \[pasted text #1: 3 lines\]$/);
+      expect(screen).not.toContain('second line');
+      await tmux.type('p', ' (short)');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(model.requests.length).toBe(before);
+      await tmux.keys('p', 'Enter');
+      screen = await tmux.waitFor('p', (s) => s.includes('Got all three.') && s.includes('— done'));
+      expect(screen).toContain('› explain: [pasted text #1: 3 lines] (short)');
+      expect(count(screen, '› explain')).toBe(1);
+      expect(model.requests.length).toBe(before + 1);
+      expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('explain: first line\\nsecond line\\nthird line (short)');
+
+      // Pasted in the middle of the line: the marker goes in at the cursor, and typing continues after it.
+      model.push({ text: ['Middle ', 'ok.'] }, { text: Array.from({ length: 12 }, (_, i) => `busy ${i} `), delayMs: 150 }, { text: ['Queued ', 'paste ok.'] });
+      await tmux.type('p', 'AB');
+      await tmux.keys('p', 'Left');
+      await tmux.paste('p', 'x\ny');
+      await tmux.type('p', 'C');
+      await tmux.waitFor('p', /› A\[pasted text #2: 2 lines\]CB$/);
+      await tmux.keys('p', 'Enter');
+      await tmux.waitFor('p', 'Middle ok.');
+      expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('Ax\\nyCB');
+
+      // Pasted while a turn runs: it becomes the typed-ahead line (marker and all); Enter queues it; it is sent whole.
+      await tmux.line('p', 'be busy');
+      await tmux.waitFor('p', 'busy 1 ');
+      await tmux.paste('p', 'one\ntwo\n');
+      await tmux.waitFor('p', 'next › [pasted text #3: 2 lines]');
+      await tmux.keys('p', 'Enter');
+      await tmux.waitFor('p', 'Queued paste ok.');
+      expect(model.requests.length).toBe(before + 4);
+      expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('one\\ntwo');
+      expect(JSON.stringify(model.requests.at(-1)?.body)).not.toContain('pasted text #');
+      await tmux.keys('p', 'C-d');
+      await tmux.waitFor('p', '[exit 0]');
+      // Bracketed paste is off again after exit: a paste into the pane (the tty echoes it) has no markers.
+      await tmux.paste('p', 'after-exit');
+      screen = await tmux.waitFor('p', 'after-exit');
+      expect(screen).not.toContain('[200~');
+    } finally {
+      await rm(ws5, { recursive: true, force: true });
+    }
+  });
+
   it('on a pipe: plain text, the question answered by the next line, /review and /accept from the script', async () => {
     const ws3 = await makeTempDir('ws');
     await writeFile(path.join(ws3, 'b.txt'), 'one\n');

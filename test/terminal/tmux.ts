@@ -45,6 +45,16 @@ export class Tmux {
     await this.tmux(['send-keys', '-t', name, ...keys]);
   }
 
+  /**
+   * Pastes text as a terminal does: through a tmux buffer, with `paste-buffer -p` so the text is wrapped in
+   * bracketed-paste markers when the application turned that mode on (tmux sends newlines as CR, as terminals do).
+   */
+  async paste(name: string, text: string): Promise<void> {
+    const buffer = `paste-${name}`;
+    await this.tmux(['set-buffer', '-b', buffer, '--', text]);
+    await this.tmux(['paste-buffer', '-p', '-d', '-b', buffer, '-t', name]);
+  }
+
   /** Types a line and presses Enter. */
   async line(name: string, text: string): Promise<void> {
     await this.type(name, text);

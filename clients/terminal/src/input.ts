@@ -31,6 +31,8 @@ export function createInput(io: TerminalIo, screen: Screen, completer: Completer
 interface PendingLine {
   prompt: string;
   saved: string;
+  /** Where the cursor was in `saved` (its end when unset). */
+  cursor?: number;
   resolve: (r: LineResult) => void;
 }
 interface PendingChoice {
@@ -38,10 +40,23 @@ interface PendingChoice {
   resolve: (k: string | null) => void;
 }
 
+/** Bracketed paste (xterm): the terminal wraps pasted text in ESC[200~ … ESC[201~, which node:readline's
+ * keypress decoder reports as the keys `paste-start` and `paste-end`. */
+const PASTE_ON = '\x1b[?2004h';
+const PASTE_OFF = '\x1b[?2004l';
+
+/** A multi-line paste stands in the line as this marker until the line is sent; then the text replaces it. */
+const pasteMarker = (n: number, lines: number) => `[pasted text #${n}: ${lines} lines]`;
+const PASTE_MARKER = /\[pasted text #(\d+): \d+ lines\]/g;
+
 /**
  * TTY input. A readline interface exists only while a prompt line is read, so output streamed during a
  * turn is never mixed with typing; between prompts the keys come from keypress events in raw mode.
  * A question (permission) suspends an open prompt and restores what was typed afterwards.
+ *
+ * Bracketed paste is on while the client runs: a paste is collected whole (its Enters do not send lines) and
+ * goes into the line at the cursor — as typed when it is one line, as a `[pasted text #N: K lines]` marker
+ * when it has several, so the line stays editable and Enter sends the whole text as one prompt.
  */
 class TtyInput implements Input {
   private rl: readline.Interface | null = null;
@@ -54,8 +69,13 @@ class TtyInput implements Input {
   /** Typed while no prompt was open (a turn ran): the text in progress, and lines finished with Enter. */
   private ahead = '';
   private queued: string[] = [];
-  private readonly onKeypress = (_s: string | undefined, key: readline.Key | undefined) => this.keypress(key);
+  /** The text of the paste being received (between paste-start and paste-end), else null. */
+  private pasting: string | null = null;
+  /** Multi-line pastes by marker number; kept for the session so a recalled history line still expands. */
+  private readonly pastes = new Map<number, string>();
+  private readonly onKeypress = (s: string | undefined, key: readline.Key | undefined) => this.keypress(s, key);
   private readonly onSigint = () => this.control('interrupt');
+  private readonly onExit = () => this.io.stdout.write(PASTE_OFF);
 
   constructor(
     private readonly io: TerminalIo,
@@ -65,6 +85,9 @@ class TtyInput implements Input {
     readline.emitKeypressEvents(io.stdin);
     io.stdin.on('keypress', this.onKeypress);
     process.on('SIGINT', this.onSigint);
+    io.stdout.write(PASTE_ON);
+    // A crash must not leave the person's shell receiving bracketed pastes.
+    process.once('exit', this.onExit);
     this.rawKeys();
   }
 
@@ -78,7 +101,7 @@ class TtyInput implements Input {
       // A line typed ahead during the turn: sent now, echoed as if typed at this prompt.
       this.showAhead();
       this.screen.print(`${prompt}${next}`);
-      return Promise.resolve({ kind: 'line', text: next });
+      return Promise.resolve({ kind: 'line', text: this.expand(next) });
     }
     return new Promise((resolve) => {
       const saved = this.ahead;
@@ -145,6 +168,8 @@ class TtyInput implements Input {
     if (this.rl) this.suspend();
     this.io.stdin.off('keypress', this.onKeypress);
     process.off('SIGINT', this.onSigint);
+    process.off('exit', this.onExit);
+    this.io.stdout.write(PASTE_OFF);
     this.io.stdin.setRawMode?.(false);
     this.io.stdin.pause();
   }
@@ -155,8 +180,15 @@ class TtyInput implements Input {
     this.io.stdin.resume();
   }
 
-  private keypress(key: readline.Key | undefined): void {
-    if (this.rl || this.closed || !key) return;
+  private keypress(s: string | undefined, key: readline.Key | undefined): void {
+    if (this.closed || !key) return;
+    if (key.name === 'paste-start') return this.pasteStart();
+    if (this.pasting !== null) {
+      if (key.name === 'paste-end') this.pasteEnd();
+      else this.pasting += key.sequence ?? s ?? '';
+      return;
+    }
+    if (this.rl) return;
     if (key.ctrl && key.name === 'c') return this.control('interrupt');
     if (key.ctrl && key.name === 'd') return this.control('eof');
     const name = (key.sequence ?? key.name ?? '').toLowerCase();
@@ -193,7 +225,11 @@ class TtyInput implements Input {
     rl.on('history', (h: string[]) => (this.history = [...h]));
     this.screen.attachPrompt({ cursorRows: () => rl.getCursorPos().rows, redraw: () => rl.prompt(true) });
     rl.prompt();
-    if (pending.saved) rl.write(pending.saved);
+    if (pending.saved) {
+      rl.write(pending.saved);
+      // Back to where the cursor was (a paste in the middle of the line leaves it after the pasted text).
+      for (let back = [...pending.saved.slice(pending.cursor ?? pending.saved.length)].length; back > 0; back--) rl.write(null, { name: 'left' });
+    }
     let finished = false;
     const finish = (r: LineResult) => {
       finished = true;
@@ -205,7 +241,7 @@ class TtyInput implements Input {
     };
     rl.on('line', (text) => {
       this.screen.promptEntered(`${pending.prompt}${text}`);
-      finish({ kind: 'line', text });
+      finish({ kind: 'line', text: this.expand(text) });
     });
     rl.on('SIGINT', () => {
       const text = rl.line;
@@ -223,10 +259,51 @@ class TtyInput implements Input {
     });
   }
 
+  /**
+   * A paste begins. An open prompt is closed first (what was typed is kept with the cursor), so readline
+   * never sees the pasted Enters; this listener runs before readline's, so readline misses only the paste-start key.
+   */
+  private pasteStart(): void {
+    if (this.pasting !== null) return;
+    this.pasting = '';
+    if (!this.rl) return;
+    this.suspend();
+    this.rawKeys();
+  }
+
+  /** The paste ended: its text goes where the person was typing (the prompt, or the typed-ahead line); a question ignores it. */
+  private pasteEnd(): void {
+    const text = (this.pasting ?? '').replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').replace(/\n$/, '');
+    this.pasting = null;
+    let insert = text;
+    if (text.includes('\n')) {
+      const n = this.pastes.size + 1;
+      this.pastes.set(n, text);
+      insert = pasteMarker(n, text.split('\n').length);
+    }
+    if (this.line && !this.choice) {
+      const at = this.line.cursor ?? this.line.saved.length;
+      this.line.cursor = at + insert.length;
+      this.line.saved = this.line.saved.slice(0, at) + insert + this.line.saved.slice(at);
+      if (!this.rl) this.open();
+    } else if (!this.choice && insert) {
+      this.ahead += insert;
+      this.showAhead();
+    }
+  }
+
+  /** The line as sent: every paste marker replaced by the pasted text. */
+  private expand(text: string): string {
+    return text.replace(PASTE_MARKER, (m, n: string) => this.pastes.get(Number(n)) ?? m);
+  }
+
   private suspend(): void {
     const rl = this.rl;
     if (!rl) return;
-    if (this.line) this.line.saved = rl.line;
+    if (this.line) {
+      this.line.saved = rl.line;
+      this.line.cursor = rl.cursor;
+    }
     this.screen.detachPrompt();
     this.rl = null;
     rl.close();
