@@ -71,6 +71,9 @@ describe('format', () => {
     expect(out[0]).toBe(' ctx');
     // A rewritten line shares nothing worth marking: colored whole, as before.
     expect(hunkLines(['-alpha beta', '+gamma delta'], colored)).toEqual([colored.red('-alpha beta'), colored.green('+gamma delta')]);
+    // Too many separate edits (jsdiff's maxEditLength gives up early): colored whole, however much is shared.
+    const many = ['-' + Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '), '+' + Array.from({ length: 60 }, (_, i) => (i % 2 ? `w${i}` : `v${i}`)).join(' ')];
+    expect(hunkLines(many, colored)).toEqual([colored.red(many[0]!), colored.green(many[1]!)]);
     // A whitespace-only change is made visible (jsdiff compares the whole run of spaces).
     const indent = hunkLines(['-  x = 1', '+    x = 1'], colored);
     expect([marked(indent[0]!), marked(indent[1]!)]).toEqual([['  '], ['    ']]);

@@ -161,6 +161,8 @@ export function diffLine(l: string, c: Colors): string {
 
 /** Longer lines are colored whole: a word diff of a minified file costs more than it shows. */
 const WORD_DIFF_MAX_CHARS = 1000;
+/** A pair needing more token edits than this is a rewrite, not an edit: jsdiff gives up early and it is colored whole. */
+const WORD_DIFF_MAX_EDITS = 40;
 
 /**
  * A hunk's lines colored by prefix, and, with colors on, the changed words of paired lines highlighted: in each
@@ -196,7 +198,8 @@ export function hunkLines(lines: readonly string[], c: Colors): string[] {
 /** The removed and added line with their differing words marked, or null when they share (almost) nothing. */
 function wordPair(before: string, after: string, c: Colors): [string, string] | null {
   if (before.length > WORD_DIFF_MAX_CHARS || after.length > WORD_DIFF_MAX_CHARS) return null;
-  const parts = diffWordsWithSpace(before, after);
+  const parts = diffWordsWithSpace(before, after, { maxEditLength: WORD_DIFF_MAX_EDITS });
+  if (!parts) return null;
   const solid = (s: string) => s.replace(/\s/g, '').length;
   const same = solid(parts.filter((p) => !p.added && !p.removed).map((p) => p.value).join(''));
   if (same === 0 || same * 3 < Math.max(solid(before), solid(after))) return null;
