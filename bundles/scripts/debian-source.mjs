@@ -91,3 +91,11 @@ async function availableVersions(pkg) {
   }
   return sorted;
 }
+
+/** Unpacks a source package (Debian patches applied) into `dest` and returns its changelog timestamp. */
+export async function unpackSource(src, dest) {
+  await rm(dest, { recursive: true, force: true });
+  await run('dpkg-source', ['--no-check', '-x', src.dsc, dest]);
+  const ts = (await run('dpkg-parsechangelog', ['-l', join(dest, 'debian', 'changelog'), '-STimestamp'])).trim();
+  return Number(ts);
+}
