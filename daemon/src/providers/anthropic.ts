@@ -1,9 +1,8 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import type { ContentBlockParam, MessageCreateParamsStreaming, MessageParam, RawMessageStreamEvent, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
-import { ShadowboxError } from '../errors.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
-import { cancelledError, capRetryAfter, providerError, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
+import { cancelledError, capRetryAfter, providerError, pumpStream, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 import type { ClientDeps } from './openai.js';
 
 /** Thinking signatures by thinking text, so a tool-use round trip can send the signed block back. */
@@ -45,27 +44,7 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
       } catch (e) {
         throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
       }
-      const acc = new EventAssembler(signatures);
-      let finished = false;
-      try {
-        for await (const ev of stream) {
-          for (const out of acc.push(ev)) {
-            ctx.emitted = true;
-            yield out;
-          }
-        }
-        if (signal.aborted) throw cancelledError();
-        const tail = acc.finish();
-        if (!tail) throw providerError({ kind: 'incomplete' }, ctx, undefined);
-        finished = true;
-        yield* tail;
-      } catch (e) {
-        if (signal.aborted) throw cancelledError();
-        if (e instanceof ShadowboxError) throw e;
-        throw providerError(normalize(e, true), ctx, e);
-      } finally {
-        if (!finished) stream.controller.abort();
-      }
+      yield* pumpStream(stream, new EventAssembler(signatures), ctx, signal, normalize);
     },
   };
 }

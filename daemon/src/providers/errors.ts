@@ -1,5 +1,6 @@
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
+import type { ModelEvent } from '../agent/types.js';
 
 /** What a provider failure is mapped from: the SDK's view of it, normalised across both SDKs. */
 export type FailureInfo =
@@ -126,4 +127,43 @@ export function sdkLogger(logger: { info(m: string): void; warn(m: string): void
     warn: (msg: string, ...rest: unknown[]) => logger.warn(line(msg, rest)),
     error: (msg: string, ...rest: unknown[]) => logger.error(line(msg, rest)),
   };
+}
+
+/** What both SDK adapters turn their wire events into: model events per event, and the tail at the end (null: incomplete). */
+export interface StreamAssembler<T> {
+  push(item: T): Iterable<ModelEvent>;
+  finish(): Iterable<ModelEvent> | null;
+}
+
+/**
+ * Drains an SDK stream through an assembler: marks the context as having emitted (nothing is retried after
+ * that), maps failures to typed errors (cancel wins), and closes the HTTP stream when the consumer stops early.
+ */
+export async function* pumpStream<T>(
+  stream: AsyncIterable<T> & { controller: AbortController },
+  acc: StreamAssembler<T>,
+  ctx: FailureContext,
+  signal: AbortSignal,
+  normalize: (e: unknown, streaming: boolean) => FailureInfo,
+): AsyncGenerator<ModelEvent> {
+  let finished = false;
+  try {
+    for await (const item of stream) {
+      for (const ev of acc.push(item)) {
+        ctx.emitted = true;
+        yield ev;
+      }
+    }
+    if (signal.aborted) throw cancelledError();
+    const tail = acc.finish();
+    if (!tail) throw providerError({ kind: 'incomplete' }, ctx, undefined);
+    finished = true;
+    yield* tail;
+  } catch (e) {
+    if (signal.aborted) throw cancelledError();
+    if (e instanceof ShadowboxError) throw e;
+    throw providerError(normalize(e, true), ctx, e);
+  } finally {
+    if (!finished) stream.controller.abort();
+  }
 }

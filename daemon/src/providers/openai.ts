@@ -1,10 +1,9 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
-import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
-import { cancelledError, capRetryAfter, providerError, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
+import { cancelledError, capRetryAfter, providerError, pumpStream, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 
 export interface ClientDeps {
   env: NodeJS.ProcessEnv;
@@ -47,28 +46,7 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
       } catch (e) {
         throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
       }
-      const acc = new ChunkAssembler();
-      let finished = false;
-      try {
-        for await (const chunk of stream) {
-          for (const ev of acc.push(chunk)) {
-            ctx.emitted = true;
-            yield ev;
-          }
-        }
-        if (signal.aborted) throw cancelledError();
-        const tail = acc.finish();
-        if (!tail) throw providerError({ kind: 'incomplete' }, ctx, undefined);
-        finished = true;
-        yield* tail;
-      } catch (e) {
-        if (signal.aborted) throw cancelledError();
-        if (e instanceof ShadowboxError) throw e;
-        throw providerError(normalize(e, true), ctx, e);
-      } finally {
-        // The consumer stopped early (or failed): close the HTTP stream.
-        if (!finished) stream.controller.abort();
-      }
+      yield* pumpStream(stream, new ChunkAssembler(), ctx, signal, normalize);
     },
   };
 }
