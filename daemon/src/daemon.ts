@@ -76,13 +76,15 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   let http: HttpServer | null = null;
   let sessions!: SessionManager;
   let stopping: Promise<void> | null = null;
+  let caps: Capabilities | null = null;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   try {
     const token = await loadOrCreateToken(paths.tokenFile);
-    const caps = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http, token: () => token });
-    sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...caps.sessionDeps });
+    const wired = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http, token: () => token });
+    caps = wired;
+    sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...wired.sessionDeps });
     await sessions.init();
     const transports: Array<'stdio' | 'socket' | 'websocket'> = [];
     if (o.stdio) transports.push('stdio');
@@ -94,7 +96,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         clients,
         logger,
         version: VERSION,
-        capabilities: { transports, providers: caps.providers, maxMessageBytes: maxBytes, wasiRunners: caps.wasiRunners },
+        capabilities: { transports, providers: wired.providers, maxMessageBytes: maxBytes, wasiRunners: wired.wasiRunners },
         onExit: () => {
           if (channel.transport === 'stdio') void stop();
         },
@@ -107,7 +109,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         await socket?.close().catch(() => undefined);
         await http?.close().catch(() => undefined);
         for (const c of clients.list()) c.connection.dispose();
-        await caps.close?.().catch((e: unknown) => logger.error(`capabilities close: ${(e as Error).message}`));
+        await wired.close?.().catch((e: unknown) => logger.error(`capabilities close: ${(e as Error).message}`));
         await lock.release();
         logger.info('daemon stopped');
         await logger.close();
@@ -128,7 +130,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     if (transports.includes('socket')) socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
     if (o.wsPort !== undefined) {
       http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) => listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }));
-      caps.onHttp?.(http);
+      wired.onHttp?.(http);
     }
     if (o.stdio) {
       const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);
@@ -137,7 +139,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         clients,
         logger,
         version: VERSION,
-        capabilities: { transports, providers: caps.providers, maxMessageBytes: maxBytes, wasiRunners: caps.wasiRunners },
+        capabilities: { transports, providers: wired.providers, maxMessageBytes: maxBytes, wasiRunners: wired.wasiRunners },
         onExit: () => void stop(),
       }).onClose(() => void stop());
     }
@@ -156,6 +158,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   } catch (e) {
     await socket?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
+    // Wired capabilities may already hold processes and workers (MCP servers, the warm interpreter).
+    await caps?.close?.().catch(() => undefined);
     await lock.release();
     await logger.close();
     throw e;

@@ -19,7 +19,7 @@ import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools
 import type { Tool } from './tools/define.js';
 import { registerWebRoutes } from './web/index.js';
 import { systemPrompt } from './agent/index.js';
-import { loadConfig, type Logger } from './state/index.js';
+import { envInt, loadConfig, type Logger } from './state/index.js';
 
 /**
  * The only place that knows every capability: builds audit, policy, shadow, providers, bundles,
@@ -29,28 +29,43 @@ import { loadConfig, type Logger } from './state/index.js';
 export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabilities> {
   const { paths, env, logger } = ctx;
   const stateDir = paths.stateDir;
+  const { config } = await loadConfig(paths.configFile, env);
   const audit = createAuditLog({ stateDir, logger });
   const policy = createPolicy({ stateDir, audit, logger });
   // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
   // bundles) cannot reach what the built-in tools are denied.
   const shadow = createShadowService({ stateDir, audit, logger, protectedPaths: (ws) => policy.list(ws).then((p) => p.protected) });
-  const { config } = await loadConfig(paths.configFile, env);
+  // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
+  // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so
+  // their tools ask in review mode; one that fails to start is logged and offers no tools.
+  const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
+  if (!servers.success) {
+    const issue = servers.error.issues[0]!;
+    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_invalid', `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`, { path: ['mcpServers', ...issue.path.map(String)] });
+  }
+  const maxTurns = envInt(env, 'SHADOWBOX_MAX_TURNS') || config.maxTurns || 25;
+  const permissionTimeoutMs = envInt(env, 'SHADOWBOX_PERMISSION_TIMEOUT_MS') || 10 * 60_000;
   const models = createModelFactory({ env, logger, config });
   const bundles = createBundleService({ stateDir, audit, ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}) });
   const netFetch = createNetFetch({ audit });
   const wasmtime = findWasmtime();
+  if (config.wasi?.runner === 'wasmtime' && !wasmtime) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'wasmtime_missing', 'config.json asks for the wasmtime runner (wasi.runner) but no wasmtime binary is on PATH or in SHADOWBOX_WASMTIME');
   const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
   const adapt = createBundleAdapter();
-  if (config.wasi?.runner === 'wasmtime' && !wasmtime) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'wasmtime_missing', 'config.json asks for the wasmtime runner (wasi.runner) but no wasmtime binary is on PATH or in SHADOWBOX_WASMTIME');
+  // Sandboxed code's network access: each host is a policy decision for the session ("ask" cannot reach a
+  // person from inside a running module, so only an allow — a project rule or auto mode — lets it through).
+  const decideHost = async (sessionId: string | undefined, tool: string, host: string) => {
+    const live = sessionId ? ctx.sessions().get(sessionId) : null;
+    if (!live) return { action: 'deny' as const, rule: 'netFetch needs a session' };
+    return policy.decide({ workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool, kind: 'fetch', target: { hosts: [host] } });
+  };
   const runDeps: RunBundleDeps = {
     runtime: wasi,
     loadBundle: async (name) => adapt(await bundles.load(name)),
     // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each host
     // ("ask" cannot reach a person from inside a running module, so only an allow lets it through).
     decideFetch: async (q) => {
-      const live = q.sessionId ? ctx.sessions().get(q.sessionId) : null;
-      if (!live) return { allow: false, rule: 'netFetch needs a session' };
-      const d = await policy.decide({ workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool: q.bundle, kind: 'fetch', target: { hosts: [q.host] } });
+      const d = await decideHost(q.sessionId, q.bundle, q.host);
       return { allow: d.action === 'allow', rule: d.rule };
     },
     ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
@@ -66,19 +81,16 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     // Every guest fetch is a policy decision on its host; "ask" cannot reach a person from inside a
     // running interpreter, so only an allow (project rule or auto mode) lets it through.
     netFetch: async (req, c) => {
-      const live = c.sessionId ? ctx.sessions().get(c.sessionId) : null;
-      if (!live) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'netFetch needs a session');
       const u = new URL(req.url);
       const host = u.hostname;
-      const q = { workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool: 'python', kind: 'fetch' as const, target: { hosts: [host] } };
-      const d = await policy.decide(q);
+      const d = await decideHost(c.sessionId, 'python', host);
       if (d.action !== 'allow') {
         throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'host_not_allowed', `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`, { host, rule: d.rule });
       }
       const r = await netFetch.fetch(
         { url: req.url, method: req.method, headers: req.headers, body: req.body },
         // The policy allowed this host; the rule carries the URL's own scheme and port (a host rule allows any).
-        { rules: [{ host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) }], sessionId: live.id, workspace: live.meta.workspace },
+        { rules: [{ host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) }], ...(c.sessionId ? { sessionId: c.sessionId, workspace: ctx.sessions().get(c.sessionId).meta.workspace } : {}) },
       );
       return { url: r.url, status: r.status, headers: r.headers, body: r.body };
     },
@@ -86,20 +98,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
   // bundle is here (warming an absent one would download it from a configured mirror at every start).
-  void bundles
-    .list()
-    .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
-    .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
+  const listed = bundles.list().catch((e: unknown) => {
+    logger.warn(`bundles: cannot list (${(e as Error).message})`);
+    return [];
+  });
+  void listed.then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false)).catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
-  // MCP servers from config.json's "mcpServers" (the Claude Desktop / Cursor shape). They run on the host,
-  // so their tools ask in review mode; one that fails to start is logged and offers no tools.
-  const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
-  if (!servers.success) {
-    const issue = servers.error.issues[0]!;
-    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_invalid', `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`, { path: ['mcpServers', ...issue.path.map(String)] });
-  }
   const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
-  const [builtBundleTools] = await Promise.all([bundleTools(bundles, runDeps, logger), mcp.start()]);
+  const [builtBundleTools] = await Promise.all([bundleTools(bundles, await listed, runDeps, logger), mcp.start()]);
   for (const st of mcp.status()) if (st.state === 'failed') logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
   const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...builtBundleTools, ...mcp.tools()];
@@ -148,8 +154,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
       defaultModel: async () => env.SHADOWBOX_MODEL ?? config.model ?? (models.providers().includes('anthropic') && !models.providers().includes('openai') ? 'anthropic/claude-sonnet-4-5' : 'openai/gpt-4o-mini'),
       defaultMode: config.mode ?? 'review',
-      maxTurns: Number(env.SHADOWBOX_MAX_TURNS) || config.maxTurns || 25,
-      permissionTimeoutMs: Number(env.SHADOWBOX_PERMISSION_TIMEOUT_MS) || 10 * 60_000,
+      maxTurns,
+      permissionTimeoutMs,
       system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
       createModel: (spec) => models.create(spec),
       createTools: (c) => runtimeFor(c.sessionId).forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) }),
@@ -185,24 +191,21 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 }
 
 /** Tools declared by installed (or locally built) bundle manifests; a broken bundle is logged, not fatal. */
-async function bundleTools(bundles: BundleService, deps: RunBundleDeps, logger: Logger): Promise<Tool<any>[]> {
-  const out: Tool<any>[] = [];
-  const list = await bundles.list().catch((e: unknown) => {
-    logger.warn(`bundles: cannot list (${(e as Error).message})`);
-    return [];
-  });
-  const seen = new Set<string>();
-  for (const b of list) {
-    if (seen.has(b.name) || b.tools.length === 0 || b.name === 'python') continue;
-    seen.add(b.name);
-    try {
-      const loaded = await bundles.load(b.name);
-      out.push(...createManifestTools({ name: loaded.name, manifest: loaded.manifest }, deps));
-    } catch (e) {
-      logger.warn(`bundle ${b.name}: tools not offered (${(e as Error).message})`);
-    }
-  }
-  return out;
+async function bundleTools(bundles: BundleService, list: Array<{ name: string; tools: string[] }>, deps: RunBundleDeps, logger: Logger): Promise<Tool<any>[]> {
+  const names = [...new Set(list.filter((b) => b.tools.length > 0 && b.name !== 'python').map((b) => b.name))];
+  // Verified loads, side by side: a tool is offered only from a manifest that passed its signature check.
+  const loaded = await Promise.all(
+    names.map((name) =>
+      bundles.load(name).then(
+        (b) => createManifestTools({ name: b.name, manifest: b.manifest }, deps),
+        (e: unknown) => {
+          logger.warn(`bundle ${name}: tools not offered (${(e as Error).message})`);
+          return [];
+        },
+      ),
+    ),
+  );
+  return loaded.flat();
 }
 
 function reviewPort(shadow: ShadowService, sessions: () => SessionManager): ReviewPort {

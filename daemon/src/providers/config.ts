@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
+import { envInt } from '../state/index.js';
 
 export type WireFormat = 'openai' | 'anthropic';
 
@@ -48,13 +49,7 @@ const providerEntry = z.strictObject({
 export const providersFileSchema = z.object({ providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional() }).loose();
 export type ProvidersFileConfig = z.infer<typeof providersFileSchema>;
 
-const positiveInt = (env: NodeJS.ProcessEnv, key: string): number | undefined => {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_env', `${key} must be a non-negative integer, not "${raw}".`, { key, value: raw });
-  return n;
-};
+const positiveInt = envInt;
 
 /** Every provider shadowbox knows of: the built-in openai and anthropic plus the config file's extra ones. */
 export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Map<string, ProviderConfig> {

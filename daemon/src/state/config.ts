@@ -55,3 +55,12 @@ export async function loadConfig(stateConfigFile: string, env: NodeJS.ProcessEnv
   }
   return { file: null, config: {} };
 }
+
+/** A non-negative integer from the environment, or undefined when unset; anything else is a typed ConfigInvalid. */
+export function envInt(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_env', `${key} must be a non-negative integer, not "${raw}".`, { key, value: raw });
+  return n;
+}

@@ -3,4 +3,4 @@ export { resolveStatePaths, workspaceStateDir, type StatePaths } from './paths.j
 export { acquireLock, readLock, LockInfo } from './lock.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
-export { loadConfig, ConfigFile } from './config.js';
+export { loadConfig, envInt, ConfigFile } from './config.js';
