@@ -1,6 +1,6 @@
 import { gitMode } from './git.js';
 import type { Base, Blob, LayerStore } from './layer.js';
-import { initBareRepo, ObjectWriter } from './objects.js';
+import { initBareRepo, ObjectWriter, RepoObjects } from './objects.js';
 
 /** Creates the workspace's shadow repository (bare, in the state dir) unless it exists; no git process needed. */
 export async function ensureRepo(repoDir: string): Promise<void> {
@@ -9,6 +9,9 @@ export async function ensureRepo(repoDir: string): Promise<void> {
 
 export const blobOf = (b: Base | undefined): Blob | null => (b && (b.type === 'file' || b.type === 'symlink') ? { oid: b.oid, mode: b.mode, type: b.type } : null);
 export const same = (a: Blob | null | undefined, b: Blob | null | undefined) => (a ?? null) === null ? (b ?? null) === null : !!b && a!.oid === b.oid && gitMode(a!.type, a!.mode) === gitMode(b.type, b.mode);
+
+/** A base as a short stable key: `none`, `dir`, or `<gitmode>:<blob id>`. */
+export const baseKey = (b: Base): string => (b.type === 'file' || b.type === 'symlink' ? `${gitMode(b.type, b.mode)}:${b.oid}` : b.type);
 
 export const trailer = (sessionId: string, turnId: string) => `\n\nShadowbox-Session: ${sessionId}\nShadowbox-Turn: ${turnId}\n`;
 
@@ -19,7 +22,7 @@ export const trailer = (sessionId: string, turnId: string) => `\n\nShadowbox-Ses
  * bytes history has not seen yet, a "real files" commit goes first so each turn commit is exactly
  * the agent's change.
  */
-export async function commitCheckpoint(repoDir: string, store: LayerStore, turnId: string, summary: string): Promise<{ commit: string; files: string[] } | null> {
+export async function commitCheckpoint(repoDir: string, store: LayerStore, turnId: string, summary: string, objects = new RepoObjects(repoDir)): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
   const turnChanges = new Map<string, Blob | null>();
@@ -28,35 +31,53 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
     const e = m.entries[p];
     if (e && e.kind !== 'dir') {
       const b = blobOf(e.base);
-      if (!same(b, m.committed[p])) baseChanges.set(p, b);
+      // History already holds this base or a turn derived from it (a file edited again in a later turn).
+      if (!same(b, m.committed[p]) && m.committed[p]?.on !== baseKey(e.base)) baseChanges.set(p, b);
     }
-    const want: Blob | null = e ? (e.kind === 'file' ? { oid: e.oid, mode: e.mode, type: 'file' } : null) : blobOf(m.known[p]);
+    const want: Blob | null = e ? (e.kind === 'file' ? { oid: e.oid, mode: e.mode, type: 'file', on: baseKey(e.base) } : null) : blobOf(m.known[p]);
     const have = baseChanges.has(p) ? baseChanges.get(p) : (m.committed[p] ?? null);
     if (!same(want, have)) turnChanges.set(p, want);
   }
-  for (const p of dirty) delete m.dirty[p];
   if (turnChanges.size === 0) {
+    for (const p of dirty) delete m.dirty[p];
     await store.save();
     return null;
   }
-  const w = new ObjectWriter(repoDir);
+  const w = new ObjectWriter(repoDir, objects);
   const blobs = [...new Set([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid))];
-  for (let i = 0; i < blobs.length; i += 16) await Promise.all(blobs.slice(i, i + 16).map((oid) => w.putBlobFile(oid, store.objectPath(oid))));
+  await pool(blobs, 16, (oid) => w.putBlobFile(oid, store.objectPath(oid)));
+  // The layer's state changes only after the objects and the ref are on disk: a failure leaves it as it was.
+  const committed = { ...m.committed };
+  let tip = m.tip;
   const commitFrom = async (changes: Map<string, Blob | null>, message: string) => {
     for (const [p, b] of changes) {
-      if (b) m.committed[p] = b;
-      else delete m.committed[p];
+      if (b) committed[p] = b;
+      else delete committed[p];
     }
-    const tree = await w.putTree({ ...m.committed });
-    const commit = await w.putCommit(tree, m.tip, message);
-    m.tip = commit;
-    return commit;
+    tip = await w.putCommit(await w.putTree(committed), tip, message);
+    return tip;
   };
   if (baseChanges.size > 0) await commitFrom(baseChanges, `shadowbox: real files before turn ${turnId}${trailer(m.sessionId, turnId)}`);
   const commit = await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`);
   await w.setRef(`refs/shadowbox/sessions/${m.sessionId}`, commit);
+  for (const p of new Set([...baseChanges.keys(), ...turnChanges.keys()])) {
+    const b = committed[p];
+    if (b) m.committed[p] = b;
+    else delete m.committed[p];
+  }
+  m.tip = commit;
+  for (const p of dirty) delete m.dirty[p];
   const files = [...turnChanges.keys()].sort();
   m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString() });
   await store.save();
   return { commit, files };
+}
+
+/** Runs fn over items with at most `width` calls in flight. */
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }

@@ -24,6 +24,8 @@ export interface Blob {
   oid: string;
   mode: number;
   type: 'file' | 'symlink';
+  /** In `committed`: the base (`baseKey`) the agent's version was derived from, so a later turn does not commit that base again. */
+  on?: string;
 }
 
 export interface Checkpoint {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
@@ -58,6 +58,42 @@ describe('checkpoints', () => {
     expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
     expect(git(ws.root, '--git-dir', gitDir, 'show', `${c!.commit}:sub/deep/z.txt`)).toBe('sub/deep/z.txt');
     expect(git(ws.root, '--git-dir', gitDir, 'ls-tree', c!.commit, 'run.sh')).toMatch(/^100755 blob/);
+  });
+
+  it('writes each checkpoint as one fsck-clean pack, never repeating objects history holds (also after a restart)', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 'x');
+    ws = makeWorkspace({ 'a.txt': 'A\n', 'keep/k.txt': 'K\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'A2\n');
+    await v.writeFile('keep/k.txt', 'K2\n');
+    await v.writeFile('big.bin', big);
+    const c1 = await svc.checkpoint('s1', ws.root, 't1', 'one');
+    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
+    const packs = () => (git(ws.root, '--git-dir', gitDir, 'count-objects', '-v').match(/^packs: (\d+)$/m) ?? [])[1];
+    const packed = () => new Set(git(ws.root, '--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)').trim().split('\n'));
+    expect(packs()).toBe('1');
+    // The large blob is streamed into a loose object; everything else is in the pack.
+    expect(git(ws.root, '--git-dir', gitDir, 'cat-file', '-s', `${c1!.commit}:big.bin`).trim()).toBe(String(big.byteLength));
+    const keepTree = git(ws.root, '--git-dir', gitDir, 'rev-parse', `${c1!.commit}:keep`).trim();
+    await svc.close();
+    // A new service (a daemon restart) learns what the packs hold from their indexes.
+    const svc2 = ws.open();
+    const v2 = await svc2.view('s1', ws.root);
+    await v2.writeFile('a.txt', 'A3\n');
+    const c2 = await svc2.checkpoint('s1', ws.root, 't2', 'two');
+    expect(packs()).toBe('2');
+    // Editing a file again in a later turn commits only the change (no second "real files" commit of its base).
+    expect(git(ws.root, '--git-dir', gitDir, 'log', '--format=%s', 'refs/shadowbox/sessions/s1').trim().split('\n')).toEqual(['two', 'one', 'shadowbox: real files before turn t1']);
+    expect(git(ws.root, '--git-dir', gitDir, 'diff', `${c1!.commit}`, `${c2!.commit}`)).toContain('-A2\n+A3\n');
+    const second = readdirSync(path.join(gitDir, 'objects', 'pack')).filter((n) => n.endsWith('.idx')).map((n) => git(ws.root, 'verify-pack', '-v', path.join(gitDir, 'objects', 'pack', n)));
+    // Only the new blob, the changed root tree and the commit: the untouched `keep/` tree and old blobs are not repeated.
+    expect(second.map((out) => out.split('\n').filter((l) => /^[0-9a-f]{40} /.test(l)).length).sort((a, b) => a - b)).toEqual([3, 10]);
+    expect(git(ws.root, '--git-dir', gitDir, 'rev-parse', `${c2!.commit}:keep`).trim()).toBe(keepTree);
+    expect(packed().has(keepTree)).toBe(true);
+    expect(git(ws.root, '--git-dir', gitDir, 'show', `${c2!.commit}:a.txt`)).toBe('A3\n');
+    expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling', '--full').trim()).toBe('');
   });
 });
 

@@ -13,6 +13,7 @@ import { commitCheckpoint, ensureRepo } from './history.js';
 import { Journal } from './journal.js';
 import { LayerStore, Mutex } from './layer.js';
 import { LayeredView } from './layered-view.js';
+import { RepoObjects } from './objects.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
@@ -77,6 +78,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const git: Git = createGit(gitBinary);
   const sessions = new Map<string, Promise<Session>>();
   const repos = new Map<string, Promise<void>>();
+  const repoObjects = new Map<string, RepoObjects>();
+  const objectsOf = (repoDir: string) => {
+    let o = repoObjects.get(repoDir);
+    if (!o) repoObjects.set(repoDir, (o = new RepoObjects(repoDir)));
+    return o;
+  };
   const watchers = new Set<() => Promise<void>>();
   const guards = new Map<string, ProtectedGlobs>();
   const guardFor = (root: string): ProtectedGlobs | null => {
@@ -174,7 +181,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async checkpoint(sessionId, workspace, turnId, summary) {
       const s = await session(sessionId, workspace);
       await repo(s);
-      return s.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary));
+      return s.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir)));
     },
 
     status,
