@@ -252,18 +252,7 @@ function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: ()
       const tools = sessions().sessionTools(p.sessionId);
       const callId = `direct-${randomUUID()}`;
       const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal });
-      return {
-        callId,
-        isError: o.isError,
-        content: o.content,
-        ...(o.output !== undefined ? { output: o.output } : {}),
-        ...(o.code !== undefined ? { code: o.code } : {}),
-        ...(o.reason !== undefined ? { reason: o.reason } : {}),
-        decision: o.decision ?? { action: 'deny', rule: 'unknown_tool' },
-        durationMs: o.durationMs,
-        ...(o.changed ? { changed: o.changed } : {}),
-        ...(o.data ? { data: o.data } : {}),
-      };
+      return { callId, ...o };
     },
   };
 }

@@ -30,7 +30,7 @@ export const ToolsCall = defineRequest({
     output: z.string().optional(),
     code: z.number().int().optional(),
     reason: z.string().optional(),
-    decision: ToolDecision,
+    decision: ToolDecision.optional().describe('The policy decision; absent when the call never reached the policy (unknown tool, invalid input, cancelled first).'),
     durationMs: z.number(),
     changed: z.array(z.string()).optional(),
     data: z.record(z.string(), z.unknown()).optional(),

@@ -72,6 +72,9 @@ export class SessionManager {
   private readonly tools = new Map<string, AgentTools>();
   /** Per session: the last onSessionOpen (so it runs once per daemon start, and again when the servers change). */
   private readonly opened = new Map<string, Promise<void>>();
+  private readonly openDone = new Set<string>();
+  /** Sessions that ran a turn or a tool since this daemon started (their live period ends with it). */
+  private readonly active = new Set<string>();
 
   constructor(private readonly deps: SessionManagerDeps) {
     this.root = path.join(deps.stateDir, 'sessions');
@@ -179,14 +182,20 @@ export class SessionManager {
   private async ensureOpen(live: LiveSession): Promise<void> {
     const hook = this.deps.onSessionOpen;
     if (!hook) return;
+    // The common case: opened long ago, nothing to wait for (no timer, no race).
+    if (this.openDone.has(live.id)) return;
     let run = this.opened.get(live.id);
     if (!run) {
-      run = hook(live.meta).then(
+      const started = hook(live.meta).then(
         // The session's tools are rebuilt with what came up (a running turn keeps the ones it has).
         () => void this.tools.delete(live.id),
         (e: unknown) => this.deps.logger.error(`session ${live.id}: open failed: ${(e as Error)?.message ?? String(e)}`),
       );
-      this.opened.set(live.id, run);
+      run = started;
+      this.opened.set(live.id, started);
+      void started.then(() => {
+        if (this.opened.get(live.id) === started) this.openDone.add(live.id);
+      });
     }
     const ms = this.deps.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
@@ -264,9 +273,12 @@ export class SessionManager {
       if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is running a turn; change its MCP servers after it ends`);
       // Whatever is still starting finishes first, so the hook sees the changes in order.
       await this.opened.get(live.id);
+      // A prompt may have started while we waited: its turn keeps the servers it runs with.
+      if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is running a turn; change its MCP servers after it ends`);
       if (next) live.meta.mcpServers = next;
       else delete live.meta.mcpServers;
       this.opened.delete(live.id);
+      this.openDone.delete(live.id);
     }
     if (p.model) live.meta.model = p.model;
     if (p.mode) live.meta.mode = p.mode;
@@ -348,6 +360,7 @@ export class SessionManager {
   }
 
   private toolsFor(live: LiveSession): AgentTools {
+    this.active.add(live.id);
     let t = this.tools.get(live.id);
     if (!t) {
       t = this.deps.createTools({
@@ -392,7 +405,7 @@ export class SessionManager {
         await live.running.done.catch(() => undefined);
       }
       // The session's live period ends with the daemon (it resumes from its log on the next start).
-      if (this.tools.has(live.id)) this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
+      if (this.active.has(live.id)) this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
       await live.log.close();
     }
   }

@@ -190,7 +190,11 @@ function cancelled(when: string): Failure {
 
 /** A thrown value as a result the model reads: a ShadowboxError keeps its code and reason. */
 function fromThrown(e: unknown, tool: string, logger: Logger): Failure {
-  if (e instanceof ShadowboxError) return { code: e.code, reason: e.reason, content: `${tool} failed (${e.reason}): ${e.message}` };
+  if (e instanceof ShadowboxError) {
+    // Keep the error's details (path, host, server, rule …) for clients; `reason` is already its own field.
+    const { reason: _reason, ...details } = e.data;
+    return { code: e.code, reason: e.reason, content: `${tool} failed (${e.reason}): ${e.message}`, ...(Object.keys(details).length ? { data: details } : {}) };
+  }
   logger.error(`tool ${tool} threw: ${(e as Error)?.stack ?? String(e)}`);
   return { code: ErrorCodes.InternalError, reason: 'internal_error', content: `${tool} failed with an internal error: ${(e as Error)?.message ?? String(e)}` };
 }

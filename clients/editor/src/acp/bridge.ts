@@ -183,7 +183,10 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     .onRequest('session/close', async ({ params }) => {
       // Detaching leaves the session with the daemon (the terminal and web clients still see it).
       await relay(daemon.request(SessionDetach, { sessionId: params.sessionId }), params.sessionId);
+      await flush(params.sessionId);
       workspaces.delete(params.sessionId);
+      chains.delete(params.sessionId);
+      cancelling.delete(params.sessionId);
       return {};
     })
     .onRequest('session/list', async ({ params }) => {
