@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, lstat, mkdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -57,6 +57,8 @@ export interface Manifest {
 
 const MAPS = ['entries', 'reads', 'known', 'committed', 'dirty'] as const;
 type MapName = (typeof MAPS)[number];
+/** putBytes writes objects up to this size without first looking whether they exist. */
+const REWRITE_BYTES = 256 * 1024;
 /** Log lines before the manifest is rewritten whole (compaction). */
 const COMPACT_AFTER = 2000;
 
@@ -70,7 +72,10 @@ export class LayerStore {
   readonly m: Manifest;
   private readonly changed: Record<MapName, Set<string>> = { entries: new Set(), reads: new Set(), known: new Set(), committed: new Set(), dirty: new Set() };
   private logLines = 0;
+  private log: FileHandle | null = null;
   private made = false;
+  /** Object ids this process wrote or found in `objects/` (no second look on disk). */
+  private readonly stored = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -152,8 +157,17 @@ export class LayerStore {
       maps[name] = out;
     }
     const line = JSON.stringify({ maps, tip: this.m.tip, checkpoints: this.m.checkpoints, accepts: this.m.accepts });
-    await appendFile(path.join(this.dir, 'layer.log'), line + '\n');
+    // One append-mode handle for the session's life: a save is one write, not open + write + close.
+    this.log ??= await open(path.join(this.dir, 'layer.log'), 'a');
+    await this.log.write(line + '\n');
     this.logLines++;
+  }
+
+  /** Closes the log handle (the next save reopens it). */
+  async close(): Promise<void> {
+    const h = this.log;
+    this.log = null;
+    await h?.close();
   }
 
   private async compact(): Promise<void> {
@@ -162,6 +176,7 @@ export class LayerStore {
     await writeFile(tmp, JSON.stringify(this.m));
     await rename(tmp, file);
     // A crash here replays an old log over the new snapshot: harmless, each line sets keys to values.
+    // Truncation, not a new file: the append handle keeps writing at the (new) end.
     await writeFile(path.join(this.dir, 'layer.log'), '');
     for (const name of MAPS) this.changed[name].clear();
     this.logLines = 0;
@@ -186,12 +201,16 @@ export class LayerStore {
   async putBytes(data: Uint8Array): Promise<string> {
     await this.ensureDirs();
     const oid = blobOid(data);
+    if (this.stored.has(oid)) return oid;
     const file = this.objectPath(oid);
-    if (!(await exists(file))) {
+    // A small object is written without looking first: renaming identical bytes over it is harmless
+    // and costs one round trip less than a stat that almost always misses (new content).
+    if (data.byteLength <= REWRITE_BYTES || !(await exists(file))) {
       const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
       await writeFile(tmp, data);
       await rename(tmp, file);
     }
+    this.stored.add(oid);
     return oid;
   }
 
@@ -211,18 +230,16 @@ export class LayerStore {
     const file = this.objectPath(oid);
     if (await exists(file)) await rm(tmp, { force: true });
     else await rename(tmp, file);
+    this.stored.add(oid);
     return oid;
   }
 
-  /** Snapshots the real path now (file bytes copied into the store). */
-  async captureBase(rel: string): Promise<Base> {
+  /** Snapshots the real path now (file bytes copied into the store); `known` = its lstat when the caller has it (null: absent). */
+  async captureBase(rel: string, known?: Stats | null): Promise<Base> {
     const abs = path.join(this.root, rel);
-    let st;
-    try {
-      st = await lstat(abs);
-    } catch {
-      return { type: 'none' };
-    }
+    let st = known;
+    if (st === undefined) st = await lstat(abs).catch(() => null);
+    if (!st) return { type: 'none' };
     if (st.isDirectory()) return { type: 'dir' };
     const meta = { mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     if (st.isSymbolicLink()) return { type: 'symlink', oid: await this.putBytes(Buffer.from(await readlink(abs))), ...meta };
@@ -233,8 +250,8 @@ export class LayerStore {
   }
 
   /** The base of a first edit: what the agent read, else the real path now. */
-  async baseFor(rel: string): Promise<Base> {
-    return this.m.reads[rel] ?? (await this.captureBase(rel));
+  async baseFor(rel: string, known?: Stats | null): Promise<Base> {
+    return this.m.reads[rel] ?? (await this.captureBase(rel, known));
   }
 
   /** True when the real path still holds exactly `base` (stat first, hash only when stat differs). */

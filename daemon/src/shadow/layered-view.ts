@@ -178,8 +178,10 @@ export class LayeredView implements WorkspaceView {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     await this.lock.run(async () => {
       await this.ensureParents(rel, p);
-      const oid = await this.store.putBytes(bytes);
-      await this.putFile(rel, p, oid, bytes.byteLength, options.mode);
+      // The new bytes are stored while putFile looks at (and snapshots) the real file.
+      const stored = this.store.putBytes(bytes);
+      stored.catch(() => undefined);
+      await this.putFile(rel, p, stored, bytes.byteLength, options.mode);
       await this.store.save();
     });
   }
@@ -250,10 +252,19 @@ export class LayeredView implements WorkspaceView {
     this.entries[rel] = prev?.kind === 'deleted' ? { kind: 'dir', base: prev.base, opaque: true } : { kind: 'dir', base: { type: 'none' }, opaque: false };
   }
 
-  private async putFile(rel: string, p: string, oid: string, size: number, mode: number | undefined, from?: string): Promise<void> {
+  private async putFile(rel: string, p: string, content: string | Promise<string>, size: number, mode: number | undefined, from?: string): Promise<void> {
     const prev = this.entries[rel];
-    if ((await this.kindOf(rel)) === 'dir') throw notAFile(p, 'is_directory');
-    const base: Base = prev ? prev.base : await this.store.baseFor(rel);
+    let base: Base;
+    if (!prev && !this.hiddenByAncestor(rel)) {
+      // The real path shows through: one lstat answers "is it a directory" and feeds the base snapshot.
+      const st = await lstat(path.join(this.root, rel)).catch(() => null);
+      if (st?.isDirectory()) throw notAFile(p, 'is_directory');
+      base = await this.store.baseFor(rel, st);
+    } else {
+      if ((await this.kindOf(rel)) === 'dir') throw notAFile(p, 'is_directory');
+      base = prev ? prev.base : await this.store.baseFor(rel);
+    }
+    const oid = await content;
     const keptMode = prev?.kind === 'file' ? prev.mode : base.type === 'file' ? base.mode : 0o644;
     const origin = from ?? (prev?.kind === 'file' ? prev.from : undefined);
     this.entries[rel] = { kind: 'file', oid, mode: (mode ?? keptMode) & 0o7777, size, mtimeMs: Date.now(), base, ...(origin !== undefined ? { from: origin } : {}) };

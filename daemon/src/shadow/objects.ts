@@ -59,7 +59,7 @@ export class ObjectWriter {
   /**
    * Pack mode: writes the collected objects as one pack and its index (version 2), both fsynced before
    * they are renamed into objects/pack — so a ref set afterwards never points at objects a crash lost.
-   * Entries are deflated in parallel (zlib's async API runs on the libuv threadpool); no deltas.
+   * No deltas: each entry is one zlib stream of the whole object.
    */
   async flush(): Promise<void> {
     if (!this.pack || this.pending.size === 0) return;
@@ -68,7 +68,10 @@ export class ObjectWriter {
     this.pendingBytes = 0;
     const entries = await Promise.all(
       items.map(async ([oid, { type, data }]) => {
-        const entry = Buffer.concat([packEntryHeader(PACK_TYPES[type], data.byteLength), await deflateAsync(data)]);
+        // Small objects deflate inline (~20 µs each; zlib's async API costs a threadpool round trip and a
+        // stream set-up per call, ~10× more for a 2 KiB file); larger ones on the threadpool, in parallel.
+        const z = data.byteLength <= INLINE_DEFLATE_BYTES ? deflateSync(data) : await deflateAsync(data);
+        const entry = Buffer.concat([packEntryHeader(PACK_TYPES[type], data.byteLength), z]);
         return { oid, entry, crc: crc32(entry), offset: 0 };
       }),
     );
@@ -198,6 +201,7 @@ const LOOSE_STREAM_BYTES = 1024 * 1024;
 /** A pack is written once this many content bytes wait (bounds memory of a huge checkpoint). */
 const PACK_FLUSH_BYTES = 32 * 1024 * 1024;
 const deflateAsync = promisify(deflate);
+const INLINE_DEFLATE_BYTES = 64 * 1024;
 
 /** The object ids a repository holds in packs: read once from its pack indexes, then kept current by pack writers. */
 export class RepoObjects {

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
@@ -48,6 +49,22 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
   let pending = splitRelative(input);
   const done: string[] = [];
   let links = 0;
+  // Every prefix is looked at in parallel up front (one round trip, not one per component); a
+  // symlink found on the way redirects the walk, and the prefixes after it are then looked at anew.
+  const looks = new Map<string, Promise<Stats | null>>();
+  const look = (rel: string) => {
+    let p = looks.get(rel);
+    if (!p) {
+      p = lstat(path.join(rules.root, rel)).catch(() => null);
+      looks.set(rel, p);
+    }
+    return p;
+  };
+  for (let i = 1; i <= pending.length; i++) {
+    const rel = pending.slice(0, i).join('/');
+    if (rules.shadowed(rel)) break;
+    if (i < pending.length || options.followLast) void look(rel);
+  }
   while (pending.length > 0) {
     const name = pending.shift()!;
     const candidate = [...done, name];
@@ -57,10 +74,8 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
       done.push(name);
       continue;
     }
-    let st;
-    try {
-      st = await lstat(path.join(rules.root, rel));
-    } catch {
+    const st = await look(rel);
+    if (!st) {
       // Does not exist in the real workspace: the rest of the path cannot contain real symlinks.
       done.push(name, ...pending);
       pending = [];

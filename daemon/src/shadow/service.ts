@@ -282,7 +282,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async close() {
       await Promise.all([...watchers].map((w) => w()));
       watchers.clear();
-      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.lock.run(async () => undefined)).catch(() => undefined)));
+      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.lock.run(() => s.store.close())).catch(() => undefined)));
       sessions.clear();
     },
   };
