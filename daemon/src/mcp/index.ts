@@ -1,5 +1,5 @@
 // MCP: tools of MCP servers (config.json's, and each session's own) over stdio and streamable HTTP, as runtime tools `mcp__<server>__<tool>`.
-import { z } from 'zod';
+import { McpServers } from '@shadowbox/protocol';
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import { createMcpServiceImpl, type McpServerStatus } from './service.js';
@@ -8,15 +8,10 @@ import { createSessionMcpPoolImpl, type SessionMcpPoolDeps } from './session-poo
 export { INHERITED_ENV } from './connection.js';
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type McpServerStatus } from './service.js';
 
-/** `config.json` → `mcpServers`: the shape Claude Desktop and Cursor use (a command to spawn, or a URL). */
-export const McpServersConfig = z.record(
-  z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
-  z.union([
-    z.strictObject({ command: z.string(), args: z.array(z.string()).default([]), env: z.record(z.string(), z.string()).default({}), cwd: z.string().optional() }),
-    z.strictObject({ url: z.url(), headers: z.record(z.string(), z.string()).default({}) }),
-  ]),
-);
-export type McpServersConfig = z.infer<typeof McpServersConfig>;
+/** `config.json` → `mcpServers`: the shape Claude Desktop and Cursor use (a command to spawn, or a URL); the same
+ * schema `session/create` takes, declared once in the protocol. */
+export const McpServersConfig = McpServers;
+export type McpServersConfig = McpServers;
 
 /** The MCP servers of one daemon: connected once at start, their tools handed to the tool runtime. */
 export interface McpService {
