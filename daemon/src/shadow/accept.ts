@@ -53,7 +53,7 @@ async function mergeFile(deps: AcceptDeps, realAbs: string, baseOid: string, the
   const tmp = path.join(deps.store.dir, `merge-${randomBytes(4).toString('hex')}.tmp`);
   await writeFile(tmp, theirs);
   try {
-    const r = await deps.git(['merge-file', '-p', '-L', 'yours', '-L', 'base', '-L', 'agent', realAbs, deps.store.objectPath(baseOid), tmp], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) });
+    const r = await deps.git(['merge-file', '-p', '-L', 'yours', '-L', 'base', '-L', 'agent', realAbs, await deps.store.objectFile(baseOid), tmp], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) });
     return { clean: r.exitCode === 0, text: r.stdout };
   } finally {
     await rm(tmp, { force: true });
@@ -84,7 +84,7 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
     let theirsText: string | null = null;
     if (it.dir) target = { kind: it.change === 'added' ? 'mkdir' : 'rmdir' };
     else if (sel.hunks === null || it.change === 'deleted') {
-      target = it.next ? { kind: 'write', source: { object: store.objectPath(it.next.oid) }, mode: it.next.mode } : { kind: 'delete' };
+      target = it.next ? { kind: 'write', source: await store.objectSource(it.next.oid), mode: it.next.mode } : { kind: 'delete' };
     } else {
       partial = applyHunks((await sel.diff()).oldText ?? '', sel.hunks) ?? undefined;
       if (partial === undefined) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
@@ -255,12 +255,12 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
     store.touch('entries', p);
     if (o.merged && o.partial !== undefined && newBase.type === 'file') {
       // Rebase the rest of the agent's edit onto what was written (the person's edits included).
-      const shadowText = await readFile(store.objectPath(e.oid), 'utf8');
+      const shadowText = (await store.readObject(e.oid)).toString('utf8');
       const written = await readFile(path.join(store.root, p), 'utf8');
       const tmpBase = await store.putBytes(Buffer.from(o.partial));
       const tmpOurs = path.join(store.dir, `rebase-${randomBytes(4).toString('hex')}.tmp`);
       await writeFile(tmpOurs, written);
-      const r = await deps.git(['merge-file', '-p', tmpOurs, store.objectPath(tmpBase), store.objectPath(e.oid)], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) }).finally(() => rm(tmpOurs, { force: true }));
+      const r = await deps.git(['merge-file', '-p', tmpOurs, await store.objectFile(tmpBase), await store.objectFile(e.oid)], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) }).finally(() => rm(tmpOurs, { force: true }));
       if (r.exitCode === 0 && r.stdout !== shadowText) {
         const oid = await store.putBytes(Buffer.from(r.stdout));
         Object.assign(e, { oid, size: Buffer.byteLength(r.stdout) });
@@ -317,7 +317,7 @@ export async function restoreBase(store: LayerStore, rel: string, b: Base): Prom
     await mkdir(abs, { recursive: true });
     return;
   }
-  const source: Source = b.type === 'symlink' ? { link: await readFile(store.objectPath(b.oid), 'utf8') } : { object: store.objectPath(b.oid) };
+  const source: Source = b.type === 'symlink' ? { link: (await store.readObject(b.oid)).toString('utf8') } : await store.objectSource(b.oid);
   const tmp = await stageFile(abs, source, b.mode);
   await commitStaged(tmp, abs);
 }

@@ -61,7 +61,12 @@ export function listItems(store: LayerStore): ReviewItem[] {
 /** Text of a stored blob, or null when it is binary or too large to diff. */
 export async function readText(store: LayerStore, oid: string | null, size: number): Promise<{ text: string | null; binary: boolean }> {
   if (oid === null) return { text: '', binary: false };
-  const file = store.objectPath(oid);
+  if (store.isInline(oid)) {
+    const buf = await store.readObject(oid);
+    if (looksBinary(buf.subarray(0, 8000))) return { text: null, binary: true };
+    return size > MAX_DIFF_BYTES ? { text: null, binary: false } : { text: buf.toString('utf8'), binary: false };
+  }
+  const file = await store.objectFile(oid);
   const h = await open(file, 'r');
   try {
     const head = Buffer.alloc(Math.min(8000, size));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
-import { blobOf } from './history.js';
+import { blobOf, copyBlob } from './history.js';
 import type { Blob, LayerStore } from './layer.js';
 import { ObjectWriter } from './objects.js';
 
@@ -105,7 +105,7 @@ export async function exportBranch(git: Git, gitBinary: string, repoDir: string,
     let info = '';
     for (const [p, want] of wants) {
       const e = want === 'head' ? (headHas.get(p) ?? null) : want;
-      if (e && want !== 'head') await w.putBlobFile(e.oid, store.objectPath(e.oid));
+      if (e && want !== 'head') await copyBlob(w, store, e.oid);
       info += e ? `${e.mode} ${e.oid}\t${prefix}${p}\0` : `0 ${ZERO_OID}\t${prefix}${p}\0`;
     }
     const before = (await run(['write-tree'])).stdout.trim();
@@ -160,7 +160,7 @@ async function exportInShadowRepo(git: Git, repoDir: string, store: LayerStore, 
     if (sameEntry(toEntry(cur), toEntry(had))) continue;
     changed.push(p);
     if (cur) {
-      await w.putBlobFile(cur.oid, store.objectPath(cur.oid));
+      await copyBlob(w, store, cur.oid);
       files[p] = cur;
     } else delete files[p];
   }

@@ -45,7 +45,7 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
   }
   const w = new ObjectWriter(repoDir, objects);
   const blobs = [...new Set([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid))];
-  await pool(blobs, 16, (oid) => w.putBlobFile(oid, store.objectPath(oid)));
+  await pool(blobs, 16, (oid) => copyBlob(w, store, oid));
   // The layer's state changes only after the objects and the ref are on disk: a failure leaves it as it was.
   const committed = { ...m.committed };
   let tip = m.tip;
@@ -71,6 +71,12 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
   m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString() });
   await store.save();
   return { commit, files };
+}
+
+/** Copies a layer object into the shadow repository. */
+export async function copyBlob(w: ObjectWriter, store: LayerStore, oid: string): Promise<void> {
+  if (store.isInline(oid)) await w.putBlobBytes(oid, await store.readObject(oid));
+  else await w.putBlobFile(oid, await store.objectFile(oid));
 }
 
 /** Runs fn over items with at most `width` calls in flight. */

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, open, readdir as readRealDir } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
@@ -55,11 +56,11 @@ export class LayeredView implements WorkspaceView {
     return { real: true };
   }
 
-  /** Where a canonical path's current content lives: a layer blob, the real file, or nowhere (no read is recorded). */
-  locate(rel: string): { object: string } | { real: string } | null {
+  /** Where a canonical path's current content lives: a layer object, the real file, or nowhere (no read is recorded). */
+  locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
     if (!f) return null;
-    if ('layer' in f) return f.layer.kind === 'file' ? { object: this.store.objectPath(f.layer.oid) } : null;
+    if ('layer' in f) return f.layer.kind === 'file' ? { oid: f.layer.oid } : null;
     return { real: path.join(this.root, rel) };
   }
 
@@ -89,12 +90,7 @@ export class LayeredView implements WorkspaceView {
     if (!f) throw notFound(p);
     if ('layer' in f) {
       if (f.layer.kind !== 'file') throw notAFile(p, 'is_directory');
-      const h = await open(this.store.objectPath(f.layer.oid), 'r');
-      try {
-        return new Uint8Array(await h.readFile());
-      } finally {
-        await h.close();
-      }
+      return new Uint8Array(await this.store.readObject(f.layer.oid));
     }
     let h;
     try {
@@ -173,15 +169,17 @@ export class LayeredView implements WorkspaceView {
   }
 
   async writeFile(p: string, data: Uint8Array | string, options: { mode?: number } = {}): Promise<void> {
-    const rel = await this.resolve(p, 'write');
+    // The lstats resolving the path took answer "is the parent a directory" and "what is there now" below.
+    const seen = new Map<string, Promise<Stats | null>>();
+    const rel = await resolvePath(this.rules, p, { intent: 'write', followLast: true, seen });
     await this.guardPath(rel, p);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     await this.lock.run(async () => {
-      await this.ensureParents(rel, p);
+      await this.ensureParents(rel, p, seen);
       // The new bytes are stored while putFile looks at (and snapshots) the real file.
       const stored = this.store.putBytes(bytes);
       stored.catch(() => undefined);
-      await this.putFile(rel, p, stored, bytes.byteLength, options.mode);
+      await this.putFile(rel, p, stored, bytes.byteLength, options.mode, undefined, seen);
       await this.store.save();
     });
   }
@@ -223,21 +221,18 @@ export class LayeredView implements WorkspaceView {
 
   // ---- mutations (caller holds the lock) ----
 
-  private async kindOf(rel: string): Promise<EntryType | null> {
+  private async kindOf(rel: string, seen?: Map<string, Promise<Stats | null>>): Promise<EntryType | null> {
     const f = this.lookup(rel);
     if (!f) return null;
     if ('layer' in f) return f.layer.kind === 'file' ? 'file' : 'dir';
-    try {
-      return typeOf(await lstat(path.join(this.root, rel)));
-    } catch {
-      return null;
-    }
+    const st = await (seen?.get(rel) ?? lstat(path.join(this.root, rel)).catch(() => null));
+    return st ? typeOf(st) : null;
   }
 
-  private async ensureParents(rel: string, p: string): Promise<void> {
+  private async ensureParents(rel: string, p: string, seen?: Map<string, Promise<Stats | null>>): Promise<void> {
     const parent = parentOf(rel);
     if (parent === '') return;
-    const kind = await this.kindOf(parent);
+    const kind = await this.kindOf(parent, seen);
     if (kind === 'dir') return;
     if (kind !== null) throw notAFile(p, 'parent_not_a_directory');
     await this.ensureParents(parent, p);
@@ -252,12 +247,12 @@ export class LayeredView implements WorkspaceView {
     this.entries[rel] = prev?.kind === 'deleted' ? { kind: 'dir', base: prev.base, opaque: true } : { kind: 'dir', base: { type: 'none' }, opaque: false };
   }
 
-  private async putFile(rel: string, p: string, content: string | Promise<string>, size: number, mode: number | undefined, from?: string): Promise<void> {
+  private async putFile(rel: string, p: string, content: string | Promise<string>, size: number, mode: number | undefined, from?: string, seen?: Map<string, Promise<Stats | null>>): Promise<void> {
     const prev = this.entries[rel];
     let base: Base;
     if (!prev && !this.hiddenByAncestor(rel)) {
       // The real path shows through: one lstat answers "is it a directory" and feeds the base snapshot.
-      const st = await lstat(path.join(this.root, rel)).catch(() => null);
+      const st = await (seen?.get(rel) ?? lstat(path.join(this.root, rel)).catch(() => null));
       if (st?.isDirectory()) throw notAFile(p, 'is_directory');
       base = await this.store.baseFor(rel, st);
     } else {

@@ -112,6 +112,12 @@ export class ObjectWriter {
     });
   }
 
+  /** Writes a blob held in memory whose id the caller knows (a layer object). */
+  async putBlobBytes(oid: string, data: Buffer): Promise<void> {
+    if (this.pack) return this.queue(oid, 'blob', data);
+    if (!(await this.has(oid))) await this.writeLoose(oid, deflateSync(Buffer.concat([Buffer.from(`blob ${data.byteLength}\0`), data])));
+  }
+
   /** Copies a stored blob (a layer object file whose name is its blob id) into the repository. */
   async putBlobFile(oid: string, src: string): Promise<void> {
     if (this.pack) {

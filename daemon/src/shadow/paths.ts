@@ -19,6 +19,8 @@ export interface ResolveOptions {
   intent: 'read' | 'write';
   /** Follow a symlink in the last component (stat/read/write) or not (remove/rename). */
   followLast: boolean;
+  /** Filled with the lstat of every prefix looked at (null: absent), for the caller to reuse within the same operation. */
+  seen?: Map<string, Promise<Stats | null>>;
 }
 
 function outside(reason: string, input: string, message: string): ShadowboxError {
@@ -51,7 +53,7 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
   let links = 0;
   // Every prefix is looked at in parallel up front (one round trip, not one per component); a
   // symlink found on the way redirects the walk, and the prefixes after it are then looked at anew.
-  const looks = new Map<string, Promise<Stats | null>>();
+  const looks = options.seen ?? new Map<string, Promise<Stats | null>>();
   const look = (rel: string) => {
     let p = looks.get(rel);
     if (!p) {

@@ -255,7 +255,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const rel = await s.view.resolve(p);
       const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
       const loc = s.view.locate(rel);
-      const shadowBuf = loc === null ? null : await readFile('object' in loc ? loc.object : loc.real).catch(() => null);
+      const shadowBuf = loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
       const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
       const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
       return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
