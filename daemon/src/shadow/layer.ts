@@ -165,26 +165,37 @@ export class LayerStore {
    * that names it (an accept's `before` bytes) is never lost. A torn record ends the scan.
    */
   private async recoverDatTail(): Promise<void> {
-    let data: Buffer;
+    let end = 0;
+    for (const [at, len] of Object.values(this.m.blobs)) end = Math.max(end, at + len);
+    let h: FileHandle;
     try {
-      data = await readFile(this.datPath);
+      h = await open(this.datPath, 'r');
     } catch {
       return;
     }
-    let end = 0;
-    for (const [at, len] of Object.values(this.m.blobs)) end = Math.max(end, at + len);
-    let pos = end;
-    while (pos + DAT_HEADER <= data.byteLength && data.readUInt32BE(pos) === DAT_MAGIC) {
-      const len = data.readUInt32BE(pos + 4);
+    let tail: Buffer;
+    try {
+      const size = (await h.stat()).size;
+      if (size <= end) return;
+      // Only the part after the last record the manifest names is read (what the last save missed).
+      tail = Buffer.alloc(size - end);
+      const { bytesRead } = await h.read(tail, 0, tail.byteLength, end);
+      tail = tail.subarray(0, bytesRead);
+    } finally {
+      await h.close();
+    }
+    let pos = 0;
+    while (pos + DAT_HEADER <= tail.byteLength && tail.readUInt32BE(pos) === DAT_MAGIC) {
+      const len = tail.readUInt32BE(pos + 4);
       const at = pos + DAT_HEADER;
-      if (at + len > data.byteLength) break;
-      const oid = data.toString('hex', pos + 8, pos + DAT_HEADER);
-      if (blobOid(data.subarray(at, at + len)) !== oid) break;
-      if (!this.m.blobs[oid]) this.m.blobs[oid] = [at, len];
+      if (at + len > tail.byteLength) break;
+      const oid = tail.toString('hex', pos + 8, pos + DAT_HEADER);
+      if (blobOid(tail.subarray(at, at + len)) !== oid) break;
+      if (!this.m.blobs[oid]) this.m.blobs[oid] = [end + at, len];
       pos = at + len;
     }
-    // Nothing the manifest names lies past `pos`: a torn tail is cut off so new records follow the last good one.
-    if (pos < data.byteLength) await truncate(this.datPath, pos);
+    // Nothing the manifest names lies past `end + pos`: a torn tail is cut off so new records follow the last good one.
+    if (pos < tail.byteLength) await truncate(this.datPath, end + pos);
   }
 
   /** The session's blobs.dat, opened on first use (read + positional write; never O_APPEND, whose pwrite ignores the offset on Linux). */
