@@ -1,9 +1,10 @@
-// Shadow workspace benchmarks on synthetic repositories (1k and 10k files; 100k with SHADOWBOX_BENCH_BIG=1):
+// Shadow workspace benchmarks on synthetic repositories (1k and 10k files; 100k with SHADOWBOX_BENCH_BIG=1;
+// any sizes with SHADOWBOX_BENCH_SIZES=1000,10000,100000):
 // session start, write + checkpoint of 1 and 50 files, diff, accept — against, in the same run, a
 // Cline-style checkpoint (`git add -A && git commit` in a separate git dir over the whole tree, then
 // `git diff`) and `git worktree add`. Also disk used per checkpoint.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createShadowService } from '../daemon/dist/shadow/index.js';
@@ -53,12 +54,15 @@ async function measure(n) {
     const [c1] = await time(() => svc.checkpoint('bench', root, 't1', 'one file'));
     const cp1 = w1 + c1;
     const diskBefore = du(stateDir);
+    const shadowGit = path.join(stateDir, 'workspaces', readdirSync(path.join(stateDir, 'workspaces'))[0], 'shadow.git');
+    const historyBefore = du(shadowGit);
     const [w50] = await time(async () => {
       for (let i = 100; i < 150; i++) await view.writeFile(fileOf(i), body(i, ' // edited'));
     });
     const [c50] = await time(() => svc.checkpoint('bench', root, 't2', 'fifty files'));
     const cp50 = w50 + c50;
     const shadowDisk = du(stateDir) - diskBefore;
+    const historyDisk = du(shadowGit) - historyBefore;
     const [diffMs, d] = await time(() => svc.diff(t));
     const [acceptMs] = await time(() => svc.accept(t, { paths: [], hunks: [], force: false }, 'bench'));
     await svc.close();
@@ -80,10 +84,11 @@ async function measure(n) {
     row('write + checkpoint, 50 files', cp50, 'ms', cl50, 'baseline: Cline-style git add -A && git commit');
     row('checkpoint alone, 1 file', c1, 'ms', cl1, 'first checkpoint of the session (also writes the base commit)');
     row('checkpoint alone, 50 files', c50, 'ms', cl50, 'includes the base commit of the 50 files');
-    row('layer write, per file', w50 / 50, 'ms', undefined, 'base snapshot of the real file + new bytes + manifest log line');
+    row('layer write, per file', w50 / 50, 'ms', undefined, 'base snapshot of the real file + new bytes (blobs.dat records) + manifest log line');
     row('diff of 50 pending files', diffMs, 'ms', clDiff, `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`);
     row('accept 50 files', acceptMs, 'ms', undefined, 'staged temps + journal + renames + undo backups');
-    row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth vs Cline shadow git dir growth');
+    row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth (layer: 50 bases + 50 new versions; history: one pack) vs Cline shadow git dir growth');
+    row('disk per checkpoint of 50 files, history only', historyDisk / 1024, 'KiB', clineDisk / 1024, 'shadow.git growth (one pack + index per checkpoint) vs Cline shadow git dir growth');
     row('Cline-style first checkpoint', clineInit, 'ms', undefined, 'one-time cost shadowbox does not pay');
   } finally {
     rmSync(top, { recursive: true, force: true, maxRetries: 5 });
