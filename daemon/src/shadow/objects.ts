@@ -218,6 +218,11 @@ export class RepoObjects {
     this.ids ??= readPackIds(path.join(this.repoDir, 'objects', 'pack'));
     return this.ids;
   }
+
+  /** Forgets the cached ids (after a repack dropped or moved objects); the next `known()` reads the indexes again. */
+  reset(): void {
+    this.ids = null;
+  }
 }
 
 async function readPackIds(dir: string): Promise<Set<string>> {

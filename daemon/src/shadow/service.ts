@@ -14,6 +14,7 @@ import { Journal } from './journal.js';
 import { LayerStore, Mutex } from './layer.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
+import { RepoMaintenance } from './repack.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
@@ -58,6 +59,14 @@ export interface ShadowServiceDeps {
   protectedPaths?: ProtectedPathsSource;
   /** Test seam: called after each real path an accept renames or removes (index from 0), before the next. */
   onAcceptStep?: (index: number, path: string) => Promise<void> | void;
+  /** Garbage collection thresholds (defaults in repack.ts and layer.ts). */
+  gc?: ShadowGcOptions;
+}
+
+/** When storage is compacted. */
+export interface ShadowGcOptions {
+  /** A workspace's shadow repository is repacked (`git repack -a -d`) once it holds more packs than this (default 32). */
+  maxPacks?: number;
 }
 
 interface Session {
@@ -83,6 +92,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     let o = repoObjects.get(repoDir);
     if (!o) repoObjects.set(repoDir, (o = new RepoObjects(repoDir)));
     return o;
+  };
+  const maintenance = new Map<string, RepoMaintenance>();
+  const maintenanceOf = (repoDir: string) => {
+    let m = maintenance.get(repoDir);
+    if (!m) maintenance.set(repoDir, (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks)));
+    return m;
   };
   const watchers = new Set<() => Promise<void>>();
   const guards = new Map<string, ProtectedGlobs>();
@@ -181,7 +196,11 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async checkpoint(sessionId, workspace, turnId, summary) {
       const s = await session(sessionId, workspace);
       await repo(s);
-      return s.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir)));
+      const repoGc = maintenanceOf(s.repoDir);
+      // Session lock, then repository lock (a repack takes only the latter): never while a checkpoint writes.
+      const r = await s.lock.run(() => repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir))));
+      if (r) await repoGc.maybeSchedule();
+      return r;
     },
 
     status,
@@ -247,7 +266,8 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async exportBranch(t, branch) {
       const s = await session(t.sessionId, t.workspace);
       await repo(s);
-      return s.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch));
+      const repoGc = maintenanceOf(s.repoDir);
+      return s.lock.run(() => repoGc.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch)));
     },
 
     async file(t, p) {
@@ -280,6 +300,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
 
     async close() {
+      await Promise.all([...maintenance.values()].map((m) => m.idle()));
       await Promise.all([...watchers].map((w) => w()));
       watchers.clear();
       await Promise.all([...sessions.values()].map((p) => p.then((s) => s.lock.run(() => s.store.close())).catch(() => undefined)));
