@@ -88,7 +88,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     );
     await tmux.line('r', 'create new.txt');
     const screen = await tmux.waitFor('r', (s) => s.includes('The write was refused.') && s.includes('— done'));
-    expect(screen).toMatch(/✗ edit\s+write_file new\.txt.* denied \(mode:read-only kind:edit\)/);
+    expect(screen).toMatch(/✗ edit\s+write_file new\.txt \(17 bytes\) · \d+ ms denied \(mode:read-only kind:edit\)\n/);
     // No question was asked and no checkpoint was made.
     expect(screen).not.toContain('? permission');
     expect(screen).not.toContain('changed in the shadow workspace');
@@ -163,6 +163,8 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     // The question is gone from the bottom line; the prompt is back.
     screen = await tmux.waitFor('q', /⊘ turn cancelled[\s\S]*\n›$/);
     expect(screen).toContain('→ cancelled');
+    // The call is reported as cancelled (not as denied by the rule that asked).
+    expect(screen).toMatch(/✗ edit\s+write_file q\.txt .*· \d+ ms cancelled\n/);
     expect(screen).not.toMatch(/\? answer \[[^\n]*$/);
     expect(screen).not.toContain('(Ctrl-C again or Ctrl-D to exit');
 

@@ -143,6 +143,11 @@ describe('format', () => {
     expect(done).toBe('✗ execute bash npm test · 1.5 s · exit 1 exit_code');
     const denied = toolDoneLine({ tool: 'fetch', kind: 'fetch', summary: 'x.dev' }, { status: 'failed', decision: { action: 'deny', rule: 'project:deny host=x.dev' } }, plain);
     expect(denied).toContain('denied (project:deny host=x.dev)');
+    // Ctrl-C during the question: the call was cancelled, not denied, and the daemon's error code is no exit code.
+    const cancelled = toolDoneLine({ tool: 'write_file', kind: 'edit', summary: 'a.ts' }, { status: 'failed', durationMs: 120, code: -32800, reason: 'cancelled', decision: { action: 'deny', rule: 'project:ask tool=write_file' } }, plain);
+    expect(cancelled).toBe('✗ edit    write_file a.ts · 120 ms cancelled');
+    const timedOut = toolDoneLine({ tool: 'write_file', kind: 'edit', summary: 'a.ts' }, { status: 'failed', code: -33302, reason: 'permission_timeout', decision: { action: 'deny', rule: 'mode:review kind:edit' } }, plain);
+    expect(timedOut).toBe('✗ edit    write_file a.ts no answer in time, not run (mode:review kind:edit)');
   });
 
   it('lists audit entries with tool, decision and outcome', () => {

@@ -53,10 +53,19 @@ export function toolDoneLine(
   c: Colors,
 ): string {
   const mark = u.status === 'completed' ? c.green('✓') : c.red('✗');
-  const why = u.status === 'failed' ? c.red(` ${u.decision?.action === 'deny' ? `denied (${u.decision.rule})` : (u.reason ?? 'failed')}`) : '';
+  const why = u.status === 'failed' ? c.red(` ${failureReason(u)}`) : '';
   const dur = u.durationMs !== undefined ? c.dim(` · ${formatDuration(u.durationMs)}`) : '';
-  const code = u.code !== undefined && u.code !== 0 ? c.dim(` · exit ${u.code}`) : '';
+  // A process exit code is ≥ 0; negative codes are the daemon's error codes, which the reason already names.
+  const code = u.code !== undefined && u.code > 0 ? c.dim(` · exit ${u.code}`) : '';
   return `${mark} ${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${dur}${code}${why}`;
+}
+
+/** Why a call failed: a cancel or an unanswered question is not a denial, even though the call was not run. */
+function failureReason(u: { reason?: string; decision?: { action: string; rule: string } }): string {
+  if (u.reason === 'cancelled') return 'cancelled';
+  if (u.reason === 'permission_timeout') return `no answer in time, not run${u.decision ? ` (${u.decision.rule})` : ''}`;
+  if (u.decision?.action === 'deny') return `denied (${u.decision.rule})`;
+  return u.reason ?? 'failed';
 }
 
 /** Human names of the permission answers, with the key that picks each. */
