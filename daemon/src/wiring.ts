@@ -158,7 +158,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       permissionTimeoutMs,
       system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
       createModel: (spec) => models.create(spec),
-      createTools: (c) => runtimeFor(c.sessionId).forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace) }),
+      createTools: (c) => runtimeFor(c.sessionId).forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace), ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}) }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
@@ -187,6 +187,16 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       await shadow.close();
       await audit.close();
     },
+  };
+}
+
+/** An editor buffer is shown only for a file the shadow has not changed (the agent's version is newer than the buffer). */
+function unlessShadowed(shadow: ShadowService, t: { sessionId: string; workspace: string }, readBuffer: (rel: string) => Promise<string | null>) {
+  return async (rel: string): Promise<string | null> => {
+    const text = await readBuffer(rel);
+    if (text === null) return null;
+    const f = await shadow.file(t, rel).catch(() => null);
+    return f && !f.binary && f.real === f.shadow ? text : null;
   };
 }
 

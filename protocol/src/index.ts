@@ -7,6 +7,7 @@ export * from './tools.js';
 export * from './shadow.js';
 export * from './audit.js';
 export * from './bundles.js';
+export * from './buffers.js';
 export * from './methods.js';
 export * from './transport.js';
 export { renderProtocolDocs } from './render-docs.js';

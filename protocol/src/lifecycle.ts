@@ -14,6 +14,7 @@ export const ClientCapabilities = z
   .object({
     permissions: z.boolean().default(false).describe('The client can answer permission/request.'),
     events: z.boolean().default(true).describe('The client wants session/event notifications.'),
+    buffers: z.boolean().default(false).describe('The client can answer buffer/read with the text of an editor buffer (unsaved changes included).'),
   })
   .describe('What the client can do.');
 
@@ -31,7 +32,7 @@ export const Initialize = defineRequest({
   params: z.object({
     protocolVersion: z.number().int().positive().describe('Highest protocol version the client speaks.'),
     clientInfo: ClientInfo,
-    capabilities: ClientCapabilities.default({ permissions: false, events: true }),
+    capabilities: ClientCapabilities.default({ permissions: false, events: true, buffers: false }),
   }),
   result: z.object({
     protocolVersion: z.number().int().describe('Version both sides will use: min(client, daemon).'),

@@ -1,5 +1,6 @@
 import type { AnyNotificationDef, AnyRequestDef } from './define.js';
 import * as audit from './audit.js';
+import * as buffers from './buffers.js';
 import * as bundles from './bundles.js';
 import * as lifecycle from './lifecycle.js';
 import * as session from './session.js';
@@ -26,6 +27,7 @@ export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
   session.SessionEventNotification,
   session.PermissionRequest,
   session.PermissionRespond,
+  buffers.BufferRead,
   tools.ToolsList,
   tools.ToolsCall,
   tools.PolicyList,

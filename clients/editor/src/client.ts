@@ -1,5 +1,6 @@
 import { CancellationTokenSource, type MessageConnection } from 'vscode-jsonrpc';
 import {
+  BufferRead,
   Initialize,
   Initialized,
   PermissionRequest,
@@ -12,6 +13,9 @@ import {
 } from '@shadowbox/protocol';
 import type { z } from 'zod';
 
+/** Answers buffer/read: the editor buffer's text of a workspace-relative path, or null. */
+export type BufferReadHandler = (params: ParamsOf<typeof BufferRead>, signal: AbortSignal) => Promise<ResultOf<typeof BufferRead>>;
+
 export type PermissionHandler = (params: ParamsOf<typeof PermissionRequest>, signal: AbortSignal) => Promise<ResultOf<typeof PermissionRequest>>;
 
 /**
@@ -23,6 +27,7 @@ export class ShadowboxClient {
   clientId = '';
   private readonly eventListeners = new Set<(e: SessionEvent) => void>();
   private permissionHandler: PermissionHandler | undefined;
+  private bufferHandler: BufferReadHandler | undefined;
   private closeListeners = new Set<() => void>();
   closed = false;
 
@@ -39,6 +44,13 @@ export class ShadowboxClient {
       token.onCancellationRequested(() => abort.abort());
       return this.permissionHandler(parsed.data, abort.signal);
     });
+    connection.onRequest(BufferRead.method, async (raw: unknown, token) => {
+      const parsed = BufferRead.params.safeParse(raw);
+      if (!parsed.success || !this.bufferHandler) return null;
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      return this.bufferHandler(parsed.data, abort.signal);
+    });
     connection.onClose(() => {
       this.closed = true;
       for (const l of this.closeListeners) l();
@@ -46,11 +58,11 @@ export class ShadowboxClient {
   }
 
   /** Sends initialize + initialized. */
-  async initialize(clientInfo: { name: string; version?: string; kind?: 'terminal' | 'web' | 'editor' | 'acp' | 'cli' | 'test' | 'other' }, capabilities: { permissions?: boolean; events?: boolean } = {}) {
+  async initialize(clientInfo: { name: string; version?: string; kind?: 'terminal' | 'web' | 'editor' | 'acp' | 'cli' | 'test' | 'other' }, capabilities: { permissions?: boolean; events?: boolean; buffers?: boolean } = {}) {
     const result = await this.request(Initialize, {
       protocolVersion: PROTOCOL_VERSION,
       clientInfo: { kind: 'other', ...clientInfo },
-      capabilities: { permissions: capabilities.permissions ?? false, events: capabilities.events ?? true },
+      capabilities: { permissions: capabilities.permissions ?? false, events: capabilities.events ?? true, buffers: capabilities.buffers ?? false },
     });
     this.clientId = result.clientId;
     await this.connection.sendNotification(Initialized.type, {});
@@ -76,6 +88,11 @@ export class ShadowboxClient {
   /** Answers permission/request questions (declare `permissions: true` in initialize). */
   onPermission(handler: PermissionHandler): void {
     this.permissionHandler = handler;
+  }
+
+  /** Answers buffer/read requests (declare `buffers: true` in initialize). */
+  onBufferRead(handler: BufferReadHandler): void {
+    this.bufferHandler = handler;
   }
 
   onClose(listener: () => void): () => void {

@@ -9,6 +9,8 @@ export interface ClientHandle {
   readonly transport: TransportKind;
   readonly canAnswerPermissions: boolean;
   readonly wantsEvents: boolean;
+  /** Declared `buffers` in initialize: answers buffer/read with an editor buffer's text. */
+  readonly canReadBuffers: boolean;
   readonly connection: MessageConnection;
   /** Called once when the connection closes (disconnect, shutdown/exit, daemon stop); returns an unsubscribe. */
   onClose(listener: () => void): () => void;

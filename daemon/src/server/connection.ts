@@ -127,6 +127,7 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
       transport: channel.transport,
       canAnswerPermissions: p.capabilities.permissions,
       wantsEvents: p.capabilities.events,
+      canReadBuffers: p.capabilities.buffers,
       connection,
       onClose: (l) => {
         if (closed) {

@@ -8,6 +8,7 @@ import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type M
 import { ShadowboxError } from '../errors.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
+import { readClientBuffer } from './buffers.js';
 import { EventLog, readEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
@@ -34,6 +35,8 @@ export interface SessionToolContext {
   workspace: string;
   mode: () => Mode;
   ask: (q: PermissionQuestion, signal: AbortSignal) => Promise<{ outcome: PermissionOutcome; by?: string }>;
+  /** The driver's editor buffer of a workspace-relative path (unsaved changes included), or null: no such buffer, no answer in time, or a driver without `buffers`. */
+  readBuffer?: (path: string) => Promise<string | null>;
 }
 
 export interface SessionManagerDeps {
@@ -57,6 +60,8 @@ export interface SessionManagerDeps {
   onSessionOpen?: (meta: SessionMeta) => Promise<void>;
   /** Bound on onSessionOpen (default 20 s); after it the session goes on without what is still starting. */
   openTimeoutMs?: number;
+  /** How long readBuffer waits for the driver's buffer/read answer (default BUFFER_READ_TIMEOUT_MS, 300 ms). */
+  bufferReadTimeoutMs?: number;
 }
 
 export type SessionInfoT = zt.infer<typeof SessionInfo>;
@@ -373,6 +378,7 @@ export class SessionManager {
           this.deps.onSessionEvent?.(live.meta, 'permission.answer', { turnId: q.turnId, callId: q.callId, tool: q.tool, rule: q.rule, outcome: answer.outcome, ...(answer.by ? { by: answer.by } : {}) });
           return answer;
         },
+        readBuffer: (rel) => readClientBuffer(live.driver === null ? undefined : live.attached.get(live.driver), live.id, rel, this.deps.logger, this.deps.bufferReadTimeoutMs),
       });
       this.tools.set(live.id, t);
     }

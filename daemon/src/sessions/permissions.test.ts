@@ -38,7 +38,7 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
   });
   daemonSide.listen();
   clientSide.listen();
-  f.handle = { id, name: id, kind: 'test', transport: 'socket', canAnswerPermissions, wantsEvents: true, connection: daemonSide, onClose: () => () => undefined };
+  f.handle = { id, name: id, kind: 'test', transport: 'socket', canAnswerPermissions, wantsEvents: true, canReadBuffers: false, connection: daemonSide, onClose: () => () => undefined };
   return f;
 }
 

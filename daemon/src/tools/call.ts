@@ -5,7 +5,7 @@ import type { WorkspaceView } from '../shadow/view.js';
 import type { Logger } from '../state/index.js';
 import { capContent } from './cap.js';
 import { canonicalPaths } from './paths.js';
-import type { Tool, ToolOutput, ToolTarget } from './define.js';
+import type { Tool, ToolContext, ToolOutput, ToolTarget } from './define.js';
 import { digestInput } from './digest.js';
 import type { PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
 import { summarize, summarizeParsed } from './summary.js';
@@ -143,7 +143,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   let output: ToolOutput;
   try {
     view ??= await ctx.view();
-    output = await runHandler(tool, input, { sessionId: ctx.sessionId, workspace: ctx.workspace, view }, req.signal, deps.logger);
+    output = await runHandler(tool, input, { sessionId: ctx.sessionId, workspace: ctx.workspace, view, ...(ctx.readBuffer ? { readBuffer: ctx.readBuffer } : {}) }, req.signal, deps.logger);
   } catch (e) {
     if (req.signal.aborted) return fail(cancelled('while it ran'));
     return fail(fromThrown(e, tool.name, deps.logger));
@@ -161,7 +161,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
 }
 
 /** Runs the handler with its own signal; a cancel settles the call at once even if the handler ignores it. */
-async function runHandler(tool: Tool<unknown>, input: unknown, base: { sessionId: string; workspace: string; view: WorkspaceView }, signal: AbortSignal, logger: Logger): Promise<ToolOutput> {
+async function runHandler(tool: Tool<unknown>, input: unknown, base: Omit<ToolContext, 'signal'>, signal: AbortSignal, logger: Logger): Promise<ToolOutput> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });

@@ -11,6 +11,12 @@ export interface ToolContext {
   workspace: string;
   view: WorkspaceView;
   signal: AbortSignal;
+  /**
+   * The text of the person's open editor buffer of a canonical workspace-relative path (unsaved
+   * changes included), or null (no buffer, no answer within ~300 ms, no editor that offers buffers).
+   * Only read_file uses it, and only for a path the shadow has not changed (the agent's version is newer).
+   */
+  readBuffer?: (path: string) => Promise<string | null>;
   /** Streams partial output to clients while the tool runs (optional). */
   progress?: (text: string) => void;
 }

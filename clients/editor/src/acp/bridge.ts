@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { agent, RequestError, PROTOCOL_VERSION, type AgentApp, type AgentConnection, type ContentBlock, type RequestPermissionRequest, type SessionModeState, type SessionUpdate } from '@agentclientprotocol/sdk';
 import {
   PolicySetRules,
@@ -44,6 +45,8 @@ export interface AcpBridgeOptions {
 export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn: AgentConnection): void } {
   const { daemon } = o;
   const workspaces = new Map<string, string>();
+  // The cwd the editor gave for a session (its buffers are keyed by paths under it; the daemon's workspace is the realpath).
+  const cwds = new Map<string, string>();
   const chains = new Map<string, Promise<void>>();
   let conn: AgentConnection | undefined;
   let editorReadsFiles = false;
@@ -125,6 +128,18 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     return { outcome: answer.outcome };
   });
 
+  // read_file asks for the editor's buffer (unsaved changes included) through ACP fs/read_text_file; null
+  // when the editor does not offer it or fails (the daemon then reads the saved file; it also gives up after 300 ms).
+  daemon.onBufferRead(async (p, signal) => {
+    const root = cwds.get(p.sessionId) ?? workspaces.get(p.sessionId);
+    if (!conn || !editorReadsFiles || !root) return null;
+    const res = await conn.client.request('fs/read_text_file', { sessionId: p.sessionId, path: path.join(root, p.path) }, { cancellationSignal: signal, stopWaitingOnCancel: true }).catch((e: unknown) => {
+      if (!signal.aborted) o.log(`fs/read_text_file ${p.path} failed in the editor: ${(e as Error).message}`);
+      return null;
+    });
+    return res ? { text: res.content } : null;
+  });
+
   const attach = async (sessionId: string, fromSeq: number) => {
     const r = await relay(daemon.request(SessionAttach, { sessionId, driver: true, fromSeq }), sessionId);
     workspaces.set(sessionId, r.session.workspace);
@@ -166,10 +181,12 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       const mcpServers = daemonMcpServers(params.mcpServers, params.cwd, o.log);
       const s = await relay(daemon.request(SessionCreate, { workspace: params.cwd, ...(Object.keys(mcpServers).length ? { mcpServers } : {}) }));
       workspaces.set(s.sessionId, s.workspace);
+      cwds.set(s.sessionId, params.cwd);
       return { sessionId: s.sessionId, modes: modes(s.mode) };
     })
     .onRequest('session/load', async ({ params }) => {
       const r = await attach(params.sessionId, 0);
+      cwds.set(params.sessionId, params.cwd);
       await useServers(r.session, params.mcpServers, params.cwd);
       for (const e of r.history) send(params.sessionId, toAcpUpdates(e, r.session.workspace, [], true));
       await flush(params.sessionId);
@@ -177,6 +194,7 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     })
     .onRequest('session/resume', async ({ params }) => {
       const r = await attach(params.sessionId, Number.MAX_SAFE_INTEGER);
+      cwds.set(params.sessionId, params.cwd);
       await useServers(r.session, params.mcpServers, params.cwd);
       return { modes: modes(r.session.mode) };
     })
@@ -185,6 +203,7 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       await relay(daemon.request(SessionDetach, { sessionId: params.sessionId }), params.sessionId);
       await flush(params.sessionId);
       workspaces.delete(params.sessionId);
+      cwds.delete(params.sessionId);
       chains.delete(params.sessionId);
       cancelling.delete(params.sessionId);
       return {};

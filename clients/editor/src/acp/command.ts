@@ -31,7 +31,8 @@ export async function acpCommand(io: AcpIo & { cwd?: string }, argv: string[], d
   const p = paths(io.env, values['state-dir']);
   const log = (m: string) => io.stderr.write(`shadowbox acp: ${m}\n`);
   const daemon = await ensureDaemon({ socketPath: p.socketPath, stateDir: p.stateDir, command: daemonCommand, env: { ...io.env, SHADOWBOX_STATE_DIR: p.stateDir, SHADOWBOX_SOCKET: p.socketPath } });
-  await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true });
+  // buffers: the editor's initialize comes later; the bridge answers null while it does not offer fs.readTextFile.
+  await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true, buffers: true });
   const { app, bind } = createAcpAgent({ daemon, log, version });
   const stream = ndJsonStream(Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>, Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>);
   const conn = app.connect(stream);

@@ -14,7 +14,7 @@ export const ReadFileInput = z
   })
   .strict();
 
-const DESCRIPTION = `Read a text file of the workspace. Output is line-numbered like \`cat -n\` (number, tab, line). By default shows the first ${DEFAULT_LIMIT} lines; use \`offset\` (1-based) and \`limit\` to read a range of a long file. Lines longer than ${MAX_LINE_CHARS} characters are cut. Binary files are refused. Sees the session's pending (shadow) edits.`;
+const DESCRIPTION = `Read a text file of the workspace. Output is line-numbered like \`cat -n\` (number, tab, line). By default shows the first ${DEFAULT_LIMIT} lines; use \`offset\` (1-based) and \`limit\` to read a range of a long file. Lines longer than ${MAX_LINE_CHARS} characters are cut. Binary files are refused. Sees the session's pending (shadow) edits, and the person's unsaved editor buffer of a file the session has not changed.`;
 
 /** `read_file`: line-numbered text of one file, optionally a line range. */
 export function createReadFileTool() {
@@ -27,14 +27,20 @@ export function createReadFileTool() {
     targets: (i) => ({ paths: [i.path] }),
     summarize: (i) => `${i.path}${i.offset || i.limit ? `:${i.offset ?? 1}-${(i.offset ?? 1) + (i.limit ?? DEFAULT_LIMIT) - 1}` : ''}`,
     handler: async (i, ctx) => {
-      const { text } = await readTextFile(ctx.view, i.path, 'read_file');
+      const saved = (await readTextFile(ctx.view, i.path, 'read_file')).text;
+      // The person's unsaved editor buffer, when their editor offers it and the shadow has not changed the file.
+      const buffer = ctx.readBuffer ? await ctx.readBuffer(await ctx.view.resolve(i.path)) : null;
+      const fromBuffer = buffer !== null && buffer !== saved;
+      const text = fromBuffer ? buffer : saved;
+      const source = fromBuffer ? { source: 'editor_buffer' } : {};
+      const note = fromBuffer ? '\n[shown from the unsaved editor buffer; the saved file differs, and edits apply to the saved file]' : '';
       const lines = text.split('\n');
       if (text.endsWith('\n')) lines.pop();
       const total = lines.length;
       const first = i.offset ?? 1;
       const limit = i.limit ?? DEFAULT_LIMIT;
-      if (total === 0) return { content: `${i.path} is empty.`, data: { totalLines: 0 } };
-      if (first > total) return { content: `${i.path} has ${total} lines; offset ${first} is past the end.`, isError: true, data: { totalLines: total } };
+      if (total === 0) return { content: `${i.path} is empty.${note}`, data: { totalLines: 0, ...source } };
+      if (first > total) return { content: `${i.path} has ${total} lines; offset ${first} is past the end.${note}`, isError: true, data: { totalLines: total, ...source } };
       const shown = lines.slice(first - 1, first - 1 + limit);
       const last = first + shown.length - 1;
       const width = String(last).length;
@@ -42,7 +48,7 @@ export function createReadFileTool() {
         .map((l, k) => `${String(first + k).padStart(Math.max(width, 6))}\t${l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)}... [line cut at ${MAX_LINE_CHARS} chars]` : l}`)
         .join('\n');
       const more = last < total ? `\n[lines ${first}-${last} of ${total}; call read_file with offset ${last + 1} to read on]` : '';
-      return { content: body + more, data: { totalLines: total, firstLine: first, lastLine: last } };
+      return { content: body + more + note, data: { totalLines: total, firstLine: first, lastLine: last, ...source } };
     },
   });
 }
