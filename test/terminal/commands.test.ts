@@ -121,6 +121,9 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     const switched = screen.slice(screen.lastIndexOf(`/attach ${b.sessionId}`));
     expect(switched).toContain('hello B from elsewhere');
     expect(switched).toContain('Reply in session B.');
+    expect(switched).toContain(`left session ${sessionA} (kept by the daemon — /attach ${sessionA} to go back)`);
+    // The role is stated once, on the ◆ session line.
+    expect(switched).not.toMatch(/^◆ you are the driver$/m);
 
     model.push({ text: ['Second ', 'reply in B.'] });
     await tmux.line('t', 'and again');

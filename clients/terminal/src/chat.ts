@@ -194,9 +194,11 @@ export class Chat {
       this.transcript.driver = r.session.driver;
       const queued = this.attaching.filter((ev) => ev.sessionId === sessionId);
       this.attaching = null;
-      for (const ev of queued) this.transcript.event(ev);
+      // The role change this attach itself caused is stated by the ◆ line below, not as a second line.
+      for (const ev of queued) this.transcript.event(ev, ev.event.type === 'driver_changed');
       const c = this.look.colors;
       const s = r.session;
+      if (previous && previous.sessionId !== sessionId) this.screen.print(c.dim(`left session ${previous.sessionId} (kept by the daemon — /attach ${previous.sessionId} to go back)`));
       const role = this.isDriver() ? 'you are the driver' : `${this.transcript.nameOf(this.transcript.driver)} is driving — you are watching (/drive to take over)`;
       this.screen.print(c.magenta(`◆ session ${sessionId} · ${s.model} · mode ${s.mode} · ${s.attached.length} attached · ${role}`));
     } finally {
