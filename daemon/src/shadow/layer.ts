@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync, readFileSync, readSync, type Stats, writevSync } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readFile, readlink, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync, readFileSync, readSync, statSync, type Stats, writevSync } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -55,7 +55,21 @@ export interface Manifest {
   accepts: string[];
   /** Where small objects live in `blobs.dat`: blob id → [offset of the bytes, length]. */
   blobs: Record<string, [number, number]>;
+  /** The file holding the `blobs` records (absent: `blobs.dat`); a compaction writes a new one and names it here. */
+  dat?: string;
 }
+
+/** What one compaction of the object store did. */
+export interface CompactStats {
+  bytesBefore: number;
+  bytesAfter: number;
+  objectsDropped: number;
+  filesRemoved: number;
+  ms: number;
+}
+
+/** Test seam: called between the steps of a compaction; throwing there simulates a crash at that point. */
+export type CompactStep = (step: 'dat_written' | 'manifest_written') => void | Promise<void>;
 
 const MAPS = ['entries', 'reads', 'known', 'committed', 'dirty', 'blobs'] as const;
 type MapName = (typeof MAPS)[number];
@@ -151,12 +165,119 @@ export class LayerStore {
     }
     const store = new LayerStore(dir, root, m);
     store.logLines = lines.length;
+    await store.removeStrayDats();
     await store.recoverDatTail();
     return store;
   }
 
   private get datPath(): string {
-    return path.join(this.dir, 'blobs.dat');
+    return path.join(this.dir, this.m.dat ?? 'blobs.dat');
+  }
+
+  /** Size in bytes of the current object file (records, live or not). */
+  datBytes(): number {
+    if (this.datFd !== null) return this.datSize;
+    try {
+      return statSync(this.datPath).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Object files a compaction wrote but a crash kept the manifest from naming, or left behind after renaming its successor. */
+  private async removeStrayDats(): Promise<void> {
+    const current = this.m.dat ?? 'blobs.dat';
+    let names: string[] = [];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (/^blobs(-[0-9a-f]+)?\.dat(\.tmp)?$/.test(n) && n !== current) await rm(path.join(this.dir, n), { force: true });
+  }
+
+  /**
+   * Rewrites the object store with only the `live` objects when the rest exceeds both `minBytes` and
+   * `ratio` of the file; returns null when below. Crash-safe at every step: (1) the manifest is
+   * snapshotted and the log emptied (old file, old offsets — the layer as it was); (2) the live records
+   * are written to a new file `blobs-<hex>.dat`, fsynced; (3) a snapshot naming the new file and its
+   * offsets is fsynced and renamed over layer.json — the switch; (4) the old file is removed. A crash
+   * before (3) leaves the old manifest and file (the new file is removed on open); after it, the new
+   * ones. Object files (`objects/<id>`, > 64 KiB or copies for merge-file) not in `live` are removed.
+   * Caller holds the session lock (no put runs meanwhile).
+   */
+  async compactObjects(live: Set<string>, opts: { minBytes: number; ratio: number; onStep?: CompactStep }): Promise<CompactStats | null> {
+    const t0 = performance.now();
+    const size = this.datBytes();
+    let liveBytes = 0;
+    const keep: [string, [number, number]][] = [];
+    for (const [oid, loc] of Object.entries(this.m.blobs)) {
+      if (!live.has(oid)) continue;
+      keep.push([oid, loc]);
+      liveBytes += DAT_HEADER + loc[1];
+    }
+    const dropped = Object.keys(this.m.blobs).length - keep.length;
+    const garbage = size - liveBytes;
+    if (garbage < opts.minBytes || garbage < opts.ratio * size) return null;
+    await this.compact(); // (1)
+    const name = `blobs-${randomBytes(6).toString('hex')}.dat`;
+    const file = path.join(this.dir, name);
+    const blobs: Record<string, [number, number]> = {};
+    const out = await open(`${file}.tmp`, 'w', 0o644);
+    try {
+      keep.sort((a, b) => a[1][0] - b[1][0]);
+      let at = 0;
+      for (const [oid, [from, len]] of keep) {
+        const rec = Buffer.allocUnsafe(DAT_HEADER + len);
+        if (readSync(this.dat(), rec, 0, rec.byteLength, from - DAT_HEADER) !== rec.byteLength) throw new Error(`blobs.dat is shorter than its manifest says (object ${oid})`);
+        await out.write(rec, 0, rec.byteLength, at);
+        blobs[oid] = [at + DAT_HEADER, len];
+        at += rec.byteLength;
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await rename(`${file}.tmp`, file); // (2)
+    await opts.onStep?.('dat_written');
+    await this.writeSnapshot({ ...this.m, blobs, dat: name }); // (3)
+    // The switch in memory follows the one on disk synchronously: no save can slip in between.
+    const old = this.datPath;
+    for (const oid of Object.keys(this.m.blobs)) delete this.m.blobs[oid];
+    Object.assign(this.m.blobs, blobs);
+    this.m.dat = name;
+    for (const n of MAPS) this.changed[n].clear();
+    if (this.datFd !== null) closeSync(this.datFd);
+    this.datFd = null;
+    await opts.onStep?.('manifest_written');
+    await rm(old, { force: true }); // (4)
+    let filesRemoved = 0;
+    for (const n of await readdir(this.objectsDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{40}$/.test(n) || live.has(n)) continue;
+      await rm(path.join(this.objectsDir, n), { force: true });
+      this.stored.delete(n);
+      filesRemoved++;
+    }
+    return { bytesBefore: size, bytesAfter: this.datBytes(), objectsDropped: dropped, filesRemoved, ms: performance.now() - t0 };
+  }
+
+  /** Writes layer.json whole (temp, fsync, rename) and empties the log. */
+  private async writeSnapshot(m: Manifest): Promise<void> {
+    const file = path.join(this.dir, 'layer.json');
+    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    const h = await open(tmp, 'w');
+    try {
+      await h.writeFile(JSON.stringify(m));
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, file);
+    // A crash here replays an old log over the new snapshot: harmless, each line sets keys to values
+    // (compactObjects empties the log with a snapshot of the old offsets first, so no line names them).
+    // Truncation, not a new file: the append handle keeps writing at the (new) end.
+    await writeFile(path.join(this.dir, 'layer.log'), '');
+    this.logLines = 0;
   }
 
   /**
@@ -241,15 +362,9 @@ export class LayerStore {
   }
 
   private async compact(): Promise<void> {
-    const file = path.join(this.dir, 'layer.json');
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.m));
-    await rename(tmp, file);
-    // A crash here replays an old log over the new snapshot: harmless, each line sets keys to values.
-    // Truncation, not a new file: the append handle keeps writing at the (new) end.
-    await writeFile(path.join(this.dir, 'layer.log'), '');
+    await this.ensureDirs();
+    await this.writeSnapshot(this.m);
     for (const name of MAPS) this.changed[name].clear();
-    this.logLines = 0;
   }
 
   /** Creates the layer's folders on first write (a session that never wrote leaves nothing behind). */

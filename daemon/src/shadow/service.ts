@@ -15,6 +15,7 @@ import { LayerStore, Mutex } from './layer.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
+import { collectLayer, type LayerGcOptions } from './layer-gc.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
@@ -64,7 +65,7 @@ export interface ShadowServiceDeps {
 }
 
 /** When storage is compacted. */
-export interface ShadowGcOptions {
+export interface ShadowGcOptions extends LayerGcOptions {
   /** A workspace's shadow repository is repacked (`git repack -a -d`) once it holds more packs than this (default 32). */
   maxPacks?: number;
 }
@@ -128,7 +129,18 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const lock = new Mutex();
     const s: Session = { id: sessionId, root, repoDir: path.join(wsDir, 'shadow.git'), store, lock, journal: new Journal(path.join(dir, 'accepts')), view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)) };
     await recover(s);
+    await collect(s);
     return s;
+  };
+
+  /** Compacts the session's layer storage when enough of it is garbage; a failure is logged, never fails the caller. Caller holds the lock (or owns the session alone). */
+  const collect = async (s: Session) => {
+    try {
+      const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), deps.gc);
+      if (r) deps.logger.debug(`shadow: compacted layer of ${s.id}: ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.objectsDropped} objects and ${r.filesRemoved} files dropped in ${r.ms.toFixed(0)} ms`);
+    } catch (e) {
+      deps.logger.warn(`shadow: layer compaction of ${s.id} failed (layer unchanged or already switched whole): ${String(e)}`);
+    }
   };
 
   /** Finishes or rolls back an accept a crash interrupted, and says so in the log and the audit trail. */
@@ -238,6 +250,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           const dirs = r.record?.dirs ?? [];
           await deps.audit.append({ type: 'shadow.accept', workspace: s.root, sessionId: s.id, data: { acceptId: r.acceptId, by, force: sel.force, files, conflicts: r.conflicts.map((c) => c.path), hunks: sel.hunks, ...(dirs.length > 0 ? { createdDirs: dirs } : {}) } });
         }
+        await collect(s);
         return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
       });
     },
@@ -248,6 +261,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
         await s.store.save();
         await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
+        await collect(s);
         return { rejected };
       });
     },
@@ -259,6 +273,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         const r = u.record;
         const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
         await deps.audit.append({ type: 'shadow.undo', workspace: s.root, sessionId: s.id, data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) } });
+        await collect(s);
         return { acceptId: r.id, restored: u.restored };
       });
     },
