@@ -2,7 +2,7 @@
 // stdio with the official SDK's client side (or with raw lines, for protocol-error tests).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
-import { client, ndJsonStream, type ClientContext, type RequestPermissionRequest, type RequestPermissionResponse, type SessionNotification } from '@agentclientprotocol/sdk';
+import { client, ndJsonStream, type ClientContext, type ReadTextFileRequest, type ReadTextFileResponse, type RequestPermissionRequest, type RequestPermissionResponse, type SessionNotification } from '@agentclientprotocol/sdk';
 import { repoRoot, shadowboxBin } from '../helpers/daemon.js';
 
 export type PermissionAnswerer = (q: RequestPermissionRequest, signal: AbortSignal) => Promise<RequestPermissionResponse>;
@@ -53,8 +53,11 @@ export interface AcpEditor {
   stdoutLines: () => string[];
 }
 
+/** How the editor answers ACP `fs/read_text_file` (its buffers); without it the method is unknown to it. */
+export type ReadTextFile = (p: ReadTextFileRequest, signal: AbortSignal) => Promise<ReadTextFileResponse>;
+
 /** Spawns the bridge and connects the SDK's client side to its stdio (no initialize yet). */
-export function connectEditor(env: NodeJS.ProcessEnv): AcpEditor {
+export function connectEditor(env: NodeJS.ProcessEnv, opts: { readTextFile?: ReadTextFile } = {}): AcpEditor {
   const proc = spawnAcp(env);
   const updates: SessionNotification[] = [];
   const permissions: RequestPermissionRequest[] = [];
@@ -68,13 +71,13 @@ export function connectEditor(env: NodeJS.ProcessEnv): AcpEditor {
   });
   proc.child.stdout.on('end', () => forSdk.push(null));
   const stream = ndJsonStream(Writable.toWeb(proc.child.stdin) as WritableStream<Uint8Array>, Readable.toWeb(forSdk) as ReadableStream<Uint8Array>);
-  const conn = client({ name: 'test-editor' })
+  const builder = client({ name: 'test-editor' })
     .onNotification('session/update', ({ params }) => void updates.push(params))
     .onRequest('session/request_permission', ({ params, signal }) => {
       permissions.push(params);
       return answer(params, signal);
-    })
-    .connect(stream);
+    });
+  const conn = (opts.readTextFile ? builder.onRequest('fs/read_text_file', ({ params, signal }) => opts.readTextFile!(params, signal)) : builder).connect(stream);
   return {
     proc,
     agent: conn.agent,
