@@ -62,6 +62,7 @@ describe('layer garbage collection', () => {
     const st = await again.status(t);
     expect(st.files.map((f) => f.path)).toEqual(['big.txt']);
     expect(st.undoable).toBe(9);
+    expect(st.commits.map((c) => c.summary)).toEqual(Array.from({ length: 200 }, (_, i) => `turn ${i + 1}`));
     expect((await again.file(t, 'big.txt')).shadow).toBe(version(200));
     await again.undo(t, 'test');
     expect(readFileSync(path.join(ws.root, 'big.txt'), 'utf8')).toBe(version(198));

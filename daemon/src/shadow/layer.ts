@@ -98,6 +98,8 @@ export class LayerStore {
   readonly m: Manifest;
   private readonly changed: Record<MapName, Set<string>> = { entries: new Set(), reads: new Set(), known: new Set(), committed: new Set(), dirty: new Set(), blobs: new Set() };
   private logLines = 0;
+  /** Checkpoints already in the log or snapshot: a log line carries only the ones after (the list grows by one per turn). */
+  private savedCheckpoints = 0;
   private log: FileHandle | null = null;
   private datFd: number | null = null;
   private datSize = 0;
@@ -148,7 +150,7 @@ export class LayerStore {
     }
     for (const line of lines) {
       if (!line) continue;
-      let delta: { maps: Record<MapName, Record<string, unknown>>; tip: string | null; checkpoints: Checkpoint[]; accepts: string[] };
+      let delta: { maps: Record<MapName, Record<string, unknown>>; tip: string | null; checkpoints?: Checkpoint[]; cp?: [number, Checkpoint[]]; accepts: string[] };
       try {
         delta = JSON.parse(line) as typeof delta;
       } catch {
@@ -161,10 +163,13 @@ export class LayerStore {
           else target[k] = v;
         }
       }
-      Object.assign(m, { tip: delta.tip, checkpoints: delta.checkpoints, accepts: delta.accepts });
+      // `cp`: the checkpoints appended since the line before (whole list in lines written before it existed).
+      const checkpoints = delta.cp ? [...m.checkpoints.slice(0, delta.cp[0]), ...delta.cp[1]] : (delta.checkpoints ?? m.checkpoints);
+      Object.assign(m, { tip: delta.tip, checkpoints, accepts: delta.accepts });
     }
     const store = new LayerStore(dir, root, m);
     store.logLines = lines.length;
+    store.savedCheckpoints = m.checkpoints.length;
     await store.removeStrayDats();
     await store.recoverDatTail();
     return store;
@@ -345,7 +350,9 @@ export class LayerStore {
       this.changed[name].clear();
       maps[name] = out;
     }
-    const line = JSON.stringify({ maps, tip: this.m.tip, checkpoints: this.m.checkpoints, accepts: this.m.accepts });
+    const from = Math.min(this.savedCheckpoints, this.m.checkpoints.length);
+    const line = JSON.stringify({ maps, tip: this.m.tip, cp: [from, this.m.checkpoints.slice(from)], accepts: this.m.accepts });
+    this.savedCheckpoints = this.m.checkpoints.length;
     // One append-mode handle for the session's life: a save is one write, not open + write + close.
     this.log ??= await open(path.join(this.dir, 'layer.log'), 'a');
     await this.log.write(line + '\n');
@@ -365,6 +372,7 @@ export class LayerStore {
     await this.ensureDirs();
     await this.writeSnapshot(this.m);
     for (const name of MAPS) this.changed[name].clear();
+    this.savedCheckpoints = this.m.checkpoints.length;
   }
 
   /** Creates the layer's folders on first write (a session that never wrote leaves nothing behind). */
