@@ -69,7 +69,9 @@ for (const provider of ['openai', 'anthropic'] as const) {
 
       // The person edits the file the agent changed: clients are told, and the review item is stale.
       const changed: Array<{ paths: string[]; stale: string[] }> = [];
-      b.connection.onNotification(WorkspaceChanged.method, (p: { paths: string[]; stale: string[] }) => changed.push(p));
+      b.connection.onNotification(WorkspaceChanged.type, (p) => {
+        changed.push(p);
+      });
       await new Promise((r) => setTimeout(r, 300)); // the watcher starts after the first checkpoint
       await writeFile(path.join(ws, 'a.txt'), 'hello from the person\n');
       expect(await until(() => changed.some((c) => c.stale.includes('a.txt')))).toBe(true);

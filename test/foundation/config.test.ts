@@ -9,7 +9,7 @@ describe('config.json', () => {
   it('sets the default model and mode of new sessions', async () => {
     const stateDir = await makeTempDir('st');
     await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ model: 'anthropic/claude-from-config', mode: 'read-only' }));
-    const env = { ...process.env, SHADOWBOX_MODEL: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.SHADOWBOX_MODEL;
     const d = await startTestDaemon({ stateDir, env });
     try {

@@ -246,7 +246,7 @@ describe('stdio transport and the daemon lock', () => {
     const child = spawn(process.execPath, [shadowboxBin, 'daemon', '--stdio'], { env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir }, stdio: ['pipe', 'pipe', 'pipe'] });
     const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
     conn.listen();
-    const r = await conn.sendRequest(Initialize.type, { protocolVersion: 1, clientInfo: { name: 'stdio-test', kind: 'test' }, capabilities: { permissions: false, events: true } });
+    const r = await conn.sendRequest(Initialize.type, { protocolVersion: 1, clientInfo: { name: 'stdio-test', kind: 'test' }, capabilities: { permissions: false, events: true, buffers: false } });
     expect(r.daemonInfo.name).toBe('shadowbox');
     const s = await conn.sendRequest(DaemonStatus.type, {});
     expect(s.clients[0]?.transport).toBe('stdio');

@@ -111,7 +111,7 @@ describe('chat over a piped stdin', () => {
     const connect = async () => (await d.client.initialize({ name: 't' }, { permissions: true }), d.client);
     const { attachCommand } = await import('./index.js');
     // The fake reports c1 as driver; pretend another client drives by renaming ours.
-    const done = attachCommand(t.io, ['s1'], { connect: async (...a) => Object.assign(await connect(...(a as [])), { clientId: 'other' }) });
+    const done = attachCommand(t.io, ['s1'], { connect: async () => Object.assign(await connect(), { clientId: 'other' }) });
     t.stdin.end('hello\n/exit\nnot read\n');
     expect(await done).toBe(0);
     expect(t.out()).toContain('you are watching: c1 is driving — /drive to take over');

@@ -50,7 +50,7 @@ async function runWasi(bytes: Buffer, argv: string[], dir: string, env: Record<s
   // node:wasi takes ownership of the descriptor (it closes it when the instance goes away).
   const fd = openSync(outFile, 'w');
   const wasi = new WASI({ version: 'preview1', args: ['prog', ...argv], env, preopens: { '/workspace': dir }, stdout: fd, returnOnExit: true });
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(bytes), wasi.getImportObject() as WebAssembly.Imports);
+  const inst = await WebAssembly.instantiate(await WebAssembly.compile(new Uint8Array(bytes)), wasi.getImportObject() as WebAssembly.Imports);
   const code = wasi.start(inst);
   return { code, out: readFileSync(outFile, 'utf8') };
 }
