@@ -1,26 +1,12 @@
 import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
-import type { ToolKind, ToolTarget } from '../tools/define.js';
+import type { PolicyDecision, PolicyMode, PolicyQuery, ToolKind } from '../tools/index.js';
 import { describeRule, escapeGlob, matchPath, ruleMatches, targetsOf } from './match.js';
 
+// The query and verdict are the tool runtime's PolicyPort types: the policy implements that port.
+export type { PolicyDecision, PolicyMode, PolicyQuery } from '../tools/index.js';
+
 type Rule = z.infer<typeof PolicyRule>;
-export type PolicyMode = 'read-only' | 'review' | 'auto';
-
-/** One call as the policy sees it: who, where, which tool, and what it will touch (workspace-relative paths). */
-export interface PolicyQuery {
-  workspace: string;
-  sessionId: string;
-  mode: PolicyMode;
-  tool: string;
-  kind: ToolKind;
-  target: ToolTarget;
-}
-
-/** The verdict and the rule that produced it, e.g. "mode:review kind:fetch" or "protected:.git/**". */
-export interface PolicyDecision {
-  action: 'allow' | 'ask' | 'deny';
-  rule: string;
-}
 
 /** Everything the decision depends on besides the call itself. */
 export interface PolicyInputs {
