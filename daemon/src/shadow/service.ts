@@ -189,8 +189,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     return p;
   };
 
+  // Reads of the review state take the session lock too: an accept, reject or undo (and the layer compaction after
+  // it) never runs under them, so they never see objects being dropped.
   const status = async (t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>> => {
     const s = await session(t.sessionId, t.workspace);
+    return s.lock.run(() => statusOf(s));
+  };
+  const statusOf = async (s: Session): Promise<ResultOf<typeof ShadowStatus>> => {
     const files = [];
     for (const it of listItems(s.store)) {
       const d = await diffItem(s.store, it);
@@ -198,6 +203,38 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     }
     const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
     return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
+  };
+
+  const diffOf = async (s: Session, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>> => {
+    const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
+    const files = [];
+    for (const it of listItems(s.store)) {
+      if (wanted && !wanted.some((p) => covers(p, it))) continue;
+      const d = await diffItem(s.store, it);
+      const oldMode = it.old.type === 'file' || it.old.type === 'symlink' ? it.old.mode : undefined;
+      files.push({
+        path: it.path,
+        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
+        change: it.change,
+        binary: d.binary,
+        ...(oldMode !== undefined ? { oldMode } : {}),
+        ...(it.next ? { newMode: it.next.mode } : {}),
+        stale: await isStale(s.store, it),
+        patch: d.patch,
+        hunks: d.hunks,
+      });
+    }
+    return { sessionId: s.id, files };
+  };
+
+  const fileOf = async (s: Session, p: string): Promise<ResultOf<typeof ShadowFile>> => {
+    const rel = await s.view.resolve(p);
+    const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
+    const loc = s.view.locate(rel);
+    const shadowBuf = loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
+    const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
+    const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
+    return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
   };
 
   const service: ShadowService = {
@@ -219,25 +256,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async diff(t, paths) {
       const s = await session(t.sessionId, t.workspace);
-      const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
-      const files = [];
-      for (const it of listItems(s.store)) {
-        if (wanted && !wanted.some((p) => covers(p, it))) continue;
-        const d = await diffItem(s.store, it);
-        const oldMode = it.old.type === 'file' || it.old.type === 'symlink' ? it.old.mode : undefined;
-        files.push({
-          path: it.path,
-          ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
-          change: it.change,
-          binary: d.binary,
-          ...(oldMode !== undefined ? { oldMode } : {}),
-          ...(it.next ? { newMode: it.next.mode } : {}),
-          stale: await isStale(s.store, it),
-          patch: d.patch,
-          hunks: d.hunks,
-        });
-      }
-      return { sessionId: s.id, files };
+      return s.lock.run(() => diffOf(s, paths));
     },
 
     async accept(t, sel, by) {
@@ -287,13 +306,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async file(t, p) {
       const s = await session(t.sessionId, t.workspace);
-      const rel = await s.view.resolve(p);
-      const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
-      const loc = s.view.locate(rel);
-      const shadowBuf = loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
-      const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
-      const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
-      return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
+      return s.lock.run(() => fileOf(s, p));
     },
 
     watch(workspace, onChange) {
