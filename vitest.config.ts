@@ -20,7 +20,9 @@ export default defineConfig({
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },
-      { test: { ...common, name: 'clients', include: ['clients/*/src/**/*.test.ts', 'clients/web/node/**/*.test.ts'] } },
+      {
+        test: { ...common, name: 'clients', include: ['clients/*/src/**/*.test.ts', 'clients/web/node/**/*.test.ts'] },
+      },
       { test: { ...common, name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
       { test: { ...common, name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false } },
       { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts'] } },

@@ -15,7 +15,10 @@ const sorted = (xs) => [...xs].sort((a, b) => a - b);
 export async function run() {
   const rows = [];
   const model = await startModelServer();
-  const daemon = await startDaemon({ SHADOWBOX_MODEL: 'openai/bench', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' }, ['--no-web']);
+  const daemon = await startDaemon(
+    { SHADOWBOX_MODEL: 'openai/bench', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+    ['--no-web'],
+  );
   const ws = mkdtempSync(path.join(os.tmpdir(), 'sbxa-'));
   writeFileSync(path.join(ws, 'a.txt'), 'hello\n'.repeat(100));
   const clients = [];
@@ -26,7 +29,11 @@ export async function run() {
     for (let i = 0; i < TURNS + 20; i++) {
       model.push({ text: ['ok'] });
       const t = performance.now();
-      const s = await sdk.chat.completions.create({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      const s = await sdk.chat.completions.create({
+        model: 'bench',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       for await (const _ of s);
       if (i >= 20) direct.push(performance.now() - t);
     }
@@ -44,8 +51,20 @@ export async function run() {
     }
     const d50 = percentile(sorted(direct), 50);
     const t50 = percentile(sorted(turn), 50);
-    rows.push({ metric: 'prompt → end_turn, instant model, p50', value: t50, unit: 'ms', baseline: d50, ratio: t50 / d50, note: 'baseline: the same streamed model call made directly with the OpenAI SDK' });
-    rows.push({ metric: 'loop overhead per turn (excl. model time)', value: t50 - d50, unit: 'ms', note: 'event log appends, fan-out, context fitting, checkpoint check, meta write' });
+    rows.push({
+      metric: 'prompt → end_turn, instant model, p50',
+      value: t50,
+      unit: 'ms',
+      baseline: d50,
+      ratio: t50 / d50,
+      note: 'baseline: the same streamed model call made directly with the OpenAI SDK',
+    });
+    rows.push({
+      metric: 'loop overhead per turn (excl. model time)',
+      value: t50 - d50,
+      unit: 'ms',
+      note: 'event log appends, fan-out, context fitting, checkpoint check, meta write',
+    });
 
     const tool = [];
     for (let i = 0; i < 60; i++) {
@@ -55,7 +74,14 @@ export async function run() {
       if (i >= 10) tool.push(performance.now() - t);
     }
     const tool50 = percentile(sorted(tool), 50);
-    rows.push({ metric: 'turn with one read_file call, p50', value: tool50, unit: 'ms', baseline: 2 * d50, ratio: tool50 / (2 * d50), note: 'two model calls + policy + audit + shadow view read; baseline: two direct SDK calls' });
+    rows.push({
+      metric: 'turn with one read_file call, p50',
+      value: tool50,
+      unit: 'ms',
+      baseline: 2 * d50,
+      ratio: tool50 / (2 * d50),
+      note: 'two model calls + policy + audit + shadow view read; baseline: two direct SDK calls',
+    });
 
     // Notifications/s: one reply of 5000 chunks, streamed to 3 attached clients (the driver and two watchers).
     const N = 5000;
@@ -74,14 +100,24 @@ export async function run() {
     await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'stream' });
     while (got < 3 * N && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
     const secs = (performance.now() - t0) / 1000;
-    rows.push({ metric: 'notification fan-out to 3 clients (streamed deltas)', value: got / secs, unit: 'notifications/s', note: `${N} deltas × 3 clients in ${secs.toFixed(2)} s, each appended to the session log first; target ≥ 20k/s` });
+    rows.push({
+      metric: 'notification fan-out to 3 clients (streamed deltas)',
+      value: got / secs,
+      unit: 'notifications/s',
+      note: `${N} deltas × 3 clients in ${secs.toFixed(2)} s, each appended to the session log first; target ≥ 20k/s`,
+    });
 
     // Memory per idle session.
     const before = daemon.rss();
     const M = 200;
     for (let i = 0; i < M; i++) await c.request({ method: 'session/create' }, { workspace: ws });
     await new Promise((r) => setTimeout(r, 300));
-    rows.push({ metric: 'memory per idle session', value: (daemon.rss() - before) / M / 1024, unit: 'KiB', note: `RSS growth over ${M} new sessions` });
+    rows.push({
+      metric: 'memory per idle session',
+      value: (daemon.rss() - before) / M / 1024,
+      unit: 'KiB',
+      note: `RSS growth over ${M} new sessions`,
+    });
   } finally {
     for (const x of clients) x.dispose();
     await daemon.stop();

@@ -11,7 +11,17 @@ const N = 10_000;
 const IN_FLIGHT = 64;
 const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
 const ws = '/bench/workspace';
-const dataOf = (i) => ({ tool: 'read_file', callId: `c${i}`, summary: `read src/file${i % 100}.ts:1-40`, args: 'a'.repeat(64), decision: { action: 'allow', rule: 'mode:review kind:read' }, durationMs: 1.5, bytesIn: 120, bytesOut: 4096, outcome: 'ok' });
+const dataOf = (i) => ({
+  tool: 'read_file',
+  callId: `c${i}`,
+  summary: `read src/file${i % 100}.ts:1-40`,
+  args: 'a'.repeat(64),
+  decision: { action: 'allow', rule: 'mode:review kind:read' },
+  durationMs: 1.5,
+  bytesIn: 120,
+  bytesOut: 4096,
+  outcome: 'ok',
+});
 
 async function timeIt(fn) {
   const t = performance.now();
@@ -21,16 +31,24 @@ async function timeIt(fn) {
 
 async function inFlight(n, call) {
   let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < n) await call(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) await call(next++);
+    }),
+  );
 }
 
 async function auditRun(dir, durability, parallel) {
   const log = createAuditLog({ stateDir: dir, logger, durability, checkpointIdleMs: 0 });
   await log.append({ type: 'session.start', workspace: ws, sessionId: 's', data: {} }); // key + open outside the timing
   const append = (i) => log.append({ type: 'tool.call', workspace: ws, sessionId: 's', data: dataOf(i) });
-  const secs = await timeIt(() => (parallel ? inFlight(N, append) : (async () => { for (let i = 0; i < N; i++) await append(i); })()));
+  const secs = await timeIt(() =>
+    parallel
+      ? inFlight(N, append)
+      : (async () => {
+          for (let i = 0; i < N; i++) await append(i);
+        })(),
+  );
   await log.close();
   return secs;
 }
@@ -38,8 +56,24 @@ async function auditRun(dir, durability, parallel) {
 async function baselineRun(file, parallel) {
   // A plain JSON Lines file: one fs.appendFile per entry, no chain, no hashing (and, 64 in flight, no ordering guarantee).
   let seq = 0;
-  const append = (i) => appendFile(file, JSON.stringify({ seq: ++seq, time: new Date().toISOString(), type: 'tool.call', sessionId: 's', data: dataOf(i) }) + '\n');
-  return timeIt(() => (parallel ? inFlight(N, append) : (async () => { for (let i = 0; i < N; i++) await append(i); })()));
+  const append = (i) =>
+    appendFile(
+      file,
+      JSON.stringify({
+        seq: ++seq,
+        time: new Date().toISOString(),
+        type: 'tool.call',
+        sessionId: 's',
+        data: dataOf(i),
+      }) + '\n',
+    );
+  return timeIt(() =>
+    parallel
+      ? inFlight(N, append)
+      : (async () => {
+          for (let i = 0; i < N; i++) await append(i);
+        })(),
+  );
 }
 
 async function heldOpenRun(file) {
@@ -47,7 +81,16 @@ async function heldOpenRun(file) {
   const fh = await open(file, 'a');
   let seq = 0;
   const secs = await timeIt(async () => {
-    for (let i = 0; i < N; i++) await fh.write(JSON.stringify({ seq: ++seq, time: new Date().toISOString(), type: 'tool.call', sessionId: 's', data: dataOf(i) }) + '\n');
+    for (let i = 0; i < N; i++)
+      await fh.write(
+        JSON.stringify({
+          seq: ++seq,
+          time: new Date().toISOString(),
+          type: 'tool.call',
+          sessionId: 's',
+          data: dataOf(i),
+        }) + '\n',
+      );
   });
   await fh.close();
   return secs;
@@ -61,14 +104,41 @@ export async function run() {
       const label = parallel ? `${IN_FLIGHT} in flight` : 'sequential';
       const base = N / (await baselineRun(path.join(root, `base-${label}.jsonl`), parallel));
       const chk = N / (await auditRun(path.join(root, `chk-${parallel}`), 'checkpoint', parallel));
-      rows.push({ metric: `audit appends/s, ${label} (fsync at checkpoints)`, value: chk, unit: 'entries/s', baseline: base, ratio: chk / base, note: 'baseline: fs.appendFile JSONL, no chain' });
-      rows.push({ metric: `audit append cost, ${label}`, value: 1e6 / chk, unit: 'µs/entry', baseline: 1e6 / base, ratio: base / chk });
+      rows.push({
+        metric: `audit appends/s, ${label} (fsync at checkpoints)`,
+        value: chk,
+        unit: 'entries/s',
+        baseline: base,
+        ratio: chk / base,
+        note: 'baseline: fs.appendFile JSONL, no chain',
+      });
+      rows.push({
+        metric: `audit append cost, ${label}`,
+        value: 1e6 / chk,
+        unit: 'µs/entry',
+        baseline: 1e6 / base,
+        ratio: base / chk,
+      });
       if (!parallel) {
         const held = N / (await heldOpenRun(path.join(root, 'held.jsonl')));
-        rows.push({ metric: 'audit appends/s, sequential, vs held-open handle', value: chk, unit: 'entries/s', baseline: held, ratio: chk / held, note: 'baseline: one open FileHandle, one write per entry, no chain' });
+        rows.push({
+          metric: 'audit appends/s, sequential, vs held-open handle',
+          value: chk,
+          unit: 'entries/s',
+          baseline: held,
+          ratio: chk / held,
+          note: 'baseline: one open FileHandle, one write per entry, no chain',
+        });
       }
       const every = N / (await auditRun(path.join(root, `every-${parallel}`), 'every', parallel));
-      rows.push({ metric: `audit appends/s, ${label} (fdatasync every batch)`, value: every, unit: 'entries/s', baseline: base, ratio: every / base, note: parallel ? 'group commit: one write + fdatasync per batch' : 'one fdatasync per entry' });
+      rows.push({
+        metric: `audit appends/s, ${label} (fdatasync every batch)`,
+        value: every,
+        unit: 'entries/s',
+        baseline: base,
+        ratio: every / base,
+        note: parallel ? 'group commit: one write + fdatasync per batch' : 'one fdatasync per entry',
+      });
     }
     const verifyDir = path.join(root, 'chk-true');
     const log = createAuditLog({ stateDir: verifyDir, logger });
@@ -76,7 +146,12 @@ export async function run() {
     const r = await log.verify(ws);
     const ms = performance.now() - t;
     if (!r.ok) throw new Error(`bench log did not verify: ${JSON.stringify(r)}`);
-    rows.push({ metric: `audit verify, ${r.entries} entries`, value: ms, unit: 'ms', note: `${r.checkpoints} signed checkpoints; ${((ms * 1000) / r.entries).toFixed(1)} µs/entry` });
+    rows.push({
+      metric: `audit verify, ${r.entries} entries`,
+      value: ms,
+      unit: 'ms',
+      note: `${r.checkpoints} signed checkpoints; ${((ms * 1000) / r.entries).toFixed(1)} µs/entry`,
+    });
     await log.close();
 
     // Policy: a realistic project file (12 rules) and a mix of calls.
@@ -86,7 +161,12 @@ export async function run() {
       { id: 'c', action: 'ask', path: 'infra/**' },
       { id: 'd', action: 'allow', tool: 'mcp__github__*' },
       { id: 'e', action: 'allow', kind: 'fetch', host: '*.pypi.org' },
-      ...Array.from({ length: 7 }, (_, i) => ({ id: `x${i}`, action: 'allow', tool: `tool_${i}`, path: `pkg${i}/**/*.ts` })),
+      ...Array.from({ length: 7 }, (_, i) => ({
+        id: `x${i}`,
+        action: 'allow',
+        tool: `tool_${i}`,
+        path: `pkg${i}/**/*.ts`,
+      })),
     ];
     const calls = [
       { mode: 'review', tool: 'read_file', kind: 'read', target: { paths: ['src/index.ts'] } },
@@ -100,7 +180,12 @@ export async function run() {
     for (let i = 0; i < 10_000; i++) decide(calls[i % calls.length], inputs);
     let t0 = performance.now();
     for (let i = 0; i < M; i++) decide(calls[i % calls.length], inputs);
-    rows.push({ metric: 'policy decide (pure)', value: ((performance.now() - t0) * 1000) / M, unit: 'µs/call', note: '12 project rules, 2 protected globs, mixed calls' });
+    rows.push({
+      metric: 'policy decide (pure)',
+      value: ((performance.now() - t0) * 1000) / M,
+      unit: 'µs/call',
+      note: '12 project rules, 2 protected globs, mixed calls',
+    });
 
     const pdir = path.join(root, 'policy');
     const entries = [];
@@ -110,7 +195,12 @@ export async function run() {
     for (let i = 0; i < 1000; i++) await policy.decide({ workspace: ws, sessionId: 's', ...calls[i % calls.length] });
     t0 = performance.now();
     for (let i = 0; i < S; i++) await policy.decide({ workspace: ws, sessionId: 's', ...calls[i % calls.length] });
-    rows.push({ metric: 'policy decide (service)', value: ((performance.now() - t0) * 1000) / S, unit: 'µs/call', note: 'includes one stat of the rules file (hand edits apply to the next call)' });
+    rows.push({
+      metric: 'policy decide (service)',
+      value: ((performance.now() - t0) * 1000) / S,
+      unit: 'µs/call',
+      note: 'includes one stat of the rules file (hand edits apply to the next call)',
+    });
     await writeFile(path.join(root, 'done'), '');
   } finally {
     await rm(root, { recursive: true, force: true });

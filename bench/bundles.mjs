@@ -30,8 +30,12 @@ export async function run() {
   try {
     w.now = new Date();
     // ASCII payloads (the test fixture takes strings): exactly 1 MiB and 9 MiB of bytes.
-    const entry = randomBytes(1024 * 1024).toString('base64').slice(0, 1024 * 1024);
-    const data = randomBytes(9 * 1024 * 1024).toString('base64').slice(0, 9 * 1024 * 1024);
+    const entry = randomBytes(1024 * 1024)
+      .toString('base64')
+      .slice(0, 1024 * 1024);
+    const data = randomBytes(9 * 1024 * 1024)
+      .toString('base64')
+      .slice(0, 9 * 1024 * 1024);
     const e = await w.publish('big', '1.0.0', { 'bin/big.wasm': entry, 'share/data.bin': data });
     await w.index({ big: { '1.0.0': e } });
     const versionDir = join(w.outDir, 'big', '1.0.0');
@@ -41,7 +45,9 @@ export async function run() {
     const sha256sum = await time(() => execFileSync('sha256sum', [archivePath]));
     const nodeSha = await time(() => createHash('sha256').update(readFileSync(archivePath)).digest('hex'));
     const verifyCold = await time(() => w.service().verifyPath(versionDir));
-    const install = await time((i) => w.service({ stateDir: join(w.base, `state-install-${i}`) }).install({ name: 'big', mirror: w.outDir }));
+    const install = await time((i) =>
+      w.service({ stateDir: join(w.base, `state-install-${i}`) }).install({ name: 'big', mirror: w.outDir }),
+    );
     // First load in a new process-like service (empty stat cache) vs the same service again.
     const firstLoads = [];
     const cachedLoads = [];
@@ -62,10 +68,34 @@ export async function run() {
       rows: [
         { metric: `sha256sum of the ${mib} MiB archive (process)`, value: sha256sum, unit: 'ms', note: 'baseline' },
         { metric: 'node:crypto sha256 of the archive (read + hash)', value: nodeSha, unit: 'ms', note: 'baseline' },
-        { metric: 'verifyPath cold (archive, signatures, index, every file)', value: verifyCold, unit: 'ms', baseline: sha256sum, ratio: verifyCold / sha256sum },
-        { metric: 'install from a mirror folder (verify + write store)', value: install, unit: 'ms', baseline: sha256sum, ratio: install / sha256sum },
-        { metric: 'load, first in a fresh service (hash every store file)', value: loadCold, unit: 'ms', baseline: sha256sum, ratio: loadCold / sha256sum },
-        { metric: 'load, cached (stat check, entry bytes kept per stat)', value: loadCached, unit: 'ms', baseline: sha256sum, ratio: loadCached / sha256sum },
+        {
+          metric: 'verifyPath cold (archive, signatures, index, every file)',
+          value: verifyCold,
+          unit: 'ms',
+          baseline: sha256sum,
+          ratio: verifyCold / sha256sum,
+        },
+        {
+          metric: 'install from a mirror folder (verify + write store)',
+          value: install,
+          unit: 'ms',
+          baseline: sha256sum,
+          ratio: install / sha256sum,
+        },
+        {
+          metric: 'load, first in a fresh service (hash every store file)',
+          value: loadCold,
+          unit: 'ms',
+          baseline: sha256sum,
+          ratio: loadCold / sha256sum,
+        },
+        {
+          metric: 'load, cached (stat check, entry bytes kept per stat)',
+          value: loadCached,
+          unit: 'ms',
+          baseline: sha256sum,
+          ratio: loadCached / sha256sum,
+        },
       ],
     };
   } finally {

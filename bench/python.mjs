@@ -81,7 +81,10 @@ function coldPyodide() {
     py.setStdout({ batched: () => {} });
     py.runPython('print(1+1)');
     process.stdout.write(JSON.stringify({ ms: performance.now() - t }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: path.join(here, '..', 'daemon') });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: path.join(here, '..', 'daemon'),
+  });
   return JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('{'))).ms;
 }
 
@@ -122,7 +125,10 @@ async function throughDaemon(stateDir, ws, warmRuns, delayMs = 0) {
     await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
     const s = await c.request({ method: 'session/create' }, { workspace: ws });
     const call = async () => {
-      const r = await c.request({ method: 'tools/call' }, { sessionId: s.sessionId, tool: 'python', input: { code: 'print(1+1)' } });
+      const r = await c.request(
+        { method: 'tools/call' },
+        { sessionId: s.sessionId, tool: 'python', input: { code: 'print(1+1)' } },
+      );
       if (r.data?.stdout !== '2\n') throw new Error(`python through the daemon failed: ${r.content}`);
       return r;
     };
@@ -169,7 +175,11 @@ export async function run() {
     const sbCpu = await timeN(3, () => py.run({ code: CPU_CODE }, { view: new MemoryLayerView(ws) }));
     await py.close();
     const empty = mkdtempSync(path.join(os.tmpdir(), 'sbpy-empty-'));
-    const sbCold = median([coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty), coldShadowbox(bundleDir, empty)]);
+    const sbCold = median([
+      coldShadowbox(bundleDir, empty),
+      coldShadowbox(bundleDir, empty),
+      coldShadowbox(bundleDir, empty),
+    ]);
     rmSync(empty, { recursive: true, force: true });
 
     // Through the daemon. A fresh state dir (python's background warm-up installs the bundle from bundles/out),
@@ -202,20 +212,68 @@ export async function run() {
     const pyoCpu = await timeN(3, () => pyo.runPython(CPU_CODE));
     const pyoCold = median([coldPyodide(), coldPyodide()]);
 
-    const add = (metric, value, baseline, note) => rows.push({ metric, value: Math.round(value * 10) / 10, unit: 'ms', baseline: Math.round(baseline * 10) / 10, ratio: Math.round((value / baseline) * 100) / 100, note });
-    add('tools/call python print(1+1) warm p50 (daemon)', dWarm, nativeAgain, 'real daemon over its socket: policy, audit, shadow view, fresh instance; vs python3 -c process');
-    add('tools/call python print(1+1) first after daemon start (daemon)', dFirst, nativeAgain, `bundle installed; call right after ready + session/create; median of 5 restarts (${restarts.map((d) => Math.round(d.first)).join(', ')} ms); goal ≤ 150 ms`);
-    add('tools/call python print(1+1) first, 1 s after daemon start (daemon)', dSettled, nativeAgain, `bundle installed; warm-up finished; median of 3 restarts (${settled.map((d) => Math.round(d.first)).join(', ')} ms)`);
-    add('tools/call python print(1+1) first on a fresh state dir (daemon)', fresh.first, nativeAgain, 'the background warm-up installs + verifies the bundle from bundles/out, compiles and primes; the call waits for what is left of that');
-    add('print(1+1) warm: shadowbox (library)', sbHello, nativeHello, 'createPython().run in-process, fresh sandboxed instance per call vs python3 -c process');
-    add('print(1+1) warm: pyodide', pyoHello, nativeHello, 'runPython on a loaded instance (state shared between runs)');
-    add('print(1+1) cold: shadowbox', sbCold, nativeHello, 'new Node process: compile module, load stdlib, spawn worker, run');
+    const add = (metric, value, baseline, note) =>
+      rows.push({
+        metric,
+        value: Math.round(value * 10) / 10,
+        unit: 'ms',
+        baseline: Math.round(baseline * 10) / 10,
+        ratio: Math.round((value / baseline) * 100) / 100,
+        note,
+      });
+    add(
+      'tools/call python print(1+1) warm p50 (daemon)',
+      dWarm,
+      nativeAgain,
+      'real daemon over its socket: policy, audit, shadow view, fresh instance; vs python3 -c process',
+    );
+    add(
+      'tools/call python print(1+1) first after daemon start (daemon)',
+      dFirst,
+      nativeAgain,
+      `bundle installed; call right after ready + session/create; median of 5 restarts (${restarts.map((d) => Math.round(d.first)).join(', ')} ms); goal ≤ 150 ms`,
+    );
+    add(
+      'tools/call python print(1+1) first, 1 s after daemon start (daemon)',
+      dSettled,
+      nativeAgain,
+      `bundle installed; warm-up finished; median of 3 restarts (${settled.map((d) => Math.round(d.first)).join(', ')} ms)`,
+    );
+    add(
+      'tools/call python print(1+1) first on a fresh state dir (daemon)',
+      fresh.first,
+      nativeAgain,
+      'the background warm-up installs + verifies the bundle from bundles/out, compiles and primes; the call waits for what is left of that',
+    );
+    add(
+      'print(1+1) warm: shadowbox (library)',
+      sbHello,
+      nativeHello,
+      'createPython().run in-process, fresh sandboxed instance per call vs python3 -c process',
+    );
+    add(
+      'print(1+1) warm: pyodide',
+      pyoHello,
+      nativeHello,
+      'runPython on a loaded instance (state shared between runs)',
+    );
+    add(
+      'print(1+1) cold: shadowbox',
+      sbCold,
+      nativeHello,
+      'new Node process: compile module, load stdlib, spawn worker, run',
+    );
     add('print(1+1) cold: pyodide', pyoCold, nativeHello, 'new Node process: loadPyodide + runPython');
     add('1 MB CSV aggregation: shadowbox', sbCsv, nativeCsv, 'csv.DictReader over a workspace file');
     add('1 MB CSV aggregation: pyodide', pyoCsv, nativeCsv, 'same code, file in Pyodide MEMFS');
     add('CPU loop 2M iterations: shadowbox', sbCpu, nativeCpu, 'pure-Python loop');
     add('CPU loop 2M iterations: pyodide', pyoCpu, nativeCpu, 'same loop');
-    rows.push({ metric: 'shadowbox vs pyodide cold start', value: Math.round((sbCold / pyoCold) * 1000) / 1000, unit: 'x', note: 'ratio of the two cold rows' });
+    rows.push({
+      metric: 'shadowbox vs pyodide cold start',
+      value: Math.round((sbCold / pyoCold) * 1000) / 1000,
+      unit: 'x',
+      note: 'ratio of the two cold rows',
+    });
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }

@@ -12,9 +12,22 @@ const names = readdirSync(dir)
   .filter((n) => wanted.length === 0 || wanted.includes(n))
   .sort();
 mkdirSync(new URL('results/', dir), { recursive: true });
-const machine = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), date: new Date().toISOString() };
+const machine = {
+  node: process.version,
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  memGiB: Math.round(os.totalmem() / 2 ** 30),
+  date: new Date().toISOString(),
+};
 const all = [];
-const fmt = (v) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(4)) : String(v ?? ''));
+const fmt = (v) =>
+  typeof v === 'number'
+    ? Math.abs(v) >= 100
+      ? v.toFixed(0)
+      : Math.abs(v) >= 1
+        ? v.toFixed(2)
+        : v.toFixed(4)
+    : String(v ?? '');
 for (const name of names) {
   const started = Date.now();
   let result;
@@ -32,6 +45,9 @@ for (const name of names) {
   console.log(`\n## ${name} (${result.seconds.toFixed(1)} s)`);
   console.log('| metric | value | unit | baseline | ratio | note |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const r of result.rows) console.log(`| ${r.metric} | ${fmt(r.value)} | ${r.unit ?? ''} | ${fmt(r.baseline)} | ${r.ratio !== undefined ? fmt(r.ratio) + '×' : ''} | ${r.note ?? ''} |`);
+  for (const r of result.rows)
+    console.log(
+      `| ${r.metric} | ${fmt(r.value)} | ${r.unit ?? ''} | ${fmt(r.baseline)} | ${r.ratio !== undefined ? fmt(r.ratio) + '×' : ''} | ${r.note ?? ''} |`,
+    );
 }
 writeFileSync(new URL('results/all.json', dir), JSON.stringify({ machine, results: all }, null, 2));

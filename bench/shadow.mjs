@@ -12,10 +12,23 @@ import { createShadowService } from '../daemon/dist/shadow/index.js';
 const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
 const audit = { append: async () => {} };
 // gc.auto=0: a background auto-gc would skew the timings and race the clean-up.
-const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'gc.auto', GIT_CONFIG_VALUE_0: '0' };
-const git = (cwd, ...args) => execFileSync('git', args, { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'b',
+  GIT_AUTHOR_EMAIL: 'b@b',
+  GIT_COMMITTER_NAME: 'b',
+  GIT_COMMITTER_EMAIL: 'b@b',
+  GIT_CONFIG_COUNT: '1',
+  GIT_CONFIG_KEY_0: 'gc.auto',
+  GIT_CONFIG_VALUE_0: '0',
+};
+const git = (cwd, ...args) =>
+  execFileSync('git', args, { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
 const du = (p) => Number(execFileSync('du', ['-sk', p]).toString().split('\t')[0]) * 1024;
-const body = (i, tag = '') => Array.from({ length: 30 }, (_, l) => `export const v${l} = ${i * 31 + l}; // file ${i}${l === 15 ? tag : ''}`).join('\n') + '\n';
+const body = (i, tag = '') =>
+  Array.from({ length: 30 }, (_, l) => `export const v${l} = ${i * 31 + l}; // file ${i}${l === 15 ? tag : ''}`).join(
+    '\n',
+  ) + '\n';
 const fileOf = (i) => `src/d${Math.floor(i / 100)}/f${i}.ts`;
 
 function generate(root, n) {
@@ -37,7 +50,14 @@ async function measure(n) {
   const root = path.join(top, 'ws');
   mkdirSync(root);
   const rows = [];
-  const row = (metric, value, unit, baseline, note) => rows.push({ metric: `${metric} (${n} files)`, value, unit, ...(baseline !== undefined ? { baseline, ratio: value / baseline } : {}), ...(note ? { note } : {}) });
+  const row = (metric, value, unit, baseline, note) =>
+    rows.push({
+      metric: `${metric} (${n} files)`,
+      value,
+      unit,
+      ...(baseline !== undefined ? { baseline, ratio: value / baseline } : {}),
+      ...(note ? { note } : {}),
+    });
   try {
     generate(root, n);
     const stateDir = path.join(top, 'state');
@@ -54,7 +74,12 @@ async function measure(n) {
     const [c1] = await time(() => svc.checkpoint('bench', root, 't1', 'one file'));
     const cp1 = w1 + c1;
     const diskBefore = du(stateDir);
-    const shadowGit = path.join(stateDir, 'workspaces', readdirSync(path.join(stateDir, 'workspaces'))[0], 'shadow.git');
+    const shadowGit = path.join(
+      stateDir,
+      'workspaces',
+      readdirSync(path.join(stateDir, 'workspaces'))[0],
+      'shadow.git',
+    );
     const historyBefore = du(shadowGit);
     const [w50] = await time(async () => {
       for (let i = 100; i < 150; i++) await view.writeFile(fileOf(i), body(i, ' // edited'));
@@ -84,11 +109,35 @@ async function measure(n) {
     row('write + checkpoint, 50 files', cp50, 'ms', cl50, 'baseline: Cline-style git add -A && git commit');
     row('checkpoint alone, 1 file', c1, 'ms', cl1, 'first checkpoint of the session (also writes the base commit)');
     row('checkpoint alone, 50 files', c50, 'ms', cl50, 'includes the base commit of the 50 files');
-    row('layer write, per file', w50 / 50, 'ms', undefined, 'base snapshot of the real file + new bytes (blobs.dat records) + manifest log line');
-    row('diff of 50 pending files', diffMs, 'ms', clDiff, `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`);
+    row(
+      'layer write, per file',
+      w50 / 50,
+      'ms',
+      undefined,
+      'base snapshot of the real file + new bytes (blobs.dat records) + manifest log line',
+    );
+    row(
+      'diff of 50 pending files',
+      diffMs,
+      'ms',
+      clDiff,
+      `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`,
+    );
     row('accept 50 files', acceptMs, 'ms', undefined, 'staged temps + journal + renames + undo backups');
-    row('disk per checkpoint of 50 files', shadowDisk / 1024, 'KiB', clineDisk / 1024, 'state dir growth (layer: 50 bases + 50 new versions; history: one pack) vs Cline shadow git dir growth');
-    row('disk per checkpoint of 50 files, history only', historyDisk / 1024, 'KiB', clineDisk / 1024, 'shadow.git growth (one pack + index per checkpoint) vs Cline shadow git dir growth');
+    row(
+      'disk per checkpoint of 50 files',
+      shadowDisk / 1024,
+      'KiB',
+      clineDisk / 1024,
+      'state dir growth (layer: 50 bases + 50 new versions; history: one pack) vs Cline shadow git dir growth',
+    );
+    row(
+      'disk per checkpoint of 50 files, history only',
+      historyDisk / 1024,
+      'KiB',
+      clineDisk / 1024,
+      'shadow.git growth (one pack + index per checkpoint) vs Cline shadow git dir growth',
+    );
     row('Cline-style first checkpoint', clineInit, 'ms', undefined, 'one-time cost shadowbox does not pay');
   } finally {
     rmSync(top, { recursive: true, force: true, maxRetries: 5 });
@@ -97,7 +146,11 @@ async function measure(n) {
 }
 
 export async function run() {
-  const sizes = process.env.SHADOWBOX_BENCH_SIZES?.split(',').map(Number) ?? [1000, 10000, ...(process.env.SHADOWBOX_BENCH_BIG ? [100000] : [])];
+  const sizes = process.env.SHADOWBOX_BENCH_SIZES?.split(',').map(Number) ?? [
+    1000,
+    10000,
+    ...(process.env.SHADOWBOX_BENCH_BIG ? [100000] : []),
+  ];
   const rows = [];
   for (const n of sizes) rows.push(...(await measure(n)));
   return { name: 'shadow', rows };

@@ -36,7 +36,17 @@ function deltasPerSecond(tty, n) {
   const time = new Date().toISOString();
   t.event({ sessionId: 's', seq: seq++, time, event: { type: 'turn_start', turnId: 't', model: 'm' } });
   const start = performance.now();
-  for (let i = 0; i < n; i++) t.event({ sessionId: 's', seq: seq++, time, event: { type: 'message_delta', turnId: 't', text: i % 20 === 19 ? `${words[i % words.length]}\n` : words[i % words.length] } });
+  for (let i = 0; i < n; i++)
+    t.event({
+      sessionId: 's',
+      seq: seq++,
+      time,
+      event: {
+        type: 'message_delta',
+        turnId: 't',
+        text: i % 20 === 19 ? `${words[i % words.length]}\n` : words[i % words.length],
+      },
+    });
   const ms = performance.now() - start;
   t.event({ sessionId: 's', seq: seq++, time, event: { type: 'turn_end', turnId: 't', stopReason: 'end_turn' } });
   screen.close();
@@ -49,7 +59,9 @@ function runCli(args, env, input = '') {
     const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(performance.now() - t) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)),
+    );
     child.stdin.end(input);
   });
 }
@@ -57,15 +69,33 @@ function runCli(args, env, input = '') {
 export async function run() {
   const rows = [];
   const md = new MarkdownLines(pc.createColors(true));
-  const lines = ['# Heading', '- a **bold** item with `code`', 'plain prose line that is fairly long and has no markup at all in it', '1. step [link](https://example.org)', '> quoted *text*'];
+  const lines = [
+    '# Heading',
+    '- a **bold** item with `code`',
+    'plain prose line that is fairly long and has no markup at all in it',
+    '1. step [link](https://example.org)',
+    '> quoted *text*',
+  ];
   for (let i = 0; i < 2000; i++) md.line(lines[i % lines.length]);
   const n = 20_000;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) md.line(lines[i % lines.length]);
-  rows.push({ metric: 'markdown line render', value: ((performance.now() - t0) / n) * 1000, unit: 'µs/line', note: 'marked inline lexer + picocolors' });
+  rows.push({
+    metric: 'markdown line render',
+    value: ((performance.now() - t0) / n) * 1000,
+    unit: 'µs/line',
+    note: 'marked inline lexer + picocolors',
+  });
   const tty = deltasPerSecond(true, 20_000);
   const pipe = deltasPerSecond(false, 20_000);
-  rows.push({ metric: 'streamed deltas rendered (TTY: live line + redraw)', value: tty, unit: 'deltas/s', baseline: pipe, ratio: tty / pipe, note: 'baseline: the same deltas on a pipe (raw write)' });
+  rows.push({
+    metric: 'streamed deltas rendered (TTY: live line + redraw)',
+    value: tty,
+    unit: 'deltas/s',
+    baseline: pipe,
+    ratio: tty / pipe,
+    note: 'baseline: the same deltas on a pipe (raw write)',
+  });
 
   const state = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-term-'));
   const ws = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-ws-'));
@@ -89,7 +119,14 @@ export async function run() {
     }
     const c = median(chat);
     const s = median(status);
-    rows.push({ metric: 'chat start → session ready → /exit (piped)', value: c, unit: 'ms', baseline: s, ratio: c / s, note: 'baseline: shadowbox status (process start + connect); median of 7' });
+    rows.push({
+      metric: 'chat start → session ready → /exit (piped)',
+      value: c,
+      unit: 'ms',
+      baseline: s,
+      ratio: c / s,
+      note: 'baseline: shadowbox status (process start + connect); median of 7',
+    });
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
@@ -118,7 +155,14 @@ async function inTmux() {
   const ws = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-ws-'));
   const sock = `sbx-bench-${process.pid}`;
   const tmux = (...args) => exec('tmux', ['-L', sock, ...args]);
-  const env = { ...process.env, SHADOWBOX_STATE_DIR: state, SHADOWBOX_SOCKET: path.join(state, 'daemon.sock'), SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' };
+  const env = {
+    ...process.env,
+    SHADOWBOX_STATE_DIR: state,
+    SHADOWBOX_SOCKET: path.join(state, 'daemon.sock'),
+    SHADOWBOX_MODEL: 'openai/test-model',
+    OPENAI_BASE_URL: `${model.url}/v1`,
+    OPENAI_API_KEY: 'test',
+  };
   delete env.NODE_OPTIONS;
   const daemon = spawn(process.execPath, [bin, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const capture = async () => (await tmux('capture-pane', '-p', '-J', '-t', 'b', '-S', '-3000')).stdout;
@@ -130,9 +174,24 @@ async function inTmux() {
     throw new Error(`bench terminal: the screen never matched:\n${await capture()}`);
   };
   try {
-    await new Promise((resolve) => daemon.stderr.on('data', (d) => String(d).includes('shadowbox daemon ready') && resolve()));
+    await new Promise((resolve) =>
+      daemon.stderr.on('data', (d) => String(d).includes('shadowbox daemon ready') && resolve()),
+    );
     const vars = ['SHADOWBOX_STATE_DIR', 'SHADOWBOX_SOCKET', 'PATH', 'HOME'].flatMap((k) => ['-e', `${k}=${env[k]}`]);
-    await tmux('new-session', '-d', '-s', 'b', '-x', '120', '-y', '40', '-e', 'TERM=xterm-256color', ...vars, `${process.execPath} ${bin} chat --workspace ${ws}; sleep 600`);
+    await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'b',
+      '-x',
+      '120',
+      '-y',
+      '40',
+      '-e',
+      'TERM=xterm-256color',
+      ...vars,
+      `${process.execPath} ${bin} chat --workspace ${ws}; sleep 600`,
+    );
     await waitFor((s) => s.includes('you are the driver'));
     const first = [];
     const cancel = [];
@@ -142,7 +201,10 @@ async function inTmux() {
       let t = performance.now();
       await capture();
       poll.push(performance.now() - t);
-      model.push({ text: [`first words ${i} `, 'and more.'] }, { text: Array.from({ length: 300 }, (_, j) => `chunk${j} `), delayMs: 100 });
+      model.push(
+        { text: [`first words ${i} `, 'and more.'] },
+        { text: Array.from({ length: 300 }, (_, j) => `chunk${j} `), delayMs: 100 },
+      );
       await tmux('send-keys', '-t', 'b', '-l', `prompt ${i}`);
       t = performance.now();
       await tmux('send-keys', '-t', 'b', 'Enter');
@@ -157,8 +219,22 @@ async function inTmux() {
     }
     const p = median(poll);
     return [
-      { metric: 'Enter → first streamed words on screen (tmux)', value: median(first), unit: 'ms', baseline: p, ratio: median(first) / p, note: 'real daemon, OpenAI provider, scripted model server; baseline: one capture-pane round trip (the resolution); median of 5' },
-      { metric: 'Ctrl-C mid-stream → "turn cancelled" on screen (tmux)', value: median(cancel), unit: 'ms', baseline: p, ratio: median(cancel) / p, note: 'model streaming a chunk per 100 ms; median of 5' },
+      {
+        metric: 'Enter → first streamed words on screen (tmux)',
+        value: median(first),
+        unit: 'ms',
+        baseline: p,
+        ratio: median(first) / p,
+        note: 'real daemon, OpenAI provider, scripted model server; baseline: one capture-pane round trip (the resolution); median of 5',
+      },
+      {
+        metric: 'Ctrl-C mid-stream → "turn cancelled" on screen (tmux)',
+        value: median(cancel),
+        unit: 'ms',
+        baseline: p,
+        ratio: median(cancel) / p,
+        note: 'model streaming a chunk per 100 ms; median of 5',
+      },
     ];
   } finally {
     await tmux('kill-server').catch(() => undefined);
@@ -174,5 +250,8 @@ async function inTmux() {
 // `node bench/terminal.mjs` runs this bench alone and prints its rows (no results file is written).
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { rows } = await run();
-  for (const r of rows) console.log(`${r.metric}: ${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}${r.baseline !== undefined ? ` (baseline ${r.baseline.toFixed(r.baseline >= 100 ? 0 : 2)}, ${r.ratio.toFixed(2)}×)` : ''}${r.note ? ` — ${r.note}` : ''}`);
+  for (const r of rows)
+    console.log(
+      `${r.metric}: ${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}${r.baseline !== undefined ? ` (baseline ${r.baseline.toFixed(r.baseline >= 100 ? 0 : 2)}, ${r.ratio.toFixed(2)}×)` : ''}${r.note ? ` — ${r.note}` : ''}`,
+    );
 }

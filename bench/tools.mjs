@@ -38,15 +38,23 @@ async function time(fn, n = REPEAT) {
 /** 2,000 TypeScript-like files (~3 KiB each) in 40 directories, a .gitignore, and one large file. */
 function makeTree(root) {
   const body = (d, f) =>
-    Array.from({ length: 80 }, (_, k) => (k % 37 === (d + f) % 37 ? `  const value${k} = useState(${k}); // needle ${d}/${f}` : `  const line${k} = compute(${k}, "${d}-${f}");`)).join('\n');
+    Array.from({ length: 80 }, (_, k) =>
+      k % 37 === (d + f) % 37
+        ? `  const value${k} = useState(${k}); // needle ${d}/${f}`
+        : `  const line${k} = compute(${k}, "${d}-${f}");`,
+    ).join('\n');
   for (let d = 0; d < DIRS; d++) {
     const dir = path.join(root, 'src', `pkg${d}`);
     mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < FILES_PER_DIR; f++) writeFileSync(path.join(dir, `file${f}.ts`), `export function f${f}() {\n${body(d, f)}\n}\n`);
+    for (let f = 0; f < FILES_PER_DIR; f++)
+      writeFileSync(path.join(dir, `file${f}.ts`), `export function f${f}() {\n${body(d, f)}\n}\n`);
   }
   writeFileSync(path.join(root, '.gitignore'), 'dist/\n');
   mkdirSync(path.join(root, 'slow'));
-  writeFileSync(path.join(root, 'big.log'), Array.from({ length: 100_000 }, (_, k) => `${k} INFO request handled in ${k % 97} ms`).join('\n'));
+  writeFileSync(
+    path.join(root, 'big.log'),
+    Array.from({ length: 100_000 }, (_, k) => `${k} INFO request handled in ${k % 97} ms`).join('\n'),
+  );
 }
 
 export async function run() {
@@ -59,9 +67,21 @@ export async function run() {
     const entries = [];
     const audit = { append: async (e) => void entries.push(e) };
     const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined };
-    const echo = defineTool({ name: 'echo', kind: 'other', description: 'echo', input: z.object({ text: z.string(), n: z.number().int().optional() }).strict(), handler: async (i) => ({ content: i.text }) });
+    const echo = defineTool({
+      name: 'echo',
+      kind: 'other',
+      description: 'echo',
+      input: z.object({ text: z.string(), n: z.number().int().optional() }).strict(),
+      handler: async (i) => ({ content: i.text }),
+    });
     const runtime = createToolRuntime({ tools: [...createBuiltinTools(), echo], policy: allow, audit, logger });
-    const ctx = { sessionId: 'bench', workspace: root, mode: () => 'review', ask: async () => ({ outcome: 'deny' }), view: async () => view };
+    const ctx = {
+      sessionId: 'bench',
+      workspace: root,
+      mode: () => 'review',
+      ask: async () => ({ outcome: 'deny' }),
+      view: async () => view,
+    };
     const tools = runtime.forSession(ctx);
     const signal = new AbortController().signal;
     let id = 0;
@@ -69,23 +89,56 @@ export async function run() {
 
     // grep over the tree: runtime vs grep -rn (same pattern, same files; grep -rn also reads the .gitignore'd nothing).
     const grepOut = await call('grep', { pattern: 'useState\\(', max_matches: 5000 });
-    const native = await run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], { cwd: root, maxBuffer: 64 << 20 });
+    const native = await run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], {
+      cwd: root,
+      maxBuffer: 64 << 20,
+    });
     const nativeLines = native.stdout.trim().split('\n').length;
-    if (grepOut.data.matches !== nativeLines) throw new Error(`grep mismatch: runtime ${grepOut.data.matches} vs grep -rn ${nativeLines}`);
+    if (grepOut.data.matches !== nativeLines)
+      throw new Error(`grep mismatch: runtime ${grepOut.data.matches} vs grep -rn ${nativeLines}`);
     const tGrep = await time(() => call('grep', { pattern: 'useState\\(', max_matches: 5000 }));
-    const tNative = await time(() => run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], { cwd: root, maxBuffer: 64 << 20 }));
-    rows.push({ metric: `grep, ${DIRS * FILES_PER_DIR} files, ${nativeLines} matches (p50)`, value: round(tGrep), unit: 'ms', baseline: round(tNative), ratio: round(tGrep / tNative), note: 'baseline: grep -rn (spawned) on the same tree; runtime walks through the overlay view' });
+    const tNative = await time(() =>
+      run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], { cwd: root, maxBuffer: 64 << 20 }),
+    );
+    rows.push({
+      metric: `grep, ${DIRS * FILES_PER_DIR} files, ${nativeLines} matches (p50)`,
+      value: round(tGrep),
+      unit: 'ms',
+      baseline: round(tNative),
+      ratio: round(tGrep / tNative),
+      note: 'baseline: grep -rn (spawned) on the same tree; runtime walks through the overlay view',
+    });
     const tGrepNone = await time(() => call('grep', { pattern: 'no_such_token_anywhere' }));
-    const tNativeNone = await time(() => run$('grep', ['-rn', 'no_such_token_anywhere', 'src'], { cwd: root }).catch(() => undefined));
-    rows.push({ metric: 'grep, no match (p50)', value: round(tGrepNone), unit: 'ms', baseline: round(tNativeNone), ratio: round(tGrepNone / tNativeNone), note: 'whole-file scan, cost is the per-file I/O' });
+    const tNativeNone = await time(() =>
+      run$('grep', ['-rn', 'no_such_token_anywhere', 'src'], { cwd: root }).catch(() => undefined),
+    );
+    rows.push({
+      metric: 'grep, no match (p50)',
+      value: round(tGrepNone),
+      unit: 'ms',
+      baseline: round(tNativeNone),
+      ratio: round(tGrepNone / tNativeNone),
+      note: 'whole-file scan, cost is the per-file I/O',
+    });
     // Hostile patterns: catastrophic backtracking is linear in RE2, and a slow-but-linear search runs in
     // a worker, so the event loop keeps turning and a cancel lands at once.
     writeFileSync(path.join(root, 'aaa.txt'), `${'a'.repeat(100_000)}b\n`);
     const tRedos = await time(() => call('grep', { pattern: '(a+)+$', path: 'aaa.txt' }), 5);
-    rows.push({ metric: 'grep (a+)+$ on a 100k-char aaa…b line (p50)', value: round(tRedos), unit: 'ms', note: 'JavaScript RegExp: never returns (2^n backtracking); RE2 is linear' });
+    rows.push({
+      metric: 'grep (a+)+$ on a 100k-char aaa…b line (p50)',
+      value: round(tRedos),
+      unit: 'ms',
+      note: 'JavaScript RegExp: never returns (2^n backtracking); RE2 is linear',
+    });
     let seed = 1;
     const chars = 'abcdefghijklmnopqrstuvwxyz0123456789 _=(){};.,x#';
-    writeFileSync(path.join(root, 'slow', 'varied.txt'), Array.from({ length: 1 << 20 }, () => chars[Math.floor(((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000) * chars.length)]).join(''));
+    writeFileSync(
+      path.join(root, 'slow', 'varied.txt'),
+      Array.from(
+        { length: 1 << 20 },
+        () => chars[Math.floor(((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000) * chars.length)],
+      ).join(''),
+    );
     let maxLag = 0;
     let last = performance.now();
     const tick = setInterval(() => {
@@ -95,24 +148,54 @@ export async function run() {
     }, 10);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 1000);
-    const slow = tools.call({ turnId: 't', callId: `c${++id}`, name: 'grep', input: { pattern: '\\b[\\s\\S]{0,999}\\bx\\by', path: 'slow' }, signal: ac.signal });
+    const slow = tools.call({
+      turnId: 't',
+      callId: `c${++id}`,
+      name: 'grep',
+      input: { pattern: '\\b[\\s\\S]{0,999}\\bx\\by', path: 'slow' },
+      signal: ac.signal,
+    });
     await new Promise((r) => ac.signal.addEventListener('abort', r, { once: true }));
     const tAbort = performance.now();
     const slowOut = await slow;
     const tSettle = performance.now() - tAbort;
     clearInterval(tick);
     if (slowOut.reason !== 'cancelled') throw new Error(`slow grep was not cancelled: ${slowOut.content}`);
-    rows.push({ metric: 'event-loop lag while grep runs an NFA-bound search (max)', value: round(maxLag, 1), unit: 'ms', note: 'setInterval 10 ms over 1 s of a 1 MiB search that would take ~10 s on the main thread' });
-    rows.push({ metric: 'grep cancelled mid-match → call settled', value: round(tSettle, 1), unit: 'ms', note: 'the worker thread is terminated' });
+    rows.push({
+      metric: 'event-loop lag while grep runs an NFA-bound search (max)',
+      value: round(maxLag, 1),
+      unit: 'ms',
+      note: 'setInterval 10 ms over 1 s of a 1 MiB search that would take ~10 s on the main thread',
+    });
+    rows.push({
+      metric: 'grep cancelled mid-match → call settled',
+      value: round(tSettle, 1),
+      unit: 'ms',
+      note: 'the worker thread is terminated',
+    });
 
     const tGlob = await time(() => call('glob', { pattern: '**/*.ts' }));
     const tFind = await time(() => run$('find', ['src', '-name', '*.ts'], { cwd: root, maxBuffer: 64 << 20 }));
-    rows.push({ metric: 'glob **/*.ts, 2000 files (p50)', value: round(tGlob), unit: 'ms', baseline: round(tFind), ratio: round(tGlob / tFind), note: 'baseline: find -name (spawned); result capped at 1000 paths' });
+    rows.push({
+      metric: 'glob **/*.ts, 2000 files (p50)',
+      value: round(tGlob),
+      unit: 'ms',
+      baseline: round(tFind),
+      ratio: round(tGlob / tFind),
+      note: 'baseline: find -name (spawned); result capped at 1000 paths',
+    });
 
     // read_file: first 2,000 lines of a 100k-line (3.6 MiB) file vs head | cat -n.
     const tRead = await time(() => call('read_file', { path: 'big.log' }));
     const tHead = await time(() => run$('sh', ['-c', 'head -n 2000 big.log | cat -n'], { cwd: root }));
-    rows.push({ metric: 'read_file 2000 lines of a 100k-line file (p50)', value: round(tRead), unit: 'ms', baseline: round(tHead), ratio: round(tRead / tHead), note: 'baseline: sh -c "head -n 2000 | cat -n"; read_file reads the whole file' });
+    rows.push({
+      metric: 'read_file 2000 lines of a 100k-line file (p50)',
+      value: round(tRead),
+      unit: 'ms',
+      baseline: round(tHead),
+      ratio: round(tRead / tHead),
+      note: 'baseline: sh -c "head -n 2000 | cat -n"; read_file reads the whole file',
+    });
     const tReadRange = await time(() => call('read_file', { path: 'big.log', offset: 90_000, limit: 100 }));
     rows.push({ metric: 'read_file 100 lines at line 90000 (p50)', value: round(tReadRange), unit: 'ms' });
 
@@ -133,22 +216,41 @@ export async function run() {
     }
     if (entries.length !== CALLS) throw new Error('audit entry missing');
     const overhead = (pct(through, 50) - pct(direct, 50)) * 1000;
-    rows.push({ metric: 'runtime overhead per call (p50)', value: round(overhead, 1), unit: 'µs', note: `validate + canonical digest + policy port + audit port + cap; handler alone p50 ${round(pct(direct, 50) * 1000, 1)} µs; fake ports (no I/O)` });
-    rows.push({ metric: 'runtime overhead per call (p99)', value: round((pct(through, 99) - pct(direct, 99)) * 1000, 1), unit: 'µs' });
+    rows.push({
+      metric: 'runtime overhead per call (p50)',
+      value: round(overhead, 1),
+      unit: 'µs',
+      note: `validate + canonical digest + policy port + audit port + cap; handler alone p50 ${round(pct(direct, 50) * 1000, 1)} µs; fake ports (no I/O)`,
+    });
+    rows.push({
+      metric: 'runtime overhead per call (p99)',
+      value: round((pct(through, 99) - pct(direct, 99)) * 1000, 1),
+      unit: 'µs',
+    });
     const bad = [];
     for (let i = 0; i < 5000; i++) {
       const t = performance.now();
       await call('echo', { txt: 'oops' });
       bad.push(performance.now() - t);
     }
-    rows.push({ metric: 'invalid input → tool error (p50)', value: round(pct(bad, 50) * 1000, 1), unit: 'µs', note: 'zod issues formatted into a fix-it message' });
+    rows.push({
+      metric: 'invalid input → tool error (p50)',
+      value: round(pct(bad, 50) * 1000, 1),
+      unit: 'µs',
+      note: 'zod issues formatted into a fix-it message',
+    });
     const targets = [];
     for (let i = 0; i < 5000; i++) {
       const t = performance.now();
       await call('read_file', { path: 'src/pkg1/file1.ts', limit: 1 });
       targets.push(performance.now() - t);
     }
-    rows.push({ metric: 'read_file 1 line of a small file (p50)', value: round(pct(targets, 50) * 1000, 1), unit: 'µs', note: 'includes view.resolve (realpath) of the target before the policy, stat and read' });
+    rows.push({
+      metric: 'read_file 1 line of a small file (p50)',
+      value: round(pct(targets, 50) * 1000, 1),
+      unit: 'µs',
+      note: 'includes view.resolve (realpath) of the target before the policy, stat and read',
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -40,18 +40,29 @@ async function throughput(call) {
 async function startEcho() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sbxe-'));
   const socketPath = path.join(dir, 'echo.sock');
-  const child = spawn(process.execPath, [new URL('./lib/echo-server.mjs', import.meta.url).pathname, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [new URL('./lib/echo-server.mjs', import.meta.url).pathname, socketPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => resolve(Number(/ready (\d+)/.exec(String(d))[1])));
     child.once('exit', (c) => reject(new Error(`echo server exited ${c}`)));
   });
-  return { socketPath, url: `http://127.0.0.1:${port}/`, stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })) };
+  return {
+    socketPath,
+    url: `http://127.0.0.1:${port}/`,
+    stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })),
+  };
 }
 
 export async function run() {
   const rows = [];
   const daemon = await startDaemon();
-  rows.push({ metric: 'daemon start → ready', value: daemon.readyMs, unit: 'ms', note: 'spawn to "ready" line, includes Node start' });
+  rows.push({
+    metric: 'daemon start → ready',
+    value: daemon.readyMs,
+    unit: 'ms',
+    note: 'spawn to "ready" line, includes Node start',
+  });
   await new Promise((r) => setTimeout(r, 500));
   rows.push({ metric: 'daemon idle RSS', value: daemon.rss() / 2 ** 20, unit: 'MiB' });
   const echo = await startEcho();
@@ -64,17 +75,43 @@ export async function run() {
     const eWs = await connectWebSocket(echo.url, 'x');
     const payload = { workspace: undefined };
     const calls = {
-      socket: [() => dSock.connection.sendRequest('session/list', payload), () => eSock.connection.sendRequest('echo', payload)],
-      websocket: [() => dWs.connection.sendRequest('session/list', payload), () => eWs.connection.sendRequest('echo', payload)],
+      socket: [
+        () => dSock.connection.sendRequest('session/list', payload),
+        () => eSock.connection.sendRequest('echo', payload),
+      ],
+      websocket: [
+        () => dWs.connection.sendRequest('session/list', payload),
+        () => eWs.connection.sendRequest('echo', payload),
+      ],
     };
     for (const [transport, [d, e]] of Object.entries(calls)) {
       const rd = await rtt(d);
       const re = await rtt(e);
-      rows.push({ metric: `${transport} round trip p50`, value: rd.p50, unit: 'µs', baseline: re.p50, ratio: rd.p50 / re.p50, note: 'baseline: bare vscode-jsonrpc echo' });
-      rows.push({ metric: `${transport} round trip p99`, value: rd.p99, unit: 'µs', baseline: re.p99, ratio: rd.p99 / re.p99 });
+      rows.push({
+        metric: `${transport} round trip p50`,
+        value: rd.p50,
+        unit: 'µs',
+        baseline: re.p50,
+        ratio: rd.p50 / re.p50,
+        note: 'baseline: bare vscode-jsonrpc echo',
+      });
+      rows.push({
+        metric: `${transport} round trip p99`,
+        value: rd.p99,
+        unit: 'µs',
+        baseline: re.p99,
+        ratio: rd.p99 / re.p99,
+      });
       const td = await throughput(d);
       const te = await throughput(e);
-      rows.push({ metric: `${transport} throughput (${IN_FLIGHT} in flight)`, value: td, unit: 'req/s', baseline: te, ratio: td / te, note: 'goal ≥ 0.5× the bare echo server' });
+      rows.push({
+        metric: `${transport} throughput (${IN_FLIGHT} in flight)`,
+        value: td,
+        unit: 'req/s',
+        baseline: te,
+        ratio: td / te,
+        note: 'goal ≥ 0.5× the bare echo server',
+      });
     }
     for (const c of [dSock, eSock, dWs, eWs]) c.dispose();
     const fanout = await import('./lib/fanout.mjs').catch(() => null);

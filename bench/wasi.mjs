@@ -41,7 +41,8 @@ export async function run() {
   try {
     rt.warm();
     await sleep(300);
-    const runProbe = (argv = ['echo', 'hi']) => rt.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: LIMITS });
+    const runProbe = (argv = ['echo', 'hi']) =>
+      rt.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: LIMITS });
     await runProbe();
 
     // 1. Warm latency (sequential; a ready worker is waiting each time thanks to the pause).
@@ -58,7 +59,14 @@ export async function run() {
       execFileSync(nativeProbe, ['echo', 'hi']);
       native.push(performance.now() - t);
     }
-    rows.push({ metric: 'warm invocation p50 (probe echo)', value: round(pct(warm, 50)), unit: 'ms', baseline: round(pct(native, 50)), ratio: round(pct(warm, 50) / pct(native, 50)), note: 'baseline: spawning the same C program compiled natively; goal ≤ 2 ms' });
+    rows.push({
+      metric: 'warm invocation p50 (probe echo)',
+      value: round(pct(warm, 50)),
+      unit: 'ms',
+      baseline: round(pct(native, 50)),
+      ratio: round(pct(warm, 50) / pct(native, 50)),
+      note: 'baseline: spawning the same C program compiled natively; goal ≤ 2 ms',
+    });
     rows.push({ metric: 'warm invocation p95', value: round(pct(warm, 95)), unit: 'ms' });
 
     // 2. ~7 MB module: first run (compile + cap rewrite + instantiate) vs warm runs.
@@ -75,11 +83,30 @@ export async function run() {
       bigTimings = (await runBig()).timings;
       bigWarm.push(performance.now() - t);
     }
-    rows.push({ metric: `7 MB module (${(big.byteLength / 1e6).toFixed(1)} MB) first run`, value: round(bigFirst), unit: 'ms', note: 'hash + memory-cap rewrite + compile + instantiate + run' });
-    rows.push({ metric: '7 MB module warm run p50', value: round(pct(bigWarm, 50)), unit: 'ms', baseline: round(pct(warm, 50)), ratio: round(pct(bigWarm, 50) / pct(warm, 50)), note: `baseline: 42 KB probe; the 7 MB are mostly a data segment (copied at instantiate); in the worker: instantiate ${round(bigTimings.instantiateMs)} ms, run ${round(bigTimings.runMs)} ms` });
+    rows.push({
+      metric: `7 MB module (${(big.byteLength / 1e6).toFixed(1)} MB) first run`,
+      value: round(bigFirst),
+      unit: 'ms',
+      note: 'hash + memory-cap rewrite + compile + instantiate + run',
+    });
+    rows.push({
+      metric: '7 MB module warm run p50',
+      value: round(pct(bigWarm, 50)),
+      unit: 'ms',
+      baseline: round(pct(warm, 50)),
+      ratio: round(pct(bigWarm, 50) / pct(warm, 50)),
+      note: `baseline: 42 KB probe; the 7 MB are mostly a data segment (copied at instantiate); in the worker: instantiate ${round(bigTimings.instantiateMs)} ms, run ${round(bigTimings.runMs)} ms`,
+    });
 
     // 3. netFetch per call: (run with 101 calls - run with 1 call) / 100, vs Node in the same run.
-    const runFetch = (n) => rt.run({ module: { bytes: fetchMod }, mounts: {}, argv: ['fetch', url, '65536', String(n)], limits: LIMITS, netFetch: { allowed: true, rules } });
+    const runFetch = (n) =>
+      rt.run({
+        module: { bytes: fetchMod },
+        mounts: {},
+        argv: ['fetch', url, '65536', String(n)],
+        limits: LIMITS,
+        netFetch: { allowed: true, rules },
+      });
     await sleep(100);
     await runFetch(1);
     const perCall = [];
@@ -102,11 +129,30 @@ export async function run() {
     const nodeHttp = [];
     for (let i = 0; i < 200; i++) {
       const a = performance.now();
-      await new Promise((res, rej) => http.get(url, { agent: false }, (r) => { r.resume(); r.on('end', res); }).on('error', rej));
+      await new Promise((res, rej) =>
+        http
+          .get(url, { agent: false }, (r) => {
+            r.resume();
+            r.on('end', res);
+          })
+          .on('error', rej),
+      );
       nodeHttp.push(performance.now() - a);
     }
-    rows.push({ metric: 'netFetch per call from a guest', value: round(pct(perCall, 50)), unit: 'ms', baseline: round(pct(nodeFetch, 50)), ratio: round(pct(perCall, 50) / pct(nodeFetch, 50)), note: 'baseline: Node fetch (keep-alive) in the same run; netFetch opens a new pinned connection per call' });
-    rows.push({ metric: 'Node http.get without keep-alive (same server)', value: round(pct(nodeHttp, 50)), unit: 'ms', note: 'the fair baseline for netFetch, which never reuses connections' });
+    rows.push({
+      metric: 'netFetch per call from a guest',
+      value: round(pct(perCall, 50)),
+      unit: 'ms',
+      baseline: round(pct(nodeFetch, 50)),
+      ratio: round(pct(perCall, 50) / pct(nodeFetch, 50)),
+      note: 'baseline: Node fetch (keep-alive) in the same run; netFetch opens a new pinned connection per call',
+    });
+    rows.push({
+      metric: 'Node http.get without keep-alive (same server)',
+      value: round(pct(nodeHttp, 50)),
+      unit: 'ms',
+      note: 'the fair baseline for netFetch, which never reuses connections',
+    });
 
     // 4. Throughput: 120 runs, 1 at a time vs 2 at a time; single-use workers (default: each
     // run pays a ~40 ms worker spawn in the background) vs workers reused after clean runs.
@@ -114,22 +160,46 @@ export async function run() {
     reuse.warm();
     await sleep(300);
     try {
-      for (const [label, r] of [['single-use workers', rt], ['reused workers', reuse]]) {
+      for (const [label, r] of [
+        ['single-use workers', rt],
+        ['reused workers', reuse],
+      ]) {
         for (const conc of [1, 2]) {
           const n = 120;
           let next = 0;
           const a = performance.now();
-          await Promise.all([...Array(conc)].map(async () => {
-            while (next++ < n) await r.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', 'echo', 'hi'], limits: LIMITS });
-          }));
+          await Promise.all(
+            [...Array(conc)].map(async () => {
+              while (next++ < n)
+                await r.run({
+                  module: { bytes: probe },
+                  mounts: { tmp: true },
+                  argv: ['probe', 'echo', 'hi'],
+                  limits: LIMITS,
+                });
+            }),
+          );
           const s = (performance.now() - a) / 1000;
-          rows.push({ metric: `throughput, ${conc} concurrent, ${label}`, value: round(n / s), unit: 'runs/s', note: label === 'reused workers' ? 'maxRunsPerWorker: 1000 (fresh instance and file systems per run, same JS isolate)' : 'default; bounded by spawning a replacement worker per run on 2 shared cores' });
+          rows.push({
+            metric: `throughput, ${conc} concurrent, ${label}`,
+            value: round(n / s),
+            unit: 'runs/s',
+            note:
+              label === 'reused workers'
+                ? 'maxRunsPerWorker: 1000 (fresh instance and file systems per run, same JS isolate)'
+                : 'default; bounded by spawning a replacement worker per run on 2 shared cores',
+          });
         }
       }
       const lat = [];
       for (let i = 0; i < 40; i++) {
         const a = performance.now();
-        await reuse.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', 'echo', 'hi'], limits: LIMITS });
+        await reuse.run({
+          module: { bytes: probe },
+          mounts: { tmp: true },
+          argv: ['probe', 'echo', 'hi'],
+          limits: LIMITS,
+        });
         lat.push(performance.now() - a);
       }
       rows.push({ metric: 'warm invocation p50, reused workers', value: round(pct(lat, 50)), unit: 'ms' });

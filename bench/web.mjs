@@ -29,11 +29,27 @@ export async function run() {
   for (const f of readdirSync(dist)) {
     const bytes = readFileSync(path.join(dist, f));
     const ext = path.extname(f);
-    rows.push({ metric: `served ${ext} (gzip)`, value: gzipSync(bytes).length / 1024, unit: 'KiB', note: `${(bytes.length / 1024).toFixed(0)} KiB raw${ext === '.js' ? '; the protocol\'s zod schemas are most of it' : ''}` });
+    rows.push({
+      metric: `served ${ext} (gzip)`,
+      value: gzipSync(bytes).length / 1024,
+      unit: 'KiB',
+      note: `${(bytes.length / 1024).toFixed(0)} KiB raw${ext === '.js' ? "; the protocol's zod schemas are most of it" : ''}`,
+    });
   }
 
   const daemon = await startDaemon();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
   try {
     const pageUrl = `${daemon.webUrl}#token=${encodeURIComponent(daemon.token)}`;
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
@@ -48,8 +64,18 @@ export async function run() {
       dcl.push(await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd));
       await page.close();
     }
-    rows.push({ metric: 'page load → connected (median of 7)', value: median(loads), unit: 'ms', note: 'measured from the test process: navigation, scripts, /web/auth probe, WebSocket upgrade, initialize, first frame' });
-    rows.push({ metric: 'page load → DOMContentLoaded (median of 7)', value: median(dcl), unit: 'ms', note: 'in-page navigation timing' });
+    rows.push({
+      metric: 'page load → connected (median of 7)',
+      value: median(loads),
+      unit: 'ms',
+      note: 'measured from the test process: navigation, scripts, /web/auth probe, WebSocket upgrade, initialize, first frame',
+    });
+    rows.push({
+      metric: 'page load → DOMContentLoaded (median of 7)',
+      value: median(dcl),
+      unit: 'ms',
+      note: 'in-page navigation timing',
+    });
 
     const client = await connectSocket(daemon.socketPath);
     await client.initialize({ name: 'bench', kind: 'cli' });
@@ -64,9 +90,17 @@ export async function run() {
     await page.locator(`[data-testid="session-item"][data-session="${info.sessionId}"]`).waitFor();
     const t0 = performance.now();
     await page.locator(`[data-testid="session-item"][data-session="${info.sessionId}"] button`).click();
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="notice"]').length >= n + 1, N, { polling: 20, timeout: 60_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="notice"]').length >= n + 1, N, {
+      polling: 20,
+      timeout: 60_000,
+    });
     const replayMs = performance.now() - t0;
-    rows.push({ metric: `replay on attach (${N} events)`, value: replayMs, unit: 'ms', note: `${Math.round((N / replayMs) * 1000)} events/s rendered, one DOM line each` });
+    rows.push({
+      metric: `replay on attach (${N} events)`,
+      value: replayMs,
+      unit: 'ms',
+      note: `${Math.round((N / replayMs) * 1000)} events/s rendered, one DOM line each`,
+    });
 
     const M = 1000;
     const tb = performance.now();
@@ -76,9 +110,19 @@ export async function run() {
     const before = await notices(page);
     const t1 = performance.now();
     await configureMany(client, info.sessionId, M);
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="notice"]').length >= n, before + M, { polling: 10, timeout: 60_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="notice"]').length >= n, before + M, {
+      polling: 10,
+      timeout: 60_000,
+    });
     const liveMs = performance.now() - t1;
-    rows.push({ metric: `live events while attached (${M})`, value: (M / liveMs) * 1000, unit: 'events/s', baseline: senderRate, ratio: (M / liveMs) * 1000 / senderRate, note: 'sequential session/configure from a socket client → daemon log → WebSocket → rendered ; baseline: the same configures on a session no page watches' });
+    rows.push({
+      metric: `live events while attached (${M})`,
+      value: (M / liveMs) * 1000,
+      unit: 'events/s',
+      baseline: senderRate,
+      ratio: ((M / liveMs) * 1000) / senderRate,
+      note: 'sequential session/configure from a socket client → daemon log → WebSocket → rendered ; baseline: the same configures on a session no page watches',
+    });
     client.dispose();
   } finally {
     await browser.close();

@@ -5,7 +5,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 
 mkdirSync('test-results', { recursive: true });
 const out = 'test-results/vitest.json';
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${out}`,
+  ...process.argv.slice(2),
+];
 const child = spawn('npx', args, { stdio: 'inherit' });
 child.on('exit', (code) => {
   let summary = 'no results';

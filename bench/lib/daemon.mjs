@@ -8,7 +8,12 @@ export const bin = new URL('../../daemon/bin/shadowbox.js', import.meta.url).pat
 
 export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
-  const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'), ...extraEnv };
+  const env = {
+    ...process.env,
+    SHADOWBOX_STATE_DIR: stateDir,
+    SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
+    ...extraEnv,
+  };
   const t0 = performance.now();
   const child = spawn(process.execPath, [bin, 'daemon', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

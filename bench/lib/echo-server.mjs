@@ -12,15 +12,29 @@ const serve = (conn) => {
   conn.onRequest('initialize', () => ({ clientId: 'c1' }));
   conn.listen();
 };
-net.createServer((s) => serve(createMessageConnection(new SocketMessageReader(s), new SocketMessageWriter(s)))).listen(socketPath);
+net
+  .createServer((s) => serve(createMessageConnection(new SocketMessageReader(s), new SocketMessageWriter(s))))
+  .listen(socketPath);
 
 class R extends AbstractMessageReader {
-  constructor(ws) { super(); this.ws = ws; }
-  listen(cb) { this.ws.on('message', (d) => cb(JSON.parse(d.toString()))); this.ws.on('close', () => this.fireClose()); return { dispose() {} }; }
+  constructor(ws) {
+    super();
+    this.ws = ws;
+  }
+  listen(cb) {
+    this.ws.on('message', (d) => cb(JSON.parse(d.toString())));
+    this.ws.on('close', () => this.fireClose());
+    return { dispose() {} };
+  }
 }
 class W extends AbstractMessageWriter {
-  constructor(ws) { super(); this.ws = ws; }
-  async write(m) { this.ws.send(JSON.stringify(m)); }
+  constructor(ws) {
+    super();
+    this.ws = ws;
+  }
+  async write(m) {
+    this.ws.send(JSON.stringify(m));
+  }
   end() {}
 }
 const server = http.createServer();

@@ -22,7 +22,11 @@ export async function measureFanout(daemon) {
       }
       const driver = clients[0];
       const s = await driver.request({ method: 'session/create' }, { workspace: ws });
-      for (const c of clients.slice(1)) await c.request({ method: 'session/attach' }, { sessionId: s.sessionId, driver: false, fromSeq: Number.MAX_SAFE_INTEGER });
+      for (const c of clients.slice(1))
+        await c.request(
+          { method: 'session/attach' },
+          { sessionId: s.sessionId, driver: false, fromSeq: Number.MAX_SAFE_INTEGER },
+        );
       const waiters = new Map();
       for (const c of clients)
         c.onEvent((e) => {
@@ -40,7 +44,12 @@ export async function measureFanout(daemon) {
         if (i >= 30) times.push(performance.now() - t);
       }
       times.sort((a, b) => a - b);
-      rows.push({ metric: `event fan-out to ${n} client(s), p50`, value: percentile(times, 50) * 1000, unit: 'µs', note: `session/configure → settings_changed logged and received by all ${n}; p99 ${(percentile(times, 99) * 1000).toFixed(0)} µs` });
+      rows.push({
+        metric: `event fan-out to ${n} client(s), p50`,
+        value: percentile(times, 50) * 1000,
+        unit: 'µs',
+        note: `session/configure → settings_changed logged and received by all ${n}; p99 ${(percentile(times, 99) * 1000).toFixed(0)} µs`,
+      });
       for (const c of clients) c.dispose();
     }
   } finally {
@@ -48,4 +57,3 @@ export async function measureFanout(daemon) {
   }
   return rows;
 }
-

@@ -24,7 +24,10 @@ async function listFiles(dir, base = dir) {
 }
 
 async function hashTree(h, dir, label) {
-  for (const f of await listFiles(dir)) h.update(`${label}/${f}\0`).update(await readFile(join(dir, f))).update('\0');
+  for (const f of await listFiles(dir))
+    h.update(`${label}/${f}\0`)
+      .update(await readFile(join(dir, f)))
+      .update('\0');
 }
 
 /** Versions of the toolchain packages (dpkg) and clang's own banner. */
@@ -52,9 +55,11 @@ async function sysroot(toolchain) {
 
 async function parallel(tasks, n = 2) {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < tasks.length) await tasks[i++]();
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < tasks.length) await tasks[i++]();
+    }),
+  );
 }
 
 /** Builds (or reuses the cached build of) one recipe; returns { manifest, files, cached, buildMs, recipeHash }. */
@@ -66,7 +71,8 @@ export async function buildRecipe(name, opts = {}) {
   const h = createHash('sha256');
   await hashTree(h, recipeDir, 'recipe');
   await hashTree(h, join(BUNDLES, 'shim'), 'shim');
-  for (const f of ['build.mjs', 'debian-source.mjs', 'lib.mjs']) h.update(f).update(await readFile(join(BUNDLES, 'scripts', f)));
+  for (const f of ['build.mjs', 'debian-source.mjs', 'lib.mjs'])
+    h.update(f).update(await readFile(join(BUNDLES, 'scripts', f)));
   h.update(JSON.stringify({ toolchain, sources: recipe.sources }));
   const recipeHash = h.digest('hex');
   const cacheDir = join(CACHE, 'builds', name, recipeHash);
@@ -97,14 +103,29 @@ export async function buildRecipe(name, opts = {}) {
     srcDirs[s.package] = dest;
   }
   if (recipe.unpack === false) {
-    if (!Number.isInteger(recipe.sourceDateEpoch)) throw new Error(`${name}: a recipe with unpack = false must export sourceDateEpoch`);
+    if (!Number.isInteger(recipe.sourceDateEpoch))
+      throw new Error(`${name}: a recipe with unpack = false must export sourceDateEpoch`);
     sourceDateEpoch = recipe.sourceDateEpoch;
   }
   const root = await sysroot(toolchain);
   const env = { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), LC_ALL: 'C', TZ: 'UTC' };
-  const base = ['--target=wasm32-wasi', `--sysroot=${root}`, '-O2', `-ffile-prefix-map=${work}=/build`, `-I${join(BUNDLES, 'shim', 'wasi')}`];
+  const base = [
+    '--target=wasm32-wasi',
+    `--sysroot=${root}`,
+    '-O2',
+    `-ffile-prefix-map=${work}=/build`,
+    `-I${join(BUNDLES, 'shim', 'wasi')}`,
+  ];
   const ctx = {
-    name, work, srcDirs, sourceFiles, recipeDir, sysroot: root, sourceDateEpoch, env, baseFlags: base,
+    name,
+    work,
+    srcDirs,
+    sourceFiles,
+    recipeDir,
+    sysroot: root,
+    sourceDateEpoch,
+    env,
+    baseFlags: base,
     run: (cmd, args, o = {}) => run(cmd, args, { env, ...o }),
     cc: (args, o = {}) => run('clang-19', [...base, ...args], { env, ...o }),
     parallel,
@@ -121,7 +142,13 @@ export async function buildRecipe(name, opts = {}) {
     schema: 'shadowbox.bundle/v1',
     ...template,
     files: manifestFiles,
-    provenance: { sourceDateEpoch, recipeSha256: recipeHash, sources, toolchain, flags: [...base.filter((f) => !f.includes('/')), ...(result.flags ?? [])] },
+    provenance: {
+      sourceDateEpoch,
+      recipeSha256: recipeHash,
+      sources,
+      toolchain,
+      flags: [...base.filter((f) => !f.includes('/')), ...(result.flags ?? [])],
+    },
   };
   const tmp = `${cacheDir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -147,18 +174,46 @@ export async function buildAndPublish(name, opts = {}) {
   // Re-sign the index only when the entry changed, the signer changed, or it expires within a week.
   const now = new Date();
   const prev = await lib.readOwnIndex(outDir, channel);
-  const same = prev && JSON.stringify(prev.signed.bundles[b.manifest.name]?.[b.manifest.version]) === JSON.stringify(pub.entry)
-    && prev.signatures.map((s) => s.keyid).sort().join() === keys.index.map((k) => k.keyid).sort().join()
-    && Date.parse(prev.signed.expires) - now.getTime() > 7 * 86_400_000;
-  const index = same ? prev : await lib.updateChannelIndex({ outDir, channel, keys: keys.index, now, expiresInDays: keys.expiresInDays, add: { [b.manifest.name]: { [b.manifest.version]: pub.entry } } });
+  const same =
+    prev &&
+    JSON.stringify(prev.signed.bundles[b.manifest.name]?.[b.manifest.version]) === JSON.stringify(pub.entry) &&
+    prev.signatures
+      .map((s) => s.keyid)
+      .sort()
+      .join() ===
+      keys.index
+        .map((k) => k.keyid)
+        .sort()
+        .join() &&
+    Date.parse(prev.signed.expires) - now.getTime() > 7 * 86_400_000;
+  const index = same
+    ? prev
+    : await lib.updateChannelIndex({
+        outDir,
+        channel,
+        keys: keys.index,
+        now,
+        expiresInDays: keys.expiresInDays,
+        add: { [b.manifest.name]: { [b.manifest.version]: pub.entry } },
+      });
   const report = {
-    name: b.manifest.name, version: b.manifest.version, cached: b.cached, buildMs: b.buildMs, recipeHash: b.recipeHash,
-    manifestSha256: pub.entry.manifestSha256, archiveBytes: pub.entry.archiveSize,
-    files: b.manifest.files.map((f) => ({ path: f.path, bytes: f.size })), signedBy: keys.kind, keyIds: pub.keyIds, indexVersion: index.signed.version, out: pub.dir,
+    name: b.manifest.name,
+    version: b.manifest.version,
+    cached: b.cached,
+    buildMs: b.buildMs,
+    recipeHash: b.recipeHash,
+    manifestSha256: pub.entry.manifestSha256,
+    archiveBytes: pub.entry.archiveSize,
+    files: b.manifest.files.map((f) => ({ path: f.path, bytes: f.size })),
+    signedBy: keys.kind,
+    keyIds: pub.keyIds,
+    indexVersion: index.signed.version,
+    out: pub.dir,
   };
   // Mirrors serve the root history under keys/ so clients can rotate (N → N+1) from them.
   await mkdir(join(outDir, 'keys'), { recursive: true });
-  for (const f of (await readdir(join(BUNDLES, 'keys'))).filter((n) => /^(root|\d+\.root)\.json$/.test(n))) await cp(join(BUNDLES, 'keys', f), join(outDir, 'keys', f));
+  for (const f of (await readdir(join(BUNDLES, 'keys'))).filter((n) => /^(root|\d+\.root)\.json$/.test(n)))
+    await cp(join(BUNDLES, 'keys', f), join(outDir, 'keys', f));
   await mkdir(join(CACHE, 'reports'), { recursive: true });
   if (!b.cached) await writeFile(join(CACHE, 'reports', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   return report;
@@ -173,6 +228,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const name of args._) {
     const r = await buildAndPublish(name, { out: args.out, channel: args.channel, force: Boolean(args.force) });
     const sizes = r.files.map((f) => `${f.path} ${(f.bytes / 1024).toFixed(0)} KiB`).join(', ');
-    console.log(`${r.name}@${r.version}: ${r.cached ? 'cached (recipe unchanged)' : `built in ${(r.buildMs / 1000).toFixed(1)} s`}; ${sizes}; archive ${(r.archiveBytes / 1024).toFixed(0)} KiB; signed (${r.signedBy}) ${r.keyIds.map((k) => k.slice(0, 12)).join(',')}; index v${r.indexVersion}; ${r.out}`);
+    console.log(
+      `${r.name}@${r.version}: ${r.cached ? 'cached (recipe unchanged)' : `built in ${(r.buildMs / 1000).toFixed(1)} s`}; ${sizes}; archive ${(r.archiveBytes / 1024).toFixed(0)} KiB; signed (${r.signedBy}) ${r.keyIds.map((k) => k.slice(0, 12)).join(',')}; index v${r.indexVersion}; ${r.out}`,
+    );
   }
 }

@@ -11,11 +11,16 @@ const SUITES = ['bookworm', 'bookworm-updates'];
 
 function aptOptions() {
   return [
-    '-o', `Dir::Etc::SourceList=${join(APT, 'sources.list')}`,
-    '-o', `Dir::Etc::SourceParts=${join(APT, 'sources.list.d')}`,
-    '-o', `Dir::State::Lists=${join(APT, 'lists')}`,
-    '-o', `Dir::Cache=${join(APT, 'cache')}`,
-    '-o', 'APT::Sandbox::User=root',
+    '-o',
+    `Dir::Etc::SourceList=${join(APT, 'sources.list')}`,
+    '-o',
+    `Dir::Etc::SourceParts=${join(APT, 'sources.list.d')}`,
+    '-o',
+    `Dir::State::Lists=${join(APT, 'lists')}`,
+    '-o',
+    `Dir::Cache=${join(APT, 'cache')}`,
+    '-o',
+    'APT::Sandbox::User=root',
   ];
 }
 
@@ -25,7 +30,9 @@ async function ensureLists() {
   await mkdir(join(APT, 'sources.list.d'), { recursive: true });
   const list = `${SUITES.map((s) => `deb-src http://deb.debian.org/debian ${s} main`).join('\n')}\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n`;
   await writeFile(join(APT, 'sources.list'), list);
-  const fresh = await stat(join(APT, 'lists', 'updated')).then((s) => Date.now() - s.mtimeMs < 86_400_000).catch(() => false);
+  const fresh = await stat(join(APT, 'lists', 'updated'))
+    .then((s) => Date.now() - s.mtimeMs < 86_400_000)
+    .catch(() => false);
   if (!fresh) {
     await run('apt-get', [...aptOptions(), 'update', '-qq']);
     await writeFile(join(APT, 'lists', 'updated'), new Date().toISOString());
@@ -65,7 +72,9 @@ export async function fetchSource(pkg, version) {
         }
       }
       if (!got) throw e;
-      console.warn(`bundles: ${pkg}=${version} is no longer in the archive; built ${pkg}=${got} instead (update the recipe's pin)`);
+      console.warn(
+        `bundles: ${pkg}=${version} is no longer in the archive; built ${pkg}=${got} instead (update the recipe's pin)`,
+      );
       await writeFile(join(dir, '.substituted'), got);
     }
     await writeFile(done, '');
@@ -86,7 +95,14 @@ async function availableVersions(pkg) {
   for (const v of new Set([...out.matchAll(/^Version: (\S+)$/gm)].map((m) => m[1]))) {
     // dpkg decides version order.
     let i = 0;
-    while (i < sorted.length && (await run('dpkg', ['--compare-versions', v, 'gt', sorted[i]]).then(() => false, () => true))) i++;
+    while (
+      i < sorted.length &&
+      (await run('dpkg', ['--compare-versions', v, 'gt', sorted[i]]).then(
+        () => false,
+        () => true,
+      ))
+    )
+      i++;
     sorted.splice(i, 0, v);
   }
   return sorted;

@@ -17,7 +17,7 @@ if (out.startsWith(REPO + '/')) {
   process.exit(2);
 }
 const keysDir = resolve(args['keys-dir'] ?? join(BUNDLES, 'keys'));
-if (await stat(join(keysDir, 'root.json')).catch(() => null) && !args.force) {
+if ((await stat(join(keysDir, 'root.json')).catch(() => null)) && !args.force) {
   console.error(`${keysDir}/root.json exists; rotate with rotate-root.mjs instead (or --force for a new trust root)`);
   process.exit(2);
 }
@@ -31,11 +31,21 @@ const signed = {
   version: 1,
   expires: new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
   keys: Object.fromEntries([root, index, bundles].map((k) => [k.keyid, lib.publicOf(k)])),
-  roles: { root: { keyids: [root.keyid], threshold: 1 }, index: { keyids: [index.keyid], threshold: 1 }, bundles: { keyids: [bundles.keyid], threshold: 1 } },
+  roles: {
+    root: { keyids: [root.keyid], threshold: 1 },
+    index: { keyids: [index.keyid], threshold: 1 },
+    bundles: { keyids: [bundles.keyid], threshold: 1 },
+  },
   revoked: [],
-  localBuild: { allowed: true, note: "a checkout's own build key is accepted for that checkout's bundles/out only, never from a mirror" },
+  localBuild: {
+    allowed: true,
+    note: "a checkout's own build key is accepted for that checkout's bundles/out only, never from a mirror",
+  },
 };
 const env = lib.signRoot(signed, [root]);
 await mkdir(keysDir, { recursive: true });
-for (const name of ['root.json', '1.root.json']) await writeFile(join(keysDir, name), `${JSON.stringify(env, null, 2)}\n`);
-console.log(`root v1 written to ${keysDir}; private keys in ${out} (root ${root.keyid.slice(0, 12)}, index ${index.keyid.slice(0, 12)}, bundles ${bundles.keyid.slice(0, 12)})`);
+for (const name of ['root.json', '1.root.json'])
+  await writeFile(join(keysDir, name), `${JSON.stringify(env, null, 2)}\n`);
+console.log(
+  `root v1 written to ${keysDir}; private keys in ${out} (root ${root.keyid.slice(0, 12)}, index ${index.keyid.slice(0, 12)}, bundles ${bundles.keyid.slice(0, 12)})`,
+);

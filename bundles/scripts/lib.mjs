@@ -8,7 +8,9 @@ import { promisify } from 'node:util';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUNDLES = join(REPO, 'bundles');
-export const CACHE = process.env.SHADOWBOX_BUNDLES_CACHE ? resolve(process.env.SHADOWBOX_BUNDLES_CACHE) : join(BUNDLES, '.cache');
+export const CACHE = process.env.SHADOWBOX_BUNDLES_CACHE
+  ? resolve(process.env.SHADOWBOX_BUNDLES_CACHE)
+  : join(BUNDLES, '.cache');
 export const LOCAL_KEY = join(BUNDLES, '.cache', 'keys', 'local-build.json');
 export const LOCAL_PUB = join(BUNDLES, '.cache', 'keys', 'local-build.pub.json');
 
@@ -16,7 +18,8 @@ const distIndex = join(REPO, 'daemon', 'dist', 'bundles', 'index.js');
 
 /** The daemon's bundles module (compiled). */
 export async function bundlesLib() {
-  if (!(await stat(distIndex).catch(() => null))) throw new Error(`${distIndex} is missing: run \`npx tsc -b daemon\` first`);
+  if (!(await stat(distIndex).catch(() => null)))
+    throw new Error(`${distIndex} is missing: run \`npx tsc -b daemon\` first`);
   return import(distIndex);
 }
 
@@ -69,13 +72,18 @@ export async function signingKeys(lib, log = console.error) {
     const keys = await lib.loadKeyDir(resolve(dir));
     const index = keys.filter((k) => k.role === 'index');
     const bundles = keys.filter((k) => k.role === 'bundles');
-    if (!index.length || !bundles.length) throw new Error(`SHADOWBOX_SIGNING_KEY_DIR=${dir} must hold key files with role "index" and role "bundles"`);
+    if (!index.length || !bundles.length)
+      throw new Error(`SHADOWBOX_SIGNING_KEY_DIR=${dir} must hold key files with role "index" and role "bundles"`);
     return { kind: 'official', index, bundles, expiresInDays: 30 };
   }
-  let key = await readFile(LOCAL_KEY, 'utf8').then((t) => lib.PrivateKeyFileSchema.parse(JSON.parse(t))).catch(() => null);
+  let key = await readFile(LOCAL_KEY, 'utf8')
+    .then((t) => lib.PrivateKeyFileSchema.parse(JSON.parse(t)))
+    .catch(() => null);
   if (!key) {
     key = await writeKeyPair(lib, dirname(LOCAL_KEY), 'local-build', 'local');
-    log(`bundles: generated this checkout's local build key ${key.keyid.slice(0, 16)} in ${dirname(LOCAL_KEY)} (never commit it)`);
+    log(
+      `bundles: generated this checkout's local build key ${key.keyid.slice(0, 16)} in ${dirname(LOCAL_KEY)} (never commit it)`,
+    );
   }
   return { kind: 'local', index: [key], bundles: [key], expiresInDays: 365 };
 }

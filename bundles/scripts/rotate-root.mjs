@@ -8,7 +8,9 @@ import { BUNDLES, bundlesLib, parseArgs, writeKeyPair } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 if (!args.keys) {
-  console.error('usage: rotate-root.mjs --keys DIR [--rotate root,index,bundles] [--revoke KEYID,...] [--expires-days 730] [--keys-dir bundles/keys]');
+  console.error(
+    'usage: rotate-root.mjs --keys DIR [--rotate root,index,bundles] [--revoke KEYID,...] [--expires-days 730] [--keys-dir bundles/keys]',
+  );
   process.exit(2);
 }
 const lib = await bundlesLib();
@@ -17,21 +19,34 @@ const keysDir = resolve(args['keys-dir'] ?? join(BUNDLES, 'keys'));
 const cur = lib.parseRoot(JSON.parse(await readFile(join(keysDir, 'root.json'), 'utf8')));
 const all = await lib.loadKeyDir(keyDir);
 const oldRootKeys = all.filter((k) => cur.signed.roles.root.keyids.includes(k.keyid));
-if (oldRootKeys.length < cur.signed.roles.root.threshold) throw new Error(`need ${cur.signed.roles.root.threshold} current root private key(s) in ${keyDir}`);
+if (oldRootKeys.length < cur.signed.roles.root.threshold)
+  throw new Error(`need ${cur.signed.roles.root.threshold} current root private key(s) in ${keyDir}`);
 const v = cur.signed.version + 1;
 const signed = structuredClone(cur.signed);
 signed.version = v;
-signed.expires = new Date(Date.now() + Number(args['expires-days'] ?? 730) * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+signed.expires = new Date(Date.now() + Number(args['expires-days'] ?? 730) * 86_400_000)
+  .toISOString()
+  .replace(/\.\d+Z$/, 'Z');
 let newRootKeys = oldRootKeys;
-for (const role of String(args.rotate ?? '').split(',').filter(Boolean)) {
+for (const role of String(args.rotate ?? '')
+  .split(',')
+  .filter(Boolean)) {
   const k = await writeKeyPair(lib, keyDir, `${role}-${v}`, role);
   signed.keys[k.keyid] = lib.publicOf(k);
-  for (const old of signed.roles[role].keyids) if (!Object.values(signed.roles).some((r, i) => Object.keys(signed.roles)[i] !== role && r.keyids.includes(old))) delete signed.keys[old];
+  for (const old of signed.roles[role].keyids)
+    if (!Object.values(signed.roles).some((r, i) => Object.keys(signed.roles)[i] !== role && r.keyids.includes(old)))
+      delete signed.keys[old];
   signed.roles[role] = { keyids: [k.keyid], threshold: 1 };
   if (role === 'root') newRootKeys = [k];
 }
-for (const id of String(args.revoke ?? '').split(',').filter(Boolean)) if (!signed.revoked.includes(id)) signed.revoked.push(id);
+for (const id of String(args.revoke ?? '')
+  .split(',')
+  .filter(Boolean))
+  if (!signed.revoked.includes(id)) signed.revoked.push(id);
 const env = lib.signRoot(signed, [...oldRootKeys, ...newRootKeys]);
 lib.verifyRootRotation(cur, env);
-for (const name of ['root.json', `${v}.root.json`]) await writeFile(join(keysDir, name), `${JSON.stringify(env, null, 2)}\n`);
-console.log(`root v${v} written to ${keysDir} (signed by ${env.signatures.length} key(s)); publish ${v}.root.json on every mirror under keys/`);
+for (const name of ['root.json', `${v}.root.json`])
+  await writeFile(join(keysDir, name), `${JSON.stringify(env, null, 2)}\n`);
+console.log(
+  `root v${v} written to ${keysDir} (signed by ${env.signatures.length} key(s)); publish ${v}.root.json on every mirror under keys/`,
+);

@@ -9,7 +9,9 @@ import { BUNDLES, bundlesLib, parseArgs } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 if (!args.keys || (!args.index && !args._.length)) {
-  console.error('usage: sign.mjs --keys DIR (VERSION_DIR... | --index [--out DIR] [--channel stable] [--expires-days 30])');
+  console.error(
+    'usage: sign.mjs --keys DIR (VERSION_DIR... | --index [--out DIR] [--channel stable] [--expires-days 30])',
+  );
   process.exit(2);
 }
 const lib = await bundlesLib();
@@ -24,6 +26,12 @@ if (args.index) {
   const indexKeys = keys.filter((k) => k.role === 'index' || k.role === 'local' || k.role === 'developer');
   if (!indexKeys.length) throw new Error(`no key with role "index" in ${args.keys}`);
   const outDir = resolve(args.out ?? join(BUNDLES, 'out'));
-  const env = await lib.updateChannelIndex({ outDir, channel: args.channel ?? 'stable', keys: indexKeys, now: new Date(), expiresInDays: Number(args['expires-days'] ?? 30) });
+  const env = await lib.updateChannelIndex({
+    outDir,
+    channel: args.channel ?? 'stable',
+    keys: indexKeys,
+    now: new Date(),
+    expiresInDays: Number(args['expires-days'] ?? 30),
+  });
   console.log(`${outDir}/${env.signed.channel}/index.json: v${env.signed.version}, expires ${env.signed.expires}`);
 }

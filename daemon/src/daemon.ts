@@ -4,8 +4,22 @@ import type { Readable, Writable } from 'node:stream';
 import { Defaults } from '@shadowbox/protocol';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
-import { acquireLock, createLogger, loadOrCreateToken, resolveStatePaths, type Logger, type StatePaths } from './state/index.js';
-import { createStdioChannel, listenHttp, listenSocket, type Channel, type HttpServer, type SocketServer } from './transports/index.js';
+import {
+  acquireLock,
+  createLogger,
+  loadOrCreateToken,
+  resolveStatePaths,
+  type Logger,
+  type StatePaths,
+} from './state/index.js';
+import {
+  createStdioChannel,
+  listenHttp,
+  listenSocket,
+  type Channel,
+  type HttpServer,
+  type SocketServer,
+} from './transports/index.js';
 import { VERSION } from './version.js';
 
 export interface DaemonOptions {
@@ -63,12 +77,25 @@ export interface Daemon {
 
 /** Starts the daemon: lock, state dir, transports, sessions; SIGTERM-safe stop. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
-  const paths = resolveStatePaths(o.env, { ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.socketPath ? { socketPath: o.socketPath } : {}) });
+  const paths = resolveStatePaths(o.env, {
+    ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+    ...(o.socketPath ? { socketPath: o.socketPath } : {}),
+  });
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await chmod(paths.stateDir, 0o700).catch(() => undefined);
   const startedAt = new Date();
-  const lock = await acquireLock(paths.lockFile, { pid: process.pid, socketPath: null, webUrl: null, startedAt: startedAt.toISOString(), version: VERSION });
-  const logger = createLogger({ file: paths.logFile, stderr: o.logToStderr ?? false, debug: o.env.SHADOWBOX_DEBUG === '1' });
+  const lock = await acquireLock(paths.lockFile, {
+    pid: process.pid,
+    socketPath: null,
+    webUrl: null,
+    startedAt: startedAt.toISOString(),
+    version: VERSION,
+  });
+  const logger = createLogger({
+    file: paths.logFile,
+    stderr: o.logToStderr ?? false,
+    debug: o.env.SHADOWBOX_DEBUG === '1',
+  });
   const maxBytes = o.maxMessageBytes ?? (Number(o.env.SHADOWBOX_MAX_MESSAGE_BYTES) || Defaults.maxMessageBytes);
   const clients = new ClientRegistry();
   const handlers = new HandlerTable();
@@ -82,7 +109,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   try {
     const token = await loadOrCreateToken(paths.tokenFile);
-    const wired = await o.capabilities({ paths, env: o.env, logger, handlers, clients, sessions: () => sessions, http: () => http, token: () => token });
+    const wired = await o.capabilities({
+      paths,
+      env: o.env,
+      logger,
+      handlers,
+      clients,
+      sessions: () => sessions,
+      http: () => http,
+      token: () => token,
+    });
     caps = wired;
     sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...wired.sessionDeps });
     await sessions.init();
@@ -96,7 +132,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         clients,
         logger,
         version: VERSION,
-        capabilities: { transports, providers: wired.providers, maxMessageBytes: maxBytes, wasiRunners: wired.wasiRunners },
+        capabilities: {
+          transports,
+          providers: wired.providers,
+          maxMessageBytes: maxBytes,
+          wasiRunners: wired.wasiRunners,
+        },
         onExit: () => {
           if (channel.transport === 'stdio') void stop();
         },
@@ -129,7 +170,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
     if (transports.includes('socket')) socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
     if (o.wsPort !== undefined) {
-      http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) => listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }));
+      http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) =>
+        listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }),
+      );
       wired.onHttp?.(http);
     }
     if (o.stdio) {
@@ -139,12 +182,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         clients,
         logger,
         version: VERSION,
-        capabilities: { transports, providers: wired.providers, maxMessageBytes: maxBytes, wasiRunners: wired.wasiRunners },
+        capabilities: {
+          transports,
+          providers: wired.providers,
+          maxMessageBytes: maxBytes,
+          wasiRunners: wired.wasiRunners,
+        },
         onExit: () => void stop(),
       }).onClose(() => void stop());
     }
     await lock.update({ socketPath: socket?.path ?? null, webUrl: http?.url ?? null });
-    logger.info(`daemon ${VERSION} ready (pid ${process.pid}${socket ? `, socket ${socket.path}` : ''}${http ? `, web ${http.url}` : ''}${o.stdio ? ', stdio' : ''})`);
+    logger.info(
+      `daemon ${VERSION} ready (pid ${process.pid}${socket ? `, socket ${socket.path}` : ''}${http ? `, web ${http.url}` : ''}${o.stdio ? ', stdio' : ''})`,
+    );
     return {
       paths,
       socketPath: socket?.path ?? null,
@@ -170,7 +220,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
  * With port 0 ("any"), the daemon first tries the port it had last time, so an open web page finds it
  * again after a restart; a taken port falls back to a fresh one. The port is remembered in the state dir.
  */
-async function listenWeb(port: number, portFile: string, listen: (port: number) => Promise<HttpServer>): Promise<HttpServer> {
+async function listenWeb(
+  port: number,
+  portFile: string,
+  listen: (port: number) => Promise<HttpServer>,
+): Promise<HttpServer> {
   let server: HttpServer | null = null;
   if (port === 0) {
     const last = Number((await readFile(portFile, 'utf8').catch(() => '')).trim());

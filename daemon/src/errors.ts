@@ -11,7 +11,13 @@ export class ShadowboxError extends Error {
   readonly code: ErrorCode;
   readonly data: ErrorData;
 
-  constructor(code: ErrorCode, reason: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    reason: string,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ShadowboxError';
     this.code = code;
@@ -25,5 +31,9 @@ export class ShadowboxError extends Error {
 
 /** Narrow an unknown thrown value to a ShadowboxError with the given code (and reason). */
 export function isShadowboxError(e: unknown, code?: ErrorCode, reason?: string): e is ShadowboxError {
-  return e instanceof ShadowboxError && (code === undefined || e.code === code) && (reason === undefined || e.data.reason === reason);
+  return (
+    e instanceof ShadowboxError &&
+    (code === undefined || e.code === code) &&
+    (reason === undefined || e.data.reason === reason)
+  );
 }

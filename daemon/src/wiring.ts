@@ -4,7 +4,15 @@ import { ErrorCodes, WorkspaceChanged } from '@shadowbox/protocol';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
 import { createAuditLog } from './audit/index.js';
-import { createBundleAdapter, createManifestTools, createNetFetch, createRunBundleTool, createWasiRuntime, findWasmtime, type RunBundleDeps } from './wasi/index.js';
+import {
+  createBundleAdapter,
+  createManifestTools,
+  createNetFetch,
+  createRunBundleTool,
+  createWasiRuntime,
+  findWasmtime,
+  type RunBundleDeps,
+} from './wasi/index.js';
 import { createBundleService, type BundleService } from './bundles/index.js';
 import { createPolicy, type PolicyService } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
@@ -34,22 +42,41 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const policy = createPolicy({ stateDir, audit, logger });
   // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
   // bundles) cannot reach what the built-in tools are denied.
-  const shadow = createShadowService({ stateDir, audit, logger, protectedPaths: (ws) => policy.list(ws).then((p) => p.protected) });
+  const shadow = createShadowService({
+    stateDir,
+    audit,
+    logger,
+    protectedPaths: (ws) => policy.list(ws).then((p) => p.protected),
+  });
   // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
   // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so
   // their tools ask in review mode; one that fails to start is logged and offers no tools.
   const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
   if (!servers.success) {
     const issue = servers.error.issues[0]!;
-    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_invalid', `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`, { path: ['mcpServers', ...issue.path.map(String)] });
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'config_invalid',
+      `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`,
+      { path: ['mcpServers', ...issue.path.map(String)] },
+    );
   }
   const maxTurns = envInt(env, 'SHADOWBOX_MAX_TURNS') || config.maxTurns || 25;
   const permissionTimeoutMs = envInt(env, 'SHADOWBOX_PERMISSION_TIMEOUT_MS') || 10 * 60_000;
   const models = createModelFactory({ env, logger, config });
-  const bundles = createBundleService({ stateDir, audit, ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}) });
+  const bundles = createBundleService({
+    stateDir,
+    audit,
+    ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}),
+  });
   const netFetch = createNetFetch({ audit });
   const wasmtime = findWasmtime();
-  if (config.wasi?.runner === 'wasmtime' && !wasmtime) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'wasmtime_missing', 'config.json asks for the wasmtime runner (wasi.runner) but no wasmtime binary is on PATH or in SHADOWBOX_WASMTIME');
+  if (config.wasi?.runner === 'wasmtime' && !wasmtime)
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'wasmtime_missing',
+      'config.json asks for the wasmtime runner (wasi.runner) but no wasmtime binary is on PATH or in SHADOWBOX_WASMTIME',
+    );
   const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
   const adapt = createBundleAdapter();
   // Sandboxed code's network access: each host is a policy decision for the session ("ask" cannot reach a
@@ -57,7 +84,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const decideHost = async (sessionId: string | undefined, tool: string, host: string) => {
     const live = sessionId ? ctx.sessions().get(sessionId) : null;
     if (!live) return { action: 'deny' as const, rule: 'netFetch needs a session' };
-    return policy.decide({ workspace: live.meta.workspace, sessionId: live.id, mode: live.meta.mode, tool, kind: 'fetch', target: { hosts: [host] } });
+    return policy.decide({
+      workspace: live.meta.workspace,
+      sessionId: live.id,
+      mode: live.meta.mode,
+      tool,
+      kind: 'fetch',
+      target: { hosts: [host] },
+    });
   };
   const runDeps: RunBundleDeps = {
     runtime: wasi,
@@ -69,7 +103,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       return { allow: d.action === 'allow', rule: d.rule };
     },
     ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
-    ...(config.wasi?.maxLimits ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) } : {}),
+    ...(config.wasi?.maxLimits
+      ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) }
+      : {}),
   };
 
   const python = createPython({
@@ -85,12 +121,22 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       const host = u.hostname;
       const d = await decideHost(c.sessionId, 'python', host);
       if (d.action !== 'allow') {
-        throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'host_not_allowed', `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`, { host, rule: d.rule });
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'host_not_allowed',
+          `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`,
+          { host, rule: d.rule },
+        );
       }
       const r = await netFetch.fetch(
         { url: req.url, method: req.method, headers: req.headers, body: req.body },
         // The policy allowed this host; the rule carries the URL's own scheme and port (a host rule allows any).
-        { rules: [{ host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) }], ...(c.sessionId ? { sessionId: c.sessionId, workspace: ctx.sessions().get(c.sessionId).meta.workspace } : {}) },
+        {
+          rules: [
+            { host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) },
+          ],
+          ...(c.sessionId ? { sessionId: c.sessionId, workspace: ctx.sessions().get(c.sessionId).meta.workspace } : {}),
+        },
       );
       return { url: r.url, status: r.status, headers: r.headers, body: r.body };
     },
@@ -102,17 +148,32 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     logger.warn(`bundles: cannot list (${(e as Error).message})`);
     return [];
   });
-  void listed.then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false)).catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
+  void listed
+    .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
+    .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
   const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
   const [builtBundleTools] = await Promise.all([bundleTools(bundles, await listed, runDeps, logger), mcp.start()]);
-  for (const st of mcp.status()) if (st.state === 'failed') logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
+  for (const st of mcp.status())
+    if (st.state === 'failed')
+      logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
-  const tools: Tool<any>[] = [...createBuiltinTools(), createRunBundleTool(runDeps), python.tool, ...builtBundleTools, ...mcp.tools()];
+  const tools: Tool<any>[] = [
+    ...createBuiltinTools(),
+    createRunBundleTool(runDeps),
+    python.tool,
+    ...builtBundleTools,
+    ...mcp.tools(),
+  ];
   const runtime = createToolRuntime({ tools, policy, audit, logger });
   // A session's own MCP servers (session/create mcpServers: an ACP editor's) add tools to that session only:
   // its runtime is the shared tools plus them, rebuilt when they change.
-  const sessionMcp = createSessionMcpPool({ logger, clientInfo: { name: 'shadowbox', version: VERSION }, reservedServers: Object.keys(servers.data), reservedTools: tools.map((t) => t.name) });
+  const sessionMcp = createSessionMcpPool({
+    logger,
+    clientInfo: { name: 'shadowbox', version: VERSION },
+    reservedServers: Object.keys(servers.data),
+    reservedTools: tools.map((t) => t.name),
+  });
   const sessionRuntimes = new WeakMap<Tool<any>[], ToolRuntime>();
   const runtimeFor = (sessionId?: string): ToolRuntime => {
     const own = sessionId ? sessionMcp.tools(sessionId) : undefined;
@@ -133,7 +194,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
           .then((s) => s.files.map((f) => f.path).filter((p) => changed.includes(p)))
           .catch(() => [] as string[])
           .then((stale) => {
-            for (const c of ctx.clients.list()) c.connection.sendNotification(WorkspaceChanged.type, { workspace, paths: changed, stale }).catch(() => undefined);
+            for (const c of ctx.clients.list())
+              c.connection
+                .sendNotification(WorkspaceChanged.type, { workspace, paths: changed, stale })
+                .catch(() => undefined);
           });
       }),
     );
@@ -152,13 +216,24 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
     sessionDeps: {
       // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
-      defaultModel: async () => env.SHADOWBOX_MODEL ?? config.model ?? (models.providers().includes('anthropic') && !models.providers().includes('openai') ? 'anthropic/claude-sonnet-4-5' : 'openai/gpt-4o-mini'),
+      defaultModel: async () =>
+        env.SHADOWBOX_MODEL ??
+        config.model ??
+        (models.providers().includes('anthropic') && !models.providers().includes('openai')
+          ? 'anthropic/claude-sonnet-4-5'
+          : 'openai/gpt-4o-mini'),
       defaultMode: config.mode ?? 'review',
       maxTurns,
       permissionTimeoutMs,
-      system: (meta) => systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
+      system: (meta) =>
+        systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
       createModel: (spec) => models.create(spec),
-      createTools: (c) => runtimeFor(c.sessionId).forSession({ ...c, view: () => shadow.view(c.sessionId, c.workspace), ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}) }),
+      createTools: (c) =>
+        runtimeFor(c.sessionId).forSession({
+          ...c,
+          view: () => shadow.view(c.sessionId, c.workspace),
+          ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
+        }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
@@ -169,14 +244,29 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       onSessionEvent: (meta, type, data) => {
         // Prompts are recorded by digest, length and a short preview (the audit log redacts token-shaped strings), not their text.
-        const d = typeof data.text === 'string' ? { ...data, text: undefined, chars: data.text.length, preview: data.text.slice(0, 80), sha256: createHash('sha256').update(data.text).digest('hex') } : data;
-        void audit.append({ type, workspace: meta.workspace, sessionId: meta.sessionId, data: d }).catch((e: unknown) => logger.error(`audit: ${(e as Error).message}`));
+        const d =
+          typeof data.text === 'string'
+            ? {
+                ...data,
+                text: undefined,
+                chars: data.text.length,
+                preview: data.text.slice(0, 80),
+                sha256: createHash('sha256').update(data.text).digest('hex'),
+              }
+            : data;
+        void audit
+          .append({ type, workspace: meta.workspace, sessionId: meta.sessionId, data: d })
+          .catch((e: unknown) => logger.error(`audit: ${(e as Error).message}`));
       },
     },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();
       http.addRoute((req, res) => mirror(req, res));
-      registerWebRoutes(http, { distDir: fileURLToPath(new URL('../../clients/web/dist', import.meta.url)), token: ctx.token(), logger });
+      registerWebRoutes(http, {
+        distDir: fileURLToPath(new URL('../../clients/web/dist', import.meta.url)),
+        token: ctx.token(),
+        logger,
+      });
     },
     close: async () => {
       for (const stop of watched.values()) stop();
@@ -191,7 +281,11 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 }
 
 /** An editor buffer is shown only for a file the shadow has not changed (the agent's version is newer than the buffer). */
-function unlessShadowed(shadow: ShadowService, t: { sessionId: string; workspace: string }, readBuffer: (rel: string) => Promise<string | null>) {
+function unlessShadowed(
+  shadow: ShadowService,
+  t: { sessionId: string; workspace: string },
+  readBuffer: (rel: string) => Promise<string | null>,
+) {
   return async (rel: string): Promise<string | null> => {
     const text = await readBuffer(rel);
     if (text === null) return null;
@@ -201,7 +295,12 @@ function unlessShadowed(shadow: ShadowService, t: { sessionId: string; workspace
 }
 
 /** Tools declared by installed (or locally built) bundle manifests; a broken bundle is logged, not fatal. */
-async function bundleTools(bundles: BundleService, list: Array<{ name: string; tools: string[] }>, deps: RunBundleDeps, logger: Logger): Promise<Tool<any>[]> {
+async function bundleTools(
+  bundles: BundleService,
+  list: Array<{ name: string; tools: string[] }>,
+  deps: RunBundleDeps,
+  logger: Logger,
+): Promise<Tool<any>[]> {
   const names = [...new Set(list.filter((b) => b.tools.length > 0 && b.name !== 'python').map((b) => b.name))];
   // Verified loads, side by side: a tool is offered only from a manifest that passed its signature check.
   const loaded = await Promise.all(
@@ -231,7 +330,12 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
     diff: (t, p) => shadow.diff(t, p),
     accept: async (t, sel, client) => {
       const r = await shadow.accept(t, sel, client.id);
-      note(t.sessionId, 'accept', r.applied.map((a) => a.path), client.id);
+      note(
+        t.sessionId,
+        'accept',
+        r.applied.map((a) => a.path),
+        client.id,
+      );
       return r;
     },
     reject: async (t, sel, client) => {
@@ -278,7 +382,12 @@ function bundlesPort(bundles: BundleService): BundlesPort {
       const r = await bundles.verifyPath(p);
       return { ok: true, name: r.name, version: r.version, manifestSha256: r.manifestSha256, keyIds: r.keyIds };
     },
-    install: (p) => bundles.install({ name: p.name, ...(p.version ? { version: p.version } : {}), ...(p.mirror ? { mirror: p.mirror } : {}) }),
+    install: (p) =>
+      bundles.install({
+        name: p.name,
+        ...(p.version ? { version: p.version } : {}),
+        ...(p.mirror ? { mirror: p.mirror } : {}),
+      }),
     trust: (keyFile) => bundles.trustKey(keyFile),
   };
 }

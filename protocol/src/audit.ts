@@ -14,7 +14,7 @@ export const AuditEntry = z.object({
 export const AuditQuery = defineRequest({
   method: 'audit/query',
   direction: 'clientToDaemon',
-  doc: 'Reads a workspace\'s audit log with filters (shadowbox audit show).',
+  doc: "Reads a workspace's audit log with filters (shadowbox audit show).",
   params: z.object({
     workspace: z.string(),
     sessionId: z.string().optional(),
@@ -28,7 +28,7 @@ export const AuditQuery = defineRequest({
 export const AuditVerify = defineRequest({
   method: 'audit/verify',
   direction: 'clientToDaemon',
-  doc: 'Verifies the hash chain and signed checkpoints of a workspace\'s audit log; names the first bad entry (edited, deleted, inserted, reordered, truncated tail, torn line).',
+  doc: "Verifies the hash chain and signed checkpoints of a workspace's audit log; names the first bad entry (edited, deleted, inserted, reordered, truncated tail, torn line).",
   params: z.object({ workspace: z.string() }),
   result: z.object({
     ok: z.boolean(),

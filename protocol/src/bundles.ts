@@ -24,21 +24,32 @@ export const BundlesVerify = defineRequest({
   direction: 'clientToDaemon',
   doc: 'Verifies a bundle directory or archive on the daemon host against the trust root; refusals are -33700 with data.reason.',
   params: z.object({ path: z.string() }),
-  result: z.object({ ok: z.literal(true), name: z.string(), version: z.string(), manifestSha256: z.string(), keyIds: z.array(z.string()) }),
+  result: z.object({
+    ok: z.literal(true),
+    name: z.string(),
+    version: z.string(),
+    manifestSha256: z.string(),
+    keyIds: z.array(z.string()),
+  }),
 });
 
 export const BundlesInstall = defineRequest({
   method: 'bundles/install',
   direction: 'clientToDaemon',
-  doc: 'Installs NAME[@VERSION] from a mirror (URL of another daemon\'s /bundles/ or a static server) or the local build output, verifying before a byte is stored.',
-  params: z.object({ name: z.string(), version: z.string().optional(), mirror: z.string().optional(), progressToken: z.union([z.string(), z.number()]).optional() }),
+  doc: "Installs NAME[@VERSION] from a mirror (URL of another daemon's /bundles/ or a static server) or the local build output, verifying before a byte is stored.",
+  params: z.object({
+    name: z.string(),
+    version: z.string().optional(),
+    mirror: z.string().optional(),
+    progressToken: z.union([z.string(), z.number()]).optional(),
+  }),
   result: BundleSummary,
 });
 
 export const BundlesTrust = defineRequest({
   method: 'bundles/trust',
   direction: 'clientToDaemon',
-  doc: 'Trusts a developer\'s public key explicitly (loud warning, recorded in the audit log).',
+  doc: "Trusts a developer's public key explicitly (loud warning, recorded in the audit log).",
   params: z.object({ keyFile: z.string() }),
   result: z.object({ keyId: z.string() }),
 });

@@ -35,7 +35,11 @@ export function defineRequest<const M extends string, P extends z.ZodType, R ext
   params: P;
   result: R;
 }): RequestDef<P, R> & { method: M } {
-  return { kind: 'request', ...def, type: new RequestType<z.infer<P>, z.infer<R>, ErrorData>(def.method, ParameterStructures.byName) };
+  return {
+    kind: 'request',
+    ...def,
+    type: new RequestType<z.infer<P>, z.infer<R>, ErrorData>(def.method, ParameterStructures.byName),
+  };
 }
 
 /** Declare a notification; params are always one named object. */
@@ -45,7 +49,11 @@ export function defineNotification<const M extends string, P extends z.ZodType>(
   doc: string;
   params: P;
 }): NotificationDef<P> & { method: M } {
-  return { kind: 'notification', ...def, type: new NotificationType<z.infer<P>>(def.method, ParameterStructures.byName) };
+  return {
+    kind: 'notification',
+    ...def,
+    type: new NotificationType<z.infer<P>>(def.method, ParameterStructures.byName),
+  };
 }
 
 export type AnyRequestDef = RequestDef<z.ZodType, z.ZodType>;

@@ -12,7 +12,34 @@ describe('docs/protocol.md', () => {
   it('declares every fixed method name of the foundation issue exactly once', () => {
     const names = allMessages.map((m) => m.method);
     expect(new Set(names).size).toBe(names.length);
-    for (const m of ['initialize', 'initialized', 'shutdown', 'exit', '$/cancelRequest', '$/progress', 'session/create', 'session/list', 'session/attach', 'session/detach', 'session/prompt', 'session/cancel', 'session/event', 'permission/request', 'tools/list', 'tools/call', 'shadow/status', 'shadow/diff', 'shadow/accept', 'shadow/reject', 'shadow/undo', 'audit/query', 'audit/verify', 'bundles/list', 'bundles/verify', 'bundles/install']) {
+    for (const m of [
+      'initialize',
+      'initialized',
+      'shutdown',
+      'exit',
+      '$/cancelRequest',
+      '$/progress',
+      'session/create',
+      'session/list',
+      'session/attach',
+      'session/detach',
+      'session/prompt',
+      'session/cancel',
+      'session/event',
+      'permission/request',
+      'tools/list',
+      'tools/call',
+      'shadow/status',
+      'shadow/diff',
+      'shadow/accept',
+      'shadow/reject',
+      'shadow/undo',
+      'audit/query',
+      'audit/verify',
+      'bundles/list',
+      'bundles/verify',
+      'bundles/install',
+    ]) {
       expect(names).toContain(m);
     }
   });

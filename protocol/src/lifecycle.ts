@@ -7,14 +7,20 @@ export const PROTOCOL_VERSION = 1;
 const ClientInfo = z.object({
   name: z.string().min(1).max(200).describe('Client name, e.g. "shadowbox-terminal".'),
   version: z.string().max(100).optional(),
-  kind: z.enum(['terminal', 'web', 'editor', 'acp', 'cli', 'test', 'other']).default('other').describe('What sort of client this is; shown to other clients.'),
+  kind: z
+    .enum(['terminal', 'web', 'editor', 'acp', 'cli', 'test', 'other'])
+    .default('other')
+    .describe('What sort of client this is; shown to other clients.'),
 });
 
 export const ClientCapabilities = z
   .object({
     permissions: z.boolean().default(false).describe('The client can answer permission/request.'),
     events: z.boolean().default(true).describe('The client wants session/event notifications.'),
-    buffers: z.boolean().default(false).describe('The client can answer buffer/read with the text of an editor buffer (unsaved changes included).'),
+    buffers: z
+      .boolean()
+      .default(false)
+      .describe('The client can answer buffer/read with the text of an editor buffer (unsaved changes included).'),
   })
   .describe('What the client can do.');
 
@@ -77,7 +83,11 @@ export const Progress = defineNotification({
   doc: 'Progress of a long request for the token the client passed as `progressToken` (today: `bundles/install` sends begin and end).',
   params: z.object({
     token: z.union([z.number(), z.string()]),
-    value: z.object({ kind: z.enum(['begin', 'report', 'end']), message: z.string().optional(), percentage: z.number().min(0).max(100).optional() }),
+    value: z.object({
+      kind: z.enum(['begin', 'report', 'end']),
+      message: z.string().optional(),
+      percentage: z.number().min(0).max(100).optional(),
+    }),
   }),
 });
 

@@ -19,22 +19,30 @@ export function renderProtocolDocs(): string {
   out.push(`Protocol version **${PROTOCOL_VERSION}**. JSON-RPC 2.0; params are always one named object.`);
   out.push('');
   out.push('Transports: `shadowbox daemon --stdio` and the Unix socket use LSP framing (`Content-Length` headers);');
-  out.push(`the WebSocket at \`${Defaults.wsPath}\` carries one message per text frame. Messages over ${Defaults.maxMessageBytes} bytes (configurable) are refused.`);
+  out.push(
+    `the WebSocket at \`${Defaults.wsPath}\` carries one message per text frame. Messages over ${Defaults.maxMessageBytes} bytes (configurable) are refused.`,
+  );
   out.push('Every connection starts with `initialize`; anything else before it is refused with -32002.');
   out.push('');
   out.push('## Error codes');
   out.push('');
-  out.push('JSON-RPC reserves -32768…-32000; shadowbox uses its own range -33999…-33000. `error.data.reason` is a stable snake_case string.');
+  out.push(
+    'JSON-RPC reserves -32768…-32000; shadowbox uses its own range -33999…-33000. `error.data.reason` is a stable snake_case string.',
+  );
   out.push('');
   out.push('| name | code |');
   out.push('| --- | --- |');
-  for (const [name, code] of Object.entries(ErrorCodes)) if (!name.startsWith('shadowboxRange')) out.push(`| ${name} | ${code} |`);
+  for (const [name, code] of Object.entries(ErrorCodes))
+    if (!name.startsWith('shadowboxRange')) out.push(`| ${name} | ${code} |`);
   out.push('');
   out.push('## Messages');
   out.push('');
   out.push('| method | kind | direction |');
   out.push('| --- | --- | --- |');
-  for (const m of allMessages) out.push(`| [\`${m.method}\`](#${m.method.replace(/[^a-z0-9]+/gi, '').toLowerCase()}) | ${m.kind} | ${m.direction} |`);
+  for (const m of allMessages)
+    out.push(
+      `| [\`${m.method}\`](#${m.method.replace(/[^a-z0-9]+/gi, '').toLowerCase()}) | ${m.kind} | ${m.direction} |`,
+    );
   for (const m of allMessages) {
     out.push('');
     out.push(`### ${m.method}`);

@@ -2,23 +2,47 @@ import { z } from 'zod';
 import { defineNotification, defineRequest } from './define.js';
 
 export const ToolKind = z.enum(['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other']);
-export const PolicyMode = z.enum(['read-only', 'review', 'auto']).describe('read-only: only read/search tools; review (default): edits land in the shadow, network and MCP ask; auto: everything not denied runs.');
-export const StopReason = z.enum(['end_turn', 'max_tokens', 'max_turns', 'cancelled', 'error', 'interrupted', 'refusal']);
+export const PolicyMode = z
+  .enum(['read-only', 'review', 'auto'])
+  .describe(
+    'read-only: only read/search tools; review (default): edits land in the shadow, network and MCP ask; auto: everything not denied runs.',
+  );
+export const StopReason = z.enum([
+  'end_turn',
+  'max_tokens',
+  'max_turns',
+  'cancelled',
+  'error',
+  'interrupted',
+  'refusal',
+]);
 
 /** How to reach one MCP server: a command to spawn (stdio) or a URL (streamable HTTP); the shape config.json's `mcpServers` uses. */
 export const McpServerSpec = z.union([
   z.strictObject({
     command: z.string().min(1).describe('Executable to spawn on the daemon host.'),
     args: z.array(z.string()).default([]),
-    env: z.record(z.string(), z.string()).default({}).describe('Added to the minimal environment (PATH, HOME, LANG of the daemon).'),
-    cwd: z.string().optional().describe('Working directory of the process (default: the daemon\'s).'),
+    env: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Added to the minimal environment (PATH, HOME, LANG of the daemon).'),
+    cwd: z.string().optional().describe("Working directory of the process (default: the daemon's)."),
   }),
-  z.strictObject({ url: z.url().describe('Streamable HTTP endpoint.'), headers: z.record(z.string(), z.string()).default({}) }),
+  z.strictObject({
+    url: z.url().describe('Streamable HTTP endpoint.'),
+    headers: z.record(z.string(), z.string()).default({}),
+  }),
 ]);
 export type McpServerSpec = z.infer<typeof McpServerSpec>;
 
 /** MCP servers by name; the name becomes the `<server>` of the tool names `mcp__<server>__<tool>`. */
-export const McpServers = z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/).max(40), McpServerSpec);
+export const McpServers = z.record(
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/)
+    .max(40),
+  McpServerSpec,
+);
 export type McpServers = z.infer<typeof McpServers>;
 
 export const SessionInfo = z.object({
@@ -33,7 +57,12 @@ export const SessionInfo = z.object({
   driver: z.string().nullable().describe('clientId holding the driver role (may prompt), or null.'),
   attached: z.array(z.string()).describe('clientIds attached now.'),
   events: z.number().int().describe('Number of events in the log.'),
-  mcpServers: z.array(z.string()).optional().describe('Names of the MCP servers given to this session (session/create, session/configure); their commands, env and headers are never sent back.'),
+  mcpServers: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Names of the MCP servers given to this session (session/create, session/configure); their commands, env and headers are never sent back.',
+    ),
 });
 
 export const ToolDecision = z.object({
@@ -43,7 +72,14 @@ export const ToolDecision = z.object({
 });
 
 export const PermissionOption = z.enum(['allow_once', 'allow_session', 'allow_project', 'deny']);
-export const PermissionOutcome = z.enum(['allow_once', 'allow_session', 'allow_project', 'deny', 'cancelled', 'timeout']);
+export const PermissionOutcome = z.enum([
+  'allow_once',
+  'allow_session',
+  'allow_project',
+  'deny',
+  'cancelled',
+  'timeout',
+]);
 
 /** Every step of a session, appended to its log first, then fanned out to attached clients. */
 export const SessionEventBody = z.discriminatedUnion('type', [
@@ -52,7 +88,13 @@ export const SessionEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('turn_start'), turnId: z.string(), model: z.string() }),
   z.object({ type: z.literal('message_delta'), turnId: z.string(), text: z.string() }),
   z.object({ type: z.literal('reasoning_delta'), turnId: z.string(), text: z.string() }),
-  z.object({ type: z.literal('assistant_message'), turnId: z.string(), text: z.string(), reasoning: z.string().optional(), toolCalls: z.array(z.object({ callId: z.string(), tool: z.string(), arguments: z.string() })).default([]) }),
+  z.object({
+    type: z.literal('assistant_message'),
+    turnId: z.string(),
+    text: z.string(),
+    reasoning: z.string().optional(),
+    toolCalls: z.array(z.object({ callId: z.string(), tool: z.string(), arguments: z.string() })).default([]),
+  }),
   z.object({
     type: z.literal('tool_call'),
     turnId: z.string(),
@@ -89,9 +131,26 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     rule: z.string(),
     options: z.array(PermissionOption),
   }),
-  z.object({ type: z.literal('permission_resolved'), requestId: z.string(), callId: z.string(), outcome: PermissionOutcome, by: z.string().optional() }),
-  z.object({ type: z.literal('usage'), turnId: z.string(), inputTokens: z.number().int(), outputTokens: z.number().int() }),
-  z.object({ type: z.literal('checkpoint'), turnId: z.string(), commit: z.string(), summary: z.string(), files: z.array(z.string()) }),
+  z.object({
+    type: z.literal('permission_resolved'),
+    requestId: z.string(),
+    callId: z.string(),
+    outcome: PermissionOutcome,
+    by: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('usage'),
+    turnId: z.string(),
+    inputTokens: z.number().int(),
+    outputTokens: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('checkpoint'),
+    turnId: z.string(),
+    commit: z.string(),
+    summary: z.string(),
+    files: z.array(z.string()),
+  }),
   z.object({
     type: z.literal('turn_end'),
     turnId: z.string(),
@@ -102,14 +161,23 @@ export const SessionEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('client_detached'), clientId: z.string() }),
   z.object({ type: z.literal('driver_changed'), driver: z.string().nullable() }),
   z.object({ type: z.literal('settings_changed'), model: z.string(), mode: PolicyMode }),
-  z.object({ type: z.literal('review'), action: z.enum(['accept', 'reject', 'undo']), paths: z.array(z.string()), clientId: z.string().optional() }),
+  z.object({
+    type: z.literal('review'),
+    action: z.enum(['accept', 'reject', 'undo']),
+    paths: z.array(z.string()),
+    clientId: z.string().optional(),
+  }),
   z.object({ type: z.literal('daemon_restarted'), interruptedTurn: z.string().nullable() }),
 ]);
 export type SessionEventBody = z.infer<typeof SessionEventBody>;
 
 export const SessionEvent = z.object({
   sessionId: z.string(),
-  seq: z.number().int().nonnegative().describe('Position in the session log, from 0; replay and live events share one sequence.'),
+  seq: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('Position in the session log, from 0; replay and live events share one sequence.'),
   time: z.string(),
   event: SessionEventBody,
 });
@@ -118,10 +186,13 @@ export type SessionEvent = z.infer<typeof SessionEvent>;
 export const SessionCreate = defineRequest({
   method: 'session/create',
   direction: 'clientToDaemon',
-  doc: 'Creates a session on a workspace directory and attaches the caller as its driver. `mcpServers` (an ACP editor\'s servers, say) are started before the answer (each gets 15 s; one that fails is logged and offers no tools) and their tools, `mcp__<server>__<tool>`, belong to this session only, next to the servers of config.json (a name config.json uses already is skipped). They run on the daemon host, not in the sandbox, with a minimal environment (PATH, HOME, LANG plus their `env`), so their tools ask in review mode. The servers are kept in the session\'s meta: after a daemon restart they start again when the session is next attached, prompted or its tools listed. Only socket and stdio clients may pass them (web clients get unauthorized).',
+  doc: "Creates a session on a workspace directory and attaches the caller as its driver. `mcpServers` (an ACP editor's servers, say) are started before the answer (each gets 15 s; one that fails is logged and offers no tools) and their tools, `mcp__<server>__<tool>`, belong to this session only, next to the servers of config.json (a name config.json uses already is skipped). They run on the daemon host, not in the sandbox, with a minimal environment (PATH, HOME, LANG plus their `env`), so their tools ask in review mode. The servers are kept in the session's meta: after a daemon restart they start again when the session is next attached, prompted or its tools listed. Only socket and stdio clients may pass them (web clients get unauthorized).",
   params: z.object({
     workspace: z.string().min(1).describe('Absolute path of the workspace directory (the daemon realpaths it).'),
-    model: z.string().optional().describe('"openai/<model>" or "anthropic/<model>"; default from SHADOWBOX_MODEL or the config file.'),
+    model: z
+      .string()
+      .optional()
+      .describe('"openai/<model>" or "anthropic/<model>"; default from SHADOWBOX_MODEL or the config file.'),
     mode: PolicyMode.optional(),
     title: z.string().max(200).optional(),
     mcpServers: McpServers.optional().describe('MCP servers of this session only, by name (the config.json shape).'),
@@ -164,9 +235,19 @@ export const SessionPrompt = defineRequest({
   params: z.object({
     sessionId: z.string(),
     text: z.string().min(1).max(1_000_000),
-    maxTurns: z.number().int().positive().max(1000).optional().describe('Model turns allowed for this prompt (default from config, 25).'),
+    maxTurns: z
+      .number()
+      .int()
+      .positive()
+      .max(1000)
+      .optional()
+      .describe('Model turns allowed for this prompt (default from config, 25).'),
   }),
-  result: z.object({ turnId: z.string(), stopReason: StopReason, error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional() }),
+  result: z.object({
+    turnId: z.string(),
+    stopReason: StopReason,
+    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+  }),
 });
 
 export const SessionCancel = defineRequest({
@@ -180,8 +261,13 @@ export const SessionCancel = defineRequest({
 export const SessionConfigure = defineRequest({
   method: 'session/configure',
   direction: 'clientToDaemon',
-  doc: 'Changes the session model and/or policy mode (terminal /model, ACP session/set_mode) and/or its MCP servers (ACP session/load and session/resume). Driver only. `mcpServers` replaces the session\'s set: the servers are restarted only when the set differs from the current one (the answer waits for them, as in session/create); `{}` removes them. Changing them while a turn runs is refused (SessionBusy, reason turn_running).',
-  params: z.object({ sessionId: z.string(), model: z.string().optional(), mode: PolicyMode.optional(), mcpServers: McpServers.optional() }),
+  doc: "Changes the session model and/or policy mode (terminal /model, ACP session/set_mode) and/or its MCP servers (ACP session/load and session/resume). Driver only. `mcpServers` replaces the session's set: the servers are restarted only when the set differs from the current one (the answer waits for them, as in session/create); `{}` removes them. Changing them while a turn runs is refused (SessionBusy, reason turn_running).",
+  params: z.object({
+    sessionId: z.string(),
+    model: z.string().optional(),
+    mode: PolicyMode.optional(),
+    mcpServers: McpServers.optional(),
+  }),
   result: SessionInfo,
 });
 

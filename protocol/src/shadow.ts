@@ -49,13 +49,18 @@ export const FileDiff = z.object({
 
 const Selection = z.object({
   paths: z.array(z.string()).default([]).describe('Whole files to act on.'),
-  hunks: z.array(z.string()).default([]).describe('Stable hunk ids ("path#id" as shadow/diff gives them); positions like "path#2" are refused (HunkNotFound, positional_hunk_id).'),
+  hunks: z
+    .array(z.string())
+    .default([])
+    .describe(
+      'Stable hunk ids ("path#id" as shadow/diff gives them); positions like "path#2" are refused (HunkNotFound, positional_hunk_id).',
+    ),
 });
 
 export const ShadowStatus = defineRequest({
   method: 'shadow/status',
   direction: 'clientToDaemon',
-  doc: 'Pending changes of a session\'s shadow workspace: files, stale marks, shadow commits, how many accepts can be undone.',
+  doc: "Pending changes of a session's shadow workspace: files, stale marks, shadow commits, how many accepts can be undone.",
   params: Target,
   result: ShadowStatusResult,
 });
@@ -101,7 +106,7 @@ export const ShadowUndo = defineRequest({
 export const ShadowExport = defineRequest({
   method: 'shadow/export',
   direction: 'clientToDaemon',
-  doc: 'Creates a branch in the person\'s git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are).',
+  doc: "Creates a branch in the person's git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are).",
   params: Target.extend({ branch: z.string().min(1).max(200) }),
   result: z.object({ branch: z.string(), commit: z.string(), commits: z.number().int() }),
 });
@@ -118,5 +123,10 @@ export const ShadowFile = defineRequest({
   direction: 'clientToDaemon',
   doc: 'The text of one file as the person has it (real) and as the agent left it (shadow), for diff views (ACP `diff` content, the web review panel). null where the file does not exist; binary files report binary: true and no text.',
   params: Target.extend({ path: z.string().min(1) }),
-  result: z.object({ path: z.string(), real: z.string().nullable(), shadow: z.string().nullable(), binary: z.boolean() }),
+  result: z.object({
+    path: z.string(),
+    real: z.string().nullable(),
+    shadow: z.string().nullable(),
+    binary: z.boolean(),
+  }),
 });

@@ -30,7 +30,9 @@ export const ToolsCall = defineRequest({
     output: z.string().optional(),
     code: z.number().int().optional(),
     reason: z.string().optional(),
-    decision: ToolDecision.optional().describe('The policy decision; absent when the call never reached the policy (unknown tool, invalid input, cancelled first).'),
+    decision: ToolDecision.optional().describe(
+      'The policy decision; absent when the call never reached the policy (unknown tool, invalid input, cancelled first).',
+    ),
     durationMs: z.number(),
     changed: z.array(z.string()).optional(),
     data: z.record(z.string(), z.unknown()).optional(),
@@ -58,7 +60,11 @@ export const PolicySetRules = defineRequest({
   method: 'policy/set',
   direction: 'clientToDaemon',
   doc: 'Replaces or edits the project rules of a workspace (a person at the CLI; the agent has no tool that reaches this).',
-  params: z.object({ workspace: z.string(), add: z.array(PolicyRule).default([]), remove: z.array(z.string()).default([]) }),
+  params: z.object({
+    workspace: z.string(),
+    add: z.array(PolicyRule).default([]),
+    remove: z.array(z.string()).default([]),
+  }),
   result: z.object({ rules: z.array(PolicyRule) }),
 });
 

@@ -12,7 +12,10 @@ import { connectEditor, type AcpEditor, type ReadTextFile } from './editor.js';
 
 type Update = SessionNotification['update'];
 /** The tool results the model received in one request (OpenAI wire format). */
-const toolResults = (body: unknown) => ((body as { messages: Array<{ role: string; content: unknown }> }).messages ?? []).filter((m) => m.role === 'tool').map((m) => String(m.content));
+const toolResults = (body: unknown) =>
+  ((body as { messages: Array<{ role: string; content: unknown }> }).messages ?? [])
+    .filter((m) => m.role === 'tool')
+    .map((m) => String(m.content));
 const SAVED = 'saved on disk\n';
 const BUFFER = 'typed in the editor, not saved\n';
 
@@ -25,12 +28,18 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
   const editor = async (readTextFile: boolean, serve?: ReadTextFile) => {
     const e = connectEditor(d.env, serve ? { readTextFile: serve } : {});
     editors.push(e);
-    await e.agent.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile, writeTextFile: false } } });
+    await e.agent.request('initialize', {
+      protocolVersion: 1,
+      clientCapabilities: { fs: { readTextFile, writeTextFile: false } },
+    });
     return e;
   };
   /** One prompt whose model calls read_file on a.txt, then ends; returns what the model got back and the call's duration. */
   const readThroughModel = async (e: AcpEditor, sessionId: string) => {
-    model.push({ text: ['Reading.'], toolCalls: [{ name: 'read_file', arguments: { path: 'a.txt' } }] }, { text: ['Read it.'] });
+    model.push(
+      { text: ['Reading.'], toolCalls: [{ name: 'read_file', arguments: { path: 'a.txt' } }] },
+      { text: ['Read it.'] },
+    );
     const before = model.requests.length;
     const t0 = performance.now();
     const r = await e.agent.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: 'read a.txt' }] });
@@ -39,14 +48,24 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
     const done = e.updates
       .filter((u) => u.sessionId === sessionId)
       .map((u) => u.update)
-      .filter((u): u is Extract<Update, { sessionUpdate: 'tool_call_update' }> => u.sessionUpdate === 'tool_call_update' && u.status === 'completed')
+      .filter(
+        (u): u is Extract<Update, { sessionUpdate: 'tool_call_update' }> =>
+          u.sessionUpdate === 'tool_call_update' && u.status === 'completed',
+      )
       .at(-1);
-    return { result: toolResults(model.requests[before + 1]!.body).at(-1) ?? '', raw: done?.rawOutput as Record<string, unknown> | undefined, promptMs };
+    return {
+      result: toolResults(model.requests[before + 1]!.body).at(-1) ?? '',
+      raw: done?.rawOutput as Record<string, unknown> | undefined,
+      promptMs,
+    };
   };
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+    });
     ws = await makeTempDir('acpbuf');
     await writeFile(path.join(ws, 'a.txt'), SAVED);
   });
@@ -66,7 +85,9 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
     });
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
     const first = await readThroughModel(e, s.sessionId);
-    console.log(`prompt (two model requests) with one read_file through the editor's buffer: ${Math.round(first.promptMs)} ms`);
+    console.log(
+      `prompt (two model requests) with one read_file through the editor's buffer: ${Math.round(first.promptMs)} ms`,
+    );
     expect(first.result).toContain('typed in the editor, not saved');
     expect(first.result).not.toContain('saved on disk');
     expect(first.result).toContain('unsaved editor buffer');
@@ -76,10 +97,30 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
     expect(await readFile(path.join(ws, 'a.txt'), 'utf8')).toBe(SAVED);
 
     // The agent edits a.txt (review mode: into the shadow); reading it again shows the agent's version, not the buffer.
-    model.push({ text: ['Editing.'], toolCalls: [{ name: 'edit_file', arguments: { path: 'a.txt', old_string: 'saved on disk', new_string: 'edited by the agent' } }] }, { text: ['Edited.'] });
-    expect((await e.agent.request('session/prompt', { sessionId: s.sessionId, prompt: [{ type: 'text', text: 'edit a.txt' }] })).stopReason).toBe('end_turn');
+    model.push(
+      {
+        text: ['Editing.'],
+        toolCalls: [
+          {
+            name: 'edit_file',
+            arguments: { path: 'a.txt', old_string: 'saved on disk', new_string: 'edited by the agent' },
+          },
+        ],
+      },
+      { text: ['Edited.'] },
+    );
+    expect(
+      (
+        await e.agent.request('session/prompt', {
+          sessionId: s.sessionId,
+          prompt: [{ type: 'text', text: 'edit a.txt' }],
+        })
+      ).stopReason,
+    ).toBe('end_turn');
     const second = await readThroughModel(e, s.sessionId);
-    console.log(`the same prompt once the agent changed a.txt (buffer asked, shadow wins): ${Math.round(second.promptMs)} ms`);
+    console.log(
+      `the same prompt once the agent changed a.txt (buffer asked, shadow wins): ${Math.round(second.promptMs)} ms`,
+    );
     expect(second.result).toContain('edited by the agent');
     expect(second.result).not.toContain('typed in the editor');
     expect(second.raw?.source).toBeUndefined();

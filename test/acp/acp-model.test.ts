@@ -10,14 +10,24 @@ import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 import { connectEditor, type AcpEditor } from './editor.js';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const textOf = (us: SessionNotification[], kind: string) =>
   us
     .filter((u) => u.update.sessionUpdate === kind)
     .map((u) => (u.update as { content: { type: string; text?: string } }).content.text ?? '')
     .join('');
 type Update = SessionNotification['update'];
-const toolUpdates = (us: SessionNotification[], id: string) => us.map((u) => u.update).filter((u): u is Extract<Update, { sessionUpdate: 'tool_call_update' }> => u.sessionUpdate === 'tool_call_update' && u.toolCallId === id);
+const toolUpdates = (us: SessionNotification[], id: string) =>
+  us
+    .map((u) => u.update)
+    .filter(
+      (u): u is Extract<Update, { sessionUpdate: 'tool_call_update' }> =>
+        u.sessionUpdate === 'tool_call_update' && u.toolCallId === id,
+    );
 
 describe('shadowbox acp with a model', () => {
   let model: ModelServer;
@@ -27,19 +37,31 @@ describe('shadowbox acp with a model', () => {
   const editor = async () => {
     const e = connectEditor(d.env);
     editors.push(e);
-    await e.agent.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } } });
+    await e.agent.request('initialize', {
+      protocolVersion: 1,
+      clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } },
+    });
     return e;
   };
   let sessionId = '';
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+    });
     ws = await makeTempDir('acpws');
     await writeFile(path.join(ws, 'a.txt'), 'hello\n');
     // A person's project rules (`shadowbox policy ask --tool …`): these edits ask even in review mode.
     const admin = await d.connect('admin');
-    await admin.request(PolicySetRules, { workspace: ws, add: [{ action: 'ask', tool: 'edit_file' }, { action: 'ask', tool: 'write_file' }] });
+    await admin.request(PolicySetRules, {
+      workspace: ws,
+      add: [
+        { action: 'ask', tool: 'edit_file' },
+        { action: 'ask', tool: 'write_file' },
+      ],
+    });
     admin.dispose();
   });
   afterAll(async () => {
@@ -60,11 +82,21 @@ describe('shadowbox acp with a model', () => {
       return { outcome: { outcome: 'selected', optionId: q.options.find((o) => o.kind === kind)!.optionId } };
     });
     model.push(
-      { reasoning: ['The greeting ', 'should shout.'], text: ['I will ', 'edit a.txt.'], toolCalls: [{ name: 'edit_file', arguments: { path: 'a.txt', old_string: 'hello', new_string: 'HELLO' } }] },
-      { text: ['And add ', 'b.txt.'], toolCalls: [{ name: 'write_file', arguments: { path: 'b.txt', content: 'new\n' } }] },
+      {
+        reasoning: ['The greeting ', 'should shout.'],
+        text: ['I will ', 'edit a.txt.'],
+        toolCalls: [{ name: 'edit_file', arguments: { path: 'a.txt', old_string: 'hello', new_string: 'HELLO' } }],
+      },
+      {
+        text: ['And add ', 'b.txt.'],
+        toolCalls: [{ name: 'write_file', arguments: { path: 'b.txt', content: 'new\n' } }],
+      },
       { text: ['Done: a.txt ', 'shouts.'] },
     );
-    const r = await e.agent.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: 'make a.txt shout' }] });
+    const r = await e.agent.request('session/prompt', {
+      sessionId,
+      prompt: [{ type: 'text', text: 'make a.txt shout' }],
+    });
     expect(r.stopReason).toBe('end_turn');
 
     const mine = e.updates.filter((u) => u.sessionId === sessionId);
@@ -73,7 +105,9 @@ describe('shadowbox acp with a model', () => {
     expect(mine.filter((u) => u.update.sessionUpdate === 'agent_message_chunk').length).toBeGreaterThanOrEqual(6);
     expect(textOf(mine, 'user_message_chunk')).toBe('');
 
-    const calls = mine.map((u) => u.update).filter((u): u is Extract<Update, { sessionUpdate: 'tool_call' }> => u.sessionUpdate === 'tool_call');
+    const calls = mine
+      .map((u) => u.update)
+      .filter((u): u is Extract<Update, { sessionUpdate: 'tool_call' }> => u.sessionUpdate === 'tool_call');
     expect(calls.map((c) => [c.name, c.kind, c.status])).toEqual([
       ['edit_file', 'edit', 'pending'],
       ['write_file', 'edit', 'pending'],
@@ -105,11 +139,17 @@ describe('shadowbox acp with a model', () => {
     expect(await readFile(path.join(ws, 'a.txt'), 'utf8')).toBe('hello\n');
     expect(await exists(path.join(ws, 'b.txt'))).toBe(false);
 
-    const review = await e.agent.request<{ status: { files: Array<{ path: string; change: string }> }; diff: { files: Array<{ path: string; hunks: Array<{ id: string }> }> } }>('_shadowbox/review', { sessionId });
+    const review = await e.agent.request<{
+      status: { files: Array<{ path: string; change: string }> };
+      diff: { files: Array<{ path: string; hunks: Array<{ id: string }> }> };
+    }>('_shadowbox/review', { sessionId });
     expect(review.status.files).toEqual([expect.objectContaining({ path: 'a.txt', change: 'modified' })]);
     expect(review.diff.files[0]!.hunks.length).toBeGreaterThan(0);
 
-    const accepted = await e.agent.request<{ applied: Array<{ path: string }> }>('_shadowbox/accept', { sessionId, paths: ['a.txt'] });
+    const accepted = await e.agent.request<{ applied: Array<{ path: string }> }>('_shadowbox/accept', {
+      sessionId,
+      paths: ['a.txt'],
+    });
     expect(accepted.applied.map((a) => a.path)).toEqual(['a.txt']);
     expect(await readFile(path.join(ws, 'a.txt'), 'utf8')).toBe('HELLO\n');
     await e.agent.request('_shadowbox/undo', { sessionId });
@@ -120,7 +160,11 @@ describe('shadowbox acp with a model', () => {
     const audit = await c.request(AuditQuery, { workspace: ws, sessionId });
     const calls2 = audit.entries.filter((x) => x.type === 'tool.call').map((x) => x.data);
     expect(calls2).toEqual([
-      expect.objectContaining({ tool: 'edit_file', answer: 'allow_once', decision: expect.objectContaining({ action: 'allow', rule: 'project:ask tool=edit_file' }) }),
+      expect.objectContaining({
+        tool: 'edit_file',
+        answer: 'allow_once',
+        decision: expect.objectContaining({ action: 'allow', rule: 'project:ask tool=edit_file' }),
+      }),
       expect.objectContaining({ tool: 'write_file', answer: 'deny', reason: 'user_denied' }),
     ]);
     expect(audit.entries.map((x) => x.type)).toEqual(expect.arrayContaining(['shadow.accept', 'shadow.undo']));
@@ -146,8 +190,20 @@ describe('shadowbox acp with a model', () => {
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
     model.push({ text: ['Let me think', ' about this', ' for a long time'], delayMs: 20, hang: true });
     const before = model.requests.length;
-    const prompt = e.agent.request('session/prompt', { sessionId: s.sessionId, prompt: [{ type: 'text', text: 'think forever' }] });
-    await expect.poll(() => textOf(e.updates.filter((u) => u.sessionId === s.sessionId), 'agent_message_chunk'), { timeout: 10_000 }).toContain('Let me think');
+    const prompt = e.agent.request('session/prompt', {
+      sessionId: s.sessionId,
+      prompt: [{ type: 'text', text: 'think forever' }],
+    });
+    await expect
+      .poll(
+        () =>
+          textOf(
+            e.updates.filter((u) => u.sessionId === s.sessionId),
+            'agent_message_chunk',
+          ),
+        { timeout: 10_000 },
+      )
+      .toContain('Let me think');
     const t = Date.now();
     await e.agent.notify('session/cancel', { sessionId: s.sessionId });
     expect((await prompt).stopReason).toBe('cancelled');
@@ -159,15 +215,28 @@ describe('shadowbox acp with a model', () => {
     const e = await editor();
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
     let withdrawn = false;
-    e.answerWith((_q, signal) => new Promise((resolve) => signal.addEventListener('abort', () => ((withdrawn = true), resolve({ outcome: { outcome: 'cancelled' } })))));
-    model.push({ text: ['Writing.'], toolCalls: [{ name: 'write_file', arguments: { path: 'c.txt', content: 'c\n' } }] });
-    const prompt = e.agent.request('session/prompt', { sessionId: s.sessionId, prompt: [{ type: 'text', text: 'write c.txt' }] });
+    e.answerWith(
+      (_q, signal) =>
+        new Promise((resolve) =>
+          signal.addEventListener('abort', () => ((withdrawn = true), resolve({ outcome: { outcome: 'cancelled' } }))),
+        ),
+    );
+    model.push({
+      text: ['Writing.'],
+      toolCalls: [{ name: 'write_file', arguments: { path: 'c.txt', content: 'c\n' } }],
+    });
+    const prompt = e.agent.request('session/prompt', {
+      sessionId: s.sessionId,
+      prompt: [{ type: 'text', text: 'write c.txt' }],
+    });
     await expect.poll(() => e.permissions.length, { timeout: 10_000 }).toBe(1);
     await e.agent.notify('session/cancel', { sessionId: s.sessionId });
     expect((await prompt).stopReason).toBe('cancelled');
     await expect.poll(() => withdrawn, { timeout: 5_000 }).toBe(true);
     expect(await exists(path.join(ws, 'c.txt'))).toBe(false);
-    const review = await e.agent.request<{ status: { files: Array<{ path: string }> } }>('_shadowbox/review', { sessionId: s.sessionId });
+    const review = await e.agent.request<{ status: { files: Array<{ path: string }> } }>('_shadowbox/review', {
+      sessionId: s.sessionId,
+    });
     expect(review.status.files.map((f) => f.path)).not.toContain('c.txt');
   });
 
@@ -175,7 +244,9 @@ describe('shadowbox acp with a model', () => {
     const e = await editor();
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
     model.push({ text: ['Still ', 'going'], delayMs: 20, hang: true });
-    void e.agent.request('session/prompt', { sessionId: s.sessionId, prompt: [{ type: 'text', text: 'long task' }] }).catch(() => undefined);
+    void e.agent
+      .request('session/prompt', { sessionId: s.sessionId, prompt: [{ type: 'text', text: 'long task' }] })
+      .catch(() => undefined);
     await expect.poll(() => e.kinds(s.sessionId).length, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await e.proc.close()).toBe(0);
     const c = await connectSocket(d.socketPath);

@@ -8,7 +8,11 @@ import { SessionConfigure, SessionCreate, SessionList } from '@shadowbox/protoco
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectEditor, rawLines, spawnAcp, type AcpEditor } from './editor.js';
 
-const init = (e: AcpEditor) => e.agent.request('initialize', { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } } });
+const init = (e: AcpEditor) =>
+  e.agent.request('initialize', {
+    protocolVersion: 1,
+    clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } },
+  });
 
 describe('shadowbox acp against a running daemon', () => {
   let d: TestDaemon;
@@ -39,8 +43,18 @@ describe('shadowbox acp against a running daemon', () => {
     expect((await io.next((m) => m.id === null && (m.error as { code: number })?.code === -32600)).error).toBeTruthy();
     io.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'session/new', params: { cwd: ws, mcpServers: [] } }));
     expect((await io.next((m) => m.id === 2)).error).toMatchObject({ code: -32600 });
-    io.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: 1, clientCapabilities: {} } }));
-    expect((await io.next((m) => m.id === 3)).result).toMatchObject({ protocolVersion: 1, agentInfo: { name: 'shadowbox' } });
+    io.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'initialize',
+        params: { protocolVersion: 1, clientCapabilities: {} },
+      }),
+    );
+    expect((await io.next((m) => m.id === 3)).result).toMatchObject({
+      protocolVersion: 1,
+      agentInfo: { name: 'shadowbox' },
+    });
     io.send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'session/teleport', params: {} }));
     expect((await io.next((m) => m.id === 4)).error).toMatchObject({ code: -32601 });
     io.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: '_shadowbox/nope', params: {} }));
@@ -59,7 +73,11 @@ describe('shadowbox acp against a running daemon', () => {
     expect(r).toMatchObject({
       protocolVersion: 1,
       agentInfo: { name: 'shadowbox', version: expect.any(String) },
-      agentCapabilities: { loadSession: true, promptCapabilities: { embeddedContext: true }, sessionCapabilities: { list: {} } },
+      agentCapabilities: {
+        loadSession: true,
+        promptCapabilities: { embeddedContext: true },
+        sessionCapabilities: { list: {} },
+      },
       _meta: { shadowbox: { accept: '_shadowbox/accept' } },
     });
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
@@ -71,16 +89,26 @@ describe('shadowbox acp against a running daemon', () => {
     expect(seen.sessions.map((x) => x.sessionId)).toContain(s.sessionId);
 
     const listed = await e.agent.request('session/list', { cwd: ws });
-    expect(listed.sessions.find((x) => x.sessionId === s.sessionId)).toMatchObject({ cwd: expect.stringContaining(path.basename(ws)) });
+    expect(listed.sessions.find((x) => x.sessionId === s.sessionId)).toMatchObject({
+      cwd: expect.stringContaining(path.basename(ws)),
+    });
 
     await e.agent.request('session/set_mode', { sessionId: s.sessionId, modeId: 'auto' });
-    await expect.poll(() => e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update)).toContainEqual({ sessionUpdate: 'current_mode_update', currentModeId: 'auto' });
-    expect((await other.request(SessionList, { workspace: ws })).sessions.find((x) => x.sessionId === s.sessionId)?.mode).toBe('auto');
-    await expect(e.agent.request('session/set_mode', { sessionId: s.sessionId, modeId: 'yolo' })).rejects.toMatchObject({ code: -32602 });
+    await expect
+      .poll(() => e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update))
+      .toContainEqual({ sessionUpdate: 'current_mode_update', currentModeId: 'auto' });
+    expect(
+      (await other.request(SessionList, { workspace: ws })).sessions.find((x) => x.sessionId === s.sessionId)?.mode,
+    ).toBe('auto');
+    await expect(e.agent.request('session/set_mode', { sessionId: s.sessionId, modeId: 'yolo' })).rejects.toMatchObject(
+      { code: -32602 },
+    );
 
     await e.agent.notify('session/cancel', { sessionId: s.sessionId });
 
-    await expect(e.agent.request('session/load', { sessionId: 'no-such-session', cwd: ws, mcpServers: [] })).rejects.toMatchObject({ code: -32002 });
+    await expect(
+      e.agent.request('session/load', { sessionId: 'no-such-session', cwd: ws, mcpServers: [] }),
+    ).rejects.toMatchObject({ code: -32002 });
 
     for (const line of e.stdoutLines()) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
     other.dispose();
@@ -97,13 +125,19 @@ describe('shadowbox acp against a running daemon', () => {
     const r = await e.agent.request('session/load', { sessionId: s.sessionId, cwd: ws, mcpServers: [] });
     expect(r?.modes?.currentModeId).toBe('read-only');
     // Replayed before the response.
-    expect(e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update)).toEqual([{ sessionUpdate: 'current_mode_update', currentModeId: 'read-only' }]);
+    expect(e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update)).toEqual([
+      { sessionUpdate: 'current_mode_update', currentModeId: 'read-only' },
+    ]);
   });
 
   it('the editor closing stdin mid-request: the bridge exits 0 and the daemon keeps running with the session', async () => {
     const p = spawnAcp(d.env);
-    p.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`);
-    p.child.stdin.end(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'session/new', params: { cwd: ws, mcpServers: [] } })}\n`);
+    p.child.stdin.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`,
+    );
+    p.child.stdin.end(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'session/new', params: { cwd: ws, mcpServers: [] } })}\n`,
+    );
     const t = Date.now();
     expect(await p.exited).toBe(0);
     expect(Date.now() - t).toBeLessThan(10_000);
@@ -118,7 +152,11 @@ describe('shadowbox acp against a running daemon', () => {
 describe('shadowbox acp without a daemon', () => {
   it('starts the daemon, and leaves it running when the editor goes; exits 1 when the daemon stops under it', async () => {
     const stateDir = await makeTempDir('acpsd');
-    const env: NodeJS.ProcessEnv = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SHADOWBOX_STATE_DIR: stateDir,
+      SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
+    };
     delete env.NODE_OPTIONS;
     const ws = await makeTempDir('acpws');
     try {
@@ -132,7 +170,9 @@ describe('shadowbox acp without a daemon', () => {
       // A second editor finds the same daemon and the session.
       const e2 = connectEditor(env);
       await init(e2);
-      expect((await e2.agent.request('session/list', { cwd: ws })).sessions.map((x) => x.sessionId)).toContain(s.sessionId);
+      expect((await e2.agent.request('session/list', { cwd: ws })).sessions.map((x) => x.sessionId)).toContain(
+        s.sessionId,
+      );
       expect((await runCli(['stop'], env)).code).toBe(0);
       expect(await e2.proc.exited).toBe(1);
       expect(e2.proc.stderr()).toContain('the daemon connection closed');

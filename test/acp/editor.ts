@@ -2,10 +2,22 @@
 // stdio with the official SDK's client side (or with raw lines, for protocol-error tests).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
-import { client, ndJsonStream, type ClientContext, type ReadTextFileRequest, type ReadTextFileResponse, type RequestPermissionRequest, type RequestPermissionResponse, type SessionNotification } from '@agentclientprotocol/sdk';
+import {
+  client,
+  ndJsonStream,
+  type ClientContext,
+  type ReadTextFileRequest,
+  type ReadTextFileResponse,
+  type RequestPermissionRequest,
+  type RequestPermissionResponse,
+  type SessionNotification,
+} from '@agentclientprotocol/sdk';
 import { repoRoot, shadowboxBin } from '../helpers/daemon.js';
 
-export type PermissionAnswerer = (q: RequestPermissionRequest, signal: AbortSignal) => Promise<RequestPermissionResponse>;
+export type PermissionAnswerer = (
+  q: RequestPermissionRequest,
+  signal: AbortSignal,
+) => Promise<RequestPermissionResponse>;
 
 /** A running `shadowbox acp` process. */
 export interface AcpProcess {
@@ -20,7 +32,11 @@ export interface AcpProcess {
 
 /** Spawns `node daemon/bin/shadowbox.js acp` with the given environment. */
 export function spawnAcp(env: NodeJS.ProcessEnv, args: string[] = []): AcpProcess {
-  const child = spawn(process.execPath, [shadowboxBin, 'acp', ...args], { env, cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [shadowboxBin, 'acp', ...args], {
+    env,
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -70,14 +86,21 @@ export function connectEditor(env: NodeJS.ProcessEnv, opts: { readTextFile?: Rea
     forSdk.push(d);
   });
   proc.child.stdout.on('end', () => forSdk.push(null));
-  const stream = ndJsonStream(Writable.toWeb(proc.child.stdin) as WritableStream<Uint8Array>, Readable.toWeb(forSdk) as ReadableStream<Uint8Array>);
+  const stream = ndJsonStream(
+    Writable.toWeb(proc.child.stdin) as WritableStream<Uint8Array>,
+    Readable.toWeb(forSdk) as ReadableStream<Uint8Array>,
+  );
   const builder = client({ name: 'test-editor' })
     .onNotification('session/update', ({ params }) => void updates.push(params))
     .onRequest('session/request_permission', ({ params, signal }) => {
       permissions.push(params);
       return answer(params, signal);
     });
-  const conn = (opts.readTextFile ? builder.onRequest('fs/read_text_file', ({ params, signal }) => opts.readTextFile!(params, signal)) : builder).connect(stream);
+  const conn = (
+    opts.readTextFile
+      ? builder.onRequest('fs/read_text_file', ({ params, signal }) => opts.readTextFile!(params, signal))
+      : builder
+  ).connect(stream);
   return {
     proc,
     agent: conn.agent,
@@ -111,7 +134,10 @@ export function rawLines(proc: AcpProcess) {
       for (;;) {
         const m = lines.find((l) => pred(l as Record<string, unknown>));
         if (m) return m as Record<string, unknown>;
-        if (Date.now() - t > ms) throw new Error(`no matching message within ${ms} ms; got ${JSON.stringify(lines)}\nstderr: ${proc.stderr()}`);
+        if (Date.now() - t > ms)
+          throw new Error(
+            `no matching message within ${ms} ms; got ${JSON.stringify(lines)}\nstderr: ${proc.stderr()}`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     },

@@ -14,10 +14,16 @@ describe('official bundles through the agent', () => {
   let d: TestDaemon;
   beforeAll(async () => {
     for (const b of ['jq', 'sqlite', 'python']) {
-      if (!existsSync(path.join(repoRoot, 'bundles/out', b))) throw new Error(`bundle ${b} is not built: run \`node bundles/scripts/build.mjs ${b}\` (scripts/setup.sh does)`);
+      if (!existsSync(path.join(repoRoot, 'bundles/out', b)))
+        throw new Error(
+          `bundle ${b} is not built: run \`node bundles/scripts/build.mjs ${b}\` (scripts/setup.sh does)`,
+        );
     }
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+    });
   }, 120_000);
   afterAll(async () => {
     await d?.stop();
@@ -27,7 +33,15 @@ describe('official bundles through the agent', () => {
 
   it('offers the bundle tools, and the model runs jq, sqlite and python on the shadow view', async () => {
     const ws = await makeTempDir('ws');
-    await writeFile(path.join(ws, 'items.json'), JSON.stringify({ items: [{ id: 1, price: 2.5 }, { id: 2, price: 4 }] }));
+    await writeFile(
+      path.join(ws, 'items.json'),
+      JSON.stringify({
+        items: [
+          { id: 1, price: 2.5 },
+          { id: 2, price: 4 },
+        ],
+      }),
+    );
     const c = await d.connect('a');
     const names = (await c.request(ToolsList, {})).tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['jq', 'sqlite', 'python', 'run_bundle', 'read_file', 'write_file']));
@@ -39,16 +53,39 @@ describe('official bundles through the agent', () => {
       {
         toolCalls: [
           { name: 'jq', arguments: { filter: '[.items[].price] | add', file: 'items.json' } },
-          { name: 'sqlite', arguments: { db: 'shop.db', sql: 'create table t(x); insert into t values (41),(1); select sum(x) from t;' } },
+          {
+            name: 'sqlite',
+            arguments: {
+              db: 'shop.db',
+              sql: 'create table t(x); insert into t values (41),(1); select sum(x) from t;',
+            },
+          },
         ],
       },
-      { toolCalls: [{ name: 'python', arguments: { code: 'import json,sqlite3\nprint(sum(i["price"] for i in json.load(open("items.json"))["items"]))\nprint(sqlite3.connect("shop.db").execute("select count(*) from t").fetchone()[0])\nopen("out.txt","w").write("from python\\n")' } }] },
+      {
+        toolCalls: [
+          {
+            name: 'python',
+            arguments: {
+              code: 'import json,sqlite3\nprint(sum(i["price"] for i in json.load(open("items.json"))["items"]))\nprint(sqlite3.connect("shop.db").execute("select count(*) from t").fetchone()[0])\nopen("out.txt","w").write("from python\\n")',
+            },
+          },
+        ],
+      },
       { text: ['All three ran.'] },
     );
     const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'total the prices three ways' });
     expect(r.stopReason).toBe('end_turn');
-    const toolOf = new Map(seen.flatMap((e) => (e.event.type === 'tool_call' ? [[e.event.callId, e.event.tool] as const] : [])));
-    const done = new Map(seen.flatMap((e) => (e.event.type === 'tool_call_update' && (e.event.status === 'completed' || e.event.status === 'failed') ? [[toolOf.get(e.event.callId), e.event] as const] : [])));
+    const toolOf = new Map(
+      seen.flatMap((e) => (e.event.type === 'tool_call' ? [[e.event.callId, e.event.tool] as const] : [])),
+    );
+    const done = new Map(
+      seen.flatMap((e) =>
+        e.event.type === 'tool_call_update' && (e.event.status === 'completed' || e.event.status === 'failed')
+          ? [[toolOf.get(e.event.callId), e.event] as const]
+          : [],
+      ),
+    );
     expect([...done.values()].map((u) => u.status)).toEqual(['completed', 'completed', 'completed']);
     expect(done.get('jq')!.content).toContain('6.5');
     expect(done.get('sqlite')!.content).toContain('42');
@@ -61,7 +98,11 @@ describe('official bundles through the agent', () => {
     expect(diff.files.map((f) => f.path).sort()).toEqual(['out.txt', 'shop.db']);
 
     // A person can call a bundle tool directly through the same policy and audit (what `shadowbox wasi run` does).
-    const direct = await c.request(ToolsCall, { sessionId: s.sessionId, tool: 'run_bundle', input: { bundle: 'jq', args: ['-c', '.items | length', 'items.json'] } });
+    const direct = await c.request(ToolsCall, {
+      sessionId: s.sessionId,
+      tool: 'run_bundle',
+      input: { bundle: 'jq', args: ['-c', '.items | length', 'items.json'] },
+    });
     expect(direct.isError).toBe(false);
     expect(direct.content).toContain('2');
     expect(await readFile(path.join(ws, 'items.json'), 'utf8')).toContain('"price":4');

@@ -23,7 +23,10 @@ describe('shadowbox review, policy and audit commands', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+    });
     cli = (...args) => runCli(args, { ...d.env, NO_COLOR: '1' }, { cwd: ws });
     ws = await realpath(await makeTempDir('ws'));
     await writeFile(path.join(ws, 'a.txt'), 'A1\n');
@@ -113,7 +116,8 @@ describe('shadowbox review, policy and audit commands', () => {
     const list = async () => {
       const r = await cli('policy', 'list', '--json');
       expect(r.code).toBe(0);
-      return (JSON.parse(r.stdout) as { rules: Array<{ id?: string; action: string; tool?: string; path?: string }> }).rules;
+      return (JSON.parse(r.stdout) as { rules: Array<{ id?: string; action: string; tool?: string; path?: string }> })
+        .rules;
     };
     expect(await list()).toEqual([]);
     expect((await cli('policy', 'allow', '--tool', 'list_dir')).code).toBe(0);
@@ -135,7 +139,9 @@ describe('shadowbox review, policy and audit commands', () => {
     const denied = await c.request(ToolsCall, { sessionId, tool: 'read_file', input: { path: 'secret/k.txt' } });
     expect(denied.isError).toBe(true);
     expect(denied.content).not.toContain('key');
-    expect((await c.request(ToolsCall, { sessionId, tool: 'read_file', input: { path: 'b.txt' } })).isError).toBe(false);
+    expect((await c.request(ToolsCall, { sessionId, tool: 'read_file', input: { path: 'b.txt' } })).isError).toBe(
+      false,
+    );
 
     const denyId = rules.find((r) => r.action === 'deny')!.id!;
     const rm = await cli('policy', 'remove', denyId);
@@ -158,7 +164,10 @@ describe('shadowbox review, policy and audit commands', () => {
     expect(show.code).toBe(0);
     expect(show.stdout.split('\n').filter((l) => /tool\.call write_file/.test(l))).toHaveLength(3);
     const json = await cli('audit', 'show', '--json', '--tool', 'write_file');
-    const entries = json.stdout.trim().split('\n').map((l) => AuditEntry.parse(JSON.parse(l)));
+    const entries = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => AuditEntry.parse(JSON.parse(l)));
     expect(entries.length).toBeGreaterThanOrEqual(3);
     expect(entries.every((e) => e.data.tool === 'write_file')).toBe(true);
 

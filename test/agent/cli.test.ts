@@ -13,7 +13,14 @@ describe('shadowbox run', () => {
   beforeAll(async () => {
     model = await startModelServer();
     stateDir = await makeTempDir('st');
-    env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'), SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+    env = {
+      ...process.env,
+      SHADOWBOX_STATE_DIR: stateDir,
+      SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
+      SHADOWBOX_MODEL: 'openai/test-model',
+      OPENAI_BASE_URL: `${model.url}/v1`,
+      OPENAI_API_KEY: 'k',
+    };
   });
   afterAll(async () => {
     await runCli(['stop'], env).catch(() => undefined);
@@ -23,11 +30,19 @@ describe('shadowbox run', () => {
   it('auto-starts the daemon, streams one event per line with --json, exits 0 on end_turn; the file waits for review', async () => {
     const ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'x.txt'), 'one\n');
-    model.push({ text: ['Editing.'], toolCalls: [{ name: 'write_file', arguments: { path: 'x.txt', content: 'two\n' } }] }, { text: ['Done.'] });
+    model.push(
+      { text: ['Editing.'], toolCalls: [{ name: 'write_file', arguments: { path: 'x.txt', content: 'two\n' } }] },
+      { text: ['Done.'] },
+    );
     const r = await runCli(['run', '--json', '--workspace', ws, 'change x'], env);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as SessionEvent);
-    expect(events.map((e) => e.event.type)).toEqual(expect.arrayContaining(['user_message', 'tool_call', 'checkpoint', 'turn_end']));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as SessionEvent);
+    expect(events.map((e) => e.event.type)).toEqual(
+      expect.arrayContaining(['user_message', 'tool_call', 'checkpoint', 'turn_end']),
+    );
     expect(await readFile(path.join(ws, 'x.txt'), 'utf8')).toBe('one\n');
     const review = await runCli(['review', '--workspace', ws], env);
     expect(review.stdout).toContain('+two');
@@ -38,7 +53,9 @@ describe('shadowbox run', () => {
 
   it('exits non-zero with one clear sentence when the provider refuses the key', async () => {
     const ws = await makeTempDir('ws');
-    model.push({ error: { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } } });
+    model.push({
+      error: { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } },
+    });
     const r = await runCli(['run', '--workspace', ws, 'hi'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error/i);

@@ -5,11 +5,17 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
+import {
+  ErrorCodes,
+  SessionAttach,
+  SessionCancel,
+  SessionCreate,
+  SessionPrompt,
+  type SessionEvent,
+} from '@shadowbox/protocol';
 import { ELIDED_PREFIX } from '../../daemon/src/agent/context.js';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
-
 
 /** The OpenAI-format messages of a recorded request. */
 function messagesOf(req: RecordedRequest): Array<{ role: string; content?: unknown; tool_call_id?: string }> {
@@ -20,10 +26,17 @@ const text = (m: { content?: unknown }) => (typeof m.content === 'string' ? m.co
 
 /** Updates of one tool call, in order. */
 const updates = (seen: SessionEvent[], callId: string) =>
-  seen.flatMap((e) => (e.event.type === 'tool_call_update' && e.event.callId === callId ? [{ seq: e.seq, ...e.event }] : []));
+  seen.flatMap((e) =>
+    e.event.type === 'tool_call_update' && e.event.callId === callId ? [{ seq: e.seq, ...e.event }] : [],
+  );
 
 let model: ModelServer;
-const env = (extra: Record<string, string> = {}) => ({ SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k', ...extra });
+const env = (extra: Record<string, string> = {}) => ({
+  SHADOWBOX_MODEL: 'openai/t',
+  OPENAI_BASE_URL: `${model.url}/v1`,
+  OPENAI_API_KEY: 'k',
+  ...extra,
+});
 
 beforeAll(async () => {
   model = await startModelServer();
@@ -46,7 +59,10 @@ describe('context budget', () => {
     const ws = await makeTempDir('ws');
     // Three files of ~2 KB each: two fit in a 2000-token window (budget 80% = ~6400 characters), three do not.
     for (const name of ['a', 'b', 'c']) {
-      const lines = Array.from({ length: 30 }, (_, i) => `${name.toUpperCase()}-MARK line ${String(i).padStart(2, '0')} ${'x'.repeat(40)}`);
+      const lines = Array.from(
+        { length: 30 },
+        (_, i) => `${name.toUpperCase()}-MARK line ${String(i).padStart(2, '0')} ${'x'.repeat(40)}`,
+      );
       await writeFile(path.join(ws, `${name}.txt`), `${lines.join('\n')}\n`);
     }
     const c = await d.connect();
@@ -81,7 +97,9 @@ describe('context budget', () => {
 
     // The session's own history keeps the full output (a reattaching client sees it).
     const att = await c.request(SessionAttach, { sessionId: s.sessionId, fromSeq: 0 });
-    const aDone = att.history.find((e) => e.event.type === 'tool_call_update' && e.event.callId === 'call_a' && e.event.status === 'completed');
+    const aDone = att.history.find(
+      (e) => e.event.type === 'tool_call_update' && e.event.callId === 'call_a' && e.event.status === 'completed',
+    );
     expect(aDone && aDone.event.type === 'tool_call_update' ? aDone.event.content : '').toContain('A-MARK line 29');
     c.dispose();
   });
@@ -125,13 +143,19 @@ describe('limits and concurrency on one daemon', () => {
   });
 
   it('cancels a running sandboxed tool promptly; the call is failed as cancelled and the session works afterwards', async () => {
-    if (!existsSync(path.join(repoRoot, 'bundles/out/python'))) throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python`');
+    if (!existsSync(path.join(repoRoot, 'bundles/out/python')))
+      throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python`');
     const ws = await makeTempDir('ws');
     const c = await d.connect();
     const seen: SessionEvent[] = [];
     c.onEvent((e) => seen.push(e));
     const s = await c.request(SessionCreate, { workspace: ws });
-    model.push({ text: ['Thinking hard.'], toolCalls: [{ id: 'call_spin', name: 'python', arguments: { code: 'while True:\n    pass\n', timeoutMs: 120_000 } }] });
+    model.push({
+      text: ['Thinking hard.'],
+      toolCalls: [
+        { id: 'call_spin', name: 'python', arguments: { code: 'while True:\n    pass\n', timeoutMs: 120_000 } },
+      ],
+    });
     const p = c.request(SessionPrompt, { sessionId: s.sessionId, text: 'spin' });
     expect(await until(() => updates(seen, 'call_spin').some((u) => u.status === 'running'), 60_000)).toBe(true);
     await new Promise((r) => setTimeout(r, 300)); // let the guest get going
@@ -186,13 +210,16 @@ describe('limits and concurrency on one daemon', () => {
     expect(text(sent[0]!)).toContain('big line 4999');
     expect(text(sent[1]!)).toContain('small');
 
-    const seqOf = (callId: string, status: string) => updates(seen, callId).find((u) => u.status === status)?.seq ?? Number.NaN;
+    const seqOf = (callId: string, status: string) =>
+      updates(seen, callId).find((u) => u.status === status)?.seq ?? Number.NaN;
     // Both reads started before either finished: they ran together.
     const firstDone = Math.min(seqOf('call_big', 'completed'), seqOf('call_small', 'completed'));
     expect(seqOf('call_big', 'running')).toBeLessThan(firstDone);
     expect(seqOf('call_small', 'running')).toBeLessThan(firstDone);
     // The write is not concurrent-safe: it started only after both reads had finished.
-    expect(seqOf('call_write', 'running')).toBeGreaterThan(Math.max(seqOf('call_big', 'completed'), seqOf('call_small', 'completed')));
+    expect(seqOf('call_write', 'running')).toBeGreaterThan(
+      Math.max(seqOf('call_big', 'completed'), seqOf('call_small', 'completed')),
+    );
     expect(seqOf('call_write', 'completed')).toBeGreaterThan(seqOf('call_write', 'running'));
     c.dispose();
   });
@@ -205,7 +232,10 @@ describe('limits and concurrency on one daemon', () => {
     const s = await c.request(SessionCreate, { workspace: ws });
     model.push({ text: ['one ', 'answer'], delayMs: 50 });
     const before = model.requests.length;
-    const results = await Promise.allSettled([c.request(SessionPrompt, { sessionId: s.sessionId, text: 'first' }), c.request(SessionPrompt, { sessionId: s.sessionId, text: 'second' })]);
+    const results = await Promise.allSettled([
+      c.request(SessionPrompt, { sessionId: s.sessionId, text: 'first' }),
+      c.request(SessionPrompt, { sessionId: s.sessionId, text: 'second' }),
+    ]);
     const ok = results.filter((x) => x.status === 'fulfilled');
     const refused = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
     expect(ok).toHaveLength(1);
@@ -269,11 +299,16 @@ describe('crash with no pending question', () => {
     const r = await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'are you there?' });
     expect(r.stopReason).toBe('end_turn');
     // The interrupted turn's user message is part of the conversation the model sees.
-    expect(messagesOf(model.requests.at(-1)!).filter((m) => m.role === 'user').map(text)).toEqual(expect.arrayContaining(['talk slowly', 'are you there?']));
+    expect(
+      messagesOf(model.requests.at(-1)!)
+        .filter((m) => m.role === 'user')
+        .map(text),
+    ).toEqual(expect.arrayContaining(['talk slowly', 'are you there?']));
   });
 
   it('after kill -9 while a tool runs, the next model request still answers every tool call the model made', async () => {
-    if (!existsSync(path.join(repoRoot, 'bundles/out/python'))) throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python`');
+    if (!existsSync(path.join(repoRoot, 'bundles/out/python')))
+      throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python`');
     await d.stop();
     d = await startTestDaemon({ web: false, stateDir, env: env() });
     const ws = await makeTempDir('ws');
@@ -281,7 +316,11 @@ describe('crash with no pending question', () => {
     const seen: SessionEvent[] = [];
     a.onEvent((e) => seen.push(e));
     const s = await a.request(SessionCreate, { workspace: ws });
-    model.push({ toolCalls: [{ id: 'call_crash', name: 'python', arguments: { code: 'while True:\n    pass\n', timeoutMs: 120_000 } }] });
+    model.push({
+      toolCalls: [
+        { id: 'call_crash', name: 'python', arguments: { code: 'while True:\n    pass\n', timeoutMs: 120_000 } },
+      ],
+    });
     void a.request(SessionPrompt, { sessionId: s.sessionId, text: 'spin forever' }).catch(() => undefined);
     expect(await until(() => updates(seen, 'call_crash').some((u) => u.status === 'running'), 60_000)).toBe(true);
     await d.kill();
@@ -291,7 +330,9 @@ describe('crash with no pending question', () => {
     await b.request(SessionAttach, { sessionId: s.sessionId, fromSeq: Number.MAX_SAFE_INTEGER, driver: true });
     model.push({ text: ['I will not run that again.'] });
     const before = model.requests.length;
-    expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'what happened?' })).stopReason).toBe('end_turn');
+    expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'what happened?' })).stopReason).toBe(
+      'end_turn',
+    );
     const msgs = messagesOf(model.requests[before]!);
     // Providers refuse an assistant tool call without its result: the interrupted call has one, before the new prompt.
     const callIdx = msgs.findIndex((m) => m.role === 'assistant' && JSON.stringify(m).includes('call_crash'));

@@ -4,7 +4,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditQuery, PolicySetRules, SessionAttach, SessionCancel, SessionCreate, SessionPrompt, ShadowDiff, ShadowStatus, WorkspaceChanged, type SessionEvent } from '@shadowbox/protocol';
+import {
+  AuditQuery,
+  PolicySetRules,
+  SessionAttach,
+  SessionCancel,
+  SessionCreate,
+  SessionPrompt,
+  ShadowDiff,
+  ShadowStatus,
+  WorkspaceChanged,
+  type SessionEvent,
+} from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 
@@ -41,7 +52,10 @@ for (const provider of ['openai', 'anthropic'] as const) {
       await b.request(SessionAttach, { sessionId: s.sessionId, fromSeq: Number.MAX_SAFE_INTEGER });
       model.push(
         { text: ['Reading ', 'the file.'], toolCalls: [{ name: 'read_file', arguments: { path: 'a.txt' } }] },
-        { text: ['Now ', 'editing.'], toolCalls: [{ name: 'write_file', arguments: { path: 'a.txt', content: 'hello, world\n' } }] },
+        {
+          text: ['Now ', 'editing.'],
+          toolCalls: [{ name: 'write_file', arguments: { path: 'a.txt', content: 'hello, world\n' } }],
+        },
         { text: ['Done: ', 'a.txt says hello, world.'] },
       );
       const before = model.requests.length;
@@ -178,7 +192,10 @@ describe('permission questions and crash recovery', () => {
       return new Promise(() => undefined); // never answers: the crash comes first
     });
     const s = await a.request(SessionCreate, { workspace: ws });
-    model.push({ toolCalls: [{ name: 'write_file', arguments: { path: 'n.txt', content: 'new\n' } }] }, { text: ['written'] });
+    model.push(
+      { toolCalls: [{ name: 'write_file', arguments: { path: 'n.txt', content: 'new\n' } }] },
+      { text: ['written'] },
+    );
     void a.request(SessionPrompt, { sessionId: s.sessionId, text: 'write n.txt' }).catch(() => undefined);
     expect(await until(() => asked.length === 1)).toBe(true);
     await d.kill();

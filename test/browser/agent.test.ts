@@ -29,7 +29,12 @@ describe('web client: agent turn, permissions, review', () => {
   beforeAll(async () => {
     model = await startModelServer();
     workspace = await makeWorkspace({ 'notes.txt': ORIGINAL });
-    [browser, daemon] = await Promise.all([launchBrowser(), startWebDaemon({ env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } })]);
+    [browser, daemon] = await Promise.all([
+      launchBrowser(),
+      startWebDaemon({
+        env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      }),
+    ]);
     // "Always ask" for edits in this project, so every edit shows a permission dialog.
     const admin = await daemon.connect('test-admin');
     await admin.request(PolicySetRules, { workspace, add: [{ action: 'ask', kind: 'edit' }], remove: [] });
@@ -48,10 +53,34 @@ describe('web client: agent turn, permissions, review', () => {
 
   it('multi-turn with tool calls: permission approved twice and denied once, streamed text, tool cards', async () => {
     model.push(
-      { text: ['I will ', 'read the ', 'file first.'], toolCalls: [{ id: 'c1', name: 'read_file', arguments: { path: 'notes.txt' } }] },
-      { text: ['Changing line 2.'], toolCalls: [{ id: 'c2', name: 'edit_file', arguments: { path: 'notes.txt', old_string: 'line2\n', new_string: 'LINE TWO\n' } }] },
-      { text: ['And line 28.'], toolCalls: [{ id: 'c3', name: 'edit_file', arguments: { path: 'notes.txt', old_string: 'line28\n', new_string: 'LINE 28\n' } }] },
-      { text: ['Also a new file.'], toolCalls: [{ id: 'c4', name: 'write_file', arguments: { path: 'extra.txt', content: 'x\n' } }] },
+      {
+        text: ['I will ', 'read the ', 'file first.'],
+        toolCalls: [{ id: 'c1', name: 'read_file', arguments: { path: 'notes.txt' } }],
+      },
+      {
+        text: ['Changing line 2.'],
+        toolCalls: [
+          {
+            id: 'c2',
+            name: 'edit_file',
+            arguments: { path: 'notes.txt', old_string: 'line2\n', new_string: 'LINE TWO\n' },
+          },
+        ],
+      },
+      {
+        text: ['And line 28.'],
+        toolCalls: [
+          {
+            id: 'c3',
+            name: 'edit_file',
+            arguments: { path: 'notes.txt', old_string: 'line28\n', new_string: 'LINE 28\n' },
+          },
+        ],
+      },
+      {
+        text: ['Also a new file.'],
+        toolCalls: [{ id: 'c4', name: 'write_file', arguments: { path: 'extra.txt', content: 'x\n' } }],
+      },
       { text: ['Done: ', 'two **edits** are ', 'waiting for review.'], delayMs: 5 },
     );
     await page.getByTestId('prompt').fill('Uppercase lines 2 and 28 of notes.txt');
@@ -71,7 +100,11 @@ describe('web client: agent turn, permissions, review', () => {
     expect(last).toMatch(/denied|deny/i);
     const cards = page.getByTestId('tool-card');
     expect(await cards.count()).toBe(4);
-    expect(await cards.evaluateAll((els) => els.map((e) => `${(e as HTMLElement).dataset.tool}:${(e as HTMLElement).dataset.status}`))).toEqual(['read_file:completed', 'edit_file:completed', 'edit_file:completed', 'write_file:failed']);
+    expect(
+      await cards.evaluateAll((els) =>
+        els.map((e) => `${(e as HTMLElement).dataset.tool}:${(e as HTMLElement).dataset.status}`),
+      ),
+    ).toEqual(['read_file:completed', 'edit_file:completed', 'edit_file:completed', 'write_file:failed']);
     // Markdown rendered: **edits** became <strong>.
     expect(await page.locator('[data-testid="assistant-message"] strong').last().innerText()).toBe('edits');
     // Nothing touched the real file yet.
@@ -85,7 +118,9 @@ describe('web client: agent turn, permissions, review', () => {
     await expect.poll(() => hunks.count()).toBe(2);
     await screenshot(page, 'review');
     await hunks.filter({ hasText: 'LINE TWO' }).getByTestId('accept-hunk').click();
-    await expect.poll(() => readFile(path.join(workspace, 'notes.txt'), 'utf8')).toBe(ORIGINAL.replace('line2\n', 'LINE TWO\n'));
+    await expect
+      .poll(() => readFile(path.join(workspace, 'notes.txt'), 'utf8'))
+      .toBe(ORIGINAL.replace('line2\n', 'LINE TWO\n'));
     await expect.poll(() => hunks.count()).toBe(1);
     expect(await hunks.first().innerText()).toContain('LINE 28');
 
@@ -98,7 +133,19 @@ describe('web client: agent turn, permissions, review', () => {
   });
 
   it('shows a conflict when the person changed the same lines, and can overwrite on request; the audit tab verifies', async () => {
-    model.push({ text: ['Line 5 too.'], toolCalls: [{ id: 'c5', name: 'edit_file', arguments: { path: 'notes.txt', old_string: 'line5\n', new_string: 'LINE FIVE\n' } }] }, { text: ['ok'] });
+    model.push(
+      {
+        text: ['Line 5 too.'],
+        toolCalls: [
+          {
+            id: 'c5',
+            name: 'edit_file',
+            arguments: { path: 'notes.txt', old_string: 'line5\n', new_string: 'LINE FIVE\n' },
+          },
+        ],
+      },
+      { text: ['ok'] },
+    );
     await page.getByTestId('prompt').fill('uppercase line 5');
     await page.getByTestId('send').click();
     await answer(page, 'allow_once');
@@ -138,7 +185,12 @@ describe('web client: agent turn, permissions, review', () => {
     const msg = page.locator('[data-testid="assistant-message"]').filter({ hasText: 'Here:' });
     await msg.waitFor();
     await page.locator('[data-testid="session-state"]').filter({ hasText: 'idle' }).waitFor();
-    await page.locator('[data-testid="assistant-message"]').filter({ hasText: 'click me' }).locator('a').first().waitFor();
+    await page
+      .locator('[data-testid="assistant-message"]')
+      .filter({ hasText: 'click me' })
+      .locator('a')
+      .first()
+      .waitFor();
     // Clicking what was a javascript: link does nothing (its href is gone); no network needed.
     await msg.locator('a', { hasText: 'click me' }).click();
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();

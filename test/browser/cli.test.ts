@@ -14,7 +14,11 @@ describe('shadowbox web', () => {
   it('auto-starts the daemon, prints the page URL with token and workspace in the fragment, and --open hands it to $BROWSER', async () => {
     const stateDir = await makeTempDir();
     dirs.push(stateDir);
-    const env: NodeJS.ProcessEnv = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SHADOWBOX_STATE_DIR: stateDir,
+      SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
+    };
     delete env.NODE_OPTIONS;
     try {
       const r = await runCli(['web', '--json', '--workspace', '/tmp'], env);

@@ -13,7 +13,14 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
@@ -26,11 +33,17 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** A real daemon process with its web server (the page must have been built: npm run build). */
-export async function startWebDaemon(opts: { env?: NodeJS.ProcessEnv; stateDir?: string; port?: number } = {}): Promise<TestDaemon & { pageUrl: string }> {
+export async function startWebDaemon(
+  opts: { env?: NodeJS.ProcessEnv; stateDir?: string; port?: number } = {},
+): Promise<TestDaemon & { pageUrl: string }> {
   await readFile(path.join(DIST, 'index.html')).catch(() => {
     throw new Error(`the web client is not built (${DIST}/index.html missing): run npm run build`);
   });
-  const d = await startTestDaemon({ ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), env: { SHADOWBOX_MODEL: 'openai/test-model', ...opts.env }, ...(opts.port ? { args: ['--ws-port', String(opts.port)] } : {}) });
+  const d = await startTestDaemon({
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    env: { SHADOWBOX_MODEL: 'openai/test-model', ...opts.env },
+    ...(opts.port ? { args: ['--ws-port', String(opts.port)] } : {}),
+  });
   if (!d.webUrl) throw new Error('the daemon started without its web server');
   return Object.assign(d, { pageUrl: `${d.webUrl}#token=${encodeURIComponent(d.token)}` });
 }

@@ -12,7 +12,11 @@ describe('web client: page, auth and sessions', () => {
   let workspace: string;
 
   beforeAll(async () => {
-    [browser, daemon, workspace] = await Promise.all([launchBrowser(), startWebDaemon(), makeWorkspace({ 'README.md': '# demo\n' })]);
+    [browser, daemon, workspace] = await Promise.all([
+      launchBrowser(),
+      startWebDaemon(),
+      makeWorkspace({ 'README.md': '# demo\n' }),
+    ]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -36,7 +40,12 @@ describe('web client: page, auth and sessions', () => {
     const js = await fetch(new URL(asset!, daemon.webUrl!));
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(js.headers.get('cache-control')).toContain('immutable');
-    for (const evil of ['/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/assets/..%5c..%5cpackage.json', '/assets/%00x']) {
+    for (const evil of [
+      '/assets/..%2f..%2fpackage.json',
+      '/assets/%2e%2e/%2e%2e/package.json',
+      '/assets/..%5c..%5cpackage.json',
+      '/assets/%00x',
+    ]) {
       const r = await fetch(new URL(evil, daemon.webUrl!));
       expect(r.status, evil).toBe(404);
     }
@@ -44,7 +53,15 @@ describe('web client: page, auth and sessions', () => {
     // DNS-rebinding guard: a foreign Host gets nothing.
     const rebound = await new Promise<number>((resolve, reject) => {
       const u = new URL(daemon.webUrl!);
-      import('node:http').then(({ request }) => request({ host: '127.0.0.1', port: u.port, path: '/', headers: { Host: `evil.example:${u.port}` } }, (r) => resolve(r.statusCode ?? 0)).on('error', reject).end(), reject);
+      import('node:http').then(
+        ({ request }) =>
+          request({ host: '127.0.0.1', port: u.port, path: '/', headers: { Host: `evil.example:${u.port}` } }, (r) =>
+            resolve(r.statusCode ?? 0),
+          )
+            .on('error', reject)
+            .end(),
+        reject,
+      );
     });
     expect(rebound).toBe(403);
   });
@@ -79,7 +96,9 @@ describe('web client: page, auth and sessions', () => {
   it('a page from another origin cannot open the WebSocket, even with the token', async () => {
     // A real page on another origin (another loopback port), as a malicious site or a rebinding attempt would be.
     const { createServer } = await import('node:http');
-    const evil = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body>evil</body></html>'));
+    const evil = createServer((_req, res) =>
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body>evil</body></html>'),
+    );
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
     const evilPort = (evil.address() as { port: number }).port;
     const context = await browser.newContext();

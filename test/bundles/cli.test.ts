@@ -41,7 +41,9 @@ describe('shadowbox bundles', () => {
     // Outside the local build output, the local build key is not trusted until a person says so.
     const untrusted = await runCli(['bundles', 'verify', path.join(dir, 'bundle.tar')], env);
     expect(untrusted.stderr).toContain('unknown_key');
-    expect((await runCli(['bundles', 'trust', path.join(repoRoot, 'bundles/.cache/keys/local-build.pub.json')], env)).code).toBe(0);
+    expect(
+      (await runCli(['bundles', 'trust', path.join(repoRoot, 'bundles/.cache/keys/local-build.pub.json')], env)).code,
+    ).toBe(0);
     expect((await runCli(['bundles', 'verify', path.join(dir, 'bundle.tar')], env)).code).toBe(0);
     const tar = await readFile(path.join(jqDir, 'bundle.tar'));
     // Flip one byte inside the WebAssembly payload.
@@ -52,10 +54,14 @@ describe('shadowbox bundles', () => {
     expect(v.stderr).toMatch(/-337\d\d (file_mismatch|manifest_tampered|archive_invalid)/);
   });
 
-  it('installs over HTTP from another daemon\'s /bundles/ mirror, verifying before storing', async () => {
+  it("installs over HTTP from another daemon's /bundles/ mirror, verifying before storing", async () => {
     const url = `${mirror.webUrl!.replace(/\/$/, '')}/bundles/`;
     // The local build key was trusted explicitly in the previous test (a fresh state dir refuses it from a mirror).
-    const serve = await runCli(['bundles', 'serve', '--state-dir', mirror.stateDir], { ...env, SHADOWBOX_STATE_DIR: mirror.stateDir, SHADOWBOX_SOCKET: mirror.socketPath });
+    const serve = await runCli(['bundles', 'serve', '--state-dir', mirror.stateDir], {
+      ...env,
+      SHADOWBOX_STATE_DIR: mirror.stateDir,
+      SHADOWBOX_SOCKET: mirror.socketPath,
+    });
     expect(serve.stdout).toContain(url);
     const r = await runCli(['bundles', 'install', 'jq', '--mirror', url, '--json'], env);
     expect(r.stderr).toBe('');
@@ -67,19 +73,24 @@ describe('shadowbox bundles', () => {
     const bad = await makeTempDir('badmirror');
     await mkdir(path.join(bad, 'jq', '1.6.0'), { recursive: true });
     await mkdir(path.join(bad, 'stable'), { recursive: true });
-    for (const f of ['manifest.json', 'manifest.sig.json']) await copyFile(path.join(jqDir, f), path.join(bad, 'jq/1.6.0', f));
+    for (const f of ['manifest.json', 'manifest.sig.json'])
+      await copyFile(path.join(jqDir, f), path.join(bad, 'jq/1.6.0', f));
     await copyFile(path.join(repoRoot, 'bundles/out/stable/index.json'), path.join(bad, 'stable/index.json'));
     const tar = await readFile(path.join(jqDir, 'bundle.tar'));
     tar[tar.indexOf(Buffer.from('\0asm')) + 4096] ^= 0xff;
     await writeFile(path.join(bad, 'jq/1.6.0/bundle.tar'), tar);
     const st2 = await makeTempDir('st');
     const env2 = { ...env, SHADOWBOX_STATE_DIR: st2, SHADOWBOX_SOCKET: path.join(st2, 'd.sock') };
-    expect((await runCli(['bundles', 'trust', path.join(repoRoot, 'bundles/.cache/keys/local-build.pub.json')], env2)).code).toBe(0);
+    expect(
+      (await runCli(['bundles', 'trust', path.join(repoRoot, 'bundles/.cache/keys/local-build.pub.json')], env2)).code,
+    ).toBe(0);
     const r2 = await runCli(['bundles', 'install', 'jq', '--mirror', bad], env2);
     expect(r2.stderr).toMatch(/-337\d\d/);
     expect(r2.code).toBe(1);
     // (The daemon installs the local build output on first use; nothing came from the bad mirror.)
-    const list = JSON.parse((await runCli(['bundles', 'list', '--json'], env2)).stdout) as { bundles: { name: string; source: string }[] };
+    const list = JSON.parse((await runCli(['bundles', 'list', '--json'], env2)).stdout) as {
+      bundles: { name: string; source: string }[];
+    };
     expect(list.bundles.filter((b) => b.source.includes(bad))).toEqual([]);
     await runCli(['stop'], env2);
   }, 60_000);

@@ -8,7 +8,10 @@ import { makeTempDir, runCli, startTestDaemon } from '../helpers/daemon.js';
 describe('config.json', () => {
   it('sets the default model and mode of new sessions', async () => {
     const stateDir = await makeTempDir('st');
-    await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ model: 'anthropic/claude-from-config', mode: 'read-only' }));
+    await writeFile(
+      path.join(stateDir, 'config.json'),
+      JSON.stringify({ model: 'anthropic/claude-from-config', mode: 'read-only' }),
+    );
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.SHADOWBOX_MODEL;
     const d = await startTestDaemon({ stateDir, env });
@@ -25,13 +28,20 @@ describe('config.json', () => {
 
   it('bounds every sandboxed run by wasi.maxLimits', async () => {
     const stateDir = await makeTempDir('st');
-    await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ wasi: { runner: 'inprocess', maxLimits: { wallMs: 400 } } }));
+    await writeFile(
+      path.join(stateDir, 'config.json'),
+      JSON.stringify({ wasi: { runner: 'inprocess', maxLimits: { wallMs: 400 } } }),
+    );
     const d = await startTestDaemon({ stateDir, web: false });
     try {
       const c = await d.connect();
       const s = await c.request(SessionCreate, { workspace: await makeTempDir('ws') });
       const t = Date.now();
-      const r = await c.request(ToolsCall, { sessionId: s.sessionId, tool: 'sqlite', input: { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c;' } });
+      const r = await c.request(ToolsCall, {
+        sessionId: s.sessionId,
+        tool: 'sqlite',
+        input: { sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c;' },
+      });
       expect(r.isError).toBe(true);
       expect(r.data?.outcome).toBe('timeout');
       expect(Date.now() - t).toBeLessThan(10_000);
@@ -46,7 +56,13 @@ describe('config.json', () => {
     const home = await makeTempDir('home');
     await mkdir(path.join(home, '.config', 'shadowbox'), { recursive: true });
     await writeFile(path.join(home, '.config', 'shadowbox', 'config.json'), JSON.stringify({ model: 'no-slash' }));
-    const r = await runCli(['daemon', '--no-web'], { ...process.env, HOME: home, XDG_CONFIG_HOME: '', SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 's.sock') });
+    const r = await runCli(['daemon', '--no-web'], {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: '',
+      SHADOWBOX_STATE_DIR: stateDir,
+      SHADOWBOX_SOCKET: path.join(stateDir, 's.sock'),
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('config.json: model: model must look like');
   });

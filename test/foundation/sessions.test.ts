@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, SessionAttach, SessionCreate, SessionDetach, SessionList, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
+import {
+  ErrorCodes,
+  SessionAttach,
+  SessionCreate,
+  SessionDetach,
+  SessionList,
+  SessionPrompt,
+  type SessionEvent,
+} from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-
 
 describe('several clients on one session', () => {
   let d: TestDaemon;
@@ -27,22 +34,32 @@ describe('several clients on one session', () => {
     const attached = await b.request(SessionAttach, { sessionId: s.sessionId });
     expect(attached.history[0].event.type).toBe('session_created');
     expect(attached.session.driver).toBe(a.clientId);
-    expect(await until(() => seenA.some((e) => e.event.type === 'client_attached' && e.event.clientId === b.clientId))).toBe(true);
+    expect(
+      await until(() => seenA.some((e) => e.event.type === 'client_attached' && e.event.clientId === b.clientId)),
+    ).toBe(true);
 
     // b is not the driver: its prompt is refused with a typed error.
-    await expect(b.request(SessionPrompt, { sessionId: s.sessionId, text: 'hi' })).rejects.toMatchObject({ code: ErrorCodes.NotDriver });
+    await expect(b.request(SessionPrompt, { sessionId: s.sessionId, text: 'hi' })).rejects.toMatchObject({
+      code: ErrorCodes.NotDriver,
+    });
 
     // Explicit hand-over; both clients see driver_changed.
     await b.request(SessionAttach, { sessionId: s.sessionId, driver: true, fromSeq: 1_000_000 });
-    expect(await until(() => seenA.some((e) => e.event.type === 'driver_changed' && e.event.driver === b.clientId))).toBe(true);
-    expect(await until(() => seenB.some((e) => e.event.type === 'driver_changed' && e.event.driver === b.clientId))).toBe(true);
+    expect(
+      await until(() => seenA.some((e) => e.event.type === 'driver_changed' && e.event.driver === b.clientId)),
+    ).toBe(true);
+    expect(
+      await until(() => seenB.some((e) => e.event.type === 'driver_changed' && e.event.driver === b.clientId)),
+    ).toBe(true);
 
     // Events are one sequence: both clients saw the same seqs in order.
     const seqA = seenA.map((e) => e.seq);
     expect(seqA).toEqual([...seqA].sort((x, y) => x - y));
 
     b.dispose();
-    expect(await until(() => seenA.some((e) => e.event.type === 'driver_changed' && e.event.driver === null))).toBe(true);
+    expect(await until(() => seenA.some((e) => e.event.type === 'driver_changed' && e.event.driver === null))).toBe(
+      true,
+    );
     const list = await a.request(SessionList, {});
     expect(list.sessions.find((x) => x.sessionId === s.sessionId)?.attached).toEqual([a.clientId]);
     await a.request(SessionDetach, { sessionId: s.sessionId });
@@ -68,8 +85,13 @@ describe('several clients on one session', () => {
 
   it('refuses a workspace that does not exist and an unknown session with typed errors', async () => {
     const a = await d.connect('a3');
-    await expect(a.request(SessionCreate, { workspace: '/no/such/dir' })).rejects.toMatchObject({ code: ErrorCodes.FileNotFound, data: { reason: 'workspace_not_found' } });
-    await expect(a.request(SessionAttach, { sessionId: 'nope' })).rejects.toMatchObject({ code: ErrorCodes.SessionNotFound });
+    await expect(a.request(SessionCreate, { workspace: '/no/such/dir' })).rejects.toMatchObject({
+      code: ErrorCodes.FileNotFound,
+      data: { reason: 'workspace_not_found' },
+    });
+    await expect(a.request(SessionAttach, { sessionId: 'nope' })).rejects.toMatchObject({
+      code: ErrorCodes.SessionNotFound,
+    });
     a.dispose();
   });
 });

@@ -31,7 +31,10 @@ async function deadPid(): Promise<number> {
 /** Spawns `shadowbox daemon ARGS` and resolves with its exit code and stderr. */
 function runDaemonToExit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [shadowboxBin, 'daemon', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [shadowboxBin, 'daemon', ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -79,7 +82,13 @@ const frame = (body: string | Buffer) => {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
   return Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b]);
 };
-const init = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'state-test', kind: 'test' } } });
+const init = (id: number) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'state-test', kind: 'test' } },
+  });
 
 describe('state dir, file modes and the web port file', () => {
   it('creates the state dir 0700, the socket and ws.token 0600, and web.port holding the port daemon/status reports', async () => {
@@ -94,7 +103,8 @@ describe('state dir, file modes and the web port file', () => {
       expect(await mode(path.join(stateDir, 'ws.token'))).toBe(0o600);
       expect(d.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       // Nothing else in the state dir is readable by group or others either.
-      for (const f of ['daemon.lock', 'daemon.log', 'web.port']) expect((await mode(path.join(stateDir, f))) & 0o077).toBe(0);
+      for (const f of ['daemon.lock', 'daemon.log', 'web.port'])
+        expect((await mode(path.join(stateDir, f))) & 0o077).toBe(0);
 
       const c = await d.connect('modes');
       const s = await c.request(DaemonStatus, {});
@@ -132,13 +142,22 @@ describe('the daemon lock', () => {
     // Exactly what state/lock.ts writes, for a daemon that died without cleaning up.
     await writeFile(
       path.join(stateDir, 'daemon.lock'),
-      JSON.stringify({ pid, socketPath, webUrl: 'http://127.0.0.1:1/', startedAt: new Date(Date.now() - 60_000).toISOString(), version: '0.0.0' }),
+      JSON.stringify({
+        pid,
+        socketPath,
+        webUrl: 'http://127.0.0.1:1/',
+        startedAt: new Date(Date.now() - 60_000).toISOString(),
+        version: '0.0.0',
+      }),
       { mode: 0o600 },
     );
     await writeFile(socketPath, 'stale');
     const d = await startTestDaemon({ stateDir, web: false });
     try {
-      const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as { pid: number; socketPath: string };
+      const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as {
+        pid: number;
+        socketPath: string;
+      };
       expect(lock.pid).toBe(d.pid);
       expect(lock.socketPath).toBe(socketPath);
       expect((await stat(socketPath)).isSocket()).toBe(true);
@@ -179,7 +198,11 @@ describe('the daemon lock', () => {
       expect(second.code).not.toBeNull();
       const lines = second.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^shadowbox daemon: a shadowbox daemon is already running for this state dir \\(pid ${d.pid}, socket ${d.socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, web \\S+\\)`));
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^shadowbox daemon: a shadowbox daemon is already running for this state dir \\(pid ${d.pid}, socket ${d.socketPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, web \\S+\\)`,
+        ),
+      );
       expect(second.stderr).not.toMatch(/\n\s+at /); // no stack trace
       // The refused start touched nothing of the running daemon.
       expect(await readFile(path.join(d.stateDir, 'daemon.lock'), 'utf8')).toBe(lockBefore);
@@ -216,7 +239,12 @@ describe('WebSocket size cap', () => {
       const big = await open();
       big.ws.send(init(1));
       await until(() => big.got.length >= 1);
-      const payload = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'daemon/status', params: { pad: 'x'.repeat(8 * 1024) } });
+      const payload = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'daemon/status',
+        params: { pad: 'x'.repeat(8 * 1024) },
+      });
       expect(payload.length).toBeGreaterThan(8 * 1024);
       big.ws.send(payload);
       expect(await big.closed).toBe(1009);
@@ -227,13 +255,18 @@ describe('WebSocket size cap', () => {
       await until(() => bystander.got.length >= 2);
       expect(bystander.got[1]).toMatchObject({ id: 2, result: { pid: d.pid } });
       // A message just under the cap still goes through.
-      bystander.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'bogus/method', params: { pad: 'y'.repeat(3000) } }));
+      bystander.ws.send(
+        JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'bogus/method', params: { pad: 'y'.repeat(3000) } }),
+      );
       await until(() => bystander.got.length >= 3);
       expect(bystander.got[2]).toMatchObject({ id: 3, error: { code: ErrorCodes.MethodNotFound } });
       const fresh = await open();
       fresh.ws.send(init(1));
       await until(() => fresh.got.length >= 1);
-      expect(fresh.got[0]).toMatchObject({ id: 1, result: { clientId: expect.any(String), capabilities: { maxMessageBytes: 4096 } } });
+      expect(fresh.got[0]).toMatchObject({
+        id: 1,
+        result: { clientId: expect.any(String), capabilities: { maxMessageBytes: 4096 } },
+      });
       const c = await d.connect('socket-after');
       const s = await c.request(DaemonStatus, {});
       expect(s.clients.filter((x) => x.transport === 'websocket')).toHaveLength(2);
@@ -254,7 +287,10 @@ describe('--socket PATH', () => {
     const other = await makeTempDir('sock');
     const socketPath = path.join(other, 'sub', 'custom.sock');
     const env = daemonEnv(stateDir);
-    const child = spawn(process.execPath, [shadowboxBin, 'daemon', '--no-web', '--socket', socketPath], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [shadowboxBin, 'daemon', '--no-web', '--socket', socketPath], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -290,7 +326,11 @@ describe('--socket PATH', () => {
 describe('stdio bad input', () => {
   it('parse error keeps the link, unknown method is -32601, an oversized Content-Length is refused unread, exit ends with 0', async () => {
     const stateDir = await makeTempDir();
-    const child: ChildProcess = spawn(process.execPath, [shadowboxBin, 'daemon', '--stdio', '--max-message-bytes', '4096'], { env: daemonEnv(stateDir), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [shadowboxBin, 'daemon', '--stdio', '--max-message-bytes', '4096'],
+      { env: daemonEnv(stateDir), stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     child.stderr!.resume();
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const out = lspReader(child.stdout!);
@@ -303,16 +343,28 @@ describe('stdio bad input', () => {
       send(init(2));
       send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'no/such/method', params: {} }));
       msgs = await out.waitFor(3);
-      expect(msgs.find((m) => m.id === 2)).toMatchObject({ result: { protocolVersion: PROTOCOL_VERSION, clientId: expect.any(String) } });
+      expect(msgs.find((m) => m.id === 2)).toMatchObject({
+        result: { protocolVersion: PROTOCOL_VERSION, clientId: expect.any(String) },
+      });
       expect(msgs.find((m) => m.id === 3)).toMatchObject({ error: { code: ErrorCodes.MethodNotFound } });
 
       // Header only: the refusal must arrive before any of the body is sent.
       const size = 8 * 1024;
       send(Buffer.from(`Content-Length: ${size}\r\n\r\n`));
       msgs = await out.waitFor(4);
-      expect(msgs[3]).toMatchObject({ id: null, error: { code: ErrorCodes.MessageTooLarge, data: { reason: 'message_too_large' } } });
+      expect(msgs[3]).toMatchObject({
+        id: null,
+        error: { code: ErrorCodes.MessageTooLarge, data: { reason: 'message_too_large' } },
+      });
       // Its body is skipped, and the link carries on.
-      send(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'daemon/status', params: { pad: 'z'.repeat(size) } }).slice(0, size)));
+      send(
+        Buffer.from(
+          JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'daemon/status', params: { pad: 'z'.repeat(size) } }).slice(
+            0,
+            size,
+          ),
+        ),
+      );
       send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'daemon/status', params: {} }));
       msgs = await out.waitFor(5);
       expect(msgs[4]).toMatchObject({ id: 4, result: { pid: child.pid } });
@@ -347,7 +399,9 @@ describe('SIGTERM', () => {
       await c.request(DaemonStatus, {});
       // No dispose: the daemon must cope with a client still attached.
       d.child.kill('SIGTERM');
-      const code = await new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.once('exit', (x) => r(x))));
+      const code = await new Promise<number | null>((r) =>
+        d.child.exitCode !== null ? r(d.child.exitCode) : d.child.once('exit', (x) => r(x)),
+      );
       expect(code).toBe(0);
       const log = await readFile(path.join(d.stateDir, 'daemon.log'), 'utf8');
       const lines = log.trimEnd().split('\n');
@@ -381,9 +435,18 @@ describe('restarts', () => {
       expect(b.token).toBe(a.token);
       expect(b.webUrl).toBe(a.webUrl);
       // The kept token still opens the WebSocket.
-      const ws = new WebSocket(new URL('/rpc', b.webUrl!.replace('http', 'ws')), ['shadowbox.v1'], { headers: { Authorization: `Bearer ${a.token}` } });
+      const ws = new WebSocket(new URL('/rpc', b.webUrl!.replace('http', 'ws')), ['shadowbox.v1'], {
+        headers: { Authorization: `Bearer ${a.token}` },
+      });
       ws.on('error', () => undefined);
-      expect(await new Promise<string>((r) => (ws.once('open', () => r('open')), ws.once('unexpected-response', (_q, res) => r(String(res.statusCode)))))).toBe('open');
+      expect(
+        await new Promise<string>(
+          (r) => (
+            ws.once('open', () => r('open')),
+            ws.once('unexpected-response', (_q, res) => r(String(res.statusCode)))
+          ),
+        ),
+      ).toBe('open');
       ws.close();
       expect(await b.stop()).toBe(0);
 
@@ -394,9 +457,18 @@ describe('restarts', () => {
       expect(await mode(path.join(stateDir, 'ws.token'))).toBe(0o600);
       expect(c.webUrl).toBe(a.webUrl);
       // The old token no longer opens the WebSocket.
-      const old = new WebSocket(new URL('/rpc', c.webUrl!.replace('http', 'ws')), ['shadowbox.v1'], { headers: { Authorization: `Bearer ${a.token}` } });
+      const old = new WebSocket(new URL('/rpc', c.webUrl!.replace('http', 'ws')), ['shadowbox.v1'], {
+        headers: { Authorization: `Bearer ${a.token}` },
+      });
       old.on('error', () => undefined);
-      expect(await new Promise<string>((r) => (old.once('open', () => r('open')), old.once('unexpected-response', (_q, res) => r(String(res.statusCode)))))).toBe('401');
+      expect(
+        await new Promise<string>(
+          (r) => (
+            old.once('open', () => r('open')),
+            old.once('unexpected-response', (_q, res) => r(String(res.statusCode)))
+          ),
+        ),
+      ).toBe('401');
       expect(await c.stop()).toBe(0);
     } finally {
       await rm(stateDir, { recursive: true, force: true });
@@ -409,7 +481,7 @@ describe('restarts', () => {
       await mkdir(stateDir, { recursive: true });
       const planted = 'A'.repeat(43);
       await writeFile(path.join(stateDir, 'ws.token'), `${planted}\n`, { mode: 0o644 });
-        await chmod(path.join(stateDir, 'ws.token'), 0o644);
+      await chmod(path.join(stateDir, 'ws.token'), 0o644);
       const d = await startTestDaemon({ stateDir, web: false });
       expect(d.token).not.toBe(planted);
       expect(await mode(path.join(stateDir, 'ws.token'))).toBe(0o600);

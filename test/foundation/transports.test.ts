@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { connectWebSocket } from '@shadowbox/client';
-import { DaemonStatus, ErrorCodes, Initialize, PROTOCOL_VERSION, SessionCreate, SessionList } from '@shadowbox/protocol';
+import {
+  DaemonStatus,
+  ErrorCodes,
+  Initialize,
+  PROTOCOL_VERSION,
+  SessionCreate,
+  SessionList,
+} from '@shadowbox/protocol';
 import { makeTempDir, shadowboxBin, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 /** Sends raw bytes on a socket and collects LSP-framed responses. */
@@ -46,7 +53,12 @@ function rawSocket(path: string) {
   };
 }
 
-const init = (id: number) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'raw', kind: 'test' } } });
+const init = (id: number) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'initialize',
+  params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'raw', kind: 'test' } },
+});
 
 describe('daemon transports and bad input', () => {
   let d: TestDaemon;
@@ -75,7 +87,11 @@ describe('daemon transports and bad input', () => {
     r.send({ jsonrpc: '2.0', id: 4, method: 'session/create', params: { workspace: 42 } });
     r.send(init(5));
     const msgs = await r.waitFor(5);
-    const byId = (id: number) => msgs.find((m) => m.id === id) as { error?: { code: number; message: string; data?: { field?: string } }; result?: unknown };
+    const byId = (id: number) =>
+      msgs.find((m) => m.id === id) as {
+        error?: { code: number; message: string; data?: { field?: string } };
+        result?: unknown;
+      };
     expect(byId(1).error?.code).toBe(ErrorCodes.ServerNotInitialized);
     expect(byId(2).error?.code).toBe(ErrorCodes.MethodNotFound);
     expect(byId(3).result).toBeTruthy();
@@ -119,7 +135,10 @@ describe('daemon transports and bad input', () => {
     r.sendRaw(`Content-Length: ${size}\r\n\r\n`);
     const first = await r.waitFor(1);
     // The refusal arrives before the body was sent: nothing was buffered.
-    expect(first[0]).toMatchObject({ id: null, error: { code: ErrorCodes.MessageTooLarge, data: { reason: 'message_too_large' } } });
+    expect(first[0]).toMatchObject({
+      id: null,
+      error: { code: ErrorCodes.MessageTooLarge, data: { reason: 'message_too_large' } },
+    });
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
     for (let i = 0; i < 17; i++) r.sendRaw(chunk);
     r.send(init(9));
@@ -199,7 +218,11 @@ describe('WebSocket bridge', () => {
 
   it('speaks JSON-RPC with a bearer-token client', async () => {
     const c = await connectWebSocket(d.webUrl!, d.token);
-    const r = await c.request(Initialize, { protocolVersion: 1, clientInfo: { name: 'ws-test', kind: 'test' }, capabilities: { permissions: false, events: true } });
+    const r = await c.request(Initialize, {
+      protocolVersion: 1,
+      clientInfo: { name: 'ws-test', kind: 'test' },
+      capabilities: { permissions: false, events: true },
+    });
     expect(r.clientId).toMatch(/^c\d+$/);
     const s = await c.request(DaemonStatus, {});
     expect(s.clients.find((x) => x.clientId === r.clientId)?.transport).toBe('websocket');
@@ -210,16 +233,35 @@ describe('WebSocket bridge', () => {
     const port = new URL(d.webUrl!).port;
     const own = `http://127.0.0.1:${port}`;
     expect(await attempt({})).toMatchObject({ status: 401, body: expect.stringContaining('missing_token') });
-    expect(await attempt({ Authorization: 'Bearer wrong' })).toMatchObject({ status: 401, body: expect.stringContaining('bad_token') });
-    expect(await attempt({ Authorization: `Bearer ${d.token}`, Origin: 'http://evil.example' })).toMatchObject({ status: 403, body: expect.stringContaining('bad_origin') });
-    expect(await attempt({ Origin: `http://127.0.0.1:${Number(port) + 1}` }, ['shadowbox.v1', `shadowbox.token.${d.token}`])).toMatchObject({ status: 403 });
+    expect(await attempt({ Authorization: 'Bearer wrong' })).toMatchObject({
+      status: 401,
+      body: expect.stringContaining('bad_token'),
+    });
+    expect(await attempt({ Authorization: `Bearer ${d.token}`, Origin: 'http://evil.example' })).toMatchObject({
+      status: 403,
+      body: expect.stringContaining('bad_origin'),
+    });
+    expect(
+      await attempt({ Origin: `http://127.0.0.1:${Number(port) + 1}` }, ['shadowbox.v1', `shadowbox.token.${d.token}`]),
+    ).toMatchObject({ status: 403 });
     // Token in the sub-protocol (browser style) without an Origin: refused.
-    expect(await attempt({}, ['shadowbox.v1', `shadowbox.token.${d.token}`])).toMatchObject({ status: 403, body: expect.stringContaining('missing_origin') });
+    expect(await attempt({}, ['shadowbox.v1', `shadowbox.token.${d.token}`])).toMatchObject({
+      status: 403,
+      body: expect.stringContaining('missing_origin'),
+    });
     // DNS rebinding: right token, wrong Host.
-    expect(await attempt({ Authorization: `Bearer ${d.token}`, Host: `evil.example:${port}` })).toMatchObject({ status: 403, body: expect.stringContaining('bad_host') });
+    expect(await attempt({ Authorization: `Bearer ${d.token}`, Host: `evil.example:${port}` })).toMatchObject({
+      status: 403,
+      body: expect.stringContaining('bad_host'),
+    });
     // The page's way in: own Origin + token sub-protocol.
     expect(await attempt({ Origin: own }, ['shadowbox.v1', `shadowbox.token.${d.token}`])).toBe('open');
-    expect(await attempt({ Origin: `http://localhost:${port}`, Host: `localhost:${port}` }, ['shadowbox.v1', `shadowbox.token.${d.token}`])).toBe('open');
+    expect(
+      await attempt({ Origin: `http://localhost:${port}`, Host: `localhost:${port}` }, [
+        'shadowbox.v1',
+        `shadowbox.token.${d.token}`,
+      ]),
+    ).toBe('open');
     expect(d.stderr()).not.toContain(d.token);
   });
 
@@ -243,10 +285,17 @@ describe('WebSocket bridge', () => {
 describe('stdio transport and the daemon lock', () => {
   it('speaks LSP framing on stdin/stdout with only protocol messages on stdout, and exits on exit', async () => {
     const stateDir = await makeTempDir();
-    const child = spawn(process.execPath, [shadowboxBin, 'daemon', '--stdio'], { env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [shadowboxBin, 'daemon', '--stdio'], {
+      env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
     conn.listen();
-    const r = await conn.sendRequest(Initialize.type, { protocolVersion: 1, clientInfo: { name: 'stdio-test', kind: 'test' }, capabilities: { permissions: false, events: true, buffers: false } });
+    const r = await conn.sendRequest(Initialize.type, {
+      protocolVersion: 1,
+      clientInfo: { name: 'stdio-test', kind: 'test' },
+      capabilities: { permissions: false, events: true, buffers: false },
+    });
     expect(r.daemonInfo.name).toBe('shadowbox');
     const s = await conn.sendRequest(DaemonStatus.type, {});
     expect(s.clients[0]?.transport).toBe('stdio');
@@ -259,7 +308,10 @@ describe('stdio transport and the daemon lock', () => {
 
   it('allows one daemon per state dir and says where the running one is', async () => {
     const d = await startTestDaemon();
-    const second = spawn(process.execPath, [shadowboxBin, 'daemon', '--no-web'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const second = spawn(process.execPath, [shadowboxBin, 'daemon', '--no-web'], {
+      env: d.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     second.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const code = await new Promise<number | null>((res) => second.once('exit', res));

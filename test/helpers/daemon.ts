@@ -31,12 +31,24 @@ export async function makeTempDir(prefix = 'sbx'): Promise<string> {
 }
 
 /** Starts `shadowbox daemon` with a temp state dir (or the given one) and waits until it is ready. */
-export async function startTestDaemon(opts: { stateDir?: string; env?: NodeJS.ProcessEnv; args?: string[]; web?: boolean } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; args?: string[]; web?: boolean } = {},
+): Promise<TestDaemon> {
   const stateDir = opts.stateDir ?? (await makeTempDir());
   const socketPath = path.join(stateDir, 'daemon.sock');
-  const env: NodeJS.ProcessEnv = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath, ...opts.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SHADOWBOX_STATE_DIR: stateDir,
+    SHADOWBOX_SOCKET: socketPath,
+    ...opts.env,
+  };
   delete env.NODE_OPTIONS;
-  const args = [shadowboxBin, 'daemon', ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']), ...(opts.args ?? [])];
+  const args = [
+    shadowboxBin,
+    'daemon',
+    ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']),
+    ...(opts.args ?? []),
+  ];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -97,9 +109,17 @@ export async function startTestDaemon(opts: { stateDir?: string; env?: NodeJS.Pr
 }
 
 /** Runs the CLI binary to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [shadowboxBin, ...args], { env, cwd: opts.cwd ?? repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [shadowboxBin, ...args], {
+      env,
+      cwd: opts.cwd ?? repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -15,9 +15,18 @@ describe('MCP servers configured in config.json', () => {
     const stateDir = await makeTempDir('st');
     await writeFile(
       path.join(stateDir, 'config.json'),
-      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [path.join(repoRoot, 'test/mcp/fixture-server.mjs')] }, broken: { command: '/nonexistent/mcp-server' } } }),
+      JSON.stringify({
+        mcpServers: {
+          fx: { command: process.execPath, args: [path.join(repoRoot, 'test/mcp/fixture-server.mjs')] },
+          broken: { command: '/nonexistent/mcp-server' },
+        },
+      }),
     );
-    d = await startTestDaemon({ stateDir, web: false, env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' } });
+    d = await startTestDaemon({
+      stateDir,
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+    });
   });
   afterAll(async () => {
     await d?.stop();
@@ -43,11 +52,23 @@ describe('MCP servers configured in config.json', () => {
     c.onEvent((e) => seen.push(e));
     const ws = await makeTempDir('ws');
     const s = await c.request(SessionCreate, { workspace: ws });
-    model.push({ toolCalls: [{ name: 'mcp__fx__echo', arguments: { text: 'hello from mcp' } }, { name: 'mcp__fx__add', arguments: { a: 2, b: 3 } }] }, { text: ['ok'] });
+    model.push(
+      {
+        toolCalls: [
+          { name: 'mcp__fx__echo', arguments: { text: 'hello from mcp' } },
+          { name: 'mcp__fx__add', arguments: { a: 2, b: 3 } },
+        ],
+      },
+      { text: ['ok'] },
+    );
     const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'use mcp' });
     expect(r.stopReason).toBe('end_turn');
     expect(asked).toEqual(['mcp__fx__echo', 'mcp__fx__add']);
-    const updates = seen.flatMap((e) => (e.event.type === 'tool_call_update' && (e.event.status === 'completed' || e.event.status === 'failed') ? [e.event] : []));
+    const updates = seen.flatMap((e) =>
+      e.event.type === 'tool_call_update' && (e.event.status === 'completed' || e.event.status === 'failed')
+        ? [e.event]
+        : [],
+    );
     expect(updates.find((u) => u.status === 'completed')?.content).toContain('hello from mcp');
     expect(updates.find((u) => u.status === 'failed')?.reason).toBe('user_denied');
     const audit = await c.request(AuditQuery, { workspace: ws, type: 'tool.call' });

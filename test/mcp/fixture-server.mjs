@@ -13,7 +13,11 @@ const text = (t) => ({ content: [{ type: 'text', text: t }] });
 
 server.registerTool(
   'echo',
-  { description: 'Echo the text back.', inputSchema: { text: z.string().describe('what to echo') }, annotations: { readOnlyHint: true } },
+  {
+    description: 'Echo the text back.',
+    inputSchema: { text: z.string().describe('what to echo') },
+    annotations: { readOnlyHint: true },
+  },
   async ({ text: t }) => (calls++, text(t)),
 );
 
@@ -26,7 +30,11 @@ server.registerTool(
 // Waits `ms` (or until the client cancels the request); openWorldHint only to exercise kind mapping.
 server.registerTool(
   'slow',
-  { description: 'Wait, then answer.', inputSchema: { ms: z.number().int().min(0) }, annotations: { openWorldHint: true } },
+  {
+    description: 'Wait, then answer.',
+    inputSchema: { ms: z.number().int().min(0) },
+    annotations: { openWorldHint: true },
+  },
   async ({ ms }, extra) => {
     calls++;
     await new Promise((resolve) => {
@@ -50,19 +58,26 @@ server.registerTool(
 
 server.registerTool(
   'env',
-  { description: 'Read an environment variable of the server process.', inputSchema: { name: z.string() }, annotations: { readOnlyHint: true } },
+  {
+    description: 'Read an environment variable of the server process.',
+    inputSchema: { name: z.string() },
+    annotations: { readOnlyHint: true },
+  },
   async ({ name }) => text(process.env[name] ?? '(unset)'),
 );
 
-server.registerTool(
-  'fail',
-  { description: 'A tool-level error (isError).', inputSchema: {} },
-  async () => ({ isError: true, content: [{ type: 'text', text: 'it failed on purpose' }] }),
-);
+server.registerTool('fail', { description: 'A tool-level error (isError).', inputSchema: {} }, async () => ({
+  isError: true,
+  content: [{ type: 'text', text: 'it failed on purpose' }],
+}));
 
 server.registerTool(
   'picture',
-  { description: 'Returns text, an image and an embedded resource.', inputSchema: {}, annotations: { readOnlyHint: true } },
+  {
+    description: 'Returns text, an image and an embedded resource.',
+    inputSchema: {},
+    annotations: { readOnlyHint: true },
+  },
   async () => ({
     content: [
       { type: 'text', text: 'a picture:' },
@@ -74,7 +89,11 @@ server.registerTool(
 
 server.registerTool(
   'stats',
-  { description: 'Process id, calls and cancellations seen by this server process.', inputSchema: {}, annotations: { readOnlyHint: true } },
+  {
+    description: 'Process id, calls and cancellations seen by this server process.',
+    inputSchema: {},
+    annotations: { readOnlyHint: true },
+  },
   async () => text(JSON.stringify({ pid: process.pid, calls, cancelled })),
 );
 

@@ -5,7 +5,16 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectWebSocket } from '@shadowbox/client';
-import { ErrorCodes, Initialize, SessionAttach, SessionConfigure, SessionCreate, SessionList, ToolsCall, ToolsList } from '@shadowbox/protocol';
+import {
+  ErrorCodes,
+  Initialize,
+  SessionAttach,
+  SessionConfigure,
+  SessionCreate,
+  SessionList,
+  ToolsCall,
+  ToolsList,
+} from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const fixture = path.join(repoRoot, 'test/mcp/fixture-server.mjs');
@@ -30,7 +39,11 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
   beforeAll(async () => {
     stateDir = await makeTempDir('st');
     ws = await makeTempDir('ws');
-    d = await startTestDaemon({ stateDir, web: false, env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_API_KEY: 'daemon-secret' } });
+    d = await startTestDaemon({
+      stateDir,
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_API_KEY: 'daemon-secret' },
+    });
   });
   afterAll(async () => {
     await d?.stop();
@@ -42,7 +55,10 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
     const asked: string[] = [];
     c.onPermission(async (q) => (asked.push(`${q.tool} ${q.rule}`), { outcome: 'allow_once' }));
     const t0 = performance.now();
-    const s = await c.request(SessionCreate, { workspace: ws, mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } } });
+    const s = await c.request(SessionCreate, {
+      workspace: ws,
+      mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } },
+    });
     const createMs = performance.now() - t0;
     sessionId = s.sessionId;
     expect(s.mcpServers).toEqual(['fx']);
@@ -53,9 +69,12 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
     expect(own.find((t) => t.name === 'mcp__fx__echo')).toMatchObject({ source: 'mcp', kind: 'read' });
     expect(own.some((t) => t.name === 'read_file')).toBe(true);
     expect((await c.request(ToolsList, {})).tools.some((t) => t.name.startsWith('mcp__fx__'))).toBe(false);
-    expect((await c.request(ToolsList, { sessionId: other.sessionId })).tools.some((t) => t.name.startsWith('mcp__fx__'))).toBe(false);
+    expect(
+      (await c.request(ToolsList, { sessionId: other.sessionId })).tools.some((t) => t.name.startsWith('mcp__fx__')),
+    ).toBe(false);
 
-    const env = async (sid: string, name: string) => c.request(ToolsCall, { sessionId: sid, tool: 'mcp__fx__env', input: { name } });
+    const env = async (sid: string, name: string) =>
+      c.request(ToolsCall, { sessionId: sid, tool: 'mcp__fx__env', input: { name } });
     const r = await env(sessionId, 'FIXTURE_TOKEN');
     expect(r).toMatchObject({ isError: false, content: SECRET, decision: { action: 'allow', by: expect.any(String) } });
     expect(asked).toEqual(['mcp__fx__env mode:review tool=mcp__*']);
@@ -86,10 +105,15 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
     expect((await c.request(ToolsList, { sessionId })).tools.some((t) => t.name === 'mcp__fx__echo')).toBe(true);
     const reopenMs = performance.now() - t0;
     // Replacing the set needs the driver role.
-    await expect(c.request(SessionConfigure, { sessionId, mcpServers: {} })).rejects.toMatchObject({ code: ErrorCodes.NotDriver });
+    await expect(c.request(SessionConfigure, { sessionId, mcpServers: {} })).rejects.toMatchObject({
+      code: ErrorCodes.NotDriver,
+    });
     // Attached (so the question reaches this client), the restarted server answers.
     await c.request(SessionAttach, { sessionId, driver: true });
-    expect(await c.request(ToolsCall, { sessionId, tool: 'mcp__fx__echo', input: { text: 'again' } })).toMatchObject({ isError: false, content: 'again' });
+    expect(await c.request(ToolsCall, { sessionId, tool: 'mcp__fx__echo', input: { text: 'again' } })).toMatchObject({
+      isError: false,
+      content: 'again',
+    });
 
     // {} removes the servers and their tools.
     const info = await c.request(SessionConfigure, { sessionId, mcpServers: {} });
@@ -98,17 +122,26 @@ describe('MCP servers given to one session (session/create mcpServers)', () => {
     expect((await c.request(ToolsList, { sessionId })).tools.some((t) => t.name.startsWith('mcp__fx__'))).toBe(false);
     expect(await readFile(path.join(stateDir, 'sessions', sessionId, 'meta.json'), 'utf8')).not.toContain(SECRET);
     c.dispose();
-    console.log(`first tools/list of the session after a daemon restart (server restarted): ${Math.round(reopenMs)} ms`);
+    console.log(
+      `first tools/list of the session after a daemon restart (server restarted): ${Math.round(reopenMs)} ms`,
+    );
   });
 
   it('a server that cannot start is logged; the session is created without its tools', async () => {
     const c = await d.connect('c');
-    const s = await c.request(SessionCreate, { workspace: ws, mcpServers: { gone: { command: '/nonexistent/mcp-server' } } });
+    const s = await c.request(SessionCreate, {
+      workspace: ws,
+      mcpServers: { gone: { command: '/nonexistent/mcp-server' } },
+    });
     expect(s.mcpServers).toEqual(['gone']);
-    expect((await c.request(ToolsList, { sessionId: s.sessionId })).tools.some((t) => t.name.startsWith('mcp__gone__'))).toBe(false);
+    expect(
+      (await c.request(ToolsList, { sessionId: s.sessionId })).tools.some((t) => t.name.startsWith('mcp__gone__')),
+    ).toBe(false);
     expect(d.stderr()).toMatch(/mcp server gone \(stdio\) failed to start/);
     // Names must be usable in tool names.
-    await expect(c.request(SessionCreate, { workspace: ws, mcpServers: { 'Bad Name': { command: 'x' } } })).rejects.toMatchObject({ code: ErrorCodes.InvalidParams });
+    await expect(
+      c.request(SessionCreate, { workspace: ws, mcpServers: { 'Bad Name': { command: 'x' } } }),
+    ).rejects.toMatchObject({ code: ErrorCodes.InvalidParams });
     c.dispose();
   });
 });
@@ -125,11 +158,25 @@ describe('MCP servers from a web client', () => {
 
   it('are refused (they would run commands on the host); the same client may still create sessions without them', async () => {
     const c = await connectWebSocket(d.webUrl!, d.token);
-    await c.request(Initialize, { protocolVersion: 1, clientInfo: { name: 'page', kind: 'web' }, capabilities: { permissions: true, events: true } });
+    await c.request(Initialize, {
+      protocolVersion: 1,
+      clientInfo: { name: 'page', kind: 'web' },
+      capabilities: { permissions: true, events: true },
+    });
     const ws = await makeTempDir('ws');
-    await expect(c.request(SessionCreate, { workspace: ws, mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } } })).rejects.toMatchObject({ code: ErrorCodes.Unauthorized, data: { reason: 'mcp_servers_not_allowed' } });
+    await expect(
+      c.request(SessionCreate, {
+        workspace: ws,
+        mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } },
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.Unauthorized, data: { reason: 'mcp_servers_not_allowed' } });
     const s = await c.request(SessionCreate, { workspace: ws });
-    await expect(c.request(SessionConfigure, { sessionId: s.sessionId, mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } } })).rejects.toMatchObject({ code: ErrorCodes.Unauthorized });
+    await expect(
+      c.request(SessionConfigure, {
+        sessionId: s.sessionId,
+        mcpServers: { fx: { command: process.execPath, args: [fixture], env: { FIXTURE_TOKEN: SECRET } } },
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.Unauthorized });
     // Nothing was spawned.
     expect(await serversRunning()).toEqual([]);
     c.dispose();

@@ -29,7 +29,10 @@ describe('python through the daemon', () => {
   let sessionId: string;
 
   beforeAll(async () => {
-    if (!existsSync(path.join(repoRoot, 'bundles/out/python'))) throw new Error('bundle python is not built: run `node bundles/scripts/build.mjs python` (scripts/setup.sh does)');
+    if (!existsSync(path.join(repoRoot, 'bundles/out/python')))
+      throw new Error(
+        'bundle python is not built: run `node bundles/scripts/build.mjs python` (scripts/setup.sh does)',
+      );
     d = await startTestDaemon({ web: false });
     c = await d.connect('python-e2e');
     ws = await makeTempDir('pyws');
@@ -50,7 +53,9 @@ describe('python through the daemon', () => {
   };
 
   it('runs code on a workspace file and returns output, exit code and duration', async () => {
-    const { r, data } = await py({ code: 'import csv, collections\nc = collections.Counter()\nfor row in csv.DictReader(open("data.csv")): c[row["city"]] += int(row["amount"])\nprint(dict(c))' });
+    const { r, data } = await py({
+      code: 'import csv, collections\nc = collections.Counter()\nfor row in csv.DictReader(open("data.csv")): c[row["city"]] += int(row["amount"])\nprint(dict(c))',
+    });
     expect(r.isError).toBe(false);
     expect(data.stdout).toBe("{'Oslo': 8, 'Lima': 4}\n");
     expect(data.exitCode).toBe(0);
@@ -61,7 +66,9 @@ describe('python through the daemon', () => {
   });
 
   it('puts a written file in the shadow workspace (shadow/diff), not in the real one', async () => {
-    const { r, data } = await py({ code: 'import os\nos.makedirs("out", exist_ok=True)\nopen("out/report.txt", "w").write("total 12\\n")\nprint("written")' });
+    const { r, data } = await py({
+      code: 'import os\nos.makedirs("out", exist_ok=True)\nopen("out/report.txt", "w").write("total 12\\n")\nprint("written")',
+    });
     expect(data.stdout).toBe('written\n');
     expect(r.changed).toEqual(['out/report.txt']);
     expect(existsSync(path.join(ws, 'out', 'report.txt'))).toBe(false);
@@ -81,7 +88,9 @@ describe('python through the daemon', () => {
         '        print("READ", p, open(p).read())',
         '    except OSError as e:',
         '        print("refused", type(e).__name__)',
-      ].join('\n').replace('OUT', JSON.stringify(outside)),
+      ]
+        .join('\n')
+        .replace('OUT', JSON.stringify(outside)),
     });
     expect(data.stdout).not.toContain('READ');
     expect(data.stdout).not.toContain('top secret');
@@ -104,7 +113,9 @@ describe('python through the daemon', () => {
     expect(big.r.isError).toBe(true);
     expect(big.data.error?.reason).toBe('output_limit');
     expect(big.data.stdout.length).toBeLessThan(9 * 1024 * 1024);
-    const mem = await py({ code: 'try:\n    b = bytearray(4 * 1024**3)\nexcept (MemoryError, OverflowError) as e:\n    print(type(e).__name__)\nprint(len(bytearray(10 * 1024**2)))' });
+    const mem = await py({
+      code: 'try:\n    b = bytearray(4 * 1024**3)\nexcept (MemoryError, OverflowError) as e:\n    print(type(e).__name__)\nprint(len(bytearray(10 * 1024**2)))',
+    });
     expect(mem.data.stdout).toBe(`OverflowError\n${10 * 1024 ** 2}\n`);
     const missing = await py({ code: 'import numpy' });
     expect(missing.data.exitCode).toBe(1);
@@ -114,8 +125,12 @@ describe('python through the daemon', () => {
   });
 
   it('leaks no state between two calls', async () => {
-    await py({ code: 'import builtins, json, os\nbuiltins.LEAK = 1\njson.LEAK = 2\nos.environ["LEAK"] = "3"\nopen("/tmp/leak", "w").write("x")' });
-    const { data } = await py({ code: 'import builtins, json, os\nprint(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), "LEAK" in os.environ, os.path.exists("/tmp/leak"))' });
+    await py({
+      code: 'import builtins, json, os\nbuiltins.LEAK = 1\njson.LEAK = 2\nos.environ["LEAK"] = "3"\nopen("/tmp/leak", "w").write("x")',
+    });
+    const { data } = await py({
+      code: 'import builtins, json, os\nprint(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), "LEAK" in os.environ, os.path.exists("/tmp/leak"))',
+    });
     expect(data.stdout).toBe('False False False False\n');
   });
 
@@ -166,7 +181,13 @@ describe('python through the daemon', () => {
       expect(data.stdout).toBe("shadowbox {'path': '/a', 'ok': True}\nurllib b'{\"path\":\"/b\",\"ok\":true}'\n");
       expect(hits).toBe(before + 2);
       // Other hosts stay refused.
-      expect((await py({ code: 'import shadowbox\ntry:\n    shadowbox.fetch("http://127.0.0.2:9/")\nexcept shadowbox.FetchError as e:\n    print(e.reason)' })).data.stdout).toBe('host_not_allowed\n');
+      expect(
+        (
+          await py({
+            code: 'import shadowbox\ntry:\n    shadowbox.fetch("http://127.0.0.2:9/")\nexcept shadowbox.FetchError as e:\n    print(e.reason)',
+          })
+        ).data.stdout,
+      ).toBe('host_not_allowed\n');
     });
   });
 
@@ -174,7 +195,15 @@ describe('python through the daemon', () => {
     const dir = await makeTempDir('pycli');
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'sub', 'n.txt'), '41\n');
-    const r = await runCli(['python', '-c', 'import os\nprint(int(open("sub/n.txt").read()) + 1, os.getcwd())\nopen("made.txt", "w").write("x")'], d.env, { cwd: dir });
+    const r = await runCli(
+      [
+        'python',
+        '-c',
+        'import os\nprint(int(open("sub/n.txt").read()) + 1, os.getcwd())\nopen("made.txt", "w").write("x")',
+      ],
+      d.env,
+      { cwd: dir },
+    );
     expect(r.stderr).toContain('1 file(s) changed in the shadow workspace');
     expect(r.stdout).toBe('42 /workspace\n');
     expect(r.code).toBe(0);

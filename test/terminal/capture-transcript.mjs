@@ -19,18 +19,47 @@ const tmux = (...args) => run('tmux', ['-L', sock, ...args]);
 const colors = process.argv.includes('--colors');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const original = ['# Notes', '', 'The build uses npm.', '', ...Array.from({ length: 12 }, (_, i) => `- item ${i + 1}`), '', 'Contact: ops@example.org', ''].join('\n');
-const edited = original.replace('The build uses npm.', 'The build uses npm workspaces (`npm run build`).').replace('Contact: ops@example.org', 'Contact: platform@example.org');
+const original = [
+  '# Notes',
+  '',
+  'The build uses npm.',
+  '',
+  ...Array.from({ length: 12 }, (_, i) => `- item ${i + 1}`),
+  '',
+  'Contact: ops@example.org',
+  '',
+].join('\n');
+const edited = original
+  .replace('The build uses npm.', 'The build uses npm workspaces (`npm run build`).')
+  .replace('Contact: ops@example.org', 'Contact: platform@example.org');
 
 const model = await startModelServer({
   script: [
-    { text: ['Let me look ', 'at the notes first.'], toolCalls: [{ name: 'read_file', arguments: { path: 'NOTES.md' } }] },
     {
-      text: ['## Plan\n', '| line | now | after |\n', '|---|---|---|\n', '| 3 | The build uses npm. | says `npm run build` |\n', '| 18 | ops@example.org | **platform**@example.org |\n\n', 'Writing `NOTES.md` now.'],
+      text: ['Let me look ', 'at the notes first.'],
+      toolCalls: [{ name: 'read_file', arguments: { path: 'NOTES.md' } }],
+    },
+    {
+      text: [
+        '## Plan\n',
+        '| line | now | after |\n',
+        '|---|---|---|\n',
+        '| 3 | The build uses npm. | says `npm run build` |\n',
+        '| 18 | ops@example.org | **platform**@example.org |\n\n',
+        'Writing `NOTES.md` now.',
+      ],
       delayMs: 40,
       toolCalls: [{ name: 'write_file', arguments: { path: 'NOTES.md', content: edited } }],
     },
-    { text: ['Done. Two changes wait in the shadow workspace:\n', '1. the build line\n', '2. the contact\n\n', 'Use `/review` to see them.'], delayMs: 40 },
+    {
+      text: [
+        'Done. Two changes wait in the shadow workspace:\n',
+        '1. the build line\n',
+        '2. the contact\n\n',
+        'Use `/review` to see them.',
+      ],
+      delayMs: 40,
+    },
   ],
 });
 const ws = await mkdtemp(path.join(os.tmpdir(), 'project-'));
@@ -74,7 +103,16 @@ async function line(text) {
 }
 
 try {
-  const vars = ['SHADOWBOX_STATE_DIR', 'SHADOWBOX_SOCKET', 'SHADOWBOX_MODEL', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'PATH', 'HOME', 'LANG'].flatMap((k) => (env[k] ? ['-e', `${k}=${env[k]}`] : []));
+  const vars = [
+    'SHADOWBOX_STATE_DIR',
+    'SHADOWBOX_SOCKET',
+    'SHADOWBOX_MODEL',
+    'OPENAI_BASE_URL',
+    'OPENAI_API_KEY',
+    'PATH',
+    'HOME',
+    'LANG',
+  ].flatMap((k) => (env[k] ? ['-e', `${k}=${env[k]}`] : []));
   // write_file asks, so the run shows a permission question.
   await run(process.execPath, [bin, 'policy', 'ask', '--tool', 'write_file'], { env, cwd: ws });
   const cmd = `cd ${ws} && ${process.execPath} ${bin} chat; echo "[exit $?]"; sleep 600`;
@@ -97,7 +135,9 @@ try {
   await waitFor('[exit');
   process.stdout.write(`${(await capture()).replace(/\s*\[exit 0\][\s\S]*$/, '')}\n`);
   const real = await readFile(path.join(ws, 'NOTES.md'), 'utf8');
-  process.stderr.write(`real NOTES.md has the build line: ${real.includes('npm workspaces')}, the new contact: ${real.includes('platform@')}\n`);
+  process.stderr.write(
+    `real NOTES.md has the build line: ${real.includes('npm workspaces')}, the new contact: ${real.includes('platform@')}\n`,
+  );
 } finally {
   await tmux('kill-server').catch(() => undefined);
   const exited = new Promise((r) => daemon.once('exit', r));

@@ -24,7 +24,10 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'notes.txt'), original);
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+    });
     // Make write_file ask, so the turn shows a permission question (in mode review, shadow edits run unasked).
     await askForWrites(ws);
   });
@@ -44,7 +47,10 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
   it('runs a multi-turn task with a tool call and a permission question, reviews, accepts one hunk, and cancels a slow stream', async () => {
     model.push(
       // Prompt 1, model turn 1: a tool call that edits two far-apart lines (two hunks).
-      { text: ['I will update ', 'the **notes**.'], toolCalls: [{ name: 'write_file', arguments: { path: 'notes.txt', content: edited } }] },
+      {
+        text: ['I will update ', 'the **notes**.'],
+        toolCalls: [{ name: 'write_file', arguments: { path: 'notes.txt', content: edited } }],
+      },
       // Prompt 1, model turn 2 (after the tool result).
       { text: ['Updated `notes.txt`: ', 'two lines changed.'] },
       // Prompt 2 (multi-turn: same session).
@@ -59,7 +65,10 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
 
     // Prompt 1: streamed text, the tool call waits for permission; answer "for this session".
     await tmux.line('a', 'update the notes');
-    let screen = await tmux.waitFor('a', '[y] allow once  [s] allow for this session  [p] always allow for this project  [n] deny');
+    let screen = await tmux.waitFor(
+      'a',
+      '[y] allow once  [s] allow for this session  [p] always allow for this project  [n] deny',
+    );
     expect(screen).toContain('I will update the notes.');
     expect(screen).toMatch(/\? permission edit\s+write_file/);
     expect(screen).toContain('    path: notes.txt');
@@ -162,7 +171,11 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await tmux.waitFor('w', 'you are watching (/drive to take over)');
 
     model.push(
-      { text: ['Editing ', '**a.txt** ', 'now.'], delayMs: 60, toolCalls: [{ name: 'write_file', arguments: { path: 'a.txt', content: 'alpha, beta\n' } }] },
+      {
+        text: ['Editing ', '**a.txt** ', 'now.'],
+        delayMs: 60,
+        toolCalls: [{ name: 'write_file', arguments: { path: 'a.txt', content: 'alpha, beta\n' } }],
+      },
       { text: ['Done with a.txt.'] },
     );
     await tmux.line('c', 'edit a');
@@ -227,10 +240,16 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       expect(screen).toContain('› explain: [pasted text #1: 3 lines] (short)');
       expect(count(screen, '› explain')).toBe(1);
       expect(model.requests.length).toBe(before + 1);
-      expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('explain: first line\\nsecond line\\nthird line (short)');
+      expect(JSON.stringify(model.requests.at(-1)?.body)).toContain(
+        'explain: first line\\nsecond line\\nthird line (short)',
+      );
 
       // Pasted in the middle of the line: the marker goes in at the cursor, and typing continues after it.
-      model.push({ text: ['Middle ', 'ok.'] }, { text: Array.from({ length: 12 }, (_, i) => `busy ${i} `), delayMs: 150 }, { text: ['Queued ', 'paste ok.'] });
+      model.push(
+        { text: ['Middle ', 'ok.'] },
+        { text: Array.from({ length: 12 }, (_, i) => `busy ${i} `), delayMs: 150 },
+        { text: ['Queued ', 'paste ok.'] },
+      );
       await tmux.type('p', 'AB');
       await tmux.keys('p', 'Left');
       await tmux.paste('p', 'x\ny');
@@ -266,10 +285,17 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await writeFile(path.join(ws3, 'b.txt'), 'one\n');
     await askForWrites(ws3);
     model.push(
-      { text: ['# Plan\n', 'Change **b.txt**.\n'], toolCalls: [{ name: 'write_file', arguments: { path: 'b.txt', content: 'one, two\n' } }] },
+      {
+        text: ['# Plan\n', 'Change **b.txt**.\n'],
+        toolCalls: [{ name: 'write_file', arguments: { path: 'b.txt', content: 'one, two\n' } }],
+      },
       { text: ['Done.'] },
     );
-    const out = await runCli(['chat', '--workspace', ws3], { ...d.env, FORCE_COLOR: '1' }, { input: 'change b\ny\n/review\n/accept all\n' });
+    const out = await runCli(
+      ['chat', '--workspace', ws3],
+      { ...d.env, FORCE_COLOR: '1' },
+      { input: 'change b\ny\n/review\n/accept all\n' },
+    );
     expect(out.code).toBe(0);
     expect(out.stdout).not.toContain('\x1b');
     expect(out.stdout).toContain('# Plan\nChange **b.txt**.\n');

@@ -4,7 +4,14 @@
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicySetRules, SessionAttach, SessionCreate, SessionList, SessionPrompt, ShadowDiff } from '@shadowbox/protocol';
+import {
+  PolicySetRules,
+  SessionAttach,
+  SessionCreate,
+  SessionList,
+  SessionPrompt,
+  ShadowDiff,
+} from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 import { count, haveTmux, Tmux } from './tmux.js';
@@ -23,7 +30,10 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({ web: false, env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' } });
+    d = await startTestDaemon({
+      web: false,
+      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+    });
   });
   afterAll(async () => {
     await tmux.kill();
@@ -83,7 +93,10 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     await tmux.line('r', '/mode read-only');
     await tmux.waitFor('r', 'model openai/test-model · mode read-only');
     model.push(
-      { text: ['Writing ', 'new.txt.'], toolCalls: [{ name: 'write_file', arguments: { path: 'new.txt', content: 'should not exist\n' } }] },
+      {
+        text: ['Writing ', 'new.txt.'],
+        toolCalls: [{ name: 'write_file', arguments: { path: 'new.txt', content: 'should not exist\n' } }],
+      },
       { text: ['The write ', 'was refused.'] },
     );
     await tmux.line('r', 'create new.txt');
@@ -135,7 +148,8 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     const histB = await admin.request(SessionAttach, { sessionId: b.sessionId, fromSeq: 0 });
     const histA = await admin.request(SessionAttach, { sessionId: sessionA, fromSeq: 0 });
     admin.dispose();
-    const prompts = (h: typeof histB) => h.history.flatMap((e) => (e.event.type === 'user_message' ? [e.event.text] : []));
+    const prompts = (h: typeof histB) =>
+      h.history.flatMap((e) => (e.event.type === 'user_message' ? [e.event.text] : []));
     expect(prompts(histB)).toEqual(['hello B from elsewhere', 'and again']);
     expect(prompts(histA)).toEqual([]);
     // The terminal left A (detached, not ended) and is on B.
@@ -155,7 +169,10 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     await askForWrites(ws);
     const sessionId = await startChat('q', ws);
     model.push(
-      { text: ['About to ', 'write.'], toolCalls: [{ name: 'write_file', arguments: { path: 'q.txt', content: 'changed\n' } }] },
+      {
+        text: ['About to ', 'write.'],
+        toolCalls: [{ name: 'write_file', arguments: { path: 'q.txt', content: 'changed\n' } }],
+      },
       { text: ['Still ', 'usable.'] },
     );
     await tmux.line('q', 'change q');
@@ -190,12 +207,24 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
   });
 
   it('NO_COLOR=1: no color escapes while streaming, asking or reviewing (the same run without it is colored)', async () => {
-    const run = async (name: string, env: NodeJS.ProcessEnv): Promise<{ streaming: string; asking: string; review: string }> => {
+    const run = async (
+      name: string,
+      env: NodeJS.ProcessEnv,
+    ): Promise<{ streaming: string; asking: string; review: string }> => {
       const ws = await workspace({ 'c.txt': 'one\ntwo\n' });
       await askForWrites(ws);
       await startChat(name, ws, env);
       model.push(
-        { text: ['# Heading\n', 'Some **bold** ', 'and `code`.\n', ...Array.from({ length: 6 }, (_, i) => `chunk ${i} `)], delayMs: 150, toolCalls: [{ name: 'write_file', arguments: { path: 'c.txt', content: 'one\nTWO\n' } }] },
+        {
+          text: [
+            '# Heading\n',
+            'Some **bold** ',
+            'and `code`.\n',
+            ...Array.from({ length: 6 }, (_, i) => `chunk ${i} `),
+          ],
+          delayMs: 150,
+          toolCalls: [{ name: 'write_file', arguments: { path: 'c.txt', content: 'one\nTWO\n' } }],
+        },
         { text: ['Done.'] },
       );
       await tmux.line(name, 'color test');

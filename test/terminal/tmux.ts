@@ -28,11 +28,28 @@ export class Tmux {
   /** Starts a 120×40 terminal named `name` running `shadowbox ARGS` with this environment. */
   async start(name: string, args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): Promise<void> {
     const vars = Object.entries(env)
-      .filter(([k, v]) => v !== undefined && /^(SHADOWBOX_|OPENAI_|ANTHROPIC_|NO_COLOR|HOME$|PATH$|LANG$|LC_ALL$)/.test(k))
+      .filter(
+        ([k, v]) => v !== undefined && /^(SHADOWBOX_|OPENAI_|ANTHROPIC_|NO_COLOR|HOME$|PATH$|LANG$|LC_ALL$)/.test(k),
+      )
       .flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     // The shell wrapper keeps the pane open after the CLI exits, so the exit code and last screen can be read.
     const command = `${shq(process.execPath)} ${shq(shadowboxBin)} ${args.map(shq).join(' ')}; echo "[exit $?]"; sleep 600`;
-    await this.tmux(['new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', cwd, ...vars, '-e', 'TERM=xterm-256color', command]);
+    await this.tmux([
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '120',
+      '-y',
+      '40',
+      '-c',
+      cwd,
+      ...vars,
+      '-e',
+      'TERM=xterm-256color',
+      command,
+    ]);
   }
 
   /** Types text literally (no key names). */
@@ -74,8 +91,17 @@ export class Tmux {
   }
 
   /** Waits until the screen matches; returns it. Fails with the last screen. */
-  async waitFor(name: string, match: RegExp | string | ((screen: string) => boolean), timeoutMs = 20_000): Promise<string> {
-    const test = typeof match === 'function' ? match : typeof match === 'string' ? (s: string) => s.includes(match) : (s: string) => match.test(s);
+  async waitFor(
+    name: string,
+    match: RegExp | string | ((screen: string) => boolean),
+    timeoutMs = 20_000,
+  ): Promise<string> {
+    const test =
+      typeof match === 'function'
+        ? match
+        : typeof match === 'string'
+          ? (s: string) => s.includes(match)
+          : (s: string) => match.test(s);
     const deadline = Date.now() + timeoutMs;
     let screen = '';
     while (Date.now() < deadline) {
@@ -99,5 +125,6 @@ function shq(s: string): string {
 /** How many times `needle` occurs in `screen`. */
 export function count(screen: string, needle: string | RegExp): number {
   if (typeof needle === 'string') return screen.split(needle).length - 1;
-  return [...screen.matchAll(new RegExp(needle.source, needle.flags.includes('g') ? needle.flags : `${needle.flags}g`))].length;
+  return [...screen.matchAll(new RegExp(needle.source, needle.flags.includes('g') ? needle.flags : `${needle.flags}g`))]
+    .length;
 }

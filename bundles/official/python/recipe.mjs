@@ -25,18 +25,32 @@ export async function build(ctx) {
   await mkdir(dl, { recursive: true });
   for (const s of sources) {
     const got = ctx.sourceFiles[s.package];
-    for (const name of await readdir(got.dir)) if (!name.startsWith('.')) await symlink(join(got.dir, name), join(dl, name));
+    for (const name of await readdir(got.dir))
+      if (!name.startsWith('.')) await symlink(join(got.dir, name), join(dl, name));
   }
   const out = join(ctx.work, 'out');
   await ctx.run('bash', [join(ctx.recipeDir, 'build.sh'), out], {
     env: { ...ctx.env, SHADOWBOX_PYTHON_SOURCES: dl, SHADOWBOX_PYTHON_CACHE: join(ctx.work, 'cache'), FORCE: '1' },
   });
   const files = {};
-  for (const rel of ['python.wasm', 'lib/python311.zip', 'lib/python3.11/os.py', 'lib/python3.11/lib-dynload/.keep', 'BUILDINFO.txt']) {
+  for (const rel of [
+    'python.wasm',
+    'lib/python311.zip',
+    'lib/python3.11/os.py',
+    'lib/python3.11/lib-dynload/.keep',
+    'BUILDINFO.txt',
+  ]) {
     files[rel] = join(out, rel);
   }
   return {
     files,
-    flags: ['-O2', '-D_WASI_EMULATED_MMAN', '-Wno-error=int-conversion', '-Wno-error=incompatible-function-pointer-types', '--with-pymalloc', 'wizer'],
+    flags: [
+      '-O2',
+      '-D_WASI_EMULATED_MMAN',
+      '-Wno-error=int-conversion',
+      '-Wno-error=incompatible-function-pointer-types',
+      '--with-pymalloc',
+      'wizer',
+    ],
   };
 }

@@ -7,8 +7,19 @@ import { join } from 'node:path';
 
 export const sources = [{ package: 'sqlite3', version: '3.40.1-2+deb12u2' }];
 
-const WASI_FLAGS = ['-D_WASI_EMULATED_SIGNAL', '-D_WASI_EMULATED_MMAN', '-D_WASI_EMULATED_PROCESS_CLOCKS', '-D_WASI_EMULATED_GETPID'];
-const WASI_LIBS = ['-lwasi-emulated-signal', '-lwasi-emulated-mman', '-lwasi-emulated-process-clocks', '-lwasi-emulated-getpid', '-lm'];
+const WASI_FLAGS = [
+  '-D_WASI_EMULATED_SIGNAL',
+  '-D_WASI_EMULATED_MMAN',
+  '-D_WASI_EMULATED_PROCESS_CLOCKS',
+  '-D_WASI_EMULATED_GETPID',
+];
+const WASI_LIBS = [
+  '-lwasi-emulated-signal',
+  '-lwasi-emulated-mman',
+  '-lwasi-emulated-process-clocks',
+  '-lwasi-emulated-getpid',
+  '-lm',
+];
 const SQLITE_FLAGS = [
   '-DSQLITE_THREADSAFE=0',
   '-DSQLITE_OMIT_LOAD_EXTENSION',

@@ -14,9 +14,15 @@ import {
 import type { z } from 'zod';
 
 /** Answers buffer/read: the editor buffer's text of a workspace-relative path, or null. */
-export type BufferReadHandler = (params: ParamsOf<typeof BufferRead>, signal: AbortSignal) => Promise<ResultOf<typeof BufferRead>>;
+export type BufferReadHandler = (
+  params: ParamsOf<typeof BufferRead>,
+  signal: AbortSignal,
+) => Promise<ResultOf<typeof BufferRead>>;
 
-export type PermissionHandler = (params: ParamsOf<typeof PermissionRequest>, signal: AbortSignal) => Promise<ResultOf<typeof PermissionRequest>>;
+export type PermissionHandler = (
+  params: ParamsOf<typeof PermissionRequest>,
+  signal: AbortSignal,
+) => Promise<ResultOf<typeof PermissionRequest>>;
 
 /**
  * A typed shadowbox client over any vscode-jsonrpc connection: request() takes a protocol
@@ -58,11 +64,22 @@ export class ShadowboxClient {
   }
 
   /** Sends initialize + initialized. */
-  async initialize(clientInfo: { name: string; version?: string; kind?: 'terminal' | 'web' | 'editor' | 'acp' | 'cli' | 'test' | 'other' }, capabilities: { permissions?: boolean; events?: boolean; buffers?: boolean } = {}) {
+  async initialize(
+    clientInfo: {
+      name: string;
+      version?: string;
+      kind?: 'terminal' | 'web' | 'editor' | 'acp' | 'cli' | 'test' | 'other';
+    },
+    capabilities: { permissions?: boolean; events?: boolean; buffers?: boolean } = {},
+  ) {
     const result = await this.request(Initialize, {
       protocolVersion: PROTOCOL_VERSION,
       clientInfo: { kind: 'other', ...clientInfo },
-      capabilities: { permissions: capabilities.permissions ?? false, events: capabilities.events ?? true, buffers: capabilities.buffers ?? false },
+      capabilities: {
+        permissions: capabilities.permissions ?? false,
+        events: capabilities.events ?? true,
+        buffers: capabilities.buffers ?? false,
+      },
     });
     this.clientId = result.clientId;
     await this.connection.sendNotification(Initialized.type, {});
@@ -70,7 +87,11 @@ export class ShadowboxClient {
   }
 
   /** Typed request; `signal` cancels it with $/cancelRequest. */
-  async request<D extends AnyRequestDef>(def: D, params: z.input<D['params']>, signal?: AbortSignal): Promise<ResultOf<D>> {
+  async request<D extends AnyRequestDef>(
+    def: D,
+    params: z.input<D['params']>,
+    signal?: AbortSignal,
+  ): Promise<ResultOf<D>> {
     const source = new CancellationTokenSource();
     signal?.addEventListener('abort', () => source.cancel(), { once: true });
     try {

@@ -6,7 +6,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
-import { AbstractMessageReader, AbstractMessageWriter, type DataCallback, type Disposable, type Message } from 'vscode-jsonrpc';
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  type DataCallback,
+  type Disposable,
+  type Message,
+} from 'vscode-jsonrpc';
 import { Defaults } from '@shadowbox/protocol';
 import { ShadowboxClient } from './client.js';
 
@@ -56,11 +62,19 @@ class WsWriter extends AbstractMessageWriter {
 }
 
 /** Connects to the daemon's /rpc WebSocket with the token as a Bearer header (non-browser client). */
-export function connectWebSocket(baseUrl: string, token: string, headers: Record<string, string> = {}): Promise<ShadowboxClient> {
+export function connectWebSocket(
+  baseUrl: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<ShadowboxClient> {
   const url = new URL(Defaults.wsPath, baseUrl.replace(/^http/, 'ws'));
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [Defaults.wsSubprotocol], { headers: { Authorization: `Bearer ${token}`, ...headers } });
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`), { status: res.statusCode })));
+    const ws = new WebSocket(url, [Defaults.wsSubprotocol], {
+      headers: { Authorization: `Bearer ${token}`, ...headers },
+    });
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`), { status: res.statusCode })),
+    );
     ws.once('error', reject);
     ws.once('open', () => {
       ws.off('error', reject);
@@ -105,5 +119,7 @@ export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxCli
       lastError = e;
     }
   }
-  throw new Error(`the shadowbox daemon did not start within ${o.timeoutMs ?? 15_000} ms (see ${path.join(o.stateDir, 'daemon.out')}): ${(lastError as Error)?.message}`);
+  throw new Error(
+    `the shadowbox daemon did not start within ${o.timeoutMs ?? 15_000} ms (see ${path.join(o.stateDir, 'daemon.out')}): ${(lastError as Error)?.message}`,
+  );
 }

@@ -1,4 +1,15 @@
-import { PermissionRequest, SessionAttach, SessionCancel, SessionConfigure, SessionCreate, SessionDetach, SessionPrompt, type ParamsOf, type ResultOf, type SessionEvent } from '@shadowbox/protocol';
+import {
+  PermissionRequest,
+  SessionAttach,
+  SessionCancel,
+  SessionConfigure,
+  SessionCreate,
+  SessionDetach,
+  SessionPrompt,
+  type ParamsOf,
+  type ResultOf,
+  type SessionEvent,
+} from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { completeLine, describeError, runSlashCommand, type CommandContext } from './commands.js';
 import { parsePermissionAnswer, permissionBlock, permissionChoices, type PermissionAnswer } from './format.js';
@@ -10,7 +21,9 @@ import { Transcript } from './transcript.js';
 type SessionInfo = ResultOf<typeof SessionCreate>;
 
 /** Where a chat starts: a new session on a workspace, or an existing one (as driver or watching). */
-export type ChatStart = { kind: 'create'; workspace: string; model?: string } | { kind: 'attach'; sessionId: string; driver: boolean; model?: string };
+export type ChatStart =
+  | { kind: 'create'; workspace: string; model?: string }
+  | { kind: 'attach'; sessionId: string; driver: boolean; model?: string };
 
 /**
  * One interactive terminal on one daemon connection: renders the session's events, reads prompts and
@@ -52,13 +65,19 @@ export class Chat {
     const c = this.look.colors;
     try {
       if (start.kind === 'create') {
-        const s = await this.client.request(SessionCreate, { workspace: start.workspace, ...(start.model ? { model: start.model } : {}) });
+        const s = await this.client.request(SessionCreate, {
+          workspace: start.workspace,
+          ...(start.model ? { model: start.model } : {}),
+        });
         await this.attach(s.sessionId, true);
       } else {
         await this.attach(start.sessionId, start.driver);
-        if (start.model) await this.client.request(SessionConfigure, { sessionId: start.sessionId, model: start.model });
+        if (start.model)
+          await this.client.request(SessionConfigure, { sessionId: start.sessionId, model: start.model });
       }
-      this.screen.print(c.dim('/help lists commands · Ctrl-C cancels a turn · Ctrl-D exits (the daemon keeps the session)'));
+      this.screen.print(
+        c.dim('/help lists commands · Ctrl-C cancels a turn · Ctrl-D exits (the daemon keeps the session)'),
+      );
       await this.loop();
     } finally {
       await this.leave();
@@ -125,7 +144,11 @@ export class Chat {
   private async prompt(text: string): Promise<void> {
     const c = this.look.colors;
     if (!this.isDriver()) {
-      this.screen.print(c.yellow(`you are watching: ${this.transcript.nameOf(this.transcript.driver)} is driving — /drive to take over, then send your prompt`));
+      this.screen.print(
+        c.yellow(
+          `you are watching: ${this.transcript.nameOf(this.transcript.driver)} is driving — /drive to take over, then send your prompt`,
+        ),
+      );
       return;
     }
     this.cancelSent = false;
@@ -133,10 +156,11 @@ export class Chat {
     try {
       const result = await this.client.request(SessionPrompt, { sessionId, text });
       // The turn_end event normally arrives before the response; give it a moment if not.
-      if (this.transcript.runningTurn === result.turnId) await new Promise<void>((resolve) => {
-        const off = this.transcript.onTurnEnd(() => (off(), resolve()));
-        setTimeout(() => (off(), resolve()), 500).unref();
-      });
+      if (this.transcript.runningTurn === result.turnId)
+        await new Promise<void>((resolve) => {
+          const off = this.transcript.onTurnEnd(() => (off(), resolve()));
+          setTimeout(() => (off(), resolve()), 500).unref();
+        });
     } catch (e) {
       this.transcript.note(c.red(`✗ ${describeError(e)}`));
     }
@@ -177,7 +201,8 @@ export class Chat {
     else {
       this.transcript.event(e);
       if (e.event.type === 'driver_changed') this.input.setPrompt(this.promptText());
-      if (e.event.type === 'settings_changed') this.session = { ...this.session, model: e.event.model, mode: e.event.mode };
+      if (e.event.type === 'settings_changed')
+        this.session = { ...this.session, model: e.event.model, mode: e.event.mode };
     }
   }
 
@@ -187,7 +212,8 @@ export class Chat {
     this.attaching = [];
     try {
       const r = await this.client.request(SessionAttach, { sessionId, fromSeq: 0, driver });
-      if (previous && previous.sessionId !== sessionId) await this.client.request(SessionDetach, { sessionId: previous.sessionId }).catch(() => null);
+      if (previous && previous.sessionId !== sessionId)
+        await this.client.request(SessionDetach, { sessionId: previous.sessionId }).catch(() => null);
       this.session = r.session;
       this.transcript = new Transcript(this.screen, () => this.client.clientId);
       for (const ev of r.history) this.transcript.event(ev, true);
@@ -198,15 +224,25 @@ export class Chat {
       for (const ev of queued) this.transcript.event(ev, ev.event.type === 'driver_changed');
       const c = this.look.colors;
       const s = r.session;
-      if (previous && previous.sessionId !== sessionId) this.screen.print(c.dim(`left session ${previous.sessionId} (kept by the daemon — /attach ${previous.sessionId} to go back)`));
-      const role = this.isDriver() ? 'you are the driver' : `${this.transcript.nameOf(this.transcript.driver)} is driving — you are watching (/drive to take over)`;
-      this.screen.print(c.magenta(`◆ session ${sessionId} · ${s.model} · mode ${s.mode} · ${s.attached.length} attached · ${role}`));
+      if (previous && previous.sessionId !== sessionId)
+        this.screen.print(
+          c.dim(`left session ${previous.sessionId} (kept by the daemon — /attach ${previous.sessionId} to go back)`),
+        );
+      const role = this.isDriver()
+        ? 'you are the driver'
+        : `${this.transcript.nameOf(this.transcript.driver)} is driving — you are watching (/drive to take over)`;
+      this.screen.print(
+        c.magenta(`◆ session ${sessionId} · ${s.model} · mode ${s.mode} · ${s.attached.length} attached · ${role}`),
+      );
     } finally {
       this.attaching = null;
     }
   }
 
-  private async askPermission(q: ParamsOf<typeof PermissionRequest>, signal: AbortSignal): Promise<{ outcome: PermissionAnswer }> {
+  private async askPermission(
+    q: ParamsOf<typeof PermissionRequest>,
+    signal: AbortSignal,
+  ): Promise<{ outcome: PermissionAnswer }> {
     const c = this.look.colors;
     this.transcript.note(permissionBlock(q, c, this.look.width()));
     const choices = permissionChoices.filter((p) => q.options.includes(p.option));
@@ -230,7 +266,11 @@ export class Chat {
       isDriver: () => this.isDriver(),
       attach: (id, driver) => this.attach(id, driver),
       takeDriver: async () => {
-        await this.client.request(SessionAttach, { sessionId: this.current().sessionId, driver: true, fromSeq: this.transcript.lastSeq + 1 });
+        await this.client.request(SessionAttach, {
+          sessionId: this.current().sessionId,
+          driver: true,
+          fromSeq: this.transcript.lastSeq + 1,
+        });
       },
       cancelTurn: () => this.cancelTurn(),
       remember: (ids) => (this.remembered = ids),
@@ -243,7 +283,10 @@ export class Chat {
     this.input.close();
     if (id && !this.client.closed) await this.client.request(SessionDetach, { sessionId: id }).catch(() => null);
     this.screen.close();
-    if (id) this.io.stdout.write(`${c.dim(`session ${id} is kept by the daemon — resume: shadowbox chat --session ${id} · watch: shadowbox attach ${id}`)}\n`);
+    if (id)
+      this.io.stdout.write(
+        `${c.dim(`session ${id} is kept by the daemon — resume: shadowbox chat --session ${id} · watch: shadowbox attach ${id}`)}\n`,
+      );
     this.client.dispose();
   }
 }

@@ -1,4 +1,15 @@
-import { AuditQuery, SessionConfigure, SessionList, ShadowAccept, ShadowDiff, ShadowReject, ShadowStatus, ShadowUndo, type ResultOf, type SessionCreate } from '@shadowbox/protocol';
+import {
+  AuditQuery,
+  SessionConfigure,
+  SessionList,
+  ShadowAccept,
+  ShadowDiff,
+  ShadowReject,
+  ShadowStatus,
+  ShadowUndo,
+  type ResultOf,
+  type SessionCreate,
+} from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { renderAccept, renderAudit, renderDiff, renderSessions } from './format.js';
 import type { Look } from './io.js';
@@ -65,7 +76,11 @@ const commands: Record<string, Command> = {
     usage: '/accept [all|FILE|HUNK-ID…] [--force]',
     summary: 'write accepted changes to your files (3-way merge; conflicts shown)',
     async run(ctx, args) {
-      const r = await ctx.client.request(ShadowAccept, { sessionId: ctx.session().sessionId, ...parseSelection(args), force: args.includes('--force') });
+      const r = await ctx.client.request(ShadowAccept, {
+        sessionId: ctx.session().sessionId,
+        ...parseSelection(args),
+        force: args.includes('--force'),
+      });
       ctx.print(renderAccept(r, ctx.look.colors));
     },
   },
@@ -83,14 +98,19 @@ const commands: Record<string, Command> = {
     summary: 'undo the last accept (refused if you edited those files since)',
     async run(ctx) {
       const r = await ctx.client.request(ShadowUndo, { sessionId: ctx.session().sessionId });
-      ctx.print(r.restored.length ? r.restored.map((p) => `${ctx.look.colors.cyan('↺')} restored ${p}`) : 'nothing to restore');
+      ctx.print(
+        r.restored.length ? r.restored.map((p) => `${ctx.look.colors.cyan('↺')} restored ${p}`) : 'nothing to restore',
+      );
     },
   },
   sessions: {
     usage: '/sessions [--all]',
     summary: 'sessions on this workspace (or all)',
     async run(ctx, args) {
-      const r = await ctx.client.request(SessionList, args.includes('--all') ? {} : { workspace: ctx.session().workspace });
+      const r = await ctx.client.request(
+        SessionList,
+        args.includes('--all') ? {} : { workspace: ctx.session().workspace },
+      );
       ctx.print(renderSessions(r.sessions, ctx.session().sessionId, ctx.look.colors));
     },
   },
@@ -124,7 +144,8 @@ const commands: Record<string, Command> = {
     async run(ctx, args) {
       const mode = args[0];
       if (!mode) return ctx.print(`mode ${ctx.session().mode}`);
-      if (mode !== 'read-only' && mode !== 'review' && mode !== 'auto') return ctx.print('the mode is read-only, review or auto');
+      if (mode !== 'read-only' && mode !== 'review' && mode !== 'auto')
+        return ctx.print('the mode is read-only, review or auto');
       await ctx.client.request(SessionConfigure, { sessionId: ctx.session().sessionId, mode });
     },
   },
@@ -134,7 +155,11 @@ const commands: Record<string, Command> = {
     async run(ctx, args) {
       const n = Math.max(1, Number(args[0]) || 20);
       const s = ctx.session();
-      const r = await ctx.client.request(AuditQuery, { workspace: s.workspace, sessionId: s.sessionId, limit: 100_000 });
+      const r = await ctx.client.request(AuditQuery, {
+        workspace: s.workspace,
+        sessionId: s.sessionId,
+        limit: 100_000,
+      });
       ctx.print(renderAudit(r.entries.slice(-n), ctx.look.colors));
     },
   },

@@ -8,12 +8,20 @@ import type { TerminalIo } from './io.js';
 export type ConnectFn = (io: TerminalIo, opts: { stateDir?: string }) => Promise<ShadowboxClient>;
 
 /** State dir and socket, resolved exactly as the daemon does (SHADOWBOX_STATE_DIR, SHADOWBOX_SOCKET, XDG_RUNTIME_DIR). */
-export function resolveSocket(env: NodeJS.ProcessEnv, stateDirOverride?: string): { stateDir: string; socketPath: string } {
+export function resolveSocket(
+  env: NodeJS.ProcessEnv,
+  stateDirOverride?: string,
+): { stateDir: string; socketPath: string } {
   const home = env.HOME ?? os.homedir();
   const explicit = stateDirOverride ?? env.SHADOWBOX_STATE_DIR;
   const stateDir = path.resolve(explicit ?? path.join(home, '.local', 'state', 'shadowbox'));
   const socketPath = path.resolve(
-    env.SHADOWBOX_SOCKET ?? (explicit ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock')),
+    env.SHADOWBOX_SOCKET ??
+      (explicit
+        ? path.join(stateDir, 'daemon.sock')
+        : env.XDG_RUNTIME_DIR
+          ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock')
+          : path.join(stateDir, 'daemon.sock')),
   );
   return { stateDir, socketPath };
 }
@@ -22,7 +30,9 @@ export function resolveSocket(env: NodeJS.ProcessEnv, stateDirOverride?: string)
 export function daemonStartCommand(env: NodeJS.ProcessEnv, argv1 = process.argv[1]): string[] {
   const bin =
     env.SHADOWBOX_BIN ??
-    (argv1 && /shadowbox(\.js)?$/.test(path.basename(argv1)) ? argv1 : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../daemon/bin/shadowbox.js'));
+    (argv1 && /shadowbox(\.js)?$/.test(path.basename(argv1))
+      ? argv1
+      : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../daemon/bin/shadowbox.js'));
   return [process.execPath, bin, 'daemon'];
 }
 

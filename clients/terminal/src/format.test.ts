@@ -1,7 +1,19 @@
 import pc from 'picocolors';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { argumentLines, foldLines, formatDuration, hunkLines, parsePermissionAnswer, permissionBlock, renderAccept, renderAudit, renderDiff, summarizeInput, toolDoneLine } from './format.js';
+import {
+  argumentLines,
+  foldLines,
+  formatDuration,
+  hunkLines,
+  parsePermissionAnswer,
+  permissionBlock,
+  renderAccept,
+  renderAudit,
+  renderDiff,
+  summarizeInput,
+  toolDoneLine,
+} from './format.js';
 
 const colored = pc.createColors(true);
 const plain = pc.createColors(false);
@@ -16,8 +28,24 @@ const diff = {
       stale: true,
       patch: '',
       hunks: [
-        { id: 'src/a.ts#1f2e3d', header: '@@ -1,2 +1,2 @@', oldStart: 1, oldLines: 2, newStart: 1, newLines: 2, lines: [' keep', '-old line', '+new line'] },
-        { id: 'src/a.ts#9a8b7c', header: '@@ -10,1 +10,2 @@', oldStart: 10, oldLines: 1, newStart: 10, newLines: 2, lines: [' x', '+y'] },
+        {
+          id: 'src/a.ts#1f2e3d',
+          header: '@@ -1,2 +1,2 @@',
+          oldStart: 1,
+          oldLines: 2,
+          newStart: 1,
+          newLines: 2,
+          lines: [' keep', '-old line', '+new line'],
+        },
+        {
+          id: 'src/a.ts#9a8b7c',
+          header: '@@ -10,1 +10,2 @@',
+          oldStart: 10,
+          oldLines: 1,
+          newStart: 10,
+          newLines: 2,
+          lines: [' x', '+y'],
+        },
       ],
     },
   ],
@@ -53,14 +81,37 @@ describe('format', () => {
     expect(flat).not.toContain('src/a.ts#1)'); // positional addresses are refused by the daemon, never offered
     expect(flat.indexOf('#1f2e3d')).toBeLessThan(flat.indexOf('-old line'));
     expect(renderDiff(diff, null, plain).join('\n')).not.toMatch(/\x1b\[/);
-    expect(renderDiff({ sessionId: 's', files: [] }, null, plain)).toEqual(['nothing to review: the shadow workspace has no pending changes']);
+    expect(renderDiff({ sessionId: 's', files: [] }, null, plain)).toEqual([
+      'nothing to review: the shadow workspace has no pending changes',
+    ]);
   });
 
   it('highlights the changed words of paired removed and added lines, and only those', () => {
     const inv = /\x1b\[7m(.*?)\x1b\[27m/g;
     const marked = (l: string) => [...l.matchAll(inv)].map((m) => strip(m[1]!));
-    const out = hunkLines([' ctx', '-const limit = 10;', '-return a;', '\\ No newline at end of file', '+const limit = 20;', '+return a + b;', '+extra()', ' end'], colored);
-    expect(out.map(strip)).toEqual([' ctx', '-const limit = 10;', '-return a;', '\\ No newline at end of file', '+const limit = 20;', '+return a + b;', '+extra()', ' end']);
+    const out = hunkLines(
+      [
+        ' ctx',
+        '-const limit = 10;',
+        '-return a;',
+        '\\ No newline at end of file',
+        '+const limit = 20;',
+        '+return a + b;',
+        '+extra()',
+        ' end',
+      ],
+      colored,
+    );
+    expect(out.map(strip)).toEqual([
+      ' ctx',
+      '-const limit = 10;',
+      '-return a;',
+      '\\ No newline at end of file',
+      '+const limit = 20;',
+      '+return a + b;',
+      '+extra()',
+      ' end',
+    ]);
     expect(marked(out[1]!)).toEqual(['10']);
     expect(marked(out[4]!)).toEqual(['20']);
     // Unchanged text: red, not inverse; only the changed word is marked.
@@ -70,9 +121,15 @@ describe('format', () => {
     expect(out[6]).toBe(colored.green('+extra()')); // the third added line has no partner
     expect(out[0]).toBe(' ctx');
     // A rewritten line shares nothing worth marking: colored whole, as before.
-    expect(hunkLines(['-alpha beta', '+gamma delta'], colored)).toEqual([colored.red('-alpha beta'), colored.green('+gamma delta')]);
+    expect(hunkLines(['-alpha beta', '+gamma delta'], colored)).toEqual([
+      colored.red('-alpha beta'),
+      colored.green('+gamma delta'),
+    ]);
     // Too many separate edits (jsdiff's maxEditLength gives up early): colored whole, however much is shared.
-    const many = ['-' + Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '), '+' + Array.from({ length: 60 }, (_, i) => (i % 2 ? `w${i}` : `v${i}`)).join(' ')];
+    const many = [
+      '-' + Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '),
+      '+' + Array.from({ length: 60 }, (_, i) => (i % 2 ? `w${i}` : `v${i}`)).join(' '),
+    ];
     expect(hunkLines(many, colored)).toEqual([colored.red(many[0]!), colored.green(many[1]!)]);
     // A whitespace-only change is made visible (jsdiff compares the whole run of spaces).
     const indent = hunkLines(['-  x = 1', '+    x = 1'], colored);
@@ -84,7 +141,17 @@ describe('format', () => {
   });
 
   it('shows the permission question with tool, arguments, rule and the keys', () => {
-    const q = { sessionId: 's', requestId: 'r', callId: 'c', tool: 'bash', kind: 'execute' as const, summary: 'run npm test', input: { command: 'npm test', cwd: '.' }, rule: 'mode:review kind:execute', options: ['allow_once' as const, 'allow_session' as const, 'allow_project' as const, 'deny' as const] };
+    const q = {
+      sessionId: 's',
+      requestId: 'r',
+      callId: 'c',
+      tool: 'bash',
+      kind: 'execute' as const,
+      summary: 'run npm test',
+      input: { command: 'npm test', cwd: '.' },
+      rule: 'mode:review kind:execute',
+      options: ['allow_once' as const, 'allow_session' as const, 'allow_project' as const, 'deny' as const],
+    };
     const flat = permissionBlock(q, plain).join('\n');
     expect(flat).toContain('bash');
     expect(flat).toContain('    command: npm test');
@@ -102,7 +169,12 @@ describe('format', () => {
       ...Array.from({ length: 12 }, (_, i) => `      │ row ${i + 1}`),
       '      … 8 more lines',
     ]);
-    expect(argumentLines({ path: 'a.ts', old_string: 'const a = 1;\nconst b = 2;', new_string: 'const a = 3;', replace_all: false }, plain)).toEqual([
+    expect(
+      argumentLines(
+        { path: 'a.ts', old_string: 'const a = 1;\nconst b = 2;', new_string: 'const a = 3;', replace_all: false },
+        plain,
+      ),
+    ).toEqual([
       '    path: a.ts',
       '    replace_all: false',
       '    change:',
@@ -127,41 +199,129 @@ describe('format', () => {
   });
 
   it('reports accepted files and shows conflicts with their markers', () => {
-    const out = renderAccept({ acceptId: 'acc1', applied: [{ path: 'b.ts', action: 'written' }], conflicts: [{ path: 'a.ts', hunks: ['a.ts#1'], conflictText: '<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> agent\n' }] }, plain);
+    const out = renderAccept(
+      {
+        acceptId: 'acc1',
+        applied: [{ path: 'b.ts', action: 'written' }],
+        conflicts: [
+          { path: 'a.ts', hunks: ['a.ts#1'], conflictText: '<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> agent\n' },
+        ],
+      },
+      plain,
+    );
     const flat = out.join('\n');
     expect(flat).toContain('✓ written b.ts');
     expect(flat).toContain('✗ conflict a.ts (a.ts#1)');
     expect(flat).toContain('  <<<<<<< yours');
     expect(flat).toContain('/undo');
-    expect(renderAccept({ acceptId: null, applied: [], conflicts: [] }, plain)).toEqual(['nothing accepted (no pending change matched)']);
+    expect(renderAccept({ acceptId: null, applied: [], conflicts: [] }, plain)).toEqual([
+      'nothing accepted (no pending change matched)',
+    ]);
   });
 
   it('summarizes tool input and tool outcomes in one line', () => {
     expect(summarizeInput({ path: 'a.ts', limit: 3 })).toBe('path="a.ts" limit=3');
     expect(summarizeInput({ text: 'x'.repeat(500) }).length).toBeLessThanOrEqual(160);
-    const done = toolDoneLine({ tool: 'bash', kind: 'execute', summary: 'npm test' }, { status: 'failed', durationMs: 1500, code: 1, reason: 'exit_code' }, plain);
+    const done = toolDoneLine(
+      { tool: 'bash', kind: 'execute', summary: 'npm test' },
+      { status: 'failed', durationMs: 1500, code: 1, reason: 'exit_code' },
+      plain,
+    );
     expect(done).toBe('✗ execute bash npm test · 1.5 s · exit 1 exit_code');
-    const denied = toolDoneLine({ tool: 'fetch', kind: 'fetch', summary: 'x.dev' }, { status: 'failed', decision: { action: 'deny', rule: 'project:deny host=x.dev' } }, plain);
+    const denied = toolDoneLine(
+      { tool: 'fetch', kind: 'fetch', summary: 'x.dev' },
+      { status: 'failed', decision: { action: 'deny', rule: 'project:deny host=x.dev' } },
+      plain,
+    );
     expect(denied).toContain('denied (project:deny host=x.dev)');
     // Ctrl-C during the question: the call was cancelled, not denied, and the daemon's error code is no exit code.
-    const cancelled = toolDoneLine({ tool: 'write_file', kind: 'edit', summary: 'a.ts' }, { status: 'failed', durationMs: 120, code: -32800, reason: 'cancelled', decision: { action: 'deny', rule: 'project:ask tool=write_file' } }, plain);
+    const cancelled = toolDoneLine(
+      { tool: 'write_file', kind: 'edit', summary: 'a.ts' },
+      {
+        status: 'failed',
+        durationMs: 120,
+        code: -32800,
+        reason: 'cancelled',
+        decision: { action: 'deny', rule: 'project:ask tool=write_file' },
+      },
+      plain,
+    );
     expect(cancelled).toBe('✗ edit    write_file a.ts · 120 ms cancelled');
-    const timedOut = toolDoneLine({ tool: 'write_file', kind: 'edit', summary: 'a.ts' }, { status: 'failed', code: -33302, reason: 'permission_timeout', decision: { action: 'deny', rule: 'mode:review kind:edit' } }, plain);
+    const timedOut = toolDoneLine(
+      { tool: 'write_file', kind: 'edit', summary: 'a.ts' },
+      {
+        status: 'failed',
+        code: -33302,
+        reason: 'permission_timeout',
+        decision: { action: 'deny', rule: 'mode:review kind:edit' },
+      },
+      plain,
+    );
     expect(timedOut).toBe('✗ edit    write_file a.ts no answer in time, not run (mode:review kind:edit)');
   });
 
   it('lists audit entries with tool, decision and outcome', () => {
-    const out = renderAudit([{ seq: 3, time: '2026-01-01T10:11:12.000Z', type: 'tool_call', sessionId: 's', data: { tool: 'grep', decision: { action: 'allow', rule: 'mode:review kind:search' }, outcome: 'ok' }, prevHash: 'a', hash: 'b' }], plain);
-    expect(out).toEqual(['#3 10:11:12 tool_call grep · allow (mode:review kind:search) · ok']);
-    const more = renderAudit(
+    const out = renderAudit(
       [
-        { seq: 4, time: '2026-01-01T10:11:13.000Z', type: 'prompt', sessionId: 's', data: { text: 'fix the build', clientId: 'c1' }, prevHash: 'b', hash: 'c' },
-        { seq: 6, time: '2026-01-01T10:11:13.500Z', type: 'prompt', sessionId: 's', data: { chars: 13, sha256: 'ab' }, prevHash: 'c', hash: 'c2' },
-        { seq: 7, time: '2026-01-01T10:11:13.600Z', type: 'tool.call', sessionId: 's', data: { tool: 'read_file', summary: 'a.ts', paths: ['a.ts'] }, prevHash: 'c2', hash: 'c3' },
-        { seq: 5, time: '2026-01-01T10:11:14.000Z', type: 'shadow.accept', sessionId: 's', data: { acceptId: 'acc-1', files: [{ path: 'a.ts', action: 'written' }], conflicts: ['b.ts'] }, prevHash: 'c', hash: 'd' },
+        {
+          seq: 3,
+          time: '2026-01-01T10:11:12.000Z',
+          type: 'tool_call',
+          sessionId: 's',
+          data: { tool: 'grep', decision: { action: 'allow', rule: 'mode:review kind:search' }, outcome: 'ok' },
+          prevHash: 'a',
+          hash: 'b',
+        },
       ],
       plain,
     );
-    expect(more).toEqual(['#4 10:11:13 prompt "fix the build"', '#6 10:11:13 prompt 13 chars', '#7 10:11:13 tool.call read_file · a.ts', '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1']);
+    expect(out).toEqual(['#3 10:11:12 tool_call grep · allow (mode:review kind:search) · ok']);
+    const more = renderAudit(
+      [
+        {
+          seq: 4,
+          time: '2026-01-01T10:11:13.000Z',
+          type: 'prompt',
+          sessionId: 's',
+          data: { text: 'fix the build', clientId: 'c1' },
+          prevHash: 'b',
+          hash: 'c',
+        },
+        {
+          seq: 6,
+          time: '2026-01-01T10:11:13.500Z',
+          type: 'prompt',
+          sessionId: 's',
+          data: { chars: 13, sha256: 'ab' },
+          prevHash: 'c',
+          hash: 'c2',
+        },
+        {
+          seq: 7,
+          time: '2026-01-01T10:11:13.600Z',
+          type: 'tool.call',
+          sessionId: 's',
+          data: { tool: 'read_file', summary: 'a.ts', paths: ['a.ts'] },
+          prevHash: 'c2',
+          hash: 'c3',
+        },
+        {
+          seq: 5,
+          time: '2026-01-01T10:11:14.000Z',
+          type: 'shadow.accept',
+          sessionId: 's',
+          data: { acceptId: 'acc-1', files: [{ path: 'a.ts', action: 'written' }], conflicts: ['b.ts'] },
+          prevHash: 'c',
+          hash: 'd',
+        },
+      ],
+      plain,
+    );
+    expect(more).toEqual([
+      '#4 10:11:13 prompt "fix the build"',
+      '#6 10:11:13 prompt 13 chars',
+      '#7 10:11:13 tool.call read_file · a.ts',
+      '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1',
+    ]);
   });
 });

@@ -1,4 +1,13 @@
-import type { AuditQuery, ParamsOf, PermissionRequest, ResultOf, SessionList, ShadowAccept, ShadowDiff, ShadowStatus } from '@shadowbox/protocol';
+import type {
+  AuditQuery,
+  ParamsOf,
+  PermissionRequest,
+  ResultOf,
+  SessionList,
+  ShadowAccept,
+  ShadowDiff,
+  ShadowStatus,
+} from '@shadowbox/protocol';
 import { diffWordsWithSpace } from 'diff';
 import type { Colors } from './io.js';
 
@@ -15,8 +24,11 @@ export function foldLines(text: string, max: number, c: Colors, indent = '  │ 
   const lines = text.replace(/\n+$/, '').split('\n');
   if (text.trim() === '') return [];
   // Tabs (read_file's line numbers) would jump to the terminal's tab stops; two spaces keep the fold compact.
-  const shown = lines.slice(0, max).map((l) => c.dim(`${indent}${(l.length > 400 ? `${l.slice(0, 400)}…` : l).replace(/\t/g, '  ')}`));
-  if (lines.length > max) shown.push(c.dim(`${indent}… ${lines.length - max} more line${lines.length - max === 1 ? '' : 's'}`));
+  const shown = lines
+    .slice(0, max)
+    .map((l) => c.dim(`${indent}${(l.length > 400 ? `${l.slice(0, 400)}…` : l).replace(/\t/g, '  ')}`));
+  if (lines.length > max)
+    shown.push(c.dim(`${indent}… ${lines.length - max} more line${lines.length - max === 1 ? '' : 's'}`));
   return shown;
 }
 
@@ -25,7 +37,10 @@ export function summarizeInput(input: unknown, max = 160): string {
   let s: string;
   if (input && typeof input === 'object' && !Array.isArray(input)) {
     s = Object.entries(input as Record<string, unknown>)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v) : JSON.stringify(v)}`)
+      .map(
+        ([k, v]) =>
+          `${k}=${typeof v === 'string' ? JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v) : JSON.stringify(v)}`,
+      )
       .join(' ');
   } else s = JSON.stringify(input) ?? '';
   s = s.replace(/\s+/g, ' ');
@@ -36,12 +51,26 @@ type ToolKind = ParamsOf<typeof PermissionRequest>['kind'];
 
 /** One color per tool kind, so reads, edits and commands are told apart at a glance. */
 export function kindLabel(kind: ToolKind, c: Colors): string {
-  const color = { read: c.blue, search: c.blue, edit: c.yellow, delete: c.red, move: c.yellow, execute: c.magenta, fetch: c.cyan, other: c.gray }[kind] ?? c.gray;
+  const color =
+    {
+      read: c.blue,
+      search: c.blue,
+      edit: c.yellow,
+      delete: c.red,
+      move: c.yellow,
+      execute: c.magenta,
+      fetch: c.cyan,
+      other: c.gray,
+    }[kind] ?? c.gray;
   return color(kind.padEnd(7));
 }
 
 /** The line shown while a tool call runs (the spinner frame is put in front by the caller). */
-export function toolRunningLine(t: { tool: string; kind: ToolKind; summary: string; status: string; startedAt: number }, now: number, c: Colors): string {
+export function toolRunningLine(
+  t: { tool: string; kind: ToolKind; summary: string; status: string; startedAt: number },
+  now: number,
+  c: Colors,
+): string {
   const waiting = t.status === 'awaiting_permission' ? c.yellow(' waiting for permission') : '';
   return `${kindLabel(t.kind, c)} ${c.bold(t.tool)} ${t.summary}${waiting} ${c.dim(formatDuration(Math.max(0, now - t.startedAt)))}`;
 }
@@ -49,7 +78,13 @@ export function toolRunningLine(t: { tool: string; kind: ToolKind; summary: stri
 /** The line left in the transcript when a tool call ends: outcome mark, kind, tool, summary, duration, reason. */
 export function toolDoneLine(
   t: { tool: string; kind: ToolKind; summary: string },
-  u: { status: 'completed' | 'failed'; durationMs?: number; reason?: string; code?: number; decision?: { action: string; rule: string } },
+  u: {
+    status: 'completed' | 'failed';
+    durationMs?: number;
+    reason?: string;
+    code?: number;
+    decision?: { action: string; rule: string };
+  },
   c: Colors,
 ): string {
   const mark = u.status === 'completed' ? c.green('✓') : c.red('✗');
@@ -63,7 +98,8 @@ export function toolDoneLine(
 /** Why a call failed: a cancel or an unanswered question is not a denial, even though the call was not run. */
 function failureReason(u: { reason?: string; decision?: { action: string; rule: string } }): string {
   if (u.reason === 'cancelled') return 'cancelled';
-  if (u.reason === 'permission_timeout') return `no answer in time, not run${u.decision ? ` (${u.decision.rule})` : ''}`;
+  if (u.reason === 'permission_timeout')
+    return `no answer in time, not run${u.decision ? ` (${u.decision.rule})` : ''}`;
   if (u.decision?.action === 'deny') return `denied (${u.decision.rule})`;
   return u.reason ?? 'failed';
 }
@@ -80,7 +116,9 @@ export type PermissionAnswer = (typeof permissionChoices)[number]['option'];
 
 /** The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer. */
 export function permissionBlock(q: ParamsOf<typeof PermissionRequest>, c: Colors, width = 100): string[] {
-  const keys = permissionChoices.filter((p) => q.options.includes(p.option)).map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
+  const keys = permissionChoices
+    .filter((p) => q.options.includes(p.option))
+    .map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
   return [
     `${c.yellow('?')} ${c.bold('permission')} ${kindLabel(q.kind, c)} ${c.bold(q.tool)} ${q.summary}`,
     c.dim('  arguments:'),
@@ -118,7 +156,10 @@ export function argumentLines(input: unknown, c: Colors, width = 100, max = 12):
       const n = v.replace(/\n$/, '').split('\n').length;
       out.push(c.dim(`    ${k}: (${n} line${n === 1 ? '' : 's'}, ${v.length} chars)`));
       out.push(...block(v, (l) => `      ${c.dim('│')} ${l}`));
-    } else out.push(c.dim(`    ${k}: `) + cut(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)), width - 6 - k.length));
+    } else
+      out.push(
+        c.dim(`    ${k}: `) + cut(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)), width - 6 - k.length),
+      );
   }
   if (edit) {
     out.push(c.dim('    change:'));
@@ -132,32 +173,71 @@ export function argumentLines(input: unknown, c: Colors, width = 100, max = 12):
 export function parsePermissionAnswer(text: string, options: readonly string[]): PermissionAnswer | null {
   const t = text.trim().toLowerCase();
   if (!t) return null;
-  const aliases: Record<string, PermissionAnswer> = { y: 'allow_once', yes: 'allow_once', a: 'allow_once', once: 'allow_once', s: 'allow_session', session: 'allow_session', p: 'allow_project', project: 'allow_project', always: 'allow_project', n: 'deny', no: 'deny', d: 'deny', deny: 'deny' };
+  const aliases: Record<string, PermissionAnswer> = {
+    y: 'allow_once',
+    yes: 'allow_once',
+    a: 'allow_once',
+    once: 'allow_once',
+    s: 'allow_session',
+    session: 'allow_session',
+    p: 'allow_project',
+    project: 'allow_project',
+    always: 'allow_project',
+    n: 'deny',
+    no: 'deny',
+    d: 'deny',
+    deny: 'deny',
+  };
   const pick = (permissionChoices.find((p) => p.option === t)?.option ?? aliases[t]) as PermissionAnswer | undefined;
   return pick && options.includes(pick) ? pick : null;
 }
 
 /** Pending changes as colored unified diffs, per file and hunk, with the ids /accept and /reject take. */
-export function renderDiff(diff: ResultOf<typeof ShadowDiff>, status: ResultOf<typeof ShadowStatus> | null, c: Colors): string[] {
+export function renderDiff(
+  diff: ResultOf<typeof ShadowDiff>,
+  status: ResultOf<typeof ShadowStatus> | null,
+  c: Colors,
+): string[] {
   const out: string[] = [];
-  if (status) out.push(c.dim(`${status.files.length} file(s) pending · ${status.commits.length} shadow commit(s) · ${status.undoable} accept(s) can be undone`));
+  if (status)
+    out.push(
+      c.dim(
+        `${status.files.length} file(s) pending · ${status.commits.length} shadow commit(s) · ${status.undoable} accept(s) can be undone`,
+      ),
+    );
   for (const f of diff.files) {
     const label = f.change === 'renamed' && f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
-    const stale = f.stale ? c.yellow(c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)')) : '';
+    const stale = f.stale
+      ? c.yellow(
+          c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)'),
+        )
+      : '';
     out.push('', `${c.bold(changeMark(f.change, c))} ${c.bold(label)}${f.binary ? c.dim('  (binary)') : ''}${stale}`);
-    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode) out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
+    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode)
+      out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
     f.hunks.forEach((h) => {
       out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}`);
       for (const l of hunkLines(h.lines, c)) out.push(`  ${l}`);
     });
   }
   if (diff.files.length === 0) out.push('nothing to review: the shadow workspace has no pending changes');
-  else out.push('', c.dim('accept with /accept all | FILE | HUNK-ID…   reject with /reject …   undo an accept with /undo'));
+  else
+    out.push(
+      '',
+      c.dim('accept with /accept all | FILE | HUNK-ID…   reject with /reject …   undo an accept with /undo'),
+    );
   return out;
 }
 
 function changeMark(change: string, c: Colors): string {
-  return ({ added: c.green('A'), modified: c.yellow('M'), deleted: c.red('D'), renamed: c.blue('R') } as Record<string, string>)[change] ?? change;
+  return (
+    (
+      { added: c.green('A'), modified: c.yellow('M'), deleted: c.red('D'), renamed: c.blue('R') } as Record<
+        string,
+        string
+      >
+    )[change] ?? change
+  );
 }
 
 /** One diff line colored by its prefix. */
@@ -182,7 +262,7 @@ const WORD_DIFF_MAX_EDITS = 40;
 export function hunkLines(lines: readonly string[], c: Colors): string[] {
   const out = lines.map((l) => diffLine(l, c));
   if (!c.isColorSupported) return out;
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     if (!lines[i]!.startsWith('-')) {
       i++;
       continue;
@@ -210,11 +290,22 @@ function wordPair(before: string, after: string, c: Colors): [string, string] | 
   const parts = diffWordsWithSpace(before, after, { maxEditLength: WORD_DIFF_MAX_EDITS });
   if (!parts) return null;
   const solid = (s: string) => s.replace(/\s/g, '').length;
-  const same = solid(parts.filter((p) => !p.added && !p.removed).map((p) => p.value).join(''));
+  const same = solid(
+    parts
+      .filter((p) => !p.added && !p.removed)
+      .map((p) => p.value)
+      .join(''),
+  );
   if (same === 0 || same * 3 < Math.max(solid(before), solid(after))) return null;
   const mark = (v: string) => c.inverse(c.bold(v));
-  const minus = parts.filter((p) => !p.added).map((p) => (p.removed ? mark(p.value) : p.value)).join('');
-  const plus = parts.filter((p) => !p.removed).map((p) => (p.added ? mark(p.value) : p.value)).join('');
+  const minus = parts
+    .filter((p) => !p.added)
+    .map((p) => (p.removed ? mark(p.value) : p.value))
+    .join('');
+  const plus = parts
+    .filter((p) => !p.removed)
+    .map((p) => (p.added ? mark(p.value) : p.value))
+    .join('');
   return [c.red(`-${minus}`), c.green(`+${plus}`)];
 }
 
@@ -222,9 +313,12 @@ function wordPair(before: string, after: string, c: Colors): [string, string] | 
 export function renderAccept(r: ResultOf<typeof ShadowAccept>, c: Colors): string[] {
   const out = r.applied.map((a) => `${c.green('✓')} ${a.action} ${a.path}`);
   for (const x of r.conflicts) {
-    out.push(`${c.red(c.bold('✗ conflict'))} ${c.bold(x.path)} ${c.dim(`(${x.hunks.join(', ') || 'whole file'})`)}: you changed it too; nothing was written for it.`);
-    for (const l of x.conflictText.replace(/\n$/, '').split('\n')) out.push(`  ${/^(<{7}|={7}|>{7}|\|{7})/.test(l) ? c.red(c.bold(l)) : l}`);
-    out.push(c.dim('  edit the file yourself and /reject it, or /accept --force to take the agent\'s version'));
+    out.push(
+      `${c.red(c.bold('✗ conflict'))} ${c.bold(x.path)} ${c.dim(`(${x.hunks.join(', ') || 'whole file'})`)}: you changed it too; nothing was written for it.`,
+    );
+    for (const l of x.conflictText.replace(/\n$/, '').split('\n'))
+      out.push(`  ${/^(<{7}|={7}|>{7}|\|{7})/.test(l) ? c.red(c.bold(l)) : l}`);
+    out.push(c.dim("  edit the file yourself and /reject it, or /accept --force to take the agent's version"));
   }
   if (r.applied.length === 0 && r.conflicts.length === 0) out.push('nothing accepted (no pending change matched)');
   else if (r.acceptId) out.push(c.dim(`accept ${r.acceptId} recorded; /undo restores the previous bytes`));
@@ -248,12 +342,15 @@ export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: 
   if (entries.length === 0) return ['the audit log has no entries for this session yet'];
   return entries.map((e) => {
     const d = e.data;
-    const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined);
+    const pick = (k: string) =>
+      typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined;
     const decision = d.decision && typeof d.decision === 'object' ? (d.decision as Record<string, unknown>) : undefined;
     const list = (k: string) => {
       const v = d[k];
       if (!Array.isArray(v) || v.length === 0) return undefined;
-      const names = v.map((x) => (x && typeof x === 'object' ? String((x as Record<string, unknown>).path ?? JSON.stringify(x)) : String(x)));
+      const names = v.map((x) =>
+        x && typeof x === 'object' ? String((x as Record<string, unknown>).path ?? JSON.stringify(x)) : String(x),
+      );
       return `${k} ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`;
     };
     const text = pick('text');
@@ -268,7 +365,9 @@ export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: 
       pick('model'),
       pick('mode') && `mode ${pick('mode')}`,
       list('files'),
-      Array.isArray(d.paths) && d.paths.every((p) => String(pick('path') ?? pick('summary') ?? '').includes(String(p))) ? undefined : list('paths'),
+      Array.isArray(d.paths) && d.paths.every((p) => String(pick('path') ?? pick('summary') ?? '').includes(String(p)))
+        ? undefined
+        : list('paths'),
       list('conflicts'),
       pick('acceptId'),
     ].filter(Boolean);

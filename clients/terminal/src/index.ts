@@ -36,8 +36,15 @@ export async function chatCommand(io: TerminalIo, argv: string[], opts: Terminal
   }
   const start: ChatStart = values.session
     ? { kind: 'attach', sessionId: values.session, driver: true, ...(values.model ? { model: values.model } : {}) }
-    : { kind: 'create', workspace: path.resolve(io.cwd, values.workspace ?? '.'), ...(values.model ? { model: values.model } : {}) };
-  const client = await (opts.connect ?? connectTerminal)(io, values['state-dir'] ? { stateDir: values['state-dir'] } : {});
+    : {
+        kind: 'create',
+        workspace: path.resolve(io.cwd, values.workspace ?? '.'),
+        ...(values.model ? { model: values.model } : {}),
+      };
+  const client = await (opts.connect ?? connectTerminal)(
+    io,
+    values['state-dir'] ? { stateDir: values['state-dir'] } : {},
+  );
   return new Chat(io, client).run(start);
 }
 
@@ -57,7 +64,10 @@ export async function attachCommand(io: TerminalIo, argv: string[], opts: Termin
     io.stdout.write(`${attachUsage}\n`);
     return 0;
   }
-  const client = await (opts.connect ?? connectTerminal)(io, values['state-dir'] ? { stateDir: values['state-dir'] } : {});
+  const client = await (opts.connect ?? connectTerminal)(
+    io,
+    values['state-dir'] ? { stateDir: values['state-dir'] } : {},
+  );
   let sessionId = positionals[0];
   if (!sessionId) {
     const workspace = path.resolve(io.cwd, values.workspace ?? '.');

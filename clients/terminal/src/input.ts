@@ -203,7 +203,8 @@ class TtyInput implements Input {
       this.ahead = '';
     } else if (key.name === 'backspace') this.ahead = [...this.ahead].slice(0, -1).join('');
     else if (key.ctrl && key.name === 'u') this.ahead = '';
-    else if (!key.ctrl && !key.meta && key.sequence && !/[\x00-\x1f\x7f]/.test(key.sequence)) this.ahead += key.sequence;
+    else if (!key.ctrl && !key.meta && key.sequence && !/[\x00-\x1f\x7f]/.test(key.sequence))
+      this.ahead += key.sequence;
     else return;
     this.showAhead();
   }
@@ -228,7 +229,8 @@ class TtyInput implements Input {
     if (pending.saved) {
       rl.write(pending.saved);
       // Back to where the cursor was (a paste in the middle of the line leaves it after the pasted text).
-      for (let back = [...pending.saved.slice(pending.cursor ?? pending.saved.length)].length; back > 0; back--) rl.write(null, { name: 'left' });
+      for (let back = [...pending.saved.slice(pending.cursor ?? pending.saved.length)].length; back > 0; back--)
+        rl.write(null, { name: 'left' });
     }
     let finished = false;
     const finish = (r: LineResult) => {
@@ -273,7 +275,10 @@ class TtyInput implements Input {
 
   /** The paste ended: its text goes where the person was typing (the prompt, or the typed-ahead line); a question ignores it. */
   private pasteEnd(): void {
-    const text = (this.pasting ?? '').replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').replace(/\n$/, '');
+    const text = (this.pasting ?? '')
+      .replace(/\r\n?/g, '\n')
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+      .replace(/\n$/, '');
     this.pasting = null;
     let insert = text;
     if (text.includes('\n')) {

@@ -25,5 +25,9 @@ export function lookFor(io: TerminalIo): Look {
   const tty = Boolean(io.stdout.isTTY);
   const noColor = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '';
   const enabled = tty && !noColor && io.env.FORCE_COLOR !== '0' && io.env.TERM !== 'dumb';
-  return { tty, colors: pc.createColors(enabled), width: () => (io.stdout.columns && io.stdout.columns > 0 ? io.stdout.columns : 80) };
+  return {
+    tty,
+    colors: pc.createColors(enabled),
+    width: () => (io.stdout.columns && io.stdout.columns > 0 ? io.stdout.columns : 80),
+  };
 }

@@ -18,7 +18,9 @@ describe('MarkdownLines', () => {
 
   it('gives plain text without escape codes when colors are off', () => {
     const md = new MarkdownLines(plain);
-    const lines = ['# Title', '- item with `code`', '1. first', '> quoted', '---', 'a < b && c > d'].map((l) => md.line(l));
+    const lines = ['# Title', '- item with `code`', '1. first', '> quoted', '---', 'a < b && c > d'].map((l) =>
+      md.line(l),
+    );
     expect(lines.join('\n')).not.toMatch(/\x1b\[/);
     expect(lines).toEqual(['Title', '• item with code', '1. first', '│ quoted', '─'.repeat(40), 'a < b && c > d']);
   });

@@ -76,7 +76,11 @@ export class MarkdownLines {
       if (aligns[i] === 'center') return ' '.repeat(Math.floor(gap / 2)) + s + ' '.repeat(Math.ceil(gap / 2));
       return s + ' '.repeat(gap);
     };
-    const row = (r: string[]) => widths.map((_, i) => pad(r[i] ?? '', i)).join(c.dim(' │ ')).trimEnd();
+    const row = (r: string[]) =>
+      widths
+        .map((_, i) => pad(r[i] ?? '', i))
+        .join(c.dim(' │ '))
+        .trimEnd();
     return [c.bold(row(cells[0])), c.dim(widths.map((w) => '─'.repeat(w)).join('─┼─')), ...cells.slice(1).map(row)];
   }
 
@@ -131,7 +135,8 @@ export class MarkdownLines {
 
   private token(t: Token): string {
     const c = this.c;
-    const inner = () => ('tokens' in t && Array.isArray(t.tokens) ? this.tokens(t.tokens) : 'text' in t ? String(t.text) : t.raw);
+    const inner = () =>
+      'tokens' in t && Array.isArray(t.tokens) ? this.tokens(t.tokens) : 'text' in t ? String(t.text) : t.raw;
     switch (t.type) {
       case 'strong':
         return c.bold(inner());
@@ -144,7 +149,9 @@ export class MarkdownLines {
       case 'link': {
         const label = inner();
         const href = String(t.href);
-        return label === href || `mailto:${label}` === href ? c.underline(c.blue(label)) : `${c.underline(c.blue(label))}${c.dim(` (${href})`)}`;
+        return label === href || `mailto:${label}` === href
+          ? c.underline(c.blue(label))
+          : `${c.underline(c.blue(label))}${c.dim(` (${href})`)}`;
       }
       case 'image':
         return c.dim(`[image: ${String(t.text) || String(t.href)}]`);
@@ -152,7 +159,9 @@ export class MarkdownLines {
         return ' ';
       case 'escape':
       case 'text':
-        return 'tokens' in t && Array.isArray(t.tokens) && t.tokens.length ? this.tokens(t.tokens) : unescapeHtml(String(t.text));
+        return 'tokens' in t && Array.isArray(t.tokens) && t.tokens.length
+          ? this.tokens(t.tokens)
+          : unescapeHtml(String(t.text));
       default:
         return t.raw;
     }
@@ -161,7 +170,10 @@ export class MarkdownLines {
 
 /** marked escapes &, <, > in text tokens; a terminal wants them back. */
 function unescapeHtml(s: string): string {
-  return s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _);
+  return s.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] ?? _,
+  );
 }
 
 /** Columns a rendered string takes (code points without escape codes). */

@@ -18,7 +18,8 @@ export interface PromptOwner {
 }
 
 /** Streaming text first, then running tools, the turn spinner, typed-ahead text, and any question at the bottom. */
-const order = (key: string) => (key === 'text' ? 0 : key === '~question' ? 4 : key === '~ahead' ? 3 : key.startsWith('~') ? 2 : 1);
+const order = (key: string) =>
+  key === 'text' ? 0 : key === '~question' ? 4 : key === '~ahead' ? 3 : key.startsWith('~') ? 2 : 1;
 
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

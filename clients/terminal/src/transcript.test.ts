@@ -19,7 +19,8 @@ function capture(tty: boolean, env: NodeJS.ProcessEnv = {}) {
   const screen = new Screen(io, lookFor(io), () => 10_000);
   const t = new Transcript(screen, () => 'me');
   let seq = 0;
-  const emit = (event: SessionEvent['event'], replay = false) => t.event({ sessionId: 's', seq, time: new Date(100 * ++seq).toISOString(), event }, replay);
+  const emit = (event: SessionEvent['event'], replay = false) =>
+    t.event({ sessionId: 's', seq, time: new Date(100 * ++seq).toISOString(), event }, replay);
   return { t, screen, emit, text: () => text };
 }
 
@@ -31,10 +32,27 @@ describe('Transcript', () => {
     emit({ type: 'user_message', turnId: turn, text: 'fix it', clientId: 'me' });
     emit({ type: 'turn_start', turnId: turn, model: 'm' });
     emit({ type: 'message_delta', turnId: turn, text: 'Looking at **a.ts**' });
-    emit({ type: 'tool_call', turnId: turn, callId: 'c1', tool: 'bash', kind: 'execute', summary: 'npm test', input: {}, status: 'pending' });
+    emit({
+      type: 'tool_call',
+      turnId: turn,
+      callId: 'c1',
+      tool: 'bash',
+      kind: 'execute',
+      summary: 'npm test',
+      input: {},
+      status: 'pending',
+    });
     emit({ type: 'tool_call_update', turnId: turn, callId: 'c1', status: 'running' });
     const output = Array.from({ length: 20 }, (_, i) => `out ${i}`).join('\n');
-    emit({ type: 'tool_call_update', turnId: turn, callId: 'c1', status: 'completed', output, durationMs: 1234, code: 0 });
+    emit({
+      type: 'tool_call_update',
+      turnId: turn,
+      callId: 'c1',
+      status: 'completed',
+      output,
+      durationMs: 1234,
+      code: 0,
+    });
     emit({ type: 'checkpoint', turnId: turn, commit: 'abc', summary: 's', files: ['a.ts'] });
     emit({ type: 'usage', turnId: turn, inputTokens: 100, outputTokens: 20 });
     emit({ type: 'turn_end', turnId: turn, stopReason: 'end_turn' });
@@ -56,8 +74,25 @@ describe('Transcript', () => {
     emit({ type: 'message_delta', turnId: turn, text: '# Plan\nI will edit **a.t' });
     emit({ type: 'message_delta', turnId: turn, text: 's** now\n- one' });
     emit({ type: 'assistant_message', turnId: turn, text: '# Plan\nI will edit **a.ts** now\n- one', toolCalls: [] });
-    emit({ type: 'tool_call', turnId: turn, callId: 'c1', tool: 'write_file', kind: 'edit', summary: 'a.ts', input: { path: 'a.ts' }, status: 'pending' });
-    emit({ type: 'tool_call_update', turnId: turn, callId: 'c1', status: 'failed', content: 'no such dir', reason: 'not_found', durationMs: 3 });
+    emit({
+      type: 'tool_call',
+      turnId: turn,
+      callId: 'c1',
+      tool: 'write_file',
+      kind: 'edit',
+      summary: 'a.ts',
+      input: { path: 'a.ts' },
+      status: 'pending',
+    });
+    emit({
+      type: 'tool_call_update',
+      turnId: turn,
+      callId: 'c1',
+      status: 'failed',
+      content: 'no such dir',
+      reason: 'not_found',
+      durationMs: 3,
+    });
     emit({ type: 'turn_end', turnId: turn, stopReason: 'cancelled' });
     expect(t.runningTurn).toBeNull();
     const raw = text();
@@ -101,7 +136,12 @@ describe('Transcript', () => {
 
   it('ignores events it already rendered (history and live overlap)', () => {
     const { t, text } = capture(false);
-    const ev = { sessionId: 's', seq: 5, time: new Date().toISOString(), event: { type: 'settings_changed' as const, model: 'x', mode: 'auto' as const } };
+    const ev = {
+      sessionId: 's',
+      seq: 5,
+      time: new Date().toISOString(),
+      event: { type: 'settings_changed' as const, model: 'x', mode: 'auto' as const },
+    };
     t.event(ev);
     t.event(ev);
     expect(text()).toBe('model x · mode auto\n');

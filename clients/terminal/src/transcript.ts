@@ -69,7 +69,9 @@ export class Transcript {
         return this.note(c.dim(`session ${ev.sessionId} on ${e.workspace} · ${e.model} · mode ${e.mode}`));
       case 'user_message':
         if (!replay && e.clientId === this.me() && this.screen.look.tty) return;
-        return this.note(`${c.bold(c.green('›'))} ${e.text}${e.clientId === this.me() ? '' : c.dim(`  (from ${this.nameOf(e.clientId)})`)}`);
+        return this.note(
+          `${c.bold(c.green('›'))} ${e.text}${e.clientId === this.me() ? '' : c.dim(`  (from ${this.nameOf(e.clientId)})`)}`,
+        );
       case 'turn_start':
         this.runningTurn = e.turnId;
         this.turnStartedAt = at;
@@ -100,10 +102,20 @@ export class Transcript {
         return this.toolUpdate(e);
       case 'permission_request':
         // Live questions are asked by the permission handler; history shows what was asked.
-        if (replay) this.note(`${c.yellow('?')} permission asked for ${c.bold(e.tool)} ${e.summary} ${c.dim(`(rule ${e.rule})`)}`);
+        if (replay)
+          this.note(
+            `${c.yellow('?')} permission asked for ${c.bold(e.tool)} ${e.summary} ${c.dim(`(rule ${e.rule})`)}`,
+          );
         return;
       case 'permission_resolved': {
-        const verb = { allow_once: 'allowed once', allow_session: 'allowed for this session', allow_project: 'always allowed for this project', deny: 'denied', cancelled: 'cancelled', timeout: 'timed out (denied)' }[e.outcome];
+        const verb = {
+          allow_once: 'allowed once',
+          allow_session: 'allowed for this session',
+          allow_project: 'always allowed for this project',
+          deny: 'denied',
+          cancelled: 'cancelled',
+          timeout: 'timed out (denied)',
+        }[e.outcome];
         const color = e.outcome.startsWith('allow') ? c.green : c.red;
         return this.note(`  ${color('→')} ${verb}${e.by ? c.dim(` by ${this.nameOf(e.by)}`) : ''}`);
       }
@@ -112,7 +124,9 @@ export class Transcript {
         this.usage.output += e.outputTokens;
         return;
       case 'checkpoint':
-        return this.note(`${c.cyan('●')} ${e.files.length} file(s) changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`);
+        return this.note(
+          `${c.cyan('●')} ${e.files.length} file(s) changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`,
+        );
       case 'turn_end':
         return this.turnEnd(e, at);
       case 'client_attached':
@@ -125,13 +139,27 @@ export class Transcript {
       case 'driver_changed':
         this.driver = e.driver;
         if (replay) return;
-        return this.note(c.magenta(e.driver === this.me() ? '◆ you are the driver' : e.driver ? `◆ ${this.nameOf(e.driver)} is driving — you are watching (/drive to take over)` : '◆ nobody is driving (/drive to take over)'));
+        return this.note(
+          c.magenta(
+            e.driver === this.me()
+              ? '◆ you are the driver'
+              : e.driver
+                ? `◆ ${this.nameOf(e.driver)} is driving — you are watching (/drive to take over)`
+                : '◆ nobody is driving (/drive to take over)',
+          ),
+        );
       case 'settings_changed':
         return this.note(c.dim(`model ${e.model} · mode ${e.mode}`));
       case 'review':
-        return this.note(c.dim(`${e.action} ${e.paths.join(', ') || '(nothing)'}${e.clientId ? ` by ${this.nameOf(e.clientId)}` : ''}`));
+        return this.note(
+          c.dim(
+            `${e.action} ${e.paths.join(', ') || '(nothing)'}${e.clientId ? ` by ${this.nameOf(e.clientId)}` : ''}`,
+          ),
+        );
       case 'daemon_restarted':
-        return this.note(c.yellow(`the daemon restarted${e.interruptedTurn ? `; turn ${e.interruptedTurn} was interrupted` : ''}`));
+        return this.note(
+          c.yellow(`the daemon restarted${e.interruptedTurn ? `; turn ${e.interruptedTurn} was interrupted` : ''}`),
+        );
       default:
         return;
     }
@@ -182,25 +210,44 @@ export class Transcript {
     const c = this.screen.look.colors;
     this.screen.setLive('~turn', {
       spin: true,
-      render: (f, now) => c.dim(`${c.cyan(f)} ${this.thinking ? 'thinking' : 'working'} · ${formatDuration(Math.max(0, now - this.turnStartedAt))} · Ctrl-C cancels`),
+      render: (f, now) =>
+        c.dim(
+          `${c.cyan(f)} ${this.thinking ? 'thinking' : 'working'} · ${formatDuration(Math.max(0, now - this.turnStartedAt))} · Ctrl-C cancels`,
+        ),
     });
   }
 
   private toolCall(e: ToolCall, at: number): void {
     this.flushText();
     const c = this.screen.look.colors;
-    const t: RunningTool = { tool: e.tool, kind: e.kind, summary: e.summary || summarizeInput(e.input), status: e.status, startedAt: at };
+    const t: RunningTool = {
+      tool: e.tool,
+      kind: e.kind,
+      summary: e.summary || summarizeInput(e.input),
+      status: e.status,
+      startedAt: at,
+    };
     this.tools.set(e.callId, t);
     if (!this.screen.look.tty) return this.screen.print(`▸ ${kindLabel(e.kind, c).trimEnd()} ${e.tool} ${t.summary}`);
-    this.screen.setLive(`tool:${e.callId}`, { spin: true, render: (f, now) => `${c.cyan(f)} ${toolRunningLine(t, now, c)}` });
+    this.screen.setLive(`tool:${e.callId}`, {
+      spin: true,
+      render: (f, now) => `${c.cyan(f)} ${toolRunningLine(t, now, c)}`,
+    });
   }
 
   private toolUpdate(e: Extract<Body, { type: 'tool_call_update' }>): void {
     const c = this.screen.look.colors;
-    const t = this.tools.get(e.callId) ?? { tool: e.callId, kind: 'other' as const, summary: '', status: e.status, startedAt: Date.now() };
+    const t = this.tools.get(e.callId) ?? {
+      tool: e.callId,
+      kind: 'other' as const,
+      summary: '',
+      status: e.status,
+      startedAt: Date.now(),
+    };
     t.status = e.status;
     if (e.status !== 'completed' && e.status !== 'failed') {
-      if (!this.screen.look.tty && e.status === 'awaiting_permission') this.screen.print(c.dim('  waiting for permission'));
+      if (!this.screen.look.tty && e.status === 'awaiting_permission')
+        this.screen.print(c.dim('  waiting for permission'));
       return this.screen.redraw();
     }
     this.tools.delete(e.callId);
@@ -221,10 +268,14 @@ export class Transcript {
     this.tools.clear();
     this.thinking = false;
     const took = this.turnStartedAt ? formatDuration(Math.max(0, at - this.turnStartedAt)) : '';
-    const tokens = this.usage.input || this.usage.output ? ` · ${this.usage.input} tokens in / ${this.usage.output} out` : '';
+    const tokens =
+      this.usage.input || this.usage.output ? ` · ${this.usage.input} tokens in / ${this.usage.output} out` : '';
     if (e.stopReason === 'end_turn') this.screen.print(c.dim(`— done · ${took}${tokens}`));
     else if (e.stopReason === 'cancelled') this.screen.print(c.yellow(`⊘ turn cancelled after ${took}`));
-    else if (e.stopReason === 'error') this.screen.print(c.red(`✗ turn failed: ${e.error?.message ?? 'error'}${e.error ? c.dim(` (${e.error.reason})`) : ''}`));
+    else if (e.stopReason === 'error')
+      this.screen.print(
+        c.red(`✗ turn failed: ${e.error?.message ?? 'error'}${e.error ? c.dim(` (${e.error.reason})`) : ''}`),
+      );
     else this.screen.print(c.yellow(`— turn stopped: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}`));
     this.runningTurn = null;
     this.turnStartedAt = 0;

@@ -54,10 +54,17 @@ export class App {
     private readonly opts: { token: string | null; workspace: string | null; session: string | null },
   ) {
     this.els = this.layout();
-    this.transcript = new TranscriptRenderer(this.els.transcript, { selfId: () => this.clientId, nameOf: (id) => this.nameOf(id), answer: (rid, o) => void this.answerPermission(rid, o) });
+    this.transcript = new TranscriptRenderer(this.els.transcript, {
+      selfId: () => this.clientId,
+      nameOf: (id) => this.nameOf(id),
+      answer: (rid, o) => void this.answerPermission(rid, o),
+    });
     const hooks = { client: () => this.client, describeError, sessionId: () => this.view?.info.sessionId ?? null };
     this.review = new ReviewPanel(this.els.review, { ...hooks, toast: (t, l) => this.toast(t, l) });
-    this.audit = new AuditPanel(this.els.audit, { ...hooks, target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null) });
+    this.audit = new AuditPanel(this.els.audit, {
+      ...hooks,
+      target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null),
+    });
     if (opts.workspace) localStorage.setItem(WORKSPACE_KEY, opts.workspace);
     this.els.workspace.value = opts.workspace ?? localStorage.getItem(WORKSPACE_KEY) ?? '';
     setInterval(() => void this.loadSessions(), 5000);
@@ -117,7 +124,10 @@ export class App {
     this.permissionAnswers.clear();
     await this.loadSessions();
     const resume = this.view?.info.sessionId ?? this.opts.session;
-    if (resume) await this.attach(resume, false).catch((e: unknown) => this.toast(`could not attach: ${describeError(e)}`, 'error'));
+    if (resume)
+      await this.attach(resume, false).catch((e: unknown) =>
+        this.toast(`could not attach: ${describeError(e)}`, 'error'),
+      );
   }
 
   private async loadSessions(): Promise<void> {
@@ -196,7 +206,9 @@ export class App {
   private async cancel(): Promise<void> {
     const c = this.client;
     if (!c || !this.view) return;
-    await c.request(SessionCancel, { sessionId: this.view.info.sessionId }).catch((e: unknown) => this.toast(`cancel failed: ${describeError(e)}`, 'error'));
+    await c
+      .request(SessionCancel, { sessionId: this.view.info.sessionId })
+      .catch((e: unknown) => this.toast(`cancel failed: ${describeError(e)}`, 'error'));
   }
 
   private async answerPermission(requestId: string, outcome: string): Promise<void> {
@@ -209,7 +221,11 @@ export class App {
     const c = this.client;
     if (!c || !this.view) return;
     try {
-      const r = await c.request(PermissionRespond, { sessionId: this.view.info.sessionId, requestId, outcome: outcome as 'deny' });
+      const r = await c.request(PermissionRespond, {
+        sessionId: this.view.info.sessionId,
+        requestId,
+        outcome: outcome as 'deny',
+      });
       if (!r.accepted) this.toast('that question was already answered', 'info');
     } catch (e) {
       this.toast(`could not answer: ${describeError(e)}`, 'error');
@@ -222,7 +238,11 @@ export class App {
   }
 
   toast(text: string, level: 'info' | 'error' = 'info'): void {
-    const el = h('div', { className: `toast toast-${level}`, role: level === 'error' ? 'alert' : 'status', 'data-testid': 'toast' }, text);
+    const el = h(
+      'div',
+      { className: `toast toast-${level}`, role: level === 'error' ? 'alert' : 'status', 'data-testid': 'toast' },
+      text,
+    );
     this.els.toasts.appendChild(el);
     // At most three at once, so they never bury the review pane.
     while (this.els.toasts.childElementCount > 3) this.els.toasts.firstElementChild?.remove();
@@ -242,7 +262,13 @@ export class App {
     const s = this.state;
     this.els.link.dataset.state = s.kind;
     this.els.link.textContent =
-      s.kind === 'open' ? `connected · daemon ${s.daemonVersion}` : s.kind === 'connecting' ? 'connecting…' : s.kind === 'waiting' ? `${s.why}; retrying in ${Math.ceil(s.retryInMs / 1000)} s` : 'not authorized';
+      s.kind === 'open'
+        ? `connected · daemon ${s.daemonVersion}`
+        : s.kind === 'connecting'
+          ? 'connecting…'
+          : s.kind === 'waiting'
+            ? `${s.why}; retrying in ${Math.ceil(s.retryInMs / 1000)} s`
+            : 'not authorized';
     this.els.authPanel.hidden = s.kind !== 'unauthorized';
     this.els.app.hidden = s.kind === 'unauthorized';
     if (s.kind === 'unauthorized') return;
@@ -255,18 +281,33 @@ export class App {
     replaceChildren(
       this.els.sessionList,
       ...(this.sessions.length ? [] : [h('li', { className: 'empty' }, 'No sessions yet.')]),
-      ...this.sessions.map((listed) => (listed.sessionId === current && this.view ? this.view.info : listed)).map((s) =>
-        h(
-          'li',
-          { className: s.sessionId === current ? 'current' : '', 'data-testid': 'session-item', 'data-session': s.sessionId },
+      ...this.sessions
+        .map((listed) => (listed.sessionId === current && this.view ? this.view.info : listed))
+        .map((s) =>
           h(
-            'button',
-            { onclick: () => void this.attach(s.sessionId, false).catch((e: unknown) => this.toast(`could not attach: ${describeError(e)}`, 'error')) },
-            h('span', { className: 'title' }, s.title || '(no prompt yet)'),
-            h('span', { className: 'meta' }, `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state} · ${ago(s.updatedAt)}`),
+            'li',
+            {
+              className: s.sessionId === current ? 'current' : '',
+              'data-testid': 'session-item',
+              'data-session': s.sessionId,
+            },
+            h(
+              'button',
+              {
+                onclick: () =>
+                  void this.attach(s.sessionId, false).catch((e: unknown) =>
+                    this.toast(`could not attach: ${describeError(e)}`, 'error'),
+                  ),
+              },
+              h('span', { className: 'title' }, s.title || '(no prompt yet)'),
+              h(
+                'span',
+                { className: 'meta' },
+                `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state} · ${ago(s.updatedAt)}`,
+              ),
+            ),
           ),
         ),
-      ),
     );
   }
 
@@ -285,10 +326,36 @@ export class App {
       h(
         'div',
         { className: 'roles' },
-        h('span', { className: `badge ${driving ? 'driving' : 'watching'}`, 'data-testid': 'role' }, driving ? 'you drive' : info.driver ? `watching — ${this.nameOf(info.driver)} drives` : 'watching — nobody drives'),
-        !driving ? h('button', { 'data-testid': 'take-driver', onclick: () => void this.attach(info.sessionId, true).catch((e: unknown) => this.toast(describeError(e), 'error')) }, 'Take over') : null,
-        h('span', { className: 'badge', 'data-testid': 'others' }, others.length ? `${others.length} other client(s) attached` : 'only you'),
-        h('span', { className: `badge state-${info.state}`, 'data-testid': 'session-state' }, info.state.replace('_', ' ')),
+        h(
+          'span',
+          { className: `badge ${driving ? 'driving' : 'watching'}`, 'data-testid': 'role' },
+          driving
+            ? 'you drive'
+            : info.driver
+              ? `watching — ${this.nameOf(info.driver)} drives`
+              : 'watching — nobody drives',
+        ),
+        !driving
+          ? h(
+              'button',
+              {
+                'data-testid': 'take-driver',
+                onclick: () =>
+                  void this.attach(info.sessionId, true).catch((e: unknown) => this.toast(describeError(e), 'error')),
+              },
+              'Take over',
+            )
+          : null,
+        h(
+          'span',
+          { className: 'badge', 'data-testid': 'others' },
+          others.length ? `${others.length} other client(s) attached` : 'only you',
+        ),
+        h(
+          'span',
+          { className: `badge state-${info.state}`, 'data-testid': 'session-state' },
+          info.state.replace('_', ' '),
+        ),
       ),
     );
     this.transcript.update(v);
@@ -296,9 +363,15 @@ export class App {
     this.els.send.disabled = !driving || running || !this.client;
     this.els.cancel.hidden = !running;
     this.els.prompt.disabled = !driving;
-    this.els.prompt.placeholder = driving ? 'Ask the agent… (Enter sends, Shift+Enter for a new line)' : 'Take over to prompt; you can still answer permissions and review.';
+    this.els.prompt.placeholder = driving
+      ? 'Ask the agent… (Enter sends, Shift+Enter for a new line)'
+      : 'Take over to prompt; you can still answer permissions and review.';
     const open = v.openPermissions().length;
-    this.els.hint.textContent = open ? `${open} permission question(s) waiting for an answer above` : running ? 'the agent is working…' : '';
+    this.els.hint.textContent = open
+      ? `${open} permission question(s) waiting for an answer above`
+      : running
+        ? 'the agent is working…'
+        : '';
     if (v.reviewRev !== this.lastReviewRev) {
       this.lastReviewRev = v.reviewRev;
       void this.review.refresh();
@@ -306,26 +379,63 @@ export class App {
   }
 
   private layout() {
-    const workspace = h('input', { type: 'text', placeholder: '/path/to/project', 'aria-label': 'workspace', 'data-testid': 'workspace' });
-    const mode = h('select', { 'aria-label': 'mode', 'data-testid': 'mode' }, h('option', { value: 'review' }, 'review'), h('option', { value: 'read-only' }, 'read-only'), h('option', { value: 'auto' }, 'auto'));
+    const workspace = h('input', {
+      type: 'text',
+      placeholder: '/path/to/project',
+      'aria-label': 'workspace',
+      'data-testid': 'workspace',
+    });
+    const mode = h(
+      'select',
+      { 'aria-label': 'mode', 'data-testid': 'mode' },
+      h('option', { value: 'review' }, 'review'),
+      h('option', { value: 'read-only' }, 'read-only'),
+      h('option', { value: 'auto' }, 'auto'),
+    );
     const sessionList = h('ul', { className: 'sessions', 'data-testid': 'session-list' });
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });
-    const send = h('button', { className: 'primary', 'data-testid': 'send', onclick: () => void this.sendPrompt() }, 'Send');
-    const cancel = h('button', { className: 'danger', 'data-testid': 'cancel', hidden: true, onclick: () => void this.cancel() }, 'Cancel');
+    const send = h(
+      'button',
+      { className: 'primary', 'data-testid': 'send', onclick: () => void this.sendPrompt() },
+      'Send',
+    );
+    const cancel = h(
+      'button',
+      { className: 'danger', 'data-testid': 'cancel', hidden: true, onclick: () => void this.cancel() },
+      'Cancel',
+    );
     prompt.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         if (!send.disabled) void this.sendPrompt();
       }
     });
-    const tokenInput = h('input', { type: 'password', placeholder: 'token', 'aria-label': 'token', 'data-testid': 'token-input' });
+    const tokenInput = h('input', {
+      type: 'password',
+      placeholder: 'token',
+      'aria-label': 'token',
+      'data-testid': 'token-input',
+    });
     const authPanel = h(
       'div',
       { className: 'auth', hidden: true, 'data-testid': 'auth-panel' },
       h('h2', {}, 'This page needs an access link'),
-      h('p', {}, 'In a terminal on this machine run ', h('code', {}, 'shadowbox web'), ' (add ', h('code', {}, '--open'), ' to open it) and use the link it prints. The daemon makes a new token each time it starts, so after a restart you need a fresh link.'),
+      h(
+        'p',
+        {},
+        'In a terminal on this machine run ',
+        h('code', {}, 'shadowbox web'),
+        ' (add ',
+        h('code', {}, '--open'),
+        ' to open it) and use the link it prints. The daemon makes a new token each time it starts, so after a restart you need a fresh link.',
+      ),
       h('p', {}, 'Or paste the token from ', h('code', {}, '$SHADOWBOX_STATE_DIR/ws.token'), ':'),
-      h('div', { className: 'row' }, tokenInput, h('button', { className: 'primary', onclick: () => this.useToken(tokenInput.value.trim()) }, 'Connect')),
+      h(
+        'div',
+        { className: 'row' },
+        tokenInput,
+        h('button', { className: 'primary', onclick: () => this.useToken(tokenInput.value.trim()) }, 'Connect'),
+      ),
     );
     const link = h('span', { className: 'link', 'data-testid': 'link-state' });
     const transcript = h('div', { className: 'transcript', 'data-testid': 'transcript', 'aria-live': 'polite' });
@@ -334,19 +444,77 @@ export class App {
     const review = h('div', { className: 'panel', 'data-testid': 'review' });
     const audit = h('div', { className: 'panel', hidden: true, 'data-testid': 'audit' });
     const tabReview = h('button', { className: 'tab active', onclick: () => this.showTab('review') }, 'Review');
-    const tabAudit = h('button', { className: 'tab', 'data-testid': 'tab-audit', onclick: () => this.showTab('audit') }, 'Audit');
-    const session = h('section', { className: 'session', hidden: true }, sessionHead, transcript, h('div', { className: 'composer' }, hint, prompt, h('div', { className: 'row' }, send, cancel)));
-    const welcome = h('section', { className: 'welcome' }, h('h2', {}, 'No session open'), h('p', {}, 'Pick a session on the left, or start one on a workspace directory.'));
+    const tabAudit = h(
+      'button',
+      { className: 'tab', 'data-testid': 'tab-audit', onclick: () => this.showTab('audit') },
+      'Audit',
+    );
+    const session = h(
+      'section',
+      { className: 'session', hidden: true },
+      sessionHead,
+      transcript,
+      h('div', { className: 'composer' }, hint, prompt, h('div', { className: 'row' }, send, cancel)),
+    );
+    const welcome = h(
+      'section',
+      { className: 'welcome' },
+      h('h2', {}, 'No session open'),
+      h('p', {}, 'Pick a session on the left, or start one on a workspace directory.'),
+    );
     const app = h(
       'div',
       { className: 'layout' },
-      h('aside', { className: 'side-left' }, h('h3', {}, 'New session'), workspace, h('div', { className: 'row' }, mode, h('button', { className: 'primary', 'data-testid': 'create', onclick: () => void this.createSession() }, 'Start')), h('h3', {}, 'Sessions'), sessionList),
+      h(
+        'aside',
+        { className: 'side-left' },
+        h('h3', {}, 'New session'),
+        workspace,
+        h(
+          'div',
+          { className: 'row' },
+          mode,
+          h(
+            'button',
+            { className: 'primary', 'data-testid': 'create', onclick: () => void this.createSession() },
+            'Start',
+          ),
+        ),
+        h('h3', {}, 'Sessions'),
+        sessionList,
+      ),
       h('main', {}, welcome, session),
       h('aside', { className: 'side-right' }, h('div', { className: 'tabs' }, tabReview, tabAudit), review, audit),
     );
     const toasts = h('div', { className: 'toasts' });
-    replaceChildren(this.root, h('header', { className: 'top' }, h('span', { className: 'brand' }, 'shadowbox'), link), authPanel, app, toasts);
-    return { workspace, mode, sessionList, prompt, send, cancel, authPanel, link, transcript, sessionHead, hint, review, audit, tabReview, tabAudit, session, welcome, app, toasts };
+    replaceChildren(
+      this.root,
+      h('header', { className: 'top' }, h('span', { className: 'brand' }, 'shadowbox'), link),
+      authPanel,
+      app,
+      toasts,
+    );
+    return {
+      workspace,
+      mode,
+      sessionList,
+      prompt,
+      send,
+      cancel,
+      authPanel,
+      link,
+      transcript,
+      sessionHead,
+      hint,
+      review,
+      audit,
+      tabReview,
+      tabAudit,
+      session,
+      welcome,
+      app,
+      toasts,
+    };
   }
 
   private showTab(tab: 'review' | 'audit'): void {

@@ -27,6 +27,7 @@ export function fragmentFor(session: string | null): string {
 export function takeToken(loc: Location, hist: History, storage: Storage): FragmentParams {
   const frag = parseFragment(loc.hash);
   if (frag.token) storage.setItem(TOKEN_KEY, frag.token);
-  if (frag.token || frag.workspace) hist.replaceState(null, '', `${loc.pathname}${loc.search}${fragmentFor(frag.session)}`);
+  if (frag.token || frag.workspace)
+    hist.replaceState(null, '', `${loc.pathname}${loc.search}${fragmentFor(frag.session)}`);
   return { ...frag, token: frag.token ?? storage.getItem(TOKEN_KEY) };
 }

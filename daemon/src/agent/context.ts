@@ -17,7 +17,11 @@ export const ELIDED_PREFIX = '[shadowbox: tool output elided to fit the context 
  * latest assistant message) with a short marker until the estimate fits. User and assistant
  * text is never touched. Returns a new array; the session history keeps the full outputs.
  */
-export function fitContext(messages: ChatMessage[], budgetTokens: number, system = ''): { messages: ChatMessage[]; elided: number } {
+export function fitContext(
+  messages: ChatMessage[],
+  budgetTokens: number,
+  system = '',
+): { messages: ChatMessage[]; elided: number } {
   if (estimateTokens(messages, system) <= budgetTokens) return { messages, elided: 0 };
   let lastAssistant = -1;
   messages.forEach((m, i) => {

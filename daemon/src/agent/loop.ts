@@ -2,7 +2,16 @@ import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { fitContext } from './context.js';
 import { CUT_OFF_RESULT } from './replay.js';
-import type { AgentTools, ChatMessage, Emit, ModelClient, StopReason, ToolCallOutcome, TurnError, TurnLimits } from './types.js';
+import type {
+  AgentTools,
+  ChatMessage,
+  Emit,
+  ModelClient,
+  StopReason,
+  ToolCallOutcome,
+  TurnError,
+  TurnLimits,
+} from './types.js';
 
 export interface RunTurnOptions {
   turnId: string;
@@ -49,7 +58,10 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
       modelTurns++;
       const step = await streamModelTurn(o);
       if (step.stop === 'cancelled') return { stopReason: 'cancelled' };
-      if (step.calls.length === 0) return { stopReason: step.stop === 'max_tokens' ? 'max_tokens' : step.stop === 'refusal' ? 'refusal' : 'end_turn' };
+      if (step.calls.length === 0)
+        return {
+          stopReason: step.stop === 'max_tokens' ? 'max_tokens' : step.stop === 'refusal' ? 'refusal' : 'end_turn',
+        };
       if (step.stop === 'max_tokens') {
         // A tool call cut off by max_tokens has incomplete arguments: report instead of running it.
         for (const c of step.calls) {
@@ -61,12 +73,23 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
     }
   } catch (e) {
     if (signal.aborted) return { stopReason: 'cancelled' };
-    const err = e instanceof ShadowboxError ? e : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error)?.message ?? String(e), {}, { cause: e });
+    const err =
+      e instanceof ShadowboxError
+        ? e
+        : new ShadowboxError(
+            ErrorCodes.InternalError,
+            'internal',
+            (e as Error)?.message ?? String(e),
+            {},
+            { cause: e },
+          );
     return { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
   }
 }
 
-async function streamModelTurn(o: RunTurnOptions): Promise<{ stop: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' | 'cancelled'; calls: PendingCall[] }> {
+async function streamModelTurn(
+  o: RunTurnOptions,
+): Promise<{ stop: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' | 'cancelled'; calls: PendingCall[] }> {
   const { turnId, emit, signal } = o;
   const budget = Math.floor(o.model.contextWindow * o.limits.contextHighWater);
   const { messages } = fitContext(o.history, budget, o.system);
@@ -106,8 +129,19 @@ async function streamModelTurn(o: RunTurnOptions): Promise<{ stop: 'end_turn' | 
   // What the model produced is kept even when cancelled, so the conversation stays truthful.
   if (text || reasoning || calls.length) {
     const kept = cancelled ? [] : calls;
-    o.history.push({ role: 'assistant', content: text, ...(reasoning ? { reasoning } : {}), ...(kept.length ? { toolCalls: kept } : {}) });
-    emit({ type: 'assistant_message', turnId, text, ...(reasoning ? { reasoning } : {}), toolCalls: kept.map((c) => ({ callId: c.id, tool: c.name, arguments: c.arguments })) });
+    o.history.push({
+      role: 'assistant',
+      content: text,
+      ...(reasoning ? { reasoning } : {}),
+      ...(kept.length ? { toolCalls: kept } : {}),
+    });
+    emit({
+      type: 'assistant_message',
+      turnId,
+      text,
+      ...(reasoning ? { reasoning } : {}),
+      toolCalls: kept.map((c) => ({ callId: c.id, tool: c.name, arguments: c.arguments })),
+    });
   }
   return { stop: cancelled ? 'cancelled' : stop, calls: cancelled ? [] : calls };
 }
@@ -124,7 +158,16 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
       parseError = (e as Error).message;
     }
     const desc = o.tools.describe(c.name, input);
-    emit({ type: 'tool_call', turnId, callId: c.id, tool: c.name, kind: desc?.kind ?? 'other', summary: desc?.summary ?? c.name, input: input ?? c.arguments, status: 'pending' });
+    emit({
+      type: 'tool_call',
+      turnId,
+      callId: c.id,
+      tool: c.name,
+      kind: desc?.kind ?? 'other',
+      summary: desc?.summary ?? c.name,
+      input: input ?? c.arguments,
+      status: 'pending',
+    });
     return { call: c, input, parseError, concurrent: desc?.concurrent ?? false };
   });
   const results: ToolCallOutcome[] = new Array(prepared.length);
@@ -141,17 +184,40 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
   }
   prepared.forEach((p, k) => {
     const r = results[k];
-    o.history.push({ role: 'tool', toolCallId: p.call.id, name: p.call.name, content: r.content, ...(r.isError ? { isError: true } : {}) });
+    o.history.push({
+      role: 'tool',
+      toolCallId: p.call.id,
+      name: p.call.name,
+      content: r.content,
+      ...(r.isError ? { isError: true } : {}),
+    });
   });
 }
 
-async function runOne(o: RunTurnOptions, call: PendingCall, input: unknown, parseError: string | undefined): Promise<ToolCallOutcome> {
+async function runOne(
+  o: RunTurnOptions,
+  call: PendingCall,
+  input: unknown,
+  parseError: string | undefined,
+): Promise<ToolCallOutcome> {
   const { turnId, emit, signal } = o;
   let r: ToolCallOutcome;
   if (signal.aborted) {
-    r = { isError: true, content: 'Cancelled before it ran.', durationMs: 0, code: ErrorCodes.RequestCancelled, reason: 'cancelled' };
+    r = {
+      isError: true,
+      content: 'Cancelled before it ran.',
+      durationMs: 0,
+      code: ErrorCodes.RequestCancelled,
+      reason: 'cancelled',
+    };
   } else if (parseError !== undefined) {
-    r = { isError: true, content: `The arguments are not valid JSON (${parseError}). Send the tool arguments as one JSON object.`, durationMs: 0, code: ErrorCodes.ToolInputInvalid, reason: 'invalid_json' };
+    r = {
+      isError: true,
+      content: `The arguments are not valid JSON (${parseError}). Send the tool arguments as one JSON object.`,
+      durationMs: 0,
+      code: ErrorCodes.ToolInputInvalid,
+      reason: 'invalid_json',
+    };
   } else {
     emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' });
     r = await o.tools.call({ turnId, callId: call.id, name: call.name, input, signal });

@@ -15,7 +15,8 @@ function wellFormed(history: ChatMessage[]): boolean {
     const m = history[i]!;
     if (m.role !== 'assistant' || !m.toolCalls?.length) continue;
     const results: string[] = [];
-    for (let j = i + 1; j < history.length && history[j]!.role === 'tool'; j++) results.push((history[j] as { toolCallId: string }).toolCallId);
+    for (let j = i + 1; j < history.length && history[j]!.role === 'tool'; j++)
+      results.push((history[j] as { toolCallId: string }).toolCallId);
     if (results.length !== m.toolCalls.length || !m.toolCalls.every((c) => results.includes(c.id))) return false;
   }
   return true;
@@ -29,10 +30,29 @@ describe('historyFromEvents', () => {
       log([
         { type: 'user_message', turnId: 't1', text: 'hi', clientId: 'c1' },
         { type: 'turn_start', turnId: 't1', model: 'm' },
-        { type: 'assistant_message', turnId: 't1', text: 'reading', toolCalls: [call('a', 'read_file'), call('b', 'read_file')] },
+        {
+          type: 'assistant_message',
+          turnId: 't1',
+          text: 'reading',
+          toolCalls: [call('a', 'read_file'), call('b', 'read_file')],
+        },
         { type: 'tool_call_update', turnId: 't1', callId: 'a', status: 'running' },
-        { type: 'tool_call_update', turnId: 't1', callId: 'b', status: 'failed', content: 'no such file', durationMs: 1 },
-        { type: 'tool_call_update', turnId: 't1', callId: 'a', status: 'completed', content: '1\thello', durationMs: 1 },
+        {
+          type: 'tool_call_update',
+          turnId: 't1',
+          callId: 'b',
+          status: 'failed',
+          content: 'no such file',
+          durationMs: 1,
+        },
+        {
+          type: 'tool_call_update',
+          turnId: 't1',
+          callId: 'a',
+          status: 'completed',
+          content: '1\thello',
+          durationMs: 1,
+        },
         { type: 'assistant_message', turnId: 't1', text: 'done', toolCalls: [] },
         { type: 'turn_end', turnId: 't1', stopReason: 'end_turn' },
       ]),
@@ -41,7 +61,14 @@ describe('historyFromEvents', () => {
     expect(s.unresolvedCalls).toEqual([]);
     expect(s.history).toEqual([
       { role: 'user', content: 'hi' },
-      { role: 'assistant', content: 'reading', toolCalls: [{ id: 'a', name: 'read_file', arguments: '{}' }, { id: 'b', name: 'read_file', arguments: '{}' }] },
+      {
+        role: 'assistant',
+        content: 'reading',
+        toolCalls: [
+          { id: 'a', name: 'read_file', arguments: '{}' },
+          { id: 'b', name: 'read_file', arguments: '{}' },
+        ],
+      },
       { role: 'tool', toolCallId: 'b', name: 'read_file', content: 'no such file', isError: true },
       { role: 'tool', toolCallId: 'a', name: 'read_file', content: '1\thello' },
       { role: 'assistant', content: 'done' },
@@ -60,11 +87,24 @@ describe('historyFromEvents', () => {
     expect(open.unresolvedCalls).toEqual([{ id: 'x', name: 'python', arguments: '{}', awaitingPermission: false }]);
 
     // What recovery appends: the turn ends interrupted.
-    const closed = historyFromEvents(log([...crashed, { type: 'turn_end', turnId: 't1', stopReason: 'interrupted' }, { type: 'daemon_restarted', interruptedTurn: 't1' }, { type: 'user_message', turnId: 't2', text: 'what happened?', clientId: 'c1' }]));
+    const closed = historyFromEvents(
+      log([
+        ...crashed,
+        { type: 'turn_end', turnId: 't1', stopReason: 'interrupted' },
+        { type: 'daemon_restarted', interruptedTurn: 't1' },
+        { type: 'user_message', turnId: 't2', text: 'what happened?', clientId: 'c1' },
+      ]),
+    );
     expect(closed.openTurn).toBeNull();
     expect(closed.unresolvedCalls).toEqual([]);
     expect(wellFormed(closed.history)).toBe(true);
-    expect(closed.history[2]).toEqual({ role: 'tool', toolCallId: 'x', name: 'python', content: INTERRUPTED_RESULT, isError: true });
+    expect(closed.history[2]).toEqual({
+      role: 'tool',
+      toolCallId: 'x',
+      name: 'python',
+      content: INTERRUPTED_RESULT,
+      isError: true,
+    });
     expect(closed.history.at(-1)).toEqual({ role: 'user', content: 'what happened?' });
   });
 
@@ -85,10 +125,19 @@ describe('historyFromEvents', () => {
     const recovered = [
       ...events,
       { type: 'turn_end', turnId: 't1', stopReason: 'interrupted' },
-      { type: 'tool_call_update', turnId: 't1', callId: 'run', status: 'failed', content: INTERRUPTED_RESULT, durationMs: 0 },
+      {
+        type: 'tool_call_update',
+        turnId: 't1',
+        callId: 'run',
+        status: 'failed',
+        content: INTERRUPTED_RESULT,
+        durationMs: 0,
+      },
     ] satisfies SessionEventBody[];
     const mid = historyFromEvents(log(recovered));
-    expect(mid.history.filter((m) => m.role === 'tool').map((m) => (m as { toolCallId: string }).toolCallId)).toEqual(['run']);
+    expect(mid.history.filter((m) => m.role === 'tool').map((m) => (m as { toolCallId: string }).toolCallId)).toEqual([
+      'run',
+    ]);
     const done = historyFromEvents(
       log([
         ...recovered,
@@ -99,7 +148,10 @@ describe('historyFromEvents', () => {
       ]),
     );
     expect(wellFormed(done.history)).toBe(true);
-    expect(done.history.filter((m) => m.role === 'tool').map((m) => (m as { toolCallId: string }).toolCallId)).toEqual(['run', 'ask']);
+    expect(done.history.filter((m) => m.role === 'tool').map((m) => (m as { toolCallId: string }).toolCallId)).toEqual([
+      'run',
+      'ask',
+    ]);
   });
 
   it('calls cut off by max_tokens get the same result after a restart as the loop gave them in memory', () => {
@@ -113,6 +165,12 @@ describe('historyFromEvents', () => {
       ]),
     );
     expect(wellFormed(s.history)).toBe(true);
-    expect(s.history[2]).toEqual({ role: 'tool', toolCallId: 'cut', name: 'write_file', content: CUT_OFF_RESULT, isError: true });
+    expect(s.history[2]).toEqual({
+      role: 'tool',
+      toolCallId: 'cut',
+      name: 'write_file',
+      content: CUT_OFF_RESULT,
+      isError: true,
+    });
   });
 });

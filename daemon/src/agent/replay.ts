@@ -4,7 +4,8 @@ import type { ChatMessage } from './types.js';
 /** The result the model sees for a call cut off by max_tokens (its arguments are incomplete, it did not run). */
 export const CUT_OFF_RESULT = 'The tool call was cut off by max_tokens; its arguments are incomplete.';
 /** The result the model sees for a call whose run the daemon lost (it stopped while the call ran). */
-export const INTERRUPTED_RESULT = 'Interrupted: the daemon stopped while this call was running. Check its effects before retrying.';
+export const INTERRUPTED_RESULT =
+  'Interrupted: the daemon stopped while this call was running. Check its effects before retrying.';
 
 /** A session's conversation rebuilt from its event log, plus what a crash left open. */
 export interface ReplayState {
@@ -38,14 +39,25 @@ export function historyFromEvents(events: SessionEvent[]): ReplayState {
         // session could never be prompted again. Calls awaiting a question stay open: recovery resumes them.
         for (const c of lastCalls) {
           if (resolved.has(c.id) || awaiting.has(c.id)) continue;
-          history.push({ role: 'tool', toolCallId: c.id, name: c.name, content: e.stopReason === 'max_tokens' ? CUT_OFF_RESULT : INTERRUPTED_RESULT, isError: true });
+          history.push({
+            role: 'tool',
+            toolCallId: c.id,
+            name: c.name,
+            content: e.stopReason === 'max_tokens' ? CUT_OFF_RESULT : INTERRUPTED_RESULT,
+            isError: true,
+          });
           resolved.add(c.id);
         }
         break;
       case 'assistant_message': {
         const calls = e.toolCalls.map((c) => ({ id: c.callId, name: c.tool, arguments: c.arguments }));
         for (const c of calls) toolNames.set(c.id, c.name);
-        history.push({ role: 'assistant', content: e.text, ...(e.reasoning ? { reasoning: e.reasoning } : {}), ...(calls.length ? { toolCalls: calls } : {}) });
+        history.push({
+          role: 'assistant',
+          content: e.text,
+          ...(e.reasoning ? { reasoning: e.reasoning } : {}),
+          ...(calls.length ? { toolCalls: calls } : {}),
+        });
         lastCalls = calls;
         resolved.clear();
         awaiting.clear();
@@ -54,7 +66,13 @@ export function historyFromEvents(events: SessionEvent[]): ReplayState {
       case 'tool_call_update':
         if (e.status === 'awaiting_permission') awaiting.add(e.callId);
         if ((e.status === 'completed' || e.status === 'failed') && !resolved.has(e.callId)) {
-          history.push({ role: 'tool', toolCallId: e.callId, name: toolNames.get(e.callId) ?? 'unknown', content: e.content ?? '', ...(e.status === 'failed' ? { isError: true } : {}) });
+          history.push({
+            role: 'tool',
+            toolCallId: e.callId,
+            name: toolNames.get(e.callId) ?? 'unknown',
+            content: e.content ?? '',
+            ...(e.status === 'failed' ? { isError: true } : {}),
+          });
           resolved.add(e.callId);
           awaiting.delete(e.callId);
         }
@@ -66,6 +84,8 @@ export function historyFromEvents(events: SessionEvent[]): ReplayState {
         break;
     }
   }
-  const unresolvedCalls = lastCalls.filter((c) => !resolved.has(c.id)).map((c) => ({ ...c, awaitingPermission: awaiting.has(c.id) }));
+  const unresolvedCalls = lastCalls
+    .filter((c) => !resolved.has(c.id))
+    .map((c) => ({ ...c, awaitingPermission: awaiting.has(c.id) }));
   return { history, openTurn, unresolvedCalls };
 }

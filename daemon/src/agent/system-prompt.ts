@@ -1,5 +1,9 @@
 /** The system prompt: who the agent is, where it works, what its edits do, which tools it has. */
-export function systemPrompt(o: { workspace: string; mode: 'read-only' | 'review' | 'auto'; tools: ReadonlyArray<{ name: string; kind: string }> }): string {
+export function systemPrompt(o: {
+  workspace: string;
+  mode: 'read-only' | 'review' | 'auto';
+  tools: ReadonlyArray<{ name: string; kind: string }>;
+}): string {
   const modeLine =
     o.mode === 'read-only'
       ? 'This session is read-only: you can read and search, not change files or run code.'
@@ -7,7 +11,7 @@ export function systemPrompt(o: { workspace: string; mode: 'read-only' | 'review
         ? 'Your edits land in a shadow copy of the workspace; the person reviews and accepts them later.'
         : 'Your edits land in a shadow copy of the workspace as reviewable changes; nothing reaches the real files until the person accepts it. Network access asks the person first.';
   return [
-    'You are shadowbox, a careful coding agent working on the person\'s code.',
+    "You are shadowbox, a careful coding agent working on the person's code.",
     `Workspace: ${o.workspace} (paths are relative to it; you cannot leave it).`,
     modeLine,
     'Code runs only in a WASI sandbox (tools run_bundle and python) that sees the same shadow files at /workspace; there is no shell.',

@@ -8,7 +8,12 @@ export interface ToolSpec {
 }
 export type ChatMessage =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string; reasoning?: string; toolCalls?: { id: string; name: string; arguments: string }[] }
+  | {
+      role: 'assistant';
+      content: string;
+      reasoning?: string;
+      toolCalls?: { id: string; name: string; arguments: string }[];
+    }
   | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
 export type ModelEvent =
   | { type: 'text'; delta: string }
@@ -49,7 +54,13 @@ export interface AgentTools {
   specs(): ToolSpec[];
   /** Kind, summary and concurrency of a call; null when the tool is unknown. */
   describe(name: string, input: unknown): { kind: ToolKindName; summary: string; concurrent: boolean } | null;
-  call(req: { turnId: string; callId: string; name: string; input: unknown; signal: AbortSignal }): Promise<ToolCallOutcome>;
+  call(req: {
+    turnId: string;
+    callId: string;
+    name: string;
+    input: unknown;
+    signal: AbortSignal;
+  }): Promise<ToolCallOutcome>;
 }
 export type ToolKindName = 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
 

@@ -6,7 +6,9 @@ import type { z } from 'zod';
 export type Entry = z.infer<typeof AuditEntry>;
 
 // canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalizeFn = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (input: unknown) => string | undefined;
+const canonicalizeFn = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
+  input: unknown,
+) => string | undefined;
 
 /** RFC 8785 canonical JSON text: what hashes and signatures cover. */
 export function canonicalJson(value: unknown): string {

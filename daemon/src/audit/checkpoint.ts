@@ -6,7 +6,14 @@ const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
 
 /** A signed statement "entry `seq` of this workspace's log has hash `hash`", by the daemon key. */
 export const Checkpoint = z
-  .object({ v: z.literal(1), seq: z.number().int().nonnegative(), hash: hex(64), time: z.string(), keyId: z.string(), sig: hex(128) })
+  .object({
+    v: z.literal(1),
+    seq: z.number().int().nonnegative(),
+    hash: hex(64),
+    time: z.string(),
+    keyId: z.string(),
+    sig: hex(128),
+  })
   .strict();
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
@@ -15,7 +22,9 @@ export const CheckpointLine = z.object({ checkpoint: Checkpoint }).strict();
 
 // What the signature covers: the workspace too, so a checkpoint cannot be replayed into another log.
 function message(workspace: string, c: Pick<Checkpoint, 'seq' | 'hash' | 'time'>): Uint8Array {
-  return Buffer.from(canonicalJson({ purpose: 'shadowbox-audit-checkpoint', v: 1, workspace, seq: c.seq, hash: c.hash, time: c.time }));
+  return Buffer.from(
+    canonicalJson({ purpose: 'shadowbox-audit-checkpoint', v: 1, workspace, seq: c.seq, hash: c.hash, time: c.time }),
+  );
 }
 
 /** Signs (seq, hash) of the last entry. */

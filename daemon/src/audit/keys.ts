@@ -29,7 +29,11 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 function fromSeed(seed: Uint8Array): DaemonKey {
   const pair = nacl.sign.keyPair.fromSeed(seed);
   // Signing uses tweetnacl; verifying uses node:crypto (same Ed25519, ~6 ms → ~0.1 ms per signature here).
-  const pub = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, pair.publicKey]), format: 'der', type: 'spki' });
+  const pub = createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, pair.publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
   return {
     keyId: sha256Hex(pair.publicKey).slice(0, 16),
     publicKey: pair.publicKey,
@@ -54,12 +58,31 @@ async function read(file: string, logger: Logger): Promise<DaemonKey> {
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is not valid JSON (left as is)`, { file }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.AuditFailed,
+      'key_corrupt',
+      `daemon key ${file} is not valid JSON (left as is)`,
+      { file },
+      { cause: e },
+    );
   }
   const k = KeyFile.safeParse(raw);
-  if (!k.success) throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is invalid (left as is)`, { file }, { cause: k.error });
+  if (!k.success)
+    throw new ShadowboxError(
+      ErrorCodes.AuditFailed,
+      'key_corrupt',
+      `daemon key ${file} is invalid (left as is)`,
+      { file },
+      { cause: k.error },
+    );
   const key = fromSeed(Buffer.from(k.data.private, 'hex'));
-  if (Buffer.from(key.publicKey).toString('hex') !== k.data.public) throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file}: public half does not match the seed`, { file });
+  if (Buffer.from(key.publicKey).toString('hex') !== k.data.public)
+    throw new ShadowboxError(
+      ErrorCodes.AuditFailed,
+      'key_corrupt',
+      `daemon key ${file}: public half does not match the seed`,
+      { file },
+    );
   return key;
 }
 
@@ -73,7 +96,11 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
   }
   const seed = nacl.randomBytes(32);
   const key = fromSeed(seed);
-  const body = { keytype: 'ed25519', public: Buffer.from(key.publicKey).toString('hex'), private: Buffer.from(seed).toString('hex') };
+  const body = {
+    keytype: 'ed25519',
+    public: Buffer.from(key.publicKey).toString('hex'),
+    private: Buffer.from(seed).toString('hex'),
+  };
   try {
     await writeFile(file, JSON.stringify(body) + '\n', { mode: 0o600, flag: 'wx' });
     logger.info(`audit: generated daemon key ${key.keyId} in ${file}`);
@@ -81,7 +108,13 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
   } catch (e) {
     // Another process created it first: use theirs.
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return read(file, logger);
-    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_write_failed', `cannot write daemon key ${file}`, { file }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.AuditFailed,
+      'key_write_failed',
+      `cannot write daemon key ${file}`,
+      { file },
+      { cause: e },
+    );
   }
 }
 

@@ -27,7 +27,13 @@ afterEach(async () => {
 /** Writes n tool.call entries and closes; returns the log's lines. */
 async function fill(n: number, over: Partial<AuditLogDeps> = {}): Promise<string[]> {
   const log = make(over);
-  for (let i = 0; i < n; i++) await log.append({ type: 'tool.call', workspace: ws, sessionId: i % 2 ? 's1' : 's2', data: { tool: i % 3 ? 'read_file' : 'grep', i } });
+  for (let i = 0; i < n; i++)
+    await log.append({
+      type: 'tool.call',
+      workspace: ws,
+      sessionId: i % 2 ? 's1' : 's2',
+      data: { tool: i % 3 ? 'read_file' : 'grep', i },
+    });
   await log.close();
   return readLines();
 }
@@ -54,7 +60,9 @@ describe('append, query, chain', () => {
     await fill(12);
     const log = make();
     expect((await log.query({ workspace: ws, limit: 1000 })).entries).toHaveLength(12);
-    expect((await log.query({ workspace: ws, sessionId: 's1', limit: 1000 })).entries.every((e) => e.sessionId === 's1')).toBe(true);
+    expect(
+      (await log.query({ workspace: ws, sessionId: 's1', limit: 1000 })).entries.every((e) => e.sessionId === 's1'),
+    ).toBe(true);
     const grep = await log.query({ workspace: ws, tool: 'grep', limit: 1000 });
     expect(grep.entries.map((e) => e.data.i)).toEqual([0, 3, 6, 9]);
     expect((await log.query({ workspace: ws, limit: 3 })).entries.map((e) => e.seq)).toEqual([10, 11, 12]);
@@ -73,7 +81,11 @@ describe('append, query, chain', () => {
   it('concurrent appends from many callers never interleave or fork the chain; workspaces are separate', async () => {
     const log = make({ checkpointEvery: 50 });
     const other = '/work/other';
-    await Promise.all(Array.from({ length: 500 }, (_, i) => log.append({ type: 'tool.call', workspace: i % 5 ? ws : other, data: { i, text: 'x'.repeat(i % 300) } })));
+    await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        log.append({ type: 'tool.call', workspace: i % 5 ? ws : other, data: { i, text: 'x'.repeat(i % 300) } }),
+      ),
+    );
     const seen = await log.query({ workspace: ws, limit: 1000 });
     expect(seen.entries.map((e) => e.seq)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
     expect(await log.verify(ws)).toMatchObject({ ok: true, entries: 400 });
@@ -82,7 +94,15 @@ describe('append, query, chain', () => {
 
   it('redacts secrets and caps data before hashing', async () => {
     const log = make();
-    await log.append({ type: 'net.fetch', workspace: ws, data: { url: 'https://x.org/?token=abc123', headers: { authorization: 'Bearer zzzzzzzzzzzz' }, body: 'y'.repeat(100_000) } });
+    await log.append({
+      type: 'net.fetch',
+      workspace: ws,
+      data: {
+        url: 'https://x.org/?token=abc123',
+        headers: { authorization: 'Bearer zzzzzzzzzzzz' },
+        body: 'y'.repeat(100_000),
+      },
+    });
     const text = await readFile(file(), 'utf8');
     expect(text).not.toContain('abc123');
     expect(text).not.toContain('zzzzzzzzzzzz');
@@ -101,7 +121,9 @@ describe('append, query, chain', () => {
   it('refuses appends after close', async () => {
     const log = make();
     await log.close();
-    await expect(log.append({ type: 'x', workspace: ws, data: {} })).rejects.toMatchObject({ data: { reason: 'audit_closed' } });
+    await expect(log.append({ type: 'x', workspace: ws, data: {} })).rejects.toMatchObject({
+      data: { reason: 'audit_closed' },
+    });
   });
 });
 
@@ -134,7 +156,13 @@ describe('verify names the first bad entry', () => {
     const lines = await fill(10);
     const i = lines.findIndex((l) => l.includes('"seq":7,'));
     const prev = JSON.parse(lines[i]) as { prevHash: string };
-    const forged: Record<string, unknown> = { seq: 7, time: new Date().toISOString(), type: 'tool.call', data: { tool: 'forged' }, prevHash: prev.prevHash };
+    const forged: Record<string, unknown> = {
+      seq: 7,
+      time: new Date().toISOString(),
+      type: 'tool.call',
+      data: { tool: 'forged' },
+      prevHash: prev.prevHash,
+    };
     forged.hash = entryHash(forged as never);
     lines.splice(i, 0, JSON.stringify(forged));
     await writeLines(lines);
@@ -162,7 +190,12 @@ describe('verify names the first bad entry', () => {
 
   it('a truncation stays reported after the daemon appends again', async () => {
     const lines = await fill(10);
-    await writeLines(lines.slice(0, lines.findIndex((l) => l.includes('"seq":8,'))));
+    await writeLines(
+      lines.slice(
+        0,
+        lines.findIndex((l) => l.includes('"seq":8,')),
+      ),
+    );
     await fill(5);
     expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: 8, reason: 'truncated_tail' } });
   });
@@ -240,7 +273,12 @@ describe('verify names the first bad entry', () => {
     expect((await verify()).firstBad?.reason).toBe('torn_line');
     const log = make();
     await log.append({ type: 'x', workspace: ws, data: {} });
-    expect((await log.query({ workspace: ws, limit: 10 })).entries.map((e) => e.type)).toEqual(['tool.call', 'tool.call', 'tool.call', 'x']);
+    expect((await log.query({ workspace: ws, limit: 10 })).entries.map((e) => e.type)).toEqual([
+      'tool.call',
+      'tool.call',
+      'tool.call',
+      'x',
+    ]);
     expect(await log.verify(ws)).toMatchObject({ ok: true });
   });
 
@@ -278,8 +316,16 @@ describe('verify names the first bad entry', () => {
     const log = make({ checkpointEvery: 100 });
     for (let i = 0; i < 5; i++) await log.append({ type: 'tool.call', workspace: ws, data: { i } });
     // no close: as after kill -9, the entries are in the file but no checkpoint covers them
-    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({ ok: true, entries: 5, checkpoints: 0 });
+    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({
+      ok: true,
+      entries: 5,
+      checkpoints: 0,
+    });
     await truncate(file(), 0);
-    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({ ok: true, entries: 0, checkpoints: 0 });
+    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({
+      ok: true,
+      entries: 0,
+      checkpoints: 0,
+    });
   });
 });

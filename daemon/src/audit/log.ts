@@ -14,7 +14,13 @@ import { type Durability, WorkspaceWriter } from './writer.js';
 
 /** The audit log as the daemon uses it: the AuditSink others append to, plus reading and verifying. */
 export interface AuditLog extends AuditSink {
-  query(p: { workspace: string; sessionId?: string; tool?: string; type?: string; limit: number }): Promise<{ entries: z.infer<typeof AuditEntry>[] }>;
+  query(p: {
+    workspace: string;
+    sessionId?: string;
+    tool?: string;
+    type?: string;
+    limit: number;
+  }): Promise<{ entries: z.infer<typeof AuditEntry>[] }>;
   verify(workspace: string): Promise<ResultOf<typeof AuditVerify>>;
   close(): Promise<void>;
 }
@@ -38,7 +44,9 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   let closed = false;
   let keyPromise: Promise<DaemonKey> | null = null;
   const key = () =>
-    (keyPromise ??= mkdir(deps.stateDir, { recursive: true, mode: 0o700 }).then(() => loadOrCreateDaemonKey(deps.stateDir, deps.logger))).catch((e: unknown) => {
+    (keyPromise ??= mkdir(deps.stateDir, { recursive: true, mode: 0o700 }).then(() =>
+      loadOrCreateDaemonKey(deps.stateDir, deps.logger),
+    )).catch((e: unknown) => {
       keyPromise = null;
       throw e;
     });
@@ -59,7 +67,10 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   };
 
   return {
-    append: (entry) => (closed ? Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed')) : writer(entry.workspace).append(entry)),
+    append: (entry) =>
+      closed
+        ? Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed'))
+        : writer(entry.workspace).append(entry),
 
     async query(p) {
       await writers.get(p.workspace)?.flushed();
@@ -87,14 +98,20 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
 
     async verify(workspace) {
       await writers.get(workspace)?.flushed();
-      return verifyLog(auditFiles(deps.stateDir, workspace), workspace, await loadDaemonKey(deps.stateDir, deps.logger));
+      return verifyLog(
+        auditFiles(deps.stateDir, workspace),
+        workspace,
+        await loadDaemonKey(deps.stateDir, deps.logger),
+      );
     },
 
     async close() {
       closed = true;
       const all = [...writers.values()];
       const results = await Promise.allSettled(all.map((w) => w.close()));
-      for (const r of results) if (r.status === 'rejected') deps.logger.error(`audit: close failed: ${(r.reason as Error)?.message ?? String(r.reason)}`);
+      for (const r of results)
+        if (r.status === 'rejected')
+          deps.logger.error(`audit: close failed: ${(r.reason as Error)?.message ?? String(r.reason)}`);
     },
   };
 }

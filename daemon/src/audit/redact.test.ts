@@ -17,21 +17,47 @@ describe('redaction', () => {
       usage: { inputTokens: 120, outputTokens: 30 },
       password: 42,
     });
-    for (const k of ['token', 'apiKey', 'API_KEY', 'authorization', 'Proxy-Authorization', 'accessToken', 'refresh_token', 'cookie', 'Set-Cookie', 'privateKey', 'secret']) expect(isSecretKey(k), k).toBe(true);
+    for (const k of [
+      'token',
+      'apiKey',
+      'API_KEY',
+      'authorization',
+      'Proxy-Authorization',
+      'accessToken',
+      'refresh_token',
+      'cookie',
+      'Set-Cookie',
+      'privateKey',
+      'secret',
+    ])
+      expect(isSecretKey(k), k).toBe(true);
     for (const k of ['tokens', 'inputTokens', 'author', 'keyword', 'path']) expect(isSecretKey(k), k).toBe(false);
   });
 
   it('scrubs secret-shaped strings wherever they appear', () => {
-    expect(scrubString('curl -H "Authorization: Bearer abcdefghijklmnop" x')).toBe(`curl -H "Authorization: Bearer ${REDACTED}" x`);
+    expect(scrubString('curl -H "Authorization: Bearer abcdefghijklmnop" x')).toBe(
+      `curl -H "Authorization: Bearer ${REDACTED}" x`,
+    );
     expect(scrubString('key sk-abcdefghijklmnopqrstuv used')).toBe(`key ${REDACTED} used`);
     expect(scrubString('ghp_0123456789abcdefghijABCDEFGHIJ')).toBe(REDACTED);
-    expect(scrubString('https://user:hunter2@example.com/x?q=1&access_token=zzz&page=2')).toBe(`https://user:${REDACTED}@example.com/x?q=1&access_token=${REDACTED}&page=2`);
+    expect(scrubString('https://user:hunter2@example.com/x?q=1&access_token=zzz&page=2')).toBe(
+      `https://user:${REDACTED}@example.com/x?q=1&access_token=${REDACTED}&page=2`,
+    );
     expect(scrubString('-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----')).toBe(REDACTED);
     expect(scrubString('plain text about tokens')).toBe('plain text about tokens');
   });
 
   it('caps strings, arrays, depth and total size; keeps only plain JSON', () => {
-    const d = sanitizeData({ s: 'x'.repeat(5000), a: Array.from({ length: 300 }, (_, i) => i), n: NaN, b: 10n, f: () => 1, u: undefined, when: new Date(0), buf: Buffer.from('hi') });
+    const d = sanitizeData({
+      s: 'x'.repeat(5000),
+      a: Array.from({ length: 300 }, (_, i) => i),
+      n: NaN,
+      b: 10n,
+      f: () => 1,
+      u: undefined,
+      when: new Date(0),
+      buf: Buffer.from('hi'),
+    });
     expect((d.s as string).length).toBeLessThan(2100);
     expect(d.s).toMatch(/…\[\+3000 chars\]$/);
     expect((d.a as unknown[]).length).toBe(201);

@@ -12,12 +12,18 @@ export interface DataLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_LIMITS: DataLimits = { maxDataBytes: 16 * 1024, maxStringChars: 2000, maxArrayItems: 200, maxDepth: 8 };
+export const DEFAULT_LIMITS: DataLimits = {
+  maxDataBytes: 16 * 1024,
+  maxStringChars: 2000,
+  maxArrayItems: 200,
+  maxDepth: 8,
+};
 
 export const REDACTED = '[redacted]';
 
 // Key names (lowercased, without - _ . and spaces) whose values are secrets.
-const SECRET_KEY = /(?:token|secret|secretkey|password|passwd|passphrase|apikey|authorization|auth|cookie|setcookie|credential|credentials|privatekey|accesskey|sessionkey)$/;
+const SECRET_KEY =
+  /(?:token|secret|secretkey|password|passwd|passphrase|apikey|authorization|auth|cookie|setcookie|credential|credentials|privatekey|accesskey|sessionkey)$/;
 
 /** Whether a field of this name holds a secret (token, apiKey, Authorization, x-api-key, client_secret, …). */
 export function isSecretKey(key: string): boolean {
@@ -46,7 +52,9 @@ export function scrubString(s: string): string {
 }
 
 function cut(s: string, limits: DataLimits): string {
-  return s.length <= limits.maxStringChars ? s : `${s.slice(0, limits.maxStringChars)}…[+${s.length - limits.maxStringChars} chars]`;
+  return s.length <= limits.maxStringChars
+    ? s
+    : `${s.slice(0, limits.maxStringChars)}…[+${s.length - limits.maxStringChars} chars]`;
 }
 
 function clean(v: unknown, limits: DataLimits, depth: number, seen: Set<object>): unknown {
@@ -59,7 +67,8 @@ function clean(v: unknown, limits: DataLimits, depth: number, seen: Set<object>)
   if (depth >= limits.maxDepth) return '[depth]';
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
   if (v instanceof Uint8Array) return { bytes: v.byteLength, sha256: sha256Hex(v) };
-  if (v instanceof Error) return { error: v.name, ...('code' in v ? { code: clean(v.code, limits, depth + 1, seen) } : {}) };
+  if (v instanceof Error)
+    return { error: v.name, ...('code' in v ? { code: clean(v.code, limits, depth + 1, seen) } : {}) };
   seen.add(v);
   try {
     if (Array.isArray(v)) {
@@ -87,11 +96,22 @@ function clean(v: unknown, limits: DataLimits, depth: number, seen: Set<object>)
  * redacted, long strings and arrays cut, and the whole capped at maxDataBytes (past that it is
  * replaced by `{ _truncated: true, bytes, sha256, preview }`).
  */
-export function sanitizeData(data: Record<string, unknown>, limits: DataLimits = DEFAULT_LIMITS): Record<string, unknown> {
+export function sanitizeData(
+  data: Record<string, unknown>,
+  limits: DataLimits = DEFAULT_LIMITS,
+): Record<string, unknown> {
   const cleaned = clean(data, limits, 0, new Set());
-  const obj = cleaned !== null && typeof cleaned === 'object' && !Array.isArray(cleaned) ? (cleaned as Record<string, unknown>) : { value: cleaned ?? null };
+  const obj =
+    cleaned !== null && typeof cleaned === 'object' && !Array.isArray(cleaned)
+      ? (cleaned as Record<string, unknown>)
+      : { value: cleaned ?? null };
   const text = canonicalJson(obj);
   const bytes = Buffer.byteLength(text);
   if (bytes <= limits.maxDataBytes) return obj;
-  return { _truncated: true, bytes, sha256: sha256Hex(text), preview: text.slice(0, Math.min(512, limits.maxDataBytes)) };
+  return {
+    _truncated: true,
+    bytes,
+    sha256: sha256Hex(text),
+    preview: text.slice(0, Math.min(512, limits.maxDataBytes)),
+  };
 }

@@ -81,7 +81,11 @@ async function seqAppearsLater(file: string, seq: number, fromLine: number): Pro
  * signature and the entry it names, then the head file (the newest signed checkpoint, kept beside
  * the log) against the end of the log. Stops at the first bad entry and names it.
  */
-export async function verifyLog(files: { log: string; head: string }, workspace: string, key: DaemonKey | null): Promise<VerifyResult> {
+export async function verifyLog(
+  files: { log: string; head: string },
+  workspace: string,
+  key: DaemonKey | null,
+): Promise<VerifyResult> {
   const { exists, nl } = await endsWithNewline(files.log);
   const { head, corrupt } = await readHead(files.head);
   let entries = 0;
@@ -100,14 +104,19 @@ export async function verifyLog(files: { log: string; head: string }, workspace:
       try {
         raw = JSON.parse(line);
       } catch {
-        return bad({ seq: isLast && !nl ? expected : null, line: lineNo, reason: isLast && !nl ? 'torn_line' : 'unparseable_line' });
+        return bad({
+          seq: isLast && !nl ? expected : null,
+          line: lineNo,
+          reason: isLast && !nl ? 'torn_line' : 'unparseable_line',
+        });
       }
       if (isLast && !nl) return bad({ seq: expected, line: lineNo, reason: 'torn_line' });
       const cp = typeof raw === 'object' && raw !== null && 'checkpoint' in raw ? CheckpointLine.safeParse(raw) : null;
       if (cp?.success) {
         const c = cp.data.checkpoint;
         if (!checkCheckpoint(key, workspace, c)) return bad({ seq: c.seq, line: lineNo, reason: 'bad_signature' });
-        if (c.seq !== expected - 1 || c.hash !== prevHash) return bad({ seq: c.seq, line: lineNo, reason: 'checkpoint_mismatch' });
+        if (c.seq !== expected - 1 || c.hash !== prevHash)
+          return bad({ seq: c.seq, line: lineNo, reason: 'checkpoint_mismatch' });
         checkpoints++;
         return null;
       }
@@ -148,7 +157,8 @@ export async function verifyLog(files: { log: string; head: string }, workspace:
   }
 
   if (corrupt) return bad({ seq: null, line: 0, reason: 'head_corrupt' });
-  if (!head) return checkpoints > 0 ? bad({ seq: null, line: 0, reason: 'head_missing' }) : { ok: true, entries, checkpoints };
+  if (!head)
+    return checkpoints > 0 ? bad({ seq: null, line: 0, reason: 'head_missing' }) : { ok: true, entries, checkpoints };
   if (!checkCheckpoint(key, workspace, head)) return bad({ seq: head.seq, line: 0, reason: 'bad_signature' });
   if (head.seq > expected - 1) return bad({ seq: expected, line: lineNo + 1, reason: 'truncated_tail' });
   if (head.seq > 0 && headHashSeen !== head.hash) return bad({ seq: head.seq, line: 0, reason: 'checkpoint_mismatch' });

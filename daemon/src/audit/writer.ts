@@ -55,7 +55,8 @@ export class WorkspaceWriter {
   }
 
   append(input: AuditEntryInput): Promise<void> {
-    if (this.closed) return Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed'));
+    if (this.closed)
+      return Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed'));
     return new Promise((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
       if (!this.drainQueued) {
@@ -110,7 +111,16 @@ export class WorkspaceWriter {
       this.lastHash = prev;
       this.sinceCheckpoint += batch.length;
     } catch (e) {
-      const err = e instanceof ShadowboxError ? e : new ShadowboxError(ErrorCodes.AuditFailed, 'append_failed', `audit append failed for ${this.files.log}`, { file: this.files.log }, { cause: e });
+      const err =
+        e instanceof ShadowboxError
+          ? e
+          : new ShadowboxError(
+              ErrorCodes.AuditFailed,
+              'append_failed',
+              `audit append failed for ${this.files.log}`,
+              { file: this.files.log },
+              { cause: e },
+            );
       for (const p of batch) p.reject(err);
       await this.reset();
       return;
@@ -120,7 +130,13 @@ export class WorkspaceWriter {
   }
 
   private entry(seq: number, prevHash: string, input: AuditEntryInput): Entry {
-    const body: Omit<Entry, 'hash'> = { seq, time: this.opts.now().toISOString(), type: String(input.type).slice(0, 100) || 'unknown', data: sanitizeData(input.data ?? {}, this.opts.limits), prevHash };
+    const body: Omit<Entry, 'hash'> = {
+      seq,
+      time: this.opts.now().toISOString(),
+      type: String(input.type).slice(0, 100) || 'unknown',
+      data: sanitizeData(input.data ?? {}, this.opts.limits),
+      prevHash,
+    };
     if (input.sessionId !== undefined) body.sessionId = String(input.sessionId);
     return { ...body, hash: entryHash(body) };
   }
@@ -140,7 +156,10 @@ export class WorkspaceWriter {
 
   private async idleCheckpoint(): Promise<void> {
     this.idle = null;
-    if (this.fh && this.sinceCheckpoint > 0) await this.checkpoint().catch((e: unknown) => this.logger.error(`audit: checkpoint failed: ${(e as Error).message}`));
+    if (this.fh && this.sinceCheckpoint > 0)
+      await this.checkpoint().catch((e: unknown) =>
+        this.logger.error(`audit: checkpoint failed: ${(e as Error).message}`),
+      );
   }
 
   /**
@@ -183,10 +202,25 @@ export class WorkspaceWriter {
       const notes: AuditEntryInput[] = [];
       if (tail.tornStart !== null) notes.push(...(await this.repairTorn(fh, tail.tornStart, size)));
       const head = await this.readHead();
-      if (head && (head.seq > this.lastSeq || (head.seq === this.lastSeq && head.hash !== this.lastHash) || !checkCheckpoint(await this.key(), this.workspace, head))) {
-        const reason = !checkCheckpoint(await this.key(), this.workspace, head) ? 'bad_signature' : head.seq > this.lastSeq ? 'truncated_tail' : 'checkpoint_mismatch';
-        this.logger.error(`audit: ${this.files.log} does not match its signed head (seq ${head.seq}, log ends at ${this.lastSeq}): ${reason}; recorded and continuing`);
-        notes.push({ type: 'audit.discontinuity', workspace: this.workspace, data: { reason, headSeq: head.seq, headHash: head.hash, lastSeq: this.lastSeq, lastHash: this.lastHash } });
+      if (
+        head &&
+        (head.seq > this.lastSeq ||
+          (head.seq === this.lastSeq && head.hash !== this.lastHash) ||
+          !checkCheckpoint(await this.key(), this.workspace, head))
+      ) {
+        const reason = !checkCheckpoint(await this.key(), this.workspace, head)
+          ? 'bad_signature'
+          : head.seq > this.lastSeq
+            ? 'truncated_tail'
+            : 'checkpoint_mismatch';
+        this.logger.error(
+          `audit: ${this.files.log} does not match its signed head (seq ${head.seq}, log ends at ${this.lastSeq}): ${reason}; recorded and continuing`,
+        );
+        notes.push({
+          type: 'audit.discontinuity',
+          workspace: this.workspace,
+          data: { reason, headSeq: head.seq, headHash: head.hash, lastSeq: this.lastSeq, lastHash: this.lastHash },
+        });
       }
       this.fh = fh;
       if (notes.length) {
@@ -220,8 +254,22 @@ export class WorkspaceWriter {
     const saved = path.join(this.files.dir, `audit.torn-${this.opts.now().getTime()}.bin`);
     await writeFile(saved, torn, { mode: 0o600 });
     await fh.truncate(tornStart);
-    this.logger.warn(`audit: torn last line in ${this.files.log} (${torn.length} bytes after seq ${this.lastSeq}); saved to ${saved} and recorded`);
-    return [{ type: 'audit.torn_tail', workspace: this.workspace, data: { afterSeq: this.lastSeq, offset: tornStart, bytes: torn.length, sha256: sha256Hex(torn), savedTo: path.basename(saved) } }];
+    this.logger.warn(
+      `audit: torn last line in ${this.files.log} (${torn.length} bytes after seq ${this.lastSeq}); saved to ${saved} and recorded`,
+    );
+    return [
+      {
+        type: 'audit.torn_tail',
+        workspace: this.workspace,
+        data: {
+          afterSeq: this.lastSeq,
+          offset: tornStart,
+          bytes: torn.length,
+          sha256: sha256Hex(torn),
+          savedTo: path.basename(saved),
+        },
+      },
+    ];
   }
 
   private async readHead(): Promise<Checkpoint | null> {

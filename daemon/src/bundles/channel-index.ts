@@ -6,7 +6,9 @@ import { checkThreshold, envelopeSchema, mostSpecific, refuse, type Authority } 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** One bundle version as the channel index lists it. */
-export const IndexEntrySchema = z.object({ manifestSha256: sha256, archiveSha256: sha256, archiveSize: z.number().int().nonnegative() }).strict();
+export const IndexEntrySchema = z
+  .object({ manifestSha256: sha256, archiveSha256: sha256, archiveSize: z.number().int().nonnegative() })
+  .strict();
 export type IndexEntry = z.infer<typeof IndexEntrySchema>;
 
 /** The signed part of `<channel>/index.json`: every bundle version with its manifest hash. */
@@ -24,7 +26,10 @@ export const IndexEnvelopeSchema = envelopeSchema(IndexSignedSchema);
 export type IndexEnvelope = z.infer<typeof IndexEnvelopeSchema>;
 
 /** What the client remembers per authority and channel (the highest index version accepted). */
-export const IndexStateSchema = z.record(z.string(), z.object({ version: z.number().int(), keys: z.string() }).strict());
+export const IndexStateSchema = z.record(
+  z.string(),
+  z.object({ version: z.number().int(), keys: z.string() }).strict(),
+);
 export type IndexState = z.infer<typeof IndexStateSchema>;
 
 /** A verified index plus the state update to persist once everything else has passed. */
@@ -39,7 +44,12 @@ export interface VerifiedIndex {
 /** Parses untrusted index JSON. */
 export function parseIndex(value: unknown): IndexEnvelope {
   const r = IndexEnvelopeSchema.safeParse(value);
-  if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'index_invalid', `index.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new ShadowboxError(
+      ErrorCodes.BundleInvalid,
+      'index_invalid',
+      `index.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 
@@ -48,13 +58,26 @@ export function parseIndex(value: unknown): IndexEnvelope {
  * expiry against `now` (fixed at the start of the operation) and rollback against `state`. The
  * caller persists `nextState` only after the bundle itself has verified too.
  */
-export function verifyIndex(env: IndexEnvelope, authorities: Authority[], state: IndexState, now: Date, expectedChannel?: string): VerifiedIndex {
+export function verifyIndex(
+  env: IndexEnvelope,
+  authorities: Authority[],
+  state: IndexState,
+  now: Date,
+  expectedChannel?: string,
+): VerifiedIndex {
   const bytes = canonicalBytes(env.signed);
   const errors: ShadowboxError[] = [];
   for (const authority of authorities) {
     let keyIds: string[];
     try {
-      keyIds = checkThreshold(`index ${env.signed.channel} v${env.signed.version}`, authority.index, authority.revoked, bytes, env.signatures, 'index_tampered');
+      keyIds = checkThreshold(
+        `index ${env.signed.channel} v${env.signed.version}`,
+        authority.index,
+        authority.revoked,
+        bytes,
+        env.signatures,
+        'index_tampered',
+      );
     } catch (e) {
       if (e instanceof ShadowboxError) {
         errors.push(e);
@@ -63,15 +86,28 @@ export function verifyIndex(env: IndexEnvelope, authorities: Authority[], state:
       throw e;
     }
     const idx = env.signed;
-    if (expectedChannel && idx.channel !== expectedChannel) throw refuse('mix_and_match', `index is for channel ${idx.channel}, expected ${expectedChannel}`);
-    if (Date.parse(idx.expires) <= now.getTime()) throw refuse('expired', `index ${idx.channel} v${idx.version} expired at ${idx.expires}`, { expires: idx.expires });
+    if (expectedChannel && idx.channel !== expectedChannel)
+      throw refuse('mix_and_match', `index is for channel ${idx.channel}, expected ${expectedChannel}`);
+    if (Date.parse(idx.expires) <= now.getTime())
+      throw refuse('expired', `index ${idx.channel} v${idx.version} expired at ${idx.expires}`, {
+        expires: idx.expires,
+      });
     const stateKey = `${authority.id}/${idx.channel}`;
     const seen = state[stateKey];
     // Fast-forward recovery: when the index keys rotated, the old high-water mark no longer binds.
     if (seen && seen.keys === authority.indexKeysFingerprint && idx.version < seen.version) {
-      throw refuse('rollback', `index ${idx.channel} v${idx.version} is older than v${seen.version} already seen`, { version: idx.version, seen: seen.version });
+      throw refuse('rollback', `index ${idx.channel} v${idx.version} is older than v${seen.version} already seen`, {
+        version: idx.version,
+        seen: seen.version,
+      });
     }
-    return { index: idx, authority, keyIds, stateKey, nextState: { version: idx.version, keys: authority.indexKeysFingerprint } };
+    return {
+      index: idx,
+      authority,
+      keyIds,
+      stateKey,
+      nextState: { version: idx.version, keys: authority.indexKeysFingerprint },
+    };
   }
   throw mostSpecific(errors) ?? refuse('unknown_key', 'no authority may sign this index');
 }
@@ -79,6 +115,7 @@ export function verifyIndex(env: IndexEnvelope, authorities: Authority[], state:
 /** Looks up name@version in a verified index (`not_in_index` when absent). */
 export function indexEntry(index: IndexSigned, name: string, version: string): IndexEntry {
   const e = index.bundles[name]?.[version];
-  if (!e) throw refuse('not_in_index', `${name}@${version} is not listed in the ${index.channel} index`, { name, version });
+  if (!e)
+    throw refuse('not_in_index', `${name}@${version} is not listed in the ${index.channel} index`, { name, version });
   return e;
 }

@@ -85,7 +85,11 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
     await opts.audit?.append({ type, workspace: auditWs, data });
   }
 
-  async function authorities(source: { isLocalOutput: boolean }, now: Date, mirror?: MirrorSource): Promise<Authority[]> {
+  async function authorities(
+    source: { isLocalOutput: boolean },
+    now: Date,
+    mirror?: MirrorSource,
+  ): Promise<Authority[]> {
     const root = await currentRoot(store.root, trustedRootDir, now, mirror);
     return authoritiesFor(root, await readTrustedKeys(store.root), await readLocalKey(localKeyFile), source);
   }
@@ -93,24 +97,46 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
   // load() runs before every tool call: reuse the authorities while none of the trust files changed.
   const authMemo = new Map<boolean, { key: string; auths: Authority[]; expires: number }>();
   async function statKey(paths: string[]): Promise<string> {
-    const parts = await Promise.all(paths.map((p) => stat(p, { bigint: true }).then((s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, () => '-')));
+    const parts = await Promise.all(
+      paths.map((p) =>
+        stat(p, { bigint: true }).then(
+          (s) => `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+          () => '-',
+        ),
+      ),
+    );
     return parts.join('|');
   }
   async function loadAuthorities(isLocalOutput: boolean, now: Date): Promise<Authority[]> {
     const cur = authMemo.get(isLocalOutput);
     const nextRoot = join(trustedRootDir, `${(cur?.auths[0]?.rootVersion ?? 0) + 1}.root.json`);
-    const key = await statKey([join(store.root, 'trusted-root.json'), join(store.root, 'trusted-keys.json'), localKeyFile, join(trustedRootDir, 'root.json'), nextRoot]);
+    const key = await statKey([
+      join(store.root, 'trusted-root.json'),
+      join(store.root, 'trusted-keys.json'),
+      localKeyFile,
+      join(trustedRootDir, 'root.json'),
+      nextRoot,
+    ]);
     if (cur && cur.key === key && now.getTime() < cur.expires) return cur.auths;
     const root = await currentRoot(store.root, trustedRootDir, now);
-    const auths = authoritiesFor(root, await readTrustedKeys(store.root), await readLocalKey(localKeyFile), { isLocalOutput });
-    const after = await statKey([join(store.root, 'trusted-root.json'), join(store.root, 'trusted-keys.json'), localKeyFile, join(trustedRootDir, 'root.json'), join(trustedRootDir, `${root.signed.version + 1}.root.json`)]);
+    const auths = authoritiesFor(root, await readTrustedKeys(store.root), await readLocalKey(localKeyFile), {
+      isLocalOutput,
+    });
+    const after = await statKey([
+      join(store.root, 'trusted-root.json'),
+      join(store.root, 'trusted-keys.json'),
+      localKeyFile,
+      join(trustedRootDir, 'root.json'),
+      join(trustedRootDir, `${root.signed.version + 1}.root.json`),
+    ]);
     authMemo.set(isLocalOutput, { key: after, auths, expires: Date.parse(root.signed.expires) });
     return auths;
   }
 
   async function fetchIndex(source: MirrorSource, auths: Authority[], now: Date): Promise<VerifiedIndex> {
     const bytes = await source.get(`${channel}/index.json`, MAX_INDEX_BYTES);
-    if (!bytes) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'no_index', `${source.label} has no ${channel}/index.json`);
+    if (!bytes)
+      throw new ShadowboxError(ErrorCodes.BundleNotFound, 'no_index', `${source.label} has no ${channel}/index.json`);
     const state = await readState(statePath, IndexStateSchema, {});
     return verifyIndex(parseIndex(JSON.parse(bytes.toString('utf8')) as unknown), auths, state, now, channel);
   }
@@ -124,7 +150,12 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
     await writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
   }
 
-  function otherVersionHashes(source: MirrorSource, v: VerifiedIndex, name: string, version: string): () => Promise<Set<string>> {
+  function otherVersionHashes(
+    source: MirrorSource,
+    v: VerifiedIndex,
+    name: string,
+    version: string,
+  ): () => Promise<Set<string>> {
     return async () => {
       const out = new Set<string>();
       for (const other of Object.keys(v.index.bundles[name] ?? {})) {
@@ -137,5 +168,20 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
     };
   }
 
-  return { opts, store, trustedRootDir, localOutputDir, localKeyFile, channel, clock, maxArchive, audit, authorities, loadAuthorities, fetchIndex, commitIndexState, otherVersionHashes };
+  return {
+    opts,
+    store,
+    trustedRootDir,
+    localOutputDir,
+    localKeyFile,
+    channel,
+    clock,
+    maxArchive,
+    audit,
+    authorities,
+    loadAuthorities,
+    fetchIndex,
+    commitIndexState,
+    otherVersionHashes,
+  };
 }

@@ -10,27 +10,47 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 }
 
 // canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (input: unknown) => string | undefined;
+const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
+  input: unknown,
+) => string | undefined;
 
 /** RFC 8785 canonical bytes of a JSON value: what every signature covers. */
 export function canonicalBytes(value: unknown): Buffer {
   const text = canonicalize(value);
-  if (text === undefined) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'not_canonicalizable', 'value has no canonical JSON form');
+  if (text === undefined)
+    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'not_canonicalizable', 'value has no canonical JSON form');
   return Buffer.from(text, 'utf8');
 }
 
 const hex = (len: number) => z.string().regex(new RegExp(`^[0-9a-f]{${len}}$`));
 
 /** A public key as it appears in root.json and in a key file handed to `bundles trust`. */
-export const PublicKeySchema = z.object({ keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64) }).strict();
+export const PublicKeySchema = z
+  .object({ keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64) })
+  .strict();
 export type PublicKey = z.infer<typeof PublicKeySchema>;
 
 /** A private key file (kept outside the repository): the Ed25519 seed plus its public half. */
-export const PrivateKeyFileSchema = z.object({ keyid: hex(64), keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64), private: hex(64), role: z.string().optional() }).strict();
+export const PrivateKeyFileSchema = z
+  .object({
+    keyid: hex(64),
+    keytype: z.literal('ed25519'),
+    scheme: z.literal('ed25519'),
+    public: hex(64),
+    private: hex(64),
+    role: z.string().optional(),
+  })
+  .strict();
 export type PrivateKeyFile = z.infer<typeof PrivateKeyFileSchema>;
 
 /** A public key file: what `bundles trust KEYFILE` reads (a private key file is accepted too; only its public half is used). */
-export const PublicKeyFileSchema = z.object({ keyid: hex(64), keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64), role: z.string().optional() });
+export const PublicKeyFileSchema = z.object({
+  keyid: hex(64),
+  keytype: z.literal('ed25519'),
+  scheme: z.literal('ed25519'),
+  public: hex(64),
+  role: z.string().optional(),
+});
 
 /** One signature in a detached signature file or a signed envelope. */
 export const SignatureSchema = z.object({ keyid: hex(64), sig: hex(128) }).strict();
@@ -58,7 +78,11 @@ export function publicOf(key: PrivateKeyFile | z.infer<typeof PublicKeyFileSchem
 export function signBytes(key: PrivateKeyFile, bytes: Uint8Array): Signature {
   const pair = nacl.sign.keyPair.fromSeed(Buffer.from(key.private, 'hex'));
   if (Buffer.from(pair.publicKey).toString('hex') !== key.public) {
-    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'key_mismatch', `private key ${key.keyid.slice(0, 12)} does not match its public half`);
+    throw new ShadowboxError(
+      ErrorCodes.BundleInvalid,
+      'key_mismatch',
+      `private key ${key.keyid.slice(0, 12)} does not match its public half`,
+    );
   }
   return { keyid: keyIdOf(publicOf(key)), sig: Buffer.from(nacl.sign.detached(bytes, pair.secretKey)).toString('hex') };
 }
@@ -70,7 +94,12 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, sigHex: string): boolean {
   try {
     const der = Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(key.public, 'hex')]);
-    return nodeVerify(null, bytes, createPublicKey({ key: der, format: 'der', type: 'spki' }), Buffer.from(sigHex, 'hex'));
+    return nodeVerify(
+      null,
+      bytes,
+      createPublicKey({ key: der, format: 'der', type: 'spki' }),
+      Buffer.from(sigHex, 'hex'),
+    );
   } catch {
     return false;
   }

@@ -18,10 +18,25 @@ function tarWithHeader(edit: (h: Buffer) => void): Buffer {
 
 describe('deterministic archive', () => {
   it('same entries in any order give the same bytes, and round-trip', () => {
-    const a = writeTar([{ path: 'b', bytes: Buffer.from('2') }, { path: 'a/x', bytes: Buffer.from('1') }], 1700000000);
-    const b = writeTar([{ path: 'a/x', bytes: Buffer.from('1') }, { path: 'b', bytes: Buffer.from('2') }], 1700000000);
+    const a = writeTar(
+      [
+        { path: 'b', bytes: Buffer.from('2') },
+        { path: 'a/x', bytes: Buffer.from('1') },
+      ],
+      1700000000,
+    );
+    const b = writeTar(
+      [
+        { path: 'a/x', bytes: Buffer.from('1') },
+        { path: 'b', bytes: Buffer.from('2') },
+      ],
+      1700000000,
+    );
     expect(sha256Hex(a)).toBe(sha256Hex(b));
-    expect(readTar(a).map((e) => [e.path, e.bytes.toString()])).toEqual([['a/x', '1'], ['b', '2']]);
+    expect(readTar(a).map((e) => [e.path, e.bytes.toString()])).toEqual([
+      ['a/x', '1'],
+      ['b', '2'],
+    ]);
   });
 
   it('stores long paths in the ustar prefix field', () => {
@@ -31,35 +46,52 @@ describe('deterministic archive', () => {
 
   it('refuses links, devices, unsafe and duplicate paths, and bad checksums', () => {
     for (const type of ['1', '2', '3', '4', '6']) {
-      expect(() => readTar(tarWithHeader((h) => h.write(type, 156, 'ascii'))), type).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }));
+      expect(() => readTar(tarWithHeader((h) => h.write(type, 156, 'ascii'))), type).toThrow(
+        expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }),
+      );
     }
     for (const p of ['/etc/passwd', '../up', 'a/../b', './a']) {
-      expect(() => readTar(tarWithHeader((h) => h.fill(0, 0, 100).write(p, 0, 'utf8'))), p).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }));
+      expect(() => readTar(tarWithHeader((h) => h.fill(0, 0, 100).write(p, 0, 'utf8'))), p).toThrow(
+        expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }),
+      );
     }
     const one = writeTar([{ path: 'a', bytes: Buffer.from('1') }], 0);
     const twice = Buffer.concat([one.subarray(0, 1024), one]);
-    expect(() => readTar(twice)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }));
+    expect(() => readTar(twice)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }),
+    );
     const bad = Buffer.from(one);
     bad[0] = 'b'.charCodeAt(0);
-    expect(() => readTar(bad)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'archive_invalid' }) }));
+    expect(() => readTar(bad)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'archive_invalid' }) }),
+    );
   });
 });
 
 describe('manifest', () => {
   it('accepts only normalized relative paths', () => {
     for (const p of ['bin/x.wasm', 'a', 'lib/python3.11/os.py']) expect(isSafeRelativePath(p), p).toBe(true);
-    for (const p of ['', '/abs', '../x', 'a/../b', 'a//b', 'a/./b', './a', 'a/', 'a\\b', 'a\0b']) expect(isSafeRelativePath(p), p).toBe(false);
+    for (const p of ['', '/abs', '../x', 'a/../b', 'a//b', 'a/./b', './a', 'a/', 'a\\b', 'a\0b'])
+      expect(isSafeRelativePath(p), p).toBe(false);
   });
 
   it('refuses duplicates (case-insensitive), a file nested under a file, and dangling entries/tools', () => {
     const dup = testManifest('demo', '1.0.0', { 'bin/A.wasm': 'x', 'bin/a.wasm': 'y' });
-    expect(() => parseManifest(dup)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }));
+    expect(() => parseManifest(dup)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }),
+    );
     const nested = testManifest('demo', '1.0.0', { 'bin/x': 'x', 'bin/x/y': 'y' });
-    expect(() => parseManifest(nested)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }));
+    expect(() => parseManifest(nested)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'invalid_path' }) }),
+    );
     const dangling = testManifest('demo', '1.0.0', { 'bin/x': 'x' });
     (dangling.entries as Array<{ path: string }>)[0].path = 'bin/missing';
-    expect(() => parseManifest(dangling)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'manifest_invalid' }) }));
-    expect(() => parseManifest({ ...testManifest('demo', '1.6', { a: 'x' }) })).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'manifest_invalid' }) }));
+    expect(() => parseManifest(dangling)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'manifest_invalid' }) }),
+    );
+    expect(() => parseManifest({ ...testManifest('demo', '1.6', { a: 'x' }) })).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'manifest_invalid' }) }),
+    );
   });
 
   it('signs canonical JSON: key order and whitespace do not matter, one changed value does', () => {
@@ -78,8 +110,17 @@ describe('tool input mapping', () => {
     entries: [{ name: 'sq', path: 'bin/sq.wasm', env: { HOME: '/nonexistent' } }],
     tools: [
       {
-        name: 'sq', description: 'd', entry: 'sq', kind: 'execute', inputSchema: { type: 'object' },
-        argv: [{ literal: '-bail' }, { literal: '-readonly', when: 'readonly' }, { arg: 'mode', optional: true, prefix: '-' }, { arg: 'db', workspacePath: true, default: ':memory:' }],
+        name: 'sq',
+        description: 'd',
+        entry: 'sq',
+        kind: 'execute',
+        inputSchema: { type: 'object' },
+        argv: [
+          { literal: '-bail' },
+          { literal: '-readonly', when: 'readonly' },
+          { arg: 'mode', optional: true, prefix: '-' },
+          { arg: 'db', workspacePath: true, default: ':memory:' },
+        ],
         stdin: { arg: 'sql' },
       },
     ],
@@ -87,14 +128,28 @@ describe('tool input mapping', () => {
   const tool = manifest.tools[0];
 
   it('maps literals, conditional flags, prefixes, defaults, workspace paths and stdin', () => {
-    expect(mapToolInput(tool, { sql: 'select 1' }, manifest)).toEqual({ entry: 'sq', argv: ['-bail', ':memory:'], stdin: 'select 1', env: { HOME: '/nonexistent' } });
-    expect(mapToolInput(tool, { sql: 's', db: './data/app.db', mode: 'json', readonly: true }, manifest).argv).toEqual(['-bail', '-readonly', '-json', '/workspace/data/app.db']);
+    expect(mapToolInput(tool, { sql: 'select 1' }, manifest)).toEqual({
+      entry: 'sq',
+      argv: ['-bail', ':memory:'],
+      stdin: 'select 1',
+      env: { HOME: '/nonexistent' },
+    });
+    expect(mapToolInput(tool, { sql: 's', db: './data/app.db', mode: 'json', readonly: true }, manifest).argv).toEqual([
+      '-bail',
+      '-readonly',
+      '-json',
+      '/workspace/data/app.db',
+    ]);
   });
 
   it('refuses paths outside the workspace and non-scalar values', () => {
     for (const db of ['../x.db', '/etc/passwd', 'a/../../x']) {
-      expect(() => mapToolInput(tool, { sql: 's', db }, manifest), db).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'path_escape' }) }));
+      expect(() => mapToolInput(tool, { sql: 's', db }, manifest), db).toThrow(
+        expect.objectContaining({ data: expect.objectContaining({ reason: 'path_escape' }) }),
+      );
     }
-    expect(() => mapToolInput(tool, { sql: 's', mode: ['json'] }, manifest)).toThrow(expect.objectContaining({ data: expect.objectContaining({ reason: 'argv_not_scalar' }) }));
+    expect(() => mapToolInput(tool, { sql: 's', mode: ['json'] }, manifest)).toThrow(
+      expect.objectContaining({ data: expect.objectContaining({ reason: 'argv_not_scalar' }) }),
+    );
   });
 });

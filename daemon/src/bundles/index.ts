@@ -1,12 +1,48 @@
 // Signed bundles: format, trust chain, content-addressed store, mirror. Other capabilities import only this file.
-export { createBundleService, newest, REPO_ROOT, type BundleService, type BundleServiceOptions, type BundleSummary, type VerifyPathResult } from './service.js';
+export {
+  createBundleService,
+  newest,
+  REPO_ROOT,
+  type BundleService,
+  type BundleServiceOptions,
+  type BundleSummary,
+  type VerifyPathResult,
+} from './service.js';
 export type { LoadedBundle, LoadedEntry } from './load.js';
-export { ManifestSchema, parseManifest, isSafeRelativePath, type Manifest, type ManifestFile, type ManifestTool, type ArgvItem } from './manifest.js';
+export {
+  ManifestSchema,
+  parseManifest,
+  isSafeRelativePath,
+  type Manifest,
+  type ManifestFile,
+  type ManifestTool,
+  type ArgvItem,
+} from './manifest.js';
 export { mapToolInput, workspaceGuestPath, type ToolInvocation } from './tool-args.js';
 export { serveMirror, type MirrorHandler } from './mirror-server.js';
 // Publishing side, used by bundles/scripts (build, sign, keygen) and `shadowbox bundles build|sign`.
-export { generateKey, keyIdOf, publicOf, sha256Hex, canonicalBytes, PrivateKeyFileSchema, type PrivateKeyFile, type PublicKey } from './crypto.js';
-export { publishBundle, addBundleSignatures, updateChannelIndex, readOwnIndex, signRoot, signValue, loadKeyDir, bundleArchive, writeFileAtomic, type PublishedBundle } from './publish.js';
+export {
+  generateKey,
+  keyIdOf,
+  publicOf,
+  sha256Hex,
+  canonicalBytes,
+  PrivateKeyFileSchema,
+  type PrivateKeyFile,
+  type PublicKey,
+} from './crypto.js';
+export {
+  publishBundle,
+  addBundleSignatures,
+  updateChannelIndex,
+  readOwnIndex,
+  signRoot,
+  signValue,
+  loadKeyDir,
+  bundleArchive,
+  writeFileAtomic,
+  type PublishedBundle,
+} from './publish.js';
 export { parseRoot, verifyRootRotation, type RootSigned, type RootEnvelope } from './trust.js';
 export { parseIndex, type IndexEnvelope, type IndexEntry } from './channel-index.js';
 export { writeTar, readTar, type TarEntry } from './tar.js';

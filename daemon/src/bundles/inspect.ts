@@ -9,7 +9,13 @@ import type { BundleSummary } from './install.js';
 import { peekManifest } from './manifest.js';
 import { dirSource } from './sources.js';
 import { checkThreshold, mostSpecific, refuse, type Authority } from './trust.js';
-import { contentFromArchive, contentFromDir, verifyBundleContent, type BundleContent, type VerifiedBundle } from './verify.js';
+import {
+  contentFromArchive,
+  contentFromDir,
+  verifyBundleContent,
+  type BundleContent,
+  type VerifiedBundle,
+} from './verify.js';
 
 /** What `bundles/verify` reports for a path that passed. */
 export interface VerifyPathResult {
@@ -25,7 +31,11 @@ export interface VerifyPathResult {
 /** The detached signatures next to an archive; their absence is a refusal, not an internal error. */
 async function readSignatures(versionDir: string): Promise<Buffer> {
   return readFile(join(versionDir, 'manifest.sig.json')).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') throw refuse('signature_missing', `no manifest.sig.json next to the archive in ${versionDir}: an unsigned bundle is refused`);
+    if (e.code === 'ENOENT')
+      throw refuse(
+        'signature_missing',
+        `no manifest.sig.json next to the archive in ${versionDir}: an unsigned bundle is refused`,
+      );
     throw e;
   });
 }
@@ -55,7 +65,11 @@ export async function verifyPath(ctx: ServiceContext, path: string): Promise<Ver
   // A mirror-shaped tree: <root>/<name>/<version>/ with <root>/<channel>/index.json.
   const mirrorRoot = dirname(dirname(versionDir));
   // A store entry keeps the trust of where it was installed from.
-  const fromLocalStore = dirname(versionDir) === join(store.root, 'store') && Object.values((await store.readInstalled()).bundles).some((vs) => Object.values(vs).some((r) => r.manifestSha256 === basename(versionDir) && r.source === 'local'));
+  const fromLocalStore =
+    dirname(versionDir) === join(store.root, 'store') &&
+    Object.values((await store.readInstalled()).bundles).some((vs) =>
+      Object.values(vs).some((r) => r.manifestSha256 === basename(versionDir) && r.source === 'local'),
+    );
   const source = dirSource(mirrorRoot, mirrorRoot === localOutputDir || fromLocalStore);
   const auths = await ctx.authorities(source, now);
   const hasIndex = (await stat(join(mirrorRoot, channel, 'index.json')).catch(() => null)) !== null;
@@ -66,14 +80,34 @@ export async function verifyPath(ctx: ServiceContext, path: string): Promise<Ver
     const name = typeof raw?.name === 'string' ? raw.name : basename(dirname(versionDir));
     const version = typeof raw?.version === 'string' ? raw.version : basename(versionDir);
     const entry = indexEntry(vi.index, name, version);
-    vb = await verifyBundleContent(content, vi.authority, { expected: { name: basename(dirname(versionDir)), version: basename(versionDir) }, indexEntry: entry, otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version) });
+    vb = await verifyBundleContent(content, vi.authority, {
+      expected: { name: basename(dirname(versionDir)), version: basename(versionDir) },
+      indexEntry: entry,
+      otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version),
+    });
   } else {
     vb = await verifyFirstAuthority(content, auths);
     const dirName = basename(versionDir);
-    if (/^[0-9a-f]{64}$/.test(dirName) && dirName !== vb.manifestSha256) throw refuse('manifest_tampered', `store entry ${dirName.slice(0, 12)} holds a different manifest`);
+    if (/^[0-9a-f]{64}$/.test(dirName) && dirName !== vb.manifestSha256)
+      throw refuse('manifest_tampered', `store entry ${dirName.slice(0, 12)} holds a different manifest`);
   }
-  await ctx.audit('bundle.verify', { path: abs, name: vb.manifest.name, version: vb.manifest.version, manifestSha256: vb.manifestSha256, authority: vb.authority.id, indexed: hasIndex });
-  return { ok: true, name: vb.manifest.name, version: vb.manifest.version, manifestSha256: vb.manifestSha256, keyIds: vb.keyIds, authority: vb.authority.id, indexed: hasIndex };
+  await ctx.audit('bundle.verify', {
+    path: abs,
+    name: vb.manifest.name,
+    version: vb.manifest.version,
+    manifestSha256: vb.manifestSha256,
+    authority: vb.authority.id,
+    indexed: hasIndex,
+  });
+  return {
+    ok: true,
+    name: vb.manifest.name,
+    version: vb.manifest.version,
+    manifestSha256: vb.manifestSha256,
+    keyIds: vb.keyIds,
+    authority: vb.authority.id,
+    indexed: hasIndex,
+  };
 }
 
 /** Installed bundles plus those the local build output offers but this state dir has not installed. */
@@ -83,18 +117,43 @@ export async function list(ctx: ServiceContext): Promise<BundleSummary[]> {
   const installed = (await store.readInstalled()).bundles;
   for (const [name, versions] of Object.entries(installed)) {
     for (const [version, rec] of Object.entries(versions)) {
-      const m = peekManifest(parseJsonOrNull(await readFile(join(store.entryDir(rec.manifestSha256), 'manifest.json'), 'utf8').catch(() => null)));
-      out.push({ name, version, description: m.description ?? '', manifestSha256: rec.manifestSha256, tools: m.tools?.map((t) => t.name) ?? [], installed: true, source: rec.source });
+      const m = peekManifest(
+        parseJsonOrNull(
+          await readFile(join(store.entryDir(rec.manifestSha256), 'manifest.json'), 'utf8').catch(() => null),
+        ),
+      );
+      out.push({
+        name,
+        version,
+        description: m.description ?? '',
+        manifestSha256: rec.manifestSha256,
+        tools: m.tools?.map((t) => t.name) ?? [],
+        installed: true,
+        source: rec.source,
+      });
     }
   }
   const now = ctx.clock();
   const local = dirSource(localOutputDir, true);
-  const vi = await ctx.authorities(local, now).then((a) => ctx.fetchIndex(local, a, now)).catch(() => null);
+  const vi = await ctx
+    .authorities(local, now)
+    .then((a) => ctx.fetchIndex(local, a, now))
+    .catch(() => null);
   for (const [name, versions] of Object.entries(vi?.index.bundles ?? {})) {
     for (const [version, e] of Object.entries(versions)) {
       if (installed[name]?.[version]?.manifestSha256 === e.manifestSha256) continue;
-      const m = peekManifest(parseJsonOrNull(await local.get(`${name}/${version}/manifest.json`, MAX_MANIFEST_BYTES).catch(() => null)));
-      out.push({ name, version, description: m.description ?? '', manifestSha256: e.manifestSha256, tools: m.tools?.map((t) => t.name) ?? [], installed: false, source: 'local' });
+      const m = peekManifest(
+        parseJsonOrNull(await local.get(`${name}/${version}/manifest.json`, MAX_MANIFEST_BYTES).catch(() => null)),
+      );
+      out.push({
+        name,
+        version,
+        description: m.description ?? '',
+        manifestSha256: e.manifestSha256,
+        tools: m.tools?.map((t) => t.name) ?? [],
+        installed: false,
+        source: 'local',
+      });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || semver.compare(a.version, b.version));

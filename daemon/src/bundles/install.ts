@@ -20,8 +20,21 @@ export interface BundleSummary {
 }
 
 /** The summary of a manifest. */
-export function summary(m: Pick<Manifest, 'name' | 'version' | 'description' | 'tools'>, manifestSha256: string, installed: boolean, source: string): BundleSummary {
-  return { name: m.name, version: m.version, description: m.description, manifestSha256, tools: m.tools.map((t) => t.name), installed, source };
+export function summary(
+  m: Pick<Manifest, 'name' | 'version' | 'description' | 'tools'>,
+  manifestSha256: string,
+  installed: boolean,
+  source: string,
+): BundleSummary {
+  return {
+    name: m.name,
+    version: m.version,
+    description: m.description,
+    manifestSha256,
+    tools: m.tools.map((t) => t.name),
+    installed,
+    source,
+  };
 }
 
 /** Highest semver in a list, or undefined. */
@@ -37,37 +50,91 @@ export function createInstaller(ctx: ServiceContext): Installer {
   const { store, channel, maxArchive } = ctx;
   async function installFrom(source: MirrorSource, name: string, wanted: string | undefined): Promise<BundleSummary> {
     // Names and versions become mirror paths: only the manifest's own formats are allowed.
-    if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) throw new ShadowboxError(ErrorCodes.InvalidParams, 'bundle_name_invalid', `not a bundle name: ${JSON.stringify(name)}`);
-    if (wanted !== undefined && semver.valid(wanted) !== wanted) throw new ShadowboxError(ErrorCodes.InvalidParams, 'bundle_version_invalid', `not a semver version: ${JSON.stringify(wanted)}`);
+    if (!/^[a-z][a-z0-9-]{0,62}$/.test(name))
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'bundle_name_invalid',
+        `not a bundle name: ${JSON.stringify(name)}`,
+      );
+    if (wanted !== undefined && semver.valid(wanted) !== wanted)
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'bundle_version_invalid',
+        `not a semver version: ${JSON.stringify(wanted)}`,
+      );
     const now = ctx.clock();
     const auths = await ctx.authorities(source, now, source);
     const vi = await ctx.fetchIndex(source, auths, now);
     const versions = Object.keys(vi.index.bundles[name] ?? {});
     const version = wanted ?? newest(versions);
-    if (!version) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'not_in_index', `no bundle ${name} in ${source.label} (${channel})`, { name });
+    if (!version)
+      throw new ShadowboxError(
+        ErrorCodes.BundleNotFound,
+        'not_in_index',
+        `no bundle ${name} in ${source.label} (${channel})`,
+        { name },
+      );
     const entry = indexEntry(vi.index, name, version);
-    if (entry.archiveSize > maxArchive) throw refuse('too_large', `${name}@${version} is ${entry.archiveSize} bytes; cap ${maxArchive}`);
+    if (entry.archiveSize > maxArchive)
+      throw refuse('too_large', `${name}@${version} is ${entry.archiveSize} bytes; cap ${maxArchive}`);
     const archive = await source.get(`${name}/${version}/bundle.tar`, entry.archiveSize);
     const sig = await source.get(`${name}/${version}/manifest.sig.json`, MAX_SIG_BYTES);
-    if (!archive || !sig) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'artifact_missing', `${source.label} lacks ${name}/${version}/bundle.tar or its signature`);
+    if (!archive || !sig)
+      throw new ShadowboxError(
+        ErrorCodes.BundleNotFound,
+        'artifact_missing',
+        `${source.label} lacks ${name}/${version}/bundle.tar or its signature`,
+      );
     const content = contentFromArchive(archive, sig);
-    const vb = await verifyBundleContent(content, vi.authority, { expected: { name, version }, indexEntry: entry, otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version) });
+    const vb = await verifyBundleContent(content, vi.authority, {
+      expected: { name, version },
+      indexEntry: entry,
+      otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version),
+    });
     // Every file and the manifest check out; the archive bytes must still be the listed ones.
-    if (sha256Hex(archive) !== entry.archiveSha256) throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
+    if (sha256Hex(archive) !== entry.archiveSha256)
+      throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
     await store.put(vb.manifestSha256, content, vb.manifest);
-    await store.recordInstalled(name, version, { manifestSha256: vb.manifestSha256, source: source.label, authority: vb.authority.id, keyIds: vb.keyIds, installedAt: now.toISOString() });
+    await store.recordInstalled(name, version, {
+      manifestSha256: vb.manifestSha256,
+      source: source.label,
+      authority: vb.authority.id,
+      keyIds: vb.keyIds,
+      installedAt: now.toISOString(),
+    });
     await ctx.commitIndexState(vi);
-    await ctx.audit('bundle.install', { name, version, manifestSha256: vb.manifestSha256, source: source.label, authority: vb.authority.id, keyIds: vb.keyIds, indexVersion: vi.index.version });
+    await ctx.audit('bundle.install', {
+      name,
+      version,
+      manifestSha256: vb.manifestSha256,
+      source: source.label,
+      authority: vb.authority.id,
+      keyIds: vb.keyIds,
+      indexVersion: vi.index.version,
+    });
     return summary(vb.manifest, vb.manifestSha256, true, source.label);
   }
 
   let installChain: Promise<unknown> = Promise.resolve();
-  return function installAudited(source: MirrorSource, name: string, version: string | undefined): Promise<BundleSummary> {
+  return function installAudited(
+    source: MirrorSource,
+    name: string,
+    version: string | undefined,
+  ): Promise<BundleSummary> {
     const next = installChain.then(async () => {
       try {
         return await installFrom(source, name, version);
       } catch (e) {
-        if (e instanceof ShadowboxError) await ctx.audit('bundle.refused', { name, version: version ?? null, source: source.label, code: e.code, reason: e.reason }).catch(() => undefined);
+        if (e instanceof ShadowboxError)
+          await ctx
+            .audit('bundle.refused', {
+              name,
+              version: version ?? null,
+              source: source.label,
+              code: e.code,
+              reason: e.reason,
+            })
+            .catch(() => undefined);
         throw e;
       }
     });

@@ -39,24 +39,50 @@ export interface LoadedBundle {
  * signature from the authority that installed it (a revoked key fails here), every file matches its
  * size and hash (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
  */
-export async function loadBundle(store: BundleStore, manifestSha256: string, authority: Authority, expected: { name: string; version: string }): Promise<LoadedBundle> {
+export async function loadBundle(
+  store: BundleStore,
+  manifestSha256: string,
+  authority: Authority,
+  expected: { name: string; version: string },
+): Promise<LoadedBundle> {
   const dir = store.entryDir(manifestSha256);
   const filesDir = join(dir, 'files');
   const raw = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as unknown;
   const bytes = canonicalBytes(raw);
-  if (sha256Hex(bytes) !== manifestSha256) throw refuse('manifest_tampered', `store entry ${manifestSha256.slice(0, 12)}: manifest.json was changed on disk`, { manifestSha256 });
-  checkThreshold('stored manifest', authority.bundles, authority.revoked, bytes, parseSigFile(await readFile(join(dir, 'manifest.sig.json'))));
+  if (sha256Hex(bytes) !== manifestSha256)
+    throw refuse('manifest_tampered', `store entry ${manifestSha256.slice(0, 12)}: manifest.json was changed on disk`, {
+      manifestSha256,
+    });
+  checkThreshold(
+    'stored manifest',
+    authority.bundles,
+    authority.revoked,
+    bytes,
+    parseSigFile(await readFile(join(dir, 'manifest.sig.json'))),
+  );
   const manifest = parseManifest(raw);
   if (manifest.name !== expected.name || manifest.version !== expected.version) {
-    throw refuse('mix_and_match', `store entry ${manifestSha256.slice(0, 12)} holds ${manifest.name}@${manifest.version}, not ${expected.name}@${expected.version}`);
+    throw refuse(
+      'mix_and_match',
+      `store entry ${manifestSha256.slice(0, 12)} holds ${manifest.name}@${manifest.version}, not ${expected.name}@${expected.version}`,
+    );
   }
   const entryPaths = new Set(manifest.entries.map((e) => e.path));
   for (const f of manifest.files) {
     const p = join(filesDir, f.path);
     const st = await lstat(p).catch(() => null);
-    if (!st?.isFile()) throw refuse(st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`, { path: f.path });
+    if (!st?.isFile())
+      throw refuse(
+        st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch',
+        `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`,
+        { path: f.path },
+      );
     const h = await store.hashFile(p, entryPaths.has(f.path));
-    if (h.size !== f.size || h.sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, { path: f.path, manifestSha256 });
+    if (h.size !== f.size || h.sha256 !== f.sha256)
+      throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, {
+        path: f.path,
+        manifestSha256,
+      });
   }
   async function readEntry(name: string): Promise<LoadedEntry> {
     const e = manifest.entries.find((x) => x.name === name);
@@ -65,7 +91,10 @@ export async function loadBundle(store: BundleStore, manifestSha256: string, aut
     const path = join(filesDir, e.path);
     // Bytes that were hashed (kept in memory while the file's stat is unchanged), never a fresh unchecked read.
     const h = await store.hashFile(path, true);
-    if (!f || !h.bytes || h.sha256 !== f.sha256) throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: entry ${e.path} was changed on disk`, { path: e.path });
+    if (!f || !h.bytes || h.sha256 !== f.sha256)
+      throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: entry ${e.path} was changed on disk`, {
+        path: e.path,
+      });
     return { name, path, bytes: h.bytes, sha256: h.sha256 };
   }
   return {

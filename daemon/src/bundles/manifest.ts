@@ -15,7 +15,13 @@ export function isSafeRelativePath(p: string): boolean {
 
 /** Throws `invalid_path` unless `p` is a safe relative bundle path. */
 export function assertSafeRelativePath(p: string): void {
-  if (!isSafeRelativePath(p)) throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'invalid_path', `bundle path ${JSON.stringify(p)} is not a normalized relative path`, { path: p });
+  if (!isSafeRelativePath(p))
+    throw new ShadowboxError(
+      ErrorCodes.BundleVerificationFailed,
+      'invalid_path',
+      `bundle path ${JSON.stringify(p)} is not a normalized relative path`,
+      { path: p },
+    );
 }
 
 const relPath = z.string().refine(isSafeRelativePath, 'normalized relative path without ..');
@@ -25,13 +31,26 @@ export const ManifestFileSchema = z.object({ path: relPath, size: z.number().int
 
 /** A runnable module: a name the runner selects (`command`) and the file it runs. */
 export const ManifestEntrySchema = z
-  .object({ name: z.string().regex(NAME), path: relPath, description: z.string().optional(), env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional() })
+  .object({
+    name: z.string().regex(NAME),
+    path: relPath,
+    description: z.string().optional(),
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional(),
+  })
   .strict();
 
 /** How a tool input becomes argv: a literal (optionally only when a boolean field is true) or a field's value. */
 export const ArgvItemSchema = z.union([
   z.object({ literal: z.string(), when: z.string().optional() }).strict(),
-  z.object({ arg: z.string(), optional: z.boolean().optional(), default: z.string().optional(), prefix: z.string().optional(), workspacePath: z.boolean().optional() }).strict(),
+  z
+    .object({
+      arg: z.string(),
+      optional: z.boolean().optional(),
+      default: z.string().optional(),
+      prefix: z.string().optional(),
+      workspacePath: z.boolean().optional(),
+    })
+    .strict(),
 ]);
 
 /** A tool the bundle exposes to the agent: JSON Schema input plus the argv/stdin mapping. */
@@ -48,12 +67,22 @@ export const ManifestToolSchema = z
   .strict();
 
 /** A file-system mount the bundle asks for; the runner and policy decide what it really gets. */
-export const MountSchema = z.object({ guest: z.string().regex(/^\/[A-Za-z0-9._/-]*$/), source: z.enum(['workspace', 'tmp', 'bundle']), access: z.enum(['ro', 'rw']) }).strict();
+export const MountSchema = z
+  .object({
+    guest: z.string().regex(/^\/[A-Za-z0-9._/-]*$/),
+    source: z.enum(['workspace', 'tmp', 'bundle']),
+    access: z.enum(['ro', 'rw']),
+  })
+  .strict();
 
 export const CapabilitiesSchema = z
   .object({
     fs: z.array(MountSchema).default([]),
-    netFetch: z.object({ allow: z.array(z.string()) }).strict().nullable().default(null),
+    netFetch: z
+      .object({ allow: z.array(z.string()) })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict();
 
@@ -70,7 +99,11 @@ export const ProvenanceSchema = z
   .object({
     sourceDateEpoch: z.number().int().nonnegative(),
     recipeSha256: sha256,
-    sources: z.array(z.object({ name: z.string(), version: z.string(), files: z.array(z.object({ name: z.string(), sha256 })) }).strict()),
+    sources: z.array(
+      z
+        .object({ name: z.string(), version: z.string(), files: z.array(z.object({ name: z.string(), sha256 })) })
+        .strict(),
+    ),
     toolchain: z.record(z.string(), z.string()),
     flags: z.array(z.string()).default([]),
   })
@@ -121,27 +154,55 @@ export function parseManifest(value: unknown): Manifest {
     if (typeof f.path === 'string') assertSafeRelativePath(f.path);
   }
   const r = ManifestSchema.safeParse(value);
-  if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_invalid', `manifest.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { issues: r.error.issues.slice(0, 10) });
+  if (!r.success)
+    throw new ShadowboxError(
+      ErrorCodes.BundleInvalid,
+      'manifest_invalid',
+      `manifest.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      { issues: r.error.issues.slice(0, 10) },
+    );
   const m = r.data;
   const seen = new Set<string>();
   for (const f of m.files) {
     const key = f.path.toLowerCase();
-    if (seen.has(key)) throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'invalid_path', `duplicate path ${f.path} in manifest`, { path: f.path });
+    if (seen.has(key))
+      throw new ShadowboxError(
+        ErrorCodes.BundleVerificationFailed,
+        'invalid_path',
+        `duplicate path ${f.path} in manifest`,
+        { path: f.path },
+      );
     seen.add(key);
   }
   // A file may not also be a directory of another file (a/b and a/b/c).
   for (const f of m.files) {
     const parts = f.path.split('/');
     for (let i = 1; i < parts.length; i++) {
-      if (seen.has(parts.slice(0, i).join('/').toLowerCase())) throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'invalid_path', `path ${f.path} nests under a file`, { path: f.path });
+      if (seen.has(parts.slice(0, i).join('/').toLowerCase()))
+        throw new ShadowboxError(
+          ErrorCodes.BundleVerificationFailed,
+          'invalid_path',
+          `path ${f.path} nests under a file`,
+          { path: f.path },
+        );
     }
   }
   const entryNames = new Set(m.entries.map((e) => e.name));
   for (const e of m.entries) {
-    if (!seen.has(e.path.toLowerCase())) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_invalid', `entry ${e.name} names missing file ${e.path}`);
+    if (!seen.has(e.path.toLowerCase()))
+      throw new ShadowboxError(
+        ErrorCodes.BundleInvalid,
+        'manifest_invalid',
+        `entry ${e.name} names missing file ${e.path}`,
+      );
   }
   for (const t of m.tools) {
-    if (!entryNames.has(t.entry)) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_invalid', `tool ${t.name} names unknown entry ${t.entry}`);
+    if (!entryNames.has(t.entry))
+      throw new ShadowboxError(
+        ErrorCodes.BundleInvalid,
+        'manifest_invalid',
+        `tool ${t.name} names unknown entry ${t.entry}`,
+      );
   }
   return m;
 }

@@ -4,7 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
 import { isSafeRelativePath } from './manifest.js';
 
-const TYPES: Record<string, string> = { '.json': 'application/json', '.tar': 'application/x-tar', '.wasm': 'application/wasm' };
+const TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.tar': 'application/x-tar',
+  '.wasm': 'application/wasm',
+};
 
 /** A request handler for a node http server: serves `dir` read-only under `prefix` (default `/bundles/`). */
 export type MirrorHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -39,9 +43,16 @@ export function serveMirror(dir: string, prefix = '/bundles/'): MirrorHandler {
       const st = await stat(real).catch(() => null);
       if (!st?.isFile()) return send(res, 404, 'not found');
       const ext = rel.slice(rel.lastIndexOf('.'));
-      res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': String(st.size), 'cache-control': rel.endsWith('index.json') ? 'no-cache' : 'public, max-age=300', 'x-content-type-options': 'nosniff' });
+      res.writeHead(200, {
+        'content-type': TYPES[ext] ?? 'application/octet-stream',
+        'content-length': String(st.size),
+        'cache-control': rel.endsWith('index.json') ? 'no-cache' : 'public, max-age=300',
+        'x-content-type-options': 'nosniff',
+      });
       if (req.method === 'HEAD') return res.end();
-      createReadStream(real).on('error', () => res.destroy()).pipe(res);
+      createReadStream(real)
+        .on('error', () => res.destroy())
+        .pipe(res);
     })().catch(() => {
       if (!res.headersSent) send(res, 500, 'error');
       else res.destroy();

@@ -32,11 +32,16 @@ function otherDaemon() {
 }
 
 describe('mirror over HTTP', () => {
-  it('a second daemon installs an official bundle from the first one\'s /bundles/ and loads it', async () => {
+  it("a second daemon installs an official bundle from the first one's /bundles/ and loads it", async () => {
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'served module' });
     await w.index({ demo: { '1.0.0': e } });
     const b = otherDaemon();
-    expect(await b.install({ name: 'demo', mirror: base })).toMatchObject({ name: 'demo', version: '1.0.0', installed: true, source: base });
+    expect(await b.install({ name: 'demo', mirror: base })).toMatchObject({
+      name: 'demo',
+      version: '1.0.0',
+      installed: true,
+      source: base,
+    });
     expect((await b.load('demo')).entry.bytes.toString()).toBe('served module');
   });
 
@@ -54,7 +59,9 @@ describe('mirror over HTTP', () => {
   it('a local-build-signed bundle is refused when it comes from a mirror', async () => {
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'm' }, { signers: [w.keys.local] });
     await w.index({ demo: { '1.0.0': e } }, { signers: [w.keys.local] });
-    await expect(otherDaemon().install({ name: 'demo', mirror: base })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
+    await expect(otherDaemon().install({ name: 'demo', mirror: base })).rejects.toMatchObject({
+      data: { reason: 'unknown_key' },
+    });
   });
 
   it('serves only files inside the folder, GET/HEAD only', async () => {
@@ -62,13 +69,25 @@ describe('mirror over HTTP', () => {
     await w.index({ demo: { '1.0.0': e } });
     const get = (p: string, method = 'GET') => fetch(`${base.replace(/\/bundles\/$/, '')}${p}`, { method });
     expect((await get('/bundles/stable/index.json')).status).toBe(200);
-    expect((await get('/bundles/demo/1.0.0/bundle.tar', 'HEAD')).headers.get('content-length')).toBe(String(e.archiveSize));
-    for (const p of ['/bundles/../state/bundles/installed.json', '/bundles/%2e%2e/keys/root.json', '/bundles/demo/..%2f..%2fkeys/root.json', '/bundles/demo/', '/bundles/']) {
+    expect((await get('/bundles/demo/1.0.0/bundle.tar', 'HEAD')).headers.get('content-length')).toBe(
+      String(e.archiveSize),
+    );
+    for (const p of [
+      '/bundles/../state/bundles/installed.json',
+      '/bundles/%2e%2e/keys/root.json',
+      '/bundles/demo/..%2f..%2fkeys/root.json',
+      '/bundles/demo/',
+      '/bundles/',
+    ]) {
       expect((await get(p)).status, p).toBe(404);
     }
     expect((await get('/bundles/stable/index.json', 'POST')).status).toBe(405);
     expect(await (await get('/elsewhere')).text()).toBe('not a mirror path');
-    await expect(otherDaemon().install({ name: '../keys', mirror: base })).rejects.toMatchObject({ data: { reason: 'bundle_name_invalid' } });
-    await expect(otherDaemon().install({ name: 'demo', version: '1.0.0/../../x', mirror: base })).rejects.toMatchObject({ data: { reason: 'bundle_version_invalid' } });
+    await expect(otherDaemon().install({ name: '../keys', mirror: base })).rejects.toMatchObject({
+      data: { reason: 'bundle_name_invalid' },
+    });
+    await expect(otherDaemon().install({ name: 'demo', version: '1.0.0/../../x', mirror: base })).rejects.toMatchObject(
+      { data: { reason: 'bundle_version_invalid' } },
+    );
   });
 });

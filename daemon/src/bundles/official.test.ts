@@ -30,7 +30,8 @@ const haveToolchain = (() => {
     return false;
   }
 })();
-if (!haveToolchain) console.warn('official bundle tests skipped: clang-19 / wasi-libc (Debian packages) are not installed');
+if (!haveToolchain)
+  console.warn('official bundle tests skipped: clang-19 / wasi-libc (Debian packages) are not installed');
 
 let tmp: string;
 let build: BuildModule;
@@ -44,18 +45,36 @@ afterAll(async () => {
 });
 
 /** Runs a WASI module with node:wasi on a scratch folder mounted at /workspace; returns stdout. */
-async function runWasi(bytes: Buffer, argv: string[], dir: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+async function runWasi(
+  bytes: Buffer,
+  argv: string[],
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
   const outFile = join(tmp, `stdout-${Date.now()}`);
   const { openSync, readFileSync } = await import('node:fs');
   // node:wasi takes ownership of the descriptor (it closes it when the instance goes away).
   const fd = openSync(outFile, 'w');
-  const wasi = new WASI({ version: 'preview1', args: ['prog', ...argv], env, preopens: { '/workspace': dir }, stdout: fd, returnOnExit: true });
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(new Uint8Array(bytes)), wasi.getImportObject() as WebAssembly.Imports);
+  const wasi = new WASI({
+    version: 'preview1',
+    args: ['prog', ...argv],
+    env,
+    preopens: { '/workspace': dir },
+    stdout: fd,
+    returnOnExit: true,
+  });
+  const inst = await WebAssembly.instantiate(
+    await WebAssembly.compile(new Uint8Array(bytes)),
+    wasi.getImportObject() as WebAssembly.Imports,
+  );
   const code = wasi.start(inst);
   return { code, out: readFileSync(outFile, 'utf8') };
 }
 
-if (!haveToolchain && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but the wasm32-wasi toolchain is missing (scripts/setup.sh installs it)');
+if (!haveToolchain && process.env.SHADOWBOX_REQUIRE_BUNDLES)
+  throw new Error(
+    'SHADOWBOX_REQUIRE_BUNDLES is set but the wasm32-wasi toolchain is missing (scripts/setup.sh installs it)',
+  );
 describe.skipIf(!haveToolchain)('official bundles', () => {
   it('jq rebuilds byte-identically from a different build path', async () => {
     const a = await build.buildRecipe('jq', { force: true, workDir: join(tmp, 'work-a') });
@@ -74,18 +93,42 @@ describe.skipIf(!haveToolchain)('official bundles', () => {
     const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
     const ws = join(tmp, 'ws');
     execFileSync('mkdir', ['-p', ws]);
-    await writeFile(join(ws, 'data.json'), JSON.stringify({ items: [{ id: 1, name: 'a' }, { id: 2, name: 'b' }] }));
+    await writeFile(
+      join(ws, 'data.json'),
+      JSON.stringify({
+        items: [
+          { id: 1, name: 'a' },
+          { id: 2, name: 'b' },
+        ],
+      }),
+    );
 
     const jq = await svc.load('jq');
-    const jqCall = mapToolInput(jq.tools[0], { filter: '[.items[] | .id * 10]', file: 'data.json', compact: true }, jq.manifest);
+    const jqCall = mapToolInput(
+      jq.tools[0],
+      { filter: '[.items[] | .id * 10]', file: 'data.json', compact: true },
+      jq.manifest,
+    );
     expect(jqCall.argv).toEqual(['-c', '[.items[] | .id * 10]', '/workspace/data.json']);
     expect(await runWasi(jq.entry.bytes, jqCall.argv, ws)).toEqual({ code: 0, out: '[10,20]\n' });
 
     const sqlite = await svc.load('sqlite');
     expect(sqlite.tools[0].name).toBe('sqlite');
-    const sqlCall = mapToolInput(sqlite.tools[0], { db: 't.db', mode: 'json', sql: 'ignored: the test passes SQL as an argument' }, sqlite.manifest);
+    const sqlCall = mapToolInput(
+      sqlite.tools[0],
+      { db: 't.db', mode: 'json', sql: 'ignored: the test passes SQL as an argument' },
+      sqlite.manifest,
+    );
     expect(sqlCall).toMatchObject({ argv: ['-bail', '-json', '/workspace/t.db'], env: { HOME: '/nonexistent' } });
-    const r = await runWasi(sqlite.entry.bytes, [...sqlCall.argv, "create table t(a, b); insert into t values (1, json_object('k', 2)); select a, b ->> 'k' as k from t;"], ws, sqlCall.env);
+    const r = await runWasi(
+      sqlite.entry.bytes,
+      [
+        ...sqlCall.argv,
+        "create table t(a, b); insert into t values (1, json_object('k', 2)); select a, b ->> 'k' as k from t;",
+      ],
+      ws,
+      sqlCall.env,
+    );
     expect(r).toEqual({ code: 0, out: '[{"a":1,"k":2}]\n' });
   }, 180_000);
 });

@@ -1,7 +1,14 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { canonicalBytes, PrivateKeyFileSchema, sha256Hex, signBytes, type PrivateKeyFile, type Signature } from './crypto.js';
+import {
+  canonicalBytes,
+  PrivateKeyFileSchema,
+  sha256Hex,
+  signBytes,
+  type PrivateKeyFile,
+  type Signature,
+} from './crypto.js';
 import { IndexEnvelopeSchema, type IndexEntry, type IndexEnvelope, type IndexSigned } from './channel-index.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { writeTar, type TarEntry } from './tar.js';
@@ -65,7 +72,12 @@ export interface PublishedBundle {
  * Writes `<out>/<name>/<version>/{bundle.tar, manifest.json, manifest.sig.json}`. The archive does
  * not contain the signatures, so it is byte-identical whoever signs it.
  */
-export async function publishBundle(outDir: string, manifestValue: unknown, files: Map<string, Buffer>, keys: PrivateKeyFile[]): Promise<PublishedBundle> {
+export async function publishBundle(
+  outDir: string,
+  manifestValue: unknown,
+  files: Map<string, Buffer>,
+  keys: PrivateKeyFile[],
+): Promise<PublishedBundle> {
   const manifest = parseManifest(manifestValue);
   // Sign exactly what a reader will parse back from manifest.json (defaults filled, no undefined fields).
   const signedValue = JSON.parse(JSON.stringify(manifest)) as unknown;
@@ -76,7 +88,11 @@ export async function publishBundle(outDir: string, manifestValue: unknown, file
   await writeFileAtomic(join(dir, 'bundle.tar'), archive);
   await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   await writeFileAtomic(join(dir, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256, signatures }, null, 2)}\n`);
-  return { dir, entry: { manifestSha256, archiveSha256: sha256Hex(archive), archiveSize: archive.length }, keyIds: signatures.map((s) => s.keyid) };
+  return {
+    dir,
+    entry: { manifestSha256, archiveSha256: sha256Hex(archive), archiveSize: archive.length },
+    keyIds: signatures.map((s) => s.keyid),
+  };
 }
 
 /** Adds signatures by more keys to a published bundle's manifest.sig.json (multi-signature thresholds). */
@@ -86,7 +102,10 @@ export async function addBundleSignatures(versionDir: string, keys: PrivateKeyFi
   const merged = new Map(existing.map((s) => [s.keyid, s]));
   for (const s of signValue(manifestValue, keys)) merged.set(s.keyid, s);
   const signatures = [...merged.values()].sort((a, b) => a.keyid.localeCompare(b.keyid));
-  await writeFileAtomic(join(versionDir, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256: sha256Hex(canonicalBytes(manifestValue)), signatures }, null, 2)}\n`);
+  await writeFileAtomic(
+    join(versionDir, 'manifest.sig.json'),
+    `${JSON.stringify({ manifestSha256: sha256Hex(canonicalBytes(manifestValue)), signatures }, null, 2)}\n`,
+  );
   return signatures.map((s) => s.keyid);
 }
 
@@ -120,7 +139,13 @@ export async function updateChannelIndex(o: UpdateIndexOptions): Promise<IndexEn
   const bundles: IndexSigned['bundles'] = structuredClone(prev?.signed.bundles ?? {});
   for (const [name, versions] of Object.entries(o.add ?? {})) bundles[name] = { ...(bundles[name] ?? {}), ...versions };
   const version = Math.max((prev?.signed.version ?? 0) + 1, Math.floor(o.now.getTime() / 1000), o.minVersion ?? 0);
-  const signed: IndexSigned = { type: 'index', channel: o.channel, version, expires: new Date(o.now.getTime() + o.expiresInDays * 86_400_000).toISOString(), bundles };
+  const signed: IndexSigned = {
+    type: 'index',
+    channel: o.channel,
+    version,
+    expires: new Date(o.now.getTime() + o.expiresInDays * 86_400_000).toISOString(),
+    bundles,
+  };
   const env: IndexEnvelope = { signed, signatures: signValue(signed, o.keys) };
   await writeFileAtomic(join(o.outDir, o.channel, 'index.json'), `${JSON.stringify(env, null, 2)}\n`);
   return env;

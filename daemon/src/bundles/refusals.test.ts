@@ -16,13 +16,20 @@ afterEach(async () => {
 });
 
 async function refusal(p: Promise<unknown>): Promise<string> {
-  const e = (await p.then(() => null, (err: unknown) => err)) as { code?: number; data?: { reason?: string } } | null;
+  const e = (await p.then(
+    () => null,
+    (err: unknown) => err,
+  )) as { code?: number; data?: { reason?: string } } | null;
   expect(e, 'expected a refusal').not.toBeNull();
   expect(e?.code).toBe(ErrorCodes.BundleVerificationFailed);
   return e?.data?.reason ?? '';
 }
 
-async function rewriteArchive(name: string, version: string, edit: (entries: Array<{ path: string; bytes: Buffer }>) => void): Promise<void> {
+async function rewriteArchive(
+  name: string,
+  version: string,
+  edit: (entries: Array<{ path: string; bytes: Buffer }>) => void,
+): Promise<void> {
   const p = join(w.outDir, name, version, 'bundle.tar');
   const entries = readTar(await readFile(p));
   edit(entries);
@@ -151,16 +158,24 @@ describe('install refuses tampered artifacts', () => {
     await w.index({ demo: { '1.0.0': v1, '2.0.0': v2 } });
     const v1dir = join(w.outDir, 'demo', '1.0.0');
     const v2dir = join(w.outDir, 'demo', '2.0.0');
-    const keep = { tar: await readFile(join(v2dir, 'bundle.tar')), sig: await readFile(join(v2dir, 'manifest.sig.json')) };
-    for (const f of ['bundle.tar', 'manifest.sig.json']) await writeFile(join(v2dir, f), await readFile(join(v1dir, f)));
-    expect(await refusal(w.service().install({ name: 'demo', version: '2.0.0', mirror: w.outDir }))).toBe('mix_and_match');
+    const keep = {
+      tar: await readFile(join(v2dir, 'bundle.tar')),
+      sig: await readFile(join(v2dir, 'manifest.sig.json')),
+    };
+    for (const f of ['bundle.tar', 'manifest.sig.json'])
+      await writeFile(join(v2dir, f), await readFile(join(v1dir, f)));
+    expect(await refusal(w.service().install({ name: 'demo', version: '2.0.0', mirror: w.outDir }))).toBe(
+      'mix_and_match',
+    );
     // A single file taken from v1 inside v2's otherwise genuine archive.
     await writeFile(join(v2dir, 'bundle.tar'), keep.tar);
     await writeFile(join(v2dir, 'manifest.sig.json'), keep.sig);
     await rewriteArchive('demo', '2.0.0', (es) => {
       es.find((x) => x.path === 'files/bin/demo.wasm')!.bytes = Buffer.from('old module');
     });
-    expect(await refusal(w.service().install({ name: 'demo', version: '2.0.0', mirror: w.outDir }))).toBe('mix_and_match');
+    expect(await refusal(w.service().install({ name: 'demo', version: '2.0.0', mirror: w.outDir }))).toBe(
+      'mix_and_match',
+    );
   });
 
   it('not_in_index: a validly signed bundle the index does not list', async () => {
@@ -168,11 +183,15 @@ describe('install refuses tampered artifacts', () => {
     await w.publish('demo', '1.1.0', { 'bin/demo.wasm': 'unlisted' });
     await w.index({ demo: { '1.0.0': listed } });
     expect(await refusal(w.service().verifyPath(join(w.outDir, 'demo', '1.1.0')))).toBe('not_in_index');
-    expect(await refusal(w.service().install({ name: 'demo', version: '1.1.0', mirror: w.outDir }))).toBe('not_in_index');
+    expect(await refusal(w.service().install({ name: 'demo', version: '1.1.0', mirror: w.outDir }))).toBe(
+      'not_in_index',
+    );
   });
 
   it('invalid_path: `..` in a signed manifest, and a symlink entry in an archive', async () => {
-    await expect(w.publish('demo', '1.0.0', { '../escape.wasm': 'x' })).rejects.toMatchObject({ data: { reason: 'invalid_path' } });
+    await expect(w.publish('demo', '1.0.0', { '../escape.wasm': 'x' })).rejects.toMatchObject({
+      data: { reason: 'invalid_path' },
+    });
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
     await w.index({ demo: { '1.0.0': e } });
     const p = join(w.outDir, 'demo', '1.0.0', 'bundle.tar');

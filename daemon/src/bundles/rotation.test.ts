@@ -15,10 +15,15 @@ afterEach(async () => {
 });
 
 /** Root v(N+1) from `prev` with a new root key (and optionally new index/bundles keys). */
-function nextRoot(prev: RootSigned, rotate: { root: PrivateKeyFile; index?: PrivateKeyFile; bundles?: PrivateKeyFile }): RootSigned {
+function nextRoot(
+  prev: RootSigned,
+  rotate: { root: PrivateKeyFile; index?: PrivateKeyFile; bundles?: PrivateKeyFile },
+): RootSigned {
   const s = structuredClone(prev);
   s.version = prev.version + 1;
-  for (const [role, key] of Object.entries(rotate) as Array<['root' | 'index' | 'bundles', PrivateKeyFile | undefined]>) {
+  for (const [role, key] of Object.entries(rotate) as Array<
+    ['root' | 'index' | 'bundles', PrivateKeyFile | undefined]
+  >) {
     if (!key) continue;
     s.keys[key.keyid] = publicOf(key);
     s.roles[role] = { keyids: [key.keyid], threshold: 1 };
@@ -48,7 +53,9 @@ describe('root rotation', () => {
     expect(await readJson(join(w.stateDir, 'bundles', 'trusted-root.json'))).toMatchObject({ signed: { version: 2 } });
     // Old keys no longer count for new artifacts.
     await w.index({ demo: { '1.0.0': e1 } }, { version: 2, signers: [w.keys.index] });
-    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
+    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({
+      data: { reason: 'unknown_key' },
+    });
   });
 
   it('refuses a new root signed only by the new key, or only by the old key', async () => {
@@ -59,13 +66,17 @@ describe('root rotation', () => {
     const root2 = generateKey('root');
     const v2 = nextRoot(w.rootSigned, { root: root2 });
     await writeFile(join(w.keysDir, '2.root.json'), JSON.stringify(signRoot(v2, [root2])));
-    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
+    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({
+      data: { reason: 'unknown_key' },
+    });
     await writeFile(join(w.keysDir, '2.root.json'), JSON.stringify(signRoot(v2, [w.keys.root])));
-    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
+    await expect(svc.install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({
+      data: { reason: 'unknown_key' },
+    });
     expect(await readJson(join(w.stateDir, 'bundles', 'trusted-root.json'))).toMatchObject({ signed: { version: 1 } });
   });
 
-  it('walks v1 → v2 → v3 from a mirror\'s keys/ folder, one version at a time', async () => {
+  it("walks v1 → v2 → v3 from a mirror's keys/ folder, one version at a time", async () => {
     const svc = w.service();
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'v1' });
     await w.index({ demo: { '1.0.0': e } });
@@ -88,6 +99,8 @@ describe('root rotation', () => {
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'v1' });
     await w.index({ demo: { '1.0.0': e } });
     w.now = new Date('2031-01-01T00:00:00Z');
-    await expect(w.service().install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({ data: { reason: 'expired' } });
+    await expect(w.service().install({ name: 'demo', mirror: w.outDir })).rejects.toMatchObject({
+      data: { reason: 'expired' },
+    });
   });
 });

@@ -38,7 +38,11 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
   const installAudited = createInstaller(ctx);
 
   async function install(p: { name: string; version?: string; mirror?: string | URL }): Promise<BundleSummary> {
-    return installAudited(p.mirror ? sourceFor(String(p.mirror), localOutputDir, opts.fetch) : dirSource(localOutputDir, true), p.name, p.version);
+    return installAudited(
+      p.mirror ? sourceFor(String(p.mirror), localOutputDir, opts.fetch) : dirSource(localOutputDir, true),
+      p.name,
+      p.version,
+    );
   }
 
   // In dev, a rebuilt local bundle replaces the installed one on the next load (re-verified on install).
@@ -57,7 +61,10 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     let installed = (await store.readInstalled()).bundles[name] ?? {};
     let v = version ?? newest(Object.keys(installed));
     if (!v || !installed[v]) {
-      const sources = [dirSource(localOutputDir, true), ...(opts.defaultMirror ? [sourceFor(opts.defaultMirror, localOutputDir, opts.fetch)] : [])];
+      const sources = [
+        dirSource(localOutputDir, true),
+        ...(opts.defaultMirror ? [sourceFor(opts.defaultMirror, localOutputDir, opts.fetch)] : []),
+      ];
       let lastError: unknown = null;
       for (const s of sources) {
         try {
@@ -75,7 +82,13 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       installed = (await store.readInstalled()).bundles[name] ?? {};
     }
     let rec = v ? installed[v] : undefined;
-    if (!v || !rec) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'not_installed', `bundle ${name}${version ? `@${version}` : ''} is not installed`, { name });
+    if (!v || !rec)
+      throw new ShadowboxError(
+        ErrorCodes.BundleNotFound,
+        'not_installed',
+        `bundle ${name}${version ? `@${version}` : ''} is not installed`,
+        { name },
+      );
     let auths = await ctx.loadAuthorities(rec.source === 'local', clock());
     if (rec.source === 'local' && !auths.some((a) => a.id === rec?.authority)) {
       // The checkout's local key changed (new checkout, wiped .cache): reinstall from the local output, fully verified.
@@ -84,16 +97,29 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       auths = await ctx.loadAuthorities(true, clock());
     }
     const authority = auths.find((a) => a.id === rec?.authority);
-    if (!authority) throw refuse('unknown_key', `the key that signed ${name}@${v} is no longer trusted`, { authority: rec.authority });
+    if (!authority)
+      throw refuse('unknown_key', `the key that signed ${name}@${v} is no longer trusted`, {
+        authority: rec.authority,
+      });
     return loadBundle(store, rec.manifestSha256, authority, { name, version: v });
   }
 
   async function trustKey(file: string): Promise<{ keyId: string }> {
     const { keyId, added } = await addTrustedKey(store.root, resolve(file), clock());
-    opts.logger?.warn('TRUSTING A DEVELOPER KEY: bundles signed by it will be installed and run like official ones', { keyId, file });
+    opts.logger?.warn('TRUSTING A DEVELOPER KEY: bundles signed by it will be installed and run like official ones', {
+      keyId,
+      file,
+    });
     await ctx.audit('bundle.trust', { keyId, file: resolve(file), added });
     return { keyId };
   }
 
-  return { list: () => list(ctx), verifyPath: (p) => verifyPath(ctx, p), install, load, trustKey, serveMirror: (dir) => serveMirror(dir ?? localOutputDir) };
+  return {
+    list: () => list(ctx),
+    verifyPath: (p) => verifyPath(ctx, p),
+    install,
+    load,
+    trustKey,
+    serveMirror: (dir) => serveMirror(dir ?? localOutputDir),
+  };
 }

@@ -13,7 +13,12 @@ export interface MirrorSource {
 }
 
 function tooLarge(path: string, maxBytes: number): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'too_large', `${path} is larger than the ${maxBytes}-byte cap`, { path, maxBytes });
+  return new ShadowboxError(
+    ErrorCodes.BundleVerificationFailed,
+    'too_large',
+    `${path} is larger than the ${maxBytes}-byte cap`,
+    { path, maxBytes },
+  );
 }
 
 /** A mirror-shaped folder on disk; refuses paths that resolve outside it. */
@@ -39,15 +44,23 @@ export function dirSource(dir: string, isLocalOutput: boolean): MirrorSource {
 /** An HTTP(S) mirror (another daemon's /bundles/ or a static server); downloads are capped while streaming. */
 export function httpSource(base: string, fetchImpl: typeof fetch = fetch, timeoutMs = 60_000): MirrorSource {
   const url = new URL(base.endsWith('/') ? base : `${base}/`);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ShadowboxError(ErrorCodes.InvalidParams, 'mirror_invalid', `mirror must be http(s) or a folder: ${base}`);
-  if (url.username || url.password) throw new ShadowboxError(ErrorCodes.InvalidParams, 'mirror_invalid', 'mirror URL must not carry credentials');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ShadowboxError(ErrorCodes.InvalidParams, 'mirror_invalid', `mirror must be http(s) or a folder: ${base}`);
+  if (url.username || url.password)
+    throw new ShadowboxError(ErrorCodes.InvalidParams, 'mirror_invalid', 'mirror URL must not carry credentials');
   return {
     label: url.href,
     isLocalOutput: false,
     async get(path, maxBytes) {
       const res = await fetchImpl(new URL(path, url), { redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
       if (res.status === 404) return null;
-      if (!res.ok || !res.body) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'mirror_error', `mirror answered ${res.status} for ${path}`, { status: res.status, path });
+      if (!res.ok || !res.body)
+        throw new ShadowboxError(
+          ErrorCodes.BundleNotFound,
+          'mirror_error',
+          `mirror answered ${res.status} for ${path}`,
+          { status: res.status, path },
+        );
       const declared = Number(res.headers.get('content-length') ?? '0');
       if (declared > maxBytes) throw tooLarge(path, maxBytes);
       const chunks: Buffer[] = [];
@@ -71,5 +84,7 @@ export function sourceFor(mirror: string, localOutputDir: string, fetchImpl?: ty
 
 /** Joins mirror layout path segments. */
 export function mirrorPath(...parts: string[]): string {
-  return join(...parts).split(sep).join('/');
+  return join(...parts)
+    .split(sep)
+    .join('/');
 }

@@ -15,7 +15,12 @@ afterEach(async () => {
 
 describe('store and load', () => {
   it('a brand-new state dir installs from the local build output on first load, with no extra step', async () => {
-    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module bytes', 'lib/data.txt': 'data' }, { signers: [w.keys.local] });
+    const e = await w.publish(
+      'demo',
+      '1.0.0',
+      { 'bin/demo.wasm': 'module bytes', 'lib/data.txt': 'data' },
+      { signers: [w.keys.local] },
+    );
     await w.index({ demo: { '1.0.0': e } }, { signers: [w.keys.local] });
     const audit: AuditEntryInput[] = [];
     const svc = w.service({ audit: { append: async (x) => void audit.push(x) } });
@@ -50,7 +55,10 @@ describe('store and load', () => {
     const p = join(w.stateDir, 'bundles', 'store', e.manifestSha256, 'files', 'lib', 'data.txt');
     await chmod(p, 0o644);
     await writeFile(p, 'DATA'); // same size: only the hash can tell
-    await expect(svc.load('demo')).rejects.toMatchObject({ code: ErrorCodes.BundleVerificationFailed, data: { reason: 'file_mismatch', path: 'lib/data.txt' } });
+    await expect(svc.load('demo')).rejects.toMatchObject({
+      code: ErrorCodes.BundleVerificationFailed,
+      data: { reason: 'file_mismatch', path: 'lib/data.txt' },
+    });
   });
 
   it('detects a corrupted entry module and an edited stored manifest', async () => {
@@ -100,7 +108,10 @@ describe('store and load', () => {
   it('load of an unknown bundle is BundleNotFound; install of an unlisted name too', async () => {
     const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
     await w.index({ demo: { '1.0.0': e } });
-    await expect(w.service().load('nope')).rejects.toMatchObject({ code: ErrorCodes.BundleNotFound, data: { reason: 'not_in_index' } });
+    await expect(w.service().load('nope')).rejects.toMatchObject({
+      code: ErrorCodes.BundleNotFound,
+      data: { reason: 'not_in_index' },
+    });
   });
 
   it('trustKey: a developer key is trusted explicitly, audited, and then accepted from any mirror', async () => {
@@ -110,7 +121,10 @@ describe('store and load', () => {
     await w.index({ devtool: { '0.1.0': e } }, { out: mirror, signers: [dev] });
     const audit: AuditEntryInput[] = [];
     const warnings: string[] = [];
-    const svc = w.service({ audit: { append: async (x) => void audit.push(x) }, logger: { warn: (m) => void warnings.push(m) } });
+    const svc = w.service({
+      audit: { append: async (x) => void audit.push(x) },
+      logger: { warn: (m) => void warnings.push(m) },
+    });
     await expect(svc.install({ name: 'devtool', mirror })).rejects.toMatchObject({ data: { reason: 'unknown_key' } });
     const { private: _secret, ...pub } = dev;
     const keyFile = join(w.base, 'dev.pub.json');

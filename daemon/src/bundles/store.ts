@@ -17,7 +17,9 @@ export const InstalledRecordSchema = z
   })
   .strict();
 export type InstalledRecord = z.infer<typeof InstalledRecordSchema>;
-const InstalledSchema = z.object({ bundles: z.record(z.string(), z.record(z.string(), InstalledRecordSchema)) }).strict();
+const InstalledSchema = z
+  .object({ bundles: z.record(z.string(), z.record(z.string(), InstalledRecordSchema)) })
+  .strict();
 export type Installed = z.infer<typeof InstalledSchema>;
 
 /** Reads a JSON state file with a zod schema; a missing file gives `fallback`, a corrupt one throws. */
@@ -76,7 +78,10 @@ export function openStore(stateDir: string): BundleStore {
       const tmp = join(storeDir, `.tmp-${h.slice(0, 16)}-${process.pid}-${Date.now()}`);
       await mkdir(join(tmp, 'files'), { recursive: true });
       await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(content.manifestValue, null, 2)}\n`);
-      await writeFile(join(tmp, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256: h, signatures: content.signatures }, null, 2)}\n`);
+      await writeFile(
+        join(tmp, 'manifest.sig.json'),
+        `${JSON.stringify({ manifestSha256: h, signatures: content.signatures }, null, 2)}\n`,
+      );
       for (const f of manifest.files) {
         const p = join(tmp, 'files', f.path);
         await mkdir(dirname(p), { recursive: true });
@@ -104,13 +109,27 @@ export function openStore(stateDir: string): BundleStore {
     async hashFile(path, keepBytes = false) {
       const st = await stat(path, { bigint: true });
       const hit = statCache.get(path);
-      if (hit && hit.ino === Number(st.ino) && hit.size === Number(st.size) && hit.mtimeNs === st.mtimeNs && hit.ctimeNs === st.ctimeNs && (!keepBytes || hit.bytes)) {
+      if (
+        hit &&
+        hit.ino === Number(st.ino) &&
+        hit.size === Number(st.size) &&
+        hit.mtimeNs === st.mtimeNs &&
+        hit.ctimeNs === st.ctimeNs &&
+        (!keepBytes || hit.bytes)
+      ) {
         return { sha256: hit.sha256, size: hit.size, bytes: hit.bytes };
       }
       const bytes = await readFile(path);
       const sha256 = sha256Hex(bytes);
       // Keyed by the stat taken before the read: a write during the read changes ctime, so the next call re-hashes.
-      statCache.set(path, { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256, ...(keepBytes ? { bytes } : {}) });
+      statCache.set(path, {
+        ino: Number(st.ino),
+        size: bytes.length,
+        mtimeNs: st.mtimeNs,
+        ctimeNs: st.ctimeNs,
+        sha256,
+        ...(keepBytes ? { bytes } : {}),
+      });
       return { sha256, size: bytes.length, bytes };
     },
   };

@@ -82,20 +82,28 @@ export function readTar(buf: Buffer, maxEntries = 10_000): TarEntry[] {
     if (h.every((b) => b === 0)) break;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-    if (parseInt(field(h, 148, 8).trim(), 8) !== sum) throw bad('archive header checksum mismatch', { offset: off }, 'archive_invalid');
+    if (parseInt(field(h, 148, 8).trim(), 8) !== sum)
+      throw bad('archive header checksum mismatch', { offset: off }, 'archive_invalid');
     const prefix = field(h, 345, 155);
     const name = field(h, 0, 100);
     const path = prefix ? `${prefix}/${name}` : name;
     const type = String.fromCharCode(h[156] || 48);
     const size = parseInt(field(h, 124, 12).trim() || '0', 8);
-    if (!Number.isSafeInteger(size) || size < 0 || off + BLOCK + size > buf.length) throw bad('archive entry size out of range', { path }, 'archive_invalid');
+    if (!Number.isSafeInteger(size) || size < 0 || off + BLOCK + size > buf.length)
+      throw bad('archive entry size out of range', { path }, 'archive_invalid');
     off += BLOCK;
     if (type === '5') {
-      if (!isSafeRelativePath(path.replace(/\/$/, ''))) throw bad(`archive directory ${JSON.stringify(path)} is not a safe relative path`, { path });
+      if (!isSafeRelativePath(path.replace(/\/$/, '')))
+        throw bad(`archive directory ${JSON.stringify(path)} is not a safe relative path`, { path });
       continue;
     }
-    if (type !== '0') throw bad(`archive entry ${JSON.stringify(path)} is not a regular file (type ${JSON.stringify(type)})`, { path, type });
-    if (!isSafeRelativePath(path)) throw bad(`archive path ${JSON.stringify(path)} is not a normalized relative path`, { path });
+    if (type !== '0')
+      throw bad(`archive entry ${JSON.stringify(path)} is not a regular file (type ${JSON.stringify(type)})`, {
+        path,
+        type,
+      });
+    if (!isSafeRelativePath(path))
+      throw bad(`archive path ${JSON.stringify(path)} is not a normalized relative path`, { path });
     if (seen.has(path)) throw bad(`duplicate archive path ${path}`, { path });
     seen.add(path);
     if (out.length >= maxEntries) throw bad('too many archive entries', {}, 'archive_invalid');

@@ -21,9 +21,17 @@ export interface World {
   rootSigned: RootSigned;
   service(extra?: Partial<BundleServiceOptions>): ReturnType<typeof createBundleService>;
   /** Publishes name@version with payload files into `out` (or another mirror folder), signed by `signers`. */
-  publish(name: string, version: string, payload: Record<string, string>, o?: { out?: string; signers?: PrivateKeyFile[]; manifest?: (m: Record<string, unknown>) => void }): Promise<IndexEntry>;
+  publish(
+    name: string,
+    version: string,
+    payload: Record<string, string>,
+    o?: { out?: string; signers?: PrivateKeyFile[]; manifest?: (m: Record<string, unknown>) => void },
+  ): Promise<IndexEntry>;
   /** Writes a signed index listing `bundles` into `<out>/stable/index.json`. */
-  index(bundles: Record<string, Record<string, IndexEntry>>, o?: { out?: string; signers?: PrivateKeyFile[]; version?: number; expiresInDays?: number }): Promise<void>;
+  index(
+    bundles: Record<string, Record<string, IndexEntry>>,
+    o?: { out?: string; signers?: PrivateKeyFile[]; version?: number; expiresInDays?: number },
+  ): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -39,7 +47,16 @@ export function testManifest(name: string, version: string, payload: Record<stri
     files: paths.map((p) => ({ path: p, size: Buffer.byteLength(payload[p]), sha256: sha256Hex(payload[p]) })),
     capabilities: { fs: [{ guest: '/workspace', source: 'workspace', access: 'ro' }], netFetch: null },
     limits: { memoryMb: 64, timeoutMs: 1000, maxOutputBytes: 65536 },
-    tools: [{ name: name.replace(/-/g, '_'), description: 'test', entry: name, kind: 'read', inputSchema: { type: 'object' }, argv: [{ arg: 'x', optional: true }] }],
+    tools: [
+      {
+        name: name.replace(/-/g, '_'),
+        description: 'test',
+        entry: name,
+        kind: 'read',
+        inputSchema: { type: 'object' },
+        argv: [{ arg: 'x', optional: true }],
+      },
+    ],
     provenance: { sourceDateEpoch: 1700000000, recipeSha256: '0'.repeat(64), sources: [], toolchain: {}, flags: [] },
   };
 }
@@ -51,14 +68,23 @@ export async function createWorld(): Promise<World> {
   const outDir = join(base, 'out');
   const stateDir = join(base, 'state');
   await mkdir(keysDir, { recursive: true });
-  const keys = { root: generateKey('root'), index: generateKey('index'), bundles: generateKey('bundles'), local: generateKey('local') };
+  const keys = {
+    root: generateKey('root'),
+    index: generateKey('index'),
+    bundles: generateKey('bundles'),
+    local: generateKey('local'),
+  };
   const now = new Date('2026-06-01T00:00:00Z');
   const rootSigned: RootSigned = {
     type: 'root',
     version: 1,
     expires: '2030-01-01T00:00:00Z',
     keys: Object.fromEntries([keys.root, keys.index, keys.bundles].map((k) => [k.keyid, publicOf(k)])),
-    roles: { root: { keyids: [keys.root.keyid], threshold: 1 }, index: { keyids: [keys.index.keyid], threshold: 1 }, bundles: { keyids: [keys.bundles.keyid], threshold: 1 } },
+    roles: {
+      root: { keyids: [keys.root.keyid], threshold: 1 },
+      index: { keyids: [keys.index.keyid], threshold: 1 },
+      bundles: { keyids: [keys.bundles.keyid], threshold: 1 },
+    },
     revoked: [],
     localBuild: { allowed: true },
   };
@@ -67,8 +93,23 @@ export async function createWorld(): Promise<World> {
   const { private: _p, ...localPub } = keys.local;
   await writeFile(localPubFile, JSON.stringify(localPub));
   const world: World = {
-    base, keysDir, outDir, stateDir, localPubFile, keys, now, rootSigned,
-    service: (extra = {}) => createBundleService({ stateDir, trustedRootDir: keysDir, localOutputDir: outDir, localKeyFile: localPubFile, clock: () => world.now, ...extra }),
+    base,
+    keysDir,
+    outDir,
+    stateDir,
+    localPubFile,
+    keys,
+    now,
+    rootSigned,
+    service: (extra = {}) =>
+      createBundleService({
+        stateDir,
+        trustedRootDir: keysDir,
+        localOutputDir: outDir,
+        localKeyFile: localPubFile,
+        clock: () => world.now,
+        ...extra,
+      }),
     async publish(name, version, payload, o = {}) {
       const m = testManifest(name, version, payload);
       o.manifest?.(m);
@@ -78,14 +119,25 @@ export async function createWorld(): Promise<World> {
     async index(bundles, o = {}) {
       const out = o.out ?? outDir;
       await rm(join(out, 'stable', 'index.json'), { force: true });
-      await updateChannelIndex({ outDir: out, channel: 'stable', keys: o.signers ?? [keys.index], now: world.now, expiresInDays: o.expiresInDays ?? 30, add: bundles, minVersion: o.version });
+      await updateChannelIndex({
+        outDir: out,
+        channel: 'stable',
+        keys: o.signers ?? [keys.index],
+        now: world.now,
+        expiresInDays: o.expiresInDays ?? 30,
+        add: bundles,
+        minVersion: o.version,
+      });
       if (o.version !== undefined) {
         // updateChannelIndex never goes below "now in seconds"; tests want exact small versions.
         const p = join(out, 'stable', 'index.json');
         const env = JSON.parse(await readFile(p, 'utf8')) as { signed: { version: number } };
         env.signed.version = o.version;
         const { signValue } = await import('./publish.js');
-        await writeFile(p, JSON.stringify({ signed: env.signed, signatures: signValue(env.signed, o.signers ?? [keys.index]) }));
+        await writeFile(
+          p,
+          JSON.stringify({ signed: env.signed, signatures: signValue(env.signed, o.signers ?? [keys.index]) }),
+        );
       }
     },
     cleanup: () => rm(base, { recursive: true, force: true }),

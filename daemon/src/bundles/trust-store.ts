@@ -6,13 +6,28 @@ import { keyIdOf, PublicKeyFileSchema, publicOf, type PublicKey } from './crypto
 import { writeFileAtomic } from './publish.js';
 import { readState } from './store.js';
 import type { MirrorSource } from './sources.js';
-import { officialAuthority, parseRoot, refuse, singleKeyAuthority, verifyRootRotation, verifySelfSignedRoot, type Authority, type RootEnvelope } from './trust.js';
+import {
+  officialAuthority,
+  parseRoot,
+  refuse,
+  singleKeyAuthority,
+  verifyRootRotation,
+  verifySelfSignedRoot,
+  type Authority,
+  type RootEnvelope,
+} from './trust.js';
 
 const MAX_ROOT_BYTES = 512 * 1024;
 const MAX_ROTATIONS = 64;
 
 /** Keys a person trusted explicitly with `shadowbox bundles trust KEYFILE`. */
-export const TrustedKeysSchema = z.object({ keys: z.array(z.object({ keyid: z.string(), public: z.string(), addedAt: z.string(), source: z.string() }).strict()) }).strict();
+export const TrustedKeysSchema = z
+  .object({
+    keys: z.array(
+      z.object({ keyid: z.string(), public: z.string(), addedAt: z.string(), source: z.string() }).strict(),
+    ),
+  })
+  .strict();
 export type TrustedKeys = z.infer<typeof TrustedKeysSchema>;
 
 async function readJson(path: string): Promise<unknown> {
@@ -42,7 +57,12 @@ async function mirrorRoot(source: MirrorSource, v: number): Promise<RootEnvelope
  * `<N+1>.root.json` files from the repository and then the mirror, each signed by the old and the
  * new root keys. Persisted only when the final root is unexpired.
  */
-export async function currentRoot(stateBundlesDir: string, trustedRootDir: string, now: Date, mirror?: MirrorSource): Promise<RootEnvelope> {
+export async function currentRoot(
+  stateBundlesDir: string,
+  trustedRootDir: string,
+  now: Date,
+  mirror?: MirrorSource,
+): Promise<RootEnvelope> {
   const statePath = join(stateBundlesDir, 'trusted-root.json');
   const stored = await readJson(statePath).catch(() => null);
   let root: RootEnvelope;
@@ -51,7 +71,13 @@ export async function currentRoot(stateBundlesDir: string, trustedRootDir: strin
     root = parseRoot(stored);
   } else {
     const shipped = await readJson(join(trustedRootDir, 'root.json')).catch((e: unknown) => {
-      throw new ShadowboxError(ErrorCodes.ConfigMissing, 'no_trust_root', `no trust root at ${join(trustedRootDir, 'root.json')}`, {}, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.ConfigMissing,
+        'no_trust_root',
+        `no trust root at ${join(trustedRootDir, 'root.json')}`,
+        {},
+        { cause: e },
+      );
     });
     root = parseRoot(shipped);
     // First use: the shipped root must at least be signed by its own root role.
@@ -66,7 +92,8 @@ export async function currentRoot(stateBundlesDir: string, trustedRootDir: strin
     root = next;
     changed = true;
   }
-  if (Date.parse(root.signed.expires) <= now.getTime()) throw refuse('expired', `trusted root v${root.signed.version} expired at ${root.signed.expires}`);
+  if (Date.parse(root.signed.expires) <= now.getTime())
+    throw refuse('expired', `trusted root v${root.signed.version} expired at ${root.signed.expires}`);
   if (changed) await writeFileAtomic(statePath, `${JSON.stringify(root, null, 2)}\n`);
   return root;
 }
@@ -77,14 +104,32 @@ export function readTrustedKeys(stateBundlesDir: string): Promise<TrustedKeys> {
 }
 
 /** Adds a developer key from a key file (public half only); returns its key id. */
-export async function addTrustedKey(stateBundlesDir: string, keyFile: string, now: Date): Promise<{ keyId: string; added: boolean }> {
-  const parsed = PublicKeyFileSchema.safeParse(await readJson(keyFile).catch((e: unknown) => {
-    throw new ShadowboxError(ErrorCodes.InvalidParams, 'key_file_unreadable', `cannot read key file ${keyFile}`, {}, { cause: e });
-  }));
-  if (!parsed.success) throw new ShadowboxError(ErrorCodes.InvalidParams, 'key_file_invalid', `${keyFile} is not a shadowbox ed25519 key file`);
+export async function addTrustedKey(
+  stateBundlesDir: string,
+  keyFile: string,
+  now: Date,
+): Promise<{ keyId: string; added: boolean }> {
+  const parsed = PublicKeyFileSchema.safeParse(
+    await readJson(keyFile).catch((e: unknown) => {
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'key_file_unreadable',
+        `cannot read key file ${keyFile}`,
+        {},
+        { cause: e },
+      );
+    }),
+  );
+  if (!parsed.success)
+    throw new ShadowboxError(
+      ErrorCodes.InvalidParams,
+      'key_file_invalid',
+      `${keyFile} is not a shadowbox ed25519 key file`,
+    );
   const pub = publicOf(parsed.data);
   const keyId = keyIdOf(pub);
-  if (keyId !== parsed.data.keyid) throw new ShadowboxError(ErrorCodes.InvalidParams, 'key_file_invalid', `${keyFile}: keyid does not match the key`);
+  if (keyId !== parsed.data.keyid)
+    throw new ShadowboxError(ErrorCodes.InvalidParams, 'key_file_invalid', `${keyFile}: keyid does not match the key`);
   const cur = await readTrustedKeys(stateBundlesDir);
   if (cur.keys.some((k) => k.keyid === keyId)) return { keyId, added: false };
   cur.keys.push({ keyid: keyId, public: pub.public, addedAt: now.toISOString(), source: keyFile });
@@ -102,10 +147,17 @@ export async function readLocalKey(path: string): Promise<PublicKey | null> {
  * Authorities that may sign for a source, official first. The local build key is accepted only for
  * the configured local output folder and only if the root allows it; it never applies to a mirror.
  */
-export function authoritiesFor(root: RootEnvelope, devKeys: TrustedKeys, localKey: PublicKey | null, source: { isLocalOutput: boolean }): Authority[] {
+export function authoritiesFor(
+  root: RootEnvelope,
+  devKeys: TrustedKeys,
+  localKey: PublicKey | null,
+  source: { isLocalOutput: boolean },
+): Authority[] {
   const revoked = new Set(root.signed.revoked);
   const out = [officialAuthority(root)];
-  for (const k of devKeys.keys) out.push(singleKeyAuthority('developer', { keytype: 'ed25519', scheme: 'ed25519', public: k.public }, revoked));
-  if (localKey && source.isLocalOutput && root.signed.localBuild.allowed) out.push(singleKeyAuthority('local', localKey, revoked));
+  for (const k of devKeys.keys)
+    out.push(singleKeyAuthority('developer', { keytype: 'ed25519', scheme: 'ed25519', public: k.public }, revoked));
+  if (localKey && source.isLocalOutput && root.signed.localBuild.allowed)
+    out.push(singleKeyAuthority('local', localKey, revoked));
   return out;
 }

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { canonicalBytes, keyIdOf, PublicKeySchema, SignatureSchema, verifyBytes, type PublicKey, type Signature } from './crypto.js';
+import {
+  canonicalBytes,
+  keyIdOf,
+  PublicKeySchema,
+  SignatureSchema,
+  verifyBytes,
+  type PublicKey,
+  type Signature,
+} from './crypto.js';
 
 const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date');
 const RoleSchema = z.object({ keyids: z.array(z.string()).min(1), threshold: z.number().int().min(1) }).strict();
@@ -47,11 +55,31 @@ export interface Authority {
 }
 
 /** Stable `data.reason` values of BundleVerificationFailed (-33700) refusals. */
-export const BundleRefusalReasons = ['file_mismatch', 'manifest_tampered', 'index_tampered', 'root_tampered', 'unknown_key', 'revoked_key', 'threshold', 'rollback', 'expired', 'mix_and_match', 'not_in_index', 'invalid_path', 'archive_invalid', 'too_large', 'signature_missing'] as const;
+export const BundleRefusalReasons = [
+  'file_mismatch',
+  'manifest_tampered',
+  'index_tampered',
+  'root_tampered',
+  'unknown_key',
+  'revoked_key',
+  'threshold',
+  'rollback',
+  'expired',
+  'mix_and_match',
+  'not_in_index',
+  'invalid_path',
+  'archive_invalid',
+  'too_large',
+  'signature_missing',
+] as const;
 export type BundleRefusalReason = (typeof BundleRefusalReasons)[number];
 
 /** Verification failure with one of the documented reasons. */
-export function refuse(reason: BundleRefusalReason, message: string, details: Record<string, unknown> = {}): ShadowboxError {
+export function refuse(
+  reason: BundleRefusalReason,
+  message: string,
+  details: Record<string, unknown> = {},
+): ShadowboxError {
   return new ShadowboxError(ErrorCodes.BundleVerificationFailed, reason, message, details);
 }
 
@@ -60,7 +88,14 @@ export function refuse(reason: BundleRefusalReason, message: string, details: Re
  * `manifest_tampered` (a trusted key's signature does not match: the bytes changed after signing) or
  * `threshold`; returns the key ids that counted.
  */
-export function checkThreshold(what: string, role: KeyRole, revoked: Set<string>, bytes: Uint8Array, sigs: Signature[], tamperedReason: BundleRefusalReason = 'manifest_tampered'): string[] {
+export function checkThreshold(
+  what: string,
+  role: KeyRole,
+  revoked: Set<string>,
+  bytes: Uint8Array,
+  sigs: Signature[],
+  tamperedReason: BundleRefusalReason = 'manifest_tampered',
+): string[] {
   const good = new Set<string>();
   let sawRevoked = false;
   let sawBad = false;
@@ -75,10 +110,18 @@ export function checkThreshold(what: string, role: KeyRole, revoked: Set<string>
     else sawBad = true;
   }
   if (good.size >= role.threshold) return [...good];
-  if (sawBad) throw refuse(tamperedReason, `${what}: a signature by a trusted key does not match the signed bytes (changed after signing)`);
+  if (sawBad)
+    throw refuse(
+      tamperedReason,
+      `${what}: a signature by a trusted key does not match the signed bytes (changed after signing)`,
+    );
   if (good.size === 0 && sawRevoked) throw refuse('revoked_key', `${what} is signed by a revoked key`);
-  if (good.size === 0) throw refuse('unknown_key', `${what} is not signed by any trusted key`, { keyids: sigs.map((s) => s.keyid) });
-  throw refuse('threshold', `${what} has ${good.size} valid signature(s); ${role.threshold} required`, { valid: good.size, threshold: role.threshold });
+  if (good.size === 0)
+    throw refuse('unknown_key', `${what} is not signed by any trusted key`, { keyids: sigs.map((s) => s.keyid) });
+  throw refuse('threshold', `${what} has ${good.size} valid signature(s); ${role.threshold} required`, {
+    valid: good.size,
+    threshold: role.threshold,
+  });
 }
 
 function roleOf(root: RootSigned, name: 'root' | 'index' | 'bundles'): KeyRole {
@@ -94,16 +137,33 @@ function roleOf(root: RootSigned, name: 'root' | 'index' | 'bundles'): KeyRole {
 /** Parses untrusted root JSON and checks it is self-consistent (key ids match their keys). */
 export function parseRoot(value: unknown): RootEnvelope {
   const r = RootEnvelopeSchema.safeParse(value);
-  if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'root_invalid', `root.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new ShadowboxError(
+      ErrorCodes.BundleInvalid,
+      'root_invalid',
+      `root.json is invalid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   for (const [id, k] of Object.entries(r.data.signed.keys)) {
-    if (keyIdOf(k) !== id) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'root_invalid', `root.json key id ${id.slice(0, 12)} does not match its key`);
+    if (keyIdOf(k) !== id)
+      throw new ShadowboxError(
+        ErrorCodes.BundleInvalid,
+        'root_invalid',
+        `root.json key id ${id.slice(0, 12)} does not match its key`,
+      );
   }
   return r.data;
 }
 
 /** Checks a root is signed by its own root role (the first, repository-shipped root); expiry is the caller's. */
 export function verifySelfSignedRoot(root: RootEnvelope): void {
-  checkThreshold(`root v${root.signed.version}`, roleOf(root.signed, 'root'), new Set(root.signed.revoked), canonicalBytes(root.signed), root.signatures, 'root_tampered');
+  checkThreshold(
+    `root v${root.signed.version}`,
+    roleOf(root.signed, 'root'),
+    new Set(root.signed.revoked),
+    canonicalBytes(root.signed),
+    root.signatures,
+    'root_tampered',
+  );
 }
 
 /**
@@ -113,10 +173,25 @@ export function verifySelfSignedRoot(root: RootEnvelope): void {
  */
 export function verifyRootRotation(trusted: RootEnvelope, next: RootEnvelope): void {
   const n = trusted.signed.version;
-  if (next.signed.version !== n + 1) throw refuse('rollback', `root rotation must go from v${n} to v${n + 1}, got v${next.signed.version}`);
+  if (next.signed.version !== n + 1)
+    throw refuse('rollback', `root rotation must go from v${n} to v${n + 1}, got v${next.signed.version}`);
   const bytes = canonicalBytes(next.signed);
-  checkThreshold(`root v${n + 1} (old keys)`, roleOf(trusted.signed, 'root'), new Set(trusted.signed.revoked), bytes, next.signatures, 'root_tampered');
-  checkThreshold(`root v${n + 1} (new keys)`, roleOf(next.signed, 'root'), new Set(next.signed.revoked), bytes, next.signatures, 'root_tampered');
+  checkThreshold(
+    `root v${n + 1} (old keys)`,
+    roleOf(trusted.signed, 'root'),
+    new Set(trusted.signed.revoked),
+    bytes,
+    next.signatures,
+    'root_tampered',
+  );
+  checkThreshold(
+    `root v${n + 1} (new keys)`,
+    roleOf(next.signed, 'root'),
+    new Set(next.signed.revoked),
+    bytes,
+    next.signatures,
+    'root_tampered',
+  );
 }
 
 function fingerprint(role: KeyRole): string {
@@ -126,14 +201,29 @@ function fingerprint(role: KeyRole): string {
 /** The official authority a verified root describes. */
 export function officialAuthority(root: RootEnvelope): Authority {
   const index = roleOf(root.signed, 'index');
-  return { id: 'official', kind: 'official', index, bundles: roleOf(root.signed, 'bundles'), revoked: new Set(root.signed.revoked), rootVersion: root.signed.version, indexKeysFingerprint: fingerprint(index) };
+  return {
+    id: 'official',
+    kind: 'official',
+    index,
+    bundles: roleOf(root.signed, 'bundles'),
+    revoked: new Set(root.signed.revoked),
+    rootVersion: root.signed.version,
+    indexKeysFingerprint: fingerprint(index),
+  };
 }
 
 /** A single explicitly trusted key acting as both index and bundle signer (threshold 1). */
 export function singleKeyAuthority(kind: 'developer' | 'local', key: PublicKey, revoked: Set<string>): Authority {
   const id = keyIdOf(key);
   const role = { keys: new Map([[id, key]]), threshold: 1 };
-  return { id: `${kind === 'local' ? 'local' : 'dev'}:${id}`, kind, index: role, bundles: role, revoked, indexKeysFingerprint: fingerprint(role) };
+  return {
+    id: `${kind === 'local' ? 'local' : 'dev'}:${id}`,
+    kind,
+    index: role,
+    bundles: role,
+    revoked,
+    indexKeysFingerprint: fingerprint(role),
+  };
 }
 
 const REASON_RANK = ['manifest_tampered', 'index_tampered', 'root_tampered', 'threshold', 'revoked_key', 'unknown_key'];

@@ -9,7 +9,9 @@ import { readTar } from './tar.js';
 import { checkThreshold, refuse, type Authority } from './trust.js';
 
 /** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
-export const SigFileSchema = z.object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema) }).strict();
+export const SigFileSchema = z
+  .object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema) })
+  .strict();
 
 /** A bundle read into memory from a directory or an archive, not yet trusted. */
 export interface BundleContent {
@@ -47,7 +49,8 @@ function parseJson(bytes: Buffer, what: string): unknown {
 /** Parses a detached signature file. */
 export function parseSigFile(bytes: Buffer): Signature[] {
   const r = SigFileSchema.safeParse(parseJson(bytes, 'manifest.sig.json'));
-  if (!r.success) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'signature_invalid', 'manifest.sig.json is invalid');
+  if (!r.success)
+    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'signature_invalid', 'manifest.sig.json is invalid');
   return r.data.signatures;
 }
 
@@ -65,7 +68,8 @@ export function contentFromArchive(archive: Buffer, sigBytes: Buffer): BundleCon
     else if (e.path.startsWith('files/')) files.set(e.path.slice('files/'.length), e.bytes);
     else throw refuse('invalid_path', `unexpected archive entry ${e.path}`, { path: e.path });
   }
-  if (manifestValue === undefined) throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_missing', 'archive has no manifest.json');
+  if (manifestValue === undefined)
+    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_missing', 'archive has no manifest.json');
   return { manifestValue, signatures: parseSigFile(sigBytes), files };
 }
 
@@ -94,17 +98,35 @@ export async function contentFromDir(dir: string): Promise<BundleContent> {
 }
 
 /** Checks signatures, index binding, and every file's bytes; throws a typed refusal on the first failure. */
-export async function verifyBundleContent(content: BundleContent, authority: Authority, opts: VerifyBundleOptions = {}): Promise<VerifiedBundle> {
+export async function verifyBundleContent(
+  content: BundleContent,
+  authority: Authority,
+  opts: VerifyBundleOptions = {},
+): Promise<VerifiedBundle> {
   const bytes = canonicalBytes(content.manifestValue);
   const manifestSha256 = sha256Hex(bytes);
-  const keyIds = checkThreshold('bundle manifest', authority.bundles, authority.revoked, bytes, content.signatures, 'manifest_tampered');
+  const keyIds = checkThreshold(
+    'bundle manifest',
+    authority.bundles,
+    authority.revoked,
+    bytes,
+    content.signatures,
+    'manifest_tampered',
+  );
   const manifest = parseManifest(content.manifestValue);
   const { expected, indexEntry } = opts;
   if (expected && (manifest.name !== expected.name || manifest.version !== expected.version)) {
-    throw refuse('mix_and_match', `asked for ${expected.name}@${expected.version}, got a manifest for ${manifest.name}@${manifest.version}`, { manifestSha256 });
+    throw refuse(
+      'mix_and_match',
+      `asked for ${expected.name}@${expected.version}, got a manifest for ${manifest.name}@${manifest.version}`,
+      { manifestSha256 },
+    );
   }
   if (indexEntry && indexEntry.manifestSha256 !== manifestSha256) {
-    throw refuse('mix_and_match', `manifest of ${manifest.name}@${manifest.version} is not the one the index lists`, { manifestSha256, listed: indexEntry.manifestSha256 });
+    throw refuse('mix_and_match', `manifest of ${manifest.name}@${manifest.version} is not the one the index lists`, {
+      manifestSha256,
+      listed: indexEntry.manifestSha256,
+    });
   }
   const listed = new Set(manifest.files.map((f) => f.path));
   for (const path of content.files.keys()) {
@@ -118,7 +140,11 @@ export async function verifyBundleContent(content: BundleContent, authority: Aut
     if (opts.otherVersionHashes && (await opts.otherVersionHashes()).has(h)) {
       throw refuse('mix_and_match', `file ${f.path} belongs to another version of ${manifest.name}`, { path: f.path });
     }
-    throw refuse('file_mismatch', `file ${f.path} does not match the manifest`, { path: f.path, expected: f.sha256, actual: h });
+    throw refuse('file_mismatch', `file ${f.path} does not match the manifest`, {
+      path: f.path,
+      expected: f.sha256,
+      actual: h,
+    });
   }
   return { manifest, manifestSha256, keyIds, authority };
 }

@@ -9,28 +9,57 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { workspace: { type: 'string', short: 'w' }, session: { type: 'string' }, tool: { type: 'string' }, type: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      session: { type: 'string' },
+      tool: { type: 'string' },
+      type: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+    },
   });
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   const c = colorsFor(io);
   try {
     if (sub === 'show') {
-      const r = await client.request(AuditQuery, { workspace, ...(values.session ? { sessionId: values.session } : {}), ...(values.tool ? { tool: values.tool } : {}), ...(values.type ? { type: values.type } : {}), ...(values.limit ? { limit: Number(values.limit) } : {}) });
+      const r = await client.request(AuditQuery, {
+        workspace,
+        ...(values.session ? { sessionId: values.session } : {}),
+        ...(values.tool ? { tool: values.tool } : {}),
+        ...(values.type ? { type: values.type } : {}),
+        ...(values.limit ? { limit: Number(values.limit) } : {}),
+      });
       if (values.json) for (const e of r.entries) println(io, JSON.stringify(e));
       else
         for (const e of r.entries) {
           const d = e.data as Record<string, unknown>;
-          const what = [d.tool, d.summary ?? d.preview, d.decision && typeof d.decision === 'object' ? (d.decision as { action?: string }).action : d.decision, d.outcome].filter((x) => typeof x === 'string' && x).join(' · ');
-          println(io, `${c.dim(`#${e.seq} ${e.time}`)} ${c.bold(e.type)} ${what}${e.sessionId ? c.dim(` session ${e.sessionId.slice(0, 8)}`) : ''}`);
+          const what = [
+            d.tool,
+            d.summary ?? d.preview,
+            d.decision && typeof d.decision === 'object' ? (d.decision as { action?: string }).action : d.decision,
+            d.outcome,
+          ]
+            .filter((x) => typeof x === 'string' && x)
+            .join(' · ');
+          println(
+            io,
+            `${c.dim(`#${e.seq} ${e.time}`)} ${c.bold(e.type)} ${what}${e.sessionId ? c.dim(` session ${e.sessionId.slice(0, 8)}`) : ''}`,
+          );
         }
       return 0;
     }
     if (sub === 'verify') {
       const r = await client.request(AuditVerify, { workspace });
       if (values.json) println(io, JSON.stringify(r));
-      else if (r.ok) println(io, `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)`);
-      else println(io, `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}`);
+      else if (r.ok)
+        println(io, `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)`);
+      else
+        println(
+          io,
+          `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}`,
+        );
       return r.ok ? 0 : 1;
     }
     throw new CliError('usage: shadowbox audit show|verify [--workspace DIR] [--session ID] [--tool T] [--json]', 2);
@@ -45,7 +74,15 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { workspace: { type: 'string', short: 'w' }, tool: { type: 'string' }, kind: { type: 'string' }, path: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    options: {
+      workspace: { type: 'string', short: 'w' },
+      tool: { type: 'string' },
+      kind: { type: 'string' },
+      path: { type: 'string' },
+      host: { type: 'string' },
+      json: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+    },
   });
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
@@ -55,14 +92,30 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       if (values.json) println(io, JSON.stringify(r));
       else {
         println(io, `mode: ${r.mode}   rules file: ${r.file}`);
-        for (const rule of r.rules) println(io, `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host'].map((k) => (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '').filter(Boolean).join(' ')}`);
+        for (const rule of r.rules)
+          println(
+            io,
+            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host']
+              .map((k) =>
+                (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '',
+              )
+              .filter(Boolean)
+              .join(' ')}`,
+          );
         println(io, `protected: ${r.protected.join(', ')}`);
       }
       return 0;
     }
     if (sub === 'allow' || sub === 'ask' || sub === 'deny') {
-      if (!values.tool && !values.kind && !values.path && !values.host) throw new CliError('name what the rule matches: --tool, --kind, --path or --host', 2);
-      const rule = { action: sub as 'allow' | 'ask' | 'deny', ...(values.tool ? { tool: values.tool } : {}), ...(values.kind ? { kind: values.kind as 'read' } : {}), ...(values.path ? { path: values.path } : {}), ...(values.host ? { host: values.host } : {}) };
+      if (!values.tool && !values.kind && !values.path && !values.host)
+        throw new CliError('name what the rule matches: --tool, --kind, --path or --host', 2);
+      const rule = {
+        action: sub as 'allow' | 'ask' | 'deny',
+        ...(values.tool ? { tool: values.tool } : {}),
+        ...(values.kind ? { kind: values.kind as 'read' } : {}),
+        ...(values.path ? { path: values.path } : {}),
+        ...(values.host ? { host: values.host } : {}),
+      };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
       println(io, `added; ${r.rules.length} project rule(s)`);
       return 0;
@@ -73,7 +126,10 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       println(io, `removed; ${r.rules.length} project rule(s) left`);
       return 0;
     }
-    throw new CliError('usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H | remove ID...', 2);
+    throw new CliError(
+      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H | remove ID...',
+      2,
+    );
   } finally {
     client.dispose();
   }

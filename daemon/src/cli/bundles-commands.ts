@@ -11,7 +11,7 @@ const USAGE = [
   'usage: shadowbox bundles <list | verify PATH | install NAME[@VERSION] [--mirror URL|DIR] | trust KEYFILE | build NAME... [--force] | sign ARGS... | serve>',
   '  list              installed bundles and the ones the local build output offers',
   '  verify PATH       check an archive or folder against the trust root (exit 1 when refused)',
-  '  install NAME      verify, then store, from a mirror (another daemon\'s /bundles/ or a folder) or the local build',
+  "  install NAME      verify, then store, from a mirror (another daemon's /bundles/ or a folder) or the local build",
   '  trust KEYFILE     trust a developer key (loud; recorded in the audit log)',
   '  build NAME...     build official bundles from their recipes (Debian sources, clang-19 → wasm32-wasi), signed',
   '  sign ...          bundles/scripts/sign.mjs (publisher side)',
@@ -21,7 +21,8 @@ const USAGE = [
 /** Runs one of the repository's publisher scripts (they need the checkout: recipes, keys, toolchain). */
 async function script(io: CliIo, name: string, args: string[]): Promise<number> {
   const file = path.join(REPO_ROOT, 'bundles', 'scripts', name);
-  if (!existsSync(file)) throw new CliError(`${name} is part of the shadowbox source checkout, not found at ${file}`, 2);
+  if (!existsSync(file))
+    throw new CliError(`${name} is part of the shadowbox source checkout, not found at ${file}`, 2);
   const r = await execa(process.execPath, [file, ...args], { stdio: 'inherit', reject: false, env: io.env });
   return r.exitCode ?? 1;
 }
@@ -31,7 +32,11 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
   const [sub, ...rest] = argv;
   if (sub === 'build') return script(io, 'build.mjs', rest);
   if (sub === 'sign') return script(io, 'sign.mjs', rest);
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { mirror: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { mirror: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+  });
   if (!sub || !['list', 'verify', 'install', 'trust', 'serve'].includes(sub)) throw new CliError(USAGE, 2);
   const c = colorsFor(io);
   const client = await connectCli(io, { stateDir: values['state-dir'] });
@@ -40,8 +45,14 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
       case 'list': {
         const r = await client.request(BundlesList, {});
         if (values.json) println(io, JSON.stringify(r));
-        else if (r.bundles.length === 0) println(io, 'no bundles installed or built (build them with: shadowbox bundles build python jq sqlite)');
-        else for (const b of r.bundles) println(io, `${c.bold(`${b.name}@${b.version}`)} ${b.installed ? c.green('installed') : c.dim('available')}  ${b.description}${b.tools.length ? c.dim(`  tools: ${b.tools.join(', ')}`) : ''}  ${c.dim(b.source)}`);
+        else if (r.bundles.length === 0)
+          println(io, 'no bundles installed or built (build them with: shadowbox bundles build python jq sqlite)');
+        else
+          for (const b of r.bundles)
+            println(
+              io,
+              `${c.bold(`${b.name}@${b.version}`)} ${b.installed ? c.green('installed') : c.dim('available')}  ${b.description}${b.tools.length ? c.dim(`  tools: ${b.tools.join(', ')}`) : ''}  ${c.dim(b.source)}`,
+            );
         return 0;
       }
       case 'verify': {
@@ -49,15 +60,24 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
         if (!p) throw new CliError('usage: shadowbox bundles verify PATH', 2);
         const r = await client.request(BundlesVerify, { path: path.resolve(io.cwd, p) });
         if (values.json) println(io, JSON.stringify(r));
-        else println(io, `${c.green('✓')} ${r.name}@${r.version} verified (manifest ${r.manifestSha256.slice(0, 16)}…, signed by ${r.keyIds.join(', ')})`);
+        else
+          println(
+            io,
+            `${c.green('✓')} ${r.name}@${r.version} verified (manifest ${r.manifestSha256.slice(0, 16)}…, signed by ${r.keyIds.join(', ')})`,
+          );
         return 0;
       }
       case 'install': {
         const spec = positionals[0];
         if (!spec) throw new CliError('usage: shadowbox bundles install NAME[@VERSION] [--mirror URL|DIR]', 2);
         const [name, version] = spec.split('@') as [string, string | undefined];
-        const mirror = values.mirror && !/^https?:/.test(values.mirror) ? path.resolve(io.cwd, values.mirror) : values.mirror;
-        const r = await client.request(BundlesInstall, { name, ...(version ? { version } : {}), ...(mirror ? { mirror } : {}) });
+        const mirror =
+          values.mirror && !/^https?:/.test(values.mirror) ? path.resolve(io.cwd, values.mirror) : values.mirror;
+        const r = await client.request(BundlesInstall, {
+          name,
+          ...(version ? { version } : {}),
+          ...(mirror ? { mirror } : {}),
+        });
         if (values.json) println(io, JSON.stringify(r));
         else println(io, `${c.green('✓')} installed ${r.name}@${r.version} from ${r.source} (verified before storing)`);
         return 0;
@@ -66,13 +86,20 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
         const f = positionals[0];
         if (!f) throw new CliError('usage: shadowbox bundles trust KEYFILE', 2);
         const r = await client.request(BundlesTrust, { keyFile: path.resolve(io.cwd, f) });
-        println(io, `${c.yellow('!')} now trusting developer key ${r.keyId} for bundles it signs (recorded in the audit log)`);
+        println(
+          io,
+          `${c.yellow('!')} now trusting developer key ${r.keyId} for bundles it signs (recorded in the audit log)`,
+        );
         return 0;
       }
       default: {
         const s = await client.request(DaemonStatus, {});
-        if (!s.webUrl) throw new CliError('this daemon has no HTTP server (started with --no-web); restart it without --no-web', 1);
-        println(io, `${s.webUrl.replace(/\/$/, '')}/bundles/   (install elsewhere with: shadowbox bundles install NAME --mirror <this URL>)`);
+        if (!s.webUrl)
+          throw new CliError('this daemon has no HTTP server (started with --no-web); restart it without --no-web', 1);
+        println(
+          io,
+          `${s.webUrl.replace(/\/$/, '')}/bundles/   (install elsewhere with: shadowbox bundles install NAME --mirror <this URL>)`,
+        );
         return 0;
       }
     }

@@ -33,11 +33,22 @@ export function statePaths(io: CliIo, stateDir?: string): StatePaths {
 }
 
 /** Connects to the daemon for this state dir, starting it when needed, and initializes. */
-export async function connectCli(io: CliIo, opts: { stateDir?: string; name?: string; kind?: 'cli' | 'terminal' | 'acp'; permissions?: boolean } = {}): Promise<ShadowboxClient> {
+export async function connectCli(
+  io: CliIo,
+  opts: { stateDir?: string; name?: string; kind?: 'cli' | 'terminal' | 'acp'; permissions?: boolean } = {},
+): Promise<ShadowboxClient> {
   const paths = statePaths(io, opts.stateDir);
   const env = { ...io.env, SHADOWBOX_STATE_DIR: paths.stateDir, SHADOWBOX_SOCKET: paths.socketPath };
-  const client = await ensureDaemon({ socketPath: paths.socketPath, stateDir: paths.stateDir, command: daemonCommand(), env });
-  await client.initialize({ name: opts.name ?? 'shadowbox-cli', kind: opts.kind ?? 'cli' }, { permissions: opts.permissions ?? false });
+  const client = await ensureDaemon({
+    socketPath: paths.socketPath,
+    stateDir: paths.stateDir,
+    command: daemonCommand(),
+    env,
+  });
+  await client.initialize(
+    { name: opts.name ?? 'shadowbox-cli', kind: opts.kind ?? 'cli' },
+    { permissions: opts.permissions ?? false },
+  );
   return client;
 }
 

@@ -22,10 +22,12 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
   });
   const wsPortText = values['ws-port'] ?? io.env.SHADOWBOX_WS_PORT ?? (values.stdio ? undefined : '0');
   const wsPort = values['no-web'] || wsPortText === undefined ? undefined : Number(wsPortText);
-  if (wsPort !== undefined && (!Number.isInteger(wsPort) || wsPort < 0 || wsPort > 65535)) throw new CliError(`--ws-port must be a port number (0 picks one), not ${wsPortText}`, 2);
+  if (wsPort !== undefined && (!Number.isInteger(wsPort) || wsPort < 0 || wsPort > 65535))
+    throw new CliError(`--ws-port must be a port number (0 picks one), not ${wsPortText}`, 2);
   const maxText = values['max-message-bytes'];
   const maxMessageBytes = maxText === undefined ? undefined : Number(maxText);
-  if (maxMessageBytes !== undefined && (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024)) throw new CliError('--max-message-bytes must be an integer ≥ 1024', 2);
+  if (maxMessageBytes !== undefined && (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024))
+    throw new CliError('--max-message-bytes must be an integer ≥ 1024', 2);
   const daemon = await startDaemon({
     env: io.env,
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
@@ -43,7 +45,10 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
-  if (!values.stdio) io.stderr.write(`shadowbox daemon ready: socket ${daemon.socketPath ?? 'none'}${daemon.webUrl ? `, web ${daemon.webUrl}` : ''}\n`);
+  if (!values.stdio)
+    io.stderr.write(
+      `shadowbox daemon ready: socket ${daemon.socketPath ?? 'none'}${daemon.webUrl ? `, web ${daemon.webUrl}` : ''}\n`,
+    );
   await daemon.stopped;
   return 0;
 }

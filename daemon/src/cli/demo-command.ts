@@ -3,7 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { AuditQuery, AuditVerify, BundlesList, DaemonStop, SessionCreate, SessionPrompt, ShadowAccept, ShadowDiff, ToolsList } from '@shadowbox/protocol';
+import {
+  AuditQuery,
+  AuditVerify,
+  BundlesList,
+  DaemonStop,
+  SessionCreate,
+  SessionPrompt,
+  ShadowAccept,
+  ShadowDiff,
+  ToolsList,
+} from '@shadowbox/protocol';
 import { startModelServer, type ModelServer, type Reply } from '../demo/model-server/index.js';
 import { type CliIo, connectCli, println } from './context.js';
 import { colorsFor, renderDiff } from './review-commands.js';
@@ -30,7 +40,10 @@ const DATA_CSV = 'value\n1\n2\n3\n4\n';
  * server speaking the OpenAI wire format, driven through the real provider code), labelled as such.
  */
 export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', short: 'm' }, keep: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string', short: 'm' }, keep: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+  });
   const c = colorsFor(io);
   const t0 = performance.now();
   const ms = () => `${Math.round(performance.now() - t0)} ms`;
@@ -47,10 +60,16 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
   await writeFile(path.join(workspace, 'data.csv'), DATA_CSV);
   await execa('git', ['init', '-q'], { cwd: workspace });
   await execa('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'add', '.'], { cwd: workspace });
-  await execa('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-qm', 'buggy mean'], { cwd: workspace });
+  await execa('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-qm', 'buggy mean'], {
+    cwd: workspace,
+  });
 
   step(`a git project with a bug in stats.py (mean divides by n-1): ${workspace}`);
-  const env: NodeJS.ProcessEnv = { ...io.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock') };
+  const env: NodeJS.ProcessEnv = {
+    ...io.env,
+    SHADOWBOX_STATE_DIR: stateDir,
+    SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
+  };
   if (scripted) {
     server = await startModelServer();
     Object.assign(env, { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'scripted-demo' });
@@ -66,7 +85,12 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     println(io, `daemon up with ${tools.tools.length} tools: ${tools.tools.map((t) => t.name).join(', ')}`);
     const pythonBuilt = (await client.request(BundlesList, {})).bundles.some((b) => b.name === 'python');
     if (server) {
-      println(io, c.dim('model: SCRIPTED — a local server replays a fixed conversation in the OpenAI wire format (no API key needed); the daemon, tools, sandbox, review and audit are real. Use --model openai/gpt-4o-mini (with OPENAI_API_KEY) for a real model.'));
+      println(
+        io,
+        c.dim(
+          'model: SCRIPTED — a local server replays a fixed conversation in the OpenAI wire format (no API key needed); the daemon, tools, sandbox, review and audit are real. Use --model openai/gpt-4o-mini (with OPENAI_API_KEY) for a real model.',
+        ),
+      );
       server.push(...demoScript(pythonBuilt));
     }
 
@@ -76,7 +100,10 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     client.onEvent((e) => {
       if (e.sessionId === session.sessionId) renderPlain(e.event, (s) => io.stdout.write(s), state);
     });
-    const r = await client.request(SessionPrompt, { sessionId: session.sessionId, text: 'The average printed by stats.py is wrong. Fix it and check it.' });
+    const r = await client.request(SessionPrompt, {
+      sessionId: session.sessionId,
+      text: 'The average printed by stats.py is wrong. Fix it and check it.',
+    });
     await new Promise((res) => setTimeout(res, 20));
     if (r.stopReason !== 'end_turn') {
       println(io, c.red(`the turn ended with ${r.stopReason}${r.error ? `: ${r.error.message}` : ''}`));
@@ -85,15 +112,32 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
 
     step('your file is untouched; the change waits for review');
     const real = await readFile(path.join(workspace, 'stats.py'), 'utf8');
-    println(io, `stats.py on disk still says: ${real.split('\n').find((l) => l.includes('return'))?.trim()}`);
+    println(
+      io,
+      `stats.py on disk still says: ${real
+        .split('\n')
+        .find((l) => l.includes('return'))
+        ?.trim()}`,
+    );
     const diff = await client.request(ShadowDiff, { sessionId: session.sessionId });
     io.stdout.write(renderDiff(diff, c));
 
     step('accept (what `shadowbox accept` does)');
-    const acc = await client.request(ShadowAccept, { sessionId: session.sessionId, paths: [], hunks: [], force: false });
+    const acc = await client.request(ShadowAccept, {
+      sessionId: session.sessionId,
+      paths: [],
+      hunks: [],
+      force: false,
+    });
     for (const a of acc.applied) println(io, `${c.green('✓')} ${a.action} ${a.path}`);
     const after = await readFile(path.join(workspace, 'stats.py'), 'utf8');
-    println(io, `stats.py on disk now says: ${after.split('\n').find((l) => l.includes('return'))?.trim()}`);
+    println(
+      io,
+      `stats.py on disk now says: ${after
+        .split('\n')
+        .find((l) => l.includes('return'))
+        ?.trim()}`,
+    );
 
     step('the audit log (hash-chained, signed checkpoints)');
     const log = await client.request(AuditQuery, { workspace, limit: 1000 });
@@ -101,7 +145,12 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     for (const e of log.entries) counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
     println(io, [...counts].map(([k, v]) => `${k} ×${v}`).join(', '));
     const v = await client.request(AuditVerify, { workspace });
-    println(io, v.ok ? `${c.green('✓')} verified: ${v.entries} entries, ${v.checkpoints} signed checkpoint(s)` : c.red(`✗ audit log damaged at ${v.firstBad?.seq}: ${v.firstBad?.reason}`));
+    println(
+      io,
+      v.ok
+        ? `${c.green('✓')} verified: ${v.entries} entries, ${v.checkpoints} signed checkpoint(s)`
+        : c.red(`✗ audit log damaged at ${v.firstBad?.seq}: ${v.firstBad?.reason}`),
+    );
     code = v.ok && acc.applied.length > 0 && after !== real ? 0 : 1;
     step(code === 0 ? `done in ${ms()}` : 'something did not work; see above');
     return code;
@@ -120,12 +169,35 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
 /** The scripted model's side of the demo conversation. */
 function demoScript(python: boolean): Reply[] {
   return [
-    { text: ['I will read ', '`stats.py` first.'], toolCalls: [{ name: 'read_file', arguments: { path: 'stats.py' } }] },
+    {
+      text: ['I will read ', '`stats.py` first.'],
+      toolCalls: [{ name: 'read_file', arguments: { path: 'stats.py' } }],
+    },
     {
       text: ['`mean()` divides by `len(xs) - 1`, ', 'so every average is too high. Fixing it.'],
-      toolCalls: [{ name: 'edit_file', arguments: { path: 'stats.py', old_string: 'sum(xs) / (len(xs) - 1)', new_string: 'sum(xs) / len(xs)' } }],
+      toolCalls: [
+        {
+          name: 'edit_file',
+          arguments: { path: 'stats.py', old_string: 'sum(xs) / (len(xs) - 1)', new_string: 'sum(xs) / len(xs)' },
+        },
+      ],
     },
-    ...(python ? [{ text: ['Now I run it with the sandboxed CPython; ', 'it sees my edit, your file is untouched.'], toolCalls: [{ name: 'python', arguments: { file: 'stats.py' } }] }] : []),
-    { text: [python ? 'It prints `mean = 2.50`, right for 1, 2, 3, 4. ' : '(The python bundle is not built here, so I did not run it.) ', 'The fix waits in the shadow workspace: ', 'accept it to write `stats.py`.'] },
+    ...(python
+      ? [
+          {
+            text: ['Now I run it with the sandboxed CPython; ', 'it sees my edit, your file is untouched.'],
+            toolCalls: [{ name: 'python', arguments: { file: 'stats.py' } }],
+          },
+        ]
+      : []),
+    {
+      text: [
+        python
+          ? 'It prints `mean = 2.50`, right for 1, 2, 3, 4. '
+          : '(The python bundle is not built here, so I did not run it.) ',
+        'The fix waits in the shadow workspace: ',
+        'accept it to write `stats.py`.',
+      ],
+    },
   ];
 }

@@ -20,10 +20,16 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
     const s = await client.request(DaemonStatus, {});
     if (values.json) println(io, JSON.stringify({ running: true, ...s }));
     else {
-      println(io, `shadowbox daemon ${s.version} running (pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)} s, ${(s.rssBytes / 1048576).toFixed(1)} MiB RSS)`);
+      println(
+        io,
+        `shadowbox daemon ${s.version} running (pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)} s, ${(s.rssBytes / 1048576).toFixed(1)} MiB RSS)`,
+      );
       println(io, `  state dir: ${s.stateDir}`);
       println(io, `  socket:    ${s.socketPath ?? 'none'}`);
-      println(io, `  web:       ${s.webUrl ?? 'off'}${s.webUrl ? '  (shadowbox web prints a URL with the token)' : ''}`);
+      println(
+        io,
+        `  web:       ${s.webUrl ?? 'off'}${s.webUrl ? '  (shadowbox web prints a URL with the token)' : ''}`,
+      );
       println(io, `  sessions:  ${s.sessions}, clients attached now: ${s.clients.length - 1}`);
     }
     return 0;
@@ -44,7 +50,9 @@ export async function stopCommand(io: CliIo, argv: string[]): Promise<number> {
   const client = await connectSocket(lock.socketPath ?? paths.socketPath);
   await client.initialize({ name: 'shadowbox-stop', kind: 'cli' }, { events: false });
   // The daemon may close the link right after answering; a closed link here also means "stopping".
-  await Promise.race([client.request(DaemonStop, {}), new Promise<void>((r) => client.onClose(r))]).catch(() => undefined);
+  await Promise.race([client.request(DaemonStop, {}), new Promise<void>((r) => client.onClose(r))]).catch(
+    () => undefined,
+  );
   client.dispose();
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {

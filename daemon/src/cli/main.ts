@@ -5,10 +5,19 @@ type Command = (io: CliIo, argv: string[]) => Promise<number>;
 
 /** Subcommands, loaded on demand so `shadowbox status` does not pay for the web client or WASI. */
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  daemon: { summary: 'run the daemon (--stdio | --socket PATH | --ws-port N)', load: async () => (await import('./daemon-command.js')).daemonCommand },
-  status: { summary: 'is a daemon running, and what it holds', load: async () => (await import('./lifecycle-commands.js')).statusCommand },
+  daemon: {
+    summary: 'run the daemon (--stdio | --socket PATH | --ws-port N)',
+    load: async () => (await import('./daemon-command.js')).daemonCommand,
+  },
+  status: {
+    summary: 'is a daemon running, and what it holds',
+    load: async () => (await import('./lifecycle-commands.js')).statusCommand,
+  },
   stop: { summary: 'stop the daemon cleanly', load: async () => (await import('./lifecycle-commands.js')).stopCommand },
-  run: { summary: 'run one prompt non-interactively: run [--workspace DIR] [--model M] [--json] "PROMPT"', load: async () => (await import('./run-command.js')).runCommand },
+  run: {
+    summary: 'run one prompt non-interactively: run [--workspace DIR] [--model M] [--json] "PROMPT"',
+    load: async () => (await import('./run-command.js')).runCommand,
+  },
 };
 
 /** Adds a subcommand (capability folders register theirs in commands-extra.ts). */
@@ -45,7 +54,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    return await (await entry.load())(io, rest);
+    return await (
+      await entry.load()
+    )(io, rest);
   } catch (e) {
     if (e instanceof CliError) {
       io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
@@ -57,7 +68,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     const err = e as { code?: unknown; message?: string; data?: { reason?: string } };
     if (typeof err?.code === 'number' && err.message) {
-      io.stderr.write(`shadowbox ${name}: ${err.message} (${err.code}${err.data?.reason ? ` ${err.data.reason}` : ''})\n`);
+      io.stderr.write(
+        `shadowbox ${name}: ${err.message} (${err.code}${err.data?.reason ? ` ${err.data.reason}` : ''})\n`,
+      );
       return 1;
     }
     if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -1,7 +1,15 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pc from 'picocolors';
-import { ShadowAccept, ShadowDiff, ShadowExport, ShadowReject, ShadowStatus, ShadowUndo, type ResultOf } from '@shadowbox/protocol';
+import {
+  ShadowAccept,
+  ShadowDiff,
+  ShadowExport,
+  ShadowReject,
+  ShadowStatus,
+  ShadowUndo,
+  type ResultOf,
+} from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, println } from './context.js';
 
 const targetOptions = {
@@ -25,8 +33,13 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, c: ReturnType<type
   const out: string[] = [];
   for (const f of diff.files) {
     const label = f.change === 'renamed' ? `${f.oldPath} → ${f.path}` : f.path;
-    out.push(c.bold(`${f.change.padEnd(8)} ${label}${f.stale ? c.yellow('  (stale: you changed this file since)') : ''}${f.binary ? '  (binary)' : ''}`));
-    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode) out.push(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`);
+    out.push(
+      c.bold(
+        `${f.change.padEnd(8)} ${label}${f.stale ? c.yellow('  (stale: you changed this file since)') : ''}${f.binary ? '  (binary)' : ''}`,
+      ),
+    );
+    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode)
+      out.push(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`);
     for (const h of f.hunks) {
       out.push(c.cyan(`  ${h.header}  ${c.dim(`[${h.id}]`)}`));
       for (const l of h.lines) out.push(`  ${l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l}`);
@@ -45,7 +58,12 @@ export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> 
     const [status, diff] = [await client.request(ShadowStatus, t), await client.request(ShadowDiff, t)];
     if (values.json) println(io, JSON.stringify({ status, diff }));
     else {
-      println(io, colorsFor(io).dim(`session ${status.sessionId} on ${status.workspace}: ${status.files.length} file(s), ${status.commits.length} shadow commit(s), ${status.undoable} undoable accept(s)`));
+      println(
+        io,
+        colorsFor(io).dim(
+          `session ${status.sessionId} on ${status.workspace}: ${status.files.length} file(s), ${status.commits.length} shadow commit(s), ${status.undoable} undoable accept(s)`,
+        ),
+      );
       println(io, renderDiff(diff, colorsFor(io)));
     }
     return 0;
@@ -68,7 +86,11 @@ export function parseSelection(args: string[]): { paths: string[]; hunks: string
 
 function reviewAction(kind: 'accept' | 'reject') {
   return async (io: CliIo, argv: string[]): Promise<number> => {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...targetOptions, force: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...targetOptions, force: { type: 'boolean' } },
+    });
     const client = await connectCli(io, { stateDir: values['state-dir'] });
     try {
       const sel = parseSelection(positionals);
@@ -80,7 +102,10 @@ function reviewAction(kind: 'accept' | 'reject') {
         else {
           for (const a of r.applied) println(io, `${c.green('✓')} ${a.action} ${a.path}`);
           for (const x of r.conflicts) {
-            println(io, `${c.red('✗ conflict')} ${x.path} (${x.hunks.join(', ') || 'whole file'}): you changed it too; nothing written. Resolve, or accept with --force.`);
+            println(
+              io,
+              `${c.red('✗ conflict')} ${x.path} (${x.hunks.join(', ') || 'whole file'}): you changed it too; nothing written. Resolve, or accept with --force.`,
+            );
             println(io, x.conflictText);
           }
           if (r.applied.length === 0 && r.conflicts.length === 0) println(io, 'nothing accepted');
@@ -89,7 +114,11 @@ function reviewAction(kind: 'accept' | 'reject') {
       }
       const r = await client.request(ShadowReject, { ...t, ...sel });
       if (values.json) println(io, JSON.stringify(r));
-      else println(io, r.rejected.length ? r.rejected.map((x) => `${c.yellow('–')} rejected ${x}`).join('\n') : 'nothing to reject');
+      else
+        println(
+          io,
+          r.rejected.length ? r.rejected.map((x) => `${c.yellow('–')} rejected ${x}`).join('\n') : 'nothing to reject',
+        );
       return 0;
     } finally {
       client.dispose();
@@ -119,14 +148,19 @@ export async function undoCommand(io: CliIo, argv: string[]): Promise<number> {
 /** `shadowbox shadow export --branch NAME`: the shadow commits as a branch in your repository (nothing else changes). */
 export async function shadowCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'export') throw new CliError('usage: shadowbox shadow export --branch NAME [--workspace DIR] [--session ID]', 2);
+  if (sub !== 'export')
+    throw new CliError('usage: shadowbox shadow export --branch NAME [--workspace DIR] [--session ID]', 2);
   const { values } = parseArgs({ args: rest, options: { ...targetOptions, branch: { type: 'string', short: 'b' } } });
   if (!values.branch) throw new CliError('--branch NAME is required', 2);
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   try {
     const r = await client.request(ShadowExport, { ...target(io, values), branch: values.branch });
     if (values.json) println(io, JSON.stringify(r));
-    else println(io, `created branch ${r.branch} at ${r.commit.slice(0, 12)} (${r.commits} shadow commit(s) on top of your HEAD); your working tree, index and HEAD are unchanged`);
+    else
+      println(
+        io,
+        `created branch ${r.branch} at ${r.commit.slice(0, 12)} (${r.commits} shadow commit(s) on top of your HEAD); your working tree, index and HEAD are unchanged`,
+      );
     return 0;
   } finally {
     client.dispose();

@@ -4,7 +4,11 @@ import { SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '
 import { type CliIo, CliError, connectCli, println } from './context.js';
 
 /** Renders one event as plain text for `shadowbox run` (no colors: output is often piped). */
-export function renderPlain(e: SessionEvent['event'], write: (s: string) => void, state: { midLine: boolean; execCalls?: Set<string> }): void {
+export function renderPlain(
+  e: SessionEvent['event'],
+  write: (s: string) => void,
+  state: { midLine: boolean; execCalls?: Set<string> },
+): void {
   const line = (s: string) => {
     if (state.midLine) write('\n');
     state.midLine = false;
@@ -21,7 +25,9 @@ export function renderPlain(e: SessionEvent['event'], write: (s: string) => void
       break;
     case 'tool_call_update':
       if (e.status === 'completed' || e.status === 'failed') {
-        line(`  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`);
+        line(
+          `  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`,
+        );
         // What code printed is the point of running it: show its first lines.
         if (e.status === 'completed' && e.content && state.execCalls?.has(e.callId)) {
           const lines = e.content.split('\n');
@@ -31,13 +37,17 @@ export function renderPlain(e: SessionEvent['event'], write: (s: string) => void
       }
       break;
     case 'permission_request':
-      line(`? permission needed for ${e.tool}: ${e.summary} (rule ${e.rule}); answer from an attached client (shadowbox attach) — waiting`);
+      line(
+        `? permission needed for ${e.tool}: ${e.summary} (rule ${e.rule}); answer from an attached client (shadowbox attach) — waiting`,
+      );
       break;
     case 'permission_resolved':
       line(`  permission ${e.outcome}${e.by ? ` by ${e.by}` : ''}`);
       break;
     case 'checkpoint':
-      line(`● ${e.files.length} file(s) changed in the shadow workspace (commit ${e.commit.slice(0, 10)}); review with: shadowbox review`);
+      line(
+        `● ${e.files.length} file(s) changed in the shadow workspace (commit ${e.commit.slice(0, 10)}); review with: shadowbox review`,
+      );
       break;
     case 'turn_end':
       line(`— turn ended: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}`);
@@ -66,12 +76,26 @@ export async function runCommand(io: CliIo, argv: string[]): Promise<number> {
   if (!prompt) throw new CliError('give the prompt as an argument: shadowbox run "fix the failing test"', 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const mode = values.mode as 'read-only' | 'review' | 'auto' | undefined;
-  if (mode && !['read-only', 'review', 'auto'].includes(mode)) throw new CliError('--mode must be read-only, review or auto', 2);
-  const client = await connectCli(io, { ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}), name: 'shadowbox-run' });
+  if (mode && !['read-only', 'review', 'auto'].includes(mode))
+    throw new CliError('--mode must be read-only, review or auto', 2);
+  const client = await connectCli(io, {
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    name: 'shadowbox-run',
+  });
   try {
     const session = values.session
-      ? (await client.request(SessionAttach, { sessionId: values.session, driver: true, fromSeq: Number.MAX_SAFE_INTEGER })).session
-      : await client.request(SessionCreate, { workspace, ...(values.model ? { model: values.model } : {}), ...(mode ? { mode } : {}) });
+      ? (
+          await client.request(SessionAttach, {
+            sessionId: values.session,
+            driver: true,
+            fromSeq: Number.MAX_SAFE_INTEGER,
+          })
+        ).session
+      : await client.request(SessionCreate, {
+          workspace,
+          ...(values.model ? { model: values.model } : {}),
+          ...(mode ? { mode } : {}),
+        });
     const state = { midLine: false };
     client.onEvent((e) => {
       if (e.sessionId !== session.sessionId) return;
@@ -82,12 +106,22 @@ export async function runCommand(io: CliIo, argv: string[]): Promise<number> {
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
-    const result = await client.request(SessionPrompt, { sessionId: session.sessionId, text: prompt, ...(values['max-turns'] ? { maxTurns: Number(values['max-turns']) } : {}) }, abort.signal);
+    const result = await client.request(
+      SessionPrompt,
+      {
+        sessionId: session.sessionId,
+        text: prompt,
+        ...(values['max-turns'] ? { maxTurns: Number(values['max-turns']) } : {}),
+      },
+      abort.signal,
+    );
     process.off('SIGINT', onSigint);
     // Let the last notifications (turn_end) arrive before printing the verdict.
     await new Promise((r) => setTimeout(r, 20));
     if (result.stopReason === 'end_turn') return 0;
-    io.stderr.write(`shadowbox run: the turn ended with ${result.stopReason}${result.error ? `: ${result.error.message}` : ''}\n`);
+    io.stderr.write(
+      `shadowbox run: the turn ended with ${result.stopReason}${result.error ? `: ${result.error.message}` : ''}\n`,
+    );
     return result.stopReason === 'cancelled' ? 130 : 1;
   } finally {
     client.dispose();

@@ -14,18 +14,33 @@ async function readStdin(io: CliIo): Promise<string | undefined> {
 }
 
 // What a sandboxed run reports in its result data (python and run_bundle); anything else is ignored.
-const RunData = z.object({ stdout: z.string().optional(), stderr: z.string().optional(), exitCode: z.number().int().nullable().optional(), outcome: z.string().optional() }).loose();
+const RunData = z
+  .object({
+    stdout: z.string().optional(),
+    stderr: z.string().optional(),
+    exitCode: z.number().int().nullable().optional(),
+    outcome: z.string().optional(),
+  })
+  .loose();
 
 /**
  * Runs one tool through policy and audit, in this workspace's CLI session for that tool (reused while
  * idle, so successive runs' file changes are reviewed together), and prints its output like a program.
  */
-async function callTool(io: CliIo, workspace: string, tool: string, input: Record<string, unknown>, stateDir?: string): Promise<number> {
+async function callTool(
+  io: CliIo,
+  workspace: string,
+  tool: string,
+  input: Record<string, unknown>,
+  stateDir?: string,
+): Promise<number> {
   const client = await connectCli(io, { stateDir, name: `shadowbox-${tool}` });
   try {
     const title = `shadowbox ${tool}`;
     const real = await realpath(workspace).catch(() => workspace);
-    const reuse = (await client.request(SessionList, {})).sessions.find((x) => x.title === title && x.workspace === real && x.state === 'idle');
+    const reuse = (await client.request(SessionList, {})).sessions.find(
+      (x) => x.title === title && x.workspace === real && x.state === 'idle',
+    );
     const sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;
     const r = await client.request(ToolsCall, { sessionId, tool, input });
     const data = RunData.safeParse(r.data ?? {});
@@ -37,9 +52,13 @@ async function callTool(io: CliIo, workspace: string, tool: string, input: Recor
       io.stderr.write(data.data.stderr ?? '');
     } else if (ran) {
       io.stdout.write(r.output ?? '');
-      if (data.success && data.data.outcome !== 'exited') io.stderr.write(`shadowbox: the run ended: ${data.data.outcome}\n`);
+      if (data.success && data.data.outcome !== 'exited')
+        io.stderr.write(`shadowbox: the run ended: ${data.data.outcome}\n`);
     } else (r.isError ? io.stderr : io.stdout).write(`${r.output ?? r.content}\n`);
-    if (r.changed?.length) io.stderr.write(`shadowbox: ${r.changed.length} file(s) changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`);
+    if (r.changed?.length)
+      io.stderr.write(
+        `shadowbox: ${r.changed.length} file(s) changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`,
+      );
     // The program's own output says what went wrong when it ran; otherwise name the refusal (policy, input, limits).
     if (r.isError && !ran && r.reason) io.stderr.write(`shadowbox: ${tool} refused (${r.reason})\n`);
     const exitCode = data.success ? data.data.exitCode : undefined;
@@ -67,17 +86,37 @@ export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> 
     args = argv.slice(1);
   }
   const stdin = code === undefined ? await readStdin(io) : undefined;
-  return callTool(io, workspace, 'python', { ...(code !== undefined ? { code } : {}), ...(file ? { file } : {}), args, ...(stdin ? { stdin } : {}) });
+  return callTool(io, workspace, 'python', {
+    ...(code !== undefined ? { code } : {}),
+    ...(file ? { file } : {}),
+    args,
+    ...(stdin ? { stdin } : {}),
+  });
 }
 
 /** `shadowbox wasi run BUNDLE [--command CMD] -- ARGS`: a bundle's module in the sandbox on the current directory. */
 export async function wasiCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'run') throw new CliError('usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...', 2);
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { command: { type: 'string' }, workspace: { type: 'string', short: 'w' }, 'state-dir': { type: 'string' } } });
+  if (sub !== 'run')
+    throw new CliError('usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...', 2);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      command: { type: 'string' },
+      workspace: { type: 'string', short: 'w' },
+      'state-dir': { type: 'string' },
+    },
+  });
   const [bundle, ...args] = positionals;
   if (!bundle) throw new CliError('name the bundle: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
   const stdin = await readStdin(io);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
-  return callTool(io, workspace, 'run_bundle', { bundle, ...(values.command ? { command: values.command } : {}), args, ...(stdin ? { stdin } : {}) }, values['state-dir']);
+  return callTool(
+    io,
+    workspace,
+    'run_bundle',
+    { bundle, ...(values.command ? { command: values.command } : {}), args, ...(stdin ? { stdin } : {}) },
+    values['state-dir'],
+  );
 }

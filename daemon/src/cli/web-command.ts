@@ -22,23 +22,38 @@ export function webUrlWithToken(webUrl: string, token: string, workspace?: strin
  * client's URL carrying the token in its fragment, and with --open hands it to xdg-open.
  */
 export async function webCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { open: { type: 'boolean' }, json: { type: 'boolean' }, workspace: { type: 'string' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      open: { type: 'boolean' },
+      json: { type: 'boolean' },
+      workspace: { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+  });
   const paths = statePaths(io, values['state-dir']);
-  const client = await connectCli(io, { ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}), name: 'shadowbox-web' });
+  const client = await connectCli(io, {
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    name: 'shadowbox-web',
+  });
   let webUrl: string | null;
   try {
     webUrl = (await client.request(DaemonStatus, {})).webUrl;
   } finally {
     client.dispose();
   }
-  if (!webUrl) throw new CliError('the running daemon has no web server (it was started with --no-web or --stdio); restart it with `shadowbox stop` and let `shadowbox web` start it');
+  if (!webUrl)
+    throw new CliError(
+      'the running daemon has no web server (it was started with --no-web or --stdio); restart it with `shadowbox stop` and let `shadowbox web` start it',
+    );
   const token = await readToken(paths.tokenFile);
   if (!token) throw new CliError(`no token file at ${paths.tokenFile}; is the daemon for this state dir running?`);
   const url = webUrlWithToken(webUrl, token, path.resolve(io.cwd, values.workspace ?? '.'));
   if (values.json) println(io, JSON.stringify({ url, webUrl }));
   else {
     println(io, url);
-    if (io.stdout.isTTY) println(io, 'Open this link in a browser on this machine. It carries the access token: do not share it.');
+    if (io.stdout.isTTY)
+      println(io, 'Open this link in a browser on this machine. It carries the access token: do not share it.');
   }
   if (values.open) await openBrowser(url, io);
   return 0;
@@ -50,7 +65,9 @@ async function openBrowser(url: string, io: CliIo): Promise<void> {
   await new Promise<void>((resolve) => {
     const child = spawn(opener, [url], { detached: true, stdio: 'ignore', env: io.env });
     child.once('error', (e) => {
-      io.stderr.write(`shadowbox web: could not start ${opener} (${(e as NodeJS.ErrnoException).code ?? e.message}); open the URL above by hand\n`);
+      io.stderr.write(
+        `shadowbox web: could not start ${opener} (${(e as NodeJS.ErrnoException).code ?? e.message}); open the URL above by hand\n`,
+      );
       resolve();
     });
     child.once('spawn', () => {

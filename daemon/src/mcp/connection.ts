@@ -2,7 +2,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type Tool as McpTool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 
@@ -52,9 +58,16 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
 
   const makeTransport = (): Transport => {
     const spec = o.spec;
-    if ('url' in spec) return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
+    if ('url' in spec)
+      return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
     stderrTail = '';
-    const t = new StdioClientTransport({ command: spec.command, args: spec.args, env: serverEnv(o.hostEnv, spec.env), stderr: 'pipe', ...(spec.cwd ? { cwd: spec.cwd } : {}) });
+    const t = new StdioClientTransport({
+      command: spec.command,
+      args: spec.args,
+      env: serverEnv(o.hostEnv, spec.env),
+      stderr: 'pipe',
+      ...(spec.cwd ? { cwd: spec.cwd } : {}),
+    });
     // Always drain stderr (a full pipe would block the server); keep a tail for error messages.
     t.stderr?.on('data', (chunk: Buffer) => {
       const s = chunk.toString('utf8');
@@ -75,13 +88,22 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
     c.onerror = (e) => o.logger.debug(`mcp ${o.name}: transport error: ${e.message}`);
     client = c;
     try {
-      await c.connect(makeTransport(), { timeout: o.connectTimeoutMs, signal: AbortSignal.timeout(o.connectTimeoutMs) });
+      await c.connect(makeTransport(), {
+        timeout: o.connectTimeoutMs,
+        signal: AbortSignal.timeout(o.connectTimeoutMs),
+      });
     } catch (e) {
       client = undefined;
       await c.close().catch(() => undefined);
       const tail = stderrTail.trim();
       lastError = `${describe(e)}${tail ? `; stderr: ${tail.slice(-300)}` : ''}`;
-      throw new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_connect_failed', `MCP server ${o.name} did not start: ${lastError}`, { server: o.name }, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.ToolFailed,
+        'mcp_connect_failed',
+        `MCP server ${o.name} did not start: ${lastError}`,
+        { server: o.name },
+        { cause: e },
+      );
     }
     if (closed) {
       await c.close().catch(() => undefined);
@@ -100,7 +122,13 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
     try {
       return await reconnecting;
     } catch (e) {
-      throw new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_server_unavailable', `MCP server ${o.name} is down and could not be restarted: ${describe(e)}`, { server: o.name }, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.ToolFailed,
+        'mcp_server_unavailable',
+        `MCP server ${o.name} is down and could not be restarted: ${describe(e)}`,
+        { server: o.name },
+        { cause: e },
+      );
     }
   };
 
@@ -123,14 +151,28 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
       const c = await ensure();
       try {
         // CallToolResultSchema makes the SDK parse the result into the current shape (never the 2024 `toolResult`).
-        return CallToolResultSchema.parse(await c.callTool({ name: tool, arguments: args }, CallToolResultSchema, { signal, timeout: o.callTimeoutMs }));
+        return CallToolResultSchema.parse(
+          await c.callTool({ name: tool, arguments: args }, CallToolResultSchema, { signal, timeout: o.callTimeoutMs }),
+        );
       } catch (e) {
         if (signal.aborted) throw e;
         if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) {
-          throw new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_timeout', `MCP server ${o.name} did not answer ${tool} within ${o.callTimeoutMs} ms`, { server: o.name, tool }, { cause: e });
+          throw new ShadowboxError(
+            ErrorCodes.ToolFailed,
+            'mcp_timeout',
+            `MCP server ${o.name} did not answer ${tool} within ${o.callTimeoutMs} ms`,
+            { server: o.name, tool },
+            { cause: e },
+          );
         }
         if (isZodError(e)) {
-          throw new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_bad_result', `MCP server ${o.name} sent a malformed result for ${tool}`, { server: o.name, tool }, { cause: e });
+          throw new ShadowboxError(
+            ErrorCodes.ToolFailed,
+            'mcp_bad_result',
+            `MCP server ${o.name} sent a malformed result for ${tool}`,
+            { server: o.name, tool },
+            { cause: e },
+          );
         }
         // Not a protocol error: the process or the HTTP link failed under the request.
         if (!up || !(e instanceof McpError) || e.code === ErrorCode.ConnectionClosed) {
@@ -141,9 +183,21 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
           void c.close().catch(() => undefined);
           const reason = transportKind === 'stdio' ? 'mcp_server_exited' : 'mcp_connection_lost';
           const what = transportKind === 'stdio' ? 'exited' : 'connection broke';
-          throw new ShadowboxError(ErrorCodes.ToolFailed, reason, `MCP server ${o.name} ${what} during ${tool}; the next call restarts it`, { server: o.name, tool }, { cause: e });
+          throw new ShadowboxError(
+            ErrorCodes.ToolFailed,
+            reason,
+            `MCP server ${o.name} ${what} during ${tool}; the next call restarts it`,
+            { server: o.name, tool },
+            { cause: e },
+          );
         }
-        throw new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_error', `MCP server ${o.name} refused ${tool}: ${e.message}`, { server: o.name, tool, mcpCode: e.code }, { cause: e });
+        throw new ShadowboxError(
+          ErrorCodes.ToolFailed,
+          'mcp_error',
+          `MCP server ${o.name} refused ${tool}: ${e.message}`,
+          { server: o.name, tool, mcpCode: e.code },
+          { cause: e },
+        );
       }
     },
     async close() {
@@ -178,7 +232,12 @@ function isZodError(e: unknown): boolean {
 }
 
 function closedError(name: string): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.ToolFailed, 'mcp_closed', `MCP server ${name} is closed (the daemon is shutting down)`, { server: name });
+  return new ShadowboxError(
+    ErrorCodes.ToolFailed,
+    'mcp_closed',
+    `MCP server ${name} is closed (the daemon is shutting down)`,
+    { server: name },
+  );
 }
 
 /** A failure as one line, with the cause's code when there is one (fetch says only "fetch failed"). */

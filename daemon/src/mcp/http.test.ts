@@ -15,12 +15,20 @@ const seenAuth: (string | undefined)[] = [];
 
 function buildServer(): McpServer {
   const s = new McpServer({ name: 'http-fixture', version: '1.0.0' });
-  s.registerTool('shout', { description: 'Upper-case the text.', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, async ({ text }) => ({
-    content: [{ type: 'text', text: text.toUpperCase() }],
-  }));
-  s.registerTool('fetch_page', { description: 'Pretend to fetch.', inputSchema: { url: z.string() }, annotations: { openWorldHint: true } }, async ({ url: u }) => ({
-    content: [{ type: 'resource_link', uri: u, name: 'page' }],
-  }));
+  s.registerTool(
+    'shout',
+    { description: 'Upper-case the text.', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } },
+    async ({ text }) => ({
+      content: [{ type: 'text', text: text.toUpperCase() }],
+    }),
+  );
+  s.registerTool(
+    'fetch_page',
+    { description: 'Pretend to fetch.', inputSchema: { url: z.string() }, annotations: { openWorldHint: true } },
+    async ({ url: u }) => ({
+      content: [{ type: 'resource_link', uri: u, name: 'page' }],
+    }),
+  );
   return s;
 }
 
@@ -63,7 +71,12 @@ afterEach(async () => {
 });
 
 async function start(servers: unknown) {
-  const mcp = createMcpService({ servers: McpServersConfig.parse(servers), logger: memoryLogger(), clientInfo: { name: 'shadowbox-test', version: '0' }, connectTimeoutMs: 3_000 });
+  const mcp = createMcpService({
+    servers: McpServersConfig.parse(servers),
+    logger: memoryLogger(),
+    clientInfo: { name: 'shadowbox-test', version: '0' },
+    connectTimeoutMs: 3_000,
+  });
   services.push(mcp);
   await mcp.start();
   return mcp;
@@ -71,7 +84,12 @@ async function start(servers: unknown) {
 
 const call = (mcp: McpService, name: string, input: Record<string, unknown>) => {
   const tool = mcp.tools().find((t) => t.name === name)!;
-  return tool.handler(tool.input.parse(input), { sessionId: 's', workspace: '/nowhere', view: undefined as never, signal: new AbortController().signal });
+  return tool.handler(tool.input.parse(input), {
+    sessionId: 's',
+    workspace: '/nowhere',
+    view: undefined as never,
+    signal: new AbortController().signal,
+  });
 };
 
 describe('MCP over streamable HTTP', () => {
@@ -83,7 +101,9 @@ describe('MCP over streamable HTTP', () => {
       ['mcp__web__fetch_page', 'fetch', 'mcp'],
     ]);
     expect(await call(mcp, 'mcp__web__shout', { text: 'hi' })).toMatchObject({ content: 'HI', isError: false });
-    expect((await call(mcp, 'mcp__web__fetch_page', { url: 'https://example.com/' })).content).toBe('[resource link https://example.com/ "page"]');
+    expect((await call(mcp, 'mcp__web__fetch_page', { url: 'https://example.com/' })).content).toBe(
+      '[resource link https://example.com/ "page"]',
+    );
     expect(seenAuth.every((a) => a === 'Bearer t0ken')).toBe(true);
   });
 
@@ -105,7 +125,10 @@ describe('MCP over streamable HTTP', () => {
     const mcp = await start({ web: { url, headers: { Authorization: 'Bearer t0ken' } } });
     const port = (http.address() as AddressInfo).port;
     await stop(http);
-    await expect(call(mcp, 'mcp__web__shout', { text: 'a' })).rejects.toMatchObject({ code: ErrorCodes.ToolFailed, data: { reason: 'mcp_connection_lost', server: 'web' } });
+    await expect(call(mcp, 'mcp__web__shout', { text: 'a' })).rejects.toMatchObject({
+      code: ErrorCodes.ToolFailed,
+      data: { reason: 'mcp_connection_lost', server: 'web' },
+    });
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', tools: 2 });
     http = await listen(port);
     expect(await call(mcp, 'mcp__web__shout', { text: 'b' })).toMatchObject({ content: 'B', isError: false });

@@ -25,7 +25,14 @@ describe('MCP tool conversion', () => {
 
   it('validates with zod from the JSON Schema and keeps extra keys for the server', () => {
     const logger = memoryLogger();
-    const s = inputSchemaOf('srv', { name: 't', inputSchema: { type: 'object', properties: { n: { type: 'integer', minimum: 1 } }, required: ['n'] } }, logger);
+    const s = inputSchemaOf(
+      'srv',
+      {
+        name: 't',
+        inputSchema: { type: 'object', properties: { n: { type: 'integer', minimum: 1 } }, required: ['n'] },
+      },
+      logger,
+    );
     expect(s.safeParse({ n: 0 }).success).toBe(false);
     expect(s.safeParse({}).success).toBe(false);
     expect(s.parse({ n: 2, extra: true })).toEqual({ n: 2, extra: true });
@@ -34,7 +41,11 @@ describe('MCP tool conversion', () => {
 
   it('an unusable schema accepts any object and passes it through, with a warning', () => {
     const logger = memoryLogger();
-    const s = inputSchemaOf('srv', { name: 't', inputSchema: { type: 'object', properties: { a: { $ref: '#/$defs/missing' } } } }, logger);
+    const s = inputSchemaOf(
+      'srv',
+      { name: 't', inputSchema: { type: 'object', properties: { a: { $ref: '#/$defs/missing' } } } },
+      logger,
+    );
     expect(s.parse({ a: 1, b: [2] })).toEqual({ a: 1, b: [2] });
     expect(s.safeParse('not an object').success).toBe(false);
     expect(logger.lines.some((l) => l.startsWith('warn mcp srv: tool t has an input schema'))).toBe(true);
@@ -44,13 +55,23 @@ describe('MCP tool conversion', () => {
   });
 
   it('renders text, placeholders for other content, structuredContent when there is no content', () => {
-    expect(renderContent({ content: [{ type: 'text', text: 'a' }, { type: 'audio', data: 'AAAA', mimeType: 'audio/wav' }] })).toBe('a\n[audio audio/wav, 3 bytes — not shown]');
+    expect(
+      renderContent({
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'audio', data: 'AAAA', mimeType: 'audio/wav' },
+        ],
+      }),
+    ).toBe('a\n[audio audio/wav, 3 bytes — not shown]');
     expect(renderContent({ content: [], structuredContent: { ok: 1 } })).toBe('{"ok":1}');
     expect(renderContent({ content: [] })).toBe('(no content)');
   });
 
   it('builds a stdio env of PATH, HOME, LANG and the configured vars; the SDK defaults are masked', () => {
-    const env = serverEnv({ PATH: '/bin', HOME: '/h', LANG: 'C', USER: 'u', OPENAI_API_KEY: 'k' }, { TOKEN: 'configured', USER: 'me' });
+    const env = serverEnv(
+      { PATH: '/bin', HOME: '/h', LANG: 'C', USER: 'u', OPENAI_API_KEY: 'k' },
+      { TOKEN: 'configured', USER: 'me' },
+    );
     const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
     expect(defined).toEqual({ PATH: '/bin', HOME: '/h', LANG: 'C', TOKEN: 'configured', USER: 'me' });
     expect(INHERITED_ENV).toEqual(['PATH', 'HOME', 'LANG']);

@@ -15,7 +15,12 @@ const MAX_NAME = 64;
  * An MCP server's tool as a runtime tool `mcp__<server>__<tool>`: input validated by zod built from
  * the server's inputSchema, kind from the annotations, results rendered as text.
  */
-export function toRuntimeTool(server: string, t: McpTool, call: McpCall, logger: Logger): Tool<Record<string, unknown>> {
+export function toRuntimeTool(
+  server: string,
+  t: McpTool,
+  call: McpCall,
+  logger: Logger,
+): Tool<Record<string, unknown>> {
   const readOnly = t.annotations?.readOnlyHint === true;
   return defineTool({
     name: runtimeToolName(server, t.name),
@@ -30,7 +35,11 @@ export function toRuntimeTool(server: string, t: McpTool, call: McpCall, logger:
       return {
         content: renderContent(r),
         isError: r.isError === true,
-        data: { server, tool: t.name, ...(r.structuredContent !== undefined ? { structuredContent: r.structuredContent } : {}) },
+        data: {
+          server,
+          tool: t.name,
+          ...(r.structuredContent !== undefined ? { structuredContent: r.structuredContent } : {}),
+        },
       };
     },
   });
@@ -57,14 +66,22 @@ export function kindOf(t: Pick<McpTool, 'annotations'>): ToolKind {
  * zod from the server's JSON Schema. A schema zod cannot use (or cannot turn back into JSON Schema
  * for the model) becomes "any object": the server still validates what it receives.
  */
-export function inputSchemaOf(server: string, t: Pick<McpTool, 'name' | 'inputSchema'>, logger: Logger): z.ZodType<Record<string, unknown>> {
+export function inputSchemaOf(
+  server: string,
+  t: Pick<McpTool, 'name' | 'inputSchema'>,
+  logger: Logger,
+): z.ZodType<Record<string, unknown>> {
   try {
     const schema = z.fromJSONSchema(t.inputSchema as Parameters<typeof z.fromJSONSchema>[0]).pipe(InputObject);
     z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
     return schema;
   } catch (e) {
-    logger.warn(`mcp ${server}: tool ${t.name} has an input schema shadowbox cannot use (${(e as Error)?.message ?? String(e)}); its arguments are passed to the server unchecked`);
-    return InputObject.meta({ description: `Arguments for ${t.name} (the server's input schema could not be read; they are passed to the server unchecked).` });
+    logger.warn(
+      `mcp ${server}: tool ${t.name} has an input schema shadowbox cannot use (${(e as Error)?.message ?? String(e)}); its arguments are passed to the server unchecked`,
+    );
+    return InputObject.meta({
+      description: `Arguments for ${t.name} (the server's input schema could not be read; they are passed to the server unchecked).`,
+    });
   }
 }
 

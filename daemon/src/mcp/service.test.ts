@@ -34,10 +34,16 @@ async function startService(servers: unknown, opts: { connectTimeoutMs?: number;
 
 /** The MCP tools inside the real tool runtime (validation, cancel, error mapping), with an allow-all policy. */
 function runtimeOver(tools: Tool<any>[]) {
-  const runtime = createToolRuntime({ tools, policy: fakePolicy().policy, audit: memoryAudit(), logger: memoryLogger() });
+  const runtime = createToolRuntime({
+    tools,
+    policy: fakePolicy().policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
   const agent = runtime.forSession(sessionContext(createOverlayView(root)).ctx);
   let n = 0;
-  const call = (name: string, input: unknown, signal = new AbortController().signal) => agent.call({ turnId: 't', callId: `c${++n}`, name, input, signal });
+  const call = (name: string, input: unknown, signal = new AbortController().signal) =>
+    agent.call({ turnId: 't', callId: `c${++n}`, name, input, signal });
   return { runtime, agent, call };
 }
 
@@ -48,7 +54,9 @@ describe('MCP over stdio (real fixture server)', () => {
     const { mcp } = await startService(fixture);
     expect(mcp.status()).toEqual([{ name: 'fx', transport: 'stdio', state: 'connected', tools: 8 }]);
     const tools = new Map(mcp.tools().map((t) => [t.name, t]));
-    expect([...tools.keys()].sort()).toEqual(['add', 'crash', 'echo', 'env', 'fail', 'picture', 'slow', 'stats'].map((n) => `mcp__fx__${n}`));
+    expect([...tools.keys()].sort()).toEqual(
+      ['add', 'crash', 'echo', 'env', 'fail', 'picture', 'slow', 'stats'].map((n) => `mcp__fx__${n}`),
+    );
     expect(tools.get('mcp__fx__echo')!.kind).toBe('read');
     expect(tools.get('mcp__fx__crash')!.kind).toBe('delete');
     expect(tools.get('mcp__fx__slow')!.kind).toBe('fetch');
@@ -57,8 +65,16 @@ describe('MCP over stdio (real fixture server)', () => {
     const { runtime, agent } = runtimeOver(mcp.tools());
     const echo = runtime.list().find((t) => t.name === 'mcp__fx__echo')!;
     expect(echo.source).toBe('mcp');
-    expect(echo.inputSchema).toMatchObject({ type: 'object', properties: { text: { type: 'string', description: 'what to echo' } }, required: ['text'] });
-    expect(agent.describe('mcp__fx__add', { a: 1, b: 2 })).toEqual({ kind: 'other', summary: 'fx/add {"a":1,"b":2}', concurrent: false });
+    expect(echo.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { text: { type: 'string', description: 'what to echo' } },
+      required: ['text'],
+    });
+    expect(agent.describe('mcp__fx__add', { a: 1, b: 2 })).toEqual({
+      kind: 'other',
+      summary: 'fx/add {"a":1,"b":2}',
+      concurrent: false,
+    });
     expect(agent.describe('mcp__fx__echo', { text: 'hi' })?.concurrent).toBe(true);
   });
 
@@ -73,11 +89,21 @@ describe('MCP over stdio (real fixture server)', () => {
   it('calls tools and returns their text; isError and non-text content come through', async () => {
     const { mcp } = await startService(fixture);
     const { call } = runtimeOver(mcp.tools());
-    expect(await call('mcp__fx__echo', { text: 'hello' })).toMatchObject({ isError: false, content: 'hello', data: { server: 'fx', tool: 'echo' } });
+    expect(await call('mcp__fx__echo', { text: 'hello' })).toMatchObject({
+      isError: false,
+      content: 'hello',
+      data: { server: 'fx', tool: 'echo' },
+    });
     expect(await call('mcp__fx__add', { a: 2, b: 40 })).toMatchObject({ isError: false, content: '42' });
-    expect(await call('mcp__fx__fail', {})).toMatchObject({ isError: true, content: 'it failed on purpose', reason: 'tool_error' });
+    expect(await call('mcp__fx__fail', {})).toMatchObject({
+      isError: true,
+      content: 'it failed on purpose',
+      reason: 'tool_error',
+    });
     const pic = await call('mcp__fx__picture', {});
-    expect(pic.content).toBe('a picture:\n[image image/png, 16 bytes — not shown]\n[resource file:///fixture/notes.txt (text/plain) — not shown]');
+    expect(pic.content).toBe(
+      'a picture:\n[image image/png, 16 bytes — not shown]\n[resource file:///fixture/notes.txt (text/plain) — not shown]',
+    );
   });
 
   it('rejects bad input with a validation error before it reaches the server', async () => {
@@ -141,7 +167,10 @@ describe('MCP over stdio (real fixture server)', () => {
     const pidFile = join(root, 'mute.pid');
     const script = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`;
     const t0 = performance.now();
-    const { mcp } = await startService({ mute: { command: process.execPath, args: ['-e', script] } }, { connectTimeoutMs: 500 });
+    const { mcp } = await startService(
+      { mute: { command: process.execPath, args: ['-e', script] } },
+      { connectTimeoutMs: 500 },
+    );
     expect(performance.now() - t0).toBeLessThan(6_000);
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', tools: 0, error: expect.stringContaining('mute') });
     // The SDK ends a stdio server as the MCP spec says: close stdin, SIGTERM after 2 s, SIGKILL after 4 s.
@@ -159,7 +188,9 @@ describe('MCP over stdio (real fixture server)', () => {
   });
 
   it('a server that exits at start reports its stderr', async () => {
-    const { mcp } = await startService({ bad: { command: process.execPath, args: ['-e', 'console.error("no config file"); process.exit(2)'] } });
+    const { mcp } = await startService({
+      bad: { command: process.execPath, args: ['-e', 'console.error("no config file"); process.exit(2)'] },
+    });
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', error: expect.stringContaining('no config file') });
   });
 
@@ -170,7 +201,9 @@ describe('MCP over stdio (real fixture server)', () => {
     process.env.USER = 'daemon-user';
     process.env.LANG = 'C.UTF-8';
     try {
-      const { mcp } = await startService({ fx: { command: process.execPath, args: [FIXTURE], env: { FIXTURE_SETTING: 'configured' } } });
+      const { mcp } = await startService({
+        fx: { command: process.execPath, args: [FIXTURE], env: { FIXTURE_SETTING: 'configured' } },
+      });
       const { call } = runtimeOver(mcp.tools());
       const env = async (name: string) => (await call('mcp__fx__env', { name })).content;
       expect(await env('OPENAI_API_KEY')).toBe('(unset)');
@@ -191,13 +224,19 @@ describe('MCP over stdio (real fixture server)', () => {
     const { pid } = JSON.parse((await call('mcp__fx__stats', {})).content) as { pid: number };
     await mcp.close();
     expect(() => process.kill(pid, 0)).toThrow();
-    expect(await call('mcp__fx__echo', { text: 'x' })).toMatchObject({ isError: true, code: ErrorCodes.ToolFailed, reason: 'mcp_closed' });
+    expect(await call('mcp__fx__echo', { text: 'x' })).toMatchObject({
+      isError: true,
+      code: ErrorCodes.ToolFailed,
+      reason: 'mcp_closed',
+    });
   });
 });
 
 describe('McpServersConfig', () => {
   it('accepts the Claude Desktop shape and refuses bad names and unknown keys', () => {
-    expect(McpServersConfig.parse({ fs: { command: 'npx', args: ['-y', 'srv'] }, web: { url: 'https://example.com/mcp' } })).toEqual({
+    expect(
+      McpServersConfig.parse({ fs: { command: 'npx', args: ['-y', 'srv'] }, web: { url: 'https://example.com/mcp' } }),
+    ).toEqual({
       fs: { command: 'npx', args: ['-y', 'srv'], env: {} },
       web: { url: 'https://example.com/mcp', headers: {} },
     });

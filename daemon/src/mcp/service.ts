@@ -58,7 +58,9 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
       const listed = await e.conn.connect();
       const call = e.conn.call.bind(e.conn);
       e.tools = listed.map((t) => toRuntimeTool(e.name, t, call, logger));
-      logger.info(`mcp ${e.name}: connected over ${e.conn.transport} in ${Math.round(performance.now() - t0)} ms, ${e.tools.length} tools`);
+      logger.info(
+        `mcp ${e.name}: connected over ${e.conn.transport} in ${Math.round(performance.now() - t0)} ms, ${e.tools.length} tools`,
+      );
     } catch (err) {
       e.error = (err as Error)?.message ?? String(err);
       logger.warn(`mcp ${e.name}: skipped: ${e.error}`);
@@ -91,8 +93,17 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
     status(): McpServerStatus[] {
       return entries.map((e) => {
         const connected = e.started && e.error === undefined && e.conn.alive();
-        const error = !e.started ? 'not started' : (e.error ?? (e.conn.alive() ? undefined : `${e.conn.error() ?? 'disconnected'} (restarts on the next call)`));
-        return { name: e.name, transport: e.conn.transport, state: connected ? 'connected' : 'failed', tools: e.tools.length, ...(error && !connected ? { error } : {}) };
+        const error = !e.started
+          ? 'not started'
+          : (e.error ??
+            (e.conn.alive() ? undefined : `${e.conn.error() ?? 'disconnected'} (restarts on the next call)`));
+        return {
+          name: e.name,
+          transport: e.conn.transport,
+          state: connected ? 'connected' : 'failed',
+          tools: e.tools.length,
+          ...(error && !connected ? { error } : {}),
+        };
       });
     },
     async close() {

@@ -13,7 +13,12 @@ afterEach(async () => {
 
 function pool(reserved: { servers?: string[]; tools?: string[] } = {}) {
   const logger = memoryLogger();
-  const p = createSessionMcpPool({ logger, clientInfo: { name: 't', version: '0' }, reservedServers: reserved.servers ?? [], reservedTools: reserved.tools ?? [] });
+  const p = createSessionMcpPool({
+    logger,
+    clientInfo: { name: 't', version: '0' },
+    reservedServers: reserved.servers ?? [],
+    reservedTools: reserved.tools ?? [],
+  });
   pools.push(p);
   return { p, logger };
 }
@@ -43,7 +48,7 @@ describe('session MCP pool', () => {
     expect(names).not.toContain('mcp__mine__echo');
     expect(names).toContain('mcp__mine__add');
     expect(p.status('s1').map((s) => s.name)).toEqual(['mine']);
-    expect(logger.lines.join("\n")).toMatch(/config\.json has a server with that name/);
+    expect(logger.lines.join('\n')).toMatch(/config\.json has a server with that name/);
   });
 
   it('after close, opening starts nothing', async () => {

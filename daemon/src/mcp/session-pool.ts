@@ -79,8 +79,14 @@ export function createSessionMcpPoolImpl(deps: SessionMcpPoolDeps) {
         return false;
       });
       const status = entry.service.status();
-      for (const st of status) if (st.state === 'failed') logger.warn(`session ${sessionId}: mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
-      logger.info(`session ${sessionId}: ${status.filter((s) => s.state === 'connected').length}/${status.length} MCP servers up in ${Math.round(performance.now() - t0)} ms, ${entry.tools.length} tools`);
+      for (const st of status)
+        if (st.state === 'failed')
+          logger.warn(
+            `session ${sessionId}: mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`,
+          );
+      logger.info(
+        `session ${sessionId}: ${status.filter((s) => s.state === 'connected').length}/${status.length} MCP servers up in ${Math.round(performance.now() - t0)} ms, ${entry.tools.length} tools`,
+      );
     },
     tools(sessionId: string): Tool<any>[] | undefined {
       return entries.get(sessionId)?.tools;

@@ -3,14 +3,46 @@ import type { ToolKind } from '../tools/define.js';
 import { DEFAULT_PROTECTED, decide, grantRulesFor, type PolicyInputs, type PolicyMode } from './decide.js';
 
 const none: PolicyInputs = { rules: [], grants: [], protectedPaths: DEFAULT_PROTECTED };
-const call = (mode: PolicyMode, tool: string, kind: ToolKind, target: { paths?: string[]; hosts?: string[] } = {}) => ({ mode, tool, kind, target });
+const call = (mode: PolicyMode, tool: string, kind: ToolKind, target: { paths?: string[]; hosts?: string[] } = {}) => ({
+  mode,
+  tool,
+  kind,
+  target,
+});
 const KINDS: ToolKind[] = ['read', 'search', 'edit', 'delete', 'move', 'execute', 'fetch', 'other'];
 
 describe('mode defaults', () => {
   const expected: Record<PolicyMode, Record<ToolKind, string>> = {
-    'read-only': { read: 'allow', search: 'allow', edit: 'deny', delete: 'deny', move: 'deny', execute: 'deny', fetch: 'deny', other: 'deny' },
-    review: { read: 'allow', search: 'allow', edit: 'allow', delete: 'allow', move: 'allow', execute: 'allow', fetch: 'ask', other: 'ask' },
-    auto: { read: 'allow', search: 'allow', edit: 'allow', delete: 'allow', move: 'allow', execute: 'allow', fetch: 'allow', other: 'allow' },
+    'read-only': {
+      read: 'allow',
+      search: 'allow',
+      edit: 'deny',
+      delete: 'deny',
+      move: 'deny',
+      execute: 'deny',
+      fetch: 'deny',
+      other: 'deny',
+    },
+    review: {
+      read: 'allow',
+      search: 'allow',
+      edit: 'allow',
+      delete: 'allow',
+      move: 'allow',
+      execute: 'allow',
+      fetch: 'ask',
+      other: 'ask',
+    },
+    auto: {
+      read: 'allow',
+      search: 'allow',
+      edit: 'allow',
+      delete: 'allow',
+      move: 'allow',
+      execute: 'allow',
+      fetch: 'allow',
+      other: 'allow',
+    },
   };
   for (const mode of Object.keys(expected) as PolicyMode[]) {
     for (const kind of KINDS) {
@@ -23,14 +55,28 @@ describe('mode defaults', () => {
   }
 
   it('MCP tools run on the host: review asks and read-only denies even when they claim to read', () => {
-    expect(decide(call('review', 'mcp__gh__list_issues', 'read'), none)).toEqual({ action: 'ask', rule: 'mode:review tool=mcp__*' });
-    expect(decide(call('read-only', 'mcp__gh__list_issues', 'read'), none)).toEqual({ action: 'deny', rule: 'mode:read-only tool=mcp__*' });
+    expect(decide(call('review', 'mcp__gh__list_issues', 'read'), none)).toEqual({
+      action: 'ask',
+      rule: 'mode:review tool=mcp__*',
+    });
+    expect(decide(call('read-only', 'mcp__gh__list_issues', 'read'), none)).toEqual({
+      action: 'deny',
+      rule: 'mode:read-only tool=mcp__*',
+    });
     expect(decide(call('auto', 'mcp__gh__list_issues', 'other'), none).action).toBe('allow');
   });
 });
 
 describe('protected paths', () => {
-  for (const p of ['.git/config', '.git', 'sub/module/.git/HEAD', '.GIT/config', '.shadowbox/policy.json', './.git/hooks/pre-commit', 'src/../.git/config']) {
+  for (const p of [
+    '.git/config',
+    '.git',
+    'sub/module/.git/HEAD',
+    '.GIT/config',
+    '.shadowbox/policy.json',
+    './.git/hooks/pre-commit',
+    'src/../.git/config',
+  ]) {
     it(`writing ${p} is denied in every mode`, () => {
       for (const mode of ['review', 'auto'] as const) {
         for (const kind of ['edit', 'delete', 'move', 'execute', 'other'] as const) {
@@ -49,22 +95,34 @@ describe('protected paths', () => {
   });
 
   it('a move touching a protected path on either side is denied', () => {
-    expect(decide(call('auto', 'move_file', 'move', { paths: ['notes.txt', '.git/hooks/post-checkout'] }), none).rule).toBe('protected:**/.git/**');
+    expect(
+      decide(call('auto', 'move_file', 'move', { paths: ['notes.txt', '.git/hooks/post-checkout'] }), none).rule,
+    ).toBe('protected:**/.git/**');
   });
 
   it('protected beats an allow rule and a grant', () => {
-    const inputs: PolicyInputs = { ...none, rules: [{ id: 'a', action: 'allow', path: '**' }], grants: [{ action: 'allow', tool: 'write_file' }] };
+    const inputs: PolicyInputs = {
+      ...none,
+      rules: [{ id: 'a', action: 'allow', path: '**' }],
+      grants: [{ action: 'allow', tool: 'write_file' }],
+    };
     expect(decide(call('auto', 'write_file', 'edit', { paths: ['.git/config'] }), inputs).action).toBe('deny');
   });
 
   it('configured protected globs apply', () => {
     const inputs: PolicyInputs = { ...none, protectedPaths: [...DEFAULT_PROTECTED, 'deploy/keys/**'] };
-    expect(decide(call('auto', 'write_file', 'edit', { paths: ['deploy/keys/prod.pem'] }), inputs)).toEqual({ action: 'deny', rule: 'protected:deploy/keys/**' });
+    expect(decide(call('auto', 'write_file', 'edit', { paths: ['deploy/keys/prod.pem'] }), inputs)).toEqual({
+      action: 'deny',
+      rule: 'protected:deploy/keys/**',
+    });
   });
 
   it('paths that leave the workspace are denied outright, even for reads', () => {
     for (const p of ['../x', '/etc/passwd', 'a/../../x'])
-      expect(decide(call('auto', 'read_file', 'read', { paths: [p] }), none)).toEqual({ action: 'deny', rule: 'path:outside-workspace' });
+      expect(decide(call('auto', 'read_file', 'read', { paths: [p] }), none)).toEqual({
+        action: 'deny',
+        rule: 'path:outside-workspace',
+      });
   });
 });
 
@@ -76,10 +134,22 @@ describe('rules', () => {
       { id: '3', action: 'deny' as const, tool: 'write_file', path: 'secrets/**' },
     ];
     const i = { ...none, rules };
-    expect(decide(call('review', 'write_file', 'edit', { paths: ['secrets/k'] }), i)).toEqual({ action: 'deny', rule: 'project:deny tool=write_file path=secrets/**' });
-    expect(decide(call('review', 'write_file', 'edit', { paths: ['src/a.ts'] }), i)).toEqual({ action: 'ask', rule: 'project:ask path=src/**' });
-    expect(decide(call('review', 'write_file', 'edit', { paths: ['README.md'] }), i)).toEqual({ action: 'allow', rule: 'project:allow tool=write_file' });
-    expect(decide(call('review', 'edit_file', 'edit', { paths: ['README.md'] }), i)).toEqual({ action: 'allow', rule: 'mode:review kind:edit' });
+    expect(decide(call('review', 'write_file', 'edit', { paths: ['secrets/k'] }), i)).toEqual({
+      action: 'deny',
+      rule: 'project:deny tool=write_file path=secrets/**',
+    });
+    expect(decide(call('review', 'write_file', 'edit', { paths: ['src/a.ts'] }), i)).toEqual({
+      action: 'ask',
+      rule: 'project:ask path=src/**',
+    });
+    expect(decide(call('review', 'write_file', 'edit', { paths: ['README.md'] }), i)).toEqual({
+      action: 'allow',
+      rule: 'project:allow tool=write_file',
+    });
+    expect(decide(call('review', 'edit_file', 'edit', { paths: ['README.md'] }), i)).toEqual({
+      action: 'allow',
+      rule: 'mode:review kind:edit',
+    });
   });
 
   it('a deny rule applies when any target matches; an allow rule only when every target matches', () => {
@@ -124,10 +194,20 @@ describe('rules', () => {
 
 describe('read-only is a ceiling', () => {
   it('allow rules and grants widen read-only only for read/search', () => {
-    const i: PolicyInputs = { ...none, rules: [{ id: 'a', action: 'allow', tool: '*' }], grants: [{ action: 'allow', tool: 'write_file' }] };
-    expect(decide(call('read-only', 'write_file', 'edit', { paths: ['a'] }), i)).toEqual({ action: 'deny', rule: 'mode:read-only kind:edit' });
+    const i: PolicyInputs = {
+      ...none,
+      rules: [{ id: 'a', action: 'allow', tool: '*' }],
+      grants: [{ action: 'allow', tool: 'write_file' }],
+    };
+    expect(decide(call('read-only', 'write_file', 'edit', { paths: ['a'] }), i)).toEqual({
+      action: 'deny',
+      rule: 'mode:read-only kind:edit',
+    });
     expect(decide(call('read-only', 'python', 'execute'), i).action).toBe('deny');
-    expect(decide(call('read-only', 'mcp__fs__read', 'read'), i)).toEqual({ action: 'allow', rule: 'project:allow tool=*' });
+    expect(decide(call('read-only', 'mcp__fs__read', 'read'), i)).toEqual({
+      action: 'allow',
+      rule: 'project:allow tool=*',
+    });
   });
 
   it('an ask rule cannot open read-only to writes (no question is asked)', () => {
@@ -146,7 +226,10 @@ describe('grants', () => {
   it('a session grant turns a mode ask into allow, but not a project ask rule', () => {
     const grants = grantRulesFor({ tool: 'mcp__gh__list', kind: 'other', target: {} });
     expect(grants).toEqual([{ action: 'allow', tool: 'mcp__gh__list' }]);
-    expect(decide(call('review', 'mcp__gh__list', 'other'), { ...none, grants })).toEqual({ action: 'allow', rule: 'session:allow tool=mcp__gh__list' });
+    expect(decide(call('review', 'mcp__gh__list', 'other'), { ...none, grants })).toEqual({
+      action: 'allow',
+      rule: 'session:allow tool=mcp__gh__list',
+    });
     expect(decide(call('review', 'mcp__gh__other', 'other'), { ...none, grants }).action).toBe('ask');
     const ask = [{ id: 'q', action: 'ask' as const, tool: 'mcp__*' }];
     expect(decide(call('review', 'mcp__gh__list', 'other'), { ...none, rules: ask, grants }).action).toBe('ask');

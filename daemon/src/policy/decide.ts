@@ -39,7 +39,10 @@ export function isHostTool(tool: string): boolean {
  *   6. project allow rules, then session grants → allow;
  *   7. the mode default.
  */
-export function decide(q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>, inputs: PolicyInputs): PolicyDecision {
+export function decide(
+  q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>,
+  inputs: PolicyInputs,
+): PolicyDecision {
   const { paths: raw, hosts } = targetsOf(q.target);
   if (raw.some((p) => p === null)) return { action: 'deny', rule: 'path:outside-workspace' };
   const paths = raw as string[];

@@ -58,7 +58,10 @@ export function normalizeTargetPath(p: string): string | null {
  * `secrets/**` is still a touch of `secrets/**`). A rule with a path (host) never matches a call
  * without paths (hosts).
  */
-export function ruleMatches(rule: Rule, call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[] }): boolean {
+export function ruleMatches(
+  rule: Rule,
+  call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[] },
+): boolean {
   if (rule.tool !== undefined && !matchTool(rule.tool, call.tool)) return false;
   if (rule.kind !== undefined && rule.kind !== call.kind) return false;
   const some = rule.action !== 'allow';
@@ -79,7 +82,9 @@ export function ruleMatches(rule: Rule, call: { tool: string; kind: ToolKind; pa
 
 /** Human-readable id of a rule, e.g. "project:deny tool=write_file path=secrets/**". */
 export function describeRule(source: string, rule: Rule): string {
-  const fields = (['tool', 'kind', 'path', 'host'] as const).filter((k) => rule[k] !== undefined).map((k) => `${k}=${rule[k]}`);
+  const fields = (['tool', 'kind', 'path', 'host'] as const)
+    .filter((k) => rule[k] !== undefined)
+    .map((k) => `${k}=${rule[k]}`);
   return `${source}:${rule.action}${fields.length ? ' ' + fields.join(' ') : ' (everything)'}`;
 }
 

@@ -63,18 +63,36 @@ export async function loadRulesFile(file: string): Promise<RulesFile> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, rules: [], protected: [] };
-    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_unreadable', `cannot read policy rules file ${file}`, { file }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'rules_file_unreadable',
+      `cannot read policy rules file ${file}`,
+      { file },
+      { cause: e },
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_corrupt', `policy rules file ${file} is not valid JSON; fix or remove it (it is not overwritten)`, { file }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'rules_file_corrupt',
+      `policy rules file ${file} is not valid JSON; fix or remove it (it is not overwritten)`,
+      { file },
+      { cause: e },
+    );
   }
   const parsed = RulesFile.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'rules_file_corrupt', `policy rules file ${file} is invalid at ${issues[0]?.path || '(root)'}: ${issues[0]?.message}; fix or remove it (it is not overwritten)`, { file, issues }, { cause: parsed.error });
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'rules_file_corrupt',
+      `policy rules file ${file} is invalid at ${issues[0]?.path || '(root)'}: ${issues[0]?.message}; fix or remove it (it is not overwritten)`,
+      { file, issues },
+      { cause: parsed.error },
+    );
   }
   for (const r of parsed.data.rules) checkRule(r);
   return parsed.data;
@@ -97,10 +115,20 @@ export function ruleId(rule: Rule): string {
 /** Refuses patterns that can never mean what they say: absolute or `..` paths, malformed hosts. */
 export function checkRule(rule: Rule): void {
   if (rule.path !== undefined && (rule.path.startsWith('/') || rule.path.split('/').includes('..'))) {
-    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'bad_path_pattern', `rule path "${rule.path}" must be relative to the workspace, without ".."`, { path: rule.path });
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'bad_path_pattern',
+      `rule path "${rule.path}" must be relative to the workspace, without ".."`,
+      { path: rule.path },
+    );
   }
   if (rule.host !== undefined && !isValidHostPattern(rule.host)) {
-    throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'bad_host_pattern', `rule host "${rule.host}" must be an exact host or *.domain`, { host: rule.host });
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'bad_host_pattern',
+      `rule host "${rule.host}" must be an exact host or *.domain`,
+      { host: rule.host },
+    );
   }
 }
 

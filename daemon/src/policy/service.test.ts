@@ -12,7 +12,15 @@ let entries: AuditEntryInput[];
 let policy: PolicyService;
 const audit: AuditSink = { append: async (e) => void entries.push(e) };
 const ws = '/work/project';
-const q = (over: Partial<PolicyQuery> = {}): PolicyQuery => ({ workspace: ws, sessionId: 's1', mode: 'review', tool: 'mcp__gh__issues', kind: 'other', target: {}, ...over });
+const q = (over: Partial<PolicyQuery> = {}): PolicyQuery => ({
+  workspace: ws,
+  sessionId: 's1',
+  mode: 'review',
+  tool: 'mcp__gh__issues',
+  kind: 'other',
+  target: {},
+  ...over,
+});
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(os.tmpdir(), 'sbx-policy-'));
@@ -24,33 +32,71 @@ afterEach(async () => rm(stateDir, { recursive: true, force: true }));
 describe('policy service', () => {
   it('lists the defaults for a workspace without a rules file', async () => {
     const l = await policy.list(ws);
-    expect(l).toEqual({ mode: 'review', rules: [], protected: ['**/.git/**', '.shadowbox/**'], file: rulesFilePath(stateDir, ws) });
+    expect(l).toEqual({
+      mode: 'review',
+      rules: [],
+      protected: ['**/.git/**', '.shadowbox/**'],
+      file: rulesFilePath(stateDir, ws),
+    });
   });
 
   it('policy/set adds and removes rules, persists them 0600, and audits the change', async () => {
-    const r = await policy.set({ workspace: ws, add: [{ action: 'deny', tool: 'write_file', path: 'secrets/**' }, { action: 'allow', kind: 'fetch', host: '*.pypi.org' }], remove: [] }, 'client-1');
+    const r = await policy.set(
+      {
+        workspace: ws,
+        add: [
+          { action: 'deny', tool: 'write_file', path: 'secrets/**' },
+          { action: 'allow', kind: 'fetch', host: '*.pypi.org' },
+        ],
+        remove: [],
+      },
+      'client-1',
+    );
     expect(r.rules).toHaveLength(2);
-    expect(r.rules[0]).toEqual({ id: expect.stringMatching(/^r[0-9a-f]{8}$/), action: 'deny', tool: 'write_file', path: 'secrets/**' });
+    expect(r.rules[0]).toEqual({
+      id: expect.stringMatching(/^r[0-9a-f]{8}$/),
+      action: 'deny',
+      tool: 'write_file',
+      path: 'secrets/**',
+    });
     const file = rulesFilePath(stateDir, ws);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(await policy.decide(q({ tool: 'write_file', kind: 'edit', target: { paths: ['secrets/a'] } }))).toEqual({ action: 'deny', rule: 'project:deny tool=write_file path=secrets/**' });
-    expect(entries.at(-1)).toMatchObject({ type: 'policy.set', workspace: ws, data: { by: 'client-1', removed: [], count: 2 } });
+    expect(await policy.decide(q({ tool: 'write_file', kind: 'edit', target: { paths: ['secrets/a'] } }))).toEqual({
+      action: 'deny',
+      rule: 'project:deny tool=write_file path=secrets/**',
+    });
+    expect(entries.at(-1)).toMatchObject({
+      type: 'policy.set',
+      workspace: ws,
+      data: { by: 'client-1', removed: [], count: 2 },
+    });
 
     // The same rule again is one rule; a fresh service reads the file.
-    await policy.set({ workspace: ws, add: [{ action: 'deny', tool: 'write_file', path: 'secrets/**' }], remove: [] }, 'client-1');
+    await policy.set(
+      { workspace: ws, add: [{ action: 'deny', tool: 'write_file', path: 'secrets/**' }], remove: [] },
+      'client-1',
+    );
     const fresh = createPolicy({ stateDir, audit, logger: silentLogger });
     expect((await fresh.list(ws)).rules).toHaveLength(2);
 
     const after = await fresh.set({ workspace: ws, add: [], remove: [r.rules[0].id!] }, 'client-2');
     expect(after.rules.map((x) => x.action)).toEqual(['allow']);
     expect(entries.at(-1)).toMatchObject({ type: 'policy.set', data: { by: 'client-2', removed: [r.rules[0].id] } });
-    expect((await policy.decide(q({ tool: 'write_file', kind: 'edit', target: { paths: ['secrets/a'] } }))).action).toBe('allow');
+    expect(
+      (await policy.decide(q({ tool: 'write_file', kind: 'edit', target: { paths: ['secrets/a'] } }))).action,
+    ).toBe('allow');
   });
 
   it('refuses unknown ids and bad patterns without writing', async () => {
-    await expect(policy.set({ workspace: ws, add: [], remove: ['rnope'] }, 'c')).rejects.toMatchObject({ data: { reason: 'unknown_rule_id' } });
-    await expect(policy.set({ workspace: ws, add: [{ action: 'allow', path: '../outside/**' }], remove: [] }, 'c')).rejects.toMatchObject({ data: { reason: 'bad_path_pattern' } });
-    await expect(policy.set({ workspace: ws, add: [{ action: 'allow', host: 'http://x.com/' }], remove: [] }, 'c')).rejects.toMatchObject({ data: { reason: 'bad_host_pattern' } });
+    await expect(policy.set({ workspace: ws, add: [], remove: ['rnope'] }, 'c')).rejects.toMatchObject({
+      data: { reason: 'unknown_rule_id' },
+    });
+    await expect(
+      policy.set({ workspace: ws, add: [{ action: 'allow', path: '../outside/**' }], remove: [] }, 'c'),
+    ).rejects.toMatchObject({ data: { reason: 'bad_path_pattern' } });
+    await expect(
+      policy.set({ workspace: ws, add: [{ action: 'allow', host: 'http://x.com/' }], remove: [] }, 'c'),
+    ).rejects.toMatchObject({ data: { reason: 'bad_host_pattern' } });
     await expect(stat(rulesFilePath(stateDir, ws))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(entries).toHaveLength(0);
   });
@@ -58,12 +104,21 @@ describe('policy service', () => {
   it('a corrupt rules file is a typed error, fails closed, and is never overwritten', async () => {
     const file = rulesFilePath(stateDir, ws);
     await mkdir(path.dirname(file), { recursive: true });
-    for (const bad of ['{ not json', JSON.stringify({ version: 1, rules: [{ id: 'x', action: 'deny', paths: 'secrets/**' }] }), JSON.stringify({ version: 2, rules: [] })]) {
+    for (const bad of [
+      '{ not json',
+      JSON.stringify({ version: 1, rules: [{ id: 'x', action: 'deny', paths: 'secrets/**' }] }),
+      JSON.stringify({ version: 2, rules: [] }),
+    ]) {
       await writeFile(file, bad);
       const err = await policy.list(ws).catch((e: unknown) => e);
       expect(isShadowboxError(err, -33303, 'rules_file_corrupt')).toBe(true);
-      expect(await policy.decide(q({ tool: 'read_file', kind: 'read', target: { paths: ['a'] } }))).toEqual({ action: 'deny', rule: 'policy:rules-file-invalid' });
-      await expect(policy.set({ workspace: ws, add: [{ action: 'allow', tool: 'x' }], remove: [] }, 'c')).rejects.toMatchObject({ data: { reason: 'rules_file_corrupt' } });
+      expect(await policy.decide(q({ tool: 'read_file', kind: 'read', target: { paths: ['a'] } }))).toEqual({
+        action: 'deny',
+        rule: 'policy:rules-file-invalid',
+      });
+      await expect(
+        policy.set({ workspace: ws, add: [{ action: 'allow', tool: 'x' }], remove: [] }, 'c'),
+      ).rejects.toMatchObject({ data: { reason: 'rules_file_corrupt' } });
       await expect(policy.grant(q(), 'project', 'c')).rejects.toMatchObject({ data: { reason: 'rules_file_corrupt' } });
       expect(await readFile(file, 'utf8')).toBe(bad);
     }
@@ -77,7 +132,11 @@ describe('policy service', () => {
     await policy.grant(q(), 'session', 'client-1');
     expect(await policy.decide(q())).toEqual({ action: 'allow', rule: 'session:allow tool=mcp__gh__issues' });
     expect((await policy.decide(q({ sessionId: 's2' }))).action).toBe('ask');
-    expect(entries.at(-1)).toMatchObject({ type: 'policy.grant', sessionId: 's1', data: { scope: 'session', by: 'client-1' } });
+    expect(entries.at(-1)).toMatchObject({
+      type: 'policy.grant',
+      sessionId: 's1',
+      data: { scope: 'session', by: 'client-1' },
+    });
     policy.forgetSession('s1');
     expect((await policy.decide(q())).action).toBe('ask');
   });
@@ -88,19 +147,38 @@ describe('policy service', () => {
     expect(l.rules).toEqual([{ id: expect.any(String), action: 'allow', tool: 'fetch', host: 'pypi.org' }]);
     const raw: unknown = JSON.parse(await readFile(l.file, 'utf8'));
     expect(raw).toMatchObject({ version: 1, workspace: ws, rules: [{ addedBy: 'client-9' }] });
-    expect((await policy.decide(q({ sessionId: 'other', tool: 'fetch', kind: 'fetch', target: { hosts: ['pypi.org'] } }))).action).toBe('allow');
+    expect(
+      (await policy.decide(q({ sessionId: 'other', tool: 'fetch', kind: 'fetch', target: { hosts: ['pypi.org'] } })))
+        .action,
+    ).toBe('allow');
     expect(entries.at(-1)).toMatchObject({ type: 'policy.set', data: { source: 'permission', by: 'client-9' } });
   });
 
   it('concurrent edits are serialized: no rule is lost', async () => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => policy.set({ workspace: ws, add: [{ action: 'allow', tool: `t${i}` }], remove: [] }, 'c')));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        policy.set({ workspace: ws, add: [{ action: 'allow', tool: `t${i}` }], remove: [] }, 'c'),
+      ),
+    );
     expect((await policy.list(ws)).rules).toHaveLength(20);
   });
 
   it('protects a state dir that sits inside the workspace, and the daemon-configured globs', async () => {
-    const inner = createPolicy({ stateDir: path.join(ws, 'state'), audit, logger: silentLogger, protectedPaths: ['infra/**'] });
-    expect(await inner.decide(q({ mode: 'auto', tool: 'write_file', kind: 'edit', target: { paths: ['state/workspaces/x/policy.json'] } }))).toEqual({ action: 'deny', rule: 'protected:state/**' });
-    expect((await inner.decide(q({ mode: 'auto', tool: 'write_file', kind: 'edit', target: { paths: ['infra/main.tf'] } }))).action).toBe('deny');
+    const inner = createPolicy({
+      stateDir: path.join(ws, 'state'),
+      audit,
+      logger: silentLogger,
+      protectedPaths: ['infra/**'],
+    });
+    expect(
+      await inner.decide(
+        q({ mode: 'auto', tool: 'write_file', kind: 'edit', target: { paths: ['state/workspaces/x/policy.json'] } }),
+      ),
+    ).toEqual({ action: 'deny', rule: 'protected:state/**' });
+    expect(
+      (await inner.decide(q({ mode: 'auto', tool: 'write_file', kind: 'edit', target: { paths: ['infra/main.tf'] } })))
+        .action,
+    ).toBe('deny');
     expect((await inner.list(ws)).protected).toEqual(['**/.git/**', '.shadowbox/**', 'infra/**', 'state/**']);
   });
 });

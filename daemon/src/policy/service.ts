@@ -5,8 +5,25 @@ import type { AuditSink } from '../audit/sink.js';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
-import { DEFAULT_PROTECTED, decide, grantRulesFor, type PolicyDecision, type PolicyMode, type PolicyQuery } from './decide.js';
-import { checkRule, fileStamp, loadRulesFile, publicRule, ruleId, rulesFilePath, saveRulesFile, type RulesFile, type StoredRule } from './rules-file.js';
+import {
+  DEFAULT_PROTECTED,
+  decide,
+  grantRulesFor,
+  type PolicyDecision,
+  type PolicyMode,
+  type PolicyQuery,
+} from './decide.js';
+import {
+  checkRule,
+  fileStamp,
+  loadRulesFile,
+  publicRule,
+  ruleId,
+  rulesFilePath,
+  saveRulesFile,
+  type RulesFile,
+  type StoredRule,
+} from './rules-file.js';
 
 type Rule = z.infer<typeof PolicyRule>;
 
@@ -78,7 +95,10 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
       cache.delete(workspace);
       return result;
     });
-    writes.set(workspace, run.catch(() => undefined));
+    writes.set(
+      workspace,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -100,7 +120,11 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
     async decide(q) {
       const l = await load(q.workspace);
       if ('error' in l) return { action: 'deny', rule: 'policy:rules-file-invalid' };
-      return decide(q, { rules: l.file.rules, grants: grants.get(q.sessionId) ?? [], protectedPaths: protectedFor(q.workspace, l.file) });
+      return decide(q, {
+        rules: l.file.rules,
+        grants: grants.get(q.sessionId) ?? [],
+        protectedPaths: protectedFor(q.workspace, l.file),
+      });
     },
 
     async grant(q, scope, by) {
@@ -109,11 +133,24 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
         const list = grants.get(q.sessionId) ?? [];
         for (const r of rules) if (!list.some((x) => ruleId(x) === ruleId(r))) list.push(r);
         grants.set(q.sessionId, list);
-        await deps.audit.append({ type: 'policy.grant', workspace: q.workspace, sessionId: q.sessionId, data: { scope, by: by ?? null, tool: q.tool, rules } });
+        await deps.audit.append({
+          type: 'policy.grant',
+          workspace: q.workspace,
+          sessionId: q.sessionId,
+          data: { scope, by: by ?? null, tool: q.tool, rules },
+        });
         return;
       }
-      const added = await edit(q.workspace, async (file) => ({ file, result: addRules(file, rules, by ?? 'permission', new Date().toISOString()) }));
-      await deps.audit.append({ type: 'policy.set', workspace: q.workspace, sessionId: q.sessionId, data: { by: by ?? null, source: 'permission', tool: q.tool, added: added.map(publicRule), removed: [] } });
+      const added = await edit(q.workspace, async (file) => ({
+        file,
+        result: addRules(file, rules, by ?? 'permission', new Date().toISOString()),
+      }));
+      await deps.audit.append({
+        type: 'policy.set',
+        workspace: q.workspace,
+        sessionId: q.sessionId,
+        data: { by: by ?? null, source: 'permission', tool: q.tool, added: added.map(publicRule), removed: [] },
+      });
     },
 
     async list(workspace) {
@@ -130,13 +167,28 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
       const result = await edit(p.workspace, async (file) => {
         const unknown = p.remove.filter((id) => !file.rules.some((r) => r.id === id));
         if (unknown.length) {
-          throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'unknown_rule_id', `no project rule with id ${unknown.join(', ')} (see shadowbox policy list)`, { ids: unknown });
+          throw new ShadowboxError(
+            ErrorCodes.PolicyInvalid,
+            'unknown_rule_id',
+            `no project rule with id ${unknown.join(', ')} (see shadowbox policy list)`,
+            { ids: unknown },
+          );
         }
         file.rules = file.rules.filter((r) => !p.remove.includes(r.id));
         const added = addRules(file, p.add, by, new Date().toISOString());
         return { file, result: { added, rules: file.rules } };
       });
-      await deps.audit.append({ type: 'policy.set', workspace: p.workspace, data: { by, source: 'policy/set', added: result.added.map(publicRule), removed: p.remove, count: result.rules.length } });
+      await deps.audit.append({
+        type: 'policy.set',
+        workspace: p.workspace,
+        data: {
+          by,
+          source: 'policy/set',
+          added: result.added.map(publicRule),
+          removed: p.remove,
+          count: result.rules.length,
+        },
+      });
       return { rules: result.rules.map(publicRule) };
     },
 

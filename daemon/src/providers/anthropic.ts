@@ -1,8 +1,28 @@
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { ContentBlockParam, MessageCreateParamsStreaming, MessageParam, RawMessageStreamEvent, Tool } from '@anthropic-ai/sdk/resources/messages/messages';
+import Anthropic, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from '@anthropic-ai/sdk';
+import type {
+  ContentBlockParam,
+  MessageCreateParamsStreaming,
+  MessageParam,
+  RawMessageStreamEvent,
+  Tool,
+} from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
-import { cancelledError, capRetryAfter, providerError, pumpStream, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
+import {
+  cancelledError,
+  capRetryAfter,
+  providerError,
+  pumpStream,
+  raceAbort,
+  retryAfterMs,
+  sdkLogger,
+  type FailureInfo,
+} from './errors.js';
 import type { ClientDeps } from './openai.js';
 
 /** Thinking signatures by thinking text, so a tool-use round trip can send the signed block back. */
@@ -49,7 +69,10 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
   };
 }
 
-type Block = { kind: 'tool'; index: number; id: string; name: string; args: string; startInput: unknown } | { kind: 'thinking'; text: string; signature: string } | { kind: 'other' };
+type Block =
+  | { kind: 'tool'; index: number; id: string; name: string; args: string; startInput: unknown }
+  | { kind: 'thinking'; text: string; signature: string }
+  | { kind: 'other' };
 
 /** Turns Messages stream events into ModelEvents; tool-call indexes count tool_use blocks only. */
 export class EventAssembler {
@@ -114,7 +137,11 @@ export class EventAssembler {
       case 'message_delta':
         this.stopReason = ev.delta.stop_reason ?? this.stopReason;
         if (ev.usage.output_tokens != null) this.output = ev.usage.output_tokens;
-        if (ev.usage.input_tokens != null) this.input = ev.usage.input_tokens + (ev.usage.cache_creation_input_tokens ?? 0) + (ev.usage.cache_read_input_tokens ?? 0);
+        if (ev.usage.input_tokens != null)
+          this.input =
+            ev.usage.input_tokens +
+            (ev.usage.cache_creation_input_tokens ?? 0) +
+            (ev.usage.cache_read_input_tokens ?? 0);
         break;
       case 'message_stop':
         this.stopped = true;
@@ -126,7 +153,14 @@ export class EventAssembler {
   finish(): ModelEvent[] | null {
     if (!this.stopped) return null;
     const r = this.stopReason;
-    const reason = r === 'tool_use' ? 'tool_use' : r === 'max_tokens' || r === 'model_context_window_exceeded' ? 'max_tokens' : r === 'refusal' ? 'refusal' : 'end_turn';
+    const reason =
+      r === 'tool_use'
+        ? 'tool_use'
+        : r === 'max_tokens' || r === 'model_context_window_exceeded'
+          ? 'max_tokens'
+          : r === 'refusal'
+            ? 'refusal'
+            : 'end_turn';
     return [
       { type: 'usage', inputTokens: this.input, outputTokens: this.output },
       { type: 'stop', reason: reason === 'end_turn' && this.tools > 0 ? 'tool_use' : reason },
@@ -160,13 +194,20 @@ export function toAnthropicMessages(messages: ChatMessage[], signatures?: Signat
   };
   for (const m of messages) {
     if (m.role === 'user') userBlocks().push({ type: 'text', text: m.content || '(empty message)' });
-    else if (m.role === 'tool') userBlocks().push({ type: 'tool_result', tool_use_id: m.toolCallId, content: m.content || '(no output)', ...(m.isError ? { is_error: true } : {}) });
+    else if (m.role === 'tool')
+      userBlocks().push({
+        type: 'tool_result',
+        tool_use_id: m.toolCallId,
+        content: m.content || '(no output)',
+        ...(m.isError ? { is_error: true } : {}),
+      });
     else {
       const blocks: ContentBlockParam[] = [];
       const sig = m.reasoning !== undefined ? signatures?.get(m.reasoning) : undefined;
       if (m.reasoning && sig) blocks.push({ type: 'thinking', thinking: m.reasoning, signature: sig });
       if (m.content) blocks.push({ type: 'text', text: m.content });
-      for (const c of m.toolCalls ?? []) blocks.push({ type: 'tool_use', id: c.id, name: c.name, input: parseInput(c.arguments) });
+      for (const c of m.toolCalls ?? [])
+        blocks.push({ type: 'tool_use', id: c.id, name: c.name, input: parseInput(c.arguments) });
       // Anthropic rejects empty assistant turns (e.g. a call cancelled before any text).
       if (blocks.length) out.push({ role: 'assistant', content: blocks });
     }
@@ -189,19 +230,31 @@ function isNonEmptyObject(v: unknown): boolean {
 }
 
 function toAnthropicTool(t: ToolSpec): Tool {
-  return { name: t.name, description: t.description, input_schema: { type: 'object', ...t.inputSchema } as Tool.InputSchema };
+  return {
+    name: t.name,
+    description: t.description,
+    input_schema: { type: 'object', ...t.inputSchema } as Tool.InputSchema,
+  };
 }
 
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError) return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError)
+    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { error?: { message?: unknown } };
     const providerMessage = typeof body.error?.message === 'string' ? body.error.message : e.message;
-    if (e.status === undefined) return { kind: 'stream_error', providerMessage, ...(e.type ? { providerType: e.type } : {}) };
+    if (e.status === undefined)
+      return { kind: 'stream_error', providerMessage, ...(e.type ? { providerType: e.type } : {}) };
     const wait = e.status === 429 ? retryAfterMs(e.headers) : undefined;
-    return { kind: 'status', status: e.status, providerMessage, ...(e.type ? { providerType: e.type } : {}), ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
+    return {
+      kind: 'status',
+      status: e.status,
+      providerMessage,
+      ...(e.type ? { providerType: e.type } : {}),
+      ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+    };
   }
   const err = e as Error | undefined;
   const msg = [err?.message, (err?.cause as Error | undefined)?.message].filter(Boolean).join(': ') || String(e);

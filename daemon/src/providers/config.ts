@@ -39,14 +39,19 @@ export const DEFAULT_BASE_URLS: Record<WireFormat, string> = {
 const providerEntry = z.strictObject({
   format: z.enum(['openai', 'anthropic']).optional(),
   baseUrl: z.url().optional(),
-  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional(),
   contextWindow: z.number().int().positive().optional(),
   maxTokens: z.number().int().positive().optional(),
   thinkingBudget: z.number().int().min(1024).optional(),
   maxRetries: z.number().int().min(0).max(10).optional(),
   headers: z.record(z.string(), z.string()).optional(),
 });
-export const providersFileSchema = z.object({ providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional() }).loose();
+export const providersFileSchema = z
+  .object({ providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional() })
+  .loose();
 export type ProvidersFileConfig = z.infer<typeof providersFileSchema>;
 
 const positiveInt = envInt;
@@ -55,9 +60,14 @@ const positiveInt = envInt;
 export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Map<string, ProviderConfig> {
   const parsed = providersFileSchema.safeParse(file ?? {});
   if (!parsed.success) {
-    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_provider_config', `The "providers" section of the config file is invalid: ${z.prettifyError(parsed.error)}`, {
-      issues: parsed.error.issues,
-    });
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'invalid_provider_config',
+      `The "providers" section of the config file is invalid: ${z.prettifyError(parsed.error)}`,
+      {
+        issues: parsed.error.issues,
+      },
+    );
   }
   const entries = parsed.data.providers ?? {};
   const maxRetries = positiveInt(env, 'SHADOWBOX_MODEL_MAX_RETRIES') ?? 3;
@@ -75,7 +85,12 @@ export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Ma
     const apiKeyEnv = e.apiKeyEnv ?? `${prefix}_API_KEY`;
     const baseUrl = (builtin ? env[`${prefix}_BASE_URL`] : undefined) || e.baseUrl || DEFAULT_BASE_URLS[format];
     if (!builtin && !e.baseUrl) {
-      throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_provider_config', `Provider "${name}" in the config file needs a baseUrl.`, { provider: name });
+      throw new ShadowboxError(
+        ErrorCodes.ConfigInvalid,
+        'invalid_provider_config',
+        `Provider "${name}" in the config file needs a baseUrl.`,
+        { provider: name },
+      );
     }
     const apiKey = env[apiKeyEnv] || undefined;
     const budget = format === 'anthropic' ? (thinkingBudget ?? e.thinkingBudget) : undefined;
@@ -107,7 +122,12 @@ export function parseModelSpec(spec: string): { provider: string; model: string 
   const provider = i > 0 ? spec.slice(0, i) : '';
   const model = i > 0 ? spec.slice(i + 1) : '';
   if (!provider || !model.trim()) {
-    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_model_spec', `"${spec}" is not a model; write provider/model, e.g. openai/gpt-4o or anthropic/claude-sonnet-4-5.`, { spec });
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'invalid_model_spec',
+      `"${spec}" is not a model; write provider/model, e.g. openai/gpt-4o or anthropic/claude-sonnet-4-5.`,
+      { spec },
+    );
   }
   return { provider, model };
 }

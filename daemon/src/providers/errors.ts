@@ -4,7 +4,14 @@ import type { ModelEvent } from '../agent/types.js';
 
 /** What a provider failure is mapped from: the SDK's view of it, normalised across both SDKs. */
 export type FailureInfo =
-  | { kind: 'status'; status: number; providerType?: string; providerCode?: string; providerMessage: string; retryAfterMs?: number }
+  | {
+      kind: 'status';
+      status: number;
+      providerType?: string;
+      providerCode?: string;
+      providerMessage: string;
+      retryAfterMs?: number;
+    }
   | { kind: 'stream_error'; providerType?: string; providerMessage: string }
   | { kind: 'connection'; message: string }
   | { kind: 'timeout' }
@@ -19,47 +26,122 @@ export interface FailureContext {
   emitted: boolean;
 }
 
-const CONTEXT_TOO_LONG = /context[_ ]length|context window|prompt is too long|maximum context|too many tokens|input is too long/i;
+const CONTEXT_TOO_LONG =
+  /context[_ ]length|context window|prompt is too long|maximum context|too many tokens|input is too long/i;
 
 /** Maps a final provider failure to a ShadowboxError with a provider code and a stable reason. */
 export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknown): ShadowboxError {
   const where = `${ctx.provider}/${ctx.model}`;
   const base = { provider: ctx.provider, model: ctx.model, emitted: ctx.emitted };
-  const make = (code: (typeof ErrorCodes)[keyof typeof ErrorCodes], reason: string, message: string, extra: Record<string, unknown> = {}) =>
-    new ShadowboxError(code, reason, message, { ...base, ...extra }, { cause });
+  const make = (
+    code: (typeof ErrorCodes)[keyof typeof ErrorCodes],
+    reason: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) => new ShadowboxError(code, reason, message, { ...base, ...extra }, { cause });
   switch (f.kind) {
     case 'status': {
-      const extra = { status: f.status, ...(f.providerType ? { providerType: f.providerType } : {}), ...(f.providerCode ? { providerCode: f.providerCode } : {}) };
+      const extra = {
+        status: f.status,
+        ...(f.providerType ? { providerType: f.providerType } : {}),
+        ...(f.providerCode ? { providerCode: f.providerCode } : {}),
+      };
       const said = f.providerMessage ? `: ${f.providerMessage}` : '';
-      if (f.status === 401) return make(ErrorCodes.ProviderAuth, 'auth_failed', `${where} rejected the API key (401${said}); check ${ctx.apiKeyEnv}.`, extra);
-      if (f.status === 403) return make(ErrorCodes.ProviderAuth, 'forbidden', `${where} refused access (403${said}); check that ${ctx.apiKeyEnv} may use this model.`, extra);
-      if (f.status === 404) return make(ErrorCodes.ModelNotFound, 'model_not_found', `${where} was not found (404${said}); check the model name and the base URL.`, extra);
+      if (f.status === 401)
+        return make(
+          ErrorCodes.ProviderAuth,
+          'auth_failed',
+          `${where} rejected the API key (401${said}); check ${ctx.apiKeyEnv}.`,
+          extra,
+        );
+      if (f.status === 403)
+        return make(
+          ErrorCodes.ProviderAuth,
+          'forbidden',
+          `${where} refused access (403${said}); check that ${ctx.apiKeyEnv} may use this model.`,
+          extra,
+        );
+      if (f.status === 404)
+        return make(
+          ErrorCodes.ModelNotFound,
+          'model_not_found',
+          `${where} was not found (404${said}); check the model name and the base URL.`,
+          extra,
+        );
       if (f.status === 429) {
-        const wait = f.retryAfterMs !== undefined ? `; the provider asks to wait ${Math.ceil(f.retryAfterMs / 1000)} s` : '';
-        return make(ErrorCodes.ProviderUnavailable, 'rate_limited', `${where} is rate limited (429${said})${wait}.`, { ...extra, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) });
+        const wait =
+          f.retryAfterMs !== undefined ? `; the provider asks to wait ${Math.ceil(f.retryAfterMs / 1000)} s` : '';
+        return make(ErrorCodes.ProviderUnavailable, 'rate_limited', `${where} is rate limited (429${said})${wait}.`, {
+          ...extra,
+          ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+        });
       }
       if (f.status === 400 || f.status === 413 || f.status === 422) {
-        if (f.providerCode === 'context_length_exceeded' || f.status === 413 || CONTEXT_TOO_LONG.test(f.providerMessage)) {
-          return make(ErrorCodes.ProviderRequestInvalid, 'context_too_long', `The conversation is too long for ${where} (${f.status}${said}).`, extra);
+        if (
+          f.providerCode === 'context_length_exceeded' ||
+          f.status === 413 ||
+          CONTEXT_TOO_LONG.test(f.providerMessage)
+        ) {
+          return make(
+            ErrorCodes.ProviderRequestInvalid,
+            'context_too_long',
+            `The conversation is too long for ${where} (${f.status}${said}).`,
+            extra,
+          );
         }
-        if (f.providerCode === 'model_not_found') return make(ErrorCodes.ModelNotFound, 'model_not_found', `${where} was not found (${f.status}${said}).`, extra);
-        return make(ErrorCodes.ProviderRequestInvalid, 'bad_request', `${where} rejected the request (${f.status}${said}).`, extra);
+        if (f.providerCode === 'model_not_found')
+          return make(
+            ErrorCodes.ModelNotFound,
+            'model_not_found',
+            `${where} was not found (${f.status}${said}).`,
+            extra,
+          );
+        return make(
+          ErrorCodes.ProviderRequestInvalid,
+          'bad_request',
+          `${where} rejected the request (${f.status}${said}).`,
+          extra,
+        );
       }
-      if (f.status >= 500) return make(ErrorCodes.ProviderUnavailable, 'server_error', `${where} failed with a server error (${f.status}${said}).`, extra);
-      return make(ErrorCodes.ProviderUnavailable, 'unexpected_status', `${where} answered with HTTP ${f.status}${said}.`, extra);
+      if (f.status >= 500)
+        return make(
+          ErrorCodes.ProviderUnavailable,
+          'server_error',
+          `${where} failed with a server error (${f.status}${said}).`,
+          extra,
+        );
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        'unexpected_status',
+        `${where} answered with HTTP ${f.status}${said}.`,
+        extra,
+      );
     }
     case 'stream_error':
-      return make(ErrorCodes.ProviderUnavailable, f.providerType === 'overloaded_error' ? 'overloaded' : 'stream_error', `${where} reported an error mid-stream: ${f.providerMessage}`, {
-        ...(f.providerType ? { providerType: f.providerType } : {}),
-      });
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        f.providerType === 'overloaded_error' ? 'overloaded' : 'stream_error',
+        `${where} reported an error mid-stream: ${f.providerMessage}`,
+        {
+          ...(f.providerType ? { providerType: f.providerType } : {}),
+        },
+      );
     case 'connection':
       return make(ErrorCodes.ProviderUnavailable, 'network', `Cannot reach ${where}: ${f.message}`);
     case 'timeout':
       return make(ErrorCodes.ProviderUnavailable, 'timeout', `${where} did not answer in time.`);
     case 'interrupted':
-      return make(ErrorCodes.ProviderUnavailable, 'stream_interrupted', `The stream from ${where} was cut off (${f.message}); not retried because output had started.`);
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        'stream_interrupted',
+        `The stream from ${where} was cut off (${f.message}); not retried because output had started.`,
+      );
     case 'incomplete':
-      return make(ErrorCodes.ProviderUnavailable, 'stream_incomplete', `The stream from ${where} ended before the model finished its turn.`);
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        'stream_incomplete',
+        `The stream from ${where} ended before the model finished its turn.`,
+      );
   }
 }
 
@@ -119,8 +201,12 @@ export function capRetryAfter(inner: typeof fetch, maxMs: number): typeof fetch 
 }
 
 /** The SDK log lines go to the daemon log (SDK debug lines, which hold request bodies, are not enabled). */
-export function sdkLogger(logger: { info(m: string): void; warn(m: string): void; error(m: string): void; debug(m: string): void }, name: string) {
-  const line = (msg: string, rest: unknown[]) => `${name}: ${msg}${rest.length ? ' ' + rest.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join(' ') : ''}`;
+export function sdkLogger(
+  logger: { info(m: string): void; warn(m: string): void; error(m: string): void; debug(m: string): void },
+  name: string,
+) {
+  const line = (msg: string, rest: unknown[]) =>
+    `${name}: ${msg}${rest.length ? ' ' + rest.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join(' ') : ''}`;
   return {
     debug: (msg: string, ...rest: unknown[]) => logger.debug(line(msg, rest)),
     info: (msg: string, ...rest: unknown[]) => logger.info(line(msg, rest)),

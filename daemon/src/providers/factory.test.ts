@@ -5,7 +5,8 @@ import { isShadowboxError } from '../errors.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';
 
-const factory = (env: NodeJS.ProcessEnv, config?: unknown) => createModelFactory({ env, logger: silentLogger, ...(config ? { config } : {}) });
+const factory = (env: NodeJS.ProcessEnv, config?: unknown) =>
+  createModelFactory({ env, logger: silentLogger, ...(config ? { config } : {}) });
 const thrown = (f: () => unknown): unknown => {
   try {
     f();
@@ -36,21 +37,53 @@ describe('createModelFactory', () => {
     expect(isShadowboxError(e, ErrorCodes.ConfigMissing, 'missing_api_key')).toBe(true);
     expect((e as Error).message).toBe('Set ANTHROPIC_API_KEY to use anthropic/claude-sonnet-4-5.');
     const o = thrown(() => factory({}).create('openai/gpt-4o'));
-    expect((o as Error).message).toBe('Set OPENAI_API_KEY to use openai/gpt-4o, or set OPENAI_BASE_URL to a local OpenAI-compatible server.');
+    expect((o as Error).message).toBe(
+      'Set OPENAI_API_KEY to use openai/gpt-4o, or set OPENAI_BASE_URL to a local OpenAI-compatible server.',
+    );
   });
 
   it('rejects an unknown provider and a spec without a model', () => {
     const e = thrown(() => factory({ OPENAI_API_KEY: 'o' }).create('mistral/large'));
     expect(isShadowboxError(e, ErrorCodes.ConfigInvalid, 'unknown_provider')).toBe(true);
     expect((e as Error).message).toContain('openai, anthropic');
-    expect(isShadowboxError(thrown(() => factory({ OPENAI_API_KEY: 'o' }).create('gpt-4o')), ErrorCodes.ConfigInvalid, 'invalid_model_spec')).toBe(true);
-    expect(isShadowboxError(thrown(() => factory({ OPENAI_API_KEY: 'o' }).create('openai/')), ErrorCodes.ConfigInvalid, 'invalid_model_spec')).toBe(true);
+    expect(
+      isShadowboxError(
+        thrown(() => factory({ OPENAI_API_KEY: 'o' }).create('gpt-4o')),
+        ErrorCodes.ConfigInvalid,
+        'invalid_model_spec',
+      ),
+    ).toBe(true);
+    expect(
+      isShadowboxError(
+        thrown(() => factory({ OPENAI_API_KEY: 'o' }).create('openai/')),
+        ErrorCodes.ConfigInvalid,
+        'invalid_model_spec',
+      ),
+    ).toBe(true);
   });
 
   it('rejects a bad env number and a bad providers section', () => {
-    expect(isShadowboxError(thrown(() => factory({ SHADOWBOX_CONTEXT_WINDOW: 'lots' })), ErrorCodes.ConfigInvalid, 'invalid_env')).toBe(true);
-    expect(isShadowboxError(thrown(() => factory({}, { providers: { local: { format: 'openai' } } })), ErrorCodes.ConfigInvalid, 'invalid_provider_config')).toBe(true);
-    expect(isShadowboxError(thrown(() => factory({}, { providers: { local: { baseUrl: 'not a url' } } })), ErrorCodes.ConfigInvalid, 'invalid_provider_config')).toBe(true);
+    expect(
+      isShadowboxError(
+        thrown(() => factory({ SHADOWBOX_CONTEXT_WINDOW: 'lots' })),
+        ErrorCodes.ConfigInvalid,
+        'invalid_env',
+      ),
+    ).toBe(true);
+    expect(
+      isShadowboxError(
+        thrown(() => factory({}, { providers: { local: { format: 'openai' } } })),
+        ErrorCodes.ConfigInvalid,
+        'invalid_provider_config',
+      ),
+    ).toBe(true);
+    expect(
+      isShadowboxError(
+        thrown(() => factory({}, { providers: { local: { baseUrl: 'not a url' } } })),
+        ErrorCodes.ConfigInvalid,
+        'invalid_provider_config',
+      ),
+    ).toBe(true);
   });
 
   it('knows context windows of common models, with the env override and a 128k default', () => {
@@ -61,17 +94,30 @@ describe('createModelFactory', () => {
     expect(f.create('openai/some-local-model').contextWindow).toBe(128_000);
     expect(f.create('openai/openai/o3-mini').model).toBe('openai/openai/o3-mini');
     expect(f.create('openai/openai/o3-mini').contextWindow).toBe(200_000);
-    expect(factory({ OPENAI_API_KEY: 'o', SHADOWBOX_CONTEXT_WINDOW: '32768' }).create('openai/gpt-4o').contextWindow).toBe(32_768);
+    expect(
+      factory({ OPENAI_API_KEY: 'o', SHADOWBOX_CONTEXT_WINDOW: '32768' }).create('openai/gpt-4o').contextWindow,
+    ).toBe(32_768);
   });
 
   it('serves a provider declared in the config file (OpenAI-compatible, no key, extra headers)', async () => {
-    const f = factory({}, { providers: { ollama: { baseUrl: `${server.url}/v1`, contextWindow: 8192, headers: { 'x-title': 'shadowbox' } } } });
+    const f = factory(
+      {},
+      {
+        providers: {
+          ollama: { baseUrl: `${server.url}/v1`, contextWindow: 8192, headers: { 'x-title': 'shadowbox' } },
+        },
+      },
+    );
     expect(f.providers()).toEqual(['ollama']);
     const m = f.create('ollama/llama3.1:8b');
     expect(m.contextWindow).toBe(8192);
     server.push({ text: ['local'] });
     const texts: string[] = [];
-    for await (const ev of m.stream({ messages: [{ role: 'user', content: 'hi' }], tools: [] }, new AbortController().signal)) if (ev.type === 'text') texts.push(ev.delta);
+    for await (const ev of m.stream(
+      { messages: [{ role: 'user', content: 'hi' }], tools: [] },
+      new AbortController().signal,
+    ))
+      if (ev.type === 'text') texts.push(ev.delta);
     expect(texts).toEqual(['local']);
     const rec = server.requests.at(-1)!;
     expect(rec.path).toBe('/v1/chat/completions');
@@ -85,7 +131,11 @@ describe('createModelFactory', () => {
     const before = server.requests.length;
     let err: unknown;
     try {
-      for await (const _ of m.stream({ messages: [{ role: 'user', content: 'hi' }], tools: [] }, new AbortController().signal)) void _;
+      for await (const _ of m.stream(
+        { messages: [{ role: 'user', content: 'hi' }], tools: [] },
+        new AbortController().signal,
+      ))
+        void _;
     } catch (e) {
       err = e;
     }

@@ -30,9 +30,19 @@ afterAll(async () => {
   await server.close();
 });
 
-async function send(format: 'openai' | 'anthropic', r: ModelRequest, env: Record<string, string> = {}): Promise<{ body: Record<string, unknown>; events: ModelEvent[] }> {
+async function send(
+  format: 'openai' | 'anthropic',
+  r: ModelRequest,
+  env: Record<string, string> = {},
+): Promise<{ body: Record<string, unknown>; events: ModelEvent[] }> {
   const factory = createModelFactory({
-    env: { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: `${server.url}/v1`, ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server.url, ...env },
+    env: {
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: `${server.url}/v1`,
+      ANTHROPIC_API_KEY: 'k',
+      ANTHROPIC_BASE_URL: server.url,
+      ...env,
+    },
     logger: silentLogger,
   });
   const model = factory.create(`${format}/m`);
@@ -93,30 +103,50 @@ describe('history mapping, as the server received it', () => {
 
   it('anthropic thinking: the signed thinking block goes back with its tool results; unknown signatures turn thinking off', async () => {
     const env = { SHADOWBOX_THINKING_BUDGET: '2048' };
-    const factory = createModelFactory({ env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server.url, ...env }, logger: silentLogger });
+    const factory = createModelFactory({
+      env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server.url, ...env },
+      logger: silentLogger,
+    });
     const model = factory.create('anthropic/m');
     const run = async (r: ModelRequest) => {
       const evs: ModelEvent[] = [];
       for await (const ev of model.stream(r, new AbortController().signal)) evs.push(ev);
       return { evs, body: server.requests.at(-1)!.body as Record<string, unknown> };
     };
-    server.push({ reasoning: ['I should ', 'read it'], toolCalls: [{ id: 'toolu_1', name: 'read_file', arguments: { path: 'x' } }] }, { text: ['done'] });
+    server.push(
+      {
+        reasoning: ['I should ', 'read it'],
+        toolCalls: [{ id: 'toolu_1', name: 'read_file', arguments: { path: 'x' } }],
+      },
+      { text: ['done'] },
+    );
     const first = await run({ messages: [{ role: 'user', content: 'go' }], tools: [] });
     expect(first.body.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
     expect(first.body.max_tokens).toBe(16_384 + 2048);
     const messages: ChatMessage[] = [
       { role: 'user', content: 'go' },
-      { role: 'assistant', content: '', reasoning: 'I should read it', toolCalls: [{ id: 'toolu_1', name: 'read_file', arguments: '{"path":"x"}' }] },
+      {
+        role: 'assistant',
+        content: '',
+        reasoning: 'I should read it',
+        toolCalls: [{ id: 'toolu_1', name: 'read_file', arguments: '{"path":"x"}' }],
+      },
       { role: 'tool', toolCallId: 'toolu_1', name: 'read_file', content: 'contents' },
     ];
     const second = await run({ messages, tools: [] });
     expect(second.body.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
-    expect((second.body.messages as Array<{ content: unknown[] }>)[1].content[0]).toEqual({ type: 'thinking', thinking: 'I should read it', signature: expect.stringMatching(/^scripted-signature-/) });
+    expect((second.body.messages as Array<{ content: unknown[] }>)[1].content[0]).toEqual({
+      type: 'thinking',
+      thinking: 'I should read it',
+      signature: expect.stringMatching(/^scripted-signature-/),
+    });
 
     // A fresh client (as after a restart) does not know the signature: no thinking, no unsigned block.
     server.push({ text: ['ok'] });
     const { body } = await send('anthropic', { messages, tools: [] }, env);
     expect(body.thinking).toBeUndefined();
-    expect((body.messages as Array<{ content: Array<{ type: string }> }>)[1].content.map((b) => b.type)).toEqual(['tool_use']);
+    expect((body.messages as Array<{ content: Array<{ type: string }> }>)[1].content.map((b) => b.type)).toEqual([
+      'tool_use',
+    ]);
   });
 });

@@ -5,7 +5,15 @@ import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
 
-export { providersFileSchema, resolveProviders, parseModelSpec, contextWindowFor, DEFAULT_CONTEXT_WINDOW, type ProviderConfig, type ProvidersFileConfig } from './config.js';
+export {
+  providersFileSchema,
+  resolveProviders,
+  parseModelSpec,
+  contextWindowFor,
+  DEFAULT_CONTEXT_WINDOW,
+  type ProviderConfig,
+  type ProvidersFileConfig,
+} from './config.js';
 export { cancelledError } from './errors.js';
 
 export interface ModelFactoryDeps {
@@ -24,7 +32,7 @@ export interface ModelFactory {
   /** Names of the providers that are configured (have a key, or a custom base URL for OpenAI-compatible ones). */
   providers(): string[];
   /** The resolved configuration of a provider, without its key (for `status` output and docs). */
-  describe(name: string): Omit<ProviderConfig, 'apiKey'> & { hasKey: boolean } | undefined;
+  describe(name: string): (Omit<ProviderConfig, 'apiKey'> & { hasKey: boolean }) | undefined;
 }
 
 /** Resolves provider configuration from env and config file once; throws ConfigInvalid on a bad file or env value. */
@@ -36,14 +44,27 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
       const { provider, model } = parseModelSpec(spec);
       const p = all.get(provider);
       if (!p) {
-        throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'unknown_provider', `Unknown model provider "${provider}" in "${spec}"; use one of: ${[...all.keys()].join(', ')}.`, {
-          provider,
-          known: [...all.keys()],
-        });
+        throw new ShadowboxError(
+          ErrorCodes.ConfigInvalid,
+          'unknown_provider',
+          `Unknown model provider "${provider}" in "${spec}"; use one of: ${[...all.keys()].join(', ')}.`,
+          {
+            provider,
+            known: [...all.keys()],
+          },
+        );
       }
       if (!isConfigured(p)) {
-        const local = p.format === 'openai' && provider === 'openai' ? `, or set OPENAI_BASE_URL to a local OpenAI-compatible server` : '';
-        throw new ShadowboxError(ErrorCodes.ConfigMissing, 'missing_api_key', `Set ${p.apiKeyEnv} to use ${spec}${local}.`, { provider, env: p.apiKeyEnv });
+        const local =
+          p.format === 'openai' && provider === 'openai'
+            ? `, or set OPENAI_BASE_URL to a local OpenAI-compatible server`
+            : '';
+        throw new ShadowboxError(
+          ErrorCodes.ConfigMissing,
+          'missing_api_key',
+          `Set ${p.apiKeyEnv} to use ${spec}${local}.`,
+          { provider, env: p.apiKeyEnv },
+        );
       }
       deps.logger.debug(`providers: ${spec} via ${p.baseUrl} (${p.format})`);
       return lazyModel(p, model, clientDeps);
@@ -62,10 +83,17 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
  * The SDKs cost ~150 ms to import; the daemon loads the one a session needs on its first model call,
  * so start-up (which clients wait for when they auto-start the daemon) does not pay for both.
  */
-function lazyModel(p: ProviderConfig, model: string, clientDeps: Parameters<typeof import('./openai.js').createOpenAIModel>[2]): ModelClient {
+function lazyModel(
+  p: ProviderConfig,
+  model: string,
+  clientDeps: Parameters<typeof import('./openai.js').createOpenAIModel>[2],
+): ModelClient {
   let client: Promise<ModelClient> | null = null;
   const load = () =>
-    (client ??= p.format === 'anthropic' ? import('./anthropic.js').then((m) => m.createAnthropicModel(p, model, clientDeps)) : import('./openai.js').then((m) => m.createOpenAIModel(p, model, clientDeps)));
+    (client ??=
+      p.format === 'anthropic'
+        ? import('./anthropic.js').then((m) => m.createAnthropicModel(p, model, clientDeps))
+        : import('./openai.js').then((m) => m.createOpenAIModel(p, model, clientDeps)));
   return {
     model: `${p.name}/${model}`,
     contextWindow: contextWindowFor(p, model),

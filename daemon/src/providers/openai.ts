@@ -1,9 +1,23 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
-import { cancelledError, capRetryAfter, providerError, pumpStream, raceAbort, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
+import {
+  cancelledError,
+  capRetryAfter,
+  providerError,
+  pumpStream,
+  raceAbort,
+  retryAfterMs,
+  sdkLogger,
+  type FailureInfo,
+} from './errors.js';
 
 export interface ClientDeps {
   env: NodeJS.ProcessEnv;
@@ -59,11 +73,18 @@ export class ChunkAssembler {
 
   *push(chunk: ChatCompletionChunk): Generator<ModelEvent> {
     if (chunk.usage) {
-      yield { type: 'usage', inputTokens: chunk.usage.prompt_tokens ?? 0, outputTokens: chunk.usage.completion_tokens ?? 0 };
+      yield {
+        type: 'usage',
+        inputTokens: chunk.usage.prompt_tokens ?? 0,
+        outputTokens: chunk.usage.completion_tokens ?? 0,
+      };
     }
     const choice = chunk.choices?.[0];
     if (!choice) return;
-    const delta = (choice.delta ?? {}) as ChatCompletionChunk.Choice.Delta & { reasoning_content?: unknown; reasoning?: unknown };
+    const delta = (choice.delta ?? {}) as ChatCompletionChunk.Choice.Delta & {
+      reasoning_content?: unknown;
+      reasoning?: unknown;
+    };
     // DeepSeek and vLLM send `reasoning_content`; OpenRouter and Ollama send `reasoning`.
     const reasoning = delta.reasoning_content ?? delta.reasoning;
     if (typeof reasoning === 'string' && reasoning) yield { type: 'reasoning', delta: reasoning };
@@ -72,7 +93,11 @@ export class ChunkAssembler {
       const index = tc.index ?? pos;
       let call = this.calls.get(index);
       if (!call) {
-        call = { id: tc.id || `call_${index}_${Math.random().toString(36).slice(2, 10)}`, name: tc.function?.name ?? '', args: '' };
+        call = {
+          id: tc.id || `call_${index}_${Math.random().toString(36).slice(2, 10)}`,
+          name: tc.function?.name ?? '',
+          args: '',
+        };
         this.calls.set(index, call);
         this.pending.push({ type: 'tool_call_start', index, id: call.id, name: call.name });
       } else if (tc.function?.name && !call.name) {
@@ -114,12 +139,17 @@ export function toOpenAIMessages(system: string | undefined, messages: ChatMessa
   const out: ChatCompletionMessageParam[] = system ? [{ role: 'system', content: system }] : [];
   for (const m of messages) {
     if (m.role === 'user') out.push({ role: 'user', content: m.content });
-    else if (m.role === 'tool') out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.isError ? `Error: ${m.content}` : m.content });
+    else if (m.role === 'tool')
+      out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.isError ? `Error: ${m.content}` : m.content });
     else if (m.toolCalls?.length) {
       out.push({
         role: 'assistant',
         content: m.content || null,
-        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments.trim() ? c.arguments : '{}' } })),
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.id,
+          type: 'function' as const,
+          function: { name: c.name, arguments: c.arguments.trim() ? c.arguments : '{}' },
+        })),
       });
     } else {
       // Reasoning is not sent back: compatible servers (DeepSeek) reject reasoning_content in requests.
@@ -136,11 +166,17 @@ function toOpenAITool(t: ToolSpec): ChatCompletionTool {
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError) return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError)
+    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { message?: unknown; type?: unknown };
     const providerMessage = typeof body.message === 'string' ? body.message : e.message;
-    if (e.status === undefined) return { kind: 'stream_error', providerMessage, ...(typeof body.type === 'string' ? { providerType: body.type } : {}) };
+    if (e.status === undefined)
+      return {
+        kind: 'stream_error',
+        providerMessage,
+        ...(typeof body.type === 'string' ? { providerType: body.type } : {}),
+      };
     const wait = e.status === 429 ? retryAfterMs(e.headers) : undefined;
     return {
       kind: 'status',

@@ -20,16 +20,30 @@ function envFor(server: ModelServer, extra: Record<string, string> = {}): NodeJS
 }
 
 const simple: ModelRequest = { system: 'be brief', messages: [{ role: 'user', content: 'hi' }], tools: [] };
-const tools: ModelRequest['tools'] = [{ name: 'read_file', description: 'Read a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } }];
+const tools: ModelRequest['tools'] = [
+  {
+    name: 'read_file',
+    description: 'Read a file',
+    inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
+  },
+];
 
-async function collect(model: ModelClient, req: ModelRequest = simple, signal = new AbortController().signal): Promise<ModelEvent[]> {
+async function collect(
+  model: ModelClient,
+  req: ModelRequest = simple,
+  signal = new AbortController().signal,
+): Promise<ModelEvent[]> {
   const out: ModelEvent[] = [];
   for await (const ev of model.stream(req, signal)) out.push(ev);
   return out;
 }
 
 /** Runs the stream and returns the events seen before it threw, plus the error. */
-async function collectError(model: ModelClient, req: ModelRequest = simple, signal?: AbortSignal): Promise<{ events: ModelEvent[]; error: ShadowboxError }> {
+async function collectError(
+  model: ModelClient,
+  req: ModelRequest = simple,
+  signal?: AbortSignal,
+): Promise<{ events: ModelEvent[]; error: ShadowboxError }> {
   const events: ModelEvent[] = [];
   try {
     for await (const ev of model.stream(req, signal ?? new AbortController().signal)) events.push(ev);
@@ -40,11 +54,13 @@ async function collectError(model: ModelClient, req: ModelRequest = simple, sign
   throw new Error('expected the stream to fail');
 }
 
-const texts = (evs: ModelEvent[], type: 'text' | 'reasoning' = 'text') => evs.flatMap((e) => (e.type === type ? [e.delta] : []));
+const texts = (evs: ModelEvent[], type: 'text' | 'reasoning' = 'text') =>
+  evs.flatMap((e) => (e.type === type ? [e.delta] : []));
 
 describe.each(formats)('%s provider against the scripted model server', (format) => {
   let server: ModelServer;
-  const model = (extra: Record<string, string> = {}) => createModelFactory({ env: envFor(server, extra), logger: silentLogger }).create(`${format}/test-model`);
+  const model = (extra: Record<string, string> = {}) =>
+    createModelFactory({ env: envFor(server, extra), logger: silentLogger }).create(`${format}/test-model`);
 
   beforeEach(async () => {
     server = await startModelServer();
@@ -76,22 +92,52 @@ describe.each(formats)('%s provider against the scripted model server', (format)
   });
 
   it('assembles one tool call from argument fragments split mid-token', async () => {
-    server.push({ text: ['Reading.'], toolCalls: [{ id: 'call_a', name: 'read_file', arguments: { path: 'src/some/long/file-name.ts' } }] });
+    server.push({
+      text: ['Reading.'],
+      toolCalls: [{ id: 'call_a', name: 'read_file', arguments: { path: 'src/some/long/file-name.ts' } }],
+    });
     const evs = await collect(model(), { ...simple, tools });
     const deltas = evs.filter((e) => e.type === 'tool_call_delta');
     expect(deltas.length).toBeGreaterThanOrEqual(3);
-    expect(evs.find((e) => e.type === 'tool_call_start')).toEqual({ type: 'tool_call_start', index: 0, id: 'call_a', name: 'read_file' });
+    expect(evs.find((e) => e.type === 'tool_call_start')).toEqual({
+      type: 'tool_call_start',
+      index: 0,
+      id: 'call_a',
+      name: 'read_file',
+    });
     const end = evs.find((e) => e.type === 'tool_call_end');
-    expect(end).toEqual({ type: 'tool_call_end', index: 0, id: 'call_a', name: 'read_file', arguments: '{"path":"src/some/long/file-name.ts"}' });
-    expect(deltas.map((d) => (d.type === 'tool_call_delta' ? d.argumentsDelta : '')).join('')).toBe('{"path":"src/some/long/file-name.ts"}');
+    expect(end).toEqual({
+      type: 'tool_call_end',
+      index: 0,
+      id: 'call_a',
+      name: 'read_file',
+      arguments: '{"path":"src/some/long/file-name.ts"}',
+    });
+    expect(deltas.map((d) => (d.type === 'tool_call_delta' ? d.argumentsDelta : '')).join('')).toBe(
+      '{"path":"src/some/long/file-name.ts"}',
+    );
     expect(evs.at(-1)).toEqual({ type: 'stop', reason: 'tool_use' });
     const body = server.requests[0].body as { tools: unknown[] };
-    if (format === 'openai') expect(body.tools).toEqual([{ type: 'function', function: { name: 'read_file', description: 'Read a file', parameters: tools[0].inputSchema } }]);
-    else expect(body.tools).toEqual([{ name: 'read_file', description: 'Read a file', input_schema: tools[0].inputSchema }]);
+    if (format === 'openai')
+      expect(body.tools).toEqual([
+        {
+          type: 'function',
+          function: { name: 'read_file', description: 'Read a file', parameters: tools[0].inputSchema },
+        },
+      ]);
+    else
+      expect(body.tools).toEqual([
+        { name: 'read_file', description: 'Read a file', input_schema: tools[0].inputSchema },
+      ]);
   });
 
   it('assembles parallel tool calls with their own indexes and ids', async () => {
-    server.push({ toolCalls: [{ name: 'read_file', arguments: { path: 'a.ts' } }, { name: 'grep', arguments: '{"pattern":"x y"}' }] });
+    server.push({
+      toolCalls: [
+        { name: 'read_file', arguments: { path: 'a.ts' } },
+        { name: 'grep', arguments: '{"pattern":"x y"}' },
+      ],
+    });
     const evs = await collect(model(), { ...simple, tools });
     const ends = evs.filter((e) => e.type === 'tool_call_end');
     expect(ends.map((e) => (e.type === 'tool_call_end' ? [e.index, e.name, e.arguments] : []))).toEqual([
@@ -151,12 +197,28 @@ describe.each(formats)('%s provider against the scripted model server', (format)
   it('maps 404 to model_not_found and a context-length 400 to context_too_long', async () => {
     const tooLong =
       format === 'openai'
-        ? { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }
-        : { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } };
+        ? {
+            error: {
+              message: "This model's maximum context length is 128000 tokens.",
+              type: 'invalid_request_error',
+              param: 'messages',
+              code: 'context_length_exceeded',
+            },
+          }
+        : {
+            type: 'error',
+            error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' },
+          };
     server.push({ error: { status: 404 } }, { error: { status: 400, body: tooLong } }, { error: { status: 400 } });
-    expect(isShadowboxError((await collectError(model())).error, ErrorCodes.ModelNotFound, 'model_not_found')).toBe(true);
-    expect(isShadowboxError((await collectError(model())).error, ErrorCodes.ProviderRequestInvalid, 'context_too_long')).toBe(true);
-    expect(isShadowboxError((await collectError(model())).error, ErrorCodes.ProviderRequestInvalid, 'bad_request')).toBe(true);
+    expect(isShadowboxError((await collectError(model())).error, ErrorCodes.ModelNotFound, 'model_not_found')).toBe(
+      true,
+    );
+    expect(
+      isShadowboxError((await collectError(model())).error, ErrorCodes.ProviderRequestInvalid, 'context_too_long'),
+    ).toBe(true);
+    expect(
+      isShadowboxError((await collectError(model())).error, ErrorCodes.ProviderRequestInvalid, 'bad_request'),
+    ).toBe(true);
     expect(server.requests).toHaveLength(3);
   });
 

@@ -11,8 +11,10 @@ import { MemoryLayerView } from './test-support.js';
 
 const out = join(REPO_ROOT, 'bundles', 'out');
 const built = existsSync(join(out, 'python'));
-if (!built && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but bundles/out/python is missing');
-if (!built) console.warn('python bundle test skipped: bundles/out/python missing (run `node bundles/scripts/build.mjs python`)');
+if (!built && process.env.SHADOWBOX_REQUIRE_BUNDLES)
+  throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but bundles/out/python is missing');
+if (!built)
+  console.warn('python bundle test skipped: bundles/out/python missing (run `node bundles/scripts/build.mjs python`)');
 
 describe.skipIf(!built)('python bundle', () => {
   let tmp = '';
@@ -26,9 +28,16 @@ describe.skipIf(!built)('python bundle', () => {
     const b = await svc.load('python');
     expect(b.manifest.entries[0]).toMatchObject({ name: 'python', path: 'python.wasm' });
     expect(b.files.map((f) => f.path)).toContain('lib/python311.zip');
-    const py = createPython({ loadBundle: async () => ({ filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 }) });
+    const py = createPython({
+      loadBundle: async () => ({ filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 }),
+    });
     try {
-      const r = await py.run({ code: 'import sys, sqlite3, zlib, bz2, lzma, decimal\nprint(sys.version.split()[0], sqlite3.sqlite_version)' }, { view: new MemoryLayerView(tmp) });
+      const r = await py.run(
+        {
+          code: 'import sys, sqlite3, zlib, bz2, lzma, decimal\nprint(sys.version.split()[0], sqlite3.sqlite_version)',
+        },
+        { view: new MemoryLayerView(tmp) },
+      );
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('3.11.2 3.40.1\n');
     } finally {

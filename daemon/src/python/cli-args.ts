@@ -8,7 +8,11 @@ import type { PythonToolInput } from './python-tool.js';
  * workspace. Options with no meaning in the sandbox (-u -B -E -I -s -S -q -b -O -d -v, -W/-X
  * with their argument) are accepted and dropped. Returns needsStdin when the program is stdin.
  */
-export function pythonCliInput(argv: string[], cwd: string, workspace: string): { input: PythonToolInput; programFromStdin: boolean } {
+export function pythonCliInput(
+  argv: string[],
+  cwd: string,
+  workspace: string,
+): { input: PythonToolInput; programFromStdin: boolean } {
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i] ?? '';
@@ -19,13 +23,21 @@ export function pythonCliInput(argv: string[], cwd: string, workspace: string): 
     }
     if (a === '-c' || a === '-m') {
       const v = argv[i + 1];
-      if (v === undefined) throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'missing_argument', `Argument expected for the ${a} option`);
+      if (v === undefined)
+        throw new ShadowboxError(
+          ErrorCodes.ToolInputInvalid,
+          'missing_argument',
+          `Argument expected for the ${a} option`,
+        );
       const rest = argv.slice(i + 2);
       return { input: a === '-c' ? { code: v, args: rest } : { module: v, args: rest }, programFromStdin: false };
     }
     if (a.startsWith('-c') || a.startsWith('-m')) {
       const rest = argv.slice(i + 1);
-      return { input: a[1] === 'c' ? { code: a.slice(2), args: rest } : { module: a.slice(2), args: rest }, programFromStdin: false };
+      return {
+        input: a[1] === 'c' ? { code: a.slice(2), args: rest } : { module: a.slice(2), args: rest },
+        programFromStdin: false,
+      };
     }
     if (a === '-W' || a === '-X') i++;
     else if (!/^-[uBEIsSqbOdv]+$/.test(a) && !/^-[WX]./.test(a)) {
@@ -33,10 +45,16 @@ export function pythonCliInput(argv: string[], cwd: string, workspace: string): 
     }
   }
   const target = argv[i];
-  if (target === undefined || target === '-') return { input: { code: '', args: argv.slice(i + 1) }, programFromStdin: true };
+  if (target === undefined || target === '-')
+    return { input: { code: '', args: argv.slice(i + 1) }, programFromStdin: true };
   const rel = path.relative(workspace, path.resolve(cwd, target)).split(path.sep).join('/');
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', `${target} is outside the workspace ${workspace}`, { path: target });
+    throw new ShadowboxError(
+      ErrorCodes.PathOutsideWorkspace,
+      'path_escape',
+      `${target} is outside the workspace ${workspace}`,
+      { path: target },
+    );
   }
   return { input: { file: rel, args: argv.slice(i + 1) }, programFromStdin: false };
 }

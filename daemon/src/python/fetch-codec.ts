@@ -21,10 +21,21 @@ export function decodeFetchRequest(raw: Uint8Array): PythonFetchRequest {
   try {
     value = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_request', 'netFetch request is not JSON', {}, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.NetFetchRefused,
+      'bad_request',
+      'netFetch request is not JSON',
+      {},
+      { cause: e },
+    );
   }
   const r = RequestSchema.safeParse(value);
-  if (!r.success) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_request', `netFetch request is invalid: ${r.error.issues[0]?.message ?? ''}`);
+  if (!r.success)
+    throw new ShadowboxError(
+      ErrorCodes.NetFetchRefused,
+      'bad_request',
+      `netFetch request is invalid: ${r.error.issues[0]?.message ?? ''}`,
+    );
   const { url, method, headers, body } = r.data;
   return { url, method, headers, body: body === null ? null : Buffer.from(body, 'base64') };
 }

@@ -44,25 +44,30 @@ describe.skipIf(!bundleDir)('python netFetch over real HTTP', () => {
   });
 
   it('GET and POST reach the server; HTTP errors and refusals surface as Python exceptions', async () => {
-    const r = await py.run({
-      code: [
-        'import json, shadowbox, urllib.request, urllib.error',
-        `B = ${JSON.stringify(base)}`,
-        'print(shadowbox.fetch(B + "/a?x=1").json())',
-        'req = urllib.request.Request(B + "/post", data=b"hello", method="POST")',
-        'print(json.loads(urllib.request.urlopen(req).read()))',
-        'try:\n    urllib.request.urlopen(B + "/missing")\nexcept urllib.error.HTTPError as e:\n    print("http", e.code)',
-        'try:\n    shadowbox.fetch("http://127.0.0.1:1/")\nexcept shadowbox.FetchError as e:\n    print("refused", e.reason)',
-      ].join('\n'),
-    }, { view: new MemoryLayerView(tmpdir()) });
+    const r = await py.run(
+      {
+        code: [
+          'import json, shadowbox, urllib.request, urllib.error',
+          `B = ${JSON.stringify(base)}`,
+          'print(shadowbox.fetch(B + "/a?x=1").json())',
+          'req = urllib.request.Request(B + "/post", data=b"hello", method="POST")',
+          'print(json.loads(urllib.request.urlopen(req).read()))',
+          'try:\n    urllib.request.urlopen(B + "/missing")\nexcept urllib.error.HTTPError as e:\n    print("http", e.code)',
+          'try:\n    shadowbox.fetch("http://127.0.0.1:1/")\nexcept shadowbox.FetchError as e:\n    print("refused", e.reason)',
+        ].join('\n'),
+      },
+      { view: new MemoryLayerView(tmpdir()) },
+    );
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe([
-      "{'method': 'GET', 'url': '/a?x=1', 'len': 0}",
-      "{'method': 'POST', 'url': '/post', 'len': 5}",
-      'http 404',
-      'refused connect_failed',
-      '',
-    ].join('\n'));
+    expect(r.stdout).toBe(
+      [
+        "{'method': 'GET', 'url': '/a?x=1', 'len': 0}",
+        "{'method': 'POST', 'url': '/post', 'len': 5}",
+        'http 404',
+        'refused connect_failed',
+        '',
+      ].join('\n'),
+    );
     expect(bodies).toEqual(['GET /a?x=1 ', 'POST /post hello', 'GET /missing ']);
   });
 });

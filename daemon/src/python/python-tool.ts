@@ -9,13 +9,24 @@ export const PythonToolInput = z
   .object({
     code: z.string().max(1_000_000).optional().describe('Python source to run, like python3 -c'),
     file: z.string().max(4096).optional().describe('workspace-relative path of a script to run'),
-    module: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).optional().describe('module to run, like python3 -m'),
+    module: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)
+      .optional()
+      .describe('module to run, like python3 -m'),
     args: z.array(z.string().max(65_536)).max(1000).optional().describe('arguments (sys.argv[1:])'),
-    stdin: z.string().max(16 * 1024 * 1024).optional().describe('standard input'),
+    stdin: z
+      .string()
+      .max(16 * 1024 * 1024)
+      .optional()
+      .describe('standard input'),
     timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds'),
   })
   .strict()
-  .refine((v) => [v.code, v.file, v.module].filter((x) => x !== undefined).length === 1, 'give exactly one of code, file or module');
+  .refine(
+    (v) => [v.code, v.file, v.module].filter((x) => x !== undefined).length === 1,
+    'give exactly one of code, file or module',
+  );
 
 export type PythonToolInput = z.infer<typeof PythonToolInput>;
 
@@ -40,7 +51,12 @@ export function createPythonTool(sandbox: PythonSandbox): Tool<PythonToolInput> 
     description: PYTHON_TOOL_DESCRIPTION,
     input: PythonToolInput,
     targets: (input) => ({ resource: 'python', ...(input.file ? { paths: [input.file] } : {}) }),
-    summarize: (input) => (input.file ? `python ${input.file}` : input.module ? `python -m ${input.module}` : `python -c ${JSON.stringify((input.code ?? '').split('\n')[0]?.slice(0, 60))}`),
+    summarize: (input) =>
+      input.file
+        ? `python ${input.file}`
+        : input.module
+          ? `python -m ${input.module}`
+          : `python -c ${JSON.stringify((input.code ?? '').split('\n')[0]?.slice(0, 60))}`,
     handler: async (input, ctx) => {
       const r = await sandbox.run(input, { view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId });
       return {
@@ -48,7 +64,18 @@ export function createPythonTool(sandbox: PythonSandbox): Tool<PythonToolInput> 
         isError: r.exitCode !== 0,
         output: `${r.stdout}${r.stderr}`,
         changed: r.changed,
-        data: { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? (r.timedOut ? 124 : 137), durationMs: r.durationMs, timedOut: r.timedOut, cancelled: r.cancelled, error: r.error, changed: r.changed, ...(r.refusedWrites ? { refusedWrites: r.refusedWrites } : {}), ...(r.timings ? { timings: r.timings } : {}) },
+        data: {
+          stdout: r.stdout,
+          stderr: r.stderr,
+          exitCode: r.exitCode ?? (r.timedOut ? 124 : 137),
+          durationMs: r.durationMs,
+          timedOut: r.timedOut,
+          cancelled: r.cancelled,
+          error: r.error,
+          changed: r.changed,
+          ...(r.refusedWrites ? { refusedWrites: r.refusedWrites } : {}),
+          ...(r.timings ? { timings: r.timings } : {}),
+        },
       };
     },
   });

@@ -7,7 +7,8 @@ import { createPython, type Python, type PythonRunInput } from './index.js';
 import { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } from './test-support.js';
 
 const bundleDir = findBuiltPythonBundle();
-if (!bundleDir) console.warn('python tests skipped: no built python bundle (run `node bundles/scripts/build.mjs python`, ~2.5 min)');
+if (!bundleDir)
+  console.warn('python tests skipped: no built python bundle (run `node bundles/scripts/build.mjs python`, ~2.5 min)');
 
 describe.skipIf(!bundleDir)('python in the sandbox', () => {
   let ws: string;
@@ -30,9 +31,18 @@ describe.skipIf(!bundleDir)('python in the sandbox', () => {
         fetched.push(req.url);
         if (!req.url.startsWith('https://allowed.example/')) {
           const { ShadowboxError, ErrorCodes } = await import('../errors.js');
-          throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'host_not_allowed', `host not allowed: ${new URL(req.url).host}`);
+          throw new ShadowboxError(
+            ErrorCodes.NetFetchRefused,
+            'host_not_allowed',
+            `host not allowed: ${new URL(req.url).host}`,
+          );
         }
-        return { url: req.url, status: 200, headers: [['content-type', 'application/json']], body: Buffer.from('{"ok": true}') };
+        return {
+          url: req.url,
+          status: 200,
+          headers: [['content-type', 'application/json']],
+          body: Buffer.from('{"ok": true}'),
+        };
       },
     });
     await py.warm();
@@ -61,7 +71,9 @@ describe.skipIf(!bundleDir)('python in the sandbox', () => {
   });
 
   it('writes land in the shadow layer, not in the real workspace', async () => {
-    const r = await run({ code: 'import pathlib\npathlib.Path("out/report.txt").parent.mkdir()\npathlib.Path("out/report.txt").write_text("hi")\nprint("ok")' });
+    const r = await run({
+      code: 'import pathlib\npathlib.Path("out/report.txt").parent.mkdir()\npathlib.Path("out/report.txt").write_text("hi")\nprint("ok")',
+    });
     expect(r.exitCode).toBe(0);
     expect(r.changed).toEqual(['out/report.txt']);
     expect(Buffer.from(view.layer.get('out/report.txt') ?? []).toString()).toBe('hi');
@@ -162,7 +174,9 @@ describe.skipIf(!bundleDir)('python in the sandbox', () => {
 
   it('never leaks state between calls', async () => {
     await run({ code: 'import json, builtins\nbuiltins.LEAK = 1\njson.LEAK = 2\nopen("/tmp/x", "w").write("x")' });
-    const r = await run({ code: 'import json, builtins, os\nprint(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), os.path.exists("/tmp/x"))' });
+    const r = await run({
+      code: 'import json, builtins, os\nprint(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), os.path.exists("/tmp/x"))',
+    });
     expect(r.stdout).toBe('False False False\n');
   });
 });

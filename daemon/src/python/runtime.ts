@@ -130,11 +130,18 @@ export class PythonSandbox {
         {
           module: { sha256: p.key, load: () => Promise.reject(new Error('unused')) },
           mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib }], tmp: true },
-          cwd: '/', argv: ['python3', ...this.primeArgv], env: { PWD: '/tmp', HOME: '/tmp', PYTHONHOME: '/usr/local' },
+          cwd: '/',
+          argv: ['python3', ...this.primeArgv],
+          env: { PWD: '/tmp', HOME: '/tmp', PYTHONHOME: '/usr/local' },
           limits: { wallMs: 60_000, memoryBytes: p.maxPages * 65536, stdoutBytes: 65536, stderrBytes: 65536 },
           signal: abort.signal,
         },
-        { pool: side, module: p.module, maxPages: p.maxPages, fetch: async () => encodeFetchError(new Error('no fetch during warm-up')) },
+        {
+          pool: side,
+          module: p.module,
+          maxPages: p.maxPages,
+          fetch: async () => encodeFetchError(new Error('no fetch during warm-up')),
+        },
       );
       return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
     } finally {
@@ -148,7 +155,10 @@ export class PythonSandbox {
     this.prepared ??= (async () => {
       const b = await this.loadBundle();
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
-      const [module, stdlib] = await Promise.all([wasmApi.compile(limitMemoryPages(b.moduleBytes, maxPages)), loadStdlib(b.filesDir)]);
+      const [module, stdlib] = await Promise.all([
+        wasmApi.compile(limitMemoryPages(b.moduleBytes, maxPages)),
+        loadStdlib(b.filesDir),
+      ]);
       return { key: b.moduleSha256, module, maxPages, stdlib };
     })();
     this.prepared.catch(() => {
@@ -170,16 +180,31 @@ export class PythonSandbox {
     const r = await runInprocess(
       {
         module: { sha256: prepared.key, load: () => Promise.reject(new Error('unused')) },
-        mounts: { readOnly: [{ at: '/usr/local', files: prepared.stdlib }], workspace: ctx.view, workspaceAccess: 'rw', tmp: true },
+        mounts: {
+          readOnly: [{ at: '/usr/local', files: prepared.stdlib }],
+          workspace: ctx.view,
+          workspaceAccess: 'rw',
+          tmp: true,
+        },
         // The launcher chdirs to $PWD itself; '/' keeps the preopens to /usr/local, /workspace and /tmp.
         cwd: '/',
-        argv, env, stdin,
-        limits: { wallMs: timeoutMs, memoryBytes: prepared.maxPages * 65536, stdoutBytes: this.limits.maxOutputBytes, stderrBytes: this.limits.maxOutputBytes, fsBytes: this.limits.maxFileBytes },
+        argv,
+        env,
+        stdin,
+        limits: {
+          wallMs: timeoutMs,
+          memoryBytes: prepared.maxPages * 65536,
+          stdoutBytes: this.limits.maxOutputBytes,
+          stderrBytes: this.limits.maxOutputBytes,
+          fsBytes: this.limits.maxFileBytes,
+        },
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
       },
       {
-        pool: this.pool, module: prepared.module, maxPages: prepared.maxPages,
+        pool: this.pool,
+        module: prepared.module,
+        maxPages: prepared.maxPages,
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: (raw, cap) => this.fetch(raw, cap, ctx),
       },
@@ -191,12 +216,21 @@ export class PythonSandbox {
     try {
       const req = decodeFetchRequest(raw);
       if (!this.netFetch) {
-        throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'netFetch is not enabled for the python tool');
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'net_fetch_not_allowed',
+          'netFetch is not enabled for the python tool',
+        );
       }
       const res = await this.netFetch(req, { sessionId: ctx.sessionId });
       const out = encodeFetchResponse(res);
       // A reply larger than the guest's buffer would arrive cut: refuse it instead.
-      if (out.byteLength > cap) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'response_too_large', `response exceeds the guest's ${cap}-byte buffer`);
+      if (out.byteLength > cap)
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'response_too_large',
+          `response exceeds the guest's ${cap}-byte buffer`,
+        );
       return out;
     } catch (e) {
       return encodeFetchError(e);
@@ -213,7 +247,8 @@ export class PythonSandbox {
 /** Maps the WASI runner's result to the python tool's: exit code as python3, limits as `error`. */
 function toResult(r: WasiRunResult, t0: number): PythonRunResult {
   let error: PythonRunResult['error'] = null;
-  if (r.outcome === 'output_limit') error = { reason: 'output_limit', message: r.trapMessage ?? 'output exceeded its limit' };
+  if (r.outcome === 'output_limit')
+    error = { reason: 'output_limit', message: r.trapMessage ?? 'output exceeded its limit' };
   else if (r.exitCode === null && (r.outcome === 'trap' || r.outcome === 'memory_limit')) {
     error = { reason: r.outcome, message: r.trapMessage ?? r.outcome };
   }
@@ -235,13 +270,19 @@ function toResult(r: WasiRunResult, t0: number): PythonRunResult {
 export function pythonArgv(input: PythonRunInput): string[] {
   const args = input.args ?? [];
   const given = [input.code !== undefined, input.file !== undefined, input.module !== undefined].filter(Boolean).length;
-  if (given > 1) throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'ambiguous_program', 'give only one of code, file or module');
+  if (given > 1)
+    throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'ambiguous_program', 'give only one of code, file or module');
   if (input.code !== undefined) return ['-c', input.code, ...args];
   if (input.module !== undefined) return ['-m', input.module, ...args];
   if (input.file !== undefined) {
     const f = input.file.replace(/^\.\//, '');
     if (f.startsWith('/') || f.split('/').includes('..')) {
-      throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', `file must be a path inside the workspace: ${input.file}`, { path: input.file });
+      throw new ShadowboxError(
+        ErrorCodes.PathOutsideWorkspace,
+        'path_escape',
+        `file must be a path inside the workspace: ${input.file}`,
+        { path: input.file },
+      );
     }
     return [`/workspace/${f}`, ...args];
   }

@@ -19,7 +19,10 @@ export function findBuiltPythonBundle(): string | null {
     .map((d) => join(base, d, 'files'))
     .filter((d) => existsSync(join(d, 'python.wasm')) && existsSync(join(d, 'lib', 'python311.zip')))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (!dirs[0] && process.env.SHADOWBOX_REQUIRE_BUNDLES) throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but no python bundle is built: run `node bundles/scripts/build.mjs python`');
+  if (!dirs[0] && process.env.SHADOWBOX_REQUIRE_BUNDLES)
+    throw new Error(
+      'SHADOWBOX_REQUIRE_BUNDLES is set but no python bundle is built: run `node bundles/scripts/build.mjs python`',
+    );
   return dirs[0] ?? null;
 }
 
@@ -36,12 +39,14 @@ export class MemoryLayerView implements WorkspaceView {
 
   async resolve(p: string): Promise<string> {
     const norm = p.split('/').filter((c) => c && c !== '.');
-    if (p.startsWith('/') || norm.includes('..')) throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', `outside: ${p}`);
+    if (p.startsWith('/') || norm.includes('..'))
+      throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', `outside: ${p}`);
     const rel = norm.join('/');
     if (rel) {
       const real = await realpath(join(this.root, rel)).catch(() => null);
       const rootReal = await realpath(this.root);
-      if (real && real !== rootReal && !real.startsWith(`${rootReal}/`)) throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_escape', `outside: ${p}`);
+      if (real && real !== rootReal && !real.startsWith(`${rootReal}/`))
+        throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_escape', `outside: ${p}`);
     }
     return rel;
   }
@@ -53,7 +58,12 @@ export class MemoryLayerView implements WorkspaceView {
     const st = await lstat(join(this.root, rel)).catch(() => null);
     if (!st) return null;
     const s = st.isSymbolicLink() ? await import('node:fs/promises').then((f) => f.stat(join(this.root, rel))) : st;
-    return { type: s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size, mode: s.mode & 0o777, mtimeMs: s.mtimeMs };
+    return {
+      type: s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other',
+      size: s.size,
+      mode: s.mode & 0o777,
+      mtimeMs: s.mtimeMs,
+    };
   }
   async readFile(p: string): Promise<Uint8Array> {
     const rel = await this.resolve(p);
@@ -65,7 +75,10 @@ export class MemoryLayerView implements WorkspaceView {
     const rel = await this.resolve(p);
     const out = new Map<string, DirEntry>();
     for (const e of await readdir(join(this.root, rel), { withFileTypes: true }).catch(() => [])) {
-      out.set(e.name, { name: e.name, type: e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other' });
+      out.set(e.name, {
+        name: e.name,
+        type: e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other',
+      });
     }
     for (const [k, v] of this.layer) {
       const parent = k.includes('/') ? k.slice(0, k.lastIndexOf('/')) : '';

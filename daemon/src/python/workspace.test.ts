@@ -18,12 +18,14 @@ class CountingView extends MemoryLayerView {
   ghosts = new Map<string, 'file' | 'dir'>();
   override async readFile(p: string): Promise<Uint8Array> {
     this.reads.push(p);
-    if (this.ghosts.has(p)) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`);
+    if (this.ghosts.has(p))
+      throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`);
     return super.readFile(p);
   }
   override async readdir(p: string): Promise<DirEntry[]> {
     this.lists.push(p);
-    if (this.ghosts.has(p)) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`);
+    if (this.ghosts.has(p))
+      throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`);
     const out = await super.readdir(p);
     if (p === '') for (const [name, type] of this.ghosts) out.push({ name, type });
     return out;
@@ -44,7 +46,9 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
     // 40 folders × 100 files, plus a node_modules tree: the old per-call snapshot copied all of it.
     for (let d = 0; d < 40; d++) {
       await mkdir(join(ws, `d${d}`));
-      await Promise.all(Array.from({ length: 100 }, (_, f) => writeFile(join(ws, `d${d}`, `f${f}.txt`), `${d}:${f}\n`.repeat(50))));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, f) => writeFile(join(ws, `d${d}`, `f${f}.txt`), `${d}:${f}\n`.repeat(50))),
+      );
     }
     await mkdir(join(ws, 'node_modules', 'pkg'), { recursive: true });
     await writeFile(join(ws, 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
@@ -68,7 +72,10 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
 
   it('reads only the file the program opens, and lists only the folders it walks', async () => {
     const view = new CountingView(ws);
-    const r = await py.run({ code: 'print(open("d7/f5.txt").read().splitlines()[0], len(__import__("os").listdir("d3")))' }, { view });
+    const r = await py.run(
+      { code: 'print(open("d7/f5.txt").read().splitlines()[0], len(__import__("os").listdir("d3")))' },
+      { view },
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('7:5 100\n');
     expect(view.reads).toEqual(['d7/f5.txt']);
@@ -77,14 +84,24 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
 
   it('sees node_modules (nothing is skipped any more) and walks the whole tree on demand', async () => {
     const view = new CountingView(ws);
-    const r = await py.run({ code: 'import os\nn = sum(len(fs) for _, _, fs in os.walk("."))\nprint(n, open("node_modules/pkg/index.js").read().strip())' }, { view });
+    const r = await py.run(
+      {
+        code: 'import os\nn = sum(len(fs) for _, _, fs in os.walk("."))\nprint(n, open("node_modules/pkg/index.js").read().strip())',
+      },
+      { view },
+    );
     expect(r.stdout).toBe(`${40 * 100 + 3} module.exports = 1;\n`);
     expect(view.reads).toEqual(['node_modules/pkg/index.js']);
   });
 
   it('reports writes, rewrites and deletions as changed and applies them to the view only', async () => {
     const view = new CountingView(ws);
-    const r = await py.run({ code: 'import os\nopen("d1/f1.txt", "w").write("new")\nos.makedirs("fresh")\nopen("fresh/x.txt", "w").write("x")\nos.remove("drop.txt")\nprint(open("keep.txt").read().strip())' }, { view });
+    const r = await py.run(
+      {
+        code: 'import os\nopen("d1/f1.txt", "w").write("new")\nos.makedirs("fresh")\nopen("fresh/x.txt", "w").write("x")\nos.remove("drop.txt")\nprint(open("keep.txt").read().strip())',
+      },
+      { view },
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('keep\n');
     expect(r.changed.sort()).toEqual(['d1/f1.txt', 'drop.txt', 'fresh/x.txt']);
@@ -98,15 +115,18 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
     const view = new CountingView(ws);
     view.ghosts.set('ghost.txt', 'file');
     view.ghosts.set('ghostdir', 'dir');
-    const r = await py.run({
-      code: [
-        'import os',
-        'names = os.listdir(".")',
-        'print("ghost.txt" in names, "ghostdir" in names)',
-        'try:\n    print(repr(open("ghost.txt").read()))\nexcept FileNotFoundError:\n    print("ENOENT")',
-        'try:\n    print(os.listdir("ghostdir"))\nexcept FileNotFoundError:\n    print("ENOENT")',
-      ].join('\n'),
-    }, { view });
+    const r = await py.run(
+      {
+        code: [
+          'import os',
+          'names = os.listdir(".")',
+          'print("ghost.txt" in names, "ghostdir" in names)',
+          'try:\n    print(repr(open("ghost.txt").read()))\nexcept FileNotFoundError:\n    print("ENOENT")',
+          'try:\n    print(os.listdir("ghostdir"))\nexcept FileNotFoundError:\n    print("ENOENT")',
+        ].join('\n'),
+      },
+      { view },
+    );
     expect(r.error).toBeNull();
     expect(r.exitCode).toBe(0);
     // The WASI worker fails the open: FileNotFoundError for both, never an empty file or folder.
@@ -128,7 +148,10 @@ describe.skipIf(!bundleDir)('python /workspace served lazily', () => {
     })();
     try {
       for (let i = 0; i < 5; i++) {
-        const r = await py.run({ code: 'import os\nprint(1+1, len(os.listdir(".")) >= 0)' }, { view: new MemoryLayerView(busy) });
+        const r = await py.run(
+          { code: 'import os\nprint(1+1, len(os.listdir(".")) >= 0)' },
+          { view: new MemoryLayerView(busy) },
+        );
         expect(r.error).toBeNull();
         expect(r.stdout).toBe('2 True\n');
       }
@@ -151,7 +174,9 @@ describe('python warm-up', () => {
     });
     try {
       expect(await py.warm()).toBe(false);
-      await expect(py.run({ code: 'print(1)' }, { view: new MemoryLayerView(tmpdir()) })).rejects.toMatchObject({ reason: 'not_installed' });
+      await expect(py.run({ code: 'print(1)' }, { view: new MemoryLayerView(tmpdir()) })).rejects.toMatchObject({
+        reason: 'not_installed',
+      });
       expect(loads).toBe(2);
     } finally {
       await py.close();

@@ -38,7 +38,11 @@ export interface ReviewTarget {
 export interface ReviewPort {
   status(t: ReviewTarget): R<typeof ShadowStatus>;
   diff(t: ReviewTarget, paths?: string[]): R<typeof ShadowDiff>;
-  accept(t: ReviewTarget, sel: { paths: string[]; hunks: string[]; force: boolean }, client: ClientHandle): R<typeof ShadowAccept>;
+  accept(
+    t: ReviewTarget,
+    sel: { paths: string[]; hunks: string[]; force: boolean },
+    client: ClientHandle,
+  ): R<typeof ShadowAccept>;
   reject(t: ReviewTarget, sel: { paths: string[]; hunks: string[] }, client: ClientHandle): R<typeof ShadowReject>;
   undo(t: ReviewTarget, client: ClientHandle): R<typeof ShadowUndo>;
   exportBranch(t: ReviewTarget, branch: string): R<typeof ShadowExport>;
@@ -71,50 +75,71 @@ async function realOrSame(p: string): Promise<string> {
 }
 
 /** Picks the session a review command means: the given one, else the latest on the workspace. */
-export async function resolveTarget(sessions: SessionManager, p: { sessionId?: string; workspace?: string }): Promise<ReviewTarget> {
+export async function resolveTarget(
+  sessions: SessionManager,
+  p: { sessionId?: string; workspace?: string },
+): Promise<ReviewTarget> {
   if (p.sessionId) {
     const live = sessions.get(p.sessionId);
     return { sessionId: live.id, workspace: live.meta.workspace };
   }
-  if (!p.workspace) throw new ShadowboxError(ErrorCodes.InvalidParams, 'missing_target', 'give a sessionId or a workspace');
+  if (!p.workspace)
+    throw new ShadowboxError(ErrorCodes.InvalidParams, 'missing_target', 'give a sessionId or a workspace');
   const ws = await realOrSame(p.workspace);
   const live = sessions.latest(ws);
-  if (!live) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'no_session_for_workspace', `no shadowbox session on ${ws}`, { workspace: ws });
+  if (!live)
+    throw new ShadowboxError(ErrorCodes.SessionNotFound, 'no_session_for_workspace', `no shadowbox session on ${ws}`, {
+      workspace: ws,
+    });
   return { sessionId: live.id, workspace: live.meta.workspace };
 }
 
 /** Registers tools/*, policy/*, shadow/*, audit/*, bundles/* on the ports that exist. */
-export function registerCapabilityHandlers(table: HandlerTable, sessions: () => SessionManager, ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort }): void {
+export function registerCapabilityHandlers(
+  table: HandlerTable,
+  sessions: () => SessionManager,
+  ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort },
+): void {
   const { review, tools, policy, audit, bundles } = ports;
   if (tools) {
-    table.on(ToolsList, (p) => tools.list(p.sessionId)).on(ToolsCall, async (p, { client, token }) => {
-      const abort = new AbortController();
-      const off = client.onClose(() => abort.abort());
-      const sub = token.onCancellationRequested(() => abort.abort());
-      try {
-        return await tools.call(p, client, abort.signal);
-      } finally {
-        off();
-        sub.dispose();
-      }
-    });
+    table
+      .on(ToolsList, (p) => tools.list(p.sessionId))
+      .on(ToolsCall, async (p, { client, token }) => {
+        const abort = new AbortController();
+        const off = client.onClose(() => abort.abort());
+        const sub = token.onCancellationRequested(() => abort.abort());
+        try {
+          return await tools.call(p, client, abort.signal);
+        } finally {
+          off();
+          sub.dispose();
+        }
+      });
   }
   if (policy) {
-    table.on(PolicyList, async (p) => policy.list(await realOrSame(p.workspace))).on(PolicySetRules, async (p, { client }) => policy.set({ ...p, workspace: await realOrSame(p.workspace) }, client));
+    table
+      .on(PolicyList, async (p) => policy.list(await realOrSame(p.workspace)))
+      .on(PolicySetRules, async (p, { client }) =>
+        policy.set({ ...p, workspace: await realOrSame(p.workspace) }, client),
+      );
   }
   if (review) {
     const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions(), p);
     table
       .on(ShadowStatus, async (p) => review.status(await t(p)))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
-      .on(ShadowAccept, async (p, { client }) => review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client))
+      .on(ShadowAccept, async (p, { client }) =>
+        review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client),
+      )
       .on(ShadowReject, async (p, { client }) => review.reject(await t(p), { paths: p.paths, hunks: p.hunks }, client))
       .on(ShadowUndo, async (p, { client }) => review.undo(await t(p), client))
       .on(ShadowExport, async (p) => review.exportBranch(await t(p), p.branch))
       .on(ShadowFile, async (p) => review.file(await t(p), p.path));
   }
   if (audit) {
-    table.on(AuditQuery, async (p) => audit.query({ ...p, workspace: await realOrSame(p.workspace) })).on(AuditVerify, async (p) => audit.verify(await realOrSame(p.workspace)));
+    table
+      .on(AuditQuery, async (p) => audit.query({ ...p, workspace: await realOrSame(p.workspace) }))
+      .on(AuditVerify, async (p) => audit.verify(await realOrSame(p.workspace)));
   }
   if (bundles) {
     table
@@ -123,9 +148,13 @@ export function registerCapabilityHandlers(table: HandlerTable, sessions: () => 
       .on(BundlesInstall, async (p, { client }) => {
         const token = p.progressToken;
         const progress = (value: { kind: 'begin' | 'end'; message: string }) => {
-          if (token !== undefined) client.connection.sendNotification(Progress.type, { token, value }).catch(() => undefined);
+          if (token !== undefined)
+            client.connection.sendNotification(Progress.type, { token, value }).catch(() => undefined);
         };
-        progress({ kind: 'begin', message: `installing ${p.name}${p.version ? `@${p.version}` : ''}: download, verify, store` });
+        progress({
+          kind: 'begin',
+          message: `installing ${p.name}${p.version ? `@${p.version}` : ''}: download, verify, store`,
+        });
         try {
           const r = await bundles.install(p);
           progress({ kind: 'end', message: `installed ${r.name}@${r.version}` });

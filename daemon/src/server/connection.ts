@@ -1,5 +1,17 @@
-import { type CancellationToken, createMessageConnection, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
-import { ErrorCodes, Initialize, PROTOCOL_VERSION, type AnyRequestDef, type ParamsOf, type ResultOf } from '@shadowbox/protocol';
+import {
+  type CancellationToken,
+  createMessageConnection,
+  ResponseError,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import {
+  ErrorCodes,
+  Initialize,
+  PROTOCOL_VERSION,
+  type AnyRequestDef,
+  type ParamsOf,
+  type ResultOf,
+} from '@shadowbox/protocol';
 import type { Channel } from '../transports/index.js';
 import type { Logger } from '../state/index.js';
 import type { ClientHandle, ClientRegistry } from './client.js';
@@ -11,7 +23,10 @@ export interface HandlerContext {
   token: CancellationToken;
 }
 
-export type Handler<D extends AnyRequestDef> = (params: ParamsOf<D>, ctx: HandlerContext) => Promise<ResultOf<D>> | ResultOf<D>;
+export type Handler<D extends AnyRequestDef> = (
+  params: ParamsOf<D>,
+  ctx: HandlerContext,
+) => Promise<ResultOf<D>> | ResultOf<D>;
 type NotificationHandler = (params: unknown, client: ClientHandle) => void;
 
 /** Request handlers by method; capabilities register theirs, the connection layer dispatches. */
@@ -61,7 +76,11 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
   channel.setBadMessageHandler((bad) => {
     logger.warn(`${channel.transport}: ${bad.reason}: ${bad.message}`);
     void channel.writer
-      .write({ jsonrpc: '2.0', id: bad.id ?? null, error: { code: bad.code, message: bad.message, data: { reason: bad.reason } } } as never)
+      .write({
+        jsonrpc: '2.0',
+        id: bad.id ?? null,
+        error: { code: bad.code, message: bad.message, data: { reason: bad.reason } },
+      } as never)
       .catch(() => undefined)
       .finally(() => bad.fatal && channel.close());
   });
@@ -70,8 +89,15 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
     try {
       if (method === Initialize.method) return await initialize(rawParams);
       const entry = handlers.requests.get(method);
-      if (!entry) throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${method}`, { reason: 'method_not_found', method });
-      if (!client) throw new ResponseError(ErrorCodes.ServerNotInitialized, `${method} before initialize`, { reason: 'not_initialized' });
+      if (!entry)
+        throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${method}`, {
+          reason: 'method_not_found',
+          method,
+        });
+      if (!client)
+        throw new ResponseError(ErrorCodes.ServerNotInitialized, `${method} before initialize`, {
+          reason: 'not_initialized',
+        });
       const parsed = entry.def.params.safeParse(rawParams ?? {});
       if (!parsed.success) throw invalidParams(method, parsed.error);
       return await entry.fn(parsed.data, { client, token });
@@ -115,7 +141,10 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
   connection.onError(([e]) => logger.debug(`${channel.transport} connection error: ${e.message}`));
 
   async function initialize(rawParams: unknown): Promise<ResultOf<typeof Initialize>> {
-    if (client) throw new ResponseError(ErrorCodes.AlreadyInitialized, 'initialize was already sent on this connection', { reason: 'already_initialized' });
+    if (client)
+      throw new ResponseError(ErrorCodes.AlreadyInitialized, 'initialize was already sent on this connection', {
+        reason: 'already_initialized',
+      });
     const parsed = Initialize.params.safeParse(rawParams ?? {});
     if (!parsed.success) throw invalidParams(Initialize.method, parsed.error);
     const p = parsed.data;

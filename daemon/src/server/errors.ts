@@ -13,11 +13,19 @@ export function toResponseError(e: unknown): ResponseError<ErrorData> {
 
 /** A zod failure as -32602 naming the first bad field, with every issue in data. */
 export function invalidParams(method: string, error: z.ZodError): ResponseError<ErrorData> {
-  const issues = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(params)', message: i.message, code: i.code }));
+  const issues = error.issues.map((i) => ({
+    path: i.path.map(String).join('.') || '(params)',
+    message: i.message,
+    code: i.code,
+  }));
   const first = issues[0];
-  return new ResponseError(ErrorCodes.InvalidParams, `invalid params for ${method}: ${first ? `${first.path}: ${first.message}` : 'invalid'}`, {
-    reason: 'invalid_params',
-    field: first?.path,
-    issues,
-  });
+  return new ResponseError(
+    ErrorCodes.InvalidParams,
+    `invalid params for ${method}: ${first ? `${first.path}: ${first.message}` : 'invalid'}`,
+    {
+      reason: 'invalid_params',
+      field: first?.path,
+      issues,
+    },
+  );
 }

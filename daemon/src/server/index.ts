@@ -3,4 +3,13 @@ export { serveChannel, HandlerTable, type Handler, type HandlerContext, type Con
 export { ClientRegistry, type ClientHandle } from './client.js';
 export { toResponseError, invalidParams } from './errors.js';
 export { registerSessionHandlers, type LifecycleInfo } from './session-handlers.js';
-export { registerCapabilityHandlers, resolveTarget, type ReviewPort, type ReviewTarget, type ToolsPort, type PolicyPort, type AuditPort, type BundlesPort } from './capability-handlers.js';
+export {
+  registerCapabilityHandlers,
+  resolveTarget,
+  type ReviewPort,
+  type ReviewTarget,
+  type ToolsPort,
+  type PolicyPort,
+  type AuditPort,
+  type BundlesPort,
+} from './capability-handlers.js';

@@ -28,10 +28,16 @@ export interface LifecycleInfo {
 }
 
 /** Registers the lifecycle, daemon and session methods. */
-export function registerSessionHandlers(table: HandlerTable, sessions: SessionManager, clients: ClientRegistry, info: LifecycleInfo): void {
+export function registerSessionHandlers(
+  table: HandlerTable,
+  sessions: SessionManager,
+  clients: ClientRegistry,
+  info: LifecycleInfo,
+): void {
   table
     .on(Shutdown, (_p, { client }) => {
-      for (const s of sessions.list()) if (s.attached.includes(client.id)) sessions.detach(sessions.get(s.sessionId), client.id);
+      for (const s of sessions.list())
+        if (s.attached.includes(client.id)) sessions.detach(sessions.get(s.sessionId), client.id);
       return null;
     })
     .on(DaemonStatus, () => ({
@@ -52,7 +58,9 @@ export function registerSessionHandlers(table: HandlerTable, sessions: SessionMa
       return null;
     })
     .on(SessionCreate, async (p, { client }) => sessions.info(await sessions.create(p, client)))
-    .on(SessionList, async (p) => ({ sessions: sessions.list(p.workspace ? await realpath(p.workspace).catch(() => p.workspace) : undefined) }))
+    .on(SessionList, async (p) => ({
+      sessions: sessions.list(p.workspace ? await realpath(p.workspace).catch(() => p.workspace) : undefined),
+    }))
     .on(SessionAttach, (p, { client }) => sessions.attachById(p.sessionId, client, p.fromSeq, p.driver))
     .on(SessionDetach, (p, { client }) => {
       sessions.detach(sessions.get(p.sessionId), client.id);
@@ -61,9 +69,17 @@ export function registerSessionHandlers(table: HandlerTable, sessions: SessionMa
     .on(SessionPrompt, (p, { client, token }) => sessions.prompt(p, client, token))
     .on(SessionCancel, (p, { client }) => {
       // As documented: any ATTACHED client may cancel (a person watching from another terminal), others may not.
-      if (!sessions.get(p.sessionId).attached.has(client.id)) throw new ShadowboxError(ErrorCodes.NotAttached, 'not_attached', `attach to session ${p.sessionId} before cancelling its turn`, { sessionId: p.sessionId });
+      if (!sessions.get(p.sessionId).attached.has(client.id))
+        throw new ShadowboxError(
+          ErrorCodes.NotAttached,
+          'not_attached',
+          `attach to session ${p.sessionId} before cancelling its turn`,
+          { sessionId: p.sessionId },
+        );
       return { cancelled: sessions.cancel(p.sessionId) };
     })
     .on(SessionConfigure, (p, { client }) => sessions.configure(p.sessionId, client, p))
-    .on(PermissionRespond, (p, { client }) => ({ accepted: sessions.respondPermission(p.sessionId, p.requestId, p.outcome, client.id) }));
+    .on(PermissionRespond, (p, { client }) => ({
+      accepted: sessions.respondPermission(p.sessionId, p.requestId, p.outcome, client.id),
+    }));
 }

@@ -3,7 +3,12 @@
 // timeout all give null (the saved file), and a late request is cancelled at the client.
 import { PassThrough } from 'node:stream';
 import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferRead } from '@shadowbox/protocol';
 import type { ClientHandle } from '../server/client.js';
@@ -11,7 +16,13 @@ import type { Logger } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 
 type Params = { sessionId: string; path: string };
-const memoryLogger = (): Logger => ({ info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, close: async () => undefined });
+const memoryLogger = (): Logger => ({
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+  close: async () => undefined,
+});
 const connections: MessageConnection[] = [];
 afterEach(() => {
   for (const c of connections.splice(0)) c.dispose();
@@ -32,7 +43,17 @@ function fakeClient(answer: (p: Params, token: CancellationToken) => Promise<unk
   });
   daemonSide.listen();
   clientSide.listen();
-  const handle: ClientHandle = { id: 'c1', name: 'c1', kind: 'test', transport: 'socket', canAnswerPermissions: false, wantsEvents: true, canReadBuffers, connection: daemonSide, onClose: () => () => undefined };
+  const handle: ClientHandle = {
+    id: 'c1',
+    name: 'c1',
+    kind: 'test',
+    transport: 'socket',
+    canAnswerPermissions: false,
+    wantsEvents: true,
+    canReadBuffers,
+    connection: daemonSide,
+    onClose: () => () => undefined,
+  };
   return { handle, seen };
 }
 
@@ -52,12 +73,24 @@ describe('readClientBuffer', () => {
 
   it('gives null for no buffer, an invalid result and an error', async () => {
     expect(await readClientBuffer(fakeClient(async () => null).handle, 's1', 'a', memoryLogger())).toBeNull();
-    expect(await readClientBuffer(fakeClient(async () => ({ content: 'wrong shape' })).handle, 's1', 'a', memoryLogger())).toBeNull();
-    expect(await readClientBuffer(fakeClient(async () => Promise.reject(new ResponseError(-32603, 'boom'))).handle, 's1', 'a', memoryLogger())).toBeNull();
+    expect(
+      await readClientBuffer(fakeClient(async () => ({ content: 'wrong shape' })).handle, 's1', 'a', memoryLogger()),
+    ).toBeNull();
+    expect(
+      await readClientBuffer(
+        fakeClient(async () => Promise.reject(new ResponseError(-32603, 'boom'))).handle,
+        's1',
+        'a',
+        memoryLogger(),
+      ),
+    ).toBeNull();
   });
 
   it('gives null after the timeout and cancels the request at the client', async () => {
-    const c = fakeClient((_p, token) => new Promise((_, reject) => token.onCancellationRequested(() => reject(new ResponseError(-32800, 'cancelled')))));
+    const c = fakeClient(
+      (_p, token) =>
+        new Promise((_, reject) => token.onCancellationRequested(() => reject(new ResponseError(-32800, 'cancelled')))),
+    );
     const t0 = performance.now();
     expect(await readClientBuffer(c.handle, 's1', 'a', memoryLogger(), 50)).toBeNull();
     const ms = performance.now() - t0;

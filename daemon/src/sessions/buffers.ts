@@ -10,14 +10,25 @@ export { BUFFER_READ_TIMEOUT_MS };
  * path: null when the client cannot answer buffer/read, has no buffer for it, answers badly or not
  * within `timeoutMs` (the request is then cancelled). Never throws: the caller reads the saved file.
  */
-export async function readClientBuffer(client: ClientHandle | undefined, sessionId: string, rel: string, logger: Logger, timeoutMs = BUFFER_READ_TIMEOUT_MS): Promise<string | null> {
+export async function readClientBuffer(
+  client: ClientHandle | undefined,
+  sessionId: string,
+  rel: string,
+  logger: Logger,
+  timeoutMs = BUFFER_READ_TIMEOUT_MS,
+): Promise<string | null> {
   if (!client?.canReadBuffers) return null;
   const source = new CancellationTokenSource();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
   const started = performance.now();
   try {
-    const raw = await Promise.race([client.connection.sendRequest(BufferRead.type, { sessionId, path: rel }, source.token).then((r: unknown) => ({ r })), timedOut]);
+    const raw = await Promise.race([
+      client.connection
+        .sendRequest(BufferRead.type, { sessionId, path: rel }, source.token)
+        .then((r: unknown) => ({ r })),
+      timedOut,
+    ]);
     if (raw === 'timeout') {
       source.cancel();
       logger.debug(`buffer/read ${rel}: no answer from ${client.id} within ${timeoutMs} ms; reading the saved file`);
@@ -28,10 +39,14 @@ export async function readClientBuffer(client: ClientHandle | undefined, session
       logger.warn(`buffer/read ${rel}: ${client.id} answered with an invalid result; reading the saved file`);
       return null;
     }
-    logger.debug(`buffer/read ${rel}: ${parsed.data ? 'buffer' : 'no buffer'} from ${client.id} in ${(performance.now() - started).toFixed(1)} ms`);
+    logger.debug(
+      `buffer/read ${rel}: ${parsed.data ? 'buffer' : 'no buffer'} from ${client.id} in ${(performance.now() - started).toFixed(1)} ms`,
+    );
     return parsed.data?.text ?? null;
   } catch (e) {
-    logger.debug(`buffer/read ${rel}: ${client.id} failed (${(e as Error)?.message ?? String(e)}); reading the saved file`);
+    logger.debug(
+      `buffer/read ${rel}: ${client.id} failed (${(e as Error)?.message ?? String(e)}); reading the saved file`,
+    );
     return null;
   } finally {
     clearTimeout(timer);

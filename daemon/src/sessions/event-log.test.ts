@@ -21,14 +21,18 @@ describe('EventLog', () => {
 
   it('writes appends in seq order even when they are not awaited one by one', async () => {
     const log = new EventLog(file, 0);
-    const written = Array.from({ length: 50 }, (_, i) => log.append(SID, { type: 'message_delta', turnId: 't', text: `d${i}` }));
+    const written = Array.from({ length: 50 }, (_, i) =>
+      log.append(SID, { type: 'message_delta', turnId: 't', text: `d${i}` }),
+    );
     expect(written.map((w) => w.event.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     await Promise.all(written.map((w) => w.written));
     await log.close();
     const read = await readEventLog(file);
     expect(read).toMatchObject({ tornTail: false, badLines: 0 });
     expect(read.events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(read.events.map((e) => (e.event.type === 'message_delta' ? e.event.text : ''))).toEqual(Array.from({ length: 50 }, (_, i) => `d${i}`));
+    expect(read.events.map((e) => (e.event.type === 'message_delta' ? e.event.text : ''))).toEqual(
+      Array.from({ length: 50 }, (_, i) => `d${i}`),
+    );
     expect(log.nextSeq).toBe(50);
   });
 
@@ -39,7 +43,12 @@ describe('EventLog', () => {
     log.append(SID, { type: 'turn_start', turnId: 't1', model: 'openai/t' });
     await log.close();
     // A crash mid-write: half of the next line, no newline.
-    const whole = JSON.stringify({ sessionId: SID, seq: 3, time: new Date().toISOString(), event: { type: 'message_delta', turnId: 't1', text: 'partial' } });
+    const whole = JSON.stringify({
+      sessionId: SID,
+      seq: 3,
+      time: new Date().toISOString(),
+      event: { type: 'message_delta', turnId: 't1', text: 'partial' },
+    });
     await appendFile(file, whole.slice(0, Math.floor(whole.length / 2)));
 
     const read = await readEventLog(file);
@@ -73,7 +82,12 @@ describe('EventLog', () => {
   });
 
   it('keeps a complete last event that only lacks its newline, and still separates the next one', async () => {
-    const ev = { sessionId: SID, seq: 0, time: new Date().toISOString(), event: { type: 'turn_start', turnId: 't', model: 'm' } };
+    const ev = {
+      sessionId: SID,
+      seq: 0,
+      time: new Date().toISOString(),
+      event: { type: 'turn_start', turnId: 't', model: 'm' },
+    };
     await writeFile(file, JSON.stringify(ev));
     const read = await readEventLog(file);
     expect(read).toMatchObject({ tornTail: true, badLines: 0 });
@@ -88,7 +102,12 @@ describe('EventLog', () => {
 
   it('reads a missing file as empty and counts lines that are not events', async () => {
     expect(await readEventLog(path.join(dir, 'nope.jsonl'))).toEqual({ events: [], tornTail: false, badLines: 0 });
-    const ok = JSON.stringify({ sessionId: SID, seq: 0, time: new Date().toISOString(), event: { type: 'turn_start', turnId: 't', model: 'm' } });
+    const ok = JSON.stringify({
+      sessionId: SID,
+      seq: 0,
+      time: new Date().toISOString(),
+      event: { type: 'turn_start', turnId: 't', model: 'm' },
+    });
     await writeFile(file, `${ok}\n{"not":"an event"}\nnot json\n\n`);
     const read = await readEventLog(file);
     expect(read).toMatchObject({ tornTail: false, badLines: 2 });

@@ -10,7 +10,9 @@ export interface LogReadResult {
 
 /** Reads a session log; invalid lines are counted, a torn final line (no newline) is flagged. */
 export async function readEventLog(file: string): Promise<LogReadResult> {
-  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? '' : Promise.reject(e)));
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) =>
+    e.code === 'ENOENT' ? '' : Promise.reject(e),
+  );
   const events: SessionEvent[] = [];
   let badLines = 0;
   const tornTail = text.length > 0 && !text.endsWith('\n');

@@ -1,4 +1,9 @@
-import { SessionEventNotification, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
+import {
+  SessionEventNotification,
+  type McpServers,
+  type SessionEvent,
+  type SessionEventBody,
+} from '@shadowbox/protocol';
 import type { ChatMessage } from '../agent/index.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
@@ -37,7 +42,12 @@ export class LiveSession {
     private readonly logger: Logger,
     permissionTimeoutMs: number,
   ) {
-    this.broker = new PermissionBroker(meta.sessionId, (b) => this.emit(b), () => [...this.attached.values()], permissionTimeoutMs);
+    this.broker = new PermissionBroker(
+      meta.sessionId,
+      (b) => this.emit(b),
+      () => [...this.attached.values()],
+      permissionTimeoutMs,
+    );
   }
 
   get id(): string {
@@ -52,7 +62,9 @@ export class LiveSession {
   /** Appends to the log, then fans out to every attached client and in-process listener. */
   emit(body: SessionEventBody): SessionEvent {
     const { event, written } = this.log.append(this.id, body);
-    written.catch((e: unknown) => this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`));
+    written.catch((e: unknown) =>
+      this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`),
+    );
     this.events?.push(event);
     this.meta.updatedAt = event.time;
     for (const client of this.attached.values()) {

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, McpServers, type SessionInfo } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type ModelClient, type StopReason, type TurnError } from '../agent/index.js';
+import {
+  historyFromEvents,
+  INTERRUPTED_RESULT,
+  runTurn,
+  type AgentTools,
+  type ModelClient,
+  type StopReason,
+  type TurnError,
+} from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
@@ -50,7 +58,11 @@ export interface SessionManagerDeps {
   createModel: (spec: string) => ModelClient;
   createTools: (ctx: SessionToolContext) => AgentTools;
   /** Turns the turn's shadow changes into one commit; null when nothing changed. */
-  checkpoint: (meta: SessionMeta, turnId: string, summary: string) => Promise<{ commit: string; files: string[] } | null>;
+  checkpoint: (
+    meta: SessionMeta,
+    turnId: string,
+    summary: string,
+  ) => Promise<{ commit: string; files: string[] } | null>;
   onSessionEvent?: (meta: SessionMeta, type: string, data: Record<string, unknown>) => void;
   /**
    * Brings up what a session needs beyond the shared tools (its own MCP servers, from meta.mcpServers):
@@ -98,10 +110,18 @@ export class SessionManager {
         continue;
       }
       const read = await readEventLog(path.join(dir, 'events.jsonl'));
-      const live = new LiveSession(parsed.data, new EventLog(path.join(dir, 'events.jsonl'), nextSeq(read.events), read.tornTail), this.deps.logger, this.deps.permissionTimeoutMs);
+      const live = new LiveSession(
+        parsed.data,
+        new EventLog(path.join(dir, 'events.jsonl'), nextSeq(read.events), read.tornTail),
+        this.deps.logger,
+        this.deps.permissionTimeoutMs,
+      );
       live.events = read.events;
       this.sessions.set(id, live);
-      if (read.tornTail || read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s)${read.tornTail ? ', torn last line' : ''}`);
+      if (read.tornTail || read.badLines)
+        this.deps.logger.warn(
+          `session ${id}: ${read.badLines} unreadable log line(s)${read.tornTail ? ', torn last line' : ''}`,
+        );
       // Sessions resumed after a crash keep their events loaded; idle ones drop them.
       if (!this.recover(live)) live.events = null;
     }
@@ -114,9 +134,27 @@ export class SessionManager {
     // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
     // too, so clients replaying the history do not show them running for ever.
     for (const c of state.unresolvedCalls.filter((u) => !u.awaitingPermission)) {
-      live.emit({ type: 'tool_call_update', turnId: state.openTurn, callId: c.id, status: 'failed', content: INTERRUPTED_RESULT, code: ErrorCodes.ToolFailed, reason: 'interrupted', durationMs: 0 });
+      live.emit({
+        type: 'tool_call_update',
+        turnId: state.openTurn,
+        callId: c.id,
+        status: 'failed',
+        content: INTERRUPTED_RESULT,
+        code: ErrorCodes.ToolFailed,
+        reason: 'interrupted',
+        durationMs: 0,
+      });
     }
-    live.emit({ type: 'turn_end', turnId: state.openTurn, stopReason: 'interrupted', error: { code: ErrorCodes.InternalError, reason: 'daemon_restarted', message: 'the daemon stopped during this turn' } });
+    live.emit({
+      type: 'turn_end',
+      turnId: state.openTurn,
+      stopReason: 'interrupted',
+      error: {
+        code: ErrorCodes.InternalError,
+        reason: 'daemon_restarted',
+        message: 'the daemon stopped during this turn',
+      },
+    });
     live.emit({ type: 'daemon_restarted', interruptedTurn: state.openTurn });
     const awaiting = state.unresolvedCalls.filter((c) => c.awaitingPermission);
     if (awaiting.length === 0) return false;
@@ -124,20 +162,32 @@ export class SessionManager {
     const resumeId = randomUUID();
     live.history = historyFromEvents(live.events ?? []).history;
     const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
-    void this.startTurn(live, resumeId, null, calls).catch((e: unknown) => this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`));
+    void this.startTurn(live, resumeId, null, calls).catch((e: unknown) =>
+      this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`),
+    );
     return true;
   }
 
   get(sessionId: string): LiveSession {
     const s = this.sessions.get(sessionId);
-    if (!s) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'session_not_found', `no session ${sessionId}`, { sessionId });
+    if (!s)
+      throw new ShadowboxError(ErrorCodes.SessionNotFound, 'session_not_found', `no session ${sessionId}`, {
+        sessionId,
+      });
     return s;
   }
 
   info(s: LiveSession): SessionInfoT {
     // Never the servers' commands, env or headers (they may hold tokens): only their names.
     const { mcpServers, ...meta } = s.meta;
-    return { ...meta, state: s.state, driver: s.driver, attached: [...s.attached.keys()], events: s.log.nextSeq, ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}) };
+    return {
+      ...meta,
+      state: s.state,
+      driver: s.driver,
+      attached: [...s.attached.keys()],
+      events: s.log.nextSeq,
+      ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
+    };
   }
 
   list(workspace?: string): SessionInfoT[] {
@@ -153,24 +203,55 @@ export class SessionManager {
     return id ? this.sessions.get(id) : undefined;
   }
 
-  async create(p: { workspace: string; model?: string; mode?: Mode; title?: string; mcpServers?: McpServers | undefined }, client: ClientHandle | null): Promise<LiveSession> {
+  async create(
+    p: { workspace: string; model?: string; mode?: Mode; title?: string; mcpServers?: McpServers | undefined },
+    client: ClientHandle | null,
+  ): Promise<LiveSession> {
     const servers = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
     if (servers) refuseWebServers(client);
     const workspace = await realpath(p.workspace).catch(() => {
-      throw new ShadowboxError(ErrorCodes.FileNotFound, 'workspace_not_found', `workspace ${p.workspace} does not exist`, { workspace: p.workspace });
+      throw new ShadowboxError(
+        ErrorCodes.FileNotFound,
+        'workspace_not_found',
+        `workspace ${p.workspace} does not exist`,
+        { workspace: p.workspace },
+      );
     });
-    if (!(await stat(workspace)).isDirectory()) throw new ShadowboxError(ErrorCodes.NotAFile, 'workspace_not_directory', `workspace ${workspace} is not a directory`);
+    if (!(await stat(workspace)).isDirectory())
+      throw new ShadowboxError(
+        ErrorCodes.NotAFile,
+        'workspace_not_directory',
+        `workspace ${workspace} is not a directory`,
+      );
     const now = new Date().toISOString();
-    const meta: SessionMeta = { sessionId: randomUUID(), workspace, model: p.model ?? (await this.deps.defaultModel()), mode: p.mode ?? this.deps.defaultMode, title: p.title ?? '', createdAt: now, updatedAt: now, ...(servers ? { mcpServers: servers } : {}) };
+    const meta: SessionMeta = {
+      sessionId: randomUUID(),
+      workspace,
+      model: p.model ?? (await this.deps.defaultModel()),
+      mode: p.mode ?? this.deps.defaultMode,
+      title: p.title ?? '',
+      createdAt: now,
+      updatedAt: now,
+      ...(servers ? { mcpServers: servers } : {}),
+    };
     const dir = path.join(this.root, meta.sessionId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await this.saveMeta(meta);
-    const live = new LiveSession(meta, new EventLog(path.join(dir, 'events.jsonl'), 0), this.deps.logger, this.deps.permissionTimeoutMs);
+    const live = new LiveSession(
+      meta,
+      new EventLog(path.join(dir, 'events.jsonl'), 0),
+      this.deps.logger,
+      this.deps.permissionTimeoutMs,
+    );
     live.events = [];
     live.history = [];
     this.sessions.set(meta.sessionId, live);
     live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
-    this.deps.onSessionEvent?.(meta, 'session.start', { model: meta.model, mode: meta.mode, ...(servers ? { mcpServers: Object.keys(servers) } : {}) });
+    this.deps.onSessionEvent?.(meta, 'session.start', {
+      model: meta.model,
+      mode: meta.mode,
+      ...(servers ? { mcpServers: Object.keys(servers) } : {}),
+    });
     await this.ensureOpen(live);
     if (client) this.attach(live, client, 0, true);
     return live;
@@ -194,7 +275,8 @@ export class SessionManager {
       const started = hook(live.meta).then(
         // The session's tools are rebuilt with what came up (a running turn keeps the ones it has).
         () => void this.tools.delete(live.id),
-        (e: unknown) => this.deps.logger.error(`session ${live.id}: open failed: ${(e as Error)?.message ?? String(e)}`),
+        (e: unknown) =>
+          this.deps.logger.error(`session ${live.id}: open failed: ${(e as Error)?.message ?? String(e)}`),
       );
       run = started;
       this.opened.set(live.id, started);
@@ -204,9 +286,15 @@ export class SessionManager {
     }
     const ms = this.deps.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
+    const timedOut = await Promise.race([
+      run.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms))),
+    ]);
     clearTimeout(timer);
-    if (timedOut) this.deps.logger.warn(`session ${live.id}: its MCP servers did not come up within ${ms} ms; going on without them`);
+    if (timedOut)
+      this.deps.logger.warn(
+        `session ${live.id}: its MCP servers did not come up within ${ms} ms; going on without them`,
+      );
   }
 
   private readonly metaWrites = new Map<string, Promise<void>>();
@@ -220,9 +308,11 @@ export class SessionManager {
     };
     const next = (this.metaWrites.get(meta.sessionId) ?? Promise.resolve()).then(write, write);
     this.metaWrites.set(meta.sessionId, next);
-    void next.finally(() => {
-      if (this.metaWrites.get(meta.sessionId) === next) this.metaWrites.delete(meta.sessionId);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.metaWrites.get(meta.sessionId) === next) this.metaWrites.delete(meta.sessionId);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -267,19 +357,34 @@ export class SessionManager {
     live.emit({ type: 'driver_changed', driver: clientId });
   }
 
-  async configure(sessionId: string, client: ClientHandle, p: { model?: string | undefined; mode?: Mode | undefined; mcpServers?: McpServers | undefined }): Promise<SessionInfoT> {
+  async configure(
+    sessionId: string,
+    client: ClientHandle,
+    p: { model?: string | undefined; mode?: Mode | undefined; mcpServers?: McpServers | undefined },
+  ): Promise<SessionInfoT> {
     const live = this.get(sessionId);
     this.requireDriver(live, client);
     const next = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
     // The same set again (an editor loading a session sends its servers every time) changes nothing.
-    const serversChange = p.mcpServers !== undefined && JSON.stringify(next ?? null) !== JSON.stringify(live.meta.mcpServers ?? null);
+    const serversChange =
+      p.mcpServers !== undefined && JSON.stringify(next ?? null) !== JSON.stringify(live.meta.mcpServers ?? null);
     if (serversChange) {
       if (next) refuseWebServers(client);
-      if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is running a turn; change its MCP servers after it ends`);
+      if (live.running)
+        throw new ShadowboxError(
+          ErrorCodes.SessionBusy,
+          'turn_running',
+          `session ${live.id} is running a turn; change its MCP servers after it ends`,
+        );
       // Whatever is still starting finishes first, so the hook sees the changes in order.
       await this.opened.get(live.id);
       // A prompt may have started while we waited: its turn keeps the servers it runs with.
-      if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is running a turn; change its MCP servers after it ends`);
+      if (live.running)
+        throw new ShadowboxError(
+          ErrorCodes.SessionBusy,
+          'turn_running',
+          `session ${live.id} is running a turn; change its MCP servers after it ends`,
+        );
       if (next) live.meta.mcpServers = next;
       else delete live.meta.mcpServers;
       this.opened.delete(live.id);
@@ -290,21 +395,32 @@ export class SessionManager {
     await this.saveMeta(live.meta);
     this.tools.delete(live.id);
     if (serversChange) await this.ensureOpen(live);
-    if (p.model || p.mode || serversChange) live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
+    if (p.model || p.mode || serversChange)
+      live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
     return this.info(live);
   }
 
   private requireDriver(live: LiveSession, client: ClientHandle): void {
     if (live.driver !== client.id) {
-      throw new ShadowboxError(ErrorCodes.NotDriver, 'not_driver', `client ${client.id} is not the driver of session ${live.id}${live.driver ? ` (${live.driver} is)` : ''}; attach with driver: true to take over`, { driver: live.driver });
+      throw new ShadowboxError(
+        ErrorCodes.NotDriver,
+        'not_driver',
+        `client ${client.id} is not the driver of session ${live.id}${live.driver ? ` (${live.driver} is)` : ''}; attach with driver: true to take over`,
+        { driver: live.driver },
+      );
     }
   }
 
   /** Runs one prompt; resolves at turn end. */
-  async prompt(p: { sessionId: string; text: string; maxTurns?: number }, client: ClientHandle, cancel: { onCancellationRequested(l: () => void): unknown }) {
+  async prompt(
+    p: { sessionId: string; text: string; maxTurns?: number },
+    client: ClientHandle,
+    cancel: { onCancellationRequested(l: () => void): unknown },
+  ) {
     const live = this.get(p.sessionId);
     this.requireDriver(live, client);
-    if (live.running) throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
+    if (live.running)
+      throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
     // startTurn claims the session before its first await, so a second prompt sent at once is refused.
     const turnId = randomUUID();
     const run = this.startTurn(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns }, undefined);
@@ -312,7 +428,12 @@ export class SessionManager {
     return run;
   }
 
-  private async startTurn(live: LiveSession, turnId: string, user: { text: string; clientId: string; maxTurns?: number } | null, resumeCalls?: { id: string; name: string; arguments: string }[]): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError }> {
+  private async startTurn(
+    live: LiveSession,
+    turnId: string,
+    user: { text: string; clientId: string; maxTurns?: number } | null,
+    resumeCalls?: { id: string; name: string; arguments: string }[],
+  ): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError }> {
     const abort = new AbortController();
     let resolveDone!: () => void;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
@@ -345,7 +466,10 @@ export class SessionManager {
           ...(resumeCalls ? { resumeCalls } : {}),
         });
       } catch (e) {
-        const err = e instanceof ShadowboxError ? e : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
+        const err =
+          e instanceof ShadowboxError
+            ? e
+            : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
         result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
       }
       live.broker.cancelAll();
@@ -356,7 +480,12 @@ export class SessionManager {
       } catch (e) {
         this.deps.logger.error(`checkpoint ${live.id}: ${(e as Error).message}`);
       }
-      live.emit({ type: 'turn_end', turnId, stopReason: result.stopReason, ...(result.error ? { error: result.error } : {}) });
+      live.emit({
+        type: 'turn_end',
+        turnId,
+        stopReason: result.stopReason,
+        ...(result.error ? { error: result.error } : {}),
+      });
       return { turnId, ...result };
     } finally {
       live.running = null;
@@ -375,10 +504,24 @@ export class SessionManager {
         ask: async (q, signal) => {
           live.emit({ type: 'tool_call_update', turnId: q.turnId, callId: q.callId, status: 'awaiting_permission' });
           const answer = await live.broker.ask(q, signal);
-          this.deps.onSessionEvent?.(live.meta, 'permission.answer', { turnId: q.turnId, callId: q.callId, tool: q.tool, rule: q.rule, outcome: answer.outcome, ...(answer.by ? { by: answer.by } : {}) });
+          this.deps.onSessionEvent?.(live.meta, 'permission.answer', {
+            turnId: q.turnId,
+            callId: q.callId,
+            tool: q.tool,
+            rule: q.rule,
+            outcome: answer.outcome,
+            ...(answer.by ? { by: answer.by } : {}),
+          });
           return answer;
         },
-        readBuffer: (rel) => readClientBuffer(live.driver === null ? undefined : live.attached.get(live.driver), live.id, rel, this.deps.logger, this.deps.bufferReadTimeoutMs),
+        readBuffer: (rel) =>
+          readClientBuffer(
+            live.driver === null ? undefined : live.attached.get(live.driver),
+            live.id,
+            rel,
+            this.deps.logger,
+            this.deps.bufferReadTimeoutMs,
+          ),
       });
       this.tools.set(live.id, t);
     }
@@ -411,7 +554,8 @@ export class SessionManager {
         await live.running.done.catch(() => undefined);
       }
       // The session's live period ends with the daemon (it resumes from its log on the next start).
-      if (this.active.has(live.id)) this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
+      if (this.active.has(live.id))
+        this.deps.onSessionEvent?.(live.meta, 'session.end', { reason: 'daemon_stop', interruptedTurn: wasRunning });
       await live.log.close();
     }
   }
@@ -420,7 +564,11 @@ export class SessionManager {
 /** A session's MCP servers run commands on the daemon host: not something a browser page may ask for. */
 function refuseWebServers(client: ClientHandle | null): void {
   if (client?.transport === 'websocket') {
-    throw new ShadowboxError(ErrorCodes.Unauthorized, 'mcp_servers_not_allowed', 'MCP servers run commands on the daemon host; only socket and stdio clients may give a session MCP servers');
+    throw new ShadowboxError(
+      ErrorCodes.Unauthorized,
+      'mcp_servers_not_allowed',
+      'MCP servers run commands on the daemon host; only socket and stdio clients may give a session MCP servers',
+    );
   }
 }
 

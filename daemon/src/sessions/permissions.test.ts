@@ -3,7 +3,12 @@
 // and a client that fails or answers nonsense leaves the question to the others.
 import { PassThrough } from 'node:stream';
 import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermissionRequest, type SessionEventBody } from '@shadowbox/protocol';
 import type { ClientHandle } from '../server/client.js';
@@ -38,23 +43,51 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
   });
   daemonSide.listen();
   clientSide.listen();
-  f.handle = { id, name: id, kind: 'test', transport: 'socket', canAnswerPermissions, wantsEvents: true, canReadBuffers: false, connection: daemonSide, onClose: () => () => undefined };
+  f.handle = {
+    id,
+    name: id,
+    kind: 'test',
+    transport: 'socket',
+    canAnswerPermissions,
+    wantsEvents: true,
+    canReadBuffers: false,
+    connection: daemonSide,
+    onClose: () => () => undefined,
+  };
   return f;
 }
 
-const never: Answer = (_p, token) => new Promise((_, reject) => token.onCancellationRequested(() => reject(new ResponseError(-32800, 'cancelled'))));
-const after = (ms: number, outcome: string): Answer => () => new Promise((r) => setTimeout(() => r({ outcome }), ms));
+const never: Answer = (_p, token) =>
+  new Promise((_, reject) => token.onCancellationRequested(() => reject(new ResponseError(-32800, 'cancelled'))));
+const after =
+  (ms: number, outcome: string): Answer =>
+  () =>
+    new Promise((r) => setTimeout(() => r({ outcome }), ms));
 const until = async (cond: () => boolean, ms = 5000) => {
   const t = Date.now();
   while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 5));
   return cond();
 };
 
-const question: PermissionQuestion = { turnId: 't1', callId: 'call-1', tool: 'write_file', kind: 'edit', summary: 'write a.txt', input: { path: 'a.txt' }, rule: 'project: ask write_file', options: ['allow_once', 'allow_session', 'allow_project', 'deny'] };
+const question: PermissionQuestion = {
+  turnId: 't1',
+  callId: 'call-1',
+  tool: 'write_file',
+  kind: 'edit',
+  summary: 'write a.txt',
+  input: { path: 'a.txt' },
+  rule: 'project: ask write_file',
+  options: ['allow_once', 'allow_session', 'allow_project', 'deny'],
+};
 
 function makeBroker(clients: FakeClient[], timeoutMs = 10_000) {
   const events: SessionEventBody[] = [];
-  const broker = new PermissionBroker('sess-1', (b) => events.push(b), () => clients.map((c) => c.handle), timeoutMs);
+  const broker = new PermissionBroker(
+    'sess-1',
+    (b) => events.push(b),
+    () => clients.map((c) => c.handle),
+    timeoutMs,
+  );
   return { broker, events };
 }
 

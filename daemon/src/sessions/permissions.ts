@@ -85,7 +85,11 @@ export class PermissionBroker {
     const source = new CancellationTokenSource();
     entry.asked.set(client.id, source);
     client.connection
-      .sendRequest(PermissionRequest.type, { sessionId: this.sessionId, requestId: entry.requestId, ...entry.question }, source.token)
+      .sendRequest(
+        PermissionRequest.type,
+        { sessionId: this.sessionId, requestId: entry.requestId, ...entry.question },
+        source.token,
+      )
       .then((result) => {
         const parsed = PermissionRequest.result.safeParse(result);
         if (parsed.success) this.settle(entry.requestId, parsed.data.outcome, client.id);
@@ -102,7 +106,13 @@ export class PermissionBroker {
     this.pending.delete(requestId);
     clearTimeout(entry.timer);
     for (const [clientId, source] of entry.asked) if (clientId !== by) source.cancel();
-    this.emit({ type: 'permission_resolved', requestId, callId: entry.question.callId, outcome, ...(by ? { by } : {}) });
+    this.emit({
+      type: 'permission_resolved',
+      requestId,
+      callId: entry.question.callId,
+      outcome,
+      ...(by ? { by } : {}),
+    });
     entry.resolve({ outcome, ...(by ? { by } : {}) });
     return true;
   }

@@ -20,7 +20,8 @@ export interface Selected {
 }
 
 type Action = 'written' | 'deleted' | 'merged' | 'renamed' | 'mode';
-type Target = { kind: 'write'; source: Source; mode: number } | { kind: 'delete' } | { kind: 'mkdir' } | { kind: 'rmdir' };
+type Target =
+  { kind: 'write'; source: Source; mode: number } | { kind: 'delete' } | { kind: 'mkdir' } | { kind: 'rmdir' };
 interface Op {
   sel: Selected;
   target: Target;
@@ -49,11 +50,31 @@ export interface AcceptDeps {
 const itemPath = (i: ReviewItem) => (i.dir ? i.path.slice(0, -1) : i.path);
 
 /** Three-way merge with `git merge-file`: real (ours) ← base → agent (theirs). */
-async function mergeFile(deps: AcceptDeps, realAbs: string, baseOid: string, theirs: string): Promise<{ clean: boolean; text: string }> {
+async function mergeFile(
+  deps: AcceptDeps,
+  realAbs: string,
+  baseOid: string,
+  theirs: string,
+): Promise<{ clean: boolean; text: string }> {
   const tmp = path.join(deps.store.dir, `merge-${randomBytes(4).toString('hex')}.tmp`);
   await writeFile(tmp, theirs);
   try {
-    const r = await deps.git(['merge-file', '-p', '-L', 'yours', '-L', 'base', '-L', 'agent', realAbs, await deps.store.objectFile(baseOid), tmp], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) });
+    const r = await deps.git(
+      [
+        'merge-file',
+        '-p',
+        '-L',
+        'yours',
+        '-L',
+        'base',
+        '-L',
+        'agent',
+        realAbs,
+        await deps.store.objectFile(baseOid),
+        tmp,
+      ],
+      { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) },
+    );
     return { clean: r.exitCode === 0, text: r.stdout };
   } finally {
     await rm(tmp, { force: true });
@@ -73,7 +94,11 @@ async function realText(abs: string): Promise<string | null> {
 }
 
 /** Decides what each selected item writes, merging where the person changed the file since its base. */
-async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Promise<{ ops: Op[]; conflicts: AcceptOutcome['conflicts'] }> {
+async function plan(
+  deps: AcceptDeps,
+  selected: Selected[],
+  force: boolean,
+): Promise<{ ops: Op[]; conflicts: AcceptOutcome['conflicts'] }> {
   const { store } = deps;
   const ops: Op[] = [];
   const conflicts: AcceptOutcome['conflicts'] = [];
@@ -84,16 +109,33 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
     let theirsText: string | null = null;
     if (it.dir) target = { kind: it.change === 'added' ? 'mkdir' : 'rmdir' };
     else if (sel.hunks === null || it.change === 'deleted') {
-      target = it.next ? { kind: 'write', source: await store.objectSource(it.next.oid), mode: it.next.mode } : { kind: 'delete' };
+      target = it.next
+        ? { kind: 'write', source: await store.objectSource(it.next.oid), mode: it.next.mode }
+        : { kind: 'delete' };
     } else {
       partial = applyHunks((await sel.diff()).oldText ?? '', sel.hunks) ?? undefined;
-      if (partial === undefined) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
+      if (partial === undefined)
+        throw new ShadowboxError(
+          ErrorCodes.HunkNotFound,
+          'hunk_does_not_apply',
+          `hunks of ${it.path} no longer apply`,
+          { path: it.path },
+        );
       theirsText = partial;
       const mode = it.old.type === 'file' ? it.old.mode : (it.next?.mode ?? 0o644);
       target = { kind: 'write', source: { bytes: Buffer.from(partial) }, mode };
     }
-    const action: Action = it.change === 'deleted' ? 'deleted' : it.change === 'renamed' ? 'renamed' : it.old.type === 'file' && it.next && it.old.oid === it.next.oid ? 'mode' : 'written';
-    const fresh = (await store.realMatches(itemPath(it), it.targetBase)) && (it.oldPath === undefined || (await store.realMatches(it.oldPath, it.old)));
+    const action: Action =
+      it.change === 'deleted'
+        ? 'deleted'
+        : it.change === 'renamed'
+          ? 'renamed'
+          : it.old.type === 'file' && it.next && it.old.oid === it.next.oid
+            ? 'mode'
+            : 'written';
+    const fresh =
+      (await store.realMatches(itemPath(it), it.targetBase)) &&
+      (it.oldPath === undefined || (await store.realMatches(it.oldPath, it.old)));
     if (fresh) {
       ops.push({ sel, target, action, ...(partial !== undefined ? { partial } : {}) });
       continue;
@@ -102,16 +144,28 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
     theirsText ??= d.newText;
     const hunkIds = (sel.hunks ?? d.hunks).map((h) => h.id);
     const abs = path.join(store.root, it.path);
-    const ours = it.change === 'modified' && target.kind === 'write' && theirsText !== null && it.old.type === 'file' ? await realText(abs) : null;
+    const ours =
+      it.change === 'modified' && target.kind === 'write' && theirsText !== null && it.old.type === 'file'
+        ? await realText(abs)
+        : null;
     if (ours !== null && it.old.type === 'file') {
       const m = await mergeFile(deps, abs, it.old.oid, theirsText!);
       if (m.clean) {
-        ops.push({ sel, target: { kind: 'write', source: { bytes: Buffer.from(m.text) }, mode: (target as { mode: number }).mode }, action: 'merged', merged: true, ...(partial !== undefined ? { partial } : {}) });
+        ops.push({
+          sel,
+          target: { kind: 'write', source: { bytes: Buffer.from(m.text) }, mode: (target as { mode: number }).mode },
+          action: 'merged',
+          merged: true,
+          ...(partial !== undefined ? { partial } : {}),
+        });
         continue;
       }
       conflicts.push({ path: it.path, hunks: hunkIds, conflictText: m.text });
     } else {
-      const why = it.change === 'renamed' ? 'the source or target of the move changed since the agent read it' : `the real ${it.dir ? 'directory' : 'file'} changed since the agent based its edit on it and cannot be merged`;
+      const why =
+        it.change === 'renamed'
+          ? 'the source or target of the move changed since the agent read it'
+          : `the real ${it.dir ? 'directory' : 'file'} changed since the agent based its edit on it and cannot be merged`;
       conflicts.push({ path: it.path, hunks: hunkIds, conflictText: `conflict: ${why}\n` });
     }
     if (force) ops.push({ sel, target, action, ...(partial !== undefined ? { partial } : {}) });
@@ -120,24 +174,48 @@ async function plan(deps: AcceptDeps, selected: Selected[], force: boolean): Pro
 }
 
 /** Why: writes accepted changes to the real files — staged temps, a journal, renames — then updates the layer. */
-export async function applyAccept(deps: AcceptDeps, selected: Selected[], force: boolean, by: string): Promise<AcceptOutcome> {
+export async function applyAccept(
+  deps: AcceptDeps,
+  selected: Selected[],
+  force: boolean,
+  by: string,
+): Promise<AcceptOutcome> {
   const { store, journal } = deps;
   const { ops, conflicts } = await plan(deps, selected, force);
   if (ops.length === 0) return { acceptId: null, applied: [], conflicts, record: null };
   const id = newAcceptId();
-  const touched = [...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])]))];
+  const touched = [
+    ...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])])),
+  ];
   const before: Record<string, Base> = {};
   for (const p of touched) before[p] = await store.captureBase(p);
   const dirs = await missingDirs(store.root, ops);
   const temps: string[] = [];
   try {
-    for (const o of ops) if (o.target.kind === 'write') temps.push((o.tmp = await stageFile(path.join(store.root, o.sel.item.path), o.target.source, o.target.mode)));
+    for (const o of ops)
+      if (o.target.kind === 'write')
+        temps.push((o.tmp = await stageFile(path.join(store.root, o.sel.item.path), o.target.source, o.target.mode)));
   } catch (e) {
     await removeQuietly(temps);
     await removeEmptyDirs(store.root, dirs);
-    throw new ShadowboxError(ErrorCodes.ShadowFailed, 'write_failed', `could not stage the accepted files; nothing was changed (${(e as Error).message})`, {}, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.ShadowFailed,
+      'write_failed',
+      `could not stage the accepted files; nothing was changed (${(e as Error).message})`,
+      {},
+      { cause: e },
+    );
   }
-  const record: AcceptRecord = { id, state: 'pending', time: new Date().toISOString(), by, force, temps, files: touched.map((p) => ({ path: p, action: '', before: before[p]! })), dirs };
+  const record: AcceptRecord = {
+    id,
+    state: 'pending',
+    time: new Date().toISOString(),
+    by,
+    force,
+    temps,
+    files: touched.map((p) => ({ path: p, action: '', before: before[p]! })),
+    dirs,
+  };
   await journal.write(record);
   try {
     for (const [i, o] of ops.entries()) {
@@ -152,7 +230,13 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   } catch (e) {
     await removeQuietly(temps);
     await rollBack(store, record);
-    throw new ShadowboxError(ErrorCodes.ShadowFailed, 'write_failed', `accept failed and was rolled back (${(e as Error).message})`, {}, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.ShadowFailed,
+      'write_failed',
+      `accept failed and was rolled back (${(e as Error).message})`,
+      {},
+      { cause: e },
+    );
   }
   const newDirs = Object.keys(store.m.entries).filter((k) => {
     const e = store.m.entries[k]!;
@@ -161,12 +245,15 @@ export async function applyAccept(deps: AcceptDeps, selected: Selected[], force:
   const layerBefore = sliceOf(store, [...touched, ...newDirs]);
   await updateLayer(deps, ops);
   // A directory the agent created and the accept made real needs no layer entry any more.
-  for (const d of newDirs) if ((await lstat(path.join(store.root, d)).catch(() => null))?.isDirectory()) delete store.m.entries[d];
+  for (const d of newDirs)
+    if ((await lstat(path.join(store.root, d)).catch(() => null))?.isDirectory()) delete store.m.entries[d];
   const removedDirs = await pruneDeletedDirs(store, touched);
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   for (const f of record.files) f.after = await store.captureBase(f.path);
   for (const d of removedDirs) record.files.push({ ...d, action: 'deleted' });
-  for (const f of record.files) f.action = ops.find((o) => itemPath(o.sel.item) === f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
+  for (const f of record.files)
+    f.action =
+      ops.find((o) => itemPath(o.sel.item) === f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
   for (const p of touched) store.m.known[p] = record.files.find((f) => f.path === p)!.after!;
   record.layerBefore = layerBefore;
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
@@ -199,7 +286,13 @@ async function missingDirs(root: string, ops: Op[]): Promise<string[]> {
     if (o.target.kind !== 'write' && o.target.kind !== 'mkdir') continue;
     const p = itemPath(o.sel.item);
     for (let d = o.target.kind === 'mkdir' ? p : parentOf(p); d !== '' && !out.has(d); d = parentOf(d)) {
-      if (await lstat(path.join(root, d)).then(() => true, () => false)) break;
+      if (
+        await lstat(path.join(root, d)).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       out.add(d);
     }
   }
@@ -260,7 +353,11 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
       const tmpBase = await store.putBytes(Buffer.from(o.partial));
       const tmpOurs = path.join(store.dir, `rebase-${randomBytes(4).toString('hex')}.tmp`);
       await writeFile(tmpOurs, written);
-      const r = await deps.git(['merge-file', '-p', tmpOurs, await store.objectFile(tmpBase), await store.objectFile(e.oid)], { okCodes: Array.from({ length: 127 }, (_, i) => i + 1) }).finally(() => rm(tmpOurs, { force: true }));
+      const r = await deps
+        .git(['merge-file', '-p', tmpOurs, await store.objectFile(tmpBase), await store.objectFile(e.oid)], {
+          okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
+        })
+        .finally(() => rm(tmpOurs, { force: true }));
       if (r.exitCode === 0 && r.stdout !== shadowText) {
         const oid = await store.putBytes(Buffer.from(r.stdout));
         Object.assign(e, { oid, size: Buffer.byteLength(r.stdout) });
@@ -271,11 +368,17 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
 }
 
 /** Removes real directories the layer deleted once nothing of theirs is pending any more. */
-async function pruneDeletedDirs(store: LayerStore, touched: string[]): Promise<{ path: string; before: Base; after: Base }[]> {
+async function pruneDeletedDirs(
+  store: LayerStore,
+  touched: string[],
+): Promise<{ path: string; before: Base; after: Base }[]> {
   const out: { path: string; before: Base; after: Base }[] = [];
   const entries = store.m.entries;
   const dirs = Object.keys(entries)
-    .filter((k) => entries[k]!.kind === 'deleted' && entries[k]!.base.type === 'dir' && touched.some((t) => t.startsWith(k + '/')))
+    .filter(
+      (k) =>
+        entries[k]!.kind === 'deleted' && entries[k]!.base.type === 'dir' && touched.some((t) => t.startsWith(k + '/')),
+    )
     .sort((a, b) => b.length - a.length);
   for (const d of dirs) {
     if (Object.keys(entries).some((k) => k.startsWith(d + '/'))) continue;
@@ -317,8 +420,8 @@ export async function restoreBase(store: LayerStore, rel: string, b: Base): Prom
     await mkdir(abs, { recursive: true });
     return;
   }
-  const source: Source = b.type === 'symlink' ? { link: (await store.readObject(b.oid)).toString('utf8') } : await store.objectSource(b.oid);
+  const source: Source =
+    b.type === 'symlink' ? { link: (await store.readObject(b.oid)).toString('utf8') } : await store.objectSource(b.oid);
   const tmp = await stageFile(abs, source, b.mode);
   await commitStaged(tmp, abs);
 }
-

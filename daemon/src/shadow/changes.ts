@@ -53,13 +53,24 @@ export function listItems(store: LayerStore): ReviewItem[] {
     const isGone = e.kind === 'deleted' && e.base.type === 'dir';
     if (!isNew && !isGone) continue;
     if (filePaths.some((p) => under(p, k)) || keys.some((o) => under(o, k) && entries[o]!.kind === 'dir')) continue;
-    items.push({ path: `${k}/`, change: isNew ? 'added' : 'deleted', old: e.base, next: null, targetBase: e.base, dir: true });
+    items.push({
+      path: `${k}/`,
+      change: isNew ? 'added' : 'deleted',
+      old: e.base,
+      next: null,
+      targetBase: e.base,
+      dir: true,
+    });
   }
   return items.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 /** Text of a stored blob, or null when it is binary or too large to diff. */
-export async function readText(store: LayerStore, oid: string | null, size: number): Promise<{ text: string | null; binary: boolean }> {
+export async function readText(
+  store: LayerStore,
+  oid: string | null,
+  size: number,
+): Promise<{ text: string | null; binary: boolean }> {
   if (oid === null) return { text: '', binary: false };
   if (store.isInline(oid)) {
     const buf = await store.readObject(oid);
@@ -93,13 +104,22 @@ export interface ItemDiff {
 export async function diffItem(store: LayerStore, item: ReviewItem): Promise<ItemDiff> {
   if (item.dir) return { binary: false, textual: false, oldText: null, newText: null, patch: '', hunks: [] };
   const oldHasBlob = item.old.type === 'file' || item.old.type === 'symlink';
-  const o = oldHasBlob ? await readText(store, (item.old as { oid: string }).oid, (item.old as { size: number }).size) : { text: '', binary: false };
+  const o = oldHasBlob
+    ? await readText(store, (item.old as { oid: string }).oid, (item.old as { size: number }).size)
+    : { text: '', binary: false };
   const n = item.next ? await readText(store, item.next.oid, item.next.size) : { text: '', binary: false };
   const binary = o.binary || n.binary;
   if (o.text === null || n.text === null) {
     const oldPath = item.oldPath ?? item.path;
     const what = binary ? 'Binary files' : 'Large files';
-    return { binary, textual: false, oldText: null, newText: null, patch: `${what} a/${oldPath} and b/${item.path} differ\n`, hunks: [] };
+    return {
+      binary,
+      textual: false,
+      oldText: null,
+      newText: null,
+      patch: `${what} a/${oldPath} and b/${item.path} differ\n`,
+      hunks: [],
+    };
   }
   const d = diffText(item.path, item.oldPath ?? item.path, o.text, n.text);
   return { binary: false, textual: true, oldText: o.text, newText: n.text, ...d };

@@ -51,9 +51,10 @@ function editScript(a: number[], b: number[]): Op[] {
   for (let d = 0; d <= Math.min(max, MAX_EDIT_DISTANCE) && found < 0; d++) {
     trace.push(v.slice(offset - d - 1, offset + d + 2));
     for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
+      let x =
+        k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
       let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) x++, y++;
+      while (x < n && y < m && a[x] === b[y]) (x++, y++);
       v[offset + k] = x;
       if (x >= n && y >= m) {
         found = d;
@@ -72,17 +73,22 @@ function editScript(a: number[], b: number[]): Op[] {
     const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
     const prevX = at(prevK);
     const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) ops.push(0), x--, y--;
+    while (x > prevX && y > prevY) (ops.push(0), x--, y--);
     ops.push(x === prevX ? 2 : 1);
     x = prevX;
     y = prevY;
   }
-  while (x > 0 && y > 0) ops.push(0), x--, y--;
+  while (x > 0 && y > 0) (ops.push(0), x--, y--);
   return ops.reverse();
 }
 
 /** Hunks and a unified patch of old → new for one path; ids hash only the changed lines, so they survive line shifts. */
-export function diffText(path: string, oldPath: string, oldText: string, newText: string): { patch: string; hunks: HunkInfo[] } {
+export function diffText(
+  path: string,
+  oldPath: string,
+  oldText: string,
+  newText: string,
+): { patch: string; hunks: HunkInfo[] } {
   const a = tokens(oldText);
   const b = tokens(newText);
   let pre = 0;
@@ -95,7 +101,9 @@ export function diffText(path: string, oldPath: string, oldText: string, newText
   const mb = b.slice(pre, b.length - suf).map(intern);
   // No line in common (a rewrite): the answer is "replace all" without running Myers to its worst case.
   const inA = new Set(ma);
-  const mid = mb.some((x) => inA.has(x)) ? editScript(ma, mb) : [...new Array<Op>(ma.length).fill(1), ...new Array<Op>(mb.length).fill(2)];
+  const mid = mb.some((x) => inA.has(x))
+    ? editScript(ma, mb)
+    : [...new Array<Op>(ma.length).fill(1), ...new Array<Op>(mb.length).fill(2)];
   const ops: Op[] = [...new Array<Op>(pre).fill(0), ...mid, ...new Array<Op>(suf).fill(0)];
   // Group changes into hunks with CONTEXT lines around them (hunks closer than 2×CONTEXT merge).
   const raw: { start: number; end: number }[] = [];

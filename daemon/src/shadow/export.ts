@@ -15,7 +15,8 @@ type Want = TreeEntry | 'head';
 
 const NO_HOOKS = ['-c', 'core.hooksPath=/dev/null'];
 const toEntry = (b: Blob | null): TreeEntry => (b ? { mode: gitMode(b.type, b.mode), oid: b.oid } : null);
-const sameEntry = (a: TreeEntry, b: TreeEntry) => (a === null ? b === null : b !== null && a.mode === b.mode && a.oid === b.oid);
+const sameEntry = (a: TreeEntry, b: TreeEntry) =>
+  a === null ? b === null : b !== null && a.mode === b.mode && a.oid === b.oid;
 
 /**
  * What the session's work holds for a path now: the pending layer entry, else what the path holds
@@ -55,22 +56,41 @@ function stateMessage(sessionId: string, reverted: string[], changed: string[]):
  * file is as HEAD has it. In a git workspace the branch goes into their repository (objects
  * unpacked, one new ref; index, HEAD and working tree untouched); elsewhere into the shadow repository.
  */
-export async function exportBranch(git: Git, gitBinary: string, repoDir: string, store: LayerStore, branch: string): Promise<{ branch: string; commit: string; commits: number }> {
+export async function exportBranch(
+  git: Git,
+  gitBinary: string,
+  repoDir: string,
+  store: LayerStore,
+  branch: string,
+): Promise<{ branch: string; commit: string; commits: number }> {
   const m = store.m;
   const bad = await git(['check-ref-format', '--branch', branch], { okCodes: [1, 128] });
-  if (bad.exitCode !== 0 || branch.startsWith('-')) throw branchError('invalid_branch', `not a valid branch name: ${branch}`, branch);
-  if (m.checkpoints.length === 0 && Object.keys(m.entries).length === 0 && Object.keys(m.dirty).length === 0) throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
+  if (bad.exitCode !== 0 || branch.startsWith('-'))
+    throw branchError('invalid_branch', `not a valid branch name: ${branch}`, branch);
+  if (m.checkpoints.length === 0 && Object.keys(m.entries).length === 0 && Object.keys(m.dirty).length === 0)
+    throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
   await store.ensureDirs();
-  const probe = await git(['-C', store.root, 'rev-parse', '--path-format=absolute', '--git-common-dir', '--show-prefix'], { okCodes: [128] });
+  const probe = await git(
+    ['-C', store.root, 'rev-parse', '--path-format=absolute', '--git-common-dir', '--show-prefix'],
+    { okCodes: [128] },
+  );
   if (probe.exitCode !== 0) return exportInShadowRepo(git, repoDir, store, branch);
   const [commonDir = '', prefix = ''] = probe.stdout.split('\n');
   const userGit = ['--git-dir', commonDir, ...NO_HOOKS];
   const exists = await git([...userGit, 'show-ref', '--verify', '-q', `refs/heads/${branch}`], { okCodes: [1] });
-  if (exists.exitCode === 0) throw branchError('branch_exists', `branch ${branch} already exists in your repository`, branch);
-  const head = (await git(['-C', store.root, 'rev-parse', '-q', '--verify', 'HEAD^{commit}'], { okCodes: [1] })).stdout.trim();
-  const env = { GIT_INDEX_FILE: path.join(store.dir, `export-${randomBytes(4).toString('hex')}.index`), GIT_ALTERNATE_OBJECT_DIRECTORIES: path.join(commonDir, 'objects'), GIT_LITERAL_PATHSPECS: '1' };
+  if (exists.exitCode === 0)
+    throw branchError('branch_exists', `branch ${branch} already exists in your repository`, branch);
+  const head = (
+    await git(['-C', store.root, 'rev-parse', '-q', '--verify', 'HEAD^{commit}'], { okCodes: [1] })
+  ).stdout.trim();
+  const env = {
+    GIT_INDEX_FILE: path.join(store.dir, `export-${randomBytes(4).toString('hex')}.index`),
+    GIT_ALTERNATE_OBJECT_DIRECTORIES: path.join(commonDir, 'objects'),
+    GIT_LITERAL_PATHSPECS: '1',
+  };
   const shadowGit = ['--git-dir', repoDir];
-  const run = (args: string[], input?: string) => git([...shadowGit, ...args], { env, ...(input !== undefined ? { input } : {}) });
+  const run = (args: string[], input?: string) =>
+    git([...shadowGit, ...args], { env, ...(input !== undefined ? { input } : {}) });
   try {
     await run(['read-tree', ...(head ? [head] : ['--empty'])]);
     let parent = head;
@@ -78,7 +98,9 @@ export async function exportBranch(git: Git, gitBinary: string, repoDir: string,
     // Each path's state before the first turn that touched it: the base the agent's net change is measured from.
     const firstOld = new Map<string, TreeEntry>();
     for (const c of m.checkpoints) {
-      const out = (await run(['diff-tree', '-r', '-z', '--no-commit-id', '--root', '--no-renames', c.id])).stdout.split('\0');
+      const out = (await run(['diff-tree', '-r', '-z', '--no-commit-id', '--root', '--no-renames', c.id])).stdout.split(
+        '\0',
+      );
       let info = '';
       for (let i = 0; i + 1 < out.length; i += 2) {
         const [, oldMode = '', newMode, oldOid = '', newOid, status] = out[i]!.split(/[ :]/);
@@ -100,7 +122,14 @@ export async function exportBranch(git: Git, gitBinary: string, repoDir: string,
       const base = firstOld.has(p) ? firstOld.get(p)! : toEntry(blobOf(m.entries[p]?.base));
       wants.set(p, sameEntry(toEntry(cur), base) ? 'head' : toEntry(cur));
     }
-    const headHas = head ? await lsTree(run, head, prefix, [...wants].filter(([, w]) => w === 'head').map(([p]) => p)) : new Map<string, TreeEntry>();
+    const headHas = head
+      ? await lsTree(
+          run,
+          head,
+          prefix,
+          [...wants].filter(([, w]) => w === 'head').map(([p]) => p),
+        )
+      : new Map<string, TreeEntry>();
     const w = new ObjectWriter(repoDir);
     let info = '';
     for (const [p, want] of wants) {
@@ -112,15 +141,27 @@ export async function exportBranch(git: Git, gitBinary: string, repoDir: string,
     if (info) await run(['update-index', '-z', '--index-info'], info);
     const after = (await run(['write-tree'])).stdout.trim();
     if (after !== before) {
-      const changedPaths = (await run(['diff-tree', '-r', '-z', '--name-only', '--no-renames', before, after])).stdout.split('\0').filter(Boolean).map((p) => p.slice(prefix.length));
+      const changedPaths = (await run(['diff-tree', '-r', '-z', '--name-only', '--no-renames', before, after])).stdout
+        .split('\0')
+        .filter(Boolean)
+        .map((p) => p.slice(prefix.length));
       const reverted = changedPaths.filter((p) => wants.get(p) === 'head');
-      const message = stateMessage(m.sessionId, reverted, changedPaths.filter((p) => wants.get(p) !== 'head'));
+      const message = stateMessage(
+        m.sessionId,
+        reverted,
+        changedPaths.filter((p) => wants.get(p) !== 'head'),
+      );
       parent = (await run(['commit-tree', after, ...(parent ? ['-p', parent] : []), '-F', '-'], message)).stdout.trim();
       commits++;
     }
-    if (commits === 0) throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
+    if (commits === 0)
+      throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
     // Copy the new objects into the person's repository, then create the one ref (refused if it appeared meanwhile).
-    const pack = execa(gitBinary, [...shadowGit, 'pack-objects', '--revs', '--stdout', '-q'], { input: `${parent}\n${head ? `--not\n${head}\n` : ''}`, env: { ...env }, extendEnv: true });
+    const pack = execa(gitBinary, [...shadowGit, 'pack-objects', '--revs', '--stdout', '-q'], {
+      input: `${parent}\n${head ? `--not\n${head}\n` : ''}`,
+      env: { ...env },
+      extendEnv: true,
+    });
     await pack.pipe(gitBinary, [...userGit, 'unpack-objects', '-q']);
     await git([...userGit, 'update-ref', '-m', 'shadowbox export', `refs/heads/${branch}`, parent, '']);
     return { branch, commit: parent, commits };
@@ -130,11 +171,24 @@ export async function exportBranch(git: Git, gitBinary: string, repoDir: string,
 }
 
 /** HEAD's entries for some workspace paths (absent paths are missing from the map), in batches. */
-async function lsTree(run: (args: string[]) => Promise<{ stdout: string }>, head: string, prefix: string, paths: string[]): Promise<Map<string, TreeEntry>> {
+async function lsTree(
+  run: (args: string[]) => Promise<{ stdout: string }>,
+  head: string,
+  prefix: string,
+  paths: string[],
+): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
   const wanted = new Set(paths);
   for (let i = 0; i < paths.length; i += 500) {
-    const r = await run(['ls-tree', '-r', '-z', '--full-tree', head, '--', ...paths.slice(i, i + 500).map((p) => prefix + p)]);
+    const r = await run([
+      'ls-tree',
+      '-r',
+      '-z',
+      '--full-tree',
+      head,
+      '--',
+      ...paths.slice(i, i + 500).map((p) => prefix + p),
+    ]);
     for (const line of r.stdout.split('\0')) {
       const m = /^(\d+) \w+ ([0-9a-f]+)\t(.*)$/s.exec(line);
       const p = m?.[3]?.slice(prefix.length);
@@ -145,10 +199,18 @@ async function lsTree(run: (args: string[]) => Promise<{ stdout: string }>, head
 }
 
 /** A workspace that is not a git repository: the branch goes into the shadow repository, ending at the review state. */
-async function exportInShadowRepo(git: Git, repoDir: string, store: LayerStore, branch: string): Promise<{ branch: string; commit: string; commits: number }> {
+async function exportInShadowRepo(
+  git: Git,
+  repoDir: string,
+  store: LayerStore,
+  branch: string,
+): Promise<{ branch: string; commit: string; commits: number }> {
   const m = store.m;
-  const exists = await git(['--git-dir', repoDir, 'show-ref', '--verify', '-q', `refs/heads/${branch}`], { okCodes: [1] });
-  if (exists.exitCode === 0) throw branchError('branch_exists', `branch ${branch} already exists in the shadow repository`, branch);
+  const exists = await git(['--git-dir', repoDir, 'show-ref', '--verify', '-q', `refs/heads/${branch}`], {
+    okCodes: [1],
+  });
+  if (exists.exitCode === 0)
+    throw branchError('branch_exists', `branch ${branch} already exists in the shadow repository`, branch);
   // History trees hold every touched path; paths changed since the last checkpoint take their state now.
   const w = new ObjectWriter(repoDir);
   const files: Record<string, Blob> = { ...m.committed };
@@ -170,7 +232,8 @@ async function exportInShadowRepo(git: Git, repoDir: string, store: LayerStore, 
     commit = await w.putCommit(await w.putTree(files), m.tip, stateMessage(m.sessionId, [], changed.sort()));
     commits++;
   }
-  if (!commit || commits === 0) throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
+  if (!commit || commits === 0)
+    throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
   await git(['--git-dir', repoDir, 'update-ref', `refs/heads/${branch}`, commit, '']);
   return { branch, commit, commits };
 }

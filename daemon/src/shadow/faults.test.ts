@@ -12,7 +12,7 @@ const ALL = { paths: [], hunks: [], force: false };
 const read = (p: string) => readFileSync(path.join(ws.root, p), 'utf8');
 
 describe('export', () => {
-  it('creates a branch in the person\'s repo on top of HEAD without touching HEAD, index or working tree', async () => {
+  it("creates a branch in the person's repo on top of HEAD without touching HEAD, index or working tree", async () => {
     ws = makeWorkspace({ 'a.txt': 'A\n', 'keep.txt': 'K\n', 'sub/b.txt': 'B\n' });
     writeFileSync(path.join(ws.root, 'untracked.txt'), 'U\n');
     writeFileSync(path.join(ws.root, 'keep.txt'), 'K staged\n');
@@ -35,10 +35,18 @@ describe('export', () => {
     const r = await svc.exportBranch(t, 'agent/work');
     expect(r.commits).toBe(2);
     expect(git(ws.root, 'rev-parse', 'agent/work').trim()).toBe(r.commit);
-    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual(['turn two', 'turn one']);
+    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual([
+      'turn two',
+      'turn one',
+    ]);
     expect(git(ws.root, 'show', 'agent/work:a.txt')).toBe('A2\n');
     expect(git(ws.root, 'show', 'agent/work:later.txt')).toBe('L\n');
-    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n').sort()).toEqual(['a.txt', 'keep.txt', 'later.txt', 'n.txt']);
+    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n').sort()).toEqual([
+      'a.txt',
+      'keep.txt',
+      'later.txt',
+      'n.txt',
+    ]);
     expect(git(ws.root, 'fsck', '--no-dangling').trim()).toBe('');
     expect(git(ws.root, 'rev-parse', 'HEAD').trim()).toBe(head);
     expect(git(ws.root, 'status', '--porcelain')).toBe(status);
@@ -51,11 +59,19 @@ describe('export', () => {
   });
 });
 
-const lines = (n: number, change: Record<number, string> = {}) => Array.from({ length: n }, (_, i) => `${change[i + 1] ?? `line ${i + 1}`}\n`).join('');
+const lines = (n: number, change: Record<number, string> = {}) =>
+  Array.from({ length: n }, (_, i) => `${change[i + 1] ?? `line ${i + 1}`}\n`).join('');
 
 describe('export ends at the review state', () => {
   it('a rejected file is as HEAD has it; rejected hunks, pending edits, accepts and undos are as they are now', async () => {
-    ws = makeWorkspace({ 'a.txt': 'A\n', 'b.txt': 'B\n', 'c.txt': lines(40), 'f.txt': 'F\n', 'g.txt': 'G\n', 'u.txt': 'U\n' });
+    ws = makeWorkspace({
+      'a.txt': 'A\n',
+      'b.txt': 'B\n',
+      'c.txt': lines(40),
+      'f.txt': 'F\n',
+      'g.txt': 'G\n',
+      'u.txt': 'U\n',
+    });
     // The person's uncommitted edit, which the agent reads and builds on.
     writeFileSync(path.join(ws.root, 'a.txt'), 'A person\n');
     const svc = ws.open();
@@ -79,7 +95,10 @@ describe('export ends at the review state', () => {
     const head = git(ws.root, 'rev-parse', 'HEAD').trim();
     const r = await svc.exportBranch(t, 'agent/work');
     expect(r.commits).toBe(2);
-    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual(['shadowbox: review state at export', 'turn one']);
+    expect(git(ws.root, 'log', '--format=%s', `${head}..agent/work`).trim().split('\n')).toEqual([
+      'shadowbox: review state at export',
+      'turn one',
+    ]);
     const show = (p: string) => git(ws.root, 'show', `agent/work:${p}`);
     // Rejected: exactly HEAD's bytes (not the agent's, not the person's uncommitted edit); a rejected new file is absent.
     expect(show('a.txt')).toBe('A\n');
@@ -118,7 +137,7 @@ describe('export ends at the review state', () => {
     expect(git(ws.root, 'log', '-1', '--format=%s', 'clean').trim()).toBe('turn one');
   });
 
-  it('a workspace inside a larger repository: the reverted file is HEAD\'s, under its prefix', async () => {
+  it("a workspace inside a larger repository: the reverted file is HEAD's, under its prefix", async () => {
     ws = makeWorkspace({ 'top.txt': 'T\n', 'pkg/a.txt': 'A\n', 'pkg/b.txt': 'B\n' });
     const sub = path.join(ws.root, 'pkg');
     const svc = ws.open();
@@ -131,7 +150,11 @@ describe('export ends at the review state', () => {
     await svc.exportBranch(t, 'agent/work');
     expect(git(ws.root, 'show', 'agent/work:pkg/a.txt')).toBe('A\n');
     expect(git(ws.root, 'show', 'agent/work:pkg/b.txt')).toBe('B2\n');
-    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n')).toEqual(['pkg/a.txt', 'pkg/b.txt', 'top.txt']);
+    expect(git(ws.root, 'ls-tree', '-r', '--name-only', 'agent/work').trim().split('\n')).toEqual([
+      'pkg/a.txt',
+      'pkg/b.txt',
+      'top.txt',
+    ]);
     expect(git(ws.root, 'log', '-1', '--format=%B', 'agent/work')).toContain('Reverted: a.txt');
   });
 
@@ -189,9 +212,13 @@ describe('faults', () => {
       const svc = createShadowService({ stateDir: ${JSON.stringify(ws.stateDir)}, audit: { append: async () => {} }, logger, onAcceptStep });
       await svc.accept({ sessionId: 's1', workspace: ${JSON.stringify(ws.root)} }, { paths: [], hunks: [], force: false }, 'child');
       process.stdout.write('done');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
-    const paused = new Promise<void>((resolve) => child.stdout.on('data', (d) => ((out += String(d)), out.includes('paused') && resolve())));
+    const paused = new Promise<void>((resolve) =>
+      child.stdout.on('data', (d) => ((out += String(d)), out.includes('paused') && resolve())),
+    );
     const exited = new Promise((r) => child.once('exit', r));
     await Promise.race([paused, exited]);
     expect(out).toBe('paused');
@@ -239,7 +266,7 @@ describe('restart and watch', () => {
     expect(read('a.txt')).toBe('A\n');
   });
 
-  it('watch reports the person\'s changes, not ignored ones', async () => {
+  it("watch reports the person's changes, not ignored ones", async () => {
     ws = makeWorkspace({ '.gitignore': 'build/\n', 'a.txt': 'A\n' });
     mkdirSync(path.join(ws.root, 'node_modules'));
     mkdirSync(path.join(ws.root, 'build'));
@@ -253,7 +280,9 @@ describe('restart and watch', () => {
     for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     stop();
     expect(seen.flat()).toContain('a.txt');
-    expect(seen.flat().some((p) => p.startsWith('node_modules') || p.startsWith('build') || p.startsWith('.git'))).toBe(false);
+    expect(seen.flat().some((p) => p.startsWith('node_modules') || p.startsWith('build') || p.startsWith('.git'))).toBe(
+      false,
+    );
     // The agent's next read sees the person's edit, and its pending edit of the file is marked stale.
   });
 

@@ -4,9 +4,23 @@ import { execa } from 'execa';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
 // Variables that would point git at another repository or index than the one we name explicitly.
-const GIT_ENV_DROP = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_COMMON_DIR', 'GIT_NAMESPACE', 'GIT_PREFIX'];
+const GIT_ENV_DROP = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_NAMESPACE',
+  'GIT_PREFIX',
+];
 
-const IDENTITY = { GIT_AUTHOR_NAME: 'shadowbox', GIT_AUTHOR_EMAIL: 'shadowbox@localhost', GIT_COMMITTER_NAME: 'shadowbox', GIT_COMMITTER_EMAIL: 'shadowbox@localhost' };
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'shadowbox',
+  GIT_AUTHOR_EMAIL: 'shadowbox@localhost',
+  GIT_COMMITTER_NAME: 'shadowbox',
+  GIT_COMMITTER_EMAIL: 'shadowbox@localhost',
+};
 
 export interface GitRunOptions {
   cwd?: string;
@@ -21,7 +35,12 @@ export type Git = (args: string[], options?: GitRunOptions) => Promise<{ stdout:
 
 /** Why: every git call goes through one place that strips inherited GIT_* variables and sets an identity. */
 export function createGit(binary = 'git'): Git {
-  const base: Record<string, string | undefined> = { ...IDENTITY, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' };
+  const base: Record<string, string | undefined> = {
+    ...IDENTITY,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    LC_ALL: 'C',
+  };
   for (const k of GIT_ENV_DROP) base[k] = undefined;
   return async (args, options = {}) => {
     const r = await execa(binary, args, {
@@ -34,7 +53,13 @@ export function createGit(binary = 'git'): Git {
     });
     const exitCode = r.exitCode ?? -1;
     if (exitCode !== 0 && !(options.okCodes ?? []).includes(exitCode)) {
-      throw new ShadowboxError(ErrorCodes.ShadowFailed, 'git_failed', `git ${args[0]} failed (${exitCode}): ${String(r.stderr).trim().slice(0, 400)}`, { command: args[0], exitCode }, { cause: r });
+      throw new ShadowboxError(
+        ErrorCodes.ShadowFailed,
+        'git_failed',
+        `git ${args[0]} failed (${exitCode}): ${String(r.stderr).trim().slice(0, 400)}`,
+        { command: args[0], exitCode },
+        { cause: r },
+      );
     }
     return { stdout: String(r.stdout), exitCode };
   };

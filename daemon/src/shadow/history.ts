@@ -7,13 +7,19 @@ export async function ensureRepo(repoDir: string): Promise<void> {
   await initBareRepo(repoDir);
 }
 
-export const blobOf = (b: Base | undefined): Blob | null => (b && (b.type === 'file' || b.type === 'symlink') ? { oid: b.oid, mode: b.mode, type: b.type } : null);
-export const same = (a: Blob | null | undefined, b: Blob | null | undefined) => (a ?? null) === null ? (b ?? null) === null : !!b && a!.oid === b.oid && gitMode(a!.type, a!.mode) === gitMode(b.type, b.mode);
+export const blobOf = (b: Base | undefined): Blob | null =>
+  b && (b.type === 'file' || b.type === 'symlink') ? { oid: b.oid, mode: b.mode, type: b.type } : null;
+export const same = (a: Blob | null | undefined, b: Blob | null | undefined) =>
+  (a ?? null) === null
+    ? (b ?? null) === null
+    : !!b && a!.oid === b.oid && gitMode(a!.type, a!.mode) === gitMode(b.type, b.mode);
 
 /** A base as a short stable key: `none`, `dir`, or `<gitmode>:<blob id>`. */
-export const baseKey = (b: Base): string => (b.type === 'file' || b.type === 'symlink' ? `${gitMode(b.type, b.mode)}:${b.oid}` : b.type);
+export const baseKey = (b: Base): string =>
+  b.type === 'file' || b.type === 'symlink' ? `${gitMode(b.type, b.mode)}:${b.oid}` : b.type;
 
-export const trailer = (sessionId: string, turnId: string) => `\n\nShadowbox-Session: ${sessionId}\nShadowbox-Turn: ${turnId}\n`;
+export const trailer = (sessionId: string, turnId: string) =>
+  `\n\nShadowbox-Session: ${sessionId}\nShadowbox-Turn: ${turnId}\n`;
 
 /**
  * Commits the layer's changes since the last checkpoint. Blobs, trees and the commit are written as
@@ -22,7 +28,13 @@ export const trailer = (sessionId: string, turnId: string) => `\n\nShadowbox-Ses
  * bytes history has not seen yet, a "real files" commit goes first so each turn commit is exactly
  * the agent's change.
  */
-export async function commitCheckpoint(repoDir: string, store: LayerStore, turnId: string, summary: string, objects = new RepoObjects(repoDir)): Promise<{ commit: string; files: string[] } | null> {
+export async function commitCheckpoint(
+  repoDir: string,
+  store: LayerStore,
+  turnId: string,
+  summary: string,
+  objects = new RepoObjects(repoDir),
+): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
   const turnChanges = new Map<string, Blob | null>();
@@ -34,7 +46,11 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
       // History already holds this base or a turn derived from it (a file edited again in a later turn).
       if (!same(b, m.committed[p]) && m.committed[p]?.on !== baseKey(e.base)) baseChanges.set(p, b);
     }
-    const want: Blob | null = e ? (e.kind === 'file' ? { oid: e.oid, mode: e.mode, type: 'file', on: baseKey(e.base) } : null) : blobOf(m.known[p]);
+    const want: Blob | null = e
+      ? e.kind === 'file'
+        ? { oid: e.oid, mode: e.mode, type: 'file', on: baseKey(e.base) }
+        : null
+      : blobOf(m.known[p]);
     const have = baseChanges.has(p) ? baseChanges.get(p) : (m.committed[p] ?? null);
     if (!same(want, have)) turnChanges.set(p, want);
   }
@@ -44,7 +60,11 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
     return null;
   }
   const w = new ObjectWriter(repoDir, objects);
-  const blobs = [...new Set([...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid))];
+  const blobs = [
+    ...new Set(
+      [...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid),
+    ),
+  ];
   await pool(blobs, 16, (oid) => copyBlob(w, store, oid));
   // The layer's state changes only after the objects and the ref are on disk: a failure leaves it as it was.
   const committed = { ...m.committed };
@@ -57,7 +77,8 @@ export async function commitCheckpoint(repoDir: string, store: LayerStore, turnI
     tip = await w.putCommit(await w.putTree(committed), tip, message);
     return tip;
   };
-  if (baseChanges.size > 0) await commitFrom(baseChanges, `shadowbox: real files before turn ${turnId}${trailer(m.sessionId, turnId)}`);
+  if (baseChanges.size > 0)
+    await commitFrom(baseChanges, `shadowbox: real files before turn ${turnId}${trailer(m.sessionId, turnId)}`);
   const commit = await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`);
   await w.setRef(`refs/shadowbox/sessions/${m.sessionId}`, commit);
   for (const p of new Set([...baseChanges.keys(), ...turnChanges.keys()])) {

@@ -21,7 +21,10 @@ export function duBytes(dir: string): number {
 }
 
 /** A ~40 KiB text file whose line `turn % 500` says which turn wrote it. */
-const version = (turn: number) => Array.from({ length: 500 }, (_, i) => (i === turn % 500 ? `turn ${turn} wrote this line ${'x'.repeat(40)}` : `line ${i} ${'-'.repeat(70)}`)).join('\n') + '\n';
+const version = (turn: number) =>
+  Array.from({ length: 500 }, (_, i) =>
+    i === turn % 500 ? `turn ${turn} wrote this line ${'x'.repeat(40)}` : `line ${i} ${'-'.repeat(70)}`,
+  ).join('\n') + '\n';
 
 const sessionDir = (s = 's1') => path.join(workspaceStateDir(ws.stateDir, ws.root), 'shadow', 'sessions', s);
 const datFiles = () => readdirSync(sessionDir()).filter((n) => n.includes('.dat'));

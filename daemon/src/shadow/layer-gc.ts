@@ -64,7 +64,12 @@ export async function liveObjects(store: LayerStore, journal: Journal): Promise<
  * file keeps every version ever written. Trims the undo stack to `undoDepth`, then compacts the object
  * store when enough of it is unreferenced. Caller holds the session lock.
  */
-export async function collectLayer(store: LayerStore, journal: Journal, journalDir: string, opts: LayerGcOptions = {}): Promise<CompactStats | null> {
+export async function collectLayer(
+  store: LayerStore,
+  journal: Journal,
+  journalDir: string,
+  opts: LayerGcOptions = {},
+): Promise<CompactStats | null> {
   const depth = opts.undoDepth ?? DEFAULT_UNDO_DEPTH;
   if (store.m.accepts.length > depth) {
     const dropped = store.m.accepts.splice(0, store.m.accepts.length - depth);
@@ -75,5 +80,9 @@ export async function collectLayer(store: LayerStore, journal: Journal, journalD
   const minBytes = opts.minGarbageBytes ?? DEFAULT_MIN_GARBAGE_BYTES;
   // Cheap test first: a file smaller than the threshold cannot hold that much garbage.
   if (store.datBytes() < minBytes) return null;
-  return store.compactObjects(await liveObjects(store, journal), { minBytes, ratio: opts.garbageRatio ?? DEFAULT_GARBAGE_RATIO, ...(opts.onCompactStep ? { onStep: opts.onCompactStep } : {}) });
+  return store.compactObjects(await liveObjects(store, journal), {
+    minBytes,
+    ratio: opts.garbageRatio ?? DEFAULT_GARBAGE_RATIO,
+    ...(opts.onCompactStep ? { onStep: opts.onCompactStep } : {}),
+  });
 }

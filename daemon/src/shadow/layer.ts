@@ -1,6 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync, readFileSync, readSync, statSync, type Stats, writevSync } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  type Stats,
+  writevSync,
+} from 'node:fs';
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -96,7 +121,14 @@ const COMPACT_AFTER = 2000;
 export class LayerStore {
   readonly objectsDir: string;
   readonly m: Manifest;
-  private readonly changed: Record<MapName, Set<string>> = { entries: new Set(), reads: new Set(), known: new Set(), committed: new Set(), dirty: new Set(), blobs: new Set() };
+  private readonly changed: Record<MapName, Set<string>> = {
+    entries: new Set(),
+    reads: new Set(),
+    known: new Set(),
+    committed: new Set(),
+    dirty: new Set(),
+    blobs: new Set(),
+  };
   private logLines = 0;
   /** Checkpoints already in the log or snapshot: a log line carries only the ones after (the list grows by one per turn). */
   private savedCheckpoints = 0;
@@ -113,7 +145,8 @@ export class LayerStore {
     raw: Manifest,
   ) {
     this.objectsDir = path.join(dir, 'objects');
-    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
+    for (const name of MAPS)
+      (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
     this.m = raw;
   }
 
@@ -139,7 +172,20 @@ export class LayerStore {
       m = JSON.parse(await readFile(path.join(dir, 'layer.json'), 'utf8')) as Manifest;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      m = { version: 1, sessionId, workspace: root, entries: {}, reads: {}, known: {}, committed: {}, dirty: {}, tip: null, checkpoints: [], accepts: [], blobs: {} };
+      m = {
+        version: 1,
+        sessionId,
+        workspace: root,
+        entries: {},
+        reads: {},
+        known: {},
+        committed: {},
+        dirty: {},
+        tip: null,
+        checkpoints: [],
+        accepts: [],
+        blobs: {},
+      };
     }
     m.blobs ??= {}; // a layer written before blobs.dat
     let lines: string[] = [];
@@ -150,7 +196,13 @@ export class LayerStore {
     }
     for (const line of lines) {
       if (!line) continue;
-      let delta: { maps: Record<MapName, Record<string, unknown>>; tip: string | null; checkpoints?: Checkpoint[]; cp?: [number, Checkpoint[]]; accepts: string[] };
+      let delta: {
+        maps: Record<MapName, Record<string, unknown>>;
+        tip: string | null;
+        checkpoints?: Checkpoint[];
+        cp?: [number, Checkpoint[]];
+        accepts: string[];
+      };
       try {
         delta = JSON.parse(line) as typeof delta;
       } catch {
@@ -164,7 +216,9 @@ export class LayerStore {
         }
       }
       // `cp`: the checkpoints appended since the line before (whole list in lines written before it existed).
-      const checkpoints = delta.cp ? [...m.checkpoints.slice(0, delta.cp[0]), ...delta.cp[1]] : (delta.checkpoints ?? m.checkpoints);
+      const checkpoints = delta.cp
+        ? [...m.checkpoints.slice(0, delta.cp[0]), ...delta.cp[1]]
+        : (delta.checkpoints ?? m.checkpoints);
       Object.assign(m, { tip: delta.tip, checkpoints, accepts: delta.accepts });
     }
     const store = new LayerStore(dir, root, m);
@@ -198,7 +252,9 @@ export class LayerStore {
     } catch {
       return;
     }
-    for (const n of names) if (/^blobs(-[0-9a-f]+)?\.dat(\.tmp)?$/.test(n) && n !== current) await rm(path.join(this.dir, n), { force: true });
+    for (const n of names)
+      if (/^blobs(-[0-9a-f]+)?\.dat(\.tmp)?$/.test(n) && n !== current)
+        await rm(path.join(this.dir, n), { force: true });
   }
 
   /**
@@ -211,7 +267,10 @@ export class LayerStore {
    * ones. Object files (`objects/<id>`, > 64 KiB or copies for merge-file) not in `live` are removed.
    * Caller holds the session lock (no put runs meanwhile).
    */
-  async compactObjects(live: Set<string>, opts: { minBytes: number; ratio: number; onStep?: CompactStep }): Promise<CompactStats | null> {
+  async compactObjects(
+    live: Set<string>,
+    opts: { minBytes: number; ratio: number; onStep?: CompactStep },
+  ): Promise<CompactStats | null> {
     const t0 = performance.now();
     const size = this.datBytes();
     let liveBytes = 0;
@@ -234,7 +293,8 @@ export class LayerStore {
       let at = 0;
       for (const [oid, [from, len]] of keep) {
         const rec = Buffer.allocUnsafe(DAT_HEADER + len);
-        if (readSync(this.dat(), rec, 0, rec.byteLength, from - DAT_HEADER) !== rec.byteLength) throw new Error(`blobs.dat is shorter than its manifest says (object ${oid})`);
+        if (readSync(this.dat(), rec, 0, rec.byteLength, from - DAT_HEADER) !== rec.byteLength)
+          throw new Error(`blobs.dat is shorter than its manifest says (object ${oid})`);
         await out.write(rec, 0, rec.byteLength, at);
         blobs[oid] = [at + DAT_HEADER, len];
         at += rec.byteLength;
@@ -263,7 +323,13 @@ export class LayerStore {
       this.stored.delete(n);
       filesRemoved++;
     }
-    return { bytesBefore: size, bytesAfter: this.datBytes(), objectsDropped: dropped, filesRemoved, ms: performance.now() - t0 };
+    return {
+      bytesBefore: size,
+      bytesAfter: this.datBytes(),
+      objectsDropped: dropped,
+      filesRemoved,
+      ms: performance.now() - t0,
+    };
   }
 
   /** Writes layer.json whole (temp, fsync, rename) and empties the log. */
@@ -351,7 +417,12 @@ export class LayerStore {
       maps[name] = out;
     }
     const from = Math.min(this.savedCheckpoints, this.m.checkpoints.length);
-    const line = JSON.stringify({ maps, tip: this.m.tip, cp: [from, this.m.checkpoints.slice(from)], accepts: this.m.accepts });
+    const line = JSON.stringify({
+      maps,
+      tip: this.m.tip,
+      cp: [from, this.m.checkpoints.slice(from)],
+      accepts: this.m.accepts,
+    });
     this.savedCheckpoints = this.m.checkpoints.length;
     // One append-mode handle for the session's life: a save is one write, not open + write + close.
     this.log ??= await open(path.join(this.dir, 'layer.log'), 'a');
@@ -396,7 +467,8 @@ export class LayerStore {
     const loc = this.m.blobs[oid];
     if (!loc) return readFile(this.objectPath(oid));
     const out = Buffer.allocUnsafe(loc[1]);
-    if (readSync(this.dat(), out, 0, loc[1], loc[0]) !== loc[1]) throw new Error(`blobs.dat is shorter than its manifest says (object ${oid})`);
+    if (readSync(this.dat(), out, 0, loc[1], loc[0]) !== loc[1])
+      throw new Error(`blobs.dat is shorter than its manifest says (object ${oid})`);
     return out;
   }
 
@@ -436,7 +508,8 @@ export class LayerStore {
       const at = this.datSize;
       this.datSize += DAT_HEADER + data.byteLength;
       const n = writevSync(fd, [head, data], at);
-      if (n !== DAT_HEADER + data.byteLength) throw new Error(`short write to blobs.dat (${n} of ${DAT_HEADER + data.byteLength} bytes)`);
+      if (n !== DAT_HEADER + data.byteLength)
+        throw new Error(`short write to blobs.dat (${n} of ${DAT_HEADER + data.byteLength} bytes)`);
       this.m.blobs[oid] = [at + DAT_HEADER, data.byteLength];
       return oid;
     }
@@ -480,10 +553,16 @@ export class LayerStore {
     if (!st) return { type: 'none' };
     if (st.isDirectory()) return { type: 'dir' };
     const meta = { mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    if (st.isSymbolicLink()) return { type: 'symlink', oid: await this.putBytes(Buffer.from(await readlink(abs))), ...meta };
+    if (st.isSymbolicLink())
+      return { type: 'symlink', oid: await this.putBytes(Buffer.from(await readlink(abs))), ...meta };
     if (!st.isFile()) return { type: 'none' };
     // Small files in one read; large ones streamed (hash while copying) so memory stays flat.
-    const oid = st.size <= INLINE_BYTES ? await this.putBytes(readFileSync(abs)) : st.size <= 1024 * 1024 ? await this.putBytes(await readFile(abs)) : await this.putFile(abs, st.size);
+    const oid =
+      st.size <= INLINE_BYTES
+        ? await this.putBytes(readFileSync(abs))
+        : st.size <= 1024 * 1024
+          ? await this.putBytes(await readFile(abs))
+          : await this.putFile(abs, st.size);
     return { type: 'file', oid, ...meta };
   }
 

@@ -10,8 +10,10 @@ import type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 
 type Found = { layer: Entry } | { real: true } | null;
 
-const notFound = (p: string) => new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`, { path: p });
-const notAFile = (p: string, reason = 'not_a_file') => new ShadowboxError(ErrorCodes.NotAFile, reason, `not a file: ${p}`, { path: p });
+const notFound = (p: string) =>
+  new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`, { path: p });
+const notAFile = (p: string, reason = 'not_a_file') =>
+  new ShadowboxError(ErrorCodes.NotAFile, reason, `not a file: ${p}`, { path: p });
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const under = (rel: string, dir: string) => dir === '' || rel.startsWith(dir + '/');
@@ -74,7 +76,9 @@ export class LayeredView implements WorkspaceView {
     if (!f) return null;
     if ('layer' in f) {
       const e = f.layer;
-      return e.kind === 'file' ? { type: 'file', size: e.size, mode: e.mode, mtimeMs: e.mtimeMs } : { type: 'dir', size: 0, mode: 0o755, mtimeMs: 0 };
+      return e.kind === 'file'
+        ? { type: 'file', size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
+        : { type: 'dir', size: 0, mode: 0o755, mtimeMs: 0 };
     }
     try {
       const st = await lstat(path.join(this.root, rel));
@@ -105,19 +109,31 @@ export class LayeredView implements WorkspaceView {
       if (st.isDirectory()) throw notAFile(p, 'is_directory');
       const data = new Uint8Array(await h.readFile());
       // Remember what the agent saw: a later write is based on this, so the person's edits after it merge.
-      if (st.isFile() && rel !== '' && !rel.split('/').includes('.git')) await this.lock.run(async () => this.rememberRead(rel, data, st));
+      if (st.isFile() && rel !== '' && !rel.split('/').includes('.git'))
+        await this.lock.run(async () => this.rememberRead(rel, data, st));
       return data;
     } finally {
       await h.close();
     }
   }
 
-  private async rememberRead(rel: string, data: Uint8Array, st: { mode: number; size: number; mtimeMs: number; ino: number }): Promise<void> {
+  private async rememberRead(
+    rel: string,
+    data: Uint8Array,
+    st: { mode: number; size: number; mtimeMs: number; ino: number },
+  ): Promise<void> {
     if (this.entries[rel]) return;
     const oid = blobOid(data);
     if (this.store.m.reads[rel]?.type === 'file' && (this.store.m.reads[rel] as { oid: string }).oid === oid) return;
     await this.store.putBytes(data);
-    this.store.m.reads[rel] = { type: 'file', oid, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    this.store.m.reads[rel] = {
+      type: 'file',
+      oid,
+      mode: st.mode & 0o7777,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    };
   }
 
   async readdir(p: string): Promise<DirEntry[]> {
@@ -144,7 +160,9 @@ export class LayeredView implements WorkspaceView {
       if (e.kind === 'deleted') out.delete(name);
       else out.set(name, e.kind === 'file' ? 'file' : 'dir');
     }
-    return [...out].map(([name, type]) => ({ name, type })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...out]
+      .map(([name, type]) => ({ name, type }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Refuses when the canonical path or the path as given matches a protected glob. */
@@ -157,7 +175,8 @@ export class LayeredView implements WorkspaceView {
   /** For a remove or move of a directory: refuses when anything below it (or below where it goes) is protected. */
   private async guardTree(rel: string, p: string, to?: string): Promise<void> {
     if (!this.guard || (await this.kindOf(rel)) !== 'dir') return;
-    if (!(await this.guard.mayMatchBelow(rel, p)) && !(to !== undefined && (await this.guard.mayMatchBelow(to, p)))) return;
+    if (!(await this.guard.mayMatchBelow(rel, p)) && !(to !== undefined && (await this.guard.mayMatchBelow(to, p))))
+      return;
     const walk = async (dir: string): Promise<void> => {
       for (const child of await this.readdir(dir)) {
         const c = `${dir}/${child.name}`;
@@ -208,7 +227,10 @@ export class LayeredView implements WorkspaceView {
     const a = await resolvePath(this.rules, from, { intent: 'write', followLast: false });
     const b = await resolvePath(this.rules, to, { intent: 'write', followLast: false });
     if (a === b) return;
-    if (under(b, a)) throw new ShadowboxError(ErrorCodes.ToolFailed, 'rename_into_self', `cannot move ${from} into itself`, { path: to });
+    if (under(b, a))
+      throw new ShadowboxError(ErrorCodes.ToolFailed, 'rename_into_self', `cannot move ${from} into itself`, {
+        path: to,
+      });
     await this.guardPath(a, from);
     await this.guardPath(b, to);
     await this.guardTree(a, from, b);
@@ -244,10 +266,21 @@ export class LayeredView implements WorkspaceView {
     if (kind === 'dir') return;
     if (kind !== null) throw notAFile(p, 'exists_not_a_directory');
     const prev = this.entries[rel];
-    this.entries[rel] = prev?.kind === 'deleted' ? { kind: 'dir', base: prev.base, opaque: true } : { kind: 'dir', base: { type: 'none' }, opaque: false };
+    this.entries[rel] =
+      prev?.kind === 'deleted'
+        ? { kind: 'dir', base: prev.base, opaque: true }
+        : { kind: 'dir', base: { type: 'none' }, opaque: false };
   }
 
-  private async putFile(rel: string, p: string, content: string | Promise<string>, size: number, mode: number | undefined, from?: string, seen?: Map<string, Promise<Stats | null>>): Promise<void> {
+  private async putFile(
+    rel: string,
+    p: string,
+    content: string | Promise<string>,
+    size: number,
+    mode: number | undefined,
+    from?: string,
+    seen?: Map<string, Promise<Stats | null>>,
+  ): Promise<void> {
     const prev = this.entries[rel];
     let base: Base;
     if (!prev && !this.hiddenByAncestor(rel)) {
@@ -262,7 +295,15 @@ export class LayeredView implements WorkspaceView {
     const oid = await content;
     const keptMode = prev?.kind === 'file' ? prev.mode : base.type === 'file' ? base.mode : 0o644;
     const origin = from ?? (prev?.kind === 'file' ? prev.from : undefined);
-    this.entries[rel] = { kind: 'file', oid, mode: (mode ?? keptMode) & 0o7777, size, mtimeMs: Date.now(), base, ...(origin !== undefined ? { from: origin } : {}) };
+    this.entries[rel] = {
+      kind: 'file',
+      oid,
+      mode: (mode ?? keptMode) & 0o7777,
+      size,
+      mtimeMs: Date.now(),
+      base,
+      ...(origin !== undefined ? { from: origin } : {}),
+    };
     this.store.m.known[rel] ??= base;
     this.store.markDirty(rel);
   }
@@ -271,7 +312,10 @@ export class LayeredView implements WorkspaceView {
     const kind = await this.kindOf(rel);
     if (kind === null) throw notFound(p);
     if (kind === 'dir') {
-      if ('real' in this.lookup(rel)! || (this.entries[rel]?.kind === 'dir' && !(this.entries[rel] as { opaque: boolean }).opaque)) {
+      if (
+        'real' in this.lookup(rel)! ||
+        (this.entries[rel]?.kind === 'dir' && !(this.entries[rel] as { opaque: boolean }).opaque)
+      ) {
         await this.walkReal(rel, async (child, isDir) => {
           if (this.shadowed(child)) return;
           this.entries[child] = { kind: 'deleted', base: isDir ? { type: 'dir' } : await this.store.baseFor(child) };
@@ -326,11 +370,18 @@ export class LayeredView implements WorkspaceView {
     if (target === 'dir') throw notAFile(to, 'target_is_directory');
     if (kind === 'dir') {
       await this.makeDir(b, to);
-      for (const child of await this.readdir(a)) await this.renameIn(`${a}/${child.name}`, `${b}/${child.name}`, from, to);
+      for (const child of await this.readdir(a))
+        await this.renameIn(`${a}/${child.name}`, `${b}/${child.name}`, from, to);
       await this.removeIn(a, from);
       return;
     }
-    if (kind !== 'file') throw new ShadowboxError(ErrorCodes.ToolFailed, 'unsupported_rename', `only files and directories can be moved: ${from}`, { path: from });
+    if (kind !== 'file')
+      throw new ShadowboxError(
+        ErrorCodes.ToolFailed,
+        'unsupported_rename',
+        `only files and directories can be moved: ${from}`,
+        { path: from },
+      );
     const e = this.entries[a];
     let oid: string, size: number, mode: number, origin: string | undefined;
     if (e?.kind === 'file') {

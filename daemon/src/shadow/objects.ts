@@ -92,7 +92,10 @@ export class ObjectWriter {
     await mkdir(dir, { recursive: true });
     const name = path.join(dir, `pack-${packSum.toString('hex')}`);
     const tmp = path.join(dir, `tmp_pack_${randomBytes(6).toString('hex')}`);
-    await Promise.all([writeSynced(`${tmp}.pack`, [head, ...entries.map((e) => e.entry), packSum]), writeSynced(`${tmp}.idx`, [idx])]);
+    await Promise.all([
+      writeSynced(`${tmp}.pack`, [head, ...entries.map((e) => e.entry), packSum]),
+      writeSynced(`${tmp}.idx`, [idx]),
+    ]);
     // Git looks at a pack only once its .idx exists: pack first, then index.
     await rename(`${tmp}.pack`, `${name}.pack`);
     await rename(`${tmp}.idx`, `${name}.idx`);
@@ -115,7 +118,8 @@ export class ObjectWriter {
   /** Writes a blob held in memory whose id the caller knows (a layer object). */
   async putBlobBytes(oid: string, data: Buffer): Promise<void> {
     if (this.pack) return this.queue(oid, 'blob', data);
-    if (!(await this.has(oid))) await this.writeLoose(oid, deflateSync(Buffer.concat([Buffer.from(`blob ${data.byteLength}\0`), data])));
+    if (!(await this.has(oid)))
+      await this.writeLoose(oid, deflateSync(Buffer.concat([Buffer.from(`blob ${data.byteLength}\0`), data])));
   }
 
   /** Copies a stored blob (a layer object file whose name is its blob id) into the repository. */
@@ -176,7 +180,9 @@ export class ObjectWriter {
       }
       // Git orders tree entries by name bytes, a directory as if its name ended in "/".
       entries.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
-      const body = Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.oid, 'hex')]));
+      const body = Buffer.concat(
+        entries.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.oid, 'hex')]),
+      );
       return this.put('tree', body);
     };
     return write(top);
@@ -295,8 +301,12 @@ export async function initBareRepo(repoDir: string): Promise<void> {
   } catch {
     // create below
   }
-  for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags']) await mkdir(path.join(repoDir, d), { recursive: true });
-  await writeFile(path.join(repoDir, 'config'), '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n');
+  for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags'])
+    await mkdir(path.join(repoDir, d), { recursive: true });
+  await writeFile(
+    path.join(repoDir, 'config'),
+    '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n',
+  );
   await writeFile(path.join(repoDir, 'description'), 'shadowbox shadow history\n');
   await writeFile(path.join(repoDir, 'HEAD'), 'ref: refs/heads/main\n');
 }

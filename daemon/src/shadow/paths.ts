@@ -31,7 +31,8 @@ function outside(reason: string, input: string, message: string): ShadowboxError
 export function splitRelative(input: string): string[] {
   if (typeof input !== 'string' || input.includes('\0')) throw outside('invalid_path', String(input), 'invalid path');
   const p = input.replaceAll('\\', '/');
-  if (p.startsWith('/') || path.isAbsolute(input) || /^[A-Za-z]:/.test(p)) throw outside('absolute_path', input, `absolute paths are refused: ${input}`);
+  if (p.startsWith('/') || path.isAbsolute(input) || /^[A-Za-z]:/.test(p))
+    throw outside('absolute_path', input, `absolute paths are refused: ${input}`);
   const out: string[] = [];
   for (const c of p.split('/')) {
     if (c === '' || c === '.') continue;
@@ -90,7 +91,8 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
     if (++links > MAX_LINKS) throw outside('symlink_loop', input, `too many levels of symbolic links: ${input}`);
     const target = await readlink(path.join(rules.root, rel));
     const abs = path.resolve(path.join(rules.root, ...done), target);
-    if (abs !== rules.root && !abs.startsWith(rules.root + path.sep)) throw outside('symlink_outside', input, `symlink leads outside the workspace: ${input}`);
+    if (abs !== rules.root && !abs.startsWith(rules.root + path.sep))
+      throw outside('symlink_outside', input, `symlink leads outside the workspace: ${input}`);
     const targetRel = path.relative(rules.root, abs);
     done.length = 0;
     pending = [...(targetRel === '' ? [] : targetRel.split(path.sep)), ...pending];
@@ -103,11 +105,25 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
 /** Refuses writes to `.git` (at any depth) and to shadowbox state inside the workspace. */
 export function checkProtected(rules: PathRules, rel: string, input: string): void {
   const parts = rel.split('/');
-  if (rel === '') throw new ShadowboxError(ErrorCodes.PathProtected, 'workspace_root', 'the workspace root itself cannot be written', { path: input });
-  if (parts.some((p) => p.toLowerCase() === '.git')) throw new ShadowboxError(ErrorCodes.PathProtected, 'git_dir', `writes to .git are refused: ${input}`, { path: input });
+  if (rel === '')
+    throw new ShadowboxError(
+      ErrorCodes.PathProtected,
+      'workspace_root',
+      'the workspace root itself cannot be written',
+      { path: input },
+    );
+  if (parts.some((p) => p.toLowerCase() === '.git'))
+    throw new ShadowboxError(ErrorCodes.PathProtected, 'git_dir', `writes to .git are refused: ${input}`, {
+      path: input,
+    });
   for (const prefix of rules.protectedPrefixes) {
     if (prefix === '' || rel === prefix || rel.startsWith(prefix + '/')) {
-      throw new ShadowboxError(ErrorCodes.PathProtected, 'shadow_state', `writes to shadowbox state are refused: ${input}`, { path: input });
+      throw new ShadowboxError(
+        ErrorCodes.PathProtected,
+        'shadow_state',
+        `writes to shadowbox state are refused: ${input}`,
+        { path: input },
+      );
     }
   }
 }

@@ -16,7 +16,10 @@ async function refusedWith(p: Promise<unknown>, reason: string): Promise<Record<
     () => null,
     (x: unknown) => x,
   );
-  expect(isShadowboxError(e, ErrorCodes.PathProtected, reason), `expected PathProtected/${reason}, got ${String(e)}`).toBe(true);
+  expect(
+    isShadowboxError(e, ErrorCodes.PathProtected, reason),
+    `expected PathProtected/${reason}, got ${String(e)}`,
+  ).toBe(true);
   return (e as ShadowboxError).data as Record<string, unknown>;
 }
 
@@ -27,12 +30,24 @@ function counting(globs: () => string[]) {
 
 describe('protected paths at the layer', () => {
   it('refuses writes, mkdirs, removes and moves of protected paths; nothing reaches the pending changes', async () => {
-    ws = makeWorkspace({ 'a.txt': 'A\n', 'secrets/token': 'T\n', 'conf/id.pem': 'K\n', 'conf/app.ini': 'x=1\n', 'src/b.ts': 'B\n' });
+    ws = makeWorkspace({
+      'a.txt': 'A\n',
+      'secrets/token': 'T\n',
+      'conf/id.pem': 'K\n',
+      'conf/app.ini': 'x=1\n',
+      'src/b.ts': 'B\n',
+    });
     const { calls, source } = counting(() => GLOBS);
     const svc = ws.open({ protectedPaths: source });
     const v = await svc.view('s1', ws.root);
-    expect(await refusedWith(v.writeFile('.shadowbox/policy.json', '{}'), 'protected_path')).toMatchObject({ path: '.shadowbox/policy.json', glob: '.shadowbox/**' });
-    expect(await refusedWith(v.writeFile('secrets/token', 'stolen\n'), 'protected_path')).toMatchObject({ path: 'secrets/token', glob: 'secrets/**' });
+    expect(await refusedWith(v.writeFile('.shadowbox/policy.json', '{}'), 'protected_path')).toMatchObject({
+      path: '.shadowbox/policy.json',
+      glob: '.shadowbox/**',
+    });
+    expect(await refusedWith(v.writeFile('secrets/token', 'stolen\n'), 'protected_path')).toMatchObject({
+      path: 'secrets/token',
+      glob: 'secrets/**',
+    });
     // Matching is case-insensitive and dotfiles count, like the policy's.
     await refusedWith(v.writeFile('SECRETS/new', 'x'), 'protected_path');
     await refusedWith(v.writeFile('src/.hidden.pem', 'x'), 'protected_path');
@@ -42,8 +57,14 @@ describe('protected paths at the layer', () => {
     await refusedWith(v.rename('conf/id.pem', 'conf/id.txt'), 'protected_path');
     await refusedWith(v.rename('a.txt', 'secrets/a.txt'), 'protected_path');
     // A directory holding a protected file cannot be removed or moved (the refusal names the file).
-    expect(await refusedWith(v.remove('conf'), 'protected_path')).toMatchObject({ path: 'conf/id.pem', glob: '**/*.pem' });
-    expect(await refusedWith(v.rename('conf', 'conf2'), 'protected_path')).toMatchObject({ path: 'conf/id.pem', glob: '**/*.pem' });
+    expect(await refusedWith(v.remove('conf'), 'protected_path')).toMatchObject({
+      path: 'conf/id.pem',
+      glob: '**/*.pem',
+    });
+    expect(await refusedWith(v.rename('conf', 'conf2'), 'protected_path')).toMatchObject({
+      path: 'conf/id.pem',
+      glob: '**/*.pem',
+    });
     // ... nor moved to where its contents become protected.
     expect(await refusedWith(v.rename('src', 'secrets/src'), 'protected_path')).toMatchObject({ glob: 'secrets/**' });
     const t = { sessionId: 's1', workspace: ws.root };
@@ -64,8 +85,14 @@ describe('protected paths at the layer', () => {
     symlinkSync('secrets', path.join(ws.root, 'vault'));
     symlinkSync('real', path.join(ws.root, 'alias'));
     const v = await ws.open({ protectedPaths: async () => ['secrets/**', 'alias/**'] }).view('s1', ws.root);
-    expect(await refusedWith(v.writeFile('vault/token', 'x'), 'protected_path')).toMatchObject({ path: 'secrets/token', glob: 'secrets/**' });
-    expect(await refusedWith(v.writeFile('alias/x', 'y'), 'protected_path')).toMatchObject({ path: 'alias/x', glob: 'alias/**' });
+    expect(await refusedWith(v.writeFile('vault/token', 'x'), 'protected_path')).toMatchObject({
+      path: 'secrets/token',
+      glob: 'secrets/**',
+    });
+    expect(await refusedWith(v.writeFile('alias/x', 'y'), 'protected_path')).toMatchObject({
+      path: 'alias/x',
+      glob: 'alias/**',
+    });
     await v.writeFile('real/x', 'y');
   });
 
@@ -73,7 +100,10 @@ describe('protected paths at the layer', () => {
     ws = makeWorkspace({ 'vendor/lib/a.c': 'a' }, { git: false });
     mkdirSync(path.join(ws.root, 'vendor/lib/.git'));
     const v = await ws.open({ protectedPaths: async () => ['**/.git/**'] }).view('s1', ws.root);
-    expect(await refusedWith(v.remove('vendor'), 'protected_path')).toMatchObject({ path: 'vendor/lib/.git', glob: '**/.git/**' });
+    expect(await refusedWith(v.remove('vendor'), 'protected_path')).toMatchObject({
+      path: 'vendor/lib/.git',
+      glob: '**/.git/**',
+    });
     await v.remove('vendor/lib/a.c');
   });
 
@@ -90,7 +120,10 @@ describe('protected paths at the layer', () => {
     expect(calls.length).toBeLessThanOrEqual(3);
     globs = ['a.txt'];
     await new Promise((r) => setTimeout(r, PROTECTED_TTL_MS + 50));
-    expect(await refusedWith(v.writeFile('a.txt', 'A2\n'), 'protected_path')).toMatchObject({ path: 'a.txt', glob: 'a.txt' });
+    expect(await refusedWith(v.writeFile('a.txt', 'A2\n'), 'protected_path')).toMatchObject({
+      path: 'a.txt',
+      glob: 'a.txt',
+    });
     fail = true;
     await new Promise((r) => setTimeout(r, PROTECTED_TTL_MS + 50));
     await refusedWith(v.writeFile('b.txt', 'B\n'), 'protected_paths_unavailable');

@@ -41,7 +41,13 @@ export class ProtectedGlobs {
       return await this.inflight;
     } catch (e) {
       // Fail closed: without the list nothing can be known to be unprotected.
-      throw new ShadowboxError(ErrorCodes.PathProtected, 'protected_paths_unavailable', `cannot check protected paths, write refused: ${input} (${(e as Error).message})`, { path: input }, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.PathProtected,
+        'protected_paths_unavailable',
+        `cannot check protected paths, write refused: ${input} (${(e as Error).message})`,
+        { path: input },
+        { cause: e },
+      );
     }
   }
 
@@ -51,7 +57,12 @@ export class ProtectedGlobs {
     if (key !== this.key) {
       this.compiled = globs.map((glob) => {
         const scan = picomatch.scan(glob);
-        return { glob, test: picomatch(glob, { dot: true, nocase: true }), base: scan.isGlob ? scan.base.toLowerCase() : glob.toLowerCase(), negated: scan.negated };
+        return {
+          glob,
+          test: picomatch(glob, { dot: true, nocase: true }),
+          base: scan.isGlob ? scan.base.toLowerCase() : glob.toLowerCase(),
+          negated: scan.negated,
+        };
       });
       this.key = key;
     }
@@ -71,11 +82,18 @@ export class ProtectedGlobs {
   /** True when some glob could match a path strictly below `dir` (so a remove/move of `dir` must look inside). */
   async mayMatchBelow(dir: string, input: string): Promise<boolean> {
     const d = dir.toLowerCase();
-    return (await this.current(input)).some((g) => g.negated || g.base === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'));
+    return (await this.current(input)).some(
+      (g) => g.negated || g.base === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'),
+    );
   }
 }
 
 /** The refusal: the protected path (the one that matched) and the glob that protects it. */
 export function protectedError(input: string, rel: string, glob: string): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.PathProtected, 'protected_path', `${input === rel ? rel : `${input} (${rel})`} is protected by ${glob}: writes, deletes and moves there are refused`, { path: rel, glob });
+  return new ShadowboxError(
+    ErrorCodes.PathProtected,
+    'protected_path',
+    `${input === rel ? rel : `${input} (${rel})`} is protected by ${glob}: writes, deletes and moves there are refused`,
+    { path: rel, glob },
+  );
 }

@@ -7,7 +7,8 @@ import { git, makeWorkspace } from './test-support.js';
 let ws: ReturnType<typeof makeWorkspace>;
 afterEach(async () => ws?.cleanup());
 
-const packs = (repo: string) => readdirSync(path.join(repo, 'objects', 'pack')).filter((n) => n.endsWith('.pack')).length;
+const packs = (repo: string) =>
+  readdirSync(path.join(repo, 'objects', 'pack')).filter((n) => n.endsWith('.pack')).length;
 
 describe('shadow repository repack', () => {
   it('merges packs in the background once there are more than maxPacks, history and fsck intact, later checkpoints dedupe against the new pack', async () => {
@@ -33,7 +34,9 @@ describe('shadow repository repack', () => {
     expect(git(repo, '--git-dir=.', 'show', 'refs/shadowbox/sessions/s1~1:f12.txt')).toBe('file 12\n'.repeat(50));
     expect(git(repo, '--git-dir=.', 'show', 'refs/shadowbox/sessions/s1:a.txt')).toBe('v1\n');
     // No loose objects left behind by the repack (prune-packed).
-    const loose = readdirSync(path.join(repo, 'objects')).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => readdirSync(path.join(repo, 'objects', d)));
+    const loose = readdirSync(path.join(repo, 'objects'))
+      .filter((d) => /^[0-9a-f]{2}$/.test(d))
+      .flatMap((d) => readdirSync(path.join(repo, 'objects', d)));
     expect(loose).toEqual([]);
   });
 });

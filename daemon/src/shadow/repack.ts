@@ -16,7 +16,9 @@ export interface RepackOptions {
 /** Number of packs (`objects/pack/*.pack`) in a repository; 0 when there is none. */
 export async function countPacks(repoDir: string): Promise<number> {
   try {
-    return (await readdir(path.join(repoDir, 'objects', 'pack'))).filter((n) => n.startsWith('pack-') && n.endsWith('.pack')).length;
+    return (await readdir(path.join(repoDir, 'objects', 'pack'))).filter(
+      (n) => n.startsWith('pack-') && n.endsWith('.pack'),
+    ).length;
   } catch {
     return 0;
   }
@@ -72,6 +74,8 @@ export class RepoMaintenance {
       this.objects.reset();
     }
     this.last = { ms: performance.now() - t0, before, after: await countPacks(this.repoDir) };
-    this.logger.debug(`shadow: repacked ${this.repoDir}: ${before} → ${this.last.after} packs in ${this.last.ms.toFixed(0)} ms`);
+    this.logger.debug(
+      `shadow: repacked ${this.repoDir}: ${before} → ${this.last.after} packs in ${this.last.ms.toFixed(0)} ms`,
+    );
   }
 }

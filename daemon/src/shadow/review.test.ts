@@ -10,10 +10,14 @@ afterEach(async () => ws?.cleanup());
 const lines = (n: number, tag = '') => Array.from({ length: n }, (_, i) => `line ${i + 1}${tag}`).join('\n') + '\n';
 const read = (p: string) => readFileSync(path.join(ws.root, p), 'utf8');
 const ALL = { paths: [], hunks: [], force: false };
-const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 describe('checkpoints', () => {
-  it('commits each turn with plumbing into the shadow repo, leaving the person\'s repo alone', async () => {
+  it("commits each turn with plumbing into the shadow repo, leaving the person's repo alone", async () => {
     ws = makeWorkspace({ 'a.txt': 'A\n', 'b.txt': 'B\n' });
     const headBefore = git(ws.root, 'rev-parse', 'HEAD');
     const statusBefore = git(ws.root, 'status', '--porcelain');
@@ -31,14 +35,28 @@ describe('checkpoints', () => {
     const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
     const log = git(ws.root, '--git-dir', gitDir, 'log', '--format=%s', 'refs/shadowbox/sessions/s1');
     // History holds only touched paths: b.txt enters as "real files" before the turn that removes it.
-    expect(log.trim().split('\n')).toEqual(['remove b', 'shadowbox: real files before turn t2', 'edit a, add c', 'shadowbox: real files before turn t1']);
+    expect(log.trim().split('\n')).toEqual([
+      'remove b',
+      'shadowbox: real files before turn t2',
+      'edit a, add c',
+      'shadowbox: real files before turn t1',
+    ]);
     expect(git(ws.root, '--git-dir', gitDir, 'show', `${c1!.commit}:a.txt`)).toBe('A2\n');
-    expect(git(ws.root, '--git-dir', gitDir, 'diff', '--name-status', `${c2!.commit}^`, `${c2!.commit}`).trim()).toBe('D\tb.txt');
-    expect(git(ws.root, '--git-dir', gitDir, 'log', '-1', '--format=%B', c1!.commit)).toContain('Shadowbox-Session: s1');
+    expect(git(ws.root, '--git-dir', gitDir, 'diff', '--name-status', `${c2!.commit}^`, `${c2!.commit}`).trim()).toBe(
+      'D\tb.txt',
+    );
+    expect(git(ws.root, '--git-dir', gitDir, 'log', '-1', '--format=%B', c1!.commit)).toContain(
+      'Shadowbox-Session: s1',
+    );
     // The turn commit holds exactly the agent's change.
-    expect(git(ws.root, '--git-dir', gitDir, 'diff', '--name-status', `${c1!.commit}^`, c1!.commit).trim().split('\n')).toEqual(['M\ta.txt', 'A\tc.txt']);
+    expect(
+      git(ws.root, '--git-dir', gitDir, 'diff', '--name-status', `${c1!.commit}^`, c1!.commit).trim().split('\n'),
+    ).toEqual(['M\ta.txt', 'A\tc.txt']);
     expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
-    expect(git(ws.root, '--git-dir', gitDir, 'ls-tree', '-r', '--name-only', c1!.commit).trim().split('\n')).toEqual(['a.txt', 'c.txt']);
+    expect(git(ws.root, '--git-dir', gitDir, 'ls-tree', '-r', '--name-only', c1!.commit).trim().split('\n')).toEqual([
+      'a.txt',
+      'c.txt',
+    ]);
     expect(git(ws.root, 'rev-parse', 'HEAD')).toBe(headBefore);
     expect(git(ws.root, 'status', '--porcelain')).toBe(statusBefore);
     expect(git(ws.root, 'branch', '--list').trim()).toBe('* main');
@@ -72,10 +90,17 @@ describe('checkpoints', () => {
     const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
     const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
     const packs = () => (git(ws.root, '--git-dir', gitDir, 'count-objects', '-v').match(/^packs: (\d+)$/m) ?? [])[1];
-    const packed = () => new Set(git(ws.root, '--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)').trim().split('\n'));
+    const packed = () =>
+      new Set(
+        git(ws.root, '--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)')
+          .trim()
+          .split('\n'),
+      );
     expect(packs()).toBe('1');
     // The large blob is streamed into a loose object; everything else is in the pack.
-    expect(git(ws.root, '--git-dir', gitDir, 'cat-file', '-s', `${c1!.commit}:big.bin`).trim()).toBe(String(big.byteLength));
+    expect(git(ws.root, '--git-dir', gitDir, 'cat-file', '-s', `${c1!.commit}:big.bin`).trim()).toBe(
+      String(big.byteLength),
+    );
     const keepTree = git(ws.root, '--git-dir', gitDir, 'rev-parse', `${c1!.commit}:keep`).trim();
     await svc.close();
     // A new service (a daemon restart) learns what the packs hold from their indexes.
@@ -85,11 +110,17 @@ describe('checkpoints', () => {
     const c2 = await svc2.checkpoint('s1', ws.root, 't2', 'two');
     expect(packs()).toBe('2');
     // Editing a file again in a later turn commits only the change (no second "real files" commit of its base).
-    expect(git(ws.root, '--git-dir', gitDir, 'log', '--format=%s', 'refs/shadowbox/sessions/s1').trim().split('\n')).toEqual(['two', 'one', 'shadowbox: real files before turn t1']);
+    expect(
+      git(ws.root, '--git-dir', gitDir, 'log', '--format=%s', 'refs/shadowbox/sessions/s1').trim().split('\n'),
+    ).toEqual(['two', 'one', 'shadowbox: real files before turn t1']);
     expect(git(ws.root, '--git-dir', gitDir, 'diff', `${c1!.commit}`, `${c2!.commit}`)).toContain('-A2\n+A3\n');
-    const second = readdirSync(path.join(gitDir, 'objects', 'pack')).filter((n) => n.endsWith('.idx')).map((n) => git(ws.root, 'verify-pack', '-v', path.join(gitDir, 'objects', 'pack', n)));
+    const second = readdirSync(path.join(gitDir, 'objects', 'pack'))
+      .filter((n) => n.endsWith('.idx'))
+      .map((n) => git(ws.root, 'verify-pack', '-v', path.join(gitDir, 'objects', 'pack', n)));
     // Only the new blob, the changed root tree and the commit: the untouched `keep/` tree and old blobs are not repeated.
-    expect(second.map((out) => out.split('\n').filter((l) => /^[0-9a-f]{40} /.test(l)).length).sort((a, b) => a - b)).toEqual([3, 10]);
+    expect(
+      second.map((out) => out.split('\n').filter((l) => /^[0-9a-f]{40} /.test(l)).length).sort((a, b) => a - b),
+    ).toEqual([3, 10]);
     expect(git(ws.root, '--git-dir', gitDir, 'rev-parse', `${c2!.commit}:keep`).trim()).toBe(keepTree);
     expect(packed().has(keepTree)).toBe(true);
     expect(git(ws.root, '--git-dir', gitDir, 'show', `${c2!.commit}:a.txt`)).toBe('A3\n');
@@ -102,7 +133,10 @@ describe('review', () => {
     ws = makeWorkspace({ 'f.txt': lines(40) });
     const svc = ws.open();
     const v = await svc.view('s1', ws.root);
-    await v.writeFile('f.txt', lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'));
+    await v.writeFile(
+      'f.txt',
+      lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'),
+    );
     const t = { sessionId: 's1', workspace: ws.root };
     const d1 = await svc.diff(t);
     const d2 = await svc.diff(t);
@@ -118,7 +152,13 @@ describe('review', () => {
     expect(d3.files[0]!.hunks.map((h) => h.id)).toEqual([h2!.id]);
     const again = await errorOf(svc.accept(t, { paths: [], hunks: [h1!.id], force: false }, 'tester'));
     expect(isShadowboxError(again, ErrorCodes.HunkNotFound, 'unknown_hunk')).toBe(true);
-    expect(isShadowboxError(await errorOf(svc.accept(t, { paths: ['nope.txt'], hunks: [], force: false }, 'x')), ErrorCodes.HunkNotFound, 'not_pending')).toBe(true);
+    expect(
+      isShadowboxError(
+        await errorOf(svc.accept(t, { paths: ['nope.txt'], hunks: [], force: false }, 'x')),
+        ErrorCodes.HunkNotFound,
+        'not_pending',
+      ),
+    ).toBe(true);
     await svc.accept(t, { paths: [], hunks: [h2!.id], force: false }, 'tester');
     expect(read('f.txt')).toContain('line 30 changed');
     expect((await svc.status(t)).files).toEqual([]);
@@ -128,11 +168,17 @@ describe('review', () => {
     ws = makeWorkspace({ 'f.txt': lines(40) });
     const svc = ws.open();
     const v = await svc.view('s1', ws.root);
-    await v.writeFile('f.txt', lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'));
+    await v.writeFile(
+      'f.txt',
+      lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'),
+    );
     const t = { sessionId: 's1', workspace: ws.root };
     const ids = (await svc.diff(t)).files[0]!.hunks.map((h) => h.id);
     const before = read('f.txt');
-    for (const op of [() => svc.accept(t, { paths: [], hunks: ['f.txt#1'], force: false }, 'x'), () => svc.reject(t, { paths: [], hunks: ['f.txt#2'] }, 'x')]) {
+    for (const op of [
+      () => svc.accept(t, { paths: [], hunks: ['f.txt#1'], force: false }, 'x'),
+      () => svc.reject(t, { paths: [], hunks: ['f.txt#2'] }, 'x'),
+    ]) {
       const e = await errorOf(op());
       expect(isShadowboxError(e, ErrorCodes.HunkNotFound, 'positional_hunk_id')).toBe(true);
       // The error shows the stable ids to use instead.
@@ -161,7 +207,15 @@ describe('review', () => {
     const t = { sessionId: 's1', workspace: ws.root };
     const d = (await svc.diff(t)).files;
     expect(d).toHaveLength(1);
-    expect(d[0]).toMatchObject({ path: 'run.sh', change: 'modified', oldMode: 0o644, newMode: 0o755, hunks: [], binary: false, stale: false });
+    expect(d[0]).toMatchObject({
+      path: 'run.sh',
+      change: 'modified',
+      oldMode: 0o644,
+      newMode: 0o755,
+      hunks: [],
+      binary: false,
+      stale: false,
+    });
     expect(await svc.checkpoint('s1', ws.root, 't1', 'make it executable')).toMatchObject({ files: ['run.sh'] });
     await svc.exportBranch(t, 'agent/mode');
     expect(git(ws.root, 'ls-tree', 'agent/mode', 'run.sh')).toMatch(/^100755 blob/);
@@ -172,8 +226,19 @@ describe('review', () => {
     expect(statSync(path.join(ws.root, 'run.sh')).mode & 0o777).toBe(0o755);
     expect(read('run.sh')).toBe('echo hi\n');
     expect((await svc.status(t)).files).toEqual([]);
-    const audited = ws.audit.entries.find((e) => e.type === 'shadow.accept')!.data.files as { action: string; before: { oid: string; mode: number }; after: { oid: string; mode: number } }[];
-    expect(audited).toEqual([{ path: 'run.sh', action: 'mode', before: { type: 'file', oid, mode: 0o644 }, after: { type: 'file', oid, mode: 0o755 } }]);
+    const audited = ws.audit.entries.find((e) => e.type === 'shadow.accept')!.data.files as {
+      action: string;
+      before: { oid: string; mode: number };
+      after: { oid: string; mode: number };
+    }[];
+    expect(audited).toEqual([
+      {
+        path: 'run.sh',
+        action: 'mode',
+        before: { type: 'file', oid, mode: 0o644 },
+        after: { type: 'file', oid, mode: 0o755 },
+      },
+    ]);
     await svc.undo(t, 'tester');
     expect(statSync(path.join(ws.root, 'run.sh')).mode & 0o777).toBe(0o644);
     expect(read('run.sh')).toBe('echo hi\n');
@@ -290,7 +355,10 @@ describe('review', () => {
     ws = makeWorkspace({ 'f.txt': lines(40), 'g.txt': 'G\n', 'd/x.txt': 'X\n' });
     const svc = ws.open();
     const v = await svc.view('s1', ws.root);
-    await v.writeFile('f.txt', lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'));
+    await v.writeFile(
+      'f.txt',
+      lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'),
+    );
     await v.writeFile('g.txt', 'G2\n');
     await v.remove('d');
     const t = { sessionId: 's1', workspace: ws.root };

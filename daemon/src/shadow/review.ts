@@ -40,7 +40,8 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
   for (const raw of sel.paths) {
     const p = norm(raw);
     const hits = items.filter((i) => covers(p, i));
-    if (hits.length === 0) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'not_pending', `nothing pending for ${raw}`, { path: raw });
+    if (hits.length === 0)
+      throw new ShadowboxError(ErrorCodes.HunkNotFound, 'not_pending', `nothing pending for ${raw}`, { path: raw });
     hits.forEach((i) => whole.add(i));
   }
   const some = new Map<ReviewItem, Set<string>>();
@@ -52,7 +53,13 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
     const d = it ? await diffOf(it) : undefined;
     const h = d?.hunks.find((x) => x.id === `${p}#${key}`);
     if (!h && /^\d+$/.test(key)) throw positional(raw, d?.hunks.map((x) => x.id) ?? []);
-    if (!it || !h) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'unknown_hunk', `no pending hunk ${raw} (unknown, or already accepted or rejected)`, { hunk: raw });
+    if (!it || !h)
+      throw new ShadowboxError(
+        ErrorCodes.HunkNotFound,
+        'unknown_hunk',
+        `no pending hunk ${raw} (unknown, or already accepted or rejected)`,
+        { hunk: raw },
+      );
     if (!some.has(it)) some.set(it, new Set());
     some.get(it)!.add(h.id);
   }
@@ -62,7 +69,12 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
     else if (some.has(it)) {
       const d = await diffOf(it);
       const ids = some.get(it)!;
-      out.push({ item: it, diff: () => diffOf(it), hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)), named: [...ids] });
+      out.push({
+        item: it,
+        diff: () => diffOf(it),
+        hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)),
+        named: [...ids],
+      });
     }
   }
   return out;
@@ -73,8 +85,14 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
  * repeating an accept would take the next hunk; positions are refused and the stable ids shown instead.
  */
 function positional(raw: string, ids: string[]): ShadowboxError {
-  const list = ids.length > 0 ? `: ${ids.map((id, i) => `${id} (${i + 1})`).join(', ')}` : ' (none pending for that file)';
-  return new ShadowboxError(ErrorCodes.HunkNotFound, 'positional_hunk_id', `${raw} is a position, which shifts as hunks are accepted or rejected; name hunks by their stable ids${list}`, { hunk: raw, ids });
+  const list =
+    ids.length > 0 ? `: ${ids.map((id, i) => `${id} (${i + 1})`).join(', ')}` : ' (none pending for that file)';
+  return new ShadowboxError(
+    ErrorCodes.HunkNotFound,
+    'positional_hunk_id',
+    `${raw} is a position, which shifts as hunks are accepted or rejected; name hunks by their stable ids${list}`,
+    { hunk: raw, ids },
+  );
 }
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
@@ -117,7 +135,10 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     const d = await s.diff();
     const keep = d.hunks.filter((h) => !s.hunks!.some((x) => x.id === h.id));
     const text = applyHunks(d.oldText ?? '', keep);
-    if (text === null) throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, { path: it.path });
+    if (text === null)
+      throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, {
+        path: it.path,
+      });
     const e = store.m.entries[p];
     if (e?.kind === 'file') {
       const bytes = Buffer.from(text);

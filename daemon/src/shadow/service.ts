@@ -1,6 +1,15 @@
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import type { ResultOf, ShadowAccept, ShadowDiff, ShadowExport, ShadowFile, ShadowReject, ShadowStatus, ShadowUndo } from '@shadowbox/protocol';
+import type {
+  ResultOf,
+  ShadowAccept,
+  ShadowDiff,
+  ShadowExport,
+  ShadowFile,
+  ShadowReject,
+  ShadowStatus,
+  ShadowUndo,
+} from '@shadowbox/protocol';
 import type { AuditSink } from '../audit/sink.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
@@ -32,11 +41,24 @@ export interface ShadowService {
   /** The session's layered view (created on first use; survives daemon restarts — layer persisted on disk). */
   view(sessionId: string, workspace: string): Promise<WorkspaceView>;
   /** Commit the layer's changes since the last checkpoint into the shadow git repo as one commit; null if nothing changed. */
-  checkpoint(sessionId: string, workspace: string, turnId: string, summary: string): Promise<{ commit: string; files: string[] } | null>;
+  checkpoint(
+    sessionId: string,
+    workspace: string,
+    turnId: string,
+    summary: string,
+  ): Promise<{ commit: string; files: string[] } | null>;
   status(t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>>;
   diff(t: ReviewTarget, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>>;
-  accept(t: ReviewTarget, sel: { paths: string[]; hunks: string[]; force: boolean }, by: string): Promise<ResultOf<typeof ShadowAccept>>;
-  reject(t: ReviewTarget, sel: { paths: string[]; hunks: string[] }, by: string): Promise<ResultOf<typeof ShadowReject>>;
+  accept(
+    t: ReviewTarget,
+    sel: { paths: string[]; hunks: string[]; force: boolean },
+    by: string,
+  ): Promise<ResultOf<typeof ShadowAccept>>;
+  reject(
+    t: ReviewTarget,
+    sel: { paths: string[]; hunks: string[] },
+    by: string,
+  ): Promise<ResultOf<typeof ShadowReject>>;
   undo(t: ReviewTarget, by: string): Promise<ResultOf<typeof ShadowUndo>>;
   exportBranch(t: ReviewTarget, branch: string): Promise<ResultOf<typeof ShadowExport>>;
   file(t: ReviewTarget, path: string): Promise<ResultOf<typeof ShadowFile>>;
@@ -97,7 +119,11 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const maintenance = new Map<string, RepoMaintenance>();
   const maintenanceOf = (repoDir: string) => {
     let m = maintenance.get(repoDir);
-    if (!m) maintenance.set(repoDir, (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks)));
+    if (!m)
+      maintenance.set(
+        repoDir,
+        (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks)),
+      );
     return m;
   };
   const watchers = new Set<() => Promise<void>>();
@@ -113,7 +139,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     try {
       return await realpath(path.resolve(workspace));
     } catch (e) {
-      throw new ShadowboxError(ErrorCodes.FileNotFound, 'workspace_not_found', `workspace not found: ${workspace}`, { path: workspace }, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.FileNotFound,
+        'workspace_not_found',
+        `workspace not found: ${workspace}`,
+        { path: workspace },
+        { cause: e },
+      );
     }
   };
   const protectedIn = async (root: string) => {
@@ -127,7 +159,15 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const dir = path.join(wsDir, 'shadow', 'sessions', sessionId);
     const store = await LayerStore.open(dir, root, sessionId);
     const lock = new Mutex();
-    const s: Session = { id: sessionId, root, repoDir: path.join(wsDir, 'shadow.git'), store, lock, journal: new Journal(path.join(dir, 'accepts')), view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)) };
+    const s: Session = {
+      id: sessionId,
+      root,
+      repoDir: path.join(wsDir, 'shadow.git'),
+      store,
+      lock,
+      journal: new Journal(path.join(dir, 'accepts')),
+      view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)),
+    };
     await recover(s);
     await collect(s);
     return s;
@@ -137,9 +177,14 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const collect = async (s: Session) => {
     try {
       const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), deps.gc);
-      if (r) deps.logger.debug(`shadow: compacted layer of ${s.id}: ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.objectsDropped} objects and ${r.filesRemoved} files dropped in ${r.ms.toFixed(0)} ms`);
+      if (r)
+        deps.logger.debug(
+          `shadow: compacted layer of ${s.id}: ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.objectsDropped} objects and ${r.filesRemoved} files dropped in ${r.ms.toFixed(0)} ms`,
+        );
     } catch (e) {
-      deps.logger.warn(`shadow: layer compaction of ${s.id} failed (layer unchanged or already switched whole): ${String(e)}`);
+      deps.logger.warn(
+        `shadow: layer compaction of ${s.id} failed (layer unchanged or already switched whole): ${String(e)}`,
+      );
     }
   };
 
@@ -163,13 +208,26 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         outcome = 'completed';
       }
       await s.journal.write(r);
-      deps.logger.warn(`shadow: accept ${r.id} of session ${s.id} was interrupted; ${outcome} (${paths.join(', ') || 'no files changed'})`);
-      await deps.audit.append({ type: 'shadow.accept.recovered', workspace: s.root, sessionId: s.id, data: { acceptId: r.id, outcome, paths } });
+      deps.logger.warn(
+        `shadow: accept ${r.id} of session ${s.id} was interrupted; ${outcome} (${paths.join(', ') || 'no files changed'})`,
+      );
+      await deps.audit.append({
+        type: 'shadow.accept.recovered',
+        workspace: s.root,
+        sessionId: s.id,
+        data: { acceptId: r.id, outcome, paths },
+      });
     }
   };
 
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
-    if (!SESSION_ID.test(sessionId)) throw new ShadowboxError(ErrorCodes.SessionNotFound, 'invalid_session_id', `not a session id: ${JSON.stringify(sessionId)}`, { sessionId });
+    if (!SESSION_ID.test(sessionId))
+      throw new ShadowboxError(
+        ErrorCodes.SessionNotFound,
+        'invalid_session_id',
+        `not a session id: ${JSON.stringify(sessionId)}`,
+        { sessionId },
+      );
     const root = await realRoot(workspace);
     const key = `${root}\0${sessionId}`;
     let p = sessions.get(key);
@@ -199,7 +257,14 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const files = [];
     for (const it of listItems(s.store)) {
       const d = await diffItem(s.store, it);
-      files.push({ path: it.path, change: it.change, ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}), binary: d.binary, stale: await isStale(s.store, it), hunks: d.hunks.length });
+      files.push({
+        path: it.path,
+        change: it.change,
+        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
+        binary: d.binary,
+        stale: await isStale(s.store, it),
+        hunks: d.hunks.length,
+      });
     }
     const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
     return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
@@ -231,7 +296,8 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const rel = await s.view.resolve(p);
     const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
     const loc = s.view.locate(rel);
-    const shadowBuf = loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
+    const shadowBuf =
+      loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
     const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
     const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
     return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
@@ -247,7 +313,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       await repo(s);
       const repoGc = maintenanceOf(s.repoDir);
       // Session lock, then repository lock (a repack takes only the latter): never while a checkpoint writes.
-      const r = await s.lock.run(() => repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir))));
+      const r = await s.lock.run(() =>
+        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir))),
+      );
       if (r) await repoGc.maybeSchedule();
       return r;
     },
@@ -263,11 +331,34 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
         const selected = await selectItems(s.store, sel);
-        const r = await applyAccept({ store: s.store, journal: s.journal, git, ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}) }, selected, sel.force, by);
+        const r = await applyAccept(
+          { store: s.store, journal: s.journal, git, ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}) },
+          selected,
+          sel.force,
+          by,
+        );
         if (r.record || r.conflicts.length > 0) {
-          const files = (r.record?.files ?? []).map((f) => ({ path: f.path, action: f.action, before: digest(f.before), after: digest(f.after) }));
+          const files = (r.record?.files ?? []).map((f) => ({
+            path: f.path,
+            action: f.action,
+            before: digest(f.before),
+            after: digest(f.after),
+          }));
           const dirs = r.record?.dirs ?? [];
-          await deps.audit.append({ type: 'shadow.accept', workspace: s.root, sessionId: s.id, data: { acceptId: r.acceptId, by, force: sel.force, files, conflicts: r.conflicts.map((c) => c.path), hunks: sel.hunks, ...(dirs.length > 0 ? { createdDirs: dirs } : {}) } });
+          await deps.audit.append({
+            type: 'shadow.accept',
+            workspace: s.root,
+            sessionId: s.id,
+            data: {
+              acceptId: r.acceptId,
+              by,
+              force: sel.force,
+              files,
+              conflicts: r.conflicts.map((c) => c.path),
+              hunks: sel.hunks,
+              ...(dirs.length > 0 ? { createdDirs: dirs } : {}),
+            },
+          });
         }
         await collect(s);
         return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
@@ -291,7 +382,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         const u = await applyUndo(s.store, s.journal);
         const r = u.record;
         const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
-        await deps.audit.append({ type: 'shadow.undo', workspace: s.root, sessionId: s.id, data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) } });
+        await deps.audit.append({
+          type: 'shadow.undo',
+          workspace: s.root,
+          sessionId: s.id,
+          data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) },
+        });
         await collect(s);
         return { acceptId: r.id, restored: u.restored };
       });
@@ -331,7 +427,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       await Promise.all([...maintenance.values()].map((m) => m.idle()));
       await Promise.all([...watchers].map((w) => w()));
       watchers.clear();
-      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.lock.run(() => s.store.close())).catch(() => undefined)));
+      await Promise.all(
+        [...sessions.values()].map((p) => p.then((s) => s.lock.run(() => s.store.close())).catch(() => undefined)),
+      );
       sessions.clear();
     },
   };
@@ -339,7 +437,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 }
 
 /** What the audit log keeps of a path's state: its kind and blob id, never its content. */
-function digest(b: { type: string; oid?: string; mode?: number } | undefined): { type: string; oid?: string; mode?: number } | null {
+function digest(
+  b: { type: string; oid?: string; mode?: number } | undefined,
+): { type: string; oid?: string; mode?: number } | null {
   if (!b) return null;
   return { type: b.type, ...(b.oid ? { oid: b.oid } : {}), ...(b.mode !== undefined ? { mode: b.mode } : {}) };
 }

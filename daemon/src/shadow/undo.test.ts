@@ -14,7 +14,11 @@ const TWO = ORIGINAL.replace('line2\n', 'LINE TWO\n');
 const BOTH = TWO.replace('line28\n', 'LINE 28\n');
 const ALL = { paths: [], hunks: [], force: false };
 const read = (p: string) => readFileSync(path.join(ws.root, p), 'utf8');
-const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 /** Sets up the browser scenario: the agent read notes.txt, then edited line 2 and line 28 in two writes. */
 async function twoHunks(): Promise<{ svc: ShadowService; t: ReviewTarget; two: string; l28: string }> {
@@ -23,7 +27,12 @@ async function twoHunks(): Promise<{ svc: ShadowService; t: ReviewTarget; two: s
   const v = await svc.view('s1', ws.root);
   const seen = Buffer.from(await v.readFile('notes.txt')).toString();
   await v.writeFile('notes.txt', seen.replace('line2\n', 'LINE TWO\n'));
-  await v.writeFile('notes.txt', Buffer.from(await v.readFile('notes.txt')).toString().replace('line28\n', 'LINE 28\n'));
+  await v.writeFile(
+    'notes.txt',
+    Buffer.from(await v.readFile('notes.txt'))
+      .toString()
+      .replace('line28\n', 'LINE 28\n'),
+  );
   const t = { sessionId: 's1', workspace: ws.root };
   const hunks = (await svc.diff(t)).files[0]!.hunks;
   expect(hunks).toHaveLength(2);
@@ -37,7 +46,11 @@ async function pending(svc: ShadowService, t: ReviewTarget) {
   const d = await svc.diff(t);
   const st = await svc.status(t);
   expect(st.files.map((f) => [f.path, f.stale])).toEqual(d.files.map((f) => [f.path, f.stale]));
-  return d.files.map((f) => ({ path: f.path, stale: f.stale, added: f.hunks.flatMap((h) => h.lines.filter((l) => l.startsWith('+'))) }));
+  return d.files.map((f) => ({
+    path: f.path,
+    stale: f.stale,
+    added: f.hunks.flatMap((h) => h.lines.filter((l) => l.startsWith('+'))),
+  }));
 }
 
 describe('undo after hunk-level review', () => {
@@ -66,12 +79,21 @@ describe('undo after hunk-level review', () => {
     expect(read('notes.txt')).toBe(TWO);
     expect(await pending(svc, t)).toEqual([]);
     // Audit: accept, reject, undo, accept — the undo names the accept and the bytes it put back.
-    expect(ws.audit.entries.map((e) => e.type)).toEqual(['shadow.accept', 'shadow.reject', 'shadow.undo', 'shadow.accept']);
+    expect(ws.audit.entries.map((e) => e.type)).toEqual([
+      'shadow.accept',
+      'shadow.reject',
+      'shadow.undo',
+      'shadow.accept',
+    ]);
     const [a1, rej, und] = ws.audit.entries;
     expect(a1!.data.hunks).toEqual([two]);
     expect(rej!.data).toEqual({ by: 'tester', rejected: [l28] });
     const before = (a1!.data.files as { path: string; before: unknown }[])[0]!.before;
-    expect(und!.data).toMatchObject({ acceptId: acc.acceptId, by: 'tester', files: [{ path: 'notes.txt', restored: before }] });
+    expect(und!.data).toMatchObject({
+      acceptId: acc.acceptId,
+      by: 'tester',
+      files: [{ path: 'notes.txt', restored: before }],
+    });
   });
 
   it('reject one hunk, accept the other, undo: the same result', async () => {
@@ -104,7 +126,9 @@ describe('undo after hunk-level review', () => {
     await v.writeFile('notes.txt', BOTH.replace('line15\n', 'LINE 15\n'));
     await svc.undo(t, 'tester');
     expect(read('notes.txt')).toBe(ORIGINAL);
-    expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: false, added: ['+LINE TWO', '+LINE 15', '+LINE 28'] }]);
+    expect(await pending(svc, t)).toEqual([
+      { path: 'notes.txt', stale: false, added: ['+LINE TWO', '+LINE 15', '+LINE 28'] },
+    ]);
   });
 
   it('accept one hunk, the person edits another part of the file, undo is refused and changes nothing', async () => {
@@ -136,7 +160,12 @@ describe('undo after hunk-level review', () => {
     expect(read('notes.txt')).toBe(ORIGINAL);
     expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: false, added: ['+LINE TWO', '+LINE 28'] }]);
     expect(isShadowboxError(await errorOf(svc.undo(t, 'tester')), ErrorCodes.NothingToUndo)).toBe(true);
-    expect(ws.audit.entries.map((x) => x.type)).toEqual(['shadow.accept', 'shadow.accept', 'shadow.undo', 'shadow.undo']);
+    expect(ws.audit.entries.map((x) => x.type)).toEqual([
+      'shadow.accept',
+      'shadow.accept',
+      'shadow.undo',
+      'shadow.undo',
+    ]);
     expect(ws.audit.entries.slice(2).map((x) => x.data.acceptId)).toEqual([a2.acceptId, a1.acceptId]);
   });
 

@@ -20,16 +20,24 @@ export interface UndoOutcome {
  */
 export async function applyUndo(store: LayerStore, journal: Journal): Promise<UndoOutcome> {
   const id = store.m.accepts.at(-1);
-  if (!id) throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
+  if (!id)
+    throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
   const r = await journal.read(id);
   const changed: string[] = [];
   for (const f of r.files) if (!f.after || !(await store.realMatches(f.path, f.after))) changed.push(f.path);
   if (changed.length > 0) {
-    throw new ShadowboxError(ErrorCodes.UndoRefused, 'changed_since_accept', `not undoing: changed since the accept: ${changed.join(', ')}`, { acceptId: id, paths: changed });
+    throw new ShadowboxError(
+      ErrorCodes.UndoRefused,
+      'changed_since_accept',
+      `not undoing: changed since the accept: ${changed.join(', ')}`,
+      { acceptId: id, paths: changed },
+    );
   }
   // Directories to recreate first (shallow first), then files, then directories to remove (deep first).
   const order = (f: (typeof r.files)[number]) => (f.before.type === 'dir' ? 0 : f.after?.type === 'dir' ? 2 : 1);
-  const files = [...r.files].sort((a, b) => order(a) - order(b) || (order(a) === 2 ? b.path.length - a.path.length : a.path.length - b.path.length));
+  const files = [...r.files].sort(
+    (a, b) => order(a) - order(b) || (order(a) === 2 ? b.path.length - a.path.length : a.path.length - b.path.length),
+  );
   for (const f of files) await restoreBase(store, f.path, f.before);
   const removedDirs = await removeEmptyDirs(store.root, r.dirs ?? []);
   await restoreLayer(store, r);
@@ -41,7 +49,8 @@ export async function applyUndo(store: LayerStore, journal: Journal): Promise<Un
 }
 
 /** JSON-equal (key order and undefined fields ignored): live layer objects against journaled ones. */
-const sameJson = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+const sameJson = (a: unknown, b: unknown) =>
+  isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
 
 /**
  * Puts the layer back for the accept's paths. A path the layer did not touch since the accept gets its
@@ -78,11 +87,16 @@ async function restoreLayer(store: LayerStore, r: AcceptRecord): Promise<void> {
  */
 function rebase(cur: Entry | undefined, wrote: Base, real: Base): Entry | null | undefined {
   const sameFile = (oid: string, mode: number) => real.type === 'file' && real.oid === oid && real.mode === mode;
-  if (cur?.kind === 'file') return cur.from === undefined && sameFile(cur.oid, cur.mode) ? null : { ...cur, base: real };
+  if (cur?.kind === 'file')
+    return cur.from === undefined && sameFile(cur.oid, cur.mode) ? null : { ...cur, base: real };
   if (cur?.kind === 'deleted') return real.type === 'none' ? null : { kind: 'deleted', base: real };
-  if (cur?.kind === 'dir') return real.type === 'dir' && !cur.opaque ? null : { kind: 'dir', base: real, opaque: cur.opaque };
+  if (cur?.kind === 'dir')
+    return real.type === 'dir' && !cur.opaque ? null : { kind: 'dir', base: real, opaque: cur.opaque };
   if (wrote.type === 'symlink') return undefined;
-  if (wrote.type === 'file') return sameFile(wrote.oid, wrote.mode) ? null : { kind: 'file', oid: wrote.oid, mode: wrote.mode, size: wrote.size, mtimeMs: Date.now(), base: real };
+  if (wrote.type === 'file')
+    return sameFile(wrote.oid, wrote.mode)
+      ? null
+      : { kind: 'file', oid: wrote.oid, mode: wrote.mode, size: wrote.size, mtimeMs: Date.now(), base: real };
   if (wrote.type === 'none') return real.type === 'none' ? null : { kind: 'deleted', base: real };
   return real.type === 'dir' ? null : { kind: 'dir', base: real, opaque: false };
 }

@@ -32,7 +32,9 @@ describe('layered view', () => {
     expect(await v.stat('src/deep/c.ts')).toBeNull();
     expect(await v.stat('src/b.ts')).toBeNull();
     expect((await v.stat('empty'))?.type).toBe('dir');
-    expect((await v.readdir('')).map((e) => e.name)).toEqual(expect.arrayContaining(['a.txt', 'new', 'lib', 'empty', 'src']));
+    expect((await v.readdir('')).map((e) => e.name)).toEqual(
+      expect.arrayContaining(['a.txt', 'new', 'lib', 'empty', 'src']),
+    );
     expect((await v.readdir('src')).map((e) => e.name)).toEqual([]);
     // The person's files are untouched.
     expect(readFileSync(path.join(ws.root, 'a.txt'), 'utf8')).toBe('A\n');
@@ -87,7 +89,11 @@ describe('layered view', () => {
     ws = makeWorkspace({ 'a.txt': 'A' });
     const { createShadowService } = await import('./service.js');
     const { silentLogger } = await import('../state/index.js');
-    const s = createShadowService({ stateDir: path.join(ws.root, '.shadowbox-state'), audit: ws.audit, logger: silentLogger });
+    const s = createShadowService({
+      stateDir: path.join(ws.root, '.shadowbox-state'),
+      audit: ws.audit,
+      logger: silentLogger,
+    });
     const v = await s.view('s1', ws.root);
     await refused(v.writeFile('.shadowbox-state/x', 'x'), ErrorCodes.PathProtected, 'shadow_state');
     await s.close();

@@ -9,7 +9,13 @@ import type { Logger } from '../state/index.js';
  * shadowbox's own temp files and `extraIgnored` prefixes are skipped; changes arrive debounced as
  * sorted workspace-relative paths.
  */
-export function watchWorkspace(root: string, extraIgnored: string[], onChange: (paths: string[]) => void, logger: Logger, debounceMs = 100): () => Promise<void> {
+export function watchWorkspace(
+  root: string,
+  extraIgnored: string[],
+  onChange: (paths: string[]) => void,
+  logger: Logger,
+  debounceMs = 100,
+): () => Promise<void> {
   const ig = ignore();
   try {
     ig.add(readFileSync(path.join(root, '.gitignore'), 'utf8'));
@@ -47,7 +53,10 @@ export function watchWorkspace(root: string, extraIgnored: string[], onChange: (
   watcher.on('error', (e) => {
     errors++;
     if (errors <= 3) logger.warn(`shadow: watcher error on ${root}: ${String(e)}`);
-    else if (errors === 4) logger.warn(`shadow: more watcher errors on ${root}; further ones are not logged (changes to some files may go unnoticed until review)`);
+    else if (errors === 4)
+      logger.warn(
+        `shadow: more watcher errors on ${root}; further ones are not logged (changes to some files may go unnoticed until review)`,
+      );
   });
   return async () => {
     if (timer) clearTimeout(timer);

@@ -8,7 +8,10 @@ import { ShadowboxError } from '../errors.js';
 /** The daemon's config file: the default model and mode, plus sections other capabilities read (providers). */
 export const ConfigFile = z
   .object({
-    model: z.string().regex(/^[a-z0-9][a-z0-9_-]*\/.+$/, 'model must look like "openai/gpt-4o-mini"').optional(),
+    model: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*\/.+$/, 'model must look like "openai/gpt-4o-mini"')
+      .optional(),
     mode: z.enum(['read-only', 'review', 'auto']).optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
     /** Sandbox settings: which runner executes bundles, and upper bounds on every run (a bundle may only ask for less). */
@@ -34,22 +37,41 @@ export type ConfigFile = z.infer<typeof ConfigFile>;
  * Reads `$SHADOWBOX_STATE_DIR/config.json`, else `~/.config/shadowbox/config.json` (first that exists).
  * A missing file is an empty config; a broken one is a typed error naming the file and the field.
  */
-export async function loadConfig(stateConfigFile: string, env: NodeJS.ProcessEnv): Promise<{ file: string | null; config: ConfigFile }> {
+export async function loadConfig(
+  stateConfigFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ file: string | null; config: ConfigFile }> {
   const home = env.HOME ?? os.homedir();
-  const candidates = [stateConfigFile, path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'shadowbox', 'config.json')];
+  const candidates = [
+    stateConfigFile,
+    path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'shadowbox', 'config.json'),
+  ];
   for (const file of candidates) {
-    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? null : Promise.reject(e),
+    );
     if (text === null) continue;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_not_json', `${file} is not valid JSON: ${(e as Error).message}`, { file }, { cause: e });
+      throw new ShadowboxError(
+        ErrorCodes.ConfigInvalid,
+        'config_not_json',
+        `${file} is not valid JSON: ${(e as Error).message}`,
+        { file },
+        { cause: e },
+      );
     }
     const parsed = ConfigFile.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'config_invalid', `${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file, path: issue.path.map(String) });
+      throw new ShadowboxError(
+        ErrorCodes.ConfigInvalid,
+        'config_invalid',
+        `${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+        { file, path: issue.path.map(String) },
+      );
     }
     return { file, config: parsed.data };
   }
@@ -61,6 +83,12 @@ export function envInt(env: NodeJS.ProcessEnv, key: string): number | undefined 
   const raw = env[key];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_env', `${key} must be a non-negative integer, not "${raw}".`, { key, value: raw });
+  if (!Number.isInteger(n) || n < 0)
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'invalid_env',
+      `${key} must be a non-negative integer, not "${raw}".`,
+      { key, value: raw },
+    );
   return n;
 }

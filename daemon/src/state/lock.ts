@@ -38,11 +38,19 @@ export async function readLock(lockFile: string): Promise<LockInfo | null> {
 }
 
 /** One daemon per state dir: take the lock or say where the running daemon is. */
-export async function acquireLock(lockFile: string, info: LockInfo): Promise<{ update(patch: Partial<LockInfo>): Promise<void>; release(): Promise<void> }> {
+export async function acquireLock(
+  lockFile: string,
+  info: LockInfo,
+): Promise<{ update(patch: Partial<LockInfo>): Promise<void>; release(): Promise<void> }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await readLock(lockFile);
     if (existing && existing.pid !== process.pid) {
-      throw new ShadowboxError(ErrorCodes.InternalError, 'daemon_running', `a shadowbox daemon is already running for this state dir (pid ${existing.pid}, socket ${existing.socketPath ?? 'none'}${existing.webUrl ? `, web ${existing.webUrl}` : ''})`, { pid: existing.pid, socketPath: existing.socketPath });
+      throw new ShadowboxError(
+        ErrorCodes.InternalError,
+        'daemon_running',
+        `a shadowbox daemon is already running for this state dir (pid ${existing.pid}, socket ${existing.socketPath ?? 'none'}${existing.webUrl ? `, web ${existing.webUrl}` : ''})`,
+        { pid: existing.pid, socketPath: existing.socketPath },
+      );
     }
     if (!existing) await rm(lockFile, { force: true });
     try {

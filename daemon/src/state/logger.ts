@@ -12,7 +12,9 @@ export interface Logger {
 
 /** Logs to a file (append) and optionally to stderr; never to stdout (stdout belongs to --stdio). */
 export function createLogger(options: { file?: string; stderr?: boolean; debug?: boolean }): Logger {
-  let stream: WriteStream | undefined = options.file ? createWriteStream(options.file, { flags: 'a', mode: 0o600 }) : undefined;
+  let stream: WriteStream | undefined = options.file
+    ? createWriteStream(options.file, { flags: 'a', mode: 0o600 })
+    : undefined;
   stream?.on('error', () => {
     stream = undefined;
   });

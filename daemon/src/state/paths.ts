@@ -17,14 +17,21 @@ export interface StatePaths {
  * <state dir>/daemon.sock when the state dir was set explicitly, else $XDG_RUNTIME_DIR/shadowbox/daemon.sock,
  * else ~/.local/state/shadowbox/daemon.sock.
  */
-export function resolveStatePaths(env: NodeJS.ProcessEnv, overrides: { stateDir?: string; socketPath?: string } = {}): StatePaths {
+export function resolveStatePaths(
+  env: NodeJS.ProcessEnv,
+  overrides: { stateDir?: string; socketPath?: string } = {},
+): StatePaths {
   const home = env.HOME ?? os.homedir();
   const explicitState = overrides.stateDir ?? env.SHADOWBOX_STATE_DIR;
   const stateDir = path.resolve(explicitState ?? path.join(home, '.local', 'state', 'shadowbox'));
   const socketPath = path.resolve(
     overrides.socketPath ??
       env.SHADOWBOX_SOCKET ??
-      (explicitState ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock')),
+      (explicitState
+        ? path.join(stateDir, 'daemon.sock')
+        : env.XDG_RUNTIME_DIR
+          ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock')
+          : path.join(stateDir, 'daemon.sock')),
   );
   return {
     stateDir,

@@ -22,7 +22,12 @@ export async function readToken(tokenFile: string): Promise<string | null> {
  */
 export async function loadOrCreateToken(tokenFile: string): Promise<string> {
   const st = await stat(tokenFile).catch(() => null);
-  if (st && st.isFile() && (st.mode & 0o077) === 0 && (typeof process.getuid !== 'function' || st.uid === process.getuid())) {
+  if (
+    st &&
+    st.isFile() &&
+    (st.mode & 0o077) === 0 &&
+    (typeof process.getuid !== 'function' || st.uid === process.getuid())
+  ) {
     const token = await readToken(tokenFile);
     if (token && /^[A-Za-z0-9_-]{43}$/.test(token)) return token;
   }

@@ -73,19 +73,32 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
     try {
       await deps.audit.append({ type: 'tool.call', workspace: ctx.workspace, sessionId: ctx.sessionId, data });
     } catch (e) {
-      deps.logger.error(`audit append failed for tool ${req.name} call ${req.callId}: ${(e as Error)?.message ?? String(e)}`);
+      deps.logger.error(
+        `audit append failed for tool ${req.name} call ${req.callId}: ${(e as Error)?.message ?? String(e)}`,
+      );
     }
     return out;
   };
-  const fail = (f: Failure) => finish({ isError: true, content: f.content, code: f.code, reason: f.reason, ...(f.data ? { data: f.data } : {}) });
+  const fail = (f: Failure) =>
+    finish({ isError: true, content: f.content, code: f.code, reason: f.reason, ...(f.data ? { data: f.data } : {}) });
 
   if (!entry) {
     const names = [...deps.tools.keys()].join(', ');
-    return fail({ code: ErrorCodes.ToolNotFound, reason: 'unknown_tool', content: `There is no tool named "${req.name}". Available tools: ${names}.` });
+    return fail({
+      code: ErrorCodes.ToolNotFound,
+      reason: 'unknown_tool',
+      content: `There is no tool named "${req.name}". Available tools: ${names}.`,
+    });
   }
   const { tool } = entry;
   const valid = validateInput(tool.name, tool.input, req.input, entry.jsonSchema);
-  if (!valid.ok) return fail({ code: ErrorCodes.ToolInputInvalid, reason: 'invalid_input', content: valid.message, data: { fields: valid.fields } });
+  if (!valid.ok)
+    return fail({
+      code: ErrorCodes.ToolInputInvalid,
+      reason: 'invalid_input',
+      content: valid.message,
+      data: { fields: valid.fields },
+    });
   const input = valid.value;
   if (req.signal.aborted) return fail(cancelled('before it ran'));
 
@@ -103,21 +116,48 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
     return fail(fromThrown(e, tool.name, deps.logger));
   }
 
-  const query: PolicyQuery = { workspace: ctx.workspace, sessionId: ctx.sessionId, mode: ctx.mode(), tool: tool.name, kind: tool.kind, target };
+  const query: PolicyQuery = {
+    workspace: ctx.workspace,
+    sessionId: ctx.sessionId,
+    mode: ctx.mode(),
+    tool: tool.name,
+    kind: tool.kind,
+    target,
+  };
   let verdict: Awaited<ReturnType<PolicyPort['decide']>>;
   try {
     verdict = await deps.policy.decide(query);
   } catch (e) {
     deps.logger.error(`policy decide failed for ${tool.name}: ${(e as Error)?.message ?? String(e)}`);
-    return fail({ code: ErrorCodes.PermissionDenied, reason: 'policy_failed', content: `${tool.name} was not run: the permission policy could not decide (see the daemon log).` });
+    return fail({
+      code: ErrorCodes.PermissionDenied,
+      reason: 'policy_failed',
+      content: `${tool.name} was not run: the permission policy could not decide (see the daemon log).`,
+    });
   }
   decision = { action: verdict.action, rule: verdict.rule };
   if (verdict.action === 'deny') {
-    return fail({ code: ErrorCodes.PermissionDenied, reason: 'policy_denied', content: `Permission denied by policy (rule: ${verdict.rule}). ${tool.name} was not run; do not retry the same call.` });
+    return fail({
+      code: ErrorCodes.PermissionDenied,
+      reason: 'policy_denied',
+      content: `Permission denied by policy (rule: ${verdict.rule}). ${tool.name} was not run; do not retry the same call.`,
+    });
   }
   if (verdict.action === 'ask') {
     const summary = summarizeParsed(tool, input);
-    const a = await ctx.ask({ turnId: req.turnId, callId: req.callId, tool: tool.name, kind: tool.kind, summary, input: req.input, rule: verdict.rule, options: [...PERMISSION_OPTIONS] }, req.signal);
+    const a = await ctx.ask(
+      {
+        turnId: req.turnId,
+        callId: req.callId,
+        tool: tool.name,
+        kind: tool.kind,
+        summary,
+        input: req.input,
+        rule: verdict.rule,
+        options: [...PERMISSION_OPTIONS],
+      },
+      req.signal,
+    );
     answer = a.outcome;
     const by = a.by;
     if (a.outcome === 'allow_once' || a.outcome === 'allow_session' || a.outcome === 'allow_project') {
@@ -132,8 +172,17 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
     } else {
       decision = { action: 'deny', rule: verdict.rule, ...(by ? { by } : {}) };
       if (a.outcome === 'cancelled') return fail(cancelled('while waiting for permission'));
-      if (a.outcome === 'timeout') return fail({ code: ErrorCodes.PermissionTimeout, reason: 'permission_timeout', content: `Nobody answered the permission request for ${tool.name} in time, so it was not run.` });
-      return fail({ code: ErrorCodes.PermissionDenied, reason: 'user_denied', content: `The person denied this ${tool.name} call. Do not retry it; ask them or try another approach.` });
+      if (a.outcome === 'timeout')
+        return fail({
+          code: ErrorCodes.PermissionTimeout,
+          reason: 'permission_timeout',
+          content: `Nobody answered the permission request for ${tool.name} in time, so it was not run.`,
+        });
+      return fail({
+        code: ErrorCodes.PermissionDenied,
+        reason: 'user_denied',
+        content: `The person denied this ${tool.name} call. Do not retry it; ask them or try another approach.`,
+      });
     }
   } else {
     decision = { action: 'allow', rule: verdict.rule };
@@ -143,7 +192,18 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   let output: ToolOutput;
   try {
     view ??= await ctx.view();
-    output = await runHandler(tool, input, { sessionId: ctx.sessionId, workspace: ctx.workspace, view, ...(ctx.readBuffer ? { readBuffer: ctx.readBuffer } : {}) }, req.signal, deps.logger);
+    output = await runHandler(
+      tool,
+      input,
+      {
+        sessionId: ctx.sessionId,
+        workspace: ctx.workspace,
+        view,
+        ...(ctx.readBuffer ? { readBuffer: ctx.readBuffer } : {}),
+      },
+      req.signal,
+      deps.logger,
+    );
   } catch (e) {
     if (req.signal.aborted) return fail(cancelled('while it ran'));
     return fail(fromThrown(e, tool.name, deps.logger));
@@ -161,7 +221,13 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
 }
 
 /** Runs the handler with its own signal; a cancel settles the call at once even if the handler ignores it. */
-async function runHandler(tool: Tool<unknown>, input: unknown, base: Omit<ToolContext, 'signal'>, signal: AbortSignal, logger: Logger): Promise<ToolOutput> {
+async function runHandler(
+  tool: Tool<unknown>,
+  input: unknown,
+  base: Omit<ToolContext, 'signal'>,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<ToolOutput> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -193,8 +259,17 @@ function fromThrown(e: unknown, tool: string, logger: Logger): Failure {
   if (e instanceof ShadowboxError) {
     // Keep the error's details (path, host, server, rule …) for clients; `reason` is already its own field.
     const { reason: _reason, ...details } = e.data;
-    return { code: e.code, reason: e.reason, content: `${tool} failed (${e.reason}): ${e.message}`, ...(Object.keys(details).length ? { data: details } : {}) };
+    return {
+      code: e.code,
+      reason: e.reason,
+      content: `${tool} failed (${e.reason}): ${e.message}`,
+      ...(Object.keys(details).length ? { data: details } : {}),
+    };
   }
   logger.error(`tool ${tool} threw: ${(e as Error)?.stack ?? String(e)}`);
-  return { code: ErrorCodes.InternalError, reason: 'internal_error', content: `${tool} failed with an internal error: ${(e as Error)?.message ?? String(e)}` };
+  return {
+    code: ErrorCodes.InternalError,
+    reason: 'internal_error',
+    content: `${tool} failed with an internal error: ${(e as Error)?.message ?? String(e)}`,
+  };
 }

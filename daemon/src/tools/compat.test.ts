@@ -18,7 +18,18 @@ beforeEach(() => void (root = mkdtempSync(join(tmpdir(), 'sbx-compat-'))));
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 it('runs python and run_bundle through validation, policy targets and error mapping', async () => {
-  const sandbox = { run: async () => ({ exitCode: 0, stdout: '42\n', stderr: '', durationMs: 5, timedOut: false, cancelled: false, error: null, changed: ['out.txt'] }) } as unknown as PythonSandbox;
+  const sandbox = {
+    run: async () => ({
+      exitCode: 0,
+      stdout: '42\n',
+      stderr: '',
+      durationMs: 5,
+      timedOut: false,
+      cancelled: false,
+      error: null,
+      changed: ['out.txt'],
+    }),
+  } as unknown as PythonSandbox;
   const runBundle = createRunBundleTool({
     runtime: {} as WasiRuntime,
     loadBundle: async (name) => {
@@ -26,20 +37,34 @@ it('runs python and run_bundle through validation, policy targets and error mapp
     },
   });
   const p = fakePolicy();
-  const runtime = createToolRuntime({ tools: [createPythonTool(sandbox), runBundle], policy: p.policy, audit: memoryAudit(), logger: memoryLogger() });
+  const runtime = createToolRuntime({
+    tools: [createPythonTool(sandbox), runBundle],
+    policy: p.policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
   const py = runtime.list().find((t) => t.name === 'python')!;
   expect(py.inputSchema).toMatchObject({ type: 'object', properties: { code: { type: 'string' } } });
   expect(runtime.list().find((t) => t.name === 'run_bundle')!.inputSchema.required).toEqual(['bundle']);
   const agent = runtime.forSession(sessionContext(createOverlayView(root)).ctx);
-  const call = (name: string, input: unknown) => agent.call({ turnId: 't', callId: 'c', name, input, signal: new AbortController().signal });
+  const call = (name: string, input: unknown) =>
+    agent.call({ turnId: 't', callId: 'c', name, input, signal: new AbortController().signal });
 
-  expect(await call('python', { code: 'print(42)' })).toMatchObject({ isError: false, content: '42\n[changed in the shadow workspace: out.txt]', changed: ['out.txt'] });
+  expect(await call('python', { code: 'print(42)' })).toMatchObject({
+    isError: false,
+    content: '42\n[changed in the shadow workspace: out.txt]',
+    changed: ['out.txt'],
+  });
   const both = await call('python', { code: 'x', module: 'y' });
   expect(both).toMatchObject({ isError: true, code: ErrorCodes.ToolInputInvalid });
   expect(both.content).toContain('give exactly one of code, file or module');
   await call('python', { file: './scripts/../run.py' });
   expect(p.queries.at(-1)?.target).toEqual({ resource: 'python', paths: ['run.py'] });
-  expect(await call('run_bundle', { bundle: 'sqlite' })).toMatchObject({ isError: true, code: ErrorCodes.BundleNotFound, reason: 'not_installed' });
+  expect(await call('run_bundle', { bundle: 'sqlite' })).toMatchObject({
+    isError: true,
+    code: ErrorCodes.BundleNotFound,
+    reason: 'not_installed',
+  });
   expect(p.queries.at(-1)).toMatchObject({ tool: 'run_bundle', kind: 'execute', target: { resource: 'sqlite' } });
 });
 

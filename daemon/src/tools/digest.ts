@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 
 // canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (input: unknown) => string | undefined;
+const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
+  input: unknown,
+) => string | undefined;
 
 /** SHA-256 of the RFC 8785 canonical JSON of a call's input: what the audit log keeps instead of the input. */
 export function digestInput(input: unknown): { digest: string; bytes: number } {

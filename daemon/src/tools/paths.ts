@@ -26,4 +26,3 @@ export async function canonicalPaths(view: WorkspaceView, raw: string[], intent:
   }
   return out;
 }
-

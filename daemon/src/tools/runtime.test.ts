@@ -39,26 +39,48 @@ const touch = defineTool({
   handler: async (i) => ({ content: 'ok', changed: [i.path] }),
 });
 
-function setup(tools: Tool<any>[], decide = fakePolicy(), answer?: Parameters<typeof sessionContext>[1], maxContentBytes?: number) {
+function setup(
+  tools: Tool<any>[],
+  decide = fakePolicy(),
+  answer?: Parameters<typeof sessionContext>[1],
+  maxContentBytes?: number,
+) {
   const audit = memoryAudit();
   const logger = memoryLogger();
-  const runtime = createToolRuntime({ tools, policy: decide.policy, audit, logger, ...(maxContentBytes ? { maxContentBytes } : {}) });
+  const runtime = createToolRuntime({
+    tools,
+    policy: decide.policy,
+    audit,
+    logger,
+    ...(maxContentBytes ? { maxContentBytes } : {}),
+  });
   const view = createOverlayView(root);
   const { ctx, questions } = sessionContext(view, answer);
   const agent = runtime.forSession(ctx);
   let n = 0;
-  const call = (name: string, input: unknown, signal = new AbortController().signal) => agent.call({ turnId: 't1', callId: `c${++n}`, name, input, signal });
+  const call = (name: string, input: unknown, signal = new AbortController().signal) =>
+    agent.call({ turnId: 't1', callId: `c${++n}`, name, input, signal });
   return { runtime, agent, call, audit, logger, questions, view, ...decide };
 }
 
 describe('tool runtime', () => {
   it('lists tools with JSON Schemas, kinds and sources, and describes calls', () => {
-    const mcp = defineTool({ name: 'mcp__srv__x', kind: 'other', description: 'x', input: z.object({}), handler: async () => ({ content: '' }) });
+    const mcp = defineTool({
+      name: 'mcp__srv__x',
+      kind: 'other',
+      description: 'x',
+      input: z.object({}),
+      handler: async () => ({ content: '' }),
+    });
     const { runtime, agent } = setup([...createBuiltinTools(), echo, mcp]);
     const read = runtime.list().find((t) => t.name === 'read_file')!;
     expect(read.kind).toBe('read');
     expect(read.source).toBe('builtin');
-    expect(read.inputSchema).toMatchObject({ type: 'object', required: ['path'], properties: { path: { type: 'string' } } });
+    expect(read.inputSchema).toMatchObject({
+      type: 'object',
+      required: ['path'],
+      properties: { path: { type: 'string' } },
+    });
     expect(read.inputSchema.$schema).toBeUndefined();
     expect(runtime.list().find((t) => t.name === 'mcp__srv__x')!.source).toBe('mcp');
     expect(agent.specs().map((s) => s.name)).toContain('grep');
@@ -101,7 +123,12 @@ describe('tool runtime', () => {
     const { call, questions } = setup([echo], fakePolicy({ action: 'deny', rule: 'mode:read-only kind:other' }));
     handlerRuns = 0;
     const r = await call('echo', { text: 'x' });
-    expect(r).toMatchObject({ isError: true, code: ErrorCodes.PermissionDenied, reason: 'policy_denied', decision: { action: 'deny', rule: 'mode:read-only kind:other' } });
+    expect(r).toMatchObject({
+      isError: true,
+      code: ErrorCodes.PermissionDenied,
+      reason: 'policy_denied',
+      decision: { action: 'deny', rule: 'mode:read-only kind:other' },
+    });
     expect(r.content).toContain('mode:read-only kind:other');
     expect(handlerRuns).toBe(0);
     expect(questions).toHaveLength(0);
@@ -111,14 +138,37 @@ describe('tool runtime', () => {
     const { call, queries } = setup([echo], fakePolicy({ action: 'allow', rule: 'mode:auto' }));
     const r = await call('echo', { text: 'ab', times: 2 });
     expect(r).toMatchObject({ isError: false, content: 'abab', decision: { action: 'allow', rule: 'mode:auto' } });
-    expect(queries[0]).toEqual({ workspace: root, sessionId: 's1', mode: 'review', tool: 'echo', kind: 'other', target: {} });
+    expect(queries[0]).toEqual({
+      workspace: root,
+      sessionId: 's1',
+      mode: 'review',
+      tool: 'echo',
+      kind: 'other',
+      target: {},
+    });
   });
 
   it('asks a person; allow_once runs without a grant', async () => {
-    const { call, questions, grants } = setup([echo], fakePolicy({ action: 'ask', rule: 'mode:review kind:other' }), { outcome: 'allow_once', by: 'client-7' });
+    const { call, questions, grants } = setup([echo], fakePolicy({ action: 'ask', rule: 'mode:review kind:other' }), {
+      outcome: 'allow_once',
+      by: 'client-7',
+    });
     const r = await call('echo', { text: 'hi' });
-    expect(r).toMatchObject({ isError: false, content: 'hi', decision: { action: 'allow', rule: 'mode:review kind:other', by: 'client-7' } });
-    expect(questions[0]).toEqual({ turnId: 't1', callId: 'c1', tool: 'echo', kind: 'other', summary: 'echo hi', input: { text: 'hi' }, rule: 'mode:review kind:other', options: ['allow_once', 'allow_session', 'allow_project', 'deny'] });
+    expect(r).toMatchObject({
+      isError: false,
+      content: 'hi',
+      decision: { action: 'allow', rule: 'mode:review kind:other', by: 'client-7' },
+    });
+    expect(questions[0]).toEqual({
+      turnId: 't1',
+      callId: 'c1',
+      tool: 'echo',
+      kind: 'other',
+      summary: 'echo hi',
+      input: { text: 'hi' },
+      rule: 'mode:review kind:other',
+      options: ['allow_once', 'allow_session', 'allow_project', 'deny'],
+    });
     expect(grants).toHaveLength(0);
   });
 
@@ -129,7 +179,20 @@ describe('tool runtime', () => {
     const { call, grants } = setup([touch], fakePolicy({ action: 'ask', rule: 'r' }), { outcome, by: 'client-1' });
     const r = await call('touch', { path: './src/../src/a.ts' });
     expect(r.isError).toBe(false);
-    expect(grants).toEqual([{ q: { workspace: root, sessionId: 's1', mode: 'review', tool: 'touch', kind: 'edit', target: { paths: ['src/a.ts'] } }, scope, by: 'client-1' }]);
+    expect(grants).toEqual([
+      {
+        q: {
+          workspace: root,
+          sessionId: 's1',
+          mode: 'review',
+          tool: 'touch',
+          kind: 'edit',
+          target: { paths: ['src/a.ts'] },
+        },
+        scope,
+        by: 'client-1',
+      },
+    ]);
   });
 
   it.each([
@@ -173,7 +236,12 @@ describe('tool runtime', () => {
     expect(seen?.aborted).toBe(false);
     ac.abort();
     const r = await pending;
-    expect(r).toMatchObject({ isError: true, code: ErrorCodes.RequestCancelled, reason: 'cancelled', content: 'Cancelled while it ran.' });
+    expect(r).toMatchObject({
+      isError: true,
+      code: ErrorCodes.RequestCancelled,
+      reason: 'cancelled',
+      content: 'Cancelled while it ran.',
+    });
     expect(seen?.aborted).toBe(true);
     expect(audit.entries[0].data).toMatchObject({ tool: 'stuck', outcome: 'error', reason: 'cancelled' });
   });
@@ -196,11 +264,40 @@ describe('tool runtime', () => {
   });
 
   it('turns a ShadowboxError into a coded result and an unknown throw into internal_error', async () => {
-    const coded = defineTool({ name: 'coded', kind: 'other', description: '', input: z.object({}), handler: async () => { throw new ShadowboxError(ErrorCodes.EditMismatch, 'no_match', 'old_string was not found'); } });
-    const boom = defineTool({ name: 'boom', kind: 'other', description: '', input: z.object({}), handler: async () => { throw new TypeError('undefined is not a function'); } });
-    const sync = defineTool({ name: 'sync', kind: 'other', description: '', input: z.object({}), handler: () => { throw new Error('sync throw'); } });
+    const coded = defineTool({
+      name: 'coded',
+      kind: 'other',
+      description: '',
+      input: z.object({}),
+      handler: async () => {
+        throw new ShadowboxError(ErrorCodes.EditMismatch, 'no_match', 'old_string was not found');
+      },
+    });
+    const boom = defineTool({
+      name: 'boom',
+      kind: 'other',
+      description: '',
+      input: z.object({}),
+      handler: async () => {
+        throw new TypeError('undefined is not a function');
+      },
+    });
+    const sync = defineTool({
+      name: 'sync',
+      kind: 'other',
+      description: '',
+      input: z.object({}),
+      handler: () => {
+        throw new Error('sync throw');
+      },
+    });
     const { call, logger } = setup([coded, boom, sync]);
-    expect(await call('coded', {})).toMatchObject({ isError: true, code: ErrorCodes.EditMismatch, reason: 'no_match', content: 'coded failed (no_match): old_string was not found' });
+    expect(await call('coded', {})).toMatchObject({
+      isError: true,
+      code: ErrorCodes.EditMismatch,
+      reason: 'no_match',
+      content: 'coded failed (no_match): old_string was not found',
+    });
     const r = await call('boom', {});
     expect(r).toMatchObject({ isError: true, code: ErrorCodes.InternalError, reason: 'internal_error' });
     expect(r.content).toContain('undefined is not a function');
@@ -209,18 +306,41 @@ describe('tool runtime', () => {
   });
 
   it('survives a failing policy and a failing audit sink', async () => {
-    const broken = { decide: async () => { throw new Error('rules file unreadable'); }, grant: async () => undefined };
+    const broken = {
+      decide: async () => {
+        throw new Error('rules file unreadable');
+      },
+      grant: async () => undefined,
+    };
     const { call } = setup([echo], { policy: broken, queries: [], grants: [] });
-    expect(await call('echo', { text: 'x' })).toMatchObject({ isError: true, code: ErrorCodes.PermissionDenied, reason: 'policy_failed' });
+    expect(await call('echo', { text: 'x' })).toMatchObject({
+      isError: true,
+      code: ErrorCodes.PermissionDenied,
+      reason: 'policy_failed',
+    });
     const logger = memoryLogger();
-    const runtime = createToolRuntime({ tools: [echo], policy: fakePolicy().policy, audit: { append: async () => { throw new Error('disk full'); } }, logger });
-    const r = await runtime.forSession(sessionContext(createOverlayView(root)).ctx).call({ turnId: 't', callId: 'c', name: 'echo', input: { text: 'ok' }, signal: new AbortController().signal });
+    const runtime = createToolRuntime({
+      tools: [echo],
+      policy: fakePolicy().policy,
+      audit: {
+        append: async () => {
+          throw new Error('disk full');
+        },
+      },
+      logger,
+    });
+    const r = await runtime
+      .forSession(sessionContext(createOverlayView(root)).ctx)
+      .call({ turnId: 't', callId: 'c', name: 'echo', input: { text: 'ok' }, signal: new AbortController().signal });
     expect(r).toMatchObject({ isError: false, content: 'ok' });
     expect(logger.lines.some((l) => l.includes('audit append failed') && l.includes('disk full'))).toBe(true);
   });
 
   it('writes one tool.call audit entry with a digest of the input, not the input', async () => {
-    const { call, audit } = setup([touch], fakePolicy({ action: 'ask', rule: 'mode:review kind:edit' }), { outcome: 'allow_once', by: 'client-9' });
+    const { call, audit } = setup([touch], fakePolicy({ action: 'ask', rule: 'mode:review kind:edit' }), {
+      outcome: 'allow_once',
+      by: 'client-9',
+    });
     const input = { path: 'src/secret-name.ts' };
     await call('touch', input);
     expect(audit.entries).toHaveLength(1);

@@ -31,7 +31,10 @@ export interface ToolRuntimeDeps {
 export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
   const tools = new Map<string, RegisteredTool>();
   for (const tool of deps.tools) {
-    if (tools.has(tool.name)) throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'duplicate_tool', `two tools are named ${tool.name}`, { tool: tool.name });
+    if (tools.has(tool.name))
+      throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'duplicate_tool', `two tools are named ${tool.name}`, {
+        tool: tool.name,
+      });
     tools.set(tool.name, { tool, jsonSchema: toJsonSchema(tool) });
   }
   const infos: ToolInfo[] = [...tools.values()].map(({ tool, jsonSchema }) => ({
@@ -41,7 +44,11 @@ export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
     inputSchema: jsonSchema,
     source: tool.source ?? (tool.name.startsWith('mcp__') ? 'mcp' : 'builtin'),
   }));
-  const specs: ToolSpec[] = infos.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }));
+  const specs: ToolSpec[] = infos.map((t) => ({
+    name: t.name,
+    description: t.description,
+    inputSchema: t.inputSchema,
+  }));
   const maxContentBytes = deps.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
 
   return {
@@ -52,15 +59,29 @@ export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
         describe(name, input) {
           const entry = tools.get(name);
           if (!entry) return null;
-          return { kind: entry.tool.kind, summary: summarize(entry.tool, input), concurrent: entry.tool.concurrent ?? false };
+          return {
+            kind: entry.tool.kind,
+            summary: summarize(entry.tool, input),
+            concurrent: entry.tool.concurrent ?? false,
+          };
         },
         async call(req) {
           try {
-            return await runCall({ tools, policy: deps.policy, audit: deps.audit, logger: deps.logger, maxContentBytes }, ctx, req);
+            return await runCall(
+              { tools, policy: deps.policy, audit: deps.audit, logger: deps.logger, maxContentBytes },
+              ctx,
+              req,
+            );
           } catch (e) {
             // runCall handles every expected failure; this is the last guard so a call never throws.
             deps.logger.error(`tool ${req.name}: runtime failure: ${(e as Error)?.stack ?? String(e)}`);
-            return { isError: true, content: `Internal error while running ${req.name}.`, code: ErrorCodes.InternalError, reason: 'internal_error', durationMs: 0 };
+            return {
+              isError: true,
+              content: `Internal error while running ${req.name}.`,
+              code: ErrorCodes.InternalError,
+              reason: 'internal_error',
+              durationMs: 0,
+            };
           }
         },
       };
@@ -73,7 +94,13 @@ function toJsonSchema(tool: Tool<unknown>): Record<string, unknown> {
   try {
     schema = z.toJSONSchema(tool.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'invalid_tool_schema', `tool ${tool.name}: input schema has no JSON Schema form`, { tool: tool.name }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'invalid_tool_schema',
+      `tool ${tool.name}: input schema has no JSON Schema form`,
+      { tool: tool.name },
+      { cause: e },
+    );
   }
   delete schema.$schema;
   return schema;

@@ -6,7 +6,9 @@ import type { Logger } from '../state/index.js';
 import type { PolicyDecision, PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
 
 /** A policy that answers with a fixed decision (or a function of the query) and records grants. */
-export function fakePolicy(decide: PolicyDecision | ((q: PolicyQuery) => PolicyDecision) = { action: 'allow', rule: 'test:allow' }) {
+export function fakePolicy(
+  decide: PolicyDecision | ((q: PolicyQuery) => PolicyDecision) = { action: 'allow', rule: 'test:allow' },
+) {
   const queries: PolicyQuery[] = [];
   const grants: { q: PolicyQuery; scope: 'session' | 'project'; by?: string }[] = [];
   const policy: PolicyPort = {
@@ -31,11 +33,21 @@ export function memoryAudit(): AuditSink & { entries: AuditEntryInput[] } {
 export function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const log = (level: string) => (msg: string) => void lines.push(`${level} ${msg}`);
-  return { lines, info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug'), close: async () => undefined };
+  return {
+    lines,
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    debug: log('debug'),
+    close: async () => undefined,
+  };
 }
 
 /** A session context over a view; `answer` is what the person says to every question. */
-export function sessionContext(view: WorkspaceView, answer: { outcome: PermissionOutcome; by?: string } = { outcome: 'deny' }) {
+export function sessionContext(
+  view: WorkspaceView,
+  answer: { outcome: PermissionOutcome; by?: string } = { outcome: 'deny' },
+) {
   const questions: PermissionQuestion[] = [];
   const ctx: ToolSessionContext = {
     sessionId: 's1',

@@ -4,7 +4,12 @@ import type { z } from 'zod';
 export type ValidateResult<I> = { ok: true; value: I } | { ok: false; message: string; fields: string[] };
 
 /** Parses the input; on failure, builds a message telling the model which field is wrong and how to fix it. */
-export function validateInput<I>(tool: string, schema: z.ZodType<I>, input: unknown, jsonSchema: Record<string, unknown>): ValidateResult<I> {
+export function validateInput<I>(
+  tool: string,
+  schema: z.ZodType<I>,
+  input: unknown,
+  jsonSchema: Record<string, unknown>,
+): ValidateResult<I> {
   const r = schema.safeParse(input);
   if (r.success) return { ok: true, value: r.data };
   const lines: string[] = [];
@@ -33,7 +38,12 @@ export function validateInput<I>(tool: string, schema: z.ZodType<I>, input: unkn
   return {
     ok: false,
     fields,
-    message: [`The arguments for ${tool} are invalid:`, ...lines, ...(expected ? [`Expected arguments: ${expected}.`] : []), `Fix these and call ${tool} again.`].join('\n'),
+    message: [
+      `The arguments for ${tool} are invalid:`,
+      ...lines,
+      ...(expected ? [`Expected arguments: ${expected}.`] : []),
+      `Fix these and call ${tool} again.`,
+    ].join('\n'),
   };
 }
 
@@ -63,7 +73,12 @@ function describeFields(schema: Record<string, unknown>): string {
   const required = new Set(Array.isArray(schema.required) ? (schema.required as unknown[]).map(String) : []);
   return Object.entries(props as Record<string, Record<string, unknown>>)
     .map(([name, p]) => {
-      const type = typeof p.type === 'string' ? p.type : Array.isArray(p.enum) ? `one of ${p.enum.map((x) => JSON.stringify(x)).join('|')}` : 'value';
+      const type =
+        typeof p.type === 'string'
+          ? p.type
+          : Array.isArray(p.enum)
+            ? `one of ${p.enum.map((x) => JSON.stringify(x)).join('|')}`
+            : 'value';
       return `${name} (${type}${required.has(name) ? ', required' : ''})`;
     })
     .join(', ');

@@ -20,7 +20,10 @@ export interface Channel {
 export type ChannelHandler = (channel: Channel) => void;
 
 /** Buffers bad-message reports until the connection layer registers its handler. */
-export function createBadMessageRelay(): { relay: (bad: BadMessage) => void; set: (h: (bad: BadMessage) => void) => void } {
+export function createBadMessageRelay(): {
+  relay: (bad: BadMessage) => void;
+  set: (h: (bad: BadMessage) => void) => void;
+} {
   let handler: ((bad: BadMessage) => void) | undefined;
   const pending: BadMessage[] = [];
   return {

@@ -98,18 +98,26 @@ export class CappedFramedReader extends AbstractMessageReader {
     let length: number | undefined;
     for (const line of headerText.split('\r\n')) {
       const colon = line.indexOf(':');
-      if (colon <= 0) return this.fatal(`malformed header line ${JSON.stringify(line.slice(0, 80))}`), Buffer.alloc(0);
+      if (colon <= 0)
+        return (this.fatal(`malformed header line ${JSON.stringify(line.slice(0, 80))}`), Buffer.alloc(0));
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       if (name === 'content-length') {
-        if (!/^\d{1,15}$/.test(value)) return this.fatal(`bad Content-Length ${JSON.stringify(value.slice(0, 40))}`), Buffer.alloc(0);
+        if (!/^\d{1,15}$/.test(value))
+          return (this.fatal(`bad Content-Length ${JSON.stringify(value.slice(0, 40))}`), Buffer.alloc(0));
         length = Number(value);
       }
     }
-    if (length === undefined) return this.fatal('missing Content-Length header'), Buffer.alloc(0);
+    if (length === undefined) return (this.fatal('missing Content-Length header'), Buffer.alloc(0));
     if (length > this.maxBytes) {
       this.skipping = length;
-      this.onBad({ code: ErrorCodes.MessageTooLarge, reason: 'message_too_large', message: `message of ${length} bytes exceeds the ${this.maxBytes}-byte limit; it was skipped unread`, id: null, fatal: false });
+      this.onBad({
+        code: ErrorCodes.MessageTooLarge,
+        reason: 'message_too_large',
+        message: `message of ${length} bytes exceeds the ${this.maxBytes}-byte limit; it was skipped unread`,
+        id: null,
+        fatal: false,
+      });
       return rest;
     }
     this.expected = length;
@@ -125,12 +133,24 @@ export class CappedFramedReader extends AbstractMessageReader {
     try {
       value = JSON.parse(text);
     } catch (e) {
-      this.onBad({ code: ErrorCodes.ParseError, reason: 'parse_error', message: `invalid JSON: ${(e as Error).message}`, id: null, fatal: false });
+      this.onBad({
+        code: ErrorCodes.ParseError,
+        reason: 'parse_error',
+        message: `invalid JSON: ${(e as Error).message}`,
+        id: null,
+        fatal: false,
+      });
       return;
     }
     const checked = checkMessage(value);
     if (typeof checked === 'string') {
-      this.onBad({ code: ErrorCodes.InvalidRequest, reason: 'invalid_request', message: checked, id: idOf(value), fatal: false });
+      this.onBad({
+        code: ErrorCodes.InvalidRequest,
+        reason: 'invalid_request',
+        message: checked,
+        id: idOf(value),
+        fatal: false,
+      });
       return;
     }
     callback(checked);
@@ -138,7 +158,13 @@ export class CappedFramedReader extends AbstractMessageReader {
 
   private fatal(message: string): void {
     this.dead = true;
-    this.onBad({ code: ErrorCodes.ParseError, reason: 'malformed_header', message: `${message}; closing the connection`, id: null, fatal: true });
+    this.onBad({
+      code: ErrorCodes.ParseError,
+      reason: 'malformed_header',
+      message: `${message}; closing the connection`,
+      id: null,
+      fatal: true,
+    });
   }
 }
 
@@ -159,8 +185,10 @@ export function checkMessage(value: unknown): Message | string {
   if (m.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method.length === 0) return 'method must be a non-empty string';
-    if ('id' in m && m.id !== null && typeof m.id !== 'number' && typeof m.id !== 'string') return 'id must be a number or a string';
-    if ('params' in m && (m.params === null || typeof m.params !== 'object')) return 'params must be an object or an array';
+    if ('id' in m && m.id !== null && typeof m.id !== 'number' && typeof m.id !== 'string')
+      return 'id must be a number or a string';
+    if ('params' in m && (m.params === null || typeof m.params !== 'object'))
+      return 'params must be an object or an array';
     return m as unknown as Message;
   }
   if ('id' in m && ('result' in m || 'error' in m)) return m as unknown as Message;

@@ -40,7 +40,8 @@ export async function listenHttp(options: HttpServerOptions): Promise<HttpServer
     void (async () => {
       res.setHeader('Referrer-Policy', 'no-referrer');
       res.setHeader('X-Content-Type-Options', 'nosniff');
-      if (!checkHost(req.headers.host, port)) return send(res, 403, 'Host header must be a loopback name with the daemon port');
+      if (!checkHost(req.headers.host, port))
+        return send(res, 403, 'Host header must be a loopback name with the daemon port');
       for (const route of routes) if (await route(req, res)) return;
       send(res, 404, 'not found');
     })().catch((e: unknown) => {
@@ -54,7 +55,9 @@ export async function listenHttp(options: HttpServerOptions): Promise<HttpServer
     if (refusal) {
       options.log(`ws: refused upgrade (${refusal.reason}) from ${req.socket.remoteAddress ?? '?'}`);
       const body = JSON.stringify({ error: refusal.reason, message: refusal.message });
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -62,7 +65,13 @@ export async function listenHttp(options: HttpServerOptions): Promise<HttpServer
       const reader = new WebSocketMessageReader(ws, bad.relay);
       const writer = new WebSocketMessageWriter(ws);
       ws.on('error', () => ws.terminate());
-      options.onChannel({ transport: 'websocket', reader, writer, setBadMessageHandler: bad.set, close: () => ws.close(1000) });
+      options.onChannel({
+        transport: 'websocket',
+        reader,
+        writer,
+        setBadMessageHandler: bad.set,
+        close: () => ws.close(1000),
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

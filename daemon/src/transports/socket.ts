@@ -16,7 +16,11 @@ export interface SocketServer {
  * with LSP framing. A stale socket file left by a crashed daemon is replaced (the caller holds
  * the daemon lock, so nobody else is listening on it).
  */
-export async function listenSocket(socketPath: string, maxBytes: number, onChannel: ChannelHandler): Promise<SocketServer> {
+export async function listenSocket(
+  socketPath: string,
+  maxBytes: number,
+  onChannel: ChannelHandler,
+): Promise<SocketServer> {
   const dir = path.dirname(socketPath);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);

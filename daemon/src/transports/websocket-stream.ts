@@ -1,5 +1,12 @@
 import type { WebSocket } from 'ws';
-import { AbstractMessageReader, AbstractMessageWriter, type DataCallback, type Disposable, type Message, type MessageWriter } from 'vscode-jsonrpc';
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  type DataCallback,
+  type Disposable,
+  type Message,
+  type MessageWriter,
+} from 'vscode-jsonrpc';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { checkMessage, type BadMessage } from './framing.js';
 
@@ -14,20 +21,43 @@ export class WebSocketMessageReader extends AbstractMessageReader {
 
   listen(callback: DataCallback): Disposable {
     const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+      const text = Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Array.isArray(data)
+          ? Buffer.concat(data).toString('utf8')
+          : Buffer.from(data).toString('utf8');
       if (isBinary) {
-        this.onBad({ code: ErrorCodes.InvalidRequest, reason: 'invalid_request', message: 'binary frames are not accepted; send JSON text frames', id: null, fatal: false });
+        this.onBad({
+          code: ErrorCodes.InvalidRequest,
+          reason: 'invalid_request',
+          message: 'binary frames are not accepted; send JSON text frames',
+          id: null,
+          fatal: false,
+        });
         return;
       }
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch (e) {
-        this.onBad({ code: ErrorCodes.ParseError, reason: 'parse_error', message: `invalid JSON: ${(e as Error).message}`, id: null, fatal: false });
+        this.onBad({
+          code: ErrorCodes.ParseError,
+          reason: 'parse_error',
+          message: `invalid JSON: ${(e as Error).message}`,
+          id: null,
+          fatal: false,
+        });
         return;
       }
       const checked = checkMessage(value);
-      if (typeof checked === 'string') this.onBad({ code: ErrorCodes.InvalidRequest, reason: 'invalid_request', message: checked, id: null, fatal: false });
+      if (typeof checked === 'string')
+        this.onBad({
+          code: ErrorCodes.InvalidRequest,
+          reason: 'invalid_request',
+          message: checked,
+          id: null,
+          fatal: false,
+        });
       else callback(checked);
     };
     const onClose = () => this.fireClose();

@@ -47,13 +47,23 @@ export function tokenFrom(req: IncomingMessage): { where: 'header' | 'subprotoco
  */
 export function checkUpgrade(req: IncomingMessage, port: number, token: string): Refusal | null {
   const url = new URL(req.url ?? '/', 'http://x');
-  if (url.pathname !== Defaults.wsPath) return { status: 403, reason: 'bad_path', message: `WebSocket endpoint is ${Defaults.wsPath}` };
-  if (!checkHost(req.headers.host, port)) return { status: 403, reason: 'bad_host', message: 'Host header must be a loopback name with the daemon port' };
+  if (url.pathname !== Defaults.wsPath)
+    return { status: 403, reason: 'bad_path', message: `WebSocket endpoint is ${Defaults.wsPath}` };
+  if (!checkHost(req.headers.host, port))
+    return { status: 403, reason: 'bad_host', message: 'Host header must be a loopback name with the daemon port' };
   const given = tokenFrom(req);
   const origin = req.headers.origin;
-  if (origin !== undefined && !ownOrigins(port).has(origin)) return { status: 403, reason: 'bad_origin', message: 'Origin is not the daemon web origin' };
-  if (!given) return { status: 401, reason: 'missing_token', message: 'a token is required: Authorization: Bearer <token> or the shadowbox.token.<token> sub-protocol' };
-  if (origin === undefined && given.where !== 'header') return { status: 403, reason: 'missing_origin', message: 'a browser-style request without Origin is refused' };
-  if (!sameToken(given.token, token)) return { status: 401, reason: 'bad_token', message: 'the token is not valid for this daemon' };
+  if (origin !== undefined && !ownOrigins(port).has(origin))
+    return { status: 403, reason: 'bad_origin', message: 'Origin is not the daemon web origin' };
+  if (!given)
+    return {
+      status: 401,
+      reason: 'missing_token',
+      message: 'a token is required: Authorization: Bearer <token> or the shadowbox.token.<token> sub-protocol',
+    };
+  if (origin === undefined && given.where !== 'header')
+    return { status: 403, reason: 'missing_origin', message: 'a browser-style request without Origin is refused' };
+  if (!sameToken(given.token, token))
+    return { status: 401, reason: 'bad_token', message: 'the token is not valid for this daemon' };
   return null;
 }

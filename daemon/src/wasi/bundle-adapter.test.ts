@@ -21,11 +21,32 @@ describe('bundle adapter', () => {
       { path: 'share/greeting.txt', size: 18, sha256: sha256Hex(Buffer.from('hi from the bundle')) },
     ];
     const entry = { name: 'probe', path: join(dir, 'files/bin/probe.wasm'), bytes: probe, sha256: sha256Hex(probe) };
-    const manifest = { entries: [{ name: 'probe', path: 'bin/probe.wasm', env: { X: 'y' } }], files, capabilities: { fs: [{ guest: '/usr/local', source: 'bundle', access: 'ro' }, { guest: '/workspace', source: 'workspace', access: 'rw' }], netFetch: null }, limits: { memoryMb: 16, timeoutMs: 2000, maxOutputBytes: 4096 }, tools: [] };
+    const manifest = {
+      entries: [{ name: 'probe', path: 'bin/probe.wasm', env: { X: 'y' } }],
+      files,
+      capabilities: {
+        fs: [
+          { guest: '/usr/local', source: 'bundle', access: 'ro' },
+          { guest: '/workspace', source: 'workspace', access: 'rw' },
+        ],
+        netFetch: null,
+      },
+      limits: { memoryMb: 16, timeoutMs: 2000, maxOutputBytes: 4096 },
+      tools: [],
+    };
     loaded = {
-      name: 'probe', version: '1.0.0', manifestSha256: 'a'.repeat(64), dir, filesDir: join(dir, 'files'),
-      manifest: manifest as unknown as LoadedBundle['manifest'], entry, readEntry: async () => entry, files,
-      limits: manifest.limits, capabilities: manifest.capabilities as LoadedBundle['capabilities'], tools: [],
+      name: 'probe',
+      version: '1.0.0',
+      manifestSha256: 'a'.repeat(64),
+      dir,
+      filesDir: join(dir, 'files'),
+      manifest: manifest as unknown as LoadedBundle['manifest'],
+      entry,
+      readEntry: async () => entry,
+      files,
+      limits: manifest.limits,
+      capabilities: manifest.capabilities as LoadedBundle['capabilities'],
+      tools: [],
     };
   });
   afterAll(async () => {

@@ -19,7 +19,12 @@ export function createBundleAdapter(): (b: LoadedBundle) => BundleForRun {
       if (entryPaths.has(f.path)) continue;
       const data = await readFile(join(b.filesDir, f.path));
       if (data.byteLength !== f.size || sha256Hex(data) !== f.sha256) {
-        throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', `bundle ${b.name}: ${f.path} changed after verification`, { path: f.path });
+        throw new ShadowboxError(
+          ErrorCodes.BundleVerificationFailed,
+          'file_mismatch',
+          `bundle ${b.name}: ${f.path} changed after verification`,
+          { path: f.path },
+        );
       }
       out.set(f.path, data);
     }

@@ -10,16 +10,30 @@ const InputObject = z.record(z.string(), z.unknown());
  * The tools a bundle's manifest declares (e.g. `sqlite`, `jq`), each mapped to argv/stdin by the
  * manifest and run like run_bundle. Input is validated against the manifest's JSON Schema.
  */
-export function createManifestTools(bundle: { name: string; manifest: Pick<Manifest, 'entries' | 'tools'> }, deps: RunBundleDeps): Tool<Record<string, unknown>>[] {
+export function createManifestTools(
+  bundle: { name: string; manifest: Pick<Manifest, 'entries' | 'tools'> },
+  deps: RunBundleDeps,
+): Tool<Record<string, unknown>>[] {
   return bundle.manifest.tools.map((t) => createManifestTool(bundle.name, t, bundle.manifest, deps));
 }
 
-function createManifestTool(bundleName: string, t: ManifestTool, manifest: Pick<Manifest, 'entries' | 'tools'>, deps: RunBundleDeps): Tool<Record<string, unknown>> {
+function createManifestTool(
+  bundleName: string,
+  t: ManifestTool,
+  manifest: Pick<Manifest, 'entries' | 'tools'>,
+  deps: RunBundleDeps,
+): Tool<Record<string, unknown>> {
   let schema: z.ZodType;
   try {
     schema = z.fromJSONSchema(t.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'invalid_tool_schema', `bundle ${bundleName}: tool ${t.name} has an unusable input schema`, { tool: t.name }, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.BundleInvalid,
+      'invalid_tool_schema',
+      `bundle ${bundleName}: tool ${t.name} has an unusable input schema`,
+      { tool: t.name },
+      { cause: e },
+    );
   }
   const input = schema.pipe(InputObject);
   const workspaceArgs = t.argv.flatMap((a) => ('arg' in a && a.workspacePath ? [a.arg] : []));
@@ -29,12 +43,21 @@ function createManifestTool(bundleName: string, t: ManifestTool, manifest: Pick<
     description: t.description,
     input,
     concurrent: true,
-    targets: (i) => ({ resource: bundleName, paths: workspaceArgs.map((k) => i[k]).filter((v): v is string => typeof v === 'string') }),
+    targets: (i) => ({
+      resource: bundleName,
+      paths: workspaceArgs.map((k) => i[k]).filter((v): v is string => typeof v === 'string'),
+    }),
     summarize: (i) => `${t.name} ${JSON.stringify(i).slice(0, 100)}`,
     handler: async (i, ctx) => {
       const inv = mapToolInput(t, i, manifest);
       const r = await runWasiCommand(deps, {
-        bundle: bundleName, command: inv.entry, args: inv.argv, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId, workspace: ctx.workspace,
+        bundle: bundleName,
+        command: inv.entry,
+        args: inv.argv,
+        view: ctx.view,
+        signal: ctx.signal,
+        sessionId: ctx.sessionId,
+        workspace: ctx.workspace,
         ...(inv.stdin !== undefined ? { stdin: Buffer.from(inv.stdin) } : {}),
       });
       return {

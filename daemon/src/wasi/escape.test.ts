@@ -39,7 +39,13 @@ describe('escape attempts', () => {
     await runtime.close();
     await rm(base, { recursive: true, force: true });
   });
-  const run = (argv: string[]) => runtime.run({ module: { bytes: probe }, mounts: { workspace: view, tmp: true }, argv: ['probe', ...argv], limits: LIMITS });
+  const run = (argv: string[]) =>
+    runtime.run({
+      module: { bytes: probe },
+      mounts: { workspace: view, tmp: true },
+      argv: ['probe', ...argv],
+      limits: LIMITS,
+    });
 
   it.each([
     ['/workspace/../outside/secret.txt'],
@@ -61,7 +67,10 @@ describe('escape attempts', () => {
   });
 
   it('does not list links that leave the workspace and reveals no host paths', async () => {
-    const ls = text((await run(['ls', '/workspace'])).stdout).split('\n').filter(Boolean).sort();
+    const ls = text((await run(['ls', '/workspace'])).stdout)
+      .split('\n')
+      .filter(Boolean)
+      .sort();
     expect(ls).toEqual(['.git', 'inside-link', 'src']);
     const rl = await run(['readlink', '/workspace/abs-link']);
     expect(rl.exitCode).toBe(1);
@@ -85,7 +94,8 @@ describe('escape attempts', () => {
   it('applies workspace writes, mkdir, rename and delete to the view only', async () => {
     const own = createOverlayView(ws);
     const mounts = { workspace: own, tmp: true };
-    const go = (argv: string[]) => runtime.run({ module: { bytes: probe }, mounts, argv: ['probe', ...argv], limits: LIMITS });
+    const go = (argv: string[]) =>
+      runtime.run({ module: { bytes: probe }, mounts, argv: ['probe', ...argv], limits: LIMITS });
     expect((await go(['mkdir', '/workspace/gen'])).exitCode).toBe(0);
     expect((await go(['write', '/workspace/gen/out.txt', 'generated'])).changed).toEqual(['gen/out.txt']);
     expect((await go(['append', '/workspace/src/main.c', '\n// more'])).changed).toEqual(['src/main.c']);

@@ -12,8 +12,14 @@ export type FetchBridge = (request: Uint8Array, cap: number, signal: AbortSignal
 const RequestSchema = z
   .object({
     url: z.string().max(8192),
-    method: z.string().regex(/^[A-Z]{1,16}$/).default('GET'),
-    headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(100).default([]),
+    method: z
+      .string()
+      .regex(/^[A-Z]{1,16}$/)
+      .default('GET'),
+    headers: z
+      .array(z.tuple([z.string().max(256), z.string().max(8192)]))
+      .max(100)
+      .default([]),
     body: z.string().nullable().default(null),
   })
   .strict();
@@ -24,17 +30,30 @@ export function decodeFetchRequest(raw: Uint8Array): NetFetchRequest {
   try {
     value = JSON.parse(Buffer.from(raw).toString('utf8')) as unknown;
   } catch (e) {
-    throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_request', 'netFetch request is not JSON', {}, { cause: e });
+    throw new ShadowboxError(
+      ErrorCodes.NetFetchRefused,
+      'bad_request',
+      'netFetch request is not JSON',
+      {},
+      { cause: e },
+    );
   }
   const r = RequestSchema.safeParse(value);
-  if (!r.success) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_request', `netFetch request is invalid: ${r.error.issues[0]?.message ?? ''}`);
+  if (!r.success)
+    throw new ShadowboxError(
+      ErrorCodes.NetFetchRefused,
+      'bad_request',
+      `netFetch request is invalid: ${r.error.issues[0]?.message ?? ''}`,
+    );
   const { url, method, headers, body } = r.data;
   return { url, method, headers, body: body === null ? null : Buffer.from(body, 'base64') };
 }
 
 /** Encodes a response for the guest. */
 export function encodeFetchResponse(res: NetFetchResponse): Uint8Array {
-  const head = Buffer.from(`${JSON.stringify({ url: res.url, status: res.status, headers: res.headers, bodyBytes: res.body.byteLength })}\n`);
+  const head = Buffer.from(
+    `${JSON.stringify({ url: res.url, status: res.status, headers: res.headers, bodyBytes: res.body.byteLength })}\n`,
+  );
   return Buffer.concat([head, res.body]);
 }
 

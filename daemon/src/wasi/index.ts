@@ -1,12 +1,39 @@
 // Sandboxed WASI preview1 runtime (in-process worker pool, optional wasmtime CLI) and the netFetch
 // service. Other capabilities import only this file.
 export { createWasiRuntime, type WasiRuntimeDeps } from './runtime.js';
-export type { WasiLimits, WasiMounts, WasiModuleSource, WasiOutcome, WasiRunRequest, WasiRunResult, WasiRuntime, ReadOnlyMount } from './types.js';
-export { createNetFetch, type NetFetchService, type NetFetchRequest, type NetFetchResponse, type NetFetchContext, type NetFetchOptions } from './net-fetch.js';
+export type {
+  WasiLimits,
+  WasiMounts,
+  WasiModuleSource,
+  WasiOutcome,
+  WasiRunRequest,
+  WasiRunResult,
+  WasiRuntime,
+  ReadOnlyMount,
+} from './types.js';
+export {
+  createNetFetch,
+  type NetFetchService,
+  type NetFetchRequest,
+  type NetFetchResponse,
+  type NetFetchContext,
+  type NetFetchOptions,
+} from './net-fetch.js';
 export { matchRule, normalizeHost, type HostRule } from './host-rules.js';
 export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
-export { createRunBundleTool, runWasiCommand, describeWasiRun, parseAllowEntry, RunBundleInput, type RunBundleDeps, type FetchQuery, type BundleForRun, type BundleEntryForRun, type BundleRunOptions } from './run-bundle-tool.js';
+export {
+  createRunBundleTool,
+  runWasiCommand,
+  describeWasiRun,
+  parseAllowEntry,
+  RunBundleInput,
+  type RunBundleDeps,
+  type FetchQuery,
+  type BundleForRun,
+  type BundleEntryForRun,
+  type BundleRunOptions,
+} from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
 export { createBundleAdapter } from './bundle-adapter.js';
 // Building blocks for capabilities that drive their own runs (the python tool): the in-process

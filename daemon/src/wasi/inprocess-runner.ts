@@ -11,11 +11,19 @@ export const DEFAULT_FS_BYTES = 256 * 1024 * 1024;
 /** Marker appended to a stream cut at its limit. */
 export const TRUNCATION_MARKER = '\n[shadowbox: output truncated]\n';
 
-type Change = { op: 'write'; path: string; data: Uint8Array } | { op: 'mkdir'; path: string } | { op: 'remove'; path: string };
+type Change =
+  { op: 'write'; path: string; data: Uint8Array } | { op: 'mkdir'; path: string } | { op: 'remove'; path: string };
 
 type WorkerMessage =
   | { type: 'output'; fd: 1 | 2; chunks: Uint8Array[] }
-  | { type: 'done'; exitCode: number | null; error: { reason: string; message: string } | null; memBytes: number; changes: Change[]; timings: { setupMs: number; instantiateMs: number; runMs: number } };
+  | {
+      type: 'done';
+      exitCode: number | null;
+      error: { reason: string; message: string } | null;
+      memBytes: number;
+      changes: Change[];
+      timings: { setupMs: number; instantiateMs: number; runMs: number };
+    };
 
 interface BridgeCall {
   op: 'readdir' | 'readFile' | 'fetch';
@@ -33,10 +41,11 @@ export interface InprocessDeps {
 /** Runs one request in a worker from the pool; always resolves with a typed result. */
 export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Promise<WasiRunResult> {
   const started = performance.now();
-  const readOnly = req.mounts.readOnly?.map((m) => ({
-    at: m.at,
-    files: [...m.files].map(([path, data]) => ({ path, data: typeof data === 'function' ? data() : data })),
-  })) ?? [];
+  const readOnly =
+    req.mounts.readOnly?.map((m) => ({
+      at: m.at,
+      files: [...m.files].map(([path, data]) => ({ path, data: typeof data === 'function' ? data() : data })),
+    })) ?? [];
   const view = req.mounts.workspace;
   const ctlBuf = new SharedArrayBuffer(4);
   const ctl = new Int32Array(ctlBuf);
@@ -46,7 +55,10 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const out: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
   const runEnded = new AbortController();
 
-  const done = await new Promise<{ kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }>((resolve) => {
+  const done = await new Promise<
+    | { kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> }
+    | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
+  >((resolve) => {
     let settled = false;
     const settle = (v: Parameters<typeof resolve>[0]): void => {
       if (settled) return;
@@ -68,9 +80,20 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, view, deps.fetch, runEnded.signal));
     worker.postMessage(
       {
-        module: deps.module, argv: req.argv, env: req.env ?? {}, stdin: req.stdin ?? new Uint8Array(0),
-        readOnly, workspace: view !== undefined, cwdWorkspace: view !== undefined && (req.cwd ?? '/workspace') === '/workspace', tmp: req.mounts.tmp ?? false, netFetch: deps.fetch !== null,
-        stdoutBytes: req.limits.stdoutBytes, stderrBytes: req.limits.stderrBytes, fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES, ctl: ctlBuf, port: port2,
+        module: deps.module,
+        argv: req.argv,
+        env: req.env ?? {},
+        stdin: req.stdin ?? new Uint8Array(0),
+        readOnly,
+        workspace: view !== undefined,
+        cwdWorkspace: view !== undefined && (req.cwd ?? '/workspace') === '/workspace',
+        tmp: req.mounts.tmp ?? false,
+        netFetch: deps.fetch !== null,
+        stdoutBytes: req.limits.stdoutBytes,
+        stderrBytes: req.limits.stderrBytes,
+        fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES,
+        ctl: ctlBuf,
+        port: port2,
       },
       [port2],
     );
@@ -96,7 +119,9 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     else outcome = nearCap && exitCode !== 0 ? 'memory_limit' : 'exited';
     trapMessage = m.error?.message;
     if (view && m.changes.length > 0 && req.mounts.workspaceAccess === 'ro') {
-      refusedWrites = m.changes.filter((c) => c.op !== 'mkdir').map((c) => ({ path: c.path, reason: 'read_only_mount' }));
+      refusedWrites = m.changes
+        .filter((c) => c.op !== 'mkdir')
+        .map((c) => ({ path: c.path, reason: 'read_only_mount' }));
     } else if (view && m.changes.length > 0) {
       const applied = await applyChanges(view, m.changes);
       changed.push(...applied.changed);
@@ -110,8 +135,17 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const stdout = capStream(out[1], req.limits.stdoutBytes);
   const stderr = capStream(out[2], req.limits.stderrBytes);
   return {
-    exitCode, outcome, trapMessage, changed, refusedWrites, runner: 'inprocess', timings,
-    stdout: stdout.bytes, stderr: stderr.bytes, stdoutTruncated: stdout.truncated, stderrTruncated: stderr.truncated,
+    exitCode,
+    outcome,
+    trapMessage,
+    changed,
+    refusedWrites,
+    runner: 'inprocess',
+    timings,
+    stdout: stdout.bytes,
+    stderr: stderr.bytes,
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
     durationMs: performance.now() - started,
   };
 }
@@ -123,11 +157,21 @@ function capStream(chunks: Uint8Array[], cap: number): { bytes: Uint8Array; trun
 }
 
 /** Serves one synchronous call from the worker, then wakes it. Failures become `{ ok: false }`. */
-async function answer(c: BridgeCall, port: MessagePort, ctl: Int32Array, view: WorkspaceView | undefined, fetch: FetchBridge | null, signal: AbortSignal): Promise<void> {
+async function answer(
+  c: BridgeCall,
+  port: MessagePort,
+  ctl: Int32Array,
+  view: WorkspaceView | undefined,
+  fetch: FetchBridge | null,
+  signal: AbortSignal,
+): Promise<void> {
   let reply: unknown;
   try {
     if (c.op === 'fetch') {
-      reply = { ok: true, data: fetch ? await fetch(c.args.request ?? new Uint8Array(0), c.args.cap ?? 0, signal) : new Uint8Array(0) };
+      reply = {
+        ok: true,
+        data: fetch ? await fetch(c.args.request ?? new Uint8Array(0), c.args.cap ?? 0, signal) : new Uint8Array(0),
+      };
     } else if (!view) reply = { ok: false };
     else if (c.op === 'readFile') reply = { ok: true, data: await view.readFile(c.args.path ?? '') };
     else reply = { ok: true, entries: await listDir(view, c.args.path ?? '') };
@@ -140,23 +184,31 @@ async function answer(c: BridgeCall, port: MessagePort, ctl: Int32Array, view: W
 }
 
 /** Lists a directory of the view; symlinks are resolved by the view (refused when they leave it) and shown as their target. */
-async function listDir(view: WorkspaceView, path: string): Promise<{ name: string; type: 'file' | 'dir'; size: number }[]> {
+async function listDir(
+  view: WorkspaceView,
+  path: string,
+): Promise<{ name: string; type: 'file' | 'dir'; size: number }[]> {
   const entries = await view.readdir(path);
-  const out = await Promise.all(entries.map(async (e) => {
-    const p = path ? `${path}/${e.name}` : e.name;
-    try {
-      const st = await view.stat(e.type === 'symlink' ? await view.resolve(p, 'read') : p);
-      if (!st || (st.type !== 'file' && st.type !== 'dir')) return null;
-      return { name: e.name, type: st.type, size: st.size };
-    } catch {
-      return null;
-    }
-  }));
+  const out = await Promise.all(
+    entries.map(async (e) => {
+      const p = path ? `${path}/${e.name}` : e.name;
+      try {
+        const st = await view.stat(e.type === 'symlink' ? await view.resolve(p, 'read') : p);
+        if (!st || (st.type !== 'file' && st.type !== 'dir')) return null;
+        return { name: e.name, type: st.type, size: st.size };
+      } catch {
+        return null;
+      }
+    }),
+  );
   return out.filter((e): e is { name: string; type: 'file' | 'dir'; size: number } => e !== null);
 }
 
 /** Applies the worker's reported changes to the view: removals, then directories, then files. */
-async function applyChanges(view: WorkspaceView, changes: Change[]): Promise<{ changed: string[]; refused: { path: string; reason: string }[] }> {
+async function applyChanges(
+  view: WorkspaceView,
+  changes: Change[],
+): Promise<{ changed: string[]; refused: { path: string; reason: string }[] }> {
   const changed: string[] = [];
   const refused: { path: string; reason: string }[] = [];
   const attempt = async (c: Change, fn: () => Promise<void>, record: boolean): Promise<void> => {

@@ -14,7 +14,13 @@ describe('limits and hostile modules', () => {
   });
   afterAll(() => runtime.close());
   const run = (argv: string[], extra: Partial<WasiRunRequest> = {}) =>
-    runtime.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: LIMITS, ...extra });
+    runtime.run({
+      module: { bytes: probe },
+      mounts: { tmp: true },
+      argv: ['probe', ...argv],
+      limits: LIMITS,
+      ...extra,
+    });
 
   it('terminates an infinite loop at the wall-time limit', async () => {
     const r = await run(['loop'], { limits: { ...LIMITS, wallMs: 300 } });
@@ -40,7 +46,9 @@ describe('limits and hostile modules', () => {
   });
 
   it('refuses to start a module whose initial memory exceeds the cap', async () => {
-    await expect(run(['echo'], { limits: { ...LIMITS, memoryBytes: 64 * 1024 } })).rejects.toMatchObject({ data: { reason: 'memory_limit' } });
+    await expect(run(['echo'], { limits: { ...LIMITS, memoryBytes: 64 * 1024 } })).rejects.toMatchObject({
+      data: { reason: 'memory_limit' },
+    });
   });
 
   it('cuts an output flood at the cap with a marker', async () => {
@@ -87,15 +95,24 @@ describe('limits and hostile modules', () => {
   it('runs concurrent invocations independently', async () => {
     const rs = await Promise.all([...Array(6).keys()].map((i) => run(['echo', `run-${i}`])));
     expect(rs.map((r) => text(r.stdout))).toEqual([...Array(6).keys()].map((i) => `run-${i}\n`));
-    const [slow, fast] = await Promise.all([run(['loop'], { limits: { ...LIMITS, wallMs: 500 } }), run(['echo', 'fast'])]);
+    const [slow, fast] = await Promise.all([
+      run(['loop'], { limits: { ...LIMITS, wallMs: 500 } }),
+      run(['echo', 'fast']),
+    ]);
     expect(slow.outcome).toBe('timeout');
     expect(text(fast.stdout)).toBe('fast\n');
   });
 
   it('rejects invalid limits and mount points as setup errors', async () => {
-    await expect(run(['echo'], { limits: { ...LIMITS, wallMs: 0 } })).rejects.toMatchObject({ data: { reason: 'invalid_limits' } });
-    await expect(run(['echo'], { mounts: { readOnly: [{ at: '/workspace', files: new Map() }] } })).rejects.toMatchObject({ data: { reason: 'invalid_mount' } });
-    await expect(runtime.run({ module: { bytes: Buffer.from('nope') }, mounts: {}, argv: ['x'], limits: LIMITS })).rejects.toMatchObject({ data: { reason: 'invalid_module' } });
+    await expect(run(['echo'], { limits: { ...LIMITS, wallMs: 0 } })).rejects.toMatchObject({
+      data: { reason: 'invalid_limits' },
+    });
+    await expect(
+      run(['echo'], { mounts: { readOnly: [{ at: '/workspace', files: new Map() }] } }),
+    ).rejects.toMatchObject({ data: { reason: 'invalid_mount' } });
+    await expect(
+      runtime.run({ module: { bytes: Buffer.from('nope') }, mounts: {}, argv: ['x'], limits: LIMITS }),
+    ).rejects.toMatchObject({ data: { reason: 'invalid_module' } });
   });
 });
 
@@ -105,7 +122,13 @@ describe('worker reuse (maxRunsPerWorker > 1)', () => {
 
   it('shares no guest state between runs served by one worker, also after traps and output floods', async () => {
     const probe = await fixture('probe');
-    const run = (argv: string[]) => runtime.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: { ...LIMITS, stdoutBytes: 1000 } });
+    const run = (argv: string[]) =>
+      runtime.run({
+        module: { bytes: probe },
+        mounts: { tmp: true },
+        argv: ['probe', ...argv],
+        limits: { ...LIMITS, stdoutBytes: 1000 },
+      });
     for (const hostile of [['trap'], ['flood'], ['recurse'], ['membomb'], ['state']]) {
       await run(hostile);
       const r = await run(['state']);

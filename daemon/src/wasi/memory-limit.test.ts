@@ -23,8 +23,20 @@ describe('memory cap rewrite', () => {
   it('caps an imported memory (linking a larger maximum fails)', async () => {
     const capped = limitMemoryPages(await fixture('importmem'), 40);
     const mod = new W.Module(capped);
-    expect(() => new W.Instance(mod, { env: { memory: new W.Memory({ initial: 20, maximum: 41 }) }, wasi_snapshot_preview1: wasiStub })).toThrow();
-    expect(() => new W.Instance(mod, { env: { memory: new W.Memory({ initial: 20, maximum: 40 }) }, wasi_snapshot_preview1: wasiStub })).not.toThrow();
+    expect(
+      () =>
+        new W.Instance(mod, {
+          env: { memory: new W.Memory({ initial: 20, maximum: 41 }) },
+          wasi_snapshot_preview1: wasiStub,
+        }),
+    ).toThrow();
+    expect(
+      () =>
+        new W.Instance(mod, {
+          env: { memory: new W.Memory({ initial: 20, maximum: 40 }) },
+          wasi_snapshot_preview1: wasiStub,
+        }),
+    ).not.toThrow();
   });
 
   it('refuses non-wasm and truncated input', () => {

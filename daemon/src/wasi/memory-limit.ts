@@ -45,7 +45,12 @@ function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], num
     max = Math.min(declared, maxPages);
   }
   if (min > max) {
-    throw new ShadowboxError(ErrorCodes.WasiLimitExceeded, 'memory_limit', `the module needs ${min} pages at start, more than the ${maxPages}-page limit`, { minPages: min, maxPages });
+    throw new ShadowboxError(
+      ErrorCodes.WasiLimitExceeded,
+      'memory_limit',
+      `the module needs ${min} pages at start, more than the ${maxPages}-page limit`,
+      { minPages: min, maxPages },
+    );
   }
   return [[flags | 1, ...leb(min), ...leb(max)], pos];
 }
@@ -88,10 +93,16 @@ export function limitMemoryPages(wasm: Uint8Array, maxPages: number): Uint8Array
         p = skipName(wasm, skipName(wasm, p));
         const kind = wasm[p++];
         if (kind === 0x00) p = readLeb(wasm, p)[1];
-        else if (kind === 0x01) { p += 1; const f = wasm[p++] ?? 0; p = readLeb(wasm, p)[1]; if (f & 1) p = readLeb(wasm, p)[1]; }
-        else if (kind === 0x03) p += 2;
-        else if (kind === 0x04) { p += 1; p = readLeb(wasm, p)[1]; }
-        else if (kind === 0x02) {
+        else if (kind === 0x01) {
+          p += 1;
+          const f = wasm[p++] ?? 0;
+          p = readLeb(wasm, p)[1];
+          if (f & 1) p = readLeb(wasm, p)[1];
+        } else if (kind === 0x03) p += 2;
+        else if (kind === 0x04) {
+          p += 1;
+          p = readLeb(wasm, p)[1];
+        } else if (kind === 0x02) {
           out.push(...wasm.subarray(copied, p));
           const [lim, next] = capLimits(wasm, p, maxPages);
           out.push(...lim);

@@ -41,7 +41,12 @@ export class ModuleCache {
       p = (async () => {
         const bytes = 'bytes' in source ? source.bytes : await source.load();
         if (!('bytes' in source) && sha256Hex(bytes) !== sha256) {
-          throw new ShadowboxError(ErrorCodes.WasiFailed, 'module_hash_mismatch', 'the loaded module does not match its content hash', { sha256 });
+          throw new ShadowboxError(
+            ErrorCodes.WasiFailed,
+            'module_hash_mismatch',
+            'the loaded module does not match its content hash',
+            { sha256 },
+          );
         }
         return wasmApi.compile(limitMemoryPages(bytes, maxPages));
       })();

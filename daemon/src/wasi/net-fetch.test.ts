@@ -38,7 +38,20 @@ describe('host rules', () => {
   });
   it('refuses non-public addresses unless the rule names the address', () => {
     const byName: HostRule = { host: 'x.test' };
-    for (const a of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '172.16.0.1', '100.64.0.1', '169.254.169.254', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:8.8.8.8', '0.0.0.0']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '192.168.1.1',
+      '172.16.0.1',
+      '100.64.0.1',
+      '169.254.169.254',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:8.8.8.8',
+      '0.0.0.0',
+    ]) {
       expect(addressAllowed(a, byName)).toBe(false);
     }
     expect(addressAllowed('8.8.8.8', byName)).toBe(true);
@@ -64,7 +77,8 @@ describe('netFetch service', () => {
     a = await serve((req, res) => {
       if (req.url === '/big') return res.end(Buffer.alloc(2 << 20, 0x61));
       if (req.url === '/to-internal') return res.writeHead(302, { location: `http://internal.test:${b.port}/x` }).end();
-      if (req.url === '/to-metadata') return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      if (req.url === '/to-metadata')
+        return res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       if (req.url === '/to-b') return res.writeHead(307, { location: `http://127.0.0.1:${b.port}/from-a` }).end();
       if (req.url === '/hang') return; // never answers
       if (req.url === '/loop') return res.writeHead(302, { location: '/loop' }).end();
@@ -81,11 +95,19 @@ describe('netFetch service', () => {
   const ruleB = (): HostRule => ({ host: '127.0.0.1', scheme: 'http', port: b.port });
 
   it('fetches from an explicitly allowed address and audits it', async () => {
-    const r = await service.fetch(get(`http://127.0.0.1:${a.port}/hi?token=s3cret`, [['x-probe', 'yes']]), { rules: [ruleA()], sessionId: 's1', workspace: '/w' });
+    const r = await service.fetch(get(`http://127.0.0.1:${a.port}/hi?token=s3cret`, [['x-probe', 'yes']]), {
+      rules: [ruleA()],
+      sessionId: 's1',
+      workspace: '/w',
+    });
     expect(r.status).toBe(200);
     expect(text(r.body)).toBe('hello yes');
     const last = audit.at(-1);
-    expect(last).toMatchObject({ type: 'net.fetch', sessionId: 's1', data: { status: 200, url: `http://127.0.0.1:${a.port}/hi` } });
+    expect(last).toMatchObject({
+      type: 'net.fetch',
+      sessionId: 's1',
+      data: { status: 200, url: `http://127.0.0.1:${a.port}/hi` },
+    });
     expect(JSON.stringify(last)).not.toContain('s3cret');
   });
 
@@ -98,7 +120,14 @@ describe('netFetch service', () => {
     ['IPv4-mapped IPv6 literal', () => `http://[::ffff:127.0.0.1]:${a.port}/`, 'host_not_allowed'],
     ['file scheme', () => 'file:///etc/passwd', 'scheme_not_allowed'],
   ])('refuses %s', async (_name, url, reason) => {
-    const rules: HostRule[] = _name === 'https by default' ? [{ host: '127.0.0.1', port: a.port }] : [ruleA(), { host: 'internal.test', scheme: 'http', port: a.port }, { host: 'rebind.test', scheme: 'http', port: a.port }];
+    const rules: HostRule[] =
+      _name === 'https by default'
+        ? [{ host: '127.0.0.1', port: a.port }]
+        : [
+            ruleA(),
+            { host: 'internal.test', scheme: 'http', port: a.port },
+            { host: 'rebind.test', scheme: 'http', port: a.port },
+          ];
     await expect(service.fetch(get(url()), { rules })).rejects.toMatchObject({ data: { reason } });
     expect(audit.at(-1)?.data.refused).toBe(reason);
   });
@@ -106,20 +135,30 @@ describe('netFetch service', () => {
   it('re-checks every redirect hop (private IP, metadata IP) and never contacts the target', async () => {
     const rules = [ruleA(), { host: 'internal.test', scheme: 'http' as const, port: b.port }];
     const before = b.hits.length;
-    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/to-internal`), { rules })).rejects.toMatchObject({ data: { reason: 'address_not_allowed' } });
-    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/to-metadata`), { rules })).rejects.toMatchObject({ data: { reason: 'host_not_allowed' } });
+    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/to-internal`), { rules })).rejects.toMatchObject({
+      data: { reason: 'address_not_allowed' },
+    });
+    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/to-metadata`), { rules })).rejects.toMatchObject({
+      data: { reason: 'host_not_allowed' },
+    });
     expect(b.hits.length).toBe(before);
-    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/loop`), { rules })).rejects.toMatchObject({ data: { reason: 'too_many_redirects' } });
+    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/loop`), { rules })).rejects.toMatchObject({
+      data: { reason: 'too_many_redirects' },
+    });
   });
 
   it('follows allowed redirects and drops credentials across origins', async () => {
-    const r = await service.fetch(get(`http://127.0.0.1:${a.port}/to-b`, [['Authorization', 'Bearer x']]), { rules: [ruleA(), ruleB()] });
+    const r = await service.fetch(get(`http://127.0.0.1:${a.port}/to-b`, [['Authorization', 'Bearer x']]), {
+      rules: [ruleA(), ruleB()],
+    });
     expect(JSON.parse(text(r.body))).toEqual({ path: '/from-a', auth: null });
     expect(r.url).toBe(`http://127.0.0.1:${b.port}/from-a`);
   });
 
   it('caps the response size', async () => {
-    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/big`), { rules: [ruleA()] })).rejects.toMatchObject({ data: { reason: 'response_too_large' } });
+    await expect(service.fetch(get(`http://127.0.0.1:${a.port}/big`), { rules: [ruleA()] })).rejects.toMatchObject({
+      data: { reason: 'response_too_large' },
+    });
   });
 
   describe('from a WASI guest (shadowbox.net_fetch)', () => {
@@ -131,7 +170,13 @@ describe('netFetch service', () => {
     afterAll(() => runtime.close());
     const LIMITS = { wallMs: 5000, memoryBytes: 16 << 20, stdoutBytes: 4 << 20, stderrBytes: 1 << 20 };
     const guest = (url: string, allowed: boolean, cap?: number) =>
-      runtime.run({ module: { bytes: mod }, mounts: {}, argv: ['fetch', url, ...(cap ? [String(cap)] : [])], limits: LIMITS, netFetch: { allowed, rules: [ruleA()] } });
+      runtime.run({
+        module: { bytes: mod },
+        mounts: {},
+        argv: ['fetch', url, ...(cap ? [String(cap)] : [])],
+        limits: LIMITS,
+        netFetch: { allowed, rules: [ruleA()] },
+      });
     const head = (out: string): unknown => JSON.parse(out.split('\n')[1] ?? 'null');
 
     it('gets the response synchronously', async () => {
@@ -142,7 +187,13 @@ describe('netFetch service', () => {
       expect(out.endsWith('hello 1')).toBe(true);
     });
     it('is stopped at the wall limit while blocked in net_fetch', async () => {
-      const r = await runtime.run({ module: { bytes: mod }, mounts: {}, argv: ['fetch', `http://127.0.0.1:${a.port}/hang`], limits: { ...LIMITS, wallMs: 300 }, netFetch: { allowed: true, rules: [ruleA()] } });
+      const r = await runtime.run({
+        module: { bytes: mod },
+        mounts: {},
+        argv: ['fetch', `http://127.0.0.1:${a.port}/hang`],
+        limits: { ...LIMITS, wallMs: 300 },
+        netFetch: { allowed: true, rules: [ruleA()] },
+      });
       expect(r.outcome).toBe('timeout');
       const after = await guest(`http://127.0.0.1:${a.port}/x`, true);
       expect(after.exitCode).toBe(0);
@@ -150,10 +201,18 @@ describe('netFetch service', () => {
       expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true);
     });
     it('gets typed refusals: not granted, not allowlisted, private address via redirect, too large for its buffer', async () => {
-      expect(head(text((await guest(`http://127.0.0.1:${a.port}/x`, false)).stdout))).toMatchObject({ error: 'net_fetch_not_allowed' });
-      expect(head(text((await guest(`http://127.0.0.1:${b.port}/x`, true)).stdout))).toMatchObject({ error: 'host_not_allowed' });
-      expect(head(text((await guest(`http://127.0.0.1:${a.port}/to-metadata`, true)).stdout))).toMatchObject({ error: 'host_not_allowed' });
-      expect(head(text((await guest(`http://127.0.0.1:${a.port}/big`, true, 1 << 21)).stdout))).toMatchObject({ error: 'response_too_large' });
+      expect(head(text((await guest(`http://127.0.0.1:${a.port}/x`, false)).stdout))).toMatchObject({
+        error: 'net_fetch_not_allowed',
+      });
+      expect(head(text((await guest(`http://127.0.0.1:${b.port}/x`, true)).stdout))).toMatchObject({
+        error: 'host_not_allowed',
+      });
+      expect(head(text((await guest(`http://127.0.0.1:${a.port}/to-metadata`, true)).stdout))).toMatchObject({
+        error: 'host_not_allowed',
+      });
+      expect(head(text((await guest(`http://127.0.0.1:${a.port}/big`, true, 1 << 21)).stdout))).toMatchObject({
+        error: 'response_too_large',
+      });
     });
   });
 });

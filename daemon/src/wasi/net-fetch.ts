@@ -64,7 +64,18 @@ function auditUrl(raw: string): string {
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-const DROP_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length']);
+const DROP_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
 function refuse(reason: string, message: string, details: Record<string, unknown> = {}): ShadowboxError {
@@ -84,11 +95,20 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
   const timeoutMs = opts.timeoutMs ?? 15_000;
 
   /** Checks one URL against the rules and DNS; returns the address to connect to. */
-  async function check(url: URL, rules: readonly HostRule[], authorize: NetFetchContext['authorize']): Promise<{ address: string; family: 4 | 6 }> {
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('scheme_not_allowed', `scheme ${url.protocol} is not allowed`);
-    if (url.username !== '' || url.password !== '') throw refuse('userinfo_refused', 'URLs with user@ credentials are refused');
+  async function check(
+    url: URL,
+    rules: readonly HostRule[],
+    authorize: NetFetchContext['authorize'],
+  ): Promise<{ address: string; family: 4 | 6 }> {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw refuse('scheme_not_allowed', `scheme ${url.protocol} is not allowed`);
+    if (url.username !== '' || url.password !== '')
+      throw refuse('userinfo_refused', 'URLs with user@ credentials are refused');
     const rule = matchRule(url, rules);
-    if (!rule) throw refuse('host_not_allowed', `${url.protocol}//${url.host} is not in the netFetch allowlist`, { host: normalizeHost(url.hostname) });
+    if (!rule)
+      throw refuse('host_not_allowed', `${url.protocol}//${url.host} is not in the netFetch allowlist`, {
+        host: normalizeHost(url.hostname),
+      });
     await authorize?.(url);
     const host = normalizeHost(url.hostname);
     const literal = ipLiteral(host);
@@ -98,21 +118,35 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       try {
         addresses = await resolve(host);
       } catch (e) {
-        throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'dns_failed', `could not resolve ${host}`, { host }, { cause: e });
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'dns_failed',
+          `could not resolve ${host}`,
+          { host },
+          { cause: e },
+        );
       }
     }
     if (addresses.length === 0) throw refuse('dns_failed', `no addresses for ${host}`, { host });
     // Every answer must be allowed (a mixed answer is a rebinding attempt); connect to the first.
     for (const a of addresses) {
-      if (!ipaddr.isValid(a) || !addressAllowed(a, rule)) throw refuse('address_not_allowed', `${host} resolves to a non-public address`, { host, address: a });
+      if (!ipaddr.isValid(a) || !addressAllowed(a, rule))
+        throw refuse('address_not_allowed', `${host} resolves to a non-public address`, { host, address: a });
     }
     const address = addresses[0] ?? '';
     return { address, family: ipaddr.parse(address).kind() === 'ipv6' ? 6 : 4 };
   }
 
-  async function once(url: URL, req: NetFetchRequest, pinned: { address: string; family: 4 | 6 }, max: number, signal: AbortSignal): Promise<NetFetchResponse & { location?: string }> {
+  async function once(
+    url: URL,
+    req: NetFetchRequest,
+    pinned: { address: string; family: 4 | 6 },
+    max: number,
+    signal: AbortSignal,
+  ): Promise<NetFetchResponse & { location?: string }> {
     const lookup: LookupFunction = (_host, options, cb) => {
-      if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
+      if ((options as { all?: boolean }).all)
+        (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
       else cb(null, pinned.address, pinned.family);
     };
     const headers: Record<string, string> = {};
@@ -135,8 +169,15 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
         res.on('error', reject);
         res.on('end', () => {
           const hs: [string, string][] = [];
-          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) hs.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '']);
-          resolvePromise({ url: url.href, status: res.statusCode ?? 0, headers: hs, body: Buffer.concat(chunks), location: res.headers.location });
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+            hs.push([res.rawHeaders[i] ?? '', res.rawHeaders[i + 1] ?? '']);
+          resolvePromise({
+            url: url.href,
+            status: res.statusCode ?? 0,
+            headers: hs,
+            body: Buffer.concat(chunks),
+            location: res.headers.location,
+          });
         });
       });
       r.on('error', reject);
@@ -153,7 +194,9 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'bad_url', 'netFetch URL is invalid', {}, { cause: e });
     }
     const max = Math.min(serviceMax, ctx.maxBytes ?? serviceMax);
-    const signal = ctx.signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), ctx.signal]) : AbortSignal.timeout(timeoutMs);
+    const signal = ctx.signal
+      ? AbortSignal.any([AbortSignal.timeout(timeoutMs), ctx.signal])
+      : AbortSignal.timeout(timeoutMs);
     let current = { ...req, headers: [...req.headers] };
     for (let hop = 0; ; hop++) {
       hops.push(url.href);
@@ -164,7 +207,13 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       } catch (e) {
         if (isShadowboxError(e)) throw e;
         const reason = ctx.signal?.aborted ? 'cancelled' : signal.aborted ? 'timeout' : 'connect_failed';
-        throw new ShadowboxError(ErrorCodes.NetFetchRefused, reason, `netFetch to ${url.host} failed`, { host: url.host }, { cause: e });
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          reason,
+          `netFetch to ${url.host} failed`,
+          { host: url.host },
+          { cause: e },
+        );
       }
       if (![301, 302, 303, 307, 308].includes(res.status) || res.location === undefined) {
         const { location: _l, ...final } = res;
@@ -172,8 +221,10 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       }
       if (hop >= maxRedirects) throw refuse('too_many_redirects', `more than ${maxRedirects} redirects`);
       const next = new URL(res.location, url);
-      if (next.origin !== url.origin) current.headers = current.headers.filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()));
-      if (res.status === 303 || ((res.status === 301 || res.status === 302) && current.method === 'POST')) current = { ...current, method: 'GET', body: null };
+      if (next.origin !== url.origin)
+        current.headers = current.headers.filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()));
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && current.method === 'POST'))
+        current = { ...current, method: 'GET', body: null };
       url = next;
     }
   }
@@ -184,11 +235,34 @@ export function createNetFetch(opts: NetFetchOptions = {}): NetFetchService {
       const started = Date.now();
       try {
         const res = await fetchChecked(req, ctx, hops);
-        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: auditUrl(req.url), hops: hops.map(auditUrl), status: res.status, bytes: res.body.byteLength, ms: Date.now() - started } });
+        await opts.audit?.append({
+          type: 'net.fetch',
+          workspace: ctx.workspace ?? '',
+          sessionId: ctx.sessionId,
+          data: {
+            method: req.method,
+            url: auditUrl(req.url),
+            hops: hops.map(auditUrl),
+            status: res.status,
+            bytes: res.body.byteLength,
+            ms: Date.now() - started,
+          },
+        });
         return res;
       } catch (e) {
         const reason = isShadowboxError(e) ? e.reason : 'net_fetch_failed';
-        await opts.audit?.append({ type: 'net.fetch', workspace: ctx.workspace ?? '', sessionId: ctx.sessionId, data: { method: req.method, url: auditUrl(req.url), hops: hops.map(auditUrl), refused: reason, ms: Date.now() - started } });
+        await opts.audit?.append({
+          type: 'net.fetch',
+          workspace: ctx.workspace ?? '',
+          sessionId: ctx.sessionId,
+          data: {
+            method: req.method,
+            url: auditUrl(req.url),
+            hops: hops.map(auditUrl),
+            refused: reason,
+            ms: Date.now() - started,
+          },
+        });
         throw e;
       }
     },

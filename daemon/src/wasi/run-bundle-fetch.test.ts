@@ -6,7 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunBundleTool, createWasiRuntime, type BundleForRun, type FetchQuery, type RunBundleDeps } from './index.js';
+import {
+  createRunBundleTool,
+  createWasiRuntime,
+  type BundleForRun,
+  type FetchQuery,
+  type RunBundleDeps,
+} from './index.js';
 import { sha256Hex } from './module-cache.js';
 import { createOverlayView, fixture } from './test-support.js';
 
@@ -27,7 +33,9 @@ describe('run_bundle netFetch asks the policy', () => {
   // The fake policy: 127.0.0.1 is allowed, anything else is denied by a named rule.
   const decideFetch: RunBundleDeps['decideFetch'] = async (q) => {
     asked.push(q);
-    return q.host === '127.0.0.1' ? { allow: true, rule: 'project: allow host 127.0.0.1' } : { allow: false, rule: 'default: ask for fetch' };
+    return q.host === '127.0.0.1'
+      ? { allow: true, rule: 'project: allow host 127.0.0.1' }
+      : { allow: false, rule: 'default: ask for fetch' };
   };
   let a: { server: Server; port: number };
   let b: { server: Server; port: number };
@@ -42,7 +50,8 @@ describe('run_bundle netFetch asks the policy', () => {
     dir = await mkdtemp(join(tmpdir(), 'sbx-wasi-fetch-'));
     const mod = await fixture('fetch');
     bundle = {
-      name: 'fetcher', version: '1.0.0',
+      name: 'fetcher',
+      version: '1.0.0',
       entry: { name: 'fetch', bytes: mod, sha256: sha256Hex(mod) },
       files: async () => new Map(),
       mounts: [],
@@ -62,7 +71,12 @@ describe('run_bundle netFetch asks the policy', () => {
 
   const fetchVia = async (deps: RunBundleDeps, url: string) => {
     const tool = createRunBundleTool(deps);
-    const r = await tool.handler(tool.input.parse({ bundle: 'fetcher', args: [url] }), { sessionId: 's1', workspace: dir, view: createOverlayView(dir), signal: new AbortController().signal });
+    const r = await tool.handler(tool.input.parse({ bundle: 'fetcher', args: [url] }), {
+      sessionId: 's1',
+      workspace: dir,
+      view: createOverlayView(dir),
+      signal: new AbortController().signal,
+    });
     const [, head = 'null', ...body] = r.content.split('\n');
     return { head: JSON.parse(head) as Record<string, unknown>, body: body.join('\n') };
   };
@@ -73,7 +87,15 @@ describe('run_bundle netFetch asks the policy', () => {
     const r = await fetchVia(withPolicy(), `http://127.0.0.1:${a.port}/x?q=1`);
     expect(r.head).toMatchObject({ status: 200 });
     expect(r.body).toBe('hello from 127.0.0.1');
-    expect(asked).toEqual([{ host: '127.0.0.1', url: `http://127.0.0.1:${a.port}/x?q=1`, sessionId: 's1', workspace: dir, bundle: 'fetcher' }]);
+    expect(asked).toEqual([
+      {
+        host: '127.0.0.1',
+        url: `http://127.0.0.1:${a.port}/x?q=1`,
+        sessionId: 's1',
+        workspace: dir,
+        bundle: 'fetcher',
+      },
+    ]);
   });
 
   it('refuses a host the manifest allows but the policy does not, before connecting', async () => {

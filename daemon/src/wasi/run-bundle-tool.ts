@@ -57,8 +57,13 @@ export interface FetchQuery {
 export function parseAllowEntry(entry: string): HostRule {
   if (!entry.includes('://')) return { host: entry };
   const u = new URL(entry);
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ShadowboxError(ErrorCodes.BundleInvalid, 'invalid_net_rule', `netFetch rule ${entry} must be http(s)`);
-  return { host: u.hostname, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) };
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new ShadowboxError(ErrorCodes.BundleInvalid, 'invalid_net_rule', `netFetch rule ${entry} must be http(s)`);
+  return {
+    host: u.hostname,
+    scheme: u.protocol === 'http:' ? 'http' : 'https',
+    ...(u.port ? { port: Number(u.port) } : {}),
+  };
 }
 
 /** Options of one bundle run (CLI or tool). */
@@ -78,13 +83,27 @@ export interface BundleRunOptions {
 /** Runs one bundle command: mounts, limits (bundle ∩ policy ∩ call) and netFetch rules from the manifest. */
 export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): Promise<WasiRunResult> {
   const b = await deps.loadBundle(o.bundle);
-  const entry = o.command === undefined || o.command === b.entry.name ? b.entry : b.readEntry ? await b.readEntry(o.command) : null;
-  if (!entry) throw new ShadowboxError(ErrorCodes.BundleNotFound, 'entry_not_found', `bundle ${b.name} has no command ${o.command ?? ''}`);
-  const declared = b.mounts.length > 0 ? b.mounts : [{ guest: '/bundle', source: 'bundle' as const, access: 'ro' as const }, { guest: '/workspace', source: 'workspace' as const, access: 'rw' as const }, { guest: '/tmp', source: 'tmp' as const, access: 'rw' as const }];
+  const entry =
+    o.command === undefined || o.command === b.entry.name ? b.entry : b.readEntry ? await b.readEntry(o.command) : null;
+  if (!entry)
+    throw new ShadowboxError(
+      ErrorCodes.BundleNotFound,
+      'entry_not_found',
+      `bundle ${b.name} has no command ${o.command ?? ''}`,
+    );
+  const declared =
+    b.mounts.length > 0
+      ? b.mounts
+      : [
+          { guest: '/bundle', source: 'bundle' as const, access: 'ro' as const },
+          { guest: '/workspace', source: 'workspace' as const, access: 'rw' as const },
+          { guest: '/tmp', source: 'tmp' as const, access: 'rw' as const },
+        ];
   const readOnly: ReadOnlyMount[] = [];
   for (const m of declared.filter((x) => x.source === 'bundle')) readOnly.push({ at: m.guest, files: await b.files() });
   const max = deps.maxLimits ?? {};
-  const cap = (a: number, ...rest: (number | undefined)[]): number => Math.min(a, ...rest.filter((x): x is number => x !== undefined));
+  const cap = (a: number, ...rest: (number | undefined)[]): number =>
+    Math.min(a, ...rest.filter((x): x is number => x !== undefined));
   const limits: WasiLimits = {
     wallMs: cap(b.limits.timeoutMs, max.wallMs, o.timeoutMs),
     memoryBytes: cap(b.limits.memoryMb * 1024 * 1024, max.memoryBytes),
@@ -94,12 +113,24 @@ export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): 
   const wsMount = declared.find((m) => m.source === 'workspace');
   return deps.runtime.run({
     module: { sha256: entry.sha256, load: async () => entry.bytes },
-    mounts: { readOnly, tmp: declared.some((m) => m.source === 'tmp'), ...(wsMount && o.view ? { workspace: o.view, workspaceAccess: wsMount.access } : {}) },
+    mounts: {
+      readOnly,
+      tmp: declared.some((m) => m.source === 'tmp'),
+      ...(wsMount && o.view ? { workspace: o.view, workspaceAccess: wsMount.access } : {}),
+    },
     argv: [entry.name, ...o.args],
     env: { ...(entry.env ?? {}), PWD: '/workspace' },
     ...(o.stdin ? { stdin: o.stdin } : {}),
     limits,
-    ...(b.netFetch ? { netFetch: { allowed: true, rules: b.netFetch.allow.map(parseAllowEntry), ...(deps.decideFetch ? { authorize: policyGate(deps.decideFetch, b.name, o) } : {}) } } : {}),
+    ...(b.netFetch
+      ? {
+          netFetch: {
+            allowed: true,
+            rules: b.netFetch.allow.map(parseAllowEntry),
+            ...(deps.decideFetch ? { authorize: policyGate(deps.decideFetch, b.name, o) } : {}),
+          },
+        }
+      : {}),
     ...(deps.runner ? { runner: deps.runner } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.sessionId ? { sessionId: o.sessionId } : {}),
@@ -107,12 +138,27 @@ export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): 
 }
 
 /** Refuses a fetch the policy does not allow, as the typed netFetch refusal `policy_denied` carrying the rule. */
-function policyGate(decide: NonNullable<RunBundleDeps['decideFetch']>, bundle: string, o: BundleRunOptions): (url: URL) => Promise<void> {
+function policyGate(
+  decide: NonNullable<RunBundleDeps['decideFetch']>,
+  bundle: string,
+  o: BundleRunOptions,
+): (url: URL) => Promise<void> {
   return async (url) => {
     const host = normalizeHost(url.hostname);
-    const d = await decide({ host, url: url.href, bundle, ...(o.sessionId ? { sessionId: o.sessionId } : {}), ...(o.workspace ? { workspace: o.workspace } : {}) });
+    const d = await decide({
+      host,
+      url: url.href,
+      bundle,
+      ...(o.sessionId ? { sessionId: o.sessionId } : {}),
+      ...(o.workspace ? { workspace: o.workspace } : {}),
+    });
     if (!d.allow) {
-      throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'policy_denied', `${host} is not allowed for ${bundle} by the policy (${d.rule}); allow it with: shadowbox policy allow --host ${host}`, { host, rule: d.rule });
+      throw new ShadowboxError(
+        ErrorCodes.NetFetchRefused,
+        'policy_denied',
+        `${host} is not allowed for ${bundle} by the policy (${d.rule}); allow it with: shadowbox policy allow --host ${host}`,
+        { host, rule: d.rule },
+      );
     }
   };
 }
@@ -120,11 +166,28 @@ function policyGate(decide: NonNullable<RunBundleDeps['decideFetch']>, bundle: s
 /** Input of `run_bundle` (exported as JSON Schema for the model). */
 export const RunBundleInput = z
   .object({
-    bundle: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).describe('installed bundle name, e.g. sqlite'),
-    command: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).optional().describe('bundle entry to run (default: the first)'),
+    bundle: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/)
+      .describe('installed bundle name, e.g. sqlite'),
+    command: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/)
+      .optional()
+      .describe('bundle entry to run (default: the first)'),
     args: z.array(z.string().max(65_536)).max(1000).default([]).describe('arguments after the program name'),
-    stdin: z.string().max(16 * 1024 * 1024).optional().describe('standard input'),
-    timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds (bounded by the bundle and policy)'),
+    stdin: z
+      .string()
+      .max(16 * 1024 * 1024)
+      .optional()
+      .describe('standard input'),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(600_000)
+      .optional()
+      .describe('time limit in milliseconds (bounded by the bundle and policy)'),
   })
   .strict();
 
@@ -143,7 +206,8 @@ export function describeWasiRun(r: WasiRunResult): string {
   else if (r.outcome !== 'exited') parts.push(`[stopped: ${r.outcome}${r.trapMessage ? ` (${r.trapMessage})` : ''}]`);
   else if (r.exitCode !== 0) parts.push(`[exit code ${r.exitCode}]`);
   if (r.changed.length) parts.push(`[changed in the shadow workspace: ${r.changed.join(', ')}]`);
-  if (r.refusedWrites?.length) parts.push(`[writes refused: ${r.refusedWrites.map((w) => `${w.path} (${w.reason})`).join(', ')}]`);
+  if (r.refusedWrites?.length)
+    parts.push(`[writes refused: ${r.refusedWrites.map((w) => `${w.path} (${w.reason})`).join(', ')}]`);
   return parts.join('\n') || '[no output]';
 }
 
@@ -156,10 +220,16 @@ export function createRunBundleTool(deps: RunBundleDeps): Tool<RunBundleInput> {
     input: RunBundleInput,
     concurrent: true,
     targets: (input) => ({ resource: input.bundle }),
-    summarize: (input) => `${input.bundle}${input.command ? `:${input.command}` : ''} ${input.args.join(' ')}`.slice(0, 120),
+    summarize: (input) =>
+      `${input.bundle}${input.command ? `:${input.command}` : ''} ${input.args.join(' ')}`.slice(0, 120),
     handler: async (input, ctx) => {
       const r = await runWasiCommand(deps, {
-        bundle: input.bundle, args: input.args, view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId, workspace: ctx.workspace,
+        bundle: input.bundle,
+        args: input.args,
+        view: ctx.view,
+        signal: ctx.signal,
+        sessionId: ctx.sessionId,
+        workspace: ctx.workspace,
         ...(input.command ? { command: input.command } : {}),
         ...(input.stdin !== undefined ? { stdin: Buffer.from(input.stdin) } : {}),
         ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
@@ -169,7 +239,14 @@ export function createRunBundleTool(deps: RunBundleDeps): Tool<RunBundleInput> {
         isError: r.outcome !== 'exited' || r.exitCode !== 0,
         output: `${text(r.stdout)}${text(r.stderr)}`,
         changed: r.changed,
-        data: { exitCode: r.exitCode, outcome: r.outcome, durationMs: r.durationMs, stdoutTruncated: r.stdoutTruncated, stderrTruncated: r.stderrTruncated, runner: r.runner },
+        data: {
+          exitCode: r.exitCode,
+          outcome: r.outcome,
+          durationMs: r.durationMs,
+          stdoutTruncated: r.stdoutTruncated,
+          stderrTruncated: r.stderrTruncated,
+          runner: r.runner,
+        },
       };
     },
   });

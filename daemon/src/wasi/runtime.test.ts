@@ -24,7 +24,13 @@ describe('in-process WASI runner', () => {
     await rm(dir, { recursive: true, force: true });
   });
   const run = (argv: string[], extra: Partial<WasiRunRequest> = {}) =>
-    runtime.run({ module: { bytes: probe }, mounts: { tmp: true }, argv: ['probe', ...argv], limits: LIMITS, ...extra });
+    runtime.run({
+      module: { bytes: probe },
+      mounts: { tmp: true },
+      argv: ['probe', ...argv],
+      limits: LIMITS,
+      ...extra,
+    });
 
   it('runs a module: argv, stdout, exit code', async () => {
     const r = await run(['echo', 'hello', 'wörld']);
@@ -42,7 +48,10 @@ describe('in-process WASI runner', () => {
   });
 
   it('reads read-only mounts and refuses writes to them', async () => {
-    const mounts = { tmp: true, readOnly: [{ at: '/bundle', files: new Map([['share/x.txt', Buffer.from('bundled')]]) }] };
+    const mounts = {
+      tmp: true,
+      readOnly: [{ at: '/bundle', files: new Map([['share/x.txt', Buffer.from('bundled')]]) }],
+    };
     expect(text((await run(['cat', '/bundle/share/x.txt'], { mounts })).stdout)).toBe('bundled');
     const w = await run(['write', '/bundle/share/x.txt', 'evil'], { mounts });
     expect(w.exitCode).toBe(1);

@@ -29,13 +29,29 @@ function validate(req: WasiRunRequest): void {
   const { limits } = req;
   for (const [k, v] of Object.entries(limits)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_limits', `limits.${k} must be a positive number, got ${String(v)}`, { limit: k });
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'invalid_limits',
+        `limits.${k} must be a positive number, got ${String(v)}`,
+        { limit: k },
+      );
     }
   }
-  if (req.argv.length === 0) throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_argv', 'argv must contain at least the program name');
+  if (req.argv.length === 0)
+    throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_argv', 'argv must contain at least the program name');
   for (const m of req.mounts.readOnly ?? []) {
-    if (!/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.at) || m.at === '/workspace' || m.at === '/tmp' || m.at.split('/').includes('..')) {
-      throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_mount', `read-only mount point ${JSON.stringify(m.at)} is not allowed`, { at: m.at });
+    if (
+      !/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.at) ||
+      m.at === '/workspace' ||
+      m.at === '/tmp' ||
+      m.at.split('/').includes('..')
+    ) {
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'invalid_mount',
+        `read-only mount point ${JSON.stringify(m.at)} is not allowed`,
+        { at: m.at },
+      );
     }
   }
 }
@@ -50,12 +66,26 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
   function bridge(req: WasiRunRequest): FetchBridge {
     return async (raw, cap, signal) => {
       try {
-        if (!req.netFetch?.allowed) throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'this run was not granted netFetch');
+        if (!req.netFetch?.allowed)
+          throw new ShadowboxError(
+            ErrorCodes.NetFetchRefused,
+            'net_fetch_not_allowed',
+            'this run was not granted netFetch',
+          );
         const request = decodeFetchRequest(raw);
         const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
         // Leave room in the guest buffer for the head line.
         const maxBytes = Math.max(0, cap - 4096);
-        return encodeFetchResponse(await netFetch.fetch(request, { rules: req.netFetch.rules, sessionId: req.sessionId, workspace, maxBytes, signal, ...(req.netFetch.authorize ? { authorize: req.netFetch.authorize } : {}) }));
+        return encodeFetchResponse(
+          await netFetch.fetch(request, {
+            rules: req.netFetch.rules,
+            sessionId: req.sessionId,
+            workspace,
+            maxBytes,
+            signal,
+            ...(req.netFetch.authorize ? { authorize: req.netFetch.authorize } : {}),
+          }),
+        );
       } catch (e) {
         return encodeFetchError(e);
       }
@@ -68,15 +98,26 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
       validate(req);
       if (req.runner === 'wasmtime') {
         if (req.netFetch?.allowed) {
-          throw new ShadowboxError(ErrorCodes.WasiCapabilityUnsupported, 'netfetch_requires_inprocess', 'netFetch needs the in-process runner: the wasmtime CLI cannot provide custom host imports');
+          throw new ShadowboxError(
+            ErrorCodes.WasiCapabilityUnsupported,
+            'netfetch_requires_inprocess',
+            'netFetch needs the in-process runner: the wasmtime CLI cannot provide custom host imports',
+          );
         }
-        if (!wasmtime) throw new ShadowboxError(ErrorCodes.WasiRunnerUnavailable, 'wasmtime_not_found', 'no wasmtime binary found (PATH or SHADOWBOX_WASMTIME)');
+        if (!wasmtime)
+          throw new ShadowboxError(
+            ErrorCodes.WasiRunnerUnavailable,
+            'wasmtime_not_found',
+            'no wasmtime binary found (PATH or SHADOWBOX_WASMTIME)',
+          );
         return runWasmtime(wasmtime, req);
       }
       const maxPages = pagesFor(req.limits.memoryBytes);
       const { module, sha256 } = await cache.get(req.module, maxPages);
       const r = await runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
-      deps.logger?.debug(`wasi run ${sha256.slice(0, 12)} ${req.argv[0] ?? ''}: ${r.outcome} exit=${String(r.exitCode)} ${r.durationMs.toFixed(1)} ms changed=${r.changed.length}`);
+      deps.logger?.debug(
+        `wasi run ${sha256.slice(0, 12)} ${req.argv[0] ?? ''}: ${r.outcome} exit=${String(r.exitCode)} ${r.durationMs.toFixed(1)} ms changed=${r.changed.length}`,
+      );
       return r;
     },
     close: () => pool.close(),

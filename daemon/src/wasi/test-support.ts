@@ -12,7 +12,10 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
 /** Returns the bytes of fixtures/out/NAME.wasm, building it when its source changed. */
 export async function fixture(name: string): Promise<Uint8Array> {
-  const hash = createHash('sha256').update(readFileSync(join(FIXTURES, `${name}.c`))).update(readFileSync(join(FIXTURES, 'build.sh'))).digest('hex');
+  const hash = createHash('sha256')
+    .update(readFileSync(join(FIXTURES, `${name}.c`)))
+    .update(readFileSync(join(FIXTURES, 'build.sh')))
+    .digest('hex');
   const wasm = join(FIXTURES, 'out', `${name}.wasm`);
   const stamp = join(FIXTURES, 'out', `${name}.hash`);
   if (!existsSync(wasm) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== hash) {
@@ -36,7 +39,8 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
     for (const s of p.split('/')) {
       if (s === '' || s === '.') continue;
       if (s === '..') {
-        if (parts.pop() === undefined) throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', 'escapes');
+        if (parts.pop() === undefined)
+          throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'path_escape', 'escapes');
       } else parts.push(s);
     }
     return parts.join('/');
@@ -44,7 +48,8 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
   const real = async (p: string): Promise<string> => {
     const rootReal = await realpath(root);
     const r = await realpath(join(rootReal, p));
-    if (r !== rootReal && !r.startsWith(rootReal + sep)) throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_outside', 'symlink leaves the workspace');
+    if (r !== rootReal && !r.startsWith(rootReal + sep))
+      throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_outside', 'symlink leaves the workspace');
     return relative(rootReal, r).split(sep).join('/');
   };
   const view: WorkspaceView & { overlay: Map<string, Uint8Array | null> } = {
@@ -62,7 +67,12 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
       try {
         const r = await real(n);
         const st = await lstat(join(root, r));
-        return { type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs };
+        return {
+          type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other',
+          size: st.size,
+          mode: st.mode & 0o777,
+          mtimeMs: st.mtimeMs,
+        };
       } catch (e) {
         if (e instanceof ShadowboxError) throw e;
         return null;
@@ -80,7 +90,10 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
       const out = new Map<string, DirEntry>();
       if (!dirs.has(n)) {
         for (const e of await readdir(join(root, await real(n)), { withFileTypes: true })) {
-          out.set(e.name, { name: e.name, type: e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other' });
+          out.set(e.name, {
+            name: e.name,
+            type: e.isSymbolicLink() ? 'symlink' : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other',
+          });
         }
       }
       for (const [k, v] of overlay) {
@@ -92,13 +105,15 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
       }
       for (const d of dirs) {
         const parent = d.includes('/') ? d.slice(0, d.lastIndexOf('/')) : '';
-        if (parent === n) out.set(d.slice(d.lastIndexOf('/') + 1), { name: d.slice(d.lastIndexOf('/') + 1), type: 'dir' });
+        if (parent === n)
+          out.set(d.slice(d.lastIndexOf('/') + 1), { name: d.slice(d.lastIndexOf('/') + 1), type: 'dir' });
       }
       return [...out.values()];
     },
     async writeFile(p, data) {
       const n = norm(p);
-      if (n === '.git' || n.startsWith('.git/')) throw new ShadowboxError(ErrorCodes.PathProtected, 'path_protected', n);
+      if (n === '.git' || n.startsWith('.git/'))
+        throw new ShadowboxError(ErrorCodes.PathProtected, 'path_protected', n);
       overlay.set(n, typeof data === 'string' ? Buffer.from(data) : data);
     },
     async mkdir(p) {

@@ -18,15 +18,44 @@ describe('wasmtime runner: selection and spawning', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('builds a command line with limits, preopens and exactly the granted env', () => {
-    expect(wasmtimeArgs({ modulePath: '/m.wasm', dirs: [['/h/ws', '/workspace']], env: { A: '1' }, memoryBytes: 1048576, wallMs: 500, argv: ['tool', '-x'] })).toEqual([
-      'run', '-W', 'max-memory-size=1048576', '-W', 'timeout=500ms', '--dir', '/h/ws::/workspace', '--env', 'A=1', '--argv0', 'tool', '/m.wasm', '-x',
+    expect(
+      wasmtimeArgs({
+        modulePath: '/m.wasm',
+        dirs: [['/h/ws', '/workspace']],
+        env: { A: '1' },
+        memoryBytes: 1048576,
+        wallMs: 500,
+        argv: ['tool', '-x'],
+      }),
+    ).toEqual([
+      'run',
+      '-W',
+      'max-memory-size=1048576',
+      '-W',
+      'timeout=500ms',
+      '--dir',
+      '/h/ws::/workspace',
+      '--env',
+      'A=1',
+      '--argv0',
+      'tool',
+      '/m.wasm',
+      '-x',
     ]);
   });
 
   it('fails fast for netFetch (before looking for the binary) and when wasmtime is missing', async () => {
     const rt = createWasiRuntime({ wasmtimePath: null });
-    const req = { module: { bytes: await fixture('probe') }, mounts: {}, argv: ['p'], limits: LIMITS, runner: 'wasmtime' as const };
-    await expect(rt.run({ ...req, netFetch: { allowed: true, rules: [] } })).rejects.toMatchObject({ data: { reason: 'netfetch_requires_inprocess' } });
+    const req = {
+      module: { bytes: await fixture('probe') },
+      mounts: {},
+      argv: ['p'],
+      limits: LIMITS,
+      runner: 'wasmtime' as const,
+    };
+    await expect(rt.run({ ...req, netFetch: { allowed: true, rules: [] } })).rejects.toMatchObject({
+      data: { reason: 'netfetch_requires_inprocess' },
+    });
     await expect(rt.run(req)).rejects.toMatchObject({ data: { reason: 'wasmtime_not_found' } });
     await rt.close();
   });
@@ -35,7 +64,10 @@ describe('wasmtime runner: selection and spawning', () => {
     // A stand-in binary: records its argv/env, echoes stdin, edits the workspace copy it was given.
     const fake = join(dir, 'fake-wasmtime');
     const log = join(dir, 'log.txt');
-    await writeFile(fake, `#!/bin/sh\nenv > ${log}.env\necho "$@" > ${log}\nfor a in "$@"; do case "$a" in *::/workspace) ws="\${a%::/workspace}";; esac; done\ncat "$ws/a.txt" > "$ws/copy.txt"\nrm "$ws/gone.txt"\ncat\n`);
+    await writeFile(
+      fake,
+      `#!/bin/sh\nenv > ${log}.env\necho "$@" > ${log}\nfor a in "$@"; do case "$a" in *::/workspace) ws="\${a%::/workspace}";; esac; done\ncat "$ws/a.txt" > "$ws/copy.txt"\nrm "$ws/gone.txt"\ncat\n`,
+    );
     await chmod(fake, 0o755);
     const ws = join(dir, 'ws');
     await (await import('node:fs/promises')).mkdir(ws);
@@ -43,7 +75,15 @@ describe('wasmtime runner: selection and spawning', () => {
     await writeFile(join(ws, 'gone.txt'), 'G');
     const view = createOverlayView(ws);
     const rt = createWasiRuntime({ wasmtimePath: fake });
-    const r = await rt.run({ module: { bytes: await fixture('probe') }, mounts: { workspace: view, tmp: true }, argv: ['probe', 'x'], env: { K: 'v' }, stdin: Buffer.from('in'), limits: LIMITS, runner: 'wasmtime' });
+    const r = await rt.run({
+      module: { bytes: await fixture('probe') },
+      mounts: { workspace: view, tmp: true },
+      argv: ['probe', 'x'],
+      env: { K: 'v' },
+      stdin: Buffer.from('in'),
+      limits: LIMITS,
+      runner: 'wasmtime',
+    });
     await rt.close();
     expect(r).toMatchObject({ runner: 'wasmtime', outcome: 'exited', exitCode: 0 });
     expect(text(r.stdout)).toBe('in');
@@ -54,19 +94,30 @@ describe('wasmtime runner: selection and spawning', () => {
     const argv = await readFile(log, 'utf8');
     expect(argv).toContain('--env K=v');
     expect(argv).toMatch(/max-memory-size=33554432/);
-    const env = (await readFile(`${log}.env`, 'utf8')).split('\n').filter((l) => l && !/^(PWD|SHLVL|_|OLDPWD)=/.test(l));
+    const env = (await readFile(`${log}.env`, 'utf8'))
+      .split('\n')
+      .filter((l) => l && !/^(PWD|SHLVL|_|OLDPWD)=/.test(l));
     expect(env).toEqual([]);
   });
 });
 
 if (!wasmtime) {
-  console.warn('\n*** wasmtime runner: SKIPPING real-wasmtime tests: no wasmtime binary on PATH or in SHADOWBOX_WASMTIME ***\n');
+  console.warn(
+    '\n*** wasmtime runner: SKIPPING real-wasmtime tests: no wasmtime binary on PATH or in SHADOWBOX_WASMTIME ***\n',
+  );
 }
 
 describe.skipIf(!wasmtime)('wasmtime runner with a real wasmtime', () => {
   const rt = createWasiRuntime({ wasmtimePath: wasmtime });
   afterAll(() => rt.close());
-  const run = async (argv: string[], limits = LIMITS) => rt.run({ module: { bytes: await fixture('probe') }, mounts: { tmp: true }, argv: ['probe', ...argv], limits, runner: 'wasmtime' });
+  const run = async (argv: string[], limits = LIMITS) =>
+    rt.run({
+      module: { bytes: await fixture('probe') },
+      mounts: { tmp: true },
+      argv: ['probe', ...argv],
+      limits,
+      runner: 'wasmtime',
+    });
 
   it('runs, caps memory and time', async () => {
     expect(text((await run(['echo', 'hi'])).stdout)).toBe('hi\n');

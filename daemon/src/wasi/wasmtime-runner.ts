@@ -21,7 +21,13 @@ const SKIP = new Set(['.git', 'node_modules']);
 
 /** Finds a wasmtime binary: SHADOWBOX_WASMTIME, then PATH; null when absent. */
 export function findWasmtime(env: NodeJS.ProcessEnv = process.env): string | null {
-  const candidates = [env.SHADOWBOX_WASMTIME, ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'wasmtime'))];
+  const candidates = [
+    env.SHADOWBOX_WASMTIME,
+    ...(env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, 'wasmtime')),
+  ];
   for (const c of candidates) {
     if (!c) continue;
     try {
@@ -35,7 +41,14 @@ export function findWasmtime(env: NodeJS.ProcessEnv = process.env): string | nul
 }
 
 /** The wasmtime command line for a run (pure; exported for tests). */
-export function wasmtimeArgs(o: { modulePath: string; dirs: [string, string][]; env: Record<string, string>; memoryBytes: number; wallMs: number; argv: string[] }): string[] {
+export function wasmtimeArgs(o: {
+  modulePath: string;
+  dirs: [string, string][];
+  env: Record<string, string>;
+  memoryBytes: number;
+  wallMs: number;
+  argv: string[];
+}): string[] {
   const args = ['run', '-W', `max-memory-size=${o.memoryBytes}`, '-W', `timeout=${o.wallMs}ms`];
   for (const [host, guest] of o.dirs) args.push('--dir', `${host}::${guest}`);
   for (const [k, v] of Object.entries(o.env)) args.push('--env', `${k}=${v}`);
@@ -64,7 +77,12 @@ async function copyView(view: WorkspaceView, into: string): Promise<Map<string, 
         const data = Buffer.from(await view.readFile(p));
         bytes += data.byteLength;
         if (snapshot.size >= WASMTIME_COPY_LIMITS.maxFiles || bytes > WASMTIME_COPY_LIMITS.maxBytes) {
-          throw new ShadowboxError(ErrorCodes.WasiLimitExceeded, 'workspace_too_large', 'the workspace is too large to copy for the wasmtime runner', WASMTIME_COPY_LIMITS);
+          throw new ShadowboxError(
+            ErrorCodes.WasiLimitExceeded,
+            'workspace_too_large',
+            'the workspace is too large to copy for the wasmtime runner',
+            WASMTIME_COPY_LIMITS,
+          );
         }
         await writeFile(join(into, p), data);
         snapshot.set(p, data);
@@ -90,7 +108,11 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
   const started = performance.now();
   const bytes = 'bytes' in req.module ? req.module.bytes : await req.module.load();
   if (!('bytes' in req.module) && sha256Hex(bytes) !== req.module.sha256) {
-    throw new ShadowboxError(ErrorCodes.WasiFailed, 'module_hash_mismatch', 'the loaded module does not match its content hash');
+    throw new ShadowboxError(
+      ErrorCodes.WasiFailed,
+      'module_hash_mismatch',
+      'the loaded module does not match its content hash',
+    );
   }
   const capped = limitMemoryPages(bytes, pagesFor(req.limits.memoryBytes));
   const work = await mkdtemp(join(tmpdir(), 'shadowbox-wasmtime-'));
@@ -120,11 +142,25 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
       await mkdir(join(work, 'tmp'));
       dirs.push([join(work, 'tmp'), '/tmp']);
     }
-    const args = wasmtimeArgs({ modulePath, dirs, env: req.env ?? {}, memoryBytes: req.limits.memoryBytes, wallMs: req.limits.wallMs, argv: req.argv });
+    const args = wasmtimeArgs({
+      modulePath,
+      dirs,
+      env: req.env ?? {},
+      memoryBytes: req.limits.memoryBytes,
+      wallMs: req.limits.wallMs,
+      argv: req.argv,
+    });
     const r = await execa(bin, args, {
-      env: {}, extendEnv: false, reject: false, encoding: 'buffer', stripFinalNewline: false,
-      input: Buffer.from(req.stdin ?? new Uint8Array(0)), timeout: req.limits.wallMs + 2000, cancelSignal: req.signal,
-      maxBuffer: { stdout: req.limits.stdoutBytes, stderr: req.limits.stderrBytes }, cwd: work,
+      env: {},
+      extendEnv: false,
+      reject: false,
+      encoding: 'buffer',
+      stripFinalNewline: false,
+      input: Buffer.from(req.stdin ?? new Uint8Array(0)),
+      timeout: req.limits.wallMs + 2000,
+      cancelSignal: req.signal,
+      maxBuffer: { stdout: req.limits.stdoutBytes, stderr: req.limits.stderrBytes },
+      cwd: work,
     });
     const stdout = Buffer.from(r.stdout ?? new Uint8Array(0));
     const stderr = Buffer.from(r.stderr ?? new Uint8Array(0));
@@ -155,14 +191,23 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
       }
     }
     const cut = (b: Buffer, cap: number, over: boolean): { bytes: Uint8Array; truncated: boolean } =>
-      over || b.byteLength >= cap ? { bytes: Buffer.concat([b.subarray(0, cap), Buffer.from(TRUNCATION_MARKER)]), truncated: true } : { bytes: b, truncated: false };
+      over || b.byteLength >= cap
+        ? { bytes: Buffer.concat([b.subarray(0, cap), Buffer.from(TRUNCATION_MARKER)]), truncated: true }
+        : { bytes: b, truncated: false };
     const o = cut(stdout, req.limits.stdoutBytes, r.isMaxBuffer && stdout.byteLength >= req.limits.stdoutBytes);
     const e = cut(stderr, req.limits.stderrBytes, r.isMaxBuffer && stderr.byteLength >= req.limits.stderrBytes);
     return {
       exitCode: outcome === 'exited' || outcome === 'trap' ? (r.exitCode ?? null) : null,
-      outcome, ...(outcome === 'trap' ? { trapMessage: err.split('\n').find((l) => /trap/i.test(l)) ?? 'trap' } : {}),
-      stdout: o.bytes, stderr: e.bytes, stdoutTruncated: o.truncated, stderrTruncated: e.truncated,
-      durationMs: performance.now() - started, changed, ...(refusedWrites.length ? { refusedWrites } : {}), runner: 'wasmtime',
+      outcome,
+      ...(outcome === 'trap' ? { trapMessage: err.split('\n').find((l) => /trap/i.test(l)) ?? 'trap' } : {}),
+      stdout: o.bytes,
+      stderr: e.bytes,
+      stdoutTruncated: o.truncated,
+      stderrTruncated: e.truncated,
+      durationMs: performance.now() - started,
+      changed,
+      ...(refusedWrites.length ? { refusedWrites } : {}),
+      runner: 'wasmtime',
     };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -22,7 +22,10 @@ export class WorkerPool {
   private readonly ready: WorkerSlot[] = [];
   private closed = false;
 
-  constructor(private readonly size: number, private readonly maxRunsPerWorker = 1) {}
+  constructor(
+    private readonly size: number,
+    private readonly maxRunsPerWorker = 1,
+  ) {}
 
   /** Spawns workers up to the pool size. */
   fill(): void {
@@ -31,7 +34,15 @@ export class WorkerPool {
 
   private spawn(): Worker {
     // The JS heap cap bounds what a guest can pile up in shim objects (e.g. millions of /tmp entries).
-    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { shimUrl: SHIM_URL }, env: {}, stdout: true, stderr: true, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      workerData: { shimUrl: SHIM_URL },
+      env: {},
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+    });
     w.unref();
     w.on('error', () => undefined);
     return w;

@@ -61,7 +61,8 @@ export function registerWebRoutes(http: HttpServer, deps: WebRoutesDeps): void {
 async function handle(req: IncomingMessage, res: ServerResponse, deps: WebRoutesDeps): Promise<boolean> {
   const url = new URL(req.url ?? '/', 'http://x');
   const p = url.pathname;
-  const ours = p === '/' || p === '/index.html' || p.startsWith('/assets/') || p === '/favicon.svg' || p === WEB_AUTH_PATH;
+  const ours =
+    p === '/' || p === '/index.html' || p.startsWith('/assets/') || p === '/favicon.svg' || p === WEB_AUTH_PATH;
   if (!ours) return false;
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
   if (req.method !== 'GET' && req.method !== 'HEAD') {

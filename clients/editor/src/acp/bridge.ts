@@ -1,5 +1,15 @@
 import path from 'node:path';
-import { agent, RequestError, PROTOCOL_VERSION, type AgentApp, type AgentConnection, type ContentBlock, type RequestPermissionRequest, type SessionModeState, type SessionUpdate } from '@agentclientprotocol/sdk';
+import {
+  agent,
+  RequestError,
+  PROTOCOL_VERSION,
+  type AgentApp,
+  type AgentConnection,
+  type ContentBlock,
+  type RequestPermissionRequest,
+  type SessionModeState,
+  type SessionUpdate,
+} from '@agentclientprotocol/sdk';
 import {
   PolicySetRules,
   SessionAttach,
@@ -21,13 +31,30 @@ import { z } from 'zod';
 import type { ShadowboxClient } from '../client.js';
 import { relay } from './errors.js';
 import { daemonMcpServers } from './mcp-servers.js';
-import { acpStopReason, locationsOf, notificationsFor, permissionAnswer, permissionOptions, promptText, toAcpUpdates, type FileDiffText } from './map.js';
+import {
+  acpStopReason,
+  locationsOf,
+  notificationsFor,
+  permissionAnswer,
+  permissionOptions,
+  promptText,
+  toAcpUpdates,
+  type FileDiffText,
+} from './map.js';
 
 const ModeId = z.enum(['read-only', 'review', 'auto']);
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
-  { id: 'review', name: 'Review', description: 'Edits land in the shadow workspace for your review; network and MCP ask.' },
-  { id: 'auto', name: 'Auto', description: 'Everything not denied runs without asking (edits still need review to reach your files).' },
+  {
+    id: 'review',
+    name: 'Review',
+    description: 'Edits land in the shadow workspace for your review; network and MCP ask.',
+  },
+  {
+    id: 'auto',
+    name: 'Auto',
+    description: 'Everything not denied runs without asking (edits still need review to reach your files).',
+  },
 ];
 const modes = (current: string): SessionModeState => ({ currentModeId: current, availableModes: MODES });
 
@@ -55,7 +82,10 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     if (!conn || updates.length === 0) return;
     const prev = chains.get(sessionId) ?? Promise.resolve();
     const next = prev.then(async () => {
-      for (const n of notificationsFor(sessionId, updates)) await conn!.client.notify('session/update', n).catch((e: unknown) => o.log(`notify failed: ${(e as Error).message}`));
+      for (const n of notificationsFor(sessionId, updates))
+        await conn!.client
+          .notify('session/update', n)
+          .catch((e: unknown) => o.log(`notify failed: ${(e as Error).message}`));
     });
     chains.set(sessionId, next);
   };
@@ -65,7 +95,9 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
   const cancelling = new Set<string>();
   const cancelTurn = async (sessionId: string) => {
     cancelling.add(sessionId);
-    await daemon.request(SessionCancel, { sessionId }).catch((e: unknown) => o.log(`cancel failed: ${(e as Error).message}`));
+    await daemon
+      .request(SessionCancel, { sessionId })
+      .catch((e: unknown) => o.log(`cancel failed: ${(e as Error).message}`));
   };
 
   const diffsFor = async (sessionId: string, changed: string[] | undefined): Promise<FileDiffText[]> => {
@@ -88,7 +120,8 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       chains.set(
         e.sessionId,
         prev.then(async () => {
-          for (const n of notificationsFor(e.sessionId, toAcpUpdates(e, ws, await pending))) await conn?.client.notify('session/update', n).catch(() => undefined);
+          for (const n of notificationsFor(e.sessionId, toAcpUpdates(e, ws, await pending)))
+            await conn?.client.notify('session/update', n).catch(() => undefined);
         }),
       );
       return;
@@ -115,16 +148,22 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     // The daemon withdraws a question when another client answered or the turn was cancelled. An
     // editor that fails the question (an error, not an answer) denies: the safe default, and the
     // turn does not wait for the daemon's permission timeout.
-    const res = await conn.client.request('session/request_permission', question, { cancellationSignal: signal, stopWaitingOnCancel: true }).catch((e: unknown) => {
-      if (!signal.aborted) o.log(`permission question for ${p.callId} failed in the editor, denying: ${(e as Error).message}`);
-      return { outcome: { outcome: 'cancelled' as const } };
-    });
+    const res = await conn.client
+      .request('session/request_permission', question, { cancellationSignal: signal, stopWaitingOnCancel: true })
+      .catch((e: unknown) => {
+        if (!signal.aborted)
+          o.log(`permission question for ${p.callId} failed in the editor, denying: ${(e as Error).message}`);
+        return { outcome: { outcome: 'cancelled' as const } };
+      });
     const answer = permissionAnswer(res.outcome, p.options);
     if (answer.persistDeny && ws) {
-      await daemon.request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', tool: p.tool }] }).catch((e: unknown) => o.log(`could not persist reject_always: ${(e as Error).message}`));
+      await daemon
+        .request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', tool: p.tool }] })
+        .catch((e: unknown) => o.log(`could not persist reject_always: ${(e as Error).message}`));
     }
     // The call runs now: the daemon said running before it asked, and pending while it asked.
-    if (answer.outcome !== 'deny') send(p.sessionId, [{ sessionUpdate: 'tool_call_update', toolCallId: p.callId, status: 'in_progress' }]);
+    if (answer.outcome !== 'deny')
+      send(p.sessionId, [{ sessionUpdate: 'tool_call_update', toolCallId: p.callId, status: 'in_progress' }]);
     return { outcome: answer.outcome };
   });
 
@@ -133,10 +172,16 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
   daemon.onBufferRead(async (p, signal) => {
     const root = cwds.get(p.sessionId) ?? workspaces.get(p.sessionId);
     if (!conn || !editorReadsFiles || !root) return null;
-    const res = await conn.client.request('fs/read_text_file', { sessionId: p.sessionId, path: path.join(root, p.path) }, { cancellationSignal: signal, stopWaitingOnCancel: true }).catch((e: unknown) => {
-      if (!signal.aborted) o.log(`fs/read_text_file ${p.path} failed in the editor: ${(e as Error).message}`);
-      return null;
-    });
+    const res = await conn.client
+      .request(
+        'fs/read_text_file',
+        { sessionId: p.sessionId, path: path.join(root, p.path) },
+        { cancellationSignal: signal, stopWaitingOnCancel: true },
+      )
+      .catch((e: unknown) => {
+        if (!signal.aborted) o.log(`fs/read_text_file ${p.path} failed in the editor: ${(e as Error).message}`);
+        return null;
+      });
     return res ? { text: res.content } : null;
   });
 
@@ -149,16 +194,26 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
   // ACP: session/load and session/resume carry "the MCP servers to connect to for this session", so the
   // given list replaces the session's (the daemon restarts nothing when it is the same set; an empty list
   // on a session that has none costs no call). A list left out (resume allows it) keeps them.
-  const useServers = async (session: { sessionId: string; mcpServers?: string[] | undefined }, given: Parameters<typeof daemonMcpServers>[0] | undefined, cwd: string) => {
+  const useServers = async (
+    session: { sessionId: string; mcpServers?: string[] | undefined },
+    given: Parameters<typeof daemonMcpServers>[0] | undefined,
+    cwd: string,
+  ) => {
     if (given === undefined) return;
     const mcpServers = daemonMcpServers(given, cwd, o.log);
     if (Object.keys(mcpServers).length === 0 && !session.mcpServers?.length) return;
     // A turn running (from another client) keeps the old servers; the load itself still succeeds.
-    await daemon.request(SessionConfigure, { sessionId: session.sessionId, mcpServers }).catch((e: unknown) => o.log(`MCP servers of ${session.sessionId} not changed: ${(e as Error).message}`));
+    await daemon
+      .request(SessionConfigure, { sessionId: session.sessionId, mcpServers })
+      .catch((e: unknown) => o.log(`MCP servers of ${session.sessionId} not changed: ${(e as Error).message}`));
   };
 
   const sessionParams = z.object({ sessionId: z.string() });
-  const selection = sessionParams.extend({ paths: z.array(z.string()).default([]), hunks: z.array(z.string()).default([]), force: z.boolean().default(false) });
+  const selection = sessionParams.extend({
+    paths: z.array(z.string()).default([]),
+    hunks: z.array(z.string()).default([]),
+    force: z.boolean().default(false),
+  });
 
   const app = agent({ name: 'shadowbox' })
     .onRequest('initialize', ({ params }) => {
@@ -173,13 +228,26 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
           sessionCapabilities: { list: {}, resume: {}, close: {} },
         },
         authMethods: [],
-        _meta: { shadowbox: { review: '_shadowbox/review', accept: '_shadowbox/accept', reject: '_shadowbox/reject', undo: '_shadowbox/undo', editorBuffers: editorReadsFiles } },
+        _meta: {
+          shadowbox: {
+            review: '_shadowbox/review',
+            accept: '_shadowbox/accept',
+            reject: '_shadowbox/reject',
+            undo: '_shadowbox/undo',
+            editorBuffers: editorReadsFiles,
+          },
+        },
       };
     })
     .onRequest('session/new', async ({ params }) => {
       // The editor's MCP servers run on the daemon host for this session only; the answer waits for them.
       const mcpServers = daemonMcpServers(params.mcpServers, params.cwd, o.log);
-      const s = await relay(daemon.request(SessionCreate, { workspace: params.cwd, ...(Object.keys(mcpServers).length ? { mcpServers } : {}) }));
+      const s = await relay(
+        daemon.request(SessionCreate, {
+          workspace: params.cwd,
+          ...(Object.keys(mcpServers).length ? { mcpServers } : {}),
+        }),
+      );
       workspaces.set(s.sessionId, s.workspace);
       cwds.set(s.sessionId, params.cwd);
       return { sessionId: s.sessionId, modes: modes(s.mode) };
@@ -210,7 +278,14 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     })
     .onRequest('session/list', async ({ params }) => {
       const { sessions } = await relay(daemon.request(SessionList, params.cwd ? { workspace: params.cwd } : {}));
-      return { sessions: sessions.map((s) => ({ sessionId: s.sessionId, cwd: s.workspace, title: s.title || null, updatedAt: s.updatedAt })) };
+      return {
+        sessions: sessions.map((s) => ({
+          sessionId: s.sessionId,
+          cwd: s.workspace,
+          title: s.title || null,
+          updatedAt: s.updatedAt,
+        })),
+      };
     })
     .onRequest('session/prompt', async ({ params, signal }) => {
       const { sessionId } = params;
@@ -226,7 +301,10 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
         await flush(sessionId);
         // ACP: a turn the editor cancelled ends with stopReason cancelled, even if it failed on the way.
         if (cancelling.has(sessionId)) return { stopReason: 'cancelled' as const };
-        if (r.stopReason === 'error') throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', { reason: r.error?.reason });
+        if (r.stopReason === 'error')
+          throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', {
+            reason: r.error?.reason,
+          });
         return { stopReason: acpStopReason(r.stopReason) };
       } finally {
         signal.removeEventListener('abort', onAbort);
@@ -238,7 +316,11 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     })
     .onRequest('session/set_mode', async ({ params }) => {
       const mode = ModeId.safeParse(params.modeId);
-      if (!mode.success) throw RequestError.invalidParams({ modeId: params.modeId, modes: ModeId.options }, `unknown mode "${params.modeId}"`);
+      if (!mode.success)
+        throw RequestError.invalidParams(
+          { modeId: params.modeId, modes: ModeId.options },
+          `unknown mode "${params.modeId}"`,
+        );
       await relay(daemon.request(SessionConfigure, { sessionId: params.sessionId, mode: mode.data }), params.sessionId);
       return {};
     })
@@ -246,9 +328,18 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
       status: await relay(daemon.request(ShadowStatus, { sessionId: params.sessionId }), params.sessionId),
       diff: await relay(daemon.request(ShadowDiff, { sessionId: params.sessionId }), params.sessionId),
     }))
-    .onRequest('_shadowbox/accept', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => relay(daemon.request(ShadowAccept, params), params.sessionId))
-    .onRequest('_shadowbox/reject', { parse: (v: unknown) => selection.parse(v) }, ({ params }) => relay(daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }), params.sessionId))
-    .onRequest('_shadowbox/undo', { parse: (v: unknown) => sessionParams.parse(v) }, ({ params }) => relay(daemon.request(ShadowUndo, params), params.sessionId));
+    .onRequest('_shadowbox/accept', { parse: (v: unknown) => selection.parse(v) }, ({ params }) =>
+      relay(daemon.request(ShadowAccept, params), params.sessionId),
+    )
+    .onRequest('_shadowbox/reject', { parse: (v: unknown) => selection.parse(v) }, ({ params }) =>
+      relay(
+        daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }),
+        params.sessionId,
+      ),
+    )
+    .onRequest('_shadowbox/undo', { parse: (v: unknown) => sessionParams.parse(v) }, ({ params }) =>
+      relay(daemon.request(ShadowUndo, params), params.sessionId),
+    );
 
   return {
     app,

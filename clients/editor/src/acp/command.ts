@@ -18,7 +18,14 @@ export interface AcpIo {
 function paths(env: NodeJS.ProcessEnv, stateDirFlag?: string) {
   const explicit = stateDirFlag ?? env.SHADOWBOX_STATE_DIR;
   const stateDir = path.resolve(explicit ?? path.join(env.HOME ?? os.homedir(), '.local', 'state', 'shadowbox'));
-  const socketPath = path.resolve(env.SHADOWBOX_SOCKET ?? (explicit ? path.join(stateDir, 'daemon.sock') : env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock') : path.join(stateDir, 'daemon.sock')));
+  const socketPath = path.resolve(
+    env.SHADOWBOX_SOCKET ??
+      (explicit
+        ? path.join(stateDir, 'daemon.sock')
+        : env.XDG_RUNTIME_DIR
+          ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock')
+          : path.join(stateDir, 'daemon.sock')),
+  );
   return { stateDir, socketPath };
 }
 
@@ -26,15 +33,28 @@ function paths(env: NodeJS.ProcessEnv, stateDirFlag?: string) {
  * `shadowbox acp`: an ACP agent on stdin/stdout (one JSON message per line; stdout carries only ACP
  * messages, logs go to stderr) relaying to the daemon over its socket, starting it when needed.
  */
-export async function acpCommand(io: AcpIo & { cwd?: string }, argv: string[], daemonCommand: string[], version: string): Promise<number> {
+export async function acpCommand(
+  io: AcpIo & { cwd?: string },
+  argv: string[],
+  daemonCommand: string[],
+  version: string,
+): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
   const p = paths(io.env, values['state-dir']);
   const log = (m: string) => io.stderr.write(`shadowbox acp: ${m}\n`);
-  const daemon = await ensureDaemon({ socketPath: p.socketPath, stateDir: p.stateDir, command: daemonCommand, env: { ...io.env, SHADOWBOX_STATE_DIR: p.stateDir, SHADOWBOX_SOCKET: p.socketPath } });
+  const daemon = await ensureDaemon({
+    socketPath: p.socketPath,
+    stateDir: p.stateDir,
+    command: daemonCommand,
+    env: { ...io.env, SHADOWBOX_STATE_DIR: p.stateDir, SHADOWBOX_SOCKET: p.socketPath },
+  });
   // buffers: the editor's initialize comes later; the bridge answers null while it does not offer fs.readTextFile.
   await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true, buffers: true });
   const { app, bind } = createAcpAgent({ daemon, log, version });
-  const stream = ndJsonStream(Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>, Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>);
+  const stream = ndJsonStream(
+    Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>,
+    Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>,
+  );
   const conn = app.connect(stream);
   bind(conn);
   let daemonGone = false;

@@ -12,7 +12,11 @@ export function toRequestError(e: unknown, sessionId?: string): RequestError {
   if (e instanceof RequestError) return e;
   if (e instanceof ResponseError) {
     const data = (e.data && typeof e.data === 'object' ? e.data : {}) as Record<string, unknown>;
-    if (e.code === ErrorCodes.SessionNotFound || e.code === ErrorCodes.NotAttached) return new RequestError(-32002, `Resource not found: ${e.message}`, { ...data, ...(sessionId ? { sessionId } : {}) });
+    if (e.code === ErrorCodes.SessionNotFound || e.code === ErrorCodes.NotAttached)
+      return new RequestError(-32002, `Resource not found: ${e.message}`, {
+        ...data,
+        ...(sessionId ? { sessionId } : {}),
+      });
     return new RequestError(e.code, e.message, data);
   }
   return RequestError.internalError({ details: e instanceof Error ? e.message : String(e) });

@@ -1,25 +1,56 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '@shadowbox/protocol';
-import { acpStopReason, locationsOf, notificationsFor, permissionAnswer, permissionOptions, promptText, toAcpUpdates } from './map.js';
+import {
+  acpStopReason,
+  locationsOf,
+  notificationsFor,
+  permissionAnswer,
+  permissionOptions,
+  promptText,
+  toAcpUpdates,
+} from './map.js';
 
 const ws = '/work/ws';
 let seq = 0;
-const ev = (event: SessionEvent['event']): SessionEvent => ({ sessionId: 's1', seq: seq++, time: '2026-01-01T00:00:00Z', event });
+const ev = (event: SessionEvent['event']): SessionEvent => ({
+  sessionId: 's1',
+  seq: seq++,
+  time: '2026-01-01T00:00:00Z',
+  event,
+});
 
 describe('toAcpUpdates', () => {
   it('streams text and reasoning as agent_message_chunk / agent_thought_chunk', () => {
-    expect(toAcpUpdates(ev({ type: 'message_delta', turnId: 't', text: 'Hel' }), ws)).toEqual([{ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'Hel' } }]);
-    expect(toAcpUpdates(ev({ type: 'reasoning_delta', turnId: 't', text: 'think' }), ws)).toEqual([{ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: 'think' } }]);
+    expect(toAcpUpdates(ev({ type: 'message_delta', turnId: 't', text: 'Hel' }), ws)).toEqual([
+      { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'Hel' } },
+    ]);
+    expect(toAcpUpdates(ev({ type: 'reasoning_delta', turnId: 't', text: 'think' }), ws)).toEqual([
+      { sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: 'think' } },
+    ]);
   });
 
   it('echoes the person’s message only when replaying a session (session/load)', () => {
     const e = ev({ type: 'user_message', turnId: 't', text: 'fix it', clientId: 'c1' });
     expect(toAcpUpdates(e, ws)).toEqual([]);
-    expect(toAcpUpdates(e, ws, [], true)).toEqual([{ sessionUpdate: 'user_message_chunk', content: { type: 'text', text: 'fix it' } }]);
+    expect(toAcpUpdates(e, ws, [], true)).toEqual([
+      { sessionUpdate: 'user_message_chunk', content: { type: 'text', text: 'fix it' } },
+    ]);
   });
 
   it('opens a tool_call with its ACP kind, title, raw input and absolute locations', () => {
-    const [u] = toAcpUpdates(ev({ type: 'tool_call', turnId: 't', callId: 'k1', tool: 'edit_file', kind: 'edit', summary: 'edit src/a.ts', input: { path: 'src/a.ts', old: 'x', new: 'y' }, status: 'pending' }), ws);
+    const [u] = toAcpUpdates(
+      ev({
+        type: 'tool_call',
+        turnId: 't',
+        callId: 'k1',
+        tool: 'edit_file',
+        kind: 'edit',
+        summary: 'edit src/a.ts',
+        input: { path: 'src/a.ts', old: 'x', new: 'y' },
+        status: 'pending',
+      }),
+      ws,
+    );
     expect(u).toEqual({
       sessionUpdate: 'tool_call',
       toolCallId: 'k1',
@@ -35,18 +66,42 @@ describe('toAcpUpdates', () => {
   it('maps every shadowbox tool kind to a valid ACP kind', () => {
     const acpKinds = ['read', 'edit', 'delete', 'move', 'search', 'execute', 'think', 'fetch', 'switch_mode', 'other'];
     for (const kind of ['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other'] as const) {
-      const [u] = toAcpUpdates(ev({ type: 'tool_call', turnId: 't', callId: 'k', tool: 'x', kind, summary: 's', input: {}, status: 'pending' }), ws);
+      const [u] = toAcpUpdates(
+        ev({
+          type: 'tool_call',
+          turnId: 't',
+          callId: 'k',
+          tool: 'x',
+          kind,
+          summary: 's',
+          input: {},
+          status: 'pending',
+        }),
+        ws,
+      );
       expect(acpKinds).toContain((u as { kind: string }).kind);
     }
   });
 
   it('maps awaiting_permission back to pending (ACP: awaiting approval) and running to in_progress', () => {
-    expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'awaiting_permission' }), ws)).toEqual([{ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' }]);
-    expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'running' }), ws)).toEqual([{ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' }]);
+    expect(
+      toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'awaiting_permission' }), ws),
+    ).toEqual([{ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' }]);
+    expect(toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'running' }), ws)).toEqual([
+      { sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'in_progress' },
+    ]);
   });
 
   it('completes a tool call with diff content (absolute path, old and new text), text content, changed locations and raw output', () => {
-    const e = ev({ type: 'tool_call_update', turnId: 't', callId: 'k1', status: 'completed', content: 'edited src/a.ts', output: 'edited src/a.ts (1 hunk)', changed: ['src/a.ts', 'new.txt'] });
+    const e = ev({
+      type: 'tool_call_update',
+      turnId: 't',
+      callId: 'k1',
+      status: 'completed',
+      content: 'edited src/a.ts',
+      output: 'edited src/a.ts (1 hunk)',
+      changed: ['src/a.ts', 'new.txt'],
+    });
     const [u] = toAcpUpdates(e, ws, [
       { path: 'src/a.ts', oldText: 'x\n', newText: 'y\n' },
       { path: 'new.txt', oldText: null, newText: 'hello\n' },
@@ -66,13 +121,32 @@ describe('toAcpUpdates', () => {
   });
 
   it('marks failed tool calls failed and keeps the error code and reason in rawOutput', () => {
-    const [u] = toAcpUpdates(ev({ type: 'tool_call_update', turnId: 't', callId: 'k2', status: 'failed', content: 'denied by policy', code: -33300, reason: 'permission_denied' }), ws);
-    expect(u).toMatchObject({ sessionUpdate: 'tool_call_update', toolCallId: 'k2', status: 'failed', content: [{ type: 'content', content: { type: 'text', text: 'denied by policy' } }], rawOutput: { output: 'denied by policy', code: -33300, reason: 'permission_denied' } });
+    const [u] = toAcpUpdates(
+      ev({
+        type: 'tool_call_update',
+        turnId: 't',
+        callId: 'k2',
+        status: 'failed',
+        content: 'denied by policy',
+        code: -33300,
+        reason: 'permission_denied',
+      }),
+      ws,
+    );
+    expect(u).toMatchObject({
+      sessionUpdate: 'tool_call_update',
+      toolCallId: 'k2',
+      status: 'failed',
+      content: [{ type: 'content', content: { type: 'text', text: 'denied by policy' } }],
+      rawOutput: { output: 'denied by policy', code: -33300, reason: 'permission_denied' },
+    });
     expect(u).not.toHaveProperty('locations');
   });
 
   it('reports a policy mode change as current_mode_update', () => {
-    expect(toAcpUpdates(ev({ type: 'settings_changed', model: 'openai/m', mode: 'auto' }), ws)).toEqual([{ sessionUpdate: 'current_mode_update', currentModeId: 'auto' }]);
+    expect(toAcpUpdates(ev({ type: 'settings_changed', model: 'openai/m', mode: 'auto' }), ws)).toEqual([
+      { sessionUpdate: 'current_mode_update', currentModeId: 'auto' },
+    ]);
   });
 
   it('has no ACP update for bookkeeping events', () => {
@@ -89,7 +163,11 @@ describe('toAcpUpdates', () => {
   });
 
   it('wraps updates as session/update notifications of one session', () => {
-    expect(notificationsFor('s9', [{ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'a' } }])).toEqual([{ sessionId: 's9', update: { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'a' } } }]);
+    expect(
+      notificationsFor('s9', [{ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'a' } }]),
+    ).toEqual([
+      { sessionId: 's9', update: { sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: 'a' } } },
+    ]);
   });
 });
 
@@ -107,7 +185,10 @@ describe('acpStopReason', () => {
 describe('locationsOf', () => {
   it('resolves path-like inputs against the workspace, with a line for path', () => {
     expect(locationsOf(ws, { path: 'a.ts', line: 7 })).toEqual([{ path: '/work/ws/a.ts', line: 7 }]);
-    expect(locationsOf(ws, { from: 'a.ts', to: 'b/c.ts' })).toEqual([{ path: '/work/ws/a.ts' }, { path: '/work/ws/b/c.ts' }]);
+    expect(locationsOf(ws, { from: 'a.ts', to: 'b/c.ts' })).toEqual([
+      { path: '/work/ws/a.ts' },
+      { path: '/work/ws/b/c.ts' },
+    ]);
     expect(locationsOf(ws, { pattern: '*.ts' })).toEqual([]);
     expect(locationsOf(ws, 'nope')).toEqual([]);
   });
@@ -126,22 +207,48 @@ describe('permission mapping', () => {
   });
 
   it('offers allow_always for the session when the daemon offers no project choice, and none when it offers neither', () => {
-    expect(permissionOptions(['allow_once', 'allow_session', 'deny']).find((o) => o.kind === 'allow_always')?.name).toMatch(/session/);
-    expect(permissionOptions(['allow_once', 'deny']).map((o) => o.kind)).toEqual(['allow_once', 'reject_once', 'reject_always']);
+    expect(
+      permissionOptions(['allow_once', 'allow_session', 'deny']).find((o) => o.kind === 'allow_always')?.name,
+    ).toMatch(/session/);
+    expect(permissionOptions(['allow_once', 'deny']).map((o) => o.kind)).toEqual([
+      'allow_once',
+      'reject_once',
+      'reject_always',
+    ]);
   });
 
   it('maps the editor answer back to the daemon outcome', () => {
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_once' }, [...all])).toEqual({ outcome: 'allow_once', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, [...all])).toEqual({ outcome: 'allow_project', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, ['allow_once', 'allow_session', 'deny'])).toEqual({ outcome: 'allow_session', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'reject_once' }, [...all])).toEqual({ outcome: 'deny', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'reject_always' }, [...all])).toEqual({ outcome: 'deny', persistDeny: true });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_once' }, [...all])).toEqual({
+      outcome: 'allow_once',
+      persistDeny: false,
+    });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, [...all])).toEqual({
+      outcome: 'allow_project',
+      persistDeny: false,
+    });
+    expect(
+      permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, ['allow_once', 'allow_session', 'deny']),
+    ).toEqual({ outcome: 'allow_session', persistDeny: false });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'reject_once' }, [...all])).toEqual({
+      outcome: 'deny',
+      persistDeny: false,
+    });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'reject_always' }, [...all])).toEqual({
+      outcome: 'deny',
+      persistDeny: true,
+    });
   });
 
   it('denies a cancelled question, an unknown option and an option the daemon did not offer', () => {
     expect(permissionAnswer({ outcome: 'cancelled' }, [...all])).toEqual({ outcome: 'deny', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'yolo' }, [...all])).toEqual({ outcome: 'deny', persistDeny: false });
-    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, ['allow_once', 'deny'])).toEqual({ outcome: 'deny', persistDeny: false });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'yolo' }, [...all])).toEqual({
+      outcome: 'deny',
+      persistDeny: false,
+    });
+    expect(permissionAnswer({ outcome: 'selected', optionId: 'allow_always' }, ['allow_once', 'deny'])).toEqual({
+      outcome: 'deny',
+      persistDeny: false,
+    });
   });
 });
 

@@ -1,5 +1,14 @@
 import path from 'node:path';
-import type { ContentBlock, PermissionOption as AcpPermissionOption, RequestPermissionOutcome, SessionNotification, SessionUpdate, StopReason as AcpStopReason, ToolCallContent, ToolCallLocation } from '@agentclientprotocol/sdk';
+import type {
+  ContentBlock,
+  PermissionOption as AcpPermissionOption,
+  RequestPermissionOutcome,
+  SessionNotification,
+  SessionUpdate,
+  StopReason as AcpStopReason,
+  ToolCallContent,
+  ToolCallLocation,
+} from '@agentclientprotocol/sdk';
 import type { PermissionRequest, ParamsOf, SessionEvent } from '@shadowbox/protocol';
 
 /** A permission choice the daemon offers and accepts back. */
@@ -50,7 +59,12 @@ export function acpStopReason(reason: string): AcpStopReason {
  * Maps one shadowbox session event to the ACP `session/update`s it stands for (none for events
  * ACP has no place for). `replay` also maps the person's own messages (session/load).
  */
-export function toAcpUpdates(e: SessionEvent, workspace: string, diffs: FileDiffText[] = [], replay = false): SessionUpdate[] {
+export function toAcpUpdates(
+  e: SessionEvent,
+  workspace: string,
+  diffs: FileDiffText[] = [],
+  replay = false,
+): SessionUpdate[] {
   const ev = e.event;
   const text = (t: string): ContentBlock => ({ type: 'text', text: t });
   switch (ev.type) {
@@ -75,10 +89,13 @@ export function toAcpUpdates(e: SessionEvent, workspace: string, diffs: FileDiff
       ];
     case 'tool_call_update': {
       // ACP's pending covers "awaiting approval"; the question itself is a session/request_permission.
-      if (ev.status === 'awaiting_permission') return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'pending' }];
-      if (ev.status === 'running') return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'in_progress' }];
+      if (ev.status === 'awaiting_permission')
+        return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'pending' }];
+      if (ev.status === 'running')
+        return [{ sessionUpdate: 'tool_call_update', toolCallId: ev.callId, status: 'in_progress' }];
       const content: ToolCallContent[] = [];
-      for (const d of diffs) content.push({ type: 'diff', path: path.resolve(workspace, d.path), oldText: d.oldText, newText: d.newText });
+      for (const d of diffs)
+        content.push({ type: 'diff', path: path.resolve(workspace, d.path), oldText: d.oldText, newText: d.newText });
       if (ev.content) content.push({ type: 'content', content: text(ev.content) });
       return [
         {
@@ -87,7 +104,11 @@ export function toAcpUpdates(e: SessionEvent, workspace: string, diffs: FileDiff
           status: ev.status === 'completed' ? 'completed' : 'failed',
           content,
           ...(ev.changed?.length ? { locations: ev.changed.map((p) => ({ path: path.resolve(workspace, p) })) } : {}),
-          rawOutput: { output: ev.output ?? ev.content, ...(ev.code !== undefined ? { code: ev.code, reason: ev.reason } : {}), ...(ev.data ?? {}) },
+          rawOutput: {
+            output: ev.output ?? ev.content,
+            ...(ev.code !== undefined ? { code: ev.code, reason: ev.reason } : {}),
+            ...(ev.data ?? {}),
+          },
         },
       ];
     }
@@ -111,7 +132,8 @@ export function promptText(blocks: ContentBlock[]): string {
   for (const b of blocks) {
     if (b.type === 'text') parts.push(b.text);
     else if (b.type === 'resource_link') parts.push(`[${b.name}](${b.uri})`);
-    else if (b.type === 'resource' && 'text' in b.resource) parts.push(`<file uri="${b.resource.uri}">\n${b.resource.text}\n</file>`);
+    else if (b.type === 'resource' && 'text' in b.resource)
+      parts.push(`<file uri="${b.resource.uri}">\n${b.resource.text}\n</file>`);
   }
   return parts.join('\n\n');
 }
@@ -124,8 +146,10 @@ export function promptText(blocks: ContentBlock[]): string {
 export function permissionOptions(offered: PermissionOption[]): AcpPermissionOption[] {
   const out: AcpPermissionOption[] = [];
   if (offered.includes('allow_once')) out.push({ optionId: 'allow_once', name: 'Allow once', kind: 'allow_once' });
-  if (offered.includes('allow_project')) out.push({ optionId: 'allow_always', name: 'Always allow in this project', kind: 'allow_always' });
-  else if (offered.includes('allow_session')) out.push({ optionId: 'allow_always', name: 'Always allow in this session', kind: 'allow_always' });
+  if (offered.includes('allow_project'))
+    out.push({ optionId: 'allow_always', name: 'Always allow in this project', kind: 'allow_always' });
+  else if (offered.includes('allow_session'))
+    out.push({ optionId: 'allow_always', name: 'Always allow in this session', kind: 'allow_always' });
   out.push({ optionId: 'reject_once', name: 'Deny', kind: 'reject_once' });
   out.push({ optionId: 'reject_always', name: 'Always deny in this project', kind: 'reject_always' });
   return out;

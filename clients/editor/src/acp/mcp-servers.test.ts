@@ -7,7 +7,12 @@ describe('daemonMcpServers', () => {
     const r = daemonMcpServers(
       [
         { name: 'files', command: '/usr/bin/fs-mcp', args: ['--stdio'], env: [{ name: 'TOKEN', value: 't0' }] },
-        { type: 'http', name: 'Docs Search', url: 'https://mcp.example.com/mcp', headers: [{ name: 'Authorization', value: 'Bearer x' }] },
+        {
+          type: 'http',
+          name: 'Docs Search',
+          url: 'https://mcp.example.com/mcp',
+          headers: [{ name: 'Authorization', value: 'Bearer x' }],
+        },
       ],
       '/ws',
       (m) => log.push(m),

@@ -9,7 +9,11 @@ const MAX_NAME = 40;
  * its headers. Names become `[a-z0-9_-]` (they are the `<server>` of `mcp__<server>__<tool>`), made
  * unique with `-2`, `-3`…; SSE servers (not advertised) and malformed ones are skipped with a log line.
  */
-export function daemonMcpServers(servers: readonly McpServer[] | null | undefined, cwd: string, log: (msg: string) => void): McpServers {
+export function daemonMcpServers(
+  servers: readonly McpServer[] | null | undefined,
+  cwd: string,
+  log: (msg: string) => void,
+): McpServers {
   const out: McpServers = {};
   for (const s of servers ?? []) {
     const name = uniqueName(serverName(s.name), out);
@@ -20,11 +24,18 @@ export function daemonMcpServers(servers: readonly McpServer[] | null | undefine
     const spec =
       'type' in s && s.type === 'http'
         ? { url: s.url, headers: Object.fromEntries((s.headers ?? []).map((h) => [h.name, h.value])) }
-        : { command: s.command, args: s.args ?? [], env: Object.fromEntries((s.env ?? []).map((v) => [v.name, v.value])), cwd };
+        : {
+            command: s.command,
+            args: s.args ?? [],
+            env: Object.fromEntries((s.env ?? []).map((v) => [v.name, v.value])),
+            cwd,
+          };
     // One malformed server (an empty command, a URL that is not one) must not cost the editor its session.
     const ok = McpServerSpec.safeParse(spec);
     if (!ok.success) {
-      log(`MCP server "${s.name}" skipped: ${ok.error.issues.map((i) => `${i.path.join('.') || 'server'}: ${i.message}`).join('; ')}`);
+      log(
+        `MCP server "${s.name}" skipped: ${ok.error.issues.map((i) => `${i.path.join('.') || 'server'}: ${i.message}`).join('; ')}`,
+      );
       continue;
     }
     out[name] = ok.data;

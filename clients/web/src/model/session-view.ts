@@ -25,7 +25,20 @@ export type Item =
       durationMs?: number;
       changed?: string[];
     }
-  | { kind: 'permission'; id: string; rev: number; callId: string; tool: string; toolKind: string; summary: string; input: unknown; rule: string; options: Body<'permission_request'>['options']; outcome?: string; by?: string }
+  | {
+      kind: 'permission';
+      id: string;
+      rev: number;
+      callId: string;
+      tool: string;
+      toolKind: string;
+      summary: string;
+      input: unknown;
+      rule: string;
+      options: Body<'permission_request'>['options'];
+      outcome?: string;
+      by?: string;
+    }
   | { kind: 'notice'; id: string; rev: number; level: 'info' | 'warn' | 'error'; text: string };
 
 /**
@@ -129,7 +142,14 @@ export class SessionView {
         break;
       case 'user_message':
         if (!this.info.title) this.info.title = b.text.split('\n')[0].slice(0, 80);
-        this.add({ kind: 'user', id: `u${this.counter++}`, rev: 0, turnId: b.turnId, text: b.text, clientId: b.clientId });
+        this.add({
+          kind: 'user',
+          id: `u${this.counter++}`,
+          rev: 0,
+          turnId: b.turnId,
+          text: b.text,
+          clientId: b.clientId,
+        });
         break;
       case 'turn_start':
         this.running = b.turnId;
@@ -140,7 +160,15 @@ export class SessionView {
       case 'reasoning_delta': {
         let a = this.openAssistant(b.turnId);
         if (!a) {
-          a = { kind: 'assistant', id: `a${this.counter++}`, rev: 0, turnId: b.turnId, text: '', reasoning: '', done: false };
+          a = {
+            kind: 'assistant',
+            id: `a${this.counter++}`,
+            rev: 0,
+            turnId: b.turnId,
+            text: '',
+            reasoning: '',
+            done: false,
+          };
           this.add(a);
         }
         if (b.type === 'message_delta') a.text += b.text;
@@ -151,7 +179,15 @@ export class SessionView {
       case 'assistant_message': {
         let a = this.openAssistant(b.turnId);
         if (!a && (b.text || b.reasoning)) {
-          a = { kind: 'assistant', id: `a${this.counter++}`, rev: 0, turnId: b.turnId, text: '', reasoning: '', done: false };
+          a = {
+            kind: 'assistant',
+            id: `a${this.counter++}`,
+            rev: 0,
+            turnId: b.turnId,
+            text: '',
+            reasoning: '',
+            done: false,
+          };
           this.add(a);
         }
         if (a) {
@@ -163,20 +199,42 @@ export class SessionView {
         break;
       }
       case 'tool_call':
-        this.add({ kind: 'tool', id: b.callId, rev: 0, turnId: b.turnId, tool: b.tool, toolKind: b.kind, summary: b.summary, input: b.input, status: 'pending' });
+        this.add({
+          kind: 'tool',
+          id: b.callId,
+          rev: 0,
+          turnId: b.turnId,
+          tool: b.tool,
+          toolKind: b.kind,
+          summary: b.summary,
+          input: b.input,
+          status: 'pending',
+        });
         break;
       case 'tool_call_update': {
         const t = this.byId.get(b.callId);
         if (t?.kind !== 'tool') break;
         t.status = b.status;
-        for (const k of ['output', 'content', 'reason', 'decision', 'durationMs', 'changed'] as const) if (b[k] !== undefined) (t as Record<string, unknown>)[k] = b[k];
+        for (const k of ['output', 'content', 'reason', 'decision', 'durationMs', 'changed'] as const)
+          if (b[k] !== undefined) (t as Record<string, unknown>)[k] = b[k];
         if (b.changed?.length) this.reviewRev++;
         this.touch(t);
         break;
       }
       case 'permission_request': {
         // The question sits right under the tool card it is about.
-        const item: Item = { kind: 'permission', id: b.requestId, rev: 0, callId: b.callId, tool: b.tool, toolKind: b.kind, summary: b.summary, input: b.input, rule: b.rule, options: b.options };
+        const item: Item = {
+          kind: 'permission',
+          id: b.requestId,
+          rev: 0,
+          callId: b.callId,
+          tool: b.tool,
+          toolKind: b.kind,
+          summary: b.summary,
+          input: b.input,
+          rule: b.rule,
+          options: b.options,
+        };
         const at = this.items.findIndex((i) => i.kind === 'tool' && i.id === b.callId);
         if (at >= 0) {
           this.items.splice(at + 1, 0, item);
@@ -203,13 +261,18 @@ export class SessionView {
         this.reviewRev++;
         break;
       case 'turn_end':
-        for (const it of this.items) if (it.kind === 'assistant' && it.turnId === b.turnId && !it.done) ((it.done = true), this.touch(it));
+        for (const it of this.items)
+          if (it.kind === 'assistant' && it.turnId === b.turnId && !it.done) ((it.done = true), this.touch(it));
         this.running = null;
         this.info.state = 'idle';
         this.headRev++;
         this.reviewRev++;
         if (b.stopReason === 'cancelled') this.notice('warn', 'turn cancelled');
-        else if (b.stopReason === 'error') this.notice('error', `turn failed: ${b.error?.message ?? 'error'}${b.error?.reason ? ` (${b.error.reason})` : ''}`);
+        else if (b.stopReason === 'error')
+          this.notice(
+            'error',
+            `turn failed: ${b.error?.message ?? 'error'}${b.error?.reason ? ` (${b.error.reason})` : ''}`,
+          );
         else if (b.stopReason !== 'end_turn') this.notice('warn', `turn stopped: ${b.stopReason}`);
         break;
       case 'client_attached':

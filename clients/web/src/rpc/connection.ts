@@ -53,7 +53,10 @@ export function openLink(o: LinkOptions): Link {
 
   const probe = async (): Promise<'ok' | 'unauthorized' | 'down'> => {
     try {
-      const res = await fetch(`${o.origin}/web/auth`, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+      const res = await fetch(`${o.origin}/web/auth`, {
+        headers: { Authorization: `Bearer ${token}` },
+        cache: 'no-store',
+      });
       return res.status === 204 ? 'ok' : res.status === 401 ? 'unauthorized' : 'down';
     } catch {
       return 'down';
@@ -93,7 +96,11 @@ export function openLink(o: LinkOptions): Link {
     ws.onopen = () => {
       opened = true;
       o.setup(c);
-      c.request(Initialize, { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'shadowbox-web', version: '0.1.0', kind: 'web' }, capabilities: { permissions: true, events: true } })
+      c.request(Initialize, {
+        protocolVersion: PROTOCOL_VERSION,
+        clientInfo: { name: 'shadowbox-web', version: '0.1.0', kind: 'web' },
+        capabilities: { permissions: true, events: true },
+      })
         .then((init) => {
           c.notify(Initialized, {});
           client = c;

@@ -6,7 +6,10 @@ import { ConnectionClosedError, RpcClient, RpcError } from './rpc-client.js';
 function pair() {
   const sent: Record<string, unknown>[] = [];
   let closed = false;
-  const client = new RpcClient({ send: (t) => sent.push(JSON.parse(t) as Record<string, unknown>), close: () => (closed = true) });
+  const client = new RpcClient({
+    send: (t) => sent.push(JSON.parse(t) as Record<string, unknown>),
+    close: () => (closed = true),
+  });
   return { client, sent, isClosed: () => closed };
 }
 
@@ -29,7 +32,13 @@ describe('RpcClient', () => {
   it('rejects with RpcError carrying code and data.reason', async () => {
     const { client } = pair();
     const p = client.request(SessionPrompt, { sessionId: 's', text: 'hi' });
-    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -33101, message: 'not the driver', data: { reason: 'not_driver', driver: 'c2' } } }));
+    client.receive(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        error: { code: -33101, message: 'not the driver', data: { reason: 'not_driver', driver: 'c2' } },
+      }),
+    );
     const e = await p.catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RpcError);
     expect((e as RpcError).code).toBe(-33101);
@@ -65,7 +74,16 @@ describe('RpcClient', () => {
   it('answers incoming requests, and answers -32800 when the daemon cancels them', async () => {
     const { client, sent } = pair();
     let answer!: (o: string) => void;
-    client.onRequest(PermissionRequest.method, (_p, signal) => new Promise((resolve, reject) => ((answer = (o) => resolve({ outcome: o })), signal.addEventListener('abort', () => reject(new Error('x'))))));
+    client.onRequest(
+      PermissionRequest.method,
+      (_p, signal) =>
+        new Promise(
+          (resolve, reject) => (
+            (answer = (o) => resolve({ outcome: o })),
+            signal.addEventListener('abort', () => reject(new Error('x')))
+          ),
+        ),
+    );
     client.receive(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'permission/request', params: {} }));
     await Promise.resolve();
     answer('allow_once');
@@ -83,7 +101,9 @@ describe('RpcClient', () => {
 
 describe('connection helpers', () => {
   it('backs off from 250 ms doubling to a 5 s cap, with bounded jitter', () => {
-    expect([1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0.5))).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000]);
+    expect([1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0.5))).toEqual([
+      250, 500, 1000, 2000, 4000, 5000, 5000,
+    ]);
     expect(backoffMs(1, () => 0)).toBe(200);
     expect(backoffMs(10, () => 1)).toBe(6000);
   });

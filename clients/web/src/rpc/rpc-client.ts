@@ -111,7 +111,8 @@ export class RpcClient {
     if (!isObject(msg)) return;
     if (typeof msg.method === 'string') {
       if (msg.id === undefined || msg.id === null) this.dispatchNotification(msg.method, msg.params);
-      else if (typeof msg.id === 'number' || typeof msg.id === 'string') void this.dispatchRequest(msg.id, msg.method, msg.params);
+      else if (typeof msg.id === 'number' || typeof msg.id === 'string')
+        void this.dispatchRequest(msg.id, msg.method, msg.params);
       return;
     }
     if (typeof msg.id !== 'number') return;
@@ -120,7 +121,13 @@ export class RpcClient {
     this.pending.delete(msg.id);
     if (isObject(msg.error)) {
       const e = msg.error;
-      call.reject(new RpcError(typeof e.code === 'number' ? e.code : -32603, typeof e.message === 'string' ? e.message : 'error', isObject(e.data) ? (e.data as ErrorData) : undefined));
+      call.reject(
+        new RpcError(
+          typeof e.code === 'number' ? e.code : -32603,
+          typeof e.message === 'string' ? e.message : 'error',
+          isObject(e.data) ? (e.data as ErrorData) : undefined,
+        ),
+      );
     } else call.resolve(msg.result);
   }
 
@@ -159,17 +166,35 @@ export class RpcClient {
   private async dispatchRequest(id: string | number, method: string, params: unknown): Promise<void> {
     const handler = this.requestHandlers.get(method);
     if (!handler) {
-      this.write({ jsonrpc: '2.0', id, error: { code: METHOD_NOT_FOUND, message: `the web client does not handle ${method}`, data: { reason: 'method_not_found' } } });
+      this.write({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: METHOD_NOT_FOUND,
+          message: `the web client does not handle ${method}`,
+          data: { reason: 'method_not_found' },
+        },
+      });
       return;
     }
     const abort = new AbortController();
     this.incoming.set(id, abort);
     try {
       const result = await handler(params, abort.signal);
-      if (abort.signal.aborted) this.write({ jsonrpc: '2.0', id, error: { code: REQUEST_CANCELLED, message: 'cancelled', data: { reason: 'cancelled' } } });
+      if (abort.signal.aborted)
+        this.write({
+          jsonrpc: '2.0',
+          id,
+          error: { code: REQUEST_CANCELLED, message: 'cancelled', data: { reason: 'cancelled' } },
+        });
       else this.write({ jsonrpc: '2.0', id, result: result ?? null });
     } catch (e) {
-      const err = e instanceof RpcError ? e : new RpcError(abort.signal.aborted ? REQUEST_CANCELLED : -32603, (e as Error)?.message ?? String(e), { reason: abort.signal.aborted ? 'cancelled' : 'client_error' });
+      const err =
+        e instanceof RpcError
+          ? e
+          : new RpcError(abort.signal.aborted ? REQUEST_CANCELLED : -32603, (e as Error)?.message ?? String(e), {
+              reason: abort.signal.aborted ? 'cancelled' : 'client_error',
+            });
       this.write({ jsonrpc: '2.0', id, error: { code: err.code, message: err.message, data: err.data } });
     } finally {
       this.incoming.delete(id);

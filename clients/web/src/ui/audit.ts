@@ -13,7 +13,8 @@ export interface AuditHooks {
 function summarize(data: Record<string, unknown>): string {
   const keys = ['tool', 'decision', 'outcome', 'paths', 'path', 'reason', 'code', 'text'];
   const parts: string[] = [];
-  for (const k of keys) if (data[k] !== undefined) parts.push(`${k}=${typeof data[k] === 'string' ? data[k] : JSON.stringify(data[k])}`);
+  for (const k of keys)
+    if (data[k] !== undefined) parts.push(`${k}=${typeof data[k] === 'string' ? data[k] : JSON.stringify(data[k])}`);
   const s = parts.join(' ') || JSON.stringify(data);
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
@@ -34,7 +35,9 @@ export class AuditPanel {
     const t = this.hooks.target();
     if (!client || !t) return this.render();
     try {
-      this.entries = (await client.request(AuditQuery, { workspace: t.workspace, sessionId: t.sessionId, limit: 500 })).entries.reverse();
+      this.entries = (
+        await client.request(AuditQuery, { workspace: t.workspace, sessionId: t.sessionId, limit: 500 })
+      ).entries.reverse();
       this.error = null;
     } catch (e) {
       this.error = this.hooks.describeError(e);
@@ -55,7 +58,8 @@ export class AuditPanel {
   }
 
   render(): void {
-    if (!this.hooks.target()) return replaceChildren(this.root, h('p', { className: 'empty' }, 'Open a session to see its audit log.'));
+    if (!this.hooks.target())
+      return replaceChildren(this.root, h('p', { className: 'empty' }, 'Open a session to see its audit log.'));
     const v = this.verify;
     replaceChildren(
       this.root,
@@ -65,14 +69,35 @@ export class AuditPanel {
         h('span', {}, `${this.entries.length} entries`),
         h('button', { onclick: () => void this.refresh() }, 'Reload'),
         h('button', { 'data-testid': 'audit-verify', onclick: () => void this.check() }, 'Verify chain'),
-        v ? h('span', { className: v.ok ? 'ok' : 'error', 'data-testid': 'audit-verdict' }, v.ok ? `chain intact (${v.entries} entries, ${v.checkpoints} checkpoints)` : `broken at line ${v.firstBad?.line}: ${v.firstBad?.reason}`) : null,
+        v
+          ? h(
+              'span',
+              { className: v.ok ? 'ok' : 'error', 'data-testid': 'audit-verdict' },
+              v.ok
+                ? `chain intact (${v.entries} entries, ${v.checkpoints} checkpoints)`
+                : `broken at line ${v.firstBad?.line}: ${v.firstBad?.reason}`,
+            )
+          : null,
       ),
       this.error ? h('p', { className: 'error' }, this.error) : null,
       h(
         'table',
         { className: 'audit', 'data-testid': 'audit-table' },
         h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'time'), h('th', {}, 'type'), h('th', {}, 'details'))),
-        h('tbody', {}, ...this.entries.map((e) => h('tr', {}, h('td', {}, String(e.seq)), h('td', {}, new Date(e.time).toLocaleTimeString()), h('td', {}, e.type), h('td', { title: JSON.stringify(e.data) }, summarize(e.data))))),
+        h(
+          'tbody',
+          {},
+          ...this.entries.map((e) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, String(e.seq)),
+              h('td', {}, new Date(e.time).toLocaleTimeString()),
+              h('td', {}, e.type),
+              h('td', { title: JSON.stringify(e.data) }, summarize(e.data)),
+            ),
+          ),
+        ),
       ),
     );
   }

@@ -60,7 +60,10 @@ export class ReviewPanel {
     const sessionId = this.hooks.sessionId();
     if (!client || !sessionId) return;
     try {
-      const [status, diff] = await Promise.all([client.request(ShadowStatus, { sessionId }), client.request(ShadowDiff, { sessionId })]);
+      const [status, diff] = await Promise.all([
+        client.request(ShadowStatus, { sessionId }),
+        client.request(ShadowDiff, { sessionId }),
+      ]);
       if (this.hooks.sessionId() !== sessionId) return;
       this.status = status;
       this.diff = diff;
@@ -71,7 +74,10 @@ export class ReviewPanel {
     this.render();
   }
 
-  private async act(label: string, run: (client: RpcClient, sessionId: string) => Promise<string | void>): Promise<void> {
+  private async act(
+    label: string,
+    run: (client: RpcClient, sessionId: string) => Promise<string | void>,
+  ): Promise<void> {
     const client = this.hooks.client();
     const sessionId = this.hooks.sessionId();
     if (!client || !sessionId) return;
@@ -89,7 +95,9 @@ export class ReviewPanel {
       const r = await c.request(ShadowAccept, { sessionId, paths: sel.paths ?? [], hunks: sel.hunks ?? [], force });
       this.conflicts = r.conflicts;
       const written = r.applied.map((a) => `${a.path} (${a.action})`).join(', ');
-      return r.conflicts.length ? `accepted ${written || 'nothing'}; ${r.conflicts.length} conflict(s)` : `accepted ${written || 'nothing'}`;
+      return r.conflicts.length
+        ? `accepted ${written || 'nothing'}; ${r.conflicts.length} conflict(s)`
+        : `accepted ${written || 'nothing'}`;
     });
   }
 
@@ -109,8 +117,14 @@ export class ReviewPanel {
   }
 
   render(): void {
-    if (!this.hooks.sessionId()) return replaceChildren(this.root, h('p', { className: 'empty' }, 'Open a session to review its changes.'));
-    if (this.error) return replaceChildren(this.root, h('p', { className: 'error', 'data-testid': 'review-error' }, `Review unavailable: ${this.error}`), h('button', { onclick: () => void this.refresh() }, 'Retry'));
+    if (!this.hooks.sessionId())
+      return replaceChildren(this.root, h('p', { className: 'empty' }, 'Open a session to review its changes.'));
+    if (this.error)
+      return replaceChildren(
+        this.root,
+        h('p', { className: 'error', 'data-testid': 'review-error' }, `Review unavailable: ${this.error}`),
+        h('button', { onclick: () => void this.refresh() }, 'Retry'),
+      );
     if (!this.diff) return replaceChildren(this.root, h('p', { className: 'empty' }, 'Loading changes…'));
     const files = this.diff.files;
     const staleByPath = new Map(this.status?.files.map((f) => [f.path, f.stale]) ?? []);
@@ -118,17 +132,60 @@ export class ReviewPanel {
     const bar = h(
       'div',
       { className: 'review-bar' },
-      h('span', { 'data-testid': 'review-count' }, files.length ? `${files.length} file(s) changed` : 'No pending changes'),
-      h('button', { className: 'primary', disabled: !files.length, 'data-testid': 'accept-all', onclick: () => void this.accept({}) }, 'Accept all'),
-      h('button', { className: 'danger', disabled: !files.length, 'data-testid': 'reject-all', onclick: () => void this.reject({}) }, 'Reject all'),
-      h('button', { disabled: undoable === 0, 'data-testid': 'undo', title: 'Restore the files as they were before the last accept', onclick: () => void this.undo() }, `Undo accept${undoable ? ` (${undoable})` : ''}`),
+      h(
+        'span',
+        { 'data-testid': 'review-count' },
+        files.length ? `${files.length} file(s) changed` : 'No pending changes',
+      ),
+      h(
+        'button',
+        {
+          className: 'primary',
+          disabled: !files.length,
+          'data-testid': 'accept-all',
+          onclick: () => void this.accept({}),
+        },
+        'Accept all',
+      ),
+      h(
+        'button',
+        {
+          className: 'danger',
+          disabled: !files.length,
+          'data-testid': 'reject-all',
+          onclick: () => void this.reject({}),
+        },
+        'Reject all',
+      ),
+      h(
+        'button',
+        {
+          disabled: undoable === 0,
+          'data-testid': 'undo',
+          title: 'Restore the files as they were before the last accept',
+          onclick: () => void this.undo(),
+        },
+        `Undo accept${undoable ? ` (${undoable})` : ''}`,
+      ),
     );
     const conflicts = this.conflicts.length
       ? h(
           'div',
           { className: 'conflicts', 'data-testid': 'conflicts' },
           h('h3', {}, 'Conflicts — you changed these files since the agent read them'),
-          ...this.conflicts.map((c) => h('div', { className: 'conflict' }, h('div', { className: 'path' }, c.path), h('pre', {}, c.conflictText), h('button', { className: 'danger', onclick: () => void this.accept({ paths: [c.path] }, true) }, 'Overwrite with the agent version'))),
+          ...this.conflicts.map((c) =>
+            h(
+              'div',
+              { className: 'conflict' },
+              h('div', { className: 'path' }, c.path),
+              h('pre', {}, c.conflictText),
+              h(
+                'button',
+                { className: 'danger', onclick: () => void this.accept({ paths: [c.path] }, true) },
+                'Overwrite with the agent version',
+              ),
+            ),
+          ),
         )
       : null;
     replaceChildren(
@@ -144,10 +201,32 @@ export class ReviewPanel {
             {},
             h('span', { className: `change change-${f.change}` }, f.change),
             h('span', { className: 'path' }, f.oldPath ? `${f.oldPath} → ${f.path}` : f.path),
-            f.stale || staleByPath.get(f.path) ? h('span', { className: 'stale', title: 'You changed this file since the agent read it; accepting merges' }, 'stale') : null,
+            f.stale || staleByPath.get(f.path)
+              ? h(
+                  'span',
+                  { className: 'stale', title: 'You changed this file since the agent read it; accepting merges' },
+                  'stale',
+                )
+              : null,
             h('span', { className: 'spacer' }),
-            h('button', { className: 'primary', 'data-testid': 'accept-file', onclick: () => void this.accept({ paths: [f.path] }) }, 'Accept file'),
-            h('button', { className: 'danger', 'data-testid': 'reject-file', onclick: () => void this.reject({ paths: [f.path] }) }, 'Reject file'),
+            h(
+              'button',
+              {
+                className: 'primary',
+                'data-testid': 'accept-file',
+                onclick: () => void this.accept({ paths: [f.path] }),
+              },
+              'Accept file',
+            ),
+            h(
+              'button',
+              {
+                className: 'danger',
+                'data-testid': 'reject-file',
+                onclick: () => void this.reject({ paths: [f.path] }),
+              },
+              'Reject file',
+            ),
           ),
           f.binary ? h('p', { className: 'empty' }, 'binary file') : null,
           ...f.hunks.map((hunk) =>
@@ -159,10 +238,32 @@ export class ReviewPanel {
                 { className: 'hunk-head' },
                 h('code', {}, hunk.header),
                 h('span', { className: 'spacer' }),
-                h('button', { className: 'primary small', 'data-testid': 'accept-hunk', onclick: () => void this.accept({ hunks: [hunk.id] }) }, 'Accept'),
-                h('button', { className: 'danger small', 'data-testid': 'reject-hunk', onclick: () => void this.reject({ hunks: [hunk.id] }) }, 'Reject'),
+                h(
+                  'button',
+                  {
+                    className: 'primary small',
+                    'data-testid': 'accept-hunk',
+                    onclick: () => void this.accept({ hunks: [hunk.id] }),
+                  },
+                  'Accept',
+                ),
+                h(
+                  'button',
+                  {
+                    className: 'danger small',
+                    'data-testid': 'reject-hunk',
+                    onclick: () => void this.reject({ hunks: [hunk.id] }),
+                  },
+                  'Reject',
+                ),
               ),
-              h('pre', { className: 'diff' }, ...hunk.lines.map((l) => h('span', { className: l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx' }, `${l}\n`))),
+              h(
+                'pre',
+                { className: 'diff' },
+                ...hunk.lines.map((l) =>
+                  h('span', { className: l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx' }, `${l}\n`),
+                ),
+              ),
             ),
           ),
         ),

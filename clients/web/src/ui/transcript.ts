@@ -10,7 +10,13 @@ export const PERMISSION_LABELS: Record<string, string> = {
   deny: 'Deny',
 };
 
-const STATUS_ICON: Record<string, string> = { pending: '○', awaiting_permission: '?', running: '◐', completed: '✓', failed: '✗' };
+const STATUS_ICON: Record<string, string> = {
+  pending: '○',
+  awaiting_permission: '?',
+  running: '◐',
+  completed: '✓',
+  failed: '✗',
+};
 const MAX_OUTPUT_CHARS = 20_000;
 
 export interface TranscriptHooks {
@@ -20,7 +26,9 @@ export interface TranscriptHooks {
 }
 
 function clip(text: string): string {
-  return text.length > MAX_OUTPUT_CHARS ? `${text.slice(0, MAX_OUTPUT_CHARS)}\n… (${text.length - MAX_OUTPUT_CHARS} more characters)` : text;
+  return text.length > MAX_OUTPUT_CHARS
+    ? `${text.slice(0, MAX_OUTPUT_CHARS)}\n… (${text.length - MAX_OUTPUT_CHARS} more characters)`
+    : text;
 }
 
 function pretty(v: unknown): string {
@@ -78,17 +86,40 @@ export class TranscriptRenderer {
         const body = h('div', { className: 'markdown' });
         // Sanitized by DOMPurify inside renderMarkdown; model output never reaches innerHTML unsanitized.
         body.innerHTML = renderMarkdown(item.text);
-        replaceChildren(el, item.reasoning ? h('details', { className: 'reasoning' }, h('summary', {}, 'reasoning'), h('pre', {}, item.reasoning)) : null, body);
+        replaceChildren(
+          el,
+          item.reasoning
+            ? h('details', { className: 'reasoning' }, h('summary', {}, 'reasoning'), h('pre', {}, item.reasoning))
+            : null,
+          body,
+        );
         break;
       }
       case 'tool': {
         el.dataset.testid = 'tool-card';
         el.dataset.status = item.status;
         el.dataset.tool = item.tool;
-        const meta = [item.decision ? `${item.decision.action} by ${item.decision.rule}` : '', item.durationMs !== undefined ? `${Math.round(item.durationMs)} ms` : '', item.reason ?? ''].filter(Boolean).join(' · ');
+        const meta = [
+          item.decision ? `${item.decision.action} by ${item.decision.rule}` : '',
+          item.durationMs !== undefined ? `${Math.round(item.durationMs)} ms` : '',
+          item.reason ?? '',
+        ]
+          .filter(Boolean)
+          .join(' · ');
         replaceChildren(
           el,
-          h('div', { className: 'tool-head' }, h('span', { className: `status status-${item.status}`, title: item.status }, STATUS_ICON[item.status] ?? '·'), h('span', { className: 'tool-name' }, item.tool), h('span', { className: 'tool-summary' }, item.summary), h('span', { className: 'tool-state' }, item.status.replace('_', ' '))),
+          h(
+            'div',
+            { className: 'tool-head' },
+            h(
+              'span',
+              { className: `status status-${item.status}`, title: item.status },
+              STATUS_ICON[item.status] ?? '·',
+            ),
+            h('span', { className: 'tool-name' }, item.tool),
+            h('span', { className: 'tool-summary' }, item.summary),
+            h('span', { className: 'tool-state' }, item.status.replace('_', ' ')),
+          ),
           h(
             'details',
             { className: 'tool-body' },
@@ -96,7 +127,13 @@ export class TranscriptRenderer {
             h('div', { className: 'label' }, 'arguments'),
             h('pre', { className: 'tool-input' }, clip(pretty(item.input))),
             item.output || item.content ? h('div', { className: 'label' }, 'output') : null,
-            item.output || item.content ? h('pre', { className: 'tool-output', 'data-testid': 'tool-output' }, clip(item.output ?? item.content ?? '')) : null,
+            item.output || item.content
+              ? h(
+                  'pre',
+                  { className: 'tool-output', 'data-testid': 'tool-output' },
+                  clip(item.output ?? item.content ?? ''),
+                )
+              : null,
             item.changed?.length ? h('div', { className: 'label' }, `changed: ${item.changed.join(', ')}`) : null,
           ),
           meta ? h('div', { className: 'tool-meta' }, meta) : null,
@@ -110,8 +147,26 @@ export class TranscriptRenderer {
         el.setAttribute('role', open ? 'alertdialog' : 'note');
         el.setAttribute('aria-label', `permission for ${item.tool}`);
         const buttons = open
-          ? h('div', { className: 'perm-actions' }, ...item.options.map((o) => h('button', { className: o === 'deny' ? 'danger' : o === 'allow_once' ? 'primary' : '', 'data-option': o, onclick: () => this.hooks.answer(item.id, o) }, PERMISSION_LABELS[o] ?? o)))
-          : h('div', { className: 'perm-outcome' }, `${item.outcome?.replace('_', ' ')}${item.by ? ` — answered by ${item.by === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.by)}` : ''}`);
+          ? h(
+              'div',
+              { className: 'perm-actions' },
+              ...item.options.map((o) =>
+                h(
+                  'button',
+                  {
+                    className: o === 'deny' ? 'danger' : o === 'allow_once' ? 'primary' : '',
+                    'data-option': o,
+                    onclick: () => this.hooks.answer(item.id, o),
+                  },
+                  PERMISSION_LABELS[o] ?? o,
+                ),
+              ),
+            )
+          : h(
+              'div',
+              { className: 'perm-outcome' },
+              `${item.outcome?.replace('_', ' ')}${item.by ? ` — answered by ${item.by === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.by)}` : ''}`,
+            );
         replaceChildren(
           el,
           h('div', { className: 'perm-title' }, open ? `Allow ${item.tool}?` : `Permission for ${item.tool}`),

@@ -77,7 +77,8 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
   const ids = { n: 0 };
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { error: { message: `model server: ${(e as Error)?.message ?? String(e)}` } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { message: `model server: ${(e as Error)?.message ?? String(e)}` } });
       else res.destroy();
     });
   });
@@ -89,7 +90,11 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
     const path = (req.url ?? '/').split('?')[0];
-    const format: WireFormat | null = path.endsWith('/chat/completions') ? 'openai' : path.endsWith('/messages') ? 'anthropic' : null;
+    const format: WireFormat | null = path.endsWith('/chat/completions')
+      ? 'openai'
+      : path.endsWith('/messages')
+        ? 'anthropic'
+        : null;
     if (req.method !== 'POST' || !format) {
       sendJson(res, 404, { error: { message: `model server: no route ${req.method} ${path}` } });
       return;
@@ -100,7 +105,14 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
     } catch {
       // kept as the raw string
     }
-    const rec: RecordedRequest = { format, method: req.method, path, headers: req.headers, body, receivedAt: Date.now() };
+    const rec: RecordedRequest = {
+      format,
+      method: req.method,
+      path,
+      headers: req.headers,
+      body,
+      receivedAt: Date.now(),
+    };
     requests.push(rec);
     res.on('close', () => {
       if (!res.writableFinished) rec.clientClosedAt = Date.now();
@@ -113,8 +125,14 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
       return;
     }
     if (reply.error) {
-      const headers: Record<string, string> = reply.error.retryAfter !== undefined ? { 'retry-after': String(reply.error.retryAfter) } : {};
-      sendJson(res, reply.error.status, reply.error.body ?? errorBody(format, reply.error.status, `scripted error ${reply.error.status}`), headers);
+      const headers: Record<string, string> =
+        reply.error.retryAfter !== undefined ? { 'retry-after': String(reply.error.retryAfter) } : {};
+      sendJson(
+        res,
+        reply.error.status,
+        reply.error.body ?? errorBody(format, reply.error.status, `scripted error ${reply.error.status}`),
+        headers,
+      );
       return;
     }
     if (reply.dropAfterChunks === 0) {
@@ -146,7 +164,11 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
 
 /** Writes the events (honouring delay, drop and hang); stops as soon as the client goes away. */
 async function stream(res: ServerResponse, reply: Reply, events: Sse): Promise<void> {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
   res.flushHeaders();
   const all = reply.hang ? events.content : [...events.content, ...events.tail];
   for (let i = 0; i < all.length; i++) {
@@ -182,16 +204,42 @@ export interface RequestInfo {
 
 function requestInfo(body: unknown, bytes: number): RequestInfo {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const so = (typeof b.stream_options === 'object' && b.stream_options !== null ? b.stream_options : {}) as Record<string, unknown>;
-  return { model: typeof b.model === 'string' ? b.model : 'scripted', includeUsage: so.include_usage === true, requestBytes: bytes };
+  const so = (typeof b.stream_options === 'object' && b.stream_options !== null ? b.stream_options : {}) as Record<
+    string,
+    unknown
+  >;
+  return {
+    model: typeof b.model === 'string' ? b.model : 'scripted',
+    includeUsage: so.include_usage === true,
+    requestBytes: bytes,
+  };
 }
 
 /** The error body each API sends for a status. */
 function errorBody(format: WireFormat, status: number, message: string): unknown {
   const type =
-    status === 401 ? 'authentication_error' : status === 403 ? 'permission_error' : status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+    status === 401
+      ? 'authentication_error'
+      : status === 403
+        ? 'permission_error'
+        : status === 404
+          ? 'not_found_error'
+          : status === 429
+            ? 'rate_limit_error'
+            : status === 529
+              ? 'overloaded_error'
+              : status >= 500
+                ? 'api_error'
+                : 'invalid_request_error';
   if (format === 'anthropic') return { type: 'error', error: { type, message } };
-  return { error: { message, type, param: null, code: status === 401 ? 'invalid_api_key' : status === 429 ? 'rate_limit_exceeded' : null } };
+  return {
+    error: {
+      message,
+      type,
+      param: null,
+      code: status === 401 ? 'invalid_api_key' : status === 429 ? 'rate_limit_exceeded' : null,
+    },
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

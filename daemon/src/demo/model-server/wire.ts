@@ -27,7 +27,12 @@ function outputChars(r: Reply): number {
 }
 
 function usageOf(r: Reply, info: RequestInfo): { input: number; output: number } {
-  return r.usage ?? { input: Math.max(1, Math.ceil(info.requestBytes / 4)), output: Math.max(1, Math.ceil(outputChars(r) / 4)) };
+  return (
+    r.usage ?? {
+      input: Math.max(1, Math.ceil(info.requestBytes / 4)),
+      output: Math.max(1, Math.ceil(outputChars(r) / 4)),
+    }
+  );
 }
 
 function stopOf(r: Reply): NonNullable<Reply['stopReason']> {
@@ -54,15 +59,28 @@ export function openaiEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
   for (const t of r.text ?? []) content.push(chunk({ content: t }));
   (r.toolCalls ?? []).forEach((c, index) => {
     const callId = c.id ?? `call_scripted${++ids.n}`;
-    content.push(chunk({ tool_calls: [{ index, id: callId, type: 'function', function: { name: c.name, arguments: '' } }] }));
-    for (const f of splitFragments(argsString(c))) content.push(chunk({ tool_calls: [{ index, function: { arguments: f } }] }));
+    content.push(
+      chunk({ tool_calls: [{ index, id: callId, type: 'function', function: { name: c.name, arguments: '' } }] }),
+    );
+    for (const f of splitFragments(argsString(c)))
+      content.push(chunk({ tool_calls: [{ index, function: { arguments: f } }] }));
   });
-  const finish = { end_turn: 'stop', tool_use: 'tool_calls', max_tokens: 'length', refusal: 'content_filter' }[stopOf(r)];
+  const finish = { end_turn: 'stop', tool_use: 'tool_calls', max_tokens: 'length', refusal: 'content_filter' }[
+    stopOf(r)
+  ];
   const tail = [chunk({}, finish)];
   if (info.includeUsage) {
     const u = usageOf(r, info);
     tail.push(
-      data({ id, object: 'chat.completion.chunk', created, model: info.model, system_fingerprint: 'fp_scripted', choices: [], usage: { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output } }),
+      data({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: info.model,
+        system_fingerprint: 'fp_scripted',
+        choices: [],
+        usage: { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output },
+      }),
     );
   }
   tail.push('data: [DONE]\n\n');
@@ -71,7 +89,8 @@ export function openaiEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
 
 /** Anthropic Messages events: message_start, content blocks (start/delta/stop), message_delta, message_stop. */
 export function anthropicEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
-  const ev = (type: string, o: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
+  const ev = (type: string, o: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
   const u = usageOf(r, info);
   const content = [
     ev('message_start', {
@@ -90,9 +109,17 @@ export function anthropicEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
   ];
   let index = 0;
   if (r.reasoning?.length) {
-    content.push(ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
-    for (const t of r.reasoning) content.push(ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: t } }));
-    content.push(ev('content_block_delta', { index, delta: { type: 'signature_delta', signature: `scripted-signature-${ids.n}` } }));
+    content.push(
+      ev('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    );
+    for (const t of r.reasoning)
+      content.push(ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: t } }));
+    content.push(
+      ev('content_block_delta', {
+        index,
+        delta: { type: 'signature_delta', signature: `scripted-signature-${ids.n}` },
+      }),
+    );
     content.push(ev('content_block_stop', { index }));
     index++;
   }
@@ -104,12 +131,18 @@ export function anthropicEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
   }
   for (const c of r.toolCalls ?? []) {
     const id = c.id ?? `toolu_scripted${++ids.n}`;
-    content.push(ev('content_block_start', { index, content_block: { type: 'tool_use', id, name: c.name, input: {} } }));
+    content.push(
+      ev('content_block_start', { index, content_block: { type: 'tool_use', id, name: c.name, input: {} } }),
+    );
     content.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } }));
-    for (const f of splitFragments(argsString(c))) content.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: f } }));
+    for (const f of splitFragments(argsString(c)))
+      content.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: f } }));
     content.push(ev('content_block_stop', { index }));
     index++;
   }
-  const tail = [ev('message_delta', { delta: { stop_reason: stopOf(r), stop_sequence: null }, usage: { output_tokens: u.output } }), ev('message_stop', {})];
+  const tail = [
+    ev('message_delta', { delta: { stop_reason: stopOf(r), stop_sequence: null }, usage: { output_tokens: u.output } }),
+    ev('message_stop', {}),
+  ];
   return { content, tail };
 }

@@ -30,8 +30,12 @@ export function createGlobTool() {
     handler: async (i, ctx) => {
       const base = normalizePath(i.path);
       const st = await ctx.view.stat(base);
-      if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${base || '.'} does not exist.`, { path: base });
-      if (st.type !== 'dir') throw new ShadowboxError(ErrorCodes.NotAFile, 'not_directory', `${base} is not a directory.`, { path: base });
+      if (!st)
+        throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${base || '.'} does not exist.`, {
+          path: base,
+        });
+      if (st.type !== 'dir')
+        throw new ShadowboxError(ErrorCodes.NotAFile, 'not_directory', `${base} is not a directory.`, { path: base });
       const scan = picomatch.scan(i.pattern);
       const start = startDir(i.path, i.pattern);
       const isMatch = picomatch(i.pattern, { dot: true });
@@ -54,7 +58,10 @@ export function createGlobTool() {
         found.push(start);
       }
       if (found.length === 0) {
-        const hint = !i.pattern.includes('/') && !i.pattern.startsWith('**') ? ` (to match at any depth, use "**/${i.pattern}")` : '';
+        const hint =
+          !i.pattern.includes('/') && !i.pattern.startsWith('**')
+            ? ` (to match at any depth, use "**/${i.pattern}")`
+            : '';
         return { content: `No files match ${i.pattern}${base ? ` in ${base}` : ''}${hint}.`, data: { count: 0 } };
       }
       const more = truncated ? `\n[stopped at ${MAX_RESULTS} files; use a narrower pattern or path]` : '';

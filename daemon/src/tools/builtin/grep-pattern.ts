@@ -14,13 +14,22 @@ export interface GrepPattern {
 
 const LOOKAROUND_HINT =
   'Match the text itself instead (e.g. "foo(?=bar)" → "foobar", "(?<!x)foo" → "(^|[^x])foo", "^(?!.*test).*\\.ts$" → search "\\.ts$" and skip the test lines yourself), or search for a wider pattern and read the lines.';
-const BACKREF_HINT = 'Spell out the repeated text (e.g. "(\\w+) \\1" → "(\\w+) \\w+" and check the lines yourself), or use two simpler searches.';
+const BACKREF_HINT =
+  'Spell out the repeated text (e.g. "(\\w+) \\1" → "(\\w+) \\w+" and check the lines yourself), or use two simpler searches.';
 
 /** Translates and compiles a grep pattern; a typed `ToolInputInvalid` error says why one cannot be used. */
 export function compileGrepPattern(pattern: string, ignoreCase: boolean): GrepPattern {
   const unsupported = findUnsupported(pattern);
-  if (unsupported === 'lookaround') throw refuse(`grep uses a linear-time regex engine (RE2 syntax), which has no lookahead or lookbehind ("(?=", "(?!", "(?<=", "(?<!"). ${LOOKAROUND_HINT}`, unsupported);
-  if (unsupported === 'backreference') throw refuse(`grep uses a linear-time regex engine (RE2 syntax), which has no backreferences ("\\1", "\\k<name>"). ${BACKREF_HINT}`, unsupported);
+  if (unsupported === 'lookaround')
+    throw refuse(
+      `grep uses a linear-time regex engine (RE2 syntax), which has no lookahead or lookbehind ("(?=", "(?!", "(?<=", "(?<!"). ${LOOKAROUND_HINT}`,
+      unsupported,
+    );
+  if (unsupported === 'backreference')
+    throw refuse(
+      `grep uses a linear-time regex engine (RE2 syntax), which has no backreferences ("\\1", "\\k<name>"). ${BACKREF_HINT}`,
+      unsupported,
+    );
   const flags = ignoreCase ? RE2JS.CASE_INSENSITIVE : 0;
   let source: string;
   try {
@@ -31,9 +40,19 @@ export function compileGrepPattern(pattern: string, ignoreCase: boolean): GrepPa
     try {
       new RegExp(pattern); // parses only; never runs the pattern
     } catch (js) {
-      throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'invalid_regex', `pattern is not a valid regular expression: ${(js as Error).message}. Escape special characters such as ( [ { . * + ? with a backslash.`, {}, { cause: js });
+      throw new ShadowboxError(
+        ErrorCodes.ToolInputInvalid,
+        'invalid_regex',
+        `pattern is not a valid regular expression: ${(js as Error).message}. Escape special characters such as ( [ { . * + ? with a backslash.`,
+        {},
+        { cause: js },
+      );
     }
-    throw refuse(`pattern is valid JavaScript but grep's linear-time engine (RE2 syntax) refuses it: ${re2}. Repeat counts go up to {1000}; write a backspace as \\x08, not [\\b].`, 'other', e);
+    throw refuse(
+      `pattern is valid JavaScript but grep's linear-time engine (RE2 syntax) refuses it: ${re2}. Repeat counts go up to {1000}; write a backspace as \\x08, not [\\b].`,
+      'other',
+      e,
+    );
   }
   const literal = ignoreCase ? undefined : literalOf(pattern);
   return { source, flags, ...(literal ? { literal: Buffer.from(literal, 'utf8') } : {}) };
@@ -55,7 +74,13 @@ function literalOf(p: string): string | undefined {
 }
 
 function refuse(message: string, feature: 'lookaround' | 'backreference' | 'other', cause?: unknown): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.ToolInputInvalid, 'unsupported_regex', message, { feature }, cause ? { cause } : undefined);
+  return new ShadowboxError(
+    ErrorCodes.ToolInputInvalid,
+    'unsupported_regex',
+    message,
+    { feature },
+    cause ? { cause } : undefined,
+  );
 }
 
 /** Finds JavaScript-only syntax outside character classes: lookaround and backreferences. */

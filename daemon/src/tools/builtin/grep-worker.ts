@@ -72,7 +72,10 @@ function search(path, bytes, limit) {
 /** Creates the pool; its threads are unref'd, so they never keep the daemon alive. */
 export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers {
   const idleMs = options.idleMs ?? 30_000;
-  const workerData = { re2js: createRequire(import.meta.url).resolve('re2js'), maxLineChars: options.maxLineChars ?? 300 };
+  const workerData = {
+    re2js: createRequire(import.meta.url).resolve('re2js'),
+    maxLineChars: options.maxLineChars ?? 300,
+  };
   const resourceLimits = { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 };
   let idle: { worker: Worker; timer: NodeJS.Timeout } | undefined;
   let live = 0;

@@ -17,7 +17,8 @@ const slowText = (bytes: number) => {
   const chars = 'abcdefghijklmnopqrstuvwxyz0123456789 _=(){};.,x#';
   let seed = 1;
   const out: string[] = [];
-  for (let i = 0; i < bytes; i++) out.push(chars[Math.floor(((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000) * chars.length)]);
+  for (let i = 0; i < bytes; i++)
+    out.push(chars[Math.floor(((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000) * chars.length)]);
   return `${out.join('')}\n`;
 };
 
@@ -28,10 +29,16 @@ let workers: GrepWorkers;
 const put = (rel: string, content: string) => writeFileSync(join(root, rel), content);
 const setup = (options: GrepToolOptions = {}) => {
   const tool = createGrepTool({ workers, ...options }) as Tool;
-  const runtime = createToolRuntime({ tools: [tool], policy: fakePolicy().policy, audit: memoryAudit(), logger: memoryLogger() });
+  const runtime = createToolRuntime({
+    tools: [tool],
+    policy: fakePolicy().policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
   const agent = runtime.forSession(sessionContext(view).ctx);
   let n = 0;
-  const call = (input: unknown, signal = new AbortController().signal) => agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal });
+  const call = (input: unknown, signal = new AbortController().signal) =>
+    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal });
   return { tool, call };
 };
 const waitFor = async (cond: () => boolean, ms: number) => {
@@ -90,7 +97,10 @@ describe('grep: hostile patterns cannot block the daemon', () => {
     const { tool } = setup({ budgetMs: 60_000 });
     put('big.txt', slowText(1 << 20));
     const ac = new AbortController();
-    const running = tool.handler({ pattern: SLOW, path: '', ignore_case: false, max_matches: 200 }, { sessionId: 's', workspace: root, view, signal: ac.signal });
+    const running = tool.handler(
+      { pattern: SLOW, path: '', ignore_case: false, max_matches: 200 },
+      { sessionId: 's', workspace: root, view, signal: ac.signal },
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(workers.live()).toBe(1);
     const t = performance.now();

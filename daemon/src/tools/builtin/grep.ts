@@ -28,11 +28,27 @@ export interface GrepToolOptions {
 /** Input of grep. */
 export const GrepInput = z
   .object({
-    pattern: z.string().min(1).max(1000).describe('regular expression, RE2 syntax (JavaScript-like, no lookaround or backreferences), e.g. "function\\\\s+main" or "TODO|FIXME"'),
+    pattern: z
+      .string()
+      .min(1)
+      .max(1000)
+      .describe(
+        'regular expression, RE2 syntax (JavaScript-like, no lookaround or backreferences), e.g. "function\\\\s+main" or "TODO|FIXME"',
+      ),
     path: z.string().default('').describe('file or directory to search (default: the workspace root)'),
-    glob: z.string().max(1000).optional().describe('only files whose path (relative to `path`) matches this glob, e.g. "**/*.ts"'),
+    glob: z
+      .string()
+      .max(1000)
+      .optional()
+      .describe('only files whose path (relative to `path`) matches this glob, e.g. "**/*.ts"'),
     ignore_case: z.boolean().default(false).describe('match case-insensitively'),
-    max_matches: z.number().int().min(1).max(5000).default(DEFAULT_MAX).describe(`stop after this many matching lines (default ${DEFAULT_MAX})`),
+    max_matches: z
+      .number()
+      .int()
+      .min(1)
+      .max(5000)
+      .default(DEFAULT_MAX)
+      .describe(`stop after this many matching lines (default ${DEFAULT_MAX})`),
   })
   .strict();
 
@@ -51,12 +67,16 @@ export function createGrepTool(options: GrepToolOptions = {}) {
     input: GrepInput,
     concurrent: true,
     targets: (i) => ({ paths: [i.path] }),
-    summarize: (i) => `/${i.pattern}/${i.ignore_case ? 'i' : ''}${i.path ? ` in ${i.path}` : ''}${i.glob ? ` (${i.glob})` : ''}`,
+    summarize: (i) =>
+      `/${i.pattern}/${i.ignore_case ? 'i' : ''}${i.path ? ` in ${i.path}` : ''}${i.glob ? ` (${i.glob})` : ''}`,
     handler: async (i, ctx) => {
       const pattern = compileGrepPattern(i.pattern, i.ignore_case);
       const base = normalizePath(i.path);
       const st = await ctx.view.stat(base);
-      if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${base || '.'} does not exist.`, { path: base });
+      if (!st)
+        throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${base || '.'} does not exist.`, {
+          path: base,
+        });
       // One signal for both ways a call ends early: the caller cancels, or the budget runs out.
       const stop = new AbortController();
       const onCancel = () => stop.abort('cancelled' satisfies StopReason);
@@ -64,7 +84,11 @@ export function createGrepTool(options: GrepToolOptions = {}) {
       const budget = setTimeout(() => stop.abort('time_budget' satisfies StopReason), budgetMs);
       const worker = workers.acquire(pattern);
       // Terminating the thread is what stops a match that is already running.
-      stop.signal.addEventListener('abort', () => worker.kill(new Error(`grep stopped: ${String(stop.signal.reason)}`)), { once: true });
+      stop.signal.addEventListener(
+        'abort',
+        () => worker.kill(new Error(`grep stopped: ${String(stop.signal.reason)}`)),
+        { once: true },
+      );
       let r: Searched;
       try {
         if (ctx.signal.aborted) onCancel();
@@ -84,8 +108,18 @@ export function createGrepTool(options: GrepToolOptions = {}) {
       }
       const stopped = stop.signal.aborted ? (stop.signal.reason as StopReason) : undefined;
       const re = `/${i.pattern}/${i.ignore_case ? 'i' : ''}`;
-      const data = { matches: r.lines.length, files: r.searched, truncated: r.truncated, ...(stopped ? { stopped, of: r.total } : {}) };
-      const why = stopped === 'time_budget' ? `[grep stopped after ${budgetMs / 1000} s (its time budget), having searched ${r.searched} of ${r.total} files; narrow the path or glob, or simplify the pattern]` : stopped ? `[grep was cancelled after ${r.searched} of ${r.total} files]` : '';
+      const data = {
+        matches: r.lines.length,
+        files: r.searched,
+        truncated: r.truncated,
+        ...(stopped ? { stopped, of: r.total } : {}),
+      };
+      const why =
+        stopped === 'time_budget'
+          ? `[grep stopped after ${budgetMs / 1000} s (its time budget), having searched ${r.searched} of ${r.total} files; narrow the path or glob, or simplify the pattern]`
+          : stopped
+            ? `[grep was cancelled after ${r.searched} of ${r.total} files]`
+            : '';
       if (r.lines.length === 0) {
         const none = `No matches for ${re} in ${r.searched} files${base ? ` under ${base}` : ''}.`;
         return { content: why ? `${none}\n${why}` : none, data };
@@ -108,7 +142,14 @@ interface Searched {
  * reads and the matching overlap), at most MAX_QUEUED files / MAX_QUEUED_BYTES at once; collects the
  * lines in path order, stopping at `max`.
  */
-async function searchFiles(view: WorkspaceView, files: string[], worker: GrepWorker, literal: Buffer | undefined, max: number, stop: AbortSignal): Promise<Searched> {
+async function searchFiles(
+  view: WorkspaceView,
+  files: string[],
+  worker: GrepWorker,
+  literal: Buffer | undefined,
+  max: number,
+  stop: AbortSignal,
+): Promise<Searched> {
   const perFile: (string[] | undefined)[] = new Array(files.length);
   let next = 0;
   let found = 0;
@@ -148,14 +189,21 @@ async function searchFiles(view: WorkspaceView, files: string[], worker: GrepWor
         continue;
       }
       enqueue(k, bytes);
-      while (queued.size > 0 && (queued.size >= MAX_QUEUED || queuedBytes >= MAX_QUEUED_BYTES) && !stop.aborted) await Promise.race(queued);
+      while (queued.size > 0 && (queued.size >= MAX_QUEUED || queuedBytes >= MAX_QUEUED_BYTES) && !stop.aborted)
+        await Promise.race(queued);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, reader));
   await Promise.all(queued);
   if (failure) {
     const { path, error } = failure;
-    throw new ShadowboxError(ErrorCodes.ToolFailed, 'grep_worker_failed', `grep could not search ${path}: ${(error as Error).message}. Try a narrower path or glob.`, { path }, { cause: error });
+    throw new ShadowboxError(
+      ErrorCodes.ToolFailed,
+      'grep_worker_failed',
+      `grep could not search ${path}: ${(error as Error).message}. Try a narrower path or glob.`,
+      { path },
+      { cause: error },
+    );
   }
   const lines: string[] = [];
   let truncated = false;

@@ -11,5 +11,14 @@ import { createWriteFileTool } from './write-file.js';
 
 /** The eight built-in file tools, in the order the model sees them. */
 export function createBuiltinTools(): Tool[] {
-  return [createReadFileTool(), createListDirTool(), createGlobTool(), createGrepTool(), createWriteFileTool(), createEditFileTool(), createDeleteFileTool(), createMoveFileTool()] as Tool[];
+  return [
+    createReadFileTool(),
+    createListDirTool(),
+    createGlobTool(),
+    createGrepTool(),
+    createWriteFileTool(),
+    createEditFileTool(),
+    createDeleteFileTool(),
+    createMoveFileTool(),
+  ] as Tool[];
 }

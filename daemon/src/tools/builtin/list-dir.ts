@@ -11,7 +11,13 @@ const MAX_ENTRIES = 1000;
 export const ListDirInput = z
   .object({
     path: z.string().default('').describe('workspace-relative directory (default: the workspace root)'),
-    depth: z.number().int().min(1).max(10).default(1).describe('how many levels to show (default 1: the directory itself)'),
+    depth: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(1)
+      .describe('how many levels to show (default 1: the directory itself)'),
   })
   .strict();
 
@@ -30,8 +36,15 @@ export function createListDirTool() {
     handler: async (i, ctx) => {
       const dir = normalizePath(i.path);
       const st = await ctx.view.stat(dir);
-      if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${dir || '.'} does not exist.`, { path: dir });
-      if (st.type !== 'dir') throw new ShadowboxError(ErrorCodes.NotAFile, 'not_directory', `${dir} is a file, not a directory; use read_file to read it.`, { path: dir });
+      if (!st)
+        throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${dir || '.'} does not exist.`, { path: dir });
+      if (st.type !== 'dir')
+        throw new ShadowboxError(
+          ErrorCodes.NotAFile,
+          'not_directory',
+          `${dir} is a file, not a directory; use read_file to read it.`,
+          { path: dir },
+        );
       const lines: string[] = [];
       let count = 0;
       let truncated = false;
@@ -51,7 +64,14 @@ export function createListDirTool() {
       }
       const header = `${dir || '.'}/`;
       if (lines.length === 0) return { content: `${header} is empty.`, data: { entries: 0 } };
-      return { content: [header, ...lines.map((l) => `  ${l}`), ...(truncated ? [`[stopped at ${MAX_ENTRIES} entries; list a subdirectory or use a smaller depth]`] : [])].join('\n'), data: { entries: count, truncated } };
+      return {
+        content: [
+          header,
+          ...lines.map((l) => `  ${l}`),
+          ...(truncated ? [`[stopped at ${MAX_ENTRIES} entries; list a subdirectory or use a smaller depth]`] : []),
+        ].join('\n'),
+        data: { entries: count, truncated },
+      };
     },
   });
 }

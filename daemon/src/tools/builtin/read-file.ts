@@ -25,7 +25,8 @@ export function createReadFileTool() {
     input: ReadFileInput,
     concurrent: true,
     targets: (i) => ({ paths: [i.path] }),
-    summarize: (i) => `${i.path}${i.offset || i.limit ? `:${i.offset ?? 1}-${(i.offset ?? 1) + (i.limit ?? DEFAULT_LIMIT) - 1}` : ''}`,
+    summarize: (i) =>
+      `${i.path}${i.offset || i.limit ? `:${i.offset ?? 1}-${(i.offset ?? 1) + (i.limit ?? DEFAULT_LIMIT) - 1}` : ''}`,
     handler: async (i, ctx) => {
       const saved = (await readTextFile(ctx.view, i.path, 'read_file')).text;
       // The person's unsaved editor buffer, when their editor offers it and the shadow has not changed the file.
@@ -33,21 +34,32 @@ export function createReadFileTool() {
       const fromBuffer = buffer !== null && buffer !== saved;
       const text = fromBuffer ? buffer : saved;
       const source = fromBuffer ? { source: 'editor_buffer' } : {};
-      const note = fromBuffer ? '\n[shown from the unsaved editor buffer; the saved file differs, and edits apply to the saved file]' : '';
+      const note = fromBuffer
+        ? '\n[shown from the unsaved editor buffer; the saved file differs, and edits apply to the saved file]'
+        : '';
       const lines = text.split('\n');
       if (text.endsWith('\n')) lines.pop();
       const total = lines.length;
       const first = i.offset ?? 1;
       const limit = i.limit ?? DEFAULT_LIMIT;
       if (total === 0) return { content: `${i.path} is empty.${note}`, data: { totalLines: 0, ...source } };
-      if (first > total) return { content: `${i.path} has ${total} lines; offset ${first} is past the end.${note}`, isError: true, data: { totalLines: total, ...source } };
+      if (first > total)
+        return {
+          content: `${i.path} has ${total} lines; offset ${first} is past the end.${note}`,
+          isError: true,
+          data: { totalLines: total, ...source },
+        };
       const shown = lines.slice(first - 1, first - 1 + limit);
       const last = first + shown.length - 1;
       const width = String(last).length;
       const body = shown
-        .map((l, k) => `${String(first + k).padStart(Math.max(width, 6))}\t${l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)}... [line cut at ${MAX_LINE_CHARS} chars]` : l}`)
+        .map(
+          (l, k) =>
+            `${String(first + k).padStart(Math.max(width, 6))}\t${l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)}... [line cut at ${MAX_LINE_CHARS} chars]` : l}`,
+        )
         .join('\n');
-      const more = last < total ? `\n[lines ${first}-${last} of ${total}; call read_file with offset ${last + 1} to read on]` : '';
+      const more =
+        last < total ? `\n[lines ${first}-${last} of ${total}; call read_file with offset ${last + 1} to read on]` : '';
       return { content: body + more + note, data: { totalLines: total, firstLine: first, lastLine: last, ...source } };
     },
   });

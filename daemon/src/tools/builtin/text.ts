@@ -12,13 +12,41 @@ export function looksBinary(bytes: Uint8Array): boolean {
 }
 
 /** Reads a workspace file as UTF-8 text; a clear typed error for a missing path, a directory, a binary or a huge file. */
-export async function readTextFile(view: WorkspaceView, path: string, tool: string): Promise<{ text: string; mode: number }> {
+export async function readTextFile(
+  view: WorkspaceView,
+  path: string,
+  tool: string,
+): Promise<{ text: string; mode: number }> {
   const st = await view.stat(path);
-  if (!st) throw new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `${path} does not exist. Use list_dir or glob to find the right path.`, { path });
-  if (st.type === 'dir') throw new ShadowboxError(ErrorCodes.NotAFile, 'is_directory', `${path} is a directory; use list_dir to see what it contains.`, { path });
-  if (st.size > MAX_TEXT_FILE_BYTES) throw new ShadowboxError(ErrorCodes.NotAFile, 'too_large', `${path} is ${st.size} bytes, more than ${tool} handles (${MAX_TEXT_FILE_BYTES}); use grep to find the part you need.`, { path, size: st.size });
+  if (!st)
+    throw new ShadowboxError(
+      ErrorCodes.FileNotFound,
+      'not_found',
+      `${path} does not exist. Use list_dir or glob to find the right path.`,
+      { path },
+    );
+  if (st.type === 'dir')
+    throw new ShadowboxError(
+      ErrorCodes.NotAFile,
+      'is_directory',
+      `${path} is a directory; use list_dir to see what it contains.`,
+      { path },
+    );
+  if (st.size > MAX_TEXT_FILE_BYTES)
+    throw new ShadowboxError(
+      ErrorCodes.NotAFile,
+      'too_large',
+      `${path} is ${st.size} bytes, more than ${tool} handles (${MAX_TEXT_FILE_BYTES}); use grep to find the part you need.`,
+      { path, size: st.size },
+    );
   const bytes = await view.readFile(path);
-  if (looksBinary(bytes)) throw new ShadowboxError(ErrorCodes.NotAFile, 'binary_file', `${path} is a binary file (${bytes.byteLength} bytes); ${tool} works on text files only.`, { path, size: bytes.byteLength });
+  if (looksBinary(bytes))
+    throw new ShadowboxError(
+      ErrorCodes.NotAFile,
+      'binary_file',
+      `${path} is a binary file (${bytes.byteLength} bytes); ${tool} works on text files only.`,
+      { path, size: bytes.byteLength },
+    );
   return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), mode: st.mode };
 }
 
@@ -29,7 +57,13 @@ export async function ensureParentDirs(view: WorkspaceView, path: string): Promi
     const dir = parts.slice(0, i).join('/');
     const st = await view.stat(dir);
     if (st?.type === 'dir') continue;
-    if (st) throw new ShadowboxError(ErrorCodes.NotAFile, 'parent_not_directory', `cannot create ${path}: ${dir} is a file, not a directory.`, { path, parent: dir });
+    if (st)
+      throw new ShadowboxError(
+        ErrorCodes.NotAFile,
+        'parent_not_directory',
+        `cannot create ${path}: ${dir} is a file, not a directory.`,
+        { path, parent: dir },
+      );
     await view.mkdir(dir);
   }
 }

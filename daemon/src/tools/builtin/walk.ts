@@ -36,7 +36,13 @@ export async function* walk(view: WorkspaceView, start: string, o: WalkOptions =
   yield* walkDir(view, start, 1, matchers, o);
 }
 
-async function* walkDir(view: WorkspaceView, dir: string, depth: number, inherited: Matcher[], o: WalkOptions): AsyncGenerator<WalkEntry> {
+async function* walkDir(
+  view: WorkspaceView,
+  dir: string,
+  depth: number,
+  inherited: Matcher[],
+  o: WalkOptions,
+): AsyncGenerator<WalkEntry> {
   if (o.signal?.aborted) return;
   const matchers = [...inherited];
   let entries;
@@ -51,7 +57,8 @@ async function* walkDir(view: WorkspaceView, dir: string, depth: number, inherit
     const path = join(dir, e.name);
     const ignored = e.name === '.git' || isIgnored(matchers, path, e.type === 'dir');
     yield { path, type: e.type, depth, ignored };
-    if (e.type === 'dir' && !ignored && (o.maxDepth === undefined || depth < o.maxDepth)) yield* walkDir(view, path, depth + 1, matchers, o);
+    if (e.type === 'dir' && !ignored && (o.maxDepth === undefined || depth < o.maxDepth))
+      yield* walkDir(view, path, depth + 1, matchers, o);
   }
 }
 

@@ -8,11 +8,15 @@ import { ensureParentDirs, lineCount } from './text.js';
 export const WriteFileInput = z
   .object({
     path: z.string().min(1).describe('workspace-relative path of the file to create or overwrite'),
-    content: z.string().max(16 * 1024 * 1024).describe('the complete new content of the file'),
+    content: z
+      .string()
+      .max(16 * 1024 * 1024)
+      .describe('the complete new content of the file'),
   })
   .strict();
 
-const DESCRIPTION = 'Create a file, or overwrite it completely, with the given content; missing parent directories are created. The write lands in the shadow workspace for the person to review. To change part of an existing file, prefer edit_file. Cannot write .git/ or shadowbox\'s own files.';
+const DESCRIPTION =
+  "Create a file, or overwrite it completely, with the given content; missing parent directories are created. The write lands in the shadow workspace for the person to review. To change part of an existing file, prefer edit_file. Cannot write .git/ or shadowbox's own files.";
 
 /** `write_file`: whole-file create or overwrite through the view. */
 export function createWriteFileTool() {
@@ -25,9 +29,17 @@ export function createWriteFileTool() {
     summarize: (i) => `${i.path} (${Buffer.byteLength(i.content)} bytes)`,
     handler: async (i, ctx) => {
       const path = await canonicalPath(ctx.view, i.path, 'write');
-      if (path === '') throw new ShadowboxError(ErrorCodes.NotAFile, 'is_directory', 'the workspace root is a directory; give a file path.');
+      if (path === '')
+        throw new ShadowboxError(
+          ErrorCodes.NotAFile,
+          'is_directory',
+          'the workspace root is a directory; give a file path.',
+        );
       const st = await ctx.view.stat(path);
-      if (st?.type === 'dir') throw new ShadowboxError(ErrorCodes.NotAFile, 'is_directory', `${path} is a directory; give a file path.`, { path });
+      if (st?.type === 'dir')
+        throw new ShadowboxError(ErrorCodes.NotAFile, 'is_directory', `${path} is a directory; give a file path.`, {
+          path,
+        });
       await ensureParentDirs(ctx.view, path);
       await ctx.view.writeFile(path, i.content, st ? { mode: st.mode } : undefined);
       const bytes = Buffer.byteLength(i.content);
