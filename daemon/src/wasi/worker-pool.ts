@@ -1,9 +1,35 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { WORKER_SOURCE } from './worker-source.js';
 
-const SHIM_URL = pathToFileURL(createRequire(import.meta.url).resolve('@bjorn3/browser_wasi_shim')).href;
+/**
+ * The compiled worker entry. From dist/ it sits beside this file; when this file runs from src/
+ * (vitest), the compiled copy in dist/ is used, and refused when older than its sources (build first:
+ * `npx tsc -b daemon`), so a test never runs a stale sandbox.
+ */
+export function workerEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const entry = join(here, 'worker', 'entry.js');
+  if (existsSync(entry)) return entry;
+  const srcRoot = here;
+  const distRoot = here.replace(/([\\/])src([\\/]wasi)$/, '$1dist$2');
+  const built = join(distRoot, 'worker', 'entry.js');
+  if (!existsSync(built)) throw new Error(`the sandbox worker is not built (${built}): run npx tsc -b daemon`);
+  const builtAt = statSync(built).mtimeMs;
+  for (const dir of ['worker', 'host']) {
+    for (const f of readdirSync(join(srcRoot, dir))) {
+      if (f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(srcRoot, dir, f)).mtimeMs > builtAt) {
+        const js = join(distRoot, dir, f.replace(/\.ts$/, '.js'));
+        if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(srcRoot, dir, f)).mtimeMs)
+          throw new Error(
+            `the sandbox worker in ${distRoot} is older than src/wasi/${dir}/${f}: run npx tsc -b daemon`,
+          );
+      }
+    }
+  }
+  return built;
+}
 
 /** A worker handed out for one run, and how many runs it has served. */
 export interface WorkerSlot {
@@ -12,7 +38,7 @@ export interface WorkerSlot {
 }
 
 /**
- * Pre-spawned workers (spawning costs ~40 ms), `size` of them waiting ready with the shim loaded.
+ * Pre-spawned workers (spawning costs ~40 ms), `size` of them waiting ready with the host loaded.
  * Each run is a new wasm instance with new file systems. By default a worker serves one run and
  * is then terminated (nothing of a run, not even JIT or JS heap state, reaches the next);
  * `maxRunsPerWorker` > 1 lets a worker whose run ended normally serve again (faster, weaker).
@@ -21,6 +47,7 @@ export interface WorkerSlot {
 export class WorkerPool {
   private readonly ready: WorkerSlot[] = [];
   private closed = false;
+  private readonly entry = workerEntry();
 
   constructor(
     private readonly size: number,
@@ -33,11 +60,9 @@ export class WorkerPool {
   }
 
   private spawn(): Worker {
-    // The JS heap cap bounds what a guest can pile up in shim objects (e.g. millions of /tmp entries).
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
+    // The JS heap cap bounds what a guest can pile up in host objects (e.g. millions of /tmp entries).
+    const w = new Worker(this.entry, {
       execArgv: [],
-      workerData: { shimUrl: SHIM_URL },
       env: {},
       stdout: true,
       stderr: true,

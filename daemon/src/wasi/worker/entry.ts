@@ -1,0 +1,165 @@
+// The sandbox worker: runs WASI jobs one at a time, each a new instance over a new file tree
+// (tree.ts) with shadowbox's WASI host (../host). Spawned by WorkerPool from the compiled file.
+// Host data reaches the guest only as the job's read-only files and through the bridge: the worker
+// posts {op, args} on the job's MessagePort, blocks in Atomics.wait, and reads the reply with
+// receiveMessageOnPort (readdir/readFile of a view mount, netFetch).
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
+import { TTY_RIGHTS } from '../host/defs.js';
+import { FdTable } from '../host/fd-table.js';
+import { FsContext, type HostClock } from '../host/memfs.js';
+import { wasm, type WasmInstance } from '../host/wasm-api.js';
+import { createWasiHost } from '../host/wasi-host.js';
+import { collectChanges } from './changes.js';
+import type { BridgeCall, BridgeReply, Change, Job, WorkerMessage } from './protocol.js';
+import { buildTree } from './tree.js';
+
+/** Thrown by an output stream past its cap: ends the run with output_limit. */
+class OutputLimit extends Error {}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** The real clocks; sleeping blocks the thread without spinning (terminate() still stops it). */
+const realClock: HostClock = {
+  realtimeNs: () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n,
+  monotonicNs: () => process.hrtime.bigint(),
+  sleep: (ns) => {
+    let left = Number(ns) / 1e6;
+    while (left > 0) {
+      const step = Math.min(left, 1 << 30);
+      Atomics.wait(sleeper, 0, 0, step);
+      left -= step;
+    }
+  },
+};
+
+async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void> {
+  const t0 = performance.now();
+  const ctl = new Int32Array(job.ctl);
+  const port = job.port;
+  const call = (op: BridgeCall['op'], args: BridgeCall['args']): BridgeReply => {
+    if (!port) return { ok: false };
+    Atomics.store(ctl, 0, 0);
+    port.postMessage({ op, args } satisfies BridgeCall);
+    Atomics.wait(ctl, 0, 0);
+    let m = receiveMessageOnPort(port);
+    while (m === undefined) {
+      Atomics.wait(ctl, 0, 1, 1);
+      m = receiveMessageOnPort(port);
+    }
+    return m.message as BridgeReply;
+  };
+
+  // Output: capped per stream, forwarded in chunks; past the cap the run ends (output_limit).
+  const pending: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
+  const sizes = { 1: 0, 2: 0 };
+  const caps = { 1: job.stdoutBytes, 2: job.stderrBytes };
+  const unflushed = { 1: 0, 2: 0 };
+  let overflow: 0 | 1 | 2 = 0;
+  const flush = (fd: 1 | 2): void => {
+    if (pending[fd].length) post({ type: 'output', fd, chunks: pending[fd] });
+    pending[fd] = [];
+    unflushed[fd] = 0;
+  };
+  const sink = (fd: 1 | 2) => ({
+    write(data: Uint8Array): void {
+      const room = caps[fd] - sizes[fd];
+      if (data.byteLength > room) {
+        if (room > 0) pending[fd].push(data.slice(0, room));
+        sizes[fd] = caps[fd];
+        overflow = fd;
+        throw new OutputLimit();
+      }
+      pending[fd].push(data);
+      sizes[fd] += data.byteLength;
+      unflushed[fd] += data.byteLength;
+      if (unflushed[fd] >= 65536) flush(fd);
+    },
+  });
+
+  const ctx = new FsContext(realClock, job.fsBytes);
+  const tree = buildTree(ctx, job.mounts, job.cwd, (op, args) => call(op, args));
+  const fds = new FdTable();
+  fds.add({ type: 'input', data: job.stdin, pos: 0, flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
+  fds.add({ type: 'output', sink: sink(1), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
+  fds.add({ type: 'output', sink: sink(2), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
+  for (const p of tree.preopens) fds.add(p);
+  const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
+  const host = createWasiHost({ args: job.argv, env, fds, root: tree.root, ctx });
+
+  let inst: WasmInstance | null = null;
+  const imports: Record<string, Record<string, unknown>> = { wasi_snapshot_preview1: host.imports };
+  if (job.netFetch) {
+    imports.shadowbox = {
+      net_fetch(reqPtr: number, reqLen: number, outPtr: number, outCap: number): number {
+        const mem = new Uint8Array(inst!.exports.memory!.buffer);
+        reqPtr >>>= 0;
+        reqLen >>>= 0;
+        outPtr >>>= 0;
+        outCap >>>= 0;
+        if (reqPtr + reqLen > mem.length || outPtr + outCap > mem.length) return -1;
+        const r = call('fetch', { request: mem.slice(reqPtr, reqPtr + reqLen), cap: outCap });
+        const reply = r.ok && r.data ? r.data : new Uint8Array(0);
+        const n = Math.min(reply.byteLength, outCap);
+        new Uint8Array(inst!.exports.memory!.buffer).set(reply.subarray(0, n), outPtr);
+        return n;
+      },
+    };
+  }
+  let exitCode: number | null = null;
+  let error: { reason: string; message: string } | null = null;
+  const t1 = performance.now();
+  let t2 = t1;
+  try {
+    inst = await wasm.instantiate(job.module, imports);
+    t2 = performance.now();
+    exitCode = host.start(inst);
+  } catch (e) {
+    if (overflow)
+      error = { reason: 'output_limit', message: `${overflow === 1 ? 'stdout' : 'stderr'} exceeded its limit` };
+    else error = { reason: 'trap', message: e instanceof Error ? e.message : String(e) };
+  }
+  flush(1);
+  flush(2);
+  const memBytes = inst?.exports.memory ? inst.exports.memory.buffer.byteLength : 0;
+  const changes: Change[] = [];
+  if (!error || error.reason === 'output_limit') {
+    for (const [index, v] of tree.views) changes.push(...collectChanges(index, v.node));
+  }
+  const t3 = performance.now();
+  post({
+    type: 'done',
+    exitCode,
+    error,
+    memBytes,
+    changes,
+    timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 },
+  });
+}
+
+// A 300-byte module (fixtures/warmup.c) run once at spawn, so the host's code is parsed and
+// compiled before the first real job: single-use workers otherwise pay that on every run.
+const WARMUP =
+  'AGFzbQEAAAABFgRgAn9/AX9gBH9/f38Bf2ABfwBgAAACwQEFFndhc2lfc25hcHNob3RfcHJldmlldzEOYXJnc19zaXplc19nZXQAABZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxEWVudmlyb25fc2l6ZXNfZ2V0AAAWd2FzaV9zbmFwc2hvdF9wcmV2aWV3MQ5mZF9wcmVzdGF0X2dldAAAFndhc2lfc25hcHNob3RfcHJldmlldzEIZmRfd3JpdGUAARZ3YXNpX3NuYXBzaG90X3ByZXZpZXcxCXByb2NfZXhpdAACAwIBAwUDAQACBggBfwFBoIgECwcTAgZtZW1vcnkCAAZfc3RhcnQABQrSAQHPAQECfyOAgICAAEEgayIAJICAgIAAIABBHGogAEEYahCAgICAABogAEEcaiAAQRhqEIGAgIAAGgJAQQNBkIiAgAAQgoCAgAANAEEEQZCIgIAAEIKAgIAADQBBBUGQiICAABCCgICAAA0AQQZBkIiAgAAQgoCAgAANAEEHQZCIgIAAEIKAgIAAGgsgAEEAKQOIiICAADcDCEEyIQEDQEEBIABBCGpBASAAQRRqEIOAgIAAGiABQX9qIgENAAtBABCEgICAACAAQSBqJICAgIAACwsXAQBBgAgLEHdhcm0KAAAAAAQAAAUAAAA=';
+const warmed = runJob(
+  {
+    module: new wasm.Module(Buffer.from(WARMUP, 'base64')),
+    argv: ['warmup'],
+    env: { A: 'b' },
+    stdin: new Uint8Array(0),
+    mounts: [
+      { kind: 'files', at: '/w', files: [{ path: 'a/b', data: new Uint8Array(1) }] },
+      { kind: 'tmp', at: '/tmp' },
+    ],
+    cwd: '/',
+    netFetch: false,
+    stdoutBytes: 1 << 20,
+    stderrBytes: 1 << 20,
+    fsBytes: 1 << 20,
+    ctl: new SharedArrayBuffer(4),
+    port: null,
+  },
+  () => undefined,
+).catch(() => undefined);
+
+parentPort?.on('message', (job: Job) => {
+  void warmed.then(() => runJob(job, (m) => parentPort!.postMessage(m)));
+});
