@@ -110,6 +110,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   const python = createPython({
     logger,
+    ...(config.python
+      ? { limits: Object.fromEntries(Object.entries(config.python).filter(([, v]) => v !== undefined)) }
+      : {}),
     loadBundle: async () => {
       const b = await bundles.load('python');
       return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };

@@ -46,7 +46,7 @@ registerCommand(
 );
 registerCommand(
   'python',
-  'sandboxed CPython (WASI) on the current directory: python [-c CODE | FILE] [ARGS]',
+  'sandboxed CPython (WASI) on the current directory: python [--timeout S] [-c CODE | -m MOD | FILE | -] [ARGS]',
   async () => (await import('./tool-commands.js')).pythonCommand,
 );
 registerCommand(

@@ -20,6 +20,8 @@ const RunData = z
     stderr: z.string().optional(),
     exitCode: z.number().int().nullable().optional(),
     outcome: z.string().optional(),
+    timedOut: z.boolean().optional(),
+    durationMs: z.number().optional(),
   })
   .loose();
 
@@ -50,6 +52,13 @@ async function callTool(
     if (split) {
       io.stdout.write(data.data.stdout ?? '');
       io.stderr.write(data.data.stderr ?? '');
+      // The output so far is kept; then say plainly why it stopped.
+      if (data.data.timedOut) {
+        const secs = ((data.data.durationMs ?? 0) / 1000).toFixed(1);
+        io.stderr.write(
+          `\nshadowbox: ${tool} was stopped after ${secs} s: its time limit (give it more with --timeout SECONDS)\n`,
+        );
+      }
     } else if (ran) {
       io.stdout.write(r.output ?? '');
       if (data.success && data.data.outcome !== 'exited')
@@ -68,29 +77,31 @@ async function callTool(
   }
 }
 
-/** `shadowbox python [-c CODE | FILE] [ARGS...]`: sandboxed CPython on the current directory as the workspace. */
+/**
+ * `shadowbox python [--timeout S] [PYTHON ARGS...]`: sandboxed CPython with python3's command line
+ * (-c, -m, FILE, -, -V, -h, …) on the current directory as the workspace. `--timeout` raises the
+ * wall limit up to the configured cap (the daemon refuses more, saying the cap).
+ */
 export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> {
   const workspace = path.resolve(io.cwd, io.env.SHADOWBOX_WORKSPACE ?? '.');
-  let code: string | undefined;
-  let file: string | undefined;
-  let args: string[] = [];
-  if (argv[0] === '-c') {
-    if (argv[1] === undefined) throw new CliError('-c needs the code to run', 2);
-    code = argv[1];
-    args = argv.slice(2);
-  } else if (argv[0] === '-' || argv.length === 0) {
-    code = (await readStdin(io)) ?? '';
-    args = argv.slice(1);
-  } else {
-    file = path.relative(workspace, path.resolve(io.cwd, argv[0]));
-    args = argv.slice(1);
+  let rest = argv;
+  let timeoutMs: number | undefined;
+  while (rest[0] === '--timeout' || rest[0]?.startsWith('--timeout=')) {
+    const value = rest[0] === '--timeout' ? rest[1] : rest[0].slice('--timeout='.length);
+    const secs = Number(value);
+    if (value === undefined || !Number.isFinite(secs) || secs <= 0)
+      throw new CliError(`--timeout needs a number of seconds, got ${JSON.stringify(value ?? '')}`, 2);
+    timeoutMs = Math.round(secs * 1000);
+    rest = rest.slice(rest[0] === '--timeout' ? 2 : 1);
   }
-  const stdin = code === undefined ? await readStdin(io) : undefined;
+  const { pythonCliInput } = await import('../python/index.js');
+  const { input, programFromStdin } = pythonCliInput(rest, io.cwd, workspace);
+  if (programFromStdin) input.code = (await readStdin(io)) ?? '';
+  const stdin = programFromStdin ? undefined : await readStdin(io);
   return callTool(io, workspace, 'python', {
-    ...(code !== undefined ? { code } : {}),
-    ...(file ? { file } : {}),
-    args,
+    ...input,
     ...(stdin ? { stdin } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   });
 }
 

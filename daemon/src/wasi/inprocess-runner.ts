@@ -4,7 +4,17 @@ import type { WorkspaceView } from '../shadow/view.js';
 import type { FetchBridge } from './fetch-codec.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult, ViewMount } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
-import type { BridgeCall, BridgeReply, Change, Job, ListedEntry, MountSpec, WorkerMessage } from './worker/protocol.js';
+import {
+  outputBuffer,
+  outputBytes,
+  type BridgeCall,
+  type BridgeReply,
+  type Change,
+  type Job,
+  type ListedEntry,
+  type MountSpec,
+  type WorkerMessage,
+} from './worker/protocol.js';
 
 /** Default cap on file growth per run (/tmp and the guest's copy of /workspace). */
 export const DEFAULT_FS_BYTES = 256 * 1024 * 1024;
@@ -54,13 +64,13 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const { port1, port2 } = new MessageChannel();
   const slot = deps.pool.take();
   const { worker } = slot;
-  const out: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
+  const stdoutBuf = outputBuffer(req.limits.stdoutBytes);
+  const stderrBuf = outputBuffer(req.limits.stderrBytes);
   const runEnded = new AbortController();
   const cwd = req.cwd ?? (req.mounts.workspace ? '/workspace' : '/');
 
   const done = await new Promise<
-    | { kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> }
-    | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
+    { kind: 'done'; m: WorkerMessage } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
   >((resolve) => {
     let settled = false;
     const settle = (v: Parameters<typeof resolve>[0]): void => {
@@ -74,10 +84,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     const onAbort = (): void => settle({ kind: 'cancelled' });
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) return settle({ kind: 'cancelled' });
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'output') out[m.fd].push(...m.chunks);
-      else settle({ kind: 'done', m });
-    });
+    worker.on('message', (m: WorkerMessage) => settle({ kind: 'done', m }));
     worker.on('exit', () => settle({ kind: 'crash', message: 'the sandbox worker stopped' }));
     worker.on('error', (e: unknown) => settle({ kind: 'crash', message: e instanceof Error ? e.message : String(e) }));
     port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, views, deps.fetch, runEnded.signal));
@@ -89,8 +96,8 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       mounts,
       cwd,
       netFetch: deps.fetch !== null,
-      stdoutBytes: req.limits.stdoutBytes,
-      stderrBytes: req.limits.stderrBytes,
+      stdout: stdoutBuf,
+      stderr: stderrBuf,
       fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES,
       ctl: ctlBuf,
       port: port2,
@@ -127,8 +134,9 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     trapMessage = done.message;
   } else outcome = done.kind;
 
-  const stdout = capStream(out[1], req.limits.stdoutBytes);
-  const stderr = capStream(out[2], req.limits.stderrBytes);
+  // Read after the run ended in any way: what a stopped guest wrote before is kept.
+  const stdout = capStream(outputBytes(stdoutBuf), req.limits.stdoutBytes);
+  const stderr = capStream(outputBytes(stderrBuf), req.limits.stderrBytes);
   return {
     exitCode,
     outcome,
@@ -145,8 +153,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   };
 }
 
-function capStream(chunks: Uint8Array[], cap: number): { bytes: Uint8Array; truncated: boolean } {
-  const all = Buffer.concat(chunks);
+function capStream(all: Uint8Array, cap: number): { bytes: Uint8Array; truncated: boolean } {
   if (all.byteLength < cap) return { bytes: all, truncated: false };
   return { bytes: Buffer.concat([all.subarray(0, cap), Buffer.from(TRUNCATION_MARKER)]), truncated: true };
 }

@@ -10,7 +10,15 @@ import { FsContext, type HostClock } from '../host/memfs.js';
 import { wasm, type WasmInstance } from '../host/wasm-api.js';
 import { createWasiHost } from '../host/wasi-host.js';
 import { collectChanges } from './changes.js';
-import type { BridgeCall, BridgeReply, Change, Job, WorkerMessage } from './protocol.js';
+import {
+  OUTPUT_HEADER,
+  outputBuffer,
+  type BridgeCall,
+  type BridgeReply,
+  type Change,
+  type Job,
+  type WorkerMessage,
+} from './protocol.js';
 import { buildTree } from './tree.js';
 
 /** Thrown by an output stream past its cap: ends the run with output_limit. */
@@ -48,39 +56,33 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     return m.message as BridgeReply;
   };
 
-  // Output: capped per stream, forwarded in chunks; past the cap the run ends (output_limit).
-  const pending: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
-  const sizes = { 1: 0, 2: 0 };
-  const caps = { 1: job.stdoutBytes, 2: job.stderrBytes };
-  const unflushed = { 1: 0, 2: 0 };
+  // Output goes straight into the shared buffers (kept even if the run is stopped); past a
+  // stream's capacity the bytes that fit are kept and the run ends (output_limit).
   let overflow: 0 | 1 | 2 = 0;
-  const flush = (fd: 1 | 2): void => {
-    if (pending[fd].length) post({ type: 'output', fd, chunks: pending[fd] });
-    pending[fd] = [];
-    unflushed[fd] = 0;
+  const sink = (fd: 1 | 2, buf: SharedArrayBuffer) => {
+    const count = new Int32Array(buf, 0, 1);
+    const bytes = new Uint8Array(buf, OUTPUT_HEADER);
+    return {
+      write(data: Uint8Array): void {
+        const used = count[0]!;
+        const room = bytes.byteLength - used;
+        const n = Math.min(room, data.byteLength);
+        bytes.set(data.subarray(0, n), used);
+        Atomics.store(count, 0, used + n);
+        if (data.byteLength > room) {
+          overflow = fd;
+          throw new OutputLimit();
+        }
+      },
+    };
   };
-  const sink = (fd: 1 | 2) => ({
-    write(data: Uint8Array): void {
-      const room = caps[fd] - sizes[fd];
-      if (data.byteLength > room) {
-        if (room > 0) pending[fd].push(data.slice(0, room));
-        sizes[fd] = caps[fd];
-        overflow = fd;
-        throw new OutputLimit();
-      }
-      pending[fd].push(data);
-      sizes[fd] += data.byteLength;
-      unflushed[fd] += data.byteLength;
-      if (unflushed[fd] >= 65536) flush(fd);
-    },
-  });
 
   const ctx = new FsContext(realClock, job.fsBytes);
   const tree = buildTree(ctx, job.mounts, job.cwd, (op, args) => call(op, args));
   const fds = new FdTable();
   fds.add({ type: 'input', data: job.stdin, pos: 0, flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
-  fds.add({ type: 'output', sink: sink(1), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
-  fds.add({ type: 'output', sink: sink(2), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
+  fds.add({ type: 'output', sink: sink(1, job.stdout), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
+  fds.add({ type: 'output', sink: sink(2, job.stderr), flags: 0, rightsBase: TTY_RIGHTS, rightsInheriting: 0n });
   for (const p of tree.preopens) fds.add(p);
   const env = Object.entries(job.env).map(([k, v]) => `${k}=${v}`);
   const host = createWasiHost({ args: job.argv, env, fds, root: tree.root, ctx });
@@ -117,8 +119,6 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
       error = { reason: 'output_limit', message: `${overflow === 1 ? 'stdout' : 'stderr'} exceeded its limit` };
     else error = { reason: 'trap', message: e instanceof Error ? e.message : String(e) };
   }
-  flush(1);
-  flush(2);
   const memBytes = inst?.exports.memory ? inst.exports.memory.buffer.byteLength : 0;
   const changes: Change[] = [];
   if (!error || error.reason === 'output_limit') {
@@ -151,8 +151,8 @@ const warmed = runJob(
     ],
     cwd: '/',
     netFetch: false,
-    stdoutBytes: 1 << 20,
-    stderrBytes: 1 << 20,
+    stdout: outputBuffer(1 << 20),
+    stderr: outputBuffer(1 << 20),
     fsBytes: 1 << 20,
     ctl: new SharedArrayBuffer(4),
     port: null,

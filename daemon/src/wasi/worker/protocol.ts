@@ -17,8 +17,13 @@ export interface Job {
   /** Guest working directory ('/' gives a root preopen; anything else a '.' preopen there). */
   cwd: string;
   netFetch: boolean;
-  stdoutBytes: number;
-  stderrBytes: number;
+  /**
+   * Output buffers (stdout, stderr): an Int32 byte count at 0, the bytes from 8. The main thread
+   * reads them whenever the run ends, also after a timeout, so output written before it is kept.
+   * Capacity (byteLength - 8) is the stream's limit.
+   */
+  stdout: SharedArrayBuffer;
+  stderr: SharedArrayBuffer;
   fsBytes: number;
   /** Int32 flag the bridge's replies are signalled on. */
   ctl: SharedArrayBuffer;
@@ -50,14 +55,26 @@ export type Change =
   | { op: 'remove'; mount: number; path: string }
   | { op: 'symlink'; mount: number; path: string; target: string };
 
-/** Messages the worker posts. */
-export type WorkerMessage =
-  | { type: 'output'; fd: 1 | 2; chunks: Uint8Array[] }
-  | {
-      type: 'done';
-      exitCode: number | null;
-      error: { reason: string; message: string } | null;
-      memBytes: number;
-      changes: Change[];
-      timings: { setupMs: number; instantiateMs: number; runMs: number };
-    };
+/** Offset of the bytes in an output buffer (after the Int32 count, 8-aligned). */
+export const OUTPUT_HEADER = 8;
+
+/** A new output buffer for a stream capped at `cap` bytes. */
+export function outputBuffer(cap: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(OUTPUT_HEADER + cap);
+}
+
+/** The bytes written to an output buffer so far (a copy). */
+export function outputBytes(buf: SharedArrayBuffer): Uint8Array {
+  const n = Atomics.load(new Int32Array(buf, 0, 1), 0);
+  return new Uint8Array(buf, OUTPUT_HEADER, n).slice();
+}
+
+/** The message the worker posts when a run ends by itself. */
+export interface WorkerMessage {
+  type: 'done';
+  exitCode: number | null;
+  error: { reason: string; message: string } | null;
+  memBytes: number;
+  changes: Change[];
+  timings: { setupMs: number; instantiateMs: number; runMs: number };
+}
