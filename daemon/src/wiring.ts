@@ -9,6 +9,7 @@ import {
   createManifestTools,
   createNetFetch,
   createRunBundleTool,
+  createRunWasmTool,
   createWasiRuntime,
   findWasmtime,
   type RunBundleDeps,
@@ -164,6 +165,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const tools: Tool<any>[] = [
     ...createBuiltinTools(),
     createRunBundleTool(runDeps),
+    createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
     ...builtBundleTools,
     ...mcp.tools(),

@@ -51,7 +51,7 @@ registerCommand(
 );
 registerCommand(
   'wasi',
-  'run a bundle in the WASI sandbox: wasi run BUNDLE -- ARGS',
+  'run a bundle or a local module in the WASI sandbox: wasi run BUNDLE|FILE.wasm [--dir HOST[:GUEST]] [--env K=V] -- ARGS',
   async () => (await import('./tool-commands.js')).wasiCommand,
 );
 registerCommand(

@@ -105,11 +105,18 @@ export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> 
   });
 }
 
-/** `shadowbox wasi run BUNDLE [--command CMD] -- ARGS`: a bundle's module in the sandbox on the current directory. */
+const WASI_USAGE =
+  'usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...\n' +
+  '       shadowbox wasi run FILE.wasm [--dir HOST[:GUEST]]... [--env K=V]... [--workspace DIR] -- ARGS...';
+
+/**
+ * `shadowbox wasi run BUNDLE|FILE.wasm … -- ARGS`: a bundle's command, or a local module (`run_wasm`),
+ * in the sandbox on the current directory as the workspace. `--dir HOST[:GUEST]` mounts a folder of
+ * the workspace (default guest path: /workspace/<its path>); folders outside it are refused.
+ */
 export async function wasiCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'run')
-    throw new CliError('usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...', 2);
+  if (sub !== 'run') throw new CliError(WASI_USAGE, 2);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -117,17 +124,65 @@ export async function wasiCommand(io: CliIo, argv: string[]): Promise<number> {
       command: { type: 'string' },
       workspace: { type: 'string', short: 'w' },
       'state-dir': { type: 'string' },
+      dir: { type: 'string', multiple: true },
+      env: { type: 'string', multiple: true },
+      timeout: { type: 'string' },
     },
   });
-  const [bundle, ...args] = positionals;
-  if (!bundle) throw new CliError('name the bundle: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
+  const [target, ...args] = positionals;
+  if (!target) throw new CliError('name the bundle or module: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
   const stdin = await readStdin(io);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
+  const timeoutMs = values.timeout !== undefined ? Math.round(Number(values.timeout) * 1000) : undefined;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new CliError('--timeout needs a number of seconds', 2);
+  if (!target.endsWith('.wasm')) {
+    if (values.dir || values.env) throw new CliError('--dir and --env are for a local FILE.wasm', 2);
+    return callTool(
+      io,
+      workspace,
+      'run_bundle',
+      {
+        bundle: target,
+        ...(values.command ? { command: values.command } : {}),
+        args,
+        ...(stdin ? { stdin } : {}),
+        ...(timeoutMs ? { timeoutMs } : {}),
+      },
+      values['state-dir'],
+    );
+  }
+  const inWorkspace = (host: string, what: string): string => {
+    const rel = path.relative(workspace, path.resolve(io.cwd, host));
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      throw new CliError(
+        `${what} ${host} is outside the workspace ${workspace}: only workspace folders can be mounted (their writes are reviewed); run from a folder that holds both`,
+        2,
+      );
+    return rel.split(path.sep).join('/') || '.';
+  };
+  const dirs = (values.dir ?? []).map((d) => {
+    const [host = '', guest] = d.split(':');
+    const rel = inWorkspace(host, 'folder');
+    return { path: rel, at: guest ?? (rel === '.' ? '/workspace' : `/workspace/${rel}`) };
+  });
+  const env: Record<string, string> = {};
+  for (const kv of values.env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new CliError(`--env needs K=V, got ${JSON.stringify(kv)}`, 2);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
   return callTool(
     io,
     workspace,
-    'run_bundle',
-    { bundle, ...(values.command ? { command: values.command } : {}), args, ...(stdin ? { stdin } : {}) },
+    'run_wasm',
+    {
+      module: inWorkspace(target, 'module'),
+      ...(dirs.length ? { dirs } : {}),
+      args,
+      ...(Object.keys(env).length ? { env } : {}),
+      ...(stdin ? { stdin } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    },
     values['state-dir'],
   );
 }

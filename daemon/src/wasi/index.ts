@@ -10,6 +10,7 @@ export type {
   WasiRunResult,
   WasiRuntime,
   ReadOnlyMount,
+  ViewMount,
 } from './types.js';
 export {
   createNetFetch,
@@ -35,6 +36,7 @@ export {
   type BundleRunOptions,
 } from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
+export { createRunWasmTool, RunWasmInput, type RunWasmDeps } from './run-wasm-tool.js';
 export { createBundleAdapter } from './bundle-adapter.js';
 // Building blocks for capabilities that drive their own runs (the python tool): the in-process
 // runner with its lazy /workspace bridge, the worker pool, and the memory cap rewrite.
