@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules, SessionCreate, ShadowDiff, ToolsCall } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
+import { fixture } from '../../daemon/src/wasi/test-support.js';
 import { makeTempDir, repoRoot, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 interface PyData {
@@ -214,5 +215,47 @@ describe('python through the daemon', () => {
     const withStdin = await runCli(['python', 'prog.py', 'x', 'y'], d.env, { cwd: dir, input: 'from stdin' });
     expect(withStdin.stdout).toBe("['x', 'y'] from stdin\n");
     expect(await readFile(path.join(dir, 'prog.py'), 'utf8')).toContain('sys.argv');
+  }, 60_000);
+
+  it('shadowbox python behaves like python3: -V, -h, -m, --timeout and the output kept at a timeout', async () => {
+    const dir = await makeTempDir('pycli2');
+    const v = await runCli(['python', '-V'], d.env, { cwd: dir });
+    expect(v.stdout).toBe('Python 3.11.2\n');
+    expect((await runCli(['python', '--help'], d.env, { cwd: dir })).stdout).toContain('-m mod');
+    const m = await runCli(['python', '-m', 'json.tool'], d.env, { cwd: dir, input: '[1,2]' });
+    expect(m.stdout).toBe('[\n    1,\n    2\n]\n');
+    const slow = await runCli(
+      ['python', '--timeout', '0.5', '-c', 'print("so far", flush=True)\nwhile True: pass'],
+      d.env,
+      { cwd: dir },
+    );
+    expect(slow.stdout).toBe('so far\n');
+    expect(slow.stderr).toMatch(/shadowbox: python was stopped after [\d.]+ s: its time limit/);
+    expect(slow.code).toBe(124);
+    const tooLong = await runCli(['python', '--timeout', '100000', '-c', 'pass'], d.env, { cwd: dir });
+    expect(tooLong.code).not.toBe(0);
+    expect(tooLong.stderr).toContain('timeout_above_limit');
+  }, 60_000);
+
+  it('shadowbox wasi run FILE.wasm mounts workspace folders and refuses others', async () => {
+    const dir = await makeTempDir('wasmcli');
+    await mkdir(path.join(dir, 'data'));
+    await writeFile(path.join(dir, 'data', 'in.txt'), 'hello');
+    await writeFile(path.join(dir, 'probe.wasm'), await fixture('probe'));
+    const cat = await runCli(['wasi', 'run', 'probe.wasm', '--dir', 'data:/d', '--', 'cat', '/d/in.txt'], d.env, {
+      cwd: dir,
+    });
+    expect(cat.stdout).toBe('hello');
+    expect(cat.code).toBe(0);
+    const w = await runCli(['wasi', 'run', 'probe.wasm', '--dir', 'data:/d', '--', 'write', '/d/out.txt', 'x'], d.env, {
+      cwd: dir,
+    });
+    expect(w.stderr).toContain('1 file(s) changed in the shadow workspace');
+    expect(existsSync(path.join(dir, 'data', 'out.txt'))).toBe(false);
+    const out = await runCli(['wasi', 'run', 'probe.wasm', '--dir', '/etc:/etc', '--', 'cat', '/etc/passwd'], d.env, {
+      cwd: dir,
+    });
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('outside the workspace');
   }, 60_000);
 });

@@ -159,6 +159,8 @@ export class PythonSandbox {
         wasmApi.compile(limitMemoryPages(b.moduleBytes, maxPages)),
         loadStdlib(b.filesDir),
       ]);
+      // The pooled worker instantiates CPython ahead of each call (copying its ~6 MB memory image off the call's path).
+      this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`);
       return { key: b.moduleSha256, module, maxPages, stdlib };
     })();
     this.prepared.catch(() => {
@@ -213,6 +215,7 @@ export class PythonSandbox {
       {
         pool: this.pool,
         module: prepared.module,
+        moduleKey: `${prepared.key}:${prepared.maxPages}`,
         maxPages: prepared.maxPages,
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: (raw, cap) => this.fetch(raw, cap, ctx),

@@ -28,6 +28,8 @@ export interface InprocessDeps {
   module: object;
   maxPages: number;
   fetch: FetchBridge | null;
+  /** Identity of `module` (hash + memory cap): lets a reused worker instantiate it ahead of the next run. */
+  moduleKey?: string;
 }
 
 /** Every view mount of a request in preopen order: the workspace at /workspace, then `views`. */
@@ -89,7 +91,9 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     worker.on('error', (e: unknown) => settle({ kind: 'crash', message: e instanceof Error ? e.message : String(e) }));
     port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, views, deps.fetch, runEnded.signal));
     const job: Job = {
+      type: 'job',
       module: deps.module,
+      ...(deps.moduleKey !== undefined ? { moduleKey: deps.moduleKey, prepareNext: deps.pool.reusesWorkers } : {}),
       argv: req.argv,
       env: req.env ?? {},
       stdin: req.stdin ?? new Uint8Array(0),

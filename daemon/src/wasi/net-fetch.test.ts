@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEntryInput } from '../audit/sink.js';
 import { createNetFetch, createWasiRuntime, matchRule, type HostRule } from './index.js';
 import { addressAllowed } from './host-rules.js';
@@ -197,8 +197,11 @@ describe('netFetch service', () => {
       expect(r.outcome).toBe('timeout');
       const after = await guest(`http://127.0.0.1:${a.port}/x`, true);
       expect(after.exitCode).toBe(0);
-      // The daemon-side request was aborted when the run ended, not left to its own deadline.
-      expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true);
+      // The daemon-side request was aborted when the run ended, not left to its own deadline (its audit
+      // entry is written once the abort has gone through the HTTP client: wait for it, not for a time).
+      await vi.waitFor(() =>
+        expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true),
+      );
     });
     it('gets typed refusals: not granted, not allowlisted, private address via redirect, too large for its buffer', async () => {
       expect(head(text((await guest(`http://127.0.0.1:${a.port}/x`, false)).stdout))).toMatchObject({

@@ -9,7 +9,15 @@ export type MountSpec =
 
 /** One run. */
 export interface Job {
+  type: 'job';
   module: object;
+  /**
+   * Identity of `module` (its content hash and memory cap): a worker that instantiated this module
+   * ahead (see Prepare) uses that instance. Each instance still runs once.
+   */
+  moduleKey?: string;
+  /** After this run, instantiate `module` again for the next job (the pool will reuse this worker). */
+  prepareNext?: boolean;
   argv: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
@@ -28,6 +36,13 @@ export interface Job {
   /** Int32 flag the bridge's replies are signalled on. */
   ctl: SharedArrayBuffer;
   port: MessagePort | null;
+}
+
+/** Instantiate `module` now, while idle, so the next job with `moduleKey` skips instantiation. */
+export interface Prepare {
+  type: 'prepare';
+  module: object;
+  moduleKey: string;
 }
 
 /** One entry of a view listing. */
