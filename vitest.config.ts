@@ -17,6 +17,8 @@ export default defineConfig({
     },
   },
   test: {
+    // Compiles the WASI sandbox worker (it runs as a module in a worker thread, outside vitest).
+    globalSetup: ['./scripts/vitest-wasi-worker.ts'],
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },

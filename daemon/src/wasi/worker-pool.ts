@@ -1,34 +1,19 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Prepare } from './worker/protocol.js';
 
 /**
- * The compiled worker entry. From dist/ it sits beside this file; when this file runs from src/
- * (vitest), the compiled copy in dist/ is used, and refused when older than its sources (build first:
- * `npx tsc -b daemon`), so a test never runs a stale sandbox.
+ * The compiled worker entry: beside this file in dist/; when this file runs from src/ (vitest runs
+ * the sources), the copy in dist/ that vitest's globalSetup (scripts/vitest-wasi-worker.ts) compiled.
  */
 export function workerEntry(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const entry = join(here, 'worker', 'entry.js');
-  if (existsSync(entry)) return entry;
-  const srcRoot = here;
-  const distRoot = here.replace(/([\\/])src([\\/]wasi)$/, '$1dist$2');
-  const built = join(distRoot, 'worker', 'entry.js');
+  const beside = join(here, 'worker', 'entry.js');
+  if (existsSync(beside)) return beside;
+  const built = join(here.replace(/([\\/])src([\\/]wasi)$/, '$1dist$2'), 'worker', 'entry.js');
   if (!existsSync(built)) throw new Error(`the sandbox worker is not built (${built}): run npx tsc -b daemon`);
-  const builtAt = statSync(built).mtimeMs;
-  for (const dir of ['worker', 'host']) {
-    for (const f of readdirSync(join(srcRoot, dir))) {
-      if (f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(srcRoot, dir, f)).mtimeMs > builtAt) {
-        const js = join(distRoot, dir, f.replace(/\.ts$/, '.js'));
-        if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(srcRoot, dir, f)).mtimeMs)
-          throw new Error(
-            `the sandbox worker in ${distRoot} is older than src/wasi/${dir}/${f}: run npx tsc -b daemon`,
-          );
-      }
-    }
-  }
   return built;
 }
 
