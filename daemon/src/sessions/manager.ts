@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, McpServers, type SessionInfo } from '@shadowbox/protocol';
@@ -15,7 +15,7 @@ import {
 } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
 import type { ClientHandle } from '../server/client.js';
-import type { Logger } from '../state/index.js';
+import { type Logger, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 import { EventLog, readEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
@@ -303,8 +303,7 @@ export class SessionManager {
   private saveMeta(meta: SessionMeta): Promise<void> {
     const file = path.join(this.root, meta.sessionId, 'meta.json');
     const write = async () => {
-      await writeFile(`${file}.tmp`, JSON.stringify(meta, null, 2), { mode: 0o600 });
-      await rename(`${file}.tmp`, file);
+      await writeFileAtomic(file, JSON.stringify(meta, null, 2), { mode: 0o600 });
     };
     const next = (this.metaWrites.get(meta.sessionId) ?? Promise.resolve()).then(write, write);
     this.metaWrites.set(meta.sessionId, next);
