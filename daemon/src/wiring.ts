@@ -53,7 +53,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // their tools ask in review mode; one that fails to start is logged and offers no tools.
   const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
   if (!servers.success) {
-    const issue = servers.error.issues[0]!;
+    const issue = servers.error.issues[0];
     throw new ShadowboxError(
       ErrorCodes.ConfigInvalid,
       'config_invalid',

@@ -36,7 +36,7 @@ function runDaemonToExit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -292,7 +292,7 @@ describe('--socket PATH', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       expect(await until(() => err.includes('shadowbox daemon ready'), 20_000)).toBe(true);

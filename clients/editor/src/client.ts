@@ -95,7 +95,7 @@ export class ShadowboxClient {
     const source = new CancellationTokenSource();
     signal?.addEventListener('abort', () => source.cancel(), { once: true });
     try {
-      return (await this.connection.sendRequest(def.method, params, source.token)) as ResultOf<D>;
+      return await this.connection.sendRequest(def.method, params, source.token);
     } finally {
       source.dispose();
     }

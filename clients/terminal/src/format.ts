@@ -263,7 +263,7 @@ export function hunkLines(lines: readonly string[], c: Colors): string[] {
   const out = lines.map((l) => diffLine(l, c));
   if (!c.isColorSupported) return out;
   for (let i = 0; i < lines.length;) {
-    if (!lines[i]!.startsWith('-')) {
+    if (!lines[i].startsWith('-')) {
       i++;
       continue;
     }
@@ -271,13 +271,13 @@ export function hunkLines(lines: readonly string[], c: Colors): string[] {
     const added: number[] = [];
     let j = i;
     // "\ No newline at end of file" may follow the last line of either run.
-    for (; j < lines.length && /^[-\\]/.test(lines[j]!); j++) if (lines[j]!.startsWith('-')) removed.push(j);
-    for (; j < lines.length && /^[+\\]/.test(lines[j]!); j++) if (lines[j]!.startsWith('+')) added.push(j);
+    for (; j < lines.length && /^[-\\]/.test(lines[j]); j++) if (lines[j].startsWith('-')) removed.push(j);
+    for (; j < lines.length && /^[+\\]/.test(lines[j]); j++) if (lines[j].startsWith('+')) added.push(j);
     for (let k = 0; k < Math.min(removed.length, added.length); k++) {
-      const pair = wordPair(lines[removed[k]!]!.slice(1), lines[added[k]!]!.slice(1), c);
+      const pair = wordPair(lines[removed[k]].slice(1), lines[added[k]].slice(1), c);
       if (!pair) continue;
-      out[removed[k]!] = pair[0];
-      out[added[k]!] = pair[1];
+      out[removed[k]] = pair[0];
+      out[added[k]] = pair[1];
     }
     i = j;
   }

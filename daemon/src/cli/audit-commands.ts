@@ -34,7 +34,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       if (values.json) for (const e of r.entries) println(io, JSON.stringify(e));
       else
         for (const e of r.entries) {
-          const d = e.data as Record<string, unknown>;
+          const d = e.data;
           const what = [
             d.tool,
             d.summary ?? d.preview,

@@ -233,7 +233,7 @@ function toAnthropicTool(t: ToolSpec): Tool {
   return {
     name: t.name,
     description: t.description,
-    input_schema: { type: 'object', ...t.inputSchema } as Tool.InputSchema,
+    input_schema: { type: 'object', ...t.inputSchema },
   };
 }
 

@@ -36,7 +36,7 @@ export class HandlerTable {
 
   /** Registers the handler of one declared request. */
   on<D extends AnyRequestDef>(def: D, fn: Handler<D>): this {
-    this.requests.set(def.method, { def, fn: fn as unknown as Handler<AnyRequestDef> });
+    this.requests.set(def.method, { def, fn: fn });
     return this;
   }
 

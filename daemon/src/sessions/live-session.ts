@@ -7,7 +7,7 @@ import {
 import type { ChatMessage } from '../agent/index.js';
 import type { ClientHandle } from '../server/client.js';
 import type { Logger } from '../state/index.js';
-import { EventLog } from './event-log.js';
+import { type EventLog } from './event-log.js';
 import { PermissionBroker } from './permissions.js';
 
 export type Mode = 'read-only' | 'review' | 'auto';

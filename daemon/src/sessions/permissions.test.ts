@@ -101,7 +101,7 @@ describe('PermissionBroker', () => {
     expect(answer).toEqual({ outcome: 'allow_once', by: 'fast' });
     expect(broker.size).toBe(0);
     expect(viewer.asked).toHaveLength(0); // did not declare permissions
-    const requestId = fast.asked[0]!.requestId;
+    const requestId = fast.asked[0].requestId;
     expect(slow.asked.map((p) => p.requestId)).toEqual([requestId]);
     expect(await until(() => slow.cancelled.includes(requestId))).toBe(true);
     expect(fast.cancelled).toEqual([]);
@@ -117,7 +117,7 @@ describe('PermissionBroker', () => {
     const { broker, events } = makeBroker([a, b]);
     const p = broker.ask(question, new AbortController().signal);
     expect(await until(() => a.asked.length === 1 && b.asked.length === 1)).toBe(true);
-    const requestId = a.asked[0]!.requestId;
+    const requestId = a.asked[0].requestId;
     expect(broker.respond(requestId, 'deny', 'web-1')).toBe(true);
     expect(await p).toEqual({ outcome: 'deny', by: 'web-1' });
     expect(await until(() => a.cancelled.length === 1 && b.cancelled.length === 1)).toBe(true);

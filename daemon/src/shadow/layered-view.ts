@@ -3,7 +3,7 @@ import { lstat, open, readdir as readRealDir } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
-import { type Base, type Entry, LayerStore, type Mutex } from './layer.js';
+import { type Base, type Entry, type LayerStore, type Mutex } from './layer.js';
 import { type PathRules, resolvePath, splitRelative } from './paths.js';
 import type { ProtectedGlobs } from './protect.js';
 import type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, type ShadowboxError } from '../errors.js';
 import { PROTECTED_TTL_MS } from './protect.js';
 import { makeWorkspace } from './test-support.js';
 
@@ -20,7 +20,7 @@ async function refusedWith(p: Promise<unknown>, reason: string): Promise<Record<
     isShadowboxError(e, ErrorCodes.PathProtected, reason),
     `expected PathProtected/${reason}, got ${String(e)}`,
   ).toBe(true);
-  return (e as ShadowboxError).data as Record<string, unknown>;
+  return (e as ShadowboxError).data;
 }
 
 function counting(globs: () => string[]) {

@@ -65,7 +65,7 @@ export async function loadConfig(
     }
     const parsed = ConfigFile.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = parsed.error.issues[0];
       throw new ShadowboxError(
         ErrorCodes.ConfigInvalid,
         'config_invalid',

@@ -92,7 +92,7 @@ export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
 function toJsonSchema(tool: Tool<unknown>): Record<string, unknown> {
   let schema: Record<string, unknown>;
   try {
-    schema = z.toJSONSchema(tool.input, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    schema = z.toJSONSchema(tool.input, { io: 'input', unrepresentable: 'any' });
   } catch (e) {
     throw new ShadowboxError(
       ErrorCodes.ConfigInvalid,

@@ -25,7 +25,7 @@ function createManifestTool(
 ): Tool<Record<string, unknown>> {
   let schema: z.ZodType;
   try {
-    schema = z.fromJSONSchema(t.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
+    schema = z.fromJSONSchema(t.inputSchema);
   } catch (e) {
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

@@ -290,7 +290,7 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     .onRequest('session/prompt', async ({ params, signal }) => {
       const { sessionId } = params;
       if (!workspaces.has(sessionId)) await attach(sessionId, Number.MAX_SAFE_INTEGER);
-      const text = promptText(params.prompt as ContentBlock[]);
+      const text = promptText(params.prompt);
       if (!text.trim()) throw RequestError.invalidParams(undefined, 'the prompt has no text');
       // $/cancel_request on the prompt itself cancels the turn like session/cancel does.
       const onAbort = () => void cancelTurn(sessionId);
