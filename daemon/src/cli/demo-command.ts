@@ -14,7 +14,7 @@ import {
   ShadowDiff,
   ToolsList,
 } from '@shadowbox/protocol';
-import { startModelServer, type ModelServer, type Reply } from '../demo/model-server/index.js';
+import { startModelServer, type ModelServer, type Reply } from '../demo/index.js';
 import { type CliIo, connectCli, println } from './context.js';
 import { colorsFor, renderDiff } from './review-commands.js';
 import { renderPlain } from './run-command.js';

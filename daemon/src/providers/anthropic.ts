@@ -11,7 +11,7 @@ import type {
   RawMessageStreamEvent,
   Tool,
 } from '@anthropic-ai/sdk/resources/messages/messages';
-import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
+import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
 import {
   cancelledError,

@@ -1,6 +1,6 @@
 // Model providers: `provider/model` specs → ModelClients over the OpenAI and Anthropic streaming APIs.
 import { ErrorCodes } from '@shadowbox/protocol';
-import type { ModelClient } from '../agent/types.js';
+import type { ModelClient } from './types.js';
 import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
@@ -15,6 +15,7 @@ export {
   type ProvidersFileConfig,
 } from './config.js';
 export { cancelledError } from './errors.js';
+export type * from './types.js';
 
 export interface ModelFactoryDeps {
   env: NodeJS.ProcessEnv;

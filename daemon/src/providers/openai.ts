@@ -5,7 +5,7 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
+import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
 import {

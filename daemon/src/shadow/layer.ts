@@ -145,7 +145,8 @@ export class LayerStore {
     raw: Manifest,
   ) {
     this.objectsDir = path.join(dir, 'objects');
-    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
+    for (const name of MAPS)
+      (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
     this.m = raw;
   }
 

@@ -11,6 +11,7 @@ import {
   type SessionUpdate,
 } from '@agentclientprotocol/sdk';
 import {
+  PolicyMode,
   PolicySetRules,
   SessionAttach,
   SessionCancel,
@@ -42,7 +43,7 @@ import {
   type FileDiffText,
 } from './map.js';
 
-const ModeId = z.enum(['read-only', 'review', 'auto']);
+const ModeId = PolicyMode;
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
   {

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
-import type { WorkspaceView } from '../../shadow/view.js';
+import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { compileGrepPattern } from './grep-pattern.js';
