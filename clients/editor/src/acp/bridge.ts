@@ -5,7 +5,6 @@ import {
   PROTOCOL_VERSION,
   type AgentApp,
   type AgentConnection,
-  type ContentBlock,
   type RequestPermissionRequest,
   type SessionModeState,
   type SessionUpdate,

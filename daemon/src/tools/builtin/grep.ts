@@ -150,7 +150,7 @@ async function searchFiles(
   max: number,
   stop: AbortSignal,
 ): Promise<Searched> {
-  const perFile: (string[] | undefined)[] = new Array(files.length);
+  const perFile = new Array<string[] | undefined>(files.length);
   let next = 0;
   let found = 0;
   let searched = 0;
