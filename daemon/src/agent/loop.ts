@@ -1,5 +1,5 @@
 import { ErrorCodes, type StopReason } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import type { ChatMessage, ModelClient } from '../providers/index.js';
 import { fitContext } from './context.js';
 import { CUT_OFF_RESULT } from './replay.js';
@@ -65,16 +65,9 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
     }
   } catch (e) {
     if (signal.aborted) return { stopReason: 'cancelled' };
-    const err =
-      e instanceof ShadowboxError
-        ? e
-        : new ShadowboxError(
-            ErrorCodes.InternalError,
-            'internal',
-            (e as Error)?.message ?? String(e),
-            {},
-            { cause: e },
-          );
+    const err = isShadowboxError(e)
+      ? e
+      : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error)?.message ?? String(e), {}, { cause: e });
     return { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
   }
 }

@@ -6,7 +6,7 @@ import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason }
 import type { z as zt } from 'zod';
 import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 import type { SessionClient } from './client-port.js';
@@ -458,10 +458,9 @@ export class SessionManager {
           ...(resumeCalls ? { resumeCalls } : {}),
         });
       } catch (e) {
-        const err =
-          e instanceof ShadowboxError
-            ? e
-            : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
+        const err = isShadowboxError(e)
+          ? e
+          : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
         result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
       }
       live.broker.cancelAll();
