@@ -80,7 +80,7 @@ export function createRunWasmTool(deps: RunWasmDeps): Tool<RunWasmInput> {
         const rel = await ctx.view.resolve(d.path, 'read');
         const st = await ctx.view.stat(rel);
         if (st?.type !== 'dir') {
-          throw new ShadowboxError(ErrorCodes.ToolInputInvalid, 'not_a_directory', `${d.path} is not a folder`, {
+          throw new ShadowboxError(ErrorCodes.NotAFile, 'not_a_directory', `${d.path} is not a folder`, {
             path: d.path,
           });
         }

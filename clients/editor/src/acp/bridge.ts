@@ -5,12 +5,12 @@ import {
   PROTOCOL_VERSION,
   type AgentApp,
   type AgentConnection,
-  type ContentBlock,
   type RequestPermissionRequest,
   type SessionModeState,
   type SessionUpdate,
 } from '@agentclientprotocol/sdk';
 import {
+  PolicyMode,
   PolicySetRules,
   SessionAttach,
   SessionCancel,
@@ -42,7 +42,7 @@ import {
   type FileDiffText,
 } from './map.js';
 
-const ModeId = z.enum(['read-only', 'review', 'auto']);
+const ModeId = PolicyMode;
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
   {
@@ -290,7 +290,7 @@ export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn:
     .onRequest('session/prompt', async ({ params, signal }) => {
       const { sessionId } = params;
       if (!workspaces.has(sessionId)) await attach(sessionId, Number.MAX_SAFE_INTEGER);
-      const text = promptText(params.prompt as ContentBlock[]);
+      const text = promptText(params.prompt);
       if (!text.trim()) throw RequestError.invalidParams(undefined, 'the prompt has no text');
       // $/cancel_request on the prompt itself cancels the turn like session/cancel does.
       const onAbort = () => void cancelTurn(sessionId);
