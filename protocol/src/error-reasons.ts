@@ -125,7 +125,8 @@ export const ErrorReasons = {
     invalid_regex: 'The pattern is not a valid regular expression.',
     unsupported_regex: 'The pattern uses a feature RE2 does not have (lookaround, backreferences).',
     into_itself: 'A folder cannot be moved into itself.',
-    timeout_above_limit: 'A run asked for more time than the configured cap (`data.maxTimeoutMs`); it is refused, not cut.',
+    timeout_above_limit:
+      'A run asked for more time than the configured cap (`data.maxTimeoutMs`); it is refused, not cut.',
   },
   ToolFailed: {
     tool_error: 'The tool ran and reported a failure (its output says why).',

@@ -6,7 +6,8 @@
 #
 # OUT_DIR (default bundles/.cache/python/out) receives the bundle's files:
 #   python.wasm                      pre-initialized interpreter (stripped)
-#   lib/python311.zip                stdlib bytecode (+ shadowbox's own modules)
+#   lib/python311.zip                stdlib bytecode and sources (+ shadowbox's own modules)
+#   lib/python3.11/pip-*.whl         pip from Lib/ensurepip (python -m pip install of local wheels)
 #   lib/python3.11/os.py             landmark
 #   lib/python3.11/lib-dynload/      empty (no dynamic loading on WASI)
 #   BUILDINFO.txt                    versions, Debian patches applied, recipe hash
@@ -69,6 +70,8 @@ STAGE=$B/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE/lib/python3.11/lib-dynload"
 : > "$STAGE/lib/python3.11/lib-dynload/.keep"
 /usr/bin/python3.11 "$HERE/recipe/package-stdlib.py" "$B/cpython" "$HERE/lib" "$STAGE/lib"
+# pip as CPython ships it (Lib/ensurepip/_bundled), for `python -m pip install` of local wheels.
+cp "$B"/cpython/Lib/ensurepip/_bundled/pip-*-py3-none-any.whl "$STAGE/lib/python3.11/"
 
 # Fixed timestamps before the snapshot: importlib caches directory mtimes in memory.
 find "$STAGE" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -231,7 +231,7 @@ async function applyChanges(
     else live.push(c);
   }
   const attempt = async (c: Change, fn: (v: WorkspaceView, p: string) => Promise<void>, record: boolean) => {
-    const m = views[c.mount]!;
+    const m = views[c.mount];
     const p = inView(m, c.path);
     try {
       await fn(m.view, p);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { defineTool, type Tool } from '../tools/define.js';
+import { defineTool, type Tool } from '../tools/index.js';
 import { describeWasiRun } from './run-bundle-tool.js';
 import { RUN_WASM_DESCRIPTION } from './run-wasm-description.js';
 import type { ViewMount, WasiLimits, WasiRuntime } from './types.js';

@@ -184,6 +184,11 @@ def _execute(mode, target, args):
     elif mode == "m":
         import runpy
 
+        if target == "pip" or target.startswith("pip."):
+            import _shadowbox_pip
+
+            _shadowbox_pip.prepare(list(args))
+
         sys.argv = [target] + list(args)
         sys.path.insert(0, os.getcwd())
         runpy._run_module_as_main(target, alter_argv=True)

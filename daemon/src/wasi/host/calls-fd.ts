@@ -42,7 +42,7 @@ export function fdCalls(core: HostCore): Record<string, Fn> {
     return n;
   };
   const gather = (iovs: Uint8Array[]): Uint8Array => {
-    if (iovs.length === 1) return iovs[0]!.slice();
+    if (iovs.length === 1) return iovs[0].slice();
     return Buffer.concat(iovs);
   };
 
@@ -248,7 +248,7 @@ export function fdCalls(core: HostCore): Record<string, Fn> {
       const header = new Uint8Array(DIRENT_SIZE);
       const hv = new DataView(header.buffer);
       for (let i = Number(cookie); i < list.length && used < len; i++) {
-        const [name, node] = list[i]!;
+        const [name, node] = list[i];
         const nameBytes = Buffer.from(name);
         hv.setBigUint64(0, BigInt(i + 1), true);
         hv.setBigUint64(8, node.ino, true);

@@ -68,7 +68,7 @@ const WASI_NAMES = Object.keys(
  */
 function prepare(module: object, key: string): void {
   const bind: Prepared['bind'] = { wasi: null, netFetch: null };
-  const wasi = Object.fromEntries(WASI_NAMES.map((n) => [n, (...a: never[]) => bind.wasi![n]!(...a)]));
+  const wasi = Object.fromEntries(WASI_NAMES.map((n) => [n, (...a: never[]) => bind.wasi![n](...a)]));
   const netFetch = (...a: never[]) => (bind.netFetch ? bind.netFetch(...a) : -1);
   const instance = wasm.instantiate(module, { wasi_snapshot_preview1: wasi, shadowbox: { net_fetch: netFetch } });
   const p: Prepared = { key, instance, bind };
@@ -103,7 +103,7 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     const bytes = new Uint8Array(buf, OUTPUT_HEADER);
     return {
       write(data: Uint8Array): void {
-        const used = count[0]!;
+        const used = count[0];
         const room = bytes.byteLength - used;
         const n = Math.min(room, data.byteLength);
         bytes.set(data.subarray(0, n), used);
@@ -130,19 +130,19 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
   const imports: Record<string, Record<string, unknown>> = { wasi_snapshot_preview1: host.imports };
   let netFetch: Fn | null = null;
   if (job.netFetch) {
-    netFetch = ((reqPtr: number, reqLen: number, outPtr: number, outCap: number): number => {
-        const mem = new Uint8Array(inst!.exports.memory!.buffer);
-        reqPtr >>>= 0;
-        reqLen >>>= 0;
-        outPtr >>>= 0;
-        outCap >>>= 0;
-        if (reqPtr + reqLen > mem.length || outPtr + outCap > mem.length) return -1;
-        const r = call('fetch', { request: mem.slice(reqPtr, reqPtr + reqLen), cap: outCap });
-        const reply = r.ok && r.data ? r.data : new Uint8Array(0);
-        const n = Math.min(reply.byteLength, outCap);
-        new Uint8Array(inst!.exports.memory!.buffer).set(reply.subarray(0, n), outPtr);
-        return n;
-    }) as Fn;
+    netFetch = (reqPtr: number, reqLen: number, outPtr: number, outCap: number): number => {
+      const mem = new Uint8Array(inst!.exports.memory!.buffer);
+      reqPtr >>>= 0;
+      reqLen >>>= 0;
+      outPtr >>>= 0;
+      outCap >>>= 0;
+      if (reqPtr + reqLen > mem.length || outPtr + outCap > mem.length) return -1;
+      const r = call('fetch', { request: mem.slice(reqPtr, reqPtr + reqLen), cap: outCap });
+      const reply = r.ok && r.data ? r.data : new Uint8Array(0);
+      const n = Math.min(reply.byteLength, outCap);
+      new Uint8Array(inst!.exports.memory!.buffer).set(reply.subarray(0, n), outPtr);
+      return n;
+    };
     imports.shadowbox = { net_fetch: netFetch };
   }
   let exitCode: number | null = null;

@@ -94,11 +94,11 @@ export function buildTree(ctx: FsContext, mounts: MountSpec[], cwd: string, brid
     return node;
   });
   const rootIdx = mounts.findIndex((m) => m.at === '/');
-  const root = rootIdx >= 0 ? nodes[rootIdx]! : new DirNode(ctx, { readOnly: true });
+  const root = rootIdx >= 0 ? nodes[rootIdx] : new DirNode(ctx, { readOnly: true });
   // Shallow mount points first, so a deeper one is attached inside the shallower.
   const order = mounts.map((m, i) => i).filter((i) => i !== rootIdx);
-  order.sort((a, b) => mounts[a]!.at.split('/').length - mounts[b]!.at.split('/').length);
-  for (const i of order) attach(ctx, root, mounts[i]!.at, nodes[i]!);
+  order.sort((a, b) => mounts[a].at.split('/').length - mounts[b].at.split('/').length);
+  for (const i of order) attach(ctx, root, mounts[i].at, nodes[i]);
 
   const preopen = (path: string, node: DirNode): FdEntry => ({
     type: 'node',
@@ -111,7 +111,7 @@ export function buildTree(ctx: FsContext, mounts: MountSpec[], cwd: string, brid
     // `..` from a preopen may climb to the sandbox root (all of it is the guest's own view).
     boundary: root,
   });
-  const preopens = mounts.map((m, i) => preopen(m.at, nodes[i]!));
+  const preopens = mounts.map((m, i) => preopen(m.at, nodes[i]));
   if (cwd === '/') {
     // Nothing mounted, nothing to see: no root preopen then (the WASI test suite expects none).
     if (rootIdx < 0 && mounts.length > 0) preopens.push(preopen('/', root));

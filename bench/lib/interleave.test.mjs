@@ -1,22 +1,18 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs helper without type declarations
 import { interleave, row, stats } from './interleave.mjs';
 
 describe('interleave', () => {
   it('alternates the order every round and reports median and range of each side', async () => {
-    const order: string[] = [];
-    const r = (await interleave(
+    const order = [];
+    const r = await interleave(
       5,
       () => void order.push('a'),
       () => void order.push('b'),
-    )) as { subject: { n: number }; baseline: { n: number } };
+    );
     expect(order.join('')).toBe('abbaabbaab');
     expect(r.subject.n).toBe(5);
     expect(stats([5, 1, 3])).toEqual({ median: 3, min: 1, max: 5, n: 3 });
-    const x = row('m', { subject: stats([2, 4, 6]), baseline: stats([1, 2, 3]) }, 'note') as {
-      ratio: number;
-      note: string;
-    };
+    const x = row('m', { subject: stats([2, 4, 6]), baseline: stats([1, 2, 3]) }, 'note');
     expect(x.ratio).toBe(2);
     expect(x.note).toBe('note; 3 rounds: 2–6 vs 1–3');
   });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 
-export default function setup(): void {
+export default function setup() {
   const wasi = fileURLToPath(new URL('../daemon/src/wasi/', import.meta.url));
   const out = fileURLToPath(new URL('../daemon/dist/wasi/', import.meta.url));
   for (const dir of ['host', 'worker']) {
