@@ -47,8 +47,8 @@ def prepare(args):
     env = os.environ
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env.setdefault("PIP_NO_INPUT", "1")
-    # No __pycache__ in the reviewed changes.
-    env.setdefault("PIP_NO_COMPILE", "1")
+    # No __pycache__ in the reviewed changes: --compile off (pip reads PIP_NO_COMPILE=1 as "compile").
+    env.setdefault("PIP_COMPILE", "0")
     if args[:1] == ["install"] and not any(
         a in ("--target", "-t", "--prefix", "--root", "--user") or a.startswith(("--target=", "--prefix=", "--root="))
         for a in args
