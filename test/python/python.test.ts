@@ -258,4 +258,28 @@ describe('python through the daemon', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('outside the workspace');
   }, 60_000);
+
+  it('python -m pip installs a wheel from a workspace folder into the shadow .venv, importable afterwards', async () => {
+    const sid = (await c.request(SessionCreate, { workspace: await makeTempDir('pypip') })).sessionId;
+    const wheel = [
+      'import base64, hashlib, os, zipfile',
+      'files = {"hello/__init__.py": "def greet():\\n    return \'hello from a wheel\'\\n",',
+      '         "hello-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: hello\\nVersion: 1.0\\n",',
+      '         "hello-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+      'os.makedirs("wheels")',
+      'rec = []',
+      'with zipfile.ZipFile("wheels/hello-1.0-py3-none-any.whl", "w") as z:',
+      '    for name, text in files.items():',
+      '        data = text.encode(); z.writestr(name, data)',
+      '        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()',
+      '        rec.append("%s,sha256=%s,%d" % (name, digest, len(data)))',
+      '    z.writestr("hello-1.0.dist-info/RECORD", "\\n".join(rec + ["hello-1.0.dist-info/RECORD,,"]) + "\\n")',
+    ].join('\n');
+    expect((await py({ code: wheel }, sid)).data.exitCode).toBe(0);
+    const pip = await py({ module: 'pip', args: ['install', '--no-index', '--find-links', 'wheels', 'hello'] }, sid);
+    expect(pip.data.stdout).toContain('Successfully installed hello-1.0');
+    expect(pip.data.changed).toContain('.venv/lib/python3.11/site-packages/hello/__init__.py');
+    expect(pip.data.changed.some((p) => p.includes('__pycache__'))).toBe(false);
+    expect((await py({ code: 'import hello; print(hello.greet())' }, sid)).data.stdout).toBe('hello from a wheel\n');
+  }, 60_000);
 });
