@@ -63,6 +63,19 @@ mkdir -p "$SYSROOT/include" "$SYSROOT/lib"
 cp -a /usr/include/wasm32-wasi "$SYSROOT/include/"
 cp -a /usr/lib/wasm32-wasi "$SYSROOT/lib/"
 
+# clang runs any `wasm-opt` on PATH after linking when optimizing; an older binaryen (Debian 12's 108)
+# fails on clang 19's output ("error parsing wasm"), which turns configure's link checks into a silent
+# "no" (CPython then builds without _sqlite3). This stand-in keeps the linker's output as it is.
+mkdir -p "$B/bin"
+cat > "$B/bin/wasm-opt" <<'SHIM'
+#!/bin/sh
+in=""; out=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2 ;; -*) shift ;; *) in="$1"; shift ;; esac; done
+if [ -n "$out" ] && [ "$in" != "$out" ]; then cp "$in" "$out"; fi
+SHIM
+chmod +x "$B/bin/wasm-opt"
+export PATH="$B/bin:$PATH"
+
 "$HERE/recipe/build-deps.sh"
 "$HERE/recipe/build-cpython.sh"
 

@@ -58,4 +58,8 @@ mkdir -p build && cd build
   --with-build-python=/usr/bin/python3.11 --with-pymalloc --disable-ipv6 \
   --without-ensurepip --disable-test-modules >/dev/null
 make -s -j"$JOBS" all >/dev/null
+# configure drops a module whose library check fails without stopping: refuse a build without them.
+for m in _sqlite3 zlib _bz2 _lzma _decimal _testcapi _shadowbox; do
+  grep -q "PyInit_$m(" Modules/config.c || { echo "cpython: module $m was not built (see build/config.log)" >&2; exit 3; }
+done
 echo "cpython: python.wasm $(stat -c %s python.wasm) bytes"
