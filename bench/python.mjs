@@ -195,12 +195,16 @@ export async function run() {
       // The whole command, as a person or an agent's shell would run it (the daemon already running).
       const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: d.daemon.socketPath };
       delete env.NODE_OPTIONS;
-      const cli = () => execFileP(process.execPath, [bin, 'python', '-c', 'print(1+1)'], { cwd: ws, env });
+      const cli = () => {
+        const p = execFileP(process.execPath, [bin, 'python', '-c', 'print(1+1)'], { cwd: ws, env });
+        p.child.stdin?.end();
+        return p;
+      };
       await cli();
       rows.push(
         row(
           'shadowbox python -c print(1+1), whole command (daemon running)',
-          await interleave(9, cli, nativeHello),
+          await interleave(7, cli, nativeHello),
           'a new CLI process: Node start, connect, session reuse, tools/call, output; vs python3 -c',
         ),
       );

@@ -97,7 +97,9 @@ export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> 
   const { pythonCliInput } = await import('../python/index.js');
   const { input, programFromStdin } = pythonCliInput(rest, io.cwd, workspace);
   if (programFromStdin) input.code = (await readStdin(io)) ?? '';
-  const stdin = programFromStdin ? undefined : await readStdin(io);
+  // Piped input reaches a FILE or -m program (python3 -m json.tool < f); -c gets none, so a caller
+  // that leaves its stdin pipe open (a subprocess) never makes the command wait for it.
+  const stdin = programFromStdin || input.code !== undefined ? undefined : await readStdin(io);
   return callTool(io, workspace, 'python', {
     ...input,
     ...(stdin ? { stdin } : {}),
