@@ -4,10 +4,10 @@ import { ErrorCodes, WorkspaceChanged } from '@shadowbox/protocol';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
 import { createAuditLog } from './audit/index.js';
+import { createFetchPolicy, createGuestFetch, createNetFetch, type FetchSessionLookup } from './net/index.js';
 import {
   createBundleAdapter,
   createManifestTools,
-  createNetFetch,
   createRunBundleTool,
   createWasiRuntime,
   findWasmtime,
@@ -79,29 +79,23 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     );
   const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
   const adapt = createBundleAdapter();
-  // Sandboxed code's network access: each host is a policy decision for the session ("ask" cannot reach a
-  // person from inside a running module, so only an allow — a project rule or auto mode — lets it through).
-  const decideHost = async (sessionId: string | undefined, tool: string, host: string) => {
-    const live = sessionId ? ctx.sessions().get(sessionId) : null;
-    if (!live) return { action: 'deny' as const, rule: 'netFetch needs a session' };
-    return policy.decide({
-      workspace: live.meta.workspace,
-      sessionId: live.id,
-      mode: live.meta.mode,
-      tool,
-      kind: 'fetch',
-      target: { hosts: [host] },
-    });
+  // Sandboxed code's network access: every host and address is the person's policy's decision for the
+  // session (the net capability asks it; see docs/security.md).
+  const session: FetchSessionLookup = (id) => {
+    try {
+      const { meta } = ctx.sessions().get(id);
+      return { workspace: meta.workspace, mode: meta.mode };
+    } catch {
+      return null; // no such session: its fetches are refused
+    }
   };
+  const fetchPolicy = createFetchPolicy({ decide: (q) => policy.decide(q), session });
+  const guestFetch = createGuestFetch({ service: netFetch, policy: fetchPolicy, session });
   const runDeps: RunBundleDeps = {
     runtime: wasi,
     loadBundle: async (name) => adapt(await bundles.load(name)),
-    // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each host
-    // ("ask" cannot reach a person from inside a running module, so only an allow lets it through).
-    decideFetch: async (q) => {
-      const d = await decideHost(q.sessionId, q.bundle, q.host);
-      return { allow: d.action === 'allow', rule: d.rule };
-    },
+    // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each request.
+    fetchPolicy,
     ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
     ...(config.wasi?.maxLimits
       ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) }
@@ -114,32 +108,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       const b = await bundles.load('python');
       return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
     },
-    // Every guest fetch is a policy decision on its host; "ask" cannot reach a person from inside a
-    // running interpreter, so only an allow (project rule or auto mode) lets it through.
-    netFetch: async (req, c) => {
-      const u = new URL(req.url);
-      const host = u.hostname;
-      const d = await decideHost(c.sessionId, 'python', host);
-      if (d.action !== 'allow') {
-        throw new ShadowboxError(
-          ErrorCodes.NetFetchRefused,
-          'host_not_allowed',
-          `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`,
-          { host, rule: d.rule },
-        );
-      }
-      const r = await netFetch.fetch(
-        { url: req.url, method: req.method, headers: req.headers, body: req.body },
-        // The policy allowed this host; the rule carries the URL's own scheme and port (a host rule allows any).
-        {
-          rules: [
-            { host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) },
-          ],
-          ...(c.sessionId ? { sessionId: c.sessionId, workspace: ctx.sessions().get(c.sessionId).meta.workspace } : {}),
-        },
-      );
-      return { url: r.url, status: r.status, headers: r.headers, body: r.body };
-    },
+    netFetch: guestFetch('python'),
   });
 
   // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the

@@ -80,10 +80,14 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       kind: { type: 'string' },
       path: { type: 'string' },
       host: { type: 'string' },
+      port: { type: 'string' },
       json: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },
   });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    throw new CliError(`--port must be a port number (1-65535), got ${JSON.stringify(values.port)}`, 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   try {
@@ -95,7 +99,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         for (const rule of r.rules)
           println(
             io,
-            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host']
+            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host', 'port']
               .map((k) =>
                 (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '',
               )
@@ -115,6 +119,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         ...(values.kind ? { kind: values.kind as 'read' } : {}),
         ...(values.path ? { path: values.path } : {}),
         ...(values.host ? { host: values.host } : {}),
+        ...(port !== undefined ? { port } : {}),
       };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
       println(io, `added; ${r.rules.length} project rule(s)`);
@@ -127,7 +132,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       return 0;
     }
     throw new CliError(
-      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H | remove ID...',
+      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H [--port N] | remove ID...',
       2,
     );
   } finally {

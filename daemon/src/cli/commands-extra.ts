@@ -41,7 +41,7 @@ registerCommand(
 );
 registerCommand(
   'policy',
-  'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID',
+  'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host [--port] | remove ID',
   async () => (await import('./audit-commands.js')).policyCommand,
 );
 registerCommand(

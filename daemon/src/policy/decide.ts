@@ -1,7 +1,7 @@
 import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { PolicyDecision, PolicyMode, PolicyQuery, ToolKind } from '../tools/index.js';
-import { describeRule, escapeGlob, matchPath, ruleMatches, targetsOf } from './match.js';
+import { describeRule, escapeGlob, matchPath, namesExactly, ruleMatches, targetsOf } from './match.js';
 
 // The query and verdict are the tool runtime's PolicyPort types: the policy implements that port.
 export type { PolicyDecision, PolicyMode, PolicyQuery } from '../tools/index.js';
@@ -43,7 +43,7 @@ export function decide(
   q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>,
   inputs: PolicyInputs,
 ): PolicyDecision {
-  const { paths: raw, hosts } = targetsOf(q.target);
+  const { paths: raw, hosts, port } = targetsOf(q.target);
   if (raw.some((p) => p === null)) return { action: 'deny', rule: 'path:outside-workspace' };
   const paths = raw as string[];
   const reads = READS.has(q.kind);
@@ -52,7 +52,7 @@ export function decide(
       if (paths.some((p) => matchPath(glob, p, { nocase: true }))) return { action: 'deny', rule: `protected:${glob}` };
     }
   }
-  const call = { tool: q.tool, kind: q.kind, paths, hosts };
+  const call = { tool: q.tool, kind: q.kind, paths, hosts, ...(port !== undefined ? { port } : {}) };
   const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
@@ -60,10 +60,14 @@ export function decide(
   const ask = first('ask');
   if (ask) return { action: 'ask', rule: describeRule('project', ask) };
   const allow = first('allow');
-  if (allow) return { action: 'allow', rule: describeRule('project', allow) };
+  if (allow) return allowBy('project', allow, hosts, port);
   const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
-  if (grant) return { action: 'allow', rule: describeRule('session', grant) };
+  if (grant) return allowBy('session', grant, hosts, port);
   return modeDefault(q.mode, q.tool, q.kind);
+}
+
+function allowBy(source: string, rule: Rule, hosts: string[], port: number | undefined): PolicyDecision {
+  return { action: 'allow', rule: describeRule(source, rule), ...(namesExactly(rule, hosts, port) ? { exact: true } : {}) };
 }
 
 /**
@@ -89,5 +93,5 @@ export function grantRulesFor(q: Pick<PolicyQuery, 'tool' | 'kind' | 'target'>):
   const tool = escapeGlob(q.tool);
   const hosts = q.kind === 'fetch' ? (q.target.hosts ?? []) : [];
   if (hosts.length === 0) return [{ action: 'allow', tool }];
-  return [...new Set(hosts.map((h) => h.toLowerCase()))].map((host) => ({ action: 'allow' as const, tool, host }));
+  return [...new Set(targetsOf({ hosts }).hosts)].map((host) => ({ action: 'allow' as const, tool, host }));
 }

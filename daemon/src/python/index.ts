@@ -7,8 +7,6 @@ import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInpu
 
 export type {
   PythonBundleFiles,
-  PythonFetchRequest,
-  PythonFetchResponse,
   PythonNetFetch,
   PythonRunContext,
   PythonRunInput,
@@ -32,7 +30,7 @@ export interface Python {
   close(): Promise<void>;
 }
 
-/** Dependencies: where the verified bundle is, the netFetch handler (policy-checked), limits. */
+/** Dependencies: where the verified bundle is, the netFetch handler (the net capability's guest fetch for `python`), limits. */
 export interface PythonDeps {
   loadBundle: () => Promise<PythonBundleFiles>;
   netFetch?: PythonNetFetch;

@@ -19,6 +19,8 @@ export interface PolicyQuery {
 export interface PolicyDecision {
   action: 'allow' | 'ask' | 'deny';
   rule: string;
+  /** An allow by a rule that names the call's one host exactly (no wildcard) and its port: what a non-public address needs. */
+  exact?: boolean;
 }
 
 /**
