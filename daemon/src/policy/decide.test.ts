@@ -297,3 +297,29 @@ describe('host rules match canonical forms; ports; exact names', () => {
   });
 });
 
+
+describe('deniedPaths: what a call that may run is still kept out of', () => {
+  it('lists the deny rules whose other fields match the call, with their rule names', () => {
+    const rules = [
+      { id: 'a', action: 'deny' as const, path: 'secrets/**' },
+      { id: 'b', action: 'deny' as const, tool: 'grep', path: 'logs/**' },
+      { id: 'c', action: 'deny' as const, kind: 'edit' as const, path: 'src/**' },
+      { id: 'd', action: 'deny' as const, tool: 'grep' },
+    ];
+    const i = { ...none, rules };
+    expect(decide(call('auto', 'python', 'execute'), i)).toEqual({
+      action: 'allow',
+      rule: 'mode:auto kind:execute',
+      deniedPaths: [{ glob: 'secrets/**', rule: 'project:deny path=secrets/**' }],
+    });
+    expect(decide(call('review', 'glob', 'search', { paths: ['.'] }), i).deniedPaths?.map((d) => d.glob)).toEqual([
+      'secrets/**',
+    ]);
+    // grep is denied outright by rule d; a denied call carries nothing more.
+    expect(decide(call('review', 'grep', 'search', { paths: ['.'] }), i)).toEqual({
+      action: 'deny',
+      rule: 'project:deny tool=grep',
+    });
+    expect(decide(call('review', 'read_file', 'read', { paths: ['secrets/k'] }), i).action).toBe('deny');
+  });
+});

@@ -38,6 +38,8 @@ export function isHostTool(tool: string): boolean {
  *   5. project ask rules → ask (an ask rule means "always ask": grants do not silence it);
  *   6. project allow rules, then session grants → allow;
  *   7. the mode default.
+ * A call that is not denied carries `deniedPaths`: the globs of the deny rules that match it but for
+ * their path (the runtime refuses those paths in the view the call gets).
  */
 export function decide(
   q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>,
@@ -57,13 +59,22 @@ export function decide(
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
   if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
-  const ask = first('ask');
-  if (ask) return { action: 'ask', rule: describeRule('project', ask) };
-  const allow = first('allow');
-  if (allow) return allowBy('project', allow, hosts, port);
-  const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
-  if (grant) return allowBy('session', grant, hosts, port);
-  return modeDefault(q.mode, q.tool, q.kind);
+  const verdict = (): PolicyDecision => {
+    const ask = first('ask');
+    if (ask) return { action: 'ask', rule: describeRule('project', ask) };
+    const allow = first('allow');
+    if (allow) return allowBy('project', allow, hosts, port);
+    const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
+    if (grant) return allowBy('session', grant, hosts, port);
+    return modeDefault(q.mode, q.tool, q.kind);
+  };
+  const v = verdict();
+  if (v.action === 'deny') return v;
+  // A call that may run is still kept out of the paths a deny rule for it names (grep of the root, python).
+  const deniedPaths = inputs.rules
+    .filter((r) => r.action === 'deny' && r.path !== undefined && ruleMatches({ ...r, path: undefined }, call))
+    .map((r) => ({ glob: r.path as string, rule: describeRule('project', r) }));
+  return deniedPaths.length ? { ...v, deniedPaths } : v;
 }
 
 function allowBy(source: string, rule: Rule, hosts: string[], port: number | undefined): PolicyDecision {

@@ -1,6 +1,7 @@
 import type { SessionToolContext } from '../sessions/index.js';
 import type { WorkspaceView } from '../shadow/view.js';
 import type { ToolKind, ToolTarget } from './define.js';
+import type { DeniedPath } from './restricted-view.js';
 
 /** Policy modes as the session reports them. */
 export type PolicyMode = 'read-only' | 'review' | 'auto';
@@ -21,6 +22,11 @@ export interface PolicyDecision {
   rule: string;
   /** An allow by a rule that names the call's one host exactly (no wildcard) and its port: what a non-public address needs. */
   exact?: boolean;
+  /**
+   * Paths this call may not touch although it may run: deny rules with a `path` whose other fields match
+   * the call. The runtime hands the handler a view that refuses them and leaves them out of listings.
+   */
+  deniedPaths?: DeniedPath[];
 }
 
 /**
