@@ -1,5 +1,5 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
@@ -49,7 +49,12 @@ function fromSeed(seed: Uint8Array): DaemonKey {
 }
 
 async function read(file: string, logger: Logger): Promise<DaemonKey> {
-  const st = await stat(file);
+  const st = await lstat(file);
+  // A link (or anything but a plain file) in its place is not the key, and is not followed or chmod'ed.
+  if (!st.isFile())
+    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is not a regular file`, {
+      file,
+    });
   if ((st.mode & 0o077) !== 0) {
     logger.warn(`audit: ${file} was readable by others (mode ${(st.mode & 0o777).toString(8)}); set to 0600`);
     await chmod(file, 0o600);
