@@ -22,7 +22,7 @@ import { createPython } from './python/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ShadowService } from './shadow/index.js';
-import type { SessionManager } from './sessions/index.js';
+import { readAuditReferences, type SessionManager } from './sessions/index.js';
 import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
 import type { Tool } from './tools/define.js';
 import { registerWebRoutes } from './web/index.js';
@@ -38,7 +38,23 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const { paths, env, logger } = ctx;
   const stateDir = paths.stateDir;
   const { config } = await loadConfig(paths.configFile, env);
-  const audit = createAuditLog({ stateDir, logger });
+  // The sessions' event logs record the audit seq of each tool call: the audit log checks itself against them.
+  const audit = createAuditLog({
+    stateDir,
+    logger,
+    references: async (workspace) => {
+      let ids: string[];
+      try {
+        ids = ctx
+          .sessions()
+          .list(workspace)
+          .map((s) => s.sessionId);
+      } catch {
+        return []; // before the session manager exists nothing refers to the log yet
+      }
+      return readAuditReferences(stateDir, ids);
+    },
+  });
   const policy = createPolicy({ stateDir, audit, logger });
   // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
   // bundles) cannot reach what the built-in tools are denied.
@@ -173,10 +189,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   };
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
-    review: reviewPort(shadow, ctx.sessions),
+    review: reviewPort(shadow, ctx.sessions, (ws) => audit.seal(ws)),
     tools: toolsPort(runtimeFor, ctx.sessions),
     policy: policyPort(policy),
-    audit: { query: (p) => audit.query(p), verify: (ws) => audit.verify(ws) },
+    audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),
   });
 
@@ -206,10 +222,15 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
+      // Every turn end signs the audit log, so its unsigned tail is normally empty.
       checkpoint: async (meta, turnId, summary) => {
-        const cp = await shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary);
-        if (cp) watchWorkspace(meta.workspace);
-        return cp;
+        try {
+          const cp = await shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary);
+          if (cp) watchWorkspace(meta.workspace);
+          return cp;
+        } finally {
+          await audit.seal(meta.workspace).catch((e: unknown) => logger.error(`audit seal: ${(e as Error).message}`));
+        }
       },
       onSessionEvent: (meta, type, data) => {
         // Prompts are recorded by digest, length and a short preview (the audit log redacts token-shaped strings), not their text.
@@ -286,7 +307,12 @@ async function bundleTools(
   return loaded.flat();
 }
 
-function reviewPort(shadow: ShadowService, sessions: () => SessionManager): ReviewPort {
+/** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
+function reviewPort(
+  shadow: ShadowService,
+  sessions: () => SessionManager,
+  seal: (workspace: string) => Promise<void>,
+): ReviewPort {
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
       sessions().get(sessionId).emit({ type: 'review', action, paths, clientId });
@@ -298,7 +324,7 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
     status: (t) => shadow.status(t),
     diff: (t, p) => shadow.diff(t, p),
     accept: async (t, sel, client) => {
-      const r = await shadow.accept(t, sel, client.id);
+      const r = await shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(
         t.sessionId,
         'accept',
@@ -308,12 +334,12 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
       return r;
     },
     reject: async (t, sel, client) => {
-      const r = await shadow.reject(t, sel, client.id);
+      const r = await shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
     },
     undo: async (t, client) => {
-      const r = await shadow.undo(t, client.id);
+      const r = await shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
     },

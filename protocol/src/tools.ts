@@ -36,6 +36,7 @@ export const ToolsCall = defineRequest({
     durationMs: z.number(),
     changed: z.array(z.string()).optional(),
     data: z.record(z.string(), z.unknown()).optional(),
+    auditSeq: z.number().int().optional().describe("Seq of the call's write-ahead entry in the audit log."),
   }),
 });
 
@@ -61,7 +62,9 @@ export const PolicyRule = z
       .min(1)
       .max(65535)
       .optional()
-      .describe('Port for fetch (with host); a non-public address is reachable only through an allow rule naming it and its port.'),
+      .describe(
+        'Port for fetch (with host); a non-public address is reachable only through an allow rule naming it and its port.',
+      ),
   })
   .strict();
 

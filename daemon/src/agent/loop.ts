@@ -235,6 +235,7 @@ async function runOne(
     durationMs: r.durationMs,
     ...(r.changed ? { changed: r.changed } : {}),
     ...(r.data ? { data: r.data } : {}),
+    ...(r.auditSeq !== undefined ? { auditSeq: r.auditSeq } : {}),
   });
   return r;
 }

@@ -3,3 +3,4 @@ export { SessionManager, type SessionManagerDeps, type SessionToolContext, type 
 export { LiveSession, type SessionMeta, type Mode } from './live-session.js';
 export type { PermissionQuestion, PermissionOutcome } from './permissions.js';
 export { readEventLog, EventLog } from './event-log.js';
+export { readAuditReferences, type AuditSeqReference } from './audit-refs.js';
