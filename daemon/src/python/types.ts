@@ -1,5 +1,5 @@
 import type { GuestFetch } from '../net/index.js';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 
 /** One Python run: code, a workspace file, or a module, with args and stdin. */
 export interface PythonRunInput {
