@@ -61,7 +61,8 @@ function classify(addr: ipaddr.IPv4 | ipaddr.IPv6): CanonicalAddress {
   const range = a.range();
   const embedded: string[] = [];
   if (range === '6to4') embedded.push(v4(p[1] ?? 0, p[2] ?? 0).toString());
-  else if (range === 'teredo') embedded.push(v4(p[2] ?? 0, p[3] ?? 0).toString(), v4(~(p[6] ?? 0), ~(p[7] ?? 0)).toString());
+  else if (range === 'teredo')
+    embedded.push(v4(p[2] ?? 0, p[3] ?? 0).toString(), v4(~(p[6] ?? 0), ~(p[7] ?? 0)).toString());
   else if (range === 'rfc6145' || (a.match(COMPAT, 96) && range === 'unicast'))
     embedded.push(v4(p[6] ?? 0, p[7] ?? 0).toString());
   const text = a.toRFC5952String();

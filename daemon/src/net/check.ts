@@ -42,7 +42,13 @@ export function parseTarget(raw: string | URL): FetchTarget {
   const host = canonicalHost(url.hostname);
   if (!host) throw refuse('bad_url', `netFetch URL has an invalid host: ${url.hostname}`);
   const scheme = url.protocol === 'http:' ? 'http' : 'https';
-  return { url, scheme, host, hostText: hostText(host), port: url.port === '' ? defaultPort(scheme) : Number(url.port) };
+  return {
+    url,
+    scheme,
+    host,
+    hostText: hostText(host),
+    port: url.port === '' ? defaultPort(scheme) : Number(url.port),
+  };
 }
 
 async function addressesOf(t: FetchTarget, resolve: Resolver): Promise<CanonicalAddress[]> {
@@ -62,7 +68,8 @@ async function addressesOf(t: FetchTarget, resolve: Resolver): Promise<Canonical
   if (answers.length === 0) throw refuse('dns_failed', `no addresses for ${t.hostText}`, { host: t.hostText });
   return answers.map((a) => {
     const c = parseAddress(a);
-    if (!c) throw refuse('dns_failed', `${t.hostText} resolved to something that is not an address`, { host: t.hostText });
+    if (!c)
+      throw refuse('dns_failed', `${t.hostText} resolved to something that is not an address`, { host: t.hostText });
     return c;
   });
 }
@@ -111,5 +118,5 @@ export async function checkUrl(raw: string | URL, o: CheckOptions): Promise<Chec
         at,
       );
   }
-  return { ...t, addresses, address: addresses[0] as CanonicalAddress };
+  return { ...t, addresses, address: addresses[0] };
 }

@@ -84,7 +84,11 @@ export function createFetchBridge(handler: GuestFetchHandler | null): FetchBridg
   return async (raw, cap, signal) => {
     try {
       if (!handler)
-        throw new ShadowboxError(ErrorCodes.NetFetchRefused, 'net_fetch_not_allowed', 'this run was not granted netFetch');
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'net_fetch_not_allowed',
+          'this run was not granted netFetch',
+        );
       const req = decodeFetchRequest(raw);
       const out = encodeFetchResponse(await handler(req, { maxBytes: Math.max(0, cap - HEAD_ROOM), signal }));
       if (out.byteLength > cap)

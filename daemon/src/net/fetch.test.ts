@@ -2,8 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntryInput } from '../audit/index.js';
-import { createWasiRuntime } from '../wasi/index.js';
-import { fixture } from '../wasi/test-support.js';
 import { canonicalHost, createNetFetch, matchRule, parseTarget, type HostRule } from './index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

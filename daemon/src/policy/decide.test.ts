@@ -260,7 +260,14 @@ describe('host rules match canonical forms; ports; exact names', () => {
   const deny = (host: string) => ({ id: host, action: 'deny' as const, host });
   it('a deny for an address covers every spelling of it, and only it', () => {
     const i = { ...none, rules: [deny('127.0.0.1'), deny('169.254.169.254'), deny('[::1]')] };
-    for (const h of ['127.0.0.1', '127.1', '0x7f000001', '[::ffff:127.0.0.1]', '::ffff:7f00:1', '[0:0:0:0:0:ffff:7f00:1]'])
+    for (const h of [
+      '127.0.0.1',
+      '127.1',
+      '0x7f000001',
+      '[::ffff:127.0.0.1]',
+      '::ffff:7f00:1',
+      '[0:0:0:0:0:ffff:7f00:1]',
+    ])
       expect(decide(call('auto', 'python', 'fetch', { hosts: [h] }), i).action, h).toBe('deny');
     for (const h of ['0xa9fea9fe', '[::ffff:a9fe:a9fe]', '169.254.43518', '[0:0:0:0:0:0:0:1]'])
       expect(decide(call('auto', 'python', 'fetch', { hosts: [h] }), i).action, h).toBe('deny');
@@ -297,7 +304,6 @@ describe('host rules match canonical forms; ports; exact names', () => {
     });
   });
 });
-
 
 describe('deniedPaths: what a call that may run is still kept out of', () => {
   it('lists the deny rules whose other fields match the call, with their rule names', () => {

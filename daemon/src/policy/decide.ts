@@ -78,7 +78,11 @@ export function decide(
 }
 
 function allowBy(source: string, rule: Rule, hosts: string[], port: number | undefined): PolicyDecision {
-  return { action: 'allow', rule: describeRule(source, rule), ...(namesExactly(rule, hosts, port) ? { exact: true } : {}) };
+  return {
+    action: 'allow',
+    rule: describeRule(source, rule),
+    ...(namesExactly(rule, hosts, port) ? { exact: true } : {}),
+  };
 }
 
 /**

@@ -47,9 +47,17 @@ export function isValidHostPattern(pattern: string): boolean {
 
 /** Whether an allow rule names exactly these hosts (no wildcard, one canonical host) and this port. */
 export function namesExactly(rule: Rule, hosts: string[], port: number | undefined): boolean {
-  if (rule.host === undefined || rule.host.startsWith('*.') || rule.port === undefined || rule.port !== port) return false;
+  if (rule.host === undefined || rule.host.startsWith('*.') || rule.port === undefined || rule.port !== port)
+    return false;
   const p = canonicalHost(rule.host);
-  return p !== null && hosts.length > 0 && hosts.every((h) => { const c = canonicalHost(h); return c !== null && hostText(c) === hostText(p) && c.kind === p.kind; });
+  return (
+    p !== null &&
+    hosts.length > 0 &&
+    hosts.every((h) => {
+      const c = canonicalHost(h);
+      return c !== null && hostText(c) === hostText(p) && c.kind === p.kind;
+    })
+  );
 }
 
 /**

@@ -104,7 +104,12 @@ describe('policy service', () => {
   // Issue 14 §4: `{action: "allow", paths: "docs/**"}` lost its unknown key and became allow-everything.
   it('refuses unknown keys and rules that would match everything by omission, naming the field', async () => {
     const set = (add: unknown[]) => policy.set({ workspace: ws, add: add as never, remove: [] }, 'c');
-    await expect(set([{ action: 'deny', tool: 'grep' }, { action: 'allow', paths: 'docs/**' }])).rejects.toMatchObject({
+    await expect(
+      set([
+        { action: 'deny', tool: 'grep' },
+        { action: 'allow', paths: 'docs/**' },
+      ]),
+    ).rejects.toMatchObject({
       code: -33303,
       data: { reason: 'bad_rule', field: 'add.1.paths' },
     });

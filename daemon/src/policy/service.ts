@@ -109,10 +109,19 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
       const parsed = PolicyRule.safeParse(input);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        const field = [`add.${i}`, ...(issue?.path ?? []), ...(issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].join('.');
-        throw new ShadowboxError(ErrorCodes.PolicyInvalid, 'bad_rule', `${field}: ${issue?.message ?? 'invalid rule'}`, {
-          field,
-        });
+        const field = [
+          `add.${i}`,
+          ...(issue?.path ?? []),
+          ...(issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []),
+        ].join('.');
+        throw new ShadowboxError(
+          ErrorCodes.PolicyInvalid,
+          'bad_rule',
+          `${field}: ${issue?.message ?? 'invalid rule'}`,
+          {
+            field,
+          },
+        );
       }
       const r = parsed.data;
       checkRule(r, `add.${i}`);

@@ -5,13 +5,7 @@ import { createPythonTool, type PythonToolInput } from './python-tool.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
-export type {
-  PythonBundleFiles,
-  PythonNetFetch,
-  PythonRunContext,
-  PythonRunInput,
-  PythonRunResult,
-} from './types.js';
+export type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
 export { PythonToolInput, describeRun } from './python-tool.js';
 export { pythonCliInput } from './cli-args.js';

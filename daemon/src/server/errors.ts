@@ -14,7 +14,8 @@ export function toResponseError(e: unknown): ResponseError<ErrorData> {
 /** A zod failure as -32602 naming the first bad field (an unknown key by its own name), with every issue in data. */
 export function invalidParams(method: string, error: z.ZodError): ResponseError<ErrorData> {
   const issues = error.issues.map((i) => ({
-    path: [...i.path, ...(i.code === 'unrecognized_keys' ? i.keys.slice(0, 1) : [])].map(String).join('.') || '(params)',
+    path:
+      [...i.path, ...(i.code === 'unrecognized_keys' ? i.keys.slice(0, 1) : [])].map(String).join('.') || '(params)',
     message: i.message,
     code: i.code,
   }));

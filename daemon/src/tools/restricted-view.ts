@@ -50,7 +50,9 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
   };
   const mayMatchBelow = (dir: string) => {
     const d = dir.toLowerCase();
-    return globs.some((g) => g.base === '' || d === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'));
+    return globs.some(
+      (g) => g.base === '' || d === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'),
+    );
   };
   // A remove or rename of a directory would take denied paths below it along: refused when one exists.
   const refuseIfDeniedBelow = async (input: string, dir: string): Promise<void> => {

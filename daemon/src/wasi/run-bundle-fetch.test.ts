@@ -27,7 +27,13 @@ describe('run_bundle netFetch asks the policy', () => {
   const asked: { tool: string; sessionId?: string; host: string; port: number; address?: string }[] = [];
   // The fake policy: a rule names 127.0.0.1 (for any port here); anything else is denied by a named rule.
   const fetchPolicy: FetchPolicyFor = (tool, sessionId) => async (q) => {
-    asked.push({ tool, ...(sessionId ? { sessionId } : {}), host: q.host, port: q.port, ...(q.address ? { address: q.address.canonical } : {}) });
+    asked.push({
+      tool,
+      ...(sessionId ? { sessionId } : {}),
+      host: q.host,
+      port: q.port,
+      ...(q.address ? { address: q.address.canonical } : {}),
+    });
     return q.host === '127.0.0.1'
       ? { action: 'allow', rule: 'project:allow host=127.0.0.1', exact: true }
       : { action: 'deny', rule: 'default: ask for fetch' };
