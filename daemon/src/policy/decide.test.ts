@@ -297,6 +297,9 @@ describe('host rules match canonical forms; ports; exact names', () => {
       rule: 'project:allow host=*.example.com port=443',
     });
     expect(decide(call('review', 'python', 'fetch', { hosts: ['example.org'], port: 443 }), i).exact).toBeUndefined();
+    // A broader allow earlier in the file does not hide the exact one.
+    const both = { ...none, rules: [{ id: 'b', action: 'allow' as const, host: '127.0.0.1' }, ...rules] };
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['127.0.0.1'], port: 8080 }), both).exact).toBe(true);
     // auto mode allows a name but never names an address.
     expect(decide(call('auto', 'python', 'fetch', { hosts: ['10.0.0.1'], port: 80 }), none)).toEqual({
       action: 'allow',

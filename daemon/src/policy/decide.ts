@@ -62,9 +62,13 @@ export function decide(
   const verdict = (): PolicyDecision => {
     const ask = first('ask');
     if (ask) return { action: 'ask', rule: describeRule('project', ask) };
-    const allow = first('allow');
+    // Among the allow rules that match, one naming the host and port exactly is preferred (it is what a
+    // non-public address needs); otherwise the first in file order.
+    const allows = inputs.rules.filter((r) => r.action === 'allow' && ruleMatches(r, call));
+    const allow = allows.find((r) => namesExactly(r, hosts, port)) ?? allows[0];
     if (allow) return allowBy('project', allow, hosts, port);
-    const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
+    const grants = inputs.grants.filter((r) => r.action === 'allow' && ruleMatches(r, call));
+    const grant = grants.find((r) => namesExactly(r, hosts, port)) ?? grants[0];
     if (grant) return allowBy('session', grant, hosts, port);
     return modeDefault(q.mode, q.tool, q.kind);
   };
