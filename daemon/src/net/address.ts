@@ -100,6 +100,18 @@ const BAD_HOST_CHARS = /[\s/?#@\\%]/;
  * a bare host (a port, a path, credentials, an empty label).
  */
 export function canonicalHost(input: string): CanonicalHost | null {
+  // Pure in its input, and asked for the same few hosts on every policy question: remembered (bounded).
+  const hit = cache.get(input);
+  if (hit !== undefined) return hit;
+  if (cache.size >= 4096) cache.clear();
+  const h = parseHost(input);
+  cache.set(input, h);
+  return h;
+}
+
+const cache = new Map<string, CanonicalHost | null>();
+
+function parseHost(input: string): CanonicalHost | null {
   if (input === '' || BAD_HOST_CHARS.test(input)) return null;
   let host = input;
   if (!host.startsWith('[') && host.includes(':')) {
