@@ -8,6 +8,7 @@ import {
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
+  type CancellationToken,
   CancellationTokenSource,
   createMessageConnection,
   Emitter,
@@ -127,7 +128,8 @@ export class RpcClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     this.pending++;
     try {
-      return (await this.connection.sendRequest(def.method, params, source.token)) as ResultOf<D>;
+      const result: unknown = await this.connection.sendRequest(def.method, params, source.token);
+      return result as ResultOf<D>;
     } catch (e) {
       throw this.closed || !(e instanceof ResponseError) ? new ConnectionClosedError() : toRpcError(e);
     } finally {
@@ -158,7 +160,7 @@ export class RpcClient {
 
   /** Answers an incoming request method; the signal aborts when the daemon sends $/cancelRequest. */
   onRequest(method: string, handler: IncomingHandler): void {
-    this.connection.onRequest(method, async (params: unknown, token) => {
+    this.connection.onRequest(method, async (params: unknown, token: CancellationToken) => {
       const abort = new AbortController();
       const sub = token.onCancellationRequested(() => abort.abort());
       try {
