@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { canonicalHost, hostText, parseAddress, type CanonicalAddress } from './address.js';
 import { defaultPort, matchRule, ruleNamesAddress, type HostRule } from './host-rules.js';
 import type { CheckedTarget, FetchAuthorizer, FetchTarget } from './types.js';
@@ -17,7 +17,11 @@ export interface CheckOptions {
 }
 
 /** A netFetch refusal: NetFetchRefused with a stable reason. */
-export function refuse(reason: string, message: string, details: Record<string, unknown> = {}): ShadowboxError {
+export function refuse(
+  reason: ReasonOf<'NetFetchRefused'>,
+  message: string,
+  details: Record<string, unknown> = {},
+): ShadowboxError {
   return new ShadowboxError(ErrorCodes.NetFetchRefused, reason, message, details);
 }
 

@@ -50,7 +50,7 @@ export async function ensurePrivateDir(
     st = await stat(abs);
   }
   const uid = myUid();
-  const reason = `${what}_dir_unsafe`;
+  const reason = what === 'state' ? 'state_dir_unsafe' : 'socket_dir_unsafe';
   const label = what === 'state' ? 'state folder' : 'socket folder';
   const refuse = (why: string, details: Record<string, unknown>) =>
     new ShadowboxError(
