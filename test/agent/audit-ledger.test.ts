@@ -2,6 +2,7 @@
 // call's audit seq is in the session's event log, and cutting the audit log back to an older signed
 // checkpoint (with that checkpoint as the head) is caught from the session's ledger — by verify, and by
 // the restarted daemon, which records the break instead of signing over it.
+import { existsSync } from 'node:fs';
 import { readFile, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,4 +75,28 @@ describe('the audit log and the sessions keep each other honest', () => {
     expect(human.stdout).toContain('a break was recorded');
     c2.dispose();
   }, 120_000);
+
+  // Issue 14 §3: a 9,000-level nested input failed in its digest before any audit entry was written.
+  it('a tool call whose input cannot be digested does not run, and the refusal is recorded', async () => {
+    const c = await d.connect('deep');
+    const { sessionId } = await c.request(SessionCreate, { workspace: ws });
+    // Sent as the model's raw argument text: no JSON library on this side has to build it.
+    const deep = `{"path":"deep.txt","content":${'{"a":'.repeat(9000)}"x"${'}'.repeat(9000)}}`;
+    model.push({ toolCalls: [{ name: 'write_file', arguments: deep }] }, { text: ['ok'] });
+    expect((await c.request(SessionPrompt, { sessionId, text: 'deep' })).stopReason).toBe('end_turn');
+    const shown = await runCli(
+      ['audit', 'show', '--json', '--type', 'tool.call'],
+      { ...d.env, NO_COLOR: '1' },
+      { cwd: ws },
+    );
+    const last = JSON.parse(shown.stdout.trim().split('\n').at(-1) as string) as { data: Record<string, unknown> };
+    expect(last.data).toMatchObject({
+      tool: 'write_file',
+      inputDigest: null,
+      inputDigestError: 'too_deep',
+      reason: 'audit_unavailable',
+    });
+    expect(existsSync(path.join(ws, 'deep.txt'))).toBe(false);
+    c.dispose();
+  });
 });
