@@ -47,6 +47,8 @@ export class WorkspaceWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private idle: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The key the open log is written with (loaded once at open). */
+  private openKey: DaemonKey | null = null;
   readonly files: ReturnType<typeof auditFiles>;
 
   constructor(
@@ -112,7 +114,7 @@ export class WorkspaceWriter {
     const receipts: AuditReceipt[] = [];
     try {
       await this.ensureOpen();
-      const key = await this.key();
+      const key = this.openKey ?? (await this.key());
       const lines: string[] = [];
       let seq = this.lastSeq;
       let prev = this.lastHash;
@@ -212,6 +214,7 @@ export class WorkspaceWriter {
     if (this.fh) return;
     await mkdir(this.files.dir, { recursive: true, mode: 0o700 });
     const key = await this.key();
+    this.openKey = key;
     const opened = await openChain({
       files: this.files,
       workspace: this.workspace,
