@@ -1,5 +1,5 @@
 import { type PolicyMode, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
-import type { ChatMessage } from '../providers/index.js';
+import type { Conversation } from '../agent/index.js';
 import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 import { type EventLog } from './event-log.js';
@@ -26,7 +26,8 @@ export class LiveSession {
   driver: string | null = null;
   /** All events, once loaded (attach or prompt); null while the session is idle and unloaded. */
   events: SessionEvent[] | null = null;
-  history: ChatMessage[] | null = null;
+  /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
+  conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
@@ -61,6 +62,7 @@ export class LiveSession {
       this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`),
     );
     this.events?.push(event);
+    this.conversation?.apply(body);
     this.meta.updatedAt = event.time;
     for (const client of this.attached.values()) {
       if (!client.wantsEvents) continue;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
+import { Conversation, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
 import { isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
@@ -122,7 +122,7 @@ export class SessionManager {
 
   /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
   private recover(live: LiveSession): boolean {
-    const state = historyFromEvents(live.events ?? []);
+    const state = Conversation.fromEvents(live.events ?? []);
     if (!state.openTurn) return false;
     // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
     // too, so clients replaying the history do not show them running for ever.
@@ -153,7 +153,7 @@ export class SessionManager {
     if (awaiting.length === 0) return false;
     // A question that was pending is asked again: resume the turn with the unanswered calls.
     const resumeId = randomUUID();
-    live.history = historyFromEvents(live.events ?? []).history;
+    live.conversation = Conversation.fromEvents(live.events ?? []);
     const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
     void this.startTurn(live, resumeId, null, calls).catch((e: unknown) =>
       this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`),
@@ -237,7 +237,7 @@ export class SessionManager {
       this.deps.permissionTimeoutMs,
     );
     live.events = [];
-    live.history = [];
+    live.conversation = new Conversation();
     this.sessions.set(meta.sessionId, live);
     live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
     this.deps.onSessionEvent?.(meta, 'session.start', {
@@ -432,14 +432,13 @@ export class SessionManager {
     try {
       await this.load(live);
       await this.ensureOpen(live);
-      live.history ??= historyFromEvents(live.events ?? []).history;
+      live.conversation ??= Conversation.fromEvents(live.events ?? []);
       if (!live.meta.title && user) {
         live.meta.title = user.text.split('\n')[0].slice(0, 80);
         await this.saveMeta(live.meta);
       }
       if (user) {
         live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
-        live.history.push({ role: 'user', content: user.text });
         this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
@@ -450,7 +449,7 @@ export class SessionManager {
           turnId,
           model,
           system: this.deps.system(live.meta),
-          history: live.history,
+          conversation: live.conversation,
           tools: this.toolsFor(live),
           emit: (b) => live.emit(b),
           signal: abort.signal,
