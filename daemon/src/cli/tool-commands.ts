@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli } from './context.js';
+import { pythonCliInput } from '../python/index.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
 async function readStdin(io: CliIo): Promise<string | undefined> {
@@ -94,7 +95,6 @@ export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> 
     timeoutMs = Math.round(secs * 1000);
     rest = rest.slice(rest[0] === '--timeout' ? 2 : 1);
   }
-  const { pythonCliInput } = await import('../python/index.js');
   const { input, programFromStdin } = pythonCliInput(rest, io.cwd, workspace);
   if (programFromStdin) input.code = (await readStdin(io)) ?? '';
   // Piped input reaches a FILE or -m program (python3 -m json.tool < f); -c gets none, so a caller
