@@ -10,6 +10,12 @@ registerCommand(
     (await import('@shadowbox/client/acp')).acpCommand(io, argv, daemonCommand(), VERSION),
 );
 registerCommand(
+  'lsp',
+  'a language server on stdio: pending agent changes as diagnostics and code actions in any LSP editor',
+  async () => async (io, argv) =>
+    (await import('@shadowbox/client/lsp')).lspCommand(io, argv, daemonCommand(), VERSION),
+);
+registerCommand(
   'review',
   'show pending shadow changes with hunk ids: review [--workspace DIR] [--session ID]',
   async () => (await import('./review-commands.js')).reviewCommand,

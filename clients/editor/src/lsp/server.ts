@@ -1,0 +1,354 @@
+import { fileURLToPath } from 'node:url';
+import { WorkspaceChanged, type SessionEventBody } from '@shadowbox/protocol';
+import {
+  CodeLensRefreshRequest,
+  MessageType,
+  ShowMessageNotification,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type ClientCapabilities,
+  type Connection,
+  type InitializeParams,
+  type InitializeResult,
+  type WorkDoneProgressServerReporter,
+} from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { z } from 'zod';
+import type { ShadowboxClient } from '../client.js';
+import { createReviewActions, ReviewTargetArgs, type ReviewActions } from './actions.js';
+import { messageOf, refusal } from './errors.js';
+import { createSessionFollower, type SessionFollower, type SessionInfoT } from './follow.js';
+import { clean, codeActionsOf, codeLensesOf, Commands, hoverOf } from './present.js';
+import { createReviewState, type ReviewState } from './review-state.js';
+import { createWorkspaceUris } from './workspace-uris.js';
+
+/** What the language server is given: its LSP connection and a way to reach the daemon. */
+export interface LspServerOptions {
+  connection: Connection;
+  /** Connects (starting the daemon when none runs) and initializes a daemon client. */
+  connectDaemon(): Promise<ShadowboxClient>;
+  /** Reconnects after the daemon went away (without starting one); null when nothing answers yet. */
+  reconnectDaemon?(): Promise<ShadowboxClient | null>;
+  log(message: string): void;
+  version: string;
+  /** How often to look for a newer session and retry a lost daemon; 0 = never (tests call poll()). */
+  pollMs?: number;
+  /** Coalesces bursts of daemon events into one re-read of the diff. */
+  refreshDelayMs?: number;
+}
+
+/** The running server, for tests and the command: wait for settled work, poll by hand. */
+export interface LspServer {
+  /** Resolves once the daemon is attached and the first diagnostics are out (after `initialized`). */
+  ready: Promise<void>;
+  /** Looks for a newer session / a restarted daemon now. */
+  poll(): Promise<void>;
+  /** Resolves when no refresh is queued or running. */
+  idle(): Promise<void>;
+  dispose(): void;
+}
+
+const InitOptions = z
+  .object({ session: z.string().min(1).max(200).optional() })
+  .catch({})
+  .optional();
+
+/**
+ * Why: one LSP server per editor window shows the followed session's pending hunks where the person reads
+ * code — diagnostics, hover, lenses, code actions — and keeps them current from the daemon's events
+ * (review actions from any client, turns, the person's own saves), so no client has to poll shadow/diff.
+ */
+export function createLspServer(o: LspServerOptions): LspServer {
+  const { connection } = o;
+  const documents = new TextDocuments(TextDocument);
+  let caps: ClientCapabilities = {};
+  let workspace: string | null = null;
+  let pinned: string | undefined;
+  let daemon: ShadowboxClient | null = null;
+  let follower: SessionFollower | null = null;
+  let state: ReviewState | null = null;
+  let actions: ReviewActions | null = null;
+  let initialized = false;
+  let refreshing: Promise<void> = Promise.resolve();
+  let queued = false;
+  let connecting: Promise<ShadowboxClient> | null = null;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let progress: Promise<WorkDoneProgressServerReporter | null> | null = null;
+  let announceOnRefresh: string | null = null;
+  let readyResolve: () => void = () => {};
+  const ready = new Promise<void>((r) => (readyResolve = r));
+
+  const publish = (uri: string, diagnostics: import('vscode-languageserver').Diagnostic[]) =>
+    void connection.sendDiagnostics({ uri, diagnostics }).catch(() => undefined);
+  const showMessage = (type: MessageType, message: string) =>
+    void connection.sendNotification(ShowMessageNotification.type, { type, message }).catch(() => undefined);
+
+  function refreshNow(): Promise<void> {
+    clearTimeout(refreshTimer);
+    refreshTimer = undefined;
+    if (queued) return refreshing;
+    queued = true;
+    refreshing = refreshing
+      .then(async () => {
+        queued = false;
+        if (!state) return;
+        await state.reload(daemon?.closed ? null : daemon, follower?.sessionId ?? null);
+        if (caps.workspace?.codeLens?.refreshSupport)
+          await connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+        if (announceOnRefresh !== null) {
+          const files = state.files();
+          if (files.length > 0) {
+            const hunks = files.reduce((n, f) => n + Math.max(1, f.hunks.length), 0);
+            const names = files.slice(0, 3).map((f) => clean(f.path, 80));
+            showMessage(
+              MessageType.Info,
+              `shadowbox: ${announceOnRefresh}; ${hunks} change${hunks === 1 ? '' : 's'} pending in ${files.length} file${files.length === 1 ? '' : 's'} (${names.join(', ')}${files.length > 3 ? ', …' : ''}) — accept or reject them with code actions`,
+            );
+          }
+          announceOnRefresh = null;
+        }
+      })
+      .catch((e: unknown) => o.log(`refresh failed: ${messageOf(e)}`));
+    return refreshing;
+  }
+  const scheduleRefresh = () => {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => void refreshNow(), o.refreshDelayMs ?? 30);
+  };
+
+  function startProgress(): void {
+    if (progress) return;
+    progress = connection.window
+      .createWorkDoneProgress()
+      .then((r) => (r.begin('shadowbox', undefined, 'the agent is working', false), r))
+      .catch(() => null);
+  }
+  function reportProgress(message: string): void {
+    void progress?.then((r) => r?.report(clean(message, 120)));
+  }
+  function endProgress(): void {
+    const p = progress;
+    progress = null;
+    void p?.then((r) => r?.done());
+  }
+
+  function onEvent(e: SessionEventBody): void {
+    switch (e.type) {
+      case 'turn_start':
+        startProgress();
+        return;
+      case 'tool_call':
+        reportProgress(e.summary);
+        return;
+      case 'tool_call_update':
+        if (e.changed?.length) scheduleRefresh();
+        return;
+      case 'checkpoint':
+      case 'review':
+      case 'daemon_restarted':
+        scheduleRefresh();
+        return;
+      case 'turn_end':
+        endProgress();
+        announceOnRefresh =
+          e.stopReason === 'end_turn' ? "the agent's turn ended" : `the agent's turn ended (${e.stopReason})`;
+        void refreshNow();
+        return;
+      default:
+        return;
+    }
+  }
+
+  function onSession(info: SessionInfoT | null): void {
+    endProgress();
+    if (info?.state === 'running') startProgress();
+    scheduleRefresh();
+  }
+
+  async function attach(client: ShadowboxClient): Promise<void> {
+    daemon = client;
+    client.connection.onNotification(WorkspaceChanged.method, (raw: unknown) => {
+      if (WorkspaceChanged.params.safeParse(raw).success) scheduleRefresh();
+    });
+    client.onClose(() => {
+      if (daemon !== client) return;
+      o.log('the daemon connection closed');
+      follower?.dispose();
+      follower = null;
+      endProgress();
+      state?.clear();
+      showMessage(MessageType.Warning, 'shadowbox: the daemon connection closed; reconnecting when it is back');
+      scheduleRetry();
+    });
+    follower = createSessionFollower({
+      daemon: client,
+      workspace: workspace!,
+      ...(pinned ? { pinned } : {}),
+      hasPending: () => (state?.files().length ?? 0) > 0,
+      onSession,
+      onEvent,
+      log: o.log,
+      pollMs: o.pollMs ?? 0,
+    });
+    await follower.start();
+    await refreshNow();
+  }
+
+  function scheduleRetry(): void {
+    if (!o.pollMs || retryTimer) return;
+    retryTimer = setInterval(() => void retry(), o.pollMs);
+    retryTimer.unref();
+  }
+  async function retry(): Promise<void> {
+    if (!daemon?.closed || !o.reconnectDaemon) return;
+    const c = await o.reconnectDaemon().catch(() => null);
+    if (!c) return;
+    clearInterval(retryTimer);
+    retryTimer = undefined;
+    await attach(c).catch((e: unknown) => o.log(`reattach failed: ${messageOf(e)}`));
+  }
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    caps = params.capabilities;
+    const opts = InitOptions.parse(params.initializationOptions);
+    pinned = opts?.session;
+    const root = params.workspaceFolders?.[0]?.uri ?? params.rootUri ?? null;
+    try {
+      workspace = root ? fileURLToPath(root) : (params.rootPath ?? null);
+    } catch {
+      workspace = null;
+    }
+    // The daemon is reached while the editor goes on; nothing is sent to the editor before `initialized`.
+    if (workspace) {
+      connecting = o.connectDaemon();
+      connecting.catch(() => undefined);
+    }
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+        hoverProvider: true,
+        codeActionProvider: { codeActionKinds: ['quickfix'] },
+        codeLensProvider: { resolveProvider: false },
+        executeCommandProvider: { commands: Object.values(Commands) },
+      },
+      serverInfo: { name: 'shadowbox', version: o.version },
+    };
+  });
+
+  connection.onInitialized(() => {
+    initialized = true;
+    if (!workspace) {
+      o.log('no workspace folder: nothing to show');
+      readyResolve();
+      return;
+    }
+    const uris = createWorkspaceUris(workspace);
+    state = createReviewState({ uris, document: (u) => documents.get(u), publish, log: o.log });
+    actions = createReviewActions({
+      state,
+      target: () => {
+        if (!daemon || daemon.closed) throw refusal('daemon_unavailable', 'not connected to the shadowbox daemon');
+        if (!follower?.sessionId) throw refusal('no_session', 'no shadowbox session on this workspace');
+        return { daemon, sessionId: follower.sessionId };
+      },
+      document: (u) => documents.get(u),
+      edits: {
+        applyEdit: caps.workspace?.applyEdit === true,
+        documentChanges: caps.workspace?.workspaceEdit?.documentChanges === true,
+      },
+      applyEdit: (p) => connection.workspace.applyEdit(p),
+      warn: (m) => showMessage(MessageType.Warning, m),
+      refresh: refreshNow,
+    });
+    void (connecting ?? o.connectDaemon())
+      .then(attach)
+      .catch((e: unknown) => {
+        o.log(`could not reach the daemon: ${messageOf(e)}`);
+        showMessage(MessageType.Warning, `shadowbox: could not reach the daemon (${clean(messageOf(e), 200)})`);
+      })
+      .finally(readyResolve);
+  });
+
+  documents.onDidChangeContent((e) => state?.republish(e.document.uri));
+  documents.onDidClose((e) => {
+    state?.inBuffer(e.document.uri).clear();
+    if (state?.fileAt(e.document.uri)?.diff.stale) scheduleRefresh();
+    else state?.republish(e.document.uri);
+  });
+  documents.onDidSave((e) => {
+    void actions?.settle(e.document.uri).catch((err: unknown) => {
+      o.log(`recording the save of ${e.document.uri} failed: ${messageOf(err)}`);
+      showMessage(
+        MessageType.Warning,
+        `shadowbox: could not record the accepted change (${clean(messageOf(err), 200)})`,
+      );
+    });
+  });
+
+  connection.onCodeAction((p) => {
+    const v = state?.view(p.textDocument.uri);
+    if (!v) return [];
+    const all = codeActionsOf(v, p.textDocument.uri, p.range, p.context.diagnostics);
+    const only = p.context.only;
+    return only?.length ? all.filter((a) => only.some((k) => a.kind === k || a.kind?.startsWith(`${k}.`))) : all;
+  });
+  connection.onCodeLens((p) => {
+    const v = state?.view(p.textDocument.uri);
+    return v ? codeLensesOf(v, p.textDocument.uri) : [];
+  });
+  connection.onHover((p) => {
+    const v = state?.view(p.textDocument.uri);
+    const line = p.position.line;
+    if (!v) return null;
+    if (v.whole && line === 0)
+      return { contents: { kind: 'markdown', value: `**shadowbox**: ${clean(v.whole, 300)}` } };
+    const h = v.hunks.find(
+      (x) => x.place?.state !== 'applied' && x.range.start.line <= line && line <= x.range.end.line,
+    );
+    return h ? { contents: { kind: 'markdown', value: hoverOf(h, v.diff.stale) }, range: h.range } : null;
+  });
+  connection.onExecuteCommand(async (p) => {
+    if (!actions) throw refusal('no_session', 'the shadowbox language server has no workspace');
+    if (p.command === Commands.undo) return actions.undo();
+    if (p.command !== Commands.accept && p.command !== Commands.reject)
+      throw refusal('unknown_command', `unknown command ${JSON.stringify(clean(p.command, 80))}`);
+    const args = ReviewTargetArgs.safeParse(p.arguments ?? []);
+    if (!args.success)
+      throw refusal('invalid_command_arguments', `${p.command} takes [{uri, hunks?}]`, {
+        issues: args.error.issues.length,
+      });
+    const [{ uri, hunks }] = args.data;
+    try {
+      return await (p.command === Commands.accept ? actions.accept(uri, hunks) : actions.reject(uri, hunks));
+    } catch (e) {
+      showMessage(MessageType.Warning, `shadowbox: ${clean(messageOf(e), 300)}`);
+      throw e;
+    }
+  });
+  connection.onShutdown(() => {
+    clearInterval(retryTimer);
+    follower?.dispose();
+    daemon?.dispose();
+  });
+
+  documents.listen(connection);
+  return {
+    ready,
+    poll: async () => {
+      if (!initialized) return;
+      await retry();
+      await follower?.poll();
+    },
+    idle: async () => {
+      while (refreshTimer) await refreshNow();
+      await refreshing;
+    },
+    dispose() {
+      clearTimeout(refreshTimer);
+      clearInterval(retryTimer);
+      follower?.dispose();
+      daemon?.dispose();
+    },
+  };
+}
