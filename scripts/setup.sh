@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything shadowbox needs on a fresh Debian 12 machine: system packages (the wasm32-wasi
 # toolchain, git, gcc and tcl for the host-side steps of the sqlite and CPython recipes, Chromium for the
-# browser tests, tmux for the terminal tests, neovim for the language-server test), npm packages, the build, the official WASI bundles.
+# browser tests, tmux for the terminal tests, neovim for the language-server test), npm packages, the
+# build, the official WASI bundles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -330,6 +330,35 @@ describe('shadowbox lsp over an in-memory connection', () => {
     });
   });
 
+  it('a stale file that is not open is placed in its saved text (read through shadow/file), and follows workspace/changed', async () => {
+    const daemon = fakeDaemon();
+    const s = daemon.addSession('s1', [modified('a.txt', [H3], true)], {
+      real: { 'a.txt': `new first line\n${A_TEXT}` },
+    });
+    const editor = fakeEditor(async () => daemon.connect());
+    editors.push(editor);
+    await editor.initialize();
+    const d = await until(() => editor.diagnostics.get(A)?.[0], 'the diagnostic');
+    expect(d.range.start.line).toBe(3);
+    expect(daemon.callsOf('shadow/file')).toEqual([{ sessionId: 's1', path: 'a.txt' }]);
+    // The person edits the file on disk again: the daemon's workspace/changed brings a fresh placement.
+    s.real.set('a.txt', `1\n2\n${A_TEXT}`);
+    await daemon.workspaceChanged(['a.txt']);
+    await until(() => editor.diagnostics.get(A)?.[0]?.range.start.line === 4, 'placed after the edit on disk');
+  });
+
+  it('undo (shadowbox.undo) is relayed to the daemon and the restored hunk shows again', async () => {
+    const { daemon, editor } = await setup();
+    await run(editor, (await actionsAt(editor, A, 2))[0]!);
+    await until(() => editor.diagnostics.get(A)?.length === 0, 'accepted');
+    expect(await editor.conn.sendRequest('workspace/executeCommand', { command: 'shadowbox.undo' })).toEqual({
+      via: 'daemon',
+      restored: ['a.txt'],
+    });
+    expect(daemon.callsOf('shadow/undo')).toEqual([{ sessionId: 's1' }]);
+    await until(() => editor.diagnostics.get(A)?.length === 1, 'pending again');
+  });
+
   it('the daemon going away clears the diagnostics and says so; its return brings them back', async () => {
     const daemon = fakeDaemon();
     daemon.addSession('s1', [modified('a.txt', [H3])]);

@@ -69,6 +69,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
   let state: ReviewState | null = null;
   let actions: ReviewActions | null = null;
   let initialized = false;
+  let disposed = false;
   let refreshing: Promise<void> = Promise.resolve();
   let queued = false;
   let connecting: Promise<ShadowboxClient> | null = null;
@@ -167,6 +168,8 @@ export function createLspServer(o: LspServerOptions): LspServer {
   }
 
   async function attach(client: ShadowboxClient): Promise<void> {
+    // A daemon reached after the editor went away (an auto-start outlasting `exit`) is let go at once.
+    if (disposed) return client.dispose();
     daemon = client;
     client.connection.onNotification(WorkspaceChanged.method, (raw: unknown) => {
       if (WorkspaceChanged.params.safeParse(raw).success) scheduleRefresh();
@@ -345,6 +348,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
       await refreshing;
     },
     dispose() {
+      disposed = true;
       clearTimeout(refreshTimer);
       clearInterval(retryTimer);
       follower?.dispose();
