@@ -46,11 +46,13 @@ function spawnLsp(env: NodeJS.ProcessEnv): Lsp {
   return { child, conn, diagnostics, messages, stdout: () => out, stderr: () => err, exited };
 }
 
-async function until<T>(f: () => T | Promise<T>, what: string, ms = 30_000): Promise<T> {
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
+async function until<T>(f: () => T | Promise<T>, what: string, ms = 30_000): Promise<Truthy<T>> {
   const t = Date.now();
   for (;;) {
     const v = await f();
-    if (v) return v;
+    if (v) return v as Truthy<T>;
     if (Date.now() - t > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
