@@ -38,8 +38,9 @@ function spawnLsp(env: NodeJS.ProcessEnv): Lsp {
   const conn = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   const diagnostics = new Map<string, Diagnostic[]>();
   const messages: Lsp['messages'] = [];
-  conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) =>
-    diagnostics.set(p.uri, p.diagnostics),
+  conn.onNotification(
+    'textDocument/publishDiagnostics',
+    (p: PublishDiagnosticsParams) => void diagnostics.set(p.uri, p.diagnostics),
   );
   conn.onNotification('window/showMessage', (p: { type: number; message: string }) => void messages.push(p));
   conn.listen();
