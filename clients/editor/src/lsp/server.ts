@@ -274,6 +274,9 @@ export function createLspServer(o: LspServerOptions): LspServer {
   });
 
   documents.onDidChangeContent((e) => state?.republish(e.document.uri));
+  // Opening a file re-reads the review too: changes that came without a session event (a direct
+  // tools/call such as `shadowbox python`) show up at the latest when the person looks at a file.
+  documents.onDidOpen(() => scheduleRefresh());
   documents.onDidClose((e) => {
     state?.inBuffer(e.document.uri).clear();
     if (state?.fileAt(e.document.uri)?.diff.stale) scheduleRefresh();
@@ -353,6 +356,11 @@ export function createLspServer(o: LspServerOptions): LspServer {
       clearInterval(retryTimer);
       follower?.dispose();
       daemon?.dispose();
+      // Also a connection still being made (no `initialized` came, or the daemon is still starting).
+      void connecting?.then(
+        (c) => c.dispose(),
+        () => undefined,
+      );
     },
   };
 }
