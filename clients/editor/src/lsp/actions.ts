@@ -24,7 +24,7 @@ export interface ActionDeps {
   applyEdit(params: ApplyWorkspaceEditParams): Promise<ApplyWorkspaceEditResult>;
   /** Tells the person something went only partly well (window/showMessage, warning). */
   warn(message: string): void;
-  /** Re-reads the pending changes and republishes (after the daemon acted). */
+  /** Re-reads the pending changes and republishes (after the daemon acted; not awaited, the answer does not wait for it). */
   refresh(): Promise<void>;
 }
 
@@ -141,7 +141,8 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
         d.warn(
           `shadowbox: ${r.conflicts.map((c) => c.path).join(', ')} changed since the agent read it and the change conflicts; nothing was written there (merge by hand, or \`shadowbox accept --force\`)`,
         );
-      await d.refresh();
+      else if (r.applied.length > 0) d.state.drop(uri, hunks?.length ? hunks : undefined);
+      void d.refresh();
       return {
         via: 'daemon',
         applied: r.applied,
@@ -156,7 +157,8 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
         ...(hunks?.length ? { hunks } : { paths: [f.diff.path] }),
       });
       for (const id of hunks ?? f.diff.hunks.map((h) => h.id)) d.state.inBuffer(uri).delete(id);
-      await d.refresh();
+      d.state.drop(uri, hunks?.length ? hunks : undefined);
+      void d.refresh();
       return { via: 'daemon', rejected: r.rejected };
     },
     async undo() {

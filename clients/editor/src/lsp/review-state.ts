@@ -28,6 +28,8 @@ export interface ReviewState {
   reload(daemon: ShadowboxClient | null, sessionId: string | null): Promise<void>;
   /** Re-publishes one URI (its buffer changed, opened, closed). */
   republish(uri: string): void;
+  /** Takes hunks (none given: the whole file) out of the review at once, when the daemon confirmed them; the next reload is the truth. */
+  drop(uri: string, hunks?: string[]): void;
   /** Clears every published diagnostic (the daemon went away). */
   clear(): void;
 }
@@ -96,6 +98,14 @@ export function createReviewState(d: ReviewStateDeps): ReviewState {
       for (const uri of new Set([...published, ...next.keys()])) republish(uri);
     },
     republish,
+    drop(uri, hunks) {
+      const f = byShown.get(uri);
+      if (!f) return;
+      const left = hunks ? f.diff.hunks.filter((h) => !hunks.includes(h.id)) : [];
+      if (left.length === 0) byShown.delete(uri);
+      else byShown.set(uri, { ...f, diff: { ...f.diff, hunks: left } });
+      republish(uri);
+    },
     clear() {
       byShown = new Map();
       accepted.clear();
