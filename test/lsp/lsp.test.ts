@@ -125,9 +125,12 @@ describe('shadowbox lsp (the process)', () => {
     const again = await startTestDaemon({ stateDir, env, web: false });
     await until(() => l.diagnostics.get(uri)?.length === 1, 'shown again after the restart');
 
+    const warnings = l.messages.length;
     await l.conn.sendRequest('shutdown');
     await l.conn.sendNotification('exit');
     expect(await l.exited).toBe(0);
+    // Letting the daemon go at shutdown is not "the daemon connection closed".
+    expect(l.messages.length).toBe(warnings);
     // stdout held LSP messages only: every byte is a Content-Length framed message.
     let rest = l.stdout();
     while (rest.length > 0) {

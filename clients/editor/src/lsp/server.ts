@@ -8,18 +8,20 @@ import {
   TextDocumentSyncKind,
   type ClientCapabilities,
   type Connection,
+  type Diagnostic,
   type InitializeParams,
   type InitializeResult,
-  type WorkDoneProgressServerReporter,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { z } from 'zod';
 import type { ShadowboxClient } from '../client.js';
-import { createReviewActions, ReviewTargetArgs, type ReviewActions } from './actions.js';
+import { createReviewActions, type ReviewActions } from './actions.js';
 import { messageOf, refusal } from './errors.js';
 import { createSessionFollower, type SessionFollower, type SessionInfoT } from './follow.js';
-import { clean, codeActionsOf, codeLensesOf, Commands, hoverOf } from './present.js';
+import { clean, Commands } from './present.js';
+import { registerReviewRequests } from './requests.js';
 import { createReviewState, type ReviewState } from './review-state.js';
+import { createTurnFeedback } from './turn-feedback.js';
 import { createWorkspaceUris } from './workspace-uris.js';
 
 /** What the language server is given: its LSP connection and a way to reach the daemon. */
@@ -75,15 +77,14 @@ export function createLspServer(o: LspServerOptions): LspServer {
   let connecting: Promise<ShadowboxClient> | null = null;
   let refreshTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
-  let progress: Promise<WorkDoneProgressServerReporter | null> | null = null;
-  let announceOnRefresh: string | null = null;
   let readyResolve: () => void = () => {};
   const ready = new Promise<void>((r) => (readyResolve = r));
 
-  const publish = (uri: string, diagnostics: import('vscode-languageserver').Diagnostic[]) =>
+  const publish = (uri: string, diagnostics: Diagnostic[]) =>
     void connection.sendDiagnostics({ uri, diagnostics }).catch(() => undefined);
   const showMessage = (type: MessageType, message: string) =>
     void connection.sendNotification(ShowMessageNotification.type, { type, message }).catch(() => undefined);
+  const turns = createTurnFeedback(connection, showMessage);
 
   function refreshNow(): Promise<void> {
     clearTimeout(refreshTimer);
@@ -97,18 +98,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
         await state.reload(daemon?.closed ? null : daemon, follower?.sessionId ?? null);
         if (caps.workspace?.codeLens?.refreshSupport)
           await connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
-        if (announceOnRefresh !== null) {
-          const files = state.files();
-          if (files.length > 0) {
-            const hunks = files.reduce((n, f) => n + Math.max(1, f.hunks.length), 0);
-            const names = files.slice(0, 3).map((f) => clean(f.path, 80));
-            showMessage(
-              MessageType.Info,
-              `shadowbox: ${announceOnRefresh}; ${hunks} change${hunks === 1 ? '' : 's'} pending in ${files.length} file${files.length === 1 ? '' : 's'} (${names.join(', ')}${files.length > 3 ? ', …' : ''}) — accept or reject them with code actions`,
-            );
-          }
-          announceOnRefresh = null;
-        }
+        turns.announce(state.files());
       })
       .catch((e: unknown) => o.log(`refresh failed: ${messageOf(e)}`));
     return refreshing;
@@ -118,29 +108,13 @@ export function createLspServer(o: LspServerOptions): LspServer {
     refreshTimer = setTimeout(() => void refreshNow(), o.refreshDelayMs ?? 30);
   };
 
-  function startProgress(): void {
-    if (progress) return;
-    progress = connection.window
-      .createWorkDoneProgress()
-      .then((r) => (r.begin('shadowbox', undefined, 'the agent is working', false), r))
-      .catch(() => null);
-  }
-  function reportProgress(message: string): void {
-    void progress?.then((r) => r?.report(clean(message, 120)));
-  }
-  function endProgress(): void {
-    const p = progress;
-    progress = null;
-    void p?.then((r) => r?.done());
-  }
-
   function onEvent(e: SessionEventBody): void {
     switch (e.type) {
       case 'turn_start':
-        startProgress();
+        turns.started();
         return;
       case 'tool_call':
-        reportProgress(e.summary);
+        turns.tool(e.summary);
         return;
       case 'tool_call_update':
         if (e.changed?.length) scheduleRefresh();
@@ -151,9 +125,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
         scheduleRefresh();
         return;
       case 'turn_end':
-        endProgress();
-        announceOnRefresh =
-          e.stopReason === 'end_turn' ? "the agent's turn ended" : `the agent's turn ended (${e.stopReason})`;
+        turns.ended(e.stopReason);
         void refreshNow();
         return;
       default:
@@ -162,8 +134,8 @@ export function createLspServer(o: LspServerOptions): LspServer {
   }
 
   function onSession(info: SessionInfoT | null): void {
-    endProgress();
-    if (info?.state === 'running') startProgress();
+    turns.reset();
+    if (info?.state === 'running') turns.started();
     scheduleRefresh();
   }
 
@@ -175,11 +147,11 @@ export function createLspServer(o: LspServerOptions): LspServer {
       if (WorkspaceChanged.params.safeParse(raw).success) scheduleRefresh();
     });
     client.onClose(() => {
-      if (daemon !== client) return;
+      if (daemon !== client || disposed) return;
       o.log('the daemon connection closed');
       follower?.dispose();
       follower = null;
-      endProgress();
+      turns.reset();
       state?.clear();
       showMessage(MessageType.Warning, 'shadowbox: the daemon connection closed; reconnecting when it is back');
       scheduleRetry();
@@ -292,54 +264,9 @@ export function createLspServer(o: LspServerOptions): LspServer {
     });
   });
 
-  connection.onCodeAction((p) => {
-    const v = state?.view(p.textDocument.uri);
-    if (!v) return [];
-    const all = codeActionsOf(v, p.textDocument.uri, p.range, p.context.diagnostics);
-    const only = p.context.only;
-    return only?.length ? all.filter((a) => only.some((k) => a.kind === k || a.kind?.startsWith(`${k}.`))) : all;
-  });
-  connection.onCodeLens((p) => {
-    const v = state?.view(p.textDocument.uri);
-    return v ? codeLensesOf(v, p.textDocument.uri) : [];
-  });
-  connection.onHover((p) => {
-    const v = state?.view(p.textDocument.uri);
-    const line = p.position.line;
-    if (!v) return null;
-    if (v.whole && line === 0)
-      return { contents: { kind: 'markdown', value: `**shadowbox**: ${clean(v.whole, 300)}` } };
-    const h = v.hunks.find(
-      (x) => x.place?.state !== 'applied' && x.range.start.line <= line && line <= x.range.end.line,
-    );
-    return h ? { contents: { kind: 'markdown', value: hoverOf(h, v.diff.stale) }, range: h.range } : null;
-  });
-  connection.onExecuteCommand(async (p) => {
-    if (!actions) throw refusal('no_session', 'the shadowbox language server has no workspace');
-    if (p.command === Commands.undo) return actions.undo();
-    if (p.command !== Commands.accept && p.command !== Commands.reject)
-      throw refusal('unknown_command', `unknown command ${JSON.stringify(clean(p.command, 80))}`);
-    const args = ReviewTargetArgs.safeParse(p.arguments ?? []);
-    if (!args.success)
-      throw refusal('invalid_command_arguments', `${p.command} takes [{uri, hunks?}]`, {
-        issues: args.error.issues.length,
-      });
-    const [{ uri, hunks }] = args.data;
-    try {
-      return await (p.command === Commands.accept ? actions.accept(uri, hunks) : actions.reject(uri, hunks));
-    } catch (e) {
-      showMessage(MessageType.Warning, `shadowbox: ${clean(messageOf(e), 300)}`);
-      throw e;
-    }
-  });
-  connection.onShutdown(() => {
-    clearInterval(retryTimer);
-    follower?.dispose();
-    daemon?.dispose();
-  });
-
+  registerReviewRequests(connection, { view: (uri) => state?.view(uri) ?? null, actions: () => actions, showMessage });
   documents.listen(connection);
-  return {
+  const server: LspServer = {
     ready,
     poll: async () => {
       if (!initialized) return;
@@ -363,4 +290,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
       );
     },
   };
+  // After `shutdown` the server lets the daemon go; only `exit` is left to answer.
+  connection.onShutdown(() => server.dispose());
+  return server;
 }
