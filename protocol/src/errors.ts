@@ -83,6 +83,10 @@ export const ErrorCodes = {
   WasiLimitExceeded: -33802,
   NetFetchRefused: -33803,
   WasiFailed: -33804,
+
+  // -339xx: storage (the state dir and the person's files).
+  /** A write failed for lack of space (ENOSPC, EDQUOT); `data.path` and `data.freeBytes` say where and how much is left. */
+  DiskFull: -33900,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

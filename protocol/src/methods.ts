@@ -46,4 +46,4 @@ export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
   bundles.BundlesVerify,
   bundles.BundlesInstall,
   bundles.BundlesTrust,
-] as unknown as ReadonlyArray<AnyRequestDef | AnyNotificationDef>;
+];

@@ -54,7 +54,7 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
       )
       .at(-1);
     return {
-      result: toolResults(model.requests[before + 1]!.body).at(-1) ?? '',
+      result: toolResults(model.requests[before + 1].body).at(-1) ?? '',
       raw: done?.rawOutput as Record<string, unknown> | undefined,
       promptMs,
     };

@@ -76,11 +76,11 @@ describe('shadowbox acp: MCP servers passed by the editor', () => {
     expect(r.stopReason).toBe('end_turn');
 
     // The model was offered the session's MCP tools next to the built-ins.
-    const first = model.requests[before]!.body;
+    const first = model.requests[before].body;
     expect(offered(first)).toEqual(expect.arrayContaining(['read_file', 'mcp__fixture__echo', 'mcp__fixture__add']));
     // Review mode asked the editor, naming the tool and the MCP rule.
     expect(e.permissions).toHaveLength(1);
-    const q = e.permissions[0]!;
+    const q = e.permissions[0];
     expect(q.sessionId).toBe(s.sessionId);
     expect(q.toolCall._meta).toMatchObject({
       shadowbox: { tool: 'mcp__fixture__echo', rule: 'mode:review tool=mcp__*' },
@@ -94,7 +94,7 @@ describe('shadowbox acp: MCP servers passed by the editor', () => {
           u.sessionUpdate === 'tool_call_update' && u.status === 'completed',
       );
     expect(done).toHaveLength(1);
-    expect(toolResults(model.requests[before + 1]!.body)).toEqual(['hello from the editor’s server']);
+    expect(toolResults(model.requests[before + 1].body)).toEqual(['hello from the editor’s server']);
     console.log(
       `session/new with one stdio MCP server: ${Math.round(newMs)} ms (spawn + initialize + tools/list before the answer)`,
     );
@@ -107,7 +107,7 @@ describe('shadowbox acp: MCP servers passed by the editor', () => {
       (await e.agent.request('session/prompt', { sessionId: s2.sessionId, prompt: [{ type: 'text', text: 'hi' }] }))
         .stopReason,
     ).toBe('end_turn');
-    const names2 = offered(model.requests[before2]!.body);
+    const names2 = offered(model.requests[before2].body);
     expect(names2).toContain('read_file');
     expect(names2.filter((n) => n.startsWith('mcp__fixture__'))).toEqual([]);
     const c = await d.connect('lister');

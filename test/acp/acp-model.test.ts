@@ -112,16 +112,16 @@ describe('shadowbox acp with a model', () => {
       ['edit_file', 'edit', 'pending'],
       ['write_file', 'edit', 'pending'],
     ]);
-    expect(calls[0]!.locations?.map((l) => path.isAbsolute(l.path) && path.basename(l.path))).toEqual(['a.txt']);
+    expect(calls[0].locations?.map((l) => path.isAbsolute(l.path) && path.basename(l.path))).toEqual(['a.txt']);
 
     // Both calls asked; the questions name the calls the editor was told about.
     expect(e.permissions.map((q) => [q.toolCall.toolCallId, q.options.map((o) => o.kind)])).toEqual([
-      [calls[0]!.toolCallId, ['allow_once', 'allow_always', 'reject_once', 'reject_always']],
-      [calls[1]!.toolCallId, ['allow_once', 'allow_always', 'reject_once', 'reject_always']],
+      [calls[0].toolCallId, ['allow_once', 'allow_always', 'reject_once', 'reject_always']],
+      [calls[1].toolCallId, ['allow_once', 'allow_always', 'reject_once', 'reject_always']],
     ]);
 
     // The allowed edit completed with a diff taken from the shadow workspace.
-    const first = toolUpdates(mine, calls[0]!.toolCallId);
+    const first = toolUpdates(mine, calls[0].toolCallId);
     // pending while the person was asked, in_progress once allowed, then completed.
     expect(first.map((u) => u.status).slice(-3)).toEqual(['pending', 'in_progress', 'completed']);
     const done = first.find((u) => u.status === 'completed');
@@ -131,7 +131,7 @@ describe('shadowbox acp with a model', () => {
     expect(path.isAbsolute(diff!.path) && diff!.path.endsWith('/a.txt')).toBe(true);
     expect(done!.locations?.map((l) => path.basename(l.path))).toEqual(['a.txt']);
     // The rejected write failed and never reached the shadow.
-    const second = toolUpdates(mine, calls[1]!.toolCallId);
+    const second = toolUpdates(mine, calls[1].toolCallId);
     expect(second.map((u) => u.status).slice(-2)).toEqual(['pending', 'failed']);
     expect(second.at(-1)?.rawOutput).toMatchObject({ reason: 'user_denied' });
 
@@ -144,7 +144,7 @@ describe('shadowbox acp with a model', () => {
       diff: { files: Array<{ path: string; hunks: Array<{ id: string }> }> };
     }>('_shadowbox/review', { sessionId });
     expect(review.status.files).toEqual([expect.objectContaining({ path: 'a.txt', change: 'modified' })]);
-    expect(review.diff.files[0]!.hunks.length).toBeGreaterThan(0);
+    expect(review.diff.files[0].hunks.length).toBeGreaterThan(0);
 
     const accepted = await e.agent.request<{ applied: Array<{ path: string }> }>('_shadowbox/accept', {
       sessionId,

@@ -180,8 +180,8 @@ describe('shadowbox review, policy and audit commands', () => {
     const lines = (await readFile(file, 'utf8')).split('\n');
     const i = lines.findIndex((l) => l.includes('"write_file"') && l.includes('b.txt'));
     expect(i).toBeGreaterThanOrEqual(0);
-    const seq = (JSON.parse(lines[i]!) as { seq: number }).seq;
-    lines[i] = lines[i]!.replaceAll('b.txt', 'a.txt');
+    const seq = (JSON.parse(lines[i]) as { seq: number }).seq;
+    lines[i] = lines[i].replaceAll('b.txt', 'a.txt');
     await writeFile(file, lines.join('\n'));
 
     const bad = await cli('audit', 'verify');

@@ -80,20 +80,20 @@ describe('context budget', () => {
     expect(reqs).toHaveLength(4);
 
     // Two outputs fit: nothing elided yet.
-    const third = toolMessages(reqs[2]!);
+    const third = toolMessages(reqs[2]);
     expect(third.map((m) => m.tool_call_id)).toEqual(['call_a', 'call_b']);
-    expect(text(third[0]!)).toContain('A-MARK line 29');
-    expect(text(third[1]!)).toContain('B-MARK line 29');
+    expect(text(third[0])).toContain('A-MARK line 29');
+    expect(text(third[1])).toContain('B-MARK line 29');
 
     // Three do not: the oldest is replaced by the marker, the newest is sent whole.
-    const fourth = toolMessages(reqs[3]!);
+    const fourth = toolMessages(reqs[3]);
     expect(fourth.map((m) => m.tool_call_id)).toEqual(['call_a', 'call_b', 'call_c']);
-    expect(text(fourth[0]!).startsWith(ELIDED_PREFIX)).toBe(true);
-    expect(text(fourth[0]!)).not.toContain('A-MARK');
-    expect(text(fourth[2]!)).toContain('C-MARK line 00');
-    expect(text(fourth[2]!)).toContain('C-MARK line 29');
+    expect(text(fourth[0]).startsWith(ELIDED_PREFIX)).toBe(true);
+    expect(text(fourth[0])).not.toContain('A-MARK');
+    expect(text(fourth[2])).toContain('C-MARK line 00');
+    expect(text(fourth[2])).toContain('C-MARK line 29');
     // The user's prompt is never elided.
-    expect(messagesOf(reqs[3]!).some((m) => m.role === 'user' && text(m).includes('read a, b and c'))).toBe(true);
+    expect(messagesOf(reqs[3]).some((m) => m.role === 'user' && text(m).includes('read a, b and c'))).toBe(true);
 
     // The session's own history keeps the full output (a reattaching client sees it).
     const att = await c.request(SessionAttach, { sessionId: s.sessionId, fromSeq: 0 });
@@ -178,7 +178,7 @@ describe('limits and concurrency on one daemon', () => {
     const ok = updates(seen, 'call_ok').at(-1)!;
     expect(ok).toMatchObject({ status: 'completed' });
     expect(JSON.stringify(ok)).toContain('42');
-    const sentFirst = model.requests[before]!;
+    const sentFirst = model.requests[before];
     expect(toolMessages(sentFirst).map((m) => m.tool_call_id)).toContain('call_spin');
     c.dispose();
   }, 120_000);
@@ -205,10 +205,10 @@ describe('limits and concurrency on one daemon', () => {
     const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'read both, then write' });
     expect(r.stopReason).toBe('end_turn');
 
-    const sent = toolMessages(model.requests[before + 1]!);
+    const sent = toolMessages(model.requests[before + 1]);
     expect(sent.map((m) => m.tool_call_id)).toEqual(['call_big', 'call_small', 'call_write']);
-    expect(text(sent[0]!)).toContain('big line 4999');
-    expect(text(sent[1]!)).toContain('small');
+    expect(text(sent[0])).toContain('big line 4999');
+    expect(text(sent[1])).toContain('small');
 
     const seqOf = (callId: string, status: string) =>
       updates(seen, callId).find((u) => u.status === status)?.seq ?? Number.NaN;
@@ -241,7 +241,7 @@ describe('limits and concurrency on one daemon', () => {
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
     expect((ok[0] as PromiseFulfilledResult<{ stopReason: string }>).value.stopReason).toBe('end_turn');
-    expect(refused[0]!.reason).toMatchObject({ code: ErrorCodes.SessionBusy, data: { reason: 'turn_running' } });
+    expect(refused[0].reason).toMatchObject({ code: ErrorCodes.SessionBusy, data: { reason: 'turn_running' } });
     expect(model.requests.length - before).toBe(1);
     expect(await until(() => seen.some((e) => e.event.type === 'turn_end'))).toBe(true);
     expect(seen.filter((e) => e.event.type === 'user_message')).toHaveLength(1);
@@ -333,14 +333,14 @@ describe('crash with no pending question', () => {
     expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'what happened?' })).stopReason).toBe(
       'end_turn',
     );
-    const msgs = messagesOf(model.requests[before]!);
+    const msgs = messagesOf(model.requests[before]);
     // Providers refuse an assistant tool call without its result: the interrupted call has one, before the new prompt.
     const callIdx = msgs.findIndex((m) => m.role === 'assistant' && JSON.stringify(m).includes('call_crash'));
     const resultIdx = msgs.findIndex((m) => m.role === 'tool' && m.tool_call_id === 'call_crash');
     const promptIdx = msgs.findIndex((m) => m.role === 'user' && text(m) === 'what happened?');
     expect(callIdx).toBeGreaterThan(0);
     expect(resultIdx).toBe(callIdx + 1);
-    expect(text(msgs[resultIdx]!)).toMatch(/interrupted/i);
+    expect(text(msgs[resultIdx])).toMatch(/interrupted/i);
     expect(promptIdx).toBeGreaterThan(resultIdx);
   }, 120_000);
 });

@@ -63,11 +63,11 @@ for (const provider of ['openai', 'anthropic'] as const) {
       expect(r.stopReason).toBe('end_turn');
       expect(model.requests.length - before).toBe(3);
       // The second request carried the read_file result back to the model.
-      expect(JSON.stringify(model.requests[before + 1]!.body).includes('1\\thello')).toBe(true);
+      expect(JSON.stringify(model.requests[before + 1].body).includes('1\\thello')).toBe(true);
 
       expect(await until(() => seenB.some((e) => e.event.type === 'turn_end'))).toBe(true);
       // Every event a got after b attached, b got too, in the same order.
-      const fromSeq = seenB[0]!.seq;
+      const fromSeq = seenB[0].seq;
       expect(seenB.map((e) => e.seq)).toEqual(seenA.filter((e) => e.seq >= fromSeq).map((e) => e.seq));
       const text = seenA.flatMap((e) => (e.event.type === 'message_delta' ? [e.event.text] : [])).join('');
       expect(text).toContain('Reading the file.');
@@ -117,7 +117,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const before = model.requests.length;
       const r = await a.request(SessionPrompt, { sessionId: s.sessionId, text: 'try things' });
       expect(r.stopReason).toBe('end_turn');
-      const sent = JSON.stringify(model.requests[before + 1]!.body);
+      const sent = JSON.stringify(model.requests[before + 1].body);
       expect(sent).toMatch(/content/); // the validation error names the missing field
       expect(sent).toMatch(/no_such_tool/);
       expect(sent.toLowerCase()).toMatch(/outside|escape/);

@@ -36,7 +36,7 @@ function runDaemonToExit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -225,7 +225,7 @@ describe('WebSocket size cap', () => {
       const open = async () => {
         const ws = new WebSocket(url, ['shadowbox.v1'], { headers: { Authorization: `Bearer ${d.token}` } });
         const got: Array<Record<string, unknown>> = [];
-        ws.on('message', (m) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
+        ws.on('message', (m: Buffer) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
         ws.on('error', () => undefined);
         const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
         await new Promise((r) => ws.once('open', r));
@@ -292,7 +292,7 @@ describe('--socket PATH', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       expect(await until(() => err.includes('shadowbox daemon ready'), 20_000)).toBe(true);

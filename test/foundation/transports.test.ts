@@ -269,7 +269,7 @@ describe('WebSocket bridge', () => {
     const url = new URL('/rpc', d.webUrl!.replace('http', 'ws'));
     const ws = new WebSocket(url, ['shadowbox.v1'], { headers: { Authorization: `Bearer ${d.token}` } });
     const got: Array<Record<string, unknown>> = [];
-    ws.on('message', (m) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
+    ws.on('message', (m: Buffer) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
     await new Promise((r) => ws.once('open', r));
     ws.send('not json');
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bogus' }));
@@ -289,7 +289,7 @@ describe('stdio transport and the daemon lock', () => {
       env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     conn.listen();
     const r = await conn.sendRequest(Initialize.type, {
       protocolVersion: 1,
@@ -313,7 +313,7 @@ describe('stdio transport and the daemon lock', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
-    second.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    second.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const code = await new Promise<number | null>((res) => second.once('exit', res));
     expect(code).not.toBe(0);
     expect(err).toContain(`already running for this state dir (pid ${d.pid}`);

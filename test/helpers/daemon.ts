@@ -51,8 +51,8 @@ export async function startTestDaemon(
   ];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout!.resume();
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon did not become ready:\n${err}`)), 20_000);
@@ -60,11 +60,11 @@ export async function startTestDaemon(
       const m = /shadowbox daemon ready: socket ([^,\s]+)(?:, web (\S+))?/.exec(err);
       if (m) {
         clearTimeout(timer);
-        child.stderr!.off('data', onData);
+        child.stderr.off('data', onData);
         resolve(m[2] ?? '');
       }
     };
-    child.stderr!.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`daemon exited (${code}) before ready:\n${err}`));

@@ -1,5 +1,5 @@
 import {
-  PermissionRequest,
+  type PermissionRequest,
   SessionAttach,
   SessionCancel,
   SessionConfigure,

@@ -88,7 +88,7 @@ describe('format', () => {
 
   it('highlights the changed words of paired removed and added lines, and only those', () => {
     const inv = /\x1b\[7m(.*?)\x1b\[27m/g;
-    const marked = (l: string) => [...l.matchAll(inv)].map((m) => strip(m[1]!));
+    const marked = (l: string) => [...l.matchAll(inv)].map((m) => strip(m[1]));
     const out = hunkLines(
       [
         ' ctx',
@@ -112,12 +112,12 @@ describe('format', () => {
       '+extra()',
       ' end',
     ]);
-    expect(marked(out[1]!)).toEqual(['10']);
-    expect(marked(out[4]!)).toEqual(['20']);
+    expect(marked(out[1])).toEqual(['10']);
+    expect(marked(out[4])).toEqual(['20']);
     // Unchanged text: red, not inverse; only the changed word is marked.
     expect(out[1]).toBe(colored.red(`-const limit = ${colored.inverse(colored.bold('10'))};`));
-    expect(marked(out[2]!)).toEqual([]); // "return a;" → "return a + b;": only additions, nothing removed
-    expect(marked(out[5]!).join('')).toBe(' + b');
+    expect(marked(out[2])).toEqual([]); // "return a;" → "return a + b;": only additions, nothing removed
+    expect(marked(out[5]).join('')).toBe(' + b');
     expect(out[6]).toBe(colored.green('+extra()')); // the third added line has no partner
     expect(out[0]).toBe(' ctx');
     // A rewritten line shares nothing worth marking: colored whole, as before.
@@ -130,10 +130,10 @@ describe('format', () => {
       '-' + Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '),
       '+' + Array.from({ length: 60 }, (_, i) => (i % 2 ? `w${i}` : `v${i}`)).join(' '),
     ];
-    expect(hunkLines(many, colored)).toEqual([colored.red(many[0]!), colored.green(many[1]!)]);
+    expect(hunkLines(many, colored)).toEqual([colored.red(many[0]), colored.green(many[1])]);
     // A whitespace-only change is made visible (jsdiff compares the whole run of spaces).
     const indent = hunkLines(['-  x = 1', '+    x = 1'], colored);
-    expect([marked(indent[0]!), marked(indent[1]!)]).toEqual([['  '], ['    ']]);
+    expect([marked(indent[0]), marked(indent[1])]).toEqual([['  '], ['    ']]);
     // No colors (a pipe, NO_COLOR): the lines exactly as they came, no escapes.
     const lines = ['-const limit = 10;', '+const limit = 20;'];
     expect(hunkLines(lines, plain)).toEqual(lines);

@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { Logger } from '../state/index.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { type Logger, writeFileAtomic } from '../state/index.js';
 import { type Entry, entryHash, genesisHash, sha256Hex } from './canonical.js';
 import { Checkpoint, checkCheckpoint, signCheckpoint } from './checkpoint.js';
 import { auditFiles, parseEntry, scanTail, writeAll } from './files.js';
@@ -111,16 +111,15 @@ export class WorkspaceWriter {
       this.lastHash = prev;
       this.sinceCheckpoint += batch.length;
     } catch (e) {
-      const err =
-        e instanceof ShadowboxError
-          ? e
-          : new ShadowboxError(
-              ErrorCodes.AuditFailed,
-              'append_failed',
-              `audit append failed for ${this.files.log}`,
-              { file: this.files.log },
-              { cause: e },
-            );
+      const err = isShadowboxError(e)
+        ? e
+        : new ShadowboxError(
+            ErrorCodes.AuditFailed,
+            'append_failed',
+            `audit append failed for ${this.files.log}`,
+            { file: this.files.log },
+            { cause: e },
+          );
       for (const p of batch) p.reject(err);
       await this.reset();
       return;
@@ -171,9 +170,7 @@ export class WorkspaceWriter {
     const key = await this.key();
     await this.fh.datasync();
     const cp = signCheckpoint(key, this.workspace, this.lastSeq, this.lastHash, this.opts.now().toISOString());
-    const tmp = `${this.files.head}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(cp) + '\n', { mode: 0o600 });
-    await rename(tmp, this.files.head);
+    await writeFileAtomic(this.files.head, JSON.stringify(cp) + '\n', { mode: 0o600 });
     await writeAll(this.fh, Buffer.from(JSON.stringify({ checkpoint: cp }) + '\n'));
     this.sinceCheckpoint = 0;
   }

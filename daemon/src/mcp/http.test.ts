@@ -116,8 +116,8 @@ describe('MCP over streamable HTTP', () => {
       ['noauth', 'failed', 0],
       ['down', 'failed', 0],
     ]);
-    expect(mcp.status()[0]!.error).toContain('401');
-    expect(mcp.status()[1]!.error).toContain('ECONNREFUSED');
+    expect(mcp.status()[0].error).toContain('401');
+    expect(mcp.status()[1].error).toContain('ECONNREFUSED');
     expect(mcp.tools()).toEqual([]);
   });
 
@@ -132,6 +132,6 @@ describe('MCP over streamable HTTP', () => {
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', tools: 2 });
     http = await listen(port);
     expect(await call(mcp, 'mcp__web__shout', { text: 'b' })).toMatchObject({ content: 'B', isError: false });
-    expect(mcp.status()[0]!.state).toBe('connected');
+    expect(mcp.status()[0].state).toBe('connected');
   });
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
 import { decide } from '../policy/index.js';
-import { createToolRuntime, type Tool } from '../tools/index.js';
+import { createToolRuntime, type AnyTool } from '../tools/index.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../tools/test-support.js';
 import { createOverlayView } from '../wasi/test-support.js';
 import { createMcpService, McpServersConfig, type McpService } from './index.js';
@@ -33,7 +33,7 @@ async function startService(servers: unknown, opts: { connectTimeoutMs?: number;
 }
 
 /** The MCP tools inside the real tool runtime (validation, cancel, error mapping), with an allow-all policy. */
-function runtimeOver(tools: Tool<any>[]) {
+function runtimeOver(tools: AnyTool[]) {
   const runtime = createToolRuntime({
     tools,
     policy: fakePolicy().policy,
@@ -135,7 +135,7 @@ describe('MCP over stdio (real fixture server)', () => {
       if (stats.cancelled === 0) await new Promise((res) => setTimeout(res, 20));
     }
     expect(stats.cancelled).toBe(1);
-    expect(mcp.status()[0]!.state).toBe('connected');
+    expect(mcp.status()[0].state).toBe('connected');
   });
 
   it('a server that dies mid-call gives a typed error; the next call restarts it', async () => {
@@ -146,11 +146,11 @@ describe('MCP over stdio (real fixture server)', () => {
     expect(r).toMatchObject({ isError: true, code: ErrorCodes.ToolFailed, reason: 'mcp_server_exited' });
     expect(r.content).toContain('fx');
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', tools: 8 });
-    expect(mcp.status()[0]!.error).toContain('restarts on the next call');
+    expect(mcp.status()[0].error).toContain('restarts on the next call');
     expect(await call('mcp__fx__echo', { text: 'back' })).toMatchObject({ isError: false, content: 'back' });
     const after = JSON.parse((await call('mcp__fx__stats', {})).content) as { pid: number };
     expect(after.pid).not.toBe(before.pid);
-    expect(mcp.status()[0]!.state).toBe('connected');
+    expect(mcp.status()[0].state).toBe('connected');
   });
 
   it('a server whose command does not exist is failed in status, contributes no tools, and does not throw', async () => {

@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { PolicyRule, ToolKind } from '@shadowbox/protocol';
+import { type PolicyRule, ToolKind } from '@shadowbox/protocol';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { workspaceStateDir } from '../state/index.js';
+import { workspaceStateDir, writeFileAtomic } from '../state/index.js';
 import { isValidHostPattern } from './match.js';
 
 type Rule = z.infer<typeof PolicyRule>;
@@ -98,12 +98,9 @@ export async function loadRulesFile(file: string): Promise<RulesFile> {
   return parsed.data;
 }
 
-/** Writes the file atomically (temp file + rename), 0600, in a 0700 folder. */
+/** Writes the file atomically and durably (the daemon's one temp + fsync + rename), 0600, in a 0700 folder. */
 export async function saveRulesFile(file: string, content: RulesFile): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(content, null, 2) + '\n', { mode: 0o600, mkdirMode: 0o700 });
 }
 
 /** A stable id from the rule's content: the same rule added twice is one rule. */

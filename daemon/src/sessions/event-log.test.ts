@@ -56,7 +56,7 @@ describe('EventLog', () => {
     expect(read.badLines).toBe(1);
     expect(read.events.map((e) => e.event.type)).toEqual(['session_created', 'user_message', 'turn_start']);
 
-    const reopened = new EventLog(file, read.events[read.events.length - 1]!.seq + 1, read.tornTail);
+    const reopened = new EventLog(file, read.events[read.events.length - 1].seq + 1, read.tornTail);
     const { event, written } = reopened.append(SID, { type: 'daemon_restarted', interruptedTurn: 't1' });
     await written;
     reopened.append(SID, { type: 'turn_end', turnId: 't1', stopReason: 'interrupted' });
@@ -68,7 +68,7 @@ describe('EventLog', () => {
     expect(lines.at(-1)).toBe(''); // ends with a newline
     // The torn half stays on its own line; the new event is not glued onto it.
     expect(lines[3]).toBe(whole.slice(0, Math.floor(whole.length / 2)));
-    expect(JSON.parse(lines[4]!)).toMatchObject({ seq: 3, event: { type: 'daemon_restarted' } });
+    expect(JSON.parse(lines[4])).toMatchObject({ seq: 3, event: { type: 'daemon_restarted' } });
 
     const again = await readEventLog(file);
     expect(again).toMatchObject({ tornTail: false, badLines: 1 });

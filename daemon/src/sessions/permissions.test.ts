@@ -11,7 +11,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermissionRequest, type SessionEventBody } from '@shadowbox/protocol';
-import type { ClientHandle } from '../server/client.js';
+import { createClientHandle, type ClientHandle } from '../server/index.js';
 import { PermissionBroker, type PermissionQuestion } from './permissions.js';
 
 type Params = { requestId: string; callId: string; tool: string };
@@ -43,7 +43,7 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
   });
   daemonSide.listen();
   clientSide.listen();
-  f.handle = {
+  f.handle = createClientHandle(daemonSide, {
     id,
     name: id,
     kind: 'test',
@@ -51,9 +51,8 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
     canAnswerPermissions,
     wantsEvents: true,
     canReadBuffers: false,
-    connection: daemonSide,
     onClose: () => () => undefined,
-  };
+  });
   return f;
 }
 
@@ -101,7 +100,7 @@ describe('PermissionBroker', () => {
     expect(answer).toEqual({ outcome: 'allow_once', by: 'fast' });
     expect(broker.size).toBe(0);
     expect(viewer.asked).toHaveLength(0); // did not declare permissions
-    const requestId = fast.asked[0]!.requestId;
+    const requestId = fast.asked[0].requestId;
     expect(slow.asked.map((p) => p.requestId)).toEqual([requestId]);
     expect(await until(() => slow.cancelled.includes(requestId))).toBe(true);
     expect(fast.cancelled).toEqual([]);
@@ -117,7 +116,7 @@ describe('PermissionBroker', () => {
     const { broker, events } = makeBroker([a, b]);
     const p = broker.ask(question, new AbortController().signal);
     expect(await until(() => a.asked.length === 1 && b.asked.length === 1)).toBe(true);
-    const requestId = a.asked[0]!.requestId;
+    const requestId = a.asked[0].requestId;
     expect(broker.respond(requestId, 'deny', 'web-1')).toBe(true);
     expect(await p).toEqual({ outcome: 'deny', by: 'web-1' });
     expect(await until(() => a.cancelled.length === 1 && b.cancelled.length === 1)).toBe(true);

@@ -213,7 +213,7 @@ export async function applyAccept(
     by,
     force,
     temps,
-    files: touched.map((p) => ({ path: p, action: '', before: before[p]! })),
+    files: touched.map((p) => ({ path: p, action: '', before: before[p] })),
     dirs,
   };
   await journal.write(record);
@@ -239,7 +239,7 @@ export async function applyAccept(
     );
   }
   const newDirs = Object.keys(store.m.entries).filter((k) => {
-    const e = store.m.entries[k]!;
+    const e = store.m.entries[k];
     return e.kind === 'dir' && e.base.type === 'none' && !e.opaque;
   });
   const layerBefore = sliceOf(store, [...touched, ...newDirs]);
@@ -377,7 +377,7 @@ async function pruneDeletedDirs(
   const dirs = Object.keys(entries)
     .filter(
       (k) =>
-        entries[k]!.kind === 'deleted' && entries[k]!.base.type === 'dir' && touched.some((t) => t.startsWith(k + '/')),
+        entries[k].kind === 'deleted' && entries[k].base.type === 'dir' && touched.some((t) => t.startsWith(k + '/')),
     )
     .sort((a, b) => b.length - a.length);
   for (const d of dirs) {

@@ -27,7 +27,7 @@ export function listItems(store: LayerStore): ReviewItem[] {
   const items: ReviewItem[] = [];
   const keys = Object.keys(entries).sort();
   for (const k of keys) {
-    const e = entries[k]!;
+    const e = entries[k];
     if (e.kind !== 'file') continue;
     const src = e.from !== undefined ? entries[e.from] : undefined;
     const next = { oid: e.oid, mode: e.mode, size: e.size };
@@ -40,7 +40,7 @@ export function listItems(store: LayerStore): ReviewItem[] {
     } else items.push({ path: k, change: 'added', old: { type: 'none' }, next, targetBase: e.base, dir: false });
   }
   for (const k of keys) {
-    const e = entries[k]!;
+    const e = entries[k];
     if (e.kind === 'deleted' && (e.base.type === 'file' || e.base.type === 'symlink') && !consumed.has(k)) {
       items.push({ path: k, change: 'deleted', old: e.base, next: null, targetBase: e.base, dir: false });
     }
@@ -48,11 +48,11 @@ export function listItems(store: LayerStore): ReviewItem[] {
   // Directories appear only when nothing below them is an item (a new empty dir, a removed empty dir).
   const filePaths = items.map((i) => i.path).concat([...consumed]);
   for (const k of keys) {
-    const e = entries[k]!;
+    const e = entries[k];
     const isNew = e.kind === 'dir' && e.base.type === 'none';
     const isGone = e.kind === 'deleted' && e.base.type === 'dir';
     if (!isNew && !isGone) continue;
-    if (filePaths.some((p) => under(p, k)) || keys.some((o) => under(o, k) && entries[o]!.kind === 'dir')) continue;
+    if (filePaths.some((p) => under(p, k)) || keys.some((o) => under(o, k) && entries[o].kind === 'dir')) continue;
     items.push({
       path: `${k}/`,
       change: isNew ? 'added' : 'deleted',

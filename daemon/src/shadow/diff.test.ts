@@ -48,6 +48,6 @@ describe('diff', () => {
     expect(d.patch).toBe(
       '--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n\\ No newline at end of file\n',
     );
-    expect(diffText('n', 'n', '', 'x\n').hunks[0]!.header).toBe('@@ -0,0 +1,1 @@');
+    expect(diffText('n', 'n', '', 'x\n').hunks[0].header).toBe('@@ -0,0 +1,1 @@');
   });
 });

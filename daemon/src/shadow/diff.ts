@@ -52,9 +52,12 @@ function editScript(a: number[], b: number[]): Op[] {
     trace.push(v.slice(offset - d - 1, offset + d + 2));
     for (let k = -d; k <= d; k += 2) {
       let x =
-        k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
+        k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1]) ? v[offset + k + 1] : v[offset + k - 1] + 1;
       let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) (x++, y++);
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
       v[offset + k] = x;
       if (x >= n && y >= m) {
         found = d;
@@ -67,18 +70,26 @@ function editScript(a: number[], b: number[]): Op[] {
   let x = n;
   let y = m;
   for (let d = found; d > 0; d--) {
-    const t = trace[d]!; // V before step d, indexed k + d + 1
-    const at = (k: number) => t[k + d + 1]!;
+    const t = trace[d]; // V before step d, indexed k + d + 1
+    const at = (k: number) => t[k + d + 1];
     const k = x - y;
     const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
     const prevX = at(prevK);
     const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) (ops.push(0), x--, y--);
+    while (x > prevX && y > prevY) {
+      ops.push(0);
+      x--;
+      y--;
+    }
     ops.push(x === prevX ? 2 : 1);
     x = prevX;
     y = prevY;
   }
-  while (x > 0 && y > 0) (ops.push(0), x--, y--);
+  while (x > 0 && y > 0) {
+    ops.push(0);
+    x--;
+    y--;
+  }
   return ops.reverse();
 }
 
@@ -120,8 +131,8 @@ export function diffText(
   const ai = new Int32Array(ops.length + 1);
   const bi = new Int32Array(ops.length + 1);
   for (let i = 0; i < ops.length; i++) {
-    ai[i + 1] = ai[i]! + (ops[i] === 2 ? 0 : 1);
-    bi[i + 1] = bi[i]! + (ops[i] === 1 ? 0 : 1);
+    ai[i + 1] = ai[i] + (ops[i] === 2 ? 0 : 1);
+    bi[i + 1] = bi[i] + (ops[i] === 1 ? 0 : 1);
   }
   const seen = new Map<string, number>();
   const hunks: HunkInfo[] = raw.map(({ start, end }) => {
@@ -129,15 +140,15 @@ export function diffText(
     const e = Math.min(ops.length, end + CONTEXT);
     const lines: string[] = [];
     for (let i = s; i < e; i++) {
-      const tok = ops[i] === 2 ? b[bi[i]!]! : a[ai[i]!]!;
+      const tok = ops[i] === 2 ? b[bi[i]] : a[ai[i]];
       const eol = tok.endsWith('\n');
       lines.push((ops[i] === 0 ? ' ' : ops[i] === 1 ? '-' : '+') + (eol ? tok.slice(0, -1) : tok));
       if (!eol) lines.push(NO_EOL);
     }
-    const oldLines = ai[e]! - ai[s]!;
-    const newLines = bi[e]! - bi[s]!;
-    const oldStart = oldLines === 0 ? ai[s]! : ai[s]! + 1;
-    const newStart = newLines === 0 ? bi[s]! : bi[s]! + 1;
+    const oldLines = ai[e] - ai[s];
+    const newLines = bi[e] - bi[s];
+    const oldStart = oldLines === 0 ? ai[s] : ai[s] + 1;
+    const newStart = newLines === 0 ? bi[s] : bi[s] + 1;
     const changed = lines.filter((l) => l.startsWith('+') || l.startsWith('-')).join('\n');
     const hash = createHash('sha256').update(changed).digest('hex').slice(0, 10);
     const n = (seen.get(hash) ?? 0) + 1;
@@ -158,9 +169,9 @@ export function applyHunks(oldText: string, hunks: HunkInfo[]): string | null {
   for (const h of [...hunks].sort((x, y) => x.oldStart - y.oldStart)) {
     const start = h.oldLines === 0 ? h.oldStart : h.oldStart - 1;
     if (start < pos) return null;
-    while (pos < start) out.push(a[pos++]!);
+    while (pos < start) out.push(a[pos++]);
     for (let i = 0; i < h.lines.length; i++) {
-      const l = h.lines[i]!;
+      const l = h.lines[i];
       if (l === NO_EOL) continue;
       const tok = l.slice(1) + (h.lines[i + 1] === NO_EOL ? '' : '\n');
       if (l[0] === '+') out.push(tok);
@@ -171,6 +182,6 @@ export function applyHunks(oldText: string, hunks: HunkInfo[]): string | null {
       }
     }
   }
-  while (pos < a.length) out.push(a[pos++]!);
+  while (pos < a.length) out.push(a[pos++]);
   return out.join('');
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import { blobOf, copyBlob } from './history.js';
 import type { Blob, LayerStore } from './layer.js';
@@ -29,7 +29,7 @@ function currentOf(store: LayerStore, p: string): Blob | null | undefined {
   return e.kind === 'deleted' && blobOf(e.base) ? null : undefined;
 }
 
-function branchError(reason: string, message: string, branch: string): ShadowboxError {
+function branchError(reason: ReasonOf<'ShadowFailed'>, message: string, branch: string): ShadowboxError {
   return new ShadowboxError(ErrorCodes.ShadowFailed, reason, message, { branch });
 }
 
@@ -103,8 +103,8 @@ export async function exportBranch(
       );
       let info = '';
       for (let i = 0; i + 1 < out.length; i += 2) {
-        const [, oldMode = '', newMode, oldOid = '', newOid, status] = out[i]!.split(/[ :]/);
-        const p = out[i + 1]!;
+        const [, oldMode = '', newMode, oldOid = '', newOid, status] = out[i].split(/[ :]/);
+        const p = out[i + 1];
         if (!firstOld.has(p)) firstOld.set(p, /^0+$/.test(oldMode) ? null : { mode: oldMode, oid: oldOid });
         info += status === 'D' ? `0 ${ZERO_OID}\t${prefix}${p}\0` : `${newMode} ${newOid}\t${prefix}${p}\0`;
       }
@@ -192,7 +192,7 @@ async function lsTree(
     for (const line of r.stdout.split('\0')) {
       const m = /^(\d+) \w+ ([0-9a-f]+)\t(.*)$/s.exec(line);
       const p = m?.[3]?.slice(prefix.length);
-      if (m && p !== undefined && wanted.has(p)) out.set(p, { mode: m[1]!, oid: m[2]! });
+      if (m && p !== undefined && wanted.has(p)) out.set(p, { mode: m[1], oid: m[2] });
     }
   }
   return out;

@@ -87,7 +87,7 @@ describe('export ends at the review state', () => {
     await svc.checkpoint('s1', ws.root, 't1', 'turn one');
     await v.writeFile('e.txt', 'after the last turn\n');
     const t = { sessionId: 's1', workspace: ws.root };
-    const thirty = (await svc.diff(t, ['c.txt'])).files[0]!.hunks.find((h) => h.lines.includes('+thirty'))!.id;
+    const thirty = (await svc.diff(t, ['c.txt'])).files[0].hunks.find((h) => h.lines.includes('+thirty'))!.id;
     await svc.reject(t, { paths: ['a.txt', 'd.txt', 'f.txt'], hunks: [thirty] }, 'person');
     await svc.accept(t, { paths: ['g.txt'], hunks: [], force: false }, 'person');
     await svc.accept(t, { paths: ['u.txt'], hunks: [], force: false }, 'person');
@@ -168,7 +168,7 @@ describe('export ends at the review state', () => {
     const t = { sessionId: 's1', workspace: ws.root };
     await svc.reject(t, { paths: ['a.txt'], hunks: [] }, 'person');
     const r = await svc.exportBranch(t, 'agent/work');
-    const wsId = readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const wsId = readdirSync(path.join(ws.stateDir, 'workspaces'))[0];
     const shadowGit = path.join(ws.stateDir, 'workspaces', wsId, 'shadow.git');
     expect(git(ws.root, '--git-dir', shadowGit, 'rev-parse', 'agent/work').trim()).toBe(r.commit);
     expect(git(ws.root, '--git-dir', shadowGit, 'show', 'agent/work:a.txt')).toBe('A\n');
@@ -292,8 +292,8 @@ describe('restart and watch', () => {
     const v = await svc.view('s1', ws.root);
     await v.writeFile('a.txt', 'A2\n');
     const t = { sessionId: 's1', workspace: ws.root };
-    expect((await svc.status(t)).files[0]!.stale).toBe(false);
+    expect((await svc.status(t)).files[0].stale).toBe(false);
     writeFileSync(path.join(ws.root, 'a.txt'), 'person\n');
-    expect((await svc.status(t)).files[0]!.stale).toBe(true);
+    expect((await svc.status(t)).files[0].stale).toBe(true);
   });
 });

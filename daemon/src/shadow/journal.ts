@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../state/index.js';
 import type { Base, Entry } from './layer.js';
 
 /** The layer state of a set of paths (null = no entry), saved so undo and crash recovery can put it back. */
@@ -38,10 +39,7 @@ export class Journal {
 
   async write(r: AcceptRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const file = path.join(this.dir, `${r.id}.json`);
-    const tmp = `${file}.${randomBytes(3).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(r));
-    await rename(tmp, file);
+    await writeFileAtomic(path.join(this.dir, `${r.id}.json`), JSON.stringify(r));
   }
 
   async read(id: string): Promise<AcceptRecord> {

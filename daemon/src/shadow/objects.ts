@@ -233,7 +233,7 @@ export class RepoObjects {
 
 async function readPackIds(dir: string): Promise<Set<string>> {
   const ids = new Set<string>();
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.startsWith('pack-') && n.endsWith('.idx'));
   } catch {
@@ -253,7 +253,7 @@ function packEntryHeader(type: number, size: number): Buffer {
   const out = [(type << 4) | (size & 0x0f)];
   let rest = Math.floor(size / 16);
   while (rest > 0) {
-    out[out.length - 1]! |= 0x80;
+    out[out.length - 1] |= 0x80;
     out.push(rest & 0x7f);
     rest = Math.floor(rest / 128);
   }
@@ -269,8 +269,8 @@ function packIndex(entries: { oid: string; crc: number; offset: number }[], pack
   b.writeUInt32BE(0xff744f63, 0);
   b.writeUInt32BE(2, 4);
   const fan = new Array<number>(256).fill(0);
-  for (const e of sorted) fan[parseInt(e.oid.slice(0, 2), 16)]!++;
-  for (let i = 0, sum = 0; i < 256; i++) b.writeUInt32BE((sum += fan[i]!), 8 + i * 4);
+  for (const e of sorted) fan[parseInt(e.oid.slice(0, 2), 16)]++;
+  for (let i = 0, sum = 0; i < 256; i++) b.writeUInt32BE((sum += fan[i]), 8 + i * 4);
   let at = 8 + 1024;
   for (const e of sorted) at += b.write(e.oid, at, 'hex');
   for (const e of sorted) at = b.writeUInt32BE(e.crc >>> 0, at);
@@ -286,7 +286,7 @@ function packIndex(entries: { oid: string; crc: number; offset: number }[], pack
 async function writeSynced(file: string, parts: Buffer[]): Promise<void> {
   const h = await open(file, 'wx', 0o444);
   try {
-    await h.writeFile(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    await h.writeFile(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     await h.sync();
   } finally {
     await h.close();

@@ -31,7 +31,7 @@ describe('checkpoints', () => {
     await v.remove('b.txt');
     const c2 = await svc.checkpoint('s1', ws.root, 't2', 'remove b');
     expect(await svc.checkpoint('s1', ws.root, 't3', 'again')).toBeNull();
-    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0];
     const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
     const log = git(ws.root, '--git-dir', gitDir, 'log', '--format=%s', 'refs/shadowbox/sessions/s1');
     // History holds only touched paths: b.txt enters as "real files" before the turn that removes it.
@@ -71,7 +71,7 @@ describe('checkpoints', () => {
     for (const p of ['sub/x.txt', 'sub-y.txt', 'sub.txt', 'sub/deep/z.txt', 'a b/é.txt']) await v.writeFile(p, p);
     await v.writeFile('run.sh', 'echo\n', { mode: 0o755 });
     const c = await svc.checkpoint('s1', ws.root, 't1', 'nested');
-    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0];
     const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
     expect(git(ws.root, '--git-dir', gitDir, 'fsck', '--strict', '--no-dangling').trim()).toBe('');
     expect(git(ws.root, '--git-dir', gitDir, 'show', `${c!.commit}:sub/deep/z.txt`)).toBe('sub/deep/z.txt');
@@ -87,7 +87,7 @@ describe('checkpoints', () => {
     await v.writeFile('keep/k.txt', 'K2\n');
     await v.writeFile('big.bin', big);
     const c1 = await svc.checkpoint('s1', ws.root, 't1', 'one');
-    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0]!;
+    const repo = (await import('node:fs')).readdirSync(path.join(ws.stateDir, 'workspaces'))[0];
     const gitDir = path.join(ws.stateDir, 'workspaces', repo, 'shadow.git');
     const packs = () => (git(ws.root, '--git-dir', gitDir, 'count-objects', '-v').match(/^packs: (\d+)$/m) ?? [])[1];
     const packed = () =>
@@ -140,17 +140,17 @@ describe('review', () => {
     const t = { sessionId: 's1', workspace: ws.root };
     const d1 = await svc.diff(t);
     const d2 = await svc.diff(t);
-    expect(d1.files[0]!.hunks.map((h) => h.id)).toEqual(d2.files[0]!.hunks.map((h) => h.id));
-    const [h1, h2] = d1.files[0]!.hunks;
-    expect(h1!.id).toMatch(/^f\.txt#[0-9a-f]{10}$/);
-    expect(d1.files[0]!.patch).toContain('+line 30 changed');
-    const r = await svc.accept(t, { paths: [], hunks: [h1!.id], force: false }, 'tester');
+    expect(d1.files[0].hunks.map((h) => h.id)).toEqual(d2.files[0].hunks.map((h) => h.id));
+    const [h1, h2] = d1.files[0].hunks;
+    expect(h1.id).toMatch(/^f\.txt#[0-9a-f]{10}$/);
+    expect(d1.files[0].patch).toContain('+line 30 changed');
+    const r = await svc.accept(t, { paths: [], hunks: [h1.id], force: false }, 'tester');
     expect(r.applied).toEqual([{ path: 'f.txt', action: 'written' }]);
     expect(read('f.txt')).toContain('line 3 changed\n');
     expect(read('f.txt')).not.toContain('line 30 changed');
     const d3 = await svc.diff(t);
-    expect(d3.files[0]!.hunks.map((h) => h.id)).toEqual([h2!.id]);
-    const again = await errorOf(svc.accept(t, { paths: [], hunks: [h1!.id], force: false }, 'tester'));
+    expect(d3.files[0].hunks.map((h) => h.id)).toEqual([h2.id]);
+    const again = await errorOf(svc.accept(t, { paths: [], hunks: [h1.id], force: false }, 'tester'));
     expect(isShadowboxError(again, ErrorCodes.HunkNotFound, 'unknown_hunk')).toBe(true);
     expect(
       isShadowboxError(
@@ -159,7 +159,7 @@ describe('review', () => {
         'not_pending',
       ),
     ).toBe(true);
-    await svc.accept(t, { paths: [], hunks: [h2!.id], force: false }, 'tester');
+    await svc.accept(t, { paths: [], hunks: [h2.id], force: false }, 'tester');
     expect(read('f.txt')).toContain('line 30 changed');
     expect((await svc.status(t)).files).toEqual([]);
   });
@@ -173,7 +173,7 @@ describe('review', () => {
       lines(40).replace('line 3\n', 'line 3 changed\n').replace('line 30\n', 'line 30 changed\n'),
     );
     const t = { sessionId: 's1', workspace: ws.root };
-    const ids = (await svc.diff(t)).files[0]!.hunks.map((h) => h.id);
+    const ids = (await svc.diff(t)).files[0].hunks.map((h) => h.id);
     const before = read('f.txt');
     for (const op of [
       () => svc.accept(t, { paths: [], hunks: ['f.txt#1'], force: false }, 'x'),
@@ -186,16 +186,16 @@ describe('review', () => {
       expect((e as Error).message).toContain(`${ids[0]} (1)`);
     }
     expect(read('f.txt')).toBe(before);
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual(ids);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual(ids);
     // The same stable id twice: the first accept applies it, the second is a typed error and writes nothing.
-    await svc.accept(t, { paths: [], hunks: [ids[0]!], force: false }, 'x');
+    await svc.accept(t, { paths: [], hunks: [ids[0]], force: false }, 'x');
     const applied = read('f.txt');
     expect(applied).toContain('line 3 changed\n');
     expect(applied).not.toContain('line 30 changed');
-    const again = await errorOf(svc.accept(t, { paths: [], hunks: [ids[0]!], force: false }, 'x'));
+    const again = await errorOf(svc.accept(t, { paths: [], hunks: [ids[0]], force: false }, 'x'));
     expect(isShadowboxError(again, ErrorCodes.HunkNotFound, 'unknown_hunk')).toBe(true);
     expect(read('f.txt')).toBe(applied);
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([ids[1]]);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual([ids[1]]);
   });
 
   it('a mode-only change (chmod, same bytes) is reviewed, checkpointed, exported, accepted and undone', async () => {
@@ -281,7 +281,7 @@ describe('review', () => {
     const json = JSON.stringify(entries);
     expect(json).not.toContain('A2');
     expect(json).toMatch(/"oid":"[0-9a-f]{40}"/);
-    expect(entries[0]!.data.by).toBe('tester');
+    expect(entries[0].data.by).toBe('tester');
     // The accept left no temp files behind.
     expect((await import('node:fs')).readdirSync(ws.root).filter((n) => n.includes('.sbx-'))).toEqual([]);
   });
@@ -295,7 +295,7 @@ describe('review', () => {
     writeFileSync(path.join(ws.root, 'f.txt'), lines(30).replace('line 2\n', 'line 2 by person\n'));
     await v.writeFile('f.txt', seen.replace('line 28\n', 'line 28 by agent\n'));
     const t = { sessionId: 's1', workspace: ws.root };
-    expect((await svc.status(t)).files[0]!.stale).toBe(true);
+    expect((await svc.status(t)).files[0].stale).toBe(true);
     const r = await svc.accept(t, ALL, 'tester');
     expect(r.conflicts).toEqual([]);
     expect(r.applied).toEqual([{ path: 'f.txt', action: 'merged' }]);
@@ -313,10 +313,10 @@ describe('review', () => {
     const r = await svc.accept(t, ALL, 'tester');
     expect(r.acceptId).toBeNull();
     expect(r.applied).toEqual([]);
-    expect(r.conflicts[0]!.path).toBe('f.txt');
-    expect(r.conflicts[0]!.hunks).toHaveLength(1);
-    expect(r.conflicts[0]!.conflictText).toContain('<<<<<<< yours');
-    expect(r.conflicts[0]!.conflictText).toContain('line 5 agent');
+    expect(r.conflicts[0].path).toBe('f.txt');
+    expect(r.conflicts[0].hunks).toHaveLength(1);
+    expect(r.conflicts[0].conflictText).toContain('<<<<<<< yours');
+    expect(r.conflicts[0].conflictText).toContain('line 5 agent');
     expect(read('f.txt')).toContain('line 5 person');
     const forced = await svc.accept(t, { ...ALL, force: true }, 'tester');
     expect(forced.applied).toEqual([{ path: 'f.txt', action: 'written' }]);
@@ -362,14 +362,14 @@ describe('review', () => {
     await v.writeFile('g.txt', 'G2\n');
     await v.remove('d');
     const t = { sessionId: 's1', workspace: ws.root };
-    const [h1, h2] = (await svc.diff(t, ['f.txt'])).files[0]!.hunks;
-    const r = await svc.reject(t, { paths: ['g.txt', 'd/x.txt'], hunks: [h1!.id] }, 'tester');
-    expect(r.rejected.sort()).toEqual(['d/x.txt', 'g.txt', h1!.id].sort());
+    const [h1, h2] = (await svc.diff(t, ['f.txt'])).files[0].hunks;
+    const r = await svc.reject(t, { paths: ['g.txt', 'd/x.txt'], hunks: [h1.id] }, 'tester');
+    expect(r.rejected.sort()).toEqual(['d/x.txt', 'g.txt', h1.id].sort());
     expect(Buffer.from(await v.readFile('g.txt')).toString()).toBe('G\n');
     expect(Buffer.from(await v.readFile('d/x.txt')).toString()).toBe('X\n');
     const left = (await svc.diff(t)).files;
     expect(left.map((f) => f.path)).toEqual(['f.txt']);
-    expect(left[0]!.hunks.map((h) => h.id)).toEqual([h2!.id]);
+    expect(left[0].hunks.map((h) => h.id)).toEqual([h2.id]);
     expect(read('g.txt')).toBe('G\n');
     expect(ws.audit.entries.at(-1)!.type).toBe('shadow.reject');
   });
@@ -397,7 +397,7 @@ describe('review', () => {
     const next = Buffer.concat([bin, Buffer.from([0, 9, 9])]);
     await v.writeFile('img.png', next);
     const t = { sessionId: 's1', workspace: ws.root };
-    const d = (await svc.diff(t)).files[0]!;
+    const d = (await svc.diff(t)).files[0];
     expect(d.binary).toBe(true);
     expect(d.hunks).toEqual([]);
     expect(d.patch).toContain('Binary files');

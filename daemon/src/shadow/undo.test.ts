@@ -34,7 +34,7 @@ async function twoHunks(): Promise<{ svc: ShadowService; t: ReviewTarget; two: s
       .replace('line28\n', 'LINE 28\n'),
   );
   const t = { sessionId: 's1', workspace: ws.root };
-  const hunks = (await svc.diff(t)).files[0]!.hunks;
+  const hunks = (await svc.diff(t)).files[0].hunks;
   expect(hunks).toHaveLength(2);
   const two = hunks.find((h) => h.lines.includes('+LINE TWO'))!.id;
   const l28 = hunks.find((h) => h.lines.includes('+LINE 28'))!.id;
@@ -65,7 +65,7 @@ describe('undo after hunk-level review', () => {
     expect(read('notes.txt')).toBe(ORIGINAL);
     expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: false, added: ['+LINE TWO'] }]);
     // The same hunk id as before the accept: a client can act on it again.
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([two]);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual([two]);
     expect((await svc.status(t)).undoable).toBe(0);
     // The agent's view still shows what it had after the reject.
     const v = await svc.view('s1', ws.root);
@@ -86,10 +86,10 @@ describe('undo after hunk-level review', () => {
       'shadow.accept',
     ]);
     const [a1, rej, und] = ws.audit.entries;
-    expect(a1!.data.hunks).toEqual([two]);
-    expect(rej!.data).toEqual({ by: 'tester', rejected: [l28] });
-    const before = (a1!.data.files as { path: string; before: unknown }[])[0]!.before;
-    expect(und!.data).toMatchObject({
+    expect(a1.data.hunks).toEqual([two]);
+    expect(rej.data).toEqual({ by: 'tester', rejected: [l28] });
+    const before = (a1.data.files as { path: string; before: unknown }[])[0].before;
+    expect(und.data).toMatchObject({
       acceptId: acc.acceptId,
       by: 'tester',
       files: [{ path: 'notes.txt', restored: before }],
@@ -106,7 +106,7 @@ describe('undo after hunk-level review', () => {
     await svc.undo(t, 'tester');
     expect(read('notes.txt')).toBe(ORIGINAL);
     expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: false, added: ['+LINE TWO'] }]);
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([two]);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual([two]);
   });
 
   it('accept the whole file, undo: both hunks pending again, not stale', async () => {
@@ -116,7 +116,7 @@ describe('undo after hunk-level review', () => {
     await svc.undo(t, 'tester');
     expect(read('notes.txt')).toBe(ORIGINAL);
     expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: false, added: ['+LINE TWO', '+LINE 28'] }]);
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([two, l28]);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual([two, l28]);
   });
 
   it('accept one hunk, the agent edits again, undo: its later edit stays, the accepted hunk is pending again', async () => {
@@ -143,7 +143,7 @@ describe('undo after hunk-level review', () => {
     // Still one undoable accept; the LINE 28 hunk still pending (stale: the person edited the file).
     expect((await svc.status(t)).undoable).toBe(1);
     expect(await pending(svc, t)).toEqual([{ path: 'notes.txt', stale: true, added: ['+LINE 28'] }]);
-    expect((await svc.diff(t)).files[0]!.hunks.map((h) => h.id)).toEqual([l28]);
+    expect((await svc.diff(t)).files[0].hunks.map((h) => h.id)).toEqual([l28]);
     expect(ws.audit.entries.map((x) => x.type)).toEqual(['shadow.accept']);
   });
 

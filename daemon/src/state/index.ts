@@ -4,3 +4,4 @@ export { acquireLock, readLock, LockInfo } from './lock.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
+export { writeFileAtomic, fsyncDir, type WriteFileAtomicOptions } from './durable.js';

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from './durable.js';
 
 /** A fresh random per-daemon token, written 0600 (temp + rename, never world-readable in between). */
 export async function writeToken(tokenFile: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  const tmp = `${tokenFile}.${process.pid}.tmp`;
-  await writeFile(tmp, `${token}\n`, { mode: 0o600 });
-  await rename(tmp, tokenFile);
+  await writeFileAtomic(tokenFile, `${token}\n`, { mode: 0o600 });
   return token;
 }
 

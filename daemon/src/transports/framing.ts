@@ -170,7 +170,7 @@ export class CappedFramedReader extends AbstractMessageReader {
 
 function idOf(value: unknown): number | string | null {
   if (value && typeof value === 'object' && 'id' in value) {
-    const id = (value as { id: unknown }).id;
+    const id = value.id;
     if (typeof id === 'number' || typeof id === 'string') return id;
   }
   return null;

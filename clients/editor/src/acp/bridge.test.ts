@@ -144,7 +144,7 @@ function fakeDaemon(
       ask: (q) => {
         const source = new CancellationTokenSource();
         const requestId = `r${++n}`;
-        const answer = server.sendRequest(
+        const answer = server.sendRequest<{ outcome: string }>(
           PermissionRequest.method,
           {
             sessionId: p.sessionId,
@@ -154,7 +154,7 @@ function fakeDaemon(
             ...q,
           },
           source.token,
-        ) as Promise<{ outcome: string }>;
+        );
         void answer.then(
           (a) => record('permission answer', a),
           (e: Error) => record('permission error', { message: e.message }),
@@ -321,9 +321,9 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
       'tool_call_update',
       'agent_message_chunk',
     ]);
-    expect(e.updates[4]!.update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' });
+    expect(e.updates[4].update).toEqual({ sessionUpdate: 'tool_call_update', toolCallId: 'k1', status: 'pending' });
     expect(e.updates.every((u) => u.sessionId === 's1')).toBe(true);
-    expect(e.updates[3]!.update).toMatchObject({
+    expect(e.updates[3].update).toMatchObject({
       sessionUpdate: 'tool_call',
       toolCallId: 'k1',
       kind: 'edit',
@@ -332,17 +332,17 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
       locations: [{ path: '/ws/a.txt' }],
     });
     // in_progress twice: once by the bridge when the editor allowed, once from the daemon's running.
-    expect(e.updates[5]!.update).toEqual({
+    expect(e.updates[5].update).toEqual({
       sessionUpdate: 'tool_call_update',
       toolCallId: 'k1',
       status: 'in_progress',
     });
-    expect(e.updates[6]!.update).toEqual({
+    expect(e.updates[6].update).toEqual({
       sessionUpdate: 'tool_call_update',
       toolCallId: 'k1',
       status: 'in_progress',
     });
-    expect(e.updates[7]!.update).toMatchObject({
+    expect(e.updates[7].update).toMatchObject({
       sessionUpdate: 'tool_call_update',
       toolCallId: 'k1',
       status: 'completed',
@@ -355,7 +355,7 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     expect(d.of('shadow/file')).toEqual([{ sessionId: 's1', path: 'a.txt' }]);
 
     expect(e.permissions).toHaveLength(1);
-    const q = e.permissions[0]!;
+    const q = e.permissions[0];
     expect(q.sessionId).toBe('s1');
     expect(q.toolCall).toMatchObject({
       toolCallId: 'k1',

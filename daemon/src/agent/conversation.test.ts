@@ -2,8 +2,8 @@
 // (every assistant tool call followed by its result), including after a crash or a max_tokens cut.
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
-import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './replay.js';
-import type { ChatMessage } from './types.js';
+import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './conversation.js';
+import type { ChatMessage } from '../providers/index.js';
 
 function log(bodies: SessionEventBody[]): SessionEvent[] {
   return bodies.map((event, seq) => ({ sessionId: 's', seq, time: '2026-01-01T00:00:00.000Z', event }));
@@ -12,10 +12,10 @@ function log(bodies: SessionEventBody[]): SessionEvent[] {
 /** Every tool call of an assistant message has exactly one result before the next user or assistant message. */
 function wellFormed(history: ChatMessage[]): boolean {
   for (let i = 0; i < history.length; i++) {
-    const m = history[i]!;
+    const m = history[i];
     if (m.role !== 'assistant' || !m.toolCalls?.length) continue;
     const results: string[] = [];
-    for (let j = i + 1; j < history.length && history[j]!.role === 'tool'; j++)
+    for (let j = i + 1; j < history.length && history[j].role === 'tool'; j++)
       results.push((history[j] as { toolCallId: string }).toolCallId);
     if (results.length !== m.toolCalls.length || !m.toolCalls.every((c) => results.includes(c.id))) return false;
   }

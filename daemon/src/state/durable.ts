@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/** How a state file reaches the disk: `sync` survives power loss (file and folder fsynced); `none` survives only a crash of the daemon. */
+export type Durability = 'sync' | 'none';
+
+export interface WriteFileAtomicOptions {
+  /** File mode of the new file (default 0600: state files are private). */
+  mode?: number;
+  /** Create the parent folder (0700) when missing. */
+  mkdirMode?: number;
+  /** Default `sync`: the one durability policy of the daemon's state files (docs/reliability.md). */
+  durability?: Durability;
+}
+
+/**
+ * The daemon's one "write temp then rename": the new content goes to a fresh temp file in the same
+ * folder (created exclusively, private), is fsynced, renamed over the target, and the folder is fsynced,
+ * so after a crash or power loss the file holds either the old or the new bytes, never a torn mix. A
+ * failed write removes its temp file and leaves the target as it was.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const dir = path.dirname(file);
+  if (options.mkdirMode !== undefined) await mkdir(dir, { recursive: true, mode: options.mkdirMode });
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const sync = (options.durability ?? 'sync') === 'sync';
+  try {
+    const fh = await open(tmp, 'wx', options.mode ?? 0o600);
+    try {
+      await fh.writeFile(data);
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  if (sync) await fsyncDir(dir);
+}
+
+/** Makes a rename or a new entry in `dir` durable (the folder's own entry list is fsynced). */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
