@@ -45,7 +45,7 @@ export async function startNvim(o: {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   let socket: net.Socket | null = null;
   for (let i = 0; i < 2000 && !socket; i++) {

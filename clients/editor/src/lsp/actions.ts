@@ -84,7 +84,7 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
       .map((h) => hunkEdit(text, h.blocks, h.place!));
     edits.sort((a, b) => a.range.start.line - b.range.start.line);
     for (let i = 1; i < edits.length; i++)
-      if (edits[i]!.range.start.line < edits[i - 1]!.range.end.line)
+      if (edits[i].range.start.line < edits[i - 1].range.end.line)
         throw refusal('hunk_does_not_apply', 'two of these changes overlap in your buffer; accept them one at a time');
     const ids = chosen.map((h) => h.hunk.id);
     // Marked before the edit goes out: the editor's didChange for it arrives before applyEdit answers.

@@ -62,8 +62,8 @@ export async function lspCommand(io: LspIo, argv: string[], daemonCommand: strin
   };
   if (values.clientProcessId) watchParent(Number(values.clientProcessId));
 
-  const reader = new StreamMessageReader(io.stdin as Readable);
-  const writer = new StreamMessageWriter(io.stdout as NodeJS.WritableStream);
+  const reader = new StreamMessageReader(io.stdin);
+  const writer = new StreamMessageWriter(io.stdout);
   reader.onClose(() => finish(watchDog.shutdownReceived ? 0 : 1));
   const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), watchDog);
   const server = createLspServer({

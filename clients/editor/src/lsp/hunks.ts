@@ -136,7 +136,7 @@ export function placeRange(text: Pick<TextLines, 'lines'>, p: HunkPlace): Range 
   if (n === 0) return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
   const first = Math.min(p.line, n - 1);
   const last = p.count > 0 ? Math.min(p.line + p.count - 1, n - 1) : first;
-  return { start: { line: first, character: 0 }, end: { line: last, character: text.lines[last]!.length } };
+  return { start: { line: first, character: 0 }, end: { line: last, character: text.lines[last].length } };
 }
 
 /** The edit that turns a pending hunk's changed lines into the agent's, touching nothing else. */
@@ -152,7 +152,7 @@ export function hunkEdit(text: TextLines, b: HunkBlocks, p: HunkPlace): TextEdit
   // The change runs to the end of the text: its last line ends with a break unless the agent's has none.
   const tail = b.newNoEol ? core.join(text.eol) : withEol(core);
   if (text.finalEol || n === 0) return { range: { start: pos(line), end: pos(n) }, newText: tail };
-  const lastEnd = pos(n - 1, text.lines[n - 1]!.length);
+  const lastEnd = pos(n - 1, text.lines[n - 1].length);
   if (removed === 0) return { range: { start: lastEnd, end: lastEnd }, newText: text.eol + tail };
   return { range: { start: pos(line), end: lastEnd }, newText: tail };
 }
@@ -166,7 +166,7 @@ export function applyEdits(text: string, edits: readonly TextEdit[]): string {
     o += l.length + 1;
   }
   const at = (p: { line: number; character: number }) =>
-    p.line >= offsets.length ? text.length : Math.min(offsets[p.line]! + p.character, text.length);
+    p.line >= offsets.length ? text.length : Math.min(offsets[p.line] + p.character, text.length);
   const sorted = [...edits].sort((a, b) => at(b.range.start) - at(a.range.start));
   let out = text;
   for (const e of sorted) out = out.slice(0, at(e.range.start)) + e.newText + out.slice(at(e.range.end));

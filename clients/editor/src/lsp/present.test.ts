@@ -37,10 +37,10 @@ describe('presentation', () => {
     expect(clean('x'.repeat(100))).toHaveLength(60);
     const h = hunk('a', 1, ['-\tindented', '+\u001b]8;;http://evil\u0007link']);
     const v = viewFile(modified('a', [h]), toLines('\tindented\n'));
-    const md = hoverOf(v.hunks[0]!, false);
+    const md = hoverOf(v.hunks[0], false);
     expect(md).toContain('-\tindented');
     expect(md).not.toMatch(/[\u0000-\u0008\u001b\u007f]/);
-    expect(diagnosticsOf(v)[0]!.message).toBe('agent replaces 1 line with 1 line: "indented" → "]8;;http://evil link"');
+    expect(diagnosticsOf(v)[0].message).toBe('agent replaces 1 line with 1 line: "indented" → "]8;;http://evil link"');
   });
   it('a stale file says that accepting merges; a hunk whose lines were edited says so and stays where the diff put it', () => {
     const h = hunk('a', 1, [' one', '-two', '+TWO', ' three']);

@@ -52,14 +52,12 @@ const LINE1: Range = { start: { line: 0, character: 0 }, end: { line: 0, charact
 
 /** Control characters and overlong lines from the model's text never reach the editor's UI (one-line summaries). */
 export function clean(s: string, max = 60): string {
-  // eslint-disable-next-line no-control-regex
   const t = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
 
 /** The same for a line of code: indentation and tabs kept. */
 function codeLine(s: string, max = 400): string {
-  // eslint-disable-next-line no-control-regex
   const t = s.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, ' ');
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }

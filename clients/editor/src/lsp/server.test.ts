@@ -26,11 +26,11 @@ async function setup(
   return { daemon, editor };
 }
 const actionsAt = (e: FakeEditor, uri: string, line: number) =>
-  e.conn.sendRequest('textDocument/codeAction', {
+  e.conn.sendRequest<CodeAction[]>('textDocument/codeAction', {
     textDocument: { uri },
     range: { start: { line, character: 0 }, end: { line, character: 0 } },
     context: { diagnostics: e.diagnostics.get(uri) ?? [] },
-  }) as Promise<CodeAction[]>;
+  });
 const run = (e: FakeEditor, a: CodeAction) => e.conn.sendRequest('workspace/executeCommand', a.command!);
 
 describe('shadowbox lsp over an in-memory connection', () => {
@@ -81,7 +81,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
     ]);
     expect((await actionsAt(editor, A, 6)).map((a) => a.title)).toEqual(['Accept all in file', 'Reject all in file']);
     expect(await actionsAt(editor, 'file:///ws/other.txt', 0)).toEqual([]);
-    const lenses = (await editor.conn.sendRequest('textDocument/codeLens', { textDocument: { uri: A } })) as CodeLens[];
+    const lenses = await editor.conn.sendRequest<CodeLens[]>('textDocument/codeLens', { textDocument: { uri: A } });
     expect(lenses.map((l) => [l.range.start.line, l.command?.title, l.command?.arguments])).toEqual([
       [2, 'Accept', [{ uri: A, hunks: [H3.id] }]],
       [2, 'Reject', [{ uri: A, hunks: [H3.id] }]],
@@ -91,10 +91,10 @@ describe('shadowbox lsp over an in-memory connection', () => {
   it('hovers the hunk with its diff in a fence that backticks in the agent text cannot close', async () => {
     const tricky = hunk('a.txt', 1, [' one', '-two', '+```', '+[x](command:evil)', ' three']);
     const { editor } = await setup({ files: [modified('a.txt', [tricky])] });
-    const h = (await editor.conn.sendRequest('textDocument/hover', {
+    const h = await editor.conn.sendRequest<Hover>('textDocument/hover', {
       textDocument: { uri: A },
       position: { line: 1, character: 0 },
-    })) as Hover;
+    });
     const md = (h.contents as { value: string }).value;
     expect(md).toContain('````diff\n@@ -1,3 +1,4 @@\n one\n-two\n+```\n+[x](command:evil)\n three\n````');
     expect(
@@ -108,7 +108,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
   it('accept of a file that is not open: the daemon writes it (shadow/accept with the hunk id) and the diagnostic goes', async () => {
     const { daemon, editor } = await setup();
     const [accept] = await actionsAt(editor, A, 2);
-    expect(await run(editor, accept!)).toEqual({
+    expect(await run(editor, accept)).toEqual({
       via: 'daemon',
       applied: [{ path: 'a.txt', action: 'written' }],
       conflicts: [],
@@ -123,7 +123,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
     await editor.open(A, `unsaved\n${A_TEXT}`);
     await until(() => editor.diagnostics.get(A)?.[0]?.range.start.line === 3, 'diagnostic placed in the buffer');
     const [accept] = await actionsAt(editor, A, 3);
-    expect(await run(editor, accept!)).toEqual({ via: 'buffer', hunks: [H3.id] });
+    expect(await run(editor, accept)).toEqual({ via: 'buffer', hunks: [H3.id] });
     expect(editor.buffers.get(A)!.getText()).toBe(`unsaved\n${A_TEXT.replace('three', 'THREE')}`);
     expect(daemon.callsOf('shadow/accept')).toEqual([]);
     // Until it is saved the change shows as a hint, with no actions left for it.
@@ -139,7 +139,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
   it('an accept undone in the buffer before saving is not recorded: the hunk is pending again', async () => {
     const { daemon, editor } = await setup();
     await editor.open(A, A_TEXT);
-    await run(editor, (await actionsAt(editor, A, 2))[0]!);
+    await run(editor, (await actionsAt(editor, A, 2))[0]);
     await editor.type(A, A_TEXT);
     await editor.save(A);
     await until(() => editor.diagnostics.get(A)?.[0]?.severity === 3, 'pending again');
@@ -150,7 +150,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
     const { daemon, editor } = await setup();
     await editor.open(A, A_TEXT.replace('three', 'three (mine)'));
     const [accept] = await actionsAt(editor, A, 2);
-    await expect(run(editor, accept!)).rejects.toMatchObject({
+    await expect(run(editor, accept)).rejects.toMatchObject({
       code: ErrorCodes.HunkNotFound,
       data: { reason: 'hunk_does_not_apply' },
     });
@@ -162,13 +162,13 @@ describe('shadowbox lsp over an in-memory connection', () => {
   it('an editor that cannot apply edits: the daemon writes a clean buffer, and a dirty one is refused', async () => {
     const { daemon, editor } = await setup({ applyEdit: false });
     await editor.open(A, `${A_TEXT}unsaved\n`);
-    await expect(run(editor, (await actionsAt(editor, A, 2))[0]!)).rejects.toMatchObject({
+    await expect(run(editor, (await actionsAt(editor, A, 2))[0])).rejects.toMatchObject({
       code: ErrorCodes.ReviewStale,
       data: { reason: 'unsaved_buffer' },
     });
     expect(daemon.callsOf('shadow/accept')).toEqual([]);
     await editor.type(A, A_TEXT);
-    expect(await run(editor, (await actionsAt(editor, A, 2))[0]!)).toMatchObject({ via: 'daemon' });
+    expect(await run(editor, (await actionsAt(editor, A, 2))[0])).toMatchObject({ via: 'daemon' });
     expect(daemon.callsOf('shadow/accept')).toEqual([{ sessionId: 's1', hunks: [H3.id] }]);
   });
 
@@ -205,9 +205,9 @@ describe('shadowbox lsp over an in-memory connection', () => {
     expect(line1('file:///ws/added.txt')?.message).toBe('agent adds this file (2 lines)');
     const actions = await actionsAt(editor, 'file:///ws/old.txt', 0);
     expect(actions.map((a) => a.title)).toEqual(['Accept agent change', 'Reject agent change']);
-    await run(editor, actions[0]!);
+    await run(editor, actions[0]);
     expect(daemon.callsOf('shadow/accept')).toEqual([{ sessionId: 's1', paths: ['new/name.txt'] }]);
-    await run(editor, (await actionsAt(editor, 'file:///ws/gone.txt', 0))[1]!);
+    await run(editor, (await actionsAt(editor, 'file:///ws/gone.txt', 0))[1]);
     expect(daemon.callsOf('shadow/reject')).toEqual([{ sessionId: 's1', paths: ['gone.txt'] }]);
     await until(
       () =>
@@ -300,7 +300,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
     daemon.addSession('s2', [modified('b.txt', [hunk('b.txt', 1, ['-x', '+y'])])]);
     await editor.server.poll();
     expect(daemon.callsOf('session/attach').map((c) => c.sessionId)).toEqual(['s1']);
-    await run(editor, (await actionsAt(editor, A, 2))[0]!);
+    await run(editor, (await actionsAt(editor, A, 2))[0]);
     await until(() => editor.diagnostics.get(A)?.length === 0, 'a.txt done');
     await editor.server.poll();
     expect(daemon.callsOf('session/attach').map((c) => c.sessionId)).toEqual(['s1', 's2']);
@@ -349,7 +349,7 @@ describe('shadowbox lsp over an in-memory connection', () => {
 
   it('undo (shadowbox.undo) is relayed to the daemon and the restored hunk shows again', async () => {
     const { daemon, editor } = await setup();
-    await run(editor, (await actionsAt(editor, A, 2))[0]!);
+    await run(editor, (await actionsAt(editor, A, 2))[0]);
     await until(() => editor.diagnostics.get(A)?.length === 0, 'accepted');
     expect(await editor.conn.sendRequest('workspace/executeCommand', { command: 'shadowbox.undo' })).toEqual({
       via: 'daemon',

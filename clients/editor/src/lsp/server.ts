@@ -163,7 +163,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
       hasPending: () => (state?.files().length ?? 0) > 0,
       onSession,
       onEvent,
-      log: o.log,
+      log: (m) => o.log(m),
       pollMs: o.pollMs ?? 0,
     });
     await follower.start();
@@ -219,7 +219,7 @@ export function createLspServer(o: LspServerOptions): LspServer {
       return;
     }
     const uris = createWorkspaceUris(workspace);
-    state = createReviewState({ uris, document: (u) => documents.get(u), publish, log: o.log });
+    state = createReviewState({ uris, document: (u) => documents.get(u), publish, log: (m) => o.log(m) });
     actions = createReviewActions({
       state,
       target: () => {

@@ -32,7 +32,7 @@ import {
   WorkspaceChanged,
   type SessionEvent,
 } from '@shadowbox/protocol';
-import type { Diagnostic, PublishDiagnosticsParams, TextEdit, WorkspaceEdit } from 'vscode-languageserver';
+import type { Diagnostic, PublishDiagnosticsParams, WorkspaceEdit } from 'vscode-languageserver';
 import { ShadowboxClient } from '../client.js';
 import { applyEdits } from './hunks.js';
 import type { FileDiffT } from './present.js';
@@ -145,7 +145,7 @@ export function fakeDaemon(): FakeDaemon {
       return { sessions: list.sort((a, b) => b.info.createdAt.localeCompare(a.info.createdAt)).map((s) => s.info) };
     });
     server.onRequest(SessionAttach.method, (raw: unknown) => {
-      const s = session(record(SessionAttach.method)(raw) as { sessionId: string });
+      const s = session(record(SessionAttach.method)(raw));
       attached.get(server)!.add(s.info.sessionId);
       return { session: s.info, history: [] };
     });
@@ -185,7 +185,7 @@ export function fakeDaemon(): FakeDaemon {
       await emit(s.info.sessionId, { type: 'review', action: 'accept', paths: taken, clientId });
       return {
         acceptId: 'acc1',
-        applied: taken.map((t) => ({ path: t.split('#')[0]!, action: 'written' })),
+        applied: taken.map((t) => ({ path: t.split('#')[0], action: 'written' })),
         conflicts: [],
       };
     });
@@ -328,7 +328,7 @@ export function fakeEditor(
     for (const [uri, es] of Object.entries(p.edit.changes ?? {})) {
       const doc = buffers.get(uri);
       if (!doc) return { applied: false, failureReason: 'not open' };
-      await change(uri, applyEdits(doc.getText(), es as TextEdit[]));
+      await change(uri, applyEdits(doc.getText(), es));
     }
     return { applied: true };
   });

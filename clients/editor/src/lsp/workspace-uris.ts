@@ -20,12 +20,12 @@ export interface WorkspaceUris {
 export function createWorkspaceUris(root: string, realRoot = root): WorkspaceUris {
   const roots = [...new Set([path.resolve(root), path.resolve(realRoot)])];
   return {
-    root: roots[0]!,
+    root: roots[0],
     uriOf(rel) {
       if (!rel || rel.includes('\0') || rel.endsWith('/') || path.posix.isAbsolute(rel)) return null;
       const norm = path.posix.normalize(rel);
       if (norm !== rel || norm === '..' || norm.startsWith('../') || norm === '.') return null;
-      return pathToFileURL(path.join(roots[0]!, ...rel.split('/'))).href;
+      return pathToFileURL(path.join(roots[0], ...rel.split('/'))).href;
     },
     relOf(uri) {
       let abs: string;
