@@ -1,4 +1,4 @@
-import { ShadowAccept, ShadowFile, ShadowReject, ShadowUndo } from '@shadowbox/protocol';
+import { ShadowAccept, ShadowFile, ShadowReject, ShadowUndo, ErrorCodes } from '@shadowbox/protocol';
 import type { ApplyWorkspaceEditParams, ApplyWorkspaceEditResult, TextEdit } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { z } from 'zod';
@@ -59,12 +59,17 @@ export interface ReviewActions {
 export function createReviewActions(d: ActionDeps): ReviewActions {
   function pendingFile(uri: string, hunks?: string[]): { rel: string; diff: FileDiffT } {
     const f = d.state.fileAt(uri);
-    if (!f) throw refusal('not_pending', `no pending agent change in ${uri}`, { uri });
+    if (!f) throw refusal(ErrorCodes.HunkNotFound, 'not_pending', `no pending agent change in ${uri}`, { uri });
     const unknown = (hunks ?? []).filter((id) => !f.diff.hunks.some((h) => h.id === id));
     if (unknown.length > 0)
-      throw refusal('unknown_hunk', `${unknown.join(', ')}: not pending any more (the review changed; look again)`, {
-        hunks: unknown,
-      });
+      throw refusal(
+        ErrorCodes.HunkNotFound,
+        'unknown_hunk',
+        `${unknown.join(', ')}: not pending any more (the review changed; look again)`,
+        {
+          hunks: unknown,
+        },
+      );
     return f;
   }
 
@@ -75,6 +80,7 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
     const lost = chosen.filter((h) => !h.place);
     if (lost.length > 0)
       throw refusal(
+        ErrorCodes.HunkNotFound,
         'hunk_does_not_apply',
         `the lines this change replaces were edited in your buffer; change them by hand or reject it (${lost.map((h) => h.hunk.id).join(', ')})`,
         { hunks: lost.map((h) => h.hunk.id) },
@@ -85,7 +91,11 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
     edits.sort((a, b) => a.range.start.line - b.range.start.line);
     for (let i = 1; i < edits.length; i++)
       if (edits[i].range.start.line < edits[i - 1].range.end.line)
-        throw refusal('hunk_does_not_apply', 'two of these changes overlap in your buffer; accept them one at a time');
+        throw refusal(
+          ErrorCodes.HunkNotFound,
+          'hunk_does_not_apply',
+          'two of these changes overlap in your buffer; accept them one at a time',
+        );
     const ids = chosen.map((h) => h.hunk.id);
     // Marked before the edit goes out: the editor's didChange for it arrives before applyEdit answers.
     const marked = d.state.inBuffer(doc.uri);
@@ -104,6 +114,7 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
       if (!r.applied) {
         unmark();
         throw refusal(
+          ErrorCodes.ShadowFailed,
           'edit_refused',
           `the editor did not apply the change${r.failureReason ? `: ${r.failureReason}` : ''}`,
         );
@@ -120,9 +131,14 @@ export function createReviewActions(d: ActionDeps): ReviewActions {
     const { daemon, sessionId } = d.target();
     const saved = await daemon.request(ShadowFile, { sessionId, path: rel });
     if (saved.binary || (saved.real ?? '') === doc.getText()) return;
-    throw refusal('unsaved_buffer', `${rel} has unsaved changes in the editor: save or revert them first`, {
-      path: rel,
-    });
+    throw refusal(
+      ErrorCodes.ReviewStale,
+      'unsaved_buffer',
+      `${rel} has unsaved changes in the editor: save or revert them first`,
+      {
+        path: rel,
+      },
+    );
   }
 
   return {

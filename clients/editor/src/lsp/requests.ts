@@ -1,3 +1,4 @@
+import { ErrorCodes } from '@shadowbox/protocol';
 import { MessageType, type Connection } from 'vscode-languageserver';
 import { ReviewTargetArgs, type ReviewActions } from './actions.js';
 import { messageOf, refusal } from './errors.js';
@@ -36,14 +37,23 @@ export function registerReviewRequests(connection: Connection, d: ReviewRequestD
   });
   connection.onExecuteCommand(async (p) => {
     const actions = d.actions();
-    if (!actions) throw refusal('no_session', 'the shadowbox language server has no workspace');
+    if (!actions)
+      throw refusal(
+        ErrorCodes.SessionNotFound,
+        'no_session_for_workspace',
+        'the shadowbox language server has no workspace',
+      );
     try {
       if (p.command === Commands.undo) return await actions.undo();
       if (p.command !== Commands.accept && p.command !== Commands.reject)
-        throw refusal('unknown_command', `unknown command ${JSON.stringify(clean(p.command, 80))}`);
+        throw refusal(
+          ErrorCodes.InvalidParams,
+          'unknown_command',
+          `unknown command ${JSON.stringify(clean(p.command, 80))}`,
+        );
       const args = ReviewTargetArgs.safeParse(p.arguments ?? []);
       if (!args.success)
-        throw refusal('invalid_command_arguments', `${p.command} takes [{uri, hunks?}]`, {
+        throw refusal(ErrorCodes.InvalidParams, 'invalid_command_arguments', `${p.command} takes [{uri, hunks?}]`, {
           issues: args.error.issues.length,
         });
       const [{ uri, hunks }] = args.data;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { WorkspaceChanged, type SessionEventBody } from '@shadowbox/protocol';
+import { WorkspaceChanged, type SessionEventBody, ErrorCodes } from '@shadowbox/protocol';
 import {
   CodeLensRefreshRequest,
   MessageType,
@@ -223,8 +223,14 @@ export function createLspServer(o: LspServerOptions): LspServer {
     actions = createReviewActions({
       state,
       target: () => {
-        if (!daemon || daemon.closed) throw refusal('daemon_unavailable', 'not connected to the shadowbox daemon');
-        if (!follower?.sessionId) throw refusal('no_session', 'no shadowbox session on this workspace');
+        if (!daemon || daemon.closed)
+          throw refusal(ErrorCodes.NotAttached, 'daemon_unavailable', 'not connected to the shadowbox daemon');
+        if (!follower?.sessionId)
+          throw refusal(
+            ErrorCodes.SessionNotFound,
+            'no_session_for_workspace',
+            'no shadowbox session on this workspace',
+          );
         return { daemon, sessionId: follower.sessionId };
       },
       document: (u) => documents.get(u),
