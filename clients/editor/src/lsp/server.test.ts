@@ -359,6 +359,33 @@ describe('shadowbox lsp over an in-memory connection', () => {
     await until(() => editor.diagnostics.get(A)?.length === 1, 'pending again');
   });
 
+  it('an editor that declines the edit: edit_refused, and the hunk stays pending', async () => {
+    const { daemon, editor } = await setup();
+    await editor.open(A, A_TEXT);
+    editor.refuseEdits = true;
+    await expect(run(editor, (await actionsAt(editor, A, 2))[0])).rejects.toMatchObject({
+      code: ErrorCodes.ShadowFailed,
+      data: { reason: 'edit_refused' },
+    });
+    expect(daemon.callsOf('shadow/accept')).toEqual([]);
+    expect((await actionsAt(editor, A, 2)).map((a) => a.title)).toContain('Accept agent change');
+  });
+
+  it('a workspace with no session: commands say so (no_session_for_workspace) and nothing is shown', async () => {
+    const daemon = fakeDaemon();
+    const editor = fakeEditor(async () => daemon.connect());
+    editors.push(editor);
+    await editor.initialize();
+    await editor.server.ready;
+    await expect(
+      editor.conn.sendRequest('workspace/executeCommand', { command: 'shadowbox.undo' }),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.SessionNotFound,
+      data: { reason: 'no_session_for_workspace' },
+    });
+    expect(editor.diagnostics.size).toBe(0);
+  });
+
   it('the daemon going away clears the diagnostics and says so; its return brings them back', async () => {
     const daemon = fakeDaemon();
     daemon.addSession('s1', [modified('a.txt', [H3])]);

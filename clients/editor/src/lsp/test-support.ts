@@ -268,6 +268,8 @@ export interface FakeEditor {
   progress: unknown[];
   edits: WorkspaceEdit[];
   buffers: Map<string, TextDocument>;
+  /** When set, the editor answers workspace/applyEdit with applied: false (a person declining it). */
+  refuseEdits: boolean;
   initialize(opts?: { applyEdit?: boolean; session?: string; root?: string }): Promise<unknown>;
   open(uri: string, text: string): Promise<void>;
   type(uri: string, text: string): Promise<void>;
@@ -325,6 +327,7 @@ export function fakeEditor(
   conn.onNotification('$/progress', (p: unknown) => void progress.push(p));
   conn.onRequest('workspace/applyEdit', async (p: { edit: WorkspaceEdit }) => {
     edits.push(p.edit);
+    if (editor.refuseEdits) return { applied: false, failureReason: 'declined' };
     for (const [uri, es] of Object.entries(p.edit.changes ?? {})) {
       const doc = buffers.get(uri);
       if (!doc) return { applied: false, failureReason: 'not open' };
@@ -333,7 +336,8 @@ export function fakeEditor(
     return { applied: true };
   });
   conn.listen();
-  return {
+  const editor: FakeEditor = {
+    refuseEdits: false,
     conn,
     server,
     diagnostics,
@@ -371,6 +375,7 @@ export function fakeEditor(
       serverConn.dispose();
     },
   };
+  return editor;
 }
 
 /** Polls a condition every 5 ms until it holds (generous overall limit; never a duration assertion). */
