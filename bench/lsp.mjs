@@ -19,6 +19,7 @@ import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { bin, startDaemon } from './lib/daemon.mjs';
 
 const ROUNDS = 7;
+const settle = () => new Promise((r) => setTimeout(r, 250));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const range = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} ms`;
 const bare = new URL('./lib/lsp-bare-server.mjs', import.meta.url).pathname;
@@ -156,11 +157,17 @@ export async function run() {
     const a = { lsp: [], buf: [], sock: [], cli: [] };
     for (let i = 1; i <= ROUNDS; i++) {
       const ids = await turn(i);
+      // A pause between the variants lets the server's re-read of the review (it holds the session lock)
+      // finish, so the next variant does not queue behind it.
+      await settle();
       a.lsp.push(await acceptVia(lspUri, i));
+      await settle();
       a.buf.push(await acceptVia(bufUri, i));
+      await settle();
       const t0 = performance.now();
       await c.request({ method: 'shadow/accept' }, { sessionId, hunks: [ids.sock] });
       a.sock.push(performance.now() - t0);
+      await settle();
       a.cli.push(await cli(['accept', ids.cli, '--session', sessionId], env, ws));
     }
     rows.push({
