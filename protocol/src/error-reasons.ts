@@ -149,6 +149,7 @@ export const ErrorReasons = {
     policy_denied: 'A policy rule or the mode denied the call (`data.rule`).',
     user_denied: 'A person denied the call.',
     policy_failed: 'The policy could not decide, so the call was denied.',
+    path_denied: 'A call the policy let run reached a path a deny rule keeps from it (`data.path`, `data.rule`).',
   },
   PermissionTimeout: {
     permission_timeout: 'Nobody answered the permission question in time; the call was denied.',
@@ -158,8 +159,11 @@ export const ErrorReasons = {
     rules_file_unreadable: 'The project rules file cannot be read.',
     rules_file_corrupt: 'The project rules file is not valid (it is not overwritten).',
     bad_path_pattern: 'A rule path must be relative to the workspace, without `..`.',
-    bad_host_pattern: 'A rule host must be an exact host or `*.domain`.',
+    bad_host_pattern: 'A rule host must be a host name, an IP address or `*.domain` (no scheme, port or path).',
     unknown_rule_id: 'No project rule with that id.',
+    bad_rule: 'A rule fails its schema, e.g. an unknown key (`data.field` names it).',
+    rule_matches_everything: 'An allow rule names nothing (it would allow every call); write `tool: "*"` to mean that.',
+    port_without_host: 'A rule `port` narrows a `host`; give the host too.',
   },
 
   HunkNotFound: {
@@ -199,13 +203,17 @@ export const ErrorReasons = {
     chain_broken: 'An entry does not link to the previous one.',
     head_corrupt: 'The signed head file is unreadable.',
     head_missing: 'The signed head file is missing.',
-    truncated_tail: 'Entries the signed head covers are missing (the log was cut).',
+    truncated_tail: 'Entries the signed head or a session’s event log refers to are missing (the log was cut).',
+    bad_mac: 'An entry no signature covers yet was not written with the daemon key (forged or replaced).',
+    reference_mismatch: 'A session’s event log refers to a seq that records another call.',
+    unsigned_tail: 'Entries after the newest signed checkpoint (a failure only with `strict`).',
   },
   AuditFailed: {
     key_corrupt: 'The daemon key file is unreadable (left as is).',
     key_write_failed: 'The daemon key could not be written.',
     audit_closed: 'The audit log is closed.',
     append_failed: 'An audit entry could not be written.',
+    audit_unavailable: 'A tool call was not run because its audit entry could not be written (write-ahead).',
   },
 
   ProviderAuth: {
@@ -240,6 +248,10 @@ export const ErrorReasons = {
     duplicate_tool: 'Two tools have the same name.',
     invalid_tool_schema: 'A tool’s input schema has no JSON Schema form.',
     wasmtime_missing: 'The config asks for the wasmtime runner but no wasmtime binary is found.',
+    state_dir_unsafe: 'The state folder belongs to another user or others can write it (its mode is never changed).',
+    socket_dir_unsafe: 'The socket’s folder belongs to another user or others can write it (e.g. /tmp).',
+    socket_path_taken: 'Something that is not a stale socket is at the socket path; it is left alone.',
+    socket_in_use: 'Something is listening on the socket path already.',
   },
   ProviderRequestInvalid: {
     bad_request: 'The provider rejected the request (400/413/422).',

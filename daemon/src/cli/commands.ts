@@ -56,7 +56,7 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./audit-commands.js')).auditCommand,
   },
   policy: {
-    summary: 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID',
+    summary: 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host [--port] | remove ID',
     load: async () => (await import('./audit-commands.js')).policyCommand,
   },
   python: {
