@@ -28,6 +28,9 @@ export const ErrorReasons = {
     invalid_argv: 'A WASI run needs at least the program name in argv.',
     invalid_mount: 'A WASI mount point is not allowed.',
     invalid_cwd: 'A WASI run’s working directory is not one of its mount points (or `/`).',
+    invalid_command_arguments:
+      'A language-server command (`shadowbox.accept`, `shadowbox.reject`) did not get `[{uri, hunks?}]`.',
+    unknown_command: 'The language server has no such command (`workspace/executeCommand`).',
   },
   InternalError: {
     internal: 'An unexpected failure inside the daemon (logged with its stack on the daemon side).',
@@ -71,6 +74,7 @@ export const ErrorReasons = {
   },
   NotAttached: {
     not_attached: 'Attach to the session first.',
+    daemon_unavailable: 'The language server has no daemon connection right now (it reconnects by itself).',
   },
 
   PathOutsideWorkspace: {
@@ -179,13 +183,18 @@ export const ErrorReasons = {
   UndoRefused: {
     changed_since_accept: 'The files changed since the accept; undo would lose those changes.',
   },
-  ReviewStale: {},
+  ReviewStale: {
+    unsaved_buffer:
+      'The file has unsaved edits in the editor, so the language server does not let the daemon write it: save or revert first.',
+  },
   ShadowFailed: {
     write_failed: 'Staging the accepted files failed; nothing was changed.',
     git_failed: 'A git command on the shadow repository failed.',
     branch_exists: 'The export branch exists already.',
     invalid_branch: 'Not a valid branch name.',
     nothing_to_export: 'The session has no commits to export.',
+    edit_refused:
+      'The editor did not apply the language server’s edit (`workspace/applyEdit` answered `applied: false`).',
   },
 
   AuditCorrupt: {
@@ -367,7 +376,7 @@ export const ErrorCodeDocs = {
   MergeConflict: 'Reserved, not sent by this version: an accept met the person’s own overlapping edits.',
   NothingToUndo: 'There is no accept to undo.',
   UndoRefused: 'Undo would overwrite later changes.',
-  ReviewStale: 'Reserved, not sent by this version: the review no longer matches the workspace.',
+  ReviewStale: 'The review no longer matches what the person has (sent by the language server, not the daemon).',
   ShadowFailed: 'The shadow workspace could not complete an operation.',
   AuditCorrupt: '`audit verify` found the log altered or damaged.',
   AuditFailed: 'The audit log could not be written.',
