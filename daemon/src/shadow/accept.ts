@@ -7,7 +7,8 @@ import type { ItemDiff, ReviewItem } from './changes.js';
 import { applyHunks, type HunkInfo, looksBinary, MAX_DIFF_BYTES } from './diff.js';
 import type { Git } from './git.js';
 import { type AcceptRecord, type Journal, type LayerSlice, newAcceptId } from './journal.js';
-import type { Base, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base } from './layer-types.js';
 
 /** One review item chosen for accept: the whole file (hunks null) or some of its hunks. */
 export interface Selected {

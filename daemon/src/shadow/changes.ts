@@ -1,5 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
-import { type Base, type LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base } from './layer-types.js';
 import { diffText, type HunkInfo, looksBinary, MAX_DIFF_BYTES } from './diff.js';
 
 export type ChangeKind = 'added' | 'modified' | 'deleted' | 'renamed';

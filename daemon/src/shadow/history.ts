@@ -1,5 +1,6 @@
 import { gitMode } from './git.js';
-import type { Base, Blob, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, Blob } from './layer-types.js';
 import { initBareRepo, ObjectWriter, RepoObjects } from './objects.js';
 
 /** Creates the workspace's shadow repository (bare, in the state dir) unless it exists; no git process needed. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../state/index.js';
-import type { Base, Entry } from './layer.js';
+import type { Base, Entry } from './layer-types.js';
 
 /** The layer state of a set of paths (null = no entry), saved so undo and crash recovery can put it back. */
 export interface LayerSlice {

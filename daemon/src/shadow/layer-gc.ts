@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AcceptRecord, Journal, LayerSlice } from './journal.js';
-import type { Base, CompactStats, CompactStep, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, CompactStats, CompactStep } from './layer-types.js';
 
 /** Layer compaction thresholds. */
 export interface LayerGcOptions {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32, createDeflate, deflate, deflateSync } from 'node:zlib';
 import { gitMode } from './git.js';
-import type { Blob } from './layer.js';
+import type { Blob } from './layer-types.js';
 
 /**
  * Writes git objects (loose, zlib) and refs of the shadow repository directly: a checkpoint then
@@ -233,7 +233,7 @@ export class RepoObjects {
 
 async function readPackIds(dir: string): Promise<Set<string>> {
   const ids = new Set<string>();
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.startsWith('pack-') && n.endsWith('.idx'));
   } catch {

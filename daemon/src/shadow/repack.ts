@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Git } from './git.js';
 import type { Logger } from '../state/index.js';
-import { Mutex } from './layer.js';
+import { Mutex } from './mutex.js';
 import type { RepoObjects } from './objects.js';
 
 /** Repack once a shadow repository holds more packs than this (each checkpoint writes one). */

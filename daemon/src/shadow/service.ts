@@ -10,7 +10,7 @@ import type {
   ShadowStatus,
   ShadowUndo,
 } from '@shadowbox/protocol';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
 import { applyAccept, restoreSlice, rollBack } from './accept.js';
@@ -20,7 +20,8 @@ import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
 import { Journal } from './journal.js';
-import { LayerStore, Mutex } from './layer.js';
+import { LayerStore } from './layer.js';
+import { Mutex } from './mutex.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';

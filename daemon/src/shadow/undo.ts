@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, restoreBase } from './accept.js';
 import type { AcceptRecord, Journal } from './journal.js';
-import type { Base, Entry, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, Entry } from './layer-types.js';
 
 export interface UndoOutcome {
   record: AcceptRecord;
