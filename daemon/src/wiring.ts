@@ -46,7 +46,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     stateDir,
     audit,
     logger,
-    protectedPaths: (ws) => policy.list(ws).then((p) => p.protected),
+    protectedPaths: (ws) => policy.pathRules(ws).then((p) => p.protected),
+    // Deny rules on a path (no tool named) hold in the view itself: hidden from every tool, sandboxed code included.
+    hiddenPaths: (ws) => policy.pathRules(ws).then((p) => p.hidden),
   });
   // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
   // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so

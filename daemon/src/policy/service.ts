@@ -13,6 +13,7 @@ import {
   type PolicyMode,
   type PolicyQuery,
 } from './decide.js';
+import { viewPathRules } from './view-rules.js';
 import {
   checkRule,
   fileStamp,
@@ -35,6 +36,12 @@ export interface PolicyService {
   list(workspace: string): Promise<ResultOf<typeof PolicyList>>;
   set(p: { workspace: string; add: Rule[]; remove: string[] }, by: string): Promise<{ rules: Rule[] }>;
   forgetSession(sessionId: string): void;
+  /**
+   * The path rules the workspace view enforces for every tool (sandboxed code included): `protected`
+   * and read-only globs refuse writes, `hidden` globs make paths invisible and unreadable. Fails (like
+   * `list`) while the rules file is broken, so the view refuses instead of guessing.
+   */
+  pathRules(workspace: string): Promise<{ protected: string[]; hidden: string[] }>;
 }
 
 export interface PolicyDeps {
@@ -194,6 +201,12 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
 
     forgetSession(sessionId) {
       grants.delete(sessionId);
+    },
+
+    async pathRules(workspace) {
+      const file = await rulesOrThrow(workspace);
+      const view = viewPathRules(file.rules);
+      return { protected: [...protectedFor(workspace, file), ...view.readOnly], hidden: view.hidden };
     },
   };
 }

@@ -46,7 +46,7 @@ export class LayerStore {
     private readonly log: LayerLog,
     opts: LayerStoreOptions,
   ) {
-    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name]);
+    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track<unknown>(name, raw[name]);
     this.m = raw;
     this.blobs = new BlobStore(dir, raw, opts);
     this.real = new RealFs(root);

@@ -14,11 +14,11 @@ import { type FileHandle, lstat, open, readdir, readlink } from 'node:fs/promise
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
-const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 /** A directory opened without following a symlink in its last component. */
 export const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
-/** A file opened for reading without following a symlink in its last component. */
-const FILE_FLAGS = O_RDONLY | O_NOFOLLOW;
+/** A file opened for reading without following a symlink in its last component (a FIFO does not block the open). */
+const FILE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);

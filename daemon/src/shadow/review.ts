@@ -122,6 +122,13 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     if (s.hunks === null || it.change === 'deleted') {
       delete store.m.entries[p];
       store.markDirty(p);
+      // Keeping the link means dropping what the agent put in the folder that replaced it.
+      if (it.replaced)
+        for (const k of Object.keys(store.m.entries))
+          if (k.startsWith(p + '/')) {
+            delete store.m.entries[k];
+            store.markDirty(k);
+          }
       unhideAncestors(store, p);
       if (it.oldPath !== undefined) {
         delete store.m.entries[it.oldPath];

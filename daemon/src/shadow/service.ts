@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -13,8 +13,8 @@ import type {
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
-import { applyAccept, restoreSlice, rollBack } from './accept.js';
-import { diffItem, listItems } from './changes.js';
+import { applyAccept } from './accept.js';
+import { diffItem, linkTarget, listItems, type ReviewItem } from './changes.js';
 import { looksBinary } from './diff.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
@@ -26,7 +26,10 @@ import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
 import { collectLayer, type LayerGcOptions } from './layer-gc.js';
+import type { FaultHook } from './fault.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
+import { RealWriter } from './real-writer.js';
+import { recoverSession } from './recover.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
@@ -81,10 +84,19 @@ export interface ShadowServiceDeps {
    * same list as declared tool paths. Asked at most every 500 ms per workspace; a failure refuses writes.
    */
   protectedPaths?: ProtectedPathsSource;
+  /**
+   * Path globs of a workspace the policy denies to every tool (deny rules on a path, no tool named):
+   * every layered view hides them from listings and refuses reads and writes (PermissionDenied
+   * path_denied), so grep, glob, python, bundles and run_bundle are all held to them. Cached like
+   * `protectedPaths`; a failure refuses access.
+   */
+  hiddenPaths?: ProtectedPathsSource;
   /** Test seam: called after each real path an accept renames or removes (index from 0), before the next. */
   onAcceptStep?: (index: number, path: string) => Promise<void> | void;
-  /** Garbage collection thresholds (defaults in repack.ts and layer.ts). */
+  /** Garbage collection thresholds (defaults in repack.ts and layer-gc.ts). */
   gc?: ShadowGcOptions;
+  /** Test seam: called before every durable file operation (fault injection: fail it, cut it short, or crash there). */
+  faults?: FaultHook;
 }
 
 /** When storage is compacted. */
@@ -101,6 +113,8 @@ interface Session {
   lock: Mutex;
   view: LayeredView;
   journal: Journal;
+  /** A writer for the person's files (accept, undo, recovery): symlinks refused, `.git` and the state dir protected. */
+  writer: () => RealWriter;
 }
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -129,13 +143,16 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   };
   const watchers = new Set<() => Promise<void>>();
   const guards = new Map<string, ProtectedGlobs>();
-  const guardFor = (root: string): ProtectedGlobs | null => {
-    if (!deps.protectedPaths) return null;
-    let g = guards.get(root);
-    if (!g) guards.set(root, (g = new ProtectedGlobs(deps.protectedPaths, root)));
+  const guardFor = (root: string, kind: 'protected' | 'hidden'): ProtectedGlobs | null => {
+    const source = kind === 'protected' ? deps.protectedPaths : deps.hiddenPaths;
+    if (!source) return null;
+    const key = `${kind}\0${root}`;
+    let g = guards.get(key);
+    if (!g) guards.set(key, (g = new ProtectedGlobs(source, root, Date.now, undefined, kind)));
     return g;
   };
 
+  let closed = false;
   const realRoot = async (workspace: string) => {
     try {
       return await realpath(path.resolve(workspace));
@@ -158,18 +175,23 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const openSession = async (sessionId: string, root: string): Promise<Session> => {
     const wsDir = workspaceStateDir(deps.stateDir, root);
     const dir = path.join(wsDir, 'shadow', 'sessions', sessionId);
-    const store = await LayerStore.open(dir, root, sessionId);
+    const store = await LayerStore.open(dir, root, sessionId, {
+      logger: deps.logger,
+      ...(deps.faults ? { faults: deps.faults } : {}),
+    });
     const lock = new Mutex();
+    const protectedPrefixes = await protectedIn(root);
     const s: Session = {
       id: sessionId,
       root,
       repoDir: path.join(wsDir, 'shadow.git'),
       store,
       lock,
-      journal: new Journal(path.join(dir, 'accepts')),
-      view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)),
+      journal: new Journal(path.join(dir, 'accepts'), deps.faults),
+      view: new LayeredView(store, lock, protectedPrefixes, guardFor(root, 'protected'), guardFor(root, 'hidden')),
+      writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
     };
-    await recover(s);
+    await recoverSession(s, deps);
     await collect(s);
     return s;
   };
@@ -189,39 +211,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     }
   };
 
-  /** Finishes or rolls back an accept a crash interrupted, and says so in the log and the audit trail. */
-  const recover = async (s: Session) => {
-    for (const r of await s.journal.unfinished()) {
-      let outcome: string;
-      let paths: string[];
-      if (r.state === 'pending') {
-        paths = await rollBack(s.store, r);
-        r.state = 'rolled_back';
-        outcome = 'rolled_back';
-      } else {
-        if (!s.store.m.accepts.includes(r.id) && r.layerAfter) {
-          restoreSlice(s.store, r.layerAfter);
-          s.store.m.accepts.push(r.id);
-          await s.store.save();
-        }
-        paths = r.files.map((f) => f.path);
-        r.state = 'done';
-        outcome = 'completed';
-      }
-      await s.journal.write(r);
-      deps.logger.warn(
-        `shadow: accept ${r.id} of session ${s.id} was interrupted; ${outcome} (${paths.join(', ') || 'no files changed'})`,
-      );
-      await deps.audit.append({
-        type: 'shadow.accept.recovered',
-        workspace: s.root,
-        sessionId: s.id,
-        data: { acceptId: r.id, outcome, paths },
-      });
-    }
-  };
-
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
+    if (closed)
+      throw new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', 'the daemon is stopping', { sessionId });
     if (!SESSION_ID.test(sessionId))
       throw new ShadowboxError(
         ErrorCodes.SessionNotFound,
@@ -265,10 +257,16 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         binary: d.binary,
         stale: await isStale(s.store, it),
         hunks: d.hunks.length,
+        ...(await symlinkOf(s, it)),
       });
     }
     const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
     return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
+  };
+
+  const symlinkOf = async (s: Session, it: ReviewItem) => {
+    const link = await linkTarget(s.store, it);
+    return link === undefined ? {} : { symlink: link };
   };
 
   const diffOf = async (s: Session, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>> => {
@@ -286,6 +284,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         ...(oldMode !== undefined ? { oldMode } : {}),
         ...(it.next ? { newMode: it.next.mode } : {}),
         stale: await isStale(s.store, it),
+        ...(await symlinkOf(s, it)),
         patch: d.patch,
         hunks: d.hunks,
       });
@@ -295,10 +294,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
   const fileOf = async (s: Session, p: string): Promise<ResultOf<typeof ShadowFile>> => {
     const rel = await s.view.resolve(p);
-    const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
+    const realBuf = await s.store.real.readFile(rel).catch(() => null);
     const loc = s.view.locate(rel);
     const shadowBuf =
-      loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
+      loc === null
+        ? null
+        : await ('oid' in loc ? s.store.readObject(loc.oid) : s.store.real.readFile(loc.real)).catch(() => null);
     const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
     const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
     return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
@@ -333,7 +334,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       return s.lock.run(async () => {
         const selected = await selectItems(s.store, sel);
         const r = await applyAccept(
-          { store: s.store, journal: s.journal, git, ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}) },
+          {
+            store: s.store,
+            journal: s.journal,
+            git,
+            writer: s.writer,
+            ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}),
+          },
           selected,
           sel.force,
           by,
@@ -380,7 +387,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async undo(t, by) {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
-        const u = await applyUndo(s.store, s.journal);
+        const u = await applyUndo(s.store, s.journal, s.writer);
         const r = u.record;
         const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
         await deps.audit.append({
@@ -425,6 +432,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
 
     async close() {
+      closed = true;
+      // Views refuse further calls (and the next step of a running one) at once: a stop never waits for a long call.
+      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.view.close()).catch(() => undefined)));
       await Promise.all([...maintenance.values()].map((m) => m.idle()));
       await Promise.all([...watchers].map((w) => w()));
       watchers.clear();
