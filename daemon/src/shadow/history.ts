@@ -1,3 +1,4 @@
+import type { FaultHook } from './fault.js';
 import { gitMode } from './git.js';
 import type { LayerStore } from './layer.js';
 import type { Base, Blob } from './layer-types.js';
@@ -35,6 +36,7 @@ export async function commitCheckpoint(
   turnId: string,
   summary: string,
   objects = new RepoObjects(repoDir),
+  faults?: FaultHook,
 ): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
@@ -60,7 +62,7 @@ export async function commitCheckpoint(
     await store.save();
     return null;
   }
-  const w = new ObjectWriter(repoDir, objects);
+  const w = new ObjectWriter(repoDir, objects, faults);
   const blobs = [
     ...new Set(
       [...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid),

@@ -137,7 +137,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     if (!m)
       maintenance.set(
         repoDir,
-        (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks)),
+        (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks, deps.faults)),
       );
     return m;
   };
@@ -199,7 +199,10 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   /** Compacts the session's layer storage when enough of it is garbage; a failure is logged, never fails the caller. Caller holds the lock (or owns the session alone). */
   const collect = async (s: Session) => {
     try {
-      const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), deps.gc);
+      const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), {
+        ...deps.gc,
+        ...(deps.faults ? { faults: deps.faults } : {}),
+      });
       if (r)
         deps.logger.debug(
           `shadow: compacted layer of ${s.id}: ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.objectsDropped} objects and ${r.filesRemoved} files dropped in ${r.ms.toFixed(0)} ms`,
@@ -316,7 +319,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const repoGc = maintenanceOf(s.repoDir);
       // Session lock, then repository lock (a repack takes only the latter): never while a checkpoint writes.
       const r = await s.lock.run(() =>
-        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir))),
+        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir), deps.faults)),
       );
       if (r) await repoGc.maybeSchedule();
       return r;
