@@ -5,6 +5,7 @@ import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
 import { typedFsError } from './disk-full.js';
+import type { Logger } from '../state/index.js';
 import type { Git } from './git.js';
 import { type AcceptRecord, type Journal, type LayerSlice, newAcceptId } from './journal.js';
 import type { LayerStore } from './layer.js';
@@ -28,6 +29,7 @@ export interface AcceptDeps {
   writer: () => RealWriter;
   /** Test seam: after each real path is changed (index from 0), before the next one. */
   onStep?: (index: number, path: string) => Promise<void> | void;
+  logger?: Logger;
 }
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
@@ -172,9 +174,17 @@ async function finish(
   record.state = 'applied';
   await journal.write(record);
   store.m.accepts.push(record.id);
-  await store.save();
-  record.state = 'done';
-  await journal.write(record);
+  // The real files are accepted and the journal says so: a full disk now does not undo that — the layer is
+  // kept for the next save (or completed from the journal by the next open), and the accept succeeds.
+  try {
+    await store.save({ onFailure: 'keep' });
+    record.state = 'done';
+    await journal.write(record);
+  } catch (e) {
+    deps.logger?.warn(
+      `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
+    );
+  }
   return {
     acceptId: record.id,
     applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })),
@@ -246,8 +256,7 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
     const e = store.m.entries[p];
     if (!e || e.kind !== 'file') continue;
     const newBase = await store.captureBase(p);
-    e.base = newBase;
-    store.touch('entries', p);
+    let next = { ...e, base: newBase };
     if (o.merged && o.partial !== undefined && newBase.type === 'file') {
       // Rebase the rest of the agent's edit onto what was written (the person's edits included).
       const shadowText = (await store.readObject(e.oid)).toString('utf8');
@@ -260,12 +269,11 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
           okCodes: Array.from({ length: 127 }, (_, i) => i + 1),
         })
         .finally(() => rm(tmpOurs, { force: true }));
-      if (r.exitCode === 0 && r.stdout !== shadowText) {
-        const oid = await store.putBytes(Buffer.from(r.stdout));
-        Object.assign(e, { oid, size: Buffer.byteLength(r.stdout) });
-      }
+      if (r.exitCode === 0 && r.stdout !== shadowText)
+        next = { ...next, oid: await store.putBytes(Buffer.from(r.stdout)), size: Buffer.byteLength(r.stdout) };
     }
-    if (newBase.type === 'file' && newBase.oid === e.oid && newBase.mode === e.mode) delete store.m.entries[p];
+    if (newBase.type === 'file' && newBase.oid === next.oid && newBase.mode === next.mode) delete store.m.entries[p];
+    else store.m.entries[p] = next;
   }
 }
 

@@ -110,6 +110,8 @@ describe('the layer log', () => {
     expect(isShadowboxError(e, ErrorCodes.DiskFull, 'disk_full'), String(e)).toBe(true);
     expect((e as { data: { path: string; freeBytes: unknown } }).data.path).toMatch(/layer\.log$/);
     expect(typeof (e as { data: { freeBytes: unknown } }).data.freeBytes).toBe('number');
+    // Nothing of the failed write shows: its layer change was put back.
+    expect(await v.stat('two.txt')).toBeNull();
     const log = readFileSync(path.join(sessionDir(), 'layer.log'), 'utf8');
     expect(log.endsWith('\n')).toBe(true);
     for (const line of log.split('\n').filter(Boolean)) expect(() => JSON.parse(line) as unknown).not.toThrow();
@@ -127,8 +129,8 @@ describe('the layer log', () => {
     };
     const again = ws.open({ logger });
     const st = await again.status({ sessionId: 's1', workspace: ws.root });
-    // The write that failed for space stayed in memory and went out with the next save.
-    expect(st.files.map((f) => f.path)).toEqual(['one.txt', 'three.txt', 'two.txt']);
+    // The write that failed for space changed nothing (its layer change was put back); the others are there.
+    expect(st.files.map((f) => f.path)).toEqual(['one.txt', 'three.txt']);
     expect(lines.some((l) => l.includes('torn line'))).toBe(true);
     expect(readFileSync(path.join(sessionDir(), 'layer.log'), 'utf8').endsWith('\n')).toBe(true);
   });

@@ -38,6 +38,19 @@ export class LayerStore {
   };
   /** Checkpoints already in the log or snapshot: a log line carries only the ones after (the list grows by one per turn). */
   private savedCheckpoints = 0;
+  /** Each changed key's value as of the last save (undefined: absent), so a failed save can put it back. */
+  private readonly prev: Record<MapName, Map<string, unknown>> = {
+    entries: new Map(),
+    reads: new Map(),
+    known: new Map(),
+    committed: new Map(),
+    dirty: new Map(),
+    blobs: new Map(),
+  };
+  /** The maps themselves, unproxied (a revert writes them without recording a change). */
+  private readonly raw = {} as Record<MapName, Record<string, unknown>>;
+  /** tip, checkpoints and the undo stack as of the last save. */
+  private saved: { tip: string | null; checkpoints: Manifest['checkpoints']; accepts: string[] };
 
   private constructor(
     readonly dir: string,
@@ -46,26 +59,62 @@ export class LayerStore {
     private readonly log: LayerLog,
     opts: LayerStoreOptions,
   ) {
-    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track<unknown>(name, raw[name]);
+    for (const name of MAPS) {
+      this.raw[name] = raw[name];
+      (raw as unknown as Record<string, unknown>)[name] = this.track<unknown>(name, raw[name]);
+    }
     this.m = raw;
+    this.saved = { tip: raw.tip, checkpoints: [...raw.checkpoints], accepts: [...raw.accepts] };
     this.blobs = new BlobStore(dir, raw, opts);
     this.real = new RealFs(root);
   }
 
   private track<T>(name: MapName, obj: Record<string, T>): Record<string, T> {
     const changed = this.changed[name];
+    const prev = this.prev[name];
+    const remember = (t: Record<string, T>, k: string) => {
+      if (!prev.has(k)) prev.set(k, Object.hasOwn(t, k) ? t[k] : undefined);
+    };
     return new Proxy(obj, {
       set(t, k, v) {
+        remember(t, k as string);
         t[k as string] = v as T;
         changed.add(k as string);
         return true;
       },
       deleteProperty(t, k) {
+        remember(t, k as string);
         delete t[k as string];
         changed.add(k as string);
         return true;
       },
     });
+  }
+
+  /** After a save: the current state is the one a failed save goes back to. */
+  private markSaved(): void {
+    for (const n of MAPS) this.prev[n].clear();
+    this.saved = { tip: this.m.tip, checkpoints: [...this.m.checkpoints], accepts: [...this.m.accepts] };
+  }
+
+  /**
+   * Puts the in-memory layer back to the last save: what a failed save of a view write, a reject or a
+   * checkpoint does, so the call that failed (DiskFull) changed nothing. Changes made in place
+   * (`touch`) cannot be put back; flows that use it save with `keep`.
+   */
+  private revertUnsaved(): void {
+    for (const n of MAPS) {
+      for (const [k, v] of this.prev[n]) {
+        if (v === undefined) delete this.raw[n][k];
+        else this.raw[n][k] = v;
+      }
+      this.prev[n].clear();
+      this.changed[n].clear();
+    }
+    this.m.tip = this.saved.tip;
+    this.m.checkpoints = [...this.saved.checkpoints];
+    this.m.accepts = [...this.saved.accepts];
+    this.savedCheckpoints = Math.min(this.savedCheckpoints, this.m.checkpoints.length);
   }
 
   /** Loads a session's layer (a torn log line or object record is cut off, logged), or an empty one. */
@@ -98,10 +147,21 @@ export class LayerStore {
 
   /**
    * Persists the changes since the last save: one appended log line, or a whole snapshot now and then
-   * (and always after an append that could not be cut back). A failed save keeps the changes pending,
-   * so the next save writes them.
+   * (and always after an append that could not be cut back). When it fails (a full disk), the layer in
+   * memory goes back to the last save (`revert`, the default: the failed call changed nothing), or —
+   * for flows whose journal already records the change (accept, undo) — keeps it for the next save (`keep`).
    */
-  async save(): Promise<void> {
+  async save(opts: { onFailure?: 'revert' | 'keep' } = {}): Promise<void> {
+    try {
+      await this.persist();
+      this.markSaved();
+    } catch (e) {
+      if ((opts.onFailure ?? 'revert') === 'revert') this.revertUnsaved();
+      throw e;
+    }
+  }
+
+  private async persist(): Promise<void> {
     await this.blobs.ensureDirs();
     if (this.log.broken || this.log.lines >= COMPACT_AFTER) return this.compact();
     const maps = {} as Record<MapName, Record<string, unknown>>;
@@ -137,6 +197,7 @@ export class LayerStore {
     await this.blobs.ensureDirs();
     await this.log.snapshot(this.m);
     this.clearChanged();
+    this.markSaved();
     this.savedCheckpoints = this.m.checkpoints.length;
   }
 
@@ -146,7 +207,10 @@ export class LayerStore {
   }
 
   clearChanged(): void {
-    for (const n of MAPS) this.changed[n].clear();
+    for (const n of MAPS) {
+      this.changed[n].clear();
+      this.prev[n].clear();
+    }
   }
 
   /** Closes the log and blobs.dat handles (the next use reopens them). */

@@ -7,6 +7,14 @@ import type { LayerStore } from './layer.js';
 import type { RealWriter } from './real-writer.js';
 import { finishUndo } from './undo.js';
 
+/** One accept or undo recovery settled. */
+export interface Recovered {
+  acceptId: string;
+  outcome: string;
+  paths: string[];
+  conflicts: string[];
+}
+
 /** What recovery needs of a session. */
 export interface RecoverTarget {
   id: string;
@@ -24,7 +32,11 @@ export interface RecoverTarget {
  * completed in the layer, an `undoing` undo is finished the same careful way. Leftover temps go. A full
  * disk leaves the journal unfinished: the next open tries again.
  */
-export async function recoverSession(s: RecoverTarget, deps: { audit: AuditSink; logger: Logger }): Promise<void> {
+export async function recoverSession(
+  s: RecoverTarget,
+  deps: { audit: AuditSink; logger: Logger },
+): Promise<Recovered[]> {
+  const out: Recovered[] = [];
   for (const r of await s.journal.unfinished()) {
     let outcome: string;
     let paths: string[];
@@ -51,7 +63,7 @@ export async function recoverSession(s: RecoverTarget, deps: { audit: AuditSink;
       await s.journal.write(r);
       outcome = 'completed';
     } else {
-      const u = await finishUndo(s.store, s.journal, r, s.writer);
+      const u = await finishUndo(s.store, s.journal, r, s.writer, deps.logger);
       paths = u.restored;
       conflicts = u.conflicts;
       outcome = 'undone';
@@ -65,5 +77,7 @@ export async function recoverSession(s: RecoverTarget, deps: { audit: AuditSink;
       sessionId: s.id,
       data: { acceptId: r.id, outcome, paths, ...(conflicts.length > 0 ? { conflicts } : {}) },
     });
+    out.push({ acceptId: r.id, outcome, paths, conflicts });
   }
+  return out;
 }

@@ -29,7 +29,7 @@ import { collectLayer, type LayerGcOptions } from './layer-gc.js';
 import type { FaultHook } from './fault.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { RealWriter } from './real-writer.js';
-import { recoverSession } from './recover.js';
+import { type Recovered, recoverSession } from './recover.js';
 import { covers, isStale, rejectSelection, selectItems } from './review.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
@@ -115,6 +115,8 @@ interface Session {
   journal: Journal;
   /** A writer for the person's files (accept, undo, recovery): symlinks refused, `.git` and the state dir protected. */
   writer: () => RealWriter;
+  /** An accept or undo failed part-way (a full disk): its journal is settled before the session's next review call. */
+  unsettled: boolean;
 }
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -190,6 +192,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       journal: new Journal(path.join(dir, 'accepts'), deps.faults),
       view: new LayeredView(store, lock, protectedPrefixes, guardFor(root, 'protected'), guardFor(root, 'hidden')),
       writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
+      unsettled: false,
     };
     await recoverSession(s, deps);
     await collect(s);
@@ -213,6 +216,20 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       );
     }
   };
+
+  /** Finishes an accept or undo that failed part-way in this process (space came back), like recovery at open. */
+  const settle = async (s: Session): Promise<Recovered[]> => {
+    if (!s.unsettled) return [];
+    const done = await recoverSession(s, deps);
+    s.unsettled = false;
+    return done;
+  };
+  /** Runs a review call under the session lock, after settling what a failed accept or undo left. */
+  const locked = <T>(s: Session, fn: () => Promise<T>): Promise<T> =>
+    s.lock.run(async () => {
+      await settle(s);
+      return fn();
+    });
 
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
     if (closed)
@@ -247,7 +264,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   // it) never runs under them, so they never see objects being dropped.
   const status = async (t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>> => {
     const s = await session(t.sessionId, t.workspace);
-    return s.lock.run(() => statusOf(s));
+    return locked(s, () => statusOf(s));
   };
   const statusOf = async (s: Session): Promise<ResultOf<typeof ShadowStatus>> => {
     const files = [];
@@ -329,25 +346,29 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async diff(t, paths) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(() => diffOf(s, paths));
+      return locked(s, () => diffOf(s, paths));
     },
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(async () => {
+      return locked(s, async () => {
         const selected = await selectItems(s.store, sel);
+        // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
+        s.unsettled = true;
         const r = await applyAccept(
           {
             store: s.store,
             journal: s.journal,
             git,
             writer: s.writer,
+            logger: deps.logger,
             ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}),
           },
           selected,
           sel.force,
           by,
         );
+        s.unsettled = false;
         if (r.record || r.conflicts.length > 0) {
           const files = (r.record?.files ?? []).map((f) => ({
             path: f.path,
@@ -378,7 +399,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async reject(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(async () => {
+      return locked(s, async () => {
         const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
         await s.store.save();
         await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
@@ -390,7 +411,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async undo(t, by) {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
-        const u = await applyUndo(s.store, s.journal, s.writer);
+        // An undo that a full disk interrupted in this process is finished now: that is the undo asked for
+        // again, not a reason to undo the accept before it.
+        const finished = (await settle(s)).find((x) => x.outcome === 'undone');
+        if (finished) return { acceptId: finished.acceptId, restored: finished.paths };
+        s.unsettled = true;
+        const u = await applyUndo(s.store, s.journal, s.writer, deps.logger);
+        s.unsettled = false;
         const r = u.record;
         const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
         await deps.audit.append({
@@ -408,12 +435,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const s = await session(t.sessionId, t.workspace);
       await repo(s);
       const repoGc = maintenanceOf(s.repoDir);
-      return s.lock.run(() => repoGc.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch)));
+      return locked(s, () => repoGc.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch)));
     },
 
     async file(t, p) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(() => fileOf(s, p));
+      return locked(s, () => fileOf(s, p));
     },
 
     watch(workspace, onChange) {

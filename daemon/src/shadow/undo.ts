@@ -5,6 +5,7 @@ import type { AcceptRecord, Journal } from './journal.js';
 import type { LayerStore } from './layer.js';
 import type { Base, Entry } from './layer-types.js';
 import type { RealWriter } from './real-writer.js';
+import type { Logger } from '../state/index.js';
 
 export interface UndoOutcome {
   record: AcceptRecord;
@@ -23,7 +24,12 @@ export interface UndoOutcome {
  * a written file since; then nothing changes. Journaled (`undoing`) before any path changes, so a
  * crash in the middle is finished by the next open (`finishUndo`).
  */
-export async function applyUndo(store: LayerStore, journal: Journal, writer: () => RealWriter): Promise<UndoOutcome> {
+export async function applyUndo(
+  store: LayerStore,
+  journal: Journal,
+  writer: () => RealWriter,
+  logger?: Logger,
+): Promise<UndoOutcome> {
   const id = store.m.accepts.at(-1);
   if (!id)
     throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
@@ -41,7 +47,7 @@ export async function applyUndo(store: LayerStore, journal: Journal, writer: () 
   r.state = 'undoing';
   r.temps = [];
   await journal.write(r);
-  return finishUndo(store, journal, r, writer);
+  return finishUndo(store, journal, r, writer, logger);
 }
 
 /**
@@ -54,6 +60,7 @@ export async function finishUndo(
   journal: Journal,
   r: AcceptRecord,
   writer: () => RealWriter,
+  logger?: Logger,
 ): Promise<UndoOutcome> {
   const items: Restore[] = [];
   const conflicts: string[] = [];
@@ -74,11 +81,17 @@ export async function finishUndo(
   if (store.m.accepts.at(-1) === r.id) {
     await restoreLayer(store, r);
     store.m.accepts.pop();
-    await store.save();
   }
   r.state = 'undone';
   if (conflicts.length > 0) r.conflicts = conflicts;
-  await journal.write(r);
+  // The real files are back: a full disk now does not make the undo fail (a retry would undo the accept
+  // before it) — the layer is kept for the next save, or finished from the `undoing` journal by the next open.
+  try {
+    await store.save({ onFailure: 'keep' });
+    await journal.write(r);
+  } catch (e) {
+    logger?.warn(`shadow: undo of ${r.id} is done; saving its state failed (${String(e)}), kept for the next save`);
+  }
   return { record: r, restored: r.files.map((f) => f.path), removedDirs, conflicts };
 }
 
