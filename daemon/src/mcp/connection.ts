@@ -9,7 +9,7 @@ import {
   type CallToolResult,
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 
 /** How to reach one server: a command to spawn (stdio) or a URL (streamable HTTP). */
@@ -156,7 +156,7 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
         );
       } catch (e) {
         if (signal.aborted) throw e;
-        if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) {
+        if (e instanceof McpError && e.code === Number(ErrorCode.RequestTimeout)) {
           throw new ShadowboxError(
             ErrorCodes.ToolFailed,
             'mcp_timeout',
@@ -175,7 +175,7 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
           );
         }
         // Not a protocol error: the process or the HTTP link failed under the request.
-        if (!up || !(e instanceof McpError) || e.code === ErrorCode.ConnectionClosed) {
+        if (!up || !(e instanceof McpError) || e.code === Number(ErrorCode.ConnectionClosed)) {
           // The next call reconnects; make sure this client is gone (a stdio child is killed).
           up = false;
           lastError ??= describe(e);
@@ -242,7 +242,7 @@ function closedError(name: string): ShadowboxError {
 
 /** A failure as one line, with the cause's code when there is one (fetch says only "fetch failed"). */
 function describe(e: unknown): string {
-  if (e instanceof ShadowboxError) return e.message;
+  if (isShadowboxError(e)) return e.message;
   if (!(e instanceof Error)) return String(e);
   if (e instanceof StreamableHTTPError) return `HTTP ${e.code ?? '?'} (${e.message})`;
   const code = (e as { code?: unknown }).code;

@@ -1,6 +1,6 @@
-import { ErrorCodes } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
-import type { ModelEvent } from '../agent/types.js';
+import { type ErrorCode, ErrorCodes, type ErrorReason } from '@shadowbox/protocol';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
+import type { ModelEvent } from './types.js';
 
 /** What a provider failure is mapped from: the SDK's view of it, normalised across both SDKs. */
 export type FailureInfo =
@@ -33,9 +33,9 @@ const CONTEXT_TOO_LONG =
 export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknown): ShadowboxError {
   const where = `${ctx.provider}/${ctx.model}`;
   const base = { provider: ctx.provider, model: ctx.model, emitted: ctx.emitted };
-  const make = (
-    code: (typeof ErrorCodes)[keyof typeof ErrorCodes],
-    reason: string,
+  const make = <C extends ErrorCode>(
+    code: C,
+    reason: ErrorReason<C>,
     message: string,
     extra: Record<string, unknown> = {},
   ) => new ShadowboxError(code, reason, message, { ...base, ...extra }, { cause });
@@ -247,7 +247,7 @@ export async function* pumpStream<T>(
     yield* tail;
   } catch (e) {
     if (signal.aborted) throw cancelledError();
-    if (e instanceof ShadowboxError) throw e;
+    if (isShadowboxError(e)) throw e;
     throw providerError(normalize(e, true), ctx, e);
   } finally {
     if (!finished) stream.controller.abort();

@@ -14,7 +14,7 @@ import {
 } from '@shadowbox/protocol';
 import type { Channel } from '../transports/index.js';
 import type { Logger } from '../state/index.js';
-import type { ClientHandle, ClientRegistry } from './client.js';
+import { createClientHandle, type ClientHandle, type ClientRegistry } from './client.js';
 import { invalidParams, toResponseError } from './errors.js';
 
 /** What a request handler receives besides its validated params. */
@@ -149,7 +149,7 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
     if (!parsed.success) throw invalidParams(Initialize.method, parsed.error);
     const p = parsed.data;
     const id = clients.nextId();
-    client = {
+    client = createClientHandle(connection, {
       id,
       name: p.clientInfo.name,
       kind: p.clientInfo.kind,
@@ -157,7 +157,6 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
       canAnswerPermissions: p.capabilities.permissions,
       wantsEvents: p.capabilities.events,
       canReadBuffers: p.capabilities.buffers,
-      connection,
       onClose: (l) => {
         if (closed) {
           l();
@@ -169,7 +168,7 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
           if (i >= 0) closeListeners.splice(i, 1);
         };
       },
-    };
+    });
     clients.add(client);
     logger.info(`client ${id} (${p.clientInfo.name}, ${channel.transport}) initialized`);
     return {

@@ -1,16 +1,11 @@
-import {
-  SessionEventNotification,
-  type McpServers,
-  type SessionEvent,
-  type SessionEventBody,
-} from '@shadowbox/protocol';
-import type { ChatMessage } from '../agent/index.js';
-import type { ClientHandle } from '../server/client.js';
+import { type PolicyMode, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
+import type { Conversation } from '../agent/index.js';
+import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 import { type EventLog } from './event-log.js';
 import { PermissionBroker } from './permissions.js';
 
-export type Mode = 'read-only' | 'review' | 'auto';
+export type Mode = PolicyMode;
 
 /** What is persisted in meta.json of a session. */
 export interface SessionMeta {
@@ -27,11 +22,12 @@ export interface SessionMeta {
 
 /** A session in memory: its log, attached clients, driver, running turn and open permission questions. */
 export class LiveSession {
-  readonly attached = new Map<string, ClientHandle>();
+  readonly attached = new Map<string, SessionClient>();
   driver: string | null = null;
   /** All events, once loaded (attach or prompt); null while the session is idle and unloaded. */
   events: SessionEvent[] | null = null;
-  history: ChatMessage[] | null = null;
+  /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
+  conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
@@ -66,10 +62,11 @@ export class LiveSession {
       this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`),
     );
     this.events?.push(event);
+    this.conversation?.apply(body);
     this.meta.updatedAt = event.time;
     for (const client of this.attached.values()) {
       if (!client.wantsEvents) continue;
-      client.connection.sendNotification(SessionEventNotification.type, event).catch(() => undefined);
+      client.sendEvent(event);
     }
     for (const l of this.listeners) l(event);
     return event;

@@ -2,21 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes, McpServers, type SessionInfo } from '@shadowbox/protocol';
+import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import {
-  historyFromEvents,
-  INTERRUPTED_RESULT,
-  runTurn,
-  type AgentTools,
-  type ModelClient,
-  type StopReason,
-  type TurnError,
-} from '../agent/index.js';
-import { ShadowboxError } from '../errors.js';
-import type { ClientHandle } from '../server/client.js';
+import { Conversation, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
+import type { ModelClient } from '../providers/index.js';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
+import type { SessionClient } from './client-port.js';
 import { EventLog, readEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
@@ -25,7 +18,7 @@ const Meta = z.object({
   sessionId: z.string(),
   workspace: z.string(),
   model: z.string(),
-  mode: z.enum(['read-only', 'review', 'auto']),
+  mode: PolicyMode,
   title: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -129,7 +122,7 @@ export class SessionManager {
 
   /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
   private recover(live: LiveSession): boolean {
-    const state = historyFromEvents(live.events ?? []);
+    const state = Conversation.fromEvents(live.events ?? []);
     if (!state.openTurn) return false;
     // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
     // too, so clients replaying the history do not show them running for ever.
@@ -160,7 +153,7 @@ export class SessionManager {
     if (awaiting.length === 0) return false;
     // A question that was pending is asked again: resume the turn with the unanswered calls.
     const resumeId = randomUUID();
-    live.history = historyFromEvents(live.events ?? []).history;
+    live.conversation = Conversation.fromEvents(live.events ?? []);
     const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
     void this.startTurn(live, resumeId, null, calls).catch((e: unknown) =>
       this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`),
@@ -205,7 +198,7 @@ export class SessionManager {
 
   async create(
     p: { workspace: string; model?: string; mode?: Mode; title?: string; mcpServers?: McpServers | undefined },
-    client: ClientHandle | null,
+    client: SessionClient | null,
   ): Promise<LiveSession> {
     const servers = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
     if (servers) refuseWebServers(client);
@@ -244,7 +237,7 @@ export class SessionManager {
       this.deps.permissionTimeoutMs,
     );
     live.events = [];
-    live.history = [];
+    live.conversation = new Conversation();
     this.sessions.set(meta.sessionId, live);
     live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
     this.deps.onSessionEvent?.(meta, 'session.start', {
@@ -324,14 +317,14 @@ export class SessionManager {
   }
 
   /** Attaches a client: returns history from fromSeq; live events follow. */
-  async attachById(sessionId: string, client: ClientHandle, fromSeq: number, driver: boolean) {
+  async attachById(sessionId: string, client: SessionClient, fromSeq: number, driver: boolean) {
     const live = this.get(sessionId);
     await this.load(live);
     await this.ensureOpen(live);
     return this.attach(live, client, fromSeq, driver);
   }
 
-  private attach(live: LiveSession, client: ClientHandle, fromSeq: number, driver: boolean) {
+  private attach(live: LiveSession, client: SessionClient, fromSeq: number, driver: boolean) {
     const history = (live.events ?? []).filter((e) => e.seq >= fromSeq);
     const first = !live.attached.has(client.id);
     live.attached.set(client.id, client);
@@ -358,7 +351,7 @@ export class SessionManager {
 
   async configure(
     sessionId: string,
-    client: ClientHandle,
+    client: SessionClient,
     p: { model?: string | undefined; mode?: Mode | undefined; mcpServers?: McpServers | undefined },
   ): Promise<SessionInfoT> {
     const live = this.get(sessionId);
@@ -399,7 +392,7 @@ export class SessionManager {
     return this.info(live);
   }
 
-  private requireDriver(live: LiveSession, client: ClientHandle): void {
+  private requireDriver(live: LiveSession, client: SessionClient): void {
     if (live.driver !== client.id) {
       throw new ShadowboxError(
         ErrorCodes.NotDriver,
@@ -413,7 +406,7 @@ export class SessionManager {
   /** Runs one prompt; resolves at turn end. */
   async prompt(
     p: { sessionId: string; text: string; maxTurns?: number },
-    client: ClientHandle,
+    client: SessionClient,
     cancel: { onCancellationRequested(l: () => void): unknown },
   ) {
     const live = this.get(p.sessionId);
@@ -439,14 +432,13 @@ export class SessionManager {
     try {
       await this.load(live);
       await this.ensureOpen(live);
-      live.history ??= historyFromEvents(live.events ?? []).history;
+      live.conversation ??= Conversation.fromEvents(live.events ?? []);
       if (!live.meta.title && user) {
         live.meta.title = user.text.split('\n')[0].slice(0, 80);
         await this.saveMeta(live.meta);
       }
       if (user) {
         live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
-        live.history.push({ role: 'user', content: user.text });
         this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
@@ -457,7 +449,7 @@ export class SessionManager {
           turnId,
           model,
           system: this.deps.system(live.meta),
-          history: live.history,
+          conversation: live.conversation,
           tools: this.toolsFor(live),
           emit: (b) => live.emit(b),
           signal: abort.signal,
@@ -465,10 +457,9 @@ export class SessionManager {
           ...(resumeCalls ? { resumeCalls } : {}),
         });
       } catch (e) {
-        const err =
-          e instanceof ShadowboxError
-            ? e
-            : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
+        const err = isShadowboxError(e)
+          ? e
+          : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
         result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
       }
       live.broker.cancelAll();
@@ -561,7 +552,7 @@ export class SessionManager {
 }
 
 /** A session's MCP servers run commands on the daemon host: not something a browser page may ask for. */
-function refuseWebServers(client: ClientHandle | null): void {
+function refuseWebServers(client: SessionClient | null): void {
   if (client?.transport === 'websocket') {
     throw new ShadowboxError(
       ErrorCodes.Unauthorized,

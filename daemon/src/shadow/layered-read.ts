@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
 import type { LayerStore } from './layer.js';
 import type { Entry } from './layer-types.js';
@@ -12,7 +12,7 @@ export type Found = { layer: Entry } | { real: true } | null;
 
 export const notFound = (p: string) =>
   new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`, { path: p });
-export const notAFile = (p: string, reason = 'not_a_file') =>
+export const notAFile = (p: string, reason: ReasonOf<'NotAFile'> = 'not_a_file') =>
   new ShadowboxError(ErrorCodes.NotAFile, reason, `not a file: ${p}`, { path: p });
 
 export const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 
 const MAX_LINKS = 40;
 /** Components of a workspace path at most (deeper real trees do not occur in source code; a deeper request is an attack). */
@@ -32,7 +32,12 @@ export interface ResolveOptions {
   seen?: Map<string, Promise<Stats | null>>;
 }
 
-function outside(reason: string, input: string, message: string, extra: Record<string, unknown> = {}): ShadowboxError {
+function outside(
+  reason: ReasonOf<'PathOutsideWorkspace'>,
+  input: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): ShadowboxError {
   const shown = input.length > 200 ? `${input.slice(0, 200)}…` : input;
   return new ShadowboxError(ErrorCodes.PathOutsideWorkspace, reason, message, { path: shown, ...extra });
 }

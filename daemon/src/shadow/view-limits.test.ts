@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ErrorCode, ErrorReason } from '@shadowbox/protocol';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
 import { MAX_PATH_DEPTH } from './paths.js';
 import { makeWorkspace } from './test-support.js';
@@ -9,8 +10,8 @@ import { makeWorkspace } from './test-support.js';
 let ws: ReturnType<typeof makeWorkspace>;
 afterEach(async () => ws?.cleanup());
 const ALL = { paths: [], hunks: [], force: false };
-const refused = (e: unknown, code: number, reason: string) =>
-  expect(isShadowboxError(e, code as never, reason), String(e)).toBe(true);
+const refused = <C extends ErrorCode>(e: unknown, code: C, reason: ErrorReason<C>) =>
+  expect(isShadowboxError(e, code, reason), String(e)).toBe(true);
 
 describe('deep paths', () => {
   it('a path thousands of folders deep is refused at once (typed); the cap itself works end to end', async () => {
