@@ -67,10 +67,9 @@ export async function restorePaths(
     if (i.to.type === 'file' || i.to.type === 'symlink')
       temps.set(i.path, tempFor(i.path, randomBytes(6).toString('hex')));
   await removeTemps(w, record.temps);
-  if (temps.size > 0) {
-    record.temps.push(...temps.values());
-    await persist();
-  }
+  // The journal (its state, and the temps about to exist) is on disk before any path changes.
+  record.temps = [...new Set([...record.temps, ...temps.values()])];
+  await persist();
   const attempt = async (p: string, fn: () => Promise<void>) => {
     try {
       await fn();

@@ -1,4 +1,4 @@
-import type { Dirent } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
 import type { LayerStore } from './layer.js';
@@ -105,15 +105,22 @@ export class LayeredReads {
     await this.hidden.check(given === rel ? [rel] : [rel, given], p);
   }
 
-  async resolve(p: string, intent: 'read' | 'write' = 'read'): Promise<string> {
+  async resolve(
+    p: string,
+    intent: 'read' | 'write' = 'read',
+    seen?: Map<string, Promise<Stats | null>>,
+  ): Promise<string> {
     this.live(p);
-    const rel = await resolvePath(this.rules, p, { intent, followLast: true });
+    const rel = await resolvePath(this.rules, p, { intent, followLast: true, ...(seen ? { seen } : {}) });
     await this.checkHidden(rel, p);
     return rel;
   }
 
   async stat(p: string): Promise<EntryStat | null> {
-    const rel = await this.resolve(p);
+    // The walk that resolved the path lstat'ed it below folders it checked one by one; only where it did
+    // not (below a layer folder) is the parent opened and checked. (Metadata only: reads are always checked.)
+    const seen = new Map<string, Promise<Stats | null>>();
+    const rel = await this.resolve(p, 'read', seen);
     const f = this.lookup(rel);
     if (!f) return null;
     if ('layer' in f) {
@@ -122,7 +129,7 @@ export class LayeredReads {
         ? { type: 'file', size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
         : { type: 'dir', size: 0, mode: 0o755, mtimeMs: 0 };
     }
-    const st = await this.store.real.lstat(rel);
+    const st = await (seen.get(rel) ?? this.store.real.lstat(rel));
     return st ? { type: typeOf(st), size: st.size, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs } : null;
   }
 

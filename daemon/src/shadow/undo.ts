@@ -44,9 +44,9 @@ export async function applyUndo(
       { acceptId: id, paths: changed },
     );
   }
+  // Journaled as `undoing` (with the temps it will use) before any path changes: restorePaths writes it.
   r.state = 'undoing';
   r.temps = [];
-  await journal.write(r);
   return finishUndo(store, journal, r, writer, logger);
 }
 
