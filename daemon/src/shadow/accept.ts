@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { lstat, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
@@ -210,11 +210,19 @@ export function sliceOf(store: LayerStore, paths: string[]): LayerSlice {
  */
 async function missingDirs(store: LayerStore, ops: Op[], removedFirst: Set<string>): Promise<string[]> {
   const out = new Set<string>();
+  const present = new Set<string>();
   for (const o of ops) {
     if (o.target.kind !== 'write' && o.target.kind !== 'mkdir') continue;
     const p = itemPath(o.sel.item);
     for (let d = o.target.kind === 'mkdir' ? p : parentOf(p); d !== '' && !out.has(d); d = parentOf(d)) {
-      if (!removedFirst.has(d) && (await store.real.lstat(d))) break;
+      // A plain lstat decides only what to journal as "made by this accept": the writer opens every folder itself.
+      if (present.has(d)) break;
+      // At or below a link (or file) the accept removes first, nothing exists yet (a lstat would follow the link).
+      const gone = [...removedFirst].some((r) => d === r || d.startsWith(r + '/'));
+      if (!gone && (await lstat(store.real.abs(d)).catch(() => null))) {
+        present.add(d);
+        break;
+      }
       out.add(d);
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, lstat } from 'node:fs/promises';
 import type { Logger } from '../state/index.js';
 import { BlobStore, INLINE_BYTES } from './blob-store.js';
 import type { FaultHook } from './fault.js';
@@ -289,9 +289,13 @@ export class LayerStore {
     return this.m.reads[rel] ?? (await this.captureBase(rel, known));
   }
 
-  /** True when the real path still holds exactly `base` (stat first, hash only when stat differs); no symlink is followed. */
+  /**
+   * True when the real path still holds exactly `base` (stat first, hash only when stat differs). It only
+   * decides (stale, conflict, what a roll-back may put back): bytes are hashed through a checked open, and
+   * whatever it answers, every write goes through RealWriter, which refuses a symlink on the way.
+   */
   async realMatches(rel: string, base: Base): Promise<boolean> {
-    const st = await this.real.lstat(rel);
+    const st = await lstat(this.real.abs(rel)).catch(() => null);
     if (!st) return base.type === 'none';
     if (base.type === 'none') return false;
     if (base.type === 'dir') return st.isDirectory();
@@ -302,7 +306,7 @@ export class LayerStore {
     }
     if (!st.isFile() || st.size !== base.size || (st.mode & 0o7777) !== base.mode) return false;
     if (st.mtimeMs === base.mtimeMs && st.ino === base.ino) return true;
-    const f = await this.real.openFile(rel);
+    const f = await this.real.openFile(rel).catch(() => null);
     if (!f) return false;
     try {
       return f.st.isFile() && f.st.size === base.size && (await hashHandle(f.fh, f.st.size)) === base.oid;

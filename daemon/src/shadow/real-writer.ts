@@ -56,6 +56,11 @@ export class RealWriter {
 
   /** The refusal for a write whose folder is not a plain directory: names the symlink (and its target) when there is one. */
   private async notPlain(forPath: string, dirRel: string): Promise<ShadowboxError> {
+    return (await this.linkOnTheWay(forPath, dirRel)) ?? pathChanged(forPath);
+  }
+
+  /** A symlink (or file) among the folders of `dirRel`, as the refusal naming it; null when every one is a folder or absent. */
+  private async linkOnTheWay(forPath: string, dirRel: string): Promise<ShadowboxError | null> {
     const parts = dirRel === '' ? [] : dirRel.split('/');
     for (let i = 1; i <= parts.length; i++) {
       const p = parts.slice(0, i).join('/');
@@ -77,7 +82,7 @@ export class RealWriter {
           { path: forPath, parent: p },
         );
     }
-    return pathChanged(forPath);
+    return null;
   }
 
   /**
@@ -97,6 +102,11 @@ export class RealWriter {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'ELOOP') throw await this.notPlain(forPath, rel);
+      // Missing — or behind a symlink whose target is missing: the link is what to name.
+      if (code === 'ENOENT') {
+        const link = await this.linkOnTheWay(forPath, rel);
+        if (link) throw link;
+      }
       if (code !== 'ENOENT' || rel === '' || !(create === 'any' || create?.has(rel))) throw e;
       const parent = await this.dir(parentOf(rel), forPath, create);
       this.guard(rel);

@@ -47,7 +47,7 @@ export async function applyUndo(
   // Journaled as `undoing` (with the temps it will use) before any path changes: restorePaths writes it.
   r.state = 'undoing';
   r.temps = [];
-  return finishUndo(store, journal, r, writer, logger);
+  return finishUndo(store, journal, r, writer, logger, true);
 }
 
 /**
@@ -61,12 +61,15 @@ export async function finishUndo(
   r: AcceptRecord,
   writer: () => RealWriter,
   logger?: Logger,
+  /** Every path was just checked to hold what the accept wrote (under the session lock): restore them all. */
+  verified = false,
 ): Promise<UndoOutcome> {
   const items: Restore[] = [];
   const conflicts: string[] = [];
   for (const f of r.files) {
-    if (await store.realMatches(f.path, f.before)) continue;
-    if (f.after && (await store.realMatches(f.path, f.after))) items.push({ path: f.path, to: f.before });
+    if (verified) items.push({ path: f.path, to: f.before });
+    else if (await store.realMatches(f.path, f.before)) continue;
+    else if (f.after && (await store.realMatches(f.path, f.after))) items.push({ path: f.path, to: f.before });
     else conflicts.push(f.path);
   }
   const w = writer();
