@@ -228,7 +228,7 @@ async function safeReadRows() {
       'fs.readFile',
       'baseline: fs.readFile',
     ),
-    row('view.stat of a real file (lstat below a checked parent)', 'view.stat', 'lstat', 'baseline: fs.lstat'),
+    row('view.stat of a real file (resolve: one lstat per component)', 'view.stat', 'lstat', 'baseline: fs.lstat'),
   ];
 }
 
