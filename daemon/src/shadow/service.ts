@@ -14,8 +14,6 @@ import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
 import { applyAccept } from './accept.js';
-import { diffItem, linkTarget, listItems, type ReviewItem } from './changes.js';
-import { looksBinary } from './diff.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
@@ -30,7 +28,8 @@ import type { FaultHook } from './fault.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { RealWriter } from './real-writer.js';
 import { type Recovered, recoverSession } from './recover.js';
-import { covers, isStale, rejectSelection, selectItems } from './review.js';
+import { rejectSelection, selectItems } from './review.js';
+import { diffOf, digest, fileOf, statusOf } from './review-read.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
 import { watchWorkspace } from './watch.js';
@@ -266,65 +265,6 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     const s = await session(t.sessionId, t.workspace);
     return locked(s, () => statusOf(s));
   };
-  const statusOf = async (s: Session): Promise<ResultOf<typeof ShadowStatus>> => {
-    const files = [];
-    for (const it of listItems(s.store)) {
-      const d = await diffItem(s.store, it);
-      files.push({
-        path: it.path,
-        change: it.change,
-        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
-        binary: d.binary,
-        stale: await isStale(s.store, it),
-        hunks: d.hunks.length,
-        ...(await symlinkOf(s, it)),
-      });
-    }
-    const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
-    return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
-  };
-
-  const symlinkOf = async (s: Session, it: ReviewItem) => {
-    const link = await linkTarget(s.store, it);
-    return link === undefined ? {} : { symlink: link };
-  };
-
-  const diffOf = async (s: Session, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>> => {
-    const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
-    const files = [];
-    for (const it of listItems(s.store)) {
-      if (wanted && !wanted.some((p) => covers(p, it))) continue;
-      const d = await diffItem(s.store, it);
-      const oldMode = it.old.type === 'file' || it.old.type === 'symlink' ? it.old.mode : undefined;
-      files.push({
-        path: it.path,
-        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
-        change: it.change,
-        binary: d.binary,
-        ...(oldMode !== undefined ? { oldMode } : {}),
-        ...(it.next ? { newMode: it.next.mode } : {}),
-        stale: await isStale(s.store, it),
-        ...(await symlinkOf(s, it)),
-        patch: d.patch,
-        hunks: d.hunks,
-      });
-    }
-    return { sessionId: s.id, files };
-  };
-
-  const fileOf = async (s: Session, p: string): Promise<ResultOf<typeof ShadowFile>> => {
-    const rel = await s.view.resolve(p);
-    const realBuf = await s.store.real.readFile(rel).catch(() => null);
-    const loc = s.view.locate(rel);
-    const shadowBuf =
-      loc === null
-        ? null
-        : await ('oid' in loc ? s.store.readObject(loc.oid) : s.store.real.readFile(loc.real)).catch(() => null);
-    const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
-    const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
-    return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
-  };
-
   const service: ShadowService = {
     async view(sessionId, workspace) {
       return (await session(sessionId, workspace)).view;
@@ -475,12 +415,4 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
   };
   return service;
-}
-
-/** What the audit log keeps of a path's state: its kind and blob id, never its content. */
-function digest(
-  b: { type: string; oid?: string; mode?: number } | undefined,
-): { type: string; oid?: string; mode?: number } | null {
-  if (!b) return null;
-  return { type: b.type, ...(b.oid ? { oid: b.oid } : {}), ...(b.mode !== undefined ? { mode: b.mode } : {}) };
 }
