@@ -1,6 +1,6 @@
-// Issue 14 §1 and §4 through a real daemon: a deny path rule holds for every tool (built-in, python,
-// bundles), sandboxed python cannot make accept write through a symlink, and `shadowbox stop` ends the
-// process while a call is still running. Needs the official bundles (scripts/setup.sh builds them).
+// Issue 14 §1 and §4 through a real daemon: a deny rule on edits holds for sandboxed python too, sandboxed
+// python cannot make accept write through a symlink, and `shadowbox stop` ends the process while a call is
+// still running. Needs the official bundles (scripts/setup.sh builds them).
 import { existsSync, lstatSync, readdirSync, symlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,40 +21,24 @@ describe('the shadow under attack, through the daemon', () => {
     await d?.cleanup();
   });
 
-  it('deny path=secrets/** holds for grep, glob, list_dir, read_file, python, jq and sqlite', async () => {
+  it('deny kind=edit path=vendor/** holds for sandboxed python too (it writes through the view as kind execute)', async () => {
     const ws = await makeTempDir('ws');
-    await mkdir(path.join(ws, 'secrets'));
-    await writeFile(path.join(ws, 'secrets/key.txt'), 'SECRET-KEY-42\n');
-    await writeFile(path.join(ws, 'notes.txt'), 'nothing here\n');
+    await mkdir(path.join(ws, 'vendor'));
+    await writeFile(path.join(ws, 'vendor/lib.js'), 'original\n');
     const c = await d.connect();
-    await c.request(PolicySetRules, { workspace: ws, add: [{ action: 'deny', path: 'secrets/**' }], remove: [] });
-    const s = await c.request(SessionCreate, { workspace: ws, mode: 'auto' });
-    const call = (tool: string, input: unknown) => c.request(ToolsCall, { sessionId: s.sessionId, tool, input });
-    const outputs = [
-      await call('grep', { pattern: 'SECRET' }),
-      await call('glob', { pattern: '**' }),
-      await call('list_dir', { path: '.' }),
-      await call('read_file', { path: 'secrets/key.txt' }),
-      await call('python', { code: 'print(open("secrets/key.txt").read())' }),
-      await call('python', {
-        code: 'import os\nprint(os.listdir("."))\nprint([f for _, _, fs in os.walk(".") for f in fs])',
-      }),
-      await call('run_bundle', { bundle: 'jq', args: ['-R', '.', '/workspace/secrets/key.txt'] }),
-      await call('sqlite', { sql: "select cast(readfile('secrets/key.txt') as text);" }),
-    ];
-    for (const o of outputs) {
-      expect(o.content).not.toContain('SECRET-KEY-42');
-      expect(o.content).not.toContain('key.txt\n');
-    }
-    expect(outputs[1].content).toContain('notes.txt');
-    expect(outputs[1].content).not.toContain('secrets');
-    expect(outputs[2].content).not.toContain('secrets');
-    expect(outputs[3].isError).toBe(true);
-    expect(outputs[4].content).toMatch(/PermissionError|path_denied|denied|Errno/);
-    // Python cannot write there either: the write is refused when the run's changes reach the view.
-    await call('python', {
-      code: 'import os\nopen("ok.txt", "w").write("y")\nos.makedirs("secrets", exist_ok=True)\nopen("secrets/py.txt", "w").write("x")',
+    await c.request(PolicySetRules, {
+      workspace: ws,
+      add: [{ action: 'deny', kind: 'edit', path: 'vendor/**' }],
+      remove: [],
     });
+    const s = await c.request(SessionCreate, { workspace: ws, mode: 'auto' });
+    const r = await c.request(ToolsCall, {
+      sessionId: s.sessionId,
+      tool: 'python',
+      input: { code: 'open("vendor/lib.js", "w").write("patched\\n")\nopen("ok.txt", "w").write("y")\nprint("ran")' },
+    });
+    expect(r.content).toContain('ran');
+    expect(JSON.stringify(r.data)).toContain('protected_path');
     const st = await c.request(ShadowStatus, { sessionId: s.sessionId });
     expect(st.files.map((f) => f.path)).toEqual(['ok.txt']);
     c.dispose();

@@ -11,4 +11,4 @@ export {
   type PolicyMode,
 } from './decide.js';
 export { rulesFilePath } from './rules-file.js';
-export { viewPathRules, type ViewPathRules } from './view-rules.js';
+export { viewWriteProtected } from './view-rules.js';

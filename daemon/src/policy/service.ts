@@ -1,4 +1,4 @@
-import type { PolicyList, PolicyRule } from '@shadowbox/protocol';
+import { type PolicyList, PolicyRule } from '@shadowbox/protocol';
 import type { ResultOf } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { AuditSink } from '../audit/index.js';
@@ -13,7 +13,7 @@ import {
   type PolicyMode,
   type PolicyQuery,
 } from './decide.js';
-import { viewPathRules } from './view-rules.js';
+import { viewWriteProtected } from './view-rules.js';
 import {
   checkRule,
   fileStamp,
@@ -37,11 +37,11 @@ export interface PolicyService {
   set(p: { workspace: string; add: Rule[]; remove: string[] }, by: string): Promise<{ rules: Rule[] }>;
   forgetSession(sessionId: string): void;
   /**
-   * The path rules the workspace view enforces for every tool (sandboxed code included): `protected`
-   * and read-only globs refuse writes, `hidden` globs make paths invisible and unreadable. Fails (like
+   * The globs the workspace view refuses to write for every caller, sandboxed code included: the protected
+   * paths, plus the paths of deny rules on edits that name no tool (`viewWriteProtected`). Fails (like
    * `list`) while the rules file is broken, so the view refuses instead of guessing.
    */
-  pathRules(workspace: string): Promise<{ protected: string[]; hidden: string[] }>;
+  writeProtected(workspace: string): Promise<string[]>;
 }
 
 export interface PolicyDeps {
@@ -111,8 +111,27 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
 
   function addRules(file: RulesFile, add: Rule[], by: string, now: string): StoredRule[] {
     const added: StoredRule[] = [];
-    for (const r of add) {
-      checkRule(r);
+    for (const [i, input] of add.entries()) {
+      // The protocol edge validated this already; in-process callers get the same strict check.
+      const parsed = PolicyRule.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = [
+          `add.${i}`,
+          ...(issue?.path ?? []),
+          ...(issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []),
+        ].join('.');
+        throw new ShadowboxError(
+          ErrorCodes.PolicyInvalid,
+          'bad_rule',
+          `${field}: ${issue?.message ?? 'invalid rule'}`,
+          {
+            field,
+          },
+        );
+      }
+      const r = parsed.data;
+      checkRule(r, `add.${i}`);
       const id = r.id ?? ruleId(r);
       const stored: StoredRule = { ...r, id, addedBy: by, addedAt: now };
       const at = file.rules.findIndex((x) => x.id === id);
@@ -203,10 +222,9 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
       grants.delete(sessionId);
     },
 
-    async pathRules(workspace) {
+    async writeProtected(workspace) {
       const file = await rulesOrThrow(workspace);
-      const view = viewPathRules(file.rules);
-      return { protected: [...protectedFor(workspace, file), ...view.readOnly], hidden: view.hidden };
+      return [...protectedFor(workspace, file), ...viewWriteProtected(file.rules)];
     },
   };
 }

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { viewPathRules } from './view-rules.js';
+import { viewWriteProtected } from './view-rules.js';
 
-describe('viewPathRules', () => {
-  it('hides paths of deny rules without a tool (any kind, read, search); edit/delete/move make them read-only', () => {
+describe('viewWriteProtected', () => {
+  it('takes the paths of deny rules on edit, delete or move that name no tool', () => {
     expect(
-      viewPathRules([
+      viewWriteProtected([
         { id: 'a', action: 'deny', path: 'secrets/**' },
         { id: 'b', action: 'deny', kind: 'read', path: '**/*.pem' },
         { id: 'c', action: 'deny', kind: 'edit', path: 'vendor/**' },
-        { id: 'd', action: 'deny', tool: 'write_file', path: 'docs/**' },
-        { id: 'e', action: 'ask', path: 'ask/**' },
-        { id: 'f', action: 'allow', path: 'src/**' },
-        { id: 'g', action: 'deny', host: 'example.com' },
+        { id: 'd', action: 'deny', kind: 'delete', path: 'keep/**' },
+        { id: 'e', action: 'deny', tool: 'write_file', kind: 'edit', path: 'docs/**' },
+        { id: 'f', action: 'ask', kind: 'edit', path: 'ask/**' },
+        { id: 'g', action: 'allow', kind: 'edit', path: 'src/**' },
         { id: 'h', action: 'deny', kind: 'fetch', path: 'x/**' },
       ]),
-    ).toEqual({ hidden: ['secrets/**', '**/*.pem'], readOnly: ['vendor/**'] });
+    ).toEqual(['vendor/**', 'keep/**']);
   });
 });

@@ -3,30 +3,19 @@ import type { z } from 'zod';
 
 type Rule = z.infer<typeof PolicyRule>;
 
-/** The path rules the workspace view enforces for every tool, whatever its name or kind. */
-export interface ViewPathRules {
-  /** Globs no tool may read, list or write: invisible in listings, refused when named. */
-  hidden: string[];
-  /** Globs no tool may write, delete or move (reads allowed). */
-  readOnly: string[];
-}
-
-const HIDING_KINDS = new Set<string | undefined>([undefined, 'read', 'search']);
-const WRITING_KINDS = new Set<string | undefined>(['edit', 'delete', 'move']);
+const EDITING_KINDS = new Set<string | undefined>(['edit', 'delete', 'move']);
 
 /**
- * Why: a deny rule on a path has to hold for code that reads and writes the view directly (sandboxed
- * python, bundles, run_bundle), not only for tools that declare their paths to `decide`. Pure: the
- * deny rules with a `path` and no `tool` or `host` — those say "this path, whatever reaches it". Without
- * a kind, or for read/search, the path is hidden (a path that cannot be read cannot be written either:
- * fail closed); for edit/delete/move it is read-only. Rules naming a tool stay decisions per call.
+ * Why: a deny rule on edits of a path (`deny kind=edit path=vendor/**`) says "nothing changes this path";
+ * a call's own decision matches it only for tools of that kind, while sandboxed python and bundles
+ * (kind execute) write through the same view. Pure: the deny rules with a `path`, an editing `kind`
+ * (edit, delete, move) and no `tool` or `host` — their paths join the protected globs the view refuses
+ * to write, delete or move, whoever asks. (Deny rules for every kind or for reading are held per call:
+ * the runtime hands the handler a view that refuses them, tools/restricted-view.ts.)
  */
-export function viewPathRules(rules: readonly Rule[]): ViewPathRules {
-  const out: ViewPathRules = { hidden: [], readOnly: [] };
-  for (const r of rules) {
-    if (r.action !== 'deny' || r.path === undefined || r.tool !== undefined || r.host !== undefined) continue;
-    if (HIDING_KINDS.has(r.kind)) out.hidden.push(r.path);
-    else if (WRITING_KINDS.has(r.kind)) out.readOnly.push(r.path);
-  }
-  return out;
+export function viewWriteProtected(rules: readonly Rule[]): string[] {
+  return rules
+    .filter((r) => r.action === 'deny' && r.path !== undefined && r.tool === undefined && r.host === undefined)
+    .filter((r) => EDITING_KINDS.has(r.kind))
+    .map((r) => r.path!);
 }

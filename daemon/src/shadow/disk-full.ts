@@ -1,38 +1,43 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 
-/** True for the errors a full disk or an exhausted quota gives. */
-export function isNoSpace(e: unknown): boolean {
+// A local stand-in for the daemon-wide disk-full helper issue 15 puts in state/ (audit/ has the same one):
+// same names and behaviour, so the shadow switches to it without other changes once it is on main.
+
+/** True for ENOSPC/EDQUOT (the disk or the quota is full), or an already-typed DiskFull. */
+export function isDiskFull(e: unknown): boolean {
+  if (isShadowboxError(e, ErrorCodes.DiskFull)) return true;
   const code = (e as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** Bytes an unprivileged writer can still use on the file system holding `file` (null when unknown). */
-export async function freeBytes(file: string): Promise<number | null> {
-  for (let p = file; ; p = path.dirname(p)) {
-    try {
-      const s = await statfs(p);
-      return s.bavail * s.bsize;
-    } catch {
-      if (path.dirname(p) === p) return null;
+/** The typed DiskFull error (-33900, reason disk_full) for a write to `file`, with the bytes left (statfs). */
+export async function diskFullError(file: string, cause: unknown): Promise<ShadowboxError> {
+  let free: number | null = null;
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    const st = await statfs(dir).catch(() => null);
+    if (st) {
+      free = st.bavail * st.bsize;
+      break;
     }
+    if (path.dirname(dir) === dir) break;
   }
-}
-
-/**
- * Why: a full disk is a state the person can fix, not an internal error — it surfaces as the typed
- * DiskFull (-33900, reason disk_full) naming the file and the space left, with the errno as cause.
- * Anything else is returned as it was.
- */
-export async function typedFsError(e: unknown, file: string): Promise<unknown> {
-  if (!isNoSpace(e)) return e;
-  const free = await freeBytes(file);
   return new ShadowboxError(
     ErrorCodes.DiskFull,
     'disk_full',
-    `no space left on the disk holding ${file}${free !== null ? ` (${free} bytes free)` : ''}; free some space and try again — nothing was lost`,
+    `no space left on the disk holding ${file} (free: ${free === null ? 'unknown' : `${free} bytes`}); free some space and try again — nothing was lost`,
     { path: file, freeBytes: free },
-    { cause: e },
+    { cause },
   );
+}
+
+/**
+ * Why: a full disk is a state the person can fix, not an internal error — a failed write becomes the typed
+ * DiskFull naming the file and the space left (an already-typed one passes through); anything else is
+ * returned as it was.
+ */
+export async function typedFsError(e: unknown, file: string): Promise<unknown> {
+  if (!isDiskFull(e) || isShadowboxError(e)) return e;
+  return diskFullError(file, e);
 }

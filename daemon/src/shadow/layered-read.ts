@@ -4,7 +4,7 @@ import { blobOid } from './git.js';
 import type { LayerStore } from './layer.js';
 import type { Entry } from './layer-types.js';
 import type { Mutex } from './mutex.js';
-import { type PathRules, resolvePath, splitRelative } from './paths.js';
+import { type PathRules, resolvePath } from './paths.js';
 import type { ProtectedGlobs } from './protect.js';
 import type { DirEntry, EntryStat, EntryType } from './view.js';
 
@@ -25,8 +25,7 @@ export function typeOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbol
 /**
  * Why: the read side of the layered view — a path is the layer's entry, else the real file below an
  * ancestor the layer does not hide. Real files are read only through `RealFs` (O_NOFOLLOW, the opened
- * descriptor's real path checked), and paths the policy hides (deny rules on a path) are invisible in
- * listings and refused when named, whichever tool asks.
+ * descriptor's real path checked).
  */
 export class LayeredReads {
   readonly root: string;
@@ -39,8 +38,6 @@ export class LayeredReads {
     protectedPrefixes: string[],
     /** The workspace's protected globs (policy), checked on every write, mkdir, remove and rename; null = none. */
     protected readonly guard: ProtectedGlobs | null = null,
-    /** Globs the policy's deny rules hide from every tool; null = none. */
-    protected readonly hidden: ProtectedGlobs | null = null,
   ) {
     this.root = store.root;
     this.rules = {
@@ -98,22 +95,13 @@ export class LayeredReads {
     return { real: rel };
   }
 
-  /** Refuses a path the policy hides (the canonical path or the path as given). */
-  protected async checkHidden(rel: string, p: string): Promise<void> {
-    if (!this.hidden) return;
-    const given = splitRelative(p).join('/');
-    await this.hidden.check(given === rel ? [rel] : [rel, given], p);
-  }
-
   async resolve(
     p: string,
     intent: 'read' | 'write' = 'read',
     seen?: Map<string, Promise<Stats | null>>,
   ): Promise<string> {
     this.live(p);
-    const rel = await resolvePath(this.rules, p, { intent, followLast: true, ...(seen ? { seen } : {}) });
-    await this.checkHidden(rel, p);
-    return rel;
+    return resolvePath(this.rules, p, { intent, followLast: true, ...(seen ? { seen } : {}) });
   }
 
   async stat(p: string): Promise<EntryStat | null> {
@@ -178,13 +166,10 @@ export class LayeredReads {
   }
 
   async readdir(p: string): Promise<DirEntry[]> {
-    const rel = await this.resolve(p);
-    const all = await this.listAll(rel, p);
-    const hide = this.hidden ? await this.hidden.matcher(p) : null;
-    return hide ? all.filter((e) => hide(rel === '' ? e.name : `${rel}/${e.name}`) === null) : all;
+    return this.listAll(await this.resolve(p), p);
   }
 
-  /** The merged listing of a canonical folder, nothing filtered (the policy's hidden paths included). */
+  /** The merged listing of a canonical folder: the real one (when the layer lets it show) and the layer's entries. */
   protected async listAll(rel: string, p: string): Promise<DirEntry[]> {
     const f = this.lookup(rel);
     if (!f) throw notFound(p);

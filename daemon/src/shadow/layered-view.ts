@@ -3,7 +3,6 @@ import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { LayeredReads, notAFile, notFound, parentOf, typeOf, under } from './layered-read.js';
 import type { Base, Entry } from './layer-types.js';
 import { resolvePath, splitRelative } from './paths.js';
-import type { ProtectedGlobs } from './protect.js';
 import type { EntryType, WorkspaceView } from './view.js';
 
 type Seen = Map<string, Promise<Stats | null>>;
@@ -14,25 +13,23 @@ type Seen = Map<string, Promise<Stats | null>>;
  * O(depth) in the path (the path is capped: paths.ts) plus, for a folder, O(its subtree).
  */
 export class LayeredView extends LayeredReads implements WorkspaceView {
-  /** Refuses when the canonical path or the path as given is hidden by the policy or matches a protected glob. */
+  /** Refuses when the canonical path or the path as given matches a protected glob. */
   private async guardPath(rel: string, p: string): Promise<void> {
-    await this.checkHidden(rel, p);
     if (!this.guard) return;
     const given = splitRelative(p).join('/');
     await this.guard.check(given === rel ? [rel] : [rel, given], p);
   }
 
-  /** For a remove or move of a directory: refuses when anything below it (or below where it goes) is protected or hidden. */
+  /** For a remove or move of a directory: refuses when anything below it (or below where it goes) is protected. */
   private async guardTree(rel: string, p: string, to?: string): Promise<void> {
-    const globs: ProtectedGlobs[] = [];
-    for (const g of [this.guard, this.hidden])
-      if (g && ((await g.mayMatchBelow(rel, p)) || (to !== undefined && (await g.mayMatchBelow(to, p))))) globs.push(g);
-    if (globs.length === 0 || (await this.kindOf(rel)) !== 'dir') return;
+    const g = this.guard;
+    if (!g || (await this.kindOf(rel)) !== 'dir') return;
+    if (!(await g.mayMatchBelow(rel, p)) && !(to !== undefined && (await g.mayMatchBelow(to, p)))) return;
     const walk = async (dir: string): Promise<void> => {
       for (const child of await this.listAll(dir, p)) {
         this.live(p);
         const c = `${dir}/${child.name}`;
-        for (const g of globs) await g.check(to === undefined ? [c] : [c, to + c.slice(rel.length)], p);
+        await g.check(to === undefined ? [c] : [c, to + c.slice(rel.length)], p);
         if (child.type === 'dir') await walk(c);
       }
     };

@@ -16,11 +16,9 @@ interface Compiled {
 }
 
 /**
- * Why: sandboxed code reads and writes through the layered view directly, not through a tool that
- * declares its paths to the policy; this is the policy's path lists enforced at the layer — `protected`
- * (writes, deletes and moves refused) or `hidden` (deny rules: invisible in listings, every access
- * refused). Matches like the policy does (dotfiles count, case-insensitive). Matchers are compiled once
- * per distinct answer.
+ * Why: sandboxed code writes through the layered view directly, not through a tool that declares
+ * its paths to the policy; this is the same protected list enforced at the layer. Matches like the
+ * policy does (dotfiles count, case-insensitive). Matchers are compiled once per distinct answer.
  */
 export class ProtectedGlobs {
   private key: string | null = null;
@@ -33,7 +31,6 @@ export class ProtectedGlobs {
     private readonly workspace: string,
     private readonly now: () => number = Date.now,
     private readonly ttlMs = PROTECTED_TTL_MS,
-    private readonly kind: 'protected' | 'hidden' = 'protected',
   ) {}
 
   /** The compiled globs, asking the source again once the last answer is older than the TTL. */
@@ -43,15 +40,7 @@ export class ProtectedGlobs {
     try {
       return await this.inflight;
     } catch (e) {
-      // Fail closed: without the list nothing can be known to be unprotected (or visible).
-      if (this.kind === 'hidden')
-        throw new ShadowboxError(
-          ErrorCodes.PermissionDenied,
-          'path_rules_unavailable',
-          `cannot check the policy's path rules, access refused: ${input} (${(e as Error).message})`,
-          { path: input },
-          { cause: e },
-        );
+      // Fail closed: without the list nothing can be known to be unprotected.
       throw new ShadowboxError(
         ErrorCodes.PathProtected,
         'protected_paths_unavailable',
@@ -81,21 +70,13 @@ export class ProtectedGlobs {
     return this.compiled;
   }
 
-  /** Throws PathProtected/protected_path (hidden: PermissionDenied/path_denied) when one of `paths` (canonical relative forms of `input`) matches a glob. */
+  /** Throws PathProtected/protected_path when one of `paths` (canonical relative forms of `input`) matches a glob. */
   async check(paths: string[], input: string): Promise<void> {
     const globs = await this.current(input);
-    if (globs.length === 0) return;
     for (const p of paths) {
       const hit = globs.find((g) => g.test(p));
-      if (hit) throw this.kind === 'hidden' ? hiddenError(input, p, hit.glob) : protectedError(input, p, hit.glob);
+      if (hit) throw protectedError(input, p, hit.glob);
     }
-  }
-
-  /** A synchronous test for many paths at once (a listing): the glob that matches, or null; null itself when there are no globs. */
-  async matcher(input: string): Promise<((rel: string) => string | null) | null> {
-    const globs = await this.current(input);
-    if (globs.length === 0) return null;
-    return (rel) => globs.find((g) => g.test(rel))?.glob ?? null;
   }
 
   /** True when some glob could match a path strictly below `dir` (so a remove/move of `dir` must look inside). */
@@ -113,16 +94,6 @@ export function protectedError(input: string, rel: string, glob: string): Shadow
     ErrorCodes.PathProtected,
     'protected_path',
     `${input === rel ? rel : `${input} (${rel})`} is protected by ${glob}: writes, deletes and moves there are refused`,
-    { path: rel, glob },
-  );
-}
-
-/** The refusal for a path a policy deny rule hides from every tool. */
-export function hiddenError(input: string, rel: string, glob: string): ShadowboxError {
-  return new ShadowboxError(
-    ErrorCodes.PermissionDenied,
-    'path_denied',
-    `${input === rel ? rel : `${input} (${rel})`} is denied by the policy (path=${glob}): no tool may read, list or write it`,
     { path: rel, glob },
   );
 }

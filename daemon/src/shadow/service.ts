@@ -83,13 +83,6 @@ export interface ShadowServiceDeps {
    * same list as declared tool paths. Asked at most every 500 ms per workspace; a failure refuses writes.
    */
   protectedPaths?: ProtectedPathsSource;
-  /**
-   * Path globs of a workspace the policy denies to every tool (deny rules on a path, no tool named):
-   * every layered view hides them from listings and refuses reads and writes (PermissionDenied
-   * path_denied), so grep, glob, python, bundles and run_bundle are all held to them. Cached like
-   * `protectedPaths`; a failure refuses access.
-   */
-  hiddenPaths?: ProtectedPathsSource;
   /** Test seam: called after each real path an accept renames or removes (index from 0), before the next. */
   onAcceptStep?: (index: number, path: string) => Promise<void> | void;
   /** Garbage collection thresholds (defaults in repack.ts and layer-gc.ts). */
@@ -144,12 +137,10 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   };
   const watchers = new Set<() => Promise<void>>();
   const guards = new Map<string, ProtectedGlobs>();
-  const guardFor = (root: string, kind: 'protected' | 'hidden'): ProtectedGlobs | null => {
-    const source = kind === 'protected' ? deps.protectedPaths : deps.hiddenPaths;
-    if (!source) return null;
-    const key = `${kind}\0${root}`;
-    let g = guards.get(key);
-    if (!g) guards.set(key, (g = new ProtectedGlobs(source, root, Date.now, undefined, kind)));
+  const guardFor = (root: string): ProtectedGlobs | null => {
+    if (!deps.protectedPaths) return null;
+    let g = guards.get(root);
+    if (!g) guards.set(root, (g = new ProtectedGlobs(deps.protectedPaths, root)));
     return g;
   };
 
@@ -189,7 +180,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       store,
       lock,
       journal: new Journal(path.join(dir, 'accepts'), deps.faults),
-      view: new LayeredView(store, lock, protectedPrefixes, guardFor(root, 'protected'), guardFor(root, 'hidden')),
+      view: new LayeredView(store, lock, protectedPrefixes, guardFor(root)),
       writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
       unsettled: false,
     };
