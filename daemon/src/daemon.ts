@@ -76,6 +76,9 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
+/** How long a stop waits for running work to end before it stops anyway. */
+const STOP_GRACE_MS = 5_000;
+
 /** Starts the daemon: lock, state dir, transports, sessions; SIGTERM-safe stop. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const paths = resolveStatePaths(o.env, {
@@ -148,14 +151,36 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         },
       });
 
+    // A call that does not end when told to (cancelled turn, closing capability) cannot hold the stop: each
+    // step gets STOP_GRACE_MS, then the daemon stops anyway and says so.
+    const bounded = async (what: string, work: Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn(`${what} did not finish within ${STOP_GRACE_MS} ms; stopping anyway`);
+          resolve();
+        }, STOP_GRACE_MS);
+        timer.unref();
+      });
+      await Promise.race([work, late]);
+      clearTimeout(timer);
+    };
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         logger.info('daemon stopping');
-        await sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`));
+        await bounded(
+          'closing sessions',
+          sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`)),
+        );
         await socket?.close().catch(() => undefined);
         await http?.close().catch(() => undefined);
         for (const c of clients.list()) c.connection.dispose();
-        await wired.close?.().catch((e: unknown) => logger.error(`capabilities close: ${(e as Error).message}`));
+        await bounded(
+          'closing capabilities',
+          (wired.close?.() ?? Promise.resolve()).catch((e: unknown) =>
+            logger.error(`capabilities close: ${(e as Error).message}`),
+          ),
+        );
         await lock.release();
         logger.info('daemon stopped');
         await logger.close();

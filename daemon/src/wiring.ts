@@ -57,13 +57,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
   });
   const policy = createPolicy({ stateDir, audit, logger });
-  // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
-  // bundles) cannot reach what the built-in tools are denied.
+  // The shadow layer refuses writes to the policy's protected paths itself (and to paths a deny rule keeps
+  // from every edit), so sandboxed code (python, bundles) cannot write what the built-in tools are denied.
   const shadow = createShadowService({
     stateDir,
     audit,
     logger,
-    protectedPaths: (ws) => policy.list(ws).then((p) => p.protected),
+    protectedPaths: (ws) => policy.writeProtected(ws),
   });
   // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
   // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so
