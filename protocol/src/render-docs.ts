@@ -24,6 +24,31 @@ export function renderProtocolDocs(): string {
   );
   out.push('Every connection starts with `initialize`; anything else before it is refused with -32002.');
   out.push('');
+  out.push('## Session events and crashes');
+  out.push('');
+  out.push(
+    'Each session has one sequence of events (`seq` from 0). **A client only ever sees an event that is on disk**: the daemon',
+  );
+  out.push(
+    'appends events to the session log in batches (one write and one fdatasync per batch) and sends them to attached clients',
+  );
+  out.push(
+    'only after the batch is durable. So after a crash (kill -9, power loss) every seq a client has seen still names the same',
+  );
+  out.push(
+    'event; events that were not yet on disk were never sent, and their seqs are given to the events written after the restart.',
+  );
+  out.push(
+    'A client that lost its connection reattaches with `fromSeq` = its last seq + 1 and receives everything after it: for a',
+  );
+  out.push(
+    'turn that was running, the restart appends `turn_end` (stopReason `interrupted`) and `daemon_restarted`. Responses follow',
+  );
+  out.push(
+    'the events their request caused. When the log cannot be written (a full disk) events wait unseen; the running turn is',
+  );
+  out.push('stopped and the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`); writing resumes by itself.');
+  out.push('');
   out.push('## Error codes');
   out.push('');
   out.push(

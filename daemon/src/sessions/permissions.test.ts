@@ -84,7 +84,7 @@ function makeBroker(clients: FakeClient[], timeoutMs = 10_000) {
   const events: SessionEventBody[] = [];
   const broker = new PermissionBroker(
     'sess-1',
-    (b) => events.push(b),
+    (b) => void events.push(b),
     () => clients.map((c) => c.handle),
     timeoutMs,
   );

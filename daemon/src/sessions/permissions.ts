@@ -23,6 +23,8 @@ interface Pending {
   resolve: (answer: { outcome: PermissionOutcome; by?: string }) => void;
   asked: Map<string, CancellationTokenSource>;
   timer: NodeJS.Timeout;
+  /** The question's permission_request event is on disk: only then is it put to clients. */
+  announced: boolean;
 }
 
 /**
@@ -34,7 +36,8 @@ export class PermissionBroker {
 
   constructor(
     private readonly sessionId: string,
-    private readonly emit: (body: SessionEventBody) => void,
+    /** Logs an event; the returned promise (if any) settles once it is on disk. */
+    private readonly emit: (body: SessionEventBody) => Promise<void> | void,
     private readonly clients: () => ClientHandle[],
     private readonly timeoutMs: number,
   ) {}
@@ -52,6 +55,7 @@ export class PermissionBroker {
         question,
         asked: new Map(),
         timer: setTimeout(() => this.settle(requestId, 'timeout'), this.timeoutMs),
+        announced: false,
         resolve: (answer) => {
           signal.removeEventListener('abort', onAbort);
           resolve(answer);
@@ -60,14 +64,21 @@ export class PermissionBroker {
       const onAbort = () => this.settle(requestId, 'cancelled');
       signal.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, entry);
-      this.emit({ type: 'permission_request', requestId, ...question });
-      for (const client of this.clients()) this.send(entry, client);
+      // A client is asked only once the question is on disk, so a restart can ask it again.
+      const logged = this.emit({ type: 'permission_request', requestId, ...question });
+      const announce = () => {
+        if (this.pending.get(requestId) !== entry) return;
+        entry.announced = true;
+        for (const client of this.clients()) this.send(entry, client);
+      };
+      if (logged) logged.then(announce, () => undefined);
+      else announce();
     });
   }
 
   /** A client attached later (or reconnected): it gets every open question too. */
   offerTo(client: ClientHandle): void {
-    for (const entry of this.pending.values()) this.send(entry, client);
+    for (const entry of this.pending.values()) if (entry.announced) this.send(entry, client);
   }
 
   /** An answer arriving by permission/respond; false when the question is gone or was answered. */
