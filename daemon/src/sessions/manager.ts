@@ -523,7 +523,11 @@ export class SessionManager {
             ? { stopReason: 'error', error: { code: f.code, reason: f.reason, message: f.message } }
             : {
                 stopReason: 'error',
-                error: { code: ErrorCodes.InternalError, reason: 'event_log_failed', message: String(f) },
+                error: {
+                  code: ErrorCodes.InternalError,
+                  reason: 'event_log_failed',
+                  message: f instanceof Error ? f.message : 'event log write failed',
+                },
               };
       }
       live.broker.cancelAll();

@@ -117,13 +117,15 @@ export class PermissionBroker {
     this.pending.delete(requestId);
     clearTimeout(entry.timer);
     for (const [clientId, source] of entry.asked) if (clientId !== by) source.cancel();
-    this.emit({
+    // A failed write is the session's to report (its turn ends); the answer stands.
+    const logged = this.emit({
       type: 'permission_resolved',
       requestId,
       callId: entry.question.callId,
       outcome,
       ...(by ? { by } : {}),
     });
+    if (logged) logged.catch(() => undefined);
     entry.resolve({ outcome, ...(by ? { by } : {}) });
     return true;
   }
