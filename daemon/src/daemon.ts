@@ -1,12 +1,16 @@
 import { mkdir, chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults } from '@shadowbox/protocol';
+import { Defaults, ErrorCodes } from '@shadowbox/protocol';
+import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
 import {
   acquireLock,
   createLogger,
+  envInt,
+  findDiskFull,
+  freeBytes,
   loadOrCreateToken,
   resolveStatePaths,
   type Logger,
@@ -81,6 +85,23 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.stateDir ? { stateDir: o.stateDir } : {}),
     ...(o.socketPath ? { socketPath: o.socketPath } : {}),
   });
+  try {
+    return await start(o, paths);
+  } catch (e) {
+    // A full state dir is said in one sentence (the CLI prints it without a stack), whatever write hit it.
+    if (!findDiskFull(e)) throw e;
+    const free = await freeBytes(paths.stateDir);
+    throw new ShadowboxError(
+      ErrorCodes.DiskFull,
+      'disk_full',
+      `cannot start: the disk holding the state dir ${paths.stateDir} is full (${free ?? 'unknown'} bytes free); free some space and start the daemon again`,
+      { path: paths.stateDir, freeBytes: free ?? null },
+      { cause: e },
+    );
+  }
+}
+
+async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await chmod(paths.stateDir, 0o700).catch(() => undefined);
   const startedAt = new Date();
@@ -91,10 +112,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     startedAt: startedAt.toISOString(),
     version: VERSION,
   });
+  const logRetryMs = envInt(o.env, 'SHADOWBOX_LOG_RETRY_MS');
   const logger = createLogger({
     file: paths.logFile,
     stderr: o.logToStderr ?? false,
     debug: o.env.SHADOWBOX_DEBUG === '1',
+    ...(logRetryMs !== undefined ? { retryMs: logRetryMs } : {}),
   });
   const maxBytes = o.maxMessageBytes ?? (Number(o.env.SHADOWBOX_MAX_MESSAGE_BYTES) || Defaults.maxMessageBytes);
   const clients = new ClientRegistry();

@@ -1,10 +1,10 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { Logger } from '../state/index.js';
+import { type Logger, writeFileAtomic } from '../state/index.js';
 import { sha256Hex } from './canonical.js';
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -102,7 +102,7 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
     private: Buffer.from(seed).toString('hex'),
   };
   try {
-    await writeFile(file, JSON.stringify(body) + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFileAtomic(file, JSON.stringify(body) + '\n', { mode: 0o600 });
     logger.info(`audit: generated daemon key ${key.keyId} in ${file}`);
     return key;
   } catch (e) {

@@ -54,3 +54,12 @@ export async function mapDiskFull<T>(file: string, fn: () => Promise<T>): Promis
     throw e;
   }
 }
+
+/** The DiskFull error behind `e`, following `cause` links (a capability may wrap it in its own code); null when none. */
+export function findDiskFull(e: unknown): unknown {
+  for (let cur = e, depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
+    if (isDiskFull(cur)) return cur;
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return null;
+}
