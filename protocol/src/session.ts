@@ -82,6 +82,17 @@ export const PermissionOutcome = z.enum([
 ]);
 
 /** Every step of a session, appended to its log first, then fanned out to attached clients. */
+/** Why a turn ended with stopReason error or interrupted: a code, a stable reason, and whether sending the prompt again may work. */
+export const TurnError = z.object({
+  code: z.number().int(),
+  reason: z.string(),
+  message: z.string(),
+  retryable: z
+    .boolean()
+    .optional()
+    .describe('True when the failure is transient (the model server timed out, was unreachable or overloaded).'),
+});
+
 export const SessionEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session_created'), workspace: z.string(), model: z.string(), mode: PolicyMode }),
   z.object({ type: z.literal('user_message'), turnId: z.string(), text: z.string(), clientId: z.string() }),
@@ -155,7 +166,7 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     type: z.literal('turn_end'),
     turnId: z.string(),
     stopReason: StopReason,
-    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+    error: TurnError.optional(),
   }),
   z.object({ type: z.literal('client_attached'), clientId: z.string(), name: z.string(), kind: z.string() }),
   z.object({ type: z.literal('client_detached'), clientId: z.string() }),
@@ -248,7 +259,7 @@ export const SessionPrompt = defineRequest({
   result: z.object({
     turnId: z.string(),
     stopReason: StopReason,
-    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+    error: TurnError.optional(),
   }),
 });
 

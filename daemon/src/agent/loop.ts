@@ -83,7 +83,15 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
             {},
             { cause: e },
           );
-    return { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
+    return {
+      stopReason: 'error',
+      error: {
+        code: err.code,
+        reason: err.reason,
+        message: err.message,
+        ...(err.data.retryable === true ? { retryable: true } : {}),
+      },
+    };
   }
 }
 

@@ -32,6 +32,12 @@ export interface Reply {
   dropAfterChunks?: number;
   /** Stream the content events, then never finish (for cancel tests). */
   hang?: boolean;
+  /** Never answer at all: no status line, no headers; the connection stays open (a hung server). */
+  stallBeforeHeaders?: boolean;
+  /** Send the headers and this many SSE events, then nothing more, never ending (0: headers only). */
+  stallAfterChunks?: number;
+  /** After this many SSE events, send one whose data is not JSON (a broken proxy), then go on. */
+  malformedAfterChunks?: number;
 }
 
 export type WireFormat = 'openai' | 'anthropic';
@@ -139,9 +145,10 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
       req.socket.destroy();
       return;
     }
+    if (reply.stallBeforeHeaders) return; // the client (or close()) ends it
     const r = requestInfo(body, raw.length);
     const events = format === 'openai' ? openaiEvents(reply, r, ids) : anthropicEvents(reply, r, ids);
-    await stream(res, reply, events);
+    await stream(res, reply, events, format);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -163,7 +170,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
 }
 
 /** Writes the events (honouring delay, drop and hang); stops as soon as the client goes away. */
-async function stream(res: ServerResponse, reply: Reply, events: Sse): Promise<void> {
+async function stream(res: ServerResponse, reply: Reply, events: Sse, format: WireFormat): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -171,7 +178,16 @@ async function stream(res: ServerResponse, reply: Reply, events: Sse): Promise<v
   });
   res.flushHeaders();
   const all = reply.hang ? events.content : [...events.content, ...events.tail];
+  if (reply.malformedAfterChunks !== undefined)
+    all.splice(
+      reply.malformedAfterChunks,
+      0,
+      format === 'openai'
+        ? `data: {"choices": [{"delta": {"content": "cut\n\n`
+        : `event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"text": "cut\n\n`,
+    );
   for (let i = 0; i < all.length; i++) {
+    if (reply.stallAfterChunks !== undefined && i >= reply.stallAfterChunks) return; // never ends
     if (res.destroyed) return;
     if (reply.dropAfterChunks !== undefined && i >= reply.dropAfterChunks) {
       await drop(res);
