@@ -34,7 +34,7 @@ export async function run() {
         stream: true,
         messages: [{ role: 'user', content: 'hi' }],
       });
-      for await (const _ of s);
+      for await (const event of s) void event;
       if (i >= 20) direct.push(performance.now() - t);
     }
 

@@ -48,7 +48,7 @@ function deltasPerSecond(tty, n) {
       },
     });
   const ms = performance.now() - start;
-  t.event({ sessionId: 's', seq: seq++, time, event: { type: 'turn_end', turnId: 't', stopReason: 'end_turn' } });
+  t.event({ sessionId: 's', seq, time, event: { type: 'turn_end', turnId: 't', stopReason: 'end_turn' } });
   screen.close();
   return (n / ms) * 1000;
 }

@@ -1,3 +1,4 @@
+/* global document -- code inside page.evaluate runs in the browser */
 // Web client in Debian's Chromium against a real daemon: page load → connected, replay of a long
 // session on attach (events rendered per second), live events rendered per second while attached,
 // and the size of what the daemon serves. Events come from session/configure (each one is a logged

@@ -32,7 +32,7 @@ export async function run(cmd, args, opts = {}) {
     return r.stdout;
   } catch (e) {
     const tail = `${e.stdout ?? ''}\n${e.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
-    throw new Error(`${cmd} ${args.join(' ').slice(0, 300)} failed:\n${tail}`);
+    throw new Error(`${cmd} ${args.join(' ').slice(0, 300)} failed:\n${tail}`, { cause: e });
   }
 }
 
@@ -55,7 +55,8 @@ export async function writeKeyPair(lib, dir, base, role) {
   const priv = join(dir, `${base}.json`);
   await writeFile(priv, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
   await chmod(priv, 0o600);
-  const { private: _secret, ...pub } = key;
+  const pub = { ...key };
+  delete pub.private;
   await writeFile(join(dir, `${base}.pub.json`), `${JSON.stringify(pub, null, 2)}\n`);
   return key;
 }

@@ -24,7 +24,7 @@ import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ShadowService } from './shadow/index.js';
 import type { SessionManager } from './sessions/index.js';
 import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
-import type { Tool } from './tools/define.js';
+import type { AnyTool } from './tools/index.js';
 import { registerWebRoutes } from './web/index.js';
 import { systemPrompt } from './agent/index.js';
 import { envInt, loadConfig, type Logger } from './state/index.js';
@@ -158,7 +158,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
-  const tools: Tool<any>[] = [
+  const tools: AnyTool[] = [
     ...createBuiltinTools(),
     createRunBundleTool(runDeps),
     python.tool,
@@ -174,7 +174,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     reservedServers: Object.keys(servers.data),
     reservedTools: tools.map((t) => t.name),
   });
-  const sessionRuntimes = new WeakMap<Tool<any>[], ToolRuntime>();
+  const sessionRuntimes = new WeakMap<AnyTool[], ToolRuntime>();
   const runtimeFor = (sessionId?: string): ToolRuntime => {
     const own = sessionId ? sessionMcp.tools(sessionId) : undefined;
     if (!own?.length) return runtime;
@@ -300,7 +300,7 @@ async function bundleTools(
   list: Array<{ name: string; tools: string[] }>,
   deps: RunBundleDeps,
   logger: Logger,
-): Promise<Tool<any>[]> {
+): Promise<AnyTool[]> {
   const names = [...new Set(list.filter((b) => b.tools.length > 0 && b.name !== 'python').map((b) => b.name))];
   // Verified loads, side by side: a tool is offered only from a manifest that passed its signature check.
   const loaded = await Promise.all(

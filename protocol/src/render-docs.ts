@@ -47,7 +47,9 @@ export function renderProtocolDocs(): string {
   out.push(
     'the events their request caused. When the log cannot be written (a full disk) events wait unseen; the running turn is',
   );
-  out.push('stopped and the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`); writing resumes by itself.');
+  out.push(
+    'stopped and the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`); writing resumes by itself.',
+  );
   out.push('');
   out.push('## Error codes');
   out.push('');

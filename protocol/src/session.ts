@@ -2,11 +2,17 @@ import { z } from 'zod';
 import { defineNotification, defineRequest } from './define.js';
 
 export const ToolKind = z.enum(['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other']);
+/** An ACP tool kind: what a call does (the policy matches on it, clients show it). */
+export type ToolKind = z.infer<typeof ToolKind>;
+/** A policy decision: run the call, ask a person, or refuse it. */
+export const PolicyAction = z.enum(['allow', 'ask', 'deny']);
+export type PolicyAction = z.infer<typeof PolicyAction>;
 export const PolicyMode = z
   .enum(['read-only', 'review', 'auto'])
   .describe(
     'read-only: only read/search tools; review (default): edits land in the shadow, network and MCP ask; auto: everything not denied runs.',
   );
+export type PolicyMode = z.infer<typeof PolicyMode>;
 export const StopReason = z.enum([
   'end_turn',
   'max_tokens',
@@ -16,6 +22,8 @@ export const StopReason = z.enum([
   'interrupted',
   'refusal',
 ]);
+/** Why a prompt's run ended. */
+export type StopReason = z.infer<typeof StopReason>;
 
 /** How to reach one MCP server: a command to spawn (stdio) or a URL (streamable HTTP); the shape config.json's `mcpServers` uses. */
 export const McpServerSpec = z.union([
@@ -66,7 +74,7 @@ export const SessionInfo = z.object({
 });
 
 export const ToolDecision = z.object({
-  action: z.enum(['allow', 'ask', 'deny']),
+  action: PolicyAction,
   rule: z.string().describe('The rule that decided, e.g. "mode:review kind:edit" or "project:allow tool=grep".'),
   by: z.string().optional().describe('clientId that answered, when a person decided.'),
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRequest } from './define.js';
-import { PermissionOption, PolicyMode, ToolDecision, ToolKind } from './session.js';
+import { PermissionOption, PolicyAction, PolicyMode, ToolDecision, ToolKind } from './session.js';
 
 export const ToolInfo = z.object({
   name: z.string(),
@@ -41,7 +41,7 @@ export const ToolsCall = defineRequest({
 
 export const PolicyRule = z.object({
   id: z.string().optional(),
-  action: z.enum(['allow', 'ask', 'deny']),
+  action: PolicyAction,
   tool: z.string().optional().describe('Tool name, or a glob such as "mcp__*".'),
   kind: ToolKind.optional(),
   path: z.string().optional().describe('Path glob relative to the workspace (picomatch).'),

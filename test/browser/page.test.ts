@@ -80,7 +80,6 @@ describe('web client: page, auth and sessions', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(daemon.webUrl!);
-    await expect(page.getByTestId('auth-panel')).toBeTruthy();
     await page.getByTestId('auth-panel').waitFor({ state: 'visible' });
     expect(await page.getByTestId('auth-panel').innerText()).toContain('shadowbox web');
     await screenshot(page, 'no-token');

@@ -225,7 +225,7 @@ describe('WebSocket size cap', () => {
       const open = async () => {
         const ws = new WebSocket(url, ['shadowbox.v1'], { headers: { Authorization: `Bearer ${d.token}` } });
         const got: Array<Record<string, unknown>> = [];
-        ws.on('message', (m) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
+        ws.on('message', (m: Buffer) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
         ws.on('error', () => undefined);
         const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
         await new Promise((r) => ws.once('open', r));

@@ -269,7 +269,7 @@ describe('WebSocket bridge', () => {
     const url = new URL('/rpc', d.webUrl!.replace('http', 'ws'));
     const ws = new WebSocket(url, ['shadowbox.v1'], { headers: { Authorization: `Bearer ${d.token}` } });
     const got: Array<Record<string, unknown>> = [];
-    ws.on('message', (m) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
+    ws.on('message', (m: Buffer) => got.push(JSON.parse(m.toString()) as Record<string, unknown>));
     await new Promise((r) => ws.once('open', r));
     ws.send('not json');
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bogus' }));

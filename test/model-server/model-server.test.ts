@@ -39,16 +39,14 @@ describe('scripted model server', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const lines = dataLines(await res.text());
     expect(lines.at(-1)).toBe('[DONE]');
-    const chunks = lines
-      .slice(0, -1)
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            object: string;
-            choices: Array<{ delta: Record<string, unknown>; finish_reason: string | null }>;
-            usage: unknown;
-          },
-      );
+    const chunks = lines.slice(0, -1).map(
+      (l) =>
+        JSON.parse(l) as {
+          object: string;
+          choices: Array<{ delta: Record<string, unknown>; finish_reason: string | null }>;
+          usage: unknown;
+        },
+    );
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
     const frags = chunks.flatMap(

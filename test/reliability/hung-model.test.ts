@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, type Reply } from '../model-server/index.js';
 
 describe('hung model streams end the turn typed', () => {
   let model: ModelServer;
@@ -42,7 +42,7 @@ describe('hung model streams end the turn typed', () => {
       { modelIdleTimeoutMs: 100, modelFirstByteTimeoutMs: 60_000 },
     ],
     ['sends a chunk that is not JSON', { text: ['a', 'b', 'c'], malformedAfterChunks: 2 }, 'malformed_stream', {}],
-  ] as const) {
+  ] satisfies Array<[string, Reply, string, Record<string, unknown>]>) {
     it(`a server that ${what}: ${reason}, retryable, and the next prompt works`, async () => {
       const d: TestDaemon = await start(config);
       const c = await d.connect('c');

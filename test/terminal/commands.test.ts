@@ -179,9 +179,9 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     await tmux.waitFor('q', '[y] allow once');
     await tmux.waitFor('q', /\? answer \[[^\n]*$/);
     await tmux.keys('q', 'C-c');
-    let screen = await tmux.waitFor('q', '⊘ turn cancelled');
+    await tmux.waitFor('q', '⊘ turn cancelled');
     // The question is gone from the bottom line; the prompt is back.
-    screen = await tmux.waitFor('q', /⊘ turn cancelled[\s\S]*\n›$/);
+    const screen = await tmux.waitFor('q', /⊘ turn cancelled[\s\S]*\n›$/);
     expect(screen).toContain('→ cancelled');
     // The call is reported as cancelled (not as denied by the rule that asked).
     expect(screen).toMatch(/✗ edit\s+write_file q\.txt .*· \d+ ms cancelled\n/);

@@ -1,4 +1,4 @@
-import { CancellationTokenSource, type MessageConnection } from 'vscode-jsonrpc';
+import { type CancellationToken, CancellationTokenSource, type MessageConnection } from 'vscode-jsonrpc';
 import {
   BufferRead,
   Initialize,
@@ -43,14 +43,14 @@ export class ShadowboxClient {
       if (!parsed.success) return;
       for (const l of this.eventListeners) l(parsed.data);
     });
-    connection.onRequest(PermissionRequest.method, async (raw: unknown, token) => {
+    connection.onRequest(PermissionRequest.method, async (raw: unknown, token: CancellationToken) => {
       const parsed = PermissionRequest.params.safeParse(raw);
       if (!parsed.success || !this.permissionHandler) return { outcome: 'deny' };
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
       return this.permissionHandler(parsed.data, abort.signal);
     });
-    connection.onRequest(BufferRead.method, async (raw: unknown, token) => {
+    connection.onRequest(BufferRead.method, async (raw: unknown, token: CancellationToken) => {
       const parsed = BufferRead.params.safeParse(raw);
       if (!parsed.success || !this.bufferHandler) return null;
       const abort = new AbortController();

@@ -32,6 +32,12 @@ export function connectSocket(socketPath: string): Promise<ShadowboxClient> {
   });
 }
 
+/** A WebSocket message's text, whichever of ws's binary shapes it arrived in. */
+function rawDataText(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
 class WsReader extends AbstractMessageReader {
   constructor(private readonly ws: WebSocket) {
     super();
@@ -39,7 +45,7 @@ class WsReader extends AbstractMessageReader {
   listen(callback: DataCallback): Disposable {
     const onMessage = (data: WebSocket.RawData) => {
       try {
-        callback(JSON.parse(data.toString()) as Message);
+        callback(JSON.parse(rawDataText(data)) as Message);
       } catch (e) {
         this.fireError(e);
       }

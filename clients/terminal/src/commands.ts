@@ -1,4 +1,5 @@
 import {
+  PolicyMode,
   AuditQuery,
   SessionConfigure,
   SessionList,
@@ -144,9 +145,9 @@ const commands: Record<string, Command> = {
     async run(ctx, args) {
       const mode = args[0];
       if (!mode) return ctx.print(`mode ${ctx.session().mode}`);
-      if (mode !== 'read-only' && mode !== 'review' && mode !== 'auto')
-        return ctx.print('the mode is read-only, review or auto');
-      await ctx.client.request(SessionConfigure, { sessionId: ctx.session().sessionId, mode });
+      const parsed = PolicyMode.safeParse(mode);
+      if (!parsed.success) return ctx.print(`the mode is ${PolicyMode.options.join(', ')}`);
+      await ctx.client.request(SessionConfigure, { sessionId: ctx.session().sessionId, mode: parsed.data });
     },
   },
   audit: {

@@ -337,6 +337,11 @@ export function renderSessions(sessions: Session[], currentId: string | null, c:
   });
 }
 
+/** A value of an audit entry's data as text: strings as they are, anything else as JSON. */
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
+}
+
 /** Audit entries, one line each: time, type, tool, decision and outcome where present. */
 export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: Colors): string[] {
   if (entries.length === 0) return ['the audit log has no entries for this session yet'];
@@ -349,14 +354,14 @@ export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: 
       const v = d[k];
       if (!Array.isArray(v) || v.length === 0) return undefined;
       const names = v.map((x) =>
-        x && typeof x === 'object' ? String((x as Record<string, unknown>).path ?? JSON.stringify(x)) : String(x),
+        x && typeof x === 'object' ? str((x as Record<string, unknown>).path ?? JSON.stringify(x)) : str(x),
       );
       return `${k} ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`;
     };
     const text = pick('text');
     const parts = [
       pick('tool'),
-      decision ? `${String(decision.action)}${decision.rule ? ` (${String(decision.rule)})` : ''}` : pick('decision'),
+      decision ? `${str(decision.action)}${decision.rule ? ` (${str(decision.rule)})` : ''}` : pick('decision'),
       pick('outcome') ?? pick('status'),
       pick('path') ?? pick('summary'),
       text !== undefined ? JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text) : undefined,

@@ -1,4 +1,5 @@
 import {
+  PolicyMode,
   PermissionRequest,
   PermissionRespond,
   SessionAttach,
@@ -388,9 +389,10 @@ export class App {
     const mode = h(
       'select',
       { 'aria-label': 'mode', 'data-testid': 'mode' },
-      h('option', { value: 'review' }, 'review'),
-      h('option', { value: 'read-only' }, 'read-only'),
-      h('option', { value: 'auto' }, 'auto'),
+      // review first: the default mode.
+      ...['review' as const, ...PolicyMode.options.filter((m) => m !== 'review')].map((m) =>
+        h('option', { value: m }, m),
+      ),
     );
     const sessionList = h('ul', { className: 'sessions', 'data-testid': 'session-list' });
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });

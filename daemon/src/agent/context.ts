@@ -1,4 +1,4 @@
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../providers/index.js';
 
 /** Rough token estimate (4 characters a token) used only for the context budget. */
 export function estimateTokens(messages: ChatMessage[], system = ''): number {

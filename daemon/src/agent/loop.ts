@@ -1,17 +1,9 @@
-import { ErrorCodes } from '@shadowbox/protocol';
+import { ErrorCodes, type StopReason } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
+import type { ChatMessage, ModelClient } from '../providers/index.js';
 import { fitContext } from './context.js';
 import { CUT_OFF_RESULT } from './replay.js';
-import type {
-  AgentTools,
-  ChatMessage,
-  Emit,
-  ModelClient,
-  StopReason,
-  ToolCallOutcome,
-  TurnError,
-  TurnLimits,
-} from './types.js';
+import type { AgentTools, Emit, ToolCallOutcome, TurnError, TurnLimits } from './types.js';
 
 export interface RunTurnOptions {
   turnId: string;
@@ -44,7 +36,7 @@ interface PendingCall {
  * is a stop reason, and every step is emitted as a session event.
  */
 export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
-  const { turnId, emit, signal } = o;
+  const { signal } = o;
   let modelTurns = 0;
   let pending: PendingCall[] = o.resumeCalls ?? [];
   try {
@@ -156,7 +148,7 @@ async function streamModelTurn(
 
 /** Runs a model turn's calls: consecutive concurrent-safe calls together, others alone; results in order. */
 async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<void> {
-  const { turnId, emit, signal } = o;
+  const { turnId, emit } = o;
   const prepared = calls.map((c) => {
     let input: unknown;
     let parseError: string | undefined;
@@ -178,7 +170,7 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
     });
     return { call: c, input, parseError, concurrent: desc?.concurrent ?? false };
   });
-  const results: ToolCallOutcome[] = new Array(prepared.length);
+  const results = new Array<ToolCallOutcome>(prepared.length);
   let i = 0;
   while (i < prepared.length) {
     let j = i + 1;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
 import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './replay.js';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../providers/index.js';
 
 function log(bodies: SessionEventBody[]): SessionEvent[] {
   return bodies.map((event, seq) => ({ sessionId: 's', seq, time: '2026-01-01T00:00:00.000Z', event }));

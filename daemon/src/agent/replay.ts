@@ -1,5 +1,5 @@
 import type { SessionEvent } from '@shadowbox/protocol';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../providers/index.js';
 
 /** The result the model sees for a call cut off by max_tokens (its arguments are incomplete, it did not run). */
 export const CUT_OFF_RESULT = 'The tool call was cut off by max_tokens; its arguments are incomplete.';

@@ -1,7 +1,8 @@
+import type { PolicyMode } from '@shadowbox/protocol';
 /** The system prompt: who the agent is, where it works, what its edits do, which tools it has. */
 export function systemPrompt(o: {
   workspace: string;
-  mode: 'read-only' | 'review' | 'auto';
+  mode: PolicyMode;
   tools: ReadonlyArray<{ name: string; kind: string }>;
 }): string {
   const modeLine =

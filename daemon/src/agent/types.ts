@@ -1,40 +1,5 @@
-import type { SessionEventBody } from '@shadowbox/protocol';
-
-// The provider contract the loop drives (implemented in ../providers).
-export interface ToolSpec {
-  name: string;
-  description: string;
-  inputSchema: Record<string, unknown>;
-}
-export type ChatMessage =
-  | { role: 'user'; content: string }
-  | {
-      role: 'assistant';
-      content: string;
-      reasoning?: string;
-      toolCalls?: { id: string; name: string; arguments: string }[];
-    }
-  | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
-export type ModelEvent =
-  | { type: 'text'; delta: string }
-  | { type: 'reasoning'; delta: string }
-  | { type: 'tool_call_start'; index: number; id: string; name: string }
-  | { type: 'tool_call_delta'; index: number; argumentsDelta: string }
-  | { type: 'tool_call_end'; index: number; id: string; name: string; arguments: string }
-  | { type: 'usage'; inputTokens: number; outputTokens: number }
-  | { type: 'stop'; reason: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' };
-export interface ModelRequest {
-  system?: string;
-  messages: ChatMessage[];
-  tools: ToolSpec[];
-  maxTokens?: number;
-}
-/** What the loop needs of a model provider. */
-export interface ModelClient {
-  readonly model: string;
-  readonly contextWindow: number;
-  stream(req: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent>;
-}
+import type { PolicyAction, SessionEventBody, ToolKind } from '@shadowbox/protocol';
+import type { ToolSpec } from '../providers/index.js';
 
 /** Outcome of one tool call as the runtime reports it (never thrown). */
 export interface ToolCallOutcome {
@@ -43,7 +8,7 @@ export interface ToolCallOutcome {
   output?: string;
   code?: number;
   reason?: string;
-  decision?: { action: 'allow' | 'ask' | 'deny'; rule: string; by?: string };
+  decision?: { action: PolicyAction; rule: string; by?: string };
   durationMs: number;
   changed?: string[];
   data?: Record<string, unknown>;
@@ -53,7 +18,7 @@ export interface ToolCallOutcome {
 export interface AgentTools {
   specs(): ToolSpec[];
   /** Kind, summary and concurrency of a call; null when the tool is unknown. */
-  describe(name: string, input: unknown): { kind: ToolKindName; summary: string; concurrent: boolean } | null;
+  describe(name: string, input: unknown): { kind: ToolKind; summary: string; concurrent: boolean } | null;
   call(req: {
     turnId: string;
     callId: string;
@@ -62,9 +27,7 @@ export interface AgentTools {
     signal: AbortSignal;
   }): Promise<ToolCallOutcome>;
 }
-export type ToolKindName = 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'max_turns' | 'cancelled' | 'error' | 'interrupted' | 'refusal';
 export interface TurnError {
   code: number;
   reason: string;

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { parseIndex, verifyIndex, IndexStateSchema, type VerifiedIndex } from './channel-index.js';
 import { writeFileAtomic } from './publish.js';

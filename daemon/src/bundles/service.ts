@@ -65,14 +65,14 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
         dirSource(localOutputDir, true),
         ...(opts.defaultMirror ? [sourceFor(opts.defaultMirror, localOutputDir, opts.fetch)] : []),
       ];
-      let lastError: unknown = null;
+      let lastError: Error | null = null;
       for (const s of sources) {
         try {
           v = (await installAudited(s, name, version)).version;
           lastError = null;
           break;
         } catch (e) {
-          lastError = e;
+          lastError = e instanceof Error ? e : new Error(String(e));
         }
       }
       if (lastError) throw lastError;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AuditQuery, AuditVerify, PolicyList, PolicySetRules } from '@shadowbox/protocol';
+import { AuditQuery, AuditVerify, PolicyList, PolicySetRules, type PolicyAction } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, println } from './context.js';
 import { colorsFor } from './review-commands.js';
 
@@ -109,8 +109,9 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
     if (sub === 'allow' || sub === 'ask' || sub === 'deny') {
       if (!values.tool && !values.kind && !values.path && !values.host)
         throw new CliError('name what the rule matches: --tool, --kind, --path or --host', 2);
+      const action: PolicyAction = sub;
       const rule = {
-        action: sub as 'allow' | 'ask' | 'deny',
+        action,
         ...(values.tool ? { tool: values.tool } : {}),
         ...(values.kind ? { kind: values.kind as 'read' } : {}),
         ...(values.path ? { path: values.path } : {}),

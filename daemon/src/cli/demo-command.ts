@@ -14,7 +14,7 @@ import {
   ShadowDiff,
   ToolsList,
 } from '@shadowbox/protocol';
-import { startModelServer, type ModelServer, type Reply } from '../demo/model-server/index.js';
+import { startModelServer, type ModelServer, type Reply } from '../demo/index.js';
 import { type CliIo, connectCli, println } from './context.js';
 import { colorsFor, renderDiff } from './review-commands.js';
 import { renderPlain } from './run-command.js';
@@ -75,7 +75,7 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     Object.assign(env, { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'scripted-demo' });
   }
   const client = await connectCli({ ...io, env }, { name: 'shadowbox-demo', permissions: true });
-  let code = 1;
+  let code: number;
   try {
     client.onPermission(async (q) => {
       println(io, c.yellow(`  ? ${q.tool}: ${q.summary} (asked by rule ${q.rule}) → the demo answers allow_once`));

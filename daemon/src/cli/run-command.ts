@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
+import { PolicyMode, SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, println } from './context.js';
 
 /** Renders one event as plain text for `shadowbox run` (no colors: output is often piped). */
@@ -75,9 +75,9 @@ export async function runCommand(io: CliIo, argv: string[]): Promise<number> {
   const prompt = positionals.join(' ').trim();
   if (!prompt) throw new CliError('give the prompt as an argument: shadowbox run "fix the failing test"', 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
-  const mode = values.mode as 'read-only' | 'review' | 'auto' | undefined;
-  if (mode && !['read-only', 'review', 'auto'].includes(mode))
-    throw new CliError('--mode must be read-only, review or auto', 2);
+  const parsedMode = values.mode === undefined ? undefined : PolicyMode.safeParse(values.mode);
+  if (parsedMode && !parsedMode.success) throw new CliError(`--mode must be ${PolicyMode.options.join(', ')}`, 2);
+  const mode = parsedMode?.data;
   const client = await connectCli(io, {
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     name: 'shadowbox-run',

@@ -73,7 +73,7 @@ export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> 
   const workspace = path.resolve(io.cwd, io.env.SHADOWBOX_WORKSPACE ?? '.');
   let code: string | undefined;
   let file: string | undefined;
-  let args: string[] = [];
+  let args: string[];
   if (argv[0] === '-c') {
     if (argv[1] === undefined) throw new CliError('-c needs the code to run', 2);
     code = argv[1];

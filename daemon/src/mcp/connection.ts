@@ -156,7 +156,7 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
         );
       } catch (e) {
         if (signal.aborted) throw e;
-        if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) {
+        if (e instanceof McpError && e.code === Number(ErrorCode.RequestTimeout)) {
           throw new ShadowboxError(
             ErrorCodes.ToolFailed,
             'mcp_timeout',
@@ -175,7 +175,7 @@ export function createMcpConnection(o: McpConnectionOptions): McpConnection {
           );
         }
         // Not a protocol error: the process or the HTTP link failed under the request.
-        if (!up || !(e instanceof McpError) || e.code === ErrorCode.ConnectionClosed) {
+        if (!up || !(e instanceof McpError) || e.code === Number(ErrorCode.ConnectionClosed)) {
           // The next call reconnects; make sure this client is gone (a stdio child is killed).
           up = false;
           lastError ??= describe(e);

@@ -1,7 +1,7 @@
 // MCP: tools of MCP servers (config.json's, and each session's own) over stdio and streamable HTTP, as runtime tools `mcp__<server>__<tool>`.
 import { McpServers } from '@shadowbox/protocol';
 import type { Logger } from '../state/index.js';
-import type { Tool } from '../tools/index.js';
+import type { AnyTool } from '../tools/index.js';
 import { createMcpServiceImpl, type McpServerStatus } from './service.js';
 import { createSessionMcpPoolImpl, type SessionMcpPoolDeps } from './session-pool.js';
 
@@ -18,7 +18,7 @@ export interface McpService {
   /** Connects to every configured server (in parallel, each with a timeout); a server that fails is logged and skipped, never fatal. */
   start(): Promise<void>;
   /** Tools of the connected servers as runtime tools named mcp__<server>__<tool>, kind from annotations (readOnlyHint → 'read', destructiveHint → 'delete', openWorldHint → 'fetch', else 'other'), source 'mcp'. */
-  tools(): Tool<any>[];
+  tools(): AnyTool[];
   status(): McpServerStatus[];
   close(): Promise<void>;
 }
@@ -49,7 +49,7 @@ export interface SessionMcpPool {
    */
   open(sessionId: string, servers: McpServersConfig | undefined): Promise<void>;
   /** The session's MCP tools once its servers started; the same array until they change; undefined without servers. */
-  tools(sessionId: string): Tool<any>[] | undefined;
+  tools(sessionId: string): AnyTool[] | undefined;
   status(sessionId: string): McpServerStatus[];
   /** Stops every session's servers (daemon stop); later opens start nothing. */
   close(): Promise<void>;

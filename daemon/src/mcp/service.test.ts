@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
 import { decide } from '../policy/index.js';
-import { createToolRuntime, type Tool } from '../tools/index.js';
+import { createToolRuntime, type AnyTool } from '../tools/index.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../tools/test-support.js';
 import { createOverlayView } from '../wasi/test-support.js';
 import { createMcpService, McpServersConfig, type McpService } from './index.js';
@@ -33,7 +33,7 @@ async function startService(servers: unknown, opts: { connectTimeoutMs?: number;
 }
 
 /** The MCP tools inside the real tool runtime (validation, cancel, error mapping), with an allow-all policy. */
-function runtimeOver(tools: Tool<any>[]) {
+function runtimeOver(tools: AnyTool[]) {
   const runtime = createToolRuntime({
     tools,
     policy: fakePolicy().policy,

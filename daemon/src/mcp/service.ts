@@ -1,5 +1,5 @@
 import type { Logger } from '../state/index.js';
-import type { Tool } from '../tools/index.js';
+import type { AnyTool } from '../tools/index.js';
 import { createMcpConnection, type McpConnection, type McpServerSpec } from './connection.js';
 import { toRuntimeTool } from './mcp-tool.js';
 
@@ -29,7 +29,7 @@ interface Entry {
   name: string;
   conn: McpConnection;
   started: boolean;
-  tools: Tool<any>[];
+  tools: AnyTool[];
   error?: string;
 }
 
@@ -77,7 +77,7 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
     },
     tools() {
       const seen = new Set<string>();
-      const out: Tool<any>[] = [];
+      const out: AnyTool[] = [];
       for (const e of entries) {
         for (const t of e.tools) {
           if (seen.has(t.name)) {

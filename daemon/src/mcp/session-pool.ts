@@ -1,5 +1,5 @@
 import type { Logger } from '../state/index.js';
-import type { Tool } from '../tools/index.js';
+import type { AnyTool } from '../tools/index.js';
 import type { McpServerSpec } from './connection.js';
 import { createMcpServiceImpl, type McpServiceDeps } from './service.js';
 
@@ -22,7 +22,7 @@ interface Entry {
   key: string;
   service: Service;
   /** Set once start() settled; the same array until the servers change (callers may cache by identity). */
-  tools?: Tool<any>[];
+  tools?: AnyTool[];
 }
 
 /**
@@ -88,7 +88,7 @@ export function createSessionMcpPoolImpl(deps: SessionMcpPoolDeps) {
         `session ${sessionId}: ${status.filter((s) => s.state === 'connected').length}/${status.length} MCP servers up in ${Math.round(performance.now() - t0)} ms, ${entry.tools.length} tools`,
       );
     },
-    tools(sessionId: string): Tool<any>[] | undefined {
+    tools(sessionId: string): AnyTool[] | undefined {
       return entries.get(sessionId)?.tools;
     },
     status(sessionId: string) {

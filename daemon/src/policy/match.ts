@@ -2,7 +2,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
-import type { ToolKind, ToolTarget } from '../tools/define.js';
+import type { ToolKind, ToolTarget } from '../tools/index.js';
 
 type Rule = z.infer<typeof PolicyRule>;
 

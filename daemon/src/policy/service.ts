@@ -1,7 +1,7 @@
 import type { PolicyList, PolicyRule } from '@shadowbox/protocol';
 import type { ResultOf } from '@shadowbox/protocol';
 import type { z } from 'zod';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/index.js';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';

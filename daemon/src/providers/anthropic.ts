@@ -11,7 +11,7 @@ import type {
   RawMessageStreamEvent,
   Tool,
 } from '@anthropic-ai/sdk/resources/messages/messages';
-import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
+import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
 import { ModelDeadline } from './deadline.js';
 import { capRetryAfter, openStream, pumpStream, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
@@ -241,10 +241,12 @@ function normalize(e: unknown, streaming: boolean): FailureInfo {
     const providerMessage = typeof body.error?.message === 'string' ? body.error.message : e.message;
     if (e.status === undefined)
       return { kind: 'stream_error', providerMessage, ...(e.type ? { providerType: e.type } : {}) };
-    const wait = e.status === 429 ? retryAfterMs(e.headers) : undefined;
+    // The SDK types status and headers loosely (its generics default to any).
+    const status = e.status as number;
+    const wait = status === 429 ? retryAfterMs(e.headers as Headers | undefined) : undefined;
     return {
       kind: 'status',
-      status: e.status,
+      status,
       providerMessage,
       ...(e.type ? { providerType: e.type } : {}),
       ...(wait !== undefined ? { retryAfterMs: wait } : {}),

@@ -1,6 +1,6 @@
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
-import type { ModelEvent } from '../agent/types.js';
+import type { ModelEvent } from './types.js';
 import type { ModelDeadline } from './deadline.js';
 
 /** What a provider failure is mapped from: the SDK's view of it, normalised across both SDKs. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
-import type { ChatMessage, ModelEvent, ModelRequest } from '../agent/types.js';
+import type { ChatMessage, ModelEvent, ModelRequest } from './types.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';
 

@@ -1,6 +1,7 @@
 // Model providers: `provider/model` specs → ModelClients over the OpenAI and Anthropic streaming APIs.
 import { ErrorCodes } from '@shadowbox/protocol';
-import type { ModelClient } from '../agent/types.js';
+import type { ClientDeps } from './openai.js';
+import type { ModelClient } from './types.js';
 import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
@@ -15,6 +16,7 @@ export {
   type ProvidersFileConfig,
 } from './config.js';
 export { cancelledError } from './errors.js';
+export type * from './types.js';
 
 export interface ModelFactoryDeps {
   env: NodeJS.ProcessEnv;
@@ -83,11 +85,7 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
  * The SDKs cost ~150 ms to import; the daemon loads the one a session needs on its first model call,
  * so start-up (which clients wait for when they auto-start the daemon) does not pay for both.
  */
-function lazyModel(
-  p: ProviderConfig,
-  model: string,
-  clientDeps: Parameters<typeof import('./openai.js').createOpenAIModel>[2],
-): ModelClient {
+function lazyModel(p: ProviderConfig, model: string, clientDeps: ClientDeps): ModelClient {
   let client: Promise<ModelClient> | null = null;
   const load = () =>
     (client ??=

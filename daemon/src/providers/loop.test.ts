@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventBody } from '@shadowbox/protocol';
 import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
 import { runTurn } from '../agent/loop.js';
-import type { AgentTools, ChatMessage } from '../agent/types.js';
+import type { AgentTools } from '../agent/index.js';
+import type { ChatMessage } from './types.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';
 

@@ -5,7 +5,7 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from '../agent/types.js';
+import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
 import { ModelDeadline } from './deadline.js';
@@ -171,10 +171,12 @@ function normalize(e: unknown, streaming: boolean): FailureInfo {
         providerMessage,
         ...(typeof body.type === 'string' ? { providerType: body.type } : {}),
       };
-    const wait = e.status === 429 ? retryAfterMs(e.headers) : undefined;
+    // The SDK types status and headers loosely (its generics default to any).
+    const status = e.status as number;
+    const wait = status === 429 ? retryAfterMs(e.headers as Headers | undefined) : undefined;
     return {
       kind: 'status',
-      status: e.status,
+      status,
       providerMessage,
       ...(e.type ? { providerType: e.type } : {}),
       ...(e.code ? { providerCode: e.code } : {}),

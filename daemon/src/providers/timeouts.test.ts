@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
-import type { ModelClient, ModelEvent, ModelRequest } from '../agent/types.js';
+import type { ModelClient, ModelEvent, ModelRequest } from './types.js';
 import { ShadowboxError } from '../errors.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';

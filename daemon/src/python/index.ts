@@ -1,6 +1,6 @@
 // Sandboxed CPython (the official `python` bundle) as the `python` tool. Other capabilities import only this file.
 import type { Logger } from '../state/index.js';
-import type { Tool } from '../tools/define.js';
+import type { Tool } from '../tools/index.js';
 import { createPythonTool, type PythonToolInput } from './python-tool.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';

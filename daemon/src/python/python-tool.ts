@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool, type Tool } from '../tools/define.js';
+import { defineTool, type Tool } from '../tools/index.js';
 import { PYTHON_TOOL_DESCRIPTION } from './description.js';
 import type { PythonSandbox } from './runtime.js';
 import type { PythonRunResult } from './types.js';

@@ -1,4 +1,4 @@
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 
 /** One Python run: code, a workspace file, or a module, with args and stdin. */
 export interface PythonRunInput {

@@ -1,19 +1,37 @@
-import type { MessageConnection } from 'vscode-jsonrpc';
-import type { TransportKind } from '../transports/index.js';
+import { type CancellationToken, CancellationTokenSource, type MessageConnection } from 'vscode-jsonrpc';
+import { BufferRead, PermissionRequest, SessionEventNotification } from '@shadowbox/protocol';
+import type { SessionClient } from '../sessions/index.js';
 
-/** A connected, initialized client as the rest of the daemon sees it. */
-export interface ClientHandle {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: string;
-  readonly transport: TransportKind;
-  readonly canAnswerPermissions: boolean;
-  readonly wantsEvents: boolean;
-  /** Declared `buffers` in initialize: answers buffer/read with an editor buffer's text. */
-  readonly canReadBuffers: boolean;
+/** A connected, initialized client as the rest of the daemon sees it: what sessions need of it, plus its connection. */
+export interface ClientHandle extends SessionClient {
   readonly connection: MessageConnection;
-  /** Called once when the connection closes (disconnect, shutdown/exit, daemon stop); returns an unsubscribe. */
-  onClose(listener: () => void): () => void;
+}
+
+/** What `initialize` told about a client, and how to learn that its connection closed. */
+export type ClientInit = Omit<SessionClient, 'sendEvent' | 'askPermission' | 'readBuffer'>;
+
+/** A client handle over a JSON-RPC connection: session events as notifications, questions as cancellable requests. */
+export function createClientHandle(connection: MessageConnection, init: ClientInit): ClientHandle {
+  return {
+    ...init,
+    connection,
+    sendEvent: (event) => void connection.sendNotification(SessionEventNotification.type, event).catch(() => undefined),
+    askPermission: (params, signal) =>
+      withSignal(signal, (token) => connection.sendRequest(PermissionRequest.type, params, token)),
+    readBuffer: (params, signal) =>
+      withSignal(signal, (token) => connection.sendRequest(BufferRead.type, params, token)),
+  };
+}
+
+/** A request that `signal` cancels ($/cancelRequest at the client); the raw result, validated by the caller. */
+function withSignal(signal: AbortSignal, send: (token: CancellationToken) => Promise<unknown>): Promise<unknown> {
+  const source = new CancellationTokenSource();
+  const onAbort = () => source.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return send(source.token).finally(() => {
+    signal.removeEventListener('abort', onAbort);
+    source.dispose();
+  });
 }
 
 /** Every initialized client of this daemon, for status and fan-out. */

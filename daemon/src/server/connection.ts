@@ -15,7 +15,7 @@ import {
 import type { Channel } from '../transports/index.js';
 import { diskFullError, isDiskFull, type Logger } from '../state/index.js';
 import { isShadowboxError } from '../errors.js';
-import type { ClientHandle, ClientRegistry } from './client.js';
+import { createClientHandle, type ClientHandle, type ClientRegistry } from './client.js';
 import { invalidParams, toResponseError } from './errors.js';
 
 /** What a request handler receives besides its validated params. */
@@ -153,7 +153,7 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
     if (!parsed.success) throw invalidParams(Initialize.method, parsed.error);
     const p = parsed.data;
     const id = clients.nextId();
-    client = {
+    client = createClientHandle(connection, {
       id,
       name: p.clientInfo.name,
       kind: p.clientInfo.kind,
@@ -161,7 +161,6 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
       canAnswerPermissions: p.capabilities.permissions,
       wantsEvents: p.capabilities.events,
       canReadBuffers: p.capabilities.buffers,
-      connection,
       onClose: (l) => {
         if (closed) {
           l();
@@ -173,7 +172,7 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
           if (i >= 0) closeListeners.splice(i, 1);
         };
       },
-    };
+    });
     clients.add(client);
     logger.info(`client ${id} (${p.clientInfo.name}, ${channel.transport}) initialized`);
     return {

@@ -1,6 +1,6 @@
 // Server: JSON-RPC connections over any transport, the handler table, and the error mapping at the edge.
 export { serveChannel, HandlerTable, type Handler, type HandlerContext, type ConnectionDeps } from './connection.js';
-export { ClientRegistry, type ClientHandle } from './client.js';
+export { ClientRegistry, createClientHandle, type ClientHandle, type ClientInit } from './client.js';
 export { toResponseError, invalidParams } from './errors.js';
 export { registerSessionHandlers, type LifecycleInfo } from './session-handlers.js';
 export {

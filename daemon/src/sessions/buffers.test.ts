@@ -11,7 +11,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferRead } from '@shadowbox/protocol';
-import type { ClientHandle } from '../server/client.js';
+import { createClientHandle, type ClientHandle } from '../server/index.js';
 import type { Logger } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 
@@ -43,7 +43,7 @@ function fakeClient(answer: (p: Params, token: CancellationToken) => Promise<unk
   });
   daemonSide.listen();
   clientSide.listen();
-  const handle: ClientHandle = {
+  const handle: ClientHandle = createClientHandle(daemonSide, {
     id: 'c1',
     name: 'c1',
     kind: 'test',
@@ -51,9 +51,8 @@ function fakeClient(answer: (p: Params, token: CancellationToken) => Promise<unk
     canAnswerPermissions: false,
     wantsEvents: true,
     canReadBuffers,
-    connection: daemonSide,
     onClose: () => () => undefined,
-  };
+  });
   return { handle, seen };
 }
 

@@ -1,6 +1,5 @@
-import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { BUFFER_READ_TIMEOUT_MS, BufferRead } from '@shadowbox/protocol';
-import type { ClientHandle } from '../server/client.js';
+import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 
 export { BUFFER_READ_TIMEOUT_MS };
@@ -11,26 +10,24 @@ export { BUFFER_READ_TIMEOUT_MS };
  * within `timeoutMs` (the request is then cancelled). Never throws: the caller reads the saved file.
  */
 export async function readClientBuffer(
-  client: ClientHandle | undefined,
+  client: SessionClient | undefined,
   sessionId: string,
   rel: string,
   logger: Logger,
   timeoutMs = BUFFER_READ_TIMEOUT_MS,
 ): Promise<string | null> {
   if (!client?.canReadBuffers) return null;
-  const source = new CancellationTokenSource();
+  const source = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
   const started = performance.now();
   try {
     const raw = await Promise.race([
-      client.connection
-        .sendRequest(BufferRead.type, { sessionId, path: rel }, source.token)
-        .then((r: unknown) => ({ r })),
+      client.readBuffer({ sessionId, path: rel }, source.signal).then((r: unknown) => ({ r })),
       timedOut,
     ]);
     if (raw === 'timeout') {
-      source.cancel();
+      source.abort();
       logger.debug(`buffer/read ${rel}: no answer from ${client.id} within ${timeoutMs} ms; reading the saved file`);
       return null;
     }
@@ -50,6 +47,5 @@ export async function readClientBuffer(
     return null;
   } finally {
     clearTimeout(timer);
-    source.dispose();
   }
 }

@@ -2,4 +2,5 @@
 export { SessionManager, type SessionManagerDeps, type SessionToolContext, type SessionInfoT } from './manager.js';
 export { LiveSession, type SessionMeta, type Mode } from './live-session.js';
 export type { PermissionQuestion, PermissionOutcome } from './permissions.js';
+export type { SessionClient } from './client-port.js';
 export { readEventLog, EventLog } from './event-log.js';

@@ -1,16 +1,11 @@
-import {
-  SessionEventNotification,
-  type McpServers,
-  type SessionEvent,
-  type SessionEventBody,
-} from '@shadowbox/protocol';
-import type { ChatMessage } from '../agent/index.js';
-import type { ClientHandle } from '../server/client.js';
+import { type PolicyMode, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
+import type { ChatMessage } from '../providers/index.js';
+import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 import { readEventLog, type EventLog } from './event-log.js';
 import { PermissionBroker } from './permissions.js';
 
-export type Mode = 'read-only' | 'review' | 'auto';
+export type Mode = PolicyMode;
 
 /** What is persisted in meta.json of a session. */
 export interface SessionMeta {
@@ -27,7 +22,7 @@ export interface SessionMeta {
 
 /** A session in memory: its log, attached clients, driver, running turn and open permission questions. */
 export class LiveSession {
-  readonly attached = new Map<string, ClientHandle>();
+  readonly attached = new Map<string, SessionClient>();
   driver: string | null = null;
   /** All events, once loaded (attach or prompt); null while the session is idle and unloaded. */
   events: SessionEvent[] | null = null;
@@ -128,7 +123,7 @@ export class LiveSession {
     for (const event of batch) {
       for (const client of this.attached.values()) {
         if (!client.wantsEvents) continue;
-        client.connection.sendNotification(SessionEventNotification.type, event).catch(() => undefined);
+        client.sendEvent(event);
       }
       for (const l of this.listeners) {
         try {

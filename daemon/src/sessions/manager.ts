@@ -2,21 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes, McpServers, type SessionInfo } from '@shadowbox/protocol';
+import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import {
-  historyFromEvents,
-  INTERRUPTED_RESULT,
-  runTurn,
-  type AgentTools,
-  type ModelClient,
-  type StopReason,
-  type TurnError,
-} from '../agent/index.js';
+import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
+import type { ModelClient } from '../providers/index.js';
 import { ShadowboxError } from '../errors.js';
-import type { ClientHandle } from '../server/client.js';
 import { type Logger, mapDiskFull, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
+import type { SessionClient } from './client-port.js';
 import { EventLog, openEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
@@ -25,7 +18,7 @@ const Meta = z.object({
   sessionId: z.string(),
   workspace: z.string(),
   model: z.string(),
-  mode: z.enum(['read-only', 'review', 'auto']),
+  mode: PolicyMode,
   title: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -244,7 +237,7 @@ export class SessionManager {
 
   async create(
     p: { workspace: string; model?: string; mode?: Mode; title?: string; mcpServers?: McpServers | undefined },
-    client: ClientHandle | null,
+    client: SessionClient | null,
   ): Promise<LiveSession> {
     const servers = p.mcpServers && Object.keys(p.mcpServers).length > 0 ? p.mcpServers : undefined;
     if (servers) refuseWebServers(client);
@@ -360,7 +353,7 @@ export class SessionManager {
   }
 
   /** Attaches a client: returns history from fromSeq; live events follow. */
-  async attachById(sessionId: string, client: ClientHandle, fromSeq: number, driver: boolean) {
+  async attachById(sessionId: string, client: SessionClient, fromSeq: number, driver: boolean) {
     const live = this.get(sessionId);
     await live.load();
     await this.ensureOpen(live);
@@ -370,7 +363,7 @@ export class SessionManager {
     return result;
   }
 
-  private attach(live: LiveSession, client: ClientHandle, fromSeq: number, driver: boolean) {
+  private attach(live: LiveSession, client: SessionClient, fromSeq: number, driver: boolean) {
     // Only events already on disk; the rest reach this client live (it is attached before they are written).
     const history = live.historyFrom(fromSeq);
     const first = !live.attached.has(client.id);
@@ -398,7 +391,7 @@ export class SessionManager {
 
   async configure(
     sessionId: string,
-    client: ClientHandle,
+    client: SessionClient,
     p: { model?: string | undefined; mode?: Mode | undefined; mcpServers?: McpServers | undefined },
   ): Promise<SessionInfoT> {
     const live = this.get(sessionId);
@@ -440,7 +433,7 @@ export class SessionManager {
     return this.info(live);
   }
 
-  private requireDriver(live: LiveSession, client: ClientHandle): void {
+  private requireDriver(live: LiveSession, client: SessionClient): void {
     if (live.driver !== client.id) {
       throw new ShadowboxError(
         ErrorCodes.NotDriver,
@@ -454,7 +447,7 @@ export class SessionManager {
   /** Runs one prompt; resolves at turn end. */
   async prompt(
     p: { sessionId: string; text: string; maxTurns?: number },
-    client: ClientHandle,
+    client: SessionClient,
     cancel: { onCancellationRequested(l: () => void): unknown },
   ) {
     const live = this.get(p.sessionId);
@@ -620,7 +613,7 @@ export class SessionManager {
 }
 
 /** A session's MCP servers run commands on the daemon host: not something a browser page may ask for. */
-function refuseWebServers(client: ClientHandle | null): void {
+function refuseWebServers(client: SessionClient | null): void {
   if (client?.transport === 'websocket') {
     throw new ShadowboxError(
       ErrorCodes.Unauthorized,

@@ -11,7 +11,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermissionRequest, type SessionEventBody } from '@shadowbox/protocol';
-import type { ClientHandle } from '../server/client.js';
+import { createClientHandle, type ClientHandle } from '../server/index.js';
 import { PermissionBroker, type PermissionQuestion } from './permissions.js';
 
 type Params = { requestId: string; callId: string; tool: string };
@@ -43,7 +43,7 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
   });
   daemonSide.listen();
   clientSide.listen();
-  f.handle = {
+  f.handle = createClientHandle(daemonSide, {
     id,
     name: id,
     kind: 'test',
@@ -51,9 +51,8 @@ function fakeClient(id: string, answer: Answer, canAnswerPermissions = true): Fa
     canAnswerPermissions,
     wantsEvents: true,
     canReadBuffers: false,
-    connection: daemonSide,
     onClose: () => () => undefined,
-  };
+  });
   return f;
 }
 

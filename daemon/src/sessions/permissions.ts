@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { CancellationTokenSource } from 'vscode-jsonrpc';
-import { PermissionRequest, type SessionEventBody } from '@shadowbox/protocol';
-import type { ClientHandle } from '../server/client.js';
+import { PermissionRequest, type SessionEventBody, type ToolKind } from '@shadowbox/protocol';
+import type { SessionClient } from './client-port.js';
 
 export type PermissionOutcome = 'allow_once' | 'allow_session' | 'allow_project' | 'deny' | 'cancelled' | 'timeout';
 
@@ -10,7 +9,7 @@ export interface PermissionQuestion {
   turnId: string;
   callId: string;
   tool: string;
-  kind: 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
+  kind: ToolKind;
   summary: string;
   input: unknown;
   rule: string;
@@ -21,7 +20,7 @@ interface Pending {
   requestId: string;
   question: PermissionQuestion;
   resolve: (answer: { outcome: PermissionOutcome; by?: string }) => void;
-  asked: Map<string, CancellationTokenSource>;
+  asked: Map<string, AbortController>;
   timer: NodeJS.Timeout;
   /** The question's permission_request event is on disk: only then is it put to clients. */
   announced: boolean;
@@ -38,7 +37,7 @@ export class PermissionBroker {
     private readonly sessionId: string,
     /** Logs an event; the returned promise (if any) settles once it is on disk. */
     private readonly emit: (body: SessionEventBody) => Promise<void> | void,
-    private readonly clients: () => ClientHandle[],
+    private readonly clients: () => SessionClient[],
     private readonly timeoutMs: number,
   ) {}
 
@@ -77,7 +76,7 @@ export class PermissionBroker {
   }
 
   /** A client attached later (or reconnected): it gets every open question too. */
-  offerTo(client: ClientHandle): void {
+  offerTo(client: SessionClient): void {
     for (const entry of this.pending.values()) if (entry.announced) this.send(entry, client);
   }
 
@@ -91,16 +90,12 @@ export class PermissionBroker {
     for (const id of [...this.pending.keys()]) this.settle(id, 'cancelled');
   }
 
-  private send(entry: Pending, client: ClientHandle): void {
+  private send(entry: Pending, client: SessionClient): void {
     if (!client.canAnswerPermissions || entry.asked.has(client.id)) return;
-    const source = new CancellationTokenSource();
+    const source = new AbortController();
     entry.asked.set(client.id, source);
-    client.connection
-      .sendRequest(
-        PermissionRequest.type,
-        { sessionId: this.sessionId, requestId: entry.requestId, ...entry.question },
-        source.token,
-      )
+    client
+      .askPermission({ sessionId: this.sessionId, requestId: entry.requestId, ...entry.question }, source.signal)
       .then((result) => {
         const parsed = PermissionRequest.result.safeParse(result);
         if (parsed.success) this.settle(entry.requestId, parsed.data.outcome, client.id);
@@ -116,7 +111,7 @@ export class PermissionBroker {
     if (!entry) return false;
     this.pending.delete(requestId);
     clearTimeout(entry.timer);
-    for (const [clientId, source] of entry.asked) if (clientId !== by) source.cancel();
+    for (const [clientId, source] of entry.asked) if (clientId !== by) source.abort();
     // A failed write is the session's to report (its turn ends); the answer stands.
     const logged = this.emit({
       type: 'permission_resolved',

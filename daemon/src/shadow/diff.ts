@@ -54,7 +54,10 @@ function editScript(a: number[], b: number[]): Op[] {
       let x =
         k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1]) ? v[offset + k + 1] : v[offset + k - 1] + 1;
       let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) (x++, y++);
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
       v[offset + k] = x;
       if (x >= n && y >= m) {
         found = d;
@@ -73,12 +76,20 @@ function editScript(a: number[], b: number[]): Op[] {
     const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
     const prevX = at(prevK);
     const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) (ops.push(0), x--, y--);
+    while (x > prevX && y > prevY) {
+      ops.push(0);
+      x--;
+      y--;
+    }
     ops.push(x === prevX ? 2 : 1);
     x = prevX;
     y = prevY;
   }
-  while (x > 0 && y > 0) (ops.push(0), x--, y--);
+  while (x > 0 && y > 0) {
+    ops.push(0);
+    x--;
+    y--;
+  }
   return ops.reverse();
 }
 

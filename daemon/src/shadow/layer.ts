@@ -145,7 +145,10 @@ export class LayerStore {
     raw: Manifest,
   ) {
     this.objectsDir = path.join(dir, 'objects');
-    for (const name of MAPS) (raw as unknown as Record<string, unknown>)[name] = this.track(name, raw[name] as Record<string, unknown>);
+    for (const name of MAPS) {
+      const map: Record<string, unknown> = raw[name];
+      (raw as unknown as Record<string, unknown>)[name] = this.track(name, map);
+    }
     this.m = raw;
   }
 
@@ -245,7 +248,7 @@ export class LayerStore {
   /** Object files a compaction wrote but a crash kept the manifest from naming, or left behind after renaming its successor. */
   private async removeStrayDats(): Promise<void> {
     const current = this.m.dat ?? 'blobs.dat';
-    let names: string[] = [];
+    let names: string[];
     try {
       names = await readdir(this.dir);
     } catch {

@@ -233,7 +233,7 @@ export class RepoObjects {
 
 async function readPackIds(dir: string): Promise<Set<string>> {
   const ids = new Set<string>();
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.startsWith('pack-') && n.endsWith('.idx'));
   } catch {

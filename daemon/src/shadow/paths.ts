@@ -81,7 +81,6 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
     if (!st) {
       // Does not exist in the real workspace: the rest of the path cannot contain real symlinks.
       done.push(name, ...pending);
-      pending = [];
       break;
     }
     if (!st.isSymbolicLink()) {

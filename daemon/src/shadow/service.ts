@@ -10,7 +10,7 @@ import type {
   ShadowStatus,
   ShadowUndo,
 } from '@shadowbox/protocol';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
 import { applyAccept, restoreSlice, rollBack } from './accept.js';

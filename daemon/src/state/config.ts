@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes } from '@shadowbox/protocol';
+import { ErrorCodes, PolicyMode } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 
 /** The daemon's config file: the default model and mode, plus sections other capabilities read (providers). */
@@ -12,7 +12,7 @@ export const ConfigFile = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]*\/.+$/, 'model must look like "openai/gpt-4o-mini"')
       .optional(),
-    mode: z.enum(['read-only', 'review', 'auto']).optional(),
+    mode: PolicyMode.optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
     /** Silence limit of a model call (ms): before it starts answering and between streamed events. Default 60 s. */
     modelIdleTimeoutMs: z.number().int().positive().optional(),

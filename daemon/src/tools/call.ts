@@ -1,7 +1,7 @@
-import type { ToolCallOutcome } from '../agent/types.js';
-import type { AuditSink } from '../audit/sink.js';
+import type { ToolCallOutcome } from '../agent/index.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 import type { Logger } from '../state/index.js';
 import { capContent } from './cap.js';
 import { canonicalPaths } from './paths.js';

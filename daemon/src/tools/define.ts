@@ -1,8 +1,9 @@
+import type { ToolKind as ProtocolToolKind } from '@shadowbox/protocol';
 import type { z } from 'zod';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 
-/** ACP tool kinds; the policy matches on them and clients show them. */
-export type ToolKind = 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'fetch' | 'other';
+/** ACP tool kinds (protocol's ToolKind); the policy matches on them and clients show them. */
+export type ToolKind = ProtocolToolKind;
 
 /** What a tool handler may use: the session's layered workspace view and a cancellation signal. */
 export interface ToolContext {
@@ -62,6 +63,13 @@ export interface Tool<I = unknown> {
   summarize?: (input: I) => string;
   handler: (input: I, ctx: ToolContext) => Promise<ToolOutput>;
 }
+
+/**
+ * A tool of any input type, for lists of tools: the runtime validates each call's input with that tool's own
+ * schema before its handler sees it, so the erased input type never reaches a handler unchecked.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- type erasure for heterogeneous tool lists (see above)
+export type AnyTool = Tool<any>;
 
 /** Declare a tool with its input type inferred from the zod schema. */
 export function defineTool<S extends z.ZodType>(tool: Tool<z.infer<S>> & { input: S }): Tool<z.infer<S>> {

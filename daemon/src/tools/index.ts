@@ -2,6 +2,14 @@
 export { createToolRuntime, type ToolRuntime, type ToolRuntimeDeps } from './runtime.js';
 export { createBuiltinTools } from './builtin/index.js';
 export type { PolicyPort, PolicyQuery, PolicyDecision, PolicyMode, ToolInfo, ToolSessionContext } from './ports.js';
-export { defineTool, type Tool, type ToolKind, type ToolContext, type ToolOutput, type ToolTarget } from './define.js';
+export {
+  defineTool,
+  type AnyTool,
+  type Tool,
+  type ToolKind,
+  type ToolContext,
+  type ToolOutput,
+  type ToolTarget,
+} from './define.js';
 export { capContent, DEFAULT_MAX_CONTENT_BYTES } from './cap.js';
 export { digestInput } from './digest.js';

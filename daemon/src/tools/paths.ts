@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { ShadowboxError } from '../errors.js';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 
 /** The lexical canonical form of a workspace-relative path ("./a/../b/" → "b", "." → ""). */
 export function normalizePath(p: string): string {

@@ -1,9 +1,10 @@
+import type { PolicyAction, PolicyMode } from '@shadowbox/protocol';
 import type { SessionToolContext } from '../sessions/index.js';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 import type { ToolKind, ToolTarget } from './define.js';
 
-/** Policy modes as the session reports them. */
-export type PolicyMode = 'read-only' | 'review' | 'auto';
+/** Policy modes as the session reports them (protocol's PolicyMode). */
+export type { PolicyMode };
 
 /** One call as the policy sees it: who, where, which tool, and what it will touch (canonical paths). */
 export interface PolicyQuery {
@@ -17,7 +18,7 @@ export interface PolicyQuery {
 
 /** The policy's verdict and the rule that produced it, e.g. "mode:review kind:edit". */
 export interface PolicyDecision {
-  action: 'allow' | 'ask' | 'deny';
+  action: PolicyAction;
   rule: string;
 }
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { createOverlayView } from '../wasi/test-support.js';
-import { defineTool, type Tool } from './define.js';
+import { defineTool, type AnyTool } from './define.js';
 import { createBuiltinTools, createToolRuntime } from './index.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from './test-support.js';
 
@@ -40,7 +40,7 @@ const touch = defineTool({
 });
 
 function setup(
-  tools: Tool<any>[],
+  tools: AnyTool[],
   decide = fakePolicy(),
   answer?: Parameters<typeof sessionContext>[1],
   maxContentBytes?: number,

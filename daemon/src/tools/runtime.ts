@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { AgentTools, ToolSpec } from '../agent/types.js';
-import type { AuditSink } from '../audit/sink.js';
+import type { AgentTools } from '../agent/index.js';
+import type { ToolSpec } from '../providers/index.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { runCall, type RegisteredTool } from './call.js';
 import { DEFAULT_MAX_CONTENT_BYTES } from './cap.js';
-import type { Tool } from './define.js';
+import type { AnyTool, Tool } from './define.js';
 import type { PolicyPort, ToolInfo, ToolSessionContext } from './ports.js';
 import { summarize } from './summary.js';
 
@@ -19,7 +20,7 @@ export interface ToolRuntime {
 
 export interface ToolRuntimeDeps {
   // A registry holds tools of many input types.
-  tools: Tool<any>[];
+  tools: AnyTool[];
   policy: PolicyPort;
   audit: AuditSink;
   logger: Logger;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { mapToolInput, type Manifest, type ManifestTool } from '../bundles/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { defineTool, type Tool } from '../tools/define.js';
+import { defineTool, type Tool } from '../tools/index.js';
 import { describeWasiRun, runWasiCommand, type RunBundleDeps } from './run-bundle-tool.js';
 
 const InputObject = z.record(z.string(), z.unknown());

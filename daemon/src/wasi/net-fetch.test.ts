@@ -82,7 +82,7 @@ describe('netFetch service', () => {
       if (req.url === '/to-b') return res.writeHead(307, { location: `http://127.0.0.1:${b.port}/from-a` }).end();
       if (req.url === '/hang') return; // never answers
       if (req.url === '/loop') return res.writeHead(302, { location: '/loop' }).end();
-      res.end(`hello ${req.headers['x-probe'] ?? ''}`);
+      res.end(`hello ${String(req.headers['x-probe'] ?? '')}`);
     });
   });
   afterAll(() => {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { addressAllowed, ipLiteral, matchRule, normalizeHost, type HostRule } from './host-rules.js';
 

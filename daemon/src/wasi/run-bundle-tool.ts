@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { WorkspaceView } from '../shadow/view.js';
-import { defineTool, type Tool } from '../tools/define.js';
+import type { WorkspaceView } from '../shadow/index.js';
+import { defineTool, type Tool } from '../tools/index.js';
 import { normalizeHost, type HostRule } from './host-rules.js';
 import { RUN_BUNDLE_DESCRIPTION } from './run-bundle-description.js';
 import type { ReadOnlyMount, WasiLimits, WasiRunResult, WasiRuntime } from './types.js';

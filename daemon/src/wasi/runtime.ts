@@ -1,6 +1,6 @@
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { AuditSink } from '../audit/sink.js';
-import type { Logger } from '../state/logger.js';
+import type { AuditSink } from '../audit/index.js';
+import type { Logger } from '../state/index.js';
 import { decodeFetchRequest, encodeFetchError, encodeFetchResponse, type FetchBridge } from './fetch-codec.js';
 import { runInprocess } from './inprocess-runner.js';
 import { ModuleCache, pagesFor } from './module-cache.js';

@@ -1,4 +1,4 @@
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 import type { HostRule } from './host-rules.js';
 
 /** Per-invocation limits; a run that hits one ends with a typed outcome, never a throw. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
-import type { WorkspaceView } from '../shadow/view.js';
+import type { WorkspaceView } from '../shadow/index.js';
 import { TRUNCATION_MARKER } from './inprocess-runner.js';
 import { limitMemoryPages } from './memory-limit.js';
 import { pagesFor, sha256Hex } from './module-cache.js';

@@ -144,7 +144,7 @@ function fakeDaemon(
       ask: (q) => {
         const source = new CancellationTokenSource();
         const requestId = `r${++n}`;
-        const answer = server.sendRequest(
+        const answer = server.sendRequest<{ outcome: string }>(
           PermissionRequest.method,
           {
             sessionId: p.sessionId,
@@ -154,7 +154,7 @@ function fakeDaemon(
             ...q,
           },
           source.token,
-        ) as Promise<{ outcome: string }>;
+        );
         void answer.then(
           (a) => record('permission answer', a),
           (e: Error) => record('permission error', { message: e.message }),

@@ -5,12 +5,12 @@ import {
   PROTOCOL_VERSION,
   type AgentApp,
   type AgentConnection,
-  type ContentBlock,
   type RequestPermissionRequest,
   type SessionModeState,
   type SessionUpdate,
 } from '@agentclientprotocol/sdk';
 import {
+  PolicyMode,
   PolicySetRules,
   SessionAttach,
   SessionCancel,
@@ -42,7 +42,7 @@ import {
   type FileDiffText,
 } from './map.js';
 
-const ModeId = z.enum(['read-only', 'review', 'auto']);
+const ModeId = PolicyMode;
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
   {

@@ -50,13 +50,13 @@ export async function acpCommand(
   });
   // buffers: the editor's initialize comes later; the bridge answers null while it does not offer fs.readTextFile.
   await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true, buffers: true });
-  const { app, bind } = createAcpAgent({ daemon, log, version });
+  const agent = createAcpAgent({ daemon, log, version });
   const stream = ndJsonStream(
     Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>,
     Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>,
   );
-  const conn = app.connect(stream);
-  bind(conn);
+  const conn = agent.app.connect(stream);
+  agent.bind(conn);
   let daemonGone = false;
   daemon.onClose(() => {
     daemonGone = true;

@@ -262,7 +262,10 @@ export class SessionView {
         break;
       case 'turn_end':
         for (const it of this.items)
-          if (it.kind === 'assistant' && it.turnId === b.turnId && !it.done) ((it.done = true), this.touch(it));
+          if (it.kind === 'assistant' && it.turnId === b.turnId && !it.done) {
+            it.done = true;
+            this.touch(it);
+          }
         this.running = null;
         this.info.state = 'idle';
         this.headRev++;

@@ -1,5 +1,5 @@
 // The two streaming wire formats, event by event, as the real APIs send them.
-import type { Reply, RequestInfo, ScriptedToolCall } from './index.js';
+import type { Reply, RequestInfo, ScriptedToolCall } from './types.js';
 
 /** SSE events of one reply: `content` (text, reasoning, tool calls) and `tail` (stop reason, usage, end). */
 export interface Sse {

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
-import type { WorkspaceView } from '../../shadow/view.js';
+import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { compileGrepPattern } from './grep-pattern.js';
@@ -150,7 +150,7 @@ async function searchFiles(
   max: number,
   stop: AbortSignal,
 ): Promise<Searched> {
-  const perFile: (string[] | undefined)[] = new Array(files.length);
+  const perFile = new Array<string[] | undefined>(files.length);
   let next = 0;
   let found = 0;
   let searched = 0;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
-import type { WorkspaceView } from '../../shadow/view.js';
+import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { walk } from './walk.js';

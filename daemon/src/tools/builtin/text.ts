@@ -1,5 +1,5 @@
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
-import type { WorkspaceView } from '../../shadow/view.js';
+import type { WorkspaceView } from '../../shadow/index.js';
 
 /** Largest file the text tools read whole (read_file, edit_file); grep skips larger files. */
 export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;

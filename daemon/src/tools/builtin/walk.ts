@@ -1,5 +1,5 @@
 import ignore, { type Ignore } from 'ignore';
-import type { EntryType, WorkspaceView } from '../../shadow/view.js';
+import type { EntryType, WorkspaceView } from '../../shadow/index.js';
 
 /** One entry met while walking the workspace view. */
 export interface WalkEntry {
