@@ -65,6 +65,8 @@ export interface SessionManagerDeps {
   onSessionOpen?: (meta: SessionMeta) => Promise<void>;
   /** Bound on onSessionOpen (default 20 s); after it the session goes on without what is still starting. */
   openTimeoutMs?: number;
+  /** Called when a session goes idle (its turn ended): release what it holds open (shadow layer files). Must not throw. */
+  onSessionIdle?: (meta: SessionMeta) => Promise<void>;
   /** Wait before an event log retries a failed write (default 500 ms). */
   logRetryMs?: number;
   /** How long readBuffer waits for the driver's buffer/read answer (default BUFFER_READ_TIMEOUT_MS, 300 ms). */
@@ -541,6 +543,10 @@ export class SessionManager {
     } finally {
       live.running = null;
       resolveDone();
+      // An idle session holds no file open (thousands of sessions under the default descriptor limit).
+      await this.deps
+        .onSessionIdle?.(live.meta)
+        .catch((e: unknown) => this.deps.logger.warn(`session ${live.id}: release: ${(e as Error).message}`));
     }
   }
 
