@@ -1,4 +1,4 @@
-import { mkdir, chmod, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Defaults, ErrorCodes } from '@shadowbox/protocol';
@@ -15,6 +15,7 @@ import {
   resolveStatePaths,
   type Logger,
   type StatePaths,
+  writeFileAtomic,
 } from './state/index.js';
 import {
   createStdioChannel,
@@ -254,6 +255,7 @@ async function listenWeb(
     if (Number.isInteger(last) && last > 0 && last < 65536) server = await listen(last).catch(() => null);
   }
   server ??= await listen(port);
-  if (port === 0) await writeFile(portFile, `${server.port}\n`, { mode: 0o600 }).catch(() => undefined);
+  // A hint only (not fsynced): a torn or lost file just means a fresh port next time.
+  if (port === 0) await writeFileAtomic(portFile, `${server.port}\n`, { durability: 'none' }).catch(() => undefined);
   return server;
 }

@@ -57,3 +57,22 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
+
+/**
+ * Writes a new file (exclusive create) and fsyncs it: for files inside a temp folder that is renamed
+ * into place whole afterwards (a bundle store entry); fsync the folders, then rename, then the parent.
+ */
+export async function writeNewFileSynced(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  try {
+    const fh = await open(file, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if (isDiskFull(e)) throw await diskFullError(file, e);
+    throw e;
+  }
+}

@@ -4,5 +4,5 @@ export { acquireLock, readLock, LockInfo } from './lock.js';
 export { createLogger, silentLogger, type Logger, type FileLogger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
-export { writeFileAtomic, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
+export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull } from './disk-full.js';
