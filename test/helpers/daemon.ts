@@ -149,8 +149,11 @@ export function runCli(
   });
 }
 
-/** Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. */
-export async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+/**
+ * Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. The default cap is close to
+ * the test timeout: a condition is waited for, and only one that never holds ends the wait (CI is loaded).
+ */
+export async function until(cond: () => boolean, ms = 25_000): Promise<boolean> {
   const t = Date.now();
   while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
   return cond();

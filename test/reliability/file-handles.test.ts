@@ -38,26 +38,30 @@ describe('file handles do not grow with sessions', () => {
     await model?.close();
   });
 
-  it(`${SESSIONS} sessions that each ran a turn under ulimit -n 256, and new clients still connect`, { timeout: 600_000 }, async () => {
-    const ws = await makeTempDir('ws');
-    await writeFile(path.join(ws, 'a.txt'), 'a\n');
-    const c = await d.connect('many', { permissions: false });
-    const turn = async (i: number) => {
-      const s = await c.request(SessionCreate, { workspace: ws, mode: 'auto' });
-      const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: `turn ${i}` });
-      expect(r.stopReason).toBe('end_turn');
-    };
-    for (let i = 0; i < 10; i++) await turn(i);
-    const after10 = openFiles(d.pid);
-    // The rest four at a time (sessions are independent; this is about how many were used, not when).
-    for (let i = 10; i < SESSIONS; i += 4) await Promise.all([i, i + 1, i + 2, i + 3].map(turn));
-    // Flat: what 10 sessions needed is what 1,000 need (a few spare for clients and workers).
-    expect(openFiles(d.pid)).toBeLessThanOrEqual(after10 + 8);
-    const fresh = [];
-    for (let i = 0; i < 20; i++) fresh.push(await d.connect(`late-${i}`));
-    expect((await fresh[19].request(DaemonStatus, {})).sessions).toBeGreaterThanOrEqual(SESSIONS);
-    expect(d.stderr()).not.toMatch(/EMFILE/);
-    for (const f of fresh) f.dispose();
-    c.dispose();
-  });
+  it(
+    `${SESSIONS} sessions that each ran a turn under ulimit -n 256, and new clients still connect`,
+    { timeout: 600_000 },
+    async () => {
+      const ws = await makeTempDir('ws');
+      await writeFile(path.join(ws, 'a.txt'), 'a\n');
+      const c = await d.connect('many', { permissions: false });
+      const turn = async (i: number) => {
+        const s = await c.request(SessionCreate, { workspace: ws, mode: 'auto' });
+        const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: `turn ${i}` });
+        expect(r.stopReason).toBe('end_turn');
+      };
+      for (let i = 0; i < 10; i++) await turn(i);
+      const after10 = openFiles(d.pid);
+      // The rest four at a time (sessions are independent; this is about how many were used, not when).
+      for (let i = 10; i < SESSIONS; i += 4) await Promise.all([i, i + 1, i + 2, i + 3].map(turn));
+      // Flat: what 10 sessions needed is what 1,000 need (a few spare for clients and workers).
+      expect(openFiles(d.pid)).toBeLessThanOrEqual(after10 + 8);
+      const fresh = [];
+      for (let i = 0; i < 20; i++) fresh.push(await d.connect(`late-${i}`));
+      expect((await fresh[19].request(DaemonStatus, {})).sessions).toBeGreaterThanOrEqual(SESSIONS);
+      expect(d.stderr()).not.toMatch(/EMFILE/);
+      for (const f of fresh) f.dispose();
+      c.dispose();
+    },
+  );
 });

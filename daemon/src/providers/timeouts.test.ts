@@ -53,8 +53,9 @@ describe.each(['openai', 'anthropic'] as const)('%s: hung and broken model strea
       code: ErrorCodes.ProviderUnavailable,
       data: { reason: 'first_byte_timeout', retryable: true, timeoutMs: 50 },
     });
-    // The hung request was given up (the connection closed by the client).
-    await expect.poll(() => server.requests[0]?.clientClosedAt).toBeDefined();
+    // The hung request was given up: the connection is closed by the client (if the request got there at all
+    // before the tiny limit ran out).
+    await expect.poll(() => server.requests.every((r) => r.clientClosedAt !== undefined)).toBe(true);
   });
 
   it('headers and then silence ends with idle_timeout', async () => {
