@@ -359,6 +359,9 @@ export class SessionManager {
     const live = this.get(sessionId);
     await live.load();
     await this.ensureOpen(live);
+    // What was emitted before the attach is written first, so the history has it (when the disk is full,
+    // it arrives live once written).
+    await live.log.flush().catch(() => undefined);
     const result = this.attach(live, client, fromSeq, driver);
     // The response follows the events the attach caused (client_attached, driver_changed).
     await live.log.flush();
