@@ -1,5 +1,6 @@
 // The shadowbox wire contract. No I/O: daemon and clients import this; it imports nothing of theirs.
 export * from './errors.js';
+export * from './error-reasons.js';
 export * from './define.js';
 export * from './lifecycle.js';
 export * from './session.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ErrorCodeDocs, ErrorReasons, type ErrorCodeName } from './error-reasons.js';
 import { ErrorCodes } from './errors.js';
 import { allMessages } from './methods.js';
 import { PROTOCOL_VERSION } from './lifecycle.js';
@@ -54,13 +55,17 @@ export function renderProtocolDocs(): string {
   out.push('## Error codes');
   out.push('');
   out.push(
-    'JSON-RPC reserves -32768…-32000; shadowbox uses its own range -33999…-33000. `error.data.reason` is a stable snake_case string.',
+    'JSON-RPC reserves -32768…-32000; shadowbox uses its own range -33999…-33000. Every error carries `error.data.reason`, a stable snake_case string declared for its code below (protocol/src/error-reasons.ts); clients branch on the code and the reason, never on the message.',
   );
   out.push('');
-  out.push('| name | code |');
-  out.push('| --- | --- |');
-  for (const [name, code] of Object.entries(ErrorCodes))
-    if (!name.startsWith('shadowboxRange')) out.push(`| ${name} | ${code} |`);
+  out.push('| code | name | meaning | reasons |');
+  out.push('| --- | --- | --- | --- |');
+  for (const name of Object.keys(ErrorCodeDocs) as ErrorCodeName[]) {
+    const reasons = Object.entries(ErrorReasons[name] as Record<string, string>)
+      .map(([r, doc]) => `\`${r}\`: ${doc}`)
+      .join('<br>');
+    out.push(`| ${ErrorCodes[name]} | ${name} | ${ErrorCodeDocs[name]} | ${reasons.replace(/\|/g, '\\|')} |`);
+  }
   out.push('');
   out.push('## Messages');
   out.push('');

@@ -1,3 +1,5 @@
+// vscode-jsonrpc's browser runtime layer, installed before any connection is made (see rpc/rpc-client.ts).
+import 'vscode-jsonrpc/browser';
 import { App } from './app.js';
 import { takeToken } from './token.js';
 import './styles.css';

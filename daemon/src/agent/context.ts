@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../providers/index.js';
 
 /** Rough token estimate (4 characters a token) used only for the context budget. */
-export function estimateTokens(messages: ChatMessage[], system = ''): number {
+export function estimateTokens(messages: readonly ChatMessage[], system = ''): number {
   let chars = system.length;
   for (const m of messages) {
     chars += m.content.length + 16;
@@ -15,14 +15,15 @@ export const ELIDED_PREFIX = '[shadowbox: tool output elided to fit the context 
 /**
  * Keeps the conversation under budget: replaces the oldest tool outputs (never those of the
  * latest assistant message) with a short marker until the estimate fits. User and assistant
- * text is never touched. Returns a new array; the session history keeps the full outputs.
+ * text is never touched. Returns a new array (the session history keeps the full outputs and may grow
+ * while the model streams).
  */
 export function fitContext(
-  messages: ChatMessage[],
+  messages: readonly ChatMessage[],
   budgetTokens: number,
   system = '',
 ): { messages: ChatMessage[]; elided: number } {
-  if (estimateTokens(messages, system) <= budgetTokens) return { messages, elided: 0 };
+  if (estimateTokens(messages, system) <= budgetTokens) return { messages: messages.slice(), elided: 0 };
   let lastAssistant = -1;
   messages.forEach((m, i) => {
     if (m.role === 'assistant') lastAssistant = i;

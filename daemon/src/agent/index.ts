@@ -1,6 +1,12 @@
 // The agent loop: model turn → tool calls → tool results → next model turn, as session events.
 export { runTurn, type RunTurnOptions, type TurnResult } from './loop.js';
 export { fitContext, estimateTokens, ELIDED_PREFIX } from './context.js';
-export { historyFromEvents, CUT_OFF_RESULT, INTERRUPTED_RESULT, type ReplayState } from './replay.js';
+export {
+  Conversation,
+  historyFromEvents,
+  CUT_OFF_RESULT,
+  INTERRUPTED_RESULT,
+  type ReplayState,
+} from './conversation.js';
 export type * from './types.js';
 export { systemPrompt } from './system-prompt.js';

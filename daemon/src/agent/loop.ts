@@ -1,16 +1,18 @@
 import { ErrorCodes, type StopReason } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import type { ChatMessage, ModelClient } from '../providers/index.js';
 import { fitContext } from './context.js';
-import { CUT_OFF_RESULT } from './replay.js';
 import type { AgentTools, Emit, ToolCallOutcome, TurnError, TurnLimits } from './types.js';
 
 export interface RunTurnOptions {
   turnId: string;
   model: ModelClient;
   system: string;
-  /** The conversation so far, including the new user message; the loop appends to it. */
-  history: ChatMessage[];
+  /**
+   * The conversation so far, including the new user message. The loop only reads it: `emit` must fold every
+   * event into it (a LiveSession does; see Conversation), so history is always what the events say.
+   */
+  conversation: { readonly history: readonly ChatMessage[] };
   tools: AgentTools;
   emit: Emit;
   signal: AbortSignal;
@@ -54,27 +56,16 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
         return {
           stopReason: step.stop === 'max_tokens' ? 'max_tokens' : step.stop === 'refusal' ? 'refusal' : 'end_turn',
         };
-      if (step.stop === 'max_tokens') {
-        // A tool call cut off by max_tokens has incomplete arguments: report instead of running it.
-        for (const c of step.calls) {
-          o.history.push({ role: 'tool', toolCallId: c.id, name: c.name, content: CUT_OFF_RESULT, isError: true });
-        }
-        return { stopReason: 'max_tokens' };
-      }
+      // A tool call cut off by max_tokens has incomplete arguments: it does not run (the conversation gives
+      // it its cut-off result at turn_end).
+      if (step.stop === 'max_tokens') return { stopReason: 'max_tokens' };
       pending = step.calls;
     }
   } catch (e) {
     if (signal.aborted) return { stopReason: 'cancelled' };
-    const err =
-      e instanceof ShadowboxError
-        ? e
-        : new ShadowboxError(
-            ErrorCodes.InternalError,
-            'internal',
-            (e as Error)?.message ?? String(e),
-            {},
-            { cause: e },
-          );
+    const err = isShadowboxError(e)
+      ? e
+      : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error)?.message ?? String(e), {}, { cause: e });
     return {
       stopReason: 'error',
       error: {
@@ -92,7 +83,7 @@ async function streamModelTurn(
 ): Promise<{ stop: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' | 'cancelled'; calls: PendingCall[] }> {
   const { turnId, emit, signal } = o;
   const budget = Math.floor(o.model.contextWindow * o.limits.contextHighWater);
-  const { messages } = fitContext(o.history, budget, o.system);
+  const { messages } = fitContext(o.conversation.history, budget, o.system);
   let text = '';
   let reasoning = '';
   const calls: PendingCall[] = [];
@@ -129,12 +120,6 @@ async function streamModelTurn(
   // What the model produced is kept even when cancelled, so the conversation stays truthful.
   if (text || reasoning || calls.length) {
     const kept = cancelled ? [] : calls;
-    o.history.push({
-      role: 'assistant',
-      content: text,
-      ...(reasoning ? { reasoning } : {}),
-      ...(kept.length ? { toolCalls: kept } : {}),
-    });
     emit({
       type: 'assistant_message',
       turnId,
@@ -146,7 +131,7 @@ async function streamModelTurn(
   return { stop: cancelled ? 'cancelled' : stop, calls: cancelled ? [] : calls };
 }
 
-/** Runs a model turn's calls: consecutive concurrent-safe calls together, others alone; results in order. */
+/** Runs a model turn's calls: consecutive concurrent-safe calls together, others alone (each result is an event). */
 async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<void> {
   const { turnId, emit } = o;
   const prepared = calls.map((c) => {
@@ -170,28 +155,13 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
     });
     return { call: c, input, parseError, concurrent: desc?.concurrent ?? false };
   });
-  const results = new Array<ToolCallOutcome>(prepared.length);
   let i = 0;
   while (i < prepared.length) {
     let j = i + 1;
     if (prepared[i].concurrent) while (j < prepared.length && prepared[j].concurrent) j++;
-    await Promise.all(
-      prepared.slice(i, j).map(async (p, k) => {
-        results[i + k] = await runOne(o, p.call, p.input, p.parseError);
-      }),
-    );
+    await Promise.all(prepared.slice(i, j).map((p) => runOne(o, p.call, p.input, p.parseError)));
     i = j;
   }
-  prepared.forEach((p, k) => {
-    const r = results[k];
-    o.history.push({
-      role: 'tool',
-      toolCallId: p.call.id,
-      name: p.call.name,
-      content: r.content,
-      ...(r.isError ? { isError: true } : {}),
-    });
-  });
 }
 
 async function runOne(

@@ -1,4 +1,4 @@
-import type { PolicyAction, SessionEventBody, ToolKind } from '@shadowbox/protocol';
+import type { ErrorReason, PolicyAction, SessionEventBody, ToolKind } from '@shadowbox/protocol';
 import type { ToolSpec } from '../providers/index.js';
 
 /** Outcome of one tool call as the runtime reports it (never thrown). */
@@ -7,7 +7,8 @@ export interface ToolCallOutcome {
   content: string;
   output?: string;
   code?: number;
-  reason?: string;
+  /** A reason protocol declares (any code's). */
+  reason?: ErrorReason;
   decision?: { action: PolicyAction; rule: string; by?: string };
   durationMs: number;
   changed?: string[];

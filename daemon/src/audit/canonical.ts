@@ -1,24 +1,16 @@
-import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
 import type { AuditEntry } from '@shadowbox/protocol';
 import type { z } from 'zod';
+import { canonicalize, sha256Hex } from '../canonical.js';
+
+export { sha256Hex };
 
 export type Entry = z.infer<typeof AuditEntry>;
 
-// canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalizeFn = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
-  input: unknown,
-) => string | undefined;
-
 /** RFC 8785 canonical JSON text: what hashes and signatures cover. */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalizeFn(value);
+  const text = canonicalize(value);
   if (text === undefined) throw new TypeError('value has no canonical JSON form');
   return text;
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** The hash of an entry: sha256 over the canonical JSON of every field but `hash`. */

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
 import { type Entry, entryHash, genesisHash, sha256Hex } from './canonical.js';
 import { Checkpoint, checkCheckpoint, signCheckpoint } from './checkpoint.js';
@@ -111,16 +111,15 @@ export class WorkspaceWriter {
       this.lastHash = prev;
       this.sinceCheckpoint += batch.length;
     } catch (e) {
-      const err =
-        e instanceof ShadowboxError
-          ? e
-          : new ShadowboxError(
-              ErrorCodes.AuditFailed,
-              'append_failed',
-              `audit append failed for ${this.files.log}`,
-              { file: this.files.log },
-              { cause: e },
-            );
+      const err = isShadowboxError(e)
+        ? e
+        : new ShadowboxError(
+            ErrorCodes.AuditFailed,
+            'append_failed',
+            `audit append failed for ${this.files.log}`,
+            { file: this.files.log },
+            { cause: e },
+          );
       for (const p of batch) p.reject(err);
       await this.reset();
       return;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { canonicalBytes } from './crypto.js';
 import { checkThreshold, envelopeSchema, mostSpecific, refuse, type Authority } from './trust.js';
 
@@ -79,7 +79,7 @@ export function verifyIndex(
         'index_tampered',
       );
     } catch (e) {
-      if (e instanceof ShadowboxError) {
+      if (isShadowboxError(e)) {
         errors.push(e);
         continue;
       }

@@ -1,18 +1,10 @@
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
+import { canonicalize, sha256Hex } from '../canonical.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
-/** Hex-encoded SHA-256 of bytes: the one digest used for files, manifests and archives. */
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-// canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
-  input: unknown,
-) => string | undefined;
+export { sha256Hex };
 
 /** RFC 8785 canonical bytes of a JSON value: what every signature covers. */
 export function canonicalBytes(value: unknown): Buffer {

@@ -45,4 +45,4 @@ export {
 export { parseRoot, verifyRootRotation, type RootSigned, type RootEnvelope } from './trust.js';
 export { parseIndex, type IndexEnvelope, type IndexEntry } from './channel-index.js';
 export { writeTar, readTar, type TarEntry } from './tar.js';
-export { BundleRefusalReasons, type BundleRefusalReason } from './trust.js';
+export type { BundleRefusalReason } from './trust.js';

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import semver from 'semver';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { indexEntry } from './channel-index.js';
 import { MAX_MANIFEST_BYTES, parseJsonOrNull, type ServiceContext } from './context.js';
 import { canonicalBytes } from './crypto.js';
@@ -166,7 +166,7 @@ async function verifyFirstAuthority(content: BundleContent, auths: Authority[]):
     try {
       checkThreshold('bundle manifest', a.bundles, a.revoked, bytes, content.signatures);
     } catch (e) {
-      if (!(e instanceof ShadowboxError)) throw e;
+      if (!isShadowboxError(e)) throw e;
       errors.push(e);
       continue;
     }

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { indexEntry } from './channel-index.js';
 import { MAX_SIG_BYTES, type ServiceContext } from './context.js';
 import { sha256Hex } from './crypto.js';
@@ -125,7 +125,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
       try {
         return await installFrom(source, name, version);
       } catch (e) {
-        if (e instanceof ShadowboxError)
+        if (isShadowboxError(e))
           await ctx
             .audit('bundle.refused', {
               name,

@@ -1,4 +1,4 @@
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { isSafeRelativePath } from './manifest.js';
 
 /** One regular file in a bundle archive. */
@@ -65,7 +65,11 @@ function field(h: Buffer, off: number, len: number): string {
   return raw.subarray(0, nul === -1 ? len : nul).toString('utf8');
 }
 
-function bad(message: string, details: Record<string, unknown> = {}, reason = 'invalid_path'): ShadowboxError {
+function bad(
+  message: string,
+  details: Record<string, unknown> = {},
+  reason: ReasonOf<'BundleVerificationFailed'> = 'invalid_path',
+): ShadowboxError {
   return new ShadowboxError(ErrorCodes.BundleVerificationFailed, reason, message, details);
 }
 

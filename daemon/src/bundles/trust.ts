@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import {
   canonicalBytes,
   keyIdOf,
@@ -54,25 +54,8 @@ export interface Authority {
   indexKeysFingerprint: string;
 }
 
-/** Stable `data.reason` values of BundleVerificationFailed (-33700) refusals. */
-export const BundleRefusalReasons = [
-  'file_mismatch',
-  'manifest_tampered',
-  'index_tampered',
-  'root_tampered',
-  'unknown_key',
-  'revoked_key',
-  'threshold',
-  'rollback',
-  'expired',
-  'mix_and_match',
-  'not_in_index',
-  'invalid_path',
-  'archive_invalid',
-  'too_large',
-  'signature_missing',
-] as const;
-export type BundleRefusalReason = (typeof BundleRefusalReasons)[number];
+/** Stable `data.reason` values of BundleVerificationFailed (-33700) refusals, declared in protocol. */
+export type BundleRefusalReason = ReasonOf<'BundleVerificationFailed'>;
 
 /** Verification failure with one of the documented reasons. */
 export function refuse(

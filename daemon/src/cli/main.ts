@@ -1,29 +1,8 @@
 import { isShadowboxError } from '../errors.js';
+import { commands } from './commands.js';
 import { type CliIo, CliError } from './context.js';
 
-type Command = (io: CliIo, argv: string[]) => Promise<number>;
-
 /** Subcommands, loaded on demand so `shadowbox status` does not pay for the web client or WASI. */
-const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  daemon: {
-    summary: 'run the daemon (--stdio | --socket PATH | --ws-port N)',
-    load: async () => (await import('./daemon-command.js')).daemonCommand,
-  },
-  status: {
-    summary: 'is a daemon running, and what it holds',
-    load: async () => (await import('./lifecycle-commands.js')).statusCommand,
-  },
-  stop: { summary: 'stop the daemon cleanly', load: async () => (await import('./lifecycle-commands.js')).stopCommand },
-  run: {
-    summary: 'run one prompt non-interactively: run [--workspace DIR] [--model M] [--json] "PROMPT"',
-    load: async () => (await import('./run-command.js')).runCommand,
-  },
-};
-
-/** Adds a subcommand (capability folders register theirs in commands-extra.ts). */
-export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
-  commands[name] = { summary, load };
-}
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));
@@ -38,7 +17,6 @@ function usage(): string {
 
 /** Runs the CLI; returns the exit code. Expected failures print one sentence, not a stack. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  await import('./commands-extra.js');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(`${usage()}\n`);

@@ -9,7 +9,7 @@ import {
   type CallToolResult,
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 
 /** How to reach one server: a command to spawn (stdio) or a URL (streamable HTTP). */
@@ -242,7 +242,7 @@ function closedError(name: string): ShadowboxError {
 
 /** A failure as one line, with the cause's code when there is one (fetch says only "fetch failed"). */
 function describe(e: unknown): string {
-  if (e instanceof ShadowboxError) return e.message;
+  if (isShadowboxError(e)) return e.message;
   if (!(e instanceof Error)) return String(e);
   if (e instanceof StreamableHTTPError) return `HTTP ${e.code ?? '?'} (${e.message})`;
   const code = (e as { code?: unknown }).code;

@@ -1,5 +1,5 @@
-import { ErrorCodes } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
+import { type ErrorCode, ErrorCodes, type ErrorReason } from '@shadowbox/protocol';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import type { ModelEvent } from './types.js';
 import type { ModelDeadline } from './deadline.js';
 
@@ -39,9 +39,9 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
   const where = `${ctx.provider}/${ctx.model}`;
   const base = { provider: ctx.provider, model: ctx.model, emitted: ctx.emitted };
   // ProviderUnavailable is the transient kind: the same prompt may well work when sent again.
-  const make = (
-    code: (typeof ErrorCodes)[keyof typeof ErrorCodes],
-    reason: string,
+  const make = <C extends ErrorCode>(
+    code: C,
+    reason: ErrorReason<C>,
     message: string,
     extra: Record<string, unknown> = {},
   ) =>
@@ -295,7 +295,7 @@ export async function* pumpStream<T>(
   } catch (e) {
     if (signal.aborted) throw cancelledError();
     if (deadline?.fired) throw providerError({ kind: 'no_response', phase: deadline.fired, ms: deadline.ms }, ctx, e);
-    if (e instanceof ShadowboxError) throw e;
+    if (isShadowboxError(e)) throw e;
     if (e instanceof SyntaxError) throw providerError({ kind: 'malformed', message: e.message }, ctx, e);
     throw providerError(normalize(e, true), ctx, e);
   } finally {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventBody } from '@shadowbox/protocol';
 import { startModelServer, type ModelServer } from '../demo/model-server/index.js';
-import { runTurn } from '../agent/loop.js';
+import { Conversation, runTurn } from '../agent/index.js';
 import type { AgentTools } from '../agent/index.js';
-import type { ChatMessage } from './types.js';
 import { silentLogger } from '../state/index.js';
 import { createModelFactory } from './index.js';
 
@@ -63,14 +62,20 @@ describe.each(['openai', 'anthropic'] as const)(
       });
       const tools = fakeTools({ 'a.txt': 'hello' });
       const events: SessionEventBody[] = [];
-      const history: ChatMessage[] = [{ role: 'user', content: 'What do the notes say?' }];
+      // The conversation folds every event the loop emits, as a live session does.
+      const conversation = new Conversation();
+      conversation.apply({ type: 'user_message', turnId: 't1', text: 'What do the notes say?', clientId: 'c' });
+      const history = conversation.history;
       const result = await runTurn({
         turnId: 't1',
         model: factory.create(`${format}/test-model`),
         system: 'sys',
-        history,
+        conversation,
         tools,
-        emit: (e) => events.push(e),
+        emit: (e) => {
+          conversation.apply(e);
+          events.push(e);
+        },
         signal: new AbortController().signal,
         limits: { maxTurns: 5, contextHighWater: 0.8 },
       });
@@ -125,7 +130,7 @@ describe.each(['openai', 'anthropic'] as const)(
         turnId: 't2',
         model: factory.create(`${format}/test-model`),
         system: 'sys',
-        history: [{ role: 'user', content: 'hi' }],
+        conversation: { history: [{ role: 'user', content: 'hi' }] },
         tools: fakeTools({}),
         emit: () => undefined,
         signal: new AbortController().signal,

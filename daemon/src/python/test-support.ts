@@ -46,7 +46,7 @@ export class MemoryLayerView implements WorkspaceView {
       const real = await realpath(join(this.root, rel)).catch(() => null);
       const rootReal = await realpath(this.root);
       if (real && real !== rootReal && !real.startsWith(`${rootReal}/`))
-        throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_escape', `outside: ${p}`);
+        throw new ShadowboxError(ErrorCodes.PathOutsideWorkspace, 'symlink_outside', `outside: ${p}`);
     }
     return rel;
   }

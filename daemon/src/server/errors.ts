@@ -1,12 +1,12 @@
 import { ResponseError } from 'vscode-jsonrpc';
 import type { z } from 'zod';
 import { ErrorCodes, type ErrorData } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError } from '../errors.js';
 
 /** The one place an unknown failure becomes a JSON-RPC error: codes and reasons pass through, the rest is -32603. */
 export function toResponseError(e: unknown): ResponseError<ErrorData> {
   if (e instanceof ResponseError) return e as ResponseError<ErrorData>;
-  if (e instanceof ShadowboxError) return new ResponseError(e.code, e.message, e.data);
+  if (isShadowboxError(e)) return new ResponseError(e.code, e.message, e.data);
   const message = e instanceof Error ? e.message : String(e);
   return new ResponseError(ErrorCodes.InternalError, `internal error: ${message}`, { reason: 'internal' });
 }

@@ -1,5 +1,5 @@
 import { type PolicyMode, type McpServers, type SessionEvent, type SessionEventBody } from '@shadowbox/protocol';
-import type { ChatMessage } from '../providers/index.js';
+import type { Conversation } from '../agent/index.js';
 import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 import { readEventLog, type EventLog } from './event-log.js';
@@ -26,7 +26,8 @@ export class LiveSession {
   driver: string | null = null;
   /** All events, once loaded (attach or prompt); null while the session is idle and unloaded. */
   events: SessionEvent[] | null = null;
-  history: ChatMessage[] | null = null;
+  /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
+  conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
@@ -83,6 +84,7 @@ export class LiveSession {
     const event = this.log.append(this.id, body);
     if (this.events) this.events.push(event);
     else this.unloaded.push(event);
+    this.conversation?.apply(body);
     this.meta.updatedAt = event.time;
     return event;
   }
@@ -110,6 +112,7 @@ export class LiveSession {
   /** Drops the loaded history of an idle session (memory); load() brings it back. */
   unload(): void {
     this.events = null;
+    this.conversation = null;
     this.unloaded = [];
   }
 

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import { historyFromEvents, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
+import { Conversation, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, mapDiskFull, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 import type { SessionClient } from './client-port.js';
@@ -163,7 +163,7 @@ export class SessionManager {
 
   /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
   private recover(live: LiveSession): boolean {
-    const state = historyFromEvents(live.events ?? []);
+    const state = Conversation.fromEvents(live.events ?? []);
     if (!state.openTurn) return false;
     // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
     // too, so clients replaying the history do not show them running for ever.
@@ -194,7 +194,7 @@ export class SessionManager {
     if (awaiting.length === 0) return false;
     // A question that was pending is asked again: resume the turn with the unanswered calls.
     const resumeId = randomUUID();
-    live.history = historyFromEvents(live.events ?? []).history;
+    live.conversation = Conversation.fromEvents(live.events ?? []);
     const calls = awaiting.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
     void this.startTurn(live, resumeId, null, calls).catch((e: unknown) =>
       this.deps.logger.error(`resume ${live.id}: ${(e as Error).message}`),
@@ -274,7 +274,7 @@ export class SessionManager {
       await mapDiskFull(dir, () => mkdir(dir, { recursive: true, mode: 0o700 }));
       await this.saveMeta(meta);
       live.events = [];
-      live.history = [];
+      live.conversation = new Conversation();
       this.sessions.set(meta.sessionId, live);
       live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
       await live.log.flush();
@@ -481,14 +481,13 @@ export class SessionManager {
     try {
       await live.load();
       await this.ensureOpen(live);
-      live.history ??= historyFromEvents(live.events ?? []).history;
+      live.conversation ??= Conversation.fromEvents(live.events ?? []);
       if (!live.meta.title && user) {
         live.meta.title = user.text.split('\n')[0].slice(0, 80);
         await this.saveMeta(live.meta);
       }
       if (user) {
         live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
-        live.history.push({ role: 'user', content: user.text });
         this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
@@ -499,7 +498,7 @@ export class SessionManager {
           turnId,
           model,
           system: this.deps.system(live.meta),
-          history: live.history,
+          conversation: live.conversation,
           tools: this.toolsFor(live),
           emit: (b) => live.emit(b),
           signal: abort.signal,
@@ -507,10 +506,9 @@ export class SessionManager {
           ...(resumeCalls ? { resumeCalls } : {}),
         });
       } catch (e) {
-        const err =
-          e instanceof ShadowboxError
-            ? e
-            : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
+        const err = isShadowboxError(e)
+          ? e
+          : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
         result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
       }
       if (live.logFailure !== null) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import { blobOf, copyBlob } from './history.js';
 import type { Blob, LayerStore } from './layer.js';
@@ -29,7 +29,7 @@ function currentOf(store: LayerStore, p: string): Blob | null | undefined {
   return e.kind === 'deleted' && blobOf(e.base) ? null : undefined;
 }
 
-function branchError(reason: string, message: string, branch: string): ShadowboxError {
+function branchError(reason: ReasonOf<'ShadowFailed'>, message: string, branch: string): ShadowboxError {
   return new ShadowboxError(ErrorCodes.ShadowFailed, reason, message, { branch });
 }
 

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, open, readdir as readRealDir } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
 import { type Base, type Entry, type LayerStore, type Mutex } from './layer.js';
 import { type PathRules, resolvePath, splitRelative } from './paths.js';
@@ -12,7 +12,7 @@ type Found = { layer: Entry } | { real: true } | null;
 
 const notFound = (p: string) =>
   new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`, { path: p });
-const notAFile = (p: string, reason = 'not_a_file') =>
+const notAFile = (p: string, reason: ReasonOf<'NotAFile'> = 'not_a_file') =>
   new ShadowboxError(ErrorCodes.NotAFile, reason, `not a file: ${p}`, { path: p });
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');

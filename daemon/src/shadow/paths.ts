@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 
 const MAX_LINKS = 40;
 
@@ -23,7 +23,7 @@ export interface ResolveOptions {
   seen?: Map<string, Promise<Stats | null>>;
 }
 
-function outside(reason: string, input: string, message: string): ShadowboxError {
+function outside(reason: ReasonOf<'PathOutsideWorkspace'>, input: string, message: string): ShadowboxError {
   return new ShadowboxError(ErrorCodes.PathOutsideWorkspace, reason, message, { path: input });
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, isShadowboxError, type ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, type ReasonOf, type ShadowboxError } from '../errors.js';
 import { PROTECTED_TTL_MS } from './protect.js';
 import { makeWorkspace } from './test-support.js';
 
@@ -11,7 +11,7 @@ afterEach(async () => ws?.cleanup());
 /** The policy's default list plus a project's own globs, as `policy.list(ws).protected` returns them. */
 const GLOBS = ['**/.git/**', '.shadowbox/**', 'secrets/**', '**/*.pem'];
 
-async function refusedWith(p: Promise<unknown>, reason: string): Promise<Record<string, unknown>> {
+async function refusedWith(p: Promise<unknown>, reason: ReasonOf<'PathProtected'>): Promise<Record<string, unknown>> {
   const e = await p.then(
     () => null,
     (x: unknown) => x,

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ErrorCode, ErrorReason } from '@shadowbox/protocol';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
 import { makeWorkspace } from './test-support.js';
 
@@ -8,12 +9,12 @@ const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
 let ws: ReturnType<typeof makeWorkspace>;
 afterEach(async () => ws?.cleanup());
 
-async function refused(p: Promise<unknown>, code: number, reason: string) {
+async function refused<C extends ErrorCode>(p: Promise<unknown>, code: C, reason: ErrorReason<C>) {
   const e = await p.then(
     () => null,
     (x: unknown) => x,
   );
-  expect(isShadowboxError(e, code as never, reason), `expected ${code}/${reason}, got ${String(e)}`).toBe(true);
+  expect(isShadowboxError(e, code, reason), `expected ${String(code)}/${String(reason)}, got ${String(e)}`).toBe(true);
 }
 
 describe('layered view', () => {

@@ -1,6 +1,7 @@
+import type { ErrorReason } from '@shadowbox/protocol';
 import type { ToolCallOutcome } from '../agent/index.js';
 import type { AuditSink } from '../audit/index.js';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import type { Logger } from '../state/index.js';
 import { capContent } from './cap.js';
@@ -34,7 +35,7 @@ export interface CallRequest {
 }
 
 type Decision = NonNullable<ToolCallOutcome['decision']>;
-type Failure = { code: number; reason: string; content: string; data?: Record<string, unknown> };
+type Failure = { code: number; reason: ErrorReason; content: string; data?: Record<string, unknown> };
 
 const PERMISSION_OPTIONS = ['allow_once', 'allow_session', 'allow_project', 'deny'] as const;
 
@@ -256,7 +257,7 @@ function cancelled(when: string): Failure {
 
 /** A thrown value as a result the model reads: a ShadowboxError keeps its code and reason. */
 function fromThrown(e: unknown, tool: string, logger: Logger): Failure {
-  if (e instanceof ShadowboxError) {
+  if (isShadowboxError(e)) {
     // Keep the error's details (path, host, server, rule …) for clients; `reason` is already its own field.
     const { reason: _reason, ...details } = e.data;
     return {

@@ -1,10 +1,4 @@
-import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
-
-// canonicalize is CommonJS whose types declare an ES default export; take whichever shape arrives.
-const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ?? canonicalizeModule) as (
-  input: unknown,
-) => string | undefined;
+import { canonicalize, sha256Hex } from '../canonical.js';
 
 /** SHA-256 of the RFC 8785 canonical JSON of a call's input: what the audit log keeps instead of the input. */
 export function digestInput(input: unknown): { digest: string; bytes: number } {
@@ -14,5 +8,5 @@ export function digestInput(input: unknown): { digest: string; bytes: number } {
   } catch {
     text = String(input);
   }
-  return { digest: `sha256:${createHash('sha256').update(text).digest('hex')}`, bytes: Buffer.byteLength(text) };
+  return { digest: `sha256:${sha256Hex(text)}`, bytes: Buffer.byteLength(text) };
 }

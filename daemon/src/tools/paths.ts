@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ShadowboxError } from '../errors.js';
+import { isShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 
 /** The lexical canonical form of a workspace-relative path ("./a/../b/" → "b", "." → ""). */
@@ -13,7 +13,7 @@ export async function canonicalPath(view: WorkspaceView, p: string, intent: 'rea
   try {
     return await view.resolve(p, intent);
   } catch (e) {
-    if (e instanceof ShadowboxError) throw e;
+    if (isShadowboxError(e)) throw e;
     return normalizePath(p);
   }
 }

@@ -112,7 +112,7 @@ describe('escape attempts', () => {
     const r = await run(['write', '/workspace/.git/HEAD', 'evil']);
     expect(r.exitCode).toBe(0);
     expect(r.changed).toEqual([]);
-    expect(r.refusedWrites).toEqual([{ path: '.git/HEAD', reason: 'path_protected' }]);
+    expect(r.refusedWrites).toEqual([{ path: '.git/HEAD', reason: 'protected_path' }]);
     expect(await readFile(join(ws, '.git', 'HEAD'), 'utf8')).toBe('ref: main');
     const w = await run(['write', '/workspace/.gitx', 'ok']);
     expect(w.changed).toEqual(['.gitx']);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../canonical.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { limitMemoryPages } from './memory-limit.js';
 import type { WasiModuleSource } from './types.js';
@@ -7,9 +7,7 @@ import type { WasiModuleSource } from './types.js';
 const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
 
 /** SHA-256 hex of module bytes (the cache key). */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export { sha256Hex };
 
 /** 64 KiB pages that fit in `bytes` (at least 1). */
 export function pagesFor(bytes: number): number {

@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { AuditSink } from '../audit/index.js';
-import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
 import { addressAllowed, ipLiteral, matchRule, normalizeHost, type HostRule } from './host-rules.js';
 
 /** A request from a sandboxed guest (already decoded; untrusted content). */
@@ -78,7 +78,11 @@ const DROP_HEADERS = new Set([
 ]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
-function refuse(reason: string, message: string, details: Record<string, unknown> = {}): ShadowboxError {
+function refuse(
+  reason: ReasonOf<'NetFetchRefused'>,
+  message: string,
+  details: Record<string, unknown> = {},
+): ShadowboxError {
   return new ShadowboxError(ErrorCodes.NetFetchRefused, reason, message, details);
 }
 

@@ -113,7 +113,7 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
     async writeFile(p, data) {
       const n = norm(p);
       if (n === '.git' || n.startsWith('.git/'))
-        throw new ShadowboxError(ErrorCodes.PathProtected, 'path_protected', n);
+        throw new ShadowboxError(ErrorCodes.PathProtected, 'protected_path', n);
       overlay.set(n, typeof data === 'string' ? Buffer.from(data) : data);
     },
     async mkdir(p) {

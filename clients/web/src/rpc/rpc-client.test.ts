@@ -1,5 +1,7 @@
+// The page installs vscode-jsonrpc's browser runtime layer; under Node the tests install the Node one.
+import 'vscode-jsonrpc/node';
 import { PermissionRequest, SessionList, SessionPrompt } from '@shadowbox/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffMs, wsProtocols } from './connection.js';
 import { ConnectionClosedError, RpcClient, RpcError } from './rpc-client.js';
 
@@ -18,24 +20,27 @@ describe('RpcClient', () => {
     const { client, sent } = pair();
     const a = client.request(SessionList, {});
     const b = client.request(SessionList, { workspace: '/w' });
-    expect(sent).toEqual([
-      { jsonrpc: '2.0', id: 1, method: 'session/list', params: {} },
-      { jsonrpc: '2.0', id: 2, method: 'session/list', params: { workspace: '/w' } },
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
+    expect(sent.map((m) => [m.method, m.params])).toEqual([
+      ['session/list', {}],
+      ['session/list', { workspace: '/w' }],
     ]);
-    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { sessions: ['b'] } }));
-    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { sessions: ['a'] } }));
+    expect(sent[0].id).not.toBe(sent[1].id);
+    client.receive(JSON.stringify({ jsonrpc: '2.0', id: sent[1].id, result: { sessions: ['b'] } }));
+    client.receive(JSON.stringify({ jsonrpc: '2.0', id: sent[0].id, result: { sessions: ['a'] } }));
     expect(await a).toEqual({ sessions: ['a'] });
     expect(await b).toEqual({ sessions: ['b'] });
     expect(client.pendingCount).toBe(0);
   });
 
   it('rejects with RpcError carrying code and data.reason', async () => {
-    const { client } = pair();
+    const { client, sent } = pair();
     const p = client.request(SessionPrompt, { sessionId: 's', text: 'hi' });
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
     client.receive(
       JSON.stringify({
         jsonrpc: '2.0',
-        id: 1,
+        id: sent[0].id,
         error: { code: -33101, message: 'not the driver', data: { reason: 'not_driver', driver: 'c2' } },
       }),
     );
@@ -45,12 +50,14 @@ describe('RpcClient', () => {
     expect((e as RpcError).reason).toBe('not_driver');
   });
 
-  it('sends $/cancelRequest when the caller aborts', () => {
+  it('sends $/cancelRequest when the caller aborts', async () => {
     const { client, sent } = pair();
     const abort = new AbortController();
     void client.request(SessionPrompt, { sessionId: 's', text: 'hi' }, abort.signal).catch(() => undefined);
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
     abort.abort();
-    expect(sent[1]).toEqual({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } });
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
+    expect(sent[1]).toEqual({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: sent[0].id } });
   });
 
   it('fails pending calls when the link closes and refuses new ones', async () => {
@@ -61,41 +68,37 @@ describe('RpcClient', () => {
     await expect(client.request(SessionList, {})).rejects.toBeInstanceOf(ConnectionClosedError);
   });
 
-  it('dispatches notifications and ignores malformed frames', () => {
+  it('dispatches notifications and ignores malformed frames', async () => {
     const { client } = pair();
     const got: unknown[] = [];
     client.onNotification('session/event', (p) => got.push(p));
     client.receive('not json');
     client.receive('[1,2]');
     client.receive(JSON.stringify({ jsonrpc: '2.0', method: 'session/event', params: { seq: 1 } }));
-    expect(got).toEqual([{ seq: 1 }]);
+    await vi.waitFor(() => expect(got).toEqual([{ seq: 1 }]));
   });
 
   it('answers incoming requests, and answers -32800 when the daemon cancels them', async () => {
     const { client, sent } = pair();
-    let answer!: (o: string) => void;
+    const answers = new Map<number, (o: string) => void>();
     client.onRequest(
       PermissionRequest.method,
-      (_p, signal) =>
-        new Promise(
-          (resolve, reject) => (
-            (answer = (o) => resolve({ outcome: o })),
-            signal.addEventListener('abort', () => reject(new Error('x')))
-          ),
-        ),
+      (p, signal) =>
+        new Promise((resolve, reject) => {
+          answers.set((p as { n: number }).n, (o) => resolve({ outcome: o }));
+          signal.addEventListener('abort', () => reject(new Error('x')));
+        }),
     );
-    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'permission/request', params: {} }));
-    await Promise.resolve();
-    answer('allow_once');
-    await new Promise((r) => setTimeout(r, 0));
-    expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 7, result: { outcome: 'allow_once' } });
-    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'permission/request', params: {} }));
+    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'permission/request', params: { n: 7 } }));
+    await vi.waitFor(() => expect(answers.has(7)).toBe(true));
+    answers.get(7)!('allow_once');
+    await vi.waitFor(() => expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 7, result: { outcome: 'allow_once' } }));
+    client.receive(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'permission/request', params: { n: 8 } }));
+    await vi.waitFor(() => expect(answers.has(8)).toBe(true));
     client.receive(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 8 } }));
-    await new Promise((r) => setTimeout(r, 0));
-    expect(sent.at(-1)).toMatchObject({ id: 8, error: { code: -32800 } });
+    await vi.waitFor(() => expect(sent.at(-1)).toMatchObject({ id: 8, error: { code: -32800 } }));
     client.receive(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'nope/unknown', params: {} }));
-    await new Promise((r) => setTimeout(r, 0));
-    expect(sent.at(-1)).toMatchObject({ id: 9, error: { code: -32601 } });
+    await vi.waitFor(() => expect(sent.at(-1)).toMatchObject({ id: 9, error: { code: -32601 } }));
   });
 });
 

@@ -1,5 +1,29 @@
-import type { AnyNotificationDef, AnyRequestDef, ErrorData, ResultOf } from '@shadowbox/protocol';
+import {
+  ErrorCodes,
+  type AnyNotificationDef,
+  type AnyRequestDef,
+  type ErrorData,
+  type ResultOf,
+} from '@shadowbox/protocol';
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  type CancellationToken,
+  CancellationTokenSource,
+  createMessageConnection,
+  Emitter,
+  ResponseError,
+  type DataCallback,
+  type Disposable,
+  type Message,
+  type MessageConnection,
+} from 'vscode-jsonrpc';
 import type { z } from 'zod';
+
+// The JSON-RPC machinery (ids, pending requests, $/cancelRequest both ways, unknown methods) is
+// vscode-jsonrpc's, the same library the daemon and the other clients use. This file only adapts it to a
+// WebSocket (one message per text frame) and to the page's error types. vscode-jsonrpc needs its runtime
+// layer installed first: the page's entry imports 'vscode-jsonrpc/browser', tests 'vscode-jsonrpc/node'.
 
 /** What the client needs from a WebSocket: one JSON-RPC message per text frame, like the daemon's websocket-stream. */
 export interface WireSocket {
@@ -34,73 +58,18 @@ export class ConnectionClosedError extends Error {
 type IncomingHandler = (params: unknown, signal: AbortSignal) => unknown;
 type NotificationHandler = (params: unknown) => void;
 
-interface PendingCall {
-  resolve: (value: unknown) => void;
-  reject: (e: Error) => void;
-}
-
-const REQUEST_CANCELLED = -32800;
-const METHOD_NOT_FOUND = -32601;
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * A small JSON-RPC 2.0 peer for the browser: typed requests from protocol definitions, incoming
- * notifications and requests (permission/request), and `$/cancelRequest` both ways. Framing is
- * one message per WebSocket text frame, exactly what the daemon's WebSocketMessageReader expects.
- */
-export class RpcClient {
-  private nextId = 1;
-  private readonly pending = new Map<number, PendingCall>();
-  private readonly notificationHandlers = new Map<string, Set<NotificationHandler>>();
-  private readonly requestHandlers = new Map<string, IncomingHandler>();
-  private readonly incoming = new Map<string | number, AbortController>();
-  private closed = false;
+/** Received text frames in; malformed frames are dropped (the daemon never sends them). */
+class FrameReader extends AbstractMessageReader {
+  private readonly onData = new Emitter<Message>();
 
-  constructor(private readonly socket: WireSocket) {}
-
-  /** Sends a typed request; aborting `signal` sends $/cancelRequest (the daemon answers -32800). */
-  request<D extends AnyRequestDef>(def: D, params: z.input<D['params']>, signal?: AbortSignal): Promise<ResultOf<D>> {
-    if (this.closed) return Promise.reject(new ConnectionClosedError());
-    const id = this.nextId++;
-    return new Promise<ResultOf<D>>((resolve, reject) => {
-      const onAbort = () => this.write({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } });
-      this.pending.set(id, {
-        resolve: (v) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(v as ResultOf<D>);
-        },
-        reject: (e) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.write({ jsonrpc: '2.0', id, method: def.method, params });
-    });
+  listen(callback: DataCallback): Disposable {
+    return this.onData.event(callback);
   }
 
-  /** Sends a notification. */
-  notify<D extends AnyNotificationDef>(def: D, params: z.input<D['params']>): void {
-    if (!this.closed) this.write({ jsonrpc: '2.0', method: def.method, params });
-  }
-
-  /** Listens to a notification method; returns an unsubscribe function. */
-  onNotification(method: string, handler: NotificationHandler): () => void {
-    let set = this.notificationHandlers.get(method);
-    if (!set) this.notificationHandlers.set(method, (set = new Set()));
-    set.add(handler);
-    return () => set.delete(handler);
-  }
-
-  /** Answers an incoming request method; the signal aborts when the daemon sends $/cancelRequest. */
-  onRequest(method: string, handler: IncomingHandler): void {
-    this.requestHandlers.set(method, handler);
-  }
-
-  /** Feeds one received text frame. Malformed frames are ignored (the daemon never sends them). */
   receive(text: string): void {
     let msg: unknown;
     try {
@@ -108,101 +77,138 @@ export class RpcClient {
     } catch {
       return;
     }
-    if (!isObject(msg)) return;
-    if (typeof msg.method === 'string') {
-      if (msg.id === undefined || msg.id === null) this.dispatchNotification(msg.method, msg.params);
-      else if (typeof msg.id === 'number' || typeof msg.id === 'string')
-        void this.dispatchRequest(msg.id, msg.method, msg.params);
-      return;
-    }
-    if (typeof msg.id !== 'number') return;
-    const call = this.pending.get(msg.id);
-    if (!call) return;
-    this.pending.delete(msg.id);
-    if (isObject(msg.error)) {
-      const e = msg.error;
-      call.reject(
-        new RpcError(
-          typeof e.code === 'number' ? e.code : -32603,
-          typeof e.message === 'string' ? e.message : 'error',
-          isObject(e.data) ? (e.data as ErrorData) : undefined,
-        ),
-      );
-    } else call.resolve(msg.result);
+    if (isObject(msg)) this.onData.fire(msg as unknown as Message);
   }
 
-  /** The socket closed: every pending call fails, incoming requests are aborted. */
+  closed(): void {
+    this.fireClose();
+  }
+}
+
+/** Messages out, one text frame each. */
+class FrameWriter extends AbstractMessageWriter {
+  constructor(private readonly socket: WireSocket) {
+    super();
+  }
+
+  async write(msg: Message): Promise<void> {
+    this.socket.send(JSON.stringify(msg));
+  }
+
+  end(): void {}
+}
+
+/**
+ * The page's JSON-RPC peer over one WebSocket: typed requests from protocol definitions, incoming
+ * notifications and requests (permission/request) whose AbortSignal fires on the daemon's $/cancelRequest,
+ * and errors as RpcError / ConnectionClosedError.
+ */
+export class RpcClient {
+  private readonly reader = new FrameReader();
+  private readonly connection: MessageConnection;
+  private readonly notificationHandlers = new Map<string, Set<NotificationHandler>>();
+  private closed = false;
+  private pending = 0;
+
+  constructor(private readonly socket: WireSocket) {
+    this.connection = createMessageConnection(this.reader, new FrameWriter(socket));
+    this.connection.onClose(() => (this.closed = true));
+    this.connection.listen();
+  }
+
+  /** Sends a typed request; aborting `signal` sends $/cancelRequest (the daemon answers -32800). */
+  async request<D extends AnyRequestDef>(
+    def: D,
+    params: z.input<D['params']>,
+    signal?: AbortSignal,
+  ): Promise<ResultOf<D>> {
+    if (this.closed) throw new ConnectionClosedError();
+    const source = new CancellationTokenSource();
+    const onAbort = () => source.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.pending++;
+    try {
+      const result: unknown = await this.connection.sendRequest(def.method, params, source.token);
+      return result as ResultOf<D>;
+    } catch (e) {
+      throw this.closed || !(e instanceof ResponseError) ? new ConnectionClosedError() : toRpcError(e);
+    } finally {
+      this.pending--;
+      signal?.removeEventListener('abort', onAbort);
+      source.dispose();
+    }
+  }
+
+  /** Sends a notification. */
+  notify<D extends AnyNotificationDef>(def: D, params: z.input<D['params']>): void {
+    if (!this.closed) void this.connection.sendNotification(def.method, params).catch(() => undefined);
+  }
+
+  /** Listens to a notification method; returns an unsubscribe function. */
+  onNotification(method: string, handler: NotificationHandler): () => void {
+    let set = this.notificationHandlers.get(method);
+    if (!set) {
+      const handlers = (set = new Set());
+      this.notificationHandlers.set(method, handlers);
+      this.connection.onNotification(method, (params: unknown) => {
+        for (const h of handlers) h(params);
+      });
+    }
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  /** Answers an incoming request method; the signal aborts when the daemon sends $/cancelRequest. */
+  onRequest(method: string, handler: IncomingHandler): void {
+    this.connection.onRequest(method, async (params: unknown, token: CancellationToken) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      try {
+        const result = await handler(params, abort.signal);
+        if (abort.signal.aborted) throw cancelled();
+        return result ?? null;
+      } catch (e) {
+        if (abort.signal.aborted) throw cancelled();
+        if (e instanceof RpcError) throw new ResponseError(e.code, e.message, e.data);
+        throw new ResponseError(ErrorCodes.InternalError, (e as Error)?.message ?? String(e), { reason: 'internal' });
+      } finally {
+        sub.dispose();
+      }
+    });
+  }
+
+  /** Feeds one received text frame. */
+  receive(text: string): void {
+    this.reader.receive(text);
+  }
+
+  /** The socket closed: every pending call fails with ConnectionClosedError, incoming requests are cancelled. */
   handleClose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const call of this.pending.values()) call.reject(new ConnectionClosedError());
-    this.pending.clear();
-    for (const a of this.incoming.values()) a.abort();
-    this.incoming.clear();
+    this.reader.closed();
+    this.connection.dispose();
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
+  /** Requests sent and not yet answered. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending;
   }
 
   close(): void {
     this.socket.close(1000, 'bye');
     this.handleClose();
   }
+}
 
-  private dispatchNotification(method: string, params: unknown): void {
-    if (method === '$/cancelRequest') {
-      const id = isObject(params) ? params.id : undefined;
-      if (typeof id === 'number' || typeof id === 'string') this.incoming.get(id)?.abort();
-      return;
-    }
-    for (const h of this.notificationHandlers.get(method) ?? []) h(params);
-  }
+function toRpcError(e: ResponseError<unknown>): RpcError {
+  return new RpcError(e.code, e.message, isObject(e.data) ? (e.data as ErrorData) : undefined);
+}
 
-  private async dispatchRequest(id: string | number, method: string, params: unknown): Promise<void> {
-    const handler = this.requestHandlers.get(method);
-    if (!handler) {
-      this.write({
-        jsonrpc: '2.0',
-        id,
-        error: {
-          code: METHOD_NOT_FOUND,
-          message: `the web client does not handle ${method}`,
-          data: { reason: 'method_not_found' },
-        },
-      });
-      return;
-    }
-    const abort = new AbortController();
-    this.incoming.set(id, abort);
-    try {
-      const result = await handler(params, abort.signal);
-      if (abort.signal.aborted)
-        this.write({
-          jsonrpc: '2.0',
-          id,
-          error: { code: REQUEST_CANCELLED, message: 'cancelled', data: { reason: 'cancelled' } },
-        });
-      else this.write({ jsonrpc: '2.0', id, result: result ?? null });
-    } catch (e) {
-      const err =
-        e instanceof RpcError
-          ? e
-          : new RpcError(abort.signal.aborted ? REQUEST_CANCELLED : -32603, (e as Error)?.message ?? String(e), {
-              reason: abort.signal.aborted ? 'cancelled' : 'client_error',
-            });
-      this.write({ jsonrpc: '2.0', id, error: { code: err.code, message: err.message, data: err.data } });
-    } finally {
-      this.incoming.delete(id);
-    }
-  }
-
-  private write(msg: object): void {
-    if (this.closed) return;
-    this.socket.send(JSON.stringify(msg));
-  }
+function cancelled(): ResponseError<ErrorData> {
+  return new ResponseError(ErrorCodes.RequestCancelled, 'cancelled', { reason: 'cancelled' });
 }

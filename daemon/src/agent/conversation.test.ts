@@ -2,7 +2,7 @@
 // (every assistant tool call followed by its result), including after a crash or a max_tokens cut.
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
-import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './replay.js';
+import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './conversation.js';
 import type { ChatMessage } from '../providers/index.js';
 
 function log(bodies: SessionEventBody[]): SessionEvent[] {

@@ -1,0 +1,139 @@
+import {
+  PROTOCOL_VERSION,
+  RequestError,
+  type InitializeRequest,
+  type InitializeResponse,
+  type LoadSessionRequest,
+  type NewSessionRequest,
+  type PromptRequest,
+  type PromptResponse,
+  type ResumeSessionRequest,
+  type SessionModeState,
+} from '@agentclientprotocol/sdk';
+import { PolicyMode, SessionAttach, SessionConfigure, SessionCreate, SessionPrompt } from '@shadowbox/protocol';
+import type { BridgeState } from './bridge-state.js';
+import { relay } from './errors.js';
+import { daemonMcpServers } from './mcp-servers.js';
+import { acpStopReason, promptText, toAcpUpdates } from './map.js';
+
+const MODES: SessionModeState['availableModes'] = [
+  { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
+  {
+    id: 'review',
+    name: 'Review',
+    description: 'Edits land in the shadow workspace for your review; network and MCP ask.',
+  },
+  {
+    id: 'auto',
+    name: 'Auto',
+    description: 'Everything not denied runs without asking (edits still need review to reach your files).',
+  },
+];
+
+/** The ACP mode state of a session in `current` mode. */
+export const modes = (current: string): SessionModeState => ({ currentModeId: current, availableModes: MODES });
+
+/** ACP initialize: what the bridge offers, and whether the editor serves its buffers (fs/read_text_file). */
+export function initialize(s: BridgeState, params: InitializeRequest, version: string): InitializeResponse {
+  s.editorReadsFiles = params.clientCapabilities?.fs?.readTextFile === true;
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    agentInfo: { name: 'shadowbox', title: 'shadowbox', version },
+    agentCapabilities: {
+      loadSession: true,
+      promptCapabilities: { image: false, audio: false, embeddedContext: true },
+      mcpCapabilities: { http: true, sse: false },
+      sessionCapabilities: { list: {}, resume: {}, close: {} },
+    },
+    authMethods: [],
+    _meta: {
+      shadowbox: {
+        review: '_shadowbox/review',
+        accept: '_shadowbox/accept',
+        reject: '_shadowbox/reject',
+        undo: '_shadowbox/undo',
+        editorBuffers: s.editorReadsFiles,
+      },
+    },
+  };
+}
+
+/** session/new: a daemon session on the editor's cwd; the editor's MCP servers run on the daemon host for it only. */
+export async function newSession(s: BridgeState, params: NewSessionRequest) {
+  const mcpServers = daemonMcpServers(params.mcpServers, params.cwd, s.log);
+  const created = await relay(
+    s.daemon.request(SessionCreate, {
+      workspace: params.cwd,
+      ...(Object.keys(mcpServers).length ? { mcpServers } : {}),
+    }),
+  );
+  s.workspaces.set(created.sessionId, created.workspace);
+  s.cwds.set(created.sessionId, params.cwd);
+  return { sessionId: created.sessionId, modes: modes(created.mode) };
+}
+
+/** Attaches as driver from `fromSeq`; the bridge then relays the session's events. */
+export async function attach(s: BridgeState, sessionId: string, fromSeq: number) {
+  const r = await relay(s.daemon.request(SessionAttach, { sessionId, driver: true, fromSeq }), sessionId);
+  s.workspaces.set(sessionId, r.session.workspace);
+  return r;
+}
+
+/**
+ * session/load (replay from the start) and session/resume (no replay). Both carry "the MCP servers to
+ * connect to for this session", so a given list replaces the session's (the daemon restarts nothing when it
+ * is the same set; an empty list on a session that has none costs no call); a list left out keeps them.
+ */
+export async function openSession(s: BridgeState, params: LoadSessionRequest | ResumeSessionRequest, replay: boolean) {
+  const r = await attach(s, params.sessionId, replay ? 0 : Number.MAX_SAFE_INTEGER);
+  s.cwds.set(params.sessionId, params.cwd);
+  if (params.mcpServers !== undefined) {
+    const mcpServers = daemonMcpServers(params.mcpServers, params.cwd, s.log);
+    if (Object.keys(mcpServers).length > 0 || r.session.mcpServers?.length)
+      // A turn running (from another client) keeps the old servers; the load itself still succeeds.
+      await s.daemon
+        .request(SessionConfigure, { sessionId: params.sessionId, mcpServers })
+        .catch((e: unknown) => s.log(`MCP servers of ${params.sessionId} not changed: ${(e as Error).message}`));
+  }
+  if (replay) {
+    for (const e of r.history) s.send(params.sessionId, toAcpUpdates(e, r.session.workspace, [], true));
+    await s.flush(params.sessionId);
+  }
+  return { modes: modes(r.session.mode) };
+}
+
+/**
+ * session/prompt: one daemon turn. `$/cancel_request` on the prompt cancels the turn like session/cancel;
+ * a turn the editor cancelled ends with stopReason cancelled (ACP), even if it failed on the way.
+ */
+export async function prompt(s: BridgeState, params: PromptRequest, signal: AbortSignal): Promise<PromptResponse> {
+  const { sessionId } = params;
+  if (!s.workspaces.has(sessionId)) await attach(s, sessionId, Number.MAX_SAFE_INTEGER);
+  const text = promptText(params.prompt);
+  if (!text.trim()) throw RequestError.invalidParams(undefined, 'the prompt has no text');
+  const onAbort = () => void s.cancelTurn(sessionId);
+  signal.addEventListener('abort', onAbort, { once: true });
+  s.cancelling.delete(sessionId);
+  try {
+    const r = await relay(s.daemon.request(SessionPrompt, { sessionId, text }), sessionId);
+    await s.flush(sessionId);
+    if (s.cancelling.has(sessionId)) return { stopReason: 'cancelled' };
+    if (r.stopReason === 'error')
+      throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', {
+        reason: r.error?.reason,
+      });
+    return { stopReason: acpStopReason(r.stopReason) };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    s.cancelling.delete(sessionId);
+  }
+}
+
+/** session/set_mode: one of the policy modes. */
+export async function setMode(s: BridgeState, sessionId: string, modeId: string) {
+  const mode = PolicyMode.safeParse(modeId);
+  if (!mode.success)
+    throw RequestError.invalidParams({ modeId, modes: PolicyMode.options }, `unknown mode "${modeId}"`);
+  await relay(s.daemon.request(SessionConfigure, { sessionId, mode: mode.data }), sessionId);
+  return {};
+}
