@@ -6,7 +6,7 @@
 // nothing a client was told was written is missing, the person's files are untouched, accepted or
 // their own edits, and nothing else (no temp file) is in the workspace. Counts are printed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionPrompt } from '@shadowbox/protocol';
+import { SessionAttach, SessionPrompt } from '@shadowbox/protocol';
 import { mountSmallDisk } from '../../daemon/src/state/test-support.js';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer } from '../model-server/index.js';
@@ -82,6 +82,7 @@ describe('fault injection', () => {
         if (p.sessionId) {
           model.push({ text: ['still here'] });
           const c = await d2.connect('after');
+          await c.request(SessionAttach, { sessionId: p.sessionId, fromSeq: Number.MAX_SAFE_INTEGER, driver: true });
           const r = await c.request(SessionPrompt, { sessionId: p.sessionId, text: 'are you there?' });
           if (r.stopReason !== 'end_turn') violations.push(`the next prompt ended ${r.stopReason}`);
           c.dispose();
