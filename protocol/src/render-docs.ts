@@ -28,28 +28,37 @@ export function renderProtocolDocs(): string {
   out.push('## Session events and crashes');
   out.push('');
   out.push(
-    'Each session has one sequence of events (`seq` from 0). **A client only ever sees an event that is on disk**: the daemon',
+    'Each session has one sequence of events (`seq` from 0). **A client only ever sees an event that is in the session log**:',
   );
   out.push(
-    'appends events to the session log in batches (one write and one fdatasync per batch) and sends them to attached clients',
+    'the daemon writes events to the log in batches (group commit: one write per batch) and sends a batch to the attached',
   );
   out.push(
-    'only after the batch is durable. So after a crash (kill -9, power loss) every seq a client has seen still names the same',
+    'clients only after its write has completed, so a daemon crash (kill -9) cannot take back an event anyone saw. A request',
   );
   out.push(
-    'event; events that were not yet on disk were never sent, and their seqs are given to the events written after the restart.',
+    'answers only after the events it caused are also fdatasynced (one fdatasync for every waiting request), so what an',
   );
   out.push(
-    'A client that lost its connection reattaches with `fromSeq` = its last seq + 1 and receives everything after it: for a',
+    'answer reports survives a power cut as well; streamed deltas between answers are not fdatasynced one by one (the clients',
   );
   out.push(
-    'turn that was running, the restart appends `turn_end` (stopReason `interrupted`) and `daemon_restarted`. Responses follow',
+    'are on the same machine: a power cut takes what they saw with it). After a restart every seq a client has seen still',
   );
   out.push(
-    'the events their request caused. When the log cannot be written (a full disk) events wait unseen; the running turn is',
+    'names the same event; events that were never written were never sent, and their seqs go to the events written next.',
   );
   out.push(
-    'stopped and the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`); writing resumes by itself.',
+    'A client that lost its connection reattaches with `fromSeq` = its last seq + 1 and receives everything after it, with',
+  );
+  out.push(
+    'no gap and no repeat: for a turn that was running, the restart appends `turn_end` (stopReason `interrupted`) and',
+  );
+  out.push(
+    '`daemon_restarted`. When the log cannot be written (a full disk) events wait unseen and are retried; the running turn is',
+  );
+  out.push(
+    'stopped, the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`), and writing resumes by itself.',
   );
   out.push('');
   out.push('## Error codes');

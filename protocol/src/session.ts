@@ -197,7 +197,7 @@ export const SessionEvent = z.object({
     .int()
     .nonnegative()
     .describe(
-      'Position in the session log, from 0; replay and live events share one sequence. An event is sent only once it is on disk, so a seq a client has seen always names the same event, also after a crash.',
+      'Position in the session log, from 0; replay and live events share one sequence. An event is sent only once it is written to the session log, so a seq a client has seen always names the same event, also after a crash.',
     ),
   time: z.string(),
   event: SessionEventBody,
@@ -232,7 +232,7 @@ export const SessionList = defineRequest({
 export const SessionAttach = defineRequest({
   method: 'session/attach',
   direction: 'clientToDaemon',
-  doc: 'Attaches the caller to a session: the result carries the history (events on disk with seq ≥ fromSeq); every later event follows as session/event, without a gap or a repeat, possibly before this answer arrives (drop seqs you already have). After a daemon crash, reattach with fromSeq = last seen seq + 1: the turn that was running ends there with turn_end (stopReason interrupted) and daemon_restarted. `driver: true` takes the driver role (hand-over: the previous driver is told by driver_changed).',
+  doc: 'Attaches the caller to a session: the result carries the history (events written to the log with seq ≥ fromSeq); every later event follows as session/event, without a gap or a repeat, possibly before this answer arrives (drop seqs you already have). After a daemon crash, reattach with fromSeq = last seen seq + 1: the turn that was running ends there with turn_end (stopReason interrupted) and daemon_restarted. `driver: true` takes the driver role (hand-over: the previous driver is told by driver_changed).',
   params: z.object({
     sessionId: z.string(),
     fromSeq: z.number().int().nonnegative().default(0),
@@ -295,7 +295,7 @@ export const SessionConfigure = defineRequest({
 export const SessionEventNotification = defineNotification({
   method: 'session/event',
   direction: 'daemonToClient',
-  doc: 'One session step, sent to every client attached to the session, in seq order, once it is on disk (written and fdatasynced; events are written in batches, so a fast stream costs one write per batch). A request answers after the events it caused (session/prompt after turn_end).',
+  doc: 'One session step, sent to every client attached to the session, in seq order, once it is written to the session log (in batches: a fast stream costs one write per batch). A request answers after the events it caused are written and fdatasynced (session/prompt after turn_end).',
   params: SessionEvent,
 });
 

@@ -14,10 +14,16 @@ const SID = 'sess-1';
 const delta = (i: number) => ({ type: 'message_delta' as const, turnId: 't', text: `d${i}` });
 
 /** A real file handle whose next writes fail as scripted: ENOSPC, EIO, or a short write then ENOSPC. */
-function faultyFs(): { openFile: OpenLogFile; faults: Array<'enospc' | 'eio' | 'short'>; writes: number } {
+function faultyFs(): {
+  openFile: OpenLogFile;
+  faults: Array<'enospc' | 'eio' | 'short'>;
+  writes: number;
+  syncs: number;
+} {
   const state = {
     faults: [] as Array<'enospc' | 'eio' | 'short'>,
     writes: 0,
+    syncs: 0,
     openFile: null as unknown as OpenLogFile,
   };
   state.openFile = async (file) => {
@@ -38,7 +44,7 @@ function faultyFs(): { openFile: OpenLogFile; faults: Array<'enospc' | 'eio' | '
         return fh.write(buf, off, len, pos);
       },
       truncate: (n) => fh.truncate(n),
-      datasync: () => fh.datasync(),
+      datasync: () => (state.syncs++, fh.datasync()),
       close: () => fh.close(),
     };
     return f;
@@ -57,7 +63,7 @@ describe('EventLog', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes appends in seq order in batches and hands each event out only once it is on disk', async () => {
+  it('writes appends in seq order in batches and hands each event out only once it is written', async () => {
     const log = new EventLog(file, 0);
     const handed: SessionEvent[] = [];
     log.bind({
@@ -177,6 +183,27 @@ describe('EventLog', () => {
       await log.close();
     });
   }
+
+  it('fdatasyncs only for those who wait (one fdatasync for all of them), not per streamed batch', async () => {
+    const fs = faultyFs();
+    const log = new EventLog(file, 0, { openFile: fs.openFile });
+    const handed: number[] = [];
+    log.bind({ onDurable: (b) => handed.push(...b.map((e) => e.seq)) });
+    // A stream: batch after batch reaches the clients with no fdatasync in between.
+    for (let i = 0; i < 5; i++) {
+      log.append(SID, delta(i));
+      while (!handed.includes(i)) await new Promise((r) => setImmediate(r));
+    }
+    expect(fs.writes).toBe(5);
+    expect(fs.syncs).toBe(0);
+    // Two waiters at once (a prompt's answer, an attach): one fdatasync covers both.
+    log.append(SID, delta(5));
+    await Promise.all([log.flush(), log.flush()]);
+    expect(fs.syncs).toBe(1);
+    await log.flush(); // nothing new: no second fdatasync
+    expect(fs.syncs).toBe(1);
+    await log.close();
+  });
 
   it('retries a failed batch by itself (the retry timer), without anyone flushing', async () => {
     const fs = faultyFs();

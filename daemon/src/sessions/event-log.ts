@@ -82,8 +82,13 @@ export interface EventLogOptions {
   size?: number;
   /** Wait before retrying a failed batch (default 500 ms); a flush() retries at once. */
   retryMs?: number;
-  /** fdatasync each batch (default true: a client never sees an event that a power cut could take back). */
-  sync?: boolean;
+  /**
+   * fdatasync every batch before its fan-out (default false: a batch is written — in the kernel, which a
+   * daemon crash cannot take back — before anyone sees it, and fdatasynced when someone waits for it with
+   * flush(): a request's answer, a stop). Clients run on the same machine, so a power cut takes their
+   * memory of what they saw with it.
+   */
+  syncEveryBatch?: boolean;
 }
 
 interface Waiter {
@@ -94,9 +99,10 @@ interface Waiter {
 
 /**
  * Append-only JSON Lines log of one session with group commit. `append` assigns the next seq and
- * queues the event; a single writer writes everything queued in one positional write, fdatasyncs
- * it, and only then hands the batch to `onDurable` (the fan-out to clients). So a client never sees
- * an event that is not on disk, and a seq that was never seen may be reused after a crash harmlessly.
+ * queues the event; a single writer writes everything queued in one positional write and only then
+ * hands the batch to `onDurable` (the fan-out to clients). So a client never sees an event a daemon
+ * crash can take back, and a seq that was never seen may be reused after a crash harmlessly. `flush()`
+ * also fdatasyncs (one fdatasync for everyone waiting): what a request's answer reports survives a power cut.
  * A failed or short write is cut off again (ftruncate to the last good byte) before anything else is
  * written, and the batch is retried: the file never holds a torn line followed by more lines. The
  * file is open only while a batch is being written (an idle session holds no descriptor).
@@ -107,6 +113,8 @@ export class EventLog {
   private waiters: Waiter[] = [];
   private size: number;
   private durable: number;
+  /** Every event below this seq is fdatasynced. */
+  private synced: number;
   private writing = false;
   private scheduled = false;
   /** Bytes past `size` may be on disk (a write failed midway): truncate before the next write. */
@@ -124,6 +132,7 @@ export class EventLog {
   ) {
     this.size = options.size ?? 0;
     this.durable = seq;
+    this.synced = seq;
     this.newFile = this.size === 0;
   }
 
@@ -160,10 +169,10 @@ export class EventLog {
     return event;
   }
 
-  /** Resolves once every event appended so far is on disk; rejects (typed DiskFull when so) if that write fails. */
+  /** Resolves once every event appended so far is written and fdatasynced; rejects (typed DiskFull when so) if that fails. */
   flush(): Promise<void> {
     const upTo = this.seq;
-    if (this.durable >= upTo) return Promise.resolve();
+    if (this.synced >= upTo) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ upTo, resolve, reject });
       if (this.failure !== null) {
@@ -198,33 +207,59 @@ export class EventLog {
     if (this.writing) return;
     this.writing = true;
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.slice();
-        const buf = Buffer.from(batch.map((e) => `${JSON.stringify(e)}\n`).join(''));
-        try {
-          await this.write(buf);
-        } catch (e) {
-          await this.fail(e);
-          return;
+      for (;;) {
+        if (this.pending.length > 0) {
+          const batch = this.pending.slice();
+          const buf = Buffer.from(batch.map((e) => `${JSON.stringify(e)}\n`).join(''));
+          try {
+            await this.write(buf);
+          } catch (e) {
+            await this.fail(e);
+            return;
+          }
+          this.pending.splice(0, batch.length);
+          this.size += buf.byteLength;
+          this.durable = batch[batch.length - 1].seq + 1;
+          if (this.options.syncEveryBatch) this.synced = this.durable;
+          this.recovered();
+          this.settleWaiters();
+          this.handlers.onDurable?.(batch);
+          continue;
         }
-        this.pending.splice(0, batch.length);
-        this.size += buf.byteLength;
-        this.durable = batch[batch.length - 1].seq + 1;
-        if (this.failure !== null) {
-          this.failure = null;
-          this.handlers.onFailure?.(null);
+        // Everything is written; one fdatasync for whoever waits (a request's answer, a stop).
+        if (this.waiters.length > 0 && this.synced < this.durable) {
+          const upTo = this.durable;
+          try {
+            await this.sync();
+          } catch (e) {
+            await this.fail(e);
+            return;
+          }
+          this.synced = upTo;
+          this.recovered();
+          this.settleWaiters();
+          continue;
         }
-        this.waiters = this.waiters.filter((w) => (w.upTo <= this.durable ? (w.resolve(), false) : true));
-        this.handlers.onDurable?.(batch);
+        break;
       }
       await this.release();
     } finally {
       this.writing = false;
-      if (this.pending.length > 0 && !this.retryTimer) this.schedule();
+      if ((this.pending.length > 0 || this.waiters.length > 0) && !this.retryTimer) this.schedule();
     }
   }
 
-  /** One batch at the end of the intact prefix: positional writes (never O_APPEND), short writes continued, then fdatasync. */
+  private settleWaiters(): void {
+    this.waiters = this.waiters.filter((w) => (w.upTo <= this.synced ? (w.resolve(), false) : true));
+  }
+
+  private recovered(): void {
+    if (this.failure === null) return;
+    this.failure = null;
+    this.handlers.onFailure?.(null);
+  }
+
+  /** One batch at the end of the intact prefix: positional writes (never O_APPEND), short writes continued. */
   private async write(buf: Buffer): Promise<void> {
     this.fh ??= await (this.options.openFile ?? openForWrite)(this.file);
     const fh = this.fh;
@@ -239,12 +274,16 @@ export class EventLog {
       if (bytesWritten <= 0) throw Object.assign(new Error(`short write to ${this.file}`), { code: 'EIO' });
       off += bytesWritten;
     }
-    if (this.options.sync !== false) {
-      await fh.datasync();
-      if (this.newFile) await fsyncDir(path.dirname(this.file));
-    }
-    this.newFile = false;
     this.dirty = false;
+    if (this.options.syncEveryBatch) await this.sync();
+  }
+
+  /** fdatasync of the file (and of its folder the first time, so a new log's name survives too). */
+  private async sync(): Promise<void> {
+    this.fh ??= await (this.options.openFile ?? openForWrite)(this.file);
+    await this.fh.datasync();
+    if (this.newFile) await fsyncDir(path.dirname(this.file));
+    this.newFile = false;
   }
 
   private async fail(e: unknown): Promise<void> {

@@ -544,8 +544,9 @@ export class SessionManager {
     } finally {
       live.running = null;
       resolveDone();
-      // An idle session holds no file open (thousands of sessions under the default descriptor limit).
-      await this.deps
+      // An idle session holds no file open (thousands of sessions under the default descriptor limit). Not
+      // awaited: the answer does not wait for it; the shadow's session lock orders it with the next use.
+      void this.deps
         .onSessionIdle?.(live.meta)
         .catch((e: unknown) => this.deps.logger.warn(`session ${live.id}: release: ${(e as Error).message}`));
     }
