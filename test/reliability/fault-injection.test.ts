@@ -5,6 +5,7 @@
 // unbroken sequence holding every event a client saw, the review holds only bytes the agent wrote and
 // nothing a client was told was written is missing, the person's files are untouched, accepted or
 // their own edits, and nothing else (no temp file) is in the workspace. Counts are printed.
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionAttach, SessionPrompt } from '@shadowbox/protocol';
 import { mountSmallDisk } from '../../daemon/src/state/test-support.js';
@@ -129,6 +130,8 @@ describe('fault injection', () => {
           await d2?.stop();
           await d2?.cleanup();
           await model.close();
+          // The small disk holds one state dir at a time (a daemon installs ~20 MB of bundles into it).
+          await rm(stateDir, { recursive: true, force: true });
         }
       }
       expect(tally.summary().lost).toBe(0);
