@@ -123,6 +123,7 @@ export class EventLog {
   private failure: unknown = null;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private holding = false;
   private handlers: EventLogHandlers = {};
 
   constructor(
@@ -156,7 +157,16 @@ export class EventLog {
     return this.failure;
   }
 
-  /** True while a descriptor is open (a batch is being written). */
+  /**
+   * Keeps the file open between batches while `on` (a running turn streams batch after batch); off again,
+   * it is closed as soon as nothing is being written, so an idle session holds no descriptor.
+   */
+  hold(on: boolean): void {
+    this.holding = on;
+    if (!on && !this.writing && !this.scheduled) void this.release();
+  }
+
+  /** True while a descriptor is open (a batch is being written, or the log is held open). */
   get holdsHandle(): boolean {
     return this.fh !== undefined;
   }
@@ -242,7 +252,7 @@ export class EventLog {
         }
         break;
       }
-      await this.release();
+      if (!this.holding) await this.release();
     } finally {
       this.writing = false;
       if ((this.pending.length > 0 || this.waiters.length > 0) && !this.retryTimer) this.schedule();

@@ -478,6 +478,8 @@ export class SessionManager {
     const abort = new AbortController();
     let resolveDone!: () => void;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
+    // The turn streams batch after batch: its log stays open until the turn ends.
+    live.log.hold(true);
     try {
       await live.load();
       await this.ensureOpen(live);
@@ -543,6 +545,7 @@ export class SessionManager {
       return { turnId, ...result };
     } finally {
       live.running = null;
+      live.log.hold(false);
       resolveDone();
       // An idle session holds no file open (thousands of sessions under the default descriptor limit). Not
       // awaited: the answer does not wait for it; the shadow's session lock orders it with the next use.
