@@ -4,7 +4,7 @@ import { AuditQuery, AuditVerify, PolicyList, PolicySetRules, type PolicyAction 
 import { type CliIo, CliError, connectCli, println } from './context.js';
 import { colorsFor } from './review-commands.js';
 
-/** `shadowbox audit show|verify [--workspace DIR] [--session ID] [--tool T] [--json]`. */
+/** `shadowbox audit show|verify [--strict] [--workspace DIR] [--session ID] [--tool T] [--json]`. */
 export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parseArgs({
@@ -16,6 +16,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       type: { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean' },
+      strict: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },
   });
@@ -51,18 +52,34 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       return 0;
     }
     if (sub === 'verify') {
-      const r = await client.request(AuditVerify, { workspace });
+      const r = await client.request(AuditVerify, { workspace, ...(values.strict ? { strict: true } : {}) });
+      const tail = r.unsignedTail
+        ? `; ${r.unsignedTail.count} entr${r.unsignedTail.count === 1 ? 'y' : 'ies'} not yet signed (seq ${r.unsignedTail.fromSeq}–${r.unsignedTail.toSeq})`
+        : '';
       if (values.json) println(io, JSON.stringify(r));
       else if (r.ok)
-        println(io, `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)`);
-      else
         println(
           io,
-          `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}`,
+          `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)${tail}`,
         );
+      else {
+        const who = r.firstBad?.sessionId ? ` (session ${r.firstBad.sessionId} refers to it)` : '';
+        println(
+          io,
+          `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}${who}${tail}`,
+        );
+        for (const b of r.breaks ?? [])
+          println(
+            io,
+            `  a break was recorded at line ${b.line}: ${b.reason} at seq ${b.seq ?? '?'} (the old segment is kept beside the log)`,
+          );
+      }
       return r.ok ? 0 : 1;
     }
-    throw new CliError('usage: shadowbox audit show|verify [--workspace DIR] [--session ID] [--tool T] [--json]', 2);
+    throw new CliError(
+      'usage: shadowbox audit show|verify [--strict] [--workspace DIR] [--session ID] [--tool T] [--json]',
+      2,
+    );
   } finally {
     client.dispose();
   }
@@ -80,10 +97,14 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       kind: { type: 'string' },
       path: { type: 'string' },
       host: { type: 'string' },
+      port: { type: 'string' },
       json: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },
   });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    throw new CliError(`--port must be a port number (1-65535), got ${JSON.stringify(values.port)}`, 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   try {
@@ -95,7 +116,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         for (const rule of r.rules)
           println(
             io,
-            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host']
+            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host', 'port']
               .map((k) =>
                 (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '',
               )
@@ -116,6 +137,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         ...(values.kind ? { kind: values.kind as 'read' } : {}),
         ...(values.path ? { path: values.path } : {}),
         ...(values.host ? { host: values.host } : {}),
+        ...(port !== undefined ? { port } : {}),
       };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
       println(io, `added; ${r.rules.length} project rule(s)`);
@@ -128,7 +150,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       return 0;
     }
     throw new CliError(
-      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H | remove ID...',
+      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H [--port N] | remove ID...',
       2,
     );
   } finally {

@@ -26,6 +26,11 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => async (io, argv) =>
       (await import('@shadowbox/client/acp')).acpCommand(io, argv, daemonCommand(), VERSION),
   },
+  lsp: {
+    summary: 'a language server on stdio: pending agent changes as diagnostics and code actions in any LSP editor',
+    load: async () => async (io, argv) =>
+      (await import('@shadowbox/client/lsp')).lspCommand(io, argv, daemonCommand(), VERSION),
+  },
   review: {
     summary: 'show pending shadow changes with hunk ids: review [--workspace DIR] [--session ID]',
     load: async () => (await import('./review-commands.js')).reviewCommand,
@@ -51,7 +56,7 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./audit-commands.js')).auditCommand,
   },
   policy: {
-    summary: 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host | remove ID',
+    summary: 'project permission rules: policy list | allow|ask|deny --tool/--kind/--path/--host [--port] | remove ID',
     load: async () => (await import('./audit-commands.js')).policyCommand,
   },
   python: {

@@ -6,3 +6,4 @@ export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull } from './disk-full.js';
+export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';

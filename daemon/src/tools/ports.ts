@@ -2,6 +2,7 @@ import type { PolicyAction, PolicyMode } from '@shadowbox/protocol';
 import type { SessionToolContext } from '../sessions/index.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import type { ToolKind, ToolTarget } from './define.js';
+import type { DeniedPath } from './restricted-view.js';
 
 /** Policy modes as the session reports them (protocol's PolicyMode). */
 export type { PolicyMode };
@@ -20,6 +21,13 @@ export interface PolicyQuery {
 export interface PolicyDecision {
   action: PolicyAction;
   rule: string;
+  /** An allow by a rule that names the call's one host exactly (no wildcard) and its port: what a non-public address needs. */
+  exact?: boolean;
+  /**
+   * Paths this call may not touch although it may run: deny rules with a `path` whose other fields match
+   * the call. The runtime hands the handler a view that refuses them and leaves them out of listings.
+   */
+  deniedPaths?: DeniedPath[];
 }
 
 /**
