@@ -516,17 +516,16 @@ export class SessionManager {
       if (live.logFailure !== null) {
         // The log could not be written (a full disk): the turn was stopped; say why when it ends.
         const f = live.logFailure;
-        result =
-          f instanceof ShadowboxError
-            ? { stopReason: 'error', error: { code: f.code, reason: f.reason, message: f.message } }
-            : {
-                stopReason: 'error',
-                error: {
-                  code: ErrorCodes.InternalError,
-                  reason: 'event_log_failed',
-                  message: f instanceof Error ? f.message : 'event log write failed',
-                },
-              };
+        result = isShadowboxError(f)
+          ? { stopReason: 'error', error: { code: f.code, reason: f.reason, message: f.message } }
+          : {
+              stopReason: 'error',
+              error: {
+                code: ErrorCodes.InternalError,
+                reason: 'event_log_failed',
+                message: f instanceof Error ? f.message : 'event log write failed',
+              },
+            };
       }
       live.broker.cancelAll();
       const summary = (user?.text ?? live.meta.title ?? 'resumed turn').split('\n')[0].slice(0, 72) || 'agent turn';
