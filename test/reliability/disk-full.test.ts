@@ -6,7 +6,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditVerify, ErrorCodes, SessionAttach, SessionCreate, SessionList, SessionPrompt } from '@shadowbox/protocol';
+import {
+  AuditVerify,
+  ErrorCodes,
+  SessionAttach,
+  SessionCreate,
+  SessionList,
+  SessionPrompt,
+  ShadowAccept,
+} from '@shadowbox/protocol';
 import { loadOrCreateDaemonKey } from '../../daemon/src/audit/keys.js';
 import { silentLogger } from '../../daemon/src/state/logger.js';
 import { mountSmallDisk, type SmallDisk } from '../../daemon/src/state/test-support.js';
@@ -80,6 +88,12 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
       expect(typeof data.freeBytes).toBe('number');
       expect((await c.request(SessionList, {})).sessions).toHaveLength(sessionsBefore);
       expect(await readdir(path.join(stateDir, 'sessions'))).toEqual(dirsBefore);
+      // Accepting onto a full state disk fails typed too, and the person's folder gets nothing.
+      const accepted = await c
+        .request(ShadowAccept, { sessionId: s1.sessionId, paths: ['a.txt'] })
+        .catch((e: unknown) => e);
+      expect(accepted).toMatchObject({ code: ErrorCodes.DiskFull, data: { reason: 'disk_full' } });
+      expect(existsSync(path.join(ws, 'a.txt'))).toBe(false);
 
       // A turn still streaming when its events cannot be written is stopped, typed (it would never end
       // by itself: the model stream hangs).
