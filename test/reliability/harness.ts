@@ -63,6 +63,7 @@ export interface Progress {
   seen: SessionEvent[];
 }
 
+/** Nothing done yet. */
 export function newProgress(): Progress {
   return {
     sessionId: null,

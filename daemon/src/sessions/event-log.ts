@@ -75,6 +75,7 @@ export type OpenLogFile = (file: string) => Promise<LogFile>;
 
 const openForWrite: OpenLogFile = (file) => open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
 
+/** How a log reaches its file: the opener (a fault-injecting one in tests), where the file ends, retries, fsync policy. */
 export interface EventLogOptions {
   /** How the file is opened (default: the real file system). */
   openFile?: OpenLogFile;

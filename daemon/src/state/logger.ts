@@ -16,6 +16,7 @@ export interface FileLogger extends Logger {
   failing(): boolean;
 }
 
+/** Where the logger writes, and how soon it retries its file after a failed write. */
 export interface LoggerOptions {
   file?: string;
   stderr?: boolean;
