@@ -35,7 +35,7 @@ export async function diskFullError(file: string, cause: unknown): Promise<Shado
   return new ShadowboxError(
     ErrorCodes.DiskFull,
     'disk_full',
-    `no space left on the disk holding ${file} (free: ${left})`,
+    `no space left on the disk holding ${file} (free: ${left}); free some space and try again`,
     { path: file, freeBytes: free ?? null },
     { cause },
   );
@@ -62,4 +62,13 @@ export function findDiskFull(e: unknown): unknown {
     cur = cur instanceof Error ? cur.cause : undefined;
   }
   return null;
+}
+
+/**
+ * A failed write as the typed DiskFull naming the file and the space left when the disk is full (an
+ * already-typed error passes through); anything else is returned as it was, for the caller to rethrow.
+ */
+export async function typedFsError(e: unknown, file: string): Promise<unknown> {
+  if (!isDiskFull(e) || isShadowboxError(e)) return e;
+  return diskFullError(file, e);
 }

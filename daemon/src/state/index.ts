@@ -5,5 +5,5 @@ export { createLogger, silentLogger, type Logger, type FileLogger } from './logg
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
-export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull } from './disk-full.js';
+export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
