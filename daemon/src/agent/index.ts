@@ -1,11 +1,14 @@
 // The agent loop: model turn → tool calls → tool results → next model turn, as session events.
 export { runTurn, type RunTurnOptions, type TurnResult } from './loop.js';
 export { fitContext, estimateTokens, ELIDED_PREFIX } from './context.js';
+export { compactConversation, COMPACT_SYSTEM, type CompactOptions } from './compact.js';
+export { addUsage, costOf, usageOf } from './usage.js';
 export {
   Conversation,
   historyFromEvents,
   CUT_OFF_RESULT,
   INTERRUPTED_RESULT,
+  SUMMARY_PREFIX,
   type ReplayState,
 } from './conversation.js';
 export type * from './types.js';
