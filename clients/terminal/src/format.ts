@@ -60,6 +60,7 @@ export function kindLabel(kind: ToolKind, c: Colors): string {
       move: c.yellow,
       execute: c.magenta,
       fetch: c.cyan,
+      think: c.gray,
       other: c.gray,
     }[kind] ?? c.gray;
   return color(kind.padEnd(7));

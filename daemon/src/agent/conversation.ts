@@ -32,7 +32,7 @@ export class Conversation {
   /** Compactions in effect, oldest first: the last one decides what the model sees. */
   private compactions: { keepFrom: number; summary: string; at: number }[] = [];
   /** Turns in effect, in order, with the message count when each began. */
-  private turns: { turnId: string; start: number }[] = [];
+  private turns: { turnId: string; start: number; prompt: boolean }[] = [];
   private readonly toolNames = new Map<string, string>();
   private open: string | null = null;
   private lastCalls: { id: string; name: string; arguments: string }[] = [];
@@ -73,6 +73,11 @@ export class Conversation {
     return this.turns.map((t) => t.turnId);
   }
 
+  /** The turns in effect, oldest first; `prompt` is false for a turn that resumed after a restart. */
+  get turnList(): ReadonlyArray<{ turnId: string; prompt: boolean }> {
+    return this.turns;
+  }
+
   /** Turn that started and has not ended (after a crash: the daemon died during it). */
   get openTurn(): string | null {
     return this.open;
@@ -86,16 +91,16 @@ export class Conversation {
   }
 
   /** A turn seen for the first time (its user message, or a resumed turn's start) begins at the current end. */
-  private beginTurn(turnId: string): void {
+  private beginTurn(turnId: string, prompt: boolean): void {
     if (this.turns.at(-1)?.turnId !== turnId && !this.turns.some((t) => t.turnId === turnId))
-      this.turns.push({ turnId, start: this.all.length });
+      this.turns.push({ turnId, start: this.all.length, prompt });
   }
 
   /** Folds one event into the conversation (events that do not change it are ignored). */
   apply(e: SessionEventBody): void {
     switch (e.type) {
       case 'user_message':
-        this.beginTurn(e.turnId);
+        this.beginTurn(e.turnId, true);
         this.all.push({
           role: 'user',
           content: e.text,
@@ -103,7 +108,7 @@ export class Conversation {
         });
         break;
       case 'turn_start':
-        this.beginTurn(e.turnId);
+        this.beginTurn(e.turnId, false);
         this.open = e.turnId;
         break;
       case 'compaction':

@@ -1,7 +1,15 @@
 // The agent loop: model turn → tool calls → tool results → next model turn, as session events.
 export { runTurn, type RunTurnOptions, type TurnResult } from './loop.js';
 export { fitContext, estimateTokens, ELIDED_PREFIX } from './context.js';
-export { compactConversation, COMPACT_SYSTEM, type CompactOptions } from './compact.js';
+export { compactConversation, COMPACT_SYSTEM, filesTouched, type CompactOptions } from './compact.js';
+export {
+  collectInstructions,
+  instructionDirs,
+  INIT_PROMPT,
+  MAX_INSTRUCTION_CHARS,
+  type InstructionReader,
+  type Instructions,
+} from './instructions.js';
 export { addUsage, costOf, usageOf } from './usage.js';
 export {
   Conversation,

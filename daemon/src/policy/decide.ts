@@ -58,7 +58,8 @@ export function decide(
   const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
-  if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
+  if (q.mode === 'read-only' && !reads && (q.kind !== 'think' || isHostTool(q.tool)))
+    return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
   const verdict = (): PolicyDecision => {
     const ask = first('ask');
     if (ask) return { action: 'ask', rule: describeRule('project', ask) };
@@ -90,7 +91,7 @@ function allowBy(source: string, rule: Rule, hosts: string[], port: number | und
 }
 
 /**
- * Mode defaults. read-only: read/search only (host MCP tools denied whatever kind they claim).
+ * Mode defaults. read-only: read/search (and think: the plan) only (host MCP tools denied whatever kind they claim).
  * review: reads, edits, deletes and moves land in the shadow layer and are reviewed later, and
  * `execute` tools run in the WASI sandbox, so all allow; fetch, other and MCP tools ask.
  * auto: allow.
@@ -98,7 +99,9 @@ function allowBy(source: string, rule: Rule, hosts: string[], port: number | und
 export function modeDefault(mode: PolicyMode, tool: string, kind: ToolKind): PolicyDecision {
   if (mode === 'auto') return { action: 'allow', rule: `mode:auto kind:${kind}` };
   if (isHostTool(tool)) return { action: mode === 'read-only' ? 'deny' : 'ask', rule: `mode:${mode} tool=mcp__*` };
-  if (mode === 'read-only') return { action: READS.has(kind) ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
+  // `think` tools (the plan) touch nothing: allowed in every mode.
+  if (mode === 'read-only')
+    return { action: READS.has(kind) || kind === 'think' ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
   const action = kind === 'fetch' || kind === 'other' ? 'ask' : 'allow';
   return { action, rule: `mode:review kind:${kind}` };
 }

@@ -2,9 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
+import {
+  ErrorCodes,
+  McpServers,
+  PolicyMode,
+  type ImageBlock,
+  type PlanItem,
+  type SessionInfo,
+  type StopReason,
+  type Usage,
+} from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
-import { Conversation, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
+import {
+  compactConversation,
+  Conversation,
+  filesTouched,
+  INTERRUPTED_RESULT,
+  runTurn,
+  type AgentTools,
+  type Instructions,
+  type TurnError,
+} from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
 import { isShadowboxError, ShadowboxError } from '../errors.js';
 import { type Logger, mapDiskFull, writeFileAtomic } from '../state/index.js';
@@ -13,6 +31,8 @@ import type { SessionClient } from './client-port.js';
 import { EventLog, openEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
+import { planRewind } from './rewind.js';
+import { foldSummary, sameInstructions } from './summary.js';
 
 const Meta = z.object({
   sessionId: z.string(),
@@ -38,6 +58,8 @@ export interface SessionToolContext {
   ask: (q: PermissionQuestion, signal: AbortSignal) => Promise<{ outcome: PermissionOutcome; by?: string }>;
   /** The driver's editor buffer of a workspace-relative path (unsaved changes included), or null: no such buffer, no answer in time, or a driver without `buffers`. */
   readBuffer?: (path: string) => Promise<string | null>;
+  /** Replaces the agent's plan (the `plan` tool): a `plan` session event. */
+  updatePlan?: (turnId: string, items: PlanItem[]) => void;
 }
 
 export interface SessionManagerDeps {
@@ -47,7 +69,16 @@ export interface SessionManagerDeps {
   defaultMode: Mode;
   maxTurns: number;
   permissionTimeoutMs: number;
-  system: (meta: SessionMeta) => string;
+  /** The system prompt for the session's next model call; `instructions` is the project instructions' text. */
+  system: (meta: SessionMeta, instructions: string) => string;
+  /** The instruction files for the next model call, read through the session's shadow view (`paths`: what its tools named). */
+  instructions?: (meta: SessionMeta, paths: string[]) => Promise<Instructions>;
+  /** Paths with pending shadow changes (the compaction record keeps them). */
+  pendingChanges?: (meta: SessionMeta) => Promise<string[]>;
+  /** Takes back what the dropped turns did to the shadow workspace (shadow.rewind); returns the paths put back. */
+  rewindShadow?: (meta: SessionMeta, keep: string[], drop: string[], label: string) => Promise<string[]>;
+  /** Fraction of the context window at which older turns are summarized (default 0.7). */
+  compactAt?: number;
   createModel: (spec: string) => ModelClient;
   createTools: (ctx: SessionToolContext) => AgentTools;
   /** Turns the turn's shadow changes into one commit; null when nothing changed. */
@@ -114,6 +145,7 @@ export class SessionManager {
       });
       const live = this.makeLive(meta, log);
       live.events = read.events;
+      for (const e of read.events) foldSummary(live.summary, e.event);
       this.sessions.set(id, live);
       if (read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s) skipped`);
       // Sessions resumed after a crash keep their events loaded; idle ones drop them.
@@ -221,6 +253,10 @@ export class SessionManager {
       attached: [...s.attached.keys()],
       events: s.log.durableSeq,
       ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
+      ...(s.summary.usage ? { usage: s.summary.usage } : {}),
+      ...(s.summary.instructions ? { instructions: s.summary.instructions } : {}),
+      ...(s.summary.plan ? { plan: s.summary.plan } : {}),
+      ...(s.summary.context ? { context: s.summary.context } : {}),
     };
   }
 
@@ -451,7 +487,7 @@ export class SessionManager {
 
   /** Runs one prompt; resolves at turn end. */
   async prompt(
-    p: { sessionId: string; text: string; maxTurns?: number },
+    p: { sessionId: string; text: string; maxTurns?: number; images?: ImageBlock[]; command?: string },
     client: SessionClient,
     cancel: { onCancellationRequested(l: () => void): unknown },
   ) {
@@ -459,9 +495,27 @@ export class SessionManager {
     this.requireDriver(live, client);
     if (live.running)
       throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
+    if (p.images?.length && !this.deps.createModel(live.meta.model).images)
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'images_not_supported',
+        `${live.meta.model} does not take images; send the prompt without them, switch to a model that does (/model), or set "models": {"${live.meta.model}": {"images": true}} in config.json if it does`,
+        { model: live.meta.model },
+      );
     // startTurn claims the session before its first await, so a second prompt sent at once is refused.
     const turnId = randomUUID();
-    const run = this.startTurn(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns }, undefined);
+    const run = this.startTurn(
+      live,
+      turnId,
+      {
+        text: p.text,
+        clientId: client.id,
+        maxTurns: p.maxTurns,
+        ...(p.images?.length ? { images: p.images } : {}),
+        ...(p.command ? { command: p.command } : {}),
+      },
+      undefined,
+    );
     cancel.onCancellationRequested(() => this.cancel(live.id));
     const result = await run;
     // The answer follows the turn's events: turn_end is on disk and sent before the prompt returns.
@@ -472,9 +526,9 @@ export class SessionManager {
   private async startTurn(
     live: LiveSession,
     turnId: string,
-    user: { text: string; clientId: string; maxTurns?: number } | null,
+    user: { text: string; clientId: string; maxTurns?: number; images?: ImageBlock[]; command?: string } | null,
     resumeCalls?: { id: string; name: string; arguments: string }[],
-  ): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError }> {
+  ): Promise<{ turnId: string; stopReason: StopReason; error?: TurnError; usage?: Usage }> {
     const abort = new AbortController();
     let resolveDone!: () => void;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
@@ -489,23 +543,40 @@ export class SessionManager {
         await this.saveMeta(live.meta);
       }
       if (user) {
-        live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
-        this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
+        live.emit({
+          type: 'user_message',
+          turnId,
+          text: user.text,
+          clientId: user.clientId,
+          ...(user.images ? { images: user.images } : {}),
+          ...(user.command ? { command: user.command } : {}),
+        });
+        this.deps.onSessionEvent?.(live.meta, 'prompt', {
+          text: user.text,
+          clientId: user.clientId,
+          ...(user.images ? { images: user.images.length } : {}),
+        });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
-      let result: { stopReason: StopReason; error?: TurnError };
+      let result: { stopReason: StopReason; error?: TurnError; usage?: Usage };
       try {
         const model = this.deps.createModel(live.meta.model);
+        const conversation = live.conversation;
         result = await runTurn({
           turnId,
           model,
-          system: this.deps.system(live.meta),
-          conversation: live.conversation,
+          system: () => this.systemFor(live, conversation),
+          conversation,
           tools: this.toolsFor(live),
           emit: (b) => live.emit(b),
           signal: abort.signal,
-          limits: { maxTurns: user?.maxTurns ?? this.deps.maxTurns, contextHighWater: 0.8 },
+          limits: {
+            maxTurns: user?.maxTurns ?? this.deps.maxTurns,
+            contextHighWater: 0.8,
+            compactAt: this.deps.compactAt ?? 0.7,
+          },
           ...(resumeCalls ? { resumeCalls } : {}),
+          ...(this.deps.pendingChanges ? { pendingChanges: () => this.deps.pendingChanges!(live.meta) } : {}),
         });
       } catch (e) {
         const err = isShadowboxError(e)
@@ -540,6 +611,7 @@ export class SessionManager {
         turnId,
         stopReason: result.stopReason,
         ...(result.error ? { error: result.error } : {}),
+        ...(result.usage ? { usage: result.usage } : {}),
       });
       return { turnId, ...result };
     } finally {
@@ -552,6 +624,112 @@ export class SessionManager {
         .onSessionIdle?.(live.meta)
         .catch((e: unknown) => this.deps.logger.warn(`session ${live.id}: release: ${(e as Error).message}`));
     }
+  }
+
+  /**
+   * The system prompt of the next model call, with the instruction files as they are now (read through the
+   * shadow view); an `instructions` event says when the files in effect changed.
+   */
+  private async systemFor(live: LiveSession, conversation: Conversation): Promise<string> {
+    if (!this.deps.instructions) return this.deps.system(live.meta, '');
+    const touched = filesTouched(conversation.messages);
+    let found: Instructions;
+    try {
+      found = await this.deps.instructions(live.meta, [...touched.read, ...touched.changed]);
+    } catch (e) {
+      this.deps.logger.warn(`session ${live.id}: instruction files not read: ${(e as Error).message}`);
+      found = { files: [], text: '' };
+    }
+    if (!sameInstructions(live.summary.instructions, found.files) && (found.files.length || live.summary.instructions))
+      live.emit({ type: 'instructions', files: found.files });
+    return this.deps.system(live.meta, found.text);
+  }
+
+  /** Rewinds a session to the end of an earlier turn: its conversation (a `rewind` event) and its shadow workspace. */
+  async rewind(p: { sessionId: string; toTurn?: string | number }, client: SessionClient) {
+    const live = this.get(p.sessionId);
+    this.requireDriver(live, client);
+    return this.exclusive(live, 'rewind', async () => {
+      await live.load();
+      live.conversation ??= Conversation.fromEvents(live.events ?? []);
+      const plan = planRewind(live.conversation, p.toTurn);
+      const label = `rewind to ${plan.toTurn ?? 'the start'} (${plan.drop.length} turn(s) taken back)`;
+      const files = this.deps.rewindShadow ? await this.deps.rewindShadow(live.meta, plan.keep, plan.drop, label) : [];
+      live.emit({ type: 'rewind', toTurn: plan.toTurn, rewound: plan.drop, files, clientId: client.id });
+      this.deps.onSessionEvent?.(live.meta, 'session.rewind', { toTurn: plan.toTurn, rewound: plan.drop, files });
+      await live.log.flush();
+      return { toTurn: plan.toTurn, rewound: plan.drop, files };
+    });
+  }
+
+  /**
+   * Runs a session operation that changes its conversation outside a turn (rewind, compact) holding the
+   * session like a turn does: a prompt sent meanwhile is refused (SessionBusy) and session/cancel stops it.
+   */
+  private async exclusive<T>(live: LiveSession, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.refuseWhileRunning(live, what);
+    const abort = new AbortController();
+    let resolveDone!: () => void;
+    live.running = { turnId: what, abort, done: new Promise<void>((r) => (resolveDone = r)) };
+    try {
+      return await fn(abort.signal);
+    } finally {
+      live.running = null;
+      resolveDone();
+      void this.deps.onSessionIdle?.(live.meta).catch(() => undefined);
+    }
+  }
+
+  /** Summarizes the older turns now (`/compact`), as the loop does near the context window. */
+  async compact(p: { sessionId: string }, client: SessionClient, cancel: AbortSignal) {
+    const live = this.get(p.sessionId);
+    this.requireDriver(live, client);
+    return this.exclusive(live, 'compact', (own) => this.compactNow(live, AbortSignal.any([own, cancel])));
+  }
+
+  private async compactNow(live: LiveSession, signal: AbortSignal) {
+    await live.load();
+    live.conversation ??= Conversation.fromEvents(live.events ?? []);
+    const model = this.deps.createModel(live.meta.model);
+    const r = await compactConversation({
+      conversation: live.conversation,
+      model,
+      turnId: null,
+      trigger: 'command',
+      // Keep the newest fifth of the window verbatim; summarize the rest.
+      keepTokens: Math.floor(model.contextWindow * 0.2),
+      signal,
+      ...(this.deps.pendingChanges ? { pendingChanges: () => this.deps.pendingChanges!(live.meta) } : {}),
+    });
+    if (!r)
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'nothing_to_compact',
+        'the conversation is too short to summarize (the newest turn is always kept)',
+      );
+    if (r.usage) live.emit({ type: 'usage', turnId: 'compact', ...r.usage, contextWindow: model.contextWindow });
+    live.emit(r.event);
+    this.deps.onSessionEvent?.(live.meta, 'session.compact', {
+      compacted: r.event.compacted,
+      tokensBefore: r.event.tokensBefore,
+      tokensAfter: r.event.tokensAfter,
+    });
+    await live.log.flush();
+    return {
+      compacted: r.event.compacted,
+      tokensBefore: r.event.tokensBefore,
+      tokensAfter: r.event.tokensAfter,
+      ...(r.usage ? { usage: r.usage } : {}),
+    };
+  }
+
+  private refuseWhileRunning(live: LiveSession, what: string): void {
+    if (live.running)
+      throw new ShadowboxError(
+        ErrorCodes.SessionBusy,
+        'turn_running',
+        `session ${live.id} is running a turn; ${what} after it ends`,
+      );
   }
 
   private toolsFor(live: LiveSession): AgentTools {
@@ -574,6 +752,9 @@ export class SessionManager {
             ...(answer.by ? { by: answer.by } : {}),
           });
           return answer;
+        },
+        updatePlan: (turnId, items) => {
+          live.emit({ type: 'plan', turnId, items });
         },
         readBuffer: (rel) =>
           readClientBuffer(

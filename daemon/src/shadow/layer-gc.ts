@@ -50,6 +50,13 @@ export async function liveObjects(store: LayerStore, journal: Journal): Promise<
   for (const b of Object.values(m.reads)) addBase(live, b);
   for (const b of Object.values(m.known)) addBase(live, b);
   for (const b of Object.values(m.committed)) live.add(b.oid);
+  // What each checkpoint's paths held: a rewind puts those entries back.
+  for (const c of m.checkpoints)
+    for (const e of Object.values(c.entries ?? {})) {
+      if (!e) continue;
+      addBase(live, e.base);
+      if (e.kind === 'file') live.add(e.oid);
+    }
   const records: AcceptRecord[] = [...(await journal.unfinished())];
   for (const id of m.accepts) records.push(await journal.read(id));
   for (const r of records) {

@@ -27,6 +27,11 @@ export interface Checkpoint {
   turnId: string;
   summary: string;
   time: string;
+  /**
+   * The layer entry of each path this checkpoint changed, as it was at the checkpoint (null: none, the path
+   * shows the real file): what a rewind puts back. Absent in checkpoints written before rewind existed.
+   */
+  entries?: Record<string, Entry | null>;
 }
 
 /** The persisted state of one session's layer. */

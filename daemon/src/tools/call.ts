@@ -256,6 +256,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
         workspace: ctx.workspace,
         view,
         ...(ctx.readBuffer ? { readBuffer: ctx.readBuffer } : {}),
+        ...(ctx.updatePlan ? { plan: (items) => ctx.updatePlan!(req.turnId, items) } : {}),
       },
       req.signal,
       deps.logger,

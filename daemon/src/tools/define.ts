@@ -1,4 +1,4 @@
-import type { ToolKind as ProtocolToolKind } from '@shadowbox/protocol';
+import type { PlanItem, ToolKind as ProtocolToolKind } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { WorkspaceView } from '../shadow/index.js';
 
@@ -20,6 +20,8 @@ export interface ToolContext {
   readBuffer?: (path: string) => Promise<string | null>;
   /** Streams partial output to clients while the tool runs (optional). */
   progress?: (text: string) => void;
+  /** Replaces the session's plan (a `plan` session event); absent outside a session turn (tools/call). */
+  plan?: (items: PlanItem[]) => void;
 }
 
 /**
