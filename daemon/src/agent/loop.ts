@@ -102,18 +102,19 @@ function recordUsage(o: RunTurnOptions, acc: Acc, u: Usage): void {
  * answers with no summary leaves the conversation as it was (elision still keeps it under the window);
  * any other failure ends the turn like a failed model call.
  */
-async function compactIfNeeded(o: RunTurnOptions, acc: Acc, system: string): Promise<void> {
+async function compactIfNeeded(o: RunTurnOptions, acc: Acc, system: string, fixed: number): Promise<void> {
   const at = o.limits.compactAt;
   if (at === undefined) return;
   const limit = Math.floor(o.model.contextWindow * at);
-  if (estimateTokens(o.conversation.history, system) <= limit) return;
+  if (estimateTokens(o.conversation.history) + fixed <= limit) return;
   try {
     const r = await compactConversation({
       conversation: o.conversation,
       model: o.model,
       turnId: o.turnId,
       trigger: 'auto',
-      keepTokens: Math.max(1, Math.floor(limit * 0.4) - estimateTokens([], system)),
+      // The newest messages keep at most 40% of what the window leaves the conversation.
+      keepTokens: Math.max(1, Math.floor((limit - fixed) * 0.4)),
       signal: o.signal,
       ...(o.pendingChanges ? { pendingChanges: o.pendingChanges } : {}),
     });
@@ -139,16 +140,19 @@ async function streamModelTurn(
 ): Promise<{ stop: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' | 'cancelled'; calls: PendingCall[] }> {
   const { turnId, emit, signal } = o;
   const system = typeof o.system === 'string' ? o.system : await o.system();
-  await compactIfNeeded(o, acc, system);
-  const budget = Math.floor(o.model.contextWindow * o.limits.contextHighWater);
-  const fitted = fitContext(o.conversation.history, budget, system).messages;
+  const specs = o.tools.specs();
+  // What every call sends besides the conversation: the system prompt and the tools' JSON Schemas.
+  const fixed = estimateTokens([], system) + Math.ceil(JSON.stringify(specs).length / 4);
+  await compactIfNeeded(o, acc, system, fixed);
+  const budget = Math.floor(o.model.contextWindow * o.limits.contextHighWater) - fixed;
+  const fitted = fitContext(o.conversation.history, Math.max(0, budget)).messages;
   const messages = o.model.images ? fitted : withoutImages(fitted);
   let text = '';
   let reasoning = '';
   const calls: PendingCall[] = [];
   let stop: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' = 'end_turn';
   try {
-    for await (const ev of o.model.stream({ system, messages, tools: o.tools.specs() }, signal)) {
+    for await (const ev of o.model.stream({ system, messages, tools: specs }, signal)) {
       if (signal.aborted) break;
       switch (ev.type) {
         case 'text':
