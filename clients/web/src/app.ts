@@ -1,6 +1,11 @@
 import {
+  ImageMimeType,
+  MAX_IMAGE_BASE64_CHARS,
+  parseSlashCommand,
   PolicyMode,
   PermissionRequest,
+  SessionCommand,
+  type ImageBlock,
   PermissionRespond,
   SessionAttach,
   SessionCancel,
@@ -17,6 +22,7 @@ import { ConnectionClosedError, RpcError, type RpcClient } from './rpc/rpc-clien
 import { fragmentFor, TOKEN_KEY } from './token.js';
 import { AuditPanel } from './ui/audit.js';
 import { ago, h, replaceChildren } from './ui/dom.js';
+import { PlanPanel } from './ui/plan.js';
 import { ReviewPanel } from './ui/review.js';
 import { TranscriptRenderer } from './ui/transcript.js';
 
@@ -49,6 +55,9 @@ export class App {
   private readonly transcript: TranscriptRenderer;
   private readonly review: ReviewPanel;
   private readonly audit: AuditPanel;
+  private readonly plan: PlanPanel;
+  /** Images pasted into the composer, sent with the next prompt. */
+  private attachments: ImageBlock[] = [];
 
   constructor(
     private readonly root: HTMLElement,
@@ -66,6 +75,7 @@ export class App {
       ...hooks,
       target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null),
     });
+    this.plan = new PlanPanel(this.els.plan);
     if (opts.workspace) localStorage.setItem(WORKSPACE_KEY, opts.workspace);
     this.els.workspace.value = opts.workspace ?? localStorage.getItem(WORKSPACE_KEY) ?? '';
     setInterval(() => void this.loadSessions(), 5000);
@@ -154,6 +164,7 @@ export class App {
     const fresh = !this.view;
     if (fresh) {
       this.transcript.reset();
+      this.plan.reset();
       this.review.clear();
       this.lastReviewRev = -1;
     }
@@ -191,9 +202,27 @@ export class App {
     this.els.prompt.value = '';
     this.promptBusy = true;
     this.render();
+    const command = parseSlashCommand(text);
+    const images = this.attachments;
     try {
-      await c.request(SessionPrompt, { sessionId: view.info.sessionId, text });
+      if (command) {
+        // The slash commands every client offers, executed by the daemon; the answer goes in the transcript.
+        const r = await c.request(SessionCommand, { sessionId: view.info.sessionId, ...command });
+        view.note('info', r.text);
+      } else {
+        this.attachments = [];
+        this.drawAttachments();
+        await c.request(SessionPrompt, {
+          sessionId: view.info.sessionId,
+          text,
+          ...(images.length ? { images } : {}),
+        });
+      }
     } catch (e) {
+      if (!command && images.length && !this.attachments.length) {
+        this.attachments = images;
+        this.drawAttachments();
+      }
       if (!(e instanceof ConnectionClosedError)) {
         this.toast(`prompt failed: ${describeError(e)}`, 'error');
         if (!this.els.prompt.value) this.els.prompt.value = text;
@@ -324,6 +353,13 @@ export class App {
       this.els.sessionHead,
       h('h2', { 'data-testid': 'session-title' }, info.title || 'New session'),
       h('div', { className: 'meta' }, `${info.workspace} · ${info.model} · ${info.mode}`),
+      v.instructions.length
+        ? h(
+            'div',
+            { className: 'meta', 'data-testid': 'instructions' },
+            `instructions: ${v.instructions.map((f) => `${f.scope === 'user' ? '~ ' : ''}${f.path.split('/').slice(-2).join('/')}${f.truncated ? ' (cut)' : ''}`).join(', ')}`,
+          )
+        : null,
       h(
         'div',
         { className: 'roles' },
@@ -360,6 +396,7 @@ export class App {
       ),
     );
     this.transcript.update(v);
+    this.plan.update(v.plan, v.planRev);
     const running = !!v.running || this.promptBusy;
     this.els.send.disabled = !driving || running || !this.client;
     this.els.cancel.hidden = !running;
@@ -396,6 +433,14 @@ export class App {
     );
     const sessionList = h('ul', { className: 'sessions', 'data-testid': 'session-list' });
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });
+    const plan = h('div', { className: 'plan', hidden: true, 'data-testid': 'plan', 'aria-live': 'polite' });
+    const attachments = h('div', { className: 'attachments', 'data-testid': 'attachments' });
+    prompt.addEventListener('paste', (e) => {
+      const files = [...(e.clipboardData?.files ?? [])].filter((f) => ImageMimeType.safeParse(f.type).success);
+      if (files.length === 0) return;
+      e.preventDefault();
+      void Promise.all(files.map((f) => this.attach64(f)));
+    });
     const send = h(
       'button',
       { className: 'primary', 'data-testid': 'send', onclick: () => void this.sendPrompt() },
@@ -456,7 +501,15 @@ export class App {
       { className: 'session', hidden: true },
       sessionHead,
       transcript,
-      h('div', { className: 'composer' }, hint, prompt, h('div', { className: 'row' }, send, cancel)),
+      h(
+        'div',
+        { className: 'composer' },
+        plan,
+        hint,
+        attachments,
+        prompt,
+        h('div', { className: 'row' }, send, cancel),
+      ),
     );
     const welcome = h(
       'section',
@@ -500,6 +553,8 @@ export class App {
       workspace,
       mode,
       sessionList,
+      plan,
+      attachments,
       prompt,
       send,
       cancel,
@@ -517,6 +572,46 @@ export class App {
       app,
       toasts,
     };
+  }
+
+  /** Adds a pasted image to the next prompt (PNG, JPEG, GIF or WebP, at most 5 MiB). */
+  private async attach64(file: File): Promise<void> {
+    const type = ImageMimeType.safeParse(file.type);
+    if (!type.success) return;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const data = btoa(bin);
+    if (data.length > MAX_IMAGE_BASE64_CHARS) return this.toast(`${file.name || 'the image'} is over 5 MiB`, 'error');
+    this.attachments = [...this.attachments, { mimeType: type.data, data, name: file.name || 'pasted image' }].slice(
+      0,
+      8,
+    );
+    this.drawAttachments();
+  }
+
+  private drawAttachments(): void {
+    replaceChildren(
+      this.els.attachments,
+      ...this.attachments.map((a, i) =>
+        h(
+          'span',
+          { className: 'badge attachment', 'data-testid': 'attachment' },
+          `🖼 ${a.name ?? a.mimeType}`,
+          h(
+            'button',
+            {
+              'aria-label': 'remove image',
+              onclick: () => {
+                this.attachments = this.attachments.filter((_, k) => k !== i);
+                this.drawAttachments();
+              },
+            },
+            '×',
+          ),
+        ),
+      ),
+    );
   }
 
   private showTab(tab: 'review' | 'audit'): void {
