@@ -19,7 +19,7 @@ import {
   type SessionEvent,
 } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
 
 const PNG = Buffer.from(
@@ -155,6 +155,25 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const info = (await c.request(SessionList, {})).sessions.find((s) => s.sessionId === id)!;
       expect(info.usage).toMatchObject({ inputTokens: 3000, outputTokens: 60, cachedInputTokens: 2300 });
       expect(info.context?.window).toBeGreaterThan(0);
+    });
+
+    it('shadowbox run reports the turn usage: --json in the turn_end event, plain text in its last line', async () => {
+      const ws = await makeTempDir('ws');
+      model.push({ text: ['hi'], usage: { input: 500, output: 5, cached: 100 } });
+      const json = await runCli(['run', '--json', '-w', ws, 'say hi'], d.env);
+      expect(json.code).toBe(0);
+      const end = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as SessionEvent)
+        .find((e) => e.event.type === 'turn_end')!.event as {
+        usage?: { inputTokens: number; cachedInputTokens: number; costUsd?: number };
+      };
+      expect(end.usage).toMatchObject({ inputTokens: 500, cachedInputTokens: 100 });
+      expect(end.usage?.costUsd).toBeGreaterThan(0);
+      model.push({ text: ['hi'], usage: { input: 500, output: 5, cached: 100 } });
+      const plain = await runCli(['run', '-w', ws, 'say hi'], d.env);
+      expect(plain.stdout).toMatch(/— turn ended: end_turn · 500 tokens in \(100 cached\) \/ 5 out · \$0\.\d+/);
     });
 
     it('instruction files: root AGENTS.md, CLAUDE.md where there is no AGENTS.md, folders the agent works in, the user file; the agent’s pending edit counts; they never change the mode', async () => {
