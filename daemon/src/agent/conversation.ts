@@ -36,6 +36,8 @@ export class Conversation {
   private readonly toolNames = new Map<string, string>();
   private open: string | null = null;
   private lastCalls: { id: string; name: string; arguments: string }[] = [];
+  /** Index in history just past the last assistant message: its results follow it, in call order. */
+  private resultsFrom = 0;
   private readonly resolved = new Set<string>();
   private readonly awaiting = new Set<string>();
 
@@ -125,6 +127,7 @@ export class Conversation {
         this.all.length = start;
         this.turns = this.turns.slice(0, at);
         this.compactions = this.compactions.filter((c) => c.at <= start);
+        this.resultsFrom = start;
         this.lastCalls = [];
         this.resolved.clear();
         this.awaiting.clear();
@@ -138,7 +141,7 @@ export class Conversation {
         // session could never be prompted again. Calls awaiting a question stay open: recovery resumes them.
         for (const c of this.lastCalls) {
           if (this.resolved.has(c.id) || this.awaiting.has(c.id)) continue;
-          this.all.push({
+          this.addResult({
             role: 'tool',
             toolCallId: c.id,
             name: c.name,
@@ -158,6 +161,7 @@ export class Conversation {
           ...(calls.length ? { toolCalls: calls } : {}),
         });
         this.lastCalls = calls;
+        this.resultsFrom = this.all.length;
         this.resolved.clear();
         this.awaiting.clear();
         break;
@@ -165,7 +169,7 @@ export class Conversation {
       case 'tool_call_update':
         if (e.status === 'awaiting_permission') this.awaiting.add(e.callId);
         if ((e.status === 'completed' || e.status === 'failed') && !this.resolved.has(e.callId)) {
-          this.all.push({
+          this.addResult({
             role: 'tool',
             toolCallId: e.callId,
             name: this.toolNames.get(e.callId) ?? 'unknown',
@@ -182,6 +186,22 @@ export class Conversation {
       default:
         break;
     }
+  }
+
+  /**
+   * Places a result of the last assistant message's calls in the order of the calls, whatever order they
+   * finished in (concurrent calls finish in any order; what the model sees must not depend on it).
+   */
+  private addResult(m: Extract<ChatMessage, { role: 'tool' }>): void {
+    const order = (id: string) => this.lastCalls.findIndex((c) => c.id === id);
+    const at = order(m.toolCallId);
+    let i = this.all.length;
+    while (i > this.resultsFrom) {
+      const prev = this.all[i - 1];
+      if (prev.role !== 'tool' || order(prev.toolCallId) < at) break;
+      i--;
+    }
+    this.all.splice(i, 0, m);
   }
 }
 
