@@ -24,7 +24,8 @@ export function webFetchPort(netFetch: NetFetchService, policy: FetchPolicyFor):
       const first = canonicalHost(new URL(req.url).hostname);
       const allowed = first ? hostText(first) : null;
       const asked = policy('fetch', req.sessionId);
-      let refusedUrl: string | null = null;
+      // The URL of a host the policy did not allow (set inside the authorizer).
+      const refused: { url: string | null } = { url: null };
       try {
         const res = await netFetch.fetch(
           {
@@ -40,7 +41,7 @@ export function webFetchPort(netFetch: NetFetchService, policy: FetchPolicyFor):
             authorize: async (q) => {
               if (!q.address && q.host === allowed) return { action: 'allow', rule: 'tool:fetch (this call)' };
               const v = await asked(q);
-              if (v.action !== 'allow' && !q.address) refusedUrl = q.url;
+              if (v.action !== 'allow' && !q.address) refused.url = q.url;
               return v;
             },
             sessionId: req.sessionId,
@@ -52,12 +53,12 @@ export function webFetchPort(netFetch: NetFetchService, policy: FetchPolicyFor):
         const type = res.headers.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
         return { url: res.url, status: res.status, contentType: type, body: res.body };
       } catch (e) {
-        if (refusedUrl && isShadowboxError(e) && e.reason === 'policy_denied')
+        if (refused.url && isShadowboxError(e) && e.reason === 'policy_denied')
           throw new ShadowboxError(
             ErrorCodes.ToolFailed,
             'fetch_redirected',
-            `${req.url} redirects to ${refusedUrl}, a host the policy has not allowed; fetch that URL to ask for it`,
-            { location: refusedUrl },
+            `${req.url} redirects to ${refused.url}, a host the policy has not allowed; fetch that URL to ask for it`,
+            { location: refused.url },
             { cause: e },
           );
         throw e;

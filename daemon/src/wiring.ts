@@ -30,7 +30,6 @@ import {
   createPlanTool,
   createToolRuntime,
   type ToolRuntime,
-  type WebFetchPort,
 } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
 import { registerWebRoutes } from './web/index.js';

@@ -62,7 +62,7 @@ function daemonCommand(name: string): Command {
     async run(ctx, args) {
       const r = await ctx.client.request(SessionCommand, {
         sessionId: ctx.session().sessionId,
-        command: name as 'rewind',
+        command: name,
         args: args.join(' '),
       });
       ctx.print(r.text.split('\n'));

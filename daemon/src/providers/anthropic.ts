@@ -202,8 +202,7 @@ export function toAnthropicMessages(messages: ChatMessage[], signatures?: Signat
       for (const i of m.images ?? [])
         blocks.push({ type: 'image', source: { type: 'base64', media_type: i.mimeType, data: i.data } });
       blocks.push({ type: 'text', text: m.content || '(empty message)' });
-    }
-    else if (m.role === 'tool')
+    } else if (m.role === 'tool')
       userBlocks().push({
         type: 'tool_result',
         tool_use_id: m.toolCallId,

@@ -126,11 +126,13 @@ describe.each(['openai', 'anthropic'] as const)(
         },
         logger: silentLogger,
       });
+      const conversation = new Conversation();
+      conversation.apply({ type: 'user_message', turnId: 't2', text: 'hi', clientId: 'c' });
       const result = await runTurn({
         turnId: 't2',
         model: factory.create(`${format}/test-model`),
         system: 'sys',
-        conversation: { history: [{ role: 'user', content: 'hi' }] },
+        conversation,
         tools: fakeTools({}),
         emit: () => undefined,
         signal: new AbortController().signal,

@@ -152,7 +152,7 @@ describe('toAcpUpdates', () => {
   it('has no ACP update for bookkeeping events', () => {
     const quiet: SessionEvent['event'][] = [
       { type: 'turn_start', turnId: 't', model: 'm' },
-      { type: 'usage', turnId: 't', inputTokens: 1, outputTokens: 2 },
+      { type: 'usage', turnId: 't', inputTokens: 1, outputTokens: 2, cachedInputTokens: 0 },
       { type: 'assistant_message', turnId: 't', text: 'already streamed', toolCalls: [] },
       { type: 'turn_end', turnId: 't', stopReason: 'end_turn' },
       { type: 'checkpoint', turnId: 't', commit: 'abc', summary: 's', files: [] },

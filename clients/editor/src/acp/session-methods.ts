@@ -165,11 +165,7 @@ async function runCommand(
   const say = (text: string) =>
     s.send(sessionId, [{ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text } }]);
   try {
-    const r = await s.daemon.request(
-      SessionCommand,
-      { sessionId, command: c.command as 'review', args: c.args },
-      signal,
-    );
+    const r = await s.daemon.request(SessionCommand, { sessionId, command: c.command, args: c.args }, signal);
     say(r.text);
   } catch (e) {
     const err = e as { message?: string; data?: { reason?: string } };
