@@ -35,6 +35,8 @@ export const ErrorReasons = {
       'The session’s model does not take images (config.json `models.<spec>.images: true` says it does); the prompt was not sent.',
     turn_not_found: '`session/rewind` names no turn still in effect (`data.turns` lists them).',
     nothing_to_rewind: 'There is no later turn to take back.',
+    rewind_too_far:
+      'A turn to take back made changes whose checkpoint left the rewind window (the last 50–100 checkpoints keep what a rewind restores).',
     nothing_to_compact: 'The conversation is too short to summarize.',
     bad_command_arguments: 'A slash command got arguments it does not take (`data.usage` shows its form).',
   },

@@ -32,6 +32,8 @@ export interface Checkpoint {
    * shows the real file): what a rewind puts back. Absent in checkpoints written before rewind existed.
    */
   entries?: Record<string, Entry | null>;
+  /** A rewind took this checkpoint's turn back: its entries no longer describe the workspace. */
+  rewound?: boolean;
 }
 
 /** The persisted state of one session's layer. */
@@ -50,6 +52,11 @@ export interface Manifest {
   dirty: Record<string, 1>;
   tip: string | null;
   checkpoints: Checkpoint[];
+  /**
+   * What each path held after the checkpoints whose entries left the rewind window (`rewindDepth`), in
+   * order: the starting point a rewind within the window builds on for paths no later kept turn changed.
+   */
+  rewindFloor?: Record<string, Entry | null>;
   /** Accept ids, oldest first: the undo stack. */
   accepts: string[];
   /** Where small objects live in `blobs.dat`: blob id → [offset of the bytes, length]. */

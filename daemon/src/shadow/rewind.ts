@@ -1,3 +1,4 @@
+import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { LayerStore } from './layer.js';
 import type { Base, Entry } from './layer-types.js';
 
@@ -7,7 +8,10 @@ import type { Base, Entry } from './layer-types.js';
  * checkpoint that changed it, or no entry (the real file shows again) when no kept turn changed it. An
  * entry whose bytes the real file already holds (the person accepted it meanwhile) is not put back:
  * nothing is pending there. Paths rejected after the kept turns stay rejected unless a dropped turn changed
- * them. Returns the paths put back; the caller saves and commits. Caller holds the session lock.
+ * them. A path no kept checkpoint in the window changed starts from the rewind floor. Refused
+ * (rewind_too_far) when a dropped turn's checkpoint left the window. Marks the dropped checkpoints
+ * rewound. Returns the paths put back; the caller saves (a whole snapshot: checkpoints changed) and
+ * commits. Caller holds the session lock.
  */
 export async function rewindLayer(
   store: LayerStore,
@@ -18,12 +22,23 @@ export async function rewindLayer(
   const keepSet = new Set(keep);
   const dropSet = new Set(drop);
   const paths = new Set<string>();
-  for (const c of m.checkpoints) if (dropSet.has(c.turnId)) for (const p of Object.keys(c.entries ?? {})) paths.add(p);
+  for (const c of m.checkpoints) {
+    if (!dropSet.has(c.turnId) || c.rewound) continue;
+    if (!c.entries)
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'rewind_too_far',
+        `turn ${c.turnId} is further back than the checkpoints kept for rewinding (shadow.gc.rewindDepth)`,
+        { turnId: c.turnId },
+      );
+    for (const p of Object.keys(c.entries)) paths.add(p);
+  }
   const restored: string[] = [];
   for (const p of [...paths].sort()) {
-    let want: Entry | null = null;
+    const floor = m.rewindFloor;
+    let want: Entry | null = floor && Object.hasOwn(floor, p) ? floor[p] : null;
     for (const c of m.checkpoints)
-      if (keepSet.has(c.turnId) && c.entries && Object.hasOwn(c.entries, p)) want = c.entries[p];
+      if (keepSet.has(c.turnId) && !c.rewound && c.entries && Object.hasOwn(c.entries, p)) want = c.entries[p];
     if (want?.kind === 'file' && (await store.realMatches(p, asBase(want)))) want = null;
     const current = m.entries[p];
     if (JSON.stringify(current ?? null) === JSON.stringify(want)) continue;
@@ -36,6 +51,8 @@ export async function rewindLayer(
     store.markDirty(p);
     restored.push(p);
   }
+  // The dropped turns' checkpoints no longer describe the workspace (a later trim must not fold them in).
+  for (const c of m.checkpoints) if (dropSet.has(c.turnId)) c.rewound = true;
   return restored;
 }
 
