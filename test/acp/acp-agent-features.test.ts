@@ -20,7 +20,7 @@ const said = (e: AcpEditor, id: string) =>
     .map((u) => (u.content.type === 'text' ? u.content.text : ''))
     .join('');
 
-describe('ACP: commands, plans, usage, compaction, images', () => {
+describe('ACP: commands, plans, usage, instruction files, compaction, images', () => {
   let model: ModelServer;
   let d: TestDaemon;
   let e: AcpEditor;
@@ -40,6 +40,7 @@ describe('ACP: commands, plans, usage, compaction, images', () => {
     });
     ws = await makeTempDir('acpws');
     await writeFile(path.join(ws, 'a.txt'), 'one\ntwo\n');
+    await writeFile(path.join(ws, 'AGENTS.md'), 'Use two spaces.\n');
     e = connectEditor(d.env);
     const init = await e.agent.request('initialize', {
       protocolVersion: 1,
@@ -63,7 +64,7 @@ describe('ACP: commands, plans, usage, compaction, images', () => {
     expect(accept?.input).toMatchObject({ hint: expect.stringContaining('FILE#HUNK') });
   });
 
-  it('a plan becomes ACP plan updates; usage becomes usage_update with the session cost', async () => {
+  it('a plan becomes ACP plan updates; usage becomes usage_update with the session cost; instruction files are shown', async () => {
     model.push(
       {
         toolCalls: [
@@ -87,6 +88,11 @@ describe('ACP: commands, plans, usage, compaction, images', () => {
     expect(usage.at(-1)?.size).toBeGreaterThan(0);
     // (1000+2000+3000)·1 + 300·2 = 6600 per million.
     expect(usage.at(-1)?.cost).toEqual({ amount: 0.0066, currency: 'USD' });
+    // The instruction files in effect: a thought for people, the list in _meta.
+    const thoughts = of(e, sessionId, 'agent_thought_chunk');
+    const shown = thoughts.find((t) => t.content.type === 'text' && t.content.text.includes('Instruction files'));
+    expect(shown?.content).toMatchObject({ text: 'Instruction files in effect: AGENTS.md\n' });
+    expect(shown?._meta).toMatchObject({ shadowbox: { instructions: [{ path: 'AGENTS.md', scope: 'workspace' }] } });
   });
 
   it('/review, /accept FILE#HUNK and /undo drive the review gate from the prompt box', async () => {

@@ -28,7 +28,7 @@ export async function rewindLayer(
       throw new ShadowboxError(
         ErrorCodes.InvalidParams,
         'rewind_too_far',
-        `turn ${c.turnId} is further back than the checkpoints kept for rewinding (shadow.gc.rewindDepth)`,
+        `turn ${c.turnId} is further back than the checkpoints kept for rewinding (the last 50 to 100 that changed files)`,
         { turnId: c.turnId },
       );
     for (const p of Object.keys(c.entries)) paths.add(p);

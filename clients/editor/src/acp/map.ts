@@ -138,6 +138,19 @@ export function toAcpUpdates(
         },
       ];
     }
+    case 'instructions':
+      // ACP has no place for the files in effect: a thought says it, `_meta` carries the list.
+      return [
+        {
+          sessionUpdate: 'agent_thought_chunk',
+          content: text(
+            ev.files.length
+              ? `Instruction files in effect: ${ev.files.map((f) => `${f.path}${f.truncated ? ' (truncated)' : ''}`).join(', ')}\n`
+              : 'No instruction files in effect now.\n',
+          ),
+          _meta: { shadowbox: { instructions: ev.files } },
+        },
+      ];
     case 'usage':
       // Cumulative cost needs the session's total: the relay adds usage_update (usageUpdate below).
       return [];
