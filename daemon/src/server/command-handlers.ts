@@ -8,9 +8,8 @@ import {
   type ParamsOf,
   type ResultOf,
 } from '@shadowbox/protocol';
-import { INIT_PROMPT } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
-import type { SessionManager } from '../sessions/index.js';
+import { INIT_PROMPT, type SessionManager } from '../sessions/index.js';
 import type { ClientHandle } from './client.js';
 import type { HandlerTable } from './connection.js';
 import type { ReviewPort, ReviewTarget } from './capability-handlers.js';
