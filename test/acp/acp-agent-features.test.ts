@@ -81,6 +81,8 @@ describe('ACP: commands, plans, usage, instruction files, compaction, images', (
     );
     const r = await e.agent.request('session/prompt', { sessionId, prompt: [{ type: 'text', text: 'edit a.txt' }] });
     expect(r.stopReason).toBe('end_turn');
+    // The turn's tokens in ACP's (unstable) PromptResponse.usage.
+    expect((r as { usage?: unknown }).usage).toEqual({ totalTokens: 6300, inputTokens: 6000, outputTokens: 300 });
     const plans = of(e, sessionId, 'plan');
     expect(plans.map((p) => p.entries.map((x) => x.status))).toEqual([['in_progress'], ['completed']]);
     const usage = of(e, sessionId, 'usage_update');

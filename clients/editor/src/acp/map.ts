@@ -16,6 +16,7 @@ import {
   type PermissionRequest,
   type ParamsOf,
   type SessionEvent,
+  type Usage,
 } from '@shadowbox/protocol';
 
 /** A permission choice the daemon offers and accepts back. */
@@ -168,6 +169,27 @@ export function usageUpdate(used: number, size: number, costUsd: number | undefi
     used,
     size,
     ...(costUsd !== undefined ? { cost: { amount: costUsd, currency: 'USD' } } : {}),
+  };
+}
+
+/** ACP's (unstable) `PromptResponse.usage`: the turn's tokens. */
+export interface AcpTurnUsage {
+  totalTokens: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedReadTokens?: number;
+  cachedWriteTokens?: number;
+}
+
+/** The turn's usage as ACP's (unstable) prompt response field carries it; undefined when no call reported any. */
+export function turnUsage(u: Usage | undefined): AcpTurnUsage | undefined {
+  if (!u) return undefined;
+  return {
+    totalTokens: u.inputTokens + u.outputTokens,
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    ...(u.cachedInputTokens ? { cachedReadTokens: u.cachedInputTokens } : {}),
+    ...(u.cacheWriteTokens ? { cachedWriteTokens: u.cacheWriteTokens } : {}),
   };
 }
 

@@ -23,7 +23,15 @@ import type { BridgeState } from './bridge-state.js';
 import { relay } from './errors.js';
 import { daemonMcpServers } from './mcp-servers.js';
 import { sessionUpdates } from './daemon-relay.js';
-import { acpStopReason, availableCommands, promptImages, promptText, toAcpUpdates } from './map.js';
+import {
+  acpStopReason,
+  availableCommands,
+  promptImages,
+  promptText,
+  toAcpUpdates,
+  turnUsage,
+  type AcpTurnUsage,
+} from './map.js';
 
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
@@ -144,7 +152,13 @@ export async function prompt(s: BridgeState, params: PromptRequest, signal: Abor
       throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', {
         reason: r.error?.reason,
       });
-    return { stopReason: acpStopReason(r.stopReason) };
+    // `usage` is ACP's unstable PromptResponse field (the SDK's stable type has no place for it yet).
+    const usage = turnUsage(r.usage);
+    const response: PromptResponse & { usage?: AcpTurnUsage } = {
+      stopReason: acpStopReason(r.stopReason),
+      ...(usage ? { usage } : {}),
+    };
+    return response;
   } finally {
     signal.removeEventListener('abort', onAbort);
     s.cancelling.delete(sessionId);
