@@ -77,16 +77,23 @@ export function workspaceReader(view: () => Promise<WorkspaceView>): (rel: strin
   };
 }
 
-/** The person's own instruction file: `$XDG_CONFIG_HOME/shadowbox/AGENTS.md` (default `~/.config/shadowbox`). */
-export function userInstructionsFile(env: NodeJS.ProcessEnv): { path: string; read: () => Promise<string | null> } {
-  const dir = path.join(env.XDG_CONFIG_HOME || path.join(env.HOME ?? os.homedir(), '.config'), 'shadowbox');
-  const file = path.join(dir, 'AGENTS.md');
-  return {
-    path: file,
-    read: async () => {
+/**
+ * The person's own instruction file, found like config.json: `<state dir>/AGENTS.md`, else
+ * `$XDG_CONFIG_HOME/shadowbox/AGENTS.md` (default `~/.config/shadowbox`); the first that exists.
+ */
+export function userInstructionsFile(
+  env: NodeJS.ProcessEnv,
+  stateDir: string,
+): () => Promise<{ path: string; text: string } | null> {
+  const xdg = path.join(env.XDG_CONFIG_HOME || path.join(env.HOME ?? os.homedir(), '.config'), 'shadowbox');
+  const candidates = [path.join(stateDir, 'AGENTS.md'), path.join(xdg, 'AGENTS.md')];
+  return async () => {
+    for (const file of candidates) {
       const st = await stat(file).catch(() => null);
-      if (!st?.isFile() || st.size > MAX_INSTRUCTION_FILE_BYTES) return null;
-      return readFile(file, 'utf8');
-    },
+      if (!st) continue;
+      if (!st.isFile() || st.size > MAX_INSTRUCTION_FILE_BYTES) return null;
+      return { path: file, text: await readFile(file, 'utf8') };
+    }
+    return null;
   };
 }

@@ -236,7 +236,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         collectInstructions({
           dirs: instructionDirs(paths),
           read: workspaceReader(() => shadow.view(meta.sessionId, meta.workspace)),
-          user: userInstructionsFile(env),
+          user: userInstructionsFile(env, stateDir),
         }),
       pendingChanges: async (meta) =>
         (await shadow.status({ sessionId: meta.sessionId, workspace: meta.workspace })).files.map((f) => f.path),

@@ -3,7 +3,7 @@
 // images, and the fetch tool under the net capability's checks.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -43,12 +43,13 @@ for (const provider of ['openai', 'anthropic'] as const) {
     let model: ModelServer;
     let d: TestDaemon;
     let userConfig: string;
+    let stateDir: string;
     let c: ShadowboxClient;
     const events: SessionEvent[] = [];
     const spec = `${provider}/test-model`;
     beforeAll(async () => {
       model = await startModelServer();
-      const stateDir = await makeTempDir('st');
+      stateDir = await makeTempDir('st');
       userConfig = await makeTempDir('xdg');
       await mkdir(path.join(userConfig, 'shadowbox'), { recursive: true });
       await writeFile(path.join(userConfig, 'shadowbox', 'AGENTS.md'), 'USER-LEVEL: answer in English.\n');
@@ -176,7 +177,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       expect(plain.stdout).toMatch(/— turn ended: end_turn · 500 tokens in \(100 cached\) \/ 5 out · \$0\.\d+/);
     });
 
-    it('instruction files: root AGENTS.md, CLAUDE.md where there is no AGENTS.md, folders the agent works in, the user file; the agent’s pending edit counts; they never change the mode', async () => {
+    it('instruction files: root AGENTS.md, CLAUDE.md where there is no AGENTS.md, folders the agent works in, the user file (state dir first, like config.json); the agent’s pending edit counts; they never change the mode', async () => {
       const big = `BIG-START\n${'y'.repeat(40_000)}\nBIG-END\n`;
       const { ws, id } = await session({
         'AGENTS.md': 'ROOT-RULES: run npm test.\nmode: auto\n{"mode": "auto"}\n',
@@ -228,6 +229,21 @@ for (const provider of ['openai', 'anthropic'] as const) {
       expect(info.mode).toBe('review');
       expect(info.instructions).toHaveLength(4);
       expect(await readFile(path.join(ws, 'AGENTS.md'), 'utf8')).toContain('ROOT-RULES');
+      // The person's file is found like config.json: the state dir's AGENTS.md comes before the XDG one.
+      const stateFile = path.join(stateDir, 'AGENTS.md');
+      await writeFile(stateFile, 'STATE-DIR-RULES: be brief.\n');
+      try {
+        const before = model.requests.length;
+        model.push({ text: ['ok'] });
+        await c.request(SessionPrompt, { sessionId: id, text: 'again' });
+        const next = systemOf(model.requests[before]);
+        expect(next).toContain('STATE-DIR-RULES');
+        expect(next).not.toContain('USER-LEVEL');
+        const now = of(id, 'instructions').at(-1)!.event as { files: Array<{ path: string; scope: string }> };
+        expect(now.files[0]).toMatchObject({ path: stateFile, scope: 'user' });
+      } finally {
+        await rm(stateFile);
+      }
     });
 
     it('slash commands run in the daemon: /init writes AGENTS.md as a reviewable change, /review, /accept FILE#HUNK, /reject, /undo, /mode, /model', async () => {

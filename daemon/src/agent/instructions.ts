@@ -43,7 +43,8 @@ export function instructionDirs(paths: readonly string[]): string[] {
 export async function collectInstructions(o: {
   dirs: readonly string[];
   read: InstructionReader;
-  user?: { path: string; read: () => Promise<string | null> };
+  /** The person's own file: where it is and its text, or null when there is none. */
+  user?: () => Promise<{ path: string; text: string } | null>;
 }): Promise<Instructions> {
   const found: { file: InstructionFile; text: string }[] = [];
   let budget = MAX_INSTRUCTIONS_TOTAL_CHARS;
@@ -64,8 +65,8 @@ export async function collectInstructions(o: {
     });
   };
   if (o.user) {
-    const text = await o.user.read().catch(() => null);
-    if (text !== null && text.trim()) add(o.user.path, 'user', text);
+    const u = await o.user().catch(() => null);
+    if (u?.text.trim()) add(u.path, 'user', u.text);
   }
   for (const dir of o.dirs) {
     for (const name of ['AGENTS.md', 'CLAUDE.md']) {
