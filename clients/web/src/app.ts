@@ -1,11 +1,8 @@
 import {
-  ImageMimeType,
-  MAX_IMAGE_BASE64_CHARS,
   parseSlashCommand,
   PolicyMode,
   PermissionRequest,
   SessionCommand,
-  type ImageBlock,
   PermissionRespond,
   SessionAttach,
   SessionCancel,
@@ -22,6 +19,7 @@ import { ConnectionClosedError, RpcError, type RpcClient } from './rpc/rpc-clien
 import { fragmentFor, TOKEN_KEY } from './token.js';
 import { AuditPanel } from './ui/audit.js';
 import { ago, h, replaceChildren } from './ui/dom.js';
+import { AttachmentsPanel } from './ui/attachments.js';
 import { PlanPanel } from './ui/plan.js';
 import { ReviewPanel } from './ui/review.js';
 import { TranscriptRenderer } from './ui/transcript.js';
@@ -57,7 +55,7 @@ export class App {
   private readonly audit: AuditPanel;
   private readonly plan: PlanPanel;
   /** Images pasted into the composer, sent with the next prompt. */
-  private attachments: ImageBlock[] = [];
+  private readonly attachments: AttachmentsPanel;
 
   constructor(
     private readonly root: HTMLElement,
@@ -76,6 +74,8 @@ export class App {
       target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null),
     });
     this.plan = new PlanPanel(this.els.plan);
+    this.attachments = new AttachmentsPanel(this.els.attachments, (t, l) => this.toast(t, l));
+    this.attachments.listen(this.els.prompt);
     if (opts.workspace) localStorage.setItem(WORKSPACE_KEY, opts.workspace);
     this.els.workspace.value = opts.workspace ?? localStorage.getItem(WORKSPACE_KEY) ?? '';
     setInterval(() => void this.loadSessions(), 5000);
@@ -203,15 +203,13 @@ export class App {
     this.promptBusy = true;
     this.render();
     const command = parseSlashCommand(text);
-    const images = this.attachments;
+    const images = command ? [] : this.attachments.take();
     try {
       if (command) {
         // The slash commands every client offers, executed by the daemon; the answer goes in the transcript.
         const r = await c.request(SessionCommand, { sessionId: view.info.sessionId, ...command });
         view.note('info', r.text);
       } else {
-        this.attachments = [];
-        this.drawAttachments();
         await c.request(SessionPrompt, {
           sessionId: view.info.sessionId,
           text,
@@ -219,10 +217,7 @@ export class App {
         });
       }
     } catch (e) {
-      if (!command && images.length && !this.attachments.length) {
-        this.attachments = images;
-        this.drawAttachments();
-      }
+      this.attachments.restore(images);
       if (!(e instanceof ConnectionClosedError)) {
         this.toast(`prompt failed: ${describeError(e)}`, 'error');
         if (!this.els.prompt.value) this.els.prompt.value = text;
@@ -435,12 +430,6 @@ export class App {
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });
     const plan = h('div', { className: 'plan', hidden: true, 'data-testid': 'plan', 'aria-live': 'polite' });
     const attachments = h('div', { className: 'attachments', 'data-testid': 'attachments' });
-    prompt.addEventListener('paste', (e) => {
-      const files = [...(e.clipboardData?.files ?? [])].filter((f) => ImageMimeType.safeParse(f.type).success);
-      if (files.length === 0) return;
-      e.preventDefault();
-      void Promise.all(files.map((f) => this.attach64(f)));
-    });
     const send = h(
       'button',
       { className: 'primary', 'data-testid': 'send', onclick: () => void this.sendPrompt() },
@@ -572,46 +561,6 @@ export class App {
       app,
       toasts,
     };
-  }
-
-  /** Adds a pasted image to the next prompt (PNG, JPEG, GIF or WebP, at most 5 MiB). */
-  private async attach64(file: File): Promise<void> {
-    const type = ImageMimeType.safeParse(file.type);
-    if (!type.success) return;
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    let bin = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    const data = btoa(bin);
-    if (data.length > MAX_IMAGE_BASE64_CHARS) return this.toast(`${file.name || 'the image'} is over 5 MiB`, 'error');
-    this.attachments = [...this.attachments, { mimeType: type.data, data, name: file.name || 'pasted image' }].slice(
-      0,
-      8,
-    );
-    this.drawAttachments();
-  }
-
-  private drawAttachments(): void {
-    replaceChildren(
-      this.els.attachments,
-      ...this.attachments.map((a, i) =>
-        h(
-          'span',
-          { className: 'badge attachment', 'data-testid': 'attachment' },
-          `🖼 ${a.name ?? a.mimeType}`,
-          h(
-            'button',
-            {
-              'aria-label': 'remove image',
-              onclick: () => {
-                this.attachments = this.attachments.filter((_, k) => k !== i);
-                this.drawAttachments();
-              },
-            },
-            '×',
-          ),
-        ),
-      ),
-    );
   }
 
   private showTab(tab: 'review' | 'audit'): void {
