@@ -180,11 +180,15 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     outcome: PermissionOutcome,
     by: z.string().optional(),
   }),
-  Usage.extend({
-    type: z.literal('usage'),
-    turnId: z.string(),
-    contextWindow: z.number().int().optional().describe('The model’s context window (for a context gauge).'),
-  }).describe('Token usage of one model call (input includes cached input).'),
+  // Keys in the order the daemon writes them (type and turnId first), so a parsed event serializes the same.
+  z
+    .object({
+      type: z.literal('usage'),
+      turnId: z.string(),
+      ...Usage.shape,
+      contextWindow: z.number().int().optional().describe('The model’s context window (for a context gauge).'),
+    })
+    .describe('Token usage of one model call (input includes cached input).'),
   z
     .object({ type: z.literal('plan'), turnId: z.string(), items: z.array(PlanItem) })
     .describe('The agent replaced its plan (the `plan` tool); clients show it as a checklist.'),
