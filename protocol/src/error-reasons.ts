@@ -156,6 +156,7 @@ export const ErrorReasons = {
     unsupported_rename: 'Only files and directories can be moved.',
     grep_worker_failed: 'The search worker failed.',
     destination_exists: 'The destination exists (set `overwrite`).',
+    invalid_link_target: 'A symbolic link needs a target of 1–4096 bytes without NUL.',
   },
 
   PermissionDenied: {
@@ -198,6 +199,8 @@ export const ErrorReasons = {
   },
   ShadowFailed: {
     write_failed: 'Staging the accepted files failed; nothing was changed.',
+    directory_not_empty:
+      'A file (or link) replaces a real folder that still holds files the accept does not delete; nothing was changed.',
     git_failed: 'A git command on the shadow repository failed.',
     branch_exists: 'The export branch exists already.',
     invalid_branch: 'Not a valid branch name.',

@@ -25,6 +25,12 @@ export const ShadowStatusResult = z.object({
         .describe(
           'The path was a symbolic link (to this target) that the change removes or replaces; accept removes the link itself, never what it points to.',
         ),
+      link: z
+        .string()
+        .optional()
+        .describe(
+          "The agent's version is a symbolic link to this target (a sandboxed command made it); accept creates the link, never writes through it.",
+        ),
     }),
   ),
   commits: z.array(z.object({ id: z.string(), summary: z.string(), time: z.string() })),
@@ -53,6 +59,7 @@ export const FileDiff = z.object({
     .string()
     .optional()
     .describe('The path was a symbolic link (to this target) that the change removes or replaces.'),
+  link: z.string().optional().describe("The agent's version is a symbolic link to this target."),
   patch: z.string(),
   hunks: z.array(Hunk),
 });
