@@ -344,6 +344,19 @@ export const ErrorReasons = {
     cancelled: 'The run was cancelled.',
     net_fetch_failed: 'The fetch failed.',
   },
+  SandboxUnavailable: {
+    not_linux: 'The host command sandbox needs Linux (user namespaces, overlayfs, bubblewrap).',
+    missing_programs: 'A program the sandbox needs is not installed (`data.missing`: which, and the package).',
+    userns_disabled: 'Unprivileged user namespaces are disabled (a sysctl or an AppArmor restriction; `data.how`).',
+    overlay_unavailable:
+      'overlayfs cannot be mounted inside a user namespace here (kernel or file system of the state dir).',
+    bwrap_failed: 'bubblewrap cannot create its namespaces here (`data.detail`).',
+    network_unavailable: 'A networked run needs socat (the proxy bridge inside the sandbox); it is not installed.',
+  },
+  SandboxFailed: {
+    sandbox_setup_failed:
+      'The sandbox could not be set up for this run (`data.detail` has the message); the command did not run.',
+  },
   WasiFailed: {
     invalid_module: 'Not a valid WebAssembly module.',
     module_hash_mismatch: 'The loaded module does not match its content hash.',
@@ -406,6 +419,8 @@ export const ErrorCodeDocs = {
   WasiLimitExceeded: 'A WASI run exceeded a limit.',
   NetFetchRefused: 'A sandboxed HTTP request was refused before any connection.',
   WasiFailed: 'A WASI module could not be run.',
+  SandboxUnavailable: 'The host command sandbox (`shell`, `shadowbox exec`) cannot run on this machine.',
+  SandboxFailed: 'The host command sandbox could not be set up for a run.',
   DiskFull: 'A write failed for lack of space.',
 } as const satisfies { [K in ErrorCodeName]: string };
 

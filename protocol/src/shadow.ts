@@ -35,6 +35,21 @@ export const ShadowStatusResult = z.object({
   ),
   commits: z.array(z.object({ id: z.string(), summary: z.string(), time: z.string() })),
   undoable: z.number().int(),
+  ignored: z
+    .object({
+      files: z
+        .number()
+        .int()
+        .describe('Files (and links) in the session’s build cache: ignored output commands wrote.'),
+      paths: z
+        .array(z.object({ path: z.string(), change: z.enum(['written', 'deleted']), files: z.number().int() }))
+        .optional()
+        .describe('The topmost cached paths (with includeIgnored): never reviewed or accepted.'),
+    })
+    .optional()
+    .describe(
+      'Build output (paths .gitignore names, node_modules, dist, build, target, __pycache__, .venv) that sandboxed commands wrote: kept for the session’s later commands, not reviewed.',
+    ),
 });
 
 export const Hunk = z.object({
@@ -78,7 +93,9 @@ export const ShadowStatus = defineRequest({
   method: 'shadow/status',
   direction: 'clientToDaemon',
   doc: "Pending changes of a session's shadow workspace: files, stale marks, shadow commits, how many accepts can be undone.",
-  params: Target,
+  params: Target.extend({
+    includeIgnored: z.boolean().default(false).describe('Also list the build output in the session’s cache layer.'),
+  }),
   result: ShadowStatusResult,
 });
 
