@@ -32,7 +32,14 @@ export async function makeTempDir(prefix = 'sbx'): Promise<string> {
 
 /** Starts `shadowbox daemon` with a temp state dir (or the given one) and waits until it is ready. */
 export async function startTestDaemon(
-  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; args?: string[]; web?: boolean } = {},
+  opts: {
+    stateDir?: string;
+    env?: NodeJS.ProcessEnv;
+    args?: string[];
+    web?: boolean;
+    /** A command that runs the daemon (e.g. `setpriv --reuid …` to run it as another user); it must exec, not fork. */
+    wrap?: string[];
+  } = {},
 ): Promise<TestDaemon> {
   const stateDir = opts.stateDir ?? (await makeTempDir());
   const socketPath = path.join(stateDir, 'daemon.sock');
@@ -49,7 +56,8 @@ export async function startTestDaemon(
     ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']),
     ...(opts.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, ...rest] = [...(opts.wrap ?? []), process.execPath, ...args];
+  const child = spawn(file, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout.resume();

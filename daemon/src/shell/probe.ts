@@ -35,9 +35,9 @@ export interface SandboxProbe {
   bwrapVersion?: string;
 }
 
-/** Finds an executable on PATH or in the system folders (the daemon's PATH may be minimal). */
+/** Finds an executable on the daemon's PATH (absolute entries only). */
 export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const dirs = [...(env.PATH ?? '').split(':'), '/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin'];
+  const dirs = (env.PATH ?? '').split(':');
   for (const d of dirs) {
     if (!d || !path.isAbsolute(d)) continue;
     const p = path.join(d, name);
