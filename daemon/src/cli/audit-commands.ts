@@ -130,7 +130,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
               'network',
             ]
               .map((k) => {
-                const v = (rule as Record<string, unknown>)[k];
+                const v = rule[k as keyof typeof rule];
                 if (v === undefined) return '';
                 return k === 'command' ? `command=${JSON.stringify(v)}` : `${k}=${String(v)}`;
               })
