@@ -25,10 +25,24 @@ export type ShellToolInput = z.infer<typeof ShellToolInput>;
 const list = (xs: string[], max = 20) =>
   xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length})` : xs.join(', ');
 
+/** Output the model reads at most (the runtime caps a result at 32 KiB): the first 8 KiB and the last 16 KiB. */
+const MODEL_HEAD = 8 * 1024;
+const MODEL_TAIL = 16 * 1024;
+
+/** The output as the model reads it: a long one keeps its start and its end (a test summary is at the end). */
+function forModel(text: string): string {
+  const b = Buffer.from(text);
+  if (b.byteLength <= MODEL_HEAD + MODEL_TAIL) return text;
+  const dropped = b.byteLength - MODEL_HEAD - MODEL_TAIL;
+  return `${b.subarray(0, MODEL_HEAD).toString('utf8')}\n[… ${dropped} bytes of output dropped here; the person sees more …]\n${b.subarray(b.byteLength - MODEL_TAIL).toString('utf8')}`;
+}
+
 /** What the model reads: the output, then how the command ended and what it changed. */
 export function describeShellRun(r: ShellRunResult, timeoutMs: number): string {
   const parts: string[] = [];
-  if (r.combined) parts.push(r.combined.replace(/\n$/, ''));
+  if (r.combined) parts.push(forModel(r.combined).replace(/\n$/, ''));
+  if (r.truncated)
+    parts.push(`[${r.totalBytes} bytes of output in all: the start and the end are kept, the rest dropped]`);
   if (r.timedOut)
     parts.push(
       `[timed out after ${(timeoutMs / 1000).toFixed(0)} s: the command and everything it started were stopped]`,

@@ -70,10 +70,15 @@ export function bwrapArgs(v: SystemView, env: Record<string, string>): string[] 
   for (const f of ETC_HIDDEN_FILES) if (existsSync(f)) a.push('--ro-bind', '/dev/null', f);
   for (const d of ETC_HIDDEN_DIRS) if (existsSync(d)) a.push('--tmpfs', d, '--remount-ro', d);
   a.push('--proc', '/proc', '--dev', '/dev');
-  a.push('--size', String(v.tmpBytes), '--tmpfs', '/tmp', '--dir', '/var/tmp', '--tmpfs', SANDBOX_HOME);
+  // Memory-backed and capped: /tmp, and the private home (/var/tmp is /tmp).
+  a.push('--size', String(v.tmpBytes), '--tmpfs', '/tmp', '--symlink', '/tmp', '/var/tmp');
+  a.push('--size', String(v.tmpBytes), '--tmpfs', SANDBOX_HOME);
   a.push('--bind', v.merged, v.workspace);
   for (const g of v.gitDirs) a.push('--ro-bind', g, g);
   if (v.proxySocket) a.push('--dir', path.dirname(PROXY_SOCKET), '--ro-bind', v.proxySocket, PROXY_SOCKET);
+  // The root itself (a tmpfs bubblewrap made for the mount points) becomes read-only: a write anywhere but the
+  // workspace, /tmp and the home fails (EROFS) instead of filling memory.
+  a.push('--remount-ro', '/');
   a.push('--clearenv');
   for (const [k, val] of Object.entries(env)) a.push('--setenv', k, val);
   a.push('--chdir', v.workspace);
