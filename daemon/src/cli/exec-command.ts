@@ -93,6 +93,10 @@ export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
+    const cancelled = () => {
+      io.stderr.write('\nshadowbox: cancelled: the command and everything it started were stopped\n');
+      return 130;
+    };
     let r;
     try {
       r = await client.request(
@@ -106,14 +110,13 @@ export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
         abort.signal,
       );
     } catch (e) {
-      if (abort.signal.aborted) {
-        io.stderr.write('\nshadowbox: cancelled: the command and everything it started were stopped\n');
-        return 130;
-      }
+      if (abort.signal.aborted) return cancelled();
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
     }
+    // The daemon answers a cancelled call with a result (the runtime's "cancelled"), not an error.
+    if (abort.signal.aborted) return cancelled();
     const data = ShellData.safeParse(r.data ?? {});
     if (!data.success) {
       // Refused before it ran (policy, input, limits): say so plainly.
