@@ -1,17 +1,22 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults } from '@shadowbox/protocol';
+import { Defaults, ErrorCodes } from '@shadowbox/protocol';
+import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
 import {
   acquireLock,
   createLogger,
   ensurePrivateDir,
+  envInt,
+  findDiskFull,
+  freeBytes,
   loadOrCreateToken,
   resolveStatePaths,
   type Logger,
   type StatePaths,
+  writeFileAtomic,
 } from './state/index.js';
 import {
   createStdioChannel,
@@ -87,6 +92,23 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.stateDir ? { stateDir: o.stateDir } : {}),
     ...(o.socketPath ? { socketPath: o.socketPath } : {}),
   });
+  try {
+    return await start(o, paths);
+  } catch (e) {
+    // A full state dir is said in one sentence (the CLI prints it without a stack), whatever write hit it.
+    if (!findDiskFull(e)) throw e;
+    const free = await freeBytes(paths.stateDir);
+    throw new ShadowboxError(
+      ErrorCodes.DiskFull,
+      'disk_full',
+      `cannot start: the disk holding the state dir ${paths.stateDir} is full (${free ?? 'unknown'} bytes free); free some space and start the daemon again`,
+      { path: paths.stateDir, freeBytes: free ?? null },
+      { cause: e },
+    );
+  }
+}
+
+async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
   // Created 0700 when missing; an existing folder is used as it is (never chmod'ed), or refused when others can write it.
   const stateDir = await ensurePrivateDir(paths.stateDir, 'state');
   const startedAt = new Date();
@@ -97,10 +119,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     startedAt: startedAt.toISOString(),
     version: VERSION,
   });
+  const logRetryMs = envInt(o.env, 'SHADOWBOX_LOG_RETRY_MS');
   const logger = createLogger({
     file: paths.logFile,
     stderr: o.logToStderr ?? false,
     debug: o.env.SHADOWBOX_DEBUG === '1',
+    ...(logRetryMs !== undefined ? { retryMs: logRetryMs } : {}),
   });
   if (!stateDir.created && (stateDir.mode & 0o077) !== 0)
     logger.warn(
@@ -267,6 +291,7 @@ async function listenWeb(
     if (Number.isInteger(last) && last > 0 && last < 65536) server = await listen(last).catch(() => null);
   }
   server ??= await listen(port);
-  if (port === 0) await writeFile(portFile, `${server.port}\n`, { mode: 0o600 }).catch(() => undefined);
+  // A hint only (not fsynced): a torn or lost file just means a fresh port next time.
+  if (port === 0) await writeFileAtomic(portFile, `${server.port}\n`, { durability: 'none' }).catch(() => undefined);
   return server;
 }

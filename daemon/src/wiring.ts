@@ -23,7 +23,7 @@ import { createPython } from './python/index.js';
 import { createShell, type Shell } from './shell/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
-import { createShadowService, type ShadowService } from './shadow/index.js';
+import { createShadowService, type ReviewTarget, type ShadowService } from './shadow/index.js';
 import { readAuditReferences, type SessionManager } from './sessions/index.js';
 import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
@@ -214,7 +214,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
     review: reviewPort(shadow, shell, ctx.sessions, (ws) => audit.seal(ws)),
-    tools: toolsPort(runtimeFor, ctx.sessions),
+    tools: toolsPort(runtimeFor, ctx.sessions, shadow),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),
@@ -253,6 +253,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
           ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
         }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
+      onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
       // Every turn end signs the audit log, so its unsigned tail is normally empty.
@@ -341,6 +342,27 @@ async function bundleTools(
   return loaded.flat();
 }
 
+/** After a review or direct tool call on a session without a running turn, its shadow files are closed again. */
+function releaseIfIdle(shadow: ShadowService, sessions: () => SessionManager, t: ReviewTarget): void {
+  let running = false;
+  try {
+    running = sessions().get(t.sessionId).running !== null;
+  } catch {
+    // not a session of this daemon: shadow refused it already, or it holds nothing
+  }
+  if (!running) void shadow.release(t).catch(() => undefined);
+}
+
+/** Runs a shadow operation, then releases the session's files if it is idle. */
+function idleAfter<T>(
+  shadow: ShadowService,
+  sessions: () => SessionManager,
+  t: ReviewTarget,
+  p: Promise<T>,
+): Promise<T> {
+  return p.finally(() => releaseIfIdle(shadow, sessions, t));
+}
+
 /** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
 function reviewPort(
   shadow: ShadowService,
@@ -348,6 +370,7 @@ function reviewPort(
   sessions: () => SessionManager,
   seal: (workspace: string) => Promise<void>,
 ): ReviewPort {
+  const after = <T>(t: ReviewTarget, p: Promise<T>) => idleAfter(shadow, sessions, t, p);
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
       sessions().get(sessionId).emit({ type: 'review', action, paths, clientId });
@@ -357,28 +380,35 @@ function reviewPort(
   };
   return {
     // The build output sandboxed commands left in the session's cache: a count, and the paths when asked.
-    status: async (t, includeIgnored) => {
-      const [st, cache] = await Promise.all([shadow.status(t), shell.ignored(t.sessionId, t.workspace)]);
-      const entries = Object.entries(cache.paths);
-      if (entries.length === 0) return st;
-      const files = entries.reduce((n, [, v]) => n + v.files, 0);
-      return {
-        ...st,
-        ignored: {
-          files,
-          ...(includeIgnored
-            ? {
-                paths: entries
-                  .map(([path, v]) => ({ path, change: v.change, files: v.files }))
-                  .sort((a, b) => (a.path < b.path ? -1 : 1)),
-              }
-            : {}),
-        },
-      };
-    },
-    diff: (t, p) => shadow.diff(t, p),
+    status: (t, includeIgnored) =>
+      after(
+        t,
+        (async () => {
+          const [st, cache] = await Promise.all([shadow.status(t), shell.ignored(t.sessionId, t.workspace)]);
+          const entries = Object.entries(cache.paths);
+          if (entries.length === 0) return st;
+          const files = entries.reduce((n, [, v]) => n + v.files, 0);
+          return {
+            ...st,
+            ignored: {
+              files,
+              ...(includeIgnored
+                ? {
+                    paths: entries
+                      .map(([path, v]) => ({ path, change: v.change, files: v.files }))
+                      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+                  }
+                : {}),
+            },
+          };
+        })(),
+      ),
+    diff: (t, p) => after(t, shadow.diff(t, p)),
     accept: async (t, sel, client) => {
-      const r = await shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(
         t.sessionId,
         'accept',
@@ -388,21 +418,31 @@ function reviewPort(
       return r;
     },
     reject: async (t, sel, client) => {
-      const r = await shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
     },
     undo: async (t, client) => {
-      const r = await shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
     },
-    exportBranch: (t, b) => shadow.exportBranch(t, b),
-    file: (t, p) => shadow.file(t, p),
+    exportBranch: (t, b) => after(t, shadow.exportBranch(t, b)),
+    file: (t, p) => after(t, shadow.file(t, p)),
   };
 }
 
-function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: () => SessionManager): ToolsPort {
+function toolsPort(
+  runtimeFor: (sessionId?: string) => ToolRuntime,
+  sessions: () => SessionManager,
+  shadow: ShadowService,
+): ToolsPort {
   return {
     // Without a session: the shared tools; with one: also its own MCP servers' (started first if the daemon restarted).
     list: async (sessionId) => {
@@ -428,14 +468,19 @@ function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: ()
             .catch(() => undefined);
       };
       try {
-        const o = await tools.call({
-          turnId,
-          callId,
-          name: p.tool,
-          input: p.input,
-          signal: AbortSignal.any([signal, cancel.signal]),
-          onProgress,
-        });
+        const o = await idleAfter(
+          shadow,
+          sessions,
+          { sessionId: p.sessionId, workspace: live.meta.workspace },
+          tools.call({
+            turnId,
+            callId,
+            name: p.tool,
+            input: p.input,
+            signal: AbortSignal.any([signal, cancel.signal]),
+            onProgress,
+          }),
+        );
         return { callId, ...o };
       } finally {
         untrack();

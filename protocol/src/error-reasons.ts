@@ -36,6 +36,7 @@ export const ErrorReasons = {
     internal: 'An unexpected failure inside the daemon (logged with its stack on the daemon side).',
     daemon_running: 'A daemon already runs for this state dir (`data.pid`, `data.socket`).',
     lock_contended: 'The daemon lock could not be taken.',
+    event_log_failed: 'A session’s event log could not be written (not for lack of space); the turn was stopped.',
   },
   ServerNotInitialized: {
     not_initialized: 'A request arrived before `initialize`.',
@@ -249,6 +250,10 @@ export const ErrorReasons = {
     stream_error: 'The provider reported an error inside the stream.',
     stream_interrupted: 'The stream broke off.',
     stream_incomplete: 'The stream ended without a stop reason.',
+    first_byte_timeout:
+      'The model did not start answering within modelFirstByteTimeoutMs (`data.timeoutMs`); retryable.',
+    idle_timeout: 'The model stopped sending mid-answer for modelIdleTimeoutMs (`data.timeoutMs`); retryable.',
+    malformed_stream: 'A streamed chunk was not valid JSON (a broken server or proxy); retryable.',
   },
   ConfigMissing: {
     no_trust_root: 'No bundle trust root is installed.',

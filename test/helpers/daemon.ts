@@ -39,6 +39,8 @@ export async function startTestDaemon(
     web?: boolean;
     /** A command that runs the daemon (e.g. `setpriv --reuid …` to run it as another user); it must exec, not fork. */
     wrap?: string[];
+    /** Run the daemon under `ulimit -n N` (a small file-descriptor limit). */
+    maxOpenFiles?: number;
   } = {},
 ): Promise<TestDaemon> {
   const stateDir = opts.stateDir ?? (await makeTempDir());
@@ -56,7 +58,10 @@ export async function startTestDaemon(
     ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']),
     ...(opts.args ?? []),
   ];
-  const [file, ...rest] = [...(opts.wrap ?? []), process.execPath, ...args];
+  // `wrap` execs the daemon (as another user); `ulimit -n` execs it too: the child is the daemon either way.
+  const node = [...(opts.wrap ?? []), process.execPath, ...args];
+  const [file, ...rest] =
+    opts.maxOpenFiles === undefined ? node : ['sh', '-c', `ulimit -n ${opts.maxOpenFiles} && exec "$0" "$@"`, ...node];
   const child = spawn(file, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -144,8 +149,11 @@ export function runCli(
   });
 }
 
-/** Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. */
-export async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+/**
+ * Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. The default cap is close to
+ * the test timeout: a condition is waited for, and only one that never holds ends the wait (CI is loaded).
+ */
+export async function until(cond: () => boolean, ms = 25_000): Promise<boolean> {
   const t = Date.now();
   while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
   return cond();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import type { Logger } from '../state/index.js';
 import type { Git } from './git.js';
 import { type AcceptRecord, type Journal, type LayerSlice, newAcceptId } from './journal.js';

@@ -18,7 +18,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../state/index.js';
 import { writeFileAtomic } from '../state/index.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
 import { blobOid } from './git.js';
 import type { Manifest } from './layer-types.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../state/index.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import type { FaultHook } from './fault.js';
 import type { Base, Entry } from './layer-types.js';
 

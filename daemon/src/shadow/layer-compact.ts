@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DAT_HEADER } from './blob-store.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import type { FaultHook } from './fault.js';
 import type { LayerStore } from './layer.js';
 import type { CompactStats, CompactStep } from './layer-types.js';

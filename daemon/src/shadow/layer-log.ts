@@ -2,7 +2,7 @@ import { type FileHandle, open, readFile, truncate, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import type { Logger } from '../state/index.js';
 import { writeFileAtomic } from '../state/index.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
 import { type Checkpoint, emptyManifest, type Manifest, MAPS, type MapName } from './layer-types.js';
 import { Mutex } from './mutex.js';

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32, createDeflate, deflate, deflateSync } from 'node:zlib';
 import { writeFileAtomic } from '../state/index.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import type { FaultHook } from './fault.js';
 import { gitMode } from './git.js';
 import type { Blob } from './layer-types.js';

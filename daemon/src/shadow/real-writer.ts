@@ -2,7 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readlink, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { typedFsError } from './disk-full.js';
+import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
 import { checkProtected } from './paths.js';
 import { at, DIR_FLAGS, hasProcFd, pathChanged, type RealFs, realPathOf } from './real-fs.js';

@@ -74,6 +74,8 @@ export interface ShadowService {
   writeOverlayLower(t: ReviewTarget, dir: string, opts: { whiteout: string; hide: string[] }): Promise<OverlayLower>;
   /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
   watch(workspace: string, onChange: (paths: string[]) => void): () => void;
+  /** Closes the open files of an idle session's layer (log, blob store); its next use reopens them. */
+  release(t: ReviewTarget): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -403,6 +405,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           void stop();
         }
       };
+    },
+
+    async release(t) {
+      const root = await realpath(path.resolve(t.workspace)).catch(() => null);
+      const open = root === null ? undefined : sessions.get(`${root}\0${t.sessionId}`);
+      const s = open ? await open.catch(() => null) : null;
+      if (s) await s.lock.run(() => s.store.close());
     },
 
     async close() {
