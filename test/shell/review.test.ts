@@ -136,6 +136,19 @@ for (const as of sandboxUsers()) {
       expect(existsSync(path.join(ws, 'node_modules'))).toBe(false);
     }, 60_000);
 
+    it('a command that rewrites .gitignore cannot hide its own writes from review', async (ctx) => {
+      if (skip) return ctx.skip();
+      const { sessionId, shell } = await start({ '.gitignore': '*.log\n', 'a.txt': 'A\n' });
+      const r = await shell(
+        'printf "*.log\\nloot.txt\\nnode_modules/x/\\n" > .gitignore && echo s > loot.txt && echo l > run.log',
+      );
+      expect(exitOf(r), out(r)).toBe(0);
+      // The rules as they were before the run decide: loot.txt is reviewed, the new .gitignore too.
+      const st = await c.request(ShadowStatus, { sessionId, includeIgnored: true });
+      expect(st.files.map((f) => f.path).sort()).toEqual(['.gitignore', 'loot.txt']);
+      expect(st.ignored?.paths?.map((p) => p.path)).toEqual(['run.log']);
+    }, 60_000);
+
     it('review mode: network-off commands run without asking; network asks and the answer decides; the proxy checks hosts', async (ctx) => {
       if (skip) return ctx.skip();
       let hits = 0;
