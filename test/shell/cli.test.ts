@@ -72,6 +72,33 @@ for (const as of sandboxUsers()) {
   });
 }
 
+for (const as of sandboxUsers())
+  describe(`daemon stop and kill -9 end a running command's tree, daemon as ${as}`, () => {
+    for (const how of ['stop', 'kill'] as const)
+      it(`daemon ${how}`, async (ctx) => {
+        const d = await startSandboxDaemon(as);
+        try {
+          const a = await shellAvailable(d);
+          if (!a.ok) {
+            console.log(`skipped: the host sandbox cannot run here (${a.why})`);
+            return ctx.skip();
+          }
+          const ws = makeProject(as, { 'a.txt': 'A\n' });
+          const marker = how === 'stop' ? '1000.625' : '1000.375';
+          const run = runCliAs(as, ['exec', '--', 'sh', '-c', `sleep ${marker} & sleep ${marker}`], d.env, { cwd: ws });
+          const sleeps = () => processesWith(`sleep\u0000${marker}`).length;
+          expect(await until(() => sleeps() === 2, 30_000)).toBe(true);
+          await (how === 'stop' ? d.stop() : d.kill());
+          // SIGTERM: the daemon kills every run before it exits; SIGKILL: the parent-death signal does.
+          expect(await until(() => sleeps() === 0)).toBe(true);
+          await run.done.catch(() => undefined);
+        } finally {
+          await d.stop();
+          await d.cleanup();
+        }
+      }, 60_000);
+  });
+
 describe('where the sandbox cannot run', () => {
   let d: TestDaemon;
   let bin: string;
