@@ -1,7 +1,7 @@
 // Issue 16: `shadowbox exec` — output streamed while the command runs, exit status the command's, Ctrl-C
 // ends the whole tree, `shadowbox status` lists the sandboxes, and where the sandbox cannot run, exec says
 // exactly what is missing and how to enable it. A state dir inside the workspace is invisible to commands.
-import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,16 +88,35 @@ for (const as of sandboxUsers())
           const run = runCliAs(as, ['exec', '--', 'sh', '-c', `sleep ${marker} & sleep ${marker}`], d.env, { cwd: ws });
           const sleeps = () => processesWith(`sleep\u0000${marker}`).length;
           expect(await until(() => sleeps() === 2, 30_000)).toBe(true);
+          // As root the run has cgroups (`shadowbox-<daemon pid>-…`); a daemon killed with -9 cannot remove them.
+          const cgroups = () => runCgroups(d.pid);
+          const hadCgroups = cgroups().length > 0;
           await (how === 'stop' ? d.stop() : d.kill());
           // SIGTERM: the daemon kills every run before it exits; SIGKILL: the parent-death signal does.
           expect(await until(() => sleeps() === 0)).toBe(true);
           await run.done.catch(() => undefined);
+          if (hadCgroups) {
+            // The next daemon's start removes what the killed one left.
+            const next = await startSandboxDaemon(as);
+            await next.stop();
+            await next.cleanup();
+            expect(cgroups()).toEqual([]);
+          }
         } finally {
           await d.stop();
           await d.cleanup();
         }
       }, 60_000);
   });
+
+/** The run cgroups of the daemon with this pid (v1 pids/memory or v2), as the sandbox names them. */
+function runCgroups(pid: number): string[] {
+  const out: string[] = [];
+  for (const parent of ['/sys/fs/cgroup', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'])
+    for (const name of existsSync(parent) ? readdirSync(parent) : [])
+      if (name.startsWith(`shadowbox-${pid}-`)) out.push(path.join(parent, name));
+  return out;
+}
 
 describe('where the sandbox cannot run', () => {
   let d: TestDaemon;
@@ -156,7 +175,6 @@ describe('a state dir inside the workspace', () => {
       ).done;
       expect(r.stdout).not.toContain('.shadowbox-state');
       expect(r.stderr).toContain('.shadowbox-state');
-      const { existsSync } = await import('node:fs');
       expect(existsSync(path.join(stateDir, 'pwn'))).toBe(false);
     } finally {
       await d.stop();

@@ -8,7 +8,7 @@ import type { ShadowService } from '../shadow/index.js';
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import type { CacheSummary } from './cache.js';
-import type { ShellLimits } from './limits.js';
+import { sweepStaleCgroups, type ShellLimits } from './limits.js';
 import { findProgram, probeSandbox, type SandboxProbe } from './probe.js';
 import { ShellSandbox } from './sandbox.js';
 import { createShellTool, type ShellToolInput } from './shell-tool.js';
@@ -47,6 +47,8 @@ export interface ShellDeps {
 export async function createShell(deps: ShellDeps): Promise<Shell> {
   const probe = await probeSandbox(path.join(deps.stateDir, 'sandbox-probe'), deps.env);
   if (!probe.available) deps.logger.info(`shell: not offered (${probe.missing.join('; ')})`);
+  const swept = await sweepStaleCgroups(probe.cgroup).catch(() => 0);
+  if (swept > 0) deps.logger.info(`shell: removed ${swept} cgroup(s) a killed daemon left behind`);
   const sandbox = new ShellSandbox({
     stateDir: deps.stateDir,
     probe,

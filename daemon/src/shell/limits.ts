@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../state/index.js';
 
@@ -44,6 +44,43 @@ export function prlimitArgs(l: ShellLimits): string[] {
   ];
 }
 
+/** Where run cgroups are made: the v1 pids and memory hierarchies, or the v2 root. */
+export function cgroupParents(kind: 'v1' | 'v2'): string[] {
+  return kind === 'v1' ? ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'] : ['/sys/fs/cgroup'];
+}
+
+const RUN_CGROUP = /^shadowbox-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Why: a daemon killed with -9 never removes its runs' cgroups (its processes died with it, the folders
+ * stay). At start, removes every `shadowbox-<pid>-…` cgroup whose daemon is gone; rmdir removes only an
+ * empty one, so nothing still running is touched. Returns how many it removed.
+ */
+export async function sweepStaleCgroups(kind: 'v1' | 'v2' | null, parents = kind ? cgroupParents(kind) : []) {
+  let removed = 0;
+  for (const parent of parents) {
+    const names = await readdir(parent).catch(() => [] as string[]);
+    for (const name of names) {
+      const m = RUN_CGROUP.exec(name);
+      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      await rmdir(path.join(parent, name)).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A cgroup made for one run (root only): the launcher joins it before anything else starts. */
 export interface RunCgroup {
   /** `cgroup.procs` files the launcher writes its pid to. */
@@ -66,11 +103,11 @@ export async function makeRunCgroup(
   const made: string[] = [];
   try {
     if (kind === 'v1') {
-      const pids = path.join('/sys/fs/cgroup/pids', name);
+      const pids = path.join(cgroupParents('v1')[0], name);
       await mkdir(pids);
       made.push(pids);
       await writeFile(path.join(pids, 'pids.max'), String(l.maxProcesses));
-      const mem = path.join('/sys/fs/cgroup/memory', name);
+      const mem = path.join(cgroupParents('v1')[1], name);
       try {
         await mkdir(mem);
         made.push(mem);

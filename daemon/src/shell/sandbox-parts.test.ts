@@ -1,9 +1,13 @@
 // The sandbox's pure parts: the environment allowlist, bubblewrap's arguments, overlay option escaping,
 // the capped output, and the command matcher policy rules use.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchCommand, simpleCommands } from '../policy/command.js';
 import { overlayOptions, overlayPath } from './launch.js';
-import { prlimitArgs, DEFAULT_SHELL_LIMITS } from './limits.js';
+import { prlimitArgs, DEFAULT_SHELL_LIMITS, sweepStaleCgroups } from './limits.js';
 import { CappedOutput } from './output.js';
 import { bwrapArgs, PROXY_PORT, sandboxEnv, SANDBOX_HOME } from './system-view.js';
 
@@ -147,5 +151,26 @@ describe('command rules', () => {
     expect(matchCommand('git push*', 'echo git push')).toBe(false);
     expect(matchCommand('npm test', 'npm test --watch')).toBe(false);
     expect(matchCommand('npm t?st*', 'npm test -- a')).toBe(true);
+  });
+});
+
+describe('sweepStaleCgroups', () => {
+  it('removes the empty run cgroups of daemons that are gone, and nothing else', async () => {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'sbx-cg-'));
+    const dead = spawnSync('true').pid; // exited: its pid is free
+    const names = {
+      gone: `shadowbox-${dead}-0123abcd`,
+      goneBusy: `shadowbox-${dead}-4567cdef`,
+      mine: `shadowbox-${process.pid}-89abcdef`,
+      init: 'shadowbox-1-00000000',
+      other: 'user.slice',
+    };
+    for (const n of Object.values(names)) mkdirSync(path.join(parent, n));
+    // Not empty: as a cgroup with processes in it, rmdir refuses it.
+    writeFileSync(path.join(parent, names.goneBusy, 'x'), '');
+    expect(await sweepStaleCgroups('v2', [parent])).toBe(1);
+    expect(existsSync(path.join(parent, names.gone))).toBe(false);
+    for (const n of [names.goneBusy, names.mine, names.init, names.other])
+      expect(existsSync(path.join(parent, n)), n).toBe(true);
   });
 });
