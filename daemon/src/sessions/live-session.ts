@@ -30,6 +30,8 @@ export class LiveSession {
   /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
   conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
+  /** Direct tool calls (tools/call) running now: session/cancel aborts them as well. */
+  readonly direct = new Set<AbortController>();
   readonly broker: PermissionBroker;
   /** Usage, plan, instruction files and context of the session, folded from every event (kept when unloaded). */
   readonly summary: SessionSummary = {};

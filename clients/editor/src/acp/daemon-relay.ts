@@ -10,6 +10,7 @@ import {
 import type { BridgeState } from './bridge-state.js';
 import {
   compactionUpdate,
+  liveOutputUpdate,
   locationsOf,
   permissionAnswer,
   permissionOptions,
@@ -28,6 +29,12 @@ export function relayDaemonToEditor(s: BridgeState): void {
     const ws = s.workspaces.get(e.sessionId);
     if (!ws) return;
     const ev = e.event;
+    if (ev.type === 'tool_output') {
+      s.send(e.sessionId, [liveOutputUpdate(s.live, ev.callId, ev.text)]);
+      return;
+    }
+    if (ev.type === 'tool_call_update' && (ev.status === 'completed' || ev.status === 'failed'))
+      s.live.delete(ev.callId);
     if (ev.type === 'tool_call_update' && ev.status === 'completed' && ev.changed?.length) {
       // The texts are fetched now; the queue keeps the order of updates.
       s.send(
