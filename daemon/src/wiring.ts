@@ -25,11 +25,18 @@ import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/in
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ReviewTarget, type ShadowService } from './shadow/index.js';
 import { readAuditReferences, type SessionManager } from './sessions/index.js';
-import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
+import {
+  createBuiltinTools,
+  createFetchTool,
+  createPlanTool,
+  createToolRuntime,
+  type ToolRuntime,
+} from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
 import { registerWebRoutes } from './web/index.js';
-import { systemPrompt } from './agent/index.js';
+import { collectInstructions, instructionDirs, systemPrompt } from './agent/index.js';
 import { envInt, loadConfig, type Logger } from './state/index.js';
+import { userInstructionsFile, webFetchPort, workspaceReader } from './wiring-agent.js';
 
 /**
  * The only place that knows every capability: builds audit, policy, shadow, providers, bundles,
@@ -167,6 +174,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   const tools: AnyTool[] = [
     ...createBuiltinTools(),
+    createPlanTool(),
+    createFetchTool(webFetchPort(netFetch, fetchPolicy)),
     createRunBundleTool(runDeps),
     createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
@@ -243,8 +252,24 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       defaultMode: config.mode ?? 'review',
       maxTurns,
       permissionTimeoutMs,
-      system: (meta) =>
-        systemPrompt({ workspace: meta.workspace, mode: meta.mode, tools: runtimeFor(meta.sessionId).list() }),
+      system: (meta, instructions) =>
+        systemPrompt({
+          workspace: meta.workspace,
+          mode: meta.mode,
+          tools: runtimeFor(meta.sessionId).list(),
+          instructions,
+        }),
+      // AGENTS.md / CLAUDE.md as the agent sees them (its pending edits count), plus the person's own file.
+      instructions: async (meta, paths) =>
+        collectInstructions({
+          dirs: instructionDirs(paths),
+          read: workspaceReader(() => shadow.view(meta.sessionId, meta.workspace)),
+          user: userInstructionsFile(env, stateDir),
+        }),
+      pendingChanges: async (meta) =>
+        (await shadow.status({ sessionId: meta.sessionId, workspace: meta.workspace })).files.map((f) => f.path),
+      rewindShadow: (meta, keep, drop, label) =>
+        shadow.rewind({ sessionId: meta.sessionId, workspace: meta.workspace }, keep, drop, label),
       createModel: (spec) => models.create(spec),
       createTools: (c) =>
         runtimeFor(c.sessionId).forSession({

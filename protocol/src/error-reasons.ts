@@ -31,6 +31,14 @@ export const ErrorReasons = {
     invalid_command_arguments:
       'A language-server command (`shadowbox.accept`, `shadowbox.reject`) did not get `[{uri, hunks?}]`.',
     unknown_command: 'The language server has no such command (`workspace/executeCommand`).',
+    images_not_supported:
+      'The session’s model does not take images (config.json `models.<spec>.images: true` says it does); the prompt was not sent.',
+    turn_not_found: '`session/rewind` names no turn still in effect (`data.turns` lists them).',
+    nothing_to_rewind: 'There is no later turn to take back.',
+    rewind_too_far:
+      'A turn to take back made changes whose checkpoint left the rewind window (the last 50–100 checkpoints keep what a rewind restores).',
+    nothing_to_compact: 'The conversation is too short to summarize.',
+    bad_command_arguments: 'A slash command got arguments it does not take (`data.usage` shows its form).',
   },
   InternalError: {
     internal: 'An unexpected failure inside the daemon (logged with its stack on the daemon side).',
@@ -143,6 +151,9 @@ export const ErrorReasons = {
       'A run asked for more time than the configured cap (`data.maxTimeoutMs`); it is refused, not cut.',
   },
   ToolFailed: {
+    fetch_not_text: 'The fetched document is not text (HTML, markdown, JSON, XML or plain text); `data.contentType`.',
+    fetch_redirected:
+      'The page redirects to another host (`data.location`), which the policy has not allowed: fetch that URL instead.',
     tool_error: 'The tool ran and reported a failure (its output says why).',
     internal_error: 'The tool failed unexpectedly.',
     mcp_connect_failed: 'The MCP server did not start.',
@@ -277,6 +288,7 @@ export const ErrorReasons = {
   ProviderRequestInvalid: {
     bad_request: 'The provider rejected the request (400/413/422).',
     context_too_long: 'The conversation is too long for the model’s context window.',
+    compaction_failed: 'Summarizing the older turns failed (the model answered with no summary).',
   },
 
   BundleVerificationFailed: {

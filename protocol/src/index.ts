@@ -4,6 +4,8 @@ export * from './error-reasons.js';
 export * from './define.js';
 export * from './lifecycle.js';
 export * from './session.js';
+export * from './agent-types.js';
+export * from './commands.js';
 export * from './tools.js';
 export * from './shadow.js';
 export * from './audit.js';

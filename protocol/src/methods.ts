@@ -2,6 +2,7 @@ import type { AnyNotificationDef, AnyRequestDef } from './define.js';
 import * as audit from './audit.js';
 import * as buffers from './buffers.js';
 import * as bundles from './bundles.js';
+import * as commands from './commands.js';
 import * as lifecycle from './lifecycle.js';
 import * as session from './session.js';
 import * as shadow from './shadow.js';
@@ -24,6 +25,9 @@ export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
   session.SessionPrompt,
   session.SessionCancel,
   session.SessionConfigure,
+  commands.SessionCommand,
+  commands.SessionRewind,
+  commands.SessionCompact,
   session.SessionEventNotification,
   session.PermissionRequest,
   session.PermissionRespond,

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineNotification, defineRequest } from './define.js';
+import { ImageBlock, InstructionFile, PlanItem, Usage } from './agent-types.js';
 
-export const ToolKind = z.enum(['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other']);
+export const ToolKind = z.enum(['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'think', 'other']);
 /** An ACP tool kind: what a call does (the policy matches on it, clients show it). */
 export type ToolKind = z.infer<typeof ToolKind>;
 /** A policy decision: run the call, ask a person, or refuse it. */
@@ -71,6 +72,16 @@ export const SessionInfo = z.object({
     .describe(
       'Names of the MCP servers given to this session (session/create, session/configure); their commands, env and headers are never sent back.',
     ),
+  usage: Usage.optional().describe('Token usage of every model call of the session so far (rewound turns included).'),
+  instructions: z
+    .array(InstructionFile)
+    .optional()
+    .describe('The instruction files the model was last given (AGENTS.md, CLAUDE.md, the user-level file).'),
+  plan: z.array(PlanItem).optional().describe('The agent’s current plan (the last `plan` event).'),
+  context: z
+    .object({ tokens: z.number().int(), window: z.number().int() })
+    .optional()
+    .describe('Estimated tokens the next model call sends, and the model’s context window.'),
 });
 
 export const ToolDecision = z.object({
@@ -103,7 +114,14 @@ export const TurnError = z.object({
 
 export const SessionEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session_created'), workspace: z.string(), model: z.string(), mode: PolicyMode }),
-  z.object({ type: z.literal('user_message'), turnId: z.string(), text: z.string(), clientId: z.string() }),
+  z.object({
+    type: z.literal('user_message'),
+    turnId: z.string(),
+    text: z.string(),
+    clientId: z.string(),
+    images: z.array(ImageBlock).optional().describe('Images sent with the prompt (given to the model with the text).'),
+    command: z.string().optional().describe('The slash command that sent this prompt (e.g. `init`).'),
+  }),
   z.object({ type: z.literal('turn_start'), turnId: z.string(), model: z.string() }),
   z.object({ type: z.literal('message_delta'), turnId: z.string(), text: z.string() }),
   z.object({ type: z.literal('reasoning_delta'), turnId: z.string(), text: z.string() }),
@@ -173,12 +191,48 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     outcome: PermissionOutcome,
     by: z.string().optional(),
   }),
-  z.object({
-    type: z.literal('usage'),
-    turnId: z.string(),
-    inputTokens: z.number().int(),
-    outputTokens: z.number().int(),
-  }),
+  // Keys in the order the daemon writes them (type and turnId first), so a parsed event serializes the same.
+  z
+    .object({
+      type: z.literal('usage'),
+      turnId: z.string(),
+      ...Usage.shape,
+      contextWindow: z.number().int().optional().describe('The model’s context window (for a context gauge).'),
+    })
+    .describe('Token usage of one model call (input includes cached input).'),
+  z
+    .object({ type: z.literal('plan'), turnId: z.string(), items: z.array(PlanItem) })
+    .describe('The agent replaced its plan (the `plan` tool); clients show it as a checklist.'),
+  z
+    .object({ type: z.literal('instructions'), files: z.array(InstructionFile) })
+    .describe('The instruction files given to the model changed (a file appeared, changed, or went away).'),
+  z
+    .object({
+      type: z.literal('compaction'),
+      turnId: z.string().nullable(),
+      summary: z.string().describe('The compact record that replaces the older messages.'),
+      keepFrom: z
+        .number()
+        .int()
+        .nonnegative()
+        .describe(
+          'Index, in the full conversation rebuilt from this log, of the first message kept after the summary.',
+        ),
+      compacted: z.number().int().describe('How many messages the summary replaces.'),
+      tokensBefore: z.number().int(),
+      tokensAfter: z.number().int(),
+      trigger: z.enum(['auto', 'command']),
+    })
+    .describe('Older turns were summarized; the model sees the summary and the messages from keepFrom on.'),
+  z
+    .object({
+      type: z.literal('rewind'),
+      toTurn: z.string().nullable().describe('The turn the session went back to the end of (null: before the first).'),
+      rewound: z.array(z.string()).describe('Turns taken back; they stay in the log, marked by this event.'),
+      files: z.array(z.string()).describe('Shadow paths put back to what they held at the end of toTurn.'),
+      clientId: z.string().optional(),
+    })
+    .describe('The conversation and the shadow workspace went back to the end of an earlier turn.'),
   z.object({
     type: z.literal('checkpoint'),
     turnId: z.string(),
@@ -191,6 +245,7 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     turnId: z.string(),
     stopReason: StopReason,
     error: TurnError.optional(),
+    usage: Usage.optional().describe('Usage of the turn’s model calls together.'),
   }),
   z.object({ type: z.literal('client_attached'), clientId: z.string(), name: z.string(), kind: z.string() }),
   z.object({ type: z.literal('client_detached'), clientId: z.string() }),
@@ -272,6 +327,13 @@ export const SessionPrompt = defineRequest({
   params: z.object({
     sessionId: z.string(),
     text: z.string().min(1).max(1_000_000),
+    images: z
+      .array(ImageBlock)
+      .max(8)
+      .optional()
+      .describe(
+        'Images for models that accept them (config.json `models.<spec>.images`, or a known vision model); others refuse the prompt (InvalidParams, reason images_not_supported).',
+      ),
     maxTurns: z
       .number()
       .int()
@@ -284,6 +346,7 @@ export const SessionPrompt = defineRequest({
     turnId: z.string(),
     stopReason: StopReason,
     error: TurnError.optional(),
+    usage: Usage.optional(),
   }),
 });
 

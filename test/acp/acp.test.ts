@@ -124,10 +124,10 @@ describe('shadowbox acp against a running daemon', () => {
     await init(e);
     const r = await e.agent.request('session/load', { sessionId: s.sessionId, cwd: ws, mcpServers: [] });
     expect(r?.modes?.currentModeId).toBe('read-only');
-    // Replayed before the response.
-    expect(e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update)).toEqual([
-      { sessionUpdate: 'current_mode_update', currentModeId: 'read-only' },
-    ]);
+    // Replayed before the response, then the slash commands the session offers.
+    const updates = e.updates.filter((u) => u.sessionId === s.sessionId).map((u) => u.update);
+    expect(updates[0]).toEqual({ sessionUpdate: 'current_mode_update', currentModeId: 'read-only' });
+    expect(updates.slice(1).map((u) => u.sessionUpdate)).toEqual(['available_commands_update']);
   });
 
   it('the editor closing stdin mid-request: the bridge exits 0 and the daemon keeps running with the session', async () => {

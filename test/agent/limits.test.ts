@@ -13,6 +13,7 @@ import {
   SessionPrompt,
   type SessionEvent,
 } from '@shadowbox/protocol';
+import { COMPACT_SYSTEM } from '../../daemon/src/agent/compact.js';
 import { ELIDED_PREFIX } from '../../daemon/src/agent/context.js';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
@@ -45,22 +46,38 @@ afterAll(async () => {
   await model?.close();
 });
 
+/** A compaction request (its system prompt is COMPACT_SYSTEM). */
+const isCompaction = (r: RecordedRequest) => {
+  const first = messagesOf(r)[0];
+  return first?.role === 'system' && text(first) === COMPACT_SYSTEM;
+};
+
 describe('context budget', () => {
   let d: TestDaemon;
+  // Its own model: compaction calls get an empty answer (no summary), so elision is what keeps the window.
+  let budgetModel: ModelServer;
   beforeAll(async () => {
-    d = await startTestDaemon({ web: false, env: env({ SHADOWBOX_CONTEXT_WINDOW: '2000' }) });
+    budgetModel = await startModelServer({ onRequest: (r) => (isCompaction(r) ? { text: [] } : undefined) });
+    d = await startTestDaemon({
+      web: false,
+      env: { ...env({ SHADOWBOX_CONTEXT_WINDOW: '10800' }), OPENAI_BASE_URL: `${budgetModel.url}/v1` },
+    });
   });
   afterAll(async () => {
     await d?.stop();
     await d?.cleanup();
+    await budgetModel?.close();
   });
 
-  it('elides the oldest tool output when the conversation outgrows the window, and keeps the latest', async () => {
+  it('elides the oldest tool output when the conversation outgrows the window and compaction yields no summary, and keeps the latest', async () => {
+    const model = budgetModel;
     const ws = await makeTempDir('ws');
-    // Three files of ~2 KB each: two fit in a 2000-token window (budget 80% = ~6400 characters), three do not.
+    // Three files of ~8 KB (~2,000 tokens) each. A 10,800-token window leaves 80% = 8,640 tokens, of which the
+    // system prompt and the tools' schemas take ~3,600 (large files keep the test valid as tools are added):
+    // two outputs fit, three do not.
     for (const name of ['a', 'b', 'c']) {
       const lines = Array.from(
-        { length: 30 },
+        { length: 130 },
         (_, i) => `${name.toUpperCase()}-MARK line ${String(i).padStart(2, '0')} ${'x'.repeat(40)}`,
       );
       await writeFile(path.join(ws, `${name}.txt`), `${lines.join('\n')}\n`);
@@ -76,14 +93,17 @@ describe('context budget', () => {
     const before = model.requests.length;
     const r = await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'read a, b and c' });
     expect(r.stopReason).toBe('end_turn');
-    const reqs = model.requests.slice(before);
+    const all = model.requests.slice(before);
+    // Near the window the loop asked for a summary first; with none, the conversation stays whole.
+    expect(all.some(isCompaction)).toBe(true);
+    const reqs = all.filter((r) => !isCompaction(r));
     expect(reqs).toHaveLength(4);
 
     // Two outputs fit: nothing elided yet.
     const third = toolMessages(reqs[2]);
     expect(third.map((m) => m.tool_call_id)).toEqual(['call_a', 'call_b']);
-    expect(text(third[0])).toContain('A-MARK line 29');
-    expect(text(third[1])).toContain('B-MARK line 29');
+    expect(text(third[0])).toContain('A-MARK line 129');
+    expect(text(third[1])).toContain('B-MARK line 129');
 
     // Three do not: the oldest is replaced by the marker, the newest is sent whole.
     const fourth = toolMessages(reqs[3]);
@@ -91,7 +111,7 @@ describe('context budget', () => {
     expect(text(fourth[0]).startsWith(ELIDED_PREFIX)).toBe(true);
     expect(text(fourth[0])).not.toContain('A-MARK');
     expect(text(fourth[2])).toContain('C-MARK line 00');
-    expect(text(fourth[2])).toContain('C-MARK line 29');
+    expect(text(fourth[2])).toContain('C-MARK line 129');
     // The user's prompt is never elided.
     expect(messagesOf(reqs[3]).some((m) => m.role === 'user' && text(m).includes('read a, b and c'))).toBe(true);
 
@@ -100,7 +120,8 @@ describe('context budget', () => {
     const aDone = att.history.find(
       (e) => e.event.type === 'tool_call_update' && e.event.callId === 'call_a' && e.event.status === 'completed',
     );
-    expect(aDone && aDone.event.type === 'tool_call_update' ? aDone.event.content : '').toContain('A-MARK line 29');
+    expect(aDone && aDone.event.type === 'tool_call_update' ? aDone.event.content : '').toContain('A-MARK line 129');
+    expect(att.history.some((e) => e.event.type === 'compaction')).toBe(false);
     c.dispose();
   });
 });

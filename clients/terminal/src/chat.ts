@@ -1,4 +1,9 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import {
+  ImageMimeType,
+  MAX_IMAGE_BASE64_CHARS,
+  type ImageBlock,
   type PermissionRequest,
   SessionAttach,
   SessionCancel,
@@ -153,8 +158,14 @@ export class Chat {
     }
     this.cancelSent = false;
     const sessionId = this.current().sessionId;
+    const images = await imagesIn(text, this.io.cwd);
+    for (const i of images) this.screen.print(c.dim(`attached image ${i.name}`));
     try {
-      const result = await this.client.request(SessionPrompt, { sessionId, text });
+      const result = await this.client.request(SessionPrompt, {
+        sessionId,
+        text,
+        ...(images.length ? { images } : {}),
+      });
       // The turn_end event normally arrives before the response; give it a moment if not.
       if (this.transcript.runningTurn === result.turnId)
         await new Promise<void>((resolve) => {
@@ -289,4 +300,37 @@ export class Chat {
       );
     this.client.dispose();
   }
+}
+
+const IMAGE_TYPES: Record<string, ImageBlock['mimeType']> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+};
+
+/**
+ * Images a prompt names by path (dragging a file into a terminal pastes its path): each word, quoted or
+ * not, that ends in .png/.jpg/.jpeg/.gif/.webp and names an existing file of at most 5 MiB, relative to
+ * the terminal's folder or absolute. The path stays in the text, so the model knows what it looks at.
+ */
+export async function imagesIn(text: string, cwd: string): Promise<ImageBlock[]> {
+  const out: ImageBlock[] = [];
+  const words = text.match(/'[^']+'|"[^"]+"|\S+/g) ?? [];
+  for (const w of words) {
+    const p = w
+      .replace(/^['"]|['"]$/g, '')
+      .replace(/[?!,;:)]+$/, '')
+      .replace(/\\ /g, ' ');
+    const ext = /\.([a-z]+)$/i.exec(p)?.[1]?.toLowerCase();
+    const type = ext ? ImageMimeType.safeParse(IMAGE_TYPES[ext]) : null;
+    if (!type?.success) continue;
+    const file = path.resolve(cwd, p);
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile() || Math.ceil(st.size / 3) * 4 > MAX_IMAGE_BASE64_CHARS) continue;
+    out.push({ mimeType: type.data, data: (await readFile(file)).toString('base64'), name: path.basename(file) });
+    if (out.length === 8) break;
+  }
+  return out;
 }

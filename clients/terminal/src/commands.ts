@@ -1,7 +1,9 @@
 import {
   PolicyMode,
   AuditQuery,
+  SessionCommand,
   SessionConfigure,
+  SLASH_COMMANDS,
   SessionList,
   ShadowAccept,
   ShadowDiff,
@@ -46,6 +48,26 @@ export function parseSelection(args: string[]): { paths: string[]; hunks: string
     (a.includes('#') ? hunks : paths).push(a);
   }
   return { paths, hunks };
+}
+
+/**
+ * A protocol slash command the daemon executes (`session/command`): its text answer is printed. The terminal
+ * keeps richer local forms of /review, /accept, /reject, /undo, /mode and /model (colored diffs).
+ */
+function daemonCommand(name: string): Command {
+  const declared = SLASH_COMMANDS.find((c) => c.name === name)!;
+  return {
+    usage: `/${name}${'hint' in declared ? ` ${declared.hint}` : ''}`,
+    summary: declared.description,
+    async run(ctx, args) {
+      const r = await ctx.client.request(SessionCommand, {
+        sessionId: ctx.session().sessionId,
+        command: name,
+        args: args.join(' '),
+      });
+      ctx.print(r.text.split('\n'));
+    },
+  };
 }
 
 const commands: Record<string, Command> = {
@@ -150,6 +172,9 @@ const commands: Record<string, Command> = {
       await ctx.client.request(SessionConfigure, { sessionId: ctx.session().sessionId, mode: parsed.data });
     },
   },
+  rewind: daemonCommand('rewind'),
+  compact: daemonCommand('compact'),
+  init: daemonCommand('init'),
   audit: {
     usage: '/audit [N]',
     summary: 'the last N audit entries of this session (default 20)',

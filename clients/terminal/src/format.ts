@@ -2,6 +2,7 @@ import type {
   AuditQuery,
   ParamsOf,
   PermissionRequest,
+  PlanItem,
   ResultOf,
   SessionList,
   ShadowAccept,
@@ -49,6 +50,27 @@ export function summarizeInput(input: unknown, max = 160): string {
 
 type ToolKind = ParamsOf<typeof PermissionRequest>['kind'];
 
+/** The agent's plan as a checklist: ✓ done, ▸ in progress, ○ pending. */
+export function planLines(items: readonly PlanItem[], c: Colors): string[] {
+  const done = items.filter((i) => i.status === 'done').length;
+  return [
+    c.bold(`plan · ${done}/${items.length} done`),
+    ...items.map((i) =>
+      i.status === 'done'
+        ? `  ${c.green('✓')} ${c.dim(i.content)}`
+        : i.status === 'in_progress'
+          ? `  ${c.cyan('▸')} ${c.bold(i.content)}`
+          : `  ${c.dim('○')} ${i.content}`,
+    ),
+  ];
+}
+
+/** A turn's tokens for the footer: "3,000 in (2,300 cached) / 60 out · $0.0038". */
+export function usageLine(u: { input: number; output: number; cached: number; cost: number | undefined }): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `${n(u.input)} tokens in${u.cached ? ` (${n(u.cached)} cached)` : ''} / ${n(u.output)} out${u.cost !== undefined ? ` · $${u.cost < 0.01 ? u.cost.toFixed(4) : u.cost.toFixed(2)}` : ''}`;
+}
+
 /** One color per tool kind, so reads, edits and commands are told apart at a glance. */
 export function kindLabel(kind: ToolKind, c: Colors): string {
   const color =
@@ -60,6 +82,7 @@ export function kindLabel(kind: ToolKind, c: Colors): string {
       move: c.yellow,
       execute: c.magenta,
       fetch: c.cyan,
+      think: c.gray,
       other: c.gray,
     }[kind] ?? c.gray;
   return color(kind.padEnd(7));

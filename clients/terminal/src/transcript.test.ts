@@ -54,7 +54,7 @@ describe('Transcript', () => {
       code: 0,
     });
     emit({ type: 'checkpoint', turnId: turn, commit: 'abc', summary: 's', files: ['a.ts'] });
-    emit({ type: 'usage', turnId: turn, inputTokens: 100, outputTokens: 20 });
+    emit({ type: 'usage', turnId: turn, inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 });
     emit({ type: 'turn_end', turnId: turn, stopReason: 'end_turn' });
     const lines = text().split('\n');
     expect(text()).not.toMatch(/\x1b/);

@@ -1,5 +1,14 @@
-import type { SessionEvent } from '@shadowbox/protocol';
-import { foldLines, formatDuration, kindLabel, summarizeInput, toolDoneLine, toolRunningLine } from './format.js';
+import type { PlanItem, SessionEvent } from '@shadowbox/protocol';
+import {
+  foldLines,
+  formatDuration,
+  kindLabel,
+  planLines,
+  summarizeInput,
+  toolDoneLine,
+  toolRunningLine,
+  usageLine,
+} from './format.js';
 import { MarkdownLines } from './markdown.js';
 import type { Screen } from './screen.js';
 
@@ -39,7 +48,9 @@ export class Transcript {
   private midLine = false;
   private turnStartedAt = 0;
   private thinking = false;
-  private usage = { input: 0, output: 0 };
+  private usage = { input: 0, output: 0, cached: 0, cost: undefined as number | undefined };
+  /** The agent's checklist (the latest `plan` event), shown live while the turn runs. */
+  private plan: PlanItem[] | null = null;
   private readonly turnEndListeners = new Set<(e: Extract<Body, { type: 'turn_end' }>) => void>();
 
   constructor(
@@ -72,15 +83,45 @@ export class Transcript {
     switch (e.type) {
       case 'session_created':
         return this.note(c.dim(`session ${ev.sessionId} on ${e.workspace} · ${e.model} · mode ${e.mode}`));
-      case 'user_message':
-        if (!replay && e.clientId === this.me() && this.screen.look.tty) return;
+      case 'user_message': {
+        // This terminal shows its own prompts as typed (a slash command's turn too).
+        if (!replay && e.clientId === this.me() && (this.screen.look.tty || e.command)) return;
+        const images = e.images?.length
+          ? c.dim(`  [+${e.images.length} image(s): ${e.images.map((i) => i.name ?? i.mimeType).join(', ')}]`)
+          : '';
         return this.note(
-          `${c.bold(c.green('›'))} ${e.text}${e.clientId === this.me() ? '' : c.dim(`  (from ${this.nameOf(e.clientId)})`)}`,
+          `${c.bold(c.green('›'))} ${e.command ? `/${e.command}` : e.text}${images}${e.clientId === this.me() ? '' : c.dim(`  (from ${this.nameOf(e.clientId)})`)}`,
+        );
+      }
+      case 'plan':
+        this.plan = e.items;
+        if (!this.screen.look.tty || replay) return this.note(planLines(e.items, c));
+        this.screen.setLive('~plan', { render: () => planLines(this.plan ?? [], c).join('\n') });
+        return;
+      case 'instructions':
+        return this.note(
+          c.dim(
+            e.files.length
+              ? `instructions in effect: ${e.files.map((f) => `${f.path}${f.scope === 'user' ? ' (yours)' : ''}${f.truncated ? ' (cut)' : ''}`).join(', ')}`
+              : 'no instruction files in effect',
+          ),
+        );
+      case 'compaction':
+        return this.note(
+          c.dim(
+            `↻ ${e.trigger === 'command' ? '/compact: ' : ''}summarized ${e.compacted} earlier message(s) (about ${e.tokensBefore} → ${e.tokensAfter} tokens); the full history stays in the log`,
+          ),
+        );
+      case 'rewind':
+        return this.note(
+          c.yellow(
+            `↶ rewound ${e.rewound.length} turn(s)${e.clientId ? ` by ${this.nameOf(e.clientId)}` : ''}: the conversation${e.files.length ? ` and ${e.files.join(', ')}` : ''} went back; your files did not change`,
+          ),
         );
       case 'turn_start':
         this.runningTurn = e.turnId;
         this.turnStartedAt = at;
-        this.usage = { input: 0, output: 0 };
+        this.usage = { input: 0, output: 0, cached: 0, cost: undefined };
         this.streamed = false;
         this.md.reset();
         this.showTurnSpinner();
@@ -129,6 +170,8 @@ export class Transcript {
       case 'usage':
         this.usage.input += e.inputTokens;
         this.usage.output += e.outputTokens;
+        this.usage.cached += e.cachedInputTokens;
+        if (e.costUsd !== undefined) this.usage.cost = (this.usage.cost ?? 0) + e.costUsd;
         return;
       case 'checkpoint':
         return this.note(
@@ -288,9 +331,13 @@ export class Transcript {
     for (const id of this.tools.keys()) this.screen.setLive(`tool:${id}`, null);
     this.tools.clear();
     this.thinking = false;
+    if (this.plan && this.screen.look.tty) {
+      this.screen.setLive('~plan', null);
+      this.screen.print(planLines(this.plan, c));
+    }
+    this.plan = null;
     const took = this.turnStartedAt ? formatDuration(Math.max(0, at - this.turnStartedAt)) : '';
-    const tokens =
-      this.usage.input || this.usage.output ? ` · ${this.usage.input} tokens in / ${this.usage.output} out` : '';
+    const tokens = this.usage.input || this.usage.output ? ` · ${usageLine(this.usage)}` : '';
     if (e.stopReason === 'end_turn') this.screen.print(c.dim(`— done · ${took}${tokens}`));
     else if (e.stopReason === 'cancelled') this.screen.print(c.yellow(`⊘ turn cancelled after ${took}`));
     else if (e.stopReason === 'error')

@@ -1,6 +1,8 @@
 import {
+  parseSlashCommand,
   PolicyMode,
   PermissionRequest,
+  SessionCommand,
   PermissionRespond,
   SessionAttach,
   SessionCancel,
@@ -17,6 +19,8 @@ import { ConnectionClosedError, RpcError, type RpcClient } from './rpc/rpc-clien
 import { fragmentFor, TOKEN_KEY } from './token.js';
 import { AuditPanel } from './ui/audit.js';
 import { ago, h, replaceChildren } from './ui/dom.js';
+import { AttachmentsPanel } from './ui/attachments.js';
+import { PlanPanel } from './ui/plan.js';
 import { ReviewPanel } from './ui/review.js';
 import { TranscriptRenderer } from './ui/transcript.js';
 
@@ -49,6 +53,9 @@ export class App {
   private readonly transcript: TranscriptRenderer;
   private readonly review: ReviewPanel;
   private readonly audit: AuditPanel;
+  private readonly plan: PlanPanel;
+  /** Images pasted into the composer, sent with the next prompt. */
+  private readonly attachments: AttachmentsPanel;
 
   constructor(
     private readonly root: HTMLElement,
@@ -66,6 +73,9 @@ export class App {
       ...hooks,
       target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null),
     });
+    this.plan = new PlanPanel(this.els.plan);
+    this.attachments = new AttachmentsPanel(this.els.attachments, (t, l) => this.toast(t, l));
+    this.attachments.listen(this.els.prompt);
     if (opts.workspace) localStorage.setItem(WORKSPACE_KEY, opts.workspace);
     this.els.workspace.value = opts.workspace ?? localStorage.getItem(WORKSPACE_KEY) ?? '';
     setInterval(() => void this.loadSessions(), 5000);
@@ -154,6 +164,7 @@ export class App {
     const fresh = !this.view;
     if (fresh) {
       this.transcript.reset();
+      this.plan.reset();
       this.review.clear();
       this.lastReviewRev = -1;
     }
@@ -191,9 +202,22 @@ export class App {
     this.els.prompt.value = '';
     this.promptBusy = true;
     this.render();
+    const command = parseSlashCommand(text);
+    const images = command ? [] : this.attachments.take();
     try {
-      await c.request(SessionPrompt, { sessionId: view.info.sessionId, text });
+      if (command) {
+        // The slash commands every client offers, executed by the daemon; the answer goes in the transcript.
+        const r = await c.request(SessionCommand, { sessionId: view.info.sessionId, ...command });
+        view.note('info', r.text);
+      } else {
+        await c.request(SessionPrompt, {
+          sessionId: view.info.sessionId,
+          text,
+          ...(images.length ? { images } : {}),
+        });
+      }
     } catch (e) {
+      this.attachments.restore(images);
       if (!(e instanceof ConnectionClosedError)) {
         this.toast(`prompt failed: ${describeError(e)}`, 'error');
         if (!this.els.prompt.value) this.els.prompt.value = text;
@@ -324,6 +348,13 @@ export class App {
       this.els.sessionHead,
       h('h2', { 'data-testid': 'session-title' }, info.title || 'New session'),
       h('div', { className: 'meta' }, `${info.workspace} · ${info.model} · ${info.mode}`),
+      v.instructions.length
+        ? h(
+            'div',
+            { className: 'meta', 'data-testid': 'instructions' },
+            `instructions: ${v.instructions.map((f) => `${f.scope === 'user' ? '~ ' : ''}${f.path.split('/').slice(-2).join('/')}${f.truncated ? ' (cut)' : ''}`).join(', ')}`,
+          )
+        : null,
       h(
         'div',
         { className: 'roles' },
@@ -360,6 +391,7 @@ export class App {
       ),
     );
     this.transcript.update(v);
+    this.plan.update(v.plan, v.planRev);
     const running = !!v.running || this.promptBusy;
     this.els.send.disabled = !driving || running || !this.client;
     this.els.cancel.hidden = !running;
@@ -396,6 +428,8 @@ export class App {
     );
     const sessionList = h('ul', { className: 'sessions', 'data-testid': 'session-list' });
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });
+    const plan = h('div', { className: 'plan', hidden: true, 'data-testid': 'plan', 'aria-live': 'polite' });
+    const attachments = h('div', { className: 'attachments', 'data-testid': 'attachments' });
     const send = h(
       'button',
       { className: 'primary', 'data-testid': 'send', onclick: () => void this.sendPrompt() },
@@ -456,7 +490,15 @@ export class App {
       { className: 'session', hidden: true },
       sessionHead,
       transcript,
-      h('div', { className: 'composer' }, hint, prompt, h('div', { className: 'row' }, send, cancel)),
+      h(
+        'div',
+        { className: 'composer' },
+        plan,
+        hint,
+        attachments,
+        prompt,
+        h('div', { className: 'row' }, send, cancel),
+      ),
     );
     const welcome = h(
       'section',
@@ -500,6 +542,8 @@ export class App {
       workspace,
       mode,
       sessionList,
+      plan,
+      attachments,
       prompt,
       send,
       cancel,

@@ -5,6 +5,8 @@ export function estimateTokens(messages: readonly ChatMessage[], system = ''): n
   let chars = system.length;
   for (const m of messages) {
     chars += m.content.length + 16;
+    // An image costs about a thousand tokens whatever its bytes (both providers scale it down).
+    if (m.role === 'user' && m.images) chars += m.images.length * 4_000;
     if (m.role === 'assistant') for (const c of m.toolCalls ?? []) chars += c.arguments.length + c.name.length;
   }
   return Math.ceil(chars / 4);

@@ -16,13 +16,23 @@ export interface ReplayState {
   unresolvedCalls: { id: string; name: string; arguments: string; awaitingPermission: boolean }[];
 }
 
+/** The first words of the user message that stands for the summarized part of the conversation. */
+export const SUMMARY_PREFIX = '[shadowbox: the earlier part of this conversation, summarized]';
+
 /**
  * The model conversation as a function of the session's events: the one place that turns events into
  * history. A live session applies every event it emits, and a restarted one applies its log, so what the
- * model sees next is always what the log says (no second copy of the rules in the agent loop).
+ * model sees next is always what the log says (no second copy of the rules in the agent loop). A
+ * `compaction` event puts a summary in place of the messages before its `keepFrom`; a `rewind` event cuts
+ * the conversation back to where the first rewound turn began (dropping compactions made after that).
  */
 export class Conversation {
-  readonly history: ChatMessage[] = [];
+  /** Every message, compacted or not (indexes are what `compaction.keepFrom` counts). */
+  private readonly all: ChatMessage[] = [];
+  /** Compactions in effect, oldest first: the last one decides what the model sees. */
+  private compactions: { keepFrom: number; summary: string; at: number }[] = [];
+  /** Turns in effect, in order, with the message count when each began. */
+  private turns: { turnId: string; start: number; prompt: boolean }[] = [];
   private readonly toolNames = new Map<string, string>();
   private open: string | null = null;
   private lastCalls: { id: string; name: string; arguments: string }[] = [];
@@ -38,6 +48,38 @@ export class Conversation {
     return c;
   }
 
+  /** What the model sees: the latest summary (as a user message) and the messages after it. */
+  get history(): ChatMessage[] {
+    const c = this.compactions.at(-1);
+    if (!c) return this.all.slice();
+    return [{ role: 'user', content: `${SUMMARY_PREFIX}\n\n${c.summary}` }, ...this.all.slice(c.keepFrom)];
+  }
+
+  /** Every message of the turns in effect, compacted ones included (compaction picks from these). */
+  get messages(): readonly ChatMessage[] {
+    return this.all;
+  }
+
+  /** Index in `messages` where the model's view begins after the summary (0: nothing compacted). */
+  get keptFrom(): number {
+    return this.compactions.at(-1)?.keepFrom ?? 0;
+  }
+
+  /** The summary in effect, or null. */
+  get summary(): string | null {
+    return this.compactions.at(-1)?.summary ?? null;
+  }
+
+  /** Ids of the turns in effect (rewound ones left out), oldest first. */
+  get turnIds(): string[] {
+    return this.turns.map((t) => t.turnId);
+  }
+
+  /** The turns in effect, oldest first; `prompt` is false for a turn that resumed after a restart. */
+  get turnList(): ReadonlyArray<{ turnId: string; prompt: boolean }> {
+    return this.turns;
+  }
+
   /** Turn that started and has not ended (after a crash: the daemon died during it). */
   get openTurn(): string | null {
     return this.open;
@@ -50,15 +92,48 @@ export class Conversation {
       .map((c) => ({ ...c, awaitingPermission: this.awaiting.has(c.id) }));
   }
 
+  /** A turn seen for the first time (its user message, or a resumed turn's start) begins at the current end. */
+  private beginTurn(turnId: string, prompt: boolean): void {
+    if (this.turns.at(-1)?.turnId !== turnId && !this.turns.some((t) => t.turnId === turnId))
+      this.turns.push({ turnId, start: this.all.length, prompt });
+  }
+
   /** Folds one event into the conversation (events that do not change it are ignored). */
   apply(e: SessionEventBody): void {
     switch (e.type) {
       case 'user_message':
-        this.history.push({ role: 'user', content: e.text });
+        this.beginTurn(e.turnId, true);
+        this.all.push({
+          role: 'user',
+          content: e.text,
+          ...(e.images?.length ? { images: e.images.map((i) => ({ mimeType: i.mimeType, data: i.data })) } : {}),
+        });
         break;
       case 'turn_start':
+        this.beginTurn(e.turnId, false);
         this.open = e.turnId;
         break;
+      case 'compaction':
+        this.compactions.push({
+          keepFrom: Math.min(e.keepFrom, this.all.length),
+          summary: e.summary,
+          at: this.all.length,
+        });
+        break;
+      case 'rewind': {
+        const at = this.turns.findIndex((t) => e.rewound.includes(t.turnId));
+        if (at < 0) break;
+        const start = this.turns[at].start;
+        this.all.length = start;
+        this.turns = this.turns.slice(0, at);
+        this.compactions = this.compactions.filter((c) => c.at <= start);
+        this.resultsFrom = start;
+        this.lastCalls = [];
+        this.resolved.clear();
+        this.awaiting.clear();
+        this.open = null;
+        break;
+      }
       case 'turn_end':
         if (this.open === e.turnId) this.open = null;
         // A call of the last assistant message that never got a result (the daemon died while it ran, or
@@ -79,14 +154,14 @@ export class Conversation {
       case 'assistant_message': {
         const calls = e.toolCalls.map((c) => ({ id: c.callId, name: c.tool, arguments: c.arguments }));
         for (const c of calls) this.toolNames.set(c.id, c.name);
-        this.history.push({
+        this.all.push({
           role: 'assistant',
           content: e.text,
           ...(e.reasoning ? { reasoning: e.reasoning } : {}),
           ...(calls.length ? { toolCalls: calls } : {}),
         });
         this.lastCalls = calls;
-        this.resultsFrom = this.history.length;
+        this.resultsFrom = this.all.length;
         this.resolved.clear();
         this.awaiting.clear();
         break;
@@ -120,13 +195,13 @@ export class Conversation {
   private addResult(m: Extract<ChatMessage, { role: 'tool' }>): void {
     const order = (id: string) => this.lastCalls.findIndex((c) => c.id === id);
     const at = order(m.toolCallId);
-    let i = this.history.length;
+    let i = this.all.length;
     while (i > this.resultsFrom) {
-      const prev = this.history[i - 1];
+      const prev = this.all[i - 1];
       if (prev.role !== 'tool' || order(prev.toolCallId) < at) break;
       i--;
     }
-    this.history.splice(i, 0, m);
+    this.all.splice(i, 0, m);
   }
 }
 

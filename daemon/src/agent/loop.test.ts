@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest } from '../providers/index.js';
-import { Conversation, historyFromEvents } from './conversation.js';
+import { COMPACT_SYSTEM } from './compact.js';
+import { fitContext } from './context.js';
+import { Conversation, historyFromEvents, SUMMARY_PREFIX } from './conversation.js';
 import { runTurn } from './loop.js';
 import type { AgentTools, ToolCallOutcome } from './types.js';
 
@@ -37,13 +39,27 @@ const stepArb: fc.Arbitrary<ScriptedStep> = fc.record({
   stop: fc.constantFrom('end_turn' as const, 'tool_use' as const, 'max_tokens' as const, 'refusal' as const),
 });
 
-/** A model that plays `steps` in order, one per model turn; past the script it ends the turn. */
-function scriptedModel(steps: ScriptedStep[], seen: ChatMessage[][]): ModelClient {
+/**
+ * A model that plays `steps` in order, one per model turn; past the script it ends the turn. Compaction
+ * requests (COMPACT_SYSTEM) get a summary naming how many characters they read; call ids start with `prefix`.
+ */
+function scriptedModel(
+  steps: ScriptedStep[],
+  seen: ChatMessage[][],
+  o: { window?: number; prefix?: string; onRequest?: (req: ModelRequest) => void } = {},
+): ModelClient {
   let n = 0;
   return {
     model: 'scripted',
-    contextWindow: 1_000_000,
+    contextWindow: o.window ?? 1_000_000,
     async *stream(req: ModelRequest): AsyncIterable<ModelEvent> {
+      if (req.system === COMPACT_SYSTEM) {
+        yield { type: 'text', delta: `summary of ${req.messages[0].content.length} chars` };
+        yield { type: 'usage', inputTokens: 10, outputTokens: 3, cachedInputTokens: 4 };
+        yield { type: 'stop', reason: 'end_turn' };
+        return;
+      }
+      o.onRequest?.(req);
       seen.push(structuredClone(req.messages));
       const step = steps[n++];
       if (!step) {
@@ -54,7 +70,7 @@ function scriptedModel(steps: ScriptedStep[], seen: ChatMessage[][]): ModelClien
       if (step.reasoning) yield { type: 'reasoning', delta: step.reasoning };
       if (step.text) yield { type: 'text', delta: step.text };
       for (const [i, c] of step.calls.entries()) {
-        const id = `call-${n}-${i}`;
+        const id = `${o.prefix ?? ''}call-${n}-${i}`;
         const args = c.badJson ? '{"path": ' : JSON.stringify({ i });
         yield { type: 'tool_call_start', index: i, id, name: c.name };
         yield { type: 'tool_call_end', index: i, id, name: c.name, arguments: args };
@@ -65,9 +81,9 @@ function scriptedModel(steps: ScriptedStep[], seen: ChatMessage[][]): ModelClien
 }
 
 /** Tools whose outcome the script decides; `fast` may run concurrently, `slow` alone, `unknown` does not exist. */
-function scriptedTools(steps: ScriptedStep[]): AgentTools {
+function scriptedTools(steps: ScriptedStep[], prefix = ''): AgentTools {
   const byId = new Map<string, ScriptedCall>();
-  steps.forEach((s, n) => s.calls.forEach((c, i) => byId.set(`call-${n + 1}-${i}`, c)));
+  steps.forEach((s, n) => s.calls.forEach((c, i) => byId.set(`${prefix}call-${n + 1}-${i}`, c)));
   return {
     specs: () => [],
     describe: (name) => (name === 'unknown' ? null : { kind: 'read', summary: name, concurrent: name === 'fast' }),
@@ -140,6 +156,129 @@ describe('runTurn and the conversation', () => {
       ),
       { seed: 20261202, numRuns: 300 },
     );
+  });
+
+  it('with compaction near the window and rewinds between prompts, every model call saw what a restart at that point rebuilds', async () => {
+    const promptArb = fc.record({
+      steps: fc.array(stepArb, { maxLength: 4 }),
+      cancelAfterEvents: fc.option(fc.integer({ min: 3, max: 30 }), { nil: undefined }),
+      rewindBack: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(promptArb, { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 40, max: 400 }),
+        async (prompts, window) => {
+          const conversation = new Conversation();
+          const events: SessionEvent[] = [];
+          const emit = (event: SessionEventBody) => {
+            conversation.apply(event);
+            events.push({ sessionId: 's', seq: events.length, time: '2026-01-01T00:00:00.000Z', event });
+          };
+          // Every model request, with the number of events logged when it was sent.
+          const sent: { at: number; messages: ChatMessage[]; system: string }[] = [];
+          const turns: string[] = [];
+          for (const [p, prompt] of prompts.entries()) {
+            if (prompt.rewindBack !== undefined && turns.length > 0) {
+              const back = Math.min(prompt.rewindBack, turns.length);
+              const rewound = turns.splice(turns.length - back, back);
+              emit({ type: 'rewind', toTurn: turns.at(-1) ?? null, rewound, files: [] });
+            }
+            const turnId = `t${p}`;
+            turns.push(turnId);
+            const abort = new AbortController();
+            let count = 0;
+            const counted = (e: SessionEventBody) => {
+              emit(e);
+              if (prompt.cancelAfterEvents !== undefined && ++count >= prompt.cancelAfterEvents) abort.abort();
+            };
+            counted({ type: 'user_message', turnId, text: `prompt ${p} `.repeat(8), clientId: 'c' });
+            counted({ type: 'turn_start', turnId, model: 'scripted' });
+            const seen: ChatMessage[][] = [];
+            const model = scriptedModel(prompt.steps, seen, {
+              window,
+              prefix: `p${p}-`,
+              onRequest: (req) =>
+                sent.push({ at: events.length, messages: structuredClone(req.messages), system: req.system ?? '' }),
+            });
+            const r = await runTurn({
+              turnId,
+              model,
+              system: 'sys',
+              conversation,
+              tools: scriptedTools(prompt.steps, `p${p}-`),
+              emit: counted,
+              signal: abort.signal,
+              limits: { maxTurns: 4, contextHighWater: 0.8, compactAt: 0.5 },
+            });
+            emit({ type: 'turn_end', turnId, stopReason: r.stopReason, ...(r.usage ? { usage: r.usage } : {}) });
+          }
+          expect(conversation.history).toEqual(historyFromEvents(events).history);
+          expect(wellFormed(conversation.history)).toBe(true);
+          for (const s of sent) {
+            const rebuilt = historyFromEvents(events.slice(0, s.at)).history;
+            // The scripted tools have no specs: the fixed part is the system prompt and `[]`.
+            const fixed = Math.ceil(s.system.length / 4) + 1;
+            expect(s.messages).toEqual(fitContext(rebuilt, Math.max(0, Math.floor(window * 0.8) - fixed)).messages);
+            // A summary is only ever the first message, and a kept part never starts with a tool result.
+            expect(s.messages.slice(1).some((m) => m.role === 'user' && m.content.startsWith(SUMMARY_PREFIX))).toBe(
+              false,
+            );
+            expect(
+              s.messages[s.messages[0]?.role === 'user' && s.messages[0].content.startsWith(SUMMARY_PREFIX) ? 1 : 0]
+                ?.role,
+            ).not.toBe('tool');
+          }
+          // Compactions happened in some runs, and each one's usage was recorded with its cached tokens.
+          for (const e of events)
+            if (e.event.type === 'usage') expect(e.event.cachedInputTokens).toBeGreaterThanOrEqual(0);
+        },
+      ),
+      { seed: 20261203, numRuns: 200 },
+    );
+  });
+
+  it('a small window compacts: the summary replaces older turns and a rewind past it brings them back', async () => {
+    const conversation = new Conversation();
+    const events: SessionEvent[] = [];
+    const emit = (event: SessionEventBody) => {
+      conversation.apply(event);
+      events.push({ sessionId: 's', seq: events.length, time: '2026-01-01T00:00:00.000Z', event });
+    };
+    for (let p = 0; p < 12; p++) {
+      const turnId = `t${p}`;
+      emit({ type: 'user_message', turnId, text: `fact ${p}: ${'x'.repeat(60)}`, clientId: 'c' });
+      emit({ type: 'turn_start', turnId, model: 'scripted' });
+      await runTurn({
+        turnId,
+        model: scriptedModel([{ text: `ok ${p}`, reasoning: '', calls: [], stop: 'end_turn' }], [], { window: 200 }),
+        system: 'sys',
+        conversation,
+        tools: scriptedTools([]),
+        emit,
+        signal: new AbortController().signal,
+        limits: { maxTurns: 2, contextHighWater: 0.8, compactAt: 0.5 },
+      });
+      emit({ type: 'turn_end', turnId, stopReason: 'end_turn' });
+    }
+    const compactions = events.filter((e) => e.event.type === 'compaction');
+    expect(compactions.length).toBeGreaterThan(0);
+    expect(conversation.history[0]).toMatchObject({ role: 'user' });
+    expect((conversation.history[0] as { content: string }).content.startsWith(SUMMARY_PREFIX)).toBe(true);
+    expect(conversation.messages.length).toBe(24);
+    // Rewinding to before the first compaction brings the full conversation of those turns back.
+    const first = compactions[0].event as { turnId: string };
+    const idx = Number(first.turnId.slice(1));
+    emit({
+      type: 'rewind',
+      toTurn: `t${idx - 1}`,
+      rewound: Array.from({ length: 12 - idx }, (_, k) => `t${idx + k}`),
+      files: [],
+    });
+    expect(conversation.history).toHaveLength(idx * 2);
+    expect(conversation.history[0]).toEqual({ role: 'user', content: `fact 0: ${'x'.repeat(60)}` });
+    expect(conversation.history).toEqual(historyFromEvents(events).history);
+    expect(conversation.turnIds).toEqual(Array.from({ length: idx }, (_, k) => `t${k}`));
   });
 
   it('a call cut off by max_tokens does not run and gets its cut-off result at turn end', async () => {

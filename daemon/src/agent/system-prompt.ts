@@ -4,6 +4,8 @@ export function systemPrompt(o: {
   workspace: string;
   mode: PolicyMode;
   tools: ReadonlyArray<{ name: string; kind: string }>;
+  /** The project instructions' text (collectInstructions), '' when there are none. */
+  instructions?: string;
 }): string {
   const modeLine =
     o.mode === 'read-only'
@@ -18,5 +20,9 @@ export function systemPrompt(o: {
     'Code runs only in a WASI sandbox (tools run_bundle and python) that sees the same shadow files at /workspace; there is no shell.',
     `Tools: ${o.tools.map((t) => t.name).join(', ')}.`,
     'Read before you edit, keep changes small and focused, and end with a short summary of what you changed and why.',
+    ...(o.tools.some((t) => t.name === 'plan')
+      ? ['For a task of three or more steps, keep a checklist with the plan tool and update it as you go.']
+      : []),
+    ...(o.instructions ? ['', o.instructions] : []),
   ].join('\n');
 }

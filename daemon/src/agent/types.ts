@@ -33,6 +33,8 @@ export interface AgentTools {
   }): Promise<ToolCallOutcome>;
 }
 
+export type { Usage } from '@shadowbox/protocol';
+
 export interface TurnError {
   code: number;
   reason: string;
@@ -46,6 +48,8 @@ export interface TurnLimits {
   maxTurns: number;
   /** Fraction of the context window at which old tool outputs are elided. */
   contextHighWater: number;
+  /** Fraction of the context window at which older turns are summarized first (absent: never). */
+  compactAt?: number;
 }
 
 export type Emit = (body: SessionEventBody) => void;

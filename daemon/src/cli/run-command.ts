@@ -49,9 +49,19 @@ export function renderPlain(
         `● ${e.files.length} file(s) changed in the shadow workspace (commit ${e.commit.slice(0, 10)}); review with: shadowbox review`,
       );
       break;
-    case 'turn_end':
-      line(`— turn ended: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}`);
+    case 'plan':
+      line(
+        `plan: ${e.items.map((i) => `[${i.status === 'done' ? 'x' : i.status === 'in_progress' ? '~' : ' '}] ${i.content}`).join(' · ')}`,
+      );
       break;
+    case 'turn_end': {
+      const u = e.usage;
+      const usage = u
+        ? ` · ${u.inputTokens} tokens in${u.cachedInputTokens ? ` (${u.cachedInputTokens} cached)` : ''} / ${u.outputTokens} out${u.costUsd !== undefined ? ` · $${u.costUsd}` : ''}`
+        : '';
+      line(`— turn ended: ${e.stopReason}${e.error ? ` (${e.error.message})` : ''}${usage}`);
+      break;
+    }
     default:
       break;
   }

@@ -14,7 +14,7 @@ const call = (
   kind,
   target,
 });
-const KINDS: ToolKind[] = ['read', 'search', 'edit', 'delete', 'move', 'execute', 'fetch', 'other'];
+const KINDS: ToolKind[] = ['read', 'search', 'edit', 'delete', 'move', 'execute', 'fetch', 'think', 'other'];
 
 describe('mode defaults', () => {
   const expected: Record<PolicyMode, Record<ToolKind, string>> = {
@@ -26,6 +26,7 @@ describe('mode defaults', () => {
       move: 'deny',
       execute: 'deny',
       fetch: 'deny',
+      think: 'allow',
       other: 'deny',
     },
     review: {
@@ -36,6 +37,7 @@ describe('mode defaults', () => {
       move: 'allow',
       execute: 'allow',
       fetch: 'ask',
+      think: 'allow',
       other: 'ask',
     },
     auto: {
@@ -46,6 +48,7 @@ describe('mode defaults', () => {
       move: 'allow',
       execute: 'allow',
       fetch: 'allow',
+      think: 'allow',
       other: 'allow',
     },
   };

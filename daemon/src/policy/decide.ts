@@ -67,9 +67,11 @@ export function decide(
   const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
-  // A sandboxed host command without network may run in read-only mode: on a read-only workspace.
+  // A sandboxed host command without network may run in read-only mode: on a read-only workspace; `think`
+  // tools (the plan) touch nothing.
   const readOnlyCommand = q.mode === 'read-only' && isSandboxedCommand(q) && !network;
-  if (q.mode === 'read-only' && !reads && !readOnlyCommand)
+  const thinking = q.kind === 'think' && !isHostTool(q.tool);
+  if (q.mode === 'read-only' && !reads && !readOnlyCommand && !thinking)
     return { action: 'deny', rule: `mode:read-only kind:${q.kind}${network ? ' network' : ''}` };
   const verdict = (): PolicyDecision => {
     const ask = first('ask');
@@ -103,7 +105,7 @@ function allowBy(source: string, rule: Rule, hosts: string[], port: number | und
 }
 
 /**
- * Mode defaults. read-only: read/search only (host MCP tools denied whatever kind they claim).
+ * Mode defaults. read-only: read/search (and think: the plan) only (host MCP tools denied whatever kind they claim).
  * review: reads, edits, deletes and moves land in the shadow layer and are reviewed later, and
  * `execute` tools run in the WASI sandbox, so all allow; fetch, other and MCP tools ask.
  * auto: allow.
@@ -120,7 +122,8 @@ export function modeDefault(
     // A sandboxed command without network runs on a read-only mount: it can read, and change nothing.
     if (sandboxed.command && !sandboxed.network)
       return { action: 'allow', rule: 'mode:read-only kind:execute (workspace mounted read-only)' };
-    return { action: READS.has(kind) ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
+    // `think` tools (the plan) touch nothing: allowed in every mode.
+    return { action: READS.has(kind) || kind === 'think' ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
   }
   // A sandboxed command changes nothing unreviewed without network; with it, it can reach out: a person decides.
   if (sandboxed.command && sandboxed.network) return { action: 'ask', rule: 'mode:review kind:execute network' };

@@ -74,6 +74,8 @@ export class EventAssembler {
   private tools = 0;
   private input = 0;
   private output = 0;
+  private cacheRead = 0;
+  private cacheWrite = 0;
   private stopReason: string | null = null;
   private stopped = false;
 
@@ -83,7 +85,9 @@ export class EventAssembler {
     switch (ev.type) {
       case 'message_start': {
         const u = ev.message.usage;
-        this.input = (u.input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0);
+        this.cacheRead = u.cache_read_input_tokens ?? 0;
+        this.cacheWrite = u.cache_creation_input_tokens ?? 0;
+        this.input = (u.input_tokens ?? 0) + this.cacheWrite + this.cacheRead;
         this.output = u.output_tokens ?? 0;
         break;
       }
@@ -131,11 +135,11 @@ export class EventAssembler {
       case 'message_delta':
         this.stopReason = ev.delta.stop_reason ?? this.stopReason;
         if (ev.usage.output_tokens != null) this.output = ev.usage.output_tokens;
-        if (ev.usage.input_tokens != null)
-          this.input =
-            ev.usage.input_tokens +
-            (ev.usage.cache_creation_input_tokens ?? 0) +
-            (ev.usage.cache_read_input_tokens ?? 0);
+        if (ev.usage.input_tokens != null) {
+          this.cacheRead = ev.usage.cache_read_input_tokens ?? this.cacheRead;
+          this.cacheWrite = ev.usage.cache_creation_input_tokens ?? this.cacheWrite;
+          this.input = ev.usage.input_tokens + this.cacheWrite + this.cacheRead;
+        }
         break;
       case 'message_stop':
         this.stopped = true;
@@ -156,7 +160,13 @@ export class EventAssembler {
             ? 'refusal'
             : 'end_turn';
     return [
-      { type: 'usage', inputTokens: this.input, outputTokens: this.output },
+      {
+        type: 'usage',
+        inputTokens: this.input,
+        outputTokens: this.output,
+        ...(this.cacheRead > 0 ? { cachedInputTokens: this.cacheRead } : {}),
+        ...(this.cacheWrite > 0 ? { cacheWriteTokens: this.cacheWrite } : {}),
+      },
       { type: 'stop', reason: reason === 'end_turn' && this.tools > 0 ? 'tool_use' : reason },
     ];
   }
@@ -187,8 +197,12 @@ export function toAnthropicMessages(messages: ChatMessage[], signatures?: Signat
     return blocks;
   };
   for (const m of messages) {
-    if (m.role === 'user') userBlocks().push({ type: 'text', text: m.content || '(empty message)' });
-    else if (m.role === 'tool')
+    if (m.role === 'user') {
+      const blocks = userBlocks();
+      for (const i of m.images ?? [])
+        blocks.push({ type: 'image', source: { type: 'base64', media_type: i.mimeType, data: i.data } });
+      blocks.push({ type: 'text', text: m.content || '(empty message)' });
+    } else if (m.role === 'tool')
       userBlocks().push({
         type: 'tool_result',
         tool_use_id: m.toolCallId,

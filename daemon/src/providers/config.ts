@@ -54,9 +54,25 @@ const providerEntry = z.strictObject({
   maxRetries: z.number().int().min(0).max(10).optional(),
   headers: z.record(z.string(), z.string()).optional(),
 });
+// The `models` section: per model spec, whether it takes images, its prices (USD per million tokens) and window.
+const modelEntry = z.strictObject({
+  images: z.boolean().optional(),
+  contextWindow: z.number().int().positive().optional(),
+  prices: z
+    .strictObject({
+      input: z.number().nonnegative(),
+      output: z.number().nonnegative(),
+      cachedInput: z.number().nonnegative().optional(),
+      cacheWrite: z.number().nonnegative().optional(),
+    })
+    .optional(),
+});
+export type ModelSettings = z.infer<typeof modelEntry>;
+
 export const providersFileSchema = z
   .object({
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional(),
+    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*\/.+$/), modelEntry).optional(),
     modelIdleTimeoutMs: z.number().int().positive().optional(),
     modelFirstByteTimeoutMs: z.number().int().positive().optional(),
   })
@@ -167,6 +183,16 @@ export function contextWindowFor(p: ProviderConfig, model: string): number {
   if (p.contextWindow) return p.contextWindow;
   const base = model.split('/').pop()!.toLowerCase();
   return CONTEXT_WINDOWS.find(([re]) => re.test(base))?.[1] ?? DEFAULT_CONTEXT_WINDOW;
+}
+
+// Models known to take images (the last path segment of the model name); config.json `models` overrides.
+const VISION = [/^gpt-4o/, /^gpt-4\.1/, /^gpt-5/, /^o[134]/, /^claude-(3|opus-4|sonnet-4|haiku-4)/, /^claude-.*-4/];
+
+/** Whether a model takes images: `models.<spec>.images` in config.json, else the table of known vision models. */
+export function acceptsImages(settings: ModelSettings | undefined, model: string): boolean {
+  if (settings?.images !== undefined) return settings.images;
+  const base = model.split('/').pop()!.toLowerCase();
+  return VISION.some((re) => re.test(base));
 }
 
 /** Anthropic requires max_tokens; these are safe defaults per model family. */

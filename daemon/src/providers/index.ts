@@ -4,7 +4,16 @@ import type { ClientDeps } from './openai.js';
 import type { ModelClient } from './types.js';
 import { ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
-import { contextWindowFor, isConfigured, parseModelSpec, resolveProviders, type ProviderConfig } from './config.js';
+import {
+  acceptsImages,
+  contextWindowFor,
+  isConfigured,
+  type ModelSettings,
+  parseModelSpec,
+  providersFileSchema,
+  resolveProviders,
+  type ProviderConfig,
+} from './config.js';
 
 export {
   providersFileSchema,
@@ -40,6 +49,7 @@ export interface ModelFactory {
 /** Resolves provider configuration from env and config file once; throws ConfigInvalid on a bad file or env value. */
 export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
   const all = resolveProviders(deps.env, deps.config);
+  const models = providersFileSchema.safeParse(deps.config ?? {}).data?.models ?? {};
   const clientDeps = { env: deps.env, logger: deps.logger, fetch: deps.fetch ?? globalThis.fetch };
   return {
     create(spec) {
@@ -69,7 +79,7 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
         );
       }
       deps.logger.debug(`providers: ${spec} via ${p.baseUrl} (${p.format})`);
-      return lazyModel(p, model, clientDeps);
+      return lazyModel(p, model, clientDeps, models[`${provider}/${model}`]);
     },
     providers: () => [...all.values()].filter(isConfigured).map((p) => p.name),
     describe(name) {
@@ -85,7 +95,7 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
  * The SDKs cost ~150 ms to import; the daemon loads the one a session needs on its first model call,
  * so start-up (which clients wait for when they auto-start the daemon) does not pay for both.
  */
-function lazyModel(p: ProviderConfig, model: string, clientDeps: ClientDeps): ModelClient {
+function lazyModel(p: ProviderConfig, model: string, clientDeps: ClientDeps, settings?: ModelSettings): ModelClient {
   let client: Promise<ModelClient> | null = null;
   const load = () =>
     (client ??=
@@ -94,7 +104,9 @@ function lazyModel(p: ProviderConfig, model: string, clientDeps: ClientDeps): Mo
         : import('./openai.js').then((m) => m.createOpenAIModel(p, model, clientDeps)));
   return {
     model: `${p.name}/${model}`,
-    contextWindow: contextWindowFor(p, model),
+    contextWindow: settings?.contextWindow ?? contextWindowFor(p, model),
+    images: acceptsImages(settings, model),
+    ...(settings?.prices ? { prices: settings.prices } : {}),
     async *stream(req, signal) {
       yield* (await load()).stream(req, signal);
     },

@@ -65,7 +65,6 @@ describe.each(['openai', 'anthropic'] as const)(
       // The conversation folds every event the loop emits, as a live session does.
       const conversation = new Conversation();
       conversation.apply({ type: 'user_message', turnId: 't1', text: 'What do the notes say?', clientId: 'c' });
-      const history = conversation.history;
       const result = await runTurn({
         turnId: 't1',
         model: factory.create(`${format}/test-model`),
@@ -80,7 +79,8 @@ describe.each(['openai', 'anthropic'] as const)(
         limits: { maxTurns: 5, contextHighWater: 0.8 },
       });
 
-      expect(result).toEqual({ stopReason: 'end_turn' });
+      expect(result).toMatchObject({ stopReason: 'end_turn', usage: { outputTokens: expect.any(Number) as number } });
+      expect(result.usage?.inputTokens).toBeGreaterThanOrEqual(50);
       expect(tools.calls).toEqual([
         { name: 'read_note', input: { path: 'a.txt' } },
         { name: 'read_note', input: { path: 'missing.txt' } },
@@ -94,6 +94,7 @@ describe.each(['openai', 'anthropic'] as const)(
       expect(events.filter((e) => e.type === 'usage').at(-1)).toMatchObject({ inputTokens: 50, outputTokens: 5 });
 
       // The history the loop built, and what the provider sent for the second model turn.
+      const history = conversation.history;
       expect(history.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'assistant']);
       expect(history.at(-1)).toEqual({ role: 'assistant', content: 'a.txt says hello.' });
       expect(server.requests).toHaveLength(2);
@@ -126,11 +127,13 @@ describe.each(['openai', 'anthropic'] as const)(
         },
         logger: silentLogger,
       });
+      const conversation = new Conversation();
+      conversation.apply({ type: 'user_message', turnId: 't2', text: 'hi', clientId: 'c' });
       const result = await runTurn({
         turnId: 't2',
         model: factory.create(`${format}/test-model`),
         system: 'sys',
-        conversation: { history: [{ role: 'user', content: 'hi' }] },
+        conversation,
         tools: fakeTools({}),
         emit: () => undefined,
         signal: new AbortController().signal,

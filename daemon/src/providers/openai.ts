@@ -67,10 +67,12 @@ export class ChunkAssembler {
 
   *push(chunk: ChatCompletionChunk): Generator<ModelEvent> {
     if (chunk.usage) {
+      const cached = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0;
       yield {
         type: 'usage',
         inputTokens: chunk.usage.prompt_tokens ?? 0,
         outputTokens: chunk.usage.completion_tokens ?? 0,
+        ...(cached > 0 ? { cachedInputTokens: cached } : {}),
       };
     }
     const choice = chunk.choices?.[0];
@@ -132,7 +134,19 @@ export class ChunkAssembler {
 export function toOpenAIMessages(system: string | undefined, messages: ChatMessage[]): ChatCompletionMessageParam[] {
   const out: ChatCompletionMessageParam[] = system ? [{ role: 'system', content: system }] : [];
   for (const m of messages) {
-    if (m.role === 'user') out.push({ role: 'user', content: m.content });
+    if (m.role === 'user')
+      out.push({
+        role: 'user',
+        content: m.images?.length
+          ? [
+              { type: 'text', text: m.content },
+              ...m.images.map((i) => ({
+                type: 'image_url' as const,
+                image_url: { url: `data:${i.mimeType};base64,${i.data}` },
+              })),
+            ]
+          : m.content,
+      });
     else if (m.role === 'tool')
       out.push({ role: 'tool', tool_call_id: m.toolCallId, content: m.isError ? `Error: ${m.content}` : m.content });
     else if (m.toolCalls?.length) {

@@ -26,6 +26,7 @@ import { ShadowboxError } from '../errors.js';
 import type { SessionManager } from '../sessions/index.js';
 import type { ClientHandle } from './client.js';
 import type { HandlerTable } from './connection.js';
+import { registerCommandHandlers } from './command-handlers.js';
 
 type R<D> = Promise<ResultOf<D>>;
 /** A resolved review target: the session and its workspace. */
@@ -135,6 +136,7 @@ export function registerCapabilityHandlers(
       .on(ShadowUndo, async (p, { client }) => review.undo(await t(p), client))
       .on(ShadowExport, async (p) => review.exportBranch(await t(p), p.branch))
       .on(ShadowFile, async (p) => review.file(await t(p), p.path));
+    registerCommandHandlers(table, sessions, review);
   }
   if (audit) {
     table

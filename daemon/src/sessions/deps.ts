@@ -1,4 +1,5 @@
-import type { AgentTools } from '../agent/index.js';
+import type { PlanItem } from '@shadowbox/protocol';
+import type { AgentTools, Instructions } from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
 import type { Logger } from '../state/index.js';
 import type { Mode, SessionMeta } from './live-session.js';
@@ -12,6 +13,8 @@ export interface SessionToolContext {
   ask: (q: PermissionQuestion, signal: AbortSignal) => Promise<{ outcome: PermissionOutcome; by?: string }>;
   /** The driver's editor buffer of a workspace-relative path (unsaved changes included), or null: no such buffer, no answer in time, or a driver without `buffers`. */
   readBuffer?: (path: string) => Promise<string | null>;
+  /** Replaces the agent's plan (the `plan` tool): a `plan` session event. */
+  updatePlan?: (turnId: string, items: PlanItem[]) => void;
 }
 
 export interface SessionManagerDeps {
@@ -21,7 +24,16 @@ export interface SessionManagerDeps {
   defaultMode: Mode;
   maxTurns: number;
   permissionTimeoutMs: number;
-  system: (meta: SessionMeta) => string;
+  /** The system prompt for the session's next model call; `instructions` is the project instructions' text. */
+  system: (meta: SessionMeta, instructions: string) => string;
+  /** The instruction files for the next model call, read through the session's shadow view (`paths`: what its tools named). */
+  instructions?: (meta: SessionMeta, paths: string[]) => Promise<Instructions>;
+  /** Paths with pending shadow changes (the compaction record keeps them). */
+  pendingChanges?: (meta: SessionMeta) => Promise<string[]>;
+  /** Takes back what the dropped turns did to the shadow workspace (shadow.rewind); returns the paths put back. */
+  rewindShadow?: (meta: SessionMeta, keep: string[], drop: string[], label: string) => Promise<string[]>;
+  /** Fraction of the context window at which older turns are summarized (default 0.7). */
+  compactAt?: number;
   createModel: (spec: string) => ModelClient;
   createTools: (ctx: SessionToolContext) => AgentTools;
   /** Turns the turn's shadow changes into one commit; null when nothing changed. */

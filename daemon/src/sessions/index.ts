@@ -5,3 +5,5 @@ export type { PermissionQuestion, PermissionOutcome } from './permissions.js';
 export type { SessionClient } from './client-port.js';
 export { readEventLog, EventLog } from './event-log.js';
 export { readAuditReferences, type AuditSeqReference } from './audit-refs.js';
+// The prompt of the `/init` turn, for the command handlers (the server reaches the agent only through sessions).
+export { INIT_PROMPT } from '../agent/index.js';

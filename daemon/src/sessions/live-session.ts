@@ -4,6 +4,7 @@ import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
 import { readEventLog, type EventLog } from './event-log.js';
 import { PermissionBroker } from './permissions.js';
+import { foldSummary, type SessionSummary } from './summary.js';
 
 export type Mode = PolicyMode;
 
@@ -32,6 +33,8 @@ export class LiveSession {
   /** Direct tool calls (tools/call) running now: session/cancel aborts them as well. */
   readonly direct = new Set<AbortController>();
   readonly broker: PermissionBroker;
+  /** Usage, plan, instruction files and context of the session, folded from every event (kept when unloaded). */
+  readonly summary: SessionSummary = {};
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   /** Events emitted while the history was not loaded (merged in by load()). */
   private unloaded: SessionEvent[] = [];
@@ -87,6 +90,7 @@ export class LiveSession {
     if (this.events) this.events.push(event);
     else this.unloaded.push(event);
     this.conversation?.apply(body);
+    foldSummary(this.summary, body);
     this.meta.updatedAt = event.time;
     return event;
   }

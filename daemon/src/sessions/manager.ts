@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes, type McpServers, type SessionInfo } from '@shadowbox/protocol';
+import { ErrorCodes, type ImageBlock, type McpServers, type SessionInfo } from '@shadowbox/protocol';
 import type { z as zt } from 'zod';
 import { Conversation, type AgentTools } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
@@ -13,7 +13,9 @@ import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import { MetaStore } from './meta-store.js';
 import type { PermissionOutcome } from './permissions.js';
 import { DEFAULT_OPEN_TIMEOUT_MS, SessionOpener } from './session-opener.js';
+import { SessionOps } from './session-ops.js';
 import { SessionTools } from './session-tools.js';
+import { foldSummary } from './summary.js';
 import { TurnRunner } from './turn-runner.js';
 
 export { DEFAULT_OPEN_TIMEOUT_MS };
@@ -32,6 +34,7 @@ export class SessionManager {
   private readonly tools: SessionTools;
   private readonly opener: SessionOpener;
   private readonly turns: TurnRunner;
+  private readonly ops: SessionOps;
 
   constructor(private readonly deps: SessionManagerDeps) {
     this.metas = new MetaStore(path.join(deps.stateDir, 'sessions'), deps.logger);
@@ -43,6 +46,7 @@ export class SessionManager {
       (id) => this.tools.invalidate(id),
     );
     this.turns = new TurnRunner(deps, this.metas, this.opener, this.tools);
+    this.ops = new SessionOps(deps);
   }
 
   /**
@@ -64,6 +68,7 @@ export class SessionManager {
       });
       const live = this.makeLive(meta, log);
       live.events = read.events;
+      for (const e of read.events) foldSummary(live.summary, e.event);
       this.sessions.set(id, live);
       if (read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s) skipped`);
       // Sessions resumed after a crash keep their events loaded; idle ones drop them.
@@ -108,6 +113,10 @@ export class SessionManager {
       attached: [...s.attached.keys()],
       events: s.log.durableSeq,
       ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
+      ...(s.summary.usage ? { usage: s.summary.usage } : {}),
+      ...(s.summary.instructions ? { instructions: s.summary.instructions } : {}),
+      ...(s.summary.plan ? { plan: s.summary.plan } : {}),
+      ...(s.summary.context ? { context: s.summary.context } : {}),
     };
   }
 
@@ -286,7 +295,7 @@ export class SessionManager {
 
   /** Runs one prompt; resolves at turn end. */
   async prompt(
-    p: { sessionId: string; text: string; maxTurns?: number },
+    p: { sessionId: string; text: string; maxTurns?: number; images?: ImageBlock[]; command?: string },
     client: SessionClient,
     cancel: { onCancellationRequested(l: () => void): unknown },
   ) {
@@ -294,14 +303,41 @@ export class SessionManager {
     this.requireDriver(live, client);
     if (live.running)
       throw new ShadowboxError(ErrorCodes.SessionBusy, 'turn_running', `session ${live.id} is already running a turn`);
+    if (p.images?.length && !this.deps.createModel(live.meta.model).images)
+      throw new ShadowboxError(
+        ErrorCodes.InvalidParams,
+        'images_not_supported',
+        `${live.meta.model} does not take images; send the prompt without them, switch to a model that does (/model), or set "models": {"${live.meta.model}": {"images": true}} in config.json if it does`,
+        { model: live.meta.model },
+      );
     // startTurn claims the session before its first await, so a second prompt sent at once is refused.
     const turnId = randomUUID();
-    const run = this.turns.start(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns });
+    const run = this.turns.start(live, turnId, {
+      text: p.text,
+      clientId: client.id,
+      maxTurns: p.maxTurns,
+      ...(p.images?.length ? { images: p.images } : {}),
+      ...(p.command ? { command: p.command } : {}),
+    });
     cancel.onCancellationRequested(() => this.cancel(live.id));
     const result = await run;
     // The answer follows the turn's events: turn_end is on disk and sent before the prompt returns.
     await live.log.flush();
     return result;
+  }
+
+  /** Rewinds a session to the end of an earlier turn: its conversation (a `rewind` event) and its shadow workspace. */
+  rewind(p: { sessionId: string; toTurn?: string | number | undefined }, client: SessionClient) {
+    const live = this.get(p.sessionId);
+    this.requireDriver(live, client);
+    return this.ops.rewind(live, p.toTurn, client.id);
+  }
+
+  /** Summarizes the older turns now (`/compact`), as the loop does near the context window. */
+  compact(p: { sessionId: string }, client: SessionClient, cancel: AbortSignal) {
+    const live = this.get(p.sessionId);
+    this.requireDriver(live, client);
+    return this.ops.compact(live, cancel);
   }
 
   /** Tools of a session for tools/list and tools/call (call open() first so its MCP servers are up). */

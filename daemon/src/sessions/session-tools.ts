@@ -48,6 +48,9 @@ export class SessionTools {
         });
         return answer;
       },
+      updatePlan: (turnId, items) => {
+        live.emit({ type: 'plan', turnId, items });
+      },
       readBuffer: (rel) =>
         readClientBuffer(
           live.driver === null ? undefined : live.attached.get(live.driver),

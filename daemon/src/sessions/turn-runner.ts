@@ -1,16 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCodes, type StopReason } from '@shadowbox/protocol';
-import { Conversation, INTERRUPTED_RESULT, runTurn, type TurnError } from '../agent/index.js';
+import { ErrorCodes, type ImageBlock, type StopReason, type Usage } from '@shadowbox/protocol';
+import {
+  Conversation,
+  filesTouched,
+  INTERRUPTED_RESULT,
+  runTurn,
+  type Instructions,
+  type TurnError,
+} from '../agent/index.js';
 import { isShadowboxError, ShadowboxError } from '../errors.js';
 import type { SessionManagerDeps } from './deps.js';
 import type { LiveSession } from './live-session.js';
 import type { MetaStore } from './meta-store.js';
 import type { SessionOpener } from './session-opener.js';
 import type { SessionTools } from './session-tools.js';
+import { sameInstructions } from './summary.js';
 
 /** The prompt that starts a turn (null when a turn resumes after a restart). */
-export type TurnUser = { text: string; clientId: string; maxTurns?: number } | null;
-export type TurnOutcome = { turnId: string; stopReason: StopReason; error?: TurnError };
+export type TurnUser = {
+  text: string;
+  clientId: string;
+  maxTurns?: number;
+  images?: ImageBlock[];
+  /** The slash command that sent the prompt (`init`). */
+  command?: string;
+} | null;
+export type TurnOutcome = { turnId: string; stopReason: StopReason; error?: TurnError; usage?: Usage };
 
 /**
  * Runs a session's turns: the user message, the agent loop over the session's conversation and tools, the
@@ -46,8 +61,19 @@ export class TurnRunner {
         await this.metas.save(live.meta);
       }
       if (user) {
-        live.emit({ type: 'user_message', turnId, text: user.text, clientId: user.clientId });
-        this.deps.onSessionEvent?.(live.meta, 'prompt', { text: user.text, clientId: user.clientId });
+        live.emit({
+          type: 'user_message',
+          turnId,
+          text: user.text,
+          clientId: user.clientId,
+          ...(user.images?.length ? { images: user.images } : {}),
+          ...(user.command ? { command: user.command } : {}),
+        });
+        this.deps.onSessionEvent?.(live.meta, 'prompt', {
+          text: user.text,
+          clientId: user.clientId,
+          ...(user.images?.length ? { images: user.images.length } : {}),
+        });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
       let result = await this.loop(live, turnId, user, conversation, abort.signal, resumeCalls);
@@ -59,6 +85,7 @@ export class TurnRunner {
         turnId,
         stopReason: result.stopReason,
         ...(result.error ? { error: result.error } : {}),
+        ...(result.usage ? { usage: result.usage } : {}),
       });
       return { turnId, ...result };
     } finally {
@@ -121,18 +148,23 @@ export class TurnRunner {
     conversation: Conversation,
     signal: AbortSignal,
     resumeCalls?: { id: string; name: string; arguments: string }[],
-  ): Promise<{ stopReason: StopReason; error?: TurnError }> {
+  ): Promise<{ stopReason: StopReason; error?: TurnError; usage?: Usage }> {
     try {
       return await runTurn({
         turnId,
         model: this.deps.createModel(live.meta.model),
-        system: this.deps.system(live.meta),
+        system: () => this.system(live, conversation),
         conversation,
         tools: this.tools.for(live),
         emit: (b) => live.emit(b),
         signal,
-        limits: { maxTurns: user?.maxTurns ?? this.deps.maxTurns, contextHighWater: 0.8 },
+        limits: {
+          maxTurns: user?.maxTurns ?? this.deps.maxTurns,
+          contextHighWater: 0.8,
+          compactAt: this.deps.compactAt ?? 0.7,
+        },
         ...(resumeCalls ? { resumeCalls } : {}),
+        ...(this.deps.pendingChanges ? { pendingChanges: () => this.deps.pendingChanges!(live.meta) } : {}),
       });
     } catch (e) {
       const err = isShadowboxError(e)
@@ -140,6 +172,25 @@ export class TurnRunner {
         : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
       return { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
     }
+  }
+
+  /**
+   * The system prompt of the next model call, with the instruction files as they are now (read through the
+   * shadow view); an `instructions` event says when the files in effect changed.
+   */
+  private async system(live: LiveSession, conversation: Conversation): Promise<string> {
+    if (!this.deps.instructions) return this.deps.system(live.meta, '');
+    const touched = filesTouched(conversation.messages);
+    let found: Instructions;
+    try {
+      found = await this.deps.instructions(live.meta, [...touched.read, ...touched.changed]);
+    } catch (e) {
+      this.deps.logger.warn(`session ${live.id}: instruction files not read: ${(e as Error).message}`);
+      found = { files: [], text: '' };
+    }
+    if (!sameInstructions(live.summary.instructions, found.files) && (found.files.length || live.summary.instructions))
+      live.emit({ type: 'instructions', files: found.files });
+    return this.deps.system(live.meta, found.text);
   }
 
   /** The turn's shadow changes as one commit (a failure is logged; the turn still ends). */

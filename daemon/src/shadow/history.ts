@@ -92,7 +92,8 @@ export async function commitCheckpoint(
   m.tip = commit;
   for (const p of dirty) delete m.dirty[p];
   const files = [...turnChanges.keys()].sort();
-  m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString() });
+  const entries = Object.fromEntries(files.map((p) => [p, m.entries[p] ? structuredClone(m.entries[p]) : null]));
+  m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString(), entries });
   await store.save();
   return { commit, files };
 }

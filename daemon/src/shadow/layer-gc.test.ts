@@ -46,7 +46,7 @@ async function cycles(gc: ShadowGcOptions, n: number, from = 1) {
 describe('layer garbage collection', () => {
   it('200 write/checkpoint/accept cycles on one file keep the state dir bounded; history and undo intact', async () => {
     ws = makeWorkspace({ 'big.txt': version(0) });
-    const { svc, t } = await cycles({ minGarbageBytes: 1024 * 1024, undoDepth: 10 }, 200);
+    const { svc, t } = await cycles({ minGarbageBytes: 1024 * 1024, undoDepth: 10, rewindDepth: 10 }, 200);
     expect(readFileSync(path.join(ws.root, 'big.txt'), 'utf8')).toBe(version(200));
     expect((await svc.status(t)).undoable).toBe(10);
     // Undo restores exactly the bytes before the last accept, after many compactions.
@@ -120,6 +120,7 @@ describe('layer garbage collection', () => {
           minGarbageBytes: 1,
           garbageRatio: 0,
           undoDepth: 2,
+          rewindDepth: 1,
           onCompactStep: (s) => {
             if (s === step) {
               crashed++;

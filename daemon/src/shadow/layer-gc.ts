@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FaultHook } from './fault.js';
 import type { AcceptRecord, Journal, LayerSlice } from './journal.js';
 import type { LayerStore } from './layer.js';
-import type { Base, CompactStats, CompactStep } from './layer-types.js';
+import type { Base, CompactStats, CompactStep, Entry } from './layer-types.js';
 
 /** Layer compaction thresholds. */
 export interface LayerGcOptions {
@@ -13,6 +13,11 @@ export interface LayerGcOptions {
   garbageRatio?: number;
   /** Accepts kept undoable, newest first (default 50); older ones leave the undo stack and their journals are removed. */
   undoDepth?: number;
+  /**
+   * Checkpoints whose entries are kept for `/rewind` (default 50); older ones leave the window once twice
+   * as many have gathered (their entries fold into the rewind floor), and a rewind past them is refused.
+   */
+  rewindDepth?: number;
   /** Test seam: called between compaction steps (throw to simulate a crash). */
   onCompactStep?: CompactStep;
   /** Test seam: fault injection at the compaction's file operations. */
@@ -22,16 +27,20 @@ export interface LayerGcOptions {
 export const DEFAULT_MIN_GARBAGE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_GARBAGE_RATIO = 0.5;
 export const DEFAULT_UNDO_DEPTH = 50;
+export const DEFAULT_REWIND_DEPTH = 50;
 
 const addBase = (live: Set<string>, b: Base | null | undefined) => {
   if (b && (b.type === 'file' || b.type === 'symlink')) live.add(b.oid);
 };
-const addSlice = (live: Set<string>, s: LayerSlice | undefined) => {
-  for (const e of Object.values(s?.entries ?? {})) {
+const addEntries = (live: Set<string>, entries: Record<string, Entry | null> | undefined) => {
+  for (const e of Object.values(entries ?? {})) {
     if (!e) continue;
     addBase(live, e.base);
     if (e.kind === 'file') live.add(e.oid);
   }
+};
+const addSlice = (live: Set<string>, s: LayerSlice | undefined) => {
+  addEntries(live, s?.entries);
   for (const b of Object.values(s?.known ?? {})) addBase(live, b);
 };
 
@@ -50,6 +59,9 @@ export async function liveObjects(store: LayerStore, journal: Journal): Promise<
   for (const b of Object.values(m.reads)) addBase(live, b);
   for (const b of Object.values(m.known)) addBase(live, b);
   for (const b of Object.values(m.committed)) live.add(b.oid);
+  // What the checkpoints in the rewind window and the floor below it hold: a rewind puts those entries back.
+  for (const c of m.checkpoints) if (!c.rewound) addEntries(live, c.entries);
+  addEntries(live, m.rewindFloor);
   const records: AcceptRecord[] = [...(await journal.unfinished())];
   for (const id of m.accepts) records.push(await journal.read(id));
   for (const r of records) {
@@ -65,7 +77,8 @@ export async function liveObjects(store: LayerStore, journal: Journal): Promise<
 
 /**
  * Why: a long session rewrites the same files hundreds of times; without this the layer's object
- * file keeps every version ever written. Trims the undo stack to `undoDepth`, then compacts the object
+ * file keeps every version ever written. Trims the undo stack to `undoDepth` and the rewind window to
+ * `rewindDepth`, then compacts the object
  * store when enough of it is unreferenced. Caller holds the session lock.
  */
 export async function collectLayer(
@@ -81,6 +94,7 @@ export async function collectLayer(
     // After the save: a crash in between leaves `done` journals nobody names (harmless, never read).
     for (const id of dropped) await rm(path.join(journalDir, `${id}.json`), { force: true });
   }
+  await trimRewindWindow(store, opts.rewindDepth ?? DEFAULT_REWIND_DEPTH);
   const minBytes = opts.minGarbageBytes ?? DEFAULT_MIN_GARBAGE_BYTES;
   // Cheap test first: a file smaller than the threshold cannot hold that much garbage.
   if (store.datBytes() < minBytes) return null;
@@ -90,4 +104,24 @@ export async function collectLayer(
     ...(opts.onCompactStep ? { onStep: opts.onCompactStep } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
   });
+}
+
+/**
+ * Why: each checkpoint keeps the entries a rewind puts back, which would keep every version ever written
+ * alive. Once more than twice `depth` checkpoints hold entries, the older ones give theirs up: entries of
+ * checkpoints not taken back by a rewind fold, in order, into `rewindFloor` (one entry per path), so a
+ * rewind within the window still finds what a path held. Written as a whole snapshot (the log appends new
+ * checkpoints only), hence the batching.
+ */
+async function trimRewindWindow(store: LayerStore, depth: number): Promise<void> {
+  const m = store.m;
+  const holding = m.checkpoints.filter((c) => c.entries);
+  if (holding.length <= 2 * depth) return;
+  const floor = { ...(m.rewindFloor ?? {}) };
+  for (const c of holding.slice(0, holding.length - depth)) {
+    if (!c.rewound) Object.assign(floor, c.entries);
+    delete c.entries;
+  }
+  m.rewindFloor = floor;
+  await store.compact();
 }

@@ -45,6 +45,13 @@ export interface Checkpoint {
   turnId: string;
   summary: string;
   time: string;
+  /**
+   * The layer entry of each path this checkpoint changed, as it was at the checkpoint (null: none, the path
+   * shows the real file): what a rewind puts back. Absent in checkpoints written before rewind existed.
+   */
+  entries?: Record<string, Entry | null>;
+  /** A rewind took this checkpoint's turn back: its entries no longer describe the workspace. */
+  rewound?: boolean;
 }
 
 /** The persisted state of one session's layer. */
@@ -63,6 +70,11 @@ export interface Manifest {
   dirty: Record<string, 1>;
   tip: string | null;
   checkpoints: Checkpoint[];
+  /**
+   * What each path held after the checkpoints whose entries left the rewind window (`rewindDepth`), in
+   * order: the starting point a rewind within the window builds on for paths no later kept turn changed.
+   */
+  rewindFloor?: Record<string, Entry | null>;
   /** Accept ids, oldest first: the undo stack. */
   accepts: string[];
   /** Where small objects live in `blobs.dat`: blob id → [offset of the bytes, length]. */

@@ -29,6 +29,7 @@ import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
 import { RealWriter } from './real-writer.js';
 import { type Recovered, recoverSession } from './recover.js';
 import { rejectSelection, selectItems } from './review.js';
+import { rewindLayer } from './rewind.js';
 import { diffOf, digest, fileOf, statusOf } from './review-read.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
@@ -51,6 +52,13 @@ export interface ShadowService {
     turnId: string,
     summary: string,
   ): Promise<{ commit: string; files: string[] } | null>;
+  /**
+   * Takes back what the `drop` turns did to the session's shadow workspace: each path their checkpoints
+   * changed holds again what it held after the last `keep` turn that changed it (or the real file). The
+   * person's files are not touched; the change is committed to the shadow history (`label`). Returns the paths.
+   * Refused (rewind_too_far) when a dropped turn's checkpoint left the rewind window (`gc.rewindDepth`).
+   */
+  rewind(t: ReviewTarget, keep: readonly string[], drop: readonly string[], label: string): Promise<string[]>;
   status(t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>>;
   diff(t: ReviewTarget, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>>;
   accept(
@@ -275,11 +283,40 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       await repo(s);
       const repoGc = maintenanceOf(s.repoDir);
       // Session lock, then repository lock (a repack takes only the latter): never while a checkpoint writes.
-      const r = await s.lock.run(() =>
-        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir), deps.faults)),
-      );
+      const r = await s.lock.run(async () => {
+        const c = await repoGc.lock.run(() =>
+          commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir), deps.faults),
+        );
+        // Checkpoints keep what a rewind restores: the window is trimmed here too (sessions that never review).
+        if (c) await collect(s);
+        return c;
+      });
       if (r) await repoGc.maybeSchedule();
       return r;
+    },
+
+    async rewind(t, keep, drop, label) {
+      const s = await session(t.sessionId, t.workspace);
+      await repo(s);
+      const repoGc = maintenanceOf(s.repoDir);
+      const restored = await locked(s, async () => {
+        const paths = await rewindLayer(s.store, keep, drop);
+        await s.store.save();
+        // The log appends new checkpoints only: the rewound marks need a whole snapshot.
+        await s.store.compact();
+        if (paths.length > 0)
+          await repoGc.lock.run(() =>
+            commitCheckpoint(s.repoDir, s.store, `rewind-${Date.now()}`, label, objectsOf(s.repoDir), deps.faults),
+          );
+        return paths;
+      });
+      await deps.audit.append({
+        type: 'shadow.rewind',
+        workspace: s.root,
+        sessionId: s.id,
+        data: { keep: keep.length, drop, paths: restored },
+      });
+      return restored;
     },
 
     status,

@@ -265,6 +265,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
         ...(req.onProgress ? { progress: req.onProgress } : {}),
         ...(verdict.readOnlyWorkspace ? { readOnly: true } : {}),
         ...(verdict.deniedPaths?.length ? { denied: verdict.deniedPaths } : {}),
+        ...(ctx.updatePlan ? { plan: (items) => ctx.updatePlan!(req.turnId, items) } : {}),
       },
       req.signal,
       deps.logger,

@@ -1,4 +1,4 @@
-import type { ToolKind as ProtocolToolKind } from '@shadowbox/protocol';
+import type { PlanItem, ToolKind as ProtocolToolKind } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { WorkspaceView } from '../shadow/index.js';
 
@@ -22,6 +22,8 @@ export interface ToolContext {
   progress?: (chunk: ToolProgress) => void;
   /** The call's id (for what a tool records about it, e.g. the shell proxy's audit entries). */
   callId?: string;
+  /** Replaces the session's plan (a `plan` session event); absent outside a session turn (tools/call). */
+  plan?: (items: PlanItem[]) => void;
   /** The policy lets this call run on a read-only workspace only (read-only mode): a sandboxed command mounts it read-only. */
   readOnly?: boolean;
   /** Path globs a deny rule keeps from this call (the view refuses them; a sandboxed command must not see them either). */

@@ -17,8 +17,12 @@ export class BridgeState {
   /** Sessions whose running turn the editor asked to cancel. */
   readonly cancelling = new Set<string>();
   private readonly chains = new Map<string, Promise<void>>();
+  /** sessionId → the session's cost so far in USD (for ACP usage_update), when its model has prices. */
+  readonly costs = new Map<string, number>();
   conn: AgentConnection | undefined;
   editorReadsFiles = false;
+  /** The editor declared `session.compaction`: compaction events become compaction_update. */
+  editorShowsCompaction = false;
 
   constructor(
     readonly daemon: ShadowboxClient,
@@ -60,5 +64,6 @@ export class BridgeState {
     this.cwds.delete(sessionId);
     this.chains.delete(sessionId);
     this.cancelling.delete(sessionId);
+    this.costs.delete(sessionId);
   }
 }

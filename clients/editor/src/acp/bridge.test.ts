@@ -183,6 +183,8 @@ function editorWith(
   onPermission: PermissionHandler = async () => ({ outcome: { outcome: 'cancelled' } }),
 ) {
   const updates: SessionNotification[] = [];
+  // The slash commands every session advertises are kept apart (their own test checks them).
+  const commands: SessionNotification[] = [];
   const permissions: RequestPermissionRequest[] = [];
   const logs: string[] = [];
   const { app, bind } = createAcpAgent({ daemon: daemon.client, log: (m) => logs.push(m), version: '9.9.9' });
@@ -190,7 +192,11 @@ function editorWith(
   const toAgent = new TransformStream<AnyMessage, AnyMessage>();
   bind(app.connect({ writable: toEditor.writable, readable: toAgent.readable }));
   const editor = client({ name: 'editor' })
-    .onNotification('session/update', ({ params }) => void updates.push(params))
+    .onNotification(
+      'session/update',
+      ({ params }) =>
+        void (params.update.sessionUpdate === 'available_commands_update' ? commands : updates).push(params),
+    )
     .onRequest(
       'session/request_permission',
       ({ params, signal }) => (permissions.push(params), onPermission(params, signal)),
@@ -199,6 +205,7 @@ function editorWith(
   return {
     agent: editor.agent,
     updates,
+    commands,
     permissions,
     logs,
     kinds: () => updates.map((u) => u.update.sessionUpdate),
@@ -238,7 +245,7 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
     expect(r.agentInfo).toEqual({ name: 'shadowbox', title: 'shadowbox', version: '9.9.9' });
     expect(r.agentCapabilities).toMatchObject({
       loadSession: true,
-      promptCapabilities: { image: false, audio: false, embeddedContext: true },
+      promptCapabilities: { image: true, audio: false, embeddedContext: true },
       mcpCapabilities: { http: true, sse: false },
       sessionCapabilities: { list: {}, resume: {}, close: {} },
     });

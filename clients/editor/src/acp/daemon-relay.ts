@@ -9,11 +9,13 @@ import {
 } from '@shadowbox/protocol';
 import type { BridgeState } from './bridge-state.js';
 import {
+  compactionUpdate,
   liveOutputUpdate,
   locationsOf,
   permissionAnswer,
   permissionOptions,
   toAcpUpdates,
+  usageUpdate,
   type FileDiffText,
 } from './map.js';
 
@@ -41,10 +43,21 @@ export function relayDaemonToEditor(s: BridgeState): void {
       );
       return;
     }
-    s.send(e.sessionId, toAcpUpdates(e, ws));
+    s.send(e.sessionId, [...toAcpUpdates(e, ws), ...sessionUpdates(s, e)]);
   });
   s.daemon.onPermission((p, signal) => askEditor(s, p, signal));
   s.daemon.onBufferRead((p, signal) => readEditorBuffer(s, p, signal));
+}
+
+/** Updates that need what the bridge keeps per session: the cost so far, and the editor's capabilities. */
+export function sessionUpdates(s: BridgeState, e: SessionEvent) {
+  const ev = e.event;
+  if (ev.type === 'usage') {
+    if (ev.costUsd !== undefined) s.costs.set(e.sessionId, (s.costs.get(e.sessionId) ?? 0) + ev.costUsd);
+    return ev.contextWindow ? [usageUpdate(ev.inputTokens, ev.contextWindow, s.costs.get(e.sessionId))] : [];
+  }
+  if (ev.type === 'compaction' && s.editorShowsCompaction) return compactionUpdate(e);
+  return [];
 }
 
 async function diffsFor(s: BridgeState, sessionId: string, changed: string[]): Promise<FileDiffText[]> {

@@ -8,6 +8,7 @@ import {
   permissionOptions,
   promptText,
   toAcpUpdates,
+  turnUsage,
 } from './map.js';
 
 const ws = '/work/ws';
@@ -152,7 +153,7 @@ describe('toAcpUpdates', () => {
   it('has no ACP update for bookkeeping events', () => {
     const quiet: SessionEvent['event'][] = [
       { type: 'turn_start', turnId: 't', model: 'm' },
-      { type: 'usage', turnId: 't', inputTokens: 1, outputTokens: 2 },
+      { type: 'usage', turnId: 't', inputTokens: 1, outputTokens: 2, cachedInputTokens: 0 },
       { type: 'assistant_message', turnId: 't', text: 'already streamed', toolCalls: [] },
       { type: 'turn_end', turnId: 't', stopReason: 'end_turn' },
       { type: 'checkpoint', turnId: 't', commit: 'abc', summary: 's', files: [] },
@@ -261,5 +262,37 @@ describe('promptText', () => {
       { type: 'image', data: 'AAAA', mimeType: 'image/png' },
     ]);
     expect(text).toBe('Fix this:\n\n<file uri="file:///w/a.ts">\nlet x = 1\n</file>\n\n[b.ts](file:///w/b.ts)');
+  });
+});
+
+describe('turnUsage', () => {
+  it('carries input, output and the prompt cache as ACP names them; nothing when no call reported usage', () => {
+    expect(turnUsage({ inputTokens: 100, outputTokens: 20, cachedInputTokens: 60, cacheWriteTokens: 5 })).toEqual({
+      totalTokens: 120,
+      inputTokens: 100,
+      outputTokens: 20,
+      cachedReadTokens: 60,
+      cachedWriteTokens: 5,
+    });
+    expect(turnUsage({ inputTokens: 1, outputTokens: 2, cachedInputTokens: 0 })).toEqual({
+      totalTokens: 3,
+      inputTokens: 1,
+      outputTokens: 2,
+    });
+    expect(turnUsage(undefined)).toBeUndefined();
+  });
+
+  it('says which instruction files are in effect as a thought, with the list in _meta', () => {
+    const files = [{ path: 'AGENTS.md', scope: 'workspace' as const, bytes: 10, truncated: true, sha256: 'x' }];
+    expect(toAcpUpdates(ev({ type: 'instructions', files }), ws)).toEqual([
+      {
+        sessionUpdate: 'agent_thought_chunk',
+        content: { type: 'text', text: 'Instruction files in effect: AGENTS.md (truncated)\n' },
+        _meta: { shadowbox: { instructions: files } },
+      },
+    ]);
+    expect(toAcpUpdates(ev({ type: 'instructions', files: [] }), ws)[0]).toMatchObject({
+      content: { text: 'No instruction files in effect now.\n' },
+    });
   });
 });

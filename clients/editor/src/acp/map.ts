@@ -9,7 +9,15 @@ import type {
   ToolCallContent,
   ToolCallLocation,
 } from '@agentclientprotocol/sdk';
-import type { PermissionRequest, ParamsOf, SessionEvent } from '@shadowbox/protocol';
+import {
+  ImageMimeType,
+  SLASH_COMMANDS,
+  type ImageBlock,
+  type PermissionRequest,
+  type ParamsOf,
+  type SessionEvent,
+  type Usage,
+} from '@shadowbox/protocol';
 
 /** A permission choice the daemon offers and accepts back. */
 type PermissionOption = ParamsOf<typeof PermissionRequest>['options'][number];
@@ -69,7 +77,26 @@ export function toAcpUpdates(
   const text = (t: string): ContentBlock => ({ type: 'text', text: t });
   switch (ev.type) {
     case 'user_message':
-      return replay ? [{ sessionUpdate: 'user_message_chunk', content: text(ev.text) }] : [];
+      return replay
+        ? [
+            { sessionUpdate: 'user_message_chunk', content: text(ev.command ? `/${ev.command}` : ev.text) },
+            ...(ev.images ?? []).map((i): SessionUpdate => ({
+              sessionUpdate: 'user_message_chunk',
+              content: { type: 'image', mimeType: i.mimeType, data: i.data },
+            })),
+          ]
+        : [];
+    case 'plan':
+      return [
+        {
+          sessionUpdate: 'plan',
+          entries: ev.items.map((i) => ({
+            content: i.content,
+            priority: 'medium',
+            status: i.status === 'done' ? 'completed' : i.status,
+          })),
+        },
+      ];
     case 'message_delta':
       return [{ sessionUpdate: 'agent_message_chunk', content: text(ev.text) }];
     case 'reasoning_delta':
@@ -112,13 +139,97 @@ export function toAcpUpdates(
         },
       ];
     }
+    case 'instructions':
+      // ACP has no place for the files in effect: a thought says it, `_meta` carries the list.
+      return [
+        {
+          sessionUpdate: 'agent_thought_chunk',
+          content: text(
+            ev.files.length
+              ? `Instruction files in effect: ${ev.files.map((f) => `${f.path}${f.truncated ? ' (truncated)' : ''}`).join(', ')}\n`
+              : 'No instruction files in effect now.\n',
+          ),
+          _meta: { shadowbox: { instructions: ev.files } },
+        },
+      ];
     case 'usage':
+      // Cumulative cost needs the session's total: the relay adds usage_update (usageUpdate below).
       return [];
     case 'settings_changed':
       return [{ sessionUpdate: 'current_mode_update', currentModeId: ev.mode }];
     default:
       return [];
   }
+}
+
+/** ACP `usage_update`: tokens the last call sent (the context in use), the window, and the session's cost so far. */
+export function usageUpdate(used: number, size: number, costUsd: number | undefined): SessionUpdate {
+  return {
+    sessionUpdate: 'usage_update',
+    used,
+    size,
+    ...(costUsd !== undefined ? { cost: { amount: costUsd, currency: 'USD' } } : {}),
+  };
+}
+
+/** ACP's (unstable) `PromptResponse.usage`: the turn's tokens. */
+export interface AcpTurnUsage {
+  totalTokens: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedReadTokens?: number;
+  cachedWriteTokens?: number;
+}
+
+/** The turn's usage as ACP's (unstable) prompt response field carries it; undefined when no call reported any. */
+export function turnUsage(u: Usage | undefined): AcpTurnUsage | undefined {
+  if (!u) return undefined;
+  return {
+    totalTokens: u.inputTokens + u.outputTokens,
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    ...(u.cachedInputTokens ? { cachedReadTokens: u.cachedInputTokens } : {}),
+    ...(u.cacheWriteTokens ? { cachedWriteTokens: u.cacheWriteTokens } : {}),
+  };
+}
+
+/** ACP `available_commands_update`: the slash commands the protocol declares (SLASH_COMMANDS). */
+export function availableCommands(): SessionUpdate {
+  return {
+    sessionUpdate: 'available_commands_update',
+    availableCommands: SLASH_COMMANDS.map((c) => ({
+      name: c.name,
+      description: c.description,
+      ...('hint' in c ? { input: { hint: c.hint } } : {}),
+    })),
+  };
+}
+
+/** ACP `compaction_update` for a `compaction` event (only for editors that declared `session.compaction`). */
+export function compactionUpdate(e: SessionEvent): SessionUpdate[] {
+  const ev = e.event;
+  if (ev.type !== 'compaction') return [];
+  return [
+    {
+      sessionUpdate: 'compaction_update',
+      compactionId: `compaction-${e.seq}`,
+      status: 'completed',
+      summary: [{ type: 'text', text: ev.summary }],
+      _meta: { shadowbox: { compacted: ev.compacted, tokensBefore: ev.tokensBefore, tokensAfter: ev.tokensAfter } },
+    },
+  ];
+}
+
+/** The image blocks of an ACP prompt, as the daemon takes them; null when one has a type models do not take. */
+export function promptImages(blocks: ContentBlock[]): ImageBlock[] | null {
+  const out: ImageBlock[] = [];
+  for (const b of blocks) {
+    if (b.type !== 'image') continue;
+    const type = ImageMimeType.safeParse(b.mimeType);
+    if (!type.success) return null;
+    out.push({ mimeType: type.data, data: b.data, ...(b.uri ? { name: b.uri.split('/').pop() ?? b.uri } : {}) });
+  }
+  return out;
 }
 
 /** Live output sent to the editor per update: the last this many characters of the call's output. */

@@ -10,11 +10,28 @@ import {
   type ResumeSessionRequest,
   type SessionModeState,
 } from '@agentclientprotocol/sdk';
-import { PolicyMode, SessionAttach, SessionConfigure, SessionCreate, SessionPrompt } from '@shadowbox/protocol';
+import {
+  parseSlashCommand,
+  PolicyMode,
+  SessionAttach,
+  SessionCommand,
+  SessionConfigure,
+  SessionCreate,
+  SessionPrompt,
+} from '@shadowbox/protocol';
 import type { BridgeState } from './bridge-state.js';
 import { relay } from './errors.js';
 import { daemonMcpServers } from './mcp-servers.js';
-import { acpStopReason, promptText, toAcpUpdates } from './map.js';
+import { sessionUpdates } from './daemon-relay.js';
+import {
+  acpStopReason,
+  availableCommands,
+  promptImages,
+  promptText,
+  toAcpUpdates,
+  turnUsage,
+  type AcpTurnUsage,
+} from './map.js';
 
 const MODES: SessionModeState['availableModes'] = [
   { id: 'read-only', name: 'Read only', description: 'The agent may read and search; nothing else.' },
@@ -36,12 +53,13 @@ export const modes = (current: string): SessionModeState => ({ currentModeId: cu
 /** ACP initialize: what the bridge offers, and whether the editor serves its buffers (fs/read_text_file). */
 export function initialize(s: BridgeState, params: InitializeRequest, version: string): InitializeResponse {
   s.editorReadsFiles = params.clientCapabilities?.fs?.readTextFile === true;
+  s.editorShowsCompaction = params.clientCapabilities?.session?.compaction != null;
   return {
     protocolVersion: PROTOCOL_VERSION,
     agentInfo: { name: 'shadowbox', title: 'shadowbox', version },
     agentCapabilities: {
       loadSession: true,
-      promptCapabilities: { image: false, audio: false, embeddedContext: true },
+      promptCapabilities: { image: true, audio: false, embeddedContext: true },
       mcpCapabilities: { http: true, sse: false },
       sessionCapabilities: { list: {}, resume: {}, close: {} },
     },
@@ -69,6 +87,8 @@ export async function newSession(s: BridgeState, params: NewSessionRequest) {
   );
   s.workspaces.set(created.sessionId, created.workspace);
   s.cwds.set(created.sessionId, params.cwd);
+  // Sent after the answer (the editor knows the session by then): the queue goes out in order.
+  setImmediate(() => s.send(created.sessionId, [availableCommands()]));
   return { sessionId: created.sessionId, modes: modes(created.mode) };
 }
 
@@ -95,10 +115,13 @@ export async function openSession(s: BridgeState, params: LoadSessionRequest | R
         .request(SessionConfigure, { sessionId: params.sessionId, mcpServers })
         .catch((e: unknown) => s.log(`MCP servers of ${params.sessionId} not changed: ${(e as Error).message}`));
   }
+  s.costs.set(params.sessionId, replay ? 0 : (r.session.usage?.costUsd ?? 0));
   if (replay) {
-    for (const e of r.history) s.send(params.sessionId, toAcpUpdates(e, r.session.workspace, [], true));
-    await s.flush(params.sessionId);
+    for (const e of r.history)
+      s.send(params.sessionId, [...toAcpUpdates(e, r.session.workspace, [], true), ...sessionUpdates(s, e)]);
   }
+  s.send(params.sessionId, [availableCommands()]);
+  await s.flush(params.sessionId);
   return { modes: modes(r.session.mode) };
 }
 
@@ -110,23 +133,60 @@ export async function prompt(s: BridgeState, params: PromptRequest, signal: Abor
   const { sessionId } = params;
   if (!s.workspaces.has(sessionId)) await attach(s, sessionId, Number.MAX_SAFE_INTEGER);
   const text = promptText(params.prompt);
+  const images = promptImages(params.prompt);
+  if (images === null) throw RequestError.invalidParams(undefined, 'images must be PNG, JPEG, GIF or WebP');
   if (!text.trim()) throw RequestError.invalidParams(undefined, 'the prompt has no text');
+  const command = parseSlashCommand(text);
+  if (command) return runCommand(s, sessionId, command, signal);
   const onAbort = () => void s.cancelTurn(sessionId);
   signal.addEventListener('abort', onAbort, { once: true });
   s.cancelling.delete(sessionId);
   try {
-    const r = await relay(s.daemon.request(SessionPrompt, { sessionId, text }), sessionId);
+    const r = await relay(
+      s.daemon.request(SessionPrompt, { sessionId, text, ...(images.length ? { images } : {}) }),
+      sessionId,
+    );
     await s.flush(sessionId);
     if (s.cancelling.has(sessionId)) return { stopReason: 'cancelled' };
     if (r.stopReason === 'error')
       throw new RequestError(r.error?.code ?? -32603, r.error?.message ?? 'the turn failed', {
         reason: r.error?.reason,
       });
-    return { stopReason: acpStopReason(r.stopReason) };
+    // `usage` is ACP's unstable PromptResponse field (the SDK's stable type has no place for it yet).
+    const usage = turnUsage(r.usage);
+    const response: PromptResponse & { usage?: AcpTurnUsage } = {
+      stopReason: acpStopReason(r.stopReason),
+      ...(usage ? { usage } : {}),
+    };
+    return response;
   } finally {
     signal.removeEventListener('abort', onAbort);
     s.cancelling.delete(sessionId);
   }
+}
+
+/**
+ * A prompt that is one of the advertised slash commands (`/accept src/a.ts#3f2a`, `/rewind 2`) runs in the
+ * daemon (session/command); its answer is the agent's message. A refusal is said the same way (a command is
+ * the person's own action, not a failed turn).
+ */
+async function runCommand(
+  s: BridgeState,
+  sessionId: string,
+  c: { command: string; args: string },
+  signal: AbortSignal,
+): Promise<PromptResponse> {
+  const say = (text: string) =>
+    s.send(sessionId, [{ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text } }]);
+  try {
+    const r = await s.daemon.request(SessionCommand, { sessionId, command: c.command, args: c.args }, signal);
+    say(r.text);
+  } catch (e) {
+    const err = e as { message?: string; data?: { reason?: string } };
+    say(`/${c.command} failed: ${err.message ?? String(e)}${err.data?.reason ? ` (${err.data.reason})` : ''}`);
+  }
+  await s.flush(sessionId);
+  return { stopReason: signal.aborted ? 'cancelled' : 'end_turn' };
 }
 
 /** session/set_mode: one of the policy modes. */

@@ -1,4 +1,12 @@
-import type { ResultOf, SessionAttach, SessionEvent, SessionEventBody } from '@shadowbox/protocol';
+import type {
+  InstructionFile,
+  PlanItem,
+  ResultOf,
+  SessionAttach,
+  SessionEvent,
+  SessionEventBody,
+  Usage,
+} from '@shadowbox/protocol';
 
 export type SessionInfo = ResultOf<typeof SessionAttach>['session'];
 type Body<T extends SessionEventBody['type']> = Extract<SessionEventBody, { type: T }>;
@@ -9,8 +17,36 @@ export const LIVE_TAIL_CHARS = 16_384;
 
 /** One block of the transcript; `rev` grows on every change so the renderer redraws only what changed. */
 export type Item =
-  | { kind: 'user'; id: string; rev: number; turnId: string; text: string; clientId: string }
-  | { kind: 'assistant'; id: string; rev: number; turnId: string; text: string; reasoning: string; done: boolean }
+  | {
+      kind: 'user';
+      id: string;
+      rev: number;
+      turnId: string;
+      text: string;
+      clientId: string;
+      images?: string[];
+      rewound?: boolean;
+    }
+  | {
+      kind: 'footer';
+      id: string;
+      rev: number;
+      turnId: string;
+      stopReason: string;
+      durationMs: number | null;
+      usage?: Usage;
+      rewound?: boolean;
+    }
+  | {
+      kind: 'assistant';
+      id: string;
+      rev: number;
+      turnId: string;
+      text: string;
+      reasoning: string;
+      done: boolean;
+      rewound?: boolean;
+    }
   | {
       kind: 'tool';
       id: string;
@@ -27,6 +63,7 @@ export type Item =
       decision?: ToolUpdate['decision'];
       durationMs?: number;
       changed?: string[];
+      rewound?: boolean;
       /** The tail of the call's live output while it runs (shell, python); the result replaces it. */
       live?: string;
     }
@@ -60,6 +97,14 @@ export class SessionView {
   headRev = 0;
   /** Bumped when the shadow workspace may have changed (checkpoint, review, tool that changed files). */
   reviewRev = 0;
+  /** The agent's plan (the latest `plan` event) and a counter the plan panel redraws on. */
+  plan: PlanItem[] | null = null;
+  planRev = 0;
+  /** Instruction files in effect (the latest `instructions` event). */
+  instructions: InstructionFile[] = [];
+  /** When each running turn started (from its event time), for the footer's duration. */
+  private readonly turnStarted = new Map<string, number>();
+  private turnUsage: Usage | undefined;
   private readonly byId = new Map<string, Item>();
   private buffer: SessionEvent[] = [];
   private ready = false;
@@ -114,7 +159,7 @@ export class SessionView {
     this.lastSeq = e.seq;
     this.info.events = e.seq + 1;
     this.info.updatedAt = e.time;
-    this.reduce(e.event);
+    this.reduce(e.event, e.time);
     return true;
   }
 
@@ -125,6 +170,11 @@ export class SessionView {
 
   private touch(item: Item | undefined): void {
     if (item) item.rev++;
+  }
+
+  /** A line of this page's own (a slash command's answer): shown in the transcript, not in the session log. */
+  note(level: 'info' | 'warn' | 'error', text: string): void {
+    this.notice(level, text);
   }
 
   private notice(level: 'info' | 'warn' | 'error', text: string): void {
@@ -140,7 +190,7 @@ export class SessionView {
     return undefined;
   }
 
-  private reduce(b: SessionEventBody): void {
+  private reduce(b: SessionEventBody, time = ''): void {
     switch (b.type) {
       case 'session_created':
         this.notice('info', `session created on ${b.workspace} (${b.model}, ${b.mode})`);
@@ -152,11 +202,44 @@ export class SessionView {
           id: `u${this.counter++}`,
           rev: 0,
           turnId: b.turnId,
-          text: b.text,
+          text: b.command ? `/${b.command}` : b.text,
           clientId: b.clientId,
+          ...(b.images?.length ? { images: b.images.map((i) => i.name ?? i.mimeType) } : {}),
         });
         break;
+      case 'plan':
+        this.plan = b.items;
+        this.planRev++;
+        break;
+      case 'instructions':
+        this.instructions = b.files;
+        this.headRev++;
+        break;
+      case 'compaction':
+        this.notice(
+          'info',
+          `${b.trigger === 'command' ? '/compact: ' : ''}summarized ${b.compacted} earlier message(s) (about ${b.tokensBefore} → ${b.tokensAfter} tokens); the full history stays in the log`,
+        );
+        break;
+      case 'rewind': {
+        const gone = new Set(b.rewound);
+        for (const it of this.items)
+          if ('turnId' in it && gone.has(it.turnId)) {
+            (it as { rewound?: boolean }).rewound = true;
+            this.touch(it);
+          }
+        this.plan = null;
+        this.planRev++;
+        this.reviewRev++;
+        this.notice(
+          'warn',
+          `rewound ${b.rewound.length} turn(s)${b.files.length ? `; shadow files put back: ${b.files.join(', ')}` : ''} — your files did not change`,
+        );
+        break;
+      }
       case 'turn_start':
+        this.turnStarted.set(b.turnId, Date.parse(time));
+        this.turnUsage = undefined;
         this.running = b.turnId;
         this.info.state = 'running';
         this.headRev++;
@@ -268,8 +351,18 @@ export class SessionView {
         this.headRev++;
         break;
       }
-      case 'usage':
+      case 'usage': {
+        const u = this.turnUsage;
+        this.turnUsage = {
+          inputTokens: (u?.inputTokens ?? 0) + b.inputTokens,
+          outputTokens: (u?.outputTokens ?? 0) + b.outputTokens,
+          cachedInputTokens: (u?.cachedInputTokens ?? 0) + b.cachedInputTokens,
+          ...(b.costUsd !== undefined || u?.costUsd !== undefined
+            ? { costUsd: (u?.costUsd ?? 0) + (b.costUsd ?? 0) }
+            : {}),
+        };
         break;
+      }
       case 'checkpoint':
         this.reviewRev++;
         break;
@@ -283,6 +376,22 @@ export class SessionView {
         this.info.state = 'idle';
         this.headRev++;
         this.reviewRev++;
+        {
+          const started = this.turnStarted.get(b.turnId);
+          const ended = Date.parse(time);
+          const usage = b.usage ?? this.turnUsage;
+          this.add({
+            kind: 'footer',
+            id: `f${this.counter++}`,
+            rev: 0,
+            turnId: b.turnId,
+            stopReason: b.stopReason,
+            durationMs: started !== undefined && !Number.isNaN(ended) ? Math.max(0, ended - started) : null,
+            ...(usage ? { usage } : {}),
+          });
+          this.turnStarted.delete(b.turnId);
+          this.turnUsage = undefined;
+        }
         if (b.stopReason === 'cancelled') this.notice('warn', 'turn cancelled');
         else if (b.stopReason === 'error')
           this.notice(

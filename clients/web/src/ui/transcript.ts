@@ -1,6 +1,7 @@
 import type { Item, SessionView } from '../model/session-view.js';
 import { h, replaceChildren } from './dom.js';
 import { renderMarkdown } from './markdown.js';
+import { footerText } from './plan.js';
 
 /** Labels of the four permission answers, the same as the terminal's. */
 export const PERMISSION_LABELS: Record<string, string> = {
@@ -73,13 +74,26 @@ export class TranscriptRenderer {
   }
 
   private fill(el: HTMLElement, item: Item): void {
+    // Turns taken back by a rewind stay visible, marked.
+    el.classList.toggle('rewound', 'rewound' in item && item.rewound === true);
     switch (item.kind) {
       case 'user': {
         const who = item.clientId === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.clientId);
         el.dataset.testid = 'user-message';
-        replaceChildren(el, h('div', { className: 'who' }, who), h('div', { className: 'text' }, item.text));
+        replaceChildren(
+          el,
+          h('div', { className: 'who' }, who, item.rewound ? h('span', { className: 'badge' }, 'rewound') : null),
+          h('div', { className: 'text' }, item.text),
+          item.images?.length
+            ? h('div', { className: 'images', 'data-testid': 'user-images' }, `+ ${item.images.join(', ')}`)
+            : null,
+        );
         break;
       }
+      case 'footer':
+        el.dataset.testid = 'turn-footer';
+        replaceChildren(el, footerText(item));
+        break;
       case 'assistant': {
         el.dataset.testid = 'assistant-message';
         el.classList.toggle('streaming', !item.done);

@@ -19,8 +19,12 @@ export interface Reply {
   toolCalls?: ScriptedToolCall[];
   /** Default: `tool_use` when there are tool calls, else `end_turn`. */
   stopReason?: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal';
-  /** Default: input ≈ request bytes / 4, output ≈ output characters / 4. */
-  usage?: { input: number; output: number };
+  /**
+   * Default: input ≈ request bytes / 4, output ≈ output characters / 4. `cached` input tokens came from the
+   * prompt cache (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`) and
+   * `cacheWrite` went into it (Anthropic `cache_creation_input_tokens`); both are part of `input`.
+   */
+  usage?: { input: number; output: number; cached?: number; cacheWrite?: number };
   /** Respond with this HTTP error instead of a stream; `retryAfter` (seconds) becomes a Retry-After header. */
   error?: { status: number; body?: unknown; retryAfter?: number };
   /** Cut the connection after this many SSE events; 0 cuts it before any response (a connection reset). */

@@ -26,7 +26,7 @@ function outputChars(r: Reply): number {
   return t + (r.toolCalls ?? []).reduce((n, c) => n + argsString(c).length + c.name.length, 0);
 }
 
-function usageOf(r: Reply, info: RequestInfo): { input: number; output: number } {
+function usageOf(r: Reply, info: RequestInfo): NonNullable<Reply['usage']> {
   return (
     r.usage ?? {
       input: Math.max(1, Math.ceil(info.requestBytes / 4)),
@@ -79,7 +79,12 @@ export function openaiEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
         model: info.model,
         system_fingerprint: 'fp_scripted',
         choices: [],
-        usage: { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output },
+        usage: {
+          prompt_tokens: u.input,
+          completion_tokens: u.output,
+          total_tokens: u.input + u.output,
+          ...(u.cached !== undefined ? { prompt_tokens_details: { cached_tokens: u.cached } } : {}),
+        },
       }),
     );
   }
@@ -102,7 +107,13 @@ export function anthropicEvents(r: Reply, info: RequestInfo, ids: Ids): Sse {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: u.input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+        // Anthropic counts cache reads and writes apart from input_tokens.
+        usage: {
+          input_tokens: u.input - (u.cached ?? 0) - (u.cacheWrite ?? 0),
+          cache_creation_input_tokens: u.cacheWrite ?? 0,
+          cache_read_input_tokens: u.cached ?? 0,
+          output_tokens: 1,
+        },
       },
     }),
     ev('ping', {}),
