@@ -17,6 +17,8 @@ export default defineConfig({
     },
   },
   test: {
+    // Rebuilds the bundled CLI that end-to-end tests start when a source is newer (scripts/bundle.mjs).
+    globalSetup: ['./scripts/vitest-bundle.mjs'],
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },
