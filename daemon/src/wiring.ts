@@ -23,7 +23,7 @@ import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/in
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ShadowService } from './shadow/index.js';
 import { readAuditReferences, type SessionManager } from './sessions/index.js';
-import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
+import { createBuiltinTools, createToolRuntime, findRipgrep, type ToolRuntime } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
 import { registerWebRoutes } from './web/index.js';
 import { systemPrompt } from './agent/index.js';
@@ -144,7 +144,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
   const tools: AnyTool[] = [
-    ...createBuiltinTools(),
+    // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
+    ...createBuiltinTools({ rg: findRipgrep(env) }),
     createRunBundleTool(runDeps),
     python.tool,
     ...builtBundleTools,

@@ -58,6 +58,10 @@ export class LayeredView implements WorkspaceView {
     return { real: true };
   }
 
+  isReal(rel: string): boolean {
+    return !this.shadowed(rel);
+  }
+
   /** Where a canonical path's current content lives: a layer object, the real file, or nowhere (no read is recorded). */
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
