@@ -5,7 +5,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 // One root config, a project per package (vitest 4 has no workspace file).
 // Unit tests sit beside the code; test/ holds the cross-package end-to-end suites.
-const common = { testTimeout: 30_000, hookTimeout: 60_000 };
+// expect.poll waits for a condition, never for a duration: its own cap is as long as a test may take (CI is a
+// loaded 2-core machine; the default 1 s cap turned slow-but-correct runs into failures).
+const common = { testTimeout: 30_000, hookTimeout: 60_000, expect: { poll: { timeout: 25_000, interval: 20 } } };
 
 export default defineConfig({
   // Tests run the TypeScript sources of sibling packages, not their build output.
@@ -17,8 +19,9 @@ export default defineConfig({
     },
   },
   test: {
-    // Rebuilds the bundled CLI that end-to-end tests start when a source is newer (scripts/bundle.mjs).
-    globalSetup: ['./scripts/vitest-bundle.mjs'],
+    // Compiles the modules that run outside vitest: the WASI sandbox worker (worker thread), the grep worker
+    // and the bundled CLI that end-to-end tests start (each rebuilt from the current sources).
+    globalSetup: ['./scripts/vitest-wasi-worker.mjs', './scripts/vitest-bundle.mjs'],
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },
@@ -27,7 +30,7 @@ export default defineConfig({
       },
       { test: { ...common, name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
       { test: { ...common, name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false } },
-      { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts'] } },
+      { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts', 'bench/**/*.test.mjs'] } },
     ],
   },
 });

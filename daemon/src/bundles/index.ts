@@ -40,7 +40,6 @@ export {
   signValue,
   loadKeyDir,
   bundleArchive,
-  writeFileAtomic,
   type PublishedBundle,
 } from './publish.js';
 export { parseRoot, verifyRootRotation, type RootSigned, type RootEnvelope } from './trust.js';

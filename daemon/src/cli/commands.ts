@@ -71,11 +71,13 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./audit-commands.js')).policyCommand,
   },
   python: {
-    summary: 'sandboxed CPython (WASI) on the current directory: python [-c CODE | FILE] [ARGS]',
+    summary:
+      'sandboxed CPython (WASI) on the current directory: python [--timeout S] [-c CODE | -m MOD | FILE | -] [ARGS]',
     load: async () => (await import('./tool-commands.js')).pythonCommand,
   },
   wasi: {
-    summary: 'run a bundle in the WASI sandbox: wasi run BUNDLE -- ARGS',
+    summary:
+      'run a bundle or a local module in the WASI sandbox: wasi run BUNDLE|FILE.wasm [--dir HOST[:GUEST]] [--env K=V] -- ARGS',
     load: async () => (await import('./tool-commands.js')).wasiCommand,
   },
   chat: {

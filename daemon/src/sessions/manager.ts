@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, McpServers, PolicyMode, type SessionInfo, type StopReason } from '@shadowbox/protocol';
@@ -7,10 +7,10 @@ import type { z as zt } from 'zod';
 import { Conversation, INTERRUPTED_RESULT, runTurn, type AgentTools, type TurnError } from '../agent/index.js';
 import type { ModelClient } from '../providers/index.js';
 import { isShadowboxError, ShadowboxError } from '../errors.js';
-import { type Logger, writeFileAtomic } from '../state/index.js';
+import { type Logger, mapDiskFull, writeFileAtomic } from '../state/index.js';
 import { readClientBuffer } from './buffers.js';
 import type { SessionClient } from './client-port.js';
-import { EventLog, readEventLog } from './event-log.js';
+import { EventLog, openEventLog } from './event-log.js';
 import { LiveSession, type Mode, type SessionMeta } from './live-session.js';
 import type { PermissionOutcome, PermissionQuestion } from './permissions.js';
 
@@ -65,6 +65,10 @@ export interface SessionManagerDeps {
   onSessionOpen?: (meta: SessionMeta) => Promise<void>;
   /** Bound on onSessionOpen (default 20 s); after it the session goes on without what is still starting. */
   openTimeoutMs?: number;
+  /** Called when a session goes idle (its turn ended): release what it holds open (shadow layer files). Must not throw. */
+  onSessionIdle?: (meta: SessionMeta) => Promise<void>;
+  /** Wait before an event log retries a failed write (default 500 ms). */
+  logRetryMs?: number;
   /** How long readBuffer waits for the driver's buffer/read answer (default BUFFER_READ_TIMEOUT_MS, 300 ms). */
   bufferReadTimeoutMs?: number;
 }
@@ -90,34 +94,71 @@ export class SessionManager {
     this.root = path.join(deps.stateDir, 'sessions');
   }
 
-  /** Loads every session's meta and repairs what a crash left open. */
+  /**
+   * Loads every session's meta and repairs what a crash left open: a torn log tail is cut off
+   * (logged), a session whose meta.json is unreadable is quarantined (logged, moved aside) instead of
+   * stopping the daemon, open turns are ended as interrupted.
+   */
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     for (const id of await readdir(this.root)) {
+      if (id.startsWith('.')) continue;
       const dir = path.join(this.root, id);
-      const metaText = await readFile(path.join(dir, 'meta.json'), 'utf8').catch(() => null);
-      if (!metaText) continue;
-      const parsed = Meta.safeParse(JSON.parse(metaText) as unknown);
-      if (!parsed.success) {
-        this.deps.logger.warn(`session ${id}: unreadable meta.json, skipped`);
-        continue;
-      }
-      const read = await readEventLog(path.join(dir, 'events.jsonl'));
-      const live = new LiveSession(
-        parsed.data,
-        new EventLog(path.join(dir, 'events.jsonl'), nextSeq(read.events), read.tornTail),
-        this.deps.logger,
-        this.deps.permissionTimeoutMs,
-      );
+      const meta = await this.readMeta(id, dir);
+      if (!meta) continue;
+      const file = path.join(dir, 'events.jsonl');
+      const { log, read } = await openEventLog(file, {
+        onRepair: (bytes) =>
+          this.deps.logger.warn(`session ${id}: cut a torn last line (${bytes} bytes) off events.jsonl`),
+        ...this.logOptions(),
+      });
+      const live = this.makeLive(meta, log);
       live.events = read.events;
       this.sessions.set(id, live);
-      if (read.tornTail || read.badLines)
-        this.deps.logger.warn(
-          `session ${id}: ${read.badLines} unreadable log line(s)${read.tornTail ? ', torn last line' : ''}`,
-        );
+      if (read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s) skipped`);
       // Sessions resumed after a crash keep their events loaded; idle ones drop them.
-      if (!this.recover(live)) live.events = null;
+      if (!this.recover(live)) live.unload();
     }
+    // The repairs are on disk before any client can attach.
+    await Promise.all([...this.sessions.values()].map((l) => l.log.flush()));
+  }
+
+  /** A session's meta, or null: a session folder without one is skipped; an unreadable one is quarantined. */
+  private async readMeta(id: string, dir: string): Promise<SessionMeta | null> {
+    const metaText = await readFile(path.join(dir, 'meta.json'), 'utf8').catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(e),
+    );
+    if (metaText === null) return null;
+    let problem: string;
+    try {
+      const parsed = Meta.safeParse(JSON.parse(metaText) as unknown);
+      if (parsed.success && parsed.data.sessionId === id) return parsed.data;
+      problem = parsed.success ? `names session ${parsed.data.sessionId}` : z.prettifyError(parsed.error);
+    } catch (e) {
+      problem = `not JSON (${(e as Error).message})`;
+    }
+    const aside = path.join(this.root, `.quarantine-${id}-${Date.now()}`);
+    await rename(dir, aside).catch(() => undefined);
+    this.deps.logger.error(
+      `session ${id}: meta.json is unreadable (${problem.replace(/\s+/g, ' ')}); the session is quarantined in ${aside}`,
+    );
+    return null;
+  }
+
+  private logOptions(): { retryMs?: number } {
+    return this.deps.logRetryMs !== undefined ? { retryMs: this.deps.logRetryMs } : {};
+  }
+
+  /** A LiveSession whose log failures end its running turn. */
+  private makeLive(meta: SessionMeta, log: EventLog): LiveSession {
+    const live = new LiveSession(meta, log, this.deps.logger, this.deps.permissionTimeoutMs);
+    live.onLogFailure = () => {
+      if (live.running) {
+        live.running.abort.abort();
+        live.broker.cancelAll();
+      }
+    };
+    return live;
   }
 
   /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
@@ -178,7 +219,7 @@ export class SessionManager {
       state: s.state,
       driver: s.driver,
       attached: [...s.attached.keys()],
-      events: s.log.nextSeq,
+      events: s.log.durableSeq,
       ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
     };
   }
@@ -228,18 +269,22 @@ export class SessionManager {
       ...(servers ? { mcpServers: servers } : {}),
     };
     const dir = path.join(this.root, meta.sessionId);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.saveMeta(meta);
-    const live = new LiveSession(
-      meta,
-      new EventLog(path.join(dir, 'events.jsonl'), 0),
-      this.deps.logger,
-      this.deps.permissionTimeoutMs,
-    );
-    live.events = [];
-    live.conversation = new Conversation();
-    this.sessions.set(meta.sessionId, live);
-    live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
+    const live = this.makeLive(meta, new EventLog(path.join(dir, 'events.jsonl'), 0, this.logOptions()));
+    try {
+      await mapDiskFull(dir, () => mkdir(dir, { recursive: true, mode: 0o700 }));
+      await this.saveMeta(meta);
+      live.events = [];
+      live.conversation = new Conversation();
+      this.sessions.set(meta.sessionId, live);
+      live.emit({ type: 'session_created', workspace, model: meta.model, mode: meta.mode });
+      await live.log.flush();
+    } catch (e) {
+      // A session that could not be written whole does not exist: nothing half-made stays behind.
+      this.sessions.delete(meta.sessionId);
+      await live.log.close();
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
     this.deps.onSessionEvent?.(meta, 'session.start', {
       model: meta.model,
       mode: meta.mode,
@@ -247,6 +292,7 @@ export class SessionManager {
     });
     await this.ensureOpen(live);
     if (client) this.attach(live, client, 0, true);
+    await live.log.flush();
     return live;
   }
 
@@ -308,24 +354,23 @@ export class SessionManager {
     return next;
   }
 
-  private async load(live: LiveSession): Promise<void> {
-    if (live.events) return;
-    await live.log.flush();
-    const read = await readEventLog(live.log.file);
-    if (live.events) return;
-    live.events = read.events;
-  }
-
   /** Attaches a client: returns history from fromSeq; live events follow. */
   async attachById(sessionId: string, client: SessionClient, fromSeq: number, driver: boolean) {
     const live = this.get(sessionId);
-    await this.load(live);
+    await live.load();
     await this.ensureOpen(live);
-    return this.attach(live, client, fromSeq, driver);
+    // What was emitted before the attach is written first, so the history has it (when the disk is full,
+    // it arrives live once written).
+    await live.log.flush().catch(() => undefined);
+    const result = this.attach(live, client, fromSeq, driver);
+    // The response follows the events the attach caused (client_attached, driver_changed).
+    await live.log.flush();
+    return result;
   }
 
   private attach(live: LiveSession, client: SessionClient, fromSeq: number, driver: boolean) {
-    const history = (live.events ?? []).filter((e) => e.seq >= fromSeq);
+    // Only events already on disk; the rest reach this client live (it is attached before they are written).
+    const history = live.historyFrom(fromSeq);
     const first = !live.attached.has(client.id);
     live.attached.set(client.id, client);
     if (first) {
@@ -389,6 +434,7 @@ export class SessionManager {
     if (serversChange) await this.ensureOpen(live);
     if (p.model || p.mode || serversChange)
       live.emit({ type: 'settings_changed', model: live.meta.model, mode: live.meta.mode });
+    await live.log.flush();
     return this.info(live);
   }
 
@@ -417,7 +463,10 @@ export class SessionManager {
     const turnId = randomUUID();
     const run = this.startTurn(live, turnId, { text: p.text, clientId: client.id, maxTurns: p.maxTurns }, undefined);
     cancel.onCancellationRequested(() => this.cancel(live.id));
-    return run;
+    const result = await run;
+    // The answer follows the turn's events: turn_end is on disk and sent before the prompt returns.
+    await live.log.flush();
+    return result;
   }
 
   private async startTurn(
@@ -429,8 +478,10 @@ export class SessionManager {
     const abort = new AbortController();
     let resolveDone!: () => void;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
+    // The turn streams batch after batch: its log stays open until the turn ends.
+    live.log.hold(true);
     try {
-      await this.load(live);
+      await live.load();
       await this.ensureOpen(live);
       live.conversation ??= Conversation.fromEvents(live.events ?? []);
       if (!live.meta.title && user) {
@@ -462,6 +513,20 @@ export class SessionManager {
           : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error).message);
         result = { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
       }
+      if (live.logFailure !== null) {
+        // The log could not be written (a full disk): the turn was stopped; say why when it ends.
+        const f = live.logFailure;
+        result = isShadowboxError(f)
+          ? { stopReason: 'error', error: { code: f.code, reason: f.reason, message: f.message } }
+          : {
+              stopReason: 'error',
+              error: {
+                code: ErrorCodes.InternalError,
+                reason: 'event_log_failed',
+                message: f instanceof Error ? f.message : 'event log write failed',
+              },
+            };
+      }
       live.broker.cancelAll();
       const summary = (user?.text ?? live.meta.title ?? 'resumed turn').split('\n')[0].slice(0, 72) || 'agent turn';
       try {
@@ -479,7 +544,13 @@ export class SessionManager {
       return { turnId, ...result };
     } finally {
       live.running = null;
+      live.log.hold(false);
       resolveDone();
+      // An idle session holds no file open (thousands of sessions under the default descriptor limit). Not
+      // awaited: the answer does not wait for it; the shadow's session lock orders it with the next use.
+      void this.deps
+        .onSessionIdle?.(live.meta)
+        .catch((e: unknown) => this.deps.logger.warn(`session ${live.id}: release: ${(e as Error).message}`));
     }
   }
 
@@ -560,8 +631,4 @@ function refuseWebServers(client: SessionClient | null): void {
       'MCP servers run commands on the daemon host; only socket and stdio clients may give a session MCP servers',
     );
   }
-}
-
-function nextSeq(events: { seq: number }[]): number {
-  return events.length ? events[events.length - 1].seq + 1 : 0;
 }

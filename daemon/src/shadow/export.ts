@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import { blobOf, copyBlob } from './history.js';
-import type { Blob, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Blob } from './layer-types.js';
 import { ObjectWriter } from './objects.js';
 
 /** A path in a git tree: mode and object id; null = absent. */

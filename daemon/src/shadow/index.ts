@@ -2,3 +2,4 @@
 export { createShadowService, type ReviewTarget, type ShadowService, type ShadowServiceDeps } from './service.js';
 export type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 export type { ProtectedPathsSource } from './protect.js';
+export { createReadOnlyDirView } from './host-dir-view.js';
