@@ -76,8 +76,8 @@ export async function bundle() {
       '@shadowbox/terminal': path.join(root, 'clients/terminal/src/index.ts'),
       '@shadowbox/web': path.join(root, 'clients/web/node/index.ts'),
     },
-    // Optional native helpers of ws and chokidar: required inside try/catch, absent here.
-    external: ['bufferutil', 'utf-8-validate', 'fsevents'],
+    // Optional native helpers of ws: required inside try/catch, absent here.
+    external: ['bufferutil', 'utf-8-validate'],
     // ASCII only (comments dropped, strings escaped): the loader reads it as latin1, ~4× faster than
     // decoding UTF-8, and V8 keeps it as a one-byte string. Names are kept for stack traces; the
     // source map (NODE_OPTIONS=--enable-source-maps) maps them back to the sources.

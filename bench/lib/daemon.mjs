@@ -4,9 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const bin = new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
+// BENCH_SHADOWBOX_BIN runs another build (e.g. main's) under the same benchmark, for before/after figures.
+export const bin =
+  process.env.BENCH_SHADOWBOX_BIN ?? new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
 
-export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
+/** `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). */
+export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = []) {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
   const env = {
     ...process.env,
@@ -15,7 +18,10 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
     ...extraEnv,
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [bin, 'daemon', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...execArgv, bin, 'daemon', ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const ready = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -33,6 +39,7 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
     stateDir,
     env,
     pid: child.pid,
+    child,
     readyMs,
     rss: () => Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024,
     async stop() {

@@ -227,8 +227,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
-      // The person's files are watched (for stale review items) once there is something to review: a
-      // read-only session, or a python run in a big directory, never pays for walking the tree.
+      // Once there is something to review, the person's versions of the changed paths are watched (for stale
+      // review items): only the folders holding them, never the whole tree (shadow/watch.ts).
       // Every turn end signs the audit log, so its unsigned tail is normally empty.
       checkpoint: async (meta, turnId, summary) => {
         try {

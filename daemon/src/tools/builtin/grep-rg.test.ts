@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,6 +66,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     const view = await ws.open().view('s1', ws.root);
     const withRg = grepper(view, true);
     const inProc = grepper(view, false);
+    const stateBefore = du(ws.stateDir);
     const cases: Record<string, unknown>[] = [
       { pattern: 'foo' },
       { pattern: '\\d+' }, // RE2's \d is ASCII: the Arabic-Indic three does not match
@@ -93,6 +94,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(all.content).not.toContain('dist/');
     expect(all.content).not.toContain('app.log');
     expect(all.data).toMatchObject({ inProcess: 0 });
+    expect(du(ws.stateDir)).toBe(stateBefore); // no search, in process or not, copies what it read
   });
 
   it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {
@@ -161,6 +163,20 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     await until(() => (alive(pid) ? undefined : true));
   });
 });
+
+/** Bytes under a folder (0 when absent). */
+function du(dir: string): number {
+  let n = 0;
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      n += e.isDirectory() ? du(p) : statSync(p).size;
+    }
+  } catch {
+    // absent
+  }
+  return n;
+}
 
 async function until<T>(f: () => T | undefined): Promise<T> {
   for (;;) {
