@@ -106,7 +106,7 @@ async function measure(n) {
     let hunks = 0;
     let pending = 0;
     for (let r = 0; r < CP_ROUNDS; r++) {
-      const fifty = Array.from({ length: 50 }, (_, k) => fileOf(100 + r * 50 + k));
+      const fifty = Array.from({ length: 50 }, (_, k) => 100 + r * 50 + k);
       const ours = async () => {
         const [w1] = await time(() => view.writeFile(fileOf(10 + r), body(10 + r, ` // edited ${r}`)));
         const [c1] = await time(() => svc.checkpoint('bench', root, `a${r}`, 'one file'));
@@ -114,7 +114,7 @@ async function measure(n) {
         const diskBefore = du(stateDir);
         const historyBefore = du(shadowGit()); // there since the 1-file checkpoint
         const [w50] = await time(async () => {
-          for (const f of fifty) await view.writeFile(f, body(r, ' // edited'));
+          for (const i of fifty) await view.writeFile(fileOf(i), body(i, ' // edited'));
         });
         const [c50] = await time(() => svc.checkpoint('bench', root, `b${r}`, 'fifty files'));
         m.cp50.push(w50 + c50);
@@ -133,7 +133,7 @@ async function measure(n) {
         c.cp1.push((await time(() => (cg('add', '-A'), cg('commit', '-qm', 'one'))))[0]);
         const before = du(cline);
         const [w50] = await time(() => {
-          for (const f of fifty) writeFileSync(path.join(clineRoot, f), body(r, ' // edited'));
+          for (const i of fifty) writeFileSync(path.join(clineRoot, fileOf(i)), body(i, ' // edited'));
         });
         const [cl50] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'fifty')));
         c.cp50.push(w50 + cl50);
