@@ -210,7 +210,7 @@ export async function run() {
       await call('echo', input);
       through.push(performance.now() - t);
     }
-    if (entries.length !== CALLS) throw new Error('audit entry missing');
+    if (entries.filter((e) => e.type === 'tool.call').length !== CALLS) throw new Error('audit entry missing');
     const overhead = (pct(through, 50) - pct(direct, 50)) * 1000;
     rows.push({
       metric: 'runtime overhead per call (p50)',
