@@ -103,7 +103,7 @@ export async function run() {
       );
       const capped = await interleave(
         ROUNDS,
-        () => grep(fast),
+        () => grep(fast, 200),
         () => rg$(rg, root, 200),
       );
       rows.push(row(`grep ${files} files, first 200 lines (the tool's default)`, capped, 'vs rg -n | head -200'));
