@@ -63,6 +63,8 @@ export interface Capabilities {
   sessionDeps: Omit<SessionManagerDeps, 'stateDir' | 'logger'>;
   providers: string[];
   wasiRunners: string[];
+  /** The sandboxes and whether each can run here (daemon/status, `shadowbox status`). */
+  sandboxes: () => { name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[];
   /** Called once the HTTP server listens (web client, /bundles/ routes). */
   onHttp?: (http: HttpServer) => void;
   close?: () => Promise<void>;
@@ -220,6 +222,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       socketPath: () => socket?.path ?? null,
       webUrl: () => http?.url ?? null,
       stop: () => void stop(),
+      sandboxes: () => wired.sandboxes(),
     });
 
     if (transports.includes('socket')) {

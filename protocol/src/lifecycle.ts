@@ -87,6 +87,10 @@ export const Progress = defineNotification({
       kind: z.enum(['begin', 'report', 'end']),
       message: z.string().optional(),
       percentage: z.number().min(0).max(100).optional(),
+      stream: z
+        .enum(['stdout', 'stderr'])
+        .optional()
+        .describe("A tool call's live output: `message` is a chunk of this stream (tools/call with a progressToken)."),
     }),
   }),
 });
@@ -107,6 +111,16 @@ export const DaemonStatus = defineRequest({
     clients: z.array(z.object({ clientId: z.string(), name: z.string(), kind: z.string(), transport: z.string() })),
     sessions: z.number().int(),
     rssBytes: z.number().int(),
+    sandboxes: z
+      .array(
+        z.object({
+          name: z.enum(['wasi', 'shell']),
+          available: z.boolean(),
+          detail: z.string().describe('What it runs with (bubblewrap version, runners), or what is missing.'),
+          missing: z.array(z.string()).describe('What is missing and how to enable it (empty when available).'),
+        }),
+      )
+      .describe('The two sandboxes: WASI (python, bundles; everywhere) and the host command sandbox (shell; Linux).'),
   }),
 });
 

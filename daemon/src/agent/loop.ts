@@ -191,7 +191,15 @@ async function runOne(
     };
   } else {
     emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' });
-    r = await o.tools.call({ turnId, callId: call.id, name: call.name, input, signal });
+    r = await o.tools.call({
+      turnId,
+      callId: call.id,
+      name: call.name,
+      input,
+      signal,
+      // Live output (shell, python) reaches every attached client while the call runs.
+      onProgress: (c) => emit({ type: 'tool_output', turnId, callId: call.id, stream: c.stream, text: c.text }),
+    });
   }
   emit({
     type: 'tool_call_update',

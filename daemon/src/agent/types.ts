@@ -28,6 +28,8 @@ export interface AgentTools {
     name: string;
     input: unknown;
     signal: AbortSignal;
+    /** Live output of the running call (shell, python), to send to every attached client. */
+    onProgress?: (chunk: { stream: 'stdout' | 'stderr'; text: string }) => void;
   }): Promise<ToolCallOutcome>;
 }
 

@@ -75,6 +75,11 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
       'sandboxed CPython (WASI) on the current directory: python [--timeout S] [-c CODE | -m MOD | FILE | -] [ARGS]',
     load: async () => (await import('./tool-commands.js')).pythonCommand,
   },
+  exec: {
+    summary:
+      'run a command in the host sandbox over the shadow workspace: exec [--session ID] [--net] [--timeout S] -- CMD [ARGS]',
+    load: async () => (await import('./exec-command.js')).execCommand,
+  },
   wasi: {
     summary:
       'run a bundle or a local module in the WASI sandbox: wasi run BUNDLE|FILE.wasm [--dir HOST[:GUEST]] [--env K=V] -- ARGS',

@@ -31,6 +31,14 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
         `  web:       ${s.webUrl ?? 'off'}${s.webUrl ? '  (shadowbox web prints a URL with the token)' : ''}`,
       );
       println(io, `  sessions:  ${s.sessions}, clients attached now: ${s.clients.length - 1}`);
+      println(io, '  sandboxes:');
+      for (const b of s.sandboxes) {
+        println(
+          io,
+          `    ${b.name.padEnd(6)} ${b.available ? 'available' : 'not available'}: ${b.available ? b.detail : ''}`,
+        );
+        for (const m of b.missing) println(io, `      - ${m}`);
+      }
     }
     return 0;
   } finally {

@@ -35,9 +35,11 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, c: ReturnType<type
     const label =
       f.change === 'renamed'
         ? `${f.oldPath} → ${f.path}`
-        : f.symlink !== undefined
-          ? `${f.path} (symlink → ${f.symlink})`
-          : f.path;
+        : f.link !== undefined
+          ? `${f.path} (symlink → ${f.link})`
+          : f.symlink !== undefined
+            ? `${f.path} (symlink → ${f.symlink})`
+            : f.path;
     out.push(
       c.bold(
         `${f.change.padEnd(8)} ${label}${f.stale ? c.yellow('  (stale: you changed this file since)') : ''}${f.binary ? '  (binary)' : ''}`,
@@ -54,13 +56,24 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, c: ReturnType<type
   return out.join('\n');
 }
 
-/** `shadowbox review [--workspace DIR] [--session ID] [--json]`: pending changes as unified diffs with hunk ids. */
+/**
+ * `shadowbox review [--workspace DIR] [--session ID] [--include-ignored] [--json]`: pending changes as unified
+ * diffs with hunk ids, and a count of the build output commands left in the session's cache (listed with
+ * `--include-ignored`; never reviewed or accepted).
+ */
 export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: targetOptions });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...targetOptions, 'include-ignored': { type: 'boolean' } },
+  });
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   try {
     const t = target(io, values);
-    const [status, diff] = [await client.request(ShadowStatus, t), await client.request(ShadowDiff, t)];
+    const includeIgnored = values['include-ignored'] === true;
+    const [status, diff] = [
+      await client.request(ShadowStatus, { ...t, includeIgnored }),
+      await client.request(ShadowDiff, t),
+    ];
     if (values.json) println(io, JSON.stringify({ status, diff }));
     else {
       println(
@@ -70,6 +83,22 @@ export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> 
         ),
       );
       println(io, renderDiff(diff, colorsFor(io)));
+      const ig = status.ignored;
+      if (ig) {
+        println(
+          io,
+          colorsFor(io).dim(
+            `build output kept for this session's commands, not reviewed: ${ig.files} file(s)${includeIgnored ? '' : ' (list them with --include-ignored)'}`,
+          ),
+        );
+        for (const p of ig.paths ?? [])
+          println(
+            io,
+            colorsFor(io).dim(
+              `  ${p.change.padEnd(8)} ${p.path}${p.change === 'written' ? ` (${p.files} files)` : ''}`,
+            ),
+          );
+      }
     }
     return 0;
   } finally {

@@ -36,7 +36,7 @@ export interface ReviewTarget {
 
 /** What the server needs of the shadow workspace (adapted in wiring.ts). */
 export interface ReviewPort {
-  status(t: ReviewTarget): R<typeof ShadowStatus>;
+  status(t: ReviewTarget, includeIgnored?: boolean): R<typeof ShadowStatus>;
   diff(t: ReviewTarget, paths?: string[]): R<typeof ShadowDiff>;
   accept(
     t: ReviewTarget,
@@ -126,7 +126,7 @@ export function registerCapabilityHandlers(
   if (review) {
     const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions(), p);
     table
-      .on(ShadowStatus, async (p) => review.status(await t(p)))
+      .on(ShadowStatus, async (p) => review.status(await t(p), p.includeIgnored))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
       .on(ShadowAccept, async (p, { client }) =>
         review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client),

@@ -1,6 +1,7 @@
 import { ShadowboxError } from '../errors.js';
 import {
   DaemonStatus,
+  type ResultOf,
   ErrorCodes,
   DaemonStop,
   PermissionRespond,
@@ -25,6 +26,8 @@ export interface LifecycleInfo {
   socketPath: () => string | null;
   webUrl: () => string | null;
   stop: () => void;
+  /** The sandboxes this daemon can run (daemon/status). */
+  sandboxes: () => ResultOf<typeof DaemonStatus>['sandboxes'];
 }
 
 /** Registers the lifecycle, daemon and session methods. */
@@ -51,6 +54,7 @@ export function registerSessionHandlers(
       clients: clients.list().map((c) => ({ clientId: c.id, name: c.name, kind: c.kind, transport: c.transport })),
       sessions: sessions.list().length,
       rssBytes: process.memoryUsage().rss,
+      sandboxes: info.sandboxes(),
     }))
     .on(DaemonStop, () => {
       // Answer first; stop once the response has had time to reach the client.

@@ -29,6 +29,8 @@ export class LiveSession {
   /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
   conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
+  /** Direct tool calls (tools/call) running now: session/cancel aborts them as well. */
+  readonly direct = new Set<AbortController>();
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   /** Events emitted while the history was not loaded (merged in by load()). */

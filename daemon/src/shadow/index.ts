@@ -3,3 +3,4 @@ export { createShadowService, type ReviewTarget, type ShadowService, type Shadow
 export type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 export type { ProtectedPathsSource } from './protect.js';
 export { createReadOnlyDirView } from './host-dir-view.js';
+export type { OverlayLower } from './overlay-lower.js';

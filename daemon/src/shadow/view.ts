@@ -28,6 +28,8 @@ export interface WorkspaceView {
    * directly (grep hands such files to ripgrep). Views without a real tree leave it out.
    */
   isReal?(rel: string): boolean;
+  /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
+  symlink(path: string, target: string): Promise<void>;
 }
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
