@@ -19,8 +19,9 @@ export default defineConfig({
     },
   },
   test: {
-    // Compiles the WASI sandbox worker (it runs as a module in a worker thread, outside vitest).
-    globalSetup: ['./scripts/vitest-wasi-worker.mjs'],
+    // Compiles the modules that run outside vitest: the WASI sandbox worker (worker thread), the grep worker
+    // and the bundled CLI that end-to-end tests start (each rebuilt from the current sources).
+    globalSetup: ['./scripts/vitest-wasi-worker.mjs', './scripts/vitest-bundle.mjs'],
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },

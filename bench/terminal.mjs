@@ -15,6 +15,7 @@ import { MarkdownLines } from '../clients/terminal/dist/markdown.js';
 import { Screen } from '../clients/terminal/dist/screen.js';
 import { Transcript } from '../clients/terminal/dist/transcript.js';
 import { lookFor } from '../clients/terminal/dist/io.js';
+import { interleaveMeasured, row } from './lib/interleave.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'daemon/bin/shadowbox.js');
@@ -111,22 +112,17 @@ export async function run() {
         if (err.includes('shadowbox daemon ready')) (clearTimeout(timer), resolve());
       });
     });
-    const chat = [];
-    const status = [];
-    for (let i = 0; i < 7; i++) {
-      status.push(await runCli(['status'], env));
-      chat.push(await runCli(['chat', '--workspace', ws], env, '/exit\n'));
-    }
-    const c = median(chat);
-    const s = median(status);
-    rows.push({
-      metric: 'chat start → session ready → /exit (piped)',
-      value: c,
-      unit: 'ms',
-      baseline: s,
-      ratio: c / s,
-      note: 'baseline: shadowbox status (process start + connect); median of 7',
-    });
+    rows.push(
+      row(
+        'chat start → session ready → /exit (piped)',
+        await interleaveMeasured(
+          7,
+          () => runCli(['chat', '--workspace', ws], env, '/exit\n'),
+          () => runCli(['status'], env),
+        ),
+        'vs shadowbox status (process start + connect)',
+      ),
+    );
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));

@@ -1,13 +1,17 @@
 // Starts a real shadowbox daemon process on a temp state dir for benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const bin = new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
+// BENCH_SHADOWBOX_BIN runs another build (e.g. main's) under the same benchmark, for before/after figures.
+export const bin =
+  process.env.BENCH_SHADOWBOX_BIN ?? new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
 
-export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
+/** `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). */
+export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = []) {
+  // extraEnv.SHADOWBOX_STATE_DIR: a kept state dir (its socket inside it); otherwise a fresh one.
+  const stateDir = extraEnv.SHADOWBOX_STATE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
   const env = {
     ...process.env,
     SHADOWBOX_STATE_DIR: stateDir,
@@ -15,7 +19,10 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
     ...extraEnv,
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [bin, 'daemon', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...execArgv, bin, 'daemon', ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const ready = await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -26,13 +33,15 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0']) {
     child.once('exit', (c) => reject(new Error(`daemon exited ${c}: ${err}`)));
   });
   const readyMs = performance.now() - t0;
-  const token = readFileSync(path.join(stateDir, 'ws.token'), 'utf8').trim();
+  const tokenFile = path.join(stateDir, 'ws.token');
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null;
   return {
     ...ready,
     token,
     stateDir,
     env,
     pid: child.pid,
+    child,
     readyMs,
     rss: () => Number(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024,
     async stop() {

@@ -31,6 +31,26 @@ export async function interleave(rounds, subject, baseline) {
   return { subject: stats(a), baseline: stats(b) };
 }
 
+/**
+ * Like interleave(), but each side measures itself and returns its value (ms, MiB, …): for work that
+ * needs untimed set-up or clean-up around the measured part, or a value that is not a duration.
+ */
+export async function interleaveMeasured(rounds, subject, baseline) {
+  if (rounds < 5) throw new Error('interleave: at least 5 rounds');
+  const a = [];
+  const b = [];
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      a.push(await subject(i));
+      b.push(await baseline(i));
+    } else {
+      b.push(await baseline(i));
+      a.push(await subject(i));
+    }
+  }
+  return { subject: stats(a), baseline: stats(b) };
+}
+
 const r1 = (x) => Math.round(x * 10) / 10;
 
 /** A bench row from interleave()'s result: median value and baseline, their ranges, the ratio of medians. */

@@ -1,12 +1,26 @@
 #!/usr/bin/env node
-// The shadowbox CLI. Built code lives in ../dist (npm run build).
-import { main } from '../dist/cli/main.js';
+// The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs the bundled file
+// that `npm run build` writes (dist/bundle/shadowbox.cjs, loaded with a V8 code cache), or the compiled
+// tree in dist/ when there is no bundle or SHADOWBOX_BUNDLE=0.
+import { existsSync } from 'node:fs';
 
-const code = await main(process.argv.slice(2), {
+// process.stdin is created on first access (~15 ms for a pipe): only commands that read it pay for it.
+const io = {
   env: process.env,
   cwd: process.cwd(),
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
-});
-process.exitCode = code;
+  get stdin() {
+    return process.stdin;
+  },
+};
+const argv = process.argv.slice(2);
+const bundleFile = new URL('../dist/bundle/shadowbox.cjs', import.meta.url).pathname;
+let main;
+if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile)) {
+  const { loadBundle, defaultCacheDir } = await import('../dist/cli/compile-cache.js');
+  main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: argv[0] ?? 'help' }).exports.main;
+} else {
+  main = (await import('../dist/cli/main.js')).main;
+}
+process.exitCode = await main(argv, io);

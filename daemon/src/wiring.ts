@@ -30,6 +30,7 @@ import {
   createFetchTool,
   createPlanTool,
   createToolRuntime,
+  findRipgrep,
   type ToolRuntime,
 } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
@@ -173,7 +174,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
   const tools: AnyTool[] = [
-    ...createBuiltinTools(),
+    // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
+    ...createBuiltinTools({ rg: findRipgrep(env) }),
     createPlanTool(),
     createFetchTool(webFetchPort(netFetch, fetchPolicy)),
     createRunBundleTool(runDeps),
@@ -279,8 +281,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
-      // The person's files are watched (for stale review items) once there is something to review: a
-      // read-only session, or a python run in a big directory, never pays for walking the tree.
+      // Once there is something to review, the person's versions of the changed paths are watched (for stale
+      // review items): only the folders holding them, never the whole tree (shadow/watch.ts).
       // Every turn end signs the audit log, so its unsigned tail is normally empty.
       checkpoint: async (meta, turnId, summary) => {
         try {

@@ -1,5 +1,6 @@
 // `shadowbox acp` end to end, without a model: the real binary on stdio, driven by the official ACP
 // SDK's client side (and raw lines for protocol errors), relaying to a real daemon.
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,4 +181,58 @@ describe('shadowbox acp without a daemon', () => {
       await rm(ws, { recursive: true, force: true });
     }
   });
+
+  it('the daemon it started survives an editor that kills every descendant of the bridge (as acpx does)', async () => {
+    const stateDir = await makeTempDir('acpkd');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SHADOWBOX_STATE_DIR: stateDir,
+      SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
+    };
+    delete env.NODE_OPTIONS;
+    try {
+      const e = connectEditor(env);
+      await init(e);
+      // initialize is answered while the daemon starts; session/list waits for the link, so the daemon is up.
+      await e.agent.request('session/list', {});
+      const bridge = e.proc.child.pid!;
+      const tree = [bridge, ...descendants(bridge)];
+      for (const pid of tree) process.kill(pid, 'SIGKILL');
+      await e.proc.exited;
+      const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as { pid: number };
+      expect(tree).not.toContain(lock.pid);
+      expect(() => process.kill(lock.pid, 0)).not.toThrow();
+      const status = await runCli(['status', '--json'], env);
+      expect(status.code).toBe(0);
+      expect((JSON.parse(status.stdout) as { pid: number }).pid).toBe(lock.pid);
+    } finally {
+      await runCli(['stop'], env).catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Every live descendant of `pid`, from /proc (what a client that kills its agent's process tree walks). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Field 4 of /proc/PID/stat is the parent pid; the command name (field 2) may contain spaces.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}

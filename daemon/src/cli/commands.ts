@@ -1,7 +1,8 @@
 // The shadowbox subcommands: a summary each and a loader, so `shadowbox status` does not pay for the web
-// client, the terminal or WASI. main.ts dispatches on this table; nothing registers itself.
+// client, the terminal or WASI. main.ts dispatches on this table; nothing registers itself. This file
+// imports no module with work at load time (no protocol, no client): `--help` and `--version` load nothing else.
 import { VERSION } from '../version.js';
-import { type CliIo, daemonCommand } from './context.js';
+import type { CliIo } from './context.js';
 
 /** One subcommand: it gets the CLI's io and its own argv, and returns the exit code. */
 export type Command = (io: CliIo, argv: string[]) => Promise<number>;
@@ -24,12 +25,22 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   acp: {
     summary: 'speak the Agent Client Protocol on stdio for an editor (Zed, JetBrains, Neovim)',
     load: async () => async (io, argv) =>
-      (await import('@shadowbox/client/acp')).acpCommand(io, argv, daemonCommand(), VERSION),
+      (await import('@shadowbox/client/acp')).acpCommand(
+        io,
+        argv,
+        (await import('./context.js')).daemonCommand(),
+        VERSION,
+      ),
   },
   lsp: {
     summary: 'a language server on stdio: pending agent changes as diagnostics and code actions in any LSP editor',
     load: async () => async (io, argv) =>
-      (await import('@shadowbox/client/lsp')).lspCommand(io, argv, daemonCommand(), VERSION),
+      (await import('@shadowbox/client/lsp')).lspCommand(
+        io,
+        argv,
+        (await import('./context.js')).daemonCommand(),
+        VERSION,
+      ),
   },
   review: {
     summary: 'show pending shadow changes with hunk ids: review [--workspace DIR] [--session ID]',

@@ -12,15 +12,7 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** A CLI failure with an exit code and one clear sentence (no stack trace for expected failures). */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './cli-error.js';
 
 /** The command that starts this same CLI as a daemon (used by auto-start). */
 export function daemonCommand(): string[] {

@@ -1,6 +1,6 @@
-import { isShadowboxError } from '../errors.js';
 import { commands } from './commands.js';
-import { type CliIo, CliError } from './context.js';
+import type { CliIo } from './context.js';
+import { CliError } from './cli-error.js';
 
 /** Subcommands, loaded on demand so `shadowbox status` does not pay for the web client or WASI. */
 
@@ -40,7 +40,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
       return e.exitCode;
     }
-    if (isShadowboxError(e)) {
+    if ((await import('../errors.js')).isShadowboxError(e)) {
       io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
       return 1;
     }

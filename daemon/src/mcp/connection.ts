@@ -12,13 +12,9 @@ import {
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 
-/** How to reach one server: a command to spawn (stdio) or a URL (streamable HTTP). */
-export type McpServerSpec =
-  | { command: string; args: string[]; env: Record<string, string>; cwd?: string | undefined }
-  | { url: string; headers: Record<string, string> };
+import { INHERITED_ENV, type McpServerSpec } from './spec.js';
 
-/** The only variables of the daemon's environment a stdio server sees (plus its configured `env`). */
-export const INHERITED_ENV = ['PATH', 'HOME', 'LANG'] as const;
+export type { McpServerSpec } from './spec.js';
 
 export interface McpConnectionOptions {
   name: string;

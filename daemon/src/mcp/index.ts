@@ -5,7 +5,7 @@ import type { AnyTool } from '../tools/index.js';
 import { createMcpServiceImpl, type McpServerStatus } from './service.js';
 import { createSessionMcpPoolImpl, type SessionMcpPoolDeps } from './session-pool.js';
 
-export { INHERITED_ENV } from './connection.js';
+export { INHERITED_ENV } from './spec.js';
 export { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type McpServerStatus } from './service.js';
 
 /** `config.json` → `mcpServers`: the shape Claude Desktop and Cursor use (a command to spawn, or a URL); the same

@@ -1,6 +1,6 @@
 import type { Logger } from '../state/index.js';
 import type { AnyTool } from '../tools/index.js';
-import { createMcpConnection, type McpConnection, type McpServerSpec } from './connection.js';
+import type { McpConnection, McpServerSpec } from './connection.js';
 import { toRuntimeTool } from './mcp-tool.js';
 
 /** Defaults: a server gets 15 s to start and list its tools; one call may run 5 minutes. */
@@ -27,7 +27,9 @@ export interface McpServerStatus {
 
 interface Entry {
   name: string;
-  conn: McpConnection;
+  spec: McpServerSpec;
+  /** Made at start: the MCP SDK (~80 ms of module loading) loads only when a server is configured. */
+  conn?: McpConnection;
   started: boolean;
   tools: AnyTool[];
   error?: string;
@@ -38,33 +40,37 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
   const { logger } = deps;
   const entries: Entry[] = Object.entries(deps.servers).map(([name, spec]) => ({
     name,
+    spec,
     started: false,
     tools: [],
-    conn: createMcpConnection({
-      name,
-      spec,
-      logger,
-      clientInfo: deps.clientInfo,
-      connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      callTimeoutMs: deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-      hostEnv: deps.hostEnv ?? process.env,
-    }),
   }));
   let starting: Promise<void> | undefined;
+  let closed = false;
 
   const startOne = async (e: Entry): Promise<void> => {
     const t0 = performance.now();
     try {
-      const listed = await e.conn.connect();
-      const call = e.conn.call.bind(e.conn);
+      const { createMcpConnection } = await import('./connection.js');
+      if (closed) throw new Error('the daemon is stopping');
+      const conn = (e.conn = createMcpConnection({
+        name: e.name,
+        spec: e.spec,
+        logger,
+        clientInfo: deps.clientInfo,
+        connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        callTimeoutMs: deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+        hostEnv: deps.hostEnv ?? process.env,
+      }));
+      const listed = await conn.connect();
+      const call = conn.call.bind(conn);
       e.tools = listed.map((t) => toRuntimeTool(e.name, t, call, logger));
       logger.info(
-        `mcp ${e.name}: connected over ${e.conn.transport} in ${Math.round(performance.now() - t0)} ms, ${e.tools.length} tools`,
+        `mcp ${e.name}: connected over ${conn.transport} in ${Math.round(performance.now() - t0)} ms, ${e.tools.length} tools`,
       );
     } catch (err) {
       e.error = (err as Error)?.message ?? String(err);
       logger.warn(`mcp ${e.name}: skipped: ${e.error}`);
-      await e.conn.close();
+      await e.conn?.close();
     } finally {
       e.started = true;
     }
@@ -92,14 +98,14 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
     },
     status(): McpServerStatus[] {
       return entries.map((e) => {
-        const connected = e.started && e.error === undefined && e.conn.alive();
+        const alive = e.conn?.alive() ?? false;
+        const connected = e.started && e.error === undefined && alive;
         const error = !e.started
           ? 'not started'
-          : (e.error ??
-            (e.conn.alive() ? undefined : `${e.conn.error() ?? 'disconnected'} (restarts on the next call)`));
+          : (e.error ?? (alive ? undefined : `${e.conn?.error() ?? 'disconnected'} (restarts on the next call)`));
         return {
           name: e.name,
-          transport: e.conn.transport,
+          transport: 'command' in e.spec ? 'stdio' : 'http',
           state: connected ? 'connected' : 'failed',
           tools: e.tools.length,
           ...(error && !connected ? { error } : {}),
@@ -107,7 +113,8 @@ export function createMcpServiceImpl(deps: McpServiceDeps) {
       });
     },
     async close() {
-      await Promise.all(entries.map((e) => e.conn.close()));
+      closed = true;
+      await Promise.all(entries.map((e) => e.conn?.close() ?? Promise.resolve()));
     },
   };
 }

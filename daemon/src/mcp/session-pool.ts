@@ -1,6 +1,6 @@
 import type { Logger } from '../state/index.js';
 import type { AnyTool } from '../tools/index.js';
-import type { McpServerSpec } from './connection.js';
+import type { McpServerSpec } from './spec.js';
 import { createMcpServiceImpl, type McpServiceDeps } from './service.js';
 
 type Service = ReturnType<typeof createMcpServiceImpl>;

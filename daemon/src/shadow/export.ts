@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import { blobOf, copyBlob } from './history.js';
@@ -158,6 +157,8 @@ export async function exportBranch(
     if (commits === 0)
       throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
     // Copy the new objects into the person's repository, then create the one ref (refused if it appeared meanwhile).
+    // execa (~100 modules) loads on the first call, not with the daemon.
+    const { execa } = await import('execa');
     const pack = execa(gitBinary, [...shadowGit, 'pack-objects', '--revs', '--stdout', '-q'], {
       input: `${parent}\n${head ? `--not\n${head}\n` : ''}`,
       env: { ...env },

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { execa } from 'execa';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
 // Variables that would point git at another repository or index than the one we name explicitly.
@@ -43,6 +42,8 @@ export function createGit(binary = 'git'): Git {
   };
   for (const k of GIT_ENV_DROP) base[k] = undefined;
   return async (args, options = {}) => {
+    // execa (~100 modules) loads on the first call, not with the daemon.
+    const { execa } = await import('execa');
     const r = await execa(binary, args, {
       cwd: options.cwd,
       input: options.input,

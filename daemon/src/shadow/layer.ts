@@ -8,6 +8,7 @@ import { blobOid } from './git.js';
 import { compactObjects } from './layer-compact.js';
 import { LayerLog } from './layer-log.js';
 import { type Base, type CompactStats, type CompactStep, type Manifest, MAPS, type MapName } from './layer-types.js';
+import { ReadMemory } from './read-memory.js';
 import { RealFs } from './real-fs.js';
 
 /** Log lines before the manifest is rewritten whole (compaction). */
@@ -28,6 +29,8 @@ export class LayerStore {
   readonly m: Manifest;
   readonly blobs: BlobStore;
   readonly real: RealFs;
+  /** Real files the agent read in this process (memory only): bases of later first edits. */
+  private readonly seen = new ReadMemory();
   private readonly changed: Record<MapName, Set<string>> = {
     entries: new Set(),
     reads: new Set(),
@@ -51,6 +54,7 @@ export class LayerStore {
   private readonly raw = {} as Record<MapName, Record<string, unknown>>;
   /** tip, checkpoints and the undo stack as of the last save. */
   private saved: { tip: string | null; checkpoints: Manifest['checkpoints']; accepts: string[] };
+  private readonly opts: LayerStoreOptions;
 
   private constructor(
     readonly dir: string,
@@ -66,6 +70,7 @@ export class LayerStore {
     this.m = raw;
     this.saved = { tip: raw.tip, checkpoints: [...raw.checkpoints], accepts: [...raw.accepts] };
     this.blobs = new BlobStore(dir, raw, opts);
+    this.opts = opts;
     this.real = new RealFs(root);
   }
 
@@ -284,9 +289,36 @@ export class LayerStore {
     return { type: 'file', oid, ...meta(f.st) };
   }
 
-  /** The base of a first edit: what the agent read, else the real path now. */
+  /**
+   * The base of a first edit: what the agent read (read-memory.ts), else the real path now. A read
+   * file still as it was is captured now (same bytes); one the person changed since is based on the
+   * bytes the agent saw, kept in memory — when those are gone (a restart, or dropped for room), on the
+   * file as it is now, with a warning. (`m.reads` holds reads that layers stored before reads stayed in memory.)
+   */
   async baseFor(rel: string, known?: Stats | null): Promise<Base> {
-    return this.m.reads[rel] ?? (await this.captureBase(rel, known));
+    const stored = this.m.reads[rel];
+    if (stored) return stored;
+    const seen = this.seen.get(rel);
+    if (!seen || (await this.realMatches(rel, seen.base))) return this.captureBase(rel, known);
+    if (seen.bytes) {
+      await this.putBytes(seen.bytes);
+      return seen.base;
+    }
+    this.opts.logger?.warn(
+      `shadow: ${rel} changed after the agent read it, and its bytes as read are no longer in memory: the agent's first edit is based on the file as it is now (review shows the difference)`,
+    );
+    return this.captureBase(rel, known);
+  }
+
+  /** Records what the agent read of a real file, in memory only (never in the layer). */
+  rememberRead(rel: string, data: Uint8Array, st: { mode: number; size: number; mtimeMs: number; ino: number }): void {
+    const oid = blobOid(data);
+    if (this.seen.has(rel, oid)) return;
+    this.seen.remember(
+      rel,
+      { type: 'file' as const, oid, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
+      data,
+    );
   }
 
   /**

@@ -1,6 +1,5 @@
 import type { Dirent, Stats } from 'node:fs';
 import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
-import { blobOid } from './git.js';
 import type { LayerStore } from './layer.js';
 import { type Entry, isLinkEntry } from './layer-types.js';
 import type { Mutex } from './mutex.js';
@@ -91,6 +90,11 @@ export class LayeredReads {
     return { real: true };
   }
 
+  /** WorkspaceView.isReal: neither held nor hidden by the layer (the person's file as it is on disk). */
+  isReal(rel: string): boolean {
+    return !this.shadowed(rel);
+  }
+
   /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
@@ -141,33 +145,14 @@ export class LayeredReads {
       if (st.isDirectory()) throw notAFile(p, 'is_directory');
       if (!st.isFile()) throw notAFile(p);
       const data = new Uint8Array(await fh.readFile());
-      // Remember what the agent saw: a later write is based on this, so the person's edits after it merge.
-      if (st.isFile() && rel !== '' && !rel.split('/').includes('.git'))
-        await this.lock.run(async () => this.rememberRead(rel, data, st));
+      // Remember what the agent saw (in memory, never in the layer): a later write is based on it, so the
+      // person's edits after it merge.
+      if (st.isFile() && rel !== '' && !rel.split('/').includes('.git') && !this.entries[rel])
+        this.store.rememberRead(rel, data, st);
       return data;
     } finally {
       await opened.fh.close();
     }
-  }
-
-  private async rememberRead(
-    rel: string,
-    data: Uint8Array,
-    st: { mode: number; size: number; mtimeMs: number; ino: number },
-  ): Promise<void> {
-    if (this.entries[rel]) return;
-    const oid = blobOid(data);
-    const known = this.store.m.reads[rel];
-    if (known?.type === 'file' && known.oid === oid) return;
-    await this.store.putBytes(data);
-    this.store.m.reads[rel] = {
-      type: 'file',
-      oid,
-      mode: st.mode & 0o7777,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      ino: st.ino,
-    };
   }
 
   async readdir(p: string): Promise<DirEntry[]> {

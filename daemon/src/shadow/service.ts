@@ -33,7 +33,7 @@ import { rewindLayer } from './rewind.js';
 import { diffOf, digest, fileOf, statusOf } from './review-read.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
-import { watchWorkspace } from './watch.js';
+import { watchPaths, type PathsWatcher } from './watch.js';
 import { type OverlayLower, writeOverlayLower } from './overlay-lower.js';
 
 export interface ReviewTarget {
@@ -80,7 +80,11 @@ export interface ShadowService {
    * and whiteouts for `hide` (paths the run must not see). Returns the folders to mark opaque.
    */
   writeOverlayLower(t: ReviewTarget, dir: string, opts: { whiteout: string; hide: string[] }): Promise<OverlayLower>;
-  /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
+  /**
+   * Watches the person's versions of the paths the workspace's sessions changed (watch.ts: a few folders,
+   * never the whole tree; updated after each checkpoint, accept, reject and undo); calls back with the
+   * changed paths among them (debounced).
+   */
   watch(workspace: string, onChange: (paths: string[]) => void): () => void;
   /** Closes the open files of an idle session's layer (log, blob store); its next use reopens them. */
   release(t: ReviewTarget): Promise<void>;
@@ -152,7 +156,8 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       );
     return m;
   };
-  const watchers = new Set<() => Promise<void>>();
+  // Per workspace root, its watchers (one per service.watch call); each watches the paths the loaded sessions changed.
+  const watchers = new Map<string, Set<PathsWatcher>>();
   const guards = new Map<string, ProtectedGlobs>();
   const guardFor = (root: string): ProtectedGlobs | null => {
     if (!deps.protectedPaths) return null;
@@ -267,6 +272,23 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     return p;
   };
 
+  /** Points the workspace's watchers at the paths its loaded sessions' layers hold now (after a checkpoint or review call). */
+  const rewatch = async (root: string): Promise<void> => {
+    const ws = watchers.get(root);
+    if (!ws?.size) return;
+    const paths = new Set<string>();
+    for (const [key, p] of sessions) {
+      if (!key.startsWith(`${root}\0`)) continue;
+      const s = await p.catch(() => null);
+      if (s) for (const rel of Object.keys(s.store.m.entries)) paths.add(rel);
+    }
+    for (const w of ws) w.set(paths);
+  };
+  const rewatchSoon = (root: string) =>
+    void rewatch(root).catch((e: unknown) =>
+      deps.logger.warn(`shadow: cannot update the watch of ${root}: ${String(e)}`),
+    );
+
   // Reads of the review state take the session lock too: an accept, reject or undo (and the layer compaction after
   // it) never runs under them, so they never see objects being dropped.
   const status = async (t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>> => {
@@ -292,6 +314,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         return c;
       });
       if (r) await repoGc.maybeSchedule();
+      rewatchSoon(s.root);
       return r;
     },
 
@@ -370,6 +393,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           });
         }
         await collect(s);
+        rewatchSoon(s.root);
         return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
       });
     },
@@ -381,6 +405,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         await s.store.save();
         await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
         await collect(s);
+        rewatchSoon(s.root);
         return { rejected };
       });
     },
@@ -404,6 +429,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) },
         });
         await collect(s);
+        rewatchSoon(s.root);
         return { acceptId: r.id, restored: u.restored };
       });
     },
@@ -427,20 +453,22 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
 
     watch(workspace, onChange) {
-      let stop: (() => Promise<void>) | undefined;
-      let closed = false;
+      let w: PathsWatcher | undefined;
+      let stopped = false;
       void (async () => {
         const root = await realRoot(workspace);
-        if (closed) return;
-        stop = watchWorkspace(root, await protectedIn(root), onChange, deps.logger);
-        watchers.add(stop);
+        if (stopped || closed) return;
+        w = watchPaths(root, onChange, deps.logger);
+        let set = watchers.get(root);
+        if (!set) watchers.set(root, (set = new Set()));
+        set.add(w);
+        await rewatch(root);
       })().catch((e) => deps.logger.warn(`shadow: cannot watch ${workspace}: ${String(e)}`));
       return () => {
-        closed = true;
-        if (stop) {
-          watchers.delete(stop);
-          void stop();
-        }
+        stopped = true;
+        if (!w) return;
+        w.close();
+        for (const set of watchers.values()) set.delete(w);
       };
     },
 
@@ -456,7 +484,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       // Views refuse further calls (and the next step of a running one) at once: a stop never waits for a long call.
       await Promise.all([...sessions.values()].map((p) => p.then((s) => s.view.close()).catch(() => undefined)));
       await Promise.all([...maintenance.values()].map((m) => m.idle()));
-      await Promise.all([...watchers].map((w) => w()));
+      for (const set of watchers.values()) for (const w of set) w.close();
       watchers.clear();
       await Promise.all(
         [...sessions.values()].map((p) => p.then((s) => s.lock.run(() => s.store.close())).catch(() => undefined)),

@@ -22,6 +22,12 @@ export interface WorkspaceView {
   /** Remove a file, or a directory recursively. */
   remove(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /**
+   * For a canonical path (from resolve or a listing): true when its content is the person's file as it
+   * is on disk — the layer neither holds it nor hides it — so a reader may search the real file
+   * directly (grep hands such files to ripgrep). Views without a real tree leave it out.
+   */
+  isReal?(rel: string): boolean;
   /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
   symlink(path: string, target: string): Promise<void>;
 }

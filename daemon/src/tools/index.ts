@@ -1,6 +1,7 @@
 // Tools: the registry and call pipeline (validate → policy/ask → run → cap → audit) and the built-in file tools.
 export { createToolRuntime, type ToolRuntime, type ToolRuntimeDeps } from './runtime.js';
-export { createBuiltinTools } from './builtin/index.js';
+export { createBuiltinTools, type BuiltinToolsOptions } from './builtin/index.js';
+export { findRipgrep } from './builtin/grep-rg.js';
 export { createPlanTool } from './builtin/plan.js';
 export { createFetchTool, htmlToMarkdown, FETCH_MAX_BYTES, type WebFetchPort } from './builtin/fetch.js';
 export type { PolicyPort, PolicyQuery, PolicyDecision, PolicyMode, ToolInfo, ToolSessionContext } from './ports.js';

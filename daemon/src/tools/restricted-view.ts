@@ -77,10 +77,12 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
     return target === null || !hit(target);
   };
 
+  const isReal = view.isReal?.bind(view);
   return {
     get root() {
       return view.root;
     },
+    ...(isReal ? { isReal: (rel: string) => !hit(rel) && isReal(rel) } : {}),
     resolve: (p, intent = 'read') => check(p, intent),
     async stat(p): Promise<EntryStat | null> {
       return view.stat(await check(p, 'read'));

@@ -36,27 +36,39 @@ export function createToolRuntime(deps: ToolRuntimeDeps): ToolRuntime {
       throw new ShadowboxError(ErrorCodes.ConfigInvalid, 'duplicate_tool', `two tools are named ${tool.name}`, {
         tool: tool.name,
       });
-    tools.set(tool.name, { tool, jsonSchema: toJsonSchema(tool) });
+    // JSON Schemas are built when first asked for (tools/list, the first model turn, a bad input), not at
+    // daemon start: converting every tool's zod schema costs ~10 ms the start does not need.
+    let jsonSchema: Record<string, unknown> | undefined;
+    tools.set(tool.name, {
+      tool,
+      get jsonSchema() {
+        return (jsonSchema ??= toJsonSchema(tool));
+      },
+    });
   }
-  const infos: ToolInfo[] = [...tools.values()].map(({ tool, jsonSchema }) => ({
-    name: tool.name,
-    description: tool.description,
-    kind: tool.kind,
-    inputSchema: jsonSchema,
-    source: tool.source ?? (tool.name.startsWith('mcp__') ? 'mcp' : 'builtin'),
-  }));
-  const specs: ToolSpec[] = infos.map((t) => ({
-    name: t.name,
-    description: t.description,
-    inputSchema: t.inputSchema,
-  }));
+  let infos: ToolInfo[] | undefined;
+  const listInfos = (): ToolInfo[] =>
+    (infos ??= [...tools.values()].map((entry) => ({
+      name: entry.tool.name,
+      description: entry.tool.description,
+      kind: entry.tool.kind,
+      inputSchema: entry.jsonSchema,
+      source: entry.tool.source ?? (entry.tool.name.startsWith('mcp__') ? 'mcp' : 'builtin'),
+    })));
+  let specs: ToolSpec[] | undefined;
+  const listSpecs = (): ToolSpec[] =>
+    (specs ??= listInfos().map((t) => ({
+      name: t.name,
+      description: t.description,
+      inputSchema: t.inputSchema,
+    })));
   const maxContentBytes = deps.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
 
   return {
-    list: () => infos.map((t) => ({ ...t })),
+    list: () => listInfos().map((t) => ({ ...t })),
     forSession(ctx) {
       return {
-        specs: () => specs,
+        specs: listSpecs,
         describe(name, input) {
           const entry = tools.get(name);
           if (!entry) return null;

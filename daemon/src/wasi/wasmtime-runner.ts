@@ -2,7 +2,6 @@ import { accessSync, constants } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { execa } from 'execa';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import { TRUNCATION_MARKER } from './inprocess-runner.js';
@@ -150,6 +149,8 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
       wallMs: req.limits.wallMs,
       argv: req.argv,
     });
+    // execa (~100 modules) loads on the first call, not with the daemon.
+    const { execa } = await import('execa');
     const r = await execa(bin, args, {
       env: {},
       extendEnv: false,

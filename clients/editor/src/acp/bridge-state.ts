@@ -23,11 +23,10 @@ export class BridgeState {
   editorReadsFiles = false;
   /** The editor declared `session.compaction`: compaction events become compaction_update. */
   editorShowsCompaction = false;
+  /** The daemon link; set before any handler but initialize runs (createAcpAgent waits for it). */
+  daemon!: ShadowboxClient;
 
-  constructor(
-    readonly daemon: ShadowboxClient,
-    readonly log: (msg: string) => void,
-  ) {}
+  constructor(readonly log: (msg: string) => void) {}
 
   /** Queues updates for the editor; each session's notifications go out in order. */
   send(sessionId: string, updates: SessionUpdate[] | Promise<SessionUpdate[]>): void {

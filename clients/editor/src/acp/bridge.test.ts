@@ -181,13 +181,15 @@ type PermissionHandler = (p: RequestPermissionRequest, signal: AbortSignal) => P
 function editorWith(
   daemon: ReturnType<typeof fakeDaemon>,
   onPermission: PermissionHandler = async () => ({ outcome: { outcome: 'cancelled' } }),
+  /** The daemon link as the bridge gets it on a cold start: a promise (default: the client, already up). */
+  link: ShadowboxClient | Promise<ShadowboxClient> = daemon.client,
 ) {
   const updates: SessionNotification[] = [];
   // The slash commands every session advertises are kept apart (their own test checks them).
   const commands: SessionNotification[] = [];
   const permissions: RequestPermissionRequest[] = [];
   const logs: string[] = [];
-  const { app, bind } = createAcpAgent({ daemon: daemon.client, log: (m) => logs.push(m), version: '9.9.9' });
+  const { app, bind } = createAcpAgent({ daemon: link, log: (m) => logs.push(m), version: '9.9.9' });
   const toEditor = new TransformStream<AnyMessage, AnyMessage>();
   const toAgent = new TransformStream<AnyMessage, AnyMessage>();
   bind(app.connect({ writable: toEditor.writable, readable: toAgent.readable }));
@@ -259,6 +261,26 @@ describe('ACP bridge (in memory, scripted daemon)', () => {
         editorBuffers: true,
       },
     });
+  });
+
+  it('answers initialize while the daemon link is still coming up; session requests wait for the link', async () => {
+    const d = fakeDaemon();
+    let linkUp!: (c: ShadowboxClient) => void;
+    const e = editorWith(d, undefined, new Promise<ShadowboxClient>((r) => (linkUp = r)));
+    cleanups.push(
+      () => e.close(),
+      () => d.close(),
+    );
+    const r = await e.agent.request('initialize', { protocolVersion: 1, clientCapabilities: {} });
+    expect(r.protocolVersion).toBe(1);
+    let listed = false;
+    const list = e.agent.request('session/list', {}).then((x) => ((listed = true), x));
+    for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
+    expect(listed).toBe(false);
+    expect(d.of(SessionList.method)).toEqual([]);
+    linkUp(d.client);
+    await list;
+    expect(d.of(SessionList.method)).toHaveLength(1);
   });
 
   it('a prompt turn: text and thought chunks, tool_call, permission (allow_always → allow_project), tool_call_update with a diff, end_turn after every update', async () => {

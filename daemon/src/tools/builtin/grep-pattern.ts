@@ -8,6 +8,7 @@ import { ErrorCodes, ShadowboxError } from '../../errors.js';
 export interface GrepPattern {
   source: string;
   flags: number;
+  ignoreCase: boolean;
   /** The UTF-8 bytes of a pattern that is a plain string (case-sensitive), for a quick skip of files without it. */
   literal?: Buffer;
 }
@@ -55,7 +56,7 @@ export function compileGrepPattern(pattern: string, ignoreCase: boolean): GrepPa
     );
   }
   const literal = ignoreCase ? undefined : literalOf(pattern);
-  return { source, flags, ...(literal ? { literal: Buffer.from(literal, 'utf8') } : {}) };
+  return { source, flags, ignoreCase, ...(literal ? { literal: Buffer.from(literal, 'utf8') } : {}) };
 }
 
 /** The text a pattern stands for when it has no operator (escaped punctuation allowed), else undefined. */

@@ -1,9 +1,12 @@
 // grep matches in a worker thread, never on the daemon's event loop: even a linear-time pattern can
 // cost seconds on a 16 MiB file, and a worker is the one thing that can be stopped mid-match
 // (terminate) when a call is cancelled or runs out of time.
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GrepPattern } from './grep-pattern.js';
+import type { GrepThreadData, GrepWorkerMessage, GrepWorkerReply } from './grep-worker-thread.js';
 
 /** Options of the grep worker pool. */
 export interface GrepWorkersOptions {
@@ -32,56 +35,30 @@ export interface GrepWorkers {
   live(): number;
 }
 
-// Plain CommonJS run with `eval: true`, so the same code works from dist/ and from vitest's sources.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { RE2JS } = require(workerData.re2js);
-const MAX = workerData.maxLineChars;
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-let perLine = null;
-let whole = null;
-parentPort.on('message', (m) => {
-  if (m.type === 'pattern') {
-    perLine = RE2JS.compile(m.source, m.flags);
-    whole = RE2JS.compile(m.source, m.flags | RE2JS.MULTILINE);
-    return;
-  }
-  parentPort.postMessage(m.jobs.map((j) => ({ id: j.id, lines: search(j.path, j.bytes, j.limit) })));
-});
-function search(path, bytes, limit) {
-  let s = decoder.decode(bytes);
-  if (s.includes('\\r')) {
-    s = s.replaceAll('\\r\\n', '\\n');
-    if (s.endsWith('\\r')) s = s.slice(0, -1);
-  }
-  // One DFA pass over the whole file (multi-line mode) rules out most files; a line can only
-  // match where the whole text does, so this never drops a match.
-  if (s === '' || !whole.test(s)) return [];
-  const out = [];
-  for (let start = 0, no = 1; start < s.length && out.length < limit; no++) {
-    let end = s.indexOf('\\n', start);
-    if (end < 0) end = s.length;
-    const line = s.slice(start, end);
-    if (perLine.test(line)) out.push(path + ':' + no + ': ' + (line.length > MAX ? line.slice(0, MAX) + '...' : line));
-    start = end + 1;
-  }
-  return out;
+/**
+ * The compiled thread module: beside this file in dist/ (and in the bundle's dist/ tree); when this
+ * file runs from src/ (vitest), the copy in dist/ that vitest's globalSetup compiles.
+ */
+export function grepThreadEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 'grep-worker-thread.js');
+  if (existsSync(beside)) return beside;
+  const built = join(here.replace(/([\\/])src([\\/]tools[\\/]builtin)$/, '$1dist$2'), 'grep-worker-thread.js');
+  if (!existsSync(built)) throw new Error(`the grep worker is not built (${built}): run npx tsc -b daemon`);
+  return built;
 }
-`;
 
 /** Creates the pool; its threads are unref'd, so they never keep the daemon alive. */
 export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers {
   const idleMs = options.idleMs ?? 30_000;
-  const workerData = {
-    re2js: createRequire(import.meta.url).resolve('re2js'),
-    maxLineChars: options.maxLineChars ?? 300,
-  };
+  const workerData: GrepThreadData = { maxLineChars: options.maxLineChars ?? 300 };
+  let entry: string | undefined;
   const resourceLimits = { maxOldGenerationSizeMb: options.maxHeapMb ?? 512 };
   let idle: { worker: Worker; timer: NodeJS.Timeout } | undefined;
   let live = 0;
 
   const spawn = (): Worker => {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData, resourceLimits });
+    const w = new Worker((entry ??= grepThreadEntry()), { workerData, resourceLimits });
     live++;
     w.on('error', () => undefined); // the call that owns the worker hears it too; an idle worker's error is dropped
     w.once('exit', () => {
@@ -112,7 +89,7 @@ export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers
         for (const p of pending.values()) p.reject(dead);
         pending.clear();
       };
-      const onMessage = (results: { id: number; lines: string[] }[]) => {
+      const onMessage = (results: GrepWorkerReply) => {
         for (const r of results) {
           const p = pending.get(r.id);
           pending.delete(r.id);
@@ -122,7 +99,8 @@ export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers
       // Files queued in one turn of the event loop go over in one message (fewer, larger messages).
       let batch: { id: number; path: string; bytes: Uint8Array; limit: number }[] = [];
       const flush = () => {
-        if (!dead && batch.length > 0) w.postMessage({ jobs: batch }); // structured clone: the view's buffers stay intact
+        // structured clone: the view's buffers stay intact
+        if (!dead && batch.length > 0) w.postMessage({ jobs: batch } satisfies GrepWorkerMessage);
         batch = [];
       };
       const onError = (e: Error) => failAll(new Error(`grep worker failed: ${e.message}`, { cause: e }));
@@ -135,7 +113,7 @@ export function createGrepWorkers(options: GrepWorkersOptions = {}): GrepWorkers
         w.off('error', onError);
         w.off('exit', onExit);
       };
-      w.postMessage({ type: 'pattern', source: pattern.source, flags: pattern.flags });
+      w.postMessage({ type: 'pattern', source: pattern.source, flags: pattern.flags } satisfies GrepWorkerMessage);
       return {
         match(path, bytes, limit) {
           if (dead) return Promise.reject(dead);

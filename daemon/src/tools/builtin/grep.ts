@@ -1,19 +1,17 @@
-import picomatch from 'picomatch';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
-import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { compileGrepPattern } from './grep-pattern.js';
-import { createGrepWorkers, type GrepWorker, type GrepWorkers, type GrepWorkersOptions } from './grep-worker.js';
-import { looksBinary, MAX_TEXT_FILE_BYTES } from './text.js';
-import { walk } from './walk.js';
+import { runGrep, type GrepRun } from './grep-run.js';
+import { firstLines } from './grep-search.js';
+import { createGrepWorkers, type GrepWorkers, type GrepWorkersOptions } from './grep-worker.js';
 
 const DEFAULT_MAX = 200;
-const PARALLEL_READS = 16;
-const MAX_QUEUED = 64;
-const MAX_QUEUED_BYTES = 64 << 20;
 const DEFAULT_BUDGET_MS = 20_000;
+const MAX_LINE_CHARS = 300;
+/** Past this many files searched in process, the output says that ripgrep would be faster. */
+const SLOW_HINT_FILES = 1000;
 
 /** Options of the grep tool. */
 export interface GrepToolOptions {
@@ -23,6 +21,11 @@ export interface GrepToolOptions {
   workers?: GrepWorkers;
   /** Options for the tool's own pool. */
   workerOptions?: GrepWorkersOptions;
+  /**
+   * The ripgrep binary (findRipgrep()), or null: the person's unchanged files are searched with rg when
+   * the view can tell which files those are (WorkspaceView.isReal); everything else in process.
+   */
+  rg?: string | null;
 }
 
 /** Input of grep. */
@@ -59,7 +62,9 @@ type StopReason = 'cancelled' | 'time_budget';
 /** `grep`: regex search over the files of the view, .gitignore respected, matched off the event loop. */
 export function createGrepTool(options: GrepToolOptions = {}) {
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
-  const workers = options.workers ?? createGrepWorkers(options.workerOptions);
+  const workers = options.workers ?? createGrepWorkers({ maxLineChars: MAX_LINE_CHARS, ...options.workerOptions });
+  const rg = options.rg ?? null;
+
   return defineTool({
     name: 'grep',
     kind: 'search',
@@ -82,36 +87,33 @@ export function createGrepTool(options: GrepToolOptions = {}) {
       const onCancel = () => stop.abort('cancelled' satisfies StopReason);
       ctx.signal.addEventListener('abort', onCancel, { once: true });
       const budget = setTimeout(() => stop.abort('time_budget' satisfies StopReason), budgetMs);
-      const worker = workers.acquire(pattern);
-      // Terminating the thread is what stops a match that is already running.
-      stop.signal.addEventListener(
-        'abort',
-        () => worker.kill(new Error(`grep stopped: ${String(stop.signal.reason)}`)),
-        { once: true },
-      );
-      let r: Searched;
+      let r: GrepRun;
       try {
         if (ctx.signal.aborted) onCancel();
-        const isMatch = i.glob ? picomatch(i.glob, { dot: true }) : () => true;
-        const files: string[] = [];
-        if (st.type === 'dir') {
-          for await (const e of walk(ctx.view, base, { signal: stop.signal })) {
-            if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
-            if (isMatch(base ? e.path.slice(base.length + 1) : e.path)) files.push(e.path);
-          }
-        } else files.push(base);
-        r = await searchFiles(ctx.view, files, worker, pattern.literal, i.max_matches, stop.signal);
+        r = await runGrep({
+          view: ctx.view,
+          base,
+          type: st.type,
+          glob: i.glob,
+          pattern,
+          max: i.max_matches,
+          stop: stop.signal,
+          rg,
+          workers,
+          maxLineChars: MAX_LINE_CHARS,
+        });
       } finally {
         clearTimeout(budget);
         ctx.signal.removeEventListener('abort', onCancel);
-        if (!stop.signal.aborted) worker.release();
       }
+      const { lines, truncated } = firstLines(r.lines, i.max_matches);
       const stopped = stop.signal.aborted ? (stop.signal.reason as StopReason) : undefined;
       const re = `/${i.pattern}/${i.ignore_case ? 'i' : ''}`;
       const data = {
-        matches: r.lines.length,
+        matches: lines.length,
         files: r.searched,
-        truncated: r.truncated,
+        truncated,
+        inProcess: r.inProcess,
         ...(stopped ? { stopped, of: r.total } : {}),
       };
       const why =
@@ -120,116 +122,16 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           : stopped
             ? `[grep was cancelled after ${r.searched} of ${r.total} files]`
             : '';
-      if (r.lines.length === 0) {
+      const slow =
+        !rg && r.inProcess >= SLOW_HINT_FILES
+          ? '\n[searched in process: ripgrep (rg) is not installed; with it grep is ~10× faster on big trees]'
+          : '';
+      if (lines.length === 0) {
         const none = `No matches for ${re} in ${r.searched} files${base ? ` under ${base}` : ''}.`;
-        return { content: why ? `${none}\n${why}` : none, data };
+        return { content: (why ? `${none}\n${why}` : none) + slow, data };
       }
-      const more = r.truncated ? `\n[stopped at ${i.max_matches} matches; narrow the pattern, path or glob]` : '';
-      return { content: r.lines.join('\n') + more + (why ? `\n${why}` : ''), data };
+      const more = truncated ? `\n[stopped at ${i.max_matches} matches; narrow the pattern, path or glob]` : '';
+      return { content: lines.join('\n') + more + (why ? `\n${why}` : '') + slow, data };
     },
   });
-}
-
-interface Searched {
-  lines: string[];
-  searched: number;
-  total: number;
-  truncated: boolean;
-}
-
-/**
- * Reads files a few at a time and queues each one on the worker without waiting for its answer (the
- * reads and the matching overlap), at most MAX_QUEUED files / MAX_QUEUED_BYTES at once; collects the
- * lines in path order, stopping at `max`.
- */
-async function searchFiles(
-  view: WorkspaceView,
-  files: string[],
-  worker: GrepWorker,
-  literal: Buffer | undefined,
-  max: number,
-  stop: AbortSignal,
-): Promise<Searched> {
-  const perFile = new Array<string[] | undefined>(files.length);
-  let next = 0;
-  let found = 0;
-  let searched = 0;
-  let queuedBytes = 0;
-  let failure: { path: string; error: unknown } | undefined;
-  const queued = new Set<Promise<void>>();
-  const enqueue = (k: number, bytes: Uint8Array) => {
-    queuedBytes += bytes.byteLength;
-    const job: Promise<void> = worker
-      .match(files[k], bytes, max + 1)
-      .then(
-        (lines) => {
-          perFile[k] = lines;
-          searched++;
-          found += lines.length;
-        },
-        (error: unknown) => {
-          if (!stop.aborted) failure ??= { path: files[k], error }; // else: terminated on purpose
-        },
-      )
-      .finally(() => {
-        queuedBytes -= bytes.byteLength;
-        queued.delete(job);
-      });
-    queued.add(job);
-  };
-  const reader = async () => {
-    while (next < files.length && found < max && !stop.aborted && !failure) {
-      const k = next++;
-      const bytes = await readText(view, files[k]);
-      if (stop.aborted) break;
-      // A plain-string pattern: a file without the string cannot match (native byte search, linear).
-      if (!bytes || (literal && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(literal) < 0)) {
-        perFile[k] = [];
-        searched++;
-        continue;
-      }
-      enqueue(k, bytes);
-      while (queued.size > 0 && (queued.size >= MAX_QUEUED || queuedBytes >= MAX_QUEUED_BYTES) && !stop.aborted)
-        await Promise.race(queued);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, reader));
-  await Promise.all(queued);
-  if (failure) {
-    const { path, error } = failure;
-    throw new ShadowboxError(
-      ErrorCodes.ToolFailed,
-      'grep_worker_failed',
-      `grep could not search ${path}: ${(error as Error).message}. Try a narrower path or glob.`,
-      { path },
-      { cause: error },
-    );
-  }
-  const lines: string[] = [];
-  let truncated = false;
-  for (const m of perFile) {
-    if (!m) continue;
-    for (const l of m) {
-      if (lines.length >= max) {
-        truncated = true;
-        break;
-      }
-      lines.push(l);
-    }
-    if (truncated) break;
-  }
-  if (found > max) truncated = true;
-  return { lines, searched, total: files.length, truncated };
-}
-
-/** The bytes of a text file worth searching, or undefined (vanished, unreadable, escaping symlink, too big, binary). */
-async function readText(view: WorkspaceView, path: string): Promise<Uint8Array | undefined> {
-  try {
-    const st = await view.stat(path);
-    if (!st || st.size > MAX_TEXT_FILE_BYTES) return undefined;
-    const bytes = await view.readFile(path);
-    return bytes.byteLength === 0 || looksBinary(bytes) ? undefined : bytes;
-  } catch {
-    return undefined;
-  }
 }

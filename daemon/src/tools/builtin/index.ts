@@ -9,13 +9,19 @@ import { createMoveFileTool } from './move-file.js';
 import { createReadFileTool } from './read-file.js';
 import { createWriteFileTool } from './write-file.js';
 
+/** Options of the built-in tools. */
+export interface BuiltinToolsOptions {
+  /** The ripgrep binary grep searches the person's unchanged files with (findRipgrep()); null = in process only. */
+  rg?: string | null;
+}
+
 /** The eight built-in file tools, in the order the model sees them. */
-export function createBuiltinTools(): Tool[] {
+export function createBuiltinTools(options: BuiltinToolsOptions = {}): Tool[] {
   return [
     createReadFileTool(),
     createListDirTool(),
     createGlobTool(),
-    createGrepTool(),
+    createGrepTool({ rg: options.rg ?? null }),
     createWriteFileTool(),
     createEditFileTool(),
     createDeleteFileTool(),

@@ -23,43 +23,80 @@ interface Matcher {
   ig: Ignore;
 }
 
+/** A directory's entries, ignore flags computed, and the matchers its children inherit. */
+interface Listing {
+  entries: WalkEntry[];
+  matchers: Matcher[];
+}
+
 const join = (dir: string, name: string): string => (dir ? `${dir}/${name}` : name);
+
+/** Folders listed ahead of the one being yielded (their readdir runs while earlier entries are consumed). */
+const PREFETCH = 16;
 
 /**
  * Walks the view depth-first in name order, honouring .gitignore files (the start directory's
  * ancestors' and every nested one) and never entering .git or symlinked directories (no loops).
+ * One generator, an explicit stack, and the listings of the next folders read ahead (a folder's
+ * readdir costs a resolve of its path; done one after the other, a 20,000-file tree waited ~4× longer).
  */
 export async function* walk(view: WorkspaceView, start: string, o: WalkOptions = {}): AsyncGenerator<WalkEntry> {
-  const matchers: Matcher[] = [];
+  const inherited: Matcher[] = [];
   const parts = start ? start.split('/') : [];
-  for (let i = 0; i < parts.length; i++) await loadIgnore(view, parts.slice(0, i).join('/'), matchers);
-  yield* walkDir(view, start, 1, matchers, o);
+  for (let i = 0; i < parts.length; i++) await loadIgnore(view, parts.slice(0, i).join('/'), inherited);
+  const pending = new Map<string, Promise<Listing | null>>();
+  const list = (dir: string, depth: number, matchers: Matcher[]) => {
+    let p = pending.get(dir);
+    if (!p) pending.set(dir, (p = listDir(view, dir, depth, matchers)));
+    return p;
+  };
+  const enters = (e: WalkEntry) => e.type === 'dir' && !e.ignored && (o.maxDepth === undefined || e.depth < o.maxDepth);
+  // Each frame: a listing, the index of its next entry, how far read-ahead got and how many it has running.
+  const stack: Array<{ listing: Listing; next: number; scan: number; ahead: number }> = [];
+  const first = await list(start, 1, inherited);
+  pending.delete(start);
+  if (first) stack.push({ listing: first, next: 0, scan: 0, ahead: 0 });
+  while (stack.length > 0) {
+    if (o.signal?.aborted) return;
+    const top = stack[stack.length - 1];
+    const { entries, matchers } = top.listing;
+    if (top.next >= entries.length) {
+      stack.pop();
+      continue;
+    }
+    // Read ahead: the next few folders of this listing start listing now.
+    for (; top.scan < entries.length && top.ahead < PREFETCH; top.scan++)
+      if (enters(entries[top.scan])) {
+        top.ahead++;
+        void list(entries[top.scan].path, entries[top.scan].depth + 1, matchers);
+      }
+    const e = entries[top.next++];
+    yield e;
+    if (enters(e)) {
+      top.ahead--;
+      const child = await list(e.path, e.depth + 1, matchers);
+      pending.delete(e.path);
+      if (child) stack.push({ listing: child, next: 0, scan: 0, ahead: 0 });
+    }
+  }
 }
 
-async function* walkDir(
-  view: WorkspaceView,
-  dir: string,
-  depth: number,
-  inherited: Matcher[],
-  o: WalkOptions,
-): AsyncGenerator<WalkEntry> {
-  if (o.signal?.aborted) return;
-  const matchers = [...inherited];
-  let entries;
+/** Lists one folder: sorted entries with ignore flags (its own .gitignore applied); null when unreadable or gone. */
+async function listDir(view: WorkspaceView, dir: string, depth: number, inherited: Matcher[]): Promise<Listing | null> {
+  let raw;
   try {
-    entries = await view.readdir(dir);
+    raw = await view.readdir(dir);
   } catch {
-    return; // unreadable (or vanished) directories are skipped, not fatal
+    return null; // unreadable (or vanished) directories are skipped, not fatal
   }
-  if (entries.some((e) => e.name === '.gitignore' && e.type !== 'dir')) await loadIgnore(view, dir, matchers);
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
+  const matchers = [...inherited];
+  if (raw.some((e) => e.name === '.gitignore' && e.type !== 'dir')) await loadIgnore(view, dir, matchers);
+  raw.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = raw.map((e) => {
     const path = join(dir, e.name);
-    const ignored = e.name === '.git' || isIgnored(matchers, path, e.type === 'dir');
-    yield { path, type: e.type, depth, ignored };
-    if (e.type === 'dir' && !ignored && (o.maxDepth === undefined || depth < o.maxDepth))
-      yield* walkDir(view, path, depth + 1, matchers, o);
-  }
+    return { path, type: e.type, depth, ignored: e.name === '.git' || isIgnored(matchers, path, e.type === 'dir') };
+  });
+  return { entries, matchers };
 }
 
 async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Promise<void> {

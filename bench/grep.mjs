@@ -1,0 +1,155 @@
+// grep through the real shadow view (the session's layered view, as the daemon's tools see it) against
+// `rg` on the same tree, at 2,000 and 20,000 files, interleaved over ≥ 5 rounds; plus the same call
+// searched in process (rg off) and the state dir's growth over all the greps (reads must not copy files
+// into the layer). Needs the built daemon (npm run build) and ripgrep (scripts/setup.sh installs it).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createShadowService } from '../daemon/dist/shadow/index.js';
+import { createBuiltinTools, createToolRuntime, findRipgrep } from '../daemon/dist/tools/index.js';
+import { interleave, row } from './lib/interleave.mjs';
+
+const run$ = promisify(execFile);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const PATTERN = 'useState\\(';
+
+/** `files` TypeScript-like files (~3 KiB) in folders of 50, a .gitignore; every file has 2–3 matching lines. */
+function makeTree(root, files) {
+  const body = (d, f) =>
+    Array.from({ length: 80 }, (_, k) =>
+      k % 37 === (d + f) % 37
+        ? `  const value${k} = useState(${k}); // needle ${d}/${f}`
+        : `  const line${k} = compute(${k}, "${d}-${f}");`,
+    ).join('\n');
+  for (let d = 0; d < files / 50; d++) {
+    const dir = path.join(root, 'src', `pkg${d % 20}`, `m${d}`);
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 50; f++)
+      writeFileSync(path.join(dir, `file${f}.ts`), `export function f${f}() {\n${body(d, f)}\n}\n`);
+  }
+  writeFileSync(path.join(root, '.gitignore'), 'dist/\n');
+}
+
+/** Bytes under a folder (0 when it does not exist: reads alone never create the session's layer). */
+function du(dir) {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? du(p) : statSync(p).size;
+  }
+  return n;
+}
+
+export async function run() {
+  const rg = findRipgrep();
+  if (!rg) return { name: 'grep', rows: [], error: 'ripgrep (rg) is not installed: scripts/setup.sh installs it' };
+  const rows = [];
+  for (const files of [2_000, 20_000]) {
+    const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-'));
+    try {
+      const root = path.join(top, 'ws');
+      const stateDir = path.join(top, 'state');
+      mkdirSync(root);
+      makeTree(root, files);
+      const audit = { append: async () => undefined };
+      const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined };
+      const svc = createShadowService({ stateDir, audit, logger });
+      const view = await svc.view('bench', root);
+      const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
+      const session = (withRg) =>
+        createToolRuntime({
+          tools: createBuiltinTools({ rg: withRg ? rg : null }),
+          policy: allow,
+          audit,
+          logger,
+        }).forSession({
+          sessionId: 'bench',
+          workspace: root,
+          mode: () => 'review',
+          ask: async () => ({ outcome: 'deny' }),
+          view: async () => view,
+        });
+      const fast = session(true);
+      const slow = session(false);
+      const signal = new AbortController().signal;
+      let id = 0;
+      const grep = (tools, max = 5000) =>
+        tools.call({
+          turnId: 't',
+          callId: `c${++id}`,
+          name: 'grep',
+          input: { pattern: PATTERN, max_matches: max },
+          signal,
+        });
+      const first = await grep(fast, 5000);
+      const want = (await rg$(rg, root, 5000)).stdout.trim().split('\n').length;
+      if (first.data.matches !== want) throw new Error(`grep found ${first.data.matches} lines, rg ${want}`);
+      const stateBefore = du(stateDir);
+      const many = await interleave(
+        ROUNDS,
+        () => grep(fast, 5000),
+        () => rg$(rg, root, 5000),
+      );
+      rows.push(
+        row(
+          `grep ${files} files, first 5000 matching lines, through the shadow view`,
+          many,
+          'vs rg -n | head -5000 on the same tree (spawned)',
+        ),
+      );
+      const capped = await interleave(
+        ROUNDS,
+        () => grep(fast, 200),
+        () => rg$(rg, root, 200),
+      );
+      rows.push(row(`grep ${files} files, first 200 lines (the tool's default)`, capped, 'vs rg -n | head -200'));
+      const none = await interleave(
+        ROUNDS,
+        () =>
+          fast.call({
+            turnId: 't',
+            callId: `c${++id}`,
+            name: 'grep',
+            input: { pattern: 'no_such_token_anywhere' },
+            signal,
+          }),
+        () => run$(rg, ['-n', '--no-require-git', 'no_such_token_anywhere', '.'], { cwd: root }).catch(() => undefined),
+      );
+      rows.push(row(`grep ${files} files, no match`, none, 'vs rg -n (spawned)'));
+      const inProc = await interleave(
+        5,
+        () => grep(slow, 5000),
+        () => grep(fast, 5000),
+      );
+      rows.push(row(`grep ${files} files in process (rg off) vs with rg`, inProc, 'the fallback when rg is absent'));
+      const growth = du(stateDir) - stateBefore;
+      rows.push({
+        metric: `state dir growth over ${ROUNDS * 3 + 5 * 2} greps of ${files} files`,
+        value: growth,
+        unit: 'bytes',
+        note: 'reads must not copy the files they read into the layer',
+      });
+      await svc.close();
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  }
+  return { name: 'grep', rows };
+}
+
+/** rg's first `n` lines, as a person piping to head would get them. */
+function rg$(rg, root, n) {
+  return run$('sh', ['-c', `'${rg}' -n --no-require-git '${PATTERN}' . | head -${n}`], {
+    cwd: root,
+    maxBuffer: 64 << 20,
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await run();
+  console.table(r.rows);
+}

@@ -1,0 +1,90 @@
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultCacheDir, loadBundle } from './compile-cache.js';
+
+let dir: string;
+let bundleFile: string;
+let cacheDir: string;
+
+/** Writes a CommonJS "bundle" and the identity sidecar the bundle script writes. */
+function writeBundle(source: string, sha = 'a'.repeat(64)) {
+  writeFileSync(bundleFile, source);
+  const st = statSync(bundleFile);
+  writeFileSync(`${bundleFile}.json`, JSON.stringify({ sha256: sha, size: st.size, mtimeMs: st.mtimeMs, ascii: true }));
+}
+
+const load = (key = 'status') => loadBundle({ bundleFile, cacheDir, key, saveAfterMs: 3_600_000 });
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'sbx-cc-'));
+  bundleFile = path.join(dir, 'shadowbox.cjs');
+  cacheDir = path.join(dir, 'cache', 'v8');
+  writeBundle('exports.main = function main() { return 40 + 2; };\nexports.file = __filename;\n');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('loadBundle', () => {
+  it('runs the bundle as CommonJS; the first load saves a code cache, the next one uses it', () => {
+    const first = load();
+    expect((first.exports.main as () => number)()).toBe(42);
+    expect(first.exports.file).toBe(bundleFile);
+    expect(first.cache).toBe('miss');
+    first.save();
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(cacheDir, readdirSync(cacheDir)[0])).mode & 0o777).toBe(0o600);
+    expect(load().cache).toBe('hit');
+  });
+
+  it('keeps one cache per command', () => {
+    load('status').save();
+    load('daemon').save();
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+    expect(load('daemon').cache).toBe('hit');
+  });
+
+  it('a rebuilt bundle (new content hash) does not use the old cache, and its save drops it', () => {
+    load().save();
+    writeBundle('exports.main = function main() { return 7; };\n', 'b'.repeat(64));
+    const next = load();
+    expect(next.cache).toBe('miss');
+    expect((next.exports.main as () => number)()).toBe(7);
+    next.save();
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    expect(readdirSync(cacheDir)[0].startsWith('b'.repeat(32))).toBe(true);
+  });
+
+  it('no cache when the sidecar does not describe the file on disk (edited after the build)', () => {
+    writeFileSync(bundleFile, 'exports.main = function main() { return 1; };\n');
+    const r = load();
+    expect(r.cache).toBe('off');
+    expect((r.exports.main as () => number)()).toBe(1);
+  });
+
+  it('never uses a cache folder others can write, nor a cache file that is a link', () => {
+    mkdirSync(cacheDir, { recursive: true });
+    chmodSync(cacheDir, 0o777);
+    expect(load().cache).toBe('off');
+    chmodSync(cacheDir, 0o700);
+    load().save();
+    const [name] = readdirSync(cacheDir);
+    const target = path.join(dir, 'elsewhere.bin');
+    writeFileSync(target, 'not a cache');
+    const file = path.join(cacheDir, name);
+    rmSync(file);
+    symlinkSync(target, file);
+    expect(load().cache).toBe('miss');
+  });
+
+  it('the cache folder: SHADOWBOX_CACHE_DIR, XDG_CACHE_HOME, ~/.cache; SHADOWBOX_COMPILE_CACHE=0 turns it off', () => {
+    expect(defaultCacheDir({ SHADOWBOX_CACHE_DIR: '/c' })).toBe('/c/v8');
+    expect(defaultCacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/shadowbox/v8');
+    expect(defaultCacheDir({ XDG_CACHE_HOME: 'relative' })).toBe(path.join(os.homedir(), '.cache/shadowbox/v8'));
+    expect(defaultCacheDir({ SHADOWBOX_COMPILE_CACHE: '0', SHADOWBOX_CACHE_DIR: '/c' })).toBeNull();
+  });
+});

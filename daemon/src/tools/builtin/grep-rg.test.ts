@@ -1,0 +1,196 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeWorkspace } from '../../shadow/test-support.js';
+import type { WorkspaceView } from '../../shadow/index.js';
+import { createToolRuntime, type Tool } from '../index.js';
+import { restrictView } from '../restricted-view.js';
+import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
+import { createGrepTool } from './grep.js';
+import { findRipgrep, rgPattern } from './grep-rg.js';
+import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
+
+const rg = findRipgrep();
+let ws: ReturnType<typeof makeWorkspace>;
+let workers: GrepWorkers;
+
+const files: Record<string, string> = {
+  '.gitignore': 'dist/\n*.log\n',
+  'src/a.ts': 'const x = 42;\nfunction foo() {}\nlet café = "x";\n',
+  'src/b.ts': 'éfoo bar\nfoo_bar\n٣ arabic three\nKELVIN K sign\n',
+  'src/sub/c.ts': 'alpha\r\nbeta foo\r\n',
+  'src/d.md': 'a.b\n[x] ]done\n\\d literally\n',
+  'dist/out.js': 'foo in dist\n',
+  'app.log': 'foo in a log\n',
+  'secret/key.txt': 'foo secret\n',
+};
+
+/** A grep call over `view`, with rg (`withRg`) or in process only. */
+function grepper(view: WorkspaceView, withRg: boolean) {
+  const tool = createGrepTool({ workers, rg: withRg ? rg : null }) as Tool;
+  const runtime = createToolRuntime({
+    tools: [tool],
+    policy: fakePolicy().policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
+  const agent = runtime.forSession(sessionContext(view).ctx);
+  let n = 0;
+  return (input: Record<string, unknown>) =>
+    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal: new AbortController().signal });
+}
+
+beforeEach(() => {
+  ws = makeWorkspace(files);
+  workers = createGrepWorkers({ idleMs: 100 });
+});
+afterEach(async () => {
+  await ws.cleanup();
+});
+
+describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning', () => {
+  it('Perl classes and word boundaries become ASCII; the rest is copied', () => {
+    expect(rgPattern('\\d+\\s\\w')).toBe('[0-9]+[\\t\\n\\f\\r ][0-9A-Za-z_]');
+    expect(rgPattern('[^\\d\\S]')).toBe('[^[0-9][^\\t\\n\\f\\r ]]');
+    expect(rgPattern('\\bfoo\\B')).toBe('(?-u:\\b)foo(?-u:\\B)');
+    expect(rgPattern('[]a][^]b][[:alpha:]x][a[b]')).toBe('[\\]a][^\\]b][[:alpha:]x][a\\[b]');
+    expect(rgPattern('(?P<k>\\x{41})\\.\\pL')).toBe('(?P<k>\\x{41})\\.\\pL');
+    expect(rgPattern('\\Qa.b\\E+')).toBe('a\\.b+');
+    expect(rgPattern('a\\Cb')).toBeNull();
+  });
+});
+
+describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
+  it('gives exactly what the in-process search gives, pattern by pattern', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const withRg = grepper(view, true);
+    const inProc = grepper(view, false);
+    const stateBefore = du(ws.stateDir);
+    const cases: Record<string, unknown>[] = [
+      { pattern: 'foo' },
+      { pattern: '\\d+' }, // RE2's \d is ASCII: the Arabic-Indic three does not match
+      { pattern: '\\bfoo\\b' }, // ASCII \b: "éfoo" has a boundary before f
+      { pattern: '\\w+\\s\\w+' },
+      { pattern: 'caf\\u00e9' },
+      { pattern: 'k sign', ignore_case: true },
+      { pattern: 'foo$' }, // CRLF lines end before \r
+      { pattern: '^beta' },
+      { pattern: '[\\]x] \\]' },
+      { pattern: 'a\\.b' },
+      { pattern: 'foo', path: 'src/sub' },
+      { pattern: 'foo', path: 'src/b.ts' },
+      { pattern: 'foo', glob: '**/*.md' },
+      { pattern: '.', max_matches: 3 },
+      { pattern: 'nothing-matches-this' },
+    ];
+    for (const c of cases) {
+      const a = await withRg(c);
+      const b = await inProc(c);
+      expect({ c, content: a.content }).toEqual({ c, content: b.content });
+      expect(a.isError).toBe(false);
+    }
+    const all = await withRg({ pattern: 'foo' });
+    expect(all.content).not.toContain('dist/');
+    expect(all.content).not.toContain('app.log');
+    expect(all.data).toMatchObject({ inProcess: 0 });
+    expect(du(ws.stateDir)).toBe(stateBefore); // no search, in process or not, copies what it read
+  });
+
+  it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    await view.writeFile('src/a.ts', 'const x = 43;\nfunction renamed() {}\n');
+    await view.writeFile('src/new.ts', 'foo from the agent\n');
+    await view.remove('src/sub');
+    const call = grepper(view, true);
+    const r = await call({ pattern: 'foo|43|42' });
+    expect(r.content).toBe(
+      [
+        'secret/key.txt:1: foo secret',
+        'src/a.ts:1: const x = 43;',
+        'src/b.ts:1: éfoo bar',
+        'src/b.ts:2: foo_bar',
+        'src/new.ts:1: foo from the agent',
+      ].join('\n'),
+    );
+    expect(r.data).toMatchObject({ inProcess: 2 });
+  });
+
+  it('never shows a path the policy denies, nor a link out of the workspace', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const outside = path.join(ws.top, 'outside.txt');
+    writeFileSync(outside, 'foo outside\n');
+    symlinkSync(outside, path.join(ws.root, 'src', 'link.ts'));
+    const call = grepper(restrictView(view, [{ glob: 'secret/**', rule: 'project:deny path=secret/**' }]), true);
+    const r = await call({ pattern: 'foo' });
+    expect(r.content).not.toContain('secret');
+    expect(r.content).not.toContain('outside');
+    expect(r.content).toContain('src/a.ts:2: function foo() {}');
+  });
+
+  it('an unreadable file is skipped, the rest is found', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    mkdirSync(path.join(ws.root, 'many'));
+    for (let i = 0; i < 50; i++) writeFileSync(path.join(ws.root, 'many', `f${i}.txt`), `foo ${i}\n`);
+    await chmod(path.join(ws.root, 'many', 'f3.txt'), 0o000);
+    const call = grepper(view, true);
+    const r = await call({ pattern: 'foo \\d+', path: 'many', max_matches: 1000 });
+    expect(r.isError).toBe(false);
+    expect(r.data).toMatchObject({ matches: process.getuid?.() === 0 ? 50 : 49 });
+  });
+
+  it('a cancelled call kills rg (a stand-in rg that never ends) and settles as cancelled', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const pidFile = path.join(ws.top, 'rg.pid');
+    const fakeRg = path.join(ws.top, 'fake-rg');
+    writeFileSync(fakeRg, `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 1000\n`, { mode: 0o755 });
+    const tool = createGrepTool({ workers, rg: fakeRg }) as Tool;
+    const ac = new AbortController();
+    const running = tool.handler(
+      { pattern: 'foo', path: '', ignore_case: false, max_matches: 200 },
+      { sessionId: 's1', workspace: ws.root, view, signal: ac.signal },
+    );
+    const pid = await until(() => {
+      try {
+        return Number(readFileSync(pidFile, 'utf8')) || undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    ac.abort();
+    const r = await running;
+    expect(r.data).toMatchObject({ stopped: 'cancelled' });
+    await until(() => (alive(pid) ? undefined : true));
+  });
+});
+
+/** Bytes under a folder (0 when absent). */
+function du(dir: string): number {
+  let n = 0;
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      n += e.isDirectory() ? du(p) : statSync(p).size;
+    }
+  } catch {
+    // absent
+  }
+  return n;
+}
+
+async function until<T>(f: () => T | undefined): Promise<T> {
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

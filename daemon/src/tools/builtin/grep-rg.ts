@@ -1,0 +1,235 @@
+// grep over the person's unchanged files with ripgrep (Debian `ripgrep`), ~10× faster than matching in
+// process. rg only ever gets an explicit list of regular files that grep's own walk chose (the view's
+// listing: .gitignore applied, policy-denied paths already left out, files the shadow changed searched
+// in process instead), so it never walks, never follows a link, and never reads a path the view would
+// not show. Its default engine (Rust's regex crate) is, like RE2, a finite-automaton engine: matching
+// time stays linear in the input whatever the pattern; rgPattern() maps the few RE2 spellings whose
+// meaning differs (Perl classes and word boundaries are Unicode-aware in Rust, ASCII in RE2).
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { FileQueue, QueuedFile } from './file-queue.js';
+
+/** Where rg is: SHADOWBOX_RG (a path, or empty to turn rg off), else the first `rg` on PATH; null when absent. */
+export function findRipgrep(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.SHADOWBOX_RG !== undefined) return env.SHADOWBOX_RG && isAbsolute(env.SHADOWBOX_RG) ? env.SHADOWBOX_RG : null;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    try {
+      accessSync(join(dir, 'rg'), constants.X_OK);
+      return join(dir, 'rg');
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+// RE2's Perl classes are ASCII; Rust's are Unicode. Inside a class, Rust accepts a nested class.
+const ASCII_CLASSES: Record<string, string> = {
+  d: '[0-9]',
+  D: '[^0-9]',
+  w: '[0-9A-Za-z_]',
+  W: '[^0-9A-Za-z_]',
+  s: '[\\t\\n\\f\\r ]',
+  S: '[^\\t\\n\\f\\r ]',
+};
+
+/**
+ * The RE2 pattern (grep-pattern.ts's output) in the syntax of rg's default engine with the same
+ * meaning, or null when it uses RE2 syntax that engine lacks (\C, \Q…\E is expanded): grep then
+ * searches in process. Anything rg still refuses makes grep fall back too (searchWithRg → 'refused').
+ */
+export function rgPattern(re2: string): string | null {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < re2.length; i++) {
+    const c = re2[i];
+    if (c === '\\') {
+      const n = re2[i + 1] ?? '';
+      i++;
+      if (n in ASCII_CLASSES) out += ASCII_CLASSES[n];
+      else if ((n === 'b' || n === 'B') && !inClass) out += `(?-u:\\${n})`;
+      else if (n === 'C') return null;
+      else if (n === 'Q') {
+        const end = re2.indexOf('\\E', i + 1);
+        const lit = end < 0 ? re2.slice(i + 1) : re2.slice(i + 1, end);
+        out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~ ]/g, (m) => `\\${m}`);
+        i = end < 0 ? re2.length : end + 1;
+      } else out += `\\${n}`;
+    } else {
+      if (c === '[' && !inClass) {
+        inClass = true;
+        out += c;
+        // A ']' or '^]' right after '[' is a literal, not the end of the class.
+        if (re2[i + 1] === '^') out += re2[++i];
+        if (re2[i + 1] === ']') out += `\\${re2[++i]}`;
+        continue;
+      }
+      if (c === ']' && inClass) inClass = false;
+      else if (c === '[' && inClass && re2[i + 1] === ':') {
+        // [:alpha:] inside a class: copied whole (same meaning in both engines).
+        const end = re2.indexOf(':]', i + 2);
+        if (end > 0) {
+          out += re2.slice(i, end + 2);
+          i = end + 1;
+          continue;
+        }
+      } else if (c === '[' && inClass) {
+        out += '\\['; // RE2 has no nested classes: a '[' inside one is literal
+        continue;
+      }
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** One rg search over the files of a queue (workspace-relative, in grep's order) under `root`. */
+export interface RgSearchOptions {
+  rg: string;
+  root: string;
+  queue: FileQueue;
+  /** rgPattern()'s output. */
+  pattern: string;
+  ignoreCase: boolean;
+  /** Stop once this many lines are found (the lines of the first files in order win). */
+  max: number;
+  maxLineChars: number;
+  maxFileBytes: number;
+  signal: AbortSignal;
+}
+
+/** What rg found: lines by file index, files searched, lines found (> max: there are more) — or that it refused the pattern. */
+export type RgSearchResult =
+  | { kind: 'done'; lines: Map<number, string[]>; searched: number; found: number }
+  | { kind: 'refused'; files: QueuedFile[] };
+
+// Files per rg run: a small first one (a common pattern is answered from the first files), then all the
+// walk has queued meanwhile (at least 4× more each time, at most MAX_CHUNK); one run's arguments stay
+// far below the kernel's limit.
+const FIRST_CHUNK = 256;
+const MAX_CHUNK = 16_384;
+const MAX_ARG_BYTES = 256 * 1024;
+
+/**
+ * Searches the queue's files in order, chunk by chunk as the walk delivers them (rg runs its threads
+ * inside a chunk), stopping when `max` lines are found or the signal aborts (rg is killed). 'refused':
+ * rg rejected the pattern (syntax its engine lacks) on the first chunk; the caller searches those
+ * files, and the rest of the queue, in process instead.
+ */
+export function searchWithRg(o: RgSearchOptions): { readonly found: number; done: Promise<RgSearchResult> } {
+  const lines = new Map<number, string[]>();
+  let found = 0;
+  let searched = 0;
+  const done = (async (): Promise<RgSearchResult> => {
+    for (let size = FIRST_CHUNK; found < o.max && !o.signal.aborted; size = Math.min(size * 4, MAX_CHUNK)) {
+      const chunk = await o.queue.take(size === FIRST_CHUNK ? size : MAX_CHUNK, size);
+      if (chunk.length === 0 || o.signal.aborted) break;
+      let bytes = 0;
+      let n = 0;
+      while (n < chunk.length && bytes < MAX_ARG_BYTES) bytes += chunk[n++].path.length + 1;
+      // A chunk longer than the argument budget runs in parts, in order.
+      for (let at = 0; at < chunk.length && found < o.max && !o.signal.aborted;) {
+        const part = chunk.slice(at, at + Math.max(1, n));
+        const r = await runRg(o, part, o.max + 1 - found);
+        if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
+          return { kind: 'refused', files: chunk };
+        for (const [k, l] of r.lines) {
+          lines.set(k, l);
+          found += l.length;
+        }
+        searched += part.length;
+        at += part.length;
+      }
+    }
+    return { kind: 'done', lines, searched, found };
+  })();
+  return {
+    get found() {
+      return found;
+    },
+    done,
+  };
+}
+
+/** Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. */
+async function refuses(o: RgSearchOptions): Promise<boolean> {
+  const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1);
+  return r.code === 2;
+}
+
+/** Runs rg on some files; lines by file index, each file's at most `perFile`. */
+function runRg(
+  o: RgSearchOptions,
+  files: readonly QueuedFile[],
+  perFile: number,
+): Promise<{ code: number | null; lines: Map<number, string[]> }> {
+  const index = new Map<string, number>();
+  for (const f of files) index.set(f.path, f.k);
+  const args = [
+    '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
+    '--engine=default',
+    '--no-ignore',
+    '--no-messages',
+    '--null',
+    '--no-heading',
+    '--with-filename',
+    '--line-number',
+    '--color=never',
+    '--crlf',
+    '--encoding=none',
+    `--max-filesize=${o.maxFileBytes}`,
+    `--max-count=${perFile}`,
+    // A long line comes back cut (the cut is past maxLineChars, so grep's own '...' replaces rg's note).
+    '--max-columns=2048',
+    '--max-columns-preview',
+    ...(o.ignoreCase ? ['--ignore-case'] : ['--case-sensitive']),
+    '--regexp',
+    o.pattern,
+    '--',
+    ...files.map((f) => f.path),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.rg, args, { cwd: o.root, stdio: ['ignore', 'pipe', 'ignore'] });
+    const kill = () => child.kill('SIGKILL');
+    o.signal.addEventListener('abort', kill, { once: true });
+    const lines = new Map<number, string[]>();
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    let rest: Buffer = Buffer.alloc(0);
+    const take = (record: Buffer) => {
+      const nul = record.indexOf(0);
+      if (nul < 0) return; // "binary file matches (…)": rg's note, not a line
+      const path = record.subarray(0, nul).toString('utf8');
+      const k = index.get(path);
+      const colon = record.indexOf(0x3a, nul + 1);
+      if (k === undefined || colon < 0) return;
+      const no = record.subarray(nul + 1, colon).toString('latin1');
+      let text = decoder.decode(record.subarray(colon + 1));
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
+      const list = lines.get(k) ?? [];
+      if (list.length === 0) lines.set(k, list);
+      list.push(`${path}:${no}: ${text}`);
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      let buf = rest.length ? Buffer.concat([rest, d]) : d;
+      let nl: number;
+      while ((nl = buf.indexOf(0x0a)) >= 0) {
+        take(buf.subarray(0, nl));
+        buf = buf.subarray(nl + 1);
+      }
+      rest = Buffer.from(buf);
+    });
+    child.once('error', (e) => {
+      o.signal.removeEventListener('abort', kill);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      o.signal.removeEventListener('abort', kill);
+      if (rest.length) take(rest);
+      // rg prints each file's lines together and in order (files in any order: threads).
+      resolve({ code, lines });
+    });
+  });
+}

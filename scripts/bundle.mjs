@@ -1,0 +1,133 @@
+// Bundles the shadowbox CLI (which is also the daemon, the ACP bridge and the language server) from
+// the TypeScript sources into one CommonJS file, daemon/dist/bundle/shadowbox.cjs, with esbuild.
+// Why CommonJS: Node 20 caches compiled code only for scripts (vm.Script cachedData), not for ES
+// modules, and daemon/bin/shadowbox.js loads this file through that cache (cli/compile-cache.ts).
+// Subcommands stay lazy: esbuild turns each `await import(...)` into a module initialised on first use.
+//
+// `node scripts/bundle.mjs` always builds; `--if-stale` builds only when a source file is newer
+// than the bundle (vitest's globalSetup uses that, so end-to-end tests never run a stale bundle).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = path.join(root, 'daemon/dist/bundle');
+const outfile = path.join(outdir, 'shadowbox.cjs');
+const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
+
+/** The newest modification time among the bundled sources (and this script). */
+function newestSource() {
+  let newest = statSync(fileURLToPath(import.meta.url)).mtimeMs;
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') || e.name.endsWith('.md')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const s of sources) walk(path.join(root, s));
+  return newest;
+}
+
+/**
+ * Code that finds files relative to itself (`import.meta.url`: the bin, the web client's dist, the
+ * official bundles, worker entries) sees the URL its compiled file has in the dist/ tree, so the
+ * bundle finds exactly what the compiled tree finds.
+ */
+const importMetaUrl = {
+  name: 'import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8');
+      if (text.includes('import.meta.url')) {
+        const compiled = args.path
+          .replace(/([\\/](?:daemon|protocol|clients[\\/][^\\/]+))[\\/]src[\\/]/, '$1/dist/')
+          .replace(/([\\/]clients[\\/]web)[\\/]node[\\/]/, '$1/dist-node/')
+          .replace(/\.ts$/, '.js');
+        const rel = path.relative(outdir, compiled).split(path.sep).join('/');
+        text = text.replaceAll(
+          'import.meta.url',
+          `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(rel)})).href`,
+        );
+      }
+      return { contents: text, loader: 'ts' };
+    });
+  },
+};
+
+/** Builds the bundle and writes its identity (content hash, size, mtime) beside it for the compile cache. */
+export async function bundle() {
+  const started = performance.now();
+  const result = await build({
+    entryPoints: [path.join(root, 'daemon/src/cli/main.ts')],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    // The source tree, not the packages' dist/: a bundle is never older than the sources it claims to be.
+    alias: {
+      '@shadowbox/protocol': path.join(root, 'protocol/src/index.ts'),
+      '@shadowbox/client/acp': path.join(root, 'clients/editor/src/acp/index.ts'),
+      '@shadowbox/client/lsp': path.join(root, 'clients/editor/src/lsp/index.ts'),
+      '@shadowbox/client': path.join(root, 'clients/editor/src/index.ts'),
+      '@shadowbox/terminal': path.join(root, 'clients/terminal/src/index.ts'),
+      '@shadowbox/web': path.join(root, 'clients/web/node/index.ts'),
+    },
+    // Optional native helpers of ws: required inside try/catch, absent here.
+    external: ['bufferutil', 'utf-8-validate'],
+    // ASCII only (comments dropped, strings escaped): the loader reads it as latin1, ~4× faster than
+    // decoding UTF-8, and V8 keeps it as a one-byte string. Names are kept for stack traces; the
+    // source map (NODE_OPTIONS=--enable-source-maps) maps them back to the sources.
+    charset: 'ascii',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    plugins: [importMetaUrl],
+    logLevel: 'warning',
+    metafile: true,
+    write: false,
+  });
+  // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
+  mkdirSync(outdir, { recursive: true });
+  for (const f of result.outputFiles) {
+    writeFileSync(`${f.path}.tmp`, f.contents);
+    renameSync(`${f.path}.tmp`, f.path);
+  }
+  const bytes = readFileSync(outfile);
+  if (bytes.some((b) => b > 0x7f)) throw new Error(`${outfile}: not ASCII (the loader reads it as latin1)`);
+  const st = statSync(outfile);
+  const identity = {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ascii: true,
+  };
+  writeFileSync(`${outfile}.json.tmp`, `${JSON.stringify(identity)}\n`);
+  renameSync(`${outfile}.json.tmp`, `${outfile}.json`);
+  return {
+    file: outfile,
+    bytes: st.size,
+    ms: performance.now() - started,
+    inputs: Object.keys(result.metafile.inputs).length,
+  };
+}
+
+/** Whether the bundle is missing or older than a source. */
+export function bundleIsStale() {
+  try {
+    return statSync(outfile).mtimeMs < newestSource();
+  } catch {
+    return true;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  if (process.argv.includes('--if-stale') && !bundleIsStale()) process.exit(0);
+  const r = await bundle();
+  console.log(
+    `bundled ${r.inputs} files into ${path.relative(root, r.file)} (${(r.bytes / 1048576).toFixed(1)} MiB, ${Math.round(r.ms)} ms)`,
+  );
+}
