@@ -52,16 +52,14 @@ async function npmInstall(tarballs: string[]): Promise<void> {
 /** Runs the installed `shadowbox` (the packed bundle, not this checkout) with its own state dir. */
 async function shadowbox(state: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   if (!stateDirs.includes(state)) stateDirs.push(state);
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${path.join(prefix, 'bin')}:${process.env.PATH ?? ''}`,
     SHADOWBOX_STATE_DIR: state,
     SHADOWBOX_CACHE_DIR: path.join(work, 'cache'),
-    SHADOWBOX_SOCKET: '',
-    SHADOWBOX_BIN: '',
-    XDG_RUNTIME_DIR: '',
   };
-  for (const k of ['SHADOWBOX_SOCKET', 'SHADOWBOX_BIN', 'XDG_RUNTIME_DIR']) delete env[k];
+  // This checkout's own daemon settings must not leak into the installed one.
+  for (const k of ['SHADOWBOX_SOCKET', 'SHADOWBOX_BIN', 'XDG_RUNTIME_DIR', 'SHADOWBOX_BUNDLE_MIRROR']) delete env[k];
   // stdin closed: `wasi run` passes piped input to the module and would wait for an open pipe.
   const child = spawn(path.join(prefix, 'bin', 'shadowbox'), args, {
     cwd: path.join(work, 'project'),
