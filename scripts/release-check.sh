@@ -29,7 +29,7 @@ mkdir "$work/bin"
 IFS=: read -ra dirs <<<"$PATH"
 for d in "${dirs[@]}"; do
   for f in "$d"/*; do
-    n=$(basename "$f")
+    n=${f##*/}
     case "$n" in
       cc | c++ | c89* | c99* | cpp* | gcc* | g++* | *-gcc* | *-g++* | clang* | *-clang* | ld | ld.* | lld* | *-ld | wasm-ld* | make | gmake | cmake | tcc | as) continue ;;
     esac
