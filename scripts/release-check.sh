@@ -2,7 +2,9 @@
 # The release install check (CI runs it after the tests): pack the release with a throw-away key
 # ceremony, install the tarballs into an empty prefix with no C compiler on PATH, and run what a new
 # user runs first. Needs `npm run build` and the official bundles in bundles/out (scripts/setup.sh).
-#   bash scripts/release-check.sh [--keep]
+#   bash scripts/release-check.sh [--keep] [--out DIR]
+# --out DIR copies the tarballs there: signed by this run's throw-away root (shipped inside them), so
+# they install and work anywhere, but they are a local build, not an official release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -15,7 +17,15 @@ cleanup() {
 }
 clean_path=/usr/bin
 trap 'cleanup "${KEEP:-}"' EXIT
-[[ "${1:-}" == --keep ]] && KEEP=--keep && echo "release-check: keeping $work"
+KEEP='' OUT=''
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --keep) KEEP=--keep && echo "release-check: keeping $work" ;;
+    --out) OUT=$(realpath -m "$2") && shift ;;
+    *) echo "usage: release-check.sh [--keep] [--out DIR]" >&2 && exit 2 ;;
+  esac
+  shift
+done
 
 # 1. A throw-away key ceremony (the official keys never reach CI): root v1 offline, one release key.
 node bundles/scripts/keygen.mjs --release --out "$work/offline" --keys-dir "$work/root" >/dev/null
@@ -23,6 +33,7 @@ mkdir -m 700 "$work/release-key" && mv "$work/offline"/release-1* "$work/release
 # 2. npm pack: shadowbox + one package per official bundle.
 node scripts/release/pack.mjs --keys "$work/release-key" --root-dir "$work/root" --out "$work/tarballs"
 lap packed
+if [[ -n "$OUT" ]]; then mkdir -p "$OUT" && cp "$work"/tarballs/*.tgz "$OUT"/ && echo "release-check: tarballs in $OUT"; fi
 
 # 3. PATH with every program of this PATH except build tools (compilers, linkers, make).
 mkdir "$work/bin"
