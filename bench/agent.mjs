@@ -1,6 +1,8 @@
 // Agent loop costs (issue 3): per-turn overhead with an instant scripted model (the daemon's prompt round
 // trip minus the same model call made directly with the OpenAI SDK), a turn with one tool call, streamed
-// notifications/s fanned out to 3 attached clients (issue target ≥ 20k/s), and memory per idle session. Real daemon process, Unix socket.
+// notifications/s fanned out to 3 attached clients (issue target ≥ 20k/s), turn time and RSS over 200+ turns
+// of one session, and memory per idle session. Real daemon process, Unix socket; rows with an
+// alternative interleave it round by round.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +11,10 @@ import { connectSocket } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { percentile, startDaemon } from './lib/daemon.mjs';
 import { startEcho } from './lib/echo.mjs';
+import { interleaveMeasured, row } from './lib/interleave.mjs';
 
-const TURNS = 150;
+const TURN_ROUNDS = 7;
+const PER_ROUND = 30;
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 
 export async function run() {
@@ -25,48 +29,76 @@ export async function run() {
   writeFileSync(path.join(ws, 'a.txt'), 'hello\n'.repeat(100));
   const clients = [];
   try {
-    // Baseline: the same streamed completion, called directly with the SDK.
+    // The same streamed completion called directly with the SDK, interleaved round by round with
+    // prompts through the daemon — all in one session, so its last rounds run past 200 turns.
     const sdk = new OpenAI({ baseURL: `${model.url}/v1`, apiKey: 'k', maxRetries: 0 });
-    const direct = [];
-    for (let i = 0; i < TURNS + 20; i++) {
+    const sdkCall = async () => {
       model.push({ text: ['ok'] });
-      const t = performance.now();
-      const s = await sdk.chat.completions.create({
+      const st = await sdk.chat.completions.create({
         model: 'bench',
         stream: true,
         messages: [{ role: 'user', content: 'hi' }],
       });
-      for await (const event of s) void event;
-      if (i >= 20) direct.push(performance.now() - t);
-    }
-
+      for await (const event of st) void event;
+    };
     const c = await connectSocket(daemon.socketPath);
     await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
     clients.push(c);
     const s = await c.request({ method: 'session/create' }, { workspace: ws });
-    const turn = [];
-    for (let i = 0; i < TURNS + 20; i++) {
+    const prompt = async () => {
       model.push({ text: ['ok'] });
-      const t = performance.now();
       await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'hi' });
-      if (i >= 20) turn.push(performance.now() - t);
-    }
-    const d50 = percentile(sorted(direct), 50);
-    const t50 = percentile(sorted(turn), 50);
-    rows.push({
-      metric: 'prompt → end_turn, instant model, p50',
-      value: t50,
-      unit: 'ms',
-      baseline: d50,
-      ratio: t50 / d50,
-      note: 'baseline: the same streamed model call made directly with the OpenAI SDK',
-    });
-    rows.push({
-      metric: 'loop overhead per turn (excl. model time)',
-      value: t50 - d50,
-      unit: 'ms',
-      note: 'event log appends, fan-out, context fitting, checkpoint check, meta write',
-    });
+    };
+    const p50Of = async (fn) => {
+      const ts = [];
+      for (let i = 0; i < PER_ROUND; i++) {
+        const t = performance.now();
+        await fn();
+        ts.push(performance.now() - t);
+      }
+      return percentile(sorted(ts), 50);
+    };
+    for (let i = 0; i < 10; i++) await sdkCall();
+    for (let i = 0; i < 10; i++) await prompt();
+    const rssBefore = daemon.rss();
+    const byRound = [];
+    const timed = await interleaveMeasured(
+      TURN_ROUNDS,
+      async () => {
+        byRound.push(await p50Of(prompt));
+        return byRound.at(-1);
+      },
+      () => p50Of(sdkCall),
+    );
+    const turns = 10 + TURN_ROUNDS * PER_ROUND;
+    const rssGrowth = (daemon.rss() - rssBefore) / 2 ** 20;
+    rows.push(
+      row(
+        'prompt → end_turn, instant model, p50 of a round',
+        timed,
+        `vs the same streamed model call made directly with the OpenAI SDK; ${TURN_ROUNDS} rounds of ${PER_ROUND}`,
+      ),
+      {
+        metric: 'loop overhead per turn (excl. model time)',
+        value: timed.subject.median - timed.baseline.median,
+        unit: 'ms',
+        note: 'difference of the medians: event log appends, fan-out, context fitting, checkpoint check, meta write',
+      },
+      {
+        metric: `prompt → end_turn p50, last round (turns ${turns - PER_ROUND + 1}–${turns} of one session)`,
+        value: byRound.at(-1),
+        unit: 'ms',
+        baseline: byRound[0],
+        ratio: byRound.at(-1) / byRound[0],
+        note: `baseline: the first round (turns 11–${10 + PER_ROUND}); a long session must not slow its turns`,
+      },
+      {
+        metric: `daemon RSS growth over ${TURN_ROUNDS * PER_ROUND} turns of one session`,
+        value: rssGrowth,
+        unit: 'MiB',
+        note: `the session holds ${turns} turns at the end`,
+      },
+    );
 
     const tool = [];
     for (let i = 0; i < 60; i++) {
@@ -80,9 +112,9 @@ export async function run() {
       metric: 'turn with one read_file call, p50',
       value: tool50,
       unit: 'ms',
-      baseline: 2 * d50,
-      ratio: tool50 / (2 * d50),
-      note: 'two model calls + policy + audit + shadow view read; baseline: two direct SDK calls',
+      baseline: 2 * timed.baseline.median,
+      ratio: tool50 / (2 * timed.baseline.median),
+      note: 'two model calls + policy + audit + shadow view read; baseline: two direct SDK calls (median of the rounds above)',
     });
 
     // Notifications/s: one reply of 5000 chunks, streamed to 3 attached clients (the driver and two watchers),

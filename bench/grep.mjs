@@ -3,7 +3,7 @@
 // searched in process (rg off) and the state dir's growth over all the greps (reads must not copy files
 // into the layer). Needs the built daemon (npm run build) and ripgrep (scripts/setup.sh installs it).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +33,9 @@ function makeTree(root, files) {
   writeFileSync(path.join(root, '.gitignore'), 'dist/\n');
 }
 
-/** Bytes under a folder. */
+/** Bytes under a folder (0 when it does not exist: reads alone never create the session's layer). */
 function du(dir) {
+  if (!existsSync(dir)) return 0;
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
@@ -102,7 +103,7 @@ export async function run() {
       );
       const capped = await interleave(
         ROUNDS,
-        () => grep(fast),
+        () => grep(fast, 200),
         () => rg$(rg, root, 200),
       );
       rows.push(row(`grep ${files} files, first 200 lines (the tool's default)`, capped, 'vs rg -n | head -200'));

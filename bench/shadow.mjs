@@ -1,8 +1,8 @@
 // Shadow workspace benchmarks on synthetic repositories (1k and 10k files; 100k with SHADOWBOX_BENCH_BIG=1;
 // any sizes with SHADOWBOX_BENCH_SIZES=1000,10000,100000):
-// session start, write + checkpoint of 1 and 50 files, diff, accept — against, in the same run, a
-// Cline-style checkpoint (`git add -A && git commit` in a separate git dir over the whole tree, then
-// `git diff`) and `git worktree add`. Also disk used per checkpoint.
+// session start, write + checkpoint of 1 and 50 files, diff, accept — each interleaved over ≥ 5 rounds
+// with a Cline-style checkpoint (`git add -A && git commit` in a separate git dir over a copy of the
+// tree, then `git diff`) or `git worktree add`. Also disk used per checkpoint.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -45,100 +45,142 @@ async function time(fn) {
   return [performance.now() - t, r];
 }
 
+const CP_ROUNDS = Number(process.env.SHADOWBOX_BENCH_CP_ROUNDS ?? 5);
+
+/**
+ * One size: every measurement is interleaved with its alternative over CP_ROUNDS rounds (the order flips
+ * each round). The Cline-style side works on its own copy of the repository, so the files shadowbox
+ * accepts never enter its commits.
+ */
 async function measure(n) {
   const top = mkdtempSync(path.join(os.tmpdir(), `sbx-bench-shadow-${n}-`));
   const root = path.join(top, 'ws');
+  const clineRoot = path.join(top, 'cline-ws');
   mkdirSync(root);
+  const r1 = (x) => Math.round(x * 10) / 10;
   const rows = [];
-  const row = (metric, value, unit, baseline, note) =>
+  const pair = (metric, a, b, unit, note) => {
+    const sa = stats(a);
+    const sb = stats(b);
     rows.push({
       metric: `${metric} (${n} files)`,
-      value,
+      value: sa.median,
       unit,
-      ...(baseline !== undefined ? { baseline, ratio: value / baseline } : {}),
-      ...(note ? { note } : {}),
+      baseline: sb.median,
+      ratio: sa.median / sb.median,
+      note: `${note}; ${a.length} interleaved rounds: ${r1(sa.min)}–${r1(sa.max)} vs ${r1(sb.min)}–${r1(sb.max)}`,
     });
+  };
   try {
     generate(root, n);
+    execFileSync('cp', ['-a', root, clineRoot]);
     const stateDir = path.join(top, 'state');
     const svc = createShadowService({ stateDir, audit, logger });
-    const [startMs, view] = await time(async () => {
-      const v = await svc.view('bench', root);
-      await v.readFile(fileOf(0));
-      return v;
-    });
-    const [wtMs] = await time(() => git(root, 'worktree', 'add', '-q', '--detach', path.join(top, 'wt')));
-    row('session start (view + first read)', startMs, 'ms', wtMs, 'baseline: git worktree add');
-    const t = { sessionId: 'bench', workspace: root };
-    const [w1] = await time(() => view.writeFile(fileOf(1), body(1, ' // edited')));
-    const [c1] = await time(() => svc.checkpoint('bench', root, 't1', 'one file'));
-    const cp1 = w1 + c1;
-    const diskBefore = du(stateDir);
-    const shadowGit = path.join(
-      stateDir,
-      'workspaces',
-      readdirSync(path.join(stateDir, 'workspaces'))[0],
-      'shadow.git',
-    );
-    const historyBefore = du(shadowGit);
-    const [w50] = await time(async () => {
-      for (let i = 100; i < 150; i++) await view.writeFile(fileOf(i), body(i, ' // edited'));
-    });
-    const [c50] = await time(() => svc.checkpoint('bench', root, 't2', 'fifty files'));
-    const cp50 = w50 + c50;
-    const shadowDisk = du(stateDir) - diskBefore;
-    const historyDisk = du(shadowGit) - historyBefore;
-    const [diffMs, d] = await time(() => svc.diff(t));
-    const [acceptMs] = await time(() => svc.accept(t, { paths: [], hunks: [], force: false }, 'bench'));
-    await svc.close();
+    const starts = [];
+    const worktrees = [];
+    for (let r = 0; r < CP_ROUNDS; r++) {
+      const shadowStart = async () => {
+        const [ms] = await time(async () => (await svc.view(`start${r}`, root)).readFile(fileOf(0)));
+        starts.push(ms);
+      };
+      const wt = path.join(top, `wt${r}`);
+      const worktree = async () => {
+        const [ms] = await time(() => git(root, 'worktree', 'add', '-q', '--detach', wt));
+        worktrees.push(ms);
+      };
+      for (const f of r % 2 ? [worktree, shadowStart] : [shadowStart, worktree]) await f();
+      git(root, 'worktree', 'remove', '--force', wt);
+    }
+    pair('session start (view + first read)', starts, worktrees, 'ms', 'baseline: git worktree add');
 
-    // Cline-style: a separate git dir whose work tree is the whole workspace.
+    const view = await svc.view('bench', root);
+    const t = { sessionId: 'bench', workspace: root };
     const cline = path.join(top, 'cline.git');
-    const cg = (...args) => git(root, `--git-dir=${cline}`, `--work-tree=${root}`, ...args);
+    const cg = (...args) => git(clineRoot, `--git-dir=${cline}`, `--work-tree=${clineRoot}`, ...args);
     cg('init', '-q');
     const [clineInit] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'init', '--allow-empty')));
-    writeFileSync(path.join(root, fileOf(2)), body(2, ' // edited'));
-    const [cl1] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'one')));
-    const clineBefore = du(cline);
-    for (let i = 200; i < 250; i++) writeFileSync(path.join(root, fileOf(i)), body(i, ' // edited'));
-    const [cl50] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'fifty')));
-    const clineDisk = du(cline) - clineBefore;
-    const [clDiff] = await time(() => cg('diff', 'HEAD~1', 'HEAD'));
+    const shadowGit = () =>
+      path.join(stateDir, 'workspaces', readdirSync(path.join(stateDir, 'workspaces'))[0], 'shadow.git');
+    const m = { cp1: [], cp50: [], c50: [], diff: [], accept: [], disk: [], history: [] };
+    const c = { cp1: [], cp50: [], diff: [], disk: [] };
+    let hunks = 0;
+    let pending = 0;
+    for (let r = 0; r < CP_ROUNDS; r++) {
+      const fifty = Array.from({ length: 50 }, (_, k) => 100 + r * 50 + k);
+      const ours = async () => {
+        const [w1] = await time(() => view.writeFile(fileOf(10 + r), body(10 + r, ` // edited ${r}`)));
+        const [c1] = await time(() => svc.checkpoint('bench', root, `a${r}`, 'one file'));
+        m.cp1.push(w1 + c1);
+        const diskBefore = du(stateDir);
+        const historyBefore = du(shadowGit()); // there since the 1-file checkpoint
+        const [w50] = await time(async () => {
+          for (const i of fifty) await view.writeFile(fileOf(i), body(i, ' // edited'));
+        });
+        const [c50] = await time(() => svc.checkpoint('bench', root, `b${r}`, 'fifty files'));
+        m.cp50.push(w50 + c50);
+        m.c50.push(c50);
+        m.disk.push((du(stateDir) - diskBefore) / 1024);
+        m.history.push((du(shadowGit()) - historyBefore) / 1024);
+        const [diffMs, d] = await time(() => svc.diff(t));
+        m.diff.push(diffMs);
+        pending = d.files.length;
+        hunks = d.files.reduce((a, f) => a + f.hunks.length, 0);
+        const [acceptMs] = await time(() => svc.accept(t, { paths: [], hunks: [], force: false }, 'bench'));
+        m.accept.push(acceptMs);
+      };
+      const theirs = async () => {
+        writeFileSync(path.join(clineRoot, fileOf(10 + r)), body(10 + r, ` // edited ${r}`));
+        c.cp1.push((await time(() => (cg('add', '-A'), cg('commit', '-qm', 'one'))))[0]);
+        const before = du(cline);
+        const [w50] = await time(() => {
+          for (const i of fifty) writeFileSync(path.join(clineRoot, fileOf(i)), body(i, ' // edited'));
+        });
+        const [cl50] = await time(() => (cg('add', '-A'), cg('commit', '-qm', 'fifty')));
+        c.cp50.push(w50 + cl50);
+        c.disk.push((du(cline) - before) / 1024);
+        c.diff.push((await time(() => cg('diff', 'HEAD~2', 'HEAD')))[0]);
+      };
+      for (const f of r % 2 ? [theirs, ours] : [ours, theirs]) await f();
+    }
+    await svc.close();
 
-    row('write + checkpoint, 1 file', cp1, 'ms', cl1, 'baseline: Cline-style git add -A && git commit');
-    row('write + checkpoint, 50 files', cp50, 'ms', cl50, 'baseline: Cline-style git add -A && git commit');
-    row('checkpoint alone, 1 file', c1, 'ms', cl1, 'first checkpoint of the session (also writes the base commit)');
-    row('checkpoint alone, 50 files', c50, 'ms', cl50, 'includes the base commit of the 50 files');
-    row(
-      'layer write, per file',
-      w50 / 50,
+    const cl = 'baseline: Cline-style git add -A && git commit';
+    pair('write + checkpoint, 1 file', m.cp1, c.cp1, 'ms', `${cl} (round 1 also writes the base commit)`);
+    pair('write + checkpoint, 50 files', m.cp50, c.cp50, 'ms', cl);
+    pair('checkpoint alone, 50 files', m.c50, c.cp50, 'ms', `${cl} (with its writes)`);
+    pair(
+      `diff of ${pending} pending files`,
+      m.diff,
+      c.diff,
       'ms',
-      undefined,
-      'base snapshot of the real file + new bytes (blobs.dat records) + manifest log line',
+      `${pending} files, ${hunks} hunks; baseline: git diff HEAD~2 HEAD (the same 51 files)`,
     );
-    row(
-      'diff of 50 pending files',
-      diffMs,
-      'ms',
-      clDiff,
-      `${d.files.length} files, ${d.files.reduce((a, f) => a + f.hunks.length, 0)} hunks; baseline: git diff HEAD~1 HEAD`,
-    );
-    row('accept 50 files', acceptMs, 'ms', undefined, 'staged temps + journal + renames + undo backups');
-    row(
+    rows.push({
+      metric: `accept ${pending} files (${n} files)`,
+      value: stats(m.accept).median,
+      unit: 'ms',
+      note: `staged temps + journal + renames + undo backups; ${CP_ROUNDS} rounds: ${r1(stats(m.accept).min)}–${r1(stats(m.accept).max)} (vs git apply: bench/bigrepo.mjs)`,
+    });
+    pair(
       'disk per checkpoint of 50 files',
-      shadowDisk / 1024,
+      m.disk,
+      c.disk,
       'KiB',
-      clineDisk / 1024,
       'state dir growth (layer: 50 bases + 50 new versions; history: one pack) vs Cline shadow git dir growth',
     );
-    row(
+    pair(
       'disk per checkpoint of 50 files, history only',
-      historyDisk / 1024,
+      m.history,
+      c.disk,
       'KiB',
-      clineDisk / 1024,
       'shadow.git growth (one pack + index per checkpoint) vs Cline shadow git dir growth',
     );
-    row('Cline-style first checkpoint', clineInit, 'ms', undefined, 'one-time cost shadowbox does not pay');
+    rows.push({
+      metric: `Cline-style first checkpoint (${n} files)`,
+      value: clineInit,
+      unit: 'ms',
+      note: 'one-time cost shadowbox does not pay (one run)',
+    });
   } finally {
     rmSync(top, { recursive: true, force: true, maxRetries: 5 });
   }

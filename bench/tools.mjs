@@ -1,5 +1,5 @@
-// Tool runtime benchmarks: grep / glob / read_file through the runtime over a 2,000-file tree
-// versus `grep -rn` and `head | cat -n` in the same run, and the runtime's own per-call overhead
+// Tool runtime benchmarks: grep / glob / read_file through the runtime over a 2,000-file tree,
+// interleaved with `grep -rn`, `find` and `head | cat -n` (median, min–max), and the runtime's own per-call overhead
 // (validate + policy port + audit port + cap) against calling the handler directly.
 // Needs the built daemon: `npx tsc -b daemon`.
 import { execFile } from 'node:child_process';
@@ -11,11 +11,12 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { createBuiltinTools, createToolRuntime, defineTool } from '../daemon/dist/tools/index.js';
 import { createOverlayView } from '../daemon/dist/wasi/test-support.js';
+import { interleave, row } from './lib/interleave.mjs';
 
 const run$ = promisify(execFile);
 const DIRS = 40;
 const FILES_PER_DIR = 50;
-const REPEAT = 15;
+const REPEAT = 11; // interleaved rounds for rows with an alternative
 const CALLS = 20_000;
 
 const pct = (xs, p) => {
@@ -96,30 +97,26 @@ export async function run() {
     const nativeLines = native.stdout.trim().split('\n').length;
     if (grepOut.data.matches !== nativeLines)
       throw new Error(`grep mismatch: runtime ${grepOut.data.matches} vs grep -rn ${nativeLines}`);
-    const tGrep = await time(() => call('grep', { pattern: 'useState\\(', max_matches: 5000 }));
-    const tNative = await time(() =>
-      run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], { cwd: root, maxBuffer: 64 << 20 }),
+    rows.push(
+      row(
+        `grep, ${DIRS * FILES_PER_DIR} files, ${nativeLines} matches`,
+        await interleave(
+          REPEAT,
+          () => call('grep', { pattern: 'useState\\(', max_matches: 5000 }),
+          () => run$('grep', ['-rn', '--exclude-dir=.git', 'useState(', 'src'], { cwd: root, maxBuffer: 64 << 20 }),
+        ),
+        'vs grep -rn (spawned) on the same tree; the tool walks the overlay view (rg, when found: bench/grep.mjs)',
+      ),
+      row(
+        'grep, no match',
+        await interleave(
+          REPEAT,
+          () => call('grep', { pattern: 'no_such_token_anywhere' }),
+          () => run$('grep', ['-rn', 'no_such_token_anywhere', 'src'], { cwd: root }).catch(() => undefined),
+        ),
+        'vs grep -rn; whole-file scan, the cost is the per-file I/O',
+      ),
     );
-    rows.push({
-      metric: `grep, ${DIRS * FILES_PER_DIR} files, ${nativeLines} matches (p50)`,
-      value: round(tGrep),
-      unit: 'ms',
-      baseline: round(tNative),
-      ratio: round(tGrep / tNative),
-      note: 'baseline: grep -rn (spawned) on the same tree; runtime walks through the overlay view',
-    });
-    const tGrepNone = await time(() => call('grep', { pattern: 'no_such_token_anywhere' }));
-    const tNativeNone = await time(() =>
-      run$('grep', ['-rn', 'no_such_token_anywhere', 'src'], { cwd: root }).catch(() => undefined),
-    );
-    rows.push({
-      metric: 'grep, no match (p50)',
-      value: round(tGrepNone),
-      unit: 'ms',
-      baseline: round(tNativeNone),
-      ratio: round(tGrepNone / tNativeNone),
-      note: 'whole-file scan, cost is the per-file I/O',
-    });
     // Hostile patterns: catastrophic backtracking is linear in RE2, and a slow-but-linear search runs in
     // a worker, so the event loop keeps turning and a cancel lands at once.
     writeFileSync(path.join(root, 'aaa.txt'), `${'a'.repeat(100_000)}b\n`);
@@ -174,28 +171,27 @@ export async function run() {
       note: 'the worker thread is terminated',
     });
 
-    const tGlob = await time(() => call('glob', { pattern: '**/*.ts' }));
-    const tFind = await time(() => run$('find', ['src', '-name', '*.ts'], { cwd: root, maxBuffer: 64 << 20 }));
-    rows.push({
-      metric: 'glob **/*.ts, 2000 files (p50)',
-      value: round(tGlob),
-      unit: 'ms',
-      baseline: round(tFind),
-      ratio: round(tGlob / tFind),
-      note: 'baseline: find -name (spawned); result capped at 1000 paths',
-    });
-
-    // read_file: first 2,000 lines of a 100k-line (3.6 MiB) file vs head | cat -n.
-    const tRead = await time(() => call('read_file', { path: 'big.log' }));
-    const tHead = await time(() => run$('sh', ['-c', 'head -n 2000 big.log | cat -n'], { cwd: root }));
-    rows.push({
-      metric: 'read_file 2000 lines of a 100k-line file (p50)',
-      value: round(tRead),
-      unit: 'ms',
-      baseline: round(tHead),
-      ratio: round(tRead / tHead),
-      note: 'baseline: sh -c "head -n 2000 | cat -n"; read_file reads the whole file',
-    });
+    rows.push(
+      row(
+        'glob **/*.ts, 2000 files',
+        await interleave(
+          REPEAT,
+          () => call('glob', { pattern: '**/*.ts' }),
+          () => run$('find', ['src', '-name', '*.ts'], { cwd: root, maxBuffer: 64 << 20 }),
+        ),
+        'vs find -name (spawned); result capped at 1000 paths',
+      ),
+      // read_file: first 2,000 lines of a 100k-line (3.6 MiB) file vs head | cat -n.
+      row(
+        'read_file 2000 lines of a 100k-line file',
+        await interleave(
+          REPEAT,
+          () => call('read_file', { path: 'big.log' }),
+          () => run$('sh', ['-c', 'head -n 2000 big.log | cat -n'], { cwd: root }),
+        ),
+        'vs sh -c "head -n 2000 | cat -n"; read_file reads the whole file',
+      ),
+    );
     const tReadRange = await time(() => call('read_file', { path: 'big.log', offset: 90_000, limit: 100 }));
     rows.push({ metric: 'read_file 100 lines at line 90000 (p50)', value: round(tReadRange), unit: 'ms' });
 
@@ -214,7 +210,7 @@ export async function run() {
       await call('echo', input);
       through.push(performance.now() - t);
     }
-    if (entries.length !== CALLS) throw new Error('audit entry missing');
+    if (entries.filter((e) => e.type === 'tool.call').length !== CALLS) throw new Error('audit entry missing');
     const overhead = (pct(through, 50) - pct(direct, 50)) * 1000;
     rows.push({
       metric: 'runtime overhead per call (p50)',

@@ -1,16 +1,19 @@
 // Foundation benchmarks: request round trip and throughput over the Unix socket and the WebSocket,
-// against a bare vscode-jsonrpc echo server in the same run; notification fan-out to 3 clients;
-// daemon start → ready and idle RSS.
+// against a bare vscode-jsonrpc echo server, interleaved round by round (median, min–max); notification
+// fan-out to 16 clients.
 import { connectSocket, connectWebSocket } from '../clients/editor/dist/index.js';
 import { startDaemon, percentile } from './lib/daemon.mjs';
 import { startEcho } from './lib/echo.mjs';
+import { row, stats } from './lib/interleave.mjs';
 
-const RTT_N = 2000;
-const TP_N = 20000;
+const RTT_N = 400;
+const TP_N = 5000;
 const IN_FLIGHT = 64;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
+/** p50 and p99 (µs) of RTT_N sequential calls, after a warm-up. */
 async function rtt(call) {
-  for (let i = 0; i < 200; i++) await call();
+  for (let i = 0; i < 50; i++) await call();
   const times = [];
   for (let i = 0; i < RTT_N; i++) {
     const t = performance.now();
@@ -21,6 +24,7 @@ async function rtt(call) {
   return { p50: percentile(times, 50) * 1000, p99: percentile(times, 99) * 1000 };
 }
 
+/** Requests per second with IN_FLIGHT outstanding. */
 async function throughput(call) {
   let sent = 0;
   const t = performance.now();
@@ -36,15 +40,8 @@ async function throughput(call) {
 
 export async function run() {
   const rows = [];
+  // Start time and idle memory have their own interleaved rows in bench/start.mjs.
   const daemon = await startDaemon();
-  rows.push({
-    metric: 'daemon start → ready',
-    value: daemon.readyMs,
-    unit: 'ms',
-    note: 'spawn to "ready" line, includes Node start',
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  rows.push({ metric: 'daemon idle RSS', value: daemon.rss() / 2 ** 20, unit: 'MiB' });
   const echo = await startEcho();
   try {
     const dSock = await connectSocket(daemon.socketPath);
@@ -65,33 +62,37 @@ export async function run() {
       ],
     };
     for (const [transport, [d, e]] of Object.entries(calls)) {
-      const rd = await rtt(d);
-      const re = await rtt(e);
-      rows.push({
-        metric: `${transport} round trip p50`,
-        value: rd.p50,
-        unit: 'µs',
-        baseline: re.p50,
-        ratio: rd.p50 / re.p50,
-        note: 'baseline: bare vscode-jsonrpc echo',
-      });
-      rows.push({
-        metric: `${transport} round trip p99`,
-        value: rd.p99,
-        unit: 'µs',
-        baseline: re.p99,
-        ratio: rd.p99 / re.p99,
-      });
-      const td = await throughput(d);
-      const te = await throughput(e);
-      rows.push({
-        metric: `${transport} throughput (${IN_FLIGHT} in flight)`,
-        value: td,
-        unit: 'req/s',
-        baseline: te,
-        ratio: td / te,
-        note: 'goal ≥ 0.5× the bare echo server',
-      });
+      // Each round measures the daemon and the bare echo server back to back (the order flips each round).
+      const p50 = { d: [], e: [] };
+      const p99 = { d: [], e: [] };
+      const tp = { d: [], e: [] };
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [k, call] of r % 2
+          ? [
+              ['e', e],
+              ['d', d],
+            ]
+          : [
+              ['d', d],
+              ['e', e],
+            ]) {
+          const x = await rtt(call);
+          p50[k].push(x.p50);
+          p99[k].push(x.p99);
+          tp[k].push(await throughput(call));
+        }
+      }
+      const pair = (xs) => ({ subject: stats(xs.d), baseline: stats(xs.e) });
+      rows.push(
+        row(`${transport} round trip p50`, pair(p50), `vs a bare vscode-jsonrpc echo; ${RTT_N} calls a round`, 'µs'),
+        row(`${transport} round trip p99`, pair(p99), 'vs a bare vscode-jsonrpc echo', 'µs'),
+        row(
+          `${transport} throughput (${IN_FLIGHT} in flight)`,
+          pair(tp),
+          `vs a bare vscode-jsonrpc echo; ${TP_N} requests a round; goal ≥ 0.5×`,
+          'req/s',
+        ),
+      );
     }
     for (const c of [dSock, eSock, dWs, eWs]) c.dispose();
     const fanout = await import('./lib/fanout.mjs').catch(() => null);

@@ -1,6 +1,6 @@
 // Starts a real shadowbox daemon process on a temp state dir for benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -10,7 +10,8 @@ export const bin =
 
 /** `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). */
 export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = []) {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
+  // extraEnv.SHADOWBOX_STATE_DIR: a kept state dir (its socket inside it); otherwise a fresh one.
+  const stateDir = extraEnv.SHADOWBOX_STATE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
   const env = {
     ...process.env,
     SHADOWBOX_STATE_DIR: stateDir,
@@ -32,7 +33,8 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], exec
     child.once('exit', (c) => reject(new Error(`daemon exited ${c}: ${err}`)));
   });
   const readyMs = performance.now() - t0;
-  const token = readFileSync(path.join(stateDir, 'ws.token'), 'utf8').trim();
+  const tokenFile = path.join(stateDir, 'ws.token');
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null;
   return {
     ...ready,
     token,

@@ -193,6 +193,8 @@ describe('shadowbox acp without a daemon', () => {
     try {
       const e = connectEditor(env);
       await init(e);
+      // initialize is answered while the daemon starts; session/list waits for the link, so the daemon is up.
+      await e.agent.request('session/list', {});
       const bridge = e.proc.child.pid!;
       const tree = [bridge, ...descendants(bridge)];
       for (const pid of tree) process.kill(pid, 'SIGKILL');

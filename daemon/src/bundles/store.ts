@@ -43,7 +43,7 @@ export interface BundleStore {
   recordInstalled(name: string, version: string, rec: InstalledRecord): Promise<void>;
   /**
    * SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. With
-   * `keepBytes` the verified bytes are kept in memory and returned while the file is unchanged
+   * `keepBytes` the verified bytes are kept in memory (weakly) and returned while the file is unchanged
    * (entry modules: the runner gets bytes that were hashed, without re-reading them).
    */
   hashFile(path: string, keepBytes?: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }>;
@@ -55,7 +55,11 @@ interface StatKey {
   mtimeNs: bigint;
   ctimeNs: bigint;
   sha256: string;
-  bytes?: Buffer;
+  /**
+   * The verified bytes, held weakly: a runner that keeps the module (python compiles it once) does not
+   * also pin a second copy here (13 MiB for CPython); once collected, the next load reads and hashes again.
+   */
+  bytes?: WeakRef<Buffer>;
 }
 
 /** Opens (creating lazily) the store in `<stateDir>/bundles`. */
@@ -126,10 +130,10 @@ export function openStore(stateDir: string): BundleStore {
         hit.ino === Number(st.ino) &&
         hit.size === Number(st.size) &&
         hit.mtimeNs === st.mtimeNs &&
-        hit.ctimeNs === st.ctimeNs &&
-        (!keepBytes || hit.bytes)
+        hit.ctimeNs === st.ctimeNs
       ) {
-        return { sha256: hit.sha256, size: hit.size, bytes: hit.bytes };
+        const kept = hit.bytes?.deref();
+        if (!keepBytes || kept) return { sha256: hit.sha256, size: hit.size, ...(kept ? { bytes: kept } : {}) };
       }
       const bytes = await readFile(path);
       const sha256 = sha256Hex(bytes);
@@ -140,7 +144,7 @@ export function openStore(stateDir: string): BundleStore {
         mtimeNs: st.mtimeNs,
         ctimeNs: st.ctimeNs,
         sha256,
-        ...(keepBytes ? { bytes } : {}),
+        ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}),
       });
       return { sha256, size: bytes.length, bytes };
     },

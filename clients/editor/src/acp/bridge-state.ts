@@ -17,11 +17,10 @@ export class BridgeState {
   private readonly chains = new Map<string, Promise<void>>();
   conn: AgentConnection | undefined;
   editorReadsFiles = false;
+  /** The daemon link; set before any handler but initialize runs (createAcpAgent waits for it). */
+  daemon!: ShadowboxClient;
 
-  constructor(
-    readonly daemon: ShadowboxClient,
-    readonly log: (msg: string) => void,
-  ) {}
+  constructor(readonly log: (msg: string) => void) {}
 
   /** Queues updates for the editor; each session's notifications go out in order. */
   send(sessionId: string, updates: SessionUpdate[] | Promise<SessionUpdate[]>): void {

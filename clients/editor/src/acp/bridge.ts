@@ -16,7 +16,8 @@ import { relay } from './errors.js';
 import { initialize, newSession, openSession, prompt, setMode } from './session-methods.js';
 
 export interface AcpBridgeOptions {
-  daemon: ShadowboxClient;
+  /** The initialized daemon client, or its promise: the editor's initialize is answered without waiting for it. */
+  daemon: ShadowboxClient | Promise<ShadowboxClient>;
   log: (msg: string) => void;
   version: string;
 }
@@ -34,50 +35,100 @@ const selection = sessionParams.extend({
  * `session/update`s, daemon permission questions become `session/request_permission`.
  */
 export function createAcpAgent(o: AcpBridgeOptions): { app: AgentApp; bind(conn: AgentConnection): void } {
-  const s = new BridgeState(o.daemon, o.log);
-  relayDaemonToEditor(s);
+  const s = new BridgeState(o.log);
+  const ready = Promise.resolve(o.daemon).then((d) => {
+    s.daemon = d;
+    relayDaemonToEditor(s);
+  });
+  ready.catch(() => undefined); // each waiting request rejects with it
+  /** A handler that needs the daemon: runs once the link is up (a cold start answers initialize first). */
+  const after =
+    <A extends unknown[], R>(h: (...a: A) => R) =>
+    async (...a: A): Promise<Awaited<R>> => {
+      await ready;
+      return await h(...a);
+    };
   const app = agent({ name: 'shadowbox' })
     .onRequest('initialize', ({ params }) => initialize(s, params, o.version))
-    .onRequest('session/new', ({ params }) => newSession(s, params))
-    .onRequest('session/load', ({ params }) => openSession(s, params, true))
-    .onRequest('session/resume', ({ params }) => openSession(s, params, false))
-    .onRequest('session/close', async ({ params }) => {
-      // Detaching leaves the session with the daemon (the terminal and web clients still see it).
-      await relay(s.daemon.request(SessionDetach, { sessionId: params.sessionId }), params.sessionId);
-      await s.flush(params.sessionId);
-      s.forget(params.sessionId);
-      return {};
-    })
-    .onRequest('session/list', async ({ params }) => {
-      const { sessions } = await relay(s.daemon.request(SessionList, params.cwd ? { workspace: params.cwd } : {}));
-      return {
-        sessions: sessions.map((x) => ({
-          sessionId: x.sessionId,
-          cwd: x.workspace,
-          title: x.title || null,
-          updatedAt: x.updatedAt,
-        })),
-      };
-    })
-    .onRequest('session/prompt', ({ params, signal }) => prompt(s, params, signal))
-    .onNotification('session/cancel', ({ params }) => s.cancelTurn(params.sessionId))
-    .onRequest('session/set_mode', ({ params }) => setMode(s, params.sessionId, params.modeId))
-    // shadowbox's review gate, for editors that know these extension methods.
-    .onRequest('_shadowbox/review', { parse: (v: unknown) => sessionParams.parse(v) }, async ({ params }) => ({
-      status: await relay(s.daemon.request(ShadowStatus, { sessionId: params.sessionId }), params.sessionId),
-      diff: await relay(s.daemon.request(ShadowDiff, { sessionId: params.sessionId }), params.sessionId),
-    }))
-    .onRequest('_shadowbox/accept', { parse: (v: unknown) => selection.parse(v) }, ({ params }) =>
-      relay(s.daemon.request(ShadowAccept, params), params.sessionId),
+    .onRequest(
+      'session/new',
+      after(({ params }) => newSession(s, params)),
     )
-    .onRequest('_shadowbox/reject', { parse: (v: unknown) => selection.parse(v) }, ({ params }) =>
-      relay(
-        s.daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }),
-        params.sessionId,
+    .onRequest(
+      'session/load',
+      after(({ params }) => openSession(s, params, true)),
+    )
+    .onRequest(
+      'session/resume',
+      after(({ params }) => openSession(s, params, false)),
+    )
+    .onRequest(
+      'session/close',
+      after(async ({ params }) => {
+        // Detaching leaves the session with the daemon (the terminal and web clients still see it).
+        await relay(s.daemon.request(SessionDetach, { sessionId: params.sessionId }), params.sessionId);
+        await s.flush(params.sessionId);
+        s.forget(params.sessionId);
+        return {};
+      }),
+    )
+    .onRequest(
+      'session/list',
+      after(async ({ params }) => {
+        const { sessions } = await relay(s.daemon.request(SessionList, params.cwd ? { workspace: params.cwd } : {}));
+        return {
+          sessions: sessions.map((x) => ({
+            sessionId: x.sessionId,
+            cwd: x.workspace,
+            title: x.title || null,
+            updatedAt: x.updatedAt,
+          })),
+        };
+      }),
+    )
+    .onRequest(
+      'session/prompt',
+      after(({ params, signal }) => prompt(s, params, signal)),
+    )
+    // A cancel before the link is up has no turn to cancel; a failed link has nothing to cancel either.
+    .onNotification('session/cancel', ({ params }) =>
+      ready.then(
+        () => s.cancelTurn(params.sessionId),
+        () => undefined,
       ),
     )
-    .onRequest('_shadowbox/undo', { parse: (v: unknown) => sessionParams.parse(v) }, ({ params }) =>
-      relay(s.daemon.request(ShadowUndo, params), params.sessionId),
+    .onRequest(
+      'session/set_mode',
+      after(({ params }) => setMode(s, params.sessionId, params.modeId)),
+    )
+    // shadowbox's review gate, for editors that know these extension methods.
+    .onRequest(
+      '_shadowbox/review',
+      { parse: (v: unknown) => sessionParams.parse(v) },
+      after(async ({ params }) => ({
+        status: await relay(s.daemon.request(ShadowStatus, { sessionId: params.sessionId }), params.sessionId),
+        diff: await relay(s.daemon.request(ShadowDiff, { sessionId: params.sessionId }), params.sessionId),
+      })),
+    )
+    .onRequest(
+      '_shadowbox/accept',
+      { parse: (v: unknown) => selection.parse(v) },
+      after(({ params }) => relay(s.daemon.request(ShadowAccept, params), params.sessionId)),
+    )
+    .onRequest(
+      '_shadowbox/reject',
+      { parse: (v: unknown) => selection.parse(v) },
+      after(({ params }) =>
+        relay(
+          s.daemon.request(ShadowReject, { sessionId: params.sessionId, paths: params.paths, hunks: params.hunks }),
+          params.sessionId,
+        ),
+      ),
+    )
+    .onRequest(
+      '_shadowbox/undo',
+      { parse: (v: unknown) => sessionParams.parse(v) },
+      after(({ params }) => relay(s.daemon.request(ShadowUndo, params), params.sessionId)),
     );
   return {
     app,

@@ -26,21 +26,33 @@ export async function acpCommand(
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
   const p = daemonPaths(io.env, values['state-dir']);
   const log = (m: string) => io.stderr.write(`shadowbox acp: ${m}\n`);
-  const daemon = await ensureDaemon({
+  // The daemon link comes up (or the daemon starts) while the editor's initialize is answered: a cold
+  // start does not make the editor wait for the daemon.
+  const connecting = ensureDaemon({
     socketPath: p.socketPath,
     stateDir: p.stateDir,
     command: daemonCommand,
     env: { ...io.env, SHADOWBOX_STATE_DIR: p.stateDir, SHADOWBOX_SOCKET: p.socketPath },
+  }).then(async (d) => {
+    // buffers: the editor's initialize comes later; the bridge answers null while it does not offer fs.readTextFile.
+    await d.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true, buffers: true });
+    return d;
   });
-  // buffers: the editor's initialize comes later; the bridge answers null while it does not offer fs.readTextFile.
-  await daemon.initialize({ name: 'shadowbox-acp', kind: 'acp', version }, { permissions: true, buffers: true });
-  const agent = createAcpAgent({ daemon, log, version });
+  const agent = createAcpAgent({ daemon: connecting, log, version });
   const stream = ndJsonStream(
     Writable.toWeb(io.stdout as Writable) as WritableStream<Uint8Array>,
     Readable.toWeb(io.stdin as Readable) as ReadableStream<Uint8Array>,
   );
   const conn = agent.app.connect(stream);
   agent.bind(conn);
+  let daemon;
+  try {
+    daemon = await connecting;
+  } catch (e) {
+    log(`cannot reach the daemon: ${(e as Error).message}`);
+    conn.close();
+    return 1;
+  }
   let daemonGone = false;
   daemon.onClose(() => {
     daemonGone = true;

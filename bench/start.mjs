@@ -1,0 +1,218 @@
+// Start time and memory (issue 20): CLI commands, daemon start → ready, the ACP bridge's spawn →
+// initialize (daemon running, and cold: the bridge starts the daemon), idle RSS of the daemon and the
+// bridge. Every row interleaves its alternative over ≥ 5 rounds: `node -e ''` (the floor of any Node
+// command), an idle `node` process (the floor of any Node RSS), and the smallest ACP agent the same
+// SDK makes (bench/lib/acp-bare-agent.mjs). The CLI is the bundled build (`npm run build`), loaded
+// through its V8 code cache as a person runs it.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { connectSocket } from '../clients/editor/dist/index.js';
+import { bin, startDaemon } from './lib/daemon.mjs';
+import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
+
+const execFileP = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bareAgent = path.join(here, 'lib', 'acp-bare-agent.mjs');
+const SETTLE_MS = 4000; // after ready: the background python warm-up has finished on this machine
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rssMiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+const nodeEmpty = () => execFileP(process.execPath, ['-e', '']);
+
+/** An idle Node process's RSS after `SETTLE_MS` (the floor any Node daemon starts from). */
+async function idleNodeRss() {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await sleep(SETTLE_MS);
+  const mib = rssMiB(child.pid);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill();
+  await exited;
+  return mib;
+}
+
+/**
+ * Spawns an ACP agent (`argv` under node), sends initialize and, when `cwd` is given, session/new;
+ * resolves the times (ms from spawn) at which each was answered and the agent's RSS after them.
+ */
+async function acpRound(argv, env, cwd) {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const answered = new Map();
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (msg.id !== undefined) answered.get(msg.id)?.(msg);
+    }
+  });
+  const call = (id, method, params) =>
+    new Promise((resolve, reject) => {
+      answered.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+  await call(0, 'initialize', { protocolVersion: 1, clientCapabilities: {} });
+  const initMs = performance.now() - t0;
+  let sessionMs;
+  if (cwd) {
+    await call(1, 'session/new', { cwd, mcpServers: [] });
+    sessionMs = performance.now() - t0;
+  }
+  const rss = rssMiB(child.pid);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.stdin.end();
+  await exited;
+  return { initMs, sessionMs, rss };
+}
+
+/** Stops the daemon that holds `stateDir`'s lock (one a bridge auto-started) and waits until it is gone. */
+async function stopLockHolder(stateDir) {
+  const lock = path.join(stateDir, 'daemon.lock');
+  if (!existsSync(lock)) return;
+  const { pid } = JSON.parse(readFileSync(lock, 'utf8'));
+  try {
+    process.kill(pid, 'SIGTERM');
+    for (;;) {
+      process.kill(pid, 0);
+      await sleep(20);
+    }
+  } catch {
+    // gone
+  }
+}
+
+export async function run() {
+  const rows = [];
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'sbst-ws-'));
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'sbst-cache-'));
+  env.SHADOWBOX_CACHE_DIR = cacheDir; // the code cache is written by the first run, then reused
+
+  // CLI commands with no daemon needed, then with one running.
+  const version = () => execFileP(process.execPath, [bin, '--version'], { env });
+  await version();
+  rows.push(row('shadowbox --version', await interleave(11, version, nodeEmpty), "vs node -e ''"));
+
+  // Daemon start → ready and idle RSS, on one state dir where python is installed (as a person's is).
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbst-state-'));
+  const dEnv = { SHADOWBOX_CACHE_DIR: cacheDir };
+  {
+    const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+    const c = await connectSocket(d.socketPath);
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    const s = await c.request({ method: 'session/create' }, { workspace: ws });
+    await c.request({ method: 'tools/call' }, { sessionId: s.sessionId, tool: 'python', input: { code: 'pass' } });
+    c.dispose();
+    await stopQuietly(d);
+  }
+  const rss = [];
+  const nodeRss = [];
+  const ready = await interleaveMeasured(
+    7,
+    async () => {
+      const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+      await sleep(SETTLE_MS);
+      rss.push(rssMiB(d.pid));
+      await stopQuietly(d);
+      return d.readyMs;
+    },
+    async () => {
+      const t = performance.now();
+      await nodeEmpty();
+      const ms = performance.now() - t;
+      nodeRss.push(await idleNodeRss());
+      return ms;
+    },
+  );
+  rows.push(
+    row('daemon start → ready (bundle, code cache)', ready, "spawn to the ready line; vs node -e ''; goal ≤ 2×"),
+  );
+  rows.push(
+    row(
+      `daemon idle RSS, ${SETTLE_MS / 1000} s after ready (CPython warmed)`,
+      { subject: stats(rss), baseline: stats(nodeRss) },
+      'vs an idle node process; goal ≤ 100 MiB',
+      'MiB',
+    ),
+  );
+
+  // With a daemon running: status, and the bridge.
+  const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+  const runEnv = { ...env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: d.socketPath };
+  try {
+    const status = () => execFileP(process.execPath, [bin, 'status'], { env: runEnv });
+    await status();
+    rows.push(row('shadowbox status (daemon running)', await interleave(11, status, nodeEmpty), "vs node -e ''"));
+
+    const bridgeRss = [];
+    const bareRss = [];
+    const warm = await interleaveMeasured(
+      9,
+      async () => {
+        const r = await acpRound([bin, 'acp'], runEnv, ws);
+        bridgeRss.push(r.rss);
+        return r.initMs;
+      },
+      async () => {
+        const r = await acpRound([bareAgent], env);
+        bareRss.push(r.rss);
+        return r.initMs;
+      },
+    );
+    rows.push(
+      row('ACP bridge spawn → initialize (daemon running)', warm, 'vs a bare SDK agent; goal ≤ 150 ms'),
+      row(
+        'ACP bridge RSS after initialize + session/new',
+        { subject: stats(bridgeRss), baseline: stats(bareRss) },
+        'vs a bare SDK agent after initialize; goal ≤ 40 MiB',
+        'MiB',
+      ),
+    );
+  } finally {
+    await stopQuietly(d);
+  }
+
+  // Cold: no daemon; the bridge starts one (fresh state dir each round, bundle installed in the background).
+  const newSession = [];
+  const cold = await interleaveMeasured(
+    5,
+    async (i) => {
+      const dir = path.join(cacheDir, `cold-${i}`);
+      mkdirSync(dir);
+      const e = { ...env, SHADOWBOX_STATE_DIR: dir, SHADOWBOX_SOCKET: path.join(dir, 'daemon.sock') };
+      try {
+        const r = await acpRound([bin, 'acp'], e, ws);
+        newSession.push(r.sessionMs);
+        return r.initMs;
+      } finally {
+        await stopLockHolder(dir);
+      }
+    },
+    async () => (await acpRound([bareAgent], env)).initMs,
+  );
+  rows.push(
+    row('ACP bridge spawn → initialize (cold: no daemon)', cold, 'vs a bare SDK agent; goal ≤ 400 ms'),
+    row(
+      'ACP bridge spawn → session/new answered (cold: starts the daemon)',
+      { subject: stats(newSession), baseline: cold.baseline },
+      'vs a bare SDK agent’s initialize',
+    ),
+  );
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(cacheDir, { recursive: true, force: true });
+  rmSync(ws, { recursive: true, force: true });
+  return { name: 'start', rows };
+}
+
+/** Stops a bench daemon; its state dir is kept (startDaemon's stop removes it, so kill directly). */
+async function stopQuietly(d) {
+  const exited = new Promise((r) => d.child.once('exit', r));
+  d.child.kill('SIGTERM');
+  await exited;
+}
