@@ -137,8 +137,10 @@ describe.skipIf(!jqBuilt)('release keys end to end (npm pack → npm install →
 
     // The installed shadowbox still ships root v1: it walks to v2 from the new package's keys/.
     const moved = await shadowbox(s1, ['bundles', 'install', 'jq']);
-    expect(moved.stderr).toBe('');
     expect(moved).toMatchObject({ code: 0 });
+    // Progress on stderr, phase by phase, ending verified.
+    expect(moved.stderr).toContain('jq@1.6.0 from package:');
+    expect(moved.stderr).toContain('[100%] jq@1.6.0');
     const trusted = JSON.parse(await readFile(path.join(s1, 'bundles', 'trusted-root.json'), 'utf8')) as {
       signed: { version: number; revoked: string[] };
     };

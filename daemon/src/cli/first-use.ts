@@ -22,6 +22,16 @@ export async function bundleRecorded(stateDir: string, name: string): Promise<bo
   }
 }
 
+/** Prints the daemon's `$/progress` messages for `token` on stderr until disposed. */
+export function printProgress(client: ShadowboxClient, io: CliIo, token: string): { dispose(): void } {
+  return client.connection.onNotification(Progress.method, (raw: unknown) => {
+    const p = Progress.params.safeParse(raw);
+    if (!p.success || p.data.token !== token || !p.data.value.message) return;
+    const pct = p.data.value.percentage;
+    io.stderr.write(`shadowbox: ${pct !== undefined ? `[${String(pct).padStart(3)}%] ` : ''}${p.data.value.message}\n`);
+  });
+}
+
 /**
  * Installs `name` through the daemon when the store does not list it, printing the daemon's progress.
  * Returns false when no source offers it (a checkout without built bundles); a refusal is thrown.
@@ -34,12 +44,7 @@ export async function ensureBundle(
 ): Promise<boolean> {
   if (await bundleRecorded(stateDir, name)) return true;
   const token = `first-use-${name}-${process.pid}`;
-  const sub = client.connection.onNotification(Progress.method, (raw: unknown) => {
-    const p = Progress.params.safeParse(raw);
-    if (!p.success || p.data.token !== token || !p.data.value.message) return;
-    const pct = p.data.value.percentage;
-    io.stderr.write(`shadowbox: ${pct !== undefined ? `[${String(pct).padStart(3)}%] ` : ''}${p.data.value.message}\n`);
-  });
+  const sub = printProgress(client, io, token);
   try {
     await client.request(BundlesInstall, { name, progressToken: token });
     return true;
