@@ -59,6 +59,34 @@ async function bundleWorker(entry, outfile) {
   });
 }
 
+/**
+ * THIRD_PARTY_LICENSES.txt: the license text of every npm package the bundle inlines (esbuild keeps
+ * only `@license` comments), found from the bundle's source map, with the name and version of each.
+ */
+async function thirdPartyLicenses() {
+  const map = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle/shadowbox.cjs.map'), 'utf8'));
+  const dirs = new Set();
+  for (const src of map.sources) {
+    const i = src.lastIndexOf('node_modules/');
+    if (i < 0) continue;
+    const parts = src.slice(i + 'node_modules/'.length).split('/');
+    const name = parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+    dirs.add(path.resolve(path.join(ROOT, 'daemon/dist/bundle'), src.slice(0, i + 'node_modules/'.length) + name));
+  }
+  const out = ['Third-party software inlined into daemon/dist/bundle/shadowbox.cjs and the worker bundles.', ''];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
+    const file = (await readdir(dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = file
+      ? await readFile(path.join(dir, file), 'utf8')
+      : `(no license file; package.json: ${pkg.license})`;
+    out.push(
+      `${'='.repeat(78)}\n${pkg.name}@${pkg.version} — ${pkg.license ?? 'see below'}\n${'='.repeat(78)}\n${text.trim()}\n`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
 /** Stages the `shadowbox` package folder. */
 async function stageCli(dir, { version, rootDir, bundleDeps }) {
   const copy = (from, to = from) => cp(path.join(ROOT, from), path.join(dir, to), { recursive: true });
@@ -73,6 +101,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
     'daemon/src/tools/builtin/grep-worker-thread.ts',
     path.join(dir, 'daemon/dist/tools/builtin/grep-worker-thread.js'),
   );
+  await writeFile(path.join(dir, 'THIRD_PARTY_LICENSES.txt'), await thirdPartyLicenses());
   const keys = path.join(dir, 'bundles/keys');
   await mkdir(keys, { recursive: true });
   for (const f of await readdir(rootDir))
