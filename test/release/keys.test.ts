@@ -102,6 +102,8 @@ describe.skipIf(!jqBuilt)('release keys end to end (npm pack → npm install →
     const offline = path.join(work, 'offline');
     // Ceremony: root v1 + release key 1; the release key leaves the offline folder, the root key stays.
     await node('bundles/scripts/keygen.mjs', ['--release', '--out', offline, '--keys-dir', path.join(work, 'root')]);
+    // The root key never signs a release: pack.mjs refuses a key folder that holds one.
+    await expect(pack(offline, path.join(work, 'r0'))).rejects.toThrow(/holds a root key/);
     await moveKeys(offline, 'release-1', path.join(work, 'release-1'));
     const k1 = await keyId(path.join(work, 'release-1', 'release-1.pub.json'));
     await pack(path.join(work, 'release-1'), path.join(work, 'r1'));
