@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShadowboxClient } from '@shadowbox/client';
-import { BundlesInstall, ErrorCodes, Progress } from '@shadowbox/protocol';
+import { BundlesInstall, BundlesList, ErrorCodes, Progress } from '@shadowbox/protocol';
 import type { CliIo } from './context.js';
 
 /** Whether the state dir's store lists any version of the bundle (a hint only: load() still verifies it). */
@@ -43,6 +43,8 @@ export async function ensureBundle(
   name: string,
 ): Promise<boolean> {
   if (await bundleRecorded(stateDir, name)) return true;
+  // A daemon on another state dir ($SHADOWBOX_SOCKET) may have it already: ask before installing again.
+  if ((await client.request(BundlesList, {})).bundles.some((b) => b.name === name && b.installed)) return true;
   const token = `first-use-${name}-${process.pid}`;
   const sub = printProgress(client, io, token);
   try {
