@@ -32,6 +32,8 @@ async function makeRepo(root) {
   }
   const git = (...a) => run$('git', a, { cwd: root, maxBuffer: 256 << 20 });
   await git('init', '-q', '-b', 'main');
+  // 100k loose objects would start a background auto-gc that races the clean-up (the tree was left behind).
+  await git('config', 'gc.auto', '0');
   await git('add', '-A');
   await git('-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'initial');
   return Array.from({ length: EDITED }, (_, i) => `pkg${i % 50}/mod${i * 7}/f${i}.ts`);
