@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Creates an official key set (root, index, bundles) in a folder OUTSIDE the repository and writes the
-// public, self-signed root v1 to bundles/keys/root.json (+ 1.root.json).
-//   node bundles/scripts/keygen.mjs --out ~/.shadowbox/signing-keys [--expires-days 730] [--keys-dir bundles/keys]
+// Creates an official key set in a folder OUTSIDE the repository and writes the public, self-signed
+// root v1 to bundles/keys/root.json (+ 1.root.json).
+//   node bundles/scripts/keygen.mjs --out ~/.shadowbox/signing-keys [--release] [--expires-days 730] [--keys-dir bundles/keys]
+// Default: a root key plus separate index and bundles keys. --release: a root key plus ONE release key
+// (role "release") that the root delegates both the index and the bundles roles to; the root key then
+// goes offline and the release key alone signs releases (scripts/release/pack.mjs --keys).
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BUNDLES, bundlesLib, parseArgs, REPO, writeKeyPair } from './lib.mjs';
@@ -23,8 +26,9 @@ if ((await stat(join(keysDir, 'root.json')).catch(() => null)) && !args.force) {
 }
 const lib = await bundlesLib();
 const root = await writeKeyPair(lib, out, 'root-1', 'root');
-const index = await writeKeyPair(lib, out, 'index-1', 'index');
-const bundles = await writeKeyPair(lib, out, 'bundles-1', 'bundles');
+const release = args.release ? await writeKeyPair(lib, out, 'release-1', 'release') : null;
+const index = release ?? (await writeKeyPair(lib, out, 'index-1', 'index'));
+const bundles = release ?? (await writeKeyPair(lib, out, 'bundles-1', 'bundles'));
 const days = Number(args['expires-days'] ?? 730);
 const signed = {
   type: 'root',
@@ -47,5 +51,5 @@ await mkdir(keysDir, { recursive: true });
 for (const name of ['root.json', '1.root.json'])
   await writeFile(join(keysDir, name), `${JSON.stringify(env, null, 2)}\n`);
 console.log(
-  `root v1 written to ${keysDir}; private keys in ${out} (root ${root.keyid.slice(0, 12)}, index ${index.keyid.slice(0, 12)}, bundles ${bundles.keyid.slice(0, 12)})`,
+  `root v1 written to ${keysDir}; private keys in ${out} (root ${root.keyid.slice(0, 12)}, ${release ? `release ${release.keyid.slice(0, 12)}` : `index ${index.keyid.slice(0, 12)}, bundles ${bundles.keyid.slice(0, 12)}`})`,
 );

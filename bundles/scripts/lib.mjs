@@ -62,8 +62,8 @@ export async function writeKeyPair(lib, dir, base, role) {
 }
 
 /**
- * The keys a build signs with. With SHADOWBOX_SIGNING_KEY_DIR: the official index and bundles keys
- * found there (role "index" / "bundles"). Without: the checkout's local build key, generated on first
+ * The keys a build signs with. With SHADOWBOX_SIGNING_KEY_DIR: the official release key (role
+ * "release", both roles) or index and bundles keys found there (role "index" / "bundles"). Without: the checkout's local build key, generated on first
  * use under bundles/.cache/keys/ (git-ignored) and accepted by daemons only for this checkout's
  * bundles/out/.
  */
@@ -71,10 +71,12 @@ export async function signingKeys(lib, log = console.error) {
   const dir = process.env.SHADOWBOX_SIGNING_KEY_DIR;
   if (dir) {
     const keys = await lib.loadKeyDir(resolve(dir));
-    const index = keys.filter((k) => k.role === 'index');
-    const bundles = keys.filter((k) => k.role === 'bundles');
+    const index = keys.filter((k) => k.role === 'index' || k.role === 'release');
+    const bundles = keys.filter((k) => k.role === 'bundles' || k.role === 'release');
     if (!index.length || !bundles.length)
-      throw new Error(`SHADOWBOX_SIGNING_KEY_DIR=${dir} must hold key files with role "index" and role "bundles"`);
+      throw new Error(
+        `SHADOWBOX_SIGNING_KEY_DIR=${dir} must hold a key file with role "release" (or roles "index" and "bundles")`,
+      );
     return { kind: 'official', index, bundles, expiresInDays: 30 };
   }
   let key = await readFile(LOCAL_KEY, 'utf8')

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Rotates the trust root: writes root v(N+1), signed by the current root keys AND the new root keys.
-//   node bundles/scripts/rotate-root.mjs --keys ~/.shadowbox/signing-keys [--rotate root,index,bundles] [--revoke KEYID,...] [--expires-days 730]
+//   node bundles/scripts/rotate-root.mjs --keys ~/.shadowbox/signing-keys [--rotate root,index,bundles|release] [--revoke KEYID,...] [--expires-days 730]
 // New key files are created in --keys; old private keys stay there until you delete them.
+// `--rotate release` makes one new release key that holds both the index and the bundles roles.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BUNDLES, bundlesLib, parseArgs, writeKeyPair } from './lib.mjs';
@@ -33,10 +34,12 @@ for (const role of String(args.rotate ?? '')
   .filter(Boolean)) {
   const k = await writeKeyPair(lib, keyDir, `${role}-${v}`, role);
   signed.keys[k.keyid] = lib.publicOf(k);
-  for (const old of signed.roles[role].keyids)
-    if (!Object.values(signed.roles).some((r, i) => Object.keys(signed.roles)[i] !== role && r.keyids.includes(old)))
-      delete signed.keys[old];
-  signed.roles[role] = { keyids: [k.keyid], threshold: 1 };
+  const roles = role === 'release' ? ['index', 'bundles'] : [role];
+  if (!roles.every((r) => signed.roles[r])) throw new Error(`unknown role ${role} (root, index, bundles, release)`);
+  const old = new Set(roles.flatMap((r) => signed.roles[r].keyids));
+  for (const r of roles) signed.roles[r] = { keyids: [k.keyid], threshold: 1 };
+  // A replaced key leaves the root's key list once no role names it any more.
+  for (const id of old) if (!Object.values(signed.roles).some((r) => r.keyids.includes(id))) delete signed.keys[id];
   if (role === 'root') newRootKeys = [k];
 }
 for (const id of String(args.revoke ?? '')

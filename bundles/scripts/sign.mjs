@@ -17,13 +17,17 @@ if (!args.keys || (!args.index && !args._.length)) {
 const lib = await bundlesLib();
 const keys = await lib.loadKeyDir(resolve(args.keys));
 for (const dir of args._) {
-  const bundleKeys = keys.filter((k) => k.role === 'bundles' || k.role === 'local' || k.role === 'developer');
+  const bundleKeys = keys.filter(
+    (k) => k.role === 'bundles' || k.role === 'release' || k.role === 'local' || k.role === 'developer',
+  );
   if (!bundleKeys.length) throw new Error(`no key with role "bundles" in ${args.keys}`);
   const ids = await lib.addBundleSignatures(resolve(dir), bundleKeys);
   console.log(`${dir}: ${ids.length} signature(s): ${ids.map((k) => k.slice(0, 12)).join(', ')}`);
 }
 if (args.index) {
-  const indexKeys = keys.filter((k) => k.role === 'index' || k.role === 'local' || k.role === 'developer');
+  const indexKeys = keys.filter(
+    (k) => k.role === 'index' || k.role === 'release' || k.role === 'local' || k.role === 'developer',
+  );
   if (!indexKeys.length) throw new Error(`no key with role "index" in ${args.keys}`);
   const outDir = resolve(args.out ?? join(BUNDLES, 'out'));
   const env = await lib.updateChannelIndex({

@@ -14,7 +14,7 @@ import {
   findWasmtime,
   type RunBundleDeps,
 } from './wasi/index.js';
-import { createBundleService, type BundleService } from './bundles/index.js';
+import { createBundleService, describeProgress, progressPercent, type BundleService } from './bundles/index.js';
 import { createPolicy, type PolicyService } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
 import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
@@ -93,6 +93,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const bundles = createBundleService({
     stateDir,
     audit,
+    onProgress: (e) => logger.info(`bundles: ${describeProgress(e)}`),
     ...(env.SHADOWBOX_BUNDLE_MIRROR ? { defaultMirror: env.SHADOWBOX_BUNDLE_MIRROR } : {}),
   });
   const netFetch = createNetFetch({ audit });
@@ -527,12 +528,15 @@ function bundlesPort(bundles: BundleService): BundlesPort {
       const r = await bundles.verifyPath(p);
       return { ok: true, name: r.name, version: r.version, manifestSha256: r.manifestSha256, keyIds: r.keyIds };
     },
-    install: (p) =>
-      bundles.install({
-        name: p.name,
-        ...(p.version ? { version: p.version } : {}),
-        ...(p.mirror ? { mirror: p.mirror } : {}),
-      }),
+    install: (p, report) =>
+      bundles.install(
+        {
+          name: p.name,
+          ...(p.version ? { version: p.version } : {}),
+          ...(p.mirror ? { mirror: p.mirror } : {}),
+        },
+        report && ((e) => report(describeProgress(e), progressPercent(e))),
+      ),
     trust: (keyFile) => bundles.trustKey(keyFile),
   };
 }

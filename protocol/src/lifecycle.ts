@@ -80,7 +80,7 @@ export const CancelRequest = defineNotification({
 export const Progress = defineNotification({
   method: '$/progress',
   direction: 'daemonToClient',
-  doc: 'Progress of a long request for the token the client passed as `progressToken` (today: `bundles/install` sends begin and end).',
+  doc: 'Progress of a long request for the token the client passed as `progressToken` (today: `bundles/install` sends begin, a report per install phase with a percentage, and end).',
   params: z.object({
     token: z.union([z.number(), z.string()]),
     value: z.object({

@@ -25,6 +25,25 @@ export function renderProtocolDocs(): string {
   );
   out.push('Every connection starts with `initialize`; anything else before it is refused with -32002.');
   out.push('');
+  out.push('## Versioning');
+  out.push('');
+  for (const line of [
+    '`initialize` carries the highest `protocolVersion` the client speaks; the daemon answers `min(client, daemon)` and',
+    'both sides use that version for the connection. `shadowbox --version` prints the daemon package version and the',
+    'protocol version it speaks. The policy for `PROTOCOL_VERSION` (protocol/src/lifecycle.ts):',
+    '',
+    '- **Bump it** for any change an existing client could misread: a method or notification removed or renamed, a',
+    '  param that becomes required, a result field removed or whose type or meaning changes, an enum value removed, an',
+    '  error code or `data.reason` that changes meaning, a change of framing or of what `initialize` requires.',
+    '- **Do not bump it** for additions an old client ignores: a new method or notification, an optional param, a new',
+    '  result field, a new event type, error code or reason. Clients ignore fields and event types they do not know.',
+    '- A daemon that speaks version N keeps answering clients of version N−1 for at least one minor release of the',
+    '  `shadowbox` package (the CHANGELOG names each bump and when the old version stops being served); the package',
+    '  version moves by at least a minor version with every protocol bump.',
+    "- The ACP bridge (`shadowbox acp`) follows the Agent Client Protocol's own `protocolVersion`, independent of this one.",
+    '',
+  ])
+    out.push(line);
   out.push('## Session events and crashes');
   out.push('');
   out.push(

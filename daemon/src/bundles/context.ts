@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { parseIndex, verifyIndex, IndexStateSchema, type VerifiedIndex } from './channel-index.js';
 import { writeFileAtomic } from '../state/index.js';
+import type { InstallProgress } from './install.js';
 import type { MirrorSource } from './sources.js';
 import { openStore, readState, type BundleStore } from './store.js';
 import { authoritiesFor, currentRoot, readLocalKey, readTrustedKeys } from './trust-store.js';
@@ -30,6 +32,15 @@ export interface BundleServiceOptions {
   channel?: string;
   /** A mirror tried after the local output when a bundle is not installed (the future public mirror). */
   defaultMirror?: string | null;
+  /**
+   * The folder of the installed npm package holding a bundle (`@shadowbox/bundle-<name>`), or null.
+   * Default: Node's module resolution from the shadowbox package (its node_modules, then the parents',
+   * so a sibling global install is found). A package is a mirror like any other: trust comes only from
+   * the signatures, never from npm.
+   */
+  bundlePackageDir?: (name: string) => string | null;
+  /** Progress of installs that load() starts on first use (the daemon logs it). */
+  onProgress?: (p: InstallProgress) => void;
   audit?: AuditSink;
   /** Workspace the audit entries are filed under (bundle events are daemon-wide). Default: stateDir. */
   auditWorkspace?: string;
@@ -43,6 +54,7 @@ export interface BundleServiceOptions {
 export interface ServiceContext {
   opts: BundleServiceOptions;
   store: BundleStore;
+  bundlePackageDir: (name: string) => string | null;
   trustedRootDir: string;
   localOutputDir: string;
   localKeyFile: string;
@@ -64,6 +76,16 @@ export function parseJsonOrNull(bytes: Buffer | string | null): unknown {
   if (bytes === null) return null;
   try {
     return JSON.parse(bytes.toString()) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** The installed `@shadowbox/bundle-<name>` package folder, found the way Node finds a dependency of shadowbox. */
+export function findBundlePackage(name: string, from = REPO_ROOT): string | null {
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) return null;
+  try {
+    return dirname(createRequire(join(from, 'package.json')).resolve(`@shadowbox/bundle-${name}/package.json`));
   } catch {
     return null;
   }
@@ -171,6 +193,7 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
   return {
     opts,
     store,
+    bundlePackageDir: opts.bundlePackageDir ?? ((name) => findBundlePackage(name)),
     trustedRootDir,
     localOutputDir,
     localKeyFile,

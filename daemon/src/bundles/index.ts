@@ -7,7 +7,11 @@ export {
   type BundleServiceOptions,
   type BundleSummary,
   type VerifyPathResult,
+  type InstallProgress,
+  type ProgressSink,
 } from './service.js';
+export { describeProgress, progressPercent } from './install.js';
+export { findBundlePackage } from './context.js';
 export type { LoadedBundle, LoadedEntry } from './load.js';
 export {
   ManifestSchema,

@@ -42,13 +42,36 @@ export function newest(versions: string[]): string | undefined {
   return [...versions].filter((v) => semver.valid(v) === v).sort(semver.rcompare)[0];
 }
 
+/** One step of an install, for a progress display: `done`/`total` in bytes while reading and hashing. */
+export interface InstallProgress {
+  name: string;
+  version: string;
+  source: string;
+  phase: 'download' | 'verify' | 'store' | 'done';
+  done: number;
+  total: number;
+}
+
+/** Receives install progress (never throws into the install). */
+export type ProgressSink = (p: InstallProgress) => void;
+
 /** Installs from a source: root, index, archive, every check, then store, installed.json, index state, audit. */
-export type Installer = (source: MirrorSource, name: string, version: string | undefined) => Promise<BundleSummary>;
+export type Installer = (
+  source: MirrorSource,
+  name: string,
+  version: string | undefined,
+  onProgress?: ProgressSink,
+) => Promise<BundleSummary>;
 
 /** An installer that runs one install at a time (they share index state and installed.json) and audits refusals. */
 export function createInstaller(ctx: ServiceContext): Installer {
   const { store, channel, maxArchive } = ctx;
-  async function installFrom(source: MirrorSource, name: string, wanted: string | undefined): Promise<BundleSummary> {
+  async function installFrom(
+    source: MirrorSource,
+    name: string,
+    wanted: string | undefined,
+    onProgress: ProgressSink | undefined,
+  ): Promise<BundleSummary> {
     // Names and versions become mirror paths: only the manifest's own formats are allowed.
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(name))
       throw new ShadowboxError(
@@ -77,6 +100,15 @@ export function createInstaller(ctx: ServiceContext): Installer {
     const entry = indexEntry(vi.index, name, version);
     if (entry.archiveSize > maxArchive)
       throw refuse('too_large', `${name}@${version} is ${entry.archiveSize} bytes; cap ${maxArchive}`);
+    const total = entry.archiveSize;
+    const report = (phase: InstallProgress['phase'], done: number) => {
+      try {
+        onProgress?.({ name, version, source: source.label, phase, done, total });
+      } catch {
+        // A broken display never stops an install.
+      }
+    };
+    report('download', 0);
     const archive = await source.get(`${name}/${version}/bundle.tar`, entry.archiveSize);
     const sig = await source.get(`${name}/${version}/manifest.sig.json`, MAX_SIG_BYTES);
     if (!archive || !sig)
@@ -85,6 +117,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
         'artifact_missing',
         `${source.label} lacks ${name}/${version}/bundle.tar or its signature`,
       );
+    report('verify', archive.length);
     const content = contentFromArchive(archive, sig);
     const vb = await verifyBundleContent(content, vi.authority, {
       expected: { name, version },
@@ -94,6 +127,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
     // Every file and the manifest check out; the archive bytes must still be the listed ones.
     if (sha256Hex(archive) !== entry.archiveSha256)
       throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
+    report('store', archive.length);
     await store.put(vb.manifestSha256, content, vb.manifest);
     await store.recordInstalled(name, version, {
       manifestSha256: vb.manifestSha256,
@@ -112,6 +146,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
       keyIds: vb.keyIds,
       indexVersion: vi.index.version,
     });
+    report('done', archive.length);
     return summary(vb.manifest, vb.manifestSha256, true, source.label);
   }
 
@@ -120,10 +155,11 @@ export function createInstaller(ctx: ServiceContext): Installer {
     source: MirrorSource,
     name: string,
     version: string | undefined,
+    onProgress?: ProgressSink,
   ): Promise<BundleSummary> {
     const next = installChain.then(async () => {
       try {
-        return await installFrom(source, name, version);
+        return await installFrom(source, name, version, onProgress);
       } catch (e) {
         if (isShadowboxError(e))
           await ctx
@@ -141,4 +177,27 @@ export function createInstaller(ctx: ServiceContext): Installer {
     installChain = next.catch(() => undefined);
     return next;
   };
+}
+
+const MIB = 1024 * 1024;
+
+/** One line for a progress display: "python@3.11.2 from package:/…: verifying 17.3 MiB". */
+export function describeProgress(p: InstallProgress): string {
+  const size = `${(p.total / MIB).toFixed(1)} MiB`;
+  const what = `${p.name}@${p.version} from ${p.source}`;
+  switch (p.phase) {
+    case 'download':
+      return `${what}: reading ${size}`;
+    case 'verify':
+      return `${what}: verifying signatures and every file's hash (${size})`;
+    case 'store':
+      return `${what}: verified, storing`;
+    default:
+      return `${what}: installed (verified)`;
+  }
+}
+
+/** A percentage for a progress bar: reading is the first half, verifying and storing the second. */
+export function progressPercent(p: InstallProgress): number {
+  return { download: 0, verify: 50, store: 90, done: 100 }[p.phase];
 }

@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { parseIndex } from './channel-index.js';
 import { createContext, type BundleServiceOptions } from './context.js';
-import { createInstaller, newest, type BundleSummary } from './install.js';
+import { createInstaller, newest, type BundleSummary, type ProgressSink } from './install.js';
 import { list, verifyPath, type VerifyPathResult } from './inspect.js';
 import { loadBundle, type LoadedBundle } from './load.js';
 import { serveMirror, type MirrorHandler } from './mirror-server.js';
-import { dirSource, sourceFor } from './sources.js';
+import { dirSource, sourceFor, type MirrorSource } from './sources.js';
 import { addTrustedKey } from './trust-store.js';
 import { refuse } from './trust.js';
 
 export { REPO_ROOT, type BundleServiceOptions } from './context.js';
-export { newest, type BundleSummary } from './install.js';
+export { newest, type BundleSummary, type InstallProgress, type ProgressSink } from './install.js';
 export type { VerifyPathResult } from './inspect.js';
 
 /** Verifies, installs, stores and loads signed bundles; serves a mirror folder. */
@@ -21,9 +21,16 @@ export interface BundleService {
   list(): Promise<BundleSummary[]>;
   /** Verifies an archive, version folder or unpacked folder against the trust root (and its index when in a mirror tree). */
   verifyPath(path: string): Promise<VerifyPathResult>;
-  /** `mirror`: an http(s) URL (another daemon's /bundles/, a static server) or a mirror-shaped folder; default the local output. */
-  install(p: { name: string; version?: string; mirror?: string | URL }): Promise<BundleSummary>;
-  /** What a runner needs, after the cheap check; installs from the local output (then defaultMirror) on first use. */
+  /**
+   * `mirror`: an http(s) URL (another daemon's /bundles/, a static server) or a mirror-shaped folder;
+   * without one, the first-use sources in order: the local output, the installed `@shadowbox/bundle-<name>`
+   * package, defaultMirror.
+   */
+  install(
+    p: { name: string; version?: string; mirror?: string | URL },
+    onProgress?: ProgressSink,
+  ): Promise<BundleSummary>;
+  /** What a runner needs, after the cheap check; installs from the first-use sources (see install) when missing. */
   load(name: string, version?: string): Promise<LoadedBundle>;
   /** Trusts a developer key explicitly (loud warning, audited). */
   trustKey(file: string): Promise<{ keyId: string }>;
@@ -37,12 +44,37 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
   const { store, localOutputDir, channel, clock } = ctx;
   const installAudited = createInstaller(ctx);
 
-  async function install(p: { name: string; version?: string; mirror?: string | URL }): Promise<BundleSummary> {
-    return installAudited(
-      p.mirror ? sourceFor(String(p.mirror), localOutputDir, opts.fetch) : dirSource(localOutputDir, true),
-      p.name,
-      p.version,
-    );
+  // Where a bundle comes from when no mirror is named: this checkout's build, the npm package, the configured mirror.
+  function firstUseSources(name: string): MirrorSource[] {
+    const pkg = ctx.bundlePackageDir(name);
+    return [
+      dirSource(localOutputDir, true),
+      ...(pkg ? [{ ...dirSource(pkg, false), label: `package:${pkg}` }] : []),
+      ...(opts.defaultMirror ? [sourceFor(opts.defaultMirror, localOutputDir, opts.fetch)] : []),
+    ];
+  }
+
+  // The first source that installs it wins; when all fail, the most telling refusal is reported.
+  async function installFirstUse(name: string, version: string | undefined, onProgress?: ProgressSink) {
+    let lastError: Error | null = null;
+    for (const s of firstUseSources(name)) {
+      try {
+        return await installAudited(s, name, version, onProgress);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        // "not found here" must not hide a real refusal (a tampered package) from an earlier source.
+        if (!lastError || !isShadowboxError(err) || err.code !== ErrorCodes.BundleNotFound) lastError = err;
+      }
+    }
+    throw lastError ?? new ShadowboxError(ErrorCodes.BundleNotFound, 'not_in_index', `no source offers ${name}`);
+  }
+
+  async function install(
+    p: { name: string; version?: string; mirror?: string | URL },
+    onProgress?: ProgressSink,
+  ): Promise<BundleSummary> {
+    if (!p.mirror) return installFirstUse(p.name, p.version, onProgress);
+    return installAudited(sourceFor(String(p.mirror), localOutputDir, opts.fetch), p.name, p.version, onProgress);
   }
 
   // In dev, a rebuilt local bundle replaces the installed one on the next load (re-verified on install).
@@ -61,21 +93,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     let installed = (await store.readInstalled()).bundles[name] ?? {};
     let v = version ?? newest(Object.keys(installed));
     if (!v || !installed[v]) {
-      const sources = [
-        dirSource(localOutputDir, true),
-        ...(opts.defaultMirror ? [sourceFor(opts.defaultMirror, localOutputDir, opts.fetch)] : []),
-      ];
-      let lastError: Error | null = null;
-      for (const s of sources) {
-        try {
-          v = (await installAudited(s, name, version)).version;
-          lastError = null;
-          break;
-        } catch (e) {
-          lastError = e instanceof Error ? e : new Error(String(e));
-        }
-      }
-      if (lastError) throw lastError;
+      v = (await installFirstUse(name, version, opts.onProgress)).version;
       installed = (await store.readInstalled()).bundles[name] ?? {};
     } else if (installed[v].source === 'local' && (await localChanged(name, v, installed[v].manifestSha256))) {
       await installAudited(dirSource(localOutputDir, true), name, v);

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { BundlesInstall, BundlesList, BundlesTrust, BundlesVerify, DaemonStatus } from '@shadowbox/protocol';
 import { REPO_ROOT } from '../bundles/index.js';
 import { type CliIo, CliError, connectCli, println } from './context.js';
+import { printProgress } from './first-use.js';
 import { colorsFor } from './review-commands.js';
 
 const USAGE = [
@@ -73,11 +74,16 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
         const [name, version] = spec.split('@') as [string, string | undefined];
         const mirror =
           values.mirror && !/^https?:/.test(values.mirror) ? path.resolve(io.cwd, values.mirror) : values.mirror;
-        const r = await client.request(BundlesInstall, {
-          name,
-          ...(version ? { version } : {}),
-          ...(mirror ? { mirror } : {}),
-        });
+        const progressToken = `install-${process.pid}`;
+        const sub = values.json ? null : printProgress(client, io, progressToken);
+        const r = await client
+          .request(BundlesInstall, {
+            name,
+            ...(version ? { version } : {}),
+            ...(mirror ? { mirror } : {}),
+            progressToken,
+          })
+          .finally(() => sub?.dispose());
         if (values.json) println(io, JSON.stringify(r));
         else println(io, `${c.green('✓')} installed ${r.name}@${r.version} from ${r.source} (verified before storing)`);
         return 0;

@@ -101,6 +101,10 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
     summary: 'print (and with --open, open) the web client URL with its access token: web [--open]',
     load: async () => (await import('./web-command.js')).webCommand,
   },
+  doctor: {
+    summary: 'check Node, the sandboxes, bundles, the daemon, the state dir and provider keys, with a fix for each',
+    load: async () => (await import('./doctor-command.js')).doctorCommand,
+  },
   demo: {
     summary:
       'one prompt end to end on a throw-away project: edit in the shadow, sandboxed python, review, accept, audit',

@@ -16,6 +16,7 @@ import {
 } from '@shadowbox/protocol';
 import { startModelServer, type ModelServer, type Reply } from '../demo/index.js';
 import { type CliIo, connectCli, println } from './context.js';
+import { ensureBundle } from './first-use.js';
 import { colorsFor, renderDiff } from './review-commands.js';
 import { renderPlain } from './run-command.js';
 
@@ -83,7 +84,10 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     });
     const tools = await client.request(ToolsList, {});
     println(io, `daemon up with ${tools.tools.length} tools: ${tools.tools.map((t) => t.name).join(', ')}`);
-    const pythonBuilt = (await client.request(BundlesList, {})).bundles.some((b) => b.name === 'python');
+    // First use installs the sandboxed CPython (from the local build or the @shadowbox/bundle-python package), with progress.
+    const pythonBuilt =
+      (await ensureBundle(client, io, stateDir, 'python')) &&
+      (await client.request(BundlesList, {})).bundles.some((b) => b.name === 'python');
     if (server) {
       println(
         io,

@@ -22,8 +22,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
   }
-  if (name === '--version') {
-    io.stdout.write(`${(await import('../version.js')).VERSION}\n`);
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${(await import('../version.js')).versionLine()}\n`);
     return 0;
   }
   const entry = commands[name];

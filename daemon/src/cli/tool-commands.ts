@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
-import { type CliIo, CliError, connectCli } from './context.js';
+import { type CliIo, CliError, connectCli, statePaths } from './context.js';
+import { ensureBundle } from './first-use.js';
 import { pythonCliInput } from '../python/index.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
@@ -45,6 +46,7 @@ async function callTool(
       (x) => x.title === title && x.workspace === real && x.state === 'idle',
     );
     const sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;
+    if (tool === 'python') await ensureBundle(client, io, statePaths(io, stateDir).stateDir, 'python');
     const r = await client.request(ToolsCall, { sessionId, tool, input });
     const data = RunData.safeParse(r.data ?? {});
     const split = data.success && (data.data.stdout !== undefined || data.data.stderr !== undefined);

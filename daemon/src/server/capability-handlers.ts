@@ -67,7 +67,11 @@ export interface AuditPort {
 export interface BundlesPort {
   list(): R<typeof BundlesList>;
   verify(path: string): R<typeof BundlesVerify>;
-  install(p: ParamsOf<typeof BundlesInstall>): R<typeof BundlesInstall>;
+  /** `report` gets a message and a percentage while it reads and verifies. */
+  install(
+    p: ParamsOf<typeof BundlesInstall>,
+    report?: (message: string, percentage: number) => void,
+  ): R<typeof BundlesInstall>;
   trust(keyFile: string, client: ClientHandle): R<typeof BundlesTrust>;
 }
 
@@ -149,7 +153,7 @@ export function registerCapabilityHandlers(
       .on(BundlesVerify, (p) => bundles.verify(p.path))
       .on(BundlesInstall, async (p, { client }) => {
         const token = p.progressToken;
-        const progress = (value: { kind: 'begin' | 'end'; message: string }) => {
+        const progress = (value: { kind: 'begin' | 'report' | 'end'; message: string; percentage?: number }) => {
           if (token !== undefined)
             client.connection.sendNotification(Progress.type, { token, value }).catch(() => undefined);
         };
@@ -158,7 +162,9 @@ export function registerCapabilityHandlers(
           message: `installing ${p.name}${p.version ? `@${p.version}` : ''}: download, verify, store`,
         });
         try {
-          const r = await bundles.install(p);
+          const r = await bundles.install(p, (message, percentage) =>
+            progress({ kind: 'report', message, percentage }),
+          );
           progress({ kind: 'end', message: `installed ${r.name}@${r.version}` });
           return r;
         } catch (e) {

@@ -34,3 +34,4 @@ export { runInprocess, type InprocessDeps } from './inprocess-runner.js';
 export { WorkerPool } from './worker-pool.js';
 export { limitMemoryPages } from './memory-limit.js';
 export { pagesFor } from './module-cache.js';
+export { workerEntry } from './worker-pool.js';
