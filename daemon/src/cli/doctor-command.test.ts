@@ -24,7 +24,10 @@ function deps(over: Partial<DoctorDeps> = {}): DoctorDeps {
     stateDir,
     lockFile: path.join(stateDir, 'daemon.lock'),
     nodeVersion: 'v20.20.0',
-    which: () => null,
+    probeShell: async () => ({
+      available: false,
+      missing: ['bubblewrap is not installed: `sudo apt-get install bubblewrap`'],
+    }),
     ...over,
   };
 }
@@ -48,6 +51,18 @@ describe('shadowbox doctor', () => {
     const json = fakeIo({ ANTHROPIC_API_KEY: secret, SHADOWBOX_STATE_DIR: path.join(tmp, 'state') });
     await doctorCommand(json.io, ['--json']);
     expect(json.out()).not.toContain(secret);
+  });
+
+  it('the shell sandbox: a missing piece is a warning naming its fix; where the real probe passes, ok', async () => {
+    const missing = (await runDoctor(deps())).find((c) => c.name === 'shell sandbox');
+    expect(missing).toMatchObject({ status: 'warn' });
+    expect(missing?.fix).toContain('apt-get install bubblewrap');
+    const { probeSandbox } = await import('../shell/index.js');
+    const real = await probeSandbox(tmp);
+    const checked = (await runDoctor(deps({ probeShell: async () => real }))).find((c) => c.name === 'shell sandbox');
+    // This machine may or may not have bubblewrap and user namespaces: the check says what the probe found.
+    expect(checked?.status).toBe(real.available ? 'ok' : 'warn');
+    if (!real.available) expect(checked?.fix).toBe(real.missing.join('; '));
   });
 
   it('no provider key is a warning with the fix, not a failure', async () => {

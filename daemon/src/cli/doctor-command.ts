@@ -1,7 +1,6 @@
 // `shadowbox doctor`: checks what a fresh install needs, one line per check, each failure with the
 // command that fixes it. It reads; it never starts a daemon and never prints a secret (provider keys
 // are reported as present or absent only).
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,24 +24,13 @@ export interface DoctorDeps {
   stateDir: string;
   lockFile: string;
   nodeVersion: string;
-  /** Program lookup on PATH (bubblewrap for the shell sandbox). */
-  which(program: string): string | null;
+  /** Whether the host command sandbox can run here, and what is missing (the shell capability's own probe). */
+  probeShell(): Promise<{ available: boolean; missing: string[]; bwrapVersion?: string }>;
 }
 
 const MIN_NODE = [20, 19] as const;
 const PROVIDER_KEYS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'OPENAI_BASE_URL'] as const;
 const OFFICIAL = ['python', 'jq', 'sqlite'] as const;
-
-/** Finds an executable on PATH without running a shell. */
-export function whichOnPath(env: NodeJS.ProcessEnv): (program: string) => string | null {
-  return (program) => {
-    for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-      const p = path.join(dir, program);
-      if (existsSync(p)) return p;
-    }
-    return null;
-  };
-}
 
 function checkNode(version: string): DoctorCheck {
   const [major = 0, minor = 0] = version.replace(/^v/, '').split('.').map(Number);
@@ -76,12 +64,24 @@ async function checkWasi(): Promise<DoctorCheck> {
   }
 }
 
-function checkShell(d: DoctorDeps): DoctorCheck {
-  const bwrap = d.which('bwrap');
+async function checkShell(d: DoctorDeps): Promise<DoctorCheck> {
+  // The same probe the daemon runs at start: programs, a real overlay in a user namespace, bwrap running `true`.
+  const p = await d.probeShell().catch((e: unknown) => ({
+    available: false,
+    missing: [`the probe failed: ${(e as Error).message}`],
+  }));
+  if (p.available)
+    return {
+      name: 'shell sandbox',
+      status: 'ok',
+      detail: `bubblewrap over an overlay works here${'bwrapVersion' in p && p.bwrapVersion ? ` (${p.bwrapVersion})` : ''}`,
+    };
+  // Optional: without it the agent has no `shell` tool, everything else works.
   return {
     name: 'shell sandbox',
-    status: 'ok',
-    detail: `none in this version: agents run code only in the WASI sandbox (bubblewrap ${bwrap ? `found at ${bwrap}` : 'not installed'})`,
+    status: 'warn',
+    detail: `not available, so agents get no shell tool (python and bundles still run in the WASI sandbox): ${p.missing[0] ?? 'unknown'}`,
+    fix: p.missing.join('; '),
   };
 }
 
@@ -189,7 +189,7 @@ export async function runDoctor(d: DoctorDeps): Promise<DoctorCheck[]> {
   return [
     checkNode(d.nodeVersion),
     await checkWasi(),
-    checkShell(d),
+    await checkShell(d),
     await checkStateDir(d),
     await checkDaemon(d),
     ...(await checkBundles(d)),
@@ -206,7 +206,10 @@ export async function doctorCommand(io: CliIo, argv: string[]): Promise<number> 
     stateDir: paths.stateDir,
     lockFile: paths.lockFile,
     nodeVersion: process.version,
-    which: whichOnPath(io.env),
+    probeShell: async () => {
+      const { probeSandbox } = await import('../shell/index.js');
+      return probeSandbox(paths.stateDir, io.env);
+    },
   });
   if (values.json) println(io, JSON.stringify({ checks }));
   else {
