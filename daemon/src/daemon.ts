@@ -1,7 +1,7 @@
 import { mkdir, chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults } from '@shadowbox/protocol';
+import { Defaults, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
 import {
@@ -56,6 +56,8 @@ export interface CapabilityContext {
 export interface Capabilities {
   sessionDeps: Omit<SessionManagerDeps, 'stateDir' | 'logger'>;
   providers: string[];
+  /** The model settings read from the environment at start (daemon/status; secrets as fingerprints). */
+  environment?: () => ResultOf<typeof DaemonStatus>['environment'];
   wasiRunners: string[];
   /** Called once the HTTP server listens (web client, /bundles/ routes). */
   onHttp?: (http: HttpServer) => void;
@@ -165,6 +167,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       stateDir: paths.stateDir,
       socketPath: () => socket?.path ?? null,
       webUrl: () => http?.url ?? null,
+      environment: () => wired.environment?.() ?? [],
       stop: () => void stop(),
     });
 

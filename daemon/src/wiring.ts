@@ -189,9 +189,21 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     watched.set(
       workspace,
       shadow.watch(workspace, (changed) => {
-        void shadow
-          .status({ sessionId: ctx.sessions().latest(workspace)?.id ?? '', workspace })
-          .then((s) => s.files.map((f) => f.path).filter((p) => changed.includes(p)))
+        // Stale items of every session with pending changes there (not only the latest session's).
+        const staleOf = async () => {
+          const ids = ctx
+            .sessions()
+            .list(workspace)
+            .map((s) => s.sessionId);
+          const stale = new Set<string>();
+          for (const c of await shadow.pending(workspace, ids)) {
+            if (c.files === 0) continue;
+            const s = await shadow.status({ sessionId: c.sessionId, workspace });
+            for (const f of s.files) if (changed.includes(f.path)) stale.add(f.path);
+          }
+          return [...stale];
+        };
+        void staleOf()
           .catch(() => [] as string[])
           .then((stale) => {
             for (const c of ctx.clients.list())
@@ -213,6 +225,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   return {
     providers: models.providers(),
+    environment: () => models.environment(),
     wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
     sessionDeps: {
       // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
@@ -326,6 +339,7 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
     }
   };
   return {
+    pending: (ws, ids) => shadow.pending(ws, ids),
     status: (t) => shadow.status(t),
     diff: (t, p) => shadow.diff(t, p),
     accept: async (t, sel, client) => {

@@ -98,6 +98,17 @@ async function streamModelTurn(
         case 'usage':
           emit({ type: 'usage', turnId, inputTokens: ev.inputTokens, outputTokens: ev.outputTokens });
           break;
+        case 'retry':
+          emit({
+            type: 'model_retry',
+            turnId,
+            attempt: ev.attempt,
+            maxAttempts: ev.maxAttempts,
+            url: ev.url,
+            reason: ev.reason,
+            message: ev.message,
+          });
+          break;
         case 'stop':
           stop = ev.reason;
           break;

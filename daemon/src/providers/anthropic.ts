@@ -23,6 +23,7 @@ import {
   sdkLogger,
   type FailureInfo,
 } from './errors.js';
+import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
 import type { ClientDeps } from './openai.js';
 
 /** Thinking signatures by thinking text, so a tool-use round trip can send the signed block back. */
@@ -36,7 +37,7 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
     authToken: null,
     baseURL: p.baseUrl,
     maxRetries: p.maxRetries,
-    fetch: capRetryAfter(deps.fetch, p.maxRetryAfterMs),
+    fetch: observeAttempts(capRetryAfter(deps.fetch, p.maxRetryAfterMs), p.maxRetries),
     defaultHeaders: p.headers,
     logger: sdkLogger(deps.logger, p.name),
     logLevel: 'info',
@@ -46,7 +47,14 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
     model: `${p.name}/${model}`,
     contextWindow: contextWindowFor(p, model),
     async *stream(req: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-      const ctx = { provider: p.name, model, apiKeyEnv: p.apiKeyEnv, emitted: false };
+      const ctx = {
+        provider: p.name,
+        model,
+        apiKeyEnv: p.apiKeyEnv,
+        baseUrl: p.baseUrl,
+        attempts: p.maxRetries + 1,
+        emitted: false,
+      };
       const thinking = p.thinkingBudget !== undefined && canThink(req.messages, signatures);
       const maxTokens = req.maxTokens ?? p.maxTokens ?? anthropicMaxTokens(model) + (thinking ? p.thinkingBudget! : 0);
       const body: MessageCreateParamsStreaming = {
@@ -60,7 +68,8 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
       };
       let stream: AsyncIterable<RawMessageStreamEvent> & { controller: AbortController };
       try {
-        stream = await raceAbort(client.messages.create(body, { signal }), signal);
+        // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
+        stream = yield* withRetryEvents(signal, () => raceAbort(client.messages.create(body, { signal }), signal));
       } catch (e) {
         throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
       }
@@ -240,8 +249,7 @@ function toAnthropicTool(t: ToolSpec): Tool {
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError)
-    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError) return { kind: 'connection', message: causeText(e) };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { error?: { message?: unknown } };
     const providerMessage = typeof body.error?.message === 'string' ? body.error.message : e.message;

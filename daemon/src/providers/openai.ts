@@ -18,6 +18,7 @@ import {
   sdkLogger,
   type FailureInfo,
 } from './errors.js';
+import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
 
 export interface ClientDeps {
   env: NodeJS.ProcessEnv;
@@ -33,7 +34,7 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
     organization: deps.env.OPENAI_ORG_ID ?? null,
     project: deps.env.OPENAI_PROJECT_ID ?? null,
     maxRetries: p.maxRetries,
-    fetch: capRetryAfter(deps.fetch, p.maxRetryAfterMs),
+    fetch: observeAttempts(capRetryAfter(deps.fetch, p.maxRetryAfterMs), p.maxRetries),
     defaultHeaders: p.headers,
     logger: sdkLogger(deps.logger, p.name),
     logLevel: 'info',
@@ -43,7 +44,14 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
     model: `${p.name}/${model}`,
     contextWindow: contextWindowFor(p, model),
     async *stream(req: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-      const ctx = { provider: p.name, model, apiKeyEnv: p.apiKeyEnv, emitted: false };
+      const ctx = {
+        provider: p.name,
+        model,
+        apiKeyEnv: p.apiKeyEnv,
+        baseUrl: p.baseUrl,
+        attempts: p.maxRetries + 1,
+        emitted: false,
+      };
       const maxTokens = req.maxTokens ?? p.maxTokens;
       const body: ChatCompletionCreateParamsStreaming = {
         model,
@@ -56,7 +64,10 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
       };
       let stream: AsyncIterable<ChatCompletionChunk> & { controller: AbortController };
       try {
-        stream = await raceAbort(client.chat.completions.create(body, { signal }), signal);
+        // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
+        stream = yield* withRetryEvents(signal, () =>
+          raceAbort(client.chat.completions.create(body, { signal }), signal),
+        );
       } catch (e) {
         throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
       }
@@ -166,8 +177,7 @@ function toOpenAITool(t: ToolSpec): ChatCompletionTool {
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError)
-    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError) return { kind: 'connection', message: causeText(e) };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { message?: unknown; type?: unknown };
     const providerMessage = typeof body.message === 'string' ? body.message : e.message;

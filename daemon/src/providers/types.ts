@@ -20,6 +20,8 @@ export type ModelEvent =
   | { type: 'tool_call_delta'; index: number; argumentsDelta: string }
   | { type: 'tool_call_end'; index: number; id: string; name: string; arguments: string }
   | { type: 'usage'; inputTokens: number; outputTokens: number }
+  /** An attempt failed before any output and the SDK retries it (attempt = the one about to start). */
+  | { type: 'retry'; attempt: number; maxAttempts: number; url: string; reason: string; message: string }
   | { type: 'stop'; reason: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' };
 export interface ModelRequest {
   system?: string;

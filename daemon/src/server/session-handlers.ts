@@ -12,6 +12,7 @@ import {
   SessionList,
   SessionPrompt,
   Shutdown,
+  type ResultOf,
 } from '@shadowbox/protocol';
 import { realpath } from 'node:fs/promises';
 import type { SessionManager } from '../sessions/index.js';
@@ -24,6 +25,7 @@ export interface LifecycleInfo {
   stateDir: string;
   socketPath: () => string | null;
   webUrl: () => string | null;
+  environment: () => ResultOf<typeof DaemonStatus>['environment'];
   stop: () => void;
 }
 
@@ -51,6 +53,7 @@ export function registerSessionHandlers(
       clients: clients.list().map((c) => ({ clientId: c.id, name: c.name, kind: c.kind, transport: c.transport })),
       sessions: sessions.list().length,
       rssBytes: process.memoryUsage().rss,
+      environment: info.environment(),
     }))
     .on(DaemonStop, () => {
       // Answer first; stop once the response has had time to reach the client.

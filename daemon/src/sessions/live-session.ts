@@ -29,6 +29,8 @@ export class LiveSession {
   /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
   conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
+  /** Prompts sent so far (user_message events); counted from the log at start. */
+  prompts = 0;
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
 
@@ -62,6 +64,7 @@ export class LiveSession {
       this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`),
     );
     this.events?.push(event);
+    if (body.type === 'user_message') this.prompts++;
     this.conversation?.apply(body);
     this.meta.updatedAt = event.time;
     for (const client of this.attached.values()) {

@@ -110,6 +110,10 @@ export class SessionManager {
         this.deps.permissionTimeoutMs,
       );
       live.events = read.events;
+      live.prompts = read.events.filter((e) => e.event.type === 'user_message').length;
+      // meta.json is saved on changes only; the log's last event is the session's last activity.
+      const last = read.events.at(-1)?.time;
+      if (last && last > live.meta.updatedAt) live.meta.updatedAt = last;
       this.sessions.set(id, live);
       if (read.tornTail || read.badLines)
         this.deps.logger.warn(
@@ -179,6 +183,7 @@ export class SessionManager {
       driver: s.driver,
       attached: [...s.attached.keys()],
       events: s.log.nextSeq,
+      prompts: s.prompts,
       ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
     };
   }

@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -48,6 +48,11 @@ export interface ShadowService {
     summary: string,
   ): Promise<{ commit: string; files: string[] } | null>;
   status(t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>>;
+  /**
+   * Pending-change and undo counts of some sessions of one workspace. A session whose layer folder does not
+   * exist (it never wrote anything) counts zero and is not opened, so listing many sessions stays cheap.
+   */
+  pending(workspace: string, sessionIds: string[]): Promise<PendingCounts[]>;
   diff(t: ReviewTarget, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>>;
   accept(
     t: ReviewTarget,
@@ -65,6 +70,14 @@ export interface ShadowService {
   /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
   watch(workspace: string, onChange: (paths: string[]) => void): () => void;
   close(): Promise<void>;
+}
+
+/** What shadow/pending reports of one session. */
+export interface PendingCounts {
+  sessionId: string;
+  files: number;
+  undoable: number;
+  lastAcceptAt: string | null;
 }
 
 export interface ShadowServiceDeps {
@@ -270,6 +283,17 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
   };
 
+  const pendingOf = async (s: Session): Promise<PendingCounts> => {
+    const last = s.store.m.accepts.at(-1);
+    const lastAcceptAt = last
+      ? await s.journal.read(last).then(
+          (r) => r.time,
+          () => null,
+        )
+      : null;
+    return { sessionId: s.id, files: listItems(s.store).length, undoable: s.store.m.accepts.length, lastAcceptAt };
+  };
+
   const diffOf = async (s: Session, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>> => {
     const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
     const files = [];
@@ -321,6 +345,22 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
 
     status,
+
+    async pending(workspace, sessionIds) {
+      const root = await realRoot(workspace);
+      const wsDir = workspaceStateDir(deps.stateDir, root);
+      const out: PendingCounts[] = [];
+      for (const id of sessionIds) {
+        const dir = path.join(wsDir, 'shadow', 'sessions', id);
+        if (!SESSION_ID.test(id) || !(await stat(dir).catch(() => null))) {
+          out.push({ sessionId: id, files: 0, undoable: 0, lastAcceptAt: null });
+          continue;
+        }
+        const s = await session(id, root);
+        out.push(await s.lock.run(() => pendingOf(s)));
+      }
+      return out;
+    },
 
     async diff(t, paths) {
       const s = await session(t.sessionId, t.workspace);
