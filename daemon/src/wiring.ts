@@ -37,7 +37,7 @@ import { envInt, loadConfig, type Logger } from './state/index.js';
 export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabilities> {
   const { paths, env, logger } = ctx;
   const stateDir = paths.stateDir;
-  const { config } = await loadConfig(paths.configFile, env);
+  const { config, file: configFile } = await loadConfig(paths.configFile, env);
   const audit = createAuditLog({ stateDir, logger });
   const policy = createPolicy({ stateDir, audit, logger });
   // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
@@ -57,8 +57,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     throw new ShadowboxError(
       ErrorCodes.ConfigInvalid,
       'config_invalid',
-      `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`,
-      { path: ['mcpServers', ...issue.path.map(String)] },
+      `${configFile ?? 'config.json'}: mcpServers.${issue.path.join('.')}: ${issue.message}`,
+      { file: configFile, path: ['mcpServers', ...issue.path.map(String)] },
     );
   }
   const maxTurns = envInt(env, 'SHADOWBOX_MAX_TURNS') || config.maxTurns || 25;

@@ -111,9 +111,19 @@ export const ShadowUndo = defineRequest({
 export const ShadowExport = defineRequest({
   method: 'shadow/export',
   direction: 'clientToDaemon',
-  doc: "Creates a branch in the person's git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are).",
+  doc: "Creates a branch in the person's git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are). A workspace that is not a git repository gets the branch in the shadow repository instead (`where: shadow`, `repository` says which).",
   params: Target.extend({ branch: z.string().min(1).max(200) }),
-  result: z.object({ branch: z.string(), commit: z.string(), commits: z.number().int() }),
+  result: z.object({
+    branch: z.string(),
+    commit: z.string(),
+    commits: z.number().int(),
+    where: z
+      .enum(['workspace', 'shadow'])
+      .describe(
+        "workspace: the person's repository, on top of their HEAD; shadow: the shadow repository (no git repo).",
+      ),
+    repository: z.string().describe('The git directory holding the branch.'),
+  }),
 });
 
 export const PendingSession = z.object({
@@ -125,6 +135,13 @@ export const PendingSession = z.object({
   files: z.number().int().describe('Files (and empty folders) with pending changes.'),
   undoable: z.number().int().describe('Accepts of this session that shadow/undo can take back.'),
   lastAcceptAt: z.string().nullable().describe('Time of the newest of those accepts.'),
+});
+
+/** `error.data` of SessionAmbiguous (several_sessions_pending): the sessions a person can choose from. */
+export const AmbiguousSessionsData = z.object({
+  reason: z.literal('several_sessions_pending'),
+  workspace: z.string(),
+  sessions: z.array(z.object({ sessionId: z.string(), title: z.string(), files: z.number().int() })),
 });
 
 export const ShadowPending = defineRequest({

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -102,7 +102,49 @@ export interface EnsureDaemonOptions {
   timeoutMs?: number;
 }
 
-/** Connects to the running daemon, starting it (detached, logging to the state dir) when none answers. */
+/**
+ * Exit code of `shadowbox daemon` when another daemon holds the state dir's lock: the auto-starting
+ * client keeps waiting for that one's socket instead of failing (two clients raced to start it).
+ */
+export const DAEMON_EXIT_ALREADY_RUNNING = 75;
+
+/** The daemon could not start: `message` is its own one-line reason (file, field, cause); `output` its log file. */
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly output: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'DaemonStartError';
+  }
+}
+
+/** The last non-empty line the daemon wrote to daemon.out after `from` (its one-line failure). */
+async function lastLine(file: string, from: number): Promise<string | null> {
+  const h = await open(file, 'r').catch(() => null);
+  if (!h) return null;
+  try {
+    const { size } = await h.stat();
+    const start = Math.max(from, size - 64 * 1024);
+    const buf = Buffer.alloc(Math.max(0, size - start));
+    await h.read(buf, 0, buf.length, start);
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    return lines.at(-1) ?? null;
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Connects to the running daemon, starting it (detached, logging to the state dir) when none answers. A
+ * daemon that exits while starting (a broken config.json, say) fails the call at once with the line it
+ * printed, rather than after the start timeout.
+ */
 export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxClient> {
   try {
     return await connectSocket(o.socketPath);
@@ -111,21 +153,45 @@ export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxCli
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
   }
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  const out = openSync(path.join(o.stateDir, 'daemon.out'), 'a', 0o600);
+  const outFile = path.join(o.stateDir, 'daemon.out');
+  const from = (await stat(outFile).catch(() => null))?.size ?? 0;
+  const out = openSync(outFile, 'a', 0o600);
   const [cmd, ...args] = o.command;
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: o.env ?? process.env });
+  closeSync(out);
+  const run: { exit: { code: number | null } | null } = { exit: null };
+  const onExit = (code: number | null) => (run.exit = { code });
+  child.once('exit', onExit);
+  child.once('error', () => (run.exit = { code: null }));
   child.unref();
-  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  const timeoutMs = o.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
-    await sleep(25);
-    try {
-      return await connectSocket(o.socketPath);
-    } catch (e) {
-      lastError = e;
+  try {
+    while (Date.now() < deadline) {
+      await sleep(25);
+      try {
+        return await connectSocket(o.socketPath);
+      } catch (e) {
+        lastError = e;
+      }
+      const ended = run.exit;
+      // Another client's daemon won the race for the lock: its socket is what we wait for.
+      if (ended && ended.code !== DAEMON_EXIT_ALREADY_RUNNING) {
+        const line = await lastLine(outFile, from);
+        throw new DaemonStartError(
+          `the shadowbox daemon could not start: ${line?.replace(/^shadowbox daemon: /, '') ?? `it exited with code ${ended.code}`} (log: ${outFile})`,
+          outFile,
+          ended.code,
+        );
+      }
     }
+  } finally {
+    child.off('exit', onExit);
   }
-  throw new Error(
-    `the shadowbox daemon did not start within ${o.timeoutMs ?? 15_000} ms (see ${path.join(o.stateDir, 'daemon.out')}): ${(lastError as Error)?.message}`,
+  throw new DaemonStartError(
+    `the shadowbox daemon did not start within ${timeoutMs} ms (see ${outFile}): ${(lastError as Error)?.message}`,
+    outFile,
+    null,
   );
 }

@@ -3,10 +3,11 @@ import { DaemonStatus, DaemonStop } from '@shadowbox/protocol';
 import { connectSocket } from '@shadowbox/client';
 import { readLock } from '../state/index.js';
 import { type CliIo, CliError, println, statePaths } from './context.js';
+import { optionsOf } from './specs.js';
 
 /** `shadowbox status [--json]`: whether a daemon runs for this state dir, and what it holds. */
 export async function statusCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: optionsOf('status') });
   const paths = statePaths(io, values['state-dir']);
   const lock = await readLock(paths.lockFile);
   if (!lock) {
@@ -40,7 +41,7 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
 
 /** `shadowbox stop`: asks the daemon to stop cleanly and waits until its lock is released. */
 export async function stopCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: optionsOf('stop') });
   const paths = statePaths(io, values['state-dir']);
   const lock = await readLock(paths.lockFile);
   if (!lock) {

@@ -58,7 +58,8 @@ export function decide(
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
   if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
   const ask = first('ask');
-  if (ask) return { action: 'ask', rule: describeRule('project', ask) };
+  // "Always ask": an allow for the session or the project could not silence it, so none is offered.
+  if (ask) return { action: 'ask', rule: describeRule('project', ask), rememberable: false };
   const allow = first('allow');
   if (allow) return { action: 'allow', rule: describeRule('project', allow) };
   const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));

@@ -321,7 +321,7 @@ export function restoreSlice(store: LayerStore, s: LayerSlice): void {
   for (const [p, e] of Object.entries(s.entries)) {
     if (e) store.m.entries[p] = e;
     else delete store.m.entries[p];
-    store.markDirty(p);
+    store.markDirty(p, 'review');
   }
   for (const [p, k] of Object.entries(s.known)) {
     if (k) store.m.known[p] = k;
@@ -334,12 +334,12 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
   for (const o of ops) {
     const it = o.sel.item;
     const p = itemPath(it);
-    store.markDirty(p);
+    store.markDirty(p, 'review');
     if (o.sel.hunks === null || it.change === 'deleted' || it.dir) {
       delete store.m.entries[p];
       if (it.oldPath) {
         delete store.m.entries[it.oldPath];
-        store.markDirty(it.oldPath);
+        store.markDirty(it.oldPath, 'review');
       }
       continue;
     }

@@ -72,8 +72,8 @@ export interface Manifest {
   known: Record<string, Base>;
   /** What the history tip holds for the paths the session touched. */
   committed: Record<string, Blob>;
-  /** Paths changed since the last checkpoint. */
-  dirty: Record<string, 1>;
+  /** Paths changed since the last checkpoint: 1 written through the view (a turn, a tool), 2 by accept, reject or undo. */
+  dirty: Record<string, 1 | 2>;
   tip: string | null;
   checkpoints: Checkpoint[];
   /** Accept ids, oldest first: the undo stack. */
@@ -491,8 +491,10 @@ export class LayerStore {
     return file;
   }
 
-  markDirty(rel: string): void {
-    this.m.dirty[rel] = 1;
+  /** Marks a path changed since the last checkpoint; a write through the view wins over a review action. */
+  markDirty(rel: string, by: 'view' | 'review' = 'view'): void {
+    if (by === 'view') this.m.dirty[rel] = 1;
+    else if (this.m.dirty[rel] !== 1) this.m.dirty[rel] = 2;
   }
 
   /** Stores bytes held in memory; returns their blob id. */

@@ -181,11 +181,11 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     const p = itemPath(it);
     if (s.hunks === null || it.change === 'deleted') {
       delete store.m.entries[p];
-      store.markDirty(p);
+      store.markDirty(p, 'review');
       unhideAncestors(store, p);
       if (it.oldPath !== undefined) {
         delete store.m.entries[it.oldPath];
-        store.markDirty(it.oldPath);
+        store.markDirty(it.oldPath, 'review');
         unhideAncestors(store, it.oldPath);
       }
       // Report what the person named: the hunk ids, even when they were all that was left of the file.
@@ -206,7 +206,7 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
       const bytes = Buffer.from(text);
       Object.assign(e, { oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() });
       store.touch('entries', p);
-      store.markDirty(p);
+      store.markDirty(p, 'review');
     }
     out.push(...s.hunks.map((h) => h.id));
   }

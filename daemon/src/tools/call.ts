@@ -155,7 +155,8 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
         summary,
         input: req.input,
         rule: verdict.rule,
-        options: [...PERMISSION_OPTIONS],
+        // Only answers that take effect: under an "always ask" rule a remembered allow would do nothing.
+        options: verdict.rememberable === false ? ['allow_once', 'deny'] : [...PERMISSION_OPTIONS],
       },
       req.signal,
     );

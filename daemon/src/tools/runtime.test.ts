@@ -172,6 +172,16 @@ describe('tool runtime', () => {
     expect(grants).toHaveLength(0);
   });
 
+  it('under an "always ask" project rule offers only the answers that take effect (allow once, deny)', async () => {
+    const { call, questions } = setup(
+      [echo],
+      fakePolicy({ action: 'ask', rule: 'project:ask tool=echo', rememberable: false }),
+      { outcome: 'allow_once', by: 'client-7' },
+    );
+    await call('echo', { text: 'hi' });
+    expect(questions[0].options).toEqual(['allow_once', 'deny']);
+  });
+
   it.each([
     ['allow_session', 'session'],
     ['allow_project', 'project'],
