@@ -1,4 +1,4 @@
-import { mkdir, chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Defaults, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
@@ -7,6 +7,7 @@ import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
 import {
   acquireLock,
   createLogger,
+  ensurePrivateDir,
   loadOrCreateToken,
   resolveStatePaths,
   type Logger,
@@ -83,8 +84,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     ...(o.stateDir ? { stateDir: o.stateDir } : {}),
     ...(o.socketPath ? { socketPath: o.socketPath } : {}),
   });
-  await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
-  await chmod(paths.stateDir, 0o700).catch(() => undefined);
+  // Created 0700 when missing; an existing folder is used as it is (never chmod'ed), or refused when others can write it.
+  const stateDir = await ensurePrivateDir(paths.stateDir, 'state');
   const startedAt = new Date();
   const lock = await acquireLock(paths.lockFile, {
     pid: process.pid,
@@ -98,6 +99,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     stderr: o.logToStderr ?? false,
     debug: o.env.SHADOWBOX_DEBUG === '1',
   });
+  if (!stateDir.created && (stateDir.mode & 0o077) !== 0)
+    logger.warn(
+      `the state folder ${stateDir.dir} is readable by others (mode ${stateDir.mode.toString(8)}); its files are 0600, but \`chmod 700 ${stateDir.dir}\` hides their names too (shadowbox does not change a folder it did not create)`,
+    );
   const maxBytes = o.maxMessageBytes ?? (Number(o.env.SHADOWBOX_MAX_MESSAGE_BYTES) || Defaults.maxMessageBytes);
   const clients = new ClientRegistry();
   const handlers = new HandlerTable();
@@ -171,7 +176,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       stop: () => void stop(),
     });
 
-    if (transports.includes('socket')) socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
+    if (transports.includes('socket')) {
+      await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
+      socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
+    }
     if (o.wsPort !== undefined) {
       http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) =>
         listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }),

@@ -4,10 +4,10 @@ import { ErrorCodes, WorkspaceChanged } from '@shadowbox/protocol';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
 import { createAuditLog } from './audit/index.js';
+import { createFetchPolicy, createGuestFetch, createNetFetch, type FetchSessionLookup } from './net/index.js';
 import {
   createBundleAdapter,
   createManifestTools,
-  createNetFetch,
   createRunBundleTool,
   createWasiRuntime,
   findWasmtime,
@@ -22,7 +22,7 @@ import { createPython } from './python/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ShadowService } from './shadow/index.js';
-import type { SessionManager } from './sessions/index.js';
+import { readAuditReferences, type SessionManager } from './sessions/index.js';
 import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
 import { registerWebRoutes } from './web/index.js';
@@ -38,7 +38,23 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const { paths, env, logger } = ctx;
   const stateDir = paths.stateDir;
   const { config, file: configFile } = await loadConfig(paths.configFile, env);
-  const audit = createAuditLog({ stateDir, logger });
+  // The sessions' event logs record the audit seq of each tool call: the audit log checks itself against them.
+  const audit = createAuditLog({
+    stateDir,
+    logger,
+    references: async (workspace) => {
+      let ids: string[];
+      try {
+        ids = ctx
+          .sessions()
+          .list(workspace)
+          .map((s) => s.sessionId);
+      } catch {
+        return []; // before the session manager exists nothing refers to the log yet
+      }
+      return readAuditReferences(stateDir, ids);
+    },
+  });
   const policy = createPolicy({ stateDir, audit, logger });
   // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
   // bundles) cannot reach what the built-in tools are denied.
@@ -79,29 +95,23 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     );
   const wasi = createWasiRuntime({ logger, audit, netFetch, wasmtimePath: wasmtime });
   const adapt = createBundleAdapter();
-  // Sandboxed code's network access: each host is a policy decision for the session ("ask" cannot reach a
-  // person from inside a running module, so only an allow — a project rule or auto mode — lets it through).
-  const decideHost = async (sessionId: string | undefined, tool: string, host: string) => {
-    const live = sessionId ? ctx.sessions().get(sessionId) : null;
-    if (!live) return { action: 'deny' as const, rule: 'netFetch needs a session' };
-    return policy.decide({
-      workspace: live.meta.workspace,
-      sessionId: live.id,
-      mode: live.meta.mode,
-      tool,
-      kind: 'fetch',
-      target: { hosts: [host] },
-    });
+  // Sandboxed code's network access: every host and address is the person's policy's decision for the
+  // session (the net capability asks it; see docs/security.md).
+  const session: FetchSessionLookup = (id) => {
+    try {
+      const { meta } = ctx.sessions().get(id);
+      return { workspace: meta.workspace, mode: meta.mode };
+    } catch {
+      return null; // no such session: its fetches are refused
+    }
   };
+  const fetchPolicy = createFetchPolicy({ decide: (q) => policy.decide(q), session });
+  const guestFetch = createGuestFetch({ service: netFetch, policy: fetchPolicy, session });
   const runDeps: RunBundleDeps = {
     runtime: wasi,
     loadBundle: async (name) => adapt(await bundles.load(name)),
-    // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each host
-    // ("ask" cannot reach a person from inside a running module, so only an allow lets it through).
-    decideFetch: async (q) => {
-      const d = await decideHost(q.sessionId, q.bundle, q.host);
-      return { allow: d.action === 'allow', rule: d.rule };
-    },
+    // The manifest's netFetch list is what a bundle may ask for; the person's policy decides each request.
+    fetchPolicy,
     ...(config.wasi?.runner ? { runner: config.wasi.runner } : {}),
     ...(config.wasi?.maxLimits
       ? { maxLimits: Object.fromEntries(Object.entries(config.wasi.maxLimits).filter(([, v]) => v !== undefined)) }
@@ -114,32 +124,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       const b = await bundles.load('python');
       return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
     },
-    // Every guest fetch is a policy decision on its host; "ask" cannot reach a person from inside a
-    // running interpreter, so only an allow (project rule or auto mode) lets it through.
-    netFetch: async (req, c) => {
-      const u = new URL(req.url);
-      const host = u.hostname;
-      const d = await decideHost(c.sessionId, 'python', host);
-      if (d.action !== 'allow') {
-        throw new ShadowboxError(
-          ErrorCodes.NetFetchRefused,
-          'host_not_allowed',
-          `${host} is not allowed for python (${d.rule}); allow it with: shadowbox policy allow --host ${host}`,
-          { host, rule: d.rule },
-        );
-      }
-      const r = await netFetch.fetch(
-        { url: req.url, method: req.method, headers: req.headers, body: req.body },
-        // The policy allowed this host; the rule carries the URL's own scheme and port (a host rule allows any).
-        {
-          rules: [
-            { host, scheme: u.protocol === 'http:' ? 'http' : 'https', ...(u.port ? { port: Number(u.port) } : {}) },
-          ],
-          ...(c.sessionId ? { sessionId: c.sessionId, workspace: ctx.sessions().get(c.sessionId).meta.workspace } : {}),
-        },
-      );
-      return { url: r.url, status: r.status, headers: r.headers, body: r.body };
-    },
+    netFetch: guestFetch('python'),
   });
 
   // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
@@ -216,10 +201,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   };
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
-    review: reviewPort(shadow, ctx.sessions),
+    review: reviewPort(shadow, ctx.sessions, (ws) => audit.seal(ws)),
     tools: toolsPort(runtimeFor, ctx.sessions),
     policy: policyPort(policy),
-    audit: { query: (p) => audit.query(p), verify: (ws) => audit.verify(ws) },
+    audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),
   });
 
@@ -250,10 +235,15 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
+      // Every turn end signs the audit log, so its unsigned tail is normally empty.
       checkpoint: async (meta, turnId, summary) => {
-        const cp = await shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary);
-        if (cp) watchWorkspace(meta.workspace);
-        return cp;
+        try {
+          const cp = await shadow.checkpoint(meta.sessionId, meta.workspace, turnId, summary);
+          if (cp) watchWorkspace(meta.workspace);
+          return cp;
+        } finally {
+          await audit.seal(meta.workspace).catch((e: unknown) => logger.error(`audit seal: ${(e as Error).message}`));
+        }
       },
       onSessionEvent: (meta, type, data) => {
         // Prompts are recorded by digest, length and a short preview (the audit log redacts token-shaped strings), not their text.
@@ -330,7 +320,12 @@ async function bundleTools(
   return loaded.flat();
 }
 
-function reviewPort(shadow: ShadowService, sessions: () => SessionManager): ReviewPort {
+/** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
+function reviewPort(
+  shadow: ShadowService,
+  sessions: () => SessionManager,
+  seal: (workspace: string) => Promise<void>,
+): ReviewPort {
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
       sessions().get(sessionId).emit({ type: 'review', action, paths, clientId });
@@ -343,7 +338,7 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
     status: (t) => shadow.status(t),
     diff: (t, p) => shadow.diff(t, p),
     accept: async (t, sel, client) => {
-      const r = await shadow.accept(t, sel, client.id);
+      const r = await shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(
         t.sessionId,
         'accept',
@@ -353,12 +348,12 @@ function reviewPort(shadow: ShadowService, sessions: () => SessionManager): Revi
       return r;
     },
     reject: async (t, sel, client) => {
-      const r = await shadow.reject(t, sel, client.id);
+      const r = await shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
     },
     undo: async (t, client) => {
-      const r = await shadow.undo(t, client.id);
+      const r = await shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined));
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
     },

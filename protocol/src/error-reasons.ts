@@ -27,6 +27,9 @@ export const ErrorReasons = {
     invalid_limits: 'A WASI run limit is not a positive number.',
     invalid_argv: 'A WASI run needs at least the program name in argv.',
     invalid_mount: 'A WASI mount point is not allowed.',
+    invalid_command_arguments:
+      'A language-server command (`shadowbox.accept`, `shadowbox.reject`) did not get `[{uri, hunks?}]`.',
+    unknown_command: 'The language server has no such command (`workspace/executeCommand`).',
   },
   InternalError: {
     internal: 'An unexpected failure inside the daemon (logged with its stack on the daemon side).',
@@ -70,6 +73,7 @@ export const ErrorReasons = {
   },
   NotAttached: {
     not_attached: 'Attach to the session first.',
+    daemon_unavailable: 'The language server has no daemon connection right now (it reconnects by itself).',
   },
   SessionAmbiguous: {
     several_sessions_pending:
@@ -149,6 +153,7 @@ export const ErrorReasons = {
     policy_denied: 'A policy rule or the mode denied the call (`data.rule`).',
     user_denied: 'A person denied the call.',
     policy_failed: 'The policy could not decide, so the call was denied.',
+    path_denied: 'A call the policy let run reached a path a deny rule keeps from it (`data.path`, `data.rule`).',
   },
   PermissionTimeout: {
     permission_timeout: 'Nobody answered the permission question in time; the call was denied.',
@@ -158,8 +163,11 @@ export const ErrorReasons = {
     rules_file_unreadable: 'The project rules file cannot be read.',
     rules_file_corrupt: 'The project rules file is not valid (it is not overwritten).',
     bad_path_pattern: 'A rule path must be relative to the workspace, without `..`.',
-    bad_host_pattern: 'A rule host must be an exact host or `*.domain`.',
+    bad_host_pattern: 'A rule host must be a host name, an IP address or `*.domain` (no scheme, port or path).',
     unknown_rule_id: 'No project rule with that id.',
+    bad_rule: 'A rule fails its schema, e.g. an unknown key (`data.field` names it).',
+    rule_matches_everything: 'An allow rule names nothing (it would allow every call); write `tool: "*"` to mean that.',
+    port_without_host: 'A rule `port` narrows a `host`; give the host too.',
   },
 
   HunkNotFound: {
@@ -177,13 +185,18 @@ export const ErrorReasons = {
   UndoRefused: {
     changed_since_accept: 'The files changed since the accept; undo would lose those changes.',
   },
-  ReviewStale: {},
+  ReviewStale: {
+    unsaved_buffer:
+      'The file has unsaved edits in the editor, so the language server does not let the daemon write it: save or revert first.',
+  },
   ShadowFailed: {
     write_failed: 'Staging the accepted files failed; nothing was changed.',
     git_failed: 'A git command on the shadow repository failed.',
     branch_exists: 'The export branch exists already.',
     invalid_branch: 'Not a valid branch name.',
     nothing_to_export: 'The session has no commits to export.',
+    edit_refused:
+      'The editor did not apply the language server’s edit (`workspace/applyEdit` answered `applied: false`).',
   },
 
   AuditCorrupt: {
@@ -196,13 +209,17 @@ export const ErrorReasons = {
     chain_broken: 'An entry does not link to the previous one.',
     head_corrupt: 'The signed head file is unreadable.',
     head_missing: 'The signed head file is missing.',
-    truncated_tail: 'Entries the signed head covers are missing (the log was cut).',
+    truncated_tail: 'Entries the signed head or a session’s event log refers to are missing (the log was cut).',
+    bad_mac: 'An entry no signature covers yet was not written with the daemon key (forged or replaced).',
+    reference_mismatch: 'A session’s event log refers to a seq that records another call.',
+    unsigned_tail: 'Entries after the newest signed checkpoint (a failure only with `strict`).',
   },
   AuditFailed: {
     key_corrupt: 'The daemon key file is unreadable (left as is).',
     key_write_failed: 'The daemon key could not be written.',
     audit_closed: 'The audit log is closed.',
     append_failed: 'An audit entry could not be written.',
+    audit_unavailable: 'A tool call was not run because its audit entry could not be written (write-ahead).',
   },
 
   ProviderAuth: {
@@ -237,6 +254,10 @@ export const ErrorReasons = {
     duplicate_tool: 'Two tools have the same name.',
     invalid_tool_schema: 'A tool’s input schema has no JSON Schema form.',
     wasmtime_missing: 'The config asks for the wasmtime runner but no wasmtime binary is found.',
+    state_dir_unsafe: 'The state folder belongs to another user or others can write it (its mode is never changed).',
+    socket_dir_unsafe: 'The socket’s folder belongs to another user or others can write it (e.g. /tmp).',
+    socket_path_taken: 'Something that is not a stale socket is at the socket path; it is left alone.',
+    socket_in_use: 'Something is listening on the socket path already.',
   },
   ProviderRequestInvalid: {
     bad_request: 'The provider rejected the request (400/413/422).',
@@ -358,7 +379,7 @@ export const ErrorCodeDocs = {
   MergeConflict: 'Reserved, not sent by this version: an accept met the person’s own overlapping edits.',
   NothingToUndo: 'There is no accept to undo.',
   UndoRefused: 'Undo would overwrite later changes.',
-  ReviewStale: 'Reserved, not sent by this version: the review no longer matches the workspace.',
+  ReviewStale: 'The review no longer matches what the person has (sent by the language server, not the daemon).',
   ShadowFailed: 'The shadow workspace could not complete an operation.',
   AuditCorrupt: '`audit verify` found the log altered or damaged.',
   AuditFailed: 'The audit log could not be written.',

@@ -130,6 +130,11 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     durationMs: z.number().optional(),
     changed: z.array(z.string()).optional(),
     data: z.record(z.string(), z.unknown()).optional(),
+    auditSeq: z
+      .number()
+      .int()
+      .optional()
+      .describe("Seq of the call's write-ahead entry in the workspace's audit log (audit/verify cross-checks it)."),
   }),
   z.object({
     type: z.literal('permission_request'),

@@ -36,17 +36,37 @@ export const ToolsCall = defineRequest({
     durationMs: z.number(),
     changed: z.array(z.string()).optional(),
     data: z.record(z.string(), z.unknown()).optional(),
+    auditSeq: z.number().int().optional().describe("Seq of the call's write-ahead entry in the audit log."),
   }),
 });
 
-export const PolicyRule = z.object({
-  id: z.string().optional(),
-  action: PolicyAction,
-  tool: z.string().optional().describe('Tool name, or a glob such as "mcp__*".'),
-  kind: ToolKind.optional(),
-  path: z.string().optional().describe('Path glob relative to the workspace (picomatch).'),
-  host: z.string().optional().describe('Host for fetch: exact host or *.domain.'),
-});
+/**
+ * One project rule. Strict: an unknown key (`paths` for `path`) is refused, never dropped — dropping it
+ * would turn a narrow rule into one about everything.
+ */
+export const PolicyRule = z
+  .object({
+    id: z.string().min(1).optional(),
+    action: PolicyAction,
+    tool: z.string().min(1).optional().describe('Tool name, or a glob such as "mcp__*".'),
+    kind: ToolKind.optional(),
+    path: z.string().min(1).optional().describe('Path glob relative to the workspace (picomatch).'),
+    host: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Host for fetch: exact host, IP address (any notation) or *.domain; matched in canonical form.'),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(
+        'Port for fetch (with host); a non-public address is reachable only through an allow rule naming it and its port.',
+      ),
+  })
+  .strict();
 
 export const PolicyList = defineRequest({
   method: 'policy/list',
@@ -60,11 +80,13 @@ export const PolicySetRules = defineRequest({
   method: 'policy/set',
   direction: 'clientToDaemon',
   doc: 'Replaces or edits the project rules of a workspace (a person at the CLI; the agent has no tool that reaches this).',
-  params: z.object({
-    workspace: z.string(),
-    add: z.array(PolicyRule).default([]),
-    remove: z.array(z.string()).default([]),
-  }),
+  params: z
+    .object({
+      workspace: z.string(),
+      add: z.array(PolicyRule).default([]),
+      remove: z.array(z.string()).default([]),
+    })
+    .strict(),
   result: z.object({ rules: z.array(PolicyRule) }),
 });
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, realpath, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditEntry, SessionCreate, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
+import { AuditEntry, PolicyList, PolicySetRules, SessionCreate, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { workspaceStateDir } from '../../daemon/src/state/paths.js';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -157,6 +157,37 @@ describe('shadowbox review, policy and audit commands', () => {
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/--tool/);
     expect((await cli('policy', 'remove')).code).toBe(2);
+  });
+
+  // Issue 14 §4: policy/set dropped the unknown key of {action: "allow", paths: "docs/**"} and stored allow-everything.
+  it('every policy input is strict: unknown keys and rules about everything are refused, naming the field', async () => {
+    const before = (await c.request(PolicyList, { workspace: ws })).rules;
+    const err = await c
+      .request(PolicySetRules, { workspace: ws, add: [{ action: 'allow', paths: 'docs/**' } as never] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: -32602, data: { reason: 'invalid_params', field: 'add.0.paths' } });
+    const everything = await c
+      .request(PolicySetRules, { workspace: ws, add: [{ action: 'allow' }] })
+      .catch((e: unknown) => e);
+    expect(everything).toMatchObject({ code: -33303, data: { reason: 'rule_matches_everything', field: 'add.0' } });
+    const stray = await c
+      .request(PolicySetRules, { workspace: ws, rules: [{ action: 'deny', path: 'x/**' }] } as never)
+      .catch((e: unknown) => e);
+    expect(stray).toMatchObject({ code: -32602, data: { field: 'rules' } });
+    const unknownFlag = await cli('policy', 'allow', '--paths', 'docs/**');
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toContain("'--paths'");
+    const badKind = await cli('policy', 'allow', '--kind', 'everything');
+    expect(badKind.code).toBe(1);
+    expect(badKind.stderr).toContain('add.0.kind');
+    expect((await cli('policy', 'allow', '--kind', 'fetch', '--port', '8080')).stderr).toContain('add.0.port');
+    expect((await cli('policy', 'allow', '--host', '127.0.0.1', '--port', 'x')).code).toBe(2);
+    expect((await c.request(PolicyList, { workspace: ws })).rules).toEqual(before);
+    const ok = await cli('policy', 'allow', '--kind', 'fetch', '--host', '127.0.0.1', '--port', '8080');
+    expect(ok.code).toBe(0);
+    const added = (await c.request(PolicyList, { workspace: ws })).rules.find((r) => r.port === 8080);
+    expect(added).toMatchObject({ action: 'allow', kind: 'fetch', host: '127.0.0.1', port: 8080 });
+    await c.request(PolicySetRules, { workspace: ws, remove: [added?.id ?? ''] });
   });
 
   it('audit show lists the tool calls; audit verify passes, then names the entry someone edited', async () => {

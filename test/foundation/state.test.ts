@@ -120,15 +120,87 @@ describe('state dir, file modes and the web port file', () => {
     }
   });
 
-  it('tightens an existing state dir that was created too open', async () => {
+  // Issue 14 §5: the daemon chmod'ed whatever folder it was given (SHADOWBOX_STATE_DIR=$HOME became 0700).
+  it('leaves the mode of an existing state dir alone (a stand-in for $HOME) and says how to tighten it', async () => {
     const stateDir = await makeTempDir();
     await chmod(stateDir, 0o755);
     const d = await startTestDaemon({ stateDir, web: false });
     try {
-      expect(await mode(stateDir)).toBe(0o700);
+      expect(await mode(stateDir)).toBe(0o755);
+      expect(await readFile(path.join(stateDir, 'daemon.log'), 'utf8')).toContain(`chmod 700 ${stateDir}`);
     } finally {
       await d.stop();
       await d.cleanup();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Issue 14 §5: with SHADOWBOX_SOCKET=/tmp/s.sock the daemon turned /tmp into 0700, and with a socket in `/` the
+// machine's root; it also removed a regular file at the socket path. Temp folders stand in for /tmp and /.
+describe('the daemon never damages what it does not own', () => {
+  it('refuses a socket or state dir in a shared folder (a stand-in for /tmp), whose mode stays 1777', async () => {
+    const shared = await makeTempDir('shared');
+    await chmod(shared, 0o1777);
+    const stateDir = await makeTempDir();
+    try {
+      const sock = await runDaemonToExit(
+        ['--no-web'],
+        daemonEnv(stateDir, { SHADOWBOX_SOCKET: path.join(shared, 's.sock') }),
+      );
+      expect(sock.code).not.toBe(0);
+      expect(sock.stderr).toContain(`the socket folder ${shared} can be written by other users (mode 1777)`);
+      expect(sock.stderr).toContain(path.join(shared, `shadowbox-${process.getuid?.() ?? 'me'}`, 's.sock'));
+      expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+      const state = await runDaemonToExit(['--no-web'], daemonEnv(shared));
+      expect(state.code).not.toBe(0);
+      expect(state.stderr).toContain(`the state folder ${shared} can be written by other users`);
+      expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+      // The suggested private subfolder works: created 0700 by the daemon inside the shared one.
+      const privateSock = path.join(shared, `shadowbox-${process.getuid?.() ?? 'me'}`, 's.sock');
+      const d = await startTestDaemon({ stateDir, web: false, env: { SHADOWBOX_SOCKET: privateSock } });
+      try {
+        expect(await mode(path.dirname(privateSock))).toBe(0o700);
+        expect((await stat(privateSock)).isSocket()).toBe(true);
+      } finally {
+        await d.stop();
+      }
+      expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a socket in a folder of ours that others cannot write (a stand-in for /) leaves that folder 0755', async () => {
+    const root = await makeTempDir('root');
+    await chmod(root, 0o755);
+    const stateDir = await makeTempDir();
+    try {
+      const d = await startTestDaemon({ stateDir, web: false, env: { SHADOWBOX_SOCKET: path.join(root, 's.sock') } });
+      try {
+        expect((await stat(path.join(root, 's.sock'))).isSocket()).toBe(true);
+        expect(await mode(root)).toBe(0o755);
+      } finally {
+        await d.stop();
+      }
+      expect(await mode(root)).toBe(0o755);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('never removes a regular file at the socket path', async () => {
+    const stateDir = await makeTempDir();
+    const socketPath = path.join(stateDir, 'daemon.sock');
+    await writeFile(socketPath, 'my notes, not a socket');
+    try {
+      const r = await runDaemonToExit(['--no-web'], daemonEnv(stateDir, { SHADOWBOX_SOCKET: socketPath }));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`${socketPath} exists and is not a socket`);
+      expect(await readFile(socketPath, 'utf8')).toBe('my notes, not a socket');
+    } finally {
       await rm(stateDir, { recursive: true, force: true });
     }
   });
@@ -151,7 +223,13 @@ describe('the daemon lock', () => {
       }),
       { mode: 0o600 },
     );
-    await writeFile(socketPath, 'stale');
+    // A socket file nobody listens on: bound by a process killed before it could remove it.
+    const binder = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
+    await new Promise((r) => binder.once('exit', r));
+    expect((await stat(socketPath)).isSocket()).toBe(true);
     const d = await startTestDaemon({ stateDir, web: false });
     try {
       const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as {

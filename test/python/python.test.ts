@@ -167,14 +167,67 @@ describe('python through the daemon', () => {
     it('is refused without a policy rule for the host', async () => {
       const before = hits;
       const { data } = await py({ code: code(url) });
-      expect(data.stdout).toBe('refused host_not_allowed\nurllib refused\n');
+      expect(data.stdout).toBe('refused policy_denied\nurllib refused\n');
       expect(hits).toBe(before);
     });
 
-    // Needs the daemon's python fetch handler to pass the URL's scheme and port in its netFetch rule
-    // (a bare { host } rule means https on 443, so http://127.0.0.1:PORT is refused by the allowlist).
-    it('reaches the host once the project policy allows it', async () => {
+    // Issue 14 §2: in auto mode the fetch rule used to be built from the URL's own host, so every spelling
+    // of a loopback address reached this server. Auto mode never implies a non-public address.
+    it('in auto mode, no spelling of a loopback or metadata address is reached', async () => {
+      const auto = (await c.request(SessionCreate, { workspace: ws, mode: 'auto' })).sessionId;
+      const port = (server.address() as AddressInfo).port;
+      const hosts = [
+        '127.0.0.1',
+        '127.1',
+        '0x7f000001',
+        '0177.0.0.1',
+        '2130706433',
+        '0.0.0.0',
+        '0',
+        'localhost',
+        '[::1]',
+        '[::]',
+        '[::ffff:127.0.0.1]',
+        '[0:0:0:0:0:ffff:7f00:1]',
+        '[::ffff:169.254.169.254]',
+        '[64:ff9b::a9fe:a9fe]',
+        '[2002:a9fe:a9fe::1]',
+        '169.254.169.254',
+        '10.0.0.1',
+        '192.168.0.1',
+        '100.64.0.1',
+        '[fd00::1]',
+        '[fe80::1]',
+      ];
+      const before = hits;
+      const { data } = await py(
+        {
+          code: [
+            'import shadowbox',
+            `for h in ${JSON.stringify(hosts)}:`,
+            '    try:',
+            `        shadowbox.fetch("http://%s:${port}/x" % h)`,
+            '        print(h, "REACHED")',
+            '    except shadowbox.FetchError as e:',
+            '        print(h, e.reason)',
+          ].join('\n'),
+        },
+        auto,
+      );
+      expect(data.stderr).toBe('');
+      expect(data.stdout).toBe(hosts.map((h) => `${h} address_not_allowed\n`).join(''));
+      expect(hits).toBe(before);
+    });
+
+    it('reaches the host once a project rule names its address and port', async () => {
+      const port = Number(new URL(url).port);
+      // A host rule without the port allows the name, not a loopback address behind it.
       await c.request(PolicySetRules, { workspace: ws, add: [{ action: 'allow', kind: 'fetch', host: '127.0.0.1' }] });
+      expect((await py({ code: code(url) })).data.stdout).toBe('refused address_not_allowed\nurllib refused\n');
+      await c.request(PolicySetRules, {
+        workspace: ws,
+        add: [{ action: 'allow', kind: 'fetch', host: '127.0.0.1', port }],
+      });
       const before = hits;
       const { data } = await py({ code: code(url) });
       expect(data.stderr).toBe('');
@@ -187,7 +240,7 @@ describe('python through the daemon', () => {
             code: 'import shadowbox\ntry:\n    shadowbox.fetch("http://127.0.0.2:9/")\nexcept shadowbox.FetchError as e:\n    print(e.reason)',
           })
         ).data.stdout,
-      ).toBe('host_not_allowed\n');
+      ).toBe('policy_denied\n');
     });
   });
 

@@ -153,7 +153,8 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
       tool: c.name,
       kind: desc?.kind ?? 'other',
       summary: desc?.summary ?? c.name,
-      input: input ?? c.arguments,
+      // An input nested too deeply to serialize again is logged as the model's own text.
+      input: input !== undefined && !nestsDeeperThan(input, MAX_LOGGED_DEPTH) ? input : c.arguments,
       status: 'pending',
     });
     return { call: c, input, parseError, concurrent: desc?.concurrent ?? false };
@@ -208,6 +209,23 @@ async function runOne(
     durationMs: r.durationMs,
     ...(r.changed ? { changed: r.changed } : {}),
     ...(r.data ? { data: r.data } : {}),
+    ...(r.auditSeq !== undefined ? { auditSeq: r.auditSeq } : {}),
   });
   return r;
+}
+
+/** Nesting the session log keeps as a value; deeper inputs (9,000 levels overflow JSON.stringify) are kept as text. */
+const MAX_LOGGED_DEPTH = 256;
+
+/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be arbitrarily deep). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(v))
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }

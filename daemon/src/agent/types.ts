@@ -13,6 +13,8 @@ export interface ToolCallOutcome {
   durationMs: number;
   changed?: string[];
   data?: Record<string, unknown>;
+  /** Seq of the call's write-ahead audit entry (`tool.start`); the session's event log keeps it for cross-checks. */
+  auditSeq?: number;
 }
 
 /** What the loop needs of the tool runtime. */

@@ -24,3 +24,11 @@ export function entryHash(e: Omit<Entry, 'hash'>): string {
 export function genesisHash(workspace: string): string {
   return sha256Hex(`shadowbox-audit-v1\0${workspace}`);
 }
+
+/**
+ * The prevHash of the first entry of a new segment (started at `seq` after the writer found the previous
+ * chain broken): bound to the workspace and the seq, never to the broken chain it refuses to extend.
+ */
+export function segmentGenesisHash(workspace: string, seq: number): string {
+  return sha256Hex(`shadowbox-audit-v1\0${workspace}\0segment\0${seq}`);
+}

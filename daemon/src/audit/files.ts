@@ -71,3 +71,50 @@ export async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
     off += bytesWritten;
   }
 }
+
+/** The end of a log as complete lines, oldest first, reaching back to the newest checkpoint line and the entry it signs. */
+export interface TailWindow {
+  lines: string[];
+  /** True when `lines` begin at the start of the file (no checkpoint was found on the way). */
+  fromStart: boolean;
+}
+
+const isCheckpointLine = (l: string) => l.startsWith('{"checkpoint"');
+
+/**
+ * Reads the log backwards from `end` until it holds the newest checkpoint line and an entry before it, or
+ * the start of the file. Null when that takes more than `maxBytes` (a log whose checkpoints were stripped:
+ * the caller verifies it from the start instead).
+ */
+export async function tailWindow(fh: FileHandle, end: number, maxBytes = 64 * 1024 * 1024): Promise<TailWindow | null> {
+  const CHUNK = 64 * 1024;
+  let buf = Buffer.alloc(0);
+  let start = end;
+  while (start > 0) {
+    if (end - start > maxBytes) return null;
+    const from = Math.max(0, start - CHUNK);
+    const chunk = Buffer.alloc(start - from);
+    await fh.read(chunk, 0, chunk.length, from);
+    buf = Buffer.concat([chunk, buf]);
+    start = from;
+    const all = buf.toString('utf8').split('\n');
+    if (all.at(-1) === '') all.pop();
+    // The first piece is a whole line only at the start of the file.
+    const complete = start === 0 ? all : all.slice(1);
+    const cp = complete.findLastIndex(isCheckpointLine);
+    if (cp > 0 && complete.slice(0, cp).some((l) => !isCheckpointLine(l) && parseEntry(l) !== null))
+      return { lines: complete, fromStart: start === 0 };
+  }
+  const all = buf.toString('utf8').split('\n');
+  if (all.at(-1) === '') all.pop();
+  return { lines: all, fromStart: true };
+}
+
+/** The first line of the log as an entry (where its segment starts), or null. */
+export async function firstEntry(fh: FileHandle): Promise<Entry | null> {
+  const b = Buffer.alloc(64 * 1024);
+  const { bytesRead } = await fh.read(b, 0, b.length, 0);
+  const text = b.subarray(0, bytesRead).toString('utf8');
+  const nl = text.indexOf('\n');
+  return nl < 0 ? null : parseEntry(text.slice(0, nl));
+}

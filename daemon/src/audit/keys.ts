@@ -1,21 +1,29 @@
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { createHmac, randomBytes, createPublicKey, timingSafeEqual, verify as nodeVerify } from 'node:crypto';
+import { chmod, link, lstat, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { Logger } from '../state/index.js';
+import { fsyncDir, type Logger, writeFileAtomic } from '../state/index.js';
 import { sha256Hex } from './canonical.js';
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
 const KeyFile = z.object({ keytype: z.literal('ed25519'), public: hex(64), private: hex(64) }).strict();
 
-/** The daemon's signing key: signs audit checkpoints. */
+/** The daemon's signing key: signs audit checkpoints and authenticates every entry. */
 export interface DaemonKey {
   keyId: string;
   publicKey: Uint8Array;
   sign(message: Uint8Array): Uint8Array;
   verify(message: Uint8Array, sig: Uint8Array): boolean;
+  /**
+   * HMAC-SHA256 (64 hex) of an entry's hash in a workspace's log, under a key derived from the seed: every
+   * entry carries one, so an entry written without the key (a forged tail, a rewrite) is told from one the
+   * daemon wrote even before a checkpoint signs it.
+   */
+  mac(workspace: string, hash: string): string;
+  /** Whether `tag` is this key's mac of (workspace, hash); constant time. */
+  checkMac(workspace: string, hash: string, tag: string): boolean;
 }
 
 /** `<state dir>/daemon-key.json`, 0600: the Ed25519 seed and its public half. */
@@ -34,9 +42,18 @@ function fromSeed(seed: Uint8Array): DaemonKey {
     format: 'der',
     type: 'spki',
   });
+  const macKey = createHmac('sha256', seed).update('shadowbox-audit-entry-mac-v1').digest();
+  const mac = (workspace: string, hash: string) =>
+    createHmac('sha256', macKey).update(`${workspace}\0${hash}`).digest('hex');
   return {
     keyId: sha256Hex(pair.publicKey).slice(0, 16),
     publicKey: pair.publicKey,
+    mac,
+    checkMac: (workspace, hash, tag) => {
+      const want = Buffer.from(mac(workspace, hash), 'hex');
+      const got = /^[0-9a-f]{64}$/.test(tag) ? Buffer.from(tag, 'hex') : Buffer.alloc(0);
+      return got.length === want.length && timingSafeEqual(got, want);
+    },
     sign: (m) => nacl.sign.detached(m, pair.secretKey),
     verify: (m, s) => {
       try {
@@ -49,7 +66,12 @@ function fromSeed(seed: Uint8Array): DaemonKey {
 }
 
 async function read(file: string, logger: Logger): Promise<DaemonKey> {
-  const st = await stat(file);
+  const st = await lstat(file);
+  // A link (or anything but a plain file) in its place is not the key, and is not followed or chmod'ed.
+  if (!st.isFile())
+    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', `daemon key ${file} is not a regular file`, {
+      file,
+    });
   if ((st.mode & 0o077) !== 0) {
     logger.warn(`audit: ${file} was readable by others (mode ${(st.mode & 0o777).toString(8)}); set to 0600`);
     await chmod(file, 0o600);
@@ -101,8 +123,13 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
     public: Buffer.from(key.publicKey).toString('hex'),
     private: Buffer.from(seed).toString('hex'),
   };
+  // Written whole or not at all (temp file, fsync, then link into place): a crash or a full disk never
+  // leaves a half-written key, and link() never replaces a key another process created meanwhile.
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(file, JSON.stringify(body) + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFileAtomic(tmp, JSON.stringify(body) + '\n', { mode: 0o600 });
+    await link(tmp, file);
+    await fsyncDir(path.dirname(file));
     logger.info(`audit: generated daemon key ${key.keyId} in ${file}`);
     return key;
   } catch (e) {
@@ -115,6 +142,8 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
       { file },
       { cause: e },
     );
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 

@@ -49,9 +49,11 @@ describe('append, query, chain', () => {
     const entries = lines.filter(isEntry).map((l) => JSON.parse(l) as { seq: number; prevHash: string; hash: string });
     expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (let i = 1; i < entries.length; i++) expect(entries[i].prevHash).toBe(entries[i - 1].hash);
-    // every 4 entries, plus one at close for the last 2
-    expect(lines.filter((l) => !isEntry(l))).toHaveLength(3);
-    expect(await verify()).toEqual({ ok: true, entries: 10, checkpoints: 3 });
+    // after the first entry (a new log is signed at once), then every 4 entries, plus one at close for the last
+    expect(
+      lines.filter((l) => !isEntry(l)).map((l) => (JSON.parse(l) as { checkpoint: { seq: number } }).checkpoint.seq),
+    ).toEqual([1, 5, 9, 10]);
+    expect(await verify()).toEqual({ ok: true, entries: 10, checkpoints: 4 });
     expect((await stat(file())).mode & 0o777).toBe(0o600);
     expect((await stat(daemonKeyPath(stateDir))).mode & 0o777).toBe(0o600);
   });
@@ -215,7 +217,7 @@ describe('verify names the first bad entry', () => {
     });
     await writeLines(out);
     const r = await verify();
-    expect(r).toMatchObject({ ok: false, firstBad: { seq: 4, reason: 'checkpoint_mismatch' } });
+    expect(r).toMatchObject({ ok: false, firstBad: { seq: 5, reason: 'checkpoint_mismatch' } });
   });
 
   it('bad signature on a checkpoint line', async () => {
@@ -223,7 +225,7 @@ describe('verify names the first bad entry', () => {
     const i = lines.findIndex((l) => !isEntry(l));
     lines[i] = lines[i].replace(/"sig":"(.)/, (_, c: string) => `"sig":"${c === '0' ? '1' : '0'}`);
     await writeLines(lines);
-    expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: 4, line: i + 1, reason: 'bad_signature' } });
+    expect(await verify()).toMatchObject({ ok: false, firstBad: { seq: 1, line: i + 1, reason: 'bad_signature' } });
   });
 
   it('a replaced daemon key makes every checkpoint fail', async () => {
@@ -312,20 +314,30 @@ describe('verify names the first bad entry', () => {
     expect(await verify()).toMatchObject({ ok: false, firstBad: { reason: 'head_missing' } });
   });
 
-  it('a crash between checkpoints loses nothing that was written and verifies clean', async () => {
+  it('a crash between checkpoints loses nothing: the unsigned tail is reported, fails --strict, and is signed at the next start', async () => {
     const log = make({ checkpointEvery: 100 });
     for (let i = 0; i < 5; i++) await log.append({ type: 'tool.call', workspace: ws, data: { i } });
-    // no close: as after kill -9, the entries are in the file but no checkpoint covers them
-    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({
+    // no close: as after kill -9, the entries are in the file but only the first is signed
+    const fresh = () => createAuditLog({ stateDir, logger: silentLogger });
+    expect(await fresh().verify(ws)).toEqual({
       ok: true,
       entries: 5,
-      checkpoints: 0,
+      checkpoints: 1,
+      unsignedTail: { count: 4, fromSeq: 2, toSeq: 5 },
     });
+    expect(await fresh().verify(ws, { strict: true })).toMatchObject({
+      ok: false,
+      firstBad: { seq: 2, reason: 'unsigned_tail' },
+      unsignedTail: { count: 4 },
+    });
+    // The next writer authenticates the tail (every entry carries the key's mac) and signs it at open.
+    const next = make();
+    await next.append({ type: 'after', workspace: ws, data: {} });
+    await next.seal(ws);
+    expect(await next.verify(ws, { strict: true })).toEqual({ ok: true, entries: 6, checkpoints: 3 });
+    // An emptied log is not an empty one: the signed head still says what it held.
+    await next.close();
     await truncate(file(), 0);
-    expect(await createAuditLog({ stateDir, logger: silentLogger }).verify(ws)).toEqual({
-      ok: true,
-      entries: 0,
-      checkpoints: 0,
-    });
+    expect(await fresh().verify(ws)).toMatchObject({ ok: false, firstBad: { seq: 1, reason: 'truncated_tail' } });
   });
 });

@@ -9,7 +9,7 @@ import { auditFiles, parseEntry } from './files.js';
 import { type DaemonKey, loadDaemonKey, loadOrCreateDaemonKey } from './keys.js';
 import { DEFAULT_LIMITS, type DataLimits } from './redact.js';
 import type { AuditSink } from './sink.js';
-import { verifyLog } from './verify.js';
+import { type AuditReference, verifyLog } from './verify.js';
 import { type Durability, WorkspaceWriter } from './writer.js';
 
 /** The audit log as the daemon uses it: the AuditSink others append to, plus reading and verifying. */
@@ -21,7 +21,10 @@ export interface AuditLog extends AuditSink {
     type?: string;
     limit: number;
   }): Promise<{ entries: z.infer<typeof AuditEntry>[] }>;
-  verify(workspace: string): Promise<ResultOf<typeof AuditVerify>>;
+  /** Verifies the log and the sessions' references to it; `strict` also fails on an unsigned tail. */
+  verify(workspace: string, o?: { strict?: boolean }): Promise<ResultOf<typeof AuditVerify>>;
+  /** Signs what is not yet signed (turn end, accept, undo): afterwards the unsigned tail is empty. */
+  seal(workspace: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,12 @@ export interface AuditLogDeps {
   durability?: Durability;
   limits?: Partial<DataLimits>;
   now?: () => Date;
+  /**
+   * The tool calls the sessions' event logs say they recorded in a workspace's log (seq and callId). The
+   * writer refuses to extend a log that lost one (a cut tail) and verify reports it: the two ledgers are
+   * kept apart, so rolling the audit log back to an older signed checkpoint does not go unseen.
+   */
+  references?: (workspace: string) => Promise<AuditReference[]>;
 }
 
 /** Creates the per-workspace, hash-chained, checkpoint-signed audit log under the state dir. */
@@ -56,6 +65,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     durability: deps.durability ?? 'checkpoint',
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     now: deps.now ?? (() => new Date()),
+    ...(deps.references ? { references: deps.references } : {}),
   };
   const writer = (workspace: string) => {
     let w = writers.get(workspace);
@@ -96,13 +106,21 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       return { entries: out.slice(-p.limit) };
     },
 
-    async verify(workspace) {
+    async verify(workspace, o = {}) {
       await writers.get(workspace)?.flushed();
       return verifyLog(
         auditFiles(deps.stateDir, workspace),
         workspace,
         await loadDaemonKey(deps.stateDir, deps.logger),
+        {
+          ...(o.strict ? { strict: true } : {}),
+          references: deps.references ? await deps.references(workspace) : [],
+        },
       );
+    },
+
+    async seal(workspace) {
+      await writers.get(workspace)?.seal();
     },
 
     async close() {

@@ -3,7 +3,14 @@
  * bundles, wasi and tools never import the audit implementation.
  */
 export interface AuditSink {
-  append(entry: AuditEntryInput): Promise<void>;
+  /** Resolves once the entry is written (its receipt: seq and hash), or rejects; sinks that keep no sequence resolve undefined. */
+  append(entry: AuditEntryInput): Promise<AuditReceipt | undefined>;
+}
+
+/** Where an appended entry landed in its workspace's log. */
+export interface AuditReceipt {
+  seq: number;
+  hash: string;
 }
 
 export interface AuditEntryInput {

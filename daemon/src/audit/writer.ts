@@ -1,13 +1,15 @@
-import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
-import { type Entry, entryHash, genesisHash, sha256Hex } from './canonical.js';
-import { Checkpoint, checkCheckpoint, signCheckpoint } from './checkpoint.js';
-import { auditFiles, parseEntry, scanTail, writeAll } from './files.js';
+import { type Entry, entryHash, genesisHash } from './canonical.js';
+import { signCheckpoint } from './checkpoint.js';
+import { diskFullError, isDiskFull } from './disk-full.js';
+import { auditFiles, writeAll } from './files.js';
 import type { DaemonKey } from './keys.js';
+import { openChain } from './open-chain.js';
 import { type DataLimits, sanitizeData } from './redact.js';
-import type { AuditEntryInput } from './sink.js';
+import type { AuditEntryInput, AuditReceipt } from './sink.js';
+import type { AuditReference } from './verify.js';
 
 /** How hard an append pushes its bytes to disk. */
 export type Durability = 'checkpoint' | 'every';
@@ -18,29 +20,35 @@ export interface WriterOptions {
   durability: Durability;
   limits: DataLimits;
   now: () => Date;
+  /** The sessions' references to this workspace's log (checked at open: a cut tail is a break). */
+  references?: (workspace: string) => Promise<AuditReference[]>;
 }
 
 interface Pending {
   input: AuditEntryInput;
-  resolve: () => void;
+  resolve: (r: AuditReceipt) => void;
   reject: (e: unknown) => void;
 }
 
 /**
- * The single writer of one workspace's log. Every operation (a batch of appends, a checkpoint,
- * close) runs on one promise chain, so the chain can never fork or interleave; appends that arrive
- * while a write is in flight are batched into the next single write.
+ * The single writer of one workspace's log. Every operation (a batch of appends, a checkpoint, a seal,
+ * close) runs on one promise chain, so the chain can never fork or interleave; appends that arrive while a
+ * write is in flight are batched into the next single write. At open it extends only a chain that verifies
+ * (see open-chain.ts); every entry carries the key's mac; a new log is signed after its first batch.
  */
 export class WorkspaceWriter {
   private fh: FileHandle | null = null;
   private lastSeq = 0;
   private lastHash: string;
   private sinceCheckpoint = 0;
+  private signed = false;
   private pending: Pending[] = [];
   private drainQueued = false;
   private chain: Promise<unknown> = Promise.resolve();
   private idle: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The key the open log is written with (loaded once at open). */
+  private openKey: DaemonKey | null = null;
   readonly files: ReturnType<typeof auditFiles>;
 
   constructor(
@@ -54,7 +62,7 @@ export class WorkspaceWriter {
     this.lastHash = genesisHash(workspace);
   }
 
-  append(input: AuditEntryInput): Promise<void> {
+  append(input: AuditEntryInput): Promise<AuditReceipt> {
     if (this.closed)
       return Promise.reject(new ShadowboxError(ErrorCodes.AuditFailed, 'audit_closed', 'the audit log is closed'));
     return new Promise((resolve, reject) => {
@@ -69,6 +77,14 @@ export class WorkspaceWriter {
   /** Waits until everything appended so far is written (read-your-writes for query/verify). */
   flushed(): Promise<void> {
     return this.exclusive(async () => {});
+  }
+
+  /** Signs a checkpoint now when entries are not yet covered (turn end, accept): the unsigned tail becomes empty. */
+  seal(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.drain();
+      if (this.fh && this.sinceCheckpoint > 0) await this.checkpoint();
+    });
   }
 
   /** Writes outstanding entries, a final checkpoint, syncs and closes the file. */
@@ -95,14 +111,17 @@ export class WorkspaceWriter {
     this.drainQueued = false;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
+    const receipts: AuditReceipt[] = [];
     try {
       await this.ensureOpen();
+      const key = this.openKey ?? (await this.key());
       const lines: string[] = [];
       let seq = this.lastSeq;
       let prev = this.lastHash;
       for (const p of batch) {
-        const e = this.entry(++seq, prev, p.input);
+        const e = this.entry(key, ++seq, prev, p.input);
         lines.push(JSON.stringify(e) + '\n');
+        receipts.push({ seq: e.seq, hash: e.hash });
         prev = e.hash;
       }
       await writeAll(this.fh!, Buffer.from(lines.join('')));
@@ -111,24 +130,30 @@ export class WorkspaceWriter {
       this.lastHash = prev;
       this.sinceCheckpoint += batch.length;
     } catch (e) {
-      const err = isShadowboxError(e)
-        ? e
-        : new ShadowboxError(
-            ErrorCodes.AuditFailed,
-            'append_failed',
-            `audit append failed for ${this.files.log}`,
-            { file: this.files.log },
-            { cause: e },
-          );
+      const err = await this.failure(e);
       for (const p of batch) p.reject(err);
       await this.reset();
       return;
     }
-    for (const p of batch) p.resolve();
+    batch.forEach((p, i) => p.resolve(receipts[i]));
     await this.afterWrite();
   }
 
-  private entry(seq: number, prevHash: string, input: AuditEntryInput): Entry {
+  /** A write failure as a typed error: DiskFull for a full disk, AuditFailed (append_failed) otherwise. */
+  private async failure(e: unknown): Promise<ShadowboxError> {
+    if (isDiskFull(e)) return e instanceof ShadowboxError ? e : diskFullError(this.files.log, e);
+    if (e instanceof ShadowboxError) return e;
+    return new ShadowboxError(
+      ErrorCodes.AuditFailed,
+      'append_failed',
+      `audit append failed for ${this.files.log}`,
+      { file: this.files.log },
+      { cause: e },
+    );
+  }
+
+  /** Builds one entry: sanitized data, chained to `prevHash`, hashed, and tagged with the key's mac. */
+  entry(key: DaemonKey, seq: number, prevHash: string, input: AuditEntryInput): Entry {
     const body: Omit<Entry, 'hash'> = {
       seq,
       time: this.opts.now().toISOString(),
@@ -137,12 +162,14 @@ export class WorkspaceWriter {
       prevHash,
     };
     if (input.sessionId !== undefined) body.sessionId = String(input.sessionId);
-    return { ...body, hash: entryHash(body) };
+    const hash = entryHash(body);
+    return { ...body, hash, mac: key.mac(this.workspace, hash) };
   }
 
   private async afterWrite(): Promise<void> {
     try {
-      if (this.sinceCheckpoint >= this.opts.checkpointEvery) await this.checkpoint();
+      // A log is signed as soon as it has entries, then every checkpointEvery entries or after idling.
+      if (!this.signed || this.sinceCheckpoint >= this.opts.checkpointEvery) await this.checkpoint();
       else if (this.opts.checkpointIdleMs > 0 && !this.closed) {
         if (this.idle) clearTimeout(this.idle);
         this.idle = setTimeout(() => void this.exclusive(() => this.idleCheckpoint()), this.opts.checkpointIdleMs);
@@ -173,6 +200,7 @@ export class WorkspaceWriter {
     await writeFileAtomic(this.files.head, JSON.stringify(cp) + '\n', { mode: 0o600 });
     await writeAll(this.fh, Buffer.from(JSON.stringify({ checkpoint: cp }) + '\n'));
     this.sinceCheckpoint = 0;
+    this.signed = true;
   }
 
   private async reset(): Promise<void> {
@@ -181,102 +209,28 @@ export class WorkspaceWriter {
     await fh?.close().catch(() => undefined);
   }
 
-  /**
-   * Opens the log and finds where the chain ends. A torn last line (crash mid-write) is moved to a
-   * side file and recorded as an `audit.torn_tail` entry; a head checkpoint the log no longer
-   * reaches (truncation, rewrite) is recorded as `audit.discontinuity`, which verify keeps reporting.
-   */
+  /** Opens the log through openChain (torn tail repaired, chain verified or a new segment started). */
   private async ensureOpen(): Promise<void> {
     if (this.fh) return;
     await mkdir(this.files.dir, { recursive: true, mode: 0o700 });
-    const fh = await open(this.files.log, 'a+', 0o600);
-    try {
-      const { size } = await fh.stat();
-      const tail = await scanTail(fh, size);
-      this.lastSeq = tail.last?.seq ?? 0;
-      this.lastHash = tail.last?.hash ?? genesisHash(this.workspace);
-      this.sinceCheckpoint = 0;
-      const notes: AuditEntryInput[] = [];
-      if (tail.tornStart !== null) notes.push(...(await this.repairTorn(fh, tail.tornStart, size)));
-      const head = await this.readHead();
-      if (
-        head &&
-        (head.seq > this.lastSeq ||
-          (head.seq === this.lastSeq && head.hash !== this.lastHash) ||
-          !checkCheckpoint(await this.key(), this.workspace, head))
-      ) {
-        const reason = !checkCheckpoint(await this.key(), this.workspace, head)
-          ? 'bad_signature'
-          : head.seq > this.lastSeq
-            ? 'truncated_tail'
-            : 'checkpoint_mismatch';
-        this.logger.error(
-          `audit: ${this.files.log} does not match its signed head (seq ${head.seq}, log ends at ${this.lastSeq}): ${reason}; recorded and continuing`,
-        );
-        notes.push({
-          type: 'audit.discontinuity',
-          workspace: this.workspace,
-          data: { reason, headSeq: head.seq, headHash: head.hash, lastSeq: this.lastSeq, lastHash: this.lastHash },
-        });
-      }
-      this.fh = fh;
-      if (notes.length) {
-        const lines = notes.map((n) => {
-          const e = this.entry(this.lastSeq + 1, this.lastHash, n);
-          this.lastSeq = e.seq;
-          this.lastHash = e.hash;
-          return JSON.stringify(e) + '\n';
-        });
-        await writeAll(fh, Buffer.from(lines.join('')));
-        this.sinceCheckpoint += notes.length;
-      }
-    } catch (e) {
-      this.fh = null;
-      await fh.close().catch(() => undefined);
-      throw e;
-    }
-  }
-
-  private async repairTorn(fh: FileHandle, tornStart: number, size: number): Promise<AuditEntryInput[]> {
-    const torn = Buffer.alloc(size - tornStart);
-    await fh.read(torn, 0, torn.length, tornStart);
-    const e = parseEntry(torn.toString('utf8'));
-    if (e && e.seq === this.lastSeq + 1 && e.prevHash === this.lastHash && entryHash(e) === e.hash) {
-      // Complete entry, only the newline is missing: keep it.
-      await writeAll(fh, Buffer.from('\n'));
-      this.lastSeq = e.seq;
-      this.lastHash = e.hash;
-      return [];
-    }
-    const saved = path.join(this.files.dir, `audit.torn-${this.opts.now().getTime()}.bin`);
-    await writeFile(saved, torn, { mode: 0o600 });
-    await fh.truncate(tornStart);
-    this.logger.warn(
-      `audit: torn last line in ${this.files.log} (${torn.length} bytes after seq ${this.lastSeq}); saved to ${saved} and recorded`,
-    );
-    return [
-      {
-        type: 'audit.torn_tail',
-        workspace: this.workspace,
-        data: {
-          afterSeq: this.lastSeq,
-          offset: tornStart,
-          bytes: torn.length,
-          sha256: sha256Hex(torn),
-          savedTo: path.basename(saved),
-        },
-      },
-    ];
-  }
-
-  private async readHead(): Promise<Checkpoint | null> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(this.files.head, 'utf8'));
-    } catch {
-      return null;
-    }
-    const r = Checkpoint.safeParse(raw);
-    return r.success ? r.data : null;
+    const key = await this.key();
+    this.openKey = key;
+    const opened = await openChain({
+      files: this.files,
+      workspace: this.workspace,
+      key,
+      logger: this.logger,
+      now: this.opts.now,
+      references: this.opts.references ? await this.opts.references(this.workspace) : [],
+      entry: (seq, prev, input) => this.entry(key, seq, prev, input),
+      open: (file) => open(file, 'a+', 0o600),
+    });
+    this.fh = opened.fh;
+    this.lastSeq = opened.lastSeq;
+    this.lastHash = opened.lastHash;
+    this.sinceCheckpoint = opened.unsigned;
+    this.signed = opened.signed;
+    // What openChain found unsigned (a crash residue it authenticated, its own notes) is signed at once.
+    if (this.sinceCheckpoint > 0 || (!this.signed && this.lastSeq > 0)) await this.checkpoint();
   }
 }

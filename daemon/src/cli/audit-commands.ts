@@ -8,11 +8,11 @@ import {
   summarizeAuditEntry,
   type PolicyAction,
 } from '@shadowbox/protocol';
-import { type CliIo, CliError, connectCli, println } from './context.js';
+import { type CliIo, CliError, connectCli, plural, println } from './context.js';
 import { colorsFor } from './review-commands.js';
 import { optionsOf } from './specs.js';
 
-/** `shadowbox audit show|verify [--workspace DIR] [--session ID] [--tool T] [--json]`. */
+/** `shadowbox audit show|verify [--strict] [--workspace DIR] [--session ID] [--tool T] [--json]`. */
 export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parseArgs({ args: rest, options: optionsOf('audit') });
@@ -42,18 +42,34 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       return 0;
     }
     if (sub === 'verify') {
-      const r = await client.request(AuditVerify, { workspace });
+      const r = await client.request(AuditVerify, { workspace, ...(values.strict ? { strict: true } : {}) });
+      const tail = r.unsignedTail
+        ? `; ${r.unsignedTail.count} entr${r.unsignedTail.count === 1 ? 'y' : 'ies'} not yet signed (seq ${r.unsignedTail.fromSeq}–${r.unsignedTail.toSeq})`
+        : '';
       if (values.json) println(io, JSON.stringify(r));
       else if (r.ok)
-        println(io, `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)`);
-      else
         println(
           io,
-          `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}`,
+          `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} ${plural(r.checkpoints, 'signed checkpoint')}${tail}`,
         );
+      else {
+        const who = r.firstBad?.sessionId ? ` (session ${r.firstBad.sessionId} refers to it)` : '';
+        println(
+          io,
+          `${c.red('✗')} audit log damaged: first bad entry ${r.firstBad?.seq ?? '?'} (line ${r.firstBad?.line}): ${r.firstBad?.reason}${who}${tail}`,
+        );
+        for (const b of r.breaks ?? [])
+          println(
+            io,
+            `  a break was recorded at line ${b.line}: ${b.reason} at seq ${b.seq ?? '?'} (the old segment is kept beside the log)`,
+          );
+      }
       return r.ok ? 0 : 1;
     }
-    throw new CliError('usage: shadowbox audit show|verify [--workspace DIR] [--session ID] [--tool T] [--json]', 2);
+    throw new CliError(
+      'usage: shadowbox audit show|verify [--strict] [--workspace DIR] [--session ID] [--tool T] [--json]',
+      2,
+    );
   } finally {
     client.dispose();
   }
@@ -63,6 +79,9 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
 export async function policyCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('policy') });
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    throw new CliError(`--port must be a port number (1-65535), got ${JSON.stringify(values.port)}`, 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   try {
@@ -74,7 +93,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         for (const rule of r.rules)
           println(
             io,
-            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host']
+            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host', 'port']
               .map((k) =>
                 (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '',
               )
@@ -95,19 +114,20 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         ...(values.kind ? { kind: values.kind as 'read' } : {}),
         ...(values.path ? { path: values.path } : {}),
         ...(values.host ? { host: values.host } : {}),
+        ...(port !== undefined ? { port } : {}),
       };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
-      println(io, `added; ${r.rules.length} project rule(s)`);
+      println(io, `added; ${plural(r.rules.length, 'project rule')}`);
       return 0;
     }
     if (sub === 'remove') {
       if (positionals.length === 0) throw new CliError('give the rule ids to remove (see shadowbox policy list)', 2);
       const r = await client.request(PolicySetRules, { workspace, add: [], remove: positionals });
-      println(io, `removed; ${r.rules.length} project rule(s) left`);
+      println(io, `removed; ${plural(r.rules.length, 'project rule')} left`);
       return 0;
     }
     throw new CliError(
-      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H | remove ID...',
+      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H [--port N] | remove ID...',
       2,
     );
   } finally {

@@ -22,6 +22,8 @@ const loaders: Record<CommandName, () => Promise<Command>> = {
   web: async () => (await import('./web-command.js')).webCommand,
   acp: async () => async (io, argv) =>
     (await import('@shadowbox/client/acp')).acpCommand(io, argv, daemonCommand(), VERSION),
+  lsp: async () => async (io, argv) =>
+    (await import('@shadowbox/client/lsp')).lspCommand(io, argv, daemonCommand(), VERSION),
   audit: async () => (await import('./audit-commands.js')).auditCommand,
   policy: async () => (await import('./audit-commands.js')).policyCommand,
   bundles: async () => (await import('./bundles-commands.js')).bundlesCommand,

@@ -208,6 +208,19 @@ export const specs = {
     examples: ['{ "agent_servers": { "shadowbox": { "command": "shadowbox", "args": ["acp"] } } }   (Zed settings)'],
     notes: ['stdout carries only ACP messages; logs go to stderr. See docs/editors.md.'],
   },
+  lsp: {
+    summary: 'a language server on stdio: pending agent changes as diagnostics and code actions in any LSP editor',
+    usage: ['lsp [--stdio]'],
+    options: {
+      stdio: { type: 'boolean', help: 'accepted for editors that pass it (stdio is the only transport)' },
+      clientProcessId: { type: 'string', value: 'PID', help: 'accepted for editors that pass it' },
+      ...stateDir,
+    },
+    examples: [
+      "require('lspconfig.configs').shadowbox = { default_config = { cmd = { 'shadowbox', 'lsp' } } }   (Neovim)",
+    ],
+    notes: ['See docs/editors.md for Neovim, VS Code, Helix, eglot and Sublime.'],
+  },
   audit: {
     summary: 'show or verify the tamper-evident audit log',
     usage: [
@@ -220,6 +233,7 @@ export const specs = {
       tool: { type: 'string', value: 'T', help: 'entries of this tool only' },
       type: { type: 'string', value: 'TYPE', help: 'entries of this type only (tool.call, shadow.accept, …)' },
       limit: { type: 'string', value: 'N', help: 'the last N entries' },
+      strict: { type: 'boolean', help: 'verify: entries not yet covered by a signed checkpoint fail too' },
       ...json,
       ...stateDir,
     },
@@ -242,6 +256,7 @@ export const specs = {
       kind: { type: 'string', value: 'K', help: 'match this kind (read, edit, delete, move, search, execute, fetch)' },
       path: { type: 'string', value: 'GLOB', help: 'match paths (relative to the workspace)' },
       host: { type: 'string', value: 'H', help: 'match a host (exact, or *.domain)' },
+      port: { type: 'string', value: 'N', help: 'with --host: match this port only' },
       ...json,
       ...stateDir,
     },

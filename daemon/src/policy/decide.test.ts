@@ -3,7 +3,12 @@ import type { ToolKind } from '../tools/define.js';
 import { DEFAULT_PROTECTED, decide, grantRulesFor, type PolicyInputs, type PolicyMode } from './decide.js';
 
 const none: PolicyInputs = { rules: [], grants: [], protectedPaths: DEFAULT_PROTECTED };
-const call = (mode: PolicyMode, tool: string, kind: ToolKind, target: { paths?: string[]; hosts?: string[] } = {}) => ({
+const call = (
+  mode: PolicyMode,
+  tool: string,
+  kind: ToolKind,
+  target: { paths?: string[]; hosts?: string[]; port?: number } = {},
+) => ({
   mode,
   tool,
   kind,
@@ -138,13 +143,14 @@ describe('rules', () => {
       action: 'deny',
       rule: 'project:deny tool=write_file path=secrets/**',
     });
-    expect(decide(call('review', 'write_file', 'edit', { paths: ['src/a.ts'] }), i)).toEqual({
+    // (The write_file calls that may run still carry the deny rule's path: they stay out of secrets/.)
+    expect(decide(call('review', 'write_file', 'edit', { paths: ['src/a.ts'] }), i)).toMatchObject({
       action: 'ask',
       rule: 'project:ask path=src/**',
       // An ask rule always asks: an allow for the session or project would change nothing, so none is offered.
       rememberable: false,
     });
-    expect(decide(call('review', 'write_file', 'edit', { paths: ['README.md'] }), i)).toEqual({
+    expect(decide(call('review', 'write_file', 'edit', { paths: ['README.md'] }), i)).toMatchObject({
       action: 'allow',
       rule: 'project:allow tool=write_file',
     });
@@ -251,5 +257,84 @@ describe('grants', () => {
     const grants = grantRulesFor({ tool: 'mcp__s__a*', kind: 'other', target: {} });
     expect(decide(call('review', 'mcp__s__a*', 'other'), { ...none, grants }).action).toBe('allow');
     expect(decide(call('review', 'mcp__s__abc', 'other'), { ...none, grants }).action).toBe('ask');
+  });
+});
+
+// Issue 14 §2: host rules compared strings, so a deny for 127.0.0.1 did not stop [::ffff:127.0.0.1].
+describe('host rules match canonical forms; ports; exact names', () => {
+  const deny = (host: string) => ({ id: host, action: 'deny' as const, host });
+  it('a deny for an address covers every spelling of it, and only it', () => {
+    const i = { ...none, rules: [deny('127.0.0.1'), deny('169.254.169.254'), deny('[::1]')] };
+    for (const h of [
+      '127.0.0.1',
+      '127.1',
+      '0x7f000001',
+      '[::ffff:127.0.0.1]',
+      '::ffff:7f00:1',
+      '[0:0:0:0:0:ffff:7f00:1]',
+    ])
+      expect(decide(call('auto', 'python', 'fetch', { hosts: [h] }), i).action, h).toBe('deny');
+    for (const h of ['0xa9fea9fe', '[::ffff:a9fe:a9fe]', '169.254.43518', '[0:0:0:0:0:0:0:1]'])
+      expect(decide(call('auto', 'python', 'fetch', { hosts: [h] }), i).action, h).toBe('deny');
+    for (const h of ['127.0.0.2', '[::2]', 'localhost'])
+      expect(decide(call('auto', 'python', 'fetch', { hosts: [h] }), i).action, h).toBe('allow');
+  });
+  it('a rule written in another notation means the same address', () => {
+    const i = { ...none, rules: [deny('0x7f.1')] };
+    expect(decide(call('auto', 'python', 'fetch', { hosts: ['127.0.0.1'] }), i).action).toBe('deny');
+  });
+  it('a rule with a port matches only that port; exact only for an allow naming the one host and its port', () => {
+    const rules = [
+      { id: 'p', action: 'allow' as const, host: '127.0.0.1', port: 8080 },
+      { id: 'w', action: 'allow' as const, host: '*.example.com', port: 443 },
+      { id: 'n', action: 'allow' as const, host: 'example.org' },
+    ];
+    const i = { ...none, rules };
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['127.1'], port: 8080 }), i)).toEqual({
+      action: 'allow',
+      rule: 'project:allow host=127.0.0.1 port=8080',
+      exact: true,
+    });
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['127.0.0.1'], port: 8081 }), i).action).toBe('ask');
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['127.0.0.1'] }), i).action).toBe('ask');
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['a.example.com'], port: 443 }), i)).toEqual({
+      action: 'allow',
+      rule: 'project:allow host=*.example.com port=443',
+    });
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['example.org'], port: 443 }), i).exact).toBeUndefined();
+    // A broader allow earlier in the file does not hide the exact one.
+    const both = { ...none, rules: [{ id: 'b', action: 'allow' as const, host: '127.0.0.1' }, ...rules] };
+    expect(decide(call('review', 'python', 'fetch', { hosts: ['127.0.0.1'], port: 8080 }), both).exact).toBe(true);
+    // auto mode allows a name but never names an address.
+    expect(decide(call('auto', 'python', 'fetch', { hosts: ['10.0.0.1'], port: 80 }), none)).toEqual({
+      action: 'allow',
+      rule: 'mode:auto kind:fetch',
+    });
+  });
+});
+
+describe('deniedPaths: what a call that may run is still kept out of', () => {
+  it('lists the deny rules whose other fields match the call, with their rule names', () => {
+    const rules = [
+      { id: 'a', action: 'deny' as const, path: 'secrets/**' },
+      { id: 'b', action: 'deny' as const, tool: 'grep', path: 'logs/**' },
+      { id: 'c', action: 'deny' as const, kind: 'edit' as const, path: 'src/**' },
+      { id: 'd', action: 'deny' as const, tool: 'grep' },
+    ];
+    const i = { ...none, rules };
+    expect(decide(call('auto', 'python', 'execute'), i)).toEqual({
+      action: 'allow',
+      rule: 'mode:auto kind:execute',
+      deniedPaths: [{ glob: 'secrets/**', rule: 'project:deny path=secrets/**' }],
+    });
+    expect(decide(call('review', 'glob', 'search', { paths: ['.'] }), i).deniedPaths?.map((d) => d.glob)).toEqual([
+      'secrets/**',
+    ]);
+    // grep is denied outright by rule d; a denied call carries nothing more.
+    expect(decide(call('review', 'grep', 'search', { paths: ['.'] }), i)).toEqual({
+      action: 'deny',
+      rule: 'project:deny tool=grep',
+    });
+    expect(decide(call('review', 'read_file', 'read', { paths: ['secrets/k'] }), i).action).toBe('deny');
   });
 });

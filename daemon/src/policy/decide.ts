@@ -1,7 +1,7 @@
 import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { PolicyDecision, PolicyMode, PolicyQuery, ToolKind } from '../tools/index.js';
-import { describeRule, escapeGlob, matchPath, ruleMatches, targetsOf } from './match.js';
+import { describeRule, escapeGlob, matchPath, namesExactly, ruleMatches, targetsOf } from './match.js';
 
 // The query and verdict are the tool runtime's PolicyPort types: the policy implements that port.
 export type { PolicyDecision, PolicyMode, PolicyQuery } from '../tools/index.js';
@@ -38,12 +38,14 @@ export function isHostTool(tool: string): boolean {
  *   5. project ask rules → ask (an ask rule means "always ask": grants do not silence it);
  *   6. project allow rules, then session grants → allow;
  *   7. the mode default.
+ * A call that is not denied carries `deniedPaths`: the globs of the deny rules that match it but for
+ * their path (the runtime refuses those paths in the view the call gets).
  */
 export function decide(
   q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>,
   inputs: PolicyInputs,
 ): PolicyDecision {
-  const { paths: raw, hosts } = targetsOf(q.target);
+  const { paths: raw, hosts, port } = targetsOf(q.target);
   if (raw.some((p) => p === null)) return { action: 'deny', rule: 'path:outside-workspace' };
   const paths = raw as string[];
   const reads = READS.has(q.kind);
@@ -52,19 +54,40 @@ export function decide(
       if (paths.some((p) => matchPath(glob, p, { nocase: true }))) return { action: 'deny', rule: `protected:${glob}` };
     }
   }
-  const call = { tool: q.tool, kind: q.kind, paths, hosts };
+  const call = { tool: q.tool, kind: q.kind, paths, hosts, ...(port !== undefined ? { port } : {}) };
   const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
   if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
-  const ask = first('ask');
-  // "Always ask": an allow for the session or the project could not silence it, so none is offered.
-  if (ask) return { action: 'ask', rule: describeRule('project', ask), rememberable: false };
-  const allow = first('allow');
-  if (allow) return { action: 'allow', rule: describeRule('project', allow) };
-  const grant = inputs.grants.find((r) => r.action === 'allow' && ruleMatches(r, call));
-  if (grant) return { action: 'allow', rule: describeRule('session', grant) };
-  return modeDefault(q.mode, q.tool, q.kind);
+  const verdict = (): PolicyDecision => {
+    const ask = first('ask');
+    // "Always ask": an allow for the session or the project could not silence it, so none is offered.
+    if (ask) return { action: 'ask', rule: describeRule('project', ask), rememberable: false };
+    // Among the allow rules that match, one naming the host and port exactly is preferred (it is what a
+    // non-public address needs); otherwise the first in file order.
+    const allows = inputs.rules.filter((r) => r.action === 'allow' && ruleMatches(r, call));
+    const allow = allows.find((r) => namesExactly(r, hosts, port)) ?? allows[0];
+    if (allow) return allowBy('project', allow, hosts, port);
+    const grants = inputs.grants.filter((r) => r.action === 'allow' && ruleMatches(r, call));
+    const grant = grants.find((r) => namesExactly(r, hosts, port)) ?? grants[0];
+    if (grant) return allowBy('session', grant, hosts, port);
+    return modeDefault(q.mode, q.tool, q.kind);
+  };
+  const v = verdict();
+  if (v.action === 'deny') return v;
+  // A call that may run is still kept out of the paths a deny rule for it names (grep of the root, python).
+  const deniedPaths = inputs.rules
+    .filter((r) => r.action === 'deny' && r.path !== undefined && ruleMatches({ ...r, path: undefined }, call))
+    .map((r) => ({ glob: r.path as string, rule: describeRule('project', r) }));
+  return deniedPaths.length ? { ...v, deniedPaths } : v;
+}
+
+function allowBy(source: string, rule: Rule, hosts: string[], port: number | undefined): PolicyDecision {
+  return {
+    action: 'allow',
+    rule: describeRule(source, rule),
+    ...(namesExactly(rule, hosts, port) ? { exact: true } : {}),
+  };
 }
 
 /**
@@ -90,5 +113,5 @@ export function grantRulesFor(q: Pick<PolicyQuery, 'tool' | 'kind' | 'target'>):
   const tool = escapeGlob(q.tool);
   const hosts = q.kind === 'fetch' ? (q.target.hosts ?? []) : [];
   if (hosts.length === 0) return [{ action: 'allow', tool }];
-  return [...new Set(hosts.map((h) => h.toLowerCase()))].map((host) => ({ action: 'allow' as const, tool, host }));
+  return [...new Set(targetsOf({ hosts }).hosts)].map((host) => ({ action: 'allow' as const, tool, host }));
 }

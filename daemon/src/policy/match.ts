@@ -2,6 +2,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
+import { canonicalHost, hostMatches, hostText } from '../net/index.js';
 import type { ToolKind, ToolTarget } from '../tools/index.js';
 
 type Rule = z.infer<typeof PolicyRule>;
@@ -28,17 +29,35 @@ export function matchPath(glob: string, rel: string, options: { nocase?: boolean
   return matcher(`p\0${options.nocase ? 'i' : ''}\0${glob}`, glob, { dot: true, nocase: options.nocase ?? false })(rel);
 }
 
-/** Host pattern: exact host, or `*.domain` (any subdomain of domain, not domain itself). Case-insensitive. */
+/**
+ * Host pattern against a call's host, both in canonical form (net's canonicalHost): an exact host, an IP
+ * address in any notation (`127.1`, `[::ffff:127.0.0.1]` and `127.0.0.1` are one address), or `*.domain`
+ * (any subdomain of domain, not domain itself). Case-insensitive, IDNA-aware, trailing dots ignored.
+ */
 export function matchHost(pattern: string, host: string): boolean {
-  const p = pattern.toLowerCase();
-  const h = host.toLowerCase().replace(/\.$/, '');
-  if (p.startsWith('*.')) return h.endsWith(p.slice(1)) && h.length > p.length - 1;
-  return h === p;
+  const h = canonicalHost(host);
+  return h !== null && hostMatches(pattern, h);
 }
 
-/** Whether a host pattern has the accepted shape (exact host or `*.domain`). */
+/** Whether a host pattern has an accepted shape: a host name, an IP literal (any notation) or `*.domain`. */
 export function isValidHostPattern(pattern: string): boolean {
-  return /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(pattern) || /^\[[0-9a-f:.]+\]$/i.test(pattern);
+  if (pattern.startsWith('*.')) return canonicalHost(pattern.slice(2))?.kind === 'name';
+  return canonicalHost(pattern) !== null;
+}
+
+/** Whether an allow rule names exactly these hosts (no wildcard, one canonical host) and this port. */
+export function namesExactly(rule: Rule, hosts: string[], port: number | undefined): boolean {
+  if (rule.host === undefined || rule.host.startsWith('*.') || rule.port === undefined || rule.port !== port)
+    return false;
+  const p = canonicalHost(rule.host);
+  return (
+    p !== null &&
+    hosts.length > 0 &&
+    hosts.every((h) => {
+      const c = canonicalHost(h);
+      return c !== null && hostText(c) === hostText(p) && c.kind === p.kind;
+    })
+  );
 }
 
 /**
@@ -60,7 +79,7 @@ export function normalizeTargetPath(p: string): string | null {
  */
 export function ruleMatches(
   rule: Rule,
-  call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[] },
+  call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[]; port?: number },
 ): boolean {
   if (rule.tool !== undefined && !matchTool(rule.tool, call.tool)) return false;
   if (rule.kind !== undefined && rule.kind !== call.kind) return false;
@@ -77,14 +96,15 @@ export function ruleMatches(
     const test = (h: string) => matchHost(pattern, h);
     if (!(some ? call.hosts.some(test) : call.hosts.every(test))) return false;
   }
+  if (rule.port !== undefined && rule.port !== call.port) return false;
   return true;
 }
 
 /** Human-readable id of a rule, e.g. "project:deny tool=write_file path=secrets/**". */
 export function describeRule(source: string, rule: Rule): string {
-  const fields = (['tool', 'kind', 'path', 'host'] as const)
+  const fields = (['tool', 'kind', 'path', 'host', 'port'] as const)
     .filter((k) => rule[k] !== undefined)
-    .map((k) => `${k}=${rule[k]}`);
+    .map((k) => `${k}=${String(rule[k])}`);
   return `${source}:${rule.action}${fields.length ? ' ' + fields.join(' ') : ' (everything)'}`;
 }
 
@@ -93,7 +113,15 @@ export function escapeGlob(s: string): string {
   return s.replace(/[*?[\]{}()!+@\\|]/g, (c) => `\\${c}`);
 }
 
-/** Plain lists of the call's targets, paths normalized (null entries = outside the workspace). */
-export function targetsOf(target: ToolTarget): { paths: (string | null)[]; hosts: string[] } {
-  return { paths: (target.paths ?? []).map(normalizeTargetPath), hosts: target.hosts ?? [] };
+/** Plain lists of the call's targets: paths normalized (null entries = outside the workspace), hosts canonical. */
+export function targetsOf(target: ToolTarget): { paths: (string | null)[]; hosts: string[]; port?: number } {
+  const hosts = (target.hosts ?? []).map((h) => {
+    const c = canonicalHost(h);
+    return c ? hostText(c) : h.toLowerCase();
+  });
+  return {
+    paths: (target.paths ?? []).map(normalizeTargetPath),
+    hosts,
+    ...(target.port !== undefined ? { port: target.port } : {}),
+  };
 }

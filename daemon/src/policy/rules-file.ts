@@ -22,6 +22,7 @@ export const StoredRule = z
     kind: ToolKind.optional(),
     path: z.string().min(1).optional(),
     host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
     addedBy: z.string().optional(),
     addedAt: z.string().optional(),
   })
@@ -94,7 +95,18 @@ export async function loadRulesFile(file: string): Promise<RulesFile> {
       { cause: parsed.error },
     );
   }
-  for (const r of parsed.data.rules) checkRule(r);
+  try {
+    parsed.data.rules.forEach((r, i) => checkRule(r, `rules.${i}`));
+  } catch (e) {
+    const field = e instanceof ShadowboxError && typeof e.data.field === 'string' ? e.data.field : '(rules)';
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'rules_file_corrupt',
+      `policy rules file ${file} is invalid: ${(e as Error).message}; fix or remove it (it is not overwritten)`,
+      { file, issues: [{ path: field, message: (e as Error).message }] },
+      { cause: e },
+    );
+  }
   return parsed.data;
 }
 
@@ -105,26 +117,54 @@ export async function saveRulesFile(file: string, content: RulesFile): Promise<v
 
 /** A stable id from the rule's content: the same rule added twice is one rule. */
 export function ruleId(rule: Rule): string {
-  const key = JSON.stringify([rule.action, rule.tool ?? null, rule.kind ?? null, rule.path ?? null, rule.host ?? null]);
+  const key = JSON.stringify([
+    rule.action,
+    rule.tool ?? null,
+    rule.kind ?? null,
+    rule.path ?? null,
+    rule.host ?? null,
+    // Added later: present only when set, so the ids of rules without a port do not change.
+    ...(rule.port !== undefined ? [rule.port] : []),
+  ]);
   return 'r' + createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-/** Refuses patterns that can never mean what they say: absolute or `..` paths, malformed hosts. */
-export function checkRule(rule: Rule): void {
+/**
+ * Refuses rules that cannot mean what they say: an allow rule that names nothing (it would allow every
+ * call by omission; say `tool: "*"` to mean that), absolute or `..` paths, malformed hosts (a URL, a
+ * port inside the host), and a port without a host. `field` names the offending field.
+ */
+export function checkRule(rule: Rule, at = 'rule'): void {
+  if (rule.action === 'allow' && [rule.tool, rule.kind, rule.path, rule.host].every((f) => f === undefined)) {
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'rule_matches_everything',
+      `${at}: an allow rule must name what it allows (tool, kind, path or host); to allow every call write tool "*"`,
+      { field: at },
+    );
+  }
   if (rule.path !== undefined && (rule.path.startsWith('/') || rule.path.split('/').includes('..'))) {
     throw new ShadowboxError(
       ErrorCodes.PolicyInvalid,
       'bad_path_pattern',
-      `rule path "${rule.path}" must be relative to the workspace, without ".."`,
-      { path: rule.path },
+      `${at}.path: "${rule.path}" must be relative to the workspace, without ".."`,
+      { field: `${at}.path`, path: rule.path },
     );
   }
   if (rule.host !== undefined && !isValidHostPattern(rule.host)) {
     throw new ShadowboxError(
       ErrorCodes.PolicyInvalid,
       'bad_host_pattern',
-      `rule host "${rule.host}" must be an exact host or *.domain`,
-      { host: rule.host },
+      `${at}.host: "${rule.host}" must be a host name, an IP address or *.domain (no scheme, port or path)`,
+      { field: `${at}.host`, host: rule.host },
+    );
+  }
+  if (rule.port !== undefined && rule.host === undefined) {
+    throw new ShadowboxError(
+      ErrorCodes.PolicyInvalid,
+      'port_without_host',
+      `${at}.port: a port narrows a host; give the host too`,
+      { field: `${at}.port`, port: rule.port },
     );
   }
 }

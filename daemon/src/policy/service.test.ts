@@ -101,6 +101,46 @@ describe('policy service', () => {
     expect(entries).toHaveLength(0);
   });
 
+  // Issue 14 §4: `{action: "allow", paths: "docs/**"}` lost its unknown key and became allow-everything.
+  it('refuses unknown keys and rules that would match everything by omission, naming the field', async () => {
+    const set = (add: unknown[]) => policy.set({ workspace: ws, add: add as never, remove: [] }, 'c');
+    await expect(
+      set([
+        { action: 'deny', tool: 'grep' },
+        { action: 'allow', paths: 'docs/**' },
+      ]),
+    ).rejects.toMatchObject({
+      code: -33303,
+      data: { reason: 'bad_rule', field: 'add.1.paths' },
+    });
+    await expect(set([{ action: 'allow' }])).rejects.toMatchObject({
+      code: -33303,
+      data: { reason: 'rule_matches_everything', field: 'add.0' },
+    });
+    await expect(set([{ action: 'allow', kind: 'fetch', port: 8080 }])).rejects.toMatchObject({
+      data: { reason: 'port_without_host', field: 'add.0.port' },
+    });
+    await expect(set([{ action: 'allow', host: '127.0.0.1:8080' }])).rejects.toMatchObject({
+      data: { reason: 'bad_host_pattern', field: 'add.0.host' },
+    });
+    await expect(set([{ action: 'allow', tool: '' }])).rejects.toMatchObject({
+      data: { reason: 'bad_rule', field: 'add.0.tool' },
+    });
+    await expect(stat(rulesFilePath(stateDir, ws))).rejects.toMatchObject({ code: 'ENOENT' });
+    // Saying "everything" explicitly is allowed; so is a deny that names nothing (it narrows).
+    await set([{ action: 'allow', tool: '*' }, { action: 'deny' }]);
+    expect((await policy.list(ws)).rules.map((r) => r.action)).toEqual(['allow', 'deny']);
+  });
+
+  it('a rules file with an allow-everything rule or a stray key fails closed, naming the field', async () => {
+    const file = rulesFilePath(stateDir, ws);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ version: 1, rules: [{ id: 'a', action: 'allow' }] }));
+    const err = await policy.list(ws).catch((e: unknown) => e);
+    expect(err).toMatchObject({ data: { reason: 'rules_file_corrupt', issues: [{ path: 'rules.0' }] } });
+    expect((await policy.decide(q())).action).toBe('deny');
+  });
+
   it('a corrupt rules file is a typed error, fails closed, and is never overwritten', async () => {
     const file = rulesFilePath(stateDir, ws);
     await mkdir(path.dirname(file), { recursive: true });

@@ -1,4 +1,4 @@
-import type { PolicyList, PolicyRule } from '@shadowbox/protocol';
+import { type PolicyList, PolicyRule } from '@shadowbox/protocol';
 import type { ResultOf } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import type { AuditSink } from '../audit/index.js';
@@ -104,8 +104,27 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
 
   function addRules(file: RulesFile, add: Rule[], by: string, now: string): StoredRule[] {
     const added: StoredRule[] = [];
-    for (const r of add) {
-      checkRule(r);
+    for (const [i, input] of add.entries()) {
+      // The protocol edge validated this already; in-process callers get the same strict check.
+      const parsed = PolicyRule.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = [
+          `add.${i}`,
+          ...(issue?.path ?? []),
+          ...(issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []),
+        ].join('.');
+        throw new ShadowboxError(
+          ErrorCodes.PolicyInvalid,
+          'bad_rule',
+          `${field}: ${issue?.message ?? 'invalid rule'}`,
+          {
+            field,
+          },
+        );
+      }
+      const r = parsed.data;
+      checkRule(r, `add.${i}`);
       const id = r.id ?? ruleId(r);
       const stored: StoredRule = { ...r, id, addedBy: by, addedAt: now };
       const at = file.rules.findIndex((x) => x.id === id);

@@ -5,15 +5,7 @@ import { createPythonTool, type PythonToolInput } from './python-tool.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
-export type {
-  PythonBundleFiles,
-  PythonFetchRequest,
-  PythonFetchResponse,
-  PythonNetFetch,
-  PythonRunContext,
-  PythonRunInput,
-  PythonRunResult,
-} from './types.js';
+export type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
 export { PythonToolInput, describeRun } from './python-tool.js';
 export { pythonCliInput } from './cli-args.js';
@@ -32,7 +24,7 @@ export interface Python {
   close(): Promise<void>;
 }
 
-/** Dependencies: where the verified bundle is, the netFetch handler (policy-checked), limits. */
+/** Dependencies: where the verified bundle is, the netFetch handler (the net capability's guest fetch for `python`), limits. */
 export interface PythonDeps {
   loadBundle: () => Promise<PythonBundleFiles>;
   netFetch?: PythonNetFetch;

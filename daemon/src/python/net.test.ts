@@ -1,10 +1,10 @@
-// python → shadowbox.fetch / urllib → the daemon's netFetch service → a real local HTTP server,
-// the way the daemon wires it (a per-request rule for the URL's host, scheme and port).
+// python → shadowbox.fetch / urllib → the net capability's guest fetch → a real local HTTP server,
+// with a policy whose rule names the server's address and port (what a loopback address needs).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetFetch } from '../wasi/index.js';
+import { createGuestFetch, createNetFetch, type FetchPolicyFor } from '../net/index.js';
 import { createPython, type Python } from './index.js';
 import { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } from './test-support.js';
 
@@ -29,14 +29,18 @@ describe.skipIf(!bundleDir)('python netFetch over real HTTP', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const service = createNetFetch();
-    py = createPython({
-      loadBundle: () => loadBundleDir(bundleDir as string),
-      netFetch: async (req) => {
-        const u = new URL(req.url);
-        return service.fetch(req, { rules: [{ host: '127.0.0.1', scheme: 'http', port: Number(u.port) }] });
-      },
+    const port = (server.address() as AddressInfo).port;
+    // The fake policy: an allow rule naming 127.0.0.1 and the server's port; everything else asks (refused).
+    const policy: FetchPolicyFor = () => async (q) =>
+      q.host === '127.0.0.1' && q.port === port
+        ? { action: 'allow', rule: `project:allow host=127.0.0.1 port=${port}`, exact: true }
+        : { action: 'ask', rule: 'mode:review kind:fetch' };
+    const guest = createGuestFetch({
+      service: createNetFetch(),
+      policy,
+      session: () => ({ workspace: tmpdir(), mode: 'review' }),
     });
+    py = createPython({ loadBundle: () => loadBundleDir(bundleDir as string), netFetch: guest('python') });
   });
   afterAll(async () => {
     await py?.close();
@@ -56,7 +60,7 @@ describe.skipIf(!bundleDir)('python netFetch over real HTTP', () => {
           'try:\n    shadowbox.fetch("http://127.0.0.1:1/")\nexcept shadowbox.FetchError as e:\n    print("refused", e.reason)',
         ].join('\n'),
       },
-      { view: new MemoryLayerView(tmpdir()) },
+      { view: new MemoryLayerView(tmpdir()), sessionId: 's1' },
     );
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(
@@ -64,7 +68,7 @@ describe.skipIf(!bundleDir)('python netFetch over real HTTP', () => {
         "{'method': 'GET', 'url': '/a?x=1', 'len': 0}",
         "{'method': 'POST', 'url': '/post', 'len': 5}",
         'http 404',
-        'refused connect_failed',
+        'refused policy_denied',
         '',
       ].join('\n'),
     );

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { limitMemoryPages, pagesFor, runInprocess, WorkerPool, type WasiRunResult } from '../wasi/index.js';
-import { decodeFetchRequest, encodeFetchError, encodeFetchResponse } from './fetch-codec.js';
+import { createFetchBridge, type FetchBridge } from '../net/index.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
 /** Limits for one run; the tool input may lower the timeout, never raise it past maxTimeoutMs. */
@@ -140,7 +140,7 @@ export class PythonSandbox {
           pool: side,
           module: p.module,
           maxPages: p.maxPages,
-          fetch: async () => encodeFetchError(new Error('no fetch during warm-up')),
+          fetch: createFetchBridge(null),
         },
       );
       return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
@@ -206,35 +206,25 @@ export class PythonSandbox {
         module: prepared.module,
         maxPages: prepared.maxPages,
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
-        fetch: (raw, cap) => this.fetch(raw, cap, ctx),
+        fetch: this.fetchBridge(ctx),
       },
     );
     return toResult(r, t0);
   }
 
-  private async fetch(raw: Uint8Array, cap: number, ctx: PythonRunContext): Promise<Uint8Array> {
-    try {
-      const req = decodeFetchRequest(raw);
-      if (!this.netFetch) {
-        throw new ShadowboxError(
-          ErrorCodes.NetFetchRefused,
-          'net_fetch_not_allowed',
-          'netFetch is not enabled for the python tool',
-        );
-      }
-      const res = await this.netFetch(req, { sessionId: ctx.sessionId });
-      const out = encodeFetchResponse(res);
-      // A reply larger than the guest's buffer would arrive cut: refuse it instead.
-      if (out.byteLength > cap)
-        throw new ShadowboxError(
-          ErrorCodes.NetFetchRefused,
-          'response_too_large',
-          `response exceeds the guest's ${cap}-byte buffer`,
-        );
-      return out;
-    } catch (e) {
-      return encodeFetchError(e);
-    }
+  /** The run's `shadowbox.net_fetch`: the netFetch handler (policy-checked), or refused when there is none. */
+  private fetchBridge(ctx: PythonRunContext): FetchBridge {
+    const netFetch = this.netFetch;
+    return createFetchBridge(
+      netFetch
+        ? (req, o) =>
+            netFetch(req, {
+              maxBytes: o.maxBytes,
+              signal: ctx.signal ? AbortSignal.any([ctx.signal, o.signal]) : o.signal,
+              ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+            })
+        : null,
+    );
   }
 
   async close(): Promise<void> {

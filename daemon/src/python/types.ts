@@ -1,3 +1,4 @@
+import type { GuestFetch } from '../net/index.js';
 import type { WorkspaceView } from '../shadow/index.js';
 
 /** One Python run: code, a workspace file, or a module, with args and stdin. */
@@ -34,27 +35,11 @@ export interface PythonRunResult {
   timings?: { setupMs: number; instantiateMs: number; runMs: number };
 }
 
-/** A netFetch request decoded from the guest; the handler decides (policy) and performs it. */
-export interface PythonFetchRequest {
-  url: string;
-  method: string;
-  headers: [string, string][];
-  body: Uint8Array | null;
-}
-
-/** A completed fetch as the guest sees it. */
-export interface PythonFetchResponse {
-  url: string;
-  status: number;
-  headers: [string, string][];
-  body: Uint8Array;
-}
-
 /**
- * Performs a guest fetch: checks the netFetch policy, resolves and connects, returns the response,
- * or throws a ShadowboxError (NetFetchRefused) whose reason the guest receives.
+ * Performs a guest fetch (`shadowbox.fetch`, urllib): checks the person's policy, resolves and connects,
+ * returns the response, or throws a NetFetchRefused ShadowboxError whose reason the guest receives.
  */
-export type PythonNetFetch = (req: PythonFetchRequest, ctx: { sessionId?: string }) => Promise<PythonFetchResponse>;
+export type PythonNetFetch = GuestFetch;
 
 /** Where the python bundle's files are: a verified bundle's files folder (python.wasm, lib/). */
 export interface PythonBundleFiles {

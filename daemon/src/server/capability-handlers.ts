@@ -56,7 +56,7 @@ export interface PolicyPort {
 }
 export interface AuditPort {
   query(p: ParamsOf<typeof AuditQuery>): R<typeof AuditQuery>;
-  verify(workspace: string): R<typeof AuditVerify>;
+  verify(workspace: string, o: { strict?: boolean }): R<typeof AuditVerify>;
 }
 export interface BundlesPort {
   list(): R<typeof BundlesList>;
@@ -118,7 +118,7 @@ export function registerCapabilityHandlers(
   if (audit) {
     table
       .on(AuditQuery, async (p) => audit.query({ ...p, workspace: await realOrSame(p.workspace) }))
-      .on(AuditVerify, async (p) => audit.verify(await realOrSame(p.workspace)));
+      .on(AuditVerify, async (p) => audit.verify(await realOrSame(p.workspace), p.strict ? { strict: true } : {}));
   }
   if (bundles) {
     table

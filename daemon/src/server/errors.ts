@@ -11,10 +11,11 @@ export function toResponseError(e: unknown): ResponseError<ErrorData> {
   return new ResponseError(ErrorCodes.InternalError, `internal error: ${message}`, { reason: 'internal' });
 }
 
-/** A zod failure as -32602 naming the first bad field, with every issue in data. */
+/** A zod failure as -32602 naming the first bad field (an unknown key by its own name), with every issue in data. */
 export function invalidParams(method: string, error: z.ZodError): ResponseError<ErrorData> {
   const issues = error.issues.map((i) => ({
-    path: i.path.map(String).join('.') || '(params)',
+    path:
+      [...i.path, ...(i.code === 'unrecognized_keys' ? i.keys.slice(0, 1) : [])].map(String).join('.') || '(params)',
     message: i.message,
     code: i.code,
   }));

@@ -4,3 +4,4 @@ export { LiveSession, type SessionMeta, type Mode } from './live-session.js';
 export type { PermissionQuestion, PermissionOutcome } from './permissions.js';
 export type { SessionClient } from './client-port.js';
 export { readEventLog, EventLog } from './event-log.js';
+export { readAuditReferences, type AuditSeqReference } from './audit-refs.js';

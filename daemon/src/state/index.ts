@@ -5,3 +5,4 @@ export { createLogger, silentLogger, type Logger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { writeFileAtomic, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
+export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';

@@ -8,6 +8,7 @@ import { capContent } from './cap.js';
 import { canonicalPaths } from './paths.js';
 import type { Tool, ToolContext, ToolOutput, ToolTarget } from './define.js';
 import { digestInput } from './digest.js';
+import { restrictView } from './restricted-view.js';
 import type { PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
 import { summarize, summarizeParsed } from './summary.js';
 import { validateInput } from './validate.js';
@@ -40,33 +41,49 @@ type Failure = { code: number; reason: ErrorReason; content: string; data?: Reco
 const PERMISSION_OPTIONS = ['allow_once', 'allow_session', 'allow_project', 'deny'] as const;
 
 /**
- * One call through the pipeline: look up → validate → canonical targets → policy (and a person when
- * it asks) → handler with an abort signal → cap → one `tool.call` audit entry. Every failure is a
- * result with isError that the model reads; nothing here is meant to throw.
+ * One call through the pipeline: digest → look up → validate → canonical targets → policy (and a person
+ * when it asks) → a `tool.start` audit entry (write-ahead: no entry, no run) → handler with an abort
+ * signal, on a view without the paths deny rules keep from it → cap → one `tool.call` audit entry with
+ * the outcome. Every failure is a result with isError that the model reads; nothing here is meant to throw.
  */
 export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: CallRequest): Promise<ToolCallOutcome> {
   const started = performance.now();
-  const { digest, bytes: inputBytes } = digestInput(req.input);
+  const digested = digestInput(req.input);
+  const input0 =
+    digested.digest === null
+      ? { inputDigest: null, inputDigestError: digested.error }
+      : { inputDigest: digested.digest, inputBytes: digested.bytes };
   const entry = deps.tools.get(req.name);
   let decision: Decision | undefined;
   let answer: string | undefined;
   let paths: string[] | undefined;
+  let startSeq: number | undefined;
+  // An input without a digest is never summarized either (both walk it).
+  const summary = () =>
+    entry && digested.digest !== null
+      ? { kind: entry.tool.kind, summary: summarize(entry.tool, req.input).slice(0, 200) }
+      : {};
 
   const finish = async (r: Omit<ToolCallOutcome, 'durationMs' | 'decision'>): Promise<ToolCallOutcome> => {
-    const out: ToolCallOutcome = { ...r, ...(decision ? { decision } : {}), durationMs: performance.now() - started };
+    const out: ToolCallOutcome = {
+      ...r,
+      ...(decision ? { decision } : {}),
+      ...(startSeq !== undefined ? { auditSeq: startSeq } : {}),
+      durationMs: performance.now() - started,
+    };
     const data: Record<string, unknown> = {
       tool: req.name,
       callId: req.callId,
       turnId: req.turnId,
-      ...(entry ? { kind: entry.tool.kind, summary: summarize(entry.tool, req.input).slice(0, 200) } : {}),
+      ...summary(),
       ...(decision ? { decision } : {}),
       ...(answer ? { answer } : {}),
       outcome: out.isError ? 'error' : 'ok',
       ...(out.code !== undefined ? { code: out.code } : {}),
       ...(out.reason !== undefined ? { reason: out.reason } : {}),
       durationMs: Math.round(out.durationMs * 1000) / 1000,
-      inputDigest: digest,
-      inputBytes,
+      ...input0,
+      ...(startSeq !== undefined ? { startSeq } : {}),
       outputBytes: Buffer.byteLength(out.output ?? out.content),
       ...(paths?.length ? { paths } : {}),
       ...(out.changed?.length ? { changed: out.changed } : {}),
@@ -83,6 +100,13 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   const fail = (f: Failure) =>
     finish({ isError: true, content: f.content, code: f.code, reason: f.reason, ...(f.data ? { data: f.data } : {}) });
 
+  if (digested.digest === null)
+    return fail({
+      code: ErrorCodes.AuditFailed,
+      reason: 'audit_unavailable',
+      content: `${req.name} was not run: its input cannot be recorded in the audit log (${digested.error === 'too_deep' ? 'nested too deeply' : 'not plain JSON'}). Send a flatter input.`,
+      data: { cause: 'input_not_digestible', detail: digested.error },
+    });
   if (!entry) {
     const names = [...deps.tools.keys()].join(', ');
     return fail({
@@ -191,9 +215,40 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   }
 
   if (req.signal.aborted) return fail(cancelled('before it ran'));
+  // Write-ahead: the call runs only once its audit entry is written.
+  try {
+    const receipt = await deps.audit.append({
+      type: 'tool.start',
+      workspace: ctx.workspace,
+      sessionId: ctx.sessionId,
+      data: {
+        tool: tool.name,
+        callId: req.callId,
+        turnId: req.turnId,
+        ...summary(),
+        decision,
+        ...(answer ? { answer } : {}),
+        ...input0,
+        ...(paths?.length ? { paths } : {}),
+      },
+    });
+    startSeq = receipt?.seq;
+  } catch (e) {
+    const cause = isShadowboxError(e) ? { causeCode: e.code, causeReason: String(e.reason) } : {};
+    deps.logger.error(
+      `audit unavailable, ${tool.name} call ${req.callId} not run: ${(e as Error)?.message ?? String(e)}`,
+    );
+    return fail({
+      code: ErrorCodes.AuditFailed,
+      reason: 'audit_unavailable',
+      content: `${tool.name} was not run: the audit log cannot be written${cause.causeReason ? ` (${cause.causeReason})` : ''}. Nothing runs unrecorded; see the daemon log.`,
+      data: cause,
+    });
+  }
   let output: ToolOutput;
   try {
     view ??= await ctx.view();
+    if (verdict.deniedPaths?.length) view = restrictView(view, verdict.deniedPaths);
     output = await runHandler(
       tool,
       input,

@@ -43,6 +43,8 @@ export interface ToolOutput {
 export interface ToolTarget {
   paths?: string[];
   hosts?: string[];
+  /** The port a fetch goes to (rules with a `port` match only it). */
+  port?: number;
   /** e.g. a bundle name for run_bundle. */
   resource?: string;
 }

@@ -12,4 +12,5 @@ export {
   type ToolTarget,
 } from './define.js';
 export { capContent, DEFAULT_MAX_CONTENT_BYTES } from './cap.js';
+export { restrictView, type DeniedPath } from './restricted-view.js';
 export { digestInput } from './digest.js';

@@ -2,6 +2,7 @@ import type { PolicyAction, PolicyMode } from '@shadowbox/protocol';
 import type { SessionToolContext } from '../sessions/index.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import type { ToolKind, ToolTarget } from './define.js';
+import type { DeniedPath } from './restricted-view.js';
 
 /** Policy modes as the session reports them (protocol's PolicyMode). */
 export type { PolicyMode };
@@ -25,6 +26,13 @@ export interface PolicyDecision {
    * session grants and project allow rules), so the question offers only allow once and deny.
    */
   rememberable?: boolean;
+  /** An allow by a rule that names the call's one host exactly (no wildcard) and its port: what a non-public address needs. */
+  exact?: boolean;
+  /**
+   * Paths this call may not touch although it may run: deny rules with a `path` whose other fields match
+   * the call. The runtime hands the handler a view that refuses them and leaves them out of listings.
+   */
+  deniedPaths?: DeniedPath[];
 }
 
 /**

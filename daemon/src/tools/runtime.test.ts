@@ -253,7 +253,7 @@ describe('tool runtime', () => {
       content: 'Cancelled while it ran.',
     });
     expect(seen?.aborted).toBe(true);
-    expect(audit.entries[0].data).toMatchObject({ tool: 'stuck', outcome: 'error', reason: 'cancelled' });
+    expect(audit.entries.at(-1)?.data).toMatchObject({ tool: 'stuck', outcome: 'error', reason: 'cancelled' });
   });
 
   it('caps the content for the model and keeps the full output', async () => {
@@ -315,7 +315,7 @@ describe('tool runtime', () => {
     expect(await call('sync', {})).toMatchObject({ isError: true, reason: 'internal_error' });
   });
 
-  it('survives a failing policy and a failing audit sink', async () => {
+  it('survives a failing policy, and runs nothing while the audit log cannot be written (write-ahead)', async () => {
     const broken = {
       decide: async () => {
         throw new Error('rules file unreadable');
@@ -329,21 +329,67 @@ describe('tool runtime', () => {
       reason: 'policy_failed',
     });
     const logger = memoryLogger();
+    let ran = 0;
+    const counted = defineTool({
+      name: 'counted',
+      kind: 'edit',
+      description: 'counts its runs',
+      input: z.object({}),
+      handler: async () => {
+        ran++;
+        return { content: 'ran' };
+      },
+    });
     const runtime = createToolRuntime({
-      tools: [echo],
+      tools: [counted],
       policy: fakePolicy().policy,
       audit: {
         append: async () => {
-          throw new Error('disk full');
+          throw new ShadowboxError(ErrorCodes.DiskFull, 'disk_full', 'no space left');
         },
       },
       logger,
     });
     const r = await runtime
       .forSession(sessionContext(createOverlayView(root)).ctx)
-      .call({ turnId: 't', callId: 'c', name: 'echo', input: { text: 'ok' }, signal: new AbortController().signal });
-    expect(r).toMatchObject({ isError: false, content: 'ok' });
-    expect(logger.lines.some((l) => l.includes('audit append failed') && l.includes('disk full'))).toBe(true);
+      .call({ turnId: 't', callId: 'c', name: 'counted', input: {}, signal: new AbortController().signal });
+    // Issue 14 §3: the call ran although its audit entry could not be written.
+    expect(r).toMatchObject({
+      isError: true,
+      code: ErrorCodes.AuditFailed,
+      reason: 'audit_unavailable',
+      data: { causeCode: ErrorCodes.DiskFull, causeReason: 'disk_full' },
+    });
+    expect(ran).toBe(0);
+    expect(logger.lines.some((l) => l.includes('audit unavailable') && l.includes('not run'))).toBe(true);
+  });
+
+  // Issue 14 §3: a 9,000-level nested input failed in its digest before any audit entry was written.
+  it('refuses an input too deep to digest, typed, and records the refusal', async () => {
+    let ran = 0;
+    const any = defineTool({
+      name: 'any',
+      kind: 'edit',
+      description: 'takes anything',
+      input: z.object({ v: z.unknown() }),
+      handler: async () => {
+        ran++;
+        return { content: 'ran' };
+      },
+    });
+    const { call, audit } = setup([any]);
+    let deep: unknown = 1;
+    for (let i = 0; i < 9000; i++) deep = { a: deep };
+    const r = await call('any', { v: deep });
+    expect(r).toMatchObject({
+      isError: true,
+      code: ErrorCodes.AuditFailed,
+      reason: 'audit_unavailable',
+      data: { cause: 'input_not_digestible', detail: 'too_deep' },
+    });
+    expect(ran).toBe(0);
+    expect(audit.entries.map((e) => e.type)).toEqual(['tool.call']);
+    expect(audit.entries[0]?.data).toMatchObject({ tool: 'any', inputDigest: null, inputDigestError: 'too_deep' });
   });
 
   it('writes one tool.call audit entry with a digest of the input, not the input', async () => {
@@ -353,8 +399,10 @@ describe('tool runtime', () => {
     });
     const input = { path: 'src/secret-name.ts' };
     await call('touch', input);
-    expect(audit.entries).toHaveLength(1);
-    const e = audit.entries[0];
+    // Write-ahead: `tool.start` before the handler ran, `tool.call` with the outcome after.
+    expect(audit.entries.map((x) => x.type)).toEqual(['tool.start', 'tool.call']);
+    expect(audit.entries[0]?.data).toMatchObject({ tool: 'touch', callId: 'c1', paths: ['src/secret-name.ts'] });
+    const e = audit.entries[1];
     expect(e).toMatchObject({ type: 'tool.call', workspace: root, sessionId: 's1' });
     const expected = `sha256:${createHash('sha256').update('{"path":"src/secret-name.ts"}').digest('hex')}`;
     expect(e.data).toMatchObject({
@@ -379,6 +427,7 @@ describe('tool runtime', () => {
     const { call, audit } = setup([echo]);
     await call('echo', { text: 'a', times: 1 });
     await call('echo', { times: 1, text: 'a' });
-    expect(audit.entries[0].data.inputDigest).toBe(audit.entries[1].data.inputDigest);
+    const calls = audit.entries.filter((x) => x.type === 'tool.call');
+    expect(calls[0]?.data.inputDigest).toBe(calls[1]?.data.inputDigest);
   });
 });

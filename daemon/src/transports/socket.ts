@@ -1,6 +1,8 @@
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, link, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { CappedFramedReader } from './framing.js';
 import { createBadMessageRelay, type ChannelHandler } from './channel.js';
@@ -11,20 +13,59 @@ export interface SocketServer {
   close(): Promise<void>;
 }
 
+/** Whether something accepts connections on a Unix socket path (a live daemon), or it is a stale file. */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
 /**
- * Listens on a Unix socket (folder 0700, socket 0600) and turns each connection into a Channel
- * with LSP framing. A stale socket file left by a crashed daemon is replaced (the caller holds
- * the daemon lock, so nobody else is listening on it).
+ * Clears the way for a new socket: nothing there is fine; a socket nobody answers on (left by a daemon that
+ * died) is removed; a live socket (another daemon on another state dir) and anything that is not a socket (a
+ * regular file, a folder, a symlink) are left alone and refused.
+ */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  const st = await lstat(socketPath).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  });
+  if (!st) return;
+  if (!st.isSocket())
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'socket_path_taken',
+      `${socketPath} exists and is not a socket; shadowbox removes only a stale socket of its own — move that file or choose another socket path`,
+      { path: socketPath },
+    );
+  if (await answers(socketPath))
+    throw new ShadowboxError(
+      ErrorCodes.ConfigInvalid,
+      'socket_in_use',
+      `something is listening on ${socketPath} already (another shadowbox daemon?); choose another socket path`,
+      { path: socketPath },
+    );
+  await unlink(socketPath).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+}
+
+/**
+ * Listens on a Unix socket (0600) in a folder the caller made private (state's ensurePrivateDir), and
+ * turns each connection into a Channel with LSP framing. Only a stale socket file is replaced; close()
+ * removes the socket only while it is still the one this server created.
  */
 export async function listenSocket(
   socketPath: string,
   maxBytes: number,
   onChannel: ChannelHandler,
 ): Promise<SocketServer> {
-  const dir = path.dirname(socketPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  await rm(socketPath, { force: true });
+  await removeStaleSocket(socketPath);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -36,21 +77,45 @@ export async function listenSocket(
     writer.onError(() => socket.destroy());
     onChannel({ transport: 'socket', reader, writer, setBadMessageHandler: bad.set, close: () => socket.end() });
   });
+  // Bound under a temporary name, made 0600, then linked into place: the final path never exists with a
+  // looser mode, link() never replaces a file that appeared meanwhile, and libuv's unlink-on-close hits
+  // only the temporary name (already gone), never a file someone put at the final path.
+  // (short: a Unix socket path has ~107 bytes)
+  const bound = path.join(path.dirname(socketPath), `.sb-${randomBytes(3).toString('hex')}`);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => {
+    server.listen(bound, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  await chmod(socketPath, 0o600);
+  try {
+    await chmod(bound, 0o600);
+    await link(bound, socketPath).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      throw new ShadowboxError(
+        ErrorCodes.ConfigInvalid,
+        'socket_path_taken',
+        `${socketPath} appeared while the daemon was starting; left alone`,
+        { path: socketPath },
+      );
+    });
+  } catch (e) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw e;
+  } finally {
+    await unlink(bound).catch(() => undefined);
+  }
+  const { ino } = await lstat(socketPath);
   return {
     path: socketPath,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;
-      if (await stat(socketPath).catch(() => null)) await rm(socketPath, { force: true });
+      // Only while the path is still this server's socket (the same inode) is it removed.
+      const now = await lstat(socketPath).catch(() => null);
+      if (now?.isSocket() && now.ino === ino) await unlink(socketPath).catch(() => undefined);
     },
   };
 }

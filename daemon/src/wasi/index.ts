@@ -1,5 +1,5 @@
-// Sandboxed WASI preview1 runtime (in-process worker pool, optional wasmtime CLI) and the netFetch
-// service. Other capabilities import only this file.
+// Sandboxed WASI preview1 runtime (in-process worker pool, optional wasmtime CLI) and the run_bundle
+// and bundle tools on it (their netFetch goes through ../net). Other capabilities import only this file.
 export { createWasiRuntime, type WasiRuntimeDeps } from './runtime.js';
 export type {
   WasiLimits,
@@ -11,15 +11,6 @@ export type {
   WasiRuntime,
   ReadOnlyMount,
 } from './types.js';
-export {
-  createNetFetch,
-  type NetFetchService,
-  type NetFetchRequest,
-  type NetFetchResponse,
-  type NetFetchContext,
-  type NetFetchOptions,
-} from './net-fetch.js';
-export { matchRule, normalizeHost, type HostRule } from './host-rules.js';
 export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
 export {
@@ -29,7 +20,6 @@ export {
   parseAllowEntry,
   RunBundleInput,
   type RunBundleDeps,
-  type FetchQuery,
   type BundleForRun,
   type BundleEntryForRun,
   type BundleRunOptions,

@@ -1,7 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
-import type { FetchBridge } from './fetch-codec.js';
+import type { FetchBridge } from '../net/index.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 

@@ -1,18 +1,13 @@
-// A bundle's netFetch allowlist is not enough on its own: every guest fetch also asks decideFetch
-// (the person's policy), per URL and per redirect hop.
+// A bundle's netFetch allowlist is not enough on its own: every guest fetch also asks the person's
+// policy (fetchPolicy), for every URL's host and resolved address, redirect hops included.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createRunBundleTool,
-  createWasiRuntime,
-  type BundleForRun,
-  type FetchQuery,
-  type RunBundleDeps,
-} from './index.js';
+import type { FetchPolicyFor } from '../net/index.js';
+import { createRunBundleTool, createWasiRuntime, type BundleForRun, type RunBundleDeps } from './index.js';
 import { sha256Hex } from './module-cache.js';
 import { createOverlayView, fixture } from './test-support.js';
 
@@ -29,13 +24,19 @@ async function serve(host: string, hits: string[]): Promise<{ server: Server; po
 describe('run_bundle netFetch asks the policy', () => {
   const runtime = createWasiRuntime({ poolSize: 1 });
   const hits: string[] = [];
-  const asked: FetchQuery[] = [];
-  // The fake policy: 127.0.0.1 is allowed, anything else is denied by a named rule.
-  const decideFetch: RunBundleDeps['decideFetch'] = async (q) => {
-    asked.push(q);
+  const asked: { tool: string; sessionId?: string; host: string; port: number; address?: string }[] = [];
+  // The fake policy: a rule names 127.0.0.1 (for any port here); anything else is denied by a named rule.
+  const fetchPolicy: FetchPolicyFor = (tool, sessionId) => async (q) => {
+    asked.push({
+      tool,
+      ...(sessionId ? { sessionId } : {}),
+      host: q.host,
+      port: q.port,
+      ...(q.address ? { address: q.address.canonical } : {}),
+    });
     return q.host === '127.0.0.1'
-      ? { allow: true, rule: 'project: allow host 127.0.0.1' }
-      : { allow: false, rule: 'default: ask for fetch' };
+      ? { action: 'allow', rule: 'project:allow host=127.0.0.1', exact: true }
+      : { action: 'deny', rule: 'default: ask for fetch' };
   };
   let a: { server: Server; port: number };
   let b: { server: Server; port: number };
@@ -80,21 +81,17 @@ describe('run_bundle netFetch asks the policy', () => {
     const [, head = 'null', ...body] = r.content.split('\n');
     return { head: JSON.parse(head) as Record<string, unknown>, body: body.join('\n') };
   };
-  const withPolicy = (): RunBundleDeps => ({ runtime, loadBundle: async () => bundle, decideFetch });
+  const withPolicy = (): RunBundleDeps => ({ runtime, loadBundle: async () => bundle, fetchPolicy });
 
   it('fetches when the manifest and the policy both allow, and tells the policy who asks', async () => {
     asked.length = 0;
     const r = await fetchVia(withPolicy(), `http://127.0.0.1:${a.port}/x?q=1`);
     expect(r.head).toMatchObject({ status: 200 });
     expect(r.body).toBe('hello from 127.0.0.1');
+    // Asked as the bundle, in the session: the host, then the address it is (exactly named, so reachable).
     expect(asked).toEqual([
-      {
-        host: '127.0.0.1',
-        url: `http://127.0.0.1:${a.port}/x?q=1`,
-        sessionId: 's1',
-        workspace: dir,
-        bundle: 'fetcher',
-      },
+      { tool: 'fetcher', sessionId: 's1', host: '127.0.0.1', port: a.port },
+      { tool: 'fetcher', sessionId: 's1', host: '127.0.0.1', port: a.port, address: '127.0.0.1' },
     ]);
   });
 
@@ -111,7 +108,7 @@ describe('run_bundle netFetch asks the policy', () => {
     const before = hits.filter((h) => h.startsWith('127.0.0.2')).length;
     const r = await fetchVia(withPolicy(), `http://127.0.0.1:${a.port}/to/127.0.0.2:${b.port}`);
     expect(r.head).toMatchObject({ error: 'policy_denied' });
-    expect(asked.map((q) => q.host)).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(asked.map((q) => q.host)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.2']);
     expect(hits.filter((h) => h.startsWith('127.0.0.2')).length).toBe(before);
   });
 
@@ -122,7 +119,7 @@ describe('run_bundle netFetch asks the policy', () => {
     expect(asked).toEqual([]);
   });
 
-  it('without decideFetch the manifest alone decides', async () => {
+  it('without a policy the manifest alone decides (an address it names exactly)', async () => {
     const r = await fetchVia({ runtime, loadBundle: async () => bundle }, `http://127.0.0.2:${b.port}/x`);
     expect(r.head).toMatchObject({ status: 200 });
     expect(r.body).toBe('hello from 127.0.0.2');

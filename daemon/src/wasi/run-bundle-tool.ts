@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import { defineTool, type Tool } from '../tools/index.js';
-import { normalizeHost, type HostRule } from './host-rules.js';
+import type { FetchPolicyFor, HostRule } from '../net/index.js';
 import { RUN_BUNDLE_DESCRIPTION } from './run-bundle-description.js';
 import type { ReadOnlyMount, WasiLimits, WasiRunResult, WasiRuntime } from './types.js';
 
@@ -37,20 +37,12 @@ export interface RunBundleDeps {
   maxLimits?: Partial<WasiLimits>;
   runner?: 'inprocess' | 'wasmtime';
   /**
-   * The person's policy on a guest fetch. A request must be in the bundle manifest's netFetch
-   * allowlist AND allowed here (asked per URL and redirect hop, after the allowlist matched).
-   * Without it the manifest alone decides (tests, embedders without a policy).
+   * The person's policy on a guest fetch, per bundle (the tool name it is asked as) and session. A
+   * request must be in the bundle manifest's netFetch allowlist AND allowed here (asked for every URL's
+   * host and every resolved address, redirect hops included). Without it the manifest alone decides
+   * (tests, embedders without a policy).
    */
-  decideFetch?: (q: FetchQuery) => Promise<{ allow: boolean; rule: string }>;
-}
-
-/** What decideFetch is asked: the URL's host (canonical), the URL, the calling session and workspace, the bundle. */
-export interface FetchQuery {
-  host: string;
-  url: string;
-  sessionId?: string;
-  workspace?: string;
-  bundle: string;
+  fetchPolicy?: FetchPolicyFor;
 }
 
 /** Parses a manifest netFetch allow entry into a host rule. */
@@ -76,7 +68,7 @@ export interface BundleRunOptions {
   view?: WorkspaceView;
   signal?: AbortSignal;
   sessionId?: string;
-  /** The session's real workspace root (for decideFetch). */
+  /** The session's real workspace root (attributes netFetch audit entries). */
   workspace?: string;
 }
 
@@ -127,40 +119,15 @@ export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): 
           netFetch: {
             allowed: true,
             rules: b.netFetch.allow.map(parseAllowEntry),
-            ...(deps.decideFetch ? { authorize: policyGate(deps.decideFetch, b.name, o) } : {}),
+            ...(deps.fetchPolicy ? { authorize: deps.fetchPolicy(b.name, o.sessionId) } : {}),
           },
         }
       : {}),
     ...(deps.runner ? { runner: deps.runner } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.sessionId ? { sessionId: o.sessionId } : {}),
+    ...(o.workspace ? { workspaceRoot: o.workspace } : {}),
   });
-}
-
-/** Refuses a fetch the policy does not allow, as the typed netFetch refusal `policy_denied` carrying the rule. */
-function policyGate(
-  decide: NonNullable<RunBundleDeps['decideFetch']>,
-  bundle: string,
-  o: BundleRunOptions,
-): (url: URL) => Promise<void> {
-  return async (url) => {
-    const host = normalizeHost(url.hostname);
-    const d = await decide({
-      host,
-      url: url.href,
-      bundle,
-      ...(o.sessionId ? { sessionId: o.sessionId } : {}),
-      ...(o.workspace ? { workspace: o.workspace } : {}),
-    });
-    if (!d.allow) {
-      throw new ShadowboxError(
-        ErrorCodes.NetFetchRefused,
-        'policy_denied',
-        `${host} is not allowed for ${bundle} by the policy (${d.rule}); allow it with: shadowbox policy allow --host ${host}`,
-        { host, rule: d.rule },
-      );
-    }
-  };
 }
 
 /** Input of `run_bundle` (exported as JSON Schema for the model). */

@@ -1,10 +1,9 @@
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { AuditSink } from '../audit/index.js';
 import type { Logger } from '../state/index.js';
-import { decodeFetchRequest, encodeFetchError, encodeFetchResponse, type FetchBridge } from './fetch-codec.js';
 import { runInprocess } from './inprocess-runner.js';
 import { ModuleCache, pagesFor } from './module-cache.js';
-import { createNetFetch, type NetFetchService } from './net-fetch.js';
+import { createFetchBridge, createNetFetch, type FetchBridge, type NetFetchService } from '../net/index.js';
 import type { WasiRunRequest, WasiRunResult, WasiRuntime } from './types.js';
 import { findWasmtime, runWasmtime } from './wasmtime-runner.js';
 import { WorkerPool } from './worker-pool.js';
@@ -63,33 +62,23 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
   const wasmtime = deps.wasmtimePath === undefined ? findWasmtime() : deps.wasmtimePath;
   const netFetch = deps.netFetch ?? createNetFetch(deps.audit ? { audit: deps.audit } : {});
 
+  // The run's grant: its manifest rules and the person's policy decide every request.
   function bridge(req: WasiRunRequest): FetchBridge {
-    return async (raw, cap, signal) => {
-      try {
-        if (!req.netFetch?.allowed)
-          throw new ShadowboxError(
-            ErrorCodes.NetFetchRefused,
-            'net_fetch_not_allowed',
-            'this run was not granted netFetch',
-          );
-        const request = decodeFetchRequest(raw);
-        const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
-        // Leave room in the guest buffer for the head line.
-        const maxBytes = Math.max(0, cap - 4096);
-        return encodeFetchResponse(
-          await netFetch.fetch(request, {
-            rules: req.netFetch.rules,
-            sessionId: req.sessionId,
-            workspace,
-            maxBytes,
-            signal,
-            ...(req.netFetch.authorize ? { authorize: req.netFetch.authorize } : {}),
-          }),
-        );
-      } catch (e) {
-        return encodeFetchError(e);
-      }
-    };
+    const grant = req.netFetch?.allowed ? req.netFetch : null;
+    const workspace = req.workspaceRoot ?? req.mounts.workspace?.root;
+    return createFetchBridge(
+      grant
+        ? (request, o) =>
+            netFetch.fetch(request, {
+              rules: grant.rules,
+              ...(grant.authorize ? { authorize: grant.authorize } : {}),
+              ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+              ...(workspace ? { workspace } : {}),
+              maxBytes: o.maxBytes,
+              signal: o.signal,
+            })
+        : null,
+    );
   }
 
   return {

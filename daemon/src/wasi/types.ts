@@ -1,5 +1,5 @@
 import type { WorkspaceView } from '../shadow/index.js';
-import type { HostRule } from './host-rules.js';
+import type { FetchAuthorizer, HostRule } from '../net/index.js';
 
 /** Per-invocation limits; a run that hits one ends with a typed outcome, never a throw. */
 export interface WasiLimits {
@@ -41,10 +41,10 @@ export interface WasiRunRequest {
   cwd?: '/workspace' | '/';
   limits: WasiLimits;
   /**
-   * Grants netFetch: every request must match `rules` and, when given, pass `authorize` (asked per
-   * URL and redirect hop; throws a NetFetchRefused error to refuse).
+   * Grants netFetch: every request (each redirect hop too) must match `rules` and, when given, be allowed
+   * by `authorize` (the person's policy, asked for the host and for every resolved address).
    */
-  netFetch?: { allowed: boolean; rules: HostRule[]; authorize?: (url: URL) => Promise<void> };
+  netFetch?: { allowed: boolean; rules: HostRule[]; authorize?: FetchAuthorizer };
   runner?: 'inprocess' | 'wasmtime';
   signal?: AbortSignal;
   sessionId?: string;

@@ -1,9 +1,8 @@
-import os from 'node:os';
-import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ndJsonStream } from '@agentclientprotocol/sdk';
 import { ensureDaemon } from '../connect.js';
+import { daemonPaths } from '../paths.js';
 import { createAcpAgent } from './bridge.js';
 
 /** Streams and environment of the `shadowbox acp` process. */
@@ -12,21 +11,6 @@ export interface AcpIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-}
-
-/** Where the daemon's state and socket are for this environment (same rules as the daemon). */
-function paths(env: NodeJS.ProcessEnv, stateDirFlag?: string) {
-  const explicit = stateDirFlag ?? env.SHADOWBOX_STATE_DIR;
-  const stateDir = path.resolve(explicit ?? path.join(env.HOME ?? os.homedir(), '.local', 'state', 'shadowbox'));
-  const socketPath = path.resolve(
-    env.SHADOWBOX_SOCKET ??
-      (explicit
-        ? path.join(stateDir, 'daemon.sock')
-        : env.XDG_RUNTIME_DIR
-          ? path.join(env.XDG_RUNTIME_DIR, 'shadowbox', 'daemon.sock')
-          : path.join(stateDir, 'daemon.sock')),
-  );
-  return { stateDir, socketPath };
 }
 
 /**
@@ -40,7 +24,7 @@ export async function acpCommand(
   version: string,
 ): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
-  const p = paths(io.env, values['state-dir']);
+  const p = daemonPaths(io.env, values['state-dir']);
   const log = (m: string) => io.stderr.write(`shadowbox acp: ${m}\n`);
   const daemon = await ensureDaemon({
     socketPath: p.socketPath,

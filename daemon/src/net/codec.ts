@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
-import type { NetFetchRequest, NetFetchResponse } from './net-fetch.js';
+import type { NetFetchRequest, NetFetchResponse } from './types.js';
 
-// The bytes exchanged over the `shadowbox.net_fetch` import (see docs/wasi.md). Request: UTF-8
-// JSON {url, method, headers: [[k, v]], body: base64|null}. Reply: one JSON line
-// {url, status, headers, bodyBytes} or {error, message}, "\n", then the raw body.
+// The bytes exchanged over the `shadowbox.net_fetch` WASI import, by every guest (bundles' C code and the
+// python bundle's Lib/shadowbox.py; see docs/wasi.md). Request: UTF-8 JSON {url, method, headers: [[k, v]],
+// body: base64|null}. Reply: one JSON line {url, status, headers, bodyBytes} or {error, message, rule?},
+// "\n", then the raw body.
 
 /** Serves one guest request: raw request bytes and the guest's buffer size in, reply bytes out. */
 export type FetchBridge = (request: Uint8Array, cap: number, signal: AbortSignal) => Promise<Uint8Array>;
+
+/** Room kept in the guest's buffer for the reply's head line. */
+const HEAD_ROOM = 4096;
 
 const RequestSchema = z
   .object({
@@ -54,7 +58,7 @@ export function encodeFetchResponse(res: NetFetchResponse): Uint8Array {
   const head = Buffer.from(
     `${JSON.stringify({ url: res.url, status: res.status, headers: res.headers, bodyBytes: res.body.byteLength })}\n`,
   );
-  return Buffer.concat([head, res.body]);
+  return Buffer.concat([head, Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength)]);
 }
 
 /** Encodes a refusal or failure as `{error: reason, message}`, plus the policy `rule` that refused it when there is one. */
@@ -63,4 +67,39 @@ export function encodeFetchError(e: unknown): Uint8Array {
   const message = e instanceof Error ? e.message : String(e);
   const rule = isShadowboxError(e) && typeof e.data.rule === 'string' ? e.data.rule : undefined;
   return Buffer.from(`${JSON.stringify({ error: reason, message, ...(rule !== undefined ? { rule } : {}) })}\n`);
+}
+
+/** Performs one decoded request; `maxBytes` is what fits the guest's buffer. */
+export type GuestFetchHandler = (
+  req: NetFetchRequest,
+  o: { maxBytes: number; signal: AbortSignal },
+) => Promise<NetFetchResponse>;
+
+/**
+ * The bridge every WASI runner serves `shadowbox.net_fetch` with: decode, perform, encode. Never
+ * throws: a refusal is an `{error}` reply, and a reply that would not fit the guest's buffer is
+ * refused (`response_too_large`) rather than cut.
+ */
+export function createFetchBridge(handler: GuestFetchHandler | null): FetchBridge {
+  return async (raw, cap, signal) => {
+    try {
+      if (!handler)
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'net_fetch_not_allowed',
+          'this run was not granted netFetch',
+        );
+      const req = decodeFetchRequest(raw);
+      const out = encodeFetchResponse(await handler(req, { maxBytes: Math.max(0, cap - HEAD_ROOM), signal }));
+      if (out.byteLength > cap)
+        throw new ShadowboxError(
+          ErrorCodes.NetFetchRefused,
+          'response_too_large',
+          `response exceeds the guest's ${cap}-byte buffer`,
+        );
+      return out;
+    } catch (e) {
+      return encodeFetchError(e);
+    }
+  };
 }

@@ -1,0 +1,69 @@
+// The view a call gets when deny rules name paths it may not touch: refused for every operation (also
+// through a symlink and in another letter case), left out of listings, and not carried along by a
+// remove or rename of a folder above it. Over the real layered view of a temp workspace.
+import { symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeWorkspace } from '../shadow/test-support.js';
+import { restrictView } from './restricted-view.js';
+
+const denied = [{ glob: 'secrets/**', rule: 'project:deny path=secrets/**' }];
+let ws: ReturnType<typeof makeWorkspace> | null = null;
+afterEach(async () => {
+  await ws?.cleanup();
+  ws = null;
+});
+
+async function setup() {
+  ws = makeWorkspace({ 'secrets/key.txt': 'k', 'pub/a.txt': 'a', 'deep/secrets/x.txt': 'x' }, { git: false });
+  symlinkSync('../secrets/key.txt', path.join(ws.root, 'pub', 'link.txt'));
+  const base = await ws.open().view('s1', ws.root);
+  return { base, view: restrictView(base, denied) };
+}
+
+const reason = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { data?: { reason?: string } }) => e.data?.reason ?? 'thrown',
+  );
+
+describe('restrictView', () => {
+  it('refuses every operation on a denied path, also through a symlink and in another case', async () => {
+    const { view } = await setup();
+    expect(await reason(view.readFile('secrets/key.txt'))).toBe('path_denied');
+    expect(await reason(view.readFile('pub/link.txt'))).toBe('path_denied');
+    expect(await reason(view.readFile('SECRETS/key.txt'))).toBe('path_denied');
+    expect(await reason(view.stat('secrets'))).toBe('path_denied');
+    expect(await reason(view.readdir('secrets'))).toBe('path_denied');
+    expect(await reason(view.writeFile('secrets/new.txt', 'x'))).toBe('path_denied');
+    expect(await reason(view.mkdir('secrets/sub'))).toBe('path_denied');
+    expect(await reason(view.remove('secrets/key.txt'))).toBe('path_denied');
+    expect(await reason(view.rename('secrets/key.txt', 'pub/stolen.txt'))).toBe('path_denied');
+    expect(await reason(view.rename('pub/a.txt', 'secrets/a.txt'))).toBe('path_denied');
+    // Other paths are untouched, including a folder of the same name deeper down (the glob is rooted).
+    expect(Buffer.from(await view.readFile('deep/secrets/x.txt')).toString()).toBe('x');
+  });
+
+  it('leaves denied names and links into them out of listings', async () => {
+    const { base, view } = await setup();
+    expect((await base.readdir('')).map((e) => e.name).sort()).toEqual(['deep', 'pub', 'secrets']);
+    expect((await view.readdir('')).map((e) => e.name).sort()).toEqual(['deep', 'pub']);
+    expect((await view.readdir('pub')).map((e) => e.name)).toEqual(['a.txt']);
+  });
+
+  it('refuses removing or moving a folder that holds a denied path', async () => {
+    const { base, view } = await setup();
+    expect(await reason(view.remove(''))).not.toBe('ok');
+    await base.mkdir('box');
+    await base.writeFile('box/keep.txt', 'k');
+    const nested = restrictView(base, [{ glob: 'box/keep.txt', rule: 'project:deny path=box/keep.txt' }]);
+    expect(await reason(nested.remove('box'))).toBe('path_denied');
+    expect(await reason(nested.rename('box', 'moved'))).toBe('path_denied');
+    expect(await reason(view.remove('pub/a.txt'))).toBe('ok');
+  });
+
+  it('is the view itself when nothing is denied', async () => {
+    const { base } = await setup();
+    expect(restrictView(base, [])).toBe(base);
+  });
+});

@@ -1,0 +1,115 @@
+import { posix } from 'node:path';
+import picomatch from 'picomatch';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/index.js';
+
+/** A path glob the policy denies to one call (a deny rule with a `path` that matches the call's tool and kind). */
+export interface DeniedPath {
+  glob: string;
+  /** The rule, as the policy names it (`project:deny path=secrets/**`). */
+  rule: string;
+}
+
+interface Compiled extends DeniedPath {
+  test: (rel: string) => boolean;
+  /** The glob's literal leading folder, lower-cased ('' when it starts with a wildcard): prunes subtree checks. */
+  base: string;
+}
+
+/**
+ * Why: a call the policy lets run (grep of the whole workspace, python, a bundle) may still be denied some
+ * paths, and those tools reach files through the view, not through paths they declared. This is the view
+ * such a call gets: every path is resolved by the session's view first (symlinks followed, escapes refused),
+ * then a denied canonical path is refused (PermissionDenied, `path_denied`, naming the rule) for reads,
+ * writes, removes and renames, and left out of directory listings — so grep, glob and list_dir never see
+ * its name and sandboxed code cannot open it. Matching is case-insensitive (denying more is the safe side).
+ */
+export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[]): WorkspaceView {
+  if (denied.length === 0) return view;
+  const globs: Compiled[] = denied.map((d) => {
+    const scan = picomatch.scan(d.glob);
+    return {
+      ...d,
+      test: picomatch(d.glob, { dot: true, nocase: true }),
+      base: (scan.isGlob ? scan.base : d.glob).toLowerCase(),
+    };
+  });
+  const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));
+  const refuse = (input: string, rel: string, g: DeniedPath) =>
+    new ShadowboxError(
+      ErrorCodes.PermissionDenied,
+      'path_denied',
+      `${input === rel ? rel : `${input} (${rel})`} is denied by the policy (${g.rule})`,
+      { path: rel, rule: g.rule },
+    );
+  const check = async (p: string, intent: 'read' | 'write'): Promise<string> => {
+    const rel = await view.resolve(p, intent);
+    const g = hit(rel);
+    if (g) throw refuse(p, rel, g);
+    return rel;
+  };
+  const mayMatchBelow = (dir: string) => {
+    const d = dir.toLowerCase();
+    return globs.some(
+      (g) => g.base === '' || d === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'),
+    );
+  };
+  // A remove or rename of a directory would take denied paths below it along: refused when one exists.
+  const refuseIfDeniedBelow = async (input: string, dir: string): Promise<void> => {
+    if (!mayMatchBelow(dir) || (await view.stat(dir))?.type !== 'dir') return;
+    const stack = [dir];
+    while (stack.length > 0) {
+      const d = stack.pop() as string;
+      for (const e of await view.readdir(d)) {
+        const rel = d ? `${d}/${e.name}` : e.name;
+        const g = hit(rel);
+        if (g) throw refuse(input, rel, g);
+        if (e.type === 'dir') stack.push(rel);
+      }
+    }
+  };
+  const visible = async (dir: string, e: DirEntry): Promise<boolean> => {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (hit(rel)) return false;
+    if (e.type !== 'symlink') return true;
+    // A link into a denied path is as invisible as the path.
+    const target = await view.resolve(rel, 'read').catch(() => null);
+    return target === null || !hit(target);
+  };
+
+  return {
+    get root() {
+      return view.root;
+    },
+    resolve: (p, intent = 'read') => check(p, intent),
+    async stat(p): Promise<EntryStat | null> {
+      return view.stat(await check(p, 'read'));
+    },
+    async readFile(p) {
+      return view.readFile(await check(p, 'read'));
+    },
+    async readdir(p) {
+      const rel = await check(p, 'read');
+      const entries = await view.readdir(rel);
+      const keep = await Promise.all(entries.map((e) => visible(rel, e)));
+      return entries.filter((_, i) => keep[i]);
+    },
+    async writeFile(p, data, options) {
+      return view.writeFile(await check(p, 'write'), data, options);
+    },
+    async mkdir(p) {
+      return view.mkdir(await check(p, 'write'));
+    },
+    async remove(p) {
+      const rel = await check(p, 'write');
+      await refuseIfDeniedBelow(p, rel);
+      return view.remove(rel);
+    },
+    async rename(from, to) {
+      const a = await check(from, 'write');
+      const b = await check(to, 'write');
+      await refuseIfDeniedBelow(from, a);
+      return view.rename(a, posix.normalize(b));
+    },
+  };
+}
