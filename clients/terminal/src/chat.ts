@@ -38,6 +38,8 @@ export class Chat {
   private attaching: SessionEvent[] | null = null;
   private remembered: string[] = [];
   private cancelSent = false;
+  /** A prompt's turn ended otherwise than end_turn (or failed to start): a piped chat exits 1. */
+  private failed = false;
   private lastWasInterrupt = false;
   private exitNow: () => void = () => {};
   private readonly exited: Promise<void>;
@@ -82,7 +84,8 @@ export class Chat {
     } finally {
       await this.leave();
     }
-    return 0;
+    // Interactive: the person saw every failure. Piped (a script): the exit code says whether all went well.
+    return this.failed && !this.io.stdin.isTTY ? 1 : 0;
   }
 
   private current(): SessionInfo {
@@ -155,6 +158,7 @@ export class Chat {
     const sessionId = this.current().sessionId;
     try {
       const result = await this.client.request(SessionPrompt, { sessionId, text });
+      if (result.stopReason !== 'end_turn') this.failed = true;
       // The turn_end event normally arrives before the response; give it a moment if not.
       if (this.transcript.runningTurn === result.turnId)
         await new Promise<void>((resolve) => {
@@ -162,6 +166,7 @@ export class Chat {
           setTimeout(() => (off(), resolve()), 500).unref();
         });
     } catch (e) {
+      this.failed = true;
       this.transcript.note(c.red(`✗ ${describeError(e)}`));
     }
   }

@@ -1,15 +1,23 @@
-import type {
-  AuditQuery,
-  ParamsOf,
-  PermissionRequest,
-  ResultOf,
-  SessionList,
-  ShadowAccept,
-  ShadowDiff,
-  ShadowStatus,
+import {
+  changeBlocks,
+  summarizeAuditEntry,
+  type AuditQuery,
+  type ParamsOf,
+  type PermissionRequest,
+  type ResultOf,
+  type SessionList,
+  type ShadowAccept,
+  type ShadowDiff,
+  type ShadowStatus,
 } from '@shadowbox/protocol';
 import { diffWordsWithSpace } from 'diff';
+import { languageFor, renderSegments, segments, type Segment } from './highlight.js';
 import type { Colors } from './io.js';
+
+/** "1 file", "3 files": a count with its noun. */
+export function count(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
 
 /** "850 ms", "1.2 s", "2 m 05 s": short enough for a tool line. */
 export function formatDuration(ms: number): string {
@@ -202,7 +210,7 @@ export function renderDiff(
   if (status)
     out.push(
       c.dim(
-        `${status.files.length} file(s) pending · ${status.commits.length} shadow commit(s) · ${status.undoable} accept(s) can be undone`,
+        `${count(status.files.length, 'file')} pending · ${count(status.commits.length, 'shadow commit')} · ${count(status.undoable, 'accept')} can be undone`,
       ),
     );
   for (const f of diff.files) {
@@ -217,14 +225,26 @@ export function renderDiff(
       out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
     f.hunks.forEach((h) => {
       out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}`);
-      for (const l of hunkLines(h.lines, c)) out.push(`  ${l}`);
+      // Several runs of changes in one hunk: number its lines, so one run can be taken as HUNK-ID:FROM-TO.
+      const blocks = changeBlocks(h.lines);
+      const split = blocks.length > 1;
+      if (split)
+        out.push(
+          c.dim(
+            `  ${blocks.length} separate changes, lines ${blocks.map((b) => (b.from === b.to ? `${b.from}` : `${b.from}-${b.to}`)).join(' · ')} — take one with /accept ${h.id}:${blocks[0].from}-${blocks[0].to}`,
+          ),
+        );
+      const width = String(h.lines.length).length;
+      hunkLines(h.lines, c, languageFor(f.path)).forEach((l, i) =>
+        out.push(split ? `  ${c.dim(String(i + 1).padStart(width))} ${l}` : `  ${l}`),
+      );
     });
   }
   if (diff.files.length === 0) out.push('nothing to review: the shadow workspace has no pending changes');
   else
     out.push(
       '',
-      c.dim('accept with /accept all | FILE | HUNK-ID…   reject with /reject …   undo an accept with /undo'),
+      c.dim('accept with /accept all | FILE | HUNK-ID[:LINES]…   reject with /reject …   undo an accept with /undo'),
     );
   return out;
 }
@@ -254,14 +274,30 @@ const WORD_DIFF_MAX_CHARS = 1000;
 const WORD_DIFF_MAX_EDITS = 40;
 
 /**
- * A hunk's lines colored by prefix, and, with colors on, the changed words of paired lines highlighted: in each
- * run of removed lines followed by a run of added lines, the k-th removed line is paired with the k-th added one
- * and jsdiff's word diff marks what differs (inverse + bold) on both. Lines without a partner, and pairs that share
- * too little to be the same line edited, stay colored whole. Without colors the lines are returned as they are.
+ * A hunk's lines colored by prefix and, with colors on, syntax-highlighted by `lang` (each side of the hunk
+ * highlighted as one text, so strings and comments spanning lines stay right). In each run of removed lines
+ * followed by a run of added lines, the k-th removed line is paired with the k-th added one and jsdiff's
+ * word diff marks what differs (inverse + bold) on both. Lines without a partner, and pairs that share too
+ * little to be the same line edited, are not marked. Without colors the lines are returned as they are.
  */
-export function hunkLines(lines: readonly string[], c: Colors): string[] {
-  const out = lines.map((l) => diffLine(l, c));
-  if (!c.isColorSupported) return out;
+export function hunkLines(lines: readonly string[], c: Colors, lang?: string): string[] {
+  if (!c.isColorSupported) return lines.map((l) => diffLine(l, c));
+  // Each side's text (old: context and removed lines; new: context and added lines), highlighted whole.
+  const oldRows: number[] = [];
+  const newRows: number[] = [];
+  lines.forEach((l, i) => {
+    if (l.startsWith(' ') || l.startsWith('-')) oldRows.push(i);
+    if (l.startsWith(' ') || l.startsWith('+')) newRows.push(i);
+  });
+  const side = (rows: number[]) => segments(rows.map((i) => lines[i].slice(1)).join('\n'), lang);
+  const oldSegs = side(oldRows);
+  const newSegs = side(newRows);
+  const segOf = new Map<number, Segment[]>();
+  oldRows.forEach((row, k) => segOf.set(row, oldSegs[k] ?? []));
+  newRows.forEach((row, k) => {
+    if (lines[row].startsWith('+')) segOf.set(row, newSegs[k] ?? []);
+  });
+  const marks = new Map<number, Array<[number, number]>>();
   for (let i = 0; i < lines.length;) {
     if (!lines[i].startsWith('-')) {
       i++;
@@ -274,18 +310,26 @@ export function hunkLines(lines: readonly string[], c: Colors): string[] {
     for (; j < lines.length && /^[-\\]/.test(lines[j]); j++) if (lines[j].startsWith('-')) removed.push(j);
     for (; j < lines.length && /^[+\\]/.test(lines[j]); j++) if (lines[j].startsWith('+')) added.push(j);
     for (let k = 0; k < Math.min(removed.length, added.length); k++) {
-      const pair = wordPair(lines[removed[k]].slice(1), lines[added[k]].slice(1), c);
+      const pair = wordMarks(lines[removed[k]].slice(1), lines[added[k]].slice(1));
       if (!pair) continue;
-      out[removed[k]] = pair[0];
-      out[added[k]] = pair[1];
+      marks.set(removed[k], pair[0]);
+      marks.set(added[k], pair[1]);
     }
     i = j;
   }
-  return out;
+  return lines.map((l, i) => {
+    if (l.startsWith('\\')) return c.dim(l);
+    const kind = l[0] === '+' ? 'addition' : l[0] === '-' ? 'deletion' : undefined;
+    const segs = segOf.get(i) ?? [{ text: l.slice(1) }];
+    // Without a known language the content keeps the prefix's color.
+    const colored = lang ? segs : segs.map((s) => (kind ? { text: s.text, cls: kind } : s));
+    const marker = kind === 'addition' ? c.bold(c.green('+')) : kind === 'deletion' ? c.bold(c.red('-')) : l[0];
+    return `${marker}${renderSegments(colored, c, marks.get(i))}`;
+  });
 }
 
-/** The removed and added line with their differing words marked, or null when they share (almost) nothing. */
-function wordPair(before: string, after: string, c: Colors): [string, string] | null {
+/** The character ranges that differ in a removed and an added line, or null when they share (almost) nothing. */
+function wordMarks(before: string, after: string): [Array<[number, number]>, Array<[number, number]>] | null {
   if (before.length > WORD_DIFF_MAX_CHARS || after.length > WORD_DIFF_MAX_CHARS) return null;
   const parts = diffWordsWithSpace(before, after, { maxEditLength: WORD_DIFF_MAX_EDITS });
   if (!parts) return null;
@@ -297,16 +341,19 @@ function wordPair(before: string, after: string, c: Colors): [string, string] | 
       .join(''),
   );
   if (same === 0 || same * 3 < Math.max(solid(before), solid(after))) return null;
-  const mark = (v: string) => c.inverse(c.bold(v));
-  const minus = parts
-    .filter((p) => !p.added)
-    .map((p) => (p.removed ? mark(p.value) : p.value))
-    .join('');
-  const plus = parts
-    .filter((p) => !p.removed)
-    .map((p) => (p.added ? mark(p.value) : p.value))
-    .join('');
-  return [c.red(`-${minus}`), c.green(`+${plus}`)];
+  const minus: Array<[number, number]> = [];
+  const plus: Array<[number, number]> = [];
+  let a = 0;
+  let b = 0;
+  for (const p of parts) {
+    if (p.removed) minus.push([a, (a += p.value.length)]);
+    else if (p.added) plus.push([b, (b += p.value.length)]);
+    else {
+      a += p.value.length;
+      b += p.value.length;
+    }
+  }
+  return [minus, plus];
 }
 
 /** What an accept wrote, and every conflict in full (nothing is written for a conflicted hunk). */
@@ -337,45 +384,12 @@ export function renderSessions(sessions: Session[], currentId: string | null, c:
   });
 }
 
-/** A value of an audit entry's data as text: strings as they are, anything else as JSON. */
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
-}
-
-/** Audit entries, one line each: time, type, tool, decision and outcome where present. */
+/** Audit entries, one line each: time, type, what happened to what (protocol's summary of the entry). */
 export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: Colors): string[] {
   if (entries.length === 0) return ['the audit log has no entries for this session yet'];
   return entries.map((e) => {
-    const d = e.data;
-    const pick = (k: string) =>
-      typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined;
-    const decision = d.decision && typeof d.decision === 'object' ? (d.decision as Record<string, unknown>) : undefined;
-    const list = (k: string) => {
-      const v = d[k];
-      if (!Array.isArray(v) || v.length === 0) return undefined;
-      const names = v.map((x) =>
-        x && typeof x === 'object' ? str((x as Record<string, unknown>).path ?? JSON.stringify(x)) : str(x),
-      );
-      return `${k} ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`;
-    };
-    const text = pick('text');
-    const parts = [
-      pick('tool'),
-      decision ? `${str(decision.action)}${decision.rule ? ` (${str(decision.rule)})` : ''}` : pick('decision'),
-      pick('outcome') ?? pick('status'),
-      pick('path') ?? pick('summary'),
-      text !== undefined ? JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text) : undefined,
-      pick('chars') && `${pick('chars')} chars`,
-      pick('scope') && `scope ${pick('scope')}`,
-      pick('model'),
-      pick('mode') && `mode ${pick('mode')}`,
-      list('files'),
-      Array.isArray(d.paths) && d.paths.every((p) => String(pick('path') ?? pick('summary') ?? '').includes(String(p)))
-        ? undefined
-        : list('paths'),
-      list('conflicts'),
-      pick('acceptId'),
-    ].filter(Boolean);
-    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${parts.join(' · ')}`.trimEnd();
+    const sum = summarizeAuditEntry(e);
+    const what = sum.outcome === 'error' ? c.red(sum.what) : sum.outcome === 'denied' ? c.yellow(sum.what) : sum.what;
+    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${what}${sum.details.length ? ` · ${sum.details.join(' · ')}` : ''}`.trimEnd();
   });
 }

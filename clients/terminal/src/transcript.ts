@@ -1,5 +1,13 @@
 import type { SessionEvent } from '@shadowbox/protocol';
-import { foldLines, formatDuration, kindLabel, summarizeInput, toolDoneLine, toolRunningLine } from './format.js';
+import {
+  count,
+  foldLines,
+  formatDuration,
+  kindLabel,
+  summarizeInput,
+  toolDoneLine,
+  toolRunningLine,
+} from './format.js';
 import { MarkdownLines } from './markdown.js';
 import type { Screen } from './screen.js';
 
@@ -123,9 +131,15 @@ export class Transcript {
         this.usage.input += e.inputTokens;
         this.usage.output += e.outputTokens;
         return;
+      case 'model_retry':
+        return this.note(
+          c.yellow(
+            `↻ the model call failed (${e.message}) at ${e.url}; retrying, attempt ${e.attempt} of ${e.maxAttempts}`,
+          ),
+        );
       case 'checkpoint':
         return this.note(
-          `${c.cyan('●')} ${e.files.length} file(s) changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`,
+          `${c.cyan('●')} ${count(e.files.length, 'file')} changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`,
         );
       case 'turn_end':
         return this.turnEnd(e, at);

@@ -50,7 +50,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       else if (r.ok)
         println(
           io,
-          `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} ${plural(r.checkpoints, 'signed checkpoint')}${tail}`,
+          `${c.green('✓')} audit log intact: ${plural(r.entries, 'entry', 'entries')}, ${plural(r.checkpoints, 'signed checkpoint')}${tail}`,
         );
       else {
         const who = r.firstBad?.sessionId ? ` (session ${r.firstBad.sessionId} refers to it)` : '';

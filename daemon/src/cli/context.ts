@@ -59,8 +59,8 @@ export function println(io: CliIo, text = ''): void {
 }
 
 /** "1 file", "3 files": a count with its noun (never "1 file(s)"). */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
 }
 
 /**

@@ -146,7 +146,7 @@ export async function demoCommand(io: CliIo, argv: string[]): Promise<number> {
     println(
       io,
       v.ok
-        ? `${c.green('✓')} verified: ${v.entries} entries, ${v.checkpoints} signed checkpoint(s)`
+        ? `${c.green('✓')} verified: ${v.entries} entries, ${v.checkpoints} signed checkpoint${v.checkpoints === 1 ? '' : 's'}`
         : c.red(`✗ audit log damaged at ${v.firstBad?.seq}: ${v.firstBad?.reason}`),
     );
     code = v.ok && acc.applied.length > 0 && after !== real ? 0 : 1;

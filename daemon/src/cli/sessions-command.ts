@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SessionList, ShadowPending, type ResultOf } from '@shadowbox/protocol';
-import { type CliIo, connectCli, println } from './context.js';
+import { type CliIo, connectCli, plural, println } from './context.js';
 import { colorsFor } from './review-commands.js';
 import { optionsOf } from './specs.js';
 
@@ -58,7 +58,7 @@ export async function sessionsCommand(io: CliIo, argv: string[]): Promise<number
       return 0;
     }
     for (const g of groups) {
-      println(io, `${c.bold(g.workspace)}  ${c.dim(`${g.sessions.length} session(s), newest first`)}`);
+      println(io, `${c.bold(g.workspace)}  ${c.dim(`${plural(g.sessions.length, 'session')}, newest first`)}`);
       for (const l of renderSessionTable(g.sessions, c)) println(io, l);
     }
     if (groups.every((g) => g.sessions.length === 0) && !values.all)
