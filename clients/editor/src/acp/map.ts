@@ -112,6 +112,16 @@ export function toAcpUpdates(
         },
       ];
     }
+    case 'model_retry':
+      // ACP has no retry update; a thought line keeps the editor from looking stuck while the SDK retries.
+      return [
+        {
+          sessionUpdate: 'agent_thought_chunk',
+          content: text(
+            `↻ the model call failed (${ev.message}) at ${ev.url}; retrying, attempt ${ev.attempt} of ${ev.maxAttempts}\n`,
+          ),
+        },
+      ];
     case 'usage':
       return [];
     case 'settings_changed':
