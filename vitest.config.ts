@@ -17,6 +17,8 @@ export default defineConfig({
     },
   },
   test: {
+    // Compiles the WASI sandbox worker (it runs as a module in a worker thread, outside vitest).
+    globalSetup: ['./scripts/vitest-wasi-worker.mjs'],
     projects: [
       { test: { ...common, name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
       { test: { ...common, name: 'daemon', include: ['daemon/src/**/*.test.ts'] } },
@@ -25,7 +27,7 @@ export default defineConfig({
       },
       { test: { ...common, name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
       { test: { ...common, name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false } },
-      { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts'] } },
+      { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts', 'bench/**/*.test.mjs'] } },
     ],
   },
 });

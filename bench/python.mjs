@@ -1,8 +1,9 @@
 // Python benchmarks: shadowbox's sandboxed CPython (pre-initialized python.wasm in a fresh
-// in-memory WASI instance per call) against native python3 and Pyodide (npm) in the same run.
-// Metrics: warm and cold print(1+1), a 1 MB CSV aggregation, a CPU loop. Ratios are
-// value / native python3 (lower is better). Needs `npx tsc -b daemon` and a built python bundle
-// (`node bundles/scripts/build.mjs python`).
+// in-memory WASI instance per call) against native python3, each row interleaving the two over
+// ≥ 5 rounds (median, min–max of each), plus Pyodide (npm) for reference. Metrics: print(1+1) in the
+// library, through the daemon, as a whole `shadowbox python -c` command and first after a daemon
+// start; a 1 MB CSV aggregation; a CPU loop. Ratio = median / native median (lower is better).
+// Needs `npx tsc -b` and a built python bundle (`node bundles/scripts/build.mjs python`).
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { bin } from './lib/daemon.mjs';
+import { interleave, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'daemon', 'dist', 'python');
@@ -25,21 +27,6 @@ const CSV_CODE = [
   'print(len(tot), round(sum(tot.values()), 2))',
 ].join('\n');
 const CPU_CODE = 's = 0\nfor i in range(2_000_000):\n    s += i * i % 7\nprint(s)';
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function timeN(n, fn) {
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 function makeCsv(dir) {
   const cities = ['Oslo', 'Lima', 'Pune', 'Kyiv', 'Doha', 'Baku', 'Nuuk', 'Riga'];
@@ -112,41 +99,26 @@ async function spawnDaemon(stateDir) {
   };
 }
 
-/**
- * Through a real daemon: `tools/call` of `python` in a session (policy, audit, shadow view, the
- * JSON-RPC socket). `first` is the first call, made `delayMs` after the daemon reported ready and a
- * session was created (0: at once, while python's background warm-up is still going); `warm` the
- * calls after it.
- */
-async function throughDaemon(stateDir, ws, warmRuns, delayMs = 0) {
+/** A daemon on `stateDir` with one session on `ws`: `call()` is one `tools/call` of python `print(1+1)`. */
+async function daemonSession(stateDir, ws) {
   const daemon = await spawnDaemon(stateDir);
   const c = await connectSocket(daemon.socketPath);
-  try {
-    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
-    const s = await c.request({ method: 'session/create' }, { workspace: ws });
-    const call = async () => {
+  await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+  const s = await c.request({ method: 'session/create' }, { workspace: ws });
+  return {
+    daemon,
+    async call() {
       const r = await c.request(
         { method: 'tools/call' },
         { sessionId: s.sessionId, tool: 'python', input: { code: 'print(1+1)' } },
       );
       if (r.data?.stdout !== '2\n') throw new Error(`python through the daemon failed: ${r.content}`);
-      return r;
-    };
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-    const t = performance.now();
-    await call();
-    const first = performance.now() - t;
-    const times = [];
-    for (let i = 0; i < warmRuns; i++) {
-      const t1 = performance.now();
-      await call();
-      times.push(performance.now() - t1);
-    }
-    return { first, warm: times };
-  } finally {
-    c.dispose();
-    await daemon.stop();
-  }
+    },
+    async close() {
+      c.dispose();
+      await daemon.stop();
+    },
+  };
 }
 
 export async function run() {
@@ -157,123 +129,128 @@ export async function run() {
   if (!bundleDir) return { name: 'python', rows: [{ metric: 'skipped: no built python bundle', value: 0, unit: '' }] };
   const ws = mkdtempSync(path.join(os.tmpdir(), 'sbpy-bench-'));
   makeCsv(ws);
+  // Native python3: a fresh process each time, as an agent's subprocess would be.
+  const native = (code) => execFileP(NATIVE, ['-c', code], { cwd: ws });
+  const nativeHello = () => native('print(1+1)');
   try {
-    // Native python3 (a fresh process each time, as an agent's subprocess would be).
-    const native = (code) => execFileP(NATIVE, ['-c', code], { cwd: ws });
-    await native('print(1+1)');
-    const nativeHello = await timeN(21, () => native('print(1+1)'));
-    const nativeCsv = await timeN(5, () => native(CSV_CODE));
-    const nativeCpu = await timeN(3, () => native(CPU_CODE));
-
-    // shadowbox: warm = compiled module and stdlib cached, a pre-spawned worker, fresh instance.
+    await nativeHello();
+    // Library: compiled module and stdlib cached, a pooled worker with the next instance made ahead.
     const py = createPython({ loadBundle: () => loadBundleDir(bundleDir) });
-    const view = new MemoryLayerView(ws);
     await py.warm();
-    await py.run({ code: 'print(1+1)' }, { view });
-    const sbHello = await timeN(21, () => py.run({ code: 'print(1+1)' }, { view: new MemoryLayerView(ws) }));
-    const sbCsv = await timeN(5, () => py.run({ code: CSV_CODE }, { view: new MemoryLayerView(ws) }));
-    const sbCpu = await timeN(3, () => py.run({ code: CPU_CODE }, { view: new MemoryLayerView(ws) }));
+    const sb = (code) => py.run({ code }, { view: new MemoryLayerView(ws) });
+    await sb('print(1+1)');
+    rows.push(
+      row(
+        'print(1+1) warm: shadowbox library',
+        await interleave(21, () => sb('print(1+1)'), nativeHello),
+        'createPython().run in-process, a fresh sandboxed instance per call, vs a python3 -c process',
+      ),
+    );
+    rows.push(
+      row(
+        '1 MB CSV aggregation: shadowbox',
+        await interleave(
+          5,
+          () => sb(CSV_CODE),
+          () => native(CSV_CODE),
+        ),
+        'csv.DictReader over a workspace file',
+      ),
+    );
+    rows.push(
+      row(
+        'CPU loop 2M iterations: shadowbox',
+        await interleave(
+          5,
+          () => sb(CPU_CODE),
+          () => native(CPU_CODE),
+        ),
+        'pure-Python loop',
+      ),
+    );
     await py.close();
     const empty = mkdtempSync(path.join(os.tmpdir(), 'sbpy-empty-'));
-    const sbCold = median([
-      coldShadowbox(bundleDir, empty),
-      coldShadowbox(bundleDir, empty),
-      coldShadowbox(bundleDir, empty),
-    ]);
+    rows.push(
+      row(
+        'print(1+1) cold: shadowbox library in a new Node process',
+        await interleave(5, () => coldShadowbox(bundleDir, empty), nativeHello),
+        'compile module, load stdlib, spawn worker, run',
+      ),
+    );
     rmSync(empty, { recursive: true, force: true });
 
-    // Through the daemon. A fresh state dir (python's background warm-up installs the bundle from bundles/out),
-    // then restarts on it (the bundle is installed: what a daemon start normally finds): five with
-    // the first call at once, three with it 1 s after ready (the warm-up has finished).
+    // Through the daemon (a fresh state dir: the background warm-up installs the bundle from bundles/out).
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbpy-state-'));
-    let fresh;
-    const restarts = [];
-    const settled = [];
     try {
-      fresh = await throughDaemon(stateDir, ws, 30);
-      for (let i = 0; i < 5; i++) restarts.push(await throughDaemon(stateDir, ws, 0));
-      for (let i = 0; i < 3; i++) settled.push(await throughDaemon(stateDir, ws, 0, 1000));
+      let d = await daemonSession(stateDir, ws);
+      await d.call();
+      for (let i = 0; i < 5; i++) await d.call();
+      rows.push(
+        row(
+          'tools/call python print(1+1) warm (daemon)',
+          await interleave(21, () => d.call(), nativeHello),
+          'real daemon over its socket: policy, audit, shadow view, fresh instance; vs a python3 -c process',
+        ),
+      );
+      // The whole command, as a person or an agent's shell would run it (the daemon already running).
+      const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: d.daemon.socketPath };
+      delete env.NODE_OPTIONS;
+      const cli = () => {
+        const p = execFileP(process.execPath, [bin, 'python', '-c', 'print(1+1)'], { cwd: ws, env });
+        p.child.stdin?.end();
+        return p;
+      };
+      await cli();
+      rows.push(
+        row(
+          'shadowbox python -c print(1+1), whole command (daemon running)',
+          await interleave(7, cli, nativeHello),
+          'a new CLI process: Node start, connect, session reuse, tools/call, output; vs python3 -c',
+        ),
+      );
+      await d.close();
+      // First call after a restart (the bundle installed, as a daemon start normally finds it), made at
+      // once after ready + session/create, while python's background warm-up may still be going.
+      const firsts = [];
+      const natives = [];
+      for (let i = 0; i < 5; i++) {
+        d = await daemonSession(stateDir, ws);
+        firsts.push(await time(() => d.call()));
+        await d.close();
+        natives.push(await time(nativeHello));
+      }
+      rows.push(
+        row(
+          'tools/call python print(1+1) first after daemon start',
+          { subject: stats(firsts), baseline: stats(natives) },
+          'bundle installed; the call right after ready + session/create; goal ≤ 150 ms',
+        ),
+      );
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }
-    const dWarm = median(fresh.warm);
-    const dFirst = median(restarts.map((d) => d.first));
-    const dSettled = median(settled.map((d) => d.first));
-    const nativeAgain = await timeN(21, () => native('print(1+1)'));
 
-    // Pyodide: one loaded instance reused for warm numbers (its state persists between runs).
+    // Pyodide, for reference: one loaded instance (its state persists between runs), not interleaved.
     const { loadPyodide } = await import('pyodide');
     const pyo = await loadPyodide();
     pyo.setStdout({ batched: () => {} });
     pyo.FS.writeFile('/home/pyodide/data.csv', (await import('node:fs')).readFileSync(path.join(ws, 'data.csv')));
     pyo.runPython('import os; os.chdir("/home/pyodide")');
-    const pyoHello = await timeN(15, () => pyo.runPython('print(1+1)'));
-    const pyoCsv = await timeN(5, () => pyo.runPython(CSV_CODE));
-    const pyoCpu = await timeN(3, () => pyo.runPython(CPU_CODE));
-    const pyoCold = median([coldPyodide(), coldPyodide()]);
-
-    const add = (metric, value, baseline, note) =>
+    const pyoRow = async (metric, n, fn, note) => {
+      const xs = [];
+      for (let i = 0; i < n; i++) xs.push(await time(fn));
+      const st = stats(xs);
       rows.push({
         metric,
-        value: Math.round(value * 10) / 10,
+        value: Math.round(st.median * 10) / 10,
         unit: 'ms',
-        baseline: Math.round(baseline * 10) / 10,
-        ratio: Math.round((value / baseline) * 100) / 100,
-        note,
+        note: `${note}; ${n} runs: ${st.min.toFixed(1)}–${st.max.toFixed(1)}`,
       });
-    add(
-      'tools/call python print(1+1) warm p50 (daemon)',
-      dWarm,
-      nativeAgain,
-      'real daemon over its socket: policy, audit, shadow view, fresh instance; vs python3 -c process',
-    );
-    add(
-      'tools/call python print(1+1) first after daemon start (daemon)',
-      dFirst,
-      nativeAgain,
-      `bundle installed; call right after ready + session/create; median of 5 restarts (${restarts.map((d) => Math.round(d.first)).join(', ')} ms); goal ≤ 150 ms`,
-    );
-    add(
-      'tools/call python print(1+1) first, 1 s after daemon start (daemon)',
-      dSettled,
-      nativeAgain,
-      `bundle installed; warm-up finished; median of 3 restarts (${settled.map((d) => Math.round(d.first)).join(', ')} ms)`,
-    );
-    add(
-      'tools/call python print(1+1) first on a fresh state dir (daemon)',
-      fresh.first,
-      nativeAgain,
-      'the background warm-up installs + verifies the bundle from bundles/out, compiles and primes; the call waits for what is left of that',
-    );
-    add(
-      'print(1+1) warm: shadowbox (library)',
-      sbHello,
-      nativeHello,
-      'createPython().run in-process, fresh sandboxed instance per call vs python3 -c process',
-    );
-    add(
-      'print(1+1) warm: pyodide',
-      pyoHello,
-      nativeHello,
-      'runPython on a loaded instance (state shared between runs)',
-    );
-    add(
-      'print(1+1) cold: shadowbox',
-      sbCold,
-      nativeHello,
-      'new Node process: compile module, load stdlib, spawn worker, run',
-    );
-    add('print(1+1) cold: pyodide', pyoCold, nativeHello, 'new Node process: loadPyodide + runPython');
-    add('1 MB CSV aggregation: shadowbox', sbCsv, nativeCsv, 'csv.DictReader over a workspace file');
-    add('1 MB CSV aggregation: pyodide', pyoCsv, nativeCsv, 'same code, file in Pyodide MEMFS');
-    add('CPU loop 2M iterations: shadowbox', sbCpu, nativeCpu, 'pure-Python loop');
-    add('CPU loop 2M iterations: pyodide', pyoCpu, nativeCpu, 'same loop');
-    rows.push({
-      metric: 'shadowbox vs pyodide cold start',
-      value: Math.round((sbCold / pyoCold) * 1000) / 1000,
-      unit: 'x',
-      note: 'ratio of the two cold rows',
-    });
+    };
+    await pyoRow('print(1+1) warm: pyodide', 15, () => pyo.runPython('print(1+1)'), 'runPython on a loaded instance');
+    await pyoRow('1 MB CSV aggregation: pyodide', 5, () => pyo.runPython(CSV_CODE), 'same code, file in MEMFS');
+    await pyoRow('CPU loop 2M iterations: pyodide', 5, () => pyo.runPython(CPU_CODE), 'same loop');
+    await pyoRow('print(1+1) cold: pyodide', 2, () => coldPyodide(), 'new Node process: loadPyodide + runPython');
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }

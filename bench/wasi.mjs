@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNetFetch, createWasiRuntime } from '../daemon/dist/wasi/index.js';
+import { createNetFetch } from '../daemon/dist/net/index.js';
+import { createWasiRuntime } from '../daemon/dist/wasi/index.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const FIX = join(ROOT, 'daemon/src/wasi/fixtures');

@@ -9,6 +9,7 @@ import {
   createBundleAdapter,
   createManifestTools,
   createRunBundleTool,
+  createRunWasmTool,
   createWasiRuntime,
   findWasmtime,
   type RunBundleDeps,
@@ -120,6 +121,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   const python = createPython({
     logger,
+    ...(config.python
+      ? { limits: Object.fromEntries(Object.entries(config.python).filter(([, v]) => v !== undefined)) }
+      : {}),
     loadBundle: async () => {
       const b = await bundles.load('python');
       return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
@@ -146,6 +150,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const tools: AnyTool[] = [
     ...createBuiltinTools(),
     createRunBundleTool(runDeps),
+    createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
     ...builtBundleTools,
     ...mcp.tools(),

@@ -27,6 +27,7 @@ export const ErrorReasons = {
     invalid_limits: 'A WASI run limit is not a positive number.',
     invalid_argv: 'A WASI run needs at least the program name in argv.',
     invalid_mount: 'A WASI mount point is not allowed.',
+    invalid_cwd: 'A WASI run’s working directory is not one of its mount points (or `/`).',
     invalid_command_arguments:
       'A language-server command (`shadowbox.accept`, `shadowbox.reject`) did not get `[{uri, hunks?}]`.',
     unknown_command: 'The language server has no such command (`workspace/executeCommand`).',
@@ -93,6 +94,7 @@ export const ErrorReasons = {
     shadow_state: 'Writes to shadowbox’s state are refused.',
     protected_path: 'The path matches a protected glob of the policy (`data.glob`).',
     protected_paths_unavailable: 'The protected paths could not be read, so the write was refused.',
+    read_only_mount: 'A folder mounted read-only into a sandbox (outside the workspace) is never written.',
   },
   FileNotFound: {
     not_found: 'No such file or directory.',
@@ -131,6 +133,8 @@ export const ErrorReasons = {
     invalid_regex: 'The pattern is not a valid regular expression.',
     unsupported_regex: 'The pattern uses a feature RE2 does not have (lookaround, backreferences).',
     into_itself: 'A folder cannot be moved into itself.',
+    timeout_above_limit:
+      'A run asked for more time than the configured cap (`data.maxTimeoutMs`); it is refused, not cut.',
   },
   ToolFailed: {
     tool_error: 'The tool ran and reported a failure (its output says why).',

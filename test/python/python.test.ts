@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules, SessionCreate, ShadowDiff, ToolsCall } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
+import { fixture } from '../../daemon/src/wasi/test-support.js';
 import { makeTempDir, repoRoot, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 interface PyData {
@@ -267,5 +268,71 @@ describe('python through the daemon', () => {
     const withStdin = await runCli(['python', 'prog.py', 'x', 'y'], d.env, { cwd: dir, input: 'from stdin' });
     expect(withStdin.stdout).toBe("['x', 'y'] from stdin\n");
     expect(await readFile(path.join(dir, 'prog.py'), 'utf8')).toContain('sys.argv');
+  }, 60_000);
+
+  it('shadowbox python behaves like python3: -V, -h, -m, --timeout and the output kept at a timeout', async () => {
+    const dir = await makeTempDir('pycli2');
+    const v = await runCli(['python', '-V'], d.env, { cwd: dir });
+    expect(v.stdout).toBe('Python 3.11.2\n');
+    expect((await runCli(['python', '--help'], d.env, { cwd: dir })).stdout).toContain('-m mod');
+    const m = await runCli(['python', '-m', 'json.tool'], d.env, { cwd: dir, input: '[1,2]' });
+    expect(m.stdout).toBe('[\n    1,\n    2\n]\n');
+    const slow = await runCli(
+      ['python', '--timeout', '0.5', '-c', 'print("so far", flush=True)\nwhile True: pass'],
+      d.env,
+      { cwd: dir },
+    );
+    expect(slow.stdout).toBe('so far\n');
+    expect(slow.stderr).toMatch(/shadowbox: python was stopped after [\d.]+ s: its time limit/);
+    expect(slow.code).toBe(124);
+    const tooLong = await runCli(['python', '--timeout', '200', '-c', 'pass'], d.env, { cwd: dir });
+    expect(tooLong.code).not.toBe(0);
+    expect(tooLong.stderr).toContain('timeout_above_limit');
+  }, 60_000);
+
+  it('shadowbox wasi run FILE.wasm mounts workspace folders and refuses others', async () => {
+    const dir = await makeTempDir('wasmcli');
+    await mkdir(path.join(dir, 'data'));
+    await writeFile(path.join(dir, 'data', 'in.txt'), 'hello');
+    await writeFile(path.join(dir, 'probe.wasm'), await fixture('probe'));
+    const cat = await runCli(['wasi', 'run', 'probe.wasm', '--dir', 'data:/d', '--', 'cat', '/d/in.txt'], d.env, {
+      cwd: dir,
+    });
+    expect(cat.stdout).toBe('hello');
+    expect(cat.code).toBe(0);
+    const w = await runCli(['wasi', 'run', 'probe.wasm', '--dir', 'data:/d', '--', 'write', '/d/out.txt', 'x'], d.env, {
+      cwd: dir,
+    });
+    expect(w.stderr).toContain('1 file(s) changed in the shadow workspace');
+    expect(existsSync(path.join(dir, 'data', 'out.txt'))).toBe(false);
+    const out = await runCli(['wasi', 'run', 'probe.wasm', '--dir', '/etc:/etc', '--', 'cat', '/etc/passwd'], d.env, {
+      cwd: dir,
+    });
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('outside the workspace');
+  }, 60_000);
+
+  it('python -m pip installs a wheel from a workspace folder into the shadow .venv, importable afterwards', async () => {
+    const sid = (await c.request(SessionCreate, { workspace: await makeTempDir('pypip') })).sessionId;
+    const wheel = [
+      'import base64, hashlib, os, zipfile',
+      'files = {"hello/__init__.py": "def greet():\\n    return \'hello from a wheel\'\\n",',
+      '         "hello-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: hello\\nVersion: 1.0\\n",',
+      '         "hello-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+      'os.makedirs("wheels")',
+      'rec = []',
+      'with zipfile.ZipFile("wheels/hello-1.0-py3-none-any.whl", "w") as z:',
+      '    for name, text in files.items():',
+      '        data = text.encode(); z.writestr(name, data)',
+      '        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()',
+      '        rec.append("%s,sha256=%s,%d" % (name, digest, len(data)))',
+      '    z.writestr("hello-1.0.dist-info/RECORD", "\\n".join(rec + ["hello-1.0.dist-info/RECORD,,"]) + "\\n")',
+    ].join('\n');
+    expect((await py({ code: wheel }, sid)).data.exitCode).toBe(0);
+    const pip = await py({ module: 'pip', args: ['install', '--no-index', '--find-links', 'wheels', 'hello'] }, sid);
+    expect(pip.data.stdout).toContain('Successfully installed hello-1.0');
+    expect(pip.data.changed).toContain('.venv/lib/python3.11/site-packages/hello/__init__.py');
+    expect(pip.data.changed.some((p) => p.includes('__pycache__'))).toBe(false);
+    expect((await py({ code: 'import hello; print(hello.greet())' }, sid)).data.stdout).toBe('hello from a wheel\n');
   }, 60_000);
 });

@@ -6,7 +6,8 @@
 #
 # OUT_DIR (default bundles/.cache/python/out) receives the bundle's files:
 #   python.wasm                      pre-initialized interpreter (stripped)
-#   lib/python311.zip                stdlib bytecode (+ shadowbox's own modules)
+#   lib/python311.zip                stdlib bytecode and sources (+ shadowbox's own modules)
+#   lib/python3.11/pip-*.whl         pip from Lib/ensurepip (python -m pip install of local wheels)
 #   lib/python3.11/os.py             landmark
 #   lib/python3.11/lib-dynload/      empty (no dynamic loading on WASI)
 #   BUILDINFO.txt                    versions, Debian patches applied, recipe hash
@@ -62,6 +63,19 @@ mkdir -p "$SYSROOT/include" "$SYSROOT/lib"
 cp -a /usr/include/wasm32-wasi "$SYSROOT/include/"
 cp -a /usr/lib/wasm32-wasi "$SYSROOT/lib/"
 
+# clang runs any `wasm-opt` on PATH after linking when optimizing; an older binaryen (Debian 12's 108)
+# fails on clang 19's output ("error parsing wasm"), which turns configure's link checks into a silent
+# "no" (CPython then builds without _sqlite3). This stand-in keeps the linker's output as it is.
+mkdir -p "$B/bin"
+cat > "$B/bin/wasm-opt" <<'SHIM'
+#!/bin/sh
+in=""; out=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2 ;; -*) shift ;; *) in="$1"; shift ;; esac; done
+if [ -n "$out" ] && [ "$in" != "$out" ]; then cp "$in" "$out"; fi
+SHIM
+chmod +x "$B/bin/wasm-opt"
+export PATH="$B/bin:$PATH"
+
 "$HERE/recipe/build-deps.sh"
 "$HERE/recipe/build-cpython.sh"
 
@@ -69,6 +83,8 @@ STAGE=$B/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE/lib/python3.11/lib-dynload"
 : > "$STAGE/lib/python3.11/lib-dynload/.keep"
 /usr/bin/python3.11 "$HERE/recipe/package-stdlib.py" "$B/cpython" "$HERE/lib" "$STAGE/lib"
+# pip as CPython ships it (Lib/ensurepip/_bundled), for `python -m pip install` of local wheels.
+cp "$B"/cpython/Lib/ensurepip/_bundled/pip-*-py3-none-any.whl "$STAGE/lib/python3.11/"
 
 # Fixed timestamps before the snapshot: importlib caches directory mtimes in memory.
 find "$STAGE" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -37,6 +37,7 @@ export async function build(ctx) {
     'python.wasm',
     'lib/python311.zip',
     'lib/python3.11/os.py',
+    'lib/python3.11/pip-22.3.1-py3-none-any.whl',
     'lib/python3.11/lib-dynload/.keep',
     'BUILDINFO.txt',
   ]) {

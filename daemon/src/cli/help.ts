@@ -28,7 +28,7 @@ export function topHelp(commands: Record<string, CommandSpec>): string {
 /** `shadowbox help CMD` / `shadowbox CMD --help`: usage, options, notes and examples of one command. */
 export function commandHelp(name: string, c: CommandSpec): string {
   const opts = Object.entries(c.options).map(([k, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}${o.multiple ? ' …' : ''}`;
     return [flag, o.help] as const;
   });
   opts.push(['-h, --help', 'this help']);

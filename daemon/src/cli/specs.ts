@@ -6,6 +6,8 @@
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** May be given several times (parseArgs collects an array). */
+  multiple?: boolean;
   /** The value's placeholder in help ("DIR", "ID"); string options only. */
   value?: string;
   help: string;
@@ -166,29 +168,53 @@ export const specs = {
     notes: ['Without an ID: the latest session on the workspace.'],
   },
   python: {
-    summary: 'sandboxed CPython (WASI) on the current directory; writes wait for review',
-    usage: ['python [-c CODE | FILE | -] [ARGS...]'],
-    options: {},
+    summary: "sandboxed CPython (WASI) on the current directory, with python3's command line; writes wait for review",
+    usage: ['python [--timeout S] [option] ... [-c cmd | -m mod | file | -] [arg] ...'],
+    options: {
+      timeout: { type: 'string', value: 'S', help: 'wall-clock limit in seconds (up to the configured cap)' },
+    },
     examples: [
       "shadowbox python -c 'print(1+1)'",
       'shadowbox python stats.py data.csv',
-      'echo "print(2)" | shadowbox python -',
+      'shadowbox python -m json.tool < data.json',
+      'shadowbox python --timeout 120 long_job.py',
     ],
     notes: [
+      "python3's options (CPython 3.11 in the sandbox):",
+      '  -c cmd : program passed in as string',
+      '  -m mod : run library module as a script',
+      '  -      : read the program from stdin',
+      '  -V     : print the Python version number and exit',
+      '  -u -B -E -I -s -S -q -b -O -d -v -W arg -X opt : accepted; most have no effect here',
       'The workspace is the current directory ($SHADOWBOX_WORKSPACE overrides it). Files it writes land in the',
       'shadow workspace of a "shadowbox python" session: shadowbox review shows them next to the other sessions.',
     ],
     passThrough: true,
   },
   wasi: {
-    summary: 'run a bundle in the WASI sandbox',
-    usage: ['wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...'],
+    summary: 'run a bundle or a local module in the WASI sandbox',
+    usage: [
+      'wasi run BUNDLE [--command CMD] [--workspace DIR] [--timeout S] -- ARGS...',
+      'wasi run FILE.wasm [--dir HOST[:GUEST]]... [--env K=V]... [--workspace DIR] [--timeout S] -- ARGS...',
+    ],
     options: {
       command: { type: 'string', value: 'CMD', help: 'one of the bundle’s commands (default: its first)' },
+      dir: {
+        type: 'string',
+        value: 'HOST[:GUEST]',
+        multiple: true,
+        help: 'FILE.wasm: mount a workspace folder (default guest path /workspace/<its path>)',
+      },
+      env: { type: 'string', value: 'K=V', multiple: true, help: 'FILE.wasm: an environment variable' },
+      timeout: { type: 'string', value: 'S', help: 'wall-clock limit in seconds' },
       ...workspace,
       ...stateDir,
     },
-    examples: ["shadowbox wasi run jq -- '.name' package.json", 'shadowbox wasi run sqlite -- :memory: "select 1"'],
+    examples: [
+      "shadowbox wasi run jq -- '.name' package.json",
+      'shadowbox wasi run sqlite -- :memory: "select 1"',
+      'shadowbox wasi run build/tool.wasm --dir data -- --in data/x.csv',
+    ],
   },
   web: {
     summary: 'print (and with --open, open) the web client URL with its access token',
@@ -328,13 +354,18 @@ export type CommandName = keyof typeof specs;
 
 /** parseArgs' view of a command's options: the value types kept, the help dropped. */
 export type ParseOptionsOf<O> = {
-  [K in keyof O]: { type: O[K] extends { type: infer T } ? T : never; short?: string };
+  [K in keyof O]: O[K] extends { multiple: true }
+    ? { type: O[K] extends { type: infer T } ? T : never; short?: string; multiple: true }
+    : { type: O[K] extends { type: infer T } ? T : never; short?: string };
 };
 
 /** The parseArgs options of a command (its help lines stripped). */
 export function optionsOf<N extends CommandName>(name: N): ParseOptionsOf<(typeof specs)[N]['options']> {
   const spec: CommandSpec = specs[name];
   return Object.fromEntries(
-    Object.entries(spec.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
+    Object.entries(spec.options).map(([k, o]) => [
+      k,
+      { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+    ]),
   ) as ParseOptionsOf<(typeof specs)[N]['options']>;
 }

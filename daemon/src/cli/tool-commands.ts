@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, plural } from './context.js';
 import { optionsOf } from './specs.js';
+import { pythonCliInput } from '../python/index.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
 async function readStdin(io: CliIo): Promise<string | undefined> {
@@ -21,6 +22,8 @@ const RunData = z
     stderr: z.string().optional(),
     exitCode: z.number().int().nullable().optional(),
     outcome: z.string().optional(),
+    timedOut: z.boolean().optional(),
+    durationMs: z.number().optional(),
   })
   .loose();
 
@@ -51,6 +54,13 @@ async function callTool(
     if (split) {
       io.stdout.write(data.data.stdout ?? '');
       io.stderr.write(data.data.stderr ?? '');
+      // The output so far is kept; then say plainly why it stopped.
+      if (data.data.timedOut) {
+        const secs = ((data.data.durationMs ?? 0) / 1000).toFixed(1);
+        io.stderr.write(
+          `\nshadowbox: ${tool} was stopped after ${secs} s: its time limit (give it more with --timeout SECONDS)\n`,
+        );
+      }
     } else if (ran) {
       io.stdout.write(r.output ?? '');
       if (data.success && data.data.outcome !== 'exited')
@@ -69,47 +79,102 @@ async function callTool(
   }
 }
 
-/** `shadowbox python [-c CODE | FILE] [ARGS...]`: sandboxed CPython on the current directory as the workspace. */
+/**
+ * `shadowbox python [--timeout S] [PYTHON ARGS...]`: sandboxed CPython with python3's command line
+ * (-c, -m, FILE, -, -V, -h, …) on the current directory as the workspace. `--timeout` raises the
+ * wall limit up to the configured cap (the daemon refuses more, saying the cap).
+ */
 export async function pythonCommand(io: CliIo, argv: string[]): Promise<number> {
   const workspace = path.resolve(io.cwd, io.env.SHADOWBOX_WORKSPACE ?? '.');
-  let code: string | undefined;
-  let file: string | undefined;
-  let args: string[];
-  if (argv[0] === '-c') {
-    if (argv[1] === undefined) throw new CliError('-c needs the code to run', 2);
-    code = argv[1];
-    args = argv.slice(2);
-  } else if (argv[0] === '-' || argv.length === 0) {
-    code = (await readStdin(io)) ?? '';
-    args = argv.slice(1);
-  } else {
-    file = path.relative(workspace, path.resolve(io.cwd, argv[0]));
-    args = argv.slice(1);
+  let rest = argv;
+  let timeoutMs: number | undefined;
+  while (rest[0] === '--timeout' || rest[0]?.startsWith('--timeout=')) {
+    const value = rest[0] === '--timeout' ? rest[1] : rest[0].slice('--timeout='.length);
+    const secs = Number(value);
+    if (value === undefined || !Number.isFinite(secs) || secs <= 0)
+      throw new CliError(`--timeout needs a number of seconds, got ${JSON.stringify(value ?? '')}`, 2);
+    timeoutMs = Math.round(secs * 1000);
+    rest = rest.slice(rest[0] === '--timeout' ? 2 : 1);
   }
-  const stdin = code === undefined ? await readStdin(io) : undefined;
+  const { input, programFromStdin } = pythonCliInput(rest, io.cwd, workspace);
+  if (programFromStdin) input.code = (await readStdin(io)) ?? '';
+  // Piped input reaches a FILE or -m program (python3 -m json.tool < f); -c gets none, so a caller
+  // that leaves its stdin pipe open (a subprocess) never makes the command wait for it.
+  const stdin = programFromStdin || input.code !== undefined ? undefined : await readStdin(io);
   return callTool(io, workspace, 'python', {
-    ...(code !== undefined ? { code } : {}),
-    ...(file ? { file } : {}),
-    args,
+    ...input,
     ...(stdin ? { stdin } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   });
 }
 
-/** `shadowbox wasi run BUNDLE [--command CMD] -- ARGS`: a bundle's module in the sandbox on the current directory. */
+const WASI_USAGE =
+  'usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...\n' +
+  '       shadowbox wasi run FILE.wasm [--dir HOST[:GUEST]]... [--env K=V]... [--workspace DIR] -- ARGS...';
+
+/**
+ * `shadowbox wasi run BUNDLE|FILE.wasm … -- ARGS`: a bundle's command, or a local module (`run_wasm`),
+ * in the sandbox on the current directory as the workspace. `--dir HOST[:GUEST]` mounts a folder of
+ * the workspace (default guest path: /workspace/<its path>); folders outside it are refused.
+ */
 export async function wasiCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'run')
-    throw new CliError('usage: shadowbox wasi run BUNDLE [--command CMD] [--workspace DIR] -- ARGS...', 2);
+  if (sub !== 'run') throw new CliError(WASI_USAGE, 2);
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('wasi') });
-  const [bundle, ...args] = positionals;
-  if (!bundle) throw new CliError('name the bundle: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
+  const [target, ...args] = positionals;
+  if (!target) throw new CliError('name the bundle or module: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
   const stdin = await readStdin(io);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
+  const timeoutMs = values.timeout !== undefined ? Math.round(Number(values.timeout) * 1000) : undefined;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new CliError('--timeout needs a number of seconds', 2);
+  if (!target.endsWith('.wasm')) {
+    if (values.dir || values.env) throw new CliError('--dir and --env are for a local FILE.wasm', 2);
+    return callTool(
+      io,
+      workspace,
+      'run_bundle',
+      {
+        bundle: target,
+        ...(values.command ? { command: values.command } : {}),
+        args,
+        ...(stdin ? { stdin } : {}),
+        ...(timeoutMs ? { timeoutMs } : {}),
+      },
+      values['state-dir'],
+    );
+  }
+  const inWorkspace = (host: string, what: string): string => {
+    const rel = path.relative(workspace, path.resolve(io.cwd, host));
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      throw new CliError(
+        `${what} ${host} is outside the workspace ${workspace}: only workspace folders can be mounted (their writes are reviewed); run from a folder that holds both`,
+        2,
+      );
+    return rel.split(path.sep).join('/') || '.';
+  };
+  const dirs = (values.dir ?? []).map((d) => {
+    const [host = '', guest] = d.split(':');
+    const rel = inWorkspace(host, 'folder');
+    return { path: rel, at: guest ?? (rel === '.' ? '/workspace' : `/workspace/${rel}`) };
+  });
+  const env: Record<string, string> = {};
+  for (const kv of values.env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new CliError(`--env needs K=V, got ${JSON.stringify(kv)}`, 2);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
   return callTool(
     io,
     workspace,
-    'run_bundle',
-    { bundle, ...(values.command ? { command: values.command } : {}), args, ...(stdin ? { stdin } : {}) },
+    'run_wasm',
+    {
+      module: inWorkspace(target, 'module'),
+      ...(dirs.length ? { dirs } : {}),
+      args,
+      ...(Object.keys(env).length ? { env } : {}),
+      ...(stdin ? { stdin } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    },
     values['state-dir'],
   );
 }

@@ -2,11 +2,16 @@ import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { PythonToolInput } from './python-tool.js';
 
+/** `python3 -V` / `-h`, answered by the sandboxed interpreter itself (its version, its usage text). */
+const VERSION_CODE = "import sys\nprint('Python %d.%d.%d' % sys.version_info[:3])";
+const HELP_CODE = "import _shadowbox_boot\nprint(_shadowbox_boot.USAGE, end='')";
+
 /**
  * Maps `shadowbox python [PYTHON ARGS]` (python3's own syntax: options, then -c CODE, -m MOD,
  * FILE or -) to the `python` tool's input. FILE is resolved against `cwd` and must be inside the
- * workspace. Options with no meaning in the sandbox (-u -B -E -I -s -S -q -b -O -d -v, -W/-X
- * with their argument) are accepted and dropped. Returns needsStdin when the program is stdin.
+ * workspace. `-V`/`--version` and `-h`/`--help` run the interpreter's own answer. Options with no
+ * meaning in the sandbox (-u -B -E -I -s -S -q -b -O -d -v, -W/-X with their argument) are
+ * accepted and dropped. Returns programFromStdin when the program is stdin.
  */
 export function pythonCliInput(
   argv: string[],
@@ -21,6 +26,8 @@ export function pythonCliInput(
       i++;
       break;
     }
+    if (a === '-V' || a === '--version') return { input: { code: VERSION_CODE }, programFromStdin: false };
+    if (a === '-h' || a === '-?' || a === '--help') return { input: { code: HELP_CODE }, programFromStdin: false };
     if (a === '-c' || a === '-m') {
       const v = argv[i + 1];
       if (v === undefined)

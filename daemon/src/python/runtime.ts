@@ -159,6 +159,8 @@ export class PythonSandbox {
         wasmApi.compile(limitMemoryPages(b.moduleBytes, maxPages)),
         loadStdlib(b.filesDir),
       ]);
+      // The pooled worker instantiates CPython ahead of each call (copying its ~6 MB memory image off the call's path).
+      this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`);
       return { key: b.moduleSha256, module, maxPages, stdlib };
     })();
     this.prepared.catch(() => {
@@ -175,6 +177,15 @@ export class PythonSandbox {
     this.priming?.abort();
     const prepared = await this.prepare();
     const stdin = typeof input.stdin === 'string' ? Buffer.from(input.stdin) : (input.stdin ?? new Uint8Array());
+    // Above the cap is refused, never cut silently (the caller asked for more time than it gets).
+    if (input.timeoutMs !== undefined && input.timeoutMs > this.limits.maxTimeoutMs) {
+      throw new ShadowboxError(
+        ErrorCodes.ToolInputInvalid,
+        'timeout_above_limit',
+        `a time limit of ${input.timeoutMs / 1000} s was asked; the most allowed is ${this.limits.maxTimeoutMs / 1000} s (config python.maxTimeoutMs)`,
+        { timeoutMs: input.timeoutMs, maxTimeoutMs: this.limits.maxTimeoutMs },
+      );
+    }
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.maxTimeoutMs);
     const env = { ...(input.env ?? {}), PWD: '/workspace', HOME: '/tmp', PYTHONHOME: '/usr/local', LANG: 'C.UTF-8' };
     const r = await runInprocess(
@@ -204,6 +215,7 @@ export class PythonSandbox {
       {
         pool: this.pool,
         module: prepared.module,
+        moduleKey: `${prepared.key}:${prepared.maxPages}`,
         maxPages: prepared.maxPages,
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: this.fetchBridge(ctx),

@@ -8,3 +8,4 @@ export {
 } from './service.js';
 export type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 export type { ProtectedPathsSource } from './protect.js';
+export { createReadOnlyDirView } from './host-dir-view.js';

@@ -29,6 +29,13 @@ export const ConfigFile = z
           .optional(),
       })
       .optional(),
+    /** The python tool: default and largest wall time of one run (a call or `--timeout` may ask up to the cap). */
+    python: z
+      .strictObject({
+        timeoutMs: z.number().int().positive().optional(),
+        maxTimeoutMs: z.number().int().positive().optional(),
+      })
+      .optional(),
   })
   .loose();
 export type ConfigFile = z.infer<typeof ConfigFile>;

@@ -10,6 +10,7 @@ export type {
   WasiRunResult,
   WasiRuntime,
   ReadOnlyMount,
+  ViewMount,
 } from './types.js';
 export { findWasmtime } from './wasmtime-runner.js';
 export { TRUNCATION_MARKER } from './inprocess-runner.js';
@@ -25,6 +26,7 @@ export {
   type BundleRunOptions,
 } from './run-bundle-tool.js';
 export { createManifestTools } from './bundle-tools.js';
+export { createRunWasmTool, RunWasmInput, type RunWasmDeps } from './run-wasm-tool.js';
 export { createBundleAdapter } from './bundle-adapter.js';
 // Building blocks for capabilities that drive their own runs (the python tool): the in-process
 // runner with its lazy /workspace bridge, the worker pool, and the memory cap rewrite.

@@ -2,8 +2,19 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { isShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import type { FetchBridge } from '../net/index.js';
-import type { WasiOutcome, WasiRunRequest, WasiRunResult } from './types.js';
+import type { WasiOutcome, WasiRunRequest, WasiRunResult, ViewMount } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
+import {
+  outputBuffer,
+  outputBytes,
+  type BridgeCall,
+  type BridgeReply,
+  type Change,
+  type Job,
+  type ListedEntry,
+  type MountSpec,
+  type WorkerMessage,
+} from './worker/protocol.js';
 
 /** Default cap on file growth per run (/tmp and the guest's copy of /workspace). */
 export const DEFAULT_FS_BYTES = 256 * 1024 * 1024;
@@ -11,53 +22,57 @@ export const DEFAULT_FS_BYTES = 256 * 1024 * 1024;
 /** Marker appended to a stream cut at its limit. */
 export const TRUNCATION_MARKER = '\n[shadowbox: output truncated]\n';
 
-type Change =
-  { op: 'write'; path: string; data: Uint8Array } | { op: 'mkdir'; path: string } | { op: 'remove'; path: string };
-
-type WorkerMessage =
-  | { type: 'output'; fd: 1 | 2; chunks: Uint8Array[] }
-  | {
-      type: 'done';
-      exitCode: number | null;
-      error: { reason: string; message: string } | null;
-      memBytes: number;
-      changes: Change[];
-      timings: { setupMs: number; instantiateMs: number; runMs: number };
-    };
-
-interface BridgeCall {
-  op: 'readdir' | 'readFile' | 'fetch';
-  args: { path?: string; request?: Uint8Array; cap?: number };
-}
-
 /** Everything the in-process runner needs besides the request. */
 export interface InprocessDeps {
   pool: WorkerPool;
   module: object;
   maxPages: number;
   fetch: FetchBridge | null;
+  /** Identity of `module` (hash + memory cap): lets a reused worker instantiate it ahead of the next run. */
+  moduleKey?: string;
+}
+
+/** Every view mount of a request in preopen order: the workspace at /workspace, then `views`. */
+export function viewMounts(req: WasiRunRequest): ViewMount[] {
+  const out: ViewMount[] = [];
+  const ws = req.mounts.workspace;
+  if (ws) out.push({ at: '/workspace', view: ws, access: req.mounts.workspaceAccess ?? 'rw' });
+  out.push(...(req.mounts.views ?? []));
+  return out;
+}
+
+/** The worker's mount list: read-only trees, views (by index), then /tmp. */
+function mountSpecs(req: WasiRunRequest, views: ViewMount[]): MountSpec[] {
+  const specs: MountSpec[] = [];
+  for (const m of req.mounts.readOnly ?? []) {
+    specs.push({
+      kind: 'files',
+      at: m.at,
+      files: [...m.files].map(([path, data]) => ({ path, data: typeof data === 'function' ? data() : data })),
+    });
+  }
+  views.forEach((v, index) => specs.push({ kind: 'view', at: v.at, index, access: v.access }));
+  if (req.mounts.tmp) specs.push({ kind: 'tmp', at: '/tmp' });
+  return specs;
 }
 
 /** Runs one request in a worker from the pool; always resolves with a typed result. */
 export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Promise<WasiRunResult> {
   const started = performance.now();
-  const readOnly =
-    req.mounts.readOnly?.map((m) => ({
-      at: m.at,
-      files: [...m.files].map(([path, data]) => ({ path, data: typeof data === 'function' ? data() : data })),
-    })) ?? [];
-  const view = req.mounts.workspace;
+  const views = viewMounts(req);
+  const mounts = mountSpecs(req, views);
   const ctlBuf = new SharedArrayBuffer(4);
   const ctl = new Int32Array(ctlBuf);
   const { port1, port2 } = new MessageChannel();
   const slot = deps.pool.take();
   const { worker } = slot;
-  const out: Record<1 | 2, Uint8Array[]> = { 1: [], 2: [] };
+  const stdoutBuf = outputBuffer(req.limits.stdoutBytes);
+  const stderrBuf = outputBuffer(req.limits.stderrBytes);
   const runEnded = new AbortController();
+  const cwd = req.cwd ?? (req.mounts.workspace ? '/workspace' : '/');
 
   const done = await new Promise<
-    | { kind: 'done'; m: Extract<WorkerMessage, { type: 'done' }> }
-    | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
+    { kind: 'done'; m: WorkerMessage } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
   >((resolve) => {
     let settled = false;
     const settle = (v: Parameters<typeof resolve>[0]): void => {
@@ -71,32 +86,27 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     const onAbort = (): void => settle({ kind: 'cancelled' });
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) return settle({ kind: 'cancelled' });
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'output') out[m.fd].push(...m.chunks);
-      else settle({ kind: 'done', m });
-    });
+    worker.on('message', (m: WorkerMessage) => settle({ kind: 'done', m }));
     worker.on('exit', () => settle({ kind: 'crash', message: 'the sandbox worker stopped' }));
     worker.on('error', (e: unknown) => settle({ kind: 'crash', message: e instanceof Error ? e.message : String(e) }));
-    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, view, deps.fetch, runEnded.signal));
-    worker.postMessage(
-      {
-        module: deps.module,
-        argv: req.argv,
-        env: req.env ?? {},
-        stdin: req.stdin ?? new Uint8Array(0),
-        readOnly,
-        workspace: view !== undefined,
-        cwdWorkspace: view !== undefined && (req.cwd ?? '/workspace') === '/workspace',
-        tmp: req.mounts.tmp ?? false,
-        netFetch: deps.fetch !== null,
-        stdoutBytes: req.limits.stdoutBytes,
-        stderrBytes: req.limits.stderrBytes,
-        fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES,
-        ctl: ctlBuf,
-        port: port2,
-      },
-      [port2],
-    );
+    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, views, deps.fetch, runEnded.signal));
+    const job: Job = {
+      type: 'job',
+      module: deps.module,
+      ...(deps.moduleKey !== undefined ? { moduleKey: deps.moduleKey, prepareNext: deps.pool.reusesWorkers } : {}),
+      argv: req.argv,
+      env: req.env ?? {},
+      stdin: req.stdin ?? new Uint8Array(0),
+      mounts,
+      cwd,
+      netFetch: deps.fetch !== null,
+      stdout: stdoutBuf,
+      stderr: stderrBuf,
+      fsBytes: req.limits.fsBytes ?? DEFAULT_FS_BYTES,
+      ctl: ctlBuf,
+      port: port2,
+    };
+    worker.postMessage(job, [port2]);
   });
   port1.close();
   runEnded.abort();
@@ -106,7 +116,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   let exitCode: number | null = null;
   let trapMessage: string | undefined;
   const changed: string[] = [];
-  let refusedWrites: { path: string; reason: string }[] | undefined;
+  const refused: { path: string; reason: string }[] = [];
   let timings: WasiRunResult['timings'];
   if (done.kind === 'done') {
     const { m } = done;
@@ -118,28 +128,25 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     else if (m.error) outcome = nearCap ? 'memory_limit' : 'trap';
     else outcome = nearCap && exitCode !== 0 ? 'memory_limit' : 'exited';
     trapMessage = m.error?.message;
-    if (view && m.changes.length > 0 && req.mounts.workspaceAccess === 'ro') {
-      refusedWrites = m.changes
-        .filter((c) => c.op !== 'mkdir')
-        .map((c) => ({ path: c.path, reason: 'read_only_mount' }));
-    } else if (view && m.changes.length > 0) {
-      const applied = await applyChanges(view, m.changes);
+    if (m.changes.length > 0) {
+      const applied = await applyChanges(views, m.changes);
       changed.push(...applied.changed);
-      if (applied.refused.length > 0) refusedWrites = applied.refused;
+      refused.push(...applied.refused);
     }
   } else if (done.kind === 'crash') {
     outcome = 'trap';
     trapMessage = done.message;
   } else outcome = done.kind;
 
-  const stdout = capStream(out[1], req.limits.stdoutBytes);
-  const stderr = capStream(out[2], req.limits.stderrBytes);
+  // Read after the run ended in any way: what a stopped guest wrote before is kept.
+  const stdout = capStream(outputBytes(stdoutBuf), req.limits.stdoutBytes);
+  const stderr = capStream(outputBytes(stderrBuf), req.limits.stderrBytes);
   return {
     exitCode,
     outcome,
     trapMessage,
     changed,
-    refusedWrites,
+    refusedWrites: refused.length > 0 ? refused : undefined,
     runner: 'inprocess',
     timings,
     stdout: stdout.bytes,
@@ -150,10 +157,15 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   };
 }
 
-function capStream(chunks: Uint8Array[], cap: number): { bytes: Uint8Array; truncated: boolean } {
-  const all = Buffer.concat(chunks);
+function capStream(all: Uint8Array, cap: number): { bytes: Uint8Array; truncated: boolean } {
   if (all.byteLength < cap) return { bytes: all, truncated: false };
   return { bytes: Buffer.concat([all.subarray(0, cap), Buffer.from(TRUNCATION_MARKER)]), truncated: true };
+}
+
+/** The view path of a mount-relative path. */
+function inView(m: ViewMount, rel: string): string {
+  const prefix = (m.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return prefix && rel ? `${prefix}/${rel}` : prefix || rel;
 }
 
 /** Serves one synchronous call from the worker, then wakes it. Failures become `{ ok: false }`. */
@@ -161,20 +173,21 @@ async function answer(
   c: BridgeCall,
   port: MessagePort,
   ctl: Int32Array,
-  view: WorkspaceView | undefined,
+  views: ViewMount[],
   fetch: FetchBridge | null,
   signal: AbortSignal,
 ): Promise<void> {
-  let reply: unknown;
+  let reply: BridgeReply;
   try {
+    const m = views[c.args.mount ?? -1];
     if (c.op === 'fetch') {
       reply = {
         ok: true,
         data: fetch ? await fetch(c.args.request ?? new Uint8Array(0), c.args.cap ?? 0, signal) : new Uint8Array(0),
       };
-    } else if (!view) reply = { ok: false };
-    else if (c.op === 'readFile') reply = { ok: true, data: await view.readFile(c.args.path ?? '') };
-    else reply = { ok: true, entries: await listDir(view, c.args.path ?? '') };
+    } else if (!m) reply = { ok: false };
+    else if (c.op === 'readFile') reply = { ok: true, data: await m.view.readFile(inView(m, c.args.path ?? '')) };
+    else reply = { ok: true, entries: await listDir(m.view, inView(m, c.args.path ?? '')) };
   } catch (e) {
     reply = { ok: false, reason: isShadowboxError(e) ? e.reason : 'failed' };
   }
@@ -184,43 +197,54 @@ async function answer(
 }
 
 /** Lists a directory of the view; symlinks are resolved by the view (refused when they leave it) and shown as their target. */
-async function listDir(
-  view: WorkspaceView,
-  path: string,
-): Promise<{ name: string; type: 'file' | 'dir'; size: number }[]> {
+async function listDir(view: WorkspaceView, path: string): Promise<ListedEntry[]> {
   const entries = await view.readdir(path);
   const out = await Promise.all(
-    entries.map(async (e) => {
+    entries.map(async (e): Promise<ListedEntry | null> => {
       const p = path ? `${path}/${e.name}` : e.name;
       try {
         const st = await view.stat(e.type === 'symlink' ? await view.resolve(p, 'read') : p);
         if (!st || (st.type !== 'file' && st.type !== 'dir')) return null;
-        return { name: e.name, type: st.type, size: st.size };
+        return { name: e.name, type: st.type, size: st.size, mode: st.mode, mtimeMs: st.mtimeMs };
       } catch {
         return null;
       }
     }),
   );
-  return out.filter((e): e is { name: string; type: 'file' | 'dir'; size: number } => e !== null);
+  return out.filter((e): e is ListedEntry => e !== null);
 }
 
-/** Applies the worker's reported changes to the view: removals, then directories, then files. */
+/** Applies the worker's changes to 'rw' views (removals, then folders, then files); lists the rest as refused. */
 async function applyChanges(
-  view: WorkspaceView,
+  views: ViewMount[],
   changes: Change[],
 ): Promise<{ changed: string[]; refused: { path: string; reason: string }[] }> {
   const changed: string[] = [];
   const refused: { path: string; reason: string }[] = [];
-  const attempt = async (c: Change, fn: () => Promise<void>, record: boolean): Promise<void> => {
+  const live: Change[] = [];
+  for (const c of changes) {
+    const m = views[c.mount];
+    if (!m) continue;
+    if (m.access === 'ro') {
+      if (c.op !== 'mkdir') refused.push({ path: inView(m, c.path), reason: 'read_only_mount' });
+    } else if (c.op === 'symlink') refused.push({ path: inView(m, c.path), reason: 'symlink_not_applied' });
+    else live.push(c);
+  }
+  const attempt = async (c: Change, fn: (v: WorkspaceView, p: string) => Promise<void>, record: boolean) => {
+    const m = views[c.mount];
+    const p = inView(m, c.path);
     try {
-      await fn();
-      if (record) changed.push(c.path);
+      await fn(m.view, p);
+      if (record) changed.push(p);
     } catch (e) {
-      refused.push({ path: c.path, reason: isShadowboxError(e) ? e.reason : 'write_failed' });
+      refused.push({ path: p, reason: isShadowboxError(e) ? e.reason : 'write_failed' });
     }
   };
-  for (const c of changes) if (c.op === 'remove') await attempt(c, () => view.remove(c.path), true);
-  for (const c of changes) if (c.op === 'mkdir') await attempt(c, () => view.mkdir(c.path), false);
-  for (const c of changes) if (c.op === 'write') await attempt(c, () => view.writeFile(c.path, c.data), true);
+  for (const c of live) if (c.op === 'remove') await attempt(c, (v, p) => v.remove(p), true);
+  for (const c of live) if (c.op === 'mkdir') await attempt(c, (v, p) => v.mkdir(p), false);
+  for (const c of live) {
+    if (c.op === 'write')
+      await attempt(c, (v, p) => v.writeFile(p, c.data, c.mode !== undefined ? { mode: c.mode } : undefined), true);
+  }
   return { changed, refused };
 }

@@ -107,9 +107,14 @@ describe('limits and hostile modules', () => {
     await expect(run(['echo'], { limits: { ...LIMITS, wallMs: 0 } })).rejects.toMatchObject({
       data: { reason: 'invalid_limits' },
     });
-    await expect(
-      run(['echo'], { mounts: { readOnly: [{ at: '/workspace', files: new Map() }] } }),
-    ).rejects.toMatchObject({ data: { reason: 'invalid_mount' } });
+    for (const at of ['relative', '/a/../b', '/a/', '/tmp']) {
+      await expect(
+        run(['echo'], { mounts: { tmp: true, readOnly: [{ at, files: new Map() }] } }),
+      ).rejects.toMatchObject({ data: { reason: 'invalid_mount' } });
+    }
+    await expect(run(['echo'], { mounts: { tmp: true }, cwd: '/nowhere' })).rejects.toMatchObject({
+      data: { reason: 'invalid_cwd' },
+    });
     await expect(
       runtime.run({ module: { bytes: Buffer.from('nope') }, mounts: {}, argv: ['x'], limits: LIMITS }),
     ).rejects.toMatchObject({ data: { reason: 'invalid_module' } });

@@ -2,7 +2,7 @@
 // service: synchronous replies, the wall limit while blocked, typed refusals in the reply head.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEntryInput } from '../audit/index.js';
 import { createNetFetch, type HostRule } from '../net/index.js';
 import { createWasiRuntime } from './index.js';
@@ -72,8 +72,11 @@ describe('netFetch from a WASI guest (shadowbox.net_fetch)', () => {
     expect(r.outcome).toBe('timeout');
     const after = await guest(`http://127.0.0.1:${port}/x`, true);
     expect(after.exitCode).toBe(0);
-    // The daemon-side request was aborted when the run ended, not left to its own deadline.
-    expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true);
+    // The daemon-side request was aborted when the run ended, not left to its own deadline (its audit
+    // entry is written once the abort has gone through the HTTP client: wait for it, not for a time).
+    await vi.waitFor(() =>
+      expect(audit.some((e) => e.data.refused === 'cancelled' && String(e.data.url).endsWith('/hang'))).toBe(true),
+    );
   });
 
   it('gets typed refusals: not granted, not allowlisted, private address via redirect, too large for its buffer', async () => {

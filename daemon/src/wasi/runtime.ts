@@ -38,20 +38,39 @@ function validate(req: WasiRunRequest): void {
   }
   if (req.argv.length === 0)
     throw new ShadowboxError(ErrorCodes.InvalidParams, 'invalid_argv', 'argv must contain at least the program name');
-  for (const m of req.mounts.readOnly ?? []) {
-    if (
-      !/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.at) ||
-      m.at === '/workspace' ||
-      m.at === '/tmp' ||
-      m.at.split('/').includes('..')
-    ) {
+  // Mount points: absolute, normalized, each used once ('/' allowed: a folder preopened as the guest's root).
+  const points = [
+    ...(req.mounts.readOnly ?? []).map((m) => m.at),
+    ...(req.mounts.workspace ? ['/workspace'] : []),
+    ...(req.mounts.views ?? []).map((m) => m.at),
+    ...(req.mounts.tmp ? ['/tmp'] : []),
+  ];
+  const seen = new Set<string>();
+  for (const at of points) {
+    const ok =
+      at === '/' ||
+      (/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(at) && !at.split('/').some((c) => c === '.' || c === '..'));
+    if (!ok || seen.has(at)) {
       throw new ShadowboxError(
         ErrorCodes.InvalidParams,
         'invalid_mount',
-        `read-only mount point ${JSON.stringify(m.at)} is not allowed`,
-        { at: m.at },
+        `mount point ${JSON.stringify(at)} is not allowed`,
+        {
+          at,
+        },
       );
     }
+    seen.add(at);
+  }
+  if (req.cwd !== undefined && req.cwd !== '/' && !seen.has(req.cwd)) {
+    throw new ShadowboxError(
+      ErrorCodes.InvalidParams,
+      'invalid_cwd',
+      `the working directory ${req.cwd} is not a mount point`,
+      {
+        cwd: req.cwd,
+      },
+    );
   }
 }
 
@@ -103,7 +122,13 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
       }
       const maxPages = pagesFor(req.limits.memoryBytes);
       const { module, sha256 } = await cache.get(req.module, maxPages);
-      const r = await runInprocess(req, { pool, module, maxPages, fetch: bridge(req) });
+      const r = await runInprocess(req, {
+        pool,
+        module,
+        maxPages,
+        fetch: bridge(req),
+        moduleKey: `${sha256}:${maxPages}`,
+      });
       deps.logger?.debug(
         `wasi run ${sha256.slice(0, 12)} ${req.argv[0] ?? ''}: ${r.outcome} exit=${String(r.exitCode)} ${r.durationMs.toFixed(1)} ms changed=${r.changed.length}`,
       );

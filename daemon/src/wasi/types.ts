@@ -18,12 +18,27 @@ export interface ReadOnlyMount {
   files: Map<string, Uint8Array | (() => Uint8Array)>;
 }
 
-/** What the guest can see: read-only trees, the workspace view at /workspace, an in-memory /tmp. Nothing else. */
+/**
+ * A folder of a view mounted at any guest path (including "/"), loaded lazily. `prefix` selects a
+ * sub-folder of the view (view-relative). With 'rw' the guest's changes are applied to the view at
+ * exit (a session's shadow view: reviewable, never the person's files); with 'ro' the guest works on
+ * a private copy and its changes are listed in `refusedWrites` and discarded.
+ */
+export interface ViewMount {
+  at: string;
+  view: WorkspaceView;
+  access: 'ro' | 'rw';
+  prefix?: string;
+}
+
+/** What the guest can see: read-only trees, views (the workspace at /workspace, others anywhere), an in-memory /tmp. Nothing else. */
 export interface WasiMounts {
   readOnly?: ReadOnlyMount[];
+  /** Shorthand for a view mount at /workspace. */
   workspace?: WorkspaceView;
   /** 'ro': the guest may change its private copy, but nothing is applied to the view (reported as refused). */
   workspaceAccess?: 'ro' | 'rw';
+  views?: ViewMount[];
   tmp?: boolean;
 }
 
@@ -37,8 +52,12 @@ export interface WasiRunRequest {
   argv: string[];
   env?: Record<string, string>;
   stdin?: Uint8Array;
-  /** Working directory: '/workspace' (default when the workspace is mounted) makes relative paths resolve there. */
-  cwd?: '/workspace' | '/';
+  /**
+   * Guest working directory: '/workspace' (the default when the workspace is mounted) or any mounted
+   * folder makes relative paths resolve there; '/' (the default otherwise) preopens the root, so
+   * absolute paths outside every mount are ENOENT rather than ENOTCAPABLE and `/` can be listed.
+   */
+  cwd?: string;
   limits: WasiLimits;
   /**
    * Grants netFetch: every request (each redirect hop too) must match `rules` and, when given, be allowed
@@ -66,7 +85,7 @@ export interface WasiRunResult {
   outcome: WasiOutcome;
   trapMessage?: string;
   durationMs: number;
-  /** Workspace-relative paths the run wrote, created or removed in the view. */
+  /** Workspace-relative paths the run wrote, created or removed in a 'rw' view (prefix included). */
   changed: string[];
   /** Workspace changes the view refused (e.g. protected paths); the rest were applied. */
   refusedWrites?: { path: string; reason: string }[];

@@ -1,9 +1,21 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { WORKER_SOURCE } from './worker-source.js';
+import type { Prepare } from './worker/protocol.js';
 
-const SHIM_URL = pathToFileURL(createRequire(import.meta.url).resolve('@bjorn3/browser_wasi_shim')).href;
+/**
+ * The compiled worker entry: beside this file in dist/; when this file runs from src/ (vitest runs
+ * the sources), the copy in dist/ that vitest's globalSetup (scripts/vitest-wasi-worker.ts) compiled.
+ */
+export function workerEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 'worker', 'entry.js');
+  if (existsSync(beside)) return beside;
+  const built = join(here.replace(/([\\/])src([\\/]wasi)$/, '$1dist$2'), 'worker', 'entry.js');
+  if (!existsSync(built)) throw new Error(`the sandbox worker is not built (${built}): run npx tsc -b daemon`);
+  return built;
+}
 
 /** A worker handed out for one run, and how many runs it has served. */
 export interface WorkerSlot {
@@ -12,7 +24,7 @@ export interface WorkerSlot {
 }
 
 /**
- * Pre-spawned workers (spawning costs ~40 ms), `size` of them waiting ready with the shim loaded.
+ * Pre-spawned workers (spawning costs ~40 ms), `size` of them waiting ready with the host loaded.
  * Each run is a new wasm instance with new file systems. By default a worker serves one run and
  * is then terminated (nothing of a run, not even JIT or JS heap state, reaches the next);
  * `maxRunsPerWorker` > 1 lets a worker whose run ended normally serve again (faster, weaker).
@@ -21,11 +33,28 @@ export interface WorkerSlot {
 export class WorkerPool {
   private readonly ready: WorkerSlot[] = [];
   private closed = false;
+  private readonly entry = workerEntry();
+  /** A module every new worker instantiates ahead of its first job. */
+  private ahead: Prepare | null = null;
 
   constructor(
     private readonly size: number,
     private readonly maxRunsPerWorker = 1,
   ) {}
+
+  /** Whether a worker serves more than one run (so it is worth preparing the next instance). */
+  get reusesWorkers(): boolean {
+    return this.maxRunsPerWorker > 1;
+  }
+
+  /**
+   * Has every waiting and future worker instantiate `module` ahead of its first job with `moduleKey`
+   * (instantiation copies the module's data segments: ~6 MB for CPython's pre-initialized memory).
+   */
+  prepareAhead(module: object, moduleKey: string): void {
+    this.ahead = { type: 'prepare', module, moduleKey };
+    for (const s of this.ready) s.worker.postMessage(this.ahead);
+  }
 
   /** Spawns workers up to the pool size. */
   fill(): void {
@@ -33,11 +62,9 @@ export class WorkerPool {
   }
 
   private spawn(): Worker {
-    // The JS heap cap bounds what a guest can pile up in shim objects (e.g. millions of /tmp entries).
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
+    // The JS heap cap bounds what a guest can pile up in host objects (e.g. millions of /tmp entries).
+    const w = new Worker(this.entry, {
       execArgv: [],
-      workerData: { shimUrl: SHIM_URL },
       env: {},
       stdout: true,
       stderr: true,
@@ -45,6 +72,7 @@ export class WorkerPool {
     });
     w.unref();
     w.on('error', () => undefined);
+    if (this.ahead) w.postMessage(this.ahead);
     return w;
   }
 

@@ -146,10 +146,29 @@ def _exit_code(exc):
     return 1
 
 
+# Where a workspace keeps pure-Python packages (pip install --target, a copied venv): added to sys.path
+# with site.addsitedir (so .pth files work) when they exist.
+SITE_DIRS = (".venv/lib/python3.11/site-packages", "site-packages")
+
+
+def _add_workspace_site():
+    import os
+
+    base = os.environ.get("PWD") or "/workspace"
+    for rel in SITE_DIRS:
+        path = os.path.join(base, rel)
+        if os.path.isdir(path) and path not in sys.path:
+            import site
+
+            site.addsitedir(path)
+
+
 def _execute(mode, target, args):
     import builtins
     import os
     import types
+
+    _add_workspace_site()
 
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins
@@ -164,6 +183,11 @@ def _execute(mode, target, args):
         source, filename = sys.stdin.read(), "<stdin>"
     elif mode == "m":
         import runpy
+
+        if target == "pip" or target.startswith("pip."):
+            import _shadowbox_pip
+
+            _shadowbox_pip.prepare(list(args))
 
         sys.argv = [target] + list(args)
         sys.path.insert(0, os.getcwd())

@@ -49,9 +49,10 @@ KNOWN_MISSING = {
     "_hashlib": ("_hashlib", "no OpenSSL (hashlib uses its built-in algorithms)"),
 }
 
+# execl*, execvp* are os.py wrappers over execv/execve, which validate their arguments as CPython does
+# before refusing (see _execv below).
 PROCESS_FUNCTIONS = (
-    "system", "popen", "fork", "forkpty", "execv", "execve", "execl", "execle", "execlp",
-    "execlpe", "execvp", "execvpe", "spawnv", "spawnve", "spawnl", "spawnle", "spawnlp",
+    "system", "popen", "fork", "forkpty", "spawnv", "spawnve", "spawnl", "spawnle", "spawnlp",
     "spawnlpe", "spawnvp", "spawnvpe", "posix_spawn", "posix_spawnp", "kill", "killpg",
 )
 
@@ -94,6 +95,41 @@ def _unavailable(name):
     return refuse
 
 
+def _check_argv(name, argv):
+    if not isinstance(argv, (tuple, list)):
+        raise TypeError("%s: argv must be a tuple or list" % name)
+    if not argv:
+        raise ValueError("%s: argv must not be empty" % name)
+    args = [os.fsencode(a) for a in argv]
+    if not args[0]:
+        raise ValueError("%s: argv first element cannot be empty" % name)
+    if any(b"\0" in a for a in args):
+        raise ValueError("embedded null byte")
+
+
+def _execv(path, argv):
+    """os.execv: the argument checks of CPython's, then the sandbox's refusal."""
+    os.fspath(path)
+    _check_argv("execv", argv)
+    raise OSError(errno.ENOSYS, "os.execv is not available in the sandbox (no processes)")
+
+
+def _execve(path, argv, env):
+    """os.execve: the argument checks of CPython's, then the sandbox's refusal."""
+    if not isinstance(path, int):
+        os.fspath(path)
+    _check_argv("execve", argv)
+    if not hasattr(env, "keys"):
+        raise TypeError("execve: environment must be a mapping object")
+    for key, value in env.items():
+        k, v = os.fsencode(key), os.fsencode(value)
+        if b"\0" in k or b"\0" in v:
+            raise ValueError("embedded null byte")
+        if not k or b"=" in k:
+            raise ValueError("illegal environment variable name")
+    raise OSError(errno.ENOSYS, "os.execve is not available in the sandbox (no processes)")
+
+
 def _refuse_popen(self, *args, **kwargs):
     raise OSError(errno.ENOSYS, "subprocess is not available in the sandbox (no processes can be started)")
 
@@ -103,6 +139,8 @@ def install():
         sys.meta_path.append(SandboxMissingFinder)
     for name in PROCESS_FUNCTIONS:
         setattr(os, name, _unavailable(name))
+    os.execv = _execv
+    os.execve = _execve
     # subprocess imports fine on WASI (it only fails when starting a process): make that failure
     # say why. subprocess.run/call/check_output all go through Popen.
     import subprocess

@@ -33,7 +33,8 @@ echo "cpython: $(grep -c ^applied "$B/debian-patches.txt") Debian patches applie
 cp "$HERE/runtime/shadowbox_main.c" Programs/python.c
 cp "$HERE/runtime/_shadowboxmodule.c" Modules/_shadowboxmodule.c
 mkdir -p build/Modules
-echo "_shadowbox _shadowboxmodule.c" > build/Modules/Setup.local
+# _testcapi too: CPython's own tests need it (test_sqlite3 imports INT_MAX from it).
+printf '_shadowbox _shadowboxmodule.c\n_testcapi _testcapimodule.c\n' > build/Modules/Setup.local
 
 export CONFIG_SITE=$PY/Tools/wasm/config.site-wasm32-wasi
 export CC="clang-19 --target=wasm32-wasi --sysroot=$SYSROOT"
@@ -49,12 +50,16 @@ export ZLIB_CFLAGS="-I$DEPS/include" ZLIB_LIBS="-L$DEPS/lib -lz"
 export BZIP2_CFLAGS="-I$DEPS/include" BZIP2_LIBS="-L$DEPS/lib -lbz2"
 export LIBLZMA_CFLAGS="-I$DEPS/include" LIBLZMA_LIBS="-L$DEPS/lib -llzma"
 export LIBSQLITE3_CFLAGS="-I$DEPS/include" LIBSQLITE3_LIBS="-L$DEPS/lib -lsqlite3"
-# preopens.o replaces wasi-libc's copy (linked objects win over archive members).
-export LIBS="$DEPS/lib/preopens.o -lwasi-emulated-mman"
+# These objects replace wasi-libc's copies (linked objects win over archive members).
+export LIBS="$DEPS/lib/preopens.o $DEPS/lib/utimensat.o $DEPS/lib/futimens.o -lwasi-emulated-mman"
 
 mkdir -p build && cd build
 ../configure -q --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
   --with-build-python=/usr/bin/python3.11 --with-pymalloc --disable-ipv6 \
   --without-ensurepip --disable-test-modules >/dev/null
 make -s -j"$JOBS" all >/dev/null
+# configure drops a module whose library check fails without stopping: refuse a build without them.
+for m in _sqlite3 zlib _bz2 _lzma _decimal _testcapi _shadowbox; do
+  grep -q "PyInit_$m(" Modules/config.c || { echo "cpython: module $m was not built (see build/config.log)" >&2; exit 3; }
+done
 echo "cpython: python.wasm $(stat -c %s python.wasm) bytes"

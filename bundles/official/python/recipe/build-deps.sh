@@ -74,11 +74,18 @@ extract sqlite 'sqlite3_*.dsc'
 )
 echo "deps: sqlite3 ok"
 
-# ---- wasi-libc preopens.o with an idempotent preopen scan (see patches/) ----------------------
+# ---- wasi-libc objects that replace the archive's (linked objects win over archive members) ---
+# preopens.o: an idempotent preopen scan; utimensat.o/futimens.o: utime(path, None) sets "now"
+# (the packaged build read times[0] through NULL and set both times to 0; see patches/).
 extract wasi-libc 'wasi-libc_*.dsc'
 (
   cd "$SRC/wasi-libc"
   patch -s -p1 < "$HERE/patches/wasi-libc-rescan-preopens.patch"
+  patch -s -p1 < "$HERE/patches/wasi-libc-utimens-null.patch"
   $WASM_CC $WASM_CFLAGS -DNDEBUG -c libc-bottom-half/sources/preopens.c -o "$DEPS/lib/preopens.o"
+  for f in utimensat futimens; do
+    $WASM_CC $WASM_CFLAGS -DNDEBUG -I libc-bottom-half/cloudlibc/src -I libc-bottom-half/cloudlibc/src/include \
+      -I libc-bottom-half/headers/private -c "libc-bottom-half/cloudlibc/src/libc/sys/stat/$f.c" -o "$DEPS/lib/$f.o"
+  done
 )
-echo "deps: preopens.o ok"
+echo "deps: preopens.o utimensat.o futimens.o ok"

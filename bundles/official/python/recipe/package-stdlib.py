@@ -1,9 +1,10 @@
-"""Packs CPython's Lib/ (plus shadowbox's own modules) into a normalized bytecode zip.
+"""Packs CPython's Lib/ (plus shadowbox's own modules) into a normalized zip of bytecode and sources.
 
     package-stdlib.py CPYTHON_SRC SHADOWBOX_LIB OUT_LIB
 
 Run with /usr/bin/python3.11 (same bytecode magic as the wasm interpreter). Writes:
-  OUT_LIB/python311.zip            .pyc only, unchecked-hash pycs (no mtimes), sorted entries,
+  OUT_LIB/python311.zip            unchecked-hash .pyc (no mtimes; what imports load) beside each
+                                   .py source (what tracebacks and inspect show), sorted entries,
                                    fixed timestamps and permissions -> byte-identical rebuilds
   OUT_LIB/python3.11/os.py         landmark for getpath
   OUT_LIB/python3.11/lib-dynload/  empty
@@ -68,7 +69,12 @@ def pyc(rel, path):
 def main():
     files = collect()
     os.makedirs(os.path.join(out_lib, "python3.11", "lib-dynload"), exist_ok=True)
-    entries = sorted((rel[:-3] + ".pyc", pyc(rel, path)) for rel, path in files.items())
+    entries = []
+    for rel, path in files.items():
+        entries.append((rel[:-3] + ".pyc", pyc(rel, path)))
+        with open(path, "rb") as f:
+            entries.append((rel, f.read()))
+    entries.sort()
     with zipfile.ZipFile(os.path.join(out_lib, "python311.zip"), "w") as z:
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -77,7 +83,7 @@ def main():
             info.create_system = 3
             z.writestr(info, data, compresslevel=9)
     shutil.copyfile(os.path.join(src, "Lib", "os.py"), os.path.join(out_lib, "python3.11", "os.py"))
-    print("package-stdlib: %d modules" % len(entries))
+    print("package-stdlib: %d modules" % len(files))
 
 
 main()

@@ -1,0 +1,4 @@
+// Generated from run-wasm-tool.md (kept in TS so dist/ needs no asset copy); keep them in sync.
+/** What the model reads about the `run_wasm` tool. */
+export const RUN_WASM_DESCRIPTION =
+  'Run a WebAssembly (WASI preview 1) module that is in the workspace, for example one you just built, in the same sandbox as the bundles. Give `module` (its workspace-relative path), optionally `dirs` (workspace folders to mount, each `{ "path": "sub/dir", "at": "/data" }`; default: the whole workspace at `/workspace`), `args`, `env` and `stdin`. The program sees only what is mounted and a private `/tmp`; files it writes in a mounted folder land in the shadow workspace for the person to review, never in their real files. It has no network. Returns stdout, stderr, the exit code, how the run ended (exited, timeout, memory_limit, output_limit, trap, cancelled) and the files changed. Each call is a fresh instance.';

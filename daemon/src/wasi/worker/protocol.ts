@@ -1,0 +1,95 @@
+// Messages between the daemon's main thread and a sandbox worker (both sides import these types).
+import type { MessagePort } from 'node:worker_threads';
+
+/** A mount as the worker builds it. `view` mounts are loaded lazily over the bridge by index. */
+export type MountSpec =
+  | { kind: 'files'; at: string; files: { path: string; data: Uint8Array | SharedArrayBuffer }[] }
+  | { kind: 'view'; at: string; index: number; access: 'ro' | 'rw' }
+  | { kind: 'tmp'; at: string };
+
+/** One run. */
+export interface Job {
+  type: 'job';
+  module: object;
+  /**
+   * Identity of `module` (its content hash and memory cap): a worker that instantiated this module
+   * ahead (see Prepare) uses that instance. Each instance still runs once.
+   */
+  moduleKey?: string;
+  /** After this run, instantiate `module` again for the next job (the pool will reuse this worker). */
+  prepareNext?: boolean;
+  argv: string[];
+  env: Record<string, string>;
+  stdin: Uint8Array;
+  mounts: MountSpec[];
+  /** Guest working directory ('/' gives a root preopen; anything else a '.' preopen there). */
+  cwd: string;
+  netFetch: boolean;
+  /**
+   * Output buffers (stdout, stderr): an Int32 byte count at 0, the bytes from 8. The main thread
+   * reads them whenever the run ends, also after a timeout, so output written before it is kept.
+   * Capacity (byteLength - 8) is the stream's limit.
+   */
+  stdout: SharedArrayBuffer;
+  stderr: SharedArrayBuffer;
+  fsBytes: number;
+  /** Int32 flag the bridge's replies are signalled on. */
+  ctl: SharedArrayBuffer;
+  port: MessagePort | null;
+}
+
+/** Instantiate `module` now, while idle, so the next job with `moduleKey` skips instantiation. */
+export interface Prepare {
+  type: 'prepare';
+  module: object;
+  moduleKey: string;
+}
+
+/** One entry of a view listing. */
+export interface ListedEntry {
+  name: string;
+  type: 'file' | 'dir';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+}
+
+/** A synchronous call from the worker into the main thread. */
+export interface BridgeCall {
+  op: 'readdir' | 'readFile' | 'fetch';
+  args: { mount?: number; path?: string; request?: Uint8Array; cap?: number };
+}
+
+/** The main thread's reply. */
+export type BridgeReply = { ok: true; data?: Uint8Array; entries?: ListedEntry[] } | { ok: false; reason?: string };
+
+/** A change the guest made under a view mount, applied (rw) or refused (ro) by the main thread. */
+export type Change =
+  | { op: 'write'; mount: number; path: string; data: Uint8Array; mode?: number }
+  | { op: 'mkdir'; mount: number; path: string }
+  | { op: 'remove'; mount: number; path: string }
+  | { op: 'symlink'; mount: number; path: string; target: string };
+
+/** Offset of the bytes in an output buffer (after the Int32 count, 8-aligned). */
+export const OUTPUT_HEADER = 8;
+
+/** A new output buffer for a stream capped at `cap` bytes. */
+export function outputBuffer(cap: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(OUTPUT_HEADER + cap);
+}
+
+/** The bytes written to an output buffer so far (a copy). */
+export function outputBytes(buf: SharedArrayBuffer): Uint8Array {
+  const n = Atomics.load(new Int32Array(buf, 0, 1), 0);
+  return new Uint8Array(buf, OUTPUT_HEADER, n).slice();
+}
+
+/** The message the worker posts when a run ends by itself. */
+export interface WorkerMessage {
+  type: 'done';
+  exitCode: number | null;
+  error: { reason: string; message: string } | null;
+  memBytes: number;
+  changes: Change[];
+  timings: { setupMs: number; instantiateMs: number; runMs: number };
+}
