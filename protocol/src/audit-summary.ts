@@ -43,6 +43,19 @@ export function summarizeAuditEntry(e: z.infer<typeof AuditEntry>): AuditSummary
         outcome: denied ? 'denied' : d.outcome === 'ok' ? 'ok' : 'error',
       };
     }
+    case 'tool.start': {
+      // Written before a call runs (so a crash mid-call is still on record); tool.call follows with the outcome.
+      const decision = obj(d.decision);
+      return {
+        what: `tool ${text(d.tool) ?? '?'} starts`,
+        details: [
+          text(d.summary),
+          decision.action ? `${text(decision.action)} (${text(decision.rule) ?? ''})` : undefined,
+          text(d.answer) && `answered ${text(d.answer)}`,
+        ].filter((x): x is string => Boolean(x)),
+        outcome: null,
+      };
+    }
     case 'shadow.accept': {
       const files = list(d.files).map((f) => `${text(obj(f).path) ?? '?'} (${text(obj(f).action) ?? '?'})`);
       const conflicts = list(d.conflicts).map(String);

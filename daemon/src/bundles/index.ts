@@ -41,6 +41,7 @@ export {
   loadKeyDir,
   bundleArchive,
   writeFileAtomic,
+  writeIfChanged,
   type PublishedBundle,
 } from './publish.js';
 export { parseRoot, verifyRootRotation, type RootSigned, type RootEnvelope } from './trust.js';

@@ -39,7 +39,9 @@ export type Item =
       outcome?: string;
       by?: string;
     }
-  | { kind: 'notice'; id: string; rev: number; level: 'info' | 'warn' | 'error'; text: string };
+  | { kind: 'notice'; id: string; rev: number; level: 'info' | 'warn' | 'error'; text: string }
+  /** Where a turn ended: a slot for the turn footer (time and tokens). */
+  | { kind: 'turn'; id: string; rev: number; turnId: string; stopReason: string };
 
 /**
  * The state of one session as the page shows it, rebuilt from its event log: history from
@@ -255,6 +257,12 @@ export class SessionView {
         this.headRev++;
         break;
       }
+      case 'model_retry':
+        this.notice(
+          'warn',
+          `the model call failed (${b.message}) at ${b.url}; retrying, attempt ${b.attempt} of ${b.maxAttempts}`,
+        );
+        break;
       case 'usage':
         break;
       case 'checkpoint':
@@ -270,6 +278,7 @@ export class SessionView {
         this.info.state = 'idle';
         this.headRev++;
         this.reviewRev++;
+        this.add({ kind: 'turn', id: `t-${b.turnId}`, rev: 0, turnId: b.turnId, stopReason: b.stopReason });
         if (b.stopReason === 'cancelled') this.notice('warn', 'turn cancelled');
         else if (b.stopReason === 'error')
           this.notice(
