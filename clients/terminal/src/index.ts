@@ -47,8 +47,8 @@ export async function chatCommand(io: TerminalIo, argv: string[], opts: Terminal
     values['state-dir'] ? { stateDir: values['state-dir'] } : {},
   );
   // The daemon read its environment when it started: say so when this shell's model settings differ.
-  const status = await client.request(DaemonStatus, {});
-  const drift = describeDrift(environmentDrift(status.environment, io.env), status.pid);
+  const status = await client.request(DaemonStatus, {}).catch(() => null);
+  const drift = status && describeDrift(environmentDrift(status.environment ?? [], io.env), status.pid);
   if (drift) io.stderr.write(`shadowbox chat: note: ${drift}\n`);
   let resume = values.session;
   if (values.continue) {

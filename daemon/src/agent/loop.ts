@@ -193,8 +193,15 @@ async function runOne(
       reason: 'invalid_json',
     };
   } else {
-    emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' });
-    r = await o.tools.call({ turnId, callId: call.id, name: call.name, input, signal });
+    // `running` once the call really runs: after the policy and any permission question (awaiting_permission).
+    r = await o.tools.call({
+      turnId,
+      callId: call.id,
+      name: call.name,
+      input,
+      signal,
+      onRunning: () => emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' }),
+    });
   }
   emit({
     type: 'tool_call_update',

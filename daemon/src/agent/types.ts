@@ -28,6 +28,8 @@ export interface AgentTools {
     name: string;
     input: unknown;
     signal: AbortSignal;
+    /** Called when the call really starts (after the policy, any permission question and its audit entry). */
+    onRunning?: () => void;
   }): Promise<ToolCallOutcome>;
 }
 

@@ -32,6 +32,14 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
         `  web:       ${s.webUrl ?? 'off'}${s.webUrl ? '  (shadowbox web prints a URL with the token)' : ''}`,
       );
       println(io, `  sessions:  ${s.sessions}, clients attached now: ${s.clients.length - 1}`);
+      // Which daemon holds which model setting: it read them once, from the command that started it.
+      println(io, '  model settings (from the environment the daemon started with; `shadowbox stop` to renew):');
+      const width = Math.max(0, ...s.environment.map((e) => e.name.length));
+      for (const e of s.environment)
+        println(
+          io,
+          `    ${e.name.padEnd(width)}  ${!e.set ? 'unset' : e.secret ? `set (sha256 ${e.fingerprint ?? '?'}…)` : (e.value ?? '')}`,
+        );
     }
     return 0;
   } finally {

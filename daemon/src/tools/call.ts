@@ -33,6 +33,8 @@ export interface CallRequest {
   name: string;
   input: unknown;
   signal: AbortSignal;
+  /** Called when the handler is about to run: after the policy, any permission question and the tool.start entry. */
+  onRunning?: () => void;
 }
 
 type Decision = NonNullable<ToolCallOutcome['decision']>;
@@ -245,6 +247,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
       data: cause,
     });
   }
+  req.onRunning?.();
   let output: ToolOutput;
   try {
     view ??= await ctx.view();
