@@ -2,13 +2,14 @@
 // through the real `shadowbox` binary and its output compared by shape.
 //
 // A runnable block holds `$ command` lines, each followed by the output it shows. Each document runs in its own
-// temporary state dir and workspace ($SHADOWBOX_STATE_DIR, the current directory; a scripted model server is
-// $OPENAI_BASE_URL but has no replies, so blocks only use commands that need no model), its blocks in order,
-// then `shadowbox stop`. An output line matches when it equals the actual line with `…` standing for any text;
+// temporary state dir and workspace ($SHADOWBOX_STATE_DIR, the current directory), its blocks in order, then
+// `shadowbox stop`. $OPENAI_BASE_URL points at a closed local port (shown as an Ollama that is down,
+// http://127.0.0.1:11434/v1), so blocks only use commands that need no model, or show that one is unreachable. An output line matches when it equals the actual line with `…` standing for any text;
 // a line that is only `…` stands for any number of lines; `[exit N]` as the last output line is the expected
 // exit code (0 otherwise). Trailing spaces are ignored.
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir, repoRoot, shadowboxBin } from '../helpers/daemon.js';
@@ -53,7 +54,10 @@ export function runnableSteps(markdown: string): Step[] {
 }
 
 function lineMatches(pattern: string, actual: string): boolean {
-  const parts = pattern.trimEnd().split('…').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const parts = pattern
+    .trimEnd()
+    .split('…')
+    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${parts.join('.*')}$`).test(actual.trimEnd());
 }
 
@@ -100,6 +104,13 @@ describe('runnable blocks of the docs', () => {
       const stateDir = await makeTempDir('docs-st');
       const workspace = await makeTempDir('docs-ws');
       const bin = await makeTempDir('docs-bin');
+      // A local port nothing listens on (not a fetch "bad port" such as 9, which undici refuses before connecting).
+      const port = await new Promise<number>((resolve) => {
+        const s = net.createServer().listen(0, '127.0.0.1', () => {
+          const p = (s.address() as net.AddressInfo).port;
+          s.close(() => resolve(p));
+        });
+      });
       await writeFile(path.join(workspace, 'notes.txt'), 'one\ntwo\n');
       await mkdir(bin, { recursive: true });
       await writeFile(path.join(bin, 'shadowbox'), `#!/bin/sh\nexec "${process.execPath}" "${shadowboxBin}" "$@"\n`);
@@ -112,7 +123,7 @@ describe('runnable blocks of the docs', () => {
         SHADOWBOX_STATE_DIR: stateDir,
         // A model that is not there: the blocks must not need one (a call would fail at once, named).
         SHADOWBOX_MODEL: 'openai/docs-none',
-        OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+        OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
         SHADOWBOX_MODEL_MAX_RETRIES: '0',
       };
       const run = (command: string) =>
@@ -136,7 +147,10 @@ describe('runnable blocks of the docs', () => {
       for (const step of steps) {
         const r = await run(step.command);
         const where = `${path.relative(repoRoot, file)}:${step.line} $ ${step.command}`;
-        const actual = r.out.replaceAll(workspace, '/work/project').replaceAll(stateDir, '~/.local/state/shadowbox');
+        const actual = r.out
+          .replaceAll(workspace, '/work/project')
+          .replaceAll(stateDir, '~/.local/state/shadowbox')
+          .replaceAll(`127.0.0.1:${port}`, '127.0.0.1:11434');
         expect(r.code, `${where}\n${actual}`).toBe(step.exit);
         expect(
           shapeMatches(step.expected, actual.split('\n')),
