@@ -5,7 +5,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 // One root config, a project per package (vitest 4 has no workspace file).
 // Unit tests sit beside the code; test/ holds the cross-package end-to-end suites.
-const common = { testTimeout: 30_000, hookTimeout: 60_000 };
+// expect.poll waits for a condition, never for a duration: its own cap is as long as a test may take (CI is a
+// loaded 2-core machine; the default 1 s cap turned slow-but-correct runs into failures).
+const common = { testTimeout: 30_000, hookTimeout: 60_000, expect: { poll: { timeout: 25_000, interval: 20 } } };
 
 export default defineConfig({
   // Tests run the TypeScript sources of sibling packages, not their build output.

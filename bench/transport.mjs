@@ -1,12 +1,9 @@
 // Foundation benchmarks: request round trip and throughput over the Unix socket and the WebSocket,
 // against a bare vscode-jsonrpc echo server in the same run; notification fan-out to 3 clients;
 // daemon start → ready and idle RSS.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { connectSocket, connectWebSocket } from '../clients/editor/dist/index.js';
 import { startDaemon, percentile } from './lib/daemon.mjs';
+import { startEcho } from './lib/echo.mjs';
 
 const RTT_N = 2000;
 const TP_N = 20000;
@@ -35,23 +32,6 @@ async function throughput(call) {
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   return TP_N / ((performance.now() - t) / 1000);
-}
-
-async function startEcho() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sbxe-'));
-  const socketPath = path.join(dir, 'echo.sock');
-  const child = spawn(process.execPath, [new URL('./lib/echo-server.mjs', import.meta.url).pathname, socketPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => resolve(Number(/ready (\d+)/.exec(String(d))[1])));
-    child.once('exit', (c) => reject(new Error(`echo server exited ${c}`)));
-  });
-  return {
-    socketPath,
-    url: `http://127.0.0.1:${port}/`,
-    stop: () => (child.kill(), rmSync(dir, { recursive: true, force: true })),
-  };
 }
 
 export async function run() {
@@ -115,7 +95,7 @@ export async function run() {
     }
     for (const c of [dSock, eSock, dWs, eWs]) c.dispose();
     const fanout = await import('./lib/fanout.mjs').catch(() => null);
-    if (fanout) rows.push(...(await fanout.measureFanout(daemon)));
+    if (fanout) rows.push(...(await fanout.measureFanout(daemon, echo)));
   } finally {
     echo.stop();
     await daemon.stop();

@@ -1,5 +1,7 @@
 // The baseline: a bare vscode-jsonrpc server (no validation, no sessions) answering `echo` over a Unix
 // socket (LSP framing) and a WebSocket (one message per frame), in its own process like the daemon.
+// For fan-out rows it also sends session/event-shaped notifications to every subscribed connection,
+// straight from memory (no log, no disk): what the daemon's fan-out costs on top of the transport.
 import net from 'node:net';
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -7,9 +9,27 @@ import { createMessageConnection, SocketMessageReader, SocketMessageWriter } fro
 import { AbstractMessageReader, AbstractMessageWriter } from 'vscode-jsonrpc';
 
 const socketPath = process.argv[2];
+const subscribers = new Set();
 const serve = (conn) => {
   conn.onRequest('echo', (p) => p);
   conn.onRequest('initialize', () => ({ clientId: 'c1' }));
+  conn.onRequest('fanout/subscribe', () => {
+    subscribers.add(conn);
+    conn.onClose(() => subscribers.delete(conn));
+    return null;
+  });
+  conn.onRequest('fanout/emit', ({ n, sessionId }) => {
+    for (let i = 0; i < n; i++) {
+      const event = {
+        sessionId,
+        seq: i,
+        time: new Date().toISOString(),
+        event: { type: 'message_delta', turnId: 't', text: `t${i} ` },
+      };
+      for (const s of subscribers) s.sendNotification('session/event', event).catch(() => undefined);
+    }
+    return null;
+  });
   conn.listen();
 };
 net

@@ -1,17 +1,22 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
+import { Defaults, ErrorCodes, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
+import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
 import {
   acquireLock,
   createLogger,
   ensurePrivateDir,
+  envInt,
+  findDiskFull,
+  freeBytes,
   loadOrCreateToken,
   resolveStatePaths,
   type Logger,
   type StatePaths,
+  writeFileAtomic,
 } from './state/index.js';
 import {
   createStdioChannel,
@@ -78,12 +83,32 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
+/** How long a stop waits for running work to end before it stops anyway. */
+const STOP_GRACE_MS = 5_000;
+
 /** Starts the daemon: lock, state dir, transports, sessions; SIGTERM-safe stop. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const paths = resolveStatePaths(o.env, {
     ...(o.stateDir ? { stateDir: o.stateDir } : {}),
     ...(o.socketPath ? { socketPath: o.socketPath } : {}),
   });
+  try {
+    return await start(o, paths);
+  } catch (e) {
+    // A full state dir is said in one sentence (the CLI prints it without a stack), whatever write hit it.
+    if (!findDiskFull(e)) throw e;
+    const free = await freeBytes(paths.stateDir);
+    throw new ShadowboxError(
+      ErrorCodes.DiskFull,
+      'disk_full',
+      `cannot start: the disk holding the state dir ${paths.stateDir} is full (${free ?? 'unknown'} bytes free); free some space and start the daemon again`,
+      { path: paths.stateDir, freeBytes: free ?? null },
+      { cause: e },
+    );
+  }
+}
+
+async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
   // Created 0700 when missing; an existing folder is used as it is (never chmod'ed), or refused when others can write it.
   const stateDir = await ensurePrivateDir(paths.stateDir, 'state');
   const startedAt = new Date();
@@ -94,10 +119,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     startedAt: startedAt.toISOString(),
     version: VERSION,
   });
+  const logRetryMs = envInt(o.env, 'SHADOWBOX_LOG_RETRY_MS');
   const logger = createLogger({
     file: paths.logFile,
     stderr: o.logToStderr ?? false,
     debug: o.env.SHADOWBOX_DEBUG === '1',
+    ...(logRetryMs !== undefined ? { retryMs: logRetryMs } : {}),
   });
   if (!stateDir.created && (stateDir.mode & 0o077) !== 0)
     logger.warn(
@@ -150,14 +177,36 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         },
       });
 
+    // A call that does not end when told to (cancelled turn, closing capability) cannot hold the stop: each
+    // step gets STOP_GRACE_MS, then the daemon stops anyway and says so.
+    const bounded = async (what: string, work: Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn(`${what} did not finish within ${STOP_GRACE_MS} ms; stopping anyway`);
+          resolve();
+        }, STOP_GRACE_MS);
+        timer.unref();
+      });
+      await Promise.race([work, late]);
+      clearTimeout(timer);
+    };
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         logger.info('daemon stopping');
-        await sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`));
+        await bounded(
+          'closing sessions',
+          sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`)),
+        );
         await socket?.close().catch(() => undefined);
         await http?.close().catch(() => undefined);
         for (const c of clients.list()) c.connection.dispose();
-        await wired.close?.().catch((e: unknown) => logger.error(`capabilities close: ${(e as Error).message}`));
+        await bounded(
+          'closing capabilities',
+          (wired.close?.() ?? Promise.resolve()).catch((e: unknown) =>
+            logger.error(`capabilities close: ${(e as Error).message}`),
+          ),
+        );
         await lock.release();
         logger.info('daemon stopped');
         await logger.close();
@@ -242,6 +291,7 @@ async function listenWeb(
     if (Number.isInteger(last) && last > 0 && last < 65536) server = await listen(last).catch(() => null);
   }
   server ??= await listen(port);
-  if (port === 0) await writeFile(portFile, `${server.port}\n`, { mode: 0o600 }).catch(() => undefined);
+  // A hint only (not fsynced): a torn or lost file just means a fresh port next time.
+  if (port === 0) await writeFileAtomic(portFile, `${server.port}\n`, { durability: 'none' }).catch(() => undefined);
   return server;
 }

@@ -22,7 +22,7 @@ import { VERSION } from './version.js';
 import { createPython } from './python/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
-import { createShadowService, type ShadowService } from './shadow/index.js';
+import { createShadowService, type ReviewTarget, type ShadowService } from './shadow/index.js';
 import { readAuditReferences, type SessionManager } from './sessions/index.js';
 import { createBuiltinTools, createToolRuntime, type ToolRuntime } from './tools/index.js';
 import type { AnyTool } from './tools/index.js';
@@ -57,13 +57,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
   });
   const policy = createPolicy({ stateDir, audit, logger });
-  // The shadow layer refuses writes to the policy's protected paths itself, so sandboxed code (python,
-  // bundles) cannot reach what the built-in tools are denied.
+  // The shadow layer refuses writes to the policy's protected paths itself (and to paths a deny rule keeps
+  // from every edit), so sandboxed code (python, bundles) cannot write what the built-in tools are denied.
   const shadow = createShadowService({
     stateDir,
     audit,
     logger,
-    protectedPaths: (ws) => policy.list(ws).then((p) => p.protected),
+    protectedPaths: (ws) => policy.writeProtected(ws),
   });
   // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
   // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so
@@ -188,7 +188,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
           const stale = new Set<string>();
           for (const c of await shadow.pending(workspace, ids)) {
             if (c.files === 0) continue;
-            const s = await shadow.status({ sessionId: c.sessionId, workspace });
+            const t = { sessionId: c.sessionId, workspace };
+            const s = await shadow.status(t);
+            releaseIfIdle(shadow, ctx.sessions, t);
             for (const f of s.files) if (changed.includes(f.path)) stale.add(f.path);
           }
           return [...stale];
@@ -207,7 +209,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
     review: reviewPort(shadow, ctx.sessions, (ws) => audit.seal(ws)),
-    tools: toolsPort(runtimeFor, ctx.sessions),
+    tools: toolsPort(runtimeFor, ctx.sessions, shadow),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),
@@ -238,6 +240,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
           ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
         }),
       onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
+      onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
       // The person's files are watched (for stale review items) once there is something to review: a
       // read-only session, or a python run in a big directory, never pays for walking the tree.
       // Every turn end signs the audit log, so its unsigned tail is normally empty.
@@ -325,12 +328,34 @@ async function bundleTools(
   return loaded.flat();
 }
 
+/** After a review or direct tool call on a session without a running turn, its shadow files are closed again. */
+function releaseIfIdle(shadow: ShadowService, sessions: () => SessionManager, t: ReviewTarget): void {
+  let running = false;
+  try {
+    running = sessions().get(t.sessionId).running !== null;
+  } catch {
+    // not a session of this daemon: shadow refused it already, or it holds nothing
+  }
+  if (!running) void shadow.release(t).catch(() => undefined);
+}
+
+/** Runs a shadow operation, then releases the session's files if it is idle. */
+function idleAfter<T>(
+  shadow: ShadowService,
+  sessions: () => SessionManager,
+  t: ReviewTarget,
+  p: Promise<T>,
+): Promise<T> {
+  return p.finally(() => releaseIfIdle(shadow, sessions, t));
+}
+
 /** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
 function reviewPort(
   shadow: ShadowService,
   sessions: () => SessionManager,
   seal: (workspace: string) => Promise<void>,
 ): ReviewPort {
+  const after = <T>(t: ReviewTarget, p: Promise<T>) => idleAfter(shadow, sessions, t, p);
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
       sessions().get(sessionId).emit({ type: 'review', action, paths, clientId });
@@ -339,11 +364,19 @@ function reviewPort(
     }
   };
   return {
-    pending: (ws, ids) => shadow.pending(ws, ids),
-    status: (t) => shadow.status(t),
-    diff: (t, p) => shadow.diff(t, p),
+    // Counting opens the sessions' layers: the idle ones let go of their files again afterwards.
+    pending: async (ws, ids) => {
+      const counts = await shadow.pending(ws, ids);
+      for (const c of counts) releaseIfIdle(shadow, sessions, { sessionId: c.sessionId, workspace: ws });
+      return counts;
+    },
+    status: (t) => after(t, shadow.status(t)),
+    diff: (t, p) => after(t, shadow.diff(t, p)),
     accept: async (t, sel, client) => {
-      const r = await shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(
         t.sessionId,
         'accept',
@@ -353,21 +386,31 @@ function reviewPort(
       return r;
     },
     reject: async (t, sel, client) => {
-      const r = await shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
     },
     undo: async (t, client) => {
-      const r = await shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined));
+      const r = await after(
+        t,
+        shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
+      );
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
     },
-    exportBranch: (t, b) => shadow.exportBranch(t, b),
-    file: (t, p) => shadow.file(t, p),
+    exportBranch: (t, b) => after(t, shadow.exportBranch(t, b)),
+    file: (t, p) => after(t, shadow.file(t, p)),
   };
 }
 
-function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: () => SessionManager): ToolsPort {
+function toolsPort(
+  runtimeFor: (sessionId?: string) => ToolRuntime,
+  sessions: () => SessionManager,
+  shadow: ShadowService,
+): ToolsPort {
   return {
     // Without a session: the shared tools; with one: also its own MCP servers' (started first if the daemon restarted).
     list: async (sessionId) => {
@@ -379,7 +422,13 @@ function toolsPort(runtimeFor: (sessionId?: string) => ToolRuntime, sessions: ()
       await sessions().open(p.sessionId);
       const tools = sessions().sessionTools(p.sessionId);
       const callId = `direct-${randomUUID()}`;
-      const o = await tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal });
+      const live = sessions().get(p.sessionId);
+      const o = await idleAfter(
+        shadow,
+        sessions,
+        { sessionId: p.sessionId, workspace: live.meta.workspace },
+        tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal }),
+      );
       return { callId, ...o };
     },
   };

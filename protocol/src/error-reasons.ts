@@ -36,6 +36,7 @@ export const ErrorReasons = {
     internal: 'An unexpected failure inside the daemon (logged with its stack on the daemon side).',
     daemon_running: 'A daemon already runs for this state dir (`data.pid`, `data.socket`).',
     lock_contended: 'The daemon lock could not be taken.',
+    event_log_failed: 'A session’s event log could not be written (not for lack of space); the turn was stopped.',
   },
   ServerNotInitialized: {
     not_initialized: 'A request arrived before `initialize`.',
@@ -50,7 +51,9 @@ export const ErrorReasons = {
   AlreadyInitialized: {
     already_initialized: '`initialize` was already sent on this connection.',
   },
-  ShuttingDown: {},
+  ShuttingDown: {
+    shutting_down: 'The daemon is stopping: the call was refused, or stopped at its next step.',
+  },
   Unauthorized: {
     mcp_servers_not_allowed: 'Only socket and stdio clients may give a session MCP servers (they run host commands).',
     bad_path: 'The WebSocket upgrade asked for another path than `/rpc`.',
@@ -87,6 +90,11 @@ export const ErrorReasons = {
     invalid_path: 'Not a usable path (empty, NUL, or not normalizable).',
     symlink_outside: 'A symlink on the path leads outside the workspace.',
     symlink_loop: 'Too many levels of symbolic links.',
+    path_changed:
+      'What was opened is not at the path that was checked (a folder on the way was swapped for a symlink): refused.',
+    path_too_deep: 'The path has more components than allowed (`data.max`, 256).',
+    path_too_long: 'The path is longer than allowed (`data.max` bytes, 4096).',
+    name_too_long: 'A path component is longer than 255 bytes.',
   },
   PathProtected: {
     workspace_root: 'The workspace root itself cannot be written.',
@@ -95,6 +103,8 @@ export const ErrorReasons = {
     protected_path: 'The path matches a protected glob of the policy (`data.glob`).',
     protected_paths_unavailable: 'The protected paths could not be read, so the write was refused.',
     read_only_mount: 'A folder mounted read-only into a sandbox (outside the workspace) is never written.',
+    symlink_in_path:
+      'Accept (undo, recovery) refuses to write through a symlink (`data.link`, `data.target`); a link the reviewed change removes is removed first instead.',
   },
   FileNotFound: {
     not_found: 'No such file or directory.',
@@ -243,6 +253,10 @@ export const ErrorReasons = {
     stream_error: 'The provider reported an error inside the stream.',
     stream_interrupted: 'The stream broke off.',
     stream_incomplete: 'The stream ended without a stop reason.',
+    first_byte_timeout:
+      'The model did not start answering within modelFirstByteTimeoutMs (`data.timeoutMs`); retryable.',
+    idle_timeout: 'The model stopped sending mid-answer for modelIdleTimeoutMs (`data.timeoutMs`); retryable.',
+    malformed_stream: 'A streamed chunk was not valid JSON (a broken server or proxy); retryable.',
   },
   ConfigMissing: {
     no_trust_root: 'No bundle trust root is installed.',
@@ -360,7 +374,7 @@ export const ErrorCodeDocs = {
   RequestCancelled: 'The request was cancelled (`$/cancelRequest`, session/cancel, or the caller went away).',
   MessageTooLarge: 'The message exceeds the size cap.',
   AlreadyInitialized: 'A second `initialize` on one connection.',
-  ShuttingDown: 'Reserved, not sent by this version: the daemon is stopping.',
+  ShuttingDown: 'The daemon is stopping: the call was refused, or stopped at its next step.',
   Unauthorized: 'The client may not do this (WebSocket upgrade checks, host-command features from a browser).',
   SessionNotFound: 'No such session.',
   NotDriver: 'The client is attached but does not hold the driver role.',

@@ -25,6 +25,42 @@ export function renderProtocolDocs(): string {
   );
   out.push('Every connection starts with `initialize`; anything else before it is refused with -32002.');
   out.push('');
+  out.push('## Session events and crashes');
+  out.push('');
+  out.push(
+    'Each session has one sequence of events (`seq` from 0). **A client only ever sees an event that is in the session log**:',
+  );
+  out.push(
+    'the daemon writes events to the log in batches (group commit: one write per batch) and sends a batch to the attached',
+  );
+  out.push(
+    'clients only after its write has completed, so a daemon crash (kill -9) cannot take back an event anyone saw. A request',
+  );
+  out.push(
+    'answers only after the events it caused are also fdatasynced (one fdatasync for every waiting request), so what an',
+  );
+  out.push(
+    'answer reports survives a power cut as well; streamed deltas between answers are not fdatasynced one by one (the clients',
+  );
+  out.push(
+    'are on the same machine: a power cut takes what they saw with it). After a restart every seq a client has seen still',
+  );
+  out.push(
+    'names the same event; events that were never written were never sent, and their seqs go to the events written next.',
+  );
+  out.push(
+    'A client that lost its connection reattaches with `fromSeq` = its last seq + 1 and receives everything after it, with',
+  );
+  out.push(
+    'no gap and no repeat: for a turn that was running, the restart appends `turn_end` (stopReason `interrupted`) and',
+  );
+  out.push(
+    '`daemon_restarted`. When the log cannot be written (a full disk) events wait unseen and are retried; the running turn is',
+  );
+  out.push(
+    'stopped, the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`), and writing resumes by itself.',
+  );
+  out.push('');
   out.push('## Error codes');
   out.push('');
   out.push(

@@ -94,6 +94,17 @@ export const PermissionOutcome = z.enum([
 ]);
 
 /** Every step of a session, appended to its log first, then fanned out to attached clients. */
+/** Why a turn ended with stopReason error or interrupted: a code, a stable reason, and whether sending the prompt again may work. */
+export const TurnError = z.object({
+  code: z.number().int(),
+  reason: z.string(),
+  message: z.string(),
+  retryable: z
+    .boolean()
+    .optional()
+    .describe('True when the failure is transient (the model server timed out, was unreachable or overloaded).'),
+});
+
 export const SessionEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session_created'), workspace: z.string(), model: z.string(), mode: PolicyMode }),
   z.object({ type: z.literal('user_message'), turnId: z.string(), text: z.string(), clientId: z.string() }),
@@ -183,7 +194,7 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     type: z.literal('turn_end'),
     turnId: z.string(),
     stopReason: StopReason,
-    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+    error: TurnError.optional(),
   }),
   z.object({ type: z.literal('client_attached'), clientId: z.string(), name: z.string(), kind: z.string() }),
   z.object({ type: z.literal('client_detached'), clientId: z.string() }),
@@ -205,7 +216,9 @@ export const SessionEvent = z.object({
     .number()
     .int()
     .nonnegative()
-    .describe('Position in the session log, from 0; replay and live events share one sequence.'),
+    .describe(
+      'Position in the session log, from 0; replay and live events share one sequence. An event is sent only once it is written to the session log, so a seq a client has seen always names the same event, also after a crash.',
+    ),
   time: z.string(),
   event: SessionEventBody,
 });
@@ -239,7 +252,7 @@ export const SessionList = defineRequest({
 export const SessionAttach = defineRequest({
   method: 'session/attach',
   direction: 'clientToDaemon',
-  doc: 'Attaches the caller to a session: the result carries the history (events with seq ≥ fromSeq); live events follow as session/event. `driver: true` takes the driver role (hand-over: the previous driver is told by driver_changed).',
+  doc: 'Attaches the caller to a session: the result carries the history (events written to the log with seq ≥ fromSeq); every later event follows as session/event, without a gap or a repeat, possibly before this answer arrives (drop seqs you already have). After a daemon crash, reattach with fromSeq = last seen seq + 1: the turn that was running ends there with turn_end (stopReason interrupted) and daemon_restarted. `driver: true` takes the driver role (hand-over: the previous driver is told by driver_changed).',
   params: z.object({
     sessionId: z.string(),
     fromSeq: z.number().int().nonnegative().default(0),
@@ -274,7 +287,7 @@ export const SessionPrompt = defineRequest({
   result: z.object({
     turnId: z.string(),
     stopReason: StopReason,
-    error: z.object({ code: z.number().int(), reason: z.string(), message: z.string() }).optional(),
+    error: TurnError.optional(),
   }),
 });
 
@@ -302,7 +315,7 @@ export const SessionConfigure = defineRequest({
 export const SessionEventNotification = defineNotification({
   method: 'session/event',
   direction: 'daemonToClient',
-  doc: 'One session step, sent to every client attached to the session, in seq order, after it is appended to the log.',
+  doc: 'One session step, sent to every client attached to the session, in seq order, once it is written to the session log (in batches: a fast stream costs one write per batch). A request answers after the events it caused are written and fdatasynced (session/prompt after turn_end).',
   params: SessionEvent,
 });
 

@@ -24,6 +24,12 @@ export const ShadowStatusResult = z.object({
       binary: z.boolean(),
       stale: z.boolean().describe('The real file changed since the agent based its edit on it.'),
       hunks: z.number().int(),
+      symlink: z
+        .string()
+        .optional()
+        .describe(
+          'The path was a symbolic link (to this target) that the change removes or replaces; accept removes the link itself, never what it points to.',
+        ),
     }),
   ),
   commits: z.array(z.object({ id: z.string(), summary: z.string(), time: z.string() })),
@@ -48,6 +54,10 @@ export const FileDiff = z.object({
   oldMode: z.number().int().optional(),
   newMode: z.number().int().optional(),
   stale: z.boolean(),
+  symlink: z
+    .string()
+    .optional()
+    .describe('The path was a symbolic link (to this target) that the change removes or replaces.'),
   patch: z.string(),
   hunks: z.array(Hunk),
 });

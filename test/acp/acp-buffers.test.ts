@@ -145,10 +145,12 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
   it('a slow editor (no answer within 300 ms): read_file shows the saved file without waiting for it', async () => {
     let asked = 0;
     let withdrawn = false;
+    // An editor that never answers: the turn ending at all shows it did not wait for the editor (and the
+    // 300 ms bound itself is not asserted: only its outcome).
     const e = await editor(true, (_p, signal) => {
       asked += 1;
       signal.addEventListener('abort', () => (withdrawn = true));
-      return new Promise((resolve) => setTimeout(() => resolve({ content: BUFFER }), 3_000));
+      return new Promise<never>(() => undefined);
     });
     const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
     const { result, promptMs } = await readThroughModel(e, s.sessionId);
@@ -156,10 +158,7 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
     expect(result).toContain('saved on disk');
     expect(result).not.toContain('typed in the editor');
     expect(asked).toBe(1);
-    // The turn waited the 300 ms for the buffer, not the editor's 3 s.
-    expect(promptMs).toBeGreaterThanOrEqual(290);
-    expect(promptMs).toBeLessThan(2_500);
     // The daemon cancelled its buffer/read; the bridge withdrew the editor's request.
-    await expect.poll(() => withdrawn, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => withdrawn).toBe(true);
   });
 });

@@ -207,11 +207,10 @@ describe('shadowbox acp with a model', () => {
         { timeout: 10_000 },
       )
       .toContain('Let me think');
-    const t = Date.now();
+    // The stream hangs for ever: the prompt ending at all is the cancel's doing.
     await e.agent.notify('session/cancel', { sessionId: s.sessionId });
     expect((await prompt).stopReason).toBe('cancelled');
-    expect(Date.now() - t).toBeLessThan(5_000);
-    await expect.poll(() => model.requests[before]?.clientClosedAt, { timeout: 5_000 }).toBeTypeOf('number');
+    await expect.poll(() => model.requests[before]?.clientClosedAt).toBeTypeOf('number');
   });
 
   it('session/cancel while a permission question is open: the editor’s question is withdrawn, the prompt ends cancelled, nothing is written', async () => {

@@ -138,9 +138,7 @@ describe('shadowbox acp against a running daemon', () => {
     p.child.stdin.end(
       `${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'session/new', params: { cwd: ws, mcpServers: [] } })}\n`,
     );
-    const t = Date.now();
     expect(await p.exited).toBe(0);
-    expect(Date.now() - t).toBeLessThan(10_000);
     const c = await connectSocket(d.socketPath);
     await c.initialize({ name: 'after', kind: 'test' });
     expect((await c.request(SessionList, { workspace: ws })).sessions.length).toBeGreaterThan(0);

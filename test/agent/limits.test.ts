@@ -158,13 +158,10 @@ describe('limits and concurrency on one daemon', () => {
     });
     const p = c.request(SessionPrompt, { sessionId: s.sessionId, text: 'spin' });
     expect(await until(() => updates(seen, 'call_spin').some((u) => u.status === 'running'), 60_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 300)); // let the guest get going
-    const t = Date.now();
+    // The guest spins for 120 s (longer than the test may take): the prompt returning at all is the cancel's doing.
     expect((await c.request(SessionCancel, { sessionId: s.sessionId })).cancelled).toBe(true);
     const r = await p;
-    const took = Date.now() - t;
     expect(r.stopReason).toBe('cancelled');
-    expect(took).toBeLessThan(3000);
     expect(await until(() => updates(seen, 'call_spin').some((u) => u.status === 'failed'))).toBe(true);
     const last = updates(seen, 'call_spin').at(-1)!;
     expect(last).toMatchObject({ status: 'failed', reason: 'cancelled' });
@@ -290,14 +287,14 @@ describe('crash with no pending question', () => {
     expect(history.find((e) => e.type === 'daemon_restarted')).toMatchObject({ interruptedTurn: turnId });
     expect(history.filter((e) => e.type === 'turn_end')).toHaveLength(1);
     expect(att.session.state).toBe('idle');
-    // The model was not asked again by the recovery.
+    // The model was not asked again by the recovery: the next request it gets is the next prompt's.
     const afterRestart = model.requests.length;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(model.requests.length).toBe(afterRestart);
 
     model.push({ text: ['back again'] });
     const r = await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'are you there?' });
     expect(r.stopReason).toBe('end_turn');
+    expect(model.requests.slice(afterRestart)).toHaveLength(1);
+    expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('are you there?');
     // The interrupted turn's user message is part of the conversation the model sees.
     expect(
       messagesOf(model.requests.at(-1)!)

@@ -86,9 +86,13 @@ for (const provider of ['openai', 'anthropic'] as const) {
       b.connection.onNotification(WorkspaceChanged.type, (p) => {
         changed.push(p);
       });
-      await new Promise((r) => setTimeout(r, 300)); // the watcher starts after the first checkpoint
-      await writeFile(path.join(ws, 'a.txt'), 'hello from the person\n');
-      expect(await until(() => changed.some((c) => c.stale.includes('a.txt')))).toBe(true);
+      // The watcher starts after the first checkpoint and is ready a moment later: the person's edit is
+      // repeated until it is seen (a condition, not a guessed delay).
+      const seenStale = () => changed.some((c) => c.stale.includes('a.txt'));
+      while (!seenStale()) {
+        await writeFile(path.join(ws, 'a.txt'), 'hello from the person\n');
+        await until(seenStale, 250);
+      }
       const status = await a.request(ShadowStatus, { sessionId: s.sessionId });
       expect(status.files.find((f) => f.path === 'a.txt')?.stale).toBe(true);
 
@@ -131,13 +135,12 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const seen: SessionEvent[] = [];
       a.onEvent((e) => seen.push(e));
       const s = await a.request(SessionCreate, { workspace: ws });
-      model.push({ text: Array.from({ length: 200 }, (_, i) => `chunk${i} `), delayMs: 50 }, { text: ['still here'] });
+      // The stream never ends by itself: the prompt returning at all is the cancel's doing.
+      model.push({ text: Array.from({ length: 20 }, (_, i) => `chunk${i} `), hang: true }, { text: ['still here'] });
       const p = a.request(SessionPrompt, { sessionId: s.sessionId, text: 'talk slowly' });
       expect(await until(() => seen.some((e) => e.event.type === 'message_delta'))).toBe(true);
-      const t = Date.now();
       expect((await a.request(SessionCancel, { sessionId: s.sessionId })).cancelled).toBe(true);
       expect((await p).stopReason).toBe('cancelled');
-      expect(Date.now() - t).toBeLessThan(5000);
       const r2 = await a.request(SessionPrompt, { sessionId: s.sessionId, text: 'again' });
       expect(r2.stopReason).toBe('end_turn');
       a.dispose();

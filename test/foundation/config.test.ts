@@ -36,7 +36,8 @@ describe('config.json', () => {
     try {
       const c = await d.connect();
       const s = await c.request(SessionCreate, { workspace: await makeTempDir('ws') });
-      const t = Date.now();
+      // The query never ends and the bundle's own limit is 60 s (more than a test may take): the call
+      // returning at all is the config's 400 ms cap at work.
       const r = await c.request(ToolsCall, {
         sessionId: s.sessionId,
         tool: 'sqlite',
@@ -44,7 +45,6 @@ describe('config.json', () => {
       });
       expect(r.isError).toBe(true);
       expect(r.data?.outcome).toBe('timeout');
-      expect(Date.now() - t).toBeLessThan(10_000);
     } finally {
       await d.stop();
       await d.cleanup();

@@ -13,7 +13,7 @@ import {
   SessionCreate,
   SessionList,
 } from '@shadowbox/protocol';
-import { makeTempDir, shadowboxBin, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, shadowboxBin, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 
 /** Sends raw bytes on a socket and collects LSP-framed responses. */
 function rawSocket(path: string) {
@@ -44,7 +44,7 @@ function rawSocket(path: string) {
     isClosed: () => closed,
     send: (obj: unknown) => sock.write(frame(obj)),
     sendRaw: (b: Buffer | string) => sock.write(b),
-    waitFor: async (n: number, ms = 5000) => {
+    waitFor: async (n: number, ms = 25_000) => {
       const t = Date.now();
       while (messages.length < n && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
       return messages;
@@ -122,8 +122,7 @@ describe('daemon transports and bad input', () => {
     r.sendRaw('Content-Type: nonsense\r\n\r\n{}');
     const msgs = await r.waitFor(1);
     expect(msgs[0]).toMatchObject({ error: { code: ErrorCodes.ParseError, data: { reason: 'malformed_header' } } });
-    for (let i = 0; i < 100 && !r.isClosed(); i++) await new Promise((res) => setTimeout(res, 10));
-    expect(r.isClosed()).toBe(true);
+    expect(await until(() => r.isClosed())).toBe(true);
     await expect(other.request(DaemonStatus, {})).resolves.toMatchObject({ pid: d.pid });
     other.dispose();
   });
@@ -156,12 +155,11 @@ describe('daemon transports and bad input', () => {
     void c.connection.sendRequest('session/list', {}).catch(() => undefined);
     c.dispose();
     const other = await d.connect('after');
-    let list = await other.request(SessionList, {});
-    for (let i = 0; i < 50 && list.sessions.find((x) => x.sessionId === s.sessionId)?.driver !== null; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      list = await other.request(SessionList, {});
-    }
-    const mine = list.sessions.find((x) => x.sessionId === s.sessionId)!;
+    // The daemon notices the close asynchronously: wait for it (a condition), then check what it released.
+    const mineNow = async () =>
+      (await other.request(SessionList, {})).sessions.find((x) => x.sessionId === s.sessionId)!;
+    await expect.poll(async () => (await mineNow()).driver).toBeNull();
+    const mine = await mineNow();
     expect(mine.driver).toBeNull();
     expect(mine.attached).toEqual([]);
     other.dispose();
@@ -181,10 +179,9 @@ describe('daemon transports and bad input', () => {
       }
       r.sock.destroy();
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const after = await fds();
+    // Closed sockets are released asynchronously: wait until the count is back (a leak never gets there).
+    await expect.poll(fds).toBeLessThanOrEqual(before + 2);
     const rssAfter = (await probe.request(DaemonStatus, {})).rssBytes;
-    expect(after - before).toBeLessThanOrEqual(2);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 1024 * 1024);
     probe.dispose();
   }, 120_000);
@@ -274,7 +271,7 @@ describe('WebSocket bridge', () => {
     ws.send('not json');
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'bogus' }));
     ws.send(JSON.stringify(init(2)));
-    for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => got.length >= 3);
     expect(got[0]).toMatchObject({ error: { code: ErrorCodes.ParseError } });
     expect(got.find((m) => m.id === 1)).toMatchObject({ error: { code: ErrorCodes.MethodNotFound } });
     expect(got.find((m) => m.id === 2)).toMatchObject({ result: { clientId: expect.any(String) } });

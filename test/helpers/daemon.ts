@@ -32,7 +32,14 @@ export async function makeTempDir(prefix = 'sbx'): Promise<string> {
 
 /** Starts `shadowbox daemon` with a temp state dir (or the given one) and waits until it is ready. */
 export async function startTestDaemon(
-  opts: { stateDir?: string; env?: NodeJS.ProcessEnv; args?: string[]; web?: boolean } = {},
+  opts: {
+    stateDir?: string;
+    env?: NodeJS.ProcessEnv;
+    args?: string[];
+    web?: boolean;
+    /** Run the daemon under `ulimit -n N` (a small file-descriptor limit). */
+    maxOpenFiles?: number;
+  } = {},
 ): Promise<TestDaemon> {
   const stateDir = opts.stateDir ?? (await makeTempDir());
   const socketPath = path.join(stateDir, 'daemon.sock');
@@ -49,7 +56,13 @@ export async function startTestDaemon(
     ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']),
     ...(opts.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    opts.maxOpenFiles === undefined
+      ? spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('sh', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec "$0" "$@"`, process.execPath, ...args], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout.resume();
@@ -136,8 +149,11 @@ export function runCli(
   });
 }
 
-/** Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. */
-export async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+/**
+ * Polls `cond` every 10 ms until it holds or `ms` pass; returns its last value. The default cap is close to
+ * the test timeout: a condition is waited for, and only one that never holds ends the wait (CI is loaded).
+ */
+export async function until(cond: () => boolean, ms = 25_000): Promise<boolean> {
   const t = Date.now();
   while (!cond() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 10));
   return cond();

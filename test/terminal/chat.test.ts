@@ -56,7 +56,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       // Prompt 2 (multi-turn: same session).
       { text: ['That is all ', 'for ', 'now.'], delayMs: 400 },
       // Prompt 3: a slow stream, cancelled with Ctrl-C.
-      { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250 },
+      { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250, hang: true },
       // Prompt 4: the session still works after the cancel.
       { text: ['Still here.'] },
     );
@@ -138,9 +138,8 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await tmux.line('a', 'a draft');
     await tmux.waitFor('a', 'queued › a draft');
     await tmux.keys('a', 'C-c');
-    const cancelAt = Date.now();
     screen = await tmux.waitFor('a', '⊘ turn cancelled');
-    expect(Date.now() - cancelAt).toBeLessThan(5000);
+    // The stream never finishes by itself (it hangs after its chunks): the turn ending is the cancel's doing.
     expect(screen).not.toContain('slow chunk 59');
     // The daemon stopped reading the model's stream (the provider request was aborted).
     expect(model.requests.at(-1)?.clientClosedAt).toBeDefined();
@@ -232,7 +231,8 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       let screen = await tmux.waitFor('p', /› explain: \[pasted text #1: 3 lines\]$/);
       expect(screen).not.toContain('second line');
       await tmux.type('p', ' (short)');
-      await new Promise((r) => setTimeout(r, 300));
+      // The typed text on the prompt line is the sync point: the paste's lines are still being edited.
+      await tmux.waitFor('p', /› explain: \[pasted text #1: 3 lines\] \(short\)$/);
       expect(model.requests.length).toBe(before);
       await tmux.keys('p', 'Enter');
       screen = await tmux.waitFor('p', (s) => s.includes('Got all three.') && s.includes('— done'));

@@ -89,6 +89,28 @@ describe('format', () => {
     ]);
   });
 
+  it('shows the removal of a symlink with its target (accept removes the link, never what it points to)', () => {
+    const out = renderDiff(
+      {
+        sessionId: 's',
+        files: [
+          {
+            path: 'vendor/shared',
+            change: 'deleted',
+            binary: false,
+            stale: false,
+            symlink: '/elsewhere/dir',
+            patch: 'deleted vendor/shared (symlink → /elsewhere/dir)\n',
+            hunks: [],
+          },
+        ],
+      },
+      null,
+      plain,
+    );
+    expect(out.join('\n')).toContain('D vendor/shared (symlink → /elsewhere/dir)');
+  });
+
   it('highlights the changed words of paired removed and added lines, and only those', () => {
     const inv = /\x1b\[7m(.*?)\x1b\[27m/g;
     const marked = (l: string) => [...l.matchAll(inv)].map((m) => strip(m[1]));

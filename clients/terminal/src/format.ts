@@ -214,7 +214,12 @@ export function renderDiff(
       ),
     );
   for (const f of diff.files) {
-    const label = f.change === 'renamed' && f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
+    const label =
+      f.change === 'renamed' && f.oldPath
+        ? `${f.oldPath} → ${f.path}`
+        : f.symlink !== undefined
+          ? `${f.path} (symlink → ${f.symlink})`
+          : f.path;
     const stale = f.stale
       ? c.yellow(
           c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)'),

@@ -69,8 +69,9 @@ describe('historyFromEvents', () => {
           { id: 'b', name: 'read_file', arguments: '{}' },
         ],
       },
-      { role: 'tool', toolCallId: 'b', name: 'read_file', content: 'no such file', isError: true },
+      // In call order, though b finished first.
       { role: 'tool', toolCallId: 'a', name: 'read_file', content: '1\thello' },
+      { role: 'tool', toolCallId: 'b', name: 'read_file', content: 'no such file', isError: true },
       { role: 'assistant', content: 'done' },
     ]);
   });

@@ -26,6 +26,8 @@ export class Conversation {
   private readonly toolNames = new Map<string, string>();
   private open: string | null = null;
   private lastCalls: { id: string; name: string; arguments: string }[] = [];
+  /** Index in history just past the last assistant message: its results follow it, in call order. */
+  private resultsFrom = 0;
   private readonly resolved = new Set<string>();
   private readonly awaiting = new Set<string>();
 
@@ -64,7 +66,7 @@ export class Conversation {
         // session could never be prompted again. Calls awaiting a question stay open: recovery resumes them.
         for (const c of this.lastCalls) {
           if (this.resolved.has(c.id) || this.awaiting.has(c.id)) continue;
-          this.history.push({
+          this.addResult({
             role: 'tool',
             toolCallId: c.id,
             name: c.name,
@@ -84,6 +86,7 @@ export class Conversation {
           ...(calls.length ? { toolCalls: calls } : {}),
         });
         this.lastCalls = calls;
+        this.resultsFrom = this.history.length;
         this.resolved.clear();
         this.awaiting.clear();
         break;
@@ -91,7 +94,7 @@ export class Conversation {
       case 'tool_call_update':
         if (e.status === 'awaiting_permission') this.awaiting.add(e.callId);
         if ((e.status === 'completed' || e.status === 'failed') && !this.resolved.has(e.callId)) {
-          this.history.push({
+          this.addResult({
             role: 'tool',
             toolCallId: e.callId,
             name: this.toolNames.get(e.callId) ?? 'unknown',
@@ -108,6 +111,22 @@ export class Conversation {
       default:
         break;
     }
+  }
+
+  /**
+   * Places a result of the last assistant message's calls in the order of the calls, whatever order they
+   * finished in (concurrent calls finish in any order; what the model sees must not depend on it).
+   */
+  private addResult(m: Extract<ChatMessage, { role: 'tool' }>): void {
+    const order = (id: string) => this.lastCalls.findIndex((c) => c.id === id);
+    const at = order(m.toolCallId);
+    let i = this.history.length;
+    while (i > this.resultsFrom) {
+      const prev = this.history[i - 1];
+      if (prev.role !== 'tool' || order(prev.toolCallId) < at) break;
+      i--;
+    }
+    this.history.splice(i, 0, m);
   }
 }
 

@@ -157,7 +157,7 @@ describe('runTurn and the conversation', () => {
     expect(conversation.history.at(-1)).toMatchObject({ role: 'tool', toolCallId: 'call-1-0', isError: true });
   });
 
-  it('results of concurrent calls are recorded in the order they finish', async () => {
+  it('results of concurrent calls are recorded in call order, whatever order they finish in', async () => {
     const steps: ScriptedStep[] = [
       {
         text: '',
@@ -171,6 +171,6 @@ describe('runTurn and the conversation', () => {
     ];
     const { conversation } = await runPrompt(steps, {});
     const tools = conversation.history.filter((m) => m.role === 'tool').map((m) => m.toolCallId);
-    expect(tools).toEqual(['call-1-1', 'call-1-0']);
+    expect(tools).toEqual(['call-1-0', 'call-1-1']);
   });
 });

@@ -66,7 +66,15 @@ export async function runTurn(o: RunTurnOptions): Promise<TurnResult> {
     const err = isShadowboxError(e)
       ? e
       : new ShadowboxError(ErrorCodes.InternalError, 'internal', (e as Error)?.message ?? String(e), {}, { cause: e });
-    return { stopReason: 'error', error: { code: err.code, reason: err.reason, message: err.message } };
+    return {
+      stopReason: 'error',
+      error: {
+        code: err.code,
+        reason: err.reason,
+        message: err.message,
+        ...(err.data.retryable === true ? { retryable: true } : {}),
+      },
+    };
   }
 }
 

@@ -37,6 +37,8 @@ export interface TurnError {
   code: number;
   reason: string;
   message: string;
+  /** The failure is transient (ProviderUnavailable): the same prompt may work when sent again. */
+  retryable?: boolean;
 }
 
 /** Limits of one prompt's run. */

@@ -3,7 +3,7 @@ import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, writeFileAtomic } from '../state/index.js';
 import { type Entry, entryHash, genesisHash } from './canonical.js';
 import { signCheckpoint } from './checkpoint.js';
-import { diskFullError, isDiskFull } from './disk-full.js';
+import { diskFullError, isDiskFull } from '../state/index.js';
 import { auditFiles, writeAll } from './files.js';
 import type { DaemonKey } from './keys.js';
 import { openChain } from './open-chain.js';

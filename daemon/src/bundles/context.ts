@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { parseIndex, verifyIndex, IndexStateSchema, type VerifiedIndex } from './channel-index.js';
-import { writeFileAtomic } from './publish.js';
+import { writeFileAtomic } from '../state/index.js';
 import type { MirrorSource } from './sources.js';
 import { openStore, readState, type BundleStore } from './store.js';
 import { authoritiesFor, currentRoot, readLocalKey, readTrustedKeys } from './trust-store.js';
@@ -147,7 +147,7 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
     const seen = state[v.stateKey];
     if (seen && seen.keys === v.nextState.keys && seen.version >= v.nextState.version) return;
     state[v.stateKey] = v.nextState;
-    await writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`, { mkdirMode: 0o700 });
   }
 
   function otherVersionHashes(

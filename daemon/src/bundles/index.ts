@@ -40,7 +40,6 @@ export {
   signValue,
   loadKeyDir,
   bundleArchive,
-  writeFileAtomic,
   writeIfChanged,
   type PublishedBundle,
 } from './publish.js';

@@ -1,6 +1,7 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { writeFileAtomic } from '../state/index.js';
 import {
   canonicalBytes,
   PrivateKeyFileSchema,
@@ -15,12 +16,9 @@ import { writeTar, type TarEntry } from './tar.js';
 import type { RootEnvelope, RootSigned } from './trust.js';
 import { parseSigFile } from './verify.js';
 
-/** Writes a file atomically (temp + rename) so a reader never sees half of it. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+/** A published file (archive, manifest, index): the daemon's durable atomic write, world-readable for a static mirror. */
+async function writePublished(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomic(path, data, { mode: 0o644, mkdirMode: 0o755 });
 }
 
 /**
@@ -31,7 +29,7 @@ export async function writeIfChanged(path: string, data: string | Uint8Array): P
   const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
   const old = await readFile(path).catch(() => null);
   if (old?.equals(bytes)) return false;
-  await writeFileAtomic(path, bytes);
+  await writePublished(path, bytes);
   return true;
 }
 
@@ -115,7 +113,7 @@ export async function addBundleSignatures(versionDir: string, keys: PrivateKeyFi
   const merged = new Map(existing.map((s) => [s.keyid, s]));
   for (const s of signValue(manifestValue, keys)) merged.set(s.keyid, s);
   const signatures = [...merged.values()].sort((a, b) => a.keyid.localeCompare(b.keyid));
-  await writeFileAtomic(
+  await writePublished(
     join(versionDir, 'manifest.sig.json'),
     `${JSON.stringify({ manifestSha256: sha256Hex(canonicalBytes(manifestValue)), signatures }, null, 2)}\n`,
   );
@@ -160,6 +158,6 @@ export async function updateChannelIndex(o: UpdateIndexOptions): Promise<IndexEn
     bundles,
   };
   const env: IndexEnvelope = { signed, signatures: signValue(signed, o.keys) };
-  await writeFileAtomic(join(o.outDir, o.channel, 'index.json'), `${JSON.stringify(env, null, 2)}\n`);
+  await writePublished(join(o.outDir, o.channel, 'index.json'), `${JSON.stringify(env, null, 2)}\n`);
   return env;
 }

@@ -1,9 +1,9 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from './crypto.js';
 import type { Manifest } from './manifest.js';
-import { writeFileAtomic } from './publish.js';
+import { fsyncDir, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
 import type { BundleContent } from './verify.js';
 
 /** What installed.json remembers about one installed name@version. */
@@ -76,17 +76,28 @@ export function openStore(stateDir: string): BundleStore {
       const final = join(storeDir, h);
       if (await this.has(h)) await rm(final, { recursive: true, force: true });
       const tmp = join(storeDir, `.tmp-${h.slice(0, 16)}-${process.pid}-${Date.now()}`);
+      // Every file and folder is fsynced before the rename, and the store folder after it: a crash or
+      // power loss leaves either no entry or a whole one (a temp folder is removed by the next put).
+      await removeStaleTemps(storeDir);
+      const dirs = new Set([tmp, join(tmp, 'files')]);
       await mkdir(join(tmp, 'files'), { recursive: true });
-      await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(content.manifestValue, null, 2)}\n`);
-      await writeFile(
+      await writeNewFileSynced(
+        join(tmp, 'manifest.json'),
+        `${JSON.stringify(content.manifestValue, null, 2)}\n`,
+        0o644,
+      );
+      await writeNewFileSynced(
         join(tmp, 'manifest.sig.json'),
         `${JSON.stringify({ manifestSha256: h, signatures: content.signatures }, null, 2)}\n`,
+        0o644,
       );
       for (const f of manifest.files) {
         const p = join(tmp, 'files', f.path);
+        for (let d = dirname(p); d.startsWith(join(tmp, 'files')); d = dirname(d)) dirs.add(d);
         await mkdir(dirname(p), { recursive: true });
-        await writeFile(p, content.files.get(f.path) ?? Buffer.alloc(0), { mode: 0o444 });
+        await writeNewFileSynced(p, content.files.get(f.path) ?? Buffer.alloc(0), 0o444);
       }
+      for (const d of dirs) await fsyncDir(d);
       try {
         await rename(tmp, final);
       } catch (e) {
@@ -94,6 +105,7 @@ export function openStore(stateDir: string): BundleStore {
         await rm(tmp, { recursive: true, force: true });
         if (!(await this.has(h))) throw e;
       }
+      await fsyncDir(storeDir);
       return final;
     },
     readInstalled: () => readState(installedPath, InstalledSchema, { bundles: {} }),
@@ -101,7 +113,7 @@ export function openStore(stateDir: string): BundleStore {
       const next = installQueue.then(async () => {
         const cur = await readState(installedPath, InstalledSchema, { bundles: {} });
         cur.bundles[name] = { ...(cur.bundles[name] ?? {}), [version]: rec };
-        await writeFileAtomic(installedPath, `${JSON.stringify(cur, null, 2)}\n`);
+        await writeFileAtomic(installedPath, `${JSON.stringify(cur, null, 2)}\n`, { mkdirMode: 0o700 });
       });
       installQueue = next.catch(() => undefined);
       await next;
@@ -133,4 +145,22 @@ export function openStore(stateDir: string): BundleStore {
       return { sha256, size: bytes.length, bytes };
     },
   };
+}
+
+/** Temp folders of puts whose process is gone (a crash mid-install): removed before the next put. */
+async function removeStaleTemps(storeDir: string): Promise<void> {
+  for (const name of await readdir(storeDir).catch(() => [] as string[])) {
+    const m = /^\.tmp-[0-9a-f]{16}-(\d+)-\d+$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    await rm(join(storeDir, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

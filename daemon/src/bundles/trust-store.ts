@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { keyIdOf, PublicKeyFileSchema, publicOf, type PublicKey } from './crypto.js';
-import { writeFileAtomic } from './publish.js';
+import { writeFileAtomic } from '../state/index.js';
 import { readState } from './store.js';
 import type { MirrorSource } from './sources.js';
 import {
@@ -94,7 +94,7 @@ export async function currentRoot(
   }
   if (Date.parse(root.signed.expires) <= now.getTime())
     throw refuse('expired', `trusted root v${root.signed.version} expired at ${root.signed.expires}`);
-  if (changed) await writeFileAtomic(statePath, `${JSON.stringify(root, null, 2)}\n`);
+  if (changed) await writeFileAtomic(statePath, `${JSON.stringify(root, null, 2)}\n`, { mkdirMode: 0o700 });
   return root;
 }
 
@@ -133,7 +133,9 @@ export async function addTrustedKey(
   const cur = await readTrustedKeys(stateBundlesDir);
   if (cur.keys.some((k) => k.keyid === keyId)) return { keyId, added: false };
   cur.keys.push({ keyid: keyId, public: pub.public, addedAt: now.toISOString(), source: keyFile });
-  await writeFileAtomic(join(stateBundlesDir, 'trusted-keys.json'), `${JSON.stringify(cur, null, 2)}\n`);
+  await writeFileAtomic(join(stateBundlesDir, 'trusted-keys.json'), `${JSON.stringify(cur, null, 2)}\n`, {
+    mkdirMode: 0o700,
+  });
   return { keyId, added: true };
 }
 

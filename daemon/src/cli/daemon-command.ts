@@ -49,5 +49,6 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
       `shadowbox daemon ready: socket ${daemon.socketPath ?? 'none'}${daemon.webUrl ? `, web ${daemon.webUrl}` : ''}\n`,
     );
   await daemon.stopped;
-  return 0;
+  // Stopped means stopped: work a call left running (it was told to stop) never keeps the process, or a core, busy.
+  process.exit(0);
 }

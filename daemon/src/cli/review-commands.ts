@@ -36,7 +36,12 @@ export function colorsFor(io: CliIo) {
 export function renderDiff(diff: ResultOf<typeof ShadowDiff>, c: ReturnType<typeof colorsFor>): string {
   const out: string[] = [];
   for (const f of diff.files) {
-    const label = f.change === 'renamed' ? `${f.oldPath} → ${f.path}` : f.path;
+    const label =
+      f.change === 'renamed'
+        ? `${f.oldPath} → ${f.path}`
+        : f.symlink !== undefined
+          ? `${f.path} (symlink → ${f.symlink})`
+          : f.path;
     out.push(
       c.bold(
         `${f.change.padEnd(8)} ${label}${f.stale ? c.yellow('  (stale: you changed this file since)') : ''}${f.binary ? '  (binary)' : ''}`,

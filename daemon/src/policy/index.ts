@@ -11,3 +11,4 @@ export {
   type PolicyMode,
 } from './decide.js';
 export { rulesFilePath } from './rules-file.js';
+export { viewWriteProtected } from './view-rules.js';

@@ -13,6 +13,7 @@ import {
   type PolicyMode,
   type PolicyQuery,
 } from './decide.js';
+import { viewWriteProtected } from './view-rules.js';
 import {
   checkRule,
   fileStamp,
@@ -35,6 +36,12 @@ export interface PolicyService {
   list(workspace: string): Promise<ResultOf<typeof PolicyList>>;
   set(p: { workspace: string; add: Rule[]; remove: string[] }, by: string): Promise<{ rules: Rule[] }>;
   forgetSession(sessionId: string): void;
+  /**
+   * The globs the workspace view refuses to write for every caller, sandboxed code included: the protected
+   * paths, plus the paths of deny rules on edits that name no tool (`viewWriteProtected`). Fails (like
+   * `list`) while the rules file is broken, so the view refuses instead of guessing.
+   */
+  writeProtected(workspace: string): Promise<string[]>;
 }
 
 export interface PolicyDeps {
@@ -213,6 +220,11 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
 
     forgetSession(sessionId) {
       grants.delete(sessionId);
+    },
+
+    async writeProtected(workspace) {
+      const file = await rulesOrThrow(workspace);
+      return [...protectedFor(workspace, file), ...viewWriteProtected(file.rules)];
     },
   };
 }

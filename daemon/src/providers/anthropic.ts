@@ -13,17 +13,9 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
-import {
-  cancelledError,
-  capRetryAfter,
-  providerError,
-  pumpStream,
-  raceAbort,
-  retryAfterMs,
-  sdkLogger,
-  type FailureInfo,
-} from './errors.js';
 import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
+import { ModelDeadline } from './deadline.js';
+import { capRetryAfter, openStream, pumpStream, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 import type { ClientDeps } from './openai.js';
 
 /** Thinking signatures by thinking text, so a tool-use round trip can send the signed block back. */
@@ -66,14 +58,13 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
         ...(req.tools.length ? { tools: req.tools.map(toAnthropicTool) } : {}),
         ...(thinking ? { thinking: { type: 'enabled', budget_tokens: p.thinkingBudget! } } : {}),
       };
-      let stream: AsyncIterable<RawMessageStreamEvent> & { controller: AbortController };
-      try {
-        // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
-        stream = yield* withRetryEvents(signal, () => raceAbort(client.messages.create(body, { signal }), signal));
-      } catch (e) {
-        throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
-      }
-      yield* pumpStream(stream, new EventAssembler(signatures), ctx, signal, normalize);
+      // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
+      const deadline = new ModelDeadline({ firstByteMs: p.firstByteTimeoutMs, idleMs: p.idleTimeoutMs }, signal);
+      const stream: AsyncIterable<RawMessageStreamEvent> & { controller: AbortController } = yield* withRetryEvents(
+        deadline.signal,
+        () => openStream((s) => client.messages.create(body, { signal: s }), deadline, signal, ctx, normalize),
+      );
+      yield* pumpStream(stream, new EventAssembler(signatures), ctx, signal, normalize, deadline);
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { envInt } from '../state/index.js';
+import { DEFAULT_MODEL_IDLE_TIMEOUT_MS } from './deadline.js';
 
 export type WireFormat = 'openai' | 'anthropic';
 
@@ -28,6 +29,10 @@ export interface ProviderConfig {
   thinkingBudget?: number;
   /** Extra HTTP headers (e.g. OpenRouter's `HTTP-Referer`). */
   headers: Record<string, string>;
+  /** Silence limit between streamed events (config.json `modelIdleTimeoutMs`). */
+  idleTimeoutMs: number;
+  /** Wait for the answer to start, retries included (`modelFirstByteTimeoutMs`, default: the idle limit). */
+  firstByteTimeoutMs: number;
 }
 
 export const DEFAULT_BASE_URLS: Record<WireFormat, string> = {
@@ -50,7 +55,11 @@ const providerEntry = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
 });
 export const providersFileSchema = z
-  .object({ providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional() })
+  .object({
+    providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional(),
+    modelIdleTimeoutMs: z.number().int().positive().optional(),
+    modelFirstByteTimeoutMs: z.number().int().positive().optional(),
+  })
   .loose();
 export type ProvidersFileConfig = z.infer<typeof providersFileSchema>;
 
@@ -75,6 +84,12 @@ export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Ma
   const contextWindow = positiveInt(env, 'SHADOWBOX_CONTEXT_WINDOW');
   const maxTokens = positiveInt(env, 'SHADOWBOX_MAX_TOKENS');
   const thinkingBudget = positiveInt(env, 'SHADOWBOX_THINKING_BUDGET');
+  const idleTimeoutMs =
+    positiveInt(env, 'SHADOWBOX_MODEL_IDLE_TIMEOUT_MS') ||
+    parsed.data.modelIdleTimeoutMs ||
+    DEFAULT_MODEL_IDLE_TIMEOUT_MS;
+  const firstByteTimeoutMs =
+    positiveInt(env, 'SHADOWBOX_MODEL_FIRST_BYTE_TIMEOUT_MS') || parsed.data.modelFirstByteTimeoutMs || idleTimeoutMs;
   const out = new Map<string, ProviderConfig>();
   const names = new Set(['openai', 'anthropic', ...Object.keys(entries)]);
   for (const name of names) {
@@ -106,6 +121,8 @@ export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Ma
       ...((maxTokens ?? e.maxTokens) ? { maxTokens: maxTokens ?? e.maxTokens } : {}),
       ...(budget ? { thinkingBudget: budget } : {}),
       headers: e.headers ?? {},
+      idleTimeoutMs,
+      firstByteTimeoutMs,
     });
   }
   return out;

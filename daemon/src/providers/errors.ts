@@ -1,6 +1,7 @@
 import { type ErrorCode, ErrorCodes, type ErrorReason } from '@shadowbox/protocol';
 import { isShadowboxError, ShadowboxError } from '../errors.js';
 import type { ModelEvent } from './types.js';
+import type { ModelDeadline } from './deadline.js';
 
 /** What a provider failure is mapped from: the SDK's view of it, normalised across both SDKs. */
 export type FailureInfo =
@@ -16,7 +17,11 @@ export type FailureInfo =
   | { kind: 'connection'; message: string }
   | { kind: 'timeout' }
   | { kind: 'interrupted'; message: string }
-  | { kind: 'incomplete' };
+  | { kind: 'incomplete' }
+  /** Nothing arrived for `ms`: before the answer's headers (`first_byte`) or between streamed events (`idle`). */
+  | { kind: 'no_response'; phase: 'first_byte' | 'idle'; ms: number }
+  /** A streamed chunk that is not what the wire format says (not JSON). */
+  | { kind: 'malformed'; message: string };
 
 export interface FailureContext {
   provider: string;
@@ -41,12 +46,20 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
   // The daemon read the key once, from the environment of the command that started it.
   const keyHint = `check ${ctx.apiKeyEnv}; the daemon (pid ${process.pid}) uses the value it started with, so after changing it run \`shadowbox stop\` and the next command starts a daemon with your environment`;
   const base = { provider: ctx.provider, model: ctx.model, emitted: ctx.emitted };
+  // ProviderUnavailable is the transient kind: the same prompt may well work when sent again.
   const make = <C extends ErrorCode>(
     code: C,
     reason: ErrorReason<C>,
     message: string,
     extra: Record<string, unknown> = {},
-  ) => new ShadowboxError(code, reason, message, { ...base, ...extra }, { cause });
+  ) =>
+    new ShadowboxError(
+      code,
+      reason,
+      message,
+      { ...base, ...extra, ...(code === ErrorCodes.ProviderUnavailable ? { retryable: true } : {}) },
+      { cause },
+    );
   switch (f.kind) {
     case 'status': {
       const extra = {
@@ -155,6 +168,26 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
         'stream_incomplete',
         `The stream from ${where} ended before the model finished its turn.`,
       );
+    case 'no_response':
+      return f.phase === 'first_byte'
+        ? make(
+            ErrorCodes.ProviderUnavailable,
+            'first_byte_timeout',
+            `${where} did not start answering within ${f.ms} ms (modelIdleTimeoutMs); try again.`,
+            { timeoutMs: f.ms },
+          )
+        : make(
+            ErrorCodes.ProviderUnavailable,
+            'idle_timeout',
+            `${where} stopped sending for ${f.ms} ms mid-answer (modelIdleTimeoutMs); try again.`,
+            { timeoutMs: f.ms },
+          );
+    case 'malformed':
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        'malformed_stream',
+        `${where} sent a streamed chunk that is not valid (${f.message}).`,
+      );
   }
 }
 
@@ -236,7 +269,8 @@ export interface StreamAssembler<T> {
 
 /**
  * Drains an SDK stream through an assembler: marks the context as having emitted (nothing is retried after
- * that), maps failures to typed errors (cancel wins), and closes the HTTP stream when the consumer stops early.
+ * that), maps failures to typed errors (cancel wins; then a deadline that ran out; a chunk that is not JSON is
+ * `malformed_stream`, not a cut-off), and closes the HTTP stream when the consumer stops early.
  */
 export async function* pumpStream<T>(
   stream: AsyncIterable<T> & { controller: AbortController },
@@ -244,11 +278,24 @@ export async function* pumpStream<T>(
   ctx: FailureContext,
   signal: AbortSignal,
   normalize: (e: unknown, streaming: boolean) => FailureInfo,
+  deadline?: ModelDeadline,
 ): AsyncGenerator<ModelEvent> {
   let finished = false;
+  const it = stream[Symbol.asyncIterator]();
+  // Rejects when the deadline runs out, so a stalled read is left behind at once.
+  const ranOut = new Promise<never>((_, reject) =>
+    deadline?.signal.addEventListener('abort', () => deadline.fired && reject(new Error('model deadline')), {
+      once: true,
+    }),
+  );
+  ranOut.catch(() => undefined);
   try {
-    for await (const item of stream) {
-      for (const ev of acc.push(item)) {
+    deadline?.streaming();
+    for (;;) {
+      const r = deadline ? await Promise.race([it.next(), ranOut]) : await it.next();
+      if (r.done) break;
+      deadline?.touch();
+      for (const ev of acc.push(r.value)) {
         ctx.emitted = true;
         yield ev;
       }
@@ -260,9 +307,30 @@ export async function* pumpStream<T>(
     yield* tail;
   } catch (e) {
     if (signal.aborted) throw cancelledError();
+    if (deadline?.fired) throw providerError({ kind: 'no_response', phase: deadline.fired, ms: deadline.ms }, ctx, e);
     if (isShadowboxError(e)) throw e;
+    if (e instanceof SyntaxError) throw providerError({ kind: 'malformed', message: e.message }, ctx, e);
     throw providerError(normalize(e, true), ctx, e);
   } finally {
+    deadline?.stop();
     if (!finished) stream.controller.abort();
+  }
+}
+
+/** Starts an SDK call under a deadline: its failure typed (cancel, then first-byte timeout, then the SDK's own). */
+export async function openStream<S>(
+  start: (signal: AbortSignal) => Promise<S>,
+  deadline: ModelDeadline,
+  signal: AbortSignal,
+  ctx: FailureContext,
+  normalize: (e: unknown, streaming: boolean) => FailureInfo,
+): Promise<S> {
+  try {
+    return await raceAbort(start(deadline.signal), deadline.signal);
+  } catch (e) {
+    deadline.stop();
+    if (signal.aborted) throw cancelledError();
+    if (deadline.fired) throw providerError({ kind: 'no_response', phase: deadline.fired, ms: deadline.ms }, ctx, e);
+    throw providerError(normalize(e, false), ctx, e);
   }
 }

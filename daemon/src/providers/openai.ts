@@ -8,17 +8,9 @@ import type {
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
-import {
-  cancelledError,
-  capRetryAfter,
-  providerError,
-  pumpStream,
-  raceAbort,
-  retryAfterMs,
-  sdkLogger,
-  type FailureInfo,
-} from './errors.js';
 import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
+import { ModelDeadline } from './deadline.js';
+import { capRetryAfter, openStream, pumpStream, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 
 export interface ClientDeps {
   env: NodeJS.ProcessEnv;
@@ -62,16 +54,13 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
         // api.openai.com wants max_completion_tokens (o-series reject max_tokens); compatible servers know max_tokens.
         ...(maxTokens ? (official ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }) : {}),
       };
-      let stream: AsyncIterable<ChatCompletionChunk> & { controller: AbortController };
-      try {
-        // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
-        stream = yield* withRetryEvents(signal, () =>
-          raceAbort(client.chat.completions.create(body, { signal }), signal),
-        );
-      } catch (e) {
-        throw signal.aborted ? cancelledError() : providerError(normalize(e, false), ctx, e);
-      }
-      yield* pumpStream(stream, new ChunkAssembler(), ctx, signal, normalize);
+      // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
+      const deadline = new ModelDeadline({ firstByteMs: p.firstByteTimeoutMs, idleMs: p.idleTimeoutMs }, signal);
+      const stream: AsyncIterable<ChatCompletionChunk> & { controller: AbortController } = yield* withRetryEvents(
+        deadline.signal,
+        () => openStream((s) => client.chat.completions.create(body, { signal: s }), deadline, signal, ctx, normalize),
+      );
+      yield* pumpStream(stream, new ChunkAssembler(), ctx, signal, normalize, deadline);
     },
   };
 }

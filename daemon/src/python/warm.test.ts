@@ -8,12 +8,9 @@ const bundleDir = findBuiltPythonBundle();
 const load = () => loadBundleDir(bundleDir as string);
 const view = () => new MemoryLayerView(tmpdir());
 
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+// Awaits a condition; one that never holds fails by the test's timeout.
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe.skipIf(!bundleDir)('python warm-up take-over', () => {
@@ -36,11 +33,10 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
     ]);
     try {
       const warmed = sb.warm();
-      await until(() => sb.isPriming, 30_000);
-      const t0 = performance.now();
+      await until(() => sb.isPriming);
+      // The priming program never ends: the call answering at all, and warm() saying taken_over, is the proof.
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
       expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
-      expect(performance.now() - t0).toBeLessThan(15_000);
       expect(await warmed).toBe('taken_over');
       expect(sb.isPriming).toBe(false);
     } finally {

@@ -13,7 +13,8 @@ import {
   type ResultOf,
 } from '@shadowbox/protocol';
 import type { Channel } from '../transports/index.js';
-import type { Logger } from '../state/index.js';
+import { diskFullError, isDiskFull, type Logger } from '../state/index.js';
+import { isShadowboxError } from '../errors.js';
 import { createClientHandle, type ClientHandle, type ClientRegistry } from './client.js';
 import { invalidParams, toResponseError } from './errors.js';
 
@@ -101,7 +102,10 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
       const parsed = entry.def.params.safeParse(rawParams ?? {});
       if (!parsed.success) throw invalidParams(method, parsed.error);
       return await entry.fn(parsed.data, { client, token });
-    } catch (e) {
+    } catch (thrown) {
+      // A raw ENOSPC/EDQUOT from any capability reaches the client typed (-33900 with path and free space).
+      const e =
+        isDiskFull(thrown) && !isShadowboxError(thrown) ? await diskFullError(errnoPath(thrown), thrown) : thrown;
       const err = toResponseError(e);
       if (err.code === ErrorCodes.InternalError) logger.error(`${method}: ${(e as Error)?.stack ?? String(e)}`);
       throw err;
@@ -181,4 +185,10 @@ export function serveChannel(channel: Channel, deps: ConnectionDeps): MessageCon
 
   connection.listen();
   return connection;
+}
+
+/** The path a Node system error names, else the state dir is unknown here: "(unknown)". */
+function errnoPath(e: unknown): string {
+  const p = (e as NodeJS.ErrnoException).path;
+  return typeof p === 'string' ? p : '(unknown)';
 }

@@ -90,11 +90,8 @@ describe('readClientBuffer', () => {
       (_p, token) =>
         new Promise((_, reject) => token.onCancellationRequested(() => reject(new ResponseError(-32800, 'cancelled')))),
     );
-    const t0 = performance.now();
+    // The client never answers, so only the timeout can end the read (its length is not asserted).
     expect(await readClientBuffer(c.handle, 's1', 'a', memoryLogger(), 50)).toBeNull();
-    const ms = performance.now() - t0;
-    expect(ms).toBeGreaterThanOrEqual(45);
-    expect(ms).toBeLessThan(1_000);
     await expect.poll(() => c.seen.cancelled).toBe(1);
   });
 });

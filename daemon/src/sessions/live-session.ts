@@ -2,7 +2,7 @@ import { type PolicyMode, type McpServers, type SessionEvent, type SessionEventB
 import type { Conversation } from '../agent/index.js';
 import type { SessionClient } from './client-port.js';
 import type { Logger } from '../state/index.js';
-import { type EventLog } from './event-log.js';
+import { readEventLog, type EventLog } from './event-log.js';
 import { PermissionBroker } from './permissions.js';
 
 export type Mode = PolicyMode;
@@ -33,6 +33,13 @@ export class LiveSession {
   prompts = 0;
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
+  /** Events emitted while the history was not loaded (merged in by load()). */
+  private unloaded: SessionEvent[] = [];
+
+  /** Set while the event log cannot write (a full disk): the running turn ends with it, prompts fail with it. */
+  logFailure: unknown = null;
+  /** Called when the log starts failing (the manager ends the running turn). */
+  onLogFailure: ((e: unknown) => void) | null = null;
 
   constructor(
     public meta: SessionMeta,
@@ -42,10 +49,24 @@ export class LiveSession {
   ) {
     this.broker = new PermissionBroker(
       meta.sessionId,
-      (b) => this.emit(b),
+      (b) => this.emitDurable(b),
       () => [...this.attached.values()],
       permissionTimeoutMs,
     );
+    log.bind({
+      onDurable: (batch) => this.fanOut(batch),
+      onFailure: (e) => {
+        this.logFailure = e;
+        if (e === null) {
+          this.logger.info(`session ${this.id}: event log writes again`);
+          return;
+        }
+        this.logger.error(
+          `session ${this.id}: event log write failed (events wait, unseen, until it succeeds): ${errorText(e)}`,
+        );
+        this.onLogFailure?.(e);
+      },
+    });
   }
 
   get id(): string {
@@ -57,27 +78,76 @@ export class LiveSession {
     return this.broker.size > 0 ? 'waiting_permission' : 'running';
   }
 
-  /** Appends to the log, then fans out to every attached client and in-process listener. */
+  /**
+   * Appends to the log; attached clients and listeners get the event once it is on disk (the log's
+   * group commit), so nobody ever sees an event a crash could take back.
+   */
   emit(body: SessionEventBody): SessionEvent {
-    const { event, written } = this.log.append(this.id, body);
-    written.catch((e: unknown) =>
-      this.logger.error(`session ${this.id}: event log write failed: ${(e as Error).message}`),
-    );
-    this.events?.push(event);
+    const event = this.log.append(this.id, body);
+    if (this.events) this.events.push(event);
+    else this.unloaded.push(event);
     if (body.type === 'user_message') this.prompts++;
     this.conversation?.apply(body);
     this.meta.updatedAt = event.time;
-    for (const client of this.attached.values()) {
-      if (!client.wantsEvents) continue;
-      client.sendEvent(event);
-    }
-    for (const l of this.listeners) l(event);
     return event;
   }
 
-  /** In-process subscription (ACP bridge tests, CLI run); returns an unsubscribe function. */
+  /** Emits and resolves once the event is on disk (and sent); rejects when the write fails. */
+  emitDurable(body: SessionEventBody): Promise<void> {
+    this.emit(body);
+    return this.log.flush();
+  }
+
+  /**
+   * Loads the event history from disk once (attach, prompt): the log's events below the seq it had
+   * reached, plus what was emitted meanwhile. Idempotent.
+   */
+  async load(): Promise<void> {
+    if (this.events) return;
+    const upTo = this.log.nextSeq;
+    await this.log.flush();
+    const read = await readEventLog(this.log.file);
+    if (this.events) return;
+    this.events = [...read.events.filter((e) => e.seq < upTo), ...this.unloaded.filter((e) => e.seq >= upTo)];
+    this.unloaded = [];
+  }
+
+  /** Drops the loaded history of an idle session (memory); load() brings it back. */
+  unload(): void {
+    this.events = null;
+    this.conversation = null;
+    this.unloaded = [];
+  }
+
+  /** Events a client attaching now gets as history: those on disk from `fromSeq` (later ones arrive live). */
+  historyFrom(fromSeq: number): SessionEvent[] {
+    const durable = this.log.durableSeq;
+    return (this.events ?? []).filter((e) => e.seq >= fromSeq && e.seq < durable);
+  }
+
+  private fanOut(batch: SessionEvent[]): void {
+    for (const event of batch) {
+      for (const client of this.attached.values()) {
+        if (!client.wantsEvents) continue;
+        client.sendEvent(event);
+      }
+      for (const l of this.listeners) {
+        try {
+          l(event);
+        } catch (e) {
+          this.logger.warn(`session ${this.id}: event listener: ${errorText(e)}`);
+        }
+      }
+    }
+  }
+
+  /** In-process subscription (ACP bridge tests, CLI run): events once on disk; returns an unsubscribe function. */
   subscribe(listener: (e: SessionEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

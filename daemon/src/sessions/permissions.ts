@@ -22,6 +22,8 @@ interface Pending {
   resolve: (answer: { outcome: PermissionOutcome; by?: string }) => void;
   asked: Map<string, AbortController>;
   timer: NodeJS.Timeout;
+  /** The question's permission_request event is on disk: only then is it put to clients. */
+  announced: boolean;
 }
 
 /**
@@ -33,7 +35,8 @@ export class PermissionBroker {
 
   constructor(
     private readonly sessionId: string,
-    private readonly emit: (body: SessionEventBody) => void,
+    /** Logs an event; the returned promise (if any) settles once it is on disk. */
+    private readonly emit: (body: SessionEventBody) => Promise<void> | void,
     private readonly clients: () => SessionClient[],
     private readonly timeoutMs: number,
   ) {}
@@ -51,6 +54,7 @@ export class PermissionBroker {
         question,
         asked: new Map(),
         timer: setTimeout(() => this.settle(requestId, 'timeout'), this.timeoutMs),
+        announced: false,
         resolve: (answer) => {
           signal.removeEventListener('abort', onAbort);
           resolve(answer);
@@ -59,14 +63,21 @@ export class PermissionBroker {
       const onAbort = () => this.settle(requestId, 'cancelled');
       signal.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, entry);
-      this.emit({ type: 'permission_request', requestId, ...question });
-      for (const client of this.clients()) this.send(entry, client);
+      // A client is asked only once the question is on disk, so a restart can ask it again.
+      const logged = this.emit({ type: 'permission_request', requestId, ...question });
+      const announce = () => {
+        if (this.pending.get(requestId) !== entry) return;
+        entry.announced = true;
+        for (const client of this.clients()) this.send(entry, client);
+      };
+      if (logged) logged.then(announce, () => undefined);
+      else announce();
     });
   }
 
   /** A client attached later (or reconnected): it gets every open question too. */
   offerTo(client: SessionClient): void {
-    for (const entry of this.pending.values()) this.send(entry, client);
+    for (const entry of this.pending.values()) if (entry.announced) this.send(entry, client);
   }
 
   /** An answer arriving by permission/respond; false when the question is gone or was answered. */
@@ -104,13 +115,15 @@ export class PermissionBroker {
     this.pending.delete(requestId);
     clearTimeout(entry.timer);
     for (const [clientId, source] of entry.asked) if (clientId !== by) source.abort();
-    this.emit({
+    // A failed write is the session's to report (its turn ends); the answer stands.
+    const logged = this.emit({
       type: 'permission_resolved',
       requestId,
       callId: entry.question.callId,
       outcome,
       ...(by ? { by } : {}),
     });
+    if (logged) logged.catch(() => undefined);
     entry.resolve({ outcome, ...(by ? { by } : {}) });
     return true;
   }

@@ -1,5 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
-import { type Base, type LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base } from './layer-types.js';
 import { diffText, type HunkInfo, looksBinary, MAX_DIFF_BYTES } from './diff.js';
 
 export type ChangeKind = 'added' | 'modified' | 'deleted' | 'renamed';
@@ -16,6 +17,8 @@ export interface ReviewItem {
   /** Real state the target path must still have for a plain write (for renames: the source's base is `old`). */
   targetBase: Base;
   dir: boolean;
+  /** A deletion of a symlink (or file) the agent replaced with a folder: accept removes it first, before writing below it. */
+  replaced?: boolean;
 }
 
 const under = (rel: string, dir: string) => rel.startsWith(dir + '/');
@@ -44,6 +47,20 @@ export function listItems(store: LayerStore): ReviewItem[] {
     if (e.kind === 'deleted' && (e.base.type === 'file' || e.base.type === 'symlink') && !consumed.has(k)) {
       items.push({ path: k, change: 'deleted', old: e.base, next: null, targetBase: e.base, dir: false });
     }
+  }
+  // A symlink or file the agent replaced with a folder: its removal is a reviewed step of its own.
+  for (const k of keys) {
+    const e = entries[k];
+    if (e.kind === 'dir' && (e.base.type === 'file' || e.base.type === 'symlink'))
+      items.push({
+        path: k,
+        change: 'deleted',
+        old: e.base,
+        next: null,
+        targetBase: e.base,
+        dir: false,
+        replaced: true,
+      });
   }
   // Directories appear only when nothing below them is an item (a new empty dir, a removed empty dir).
   const filePaths = items.map((i) => i.path).concat([...consumed]);
@@ -100,9 +117,23 @@ export interface ItemDiff {
   hunks: HunkInfo[];
 }
 
-/** The diff of one review item: hunks for text, a one-line summary for binary or very large files. */
+/** The target of the symlink an item removes or replaces (undefined when its old side is not a link). */
+export async function linkTarget(store: LayerStore, item: ReviewItem): Promise<string | undefined> {
+  return item.old.type === 'symlink' ? (await store.readObject(item.old.oid)).toString('utf8') : undefined;
+}
+
+/** The diff of one review item: hunks for text, a one-line summary for binary or very large files and for symlinks. */
 export async function diffItem(store: LayerStore, item: ReviewItem): Promise<ItemDiff> {
   if (item.dir) return { binary: false, textual: false, oldText: null, newText: null, patch: '', hunks: [] };
+  const link = await linkTarget(store, item);
+  if (link !== undefined) {
+    // A link is removed or replaced whole (what it points to is never part of the change).
+    const patch =
+      item.change === 'deleted'
+        ? `deleted ${item.path} (symlink → ${link})\n`
+        : `replaced ${item.path} (symlink → ${link}) with a file of ${item.next?.size ?? 0} bytes\n`;
+    return { binary: false, textual: false, oldText: null, newText: null, patch, hunks: [] };
+  }
   const oldHasBlob = item.old.type === 'file' || item.old.type === 'symlink';
   const o = oldHasBlob
     ? await readText(store, (item.old as { oid: string }).oid, (item.old as { size: number }).size)

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { type Git, gitMode, ZERO_OID } from './git.js';
 import { blobOf, copyBlob } from './history.js';
-import type { Blob, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Blob } from './layer-types.js';
 import { ObjectWriter } from './objects.js';
 
 /** Where the branch went: the person's repository (on their HEAD), or the shadow one when there is none. */

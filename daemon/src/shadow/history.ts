@@ -1,5 +1,7 @@
+import type { FaultHook } from './fault.js';
 import { gitMode } from './git.js';
-import type { Base, Blob, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, Blob } from './layer-types.js';
 import { initBareRepo, ObjectWriter, RepoObjects } from './objects.js';
 
 /** Creates the workspace's shadow repository (bare, in the state dir) unless it exists; no git process needed. */
@@ -35,6 +37,7 @@ export async function commitCheckpoint(
   turnId: string,
   summary: string,
   objects = new RepoObjects(repoDir),
+  faults?: FaultHook,
 ): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
@@ -62,7 +65,7 @@ export async function commitCheckpoint(
     await store.save();
     return null;
   }
-  const w = new ObjectWriter(repoDir, objects);
+  const w = new ObjectWriter(repoDir, objects, faults);
   const blobs = [
     ...new Set(
       [...baseChanges.values(), ...reviewChanges.values(), ...turnChanges.values()]

@@ -24,7 +24,7 @@ function typeOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(
  */
 export async function createReadOnlyDirView(dir: string): Promise<WorkspaceView> {
   const root = await realpath(dir);
-  const rules: PathRules = { root, protectedPrefixes: [], shadowed: () => false };
+  const rules: PathRules = { root, protectedPrefixes: [], owns: () => null };
   const resolve = (p: string): Promise<string> => resolvePath(rules, p, { intent: 'read', followLast: true });
   const refuse = (p: string): Promise<never> => Promise.reject(readOnly(p));
   return {

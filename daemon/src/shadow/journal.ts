@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../state/index.js';
-import type { Base, Entry } from './layer.js';
+import { typedFsError } from '../state/index.js';
+import type { FaultHook } from './fault.js';
+import type { Base, Entry } from './layer-types.js';
 
 /** The layer state of a set of paths (null = no entry), saved so undo and crash recovery can put it back. */
 export interface LayerSlice {
@@ -11,42 +13,65 @@ export interface LayerSlice {
 }
 
 /**
- * One accept, written before any real file changes: `pending` (temp files staged, renames may have
- * started), `applied` (real files done, layer not yet saved), `done`, `rolled_back` (crash recovery),
- * `undone`. `before` bytes live in the layer's object store, so undo restores them exactly.
+ * One accept, written before any real file changes (and before any temp file exists): `pending`
+ * (temps may be staged, renames may have started), `applied` (real files done, layer not yet saved),
+ * `done`, `rolled_back` (a failure or crash recovery), `undoing` (an undo started: temps may exist,
+ * paths may be restored), `undone`. `before` bytes live in the layer's object store, so undo restores
+ * them exactly; `target` is what the accept writes to each path, so a roll-back touches only paths
+ * that still hold exactly that.
  */
 export interface AcceptRecord {
   id: string;
-  state: 'pending' | 'applied' | 'done' | 'rolled_back' | 'undone';
+  state: 'pending' | 'applied' | 'done' | 'rolled_back' | 'undoing' | 'undone';
   time: string;
   by: string;
   force: boolean;
+  /** Temp files (workspace-relative), journaled before each is created; recovery removes them. */
   temps: string[];
-  files: { path: string; action: string; before: Base; after?: Base }[];
+  files: { path: string; action: string; before: Base; after?: Base; target?: Base }[];
   /** Directories the accept created (none of them existed before), shallow first; undo and roll-back remove the empty ones. */
   dirs?: string[];
   layerBefore?: LayerSlice;
   layerAfter?: LayerSlice;
+  /** Paths a recovery left as the person had them (they changed since the accept or undo wrote them). */
+  conflicts?: string[];
 }
 
 export function newAcceptId(): string {
   return `acc-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Why: the accept journal lives beside the layer, one JSON file per accept, replaced atomically. */
+/** Why: the accept journal lives beside the layer, one JSON file per accept, replaced atomically (fsynced). */
 export class Journal {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly faults?: FaultHook,
+  ) {}
+
+  private file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
 
   async write(r: AcceptRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(path.join(this.dir, `${r.id}.json`), JSON.stringify(r));
+    try {
+      this.faults?.before('journal.write', this.file(r.id));
+      await mkdir(this.dir, { recursive: true });
+      await writeFileAtomic(this.file(r.id), JSON.stringify(r));
+    } catch (e) {
+      throw await typedFsError(e, this.file(r.id));
+    }
   }
 
   async read(id: string): Promise<AcceptRecord> {
-    return JSON.parse(await readFile(path.join(this.dir, `${id}.json`), 'utf8')) as AcceptRecord;
+    return JSON.parse(await readFile(this.file(id), 'utf8')) as AcceptRecord;
   }
 
-  /** Records left `pending` or `applied` by a crash. */
+  /** Forgets a record nothing needs (an accept rolled back in the same call, before anything stayed changed). */
+  async remove(id: string): Promise<void> {
+    await rm(this.file(id), { force: true });
+  }
+
+  /** Records left `pending`, `applied` or `undoing` by a crash. */
   async unfinished(): Promise<AcceptRecord[]> {
     let names: string[];
     try {
@@ -58,11 +83,11 @@ export class Journal {
     for (const n of names) {
       try {
         const r = JSON.parse(await readFile(path.join(this.dir, n), 'utf8')) as AcceptRecord;
-        if (r.state === 'pending' || r.state === 'applied') out.push(r);
+        if (r.state === 'pending' || r.state === 'applied' || r.state === 'undoing') out.push(r);
       } catch {
         // a torn temp never gets the .json name; a non-JSON file is not ours to judge
       }
     }
-    return out;
+    return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   }
 }

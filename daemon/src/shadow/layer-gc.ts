@@ -1,7 +1,9 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { FaultHook } from './fault.js';
 import type { AcceptRecord, Journal, LayerSlice } from './journal.js';
-import type { Base, CompactStats, CompactStep, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, CompactStats, CompactStep } from './layer-types.js';
 
 /** Layer compaction thresholds. */
 export interface LayerGcOptions {
@@ -13,6 +15,8 @@ export interface LayerGcOptions {
   undoDepth?: number;
   /** Test seam: called between compaction steps (throw to simulate a crash). */
   onCompactStep?: CompactStep;
+  /** Test seam: fault injection at the compaction's file operations. */
+  faults?: FaultHook;
 }
 
 export const DEFAULT_MIN_GARBAGE_BYTES = 8 * 1024 * 1024;
@@ -84,5 +88,6 @@ export async function collectLayer(
     minBytes,
     ratio: opts.garbageRatio ?? DEFAULT_GARBAGE_RATIO,
     ...(opts.onCompactStep ? { onStep: opts.onCompactStep } : {}),
+    ...(opts.faults ? { faults: opts.faults } : {}),
   });
 }

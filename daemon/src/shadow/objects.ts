@@ -6,8 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32, createDeflate, deflate, deflateSync } from 'node:zlib';
+import { writeFileAtomic } from '../state/index.js';
+import { typedFsError } from '../state/index.js';
+import type { FaultHook } from './fault.js';
 import { gitMode } from './git.js';
-import type { Blob } from './layer.js';
+import type { Blob } from './layer-types.js';
 
 /**
  * Writes git objects (loose, zlib) and refs of the shadow repository directly: a checkpoint then
@@ -26,6 +29,7 @@ export class ObjectWriter {
   constructor(
     readonly repoDir: string,
     private readonly pack?: RepoObjects,
+    private readonly faults?: FaultHook,
   ) {}
 
   private file(oid: string): string {
@@ -92,13 +96,22 @@ export class ObjectWriter {
     await mkdir(dir, { recursive: true });
     const name = path.join(dir, `pack-${packSum.toString('hex')}`);
     const tmp = path.join(dir, `tmp_pack_${randomBytes(6).toString('hex')}`);
-    await Promise.all([
-      writeSynced(`${tmp}.pack`, [head, ...entries.map((e) => e.entry), packSum]),
-      writeSynced(`${tmp}.idx`, [idx]),
-    ]);
-    // Git looks at a pack only once its .idx exists: pack first, then index.
-    await rename(`${tmp}.pack`, `${name}.pack`);
-    await rename(`${tmp}.idx`, `${name}.idx`);
+    // Not writeFileAtomic: the pack and its index are written and fsynced in parallel, then renamed in
+    // an order git relies on (a pack without its index is ignored; an index without its pack is not).
+    try {
+      this.faults?.before('pack.write', `${name}.pack`);
+      await Promise.all([
+        writeSynced(`${tmp}.pack`, [head, ...entries.map((e) => e.entry), packSum]),
+        writeSynced(`${tmp}.idx`, [idx]),
+      ]);
+      // Git looks at a pack only once its .idx exists: pack first, then index.
+      await rename(`${tmp}.pack`, `${name}.pack`);
+      await rename(`${tmp}.idx`, `${name}.idx`);
+    } catch (e) {
+      await rm(`${tmp}.pack`, { force: true });
+      await rm(`${tmp}.idx`, { force: true });
+      throw await typedFsError(e, `${name}.pack`);
+    }
     const known = await this.pack.known();
     for (const e of entries) known.add(e.oid);
   }
@@ -106,13 +119,23 @@ export class ObjectWriter {
   private async writeLoose(oid: string, deflated: Buffer | null, source?: Readable): Promise<void> {
     const file = this.file(oid);
     await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    if (deflated) await writeFile(tmp, deflated, { mode: 0o444 });
-    else await pipeline(source!, createDeflate(), createWriteStream(tmp, { mode: 0o444 }));
-    await rename(tmp, file).catch(async (e) => {
-      await rm(tmp, { force: true });
-      if (!(await this.has(oid))) throw e;
-    });
+    try {
+      this.faults?.before('object.write', file);
+      // Content-addressed and named by a ref only after the pack/objects are written: no fsync per object.
+      if (deflated) await writeFileAtomic(file, deflated, { mode: 0o444, durability: 'none' });
+      else {
+        // Streamed (memory stays flat for a large blob), so not the in-memory writeFileAtomic.
+        const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+        try {
+          await pipeline(source!, createDeflate(), createWriteStream(tmp, { mode: 0o444 }));
+          await rename(tmp, file);
+        } finally {
+          await rm(tmp, { force: true });
+        }
+      }
+    } catch (e) {
+      if (!(await this.has(oid))) throw await typedFsError(e, file);
+    }
   }
 
   /** Writes a blob held in memory whose id the caller knows (a layer object). */
@@ -200,9 +223,13 @@ export class ObjectWriter {
     await this.flush();
     const file = path.join(this.repoDir, ref);
     await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, `${oid}\n`);
-    await rename(tmp, file);
+    try {
+      this.faults?.before('ref.write', file);
+      // Not fsynced (docs/shadow-workspace.md): a crash may lose the last ref update, never point it at missing objects.
+      await writeFileAtomic(file, `${oid}\n`, { mode: 0o644, durability: 'none' });
+    } catch (e) {
+      throw await typedFsError(e, file);
+    }
   }
 }
 

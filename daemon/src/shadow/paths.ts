@@ -4,6 +4,15 @@ import path from 'node:path';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 
 const MAX_LINKS = 40;
+/** Components of a workspace path at most (deeper real trees do not occur in source code; a deeper request is an attack). */
+export const MAX_PATH_DEPTH = 256;
+/** Bytes of a canonical workspace path at most (Linux's PATH_MAX is 4096 for the whole absolute path). */
+export const MAX_PATH_BYTES = 4096;
+/** Bytes of one component at most (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+
+/** How much of a path the layer owns: every path below (`all`: a file, a deletion, an opaque folder), or a folder through which the real tree shows (`dir`). */
+export type LayerOwnership = 'all' | 'dir' | null;
 
 /** What a path check needs to know about the workspace. */
 export interface PathRules {
@@ -11,8 +20,8 @@ export interface PathRules {
   root: string;
   /** Canonical relative prefixes no write may touch besides any `.git` component (e.g. a state dir inside the workspace). */
   protectedPrefixes: string[];
-  /** True when the layer owns this canonical path (so the real file system is not consulted for it). */
-  shadowed(rel: string): boolean;
+  /** The layer's own entry for a canonical path (its ancestors already walked; O(1)). */
+  owns(rel: string): LayerOwnership;
 }
 
 export interface ResolveOptions {
@@ -23,13 +32,57 @@ export interface ResolveOptions {
   seen?: Map<string, Promise<Stats | null>>;
 }
 
-function outside(reason: ReasonOf<'PathOutsideWorkspace'>, input: string, message: string): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.PathOutsideWorkspace, reason, message, { path: input });
+function outside(
+  reason: ReasonOf<'PathOutsideWorkspace'>,
+  input: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): ShadowboxError {
+  const shown = input.length > 200 ? `${input.slice(0, 200)}…` : input;
+  return new ShadowboxError(ErrorCodes.PathOutsideWorkspace, reason, message, { path: shown, ...extra });
 }
 
-/** Splits a workspace-relative path into components, refusing absolute paths and `..` that climbs out. */
+/** Refuses a canonical path deeper or longer than the caps (typed, so a hostile 10,000-level path costs nothing). */
+function checkSize(parts: string[], input: string): void {
+  if (parts.length > MAX_PATH_DEPTH)
+    throw outside(
+      'path_too_deep',
+      input,
+      `path has ${parts.length} components; at most ${MAX_PATH_DEPTH} are allowed`,
+      {
+        depth: parts.length,
+        max: MAX_PATH_DEPTH,
+      },
+    );
+  let bytes = parts.length - 1;
+  for (const c of parts) {
+    const n = Buffer.byteLength(c);
+    if (n > MAX_NAME_BYTES)
+      throw outside('name_too_long', input, `a path component is ${n} bytes; at most ${MAX_NAME_BYTES} are allowed`, {
+        max: MAX_NAME_BYTES,
+      });
+    bytes += n;
+  }
+  if (bytes > MAX_PATH_BYTES)
+    throw outside('path_too_long', input, `path is ${bytes} bytes; at most ${MAX_PATH_BYTES} are allowed`, {
+      bytes,
+      max: MAX_PATH_BYTES,
+    });
+}
+
+/** Splits a workspace-relative path into components, refusing absolute paths, `..` that climbs out, and paths over the caps. */
 export function splitRelative(input: string): string[] {
   if (typeof input !== 'string' || input.includes('\0')) throw outside('invalid_path', String(input), 'invalid path');
+  // `./` and `a/..` may pad a path; four times the cap is more than any honest spelling needs.
+  if (input.length > 4 * MAX_PATH_BYTES)
+    throw outside(
+      'path_too_long',
+      input,
+      `path is ${input.length} characters; at most ${MAX_PATH_BYTES} bytes are allowed`,
+      {
+        max: MAX_PATH_BYTES,
+      },
+    );
   const p = input.replaceAll('\\', '/');
   if (p.startsWith('/') || path.isAbsolute(input) || /^[A-Za-z]:/.test(p))
     throw outside('absolute_path', input, `absolute paths are refused: ${input}`);
@@ -41,16 +94,23 @@ export function splitRelative(input: string): string[] {
       out.pop();
     } else out.push(c);
   }
+  checkSize(out, input);
   return out;
 }
 
 /**
  * Canonical relative form of `input`: `..` and `.` folded, symlinks inside the workspace replaced by
  * their targets (manually, so the layer's own paths are honoured), anything leading outside refused.
+ * O(depth): each component is looked at once. Where the layer owns a path whole (a file, a deletion, an
+ * opaque folder) the real tree below it is not consulted; where it has a folder the real tree shows
+ * through, the real path is still checked — a real symlink (or file) there means nothing real shows
+ * through below it, so no lookup ever follows it (the shortcut that used to skip this check is gone).
  */
 export async function resolvePath(rules: PathRules, input: string, options: ResolveOptions): Promise<string> {
   let pending = splitRelative(input);
-  const done: string[] = [];
+  /** The canonical prefix resolved so far. */
+  let done = '';
+  const add = (name: string) => (done = done === '' ? name : `${done}/${name}`);
   let links = 0;
   // Every prefix is looked at in parallel up front (one round trip, not one per component); a
   // symlink found on the way redirects the walk, and the prefixes after it are then looked at anew.
@@ -63,46 +123,62 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
     }
     return p;
   };
-  for (let i = 1; i <= pending.length; i++) {
-    const rel = pending.slice(0, i).join('/');
-    if (rules.shadowed(rel)) break;
-    if (i < pending.length || options.followLast) void look(rel);
+  let prefix = '';
+  for (let i = 0; i < pending.length; i++) {
+    prefix = i === 0 ? pending[0] : `${prefix}/${pending[i]}`;
+    const own = rules.owns(prefix);
+    if (own === 'all') break;
+    if (i < pending.length - 1 || options.followLast) void look(prefix);
+    // Below a layer folder the real tree may not show through: those prefixes are looked at one by one.
+    if (own === 'dir') break;
   }
-  while (pending.length > 0) {
-    const name = pending.shift()!;
-    const candidate = [...done, name];
-    const rel = candidate.join('/');
-    const isLast = pending.length === 0;
-    if (rules.shadowed(rel) || (isLast && !options.followLast)) {
-      done.push(name);
+  // Once the layer owns a prefix whole, or the real tree stops being a plain folder, nothing below is real.
+  let layerOnly = false;
+  for (let i = 0; i < pending.length; i++) {
+    const name = pending[i];
+    const rel = done === '' ? name : `${done}/${name}`;
+    const isLast = i === pending.length - 1;
+    const own = layerOnly ? 'all' : rules.owns(rel);
+    if (own === 'all' || (isLast && !options.followLast)) {
+      add(name);
+      if (own === 'all') layerOnly = true;
       continue;
     }
     const st = await look(rel);
+    if (own === 'dir') {
+      // The layer's folder; the real tree shows through only where it is a real directory.
+      if (!st?.isDirectory()) layerOnly = true;
+      add(name);
+      continue;
+    }
     if (!st) {
       // Does not exist in the real workspace: the rest of the path cannot contain real symlinks.
-      done.push(name, ...pending);
+      for (const rest of pending.slice(i)) add(rest);
       break;
     }
     if (!st.isSymbolicLink()) {
-      done.push(name);
+      add(name);
       continue;
     }
     if (++links > MAX_LINKS) throw outside('symlink_loop', input, `too many levels of symbolic links: ${input}`);
     const target = await readlink(path.join(rules.root, rel));
-    const abs = path.resolve(path.join(rules.root, ...done), target);
+    const abs = path.resolve(path.join(rules.root, done), target);
     if (abs !== rules.root && !abs.startsWith(rules.root + path.sep))
       throw outside('symlink_outside', input, `symlink leads outside the workspace: ${input}`);
     const targetRel = path.relative(rules.root, abs);
-    done.length = 0;
-    pending = [...(targetRel === '' ? [] : targetRel.split(path.sep)), ...pending];
+    done = '';
+    pending = [...(targetRel === '' ? [] : targetRel.split(path.sep)), ...pending.slice(i + 1)];
+    checkSize(pending, input);
+    i = -1;
+    layerOnly = false;
   }
-  const rel = done.join('/');
+  const rel = done;
   if (options.intent === 'write') checkProtected(rules, rel, input);
   return rel;
 }
 
 /** Refuses writes to `.git` (at any depth) and to shadowbox state inside the workspace. */
-export function checkProtected(rules: PathRules, rel: string, input: string): void {
+export function checkProtected(rules: Pick<PathRules, 'protectedPrefixes'>, rel: string, input: string): void {
   const parts = rel.split('/');
   if (rel === '')
     throw new ShadowboxError(

@@ -1,8 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { FaultHook } from './fault.js';
 import type { Git } from './git.js';
 import type { Logger } from '../state/index.js';
-import { Mutex } from './layer.js';
+import { Mutex } from './mutex.js';
 import type { RepoObjects } from './objects.js';
 
 /** Repack once a shadow repository holds more packs than this (each checkpoint writes one). */
@@ -43,6 +44,7 @@ export class RepoMaintenance {
     private readonly objects: RepoObjects,
     private readonly logger: Logger,
     private readonly maxPacks = DEFAULT_MAX_PACKS,
+    private readonly faults?: FaultHook,
   ) {}
 
   /** Called after a write to the repository (outside its lock): schedules a background repack when there are too many packs. */
@@ -67,6 +69,7 @@ export class RepoMaintenance {
     const before = await countPacks(this.repoDir);
     const g = ['-c', 'core.hooksPath=/dev/null', '-c', 'gc.auto=0', `--git-dir=${this.repoDir}`];
     try {
+      this.faults?.before('repack', this.repoDir);
       await this.git([...g, 'repack', '-a', '-d', '-q']);
       await this.git([...g, 'prune-packed', '-q']);
     } finally {

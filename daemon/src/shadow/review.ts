@@ -165,10 +165,8 @@ function unhideAncestors(store: LayerStore, rel: string): void {
     if (e.kind === 'deleted' && e.base.type === 'dir') delete store.m.entries[a];
     else if (e.kind === 'dir' && e.opaque) {
       if (e.base.type === 'dir') delete store.m.entries[a];
-      else {
-        e.opaque = false;
-        store.touch('entries', a);
-      }
+      // A folder that replaced a link or file keeps hiding what was there (the link is not a folder to show).
+      else if (e.base.type === 'none') store.m.entries[a] = { ...e, opaque: false };
     }
   }
 }
@@ -182,6 +180,13 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     if (s.hunks === null || it.change === 'deleted') {
       delete store.m.entries[p];
       store.markDirty(p, 'review');
+      // Keeping the link means dropping what the agent put in the folder that replaced it.
+      if (it.replaced)
+        for (const k of Object.keys(store.m.entries))
+          if (k.startsWith(p + '/')) {
+            delete store.m.entries[k];
+            store.markDirty(k, 'review');
+          }
       unhideAncestors(store, p);
       if (it.oldPath !== undefined) {
         delete store.m.entries[it.oldPath];
@@ -204,8 +209,7 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     const e = store.m.entries[p];
     if (e?.kind === 'file') {
       const bytes = Buffer.from(text);
-      Object.assign(e, { oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() });
-      store.touch('entries', p);
+      store.m.entries[p] = { ...e, oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() };
       store.markDirty(p, 'review');
     }
     out.push(...s.hunks.map((h) => h.id));

@@ -1,4 +1,4 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -13,20 +13,24 @@ import type {
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
-import { applyAccept, restoreSlice, rollBack } from './accept.js';
-import { diffItem, listItems } from './changes.js';
-import { looksBinary } from './diff.js';
+import { applyAccept } from './accept.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
+import { listItems } from './changes.js';
 import { Journal } from './journal.js';
-import { LayerStore, Mutex } from './layer.js';
+import { LayerStore } from './layer.js';
+import { Mutex } from './mutex.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
 import { collectLayer, type LayerGcOptions } from './layer-gc.js';
+import type { FaultHook } from './fault.js';
 import { ProtectedGlobs, type ProtectedPathsSource } from './protect.js';
-import { covers, isStale, rejectSelection, selectItems } from './review.js';
+import { RealWriter } from './real-writer.js';
+import { type Recovered, recoverSession } from './recover.js';
+import { rejectSelection, selectItems } from './review.js';
+import { diffOf, digest, fileOf, statusOf } from './review-read.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
 import { watchWorkspace } from './watch.js';
@@ -69,15 +73,9 @@ export interface ShadowService {
   file(t: ReviewTarget, path: string): Promise<ResultOf<typeof ShadowFile>>;
   /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
   watch(workspace: string, onChange: (paths: string[]) => void): () => void;
+  /** Closes the open files of an idle session's layer (log, blob store); its next use reopens them. */
+  release(t: ReviewTarget): Promise<void>;
   close(): Promise<void>;
-}
-
-/** What shadow/pending reports of one session. */
-export interface PendingCounts {
-  sessionId: string;
-  files: number;
-  undoable: number;
-  lastAcceptAt: string | null;
 }
 
 export interface ShadowServiceDeps {
@@ -95,14 +93,24 @@ export interface ShadowServiceDeps {
   protectedPaths?: ProtectedPathsSource;
   /** Test seam: called after each real path an accept renames or removes (index from 0), before the next. */
   onAcceptStep?: (index: number, path: string) => Promise<void> | void;
-  /** Garbage collection thresholds (defaults in repack.ts and layer.ts). */
+  /** Garbage collection thresholds (defaults in repack.ts and layer-gc.ts). */
   gc?: ShadowGcOptions;
+  /** Test seam: called before every durable file operation (fault injection: fail it, cut it short, or crash there). */
+  faults?: FaultHook;
 }
 
 /** When storage is compacted. */
 export interface ShadowGcOptions extends LayerGcOptions {
   /** A workspace's shadow repository is repacked (`git repack -a -d`) once it holds more packs than this (default 32). */
   maxPacks?: number;
+}
+
+/** What shadow/pending reports of one session. */
+export interface PendingCounts {
+  sessionId: string;
+  files: number;
+  undoable: number;
+  lastAcceptAt: string | null;
 }
 
 interface Session {
@@ -113,6 +121,10 @@ interface Session {
   lock: Mutex;
   view: LayeredView;
   journal: Journal;
+  /** A writer for the person's files (accept, undo, recovery): symlinks refused, `.git` and the state dir protected. */
+  writer: () => RealWriter;
+  /** An accept or undo failed part-way (a full disk): its journal is settled before the session's next review call. */
+  unsettled: boolean;
 }
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -135,7 +147,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     if (!m)
       maintenance.set(
         repoDir,
-        (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks)),
+        (m = new RepoMaintenance(repoDir, git, objectsOf(repoDir), deps.logger, deps.gc?.maxPacks, deps.faults)),
       );
     return m;
   };
@@ -148,6 +160,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     return g;
   };
 
+  let closed = false;
   const realRoot = async (workspace: string) => {
     try {
       return await realpath(path.resolve(workspace));
@@ -170,18 +183,24 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   const openSession = async (sessionId: string, root: string): Promise<Session> => {
     const wsDir = workspaceStateDir(deps.stateDir, root);
     const dir = path.join(wsDir, 'shadow', 'sessions', sessionId);
-    const store = await LayerStore.open(dir, root, sessionId);
+    const store = await LayerStore.open(dir, root, sessionId, {
+      logger: deps.logger,
+      ...(deps.faults ? { faults: deps.faults } : {}),
+    });
     const lock = new Mutex();
+    const protectedPrefixes = await protectedIn(root);
     const s: Session = {
       id: sessionId,
       root,
       repoDir: path.join(wsDir, 'shadow.git'),
       store,
       lock,
-      journal: new Journal(path.join(dir, 'accepts')),
-      view: new LayeredView(store, lock, await protectedIn(root), guardFor(root)),
+      journal: new Journal(path.join(dir, 'accepts'), deps.faults),
+      view: new LayeredView(store, lock, protectedPrefixes, guardFor(root)),
+      writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
+      unsettled: false,
     };
-    await recover(s);
+    await recoverSession(s, deps);
     await collect(s);
     return s;
   };
@@ -189,7 +208,10 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   /** Compacts the session's layer storage when enough of it is garbage; a failure is logged, never fails the caller. Caller holds the lock (or owns the session alone). */
   const collect = async (s: Session) => {
     try {
-      const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), deps.gc);
+      const r = await collectLayer(s.store, s.journal, path.join(s.store.dir, 'accepts'), {
+        ...deps.gc,
+        ...(deps.faults ? { faults: deps.faults } : {}),
+      });
       if (r)
         deps.logger.debug(
           `shadow: compacted layer of ${s.id}: ${r.bytesBefore} → ${r.bytesAfter} bytes, ${r.objectsDropped} objects and ${r.filesRemoved} files dropped in ${r.ms.toFixed(0)} ms`,
@@ -201,39 +223,23 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     }
   };
 
-  /** Finishes or rolls back an accept a crash interrupted, and says so in the log and the audit trail. */
-  const recover = async (s: Session) => {
-    for (const r of await s.journal.unfinished()) {
-      let outcome: string;
-      let paths: string[];
-      if (r.state === 'pending') {
-        paths = await rollBack(s.store, r);
-        r.state = 'rolled_back';
-        outcome = 'rolled_back';
-      } else {
-        if (!s.store.m.accepts.includes(r.id) && r.layerAfter) {
-          restoreSlice(s.store, r.layerAfter);
-          s.store.m.accepts.push(r.id);
-          await s.store.save();
-        }
-        paths = r.files.map((f) => f.path);
-        r.state = 'done';
-        outcome = 'completed';
-      }
-      await s.journal.write(r);
-      deps.logger.warn(
-        `shadow: accept ${r.id} of session ${s.id} was interrupted; ${outcome} (${paths.join(', ') || 'no files changed'})`,
-      );
-      await deps.audit.append({
-        type: 'shadow.accept.recovered',
-        workspace: s.root,
-        sessionId: s.id,
-        data: { acceptId: r.id, outcome, paths },
-      });
-    }
+  /** Finishes an accept or undo that failed part-way in this process (space came back), like recovery at open. */
+  const settle = async (s: Session): Promise<Recovered[]> => {
+    if (!s.unsettled) return [];
+    const done = await recoverSession(s, deps);
+    s.unsettled = false;
+    return done;
   };
+  /** Runs a review call under the session lock, after settling what a failed accept or undo left. */
+  const locked = <T>(s: Session, fn: () => Promise<T>): Promise<T> =>
+    s.lock.run(async () => {
+      await settle(s);
+      return fn();
+    });
 
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
+    if (closed)
+      throw new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', 'the daemon is stopping', { sessionId });
     if (!SESSION_ID.test(sessionId))
       throw new ShadowboxError(
         ErrorCodes.SessionNotFound,
@@ -264,69 +270,8 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   // it) never runs under them, so they never see objects being dropped.
   const status = async (t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>> => {
     const s = await session(t.sessionId, t.workspace);
-    return s.lock.run(() => statusOf(s));
+    return locked(s, () => statusOf(s));
   };
-  const statusOf = async (s: Session): Promise<ResultOf<typeof ShadowStatus>> => {
-    const files = [];
-    for (const it of listItems(s.store)) {
-      const d = await diffItem(s.store, it);
-      files.push({
-        path: it.path,
-        change: it.change,
-        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
-        binary: d.binary,
-        stale: await isStale(s.store, it),
-        hunks: d.hunks.length,
-      });
-    }
-    const commits = s.store.m.checkpoints.map((c) => ({ id: c.id, summary: c.summary, time: c.time }));
-    return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
-  };
-
-  const pendingOf = async (s: Session): Promise<PendingCounts> => {
-    const last = s.store.m.accepts.at(-1);
-    const lastAcceptAt = last
-      ? await s.journal.read(last).then(
-          (r) => r.time,
-          () => null,
-        )
-      : null;
-    return { sessionId: s.id, files: listItems(s.store).length, undoable: s.store.m.accepts.length, lastAcceptAt };
-  };
-
-  const diffOf = async (s: Session, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>> => {
-    const wanted = paths?.map((p) => p.replace(/\/+$/, ''));
-    const files = [];
-    for (const it of listItems(s.store)) {
-      if (wanted && !wanted.some((p) => covers(p, it))) continue;
-      const d = await diffItem(s.store, it);
-      const oldMode = it.old.type === 'file' || it.old.type === 'symlink' ? it.old.mode : undefined;
-      files.push({
-        path: it.path,
-        ...(it.oldPath !== undefined ? { oldPath: it.oldPath } : {}),
-        change: it.change,
-        binary: d.binary,
-        ...(oldMode !== undefined ? { oldMode } : {}),
-        ...(it.next ? { newMode: it.next.mode } : {}),
-        stale: await isStale(s.store, it),
-        patch: d.patch,
-        hunks: d.hunks,
-      });
-    }
-    return { sessionId: s.id, files };
-  };
-
-  const fileOf = async (s: Session, p: string): Promise<ResultOf<typeof ShadowFile>> => {
-    const rel = await s.view.resolve(p);
-    const realBuf = await readFile(path.join(s.root, rel)).catch(() => null);
-    const loc = s.view.locate(rel);
-    const shadowBuf =
-      loc === null ? null : await ('oid' in loc ? s.store.readObject(loc.oid) : readFile(loc.real)).catch(() => null);
-    const binary = (realBuf !== null && looksBinary(realBuf)) || (shadowBuf !== null && looksBinary(shadowBuf));
-    const text = (b: Buffer | null) => (b === null || binary ? null : b.toString('utf8'));
-    return { path: rel, real: text(realBuf), shadow: text(shadowBuf), binary };
-  };
-
   const service: ShadowService = {
     async view(sessionId, workspace) {
       return (await session(sessionId, workspace)).view;
@@ -338,7 +283,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const repoGc = maintenanceOf(s.repoDir);
       // Session lock, then repository lock (a repack takes only the latter): never while a checkpoint writes.
       const r = await s.lock.run(() =>
-        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir))),
+        repoGc.lock.run(() => commitCheckpoint(s.repoDir, s.store, turnId, summary, objectsOf(s.repoDir), deps.faults)),
       );
       if (r) await repoGc.maybeSchedule();
       return r;
@@ -357,26 +302,52 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           continue;
         }
         const s = await session(id, root);
-        out.push(await s.lock.run(() => pendingOf(s)));
+        out.push(
+          await locked(s, async () => {
+            const last = s.store.m.accepts.at(-1);
+            const lastAcceptAt = last
+              ? await s.journal.read(last).then(
+                  (r) => r.time,
+                  () => null,
+                )
+              : null;
+            return {
+              sessionId: id,
+              files: listItems(s.store).length,
+              undoable: s.store.m.accepts.length,
+              lastAcceptAt,
+            };
+          }),
+        );
       }
       return out;
     },
 
     async diff(t, paths) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(() => diffOf(s, paths));
+      return locked(s, () => diffOf(s, paths));
     },
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(async () => {
+      return locked(s, async () => {
         const selected = await selectItems(s.store, sel);
+        // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
+        s.unsettled = true;
         const r = await applyAccept(
-          { store: s.store, journal: s.journal, git, ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}) },
+          {
+            store: s.store,
+            journal: s.journal,
+            git,
+            writer: s.writer,
+            logger: deps.logger,
+            ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}),
+          },
           selected,
           sel.force,
           by,
         );
+        s.unsettled = false;
         if (r.record || r.conflicts.length > 0) {
           const files = (r.record?.files ?? []).map((f) => ({
             path: f.path,
@@ -407,7 +378,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async reject(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(async () => {
+      return locked(s, async () => {
         const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
         await s.store.save();
         await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
@@ -419,7 +390,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async undo(t, by) {
       const s = await session(t.sessionId, t.workspace);
       return s.lock.run(async () => {
-        const u = await applyUndo(s.store, s.journal);
+        // An undo that a full disk interrupted in this process is finished now: that is the undo asked for
+        // again, not a reason to undo the accept before it.
+        const finished = (await settle(s)).find((x) => x.outcome === 'undone');
+        if (finished) return { acceptId: finished.acceptId, restored: finished.paths };
+        s.unsettled = true;
+        const u = await applyUndo(s.store, s.journal, s.writer, deps.logger);
+        s.unsettled = false;
         const r = u.record;
         const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
         await deps.audit.append({
@@ -437,12 +414,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       const s = await session(t.sessionId, t.workspace);
       await repo(s);
       const repoGc = maintenanceOf(s.repoDir);
-      return s.lock.run(() => repoGc.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch)));
+      return locked(s, () => repoGc.lock.run(() => exportBranch(git, gitBinary, s.repoDir, s.store, branch)));
     },
 
     async file(t, p) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(() => fileOf(s, p));
+      return locked(s, () => fileOf(s, p));
     },
 
     watch(workspace, onChange) {
@@ -463,7 +440,17 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       };
     },
 
+    async release(t) {
+      const root = await realpath(path.resolve(t.workspace)).catch(() => null);
+      const open = root === null ? undefined : sessions.get(`${root}\0${t.sessionId}`);
+      const s = open ? await open.catch(() => null) : null;
+      if (s) await s.lock.run(() => s.store.close());
+    },
+
     async close() {
+      closed = true;
+      // Views refuse further calls (and the next step of a running one) at once: a stop never waits for a long call.
+      await Promise.all([...sessions.values()].map((p) => p.then((s) => s.view.close()).catch(() => undefined)));
       await Promise.all([...maintenance.values()].map((m) => m.idle()));
       await Promise.all([...watchers].map((w) => w()));
       watchers.clear();
@@ -474,12 +461,4 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
   };
   return service;
-}
-
-/** What the audit log keeps of a path's state: its kind and blob id, never its content. */
-function digest(
-  b: { type: string; oid?: string; mode?: number } | undefined,
-): { type: string; oid?: string; mode?: number } | null {
-  if (!b) return null;
-  return { type: b.type, ...(b.oid ? { oid: b.oid } : {}), ...(b.mode !== undefined ? { mode: b.mode } : {}) };
 }

@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AuditEntryInput, AuditSink } from '../audit/sink.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AuditEntryInput, AuditSink } from '../audit/index.js';
 import { silentLogger } from '../state/index.js';
 import { createShadowService, type ShadowService, type ShadowServiceDeps } from './service.js';
 
@@ -57,6 +58,56 @@ export function makeWorkspace(files: Record<string, string | Buffer>, options: {
     async cleanup() {
       for (const s of services) await s.close();
       rmSync(top, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The built shadow capability a crash test runs in a child process (kill -9 needs a real process). */
+export function builtShadow(): string {
+  const dist = fileURLToPath(new URL('../../dist/shadow/index.js', import.meta.url));
+  if (!existsSync(dist)) throw new Error('build the daemon first (npm run build)');
+  return pathToFileURL(dist).href;
+}
+
+/**
+ * A child process running the built shadow service on `stateDir`: `hooks` is JS defining `deps` extras
+ * (e.g. `faults`, `onAcceptStep`), `body` uses `svc`. `until(text)` resolves once the child printed it
+ * (or exited: then it rejects), so a test can SIGKILL it at a known point.
+ */
+export function shadowChild(stateDir: string, hooks: string, body: string) {
+  const script = `const { createShadowService } = await import(${JSON.stringify(builtShadow())});
+    const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
+    const extra = {}; ${hooks}
+    const svc = createShadowService({ stateDir: ${JSON.stringify(stateDir)}, audit: { append: async () => {} }, logger, ...extra });
+    ${body}
+    process.stdout.write('done');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += String(d)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const listeners: (() => void)[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += String(d);
+    for (const l of listeners) l();
+  });
+  return {
+    child,
+    exited,
+    output: () => out,
+    stderr: () => err,
+    /** Resolves once the child printed `text`; rejects when it exited without printing it. */
+    until(text: string): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => out.includes(text) && resolve();
+        listeners.push(check);
+        check();
+        void exited.then(() => (out.includes(text) ? resolve() : reject(new Error(`child exited: ${out} ${err}`))));
+      });
+    },
+    async kill(): Promise<void> {
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

@@ -1,8 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { removeEmptyDirs, restoreBase } from './accept.js';
+import { restorePaths, type Restore } from './accept-restore.js';
 import type { AcceptRecord, Journal } from './journal.js';
-import type { Base, Entry, LayerStore } from './layer.js';
+import type { LayerStore } from './layer.js';
+import type { Base, Entry } from './layer-types.js';
+import type { RealWriter } from './real-writer.js';
+import type { Logger } from '../state/index.js';
 
 export interface UndoOutcome {
   record: AcceptRecord;
@@ -10,15 +13,23 @@ export interface UndoOutcome {
   restored: string[];
   /** Directories the accept had created and the undo removed (they were empty). */
   removedDirs: string[];
+  /** Paths left as the person has them (only after a crash: they changed while the undo was interrupted). */
+  conflicts: string[];
 }
 
 /**
  * Why: undoes the session's last accept — the real files get back the exact bytes they had before it,
  * and what it wrote becomes pending again — without losing what happened in the layer since (a hunk
  * rejected or an edit the agent made after the accept stays as it is). Refused when the person changed
- * a written file since; then nothing changes.
+ * a written file since; then nothing changes. Journaled (`undoing`) before any path changes, so a
+ * crash in the middle is finished by the next open (`finishUndo`).
  */
-export async function applyUndo(store: LayerStore, journal: Journal): Promise<UndoOutcome> {
+export async function applyUndo(
+  store: LayerStore,
+  journal: Journal,
+  writer: () => RealWriter,
+  logger?: Logger,
+): Promise<UndoOutcome> {
   const id = store.m.accepts.at(-1);
   if (!id)
     throw new ShadowboxError(ErrorCodes.NothingToUndo, 'nothing_to_undo', 'no accept to undo in this session', {});
@@ -33,19 +44,58 @@ export async function applyUndo(store: LayerStore, journal: Journal): Promise<Un
       { acceptId: id, paths: changed },
     );
   }
-  // Directories to recreate first (shallow first), then files, then directories to remove (deep first).
-  const order = (f: (typeof r.files)[number]) => (f.before.type === 'dir' ? 0 : f.after?.type === 'dir' ? 2 : 1);
-  const files = [...r.files].sort(
-    (a, b) => order(a) - order(b) || (order(a) === 2 ? b.path.length - a.path.length : a.path.length - b.path.length),
-  );
-  for (const f of files) await restoreBase(store, f.path, f.before);
-  const removedDirs = await removeEmptyDirs(store.root, r.dirs ?? []);
-  await restoreLayer(store, r);
-  store.m.accepts.pop();
-  await store.save();
+  // Journaled as `undoing` (with the temps it will use) before any path changes: restorePaths writes it.
+  r.state = 'undoing';
+  r.temps = [];
+  return finishUndo(store, journal, r, writer, logger, true);
+}
+
+/**
+ * Puts back every path of an accept being undone, then the layer. A path that already holds its
+ * before-bytes needs nothing (a crash came after it); one that no longer holds what the accept wrote
+ * is the person's since the crash, and is kept and reported. Ends with the journal at `undone`.
+ */
+export async function finishUndo(
+  store: LayerStore,
+  journal: Journal,
+  r: AcceptRecord,
+  writer: () => RealWriter,
+  logger?: Logger,
+  /** Every path was just checked to hold what the accept wrote (under the session lock): restore them all. */
+  verified = false,
+): Promise<UndoOutcome> {
+  const items: Restore[] = [];
+  const conflicts: string[] = [];
+  for (const f of r.files) {
+    if (verified) items.push({ path: f.path, to: f.before });
+    else if (await store.realMatches(f.path, f.before)) continue;
+    else if (f.after && (await store.realMatches(f.path, f.after))) items.push({ path: f.path, to: f.before });
+    else conflicts.push(f.path);
+  }
+  const w = writer();
+  let removedDirs: string[];
+  try {
+    const out = await restorePaths(store, w, r, items, () => journal.write(r));
+    conflicts.push(...out.kept.map((k) => k.path));
+    removedDirs = out.removedDirs;
+  } finally {
+    await w.close();
+  }
+  if (store.m.accepts.at(-1) === r.id) {
+    await restoreLayer(store, r);
+    store.m.accepts.pop();
+  }
   r.state = 'undone';
-  await journal.write(r);
-  return { record: r, restored: r.files.map((f) => f.path), removedDirs };
+  if (conflicts.length > 0) r.conflicts = conflicts;
+  // The real files are back: a full disk now does not make the undo fail (a retry would undo the accept
+  // before it) — the layer is kept for the next save, or finished from the `undoing` journal by the next open.
+  try {
+    await store.save({ onFailure: 'keep' });
+    await journal.write(r);
+  } catch (e) {
+    logger?.warn(`shadow: undo of ${r.id} is done; saving its state failed (${String(e)}), kept for the next save`);
+  }
+  return { record: r, restored: r.files.map((f) => f.path), removedDirs, conflicts };
 }
 
 /** JSON-equal (key order and undefined fields ignored): live layer objects against journaled ones. */

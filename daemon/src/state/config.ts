@@ -14,6 +14,10 @@ export const ConfigFile = z
       .optional(),
     mode: PolicyMode.optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
+    /** Silence limit of a model call (ms): before it starts answering and between streamed events. Default 60 s. */
+    modelIdleTimeoutMs: z.number().int().positive().optional(),
+    /** Wait for a model call to start answering (ms), retries included. Default: modelIdleTimeoutMs. */
+    modelFirstByteTimeoutMs: z.number().int().positive().optional(),
     /** Sandbox settings: which runner executes bundles, and upper bounds on every run (a bundle may only ask for less). */
     wasi: z
       .strictObject({

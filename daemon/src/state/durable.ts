@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { diskFullError, isDiskFull } from './disk-full.js';
 
 /** How a state file reaches the disk: `sync` survives power loss (file and folder fsynced); `none` survives only a crash of the daemon. */
 export type Durability = 'sync' | 'none';
@@ -18,7 +19,8 @@ export interface WriteFileAtomicOptions {
  * The daemon's one "write temp then rename": the new content goes to a fresh temp file in the same
  * folder (created exclusively, private), is fsynced, renamed over the target, and the folder is fsynced,
  * so after a crash or power loss the file holds either the old or the new bytes, never a torn mix. A
- * failed write removes its temp file and leaves the target as it was.
+ * failed write removes its temp file and leaves the target as it was; a full disk (ENOSPC, EDQUOT)
+ * is thrown as the typed DiskFull error (-33900, `data.path`, `data.freeBytes`).
  */
 export async function writeFileAtomic(
   file: string,
@@ -40,6 +42,7 @@ export async function writeFileAtomic(
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
+    if (isDiskFull(e)) throw await diskFullError(file, e);
     throw e;
   }
   if (sync) await fsyncDir(dir);
@@ -52,5 +55,24 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Writes a new file (exclusive create) and fsyncs it: for files inside a temp folder that is renamed
+ * into place whole afterwards (a bundle store entry); fsync the folders, then rename, then the parent.
+ */
+export async function writeNewFileSynced(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  try {
+    const fh = await open(file, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if (isDiskFull(e)) throw await diskFullError(file, e);
+    throw e;
   }
 }

@@ -1,8 +1,9 @@
 // State: where the daemon keeps its files, the one-daemon lock, the WebSocket token, the logger.
 export { resolveStatePaths, workspaceStateDir, type StatePaths } from './paths.js';
 export { acquireLock, readLock, LockInfo } from './lock.js';
-export { createLogger, silentLogger, type Logger } from './logger.js';
+export { createLogger, silentLogger, type Logger, type FileLogger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
-export { writeFileAtomic, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
+export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
+export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';

@@ -1,7 +1,8 @@
-import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
+import { writeFileAtomic } from './durable.js';
 
 /** What the lock file says about the daemon that holds it. */
 export const LockInfo = z.object({
@@ -55,13 +56,21 @@ export async function acquireLock(
     if (!existing) await rm(lockFile, { force: true });
     try {
       const fh = await open(lockFile, 'wx', 0o600);
-      await fh.writeFile(JSON.stringify(info));
+      try {
+        await fh.writeFile(JSON.stringify(info));
+      } catch (e) {
+        // A full disk: no half-written lock stays behind.
+        await fh.close();
+        await rm(lockFile, { force: true });
+        throw e;
+      }
       await fh.close();
       let current = info;
       return {
         update: async (patch) => {
           current = { ...current, ...patch };
-          await writeFile(lockFile, JSON.stringify(current), { mode: 0o600 });
+          // Atomic: a full disk leaves the previous lock, never an empty one another daemon would take over.
+          await writeFileAtomic(lockFile, JSON.stringify(current), { mode: 0o600 });
         },
         release: async () => {
           const now = await readLock(lockFile);

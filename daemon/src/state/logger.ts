@@ -10,17 +10,67 @@ export interface Logger {
   close(): Promise<void>;
 }
 
-/** Logs to a file (append) and optionally to stderr; never to stdout (stdout belongs to --stdio). */
-export function createLogger(options: { file?: string; stderr?: boolean; debug?: boolean }): Logger {
-  let stream: WriteStream | undefined = options.file
-    ? createWriteStream(options.file, { flags: 'a', mode: 0o600 })
-    : undefined;
-  stream?.on('error', () => {
-    stream = undefined;
-  });
+/** A logger writing a file: also says whether the file is currently failing (a full disk). */
+export interface FileLogger extends Logger {
+  /** True after a write to the log file failed, until a later write reopens it. */
+  failing(): boolean;
+}
+
+/** Where the logger writes, and how soon it retries its file after a failed write. */
+export interface LoggerOptions {
+  file?: string;
+  stderr?: boolean;
+  debug?: boolean;
+  /** After a failed write, the file is reopened on the first line logged this long later (default 1,000 ms). */
+  retryMs?: number;
+  /** Clock for the retry wait (tests inject one). */
+  now?: () => number;
+}
+
+/**
+ * Logs to a file (append) and optionally to stderr; never to stdout (stdout belongs to --stdio). A
+ * failed write (a full disk) never silences the log for good: lines are counted and dropped while
+ * the file cannot be written, and the first line logged after `retryMs` reopens it, preceded by a
+ * line saying how many were lost.
+ */
+export function createLogger(options: LoggerOptions): FileLogger {
+  const now = options.now ?? Date.now;
+  const retryMs = options.retryMs ?? 1000;
+  let stream: WriteStream | undefined;
+  let failure: { at: number; code: string } | null = null;
+  let dropped = 0;
+  let closed = false;
+
+  const open = (file: string): WriteStream => {
+    const s = createWriteStream(file, { flags: 'a', mode: 0o600 });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (stream === s) stream = undefined;
+      failure = { at: now(), code: e.code ?? 'error' };
+      s.destroy();
+    });
+    return s;
+  };
+  if (options.file) stream = open(options.file);
+
+  const toFile = (file: string, line: string) => {
+    if (!stream && failure && !closed && now() - failure.at >= retryMs) {
+      failure = null;
+      stream = open(file);
+      if (dropped > 0) {
+        const lost = dropped;
+        const notice = `${new Date().toISOString()} warn log: ${lost} line(s) were dropped while ${file} could not be written\n`;
+        stream.write(notice, (err) => {
+          if (!err) dropped -= lost;
+        });
+      }
+    }
+    if (stream) stream.write(line);
+    else dropped++;
+  };
+
   const write = (level: string, msg: string) => {
     const line = `${new Date().toISOString()} ${level} ${msg}\n`;
-    stream?.write(line);
+    if (options.file) toFile(options.file, line);
     if (options.stderr) process.stderr.write(line);
   };
   return {
@@ -28,11 +78,16 @@ export function createLogger(options: { file?: string; stderr?: boolean; debug?:
     warn: (m) => write('warn', m),
     error: (m) => write('error', m),
     debug: (m) => options.debug && write('debug', m),
+    failing: () => failure !== null,
     close: () =>
       new Promise((resolve) => {
-        if (!stream) return resolve();
-        stream.end(() => resolve());
+        closed = true;
+        const s = stream;
         stream = undefined;
+        if (!s) return resolve();
+        s.end(() => resolve());
+        // A stream that fails while ending never calls back: resolve on its error too.
+        s.once('error', () => resolve());
       }),
   };
 }

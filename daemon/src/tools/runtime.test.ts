@@ -274,8 +274,9 @@ describe('tool runtime', () => {
     const { call, audit } = setup([stuck]);
     const ac = new AbortController();
     const pending = call('stuck', {}, ac.signal);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(seen?.aborted).toBe(false);
+    // Until the handler runs (validation, policy and audit come first): a condition, not a sleep.
+    while (!seen) await new Promise((r) => setImmediate(r));
+    expect(seen.aborted).toBe(false);
     ac.abort();
     const r = await pending;
     expect(r).toMatchObject({

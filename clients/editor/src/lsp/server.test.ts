@@ -401,6 +401,8 @@ describe('shadowbox lsp over an in-memory connection', () => {
     await until(() => editor.diagnostics.get(A)?.length === 1, 'shown');
     daemon.close();
     await until(() => editor.diagnostics.get(A)?.length === 0, 'cleared');
+    // The message travels on its own after the cleared diagnostics: awaited, not assumed to be there already.
+    await until(() => editor.messages.some((m) => m.message.includes('connection closed')), 'the message');
     expect(editor.messages.at(-1)).toEqual({
       type: 2,
       message: 'shadowbox: the daemon connection closed; reconnecting when it is back',

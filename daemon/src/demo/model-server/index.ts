@@ -113,9 +113,10 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
       req.socket.destroy();
       return;
     }
+    if (reply.stallBeforeHeaders) return; // the client (or close()) ends it
     const r = requestInfo(body, raw.length);
     const events = format === 'openai' ? openaiEvents(reply, r, ids) : anthropicEvents(reply, r, ids);
-    await stream(res, reply, events);
+    await stream(res, reply, events, format);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -137,7 +138,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
 }
 
 /** Writes the events (honouring delay, drop and hang); stops as soon as the client goes away. */
-async function stream(res: ServerResponse, reply: Reply, events: Sse): Promise<void> {
+async function stream(res: ServerResponse, reply: Reply, events: Sse, format: WireFormat): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -145,7 +146,16 @@ async function stream(res: ServerResponse, reply: Reply, events: Sse): Promise<v
   });
   res.flushHeaders();
   const all = reply.hang ? events.content : [...events.content, ...events.tail];
+  if (reply.malformedAfterChunks !== undefined)
+    all.splice(
+      reply.malformedAfterChunks,
+      0,
+      format === 'openai'
+        ? `data: {"choices": [{"delta": {"content": "cut\n\n`
+        : `event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"text": "cut\n\n`,
+    );
   for (let i = 0; i < all.length; i++) {
+    if (reply.stallAfterChunks !== undefined && i >= reply.stallAfterChunks) return; // never ends
     if (res.destroyed) return;
     if (reply.dropAfterChunks !== undefined && i >= reply.dropAfterChunks) {
       await drop(res);

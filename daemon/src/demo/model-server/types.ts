@@ -27,6 +27,12 @@ export interface Reply {
   dropAfterChunks?: number;
   /** Stream the content events, then never finish (for cancel tests). */
   hang?: boolean;
+  /** Never answer at all: no status line, no headers; the connection stays open (a hung server). */
+  stallBeforeHeaders?: boolean;
+  /** Send the headers and this many SSE events, then nothing more, never ending (0: headers only). */
+  stallAfterChunks?: number;
+  /** After this many SSE events, send one whose data is not JSON (a broken proxy), then go on. */
+  malformedAfterChunks?: number;
 }
 
 /** What the encoders need to know about the request being answered. */

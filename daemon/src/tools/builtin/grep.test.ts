@@ -41,10 +41,10 @@ const setup = (options: GrepToolOptions = {}) => {
     agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal });
   return { tool, call };
 };
-const waitFor = async (cond: () => boolean, ms: number) => {
-  const until = Date.now() + ms;
-  while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  return cond();
+// Awaits a condition (no deadline of its own: one that never holds fails by the test's timeout).
+const waitFor = async (cond: () => boolean) => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+  return true;
 };
 
 beforeEach(() => {
@@ -59,38 +59,38 @@ describe('grep: hostile patterns cannot block the daemon', () => {
     const { call } = setup();
     put('short.txt', `${'a'.repeat(32)}!`);
     put('long.txt', `${'a'.repeat(200_000)}b\nend aaa\n`);
-    const t = performance.now();
+    // No clock: a backtracking engine takes minutes on 30 a's already, so answering at all (within the
+    // test's timeout) is the proof.
     const short = await call({ pattern: '(a+)+$', path: 'short.txt' });
     expect(short).toMatchObject({ isError: false });
     expect(short.content).toContain('No matches');
     const long = await call({ pattern: '(a+)+$', path: 'long.txt' });
     expect(long.content).toBe('long.txt:2: end aaa');
     expect((await call({ pattern: '(a+)+b$', path: 'long.txt' })).content).toMatch(/^long\.txt:1: a{300}\.\.\.$/);
-    expect(performance.now() - t).toBeLessThan(3000); // the JS engine takes minutes on 30 a's already
   });
 
   it('keeps the event loop turning while a slow search runs, then stops at its time budget and says so', async () => {
-    const { call } = setup({ budgetMs: 700 });
     put('big.txt', slowText(1 << 20));
     put('small.txt', 'hello #1\n');
-    let maxLag = 0;
-    let last = performance.now();
-    const tick = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - last - 10);
-      last = now;
-    }, 10);
-    const t = performance.now();
+    // Order, not time: with a budget longer than the test, the slow search can only end by its cancel, so a
+    // second search that answers first was served while it ran. A search blocking the event loop could not.
+    const long = setup({ budgetMs: 60_000 });
+    const ac = new AbortController();
+    let slowDone = false;
+    const slow = long.call({ pattern: SLOW, path: 'big.txt' }, ac.signal).finally(() => (slowDone = true));
+    await waitFor(() => workers.live() === 1);
+    const quick = await long.call({ pattern: 'hello', path: 'small.txt' });
+    expect(quick.content).toBe('small.txt:1: hello #1');
+    expect(slowDone).toBe(false);
+    ac.abort();
+    await slow;
+    // The budget: a search longer than it stops and says so.
+    const { call } = setup({ budgetMs: 700 });
     const r = await call({ pattern: SLOW });
-    const took = performance.now() - t;
-    clearInterval(tick);
     expect(r.isError).toBe(false);
     expect(r.data).toMatchObject({ stopped: 'time_budget', of: 2 });
     expect(r.content).toContain('grep stopped after 0.7 s (its time budget)');
-    expect(took).toBeGreaterThanOrEqual(650);
-    expect(took).toBeLessThan(3000);
-    expect(maxLag).toBeLessThan(250); // blocked, it would be the whole search (seconds)
-    expect(await waitFor(() => workers.live() === 0, 2000)).toBe(true); // the busy worker was terminated
+    expect(await waitFor(() => workers.live() === 0)).toBe(true); // the busy worker was terminated
   });
 
   it('stops mid-match when cancelled: the handler returns at once and the worker is terminated', async () => {
@@ -101,26 +101,24 @@ describe('grep: hostile patterns cannot block the daemon', () => {
       { pattern: SLOW, path: '', ignore_case: false, max_matches: 200 },
       { sessionId: 's', workspace: root, view, signal: ac.signal },
     );
-    await new Promise((r) => setTimeout(r, 300));
-    expect(workers.live()).toBe(1);
-    const t = performance.now();
+    await waitFor(() => workers.live() === 1);
     ac.abort();
+    // The search has a 60 s budget: a result saying cancelled is the cancel's doing.
     const r = await running;
-    expect(performance.now() - t).toBeLessThan(500);
     expect(r.data).toMatchObject({ stopped: 'cancelled' });
-    expect(await waitFor(() => workers.live() === 0, 2000)).toBe(true);
+    expect(await waitFor(() => workers.live() === 0)).toBe(true);
   });
 
   it('a cancel through the runtime settles the call promptly with RequestCancelled', async () => {
     const { call } = setup({ budgetMs: 60_000 });
     put('big.txt', slowText(1 << 20));
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 200);
-    const t = performance.now();
-    const r = await call({ pattern: SLOW }, ac.signal);
-    expect(performance.now() - t).toBeLessThan(1500);
+    const running = call({ pattern: SLOW }, ac.signal);
+    await waitFor(() => workers.live() === 1);
+    ac.abort();
+    const r = await running;
     expect(r).toMatchObject({ isError: true, code: ErrorCodes.RequestCancelled });
-    expect(await waitFor(() => workers.live() === 0, 2000)).toBe(true);
+    expect(await waitFor(() => workers.live() === 0)).toBe(true);
   });
 
   it('reuses one warm worker between calls and runs concurrent calls on separate workers', async () => {
@@ -132,7 +130,7 @@ describe('grep: hostile patterns cannot block the daemon', () => {
     expect(workers.live()).toBe(1);
     const both = await Promise.all([call({ pattern: 'a$' }), call({ pattern: '^b' })]);
     expect(both.map((r) => r.content)).toEqual(['a.txt:1: alpha\na.txt:2: beta', 'a.txt:2: beta']);
-    expect(await waitFor(() => workers.live() === 0, 2000)).toBe(true); // idle worker closed after idleMs
+    expect(await waitFor(() => workers.live() === 0)).toBe(true); // idle worker closed after idleMs
   });
 
   it('reports a worker that dies (out of memory) as a tool error, and the next call still works', async () => {

@@ -1,0 +1,205 @@
+import type { Dirent, Stats } from 'node:fs';
+import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
+import { blobOid } from './git.js';
+import type { LayerStore } from './layer.js';
+import type { Entry } from './layer-types.js';
+import type { Mutex } from './mutex.js';
+import { type PathRules, resolvePath } from './paths.js';
+import type { ProtectedGlobs } from './protect.js';
+import type { DirEntry, EntryStat, EntryType } from './view.js';
+
+export type Found = { layer: Entry } | { real: true } | null;
+
+export const notFound = (p: string) =>
+  new ShadowboxError(ErrorCodes.FileNotFound, 'not_found', `no such file or directory: ${p}`, { path: p });
+export const notAFile = (p: string, reason: ReasonOf<'NotAFile'> = 'not_a_file') =>
+  new ShadowboxError(ErrorCodes.NotAFile, reason, `not a file: ${p}`, { path: p });
+
+export const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+export const under = (rel: string, dir: string) => dir === '' || rel.startsWith(dir + '/');
+
+export function typeOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): EntryType {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+/**
+ * Why: the read side of the layered view — a path is the layer's entry, else the real file below an
+ * ancestor the layer does not hide. Real files are read only through `RealFs` (O_NOFOLLOW, the opened
+ * descriptor's real path checked).
+ */
+export class LayeredReads {
+  readonly root: string;
+  protected readonly rules: PathRules;
+  private closed = false;
+
+  constructor(
+    protected readonly store: LayerStore,
+    protected readonly lock: Mutex,
+    protectedPrefixes: string[],
+    /** The workspace's protected globs (policy), checked on every write, mkdir, remove and rename; null = none. */
+    protected readonly guard: ProtectedGlobs | null = null,
+  ) {
+    this.root = store.root;
+    this.rules = {
+      root: store.root,
+      protectedPrefixes,
+      owns: (rel) => {
+        const e = this.entries[rel];
+        return !e ? null : e.kind === 'dir' && !e.opaque ? 'dir' : 'all';
+      },
+    };
+  }
+
+  protected get entries(): Record<string, Entry> {
+    return this.store.m.entries;
+  }
+
+  /** The service is closing (the daemon stops): every later call, and the next step of a running one, is refused. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Throws ShuttingDown once closed; long walks call it between steps, so a stop is never kept waiting. */
+  protected live(p: string): void {
+    if (this.closed)
+      throw new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', `the daemon is stopping: ${p} not done`, {
+        path: p,
+      });
+  }
+
+  /** True when a strict ancestor of rel hides the real file system below it. O(depth). */
+  protected hiddenByAncestor(rel: string): boolean {
+    for (let at = rel.lastIndexOf('/'); at > 0; at = rel.lastIndexOf('/', at - 1)) {
+      const e = this.entries[rel.slice(0, at)];
+      if (e && (e.kind !== 'dir' || e.opaque)) return true;
+    }
+    return false;
+  }
+
+  protected shadowed(rel: string): boolean {
+    return this.entries[rel] !== undefined || this.hiddenByAncestor(rel);
+  }
+
+  protected lookup(rel: string): Found {
+    const e = this.entries[rel];
+    if (e) return e.kind === 'deleted' ? null : { layer: e };
+    if (rel !== '' && this.hiddenByAncestor(rel)) return null;
+    return { real: true };
+  }
+
+  /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */
+  locate(rel: string): { oid: string } | { real: string } | null {
+    const f = this.lookup(rel);
+    if (!f) return null;
+    if ('layer' in f) return f.layer.kind === 'file' ? { oid: f.layer.oid } : null;
+    return { real: rel };
+  }
+
+  async resolve(
+    p: string,
+    intent: 'read' | 'write' = 'read',
+    seen?: Map<string, Promise<Stats | null>>,
+  ): Promise<string> {
+    this.live(p);
+    return resolvePath(this.rules, p, { intent, followLast: true, ...(seen ? { seen } : {}) });
+  }
+
+  async stat(p: string): Promise<EntryStat | null> {
+    // The walk that resolved the path lstat'ed it below folders it checked one by one; only where it did
+    // not (below a layer folder) is the parent opened and checked. (Metadata only: reads are always checked.)
+    const seen = new Map<string, Promise<Stats | null>>();
+    const rel = await this.resolve(p, 'read', seen);
+    const f = this.lookup(rel);
+    if (!f) return null;
+    if ('layer' in f) {
+      const e = f.layer;
+      return e.kind === 'file'
+        ? { type: 'file', size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
+        : { type: 'dir', size: 0, mode: 0o755, mtimeMs: 0 };
+    }
+    const st = await (seen.get(rel) ?? this.store.real.lstat(rel));
+    return st ? { type: typeOf(st), size: st.size, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs } : null;
+  }
+
+  async readFile(p: string): Promise<Uint8Array> {
+    const rel = await this.resolve(p);
+    const f = this.lookup(rel);
+    if (!f) throw notFound(p);
+    if ('layer' in f) {
+      if (f.layer.kind !== 'file') throw notAFile(p, 'is_directory');
+      return new Uint8Array(await this.store.readObject(f.layer.oid));
+    }
+    const opened = await this.store.real.openFile(rel);
+    if (!opened) throw notFound(p);
+    try {
+      const { fh, st } = opened;
+      if (st.isDirectory()) throw notAFile(p, 'is_directory');
+      if (!st.isFile()) throw notAFile(p);
+      const data = new Uint8Array(await fh.readFile());
+      // Remember what the agent saw: a later write is based on this, so the person's edits after it merge.
+      if (st.isFile() && rel !== '' && !rel.split('/').includes('.git'))
+        await this.lock.run(async () => this.rememberRead(rel, data, st));
+      return data;
+    } finally {
+      await opened.fh.close();
+    }
+  }
+
+  private async rememberRead(
+    rel: string,
+    data: Uint8Array,
+    st: { mode: number; size: number; mtimeMs: number; ino: number },
+  ): Promise<void> {
+    if (this.entries[rel]) return;
+    const oid = blobOid(data);
+    const known = this.store.m.reads[rel];
+    if (known?.type === 'file' && known.oid === oid) return;
+    await this.store.putBytes(data);
+    this.store.m.reads[rel] = {
+      type: 'file',
+      oid,
+      mode: st.mode & 0o7777,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    };
+  }
+
+  async readdir(p: string): Promise<DirEntry[]> {
+    return this.listAll(await this.resolve(p), p);
+  }
+
+  /** The merged listing of a canonical folder: the real one (when the layer lets it show) and the layer's entries. */
+  protected async listAll(rel: string, p: string): Promise<DirEntry[]> {
+    const f = this.lookup(rel);
+    if (!f) throw notFound(p);
+    if ('layer' in f && f.layer.kind !== 'dir') throw notAFile(p, 'not_a_directory');
+    const out = new Map<string, EntryType>();
+    const realVisible = 'real' in f || (f.layer.kind === 'dir' && !f.layer.opaque);
+    if (realVisible) {
+      let list: Dirent[] | null = null;
+      try {
+        list = await this.store.real.readdir(rel);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // Under the layer's own folder a real path that is not a plain folder shows nothing.
+        if (!('layer' in f)) {
+          if (isShadowboxError(e)) throw e;
+          if (code === 'ENOTDIR') throw notAFile(p, 'not_a_directory');
+          throw notFound(p);
+        }
+      }
+      for (const d of list ?? [])
+        out.set(d.name, d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other');
+    }
+    for (const [k, e] of Object.entries(this.entries)) {
+      if (k === rel || parentOf(k) !== rel) continue;
+      const name = k.slice(rel === '' ? 0 : rel.length + 1);
+      if (e.kind === 'deleted') out.delete(name);
+      else out.set(name, e.kind === 'file' ? 'file' : 'dir');
+    }
+    return [...out]
+      .map(([name, type]) => ({ name, type }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}

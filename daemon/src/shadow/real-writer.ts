@@ -1,0 +1,230 @@
+import { constants, createReadStream } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readlink, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { typedFsError } from '../state/index.js';
+import { type FaultHook, noSpaceError } from './fault.js';
+import { checkProtected } from './paths.js';
+import { at, DIR_FLAGS, hasProcFd, pathChanged, type RealFs, realPathOf } from './real-fs.js';
+
+/** Where bytes for one real path come from: a stored object file, bytes in memory, or a symlink target. */
+export type Source = { object: string } | { bytes: Uint8Array } | { link: string };
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
+/** The only names `removeTemp` will unlink: what `tempFor` makes. */
+const TEMP_NAME = /^\..+\.sbx-[0-9a-f]+\.tmp$/;
+
+/** The temp path a staged write of `rel` uses: beside its target (same folder, same file system), hidden. */
+export function tempFor(rel: string, hex: string): string {
+  const dir = parentOf(rel);
+  const name = `.${baseName(rel)}.sbx-${hex}.tmp`;
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+export interface RealWriterOptions {
+  /** Canonical relative prefixes that are shadowbox state (a state dir inside the workspace). */
+  protectedPrefixes: string[];
+  faults?: FaultHook;
+}
+
+/**
+ * Why: the write side of the person's files, used by accept, undo, roll-back and crash recovery. Every
+ * folder is opened without following a symlink (O_DIRECTORY|O_NOFOLLOW) and its descriptor's real path
+ * must be exactly root/folder, re-checked before each change; changes go through that descriptor
+ * (/proc/self/fd/N/name — openat's emulation), so a symlink anywhere on the way is refused (typed,
+ * naming the link), nothing is ever created outside the workspace, and nothing inside `.git` or the
+ * state dir. Missing folders are made one level at a time from the nearest existing one (O(depth)),
+ * only those the caller journaled. `close()` releases the folder handles.
+ */
+export class RealWriter {
+  private readonly dirs = new Map<string, FileHandle>();
+
+  constructor(
+    private readonly fs: RealFs,
+    private readonly opts: RealWriterOptions,
+  ) {}
+
+  private guard(rel: string): void {
+    checkProtected(this.opts, rel, rel);
+  }
+
+  private path(dir: FileHandle, dirRel: string, name: string): string {
+    return hasProcFd() ? at(dir.fd, name) : this.fs.abs(dirRel === '' ? name : `${dirRel}/${name}`);
+  }
+
+  /** The refusal for a write whose folder is not a plain directory: names the symlink (and its target) when there is one. */
+  private async notPlain(forPath: string, dirRel: string): Promise<ShadowboxError> {
+    return (await this.linkOnTheWay(forPath, dirRel)) ?? pathChanged(forPath);
+  }
+
+  /** A symlink (or file) among the folders of `dirRel`, as the refusal naming it; null when every one is a folder or absent. */
+  private async linkOnTheWay(forPath: string, dirRel: string): Promise<ShadowboxError | null> {
+    const parts = dirRel === '' ? [] : dirRel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      const st = await lstat(this.fs.abs(p)).catch(() => null);
+      if (st?.isSymbolicLink()) {
+        const target = await readlink(this.fs.abs(p)).catch(() => '?');
+        return new ShadowboxError(
+          ErrorCodes.PathProtected,
+          'symlink_in_path',
+          `refused to write ${forPath}: ${p} is a symbolic link (→ ${target}); accept never writes through a symlink — remove it as part of the reviewed change, or yourself`,
+          { path: forPath, link: p, target },
+        );
+      }
+      if (st && !st.isDirectory())
+        return new ShadowboxError(
+          ErrorCodes.NotAFile,
+          'parent_not_a_directory',
+          `refused to write ${forPath}: ${p} is not a directory`,
+          { path: forPath, parent: p },
+        );
+    }
+    return null;
+  }
+
+  /**
+   * A checked handle on directory `rel` ('' = the root). Missing directories are made (one level at a
+   * time, from the nearest existing one) when `create` allows them — the set the caller journaled, or 'any'
+   * when restoring folders that existed before.
+   */
+  async dir(rel: string, forPath: string, create: ReadonlySet<string> | 'any' | null = null): Promise<FileHandle> {
+    const cached = this.dirs.get(rel);
+    if (cached) {
+      if (realPathOf(cached.fd, this.fs.abs(rel)) === this.fs.abs(rel)) return cached;
+      throw pathChanged(forPath);
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(this.fs.abs(rel), DIR_FLAGS);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'ELOOP') throw await this.notPlain(forPath, rel);
+      // Missing — or behind a symlink whose target is missing: the link is what to name.
+      if (code === 'ENOENT') {
+        const link = await this.linkOnTheWay(forPath, rel);
+        if (link) throw link;
+      }
+      if (code !== 'ENOENT' || rel === '' || !(create === 'any' || create?.has(rel))) throw e;
+      const parent = await this.dir(parentOf(rel), forPath, create);
+      this.guard(rel);
+      const made = this.path(parent, parentOf(rel), baseName(rel));
+      try {
+        this.opts.faults?.before('real.mkdir', this.fs.abs(rel));
+        await mkdir(made);
+      } catch (m) {
+        if ((m as NodeJS.ErrnoException).code !== 'EEXIST') throw await typedFsError(m, this.fs.abs(rel));
+      }
+      try {
+        fh = await open(made, DIR_FLAGS);
+      } catch {
+        throw await this.notPlain(forPath, rel);
+      }
+    }
+    if (realPathOf(fh.fd, this.fs.abs(rel)) !== this.fs.abs(rel)) {
+      await fh.close();
+      throw await this.notPlain(forPath, rel);
+    }
+    this.dirs.set(rel, fh);
+    return fh;
+  }
+
+  /** Writes `source` to the temp `tmpRel` for `target` (created exclusively, never through a link), mode set. */
+  async stage(
+    tmpRel: string,
+    target: string,
+    source: Source,
+    mode: number,
+    create: ReadonlySet<string> | 'any' | null,
+  ): Promise<void> {
+    const dirRel = parentOf(tmpRel);
+    const dir = await this.dir(dirRel, target, create);
+    this.guard(tmpRel);
+    const file = this.path(dir, dirRel, baseName(tmpRel));
+    try {
+      const bytes = 'bytes' in source ? source.bytes.byteLength : undefined;
+      const cut = this.opts.faults?.before('real.stage', this.fs.abs(tmpRel), bytes);
+      if ('link' in source) {
+        await symlink(source.link, file);
+        return;
+      }
+      const fh = await open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      try {
+        if ('bytes' in source) {
+          if (typeof cut === 'number') {
+            await fh.write(source.bytes, 0, cut);
+            throw noSpaceError(this.fs.abs(tmpRel));
+          }
+          await fh.writeFile(source.bytes);
+        } else await pipeline(createReadStream(source.object), fh.createWriteStream({ autoClose: false }));
+        await fh.chmod(mode & 0o7777);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      throw await typedFsError(e, this.fs.abs(tmpRel));
+    }
+  }
+
+  /** Renames a staged temp over its target in the same folder (the target is old or new, never torn; a link there is replaced, not followed). */
+  async commit(tmpRel: string, rel: string): Promise<void> {
+    this.guard(rel);
+    const dirRel = parentOf(rel);
+    const dir = await this.dir(dirRel, rel);
+    this.opts.faults?.before('real.rename', this.fs.abs(rel));
+    await rename(this.path(dir, dirRel, baseName(tmpRel)), this.path(dir, dirRel, baseName(rel)));
+  }
+
+  /** Removes a file or symlink (the link itself); missing is fine. */
+  async unlink(rel: string): Promise<void> {
+    this.guard(rel);
+    const dirRel = parentOf(rel);
+    const dir = await this.dir(dirRel, rel).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    });
+    if (!dir) return;
+    this.opts.faults?.before('real.unlink', this.fs.abs(rel));
+    await unlink(this.path(dir, dirRel, baseName(rel))).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    });
+  }
+
+  /** Removes an empty directory; the errno says why not (ENOTEMPTY: the person put something there). */
+  async rmdir(rel: string): Promise<void> {
+    this.guard(rel);
+    const dirRel = parentOf(rel);
+    const dir = await this.dir(dirRel, rel);
+    this.opts.faults?.before('real.rmdir', this.fs.abs(rel));
+    const cached = this.dirs.get(rel);
+    this.dirs.delete(rel);
+    await cached?.close();
+    await rmdir(this.path(dir, dirRel, baseName(rel)));
+  }
+
+  /** Makes a directory (and missing parents among `create`). */
+  async mkdir(rel: string, create: ReadonlySet<string> | 'any'): Promise<void> {
+    this.guard(rel);
+    await this.dir(rel, rel, create);
+  }
+
+  /** Removes a temp file a staged write left (only a name `tempFor` makes, only a file or link); missing is fine. */
+  async removeTemp(tmpRel: string): Promise<void> {
+    if (!TEMP_NAME.test(baseName(tmpRel))) return;
+    const dirRel = parentOf(tmpRel);
+    const dir = await this.dir(dirRel, tmpRel).catch(() => null);
+    if (!dir) return;
+    const file = this.path(dir, dirRel, baseName(tmpRel));
+    const st = await lstat(file).catch(() => null);
+    if (st && (st.isFile() || st.isSymbolicLink())) await unlink(file).catch(() => undefined);
+  }
+
+  /** Releases the folder handles. */
+  async close(): Promise<void> {
+    const all = [...this.dirs.values()];
+    this.dirs.clear();
+    await Promise.all(all.map((h) => h.close().catch(() => undefined)));
+  }
+}

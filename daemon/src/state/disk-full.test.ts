@@ -1,0 +1,45 @@
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '@shadowbox/protocol';
+import { isShadowboxError } from '../errors.js';
+import { isDiskFull, mapDiskFull } from './disk-full.js';
+import { writeFileAtomic } from './durable.js';
+import { mountSmallDisk } from './test-support.js';
+
+const disk = mountSmallDisk(256 * 1024);
+if (!disk) console.log('disk-full: not root (no tmpfs mount): the real-disk cases are skipped');
+afterAll(() => disk?.unmount());
+
+describe('disk full', () => {
+  it('maps ENOSPC and EDQUOT to DiskFull and leaves other errors alone', async () => {
+    const enospc = Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' });
+    const edquot = Object.assign(new Error('write EDQUOT'), { code: 'EDQUOT' });
+    expect(isDiskFull(enospc) && isDiskFull(edquot)).toBe(true);
+    const err = await mapDiskFull('/x/y', () => Promise.reject(edquot)).catch((e: unknown) => e);
+    expect(isShadowboxError(err, ErrorCodes.DiskFull, 'disk_full')).toBe(true);
+    const eacces = Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    await expect(mapDiskFull('/x', () => Promise.reject(eacces))).rejects.toBe(eacces);
+  });
+
+  it.skipIf(!disk)(
+    'writeFileAtomic on a full disk fails typed, keeps the old file, leaves no temp, and works once space is freed',
+    async () => {
+      const dir = disk!.dir;
+      const file = path.join(dir, 'state.json');
+      await writeFile(file, 'old');
+      disk!.fill();
+      const err = await writeFileAtomic(file, 'x'.repeat(64 * 1024)).catch((e: unknown) => e);
+      expect(isShadowboxError(err, ErrorCodes.DiskFull, 'disk_full')).toBe(true);
+      if (!isShadowboxError(err)) throw new Error('unreachable');
+      expect(err.data.path).toBe(file);
+      expect(typeof err.data.freeBytes).toBe('number');
+      expect(err.data.freeBytes).toBeLessThan(64 * 1024);
+      expect(await readFile(file, 'utf8')).toBe('old');
+      expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      disk!.free();
+      await writeFileAtomic(file, 'new');
+      expect(await readFile(file, 'utf8')).toBe('new');
+    },
+  );
+});
