@@ -148,6 +148,50 @@ describe('pending changes of several sessions', () => {
   });
 });
 
+describe('a hunk split at unchanged lines, through the binary', () => {
+  it('review numbers the runs of a hunk; accept FILE#HUNK:LINES writes one, the other stays pending', async () => {
+    const model = await startModelServer();
+    const env = stateEnv(await makeTempDir('st'), {
+      SHADOWBOX_MODEL: 'openai/test-model',
+      OPENAI_BASE_URL: `${model.url}/v1`,
+      OPENAI_API_KEY: 'k',
+    });
+    const ws = await makeTempDir('ws');
+    const lines = Array.from({ length: 30 }, (_, i) => `x${i + 1} = ${i + 1}`).join('\n') + '\n';
+    const first = lines.replace('x10 = 10\n', 'x10 = 100\n');
+    const both = first.replace('x16 = 16\n', 'x16 = 160\n');
+    await writeFile(path.join(ws, 'calc.py'), lines);
+    try {
+      model.push(
+        { text: ['Two fixes.'], toolCalls: [{ name: 'write_file', arguments: { path: 'calc.py', content: both } }] },
+        { text: ['Done.'] },
+      );
+      expect((await runCli(['run', 'fix calc'], env, { cwd: ws })).code).toBe(0);
+      const review = await runCli(['review'], env, { cwd: ws });
+      expect(review.code).toBe(0);
+      // Two fixes six lines apart are one hunk; review names its two runs and how to take one.
+      const hint = review.stdout.match(/2 separate changes, lines (\d+)-(\d+) · (\d+)-(\d+): take one with (\S+)/);
+      expect(hint, review.stdout).not.toBeNull();
+      const take = hint![5];
+      expect(take).toMatch(/^calc\.py#[0-9a-f]+:\d+-\d+$/);
+      expect((await runCli(['accept', take], env, { cwd: ws })).code).toBe(0);
+      expect(await readFile(path.join(ws, 'calc.py'), 'utf8')).toBe(first);
+      // What stays pending is the second fix alone, under a new id.
+      const rest = await runCli(['review'], env, { cwd: ws });
+      expect(rest.stdout).toContain('+x16 = 160');
+      expect(rest.stdout).not.toContain('+x10 = 100');
+      expect(rest.stdout).not.toContain('separate changes');
+      const bad = await runCli(['accept', `${take.split(':')[0]}:1-2`], env, { cwd: ws });
+      expect(bad.code).toBe(1);
+      expect((await runCli(['reject'], env, { cwd: ws })).code).toBe(0);
+      expect(await readFile(path.join(ws, 'calc.py'), 'utf8')).toBe(first);
+    } finally {
+      await runCli(['stop'], env).catch(() => undefined);
+      await model.close();
+    }
+  }, 60_000);
+});
+
 describe('help', () => {
   const env = { ...process.env, NO_COLOR: '1' };
   it('every command answers --help and -h with its usage, options and an example; help CMD is the same', async () => {

@@ -100,7 +100,7 @@ describe('runnable blocks of the docs', () => {
   });
 
   for (const { file, steps } of withSteps) {
-    it(`${path.relative(repoRoot, file)}: ${steps.length} command(s) give the output shown`, async () => {
+    it(`${path.relative(repoRoot, file)}: ${steps.length === 1 ? '1 command gives' : `${steps.length} commands give`} the output shown`, async () => {
       const stateDir = await makeTempDir('docs-st');
       const workspace = await makeTempDir('docs-ws');
       const bin = await makeTempDir('docs-bin');

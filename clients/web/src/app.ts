@@ -363,7 +363,7 @@ export class App {
               h(
                 'span',
                 { className: 'meta' },
-                `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state} · ${ago(s.updatedAt)}`,
+                `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state.replace('_', ' ')} · ${ago(s.updatedAt)}`,
               ),
             ),
           ),

@@ -91,7 +91,9 @@ export async function resolveTarget(
   }
   const withChanges = all.filter((s) => s.files > 0);
   if (withChanges.length > 1) {
-    const list = withChanges.map((s) => `${s.sessionId} (${s.title || 'untitled'}: ${s.files} file(s))`).join(', ');
+    const list = withChanges
+      .map((s) => `${s.sessionId} (${s.title || 'untitled'}: ${s.files} ${s.files === 1 ? 'file' : 'files'})`)
+      .join(', ');
     throw new ShadowboxError(
       ErrorCodes.SessionAmbiguous,
       'several_sessions_pending',
