@@ -288,6 +288,9 @@ async function runHandler(
   signal: AbortSignal,
   logger: Logger,
 ): Promise<ToolOutput> {
+  // A cancel that came while the call was audited or its view opened: the handler never starts (a listener added
+  // now would never fire, and the handler would run to its own end).
+  if (signal.aborted) throw new ShadowboxError(ErrorCodes.RequestCancelled, 'cancelled', 'cancelled');
   const ac = new AbortController();
   const onAbort = () => ac.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });

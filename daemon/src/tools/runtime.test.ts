@@ -289,6 +289,32 @@ describe('tool runtime', () => {
     expect(audit.entries.at(-1)?.data).toMatchObject({ tool: 'stuck', outcome: 'error', reason: 'cancelled' });
   });
 
+  it('a cancel that arrives while the write-ahead audit entry is written: the handler never starts', async () => {
+    let started = 0;
+    const spin = defineTool({
+      name: 'spin',
+      kind: 'execute',
+      description: 'runs until cancelled',
+      input: z.object({}),
+      handler: (_i, ctx) => {
+        started++;
+        return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped'))));
+      },
+    });
+    const { call, audit } = setup([spin]);
+    const ac = new AbortController();
+    const append = audit.append.bind(audit);
+    audit.append = async (e) => {
+      // The person cancels after the policy allowed the call, while its audit entry is being made durable.
+      if (e.type === 'tool.start') ac.abort();
+      return append(e);
+    };
+    const r = await call('spin', {}, ac.signal);
+    expect(r).toMatchObject({ isError: true, code: ErrorCodes.RequestCancelled, reason: 'cancelled' });
+    expect(started).toBe(0);
+    expect(audit.entries.at(-1)?.data).toMatchObject({ tool: 'spin', outcome: 'error', reason: 'cancelled' });
+  });
+
   it('caps the content for the model and keeps the full output', async () => {
     const big = defineTool({
       name: 'big',
