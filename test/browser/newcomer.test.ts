@@ -202,6 +202,15 @@ describe('web client for a newcomer: widths, model choice, code, diffs, approval
       await card.locator('button[data-option]').evaluateAll((b) => b.map((x) => x.getAttribute('data-option'))),
     ).toEqual(['allow_once', 'deny']);
     await shot(page, 'web-permission');
+    // At 390 px one pane shows at a time: from the Review tab the Chat tab says a question waits.
+    const phone = await pageAt(browser, url, 390, 844);
+    await phone.getByTestId('drawer-toggle').click();
+    await phone.getByTestId('session-item').first().locator('button').click();
+    await phone.getByTestId('pane-review').click();
+    const chatTab = phone.getByTestId('pane-chat');
+    await expect.poll(() => chatTab.innerText()).toBe('Chat ?');
+    expect(await chatTab.getAttribute('class')).toContain('asking');
+    expect(await chatTab.isVisible()).toBe(true);
     await card.locator('button[data-option="allow_once"]').click();
     // The code the python call would run, highlighted.
     const code = page.locator('[data-testid="permission"][data-outcome=""]').getByTestId('approval-code');
@@ -210,6 +219,8 @@ describe('web client for a newcomer: widths, model choice, code, diffs, approval
     expect(await code.locator('.hljs-keyword').first().innerText()).toBe('import');
     await page.locator('[data-testid="permission"][data-outcome=""] button[data-option="deny"]').click();
     await page.getByText('Done.').waitFor();
+    // No question left: the tab is plain again.
+    await expect.poll(() => chatTab.innerText()).toBe('Chat');
     admin.dispose();
   });
 

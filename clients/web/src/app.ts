@@ -427,6 +427,13 @@ export class App {
       ? 'Ask the agent… (Enter sends, Shift+Enter for a new line)'
       : 'Take over to prompt; you can still answer permissions and review.';
     const open = v.openPermissions().length;
+    // One pane at a time (narrow): a question must be seen from the Review or Audit tab too.
+    const chatTab = this.els.paneTabs.querySelector<HTMLElement>('[data-pane="chat"]');
+    if (chatTab) {
+      chatTab.textContent = open ? 'Chat ?' : 'Chat';
+      chatTab.classList.toggle('asking', open > 0);
+      chatTab.title = open ? 'a permission question is waiting for your answer' : '';
+    }
     this.els.hint.textContent = open
       ? `${open === 1 ? 'a permission question is' : `${open} permission questions are`} waiting for an answer above`
       : running
