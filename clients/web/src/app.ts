@@ -327,6 +327,8 @@ export class App {
           : s.kind === 'waiting'
             ? `${s.why}; retrying in ${Math.ceil(s.retryInMs / 1000)} s`
             : 'not authorized';
+    // Narrow headers cut the text; the whole of it stays on hover.
+    this.els.link.title = this.els.link.textContent;
     this.els.authPanel.hidden = s.kind !== 'unauthorized';
     this.els.app.hidden = s.kind === 'unauthorized';
     if (s.kind === 'unauthorized') return;

@@ -282,22 +282,26 @@ export class ReviewPanel {
               : null,
             h('span', { className: 'spacer' }),
             h(
-              'button',
-              {
-                className: 'primary',
-                'data-testid': 'accept-file',
-                onclick: () => void this.accept({ paths: [f.path] }),
-              },
-              'Accept file',
-            ),
-            h(
-              'button',
-              {
-                className: 'danger',
-                'data-testid': 'reject-file',
-                onclick: () => void this.reject({ paths: [f.path] }),
-              },
-              'Reject file',
+              'span',
+              { className: 'hunk-actions' },
+              h(
+                'button',
+                {
+                  className: 'primary',
+                  'data-testid': 'accept-file',
+                  onclick: () => void this.accept({ paths: [f.path] }),
+                },
+                'Accept file',
+              ),
+              h(
+                'button',
+                {
+                  className: 'danger',
+                  'data-testid': 'reject-file',
+                  onclick: () => void this.reject({ paths: [f.path] }),
+                },
+                'Reject file',
+              ),
             ),
           ),
           f.binary ? h('p', { className: 'empty' }, 'binary file') : null,
@@ -313,40 +317,45 @@ export class ReviewPanel {
                 h('code', {}, hunk.header),
                 runs > 1 ? h('span', { className: 'runs' }, `${runs} changes`) : null,
                 h('span', { className: 'spacer' }),
-                runs > 1
-                  ? h(
-                      'button',
-                      {
-                        className: 'small',
-                        'data-testid': 'split-hunk',
-                        'aria-pressed': String(isSplit),
-                        title: 'Accept or reject each run of changes of this hunk on its own',
-                        onclick: () => {
-                          if (isSplit) this.split.delete(hunk.id);
-                          else this.split.add(hunk.id);
-                          this.render();
+                // The buttons wrap together, never one alone under the header.
+                h(
+                  'span',
+                  { className: 'hunk-actions' },
+                  runs > 1
+                    ? h(
+                        'button',
+                        {
+                          className: 'small',
+                          'data-testid': 'split-hunk',
+                          'aria-pressed': String(isSplit),
+                          title: 'Accept or reject each run of changes of this hunk on its own',
+                          onclick: () => {
+                            if (isSplit) this.split.delete(hunk.id);
+                            else this.split.add(hunk.id);
+                            this.render();
+                          },
                         },
-                      },
-                      isSplit ? 'Join' : 'Split',
-                    )
-                  : null,
-                h(
-                  'button',
-                  {
-                    className: 'primary small',
-                    'data-testid': 'accept-hunk',
-                    onclick: () => void this.accept({ hunks: [hunk.id] }),
-                  },
-                  'Accept',
-                ),
-                h(
-                  'button',
-                  {
-                    className: 'danger small',
-                    'data-testid': 'reject-hunk',
-                    onclick: () => void this.reject({ hunks: [hunk.id] }),
-                  },
-                  'Reject',
+                        isSplit ? 'Join' : 'Split',
+                      )
+                    : null,
+                  h(
+                    'button',
+                    {
+                      className: 'primary small',
+                      'data-testid': 'accept-hunk',
+                      onclick: () => void this.accept({ hunks: [hunk.id] }),
+                    },
+                    'Accept',
+                  ),
+                  h(
+                    'button',
+                    {
+                      className: 'danger small',
+                      'data-testid': 'reject-hunk',
+                      onclick: () => void this.reject({ hunks: [hunk.id] }),
+                    },
+                    'Reject',
+                  ),
                 ),
               ),
               h(
