@@ -71,7 +71,11 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     expect(screen).toContain('I will update the notes.');
     expect(screen).toMatch(/\? permission edit\s+write_file/);
     expect(screen).toContain('    path: notes.txt');
-    expect(screen).toMatch(/content: \(30 lines, \d+ chars\)\n\s+│ line 1\n\s+│ line two, edited\n/);
+    // The write is shown as the diff it would make against the file as the agent has it, not as its content.
+    expect(screen).not.toContain('content: (30 lines');
+    expect(screen).toContain('    change (against the file as the agent has it now):');
+    expect(screen).toMatch(/@@ -1,4 \+1,4 @@\n\s+ line 1\n\s+-line 2\n\s+\+line two, edited\n\s+ line 3\n/);
+    expect(screen).toMatch(/-line 28\n\s+\+line twenty-eight, edited\n/);
     expect(screen).toMatch(/asked by rule: .*write_file/);
     await tmux.keys('a', 'y');
     screen = await tmux.waitFor('a', '— done');

@@ -11,6 +11,7 @@ import {
   type SessionEvent,
 } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
+import { questionPreview } from './approval.js';
 import { completeLine, describeError, runSlashCommand, type CommandContext } from './commands.js';
 import { parsePermissionAnswer, permissionBlock, permissionChoices, type PermissionAnswer } from './format.js';
 import { createInput, type ControlKey, type Input } from './input.js';
@@ -249,7 +250,9 @@ export class Chat {
     signal: AbortSignal,
   ): Promise<{ outcome: PermissionAnswer }> {
     const c = this.look.colors;
-    this.transcript.note(permissionBlock(q, c, this.look.width()));
+    const preview = await questionPreview(this.client, q, c);
+    if (signal.aborted) return { outcome: 'deny' };
+    this.transcript.note(permissionBlock(q, c, this.look.width(), preview));
     const choices = permissionChoices.filter((p) => q.options.includes(p.option));
     const keys = choices.map((p) => p.key);
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -122,15 +122,28 @@ export const permissionChoices = [
 
 export type PermissionAnswer = (typeof permissionChoices)[number]['option'];
 
-/** The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer. */
-export function permissionBlock(q: ParamsOf<typeof PermissionRequest>, c: Colors, width = 100): string[] {
+/**
+ * The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer.
+ * A `preview` (approval.ts: a write's diff) is shown in place of the argument it replaces.
+ */
+export function permissionBlock(
+  q: ParamsOf<typeof PermissionRequest>,
+  c: Colors,
+  width = 100,
+  preview?: { replaces: string; title: string; lines: string[] } | null,
+): string[] {
   const keys = permissionChoices
     .filter((p) => q.options.includes(p.option))
     .map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
+  const input =
+    preview && q.input && typeof q.input === 'object'
+      ? Object.fromEntries(Object.entries(q.input).filter(([k]) => k !== preview.replaces))
+      : q.input;
   return [
     `${c.yellow('?')} ${c.bold('permission')} ${kindLabel(q.kind, c)} ${c.bold(q.tool)} ${q.summary}`,
     c.dim('  arguments:'),
-    ...argumentLines(q.input, c, width),
+    ...argumentLines(input, c, width),
+    ...(preview ? [c.dim(`    ${preview.title}`), ...preview.lines] : []),
     `  ${c.dim('asked by rule:')} ${q.rule}`,
     `  ${keys.join('  ')}`,
   ];
