@@ -3,7 +3,7 @@
 import { structuredPatch } from 'diff';
 import { ShadowFile, type ParamsOf, type PermissionRequest } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
-import { hunkLines } from './format.js';
+import { hunkLines } from './diff-format.js';
 import { languageFor } from './highlight.js';
 import type { Colors } from './io.js';
 

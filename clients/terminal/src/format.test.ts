@@ -1,16 +1,16 @@
 import pc from 'picocolors';
+import { hunkLines, renderDiff } from './diff-format.js';
+import { HIGHLIGHT_MAX_CHARS } from './highlight.js';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   argumentLines,
   foldLines,
   formatDuration,
-  hunkLines,
   parsePermissionAnswer,
   permissionBlock,
   renderAccept,
   renderAudit,
-  renderDiff,
   summarizeInput,
   toolDoneLine,
 } from './format.js';
@@ -183,6 +183,35 @@ describe('format', () => {
     // The string is green; its changed word is marked inverse over that color.
     expect(out[3]).toContain(colored.inverse(colored.bold(colored.green('new'))));
     expect(out[3].startsWith(colored.bold(colored.green('+')))).toBe(true);
+  });
+
+  it('/review highlights hunks within its budget and says how many it left without syntax colors', () => {
+    // Eight hunks of ~18k characters: 5 fit the 100k budget, the other three are colored by prefix only.
+    const lines = Array.from({ length: 400 }, (_, i) => `+const v${i} = compute(${i}); // a line of code`);
+    const hunk = (k: number) => ({ ...diff.files[0].hunks[0], id: `src/a.ts#${k}`, lines });
+    const big = { sessionId: 's', files: [{ ...diff.files[0], hunks: Array.from({ length: 8 }, (_, k) => hunk(k)) }] };
+    const out = renderDiff(big, null, colored);
+    expect(strip(out.join('\n'))).toContain(
+      '(3 hunks without syntax colors: a hunk over 20k characters, or past the first 100k of the review)',
+    );
+    const keywordsAt = out.flatMap((l, i) => (l.includes(colored.magenta('const')) ? [i] : []));
+    expect(keywordsAt.length).toBe(5 * 400);
+    // Small reviews and plain output say nothing of it.
+    expect(renderDiff(diff, null, colored).join('\n')).not.toContain('without syntax colors');
+    expect(renderDiff(big, null, plain).join('\n')).not.toContain('without syntax colors');
+  });
+
+  it('a hunk over HIGHLIGHT_MAX_CHARS keeps its +/- colors and word marks but is not syntax-colored', () => {
+    const pair = (i: number) => [`-const v${i} = compute('old ${i}');`, `+const v${i} = compute('new ${i}');`];
+    const small = hunkLines(pair(1), colored, 'typescript');
+    expect(small[0]).toContain(colored.magenta('const'));
+    const big = Array.from({ length: 700 }, (_, i) => pair(i)).flat();
+    expect(big.join('').length).toBeGreaterThan(HIGHLIGHT_MAX_CHARS);
+    const out = hunkLines(big, colored, 'typescript');
+    expect(out.map(strip)).toEqual(big);
+    expect(out.join('')).not.toContain(colored.magenta('const'));
+    expect(out[1]).toContain(colored.green("const v0 = compute('"));
+    expect(out[1]).toContain(colored.inverse(colored.bold(colored.green('new'))));
   });
 
   it('shows the permission question with tool, arguments, rule and the keys', () => {

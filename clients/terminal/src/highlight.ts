@@ -68,6 +68,13 @@ export function languageFor(pathOrTag: string | undefined): string | undefined {
   return EXTENSIONS[ext ?? tag];
 }
 
+/**
+ * Text longer than this is not syntax-colored: highlight.js's TypeScript grammar costs ~50–100 µs a line on
+ * the shared dev machine (bench/terminal.mjs), so a 2000-line generated hunk would hold /review for a
+ * fraction of a second; 20,000 characters (~250 lines) stays within a few tens of ms.
+ */
+export const HIGHLIGHT_MAX_CHARS = 20_000;
+
 /** A run of text and the highlight.js class of its innermost token (none for plain text). */
 export interface Segment {
   text: string;
@@ -83,7 +90,7 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
  */
 export function segments(code: string, lang: string | undefined): Segment[][] {
   const lines: Segment[][] = [[]];
-  if (!lang || !hljs.getLanguage(lang)) {
+  if (!lang || !hljs.getLanguage(lang) || code.length > HIGHLIGHT_MAX_CHARS) {
     return code.split('\n').map((l) => (l ? [{ text: l }] : []));
   }
   const html = hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;

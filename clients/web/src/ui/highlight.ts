@@ -60,6 +60,13 @@ const EXTENSIONS: Record<string, string> = {
   sql: 'sql',
 };
 
+/**
+ * Longer text is shown plain: highlight.js's TypeScript grammar costs ~50–100 µs a line (measured in Node on
+ * the dev machine, bench/terminal.mjs), so a 2000-line generated hunk would stall the page; the terminal
+ * uses the same limit.
+ */
+export const HIGHLIGHT_MAX_CHARS = 20_000;
+
 /** The language of a file path or a code fence's tag, or undefined. */
 export function languageFor(pathOrTag: string | undefined): string | undefined {
   if (!pathOrTag) return undefined;
@@ -75,7 +82,7 @@ export function languageFor(pathOrTag: string | undefined): string | undefined {
  * let model output become live HTML.
  */
 export function highlightHtml(code: string, lang: string | undefined): string | null {
-  if (!lang || !hljs.getLanguage(lang)) return null;
+  if (!lang || !hljs.getLanguage(lang) || code.length > HIGHLIGHT_MAX_CHARS) return null;
   const html = hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
   return DOMPurify.sanitize(html, { ALLOWED_TAGS: ['span'], ALLOWED_ATTR: ['class'] });
 }
