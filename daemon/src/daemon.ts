@@ -65,6 +65,8 @@ export interface Capabilities {
   /** The model settings read from the environment at start (daemon/status; secrets as fingerprints). */
   environment?: () => ResultOf<typeof DaemonStatus>['environment'];
   wasiRunners: string[];
+  /** The sandboxes and whether each can run here (daemon/status, `shadowbox status`). */
+  sandboxes: () => { name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[];
   /** Called once the HTTP server listens (web client, /bundles/ routes). */
   onHttp?: (http: HttpServer) => void;
   close?: () => Promise<void>;
@@ -223,6 +225,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       webUrl: () => http?.url ?? null,
       environment: () => wired.environment?.() ?? [],
       stop: () => void stop(),
+      sandboxes: () => wired.sandboxes(),
     });
 
     if (transports.includes('socket')) {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { ErrorCodes, WorkspaceChanged } from '@shadowbox/protocol';
+import { ErrorCodes, Progress, WorkspaceChanged } from '@shadowbox/protocol';
 import type { Capabilities, CapabilityContext } from './daemon.js';
 import { ShadowboxError } from './errors.js';
 import { createAuditLog } from './audit/index.js';
@@ -20,6 +20,7 @@ import { createModelFactory } from './providers/index.js';
 import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
 import { VERSION } from './version.js';
 import { createPython } from './python/index.js';
+import { createShell, type Shell } from './shell/index.js';
 import type { BundlesPort, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService, type ReviewTarget, type ShadowService } from './shadow/index.js';
@@ -141,8 +142,25 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
     .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
+  // The host command sandbox: probed once here (a real overlay mount and bubblewrap run); `shell` is offered
+  // only where it can run. Its proxy asks the person's policy about every host, as netFetch does.
+  const shellLimits = config.shell
+    ? Object.fromEntries(Object.entries(config.shell).filter(([, v]) => v !== undefined))
+    : undefined;
   const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
-  const [builtBundleTools] = await Promise.all([bundleTools(bundles, await listed, runDeps, logger), mcp.start()]);
+  const [builtBundleTools, , shell] = await Promise.all([
+    bundleTools(bundles, await listed, runDeps, logger),
+    mcp.start(),
+    createShell({
+      stateDir,
+      shadow,
+      authorize: (sessionId) => fetchPolicy('shell', sessionId),
+      audit,
+      logger,
+      ...(shellLimits ? { limits: shellLimits } : {}),
+      env,
+    }),
+  ]);
   for (const st of mcp.status())
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
@@ -152,6 +170,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     createRunBundleTool(runDeps),
     createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
+    ...(shell.tool ? [shell.tool] : []),
     ...builtBundleTools,
     ...mcp.tools(),
   ];
@@ -208,7 +227,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   };
 
   registerCapabilityHandlers(ctx.handlers, ctx.sessions, {
-    review: reviewPort(shadow, ctx.sessions, (ws) => audit.seal(ws)),
+    review: reviewPort(shadow, shell, ctx.sessions, (ws) => audit.seal(ws)),
     tools: toolsPort(runtimeFor, ctx.sessions, shadow),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
@@ -219,6 +238,15 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     providers: models.providers(),
     environment: () => models.environment(),
     wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
+    sandboxes: () => [
+      {
+        name: 'wasi',
+        available: true,
+        detail: `WASI preview 1 in worker threads (python, bundles, run_wasm); runners: inprocess${wasmtime ? ', wasmtime' : ''}`,
+        missing: [],
+      },
+      { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
+    ],
     sessionDeps: {
       // --model (per session) > SHADOWBOX_MODEL > config.json "model" > the configured provider's default.
       defaultModel: async () =>
@@ -283,6 +311,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       for (const stop of watched.values()) stop();
       await mcp.close().catch(() => undefined);
       await sessionMcp.close().catch(() => undefined);
+      shell.close();
       await python.close().catch(() => undefined);
       await wasi.close().catch(() => undefined);
       await shadow.close();
@@ -352,6 +381,7 @@ function idleAfter<T>(
 /** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
 function reviewPort(
   shadow: ShadowService,
+  shell: Shell,
   sessions: () => SessionManager,
   seal: (workspace: string) => Promise<void>,
 ): ReviewPort {
@@ -370,7 +400,30 @@ function reviewPort(
       for (const c of counts) releaseIfIdle(shadow, sessions, { sessionId: c.sessionId, workspace: ws });
       return counts;
     },
-    status: (t) => after(t, shadow.status(t)),
+    // The build output sandboxed commands left in the session's cache: a count, and the paths when asked.
+    status: (t, includeIgnored) =>
+      after(
+        t,
+        (async () => {
+          const [st, cache] = await Promise.all([shadow.status(t), shell.ignored(t.sessionId, t.workspace)]);
+          const entries = Object.entries(cache.paths);
+          if (entries.length === 0) return st;
+          const files = entries.reduce((n, [, v]) => n + v.files, 0);
+          return {
+            ...st,
+            ignored: {
+              files,
+              ...(includeIgnored
+                ? {
+                    paths: entries
+                      .map(([path, v]) => ({ path, change: v.change, files: v.files }))
+                      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+                  }
+                : {}),
+            },
+          };
+        })(),
+      ),
     diff: (t, p) => after(t, shadow.diff(t, p)),
     accept: async (t, sel, client) => {
       const r = await after(
@@ -421,15 +474,38 @@ function toolsPort(
     call: async (p, client, signal) => {
       await sessions().open(p.sessionId);
       const tools = sessions().sessionTools(p.sessionId);
-      const callId = `direct-${randomUUID()}`;
       const live = sessions().get(p.sessionId);
-      const o = await idleAfter(
-        shadow,
-        sessions,
-        { sessionId: p.sessionId, workspace: live.meta.workspace },
-        tools.call({ turnId: `direct:${client.id}`, callId, name: p.tool, input: p.input, signal }),
-      );
-      return { callId, ...o };
+      const callId = `direct-${randomUUID()}`;
+      const turnId = `direct:${client.id}`;
+      // session/cancel from any client stops a direct call too (Ctrl-C in `shadowbox exec` cancels the request).
+      const cancel = new AbortController();
+      const untrack = sessions().trackCall(p.sessionId, cancel);
+      const token = p.progressToken;
+      const onProgress = (c: { stream: 'stdout' | 'stderr'; text: string }) => {
+        live.emit({ type: 'tool_output', turnId, callId, stream: c.stream, text: c.text });
+        if (token !== undefined)
+          client.connection
+            .sendNotification(Progress.type, { token, value: { kind: 'report', message: c.text, stream: c.stream } })
+            .catch(() => undefined);
+      };
+      try {
+        const o = await idleAfter(
+          shadow,
+          sessions,
+          { sessionId: p.sessionId, workspace: live.meta.workspace },
+          tools.call({
+            turnId,
+            callId,
+            name: p.tool,
+            input: p.input,
+            signal: AbortSignal.any([signal, cancel.signal]),
+            onProgress,
+          }),
+        );
+        return { callId, ...o };
+      } finally {
+        untrack();
+      }
     },
   };
 }

@@ -161,6 +161,7 @@ export const ErrorReasons = {
     unsupported_rename: 'Only files and directories can be moved.',
     grep_worker_failed: 'The search worker failed.',
     destination_exists: 'The destination exists (set `overwrite`).',
+    invalid_link_target: 'A symbolic link needs a target of 1–4096 bytes without NUL.',
   },
 
   PermissionDenied: {
@@ -205,6 +206,8 @@ export const ErrorReasons = {
   },
   ShadowFailed: {
     write_failed: 'Staging the accepted files failed; nothing was changed.',
+    directory_not_empty:
+      'A file (or link) replaces a real folder that still holds files the accept does not delete; nothing was changed.',
     git_failed: 'A git command on the shadow repository failed.',
     branch_exists: 'The export branch exists already.',
     invalid_branch: 'Not a valid branch name.',
@@ -352,6 +355,19 @@ export const ErrorReasons = {
     cancelled: 'The run was cancelled.',
     net_fetch_failed: 'The fetch failed.',
   },
+  SandboxUnavailable: {
+    not_linux: 'The host command sandbox needs Linux (user namespaces, overlayfs, bubblewrap).',
+    missing_programs: 'A program the sandbox needs is not installed (`data.missing`: which, and the package).',
+    userns_disabled: 'Unprivileged user namespaces are disabled (a sysctl or an AppArmor restriction; `data.how`).',
+    overlay_unavailable:
+      'overlayfs cannot be mounted inside a user namespace here (kernel or file system of the state dir).',
+    bwrap_failed: 'bubblewrap cannot create its namespaces here (`data.detail`).',
+    network_unavailable: 'A networked run needs socat (the proxy bridge inside the sandbox); it is not installed.',
+  },
+  SandboxFailed: {
+    sandbox_setup_failed:
+      'The sandbox could not be set up for this run (`data.detail` has the message); the command did not run.',
+  },
   WasiFailed: {
     invalid_module: 'Not a valid WebAssembly module.',
     module_hash_mismatch: 'The loaded module does not match its content hash.',
@@ -415,6 +431,8 @@ export const ErrorCodeDocs = {
   WasiLimitExceeded: 'A WASI run exceeded a limit.',
   NetFetchRefused: 'A sandboxed HTTP request was refused before any connection.',
   WasiFailed: 'A WASI module could not be run.',
+  SandboxUnavailable: 'The host command sandbox (`shell`, `shadowbox exec`) cannot run on this machine.',
+  SandboxFailed: 'The host command sandbox could not be set up for a run.',
   DiskFull: 'A write failed for lack of space.',
 } as const satisfies { [K in ErrorCodeName]: string };
 

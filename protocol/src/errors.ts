@@ -85,6 +85,10 @@ export const ErrorCodes = {
   WasiLimitExceeded: -33802,
   NetFetchRefused: -33803,
   WasiFailed: -33804,
+  /** The host command sandbox (the `shell` tool) cannot run here; `data.missing` says what is missing and how to enable it. */
+  SandboxUnavailable: -33805,
+  /** The host command sandbox could not be set up for a run (bubblewrap or the overlay mount failed); `data.detail` has its message. */
+  SandboxFailed: -33806,
 
   // -339xx: storage (the state dir and the person's files).
   /** A write failed for lack of space (ENOSPC, EDQUOT); `data.path` and `data.freeBytes` say where and how much is left. */

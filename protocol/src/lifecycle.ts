@@ -87,6 +87,10 @@ export const Progress = defineNotification({
       kind: z.enum(['begin', 'report', 'end']),
       message: z.string().optional(),
       percentage: z.number().min(0).max(100).optional(),
+      stream: z
+        .enum(['stdout', 'stderr'])
+        .optional()
+        .describe("A tool call's live output: `message` is a chunk of this stream (tools/call with a progressToken)."),
     }),
   }),
 });
@@ -126,6 +130,16 @@ export const DaemonStatus = defineRequest({
       .describe(
         'The model settings the daemon took from the environment of the command that started it (it keeps them until it restarts): clients compare them with their own environment and say which differ and how to restart the daemon.',
       ),
+    sandboxes: z
+      .array(
+        z.object({
+          name: z.enum(['wasi', 'shell']),
+          available: z.boolean(),
+          detail: z.string().describe('What it runs with (bubblewrap version, runners), or what is missing.'),
+          missing: z.array(z.string()).describe('What is missing and how to enable it (empty when available).'),
+        }),
+      )
+      .describe('The two sandboxes: WASI (python, bundles; everywhere) and the host command sandbox (shell; Linux).'),
   }),
 });
 

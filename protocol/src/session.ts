@@ -147,6 +147,17 @@ export const SessionEventBody = z.discriminatedUnion('type', [
       .optional()
       .describe("Seq of the call's write-ahead entry in the workspace's audit log (audit/verify cross-checks it)."),
   }),
+  z
+    .object({
+      type: z.literal('tool_output'),
+      turnId: z.string(),
+      callId: z.string(),
+      stream: z.enum(['stdout', 'stderr']),
+      text: z.string(),
+    })
+    .describe(
+      'Live output of a running tool call (shell, python), sent while it runs: chunks joined and sent at most every 100 ms, at most 256 KiB per call (then one note says the rest is in the result). The final tool_call_update carries the whole (capped) output.',
+    ),
   z.object({
     type: z.literal('permission_request'),
     turnId: z.string(),

@@ -30,10 +30,31 @@ export const ShadowStatusResult = z.object({
         .describe(
           'The path was a symbolic link (to this target) that the change removes or replaces; accept removes the link itself, never what it points to.',
         ),
+      link: z
+        .string()
+        .optional()
+        .describe(
+          "The agent's version is a symbolic link to this target (a sandboxed command made it); accept creates the link, never writes through it.",
+        ),
     }),
   ),
   commits: z.array(z.object({ id: z.string(), summary: z.string(), time: z.string() })),
   undoable: z.number().int(),
+  ignored: z
+    .object({
+      files: z
+        .number()
+        .int()
+        .describe('Files (and links) in the session’s build cache: ignored output commands wrote.'),
+      paths: z
+        .array(z.object({ path: z.string(), change: z.enum(['written', 'deleted']), files: z.number().int() }))
+        .optional()
+        .describe('The topmost cached paths (with includeIgnored): never reviewed or accepted.'),
+    })
+    .optional()
+    .describe(
+      'Build output (paths .gitignore names, node_modules, dist, build, target, __pycache__, .venv) that sandboxed commands wrote: kept for the session’s later commands, not reviewed.',
+    ),
 });
 
 export const Hunk = z.object({
@@ -58,6 +79,7 @@ export const FileDiff = z.object({
     .string()
     .optional()
     .describe('The path was a symbolic link (to this target) that the change removes or replaces.'),
+  link: z.string().optional().describe("The agent's version is a symbolic link to this target."),
   patch: z.string(),
   hunks: z.array(Hunk),
 });
@@ -76,7 +98,9 @@ export const ShadowStatus = defineRequest({
   method: 'shadow/status',
   direction: 'clientToDaemon',
   doc: "Pending changes of a session's shadow workspace: files, stale marks, shadow commits, how many accepts can be undone.",
-  params: Target,
+  params: Target.extend({
+    includeIgnored: z.boolean().default(false).describe('Also list the build output in the session’s cache layer.'),
+  }),
   result: ShadowStatusResult,
 });
 

@@ -22,7 +22,17 @@ export const ToolsCall = defineRequest({
   method: 'tools/call',
   direction: 'clientToDaemon',
   doc: 'A client invokes a tool directly in a session, through the same policy and audit as the agent (the CLI uses it for `shadowbox python` and `shadowbox wasi run`). Tool failures are results with isError, not JSON-RPC errors.',
-  params: z.object({ sessionId: z.string(), tool: z.string(), input: z.unknown() }),
+  params: z.object({
+    sessionId: z.string(),
+    tool: z.string(),
+    input: z.unknown(),
+    progressToken: z
+      .union([z.string(), z.number()])
+      .optional()
+      .describe(
+        "With a token, the call's live output (shell, python) also comes to this client as $/progress `report`s carrying `stream` and the text in `message` (every attached client gets it as tool_output events).",
+      ),
+  }),
   result: z.object({
     callId: z.string(),
     isError: z.boolean(),
@@ -64,6 +74,20 @@ export const PolicyRule = z
       .optional()
       .describe(
         'Port for fetch (with host); a non-public address is reachable only through an allow rule naming it and its port.',
+      ),
+    command: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'For `shell` (kind execute): a glob over each simple command of the line (`*` any text): "npm test*", "git push*". Deny and ask rules match when any command of the line matches, allow rules when all do. A convenience, not a boundary: the sandbox is.',
+      ),
+    network: z
+      .boolean()
+      .optional()
+      .describe(
+        'For `shell`: the rule matches only calls that ask for the network (true) or only those that do not (false).',
       ),
   })
   .strict();

@@ -37,6 +37,8 @@ export async function startTestDaemon(
     env?: NodeJS.ProcessEnv;
     args?: string[];
     web?: boolean;
+    /** A command that runs the daemon (e.g. `setpriv --reuid …` to run it as another user); it must exec, not fork. */
+    wrap?: string[];
     /** Run the daemon under `ulimit -n N` (a small file-descriptor limit). */
     maxOpenFiles?: number;
   } = {},
@@ -56,13 +58,11 @@ export async function startTestDaemon(
     ...(opts.web === false ? ['--no-web'] : ['--ws-port', '0']),
     ...(opts.args ?? []),
   ];
-  const child =
-    opts.maxOpenFiles === undefined
-      ? spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('sh', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec "$0" "$@"`, process.execPath, ...args], {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+  // `wrap` execs the daemon (as another user); `ulimit -n` execs it too: the child is the daemon either way.
+  const node = [...(opts.wrap ?? []), process.execPath, ...args];
+  const [file, ...rest] =
+    opts.maxOpenFiles === undefined ? node : ['sh', '-c', `ulimit -n ${opts.maxOpenFiles} && exec "$0" "$@"`, ...node];
+  const child = spawn(file, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout.resume();

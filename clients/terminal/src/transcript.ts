@@ -19,7 +19,12 @@ interface RunningTool {
   summary: string;
   status: string;
   startedAt: number;
+  /** The end of its live output (shell, python), shown under the spinner line while it runs. */
+  tail: string;
 }
+
+/** Lines of a running tool's live output the terminal shows (its tail). */
+const TAIL_LINES = 5;
 
 /** How many output lines a finished tool call shows before folding, by kind. */
 const foldAt: Record<string, number> = { execute: 12, fetch: 6, search: 8, other: 6 };
@@ -106,6 +111,8 @@ export class Transcript {
         return;
       case 'tool_call':
         return this.toolCall(e, at);
+      case 'tool_output':
+        return this.toolOutput(e);
       case 'tool_call_update':
         return this.toolUpdate(e);
       case 'permission_request':
@@ -240,13 +247,26 @@ export class Transcript {
       summary: e.summary || summarizeInput(e.input),
       status: e.status,
       startedAt: at,
+      tail: '',
     };
     this.tools.set(e.callId, t);
     if (!this.screen.look.tty) return this.screen.print(`▸ ${kindLabel(e.kind, c).trimEnd()} ${e.tool} ${t.summary}`);
     this.screen.setLive(`tool:${e.callId}`, {
       spin: true,
-      render: (f, now) => `${c.cyan(f)} ${toolRunningLine(t, now, c)}`,
+      render: (f, now) =>
+        [
+          `${c.cyan(f)} ${toolRunningLine(t, now, c)}`,
+          ...tailLines(t.tail, this.screen.look.width()).map((l) => c.dim(`  │ ${l}`)),
+        ].join('\n'),
     });
+  }
+
+  /** Live output of a running call: its last lines show under the spinner (a terminal only; a pipe gets the result). */
+  private toolOutput(e: Extract<Body, { type: 'tool_output' }>): void {
+    const t = this.tools.get(e.callId);
+    if (!t || !this.screen.look.tty) return;
+    t.tail = (t.tail + e.text).slice(-4096);
+    this.screen.redraw();
   }
 
   private toolUpdate(e: Extract<Body, { type: 'tool_call_update' }>): void {
@@ -257,6 +277,7 @@ export class Transcript {
       summary: '',
       status: e.status,
       startedAt: Date.now(),
+      tail: '',
     };
     t.status = e.status;
     if (e.status !== 'completed' && e.status !== 'failed') {
@@ -295,4 +316,16 @@ export class Transcript {
     this.turnStartedAt = 0;
     for (const l of this.turnEndListeners) l(e);
   }
+}
+
+/** The last TAIL_LINES lines of live output, control characters dropped, each cut to the terminal's width. */
+export function tailLines(text: string, width: number): string[] {
+  const clean = text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .replace(/\r(?!\n)/g, '\n')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  const lines = clean.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const max = Math.max(20, width - 6);
+  return lines.slice(-TAIL_LINES).map((l) => (l.length > max ? `${l.slice(0, max - 1)}…` : l));
 }

@@ -209,6 +209,8 @@ async function runOne(
       input,
       signal,
       onRunning: () => emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' }),
+      // Live output (shell, python) reaches every attached client while the call runs.
+      onProgress: (c) => emit({ type: 'tool_output', turnId, callId: call.id, stream: c.stream, text: c.text }),
     });
   }
   emit({

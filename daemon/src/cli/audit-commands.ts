@@ -79,6 +79,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
 export async function policyCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('policy') });
+  const network = values.network ? true : values['no-network'] ? false : undefined;
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
     throw new CliError(`--port must be a port number (1-65535), got ${JSON.stringify(values.port)}`, 2);
@@ -93,10 +94,20 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         for (const rule of r.rules)
           println(
             io,
-            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${['tool', 'kind', 'path', 'host', 'port']
-              .map((k) =>
-                (rule as Record<string, unknown>)[k] ? `${k}=${String((rule as Record<string, unknown>)[k])}` : '',
-              )
+            `  ${rule.id ?? '-'}  ${rule.action.padEnd(5)} ${[
+              'tool',
+              'kind',
+              'path',
+              'host',
+              'port',
+              'command',
+              'network',
+            ]
+              .map((k) => {
+                const v = rule[k as keyof typeof rule];
+                if (v === undefined) return '';
+                return k === 'command' ? `command=${JSON.stringify(v)}` : `${k}=${String(v)}`;
+              })
               .filter(Boolean)
               .join(' ')}`,
           );
@@ -105,8 +116,8 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       return 0;
     }
     if (sub === 'allow' || sub === 'ask' || sub === 'deny') {
-      if (!values.tool && !values.kind && !values.path && !values.host)
-        throw new CliError('name what the rule matches: --tool, --kind, --path or --host', 2);
+      if (!values.tool && !values.kind && !values.path && !values.host && !values.command && network === undefined)
+        throw new CliError('name what the rule matches: --tool, --kind, --path, --host, --command or --network', 2);
       const action: PolicyAction = sub;
       const rule = {
         action,
@@ -115,6 +126,8 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         ...(values.path ? { path: values.path } : {}),
         ...(values.host ? { host: values.host } : {}),
         ...(port !== undefined ? { port } : {}),
+        ...(values.command ? { command: values.command } : {}),
+        ...(network !== undefined ? { network } : {}),
       };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
       println(io, `added; ${plural(r.rules.length, 'project rule')}`);
@@ -127,7 +140,7 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
       return 0;
     }
     throw new CliError(
-      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H [--port N] | remove ID...',
+      'usage: shadowbox policy list | allow|ask|deny --tool T --kind K --path GLOB --host H [--port N] --command GLOB [--network|--no-network] | remove ID...',
       2,
     );
   } finally {

@@ -18,6 +18,7 @@ const loaders: Record<CommandName, () => Promise<Command>> = {
   shadow: async () => (await import('./review-commands.js')).shadowCommand,
   attach: async () => (await import('@shadowbox/terminal')).attachCommand,
   python: async () => (await import('./tool-commands.js')).pythonCommand,
+  exec: async () => (await import('./exec-command.js')).execCommand,
   wasi: async () => (await import('./tool-commands.js')).wasiCommand,
   web: async () => (await import('./web-command.js')).webCommand,
   acp: async () => async (io, argv) =>

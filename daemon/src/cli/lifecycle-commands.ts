@@ -40,6 +40,14 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
           io,
           `    ${e.name.padEnd(width)}  ${!e.set ? 'unset' : e.secret ? `set (sha256 ${e.fingerprint ?? '?'}…)` : (e.value ?? '')}`,
         );
+      println(io, '  sandboxes:');
+      for (const b of s.sandboxes) {
+        println(
+          io,
+          `    ${b.name.padEnd(6)} ${b.available ? 'available' : 'not available'}: ${b.available ? b.detail : ''}`,
+        );
+        for (const m of b.missing) println(io, `      - ${m}`);
+      }
     }
     return 0;
   } finally {

@@ -39,9 +39,11 @@ export function renderDiff(diff: ResultOf<typeof ShadowDiff>, c: ReturnType<type
     const label =
       f.change === 'renamed'
         ? `${f.oldPath} → ${f.path}`
-        : f.symlink !== undefined
-          ? `${f.path} (symlink → ${f.symlink})`
-          : f.path;
+        : f.link !== undefined
+          ? `${f.path} (symlink → ${f.link})`
+          : f.symlink !== undefined
+            ? `${f.path} (symlink → ${f.symlink})`
+            : f.path;
     out.push(
       c.bold(
         `${f.change.padEnd(8)} ${label}${f.stale ? c.yellow('  (stale: you changed this file since)') : ''}${f.binary ? '  (binary)' : ''}`,
@@ -78,15 +80,41 @@ function sessionHeading(s: Pending, c: ReturnType<typeof colorsFor>): string {
   );
 }
 
-/** `shadowbox review [--workspace DIR] [--session ID] [--json]`: pending changes as unified diffs with hunk ids, per session. */
+/** The build output sandboxed commands left in a session's cache: a count, the paths with --include-ignored. */
+function ignoredLines(
+  status: ResultOf<typeof ShadowStatus>,
+  includeIgnored: boolean,
+  c: ReturnType<typeof colorsFor>,
+): string[] {
+  const ig = status.ignored;
+  if (!ig) return [];
+  return [
+    c.dim(
+      `build output kept for this session's commands, not reviewed: ${plural(ig.files, 'file')}${includeIgnored ? '' : ' (list them with --include-ignored)'}`,
+    ),
+    ...(ig.paths ?? []).map((p) =>
+      c.dim(`  ${p.change.padEnd(8)} ${p.path}${p.change === 'written' ? ` (${plural(p.files, 'file')})` : ''}`),
+    ),
+  ];
+}
+
+/**
+ * `shadowbox review [--workspace DIR] [--session ID] [--include-ignored] [--json]`: pending changes as unified
+ * diffs with hunk ids, per session, and a count of the build output commands left in a session's cache
+ * (listed with `--include-ignored`; never reviewed or accepted).
+ */
 export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: optionsOf('review') });
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   const c = colorsFor(io);
   try {
     const t = target(io, values);
+    const includeIgnored = values['include-ignored'] === true;
     if ('sessionId' in t) {
-      const [status, diff] = [await client.request(ShadowStatus, t), await client.request(ShadowDiff, t)];
+      const [status, diff] = [
+        await client.request(ShadowStatus, { ...t, includeIgnored }),
+        await client.request(ShadowDiff, t),
+      ];
       if (values.json) println(io, JSON.stringify({ status, diff }));
       else {
         println(
@@ -96,15 +124,20 @@ export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> 
           ),
         );
         println(io, renderDiff(diff, c));
+        for (const l of ignoredLines(status, includeIgnored, c)) println(io, l);
       }
       return 0;
     }
-    // Every session of the workspace with pending changes: a CLI `python` run never hides an agent's edits.
+    // Every session of the workspace with pending changes: a CLI `python` or `exec` run never hides an agent's edits.
     const pending = await client.request(ShadowPending, t);
     const withChanges = pending.sessions.filter((s) => s.files > 0);
     const shown = [];
     for (const s of withChanges)
-      shown.push({ ...s, diff: await client.request(ShadowDiff, { sessionId: s.sessionId }) });
+      shown.push({
+        ...s,
+        status: await client.request(ShadowStatus, { sessionId: s.sessionId, includeIgnored }),
+        diff: await client.request(ShadowDiff, { sessionId: s.sessionId }),
+      });
     if (values.json) {
       println(io, JSON.stringify({ workspace: pending.workspace, sessions: shown }));
       return 0;
@@ -129,6 +162,7 @@ export async function reviewCommand(io: CliIo, argv: string[]): Promise<number> 
     for (const s of shown) {
       println(io, sessionHeading(s, c));
       println(io, renderDiff(s.diff, c));
+      for (const l of ignoredLines(s.status, includeIgnored, c)) println(io, l);
     }
     return 0;
   } finally {

@@ -106,12 +106,19 @@ export const specs = {
   },
   review: {
     summary: 'pending shadow changes with hunk ids, grouped by session',
-    usage: ['review [--workspace DIR] [--session ID] [--json]'],
-    options: target,
-    examples: ['shadowbox review', 'shadowbox review --session 3f2a…'],
+    usage: ['review [--workspace DIR] [--session ID] [--include-ignored] [--json]'],
+    options: {
+      ...target,
+      'include-ignored': {
+        type: 'boolean',
+        help: 'list the build output (node_modules, dist, …) sandboxed commands left in the session’s cache',
+      },
+    },
+    examples: ['shadowbox review', 'shadowbox review --session 3f2a…', 'shadowbox review --include-ignored'],
     notes: [
       'Every session of the workspace with pending changes is shown, with its id. A hunk with several runs of',
-      'changes lists them as "lines A-B"; accept or reject one run with FILE#HUNK:A-B.',
+      'changes lists them as "lines A-B"; accept or reject one run with FILE#HUNK:A-B. Build output of',
+      'shadowbox exec and the shell tool is counted, never reviewed or accepted.',
     ],
   },
   accept: {
@@ -190,6 +197,34 @@ export const specs = {
       'shadow workspace of a "shadowbox python" session: shadowbox review shows them next to the other sessions.',
     ],
     passThrough: true,
+  },
+  exec: {
+    summary: 'run a command in the host sandbox (bubblewrap) over the shadow workspace; its writes wait for review',
+    usage: ['exec [--session ID] [--workspace DIR] [--net] [--timeout S] -- COMMAND [ARGS...]'],
+    options: {
+      session: {
+        type: 'string',
+        value: 'ID',
+        help: 'run in this session (its pending changes visible); default: this workspace\'s "shadowbox exec" session',
+      },
+      net: {
+        type: 'boolean',
+        help: "network through the daemon's proxy (the host rules apply; answered yes for this command)",
+      },
+      timeout: { type: 'string', value: 'S', help: 'wall-clock limit in seconds (exit 124 when it stops the command)' },
+      ...workspace,
+      ...stateDir,
+    },
+    examples: [
+      'shadowbox exec -- npm test',
+      'shadowbox exec --net -- npm install',
+      'shadowbox exec --timeout 600 -- make',
+    ],
+    notes: [
+      "Output streams as the command runs; the exit status is the command's (130 after Ctrl-C, 69 where the",
+      'sandbox cannot run: shadowbox status lists what is missing). Files it writes land in the shadow workspace:',
+      'shadowbox review shows them next to the other sessions; build output (node_modules, dist, …) stays in a cache.',
+    ],
   },
   wasi: {
     summary: 'run a bundle or a local module in the WASI sandbox',
@@ -273,7 +308,7 @@ export const specs = {
     summary: 'project permission rules (a file the agent cannot reach)',
     usage: [
       'policy list',
-      'policy allow|ask|deny [--tool T] [--kind K] [--path GLOB] [--host H]',
+      'policy allow|ask|deny [--tool T] [--kind K] [--path GLOB] [--host H [--port N]] [--command GLOB] [--network|--no-network]',
       'policy remove ID...',
     ],
     options: {
@@ -283,10 +318,18 @@ export const specs = {
       path: { type: 'string', value: 'GLOB', help: 'match paths (relative to the workspace)' },
       host: { type: 'string', value: 'H', help: 'match a host (exact, or *.domain)' },
       port: { type: 'string', value: 'N', help: 'with --host: match this port only' },
+      command: { type: 'string', value: 'GLOB', help: 'match shell commands (e.g. "npm test", "git *")' },
+      network: { type: 'boolean', help: 'match shell calls that ask for the network' },
+      'no-network': { type: 'boolean', help: 'match shell calls without the network' },
       ...json,
       ...stateDir,
     },
-    examples: ['shadowbox policy allow --tool grep', 'shadowbox policy allow --host pypi.org', 'shadowbox policy list'],
+    examples: [
+      'shadowbox policy allow --tool grep',
+      'shadowbox policy allow --host pypi.org',
+      "shadowbox policy allow --command 'npm test'",
+      'shadowbox policy list',
+    ],
   },
   bundles: {
     summary: 'signed WASI bundles: list, verify, install, trust, build, sign, serve',

@@ -4,7 +4,7 @@
 export { canonicalHost, hostText, parseAddress, type CanonicalAddress, type CanonicalHost } from './address.js';
 export { hostMatches, matchRule, defaultPort, type HostRule } from './host-rules.js';
 export { checkUrl, parseTarget, systemResolve, type CheckOptions, type Resolver } from './check.js';
-export { connectChecked, requestChecked } from './connect.js';
+export { connectChecked, pinnedLookup, requestChecked } from './connect.js';
 export { createNetFetch, type NetFetchContext, type NetFetchOptions, type NetFetchService } from './fetch.js';
 export {
   createFetchBridge,

@@ -34,7 +34,8 @@ export function isHostTool(tool: string): boolean {
  *   2. a non-read/search call touching a protected path → deny ("protected:<glob>");
  *   3. project deny rules → deny;
  *   4. read-only mode: anything but read/search → deny (the mode is a ceiling: no rule, grant or
- *      person's answer widens it; see docs/security.md);
+ *      person's answer widens it; see docs/security.md) — except a sandboxed host command without
+ *      network (`shell`), which runs on a read-only mount (`readOnlyWorkspace` in the decision);
  *   5. project ask rules → ask (an ask rule means "always ask": grants do not silence it);
  *   6. project allow rules, then session grants → allow;
  *   7. the mode default.
@@ -45,7 +46,7 @@ export function decide(
   q: Pick<PolicyQuery, 'mode' | 'tool' | 'kind' | 'target'>,
   inputs: PolicyInputs,
 ): PolicyDecision {
-  const { paths: raw, hosts, port } = targetsOf(q.target);
+  const { paths: raw, hosts, port, commands, network } = targetsOf(q.target);
   if (raw.some((p) => p === null)) return { action: 'deny', rule: 'path:outside-workspace' };
   const paths = raw as string[];
   const reads = READS.has(q.kind);
@@ -54,11 +55,22 @@ export function decide(
       if (paths.some((p) => matchPath(glob, p, { nocase: true }))) return { action: 'deny', rule: `protected:${glob}` };
     }
   }
-  const call = { tool: q.tool, kind: q.kind, paths, hosts, ...(port !== undefined ? { port } : {}) };
+  const call = {
+    tool: q.tool,
+    kind: q.kind,
+    paths,
+    hosts,
+    ...(port !== undefined ? { port } : {}),
+    ...(commands !== undefined ? { commands } : {}),
+    ...(network !== undefined ? { network } : {}),
+  };
   const first = (action: Rule['action']) => inputs.rules.find((r) => r.action === action && ruleMatches(r, call));
   const deny = first('deny');
   if (deny) return { action: 'deny', rule: describeRule('project', deny) };
-  if (q.mode === 'read-only' && !reads) return { action: 'deny', rule: `mode:read-only kind:${q.kind}` };
+  // A sandboxed host command without network may run in read-only mode: on a read-only workspace.
+  const readOnlyCommand = q.mode === 'read-only' && isSandboxedCommand(q) && !network;
+  if (q.mode === 'read-only' && !reads && !readOnlyCommand)
+    return { action: 'deny', rule: `mode:read-only kind:${q.kind}${network ? ' network' : ''}` };
   const verdict = (): PolicyDecision => {
     const ask = first('ask');
     // "Always ask": an allow for the session or the project could not silence it, so none is offered.
@@ -71,10 +83,11 @@ export function decide(
     const grants = inputs.grants.filter((r) => r.action === 'allow' && ruleMatches(r, call));
     const grant = grants.find((r) => namesExactly(r, hosts, port)) ?? grants[0];
     if (grant) return allowBy('session', grant, hosts, port);
-    return modeDefault(q.mode, q.tool, q.kind);
+    return modeDefault(q.mode, q.tool, q.kind, { command: isSandboxedCommand(q), network: network === true });
   };
-  const v = verdict();
-  if (v.action === 'deny') return v;
+  const v0 = verdict();
+  if (v0.action === 'deny') return v0;
+  const v: PolicyDecision = readOnlyCommand ? { ...v0, readOnlyWorkspace: true } : v0;
   // A call that may run is still kept out of the paths a deny rule for it names (grep of the root, python).
   const deniedPaths = inputs.rules
     .filter((r) => r.action === 'deny' && r.path !== undefined && ruleMatches({ ...r, path: undefined }, call))
@@ -96,12 +109,29 @@ function allowBy(source: string, rule: Rule, hosts: string[], port: number | und
  * `execute` tools run in the WASI sandbox, so all allow; fetch, other and MCP tools ask.
  * auto: allow.
  */
-export function modeDefault(mode: PolicyMode, tool: string, kind: ToolKind): PolicyDecision {
+export function modeDefault(
+  mode: PolicyMode,
+  tool: string,
+  kind: ToolKind,
+  sandboxed: { command: boolean; network: boolean } = { command: false, network: false },
+): PolicyDecision {
   if (mode === 'auto') return { action: 'allow', rule: `mode:auto kind:${kind}` };
   if (isHostTool(tool)) return { action: mode === 'read-only' ? 'deny' : 'ask', rule: `mode:${mode} tool=mcp__*` };
-  if (mode === 'read-only') return { action: READS.has(kind) ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
+  if (mode === 'read-only') {
+    // A sandboxed command without network runs on a read-only mount: it can read, and change nothing.
+    if (sandboxed.command && !sandboxed.network)
+      return { action: 'allow', rule: 'mode:read-only kind:execute (workspace mounted read-only)' };
+    return { action: READS.has(kind) ? 'allow' : 'deny', rule: `mode:read-only kind:${kind}` };
+  }
+  // A sandboxed command changes nothing unreviewed without network; with it, it can reach out: a person decides.
+  if (sandboxed.command && sandboxed.network) return { action: 'ask', rule: 'mode:review kind:execute network' };
   const action = kind === 'fetch' || kind === 'other' ? 'ask' : 'allow';
   return { action, rule: `mode:review kind:${kind}` };
+}
+
+/** A host command in the sandbox (`shell`): a call of kind execute that names its command. */
+function isSandboxedCommand(q: Pick<PolicyQuery, 'kind' | 'target'>): boolean {
+  return q.kind === 'execute' && q.target.command !== undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { PolicyRule } from '@shadowbox/protocol';
 import type { z } from 'zod';
 import { canonicalHost, hostMatches, hostText } from '../net/index.js';
 import type { ToolKind, ToolTarget } from '../tools/index.js';
+import { matchCommand, simpleCommands } from './command.js';
 
 type Rule = z.infer<typeof PolicyRule>;
 
@@ -79,7 +80,16 @@ export function normalizeTargetPath(p: string): string | null {
  */
 export function ruleMatches(
   rule: Rule,
-  call: { tool: string; kind: ToolKind; paths: string[]; hosts: string[]; port?: number },
+  call: {
+    tool: string;
+    kind: ToolKind;
+    paths: string[];
+    hosts: string[];
+    port?: number;
+    /** A host command's simple commands (simpleCommands), when the call is one. */
+    commands?: string[];
+    network?: boolean;
+  },
 ): boolean {
   if (rule.tool !== undefined && !matchTool(rule.tool, call.tool)) return false;
   if (rule.kind !== undefined && rule.kind !== call.kind) return false;
@@ -97,14 +107,22 @@ export function ruleMatches(
     if (!(some ? call.hosts.some(test) : call.hosts.every(test))) return false;
   }
   if (rule.port !== undefined && rule.port !== call.port) return false;
+  if (rule.command !== undefined) {
+    const glob = rule.command;
+    const cmds = call.commands ?? [];
+    if (cmds.length === 0) return false;
+    const test = (c: string) => matchCommand(glob, c);
+    if (!(some ? cmds.some(test) : cmds.every(test))) return false;
+  }
+  if (rule.network !== undefined && rule.network !== (call.network ?? false)) return false;
   return true;
 }
 
 /** Human-readable id of a rule, e.g. "project:deny tool=write_file path=secrets/**". */
 export function describeRule(source: string, rule: Rule): string {
-  const fields = (['tool', 'kind', 'path', 'host', 'port'] as const)
+  const fields = (['tool', 'kind', 'path', 'host', 'port', 'command', 'network'] as const)
     .filter((k) => rule[k] !== undefined)
-    .map((k) => `${k}=${String(rule[k])}`);
+    .map((k) => (k === 'command' ? `command=${JSON.stringify(rule[k])}` : `${k}=${String(rule[k])}`));
   return `${source}:${rule.action}${fields.length ? ' ' + fields.join(' ') : ' (everything)'}`;
 }
 
@@ -114,7 +132,13 @@ export function escapeGlob(s: string): string {
 }
 
 /** Plain lists of the call's targets: paths normalized (null entries = outside the workspace), hosts canonical. */
-export function targetsOf(target: ToolTarget): { paths: (string | null)[]; hosts: string[]; port?: number } {
+export function targetsOf(target: ToolTarget): {
+  paths: (string | null)[];
+  hosts: string[];
+  port?: number;
+  commands?: string[];
+  network?: boolean;
+} {
   const hosts = (target.hosts ?? []).map((h) => {
     const c = canonicalHost(h);
     return c ? hostText(c) : h.toLowerCase();
@@ -123,5 +147,7 @@ export function targetsOf(target: ToolTarget): { paths: (string | null)[]; hosts
     paths: (target.paths ?? []).map(normalizeTargetPath),
     hosts,
     ...(target.port !== undefined ? { port: target.port } : {}),
+    ...(target.command !== undefined ? { commands: simpleCommands(target.command) } : {}),
+    ...(target.network !== undefined ? { network: target.network } : {}),
   };
 }

@@ -23,6 +23,8 @@ export const StoredRule = z
     path: z.string().min(1).optional(),
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).optional(),
+    command: z.string().min(1).max(1000).optional(),
+    network: z.boolean().optional(),
     addedBy: z.string().optional(),
     addedAt: z.string().optional(),
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool, type Tool } from '../tools/index.js';
+import { defineTool, LiveOutput, type Tool } from '../tools/index.js';
 import { PYTHON_TOOL_DESCRIPTION } from './description.js';
 import type { PythonSandbox } from './runtime.js';
 import type { PythonRunResult } from './types.js';
@@ -58,7 +58,18 @@ export function createPythonTool(sandbox: PythonSandbox): Tool<PythonToolInput> 
           ? `python -m ${input.module}`
           : `python -c ${JSON.stringify((input.code ?? '').split('\n')[0]?.slice(0, 60))}`,
     handler: async (input, ctx) => {
-      const r = await sandbox.run(input, { view: ctx.view, signal: ctx.signal, sessionId: ctx.sessionId });
+      const live = ctx.progress ? new LiveOutput(ctx.progress) : null;
+      let r: PythonRunResult;
+      try {
+        r = await sandbox.run(input, {
+          view: ctx.view,
+          signal: ctx.signal,
+          sessionId: ctx.sessionId,
+          ...(live ? { onOutput: (stream: 'stdout' | 'stderr', text: string) => live.push(stream, text) } : {}),
+        });
+      } finally {
+        live?.close();
+      }
       return {
         content: describeRun(r),
         isError: r.exitCode !== 0,

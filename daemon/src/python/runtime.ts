@@ -211,6 +211,7 @@ export class PythonSandbox {
         },
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+        ...(ctx.onOutput ? { onOutput: liveText(ctx.onOutput) } : {}),
       },
       {
         pool: this.pool,
@@ -289,4 +290,12 @@ export function pythonArgv(input: PythonRunInput): string[] {
     return [`/workspace/${f}`, ...args];
   }
   return ['-', ...args];
+}
+
+/** Bytes of each stream as text, a multi-byte character split across two reads kept whole. */
+function liveText(
+  onOutput: (stream: 'stdout' | 'stderr', text: string) => void,
+): (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void {
+  const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  return (stream, bytes) => onOutput(stream, decoders[stream].decode(bytes, { stream: true }));
 }

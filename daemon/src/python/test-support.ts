@@ -101,4 +101,7 @@ export class MemoryLayerView implements WorkspaceView {
     await this.writeFile(to, data);
     await this.remove(from);
   }
+  symlink(p: string): Promise<void> {
+    return Promise.reject(new Error(`MemoryLayerView cannot make links: ${p}`));
+  }
 }

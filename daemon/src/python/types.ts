@@ -55,4 +55,6 @@ export interface PythonRunContext {
   view: WorkspaceView;
   signal?: AbortSignal;
   sessionId?: string;
+  /** Live output while CPython runs. */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
 }

@@ -31,7 +31,7 @@ type R<D> = Promise<ResultOf<D>>;
 /** What the server needs of the shadow workspace (adapted in wiring.ts). */
 export interface ReviewPort {
   pending: PendingPort;
-  status(t: ReviewTarget): R<typeof ShadowStatus>;
+  status(t: ReviewTarget, includeIgnored?: boolean): R<typeof ShadowStatus>;
   diff(t: ReviewTarget, paths?: string[]): R<typeof ShadowDiff>;
   accept(
     t: ReviewTarget,
@@ -103,7 +103,7 @@ export function registerCapabilityHandlers(
       resolveTarget(sessions(), review.pending, p, 'changes');
     table
       .on(ShadowPending, (p) => pendingSessions(sessions(), review.pending, p.workspace))
-      .on(ShadowStatus, async (p) => review.status(await t(p)))
+      .on(ShadowStatus, async (p) => review.status(await t(p), p.includeIgnored))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
       .on(ShadowAccept, async (p, { client }) =>
         review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client),

@@ -1,6 +1,7 @@
 import { ShadowboxError } from '../errors.js';
 import {
   DaemonStatus,
+  type ResultOf,
   ErrorCodes,
   DaemonStop,
   PermissionRespond,
@@ -12,7 +13,6 @@ import {
   SessionList,
   SessionPrompt,
   Shutdown,
-  type ResultOf,
 } from '@shadowbox/protocol';
 import { realpath } from 'node:fs/promises';
 import type { SessionManager } from '../sessions/index.js';
@@ -27,6 +27,8 @@ export interface LifecycleInfo {
   webUrl: () => string | null;
   environment: () => ResultOf<typeof DaemonStatus>['environment'];
   stop: () => void;
+  /** The sandboxes this daemon can run (daemon/status). */
+  sandboxes: () => ResultOf<typeof DaemonStatus>['sandboxes'];
 }
 
 /** Registers the lifecycle, daemon and session methods. */
@@ -54,6 +56,7 @@ export function registerSessionHandlers(
       sessions: sessions.list().length,
       rssBytes: process.memoryUsage().rss,
       environment: info.environment(),
+      sandboxes: info.sandboxes(),
     }))
     .on(DaemonStop, () => {
       // Answer first; stop once the response has had time to reach the client.

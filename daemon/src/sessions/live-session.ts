@@ -31,6 +31,8 @@ export class LiveSession {
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
   /** Prompts sent so far (user_message events); counted from the log at start. */
   prompts = 0;
+  /** Direct tool calls (tools/call) running now: session/cancel aborts them as well. */
+  readonly direct = new Set<AbortController>();
   readonly broker: PermissionBroker;
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   /** Events emitted while the history was not loaded (merged in by load()). */

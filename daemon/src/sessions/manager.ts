@@ -314,9 +314,18 @@ export class SessionManager {
     return this.tools.for(this.get(sessionId));
   }
 
+  /** Tracks a direct tool call (tools/call) so session/cancel stops it too; returns the untrack function. */
+  trackCall(sessionId: string, abort: AbortController): () => void {
+    const live = this.get(sessionId);
+    live.direct.add(abort);
+    return () => live.direct.delete(abort);
+  }
+
   cancel(sessionId: string): boolean {
     const live = this.get(sessionId);
-    if (!live.running) return false;
+    const direct = live.direct.size > 0;
+    for (const a of live.direct) a.abort();
+    if (!live.running) return direct;
     live.running.abort.abort();
     live.broker.cancelAll();
     return true;

@@ -23,7 +23,7 @@ export interface Selected {
 
 export type Action = 'written' | 'deleted' | 'merged' | 'renamed' | 'mode';
 export type Target =
-  | { kind: 'write'; source: Source; mode: number; oid: string; size: number }
+  | { kind: 'write'; source: Source; mode: number; oid: string; size: number; link?: true }
   | { kind: 'delete' }
   | { kind: 'mkdir' }
   | { kind: 'rmdir' };
@@ -55,7 +55,8 @@ function bytesTarget(bytes: Buffer, mode: number): Target {
 
 /** What a real path holds once `t` is written (compared by blob id, size and mode: no stat shortcut). */
 export function targetBase(t: Target): Base {
-  if (t.kind === 'write') return { type: 'file', oid: t.oid, mode: t.mode & 0o7777, size: t.size, mtimeMs: 0, ino: 0 };
+  if (t.kind === 'write')
+    return { type: t.link ? 'symlink' : 'file', oid: t.oid, mode: t.mode & 0o7777, size: t.size, mtimeMs: 0, ino: 0 };
   return t.kind === 'mkdir' ? { type: 'dir' } : { type: 'none' };
 }
 
@@ -124,15 +125,25 @@ export async function plan(
     let theirsText: string | null = null;
     if (it.dir) target = { kind: it.change === 'added' ? 'mkdir' : 'rmdir' };
     else if (sel.hunks === null || it.change === 'deleted') {
-      target = it.next
-        ? {
-            kind: 'write',
-            source: await store.objectSource(it.next.oid),
-            mode: it.next.mode,
-            oid: it.next.oid,
-            size: it.next.size,
-          }
-        : { kind: 'delete' };
+      target = !it.next
+        ? { kind: 'delete' }
+        : it.next.link !== undefined
+          ? // A link is created as a link (a temp link renamed over the target): nothing is written through it.
+            {
+              kind: 'write',
+              source: { link: it.next.link },
+              mode: 0o777,
+              oid: it.next.oid,
+              size: it.next.size,
+              link: true,
+            }
+          : {
+              kind: 'write',
+              source: await store.objectSource(it.next.oid),
+              mode: it.next.mode,
+              oid: it.next.oid,
+              size: it.next.size,
+            };
     } else {
       partial = applyHunks((await sel.diff()).oldText ?? '', sel.hunks) ?? undefined;
       if (partial === undefined)

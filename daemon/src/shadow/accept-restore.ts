@@ -89,8 +89,14 @@ export async function restorePaths(
   for (const i of back)
     await attempt(i.path, async () => {
       const b = i.to;
-      if (b.type === 'dir') return w.mkdir(i.path, 'any');
+      const now = await store.real.lstat(i.path);
+      // A folder comes back where a file (or link) replaced it; a file where a (now emptied) folder was.
+      if (b.type === 'dir') {
+        if (now && !now.isDirectory()) await w.unlink(i.path);
+        return w.mkdir(i.path, 'any');
+      }
       if (b.type !== 'file' && b.type !== 'symlink') return;
+      if (now?.isDirectory()) await w.rmdir(i.path);
       const source: Source =
         b.type === 'symlink'
           ? { link: (await store.readObject(b.oid)).toString('utf8') }

@@ -41,7 +41,8 @@ async function acceptError(e: unknown, store: LayerStore): Promise<unknown> {
   if (
     isShadowboxError(typed, ErrorCodes.DiskFull) ||
     isShadowboxError(typed, ErrorCodes.PathProtected) ||
-    isShadowboxError(typed, ErrorCodes.PathOutsideWorkspace)
+    isShadowboxError(typed, ErrorCodes.PathOutsideWorkspace) ||
+    isShadowboxError(typed, ErrorCodes.ShadowFailed)
   )
     return typed;
   return new ShadowboxError(
@@ -110,9 +111,13 @@ export async function applyAccept(
     for (const o of ops)
       if (o.target.kind === 'write')
         await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
-    for (const o of ops) {
+    // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
+    // deletions of this accept and removed (a sandboxed `rm -rf out && touch out`).
+    const overDirs = ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir');
+    for (const o of [...ops.filter((x) => !overDirs.includes(x)), ...overDirs]) {
       if (first.includes(o)) continue;
       const p = itemPath(o.sel.item);
+      if (overDirs.includes(o)) await removeEmptiedDir(store, w, p);
       if (o.target.kind === 'write') await w.commit(o.tmp!, p);
       else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
@@ -135,6 +140,38 @@ export async function applyAccept(
     return await finish(deps, w, record, ops, touched, conflicts);
   } finally {
     await w.close();
+  }
+}
+
+/**
+ * Removes the real folder `dir` and the folders below it once this accept's deletions emptied them
+ * (never through a link: the writer opens each folder itself); a file still there — not part of the
+ * accept, or put there by the person — fails the accept (rolled back), naming the folder.
+ */
+async function removeEmptiedDir(store: LayerStore, w: RealWriter, dir: string): Promise<void> {
+  const below: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await store.real.readdir(d).catch(() => null)) ?? []) {
+      const c = `${d}/${e.name}`;
+      if (e.isDirectory()) {
+        below.push(c);
+        await walk(c);
+      }
+    }
+  };
+  await walk(dir);
+  await removeEmptyDirs(w, below);
+  try {
+    await w.rmdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    throw new ShadowboxError(
+      ErrorCodes.ShadowFailed,
+      'directory_not_empty',
+      `cannot replace the folder ${dir} with a file: it still holds files that are not part of this accept (accept the deletions below it too)`,
+      { path: dir },
+      { cause: e },
+    );
   }
 }
 

@@ -12,8 +12,8 @@ export interface ReviewItem {
   change: ChangeKind;
   /** What the agent's edit is based on (the diff's old side). */
   old: Base;
-  /** The agent's version; null for a deletion. */
-  next: { oid: string; mode: number; size: number } | null;
+  /** The agent's version; null for a deletion. `link`: it is a symbolic link to this target (oid = the target's blob). */
+  next: { oid: string; mode: number; size: number; link?: string } | null;
   /** Real state the target path must still have for a plain write (for renames: the source's base is `old`). */
   targetBase: Base;
   dir: boolean;
@@ -33,12 +33,13 @@ export function listItems(store: LayerStore): ReviewItem[] {
     const e = entries[k];
     if (e.kind !== 'file') continue;
     const src = e.from !== undefined ? entries[e.from] : undefined;
-    const next = { oid: e.oid, mode: e.mode, size: e.size };
+    const next = { oid: e.oid, mode: e.mode, size: e.size, ...(e.link !== undefined ? { link: e.link } : {}) };
     if (e.from !== undefined && src?.kind === 'deleted' && (src.base.type === 'file' || src.base.type === 'symlink')) {
       consumed.add(e.from);
       items.push({ path: k, oldPath: e.from, change: 'renamed', old: src.base, next, targetBase: e.base, dir: false });
     } else if (e.base.type === 'file' || e.base.type === 'symlink') {
-      if (e.base.oid === e.oid && e.base.mode === e.mode) continue;
+      const sameType = e.base.type === (e.link !== undefined ? 'symlink' : 'file');
+      if (sameType && e.base.oid === e.oid && e.base.mode === e.mode) continue;
       items.push({ path: k, change: 'modified', old: e.base, next, targetBase: e.base, dir: false });
     } else items.push({ path: k, change: 'added', old: { type: 'none' }, next, targetBase: e.base, dir: false });
   }
@@ -126,6 +127,17 @@ export async function linkTarget(store: LayerStore, item: ReviewItem): Promise<s
 export async function diffItem(store: LayerStore, item: ReviewItem): Promise<ItemDiff> {
   if (item.dir) return { binary: false, textual: false, oldText: null, newText: null, patch: '', hunks: [] };
   const link = await linkTarget(store, item);
+  const made = item.next?.link;
+  if (made !== undefined) {
+    // A link the agent made: reviewed and accepted whole; accept creates the link, never writes through it.
+    const patch =
+      link !== undefined
+        ? `changed ${item.path}: symlink → ${link} becomes symlink → ${made}\n`
+        : item.old.type === 'file'
+          ? `replaced ${item.path} (a file of ${item.old.size} bytes) with symlink → ${made}\n`
+          : `added ${item.path} (symlink → ${made})\n`;
+    return { binary: false, textual: false, oldText: null, newText: null, patch, hunks: [] };
+  }
   if (link !== undefined) {
     // A link is removed or replaced whole (what it points to is never part of the change).
     const patch =

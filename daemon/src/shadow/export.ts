@@ -35,7 +35,7 @@ const sameEntry = (a: TreeEntry, b: TreeEntry) =>
 function currentOf(store: LayerStore, p: string): Blob | null | undefined {
   const e = store.m.entries[p];
   if (!e) return p in store.m.known ? blobOf(store.m.known[p]) : undefined;
-  if (e.kind === 'file') return { oid: e.oid, mode: e.mode, type: 'file' };
+  if (e.kind === 'file') return { oid: e.oid, mode: e.mode, type: e.link !== undefined ? 'symlink' : 'file' };
   return e.kind === 'deleted' && blobOf(e.base) ? null : undefined;
 }
 

@@ -53,7 +53,7 @@ export async function commitCheckpoint(
     }
     const want: Blob | null = e
       ? e.kind === 'file'
-        ? { oid: e.oid, mode: e.mode, type: 'file', on: baseKey(e.base) }
+        ? { oid: e.oid, mode: e.mode, type: e.link !== undefined ? 'symlink' : 'file', on: baseKey(e.base) }
         : null
       : blobOf(m.known[p]);
     const have = baseChanges.has(p) ? baseChanges.get(p) : (m.committed[p] ?? null);

@@ -63,5 +63,6 @@ export async function createReadOnlyDirView(dir: string): Promise<WorkspaceView>
     mkdir: (p) => refuse(p),
     remove: (p) => refuse(p),
     rename: (p) => refuse(p),
+    symlink: (p) => refuse(p),
   };
 }

@@ -9,3 +9,4 @@ export {
 export type { DirEntry, EntryStat, EntryType, WorkspaceView } from './view.js';
 export type { ProtectedPathsSource } from './protect.js';
 export { createReadOnlyDirView } from './host-dir-view.js';
+export type { OverlayLower } from './overlay-lower.js';

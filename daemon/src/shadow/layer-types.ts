@@ -7,11 +7,29 @@ export type Base =
   | { type: 'dir' }
   | { type: 'file' | 'symlink'; oid: string; mode: number; size: number; mtimeMs: number; ino: number };
 
-/** One changed path in the layer. File content lives in the object store. */
+/**
+ * One changed path in the layer. File content lives in the object store. A `file` entry with `link` is a
+ * symbolic link the agent made (a sandboxed command's `ln -s`): `link` is its target, `oid` the blob of
+ * that text (what git stores for a link), `mode` 0o777.
+ */
 export type Entry =
-  | { kind: 'file'; oid: string; mode: number; size: number; mtimeMs: number; base: Base; from?: string }
+  | {
+      kind: 'file';
+      oid: string;
+      mode: number;
+      size: number;
+      mtimeMs: number;
+      base: Base;
+      from?: string;
+      link?: string;
+    }
   | { kind: 'deleted'; base: Base }
   | { kind: 'dir'; base: Base; opaque: boolean };
+
+/** Whether an entry is a symlink the agent made (a `file` entry with a link target). */
+export function isLinkEntry(e: Entry | undefined): e is Extract<Entry, { kind: 'file' }> & { link: string } {
+  return e?.kind === 'file' && e.link !== undefined;
+}
 
 /** A blob as the shadow history holds it. */
 export interface Blob {

@@ -2,7 +2,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
 import { blobOid } from './git.js';
 import type { LayerStore } from './layer.js';
-import type { Entry } from './layer-types.js';
+import { type Entry, isLinkEntry } from './layer-types.js';
 import type { Mutex } from './mutex.js';
 import { type PathRules, resolvePath } from './paths.js';
 import type { ProtectedGlobs } from './protect.js';
@@ -46,6 +46,10 @@ export class LayeredReads {
       owns: (rel) => {
         const e = this.entries[rel];
         return !e ? null : e.kind === 'dir' && !e.opaque ? 'dir' : 'all';
+      },
+      linkOf: (rel) => {
+        const e = this.entries[rel];
+        return isLinkEntry(e) ? e.link : null;
       },
     };
   }
@@ -91,7 +95,7 @@ export class LayeredReads {
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
     if (!f) return null;
-    if ('layer' in f) return f.layer.kind === 'file' ? { oid: f.layer.oid } : null;
+    if ('layer' in f) return f.layer.kind === 'file' && !isLinkEntry(f.layer) ? { oid: f.layer.oid } : null;
     return { real: rel };
   }
 
@@ -127,6 +131,7 @@ export class LayeredReads {
     if (!f) throw notFound(p);
     if ('layer' in f) {
       if (f.layer.kind !== 'file') throw notAFile(p, 'is_directory');
+      if (isLinkEntry(f.layer)) throw notFound(p);
       return new Uint8Array(await this.store.readObject(f.layer.oid));
     }
     const opened = await this.store.real.openFile(rel);
@@ -196,7 +201,7 @@ export class LayeredReads {
       if (k === rel || parentOf(k) !== rel) continue;
       const name = k.slice(rel === '' ? 0 : rel.length + 1);
       if (e.kind === 'deleted') out.delete(name);
-      else out.set(name, e.kind === 'file' ? 'file' : 'dir');
+      else out.set(name, isLinkEntry(e) ? 'symlink' : e.kind === 'file' ? 'file' : 'dir');
     }
     return [...out]
       .map(([name, type]) => ({ name, type }))

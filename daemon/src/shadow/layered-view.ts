@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { LayeredReads, notAFile, notFound, parentOf, typeOf, under } from './layered-read.js';
-import type { Base, Entry } from './layer-types.js';
+import { type Base, type Entry, isLinkEntry } from './layer-types.js';
 import { resolvePath, splitRelative } from './paths.js';
 import type { EntryType, WorkspaceView } from './view.js';
 
@@ -65,6 +65,30 @@ export class LayeredView extends LayeredReads implements WorkspaceView {
     });
   }
 
+  /**
+   * Makes a symbolic link `p` → `target` in the layer (what a sandboxed command's `ln -s` becomes). The
+   * target is kept as written, never resolved here: reads through it follow it like a real link (and are
+   * refused when it leads outside), and accept creates the link itself, never writing through it.
+   */
+  async symlink(p: string, target: string): Promise<void> {
+    this.live(p);
+    if (target === '' || target.includes('\0') || Buffer.byteLength(target) > 4096)
+      throw new ShadowboxError(ErrorCodes.ToolFailed, 'invalid_link_target', `not a usable link target for ${p}`, {
+        path: p,
+      });
+    const seen: Seen = new Map();
+    const rel = await resolvePath(this.rules, p, { intent: 'write', followLast: false, seen });
+    await this.guardPath(rel, p);
+    await this.lock.run(async () => {
+      this.live(p);
+      await this.ensureParents(rel, p, seen);
+      const kind = await this.kindOf(rel, seen);
+      if (kind === 'dir') throw notAFile(p, 'is_directory');
+      await this.symlinkEntry(rel, target, await this.store.putBytes(Buffer.from(target)), seen);
+      await this.store.save();
+    });
+  }
+
   async remove(p: string): Promise<void> {
     this.live(p);
     const rel = await resolvePath(this.rules, p, { intent: 'write', followLast: false });
@@ -100,7 +124,7 @@ export class LayeredView extends LayeredReads implements WorkspaceView {
   private async kindOf(rel: string, seen?: Seen): Promise<EntryType | null> {
     const f = this.lookup(rel);
     if (!f) return null;
-    if ('layer' in f) return f.layer.kind === 'file' ? 'file' : 'dir';
+    if ('layer' in f) return isLinkEntry(f.layer) ? 'symlink' : f.layer.kind === 'file' ? 'file' : 'dir';
     const st = await (seen?.get(rel) ?? this.store.real.lstat(rel));
     return st ? typeOf(st) : null;
   }
@@ -193,6 +217,28 @@ export class LayeredView extends LayeredReads implements WorkspaceView {
     this.store.markDirty(rel);
   }
 
+  /** Puts a link entry at `rel` (caller holds the lock; parents exist). */
+  private async symlinkEntry(rel: string, target: string, oid: string, seen?: Seen): Promise<void> {
+    const prev = this.entries[rel];
+    // Like a file's base: below a folder the layer removed or replaced, nothing real is the base.
+    const base: Base = prev
+      ? prev.base
+      : this.hiddenByAncestor(rel)
+        ? { type: 'none' }
+        : await this.store.baseFor(rel, await (seen?.get(rel) ?? this.store.real.lstat(rel)));
+    this.entries[rel] = {
+      kind: 'file',
+      oid,
+      mode: 0o777,
+      size: Buffer.byteLength(target),
+      mtimeMs: Date.now(),
+      base,
+      link: target,
+    };
+    this.store.m.known[rel] ??= base;
+    this.store.markDirty(rel);
+  }
+
   private async removeIn(rel: string, p: string): Promise<void> {
     const kind = await this.kindOf(rel);
     if (kind === null) throw notFound(p);
@@ -258,6 +304,14 @@ export class LayeredView extends LayeredReads implements WorkspaceView {
       for (const child of await this.listAll(a, from))
         await this.renameIn(`${a}/${child.name}`, `${b}/${child.name}`, from, to);
       await this.removeIn(a, from);
+      return;
+    }
+    const moved = this.entries[a];
+    if (kind === 'symlink' && isLinkEntry(moved)) {
+      // A link the agent made moves whole (its target text unchanged).
+      this.dropOrDelete(a, moved);
+      this.noteDeleted(a);
+      await this.symlinkEntry(b, moved.link, moved.oid);
       return;
     }
     if (kind !== 'file')

@@ -22,6 +22,8 @@ export interface PathRules {
   protectedPrefixes: string[];
   /** The layer's own entry for a canonical path (its ancestors already walked; O(1)). */
   owns(rel: string): LayerOwnership;
+  /** The target of a symlink the layer holds at a canonical path (one the agent made), else null; O(1). */
+  linkOf?(rel: string): string | null;
 }
 
 export interface ResolveOptions {
@@ -134,10 +136,29 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
   }
   // Once the layer owns a prefix whole, or the real tree stops being a plain folder, nothing below is real.
   let layerOnly = false;
+  /** Continues the walk at a link's target (a real link's or one the layer holds), refused when it leaves the root. */
+  const follow = (target: string, i: number): void => {
+    if (++links > MAX_LINKS) throw outside('symlink_loop', input, `too many levels of symbolic links: ${input}`);
+    const abs = path.resolve(path.join(rules.root, done), target);
+    if (abs !== rules.root && !abs.startsWith(rules.root + path.sep))
+      throw outside('symlink_outside', input, `symlink leads outside the workspace: ${input}`);
+    const targetRel = path.relative(rules.root, abs);
+    done = '';
+    pending = [...(targetRel === '' ? [] : targetRel.split(path.sep)), ...pending.slice(i + 1)];
+    checkSize(pending, input);
+    layerOnly = false;
+  };
   for (let i = 0; i < pending.length; i++) {
     const name = pending[i];
     const rel = done === '' ? name : `${done}/${name}`;
     const isLast = i === pending.length - 1;
+    // A link the layer holds is followed like a real one (and, like one, never to outside the root).
+    const layerLink = rules.linkOf?.(rel) ?? null;
+    if (layerLink !== null && (!isLast || options.followLast)) {
+      follow(layerLink, i);
+      i = -1;
+      continue;
+    }
     const own = layerOnly ? 'all' : rules.owns(rel);
     if (own === 'all' || (isLast && !options.followLast)) {
       add(name);
@@ -160,17 +181,8 @@ export async function resolvePath(rules: PathRules, input: string, options: Reso
       add(name);
       continue;
     }
-    if (++links > MAX_LINKS) throw outside('symlink_loop', input, `too many levels of symbolic links: ${input}`);
-    const target = await readlink(path.join(rules.root, rel));
-    const abs = path.resolve(path.join(rules.root, done), target);
-    if (abs !== rules.root && !abs.startsWith(rules.root + path.sep))
-      throw outside('symlink_outside', input, `symlink leads outside the workspace: ${input}`);
-    const targetRel = path.relative(rules.root, abs);
-    done = '';
-    pending = [...(targetRel === '' ? [] : targetRel.split(path.sep)), ...pending.slice(i + 1)];
-    checkSize(pending, input);
+    follow(await readlink(path.join(rules.root, rel)), i);
     i = -1;
-    layerOnly = false;
   }
   const rel = done;
   if (options.intent === 'write') checkProtected(rules, rel, input);

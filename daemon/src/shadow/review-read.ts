@@ -32,10 +32,13 @@ export async function statusOf(s: ReviewedSession): Promise<ResultOf<typeof Shad
   return { sessionId: s.id, workspace: s.root, files, commits, undoable: s.store.m.accepts.length };
 }
 
-/** The `symlink` field of an item whose old side is a link. */
-async function symlinkOf(s: ReviewedSession, it: ReviewItem): Promise<{ symlink?: string }> {
+/** The `symlink` field of an item whose old side is a link, and `link` when the agent's version is one. */
+async function symlinkOf(s: ReviewedSession, it: ReviewItem): Promise<{ symlink?: string; link?: string }> {
   const link = await linkTarget(s.store, it);
-  return link === undefined ? {} : { symlink: link };
+  return {
+    ...(link === undefined ? {} : { symlink: link }),
+    ...(it.next?.link !== undefined ? { link: it.next.link } : {}),
+  };
 }
 
 /** Why: `shadow/diff` — each pending item (of `paths`, when given) with its patch and stable hunk ids. */

@@ -34,6 +34,7 @@ import { diffOf, digest, fileOf, statusOf } from './review-read.js';
 import type { WorkspaceView } from './view.js';
 import { applyUndo } from './undo.js';
 import { watchWorkspace } from './watch.js';
+import { type OverlayLower, writeOverlayLower } from './overlay-lower.js';
 
 export interface ReviewTarget {
   sessionId: string;
@@ -71,6 +72,12 @@ export interface ShadowService {
   undo(t: ReviewTarget, by: string): Promise<ResultOf<typeof ShadowUndo>>;
   exportBranch(t: ReviewTarget, branch: string): Promise<ResultOf<typeof ShadowExport>>;
   file(t: ReviewTarget, path: string): Promise<ResultOf<typeof ShadowFile>>;
+  /**
+   * Writes the session's pending changes into `dir` as an overlayfs lower layer (O(pending changes)):
+   * files, links, new folders, deletions as whiteouts (hard links to `whiteout`, a 0/0 character device),
+   * and whiteouts for `hide` (paths the run must not see). Returns the folders to mark opaque.
+   */
+  writeOverlayLower(t: ReviewTarget, dir: string, opts: { whiteout: string; hide: string[] }): Promise<OverlayLower>;
   /** Watch a workspace's real files (chokidar 5); calls back with changed relative paths (debounced). */
   watch(workspace: string, onChange: (paths: string[]) => void): () => void;
   /** Closes the open files of an idle session's layer (log, blob store); its next use reopens them. */
@@ -420,6 +427,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     async file(t, p) {
       const s = await session(t.sessionId, t.workspace);
       return locked(s, () => fileOf(s, p));
+    },
+
+    async writeOverlayLower(t, dir, opts) {
+      const s = await session(t.sessionId, t.workspace);
+      // Under the session lock: no write, accept or reject changes the layer while it is copied out.
+      return s.lock.run(() => writeOverlayLower(s.store, dir, opts.whiteout, opts.hide));
     },
 
     watch(workspace, onChange) {

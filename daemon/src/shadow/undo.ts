@@ -137,6 +137,8 @@ async function restoreLayer(store: LayerStore, r: AcceptRecord): Promise<void> {
  */
 function rebase(cur: Entry | undefined, wrote: Base, real: Base): Entry | null | undefined {
   const sameFile = (oid: string, mode: number) => real.type === 'file' && real.oid === oid && real.mode === mode;
+  if (cur?.kind === 'file' && cur.link !== undefined)
+    return real.type === 'symlink' && real.oid === cur.oid ? null : { ...cur, base: real };
   if (cur?.kind === 'file')
     return cur.from === undefined && sameFile(cur.oid, cur.mode) ? null : { ...cur, base: real };
   if (cur?.kind === 'deleted') return real.type === 'none' ? null : { kind: 'deleted', base: real };

@@ -22,6 +22,8 @@ export interface WorkspaceView {
   /** Remove a file, or a directory recursively. */
   remove(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
+  symlink(path: string, target: string): Promise<void>;
 }
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';

@@ -33,6 +33,18 @@ export const ConfigFile = z
           .optional(),
       })
       .optional(),
+    /** The shell tool's sandbox limits (docs/sandboxes.md says what each enforces). */
+    shell: z
+      .strictObject({
+        timeoutMs: z.number().int().positive().optional(),
+        maxTimeoutMs: z.number().int().positive().optional(),
+        maxOutputBytes: z.number().int().positive().optional(),
+        maxProcesses: z.number().int().positive().optional(),
+        memoryBytes: z.number().int().positive().optional(),
+        maxFileBytes: z.number().int().positive().optional(),
+        tmpBytes: z.number().int().positive().optional(),
+      })
+      .optional(),
     /** The python tool: default and largest wall time of one run (a call or `--timeout` may ask up to the cap). */
     python: z
       .strictObject({

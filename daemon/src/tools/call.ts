@@ -6,7 +6,7 @@ import type { WorkspaceView } from '../shadow/index.js';
 import type { Logger } from '../state/index.js';
 import { capContent } from './cap.js';
 import { canonicalPaths } from './paths.js';
-import type { Tool, ToolContext, ToolOutput, ToolTarget } from './define.js';
+import type { Tool, ToolContext, ToolOutput, ToolProgress, ToolTarget } from './define.js';
 import { digestInput } from './digest.js';
 import { restrictView } from './restricted-view.js';
 import type { PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
@@ -35,6 +35,7 @@ export interface CallRequest {
   signal: AbortSignal;
   /** Called when the handler is about to run: after the policy, any permission question and the tool.start entry. */
   onRunning?: () => void;
+  onProgress?: (chunk: ToolProgress) => void;
 }
 
 type Decision = NonNullable<ToolCallOutcome['decision']>;
@@ -66,7 +67,10 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
       ? { kind: entry.tool.kind, summary: summarize(entry.tool, req.input).slice(0, 200) }
       : {};
 
-  const finish = async (r: Omit<ToolCallOutcome, 'durationMs' | 'decision'>): Promise<ToolCallOutcome> => {
+  const finish = async (
+    r: Omit<ToolCallOutcome, 'durationMs' | 'decision'>,
+    run?: Record<string, unknown>,
+  ): Promise<ToolCallOutcome> => {
     const out: ToolCallOutcome = {
       ...r,
       ...(decision ? { decision } : {}),
@@ -89,6 +93,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
       outputBytes: Buffer.byteLength(out.output ?? out.content),
       ...(paths?.length ? { paths } : {}),
       ...(out.changed?.length ? { changed: out.changed } : {}),
+      ...(run ? { run } : {}),
     };
     try {
       await deps.audit.append({ type: 'tool.call', workspace: ctx.workspace, sessionId: ctx.sessionId, data });
@@ -259,7 +264,11 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
         sessionId: ctx.sessionId,
         workspace: ctx.workspace,
         view,
+        callId: req.callId,
         ...(ctx.readBuffer ? { readBuffer: ctx.readBuffer } : {}),
+        ...(req.onProgress ? { progress: req.onProgress } : {}),
+        ...(verdict.readOnlyWorkspace ? { readOnly: true } : {}),
+        ...(verdict.deniedPaths?.length ? { denied: verdict.deniedPaths } : {}),
       },
       req.signal,
       deps.logger,
@@ -270,14 +279,17 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   }
   const capped = capContent(output.content, deps.maxContentBytes);
   const full = output.output ?? (capped.truncated ? output.content : undefined);
-  return finish({
-    isError: output.isError ?? false,
-    content: capped.content,
-    ...(full !== undefined ? { output: full } : {}),
-    ...(output.changed?.length ? { changed: output.changed } : {}),
-    ...(output.data ? { data: output.data } : {}),
-    ...(output.isError ? { reason: 'tool_error' } : {}),
-  });
+  return finish(
+    {
+      isError: output.isError ?? false,
+      content: capped.content,
+      ...(full !== undefined ? { output: full } : {}),
+      ...(output.changed?.length ? { changed: output.changed } : {}),
+      ...(output.data ? { data: output.data } : {}),
+      ...(output.isError ? { reason: 'tool_error' } : {}),
+    },
+    output.audit,
+  );
 }
 
 /** Runs the handler with its own signal; a cancel settles the call at once even if the handler ignores it. */

@@ -18,8 +18,20 @@ export interface ToolContext {
    * Only read_file uses it, and only for a path the shadow has not changed (the agent's version is newer).
    */
   readBuffer?: (path: string) => Promise<string | null>;
-  /** Streams partial output to clients while the tool runs (optional). */
-  progress?: (text: string) => void;
+  /** Streams live output to every attached client while the tool runs (shell, python); absent when nobody listens. */
+  progress?: (chunk: ToolProgress) => void;
+  /** The call's id (for what a tool records about it, e.g. the shell proxy's audit entries). */
+  callId?: string;
+  /** The policy lets this call run on a read-only workspace only (read-only mode): a sandboxed command mounts it read-only. */
+  readOnly?: boolean;
+  /** Path globs a deny rule keeps from this call (the view refuses them; a sandboxed command must not see them either). */
+  denied?: readonly { glob: string; rule: string }[];
+}
+
+/** One chunk of a running tool's live output. */
+export interface ToolProgress {
+  stream: 'stdout' | 'stderr';
+  text: string;
 }
 
 /**
@@ -34,6 +46,8 @@ export interface ToolOutput {
   changed?: string[];
   /** Structured extra data for clients (e.g. exit code, duration of a WASI run). */
   data?: Record<string, unknown>;
+  /** What the call's `tool.call` audit entry records besides the outcome (e.g. a command, its exit status, network decisions). */
+  audit?: Record<string, unknown>;
 }
 
 /**
@@ -45,6 +59,10 @@ export interface ToolTarget {
   hosts?: string[];
   /** The port a fetch goes to (rules with a `port` match only it). */
   port?: number;
+  /** A host command (`shell`): rules with a `command` glob match its simple commands. */
+  command?: string;
+  /** The host command asks for the network (through the policy-checked proxy). */
+  network?: boolean;
   /** e.g. a bundle name for run_bundle. */
   resource?: string;
 }

@@ -10,7 +10,9 @@ export {
   type ToolContext,
   type ToolOutput,
   type ToolTarget,
+  type ToolProgress,
 } from './define.js';
+export { LiveOutput } from './live-output.js';
 export { capContent, DEFAULT_MAX_CONTENT_BYTES } from './cap.js';
 export { restrictView, type DeniedPath } from './restricted-view.js';
 export { digestInput } from './digest.js';

@@ -33,6 +33,8 @@ export interface PolicyDecision {
    * the call. The runtime hands the handler a view that refuses them and leaves them out of listings.
    */
   deniedPaths?: DeniedPath[];
+  /** The call may run only on a read-only workspace (read-only mode lets a sandboxed command run that way). */
+  readOnlyWorkspace?: boolean;
 }
 
 /**

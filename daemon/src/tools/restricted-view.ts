@@ -111,5 +111,15 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
       await refuseIfDeniedBelow(from, a);
       return view.rename(a, posix.normalize(b));
     },
+    async symlink(p, target) {
+      // The link's own path is checked (its folder resolved); what it points to is checked when read through.
+      const norm = posix.normalize(p.replaceAll('\\', '/'));
+      const parent = posix.dirname(norm);
+      const dir = await check(parent === '.' ? '' : parent, 'write');
+      const rel = dir ? `${dir}/${posix.basename(norm)}` : posix.basename(norm);
+      const g = hit(rel);
+      if (g) throw refuse(p, rel, g);
+      return view.symlink(rel, target);
+    },
   };
 }

@@ -5,6 +5,7 @@ import type { FetchBridge } from '../net/index.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult, ViewMount } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 import {
+  OUTPUT_HEADER,
   outputBuffer,
   outputBytes,
   type BridgeCall,
@@ -70,6 +71,21 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const stderrBuf = outputBuffer(req.limits.stderrBytes);
   const runEnded = new AbortController();
   const cwd = req.cwd ?? (req.mounts.workspace ? '/workspace' : '/');
+  // Live output: the worker appends to the shared buffers and publishes the count (Atomics); read what is new.
+  const seen = { stdout: 0, stderr: 0 };
+  const pump = () => {
+    for (const [name, buf] of [
+      ['stdout', stdoutBuf],
+      ['stderr', stderrBuf],
+    ] as const) {
+      const n = Atomics.load(new Int32Array(buf, 0, 1), 0);
+      if (n > seen[name]) {
+        req.onOutput?.(name, new Uint8Array(buf, OUTPUT_HEADER + seen[name], n - seen[name]).slice());
+        seen[name] = n;
+      }
+    }
+  };
+  const poll = req.onOutput ? setInterval(pump, 100) : null;
 
   const done = await new Promise<
     { kind: 'done'; m: WorkerMessage } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
@@ -110,6 +126,10 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   });
   port1.close();
   runEnded.abort();
+  if (poll) {
+    clearInterval(poll);
+    pump();
+  }
   deps.pool.release(slot, done.kind === 'done');
 
   let outcome: WasiOutcome;

@@ -127,6 +127,9 @@ export function createOverlayView(root: string): WorkspaceView & { overlay: Map<
       overlay.set(norm(b), data);
       overlay.set(norm(a), null);
     },
+    symlink(p) {
+      return Promise.reject(new Error(`this test view cannot make links: ${p}`));
+    },
   };
   return view;
 }

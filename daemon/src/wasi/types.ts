@@ -69,6 +69,8 @@ export interface WasiRunRequest {
   sessionId?: string;
   /** Real workspace root, for audit entries (defaults to the view's root). */
   workspaceRoot?: string;
+  /** Live output while the module runs (the in-process runner reads its output buffers every 100 ms). */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
 }
 
 /** How a run ended. */

@@ -10,6 +10,8 @@ import { notificationsFor } from './map.js';
 export class BridgeState {
   /** sessionId → the daemon's workspace (a real path). */
   readonly workspaces = new Map<string, string>();
+  /** callId → the tail of a running call's live output (ACP replaces a tool call's content on each update). */
+  readonly live = new Map<string, string>();
   /** sessionId → the cwd the editor gave (its buffers are keyed by paths under it). */
   readonly cwds = new Map<string, string>();
   /** Sessions whose running turn the editor asked to cancel. */

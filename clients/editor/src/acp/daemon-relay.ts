@@ -8,7 +8,14 @@ import {
   type SessionEvent,
 } from '@shadowbox/protocol';
 import type { BridgeState } from './bridge-state.js';
-import { locationsOf, permissionAnswer, permissionOptions, toAcpUpdates, type FileDiffText } from './map.js';
+import {
+  liveOutputUpdate,
+  locationsOf,
+  permissionAnswer,
+  permissionOptions,
+  toAcpUpdates,
+  type FileDiffText,
+} from './map.js';
 
 /**
  * What flows from the daemon to the editor: session events become `session/update`s (with the diffs of
@@ -20,6 +27,12 @@ export function relayDaemonToEditor(s: BridgeState): void {
     const ws = s.workspaces.get(e.sessionId);
     if (!ws) return;
     const ev = e.event;
+    if (ev.type === 'tool_output') {
+      s.send(e.sessionId, [liveOutputUpdate(s.live, ev.callId, ev.text)]);
+      return;
+    }
+    if (ev.type === 'tool_call_update' && (ev.status === 'completed' || ev.status === 'failed'))
+      s.live.delete(ev.callId);
     if (ev.type === 'tool_call_update' && ev.status === 'completed' && ev.changed?.length) {
       // The texts are fetched now; the queue keeps the order of updates.
       s.send(

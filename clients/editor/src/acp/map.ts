@@ -131,6 +131,24 @@ export function toAcpUpdates(
   }
 }
 
+/** Live output sent to the editor per update: the last this many characters of the call's output. */
+export const LIVE_TAIL_CHARS = 8192;
+
+/**
+ * A running call's live output as an ACP update: `tool_call_update` replaces the call's content, so each
+ * one carries the output so far (its tail) — the editor shows it growing while the command runs.
+ */
+export function liveOutputUpdate(live: Map<string, string>, callId: string, text: string): SessionUpdate {
+  const all = ((live.get(callId) ?? '') + text).slice(-LIVE_TAIL_CHARS);
+  live.set(callId, all);
+  return {
+    sessionUpdate: 'tool_call_update',
+    toolCallId: callId,
+    status: 'in_progress',
+    content: [{ type: 'content', content: { type: 'text', text: all } }],
+  };
+}
+
 /** Wraps updates as notifications for one session. */
 export function notificationsFor(sessionId: string, updates: SessionUpdate[]): SessionNotification[] {
   return updates.map((update) => ({ sessionId, update }));

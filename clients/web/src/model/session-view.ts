@@ -4,6 +4,9 @@ export type SessionInfo = ResultOf<typeof SessionAttach>['session'];
 type Body<T extends SessionEventBody['type']> = Extract<SessionEventBody, { type: T }>;
 type ToolUpdate = Body<'tool_call_update'>;
 
+/** How much of a running call's live output the page keeps (its tail). */
+export const LIVE_TAIL_CHARS = 16_384;
+
 /** One block of the transcript; `rev` grows on every change so the renderer redraws only what changed. */
 export type Item =
   | { kind: 'user'; id: string; rev: number; turnId: string; text: string; clientId: string }
@@ -24,6 +27,8 @@ export type Item =
       decision?: ToolUpdate['decision'];
       durationMs?: number;
       changed?: string[];
+      /** The tail of the call's live output while it runs (shell, python); the result replaces it. */
+      live?: string;
     }
   | {
       kind: 'permission';
@@ -213,10 +218,18 @@ export class SessionView {
           status: 'pending',
         });
         break;
+      case 'tool_output': {
+        const t = this.byId.get(b.callId);
+        if (t?.kind !== 'tool' || t.status === 'completed' || t.status === 'failed') break;
+        t.live = ((t.live ?? '') + b.text).slice(-LIVE_TAIL_CHARS);
+        this.touch(t);
+        break;
+      }
       case 'tool_call_update': {
         const t = this.byId.get(b.callId);
         if (t?.kind !== 'tool') break;
         t.status = b.status;
+        if (b.status === 'completed' || b.status === 'failed') delete t.live;
         for (const k of ['output', 'content', 'reason', 'decision', 'durationMs', 'changed'] as const)
           if (b[k] !== undefined) (t as Record<string, unknown>)[k] = b[k];
         if (b.changed?.length) this.reviewRev++;

@@ -134,6 +134,8 @@ export class TranscriptRenderer {
             h('span', { className: 'tool-summary' }, item.summary),
             h('span', { className: 'tool-state' }, item.status.replace('_', ' ')),
           ),
+          // The live panel: the end of what a running command prints, as it prints it.
+          item.live !== undefined ? livePanel(item.live) : null,
           h(
             'details',
             { className: 'tool-body' },
@@ -207,4 +209,11 @@ export class TranscriptRenderer {
         break;
     }
   }
+}
+
+/** A running call's live output, scrolled to its end. */
+function livePanel(text: string): HTMLElement {
+  const pre = h('pre', { className: 'tool-live', 'data-testid': 'tool-live', 'aria-live': 'polite' }, text);
+  requestAnimationFrame(() => (pre.scrollTop = pre.scrollHeight));
+  return pre;
 }

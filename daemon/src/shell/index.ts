@@ -1,0 +1,72 @@
+// The host command sandbox: the `shell` tool and `shadowbox exec` — bubblewrap over an overlay of the real
+// workspace, the session's pending changes and its build cache; what a command writes becomes reviewable
+// shadow changes. Other capabilities import only this file.
+import path from 'node:path';
+import type { AuditSink } from '../audit/index.js';
+import type { FetchAuthorizer } from '../net/index.js';
+import type { ShadowService } from '../shadow/index.js';
+import type { Logger } from '../state/index.js';
+import type { Tool } from '../tools/index.js';
+import type { CacheSummary } from './cache.js';
+import { sweepStaleCgroups, type ShellLimits } from './limits.js';
+import { findProgram, probeSandbox, type SandboxProbe } from './probe.js';
+import { ShellSandbox } from './sandbox.js';
+import { createShellTool, type ShellToolInput } from './shell-tool.js';
+
+export { DEFAULT_SHELL_LIMITS, type ShellLimits } from './limits.js';
+export { probeSandbox, type SandboxProbe } from './probe.js';
+export type { CacheSummary } from './cache.js';
+export { describeShellRun, ShellToolInput } from './shell-tool.js';
+export type { ShellRunInput, ShellRunResult } from './sandbox.js';
+
+/** What the daemon wires: the tool (only where the sandbox can run), what the sandbox found, the build cache summary. */
+export interface Shell {
+  /** The `shell` tool, or null where the sandbox cannot run (then it is not offered to the model). */
+  tool: Tool<ShellToolInput> | null;
+  probe: SandboxProbe;
+  /** One line for `shadowbox status`: what it runs with, or what is missing. */
+  detail(): string;
+  ignored(sessionId: string, workspace: string): Promise<CacheSummary>;
+  /** Ends every running command (daemon stop). */
+  close(): void;
+}
+
+/** Dependencies: the state dir, the shadow (pending layer), the person's policy for the proxy's hosts, audit, limits. */
+export interface ShellDeps {
+  stateDir: string;
+  shadow: Pick<ShadowService, 'writeOverlayLower'>;
+  /** The policy's fetch authorizer for the `shell` tool in a session (net's createFetchPolicy). */
+  authorize: (sessionId: string) => FetchAuthorizer;
+  audit?: AuditSink;
+  logger: Logger;
+  limits?: Partial<ShellLimits>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Probes the machine (a real overlay mount and bubblewrap run) and builds the capability. */
+export async function createShell(deps: ShellDeps): Promise<Shell> {
+  const probe = await probeSandbox(path.join(deps.stateDir, 'sandbox-probe'), deps.env);
+  if (!probe.available) deps.logger.info(`shell: not offered (${probe.missing.join('; ')})`);
+  const swept = await sweepStaleCgroups(probe.cgroup).catch(() => 0);
+  if (swept > 0) deps.logger.info(`shell: removed ${swept} cgroup(s) a killed daemon left behind`);
+  const sandbox = new ShellSandbox({
+    stateDir: deps.stateDir,
+    probe,
+    ...(deps.limits ? { limits: deps.limits } : {}),
+    writeOverlayLower: (t, dir, o) => deps.shadow.writeOverlayLower(t, dir, o),
+    ...(deps.audit ? { audit: deps.audit } : {}),
+    logger: deps.logger,
+    git: findProgram('git', deps.env),
+    ...(deps.env ? { env: deps.env } : {}),
+  });
+  return {
+    tool: probe.available ? createShellTool(sandbox, deps.authorize) : null,
+    probe,
+    detail: () =>
+      probe.available
+        ? `${probe.bwrapVersion ?? 'bubblewrap'}, overlayfs in a user namespace${probe.socat ? ', network through the proxy (socat)' : ', no network (socat missing)'}${probe.cgroup ? `, cgroup ${probe.cgroup} limits` : ''}`
+        : probe.missing.join('; '),
+    ignored: (sessionId, workspace) => sandbox.ignored(sessionId, workspace),
+    close: () => sandbox.close(),
+  };
+}

@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import type { Program } from './probe.js';
+import { type RunCgroup } from './limits.js';
+import { CappedOutput, type OutputChunk } from './output.js';
+import { PROXY_PORT, PROXY_SOCKET } from './system-view.js';
+
+/** One launch: the overlay to mount, what bubblewrap shows, the command, and its limits. */
+export interface LaunchSpec {
+  command: string;
+  /** Overlay lower layers, top first (the real workspace last). */
+  lowerDirs: string[];
+  /** null: the workspace is mounted read-only (no upper layer). */
+  upper: { upper: string; work: string } | null;
+  merged: string;
+  /** bubblewrap's arguments up to (not including) `--` and the command. */
+  bwrap: string[];
+  /** prlimit's limit arguments. */
+  prlimit: string[];
+  programs: Record<Program, string>;
+  /** socat's path when the run has network (the proxy bridge inside). */
+  socat: string | null;
+  cgroup: RunCgroup | null;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  signal: AbortSignal;
+  onOutput?: (c: OutputChunk) => void;
+}
+
+/** How a launch ended. */
+export interface LaunchOutcome {
+  /** The command's exit status (128+n when a signal ended it inside); null when it did not start or was killed. */
+  exitCode: number | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** The sandbox could not be set up (the overlay mount or bubblewrap failed): the command never ran. */
+  setupError?: string;
+  durationMs: number;
+  stdout: string;
+  stderr: string;
+  combined: string;
+  truncated: boolean;
+  totalBytes: number;
+}
+
+/** Escapes a path for overlayfs's option string (`,` `:` `\` separate options and layers). */
+export function overlayPath(p: string): string {
+  return p.replace(/[\\,:]/g, (c) => `\\${c}`);
+}
+
+/** The overlay's mount options: lower layers top first; `volatile` (the upper dir is read once, after the run). */
+export function overlayOptions(lowerDirs: string[], upper: LaunchSpec['upper']): string {
+  const lower = `lowerdir=${lowerDirs.map(overlayPath).join(':')}`;
+  if (!upper) return `userxattr,${lower}`;
+  return `userxattr,volatile,${lower},upperdir=${overlayPath(upper.upper)},workdir=${overlayPath(upper.work)}`;
+}
+
+// Runs in the new user and mount namespace (unshare -Urm): mounts the overlay, then becomes prlimit → bwrap.
+const LAUNCHER = [
+  'mount -t overlay overlay -o "$1" "$2" || { echo "shadowbox: the overlay mount failed" >&2; exit 125; }',
+  'shift 2',
+  'exec "$@"',
+].join('\n');
+// Joins the run's cgroups (root only), then becomes setpriv → unshare.
+const JOIN_CGROUP = 'for p in $SBX_CGROUP_PROCS; do echo $$ > "$p" || exit 125; done; exec "$@"';
+// Inside the sandbox with network: socat serves the proxy's socket on loopback, then the command runs.
+const port = PROXY_PORT.toString(16).toUpperCase().padStart(4, '0');
+const WITH_PROXY = [
+  `"$SBX_SOCAT" TCP-LISTEN:${PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_SOCKET} 2>/dev/null &`,
+  'i=0',
+  `while ! grep -q ":${port} 00000000:0000 0A" /proc/net/tcp 2>/dev/null && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done`,
+  'unset SBX_SOCAT',
+  'exec /bin/sh -c "$1"',
+].join('\n');
+
+/** The argv a launch spawns (exported for the bench and tests). */
+export function launchArgv(s: LaunchSpec): { file: string; args: string[]; env: Record<string, string> } {
+  const inner = s.socat ? ['/bin/sh', '-c', WITH_PROXY, 'sh', s.command] : ['/bin/sh', '-c', s.command];
+  const bwrap = [
+    s.programs.bwrap,
+    ...s.bwrap,
+    ...(s.socat ? ['--setenv', 'SBX_SOCAT', s.socat] : []),
+    '--json-status-fd',
+    '3',
+    '--',
+    ...inner,
+  ];
+  const launcher = [
+    s.programs.unshare,
+    '--user',
+    '--map-root-user',
+    '--mount',
+    '--',
+    '/bin/sh',
+    '-c',
+    LAUNCHER,
+    'sh',
+    overlayOptions(s.lowerDirs, s.upper),
+    s.merged,
+    s.programs.prlimit,
+    ...s.prlimit,
+    '--',
+    ...bwrap,
+  ];
+  // The daemon dying (even kill -9) kills the launch: the parent-death signal survives every exec below.
+  const deathSig = [s.programs.setpriv, '--pdeathsig', 'KILL', '--', ...launcher];
+  if (s.cgroup)
+    return {
+      file: '/bin/sh',
+      args: ['-c', JOIN_CGROUP, 'sh', ...deathSig],
+      env: { SBX_CGROUP_PROCS: s.cgroup.procs.join(' '), PATH: '/usr/bin:/bin' },
+    };
+  return { file: deathSig[0], args: deathSig.slice(1), env: { PATH: '/usr/bin:/bin' } };
+}
+
+/**
+ * Why: one place starts a sandboxed command and ends it. The process it spawns becomes bubblewrap
+ * (every step execs the next), whose child is the sandbox's pid 1 with a parent-death signal, so one
+ * SIGKILL — timeout, cancel, daemon stop — ends the whole process tree at once (a pid namespace dies with
+ * its init), and the daemon's own death does too (setpriv --pdeathsig). Output is drained to the end,
+ * kept capped, and passed on live; bubblewrap's status pipe tells a failed setup from the command's exit.
+ */
+export function launch(s: LaunchSpec): Promise<LaunchOutcome> {
+  const started = performance.now();
+  const { file, args, env } = launchArgv(s);
+  const out = new CappedOutput(s.maxOutputBytes);
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env });
+    let timedOut = false;
+    let cancelled = false;
+    let began = false;
+    let exitCode: number | null = null;
+    let status = '';
+    let setupText = '';
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, s.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      kill();
+    };
+    s.signal.addEventListener('abort', onAbort, { once: true });
+    if (s.signal.aborted) onAbort();
+    const read = (stream: Readable | null, name: OutputChunk['stream']) => {
+      stream?.on('data', (d: Buffer) => {
+        if (!began) setupText += d.toString('utf8');
+        out.push(name, d);
+        s.onOutput?.({ stream: name, text: d.toString('utf8') });
+      });
+    };
+    read(child.stdout, 'stdout');
+    read(child.stderr, 'stderr');
+    (child.stdio[3] as Readable | null)?.on('data', (d: Buffer) => {
+      status += d.toString('utf8');
+      if (!began && status.includes('"child-pid"')) {
+        began = true;
+        setupText = '';
+      }
+      const m = /"exit-code"\s*:\s*(-?\d+)/.exec(status);
+      if (m) exitCode = Number(m[1]);
+    });
+    child.on('error', (e) => {
+      setupText += e.message;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      s.signal.removeEventListener('abort', onAbort);
+      const r = out.result();
+      const killed = timedOut || cancelled;
+      resolve({
+        exitCode: killed ? null : (exitCode ?? (began ? code : null)),
+        timedOut,
+        cancelled: cancelled && !timedOut,
+        ...(!began && !killed ? { setupError: setupText.trim() || `the sandbox exited with ${String(code)}` } : {}),
+        durationMs: performance.now() - started,
+        ...r,
+      });
+    });
+  });
+}

@@ -1,0 +1,184 @@
+// Issue 16: `shadowbox exec` — output streamed while the command runs, exit status the command's, Ctrl-C
+// ends the whole tree, `shadowbox status` lists the sandboxes, and where the sandbox cannot run, exec says
+// exactly what is missing and how to enable it. A state dir inside the workspace is invisible to commands.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findProgram } from '../../daemon/src/shell/probe.js';
+import { type TestDaemon, until } from '../helpers/daemon.js';
+import { makeProject, processesWith, runCliAs, sandboxUsers, shellAvailable, startSandboxDaemon } from './harness.js';
+
+for (const as of sandboxUsers()) {
+  describe(`shadowbox exec, daemon as ${as}`, () => {
+    let d: TestDaemon;
+    let skip = '';
+    beforeAll(async () => {
+      d = await startSandboxDaemon(as);
+      const a = await shellAvailable(d);
+      if (!a.ok) {
+        skip = a.why;
+        console.log(`skipped: the host sandbox cannot run here (${a.why})`);
+      }
+    }, 60_000);
+    afterAll(async () => {
+      await d?.stop();
+      await d?.cleanup();
+    });
+
+    it("exits with the command's status, stdout and stderr apart; writes wait for review", async (ctx) => {
+      if (skip) return ctx.skip();
+      const ws = makeProject(as, { 'a.txt': 'A\n' });
+      const r = await runCliAs(
+        as,
+        ['exec', '--', 'sh', '-c', 'echo first; echo err >&2; echo made > out.txt; echo second; exit 7'],
+        d.env,
+        { cwd: ws },
+      ).done;
+      expect(r.code).toBe(7);
+      expect(r.stdout).toBe('first\nsecond\n');
+      expect(r.stderr).toContain('err\n');
+      expect(r.stderr).toContain('1 path changed in the shadow workspace');
+      const review = await runCliAs(as, ['review'], d.env, { cwd: ws }).done;
+      expect(review.stdout).toContain('added    out.txt');
+    }, 60_000);
+
+    it('streams output while the command runs; Ctrl-C ends it and everything it started, exit 130', async (ctx) => {
+      if (skip) return ctx.skip();
+      const ws = makeProject(as, { 'a.txt': 'A\n' });
+      // The command never ends by itself: "ready" can only have been streamed, not printed at the end.
+      let seen = '';
+      const run = runCliAs(as, ['exec', '--', 'sh', '-c', 'echo ready; sleep 1000.875 & sleep 1000.875'], d.env, {
+        cwd: ws,
+        onStdout: (s) => (seen = s),
+      });
+      // argv of the two sleeps themselves (NUL-separated), not of the launchers that carry the script.
+      const sleeps = () => processesWith('sleep\u00001000.875').length;
+      expect(await until(() => seen.includes('ready') && sleeps() === 2, 30_000)).toBe(true);
+      run.kill('SIGINT');
+      const r = await run.done;
+      expect(r.stdout).toBe('ready\n');
+      expect(r.stderr).toContain('cancelled');
+      expect(r.code).toBe(130);
+      expect(await until(() => sleeps() === 0)).toBe(true);
+    }, 60_000);
+
+    it('status lists both sandboxes', async (ctx) => {
+      if (skip) return ctx.skip();
+      const r = await runCliAs(as, ['status'], d.env, { cwd: '/' }).done;
+      expect(r.stdout).toMatch(/wasi\s+available/);
+      expect(r.stdout).toMatch(/shell\s+available: bubblewrap/);
+    }, 30_000);
+  });
+}
+
+for (const as of sandboxUsers())
+  describe(`daemon stop and kill -9 end a running command's tree, daemon as ${as}`, () => {
+    for (const how of ['stop', 'kill'] as const)
+      it(`daemon ${how}`, async (ctx) => {
+        const d = await startSandboxDaemon(as);
+        try {
+          const a = await shellAvailable(d);
+          if (!a.ok) {
+            console.log(`skipped: the host sandbox cannot run here (${a.why})`);
+            return ctx.skip();
+          }
+          const ws = makeProject(as, { 'a.txt': 'A\n' });
+          const marker = how === 'stop' ? '1000.625' : '1000.375';
+          const run = runCliAs(as, ['exec', '--', 'sh', '-c', `sleep ${marker} & sleep ${marker}`], d.env, { cwd: ws });
+          const sleeps = () => processesWith(`sleep\u0000${marker}`).length;
+          expect(await until(() => sleeps() === 2, 30_000)).toBe(true);
+          // As root the run has cgroups (`shadowbox-<daemon pid>-…`); a daemon killed with -9 cannot remove them.
+          const cgroups = () => runCgroups(d.pid);
+          const hadCgroups = cgroups().length > 0;
+          await (how === 'stop' ? d.stop() : d.kill());
+          // SIGTERM: the daemon kills every run before it exits; SIGKILL: the parent-death signal does.
+          expect(await until(() => sleeps() === 0)).toBe(true);
+          await run.done.catch(() => undefined);
+          if (hadCgroups) {
+            // The next daemon's start removes what the killed one left.
+            const next = await startSandboxDaemon(as);
+            await next.stop();
+            await next.cleanup();
+            expect(cgroups()).toEqual([]);
+          }
+        } finally {
+          await d.stop();
+          await d.cleanup();
+        }
+      }, 60_000);
+  });
+
+/** The run cgroups of the daemon with this pid (v1 pids/memory or v2), as the sandbox names them. */
+function runCgroups(pid: number): string[] {
+  const out: string[] = [];
+  for (const parent of ['/sys/fs/cgroup', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory'])
+    for (const name of existsSync(parent) ? readdirSync(parent) : [])
+      if (name.startsWith(`shadowbox-${pid}-`)) out.push(path.join(parent, name));
+  return out;
+}
+
+describe('where the sandbox cannot run', () => {
+  let d: TestDaemon;
+  let bin: string;
+  beforeAll(async () => {
+    // A PATH with everything the sandbox needs except bubblewrap.
+    bin = mkdtempSync(path.join(os.tmpdir(), 'sbx-path-'));
+    for (const p of ['unshare', 'setpriv', 'prlimit', 'getfattr', 'setfattr', 'mknod', 'git', 'sh']) {
+      const at = findProgram(p);
+      if (at) symlinkSync(at, path.join(bin, p));
+    }
+    d = await startSandboxDaemon('self', { PATH: bin });
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+    await d?.cleanup();
+  });
+
+  it('exec says what is missing and how to enable it (exit 69); status says the same; shell is not offered', async () => {
+    const ws = mkdtempSync(path.join(os.tmpdir(), 'sbx-ws-'));
+    mkdirSync(path.join(ws, 'src'));
+    const r = await runCliAs('self', ['exec', '--', 'true'], d.env, { cwd: ws }).done;
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain('the host command sandbox cannot run on this machine');
+    expect(r.stderr).toContain('bwrap is not installed: `sudo apt-get install bubblewrap`');
+    const s = await runCliAs('self', ['status'], d.env, { cwd: '/' }).done;
+    expect(s.stdout).toMatch(/shell\s+not available/);
+    expect(s.stdout).toContain('apt-get install bubblewrap');
+    const c = await d.connect();
+    const { ToolsList } = await import('@shadowbox/protocol');
+    expect((await c.request(ToolsList, {})).tools.map((t) => t.name)).not.toContain('shell');
+    c.dispose();
+  }, 60_000);
+});
+
+describe('a state dir inside the workspace', () => {
+  it('is invisible to commands (and unwritable)', async (ctx) => {
+    const ws = makeProject('self', { 'a.txt': 'A\n' });
+    const stateDir = path.join(ws, '.shadowbox-state');
+    mkdirSync(stateDir, { mode: 0o700 });
+    const { startTestDaemon } = await import('../helpers/daemon.js');
+    const d = await startTestDaemon({ stateDir, web: false });
+    try {
+      const a = await shellAvailable(d);
+      if (!a.ok) {
+        console.log(`skipped: the host sandbox cannot run here (${a.why})`);
+        return ctx.skip();
+      }
+      const r = await runCliAs(
+        'self',
+        ['exec', '--', 'sh', '-c', 'ls -a; ls .shadowbox-state; echo x > .shadowbox-state/pwn'],
+        d.env,
+        {
+          cwd: ws,
+        },
+      ).done;
+      expect(r.stdout).not.toContain('.shadowbox-state');
+      expect(r.stderr).toContain('.shadowbox-state');
+      expect(existsSync(path.join(stateDir, 'pwn'))).toBe(false);
+    } finally {
+      await d.stop();
+      await d.cleanup();
+    }
+  }, 60_000);
+});
