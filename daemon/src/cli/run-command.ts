@@ -22,7 +22,7 @@ export function retryLine(e: Extract<SessionEvent['event'], { type: 'model_retry
 export function renderPlain(
   e: SessionEvent['event'],
   write: (s: string) => void,
-  state: { midLine: boolean; execCalls?: Set<string> },
+  state: { midLine: boolean; execCalls?: Set<string>; live?: Map<string, string> },
 ): void {
   const line = (s: string) => {
     if (state.midLine) write('\n');
@@ -38,13 +38,23 @@ export function renderPlain(
       line(`▸ ${e.tool} (${e.kind}) ${e.summary}`);
       if (e.kind === 'execute') (state.execCalls ??= new Set()).add(e.callId);
       break;
+    case 'tool_output': {
+      // Live output of a running command (shell, python): whole lines as they come, under the call.
+      const live = (state.live ??= new Map());
+      const lines = ((live.get(e.callId) ?? '') + e.text).split('\n');
+      live.set(e.callId, lines.pop() ?? '');
+      for (const l of lines) line(`  │ ${l}`);
+      break;
+    }
     case 'tool_call_update':
       if (e.status === 'completed' || e.status === 'failed') {
+        const rest = state.live?.get(e.callId);
+        if (rest) line(`  │ ${rest}`);
         line(
           `  ${e.status === 'completed' ? '✓' : '✗'} ${e.status}${e.durationMs !== undefined ? ` in ${Math.round(e.durationMs)} ms` : ''}${e.status === 'failed' && e.content ? `: ${e.content.split('\n')[0].slice(0, 200)}` : ''}`,
         );
-        // What code printed is the point of running it: show its first lines.
-        if (e.status === 'completed' && e.content && state.execCalls?.has(e.callId)) {
+        // What code printed is the point of running it: show its first lines (unless they were shown live).
+        if (e.status === 'completed' && e.content && state.execCalls?.has(e.callId) && !state.live?.has(e.callId)) {
           const lines = e.content.split('\n');
           for (const l of lines.slice(0, 8)) line(`  │ ${l}`);
           if (lines.length > 8) line(`  │ … ${plural(lines.length - 8, 'more line')}`);
