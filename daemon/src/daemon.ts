@@ -228,15 +228,16 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       sandboxes: () => wired.sandboxes(),
     });
 
-    if (transports.includes('socket')) {
-      await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
-      socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
-    }
+    // The web server first: a client that reaches the socket (an auto-starting `shadowbox web`) must find webUrl set.
     if (o.wsPort !== undefined) {
       http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) =>
         listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }),
       );
       wired.onHttp?.(http);
+    }
+    if (transports.includes('socket')) {
+      await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
+      socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
     }
     if (o.stdio) {
       const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);
