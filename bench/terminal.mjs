@@ -15,7 +15,9 @@ import { MarkdownLines } from '../clients/terminal/dist/markdown.js';
 import { Screen } from '../clients/terminal/dist/screen.js';
 import { Transcript } from '../clients/terminal/dist/transcript.js';
 import { lookFor } from '../clients/terminal/dist/io.js';
-import { interleaveMeasured, row } from './lib/interleave.mjs';
+import { hunkLines } from '../clients/terminal/dist/diff-format.js';
+import { HIGHLIGHT_MAX_CHARS } from '../clients/terminal/dist/highlight.js';
+import { interleave, interleaveMeasured, row } from './lib/interleave.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'daemon/bin/shadowbox.js');
@@ -52,6 +54,46 @@ function deltasPerSecond(tty, n) {
   t.event({ sessionId: 's', seq, time, event: { type: 'turn_end', turnId: 't', stopReason: 'end_turn' } });
   screen.close();
   return (n / ms) * 1000;
+}
+
+/**
+ * /review's hunk lines with colors on: syntax colors (highlight.js) and word marks, per line, against the same
+ * lines colored by their +/- prefix only (the review before highlighting), interleaved over 7 rounds. Two
+ * sizes: 120 edited TypeScript pairs (under HIGHLIGHT_MAX_CHARS: highlighted) and 1000 pairs (over it: word
+ * marks only).
+ */
+export async function reviewRows() {
+  const on = pc.createColors(true);
+  const prefixOnly = (l) => (l.startsWith('+') ? on.green(l) : l.startsWith('-') ? on.red(l) : l);
+  const out = [];
+  for (const pairs of [120, 1000]) {
+    const hunk = [];
+    for (let i = 0; i < pairs; i++) {
+      hunk.push(`-  const value${i} = compute(input, { retries: ${i % 7}, label: 'old label ${i}' }); // first`);
+      hunk.push(`+  const value${i} = compute(input, { retries: ${(i + 1) % 7}, label: 'new label ${i}' }); // second`);
+    }
+    const r = await interleave(
+      7,
+      () => hunkLines(hunk, on, 'typescript'),
+      () => hunk.map(prefixOnly),
+    );
+    const perLine = (st) => ({
+      ...st,
+      median: (st.median * 1000) / hunk.length,
+      min: (st.min * 1000) / hunk.length,
+      max: (st.max * 1000) / hunk.length,
+    });
+    const chars = hunk.reduce((n, l) => n + l.length, 0);
+    out.push(
+      row(
+        `/review hunk lines, ${hunk.length} TypeScript lines (${chars > HIGHLIGHT_MAX_CHARS ? 'over the highlight cap: word marks only' : 'syntax colors + word marks'})`,
+        { subject: perLine(r.subject), baseline: perLine(r.baseline) },
+        `${chars} chars; baseline: the same lines colored by their +/- prefix only`,
+        'µs/line',
+      ),
+    );
+  }
+  return out;
 }
 
 function runCli(args, env, input = '') {
@@ -97,6 +139,8 @@ export async function run() {
     ratio: tty / pipe,
     note: 'baseline: the same deltas on a pipe (raw write)',
   });
+
+  rows.push(...reviewRows());
 
   const state = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-term-'));
   const ws = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-ws-'));

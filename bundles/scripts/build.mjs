@@ -6,7 +6,7 @@
 // sources) in bundles/.cache/builds/NAME/<hash>/, so unchanged bundles are not rebuilt.
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fetchSource, unpackSource } from './debian-source.mjs';
 import { BUNDLES, bundlesLib, CACHE, parseArgs, run, signingKeys } from './lib.mjs';
@@ -64,6 +64,7 @@ async function parallel(tasks, n = 2) {
 
 /** Builds (or reuses the cached build of) one recipe; returns { manifest, files, cached, buildMs, recipeHash }. */
 export async function buildRecipe(name, opts = {}) {
+  const progress = opts.progress ?? (() => {});
   const recipeDir = join(BUNDLES, 'official', name);
   const recipe = await import(pathToFileURL(join(recipeDir, 'recipe.mjs')).href);
   const template = JSON.parse(await readFile(join(recipeDir, 'manifest.template.json'), 'utf8'));
@@ -77,6 +78,7 @@ export async function buildRecipe(name, opts = {}) {
   const recipeHash = h.digest('hex');
   const cacheDir = join(CACHE, 'builds', name, recipeHash);
   if (!opts.force && (await stat(join(cacheDir, 'manifest.json')).catch(() => null))) {
+    progress(`recipe ${recipeHash.slice(0, 12)} unchanged: using the cached build`);
     const manifest = JSON.parse(await readFile(join(cacheDir, 'manifest.json'), 'utf8'));
     const files = new Map();
     for (const f of manifest.files) files.set(f.path, await readFile(join(cacheDir, 'files', f.path)));
@@ -91,7 +93,9 @@ export async function buildRecipe(name, opts = {}) {
   let sourceDateEpoch = 0;
   const srcDirs = {};
   const sourceFiles = {};
+  progress(`recipe ${recipeHash.slice(0, 12)}: building${opts.force ? ' (--force)' : ''}`);
   for (const s of recipe.sources) {
+    progress(`fetching the Debian source ${s.package} ${s.version}`);
     const got = await fetchSource(s.package, s.version);
     sources.push({ name: s.package, version: got.version, files: got.files });
     sourceFiles[s.package] = got;
@@ -126,11 +130,21 @@ export async function buildRecipe(name, opts = {}) {
     sourceDateEpoch,
     env,
     baseFlags: base,
-    run: (cmd, args, o = {}) => run(cmd, args, { env, ...o }),
-    cc: (args, o = {}) => run('clang-19', [...base, ...args], { env, ...o }),
+    run: (cmd, args, o = {}) => {
+      progress(`$ ${[cmd, ...args].join(' ').slice(0, 140)}`);
+      return run(cmd, args, { env, ...o });
+    },
+    cc: (args, o = {}) => {
+      const src = args.filter((a) => /\.(c|cc|cpp|S)$/.test(a)).map((a) => basename(a));
+      const out = args[args.indexOf('-o') + 1];
+      progress(src.length ? `cc ${src.join(' ').slice(0, 120)}` : `link ${out ? basename(out) : ''}`);
+      return run('clang-19', [...base, ...args], { env, ...o });
+    },
     parallel,
   };
+  progress('compiling (clang-19 → wasm32-wasi)');
   const result = await recipe.build(ctx);
+  progress(`compiled in ${((performance.now() - t0) / 1000).toFixed(1)} s; storing the build in the cache`);
   const files = new Map();
   const manifestFiles = [];
   for (const [path, hostPath] of Object.entries(result.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -170,6 +184,7 @@ export async function buildAndPublish(name, opts = {}) {
   const channel = opts.channel ?? 'stable';
   const b = await buildRecipe(name, opts);
   const keys = await signingKeys(lib);
+  opts.progress?.(`signing and publishing into ${outDir} (files that hold the same bytes are left as they are)`);
   const pub = await lib.publishBundle(outDir, b.manifest, b.files, keys.bundles);
   // Re-sign the index only when the entry changed, the signer changed, or it expires within a week.
   const now = new Date();
@@ -213,7 +228,7 @@ export async function buildAndPublish(name, opts = {}) {
   // Mirrors serve the root history under keys/ so clients can rotate (N → N+1) from them.
   await mkdir(join(outDir, 'keys'), { recursive: true });
   for (const f of (await readdir(join(BUNDLES, 'keys'))).filter((n) => /^(root|\d+\.root)\.json$/.test(n)))
-    await cp(join(BUNDLES, 'keys', f), join(outDir, 'keys', f));
+    await lib.writeIfChanged(join(outDir, 'keys', f), await readFile(join(BUNDLES, 'keys', f)));
   await mkdir(join(CACHE, 'reports'), { recursive: true });
   if (!b.cached) await writeFile(join(CACHE, 'reports', `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   return report;
@@ -226,7 +241,27 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(2);
   }
   for (const name of args._) {
-    const r = await buildAndPublish(name, { out: args.out, channel: args.channel, force: Boolean(args.force) });
+    // Progress on stderr as it happens, with the time since the start; a long silent step (make) gets a
+    // heartbeat line every 15 s so a build never looks stuck.
+    const t0 = performance.now();
+    const since = () => `${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s`;
+    let last = 'starting';
+    const progress = (msg) => {
+      last = msg;
+      console.error(`${name} ${since()}  ${msg}`);
+    };
+    const beat = setInterval(() => console.error(`${name} ${since()}  … still working (${last.slice(0, 60)})`), 15_000);
+    let r;
+    try {
+      r = await buildAndPublish(name, {
+        out: args.out,
+        channel: args.channel,
+        force: Boolean(args.force),
+        progress,
+      });
+    } finally {
+      clearInterval(beat);
+    }
     const sizes = r.files.map((f) => `${f.path} ${(f.bytes / 1024).toFixed(0)} KiB`).join(', ');
     console.log(
       `${r.name}@${r.version}: ${r.cached ? 'cached (recipe unchanged)' : `built in ${(r.buildMs / 1000).toFixed(1)} s`}; ${sizes}; archive ${(r.archiveBytes / 1024).toFixed(0)} KiB; signed (${r.signedBy}) ${r.keyIds.map((k) => k.slice(0, 12)).join(',')}; index v${r.indexVersion}; ${r.out}`,

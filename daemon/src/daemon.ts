@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults, ErrorCodes } from '@shadowbox/protocol';
+import { Defaults, ErrorCodes, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
 import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
@@ -62,6 +62,8 @@ export interface CapabilityContext {
 export interface Capabilities {
   sessionDeps: Omit<SessionManagerDeps, 'stateDir' | 'logger'>;
   providers: string[];
+  /** The model settings read from the environment at start (daemon/status; secrets as fingerprints). */
+  environment?: () => ResultOf<typeof DaemonStatus>['environment'];
   wasiRunners: string[];
   /** The sandboxes and whether each can run here (daemon/status, `shadowbox status`). */
   sandboxes: () => { name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[];
@@ -221,19 +223,21 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       stateDir: paths.stateDir,
       socketPath: () => socket?.path ?? null,
       webUrl: () => http?.url ?? null,
+      environment: () => wired.environment?.() ?? [],
       stop: () => void stop(),
       sandboxes: () => wired.sandboxes(),
     });
 
-    if (transports.includes('socket')) {
-      await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
-      socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
-    }
+    // The web server first: a client that reaches the socket (an auto-starting `shadowbox web`) must find webUrl set.
     if (o.wsPort !== undefined) {
       http = await listenWeb(o.wsPort, path.join(paths.stateDir, 'web.port'), (port) =>
         listenHttp({ port, token, maxBytes, onChannel, log: (m) => logger.info(m) }),
       );
       wired.onHttp?.(http);
+    }
+    if (transports.includes('socket')) {
+      await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
+      socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
     }
     if (o.stdio) {
       const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);

@@ -47,7 +47,7 @@ import { userInstructionsFile, webFetchPort, workspaceReader } from './wiring-ag
 export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabilities> {
   const { paths, env, logger } = ctx;
   const stateDir = paths.stateDir;
-  const { config } = await loadConfig(paths.configFile, env);
+  const { config, file: configFile } = await loadConfig(paths.configFile, env);
   // The sessions' event logs record the audit seq of each tool call: the audit log checks itself against them.
   const audit = createAuditLog({
     stateDir,
@@ -83,8 +83,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     throw new ShadowboxError(
       ErrorCodes.ConfigInvalid,
       'config_invalid',
-      `config.json: mcpServers.${issue.path.join('.')}: ${issue.message}`,
-      { path: ['mcpServers', ...issue.path.map(String)] },
+      `${configFile ?? 'config.json'}: mcpServers.${issue.path.join('.')}: ${issue.message}`,
+      { file: configFile, path: ['mcpServers', ...issue.path.map(String)] },
     );
   }
   const maxTurns = envInt(env, 'SHADOWBOX_MAX_TURNS') || config.maxTurns || 25;
@@ -210,9 +210,23 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     watched.set(
       workspace,
       shadow.watch(workspace, (changed) => {
-        void shadow
-          .status({ sessionId: ctx.sessions().latest(workspace)?.id ?? '', workspace })
-          .then((s) => s.files.map((f) => f.path).filter((p) => changed.includes(p)))
+        // Stale items of every session with pending changes there (not only the latest session's).
+        const staleOf = async () => {
+          const ids = ctx
+            .sessions()
+            .list(workspace)
+            .map((s) => s.sessionId);
+          const stale = new Set<string>();
+          for (const c of await shadow.pending(workspace, ids)) {
+            if (c.files === 0) continue;
+            const t = { sessionId: c.sessionId, workspace };
+            const s = await shadow.status(t);
+            releaseIfIdle(shadow, ctx.sessions, t);
+            for (const f of s.files) if (changed.includes(f.path)) stale.add(f.path);
+          }
+          return [...stale];
+        };
+        void staleOf()
           .catch(() => [] as string[])
           .then((stale) => {
             for (const c of ctx.clients.list())
@@ -234,6 +248,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   return {
     providers: models.providers(),
+    environment: () => models.environment(),
     wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
     sandboxes: () => [
       {
@@ -407,6 +422,12 @@ function reviewPort(
     }
   };
   return {
+    // Counting opens the sessions' layers: the idle ones let go of their files again afterwards.
+    pending: async (ws, ids) => {
+      const counts = await shadow.pending(ws, ids);
+      for (const c of counts) releaseIfIdle(shadow, sessions, { sessionId: c.sessionId, workspace: ws });
+      return counts;
+    },
     // The build output sandboxed commands left in the session's cache: a count, and the paths when asked.
     status: (t, includeIgnored) =>
       after(

@@ -87,6 +87,10 @@ export const ErrorReasons = {
     not_attached: 'Attach to the session first.',
     daemon_unavailable: 'The language server has no daemon connection right now (it reconnects by itself).',
   },
+  SessionAmbiguous: {
+    several_sessions_pending:
+      'More than one session of the workspace has pending changes; name one (`data.sessions`: id, title, files).',
+  },
 
   PathOutsideWorkspace: {
     path_escape: 'The path leaves the workspace (`..`).',
@@ -194,6 +198,8 @@ export const ErrorReasons = {
 
   HunkNotFound: {
     hunk_does_not_apply: 'The hunks of the file no longer apply.',
+    bad_line_range:
+      'A hunk line selection (`path#id:LINES`) is not a list of line numbers or ranges inside the hunk, or selects no change.',
     not_pending: 'Nothing is pending for that path.',
     unknown_hunk: 'No pending hunk with that id (unknown, or already accepted or rejected).',
     positional_hunk_id: 'Hunks are named by their stable id, not by position.',
@@ -402,6 +408,7 @@ export const ErrorCodeDocs = {
   NotDriver: 'The client is attached but does not hold the driver role.',
   SessionBusy: 'The session is running a turn.',
   NotAttached: 'The client is not attached to the session.',
+  SessionAmbiguous: 'A workspace-wide request cannot tell which session it means; it is refused rather than guessed.',
   PathOutsideWorkspace: 'A path resolves outside the workspace.',
   PathProtected: 'A path is protected from writes.',
   FileNotFound: 'No such file or directory.',

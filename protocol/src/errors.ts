@@ -34,6 +34,8 @@ export const ErrorCodes = {
   NotDriver: -33101,
   SessionBusy: -33102,
   NotAttached: -33103,
+  /** A workspace target names several sessions (e.g. more than one has pending changes); `data.sessions` lists them. */
+  SessionAmbiguous: -33104,
 
   // -332xx: workspace paths and file tools.
   PathOutsideWorkspace: -33200,

@@ -14,3 +14,4 @@ export * from './buffers.js';
 export * from './methods.js';
 export * from './transport.js';
 export { renderProtocolDocs } from './render-docs.js';
+export * from './audit-summary.js';

@@ -111,6 +111,25 @@ export const DaemonStatus = defineRequest({
     clients: z.array(z.object({ clientId: z.string(), name: z.string(), kind: z.string(), transport: z.string() })),
     sessions: z.number().int(),
     rssBytes: z.number().int(),
+    environment: z
+      .array(
+        z.object({
+          name: z.string().describe('An environment variable the daemon read its model settings from.'),
+          set: z.boolean(),
+          secret: z.boolean().describe('An API key: only its fingerprint is sent, never the value.'),
+          value: z.string().optional().describe('The value, for settings that are not secret (base URLs, the model).'),
+          fingerprint: z
+            .string()
+            .optional()
+            .describe(
+              'First 12 hex digits of the SHA-256 of a secret value, so a client can tell whether its own differs.',
+            ),
+        }),
+      )
+      .default([])
+      .describe(
+        'The model settings the daemon took from the environment of the command that started it (it keeps them until it restarts): clients compare them with their own environment and say which differ and how to restart the daemon.',
+      ),
     sandboxes: z
       .array(
         z.object({

@@ -36,6 +36,7 @@ export const allMessages: ReadonlyArray<AnyRequestDef | AnyNotificationDef> = [
   tools.ToolsCall,
   tools.PolicyList,
   tools.PolicySetRules,
+  shadow.ShadowPending,
   shadow.ShadowStatus,
   shadow.ShadowDiff,
   shadow.ShadowAccept,

@@ -66,6 +66,10 @@ export const SessionInfo = z.object({
   driver: z.string().nullable().describe('clientId holding the driver role (may prompt), or null.'),
   attached: z.array(z.string()).describe('clientIds attached now.'),
   events: z.number().int().describe('Number of events in the log.'),
+  prompts: z
+    .number()
+    .int()
+    .describe('Prompts sent in the session (0 for sessions of CLI tool commands such as `shadowbox python`).'),
   mcpServers: z
     .array(z.string())
     .optional()
@@ -190,6 +194,17 @@ export const SessionEventBody = z.discriminatedUnion('type', [
     callId: z.string(),
     outcome: PermissionOutcome,
     by: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('model_retry'),
+    turnId: z.string(),
+    attempt: z.number().int().describe('The attempt about to start (2 for the first retry).'),
+    maxAttempts: z.number().int(),
+    url: z.string().describe('The endpoint that failed (no credentials).'),
+    reason: z
+      .string()
+      .describe('network, timeout, rate_limited, server_error or overloaded (the ProviderUnavailable reasons).'),
+    message: z.string().describe('The cause, e.g. "connect ECONNREFUSED 127.0.0.1:11434" or "HTTP 503".'),
   }),
   // Keys in the order the daemon writes them (type and turnId first), so a parsed event serializes the same.
   z

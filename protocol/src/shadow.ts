@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { defineNotification, defineRequest } from './define.js';
 
 const Target = z.object({
-  workspace: z.string().optional().describe('Workspace directory; with no sessionId the latest session on it is used.'),
+  workspace: z
+    .string()
+    .optional()
+    .describe(
+      'Workspace directory, when no sessionId is given: the one session of it with pending changes; with none pending, the latest session (shadow/undo: the session that made the newest accept). Several sessions with pending changes are refused (SessionAmbiguous, several_sessions_pending), never guessed.',
+    ),
   sessionId: z.string().optional(),
 });
 
@@ -85,7 +90,7 @@ const Selection = z.object({
     .array(z.string())
     .default([])
     .describe(
-      'Stable hunk ids ("path#id" as shadow/diff gives them); positions like "path#2" are refused (HunkNotFound, positional_hunk_id).',
+      'Stable hunk ids ("path#id" as shadow/diff gives them); positions like "path#2" are refused (HunkNotFound, positional_hunk_id). "path#id:LINES" selects only some lines of a hunk: LINES are 1-based positions in the hunk\'s `lines`, as "3" or "2-5", comma-separated ("1-4,9"); the changed lines outside them stay pending (HunkNotFound, bad_line_range when they select no change or fall outside the hunk).',
     ),
 });
 
@@ -140,9 +145,48 @@ export const ShadowUndo = defineRequest({
 export const ShadowExport = defineRequest({
   method: 'shadow/export',
   direction: 'clientToDaemon',
-  doc: "Creates a branch in the person's git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are).",
+  doc: "Creates a branch in the person's git repository holding the shadow commits on top of their HEAD (the only operation that writes into their repository; index, HEAD and working tree stay as they are). A workspace that is not a git repository gets the branch in the shadow repository instead (`where: shadow`, `repository` says which).",
   params: Target.extend({ branch: z.string().min(1).max(200) }),
-  result: z.object({ branch: z.string(), commit: z.string(), commits: z.number().int() }),
+  result: z.object({
+    branch: z.string(),
+    commit: z.string(),
+    commits: z.number().int(),
+    where: z
+      .enum(['workspace', 'shadow'])
+      .describe(
+        "workspace: the person's repository, on top of their HEAD; shadow: the shadow repository (no git repo).",
+      ),
+    repository: z.string().describe('The git directory holding the branch.'),
+  }),
+});
+
+export const PendingSession = z.object({
+  sessionId: z.string(),
+  title: z.string(),
+  state: z.enum(['idle', 'running', 'waiting_permission']),
+  updatedAt: z.string().describe("Time of the session's last event."),
+  prompts: z.number().int().describe('Prompts sent in the session (0 for sessions of CLI tool commands).'),
+  files: z.number().int().describe('Files (and empty folders) with pending changes.'),
+  undoable: z.number().int().describe('Accepts of this session that shadow/undo can take back.'),
+  lastAcceptAt: z.string().nullable().describe('Time of the newest of those accepts.'),
+});
+
+/** `error.data` of SessionAmbiguous (several_sessions_pending): the sessions a person can choose from. */
+export const AmbiguousSessionsData = z.object({
+  reason: z.literal('several_sessions_pending'),
+  workspace: z.string(),
+  sessions: z.array(z.object({ sessionId: z.string(), title: z.string(), files: z.number().int() })),
+});
+
+export const ShadowPending = defineRequest({
+  method: 'shadow/pending',
+  direction: 'clientToDaemon',
+  doc: 'Every session of a workspace with its pending-change and undo counts, newest first: what `shadowbox review` and `shadowbox sessions` show, so changes made in another session (a CLI `python` run, a second `run`) never seem to vanish. Sessions whose shadow layer was never written are reported with zeros without opening anything.',
+  params: z.object({ workspace: z.string().min(1) }),
+  result: z.object({
+    workspace: z.string().describe('Real path of the workspace.'),
+    sessions: z.array(PendingSession),
+  }),
 });
 
 export const WorkspaceChanged = defineNotification({
@@ -164,3 +208,33 @@ export const ShadowFile = defineRequest({
     binary: z.boolean(),
   }),
 });
+
+/**
+ * The runs of changed lines of a hunk, split at unchanged lines: 1-based positions in `lines`, as a
+ * selection "path#id:FROM-TO" takes them. Two fixes a few lines apart share one hunk (context merges
+ * them); each run can be accepted or rejected on its own.
+ */
+export function changeBlocks(lines: readonly string[]): Array<{ from: number; to: number }> {
+  const out: Array<{ from: number; to: number }> = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].startsWith(' ')) continue;
+    const from = i;
+    while (i + 1 < lines.length && !lines[i + 1].startsWith(' ')) i++;
+    out.push({ from: from + 1, to: i + 1 });
+  }
+  return out;
+}
+
+/** Parses a line selection "3", "2-5" or "1-4,9" into sorted 1-based positions; null when it is not one. */
+export function parseLineSelection(spec: string): number[] | null {
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a < 1 || b < a || b - a > 100_000) return null;
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return out.size ? [...out].sort((x, y) => x - y) : null;
+}

@@ -62,7 +62,9 @@ describe('shadowbox review, policy and audit commands', () => {
   const pending = async () => {
     const r = await cli('review', '--json');
     expect(r.code).toBe(0);
-    return (JSON.parse(r.stdout) as { diff: { files: Array<{ path: string }> } }).diff.files.map((f) => f.path).sort();
+    // Without --session: every session of the workspace with pending changes, each with its diff.
+    const review = JSON.parse(r.stdout) as { sessions: Array<{ diff: { files: Array<{ path: string }> } }> };
+    return review.sessions.flatMap((s) => s.diff.files.map((f) => f.path)).sort();
   };
 
   it('shadow export --branch creates the branch in the person repository and changes nothing else', async () => {
@@ -124,7 +126,7 @@ describe('shadowbox review, policy and audit commands', () => {
     expect((await cli('policy', 'ask', '--tool', 'delete_file')).code).toBe(0);
     const deny = await cli('policy', 'deny', '--path', 'secret/**');
     expect(deny.code).toBe(0);
-    expect(deny.stdout).toContain('3 project rule(s)');
+    expect(deny.stdout).toContain('3 project rules');
     const rules = await list();
     expect(rules.map((r) => [r.action, r.tool ?? r.path])).toEqual([
       ['allow', 'list_dir'],
@@ -146,7 +148,7 @@ describe('shadowbox review, policy and audit commands', () => {
     const denyId = rules.find((r) => r.action === 'deny')!.id!;
     const rm = await cli('policy', 'remove', denyId);
     expect(rm.code).toBe(0);
-    expect(rm.stdout).toContain('2 project rule(s) left');
+    expect(rm.stdout).toContain('2 project rules left');
     expect((await list()).map((r) => r.action)).toEqual(['allow', 'ask']);
     const readable = await c.request(ToolsCall, { sessionId, tool: 'read_file', input: { path: 'secret/k.txt' } });
     expect(readable.isError).toBe(false);
@@ -193,7 +195,7 @@ describe('shadowbox review, policy and audit commands', () => {
   it('audit show lists the tool calls; audit verify passes, then names the entry someone edited', async () => {
     const show = await cli('audit', 'show');
     expect(show.code).toBe(0);
-    expect(show.stdout.split('\n').filter((l) => /tool\.call write_file/.test(l))).toHaveLength(3);
+    expect(show.stdout.split('\n').filter((l) => /tool\.call tool write_file/.test(l))).toHaveLength(3);
     const json = await cli('audit', 'show', '--json', '--tool', 'write_file');
     const entries = json.stdout
       .trim()

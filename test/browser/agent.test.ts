@@ -165,7 +165,11 @@ describe('web client: agent turn, permissions, review', () => {
     await expect.poll(() => readFile(file, 'utf8')).toContain('LINE FIVE');
 
     await page.getByTestId('tab-audit').click();
-    await expect.poll(() => page.locator('[data-testid="audit-table"] tbody tr').count()).toBeGreaterThan(3);
+    await expect.poll(() => page.getByTestId('audit-row').count()).toBeGreaterThan(3);
+    // Readable rows, not raw JSON: what happened to which file.
+    const accepts = page.locator('[data-testid="audit-row"][data-type="shadow.accept"]');
+    await expect.poll(() => accepts.first().innerText()).toMatch(/accepted 1 file\s*notes\.txt \((written|merged)\)/);
+    expect(await page.getByTestId('audit-table').innerText()).not.toContain('{"');
     await page.getByTestId('audit-verify').click();
     await page.getByTestId('audit-verdict').filter({ hasText: 'chain intact' }).waitFor();
     await page.getByRole('button', { name: 'Review' }).click();

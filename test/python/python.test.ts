@@ -257,7 +257,7 @@ describe('python through the daemon', () => {
       d.env,
       { cwd: dir },
     );
-    expect(r.stderr).toContain('1 file(s) changed in the shadow workspace');
+    expect(r.stderr).toContain('1 file changed in the shadow workspace');
     expect(r.stdout).toBe('42 /workspace\n');
     expect(r.code).toBe(0);
     expect(existsSync(path.join(dir, 'made.txt'))).toBe(false);
@@ -302,7 +302,7 @@ describe('python through the daemon', () => {
     const w = await runCli(['wasi', 'run', 'probe.wasm', '--dir', 'data:/d', '--', 'write', '/d/out.txt', 'x'], d.env, {
       cwd: dir,
     });
-    expect(w.stderr).toContain('1 file(s) changed in the shadow workspace');
+    expect(w.stderr).toContain('1 file changed in the shadow workspace');
     expect(existsSync(path.join(dir, 'data', 'out.txt'))).toBe(false);
     const out = await runCli(['wasi', 'run', 'probe.wasm', '--dir', '/etc:/etc', '--', 'cat', '/etc/passwd'], d.env, {
       cwd: dir,

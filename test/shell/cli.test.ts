@@ -38,7 +38,7 @@ for (const as of sandboxUsers()) {
       expect(r.code).toBe(7);
       expect(r.stdout).toBe('first\nsecond\n');
       expect(r.stderr).toContain('err\n');
-      expect(r.stderr).toContain('1 path(s) changed in the shadow workspace');
+      expect(r.stderr).toContain('1 path changed in the shadow workspace');
       const review = await runCliAs(as, ['review'], d.env, { cwd: ws }).done;
       expect(review.stdout).toContain('added    out.txt');
     }, 60_000);

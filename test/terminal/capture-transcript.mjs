@@ -121,14 +121,15 @@ try {
   await line('tidy up NOTES.md: say how the build runs and fix the contact');
   await waitFor('[n] deny');
   await sleep(300);
-  await tmux('send-keys', '-t', 'a', 's');
+  // An ask rule: only allow once and deny are offered (a remembered allow would not silence it).
+  await tmux('send-keys', '-t', 'a', 'y');
   await waitFor('— done');
   await line('/review');
   const review = await waitFor('accept with /accept');
   const ids = [...review.matchAll(/\[(NOTES\.md#[^\]]+)\]/g)].map((m) => m[1]);
   await line(`/accept ${ids[0]}`);
   await waitFor('recorded; /undo');
-  await line('/audit 6');
+  await line('/audit 8');
   await waitFor('tool.call');
   await sleep(300);
   await tmux('send-keys', '-t', 'a', 'C-d');

@@ -245,7 +245,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     const colored = await run('k1', d.env);
     expect(colored.streaming).toMatch(SGR);
     expect(colored.asking).toMatch(SGR);
-    expect(colored.review).toMatch(/\x1b\[32m\+TWO/);
+    expect(colored.review).toMatch(/\x1b\[32m\+(\x1b\[[0-9;]*m)*TWO/);
 
     const plain = await run('k2', { ...d.env, NO_COLOR: '1' });
     expect(plain.streaming).toContain('working ·');

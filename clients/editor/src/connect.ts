@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
@@ -41,9 +41,55 @@ export interface EnsureDaemonOptions {
 }
 
 /**
+ * Exit code of `shadowbox daemon` when another daemon holds the state dir's lock: the auto-starting
+ * client keeps waiting for that one's socket instead of failing (two clients raced to start it).
+ */
+export const DAEMON_EXIT_ALREADY_RUNNING = 75;
+
+/** The words of the daemon's "another daemon holds the lock" refusal (state/lock.ts), as printed to daemon.out. */
+const ALREADY_RUNNING = 'a shadowbox daemon is already running';
+
+/** The daemon could not start: `message` is its own one-line reason (file, field, cause); `output` its log file. */
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly output: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'DaemonStartError';
+  }
+}
+
+/**
+ * The one-line failure a daemon printed to daemon.out after `from` (`shadowbox daemon: REASON`), or null.
+ * "Already running" is no failure: another client's daemon won the race for the lock, and its socket is
+ * what the caller waits for.
+ */
+async function startFailure(file: string, from: number): Promise<string | null> {
+  const h = await open(file, 'r').catch(() => null);
+  if (!h) return null;
+  try {
+    const { size } = await h.stat();
+    const start = Math.max(from, size - 64 * 1024);
+    const buf = Buffer.alloc(Math.max(0, size - start));
+    await h.read(buf, 0, buf.length, start);
+    for (const line of buf.toString('utf8').split('\n')) {
+      const m = /^shadowbox daemon: (.*)$/.exec(line.trim());
+      if (m && !m[1].includes(ALREADY_RUNNING)) return m[1];
+    }
+    return null;
+  } finally {
+    await h.close();
+  }
+}
+
+/**
  * Connects to the running daemon, starting it when none answers. The daemon is started through
  * startDetached (its own session, re-parented away from this process), so a client that kills its
- * process group or every descendant on exit does not take the daemon with it.
+ * process group or every descendant on exit does not take the daemon with it. A daemon that fails while
+ * starting (a broken config.json, say) fails the call at once with the line it printed, rather than after
+ * the start timeout: the re-parented daemon's exit cannot be waited for, so its output file is read.
  */
 export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxClient> {
   try {
@@ -53,19 +99,26 @@ export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxCli
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
   }
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  const logFile = path.join(o.stateDir, 'daemon.out');
-  await startDetached(o.command, { env: o.env ?? process.env, logFile });
-  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  const outFile = path.join(o.stateDir, 'daemon.out');
+  const from = (await stat(outFile).catch(() => null))?.size ?? 0;
+  await startDetached(o.command, { env: o.env ?? process.env, logFile: outFile });
+  const timeoutMs = o.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    await sleep(10);
+    await sleep(25);
     try {
       return await connectSocket(o.socketPath);
     } catch (e) {
       lastError = e;
     }
+    const failure = await startFailure(outFile, from);
+    if (failure)
+      throw new DaemonStartError(`the shadowbox daemon could not start: ${failure} (log: ${outFile})`, outFile, null);
   }
-  throw new Error(
-    `the shadowbox daemon did not start within ${o.timeoutMs ?? 15_000} ms (see ${logFile}): ${(lastError as Error)?.message}`,
+  throw new DaemonStartError(
+    `the shadowbox daemon did not start within ${timeoutMs} ms (see ${outFile}): ${(lastError as Error)?.message}`,
+    outFile,
+    null,
   );
 }

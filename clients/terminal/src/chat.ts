@@ -16,6 +16,7 @@ import {
   type SessionEvent,
 } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
+import { questionPreview } from './approval.js';
 import { completeLine, describeError, runSlashCommand, type CommandContext } from './commands.js';
 import { parsePermissionAnswer, permissionBlock, permissionChoices, type PermissionAnswer } from './format.js';
 import { createInput, type ControlKey, type Input } from './input.js';
@@ -43,6 +44,8 @@ export class Chat {
   private attaching: SessionEvent[] | null = null;
   private remembered: string[] = [];
   private cancelSent = false;
+  /** A prompt's turn ended otherwise than end_turn (or failed to start): a piped chat exits 1. */
+  private failed = false;
   private lastWasInterrupt = false;
   private exitNow: () => void = () => {};
   private readonly exited: Promise<void>;
@@ -87,7 +90,8 @@ export class Chat {
     } finally {
       await this.leave();
     }
-    return 0;
+    // Interactive: the person saw every failure. Piped (a script): the exit code says whether all went well.
+    return this.failed && !this.io.stdin.isTTY ? 1 : 0;
   }
 
   private current(): SessionInfo {
@@ -166,6 +170,7 @@ export class Chat {
         text,
         ...(images.length ? { images } : {}),
       });
+      if (result.stopReason !== 'end_turn') this.failed = true;
       // The turn_end event normally arrives before the response; give it a moment if not.
       if (this.transcript.runningTurn === result.turnId)
         await new Promise<void>((resolve) => {
@@ -173,6 +178,7 @@ export class Chat {
           setTimeout(() => (off(), resolve()), 500).unref();
         });
     } catch (e) {
+      this.failed = true;
       this.transcript.note(c.red(`✗ ${describeError(e)}`));
     }
   }
@@ -255,7 +261,9 @@ export class Chat {
     signal: AbortSignal,
   ): Promise<{ outcome: PermissionAnswer }> {
     const c = this.look.colors;
-    this.transcript.note(permissionBlock(q, c, this.look.width()));
+    const preview = await questionPreview(this.client, q, c);
+    if (signal.aborted) return { outcome: 'deny' };
+    this.transcript.note(permissionBlock(q, c, this.look.width(), preview));
     const choices = permissionChoices.filter((p) => q.options.includes(p.option));
     const keys = choices.map((p) => p.key);
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -14,7 +14,8 @@ import {
   type SessionCreate,
 } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
-import { renderAccept, renderAudit, renderDiff, renderSessions } from './format.js';
+import { renderDiff } from './diff-format.js';
+import { renderAccept, renderAudit, renderSessions } from './format.js';
 import type { Look } from './io.js';
 
 type SessionInfo = ResultOf<typeof SessionCreate>;

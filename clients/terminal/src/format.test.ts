@@ -1,16 +1,16 @@
 import pc from 'picocolors';
+import { hunkLines, renderDiff } from './diff-format.js';
+import { HIGHLIGHT_MAX_CHARS } from './highlight.js';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   argumentLines,
   foldLines,
   formatDuration,
-  hunkLines,
   parsePermissionAnswer,
   permissionBlock,
   renderAccept,
   renderAudit,
-  renderDiff,
   summarizeInput,
   toolDoneLine,
 } from './format.js';
@@ -69,10 +69,13 @@ describe('format', () => {
   it('renders the diff per file and hunk with ids, stale marks, and red/green lines', () => {
     const out = renderDiff(diff, null, colored);
     const text = out.join('\n');
-    // The paired -/+ lines: the line in its color, the changed word inverse and bold, the unchanged rest not.
-    expect(text).toContain(colored.red(`-${colored.inverse(colored.bold('old'))} line`));
-    expect(text).toContain(colored.green(`+${colored.inverse(colored.bold('new'))} line`));
-    expect(text).toContain(colored.green('+y')); // unpaired: colored whole, nothing marked
+    // The paired -/+ lines (src/a.ts is TypeScript): the marker in its color, the changed word inverse and bold.
+    expect(text).toContain(`${colored.bold(colored.red('-'))}${colored.inverse(colored.bold('old'))} line`);
+    // `new` is a TypeScript keyword: its syntax color stays inside the word mark.
+    expect(text).toContain(
+      `${colored.bold(colored.green('+'))}${colored.inverse(colored.bold(colored.magenta('new')))} line`,
+    );
+    expect(text).toContain(`${colored.bold(colored.green('+'))}y`); // unpaired: nothing marked
     const flat = strip(text);
     expect(flat).toContain('M src/a.ts');
     expect(flat).toContain('stale');
@@ -136,23 +139,23 @@ describe('format', () => {
     ]);
     expect(marked(out[1])).toEqual(['10']);
     expect(marked(out[4])).toEqual(['20']);
-    // Unchanged text: red, not inverse; only the changed word is marked.
-    expect(out[1]).toBe(colored.red(`-const limit = ${colored.inverse(colored.bold('10'))};`));
+    // Without a language the content keeps its side's color; only the changed word is inverse.
+    const red = colored.red;
+    expect(out[1]).toBe(
+      `${colored.bold(red('-'))}${red('const limit = ')}${colored.inverse(colored.bold(red('10')))}${red(';')}`,
+    );
     expect(marked(out[2])).toEqual([]); // "return a;" → "return a + b;": only additions, nothing removed
     expect(marked(out[5]).join('')).toBe(' + b');
-    expect(out[6]).toBe(colored.green('+extra()')); // the third added line has no partner
+    expect(out[6]).toBe(`${colored.bold(colored.green('+'))}${colored.green('extra()')}`); // no partner
     expect(out[0]).toBe(' ctx');
-    // A rewritten line shares nothing worth marking: colored whole, as before.
-    expect(hunkLines(['-alpha beta', '+gamma delta'], colored)).toEqual([
-      colored.red('-alpha beta'),
-      colored.green('+gamma delta'),
-    ]);
-    // Too many separate edits (jsdiff's maxEditLength gives up early): colored whole, however much is shared.
+    // A rewritten line shares nothing worth marking.
+    expect(hunkLines(['-alpha beta', '+gamma delta'], colored).map((l) => marked(l))).toEqual([[], []]);
+    // Too many separate edits (jsdiff's maxEditLength gives up early): nothing marked, however much is shared.
     const many = [
       '-' + Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '),
       '+' + Array.from({ length: 60 }, (_, i) => (i % 2 ? `w${i}` : `v${i}`)).join(' '),
     ];
-    expect(hunkLines(many, colored)).toEqual([colored.red(many[0]), colored.green(many[1])]);
+    expect(hunkLines(many, colored).map((l) => marked(l))).toEqual([[], []]);
     // A whitespace-only change is made visible (jsdiff compares the whole run of spaces).
     const indent = hunkLines(['-  x = 1', '+    x = 1'], colored);
     expect([marked(indent[0]), marked(indent[1])]).toEqual([['  '], ['    ']]);
@@ -160,6 +163,55 @@ describe('format', () => {
     const lines = ['-const limit = 10;', '+const limit = 20;'];
     expect(hunkLines(lines, plain)).toEqual(lines);
     expect(hunkLines(lines, plain).join('')).not.toMatch(/\x1b\[/);
+  });
+
+  it("highlights code in diffs by the file's language, each side as one text, word marks on top", () => {
+    const out = hunkLines(
+      [' /* a comment', '   over two lines */', "-const name = 'old';", "+const name = 'new';"],
+      colored,
+      'typescript',
+    );
+    expect(out.map(strip)).toEqual([
+      ' /* a comment',
+      '   over two lines */',
+      "-const name = 'old';",
+      "+const name = 'new';",
+    ]);
+    // The comment's second line is still a comment (the side is highlighted whole, not line by line).
+    expect(out[1]).toBe(` ${colored.gray('  over two lines */')}`);
+    expect(out[2]).toContain(colored.magenta('const'));
+    // The string is green; its changed word is marked inverse over that color.
+    expect(out[3]).toContain(colored.inverse(colored.bold(colored.green('new'))));
+    expect(out[3].startsWith(colored.bold(colored.green('+')))).toBe(true);
+  });
+
+  it('/review highlights hunks within its budget and says how many it left without syntax colors', () => {
+    // Eight hunks of ~18k characters: 5 fit the 100k budget, the other three are colored by prefix only.
+    const lines = Array.from({ length: 400 }, (_, i) => `+const v${i} = compute(${i}); // a line of code`);
+    const hunk = (k: number) => ({ ...diff.files[0].hunks[0], id: `src/a.ts#${k}`, lines });
+    const big = { sessionId: 's', files: [{ ...diff.files[0], hunks: Array.from({ length: 8 }, (_, k) => hunk(k)) }] };
+    const out = renderDiff(big, null, colored);
+    expect(strip(out.join('\n'))).toContain(
+      '(3 hunks without syntax colors: a hunk over 20k characters, or past the first 100k of the review)',
+    );
+    const keywordsAt = out.flatMap((l, i) => (l.includes(colored.magenta('const')) ? [i] : []));
+    expect(keywordsAt.length).toBe(5 * 400);
+    // Small reviews and plain output say nothing of it.
+    expect(renderDiff(diff, null, colored).join('\n')).not.toContain('without syntax colors');
+    expect(renderDiff(big, null, plain).join('\n')).not.toContain('without syntax colors');
+  });
+
+  it('a hunk over HIGHLIGHT_MAX_CHARS keeps its +/- colors and word marks but is not syntax-colored', () => {
+    const pair = (i: number) => [`-const v${i} = compute('old ${i}');`, `+const v${i} = compute('new ${i}');`];
+    const small = hunkLines(pair(1), colored, 'typescript');
+    expect(small[0]).toContain(colored.magenta('const'));
+    const big = Array.from({ length: 700 }, (_, i) => pair(i)).flat();
+    expect(big.join('').length).toBeGreaterThan(HIGHLIGHT_MAX_CHARS);
+    const out = hunkLines(big, colored, 'typescript');
+    expect(out.map(strip)).toEqual(big);
+    expect(out.join('')).not.toContain(colored.magenta('const'));
+    expect(out[1]).toContain(colored.green("const v0 = compute('"));
+    expect(out[1]).toContain(colored.inverse(colored.bold(colored.green('new'))));
   });
 
   it('shows the permission question with tool, arguments, rule and the keys', () => {
@@ -282,68 +334,39 @@ describe('format', () => {
     expect(timedOut).toBe('✗ edit    write_file a.ts no answer in time, not run (mode:review kind:edit)');
   });
 
-  it('lists audit entries with tool, decision and outcome', () => {
-    const out = renderAudit(
-      [
-        {
-          seq: 3,
-          time: '2026-01-01T10:11:12.000Z',
-          type: 'tool_call',
-          sessionId: 's',
-          data: { tool: 'grep', decision: { action: 'allow', rule: 'mode:review kind:search' }, outcome: 'ok' },
-          prevHash: 'a',
-          hash: 'b',
-        },
-      ],
-      plain,
-    );
-    expect(out).toEqual(['#3 10:11:12 tool_call grep · allow (mode:review kind:search) · ok']);
-    const more = renderAudit(
-      [
-        {
-          seq: 4,
-          time: '2026-01-01T10:11:13.000Z',
-          type: 'prompt',
-          sessionId: 's',
-          data: { text: 'fix the build', clientId: 'c1' },
-          prevHash: 'b',
-          hash: 'c',
-        },
-        {
-          seq: 6,
-          time: '2026-01-01T10:11:13.500Z',
-          type: 'prompt',
-          sessionId: 's',
-          data: { chars: 13, sha256: 'ab' },
-          prevHash: 'c',
-          hash: 'c2',
-        },
-        {
-          seq: 7,
-          time: '2026-01-01T10:11:13.600Z',
-          type: 'tool.call',
-          sessionId: 's',
-          data: { tool: 'read_file', summary: 'a.ts', paths: ['a.ts'] },
-          prevHash: 'c2',
-          hash: 'c3',
-        },
-        {
-          seq: 5,
-          time: '2026-01-01T10:11:14.000Z',
-          type: 'shadow.accept',
-          sessionId: 's',
-          data: { acceptId: 'acc-1', files: [{ path: 'a.ts', action: 'written' }], conflicts: ['b.ts'] },
-          prevHash: 'c',
-          hash: 'd',
-        },
-      ],
-      plain,
-    );
-    expect(more).toEqual([
-      '#4 10:11:13 prompt "fix the build"',
-      '#6 10:11:13 prompt 13 chars',
-      '#7 10:11:13 tool.call read_file · a.ts',
-      '#5 10:11:14 shadow.accept files a.ts · conflicts b.ts · acc-1',
+  it('lists audit entries through the protocol summary: what happened to what', () => {
+    const entry = (seq: number, type: string, data: Record<string, unknown>) => ({
+      seq,
+      time: `2026-01-01T10:11:1${seq}.000Z`,
+      type,
+      sessionId: 's',
+      data,
+      prevHash: 'a',
+      hash: 'b',
+    });
+    expect(
+      renderAudit(
+        [
+          entry(3, 'tool.call', {
+            tool: 'grep',
+            decision: { action: 'allow', rule: 'mode:review kind:search' },
+            outcome: 'ok',
+          }),
+          entry(4, 'prompt', { preview: 'fix the build', chars: 13 }),
+          entry(5, 'shadow.accept', {
+            acceptId: 'acc-1',
+            files: [{ path: 'a.ts', action: 'written' }],
+            conflicts: ['b.ts'],
+          }),
+          entry(6, 'shadow.reject', { rejected: ['c.ts', 'd.ts#1a2b'] }),
+        ],
+        plain,
+      ),
+    ).toEqual([
+      '#3 10:11:13 tool.call tool grep · allow (mode:review kind:search) · ok',
+      '#4 10:11:14 prompt prompt · "fix the build" · 13 chars',
+      '#5 10:11:15 shadow.accept accepted 1 file · a.ts (written) · conflicts: b.ts · acc-1',
+      '#6 10:11:16 shadow.reject rejected 2 changes · c.ts, d.ts#1a2b',
     ]);
   });
 });

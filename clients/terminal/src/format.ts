@@ -1,16 +1,19 @@
-import type {
-  AuditQuery,
-  ParamsOf,
-  PermissionRequest,
-  PlanItem,
-  ResultOf,
-  SessionList,
-  ShadowAccept,
-  ShadowDiff,
-  ShadowStatus,
+import {
+  summarizeAuditEntry,
+  type AuditQuery,
+  type ParamsOf,
+  type PermissionRequest,
+  type PlanItem,
+  type ResultOf,
+  type SessionList,
+  type ShadowAccept,
 } from '@shadowbox/protocol';
-import { diffWordsWithSpace } from 'diff';
 import type { Colors } from './io.js';
+
+/** "1 file", "3 files": a count with its noun. */
+export function count(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
 
 /** "850 ms", "1.2 s", "2 m 05 s": short enough for a tool line. */
 export function formatDuration(ms: number): string {
@@ -137,15 +140,28 @@ export const permissionChoices = [
 
 export type PermissionAnswer = (typeof permissionChoices)[number]['option'];
 
-/** The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer. */
-export function permissionBlock(q: ParamsOf<typeof PermissionRequest>, c: Colors, width = 100): string[] {
+/**
+ * The permission question: what wants to run, with which arguments, which rule asked, and the keys to answer.
+ * A `preview` (approval.ts: a write's diff) is shown in place of the argument it replaces.
+ */
+export function permissionBlock(
+  q: ParamsOf<typeof PermissionRequest>,
+  c: Colors,
+  width = 100,
+  preview?: { replaces: string; title: string; lines: string[] } | null,
+): string[] {
   const keys = permissionChoices
     .filter((p) => q.options.includes(p.option))
     .map((p) => `${c.bold(c.cyan(`[${p.key}]`))} ${p.label}`);
+  const input =
+    preview && q.input && typeof q.input === 'object'
+      ? Object.fromEntries(Object.entries(q.input).filter(([k]) => k !== preview.replaces))
+      : q.input;
   return [
     `${c.yellow('?')} ${c.bold('permission')} ${kindLabel(q.kind, c)} ${c.bold(q.tool)} ${q.summary}`,
     c.dim('  arguments:'),
-    ...argumentLines(q.input, c, width),
+    ...argumentLines(input, c, width),
+    ...(preview ? [c.dim(`    ${preview.title}`), ...preview.lines] : []),
     `  ${c.dim('asked by rule:')} ${q.rule}`,
     `  ${keys.join('  ')}`,
   ];
@@ -215,128 +231,6 @@ export function parsePermissionAnswer(text: string, options: readonly string[]):
   return pick && options.includes(pick) ? pick : null;
 }
 
-/** Pending changes as colored unified diffs, per file and hunk, with the ids /accept and /reject take. */
-export function renderDiff(
-  diff: ResultOf<typeof ShadowDiff>,
-  status: ResultOf<typeof ShadowStatus> | null,
-  c: Colors,
-): string[] {
-  const out: string[] = [];
-  if (status)
-    out.push(
-      c.dim(
-        `${status.files.length} file(s) pending · ${status.commits.length} shadow commit(s) · ${status.undoable} accept(s) can be undone`,
-      ),
-    );
-  for (const f of diff.files) {
-    const label =
-      f.change === 'renamed' && f.oldPath
-        ? `${f.oldPath} → ${f.path}`
-        : f.symlink !== undefined
-          ? `${f.path} (symlink → ${f.symlink})`
-          : f.path;
-    const stale = f.stale
-      ? c.yellow(
-          c.bold('  ⚠ stale: you changed this file since the agent read it (accept merges; conflicts are shown)'),
-        )
-      : '';
-    out.push('', `${c.bold(changeMark(f.change, c))} ${c.bold(label)}${f.binary ? c.dim('  (binary)') : ''}${stale}`);
-    if (f.oldMode !== undefined && f.newMode !== undefined && f.oldMode !== f.newMode)
-      out.push(c.dim(`  mode ${f.oldMode.toString(8)} → ${f.newMode.toString(8)}`));
-    f.hunks.forEach((h) => {
-      out.push(`  ${c.cyan(h.header)}  ${c.bold(c.magenta(`[${h.id}]`))}`);
-      for (const l of hunkLines(h.lines, c)) out.push(`  ${l}`);
-    });
-  }
-  if (diff.files.length === 0) out.push('nothing to review: the shadow workspace has no pending changes');
-  else
-    out.push(
-      '',
-      c.dim('accept with /accept all | FILE | HUNK-ID…   reject with /reject …   undo an accept with /undo'),
-    );
-  return out;
-}
-
-function changeMark(change: string, c: Colors): string {
-  return (
-    (
-      { added: c.green('A'), modified: c.yellow('M'), deleted: c.red('D'), renamed: c.blue('R') } as Record<
-        string,
-        string
-      >
-    )[change] ?? change
-  );
-}
-
-/** One diff line colored by its prefix. */
-export function diffLine(l: string, c: Colors): string {
-  if (l.startsWith('+')) return c.green(l);
-  if (l.startsWith('-')) return c.red(l);
-  if (l.startsWith('\\')) return c.dim(l);
-  return l;
-}
-
-/** Longer lines are colored whole: a word diff of a minified file costs more than it shows. */
-const WORD_DIFF_MAX_CHARS = 1000;
-/** A pair needing more token edits than this is a rewrite, not an edit: jsdiff gives up early and it is colored whole. */
-const WORD_DIFF_MAX_EDITS = 40;
-
-/**
- * A hunk's lines colored by prefix, and, with colors on, the changed words of paired lines highlighted: in each
- * run of removed lines followed by a run of added lines, the k-th removed line is paired with the k-th added one
- * and jsdiff's word diff marks what differs (inverse + bold) on both. Lines without a partner, and pairs that share
- * too little to be the same line edited, stay colored whole. Without colors the lines are returned as they are.
- */
-export function hunkLines(lines: readonly string[], c: Colors): string[] {
-  const out = lines.map((l) => diffLine(l, c));
-  if (!c.isColorSupported) return out;
-  for (let i = 0; i < lines.length;) {
-    if (!lines[i].startsWith('-')) {
-      i++;
-      continue;
-    }
-    const removed: number[] = [];
-    const added: number[] = [];
-    let j = i;
-    // "\ No newline at end of file" may follow the last line of either run.
-    for (; j < lines.length && /^[-\\]/.test(lines[j]); j++) if (lines[j].startsWith('-')) removed.push(j);
-    for (; j < lines.length && /^[+\\]/.test(lines[j]); j++) if (lines[j].startsWith('+')) added.push(j);
-    for (let k = 0; k < Math.min(removed.length, added.length); k++) {
-      const pair = wordPair(lines[removed[k]].slice(1), lines[added[k]].slice(1), c);
-      if (!pair) continue;
-      out[removed[k]] = pair[0];
-      out[added[k]] = pair[1];
-    }
-    i = j;
-  }
-  return out;
-}
-
-/** The removed and added line with their differing words marked, or null when they share (almost) nothing. */
-function wordPair(before: string, after: string, c: Colors): [string, string] | null {
-  if (before.length > WORD_DIFF_MAX_CHARS || after.length > WORD_DIFF_MAX_CHARS) return null;
-  const parts = diffWordsWithSpace(before, after, { maxEditLength: WORD_DIFF_MAX_EDITS });
-  if (!parts) return null;
-  const solid = (s: string) => s.replace(/\s/g, '').length;
-  const same = solid(
-    parts
-      .filter((p) => !p.added && !p.removed)
-      .map((p) => p.value)
-      .join(''),
-  );
-  if (same === 0 || same * 3 < Math.max(solid(before), solid(after))) return null;
-  const mark = (v: string) => c.inverse(c.bold(v));
-  const minus = parts
-    .filter((p) => !p.added)
-    .map((p) => (p.removed ? mark(p.value) : p.value))
-    .join('');
-  const plus = parts
-    .filter((p) => !p.removed)
-    .map((p) => (p.added ? mark(p.value) : p.value))
-    .join('');
-  return [c.red(`-${minus}`), c.green(`+${plus}`)];
-}
-
 /** What an accept wrote, and every conflict in full (nothing is written for a conflicted hunk). */
 export function renderAccept(r: ResultOf<typeof ShadowAccept>, c: Colors): string[] {
   const out = r.applied.map((a) => `${c.green('✓')} ${a.action} ${a.path}`);
@@ -365,45 +259,12 @@ export function renderSessions(sessions: Session[], currentId: string | null, c:
   });
 }
 
-/** A value of an audit entry's data as text: strings as they are, anything else as JSON. */
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
-}
-
-/** Audit entries, one line each: time, type, tool, decision and outcome where present. */
+/** Audit entries, one line each: time, type, what happened to what (protocol's summary of the entry). */
 export function renderAudit(entries: ResultOf<typeof AuditQuery>['entries'], c: Colors): string[] {
   if (entries.length === 0) return ['the audit log has no entries for this session yet'];
   return entries.map((e) => {
-    const d = e.data;
-    const pick = (k: string) =>
-      typeof d[k] === 'string' || typeof d[k] === 'number' || typeof d[k] === 'boolean' ? String(d[k]) : undefined;
-    const decision = d.decision && typeof d.decision === 'object' ? (d.decision as Record<string, unknown>) : undefined;
-    const list = (k: string) => {
-      const v = d[k];
-      if (!Array.isArray(v) || v.length === 0) return undefined;
-      const names = v.map((x) =>
-        x && typeof x === 'object' ? str((x as Record<string, unknown>).path ?? JSON.stringify(x)) : str(x),
-      );
-      return `${k} ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`;
-    };
-    const text = pick('text');
-    const parts = [
-      pick('tool'),
-      decision ? `${str(decision.action)}${decision.rule ? ` (${str(decision.rule)})` : ''}` : pick('decision'),
-      pick('outcome') ?? pick('status'),
-      pick('path') ?? pick('summary'),
-      text !== undefined ? JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text) : undefined,
-      pick('chars') && `${pick('chars')} chars`,
-      pick('scope') && `scope ${pick('scope')}`,
-      pick('model'),
-      pick('mode') && `mode ${pick('mode')}`,
-      list('files'),
-      Array.isArray(d.paths) && d.paths.every((p) => String(pick('path') ?? pick('summary') ?? '').includes(String(p)))
-        ? undefined
-        : list('paths'),
-      list('conflicts'),
-      pick('acceptId'),
-    ].filter(Boolean);
-    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${parts.join(' · ')}`.trimEnd();
+    const sum = summarizeAuditEntry(e);
+    const what = sum.outcome === 'error' ? c.red(sum.what) : sum.outcome === 'denied' ? c.yellow(sum.what) : sum.what;
+    return `${c.dim(`#${e.seq} ${e.time.slice(11, 19)}`)} ${c.bold(e.type)} ${what}${sum.details.length ? ` · ${sum.details.join(' · ')}` : ''}`.trimEnd();
   });
 }

@@ -1,7 +1,8 @@
 // The shadowbox terminal client: `shadowbox chat` and `shadowbox attach`, over the daemon's Unix socket.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SessionList } from '@shadowbox/protocol';
+import { describeDrift, environmentDrift } from '@shadowbox/client';
+import { DaemonStatus, SessionList } from '@shadowbox/protocol';
 import { Chat, type ChatStart } from './chat.js';
 import { connectTerminal, type ConnectFn } from './connect.js';
 import type { TerminalIo } from './io.js';
@@ -15,7 +16,8 @@ export interface TerminalOptions {
   connect?: ConnectFn;
 }
 
-const chatUsage = 'usage: shadowbox chat [--workspace DIR] [--model PROVIDER/MODEL] [--session ID] [--state-dir DIR]';
+const chatUsage =
+  'usage: shadowbox chat [--workspace DIR] [--model PROVIDER/MODEL] [--session ID | --continue] [--state-dir DIR]';
 const attachUsage = 'usage: shadowbox attach [SESSION-ID] [--drive] [--workspace DIR] [--state-dir DIR]';
 
 /** `shadowbox chat`: creates a session on the workspace (or resumes --session as its driver) and runs the interactive prompt. */
@@ -26,6 +28,7 @@ export async function chatCommand(io: TerminalIo, argv: string[], opts: Terminal
       workspace: { type: 'string', short: 'w' },
       model: { type: 'string', short: 'm' },
       session: { type: 'string', short: 's' },
+      continue: { type: 'boolean', short: 'c' },
       'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -34,17 +37,32 @@ export async function chatCommand(io: TerminalIo, argv: string[], opts: Terminal
     io.stdout.write(`${chatUsage}\n`);
     return 0;
   }
-  const start: ChatStart = values.session
-    ? { kind: 'attach', sessionId: values.session, driver: true, ...(values.model ? { model: values.model } : {}) }
-    : {
-        kind: 'create',
-        workspace: path.resolve(io.cwd, values.workspace ?? '.'),
-        ...(values.model ? { model: values.model } : {}),
-      };
+  if (values.session && values.continue) {
+    io.stderr.write(`shadowbox chat: give --session ID or --continue, not both\n${chatUsage}\n`);
+    return 2;
+  }
+  const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await (opts.connect ?? connectTerminal)(
     io,
     values['state-dir'] ? { stateDir: values['state-dir'] } : {},
   );
+  // The daemon read its environment when it started: say so when this shell's model settings differ.
+  const status = await client.request(DaemonStatus, {}).catch(() => null);
+  const drift = status && describeDrift(environmentDrift(status.environment ?? [], io.env), status.pid);
+  if (drift) io.stderr.write(`shadowbox chat: note: ${drift}\n`);
+  let resume = values.session;
+  if (values.continue) {
+    // The latest conversation on the workspace: a session with prompts (not one of a CLI tool command).
+    resume = (await client.request(SessionList, { workspace })).sessions.find((s) => s.prompts > 0)?.sessionId;
+    if (!resume) {
+      client.dispose();
+      io.stderr.write(`shadowbox chat: no conversation to continue on ${workspace}; start one with shadowbox chat\n`);
+      return 1;
+    }
+  }
+  const start: ChatStart = resume
+    ? { kind: 'attach', sessionId: resume, driver: true, ...(values.model ? { model: values.model } : {}) }
+    : { kind: 'create', workspace, ...(values.model ? { model: values.model } : {}) };
   return new Chat(io, client).run(start);
 }
 

@@ -46,7 +46,7 @@ const PASTE_ON = '\x1b[?2004h';
 const PASTE_OFF = '\x1b[?2004l';
 
 /** A multi-line paste stands in the line as this marker until the line is sent; then the text replaces it. */
-const pasteMarker = (n: number, lines: number) => `[pasted text #${n}: ${lines} lines]`;
+const pasteMarker = (n: number, lines: number) => `[pasted text #${n}: ${lines} line${lines === 1 ? '' : 's'}]`;
 const PASTE_MARKER = /\[pasted text #(\d+): \d+ lines\]/g;
 
 /**

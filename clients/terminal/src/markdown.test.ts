@@ -35,6 +35,19 @@ describe('MarkdownLines', () => {
     expect(md.line('**bold** again')).toBe('bold again');
   });
 
+  it('highlights fenced code by its tag; an unknown tag keeps one color', () => {
+    const md = new MarkdownLines(colored);
+    md.line('```python');
+    const line = md.line("def f(x): return 'hi'  # note");
+    expect(line).toContain(colored.magenta('def'));
+    expect(line).toContain(colored.green("'hi'"));
+    expect(line).toContain(colored.gray('# note'));
+    expect(strip(line)).toBe("  │ def f(x): return 'hi'  # note");
+    md.line('```');
+    md.line('```nosuchlang');
+    expect(md.line('x = 1')).toContain(colored.yellow('x = 1'));
+  });
+
   it('renders task list boxes and keeps indentation of nested bullets', () => {
     const md = new MarkdownLines(plain);
     expect(md.line('  - [x] done')).toBe('  • ☑ done');

@@ -1,5 +1,6 @@
 import { stripVTControlCharacters } from 'node:util';
 import { Lexer, type Token } from 'marked';
+import { languageFor, renderSegments, segments } from './highlight.js';
 import type { Colors } from './io.js';
 
 /**
@@ -10,6 +11,8 @@ import type { Colors } from './io.js';
  */
 export class MarkdownLines {
   private fence: string | null = null;
+  /** The fenced block's language (its tag), for syntax colors. */
+  private lang: string | undefined;
   private table: string[] = [];
 
   constructor(
@@ -50,6 +53,7 @@ export class MarkdownLines {
   /** Forget block state (a new message starts). */
   reset(): void {
     this.fence = null;
+    this.lang = undefined;
     this.table = [];
   }
 
@@ -93,10 +97,14 @@ export class MarkdownLines {
         this.fence = null;
         return c.dim('  └────');
       }
-      return `  ${c.dim('│')} ${c.yellow(src)}`;
+      // Streamed line by line, so each line is highlighted alone (a multi-line string may lose its color).
+      const code =
+        this.lang && c.isColorSupported ? renderSegments(segments(src, this.lang)[0] ?? [], c) : c.yellow(src);
+      return `  ${c.dim('│')} ${code}`;
     }
     if (fence) {
       this.fence = fence[1];
+      this.lang = languageFor(fence[2]);
       return c.dim(`  ┌──── ${fence[2] || 'code'}`);
     }
     const heading = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(src);

@@ -63,7 +63,7 @@ describe('Transcript', () => {
     expect(lines[2]).toBe('▸ execute bash npm test');
     expect(lines[3]).toBe('✓ execute bash npm test · 1.2 s');
     expect(lines.slice(4, 17)).toEqual([...Array.from({ length: 12 }, (_, i) => `  │ out ${i}`), '  │ … 8 more lines']);
-    expect(text()).toContain('● 1 file(s) changed in the shadow workspace: a.ts');
+    expect(text()).toContain('● 1 file changed in the shadow workspace: a.ts');
     expect(text()).toContain('— done · 700 ms · 100 tokens in / 20 out');
   });
 

@@ -1,5 +1,6 @@
 import type { PlanItem, SessionEvent } from '@shadowbox/protocol';
 import {
+  count,
   foldLines,
   formatDuration,
   kindLabel,
@@ -173,9 +174,15 @@ export class Transcript {
         this.usage.cached += e.cachedInputTokens;
         if (e.costUsd !== undefined) this.usage.cost = (this.usage.cost ?? 0) + e.costUsd;
         return;
+      case 'model_retry':
+        return this.note(
+          c.yellow(
+            `↻ the model call failed (${e.message}) at ${e.url}; retrying, attempt ${e.attempt} of ${e.maxAttempts}`,
+          ),
+        );
       case 'checkpoint':
         return this.note(
-          `${c.cyan('●')} ${e.files.length} file(s) changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`,
+          `${c.cyan('●')} ${count(e.files.length, 'file')} changed in the shadow workspace: ${e.files.slice(0, 6).join(', ')}${e.files.length > 6 ? ', …' : ''} ${c.dim('— /review to see, /accept to apply')}`,
         );
       case 'turn_end':
         return this.turnEnd(e, at);

@@ -11,6 +11,7 @@ import {
   SessionEventNotification,
   SessionList,
   SessionPrompt,
+  ShadowFile,
   WorkspaceChanged,
 } from '@shadowbox/protocol';
 import { SessionView, type SessionInfo } from './model/session-view.js';
@@ -18,6 +19,7 @@ import { openLink, type Link, type LinkState } from './rpc/connection.js';
 import { ConnectionClosedError, RpcError, type RpcClient } from './rpc/rpc-client.js';
 import { fragmentFor, TOKEN_KEY } from './token.js';
 import { AuditPanel } from './ui/audit.js';
+import { savedLayout } from './ui/diff-view.js';
 import { ago, h, replaceChildren } from './ui/dom.js';
 import { AttachmentsPanel } from './ui/attachments.js';
 import { PlanPanel } from './ui/plan.js';
@@ -25,6 +27,16 @@ import { ReviewPanel } from './ui/review.js';
 import { TranscriptRenderer } from './ui/transcript.js';
 
 const WORKSPACE_KEY = 'shadowbox.workspace';
+const MODEL_KEY = 'shadowbox.model';
+
+/** Models offered when starting a session, per configured provider (any `provider/model` can be typed). */
+const SUGGESTED: Record<string, string[]> = {
+  openai: ['openai/gpt-4o-mini', 'openai/gpt-4.1', 'openai/gpt-4.1-mini', 'openai/o3-mini'],
+  anthropic: ['anthropic/claude-sonnet-4-5', 'anthropic/claude-haiku-4-5', 'anthropic/claude-opus-4-1'],
+};
+
+/** What the narrow layouts show in the one column they have. */
+type Pane = 'chat' | 'review' | 'audit';
 
 /** A person-readable line for an error: message plus the stable reason. */
 export function describeError(e: unknown): string {
@@ -48,6 +60,9 @@ export class App {
   private renderQueued = false;
   private lastReviewRev = -1;
   private sideTab: 'review' | 'audit' = 'review';
+  /** The pane a narrow window shows (at ≥ 760 px the chat and the side panel are both visible). */
+  private pane: Pane = 'chat';
+  private providers: string[] = [];
   private promptBusy = false;
   private readonly els;
   private readonly transcript: TranscriptRenderer;
@@ -66,9 +81,26 @@ export class App {
       selfId: () => this.clientId,
       nameOf: (id) => this.nameOf(id),
       answer: (rid, o) => void this.answerPermission(rid, o),
+      fileText: async (path) => {
+        const c = this.client;
+        const sessionId = this.view?.info.sessionId;
+        if (!c || !sessionId) return null;
+        return (await c.request(ShadowFile, { sessionId, path })).shadow;
+      },
+      layout: () => savedLayout(),
     });
     const hooks = { client: () => this.client, describeError, sessionId: () => this.view?.info.sessionId ?? null };
-    this.review = new ReviewPanel(this.els.review, { ...hooks, toast: (t, l) => this.toast(t, l) });
+    this.review = new ReviewPanel(this.els.review, {
+      ...hooks,
+      toast: (t, l) => this.toast(t, l),
+      workspace: () => this.view?.info.workspace ?? null,
+      loaded: (n) => {
+        const tab = this.els.paneTabs.querySelector<HTMLElement>('[data-pane="review"]');
+        if (tab) tab.textContent = n ? `Review (${n})` : 'Review';
+      },
+      open: (id) =>
+        void this.attach(id, false).catch((e: unknown) => this.toast(`could not attach: ${describeError(e)}`, 'error')),
+    });
     this.audit = new AuditPanel(this.els.audit, {
       ...hooks,
       target: () => (this.view ? { workspace: this.view.info.workspace, sessionId: this.view.info.sessionId } : null),
@@ -78,6 +110,7 @@ export class App {
     this.attachments.listen(this.els.prompt);
     if (opts.workspace) localStorage.setItem(WORKSPACE_KEY, opts.workspace);
     this.els.workspace.value = opts.workspace ?? localStorage.getItem(WORKSPACE_KEY) ?? '';
+    this.els.model.value = localStorage.getItem(MODEL_KEY) ?? '';
     setInterval(() => void this.loadSessions(), 5000);
   }
 
@@ -100,7 +133,11 @@ export class App {
         this.render();
       },
       setup: (c) => this.setupClient(c),
-      onReady: () => void this.onReady(),
+      onReady: (_c, init) => {
+        this.providers = init.capabilities.providers;
+        this.fillModels();
+        void this.onReady();
+      },
     });
   }
 
@@ -139,6 +176,16 @@ export class App {
       await this.attach(resume, false).catch((e: unknown) =>
         this.toast(`could not attach: ${describeError(e)}`, 'error'),
       );
+  }
+
+  /** The model field's suggestions: the usual models of each configured provider. */
+  private fillModels(): void {
+    const names = this.providers.flatMap((p) => SUGGESTED[p] ?? [`${p}/`]);
+    replaceChildren(this.els.models, ...names.map((m) => h('option', { value: m })));
+    this.els.model.placeholder = this.providers.length ? 'model (optional)' : 'model: no provider configured';
+    this.els.model.title = this.providers.length
+      ? `provider/model, e.g. ${names[0] ?? ''}; empty: the daemon's default (SHADOWBOX_MODEL or config.json)`
+      : 'the daemon has no model provider configured: see docs/providers.md';
   }
 
   private async loadSessions(): Promise<void> {
@@ -184,9 +231,19 @@ export class App {
     const c = this.client;
     const workspace = this.els.workspace.value.trim();
     if (!c || !workspace) return this.toast('enter the absolute path of a workspace directory', 'error');
+    const model = this.els.model.value.trim();
+    if (model && !/^[a-z0-9][a-z0-9_-]*\/.+/.test(model))
+      return this.toast('a model is written provider/model, e.g. openai/gpt-4o-mini', 'error');
     try {
-      const info = await c.request(SessionCreate, { workspace, mode: this.els.mode.value as 'review' });
+      const info = await c.request(SessionCreate, {
+        workspace,
+        mode: this.els.mode.value as 'review',
+        ...(model ? { model } : {}),
+      });
       localStorage.setItem(WORKSPACE_KEY, workspace);
+      if (model) localStorage.setItem(MODEL_KEY, model);
+      else localStorage.removeItem(MODEL_KEY);
+      this.showPane('chat');
       this.sessions = [info, ...this.sessions.filter((s) => s.sessionId !== info.sessionId)];
       await this.attach(info.sessionId, true);
     } catch (e) {
@@ -294,6 +351,8 @@ export class App {
           : s.kind === 'waiting'
             ? `${s.why}; retrying in ${Math.ceil(s.retryInMs / 1000)} s`
             : 'not authorized';
+    // Narrow headers cut the text; the whole of it stays on hover.
+    this.els.link.title = this.els.link.textContent;
     this.els.authPanel.hidden = s.kind !== 'unauthorized';
     this.els.app.hidden = s.kind === 'unauthorized';
     if (s.kind === 'unauthorized') return;
@@ -319,16 +378,18 @@ export class App {
             h(
               'button',
               {
-                onclick: () =>
+                onclick: () => {
+                  this.showPane('chat');
                   void this.attach(s.sessionId, false).catch((e: unknown) =>
                     this.toast(`could not attach: ${describeError(e)}`, 'error'),
-                  ),
+                  );
+                },
               },
               h('span', { className: 'title' }, s.title || '(no prompt yet)'),
               h(
                 'span',
                 { className: 'meta' },
-                `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state} · ${ago(s.updatedAt)}`,
+                `${s.workspace.split('/').pop() ?? s.workspace} · ${s.state.replace('_', ' ')} · ${ago(s.updatedAt)}`,
               ),
             ),
           ),
@@ -381,7 +442,7 @@ export class App {
         h(
           'span',
           { className: 'badge', 'data-testid': 'others' },
-          others.length ? `${others.length} other client(s) attached` : 'only you',
+          others.length ? `${others.length} other client${others.length === 1 ? '' : 's'} attached` : 'only you',
         ),
         h(
           'span',
@@ -400,8 +461,15 @@ export class App {
       ? 'Ask the agent… (Enter sends, Shift+Enter for a new line)'
       : 'Take over to prompt; you can still answer permissions and review.';
     const open = v.openPermissions().length;
+    // One pane at a time (narrow): a question must be seen from the Review or Audit tab too.
+    const chatTab = this.els.paneTabs.querySelector<HTMLElement>('[data-pane="chat"]');
+    if (chatTab) {
+      chatTab.textContent = open ? 'Chat ?' : 'Chat';
+      chatTab.classList.toggle('asking', open > 0);
+      chatTab.title = open ? 'a permission question is waiting for your answer' : '';
+    }
     this.els.hint.textContent = open
-      ? `${open} permission question(s) waiting for an answer above`
+      ? `${open === 1 ? 'a permission question is' : `${open} permission questions are`} waiting for an answer above`
       : running
         ? 'the agent is working…'
         : '';
@@ -426,6 +494,16 @@ export class App {
         h('option', { value: m }, m),
       ),
     );
+    const model = h('input', {
+      type: 'text',
+      list: 'sbx-models',
+      placeholder: 'model (optional)',
+      'aria-label': 'model',
+      'data-testid': 'model',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    });
+    const models = h('datalist', { id: 'sbx-models' });
     const sessionList = h('ul', { className: 'sessions', 'data-testid': 'session-list' });
     const prompt = h('textarea', { rows: 3, 'data-testid': 'prompt', 'aria-label': 'prompt' });
     const plan = h('div', { className: 'plan', hidden: true, 'data-testid': 'plan', 'aria-live': 'polite' });
@@ -463,7 +541,7 @@ export class App {
         h('code', {}, 'shadowbox web'),
         ' (add ',
         h('code', {}, '--open'),
-        ' to open it) and use the link it prints. The daemon makes a new token each time it starts, so after a restart you need a fresh link.',
+        ' to open it) and use the link it prints. The token is kept across daemon restarts (in ws.token), so a link keeps working until that file is deleted.',
       ),
       h('p', {}, 'Or paste the token from ', h('code', {}, '$SHADOWBOX_STATE_DIR/ws.token'), ':'),
       h(
@@ -514,6 +592,8 @@ export class App {
         { className: 'side-left' },
         h('h3', {}, 'New session'),
         workspace,
+        model,
+        models,
         h(
           'div',
           { className: 'row' },
@@ -531,15 +611,52 @@ export class App {
       h('aside', { className: 'side-right' }, h('div', { className: 'tabs' }, tabReview, tabAudit), review, audit),
     );
     const toasts = h('div', { className: 'toasts' });
+    // Narrow windows: the session list is a drawer, and one pane (chat, review or audit) fills the column.
+    const drawer = h(
+      'button',
+      {
+        className: 'drawer-toggle',
+        'aria-label': 'sessions',
+        'aria-expanded': 'false',
+        'data-testid': 'drawer-toggle',
+        onclick: () => this.toggleDrawer(),
+      },
+      '☰',
+      h('span', { className: 'drawer-label' }, ' Sessions'),
+    );
+    const paneTabs = h(
+      'nav',
+      { className: 'pane-tabs', 'aria-label': 'panes' },
+      ...(['chat', 'review', 'audit'] as const).map((p) =>
+        h(
+          'button',
+          { className: 'tab', 'data-pane': p, 'data-testid': `pane-${p}`, onclick: () => this.showPane(p) },
+          p === 'chat' ? 'Chat' : p === 'review' ? 'Review' : 'Audit',
+        ),
+      ),
+    );
     replaceChildren(
       this.root,
-      h('header', { className: 'top' }, h('span', { className: 'brand' }, 'shadowbox'), link),
+      h(
+        'header',
+        { className: 'top' },
+        drawer,
+        h('span', { className: 'brand' }, 'shadowbox'),
+        paneTabs,
+        h('span', { className: 'spacer' }),
+        link,
+      ),
       authPanel,
       app,
       toasts,
     );
+    app.dataset.pane = 'chat';
     return {
       workspace,
+      model,
+      models,
+      drawer,
+      paneTabs,
       mode,
       sessionList,
       plan,
@@ -561,6 +678,21 @@ export class App {
       app,
       toasts,
     };
+  }
+
+  /** Narrow layouts: which pane fills the column (wide ones show them all; the attribute is then unused). */
+  private showPane(p: Pane): void {
+    this.pane = p;
+    this.els.app.dataset.pane = p;
+    for (const b of this.els.paneTabs.querySelectorAll<HTMLElement>('button'))
+      b.classList.toggle('active', b.dataset.pane === p);
+    this.toggleDrawer(false);
+    if (p !== 'chat') this.showTab(p);
+  }
+
+  private toggleDrawer(open = this.els.app.dataset.drawer !== 'open'): void {
+    this.els.app.dataset.drawer = open ? 'open' : 'closed';
+    this.els.drawer.setAttribute('aria-expanded', String(open));
   }
 
   private showTab(tab: 'review' | 'audit'): void {

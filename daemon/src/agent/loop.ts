@@ -169,6 +169,17 @@ async function streamModelTurn(
         case 'usage':
           recordUsage(o, acc, usageOf(ev, o.model.prices));
           break;
+        case 'retry':
+          emit({
+            type: 'model_retry',
+            turnId,
+            attempt: ev.attempt,
+            maxAttempts: ev.maxAttempts,
+            url: ev.url,
+            reason: ev.reason,
+            message: ev.message,
+          });
+          break;
         case 'stop':
           stop = ev.reason;
           break;
@@ -253,13 +264,14 @@ async function runOne(
       reason: 'invalid_json',
     };
   } else {
-    emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' });
+    // `running` once the call really runs: after the policy and any permission question (awaiting_permission).
     r = await o.tools.call({
       turnId,
       callId: call.id,
       name: call.name,
       input,
       signal,
+      onRunning: () => emit({ type: 'tool_call_update', turnId, callId: call.id, status: 'running' }),
       // Live output (shell, python) reaches every attached client while the call runs.
       onProgress: (c) => emit({ type: 'tool_output', turnId, callId: call.id, stream: c.stream, text: c.text }),
     });

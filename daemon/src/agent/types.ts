@@ -28,6 +28,8 @@ export interface AgentTools {
     name: string;
     input: unknown;
     signal: AbortSignal;
+    /** Called when the call really starts (after the policy, any permission question and its audit entry). */
+    onRunning?: () => void;
     /** Live output of the running call (shell, python), to send to every attached client. */
     onProgress?: (chunk: { stream: 'stdout' | 'stderr'; text: string }) => void;
   }): Promise<ToolCallOutcome>;

@@ -44,6 +44,7 @@ export {
   signValue,
   loadKeyDir,
   bundleArchive,
+  writeIfChanged,
   type PublishedBundle,
 } from './publish.js';
 export { parseRoot, verifyRootRotation, type RootSigned, type RootEnvelope } from './trust.js';

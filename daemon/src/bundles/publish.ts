@@ -21,6 +21,18 @@ async function writePublished(path: string, data: string | Uint8Array): Promise<
   await writeFileAtomic(path, data, { mode: 0o644, mkdirMode: 0o755 });
 }
 
+/**
+ * Writes a published file unless it holds these bytes already: a rebuild from cache leaves the output
+ * folder (and its mtimes, which mirrors and rsync look at) as it was. Returns whether it wrote.
+ */
+export async function writeIfChanged(path: string, data: string | Uint8Array): Promise<boolean> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+  const old = await readFile(path).catch(() => null);
+  if (old?.equals(bytes)) return false;
+  await writePublished(path, bytes);
+  return true;
+}
+
 /** Signs any JSON value's canonical bytes with each key (deduplicated by key id). */
 export function signValue(value: unknown, keys: PrivateKeyFile[]): Signature[] {
   const bytes = canonicalBytes(value);
@@ -83,9 +95,10 @@ export async function publishBundle(
   const signatures = signValue(signedValue, keys);
   const manifestSha256 = sha256Hex(canonicalBytes(signedValue));
   const dir = join(outDir, manifest.name, manifest.version);
-  await writePublished(join(dir, 'bundle.tar'), archive);
-  await writePublished(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await writePublished(join(dir, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256, signatures }, null, 2)}\n`);
+  // Ed25519 signatures are deterministic: an unchanged bundle gives the same bytes, and nothing is rewritten.
+  await writeIfChanged(join(dir, 'bundle.tar'), archive);
+  await writeIfChanged(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeIfChanged(join(dir, 'manifest.sig.json'), `${JSON.stringify({ manifestSha256, signatures }, null, 2)}\n`);
   return {
     dir,
     entry: { manifestSha256, archiveSha256: sha256Hex(archive), archiveSize: archive.length },

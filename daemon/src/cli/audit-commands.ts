@@ -1,25 +1,21 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AuditQuery, AuditVerify, PolicyList, PolicySetRules, type PolicyAction } from '@shadowbox/protocol';
-import { type CliIo, CliError, connectCli, println } from './context.js';
+import {
+  AuditQuery,
+  AuditVerify,
+  PolicyList,
+  PolicySetRules,
+  summarizeAuditEntry,
+  type PolicyAction,
+} from '@shadowbox/protocol';
+import { type CliIo, CliError, connectCli, plural, println } from './context.js';
 import { colorsFor } from './review-commands.js';
+import { optionsOf } from './specs.js';
 
 /** `shadowbox audit show|verify [--strict] [--workspace DIR] [--session ID] [--tool T] [--json]`. */
 export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      workspace: { type: 'string', short: 'w' },
-      session: { type: 'string' },
-      tool: { type: 'string' },
-      type: { type: 'string' },
-      limit: { type: 'string' },
-      json: { type: 'boolean' },
-      strict: { type: 'boolean' },
-      'state-dir': { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args: rest, options: optionsOf('audit') });
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
   const client = await connectCli(io, { stateDir: values['state-dir'] });
   const c = colorsFor(io);
@@ -35,18 +31,12 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       if (values.json) for (const e of r.entries) println(io, JSON.stringify(e));
       else
         for (const e of r.entries) {
-          const d = e.data;
-          const what = [
-            d.tool,
-            d.summary ?? d.preview,
-            d.decision && typeof d.decision === 'object' ? (d.decision as { action?: string }).action : d.decision,
-            d.outcome,
-          ]
-            .filter((x) => typeof x === 'string' && x)
-            .join(' · ');
+          const sum = summarizeAuditEntry(e);
+          const what =
+            sum.outcome === 'error' ? c.red(sum.what) : sum.outcome === 'denied' ? c.yellow(sum.what) : sum.what;
           println(
             io,
-            `${c.dim(`#${e.seq} ${e.time}`)} ${c.bold(e.type)} ${what}${e.sessionId ? c.dim(` session ${e.sessionId.slice(0, 8)}`) : ''}`,
+            `${c.dim(`#${e.seq} ${e.time}`)} ${c.bold(e.type)} ${what}${sum.details.length ? ` · ${sum.details.join(' · ')}` : ''}${e.sessionId ? c.dim(` session ${e.sessionId.slice(0, 8)}`) : ''}`,
           );
         }
       return 0;
@@ -60,7 +50,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
       else if (r.ok)
         println(
           io,
-          `${c.green('✓')} audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoint(s)${tail}`,
+          `${c.green('✓')} audit log intact: ${plural(r.entries, 'entry', 'entries')}, ${plural(r.checkpoints, 'signed checkpoint')}${tail}`,
         );
       else {
         const who = r.firstBad?.sessionId ? ` (session ${r.firstBad.sessionId} refers to it)` : '';
@@ -88,23 +78,7 @@ export async function auditCommand(io: CliIo, argv: string[]): Promise<number> {
 /** `shadowbox policy list | allow | ask | deny | remove` — the project rules, a person's file the agent cannot reach. */
 export async function policyCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      workspace: { type: 'string', short: 'w' },
-      tool: { type: 'string' },
-      kind: { type: 'string' },
-      path: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      command: { type: 'string' },
-      network: { type: 'boolean' },
-      'no-network': { type: 'boolean' },
-      json: { type: 'boolean' },
-      'state-dir': { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('policy') });
   const network = values.network ? true : values['no-network'] ? false : undefined;
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
@@ -156,13 +130,13 @@ export async function policyCommand(io: CliIo, argv: string[]): Promise<number> 
         ...(network !== undefined ? { network } : {}),
       };
       const r = await client.request(PolicySetRules, { workspace, add: [rule], remove: [] });
-      println(io, `added; ${r.rules.length} project rule(s)`);
+      println(io, `added; ${plural(r.rules.length, 'project rule')}`);
       return 0;
     }
     if (sub === 'remove') {
       if (positionals.length === 0) throw new CliError('give the rule ids to remove (see shadowbox policy list)', 2);
       const r = await client.request(PolicySetRules, { workspace, add: [], remove: positionals });
-      println(io, `removed; ${r.rules.length} project rule(s) left`);
+      println(io, `removed; ${plural(r.rules.length, 'project rule')} left`);
       return 0;
     }
     throw new CliError(

@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../bundles/index.js';
 import { type CliIo, CliError, connectCli, println } from './context.js';
 import { printProgress } from './first-use.js';
 import { colorsFor } from './review-commands.js';
+import { optionsOf } from './specs.js';
 
 const USAGE = [
   'usage: shadowbox bundles <list | verify PATH | install NAME[@VERSION] [--mirror URL|DIR] | trust KEYFILE | build NAME... [--force] | sign ARGS... | serve>',
@@ -33,11 +34,7 @@ export async function bundlesCommand(io: CliIo, argv: string[]): Promise<number>
   const [sub, ...rest] = argv;
   if (sub === 'build') return script(io, 'build.mjs', rest);
   if (sub === 'sign') return script(io, 'sign.mjs', rest);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { mirror: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
-  });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('bundles') });
   if (!sub || !['list', 'verify', 'install', 'trust', 'serve'].includes(sub)) throw new CliError(USAGE, 2);
   const c = colorsFor(io);
   const client = await connectCli(io, { stateDir: values['state-dir'] });

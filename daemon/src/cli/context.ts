@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDaemon, type ShadowboxClient } from '@shadowbox/client';
+import { describeDrift, ensureDaemon, environmentDrift, type ShadowboxClient } from '@shadowbox/client';
+import { DaemonStatus } from '@shadowbox/protocol';
 import { resolveStatePaths, type StatePaths } from '../state/index.js';
 
 /** Output streams and environment of one CLI invocation (injected for tests). */
@@ -47,4 +48,19 @@ export async function connectCli(
 /** Writes a line to stdout. */
 export function println(io: CliIo, text = ''): void {
   io.stdout.write(`${text}\n`);
+}
+
+/** "1 file", "3 files": a count with its noun (never "1 file(s)"). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
+
+/**
+ * Says so (stderr) when this shell sets model settings (keys, base URLs, SHADOWBOX_MODEL) the running daemon
+ * does not have: it read its environment once, when it started, so an `export` afterwards does not reach it.
+ */
+export async function warnEnvironmentDrift(io: CliIo, client: ShadowboxClient, name: string): Promise<void> {
+  const status = await client.request(DaemonStatus, {});
+  const note = describeDrift(environmentDrift(status.environment, io.env), status.pid);
+  if (note) io.stderr.write(`shadowbox ${name}: note: ${note}\n`);
 }

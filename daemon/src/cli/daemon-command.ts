@@ -1,25 +1,18 @@
 import { parseArgs } from 'node:util';
+import { DAEMON_EXIT_ALREADY_RUNNING } from '@shadowbox/client';
+import { ErrorCodes } from '@shadowbox/protocol';
 import { startDaemon } from '../daemon.js';
+import { isShadowboxError } from '../errors.js';
 import { wireCapabilities } from '../wiring.js';
 import { type CliIo, CliError } from './context.js';
+import { optionsOf } from './specs.js';
 
 /**
  * `shadowbox daemon [--stdio] [--socket PATH] [--no-socket] [--ws-port N] [--no-web] [--max-message-bytes N]`:
  * runs the daemon in the foreground until SIGTERM/SIGINT, `shadowbox stop`, or (with --stdio) `exit`.
  */
 export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      stdio: { type: 'boolean' },
-      socket: { type: 'string' },
-      'no-socket': { type: 'boolean' },
-      'ws-port': { type: 'string' },
-      'no-web': { type: 'boolean' },
-      'max-message-bytes': { type: 'string' },
-      'state-dir': { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: optionsOf('daemon') });
   const wsPortText = values['ws-port'] ?? io.env.SHADOWBOX_WS_PORT ?? (values.stdio ? undefined : '0');
   const wsPort = values['no-web'] || wsPortText === undefined ? undefined : Number(wsPortText);
   if (wsPort !== undefined && (!Number.isInteger(wsPort) || wsPort < 0 || wsPort > 65535))
@@ -28,7 +21,7 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
   const maxMessageBytes = maxText === undefined ? undefined : Number(maxText);
   if (maxMessageBytes !== undefined && (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024))
     throw new CliError('--max-message-bytes must be an integer ≥ 1024', 2);
-  const daemon = await startDaemon({
+  const started = startDaemon({
     env: io.env,
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     ...(values.socket ? { socketPath: values.socket } : {}),
@@ -38,6 +31,12 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
     ...(maxMessageBytes ? { maxMessageBytes } : {}),
     logToStderr: true,
     capabilities: (ctx) => wireCapabilities(ctx),
+  });
+  const daemon = await started.catch((e: unknown) => {
+    // Another daemon holds this state dir: a distinct exit code tells an auto-starting client to wait for it.
+    if (isShadowboxError(e, ErrorCodes.InternalError, 'daemon_running'))
+      throw new CliError(e.message, DAEMON_EXIT_ALREADY_RUNNING);
+    throw e;
   });
   const onSignal = (sig: string) => {
     daemon.logger.info(`received ${sig}`);

@@ -9,6 +9,7 @@ import { connectSocket } from '@shadowbox/client';
 import { readLock } from '../state/index.js';
 import { type CliIo, println, statePaths } from './context.js';
 import { colorsFor } from './review-commands.js';
+import { optionsOf } from './specs.js';
 
 /** One check's outcome: `fail` makes doctor exit 1; `warn` is worth knowing; `ok` needs nothing. */
 export interface DoctorCheck {
@@ -199,7 +200,7 @@ export async function runDoctor(d: DoctorDeps): Promise<DoctorCheck[]> {
 
 /** `shadowbox doctor [--json] [--state-dir DIR]`: exit 1 when a check failed. */
 export async function doctorCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: optionsOf('doctor') });
   const paths = statePaths(io, values['state-dir']);
   const checks = await runDoctor({
     env: io.env,

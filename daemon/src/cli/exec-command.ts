@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DaemonStatus, Progress, SessionAttach, SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
-import { type CliIo, CliError, connectCli } from './context.js';
+import { type CliIo, CliError, connectCli, plural } from './context.js';
+import { optionsOf } from './specs.js';
 
 const USAGE = 'usage: shadowbox exec [--session ID] [--workspace DIR] [--net] [--timeout SECONDS] -- COMMAND [ARGS...]';
 
@@ -27,16 +28,7 @@ const ShellData = z
 export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   if (dash === -1) throw new CliError(USAGE, 2);
-  const { values } = parseArgs({
-    args: argv.slice(0, dash),
-    options: {
-      session: { type: 'string' },
-      workspace: { type: 'string', short: 'w' },
-      net: { type: 'boolean' },
-      timeout: { type: 'string' },
-      'state-dir': { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args: argv.slice(0, dash), options: optionsOf('exec') });
   const words = argv.slice(dash + 1);
   if (words.length === 0) throw new CliError(USAGE, 2);
   const command = words.map(shellQuote).join(' ');
@@ -131,7 +123,7 @@ export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
     if (data.data.cancelled) io.stderr.write('shadowbox: cancelled\n');
     if (r.changed?.length)
       io.stderr.write(
-        `shadowbox: ${r.changed.length} path(s) changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`,
+        `shadowbox: ${plural(r.changed.length, 'path')} changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`,
       );
     return data.data.cancelled ? 130 : data.data.exitCode;
   } finally {

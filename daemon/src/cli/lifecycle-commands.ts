@@ -3,10 +3,11 @@ import { DaemonStatus, DaemonStop } from '@shadowbox/protocol';
 import { connectSocket } from '@shadowbox/client';
 import { readLock } from '../state/index.js';
 import { type CliIo, CliError, println, statePaths } from './context.js';
+import { optionsOf } from './specs.js';
 
 /** `shadowbox status [--json]`: whether a daemon runs for this state dir, and what it holds. */
 export async function statusCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: optionsOf('status') });
   const paths = statePaths(io, values['state-dir']);
   const lock = await readLock(paths.lockFile);
   if (!lock) {
@@ -31,6 +32,14 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
         `  web:       ${s.webUrl ?? 'off'}${s.webUrl ? '  (shadowbox web prints a URL with the token)' : ''}`,
       );
       println(io, `  sessions:  ${s.sessions}, clients attached now: ${s.clients.length - 1}`);
+      // Which daemon holds which model setting: it read them once, from the command that started it.
+      println(io, '  model settings (from the environment the daemon started with; `shadowbox stop` to renew):');
+      const width = Math.max(0, ...s.environment.map((e) => e.name.length));
+      for (const e of s.environment)
+        println(
+          io,
+          `    ${e.name.padEnd(width)}  ${!e.set ? 'unset' : e.secret ? `set (sha256 ${e.fingerprint ?? '?'}…)` : (e.value ?? '')}`,
+        );
       println(io, '  sandboxes:');
       for (const b of s.sandboxes) {
         println(
@@ -48,7 +57,7 @@ export async function statusCommand(io: CliIo, argv: string[]): Promise<number> 
 
 /** `shadowbox stop`: asks the daemon to stop cleanly and waits until its lock is released. */
 export async function stopCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: optionsOf('stop') });
   const paths = statePaths(io, values['state-dir']);
   const lock = await readLock(paths.lockFile);
   if (!lock) {

@@ -1,26 +1,28 @@
 import { commands } from './commands.js';
 import type { CliIo } from './context.js';
 import { CliError } from './cli-error.js';
-
-/** Subcommands, loaded on demand so `shadowbox status` does not pay for the web client or WASI. */
-
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((k) => k.length));
-  return [
-    'usage: shadowbox <command> [options]',
-    '',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
-    '',
-    'State lives in $SHADOWBOX_STATE_DIR (default ~/.local/state/shadowbox); the socket at $SHADOWBOX_SOCKET when set.',
-  ].join('\n');
-}
+import { commandHelp, topHelp, wantsHelp } from './help.js';
 
 /** Runs the CLI; returns the exit code. Expected failures print one sentence, not a stack. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(`${usage()}\n`);
+  if (!name || name === '--help' || name === '-h') {
+    io.stdout.write(`${topHelp(commands)}\n`);
     return name ? 0 : 2;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (!topic) {
+      io.stdout.write(`${topHelp(commands)}\n`);
+      return 0;
+    }
+    const c = commands[topic];
+    if (!c) {
+      io.stderr.write(`shadowbox help: no command ${JSON.stringify(topic)}\n\n${topHelp(commands)}\n`);
+      return 2;
+    }
+    io.stdout.write(`${commandHelp(topic, c)}\n`);
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(`${(await import('../version.js')).versionLine()}\n`);
@@ -28,8 +30,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    io.stderr.write(`shadowbox: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
+    io.stderr.write(`shadowbox: unknown command ${JSON.stringify(name)}\n\n${topHelp(commands)}\n`);
     return 2;
+  }
+  if (wantsHelp(rest, entry.passThrough)) {
+    io.stdout.write(`${commandHelp(name, entry)}\n`);
+    return 0;
   }
   try {
     return await (
@@ -40,7 +46,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
       return e.exitCode;
     }
-    if ((await import('../errors.js')).isShadowboxError(e)) {
+    const { isShadowboxError } = await import('../errors.js');
+    // Loaded only on a failure: the client library stays out of `--version` and `--help`.
+    if (isShadowboxError(e) || e instanceof (await import('@shadowbox/client')).DaemonStartError) {
       io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
       return 1;
     }
@@ -52,7 +60,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     if (e instanceof TypeError && (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`shadowbox ${name}: ${e.message}\n`);
+      io.stderr.write(`shadowbox ${name}: ${e.message} (shadowbox ${name} --help lists the options)\n`);
       return 2;
     }
     io.stderr.write(`shadowbox ${name}: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
-import { type CliIo, CliError, connectCli, statePaths } from './context.js';
+import { type CliIo, CliError, connectCli, plural, statePaths } from './context.js';
 import { ensureBundle } from './first-use.js';
+import { optionsOf } from './specs.js';
 import { pythonCliInput } from '../python/index.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
@@ -69,7 +70,7 @@ async function callTool(
     } else (r.isError ? io.stderr : io.stdout).write(`${r.output ?? r.content}\n`);
     if (r.changed?.length)
       io.stderr.write(
-        `shadowbox: ${r.changed.length} file(s) changed in the shadow workspace (review with: shadowbox review --session ${sessionId})\n`,
+        `shadowbox: ${plural(r.changed.length, 'file')} changed in the shadow workspace (${r.changed.slice(0, 6).join(', ')}${r.changed.length > 6 ? ', …' : ''}); review with: shadowbox review\n`,
       );
     // The program's own output says what went wrong when it ran; otherwise name the refusal (policy, input, limits).
     if (r.isError && !ran && r.reason) io.stderr.write(`shadowbox: ${tool} refused (${r.reason})\n`);
@@ -121,18 +122,7 @@ const WASI_USAGE =
 export async function wasiCommand(io: CliIo, argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'run') throw new CliError(WASI_USAGE, 2);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      command: { type: 'string' },
-      workspace: { type: 'string', short: 'w' },
-      'state-dir': { type: 'string' },
-      dir: { type: 'string', multiple: true },
-      env: { type: 'string', multiple: true },
-      timeout: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: optionsOf('wasi') });
   const [target, ...args] = positionals;
   if (!target) throw new CliError('name the bundle or module: shadowbox wasi run sqlite -- :memory: "select 1"', 2);
   const stdin = await readStdin(io);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { DaemonStatus } from '@shadowbox/protocol';
 import { readToken } from '../state/index.js';
 import { type CliIo, CliError, connectCli, println, statePaths } from './context.js';
+import { optionsOf } from './specs.js';
 
 /**
  * The page URL with the token (and the workspace to offer for new sessions) in the fragment: browsers
@@ -22,15 +23,7 @@ export function webUrlWithToken(webUrl: string, token: string, workspace?: strin
  * client's URL carrying the token in its fragment, and with --open hands it to xdg-open.
  */
 export async function webCommand(io: CliIo, argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      open: { type: 'boolean' },
-      json: { type: 'boolean' },
-      workspace: { type: 'string' },
-      'state-dir': { type: 'string' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: optionsOf('web') });
   const paths = statePaths(io, values['state-dir']);
   const client = await connectCli(io, {
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),

@@ -150,6 +150,8 @@ describe('rules', () => {
     expect(decide(call('review', 'write_file', 'edit', { paths: ['src/a.ts'] }), i)).toMatchObject({
       action: 'ask',
       rule: 'project:ask path=src/**',
+      // An ask rule always asks: an allow for the session or project would change nothing, so none is offered.
+      rememberable: false,
     });
     expect(decide(call('review', 'write_file', 'edit', { paths: ['README.md'] }), i)).toMatchObject({
       action: 'allow',
@@ -242,6 +244,9 @@ describe('grants', () => {
     expect(decide(call('review', 'mcp__gh__other', 'other'), { ...none, grants }).action).toBe('ask');
     const ask = [{ id: 'q', action: 'ask' as const, tool: 'mcp__*' }];
     expect(decide(call('review', 'mcp__gh__list', 'other'), { ...none, rules: ask, grants }).action).toBe('ask');
+    // …which is why a question asked by a mode default offers remembering, and one asked by an ask rule does not.
+    expect(decide(call('review', 'mcp__gh__other', 'other'), none).rememberable).toBeUndefined();
+    expect(decide(call('review', 'mcp__gh__list', 'other'), { ...none, rules: ask }).rememberable).toBe(false);
   });
 
   it('a fetch grant is narrowed to the asked host', () => {

@@ -75,7 +75,8 @@ export function decide(
     return { action: 'deny', rule: `mode:read-only kind:${q.kind}${network ? ' network' : ''}` };
   const verdict = (): PolicyDecision => {
     const ask = first('ask');
-    if (ask) return { action: 'ask', rule: describeRule('project', ask) };
+    // "Always ask": an allow for the session or the project could not silence it, so none is offered.
+    if (ask) return { action: 'ask', rule: describeRule('project', ask), rememberable: false };
     // Among the allow rules that match, one naming the host and port exactly is preferred (it is what a
     // non-public address needs); otherwise the first in file order.
     const allows = inputs.rules.filter((r) => r.action === 'allow' && ruleMatches(r, call));

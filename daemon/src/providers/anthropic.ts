@@ -13,6 +13,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import { anthropicMaxTokens, contextWindowFor, type ProviderConfig } from './config.js';
+import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
 import { ModelDeadline } from './deadline.js';
 import { capRetryAfter, openStream, pumpStream, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 import type { ClientDeps } from './openai.js';
@@ -28,7 +29,7 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
     authToken: null,
     baseURL: p.baseUrl,
     maxRetries: p.maxRetries,
-    fetch: capRetryAfter(deps.fetch, p.maxRetryAfterMs),
+    fetch: observeAttempts(capRetryAfter(deps.fetch, p.maxRetryAfterMs), p.maxRetries),
     defaultHeaders: p.headers,
     logger: sdkLogger(deps.logger, p.name),
     logLevel: 'info',
@@ -38,7 +39,14 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
     model: `${p.name}/${model}`,
     contextWindow: contextWindowFor(p, model),
     async *stream(req: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-      const ctx = { provider: p.name, model, apiKeyEnv: p.apiKeyEnv, emitted: false };
+      const ctx = {
+        provider: p.name,
+        model,
+        apiKeyEnv: p.apiKeyEnv,
+        baseUrl: p.baseUrl,
+        attempts: p.maxRetries + 1,
+        emitted: false,
+      };
       const thinking = p.thinkingBudget !== undefined && canThink(req.messages, signatures);
       const maxTokens = req.maxTokens ?? p.maxTokens ?? anthropicMaxTokens(model) + (thinking ? p.thinkingBudget! : 0);
       const body: MessageCreateParamsStreaming = {
@@ -50,13 +58,11 @@ export function createAnthropicModel(p: ProviderConfig, model: string, deps: Cli
         ...(req.tools.length ? { tools: req.tools.map(toAnthropicTool) } : {}),
         ...(thinking ? { thinking: { type: 'enabled', budget_tokens: p.thinkingBudget! } } : {}),
       };
+      // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
       const deadline = new ModelDeadline({ firstByteMs: p.firstByteTimeoutMs, idleMs: p.idleTimeoutMs }, signal);
-      const stream: AsyncIterable<RawMessageStreamEvent> & { controller: AbortController } = await openStream(
-        (s) => client.messages.create(body, { signal: s }),
-        deadline,
-        signal,
-        ctx,
-        normalize,
+      const stream: AsyncIterable<RawMessageStreamEvent> & { controller: AbortController } = yield* withRetryEvents(
+        deadline.signal,
+        () => openStream((s) => client.messages.create(body, { signal: s }), deadline, signal, ctx, normalize),
       );
       yield* pumpStream(stream, new EventAssembler(signatures), ctx, signal, normalize, deadline);
     },
@@ -248,8 +254,7 @@ function toAnthropicTool(t: ToolSpec): Tool {
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError)
-    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError) return { kind: 'connection', message: causeText(e) };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { error?: { message?: unknown } };
     const providerMessage = typeof body.error?.message === 'string' ? body.error.message : e.message;

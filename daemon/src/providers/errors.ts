@@ -27,6 +27,10 @@ export interface FailureContext {
   provider: string;
   model: string;
   apiKeyEnv: string;
+  /** The endpoint, named in every "cannot reach" message. */
+  baseUrl?: string;
+  /** How many attempts a call gets (retries + 1), named when all of them failed. */
+  attempts?: number;
   /** Whether any event was already yielded (then nothing was or will be retried). */
   emitted: boolean;
 }
@@ -37,6 +41,10 @@ const CONTEXT_TOO_LONG =
 /** Maps a final provider failure to a ShadowboxError with a provider code and a stable reason. */
 export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknown): ShadowboxError {
   const where = `${ctx.provider}/${ctx.model}`;
+  const at = ctx.baseUrl ? ` at ${ctx.baseUrl}` : '';
+  const tries = ctx.attempts && ctx.attempts > 1 && !ctx.emitted ? ` (${ctx.attempts} attempts)` : '';
+  // The daemon read the key once, from the environment of the command that started it.
+  const keyHint = `check ${ctx.apiKeyEnv}; the daemon (pid ${process.pid}) uses the value it started with, so after changing it run \`shadowbox stop\` and the next command starts a daemon with your environment`;
   const base = { provider: ctx.provider, model: ctx.model, emitted: ctx.emitted };
   // ProviderUnavailable is the transient kind: the same prompt may well work when sent again.
   const make = <C extends ErrorCode>(
@@ -64,14 +72,14 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
         return make(
           ErrorCodes.ProviderAuth,
           'auth_failed',
-          `${where} rejected the API key (401${said}); check ${ctx.apiKeyEnv}.`,
+          `${where} rejected the API key (401${said}); ${keyHint}.`,
           extra,
         );
       if (f.status === 403)
         return make(
           ErrorCodes.ProviderAuth,
           'forbidden',
-          `${where} refused access (403${said}); check that ${ctx.apiKeyEnv} may use this model.`,
+          `${where} refused access (403${said}); check that ${ctx.apiKeyEnv} may use this model (the daemon, pid ${process.pid}, uses the value it started with).`,
           extra,
         );
       if (f.status === 404)
@@ -120,7 +128,7 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
         return make(
           ErrorCodes.ProviderUnavailable,
           'server_error',
-          `${where} failed with a server error (${f.status}${said}).`,
+          `${where}${at} failed with a server error (${f.status}${said})${tries}.`,
           extra,
         );
       return make(
@@ -140,9 +148,14 @@ export function providerError(f: FailureInfo, ctx: FailureContext, cause: unknow
         },
       );
     case 'connection':
-      return make(ErrorCodes.ProviderUnavailable, 'network', `Cannot reach ${where}: ${f.message}`);
+      return make(
+        ErrorCodes.ProviderUnavailable,
+        'network',
+        `Cannot reach ${where}${at}: ${f.message}${tries}. Is the server running, and is the base URL right?`,
+        ctx.baseUrl ? { url: ctx.baseUrl } : {},
+      );
     case 'timeout':
-      return make(ErrorCodes.ProviderUnavailable, 'timeout', `${where} did not answer in time.`);
+      return make(ErrorCodes.ProviderUnavailable, 'timeout', `${where}${at} did not answer in time${tries}.`);
     case 'interrupted':
       return make(
         ErrorCodes.ProviderUnavailable,

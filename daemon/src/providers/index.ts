@@ -1,4 +1,5 @@
 // Model providers: `provider/model` specs → ModelClients over the OpenAI and Anthropic streaming APIs.
+import { createHash } from 'node:crypto';
 import { ErrorCodes } from '@shadowbox/protocol';
 import type { ClientDeps } from './openai.js';
 import type { ModelClient } from './types.js';
@@ -42,6 +43,8 @@ export interface ModelFactory {
   create(spec: string): ModelClient;
   /** Names of the providers that are configured (have a key, or a custom base URL for OpenAI-compatible ones). */
   providers(): string[];
+  /** The environment variables the model settings came from: secrets as fingerprints only (daemon/status). */
+  environment(): EnvironmentSetting[];
   /** The resolved configuration of a provider, without its key (for `status` output and docs). */
   describe(name: string): (Omit<ProviderConfig, 'apiKey'> & { hasKey: boolean }) | undefined;
 }
@@ -71,17 +74,19 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
           p.format === 'openai' && provider === 'openai'
             ? `, or set OPENAI_BASE_URL to a local OpenAI-compatible server`
             : '';
+        // The daemon read its environment once, when it started: say so, or an `export` in the shell looks ignored.
         throw new ShadowboxError(
           ErrorCodes.ConfigMissing,
           'missing_api_key',
-          `Set ${p.apiKeyEnv} to use ${spec}${local}.`,
-          { provider, env: p.apiKeyEnv },
+          `Set ${p.apiKeyEnv} to use ${spec}${local}. The daemon (pid ${process.pid}) reads it from the environment of the command that started it: after exporting it, run \`shadowbox stop\` and the next shadowbox command starts a daemon with your environment.`,
+          { provider, env: p.apiKeyEnv, pid: process.pid },
         );
       }
       deps.logger.debug(`providers: ${spec} via ${p.baseUrl} (${p.format})`);
       return lazyModel(p, model, clientDeps, models[`${provider}/${model}`]);
     },
     providers: () => [...all.values()].filter(isConfigured).map((p) => p.name),
+    environment: () => environmentSettings(deps.env, all),
     describe(name) {
       const p = all.get(name);
       if (!p) return undefined;
@@ -89,6 +94,36 @@ export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
       return { ...rest, hasKey: apiKey !== undefined };
     },
   };
+}
+
+/** One model setting the daemon read from its environment (the shape of daemon/status `environment`). */
+export interface EnvironmentSetting {
+  name: string;
+  set: boolean;
+  secret: boolean;
+  value?: string;
+  fingerprint?: string;
+}
+
+/** First 12 hex digits of SHA-256: enough to tell two keys apart, useless for recovering one. */
+export function fingerprintOf(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 12);
+}
+
+/** Every provider's key variable (secret), the built-in base URL variables and SHADOWBOX_MODEL, as the daemon saw them. */
+function environmentSettings(env: NodeJS.ProcessEnv, all: Map<string, ProviderConfig>): EnvironmentSetting[] {
+  const out: EnvironmentSetting[] = [];
+  const plain = (name: string) => {
+    const v = env[name];
+    out.push({ name, set: Boolean(v), secret: false, ...(v ? { value: v } : {}) });
+  };
+  for (const p of all.values()) {
+    if (out.some((o) => o.name === p.apiKeyEnv)) continue;
+    const v = env[p.apiKeyEnv];
+    out.push({ name: p.apiKeyEnv, set: Boolean(v), secret: true, ...(v ? { fingerprint: fingerprintOf(v) } : {}) });
+  }
+  for (const name of ['OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL', 'SHADOWBOX_MODEL']) plain(name);
+  return out;
 }
 
 /**

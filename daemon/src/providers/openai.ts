@@ -8,6 +8,7 @@ import type {
 import type { ChatMessage, ModelClient, ModelEvent, ModelRequest, ToolSpec } from './types.js';
 import type { Logger } from '../state/index.js';
 import { contextWindowFor, DEFAULT_BASE_URLS, type ProviderConfig } from './config.js';
+import { causeText, observeAttempts, withRetryEvents } from './attempts.js';
 import { ModelDeadline } from './deadline.js';
 import { capRetryAfter, openStream, pumpStream, retryAfterMs, sdkLogger, type FailureInfo } from './errors.js';
 
@@ -25,7 +26,7 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
     organization: deps.env.OPENAI_ORG_ID ?? null,
     project: deps.env.OPENAI_PROJECT_ID ?? null,
     maxRetries: p.maxRetries,
-    fetch: capRetryAfter(deps.fetch, p.maxRetryAfterMs),
+    fetch: observeAttempts(capRetryAfter(deps.fetch, p.maxRetryAfterMs), p.maxRetries),
     defaultHeaders: p.headers,
     logger: sdkLogger(deps.logger, p.name),
     logLevel: 'info',
@@ -35,7 +36,14 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
     model: `${p.name}/${model}`,
     contextWindow: contextWindowFor(p, model),
     async *stream(req: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-      const ctx = { provider: p.name, model, apiKeyEnv: p.apiKeyEnv, emitted: false };
+      const ctx = {
+        provider: p.name,
+        model,
+        apiKeyEnv: p.apiKeyEnv,
+        baseUrl: p.baseUrl,
+        attempts: p.maxRetries + 1,
+        emitted: false,
+      };
       const maxTokens = req.maxTokens ?? p.maxTokens;
       const body: ChatCompletionCreateParamsStreaming = {
         model,
@@ -46,13 +54,11 @@ export function createOpenAIModel(p: ProviderConfig, model: string, deps: Client
         // api.openai.com wants max_completion_tokens (o-series reject max_tokens); compatible servers know max_tokens.
         ...(maxTokens ? (official ? { max_completion_tokens: maxTokens } : { max_tokens: maxTokens }) : {}),
       };
+      // Failed attempts the SDK retries are yielded as they happen (URL and cause), not waited out in silence.
       const deadline = new ModelDeadline({ firstByteMs: p.firstByteTimeoutMs, idleMs: p.idleTimeoutMs }, signal);
-      const stream: AsyncIterable<ChatCompletionChunk> & { controller: AbortController } = await openStream(
-        (s) => client.chat.completions.create(body, { signal: s }),
-        deadline,
-        signal,
-        ctx,
-        normalize,
+      const stream: AsyncIterable<ChatCompletionChunk> & { controller: AbortController } = yield* withRetryEvents(
+        deadline.signal,
+        () => openStream((s) => client.chat.completions.create(body, { signal: s }), deadline, signal, ctx, normalize),
       );
       yield* pumpStream(stream, new ChunkAssembler(), ctx, signal, normalize, deadline);
     },
@@ -174,8 +180,7 @@ function toOpenAITool(t: ToolSpec): ChatCompletionTool {
 function normalize(e: unknown, streaming: boolean): FailureInfo {
   if (e instanceof APIUserAbortError) return { kind: 'interrupted', message: 'aborted' };
   if (e instanceof APIConnectionTimeoutError) return { kind: 'timeout' };
-  if (e instanceof APIConnectionError)
-    return { kind: 'connection', message: (e.cause as Error | undefined)?.message ?? e.message };
+  if (e instanceof APIConnectionError) return { kind: 'connection', message: causeText(e) };
   if (e instanceof APIError) {
     const body = (e.error ?? {}) as { message?: unknown; type?: unknown };
     const providerMessage = typeof body.message === 'string' ? body.message : e.message;

@@ -34,6 +34,8 @@ export type ModelEvent =
       /** Input tokens written to the prompt cache (Anthropic cache_creation_input_tokens). */
       cacheWriteTokens?: number;
     }
+  /** An attempt failed before any output and the SDK retries it (attempt = the one about to start). */
+  | { type: 'retry'; attempt: number; maxAttempts: number; url: string; reason: string; message: string }
   | { type: 'stop'; reason: 'end_turn' | 'tool_use' | 'max_tokens' | 'refusal' };
 export interface ModelRequest {
   system?: string;

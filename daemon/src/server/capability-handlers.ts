@@ -6,7 +6,6 @@ import {
   BundlesList,
   BundlesTrust,
   BundlesVerify,
-  ErrorCodes,
   PolicyList,
   Progress,
   PolicySetRules,
@@ -14,6 +13,7 @@ import {
   ShadowDiff,
   ShadowExport,
   ShadowFile,
+  ShadowPending,
   ShadowReject,
   ShadowStatus,
   ShadowUndo,
@@ -22,21 +22,16 @@ import {
   type ParamsOf,
   type ResultOf,
 } from '@shadowbox/protocol';
-import { ShadowboxError } from '../errors.js';
 import type { SessionManager } from '../sessions/index.js';
+import { pendingSessions, resolveTarget, type PendingPort, type ReviewTarget } from './review-target.js';
 import type { ClientHandle } from './client.js';
 import type { HandlerTable } from './connection.js';
 import { registerCommandHandlers } from './command-handlers.js';
 
 type R<D> = Promise<ResultOf<D>>;
-/** A resolved review target: the session and its workspace. */
-export interface ReviewTarget {
-  sessionId: string;
-  workspace: string;
-}
-
 /** What the server needs of the shadow workspace (adapted in wiring.ts). */
 export interface ReviewPort {
+  pending: PendingPort;
   status(t: ReviewTarget, includeIgnored?: boolean): R<typeof ShadowStatus>;
   diff(t: ReviewTarget, paths?: string[]): R<typeof ShadowDiff>;
   accept(
@@ -79,26 +74,6 @@ async function realOrSame(p: string): Promise<string> {
   return realpath(p).catch(() => p);
 }
 
-/** Picks the session a review command means: the given one, else the latest on the workspace. */
-export async function resolveTarget(
-  sessions: SessionManager,
-  p: { sessionId?: string; workspace?: string },
-): Promise<ReviewTarget> {
-  if (p.sessionId) {
-    const live = sessions.get(p.sessionId);
-    return { sessionId: live.id, workspace: live.meta.workspace };
-  }
-  if (!p.workspace)
-    throw new ShadowboxError(ErrorCodes.InvalidParams, 'missing_target', 'give a sessionId or a workspace');
-  const ws = await realOrSame(p.workspace);
-  const live = sessions.latest(ws);
-  if (!live)
-    throw new ShadowboxError(ErrorCodes.SessionNotFound, 'no_session_for_workspace', `no shadowbox session on ${ws}`, {
-      workspace: ws,
-    });
-  return { sessionId: live.id, workspace: live.meta.workspace };
-}
-
 /** Registers tools/*, policy/*, shadow/*, audit/*, bundles/* on the ports that exist. */
 export function registerCapabilityHandlers(
   table: HandlerTable,
@@ -129,15 +104,19 @@ export function registerCapabilityHandlers(
       );
   }
   if (review) {
-    const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions(), p);
+    const t = (p: { sessionId?: string; workspace?: string }) =>
+      resolveTarget(sessions(), review.pending, p, 'changes');
     table
+      .on(ShadowPending, (p) => pendingSessions(sessions(), review.pending, p.workspace))
       .on(ShadowStatus, async (p) => review.status(await t(p), p.includeIgnored))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
       .on(ShadowAccept, async (p, { client }) =>
         review.accept(await t(p), { paths: p.paths, hunks: p.hunks, force: p.force }, client),
       )
       .on(ShadowReject, async (p, { client }) => review.reject(await t(p), { paths: p.paths, hunks: p.hunks }, client))
-      .on(ShadowUndo, async (p, { client }) => review.undo(await t(p), client))
+      .on(ShadowUndo, async (p, { client }) =>
+        review.undo(await resolveTarget(sessions(), review.pending, p, 'undo'), client),
+      )
       .on(ShadowExport, async (p) => review.exportBranch(await t(p), p.branch))
       .on(ShadowFile, async (p) => review.file(await t(p), p.path));
     registerCommandHandlers(table, sessions, review);

@@ -12,7 +12,8 @@ import { ShadowboxError } from '../errors.js';
 import { INIT_PROMPT, type SessionManager } from '../sessions/index.js';
 import type { ClientHandle } from './client.js';
 import type { HandlerTable } from './connection.js';
-import type { ReviewPort, ReviewTarget } from './capability-handlers.js';
+import type { ReviewPort } from './capability-handlers.js';
+import type { ReviewTarget } from './review-target.js';
 
 type CommandResult = ResultOf<typeof SessionCommand>;
 type Cancel = { onCancellationRequested(l: () => void): unknown };

@@ -3,11 +3,10 @@ export { serveChannel, HandlerTable, type Handler, type HandlerContext, type Con
 export { ClientRegistry, createClientHandle, type ClientHandle, type ClientInit } from './client.js';
 export { toResponseError, invalidParams } from './errors.js';
 export { registerSessionHandlers, type LifecycleInfo } from './session-handlers.js';
+export { resolveTarget, pendingSessions, type ReviewTarget, type PendingPort } from './review-target.js';
 export {
   registerCapabilityHandlers,
-  resolveTarget,
   type ReviewPort,
-  type ReviewTarget,
   type ToolsPort,
   type PolicyPort,
   type AuditPort,

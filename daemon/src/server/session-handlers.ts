@@ -25,6 +25,7 @@ export interface LifecycleInfo {
   stateDir: string;
   socketPath: () => string | null;
   webUrl: () => string | null;
+  environment: () => ResultOf<typeof DaemonStatus>['environment'];
   stop: () => void;
   /** The sandboxes this daemon can run (daemon/status). */
   sandboxes: () => ResultOf<typeof DaemonStatus>['sandboxes'];
@@ -54,6 +55,7 @@ export function registerSessionHandlers(
       clients: clients.list().map((c) => ({ clientId: c.id, name: c.name, kind: c.kind, transport: c.transport })),
       sessions: sessions.list().length,
       rssBytes: process.memoryUsage().rss,
+      environment: info.environment(),
       sandboxes: info.sandboxes(),
     }))
     .on(DaemonStop, () => {

@@ -30,6 +30,8 @@ export class LiveSession {
   /** The model conversation, folded from every event this session emits; null while the session is unloaded. */
   conversation: Conversation | null = null;
   running: { turnId: string; abort: AbortController; done: Promise<unknown> } | null = null;
+  /** Prompts sent so far (user_message events); counted from the log at start. */
+  prompts = 0;
   /** Direct tool calls (tools/call) running now: session/cancel aborts them as well. */
   readonly direct = new Set<AbortController>();
   readonly broker: PermissionBroker;
@@ -89,6 +91,7 @@ export class LiveSession {
     const event = this.log.append(this.id, body);
     if (this.events) this.events.push(event);
     else this.unloaded.push(event);
+    if (body.type === 'user_message') this.prompts++;
     this.conversation?.apply(body);
     foldSummary(this.summary, body);
     this.meta.updatedAt = event.time;

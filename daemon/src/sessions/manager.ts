@@ -69,6 +69,10 @@ export class SessionManager {
       const live = this.makeLive(meta, log);
       live.events = read.events;
       for (const e of read.events) foldSummary(live.summary, e.event);
+      live.prompts = read.events.filter((e) => e.event.type === 'user_message').length;
+      // meta.json is saved on changes only; the log's last event is the session's last activity.
+      const last = read.events.at(-1)?.time;
+      if (last && last > live.meta.updatedAt) live.meta.updatedAt = last;
       this.sessions.set(id, live);
       if (read.badLines) this.deps.logger.warn(`session ${id}: ${read.badLines} unreadable log line(s) skipped`);
       // Sessions resumed after a crash keep their events loaded; idle ones drop them.
@@ -112,6 +116,7 @@ export class SessionManager {
       driver: s.driver,
       attached: [...s.attached.keys()],
       events: s.log.durableSeq,
+      prompts: s.prompts,
       ...(mcpServers ? { mcpServers: Object.keys(mcpServers) } : {}),
       ...(s.summary.usage ? { usage: s.summary.usage } : {}),
       ...(s.summary.instructions ? { instructions: s.summary.instructions } : {}),

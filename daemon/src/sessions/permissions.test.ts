@@ -123,6 +123,16 @@ describe('PermissionBroker', () => {
     expect(events.at(-1)).toMatchObject({ type: 'permission_resolved', outcome: 'deny', by: 'web-1' });
   });
 
+  it('an allow the question did not offer counts as allow once (it would not take effect)', async () => {
+    const a = fakeClient('a', never);
+    const { broker, events } = makeBroker([a]);
+    const p = broker.ask({ ...question, options: ['allow_once', 'deny'] }, new AbortController().signal);
+    expect(await until(() => a.asked.length === 1)).toBe(true);
+    expect(broker.respond(a.asked[0].requestId, 'allow_project', 'web-1')).toBe(true);
+    expect(await p).toEqual({ outcome: 'allow_once', by: 'web-1' });
+    expect(events.at(-1)).toMatchObject({ type: 'permission_resolved', outcome: 'allow_once' });
+  });
+
   it('times out with outcome timeout and cancels the open requests', async () => {
     const a = fakeClient('a', never);
     const { broker, events } = makeBroker([a], 80);

@@ -106,9 +106,12 @@ export class PermissionBroker {
       });
   }
 
-  private settle(requestId: string, outcome: PermissionOutcome, by?: string): boolean {
+  private settle(requestId: string, answer: PermissionOutcome, by?: string): boolean {
     const entry = this.pending.get(requestId);
     if (!entry) return false;
+    // An allow the question did not offer (it would not take effect) counts as allow once.
+    const offered = (entry.question.options as string[]).includes(answer);
+    const outcome: PermissionOutcome = !offered && answer.startsWith('allow_') ? 'allow_once' : answer;
     this.pending.delete(requestId);
     clearTimeout(entry.timer);
     for (const [clientId, source] of entry.asked) if (clientId !== by) source.abort();

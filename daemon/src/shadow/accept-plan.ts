@@ -17,6 +17,8 @@ export interface Selected {
   hunks: HunkInfo[] | null;
   /** The hunk ids the person named (also when they were all of the file's hunks and `hunks` is null). */
   named?: string[];
+  /** Of hunks narrowed to some lines ("path#id:LINES"), the lines not selected, as hunks (what reject keeps). */
+  rest?: HunkInfo[];
 }
 
 export type Action = 'written' | 'deleted' | 'merged' | 'renamed' | 'mode';

@@ -271,7 +271,7 @@ export function restoreSlice(store: LayerStore, s: LayerSlice): void {
   for (const [p, e] of Object.entries(s.entries)) {
     if (e) store.m.entries[p] = e;
     else delete store.m.entries[p];
-    store.markDirty(p);
+    store.markDirty(p, 'review');
   }
   for (const [p, k] of Object.entries(s.known)) {
     if (k) store.m.known[p] = k;
@@ -284,7 +284,7 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
   for (const o of ops) {
     const it = o.sel.item;
     const p = itemPath(it);
-    store.markDirty(p);
+    store.markDirty(p, 'review');
     if (it.replaced) {
       // The link (or file) the agent replaced with a folder is gone; the folder itself is now plainly new.
       store.m.entries[p] = { kind: 'dir', base: { type: 'none' }, opaque: false };
@@ -294,7 +294,7 @@ async function updateLayer(deps: AcceptDeps, ops: Op[]): Promise<void> {
       delete store.m.entries[p];
       if (it.oldPath) {
         delete store.m.entries[it.oldPath];
-        store.markDirty(it.oldPath);
+        store.markDirty(it.oldPath, 'review');
       }
       continue;
     }

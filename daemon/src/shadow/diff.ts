@@ -185,3 +185,27 @@ export function applyHunks(oldText: string, hunks: HunkInfo[]): string | null {
   while (pos < a.length) out.push(a[pos++]);
   return out.join('');
 }
+
+/**
+ * A hunk narrowed to some of its lines (1-based positions in `lines`): removed lines outside the selection
+ * stay as they are (context), added lines outside it are left out. The old side is unchanged, so it
+ * applies where the hunk does; null when the selection holds no changed line. A hunk touching a last line
+ * without a newline is taken whole only (a part of it could glue two lines together).
+ */
+export function subHunk(h: HunkInfo, picked: ReadonlySet<number>, id: string): HunkInfo | 'no_change' | 'eol' {
+  const changed = h.lines.flatMap((l, i) => (l[0] === '+' || l[0] === '-' ? [i + 1] : []));
+  const taken = changed.filter((i) => picked.has(i));
+  if (taken.length === 0) return 'no_change';
+  if (taken.length === changed.length) return { ...h, id };
+  if (h.lines.includes(NO_EOL)) return 'eol';
+  const lines: string[] = [];
+  h.lines.forEach((l, i) => {
+    if (l[0] === '+') {
+      if (picked.has(i + 1)) lines.push(l);
+    } else if (l[0] === '-') lines.push(picked.has(i + 1) ? l : ` ${l.slice(1)}`);
+    else lines.push(l);
+  });
+  const newLines = lines.filter((l) => l[0] === ' ' || l[0] === '+').length;
+  const header = `@@ -${h.oldStart},${h.oldLines} +${h.newStart},${newLines} @@`;
+  return { ...h, id, header, newLines, lines };
+}

@@ -8,6 +8,15 @@ import type { LayerStore } from './layer.js';
 import type { Blob } from './layer-types.js';
 import { ObjectWriter } from './objects.js';
 
+/** Where the branch went: the person's repository (on their HEAD), or the shadow one when there is none. */
+export interface ExportResult {
+  branch: string;
+  commit: string;
+  commits: number;
+  where: 'workspace' | 'shadow';
+  repository: string;
+}
+
 /** A path in a git tree: mode and object id; null = absent. */
 type TreeEntry = { mode: string; oid: string } | null;
 /** What the branch's last commit must hold for a path: a blob, nothing, or whatever the person's HEAD holds. */
@@ -62,7 +71,7 @@ export async function exportBranch(
   repoDir: string,
   store: LayerStore,
   branch: string,
-): Promise<{ branch: string; commit: string; commits: number }> {
+): Promise<ExportResult> {
   const m = store.m;
   const bad = await git(['check-ref-format', '--branch', branch], { okCodes: [1, 128] });
   if (bad.exitCode !== 0 || branch.startsWith('-'))
@@ -166,7 +175,7 @@ export async function exportBranch(
     });
     await pack.pipe(gitBinary, [...userGit, 'unpack-objects', '-q']);
     await git([...userGit, 'update-ref', '-m', 'shadowbox export', `refs/heads/${branch}`, parent, '']);
-    return { branch, commit: parent, commits };
+    return { branch, commit: parent, commits, where: 'workspace', repository: commonDir };
   } finally {
     await rm(env.GIT_INDEX_FILE, { force: true });
   }
@@ -201,12 +210,7 @@ async function lsTree(
 }
 
 /** A workspace that is not a git repository: the branch goes into the shadow repository, ending at the review state. */
-async function exportInShadowRepo(
-  git: Git,
-  repoDir: string,
-  store: LayerStore,
-  branch: string,
-): Promise<{ branch: string; commit: string; commits: number }> {
+async function exportInShadowRepo(git: Git, repoDir: string, store: LayerStore, branch: string): Promise<ExportResult> {
   const m = store.m;
   const exists = await git(['--git-dir', repoDir, 'show-ref', '--verify', '-q', `refs/heads/${branch}`], {
     okCodes: [1],
@@ -237,5 +241,5 @@ async function exportInShadowRepo(
   if (!commit || commits === 0)
     throw branchError('nothing_to_export', 'the session has no shadow commits or pending changes yet', branch);
   await git(['--git-dir', repoDir, 'update-ref', `refs/heads/${branch}`, commit, '']);
-  return { branch, commit, commits };
+  return { branch, commit, commits, where: 'shadow', repository: repoDir };
 }

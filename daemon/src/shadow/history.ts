@@ -28,7 +28,8 @@ export const trailer = (sessionId: string, turnId: string) =>
  * loose objects directly (objects.ts), trees holding only the paths the session touched: cost
  * follows the number of changed files, never the size of the workspace, and no git process runs. When the agent's edits are based on real
  * bytes history has not seen yet, a "real files" commit goes first so each turn commit is exactly
- * the agent's change.
+ * the agent's change; what accept, reject and undo changed since the last turn goes into its own commit too,
+ * so a turn that wrote nothing is no checkpoint and a checkpoint's files are the turn's own.
  */
 export async function commitCheckpoint(
   repoDir: string,
@@ -40,6 +41,7 @@ export async function commitCheckpoint(
 ): Promise<{ commit: string; files: string[] } | null> {
   const m = store.m;
   const baseChanges = new Map<string, Blob | null>();
+  const reviewChanges = new Map<string, Blob | null>();
   const turnChanges = new Map<string, Blob | null>();
   const dirty = Object.keys(m.dirty);
   for (const p of dirty) {
@@ -55,9 +57,10 @@ export async function commitCheckpoint(
         : null
       : blobOf(m.known[p]);
     const have = baseChanges.has(p) ? baseChanges.get(p) : (m.committed[p] ?? null);
-    if (!same(want, have)) turnChanges.set(p, want);
+    // What accept, reject and undo changed is history too, but not this turn's work.
+    if (!same(want, have)) (m.dirty[p] === 2 ? reviewChanges : turnChanges).set(p, want);
   }
-  if (turnChanges.size === 0) {
+  if (turnChanges.size === 0 && reviewChanges.size === 0) {
     for (const p of dirty) delete m.dirty[p];
     await store.save();
     return null;
@@ -65,7 +68,9 @@ export async function commitCheckpoint(
   const w = new ObjectWriter(repoDir, objects, faults);
   const blobs = [
     ...new Set(
-      [...baseChanges.values(), ...turnChanges.values()].filter((b): b is Blob => b !== null).map((b) => b.oid),
+      [...baseChanges.values(), ...reviewChanges.values(), ...turnChanges.values()]
+        .filter((b): b is Blob => b !== null)
+        .map((b) => b.oid),
     ),
   ];
   await pool(blobs, 16, (oid) => copyBlob(w, store, oid));
@@ -82,15 +87,28 @@ export async function commitCheckpoint(
   };
   if (baseChanges.size > 0)
     await commitFrom(baseChanges, `shadowbox: real files before turn ${turnId}${trailer(m.sessionId, turnId)}`);
-  const commit = await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`);
+  if (reviewChanges.size > 0)
+    await commitFrom(
+      reviewChanges,
+      `shadowbox: review (accept, reject, undo) before turn ${turnId}${trailer(m.sessionId, turnId)}`,
+    );
+  const commit =
+    turnChanges.size > 0
+      ? await commitFrom(turnChanges, `${summary.trim() || `turn ${turnId}`}${trailer(m.sessionId, turnId)}`)
+      : tip!;
   await w.setRef(`refs/shadowbox/sessions/${m.sessionId}`, commit);
-  for (const p of new Set([...baseChanges.keys(), ...turnChanges.keys()])) {
+  for (const p of new Set([...baseChanges.keys(), ...reviewChanges.keys(), ...turnChanges.keys()])) {
     const b = committed[p];
     if (b) m.committed[p] = b;
     else delete m.committed[p];
   }
   m.tip = commit;
   for (const p of dirty) delete m.dirty[p];
+  // A turn that changed nothing itself (only review actions since the last one) is no checkpoint.
+  if (turnChanges.size === 0) {
+    await store.save();
+    return null;
+  }
   const files = [...turnChanges.keys()].sort();
   const entries = Object.fromEntries(files.map((p) => [p, m.entries[p] ? structuredClone(m.entries[p]) : null]));
   m.checkpoints.push({ id: commit, turnId, summary: summary.trim(), time: new Date().toISOString(), entries });

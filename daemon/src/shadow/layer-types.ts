@@ -66,8 +66,8 @@ export interface Manifest {
   known: Record<string, Base>;
   /** What the history tip holds for the paths the session touched. */
   committed: Record<string, Blob>;
-  /** Paths changed since the last checkpoint. */
-  dirty: Record<string, 1>;
+  /** Paths changed since the last checkpoint: 1 written through the view (a turn, a tool), 2 by accept, reject or undo. */
+  dirty: Record<string, 1 | 2>;
   tip: string | null;
   checkpoints: Checkpoint[];
   /**

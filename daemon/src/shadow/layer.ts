@@ -146,8 +146,10 @@ export class LayerStore {
     this.changed[name].add(key);
   }
 
-  markDirty(rel: string): void {
-    this.m.dirty[rel] = 1;
+  /** Marks a path changed since the last checkpoint; a write through the view wins over a review action. */
+  markDirty(rel: string, by: 'view' | 'review' = 'view'): void {
+    if (by === 'view') this.m.dirty[rel] = 1;
+    else if (this.m.dirty[rel] !== 1) this.m.dirty[rel] = 2;
   }
 
   /**

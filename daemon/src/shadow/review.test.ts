@@ -383,7 +383,13 @@ describe('review', () => {
     expect(c?.files).toEqual(['a.txt']);
     const t = { sessionId: 's1', workspace: ws.root };
     const ex = await svc.exportBranch(t, 'agent-work');
-    expect(ex).toEqual({ branch: 'agent-work', commit: c!.commit, commits: 1 });
+    expect(ex).toEqual({
+      branch: 'agent-work',
+      commit: c!.commit,
+      commits: 1,
+      where: 'shadow',
+      repository: expect.stringMatching(/shadow\.git$/) as string,
+    });
     await svc.accept(t, ALL, 'tester');
     expect(read('a.txt')).toBe('A2\n');
     expect(existsSync(path.join(ws.root, '.git'))).toBe(false);

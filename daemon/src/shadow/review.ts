@@ -1,7 +1,8 @@
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Selected } from './accept.js';
 import { diffItem, type ItemDiff, listItems, type ReviewItem } from './changes.js';
-import { applyHunks } from './diff.js';
+import { parseLineSelection } from '@shadowbox/protocol';
+import { applyHunks, subHunk, type HunkInfo } from './diff.js';
 import type { LayerStore } from './layer.js';
 import { splitRelative } from './paths.js';
 
@@ -25,7 +26,8 @@ export async function isStale(store: LayerStore, it: ReviewItem): Promise<boolea
 /**
  * Turns a protocol selection into review items: everything when empty, whole files for `paths`
  * (a folder covers what is below it), some hunks for `hunks` (stable ids "path#<hash>").
- * Unknown paths, unknown or already applied hunks, and positions ("path#2") are a typed error, never ignored.
+ * (a hunk narrowed to lines for "path#id:LINES"). Unknown paths, unknown or already applied hunks, positions
+ * ("path#2") and line selections outside a hunk are a typed error, never ignored.
  */
 export async function selectItems(store: LayerStore, sel: { paths: string[]; hunks: string[] }): Promise<Selected[]> {
   const items = listItems(store);
@@ -44,40 +46,98 @@ export async function selectItems(store: LayerStore, sel: { paths: string[]; hun
       throw new ShadowboxError(ErrorCodes.HunkNotFound, 'not_pending', `nothing pending for ${raw}`, { path: raw });
     hits.forEach((i) => whole.add(i));
   }
-  const some = new Map<ReviewItem, Set<string>>();
+  // Per item: the hunks named, each whole (null) or narrowed to some of its lines ("path#id:LINES").
+  const some = new Map<ReviewItem, Map<string, Set<number> | null>>();
+  const raws = new Map<ReviewItem, string[]>();
   for (const raw of sel.hunks) {
-    const at = raw.lastIndexOf('#');
-    const p = at > 0 ? norm(raw.slice(0, at)) : '';
-    const key = raw.slice(at + 1);
+    const colon = raw.lastIndexOf(':');
+    const hashAt = raw.lastIndexOf('#');
+    const spec = colon > hashAt && hashAt > 0 ? raw.slice(colon + 1) : undefined;
+    const name = spec === undefined ? raw : raw.slice(0, colon);
+    const at = name.lastIndexOf('#');
+    const p = at > 0 ? norm(name.slice(0, at)) : '';
+    const key = name.slice(at + 1);
     const it = at > 0 ? items.find((i) => i.path === p) : undefined;
     const d = it ? await diffOf(it) : undefined;
     const h = d?.hunks.find((x) => x.id === `${p}#${key}`);
-    if (!h && /^\d+$/.test(key)) throw positional(raw, d?.hunks.map((x) => x.id) ?? []);
+    if (!h && /^\d+$/.test(key)) throw positional(name, d?.hunks.map((x) => x.id) ?? []);
     if (!it || !h)
       throw new ShadowboxError(
         ErrorCodes.HunkNotFound,
         'unknown_hunk',
-        `no pending hunk ${raw} (unknown, or already accepted or rejected)`,
+        `no pending hunk ${name} (unknown, or already accepted or rejected)`,
         { hunk: raw },
       );
-    if (!some.has(it)) some.set(it, new Set());
-    some.get(it)!.add(h.id);
+    let named = some.get(it);
+    if (!named) some.set(it, (named = new Map<string, Set<number> | null>()));
+    raws.set(it, [...(raws.get(it) ?? []), raw]);
+    if (spec === undefined) {
+      named.set(h.id, null);
+      continue;
+    }
+    const lines = parseLineSelection(spec);
+    if (!lines || lines.some((n) => n > h.lines.length))
+      throw badLines(raw, `${spec} is not a list of lines 1-${h.lines.length} of the hunk (e.g. 1-4 or 2,7-9)`);
+    const prev = named.get(h.id);
+    if (prev === null) continue;
+    named.set(h.id, new Set([...(prev ?? []), ...lines]));
   }
   const out: Selected[] = [];
   for (const it of items) {
     if (whole.has(it)) out.push({ item: it, diff: () => diffOf(it), hunks: null });
     else if (some.has(it)) {
       const d = await diffOf(it);
-      const ids = some.get(it)!;
+      const named = some.get(it)!;
+      const hunks: HunkInfo[] = [];
+      const rest: HunkInfo[] = [];
+      for (const h of d.hunks) {
+        if (!named.has(h.id)) continue;
+        const lines = named.get(h.id);
+        if (!lines) {
+          hunks.push(h);
+          continue;
+        }
+        const spec = formatLines(lines);
+        const part = subHunk(h, lines, `${h.id}:${spec}`);
+        if (part === 'no_change') throw badLines(`${h.id}:${spec}`, `lines ${spec} of ${h.id} hold no change`);
+        if (part === 'eol')
+          throw badLines(
+            `${h.id}:${spec}`,
+            `${h.id} changes a last line without a newline; accept or reject that hunk whole`,
+          );
+        hunks.push(part);
+        // What stays pending of the hunk once these lines are taken (reject keeps it, accept leaves it).
+        const all = new Set(h.lines.map((_, i) => i + 1));
+        const other = subHunk(h, new Set([...all].filter((i) => !lines.has(i))), h.id);
+        if (typeof other === 'object') rest.push(other);
+      }
+      const wholeFile = rest.length === 0 && hunks.length === d.hunks.length && hunks.every((h, i) => h === d.hunks[i]);
       out.push({
         item: it,
         diff: () => diffOf(it),
-        hunks: ids.size === d.hunks.length ? null : d.hunks.filter((h) => ids.has(h.id)),
-        named: [...ids],
+        hunks: wholeFile ? null : hunks,
+        named: raws.get(it) ?? [],
+        ...(rest.length ? { rest } : {}),
       });
     }
   }
   return out;
+}
+
+/** "1-4,9" from a set of positions. */
+function formatLines(lines: ReadonlySet<number>): string {
+  const sorted = [...lines].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const from = sorted[i];
+    while (i + 1 < sorted.length && sorted[i + 1] === sorted[i] + 1) i++;
+    parts.push(from === sorted[i] ? String(from) : `${from}-${sorted[i]}`);
+  }
+  return parts.join(',');
+}
+
+function badLines(raw: string, why: string): ShadowboxError {
+  return new ShadowboxError(ErrorCodes.HunkNotFound, 'bad_line_range', `${raw}: ${why}`, { hunk: raw });
 }
 
 /**
@@ -119,18 +179,18 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     const p = itemPath(it);
     if (s.hunks === null || it.change === 'deleted') {
       delete store.m.entries[p];
-      store.markDirty(p);
+      store.markDirty(p, 'review');
       // Keeping the link means dropping what the agent put in the folder that replaced it.
       if (it.replaced)
         for (const k of Object.keys(store.m.entries))
           if (k.startsWith(p + '/')) {
             delete store.m.entries[k];
-            store.markDirty(k);
+            store.markDirty(k, 'review');
           }
       unhideAncestors(store, p);
       if (it.oldPath !== undefined) {
         delete store.m.entries[it.oldPath];
-        store.markDirty(it.oldPath);
+        store.markDirty(it.oldPath, 'review');
         unhideAncestors(store, it.oldPath);
       }
       // Report what the person named: the hunk ids, even when they were all that was left of the file.
@@ -138,7 +198,9 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
       continue;
     }
     const d = await s.diff();
-    const keep = d.hunks.filter((h) => !s.hunks!.some((x) => x.id === h.id));
+    // Hunks not named stay; of a hunk narrowed to some lines, the other lines stay (s.rest).
+    const taken = new Set(s.hunks.map((h) => h.id.split(':')[0]));
+    const keep = [...d.hunks.filter((h) => !taken.has(h.id)), ...(s.rest ?? [])];
     const text = applyHunks(d.oldText ?? '', keep);
     if (text === null)
       throw new ShadowboxError(ErrorCodes.HunkNotFound, 'hunk_does_not_apply', `hunks of ${it.path} no longer apply`, {
@@ -148,7 +210,7 @@ export async function rejectSelection(store: LayerStore, selected: Selected[]): 
     if (e?.kind === 'file') {
       const bytes = Buffer.from(text);
       store.m.entries[p] = { ...e, oid: await store.putBytes(bytes), size: bytes.byteLength, mtimeMs: Date.now() };
-      store.markDirty(p);
+      store.markDirty(p, 'review');
     }
     out.push(...s.hunks.map((h) => h.id));
   }

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -17,6 +17,7 @@ import { applyAccept } from './accept.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
+import { listItems } from './changes.js';
 import { Journal } from './journal.js';
 import { LayerStore } from './layer.js';
 import { Mutex } from './mutex.js';
@@ -60,6 +61,11 @@ export interface ShadowService {
    */
   rewind(t: ReviewTarget, keep: readonly string[], drop: readonly string[], label: string): Promise<string[]>;
   status(t: ReviewTarget): Promise<ResultOf<typeof ShadowStatus>>;
+  /**
+   * Pending-change and undo counts of some sessions of one workspace. A session whose layer folder does not
+   * exist (it never wrote anything) counts zero and is not opened, so listing many sessions stays cheap.
+   */
+  pending(workspace: string, sessionIds: string[]): Promise<PendingCounts[]>;
   diff(t: ReviewTarget, paths?: string[]): Promise<ResultOf<typeof ShadowDiff>>;
   accept(
     t: ReviewTarget,
@@ -116,6 +122,14 @@ export interface ShadowServiceDeps {
 export interface ShadowGcOptions extends LayerGcOptions {
   /** A workspace's shadow repository is repacked (`git repack -a -d`) once it holds more packs than this (default 32). */
   maxPacks?: number;
+}
+
+/** What shadow/pending reports of one session. */
+export interface PendingCounts {
+  sessionId: string;
+  files: number;
+  undoable: number;
+  lastAcceptAt: string | null;
 }
 
 interface Session {
@@ -343,6 +357,38 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     },
 
     status,
+
+    async pending(workspace, sessionIds) {
+      const root = await realRoot(workspace);
+      const wsDir = workspaceStateDir(deps.stateDir, root);
+      const out: PendingCounts[] = [];
+      for (const id of sessionIds) {
+        const dir = path.join(wsDir, 'shadow', 'sessions', id);
+        if (!SESSION_ID.test(id) || !(await stat(dir).catch(() => null))) {
+          out.push({ sessionId: id, files: 0, undoable: 0, lastAcceptAt: null });
+          continue;
+        }
+        const s = await session(id, root);
+        out.push(
+          await locked(s, async () => {
+            const last = s.store.m.accepts.at(-1);
+            const lastAcceptAt = last
+              ? await s.journal.read(last).then(
+                  (r) => r.time,
+                  () => null,
+                )
+              : null;
+            return {
+              sessionId: id,
+              files: listItems(s.store).length,
+              undoable: s.store.m.accepts.length,
+              lastAcceptAt,
+            };
+          }),
+        );
+      }
+      return out;
+    },
 
     async diff(t, paths) {
       const s = await session(t.sessionId, t.workspace);

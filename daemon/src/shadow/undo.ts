@@ -127,7 +127,7 @@ async function restoreLayer(store: LayerStore, r: AcceptRecord): Promise<void> {
       setEntry(store, p, next);
       setKnown(store, p, real);
     }
-    store.markDirty(p);
+    store.markDirty(p, 'review');
   }
 }
 

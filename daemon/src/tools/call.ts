@@ -33,6 +33,8 @@ export interface CallRequest {
   name: string;
   input: unknown;
   signal: AbortSignal;
+  /** Called when the handler is about to run: after the policy, any permission question and the tool.start entry. */
+  onRunning?: () => void;
   onProgress?: (chunk: ToolProgress) => void;
 }
 
@@ -184,7 +186,8 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
         summary,
         input: req.input,
         rule: verdict.rule,
-        options: [...PERMISSION_OPTIONS],
+        // Only answers that take effect: under an "always ask" rule a remembered allow would do nothing.
+        options: verdict.rememberable === false ? ['allow_once', 'deny'] : [...PERMISSION_OPTIONS],
       },
       req.signal,
     );
@@ -249,6 +252,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
       data: cause,
     });
   }
+  req.onRunning?.();
   let output: ToolOutput;
   try {
     view ??= await ctx.view();

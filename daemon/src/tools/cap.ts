@@ -17,7 +17,7 @@ export function capContent(content: string, maxBytes: number): { content: string
   const omitted = tailStart - headEnd;
   const lines = countLines(bytes.subarray(headEnd, tailStart));
   return {
-    content: `${head}\n[... ${omitted} bytes (${lines} lines) omitted; narrow the request (a line range, a path, a pattern) to see them ...]\n${tail}`,
+    content: `${head}\n[... ${omitted} bytes (${lines} line${lines === 1 ? '' : 's'}) omitted; narrow the request (a line range, a path, a pattern) to see them ...]\n${tail}`,
     truncated: true,
   };
 }

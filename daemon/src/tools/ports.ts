@@ -21,6 +21,11 @@ export interface PolicyQuery {
 export interface PolicyDecision {
   action: PolicyAction;
   rule: string;
+  /**
+   * For ask: false when remembering an allow would change nothing (a project ask rule always asks, over
+   * session grants and project allow rules), so the question offers only allow once and deny.
+   */
+  rememberable?: boolean;
   /** An allow by a rule that names the call's one host exactly (no wildcard) and its port: what a non-public address needs. */
   exact?: boolean;
   /**

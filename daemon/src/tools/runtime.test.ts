@@ -172,6 +172,48 @@ describe('tool runtime', () => {
     expect(grants).toHaveLength(0);
   });
 
+  it('reports "running" only when the call really runs: after the question, never for a denied call', async () => {
+    const order: string[] = [];
+    const allowed = setup([echo], fakePolicy({ action: 'ask', rule: 'mode:review kind:other' }), {
+      outcome: 'allow_once',
+      by: 'p',
+    });
+    const r = await allowed.agent.call({
+      turnId: 't1',
+      callId: 'a',
+      name: 'echo',
+      input: { text: 'x' },
+      signal: new AbortController().signal,
+      onRunning: () => order.push(`running after ${allowed.questions.length} question(s)`),
+    });
+    expect(r.isError).toBe(false);
+    expect(order).toEqual(['running after 1 question(s)']);
+    const denied = setup([echo], fakePolicy({ action: 'ask', rule: 'r' }), { outcome: 'deny', by: 'p' });
+    const refused = setup([echo], fakePolicy({ action: 'deny', rule: 'r' }));
+    for (const s of [denied, refused]) {
+      let ran = false;
+      await s.agent.call({
+        turnId: 't1',
+        callId: 'b',
+        name: 'echo',
+        input: { text: 'x' },
+        signal: new AbortController().signal,
+        onRunning: () => (ran = true),
+      });
+      expect(ran).toBe(false);
+    }
+  });
+
+  it('under an "always ask" project rule offers only the answers that take effect (allow once, deny)', async () => {
+    const { call, questions } = setup(
+      [echo],
+      fakePolicy({ action: 'ask', rule: 'project:ask tool=echo', rememberable: false }),
+      { outcome: 'allow_once', by: 'client-7' },
+    );
+    await call('echo', { text: 'hi' });
+    expect(questions[0].options).toEqual(['allow_once', 'deny']);
+  });
+
   it.each([
     ['allow_session', 'session'],
     ['allow_project', 'project'],

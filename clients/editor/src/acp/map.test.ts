@@ -30,6 +30,27 @@ describe('toAcpUpdates', () => {
     ]);
   });
 
+  it('shows a retried model call as a thought line (URL, cause, attempt), so the editor does not look stuck', () => {
+    const e = ev({
+      type: 'model_retry',
+      turnId: 't',
+      attempt: 2,
+      maxAttempts: 4,
+      url: 'http://127.0.0.1:11434/v1/chat/completions',
+      reason: 'network',
+      message: 'connect ECONNREFUSED 127.0.0.1:11434',
+    });
+    expect(toAcpUpdates(e, ws)).toEqual([
+      {
+        sessionUpdate: 'agent_thought_chunk',
+        content: {
+          type: 'text',
+          text: '↻ the model call failed (connect ECONNREFUSED 127.0.0.1:11434) at http://127.0.0.1:11434/v1/chat/completions; retrying, attempt 2 of 4\n',
+        },
+      },
+    ]);
+  });
+
   it('echoes the person’s message only when replaying a session (session/load)', () => {
     const e = ev({ type: 'user_message', turnId: 't', text: 'fix it', clientId: 'c1' });
     expect(toAcpUpdates(e, ws)).toEqual([]);

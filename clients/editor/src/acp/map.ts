@@ -152,6 +152,16 @@ export function toAcpUpdates(
           _meta: { shadowbox: { instructions: ev.files } },
         },
       ];
+    case 'model_retry':
+      // ACP has no retry update; a thought line keeps the editor from looking stuck while the SDK retries.
+      return [
+        {
+          sessionUpdate: 'agent_thought_chunk',
+          content: text(
+            `↻ the model call failed (${ev.message}) at ${ev.url}; retrying, attempt ${ev.attempt} of ${ev.maxAttempts}\n`,
+          ),
+        },
+      ];
     case 'usage':
       // Cumulative cost needs the session's total: the relay adds usage_update (usageUpdate below).
       return [];

@@ -222,6 +222,7 @@ export function fakeDaemon(): FakeDaemon {
           driver: null,
           attached: [],
           events: 0,
+          prompts: 0,
         },
         files,
         real: new Map(Object.entries(opts.real ?? {})),

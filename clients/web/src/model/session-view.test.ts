@@ -14,6 +14,7 @@ const info: SessionInfo = {
   driver: 'c1',
   attached: ['c1'],
   events: 0,
+  prompts: 0,
 };
 let seq = 0;
 const ev = (event: SessionEventBody, s = seq++): SessionEvent => ({

@@ -351,6 +351,12 @@ export class SessionView {
         this.headRev++;
         break;
       }
+      case 'model_retry':
+        this.notice(
+          'warn',
+          `the model call failed (${b.message}) at ${b.url}; retrying, attempt ${b.attempt} of ${b.maxAttempts}`,
+        );
+        break;
       case 'usage': {
         const u = this.turnUsage;
         this.turnUsage = {

@@ -1,4 +1,4 @@
-import { AuditQuery, AuditVerify, type ResultOf } from '@shadowbox/protocol';
+import { AuditQuery, AuditVerify, summarizeAuditEntry, type ResultOf } from '@shadowbox/protocol';
 import type { RpcClient } from '../rpc/rpc-client.js';
 import { h, replaceChildren } from './dom.js';
 
@@ -10,13 +10,25 @@ export interface AuditHooks {
   describeError: (e: unknown) => string;
 }
 
-function summarize(data: Record<string, unknown>): string {
-  const keys = ['tool', 'decision', 'outcome', 'paths', 'path', 'reason', 'code', 'text'];
-  const parts: string[] = [];
-  for (const k of keys)
-    if (data[k] !== undefined) parts.push(`${k}=${typeof data[k] === 'string' ? data[k] : JSON.stringify(data[k])}`);
-  const s = parts.join(' ') || JSON.stringify(data);
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+const OUTCOME_ICON: Record<string, string> = { ok: '✓', error: '✗', denied: '⊘' };
+
+/** One audit entry as a readable row: time, what happened to what (the protocol's summary), details on demand. */
+function row(e: Entry): HTMLElement {
+  const s = summarizeAuditEntry(e);
+  const t = new Date(e.time);
+  return h(
+    'li',
+    { className: `audit-row outcome-${s.outcome ?? 'none'}`, 'data-testid': 'audit-row', 'data-type': e.type },
+    h('span', { className: 'audit-icon', 'aria-hidden': 'true' }, s.outcome ? (OUTCOME_ICON[s.outcome] ?? '·') : '·'),
+    h('time', { dateTime: e.time, title: e.time }, t.toLocaleTimeString()),
+    h(
+      'div',
+      { className: 'audit-main' },
+      h('span', { className: 'audit-what' }, s.what),
+      s.details.length ? h('span', { className: 'audit-details' }, s.details.join(' · ')) : null,
+      h('details', {}, h('summary', {}, `#${e.seq} ${e.type}`), h('pre', {}, JSON.stringify(e.data, null, 2))),
+    ),
+  );
 }
 
 /** The audit view: this session's entries of the workspace audit log (newest first) and a chain check. */
@@ -66,7 +78,7 @@ export class AuditPanel {
       h(
         'div',
         { className: 'review-bar' },
-        h('span', {}, `${this.entries.length} entries`),
+        h('span', {}, `${this.entries.length} ${this.entries.length === 1 ? 'entry' : 'entries'}`),
         h('button', { onclick: () => void this.refresh() }, 'Reload'),
         h('button', { 'data-testid': 'audit-verify', onclick: () => void this.check() }, 'Verify chain'),
         v
@@ -80,25 +92,7 @@ export class AuditPanel {
           : null,
       ),
       this.error ? h('p', { className: 'error' }, this.error) : null,
-      h(
-        'table',
-        { className: 'audit', 'data-testid': 'audit-table' },
-        h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'time'), h('th', {}, 'type'), h('th', {}, 'details'))),
-        h(
-          'tbody',
-          {},
-          ...this.entries.map((e) =>
-            h(
-              'tr',
-              {},
-              h('td', {}, String(e.seq)),
-              h('td', {}, new Date(e.time).toLocaleTimeString()),
-              h('td', {}, e.type),
-              h('td', { title: JSON.stringify(e.data) }, summarize(e.data)),
-            ),
-          ),
-        ),
-      ),
+      h('ol', { className: 'audit', 'data-testid': 'audit-table' }, ...this.entries.map(row)),
     );
   }
 }

@@ -1,6 +1,18 @@
-import { ShadowAccept, ShadowDiff, ShadowReject, ShadowStatus, ShadowUndo, type ResultOf } from '@shadowbox/protocol';
+import {
+  changeBlocks,
+  ShadowAccept,
+  ShadowDiff,
+  ShadowPending,
+  ShadowReject,
+  ShadowStatus,
+  ShadowUndo,
+  type ResultOf,
+} from '@shadowbox/protocol';
 import type { RpcClient } from '../rpc/rpc-client.js';
+import { renderHunk, saveLayout, savedLayout, type DiffLayout } from './diff-view.js';
 import { h, replaceChildren } from './dom.js';
+
+type Others = ResultOf<typeof ShadowPending>['sessions'];
 
 type Diff = ResultOf<typeof ShadowDiff>;
 type Status = ResultOf<typeof ShadowStatus>;
@@ -9,6 +21,12 @@ type Conflicts = ResultOf<typeof ShadowAccept>['conflicts'];
 export interface ReviewHooks {
   client: () => RpcClient | null;
   sessionId: () => string | null;
+  /** The open session's workspace (for the other sessions' pending changes). */
+  workspace: () => string | null;
+  /** Opens another session (a click on "other sessions with pending changes"). */
+  open: (sessionId: string) => void;
+  /** Called after each reload with the number of files pending (the narrow layout's Review tab shows it). */
+  loaded?: (files: number) => void;
   toast: (text: string, level?: 'info' | 'error') => void;
   describeError: (e: unknown) => string;
 }
@@ -26,6 +44,11 @@ export class ReviewPanel {
   private error: string | null = null;
   private loading: Promise<void> | null = null;
   private again = false;
+  private layout: DiffLayout = savedLayout();
+  /** Hunks shown split into their runs of changes (each accepted or rejected alone). */
+  private readonly split = new Set<string>();
+  /** Other sessions of the workspace that have pending changes (so they never seem to vanish). */
+  private others: Others = [];
 
   constructor(
     readonly root: HTMLElement,
@@ -60,14 +83,18 @@ export class ReviewPanel {
     const sessionId = this.hooks.sessionId();
     if (!client || !sessionId) return;
     try {
-      const [status, diff] = await Promise.all([
+      const workspace = this.hooks.workspace();
+      const [status, diff, pending] = await Promise.all([
         client.request(ShadowStatus, { sessionId }),
         client.request(ShadowDiff, { sessionId }),
+        workspace ? client.request(ShadowPending, { workspace }).catch(() => null) : null,
       ]);
       if (this.hooks.sessionId() !== sessionId) return;
       this.status = status;
       this.diff = diff;
+      this.others = pending?.sessions.filter((s) => s.sessionId !== sessionId && s.files > 0) ?? [];
       this.error = null;
+      this.hooks.loaded?.(diff.files.length);
     } catch (e) {
       this.error = this.hooks.describeError(e);
     }
@@ -96,7 +123,7 @@ export class ReviewPanel {
       this.conflicts = r.conflicts;
       const written = r.applied.map((a) => `${a.path} (${a.action})`).join(', ');
       return r.conflicts.length
-        ? `accepted ${written || 'nothing'}; ${r.conflicts.length} conflict(s)`
+        ? `accepted ${written || 'nothing'}; ${r.conflicts.length} conflict${r.conflicts.length === 1 ? '' : 's'}`
         : `accepted ${written || 'nothing'}`;
     });
   }
@@ -129,13 +156,56 @@ export class ReviewPanel {
     const files = this.diff.files;
     const staleByPath = new Map(this.status?.files.map((f) => [f.path, f.stale]) ?? []);
     const undoable = this.status?.undoable ?? 0;
+    const setLayout = (l: DiffLayout) => {
+      this.layout = l;
+      saveLayout(l);
+      this.render();
+    };
+    const layoutToggle = h(
+      'div',
+      { className: 'segmented', role: 'group', 'aria-label': 'diff layout' },
+      h(
+        'button',
+        {
+          className: this.layout === 'unified' ? 'active' : '',
+          'aria-pressed': String(this.layout === 'unified'),
+          'data-testid': 'layout-unified',
+          onclick: () => setLayout('unified'),
+        },
+        'Unified',
+      ),
+      h(
+        'button',
+        {
+          className: this.layout === 'split' ? 'active' : '',
+          'aria-pressed': String(this.layout === 'split'),
+          'data-testid': 'layout-split',
+          onclick: () => setLayout('split'),
+        },
+        'Side by side',
+      ),
+    );
+    const others = this.others.length
+      ? h(
+          'div',
+          { className: 'others', 'data-testid': 'other-sessions' },
+          `${this.others.length === 1 ? 'Another session' : `${this.others.length} other sessions`} of this workspace ${this.others.length === 1 ? 'has' : 'have'} pending changes: `,
+          ...this.others.map((s) =>
+            h(
+              'button',
+              { className: 'small', onclick: () => this.hooks.open(s.sessionId) },
+              `${s.title || s.sessionId.slice(0, 8)} (${s.files} file${s.files === 1 ? '' : 's'})`,
+            ),
+          ),
+        )
+      : null;
     const bar = h(
       'div',
       { className: 'review-bar' },
       h(
         'span',
         { 'data-testid': 'review-count' },
-        files.length ? `${files.length} file(s) changed` : 'No pending changes',
+        files.length ? `${files.length} file${files.length === 1 ? '' : 's'} changed` : 'No pending changes',
       ),
       h(
         'button',
@@ -167,6 +237,7 @@ export class ReviewPanel {
         },
         `Undo accept${undoable ? ` (${undoable})` : ''}`,
       ),
+      layoutToggle,
     );
     const conflicts = this.conflicts.length
       ? h(
@@ -191,6 +262,7 @@ export class ReviewPanel {
     replaceChildren(
       this.root,
       bar,
+      others,
       conflicts,
       ...files.map((f) =>
         h(
@@ -210,62 +282,99 @@ export class ReviewPanel {
               : null,
             h('span', { className: 'spacer' }),
             h(
-              'button',
-              {
-                className: 'primary',
-                'data-testid': 'accept-file',
-                onclick: () => void this.accept({ paths: [f.path] }),
-              },
-              'Accept file',
-            ),
-            h(
-              'button',
-              {
-                className: 'danger',
-                'data-testid': 'reject-file',
-                onclick: () => void this.reject({ paths: [f.path] }),
-              },
-              'Reject file',
+              'span',
+              { className: 'hunk-actions' },
+              h(
+                'button',
+                {
+                  className: 'primary',
+                  'data-testid': 'accept-file',
+                  onclick: () => void this.accept({ paths: [f.path] }),
+                },
+                'Accept file',
+              ),
+              h(
+                'button',
+                {
+                  className: 'danger',
+                  'data-testid': 'reject-file',
+                  onclick: () => void this.reject({ paths: [f.path] }),
+                },
+                'Reject file',
+              ),
             ),
           ),
           f.binary ? h('p', { className: 'empty' }, 'binary file') : null,
-          ...f.hunks.map((hunk) =>
-            h(
+          ...f.hunks.map((hunk) => {
+            const runs = changeBlocks(hunk.lines).length;
+            const isSplit = this.split.has(hunk.id);
+            return h(
               'div',
               { className: 'hunk', 'data-testid': 'hunk', 'data-hunk': hunk.id },
               h(
                 'div',
                 { className: 'hunk-head' },
                 h('code', {}, hunk.header),
+                runs > 1 ? h('span', { className: 'runs' }, `${runs} changes`) : null,
                 h('span', { className: 'spacer' }),
+                // The buttons wrap together, never one alone under the header.
                 h(
-                  'button',
-                  {
-                    className: 'primary small',
-                    'data-testid': 'accept-hunk',
-                    onclick: () => void this.accept({ hunks: [hunk.id] }),
-                  },
-                  'Accept',
-                ),
-                h(
-                  'button',
-                  {
-                    className: 'danger small',
-                    'data-testid': 'reject-hunk',
-                    onclick: () => void this.reject({ hunks: [hunk.id] }),
-                  },
-                  'Reject',
+                  'span',
+                  { className: 'hunk-actions' },
+                  runs > 1
+                    ? h(
+                        'button',
+                        {
+                          className: 'small',
+                          'data-testid': 'split-hunk',
+                          'aria-pressed': String(isSplit),
+                          title: 'Accept or reject each run of changes of this hunk on its own',
+                          onclick: () => {
+                            if (isSplit) this.split.delete(hunk.id);
+                            else this.split.add(hunk.id);
+                            this.render();
+                          },
+                        },
+                        isSplit ? 'Join' : 'Split',
+                      )
+                    : null,
+                  h(
+                    'button',
+                    {
+                      className: 'primary small',
+                      'data-testid': 'accept-hunk',
+                      onclick: () => void this.accept({ hunks: [hunk.id] }),
+                    },
+                    'Accept',
+                  ),
+                  h(
+                    'button',
+                    {
+                      className: 'danger small',
+                      'data-testid': 'reject-hunk',
+                      onclick: () => void this.reject({ hunks: [hunk.id] }),
+                    },
+                    'Reject',
+                  ),
                 ),
               ),
               h(
-                'pre',
-                { className: 'diff' },
-                ...hunk.lines.map((l) =>
-                  h('span', { className: l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx' }, `${l}\n`),
+                'div',
+                { className: 'diff-scroll' },
+                renderHunk(
+                  hunk,
+                  f.path,
+                  this.layout,
+                  isSplit
+                    ? {
+                        accept: (sel) => void this.accept({ hunks: [sel] }),
+                        reject: (sel) => void this.reject({ hunks: [sel] }),
+                      }
+                    : undefined,
                 ),
               ),
-            ),
-          ),
+            );
+          }),
         ),
       ),
     );

@@ -1,7 +1,10 @@
 import type { Item, SessionView } from '../model/session-view.js';
+import { enhanceCodeBlocks } from './code.js';
+import type { DiffLayout } from './diff-view.js';
 import { h, replaceChildren } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { footerText } from './plan.js';
+import { approvalView } from './permission.js';
 
 /** Labels of the four permission answers, the same as the terminal's. */
 export const PERMISSION_LABELS: Record<string, string> = {
@@ -24,6 +27,9 @@ export interface TranscriptHooks {
   selfId: () => string;
   nameOf: (clientId: string) => string;
   answer: (requestId: string, outcome: string) => void;
+  /** The text of a file as the agent sees it now (shadow/file), for the diff of a write awaiting approval. */
+  fileText: (path: string) => Promise<string | null>;
+  layout: () => DiffLayout;
 }
 
 function clip(text: string): string {
@@ -43,6 +49,7 @@ function pretty(v: unknown): string {
 /** Renders the transcript incrementally: one element per item, redrawn only when its rev changed. */
 export class TranscriptRenderer {
   private readonly rendered = new Map<string, { el: HTMLElement; rev: number }>();
+  private readonly shown = new WeakSet<HTMLElement>();
 
   constructor(
     readonly root: HTMLElement,
@@ -71,6 +78,12 @@ export class TranscriptRenderer {
       prev = el;
     }
     if (nearBottom) this.root.scrollTop = this.root.scrollHeight;
+    // A question that just opened is brought into view (its answer buttons included).
+    const asking = [...this.root.querySelectorAll<HTMLElement>('.item-permission[data-outcome=""]')].at(-1);
+    if (asking && !this.shown.has(asking)) {
+      this.shown.add(asking);
+      asking.scrollIntoView({ block: 'start' });
+    }
   }
 
   private fill(el: HTMLElement, item: Item): void {
@@ -91,7 +104,11 @@ export class TranscriptRenderer {
         break;
       }
       case 'footer':
+        // The turn's footer: its time and tokens, under the turn it ends.
         el.dataset.testid = 'turn-footer';
+        el.dataset.slot = 'turn-footer';
+        el.dataset.turn = item.turnId;
+        el.dataset.stop = item.stopReason;
         replaceChildren(el, footerText(item));
         break;
       case 'assistant': {
@@ -100,6 +117,7 @@ export class TranscriptRenderer {
         const body = h('div', { className: 'markdown' });
         // Sanitized by DOMPurify inside renderMarkdown; model output never reaches innerHTML unsanitized.
         body.innerHTML = renderMarkdown(item.text);
+        enhanceCodeBlocks(body);
         replaceChildren(
           el,
           item.reasoning
@@ -187,8 +205,11 @@ export class TranscriptRenderer {
           el,
           h('div', { className: 'perm-title' }, open ? `Allow ${item.tool}?` : `Permission for ${item.tool}`),
           h('div', { className: 'perm-summary' }, item.summary),
-          h('details', {}, h('summary', {}, `rule: ${item.rule}`), h('pre', {}, clip(pretty(item.input)))),
+          h('div', { className: 'perm-rule' }, `asked by rule ${item.rule}`),
+          // The answers first (always in reach), then what is being approved, in the form a person checks
+          // it: the diff, the code, the command, the URL.
           buttons,
+          open ? approvalView(item.tool, item.toolKind, item.input, this.hooks) : null,
         );
         break;
       }

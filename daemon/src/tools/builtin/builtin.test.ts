@@ -209,7 +209,7 @@ describe('write_file', () => {
     });
     expect(overlayText('new/dir/file.txt')).toBe('a\nb\n');
     expect((await call('write_file', { path: 'README.md', content: 'x' })).content).toBe(
-      'Overwrote README.md (1 bytes, 1 lines).',
+      'Overwrote README.md (1 byte, 1 line).',
     );
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toBe('# Demo\nHello world\n');
   });

@@ -44,7 +44,7 @@ export function createWriteFileTool() {
       await ctx.view.writeFile(path, i.content, st ? { mode: st.mode } : undefined);
       const bytes = Buffer.byteLength(i.content);
       return {
-        content: `${st ? 'Overwrote' : 'Created'} ${path} (${bytes} bytes, ${lineCount(i.content)} lines).`,
+        content: `${st ? 'Overwrote' : 'Created'} ${path} (${bytes} byte${bytes === 1 ? '' : 's'}, ${lineCount(i.content)} line${lineCount(i.content) === 1 ? '' : 's'}).`,
         changed: [path],
         data: { created: !st, bytes },
       };
