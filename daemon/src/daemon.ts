@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Defaults, ErrorCodes, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
 import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
-import { SessionManager, type SessionManagerDeps } from './sessions/index.js';
+import type { SessionManager } from './sessions/index.js';
 import {
   acquireLock,
   createLogger,
@@ -51,16 +51,15 @@ export interface CapabilityContext {
   logger: Logger;
   handlers: HandlerTable;
   clients: ClientRegistry;
-  /** Set after sessions exist, for handlers that need them. */
-  sessions: () => SessionManager;
   http: () => HttpServer | null;
   /** The WebSocket bridge token (written before capabilities are wired). */
   token: () => string;
 }
 
-/** The session manager's dependencies plus lifecycle hooks of the wired capabilities. */
+/** What wiring built: the session manager (over every capability), what status reports, lifecycle hooks. */
 export interface Capabilities {
-  sessionDeps: Omit<SessionManagerDeps, 'stateDir' | 'logger'>;
+  /** Not yet initialized: the daemon calls init() (crash recovery of interrupted turns) before it serves. */
+  sessions: SessionManager;
   providers: string[];
   /** The model settings read from the environment at start (daemon/status; secrets as fingerprints). */
   environment?: () => ResultOf<typeof DaemonStatus>['environment'];
@@ -137,7 +136,6 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
   const handlers = new HandlerTable();
   let socket: SocketServer | null = null;
   let http: HttpServer | null = null;
-  let sessions!: SessionManager;
   let stopping: Promise<void> | null = null;
   let caps: Capabilities | null = null;
   let resolveStopped!: () => void;
@@ -151,12 +149,11 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       logger,
       handlers,
       clients,
-      sessions: () => sessions,
       http: () => http,
       token: () => token,
     });
     caps = wired;
-    sessions = new SessionManager({ stateDir: paths.stateDir, logger, ...wired.sessionDeps });
+    const { sessions } = wired;
     await sessions.init();
     const transports: Array<'stdio' | 'socket' | 'websocket'> = [];
     if (o.stdio) transports.push('stdio');

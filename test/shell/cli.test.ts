@@ -165,14 +165,16 @@ describe('a state dir inside the workspace', () => {
         console.log(`skipped: the host sandbox cannot run here (${a.why})`);
         return ctx.skip();
       }
+      // A bound below the test's, so a run that never ends fails with the CLI's output and the daemon's log
+      // (it hung once in a full loaded run and never alone: this says where, next time).
       const r = await runCliAs(
         'self',
         ['exec', '--', 'sh', '-c', 'ls -a; ls .shadowbox-state; echo x > .shadowbox-state/pwn'],
         d.env,
-        {
-          cwd: ws,
-        },
-      ).done;
+        { cwd: ws, timeoutMs: 60_000 },
+      ).done.catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}\n--- daemon log (tail) ---\n${d.stderr().slice(-4000)}`);
+      });
       expect(r.stdout).not.toContain('.shadowbox-state');
       expect(r.stderr).toContain('.shadowbox-state');
       expect(existsSync(path.join(stateDir, 'pwn'))).toBe(false);
@@ -180,5 +182,5 @@ describe('a state dir inside the workspace', () => {
       await d.stop();
       await d.cleanup();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, REDACTED, isSecretKey, sanitizeData, scrubString } from './redact.js';
+import { createHash } from 'node:crypto';
+import { DEFAULT_LIMITS, REDACTED, isSecretKey, sanitizeData, scrubString, sessionEventRecord } from './redact.js';
 
 describe('redaction', () => {
+  it('keeps a prompt as digest, length and preview, never its text; other session events as they are', () => {
+    const text = `fix the bug ${'x'.repeat(200)}`;
+    const r = sessionEventRecord({ text, clientId: 'c1' });
+    expect(r).toEqual({
+      clientId: 'c1',
+      chars: text.length,
+      preview: text.slice(0, 80),
+      sha256: createHash('sha256').update(text).digest('hex'),
+    });
+    expect(JSON.stringify(r)).not.toContain('x'.repeat(81));
+    const start = { workspace: '/w', model: 'm' };
+    expect(sessionEventRecord(start)).toBe(start);
+  });
+
   it('redacts secret-named fields at any depth, keeps counts that merely mention tokens', () => {
     const d = sanitizeData({
       token: 'abc',

@@ -115,3 +115,13 @@ export function sanitizeData(
     preview: text.slice(0, Math.min(512, limits.maxDataBytes)),
   };
 }
+
+/**
+ * What the audit log keeps of a session event: a prompt (`text`) is recorded by its digest, length and an 80-character
+ * preview, never its text (the preview is scrubbed of token-shaped strings like every string the log keeps).
+ */
+export function sessionEventRecord(data: Record<string, unknown>): Record<string, unknown> {
+  if (typeof data.text !== 'string') return data;
+  const { text, ...rest } = data;
+  return { ...rest, chars: text.length, preview: text.slice(0, 80), sha256: sha256Hex(text) };
+}

@@ -77,7 +77,7 @@ async function realOrSame(p: string): Promise<string> {
 /** Registers tools/*, policy/*, shadow/*, audit/*, bundles/* on the ports that exist. */
 export function registerCapabilityHandlers(
   table: HandlerTable,
-  sessions: () => SessionManager,
+  sessions: SessionManager,
   ports: { review?: ReviewPort; tools?: ToolsPort; policy?: PolicyPort; audit?: AuditPort; bundles?: BundlesPort },
 ): void {
   const { review, tools, policy, audit, bundles } = ports;
@@ -104,10 +104,9 @@ export function registerCapabilityHandlers(
       );
   }
   if (review) {
-    const t = (p: { sessionId?: string; workspace?: string }) =>
-      resolveTarget(sessions(), review.pending, p, 'changes');
+    const t = (p: { sessionId?: string; workspace?: string }) => resolveTarget(sessions, review.pending, p, 'changes');
     table
-      .on(ShadowPending, (p) => pendingSessions(sessions(), review.pending, p.workspace))
+      .on(ShadowPending, (p) => pendingSessions(sessions, review.pending, p.workspace))
       .on(ShadowStatus, async (p) => review.status(await t(p), p.includeIgnored))
       .on(ShadowDiff, async (p) => review.diff(await t(p), p.paths))
       .on(ShadowAccept, async (p, { client }) =>
@@ -115,7 +114,7 @@ export function registerCapabilityHandlers(
       )
       .on(ShadowReject, async (p, { client }) => review.reject(await t(p), { paths: p.paths, hunks: p.hunks }, client))
       .on(ShadowUndo, async (p, { client }) =>
-        review.undo(await resolveTarget(sessions(), review.pending, p, 'undo'), client),
+        review.undo(await resolveTarget(sessions, review.pending, p, 'undo'), client),
       )
       .on(ShadowExport, async (p) => review.exportBranch(await t(p), p.branch))
       .on(ShadowFile, async (p) => review.file(await t(p), p.path));

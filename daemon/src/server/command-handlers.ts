@@ -49,17 +49,17 @@ function list(items: string[], none: string): string {
  * Registers session/command (the slash commands every client offers, executed here so every client does
  * the same), session/rewind and session/compact.
  */
-export function registerCommandHandlers(table: HandlerTable, sessions: () => SessionManager, review: ReviewPort): void {
+export function registerCommandHandlers(table: HandlerTable, sessions: SessionManager, review: ReviewPort): void {
   const target = (sessionId: string): ReviewTarget => {
-    const live = sessions().get(sessionId);
+    const live = sessions.get(sessionId);
     return { sessionId: live.id, workspace: live.meta.workspace };
   };
   table
-    .on(SessionRewind, (p, { client }) => sessions().rewind(p, client))
+    .on(SessionRewind, (p, { client }) => sessions.rewind(p, client))
     .on(SessionCompact, (p, { client, token }) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
-      return sessions().compact(p, client, abort.signal);
+      return sessions.compact(p, client, abort.signal);
     })
     .on(SessionCommand, (p, { client, token }) => runCommand(p, client, token));
 
@@ -128,7 +128,7 @@ export function registerCommandHandlers(table: HandlerTable, sessions: () => Ses
       case 'rewind': {
         if (args && !/^\S+$/.test(args)) throw badArgs('rewind', 'give one turn');
         const toTurn = args === '' ? undefined : /^\d+$/.test(args) ? Number(args) : args;
-        const r = await sessions().rewind(
+        const r = await sessions.rewind(
           { sessionId: p.sessionId, ...(toTurn !== undefined ? { toTurn } : {}) },
           client,
         );
@@ -141,27 +141,27 @@ export function registerCommandHandlers(table: HandlerTable, sessions: () => Ses
         if (args) throw badArgs('compact', 'it takes no arguments');
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
-        const r = await sessions().compact({ sessionId: p.sessionId }, client, abort.signal);
+        const r = await sessions.compact({ sessionId: p.sessionId }, client, abort.signal);
         return done(`Summarized ${r.compacted} message(s): about ${r.tokensBefore} → ${r.tokensAfter} tokens.`, r);
       }
       case 'mode': {
-        const live = sessions().get(p.sessionId);
+        const live = sessions.get(p.sessionId);
         if (!args)
           return done(`Mode: ${live.meta.mode} (one of ${PolicyMode.options.join(', ')}).`, { mode: live.meta.mode });
         const mode = PolicyMode.safeParse(args);
         if (!mode.success) throw badArgs('mode', `"${args}" is not a mode`);
-        const info = await sessions().configure(p.sessionId, client, { mode: mode.data });
+        const info = await sessions.configure(p.sessionId, client, { mode: mode.data });
         return done(`Mode: ${info.mode}.`, { mode: info.mode });
       }
       case 'model': {
-        const live = sessions().get(p.sessionId);
+        const live = sessions.get(p.sessionId);
         if (!args) return done(`Model: ${live.meta.model}.`, { model: live.meta.model });
         if (!/^[a-z0-9][a-z0-9_-]*\/\S+$/.test(args)) throw badArgs('model', `"${args}" is not provider/model`);
-        const info = await sessions().configure(p.sessionId, client, { model: args });
+        const info = await sessions.configure(p.sessionId, client, { model: args });
         return done(`Model: ${info.model}.`, { model: info.model });
       }
       case 'init': {
-        const r = await sessions().prompt(
+        const r = await sessions.prompt(
           { sessionId: p.sessionId, text: args ? `${INIT_PROMPT}\n\n${args}` : INIT_PROMPT, command: 'init' },
           client,
           token,
