@@ -142,7 +142,8 @@ describe('shadowbox lsp (the process)', () => {
     }
     expect(l.stderr()).toContain('shadowbox lsp: following session');
     await again.stop();
-  });
+    // Two daemon starts, a 2 s session poll and a stop: seconds alone, far more in a loaded full run (a bound, not a measure).
+  }, 120_000);
 
   it('exits 1 when the editor closes stdin without shutdown, also while the daemon it starts is coming up', async () => {
     const l = spawnLsp(env);
