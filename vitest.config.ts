@@ -8,6 +8,9 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // expect.poll waits for a condition, never for a duration: its own cap is as long as a test may take (CI is a
 // loaded 2-core machine; the default 1 s cap turned slow-but-correct runs into failures).
 const common = { testTimeout: 30_000, hookTimeout: 60_000, expect: { poll: { timeout: 25_000, interval: 20 } } };
+// End-to-end tests start real daemons, editors and browsers: seconds alone, several times that when the whole suite
+// shares 2 cores. Their bound is wider; a hang still fails.
+const e2e = { ...common, testTimeout: 90_000 };
 
 export default defineConfig({
   // Tests run the TypeScript sources of sibling packages, not their build output.
@@ -28,8 +31,8 @@ export default defineConfig({
       {
         test: { ...common, name: 'clients', include: ['clients/*/src/**/*.test.ts', 'clients/web/node/**/*.test.ts'] },
       },
-      { test: { ...common, name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
-      { test: { ...common, name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false } },
+      { test: { ...e2e, name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
+      { test: { ...e2e, name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false } },
       { test: { ...common, name: 'bench-scripts', include: ['bench/**/*.test.ts', 'bench/**/*.test.mjs'] } },
     ],
   },
