@@ -8,22 +8,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { createShadowService } from '../daemon/dist/shadow/index.js';
+import { git } from './lib/git.mjs';
 
 const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
 const audit = { append: async () => {} };
-// gc.auto=0: a background auto-gc would skew the timings and race the clean-up.
-const gitEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@b',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@b',
-  GIT_CONFIG_COUNT: '1',
-  GIT_CONFIG_KEY_0: 'gc.auto',
-  GIT_CONFIG_VALUE_0: '0',
-};
-const git = (cwd, ...args) =>
-  execFileSync('git', args, { cwd, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 }).toString();
 const du = (p) => Number(execFileSync('du', ['-sk', p]).toString().split('\t')[0]) * 1024;
 const body = (i, tag = '') =>
   Array.from({ length: 30 }, (_, l) => `export const v${l} = ${i * 31 + l}; // file ${i}${l === 15 ? tag : ''}`).join(

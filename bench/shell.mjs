@@ -4,29 +4,19 @@
 // `node --test` on a small fixture inside the sandbox against the same command outside. Each row
 // interleaves the two over ≥ 5 rounds (median, min–max). SHADOWBOX_BENCH_SHELL_FILES changes the big size.
 // Skipped (and said so) where the sandbox cannot run. Needs `npx tsc -b`.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startDaemon } from './lib/daemon.mjs';
 import { interleave, row, stats } from './lib/interleave.mjs';
+import { git } from './lib/git.mjs';
 
 const ROUNDS = 11;
 const BIG = Number(process.env.SHADOWBOX_BENCH_SHELL_FILES ?? 100_000);
 const PENDING = 50;
 
-const gitEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@b',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@b',
-  GIT_CONFIG_COUNT: '1',
-  GIT_CONFIG_KEY_0: 'gc.auto',
-  GIT_CONFIG_VALUE_0: '0',
-};
-const git = (cwd, ...args) => execFileSync('git', args, { cwd, env: gitEnv, stdio: 'ignore' });
 const fileOf = (i) => `src/d${Math.floor(i / 100)}/f${i}.ts`;
 
 /** A git repository of `n` small files. */
