@@ -7,6 +7,9 @@ import type { ReasonOf } from '../errors.js';
 
 const run = promisify(execFile);
 
+/** The PATH inside the sandbox (and of the steps that set it up), whatever the daemon's own PATH holds. */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** The programs the sandbox runs, and the Debian package of each (what `scripts/setup.sh` installs). */
 export const PROGRAMS = {
   bwrap: 'bubblewrap',
@@ -126,7 +129,8 @@ export async function probeSandbox(scratchParent: string, env: NodeJS.ProcessEnv
     args.push('--ro-bind', '/usr', '/usr', ...systemLinks(), '--bind', path.join(dir, 'merged'), '/w', '--', 'true');
     try {
       out.bwrapVersion = (await run(p.bwrap, ['--version'])).stdout.trim();
-      await run(p.unshare, args, { timeout: 10_000 });
+      // The system PATH, as a run has it: `mount` and `true` are found even when the daemon's PATH is a bare list.
+      await run(p.unshare, args, { timeout: 10_000, env: { PATH: SYSTEM_PATH } });
       out.available = true;
     } catch (e) {
       const err = e as { code?: number; stderr?: string };

@@ -1,7 +1,7 @@
 // The sandbox's pure parts: the environment allowlist, bubblewrap's arguments, overlay option escaping,
 // the capped output, and the command matcher policy rules use.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { matchCommand, simpleCommands } from '../policy/command.js';
 import { overlayOptions, overlayPath } from './launch.js';
 import { prlimitArgs, DEFAULT_SHELL_LIMITS, sweepStaleCgroups } from './limits.js';
 import { CappedOutput } from './output.js';
+import { probeSandbox } from './probe.js';
 import { bwrapArgs, PROXY_PORT, sandboxEnv, SANDBOX_HOME } from './system-view.js';
 
 describe('sandboxEnv', () => {
@@ -172,5 +173,29 @@ describe('sweepStaleCgroups', () => {
     expect(existsSync(path.join(parent, names.gone))).toBe(false);
     for (const n of [names.goneBusy, names.mine, names.init, names.other])
       expect(existsSync(path.join(parent, n)), n).toBe(true);
+  });
+});
+
+describe('probeSandbox', () => {
+  it('works when the daemon’s PATH is a bare list of the programs it needs (an install with PATH stripped)', async (ctx) => {
+    const full = await probeSandbox(mkdtempSync(path.join(os.tmpdir(), 'sbx-probe-')));
+    if (!full.available) {
+      console.log(`skipped: the host sandbox cannot run here (${full.missing.join('; ')})`);
+      return ctx.skip();
+    }
+    // Only the sandbox's own programs, as links: no `true`, no `mount`, nothing of /usr/bin on this PATH.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'sbx-bin-'));
+    for (const [name, at] of Object.entries(full.programs)) symlinkSync(at, path.join(bin, name));
+    // The daemon's own PATH is that list too (its children inherit it), as in the release install check.
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    let bare;
+    try {
+      bare = await probeSandbox(mkdtempSync(path.join(os.tmpdir(), 'sbx-probe-')), { PATH: bin });
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(bare.missing).toEqual([]);
+    expect(bare.available).toBe(true);
   });
 });

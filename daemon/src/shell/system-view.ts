@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { systemLinks } from './probe.js';
+import { SYSTEM_PATH, systemLinks } from './probe.js';
 
 /** Where things are inside the sandbox. */
 export const SANDBOX_HOME = '/home/shadowbox';
@@ -11,7 +11,6 @@ export const PROXY_PORT = 3128;
 
 /** Host variables a command sees (when set): locale, terminal, time zone, the user's name. Nothing else passes. */
 const PASSED = ['LANG', 'LANGUAGE', 'TERM', 'TZ', 'USER', 'LOGNAME', 'COLORTERM'];
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * Why: a command must not inherit the daemon's secrets — model keys, SHADOWBOX_* settings,
