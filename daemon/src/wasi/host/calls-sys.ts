@@ -12,6 +12,16 @@ export interface ProcessInfo {
   env: string[];
 }
 
+/** args_sizes_get / environ_sizes_get: how many strings, and their bytes with a NUL each. */
+function writeSizes(core: HostCore, list: Uint8Array[], countPtr: number, sizePtr: number): void {
+  core.view.setUint32(countPtr, list.length, true);
+  core.view.setUint32(
+    sizePtr,
+    list.reduce((n, a) => n + a.byteLength + 1, 0),
+    true,
+  );
+}
+
 /** Writes `list` as a C string array (pointers at `ptrs`, bytes at `buf`). */
 function writeStrings(core: HostCore, list: Uint8Array[], ptrs: number, buf: number): void {
   const v = core.view;
@@ -43,12 +53,7 @@ export function sysCalls(core: HostCore, info: ProcessInfo): Record<string, Fn> 
 
   return {
     args_sizes_get(countPtr: number, sizePtr: number): number {
-      core.view.setUint32(countPtr, args.length, true);
-      core.view.setUint32(
-        sizePtr,
-        args.reduce((n, a) => n + a.byteLength + 1, 0),
-        true,
-      );
+      writeSizes(core, args, countPtr, sizePtr);
       return E.SUCCESS;
     },
     args_get(ptrs: number, buf: number): number {
@@ -56,12 +61,7 @@ export function sysCalls(core: HostCore, info: ProcessInfo): Record<string, Fn> 
       return E.SUCCESS;
     },
     environ_sizes_get(countPtr: number, sizePtr: number): number {
-      core.view.setUint32(countPtr, env.length, true);
-      core.view.setUint32(
-        sizePtr,
-        env.reduce((n, a) => n + a.byteLength + 1, 0),
-        true,
-      );
+      writeSizes(core, env, countPtr, sizePtr);
       return E.SUCCESS;
     },
     environ_get(ptrs: number, buf: number): number {
