@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs the bundled file
-// that `npm run build` writes (dist/bundle/shadowbox.cjs, loaded with a V8 code cache), or the compiled
-// tree in dist/ when there is no bundle or SHADOWBOX_BUNDLE=0.
+// that `npm run build` writes (dist/bundle/shadowbox.cjs, loaded with a V8 code cache; `shadowbox acp`
+// runs the bridge's own smaller bundle, dist/bundle/acp.cjs), or the compiled tree in dist/ when there
+// is no bundle or SHADOWBOX_BUNDLE=0.
 import { existsSync } from 'node:fs';
 
 // process.stdin is created on first access (~15 ms for a pipe): only commands that read it pay for it.
@@ -15,11 +16,23 @@ const io = {
   },
 };
 const argv = process.argv.slice(2);
-const bundleFile = new URL('../dist/bundle/shadowbox.cjs', import.meta.url).pathname;
+// `acp --help` is the full CLI's (its help text).
+const acp = argv[0] === 'acp' && !argv.includes('--help') && !argv.includes('-h');
+const bundleFile = new URL(`../dist/bundle/${acp ? 'acp' : 'shadowbox'}.cjs`, import.meta.url).pathname;
 let main;
 if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile)) {
   const { loadBundle, defaultCacheDir } = await import('../dist/cli/compile-cache.js');
-  main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: argv[0] ?? 'help' }).exports.main;
+  main = loadBundle({
+    bundleFile,
+    cacheDir: defaultCacheDir(process.env),
+    key: argv[0] ?? 'help',
+    // The bridge is a low-throughput relay kept running beside the editor: no optimizing compiler and a
+    // young generation that does not grow (each saves ~5 MiB; docs/editors.md). SHADOWBOX_ACP_V8_FLAGS
+    // replaces them (space-separated; empty: Node's defaults).
+    v8Flags: acp
+      ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? '--no-opt --semi-space-growth-factor=1').split(/\s+/).filter(Boolean)
+      : [],
+  }).exports.main;
 } else {
   main = (await import('../dist/cli/main.js')).main;
 }

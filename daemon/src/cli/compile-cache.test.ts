@@ -56,7 +56,27 @@ describe('loadBundle', () => {
     expect((next.exports.main as () => number)()).toBe(7);
     next.save();
     expect(readdirSync(cacheDir)).toHaveLength(1);
-    expect(readdirSync(cacheDir)[0].startsWith('b'.repeat(32))).toBe(true);
+    expect(readdirSync(cacheDir)[0].startsWith(`shadowbox_cjs-${'b'.repeat(32)}`)).toBe(true);
+  });
+
+  it('two bundles (the CLI and the ACP bridge) share the folder: a save drops only its own old versions', () => {
+    const acpFile = path.join(dir, 'acp.cjs');
+    writeFileSync(acpFile, 'exports.main = function main() { return 3; };\n');
+    const st = statSync(acpFile);
+    const sidecar = { sha256: 'c'.repeat(64), size: st.size, mtimeMs: st.mtimeMs, ascii: true };
+    writeFileSync(`${acpFile}.json`, JSON.stringify(sidecar));
+    const legacy = path.join(cacheDir, `${'d'.repeat(32)}-${process.version}-${process.arch}-status.bin`);
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    writeFileSync(legacy, 'a cache named the old way (no bundle name)');
+    load('status').save();
+    const acp = () => loadBundle({ bundleFile: acpFile, cacheDir, key: 'acp', saveAfterMs: 3_600_000 });
+    acp().save();
+    expect(readdirSync(cacheDir).sort()).toEqual([
+      `acp_cjs-${'c'.repeat(32)}-${process.version}-${process.arch}-acp.bin`,
+      `shadowbox_cjs-${'a'.repeat(32)}-${process.version}-${process.arch}-status.bin`,
+    ]);
+    expect(load('status').cache).toBe('hit');
+    expect(acp().cache).toBe('hit');
   });
 
   it('no cache when the sidecar does not describe the file on disk (edited after the build)', () => {

@@ -4,7 +4,8 @@
 // `v8-compile-cache` package does for require()). The bundle is one CommonJS script, so it can use it:
 // the first run of a command compiles as usual and saves what V8 compiled; later runs skip parsing
 // and compiling it. A cache is kept per command (`status` compiles far less than `daemon`), named by
-// the bundle's content hash, the Node version and architecture, in a private folder
+// the bundle's file name (there are two: the CLI and the ACP bridge's), its content hash, the Node
+// version and architecture, in a private folder
 // ($SHADOWBOX_CACHE_DIR, else $XDG_CACHE_HOME/shadowbox, else ~/.cache/shadowbox). V8 itself checks
 // its version and flags; the content hash is ours because V8 checks only the source's length.
 // Imports only node built-ins: it runs before anything else.
@@ -14,6 +15,7 @@ import { constants as fsc } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** The identity the bundle script writes beside the bundle (`shadowbox.cjs.json`). */
@@ -43,6 +45,8 @@ export interface LoadBundleOptions {
   key: string;
   /** A long-running process saves its cache this long after start (default 10 s). */
   saveAfterMs?: number;
+  /** V8 flags set before the bundle is read (the ACP bridge's heap sizing; see docs/editors.md). */
+  v8Flags?: string[];
 }
 
 /** The cache folder for this environment, or null when turned off (SHADOWBOX_COMPILE_CACHE=0). */
@@ -95,14 +99,19 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Writes a cache file atomically (temp + rename) and drops caches of other bundle versions. */
-function writeCache(dir: string, file: string, data: Buffer, keepPrefix: string): void {
+/**
+ * Writes a cache file atomically (temp + rename) and drops the caches of this bundle's other versions
+ * (names starting with `bundlePrefix` but not `keepPrefix`) and those of the older naming, without the
+ * bundle's name (a 32-hex-digit start); another bundle's caches stay.
+ */
+function writeCache(dir: string, file: string, data: Buffer, bundlePrefix: string, keepPrefix: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const name of readdirSync(dir))
-      if (!name.startsWith(keepPrefix)) rmSync(path.join(dir, name), { force: true });
+      if ((name.startsWith(bundlePrefix) && !name.startsWith(keepPrefix)) || /^[0-9a-f]{32}-/.test(name))
+        rmSync(path.join(dir, name), { force: true });
   } catch {
     rmSync(tmp, { force: true });
   }
@@ -110,10 +119,12 @@ function writeCache(dir: string, file: string, data: Buffer, keepPrefix: string)
 
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
 export function loadBundle(o: LoadBundleOptions): LoadedBundle {
+  for (const flag of o.v8Flags ?? []) v8.setFlagsFromString(flag);
   const id = identityOf(o.bundleFile);
   const source = readFileSync(o.bundleFile, id?.ascii ? 'latin1' : 'utf8');
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
-  const prefix = id ? `${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
+  const bundlePrefix = `${path.basename(o.bundleFile).replace(/[^A-Za-z0-9]/g, '_')}-`;
+  const prefix = id ? `${bundlePrefix}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
   const cacheFile = dir ? path.join(dir, `${prefix}${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
@@ -133,7 +144,7 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const save = () => {
     if (saved || !dir || !cacheFile) return;
     saved = true;
-    writeCache(dir, cacheFile, script.createCachedData(), prefix);
+    writeCache(dir, cacheFile, script.createCachedData(), bundlePrefix, prefix);
   };
   if (!saved) {
     process.once('exit', save);
