@@ -98,7 +98,7 @@ export async function run() {
       row(
         `ACP bridge relays a ${CHUNKS}-chunk reply, prompt → end_turn`,
         timed,
-        `the bridge's V8 flags (--no-opt --semi-space-growth-factor=1) vs the same bridge with Node's defaults, both long-lived, prompt by prompt`,
+        `the bridge's V8 flags (--no-opt --semi-space-growth-factor=1 --optimize-for-size) vs the same bridge with Node's defaults, both long-lived, prompt by prompt`,
       ),
       row(
         `ACP bridge RSS after ${ROUNDS + 1} such prompts`,

@@ -16,6 +16,7 @@ const io = {
   },
 };
 const argv = process.argv.slice(2);
+const ACP_V8_FLAGS = '--no-opt --semi-space-growth-factor=1 --optimize-for-size';
 // `acp --help` is the full CLI's (its help text).
 const acp = argv[0] === 'acp' && !argv.includes('--help') && !argv.includes('-h');
 const bundleFile = new URL(`../dist/bundle/${acp ? 'acp' : 'shadowbox'}.cjs`, import.meta.url).pathname;
@@ -26,12 +27,10 @@ if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile)) {
     bundleFile,
     cacheDir: defaultCacheDir(process.env),
     key: argv[0] ?? 'help',
-    // The bridge is a low-throughput relay kept running beside the editor: no optimizing compiler and a
-    // young generation that does not grow (each saves ~5 MiB; docs/editors.md). SHADOWBOX_ACP_V8_FLAGS
-    // replaces them (space-separated; empty: Node's defaults).
-    v8Flags: acp
-      ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? '--no-opt --semi-space-growth-factor=1').split(/\s+/).filter(Boolean)
-      : [],
+    // The bridge is a low-throughput relay kept running beside the editor: no optimizing compiler, a
+    // young generation that does not grow, V8's size-over-speed choices (docs/editors.md).
+    // SHADOWBOX_ACP_V8_FLAGS replaces them (space-separated; empty: Node's defaults).
+    v8Flags: acp ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [],
   }).exports.main;
 } else {
   main = (await import('../dist/cli/main.js')).main;

@@ -93,6 +93,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('daemon/bin/shadowbox.js');
   await copy('daemon/dist/cli/compile-cache.js');
   await copy('daemon/dist/bundle/shadowbox.cjs');
+  await copy('daemon/dist/bundle/acp.cjs'); // `shadowbox acp`'s own bundle (its packages are all in shadowbox.cjs too)
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
@@ -106,10 +107,12 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await mkdir(keys, { recursive: true });
   for (const f of await readdir(rootDir))
     if (f.endsWith('root.json')) await cp(path.join(rootDir, f), path.join(keys, f));
-  const bundleFile = path.join(dir, 'daemon/dist/bundle/shadowbox.cjs');
-  const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle/shadowbox.cjs.json'), 'utf8'));
-  await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);
-  await utimes(bundleFile, NPM_MTIME_MS / 1000, NPM_MTIME_MS / 1000);
+  for (const name of ['shadowbox.cjs', 'acp.cjs']) {
+    const bundleFile = path.join(dir, 'daemon/dist/bundle', name);
+    const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.json`), 'utf8'));
+    await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);
+    await utimes(bundleFile, NPM_MTIME_MS / 1000, NPM_MTIME_MS / 1000);
+  }
   const pkg = {
     name: 'shadowbox',
     version,
