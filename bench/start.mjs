@@ -174,6 +174,20 @@ export async function run() {
         'MiB',
       ),
     );
+    // What the bridge's V8 flags (daemon/bin/shadowbox.js) take off: the same rounds with Node's defaults.
+    const flags = await interleaveMeasured(
+      5,
+      async () => (await acpRound([bin, 'acp'], runEnv, ws)).rss,
+      async () => (await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '' }, ws)).rss,
+    );
+    rows.push(
+      row(
+        'ACP bridge RSS after initialize + session/new, its V8 flags vs none',
+        flags,
+        "vs the same bridge with Node's defaults (SHADOWBOX_ACP_V8_FLAGS='')",
+        'MiB',
+      ),
+    );
   } finally {
     await stopQuietly(d);
   }
