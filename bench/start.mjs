@@ -175,10 +175,15 @@ export async function run() {
       ),
     );
     // What the bridge's V8 flags (daemon/bin/shadowbox.js) take off: the same rounds with Node's defaults.
+    const plainCache = path.join(cacheDir, 'plain');
+    await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: plainCache }, ws);
     const flags = await interleaveMeasured(
       5,
       async () => (await acpRound([bin, 'acp'], runEnv, ws)).rss,
-      async () => (await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '' }, ws)).rss,
+      // Its own cache folder: V8 refuses a code cache made under other flags (each side would rewrite it).
+      async () =>
+        (await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: plainCache }, ws))
+          .rss,
     );
     rows.push(
       row(
