@@ -74,7 +74,8 @@ export async function run() {
       return { e, sessionId };
     };
     const tuned = await open({});
-    const plain = await open({ SHADOWBOX_ACP_V8_FLAGS: '' });
+    // Its own cache folder: V8 refuses a code cache made under other flags.
+    const plain = await open({ SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: path.join(cacheDir, 'plain') });
     const text = Array.from({ length: CHUNKS }, (_, i) => `t${i} `);
     /** One prompt whose reply streams CHUNKS deltas; ms from the prompt to its answer, every update received. */
     const relay = async ({ e, sessionId }) => {
