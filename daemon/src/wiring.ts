@@ -146,15 +146,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     netFetch: guestFetch('python'),
   });
 
-  // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
-  // bundle is here (warming an absent one would download it from a configured mirror at every start).
   const listed = bundles.list().catch((e: unknown) => {
     logger.warn(`bundles: cannot list (${(e as Error).message})`);
     return [];
   });
-  void listed
-    .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
-    .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
 
   // The host command sandbox: probed once here (a real overlay mount and bubblewrap run); `shell` is offered
   // only where it can run. Its proxy asks the person's policy about every host, as netFetch does.
@@ -291,6 +286,16 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
     ],
+    // Once serving, compile CPython and spawn a worker in the background, so the first python call is fast;
+    // only when the bundle is here (warming an absent one would download it from a configured mirror at
+    // every start). Started after ready: hashing and compiling 13 MB no longer delays the first answer.
+    // The shell sandbox's kept probe is checked again then too.
+    onReady: () => {
+      void listed
+        .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
+        .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
+      void shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
+    },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();
       http.addRoute((req, res) => mirror(req, res));
