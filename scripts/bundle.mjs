@@ -1,7 +1,8 @@
 // Bundles the shadowbox CLI (which is also the daemon, the ACP bridge and the language server) from
-// the TypeScript sources into one CommonJS file, daemon/dist/bundle/shadowbox.cjs, with esbuild.
+// the TypeScript sources into CommonJS files with esbuild: daemon/dist/bundle/shadowbox.cjs (all of it),
+// client.cjs (the client commands) and loader.cjs (the code-cache loader the bin requires).
 // Why CommonJS: Node 20 caches compiled code only for scripts (vm.Script cachedData), not for ES
-// modules, and daemon/bin/shadowbox.js loads this file through that cache (cli/compile-cache.ts).
+// modules, and daemon/bin/shadowbox.js loads a bundle through that cache (cli/compile-cache.ts).
 // Subcommands stay lazy: esbuild turns each `await import(...)` into a module initialised on first use.
 //
 // `node scripts/bundle.mjs` always builds; `--if-stale` builds only when a source file is newer
