@@ -1,7 +1,9 @@
 // Bundles the shadowbox CLI (which is also the daemon, the ACP bridge and the language server) from
-// the TypeScript sources into one CommonJS file, daemon/dist/bundle/shadowbox.cjs, with esbuild.
+// the TypeScript sources into CommonJS files with esbuild: daemon/dist/bundle/shadowbox.cjs (all of it),
+// client.cjs (the client commands), acp.cjs (the ACP bridge) and loader.cjs (the code-cache loader the bin
+// requires).
 // Why CommonJS: Node 20 caches compiled code only for scripts (vm.Script cachedData), not for ES
-// modules, and daemon/bin/shadowbox.js loads this file through that cache (cli/compile-cache.ts).
+// modules, and daemon/bin/shadowbox.js loads a bundle through that cache (cli/compile-cache.ts).
 // Subcommands stay lazy: esbuild turns each `await import(...)` into a module initialised on first use.
 //
 // `node scripts/bundle.mjs` always builds; `--if-stale` builds only when a source file is newer
@@ -15,9 +17,16 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = path.join(root, 'daemon/dist/bundle');
 const outfile = path.join(outdir, 'shadowbox.cjs');
-// The ACP bridge's own bundle: `shadowbox acp` stays running beside an editor, so it loads only the
-// bridge (the ACP SDK, the client library, the protocol), not the daemon (daemon/src/cli/acp-main.ts).
+// The client commands' own bundle (daemon/src/cli/client-main.ts: status, review, run, python, …): a
+// fraction of the CLI, so those commands read and compile less. The bin picks it for them.
+const clientOutfile = path.join(outdir, 'client.cjs');
+// The ACP bridge's own bundle (daemon/src/cli/acp-main.ts): `shadowbox acp` stays running beside an editor,
+// so it holds only the bridge (the ACP SDK, the client library, the protocol), not the daemon.
 const acpOutfile = path.join(outdir, 'acp.cjs');
+// The bin's loader (cli/compile-cache.ts) as CommonJS: the bin is CommonJS and loads no ES module first.
+const loaderOutfile = path.join(outdir, 'loader.cjs');
+/** The bundles the bin loads through the code cache (each gets an identity sidecar). */
+const cached = [outfile, clientOutfile, acpOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
 
 /** The newest modification time among the bundled sources (and this script). */
@@ -60,13 +69,15 @@ const importMetaUrl = {
   },
 };
 
-/** Builds the bundles and writes each one's identity (content hash, size, mtime) beside it for the compile cache. */
+/** Builds the bundle and writes its identity (content hash, size, mtime) beside it for the compile cache. */
 export async function bundle() {
   const started = performance.now();
   const result = await build({
     entryPoints: {
-      [path.basename(outfile, '.cjs')]: path.join(root, 'daemon/src/cli/main.ts'),
-      [path.basename(acpOutfile, '.cjs')]: path.join(root, 'daemon/src/cli/acp-main.ts'),
+      shadowbox: path.join(root, 'daemon/src/cli/main.ts'),
+      client: path.join(root, 'daemon/src/cli/client-main.ts'),
+      acp: path.join(root, 'daemon/src/cli/acp-main.ts'),
+      loader: path.join(root, 'daemon/src/cli/compile-cache.ts'),
     },
     outdir,
     outExtension: { '.js': '.cjs' },
@@ -103,7 +114,7 @@ export async function bundle() {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
-  for (const file of [outfile, acpOutfile]) {
+  for (const file of cached) {
     const bytes = readFileSync(file);
     if (bytes.some((b) => b > 0x7f)) throw new Error(`${file}: not ASCII (the loader reads it as latin1)`);
     const st = statSync(file);
@@ -119,15 +130,15 @@ export async function bundle() {
   const inputsOf = (file) =>
     Object.keys(result.metafile.outputs[path.relative(root, file).split(path.sep).join('/')]?.inputs ?? {}).length;
   return {
-    files: [outfile, acpOutfile].map((file) => ({ file, bytes: statSync(file).size, inputs: inputsOf(file) })),
+    files: [...cached, loaderOutfile].map((file) => ({ file, bytes: statSync(file).size, inputs: inputsOf(file) })),
     ms: performance.now() - started,
   };
 }
 
-/** Whether a bundle is missing or older than a source. */
+/** Whether the bundle is missing or older than a source. */
 export function bundleIsStale() {
   try {
-    return Math.min(statSync(outfile).mtimeMs, statSync(acpOutfile).mtimeMs) < newestSource();
+    return Math.min(...[...cached, loaderOutfile].map((f) => statSync(f).mtimeMs)) < newestSource();
   } catch {
     return true;
   }
@@ -138,7 +149,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const r = await bundle();
   for (const f of r.files)
     console.log(
-      `bundled ${f.inputs} files into ${path.relative(root, f.file)} (${(f.bytes / 1048576).toFixed(1)} MiB)`,
+      `bundled ${f.inputs} files into ${path.relative(root, f.file)} (${(f.bytes / 1048576).toFixed(2)} MiB)`,
     );
   console.log(`in ${Math.round(r.ms)} ms`);
 }

@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-// The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs the bundled file
-// that `npm run build` writes (dist/bundle/shadowbox.cjs, loaded with a V8 code cache; `shadowbox acp`
-// runs the bridge's own smaller bundle, dist/bundle/acp.cjs), or the compiled tree in dist/ when there
-// is no bundle or SHADOWBOX_BUNDLE=0.
-import { existsSync } from 'node:fs';
+// The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs a bundle that
+// `npm run build` writes, loaded with a V8 code cache (dist/bundle/loader.cjs, from cli/compile-cache.ts):
+// dist/bundle/client.cjs for the commands that only talk to a running daemon, dist/bundle/acp.cjs for
+// `shadowbox acp` (the ACP bridge), dist/bundle/shadowbox.cjs for everything else; or the compiled tree
+// in dist/ when there are no bundles or SHADOWBOX_BUNDLE=0.
+// CommonJS (daemon/bin/package.json), so starting the CLI loads no ES module: Node's ES module loader
+// costs ~10 ms of every command.
+'use strict';
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+
+// The commands in the client bundle: exactly the keys of clientLoaders in daemon/src/cli/client-commands.ts
+// (cli/client-commands.test.ts checks the two lists); help and --version are answered by it too.
+const CLIENT = new Set(
+  'run sessions review accept reject undo shadow python exec wasi status stop help --help -h --version -V'.split(' '),
+);
 
 // process.stdin is created on first access (~15 ms for a pipe): only commands that read it pay for it.
 const io = {
@@ -16,23 +27,29 @@ const io = {
   },
 };
 const argv = process.argv.slice(2);
+const dist = path.join(__dirname, '..', 'dist');
+// `shadowbox acp` runs its own bundle, with V8 flags for a low-throughput relay kept running beside the
+// editor: no optimizing compiler, a young generation that does not grow, V8's size-over-speed choices
+// (docs/editors.md). SHADOWBOX_ACP_V8_FLAGS replaces them (space-separated; empty: Node's defaults).
+const ACP = argv[0] === 'acp';
 const ACP_V8_FLAGS = '--no-opt --semi-space-growth-factor=1 --optimize-for-size';
-// `acp --help` is the full CLI's (its help text).
-const acp = argv[0] === 'acp' && !argv.includes('--help') && !argv.includes('-h');
-const bundleFile = new URL(`../dist/bundle/${acp ? 'acp' : 'shadowbox'}.cjs`, import.meta.url).pathname;
-let main;
-if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile)) {
-  const { loadBundle, defaultCacheDir } = await import('../dist/cli/compile-cache.js');
-  main = loadBundle({
-    bundleFile,
-    cacheDir: defaultCacheDir(process.env),
-    key: argv[0] ?? 'help',
-    // The bridge is a low-throughput relay kept running beside the editor: no optimizing compiler, a
-    // young generation that does not grow, V8's size-over-speed choices (docs/editors.md).
-    // SHADOWBOX_ACP_V8_FLAGS replaces them (space-separated; empty: Node's defaults).
-    v8Flags: acp ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [],
-  }).exports.main;
-} else {
-  main = (await import('../dist/cli/main.js')).main;
+
+async function run() {
+  const name = argv[0] ?? 'help';
+  const bundleFile = path.join(dist, 'bundle', ACP ? 'acp.cjs' : CLIENT.has(name) ? 'client.cjs' : 'shadowbox.cjs');
+  const loaderFile = path.join(dist, 'bundle', 'loader.cjs');
+  let main;
+  if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile) && existsSync(loaderFile)) {
+    const { loadBundle, defaultCacheDir } = require(loaderFile);
+    const v8Flags = ACP ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [];
+    main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: name, v8Flags }).exports.main;
+  } else {
+    main = (await import('../dist/cli/main.js')).main;
+  }
+  process.exitCode = await main(argv, io);
 }
-process.exitCode = await main(argv, io);
+
+run().catch((e) => {
+  process.stderr.write(`shadowbox: ${e?.stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

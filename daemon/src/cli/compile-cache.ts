@@ -4,8 +4,7 @@
 // `v8-compile-cache` package does for require()). The bundle is one CommonJS script, so it can use it:
 // the first run of a command compiles as usual and saves what V8 compiled; later runs skip parsing
 // and compiling it. A cache is kept per command (`status` compiles far less than `daemon`), named by
-// the bundle's file name (there are two: the CLI and the ACP bridge's), its content hash, the Node
-// version and architecture, in a private folder
+// the bundle's content hash, the Node version and architecture, in a private folder
 // ($SHADOWBOX_CACHE_DIR, else $XDG_CACHE_HOME/shadowbox, else ~/.cache/shadowbox). V8 itself checks
 // its version and flags; the content hash is ours because V8 checks only the source's length.
 // Imports only node built-ins: it runs before anything else.
@@ -100,17 +99,17 @@ function readCache(file: string): Buffer | undefined {
 }
 
 /**
- * Writes a cache file atomically (temp + rename) and drops the caches of this bundle's other versions
- * (names starting with `bundlePrefix` but not `keepPrefix`) and those of the older naming, without the
- * bundle's name (a 32-hex-digit start); another bundle's caches stay.
+ * Writes a cache file atomically (temp + rename) and drops caches of other versions of the same bundle
+ * (`family` is the bundle's name: the CLI has several bundles, and each keeps its own caches), and those
+ * named before bundles had a family (a bare content hash).
  */
-function writeCache(dir: string, file: string, data: Buffer, bundlePrefix: string, keepPrefix: string): void {
+function writeCache(dir: string, file: string, data: Buffer, family: string, keepPrefix: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const name of readdirSync(dir))
-      if ((name.startsWith(bundlePrefix) && !name.startsWith(keepPrefix)) || /^[0-9a-f]{32}-/.test(name))
+      if ((name.startsWith(family) || /^[0-9a-f]{32}-/.test(name)) && !name.startsWith(keepPrefix))
         rmSync(path.join(dir, name), { force: true });
   } catch {
     rmSync(tmp, { force: true });
@@ -123,8 +122,8 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const id = identityOf(o.bundleFile);
   const source = readFileSync(o.bundleFile, id?.ascii ? 'latin1' : 'utf8');
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
-  const bundlePrefix = `${path.basename(o.bundleFile).replace(/[^A-Za-z0-9]/g, '_')}-`;
-  const prefix = id ? `${bundlePrefix}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
+  const family = `${path.basename(o.bundleFile, path.extname(o.bundleFile)).replace(/[^a-z0-9]/gi, '_')}-`;
+  const prefix = id ? `${family}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
   const cacheFile = dir ? path.join(dir, `${prefix}${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
@@ -144,7 +143,7 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const save = () => {
     if (saved || !dir || !cacheFile) return;
     saved = true;
-    writeCache(dir, cacheFile, script.createCachedData(), bundlePrefix, prefix);
+    writeCache(dir, cacheFile, script.createCachedData(), family, prefix);
   };
   if (!saved) {
     process.once('exit', save);
