@@ -11,6 +11,9 @@ import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
 import { walk } from './walk.js';
 
+/** Files the walk may queue for rg beyond what rg asked for. */
+const RG_AHEAD = 2048;
+
 /** What runGrep searches, and with what. */
 export interface GrepRunOptions {
   view: WorkspaceView;
@@ -72,6 +75,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     if (rgQueue && plain && isReal && !path.includes('\n') && isReal(path)) rgQueue.push(k, path);
     else procQueue.push(k, path);
   };
+  // The walk stays at most RG_AHEAD files past what rg asked for (it pauses; rg's next run says how many more).
+  const paced = rgQueue ? () => (rgQueue.full(RG_AHEAD) ? rgQueue.room(RG_AHEAD) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
       const isMatch = o.glob ? picomatch(o.glob, { dot: true }) : () => true;
@@ -80,6 +85,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
         if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
         if (!isMatch(o.base ? e.path.slice(o.base.length + 1) : e.path)) continue;
         add(e.path, e.type === 'file');
+        const wait = paced();
+        if (wait) await wait;
       }
     } else add(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base);
   } finally {
