@@ -209,6 +209,29 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(r.content).toContain('src/a.ts:2: function foo() {}');
   });
 
+  it('a folder or a file swapped for a link to outside after the walk listed it: rg follows it, but none of its lines are shown', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const outside = path.join(ws.top, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'c.ts'), 'foo SECRET from outside\n');
+    // The race made deterministic: rg is started through a script that swaps src/sub first.
+    const swapping = path.join(ws.top, 'rg-swap');
+    writeFileSync(
+      swapping,
+      `#!/bin/sh\nif [ ! -L '${ws.root}/src/sub' ]; then mv '${ws.root}/src/sub' '${ws.top}/sub-old'; ln -s '${outside}' '${ws.root}/src/sub'; mv '${ws.root}/src/b.ts' '${ws.top}/b-old.ts'; ln -s '${outside}/c.ts' '${ws.root}/src/b.ts'; fi\nexec '${rg}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const tool = createGrepTool({ workers, rg: swapping }) as Tool;
+    const r = await tool.handler(
+      { pattern: 'foo', path: '', ignore_case: false, max_matches: 200 },
+      { sessionId: 's1', workspace: ws.root, view, signal: new AbortController().signal },
+    );
+    expect(r.content).not.toContain('SECRET');
+    expect(r.content).toContain('src/a.ts:2: function foo() {}');
+    expect(r.content).not.toContain('src/sub/c.ts');
+    expect(r.content).not.toContain('src/b.ts');
+  });
+
   it('an unreadable file is skipped, the rest is found', async () => {
     const view = await ws.open().view('s1', ws.root);
     mkdirSync(path.join(ws.root, 'many'));

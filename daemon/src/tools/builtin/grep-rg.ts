@@ -102,7 +102,7 @@ export interface RgSearchOptions {
 
 /** What rg found: lines by file index, files searched, lines found (> max: there are more) — or that it refused the pattern. */
 export type RgSearchResult =
-  | { kind: 'done'; lines: Map<number, string[]>; searched: number; found: number }
+  | { kind: 'done'; lines: Map<number, string[]>; searched: number; found: number; paths: Map<number, string> }
   | { kind: 'refused'; files: QueuedFile[] };
 
 // Files per rg run: a small first one (a common pattern is answered from the first files); then, once
@@ -151,6 +151,7 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
  */
 export function searchWithRg(o: RgSearchOptions): { readonly found: number; done: Promise<RgSearchResult> } {
   const lines = new Map<number, string[]>();
+  const paths = new Map<number, string>();
   let found = 0;
   let searched = 0;
   const done = (async (): Promise<RgSearchResult> => {
@@ -170,13 +171,14 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
           return { kind: 'refused', files: chunk };
         for (const [k, l] of r.lines) {
           lines.set(k, l);
+          paths.set(k, r.paths.get(k)!);
           found += l.length;
         }
         searched += part.length;
         at += part.length;
       }
     }
-    return { kind: 'done', lines, searched, found };
+    return { kind: 'done', lines, searched, found, paths };
   })().finally(() => o.queue.done());
   return {
     get found() {
@@ -197,7 +199,7 @@ function runRg(
   o: RgSearchOptions,
   files: readonly QueuedFile[],
   perFile: number,
-): Promise<{ code: number | null; lines: Map<number, string[]> }> {
+): Promise<{ code: number | null; lines: Map<number, string[]>; paths: Map<number, string> }> {
   const index = new Map<string, number>();
   for (const f of files) index.set(f.path, f.k);
   const args = [
@@ -228,6 +230,7 @@ function runRg(
     const kill = () => child.kill('SIGKILL');
     o.signal.addEventListener('abort', kill, { once: true });
     const lines = new Map<number, string[]>();
+    const paths = new Map<number, string>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let rest: Buffer = Buffer.alloc(0);
     const take = (record: Buffer) => {
@@ -242,7 +245,10 @@ function runRg(
       if (text.endsWith('\r')) text = text.slice(0, -1);
       if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
       const list = lines.get(k) ?? [];
-      if (list.length === 0) lines.set(k, list);
+      if (list.length === 0) {
+        lines.set(k, list);
+        paths.set(k, path);
+      }
       list.push(`${path}:${no}: ${text}`);
     };
     child.stdout.on('data', (d: Buffer) => {
@@ -262,7 +268,7 @@ function runRg(
       o.signal.removeEventListener('abort', kill);
       if (rest.length) take(rest);
       // rg prints each file's lines together and in order (files in any order: threads).
-      resolve({ code, lines });
+      resolve({ code, lines, paths });
     });
   });
 }

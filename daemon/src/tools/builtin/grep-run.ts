@@ -108,7 +108,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       again.close();
       more = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
       inProcess += more.searched;
-    } else if (viaRg?.kind === 'done') more = viaRg;
+    } else if (viaRg?.kind === 'done') more = await stillReal(view, viaRg);
     if (more) {
       for (const [k, l] of more.lines) lines.set(k, l);
       searched += more.searched;
@@ -117,4 +117,34 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   } finally {
     if (worker && !stop.aborted) worker.release();
   }
+}
+
+/**
+ * rg opens each listed file by its path from the workspace root, so a folder on the way that another
+ * process swapped for a link after the walk listed it (or a file swapped for one) would be followed.
+ * Lines count only from files whose folder still resolves to itself (no link on the way, none to
+ * outside, nothing denied) and that it still lists as a regular file; the rest are dropped, like a file
+ * that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
+ */
+async function stillReal(
+  view: WorkspaceView,
+  r: { lines: Map<number, string[]>; paths: Map<number, string>; searched: number; found: number },
+): Promise<Searched> {
+  const byDir = new Map<string, number[]>();
+  for (const [k, path] of r.paths) {
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const list = byDir.get(dir);
+    if (list) list.push(k);
+    else byDir.set(dir, [k]);
+  }
+  const lines = new Map(r.lines);
+  await Promise.all(
+    [...byDir].map(async ([dir, ks]) => {
+      const same = (await view.resolve(dir).catch(() => null)) === dir;
+      const listed = same ? await view.readdir(dir).catch(() => []) : [];
+      const files = new Set(listed.filter((e) => e.type === 'file').map((e) => (dir ? `${dir}/${e.name}` : e.name)));
+      for (const k of ks) if (!files.has(r.paths.get(k)!)) lines.delete(k);
+    }),
+  );
+  return { lines, searched: r.searched, found: r.found };
 }
