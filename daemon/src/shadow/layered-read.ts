@@ -95,6 +95,16 @@ export class LayeredReads {
     return !this.shadowed(rel);
   }
 
+  /** WorkspaceView.realFiles: the regular files of the real folder at exactly `dir` right now, or null. */
+  realFiles(dir: string): Set<string> | null {
+    if (!this.isCanonical(dir)) return null;
+    const list = this.store.real.listSync(dir);
+    if (!list) return null;
+    const out = new Set<string>();
+    for (const d of list) if (d.isFile()) out.add(d.name);
+    return out;
+  }
+
   /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);

@@ -6,6 +6,7 @@ import {
   fstatSync,
   lstatSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -216,6 +217,27 @@ export class RealFs {
     const fd = this.openDirSync(rel);
     try {
       return await readdir(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * The entries of the real folder at exactly root/rel, read now and synchronously (types as lstat sees
+   * them), or null when it is absent, not a folder, or not at that path (a link on the way). For small
+   * re-checks; a walk uses `readdir`.
+   */
+  listSync(rel: string): Dirent[] | null {
+    let fd: number;
+    try {
+      fd = this.openDirSync(rel);
+    } catch {
+      return null;
+    }
+    try {
+      return readdirSync(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
+    } catch {
+      return null;
     } finally {
       closeSync(fd);
     }

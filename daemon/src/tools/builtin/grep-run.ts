@@ -122,9 +122,9 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
 /**
  * rg opens each listed file by its path from the workspace root, so a folder on the way that another
  * process swapped for a link after the walk listed it (or a file swapped for one) would be followed.
- * Lines count only from files whose folder still resolves to itself (no link on the way, none to
- * outside, nothing denied) and that it still lists as a regular file; the rest are dropped, like a file
- * that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
+ * Lines count only from files whose real folder is still at its own path (no link on the way, none
+ * to outside, nothing denied: WorkspaceView.realFiles, or resolve and readdir) and still lists them as
+ * regular files; the rest are dropped, like a file that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
  */
 async function stillReal(
   view: WorkspaceView,
@@ -138,12 +138,18 @@ async function stillReal(
     else byDir.set(dir, [k]);
   }
   const lines = new Map(r.lines);
+  const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
   await Promise.all(
     [...byDir].map(async ([dir, ks]) => {
-      const same = (await view.resolve(dir).catch(() => null)) === dir;
-      const listed = same ? await view.readdir(dir).catch(() => []) : [];
-      const files = new Set(listed.filter((e) => e.type === 'file').map((e) => (dir ? `${dir}/${e.name}` : e.name)));
-      for (const k of ks) if (!files.has(r.paths.get(k)!)) lines.delete(k);
+      let files: Set<string> | null;
+      if (view.realFiles)
+        files = view.realFiles(dir); // one synchronous open, check and listing
+      else {
+        const same = (await view.resolve(dir).catch(() => null)) === dir;
+        const listed = same ? await view.readdir(dir).catch(() => []) : [];
+        files = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
+      }
+      for (const k of ks) if (!files?.has(base(r.paths.get(k)!))) lines.delete(k);
     }),
   );
   return { lines, searched: r.searched, found: r.found };
