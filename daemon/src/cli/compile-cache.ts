@@ -14,7 +14,7 @@ import { constants as fsc } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import v8 from 'node:v8';
+import type v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** The identity the bundle script writes beside the bundle (`shadowbox.cjs.json`). */
@@ -118,7 +118,11 @@ function writeCache(dir: string, file: string, data: Buffer, family: string, kee
 
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
 export function loadBundle(o: LoadBundleOptions): LoadedBundle {
-  for (const flag of o.v8Flags ?? []) v8.setFlagsFromString(flag);
+  // node:v8 is loaded only when there are flags to set (~5 ms of every other command otherwise).
+  if (o.v8Flags?.length) {
+    const { setFlagsFromString } = createRequire(o.bundleFile)('node:v8') as typeof v8;
+    for (const flag of o.v8Flags) setFlagsFromString(flag);
+  }
   const id = identityOf(o.bundleFile);
   const source = readFileSync(o.bundleFile, id?.ascii ? 'latin1' : 'utf8');
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
