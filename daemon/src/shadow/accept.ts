@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
@@ -10,6 +10,7 @@ import type { Git } from './git.js';
 import { type AcceptRecord, type Journal, type LayerSlice, newAcceptId } from './journal.js';
 import type { LayerStore } from './layer.js';
 import type { Base } from './layer-types.js';
+import { lstatQuiet } from './real-fs.js';
 import { type RealWriter, tempFor } from './real-writer.js';
 
 export type { Selected } from './accept-plan.js';
@@ -34,6 +35,11 @@ export interface AcceptDeps {
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const under = (p: string, dir: string) => p.startsWith(dir + '/');
+/**
+ * The writer's file calls are synchronous (real-writer.ts): every 64 paths the event loop gets a turn,
+ * so an accept of thousands of files never holds the daemon for long.
+ */
+const breathe = (i: number) => (i % 64 === 63 ? new Promise<void>((r) => setImmediate(r)) : undefined);
 
 /** The refusals an accept reports as they are; anything else becomes ShadowFailed write_failed. */
 async function acceptError(e: unknown, store: LayerStore): Promise<unknown> {
@@ -108,9 +114,11 @@ export async function applyAccept(
       await w.unlink(itemPath(o.sel.item));
       await deps.onStep?.(step++, itemPath(o.sel.item));
     }
-    for (const o of ops)
+    for (const [i, o] of ops.entries()) {
       if (o.target.kind === 'write')
         await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
+      await breathe(i);
+    }
     // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
     // deletions of this accept and removed (a sandboxed `rm -rf out && touch out`).
     const overDirs = ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir');
@@ -124,6 +132,7 @@ export async function applyAccept(
       else await w.rmdir(p).catch(() => undefined);
       if (o.sel.item.oldPath) await w.unlink(o.sel.item.oldPath);
       await deps.onStep?.(step++, p);
+      await breathe(step);
     }
   } catch (e) {
     try {
@@ -194,7 +203,7 @@ async function finish(
   // A directory the agent created and the accept made real needs no layer entry any more.
   for (const d of [...newDirs, ...touched]) {
     const e = store.m.entries[d];
-    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && (await store.real.lstat(d))?.isDirectory())
+    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && store.real.lstatSync(d)?.isDirectory())
       delete store.m.entries[d];
   }
   const removedDirs = await pruneDeletedDirs(store, w, touched);
@@ -256,7 +265,7 @@ async function missingDirs(store: LayerStore, ops: Op[], removedFirst: Set<strin
       if (present.has(d)) break;
       // At or below a link (or file) the accept removes first, nothing exists yet (a lstat would follow the link).
       const gone = [...removedFirst].some((r) => d === r || d.startsWith(r + '/'));
-      if (!gone && (await lstat(store.real.abs(d)).catch(() => null))) {
+      if (!gone && lstatQuiet(store.real.abs(d))) {
         present.add(d);
         break;
       }
