@@ -225,7 +225,8 @@ async function finish(
   try {
     await store.save({ onFailure: 'keep' });
     record.state = 'done';
-    await journal.write(record);
+    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
+    await journal.write(record, { durable: false });
   } catch (e) {
     deps.logger?.warn(
       `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,

@@ -340,6 +340,16 @@ export class LayerStore {
     }
     if (!st.isFile() || st.size !== base.size || (st.mode & 0o7777) !== base.mode) return false;
     if (st.mtimeMs === base.mtimeMs && st.ino === base.ino) return true;
+    if (st.size <= INLINE_BYTES) {
+      // Small files in one synchronous checked read (no thread-pool round trips), hashed in memory.
+      let r: { data: Buffer; st: Stats } | null;
+      try {
+        r = this.real.readSmallSync(rel);
+      } catch {
+        return false;
+      }
+      return r !== null && r.data.byteLength === base.size && blobOid(r.data) === base.oid;
+    }
     const f = await this.real.openFile(rel).catch(() => null);
     if (!f) return false;
     try {
