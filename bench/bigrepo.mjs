@@ -8,13 +8,26 @@
 // not `pkg${i % 50}`) and 50 existing files edited in place.
 // Needs the built daemon (npm run build). BENCH_FILES changes the repository size (default 100,000).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  fdatasyncSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
+import { writeFileAtomic } from '../daemon/dist/state/index.js';
 import { startDaemon } from './lib/daemon.mjs';
 import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 
@@ -47,6 +60,13 @@ const existingFiles = () =>
     const d = (i * 7) % (FILES / 100);
     return `pkg${d % 50}/mod${d}/f${i}.ts`;
   });
+
+/** The accept journals under a daemon's state dir. */
+const findJournals = (stateDir) =>
+  readdirSync(stateDir, { recursive: true })
+    .map(String)
+    .filter((p) => /\/accepts\/acc-[^/]+\.json$/.test(p))
+    .map((p) => path.join(stateDir, p));
 
 /** The 50 write_file calls the scripted model makes (the same content every round). */
 const writes = (paths) =>
@@ -175,6 +195,7 @@ export async function run() {
     try {
       await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
       const s = await c.request({ method: 'session/create' }, { workspace: root });
+      let lastPatch = '';
       for (const [label, paths] of [
         ['50 files (48 new, in new folders)', edited],
         ['50 existing files edited', existingFiles()],
@@ -208,6 +229,7 @@ export async function run() {
             return ms;
           },
         );
+        lastPatch = patch;
         rows.push(
           row(
             `accept ${label} through the daemon, ${FILES}-file repo`,
@@ -216,6 +238,40 @@ export async function run() {
           ),
         );
       }
+      // The durability an accept pays and git apply does not, alone: the same syncs on the same file system —
+      // the journal written twice (pending, applied: temp, fsync, rename, folder fsync; its real size), one
+      // audit line fdatasynced, the signed head (temp, fsync, rename, folder fsync).
+      const journalBytes = Math.max(...findJournals(d.stateDir).map((f) => statSync(f).size));
+      const floorDir = mkdtempSync(path.join(d.stateDir, 'fsync-floor-'));
+      const journal = Buffer.alloc(journalBytes, 'j');
+      const floor = await interleaveMeasured(
+        ROUNDS,
+        async () => {
+          const t0 = performance.now();
+          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+          const fd = openSync(path.join(floorDir, 'audit.jsonl'), 'a');
+          writeSync(fd, `${'a'.repeat(2000)}\n`);
+          fdatasyncSync(fd);
+          closeSync(fd);
+          await writeFileAtomic(path.join(floorDir, 'head.json'), 'h'.repeat(300));
+          return performance.now() - t0;
+        },
+        async () => {
+          const t0 = performance.now();
+          await run$('git', ['apply', lastPatch], { cwd: root });
+          const ms = performance.now() - t0;
+          await run$('git', ['apply', '-R', lastPatch], { cwd: root });
+          return ms;
+        },
+      );
+      rows.push(
+        row(
+          `an accept's fsyncs alone (journal ×2 of ${Math.round(journalBytes / 1024)} KiB, audit fdatasync, signed head)`,
+          floor,
+          'the 7 syncs every accept makes, timed without the accept, vs git apply of the 50 existing files (which never syncs)',
+        ),
+      );
     } finally {
       c.dispose();
       await d.stop();
