@@ -1,7 +1,8 @@
 // Bundles the shadowbox CLI (which is also the daemon, the ACP bridge and the language server) from
-// the TypeScript sources into one CommonJS file, daemon/dist/bundle/shadowbox.cjs, with esbuild.
+// the TypeScript sources into CommonJS files with esbuild: daemon/dist/bundle/shadowbox.cjs (all of it),
+// client.cjs (the client commands) and loader.cjs (the code-cache loader the bin requires).
 // Why CommonJS: Node 20 caches compiled code only for scripts (vm.Script cachedData), not for ES
-// modules, and daemon/bin/shadowbox.js loads this file through that cache (cli/compile-cache.ts).
+// modules, and daemon/bin/shadowbox.js loads a bundle through that cache (cli/compile-cache.ts).
 // Subcommands stay lazy: esbuild turns each `await import(...)` into a module initialised on first use.
 //
 // `node scripts/bundle.mjs` always builds; `--if-stale` builds only when a source file is newer
@@ -15,6 +16,13 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = path.join(root, 'daemon/dist/bundle');
 const outfile = path.join(outdir, 'shadowbox.cjs');
+// The client commands' own bundle (daemon/src/cli/client-main.ts: status, review, run, python, …): a
+// fraction of the CLI, so those commands read and compile less. The bin picks it for them.
+const clientOutfile = path.join(outdir, 'client.cjs');
+// The bin's loader (cli/compile-cache.ts) as CommonJS: the bin is CommonJS and loads no ES module first.
+const loaderOutfile = path.join(outdir, 'loader.cjs');
+/** The bundles the bin loads through the code cache (each gets an identity sidecar). */
+const cached = [outfile, clientOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
 
 /** The newest modification time among the bundled sources (and this script). */
@@ -61,8 +69,13 @@ const importMetaUrl = {
 export async function bundle() {
   const started = performance.now();
   const result = await build({
-    entryPoints: [path.join(root, 'daemon/src/cli/main.ts')],
-    outfile,
+    entryPoints: {
+      shadowbox: path.join(root, 'daemon/src/cli/main.ts'),
+      client: path.join(root, 'daemon/src/cli/client-main.ts'),
+      loader: path.join(root, 'daemon/src/cli/compile-cache.ts'),
+    },
+    outdir,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
     format: 'cjs',
     platform: 'node',
@@ -96,29 +109,31 @@ export async function bundle() {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
-  const bytes = readFileSync(outfile);
-  if (bytes.some((b) => b > 0x7f)) throw new Error(`${outfile}: not ASCII (the loader reads it as latin1)`);
-  const st = statSync(outfile);
-  const identity = {
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    size: st.size,
-    mtimeMs: st.mtimeMs,
-    ascii: true,
-  };
-  writeFileSync(`${outfile}.json.tmp`, `${JSON.stringify(identity)}\n`);
-  renameSync(`${outfile}.json.tmp`, `${outfile}.json`);
+  for (const file of cached) {
+    const bytes = readFileSync(file);
+    if (bytes.some((b) => b > 0x7f)) throw new Error(`${file}: not ASCII (the loader reads it as latin1)`);
+    const st = statSync(file);
+    const identity = {
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ascii: true,
+    };
+    writeFileSync(`${file}.json.tmp`, `${JSON.stringify(identity)}\n`);
+    renameSync(`${file}.json.tmp`, `${file}.json`);
+  }
+  const inputsOf = (file) =>
+    Object.keys(result.metafile.outputs[path.relative(root, file).split(path.sep).join('/')]?.inputs ?? {}).length;
   return {
-    file: outfile,
-    bytes: st.size,
+    files: [...cached, loaderOutfile].map((file) => ({ file, bytes: statSync(file).size, inputs: inputsOf(file) })),
     ms: performance.now() - started,
-    inputs: Object.keys(result.metafile.inputs).length,
   };
 }
 
 /** Whether the bundle is missing or older than a source. */
 export function bundleIsStale() {
   try {
-    return statSync(outfile).mtimeMs < newestSource();
+    return Math.min(...[...cached, loaderOutfile].map((f) => statSync(f).mtimeMs)) < newestSource();
   } catch {
     return true;
   }
@@ -127,7 +142,9 @@ export function bundleIsStale() {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   if (process.argv.includes('--if-stale') && !bundleIsStale()) process.exit(0);
   const r = await bundle();
-  console.log(
-    `bundled ${r.inputs} files into ${path.relative(root, r.file)} (${(r.bytes / 1048576).toFixed(1)} MiB, ${Math.round(r.ms)} ms)`,
-  );
+  for (const f of r.files)
+    console.log(
+      `bundled ${f.inputs} files into ${path.relative(root, f.file)} (${(f.bytes / 1048576).toFixed(2)} MiB)`,
+    );
+  console.log(`in ${Math.round(r.ms)} ms`);
 }

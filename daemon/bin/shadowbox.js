@@ -1,8 +1,19 @@
 #!/usr/bin/env node
-// The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs the bundled file
-// that `npm run build` writes (dist/bundle/shadowbox.cjs, loaded with a V8 code cache), or the compiled
-// tree in dist/ when there is no bundle or SHADOWBOX_BUNDLE=0.
-import { existsSync } from 'node:fs';
+// The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs a bundle that
+// `npm run build` writes, loaded with a V8 code cache (dist/bundle/loader.cjs, from cli/compile-cache.ts):
+// dist/bundle/client.cjs for the commands that only talk to a running daemon, dist/bundle/shadowbox.cjs
+// for everything else; or the compiled tree in dist/ when there are no bundles or SHADOWBOX_BUNDLE=0.
+// CommonJS (daemon/bin/package.json), so starting the CLI loads no ES module: Node's ES module loader
+// costs ~10 ms of every command.
+'use strict';
+const { existsSync } = require('node:fs');
+const path = require('node:path');
+
+// The commands in the client bundle: exactly the keys of clientLoaders in daemon/src/cli/client-commands.ts
+// (cli/client-commands.test.ts checks the two lists); help and --version are answered by it too.
+const CLIENT = new Set(
+  'run sessions review accept reject undo shadow python exec wasi status stop help --help -h --version -V'.split(' '),
+);
 
 // process.stdin is created on first access (~15 ms for a pipe): only commands that read it pay for it.
 const io = {
@@ -15,12 +26,23 @@ const io = {
   },
 };
 const argv = process.argv.slice(2);
-const bundleFile = new URL('../dist/bundle/shadowbox.cjs', import.meta.url).pathname;
-let main;
-if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile)) {
-  const { loadBundle, defaultCacheDir } = await import('../dist/cli/compile-cache.js');
-  main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: argv[0] ?? 'help' }).exports.main;
-} else {
-  main = (await import('../dist/cli/main.js')).main;
+const dist = path.join(__dirname, '..', 'dist');
+
+async function run() {
+  const name = argv[0] ?? 'help';
+  const bundleFile = path.join(dist, 'bundle', CLIENT.has(name) ? 'client.cjs' : 'shadowbox.cjs');
+  const loaderFile = path.join(dist, 'bundle', 'loader.cjs');
+  let main;
+  if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile) && existsSync(loaderFile)) {
+    const { loadBundle, defaultCacheDir } = require(loaderFile);
+    main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: name }).exports.main;
+  } else {
+    main = (await import('../dist/cli/main.js')).main;
+  }
+  process.exitCode = await main(argv, io);
 }
-process.exitCode = await main(argv, io);
+
+run().catch((e) => {
+  process.stderr.write(`shadowbox: ${e?.stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

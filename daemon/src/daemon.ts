@@ -68,6 +68,11 @@ export interface Capabilities {
   sandboxes: () => { name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[];
   /** Called once the HTTP server listens (web client, /bundles/ routes). */
   onHttp?: (http: HttpServer) => void;
+  /**
+   * Called once the daemon serves (after its ready line): background work that must not delay the first
+   * answer (the warm interpreter). A request that needs it waits for it, as on first use.
+   */
+  onReady?: () => void;
   close?: () => Promise<void>;
 }
 
@@ -256,6 +261,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
     logger.info(
       `daemon ${VERSION} ready (pid ${process.pid}${socket ? `, socket ${socket.path}` : ''}${http ? `, web ${http.url}` : ''}${o.stdio ? ', stdio' : ''})`,
     );
+    wired.onReady?.();
     return {
       paths,
       socketPath: socket?.path ?? null,

@@ -146,15 +146,21 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     netFetch: guestFetch('python'),
   });
 
-  // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
-  // bundle is here (warming an absent one would download it from a configured mirror at every start).
   const listed = bundles.list().catch((e: unknown) => {
     logger.warn(`bundles: cannot list (${(e as Error).message})`);
     return [];
   });
-  void listed
-    .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
-    .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
+  // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
+  // bundle is here (warming an absent one would download it from a configured mirror at every start). An
+  // installed one warms once the daemon serves (onReady: hashing and compiling 13 MB no longer delays the
+  // first answer); one the local build or package offers but the store does not hold yet is installed and
+  // warmed at once, as before: the first python call (`shadowbox demo`'s) will want it.
+  const pythonListed = listed.then((bs) => bs.find((b) => b.name === 'python'));
+  const warmPython = (when: (b: { installed: boolean }) => boolean) =>
+    void pythonListed
+      .then((b) => (b && when(b) ? python.warm() : false))
+      .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
+  warmPython((b) => !b.installed);
 
   // The host command sandbox: probed once here (a real overlay mount and bubblewrap run); `shell` is offered
   // only where it can run. Its proxy asks the person's policy about every host, as netFetch does.
@@ -291,6 +297,11 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
     ],
+    // Once serving: the installed python's warm-up, and the shell sandbox's kept probe is checked again.
+    onReady: () => {
+      warmPython((b) => b.installed);
+      void shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
+    },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();
       http.addRoute((req, res) => mirror(req, res));

@@ -150,3 +150,9 @@ export const DaemonStop = defineRequest({
   params: z.object({}).default({}),
   result: z.null(),
 });
+
+/**
+ * Exit code of `shadowbox daemon` when another daemon holds the state dir's lock: the auto-starting
+ * client keeps waiting for that one's socket instead of failing (two clients raced to start it).
+ */
+export const DAEMON_EXIT_ALREADY_RUNNING = 75;

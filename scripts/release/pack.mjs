@@ -73,7 +73,10 @@ async function thirdPartyLicenses() {
     const name = parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
     dirs.add(path.resolve(path.join(ROOT, 'daemon/dist/bundle'), src.slice(0, i + 'node_modules/'.length) + name));
   }
-  const out = ['Third-party software inlined into daemon/dist/bundle/shadowbox.cjs and the worker bundles.', ''];
+  const out = [
+    'Third-party software inlined into daemon/dist/bundle/shadowbox.cjs (client.cjs holds a subset) and the worker bundles.',
+    '',
+  ];
   for (const dir of [...dirs].sort()) {
     const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
     const file = (await readdir(dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
@@ -91,8 +94,10 @@ async function thirdPartyLicenses() {
 async function stageCli(dir, { version, rootDir, bundleDeps }) {
   const copy = (from, to = from) => cp(path.join(ROOT, from), path.join(dir, to), { recursive: true });
   await copy('daemon/bin/shadowbox.js');
-  await copy('daemon/dist/cli/compile-cache.js');
+  await copy('daemon/bin/package.json'); // the bin is CommonJS
+  await copy('daemon/dist/bundle/loader.cjs');
   await copy('daemon/dist/bundle/shadowbox.cjs');
+  await copy('daemon/dist/bundle/client.cjs');
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
@@ -106,10 +111,13 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await mkdir(keys, { recursive: true });
   for (const f of await readdir(rootDir))
     if (f.endsWith('root.json')) await cp(path.join(rootDir, f), path.join(keys, f));
-  const bundleFile = path.join(dir, 'daemon/dist/bundle/shadowbox.cjs');
-  const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle/shadowbox.cjs.json'), 'utf8'));
-  await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);
-  await utimes(bundleFile, NPM_MTIME_MS / 1000, NPM_MTIME_MS / 1000);
+  // Each code-cached bundle's identity, with the mtime npm gives every file it installs.
+  for (const name of ['shadowbox.cjs', 'client.cjs']) {
+    const bundleFile = path.join(dir, 'daemon/dist/bundle', name);
+    const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.json`), 'utf8'));
+    await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);
+    await utimes(bundleFile, NPM_MTIME_MS / 1000, NPM_MTIME_MS / 1000);
+  }
   const pkg = {
     name: 'shadowbox',
     version,

@@ -40,12 +40,6 @@ export interface EnsureDaemonOptions {
   timeoutMs?: number;
 }
 
-/**
- * Exit code of `shadowbox daemon` when another daemon holds the state dir's lock: the auto-starting
- * client keeps waiting for that one's socket instead of failing (two clients raced to start it).
- */
-export const DAEMON_EXIT_ALREADY_RUNNING = 75;
-
 /** The words of the daemon's "another daemon holds the lock" refusal (state/lock.ts), as printed to daemon.out. */
 const ALREADY_RUNNING = 'a shadowbox daemon is already running';
 

@@ -3,9 +3,10 @@ export { ShadowboxClient, type PermissionHandler } from './client.js';
 export {
   connectSocket,
   connectWebSocket,
-  DAEMON_EXIT_ALREADY_RUNNING,
   DaemonStartError,
   ensureDaemon,
   type EnsureDaemonOptions,
 } from './connect.js';
+// The daemon's exit code for "another daemon holds the lock" is protocol vocabulary; re-exported for clients.
+export { DAEMON_EXIT_ALREADY_RUNNING } from '@shadowbox/protocol';
 export { describeDrift, environmentDrift, fingerprint, type EnvironmentDrift } from './environment.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { canonicalBytes } from './crypto.js';
 import { checkThreshold, envelopeSchema, mostSpecific, refuse, type Authority } from './trust.js';
+import { ONCE } from '../state/index.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -43,7 +44,7 @@ export interface VerifiedIndex {
 
 /** Parses untrusted index JSON. */
 export function parseIndex(value: unknown): IndexEnvelope {
-  const r = IndexEnvelopeSchema.safeParse(value);
+  const r = IndexEnvelopeSchema.safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

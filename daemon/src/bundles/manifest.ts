@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ONCE } from '../state/index.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex sha256');
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -143,7 +144,7 @@ export type ManifestPeek = z.infer<typeof ManifestPeekSchema>;
 
 /** Reads those parts of an unverified manifest value (empty when it is not even that shape). */
 export function peekManifest(value: unknown): ManifestPeek {
-  const r = ManifestPeekSchema.safeParse(value);
+  const r = ManifestPeekSchema.safeParse(value, ONCE);
   return r.success ? r.data : {};
 }
 
@@ -153,7 +154,7 @@ export function parseManifest(value: unknown): Manifest {
   for (const f of peekManifest(value).files ?? []) {
     if (typeof f.path === 'string') assertSafeRelativePath(f.path);
   }
-  const r = ManifestSchema.safeParse(value);
+  const r = ManifestSchema.safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

@@ -5,6 +5,7 @@ import { sha256Hex } from './crypto.js';
 import type { Manifest } from './manifest.js';
 import { fsyncDir, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
 import type { BundleContent } from './verify.js';
+import { ONCE } from '../state/index.js';
 
 /** What installed.json remembers about one installed name@version. */
 export const InstalledRecordSchema = z
@@ -29,7 +30,7 @@ export async function readState<T>(path: string, schema: z.ZodType<T>, fallback:
     throw e;
   });
   if (raw === null) return fallback;
-  return schema.parse(JSON.parse(raw) as unknown);
+  return schema.parse(JSON.parse(raw) as unknown, ONCE);
 }
 
 /** The content-addressed store under `<stateDir>/bundles/`: one folder per manifest SHA-256. */

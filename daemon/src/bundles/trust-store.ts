@@ -16,6 +16,7 @@ import {
   type Authority,
   type RootEnvelope,
 } from './trust.js';
+import { ONCE } from '../state/index.js';
 
 const MAX_ROOT_BYTES = 512 * 1024;
 const MAX_ROTATIONS = 64;
@@ -141,7 +142,7 @@ export async function addTrustedKey(
 
 /** Reads the checkout's local build public key, if a local build has made one. */
 export async function readLocalKey(path: string): Promise<PublicKey | null> {
-  const r = PublicKeyFileSchema.safeParse(await readJson(path).catch(() => null));
+  const r = PublicKeyFileSchema.safeParse(await readJson(path).catch(() => null), ONCE);
   return r.success ? publicOf(r.data) : null;
 }
 

@@ -9,6 +9,7 @@ import {
   type PublicKey,
   type Signature,
 } from './crypto.js';
+import { ONCE } from '../state/index.js';
 
 const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date');
 const RoleSchema = z.object({ keyids: z.array(z.string()).min(1), threshold: z.number().int().min(1) }).strict();
@@ -119,7 +120,7 @@ function roleOf(root: RootSigned, name: 'root' | 'index' | 'bundles'): KeyRole {
 
 /** Parses untrusted root JSON and checks it is self-consistent (key ids match their keys). */
 export function parseRoot(value: unknown): RootEnvelope {
-  const r = RootEnvelopeSchema.safeParse(value);
+  const r = RootEnvelopeSchema.safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

@@ -7,6 +7,7 @@ import type { IndexEntry } from './channel-index.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { readTar } from './tar.js';
 import { checkThreshold, refuse, type Authority } from './trust.js';
+import { ONCE } from '../state/index.js';
 
 /** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
 export const SigFileSchema = z
@@ -48,7 +49,7 @@ function parseJson(bytes: Buffer, what: string): unknown {
 
 /** Parses a detached signature file. */
 export function parseSigFile(bytes: Buffer): Signature[] {
-  const r = SigFileSchema.safeParse(parseJson(bytes, 'manifest.sig.json'));
+  const r = SigFileSchema.safeParse(parseJson(bytes, 'manifest.sig.json'), ONCE);
   if (!r.success)
     throw new ShadowboxError(ErrorCodes.BundleInvalid, 'signature_invalid', 'manifest.sig.json is invalid');
   return r.data.signatures;

@@ -56,7 +56,30 @@ describe('loadBundle', () => {
     expect((next.exports.main as () => number)()).toBe(7);
     next.save();
     expect(readdirSync(cacheDir)).toHaveLength(1);
-    expect(readdirSync(cacheDir)[0].startsWith('b'.repeat(32))).toBe(true);
+    expect(readdirSync(cacheDir)[0].startsWith(`shadowbox-${'b'.repeat(32)}`)).toBe(true);
+  });
+
+  it("two bundles in one cache folder keep each other's caches (a save drops only its own old versions)", () => {
+    load('status').save();
+    const other = path.join(dir, 'client.cjs');
+    writeFileSync(other, 'exports.main = function main() { return 3; };\n');
+    const st = statSync(other);
+    writeFileSync(
+      `${other}.json`,
+      JSON.stringify({ sha256: 'c'.repeat(64), size: st.size, mtimeMs: st.mtimeMs, ascii: true }),
+    );
+    const loadOther = () => loadBundle({ bundleFile: other, cacheDir, key: 'status', saveAfterMs: 3_600_000 });
+    loadOther().save();
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+    expect(load('status').cache).toBe('hit');
+    expect(loadOther().cache).toBe('hit');
+    // A cache named before bundles had names (a bare content hash) is dropped by the next save.
+    writeFileSync(path.join(cacheDir, `${'d'.repeat(32)}-v20.0.0-x64-status.bin`), 'old', { mode: 0o600 });
+    load('daemon').save();
+    const names = readdirSync(cacheDir);
+    expect(names).toHaveLength(3);
+    expect(names.filter((n) => n.startsWith(`client-${'c'.repeat(32)}-`))).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith(`shadowbox-${'a'.repeat(32)}-`))).toHaveLength(2);
   });
 
   it('no cache when the sidecar does not describe the file on disk (edited after the build)', () => {

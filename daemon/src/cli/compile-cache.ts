@@ -95,14 +95,19 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Writes a cache file atomically (temp + rename) and drops caches of other bundle versions. */
-function writeCache(dir: string, file: string, data: Buffer, keepPrefix: string): void {
+/**
+ * Writes a cache file atomically (temp + rename) and drops caches of other versions of the same bundle
+ * (`family` is the bundle's name: the CLI has several bundles, and each keeps its own caches), and those
+ * named before bundles had a family (a bare content hash).
+ */
+function writeCache(dir: string, file: string, data: Buffer, family: string, keepPrefix: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, file);
     for (const name of readdirSync(dir))
-      if (!name.startsWith(keepPrefix)) rmSync(path.join(dir, name), { force: true });
+      if ((name.startsWith(family) || /^[0-9a-f]{32}-/.test(name)) && !name.startsWith(keepPrefix))
+        rmSync(path.join(dir, name), { force: true });
   } catch {
     rmSync(tmp, { force: true });
   }
@@ -113,7 +118,8 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const id = identityOf(o.bundleFile);
   const source = readFileSync(o.bundleFile, id?.ascii ? 'latin1' : 'utf8');
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
-  const prefix = id ? `${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
+  const family = `${path.basename(o.bundleFile, path.extname(o.bundleFile)).replace(/[^a-z0-9]/gi, '_')}-`;
+  const prefix = id ? `${family}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
   const cacheFile = dir ? path.join(dir, `${prefix}${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
@@ -133,7 +139,7 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const save = () => {
     if (saved || !dir || !cacheFile) return;
     saved = true;
-    writeCache(dir, cacheFile, script.createCachedData(), prefix);
+    writeCache(dir, cacheFile, script.createCachedData(), family, prefix);
   };
   if (!saved) {
     process.once('exit', save);

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { DAEMON_EXIT_ALREADY_RUNNING } from '@shadowbox/client';
-import { ErrorCodes } from '@shadowbox/protocol';
+import { DAEMON_EXIT_ALREADY_RUNNING, ErrorCodes } from '@shadowbox/protocol';
 import { startDaemon } from '../daemon.js';
 import { isShadowboxError } from '../errors.js';
 import { wireCapabilities } from '../wiring.js';
-import { type CliIo, CliError } from './context.js';
+// Not ./context.js: that loads the client library, which the daemon does not use (~25 ms of start).
+import { CliError } from './cli-error.js';
+import type { CliIo } from './context.js';
 import { optionsOf } from './specs.js';
 
 /**

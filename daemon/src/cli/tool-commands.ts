@@ -6,7 +6,7 @@ import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, plural, statePaths } from './context.js';
 import { ensureBundle } from './first-use.js';
 import { optionsOf } from './specs.js';
-import { pythonCliInput } from '../python/index.js';
+import { pythonCliInput } from './python-args.js';
 
 /** Reads all of stdin when it is piped (not a terminal). */
 async function readStdin(io: CliIo): Promise<string | undefined> {

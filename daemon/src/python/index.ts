@@ -8,7 +8,6 @@ import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInpu
 export type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
 export { PythonToolInput, describeRun } from './python-tool.js';
-export { pythonCliInput } from './cli-args.js';
 
 /** What the daemon wires: the tool, a direct run API (CLI, bench), warm-up and shutdown. */
 export interface Python {

@@ -10,6 +10,7 @@ import type { Tool } from '../tools/index.js';
 import type { CacheSummary } from './cache.js';
 import { sweepStaleCgroups, type ShellLimits } from './limits.js';
 import { findProgram, probeSandbox, type SandboxProbe } from './probe.js';
+import { probeKey, readCachedProbe, writeCachedProbe } from './probe-cache.js';
 import { ShellSandbox } from './sandbox.js';
 import { createShellTool, type ShellToolInput } from './shell-tool.js';
 
@@ -27,6 +28,12 @@ export interface Shell {
   /** One line for `shadowbox status`: what it runs with, or what is missing. */
   detail(): string;
   ignored(sessionId: string, workspace: string): Promise<CacheSummary>;
+  /**
+   * Probes again, in the background once the daemon serves, when this start reused a kept probe: a change
+   * it finds (the sandbox can no longer run) updates `probe` in place, so calls are refused with what is
+   * missing and status says so.
+   */
+  recheck(): Promise<void>;
   /** Ends every running command (daemon stop). */
   close(): void;
 }
@@ -41,11 +48,21 @@ export interface ShellDeps {
   logger: Logger;
   limits?: Partial<ShellLimits>;
   env?: NodeJS.ProcessEnv;
+  /** How the machine is probed (tests give a probe that fails, to check a kept probe is corrected). */
+  probeSandbox?: typeof probeSandbox;
 }
 
 /** Probes the machine (a real overlay mount and bubblewrap run) and builds the capability. */
 export async function createShell(deps: ShellDeps): Promise<Shell> {
-  const probe = await probeSandbox(path.join(deps.stateDir, 'sandbox-probe'), deps.env);
+  const scratch = path.join(deps.stateDir, 'sandbox-probe');
+  const key = probeKey(scratch, deps.env);
+  const kept = await readCachedProbe(scratch, key);
+  const probeNow = deps.probeSandbox ?? probeSandbox;
+  const probe = kept ?? (await probeNow(scratch, deps.env));
+  if (!kept)
+    await writeCachedProbe(scratch, key, probe).catch((e: unknown) =>
+      deps.logger.debug(`shell: probe not kept (${String(e)})`),
+    );
   if (!probe.available) deps.logger.info(`shell: not offered (${probe.missing.join('; ')})`);
   const swept = await sweepStaleCgroups(probe.cgroup).catch(() => 0);
   if (swept > 0) deps.logger.info(`shell: removed ${swept} cgroup(s) a killed daemon left behind`);
@@ -67,6 +84,14 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
         ? `${probe.bwrapVersion ?? 'bubblewrap'}, overlayfs in a user namespace${probe.socat ? ', network through the proxy (socat)' : ', no network (socat missing)'}${probe.cgroup ? `, cgroup ${probe.cgroup} limits` : ''}`
         : probe.missing.join('; '),
     ignored: (sessionId, workspace) => sandbox.ignored(sessionId, workspace),
+    recheck: async () => {
+      if (!kept) return;
+      const now = await probeNow(scratch, deps.env);
+      if (now.available) return;
+      deps.logger.warn(`shell: the sandbox no longer runs here (${now.missing.join('; ')}); shell calls are refused`);
+      Object.assign(probe, now);
+      await writeCachedProbe(scratch, key, now).catch(() => undefined);
+    },
     close: () => sandbox.close(),
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, PolicyMode } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
+import { ONCE } from './parse-once.js';
 
 /** The daemon's config file: the default model and mode, plus sections other capabilities read (providers). */
 export const ConfigFile = z
@@ -86,7 +87,7 @@ export async function loadConfig(
         { cause: e },
       );
     }
-    const parsed = ConfigFile.safeParse(raw);
+    const parsed = ConfigFile.safeParse(raw, ONCE);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ShadowboxError(

@@ -7,3 +7,4 @@ export { loadConfig, envInt, ConfigFile } from './config.js';
 export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
+export { ONCE } from './parse-once.js';

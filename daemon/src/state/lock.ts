@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { writeFileAtomic } from './durable.js';
+import { ONCE } from './parse-once.js';
 
 /** What the lock file says about the daemon that holds it. */
 export const LockInfo = z.object({
@@ -33,7 +34,7 @@ export async function readLock(lockFile: string): Promise<LockInfo | null> {
   } catch {
     return null;
   }
-  const parsed = LockInfo.safeParse(json);
+  const parsed = LockInfo.safeParse(json, ONCE);
   if (!parsed.success || !alive(parsed.data.pid)) return null;
   return parsed.data;
 }

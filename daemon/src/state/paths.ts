@@ -22,11 +22,12 @@ export function resolveStatePaths(
   overrides: { stateDir?: string; socketPath?: string } = {},
 ): StatePaths {
   const home = env.HOME ?? os.homedir();
-  const explicitState = overrides.stateDir ?? env.SHADOWBOX_STATE_DIR;
+  // An empty variable is unset (`SHADOWBOX_STATE_DIR=` once put the state dir in the current folder).
+  const explicitState = overrides.stateDir || env.SHADOWBOX_STATE_DIR || undefined;
   const stateDir = path.resolve(explicitState ?? path.join(home, '.local', 'state', 'shadowbox'));
   const socketPath = path.resolve(
-    overrides.socketPath ??
-      env.SHADOWBOX_SOCKET ??
+    overrides.socketPath ||
+      env.SHADOWBOX_SOCKET ||
       (explicitState
         ? path.join(stateDir, 'daemon.sock')
         : env.XDG_RUNTIME_DIR

@@ -101,3 +101,14 @@ describe('config', () => {
     for (const v of ['-1', '1.5', 'x']) expect(() => envInt({ N: v }, 'N')).toThrow(/N must be/);
   });
 });
+
+describe('resolveStatePaths', () => {
+  it('treats an empty SHADOWBOX_STATE_DIR or SHADOWBOX_SOCKET as unset (never the current folder)', async () => {
+    const { resolveStatePaths } = await import('./paths.js');
+    const env = { HOME: '/home/me', SHADOWBOX_STATE_DIR: '', SHADOWBOX_SOCKET: '', XDG_RUNTIME_DIR: '/run/user/1' };
+    const p = resolveStatePaths(env);
+    expect(p.stateDir).toBe('/home/me/.local/state/shadowbox');
+    expect(p.socketPath).toBe('/run/user/1/shadowbox/daemon.sock');
+    expect(resolveStatePaths({ ...env, SHADOWBOX_STATE_DIR: '/s' }).socketPath).toBe('/s/daemon.sock');
+  });
+});

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { Defaults } from '@shadowbox/protocol';
 import { createBadMessageRelay, type ChannelHandler } from './channel.js';
 import { WebSocketMessageReader, WebSocketMessageWriter } from './websocket-stream.js';
@@ -31,6 +30,8 @@ export interface HttpServerOptions {
 export async function listenHttp(options: HttpServerOptions): Promise<HttpServer> {
   const routes: HttpRoute[] = [];
   let port = 0;
+  // Loaded here, not at the top: a daemon without the web server (--no-web, stdio) never pays for ws.
+  const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxBytes,

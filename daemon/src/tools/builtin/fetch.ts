@@ -1,4 +1,4 @@
-import { NodeHtmlMarkdown } from 'node-html-markdown';
+import type { NodeHtmlMarkdown } from 'node-html-markdown';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
@@ -40,13 +40,15 @@ const DESCRIPTION = `Fetch a web page (documentation, a README, an API reference
 
 const TEXT = /^(text\/|application\/(json|xml|xhtml\+xml|javascript|x-javascript|ld\+json)|[^;]+\+(json|xml))/i;
 
-// One converter: its options are fixed, and it keeps no state between documents.
-const converter = new NodeHtmlMarkdown({
-  ignore: ['script', 'style', 'noscript', 'iframe', 'svg', 'nav', 'footer', 'form'],
-});
+// One converter: its options are fixed, and it keeps no state between documents. Loaded on the first page
+// (the HTML parser and its tables are ~6 ms of daemon start otherwise).
+let converter: NodeHtmlMarkdown | undefined;
 
 /** HTML as markdown, with links to anything but http(s), relative paths and anchors reduced to their text. */
-export function htmlToMarkdown(html: string): string {
+export async function htmlToMarkdown(html: string): Promise<string> {
+  converter ??= new (await import('node-html-markdown')).NodeHtmlMarkdown({
+    ignore: ['script', 'style', 'noscript', 'iframe', 'svg', 'nav', 'footer', 'form'],
+  });
   return converter
     .translate(html)
     .replace(/!?\[([^\]]*)\]\((?!https?:|\/|#|\.)[^)]*\)/g, '$1')
@@ -83,7 +85,7 @@ export function createFetchTool(port: WebFetchPort) {
         });
       const raw = new TextDecoder('utf-8', { fatal: false }).decode(r.body);
       const html = type === 'text/html' || type === 'application/xhtml+xml' || (!type && /^\s*</.test(raw));
-      const text = html ? htmlToMarkdown(raw) : raw;
+      const text = html ? await htmlToMarkdown(raw) : raw;
       const max = i.maxChars ?? FETCH_DEFAULT_CHARS;
       const cut = text.length > max;
       const head = `${r.url} (HTTP ${r.status}${type ? `, ${type}` : ''}${html ? ', converted to markdown' : ''})`;

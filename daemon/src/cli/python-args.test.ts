@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pythonCliInput } from './cli-args.js';
+import { pythonCliInput } from './python-args.js';
 
 const ws = '/home/p/proj';
 

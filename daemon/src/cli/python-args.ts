@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { PythonToolInput } from './python-tool.js';
+// The python tool's input type only (erased): `shadowbox python` does not load the interpreter's runtime.
+import type { PythonToolInput } from '../python/index.js';
 
 /** `python3 -V` / `-h`, answered by the sandboxed interpreter itself (its version, its usage text). */
 const VERSION_CODE = "import sys\nprint('Python %d.%d.%d' % sys.version_info[:3])";
