@@ -35,6 +35,12 @@ export interface AcceptDeps {
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const under = (p: string, dir: string) => p.startsWith(dir + '/');
+/** Each path's first op (what `ops.find` by path gave, in one pass). */
+const byPath = (ops: Op[]) => {
+  const m = new Map<string, Op>();
+  for (const o of ops) if (!m.has(itemPath(o.sel.item))) m.set(itemPath(o.sel.item), o);
+  return m;
+};
 /**
  * The writer's file calls are synchronous (real-writer.ts): every 64 paths the event loop gets a turn,
  * so an accept of thousands of files never holds the daemon for long.
@@ -86,13 +92,24 @@ export async function applyAccept(
   const made = ops
     .filter((o) => o.target.kind === 'write' || o.target.kind === 'mkdir')
     .map((o) => itemPath(o.sel.item));
-  const first = ops.filter((o) => o.target.kind === 'delete' && made.some((p) => under(p, itemPath(o.sel.item))));
+  // Lookups by path and by op are sets and maps: an accept of thousands of files stays linear.
+  const aboveMade = new Set(
+    made.flatMap((p) =>
+      p
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, a) => a.slice(0, i + 1).join('/')),
+    ),
+  );
+  const first = ops.filter((o) => o.target.kind === 'delete' && aboveMade.has(itemPath(o.sel.item)));
   const dirs = await missingDirs(store, ops, new Set(first.map((o) => itemPath(o.sel.item))));
   for (const o of ops)
     if (o.target.kind === 'write') o.tmp = tempFor(itemPath(o.sel.item), randomBytes(6).toString('hex'));
+  const dirSet = new Set(dirs);
+  const opAt = byPath(ops);
   const targetOf = (p: string): Base => {
-    if (dirs.includes(p)) return { type: 'dir' };
-    const o = ops.find((x) => itemPath(x.sel.item) === p);
+    if (dirSet.has(p)) return { type: 'dir' };
+    const o = opAt.get(p);
     return o ? targetBase(o.target) : { type: 'none' };
   };
   const record: AcceptRecord = {
@@ -108,7 +125,6 @@ export async function applyAccept(
   await journal.write(record);
   const w = deps.writer();
   try {
-    const dirSet = new Set(dirs);
     let step = 0;
     for (const o of first) {
       await w.unlink(itemPath(o.sel.item));
@@ -121,11 +137,14 @@ export async function applyAccept(
     }
     // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
     // deletions of this accept and removed (a sandboxed `rm -rf out && touch out`).
-    const overDirs = ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir');
-    for (const o of [...ops.filter((x) => !overDirs.includes(x)), ...overDirs]) {
-      if (first.includes(o)) continue;
+    const overDirs = new Set(
+      ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir'),
+    );
+    const firstSet = new Set(first);
+    for (const o of [...ops.filter((x) => !overDirs.has(x)), ...overDirs]) {
+      if (firstSet.has(o)) continue;
       const p = itemPath(o.sel.item);
-      if (overDirs.includes(o)) await removeEmptiedDir(store, w, p);
+      if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
       if (o.target.kind === 'write') await w.commit(o.tmp!, p);
       else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
@@ -210,10 +229,11 @@ async function finish(
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   for (const f of record.files) f.after = await store.captureBase(f.path);
   for (const d of removedDirs) record.files.push({ ...d, action: 'deleted' });
+  const opAt = byPath(ops);
   for (const f of record.files)
-    f.action =
-      ops.find((o) => itemPath(o.sel.item) === f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
-  for (const p of touched) store.m.known[p] = record.files.find((f) => f.path === p)!.after!;
+    f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
+  const fileAt = new Map(record.files.map((f) => [f.path, f]));
+  for (const p of touched) store.m.known[p] = fileAt.get(p)!.after!;
   record.layerBefore = layerBefore;
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   for (const d of removedDirs) record.layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
