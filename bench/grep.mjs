@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createShadowService } from '../daemon/dist/shadow/index.js';
 import { createBuiltinTools, createToolRuntime, findRipgrep } from '../daemon/dist/tools/index.js';
+import { connectSocket } from '../clients/editor/dist/index.js';
+import { startDaemon } from './lib/daemon.mjs';
 import { interleave, row } from './lib/interleave.mjs';
 
 const run$ = promisify(execFile);
@@ -48,6 +50,7 @@ export async function run() {
   const rg = findRipgrep();
   if (!rg) return { name: 'grep', rows: [], error: 'ripgrep (rg) is not installed: scripts/setup.sh installs it' };
   const rows = [];
+  if (!process.env.BENCH_GREP_NO_DAEMON) rows.push(...(await fixedCost(rg)));
   for (const files of [2_000, 20_000]) {
     const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-'));
     try {
@@ -139,6 +142,49 @@ export async function run() {
     }
   }
   return { name: 'grep', rows };
+}
+
+/**
+ * What one grep costs whatever the tree: a 10-file workspace, a pattern found nowhere, through a real
+ * daemon (tools/call over the socket: RPC, policy, the write-ahead audit entry, the tool, the outcome's
+ * entry) against spawning rg on the same folder.
+ */
+export async function fixedCost(rg) {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-fixed-'));
+  const daemon = await startDaemon({}, ['--no-web']);
+  try {
+    const root = path.join(top, 'ws');
+    mkdirSync(root);
+    for (let i = 0; i < 10; i++) writeFileSync(path.join(root, `f${i}.ts`), `export const x${i} = ${i};\n`);
+    const c = await connectSocket(daemon.socketPath);
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    const { sessionId } = await c.request({ method: 'session/create' }, { workspace: root });
+    const call = () =>
+      c.request({ method: 'tools/call' }, { sessionId, tool: 'grep', input: { pattern: 'no_such_token_anywhere' } });
+    for (let i = 0; i < 3; i++) {
+      const r = await call();
+      if (r.isError || !/^No matches/.test(r.content)) throw new Error(`grep through the daemon: ${r.content}`);
+    }
+    const m = await interleave(ROUNDS * 3, call, () =>
+      run$(rg, ['-n', '--no-require-git', 'no_such_token_anywhere', '.'], { cwd: root }).catch(() => undefined),
+    );
+    // The same pipeline around a tool that does next to nothing: read_file of a one-line file.
+    const rd = await interleave(ROUNDS * 3, call, () =>
+      c.request({ method: 'tools/call' }, { sessionId, tool: 'read_file', input: { path: 'f0.ts' } }),
+    );
+    c.dispose();
+    const f = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+    return [
+      row(
+        'grep through the daemon, 10 files, no match (the fixed cost: RPC, policy, audit, tool)',
+        m,
+        `vs rg -n on the same folder (spawned); a read_file tools/call on the same session, interleaved with grep: ${f(rd.baseline)} ms vs grep ${f(rd.subject)}`,
+      ),
+    ];
+  } finally {
+    await daemon.stop();
+    rmSync(top, { recursive: true, force: true });
+  }
 }
 
 /** rg's first `n` lines, as a person piping to head would get them. */

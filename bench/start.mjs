@@ -174,6 +174,25 @@ export async function run() {
         'MiB',
       ),
     );
+    // What the bridge's V8 flags (daemon/bin/shadowbox.js) take off: the same rounds with Node's defaults.
+    const plainCache = path.join(cacheDir, 'plain');
+    await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: plainCache }, ws);
+    const flags = await interleaveMeasured(
+      5,
+      async () => (await acpRound([bin, 'acp'], runEnv, ws)).rss,
+      // Its own cache folder: V8 refuses a code cache made under other flags (each side would rewrite it).
+      async () =>
+        (await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: plainCache }, ws))
+          .rss,
+    );
+    rows.push(
+      row(
+        'ACP bridge RSS after initialize + session/new, its V8 flags vs none',
+        flags,
+        "vs the same bridge with Node's defaults (SHADOWBOX_ACP_V8_FLAGS='')",
+        'MiB',
+      ),
+    );
   } finally {
     await stopQuietly(d);
   }

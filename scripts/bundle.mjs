@@ -1,6 +1,7 @@
 // Bundles the shadowbox CLI (which is also the daemon, the ACP bridge and the language server) from
 // the TypeScript sources into CommonJS files with esbuild: daemon/dist/bundle/shadowbox.cjs (all of it),
-// client.cjs (the client commands) and loader.cjs (the code-cache loader the bin requires).
+// client.cjs (the client commands), acp.cjs (the ACP bridge) and loader.cjs (the code-cache loader the bin
+// requires).
 // Why CommonJS: Node 20 caches compiled code only for scripts (vm.Script cachedData), not for ES
 // modules, and daemon/bin/shadowbox.js loads a bundle through that cache (cli/compile-cache.ts).
 // Subcommands stay lazy: esbuild turns each `await import(...)` into a module initialised on first use.
@@ -19,10 +20,13 @@ const outfile = path.join(outdir, 'shadowbox.cjs');
 // The client commands' own bundle (daemon/src/cli/client-main.ts: status, review, run, python, …): a
 // fraction of the CLI, so those commands read and compile less. The bin picks it for them.
 const clientOutfile = path.join(outdir, 'client.cjs');
+// The ACP bridge's own bundle (daemon/src/cli/acp-main.ts): `shadowbox acp` stays running beside an editor,
+// so it holds only the bridge (the ACP SDK, the client library, the protocol), not the daemon.
+const acpOutfile = path.join(outdir, 'acp.cjs');
 // The bin's loader (cli/compile-cache.ts) as CommonJS: the bin is CommonJS and loads no ES module first.
 const loaderOutfile = path.join(outdir, 'loader.cjs');
 /** The bundles the bin loads through the code cache (each gets an identity sidecar). */
-const cached = [outfile, clientOutfile];
+const cached = [outfile, clientOutfile, acpOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
 
 /** The newest modification time among the bundled sources (and this script). */
@@ -72,6 +76,7 @@ export async function bundle() {
     entryPoints: {
       shadowbox: path.join(root, 'daemon/src/cli/main.ts'),
       client: path.join(root, 'daemon/src/cli/client-main.ts'),
+      acp: path.join(root, 'daemon/src/cli/acp-main.ts'),
       loader: path.join(root, 'daemon/src/cli/compile-cache.ts'),
     },
     outdir,

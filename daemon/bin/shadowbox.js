@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The shadowbox CLI (also the daemon, the ACP bridge and the language server). It runs a bundle that
 // `npm run build` writes, loaded with a V8 code cache (dist/bundle/loader.cjs, from cli/compile-cache.ts):
-// dist/bundle/client.cjs for the commands that only talk to a running daemon, dist/bundle/shadowbox.cjs
-// for everything else; or the compiled tree in dist/ when there are no bundles or SHADOWBOX_BUNDLE=0.
+// dist/bundle/client.cjs for the commands that only talk to a running daemon, dist/bundle/acp.cjs for
+// `shadowbox acp` (the ACP bridge), dist/bundle/shadowbox.cjs for everything else; or the compiled tree
+// in dist/ when there are no bundles or SHADOWBOX_BUNDLE=0.
 // CommonJS (daemon/bin/package.json), so starting the CLI loads no ES module: Node's ES module loader
 // costs ~10 ms of every command.
 'use strict';
@@ -27,15 +28,21 @@ const io = {
 };
 const argv = process.argv.slice(2);
 const dist = path.join(__dirname, '..', 'dist');
+// `shadowbox acp` runs its own bundle, with V8 flags for a low-throughput relay kept running beside the
+// editor: no optimizing compiler, a young generation that does not grow, V8's size-over-speed choices
+// (docs/editors.md). SHADOWBOX_ACP_V8_FLAGS replaces them (space-separated; empty: Node's defaults).
+const ACP = argv[0] === 'acp';
+const ACP_V8_FLAGS = '--no-opt --semi-space-growth-factor=1 --optimize-for-size';
 
 async function run() {
   const name = argv[0] ?? 'help';
-  const bundleFile = path.join(dist, 'bundle', CLIENT.has(name) ? 'client.cjs' : 'shadowbox.cjs');
+  const bundleFile = path.join(dist, 'bundle', ACP ? 'acp.cjs' : CLIENT.has(name) ? 'client.cjs' : 'shadowbox.cjs');
   const loaderFile = path.join(dist, 'bundle', 'loader.cjs');
   let main;
   if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile) && existsSync(loaderFile)) {
     const { loadBundle, defaultCacheDir } = require(loaderFile);
-    main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: name }).exports.main;
+    const v8Flags = ACP ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [];
+    main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key: name, v8Flags }).exports.main;
   } else {
     main = (await import('../dist/cli/main.js')).main;
   }

@@ -98,6 +98,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('daemon/dist/bundle/loader.cjs');
   await copy('daemon/dist/bundle/shadowbox.cjs');
   await copy('daemon/dist/bundle/client.cjs');
+  await copy('daemon/dist/bundle/acp.cjs'); // `shadowbox acp`'s own bundle (its packages are all in shadowbox.cjs too)
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
@@ -112,7 +113,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   for (const f of await readdir(rootDir))
     if (f.endsWith('root.json')) await cp(path.join(rootDir, f), path.join(keys, f));
   // Each code-cached bundle's identity, with the mtime npm gives every file it installs.
-  for (const name of ['shadowbox.cjs', 'client.cjs']) {
+  for (const name of ['shadowbox.cjs', 'client.cjs', 'acp.cjs']) {
     const bundleFile = path.join(dir, 'daemon/dist/bundle', name);
     const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.json`), 'utf8'));
     await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);

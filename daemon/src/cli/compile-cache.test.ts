@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultCacheDir, loadBundle } from './compile-cache.js';
 
@@ -102,6 +104,25 @@ describe('loadBundle', () => {
     rmSync(file);
     symlinkSync(target, file);
     expect(load().cache).toBe('miss');
+  });
+
+  it('sets the V8 flags it is given before it compiles the bundle (the ACP bridge runs with its own)', () => {
+    // Syntax that compiles only under --allow-natives-syntax; in a child process, as V8 flags are process-wide.
+    writeBundle('exports.main = function main() { return typeof %GetOptimizationStatus(main); };\n');
+    const loader = fileURLToPath(new URL('../../dist/bundle/loader.cjs', import.meta.url));
+    const run = (v8Flags: string[]) =>
+      execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `const { loadBundle } = require(${JSON.stringify(loader)});
+         const o = { bundleFile: ${JSON.stringify(bundleFile)}, cacheDir: null, key: 't', v8Flags: ${JSON.stringify(v8Flags)} };
+         process.stdout.write(loadBundle(o).exports.main());`,
+        ],
+        { stdio: 'pipe' },
+      ).toString();
+    expect(run(['--allow-natives-syntax'])).toBe('number');
+    expect(() => run([])).toThrow(/SyntaxError/);
   });
 
   it('the cache folder: SHADOWBOX_CACHE_DIR, XDG_CACHE_HOME, ~/.cache; SHADOWBOX_COMPILE_CACHE=0 turns it off', () => {

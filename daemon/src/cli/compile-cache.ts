@@ -14,6 +14,7 @@ import { constants as fsc } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** The identity the bundle script writes beside the bundle (`shadowbox.cjs.json`). */
@@ -43,6 +44,8 @@ export interface LoadBundleOptions {
   key: string;
   /** A long-running process saves its cache this long after start (default 10 s). */
   saveAfterMs?: number;
+  /** V8 flags set before the bundle is read (the ACP bridge's heap sizing; see docs/editors.md). */
+  v8Flags?: string[];
 }
 
 /** The cache folder for this environment, or null when turned off (SHADOWBOX_COMPILE_CACHE=0). */
@@ -115,6 +118,7 @@ function writeCache(dir: string, file: string, data: Buffer, family: string, kee
 
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
 export function loadBundle(o: LoadBundleOptions): LoadedBundle {
+  for (const flag of o.v8Flags ?? []) v8.setFlagsFromString(flag);
   const id = identityOf(o.bundleFile);
   const source = readFileSync(o.bundleFile, id?.ascii ? 'latin1' : 'utf8');
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;

@@ -1,8 +1,7 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeDrift, ensureDaemon, environmentDrift, type ShadowboxClient } from '@shadowbox/client';
 import { DaemonStatus } from '@shadowbox/protocol';
 import { resolveStatePaths, type StatePaths } from '../state/index.js';
+import { daemonCommand } from './self-command.js';
 
 /** Output streams and environment of one CLI invocation (injected for tests). */
 export interface CliIo {
@@ -15,11 +14,7 @@ export interface CliIo {
 
 export { CliError } from './cli-error.js';
 
-/** The command that starts this same CLI as a daemon (used by auto-start). */
-export function daemonCommand(): string[] {
-  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/shadowbox.js');
-  return [process.execPath, bin, 'daemon'];
-}
+export { daemonCommand } from './self-command.js';
 
 export function statePaths(io: CliIo, stateDir?: string): StatePaths {
   return resolveStatePaths(io.env, stateDir ? { stateDir } : {});

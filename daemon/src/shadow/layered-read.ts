@@ -3,7 +3,7 @@ import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../
 import type { LayerStore } from './layer.js';
 import { type Entry, isLinkEntry } from './layer-types.js';
 import type { Mutex } from './mutex.js';
-import { type PathRules, resolvePath } from './paths.js';
+import { MAX_PATH_BYTES, MAX_PATH_DEPTH, type PathRules, resolvePath } from './paths.js';
 import type { ProtectedGlobs } from './protect.js';
 import type { DirEntry, EntryStat, EntryType } from './view.js';
 
@@ -95,6 +95,16 @@ export class LayeredReads {
     return !this.shadowed(rel);
   }
 
+  /** WorkspaceView.realFiles: the regular files of the real folder at exactly `dir` right now, or null. */
+  realFiles(dir: string): Set<string> | null {
+    if (!this.isCanonical(dir)) return null;
+    const list = this.store.real.listSync(dir);
+    if (!list) return null;
+    const out = new Set<string>();
+    for (const d of list) if (d.isFile()) out.add(d.name);
+    return out;
+  }
+
   /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
@@ -155,8 +165,39 @@ export class LayeredReads {
     }
   }
 
+  /**
+   * A path already in canonical form (a walk's listing gives such paths) skips the per-prefix lstats of
+   * resolve: listing it opens the real folder without following a link and checks the descriptor's real
+   * path, which is what resolve would have made sure of. Any refusal or error there, or a link the layer
+   * holds on the way, takes the full resolve instead, so every answer is the one resolve gives.
+   */
   async readdir(p: string): Promise<DirEntry[]> {
+    this.live(p);
+    if (this.isCanonical(p)) {
+      try {
+        return await this.listAll(p, p);
+      } catch {
+        // resolve decides (a real link on the way is followed, an escape refused)
+      }
+    }
     return this.listAll(await this.resolve(p), p);
+  }
+
+  /** True when `p` is its own canonical form as far as the path and the layer go: plain components, no layer link on the way. */
+  private isCanonical(p: string): boolean {
+    if (p === '') return true;
+    if (Buffer.byteLength(p) > MAX_PATH_BYTES || p.includes('\\') || p.includes('\0') || /^[A-Za-z]:/.test(p))
+      return false;
+    let at = 0;
+    for (let depth = 1; depth <= MAX_PATH_DEPTH; depth++) {
+      const end = p.indexOf('/', at);
+      const c = end < 0 ? p.slice(at) : p.slice(at, end);
+      if (c === '' || c === '.' || c === '..' || Buffer.byteLength(c) > 255) return false;
+      if (this.rules.linkOf?.(end < 0 ? p : p.slice(0, end)) != null) return false;
+      if (end < 0) return true;
+      at = end + 1;
+    }
+    return false;
   }
 
   /** The merged listing of a canonical folder: the real one (when the layer lets it show) and the layer's entries. */

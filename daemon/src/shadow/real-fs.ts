@@ -6,6 +6,7 @@ import {
   fstatSync,
   lstatSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -23,6 +24,13 @@ const FILE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
+const lstatSyncOrNull = (abs: string) => {
+  try {
+    return lstatSync(abs);
+  } catch {
+    return null;
+  }
+};
 const gone = (e: unknown) => {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
@@ -231,13 +239,54 @@ export class RealFs {
     }
   }
 
-  /** A directory's entries (types as lstat sees them); errors as `openDir` strict (ENOENT, ENOTDIR, path_changed). */
+  /**
+   * A directory's entries (types as lstat sees them); errors as `openDir` strict (ENOENT, ENOTDIR, path_changed).
+   * The open, its check and the close are synchronous (a few µs each): a grep walk lists hundreds of
+   * folders, and a FileHandle's two threadpool round trips per folder cost more than the listing itself.
+   */
   async readdir(rel: string): Promise<Dirent[]> {
-    const dir = (await this.openDir(rel, true))!;
+    const fd = this.openDirSync(rel);
     try {
-      return await readdir(hasProcFd() ? `/proc/self/fd/${dir.fd}` : this.abs(rel), { withFileTypes: true });
+      return await readdir(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
     } finally {
-      await dir.close();
+      closeSync(fd);
     }
+  }
+
+  /**
+   * The entries of the real folder at exactly root/rel, read now and synchronously (types as lstat sees
+   * them), or null when it is absent, not a folder, or not at that path (a link on the way). For small
+   * re-checks; a walk uses `readdir`.
+   */
+  listSync(rel: string): Dirent[] | null {
+    let fd: number;
+    try {
+      fd = this.openDirSync(rel);
+    } catch {
+      return null;
+    }
+    try {
+      return readdirSync(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** `openDir(rel, true)` as a bare descriptor, synchronously. */
+  private openDirSync(rel: string): number {
+    let fd: number;
+    try {
+      fd = openSync(this.abs(rel), DIR_FLAGS);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || (code === 'ENOTDIR' && lstatSyncOrNull(this.abs(rel))?.isSymbolicLink()))
+        throw pathChanged(rel);
+      throw e;
+    }
+    if (this.verified(fd, rel)) return fd;
+    closeSync(fd);
+    throw pathChanged(rel);
   }
 }

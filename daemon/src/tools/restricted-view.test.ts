@@ -28,6 +28,18 @@ const reason = (p: Promise<unknown>) =>
   );
 
 describe('restrictView', () => {
+  it('realFiles (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
+    const { base, view } = await setup();
+    expect(view.realFiles?.('secrets')).toBeNull();
+    expect(view.realFiles?.('SECRETS')).toBeNull();
+    expect([...(view.realFiles?.('pub') ?? [])]).toEqual(['a.txt']); // link.txt is a link
+    expect([...(view.realFiles?.('deep/secrets') ?? [])]).toEqual(['x.txt']); // secrets/** is anchored at the root
+    const noA = restrictView(base, [{ glob: 'PUB/A.TXT', rule: 'project:deny path=PUB/A.TXT' }]);
+    expect(noA.realFiles?.('pub')?.size).toBe(0);
+    expect(view.realFiles?.('pub/../pub')).toBeNull(); // only canonical paths
+    expect(view.realFiles?.('missing')).toBeNull();
+  });
+
   it('refuses every operation on a denied path, also through a symlink and in another case', async () => {
     const { view } = await setup();
     expect(await reason(view.readFile('secrets/key.txt'))).toBe('path_denied');

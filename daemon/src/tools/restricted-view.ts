@@ -78,11 +78,23 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
   };
 
   const isReal = view.isReal?.bind(view);
+  const realFiles = view.realFiles?.bind(view);
   return {
     get root() {
       return view.root;
     },
     ...(isReal ? { isReal: (rel: string) => !hit(rel) && isReal(rel) } : {}),
+    ...(realFiles
+      ? {
+          realFiles: (dir: string) => {
+            if (hit(dir)) return null;
+            const names = realFiles(dir);
+            if (!names) return null;
+            for (const n of names) if (hit(dir ? `${dir}/${n}` : n)) names.delete(n);
+            return names;
+          },
+        }
+      : {}),
     resolve: (p, intent = 'read') => check(p, intent),
     async stat(p): Promise<EntryStat | null> {
       return view.stat(await check(p, 'read'));

@@ -14,6 +14,9 @@ export class FileQueue {
   private head = 0;
   private closed = false;
   private waiters: Array<() => void> = [];
+  /** The index up to which the taker has asked for files (Infinity once it takes no more). */
+  private asked = 0;
+  private roomWaiters: Array<() => void> = [];
   /** Files pushed so far. */
   get pushed(): number {
     return this.items.length;
@@ -35,11 +38,38 @@ export class FileQueue {
    * closed); an empty list means closed and drained.
    */
   async take(max: number, atLeast = 1): Promise<QueuedFile[]> {
+    this.ask(this.head + max);
     while (!this.closed && this.items.length - this.head < atLeast)
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     const out = this.items.slice(this.head, this.head + max);
     this.head += out.length;
     return out;
+  }
+
+  /**
+   * Whether the queue already holds `ahead` files past what its taker asked for: the producer waits
+   * (room()) instead of walking on to files no search may need (rg cannot stop early inside a run).
+   */
+  full(ahead: number): boolean {
+    return this.items.length >= this.asked + ahead;
+  }
+
+  /** Resolves once full(ahead) is false: the taker asked for more, or takes no more (done()). */
+  async room(ahead: number): Promise<void> {
+    while (this.full(ahead)) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** The taker is done (found enough, stopped, or failed): a waiting producer goes on. */
+  done(): void {
+    this.ask(Infinity);
+  }
+
+  private ask(upTo: number): void {
+    if (upTo <= this.asked) return;
+    this.asked = upTo;
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const f of w) f();
   }
 
   private wakeAll(): void {

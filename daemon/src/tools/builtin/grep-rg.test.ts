@@ -8,7 +8,7 @@ import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { findRipgrep, rgPattern } from './grep-rg.js';
+import { findRipgrep, nextChunk, rgPattern } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -61,6 +61,26 @@ describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning'
   });
 });
 
+describe('nextChunk: how many files each rg run gets', () => {
+  it('256 first; then what the density of the lines found says the rest needs; growing when nothing is found', () => {
+    expect(nextChunk({ max: 200, found: 0, searched: 0, runs: 0, last: 0 })).toEqual({ max: 256, atLeast: 256 });
+    // 768 lines in 256 files, 5,000 wanted: (5001 − 768) × 256 / 768 × 1.25 + 32 files.
+    expect(nextChunk({ max: 5000, found: 768, searched: 256, runs: 1, last: 256 })).toEqual({
+      max: 1796,
+      atLeast: 1796,
+    });
+    // The estimate fell short (a sparse part): at least twice the last run.
+    expect(nextChunk({ max: 5000, found: 900, searched: 2052, runs: 2, last: 1796 }).max).toBe(11_720);
+    expect(nextChunk({ max: 1000, found: 990, searched: 5000, runs: 2, last: 300 }).max).toBe(600);
+    // Nothing found: everything queued once there are 4× the last run's files, at most 16,384.
+    expect(nextChunk({ max: 200, found: 0, searched: 256, runs: 1, last: 256 })).toEqual({
+      max: 16_384,
+      atLeast: 1024,
+    });
+    expect(nextChunk({ max: 200, found: 0, searched: 9000, runs: 3, last: 8000 }).atLeast).toBe(16_384);
+  });
+});
+
 describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
   it('gives exactly what the in-process search gives, pattern by pattern', async () => {
     const view = await ws.open().view('s1', ws.root);
@@ -97,6 +117,67 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(du(ws.stateDir)).toBe(stateBefore); // no search, in process or not, copies what it read
   });
 
+  it('over thousands of files in several rg runs: the same lines as in process, and rg runs only on the files the lines need', async () => {
+    // 3,000 files in 30 folders: the first 300 hold three lines each, the rest one line in every 10th file.
+    for (let d = 0; d < 30; d++) {
+      mkdirSync(path.join(ws.root, 'big', `d${String(d).padStart(2, '0')}`), { recursive: true });
+      for (let f = 0; f < 100; f++) {
+        const n = d * 100 + f;
+        const text = n < 300 ? `foo ${n}\nbar\nfoo again\nfoo ${n}\n` : n % 10 === 0 ? `x\nfoo ${n}\n` : 'nothing\n';
+        writeFileSync(
+          path.join(ws.root, 'big', `d${String(d).padStart(2, '0')}`, `f${String(f).padStart(3, '0')}.txt`),
+          text,
+        );
+      }
+    }
+    const view = await ws.open().view('s1', ws.root);
+    // rg wrapped so that each run is counted.
+    const log = path.join(ws.top, 'rg-runs.log');
+    const counted = path.join(ws.top, 'rg-counted');
+    writeFileSync(counted, `#!/bin/sh\necho run >> '${log}'\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const runs = () => {
+      try {
+        return readFileSync(log, 'utf8').split('\n').length - 1;
+      } catch {
+        return 0;
+      }
+    };
+    const tool = createGrepTool({ workers, rg: counted }) as Tool;
+    const agent = createToolRuntime({
+      tools: [tool],
+      policy: fakePolicy().policy,
+      audit: memoryAudit(),
+      logger: memoryLogger(),
+    }).forSession(sessionContext(view).ctx);
+    let n = 0;
+    const withRg = (input: Record<string, unknown>) =>
+      agent.call({ turnId: 't', callId: `r${++n}`, name: 'grep', input, signal: new AbortController().signal });
+    const inProc = grepper(view, false);
+    for (const c of [
+      { pattern: 'foo \\d+', path: 'big', max_matches: 500 }, // dense start: two runs
+      { pattern: 'foo', path: 'big', max_matches: 1000 }, // past the dense start into the sparse part
+      { pattern: 'nothing-matches-this', path: 'big' },
+      { pattern: 'foo 2\\d\\d\\d', path: 'big', max_matches: 5000 },
+    ]) {
+      const before = runs();
+      const a = await withRg(c);
+      const b = await inProc(c);
+      const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
+      expect({ c, content: a.content }).toEqual({ c, content: String(b.content).replace(hint, '') });
+      expect(a.data).toMatchObject({ inProcess: 0 });
+      if (c.max_matches === 500) {
+        // 256 files hold 512 lines ("foo N" twice each): rg's first run is enough, and the walk stopped.
+        expect(runs() - before).toBe(1);
+        expect((a.data as { files: number }).files).toBe(256);
+      }
+      if (c.max_matches === 1000) {
+        // Not every queued file: rg took what the lines said was needed, then more when it fell short.
+        expect((a.data as { files: number }).files).toBeLessThan(3000);
+        expect(runs() - before).toBeLessThanOrEqual(5);
+      }
+    }
+  });
+
   it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {
     const view = await ws.open().view('s1', ws.root);
     await view.writeFile('src/a.ts', 'const x = 43;\nfunction renamed() {}\n');
@@ -126,6 +207,29 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(r.content).not.toContain('secret');
     expect(r.content).not.toContain('outside');
     expect(r.content).toContain('src/a.ts:2: function foo() {}');
+  });
+
+  it('a folder or a file swapped for a link to outside after the walk listed it: rg follows it, but none of its lines are shown', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const outside = path.join(ws.top, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'c.ts'), 'foo SECRET from outside\n');
+    // The race made deterministic: rg is started through a script that swaps src/sub first.
+    const swapping = path.join(ws.top, 'rg-swap');
+    writeFileSync(
+      swapping,
+      `#!/bin/sh\nif [ ! -L '${ws.root}/src/sub' ]; then mv '${ws.root}/src/sub' '${ws.top}/sub-old'; ln -s '${outside}' '${ws.root}/src/sub'; mv '${ws.root}/src/b.ts' '${ws.top}/b-old.ts'; ln -s '${outside}/c.ts' '${ws.root}/src/b.ts'; fi\nexec '${rg}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const tool = createGrepTool({ workers, rg: swapping }) as Tool;
+    const r = await tool.handler(
+      { pattern: 'foo', path: '', ignore_case: false, max_matches: 200 },
+      { sessionId: 's1', workspace: ws.root, view, signal: new AbortController().signal },
+    );
+    expect(r.content).not.toContain('SECRET');
+    expect(r.content).toContain('src/a.ts:2: function foo() {}');
+    expect(r.content).not.toContain('src/sub/c.ts');
+    expect(r.content).not.toContain('src/b.ts');
   });
 
   it('an unreadable file is skipped, the rest is found', async () => {

@@ -11,6 +11,9 @@ import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
 import { walk } from './walk.js';
 
+/** Files the walk may queue for rg beyond what rg asked for. */
+const RG_AHEAD = 2048;
+
 /** What runGrep searches, and with what. */
 export interface GrepRunOptions {
   view: WorkspaceView;
@@ -72,6 +75,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     if (rgQueue && plain && isReal && !path.includes('\n') && isReal(path)) rgQueue.push(k, path);
     else procQueue.push(k, path);
   };
+  // The walk stays at most RG_AHEAD files past what rg asked for (it pauses; rg's next run says how many more).
+  const paced = rgQueue ? () => (rgQueue.full(RG_AHEAD) ? rgQueue.room(RG_AHEAD) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
       const isMatch = o.glob ? picomatch(o.glob, { dot: true }) : () => true;
@@ -80,6 +85,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
         if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
         if (!isMatch(o.base ? e.path.slice(o.base.length + 1) : e.path)) continue;
         add(e.path, e.type === 'file');
+        const wait = paced();
+        if (wait) await wait;
       }
     } else add(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base);
   } finally {
@@ -101,7 +108,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       again.close();
       more = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
       inProcess += more.searched;
-    } else if (viaRg?.kind === 'done') more = viaRg;
+    } else if (viaRg?.kind === 'done') more = await stillReal(view, viaRg);
     if (more) {
       for (const [k, l] of more.lines) lines.set(k, l);
       searched += more.searched;
@@ -110,4 +117,40 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   } finally {
     if (worker && !stop.aborted) worker.release();
   }
+}
+
+/**
+ * rg opens each listed file by its path from the workspace root, so a folder on the way that another
+ * process swapped for a link after the walk listed it (or a file swapped for one) would be followed.
+ * Lines count only from files whose real folder is still at its own path (no link on the way, none
+ * to outside, nothing denied: WorkspaceView.realFiles, or resolve and readdir) and still lists them as
+ * regular files; the rest are dropped, like a file that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
+ */
+async function stillReal(
+  view: WorkspaceView,
+  r: { lines: Map<number, string[]>; paths: Map<number, string>; searched: number; found: number },
+): Promise<Searched> {
+  const byDir = new Map<string, number[]>();
+  for (const [k, path] of r.paths) {
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const list = byDir.get(dir);
+    if (list) list.push(k);
+    else byDir.set(dir, [k]);
+  }
+  const lines = new Map(r.lines);
+  const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  await Promise.all(
+    [...byDir].map(async ([dir, ks]) => {
+      let files: Set<string> | null;
+      if (view.realFiles)
+        files = view.realFiles(dir); // one synchronous open, check and listing
+      else {
+        const same = (await view.resolve(dir).catch(() => null)) === dir;
+        const listed = same ? await view.readdir(dir).catch(() => []) : [];
+        files = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
+      }
+      for (const k of ks) if (!files?.has(base(r.paths.get(k)!))) lines.delete(k);
+    }),
+  );
+  return { lines, searched: r.searched, found: r.found };
 }

@@ -1,0 +1,119 @@
+// The ACP bridge as a relay (issue 20): `shadowbox acp` runs with V8 flags that cut its memory (no
+// optimizing compiler, a young generation that does not grow; daemon/bin/shadowbox.js). These rows check
+// that the flags do not slow what the bridge does all day: a prompt whose reply streams as many
+// `session/update`s, relayed daemon → bridge → editor. Two long-lived bridges on one daemon, one with the
+// flags and one with Node's defaults (SHADOWBOX_ACP_V8_FLAGS=''), take turns prompt by prompt (the order
+// flips every round); then each one's RSS.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
+import { bin, startDaemon } from './lib/daemon.mjs';
+import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
+
+const CHUNKS = 2000;
+const ROUNDS = 9;
+const rssMiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+
+/** A bridge process driven as an editor: line-delimited JSON-RPC on its stdio, updates counted. */
+function editor(env) {
+  const child = spawn(process.execPath, [bin, 'acp'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const answered = new Map();
+  let updates = 0;
+  let buf = '';
+  let nextId = 0;
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (msg.method === 'session/update') updates++;
+      else if (msg.id !== undefined && !msg.method) answered.get(msg.id)?.(msg);
+    }
+  });
+  const call = (method, params) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      answered.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+  return {
+    child,
+    call,
+    get updates() {
+      return updates;
+    },
+    async close() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+export async function run() {
+  const rows = [];
+  const model = await startModelServer();
+  const d = await startDaemon(
+    { SHADOWBOX_MODEL: 'openai/bench', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+    ['--no-web'],
+  );
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'sbacp-ws-'));
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'sbacp-cache-'));
+  const env = { ...d.env, SHADOWBOX_CACHE_DIR: cacheDir };
+  delete env.NODE_OPTIONS;
+  const editors = [];
+  try {
+    const open = async (extra) => {
+      const e = editor({ ...env, ...extra });
+      editors.push(e);
+      await e.call('initialize', { protocolVersion: 1, clientCapabilities: {} });
+      const { sessionId } = await e.call('session/new', { cwd: ws, mcpServers: [] });
+      return { e, sessionId };
+    };
+    const tuned = await open({});
+    // Its own cache folder: V8 refuses a code cache made under other flags.
+    const plain = await open({ SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: path.join(cacheDir, 'plain') });
+    const text = Array.from({ length: CHUNKS }, (_, i) => `t${i} `);
+    /** One prompt whose reply streams CHUNKS deltas; ms from the prompt to its answer, every update received. */
+    const relay = async ({ e, sessionId }) => {
+      model.push({ text });
+      const before = e.updates;
+      const t = performance.now();
+      const r = await e.call('session/prompt', { sessionId, prompt: [{ type: 'text', text: 'stream' }] });
+      const ms = performance.now() - t;
+      if (r.stopReason !== 'end_turn') throw new Error(`stopReason ${r.stopReason}`);
+      if (e.updates - before < CHUNKS) throw new Error(`${e.updates - before} updates for ${CHUNKS} chunks`);
+      return ms;
+    };
+    await relay(tuned);
+    await relay(plain);
+    const timed = await interleaveMeasured(
+      ROUNDS,
+      () => relay(tuned),
+      () => relay(plain),
+    );
+    rows.push(
+      row(
+        `ACP bridge relays a ${CHUNKS}-chunk reply, prompt → end_turn`,
+        timed,
+        `the bridge's V8 flags (--no-opt --semi-space-growth-factor=1 --optimize-for-size) vs the same bridge with Node's defaults, both long-lived, prompt by prompt`,
+      ),
+      row(
+        `ACP bridge RSS after ${ROUNDS + 1} such prompts`,
+        { subject: stats([rssMiB(tuned.e.child.pid)]), baseline: stats([rssMiB(plain.e.child.pid)]) },
+        'the same two bridges (one reading each)',
+        'MiB',
+      ),
+    );
+  } finally {
+    for (const e of editors) await e.close();
+    await d.stop();
+    await model.close();
+    rmSync(ws, { recursive: true, force: true });
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+  return { name: 'acp', rows };
+}
