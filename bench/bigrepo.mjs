@@ -3,16 +3,31 @@
 // monitor bench/lib/loop-monitor.mjs preloaded): event-loop delay (perf_hooks monitorEventLoopDelay,
 // p99) and RSS growth over the turn that writes 50 files and checkpoints them, then until the daemon
 // answers session/list in under 50 ms for 2 s; the alternative is the same daemon over an idle window of
-// the same length. Then accept of those 50 files through the daemon vs `git apply` of the same patch.
+// the same length. Then accept of 50 files through the daemon vs `git apply` of the same patch, twice:
+// the checkpoint's 50 paths (48 of them new files in new folders: `mod${i * 7}` lies in `pkg${i * 7 % 50}`,
+// not `pkg${i % 50}`) and 50 existing files edited in place.
 // Needs the built daemon (npm run build). BENCH_FILES changes the repository size (default 100,000).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  fdatasyncSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
+import { writeFileAtomic } from '../daemon/dist/state/index.js';
 import { startDaemon } from './lib/daemon.mjs';
 import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 
@@ -23,7 +38,7 @@ const EDITED = 50;
 const monitor = fileURLToPath(new URL('./lib/loop-monitor.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** FILES small files in folders of 100, committed; returns the 50 paths the agent will edit. */
+/** FILES small files in folders of 100, committed; returns the 50 paths the agent writes (48 new: see above). */
 async function makeRepo(root) {
   for (let d = 0; d < FILES / 100; d++) {
     const dir = path.join(root, `pkg${d % 50}`, `mod${d}`);
@@ -38,6 +53,20 @@ async function makeRepo(root) {
   await git('-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'initial');
   return Array.from({ length: EDITED }, (_, i) => `pkg${i % 50}/mod${i * 7}/f${i}.ts`);
 }
+
+/** 50 files that exist in the repository, each in its own folder. */
+const existingFiles = () =>
+  Array.from({ length: EDITED }, (_, i) => {
+    const d = (i * 7) % (FILES / 100);
+    return `pkg${d % 50}/mod${d}/f${i}.ts`;
+  });
+
+/** The accept journals under a daemon's state dir. */
+const findJournals = (stateDir) =>
+  readdirSync(stateDir, { recursive: true })
+    .map(String)
+    .filter((p) => /\/accepts\/acc-[^/]+\.json$/.test(p))
+    .map((p) => path.join(stateDir, p));
 
 /** The 50 write_file calls the scripted model makes (the same content every round). */
 const writes = (paths) =>
@@ -160,44 +189,87 @@ export async function run() {
       );
     }
 
-    // Accept of the 50 files through the daemon vs git apply of the same patch (each undone after).
+    // Accept of 50 files through the daemon vs git apply of the same patch (each undone after).
     const d = await startDaemon(env, ['--no-web']);
     const c = await connectSocket(d.socketPath);
     try {
       await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
       const s = await c.request({ method: 'session/create' }, { workspace: root });
-      const patch = path.join(top, 'edit.patch');
-      const agentEdits = async () => {
-        model.push({ toolCalls: writes(edited) }, { text: ['done'] });
-        await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'edit 50 files' });
-      };
-      await agentEdits();
-      await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-      writeFileSync(patch, (await run$('git', ['diff'], { cwd: root, maxBuffer: 64 << 20 })).stdout);
-      await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-      const accept = await interleaveMeasured(
+      let lastPatch = '';
+      for (const [label, paths] of [
+        ['50 files (48 new, in new folders)', edited],
+        ['50 existing files edited', existingFiles()],
+      ]) {
+        const patch = path.join(top, 'edit.patch');
+        const agentEdits = async () => {
+          model.push({ toolCalls: writes(paths) }, { text: ['done'] });
+          await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'edit 50 files' });
+        };
+        await agentEdits();
+        await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+        await run$('git', ['add', '-N', '.'], { cwd: root });
+        writeFileSync(patch, (await run$('git', ['diff'], { cwd: root, maxBuffer: 64 << 20 })).stdout);
+        await run$('git', ['reset', '-q'], { cwd: root });
+        await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
+        const accept = await interleaveMeasured(
+          ROUNDS,
+          async () => {
+            await agentEdits();
+            const t0 = performance.now();
+            await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+            const ms = performance.now() - t0;
+            await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
+            return ms;
+          },
+          async () => {
+            const t0 = performance.now();
+            await run$('git', ['apply', patch], { cwd: root });
+            const ms = performance.now() - t0;
+            await run$('git', ['apply', '-R', patch], { cwd: root });
+            return ms;
+          },
+        );
+        lastPatch = patch;
+        rows.push(
+          row(
+            `accept ${label} through the daemon, ${FILES}-file repo`,
+            accept,
+            'vs git apply of the same patch (spawned; git never fsyncs, the accept fsyncs its journal twice, the audit entry and its signed head); goal ≤ 2×',
+          ),
+        );
+      }
+      // The durability an accept pays and git apply does not, alone: the same syncs on the same file system —
+      // the journal written twice (pending, applied: temp, fsync, rename, folder fsync; its real size), one
+      // audit line fdatasynced, the signed head (temp, fsync, rename, folder fsync).
+      const journalBytes = Math.max(...findJournals(d.stateDir).map((f) => statSync(f).size));
+      const floorDir = mkdtempSync(path.join(d.stateDir, 'fsync-floor-'));
+      const journal = Buffer.alloc(journalBytes, 'j');
+      const floor = await interleaveMeasured(
         ROUNDS,
         async () => {
-          await agentEdits();
           const t0 = performance.now();
-          await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-          const ms = performance.now() - t0;
-          await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-          return ms;
+          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+          const fd = openSync(path.join(floorDir, 'audit.jsonl'), 'a');
+          writeSync(fd, `${'a'.repeat(2000)}\n`);
+          fdatasyncSync(fd);
+          closeSync(fd);
+          await writeFileAtomic(path.join(floorDir, 'head.json'), 'h'.repeat(300));
+          return performance.now() - t0;
         },
         async () => {
           const t0 = performance.now();
-          await run$('git', ['apply', patch], { cwd: root });
+          await run$('git', ['apply', lastPatch], { cwd: root });
           const ms = performance.now() - t0;
-          await run$('git', ['apply', '-R', patch], { cwd: root });
+          await run$('git', ['apply', '-R', lastPatch], { cwd: root });
           return ms;
         },
       );
       rows.push(
         row(
-          `accept ${EDITED} files through the daemon, ${FILES}-file repo`,
-          accept,
-          'vs git apply of the same patch (spawned); goal ≤ 2×',
+          `an accept's fsyncs alone (journal ×2 of ${Math.round(journalBytes / 1024)} KiB, audit fdatasync, signed head)`,
+          floor,
+          'the 7 syncs every accept makes, timed without the accept, vs git apply of the 50 existing files (which never syncs)',
         ),
       );
     } finally {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
@@ -10,6 +10,7 @@ import type { Git } from './git.js';
 import { type AcceptRecord, type Journal, type LayerSlice, newAcceptId } from './journal.js';
 import type { LayerStore } from './layer.js';
 import type { Base } from './layer-types.js';
+import { lstatQuiet } from './real-fs.js';
 import { type RealWriter, tempFor } from './real-writer.js';
 
 export type { Selected } from './accept-plan.js';
@@ -34,6 +35,17 @@ export interface AcceptDeps {
 
 const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const under = (p: string, dir: string) => p.startsWith(dir + '/');
+/** Each path's first op (what `ops.find` by path gave, in one pass). */
+const byPath = (ops: Op[]) => {
+  const m = new Map<string, Op>();
+  for (const o of ops) if (!m.has(itemPath(o.sel.item))) m.set(itemPath(o.sel.item), o);
+  return m;
+};
+/**
+ * The writer's file calls are synchronous (real-writer.ts): every 64 paths the event loop gets a turn,
+ * so an accept of thousands of files never holds the daemon for long.
+ */
+const breathe = (i: number) => (i % 64 === 63 ? new Promise<void>((r) => setImmediate(r)) : undefined);
 
 /** The refusals an accept reports as they are; anything else becomes ShadowFailed write_failed. */
 async function acceptError(e: unknown, store: LayerStore): Promise<unknown> {
@@ -80,13 +92,24 @@ export async function applyAccept(
   const made = ops
     .filter((o) => o.target.kind === 'write' || o.target.kind === 'mkdir')
     .map((o) => itemPath(o.sel.item));
-  const first = ops.filter((o) => o.target.kind === 'delete' && made.some((p) => under(p, itemPath(o.sel.item))));
+  // Lookups by path and by op are sets and maps: an accept of thousands of files stays linear.
+  const aboveMade = new Set(
+    made.flatMap((p) =>
+      p
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, a) => a.slice(0, i + 1).join('/')),
+    ),
+  );
+  const first = ops.filter((o) => o.target.kind === 'delete' && aboveMade.has(itemPath(o.sel.item)));
   const dirs = await missingDirs(store, ops, new Set(first.map((o) => itemPath(o.sel.item))));
   for (const o of ops)
     if (o.target.kind === 'write') o.tmp = tempFor(itemPath(o.sel.item), randomBytes(6).toString('hex'));
+  const dirSet = new Set(dirs);
+  const opAt = byPath(ops);
   const targetOf = (p: string): Base => {
-    if (dirs.includes(p)) return { type: 'dir' };
-    const o = ops.find((x) => itemPath(x.sel.item) === p);
+    if (dirSet.has(p)) return { type: 'dir' };
+    const o = opAt.get(p);
     return o ? targetBase(o.target) : { type: 'none' };
   };
   const record: AcceptRecord = {
@@ -102,28 +125,33 @@ export async function applyAccept(
   await journal.write(record);
   const w = deps.writer();
   try {
-    const dirSet = new Set(dirs);
     let step = 0;
     for (const o of first) {
       await w.unlink(itemPath(o.sel.item));
       await deps.onStep?.(step++, itemPath(o.sel.item));
     }
-    for (const o of ops)
+    for (const [i, o] of ops.entries()) {
       if (o.target.kind === 'write')
         await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
+      await breathe(i);
+    }
     // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
     // deletions of this accept and removed (a sandboxed `rm -rf out && touch out`).
-    const overDirs = ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir');
-    for (const o of [...ops.filter((x) => !overDirs.includes(x)), ...overDirs]) {
-      if (first.includes(o)) continue;
+    const overDirs = new Set(
+      ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir'),
+    );
+    const firstSet = new Set(first);
+    for (const o of [...ops.filter((x) => !overDirs.has(x)), ...overDirs]) {
+      if (firstSet.has(o)) continue;
       const p = itemPath(o.sel.item);
-      if (overDirs.includes(o)) await removeEmptiedDir(store, w, p);
+      if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
       if (o.target.kind === 'write') await w.commit(o.tmp!, p);
       else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
       else await w.rmdir(p).catch(() => undefined);
       if (o.sel.item.oldPath) await w.unlink(o.sel.item.oldPath);
       await deps.onStep?.(step++, p);
+      await breathe(step);
     }
   } catch (e) {
     try {
@@ -194,17 +222,18 @@ async function finish(
   // A directory the agent created and the accept made real needs no layer entry any more.
   for (const d of [...newDirs, ...touched]) {
     const e = store.m.entries[d];
-    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && (await store.real.lstat(d))?.isDirectory())
+    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && store.real.lstatSync(d)?.isDirectory())
       delete store.m.entries[d];
   }
   const removedDirs = await pruneDeletedDirs(store, w, touched);
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   for (const f of record.files) f.after = await store.captureBase(f.path);
   for (const d of removedDirs) record.files.push({ ...d, action: 'deleted' });
+  const opAt = byPath(ops);
   for (const f of record.files)
-    f.action =
-      ops.find((o) => itemPath(o.sel.item) === f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
-  for (const p of touched) store.m.known[p] = record.files.find((f) => f.path === p)!.after!;
+    f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
+  const fileAt = new Map(record.files.map((f) => [f.path, f]));
+  for (const p of touched) store.m.known[p] = fileAt.get(p)!.after!;
   record.layerBefore = layerBefore;
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   for (const d of removedDirs) record.layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
@@ -216,7 +245,8 @@ async function finish(
   try {
     await store.save({ onFailure: 'keep' });
     record.state = 'done';
-    await journal.write(record);
+    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
+    await journal.write(record, { durable: false });
   } catch (e) {
     deps.logger?.warn(
       `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
@@ -256,7 +286,7 @@ async function missingDirs(store: LayerStore, ops: Op[], removedFirst: Set<strin
       if (present.has(d)) break;
       // At or below a link (or file) the accept removes first, nothing exists yet (a lstat would follow the link).
       const gone = [...removedFirst].some((r) => d === r || d.startsWith(r + '/'));
-      if (!gone && (await lstat(store.real.abs(d)).catch(() => null))) {
+      if (!gone && lstatQuiet(store.real.abs(d))) {
         present.add(d);
         break;
       }

@@ -1,6 +1,6 @@
 // Issue 15 §1, §2, §4, §5 (the shadow's stores): crash recovery never overwrites the person's later
 // edit, leaves no temp file, a torn log line never hides the saves after it, a full disk is typed.
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
@@ -53,6 +53,31 @@ describe('crash recovery', () => {
     expect(st.files).toHaveLength(150);
     expect(st.files.find((f) => f.path === 'f/10.txt')?.stale).toBe(true);
     expect(temps()).toEqual([]);
+  });
+
+  it('an accept whose `done` was lost (written without fsync; a power cut) is completed at open without changing a file', async () => {
+    await pendingFiles(3);
+    let svc = ws.open();
+    const t = { sessionId: 's1', workspace: ws.root };
+    const r = await svc.accept(t, ALL, 'me');
+    await svc.close();
+    // What a power cut can leave: the journal's last fsynced state, `applied`, with the layer already saved.
+    const file = path.join(sessionDir(), 'accepts', `${r.acceptId}.json`);
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as { state: string };
+    expect(rec.state).toBe('done');
+    writeFileSync(file, JSON.stringify({ ...rec, state: 'applied' }));
+    svc = ws.open();
+    const st = await svc.status(t);
+    expect(st.files).toEqual([]);
+    expect(st.undoable).toBe(1);
+    for (let i = 0; i < 3; i++) expect(read(`f/${i}.txt`)).toBe(neu(i));
+    expect((JSON.parse(readFileSync(file, 'utf8')) as { state: string }).state).toBe('done');
+    const recovered = ws.audit.entries.find((e) => e.type === 'shadow.accept.recovered');
+    expect(recovered?.data).toMatchObject({ acceptId: r.acceptId, outcome: 'completed' });
+    // Undo still takes it back.
+    await svc.undo(t, 'me');
+    for (let i = 0; i < 3; i++) expect(read(`f/${i}.txt`)).toBe(old(i));
+    await svc.close();
   });
 
   it('a kill while temps are staged leaves none once the session is opened again', async () => {

@@ -52,11 +52,17 @@ export class Journal {
     return path.join(this.dir, `${id}.json`);
   }
 
-  async write(r: AcceptRecord): Promise<void> {
+  /**
+   * Replaces the record atomically. `durable: false` (only for `done`, after the layer is saved) skips the
+   * fsyncs: a `done` lost to a power cut leaves `applied`, which recovery completes again without a change.
+   */
+  async write(r: AcceptRecord, opts: { durable?: boolean } = {}): Promise<void> {
     try {
       this.faults?.before('journal.write', this.file(r.id));
       await mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(this.file(r.id), JSON.stringify(r));
+      await writeFileAtomic(this.file(r.id), JSON.stringify(r), {
+        durability: opts.durable === false ? 'none' : 'sync',
+      });
     } catch (e) {
       throw await typedFsError(e, this.file(r.id));
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { type FileHandle, lstat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from '../state/index.js';
 import { BlobStore, INLINE_BYTES } from './blob-store.js';
 import type { FaultHook } from './fault.js';
@@ -9,7 +9,7 @@ import { compactObjects } from './layer-compact.js';
 import { LayerLog } from './layer-log.js';
 import { type Base, type CompactStats, type CompactStep, type Manifest, MAPS, type MapName } from './layer-types.js';
 import { ReadMemory } from './read-memory.js';
-import { RealFs } from './real-fs.js';
+import { lstatQuiet, RealFs } from './real-fs.js';
 
 /** Log lines before the manifest is rewritten whole (compaction). */
 const COMPACT_AFTER = 2000;
@@ -258,7 +258,7 @@ export class LayerStore {
    * anywhere on its path; `known` = its lstat when the caller has it (null: absent).
    */
   async captureBase(rel: string, known?: Stats | null): Promise<Base> {
-    const st = known === undefined ? await this.real.lstat(rel) : known;
+    const st = known === undefined ? this.real.lstatSync(rel) : known;
     if (!st) return { type: 'none' };
     if (st.isDirectory()) return { type: 'dir' };
     const meta = (s: Stats) => ({ mode: s.mode & 0o7777, size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
@@ -329,7 +329,7 @@ export class LayerStore {
    * whatever it answers, every write goes through RealWriter, which refuses a symlink on the way.
    */
   async realMatches(rel: string, base: Base): Promise<boolean> {
-    const st = await lstat(this.real.abs(rel)).catch(() => null);
+    const st = lstatQuiet(this.real.abs(rel));
     if (!st) return base.type === 'none';
     if (base.type === 'none') return false;
     if (base.type === 'dir') return st.isDirectory();
@@ -340,6 +340,16 @@ export class LayerStore {
     }
     if (!st.isFile() || st.size !== base.size || (st.mode & 0o7777) !== base.mode) return false;
     if (st.mtimeMs === base.mtimeMs && st.ino === base.ino) return true;
+    if (st.size <= INLINE_BYTES) {
+      // Small files in one synchronous checked read (no thread-pool round trips), hashed in memory.
+      let r: { data: Buffer; st: Stats } | null;
+      try {
+        r = this.real.readSmallSync(rel);
+      } catch {
+        return false;
+      }
+      return r !== null && r.data.byteLength === base.size && blobOid(r.data) === base.oid;
+    }
     const f = await this.real.openFile(rel).catch(() => null);
     if (!f) return false;
     try {

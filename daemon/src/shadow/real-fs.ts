@@ -36,6 +36,15 @@ const gone = (e: unknown) => {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
 };
 
+/** lstat of an absolute path; null when it is absent or cannot be looked at. */
+export function lstatQuiet(abs: string): Stats | null {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Node has no openat(); Linux's /proc/self/fd/N is the next best thing: a path below it resolves from
  * the directory descriptor N itself (like openat(N, …)), and readlink on it names the real path of
@@ -130,6 +139,28 @@ export class RealFs {
       return null;
     } finally {
       await dir.close();
+    }
+  }
+
+  /**
+   * `lstat` done synchronously (a few µs, no thread-pool round trip): the same checks and answers, for
+   * callers that go through a bounded list of paths (accept, undo, review); walks of the tree use `lstat`.
+   */
+  lstatSync(rel: string): Stats | null {
+    const parent = parentOf(rel);
+    if (parent === '') return lstatQuiet(this.abs(rel));
+    let fd: number;
+    try {
+      fd = openSync(this.abs(parent), DIR_FLAGS);
+    } catch (e) {
+      if (gone(e)) return null;
+      throw e;
+    }
+    try {
+      if (!this.verified(fd, parent)) return null;
+      return lstatQuiet(hasProcFd() ? at(fd, baseName(rel)) : this.abs(rel));
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
@@ -242,6 +242,27 @@ describe('undo and directories', () => {
     expect(existsSync(path.join(ws.root, 'new/deep'))).toBe(false);
     expect(read('new/mine.txt')).toBe('mine\n');
     expect((await svc.status(t)).files.map((f) => [f.path, f.stale])).toEqual([['new/deep/f.txt', false]]);
+  });
+
+  it('accepts and undoes files over 64 KiB (streamed from the object store) with their bytes and modes exact', async () => {
+    const small = '#!/bin/sh\necho old\n';
+    ws = makeWorkspace({ 'bin/run.sh': small, 'data/keep.txt': 'keep\n' });
+    const svc = ws.open();
+    const t = { sessionId: 's1', workspace: ws.root };
+    const v = await svc.view('s1', ws.root);
+    const big = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `line ${i}\n`).join(''));
+    expect(big.byteLength).toBeGreaterThan(64 * 1024);
+    await v.writeFile('bin/run.sh', big, { mode: 0o755 });
+    await v.writeFile('data/new/blob.bin', Buffer.concat([big, big]));
+    await svc.accept(t, ALL, 'me');
+    expect(readFileSync(path.join(ws.root, 'bin/run.sh')).equals(big)).toBe(true);
+    expect(statSync(path.join(ws.root, 'bin/run.sh')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(path.join(ws.root, 'data/new/blob.bin')).equals(Buffer.concat([big, big]))).toBe(true);
+    await svc.undo(t, 'me');
+    expect(read('bin/run.sh')).toBe(small);
+    expect(statSync(path.join(ws.root, 'bin/run.sh')).mode & 0o777).toBe(0o644);
+    expect(existsSync(path.join(ws.root, 'data/new'))).toBe(false);
+    expect(read('data/keep.txt')).toBe('keep\n');
   });
 
   it('a failed accept removes the directories it created for staging', async () => {
