@@ -88,6 +88,22 @@ async function untilResponsive(c) {
   return { worst, ms: performance.now() - t0 };
 }
 
+/**
+ * Waits until the daemon's RSS holds still (within 1 MiB over 600 ms, at most 15 s): python's first install
+ * and warm-up run after ready and grow RSS by ~80 MiB, which a fixed pause could count as the checkpoint's.
+ */
+async function settled(d) {
+  const until = performance.now() + 15_000;
+  let last = d.rss();
+  let still = 0;
+  while (performance.now() < until && still < 6) {
+    await sleep(100);
+    const now = d.rss();
+    still = Math.abs(now - last) < 1048576 ? still + 1 : 0;
+    if (still === 0) last = now;
+  }
+}
+
 /** Resets the daemon's loop histogram (SIGUSR2) and returns what it had: {p50, p99, max, rss}. */
 async function loopSnapshot(d, file) {
   rmSync(file, { force: true });
@@ -130,7 +146,7 @@ export async function run() {
       try {
         await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
         const s = await c.request({ method: 'session/create' }, { workspace: root });
-        await sleep(500); // start-up work (python warm-up) settles first
+        await settled(d); // start-up work (python's install and warm-up on a fresh state dir) ends first
         const window = async (work) => {
           await loopSnapshot(d, loopFile);
           const rss0 = d.rss();
