@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from './crypto.js';
+import { HashCache, sameStat } from './hash-cache.js';
 import type { Manifest } from './manifest.js';
 import { fsyncDir, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
 import type { BundleContent } from './verify.js';
@@ -70,6 +71,8 @@ export function openStore(stateDir: string): BundleStore {
   const installedPath = join(root, 'installed.json');
   // ctime cannot be set by an unprivileged writer, so an unchanged (ino, size, mtime, ctime) means unchanged bytes.
   const statCache = new Map<string, StatKey>();
+  // The same keys across restarts (hash-cache.ts): a start does not read and hash every installed file again.
+  const keptHashes = new HashCache(join(root, 'hash-cache.json'));
   let installQueue: Promise<unknown> = Promise.resolve();
   return {
     root,
@@ -126,27 +129,35 @@ export function openStore(stateDir: string): BundleStore {
     async hashFile(path, keepBytes = false) {
       const st = await stat(path, { bigint: true });
       const hit = statCache.get(path);
-      if (
-        hit &&
-        hit.ino === Number(st.ino) &&
-        hit.size === Number(st.size) &&
-        hit.mtimeNs === st.mtimeNs &&
-        hit.ctimeNs === st.ctimeNs
-      ) {
+      if (hit && sameStat(hit, st)) {
         const kept = hit.bytes?.deref();
         if (!keepBytes || kept) return { sha256: hit.sha256, size: hit.size, ...(kept ? { bytes: kept } : {}) };
+      }
+      const before = hit && sameStat(hit, st) ? hit : await keptHashes.get(path);
+      if (before && sameStat(before, st)) {
+        // Hashed by an earlier daemon and unchanged since: only bytes a caller keeps are read, through one
+        // descriptor whose stat after the read must still be the kept one (else they are hashed below).
+        if (!keepBytes) {
+          statCache.set(path, { ...before });
+          return { sha256: before.sha256, size: before.size };
+        }
+        const fh = await open(path, 'r');
+        try {
+          const bytes = await fh.readFile();
+          if (bytes.length === before.size && sameStat(before, await fh.stat({ bigint: true }))) {
+            statCache.set(path, { ...before, bytes: new WeakRef(bytes) });
+            return { sha256: before.sha256, size: before.size, bytes };
+          }
+        } finally {
+          await fh.close();
+        }
       }
       const bytes = await readFile(path);
       const sha256 = sha256Hex(bytes);
       // Keyed by the stat taken before the read: a write during the read changes ctime, so the next call re-hashes.
-      statCache.set(path, {
-        ino: Number(st.ino),
-        size: bytes.length,
-        mtimeNs: st.mtimeNs,
-        ctimeNs: st.ctimeNs,
-        sha256,
-        ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}),
-      });
+      const key = { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 };
+      statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
+      if (bytes.length === Number(st.size)) void keptHashes.set(path, key);
       return { sha256, size: bytes.length, bytes };
     },
   };

@@ -1,0 +1,71 @@
+// The store's stat-keyed hashes, kept across restarts: an unchanged file is not hashed again, a changed one
+// always is (its ctime moved), and a torn cache file is ignored.
+import { mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from './crypto.js';
+import { openStore } from './store.js';
+
+function setup() {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbx-hashes-'));
+  const file = path.join(stateDir, 'module.wasm');
+  writeFileSync(file, 'first bytes');
+  return { stateDir, file, cacheFile: path.join(stateDir, 'bundles', 'hash-cache.json') };
+}
+
+/** Lets the store's coalesced write of hash-cache.json finish. */
+async function written(cacheFile: string, file: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (file in (JSON.parse(readFileSync(cacheFile, 'utf8')) as { files: object }).files) return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('hash-cache.json was not written');
+}
+
+describe('kept bundle file hashes', () => {
+  it('a restarted store takes an unchanged file hash from the state dir, with its bytes when asked', async () => {
+    const { stateDir, file, cacheFile } = setup();
+    expect((await openStore(stateDir).hashFile(file)).sha256).toBe(sha256Hex(Buffer.from('first bytes')));
+    await written(cacheFile, file);
+    // Stands in for a hash only an earlier daemon computed: the kept value is what a restart returns.
+    const kept = JSON.parse(readFileSync(cacheFile, 'utf8')) as { files: Record<string, unknown[]> };
+    kept.files[file][4] = 'f'.repeat(64);
+    writeFileSync(cacheFile, JSON.stringify(kept));
+    const restarted = openStore(stateDir);
+    expect((await restarted.hashFile(file)).sha256).toBe('f'.repeat(64));
+    const withBytes = await openStore(stateDir).hashFile(file, true);
+    expect(withBytes.sha256).toBe('f'.repeat(64));
+    expect(withBytes.bytes?.toString()).toBe('first bytes');
+  });
+
+  it('a file changed since (same size, mtime put back) is hashed again: its ctime moved', async () => {
+    const { stateDir, file, cacheFile } = setup();
+    await openStore(stateDir).hashFile(file, true);
+    await written(cacheFile, file);
+    const { atime, mtime } = statSync(file);
+    await new Promise((r) => setTimeout(r, 20)); // a later ctime on file systems with coarse timestamps
+    writeFileSync(file, 'other bytes');
+    utimesSync(file, atime, mtime);
+    for (const keepBytes of [false, true]) {
+      const h = await openStore(stateDir).hashFile(file, keepBytes);
+      expect(h.sha256).toBe(sha256Hex(Buffer.from('other bytes')));
+      if (keepBytes) expect(h.bytes?.toString()).toBe('other bytes');
+    }
+  });
+
+  it('a torn or foreign hash-cache.json is ignored (the file is hashed)', async () => {
+    const { stateDir, file, cacheFile } = setup();
+    await openStore(stateDir).hashFile(file);
+    await written(cacheFile, file);
+    for (const text of ['{"v":1,"files":{', '{"v":2,"files":{}}', '[]']) {
+      writeFileSync(cacheFile, text);
+      expect((await openStore(stateDir).hashFile(file)).sha256).toBe(sha256Hex(Buffer.from('first bytes')));
+      await written(cacheFile, file); // the store writes a whole file again
+    }
+  });
+});
