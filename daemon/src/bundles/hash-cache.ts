@@ -5,12 +5,15 @@ import { ONCE, writeFileAtomic } from '../state/index.js';
 /**
  * Why: the store re-hashes a file only when its stat changed, but that memory was lost with the process,
  * so every daemon start read and hashed every installed bundle's files again (22 MiB for python: most of
- * the ~150 ms its first load took after a start). The same stat keys are kept here, in the state dir, as
- * the in-memory ones are trusted: ctime cannot be set by an unprivileged writer, so an unchanged (inode,
- * size, mtime, ctime) means unchanged bytes. Losing the file costs only a re-hash: it is written without
- * fsync, and a torn or foreign file is ignored.
+ * the ~150 ms its first load took after a start). The same stat keys are kept here, in the state dir (private
+ * to its owner, like the store itself), as the in-memory ones are trusted: ctime cannot be set by an
+ * unprivileged writer, so an unchanged (device, inode, size, mtime, ctime) means unchanged bytes. Only for
+ * files whose bytes are not kept: an entry module, the code that runs, is hashed as it is read in every
+ * process. Losing the file costs only a re-hash: it is written without fsync, and a torn or foreign file is
+ * ignored.
  */
 export interface KeptHash {
+  dev?: number;
   ino: number;
   size: number;
   mtimeNs: bigint;
@@ -19,10 +22,17 @@ export interface KeptHash {
 }
 
 const FileSchema = z.object({
-  v: z.literal(1),
+  v: z.literal(2),
   files: z.record(
     z.string(),
-    z.tuple([z.number(), z.number(), z.string().regex(/^\d+$/), z.string().regex(/^\d+$/), z.string()]),
+    z.tuple([
+      z.number(),
+      z.number(),
+      z.number(),
+      z.string().regex(/^\d+$/),
+      z.string().regex(/^\d+$/),
+      z.string().regex(/^[0-9a-f]{64}$/),
+    ]),
   ),
 });
 
@@ -63,8 +73,8 @@ export class HashCache {
       }
       const r = FileSchema.safeParse(json, ONCE);
       if (!r.success) return map;
-      for (const [p, [ino, size, mtimeNs, ctimeNs, sha256]] of Object.entries(r.data.files))
-        map.set(p, { ino, size, mtimeNs: BigInt(mtimeNs), ctimeNs: BigInt(ctimeNs), sha256 });
+      for (const [p, [dev, ino, size, mtimeNs, ctimeNs, sha256]] of Object.entries(r.data.files))
+        map.set(p, { dev, ino, size, mtimeNs: BigInt(mtimeNs), ctimeNs: BigInt(ctimeNs), sha256 });
       return map;
     })();
     return this.loaded;
@@ -77,10 +87,10 @@ export class HashCache {
         const files = Object.fromEntries(
           [...(await this.load())].map(([p, h]) => [
             p,
-            [h.ino, h.size, String(h.mtimeNs), String(h.ctimeNs), h.sha256],
+            [h.dev ?? -1, h.ino, h.size, String(h.mtimeNs), String(h.ctimeNs), h.sha256],
           ]),
         );
-        await writeFileAtomic(this.file, `${JSON.stringify({ v: 1, files })}\n`, {
+        await writeFileAtomic(this.file, `${JSON.stringify({ v: 2, files })}\n`, {
           durability: 'none',
           mkdirMode: 0o700,
         }).catch(() => undefined); // a cache: a failed write costs a re-hash at the next start
@@ -91,7 +101,16 @@ export class HashCache {
   }
 }
 
-/** Whether a stat is the one a hash was kept for. */
-export function sameStat(h: KeptHash, st: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): boolean {
-  return h.ino === Number(st.ino) && h.size === Number(st.size) && h.mtimeNs === st.mtimeNs && h.ctimeNs === st.ctimeNs;
+/** Whether a stat is the one a hash was kept for (the device too, when the key has one). */
+export function sameStat(
+  h: KeptHash,
+  st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint },
+): boolean {
+  return (
+    (h.dev === undefined || h.dev === Number(st.dev)) &&
+    h.ino === Number(st.ino) &&
+    h.size === Number(st.size) &&
+    h.mtimeNs === st.mtimeNs &&
+    h.ctimeNs === st.ctimeNs
+  );
 }

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from './crypto.js';
@@ -133,23 +133,13 @@ export function openStore(stateDir: string): BundleStore {
         const kept = hit.bytes?.deref();
         if (!keepBytes || kept) return { sha256: hit.sha256, size: hit.size, ...(kept ? { bytes: kept } : {}) };
       }
-      const before = hit && sameStat(hit, st) ? hit : await keptHashes.get(path);
-      if (before && sameStat(before, st)) {
-        // Hashed by an earlier daemon and unchanged since: only bytes a caller keeps are read, through one
-        // descriptor whose stat after the read must still be the kept one (else they are hashed below).
-        if (!keepBytes) {
+      // A file an earlier daemon hashed and unchanged since (hash-cache.json). Not for entries: bytes that will
+      // run are hashed as they are read in each process, so the code executed is always the signed code.
+      if (!keepBytes) {
+        const before = await keptHashes.get(path);
+        if (before && sameStat(before, st)) {
           statCache.set(path, { ...before });
           return { sha256: before.sha256, size: before.size };
-        }
-        const fh = await open(path, 'r');
-        try {
-          const bytes = await fh.readFile();
-          if (bytes.length === before.size && sameStat(before, await fh.stat({ bigint: true }))) {
-            statCache.set(path, { ...before, bytes: new WeakRef(bytes) });
-            return { sha256: before.sha256, size: before.size, bytes };
-          }
-        } finally {
-          await fh.close();
         }
       }
       const bytes = await readFile(path);
@@ -157,7 +147,7 @@ export function openStore(stateDir: string): BundleStore {
       // Keyed by the stat taken before the read: a write during the read changes ctime, so the next call re-hashes.
       const key = { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 };
       statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
-      if (bytes.length === Number(st.size)) void keptHashes.set(path, key);
+      if (!keepBytes && bytes.length === Number(st.size)) void keptHashes.set(path, { ...key, dev: Number(st.dev) });
       return { sha256, size: bytes.length, bytes };
     },
   };
