@@ -46,6 +46,8 @@ export class Journal {
   constructor(
     private readonly dir: string,
     private readonly faults?: FaultHook,
+    /** Told of a record file that does not parse (recovery leaves it alone, and says so). */
+    private readonly onUnreadable?: (file: string) => void,
   ) {}
 
   private file(id: string): string {
@@ -54,14 +56,17 @@ export class Journal {
 
   /**
    * Replaces the record atomically. `durable: false` (only for `done`, after the layer is saved) skips the
-   * fsyncs: a `done` lost to a power cut leaves `applied`, which recovery completes again without a change.
+   * folder's fsync: a rename lost to a power cut leaves `applied`, which recovery completes again without a
+   * change. The record's own bytes are still fsynced before the rename: on file systems that do not flush
+   * a replaced file's data before the rename (XFS, ext4 with noauto_da_alloc), an unsynced record could
+   * otherwise be left empty, and that accept could no longer be undone.
    */
   async write(r: AcceptRecord, opts: { durable?: boolean } = {}): Promise<void> {
     try {
       this.faults?.before('journal.write', this.file(r.id));
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(r.id), JSON.stringify(r), {
-        durability: opts.durable === false ? 'none' : 'sync',
+        durability: opts.durable === false ? 'contents' : 'sync',
       });
     } catch (e) {
       throw await typedFsError(e, this.file(r.id));
@@ -91,7 +96,9 @@ export class Journal {
         const r = JSON.parse(await readFile(path.join(this.dir, n), 'utf8')) as AcceptRecord;
         if (r.state === 'pending' || r.state === 'applied' || r.state === 'undoing') out.push(r);
       } catch {
-        // a torn temp never gets the .json name; a non-JSON file is not ours to judge
+        // Records are written whole (temp, fsync, rename); a file that does not parse is not ours to judge,
+        // and is reported so it is never skipped silently.
+        this.onUnreadable?.(path.join(this.dir, n));
       }
     }
     return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -215,7 +215,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       repoDir: path.join(wsDir, 'shadow.git'),
       store,
       lock,
-      journal: new Journal(path.join(dir, 'accepts'), deps.faults),
+      journal: new Journal(path.join(dir, 'accepts'), deps.faults, (file) =>
+        deps.logger.warn(`accept journal: ${file} does not parse; recovery leaves it and the accept it records alone`),
+      ),
       view: new LayeredView(store, lock, protectedPrefixes, guardFor(root)),
       writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
       unsettled: false,

@@ -5,8 +5,12 @@ import { diskFullError, isDiskFull } from './disk-full.js';
 // ~5 ms of loading it.
 const crypto = () => process.getBuiltinModule('node:crypto');
 
-/** How a state file reaches the disk: `sync` survives power loss (file and folder fsynced); `none` survives only a crash of the daemon. */
-export type Durability = 'sync' | 'none';
+/**
+ * How a state file reaches the disk: `sync` survives power loss (file and folder fsynced); `contents`
+ * fsyncs the file before the rename but not the folder, so after a power loss the file holds the old bytes
+ * or the new, never an empty or torn file (a lost rename only); `none` survives only a crash of the daemon.
+ */
+export type Durability = 'sync' | 'contents' | 'none';
 
 export interface WriteFileAtomicOptions {
   /** File mode of the new file (default 0600: state files are private). */
@@ -32,12 +36,13 @@ export async function writeFileAtomic(
   const dir = path.dirname(file);
   if (options.mkdirMode !== undefined) await mkdir(dir, { recursive: true, mode: options.mkdirMode });
   const tmp = path.join(dir, `.${path.basename(file)}.${crypto().randomBytes(6).toString('hex')}.tmp`);
-  const sync = (options.durability ?? 'sync') === 'sync';
+  const durability = options.durability ?? 'sync';
+  const sync = durability === 'sync';
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o600);
     try {
       await fh.writeFile(data);
-      if (sync) await fh.sync();
+      if (durability !== 'none') await fh.sync();
     } finally {
       await fh.close();
     }
