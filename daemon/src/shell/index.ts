@@ -86,9 +86,20 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
     ignored: (sessionId, workspace) => sandbox.ignored(sessionId, workspace),
     recheck: async () => {
       if (!kept) return;
-      const now = await probeNow(scratch, deps.env);
-      if (now.available) return;
-      deps.logger.warn(`shell: the sandbox no longer runs here (${now.missing.join('; ')}); shell calls are refused`);
+      // Fails closed: a probe that throws counts as a sandbox that cannot run.
+      const now = await probeNow(scratch, deps.env).catch((e: unknown): SandboxProbe => ({
+        available: false,
+        reason: 'bwrap_failed',
+        missing: [`the sandbox could not be probed again: ${e instanceof Error ? e.message : String(e)}`],
+        programs: probe.programs,
+        socat: probe.socat,
+        cgroup: probe.cgroup,
+      }));
+      if (JSON.stringify(now) === JSON.stringify(probe)) return;
+      if (!now.available)
+        deps.logger.warn(`shell: the sandbox no longer runs here (${now.missing.join('; ')}); shell calls are refused`);
+      // Whatever changed (socat, cgroup, bubblewrap's version too) is what calls and status use from now on.
+      for (const k of Object.keys(probe) as (keyof SandboxProbe)[]) if (!(k in now)) delete probe[k];
       Object.assign(probe, now);
       await writeCachedProbe(scratch, key, now).catch(() => undefined);
     },

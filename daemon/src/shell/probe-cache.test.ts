@@ -96,3 +96,24 @@ describe('kept sandbox probe', () => {
     shell.close();
   });
 });
+
+describe('the recheck after ready', () => {
+  it('fails closed: a probe that throws makes the kept sandbox unavailable', async () => {
+    const stateDir = path.dirname(scratchDir());
+    const scratch = path.join(stateDir, 'sandbox-probe');
+    await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
+    const shell = await createShell({
+      stateDir,
+      shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
+      authorize: () => () => Promise.reject(new Error('unused')),
+      logger: silentLogger,
+      env: process.env,
+      probeSandbox: () => Promise.reject(new Error('ENOSPC: no space left on device, mkdtemp')),
+    });
+    expect(shell.probe.available).toBe(true);
+    await shell.recheck();
+    expect(shell.probe.available).toBe(false);
+    expect(shell.detail()).toMatch(/could not be probed again: ENOSPC/);
+    shell.close();
+  });
+});
