@@ -54,8 +54,22 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     ];
   }
 
+  // One first-use install per bundle at a time: a second caller (the CLI's `bundles/install` while the daemon's
+  // python warm-up installs it at start) waits for the one in flight instead of doing the work twice; only the
+  // first caller gets its progress.
+  const inFlight = new Map<string, Promise<BundleSummary>>();
+  function installFirstUse(name: string, version: string | undefined, onProgress?: ProgressSink) {
+    const key = `${name}@${version ?? ''}`;
+    let p = inFlight.get(key);
+    if (!p) {
+      p = installFromSources(name, version, onProgress).finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    return p;
+  }
+
   // The first source that installs it wins; when all fail, the most telling refusal is reported.
-  async function installFirstUse(name: string, version: string | undefined, onProgress?: ProgressSink) {
+  async function installFromSources(name: string, version: string | undefined, onProgress?: ProgressSink) {
     let lastError: Error | null = null;
     for (const s of firstUseSources(name)) {
       try {

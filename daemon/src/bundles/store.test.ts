@@ -43,7 +43,29 @@ describe('store and load', () => {
     const svc = w.service({ audit: { append: async (x) => void audit.push(x) } });
     const [a, b] = await Promise.all([svc.load('demo'), svc.load('demo')]);
     expect(a.manifestSha256).toBe(b.manifestSha256);
-    expect(audit.filter((x) => x.type === 'bundle.install').length).toBeGreaterThanOrEqual(1);
+    expect(audit.filter((x) => x.type === 'bundle.install').length).toBe(1);
+  });
+
+  it('an install asked for while another first-use install of it runs waits for that one (one install, its progress only to the first)', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    const audit: AuditEntryInput[] = [];
+    const svc = w.service({ audit: { append: async (x) => void audit.push(x) } });
+    const first: string[] = [];
+    const second: string[] = [];
+    const [a, b, loaded] = await Promise.all([
+      svc.install({ name: 'demo' }, (p) => first.push(p.message ?? '')),
+      svc.install({ name: 'demo' }, (p) => second.push(p.message ?? '')),
+      svc.load('demo'),
+    ]);
+    expect(a).toEqual(b);
+    expect(loaded.manifestSha256).toBe(e.manifestSha256);
+    expect(audit.filter((x) => x.type === 'bundle.install').length).toBe(1);
+    expect(first.length).toBeGreaterThan(0);
+    expect(second).toEqual([]);
+    // Once it is done, an install is a fresh one again (nothing left in flight).
+    await svc.install({ name: 'demo' }, (p) => second.push(p.message ?? ''));
+    expect(second.length).toBeGreaterThan(0);
   });
 
   it('detects a payload file corrupted on disk in the store', async () => {
