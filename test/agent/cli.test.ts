@@ -65,12 +65,9 @@ describe('shadowbox run', () => {
 describe('shadowbox demo', () => {
   it('runs the scripted task end to end on a throw-away workspace and daemon', async () => {
     const r = await runCli(['demo'], { ...process.env, NO_COLOR: '1' }, { timeoutMs: 120_000 });
-    // Nothing on stderr but, when the daemon has not installed python by the time the demo asks (its warm-up
-    // races the demo), the first install's progress.
-    const lines = r.stderr.split('\n').filter(Boolean);
-    expect(
-      lines.filter((l) => !/^shadowbox: (installing python: |\[ *\d+%\] python@|installed python@)/.test(l)),
-    ).toEqual([]);
+    // Nothing on stderr: the daemon installs python at its first start, and the demo's own install request
+    // joins that one (no progress of its own to show).
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('SCRIPTED');
     expect(r.stdout).toContain('stats.py on disk still says: return sum(xs) / (len(xs) - 1)');

@@ -22,13 +22,30 @@ export async function bundleRecorded(stateDir: string, name: string): Promise<bo
   }
 }
 
-/** Prints the daemon's `$/progress` messages for `token` on stderr until disposed. */
+/**
+ * Prints the daemon's `$/progress` messages for `token` on stderr until disposed. The opening line waits for
+ * the first report: an install that only joined one already running (the daemon's own python warm-up at
+ * start) reports nothing, and then nothing is printed — there was no install of this command's to show.
+ */
 export function printProgress(client: ShadowboxClient, io: CliIo, token: string): { dispose(): void } {
+  let begin: string | null = null;
+  let shown = false;
+  const print = (message: string, pct?: number) =>
+    io.stderr.write(`shadowbox: ${pct !== undefined ? `[${String(pct).padStart(3)}%] ` : ''}${message}\n`);
   return client.connection.onNotification(Progress.method, (raw: unknown) => {
     const p = Progress.params.safeParse(raw);
     if (!p.success || p.data.token !== token || !p.data.value.message) return;
-    const pct = p.data.value.percentage;
-    io.stderr.write(`shadowbox: ${pct !== undefined ? `[${String(pct).padStart(3)}%] ` : ''}${p.data.value.message}\n`);
+    const { kind, message, percentage } = p.data.value;
+    if (kind === 'begin') {
+      begin = message;
+      return;
+    }
+    if (kind === 'report' && !shown) {
+      shown = true;
+      if (begin !== null) print(begin);
+    }
+    if (kind === 'end' && !shown && !message.startsWith('refused')) return;
+    print(message, percentage);
   });
 }
 
