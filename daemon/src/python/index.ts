@@ -40,11 +40,11 @@ export function createPython(deps: PythonDeps): Python {
     warm: () =>
       sandbox.warm().then(
         (outcome) => {
-          deps.logger?.debug(`python: warm (${outcome})`);
+          deps.logger?.info(`python: warm (${outcome})`);
           return true;
         },
         (e: unknown) => {
-          deps.logger?.debug(`python: not warmed: ${e instanceof Error ? e.message : String(e)}`);
+          deps.logger?.info(`python: not warmed: ${e instanceof Error ? e.message : String(e)}`);
           return false;
         },
       ),
