@@ -4,13 +4,13 @@
 // `session/update`s, relayed daemon → bridge → editor. Two long-lived bridges on one daemon, one with the
 // flags and one with Node's defaults (SHADOWBOX_ACP_V8_FLAGS=''), take turns prompt by prompt (the order
 // flips every round); then each one's RSS.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { bin, startDaemon } from './lib/daemon.mjs';
 import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
+import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
 const CHUNKS = 2000;
 const ROUNDS = 9;
@@ -18,37 +18,14 @@ const rssMiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match
 
 /** A bridge process driven as an editor: line-delimited JSON-RPC on its stdio, updates counted. */
 function editor(env) {
-  const child = spawn(process.execPath, [bin, 'acp'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const answered = new Map();
   let updates = 0;
-  let buf = '';
-  let nextId = 0;
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const msg = JSON.parse(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (msg.method === 'session/update') updates++;
-      else if (msg.id !== undefined && !msg.method) answered.get(msg.id)?.(msg);
-    }
+  const peer = ndjsonPeer([bin, 'acp'], env, (msg) => {
+    if (msg.method === 'session/update') updates++;
   });
-  const call = (method, params) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      answered.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
-      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    });
   return {
-    child,
-    call,
+    ...peer,
     get updates() {
       return updates;
-    },
-    async close() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.stdin.end();
-      await exited;
     },
   };
 }

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { bin, startDaemon } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
+import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
 const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,34 +40,16 @@ async function idleNodeRss() {
  */
 async function acpRound(argv, env, cwd) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const answered = new Map();
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const msg = JSON.parse(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (msg.id !== undefined) answered.get(msg.id)?.(msg);
-    }
-  });
-  const call = (id, method, params) =>
-    new Promise((resolve, reject) => {
-      answered.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
-      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    });
-  await call(0, 'initialize', { protocolVersion: 1, clientCapabilities: {} });
+  const peer = ndjsonPeer(argv, env);
+  await peer.call('initialize', { protocolVersion: 1, clientCapabilities: {} });
   const initMs = performance.now() - t0;
   let sessionMs;
   if (cwd) {
-    await call(1, 'session/new', { cwd, mcpServers: [] });
+    await peer.call('session/new', { cwd, mcpServers: [] });
     sessionMs = performance.now() - t0;
   }
-  const rss = rssMiB(child.pid);
-  const exited = new Promise((r) => child.once('exit', r));
-  child.stdin.end();
-  await exited;
+  const rss = rssMiB(peer.child.pid);
+  await peer.close();
   return { initMs, sessionMs, rss };
 }
 
