@@ -54,8 +54,8 @@ describe('store and load', () => {
     const first: string[] = [];
     const second: string[] = [];
     const [a, b, loaded] = await Promise.all([
-      svc.install({ name: 'demo' }, (p) => first.push(p.message ?? '')),
-      svc.install({ name: 'demo' }, (p) => second.push(p.message ?? '')),
+      svc.install({ name: 'demo' }, (p) => first.push(p.phase)),
+      svc.install({ name: 'demo' }, (p) => second.push(p.phase)),
       svc.load('demo'),
     ]);
     expect(a).toEqual(b);
@@ -64,7 +64,7 @@ describe('store and load', () => {
     expect(first.length).toBeGreaterThan(0);
     expect(second).toEqual([]);
     // Once it is done, an install is a fresh one again (nothing left in flight).
-    await svc.install({ name: 'demo' }, (p) => second.push(p.message ?? ''));
+    await svc.install({ name: 'demo' }, (p) => second.push(p.phase));
     expect(second.length).toBeGreaterThan(0);
   });
 
