@@ -32,6 +32,22 @@ function scratchDir(): string {
   return path.join(mkdtempSync(path.join(os.tmpdir(), 'sbx-probe-')), 'sandbox-probe');
 }
 
+/** The shell capability on a state dir holding a kept probe that says the sandbox runs; `probe` is how it probes now. */
+async function shellWithKeptProbe(probe: () => Promise<SandboxProbe>) {
+  const stateDir = path.dirname(scratchDir());
+  const scratch = path.join(stateDir, 'sandbox-probe');
+  await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
+  const shell = await createShell({
+    stateDir,
+    shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
+    authorize: () => () => Promise.reject(new Error('unused')),
+    logger: silentLogger,
+    env: process.env,
+    probeSandbox: probe,
+  });
+  return { shell, scratch };
+}
+
 describe('kept sandbox probe', () => {
   it('is reused under the same key only', async () => {
     const dir = scratchDir();
@@ -63,20 +79,10 @@ describe('kept sandbox probe', () => {
   });
 
   it('a start with a kept probe does not probe; the recheck finds the sandbox gone and refuses calls', async () => {
-    const stateDir = path.dirname(scratchDir());
-    const scratch = path.join(stateDir, 'sandbox-probe');
-    await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
     let probes = 0;
-    const shell = await createShell({
-      stateDir,
-      shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
-      authorize: () => () => Promise.reject(new Error('unused')),
-      logger: silentLogger,
-      env: process.env,
-      probeSandbox: () => {
-        probes++;
-        return Promise.resolve(structuredClone(failed));
-      },
+    const { shell, scratch } = await shellWithKeptProbe(() => {
+      probes++;
+      return Promise.resolve(structuredClone(failed));
     });
     expect(probes).toBe(0);
     expect(shell.probe.available).toBe(true);
@@ -99,17 +105,9 @@ describe('kept sandbox probe', () => {
 
 describe('the recheck after ready', () => {
   it('fails closed: a probe that throws makes the kept sandbox unavailable', async () => {
-    const stateDir = path.dirname(scratchDir());
-    const scratch = path.join(stateDir, 'sandbox-probe');
-    await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
-    const shell = await createShell({
-      stateDir,
-      shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
-      authorize: () => () => Promise.reject(new Error('unused')),
-      logger: silentLogger,
-      env: process.env,
-      probeSandbox: () => Promise.reject(new Error('ENOSPC: no space left on device, mkdtemp')),
-    });
+    const { shell } = await shellWithKeptProbe(() =>
+      Promise.reject(new Error('ENOSPC: no space left on device, mkdtemp')),
+    );
     expect(shell.probe.available).toBe(true);
     await shell.recheck();
     expect(shell.probe.available).toBe(false);
