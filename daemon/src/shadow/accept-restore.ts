@@ -65,7 +65,7 @@ export async function restorePaths(
   const temps = new Map<string, string>();
   for (const i of back)
     if (i.to.type === 'file' || i.to.type === 'symlink')
-      temps.set(i.path, tempFor(i.path, randomBytes(6).toString('hex')));
+      temps.set(i.path, record.restoreTemps?.[i.path] ?? tempFor(i.path, randomBytes(6).toString('hex')));
   await removeTemps(w, record.temps);
   // The journal (its state, and the temps about to exist) is on disk before any path changes.
   record.temps = [...new Set([...record.temps, ...temps.values()])];

@@ -112,18 +112,50 @@ export async function applyAccept(
     const o = opAt.get(p);
     return o ? targetBase(o.target) : { type: 'none' };
   };
+  // A temp for each path a roll-back would put back as a file or link, journaled with `pending`: a roll-back
+  // in this call then needs no journal write of its own (the state disk may be the one that is full).
+  const restoreTemps: Record<string, string> = {};
+  for (const p of touched)
+    if (before[p].type === 'file' || before[p].type === 'symlink')
+      restoreTemps[p] = tempFor(p, randomBytes(6).toString('hex'));
   const record: AcceptRecord = {
     id,
     state: 'pending',
     time: new Date().toISOString(),
     by,
     force,
-    temps: ops.flatMap((o) => (o.tmp ? [o.tmp] : [])),
+    temps: [...ops.flatMap((o) => (o.tmp ? [o.tmp] : [])), ...Object.values(restoreTemps)],
+    restoreTemps,
     files: touched.map((p) => ({ path: p, action: '', before: before[p], target: targetOf(p) })),
     dirs,
   };
   await journal.write(record);
+  const journaled = new Set(record.temps);
   const w = deps.writer();
+  /**
+   * Puts back what this accept changed (real files through the writer, the layer in memory) and returns the
+   * error to throw. A journal write that fails while every temp the roll-back makes is already named by the
+   * `pending` record on disk does not stop it: the person's files are back as they were either way, and a
+   * crash before the record is removed rolls back (again, without a change) at the next open.
+   */
+  const abandon = async (e: unknown, layer?: LayerSlice): Promise<unknown> => {
+    if (layer) restoreSlice(store, layer);
+    record.state = 'pending';
+    try {
+      await rollBack(store, w, record, async () => {
+        try {
+          await journal.write(record);
+        } catch (je) {
+          if (!record.temps.every((t) => journaled.has(t))) throw je;
+        }
+      });
+      record.state = 'rolled_back';
+      await journal.remove(id);
+    } catch {
+      // The journal stays `pending`: the next open of the session finishes the roll-back.
+    }
+    return acceptError(e, store);
+  };
   try {
     let step = 0;
     for (const o of first) {
@@ -153,21 +185,19 @@ export async function applyAccept(
       await deps.onStep?.(step++, p);
       await breathe(step);
     }
+    return await finish(deps, record, ops, touched, conflicts, w, abandon);
   } catch (e) {
-    try {
-      await rollBack(store, w, record, () => journal.write(record));
-      record.state = 'rolled_back';
-      await journal.remove(id);
-    } catch {
-      // The journal stays `pending`: the next open of the session finishes the roll-back.
-    }
-    await w.close();
-    throw await acceptError(e, store);
-  }
-  try {
-    return await finish(deps, w, record, ops, touched, conflicts);
+    if (e instanceof Abandoned) throw e.error;
+    throw await abandon(e);
   } finally {
     await w.close();
+  }
+}
+
+/** An accept already rolled back by `finish`: its error, to throw as it is. */
+class Abandoned extends Error {
+  constructor(readonly error: unknown) {
+    super('accept rolled back');
   }
 }
 
@@ -206,11 +236,12 @@ async function removeEmptiedDir(store: LayerStore, w: RealWriter, dir: string): 
 /** After the real files: the layer follows, the journal records `applied` then `done`. */
 async function finish(
   deps: AcceptDeps,
-  w: RealWriter,
   record: AcceptRecord,
   ops: Op[],
   touched: string[],
   conflicts: Conflict[],
+  w: RealWriter,
+  abandon: (e: unknown, layer: LayerSlice) => Promise<unknown>,
 ): Promise<AcceptOutcome> {
   const { store, journal } = deps;
   const newDirs = Object.keys(store.m.entries).filter((k) => {
@@ -218,27 +249,13 @@ async function finish(
     return e.kind === 'dir' && e.base.type === 'none' && !e.opaque;
   });
   const layerBefore = sliceOf(store, [...touched, ...newDirs]);
-  await updateLayer(deps, ops);
-  // A directory the agent created and the accept made real needs no layer entry any more.
-  for (const d of [...newDirs, ...touched]) {
-    const e = store.m.entries[d];
-    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && store.real.lstatSync(d)?.isDirectory())
-      delete store.m.entries[d];
+  // Until `applied` is on disk the accept has not happened: a failure (a full state disk while the layer's
+  // objects or the grown record are written) puts the real files and the layer back, and the accept fails.
+  try {
+    await toApplied(deps, record, ops, touched, newDirs, layerBefore, w);
+  } catch (e) {
+    throw new Abandoned(await abandon(e, layerBefore));
   }
-  const removedDirs = await pruneDeletedDirs(store, w, touched);
-  const all = [...touched, ...removedDirs.map((d) => d.path)];
-  for (const f of record.files) f.after = await store.captureBase(f.path);
-  for (const d of removedDirs) record.files.push({ ...d, action: 'deleted' });
-  const opAt = byPath(ops);
-  for (const f of record.files)
-    f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
-  const fileAt = new Map(record.files.map((f) => [f.path, f]));
-  for (const p of touched) store.m.known[p] = fileAt.get(p)!.after!;
-  record.layerBefore = layerBefore;
-  record.layerAfter = sliceOf(store, [...all, ...newDirs]);
-  for (const d of removedDirs) record.layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
-  record.state = 'applied';
-  await journal.write(record);
   store.m.accepts.push(record.id);
   // The real files are accepted and the journal says so: a full disk now does not undo that — the layer is
   // kept for the next save (or completed from the journal by the next open), and the accept succeeds.
@@ -258,6 +275,43 @@ async function finish(
     conflicts,
     record,
   };
+}
+
+/** The layer follows the real files, then the journal records `applied` (the accept has happened once that is on disk). */
+async function toApplied(
+  deps: AcceptDeps,
+  record: AcceptRecord,
+  ops: Op[],
+  touched: string[],
+  newDirs: string[],
+  layerBefore: LayerSlice,
+  w: RealWriter,
+): Promise<void> {
+  const { store, journal } = deps;
+  await updateLayer(deps, ops);
+  // A directory the agent created and the accept made real needs no layer entry any more.
+  for (const d of [...newDirs, ...touched]) {
+    const e = store.m.entries[d];
+    if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && store.real.lstatSync(d)?.isDirectory())
+      delete store.m.entries[d];
+  }
+  const removedDirs = await pruneDeletedDirs(store, w, touched);
+  // What a roll-back (or undo) puts back: each removed folder, and its pending removal in the layer.
+  for (const d of removedDirs) {
+    layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
+    record.files.push({ ...d, action: 'deleted', target: { type: 'none' } });
+  }
+  const all = [...touched, ...removedDirs.map((d) => d.path)];
+  for (const f of record.files) f.after = await store.captureBase(f.path);
+  const opAt = byPath(ops);
+  for (const f of record.files)
+    f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
+  const fileAt = new Map(record.files.map((f) => [f.path, f]));
+  for (const p of touched) store.m.known[p] = fileAt.get(p)!.after!;
+  record.layerBefore = layerBefore;
+  record.layerAfter = sliceOf(store, [...all, ...newDirs]);
+  record.state = 'applied';
+  await journal.write(record);
 }
 
 /** The layer's state of some paths, for the journal: copies, since the layer changes its entries in place afterwards. */

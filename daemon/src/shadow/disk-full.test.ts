@@ -103,6 +103,13 @@ describe('disk full', () => {
         await attempt('write n', () => v.writeFile('new/dir/n.txt', 'n\n'.repeat(3000)));
         await attempt('checkpoint', () => svc.checkpoint('s1', root, 't1', 'while full'));
         await attempt('accept', () => svc.accept(t, { paths: [], hunks: [], force: false }, 'person'));
+        // A failed accept changed nothing: it does not leave files written under its DiskFull answer. (Injected,
+        // every later operation fails, the roll-back's unlinks too, which a kernel's full disk does not do: the
+        // next open finishes that roll-back, which the restart below checks.)
+        if (tmpfs && outcomes.at(-1) === 'accept:full')
+          for (let i = 0; i < N; i++)
+            if (readFileSync(path.join(root, `f${i}.txt`), 'utf8') !== version(i, 'old'))
+              failures.push(`trial ${trial}: the accept failed DiskFull but f${i}.txt was written`);
         await attempt('undo', () => svc.undo(t, 'person'));
         await attempt('reject', () => svc.reject(t, { paths: ['f1.txt'], hunks: [] }, 'person'));
         // Space comes back: the same service works again, by itself.

@@ -28,6 +28,11 @@ export interface AcceptRecord {
   force: boolean;
   /** Temp files (workspace-relative), journaled before each is created; recovery removes them. */
   temps: string[];
+  /**
+   * A temp (also in `temps`) for each path a roll-back would put back as a file or link, named in the
+   * `pending` record so a roll-back in the same call needs no journal write of its own (older records: none).
+   */
+  restoreTemps?: Record<string, string>;
   files: { path: string; action: string; before: Base; after?: Base; target?: Base }[];
   /** Directories the accept created (none of them existed before), shallow first; undo and roll-back remove the empty ones. */
   dirs?: string[];
