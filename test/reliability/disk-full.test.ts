@@ -88,7 +88,10 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
       expect(typeof data.freeBytes).toBe('number');
       expect((await c.request(SessionList, {})).sessions).toHaveLength(sessionsBefore);
       expect(await readdir(path.join(stateDir, 'sessions'))).toEqual(dirsBefore);
-      // Accepting onto a full state disk fails typed too, and the person's folder gets nothing.
+      // Accepting onto a full state disk fails typed too, and the person's folder gets nothing. (Full again
+      // first: the refused session/create gave back the pages of what it had begun, and whether the accept's
+      // first record then fitted decided which of its steps failed — either must leave the folder as it was.)
+      d0.fill();
       const accepted = await c
         .request(ShadowAccept, { sessionId: s1.sessionId, paths: ['a.txt'] })
         .catch((e: unknown) => e);
