@@ -2,7 +2,7 @@
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import { createPythonTool, type PythonToolInput } from './python-tool.js';
-import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits } from './runtime.js';
+import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits, type WarmOutcome } from './runtime.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
 export type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
@@ -16,10 +16,11 @@ export interface Python {
   /**
    * Loads the bundle, compiles the module, reads the stdlib, spawns the worker, then runs CPython
    * once in a separate throwaway worker (a real call that arrives meanwhile takes over instead of
-   * waiting): call once at daemon start (`void python.warm()`). Never rejects: resolves false when
-   * the bundle cannot be loaded (not built/installed; logged at debug), and the first call then tries again.
+   * waiting): call once at daemon start (`void python.warm()`). Never rejects: resolves how it ended
+   * (`primed`: no real call came first), or false when the bundle cannot be loaded (not built/installed;
+   * logged), and the first call then tries again.
    */
-  warm(): Promise<boolean>;
+  warm(): Promise<WarmOutcome | false>;
   close(): Promise<void>;
 }
 
@@ -41,11 +42,11 @@ export function createPython(deps: PythonDeps): Python {
       sandbox.warm().then(
         (outcome) => {
           deps.logger?.info(`python: warm (${outcome})`);
-          return true;
+          return outcome;
         },
         (e: unknown) => {
           deps.logger?.info(`python: not warmed: ${e instanceof Error ? e.message : String(e)}`);
-          return false;
+          return false as const;
         },
       ),
     close: () => sandbox.close(),
