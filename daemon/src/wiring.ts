@@ -160,7 +160,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     void pythonListed
       .then((b) => (b && when(b) ? python.warm() : false))
       // What the warm-up read, copied and ran once is garbage an idle daemon would hold on to (~30 MiB).
-      // Collected (a 30–65 ms pause) only when no python call came first: never in the way of one.
+      // Collected only when no python call came first. The collection pauses the whole event loop for 30–65 ms
+      // once (a request arriving then waits, python's or another session's).
       .then((warmed) => (warmed === 'primed' ? releaseMemoryQuietly(logger, "python's warm-up") : undefined))
       .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
   warmPython((b) => !b.installed);

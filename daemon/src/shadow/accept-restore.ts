@@ -40,7 +40,7 @@ export async function removeEmptyDirs(w: RealWriter, dirs: string[]): Promise<st
 }
 
 /** Temp files a journal names (workspace-relative; absolute ones from older journals are never touched). */
-async function removeTemps(w: RealWriter, temps: string[]): Promise<void> {
+export async function removeTemps(w: RealWriter, temps: string[]): Promise<void> {
   for (const t of temps) if (!t.startsWith('/')) await w.removeTemp(t);
 }
 

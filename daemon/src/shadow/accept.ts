@@ -47,8 +47,12 @@ const byPath = (ops: Op[]) => {
  */
 const breathe = (i: number) => (i % 64 === 63 ? new Promise<void>((r) => setImmediate(r)) : undefined);
 
-/** The refusals an accept reports as they are; anything else becomes ShadowFailed write_failed. */
-async function acceptError(e: unknown, store: LayerStore): Promise<unknown> {
+/**
+ * The refusals an accept reports as they are; anything else becomes ShadowFailed write_failed, saying
+ * whether the roll-back finished (when it did not, the journal still says `pending` and the next call on
+ * the session, or the next open, finishes it).
+ */
+async function acceptError(e: unknown, store: LayerStore, rolledBack: boolean): Promise<unknown> {
   const typed = await typedFsError(e, store.root);
   if (
     isShadowboxError(typed, ErrorCodes.DiskFull) ||
@@ -60,7 +64,9 @@ async function acceptError(e: unknown, store: LayerStore): Promise<unknown> {
   return new ShadowboxError(
     ErrorCodes.ShadowFailed,
     'write_failed',
-    `accept failed and was rolled back; nothing was changed (${(e as Error).message})`,
+    rolledBack
+      ? `accept failed and was rolled back; nothing was changed (${(e as Error).message})`
+      : `accept failed and its roll-back did not finish; the next use of this session finishes it (${(e as Error).message})`,
     {},
     { cause: e },
   );
@@ -141,6 +147,7 @@ export async function applyAccept(
   const abandon = async (e: unknown, layer?: LayerSlice): Promise<unknown> => {
     if (layer) restoreSlice(store, layer);
     record.state = 'pending';
+    let rolledBack = false;
     try {
       await rollBack(store, w, record, async () => {
         try {
@@ -149,12 +156,17 @@ export async function applyAccept(
           if (!record.temps.every((t) => journaled.has(t))) throw je;
         }
       });
+      rolledBack = true;
       record.state = 'rolled_back';
       await journal.remove(id);
-    } catch {
-      // The journal stays `pending`: the next open of the session finishes the roll-back.
+    } catch (re) {
+      // The journal stays `pending`: the next use of the session (or its next open) finishes the roll-back.
+      if (!rolledBack)
+        deps.logger?.warn(
+          `shadow: accept ${id} failed and its roll-back did not finish (${String(re)}); it will be finished`,
+        );
     }
-    return acceptError(e, store);
+    return acceptError(e, store, rolledBack);
   };
   try {
     let step = 0;
@@ -254,7 +266,14 @@ async function finish(
   try {
     await toApplied(deps, record, ops, touched, newDirs, layerBefore, w);
   } catch (e) {
-    throw new Abandoned(await abandon(e, layerBefore));
+    // The `applied` record renamed into place, then its folder's fsync failed: on disk the accept has
+    // happened (recovery completes it), so it stands — rolling back now would leave a crash during the
+    // roll-back with a record that says `applied` over files that are half put back.
+    const onDisk = record.state === 'applied' ? await journal.read(record.id).catch(() => null) : null;
+    if (onDisk?.state !== 'applied') throw new Abandoned(await abandon(e, layerBefore));
+    deps.logger?.warn(
+      `shadow: accept ${record.id}: its applied record is on disk, though writing it failed (${String(e)})`,
+    );
   }
   store.m.accepts.push(record.id);
   // The real files are accepted and the journal says so: a full disk now does not undo that — the layer is
@@ -295,12 +314,12 @@ async function toApplied(
     if (e?.kind === 'dir' && e.base.type === 'none' && !e.opaque && store.real.lstatSync(d)?.isDirectory())
       delete store.m.entries[d];
   }
-  const removedDirs = await pruneDeletedDirs(store, w, touched);
-  // What a roll-back (or undo) puts back: each removed folder, and its pending removal in the layer.
-  for (const d of removedDirs) {
+  // What a roll-back (or undo) puts back: each removed folder, and its pending removal in the layer —
+  // recorded as each goes, so a failure part-way still puts back the ones already removed.
+  const removedDirs = await pruneDeletedDirs(store, w, touched, (d) => {
     layerBefore.entries[d.path] = { kind: 'deleted', base: { type: 'dir' } };
     record.files.push({ ...d, action: 'deleted', target: { type: 'none' } });
-  }
+  });
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   for (const f of record.files) f.after = await store.captureBase(f.path);
   const opAt = byPath(ops);
@@ -411,6 +430,7 @@ async function pruneDeletedDirs(
   store: LayerStore,
   w: RealWriter,
   touched: string[],
+  onRemoved: (d: { path: string; before: Base; after: Base }) => void,
 ): Promise<{ path: string; before: Base; after: Base }[]> {
   const out: { path: string; before: Base; after: Base }[] = [];
   const entries = store.m.entries;
@@ -423,7 +443,9 @@ async function pruneDeletedDirs(
     // The person put something there: it stays, and so does the pending removal.
     if (removed === undefined && (await store.real.lstat(d))) continue;
     delete entries[d];
-    out.push({ path: d, before: { type: 'dir' }, after: { type: 'none' } });
+    const removedDir = { path: d, before: { type: 'dir' } as Base, after: { type: 'none' } as Base };
+    out.push(removedDir);
+    onRemoved(removedDir);
   }
   return out;
 }

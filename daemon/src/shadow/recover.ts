@@ -1,6 +1,6 @@
 import type { AuditSink } from '../audit/index.js';
 import type { Logger } from '../state/index.js';
-import { rollBack } from './accept-restore.js';
+import { removeTemps, rollBack } from './accept-restore.js';
 import { restoreSlice } from './accept.js';
 import type { Journal } from './journal.js';
 import type { LayerStore } from './layer.js';
@@ -53,6 +53,14 @@ export async function recoverSession(
       await s.journal.write(r);
       outcome = 'rolled_back';
     } else if (r.state === 'applied') {
+      // Temps an accept staged were all renamed into place before `applied`; any other the record names
+      // (a roll-back's, cut short) is not the person's: it goes.
+      const w = s.writer();
+      try {
+        await removeTemps(w, r.temps);
+      } finally {
+        await w.close();
+      }
       if (!s.store.m.accepts.includes(r.id) && r.layerAfter) {
         restoreSlice(s.store, r.layerAfter);
         s.store.m.accepts.push(r.id);

@@ -2,7 +2,7 @@
 // 13 MiB module (the file, then the copy with its memory capped), parses the stdlib's listing and runs
 // a throwaway interpreter in a worker; all of that is garbage once it is done, but an idle daemon
 // allocates nothing more, so V8 never collects it and the process holds ~30 MiB it does not use
-// (bench/start.mjs: idle RSS 163 → 132 MiB on this machine).
+// (bench/start.mjs: idle RSS 163 → 133 MiB, 132.3–132.8 over 7 rounds, on this machine).
 //
 // Why the inspector: Node has no API for a full, memory-reducing collection. `global.gc` needs
 // --expose-gc (a process flag; setting it at run time is what v8.setFlagsFromString warns against) and
