@@ -216,7 +216,8 @@ export const ErrorReasons = {
       'The file has unsaved edits in the editor, so the language server does not let the daemon write it: save or revert first.',
   },
   ShadowFailed: {
-    write_failed: 'Staging the accepted files failed; nothing was changed.',
+    write_failed:
+      'Writing the accepted files failed; they were rolled back (or, when the roll-back could not finish, the next use of the session finishes it, and the message says so).',
     directory_not_empty:
       'A file (or link) replaces a real folder that still holds files the accept does not delete; nothing was changed.',
     git_failed: 'A git command on the shadow repository failed.',
