@@ -6,7 +6,7 @@
 //
 // Why the inspector: Node has no API for a full, memory-reducing collection. `global.gc` needs
 // --expose-gc (a process flag; setting it at run time is what v8.setFlagsFromString warns against) and
-// runs an ordinary full GC, which measured no drop here; `HeapProfiler.collectGarbage` over an
+// runs an ordinary full GC (one try, 200 ms after the warm-up, showed no drop); `HeapProfiler.collectGarbage` over an
 // in-process inspector session (no port, no listener: `node:inspector`'s Session talks to this thread's
 // own inspector) collects all available garbage and shrinks the heap, as DevTools' "collect garbage"
 // does. It stops the event loop for its duration (30–65 ms measured), so callers run it once, when idle.
