@@ -62,6 +62,15 @@ const existingFiles = () =>
     return `pkg${d % 50}/mod${d}/f${i}.ts`;
   });
 
+/** `git apply` of a patch, timed, then undone with `git apply -R` (not timed): the accept rows' alternative. */
+async function gitApplyMs(patch, cwd) {
+  const t0 = performance.now();
+  await run$('git', ['apply', patch], { cwd });
+  const ms = performance.now() - t0;
+  await run$('git', ['apply', '-R', patch], { cwd });
+  return ms;
+}
+
 /** The accept journals under a daemon's state dir. */
 const findJournals = (stateDir) =>
   readdirSync(stateDir, { recursive: true })
@@ -258,13 +267,7 @@ export async function run() {
             await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
             return ms;
           },
-          async () => {
-            const t0 = performance.now();
-            await run$('git', ['apply', patch], { cwd: root });
-            const ms = performance.now() - t0;
-            await run$('git', ['apply', '-R', patch], { cwd: root });
-            return ms;
-          },
+          () => gitApplyMs(patch, root),
         );
         lastPatch = patch;
         rows.push(
@@ -294,13 +297,7 @@ export async function run() {
           await writeFileAtomic(path.join(floorDir, 'head.json'), 'h'.repeat(300));
           return performance.now() - t0;
         },
-        async () => {
-          const t0 = performance.now();
-          await run$('git', ['apply', lastPatch], { cwd: root });
-          const ms = performance.now() - t0;
-          await run$('git', ['apply', '-R', lastPatch], { cwd: root });
-          return ms;
-        },
+        () => gitApplyMs(lastPatch, root),
       );
       rows.push(
         row(
