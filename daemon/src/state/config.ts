@@ -13,7 +13,7 @@ export const ConfigFile = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]*\/.+$/, 'model must look like "openai/gpt-4o-mini"')
       .optional(),
-    mode: PolicyMode.optional(),
+    mode: PolicyMode().optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
     /** Silence limit of a model call (ms): before it starts answering and between streamed events. Default 60 s. */
     modelIdleTimeoutMs: z.number().int().positive().optional(),
