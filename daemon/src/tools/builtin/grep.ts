@@ -26,6 +26,11 @@ export interface GrepToolOptions {
    * the view can tell which files those are (WorkspaceView.isReal); everything else in process.
    */
   rg?: string | null;
+  /**
+   * With rg: let it walk a folder's real tree itself (default true; grep-rg-walk.ts), else hand it the
+   * walk's file lists (the path taken anyway when the rg walk does not apply).
+   */
+  rgWalks?: boolean;
 }
 
 /** Input of grep. */
@@ -99,6 +104,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           max: i.max_matches,
           stop: stop.signal,
           rg,
+          rgWalks: options.rgWalks ?? true,
           workers,
           maxLineChars: MAX_LINE_CHARS,
         });

@@ -18,7 +18,8 @@ export interface WalkOptions {
   signal?: AbortSignal;
 }
 
-interface Matcher {
+/** One .gitignore's rules and the folder it sits in (rules match paths relative to it). */
+export interface Matcher {
   base: string;
   ig: Ignore;
 }
@@ -99,7 +100,8 @@ async function listDir(view: WorkspaceView, dir: string, depth: number, inherite
   return { entries, matchers };
 }
 
-async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Promise<void> {
+/** Adds the .gitignore of `dir` (read through the view), when there is one, to `into`. */
+export async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Promise<void> {
   try {
     const text = Buffer.from(await view.readFile(join(dir, '.gitignore'))).toString('utf8');
     into.push({ base: dir, ig: ignore().add(text) });
@@ -108,7 +110,8 @@ async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Pr
   }
 }
 
-function isIgnored(matchers: Matcher[], path: string, isDir: boolean): boolean {
+/** The walk's rule: ignored when any .gitignore on the way ignores it (each file on its own, nested `!` cannot re-include). */
+export function isIgnored(matchers: Matcher[], path: string, isDir: boolean): boolean {
   for (const m of matchers) {
     const rel = m.base ? path.slice(m.base.length + 1) : path;
     if (m.ig.ignores(isDir ? `${rel}/` : rel)) return true;
