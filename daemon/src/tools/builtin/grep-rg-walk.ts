@@ -1,94 +1,149 @@
-// grep over a folder with rg walking the person's real tree itself (rg on explicit file lists is ~1.5×
-// slower than rg walking, and the walk in JavaScript came on top). rg is told to ignore nothing but
-// `.git` and the folders .gitignore excludes (it never reads a .gitignore: its rules differ from the
-// walk's), never follows a link, and sorts its output by path (one thread, lines streamed in the walk's
-// order, so it is stopped once the first files hold the lines wanted). What it finds counts only for a
-// file the walk would have handed to rg (grep-scan.ts: listed through the view, not ignored, the
-// person's own) that is still a regular file at that path now (WorkspaceView.realFiles); links and the
-// layer's files are searched in process, as before. The result is the explicit-list path's, line for line.
+// grep over a folder with rg walking the person's real tree itself: rg given explicit file lists is
+// ~1.5× slower than rg walking (docs/benchmarks.md#grep). rg reads no ignore file (its rules differ
+// from the walk's: nested `!`, .ignore, global excludes), skips only `.git` and the start folder's
+// ignored subfolders, never follows a link, and sorts its output by path: one thread, files in the
+// walk's order, so it is stopped once the first files hold the lines wanted. Beside it, grep's own walk
+// (walk.ts, through the view) runs as before and is the authority: a file rg reports counts only when
+// the walk handed it to rg too (listed by the view, not ignored, a regular file the view vouches is the
+// person's own: WorkspaceView.isReal) and it is still a regular file at that path, reached through no
+// link (WorkspaceView.realFiles) once rg is done with it; links and the layer's files are searched in
+// process, as before. So the lines are the explicit-list path's (grep-run.ts), in the same order.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { GrepPattern } from './grep-pattern.js';
 import { parseRgRecord, rgPattern, rgSearchFlags } from './grep-rg.js';
 import type { GrepRun, GrepRunOptions } from './grep-run.js';
-import { scanForRg, walkOrder, type Scan } from './grep-scan.js';
+import { ignoredFolders, ODD_NAME, walkOrder } from './grep-scan.js';
 import { searchInProcess } from './grep-search.js';
 import type { GrepWorker } from './grep-worker.js';
 import { FileQueue } from './file-queue.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
+import { walk } from './walk.js';
 
-/** Lines rg found in the files that count, in rg's (the walk's) order; where it was stopped; its exit code. */
-interface RgWalked {
-  files: Array<{ path: string; lines: string[] }>;
-  found: number;
-  /** The last file rg printed a line of. */
-  last?: string;
-  stoppedAt?: string;
-  code: number | null;
-  records: number;
+/** One file's lines as rg printed them. */
+interface RgFile {
+  path: string;
+  lines: string[];
 }
 
 /**
  * The rg-walks search, or null when it does not apply (no rg or no real tree, a glob, a start that is
- * not its own canonical folder, a pattern rg cannot take, a name that could order or split rg's output
- * differently, rg refusing): the caller then takes the explicit-list path (grep-run.ts).
+ * not its own canonical folder, a pattern rg cannot take or refuses, a name rg could order or print
+ * differently): the caller then takes the explicit-list path.
  */
 export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker): Promise<GrepRun | null> {
-  const { view, stop } = o;
-  if (!o.rg || o.type !== 'dir' || o.glob !== undefined || !view.isReal || !view.realFiles) return null;
+  const { view, stop, max } = o;
+  const isReal = view.isReal?.bind(view);
+  const realFiles = view.realFiles?.bind(view);
+  if (!o.rg || o.type !== 'dir' || o.glob !== undefined || !isReal || !realFiles) return null;
   const source = rgPattern(o.pattern.source);
   if (source === null) return null;
   if ((await view.resolve(o.base).catch(() => null)) !== o.base) return null;
-  // rg starts at once, pruning only .git; its output waits (unread) until the scan says what counts.
-  let rg = startRg(o, source, o.pattern, []);
-  let scan: Scan | null;
+  const flags = rgSearchFlags(
+    { pattern: source, ignoreCase: o.pattern.ignoreCase, maxFileBytes: MAX_TEXT_FILE_BYTES },
+    max + 1,
+  );
+  const rg = startRg(o.rg, view.root, flags, o.base, await ignoredFolders(view, o.base));
+  // Stops the in-process side and the walk early (a fallback) without stopping the call.
+  const inner = new AbortController();
+  const onStop = () => inner.abort();
+  stop.addEventListener('abort', onStop, { once: true });
+  if (stop.aborted) inner.abort();
+
+  const eligible = new Set<string>(); // what the walk would have handed to rg, so far
+  const inProcess: string[] = [];
+  const procQueue = new FileQueue();
+  const proc = searchInProcess(view, procQueue, acquire, o.pattern.literal, max, inner.signal);
+  const kept: RgFile[] = [];
+  let found = 0;
+  let stopAt: string | undefined;
+  let walked: string | undefined; // the last path the walk yielded
+  let walkDone = false;
+  const pending: RgFile[] = [];
+  let next = 0;
+  const listings = new Map<string, Set<string> | null>();
+  const counts = (path: string): boolean => {
+    if (!eligible.has(path)) return false;
+    const slash = path.lastIndexOf('/');
+    const dir = slash < 0 ? '' : path.slice(0, slash);
+    let names = listings.get(dir);
+    if (names === undefined) listings.set(dir, (names = realFiles(dir)));
+    return names?.has(path.slice(slash + 1)) ?? false;
+  };
+  // rg's files are decided in order, each once the walk has gone past it (or is done).
+  const decide = () => {
+    for (; next < pending.length && stopAt === undefined; next++) {
+      const f = pending[next];
+      if (!walkDone && (walked === undefined || walkOrder(f.path, walked) > 0)) return;
+      if (!counts(f.path)) continue;
+      kept.push(f);
+      found += f.lines.length;
+      if (found > max) {
+        stopAt = f.path; // the files after it come later in the walk's order
+        rg.child.kill('SIGKILL');
+      }
+    }
+  };
+  const reading = readRg(rg, o, (f) => {
+    pending.push(f);
+    decide();
+  });
+  let refused = false;
+  void reading.then(
+    (r) => (refused = r.code === 2 && r.records === 0),
+    () => undefined,
+  );
+
+  let total = 0;
+  let odd = false;
   try {
-    scan = await scanForRg(view, o.base, stop);
-  } catch (e) {
+    for await (const e of walk(view, o.base, { signal: inner.signal })) {
+      if (ODD_NAME.test(e.path.slice(e.path.lastIndexOf('/') + 1))) {
+        odd = true;
+        break;
+      }
+      walked = e.path;
+      if (!e.ignored && (e.type === 'file' || e.type === 'symlink')) {
+        total++;
+        if (e.type === 'file' && isReal(e.path)) eligible.add(e.path);
+        else procQueue.push(inProcess.push(e.path) - 1, e.path);
+      }
+      decide();
+      if (stopAt !== undefined && walkOrder(walked, stopAt) >= 0) break;
+      if (proc.found >= max || refused) break; // the first files in process hold `max` lines (later rg files cannot count)
+    }
+    walkDone = !odd && stopAt === undefined && proc.found < max && !refused && !inner.signal.aborted;
+    procQueue.close();
+    if (!walkDone) rg.child.kill('SIGKILL');
+    else decide();
+    if (odd) inner.abort();
+    const [inProc, r] = await Promise.all([proc.done, reading]);
+    if (odd || (r.code === 2 && r.records === 0 && !stop.aborted && (await refuses(o.rg, view.root, flags))))
+      return null;
+    // Both sides' files, merged in the walk's order.
+    const files = [...kept];
+    for (const [k, lines] of inProc.lines) files.push({ path: inProcess[k], lines });
+    files.sort((a, b) => walkOrder(a.path, b.path));
+    const lines = new Map<number, string[]>();
+    files.forEach((f, k) => lines.set(k, f.lines));
+    // Files rg searched: those the walk handed over, up to where rg was stopped.
+    const viaRg = stopAt === undefined ? eligible.size : countUpTo(eligible, stopAt);
+    return { lines, searched: viaRg + inProc.searched, inProcess: inProc.searched, total };
+  } finally {
+    procQueue.close();
     rg.child.kill('SIGKILL');
-    throw e;
+    stop.removeEventListener('abort', onStop);
   }
-  if (!scan) {
-    rg.child.kill('SIGKILL');
-    return null;
-  }
-  if (scan.excludes.length > 0) {
-    // Folders .gitignore excludes are not worth rg's reading (node_modules): again, without them.
-    rg.child.kill('SIGKILL');
-    rg = startRg(o, source, o.pattern, scan.excludes);
-  }
-  const queue = new FileQueue();
-  scan.inProcess.forEach((path, k) => queue.push(k, path));
-  queue.close();
-  const proc = searchInProcess(view, queue, acquire, o.pattern.literal, o.max, stop);
-  const [inProc, walked] = await Promise.all([proc.done, readRg(rg, o, scan)]);
-  if (walked.code === 2 && walked.records === 0 && !stop.aborted) return null; // rg refused: the other path decides
-  // Both sides' files, merged in the walk's order.
-  const byPath: Array<{ path: string; lines: string[] }> = [...walked.files];
-  for (const [k, lines] of inProc.lines) byPath.push({ path: scan.inProcess[k], lines });
-  byPath.sort((a, b) => walkOrder(a.path, b.path));
-  const lines = new Map<number, string[]>();
-  byPath.forEach((f, k) => lines.set(k, f.lines));
-  // Files rg had searched: all of them, or those up to where it was stopped (the line limit, a cancel).
-  const upTo = walked.stoppedAt ?? (stop.aborted ? walked.last : undefined);
-  const rgSearched =
-    walked.stoppedAt === undefined && !stop.aborted
-      ? scan.eligible.size
-      : upTo === undefined
-        ? 0
-        : countUpTo(scan.eligible, upTo);
-  return { lines, searched: rgSearched + inProc.searched, inProcess: inProc.searched, total: scan.total };
 }
 
-/** A started rg: its output paused until read, and how it ended (listened for from the start: it may end before it is read). */
+/** A started rg and how it ended (listened for from the start: it may end before its output is read). */
 interface Started {
   child: ChildProcess;
   ended: Promise<number | null>;
 }
 
-function startRg(o: GrepRunOptions, source: string, pattern: GrepPattern, excludes: readonly string[]): Started {
+function startRg(rg: string, root: string, flags: string[], base: string, excludes: readonly string[]): Started {
   const args = [
-    ...rgSearchFlags({ pattern: source, ignoreCase: pattern.ignoreCase, maxFileBytes: MAX_TEXT_FILE_BYTES }, o.max + 1),
-    '--no-ignore', // .gitignore is the walk's to apply (grep-scan.ts); rg reads no ignore file at all
+    ...flags,
+    '--no-ignore', // .gitignore is the walk's to apply; rg reads no ignore file at all
     '--hidden',
     '--no-follow',
     '--sort=path',
@@ -96,59 +151,37 @@ function startRg(o: GrepRunOptions, source: string, pattern: GrepPattern, exclud
     '--glob=!.git',
     ...excludes.map((d) => `--glob=!/${d}`),
     '--',
-    o.base === '' ? '.' : o.base,
+    base === '' ? '.' : base,
   ];
-  const child = spawn(o.rg!, args, { cwd: o.view.root, stdio: ['ignore', 'pipe', 'ignore'] });
-  child.stdout.pause();
+  const child = spawn(rg, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
   const ended = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', resolve);
   });
-  ended.catch(() => undefined); // a run killed for a second one is never read
+  ended.catch(() => undefined);
   return { child, ended };
 }
 
-/** Reads rg's sorted output: each file's lines kept when the file counts, rg killed once max + 1 lines are kept. */
-async function readRg({ child, ended }: Started, o: GrepRunOptions, scan: Scan): Promise<RgWalked> {
-  const out: RgWalked = { files: [], found: 0, code: null, records: 0 };
-  const realFiles = new Map<string, Set<string> | null>();
-  const counts = (path: string): boolean => {
-    if (!scan.eligible.has(path)) return false;
-    const slash = path.lastIndexOf('/');
-    const dir = slash < 0 ? '' : path.slice(0, slash);
-    let names = realFiles.get(dir);
-    if (names === undefined) realFiles.set(dir, (names = o.view.realFiles!(dir)));
-    return names?.has(path.slice(slash + 1)) ?? false;
-  };
-  const strip = o.base === '' ? 2 : 0; // rg names files below "." as "./path"
-  let current: { path: string; lines: string[] } | undefined;
-  const finish = () => {
-    if (!current) return;
-    if (counts(current.path)) {
-      out.files.push(current);
-      out.found += current.lines.length;
-      if (out.found > o.max) {
-        out.stoppedAt = current.path;
-        child.kill('SIGKILL'); // the files after this one come later in the walk's order
-      }
-    }
-    current = undefined;
-  };
+/** Streams rg's files to `onFile` as each one's lines are complete; its exit code and the records read. */
+async function readRg(
+  { child, ended }: Started,
+  o: GrepRunOptions,
+  onFile: (f: RgFile) => void,
+): Promise<{ code: number | null; records: number }> {
+  const strip = o.base === '' ? 2 : 0; // rg names the files below "." as "./path"
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let records = 0;
+  let current: RgFile | undefined;
   const take = (record: Buffer) => {
-    out.records++;
-    if (out.stoppedAt !== undefined) return;
+    records++;
     const parsed = parseRgRecord(record, decoder, o.maxLineChars);
     if (!parsed) return;
     const path = parsed[0].slice(strip);
-    out.last = path;
-    const line = strip ? parsed[1].slice(strip) : parsed[1];
     if (current?.path !== path) {
-      finish();
-      if (out.stoppedAt !== undefined) return;
+      if (current) onFile(current);
       current = { path, lines: [] };
     }
-    current.lines.push(line);
+    current.lines.push(strip ? parsed[1].slice(strip) : parsed[1]);
   };
   const kill = () => child.kill('SIGKILL');
   o.stop.addEventListener('abort', kill, { once: true });
@@ -163,18 +196,26 @@ async function readRg({ child, ended }: Started, o: GrepRunOptions, scan: Scan):
     }
     rest = Buffer.from(buf);
   });
-  child.stdout!.resume();
   try {
-    out.code = await ended; // 'close': the output is all read
+    const code = await ended; // 'close': all the output is read
+    if (rest.length) take(rest);
+    if (current) onFile(current);
+    return { code, records };
   } finally {
     o.stop.removeEventListener('abort', kill);
   }
-  if (rest.length) take(rest);
-  finish();
-  return out;
 }
 
-/** Files of the set at or before `last` in the walk's order (those rg had searched when it was stopped). */
+/** Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. */
+function refuses(rg: string, root: string, flags: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(rg, [...flags, '--', '/dev/null'], { cwd: root, stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('close', (code) => resolve(code === 2));
+  });
+}
+
+/** Files of the set at or before `last` in the walk's order. */
 function countUpTo(files: Set<string>, last: string): number {
   let n = 0;
   for (const f of files) if (walkOrder(f, last) <= 0) n++;
