@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseRgRecord, rgPattern, rgSearchFlags } from './grep-rg.js';
 import type { GrepRun, GrepRunOptions } from './grep-run.js';
-import { ignoredFolders, ODD_NAME, walkOrder } from './grep-scan.js';
+import { ODD_NAME, rgParts, walkOrder } from './grep-scan.js';
 import { searchInProcess } from './grep-search.js';
 import type { GrepWorker } from './grep-worker.js';
 import { FileQueue } from './file-queue.js';
@@ -41,7 +41,12 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     { pattern: source, ignoreCase: o.pattern.ignoreCase, maxFileBytes: MAX_TEXT_FILE_BYTES },
     max + 1,
   );
-  const rg = startRg(o.rg, view.root, flags, o.base, await ignoredFolders(view, o.base));
+  // Two rg processes at once over the two halves of the tree (each is one thread: --sort); the second's
+  // output is read once the first is done.
+  const rgs = (await rgParts(view, o.base)).map((paths) => startRg(o.rg!, view.root, flags, paths));
+  const killAll = () => {
+    for (const r of rgs) r.child.kill('SIGKILL');
+  };
   // Stops the in-process side and the walk early (a fallback) without stopping the call.
   const inner = new AbortController();
   const onStop = () => inner.abort();
@@ -78,14 +83,25 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
       found += f.lines.length;
       if (found > max) {
         stopAt = f.path; // the files after it come later in the walk's order
-        rg.child.kill('SIGKILL');
+        killAll();
       }
     }
   };
-  const reading = readRg(rg, o, (f) => {
+  const onFile = (f: RgFile) => {
     pending.push(f);
     decide();
-  });
+  };
+  const reading = (async () => {
+    let code: number | null = null;
+    let records = 0;
+    for (const r of rgs) {
+      const one = await readRg(r, o, onFile);
+      records += one.records;
+      if (one.code === 2 || code === null) code = one.code;
+      if (stopAt !== undefined) break;
+    }
+    return { code, records };
+  })();
   let refused = false;
   void reading.then(
     (r) => (refused = r.code === 2 && r.records === 0),
@@ -112,7 +128,7 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     }
     walkDone = !odd && stopAt === undefined && proc.found < max && !refused && !inner.signal.aborted;
     procQueue.close();
-    if (!walkDone) rg.child.kill('SIGKILL');
+    if (!walkDone) killAll();
     else decide();
     if (odd) inner.abort();
     const [inProc, r] = await Promise.all([proc.done, reading]);
@@ -129,7 +145,7 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     return { lines, searched: viaRg + inProc.searched, inProcess: inProc.searched, total };
   } finally {
     procQueue.close();
-    rg.child.kill('SIGKILL');
+    killAll();
     stop.removeEventListener('abort', onStop);
   }
 }
@@ -140,7 +156,7 @@ interface Started {
   ended: Promise<number | null>;
 }
 
-function startRg(rg: string, root: string, flags: string[], base: string, excludes: readonly string[]): Started {
+function startRg(rg: string, root: string, flags: string[], paths: readonly string[]): Started {
   const args = [
     ...flags,
     '--no-ignore', // .gitignore is the walk's to apply; rg reads no ignore file at all
@@ -149,11 +165,13 @@ function startRg(rg: string, root: string, flags: string[], base: string, exclud
     '--sort=path',
     '--binary', // binary files as when named explicitly ("binary file matches", never their lines)
     '--glob=!.git',
-    ...excludes.map((d) => `--glob=!/${d}`),
     '--',
-    base === '' ? '.' : base,
+    ...paths,
   ];
   const child = spawn(rg, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+  // Someone listens from the start: Node drops the output of a child that exits unlistened to, and this
+  // run's output is read only once the run before it is done (the pipe holds it meanwhile: rg waits).
+  child.stdout.on('readable', () => undefined);
   const ended = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', resolve);
@@ -168,7 +186,6 @@ async function readRg(
   o: GrepRunOptions,
   onFile: (f: RgFile) => void,
 ): Promise<{ code: number | null; records: number }> {
-  const strip = o.base === '' ? 2 : 0; // rg names the files below "." as "./path"
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let records = 0;
   let current: RgFile | undefined;
@@ -176,6 +193,7 @@ async function readRg(
     records++;
     const parsed = parseRgRecord(record, decoder, o.maxLineChars);
     if (!parsed) return;
+    const strip = parsed[0].startsWith('./') ? 2 : 0; // rg names the files below "." as "./path"
     const path = parsed[0].slice(strip);
     if (current?.path !== path) {
       if (current) onFile(current);
@@ -187,17 +205,18 @@ async function readRg(
   o.stop.addEventListener('abort', kill, { once: true });
   if (o.stop.aborted) kill();
   let rest: Buffer = Buffer.alloc(0);
-  child.stdout!.on('data', (d: Buffer) => {
-    let buf = rest.length ? Buffer.concat([rest, d]) : d;
-    let nl: number;
-    while ((nl = buf.indexOf(0x0a)) >= 0) {
-      take(buf.subarray(0, nl));
-      buf = buf.subarray(nl + 1);
-    }
-    rest = Buffer.from(buf);
-  });
   try {
-    const code = await ended; // 'close': all the output is read
+    // Read to the end of the output (kept in the stream while the run waited its turn), then the exit code.
+    for await (const d of child.stdout! as AsyncIterable<Buffer>) {
+      let buf = rest.length ? Buffer.concat([rest, d]) : d;
+      let nl: number;
+      while ((nl = buf.indexOf(0x0a)) >= 0) {
+        take(buf.subarray(0, nl));
+        buf = buf.subarray(nl + 1);
+      }
+      rest = Buffer.from(buf);
+    }
+    const code = await ended;
     if (rest.length) take(rest);
     if (current) onFile(current);
     return { code, records };
