@@ -18,6 +18,12 @@ import { FileQueue } from './file-queue.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
 import { walk } from './walk.js';
 
+/**
+ * Entries the walk passes before the second rg starts (if the first has not stopped by then, or the walk
+ * reached its half): a pattern common near the start never pays a second spawn.
+ */
+const SECOND_AFTER = 2048;
+
 /** One file's lines as rg printed them. */
 interface RgFile {
   path: string;
@@ -41,12 +47,23 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     { pattern: source, ignoreCase: o.pattern.ignoreCase, maxFileBytes: MAX_TEXT_FILE_BYTES },
     max + 1,
   );
-  // Two rg processes at once over the two halves of the tree (each is one thread: --sort); the second's
-  // output is read once the first is done.
-  const rgs = (await rgParts(view, o.base)).map((paths) => startRg(o.rg!, view.root, flags, paths));
+  // Two rg processes over the two halves of the tree (each is one thread: --sort): the second starts once
+  // the walk is SECOND_AFTER entries in, or at its half; its output is read once the first is done.
+  const rgBin = o.rg;
+  const parts = await rgParts(view, o.base);
+  const rgs: Started[] = [];
+  const started: Array<(r: Started | null) => void> = [];
+  const turns = parts.map((_, i) => new Promise<Started | null>((resolve) => (started[i] = resolve)));
+  const start = (i: number) => {
+    if (rgs.length !== i) return;
+    rgs.push(startRg(rgBin, view.root, flags, parts[i]));
+    started[i](rgs[i]);
+  };
   const killAll = () => {
     for (const r of rgs) r.child.kill('SIGKILL');
+    for (const s of started) s(null); // a part not started by now is not wanted
   };
+  start(0);
   // Stops the in-process side and the walk early (a fallback) without stopping the call.
   const inner = new AbortController();
   const onStop = () => inner.abort();
@@ -94,7 +111,9 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   const reading = (async () => {
     let code: number | null = null;
     let records = 0;
-    for (const r of rgs) {
+    for (const turn of turns) {
+      const r = await turn;
+      if (!r) break;
       const one = await readRg(r, o, onFile);
       records += one.records;
       if (one.code === 2 || code === null) code = one.code;
@@ -109,6 +128,7 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   );
 
   let total = 0;
+  let seen = 0;
   let odd = false;
   try {
     for await (const e of walk(view, o.base, { signal: inner.signal })) {
@@ -117,6 +137,8 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
         break;
       }
       walked = e.path;
+      if (rgs.length === 1 && parts.length === 2 && (++seen >= SECOND_AFTER || walkOrder(walked, parts[1][0]) >= 0))
+        start(1);
       if (!e.ignored && (e.type === 'file' || e.type === 'symlink')) {
         total++;
         if (e.type === 'file' && isReal(e.path)) eligible.add(e.path);
@@ -129,7 +151,10 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     walkDone = !odd && stopAt === undefined && proc.found < max && !refused && !inner.signal.aborted;
     procQueue.close();
     if (!walkDone) killAll();
-    else decide();
+    else {
+      if (parts.length === 2) start(1);
+      decide();
+    }
     if (odd) inner.abort();
     const [inProc, r] = await Promise.all([proc.done, reading]);
     if (odd || (r.code === 2 && r.records === 0 && !stop.aborted && (await refuses(o.rg, view.root, flags))))
