@@ -46,9 +46,17 @@ const files: Record<string, string | Buffer> = {
   'bin.dat': Buffer.concat([Buffer.from('foo before\n'), Buffer.from([0, 1, 2]), Buffer.from('\nfoo after\n')]),
 };
 
-/** A grep call over `view`: rg walking ('walk'), rg on the walk's lists ('lists'), or in process ('proc'). */
-function grepper(view: WorkspaceView, how: 'walk' | 'lists' | 'proc') {
-  const tool = createGrepTool({ workers, rg: how === 'proc' ? null : loggedRg, rgWalks: how === 'walk' }) as Tool;
+/**
+ * A grep call over `view`: rg walking, one process ('walk') or two sharing the tree ('split'); rg on the
+ * walk's lists ('lists'); or in process ('proc').
+ */
+function grepper(view: WorkspaceView, how: 'walk' | 'split' | 'lists' | 'proc') {
+  const tool = createGrepTool({
+    workers,
+    rg: how === 'proc' ? null : loggedRg,
+    rgWalks: how === 'walk' || how === 'split',
+    rgSplitFiles: how === 'split' ? 0 : Infinity,
+  }) as Tool;
   const agent = createToolRuntime({
     tools: [tool],
     policy: fakePolicy().policy,
@@ -130,13 +138,21 @@ const CASES: Record<string, unknown>[] = [
 describe.skipIf(!rg)('grep with rg walking the tree: the same lines as the walkâ€™s lists and as in process', () => {
   it('over ignore files rg reads differently, hidden files, links, binary files and odd orders, at every cut', async () => {
     const view = await ws.open().view('s1', ws.root);
-    const [viaWalk, viaLists, inProc] = [grepper(view, 'walk'), grepper(view, 'lists'), grepper(view, 'proc')];
+    const [viaWalk, viaSplit, viaLists, inProc] = [
+      grepper(view, 'walk'),
+      grepper(view, 'split'),
+      grepper(view, 'lists'),
+      grepper(view, 'proc'),
+    ];
     for (const c of CASES) {
       const [walked, listed] = [walks(), listRuns()];
       const a = await viaWalk(c);
-      // The path under test was taken: rg walked, and no rg was given lists.
+      const split = await viaSplit(c);
+      // The path under test was taken: rg walked (two processes when split and nothing stops it early),
+      // and no rg was given lists.
       expect(listRuns() - listed).toBe(0);
-      expect(walked + (c.max_matches === undefined ? 1 : 0)).toBeLessThanOrEqual(walks());
+      expect(walked + (c.max_matches === undefined ? 2 : 0)).toBeLessThanOrEqual(walks());
+      expect({ c, split }).toEqual({ c, split: a });
       expect({ c, a }).toEqual({ c, a: await viaLists(c) });
       expect({ c, a }).toEqual({ c, a: await inProc(c) });
     }
@@ -180,9 +196,15 @@ describe.skipIf(!rg)('grep with rg walking the tree: the same lines as the walkâ
       { glob: 'secret/**', rule: 'project:deny path=secret/**' }, // the folder is "SeCret"
       { glob: 'PRIVATE', rule: 'project:deny path=PRIVATE' }, // the folder itself, not its files
     ]);
-    const [viaWalk, viaLists, inProc] = [grepper(denied, 'walk'), grepper(denied, 'lists'), grepper(denied, 'proc')];
+    const [viaWalk, viaSplit, viaLists, inProc] = [
+      grepper(denied, 'walk'),
+      grepper(denied, 'split'),
+      grepper(denied, 'lists'),
+      grepper(denied, 'proc'),
+    ];
     for (const c of CASES.filter((c) => c.path !== 'src/sub')) {
       const a = await viaWalk(c);
+      expect({ c, split: await viaSplit(c) }).toEqual({ c, split: a });
       expect({ c, a }).toEqual({ c, a: await viaLists(c) });
       expect({ c, a }).toEqual({ c, a: await inProc(c) });
     }
@@ -202,15 +224,16 @@ describe.skipIf(!rg)('grep with rg walking the tree: the same lines as the walkâ
     writeFileSync(path.join(ws.root, 'odd', '\uFF5Ea.ts'), 'foo fullwidth tilde a\n');
     writeFileSync(path.join(ws.root, 'odd', '\uFF5Eb.ts'), 'foo fullwidth tilde b\n');
     const view = await ws.open().view('s1', ws.root);
-    const [viaWalk, inProc] = [grepper(view, 'walk'), grepper(view, 'proc')];
+    const [viaWalk, viaSplit, inProc] = [grepper(view, 'walk'), grepper(view, 'split'), grepper(view, 'proc')];
     for (const c of [{ pattern: 'foo' }, { pattern: 'foo', path: 'odd', max_matches: 1 }]) {
       const a = await viaWalk(c);
+      expect({ c, split: await viaSplit(c) }).toEqual({ c, split: a });
       expect({ c, a }).toEqual({ c, a: await inProc(c) });
     }
     expect(await viaWalk({ pattern: 'foo', path: 'odd', max_matches: 1 })).toMatch(
       /^odd\/\u{1F600}\.ts:1: foo emoji\n/u,
     );
-    expect(listRuns()).toBeGreaterThanOrEqual(3); // each call ended on the lists path (rg without --sort)
+    expect(listRuns()).toBeGreaterThanOrEqual(5); // each call ended on the lists path (rg without --sort)
   });
 
   it('a folder swapped for a link to outside while rg walks: what rg reads through it is dropped', async () => {

@@ -24,6 +24,24 @@ import { walk } from './walk.js';
  */
 const SECOND_AFTER = 2048;
 
+/**
+ * Trees at least this big (files the last walk of the same folder found) are searched by two rg
+ * processes: below it the second spawn (fork of the daemon, ~8 ms on its thread) costs more than it
+ * saves (measured: docs/benchmarks.md#grep). The size only ever changes the speed, never the result.
+ */
+const SPLIT_FILES = 8000;
+const MAX_SIZES = 64;
+/** Files found by the last walk of a folder (its view's root and the start), most recent last. */
+const sizes = new Map<string, number>();
+
+function noteSize(key: string, files: number, complete: boolean): void {
+  const known = sizes.get(key) ?? 0;
+  if (!complete && files <= known) return;
+  sizes.delete(key);
+  sizes.set(key, files);
+  if (sizes.size > MAX_SIZES) sizes.delete(sizes.keys().next().value!);
+}
+
 /** One file's lines as rg printed them. */
 interface RgFile {
   path: string;
@@ -50,7 +68,11 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   // Two rg processes over the two halves of the tree (each is one thread: --sort): the second starts once
   // the walk is SECOND_AFTER entries in, or at its half; its output is read once the first is done.
   const rgBin = o.rg;
-  const parts = await rgParts(view, o.base);
+  const sizeKey = `${view.root}\0${o.base}`;
+  const parts =
+    (sizes.get(sizeKey) ?? 0) >= (o.rgSplitFiles ?? SPLIT_FILES)
+      ? await rgParts(view, o.base)
+      : [[o.base === '' ? '.' : o.base]];
   const rgs: Started[] = [];
   const started: Array<(r: Started | null) => void> = [];
   const turns = parts.map((_, i) => new Promise<Started | null>((resolve) => (started[i] = resolve)));
@@ -167,6 +189,7 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     files.forEach((f, k) => lines.set(k, f.lines));
     // Files rg searched: those the walk handed over, up to where rg was stopped.
     const viaRg = stopAt === undefined ? eligible.size : countUpTo(eligible, stopAt);
+    noteSize(sizeKey, total, walkDone);
     return { lines, searched: viaRg + inProc.searched, inProcess: inProc.searched, total };
   } finally {
     procQueue.close();

@@ -28,6 +28,8 @@ export interface GrepRunOptions {
   rg: string | null;
   /** Let rg walk the real tree of a folder itself (grep-rg-walk.ts) rather than take the walk's file lists. */
   rgWalks?: boolean;
+  /** Files a folder's last walk must have found for two rg processes to share it (default 8,000; tests: 0). */
+  rgSplitFiles?: number;
   workers: GrepWorkers;
   maxLineChars: number;
 }

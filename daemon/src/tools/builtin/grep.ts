@@ -31,6 +31,8 @@ export interface GrepToolOptions {
    * walk's file lists (the path taken anyway when the rg walk does not apply).
    */
   rgWalks?: boolean;
+  /** Files a folder's last walk must have found for two rg processes to share it (default 8,000). */
+  rgSplitFiles?: number;
 }
 
 /** Input of grep. */
@@ -105,6 +107,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           stop: stop.signal,
           rg,
           rgWalks: options.rgWalks ?? true,
+          ...(options.rgSplitFiles !== undefined ? { rgSplitFiles: options.rgSplitFiles } : {}),
           workers,
           maxLineChars: MAX_LINE_CHARS,
         });
