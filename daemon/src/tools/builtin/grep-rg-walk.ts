@@ -26,7 +26,7 @@ const SECOND_AFTER = 2048;
 
 /**
  * Trees at least this big (files the last walk of the same folder found) are searched by two rg
- * processes: below it the second spawn (fork of the daemon, ~8 ms on its thread) costs more than it
+ * processes: below it the second spawn (fork of the daemon, ~7 ms of its thread per spawn in a profile) costs more than it
  * saves (measured: docs/benchmarks.md#grep). The size only ever changes the speed, never the result.
  */
 const SPLIT_FILES = 8000;
