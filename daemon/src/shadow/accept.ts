@@ -20,6 +20,11 @@ export interface AcceptOutcome {
   applied: { path: string; action: Action }[];
   conflicts: Conflict[];
   record: AcceptRecord | null;
+  /**
+   * Saves the layer and marks the journal `done`; run it after answering, under the session lock (see
+   * completeAccept). Never throws.
+   */
+  complete: () => Promise<void>;
 }
 
 export interface AcceptDeps {
@@ -88,7 +93,8 @@ export async function applyAccept(
 ): Promise<AcceptOutcome> {
   const { store, journal } = deps;
   const { ops, conflicts } = await plan(store, deps.git, selected, force);
-  if (ops.length === 0) return { acceptId: null, applied: [], conflicts, record: null };
+  if (ops.length === 0)
+    return { acceptId: null, applied: [], conflicts, record: null, complete: () => Promise.resolve() };
   const id = newAcceptId();
   const touched = [
     ...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])])),
@@ -176,7 +182,7 @@ export async function applyAccept(
     }
     for (const [i, o] of ops.entries()) {
       if (o.target.kind === 'write')
-        await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
+        o.staged = await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
       await breathe(i);
     }
     // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
@@ -245,7 +251,7 @@ async function removeEmptiedDir(store: LayerStore, w: RealWriter, dir: string): 
   }
 }
 
-/** After the real files: the layer follows, the journal records `applied` then `done`. */
+/** After the real files: the layer follows, the journal records `applied` (`done` comes with `complete`, after the answer). */
 async function finish(
   deps: AcceptDeps,
   record: AcceptRecord,
@@ -276,24 +282,34 @@ async function finish(
     );
   }
   store.m.accepts.push(record.id);
-  // The real files are accepted and the journal says so: a full disk now does not undo that — the layer is
-  // kept for the next save (or completed from the journal by the next open), and the accept succeeds.
-  try {
-    await store.save({ onFailure: 'keep' });
-    record.state = 'done';
-    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
-    await journal.write(record, { durable: false });
-  } catch (e) {
-    deps.logger?.warn(
-      `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
-    );
-  }
   return {
     acceptId: record.id,
     applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })),
     conflicts,
     record,
+    complete: () => completeAccept(deps, record),
   };
+}
+
+/**
+ * The layer saved, then the journal's `done`. Nothing the accept's answer reports waits for this: once
+ * `applied` is on disk the accept has happened (a crash before `done` leaves `applied`, which recovery
+ * completes without touching a file), so the caller may answer first, as long as it still holds the
+ * session lock (no other call sees the layer or the journal in between). Never throws: a full disk now
+ * does not undo the accept — the layer is kept for the next save (or completed from the journal by the
+ * next open).
+ */
+async function completeAccept(deps: AcceptDeps, record: AcceptRecord): Promise<void> {
+  try {
+    await deps.store.save({ onFailure: 'keep' });
+    record.state = 'done';
+    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
+    await deps.journal.write(record, { durable: false });
+  } catch (e) {
+    deps.logger?.warn(
+      `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
+    );
+  }
 }
 
 /** The layer follows the real files, then the journal records `applied` (the accept has happened once that is on disk). */
@@ -321,8 +337,9 @@ async function toApplied(
     record.files.push({ ...d, action: 'deleted', target: { type: 'none' } });
   });
   const all = [...touched, ...removedDirs.map((d) => d.path)];
-  for (const f of record.files) f.after = await store.captureBase(f.path);
   const opAt = byPath(ops);
+  for (const f of record.files)
+    f.after = (await writtenBase(store, opAt.get(f.path))) ?? (await store.captureBase(f.path));
   for (const f of record.files)
     f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
   const fileAt = new Map(record.files.map((f) => [f.path, f]));
@@ -331,6 +348,22 @@ async function toApplied(
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   record.state = 'applied';
   await journal.write(record);
+}
+
+/**
+ * What a path holds after this accept wrote it, without reading it back: the stored object it was staged
+ * from, with the staged temp's own inode and mtime — when the file there now is still that inode with that
+ * mtime and size (one lstat through a checked parent). Anything else (a link, bytes merged for this accept,
+ * a file the person changed or replaced since the rename) is captured from the file as it is; a change the
+ * person makes later shows as a new mtime or inode, so undo and recovery hash it and see their edit.
+ */
+async function writtenBase(store: LayerStore, o: Op | undefined): Promise<Base | null> {
+  const t = o?.target;
+  const st = o?.staged;
+  if (t?.kind !== 'write' || !t.stored || !st || st.size !== t.size) return null;
+  const now = store.real.lstatSync(itemPath(o.sel.item));
+  if (!now?.isFile() || now.ino !== st.ino || now.mtimeMs !== st.mtimeMs || now.size !== st.size) return null;
+  return { type: 'file', oid: t.oid, mode: now.mode & 0o7777, size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
 }
 
 /** The layer's state of some paths, for the journal: copies, since the layer changes its entries in place afterwards. */

@@ -4,6 +4,7 @@ import {
   createReadStream,
   createWriteStream,
   fchmodSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readlinkSync,
@@ -13,6 +14,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { typedFsError } from '../state/index.js';
@@ -160,14 +162,18 @@ export class RealWriter {
     return fd;
   }
 
-  /** Writes `source` to the temp `tmpRel` for `target` (created exclusively, never through a link), mode set. */
+  /**
+   * Writes `source` to the temp `tmpRel` for `target` (created exclusively, never through a link), mode set.
+   * Returns the temp's own metadata once written (its inode and mtime stay the same through the rename), or
+   * null for a link.
+   */
   async stage(
     tmpRel: string,
     target: string,
     source: Source,
     mode: number,
     create: ReadonlySet<string> | 'any' | null,
-  ): Promise<void> {
+  ): Promise<Stats | null> {
     const dirRel = parentOf(tmpRel);
     const dir = await this.dir(dirRel, target, create);
     this.guard(tmpRel);
@@ -177,7 +183,7 @@ export class RealWriter {
       const cut = this.opts.faults?.before('real.stage', this.fs.abs(tmpRel), bytes);
       if ('link' in source) {
         symlinkSync(source.link, file);
-        return;
+        return null;
       }
       const fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       try {
@@ -190,6 +196,7 @@ export class RealWriter {
         } else await pipeline(createReadStream(source.object), createWriteStream('', { fd, autoClose: false }));
         // After the bytes: a write clears set-user-ID and set-group-ID bits.
         fchmodSync(fd, mode & 0o7777);
+        return fstatSync(fd);
       } finally {
         closeSync(fd);
       }

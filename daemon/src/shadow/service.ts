@@ -20,7 +20,7 @@ import { commitCheckpoint, ensureRepo } from './history.js';
 import { listItems } from './changes.js';
 import { Journal } from './journal.js';
 import { LayerStore } from './layer.js';
-import { Mutex } from './mutex.js';
+import { type AnswerThen, Mutex } from './mutex.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
@@ -258,6 +258,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       await settle(s);
       return fn();
     });
+  /** Like `locked`, but the caller has its answer before `finish` runs (still under the lock). */
+  const lockedThen = <T>(s: Session, fn: () => Promise<AnswerThen<T>>): Promise<T> =>
+    s.lock.runThen(async () => {
+      await settle(s);
+      return fn();
+    });
 
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
     if (closed)
@@ -399,7 +405,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return locked(s, async () => {
+      return lockedThen(s, async () => {
         const selected = await selectItems(s.store, sel);
         // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
         s.unsettled = true;
@@ -440,9 +446,16 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
             },
           });
         }
-        await collect(s);
-        rewatchSoon(s.root);
-        return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
+        // The answer needs the journal's `applied` (on disk) and the audit entry (fdatasynced), both above; the
+        // layer's save, the journal's `done` and the compaction follow it, still under the session lock.
+        return {
+          value: { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts },
+          finish: async () => {
+            await r.complete();
+            await collect(s);
+            rewatchSoon(s.root);
+          },
+        };
       });
     },
 
