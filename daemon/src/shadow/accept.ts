@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
-import { removeEmptyDirs, rollBack } from './accept-restore.js';
+import { removeEmptyDirs, removeTemps, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
 import { typedFsError } from '../state/index.js';
 import type { Logger } from '../state/index.js';
@@ -130,13 +130,22 @@ export async function applyAccept(
   for (const p of touched)
     if (before[p].type === 'file' || before[p].type === 'symlink')
       restoreTemps[p] = tempFor(p, randomBytes(6).toString('hex'));
+  // A file a write replaces keeps a second name until after the answer (RealWriter.keep): journaled as a temp,
+  // so a roll-back or a recovery removes it like any other.
+  for (const o of ops)
+    if (o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'file')
+      o.keep = tempFor(itemPath(o.sel.item), randomBytes(6).toString('hex'));
   const record: AcceptRecord = {
     id,
     state: 'pending',
     time: new Date().toISOString(),
     by,
     force,
-    temps: [...ops.flatMap((o) => (o.tmp ? [o.tmp] : [])), ...Object.values(restoreTemps)],
+    temps: [
+      ...ops.flatMap((o) => (o.tmp ? [o.tmp] : [])),
+      ...Object.values(restoreTemps),
+      ...ops.flatMap((o) => (o.keep ? [o.keep] : [])),
+    ],
     restoreTemps,
     files: touched.map((p) => ({ path: p, action: '', before: before[p], target: targetOf(p) })),
     dirs,
@@ -195,8 +204,10 @@ export async function applyAccept(
       if (firstSet.has(o)) continue;
       const p = itemPath(o.sel.item);
       if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
-      if (o.target.kind === 'write') await w.commit(o.tmp!, p);
-      else if (o.target.kind === 'delete') await w.unlink(p);
+      if (o.target.kind === 'write') {
+        if (o.keep && !(await w.keep(p, o.keep))) o.keep = undefined;
+        await w.commit(o.tmp!, p);
+      } else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
       else await w.rmdir(p).catch(() => undefined);
       if (o.sel.item.oldPath) await w.unlink(o.sel.item.oldPath);
@@ -287,21 +298,42 @@ async function finish(
     applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })),
     conflicts,
     record,
-    complete: () => completeAccept(deps, record),
+    complete: () =>
+      completeAccept(
+        deps,
+        record,
+        ops.flatMap((o) => (o.keep ? [o.keep] : [])),
+      ),
   };
 }
 
 /**
- * The layer saved, then the journal's `done`. Nothing the accept's answer reports waits for this: once
- * `applied` is on disk the accept has happened (a crash before `done` leaves `applied`, which recovery
- * completes without touching a file), so the caller may answer first, as long as it still holds the
+ * The replaced files' second names removed (RealWriter.keep), the layer saved, then the journal's `done`.
+ * Nothing the accept's answer reports waits for this: once `applied` is on disk the accept has happened (a
+ * crash before `done` leaves `applied`, which recovery completes without touching a person's file, only
+ * removing the temps the record names), so the caller may answer first, as long as it still holds the
  * session lock (no other call sees the layer or the journal in between). Never throws: a full disk now
  * does not undo the accept — the layer is kept for the next save (or completed from the journal by the
  * next open).
  */
-async function completeAccept(deps: AcceptDeps, record: AcceptRecord): Promise<void> {
+async function completeAccept(deps: AcceptDeps, record: AcceptRecord, kept: string[]): Promise<void> {
+  // The replaced files' second names go first, while the journal still says `applied`: a crash in between, or a
+  // removal that fails (then `done` is not written), leaves them to recovery, which removes the record's temps.
+  let tempsGone = true;
+  if (kept.length > 0) {
+    const w = deps.writer();
+    try {
+      await removeTemps(w, kept);
+    } catch (e) {
+      tempsGone = false;
+      deps.logger?.warn(`shadow: accept ${record.id}: removing the replaced files' temps failed (${String(e)})`);
+    } finally {
+      await w.close();
+    }
+  }
   try {
     await deps.store.save({ onFailure: 'keep' });
+    if (!tempsGone) return;
     record.state = 'done';
     // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
     await deps.journal.write(record, { durable: false });
