@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
-import { removeEmptyDirs, removeTemps, rollBack } from './accept-restore.js';
+import { removeEmptyDirs, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
 import { typedFsError } from '../state/index.js';
 import type { Logger } from '../state/index.js';
@@ -323,7 +323,10 @@ async function completeAccept(deps: AcceptDeps, record: AcceptRecord, kept: stri
   if (kept.length > 0) {
     const w = deps.writer();
     try {
-      await removeTemps(w, kept);
+      for (const [i, t] of kept.entries()) {
+        await w.removeTemp(t);
+        await breathe(i);
+      }
     } catch (e) {
       tempsGone = false;
       deps.logger?.warn(`shadow: accept ${record.id}: removing the replaced files' temps failed (${String(e)})`);

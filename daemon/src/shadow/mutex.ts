@@ -25,7 +25,12 @@ export class Mutex {
     const work = async () => {
       const r = await fn();
       answer(r.value);
-      await r.finish?.().catch(() => undefined);
+      if (!r.finish) return;
+      // On a later turn of the event loop (a timer): the caller's continuation — a JSON-RPC response, which
+      // vscode-jsonrpc writes to its socket from a setImmediate — goes out first, so synchronous work in
+      // `finish` never holds the answer back.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      await r.finish().catch(() => undefined);
     };
     const next = this.tail.then(work, work);
     this.tail = next.catch(() => undefined);
