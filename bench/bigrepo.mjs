@@ -240,12 +240,15 @@ export async function run() {
     const c = await connectSocket(d.socketPath);
     try {
       await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
-      const s = await c.request({ method: 'session/create' }, { workspace: root });
       let lastPatch = '';
       for (const [label, paths] of [
         ['50 files (48 new, in new folders)', edited],
         ['50 existing files edited', existingFiles()],
       ]) {
+        // A session per set: an undo puts the accepted changes back in review, so in one session the second
+        // set's accept (of everything pending) also wrote the first set's 50 files — 99 files against a
+        // 50-file patch, in the runs before 2026-12-02 (now checked every round).
+        const s = await c.request({ method: 'session/create' }, { workspace: root });
         const patch = path.join(top, 'edit.patch');
         const agentEdits = async () => {
           model.push({ toolCalls: writes(paths) }, { text: ['done'] });
@@ -262,8 +265,12 @@ export async function run() {
           async () => {
             await agentEdits();
             const t0 = performance.now();
-            await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+            const r = await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
             const ms = performance.now() - t0;
+            if (r.applied.length !== paths.length)
+              throw new Error(
+                `bigrepo: the accept wrote ${r.applied.length} files, not the ${paths.length} of the patch`,
+              );
             await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
             return ms;
           },

@@ -1,8 +1,8 @@
-// Issue 20 (accept ≤ 2× `git apply`): a file an accept replaces keeps a second name — a temp the `pending`
-// journal names — through the rename over it, so ext4 frees its blocks when that temp goes after the answer,
-// not inside the rename. Nothing of it may show afterwards, a failed link changes nothing, and a crash
-// in between is covered by recovery (crash-recovery.test.ts: no temp left after a kill mid-accept).
-import { readdirSync, readFileSync } from 'node:fs';
+// Issue 20 (accept ≤ 2× `git apply`): a file an accept replaces keeps a second name — a hard link in a
+// private folder of the state dir — through the rename over it, so ext4 frees its blocks when that name goes
+// after the answer, not inside the rename. The workspace holds exactly the accepted files when the answer
+// comes (no name of ours in it), a refused link changes nothing, and names a crash left go at the next open.
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workspaceStateDir } from '../state/index.js';
@@ -18,48 +18,49 @@ const temps = () =>
   readdirSync(ws.root, { recursive: true })
     .map(String)
     .filter((n) => n.includes('.sbx-'));
+const sessionDir = () => path.join(workspaceStateDir(ws.stateDir, ws.root), 'shadow', 'sessions', 's1');
+const keepDir = () => path.join(sessionDir(), 'keep');
+const kept = () => {
+  try {
+    return readdirSync(keepDir()).map((n) => readFileSync(path.join(keepDir(), n), 'utf8'));
+  } catch {
+    return [];
+  }
+};
 const journals = (): AcceptRecord[] => {
-  const dir = path.join(workspaceStateDir(ws.stateDir, ws.root), 'shadow', 'sessions', 's1', 'accepts');
+  const dir = path.join(sessionDir(), 'accepts');
   return readdirSync(dir).map((n) => JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as AcceptRecord);
 };
 
-describe('accept keeps a replaced file under a journaled temp until after the answer', () => {
-  it('the old bytes sit under a temp the journal names while the accept renames; none is left afterwards', async () => {
+describe('accept keeps a replaced file under a second name in the state dir until after the answer', () => {
+  it('the old bytes sit in the keep folder while the accept renames; the answer finds the workspace exact', async () => {
     ws = makeWorkspace({ 'a.txt': 'old a\n', 'sub/b.txt': 'old b\n' }, { git: false });
-    const seen: { step: number; temps: Record<string, string>; journaled: string[] }[] = [];
-    const svc = ws.open({
-      onAcceptStep: (step) => {
-        const now: Record<string, string> = {};
-        for (const p of temps()) now[p] = read(p);
-        seen.push({ step, temps: now, journaled: journals()[0]?.temps ?? [] });
-      },
-    });
+    const seen: string[][] = [];
+    const svc = ws.open({ onAcceptStep: () => void seen.push(kept().sort()) });
     const v = await svc.view('s1', ws.root);
     await v.writeFile('a.txt', 'new a\n');
     await v.writeFile('sub/b.txt', 'new b\n');
     await v.writeFile('c.txt', 'new c\n');
+    const inode = statSync(path.join(ws.root, 'a.txt')).ino;
     const r = await svc.accept(t(), ALL, 'me');
-    expect(r.applied.map((a) => a.path).sort()).toEqual(['a.txt', 'c.txt', 'sub/b.txt']);
-    // Right after a.txt's rename (step 0): its old bytes under `.a.txt.sbx-<hex>.tmp`, named by the pending record.
-    const first = seen[0];
-    const kept = Object.entries(first.temps).filter(([p]) => /^\.a\.txt\.sbx-[0-9a-f]+\.tmp$/.test(p));
-    expect(kept).toHaveLength(1);
-    expect(kept[0][1]).toBe('old a\n');
-    expect(first.journaled).toContain(kept[0][0]);
-    // A new file (c.txt) has nothing to keep.
-    expect(Object.keys(seen.at(-1)!.temps).some((p) => p.startsWith('.c.txt.'))).toBe(false);
-    // The session's next call waits for the work after the answer: the temps are gone, the journal says done.
-    await svc.status(t());
+    // At the answer: the accepted files and nothing else of ours in the workspace.
     expect(temps()).toEqual([]);
-    expect(journals().map((j) => j.state)).toEqual(['done']);
     expect([read('a.txt'), read('sub/b.txt'), read('c.txt')]).toEqual(['new a\n', 'new b\n', 'new c\n']);
+    expect(r.applied.map((a) => a.path).sort()).toEqual(['a.txt', 'c.txt', 'sub/b.txt']);
+    // While it renamed (items in path order: a.txt, c.txt, sub/b.txt), the replaced files were kept, the new one not.
+    expect(seen).toEqual([['old a\n'], ['old a\n'], ['old a\n', 'old b\n']]);
+    expect(statSync(path.join(ws.root, 'a.txt')).ino).not.toBe(inode);
+    // The session's next call waits for the work after the answer: the kept names are gone, the journal says done.
+    await svc.status(t());
+    expect(kept()).toEqual([]);
+    expect(journals().map((j) => j.state)).toEqual(['done']);
     // Undo puts the exact old bytes back (the after state it checks against is the staged file's own).
     await svc.undo(t(), 'me');
     expect([read('a.txt'), read('sub/b.txt')]).toEqual(['old a\n', 'old b\n']);
     expect(temps()).toEqual([]);
   });
 
-  it('a link that cannot be made (EPERM, a full disk) changes nothing: the rename replaces the file as before', async () => {
+  it('a link that cannot be made (EPERM, another file system) changes nothing: the rename replaces the file', async () => {
     ws = makeWorkspace({ 'a.txt': 'old a\n' }, { git: false });
     let refused = 0;
     const svc = ws.open({
@@ -78,8 +79,23 @@ describe('accept keeps a replaced file under a journaled temp until after the an
     expect(refused).toBe(1);
     expect(read('a.txt')).toBe('new a\n');
     expect(temps()).toEqual([]);
+    expect(kept()).toEqual([]);
     expect(journals().map((j) => j.state)).toEqual(['done']);
     await svc.undo(t(), 'me');
+    expect(read('a.txt')).toBe('old a\n');
+  });
+
+  it('names a crash left in the keep folder go when the session opens again', async () => {
+    ws = makeWorkspace({ 'a.txt': 'old a\n' }, { git: false });
+    let svc = ws.open();
+    await (await svc.view('s1', ws.root)).writeFile('a.txt', 'new a\n');
+    await svc.close();
+    mkdirSync(keepDir(), { recursive: true });
+    linkSync(path.join(ws.root, 'a.txt'), path.join(keepDir(), 'left-by-a-crash'));
+    writeFileSync(path.join(keepDir(), 'another'), 'x');
+    svc = ws.open();
+    expect((await svc.status(t())).files.map((f) => f.path)).toEqual(['a.txt']);
+    expect(kept()).toEqual([]);
     expect(read('a.txt')).toBe('old a\n');
   });
 });

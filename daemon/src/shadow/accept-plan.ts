@@ -50,8 +50,8 @@ export interface Op {
   tmp?: string;
   /** The staged temp's metadata once written (the same inode and mtime after its rename). */
   staged?: Stats | null;
-  /** A temp name the replaced file is linked to before the rename (removed after the answer; see RealWriter.keep). */
-  keep?: string;
+  /** The replaced file's second name in the state dir, made before the rename (removed after the answer; RealWriter.keep). */
+  kept?: string;
 }
 
 export interface Conflict {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
@@ -130,22 +131,13 @@ export async function applyAccept(
   for (const p of touched)
     if (before[p].type === 'file' || before[p].type === 'symlink')
       restoreTemps[p] = tempFor(p, randomBytes(6).toString('hex'));
-  // A file a write replaces keeps a second name until after the answer (RealWriter.keep): journaled as a temp,
-  // so a roll-back or a recovery removes it like any other.
-  for (const o of ops)
-    if (o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'file')
-      o.keep = tempFor(itemPath(o.sel.item), randomBytes(6).toString('hex'));
   const record: AcceptRecord = {
     id,
     state: 'pending',
     time: new Date().toISOString(),
     by,
     force,
-    temps: [
-      ...ops.flatMap((o) => (o.tmp ? [o.tmp] : [])),
-      ...Object.values(restoreTemps),
-      ...ops.flatMap((o) => (o.keep ? [o.keep] : [])),
-    ],
+    temps: [...ops.flatMap((o) => (o.tmp ? [o.tmp] : [])), ...Object.values(restoreTemps)],
     restoreTemps,
     files: touched.map((p) => ({ path: p, action: '', before: before[p], target: targetOf(p) })),
     dirs,
@@ -205,7 +197,8 @@ export async function applyAccept(
       const p = itemPath(o.sel.item);
       if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
       if (o.target.kind === 'write') {
-        if (o.keep && !(await w.keep(p, o.keep))) o.keep = undefined;
+        // A file this write replaces keeps a second name in the state dir until after the answer.
+        if (before[p]?.type === 'file') o.kept = (await w.keep(p)) ?? undefined;
         await w.commit(o.tmp!, p);
       } else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
@@ -216,11 +209,21 @@ export async function applyAccept(
     }
     return await finish(deps, record, ops, touched, conflicts, w, abandon);
   } catch (e) {
+    dropKept(ops);
     if (e instanceof Abandoned) throw e.error;
     throw await abandon(e);
   } finally {
     await w.close();
   }
+}
+
+/** Removes the second names RealWriter.keep gave the replaced files (in the state dir; one left over goes when the session next opens). */
+function dropKept(ops: Op[]): void {
+  for (const o of ops)
+    if (o.kept) {
+      rmSync(o.kept, { force: true });
+      o.kept = undefined;
+    }
 }
 
 /** An accept already rolled back by `finish`: its error, to throw as it is. */
@@ -298,45 +301,33 @@ async function finish(
     applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })),
     conflicts,
     record,
-    complete: () =>
-      completeAccept(
-        deps,
-        record,
-        ops.flatMap((o) => (o.keep ? [o.keep] : [])),
-      ),
+    complete: () => completeAccept(deps, record, ops),
   };
 }
 
 /**
- * The replaced files' second names removed (RealWriter.keep), the layer saved, then the journal's `done`.
- * Nothing the accept's answer reports waits for this: once `applied` is on disk the accept has happened (a
- * crash before `done` leaves `applied`, which recovery completes without touching a person's file, only
- * removing the temps the record names), so the caller may answer first, as long as it still holds the
- * session lock (no other call sees the layer or the journal in between). Never throws: a full disk now
- * does not undo the accept — the layer is kept for the next save (or completed from the journal by the
- * next open).
+ * The replaced files' second names removed (RealWriter.keep: the old files' blocks are freed now), the layer
+ * saved, then the journal's `done`. Nothing the accept's answer reports waits for this: once `applied` is on
+ * disk the accept has happened (a crash before `done` leaves `applied`, which recovery completes without
+ * touching a person's file), and the workspace already holds exactly what was accepted — so the caller may
+ * answer first, as long as it still holds the session lock (no other call sees the layer or the journal in
+ * between). Never throws: a full disk now does not undo the accept — the layer is kept for the next save
+ * (or completed from the journal by the next open).
  */
-async function completeAccept(deps: AcceptDeps, record: AcceptRecord, kept: string[]): Promise<void> {
-  // The replaced files' second names go first, while the journal still says `applied`: a crash in between, or a
-  // removal that fails (then `done` is not written), leaves them to recovery, which removes the record's temps.
-  let tempsGone = true;
-  if (kept.length > 0) {
-    const w = deps.writer();
+async function completeAccept(deps: AcceptDeps, record: AcceptRecord, ops: Op[]): Promise<void> {
+  for (const [i, o] of ops.entries()) {
+    if (!o.kept) continue;
     try {
-      for (const [i, t] of kept.entries()) {
-        await w.removeTemp(t);
-        await breathe(i);
-      }
+      rmSync(o.kept, { force: true });
     } catch (e) {
-      tempsGone = false;
-      deps.logger?.warn(`shadow: accept ${record.id}: removing the replaced files' temps failed (${String(e)})`);
-    } finally {
-      await w.close();
+      // Left for the session's next open, which empties the folder.
+      deps.logger?.warn(`shadow: accept ${record.id}: cannot remove ${o.kept} (${String(e)})`);
     }
+    o.kept = undefined;
+    await breathe(i);
   }
   try {
     await deps.store.save({ onFailure: 'keep' });
-    if (!tempsGone) return;
     record.state = 'done';
     // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
     await deps.journal.write(record, { durable: false });

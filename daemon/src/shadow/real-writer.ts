@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -16,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { typedFsError } from '../state/index.js';
@@ -46,6 +48,8 @@ export function tempFor(rel: string, hex: string): string {
 export interface RealWriterOptions {
   /** Canonical relative prefixes that are shadowbox state (a state dir inside the workspace). */
   protectedPrefixes: string[];
+  /** A private folder in the state dir for `keep` (emptied when the session opens); none: `keep` does nothing. */
+  keepDir?: string;
   faults?: FaultHook;
 }
 
@@ -67,6 +71,7 @@ export interface RealWriterOptions {
 export class RealWriter {
   /** Open folder descriptors (O_DIRECTORY|O_NOFOLLOW), by workspace-relative path. */
   private readonly dirs = new Map<string, number>();
+  private keepDirMade = false;
 
   constructor(
     private readonly fs: RealFs,
@@ -216,23 +221,28 @@ export class RealWriter {
   }
 
   /**
-   * Gives the file at `rel` a second name, the temp `keepRel` beside it, before a rename replaces `rel`:
-   * the old file then outlives the rename, and freeing its blocks (ext4 does it inside the rename that
-   * drops its last name, ~0.1 ms a file here) moves to the temp's removal. False when the link is not
-   * made (no such file, a full disk, a file system without hard links): the rename frees it itself.
+   * Gives the file at `rel` a second name in the private `keepDir` (the state dir) before a rename replaces
+   * `rel`: the old file then outlives the rename, and freeing its blocks (ext4 does it inside the rename that
+   * drops its last name, ~0.1 ms a file here) moves to the removal of that name, after the answer. Nothing
+   * new appears in the workspace. Returns the name, or null when no link is made (no keep folder, another
+   * file system, no such file, a full disk): the rename then frees the file itself, as before.
    */
-  async keep(rel: string, keepRel: string): Promise<boolean> {
+  async keep(rel: string): Promise<string | null> {
+    const keepDir = this.opts.keepDir;
+    if (!keepDir) return null;
     this.guard(rel);
-    this.guard(keepRel);
     const dirRel = parentOf(rel);
     const dir = await this.dir(dirRel, rel);
+    const name = path.join(keepDir, randomBytes(8).toString('hex'));
     try {
-      this.opts.faults?.before('real.link', this.fs.abs(keepRel));
-      // link(2) never follows `rel` if it became a symlink: the temp is then that link, removed like one.
-      linkSync(this.path(dir, dirRel, baseName(rel)), this.path(dir, dirRel, baseName(keepRel)));
-      return true;
+      this.opts.faults?.before('real.link', name);
+      if (!this.keepDirMade) mkdirSync(keepDir, { recursive: true, mode: 0o700 });
+      this.keepDirMade = true;
+      // link(2) never follows `rel` if it became a symlink: the name then holds that link, removed like one.
+      linkSync(this.path(dir, dirRel, baseName(rel)), name);
+      return name;
     } catch {
-      return false;
+      return null;
     }
   }
 

@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -209,6 +209,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     });
     const lock = new Mutex();
     const protectedPrefixes = await protectedIn(root);
+    const keepDir = path.join(dir, 'keep');
     const s: Session = {
       id: sessionId,
       root,
@@ -219,9 +220,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         deps.logger.warn(`accept journal: ${file} does not parse; recovery leaves it and the accept it records alone`),
       ),
       view: new LayeredView(store, lock, protectedPrefixes, guardFor(root)),
-      writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
+      writer: () =>
+        new RealWriter(store.real, { protectedPrefixes, keepDir, ...(deps.faults ? { faults: deps.faults } : {}) }),
       unsettled: false,
     };
+    // Second names of files an accept replaced (RealWriter.keep) that a crash left: nothing needs them.
+    await rm(keepDir, { recursive: true, force: true });
     await recoverSession(s, deps);
     await collect(s);
     return s;
