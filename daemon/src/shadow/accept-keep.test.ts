@@ -5,6 +5,7 @@
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, isShadowboxError } from '../errors.js';
 import { workspaceStateDir } from '../state/index.js';
 import type { AcceptRecord } from './journal.js';
 import { makeWorkspace } from './test-support.js';
@@ -83,6 +84,21 @@ describe('accept keeps a replaced file under a second name in the state dir unti
     expect(journals().map((j) => j.state)).toEqual(['done']);
     await svc.undo(t(), 'me');
     expect(read('a.txt')).toBe('old a\n');
+  });
+
+  it('the after state is the written file itself: a same-size edit by the person right after the answer refuses undo', async () => {
+    ws = makeWorkspace({ 'a.txt': 'old a\n', 'b.txt': 'old b\n' }, { git: false });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'new a\n');
+    await v.writeFile('b.txt', 'new b\n');
+    const acc = await svc.accept(t(), ALL, 'me');
+    // Before the work after the answer has run: the same size, other bytes, in place (same inode).
+    writeFileSync(path.join(ws.root, 'a.txt'), 'MINE!\n');
+    const e = await svc.undo(t(), 'me').catch((x: unknown) => x);
+    expect(isShadowboxError(e, ErrorCodes.UndoRefused, 'changed_since_accept')).toBe(true);
+    expect((e as { data?: unknown }).data).toMatchObject({ acceptId: acc.acceptId, paths: ['a.txt'] });
+    expect([read('a.txt'), read('b.txt')]).toEqual(['MINE!\n', 'new b\n']);
   });
 
   it('names a crash left in the keep folder go when the session opens again', async () => {

@@ -364,8 +364,7 @@ async function toApplied(
   });
   const all = [...touched, ...removedDirs.map((d) => d.path)];
   const opAt = byPath(ops);
-  for (const f of record.files)
-    f.after = (await writtenBase(store, opAt.get(f.path))) ?? (await store.captureBase(f.path));
+  for (const f of record.files) f.after = writtenBase(opAt.get(f.path)) ?? (await store.captureBase(f.path));
   for (const f of record.files)
     f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
   const fileAt = new Map(record.files.map((f) => [f.path, f]));
@@ -378,18 +377,17 @@ async function toApplied(
 
 /**
  * What a path holds after this accept wrote it, without reading it back: the stored object it was staged
- * from, with the staged temp's own inode and mtime — when the file there now is still that inode with that
- * mtime and size (one lstat through a checked parent). Anything else (a link, bytes merged for this accept,
- * a file the person changed or replaced since the rename) is captured from the file as it is; a change the
- * person makes later shows as a new mtime or inode, so undo and recovery hash it and see their edit.
+ * from, with the staged file's own metadata (fstat after its bytes and mode; the rename keeps its inode and
+ * mtime). That is what the accept put there: if the person changes or replaces the file at any time after
+ * the rename, its inode, mtime or size differ from these, so undo, recovery and review hash it and see their
+ * edit (no read-back in between could make their change count as the accept's). A link, or bytes merged for
+ * this accept (not a stored object), are captured from the file instead.
  */
-async function writtenBase(store: LayerStore, o: Op | undefined): Promise<Base | null> {
+function writtenBase(o: Op | undefined): Base | null {
   const t = o?.target;
   const st = o?.staged;
-  if (t?.kind !== 'write' || !t.stored || !st || st.size !== t.size) return null;
-  const now = store.real.lstatSync(itemPath(o.sel.item));
-  if (!now?.isFile() || now.ino !== st.ino || now.mtimeMs !== st.mtimeMs || now.size !== st.size) return null;
-  return { type: 'file', oid: t.oid, mode: now.mode & 0o7777, size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
+  if (t?.kind !== 'write' || !t.stored || !st?.isFile() || st.size !== t.size) return null;
+  return { type: 'file', oid: t.oid, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
 /** The layer's state of some paths, for the journal: copies, since the layer changes its entries in place afterwards. */

@@ -139,12 +139,15 @@ export class RealWriter {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'ELOOP') throw this.notPlain(forPath, rel);
-      // Missing — or behind a symlink whose target is missing: the link is what to name.
-      if (code === 'ENOENT') {
+      const creatable = code === 'ENOENT' && rel !== '' && (create === 'any' || create?.has(rel) === true);
+      // Missing — or behind a symlink whose target is missing: the link is what to name. A folder this call
+      // may make is not walked here (an lstat per level, for each of an accept's new folders): its parent is
+      // opened checked below, and a link in its own place fails the open after the mkdir, which names it.
+      if (code === 'ENOENT' && !creatable) {
         const link = this.linkOnTheWay(forPath, rel);
         if (link) throw link;
       }
-      if (code !== 'ENOENT' || rel === '' || !(create === 'any' || create?.has(rel))) throw e;
+      if (!creatable) throw e;
       const parent = await this.dir(parentOf(rel), forPath, create);
       this.guard(rel);
       const made = this.path(parent, parentOf(rel), baseName(rel));
