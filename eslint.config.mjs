@@ -124,6 +124,15 @@ export default tseslint.config(
           ],
         },
       ],
+      // Importing the protocol builds no schema (define.ts, lazySchema): a module-level zod call would be built by
+      // every process that imports it.
+      'no-restricted-syntax': [
+        'error',
+        ...['Program >', 'Program > ExportNamedDeclaration >'].map((top) => ({
+          selector: `${top} VariableDeclaration > VariableDeclarator > CallExpression.init:not([callee.name=/^(lazySchema|defineRequest|defineNotification)$/]):has(Identifier[name='z'])`,
+          message: 'declare protocol schemas with lazySchema(() => …) so importing the protocol builds none',
+        })),
+      ],
     },
   },
   {

@@ -81,7 +81,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // Everything in the config is checked before any process or worker starts (a refusal leaks nothing).
   // MCP servers: config.json's "mcpServers" (the Claude Desktop / Cursor shape); they run on the host, so
   // their tools ask in review mode; one that fails to start is logged and offers no tools.
-  const servers = McpServersConfig.safeParse(config.mcpServers ?? {});
+  const servers = McpServersConfig().safeParse(config.mcpServers ?? {});
   if (!servers.success) {
     const issue = servers.error.issues[0];
     throw new ShadowboxError(

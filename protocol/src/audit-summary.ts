@@ -1,7 +1,6 @@
 // The gist of an audit entry for people: what happened and to what, per entry type. The daemon writes
 // the entries (each type's data is documented in docs/security.md); every client shows them through
 // this one function, so the terminal, `shadowbox audit show` and the web page read the same.
-import type { z } from 'zod';
 import type { AuditEntry } from './audit.js';
 
 /** One audit entry in words: a short verb phrase and its details (paths, decision, outcome, …). */
@@ -23,7 +22,7 @@ const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const names = (xs: string[], max = 6) => `${xs.slice(0, max).join(', ')}${xs.length > max ? `, … (${xs.length})` : ''}`;
 
 /** Summarizes one entry of the audit log (unknown types fall back to their scalar fields). */
-export function summarizeAuditEntry(e: z.infer<typeof AuditEntry>): AuditSummary {
+export function summarizeAuditEntry(e: AuditEntry): AuditSummary {
   const d = e.data;
   switch (e.type) {
     case 'tool.call': {

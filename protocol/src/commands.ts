@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRequest } from './define.js';
+import { defineRequest, lazySchema } from './define.js';
 import { Usage } from './agent-types.js';
 
 /** A slash command every client offers (ACP `available_commands_update` advertises the same list). */
@@ -54,7 +54,7 @@ export const SLASH_COMMANDS = [
 ] as const satisfies readonly SlashCommand[];
 
 /** Names of the session commands. */
-export const SlashCommandName = z.enum(SLASH_COMMANDS.map((c) => c.name) as [string, ...string[]]);
+export const SlashCommandName = lazySchema(() => z.enum(SLASH_COMMANDS.map((c) => c.name) as [string, ...string[]]));
 export type SlashCommandName = (typeof SLASH_COMMANDS)[number]['name'];
 
 /** Splits a prompt that starts with `/name` into a known command and its argument text; null when it is not one. */
@@ -69,47 +69,52 @@ export const SessionCommand = defineRequest({
   method: 'session/command',
   direction: 'clientToDaemon',
   doc: 'Runs one slash command of SLASH_COMMANDS in a session, as any client types it (`/accept src/a.ts#3f2a1c`): the daemon parses `args` the way the terminal does and answers with a text for people (markdown) plus the structured result of the method it stands for (`shadow/status`+`shadow/diff`, `shadow/accept`, `shadow/reject`, `shadow/undo`, `session/rewind`, `session/compact`, `session/configure`; `/init` runs a turn and answers when it ends). Commands that change the session (rewind, compact, mode, model, init) need the driver role.',
-  params: z.object({
-    sessionId: z.string(),
-    command: SlashCommandName,
-    args: z.string().max(10_000).default('').describe('Everything typed after the command name.'),
-  }),
-  result: z.object({
-    command: SlashCommandName,
-    text: z.string().describe('What happened, for people (markdown).'),
-    data: z.record(z.string(), z.unknown()).optional().describe('The result of the method the command stands for.'),
-  }),
+  params: () =>
+    z.object({
+      sessionId: z.string(),
+      command: SlashCommandName(),
+      args: z.string().max(10_000).default('').describe('Everything typed after the command name.'),
+    }),
+  result: () =>
+    z.object({
+      command: SlashCommandName(),
+      text: z.string().describe('What happened, for people (markdown).'),
+      data: z.record(z.string(), z.unknown()).optional().describe('The result of the method the command stands for.'),
+    }),
 });
 
 export const SessionRewind = defineRequest({
   method: 'session/rewind',
   direction: 'clientToDaemon',
   doc: "Sent by the driver: puts the session back to the end of an earlier turn. The conversation the model sees next ends there, and every shadow path a later turn changed holds again what it held then (the person's files do not change; nothing is accepted or undone). The later turns stay in the event log, marked by a `rewind` event; the shadow history gets a commit for the rewind. Refused while a turn runs (SessionBusy), for an unknown turn (InvalidParams, turn_not_found) and when there is nothing later (nothing_to_rewind).",
-  params: z.object({
-    sessionId: z.string(),
-    toTurn: z
-      .union([z.string(), z.number().int().nonnegative()])
-      .optional()
-      .describe(
-        'A turnId, or a turn number as clients show them (1 = the first prompt still in effect, 0 = before it); default: the turn before the last.',
-      ),
-  }),
-  result: z.object({
-    toTurn: z.string().nullable(),
-    rewound: z.array(z.string()),
-    files: z.array(z.string()).describe('Shadow paths put back.'),
-  }),
+  params: () =>
+    z.object({
+      sessionId: z.string(),
+      toTurn: z
+        .union([z.string(), z.number().int().nonnegative()])
+        .optional()
+        .describe(
+          'A turnId, or a turn number as clients show them (1 = the first prompt still in effect, 0 = before it); default: the turn before the last.',
+        ),
+    }),
+  result: () =>
+    z.object({
+      toTurn: z.string().nullable(),
+      rewound: z.array(z.string()),
+      files: z.array(z.string()).describe('Shadow paths put back.'),
+    }),
 });
 
 export const SessionCompact = defineRequest({
   method: 'session/compact',
   direction: 'clientToDaemon',
   doc: 'Sent by the driver (`/compact`): summarizes the older turns now with the session model, as happens by itself when the conversation nears the context window. The summary keeps the task, decisions, files touched, pending shadow changes and open questions; the full history stays in the event log and the audit log. Refused while a turn runs (SessionBusy) and when there is too little to summarize (InvalidParams, nothing_to_compact).',
-  params: z.object({ sessionId: z.string() }),
-  result: z.object({
-    compacted: z.number().int().describe('Messages the summary replaced.'),
-    tokensBefore: z.number().int(),
-    tokensAfter: z.number().int(),
-    usage: Usage.optional(),
-  }),
+  params: () => z.object({ sessionId: z.string() }),
+  result: () =>
+    z.object({
+      compacted: z.number().int().describe('Messages the summary replaced.'),
+      tokensBefore: z.number().int(),
+      tokensAfter: z.number().int(),
+      usage: Usage().optional(),
+    }),
 });

@@ -27,31 +27,71 @@ export interface NotificationDef<P extends z.ZodType> {
   readonly type: NotificationType<z.infer<P>>;
 }
 
-/** Declare a request; params are always one named object (ParameterStructures.byName). */
+/**
+ * How many schemas the protocol has built so far (through {@link lazySchema} and the definitions' `params` and
+ * `result`). A test reads it: importing the protocol builds none.
+ */
+export const schemaBuilds = { count: 0 };
+
+/**
+ * A schema built on its first use, then kept: `const Foo = lazySchema(() => z.object(…))`, used as `Foo()` and typed
+ * as `z.infer<ReturnType<typeof Foo>>`. Every schema of the protocol is declared this way or inside a definition's
+ * `params` / `result` thunk, so importing the protocol builds none: zod 4 builds a schema eagerly (each `.describe`,
+ * `.optional`, `.min` makes an instance with its own methods), and building all of them was ~15 ms of every CLI
+ * command's and the daemon's start, most of it for messages that process never sends or reads.
+ */
+export function lazySchema<T extends z.ZodType>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => {
+    if (built === undefined) {
+      built = build();
+      schemaBuilds.count++;
+    }
+    return built;
+  };
+}
+
+/** Declare a request; params are always one named object (ParameterStructures.byName). Its schemas are built on first use. */
 export function defineRequest<const M extends string, P extends z.ZodType, R extends z.ZodType>(def: {
   method: M;
   direction: MessageDirection;
   doc: string;
-  params: P;
-  result: R;
+  params: () => P;
+  result: () => R;
 }): RequestDef<P, R> & { method: M } {
+  const params = lazySchema(def.params);
+  const result = lazySchema(def.result);
   return {
     kind: 'request',
-    ...def,
+    method: def.method,
+    direction: def.direction,
+    doc: def.doc,
+    get params() {
+      return params();
+    },
+    get result() {
+      return result();
+    },
     type: new RequestType<z.infer<P>, z.infer<R>, ErrorData>(def.method, ParameterStructures.byName),
   };
 }
 
-/** Declare a notification; params are always one named object. */
+/** Declare a notification; params are always one named object. Its schema is built on first use. */
 export function defineNotification<const M extends string, P extends z.ZodType>(def: {
   method: M;
   direction: MessageDirection;
   doc: string;
-  params: P;
+  params: () => P;
 }): NotificationDef<P> & { method: M } {
+  const params = lazySchema(def.params);
   return {
     kind: 'notification',
-    ...def,
+    method: def.method,
+    direction: def.direction,
+    doc: def.doc,
+    get params() {
+      return params();
+    },
     type: new NotificationType<z.infer<P>>(def.method, ParameterStructures.byName),
   };
 }

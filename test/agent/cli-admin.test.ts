@@ -200,7 +200,7 @@ describe('shadowbox review, policy and audit commands', () => {
     const entries = json.stdout
       .trim()
       .split('\n')
-      .map((l) => AuditEntry.parse(JSON.parse(l)));
+      .map((l) => AuditEntry().parse(JSON.parse(l)));
     expect(entries.length).toBeGreaterThanOrEqual(3);
     expect(entries.every((e) => e.data.tool === 'write_file')).toBe(true);
 

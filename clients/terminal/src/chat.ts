@@ -332,7 +332,7 @@ export async function imagesIn(text: string, cwd: string): Promise<ImageBlock[]>
       .replace(/[?!,;:)]+$/, '')
       .replace(/\\ /g, ' ');
     const ext = /\.([a-z]+)$/i.exec(p)?.[1]?.toLowerCase();
-    const type = ext ? ImageMimeType.safeParse(IMAGE_TYPES[ext]) : null;
+    const type = ext ? ImageMimeType().safeParse(IMAGE_TYPES[ext]) : null;
     if (!type?.success) continue;
     const file = path.resolve(cwd, p);
     const st = await stat(file).catch(() => null);

@@ -168,8 +168,8 @@ const commands: Record<string, Command> = {
     async run(ctx, args) {
       const mode = args[0];
       if (!mode) return ctx.print(`mode ${ctx.session().mode}`);
-      const parsed = PolicyMode.safeParse(mode);
-      if (!parsed.success) return ctx.print(`the mode is ${PolicyMode.options.join(', ')}`);
+      const parsed = PolicyMode().safeParse(mode);
+      if (!parsed.success) return ctx.print(`the mode is ${PolicyMode().options.join(', ')}`);
       await ctx.client.request(SessionConfigure, { sessionId: ctx.session().sessionId, mode: parsed.data });
     },
   },

@@ -490,7 +490,7 @@ export class App {
       'select',
       { 'aria-label': 'mode', 'data-testid': 'mode' },
       // review first: the default mode.
-      ...['review' as const, ...PolicyMode.options.filter((m) => m !== 'review')].map((m) =>
+      ...['review' as const, ...PolicyMode().options.filter((m) => m !== 'review')].map((m) =>
         h('option', { value: m }, m),
       ),
     );

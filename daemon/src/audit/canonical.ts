@@ -1,10 +1,9 @@
 import type { AuditEntry } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import { canonicalize, sha256Hex } from '../canonical.js';
 
 export { sha256Hex };
 
-export type Entry = z.infer<typeof AuditEntry>;
+export type Entry = AuditEntry;
 
 /** RFC 8785 canonical JSON text: what hashes and signatures cover. */
 export function canonicalJson(value: unknown): string {

@@ -18,7 +18,7 @@ export function parseEntry(line: string): Entry | null {
   } catch {
     return null;
   }
-  const r = AuditEntry.safeParse(raw);
+  const r = AuditEntry().safeParse(raw);
   return r.success ? r.data : null;
 }
 

@@ -9,7 +9,6 @@ import {
 } from 'node:crypto';
 import { chmod, link, lstat, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import nacl from 'tweetnacl';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { fsyncDir, type Logger, writeFileAtomic } from '../state/index.js';
@@ -45,25 +44,29 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 function fromSeed(seed: Uint8Array): DaemonKey {
-  const pair = nacl.sign.keyPair.fromSeed(seed);
-  // Signing and verifying use node:crypto (~0.1 ms per signature here; tweetnacl took ~4–6 ms, inside every
-  // accept, reject and undo). Ed25519 is deterministic: the signatures are the bytes tweetnacl made.
+  // Everything uses node:crypto: signing and verifying (~0.1 ms per signature here; tweetnacl took ~4–6 ms,
+  // inside every accept, reject and undo) and deriving the public half from the seed (tweetnacl's pure-JS
+  // scalar multiplication was ~30 ms of the main thread on the first session after every start). Ed25519 is
+  // deterministic (RFC 8032): the public key and the signatures are the bytes tweetnacl made.
   const priv = createPrivateKey({
     key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
     format: 'der',
     type: 'pkcs8',
   });
-  const pub = createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, pair.publicKey]),
-    format: 'der',
-    type: 'spki',
-  });
+  const pub = createPublicKey(priv);
+  const spki = pub.export({ format: 'der', type: 'spki' });
+  if (
+    spki.length !== ED25519_SPKI_PREFIX.length + 32 ||
+    !spki.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX)
+  )
+    throw new ShadowboxError(ErrorCodes.AuditFailed, 'key_corrupt', 'the daemon key is not an Ed25519 key');
+  const publicKey = new Uint8Array(spki.subarray(ED25519_SPKI_PREFIX.length));
   const macKey = createHmac('sha256', seed).update('shadowbox-audit-entry-mac-v1').digest();
   const mac = (workspace: string, hash: string) =>
     createHmac('sha256', macKey).update(`${workspace}\0${hash}`).digest('hex');
   return {
-    keyId: sha256Hex(pair.publicKey).slice(0, 16),
-    publicKey: pair.publicKey,
+    keyId: sha256Hex(publicKey).slice(0, 16),
+    publicKey,
     mac,
     checkMac: (workspace, hash, tag) => {
       const want = Buffer.from(mac(workspace, hash), 'hex');
@@ -132,7 +135,7 @@ export async function loadOrCreateDaemonKey(stateDir: string, logger: Logger): P
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  const seed = nacl.randomBytes(32);
+  const seed = randomBytes(32);
   const key = fromSeed(seed);
   const body = {
     keytype: 'ed25519',

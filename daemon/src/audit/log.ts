@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import readline from 'node:readline';
 import type { AuditEntry, AuditVerify, ResultOf } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
 import { auditFiles, parseEntry } from './files.js';
@@ -20,7 +19,7 @@ export interface AuditLog extends AuditSink {
     tool?: string;
     type?: string;
     limit: number;
-  }): Promise<{ entries: z.infer<typeof AuditEntry>[] }>;
+  }): Promise<{ entries: AuditEntry[] }>;
   /** Verifies the log and the sessions' references to it; `strict` also fails on an unsigned tail. */
   verify(workspace: string, o?: { strict?: boolean }): Promise<ResultOf<typeof AuditVerify>>;
   /** Signs what is not yet signed (turn end, accept, undo): afterwards the unsigned tail is empty. */
@@ -85,7 +84,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     async query(p) {
       await writers.get(p.workspace)?.flushed();
       const { log } = auditFiles(deps.stateDir, p.workspace);
-      const out: z.infer<typeof AuditEntry>[] = [];
+      const out: AuditEntry[] = [];
       const rl = readline.createInterface({ input: createReadStream(log, { encoding: 'utf8' }), crlfDelay: Infinity });
       try {
         for await (const line of rl) {

@@ -77,7 +77,7 @@ async function seqAppearsLater(file: string, seq: number, fromLine: number): Pro
     if (++n <= fromLine) continue;
     if (!line.includes(`"seq":${seq}`)) continue;
     try {
-      const r = AuditEntry.safeParse(JSON.parse(line));
+      const r = AuditEntry().safeParse(JSON.parse(line));
       if (r.success && r.data.seq === seq) return true;
     } catch {
       /* not an entry */
@@ -147,7 +147,7 @@ export async function verifyLog(
       unauthenticated = [];
       return null;
     }
-    const parsed = AuditEntry.safeParse(raw);
+    const parsed = AuditEntry().safeParse(raw);
     if (!parsed.success) return bad({ seq: null, line: lineNo, reason: 'malformed_entry' });
     const e: Entry = parsed.data;
     entries++;

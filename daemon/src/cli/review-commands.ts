@@ -185,7 +185,7 @@ export function parseSelection(args: string[]): { paths: string[]; hunks: string
 /** The daemon's refusal to guess between sessions, as a list the person can pick from. */
 function ambiguity(e: unknown, verb: string): CliError | null {
   const err = e as { code?: unknown; data?: unknown };
-  const data = err?.code === ErrorCodes.SessionAmbiguous ? AmbiguousSessionsData.safeParse(err.data) : null;
+  const data = err?.code === ErrorCodes.SessionAmbiguous ? AmbiguousSessionsData().safeParse(err.data) : null;
   if (!data?.success) return null;
   const rows = data.data.sessions.map(
     (s) => `  ${s.sessionId}  ${s.title || '(no prompt yet)'}  (${plural(s.files, 'file')})`,

@@ -115,8 +115,8 @@ export async function runCommand(io: CliIo, argv: string[]): Promise<number> {
   if (!prompt) throw new CliError('give the prompt as an argument: shadowbox run "fix the failing test"', 2);
   if (values.session && values.continue) throw new CliError('give --session ID or --continue, not both', 2);
   const workspace = path.resolve(io.cwd, values.workspace ?? '.');
-  const parsedMode = values.mode === undefined ? undefined : PolicyMode.safeParse(values.mode);
-  if (parsedMode && !parsedMode.success) throw new CliError(`--mode must be ${PolicyMode.options.join(', ')}`, 2);
+  const parsedMode = values.mode === undefined ? undefined : PolicyMode().safeParse(values.mode);
+  if (parsedMode && !parsedMode.success) throw new CliError(`--mode must be ${PolicyMode().options.join(', ')}`, 2);
   const mode = parsedMode?.data;
   const client = await connectCli(io, {
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),

@@ -72,7 +72,7 @@ afterEach(async () => {
 
 async function start(servers: unknown) {
   const mcp = createMcpService({
-    servers: McpServersConfig.parse(servers),
+    servers: McpServersConfig().parse(servers),
     logger: memoryLogger(),
     clientInfo: { name: 'shadowbox-test', version: '0' },
     connectTimeoutMs: 3_000,

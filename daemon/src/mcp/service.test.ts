@@ -26,7 +26,7 @@ afterEach(async () => {
 
 async function startService(servers: unknown, opts: { connectTimeoutMs?: number; hostEnv?: NodeJS.ProcessEnv } = {}) {
   const logger = memoryLogger();
-  const mcp = createMcpService({ servers: McpServersConfig.parse(servers), logger, clientInfo, ...opts });
+  const mcp = createMcpService({ servers: McpServersConfig().parse(servers), logger, clientInfo, ...opts });
   services.push(mcp);
   await mcp.start();
   return { mcp, logger };
@@ -229,13 +229,16 @@ describe('MCP over stdio (real fixture server)', () => {
 describe('McpServersConfig', () => {
   it('accepts the Claude Desktop shape and refuses bad names and unknown keys', () => {
     expect(
-      McpServersConfig.parse({ fs: { command: 'npx', args: ['-y', 'srv'] }, web: { url: 'https://example.com/mcp' } }),
+      McpServersConfig().parse({
+        fs: { command: 'npx', args: ['-y', 'srv'] },
+        web: { url: 'https://example.com/mcp' },
+      }),
     ).toEqual({
       fs: { command: 'npx', args: ['-y', 'srv'], env: {} },
       web: { url: 'https://example.com/mcp', headers: {} },
     });
-    expect(McpServersConfig.safeParse({ 'Bad Name': { command: 'x' } }).success).toBe(false);
-    expect(McpServersConfig.safeParse({ a: { command: 'x', shell: true } }).success).toBe(false);
-    expect(McpServersConfig.safeParse({ a: { url: 'not a url' } }).success).toBe(false);
+    expect(McpServersConfig().safeParse({ 'Bad Name': { command: 'x' } }).success).toBe(false);
+    expect(McpServersConfig().safeParse({ a: { command: 'x', shell: true } }).success).toBe(false);
+    expect(McpServersConfig().safeParse({ a: { url: 'not a url' } }).success).toBe(false);
   });
 });

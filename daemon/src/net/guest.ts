@@ -1,9 +1,8 @@
 import type { PolicyMode } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import type { NetFetchService } from './fetch.js';
 import type { FetchAuthorizer, FetchVerdict, NetFetchRequest, NetFetchResponse } from './types.js';
 
-type Mode = z.infer<typeof PolicyMode>;
+type Mode = PolicyMode;
 
 /** The policy's decide(), narrowed to what a fetch asks: one host (or address) at one port. */
 export type FetchPolicyDecide = (q: {

@@ -1,12 +1,11 @@
 import type { PolicyRule } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import type { PolicyDecision, PolicyMode, PolicyQuery, ToolKind } from '../tools/index.js';
 import { describeRule, escapeGlob, matchPath, namesExactly, ruleMatches, targetsOf } from './match.js';
 
 // The query and verdict are the tool runtime's PolicyPort types: the policy implements that port.
 export type { PolicyDecision, PolicyMode, PolicyQuery } from '../tools/index.js';
 
-type Rule = z.infer<typeof PolicyRule>;
+type Rule = PolicyRule;
 
 /** Everything the decision depends on besides the call itself. */
 export interface PolicyInputs {

@@ -1,12 +1,11 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { PolicyRule } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import { canonicalHost, hostMatches, hostText } from '../net/index.js';
 import type { ToolKind, ToolTarget } from '../tools/index.js';
 import { matchCommand, simpleCommands } from './command.js';
 
-type Rule = z.infer<typeof PolicyRule>;
+type Rule = PolicyRule;
 
 // Compiled matchers are cached by pattern: decide() runs on every tool call.
 const cache = new Map<string, (s: string) => boolean>();

@@ -7,7 +7,7 @@ import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { workspaceStateDir, writeFileAtomic } from '../state/index.js';
 import { isValidHostPattern } from './match.js';
 
-type Rule = z.infer<typeof PolicyRule>;
+type Rule = PolicyRule;
 
 /**
  * One rule as stored. Strict: an unknown key (say `paths` for `path`) is an error, not silently
@@ -19,7 +19,7 @@ export const StoredRule = z
     id: z.string().min(1),
     action: z.enum(['allow', 'ask', 'deny']),
     tool: z.string().min(1).optional(),
-    kind: ToolKind.optional(),
+    kind: ToolKind().optional(),
     path: z.string().min(1).optional(),
     host: z.string().min(1).optional(),
     port: z.number().int().min(1).max(65535).optional(),

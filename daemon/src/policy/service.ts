@@ -1,6 +1,5 @@
 import { type PolicyList, PolicyRule } from '@shadowbox/protocol';
 import type { ResultOf } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import type { AuditSink } from '../audit/index.js';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
@@ -26,7 +25,7 @@ import {
   type StoredRule,
 } from './rules-file.js';
 
-type Rule = z.infer<typeof PolicyRule>;
+type Rule = PolicyRule;
 
 /** The permission policy as the daemon uses it: decisions, remembered answers, the project rules file. */
 export interface PolicyService {
@@ -113,7 +112,7 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
     const added: StoredRule[] = [];
     for (const [i, input] of add.entries()) {
       // The protocol edge validated this already; in-process callers get the same strict check.
-      const parsed = PolicyRule.safeParse(input);
+      const parsed = PolicyRule().safeParse(input);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const field = [

@@ -1,7 +1,6 @@
 import type { PolicyRule } from '@shadowbox/protocol';
-import type { z } from 'zod';
 
-type Rule = z.infer<typeof PolicyRule>;
+type Rule = PolicyRule;
 
 const EDITING_KINDS = new Set<string | undefined>(['edit', 'delete', 'move']);
 

@@ -147,8 +147,8 @@ export function registerCommandHandlers(table: HandlerTable, sessions: SessionMa
       case 'mode': {
         const live = sessions.get(p.sessionId);
         if (!args)
-          return done(`Mode: ${live.meta.mode} (one of ${PolicyMode.options.join(', ')}).`, { mode: live.meta.mode });
-        const mode = PolicyMode.safeParse(args);
+          return done(`Mode: ${live.meta.mode} (one of ${PolicyMode().options.join(', ')}).`, { mode: live.meta.mode });
+        const mode = PolicyMode().safeParse(args);
         if (!mode.success) throw badArgs('mode', `"${args}" is not a mode`);
         const info = await sessions.configure(p.sessionId, client, { mode: mode.data });
         return done(`Mode: ${info.mode}.`, { mode: info.mode });

@@ -26,7 +26,7 @@ export async function readEventLog(file: string): Promise<LogReadResult> {
   for (const line of buf.toString('utf8', 0, validBytes).split('\n')) {
     if (!line) continue;
     try {
-      const parsed = SessionEvent.safeParse(JSON.parse(line) as unknown);
+      const parsed = SessionEvent().safeParse(JSON.parse(line) as unknown);
       if (parsed.success) events.push(parsed.data);
       else badLines++;
     } catch {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, type ImageBlock, type McpServers, type SessionInfo } from '@shadowbox/protocol';
-import type { z as zt } from 'zod';
 import { Conversation, type AgentTools } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
 import { mapDiskFull } from '../state/index.js';
@@ -21,7 +20,7 @@ import { TurnRunner } from './turn-runner.js';
 export { DEFAULT_OPEN_TIMEOUT_MS };
 export type { SessionManagerDeps, SessionToolContext } from './deps.js';
 
-export type SessionInfoT = zt.infer<typeof SessionInfo>;
+export type SessionInfoT = SessionInfo;
 
 /**
  * Owns every session: persisted meta + append-only event log per session in the state dir,

@@ -9,13 +9,13 @@ const Meta = z.object({
   sessionId: z.string(),
   workspace: z.string(),
   model: z.string(),
-  mode: PolicyMode,
+  mode: PolicyMode(),
   title: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
   // Optional: metas written before sessions had MCP servers have none. A set that no longer parses
   // is dropped, never the session.
-  mcpServers: McpServers.optional().catch(undefined),
+  mcpServers: McpServers().optional().catch(undefined),
 });
 
 /**

@@ -235,7 +235,7 @@ export function promptImages(blocks: ContentBlock[]): ImageBlock[] | null {
   const out: ImageBlock[] = [];
   for (const b of blocks) {
     if (b.type !== 'image') continue;
-    const type = ImageMimeType.safeParse(b.mimeType);
+    const type = ImageMimeType().safeParse(b.mimeType);
     if (!type.success) return null;
     out.push({ mimeType: type.data, data: b.data, ...(b.uri ? { name: b.uri.split('/').pop() ?? b.uri } : {}) });
   }

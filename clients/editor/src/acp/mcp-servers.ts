@@ -31,7 +31,7 @@ export function daemonMcpServers(
             cwd,
           };
     // One malformed server (an empty command, a URL that is not one) must not cost the editor its session.
-    const ok = McpServerSpec.safeParse(spec);
+    const ok = McpServerSpec().safeParse(spec);
     if (!ok.success) {
       log(
         `MCP server "${s.name}" skipped: ${ok.error.issues.map((i) => `${i.path.join('.') || 'server'}: ${i.message}`).join('; ')}`,

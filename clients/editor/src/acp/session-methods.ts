@@ -191,9 +191,9 @@ async function runCommand(
 
 /** session/set_mode: one of the policy modes. */
 export async function setMode(s: BridgeState, sessionId: string, modeId: string) {
-  const mode = PolicyMode.safeParse(modeId);
+  const mode = PolicyMode().safeParse(modeId);
   if (!mode.success)
-    throw RequestError.invalidParams({ modeId, modes: PolicyMode.options }, `unknown mode "${modeId}"`);
+    throw RequestError.invalidParams({ modeId, modes: PolicyMode().options }, `unknown mode "${modeId}"`);
   await relay(s.daemon.request(SessionConfigure, { sessionId, mode: mode.data }), sessionId);
   return {};
 }

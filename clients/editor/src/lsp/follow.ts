@@ -6,10 +6,9 @@ import {
   type SessionEventBody,
   type SessionInfo,
 } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import type { ShadowboxClient } from '../client.js';
 
-export type SessionInfoT = z.infer<typeof SessionInfo>;
+export type SessionInfoT = SessionInfo;
 
 /** What the follower needs: the daemon, the workspace, and where to report. */
 export interface FollowerDeps {

@@ -3,10 +3,9 @@
 // server needs the position (diagnostics, lenses, code-action ranges) and a minimal range edit, so that an
 // accept touches only the changed lines of a buffer holding the person's unsaved edits elsewhere.
 import type { Hunk } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import type { Range, TextEdit } from 'vscode-languageserver';
 
-type HunkT = z.infer<typeof Hunk>;
+type HunkT = Hunk;
 
 /** A hunk as two blocks of lines: what it expects (old) and what it leaves (new), with its leading/trailing context. */
 export interface HunkBlocks {

@@ -2,7 +2,6 @@
 // code actions. Pure functions of the daemon's FileDiff and the text the editor holds (or a sketch of the saved
 // file rebuilt from the hunks), so the unit tests cover them without a connection.
 import type { FileDiff } from '@shadowbox/protocol';
-import type { z } from 'zod';
 import {
   CodeActionKind,
   DiagnosticSeverity,
@@ -21,7 +20,7 @@ import {
   type TextLines,
 } from './hunks.js';
 
-export type FileDiffT = z.infer<typeof FileDiff>;
+export type FileDiffT = FileDiff;
 type HunkT = FileDiffT['hunks'][number];
 
 /** The language server's commands (workspace/executeCommand), as code actions and lenses carry them. */

@@ -19,7 +19,7 @@ export class AttachmentsPanel {
   /** Listens for pasted images on the prompt box (other pastes are left alone). */
   listen(prompt: HTMLTextAreaElement): void {
     prompt.addEventListener('paste', (e) => {
-      const files = [...(e.clipboardData?.files ?? [])].filter((f) => ImageMimeType.safeParse(f.type).success);
+      const files = [...(e.clipboardData?.files ?? [])].filter((f) => ImageMimeType().safeParse(f.type).success);
       if (files.length === 0) return;
       e.preventDefault();
       void Promise.all(files.map((f) => this.add(f)));
@@ -42,7 +42,7 @@ export class AttachmentsPanel {
   }
 
   private async add(file: File): Promise<void> {
-    const type = ImageMimeType.safeParse(file.type);
+    const type = ImageMimeType().safeParse(file.type);
     if (!type.success) return;
     const bytes = new Uint8Array(await file.arrayBuffer());
     let bin = '';

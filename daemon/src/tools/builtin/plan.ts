@@ -5,7 +5,7 @@ import { defineTool } from '../define.js';
 /** Input of plan: the whole checklist each time (a call replaces the plan). */
 export const PlanInput = z
   .object({
-    items: z.array(PlanItem).max(50).describe('The whole plan, in order; every call replaces the previous one.'),
+    items: z.array(PlanItem()).max(50).describe('The whole plan, in order; every call replaces the previous one.'),
   })
   .strict();
 
