@@ -48,8 +48,6 @@ export interface Op {
   merged?: boolean;
   /** The staged temp (workspace-relative), chosen before anything is written. */
   tmp?: string;
-  /** The metadata of the real file the plan found still holding the item's base (a small file). */
-  verified?: Stats;
   /** The staged temp's metadata once written (the same inode and mtime after its rename). */
   staged?: Stats | null;
   /** The replaced file's second name in the state dir, made before the rename (removed after the answer; RealWriter.keep). */
@@ -182,18 +180,11 @@ export async function plan(
           : it.old.type === 'file' && it.next && it.old.oid === it.next.oid
             ? 'mode'
             : 'written';
-    let verified: Stats | undefined;
     const fresh =
-      (await store.realMatches(itemPath(it), it.targetBase, (st) => (verified = st))) &&
+      (await store.realMatches(itemPath(it), it.targetBase)) &&
       (it.oldPath === undefined || (await store.realMatches(it.oldPath, it.old)));
     if (fresh) {
-      ops.push({
-        sel,
-        target,
-        action,
-        ...(partial !== undefined ? { partial } : {}),
-        ...(verified ? { verified } : {}),
-      });
+      ops.push({ sel, target, action, ...(partial !== undefined ? { partial } : {}) });
       continue;
     }
     const d = await sel.diff();

@@ -101,8 +101,7 @@ export async function applyAccept(
     ...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])])),
   ];
   const before: Record<string, Base> = {};
-  const planned = byPath(ops);
-  for (const p of touched) before[p] = unchangedBase(store, planned.get(p)) ?? (await store.captureBase(p));
+  for (const p of touched) before[p] = await store.captureBase(p);
   const made = ops
     .filter((o) => o.target.kind === 'write' || o.target.kind === 'mkdir')
     .map((o) => itemPath(o.sel.item));
@@ -374,22 +373,6 @@ async function toApplied(
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   record.state = 'applied';
   await journal.write(record);
-}
-
-/**
- * The before state of a path the plan just found holding its base, without reading it again: the base (its
- * bytes are a record of the layer's store) with the file's metadata now — when that is still exactly what the
- * plan's answer rested on (inode, mtime, ctime, size, mode: any write or replacement since changes one of
- * them). Otherwise, or for anything but a small file, the path is snapshotted from the file as it is.
- */
-function unchangedBase(store: LayerStore, o: Op | undefined): Base | null {
-  const v = o?.verified;
-  const b = o?.sel.item.targetBase;
-  if (!o || !v || b?.type !== 'file' || !store.isInline(b.oid)) return null;
-  const now = lstatQuiet(store.real.abs(itemPath(o.sel.item)));
-  if (!now?.isFile() || now.ino !== v.ino || now.mtimeMs !== v.mtimeMs || now.ctimeMs !== v.ctimeMs) return null;
-  if (now.size !== v.size || now.mode !== v.mode || now.size !== b.size) return null;
-  return { type: 'file', oid: b.oid, mode: now.mode & 0o7777, size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
 }
 
 /**

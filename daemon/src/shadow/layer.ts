@@ -346,12 +346,11 @@ export class LayerStore {
   }
 
   /**
-   * True when the real path still holds exactly `base` (stat first, hash only when stat differs); `trusted`
-   * gets the metadata a small file's answer rests on (its lstat, or the stat of the copy it hashed). It only
+   * True when the real path still holds exactly `base` (stat first, hash only when stat differs). It only
    * decides (stale, conflict, what a roll-back may put back): bytes are hashed through a checked open, and
    * whatever it answers, every write goes through RealWriter, which refuses a symlink on the way.
    */
-  async realMatches(rel: string, base: Base, trusted?: (st: Stats) => void): Promise<boolean> {
+  async realMatches(rel: string, base: Base): Promise<boolean> {
     const st = lstatQuiet(this.real.abs(rel));
     if (!st) return base.type === 'none';
     if (base.type === 'none') return false;
@@ -362,10 +361,7 @@ export class LayerStore {
       return target !== null && blobOid(target) === base.oid;
     }
     if (!st.isFile() || st.size !== base.size || (st.mode & 0o7777) !== base.mode) return false;
-    if (st.mtimeMs === base.mtimeMs && st.ino === base.ino) {
-      trusted?.(st);
-      return true;
-    }
+    if (st.mtimeMs === base.mtimeMs && st.ino === base.ino) return true;
     if (st.size <= INLINE_BYTES) {
       // Small files in one synchronous checked read (no thread-pool round trips), hashed in memory.
       let r: { data: Buffer; st: Stats } | null;
@@ -374,9 +370,7 @@ export class LayerStore {
       } catch {
         return false;
       }
-      const same = r !== null && r.data.byteLength === base.size && blobOid(r.data) === base.oid;
-      if (same) trusted?.(r!.st);
-      return same;
+      return r !== null && r.data.byteLength === base.size && blobOid(r.data) === base.oid;
     }
     const f = await this.real.openFile(rel).catch(() => null);
     if (!f) return false;
