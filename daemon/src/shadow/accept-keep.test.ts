@@ -6,7 +6,8 @@ import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
-import { workspaceStateDir } from '../state/index.js';
+import { silentLogger, workspaceStateDir } from '../state/index.js';
+import { noSpaceError } from './fault.js';
 import type { AcceptRecord } from './journal.js';
 import { makeWorkspace } from './test-support.js';
 
@@ -99,6 +100,62 @@ describe('accept keeps a replaced file under a second name in the state dir unti
     expect(isShadowboxError(e, ErrorCodes.UndoRefused, 'changed_since_accept')).toBe(true);
     expect((e as { data?: unknown }).data).toMatchObject({ acceptId: acc.acceptId, paths: ['a.txt'] });
     expect([read('a.txt'), read('b.txt')]).toEqual(['MINE!\n', 'new b\n']);
+  });
+
+  it('a failed applied write drops the kept names before the roll-back writes anything (their room is its room)', async () => {
+    ws = makeWorkspace({ 'a.txt': 'old a\n', 'b.txt': 'old b\n' }, { git: false });
+    let journalWrites = 0;
+    let failedApplied = false;
+    const keptAtRollBack: string[][] = [];
+    const svc = ws.open({
+      faults: {
+        before: (op, file) => {
+          if (op === 'journal.write' && ++journalWrites === 2) {
+            failedApplied = true;
+            throw noSpaceError(file);
+          }
+          if (op === 'real.stage' && failedApplied) keptAtRollBack.push(kept());
+        },
+      },
+    });
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'new a\n');
+    await v.writeFile('b.txt', 'new b\n');
+    const e = await svc.accept(t(), ALL, 'me').catch((x: unknown) => x);
+    expect(isShadowboxError(e, ErrorCodes.DiskFull)).toBe(true);
+    // Both files were put back through a staged temp, each with the keep folder already empty.
+    expect(keptAtRollBack).toEqual([[], []]);
+    expect([read('a.txt'), read('b.txt')]).toEqual(['old a\n', 'old b\n']);
+    expect(temps()).toEqual([]);
+  });
+
+  it('a roll-back that cannot put a file back leaves the journal pending and says so; the next call finishes it', async () => {
+    ws = makeWorkspace({ 'a.txt': 'old a\n' }, { git: false });
+    const warnings: string[] = [];
+    let journalWrites = 0;
+    let stages = 0;
+    const svc = ws.open({
+      logger: { ...silentLogger, warn: (m: string) => void warnings.push(m) },
+      faults: {
+        before: (op, file) => {
+          if (op === 'journal.write' && ++journalWrites === 2) throw noSpaceError(file);
+          // The roll-back's own stage of the old bytes fails once, with an error that is not a full disk.
+          if (op === 'real.stage' && ++stages === 2)
+            throw Object.assign(new Error(`EBADF: bad file descriptor, close`), { code: 'EBADF' });
+        },
+      },
+    });
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'new a\n');
+    const e = await svc.accept(t(), ALL, 'me').catch((x: unknown) => x);
+    expect(isShadowboxError(e, ErrorCodes.DiskFull)).toBe(true);
+    expect(read('a.txt')).toBe('new a\n');
+    expect(journals().map((j) => j.state)).toEqual(['pending']);
+    expect(warnings.some((w) => w.includes('roll-back did not finish'))).toBe(true);
+    // The session's next call rolls it back (the person's file was never theirs to lose).
+    expect((await svc.status(t())).files.map((f) => f.path)).toEqual(['a.txt']);
+    expect(read('a.txt')).toBe('old a\n');
+    expect(journals().map((j) => j.state)).toEqual(['rolled_back']);
   });
 
   it('names a crash left in the keep folder go when the session opens again', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, statfsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
@@ -152,17 +152,21 @@ export async function applyAccept(
    * crash before the record is removed rolls back (again, without a change) at the next open.
    */
   const abandon = async (e: unknown, layer?: LayerSlice): Promise<unknown> => {
+    // The replaced files' second names go first: on a nearly full disk the roll-back needs the room they hold.
+    dropKept(ops, deps.logger);
     if (layer) restoreSlice(store, layer);
     record.state = 'pending';
     let rolledBack = false;
     try {
-      await rollBack(store, w, record, async () => {
+      const r = await rollBack(store, w, record, async () => {
         try {
           await journal.write(record);
         } catch (je) {
           if (!record.temps.every((t) => journaled.has(t))) throw je;
         }
       });
+      // A path that could not be put back (not the person's edit) leaves the journal `pending` on disk.
+      if (r.failed.length > 0) throw new Error(`cannot put back ${r.failed.join(', ')}`);
       rolledBack = true;
       record.state = 'rolled_back';
       await journal.remove(id);
@@ -192,13 +196,14 @@ export async function applyAccept(
       ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir'),
     );
     const firstSet = new Set(first);
+    const keeping = roomToKeep(store, touched, before);
     for (const o of [...ops.filter((x) => !overDirs.has(x)), ...overDirs]) {
       if (firstSet.has(o)) continue;
       const p = itemPath(o.sel.item);
       if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
       if (o.target.kind === 'write') {
         // A file this write replaces keeps a second name in the state dir until after the answer.
-        if (before[p]?.type === 'file') o.kept = (await w.keep(p)) ?? undefined;
+        if (keeping && before[p]?.type === 'file') o.kept = (await w.keep(p)) ?? undefined;
         await w.commit(o.tmp!, p);
       } else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
@@ -209,7 +214,6 @@ export async function applyAccept(
     }
     return await finish(deps, record, ops, touched, conflicts, w, abandon);
   } catch (e) {
-    dropKept(ops);
     if (e instanceof Abandoned) throw e.error;
     throw await abandon(e);
   } finally {
@@ -217,13 +221,43 @@ export async function applyAccept(
   }
 }
 
-/** Removes the second names RealWriter.keep gave the replaced files (in the state dir; one left over goes when the session next opens). */
-function dropKept(ops: Op[]): void {
-  for (const o of ops)
-    if (o.kept) {
+/**
+ * Removes the second names RealWriter.keep gave the replaced files (in the state dir). Never throws: a name
+ * that cannot be removed is logged and left for the session's next open, which empties the folder.
+ */
+function dropKept(ops: Op[], logger: AcceptDeps['logger']): void {
+  for (const o of ops) {
+    if (!o.kept) continue;
+    try {
       rmSync(o.kept, { force: true });
-      o.kept = undefined;
+    } catch (e) {
+      logger?.warn(`shadow: cannot remove ${o.kept} (${String(e)}); the session's next open does`);
     }
+    o.kept = undefined;
+  }
+}
+
+/** Free space a disk keeps beyond the replaced files' blocks for RealWriter.keep to be used at all. */
+const KEEP_SPARE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether the files this accept replaces may keep a second name until after the answer (RealWriter.keep):
+ * only when the workspace's disk holds their size and KEEP_SPARE_BYTES more free. On a nearly full disk the
+ * blocks they hold could be what the journal's `applied` record, or a roll-back, needs: there the renames
+ * free them at once, as without keep.
+ */
+function roomToKeep(store: LayerStore, paths: string[], before: Record<string, Base>): boolean {
+  let bytes = 0;
+  for (const p of paths) {
+    const b = before[p];
+    if (b?.type === 'file') bytes += b.size;
+  }
+  try {
+    const f = statfsSync(store.real.root);
+    return f.bavail * f.bsize >= bytes + KEEP_SPARE_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /** An accept already rolled back by `finish`: its error, to throw as it is. */

@@ -3,7 +3,6 @@ import {
   closeSync,
   constants,
   createReadStream,
-  createWriteStream,
   fchmodSync,
   fstatSync,
   linkSync,
@@ -14,11 +13,11 @@ import {
   rmdirSync,
   symlinkSync,
   unlinkSync,
+  write,
   writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
@@ -33,9 +32,31 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
 /** The only names `removeTemp` will unlink: what `tempFor` makes. */
 const TEMP_NAME = /^\..+\.sbx-[0-9a-f]+\.tmp$/;
-/** Writes all of `bytes` to `fd` (a regular file: short writes are retried, never lost). */
-function writeAllSync(fd: number, bytes: Uint8Array, length = bytes.byteLength): void {
-  for (let at = 0; at < length;) at += writeSync(fd, bytes, at, length - at);
+/** Writes all of `bytes` to `fd` (a regular file: short writes are retried, never lost; none at all is a full disk). */
+function writeAllSync(fd: number, bytes: Uint8Array, length = bytes.byteLength, file = ''): void {
+  for (let at = 0; at < length;) {
+    const n = writeSync(fd, bytes, at, length - at);
+    if (n <= 0) throw noSpaceError(file);
+    at += n;
+  }
+}
+const writeAt = (fd: number, b: Buffer, at: number): Promise<number> =>
+  new Promise((resolve, reject) => write(fd, b, at, b.length - at, null, (e, n) => (e ? reject(e) : resolve(n))));
+/**
+ * Copies the stored object file at `object` into `fd`, which stays open and the caller's. Not
+ * stream.pipeline into a write stream: on a failure (ENOSPC) pipeline destroys the write stream, which closes
+ * `fd` even with autoClose false — the caller's own close then failed with EBADF, masking the ENOSPC (or
+ * would close a descriptor reused in between).
+ */
+async function copyObject(fd: number, object: string, file: string): Promise<void> {
+  for await (const chunk of createReadStream(object)) {
+    const b = chunk as Buffer;
+    for (let at = 0; at < b.length;) {
+      const n = await writeAt(fd, b, at);
+      if (n <= 0) throw noSpaceError(file);
+      at += n;
+    }
+  }
 }
 
 /** The temp path a staged write of `rel` uses: beside its target (same folder, same file system), hidden. */
@@ -195,20 +216,29 @@ export class RealWriter {
         return null;
       }
       const fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      let st: Stats;
       try {
         if ('bytes' in source) {
           if (typeof cut === 'number') {
             writeAllSync(fd, source.bytes, cut);
             throw noSpaceError(this.fs.abs(tmpRel));
           }
-          writeAllSync(fd, source.bytes);
-        } else await pipeline(createReadStream(source.object), createWriteStream('', { fd, autoClose: false }));
+          writeAllSync(fd, source.bytes, source.bytes.byteLength, this.fs.abs(tmpRel));
+        } else await copyObject(fd, source.object, this.fs.abs(tmpRel));
         // After the bytes: a write clears set-user-ID and set-group-ID bits.
         fchmodSync(fd, mode & 0o7777);
-        return fstatSync(fd);
-      } finally {
-        closeSync(fd);
+        st = fstatSync(fd);
+      } catch (e) {
+        // Closed exactly once on either way out; the write's own error (ENOSPC) is thrown, never the close's.
+        try {
+          closeSync(fd);
+        } catch {
+          // the first error stands
+        }
+        throw e;
       }
+      closeSync(fd);
+      return st;
     } catch (e) {
       throw await typedFsError(e, this.fs.abs(tmpRel));
     }
