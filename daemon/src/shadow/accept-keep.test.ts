@@ -158,6 +158,33 @@ describe('accept keeps a replaced file under a second name in the state dir unti
     expect(journals().map((j) => j.state)).toEqual(['rolled_back']);
   });
 
+  it('an audit append that fails after applied still gets the work after the accept done (journal done, names gone)', async () => {
+    ws = makeWorkspace({ 'a.txt': 'old a\n', 'b.txt': 'old b\n' }, { git: false });
+    let fail = true;
+    const svc = ws.open({
+      audit: {
+        append: async (e) => {
+          if (fail && e.type === 'shadow.accept') {
+            fail = false;
+            throw new Error('audit: disk full');
+          }
+          await ws.audit.append(e);
+        },
+      },
+    });
+    const v = await svc.view('s1', ws.root);
+    await v.writeFile('a.txt', 'new a\n');
+    await v.writeFile('b.txt', 'new b\n');
+    await expect(svc.accept(t(), ALL, 'me')).rejects.toThrow('audit: disk full');
+    // The accept happened (applied is on disk); its layer save, `done` and the kept names' removal ran too.
+    expect([read('a.txt'), read('b.txt')]).toEqual(['new a\n', 'new b\n']);
+    expect(journals().map((j) => j.state)).toEqual(['done']);
+    expect(kept()).toEqual([]);
+    expect((await svc.status(t())).files).toEqual([]);
+    await svc.undo(t(), 'me');
+    expect([read('a.txt'), read('b.txt')]).toEqual(['old a\n', 'old b\n']);
+  });
+
   it('names a crash left in the keep folder go when the session opens again', async () => {
     ws = makeWorkspace({ 'a.txt': 'old a\n' }, { git: false });
     let svc = ws.open();

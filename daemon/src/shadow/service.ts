@@ -1,4 +1,4 @@
-import { realpath, rm, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -13,7 +13,7 @@ import type {
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
-import { applyAccept } from './accept.js';
+import { type AcceptOutcome, applyAccept } from './accept.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
@@ -225,6 +225,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       unsettled: false,
     };
     // Second names of files an accept replaced (RealWriter.keep) that a crash left: nothing needs them.
+    const left = await readdir(keepDir).catch(() => []);
+    if (left.length > 0)
+      deps.logger.warn(`shadow: session ${sessionId}: removing ${left.length} kept name(s) an interrupted accept left`);
     await rm(keepDir, { recursive: true, force: true });
     await recoverSession(s, deps);
     await collect(s);
@@ -262,6 +265,36 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       await settle(s);
       return fn();
     });
+  /** The audit entry of an accept that wrote or refused something. */
+  const auditAccept = async (
+    s: Session,
+    r: AcceptOutcome,
+    sel: { hunks: string[]; force: boolean },
+    by: string,
+  ): Promise<void> => {
+    if (!r.record && r.conflicts.length === 0) return;
+    const files = (r.record?.files ?? []).map((f) => ({
+      path: f.path,
+      action: f.action,
+      before: digest(f.before),
+      after: digest(f.after),
+    }));
+    const dirs = r.record?.dirs ?? [];
+    await deps.audit.append({
+      type: 'shadow.accept',
+      workspace: s.root,
+      sessionId: s.id,
+      data: {
+        acceptId: r.acceptId,
+        by,
+        force: sel.force,
+        files,
+        conflicts: r.conflicts.map((c) => c.path),
+        hunks: sel.hunks,
+        ...(dirs.length > 0 ? { createdDirs: dirs } : {}),
+      },
+    });
+  };
   /** Like `locked`, but the caller has its answer before `finish` runs (still under the lock). */
   const lockedThen = <T>(s: Session, fn: () => Promise<AnswerThen<T>>): Promise<T> =>
     s.lock.runThen(async () => {
@@ -427,38 +460,25 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           by,
         );
         s.unsettled = false;
-        if (r.record || r.conflicts.length > 0) {
-          const files = (r.record?.files ?? []).map((f) => ({
-            path: f.path,
-            action: f.action,
-            before: digest(f.before),
-            after: digest(f.after),
-          }));
-          const dirs = r.record?.dirs ?? [];
-          await deps.audit.append({
-            type: 'shadow.accept',
-            workspace: s.root,
-            sessionId: s.id,
-            data: {
-              acceptId: r.acceptId,
-              by,
-              force: sel.force,
-              files,
-              conflicts: r.conflicts.map((c) => c.path),
-              hunks: sel.hunks,
-              ...(dirs.length > 0 ? { createdDirs: dirs } : {}),
-            },
-          });
+        // The layer's save, the journal's `done`, the kept names' removal and the compaction: after the answer,
+        // still under the session lock — or before the error, if the audit append below fails.
+        const after = async () => {
+          await r.complete();
+          await collect(s);
+          rewatchSoon(s.root);
+        };
+        try {
+          await auditAccept(s, r, sel, by);
+        } catch (e) {
+          await after().catch((ae: unknown) =>
+            deps.logger.warn(`shadow: accept ${r.acceptId}: the work after it failed (${String(ae)})`),
+          );
+          throw e;
         }
-        // The answer needs the journal's `applied` (on disk) and the audit entry (fdatasynced), both above; the
-        // layer's save, the journal's `done` and the compaction follow it, still under the session lock.
+        // The answer needs the journal's `applied` record and the audit entry, both above.
         return {
           value: { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts },
-          finish: async () => {
-            await r.complete();
-            await collect(s);
-            rewatchSoon(s.root);
-          },
+          finish: after,
         };
       });
     },
