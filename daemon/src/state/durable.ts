@@ -78,7 +78,13 @@ async function writeSmall(
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
-      for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at, bytes.byteLength - at);
+      for (let at = 0; at < bytes.byteLength;) {
+        const n = writeSync(fd, bytes, at, bytes.byteLength - at);
+        // No byte taken at all: the disk has no room (a loop on 0 would never end).
+        if (n <= 0)
+          throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}'`), { code: 'ENOSPC' });
+        at += n;
+      }
       if (durability !== 'none') await fsyncFd(fd);
     } finally {
       closeSync(fd);
