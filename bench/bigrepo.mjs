@@ -281,7 +281,7 @@ export async function run() {
           row(
             `accept ${label} through the daemon, ${FILES}-file repo`,
             accept,
-            'vs git apply of the same patch (spawned; git never fsyncs; before answering, the accept fsyncs its journal twice and the audit entry — the signed head and the journal’s done follow the answer); goal ≤ 2×',
+            'vs git apply of the same patch (spawned; git never fsyncs; before answering, the accept fsyncs its journal twice, the audit log and its signed head — the journal’s done follows the answer); goal ≤ 2×',
           ),
         );
       }
@@ -310,7 +310,7 @@ export async function run() {
         row(
           `an accept's fsyncs alone (journal ×2 of ${Math.round(journalBytes / 1024)} KiB, audit fdatasync, signed head)`,
           floor,
-          'the 7 syncs every accept makes (5 before its answer, the head’s 2 after), timed without the accept, vs git apply of the 50 existing files (which never syncs)',
+          'the 7 syncs every accept makes before its answer (the journal’s done, 1 more, follows it), timed without the accept, vs git apply of the 50 existing files (which never syncs)',
         ),
       );
     } finally {

@@ -107,7 +107,7 @@ function idleAfter<T>(shadow: ShadowService, sessions: SessionManager, t: Review
   return p.finally(() => releaseIfIdle(shadow, sessions, t));
 }
 
-/** The review methods; accept, reject and undo each sign the workspace's audit log afterwards (queued before the answer). */
+/** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
 export function reviewPort(
   shadow: ShadowService,
   shell: Shell,
@@ -115,11 +115,6 @@ export function reviewPort(
   seal: (workspace: string) => Promise<void>,
 ): ReviewPort {
   const after = <T>(t: ReviewTarget, p: Promise<T>) => idleAfter(shadow, sessions, t, p);
-  // The seal (a signed checkpoint over the entries the call appended, each already on disk with its mac) is queued
-  // on the workspace's audit writer before the answer goes out and not awaited: every later audit/query or
-  // verify waits for the writer's queue, so none sees the log before it; a crash before it leaves those entries
-  // as the unsigned tail, which verify reports (as after any crash between an append and the 2 s idle seal).
-  const sealSoon = (workspace: string) => void seal(workspace).catch(() => undefined);
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
       sessions.get(sessionId).emit({ type: 'review', action, paths, clientId });
@@ -162,7 +157,7 @@ export function reviewPort(
     accept: async (t, sel, client) => {
       const r = await after(
         t,
-        shadow.accept(t, sel, client.id).finally(() => sealSoon(t.workspace)),
+        shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
       );
       note(
         t.sessionId,
@@ -175,7 +170,7 @@ export function reviewPort(
     reject: async (t, sel, client) => {
       const r = await after(
         t,
-        shadow.reject(t, sel, client.id).finally(() => sealSoon(t.workspace)),
+        shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
       );
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
@@ -183,7 +178,7 @@ export function reviewPort(
     undo: async (t, client) => {
       const r = await after(
         t,
-        shadow.undo(t, client.id).finally(() => sealSoon(t.workspace)),
+        shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
       );
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
