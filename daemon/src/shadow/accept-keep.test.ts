@@ -2,7 +2,7 @@
 // private folder of the state dir — through the rename over it, so ext4 frees its blocks when that name goes
 // after the answer, not inside the rename. The workspace holds exactly the accepted files when the answer
 // comes (no name of ours in it), a refused link changes nothing, and names a crash left go at the next open.
-import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
@@ -94,8 +94,13 @@ describe('accept keeps a replaced file under a second name in the state dir unti
     await v.writeFile('a.txt', 'new a\n');
     await v.writeFile('b.txt', 'new b\n');
     const acc = await svc.accept(t(), ALL, 'me');
-    // Before the work after the answer has run: the same size, other bytes, in place (same inode).
-    writeFileSync(path.join(ws.root, 'a.txt'), 'MINE!\n');
+    // Before the work after the answer has run: the same size, other bytes, in place (same inode), with an
+    // mtime other than the written file's (set, so the test does not rest on the clock's tick: an edit that
+    // keeps size, inode and mtime is not told apart from the accept's own bytes — docs/shadow-workspace.md).
+    const a = path.join(ws.root, 'a.txt');
+    const written = statSync(a).mtime;
+    writeFileSync(a, 'MINE!\n');
+    utimesSync(a, written, new Date(written.getTime() + 2000));
     const e = await svc.undo(t(), 'me').catch((x: unknown) => x);
     expect(isShadowboxError(e, ErrorCodes.UndoRefused, 'changed_since_accept')).toBe(true);
     expect((e as { data?: unknown }).data).toMatchObject({ acceptId: acc.acceptId, paths: ['a.txt'] });
