@@ -132,6 +132,7 @@ export async function bundle() {
     metafile: true,
     write: false,
   });
+  checkNoDynamicImports(result.metafile);
   // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
   mkdirSync(outdir, { recursive: true });
   for (const f of result.outputFiles) {
@@ -157,6 +158,26 @@ export async function bundle() {
     files: [...cached, loaderOutfile].map((file) => ({ file, bytes: statSync(file).size, inputs: inputsOf(file) })),
     ms: performance.now() - started,
   };
+}
+
+/**
+ * A dynamic import() that esbuild leaves in a bundle (a Node builtin or an external) throws
+ * ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING whenever the loader runs the bundle from a V8 code-cache hit:
+ * Node 20 drops vm.Script's importModuleDynamically with cachedData (cli/compile-cache.test.ts shows it).
+ * The sources load builtins lazily with process.getBuiltinModule instead; this fails the build on any
+ * that is left. The allowed one is never reached on Node 20 (globalThis.crypto is there first).
+ */
+const DYNAMIC_IMPORTS_ALLOWED = new Set(['node_modules/pkce-challenge/dist/index.node.js -> node:crypto']);
+function checkNoDynamicImports(metafile) {
+  const left = [];
+  for (const [input, { imports }] of Object.entries(metafile.inputs))
+    for (const i of imports)
+      if (i.kind === 'dynamic-import' && i.external && !DYNAMIC_IMPORTS_ALLOWED.has(`${input} -> ${i.path}`))
+        left.push(`${input} -> ${i.path}`);
+  if (left.length)
+    throw new Error(
+      `dynamic import() left in the bundles (fails on a code-cache hit; use process.getBuiltinModule): ${left.join(', ')}`,
+    );
 }
 
 /** Whether the bundle is missing or older than a source. */

@@ -4,8 +4,10 @@
 // a descendant, so it is started through an intermediate that exits at once and the process is
 // re-parented (to init or the nearest subreaper). The intermediate is util-linux `setsid --fork`
 // where it exists (no second Node start), else a few lines of Node.
-// node:child_process is imported when a start is needed: every client command loads this file, and loading
-// that module costs ~1–3 ms of a command that finds the daemon running.
+// node:child_process is loaded when a start is needed (process.getBuiltinModule, synchronous: the bundled
+// clients run as CommonJS in a vm.Script, where a dynamic import() throws ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING):
+// every client command loads this file, and loading that module costs ~1–3 ms of a command that finds the
+// daemon running.
 import { closeSync, existsSync, openSync } from 'node:fs';
 
 /** Where to look for util-linux setsid (it has --fork); absent on macOS and minimal images. */
@@ -41,7 +43,7 @@ export async function startDetached(command: string[], o: StartDetachedOptions):
       via === 'setsid' && setsid
         ? [setsid, ['--fork', ...command]]
         : [process.execPath, ['-e', NODE_INTERMEDIATE, JSON.stringify(command)]];
-    const { spawn } = await import('node:child_process');
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const intermediate = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: o.env });
     await new Promise<void>((resolve, reject) => {
       intermediate.once('error', reject);

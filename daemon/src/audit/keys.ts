@@ -11,7 +11,7 @@ import { chmod, link, lstat, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { fsyncDir, type Logger, writeFileAtomic } from '../state/index.js';
+import { fsyncDir, type Logger, ONCE, writeFileAtomic } from '../state/index.js';
 import { sha256Hex } from './canonical.js';
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -107,7 +107,7 @@ async function read(file: string, logger: Logger): Promise<DaemonKey> {
       { cause: e },
     );
   }
-  const k = KeyFile.safeParse(raw);
+  const k = KeyFile.safeParse(raw, ONCE);
   if (!k.success)
     throw new ShadowboxError(
       ErrorCodes.AuditFailed,

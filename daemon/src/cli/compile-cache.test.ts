@@ -43,6 +43,31 @@ describe('loadBundle', () => {
     expect(load().cache).toBe('hit');
   });
 
+  it('from a code-cache hit a builtin loads with process.getBuiltinModule, not with import() (why scripts/bundle.mjs refuses them)', () => {
+    writeBundle(
+      "exports.viaBuiltin = async () => process.getBuiltinModule('node:os').platform();\n" +
+        "exports.viaImport = async () => (await import('node:os')).platform();\n",
+    );
+    // In a fresh process each time: within one process V8 reuses its in-memory compilation, not the file.
+    const loader = fileURLToPath(new URL('../../dist/bundle/loader.cjs', import.meta.url));
+    const run = (fn: string) =>
+      execFileSync(
+        process.execPath,
+        [
+          '--no-warnings',
+          '-e',
+          `const { loadBundle } = require(${JSON.stringify(loader)});
+         const r = loadBundle({ bundleFile: ${JSON.stringify(bundleFile)}, cacheDir: ${JSON.stringify(cacheDir)}, key: 't' });
+         r.save();
+         r.exports.${fn}().then((v) => process.stdout.write(r.cache + ' ' + v), (e) => process.stdout.write(r.cache + ' ' + e.code));`,
+        ],
+        { stdio: 'pipe' },
+      ).toString();
+    expect(run('viaBuiltin')).toBe(`miss ${os.platform()}`);
+    expect(run('viaBuiltin')).toBe(`hit ${os.platform()}`);
+    expect(run('viaImport')).toBe(`hit ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING`);
+  });
+
   it('keeps one cache per command', () => {
     load('status').save();
     load('daemon').save();
