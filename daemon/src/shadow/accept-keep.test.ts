@@ -173,7 +173,7 @@ describe('accept keeps a replaced file under a second name in the state dir unti
             fail = false;
             throw new Error('audit: disk full');
           }
-          await ws.audit.append(e);
+          return ws.audit.append(e);
         },
       },
     });
