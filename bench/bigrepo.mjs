@@ -35,6 +35,8 @@ import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 const run$ = promisify(execFile);
 const FILES = Number(process.env.BENCH_FILES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// BENCH_BIGREPO_ONLY=accept: only the accept rows (the first-checkpoint rounds, a fresh daemon each, are skipped).
+const ONLY_ACCEPT = process.env.BENCH_BIGREPO_ONLY === 'accept';
 const EDITED = 50;
 const monitor = fileURLToPath(new URL('./lib/loop-monitor.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -151,7 +153,7 @@ export async function run() {
     const busy = { p99: [], max: [], rss: [], rssAfter: [], rtt: [] };
     const idle = { p99: [], max: [], rss: [], rssAfter: [], rtt: [] };
     const firstTurn = [];
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < (ONLY_ACCEPT ? 0 : ROUNDS); r++) {
       const d = await startDaemon(env, ['--no-web'], ['--import', monitor]);
       const c = await connectSocket(d.socketPath);
       try {
@@ -235,6 +237,7 @@ export async function run() {
       );
     }
 
+    if (ONLY_ACCEPT) rows.length = 0; // no first-checkpoint rounds ran: no rows of them
     // Accept of 50 files through the daemon vs git apply of the same patch (each undone after).
     const d = await startDaemon(env, ['--no-web']);
     const c = await connectSocket(d.socketPath);
