@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, statfsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { completeAccept, dropKept, roomToKeep, writtenBase } from './accept-after.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
 import { typedFsError } from '../state/index.js';
@@ -221,45 +221,6 @@ export async function applyAccept(
   }
 }
 
-/**
- * Removes the second names RealWriter.keep gave the replaced files (in the state dir). Never throws: a name
- * that cannot be removed is logged and left for the session's next open, which empties the folder.
- */
-function dropKept(ops: Op[], logger: AcceptDeps['logger']): void {
-  for (const o of ops) {
-    if (!o.kept) continue;
-    try {
-      rmSync(o.kept, { force: true });
-    } catch (e) {
-      logger?.warn(`shadow: cannot remove ${o.kept} (${String(e)}); the session's next open does`);
-    }
-    o.kept = undefined;
-  }
-}
-
-/** Free space a disk keeps beyond the replaced files' blocks for RealWriter.keep to be used at all. */
-const KEEP_SPARE_BYTES = 64 * 1024 * 1024;
-
-/**
- * Whether the files this accept replaces may keep a second name until after the answer (RealWriter.keep):
- * only when the workspace's disk holds their size and KEEP_SPARE_BYTES more free. On a nearly full disk the
- * blocks they hold could be what the journal's `applied` record, or a roll-back, needs: there the renames
- * free them at once, as without keep.
- */
-function roomToKeep(store: LayerStore, paths: string[], before: Record<string, Base>): boolean {
-  let bytes = 0;
-  for (const p of paths) {
-    const b = before[p];
-    if (b?.type === 'file') bytes += b.size;
-  }
-  try {
-    const f = statfsSync(store.real.root);
-    return f.bavail * f.bsize >= bytes + KEEP_SPARE_BYTES;
-  } catch {
-    return false;
-  }
-}
-
 /** An accept already rolled back by `finish`: its error, to throw as it is. */
 class Abandoned extends Error {
   constructor(readonly error: unknown) {
@@ -339,39 +300,6 @@ async function finish(
   };
 }
 
-/**
- * The replaced files' second names removed (RealWriter.keep: the old files' blocks are freed now), the layer
- * saved, then the journal's `done`. Nothing the accept's answer reports waits for this: once `applied` is on
- * disk the accept has happened (a crash before `done` leaves `applied`, which recovery completes without
- * touching a person's file), and the workspace already holds exactly what was accepted — so the caller may
- * answer first, as long as it still holds the session lock (no other call sees the layer or the journal in
- * between). Never throws: a full disk now does not undo the accept — the layer is kept for the next save
- * (or completed from the journal by the next open).
- */
-async function completeAccept(deps: AcceptDeps, record: AcceptRecord, ops: Op[]): Promise<void> {
-  for (const [i, o] of ops.entries()) {
-    if (!o.kept) continue;
-    try {
-      rmSync(o.kept, { force: true });
-    } catch (e) {
-      // Left for the session's next open, which empties the folder.
-      deps.logger?.warn(`shadow: accept ${record.id}: cannot remove ${o.kept} (${String(e)})`);
-    }
-    o.kept = undefined;
-    await breathe(i);
-  }
-  try {
-    await deps.store.save({ onFailure: 'keep' });
-    record.state = 'done';
-    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
-    await deps.journal.write(record, { durable: false });
-  } catch (e) {
-    deps.logger?.warn(
-      `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
-    );
-  }
-}
-
 /** The layer follows the real files, then the journal records `applied` (the accept has happened once that is on disk). */
 async function toApplied(
   deps: AcceptDeps,
@@ -407,21 +335,6 @@ async function toApplied(
   record.layerAfter = sliceOf(store, [...all, ...newDirs]);
   record.state = 'applied';
   await journal.write(record);
-}
-
-/**
- * What a path holds after this accept wrote it, without reading it back: the stored object it was staged
- * from, with the staged file's own metadata (fstat after its bytes and mode; the rename keeps its inode and
- * mtime). That is what the accept put there: if the person changes or replaces the file at any time after
- * the rename, its inode, mtime or size differ from these, so undo, recovery and review hash it and see their
- * edit (no read-back in between could make their change count as the accept's). A link, or bytes merged for
- * this accept (not a stored object), are captured from the file instead.
- */
-function writtenBase(o: Op | undefined): Base | null {
-  const t = o?.target;
-  const st = o?.staged;
-  if (t?.kind !== 'write' || !t.stored || !st?.isFile() || st.size !== t.size) return null;
-  return { type: 'file', oid: t.oid, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
 /** The layer's state of some paths, for the journal: copies, since the layer changes its entries in place afterwards. */
