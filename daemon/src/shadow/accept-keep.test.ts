@@ -198,9 +198,13 @@ describe('accept keeps a replaced file under a second name in the state dir unti
     mkdirSync(keepDir(), { recursive: true });
     linkSync(path.join(ws.root, 'a.txt'), path.join(keepDir(), 'left-by-a-crash'));
     writeFileSync(path.join(keepDir(), 'another'), 'x');
-    svc = ws.open();
+    const warnings: string[] = [];
+    svc = ws.open({ logger: { ...silentLogger, warn: (m: string) => void warnings.push(m) } });
     expect((await svc.status(t())).files.map((f) => f.path)).toEqual(['a.txt']);
     expect(kept()).toEqual([]);
+    expect(warnings.filter((w) => w.includes('kept name'))).toEqual([
+      'shadow: session s1: removing 2 kept name(s) an interrupted accept left',
+    ]);
     expect(read('a.txt')).toBe('old a\n');
   });
 });
