@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { ItemDiff, ReviewItem } from './changes.js';
@@ -23,7 +24,16 @@ export interface Selected {
 
 export type Action = 'written' | 'deleted' | 'merged' | 'renamed' | 'mode';
 export type Target =
-  | { kind: 'write'; source: Source; mode: number; oid: string; size: number; link?: true }
+  | {
+      kind: 'write';
+      source: Source;
+      mode: number;
+      oid: string;
+      size: number;
+      link?: true;
+      /** The bytes are an object of the layer's store (a whole-file accept), not made for this accept. */
+      stored?: true;
+    }
   | { kind: 'delete' }
   | { kind: 'mkdir' }
   | { kind: 'rmdir' };
@@ -38,6 +48,10 @@ export interface Op {
   merged?: boolean;
   /** The staged temp (workspace-relative), chosen before anything is written. */
   tmp?: string;
+  /** The staged temp's metadata once written (the same inode and mtime after its rename). */
+  staged?: Stats | null;
+  /** The replaced file's second name in the state dir, made before the rename (removed after the answer; RealWriter.keep). */
+  kept?: string;
 }
 
 export interface Conflict {
@@ -143,6 +157,7 @@ export async function plan(
               mode: it.next.mode,
               oid: it.next.oid,
               size: it.next.size,
+              stored: true,
             };
     } else {
       partial = applyHunks((await sel.diff()).oldText ?? '', sel.hunks) ?? undefined;

@@ -117,14 +117,15 @@ export async function restorePaths(
  * Rolls back an accept that did not finish (it failed, or a crash interrupted it): a path is put back
  * only when it still holds exactly what the accept wrote there (`target`); one that holds its old
  * bytes needs nothing; anything else is the person's own edit since, and is kept and reported — a
- * roll-back never overwrites it. Temps and created directories go.
+ * roll-back never overwrites it. Temps and created directories go. `failed`: the paths of `conflicts`
+ * that were to be put back but could not be (a failed write, not the person's edit).
  */
 export async function rollBack(
   store: LayerStore,
   w: RealWriter,
   record: AcceptRecord,
   persist: () => Promise<void>,
-): Promise<{ restored: string[]; conflicts: string[] }> {
+): Promise<{ restored: string[]; conflicts: string[]; failed: string[] }> {
   const items: Restore[] = [];
   const conflicts: string[] = [];
   for (const f of record.files) {
@@ -134,5 +135,6 @@ export async function rollBack(
   }
   const r = await restorePaths(store, w, record, items, persist);
   await removeTemps(w, record.temps);
-  return { restored: r.restored, conflicts: [...conflicts, ...r.kept.map((k) => k.path)] };
+  const failed = r.kept.map((k) => k.path);
+  return { restored: r.restored, conflicts: [...conflicts, ...failed], failed };
 }

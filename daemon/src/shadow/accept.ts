@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { completeAccept, dropKept, roomToKeep, writtenBase } from './accept-after.js';
 import { removeEmptyDirs, rollBack } from './accept-restore.js';
 import { type Action, type Conflict, itemPath, type Op, plan, type Selected, targetBase } from './accept-plan.js';
 import { typedFsError } from '../state/index.js';
@@ -20,6 +21,11 @@ export interface AcceptOutcome {
   applied: { path: string; action: Action }[];
   conflicts: Conflict[];
   record: AcceptRecord | null;
+  /**
+   * Saves the layer and marks the journal `done`; run it after answering, under the session lock (see
+   * completeAccept). Never throws.
+   */
+  complete: () => Promise<void>;
 }
 
 export interface AcceptDeps {
@@ -88,7 +94,8 @@ export async function applyAccept(
 ): Promise<AcceptOutcome> {
   const { store, journal } = deps;
   const { ops, conflicts } = await plan(store, deps.git, selected, force);
-  if (ops.length === 0) return { acceptId: null, applied: [], conflicts, record: null };
+  if (ops.length === 0)
+    return { acceptId: null, applied: [], conflicts, record: null, complete: () => Promise.resolve() };
   const id = newAcceptId();
   const touched = [
     ...new Set(ops.flatMap((o) => [itemPath(o.sel.item), ...(o.sel.item.oldPath ? [o.sel.item.oldPath] : [])])),
@@ -145,17 +152,21 @@ export async function applyAccept(
    * crash before the record is removed rolls back (again, without a change) at the next open.
    */
   const abandon = async (e: unknown, layer?: LayerSlice): Promise<unknown> => {
+    // The replaced files' second names go first: on a nearly full disk the roll-back needs the room they hold.
+    dropKept(ops, deps.logger);
     if (layer) restoreSlice(store, layer);
     record.state = 'pending';
     let rolledBack = false;
     try {
-      await rollBack(store, w, record, async () => {
+      const r = await rollBack(store, w, record, async () => {
         try {
           await journal.write(record);
         } catch (je) {
           if (!record.temps.every((t) => journaled.has(t))) throw je;
         }
       });
+      // A path that could not be put back (not the person's edit) leaves the journal `pending` on disk.
+      if (r.failed.length > 0) throw new Error(`cannot put back ${r.failed.join(', ')}`);
       rolledBack = true;
       record.state = 'rolled_back';
       await journal.remove(id);
@@ -176,7 +187,7 @@ export async function applyAccept(
     }
     for (const [i, o] of ops.entries()) {
       if (o.target.kind === 'write')
-        await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
+        o.staged = await w.stage(o.tmp!, itemPath(o.sel.item), o.target.source, o.target.mode, dirSet);
       await breathe(i);
     }
     // A file (or link) that replaces a real folder is renamed in last, once the folder is emptied by the
@@ -185,12 +196,16 @@ export async function applyAccept(
       ops.filter((o) => o.target.kind === 'write' && before[itemPath(o.sel.item)]?.type === 'dir'),
     );
     const firstSet = new Set(first);
+    const keeping = roomToKeep(store, touched, before);
     for (const o of [...ops.filter((x) => !overDirs.has(x)), ...overDirs]) {
       if (firstSet.has(o)) continue;
       const p = itemPath(o.sel.item);
       if (overDirs.has(o)) await removeEmptiedDir(store, w, p);
-      if (o.target.kind === 'write') await w.commit(o.tmp!, p);
-      else if (o.target.kind === 'delete') await w.unlink(p);
+      if (o.target.kind === 'write') {
+        // A file this write replaces keeps a second name in the state dir until after the answer.
+        if (keeping && before[p]?.type === 'file') o.kept = (await w.keep(p)) ?? undefined;
+        await w.commit(o.tmp!, p);
+      } else if (o.target.kind === 'delete') await w.unlink(p);
       else if (o.target.kind === 'mkdir') await w.mkdir(p, dirSet);
       else await w.rmdir(p).catch(() => undefined);
       if (o.sel.item.oldPath) await w.unlink(o.sel.item.oldPath);
@@ -245,7 +260,7 @@ async function removeEmptiedDir(store: LayerStore, w: RealWriter, dir: string): 
   }
 }
 
-/** After the real files: the layer follows, the journal records `applied` then `done`. */
+/** After the real files: the layer follows, the journal records `applied` (`done` comes with `complete`, after the answer). */
 async function finish(
   deps: AcceptDeps,
   record: AcceptRecord,
@@ -276,23 +291,12 @@ async function finish(
     );
   }
   store.m.accepts.push(record.id);
-  // The real files are accepted and the journal says so: a full disk now does not undo that — the layer is
-  // kept for the next save (or completed from the journal by the next open), and the accept succeeds.
-  try {
-    await store.save({ onFailure: 'keep' });
-    record.state = 'done';
-    // The layer that `done` stands for is saved: recovery of an `applied` record finds it and only marks it done.
-    await journal.write(record, { durable: false });
-  } catch (e) {
-    deps.logger?.warn(
-      `shadow: accept ${record.id} is done; saving its layer state failed (${String(e)}), kept for the next save`,
-    );
-  }
   return {
     acceptId: record.id,
     applied: ops.map((o) => ({ path: o.sel.item.path, action: o.action })),
     conflicts,
     record,
+    complete: () => completeAccept(deps, record, ops),
   };
 }
 
@@ -321,8 +325,8 @@ async function toApplied(
     record.files.push({ ...d, action: 'deleted', target: { type: 'none' } });
   });
   const all = [...touched, ...removedDirs.map((d) => d.path)];
-  for (const f of record.files) f.after = await store.captureBase(f.path);
   const opAt = byPath(ops);
+  for (const f of record.files) f.after = writtenBase(opAt.get(f.path)) ?? (await store.captureBase(f.path));
   for (const f of record.files)
     f.action = opAt.get(f.path)?.action ?? (f.after?.type === 'none' ? 'deleted' : 'written');
   const fileAt = new Map(record.files.map((f) => [f.path, f]));

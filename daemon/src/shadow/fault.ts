@@ -12,6 +12,7 @@ export type FaultOp =
   | 'journal.write'
   | 'real.stage'
   | 'real.rename'
+  | 'real.link'
   | 'real.unlink'
   | 'real.mkdir'
   | 'real.rmdir'

@@ -1,6 +1,6 @@
 // The accept journal: `done` replaces the record whole, and a record that does not parse is reported, never
 // skipped silently by recovery.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,5 +29,17 @@ describe('accept journal', () => {
     writeFileSync(path.join(dir, 'acc-2.json'), '');
     expect(await j.unfinished()).toEqual([]);
     expect(unreadable).toEqual([path.join(dir, 'acc-2.json')]);
+  });
+
+  it('makes its folder once, and again when something removed it since', async () => {
+    const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-journal-'));
+    const dir = path.join(top, 'accepts');
+    const j = new Journal(dir);
+    await j.write(record('acc-1', 'pending'));
+    rmSync(dir, { recursive: true });
+    await j.write(record('acc-1', 'applied'));
+    expect(JSON.parse(readFileSync(path.join(dir, 'acc-1.json'), 'utf8'))).toMatchObject({ state: 'applied' });
+    expect(readdirSync(dir)).toEqual(['acc-1.json']);
+    rmSync(top, { recursive: true });
   });
 });

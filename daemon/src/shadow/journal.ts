@@ -48,6 +48,8 @@ export function newAcceptId(): string {
 
 /** Why: the accept journal lives beside the layer, one JSON file per accept, replaced atomically (fsynced). */
 export class Journal {
+  private made = false;
+
   constructor(
     private readonly dir: string,
     private readonly faults?: FaultHook,
@@ -69,9 +71,20 @@ export class Journal {
   async write(r: AcceptRecord, opts: { durable?: boolean } = {}): Promise<void> {
     try {
       this.faults?.before('journal.write', this.file(r.id));
-      await mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(this.file(r.id), JSON.stringify(r), {
-        durability: opts.durable === false ? 'contents' : 'sync',
+      const write = () =>
+        writeFileAtomic(this.file(r.id), JSON.stringify(r), {
+          durability: opts.durable === false ? 'contents' : 'sync',
+        });
+      // The folder is made once per journal (a thread-pool round trip saved on every write), and again
+      // if something removed it since.
+      if (!this.made) {
+        await mkdir(this.dir, { recursive: true });
+        this.made = true;
+      }
+      await write().catch(async (e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await mkdir(this.dir, { recursive: true });
+        await write();
       });
     } catch (e) {
       throw await typedFsError(e, this.file(r.id));

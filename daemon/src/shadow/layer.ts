@@ -258,6 +258,28 @@ export class LayerStore {
    * anywhere on its path; `known` = its lstat when the caller has it (null: absent).
    */
   async captureBase(rel: string, known?: Stats | null): Promise<Base> {
+    if (known === undefined) {
+      // Most paths are small regular files: one checked open reads and stats them (no lstat through the parent
+      // first). Anything else — a link (the open refuses it), a folder, a large or absent file — takes the
+      // lstat path below, as before.
+      let r: { data: Buffer; st: Stats } | null = null;
+      try {
+        r = this.real.readSmallSync(rel, INLINE_BYTES);
+      } catch {
+        // a link, or a path that is not root/rel: answered below
+      }
+      if (r) {
+        const s = r.st;
+        return {
+          type: 'file',
+          oid: await this.putBytes(r.data),
+          mode: s.mode & 0o7777,
+          size: s.size,
+          mtimeMs: s.mtimeMs,
+          ino: s.ino,
+        };
+      }
+    }
     const st = known === undefined ? this.real.lstatSync(rel) : known;
     if (!st) return { type: 'none' };
     if (st.isDirectory()) return { type: 'dir' };

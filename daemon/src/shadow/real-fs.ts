@@ -212,8 +212,11 @@ export class RealFs {
     }
   }
 
-  /** `readFile` for small files, synchronously (a few µs, no threadpool round trip); null when absent or not a regular file. */
-  readSmallSync(rel: string): { data: Buffer; st: Stats } | null {
+  /**
+   * `readFile` for small files, synchronously (a few µs, no threadpool round trip); null when absent or not a
+   * regular file, or larger than `maxBytes` (when given).
+   */
+  readSmallSync(rel: string, maxBytes = Infinity): { data: Buffer; st: Stats } | null {
     let fd: number;
     try {
       fd = openSync(this.abs(rel), FILE_FLAGS);
@@ -225,7 +228,7 @@ export class RealFs {
     try {
       if (!this.verified(fd, rel)) throw pathChanged(rel);
       const st = fstatSync(fd);
-      if (!st.isFile()) return null;
+      if (!st.isFile() || st.size > maxBytes) return null;
       const data = Buffer.allocUnsafe(st.size);
       let got = 0;
       while (got < st.size) {

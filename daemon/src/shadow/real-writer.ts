@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
   createReadStream,
-  createWriteStream,
   fchmodSync,
+  fstatSync,
+  linkSync,
   mkdirSync,
   openSync,
   readlinkSync,
@@ -11,9 +13,11 @@ import {
   rmdirSync,
   symlinkSync,
   unlinkSync,
+  write,
   writeSync,
 } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
@@ -28,9 +32,31 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
 /** The only names `removeTemp` will unlink: what `tempFor` makes. */
 const TEMP_NAME = /^\..+\.sbx-[0-9a-f]+\.tmp$/;
-/** Writes all of `bytes` to `fd` (a regular file: short writes are retried, never lost). */
-function writeAllSync(fd: number, bytes: Uint8Array, length = bytes.byteLength): void {
-  for (let at = 0; at < length;) at += writeSync(fd, bytes, at, length - at);
+/** Writes all of `bytes` to `fd` (a regular file: short writes are retried, never lost; none at all is a full disk). */
+function writeAllSync(fd: number, bytes: Uint8Array, length = bytes.byteLength, file = ''): void {
+  for (let at = 0; at < length;) {
+    const n = writeSync(fd, bytes, at, length - at);
+    if (n <= 0) throw noSpaceError(file);
+    at += n;
+  }
+}
+const writeAt = (fd: number, b: Buffer, at: number): Promise<number> =>
+  new Promise((resolve, reject) => write(fd, b, at, b.length - at, null, (e, n) => (e ? reject(e) : resolve(n))));
+/**
+ * Copies the stored object file at `object` into `fd`, which stays open and the caller's. Not
+ * stream.pipeline into a write stream: on a failure (ENOSPC) pipeline destroys the write stream, which closes
+ * `fd` even with autoClose false — the caller's own close then failed with EBADF, masking the ENOSPC (or
+ * would close a descriptor reused in between).
+ */
+async function copyObject(fd: number, object: string, file: string): Promise<void> {
+  for await (const chunk of createReadStream(object)) {
+    const b = chunk as Buffer;
+    for (let at = 0; at < b.length;) {
+      const n = await writeAt(fd, b, at);
+      if (n <= 0) throw noSpaceError(file);
+      at += n;
+    }
+  }
 }
 
 /** The temp path a staged write of `rel` uses: beside its target (same folder, same file system), hidden. */
@@ -43,6 +69,8 @@ export function tempFor(rel: string, hex: string): string {
 export interface RealWriterOptions {
   /** Canonical relative prefixes that are shadowbox state (a state dir inside the workspace). */
   protectedPrefixes: string[];
+  /** A private folder in the state dir for `keep` (emptied when the session opens); none: `keep` does nothing. */
+  keepDir?: string;
   faults?: FaultHook;
 }
 
@@ -64,6 +92,7 @@ export interface RealWriterOptions {
 export class RealWriter {
   /** Open folder descriptors (O_DIRECTORY|O_NOFOLLOW), by workspace-relative path. */
   private readonly dirs = new Map<string, number>();
+  private keepDirMade = false;
 
   constructor(
     private readonly fs: RealFs,
@@ -131,12 +160,15 @@ export class RealWriter {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'ELOOP') throw this.notPlain(forPath, rel);
-      // Missing — or behind a symlink whose target is missing: the link is what to name.
-      if (code === 'ENOENT') {
+      const creatable = code === 'ENOENT' && rel !== '' && (create === 'any' || create?.has(rel) === true);
+      // Missing — or behind a symlink whose target is missing: the link is what to name. A folder this call
+      // may make is not walked here (an lstat per level, for each of an accept's new folders): its parent is
+      // opened checked below, and a link in its own place fails the open after the mkdir, which names it.
+      if (code === 'ENOENT' && !creatable) {
         const link = this.linkOnTheWay(forPath, rel);
         if (link) throw link;
       }
-      if (code !== 'ENOENT' || rel === '' || !(create === 'any' || create?.has(rel))) throw e;
+      if (!creatable) throw e;
       const parent = await this.dir(parentOf(rel), forPath, create);
       this.guard(rel);
       const made = this.path(parent, parentOf(rel), baseName(rel));
@@ -160,14 +192,18 @@ export class RealWriter {
     return fd;
   }
 
-  /** Writes `source` to the temp `tmpRel` for `target` (created exclusively, never through a link), mode set. */
+  /**
+   * Writes `source` to the temp `tmpRel` for `target` (created exclusively, never through a link), mode set.
+   * Returns the temp's own metadata once written (its inode and mtime stay the same through the rename), or
+   * null for a link.
+   */
   async stage(
     tmpRel: string,
     target: string,
     source: Source,
     mode: number,
     create: ReadonlySet<string> | 'any' | null,
-  ): Promise<void> {
+  ): Promise<Stats | null> {
     const dirRel = parentOf(tmpRel);
     const dir = await this.dir(dirRel, target, create);
     this.guard(tmpRel);
@@ -177,22 +213,32 @@ export class RealWriter {
       const cut = this.opts.faults?.before('real.stage', this.fs.abs(tmpRel), bytes);
       if ('link' in source) {
         symlinkSync(source.link, file);
-        return;
+        return null;
       }
       const fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+      let st: Stats;
       try {
         if ('bytes' in source) {
           if (typeof cut === 'number') {
             writeAllSync(fd, source.bytes, cut);
             throw noSpaceError(this.fs.abs(tmpRel));
           }
-          writeAllSync(fd, source.bytes);
-        } else await pipeline(createReadStream(source.object), createWriteStream('', { fd, autoClose: false }));
+          writeAllSync(fd, source.bytes, source.bytes.byteLength, this.fs.abs(tmpRel));
+        } else await copyObject(fd, source.object, this.fs.abs(tmpRel));
         // After the bytes: a write clears set-user-ID and set-group-ID bits.
         fchmodSync(fd, mode & 0o7777);
-      } finally {
-        closeSync(fd);
+        st = fstatSync(fd);
+      } catch (e) {
+        // Closed exactly once on either way out; the write's own error (ENOSPC) is thrown, never the close's.
+        try {
+          closeSync(fd);
+        } catch {
+          // the first error stands
+        }
+        throw e;
       }
+      closeSync(fd);
+      return st;
     } catch (e) {
       throw await typedFsError(e, this.fs.abs(tmpRel));
     }
@@ -205,6 +251,32 @@ export class RealWriter {
     const dir = await this.dir(dirRel, rel);
     this.opts.faults?.before('real.rename', this.fs.abs(rel));
     renameSync(this.path(dir, dirRel, baseName(tmpRel)), this.path(dir, dirRel, baseName(rel)));
+  }
+
+  /**
+   * Gives the file at `rel` a second name in the private `keepDir` (the state dir) before a rename replaces
+   * `rel`: the old file then outlives the rename, and freeing its blocks (ext4 does it inside the rename that
+   * drops its last name, ~0.1 ms a file here) moves to the removal of that name, after the answer. Nothing
+   * new appears in the workspace. Returns the name, or null when no link is made (no keep folder, another
+   * file system, no such file, a full disk): the rename then frees the file itself, as before.
+   */
+  async keep(rel: string): Promise<string | null> {
+    const keepDir = this.opts.keepDir;
+    if (!keepDir) return null;
+    this.guard(rel);
+    const dirRel = parentOf(rel);
+    const dir = await this.dir(dirRel, rel);
+    const name = path.join(keepDir, randomBytes(8).toString('hex'));
+    try {
+      this.opts.faults?.before('real.link', name);
+      if (!this.keepDirMade) mkdirSync(keepDir, { recursive: true, mode: 0o700 });
+      this.keepDirMade = true;
+      // link(2) never follows `rel` if it became a symlink: the name then holds that link, removed like one.
+      linkSync(this.path(dir, dirRel, baseName(rel)), name);
+      return name;
+    } catch {
+      return null;
+    }
   }
 
   /** Removes a file or symlink (the link itself); missing is fine. */

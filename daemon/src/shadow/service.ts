@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ResultOf,
@@ -13,14 +13,14 @@ import type {
 import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
-import { applyAccept } from './accept.js';
+import { type AcceptOutcome, applyAccept } from './accept.js';
 import { createGit, type Git } from './git.js';
 import { exportBranch } from './export.js';
 import { commitCheckpoint, ensureRepo } from './history.js';
 import { listItems } from './changes.js';
 import { Journal } from './journal.js';
 import { LayerStore } from './layer.js';
-import { Mutex } from './mutex.js';
+import { type AnswerThen, Mutex } from './mutex.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
@@ -209,6 +209,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     });
     const lock = new Mutex();
     const protectedPrefixes = await protectedIn(root);
+    const keepDir = path.join(dir, 'keep');
     const s: Session = {
       id: sessionId,
       root,
@@ -219,9 +220,15 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
         deps.logger.warn(`accept journal: ${file} does not parse; recovery leaves it and the accept it records alone`),
       ),
       view: new LayeredView(store, lock, protectedPrefixes, guardFor(root)),
-      writer: () => new RealWriter(store.real, { protectedPrefixes, ...(deps.faults ? { faults: deps.faults } : {}) }),
+      writer: () =>
+        new RealWriter(store.real, { protectedPrefixes, keepDir, ...(deps.faults ? { faults: deps.faults } : {}) }),
       unsettled: false,
     };
+    // Second names of files an accept replaced (RealWriter.keep) that a crash left: nothing needs them.
+    const left = await readdir(keepDir).catch(() => []);
+    if (left.length > 0)
+      deps.logger.warn(`shadow: session ${sessionId}: removing ${left.length} kept name(s) an interrupted accept left`);
+    await rm(keepDir, { recursive: true, force: true });
     await recoverSession(s, deps);
     await collect(s);
     return s;
@@ -255,6 +262,42 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
   /** Runs a review call under the session lock, after settling what a failed accept or undo left. */
   const locked = <T>(s: Session, fn: () => Promise<T>): Promise<T> =>
     s.lock.run(async () => {
+      await settle(s);
+      return fn();
+    });
+  /** The audit entry of an accept that wrote or refused something. */
+  const auditAccept = async (
+    s: Session,
+    r: AcceptOutcome,
+    sel: { hunks: string[]; force: boolean },
+    by: string,
+  ): Promise<void> => {
+    if (!r.record && r.conflicts.length === 0) return;
+    const files = (r.record?.files ?? []).map((f) => ({
+      path: f.path,
+      action: f.action,
+      before: digest(f.before),
+      after: digest(f.after),
+    }));
+    const dirs = r.record?.dirs ?? [];
+    await deps.audit.append({
+      type: 'shadow.accept',
+      workspace: s.root,
+      sessionId: s.id,
+      data: {
+        acceptId: r.acceptId,
+        by,
+        force: sel.force,
+        files,
+        conflicts: r.conflicts.map((c) => c.path),
+        hunks: sel.hunks,
+        ...(dirs.length > 0 ? { createdDirs: dirs } : {}),
+      },
+    });
+  };
+  /** Like `locked`, but the caller has its answer before `finish` runs (still under the lock). */
+  const lockedThen = <T>(s: Session, fn: () => Promise<AnswerThen<T>>): Promise<T> =>
+    s.lock.runThen(async () => {
       await settle(s);
       return fn();
     });
@@ -399,7 +442,7 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return locked(s, async () => {
+      return lockedThen(s, async () => {
         const selected = await selectItems(s.store, sel);
         // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
         s.unsettled = true;
@@ -417,32 +460,26 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
           by,
         );
         s.unsettled = false;
-        if (r.record || r.conflicts.length > 0) {
-          const files = (r.record?.files ?? []).map((f) => ({
-            path: f.path,
-            action: f.action,
-            before: digest(f.before),
-            after: digest(f.after),
-          }));
-          const dirs = r.record?.dirs ?? [];
-          await deps.audit.append({
-            type: 'shadow.accept',
-            workspace: s.root,
-            sessionId: s.id,
-            data: {
-              acceptId: r.acceptId,
-              by,
-              force: sel.force,
-              files,
-              conflicts: r.conflicts.map((c) => c.path),
-              hunks: sel.hunks,
-              ...(dirs.length > 0 ? { createdDirs: dirs } : {}),
-            },
-          });
+        // The layer's save, the journal's `done`, the kept names' removal and the compaction: after the answer,
+        // still under the session lock — or before the error, if the audit append below fails.
+        const after = async () => {
+          await r.complete();
+          await collect(s);
+          rewatchSoon(s.root);
+        };
+        try {
+          await auditAccept(s, r, sel, by);
+        } catch (e) {
+          await after().catch((ae: unknown) =>
+            deps.logger.warn(`shadow: accept ${r.acceptId}: the work after it failed (${String(ae)})`),
+          );
+          throw e;
         }
-        await collect(s);
-        rewatchSoon(s.root);
-        return { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts };
+        // The answer needs the journal's `applied` record and the audit entry, both above.
+        return {
+          value: { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts },
+          finish: after,
+        };
       });
     },
 

@@ -1,3 +1,4 @@
+import { closeSync, fsync, openSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { diskFullError, isDiskFull } from './disk-full.js';
@@ -38,6 +39,8 @@ export async function writeFileAtomic(
   const tmp = path.join(dir, `.${path.basename(file)}.${crypto().randomBytes(6).toString('hex')}.tmp`);
   const durability = options.durability ?? 'sync';
   const sync = durability === 'sync';
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  if (bytes.byteLength <= SMALL_BYTES) return writeSmall(file, dir, tmp, bytes, options.mode ?? 0o600, durability);
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o600);
     try {
@@ -53,6 +56,52 @@ export async function writeFileAtomic(
     throw e;
   }
   if (sync) await fsyncDir(dir);
+}
+
+/**
+ * Up to this size a state file is written with synchronous system calls, all but the fsyncs: open, write,
+ * close, rename and the folder's open and close are a few µs each on the event loop, where each was a
+ * thread-pool round trip (~0.1 ms on a busy machine; 8 of them per file). The fsyncs stay off the loop.
+ */
+const SMALL_BYTES = 1 << 20;
+const fsyncFd = (fd: number) => new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+
+/** writeFileAtomic's small-file path: the same steps and guarantees. */
+async function writeSmall(
+  file: string,
+  dir: string,
+  tmp: string,
+  bytes: Uint8Array,
+  mode: number,
+  durability: Durability,
+): Promise<void> {
+  try {
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      for (let at = 0; at < bytes.byteLength;) {
+        const n = writeSync(fd, bytes, at, bytes.byteLength - at);
+        // No byte taken at all: the disk has no room (a loop on 0 would never end).
+        if (n <= 0)
+          throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}'`), { code: 'ENOSPC' });
+        at += n;
+      }
+      if (durability !== 'none') await fsyncFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    if (isDiskFull(e)) throw await diskFullError(file, e);
+    throw e;
+  }
+  if (durability !== 'sync') return;
+  const fd = openSync(dir, 'r');
+  try {
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Makes a rename or a new entry in `dir` durable (the folder's own entry list is fsynced). */

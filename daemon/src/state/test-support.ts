@@ -1,6 +1,6 @@
 // Test support: a real small filesystem that can be filled and freed, for disk-full tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, rmdirSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, rmdirSync, statSync, truncateSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -8,6 +8,8 @@ import path from 'node:path';
 export interface SmallDisk {
   dir: string;
   fill(): void;
+  /** Fills the disk, then frees `bytes` of it again (a nearly full disk with exactly that much room). */
+  fillLeaving(bytes: number): void;
   free(): void;
   unmount(): void;
 }
@@ -44,6 +46,11 @@ export function mountSmallDisk(bytes: number): SmallDisk | null {
       } finally {
         closeSync(fd);
       }
+    },
+    fillLeaving(bytes) {
+      this.fill();
+      const size = statSync(filler).size;
+      truncateSync(filler, Math.max(0, size - bytes));
     },
     free() {
       rmSync(filler, { force: true });
