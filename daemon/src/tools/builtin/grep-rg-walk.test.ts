@@ -131,6 +131,7 @@ const CASES: Record<string, unknown>[] = [
   { pattern: 'FOO', ignore_case: true, max_matches: 4 },
   { pattern: 'foo', path: 'src' },
   { pattern: 'foo', path: 'src/sub' },
+  { pattern: 'foo', path: 'build' }, // inside an ignored folder: nothing for rg
   { pattern: 'foo$' },
   { pattern: 'nothing-matches-this' },
 ];
@@ -151,7 +152,7 @@ describe.skipIf(!rg)('grep with rg walking the tree: the same lines as the walkâ
       // The path under test was taken: rg walked (two processes when split and nothing stops it early),
       // and no rg was given lists.
       expect(listRuns() - listed).toBe(0);
-      expect(walked + (c.max_matches === undefined ? 2 : 0)).toBeLessThanOrEqual(walks());
+      expect(walked + (c.max_matches === undefined && c.path !== 'build' ? 2 : 0)).toBeLessThanOrEqual(walks());
       expect({ c, split }).toEqual({ c, split: a });
       expect({ c, a }).toEqual({ c, a: await viaLists(c) });
       expect({ c, a }).toEqual({ c, a: await inProc(c) });
@@ -214,6 +215,22 @@ describe.skipIf(!rg)('grep with rg walking the tree: the same lines as the walkâ
     expect(all).toContain('src/agent-link.ts:1: foo from the agent');
     for (const hidden of ['42', 'src/b.ts', 'src/sub', 'secret', 'SeCret', 'private'])
       expect(all).not.toContain(hidden);
+  });
+
+  it('skips the folders the last walk found ignored; when the walk now enters one, starts again on the lists path', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const [viaWalk, inProc] = [grepper(view, 'walk'), grepper(view, 'proc')];
+    await viaWalk({ pattern: 'nothing-matches-this' }); // a complete walk: its ignored folders are remembered
+    const before = readFileSync(rgLog, 'utf8').length;
+    expect(await viaWalk({ pattern: 'foo' })).toBe(await inProc({ pattern: 'foo' }));
+    expect(readFileSync(rgLog, 'utf8').slice(before)).toContain('--glob=!/src/deep/build');
+    // The agent's .gitignore no longer excludes build/: the walk enters src/deep/build, which rg skips.
+    await view.writeFile('.gitignore', '*.log\n!keep.log\nsub/local.txt\n');
+    const listed = listRuns();
+    const a = await viaWalk({ pattern: 'foo' });
+    expect(a).toBe(await inProc({ pattern: 'foo' }));
+    expect(a).toContain('src/deep/build/x.js:1: foo in a deeper build');
+    expect(listRuns() - listed).toBeGreaterThan(0); // started again on the lists path
   });
 
   it('a name rg could sort differently (above U+FFFF) takes the lists path, with the same lines', async () => {

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseRgRecord, rgPattern, rgSearchFlags } from './grep-rg.js';
 import type { GrepRun, GrepRunOptions } from './grep-run.js';
-import { ODD_NAME, rgParts, walkOrder } from './grep-scan.js';
+import { forget, MAX_IGNORED, ODD_NAME, PLAIN_PATH, recall, remember, rgParts, walkOrder } from './grep-scan.js';
 import { searchInProcess } from './grep-search.js';
 import type { GrepWorker } from './grep-worker.js';
 import { FileQueue } from './file-queue.js';
@@ -26,22 +26,10 @@ const SECOND_AFTER = 2048;
 
 /**
  * Trees at least this big (files the last walk of the same folder found) are searched by two rg
- * processes: below it the second spawn (fork of the daemon, ~7 ms of its thread per spawn in a profile) costs more than it
- * saves (measured: docs/benchmarks.md#grep). The size only ever changes the speed, never the result.
+ * processes: below it the second spawn (a fork of the daemon, ~7 ms of its thread in a profile) costs
+ * more than it saves (docs/benchmarks.md#grep). The size only ever changes the speed, never the result.
  */
 const SPLIT_FILES = 8000;
-const MAX_SIZES = 64;
-/** Files found by the last walk of a folder (its view's root and the start), most recent last. */
-const sizes = new Map<string, number>();
-
-function noteSize(key: string, files: number, complete: boolean): void {
-  const known = sizes.get(key) ?? 0;
-  if (!complete && files <= known) return;
-  sizes.delete(key);
-  sizes.set(key, files);
-  if (sizes.size > MAX_SIZES) sizes.delete(sizes.keys().next().value!);
-}
-
 /** One file's lines as rg printed them. */
 interface RgFile {
   path: string;
@@ -69,16 +57,18 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   // the walk is SECOND_AFTER entries in, or at its half; its output is read once the first is done.
   const rgBin = o.rg;
   const sizeKey = `${view.root}\0${o.base}`;
-  const parts =
-    (sizes.get(sizeKey) ?? 0) >= (o.rgSplitFiles ?? SPLIT_FILES)
-      ? await rgParts(view, o.base)
-      : [[o.base === '' ? '.' : o.base]];
+  // The folders .gitignore excluded at the last complete walk are rg's to skip (node_modules deep down);
+  // should the walk now enter one, the search starts again on the lists path.
+  const memory = recall(sizeKey);
+  const excludes = memory?.ignored ?? [];
+  const excluded = new Set(excludes);
+  const parts = await rgParts(view, o.base, (memory?.files ?? 0) >= (o.rgSplitFiles ?? SPLIT_FILES));
   const rgs: Started[] = [];
   const started: Array<(r: Started | null) => void> = [];
   const turns = parts.map((_, i) => new Promise<Started | null>((resolve) => (started[i] = resolve)));
   const start = (i: number) => {
-    if (rgs.length !== i) return;
-    rgs.push(startRg(rgBin, view.root, flags, parts[i]));
+    if (i >= parts.length || rgs.length !== i) return;
+    rgs.push(startRg(rgBin, view.root, flags, parts[i], excludes));
     started[i](rgs[i]);
   };
   const killAll = () => {
@@ -152,10 +142,24 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   let total = 0;
   let seen = 0;
   let odd = false;
+  let stale = false;
+  const ignoredNow: string[] = [];
   try {
     for await (const e of walk(view, o.base, { signal: inner.signal })) {
       if (ODD_NAME.test(e.path.slice(e.path.lastIndexOf('/') + 1))) {
         odd = true;
+        break;
+      }
+      if (e.ignored) {
+        if (
+          e.type === 'dir' &&
+          !/(^|\/)\.git$/.test(e.path) &&
+          ignoredNow.length < MAX_IGNORED &&
+          PLAIN_PATH.test(e.path)
+        )
+          ignoredNow.push(e.path);
+      } else if (excluded.has(e.path)) {
+        stale = true; // rg skips what the walk now shows
         break;
       }
       walked = e.path;
@@ -170,16 +174,17 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
       if (stopAt !== undefined && walkOrder(walked, stopAt) >= 0) break;
       if (proc.found >= max || refused) break; // the first files in process hold `max` lines (later rg files cannot count)
     }
-    walkDone = !odd && stopAt === undefined && proc.found < max && !refused && !inner.signal.aborted;
+    walkDone = !odd && !stale && stopAt === undefined && proc.found < max && !refused && !inner.signal.aborted;
     procQueue.close();
     if (!walkDone) killAll();
     else {
       if (parts.length === 2) start(1);
       decide();
     }
-    if (odd) inner.abort();
+    if (odd || stale) inner.abort();
+    if (stale) forget(sizeKey);
     const [inProc, r] = await Promise.all([proc.done, reading]);
-    if (odd || (r.code === 2 && r.records === 0 && !stop.aborted && (await refuses(o.rg, view.root, flags))))
+    if (odd || stale || (r.code === 2 && r.records === 0 && !stop.aborted && (await refuses(o.rg, view.root, flags))))
       return null;
     // Both sides' files, merged in the walk's order.
     const files = [...kept];
@@ -189,7 +194,7 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
     files.forEach((f, k) => lines.set(k, f.lines));
     // Files rg searched: those the walk handed over, up to where rg was stopped.
     const viaRg = stopAt === undefined ? eligible.size : countUpTo(eligible, stopAt);
-    noteSize(sizeKey, total, walkDone);
+    remember(sizeKey, total, walkDone ? ignoredNow : null);
     return { lines, searched: viaRg + inProc.searched, inProcess: inProc.searched, total };
   } finally {
     procQueue.close();
@@ -204,7 +209,7 @@ interface Started {
   ended: Promise<number | null>;
 }
 
-function startRg(rg: string, root: string, flags: string[], paths: readonly string[]): Started {
+function startRg(rg: string, root: string, flags: string[], paths: readonly string[], excludes: string[]): Started {
   const args = [
     ...flags,
     '--no-ignore', // .gitignore is the walk's to apply; rg reads no ignore file at all
@@ -213,6 +218,7 @@ function startRg(rg: string, root: string, flags: string[], paths: readonly stri
     '--sort=path',
     '--binary', // binary files as when named explicitly ("binary file matches", never their lines)
     '--glob=!.git',
+    ...excludes.map((d) => `--glob=!/${d}`),
     '--',
     ...paths,
   ];

@@ -6,27 +6,61 @@ import { isIgnored, loadIgnore, type Matcher } from './walk.js';
 /** A name rg's path sort could order differently from the walk's (UTF-16 above U+D7FF), or that splits rg's output lines. */
 export const ODD_NAME = /[\n\uD800-\uFFFF]/;
 
-/** Levels rgParts looks down through folders that hold a single folder (src/…) for a place to split. */
+/** A path rg's glob syntax reads literally (an ignored folder passed as `--glob=!/path`). */
+export const PLAIN_PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+/** What the last complete walk of a folder found: its files, and the folders .gitignore excluded (plain paths). */
+export interface Remembered {
+  files: number;
+  ignored: string[];
+}
+const MAX_REMEMBERED = 64;
+/** Ignored folders kept per folder (rg's arguments stay small). */
+export const MAX_IGNORED = 1000;
+/** By the view's root and the start folder, most recent last. */
+const remembered = new Map<string, Remembered>();
+
+/** What the last walks of `key` found (never a promise about now: the walk checks it every time). */
+export function recall(key: string): Remembered | undefined {
+  return remembered.get(key);
+}
+
+/** Keeps what a walk found: all of it when it was complete (`ignored` given), else only a larger file count. */
+export function remember(key: string, files: number, ignored: string[] | null): void {
+  const known = remembered.get(key);
+  if (ignored === null && (!known || files <= known.files)) return;
+  remembered.delete(key);
+  remembered.set(key, { files, ignored: ignored ?? known?.ignored ?? [] });
+  if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
+}
+
+/** Drops what is known of `key` (it no longer holds). */
+export function forget(key: string): void {
+  remembered.delete(key);
+}
+
+/** Levels rgParts looks down through folders that hold a single folder (src/…). */
 const MAX_SPLIT_DEPTH = 8;
 
 /**
  * What the rg runs of one search take, in the walk's order: the paths below `base` (files and folders,
- * never links, never what .gitignore excludes or `.git`) in one or two parts, the second starting where
- * the first ends, so that two rg processes (each one thread: --sort) search at once and their outputs
- * concatenated are the walk's order. Splits the first level that holds two folders or more, taking
- * along the files met on the way down; one part ([base]) when there is none. Leaving out what the walk
- * skips is only a saving: whatever rg reports is held against the walk.
+ * never links, `.git` or what .gitignore excludes) down to the first level that holds two folders or
+ * more, the files met on the way down taken along — in one part, or with `split` in two halves, the
+ * second starting where the first ends, so that two rg processes (each one thread: --sort) search at
+ * once and their outputs concatenated are the walk's order; none when there is nothing for rg. Leaving
+ * out what the walk skips (node_modules at the top) only saves reading: rg's output is held against the
+ * walk whatever it is given.
  */
-export async function rgParts(view: WorkspaceView, base: string): Promise<string[][]> {
+export async function rgParts(view: WorkspaceView, base: string, split: boolean): Promise<string[][]> {
   let matchers: Matcher[] = [];
   const parts = base ? base.split('/') : [];
   for (let i = 0; i < parts.length; i++) await loadIgnore(view, parts.slice(0, i).join('/'), matchers);
   const before: string[] = [];
   let after: string[] = [];
-  let dir = base;
-  for (let depth = 0; depth < MAX_SPLIT_DEPTH; depth++) {
+  const one = (paths: string[]) => (paths.length > 0 ? [paths] : []);
+  for (let dir = base, depth = 0; ; depth++) {
     const raw = await view.readdir(dir).catch(() => null);
-    if (!raw) break;
+    if (!raw) return one([...before, dir === '' ? '.' : dir, ...after]); // rg says what it is (or nothing)
     const own = [...matchers];
     if (raw.some((e) => e.name === '.gitignore' && e.type !== 'dir')) await loadIgnore(view, dir, own);
     raw.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -37,7 +71,7 @@ export async function rgParts(view: WorkspaceView, base: string): Promise<string
       if (!isIgnored(own, path, e.type === 'dir')) kept.push({ path, dir: e.type === 'dir' });
     }
     const dirs = kept.filter((e) => e.dir);
-    if (dirs.length === 1) {
+    if (dirs.length === 1 && depth < MAX_SPLIT_DEPTH) {
       const at = kept.indexOf(dirs[0]);
       before.push(...kept.slice(0, at).map((e) => e.path));
       after = [...kept.slice(at + 1).map((e) => e.path), ...after];
@@ -45,14 +79,14 @@ export async function rgParts(view: WorkspaceView, base: string): Promise<string
       matchers = own;
       continue;
     }
-    if (dirs.length === 0) break;
-    const half = Math.ceil(kept.length / 2);
+    const paths = kept.map((e) => e.path);
+    if (!split || dirs.length < 2) return one([...before, ...paths, ...after]);
+    const half = Math.ceil(paths.length / 2);
     return [
-      [...before, ...kept.slice(0, half).map((e) => e.path)],
-      [...kept.slice(half).map((e) => e.path), ...after],
+      [...before, ...paths.slice(0, half)],
+      [...paths.slice(half), ...after],
     ];
   }
-  return [[base === '' ? '.' : base]];
 }
 
 /**
