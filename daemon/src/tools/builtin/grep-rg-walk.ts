@@ -62,7 +62,9 @@ export async function grepByRgWalk(o: GrepRunOptions, acquire: () => GrepWorker)
   const memory = recall(sizeKey);
   const excludes = memory?.ignored ?? [];
   const excluded = new Set(excludes);
-  const parts = await rgParts(view, o.base, (memory?.files ?? 0) >= (o.rgSplitFiles ?? SPLIT_FILES));
+  const split = (memory?.files ?? 0) >= (o.rgSplitFiles ?? SPLIT_FILES);
+  // Known ignored folders make the listing of the start (which leaves them out) unneeded for one rg.
+  const parts = memory && !split ? [[o.base === '' ? '.' : o.base]] : await rgParts(view, o.base, split);
   const rgs: Started[] = [];
   const started: Array<(r: Started | null) => void> = [];
   const turns = parts.map((_, i) => new Promise<Started | null>((resolve) => (started[i] = resolve)));
