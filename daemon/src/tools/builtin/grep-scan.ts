@@ -1,5 +1,6 @@
 // Helpers of the rg-walks search (grep-rg-walk.ts): the walk's order of two paths, the names rg could
-// order or print differently, and the paths two rg processes split between them.
+// order or print differently, what the last walks of a folder found (its size, its ignored folders),
+// and the paths the rg processes of a search are given.
 import type { WorkspaceView } from '../../shadow/index.js';
 import { isIgnored, loadIgnore, type Matcher } from './walk.js';
 
