@@ -2,8 +2,8 @@
 // 1.2–1.9× slower than rg walking (docs/benchmarks.md#grep). rg reads no ignore file (its rules differ
 // from the walk's: nested `!`, .ignore, global excludes), skips only `.git`, the start's ignored entries
 // and the ignored folders the last complete walk found (checked again by this walk), never follows a
-// link, and sorts its output by path: one thread, files in the
-// walk's order, so it is stopped once the first files hold the lines wanted. Beside it, grep's own walk
+// link, and sorts its output by path: one thread, files in the walk's order, so it is stopped once the
+// first files hold the lines wanted. Beside it, grep's own walk
 // (walk.ts, through the view) runs as before and is the authority: a file rg reports counts only when
 // the walk handed it to rg too (listed by the view, not ignored, a regular file the view vouches is the
 // person's own: WorkspaceView.isReal) and it is still a regular file at that path, reached through no
