@@ -63,9 +63,9 @@ export async function run() {
       const svc = createShadowService({ stateDir, audit, logger });
       const view = await svc.view('bench', root);
       const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
-      const session = (withRg, rgWalks = true) =>
+      const session = (withRg) =>
         createToolRuntime({
-          tools: createBuiltinTools({ rg: withRg ? rg : null, rgWalks }),
+          tools: createBuiltinTools({ rg: withRg ? rg : null }),
           policy: allow,
           audit,
           logger,
@@ -78,7 +78,6 @@ export async function run() {
         });
       const fast = session(true);
       const slow = session(false);
-      const lists = session(true, false);
       const signal = new AbortController().signal;
       let id = 0;
       const grep = (tools, max = 5000) =>
@@ -143,35 +142,6 @@ export async function run() {
           'vs the same rg walking the folder (both spawned, no daemon): what explicit lists cost rg itself',
         ),
       );
-      // The change of issue 20's last step: rg walking the tree against rg given the walk's file lists.
-      const noneIn = (tools) =>
-        tools.call({
-          turnId: 't',
-          callId: `c${++id}`,
-          name: 'grep',
-          input: { pattern: 'no_such_token_anywhere' },
-          signal,
-        });
-      rows.push(
-        row(
-          `grep ${files} files, no match, rg walking the tree`,
-          await interleave(
-            ROUNDS,
-            () => noneIn(fast),
-            () => noneIn(lists),
-          ),
-          "vs the same grep handing rg the walk's file lists (rgWalks: false)",
-        ),
-        row(
-          `grep ${files} files, first 5000 lines, rg walking the tree`,
-          await interleave(
-            ROUNDS,
-            () => grep(fast, 5000),
-            () => grep(lists, 5000),
-          ),
-          "vs the same grep handing rg the walk's file lists (rgWalks: false)",
-        ),
-      );
       const inProc = await interleave(
         5,
         () => grep(slow, 5000),
@@ -180,7 +150,7 @@ export async function run() {
       rows.push(row(`grep ${files} files in process (rg off) vs with rg`, inProc, 'the fallback when rg is absent'));
       const growth = du(stateDir) - stateBefore;
       rows.push({
-        metric: `state dir growth over ${ROUNDS * 7 + 5 * 2} greps of ${files} files`,
+        metric: `state dir growth over ${ROUNDS * 3 + 5 * 2} greps of ${files} files`,
         value: growth,
         unit: 'bytes',
         note: 'reads must not copy the files they read into the layer',

@@ -142,8 +142,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
         return 0;
       }
     };
-    // The explicit-list path (rg walking the tree is grep-rg-walk.test.ts).
-    const tool = createGrepTool({ workers, rg: counted, rgWalks: false }) as Tool;
+    const tool = createGrepTool({ workers, rg: counted }) as Tool;
     const agent = createToolRuntime({
       tools: [tool],
       policy: fakePolicy().policy,

@@ -194,14 +194,18 @@ async function refuses(o: RgSearchOptions): Promise<boolean> {
   return r.code === 2;
 }
 
-/** The flags every rg search of grep's shares: engine, output format, limits and the pattern (then `--` and paths). */
-export function rgSearchFlags(
-  o: Pick<RgSearchOptions, 'pattern' | 'ignoreCase' | 'maxFileBytes'>,
+/** Runs rg on some files; lines by file index, each file's at most `perFile`. */
+function runRg(
+  o: RgSearchOptions,
+  files: readonly QueuedFile[],
   perFile: number,
-): string[] {
-  return [
+): Promise<{ code: number | null; lines: Map<number, string[]>; paths: Map<number, string> }> {
+  const index = new Map<string, number>();
+  for (const f of files) index.set(f.path, f.k);
+  const args = [
     '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
     '--engine=default',
+    '--no-ignore',
     '--no-messages',
     '--null',
     '--no-heading',
@@ -218,39 +222,9 @@ export function rgSearchFlags(
     ...(o.ignoreCase ? ['--ignore-case'] : ['--case-sensitive']),
     '--regexp',
     o.pattern,
+    '--',
+    ...files.map((f) => f.path),
   ];
-}
-
-/**
- * One record of rg's `--null` output as [path, "path:line: text"] (the text cut at maxLineChars), or
- * null for rg's notes ("binary file matches (…)" has no NUL after the path).
- */
-export function parseRgRecord(
-  record: Buffer,
-  decoder: { decode(bytes: Uint8Array): string },
-  maxLineChars: number,
-): [string, string] | null {
-  const nul = record.indexOf(0);
-  if (nul < 0) return null;
-  const path = record.subarray(0, nul).toString('utf8');
-  const colon = record.indexOf(0x3a, nul + 1);
-  if (colon < 0) return null;
-  const no = record.subarray(nul + 1, colon).toString('latin1');
-  let text = decoder.decode(record.subarray(colon + 1));
-  if (text.endsWith('\r')) text = text.slice(0, -1);
-  if (text.length > maxLineChars) text = `${text.slice(0, maxLineChars)}...`;
-  return [path, `${path}:${no}: ${text}`];
-}
-
-/** Runs rg on some files; lines by file index, each file's at most `perFile`. */
-function runRg(
-  o: RgSearchOptions,
-  files: readonly QueuedFile[],
-  perFile: number,
-): Promise<{ code: number | null; lines: Map<number, string[]>; paths: Map<number, string> }> {
-  const index = new Map<string, number>();
-  for (const f of files) index.set(f.path, f.k);
-  const args = [...rgSearchFlags(o, perFile), '--no-ignore', '--', ...files.map((f) => f.path)];
   return new Promise((resolve, reject) => {
     const child = spawn(o.rg, args, { cwd: o.root, stdio: ['ignore', 'pipe', 'ignore'] });
     const kill = () => child.kill('SIGKILL');
@@ -260,15 +234,22 @@ function runRg(
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let rest: Buffer = Buffer.alloc(0);
     const take = (record: Buffer) => {
-      const parsed = parseRgRecord(record, decoder, o.maxLineChars);
-      const k = parsed ? index.get(parsed[0]) : undefined;
-      if (!parsed || k === undefined) return;
+      const nul = record.indexOf(0);
+      if (nul < 0) return; // "binary file matches (…)": rg's note, not a line
+      const path = record.subarray(0, nul).toString('utf8');
+      const k = index.get(path);
+      const colon = record.indexOf(0x3a, nul + 1);
+      if (k === undefined || colon < 0) return;
+      const no = record.subarray(nul + 1, colon).toString('latin1');
+      let text = decoder.decode(record.subarray(colon + 1));
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
       const list = lines.get(k) ?? [];
       if (list.length === 0) {
         lines.set(k, list);
-        paths.set(k, parsed[0]);
+        paths.set(k, path);
       }
-      list.push(parsed[1]);
+      list.push(`${path}:${no}: ${text}`);
     };
     child.stdout.on('data', (d: Buffer) => {
       let buf = rest.length ? Buffer.concat([rest, d]) : d;

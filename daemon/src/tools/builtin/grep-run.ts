@@ -6,7 +6,6 @@ import type { EntryType, WorkspaceView } from '../../shadow/index.js';
 import { FileQueue } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
 import { rgPattern, searchWithRg } from './grep-rg.js';
-import { grepByRgWalk } from './grep-rg-walk.js';
 import { searchInProcess, type Searched } from './grep-search.js';
 import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
@@ -26,10 +25,6 @@ export interface GrepRunOptions {
   max: number;
   stop: AbortSignal;
   rg: string | null;
-  /** Let rg walk the real tree of a folder itself (grep-rg-walk.ts) rather than take the walk's file lists. */
-  rgWalks?: boolean;
-  /** Files a folder's last walk must have found for two rg processes to share it (default 8,000; tests: 0). */
-  rgSplitFiles?: number;
   workers: GrepWorkers;
   maxLineChars: number;
 }
@@ -56,19 +51,6 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     }
     return worker;
   };
-  if (o.rgWalks) {
-    let r: GrepRun | null;
-    try {
-      r = await grepByRgWalk(o, acquire);
-    } catch (e) {
-      if (worker && !stop.aborted) worker.release();
-      throw e;
-    }
-    if (r) {
-      if (worker && !stop.aborted) worker.release();
-      return r;
-    }
-  }
   const procQueue = new FileQueue();
   const rgQueue = rgSource ? new FileQueue() : null;
   const proc = searchInProcess(view, procQueue, acquire, pattern.literal, max, stop);

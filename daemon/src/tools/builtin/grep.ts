@@ -26,13 +26,6 @@ export interface GrepToolOptions {
    * the view can tell which files those are (WorkspaceView.isReal); everything else in process.
    */
   rg?: string | null;
-  /**
-   * With rg: let it walk a folder's real tree itself (default true; grep-rg-walk.ts), else hand it the
-   * walk's file lists (the path taken anyway when the rg walk does not apply).
-   */
-  rgWalks?: boolean;
-  /** Files a folder's last walk must have found for two rg processes to share it (default 8,000). */
-  rgSplitFiles?: number;
 }
 
 /** Input of grep. */
@@ -106,8 +99,6 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           max: i.max_matches,
           stop: stop.signal,
           rg,
-          rgWalks: options.rgWalks ?? true,
-          ...(options.rgSplitFiles !== undefined ? { rgSplitFiles: options.rgSplitFiles } : {}),
           workers,
           maxLineChars: MAX_LINE_CHARS,
         });

@@ -13,8 +13,6 @@ import { createWriteFileTool } from './write-file.js';
 export interface BuiltinToolsOptions {
   /** The ripgrep binary grep searches the person's unchanged files with (findRipgrep()); null = in process only. */
   rg?: string | null;
-  /** Let rg walk a folder's real tree itself (default true); false hands it the walk's file lists (bench). */
-  rgWalks?: boolean;
 }
 
 /** The eight built-in file tools, in the order the model sees them. */
@@ -23,7 +21,7 @@ export function createBuiltinTools(options: BuiltinToolsOptions = {}): Tool[] {
     createReadFileTool(),
     createListDirTool(),
     createGlobTool(),
-    createGrepTool({ rg: options.rg ?? null, ...(options.rgWalks === false ? { rgWalks: false } : {}) }),
+    createGrepTool({ rg: options.rg ?? null }),
     createWriteFileTool(),
     createEditFileTool(),
     createDeleteFileTool(),

@@ -18,8 +18,7 @@ export interface WalkOptions {
   signal?: AbortSignal;
 }
 
-/** One .gitignore's rules and the folder it sits in (rules match paths relative to it). */
-export interface Matcher {
+interface Matcher {
   base: string;
   ig: Ignore;
 }
@@ -100,8 +99,7 @@ async function listDir(view: WorkspaceView, dir: string, depth: number, inherite
   return { entries, matchers };
 }
 
-/** Adds the .gitignore of `dir` (read through the view), when there is one, to `into`. */
-export async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Promise<void> {
+async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Promise<void> {
   try {
     const text = Buffer.from(await view.readFile(join(dir, '.gitignore'))).toString('utf8');
     into.push({ base: dir, ig: ignore().add(text) });
@@ -110,8 +108,7 @@ export async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher
   }
 }
 
-/** The walk's rule: ignored when any .gitignore on the way ignores it (each file on its own, nested `!` cannot re-include). */
-export function isIgnored(matchers: Matcher[], path: string, isDir: boolean): boolean {
+function isIgnored(matchers: Matcher[], path: string, isDir: boolean): boolean {
   for (const m of matchers) {
     const rel = m.base ? path.slice(m.base.length + 1) : path;
     if (m.ig.ignores(isDir ? `${rel}/` : rel)) return true;
