@@ -15,8 +15,9 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
 import { connectSocket, type ShadowboxClient } from '@shadowbox/client';
-import { SessionCreate, ToolsCall } from '@shadowbox/protocol';
+import { SessionCreate, SessionPrompt } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, runCli, shadowboxBin, startTestDaemon } from '../helpers/daemon.js';
+import { startModelServer, type ModelServer } from '../model-server/index.js';
 
 interface Lsp {
   child: ChildProcessWithoutNullStreams;
@@ -72,9 +73,11 @@ describe('shadowbox lsp (the process)', () => {
   let stateDir: string;
   let ws: string;
   let env: NodeJS.ProcessEnv;
+  let model: ModelServer;
   const lsps: Lsp[] = [];
 
   beforeAll(async () => {
+    model = await startModelServer();
     // Short paths: Unix socket paths are limited to 107 bytes.
     stateDir = await makeTempDir('lspst');
     ws = await makeTempDir('lspws');
@@ -84,6 +87,7 @@ describe('shadowbox lsp (the process)', () => {
       SHADOWBOX_STATE_DIR: stateDir,
       SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
       SHADOWBOX_MODEL: 'openai/test-model',
+      OPENAI_BASE_URL: `${model.url}/v1`,
       OPENAI_API_KEY: 'test',
       HOME: os.tmpdir(),
     };
@@ -92,6 +96,7 @@ describe('shadowbox lsp (the process)', () => {
   afterAll(async () => {
     for (const l of lsps) if (l.child.exitCode === null) l.child.kill('SIGKILL');
     await runCli(['stop'], env).catch(() => undefined);
+    await model?.close();
     for (const dir of [stateDir, ws]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -106,12 +111,15 @@ describe('shadowbox lsp (the process)', () => {
     );
     await client.initialize({ name: 'test', kind: 'test' });
     const s = await client.request(SessionCreate, { workspace: ws });
-    const r = await client.request(ToolsCall, {
-      sessionId: s.sessionId,
-      tool: 'edit_file',
-      input: { path: 'a.txt', old_string: 'two', new_string: 'TWO' },
-    });
-    expect(r.isError, r.content).toBe(false);
+    // The edit comes from a model turn: its tool_call_update (changed) refreshes a server that found the session
+    // before the edit. A direct tools/call announces no event, so such a server would not see it (docs/editors.md).
+    model.push(
+      { toolCalls: [{ name: 'edit_file', arguments: { path: 'a.txt', old_string: 'two', new_string: 'TWO' } }] },
+      { text: ['Done.'] },
+    );
+    expect((await client.request(SessionPrompt, { sessionId: s.sessionId, text: 'shout' })).stopReason).toBe(
+      'end_turn',
+    );
     const uri = pathToFileURL(path.join(ws, 'a.txt')).href;
     // The session did not exist at initialize: the server finds it by looking again (every 2 s).
     const diags = await until(() => l.diagnostics.get(uri)?.length === 1 && l.diagnostics.get(uri), 'a.txt shown');
