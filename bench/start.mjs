@@ -146,6 +146,32 @@ export async function run() {
       'MiB',
     ),
   );
+  // And after use: 20 python calls (each a fresh instance in the pooled worker), then the RSS it holds.
+  const usedRss = async (e) => {
+    const d = await startDaemon({ ...e, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+    const c = await connectSocket(d.socketPath);
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    const s = await c.request({ method: 'session/create' }, { workspace: ws });
+    for (let i = 0; i < 20; i++)
+      await c.request({ method: 'tools/call' }, { sessionId: s.sessionId, tool: 'python', input: { code: 'pass' } });
+    c.dispose();
+    await sleep(1000);
+    const mib = rssMiB(d.pid);
+    await stopQuietly(d);
+    return mib;
+  };
+  rows.push(
+    row(
+      'daemon RSS after 20 python calls, malloc tunables vs none',
+      await interleaveMeasured(
+        5,
+        () => usedRss(dEnv),
+        () => usedRss(noTunables),
+      ),
+      "vs the same daemon with GLIBC_TUNABLES='' (glibc's defaults); read 1 s after the last call",
+      'MiB',
+    ),
+  );
 
   // With a daemon running: status, and the bridge.
   const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
