@@ -77,11 +77,12 @@ export async function bundleTools(
   logger: Logger,
 ): Promise<AnyTool[]> {
   const names = [...new Set(list.filter((b) => b.tools.length > 0 && b.name !== 'python').map((b) => b.name))];
-  // Verified loads, side by side: a tool is offered only from a manifest that passed its signature check.
+  // Verified manifests, side by side: a tool is offered only from a manifest that passed its signature check.
+  // Its files are checked when it runs (bundles.load): not read here, before the daemon serves.
   const loaded = await Promise.all(
     names.map((name) =>
-      bundles.load(name).then(
-        (b) => createManifestTools({ name: b.name, manifest: b.manifest }, deps),
+      bundles.manifest(name).then(
+        (manifest) => createManifestTools({ name: manifest.name, manifest }, deps),
         (e: unknown) => {
           logger.warn(`bundle ${name}: tools not offered (${(e as Error).message})`);
           return [];

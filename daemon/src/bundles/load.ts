@@ -35,18 +35,18 @@ export interface LoadedBundle {
 }
 
 /**
- * The cheap check on every load: the manifest still hashes to its store address and carries a valid
- * signature from the authority that installed it (a revoked key fails here), every file matches its
- * size and hash (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
+ * The manifest of an installed bundle, checked as on every load: it still hashes to its store address, carries
+ * a valid signature from the authority that installed it (a revoked key fails here) and names the bundle and
+ * version asked for. Its files are not read: what a bundle's tools are is decided by this alone; running one
+ * loads the bundle (loadBundle), which checks every file first.
  */
-export async function loadBundle(
+export async function loadManifest(
   store: BundleStore,
   manifestSha256: string,
   authority: Authority,
   expected: { name: string; version: string },
-): Promise<LoadedBundle> {
+): Promise<Manifest> {
   const dir = store.entryDir(manifestSha256);
-  const filesDir = join(dir, 'files');
   const raw = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as unknown;
   const bytes = canonicalBytes(raw);
   if (sha256Hex(bytes) !== manifestSha256)
@@ -67,6 +67,22 @@ export async function loadBundle(
       `store entry ${manifestSha256.slice(0, 12)} holds ${manifest.name}@${manifest.version}, not ${expected.name}@${expected.version}`,
     );
   }
+  return manifest;
+}
+
+/**
+ * The cheap check on every load: the manifest as loadManifest checks it, every file matches its size and hash
+ * (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
+ */
+export async function loadBundle(
+  store: BundleStore,
+  manifestSha256: string,
+  authority: Authority,
+  expected: { name: string; version: string },
+): Promise<LoadedBundle> {
+  const dir = store.entryDir(manifestSha256);
+  const filesDir = join(dir, 'files');
+  const manifest = await loadManifest(store, manifestSha256, authority, expected);
   const entryPaths = new Set(manifest.entries.map((e) => e.path));
   for (const f of manifest.files) {
     const p = join(filesDir, f.path);

@@ -5,7 +5,8 @@ import { parseIndex } from './channel-index.js';
 import { createContext, type BundleServiceOptions } from './context.js';
 import { createInstaller, newest, type BundleSummary, type ProgressSink } from './install.js';
 import { list, verifyPath, type VerifyPathResult } from './inspect.js';
-import { loadBundle, type LoadedBundle } from './load.js';
+import { loadBundle, loadManifest, type LoadedBundle } from './load.js';
+import type { Manifest } from './manifest.js';
 import { serveMirror, type MirrorHandler } from './mirror-server.js';
 import { dirSource, sourceFor, type MirrorSource } from './sources.js';
 import { addTrustedKey } from './trust-store.js';
@@ -32,6 +33,11 @@ export interface BundleService {
   ): Promise<BundleSummary>;
   /** What a runner needs, after the cheap check; installs from the first-use sources (see install) when missing. */
   load(name: string, version?: string): Promise<LoadedBundle>;
+  /**
+   * An installed bundle's signed manifest, found (and installed when missing) as load finds it, checked as load
+   * checks it, without reading its files: what its tools are. Running one goes through load.
+   */
+  manifest(name: string, version?: string): Promise<Manifest>;
   /** Trusts a developer key explicitly (loud warning, audited). */
   trustKey(file: string): Promise<{ keyId: string }>;
   /** A node http handler serving a mirror folder (default: the local output) under /bundles/. */
@@ -103,7 +109,8 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     }
   }
 
-  async function load(name: string, version?: string): Promise<LoadedBundle> {
+  // Which installed version load and manifest use, and the authority that installed it.
+  async function resolveInstalled(name: string, version?: string) {
     let installed = (await store.readInstalled()).bundles[name] ?? {};
     let v = version ?? newest(Object.keys(installed));
     if (!v || !installed[v]) {
@@ -133,7 +140,17 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
       throw refuse('unknown_key', `the key that signed ${name}@${v} is no longer trusted`, {
         authority: rec.authority,
       });
-    return loadBundle(store, rec.manifestSha256, authority, { name, version: v });
+    return { manifestSha256: rec.manifestSha256, authority, expected: { name, version: v } };
+  }
+
+  async function load(name: string, version?: string): Promise<LoadedBundle> {
+    const r = await resolveInstalled(name, version);
+    return loadBundle(store, r.manifestSha256, r.authority, r.expected);
+  }
+
+  async function manifest(name: string, version?: string): Promise<Manifest> {
+    const r = await resolveInstalled(name, version);
+    return loadManifest(store, r.manifestSha256, r.authority, r.expected);
   }
 
   async function trustKey(file: string): Promise<{ keyId: string }> {
@@ -151,6 +168,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     verifyPath: (p) => verifyPath(ctx, p),
     install,
     load,
+    manifest,
     trustKey,
     serveMirror: (dir) => serveMirror(dir ?? localOutputDir),
   };

@@ -101,6 +101,24 @@ describe('store and load', () => {
     await expect(svc.load('demo')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
   });
 
+  it('manifest: the checked manifest without reading the files (an edited manifest still refused; a changed file refused when it runs)', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    const svc = w.service();
+    // Not installed yet: installed first, as load does.
+    expect(await svc.manifest('demo')).toMatchObject({ name: 'demo', version: '1.0.0' });
+    const dir = join(w.stateDir, 'bundles', 'store', e.manifestSha256);
+    await chmod(join(dir, 'files', 'bin', 'demo.wasm'), 0o644);
+    await writeFile(join(dir, 'files', 'bin', 'demo.wasm'), 'MODULE');
+    expect(await svc.manifest('demo')).toMatchObject({ name: 'demo', version: '1.0.0' });
+    await expect(svc.load('demo')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+    const mPath = join(dir, 'manifest.json');
+    const m = JSON.parse(await readFile(mPath, 'utf8')) as { limits: { memoryMb: number } };
+    m.limits.memoryMb = 4096;
+    await writeFile(mPath, JSON.stringify(m));
+    await expect(svc.manifest('demo')).rejects.toMatchObject({ data: { reason: 'manifest_tampered' } });
+  });
+
   it('picks up a rebuilt local bundle (new manifest hash) on the next load, re-verified', async () => {
     const e1 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'first build' }, { signers: [w.keys.local] });
     await w.index({ demo: { '1.0.0': e1 } }, { signers: [w.keys.local] });

@@ -1,10 +1,10 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { sha256Hex } from './crypto.js';
 import { HashCache, sameStat } from './hash-cache.js';
 import type { Manifest } from './manifest.js';
-import { fsyncDir, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
+import { fsyncDir, readWholeInto, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
 import type { BundleContent } from './verify.js';
 import { ONCE } from '../state/index.js';
 
@@ -156,24 +156,12 @@ export function openStore(stateDir: string): BundleStore {
 /**
  * A file's bytes in one read call where the kernel allows. fs/promises' readFile reads 512 KiB per round trip
  * through the event loop: 27 of them for CPython's 13 MiB entry, each a turn on a main thread that is busy
- * right after start (~25 ms of main-thread time in a profile of python's first call). Reads what fstat says the
- * file holds: bytes appended meanwhile are not read, and what is read is what gets hashed and run.
+ * right after start (~25 ms of main-thread time in a profile of python's first call). What is read is what gets
+ * hashed and run.
  */
 async function readWhole(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const buf = Buffer.allocUnsafe(size);
-    let n = 0;
-    while (n < size) {
-      const { bytesRead } = await fh.read(buf, n, size - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return n === size ? buf : buf.subarray(0, n);
-  } finally {
-    await fh.close();
-  }
+  const { bytes, read } = await readWholeInto(path, (size) => Buffer.allocUnsafe(size));
+  return read === bytes.length ? bytes : bytes.subarray(0, read);
 }
 
 /** Temp folders of puts whose process is gone (a crash mid-install): removed before the next put. */

@@ -1,8 +1,9 @@
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { limitMemoryPages, pagesFor, runInprocess, WorkerPool, type WasiRunResult } from '../wasi/index.js';
 import { createFetchBridge, type FetchBridge } from '../net/index.js';
+import { readWholeInto } from '../state/index.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
 /** Limits for one run; the tool input may lower the timeout, never raise it past maxTimeoutMs. */
@@ -58,22 +59,10 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
  * to the collector — ~20 ms of the main thread for the stdlib's 9 MiB, on the way to python's first call.
  */
 async function readShared(file: string): Promise<SharedArrayBuffer> {
-  const fh = await open(file, 'r');
-  try {
-    const { size } = await fh.stat();
-    const shared = new SharedArrayBuffer(size);
-    const view = new Uint8Array(shared);
-    let n = 0;
-    while (n < size) {
-      const { bytesRead } = await fh.read(view, n, size - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    // Shorter than its stat said (changed while read): what was read, as readFile would have returned.
-    return n === size ? shared : shared.slice(0, n);
-  } finally {
-    await fh.close();
-  }
+  const { bytes, read } = await readWholeInto(file, (size) => new Uint8Array(new SharedArrayBuffer(size)));
+  const shared = bytes.buffer;
+  // Shorter than its stat said (changed while read): what was read, as readFile would have returned.
+  return read === shared.byteLength ? shared : shared.slice(0, read);
 }
 
 /** Reads the stdlib once into SharedArrayBuffer-backed arrays (posted to workers without copying). */

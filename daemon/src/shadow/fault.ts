@@ -31,11 +31,4 @@ export interface FaultHook {
 }
 
 /** An ENOSPC error as the file system reports it (code, errno, syscall, path). */
-export function noSpaceError(file: string, syscall = 'write'): NodeJS.ErrnoException {
-  const e: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device, ${syscall} '${file}'`);
-  e.code = 'ENOSPC';
-  e.errno = -28;
-  e.syscall = syscall;
-  e.path = file;
-  return e;
-}
+export { noSpaceError } from '../state/index.js';

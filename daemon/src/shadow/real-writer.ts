@@ -13,13 +13,11 @@ import {
   rmdirSync,
   symlinkSync,
   unlinkSync,
-  write,
-  writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { typedFsError } from '../state/index.js';
+import { typedFsError, writeAll, writeAllSync } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
 import { checkProtected } from './paths.js';
 import { at, DIR_FLAGS, hasProcFd, lstatQuiet, pathChanged, type RealFs, realPathOf } from './real-fs.js';
@@ -32,16 +30,6 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 const baseName = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
 /** The only names `removeTemp` will unlink: what `tempFor` makes. */
 const TEMP_NAME = /^\..+\.sbx-[0-9a-f]+\.tmp$/;
-/** Writes all of `bytes` to `fd` (a regular file: short writes are retried, never lost; none at all is a full disk). */
-function writeAllSync(fd: number, bytes: Uint8Array, length = bytes.byteLength, file = ''): void {
-  for (let at = 0; at < length;) {
-    const n = writeSync(fd, bytes, at, length - at);
-    if (n <= 0) throw noSpaceError(file);
-    at += n;
-  }
-}
-const writeAt = (fd: number, b: Buffer, at: number): Promise<number> =>
-  new Promise((resolve, reject) => write(fd, b, at, b.length - at, null, (e, n) => (e ? reject(e) : resolve(n))));
 /**
  * Copies the stored object file at `object` into `fd`, which stays open and the caller's. Not
  * stream.pipeline into a write stream: on a failure (ENOSPC) pipeline destroys the write stream, which closes
@@ -50,12 +38,7 @@ const writeAt = (fd: number, b: Buffer, at: number): Promise<number> =>
  */
 async function copyObject(fd: number, object: string, file: string): Promise<void> {
   for await (const chunk of createReadStream(object)) {
-    const b = chunk as Buffer;
-    for (let at = 0; at < b.length;) {
-      const n = await writeAt(fd, b, at);
-      if (n <= 0) throw noSpaceError(file);
-      at += n;
-    }
+    await writeAll(fd, chunk as Buffer, (chunk as Buffer).length, file);
   }
 }
 

@@ -1,7 +1,8 @@
-import { closeSync, fsync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, renameSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { diskFullError, isDiskFull } from './disk-full.js';
+import { writeAllSync } from './file-io.js';
 // node:crypto is loaded on first use, not with this module: a CLI command that never needs it (status, stop) saves
 // ~5 ms of loading it.
 const crypto = () => process.getBuiltinModule('node:crypto');
@@ -78,13 +79,7 @@ async function writeSmall(
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
-      for (let at = 0; at < bytes.byteLength;) {
-        const n = writeSync(fd, bytes, at, bytes.byteLength - at);
-        // No byte taken at all: the disk has no room (a loop on 0 would never end).
-        if (n <= 0)
-          throw Object.assign(new Error(`ENOSPC: no space left on device, write '${tmp}'`), { code: 'ENOSPC' });
-        at += n;
-      }
+      writeAllSync(fd, bytes, bytes.byteLength, tmp);
       if (durability !== 'none') await fsyncFd(fd);
     } finally {
       closeSync(fd);
