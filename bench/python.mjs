@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connectSocket } from '../clients/editor/dist/index.js';
+import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { bin } from './lib/daemon.mjs';
 import { interleave, row, stats, time } from './lib/interleave.mjs';
 
@@ -75,10 +75,14 @@ function coldPyodide() {
   return JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('{'))).ms;
 }
 
-/** Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed). */
-async function spawnDaemon(stateDir) {
+/**
+ * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
+ * environment a client's auto-start gives it (daemon-env.ts); `tunables: false` runs it with glibc's defaults.
+ */
+async function spawnDaemon(stateDir, { tunables = true } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
-  const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
+  const base = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
+  const env = tunables ? daemonStartEnv(base) : { ...base, GLIBC_TUNABLES: '' };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [bin, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -100,8 +104,8 @@ async function spawnDaemon(stateDir) {
 }
 
 /** A daemon on `stateDir` with one session on `ws`: `call()` is one `tools/call` of python `print(1+1)`. */
-async function daemonSession(stateDir, ws) {
-  const daemon = await spawnDaemon(stateDir);
+async function daemonSession(stateDir, ws, opts) {
+  const daemon = await spawnDaemon(stateDir, opts);
   const c = await connectSocket(daemon.socketPath);
   await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
   const s = await c.request({ method: 'session/create' }, { workspace: ws });
@@ -211,13 +215,18 @@ export async function run() {
       await d.close();
       // First call after a restart (the bundle installed, as a daemon start normally finds it), made at
       // once after ready + session/create, while python's background warm-up may still be going.
+      // Each round also starts the daemon once with glibc's malloc defaults (no auto-start tunables), for the row below.
       const firsts = [];
+      const plainFirsts = [];
       const natives = [];
       for (let i = 0; i < 5; i++) {
         d = await daemonSession(stateDir, ws);
         firsts.push(await time(() => d.call()));
         await d.close();
         natives.push(await time(nativeHello));
+        d = await daemonSession(stateDir, ws, { tunables: false });
+        plainFirsts.push(await time(() => d.call()));
+        await d.close();
       }
       rows.push(
         row(
@@ -225,7 +234,37 @@ export async function run() {
           { subject: stats(firsts), baseline: stats(natives) },
           'bundle installed; the call right after ready + session/create; goal ≤ 150 ms',
         ),
+        row(
+          'the same first call, malloc tunables vs none',
+          { subject: stats(firsts), baseline: stats(plainFirsts) },
+          "vs the same daemon started with GLIBC_TUNABLES='' (glibc's defaults), rounds alternating",
+        ),
       );
+      // The warm call in two daemons side by side, with and without the tunables (each its own state dir).
+      const plainState = mkdtempSync(path.join(os.tmpdir(), 'sbpy-state-'));
+      const a = await daemonSession(stateDir, ws);
+      const b = await daemonSession(plainState, ws, { tunables: false });
+      try {
+        for (let i = 0; i < 5; i++) {
+          await a.call();
+          await b.call();
+        }
+        rows.push(
+          row(
+            'tools/call python print(1+1) warm (daemon), malloc tunables vs none',
+            await interleave(
+              21,
+              () => a.call(),
+              () => b.call(),
+            ),
+            "vs a second daemon started with GLIBC_TUNABLES='' (glibc's defaults)",
+          ),
+        );
+      } finally {
+        await a.close();
+        await b.close();
+        rmSync(plainState, { recursive: true, force: true });
+      }
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }

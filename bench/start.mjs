@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connectSocket } from '../clients/editor/dist/index.js';
+import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { bin, startDaemon } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
@@ -82,9 +82,11 @@ export async function run() {
   await version();
   rows.push(row('shadowbox --version', await interleave(11, version, nodeEmpty), "vs node -e ''"));
 
-  // Daemon start → ready and idle RSS, on one state dir where python is installed (as a person's is).
+  // Daemon start → ready and idle RSS, on one state dir where python is installed (as a person's is), in
+  // the environment a client's auto-start gives the daemon (its glibc malloc tunables: daemon-env.ts).
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sbst-state-'));
-  const dEnv = { SHADOWBOX_CACHE_DIR: cacheDir };
+  const dEnv = daemonStartEnv({ SHADOWBOX_CACHE_DIR: cacheDir });
+  const noTunables = { SHADOWBOX_CACHE_DIR: cacheDir, GLIBC_TUNABLES: '' };
   {
     const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
     const c = await connectSocket(d.socketPath);
@@ -121,6 +123,52 @@ export async function run() {
       `daemon idle RSS, ${SETTLE_MS / 1000} s after ready (CPython warmed)`,
       { subject: stats(rss), baseline: stats(nodeRss) },
       'vs an idle node process; goal ≤ 100 MiB',
+      'MiB',
+    ),
+  );
+  // What the auto-start's malloc tunables take off: the same daemon started with and without them.
+  const idleRss = async (e) => {
+    const d = await startDaemon({ ...e, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+    await sleep(SETTLE_MS);
+    const mib = rssMiB(d.pid);
+    await stopQuietly(d);
+    return mib;
+  };
+  rows.push(
+    row(
+      `daemon idle RSS, ${SETTLE_MS / 1000} s after ready, malloc tunables vs none`,
+      await interleaveMeasured(
+        7,
+        () => idleRss(dEnv),
+        () => idleRss(noTunables),
+      ),
+      "vs the same daemon with GLIBC_TUNABLES='' (glibc's defaults)",
+      'MiB',
+    ),
+  );
+  // And after use: 20 python calls (each a fresh instance in the pooled worker), then the RSS it holds.
+  const usedRss = async (e) => {
+    const d = await startDaemon({ ...e, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+    const c = await connectSocket(d.socketPath);
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    const s = await c.request({ method: 'session/create' }, { workspace: ws });
+    for (let i = 0; i < 20; i++)
+      await c.request({ method: 'tools/call' }, { sessionId: s.sessionId, tool: 'python', input: { code: 'pass' } });
+    c.dispose();
+    await sleep(1000);
+    const mib = rssMiB(d.pid);
+    await stopQuietly(d);
+    return mib;
+  };
+  rows.push(
+    row(
+      'daemon RSS after 20 python calls, malloc tunables vs none',
+      await interleaveMeasured(
+        5,
+        () => usedRss(dEnv),
+        () => usedRss(noTunables),
+      ),
+      "vs the same daemon with GLIBC_TUNABLES='' (glibc's defaults); read 1 s after the last call",
       'MiB',
     ),
   );

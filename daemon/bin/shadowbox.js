@@ -42,8 +42,10 @@ async function run() {
   if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile) && existsSync(loaderFile)) {
     const { loadBundle, defaultCacheDir } = require(loaderFile);
     const v8Flags = ACP ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [];
-    // V8 refuses a code cache made under other flags: the flags are part of the cache's name.
-    const key = v8Flags.length ? `${name}${v8Flags.join('')}` : name;
+    // V8 refuses a code cache made under other flags: the flags (set here, or on node's command line, as the
+    // auto-started daemon's are) are part of the cache's name, so one set of flags does not evict another's.
+    const flags = [...process.execArgv, ...v8Flags];
+    const key = flags.length ? `${name}${flags.join('')}` : name;
     main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key, v8Flags }).exports.main;
   } else {
     main = (await import('../dist/cli/main.js')).main;

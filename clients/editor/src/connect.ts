@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
 import { ShadowboxClient } from './client.js';
+import { daemonStartEnv } from './daemon-env.js';
 import { startDetached } from './start-detached.js';
 
 /** Connects to a daemon's Unix socket (LSP framing). Rejects with the socket error (ENOENT / ECONNREFUSED) when none listens. */
@@ -84,6 +85,7 @@ async function startFailure(file: string, from: number): Promise<string | null> 
  * process group or every descendant on exit does not take the daemon with it. A daemon that fails while
  * starting (a broken config.json, say) fails the call at once with the line it printed, rather than after
  * the start timeout: the re-parented daemon's exit cannot be waited for, so its output file is read.
+ * The daemon gets glibc malloc settings in its environment (daemon-env.ts) unless `env` has GLIBC_TUNABLES.
  */
 export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxClient> {
   try {
@@ -95,7 +97,7 @@ export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxCli
   await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
   const outFile = path.join(o.stateDir, 'daemon.out');
   const from = (await stat(outFile).catch(() => null))?.size ?? 0;
-  await startDetached(o.command, { env: o.env ?? process.env, logFile: outFile });
+  await startDetached(o.command, { env: daemonStartEnv(o.env ?? process.env), logFile: outFile });
   const timeoutMs = o.timeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

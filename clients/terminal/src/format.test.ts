@@ -4,6 +4,7 @@ import { HIGHLIGHT_MAX_CHARS } from './highlight.js';
 import { stripVTControlCharacters as strip } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
+  usageLine,
   argumentLines,
   foldLines,
   formatDuration,
@@ -368,5 +369,14 @@ describe('format', () => {
       '#5 10:11:15 shadow.accept accepted 1 file · a.ts (written) · conflicts: b.ts · acc-1',
       '#6 10:11:16 shadow.reject rejected 2 changes · c.ts, d.ts#1a2b',
     ]);
+  });
+});
+
+describe('usageLine', () => {
+  it('groups thousands with commas, as en-US does, without ICU', () => {
+    expect(usageLine({ input: 1234567, output: 999, cached: 1000, cost: 0.0038 })).toBe(
+      '1,234,567 tokens in (1,000 cached) / 999 out · $0.0038',
+    );
+    expect(usageLine({ input: 0, output: 12345, cached: 0, cost: undefined })).toBe('0 tokens in / 12,345 out');
   });
 });

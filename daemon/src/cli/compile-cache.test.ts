@@ -157,3 +157,21 @@ describe('loadBundle', () => {
     expect(defaultCacheDir({ SHADOWBOX_COMPILE_CACHE: '0', SHADOWBOX_CACHE_DIR: '/c' })).toBeNull();
   });
 });
+
+describe('the bin', () => {
+  it("keeps one code cache per set of node flags (V8 refuses a cache made under other flags: one set must not evict another's)", () => {
+    const bin = fileURLToPath(new URL('../../bin/shadowbox.js', import.meta.url));
+    const env = { ...process.env, SHADOWBOX_CACHE_DIR: path.join(dir, 'c') };
+    const run = (flags: string[]) => execFileSync(process.execPath, [...flags, bin, '--version'], { env }).toString();
+    const v = run([]);
+    expect(run(['--min-semi-space-size=2'])).toBe(v);
+    const names = readdirSync(path.join(dir, 'c', 'v8')).sort();
+    expect(names).toHaveLength(2);
+    expect(names.filter((n) => n.includes('min-semi-space-size'))).toHaveLength(1);
+    // Each is a hit from now on: run again under either flags, neither file is written again.
+    const before = names.map((n) => statSync(path.join(dir, 'c', 'v8', n)).mtimeMs);
+    run([]);
+    run(['--min-semi-space-size=2']);
+    expect(names.map((n) => statSync(path.join(dir, 'c', 'v8', n)).mtimeMs)).toEqual(before);
+  });
+});

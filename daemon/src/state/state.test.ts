@@ -54,6 +54,17 @@ describe('daemon lock', () => {
     await again.release();
     expect(await readFile(file, 'utf8').catch(() => null)).toBeNull();
   });
+
+  it('a lock left torn or empty by a crash (its update is not fsynced) is taken over, never refused', async () => {
+    const file = path.join(dir, 'daemon.lock');
+    for (const left of ['', '{"pid": 12', JSON.stringify({ pid: 'x' }), '\u0000\u0000\u0000']) {
+      await writeFile(file, left);
+      expect(await readLock(file)).toBeNull();
+      const lock = await acquireLock(file, info());
+      expect((await readLock(file))?.pid).toBe(process.pid);
+      await lock.release();
+    }
+  });
 });
 
 describe('writeFileAtomic', () => {
