@@ -3,6 +3,7 @@
 // what is built from what.
 import { randomUUID } from 'node:crypto';
 import { Progress, WorkspaceChanged } from '@shadowbox/protocol';
+import { runDirectCall } from './agent/index.js';
 import { describeProgress, progressPercent, type BundleService } from './bundles/index.js';
 import type { PolicyService } from './policy/index.js';
 import type { BundlesPort, ClientRegistry, PolicyPort, ReviewPort, ToolsPort } from './server/index.js';
@@ -206,30 +207,36 @@ export function toolsPort(
       const tools = sessions.sessionTools(p.sessionId);
       const live = sessions.get(p.sessionId);
       const callId = `direct-${randomUUID()}`;
-      const turnId = `direct:${client.id}`;
       // session/cancel from any client stops a direct call too (Ctrl-C in `shadowbox exec` cancels the request).
       const cancel = new AbortController();
       const untrack = sessions.trackCall(p.sessionId, cancel);
       const token = p.progressToken;
-      const onProgress = (c: { stream: 'stdout' | 'stderr'; text: string }) => {
-        live.emit({ type: 'tool_output', turnId, callId, stream: c.stream, text: c.text });
-        if (token !== undefined)
-          client.connection
-            .sendNotification(Progress.type, { token, value: { kind: 'report', message: c.text, stream: c.stream } })
-            .catch(() => undefined);
-      };
       try {
         const o = await idleAfter(
           shadow,
           sessions,
           { sessionId: p.sessionId, workspace: live.meta.workspace },
-          tools.call({
-            turnId,
+          // Every attached client sees the call as session events (origin client), like the agent's calls.
+          runDirectCall({
+            tools,
+            emit: (b) => live.emit(b),
+            clientId: client.id,
             callId,
-            name: p.tool,
+            tool: p.tool,
             input: p.input,
             signal: AbortSignal.any([signal, cancel.signal]),
-            onProgress,
+            ...(token !== undefined
+              ? {
+                  onProgress: (c: { stream: 'stdout' | 'stderr'; text: string }) => {
+                    client.connection
+                      .sendNotification(Progress.type, {
+                        token,
+                        value: { kind: 'report', message: c.text, stream: c.stream },
+                      })
+                      .catch(() => undefined);
+                  },
+                }
+              : {}),
           }),
         );
         return { callId, ...o };

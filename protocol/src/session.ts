@@ -111,6 +111,19 @@ export const PermissionOutcome = lazySchema(() =>
 );
 export type PermissionOutcome = z.infer<ReturnType<typeof PermissionOutcome>>;
 
+/**
+ * Who asked for a tool call: absent or `model` for the agent's calls in a turn; `client` for a direct
+ * `tools/call` (turnId `direct:<clientId>`, outside any turn; the model never sees it).
+ */
+export const ToolCallOrigin = lazySchema(() =>
+  z
+    .enum(['model', 'client'])
+    .describe(
+      'Who asked for the call: absent or `model` for the agent in a turn; `client` for a direct tools/call (turnId `direct:<clientId>`, outside any turn, not part of the conversation the model sees).',
+    ),
+);
+export type ToolCallOrigin = z.infer<ReturnType<typeof ToolCallOrigin>>;
+
 /** Every step of a session, appended to its log first, then fanned out to attached clients. */
 /** Why a turn ended with stopReason error or interrupted: a code, a stable reason, and whether sending the prompt again may work. */
 export const TurnError = lazySchema(() =>
@@ -159,6 +172,8 @@ export const SessionEventBody = lazySchema(() =>
       summary: z.string(),
       input: z.unknown(),
       status: z.literal('pending'),
+      origin: ToolCallOrigin().optional(),
+      clientId: z.string().optional().describe('With origin `client`: the client that called the tool.'),
     }),
     z.object({
       type: z.literal('tool_call_update'),
@@ -178,6 +193,7 @@ export const SessionEventBody = lazySchema(() =>
         .int()
         .optional()
         .describe("Seq of the call's write-ahead entry in the workspace's audit log (audit/verify cross-checks it)."),
+      origin: ToolCallOrigin().optional(),
     }),
     z
       .object({

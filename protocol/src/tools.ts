@@ -24,7 +24,7 @@ export const ToolsList = defineRequest({
 export const ToolsCall = defineRequest({
   method: 'tools/call',
   direction: 'clientToDaemon',
-  doc: 'A client invokes a tool directly in a session, through the same policy and audit as the agent (the CLI uses it for `shadowbox python` and `shadowbox wasi run`). Tool failures are results with isError, not JSON-RPC errors.',
+  doc: "A client invokes a tool directly in a session, through the same policy and audit as the agent (the CLI uses it for `shadowbox python` and `shadowbox wasi run`). Tool failures are results with isError, not JSON-RPC errors. Every client attached to the session sees the call as session events, like the agent's: a `tool_call` and `tool_call_update`s (running, then completed or failed with its reason and changed files), marked `origin: client`, turnId `direct:<clientId>`.",
   params: () =>
     z.object({
       sessionId: z.string(),

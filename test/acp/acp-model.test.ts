@@ -4,9 +4,9 @@ import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket } from '@shadowbox/client';
-import { AuditQuery, DaemonStatus, PolicySetRules, SessionList } from '@shadowbox/protocol';
+import { AuditQuery, DaemonStatus, PolicySetRules, SessionList, ToolsCall } from '@shadowbox/protocol';
 import type { SessionNotification, ToolCallContent } from '@agentclientprotocol/sdk';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 import { connectEditor, type AcpEditor } from './editor.js';
 
@@ -186,6 +186,44 @@ describe('shadowbox acp with a model', () => {
     expect(kinds.filter((k) => k === 'tool_call')).toHaveLength(2);
     expect(kinds).toContain('tool_call_update');
     await e.proc.close();
+  });
+
+  it('a direct tools/call by another client (shadowbox exec) reaches the editor as tool_call and tool_call_update with its diff, marked as run by a client', async () => {
+    const ws2 = await makeTempDir('acpws2');
+    await writeFile(path.join(ws2, 'c.txt'), 'old\n');
+    const e = await editor();
+    const s = await e.agent.request('session/new', { cwd: ws2, mcpServers: [] });
+    const cli = await d.connect('cli');
+    const r = await cli.request(ToolsCall, {
+      sessionId: s.sessionId,
+      tool: 'write_file',
+      input: { path: 'c.txt', content: 'new\n' },
+    });
+    expect(r.isError).toBe(false);
+    const mine = () => e.updates.filter((u) => u.sessionId === s.sessionId);
+    expect(await until(() => toolUpdates(mine(), r.callId).some((u) => u.status === 'completed'))).toBe(true);
+    const call = mine()
+      .map((u) => u.update)
+      .find((u) => u.sessionUpdate === 'tool_call' && u.toolCallId === r.callId);
+    expect(call).toMatchObject({
+      sessionUpdate: 'tool_call',
+      kind: 'edit',
+      status: 'pending',
+      title: expect.stringContaining('(run by a client)') as unknown,
+      _meta: { shadowbox: { origin: 'client', clientId: cli.clientId } },
+    });
+    const statuses = toolUpdates(mine(), r.callId).map((u) => u.status);
+    expect(statuses).toEqual(['in_progress', 'completed']);
+    const done = toolUpdates(mine(), r.callId).at(-1)!;
+    const diff = done.content!.find((c): c is Extract<ToolCallContent, { type: 'diff' }> => c.type === 'diff');
+    expect(diff).toMatchObject({ oldText: 'old\n', newText: 'new\n' });
+    // A refused direct call ends failed with its reason.
+    const bad = await cli.request(ToolsCall, { sessionId: s.sessionId, tool: 'no_such_tool', input: {} });
+    expect(await until(() => toolUpdates(mine(), bad.callId).some((u) => u.status === 'failed'))).toBe(true);
+    expect(toolUpdates(mine(), bad.callId).at(-1)?.rawOutput).toMatchObject({ reason: 'unknown_tool' });
+    cli.dispose();
+    await e.proc.close();
+    await rm(ws2, { recursive: true, force: true });
   });
 
   it('session/cancel mid-stream ends the prompt with stopReason cancelled and the model request is aborted', async () => {

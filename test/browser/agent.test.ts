@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { PolicySetRules, SessionAttach, SessionPrompt } from '@shadowbox/protocol';
+import { PolicySetRules, SessionAttach, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
@@ -224,5 +224,32 @@ describe('web client: agent turn, permissions, review', () => {
     await page.locator('[data-testid="notice"]').filter({ hasText: 'turn cancelled' }).waitFor();
     await page.locator('[data-testid="session-state"]').filter({ hasText: 'idle' }).waitFor();
     await screenshot(page, 'session');
+  });
+
+  it("shows another client's direct tools/call as a tool card marked with who ran it, refusals failed with their reason", async () => {
+    const sessionId = new URL(page.url()).hash.replace('#session=', '');
+    const cli = await daemon.connect('shadowbox-exec');
+    await cli.request(SessionAttach, { sessionId, fromSeq: Number.MAX_SAFE_INTEGER });
+    // This project asks for edits: the page (a permission-capable client) is asked and allows it.
+    const call = cli.request(ToolsCall, {
+      sessionId,
+      tool: 'write_file',
+      input: { path: 'direct.txt', content: 'from the cli\n' },
+    });
+    await answer(page, 'allow_once');
+    const r = await call;
+    expect(r.isError).toBe(false);
+    const card = page.locator(`[data-testid="tool-card"][data-id="${r.callId}"]`);
+    await card.and(page.locator('[data-status="completed"]')).waitFor();
+    expect(await card.getAttribute('data-origin')).toBe('client');
+    expect(await card.getByTestId('tool-by').innerText()).toBe('run by shadowbox-exec (test)');
+    expect(await card.textContent()).toContain('changed: direct.txt');
+
+    const bad = await cli.request(ToolsCall, { sessionId, tool: 'no_such_tool', input: {} });
+    const failed = page.locator(`[data-testid="tool-card"][data-id="${bad.callId}"]`);
+    await failed.and(page.locator('[data-status="failed"]')).waitFor();
+    expect(await failed.innerText()).toContain('unknown_tool');
+    await screenshot(page, 'direct-call');
+    cli.dispose();
   });
 });

@@ -15,7 +15,7 @@ import {
 } from 'vscode-languageserver-protocol/node';
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
 import { connectSocket, type ShadowboxClient } from '@shadowbox/client';
-import { SessionCreate, SessionPrompt } from '@shadowbox/protocol';
+import { SessionCreate, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, runCli, shadowboxBin, startTestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
 
@@ -82,6 +82,7 @@ describe('shadowbox lsp (the process)', () => {
     stateDir = await makeTempDir('lspst');
     ws = await makeTempDir('lspws');
     await writeFile(path.join(ws, 'a.txt'), 'one\ntwo\nthree\n');
+    await writeFile(path.join(ws, 'b.txt'), 'four\nfive\n');
     env = {
       ...process.env,
       SHADOWBOX_STATE_DIR: stateDir,
@@ -112,7 +113,7 @@ describe('shadowbox lsp (the process)', () => {
     await client.initialize({ name: 'test', kind: 'test' });
     const s = await client.request(SessionCreate, { workspace: ws });
     // The edit comes from a model turn: its tool_call_update (changed) refreshes a server that found the session
-    // before the edit. A direct tools/call announces no event, so such a server would not see it (docs/editors.md).
+    // before the edit.
     model.push(
       { toolCalls: [{ name: 'edit_file', arguments: { path: 'a.txt', old_string: 'two', new_string: 'TWO' } }] },
       { text: ['Done.'] },
@@ -124,6 +125,17 @@ describe('shadowbox lsp (the process)', () => {
     // The session did not exist at initialize: the server finds it by looking again (every 2 s).
     const diags = await until(() => l.diagnostics.get(uri)?.length === 1 && l.diagnostics.get(uri), 'a.txt shown');
     expect(diags[0]).toMatchObject({ range: { start: { line: 1 } }, source: 'shadowbox' });
+    // A direct tools/call by another client, with the server already following the session: its
+    // tool_call_update (origin client, changed) refreshes the server too.
+    const direct = await client.request(ToolsCall, {
+      sessionId: s.sessionId,
+      tool: 'edit_file',
+      input: { path: 'b.txt', old_string: 'five', new_string: 'FIVE' },
+    });
+    expect(direct).toMatchObject({ isError: false, changed: ['b.txt'] });
+    const bUri = pathToFileURL(path.join(ws, 'b.txt')).href;
+    const bDiags = await until(() => l.diagnostics.get(bUri)?.length === 1 && l.diagnostics.get(bUri), 'b.txt shown');
+    expect(bDiags[0]).toMatchObject({ range: { start: { line: 1 } }, source: 'shadowbox' });
     client.dispose();
 
     // The daemon stops: the diagnostics go, with a warning; it comes back (same state dir): they return.

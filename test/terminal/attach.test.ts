@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { count, haveTmux, Tmux } from './tmux.js';
 
 const hasTmux = await haveTmux();
@@ -54,5 +54,16 @@ describe.skipIf(!hasTmux)('two terminals on one session (tmux, real daemon)', ()
     await tmux.line('a', '/sessions');
     const list = await tmux.waitFor('a', /● \S+\s+idle .* 1 attached/);
     expect(list).toContain(sessionId);
+  });
+
+  it('a terminal following a session shows a `shadowbox exec` run on it, marked with who ran it', async () => {
+    await tmux.start('c', ['chat', '--workspace', ws], d.env);
+    const first = await tmux.waitFor('c', /◆ session (\S+) .*you are the driver/);
+    const sessionId = /◆ session (\S+) /.exec(first)![1];
+    const r = await runCli(['exec', '--session', sessionId, '--', 'sh', '-c', 'echo direct-out > made.txt'], d.env);
+    expect(r.code, r.stderr).toBe(0);
+    // The exec client attached (its name is known), ran the shell call; the terminal shows its result line.
+    const screen = await tmux.waitFor('c', /✓ execute\s+shell .*· run by shadowbox-exec/);
+    expect(screen).toContain('changed in the shadow workspace: made.txt');
   });
 });

@@ -134,6 +134,43 @@ describe('Transcript', () => {
     ]);
   });
 
+  it("marks a client's direct call with who ran it, and a turn ending meanwhile does not end it", () => {
+    const { emit, text } = capture(false);
+    emit({ type: 'client_attached', clientId: 'c2', name: 'cli', kind: 'cli' });
+    emit({ type: 'turn_start', turnId: turn, model: 'm' });
+    const direct = { turnId: 'direct:c2', callId: 'd1', origin: 'client' as const };
+    emit({
+      type: 'tool_call',
+      ...direct,
+      tool: 'write_file',
+      kind: 'edit',
+      summary: 'n.txt (4 bytes)',
+      input: {},
+      status: 'pending',
+      clientId: 'c2',
+    });
+    emit({ type: 'tool_call_update', ...direct, status: 'running' });
+    emit({ type: 'turn_end', turnId: turn, stopReason: 'end_turn' });
+    emit({ type: 'tool_call_update', ...direct, status: 'completed', durationMs: 5, changed: ['n.txt'] });
+    emit({
+      type: 'tool_call',
+      ...direct,
+      callId: 'd2',
+      tool: 'nope',
+      kind: 'other',
+      summary: 'nope',
+      input: {},
+      status: 'pending',
+      clientId: 'me',
+    });
+    emit({ type: 'tool_call_update', ...direct, callId: 'd2', status: 'failed', reason: 'unknown_tool', code: -32011 });
+    const lines = text().split('\n');
+    expect(lines).toContain('▸ edit write_file n.txt (4 bytes) · run by cli');
+    expect(lines).toContain('✓ edit    write_file n.txt (4 bytes) · run by cli · 5 ms');
+    expect(lines).toContain('  changed in the shadow workspace: n.txt');
+    expect(lines).toContain('✗ other   nope nope · run by you unknown_tool');
+  });
+
   it('ignores events it already rendered (history and live overlap)', () => {
     const { t, text } = capture(false);
     const ev = {

@@ -23,6 +23,8 @@ interface RunningTool {
   startedAt: number;
   /** The end of its live output (shell, python), shown under the spinner line while it runs. */
   tail: string;
+  /** A client's direct call (tools/call), not the agent's: a turn ending does not end it. */
+  direct?: boolean;
 }
 
 /** Lines of a running tool's live output the terminal shows (its tail). */
@@ -277,13 +279,16 @@ export class Transcript {
   private toolCall(e: ToolCall, at: number): void {
     this.flushText();
     const c = this.screen.look.colors;
+    // A client's direct call (`shadowbox exec`, `shadowbox python`) says who ran it: the agent did not ask for it.
+    const by = e.origin === 'client' ? c.dim(` · run by ${this.nameOf(e.clientId)}`) : '';
     const t: RunningTool = {
       tool: e.tool,
       kind: e.kind,
-      summary: e.summary || summarizeInput(e.input),
+      summary: (e.summary || summarizeInput(e.input)) + by,
       status: e.status,
       startedAt: at,
       tail: '',
+      ...(e.origin === 'client' ? { direct: true } : {}),
     };
     this.tools.set(e.callId, t);
     if (!this.screen.look.tty) return this.screen.print(`▸ ${kindLabel(e.kind, c).trimEnd()} ${e.tool} ${t.summary}`);
@@ -335,8 +340,11 @@ export class Transcript {
     const c = this.screen.look.colors;
     this.flushText();
     this.screen.setLive('~turn', null);
-    for (const id of this.tools.keys()) this.screen.setLive(`tool:${id}`, null);
-    this.tools.clear();
+    for (const [id, t] of this.tools) {
+      if (t.direct) continue;
+      this.screen.setLive(`tool:${id}`, null);
+      this.tools.delete(id);
+    }
     this.thinking = false;
     if (this.plan && this.screen.look.tty) {
       this.screen.setLive('~plan', null);

@@ -2,7 +2,7 @@
 // (every assistant tool call followed by its result), including after a crash or a max_tokens cut.
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
-import { CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './conversation.js';
+import { Conversation, CUT_OFF_RESULT, historyFromEvents, INTERRUPTED_RESULT } from './conversation.js';
 import type { ChatMessage } from '../providers/index.js';
 
 function log(bodies: SessionEventBody[]): SessionEvent[] {
@@ -173,5 +173,57 @@ describe('historyFromEvents', () => {
       content: CUT_OFF_RESULT,
       isError: true,
     });
+  });
+
+  it("leaves a client's direct calls out (mid-turn too, and old logs without origin) and reports those a crash left open", () => {
+    const direct = (callId: string, origin?: 'client') =>
+      [
+        {
+          type: 'tool_call',
+          turnId: 'direct:c2',
+          callId,
+          tool: 'read_file',
+          kind: 'read',
+          summary: 'a',
+          input: {},
+          status: 'pending',
+          ...(origin ? { origin } : {}),
+        },
+        {
+          type: 'tool_call_update',
+          turnId: 'direct:c2',
+          callId,
+          status: 'completed',
+          content: 'secret',
+          ...(origin ? { origin } : {}),
+        },
+      ] as SessionEventBody[];
+    const c = Conversation.fromEvents(
+      log([
+        { type: 'user_message', turnId: 't1', text: 'hi', clientId: 'c1' },
+        { type: 'turn_start', turnId: 't1', model: 'm' },
+        { type: 'assistant_message', turnId: 't1', text: '', toolCalls: [call('a', 'read_file')] },
+        ...direct('d1', 'client'),
+        ...direct('d2'),
+        { type: 'tool_call_update', turnId: 't1', callId: 'a', status: 'completed', content: 'ok' },
+        { type: 'turn_end', turnId: 't1', stopReason: 'end_turn' },
+        {
+          type: 'tool_call',
+          turnId: 'direct:c2',
+          callId: 'd3',
+          tool: 'shell',
+          kind: 'execute',
+          summary: 'x',
+          input: {},
+          status: 'pending',
+          origin: 'client',
+        },
+      ]),
+    );
+    expect(c.history.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(JSON.stringify(c.history)).not.toContain('secret');
+    expect(wellFormed(c.history)).toBe(true);
+    expect(c.openTurn).toBeNull();
+    expect(c.openDirectCalls).toEqual([{ callId: 'd3', turnId: 'direct:c2' }]);
   });
 });

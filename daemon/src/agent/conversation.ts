@@ -1,5 +1,6 @@
 import type { SessionEvent, SessionEventBody } from '@shadowbox/protocol';
 import type { ChatMessage } from '../providers/index.js';
+import { isDirectTurn } from './direct-call.js';
 
 /** The result the model sees for a call cut off by max_tokens (its arguments are incomplete, it did not run). */
 export const CUT_OFF_RESULT = 'The tool call was cut off by max_tokens; its arguments are incomplete.';
@@ -40,6 +41,8 @@ export class Conversation {
   private resultsFrom = 0;
   private readonly resolved = new Set<string>();
   private readonly awaiting = new Set<string>();
+  /** Clients' direct calls (tools/call) started and not ended: callId → turnId. */
+  private readonly direct = new Map<string, string>();
 
   /** The conversation of a logged session. */
   static fromEvents(events: SessionEvent[]): Conversation {
@@ -92,6 +95,11 @@ export class Conversation {
       .map((c) => ({ ...c, awaitingPermission: this.awaiting.has(c.id) }));
   }
 
+  /** Clients' direct calls (tools/call) that started and never ended (the daemon died while they ran). */
+  get openDirectCalls(): { callId: string; turnId: string }[] {
+    return [...this.direct].map(([callId, turnId]) => ({ callId, turnId }));
+  }
+
   /** A turn seen for the first time (its user message, or a resumed turn's start) begins at the current end. */
   private beginTurn(turnId: string, prompt: boolean): void {
     if (this.turns.at(-1)?.turnId !== turnId && !this.turns.some((t) => t.turnId === turnId))
@@ -100,6 +108,15 @@ export class Conversation {
 
   /** Folds one event into the conversation (events that do not change it are ignored). */
   apply(e: SessionEventBody): void {
+    // A client's direct call is not part of the conversation: the model never asked for it.
+    if (
+      (e.type === 'tool_call' || e.type === 'tool_call_update') &&
+      (e.origin === 'client' || isDirectTurn(e.turnId))
+    ) {
+      if (e.type === 'tool_call') this.direct.set(e.callId, e.turnId);
+      else if (e.status === 'completed' || e.status === 'failed') this.direct.delete(e.callId);
+      return;
+    }
     switch (e.type) {
       case 'user_message':
         this.beginTurn(e.turnId, true);

@@ -19,5 +19,6 @@ export {
   SUMMARY_PREFIX,
   type ReplayState,
 } from './conversation.js';
+export { runDirectCall, directTurnId, isDirectTurn, type DirectCallOptions } from './direct-call.js';
 export type * from './types.js';
 export { systemPrompt } from './system-prompt.js';

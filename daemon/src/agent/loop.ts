@@ -5,6 +5,7 @@ import { compactConversation } from './compact.js';
 import { estimateTokens, fitContext } from './context.js';
 import type { Conversation } from './conversation.js';
 import type { AgentTools, Emit, ToolCallOutcome, TurnError, TurnLimits } from './types.js';
+import { toolCallEvent, toolResultEvent } from './tool-events.js';
 import { addUsage, usageOf } from './usage.js';
 
 export interface RunTurnOptions {
@@ -217,17 +218,7 @@ async function runToolCalls(o: RunTurnOptions, calls: PendingCall[]): Promise<vo
       parseError = (e as Error).message;
     }
     const desc = o.tools.describe(c.name, input);
-    emit({
-      type: 'tool_call',
-      turnId,
-      callId: c.id,
-      tool: c.name,
-      kind: desc?.kind ?? 'other',
-      summary: desc?.summary ?? c.name,
-      // An input nested too deeply to serialize again is logged as the model's own text.
-      input: input !== undefined && !nestsDeeperThan(input, MAX_LOGGED_DEPTH) ? input : c.arguments,
-      status: 'pending',
-    });
+    emit(toolCallEvent({ turnId, callId: c.id, tool: c.name, input, raw: c.arguments }, desc));
     return { call: c, input, parseError, concurrent: desc?.concurrent ?? false };
   });
   let i = 0;
@@ -276,36 +267,6 @@ async function runOne(
       onProgress: (c) => emit({ type: 'tool_output', turnId, callId: call.id, stream: c.stream, text: c.text }),
     });
   }
-  emit({
-    type: 'tool_call_update',
-    turnId,
-    callId: call.id,
-    status: r.isError ? 'failed' : 'completed',
-    content: r.content,
-    ...(r.output !== undefined ? { output: r.output } : {}),
-    ...(r.code !== undefined ? { code: r.code } : {}),
-    ...(r.reason !== undefined ? { reason: r.reason } : {}),
-    ...(r.decision ? { decision: r.decision } : {}),
-    durationMs: r.durationMs,
-    ...(r.changed ? { changed: r.changed } : {}),
-    ...(r.data ? { data: r.data } : {}),
-    ...(r.auditSeq !== undefined ? { auditSeq: r.auditSeq } : {}),
-  });
+  emit(toolResultEvent(turnId, call.id, r));
   return r;
-}
-
-/** Nesting the session log keeps as a value; deeper inputs (9,000 levels overflow JSON.stringify) are kept as text. */
-const MAX_LOGGED_DEPTH = 256;
-
-/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be arbitrarily deep). */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(v))
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-  }
-  return false;
 }

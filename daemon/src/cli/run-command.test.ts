@@ -48,4 +48,9 @@ describe('shadowbox run, plain text', () => {
     ]);
     expect(out).toBe('▸ shell (execute) npm test\n  ✓ completed in 5 ms\n  │ one\n  │ two\n');
   });
+
+  it("marks another client's direct call", () => {
+    const out = render([{ ...call, turnId: 'direct:c2', origin: 'client', clientId: 'c2' }]);
+    expect(out).toBe('▸ shell (execute) npm test (run by a client)\n');
+  });
 });

@@ -35,7 +35,8 @@ export function renderPlain(
       state.midLine = !e.text.endsWith('\n');
       break;
     case 'tool_call':
-      line(`▸ ${e.tool} (${e.kind}) ${e.summary}`);
+      // Another client's direct call (tools/call) says so: the agent did not make it.
+      line(`▸ ${e.tool} (${e.kind}) ${e.summary}${e.origin === 'client' ? ' (run by a client)' : ''}`);
       if (e.kind === 'execute') (state.execCalls ??= new Set()).add(e.callId);
       break;
     case 'tool_output': {

@@ -1,4 +1,4 @@
-import type { AgentTools } from '../agent/index.js';
+import { isDirectTurn, type AgentTools } from '../agent/index.js';
 import { readClientBuffer } from './buffers.js';
 import type { SessionManagerDeps } from './deps.js';
 import type { LiveSession } from './live-session.js';
@@ -36,7 +36,13 @@ export class SessionTools {
       workspace: live.meta.workspace,
       mode: () => live.meta.mode,
       ask: async (q, signal) => {
-        live.emit({ type: 'tool_call_update', turnId: q.turnId, callId: q.callId, status: 'awaiting_permission' });
+        live.emit({
+          type: 'tool_call_update',
+          turnId: q.turnId,
+          callId: q.callId,
+          status: 'awaiting_permission',
+          ...(isDirectTurn(q.turnId) ? { origin: 'client' as const } : {}),
+        });
         const answer = await live.broker.ask(q, signal);
         this.deps.onSessionEvent?.(live.meta, 'permission.answer', {
           turnId: q.turnId,

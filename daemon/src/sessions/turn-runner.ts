@@ -103,6 +103,19 @@ export class TurnRunner {
   /** Repairs a crashed turn; true when a turn was resumed to ask a pending question again. */
   recover(live: LiveSession): boolean {
     const state = Conversation.fromEvents(live.events ?? []);
+    // A client's direct call the daemon lost ends failed too (it is not run again; the client got no answer).
+    for (const d of state.openDirectCalls)
+      live.emit({
+        type: 'tool_call_update',
+        turnId: d.turnId,
+        callId: d.callId,
+        status: 'failed',
+        content: INTERRUPTED_RESULT,
+        code: ErrorCodes.ToolFailed,
+        reason: 'interrupted',
+        durationMs: 0,
+        origin: 'client',
+      });
     if (!state.openTurn) return false;
     // Calls that were running when the daemon died are not run twice: they fail as interrupted, in the log
     // too, so clients replaying the history do not show them running for ever.

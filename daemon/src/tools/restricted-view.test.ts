@@ -74,6 +74,17 @@ describe('restrictView', () => {
     expect(await reason(view.remove('pub/a.txt'))).toBe('ok');
   });
 
+  it('a deny glob whose leading folder holds an escape or glob syntax still guards removing the folder above it', async () => {
+    const { base } = await setup();
+    await base.mkdir('a*b');
+    await base.writeFile('a*b/key.txt', 'k');
+    for (const glob of ['a\\*b/**', 'a\\*b/key.txt', '!pub/**']) {
+      const v = restrictView(base, [{ glob, rule: `project:deny path=${glob}` }]);
+      expect({ glob, remove: await reason(v.remove('a*b')) }).toEqual({ glob, remove: 'path_denied' });
+      expect({ glob, rename: await reason(v.rename('a*b', 'moved')) }).toEqual({ glob, rename: 'path_denied' });
+    }
+  });
+
   it('is the view itself when nothing is denied', async () => {
     const { base } = await setup();
     expect(restrictView(base, [])).toBe(base);

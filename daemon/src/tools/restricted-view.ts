@@ -28,10 +28,13 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
   if (denied.length === 0) return view;
   const globs: Compiled[] = denied.map((d) => {
     const scan = picomatch.scan(d.glob);
+    const base = scan.isGlob ? scan.base : d.glob;
     return {
       ...d,
       test: picomatch(d.glob, { dot: true, nocase: true }),
-      base: (scan.isGlob ? scan.base : d.glob).toLowerCase(),
+      // A negated glob (`!a/**` denies all but a/) or a base still holding glob syntax or escapes (`a\*b`)
+      // may match anywhere: no leading folder prunes it.
+      base: scan.negated || /[\\*?[\]{}()!+@]/.test(base) ? '' : base.toLowerCase(),
     };
   });
   const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));

@@ -85,6 +85,29 @@ describe('toAcpUpdates', () => {
     });
   });
 
+  it("marks a client's direct call (origin client) in its title and _meta", () => {
+    const [u] = toAcpUpdates(
+      ev({
+        type: 'tool_call',
+        turnId: 'direct:c2',
+        callId: 'direct-1',
+        tool: 'shell',
+        kind: 'execute',
+        summary: 'npm test',
+        input: { command: 'npm test' },
+        status: 'pending',
+        origin: 'client',
+        clientId: 'c2',
+      }),
+      ws,
+    );
+    expect(u).toMatchObject({
+      sessionUpdate: 'tool_call',
+      title: 'npm test (run by a client)',
+      _meta: { shadowbox: { origin: 'client', clientId: 'c2' } },
+    });
+  });
+
   it('maps every shadowbox tool kind to a valid ACP kind', () => {
     const acpKinds = ['read', 'edit', 'delete', 'move', 'search', 'execute', 'think', 'fetch', 'switch_mode', 'other'];
     for (const kind of ['read', 'edit', 'delete', 'move', 'search', 'execute', 'fetch', 'other'] as const) {

@@ -44,6 +44,9 @@ export function locationsOf(workspace: string, input: unknown): ToolCallLocation
   return out;
 }
 
+/** What a direct call's title ends with in the editor (a client ran it, not the agent). */
+export const CLIENT_MARK = '(run by a client)';
+
 /** shadowbox stop reasons → ACP stop reasons. */
 export function acpStopReason(reason: string): AcpStopReason {
   switch (reason) {
@@ -106,12 +109,16 @@ export function toAcpUpdates(
         {
           sessionUpdate: 'tool_call',
           toolCallId: ev.callId,
-          title: ev.summary,
+          // A client's direct call (tools/call, e.g. `shadowbox exec`) says so: the agent did not ask for it.
+          title: ev.origin === 'client' ? `${ev.summary} ${CLIENT_MARK}` : ev.summary,
           name: ev.tool,
           kind: ev.kind,
           status: 'pending',
           rawInput: ev.input,
           locations: locationsOf(workspace, ev.input),
+          ...(ev.origin === 'client'
+            ? { _meta: { shadowbox: { origin: 'client', ...(ev.clientId ? { clientId: ev.clientId } : {}) } } }
+            : {}),
         },
       ];
     case 'tool_call_update': {

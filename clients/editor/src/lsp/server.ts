@@ -114,9 +114,11 @@ export function createLspServer(o: LspServerOptions): LspServer {
         turns.started();
         return;
       case 'tool_call':
-        turns.tool(e.summary);
+        // A client's direct call (tools/call) is not the agent's work: no turn progress for it.
+        if (e.origin !== 'client') turns.tool(e.summary);
         return;
       case 'tool_call_update':
+        // The agent's calls and clients' direct ones alike: changed files refresh the review.
         if (e.changed?.length) scheduleRefresh();
         return;
       case 'checkpoint':

@@ -183,4 +183,34 @@ describe('SessionView ordering and title', () => {
     expect(v.items.map((i) => i.id)).toEqual([v.items[0].id, 'k1', 'r1', 'k2']);
     expect(v.info.title).toBe('first line');
   });
+
+  it("shows a client's direct call as a tool card with who ran it; its changed files refresh the review", () => {
+    seq = 0;
+    const v = new SessionView(info);
+    const reviewBefore = v.reviewRev;
+    v.applyHistory(info, [
+      ev({
+        type: 'tool_call',
+        turnId: 'direct:c2',
+        callId: 'd1',
+        tool: 'write_file',
+        kind: 'edit',
+        summary: 'n.txt',
+        input: {},
+        status: 'pending',
+        origin: 'client',
+        clientId: 'c2',
+      }),
+      ev({
+        type: 'tool_call_update',
+        turnId: 'direct:c2',
+        callId: 'd1',
+        status: 'completed',
+        changed: ['n.txt'],
+        origin: 'client',
+      }),
+    ]);
+    expect(v.items).toEqual([expect.objectContaining({ kind: 'tool', id: 'd1', by: 'c2', status: 'completed' })]);
+    expect(v.reviewRev).toBeGreaterThan(reviewBefore);
+  });
 });

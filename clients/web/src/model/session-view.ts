@@ -66,6 +66,8 @@ export type Item =
       rewound?: boolean;
       /** The tail of the call's live output while it runs (shell, python); the result replaces it. */
       live?: string;
+      /** A client's direct call (tools/call): the client that ran it, not the agent. */
+      by?: string;
     }
   | {
       kind: 'permission';
@@ -297,6 +299,7 @@ export class SessionView {
           summary: b.summary,
           input: b.input,
           status: 'pending',
+          ...(b.origin === 'client' ? { by: b.clientId ?? '' } : {}),
         });
         break;
       case 'tool_output': {

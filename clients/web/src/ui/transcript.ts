@@ -131,6 +131,7 @@ export class TranscriptRenderer {
         el.dataset.testid = 'tool-card';
         el.dataset.status = item.status;
         el.dataset.tool = item.tool;
+        if (item.by !== undefined) el.dataset.origin = 'client';
         const meta = [
           item.decision ? `${item.decision.action} by ${item.decision.rule}` : '',
           item.durationMs !== undefined ? `${Math.round(item.durationMs)} ms` : '',
@@ -149,6 +150,14 @@ export class TranscriptRenderer {
               STATUS_ICON[item.status] ?? '·',
             ),
             h('span', { className: 'tool-name' }, item.tool),
+            // A client's direct call (`shadowbox exec`, another page): who ran it, not the agent.
+            item.by !== undefined
+              ? h(
+                  'span',
+                  { className: 'badge tool-by', 'data-testid': 'tool-by' },
+                  `run by ${item.by === this.hooks.selfId() ? 'you' : this.hooks.nameOf(item.by)}`,
+                )
+              : null,
             h('span', { className: 'tool-summary' }, item.summary),
             h('span', { className: 'tool-state' }, item.status.replace('_', ' ')),
           ),
