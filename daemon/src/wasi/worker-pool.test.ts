@@ -61,4 +61,37 @@ describe('WorkerPool', () => {
     pool.release(slot, true);
     expect(pool.readyCount).toBe(0);
   });
+
+  it('keeps reusing workers after one was replaced (a queued refill does not crowd out the worker spawned for a run)', async () => {
+    pool = new WorkerPool(1, 2);
+    pool.fill();
+    const first = pool.take();
+    pool.release(first, true);
+    expect(pool.take()).toBe(first);
+    // Its second run is its last: terminated, and a refill is queued.
+    pool.release(first, true);
+    // The next run comes before the refill's turn: a worker is spawned for it.
+    const onDemand = pool.take();
+    await new Promise((resolve) => setImmediate(resolve));
+    pool.release(onDemand, true);
+    // Before the fix the refill had filled the pool meanwhile: this worker was terminated, the next
+    // run got a fresh one, and so on for every later run.
+    const next = pool.take();
+    expect(next).toBe(onDemand);
+    pool.release(next, true);
+    await pool.close();
+    // The same when the caller fills the pool before taking (PythonSandbox.run does).
+    pool = new WorkerPool(1, 2);
+    pool.fill();
+    const last = pool.take();
+    pool.release(last, true);
+    pool.release(pool.take(), true);
+    pool.fill();
+    const filled = pool.take();
+    await new Promise((resolve) => setImmediate(resolve));
+    pool.release(filled, true);
+    const again = pool.take();
+    expect(again).toBe(filled);
+    pool.release(again, true);
+  });
 });

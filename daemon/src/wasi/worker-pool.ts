@@ -37,6 +37,12 @@ export interface WorkerSlot {
 export class WorkerPool {
   private readonly ready: WorkerSlot[] = [];
   private closed = false;
+  /**
+   * Workers out on a run. In a pool that reuses workers they count toward its size: each comes back
+   * ready after its run, and a refill that spawned another meanwhile would leave the pool full then,
+   * so the worker that came back was terminated — and every later call got a fresh, unreused worker.
+   */
+  private busy = 0;
   private readonly entry = workerEntry();
   /** A module every new worker instantiates ahead of its first job. */
   private ahead: Prepare | null = null;
@@ -60,9 +66,10 @@ export class WorkerPool {
     for (const s of this.ready) s.worker.postMessage(this.ahead);
   }
 
-  /** Spawns workers up to the pool size. */
+  /** Spawns workers up to the pool size (counting those out on a run that will come back). */
   fill(): void {
-    while (!this.closed && this.ready.length < this.size) this.ready.push(this.spawn());
+    const out = this.reusesWorkers ? this.busy : 0;
+    while (!this.closed && this.ready.length + out < this.size) this.ready.push(this.spawn());
   }
 
   private spawn(): WorkerSlot {
@@ -99,6 +106,7 @@ export class WorkerPool {
     // Defensive: the exit handler above already removed stopped workers.
     while (slot?.exited) slot = this.ready.shift();
     slot ??= this.spawn();
+    this.busy += 1;
     slot.worker.ref();
     return slot;
   }
@@ -106,6 +114,7 @@ export class WorkerPool {
   /** Returns a worker after its run: kept when allowed, otherwise terminated; then refills. */
   release(slot: WorkerSlot, reusable: boolean): void {
     slot.runs += 1;
+    this.busy -= 1;
     slot.worker.removeAllListeners('message');
     slot.worker.removeAllListeners('exit');
     slot.worker.removeAllListeners('error');
