@@ -85,6 +85,16 @@ describe('restrictView', () => {
     }
   });
 
+  it('a deny glob whose letters fold under /i but not under toLowerCase (σ/ς) still guards the folder', async () => {
+    const { base } = await setup();
+    await base.mkdir('aς/pub/secret');
+    await base.writeFile('aς/pub/secret/key.txt', 'k');
+    const v = restrictView(base, [{ glob: 'aσ/pub/secret/**', rule: 'project:deny path=aσ/pub/secret/**' }]);
+    expect(await reason(v.readFile('aς/pub/secret/key.txt'))).toBe('path_denied');
+    expect(await reason(v.remove('aς'))).toBe('path_denied');
+    expect(await reason(v.rename('aς/pub', 'moved'))).toBe('path_denied');
+  });
+
   it('is the view itself when nothing is denied', async () => {
     const { base } = await setup();
     expect(restrictView(base, [])).toBe(base);

@@ -10,6 +10,9 @@ export interface DeniedPath {
   rule: string;
 }
 
+/** A character toLowerCase() may fold differently from a case-insensitive regex. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
 interface Compiled extends DeniedPath {
   test: (rel: string) => boolean;
   /** The glob's literal leading folder, lower-cased ('' when it starts with a wildcard): prunes subtree checks. */
@@ -51,10 +54,19 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
     if (g) throw refuse(p, rel, g);
     return rel;
   };
+  // toLowerCase() folds case differently from picomatch's /i (σ/ς, µ/μ, ϑ/θ, ẛ/ṡ): a folder or a glob base
+  // with any non-ASCII character may match whatever the lower-cased strings say.
   const mayMatchBelow = (dir: string) => {
     const d = dir.toLowerCase();
     return globs.some(
-      (g) => g.base === '' || d === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'),
+      (g) =>
+        g.base === '' ||
+        d === '' ||
+        NON_ASCII.test(dir) ||
+        NON_ASCII.test(g.base) ||
+        g.base.startsWith(d + '/') ||
+        d === g.base ||
+        d.startsWith(g.base + '/'),
     );
   };
   // A remove or rename of a directory would take denied paths below it along: refused when one exists.
