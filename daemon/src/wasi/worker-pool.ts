@@ -17,10 +17,11 @@ export function workerEntry(): string {
   return built;
 }
 
-/** A worker handed out for one run, and how many runs it has served. */
+/** A worker handed out for one run, how many runs it has served, and whether its thread has stopped. */
 export interface WorkerSlot {
   worker: Worker;
   runs: number;
+  exited: boolean;
 }
 
 /**
@@ -28,11 +29,20 @@ export interface WorkerSlot {
  * Each run is a new wasm instance with new file systems. By default a worker serves one run and
  * is then terminated (nothing of a run, not even JIT or JS heap state, reaches the next);
  * `maxRunsPerWorker` > 1 lets a worker whose run ended normally serve again (faster, weaker).
- * A worker whose run timed out, was cancelled or crashed is always terminated.
+ * A worker whose run timed out, was cancelled or crashed is always terminated. A waiting worker
+ * whose thread stops (e.g. killed at its heap cap while instantiating the next run's module) leaves
+ * the pool at once: handed out, it would take a job it can never answer, and the call would wait out
+ * its whole time limit and report a timeout it never had.
  */
 export class WorkerPool {
   private readonly ready: WorkerSlot[] = [];
   private closed = false;
+  /**
+   * Workers out on a run. In a pool that reuses workers they count toward its size: each comes back
+   * ready after its run, and a refill that spawned another meanwhile would leave the pool full then,
+   * so the worker that came back was terminated — and every later call got a fresh, unreused worker.
+   */
+  private busy = 0;
   private readonly entry = workerEntry();
   /** A module every new worker instantiates ahead of its first job. */
   private ahead: Prepare | null = null;
@@ -56,12 +66,13 @@ export class WorkerPool {
     for (const s of this.ready) s.worker.postMessage(this.ahead);
   }
 
-  /** Spawns workers up to the pool size. */
+  /** Spawns workers up to the pool size (counting those out on a run that will come back). */
   fill(): void {
-    while (!this.closed && this.ready.length < this.size) this.ready.push({ worker: this.spawn(), runs: 0 });
+    const out = this.reusesWorkers ? this.busy : 0;
+    while (!this.closed && this.ready.length + out < this.size) this.ready.push(this.spawn());
   }
 
-  private spawn(): Worker {
+  private spawn(): WorkerSlot {
     // The JS heap cap bounds what a guest can pile up in host objects (e.g. millions of /tmp entries).
     const w = new Worker(this.entry, {
       execArgv: [],
@@ -71,14 +82,31 @@ export class WorkerPool {
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });
     w.unref();
-    w.on('error', () => undefined);
     if (this.ahead) w.postMessage(this.ahead);
-    return w;
+    const slot: WorkerSlot = { worker: w, runs: 0, exited: false };
+    this.watch(slot);
+    return slot;
+  }
+
+  /** Between runs: errors are ignored, and a worker whose thread stops is marked and leaves the ready list. */
+  private watch(slot: WorkerSlot): void {
+    slot.worker.on('error', () => undefined);
+    slot.worker.once('exit', () => {
+      slot.exited = true;
+      const i = this.ready.indexOf(slot);
+      if (i < 0) return;
+      this.ready.splice(i, 1);
+      this.fill();
+    });
   }
 
   /** Hands out a ready worker, or spawns one when none is ready. */
   take(): WorkerSlot {
-    const slot = this.ready.shift() ?? { worker: this.spawn(), runs: 0 };
+    let slot = this.ready.shift();
+    // Defensive: the exit handler above already removed stopped workers.
+    while (slot?.exited) slot = this.ready.shift();
+    slot ??= this.spawn();
+    this.busy += 1;
     slot.worker.ref();
     return slot;
   }
@@ -86,12 +114,19 @@ export class WorkerPool {
   /** Returns a worker after its run: kept when allowed, otherwise terminated; then refills. */
   release(slot: WorkerSlot, reusable: boolean): void {
     slot.runs += 1;
+    this.busy -= 1;
     slot.worker.removeAllListeners('message');
     slot.worker.removeAllListeners('exit');
     slot.worker.removeAllListeners('error');
-    slot.worker.on('error', () => undefined);
     slot.worker.unref();
-    if (reusable && !this.closed && slot.runs < this.maxRunsPerWorker && this.ready.length < this.size) {
+    if (!slot.exited) this.watch(slot);
+    if (
+      reusable &&
+      !slot.exited &&
+      !this.closed &&
+      slot.runs < this.maxRunsPerWorker &&
+      this.ready.length < this.size
+    ) {
       this.ready.unshift(slot);
       return;
     }
