@@ -7,6 +7,17 @@ import { ShadowboxClient } from './client.js';
 import { daemonStartEnv } from './daemon-env.js';
 import { startDetached } from './start-detached.js';
 
+/**
+ * A reader without vscode-jsonrpc's partial-message timer. When a connection ends between a message's header
+ * and its body (a daemon writes them in two writes; a client disposed in between), that timer re-arms itself
+ * every 10 s forever — neither dispose() nor the socket's close clears it — so a CLI command or a script using
+ * this client never exits. The timer only reports "still waiting"; nothing is lost without it.
+ */
+export function quietReader<R extends { partialMessageTimeout: number }>(reader: R): R {
+  reader.partialMessageTimeout = 0;
+  return reader;
+}
+
 /** Connects to a daemon's Unix socket (LSP framing). Rejects with the socket error (ENOENT / ECONNREFUSED) when none listens. */
 export function connectSocket(socketPath: string): Promise<ShadowboxClient> {
   return new Promise((resolve, reject) => {
@@ -15,7 +26,10 @@ export function connectSocket(socketPath: string): Promise<ShadowboxClient> {
     socket.once('connect', () => {
       socket.off('error', reject);
       socket.on('error', () => socket.destroy());
-      const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+      const connection = createMessageConnection(
+        quietReader(new SocketMessageReader(socket)),
+        new SocketMessageWriter(socket),
+      );
       connection.onClose(() => socket.destroy());
       connection.listen();
       resolve(new ShadowboxClient(connection));

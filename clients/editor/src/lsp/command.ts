@@ -6,7 +6,7 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from 'vscode-languageserver-protocol/node';
-import { connectSocket, ensureDaemon } from '../connect.js';
+import { connectSocket, ensureDaemon, quietReader } from '../connect.js';
 import { daemonPaths } from '../paths.js';
 import { createLspServer } from './server.js';
 
@@ -62,7 +62,7 @@ export async function lspCommand(io: LspIo, argv: string[], daemonCommand: strin
   };
   if (values.clientProcessId) watchParent(Number(values.clientProcessId));
 
-  const reader = new StreamMessageReader(io.stdin);
+  const reader = quietReader(new StreamMessageReader(io.stdin));
   const writer = new StreamMessageWriter(io.stdout);
   reader.onClose(() => finish(watchDog.shutdownReceived ? 0 : 1));
   const connection = createConnection((logger) => createProtocolConnection(reader, writer, logger), watchDog);
