@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError, type ReasonOf, type ShadowboxError } from '../errors.js';
-import { PROTECTED_TTL_MS } from './protect.js';
+import { PROTECTED_TTL_MS, ProtectedGlobs } from './protect.js';
 import { makeWorkspace } from './test-support.js';
 
 let ws: ReturnType<typeof makeWorkspace>;
@@ -138,5 +138,29 @@ describe('protected paths at the layer', () => {
     const v = await ws.open().view('s1', ws.root);
     await v.writeFile('.shadowbox/x', 'x');
     await refusedWith(v.writeFile('.git/config', 'x'), 'git_dir');
+  });
+});
+
+describe('ProtectedGlobs.mayMatchBelow', () => {
+  // A red-team review's finds: each glob protects the file (check refuses it) while the prune said nothing below
+  // the folder could match, so a move or remove of the folder would not have looked inside.
+  it('looks inside every folder that holds a path a glob protects, whatever the glob spells', async () => {
+    for (const [glob, dir, file] of [
+      ['x/**|lib/pub/**', 'lib', 'lib/pub/k'],
+      ['"lib"/pub/**', 'lib', 'lib/pub/k'],
+      ['aσ/pub/**', 'aς', 'aς/pub/k'],
+      ['l\\ib/pub/**', 'lib', 'lib/pub/k'],
+    ] as const) {
+      const g = new ProtectedGlobs(() => Promise.resolve([glob]), '/ws');
+      const refused = await g.check([file], file).then(
+        () => false,
+        () => true,
+      );
+      expect({ glob, refused, lookInside: await g.mayMatchBelow(dir, dir) }).toEqual({
+        glob,
+        refused: true,
+        lookInside: true,
+      });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { globPruneBase, mayMatchAtOrBelow } from '../glob-base.js';
 
 /** Where the protected globs of a workspace come from (the policy's `protected` list): picomatch, workspace-relative. */
 export type ProtectedPathsSource = (workspace: string) => Promise<string[]>;
@@ -10,9 +11,8 @@ export const PROTECTED_TTL_MS = 500;
 interface Compiled {
   glob: string;
   test: (rel: string) => boolean;
-  /** The glob's literal leading folder ('' when it starts with a wildcard), lower-cased: prunes subtree walks. */
+  /** The glob's literal leading folder, lower-cased ('' when it may match anywhere: glob-base.ts): prunes subtree walks. */
   base: string;
-  negated: boolean;
 }
 
 /**
@@ -56,13 +56,7 @@ export class ProtectedGlobs {
     const key = JSON.stringify(globs);
     if (key !== this.key) {
       this.compiled = globs.map((glob) => {
-        const scan = picomatch.scan(glob);
-        return {
-          glob,
-          test: picomatch(glob, { dot: true, nocase: true }),
-          base: scan.isGlob ? scan.base.toLowerCase() : glob.toLowerCase(),
-          negated: scan.negated,
-        };
+        return { glob, test: picomatch(glob, { dot: true, nocase: true }), base: globPruneBase(glob) };
       });
       this.key = key;
     }
@@ -81,10 +75,7 @@ export class ProtectedGlobs {
 
   /** True when some glob could match a path strictly below `dir` (so a remove/move of `dir` must look inside). */
   async mayMatchBelow(dir: string, input: string): Promise<boolean> {
-    const d = dir.toLowerCase();
-    return (await this.current(input)).some(
-      (g) => g.negated || g.base === '' || g.base.startsWith(d + '/') || d === g.base || d.startsWith(g.base + '/'),
-    );
+    return (await this.current(input)).some((g) => mayMatchAtOrBelow(g.base, dir));
   }
 }
 

@@ -95,6 +95,18 @@ describe('restrictView', () => {
     expect(await reason(v.rename('aς/pub', 'moved'))).toBe('path_denied');
   });
 
+  it('a deny glob with a top-level | or quotes still guards renaming the folder above the denied file', async () => {
+    const { base } = await setup();
+    await base.mkdir('lib/pub/secret');
+    await base.writeFile('lib/pub/secret/key.txt', 'AKIA1234');
+    for (const glob of ['x/**|lib/pub/secret/**', '"lib"/pub/secret/**']) {
+      const v = restrictView(base, [{ glob, rule: `project:deny path=${glob}` }]);
+      expect(await reason(v.readFile('lib/pub/secret/key.txt'))).toBe('path_denied');
+      expect({ glob, rename: await reason(v.rename('lib', 'lib2')) }).toEqual({ glob, rename: 'path_denied' });
+      expect({ glob, remove: await reason(v.remove('lib')) }).toEqual({ glob, remove: 'path_denied' });
+    }
+  });
+
   it('is the view itself when nothing is denied', async () => {
     const { base } = await setup();
     expect(restrictView(base, [])).toBe(base);

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { globPruneBase, mayMatchAtOrBelow } from '../glob-base.js';
 import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/index.js';
 
 /** A path glob the policy denies to one call (a deny rule with a `path` that matches the call's tool and kind). */
@@ -10,12 +11,9 @@ export interface DeniedPath {
   rule: string;
 }
 
-/** A character toLowerCase() may fold differently from a case-insensitive regex. */
-const NON_ASCII = /[^\x00-\x7f]/;
-
 interface Compiled extends DeniedPath {
   test: (rel: string) => boolean;
-  /** The glob's literal leading folder, lower-cased ('' when it starts with a wildcard): prunes subtree checks. */
+  /** The glob's literal leading folder, lower-cased ('' when it may match anywhere: glob-base.ts): prunes subtree checks. */
   base: string;
 }
 
@@ -29,17 +27,11 @@ interface Compiled extends DeniedPath {
  */
 export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[]): WorkspaceView {
   if (denied.length === 0) return view;
-  const globs: Compiled[] = denied.map((d) => {
-    const scan = picomatch.scan(d.glob);
-    const base = scan.isGlob ? scan.base : d.glob;
-    return {
-      ...d,
-      test: picomatch(d.glob, { dot: true, nocase: true }),
-      // A negated glob (`!a/**` denies all but a/) or a base still holding glob syntax or escapes (`a\*b`)
-      // may match anywhere: no leading folder prunes it.
-      base: scan.negated || /[\\*?[\]{}()!+@]/.test(base) ? '' : base.toLowerCase(),
-    };
-  });
+  const globs: Compiled[] = denied.map((d) => ({
+    ...d,
+    test: picomatch(d.glob, { dot: true, nocase: true }),
+    base: globPruneBase(d.glob),
+  }));
   const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));
   const refuse = (input: string, rel: string, g: DeniedPath) =>
     new ShadowboxError(
@@ -54,21 +46,7 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
     if (g) throw refuse(p, rel, g);
     return rel;
   };
-  // toLowerCase() folds case differently from picomatch's /i (σ/ς, µ/μ, ϑ/θ, ẛ/ṡ): a folder or a glob base
-  // with any non-ASCII character may match whatever the lower-cased strings say.
-  const mayMatchBelow = (dir: string) => {
-    const d = dir.toLowerCase();
-    return globs.some(
-      (g) =>
-        g.base === '' ||
-        d === '' ||
-        NON_ASCII.test(dir) ||
-        NON_ASCII.test(g.base) ||
-        g.base.startsWith(d + '/') ||
-        d === g.base ||
-        d.startsWith(g.base + '/'),
-    );
-  };
+  const mayMatchBelow = (dir: string) => globs.some((g) => mayMatchAtOrBelow(g.base, dir));
   // A remove or rename of a directory would take denied paths below it along: refused when one exists.
   const refuseIfDeniedBelow = async (input: string, dir: string): Promise<void> => {
     if (!mayMatchBelow(dir) || (await view.stat(dir))?.type !== 'dir') return;

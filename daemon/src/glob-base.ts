@@ -1,0 +1,26 @@
+// "Could this glob match a path below folder X?" — asked before a remove or move of a folder (deny rules,
+// edit protection) so that a folder holding a denied or protected path is refused without walking every folder
+// for every glob. The answer prunes by the glob's literal leading folder, and only when that folder is what
+// picomatch will really match: plain ASCII characters only. Anything else may match anywhere (fail closed):
+// a negation (`!a/**` matches all but a/), a top-level `|` (alternation: `x/**|lib/**`), quotes (stripped:
+// `"lib"/**`), escapes (`l\ib`), and letters whose case folds differently under picomatch's /i than under
+// toLowerCase (σ/ς, µ/μ). picomatch has no "may this glob match below" query of its own.
+import picomatch from 'picomatch';
+
+const PLAIN = /^[A-Za-z0-9._\- /]*$/;
+
+/** The glob's literal leading folder, lower-cased, or '' when it may match anywhere. */
+export function globPruneBase(glob: string): string {
+  const scan = picomatch.scan(glob);
+  const base = scan.isGlob ? scan.base : glob;
+  if (scan.negated || !PLAIN.test(base) || /[|"'\\]/.test(glob)) return '';
+  return base.toLowerCase();
+}
+
+/** Whether a glob whose prune base is `base` may match `dir` or a path below it (`dir` canonical, relative). */
+export function mayMatchAtOrBelow(base: string, dir: string): boolean {
+  // A folder name with a non-ASCII letter may fold onto the base under /i where toLowerCase says no.
+  if (base === '' || dir === '' || /[^\x00-\x7f]/.test(dir)) return true;
+  const d = dir.toLowerCase();
+  return base.startsWith(d + '/') || d === base || d.startsWith(base + '/');
+}
