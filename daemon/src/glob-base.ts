@@ -17,6 +17,14 @@ export function globPruneBase(glob: string): string {
   return base.toLowerCase();
 }
 
+/**
+ * A guard's glob compiled once: its matcher (dot files included, case-insensitive — the matching every guard uses)
+ * and its prune base, from one place so the prune's assumptions cannot drift from the matcher's options.
+ */
+export function compileGuardGlob(glob: string): { test: (rel: string) => boolean; base: string } {
+  return { test: picomatch(glob, { dot: true, nocase: true }), base: globPruneBase(glob) };
+}
+
 /** Whether a glob whose prune base is `base` may match `dir` or a path below it (`dir` canonical, relative). */
 export function mayMatchAtOrBelow(base: string, dir: string): boolean {
   // A folder name with a non-ASCII letter may fold onto the base under /i where toLowerCase says no.

@@ -1,6 +1,5 @@
-import picomatch from 'picomatch';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { globPruneBase, mayMatchAtOrBelow } from '../glob-base.js';
+import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 
 /** Where the protected globs of a workspace come from (the policy's `protected` list): picomatch, workspace-relative. */
 export type ProtectedPathsSource = (workspace: string) => Promise<string[]>;
@@ -55,9 +54,7 @@ export class ProtectedGlobs {
     const globs = await this.source(this.workspace);
     const key = JSON.stringify(globs);
     if (key !== this.key) {
-      this.compiled = globs.map((glob) => {
-        return { glob, test: picomatch(glob, { dot: true, nocase: true }), base: globPruneBase(glob) };
-      });
+      this.compiled = globs.map((glob) => ({ glob, ...compileGuardGlob(glob) }));
       this.key = key;
     }
     this.fetchedAt = this.now();

@@ -1,7 +1,6 @@
 import { posix } from 'node:path';
-import picomatch from 'picomatch';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { globPruneBase, mayMatchAtOrBelow } from '../glob-base.js';
+import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/index.js';
 
 /** A path glob the policy denies to one call (a deny rule with a `path` that matches the call's tool and kind). */
@@ -27,11 +26,7 @@ interface Compiled extends DeniedPath {
  */
 export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[]): WorkspaceView {
   if (denied.length === 0) return view;
-  const globs: Compiled[] = denied.map((d) => ({
-    ...d,
-    test: picomatch(d.glob, { dot: true, nocase: true }),
-    base: globPruneBase(d.glob),
-  }));
+  const globs: Compiled[] = denied.map((d) => ({ ...d, ...compileGuardGlob(d.glob) }));
   const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));
   const refuse = (input: string, rel: string, g: DeniedPath) =>
     new ShadowboxError(
