@@ -8,7 +8,7 @@ type ToolCallUpdate = Extract<SessionEventBody, { type: 'tool_call_update' }>;
 const MAX_LOGGED_DEPTH = 256;
 
 /** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be arbitrarily deep). */
-export function nestsDeeperThan(value: unknown, limit: number = MAX_LOGGED_DEPTH): boolean {
+function nestsDeeperThan(value: unknown, limit: number = MAX_LOGGED_DEPTH): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop() as [unknown, number];
