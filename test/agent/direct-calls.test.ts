@@ -3,7 +3,7 @@
 // stays out of the conversation the model sees, even during a model turn and after kill -9.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   PolicySetRules,
   SessionAttach,
@@ -12,8 +12,8 @@ import {
   ToolsCall,
   type SessionEvent,
 } from '@shadowbox/protocol';
-import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { makeTempDir, type TestDaemon, until } from '../helpers/daemon.js';
+import { useModelDaemon } from '../helpers/model-daemon.js';
 
 const ofCall = (es: SessionEvent[], callId: string) =>
   es.filter((e) => 'callId' in e.event && e.event.callId === callId).map((e) => e.event);
@@ -21,24 +21,11 @@ const ended = (es: SessionEvent[], callId: string) =>
   ofCall(es, callId).some((e) => e.type === 'tool_call_update' && (e.status === 'completed' || e.status === 'failed'));
 
 describe('direct tool calls as session events', () => {
-  let model: ModelServer;
+  const md = useModelDaemon();
   let d: TestDaemon;
-  let stateDir: string;
-  beforeAll(async () => {
-    model = await startModelServer();
-    stateDir = await makeTempDir('state');
-  });
-  afterEach(async () => {
-    await d?.stop();
-  });
-  afterAll(async () => {
-    await d?.cleanup();
-    await model?.close();
-  });
-  const env = () => ({ SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' });
 
   it("a second client sees the first client's direct call and its changed files; refusals end failed with their reason", async () => {
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const ws = await makeTempDir('ws');
     const a = await d.connect('a');
     const b = await d.connect('b');
@@ -104,7 +91,7 @@ describe('direct tool calls as session events', () => {
   });
 
   it('a direct call during a model turn stays out of what the model sees; the log replays and prompts after kill -9', async () => {
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'a.txt'), 'alpha\n');
     const a = await d.connect('a', { permissions: true });
@@ -120,13 +107,13 @@ describe('direct tool calls as session events', () => {
     const seen: SessionEvent[] = [];
     a.onEvent((e) => seen.push(e));
     const s = await a.request(SessionCreate, { workspace: ws });
-    model.push(
+    md.model.push(
       { toolCalls: [{ name: 'write_file', arguments: { path: 'm.txt', content: 'model\n' } }] },
       { text: ['written'] },
       { text: ['again'] },
       { text: ['after the restart'] },
     );
-    const before = model.requests.length;
+    const before = md.model.requests.length;
     const turn = a.request(SessionPrompt, { sessionId: s.sessionId, text: 'write m.txt' });
     expect(await until(() => asked === 1)).toBe(true);
     const direct = await a.request(ToolsCall, { sessionId: s.sessionId, tool: 'read_file', input: { path: 'a.txt' } });
@@ -135,12 +122,12 @@ describe('direct tool calls as session events', () => {
     answer({ outcome: 'allow_once' });
     expect((await turn).stopReason).toBe('end_turn');
     // The model's second request carries its own call's result and nothing of the direct call.
-    const second = JSON.stringify(model.requests[before + 1].body);
+    const second = JSON.stringify(md.model.requests[before + 1].body);
     expect(second).not.toContain(direct.callId);
     expect(second).not.toContain('alpha');
     const toolMessages = (body: unknown) =>
       ((body as { messages: Array<{ role: string }> }).messages ?? []).filter((m) => m.role === 'tool').length;
-    expect(toolMessages(model.requests[before + 1].body)).toBe(1);
+    expect(toolMessages(md.model.requests[before + 1].body)).toBe(1);
     // The direct call's events sit inside the turn's, marked; the turn's own events are unchanged.
     const turnStart = seen.findIndex((e) => e.event.type === 'turn_start');
     const directStart = seen.findIndex((e) => e.event.type === 'tool_call' && e.event.callId === direct.callId);
@@ -154,22 +141,22 @@ describe('direct tool calls as session events', () => {
     expect(modelCalls).toEqual([seen[turnStart].event.type === 'turn_start' ? seen[turnStart].event.turnId : '']);
 
     expect((await a.request(SessionPrompt, { sessionId: s.sessionId, text: 'once more' })).stopReason).toBe('end_turn');
-    expect(toolMessages(model.requests.at(-1)!.body)).toBe(1);
-    expect(JSON.stringify(model.requests.at(-1)!.body)).not.toContain(direct.callId);
+    expect(toolMessages(md.model.requests.at(-1)!.body)).toBe(1);
+    expect(JSON.stringify(md.model.requests.at(-1)!.body)).not.toContain(direct.callId);
 
     // After kill -9 the conversation is rebuilt from the log: the direct call is still left out.
     await d.kill();
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const b = await d.connect('b');
     const att = await b.request(SessionAttach, { sessionId: s.sessionId, driver: true });
     expect(att.history.some((e) => e.event.type === 'tool_call' && e.event.callId === direct.callId)).toBe(true);
     expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'and now' })).stopReason).toBe('end_turn');
-    expect(toolMessages(model.requests.at(-1)!.body)).toBe(1);
-    expect(JSON.stringify(model.requests.at(-1)!.body)).not.toContain(direct.callId);
+    expect(toolMessages(md.model.requests.at(-1)!.body)).toBe(1);
+    expect(JSON.stringify(md.model.requests.at(-1)!.body)).not.toContain(direct.callId);
   });
 
   it('a direct call the daemon lost (kill -9 while it awaited a question) ends failed as interrupted after the restart', async () => {
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const ws = await makeTempDir('ws');
     const a = await d.connect('a', { permissions: true });
     await a.request(PolicySetRules, { workspace: ws, add: [{ action: 'ask', tool: 'write_file' }] });
@@ -193,7 +180,7 @@ describe('direct tool calls as session events', () => {
     ]);
     await d.kill();
 
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const b = await d.connect('b');
     const att = await b.request(SessionAttach, { sessionId: s.sessionId });
     expect(ofCall(att.history, callId).at(-1)).toMatchObject({
@@ -204,7 +191,7 @@ describe('direct tool calls as session events', () => {
     });
     // The session is not taken for a crashed turn: nothing is asked again, and it prompts.
     expect(att.history.some((e) => e.event.type === 'daemon_restarted')).toBe(false);
-    model.push({ text: ['fine'] });
+    md.model.push({ text: ['fine'] });
     expect((await b.request(SessionPrompt, { sessionId: s.sessionId, text: 'hi' })).stopReason).toBe('end_turn');
   });
 });

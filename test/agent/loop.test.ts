@@ -3,7 +3,7 @@
 // Unix socket.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuditQuery,
   PolicySetRules,
@@ -18,6 +18,7 @@ import {
 } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { useModelDaemon } from '../helpers/model-daemon.js';
 
 const types = (es: SessionEvent[]) => es.map((e) => e.event.type);
 
@@ -167,24 +168,11 @@ for (const provider of ['openai', 'anthropic'] as const) {
 }
 
 describe('permission questions and crash recovery', () => {
-  let model: ModelServer;
+  const md = useModelDaemon();
   let d: TestDaemon;
-  let stateDir: string;
-  beforeAll(async () => {
-    model = await startModelServer();
-    stateDir = await makeTempDir('state');
-  });
-  afterEach(async () => {
-    await d?.stop();
-  });
-  afterAll(async () => {
-    await d?.cleanup();
-    await model?.close();
-  });
-  const env = () => ({ SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' });
 
   it('asks every permission-capable client, takes the first answer, cancels the other; after kill -9 the question is asked again', async () => {
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const ws = await makeTempDir('ws');
     const admin = await d.connect('admin');
     await admin.request(PolicySetRules, { workspace: ws, add: [{ action: 'ask', tool: 'write_file' }] });
@@ -195,7 +183,7 @@ describe('permission questions and crash recovery', () => {
       return new Promise(() => undefined); // never answers: the crash comes first
     });
     const s = await a.request(SessionCreate, { workspace: ws });
-    model.push(
+    md.model.push(
       { toolCalls: [{ name: 'write_file', arguments: { path: 'n.txt', content: 'new\n' } }] },
       { text: ['written'] },
     );
@@ -203,7 +191,7 @@ describe('permission questions and crash recovery', () => {
     expect(await until(() => asked.length === 1)).toBe(true);
     await d.kill();
 
-    d = await startTestDaemon({ web: false, stateDir, env: env() });
+    d = await md.start();
     const b = await d.connect('b', { permissions: true });
     const c = await d.connect('c', { permissions: true });
     const bAsked: string[] = [];
