@@ -174,4 +174,28 @@ describe('the bin', () => {
     run(['--min-semi-space-size=2']);
     expect(names.map((n) => statSync(path.join(dir, 'c', 'v8', n)).mtimeMs)).toEqual(before);
   });
+
+  it('counts NODE_OPTIONS among the flags, and names a long set of flags by its hash', () => {
+    const bin = fileURLToPath(new URL('../../bin/shadowbox.js', import.meta.url));
+    const cache = path.join(dir, 'c', 'v8');
+    const run = (nodeOptions: string | undefined) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, SHADOWBOX_CACHE_DIR: path.join(dir, 'c') };
+      if (nodeOptions === undefined) delete env.NODE_OPTIONS;
+      else env.NODE_OPTIONS = nodeOptions;
+      return execFileSync(process.execPath, [bin, '--version'], { env }).toString();
+    };
+    const long = '--max-old-space-size=4096 --max-semi-space-size=16 --no-deprecation --no-warnings';
+    const v = run(undefined);
+    expect(run('--max-old-space-size=4096')).toBe(v);
+    expect(run(long)).toBe(v);
+    const names = readdirSync(cache).sort();
+    expect(names).toHaveLength(3);
+    expect(names.every((n) => n.length < 160)).toBe(true);
+    // A person whose editor sets NODE_OPTIONS and whose terminal does not: no start rewrites a cache.
+    const before = names.map((n) => statSync(path.join(cache, n)).mtimeMs);
+    run('--max-old-space-size=4096');
+    run(undefined);
+    run(long);
+    expect(names.map((n) => statSync(path.join(cache, n)).mtimeMs)).toEqual(before);
+  });
 });
