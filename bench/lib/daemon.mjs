@@ -8,8 +8,12 @@ import path from 'node:path';
 export const bin =
   process.env.BENCH_SHADOWBOX_BIN ?? new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
 
-/** `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). */
+/**
+ * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to
+ * every daemon a bench starts (space-separated; e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+ */
 export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = []) {
+  execArgv = [...execArgv, ...(process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   // extraEnv.SHADOWBOX_STATE_DIR: a kept state dir (its socket inside it); otherwise a fresh one.
   const stateDir = extraEnv.SHADOWBOX_STATE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
   const env = {
