@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
+import { printablePath } from './text.js';
 import { walk } from './walk.js';
 
 const MAX_RESULTS = 1000;
@@ -65,7 +66,7 @@ export function createGlobTool() {
         return { content: `No files match ${i.pattern}${base ? ` in ${base}` : ''}${hint}.`, data: { count: 0 } };
       }
       const more = truncated ? `\n[stopped at ${MAX_RESULTS} files; use a narrower pattern or path]` : '';
-      return { content: found.join('\n') + more, data: { count: found.length, truncated } };
+      return { content: found.map(printablePath).join('\n') + more, data: { count: found.length, truncated } };
     },
   });
 }

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { FileQueue, QueuedFile } from './file-queue.js';
+import { printablePath } from './text.js';
 
 /** Where rg is: SHADOWBOX_RG (a path, or empty to turn rg off), else the first `rg` on PATH; null when absent. */
 export function findRipgrep(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -249,7 +250,7 @@ function runRg(
         lines.set(k, list);
         paths.set(k, path);
       }
-      list.push(`${path}:${no}: ${text}`);
+      list.push(`${printablePath(path)}:${no}: ${text}`);
     };
     child.stdout.on('data', (d: Buffer) => {
       let buf = rest.length ? Buffer.concat([rest, d]) : d;

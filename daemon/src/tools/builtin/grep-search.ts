@@ -4,7 +4,7 @@ import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import type { WorkspaceView } from '../../shadow/index.js';
 import type { FileQueue } from './file-queue.js';
 import type { GrepWorker } from './grep-worker.js';
-import { looksBinary, MAX_TEXT_FILE_BYTES } from './text.js';
+import { looksBinary, MAX_TEXT_FILE_BYTES, printablePath } from './text.js';
 
 const PARALLEL_READS = 16;
 const MAX_QUEUED = 64;
@@ -46,7 +46,7 @@ export function searchInProcess(
   const enqueue = ({ k, path }: { k: number; path: string }, bytes: Uint8Array) => {
     queuedBytes += bytes.byteLength;
     const job: Promise<void> = worker()
-      .match(path, bytes, max + 1)
+      .match(printablePath(path), bytes, max + 1)
       .then(
         (matched) => {
           if (matched.length > 0) lines.set(k, matched);
@@ -97,7 +97,7 @@ export function searchInProcess(
       throw new ShadowboxError(
         ErrorCodes.ToolFailed,
         'grep_worker_failed',
-        `grep could not search ${path}: ${(error as Error).message}. Try a narrower path or glob.`,
+        `grep could not search ${printablePath(path)}: ${(error as Error).message}. Try a narrower path or glob.`,
         { path },
         { cause: error },
       );

@@ -3,6 +3,7 @@ import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
+import { printablePath } from './text.js';
 import { walk } from './walk.js';
 
 const MAX_ENTRIES = 1000;
@@ -60,7 +61,7 @@ export function createListDirTool() {
         if (e.type === 'dir') suffix = '/';
         else if (e.type === 'symlink') suffix = ' -> (symlink)';
         else if (e.type === 'file') suffix = await sizeOf(ctx.view, e.path);
-        lines.push(`${indent}${name}${suffix}${e.ignored && e.type === 'dir' ? ' (ignored)' : ''}`);
+        lines.push(`${indent}${printablePath(name)}${suffix}${e.ignored && e.type === 'dir' ? ' (ignored)' : ''}`);
       }
       const header = `${dir || '.'}/`;
       if (lines.length === 0) return { content: `${header} is empty.`, data: { entries: 0 } };

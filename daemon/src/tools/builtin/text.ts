@@ -4,6 +4,26 @@ import type { WorkspaceView } from '../../shadow/index.js';
 /** Largest file the text tools read whole (read_file, edit_file); grep skips larger files. */
 export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
 
+// Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a name holding one, or
+// starting with a quote, would let a file name pass for other lines of a listing ("x\n.gitignore:1: …").
+
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|^"/;
+
+/**
+ * A workspace path as the text tools print it (grep, glob, list_dir): as it is, or — when it holds a control
+ * character or a line separator, or starts with `"` — as a JSON string literal (`"x\n.gitignore"`), which a
+ * model reads back exactly and which no other printed path can be. A repository's file names are the person's
+ * (or a hostile clone's); printed raw, a newline in one forges a line of the listing.
+ */
+export function printablePath(path: string): string {
+  if (!UNPRINTABLE.test(path)) return path;
+  // JSON.stringify leaves DEL, C1 and the line separators as they are: those are escaped too.
+  return JSON.stringify(path).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** True for bytes that look binary: a NUL in the first 8 KiB (git's heuristic). */
 export function looksBinary(bytes: Uint8Array): boolean {
   const n = Math.min(bytes.byteLength, 8192);
