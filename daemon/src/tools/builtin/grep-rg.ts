@@ -94,7 +94,7 @@ export interface RgSearchOptions {
   /** rgPattern()'s output. */
   pattern: string;
   ignoreCase: boolean;
-  /** Stop once this many lines are found (the lines of the first files in order win). */
+  /** Stop once more than this many lines are found (the lines of the first files in order win). */
   max: number;
   maxLineChars: number;
   maxFileBytes: number;
@@ -146,7 +146,7 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
 
 /**
  * Searches the queue's files in order, chunk by chunk as the walk delivers them (rg runs its threads
- * inside a chunk), stopping when `max` lines are found or the signal aborts (rg is killed). 'refused':
+ * inside a chunk), stopping when more than `max` lines are found or the signal aborts (rg is killed). 'refused':
  * rg rejected the pattern (syntax its engine lacks) on the first chunk; the caller searches those
  * files, and the rest of the queue, in process instead.
  */
@@ -156,7 +156,7 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
   let found = 0;
   let searched = 0;
   const done = (async (): Promise<RgSearchResult> => {
-    for (let runs = 0, last = 0; found < o.max && !o.signal.aborted; runs++) {
+    for (let runs = 0, last = 0; found <= o.max && !o.signal.aborted; runs++) {
       const take = nextChunk({ max: o.max, found, searched, runs, last });
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
@@ -165,7 +165,7 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
       let n = 0;
       while (n < chunk.length && bytes < MAX_ARG_BYTES) bytes += chunk[n++].path.length + 1;
       // A chunk longer than the argument budget runs in parts, in order.
-      for (let at = 0; at < chunk.length && found < o.max && !o.signal.aborted;) {
+      for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
         const part = chunk.slice(at, at + Math.max(1, n));
         const r = await runRg(o, part, o.max + 1 - found);
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))

@@ -81,7 +81,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     if (o.type === 'dir') {
       const isMatch = o.glob ? picomatch(o.glob, { dot: true }) : () => true;
       for await (const e of walk(view, o.base, { signal: stop })) {
-        if (proc.found >= max || (fast?.found ?? 0) >= max) break; // the first files already hold `max` lines
+        if (proc.found > max || (fast?.found ?? 0) > max) break; // the first files already hold more than `max` lines
         if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
         if (!isMatch(o.base ? e.path.slice(o.base.length + 1) : e.path)) continue;
         add(e.path, e.type === 'file');

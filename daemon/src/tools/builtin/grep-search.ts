@@ -26,8 +26,7 @@ export interface RunningSearch {
 /**
  * Takes files from the queue in order, reads them a few at a time and queues each one on the worker
  * without waiting for its answer (the reads and the matching overlap), at most MAX_QUEUED files /
- * MAX_QUEUED_BYTES at once, stopping once `max` lines are found (each file gives at most max + 1, so
- * "more than max" shows). The worker is acquired at the first file that needs matching.
+ * MAX_QUEUED_BYTES at once, stopping once more than `max` lines are found (each file gives at most max + 1). The worker is acquired at the first file that needs matching.
  */
 export function searchInProcess(
   view: WorkspaceView,
@@ -64,9 +63,12 @@ export function searchInProcess(
     queued.add(job);
   };
   const reader = async () => {
-    while (found < max && !stop.aborted && !failure) {
+    // Until more than `max` lines are found: with exactly `max`, a later file may hold more, and the output must
+    // say so. A file taken is searched whatever was found meanwhile, so what was searched is always a prefix of
+    // the queue (a later file's lines never stand in for an earlier one's).
+    while (found <= max && !stop.aborted && !failure) {
       const [file] = await queue.take(1);
-      if (!file || found >= max || stop.aborted) break;
+      if (!file || stop.aborted) break;
       const bytes = await readText(view, file.path);
       if (stop.aborted) break;
       // A plain-string pattern: a file without the string cannot match (native byte search, linear).
