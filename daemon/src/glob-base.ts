@@ -18,11 +18,21 @@ export function globPruneBase(glob: string): string {
 }
 
 /**
+ * The picomatch options of every path glob (deny rules, protected paths, the guards, grep's and glob's patterns):
+ * dot files count, and the regex gets the `s` flag — picomatch's `*` and `**` compile to regexes with `.`, which
+ * stops at a newline, a carriage return and U+2028/U+2029, so without it `secret/**` did not cover `secret/a\nb`
+ * (a name a hostile repository can hold). With `flags` set picomatch drops its own `nocase` → `i`, so it is here too.
+ */
+export function pathGlobOptions(nocase: boolean): picomatch.PicomatchOptions {
+  return { dot: true, nocase, flags: nocase ? 'si' : 's' };
+}
+
+/**
  * A guard's glob compiled once: its matcher (dot files included, case-insensitive — the matching every guard uses)
  * and its prune base, from one place so the prune's assumptions cannot drift from the matcher's options.
  */
 export function compileGuardGlob(glob: string): { test: (rel: string) => boolean; base: string } {
-  return { test: picomatch(glob, { dot: true, nocase: true }), base: globPruneBase(glob) };
+  return { test: picomatch(glob, pathGlobOptions(true)), base: globPruneBase(glob) };
 }
 
 /** Whether a glob whose prune base is `base` may match `dir` or a path below it (`dir` canonical, relative). */

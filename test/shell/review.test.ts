@@ -250,5 +250,27 @@ for (const as of sandboxUsers()) {
       expect(st.files.map((f) => f.path)).toEqual(['ok.txt']);
       expect(r.content).toContain('not taken');
     }, 60_000);
+
+    it('deny rules hide as the policy matches: another letter case, an alternation, a name holding a newline', async (ctx) => {
+      if (skip) return ctx.skip();
+      const { ws, shell } = await start({
+        'secrets/key.pem': 'KEY1\n',
+        'lib/pub/secret/key.txt': 'KEY2\n',
+        'vault/a\nb': 'KEY3\n',
+        'a.txt': 'A\n',
+      });
+      await c.request(PolicySetRules, {
+        workspace: ws,
+        add: [
+          { action: 'deny', path: 'Secrets/**' },
+          { action: 'deny', path: 'x/**|lib/pub/secret/**' },
+          { action: 'deny', path: 'vault/**' },
+        ],
+        remove: [],
+      });
+      const r = await shell('cat a.txt secrets/key.pem lib/pub/secret/key.txt vault/*; ls -R');
+      expect(out(r)).toContain('A');
+      for (const k of ['KEY1', 'KEY2', 'KEY3']) expect(out(r)).not.toContain(k);
+    }, 60_000);
   });
 }

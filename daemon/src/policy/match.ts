@@ -1,6 +1,7 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { PolicyRule } from '@shadowbox/protocol';
+import { pathGlobOptions } from '../glob-base.js';
 import { canonicalHost, hostMatches, hostText } from '../net/index.js';
 import type { ToolKind, ToolTarget } from '../tools/index.js';
 import { matchCommand, simpleCommands } from './command.js';
@@ -24,9 +25,12 @@ export function matchTool(glob: string, tool: string): boolean {
   return glob === tool || matcher(`t\0${glob}`, glob, {})(tool);
 }
 
-/** Path glob against a normalized workspace-relative path; dotfiles count (a deny on `src/**` covers `src/.env`). */
+/**
+ * Path glob against a normalized workspace-relative path; dotfiles count (a deny on `src/**` covers `src/.env`), and
+ * so do names holding a line break (`src/a\nb`: pathGlobOptions).
+ */
 export function matchPath(glob: string, rel: string, options: { nocase?: boolean } = {}): boolean {
-  return matcher(`p\0${options.nocase ? 'i' : ''}\0${glob}`, glob, { dot: true, nocase: options.nocase ?? false })(rel);
+  return matcher(`p\0${options.nocase ? 'i' : ''}\0${glob}`, glob, pathGlobOptions(options.nocase ?? false))(rel);
 }
 
 /**

@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
+import { pathGlobOptions } from '../../glob-base.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { printablePath } from './text.js';
@@ -39,7 +40,7 @@ export function createGlobTool() {
         throw new ShadowboxError(ErrorCodes.NotAFile, 'not_directory', `${base} is not a directory.`, { path: base });
       const scan = picomatch.scan(i.pattern);
       const start = startDir(i.path, i.pattern);
-      const isMatch = picomatch(i.pattern, { dot: true });
+      const isMatch = picomatch(i.pattern, pathGlobOptions(false));
       const maxDepth = scan.glob.includes('**') || !scan.isGlob ? undefined : scan.glob.split('/').length;
       const found: string[] = [];
       let truncated = false;

@@ -2,6 +2,7 @@
 // to ripgrep, everything else (files the shadow changed, links, and all files when rg is absent) to
 // the in-process search — and stops as soon as either has the first `max` lines of its files.
 import picomatch from 'picomatch';
+import { pathGlobOptions } from '../../glob-base.js';
 import type { EntryType, WorkspaceView } from '../../shadow/index.js';
 import { FileQueue } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
@@ -79,7 +80,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const paced = rgQueue ? () => (rgQueue.full(RG_AHEAD) ? rgQueue.room(RG_AHEAD) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
-      const isMatch = o.glob ? picomatch(o.glob, { dot: true }) : () => true;
+      const isMatch = o.glob ? picomatch(o.glob, pathGlobOptions(false)) : () => true;
       for await (const e of walk(view, o.base, { signal: stop })) {
         if (proc.found > max || (fast?.found ?? 0) > max) break; // the first files already hold more than `max` lines
         if (e.ignored || e.type === 'dir' || e.type === 'other') continue;

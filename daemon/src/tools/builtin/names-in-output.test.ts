@@ -71,9 +71,11 @@ describe('file names in tool output', () => {
 
   it('glob and list_dir print the odd names quoted, one line each', async () => {
     const call = tools(await ws.open().view('s', ws.root), false);
-    // picomatch's `*` matches a newline, not a line separator, and its `**` neither (they are not listed then).
-    const globbed = (await call('glob', { pattern: 'src/*' })).split('\n');
-    expect(globbed.sort()).toEqual(['src/"quoted.ts', 'src/a.ts', JSON.stringify(`src/${FORGED}`)].sort());
+    // `**` matches names holding line breaks too (pathGlobOptions: the regex's `s` flag).
+    const globbed = (await call('glob', { pattern: 'src/**' })).split('\n');
+    expect(globbed.sort()).toEqual(
+      ['src/"quoted.ts', 'src/a.ts', JSON.stringify(`src/${FORGED}`), '"src/\\u2028sep.ts"'].sort(),
+    );
     const listed = (await call('list_dir', { path: 'src' })).split('\n');
     expect(listed).toEqual([
       'src/',
