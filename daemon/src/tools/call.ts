@@ -61,10 +61,12 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   let answer: string | undefined;
   let paths: string[] | undefined;
   let startSeq: number | undefined;
-  // An input without a digest is never summarized either (both walk it).
+  // An input without a digest is never summarized either (both walk it). Both audit entries carry one summary:
+  // set from the validated input once it passed (no second parse), parsed here only for a refusal before that.
+  let summaryMemo: { kind: Tool<unknown>['kind']; summary: string } | undefined;
   const summary = () =>
     entry && digested.digest !== null
-      ? { kind: entry.tool.kind, summary: summarize(entry.tool, req.input).slice(0, 200) }
+      ? (summaryMemo ??= { kind: entry.tool.kind, summary: summarize(entry.tool, req.input).slice(0, 200) })
       : {};
 
   const finish = async (
@@ -132,6 +134,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
       data: { fields: valid.fields },
     });
   const input = valid.value;
+  summaryMemo = { kind: tool.kind, summary: summarizeParsed(tool, input).slice(0, 200) };
   if (req.signal.aborted) return fail(cancelled('before it ran'));
 
   let view: WorkspaceView | undefined;
@@ -222,6 +225,10 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   }
 
   if (req.signal.aborted) return fail(cancelled('before it ran'));
+  // The view is looked up while the entry is written (a lookup, not an act of the tool: tools with paths got it
+  // before the policy); a failure surfaces below, where the handler would have asked for it.
+  const viewAhead = view ? undefined : ctx.view();
+  void viewAhead?.catch(() => undefined);
   // Write-ahead: the call runs only once its audit entry is written.
   try {
     const receipt = await deps.audit.append({
@@ -255,7 +262,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   req.onRunning?.();
   let output: ToolOutput;
   try {
-    view ??= await ctx.view();
+    view ??= await (viewAhead ?? ctx.view());
     if (verdict.deniedPaths?.length) view = restrictView(view, verdict.deniedPaths);
     output = await runHandler(
       tool,

@@ -423,6 +423,65 @@ describe('tool runtime', () => {
     expect(logger.lines.some((l) => l.includes('audit unavailable') && l.includes('not run'))).toBe(true);
   });
 
+  it('parses an input once per call: both audit entries carry the summary of the validated input', async () => {
+    let parses = 0;
+    const counted = defineTool({
+      name: 'counted',
+      kind: 'other',
+      description: 'counts the parses of its input',
+      input: z.object({ text: z.string() }).refine(() => (parses++, true)),
+      summarize: (i) => `counted ${i.text}`,
+      handler: async (i) => ({ content: i.text }),
+    });
+    const { call, audit } = setup([counted]);
+    expect(await call('counted', { text: 'x' })).toMatchObject({ isError: false, content: 'x' });
+    expect(parses).toBe(1);
+    expect(audit.entries.map((e) => [e.type, e.data.summary])).toEqual([
+      ['tool.start', 'counted x'],
+      ['tool.call', 'counted x'],
+    ]);
+  });
+
+  it('asks for the view while the write-ahead entry is written; a view that fails is a typed result', async () => {
+    const stopping = () => Promise.reject(new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', 'stopping'));
+    const audit = memoryAudit();
+    let ran = 0;
+    const counted = defineTool({
+      name: 'counted',
+      kind: 'edit',
+      description: 'counts its runs',
+      input: z.object({}),
+      handler: async () => {
+        ran++;
+        return { content: 'ran' };
+      },
+    });
+    const ctx = { ...sessionContext(createOverlayView(root)).ctx, view: stopping };
+    const req = { turnId: 't', callId: 'c', name: 'counted', input: {}, signal: new AbortController().signal };
+    const r = await createToolRuntime({ tools: [counted], policy: fakePolicy().policy, audit, logger: memoryLogger() })
+      .forSession(ctx)
+      .call(req);
+    expect(r).toMatchObject({ isError: true, code: ErrorCodes.ShuttingDown, reason: 'shutting_down' });
+    expect(audit.entries.map((e) => e.type)).toEqual(['tool.start', 'tool.call']);
+    expect(ran).toBe(0);
+    // The write-ahead entry fails too: the call is refused for that, and the view's failure is not left unhandled.
+    const noAudit = {
+      append: async () => {
+        throw new ShadowboxError(ErrorCodes.DiskFull, 'disk_full', 'no space left');
+      },
+    };
+    const refused = await createToolRuntime({
+      tools: [counted],
+      policy: fakePolicy().policy,
+      audit: noAudit,
+      logger: memoryLogger(),
+    })
+      .forSession(ctx)
+      .call(req);
+    expect(refused).toMatchObject({ isError: true, reason: 'audit_unavailable' });
+    expect(ran).toBe(0);
+  });
+
   // Issue 14 §3: a 9,000-level nested input failed in its digest before any audit entry was written.
   it('refuses an input too deep to digest, typed, and records the refusal', async () => {
     let ran = 0;
