@@ -88,6 +88,42 @@ describe('EventLog', () => {
     await log.close();
   });
 
+  it('keeps one descriptor across batches while anyone holds it, and closes it when the last holder lets go', async () => {
+    let opens = 0;
+    const openFile: OpenLogFile = async (f) => {
+      opens++;
+      return open(f, 'r+').catch(() => open(f, 'w+', 0o600));
+    };
+    const log = new EventLog(file, 0, { openFile });
+    // A running turn and a direct call hold it at once; each flush is its own batch.
+    log.hold(true);
+    log.hold(true);
+    log.append(SID, delta(0));
+    await log.flush();
+    log.append(SID, delta(1));
+    await log.flush();
+    expect(opens).toBe(1);
+    log.hold(false);
+    // One holder is left: still open, and the next batch needs no new open.
+    expect(log.holdsHandle).toBe(true);
+    log.append(SID, delta(2));
+    await log.flush();
+    expect(opens).toBe(1);
+    log.hold(false);
+    expect(log.holdsHandle).toBe(false);
+    // A surplus let-go does not leave the count below zero: a new holder holds again.
+    log.hold(false);
+    log.hold(true);
+    log.append(SID, delta(3));
+    await log.flush();
+    expect(log.holdsHandle).toBe(true);
+    expect(opens).toBe(2);
+    log.hold(false);
+    expect(log.holdsHandle).toBe(false);
+    expect((await readEventLog(file)).events.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    await log.close();
+  });
+
   it('cuts a torn tail off at open, says so, and the next line starts where the intact prefix ends', async () => {
     const first = new EventLog(file, 0);
     first.append(SID, { type: 'session_created', workspace: '/ws', model: 'openai/t', mode: 'review' });

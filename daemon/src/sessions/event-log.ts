@@ -124,7 +124,8 @@ export class EventLog {
   private failure: unknown = null;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private holding = false;
+  /** Holders keeping the file open between batches (a running turn, direct tool calls). */
+  private holds = 0;
   private handlers: EventLogHandlers = {};
 
   constructor(
@@ -159,12 +160,13 @@ export class EventLog {
   }
 
   /**
-   * Keeps the file open between batches while `on` (a running turn streams batch after batch); off again,
-   * it is closed as soon as nothing is being written, so an idle session holds no descriptor.
+   * Keeps the file open between batches: `hold(true)` by each holder (a running turn streams batch after batch,
+   * a direct tool call writes two or three), `hold(false)` when it is done. When the last one lets go, the file
+   * is closed as soon as nothing is being written, so an idle session holds no descriptor.
    */
   hold(on: boolean): void {
-    this.holding = on;
-    if (!on && !this.writing && !this.scheduled) void this.release();
+    this.holds = on ? this.holds + 1 : Math.max(0, this.holds - 1);
+    if (this.holds === 0 && !this.writing && !this.scheduled) void this.release();
   }
 
   /** True while a descriptor is open (a batch is being written, or the log is held open). */
@@ -253,7 +255,7 @@ export class EventLog {
         }
         break;
       }
-      if (!this.holding) await this.release();
+      if (this.holds === 0) await this.release();
     } finally {
       this.writing = false;
       if ((this.pending.length > 0 || this.waiters.length > 0) && !this.retryTimer) this.schedule();

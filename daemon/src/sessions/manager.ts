@@ -349,11 +349,22 @@ export class SessionManager {
     return this.tools.for(this.get(sessionId));
   }
 
-  /** Tracks a direct tool call (tools/call) so session/cancel stops it too; returns the untrack function. */
+  /**
+   * Tracks a direct tool call (tools/call) so session/cancel stops it too, and keeps the session's log open
+   * while it runs (its events come in two or three batches: one open and close instead of one per batch);
+   * returns the untrack function.
+   */
   trackCall(sessionId: string, abort: AbortController): () => void {
     const live = this.get(sessionId);
     live.direct.add(abort);
-    return () => live.direct.delete(abort);
+    live.log.hold(true);
+    let tracked = true;
+    return () => {
+      if (!tracked) return;
+      tracked = false;
+      live.direct.delete(abort);
+      live.log.hold(false);
+    };
   }
 
   cancel(sessionId: string): boolean {
