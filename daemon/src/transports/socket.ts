@@ -3,8 +3,8 @@ import { chmod, link, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { CappedFramedReader } from './framing.js';
+import { FrameWriter } from './frame-writer.js';
 import { createBadMessageRelay, type ChannelHandler } from './channel.js';
 
 /** A listening Unix socket server; close() stops accepting and ends every open link. */
@@ -73,7 +73,7 @@ export async function listenSocket(
     socket.on('error', () => socket.destroy());
     const bad = createBadMessageRelay();
     const reader = new CappedFramedReader(socket, maxBytes, bad.relay);
-    const writer = new StreamMessageWriter(socket);
+    const writer = new FrameWriter(socket);
     writer.onError(() => socket.destroy());
     onChannel({ transport: 'socket', reader, writer, setBadMessageHandler: bad.set, close: () => socket.end() });
   });
