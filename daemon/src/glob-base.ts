@@ -28,11 +28,16 @@ export function pathGlobOptions(nocase: boolean): picomatch.PicomatchOptions {
 }
 
 /**
- * A guard's glob compiled once: its matcher (dot files included, case-insensitive — the matching every guard uses)
- * and its prune base, from one place so the prune's assumptions cannot drift from the matcher's options.
+ * A guard's glob compiled once: its matcher and its prune base, from one place so the prune's assumptions cannot
+ * drift from the matcher's options. The matcher says yes when the glob matches the path as written or in another
+ * letter case: a guard must cover at least what the policy covers (deny rules match case-sensitively there,
+ * protected paths case-insensitively), and case-insensitive alone matches less for a negation (`!src/**` holds
+ * `SRC/x` case-sensitively, not under /i).
  */
 export function compileGuardGlob(glob: string): { test: (rel: string) => boolean; base: string } {
-  return { test: picomatch(glob, pathGlobOptions(true)), base: globPruneBase(glob) };
+  const exact = picomatch(glob, pathGlobOptions(false));
+  const folded = picomatch(glob, pathGlobOptions(true));
+  return { test: (rel) => exact(rel) || folded(rel), base: globPruneBase(glob) };
 }
 
 /** Whether a glob whose prune base is `base` may match `dir` or a path below it (`dir` canonical, relative). */

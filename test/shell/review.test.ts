@@ -271,6 +271,11 @@ for (const as of sandboxUsers()) {
       const r = await shell('cat a.txt secrets/key.pem lib/pub/secret/key.txt vault/*; ls -R');
       expect(out(r)).toContain('A');
       for (const k of ['KEY1', 'KEY2', 'KEY3']) expect(out(r)).not.toContain(k);
+      // Nor through the repository's history: with a path denied, .git is withheld too.
+      const h = await shell(
+        "git -c safe.directory='*' show HEAD:secrets/key.pem; cat .git/HEAD; git log -p | head -50",
+      );
+      for (const k of ['KEY1', 'KEY2', 'KEY3', 'refs/heads']) expect(out(h)).not.toContain(k);
     }, 60_000);
   });
 }

@@ -2,7 +2,7 @@
 // names holding line breaks included, alternations and quotes not taken for a literal folder — and refused (fail
 // closed) when finding them would walk too much. Before, `Secrets/**` hid nothing on a case-sensitive disk holding
 // `secrets/`, `secret/**` left `secret/a\nb` readable, and a walk past its cap started the command anyway.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,11 +28,14 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const hidden = (...globs: string[]) =>
-  deniedPathsIn(
-    root,
-    globs.map((glob) => ({ glob })),
-  );
+/** What the rules hide, `.git` aside (hidden whenever there is a rule: its own test below). */
+const hidden = async (...globs: string[]) =>
+  (
+    await deniedPathsIn(
+      root,
+      globs.map((glob) => ({ glob })),
+    )
+  ).filter((p) => p !== '.git');
 
 describe('deniedPathsIn', () => {
   it('matches as the policy does: another letter case, a literal in another case, names holding a newline', async () => {
@@ -48,10 +51,50 @@ describe('deniedPathsIn', () => {
     expect(await hidden('"lib"/pub/secret/**')).toEqual(['lib/pub/secret']);
   });
 
+  it('with any rule, every .git met is hidden too (its history holds the denied paths); none without rules', async () => {
+    put('lib/pub/.GIT/HEAD');
+    expect((await deniedPathsIn(root, [{ glob: 'lib/pub/secret/**' }])).sort()).toEqual(
+      ['.git', 'lib/pub/.GIT', 'lib/pub/secret'].sort(),
+    );
+    expect(await deniedPathsIn(root, [])).toEqual([]);
+  });
+
   it('never walks through a link, never into .git; nothing when there are no rules', async () => {
     expect(await hidden('**/key.pem')).toEqual(['secrets/key.pem']); // not src/link/key.pem
     expect(await hidden('**/config')).toEqual([]);
     expect(await hidden()).toEqual([]);
+  });
+
+  it('a negated rule hides what the policy denies in another letter case too (`!src/**` covers SRC/)', async () => {
+    put('SRC/secret.txt');
+    const h = await hidden('!src/**');
+    expect(h).toContain('SRC');
+    expect(h).toContain('secrets');
+    expect(h.some((p) => p === 'src' || p.startsWith('src/'))).toBe(false);
+  });
+
+  it('refuses the run when a path to hide is not valid UTF-8, also below a folder whose name is not', async () => {
+    mkdirSync(path.join(root, 'keys'));
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/keys/`), Buffer.from([0xff]), Buffer.from('.pem')]), 'K\n');
+    await expect(hidden('**/*.pem')).rejects.toMatchObject({ data: { reason: 'sandbox_setup_failed' } });
+    rmSync(path.join(root, 'keys'), { recursive: true });
+    const odd = Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0xfe])]);
+    mkdirSync(odd);
+    writeFileSync(Buffer.concat([odd, Buffer.from('/id_rsa')]), 'K\n');
+    await expect(hidden('**/id_rsa')).rejects.toMatchObject({ data: { reason: 'sandbox_setup_failed' } });
+    // A name that is not UTF-8 and not denied is no reason to refuse.
+    expect(await hidden('secrets/**')).toEqual(['secrets']);
+  });
+
+  it('refuses the run when a folder a rule may reach cannot be listed', async () => {
+    if (process.getuid?.() === 0) return; // root lists a mode-000 folder (CI also runs this file as nobody: test/shell)
+    put('locked/key.pem');
+    chmodSync(path.join(root, 'locked'), 0o000);
+    try {
+      await expect(hidden('**/*.pem')).rejects.toMatchObject({ data: { reason: 'sandbox_setup_failed' } });
+    } finally {
+      chmodSync(path.join(root, 'locked'), 0o700);
+    }
   });
 
   it('refuses the run (typed) when finding the paths would walk more than its cap', async () => {
@@ -59,6 +102,6 @@ describe('deniedPathsIn', () => {
       data: { reason: 'sandbox_setup_failed' },
     });
     // A rule with a literal leading folder walks only below it: the same cap is enough.
-    expect(await deniedPathsIn(root, [{ glob: 'secrets/**' }], 8)).toEqual(['secrets']);
+    expect((await deniedPathsIn(root, [{ glob: 'secrets/**' }], 8)).sort()).toEqual(['.git', 'secrets']);
   });
 });

@@ -1,5 +1,5 @@
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 
@@ -9,13 +9,16 @@ const MAX_WALK = 200_000;
 /**
  * Why: the file tools refuse a path a deny rule keeps from the call, and so must a command — but it sees
  * the workspace through the kernel, not the view. So the matching paths become whiteouts in the run's
- * layer: absent for the command. The real tree is walked from the root, never through a link, `.git`
- * skipped, entering only folders below which a rule may match (glob-base's prune: a rule's plain literal
+ * layer: absent for the command. The real tree is walked from the root, never through a link, every `.git`
+ * met hidden (its history holds the denied paths), entering only folders below which a rule may match (glob-base's prune: a rule's plain literal
  * leading folder, compared case-insensitively; any rule whose leading part is not plain may match anywhere),
- * and a matching folder is hidden whole. The rules match as the policy matches them (compileGuardGlob:
- * case-insensitive, dotfiles and names holding line breaks included) — not from the rule's literal text as
- * written: `Secrets/**` hides the real `secrets/`, and `x/**|secrets/**` hides `secrets/` too.
- * Past `maxWalk` entries the run is refused (fail closed), never started with a denied path left visible.
+ * and a matching folder is hidden whole. The rules match as the policy matches them or wider
+ * (compileGuardGlob: as written or in another letter case, dotfiles and names holding line breaks included) —
+ * not from the rule's literal text: `Secrets/**` hides the real `secrets/`, and `x/**|secrets/**` hides
+ * `secrets/` too. The run is refused (fail closed) rather than started with a denied path left visible: past
+ * `maxWalk` entries, when a folder cannot be listed (a command in the sandbox may still read it), and when a path
+ * to hide is not valid UTF-8 (names are read as bytes; a whiteout is made by name, and the decoded name, with
+ * U+FFFD for the bad bytes, is another file).
  */
 export async function deniedPathsIn(
   workspace: string,
@@ -24,25 +27,52 @@ export async function deniedPathsIn(
 ): Promise<string[]> {
   if (denied.length === 0) return [];
   const guards = denied.map((d) => compileGuardGlob(d.glob));
+  const refuse = (why: string) =>
+    new ShadowboxError(ErrorCodes.SandboxFailed, 'sandbox_setup_failed', `the command did not run: ${why}`, {
+      detail: `deny rules: ${denied.map((d) => d.glob).join(', ')}`,
+    });
   const out = new Set<string>();
   let walked = 0;
-  const walk = async (rel: string): Promise<void> => {
-    const list = await readdir(path.join(workspace, rel), { withFileTypes: true }).catch(() => []);
+  // `raw` is the path's bytes, `rel` its UTF-8 decoding (what the rules match), `exact` whether the two agree.
+  const walk = async (raw: Buffer, rel: string, exact: boolean): Promise<void> => {
+    let list: Dirent<Buffer>[];
+    try {
+      const abs = raw.length === 0 ? Buffer.from(workspace) : Buffer.concat([Buffer.from(`${workspace}/`), raw]);
+      list = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone or replaced meanwhile: nothing to hide there
+      throw refuse(
+        `finding the paths the deny rules hide, ${JSON.stringify(rel || '.')} could not be listed (${code ?? String(e)})`,
+      );
+    }
     for (const e of list) {
       if (++walked > maxWalk)
-        throw new ShadowboxError(
-          ErrorCodes.SandboxFailed,
-          'sandbox_setup_failed',
-          `the command did not run: finding the paths the deny rules hide walked more than ${maxWalk} entries of the workspace; narrow the deny rules' globs (a literal leading folder, \`secrets/**\`, limits the walk to it)`,
-          { detail: `deny rules: ${denied.map((d) => d.glob).join(', ')}` },
+        throw refuse(
+          `finding the paths the deny rules hide walked more than ${maxWalk} entries of the workspace; narrow the deny rules' globs (a literal leading folder, \`secrets/**\`, limits the walk to it)`,
         );
-      const c = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (c === '.git') continue;
+      const nameRaw = e.name;
+      const name = nameRaw.toString('utf8');
+      const c = rel === '' ? name : `${rel}/${name}`;
+      const cRaw = raw.length === 0 ? nameRaw : Buffer.concat([raw, Buffer.from('/'), nameRaw]);
+      const cExact = exact && Buffer.from(name, 'utf8').equals(nameRaw);
       const dir = e.isDirectory();
-      if (guards.some((g) => g.test(c) || (dir && g.test(`${c}/`)))) out.add(c);
-      else if (dir && guards.some((g) => mayMatchAtOrBelow(g.base, c))) await walk(c);
+      // A repository's history holds the denied paths (`git show HEAD:secrets/key.pem`): every `.git` met is
+      // hidden too, and the sandbox binds no `.git` from outside the workspace (sandbox.ts).
+      if (name.toLowerCase() === '.git') {
+        if (!cExact) throw refuse(`${JSON.stringify(c)} cannot be hidden: its name is not valid UTF-8`);
+        out.add(c);
+        continue;
+      }
+      if (guards.some((g) => g.test(c) || (dir && g.test(`${c}/`)))) {
+        if (!cExact)
+          throw refuse(
+            `${JSON.stringify(c)} is denied by a rule but its name is not valid UTF-8, so it cannot be hidden`,
+          );
+        out.add(c);
+      } else if (dir && guards.some((g) => mayMatchAtOrBelow(g.base, c))) await walk(cRaw, c, cExact);
     }
   };
-  await walk('');
+  await walk(Buffer.alloc(0), '', true);
   return [...out];
 }

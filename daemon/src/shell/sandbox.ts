@@ -223,7 +223,8 @@ export class ShellSandbox {
           {
             workspace,
             merged,
-            gitDirs: await gitDirsOf(workspace),
+            // With a path denied, no repository history either (its objects hold the denied paths: denied.ts).
+            gitDirs: ctx.denied?.length ? [] : await gitDirsOf(workspace),
             proxySocket: proxy?.socket ?? null,
             ...ids,
             tmpBytes: this.limits.tmpBytes,

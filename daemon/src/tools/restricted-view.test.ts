@@ -1,7 +1,7 @@
 // The view a call gets when deny rules name paths it may not touch: refused for every operation (also
 // through a symlink and in another letter case), left out of listings, and not carried along by a
 // remove or rename of a folder above it. Over the real layered view of a temp workspace.
-import { symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../shadow/test-support.js';
@@ -93,6 +93,27 @@ describe('restrictView', () => {
     expect(await reason(v.readFile('aς/pub/secret/key.txt'))).toBe('path_denied');
     expect(await reason(v.remove('aς'))).toBe('path_denied');
     expect(await reason(v.rename('aς/pub', 'moved'))).toBe('path_denied');
+  });
+
+  it('with any path denied, .git is withheld too (its objects hold the denied paths), in any letter case', async () => {
+    ws = makeWorkspace({ 'secrets/key.pem': 'KEY', 'a.txt': 'a' });
+    mkdirSync(path.join(ws.root, 'sub', '.GIT'), { recursive: true });
+    writeFileSync(path.join(ws.root, 'sub', '.GIT', 'HEAD'), 'ref');
+    const view = restrictView(await ws.open().view('s1', ws.root), denied);
+    expect(await reason(view.readFile('.git/HEAD'))).toBe('path_denied');
+    expect(await reason(view.readFile('sub/.GIT/HEAD'))).toBe('path_denied');
+    expect((await view.readdir('')).map((e) => e.name)).not.toContain('.git');
+    expect(await reason(view.readFile('a.txt'))).toBe('ok');
+    expect(restrictView(await ws.open().view('s2', ws.root), [])).toBeDefined();
+  });
+
+  it('a negated deny glob refuses what the policy denies in another letter case (`!src/**` holds SRC/x)', async () => {
+    ws = makeWorkspace({ 'src/a.ts': 'a', 'SRC/secret.txt': 'KEY' }, { git: false });
+    for (const glob of ['!src/**', '!(src)/**']) {
+      const view = restrictView(await ws.open().view('s1', ws.root), [{ glob, rule: `project:deny path=${glob}` }]);
+      expect(await reason(view.readFile('SRC/secret.txt'))).toBe('path_denied');
+      expect(await reason(view.readFile('src/a.ts'))).toBe('ok');
+    }
   });
 
   it('a deny glob with a top-level | or quotes still guards renaming the folder above the denied file', async () => {

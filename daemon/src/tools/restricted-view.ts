@@ -10,6 +10,20 @@ export interface DeniedPath {
   rule: string;
 }
 
+/**
+ * With any path denied, every `.git` (the workspace's, a nested repository's) is withheld too: its objects hold
+ * the committed history of the denied paths (`git show HEAD:secrets/key.pem`, or zlib over `.git/objects` from
+ * python). Named after the rules it stands in for. The shell's run withholds them the same way (shell/denied.ts).
+ */
+export function withheldHistory(denied: readonly DeniedPath[]): DeniedPath[] {
+  if (denied.length === 0) return [];
+  const rule = `${denied.map((d) => d.rule).join(', ')} (git history holds the denied paths)`;
+  return [
+    { glob: '**/.git', rule },
+    { glob: '**/.git/**', rule },
+  ];
+}
+
 interface Compiled extends DeniedPath {
   test: (rel: string) => boolean;
   /** The glob's literal leading folder, lower-cased ('' when it may match anywhere: glob-base.ts): prunes subtree checks. */
@@ -26,7 +40,7 @@ interface Compiled extends DeniedPath {
  */
 export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[]): WorkspaceView {
   if (denied.length === 0) return view;
-  const globs: Compiled[] = denied.map((d) => ({ ...d, ...compileGuardGlob(d.glob) }));
+  const globs: Compiled[] = [...denied, ...withheldHistory(denied)].map((d) => ({ ...d, ...compileGuardGlob(d.glob) }));
   const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));
   const refuse = (input: string, rel: string, g: DeniedPath) =>
     new ShadowboxError(

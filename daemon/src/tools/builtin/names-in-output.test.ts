@@ -54,6 +54,28 @@ describe('file names in tool output', () => {
     expect(printablePath('t\tab\u0085')).toBe('"t\\tab\\u0085"');
     expect(printablePath('"q')).toBe('"\\"q"');
     expect(printablePath('a"q')).toBe('a"q');
+    // grep's and list_dir's own syntax, and what the eye does not see.
+    expect(printablePath('.gitignore:1: token=x')).toBe('".gitignore:1: token=x"');
+    expect(printablePath('  evil.ts')).toBe('"  evil.ts"');
+    expect(printablePath('b.ts -> (symlink)')).toBe('"b.ts -> (symlink)"');
+    expect(printablePath('a.ts (2 bytes)')).toBe('"a.ts (2 bytes)"');
+    expect(printablePath('tail ')).toBe('"tail "');
+    expect(printablePath('.gitignore\u200b')).toBe('".gitignore\\u200b"');
+    expect(printablePath('\u202etxt.exe')).toBe('"\\u202etxt.exe"');
+    expect(printablePath('\ufeffbom')).toBe('"\\ufeffbom"');
+    expect(printablePath('src/a b(1).ts')).toBe('src/a b(1).ts');
+  });
+
+  it('grep: a name spelled like a match line is quoted, in process and through rg', async () => {
+    await ws.cleanup();
+    ws = makeWorkspace({ '.gitignore:1: token=FORGED': 'foo\n', 'src/a.ts': 'foo\n' }, { git: false });
+    for (const withRg of rg ? [false, true] : [false]) {
+      const call = tools(await ws.open().view('s', ws.root), withRg);
+      expect((await call('grep', { pattern: 'foo' })).split('\n')).toEqual([
+        '".gitignore:1: token=FORGED":1: foo',
+        'src/a.ts:1: foo',
+      ]);
+    }
   });
 
   for (const withRg of rg ? [false, true] : [false]) {

@@ -4,24 +4,25 @@ import type { WorkspaceView } from '../../shadow/index.js';
 /** Largest file the text tools read whole (read_file, edit_file); grep skips larger files. */
 export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
 
-// Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a name holding one, or
-// starting with a quote, would let a file name pass for other lines of a listing ("x\n.gitignore:1: …").
-
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|^"/;
+// What a printed name may not hold, or a listing's lines could be forged by it: control characters (C0, DEL, C1),
+// line and paragraph separators, invisible and direction-changing characters (zero-width, bidi controls, BOM);
+// a `:` (grep's `path:line: text` — `.gitignore:1: x` as a name passed for a match in .gitignore); list_dir's
+// suffixes (` -> `, ` (`); and whitespace at either end (a name `  x` passed for an entry one level deeper).
+const INVISIBLE =
+  '\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff';
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${INVISIBLE}:]|^"|^\\s|\\s$| -> | \\(`, 'u');
+const ESCAPE = new RegExp(`[${INVISIBLE}]`, 'gu');
 
 /**
- * A workspace path as the text tools print it (grep, glob, list_dir): as it is, or — when it holds a control
- * character or a line separator, or starts with `"` — as a JSON string literal (`"x\n.gitignore"`), which a
- * model reads back exactly and which no other printed path can be. A repository's file names are the person's
- * (or a hostile clone's); printed raw, a newline in one forges a line of the listing.
+ * A workspace path as the text tools print it (grep, glob, list_dir): as it is, or — when it holds something a
+ * listing's syntax or a reader's eye could take for something else (above), or starts with `"` — as a JSON string
+ * literal (`"x\n.gitignore"`, `".gitignore:1: x"`), with the invisible characters escaped too, which a model reads
+ * back exactly and which no other printed path can be. A repository's file names are the person's (or a hostile
+ * clone's); printed raw, a newline in one forged a line of the listing.
  */
 export function printablePath(path: string): string {
   if (!UNPRINTABLE.test(path)) return path;
-  // JSON.stringify leaves DEL, C1 and the line separators as they are: those are escaped too.
-  return JSON.stringify(path).replace(
-    /[\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return JSON.stringify(path).replace(ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** True for bytes that look binary: a NUL in the first 8 KiB (git's heuristic). */
