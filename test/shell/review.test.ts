@@ -3,7 +3,7 @@
 // and the policy governs commands: review mode runs network-off commands, asks for network, command rules
 // allow and deny, read-only mode mounts the workspace read-only, denied paths and the state dir are
 // invisible. Once as the test user (root in CI), once as nobody.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -276,6 +276,12 @@ for (const as of sandboxUsers()) {
         "git -c safe.directory='*' show HEAD:secrets/key.pem; cat .git/HEAD; git log -p | head -50",
       );
       for (const k of ['KEY1', 'KEY2', 'KEY3', 'refs/heads']) expect(out(h)).not.toContain(k);
+      // Nor from a git folder under another name that the workspace's .git file points to (--separate-git-dir).
+      renameSync(path.join(ws, '.git'), path.join(ws, '.gitstore'));
+      writeFileSync(path.join(ws, '.git'), 'gitdir: .gitstore\n');
+      const g = await shell('git --git-dir=.gitstore show HEAD:secrets/key.pem; cat .gitstore/HEAD; ls -a');
+      for (const k of ['KEY1', 'refs/heads']) expect(out(g)).not.toContain(k);
+      expect(out(g)).not.toMatch(/^\.gitstore$/m); // not listed by ls -a
     }, 60_000);
   });
 }

@@ -86,15 +86,28 @@ describe('deniedPathsIn', () => {
     expect(await hidden('secrets/**')).toEqual(['secrets']);
   });
 
-  it('refuses the run when a folder a rule may reach cannot be listed', async () => {
-    if (process.getuid?.() === 0) return; // root lists a mode-000 folder (CI also runs this file as nobody: test/shell)
+  it('a folder it can enter but not list refuses the run; one it cannot enter at all is skipped (nor can the command)', async () => {
+    if (process.getuid?.() === 0) return; // root lists and enters any folder: this runs for an unprivileged user only
     put('locked/key.pem');
-    chmodSync(path.join(root, 'locked'), 0o000);
     try {
+      chmodSync(path.join(root, 'locked'), 0o311);
       await expect(hidden('**/*.pem')).rejects.toMatchObject({ data: { reason: 'sandbox_setup_failed' } });
+      chmodSync(path.join(root, 'locked'), 0o000);
+      expect(await hidden('**/*.pem')).toEqual(['secrets/key.pem']);
     } finally {
       chmodSync(path.join(root, 'locked'), 0o700);
     }
+  });
+
+  it('a .git file points to the history: the folder it names inside the workspace is hidden too', async () => {
+    rmSync(path.join(root, '.git'), { recursive: true });
+    writeFileSync(path.join(root, '.git'), 'gitdir: ./.bare/worktrees/main\n');
+    put('.bare/worktrees/main/commondir');
+    writeFileSync(path.join(root, '.bare/worktrees/main/commondir'), '../..\n');
+    put('.bare/objects/pack/x.pack');
+    expect((await deniedPathsIn(root, [{ glob: 'secrets/**' }])).sort()).toEqual(
+      ['.bare', '.bare/worktrees/main', '.git', 'secrets'].sort(),
+    );
   });
 
   it('refuses the run (typed) when finding the paths would walk more than its cap', async () => {

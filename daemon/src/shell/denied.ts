@@ -1,6 +1,8 @@
-import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { constants, type Dirent } from 'node:fs';
+import { access, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { gitDirsPointedTo } from '../git-pointer.js';
 import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 
 /** Entries walked at most while looking for denied paths (a deny glob over a huge tree is paid for once per run). */
@@ -33,15 +35,28 @@ export async function deniedPathsIn(
     });
   const out = new Set<string>();
   let walked = 0;
+  const abs = (raw: Buffer) =>
+    raw.length === 0 ? Buffer.from(workspace) : Buffer.concat([Buffer.from(`${workspace}/`), raw]);
+  const enterable = (raw: Buffer) =>
+    access(abs(raw), constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+  const readText = (rel: string) =>
+    readFile(path.join(workspace, rel), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(
+      () => null,
+    );
   // `raw` is the path's bytes, `rel` its UTF-8 decoding (what the rules match), `exact` whether the two agree.
   const walk = async (raw: Buffer, rel: string, exact: boolean): Promise<void> => {
     let list: Dirent<Buffer>[];
     try {
-      const abs = raw.length === 0 ? Buffer.from(workspace) : Buffer.concat([Buffer.from(`${workspace}/`), raw]);
-      list = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+      list = await readdir(abs(raw), { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone or replaced meanwhile: nothing to hide there
+      // A folder this user cannot enter at all cannot be entered by the command either (same user in the sandbox):
+      // nothing below it to hide. One it can enter but not list (mode 0311) could still be read by known names.
+      if (code === 'EACCES' && !(await enterable(raw))) return;
       throw refuse(
         `finding the paths the deny rules hide, ${JSON.stringify(rel || '.')} could not be listed (${code ?? String(e)})`,
       );
@@ -62,6 +77,8 @@ export async function deniedPathsIn(
       if (name.toLowerCase() === '.git') {
         if (!cExact) throw refuse(`${JSON.stringify(c)} cannot be hidden: its name is not valid UTF-8`);
         out.add(c);
+        // A `.git` file points to the history: a worktree's, `--separate-git-dir`, a bare repository's (git-pointer.ts).
+        if (e.isFile()) for (const d of await gitDirsPointedTo(workspace, c, readText)) out.add(d);
         continue;
       }
       if (guards.some((g) => g.test(c) || (dir && g.test(`${c}/`)))) {

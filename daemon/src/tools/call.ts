@@ -8,7 +8,7 @@ import { capContent } from './cap.js';
 import { canonicalPaths } from './paths.js';
 import type { Tool, ToolContext, ToolOutput, ToolProgress, ToolTarget } from './define.js';
 import { digestInput } from './digest.js';
-import { restrictView } from './restricted-view.js';
+import { restrictedFor } from './restricted-view.js';
 import type { PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
 import { summarize, summarizeParsed } from './summary.js';
 import { validateInput } from './validate.js';
@@ -263,7 +263,7 @@ export async function runCall(deps: CallDeps, ctx: ToolSessionContext, req: Call
   let output: ToolOutput;
   try {
     view ??= await (viewAhead ?? ctx.view());
-    if (verdict.deniedPaths?.length) view = restrictView(view, verdict.deniedPaths);
+    if (verdict.deniedPaths?.length) view = await restrictedFor(view, verdict.deniedPaths);
     output = await runHandler(
       tool,
       input,

@@ -5,7 +5,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../shadow/test-support.js';
-import { restrictView } from './restricted-view.js';
+import { restrictedFor, restrictView } from './restricted-view.js';
 
 const denied = [{ glob: 'secrets/**', rule: 'project:deny path=secrets/**' }];
 let ws: ReturnType<typeof makeWorkspace> | null = null;
@@ -104,7 +104,23 @@ describe('restrictView', () => {
     expect(await reason(view.readFile('sub/.GIT/HEAD'))).toBe('path_denied');
     expect((await view.readdir('')).map((e) => e.name)).not.toContain('.git');
     expect(await reason(view.readFile('a.txt'))).toBe('ok');
-    expect(restrictView(await ws.open().view('s2', ws.root), [])).toBeDefined();
+    // Ignore rules are not history: the shell's review reads them through this view.
+    mkdirSync(path.join(ws.root, '.git', 'info'), { recursive: true });
+    writeFileSync(path.join(ws.root, '.git', 'info', 'exclude'), 'scratch/\n');
+    expect(await reason(view.readFile('.git/info/exclude'))).toBe('ok');
+    const plain = await ws.open().view('s2', ws.root);
+    expect(restrictView(plain, [])).toBe(plain);
+  });
+
+  it('the folder a .git file points to (--separate-git-dir, a bare repository with worktrees) is withheld too', async () => {
+    ws = makeWorkspace({ 'secrets/key.pem': 'KEY', 'a.txt': 'a' }, { git: false });
+    writeFileSync(path.join(ws.root, '.git'), 'gitdir: .gitstore\n');
+    mkdirSync(path.join(ws.root, '.gitstore', 'objects'), { recursive: true });
+    writeFileSync(path.join(ws.root, '.gitstore', 'HEAD'), 'ref: refs/heads/main\n');
+    const view = await restrictedFor(await ws.open().view('s1', ws.root), denied);
+    expect(await reason(view.readFile('.gitstore/HEAD'))).toBe('path_denied');
+    expect(await reason(view.readFile('.git'))).toBe('path_denied');
+    expect((await view.readdir('')).map((e) => e.name).sort()).toEqual(['a.txt']);
   });
 
   it('a negated deny glob refuses what the policy denies in another letter case (`!src/**` holds SRC/x)', async () => {

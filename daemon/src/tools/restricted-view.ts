@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { gitDirsPointedTo } from '../git-pointer.js';
 import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/index.js';
 
@@ -11,17 +12,21 @@ export interface DeniedPath {
 }
 
 /**
- * With any path denied, every `.git` (the workspace's, a nested repository's) is withheld too: its objects hold
- * the committed history of the denied paths (`git show HEAD:secrets/key.pem`, or zlib over `.git/objects` from
- * python). Named after the rules it stands in for. The shell's run withholds them the same way (shell/denied.ts).
+ * With any path denied, the repository's history is withheld too: every `.git` (the workspace's, a nested
+ * repository's, any letter case) and the folders a `.git` file points to inside the workspace (`gitDirs`:
+ * git-pointer.ts) — their objects hold the committed content of the denied paths (`git show HEAD:secrets/key.pem`,
+ * or zlib over `.git/objects` from python). `.git/info/exclude` stays readable: ignore rules, not history (the
+ * shell's review reads it). Named after the rules it stands in for. The shell's run hides the same (shell/denied.ts).
  */
-export function withheldHistory(denied: readonly DeniedPath[]): DeniedPath[] {
-  if (denied.length === 0) return [];
+function historyGuard(denied: readonly DeniedPath[], gitDirs: readonly string[]): Compiled {
   const rule = `${denied.map((d) => d.rule).join(', ')} (git history holds the denied paths)`;
-  return [
-    { glob: '**/.git', rule },
-    { glob: '**/.git/**', rule },
-  ];
+  const dirs = gitDirs.map((d) => d.toLowerCase());
+  const test = (rel: string) => {
+    const l = rel.toLowerCase();
+    if (/(^|\/)\.git\/info\/exclude$/.test(l)) return false;
+    return l.split('/').includes('.git') || dirs.some((d) => l === d || l.startsWith(`${d}/`));
+  };
+  return { glob: '**/.git/**', rule, test, base: '' };
 }
 
 interface Compiled extends DeniedPath {
@@ -36,11 +41,20 @@ interface Compiled extends DeniedPath {
  * such a call gets: every path is resolved by the session's view first (symlinks followed, escapes refused),
  * then a denied canonical path is refused (PermissionDenied, `path_denied`, naming the rule) for reads,
  * writes, removes and renames, and left out of directory listings — so grep, glob and list_dir never see
- * its name and sandboxed code cannot open it. Matching is case-insensitive (denying more is the safe side).
+ * its name and sandboxed code cannot open it. Matching is as the policy's or wider (compileGuardGlob). With any
+ * path denied, the repository's history is withheld as well (historyGuard); `gitDirs` are the workspace folders a
+ * `.git` file points to (restrictedFor finds them).
  */
-export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[]): WorkspaceView {
+export function restrictView(
+  view: WorkspaceView,
+  denied: readonly DeniedPath[],
+  gitDirs: readonly string[] = [],
+): WorkspaceView {
   if (denied.length === 0) return view;
-  const globs: Compiled[] = [...denied, ...withheldHistory(denied)].map((d) => ({ ...d, ...compileGuardGlob(d.glob) }));
+  const globs: Compiled[] = [
+    ...denied.map((d) => ({ ...d, ...compileGuardGlob(d.glob) })),
+    historyGuard(denied, gitDirs),
+  ];
   const hit = (rel: string) => (rel === '' ? undefined : globs.find((g) => g.test(rel)));
   const refuse = (input: string, rel: string, g: DeniedPath) =>
     new ShadowboxError(
@@ -138,4 +152,23 @@ export function restrictView(view: WorkspaceView, denied: readonly DeniedPath[])
       return view.symlink(rel, target);
     },
   };
+}
+
+/**
+ * The view a call denied `denied` gets: restrictView, with the folders the workspace's `.git` file points to
+ * (a worktree, `--separate-git-dir`, a bare repository with worktrees) withheld like `.git` itself.
+ */
+export async function restrictedFor(view: WorkspaceView, denied: readonly DeniedPath[]): Promise<WorkspaceView> {
+  if (denied.length === 0) return view;
+  const st = await view.stat('.git').catch(() => null);
+  const gitDirs =
+    st?.type === 'file'
+      ? await gitDirsPointedTo(view.root, '.git', (rel) =>
+          view.readFile(rel).then(
+            (b) => Buffer.from(b).toString('utf8'),
+            () => null,
+          ),
+        )
+      : [];
+  return restrictView(view, denied, gitDirs);
 }

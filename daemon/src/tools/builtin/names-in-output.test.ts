@@ -64,6 +64,11 @@ describe('file names in tool output', () => {
     expect(printablePath('\u202etxt.exe')).toBe('"\\u202etxt.exe"');
     expect(printablePath('\ufeffbom')).toBe('"\\ufeffbom"');
     expect(printablePath('src/a b(1).ts')).toBe('src/a b(1).ts');
+    expect(printablePath('a.ts\u00a0(999 bytes)')).toBe('"a.ts\\u00a0(999 bytes)"');
+    expect(printablePath('.gitignore\uff1a1\uff1a x')).toBe('".gitignore：1： x"');
+    expect(printablePath('x\u{e0041}y')).toBe('"x\\udb40\\udc41y"');
+    expect(printablePath('x\u3164y\u2800')).toBe('"x\\u3164y\\u2800"');
+    expect(JSON.parse(printablePath('x\u{e0041}y'))).toBe('x\u{e0041}y');
   });
 
   it('grep: a name spelled like a match line is quoted, in process and through rg', async () => {

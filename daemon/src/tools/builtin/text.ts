@@ -5,24 +5,33 @@ import type { WorkspaceView } from '../../shadow/index.js';
 export const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
 
 // What a printed name may not hold, or a listing's lines could be forged by it: control characters (C0, DEL, C1),
-// line and paragraph separators, invisible and direction-changing characters (zero-width, bidi controls, BOM);
-// a `:` (grep's `path:line: text` — `.gitignore:1: x` as a name passed for a match in .gitignore); list_dir's
-// suffixes (` -> `, ` (`); and whitespace at either end (a name `  x` passed for an entry one level deeper).
+// line and paragraph separators, invisible and direction-changing characters (zero-width, bidi controls, BOM,
+// variation selectors, Hangul and Braille fillers, tag characters), whitespace other than a plain space (a
+// no-break space before `(2 bytes)`), a colon of any width (grep's `path:line: text` — `.gitignore:1: x` as a name
+// passed for a match in .gitignore), list_dir's suffixes (` -> `, ` (`), and whitespace at either end (a name `  x`
+// passed for an entry one level deeper).
 const INVISIBLE =
-  '\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff';
-const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${INVISIBLE}:]|^"|^\\s|\\s$| -> | \\(`, 'u');
-const ESCAPE = new RegExp(`[${INVISIBLE}]`, 'gu');
+  '\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f' +
+  '\\u2800\\u3164\\ufe00-\\ufe0f\\uffa0\\ufeff\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
+const COLONS = ':\\u02d0\\u02f8\\u0589\\u05c3\\u2236\\ua789\\ufe13\\ufe55\\uff1a';
+// eslint-disable-next-line no-misleading-character-class -- the joiners and variation selectors are listed on purpose
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${INVISIBLE}${COLONS}]|[^\\S ]|^"|^\\s|\\s$| -> | \\(`, 'u');
+// eslint-disable-next-line no-misleading-character-class -- as above
+const ESCAPE = new RegExp(`[${INVISIBLE}]|[^\\S \\n\\r\\t\\f\\v]`, 'gu');
 
 /**
  * A workspace path as the text tools print it (grep, glob, list_dir): as it is, or — when it holds something a
  * listing's syntax or a reader's eye could take for something else (above), or starts with `"` — as a JSON string
- * literal (`"x\n.gitignore"`, `".gitignore:1: x"`), with the invisible characters escaped too, which a model reads
- * back exactly and which no other printed path can be. A repository's file names are the person's (or a hostile
- * clone's); printed raw, a newline in one forged a line of the listing.
+ * literal (`"x\n.gitignore"`, `".gitignore:1: x"`), with the invisible characters and unusual spaces escaped too,
+ * which a model reads back exactly and which no other printed path can be. A repository's file names are the
+ * person's (or a hostile clone's); printed raw, a newline in one forged a line of the listing.
  */
 export function printablePath(path: string): string {
   if (!UNPRINTABLE.test(path)) return path;
-  return JSON.stringify(path).replace(ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // Each UTF-16 unit of an escaped character as \uXXXX (a character past U+FFFF as its surrogate pair, as JSON has it).
+  return JSON.stringify(path).replace(ESCAPE, (c) =>
+    [...Array(c.length).keys()].map((k) => `\\u${c.charCodeAt(k).toString(16).padStart(4, '0')}`).join(''),
+  );
 }
 
 /** True for bytes that look binary: a NUL in the first 8 KiB (git's heuristic). */
