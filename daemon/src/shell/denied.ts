@@ -12,13 +12,14 @@ const MAX_WALK = 200_000;
  * Why: the file tools refuse a path a deny rule keeps from the call, and so must a command — but it sees
  * the workspace through the kernel, not the view. So the matching paths become whiteouts in the run's
  * layer: absent for the command. The real tree is walked from the root, never through a link, every `.git`
- * met hidden (its history holds the denied paths), entering only folders below which a rule may match (glob-base's prune: a rule's plain literal
- * leading folder, compared case-insensitively; any rule whose leading part is not plain may match anywhere),
- * and a matching folder is hidden whole. The rules match as the policy matches them or wider
+ * met hidden (its history holds the denied paths) with the folders a `.git` file points to, entering only
+ * folders below which a rule may match (glob-base's prune: a rule's plain literal leading folder, compared
+ * case-insensitively; any rule whose leading part is not plain may match anywhere), and a matching folder is
+ * hidden whole. The rules match as the policy matches them or wider
  * (compileGuardGlob: as written or in another letter case, dotfiles and names holding line breaks included) —
  * not from the rule's literal text: `Secrets/**` hides the real `secrets/`, and `x/**|secrets/**` hides
  * `secrets/` too. The run is refused (fail closed) rather than started with a denied path left visible: past
- * `maxWalk` entries, when a folder cannot be listed (a command in the sandbox may still read it), and when a path
+ * `maxWalk` entries, when a folder can be entered but not listed (a command may still open names in it), and when a path
  * to hide is not valid UTF-8 (names are read as bytes; a whiteout is made by name, and the decoded name, with
  * U+FFFD for the bad bytes, is another file).
  */
