@@ -26,7 +26,8 @@ export interface RunningSearch {
 /**
  * Takes files from the queue in order, reads them a few at a time and queues each one on the worker
  * without waiting for its answer (the reads and the matching overlap), at most MAX_QUEUED files /
- * MAX_QUEUED_BYTES at once, stopping once more than `max` lines are found (each file gives at most max + 1). The worker is acquired at the first file that needs matching.
+ * MAX_QUEUED_BYTES at once, stopping once more than `max` lines are found (each file gives at most max + 1).
+ * The worker is acquired at the first file that needs matching.
  */
 export function searchInProcess(
   view: WorkspaceView,
