@@ -10,6 +10,22 @@ import { defineTool, type AnyTool } from './define.js';
 import { createBuiltinTools, createToolRuntime } from './index.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from './test-support.js';
 
+/** A tool named `counted` (kind edit, no input) that counts its runs. */
+function countingTool() {
+  const runs = { n: 0 };
+  const tool = defineTool({
+    name: 'counted',
+    kind: 'edit',
+    description: 'counts its runs',
+    input: z.object({}),
+    handler: async () => {
+      runs.n++;
+      return { content: 'ran' };
+    },
+  });
+  return { tool, runs };
+}
+
 let root: string;
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'sbx-tools-'));
@@ -388,17 +404,7 @@ describe('tool runtime', () => {
       reason: 'policy_failed',
     });
     const logger = memoryLogger();
-    let ran = 0;
-    const counted = defineTool({
-      name: 'counted',
-      kind: 'edit',
-      description: 'counts its runs',
-      input: z.object({}),
-      handler: async () => {
-        ran++;
-        return { content: 'ran' };
-      },
-    });
+    const { tool: counted, runs } = countingTool();
     const runtime = createToolRuntime({
       tools: [counted],
       policy: fakePolicy().policy,
@@ -419,7 +425,7 @@ describe('tool runtime', () => {
       reason: 'audit_unavailable',
       data: { causeCode: ErrorCodes.DiskFull, causeReason: 'disk_full' },
     });
-    expect(ran).toBe(0);
+    expect(runs.n).toBe(0);
     expect(logger.lines.some((l) => l.includes('audit unavailable') && l.includes('not run'))).toBe(true);
   });
 
@@ -445,17 +451,7 @@ describe('tool runtime', () => {
   it('asks for the view while the write-ahead entry is written; a view that fails is a typed result', async () => {
     const stopping = () => Promise.reject(new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', 'stopping'));
     const audit = memoryAudit();
-    let ran = 0;
-    const counted = defineTool({
-      name: 'counted',
-      kind: 'edit',
-      description: 'counts its runs',
-      input: z.object({}),
-      handler: async () => {
-        ran++;
-        return { content: 'ran' };
-      },
-    });
+    const { tool: counted, runs } = countingTool();
     const ctx = { ...sessionContext(createOverlayView(root)).ctx, view: stopping };
     const req = { turnId: 't', callId: 'c', name: 'counted', input: {}, signal: new AbortController().signal };
     const r = await createToolRuntime({ tools: [counted], policy: fakePolicy().policy, audit, logger: memoryLogger() })
@@ -463,7 +459,7 @@ describe('tool runtime', () => {
       .call(req);
     expect(r).toMatchObject({ isError: true, code: ErrorCodes.ShuttingDown, reason: 'shutting_down' });
     expect(audit.entries.map((e) => e.type)).toEqual(['tool.start', 'tool.call']);
-    expect(ran).toBe(0);
+    expect(runs.n).toBe(0);
     // The write-ahead entry fails too: the call is refused for that, and the view's failure is not left unhandled.
     const noAudit = {
       append: async () => {
@@ -479,7 +475,7 @@ describe('tool runtime', () => {
       .forSession(ctx)
       .call(req);
     expect(refused).toMatchObject({ isError: true, reason: 'audit_unavailable' });
-    expect(ran).toBe(0);
+    expect(runs.n).toBe(0);
   });
 
   // Issue 14 §3: a 9,000-level nested input failed in its digest before any audit entry was written.
