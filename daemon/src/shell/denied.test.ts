@@ -3,10 +3,15 @@
 // closed) when finding them would walk too much. Before, `Secrets/**` hid nothing on a case-sensitive disk holding
 // `secrets/`, `secret/**` left `secret/a\nb` readable, and a walk past its cap started the command anyway.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deniedPathsIn } from './denied.js';
+
+/** The compiled module the unprivileged child runs (npm run build writes it before the tests). */
+const builtDenied = fileURLToPath(new URL('../../dist/shell/denied.js', import.meta.url));
 
 let root: string;
 const put = (rel: string) => {
@@ -86,16 +91,40 @@ describe('deniedPathsIn', () => {
     expect(await hidden('secrets/**')).toEqual(['secrets']);
   });
 
-  it('a folder it can enter but not list refuses the run; one it cannot enter at all is skipped (nor can the command)', async () => {
-    if (process.getuid?.() === 0) return; // root lists and enters any folder: this runs for an unprivileged user only
-    put('locked/key.pem');
-    try {
+  it('a folder it can enter but not list refuses the run; one it cannot enter at all is skipped (nor can the command)', () => {
+    // Permission bits do not stop root: the case runs as `nobody` (runuser, as CI does for every sandbox), in a
+    // child process over the built module, in a folder of its own.
+    const script = `
+      import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+      import os from 'node:os';
+      import path from 'node:path';
+      const { deniedPathsIn } = await import(${JSON.stringify(builtDenied)});
+      const root = mkdtempSync(path.join(os.tmpdir(), 'sbx-denied-nobody-'));
+      for (const d of ['secrets', 'locked']) { mkdirSync(path.join(root, d)); writeFileSync(path.join(root, d, 'key.pem'), 'k'); }
+      const run = () => deniedPathsIn(root, [{ glob: '**/*.pem' }]).then((x) => x.sort(), (e) => e.data?.reason ?? String(e));
       chmodSync(path.join(root, 'locked'), 0o311);
-      await expect(hidden('**/*.pem')).rejects.toMatchObject({ data: { reason: 'sandbox_setup_failed' } });
+      const listable = await run();
       chmodSync(path.join(root, 'locked'), 0o000);
-      expect(await hidden('**/*.pem')).toEqual(['secrets/key.pem']);
-    } finally {
+      const closed = await run();
       chmodSync(path.join(root, 'locked'), 0o700);
+      rmSync(root, { recursive: true, force: true });
+      process.stdout.write(JSON.stringify({ listable, closed }));`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-denied-script-'));
+    chmodSync(dir, 0o755);
+    const file = path.join(dir, 'case.mjs');
+    writeFileSync(file, script, { mode: 0o644 });
+    try {
+      const asRoot = process.getuid?.() === 0;
+      const out = execFileSync(
+        asRoot ? 'runuser' : process.execPath,
+        asRoot ? ['-u', 'nobody', '--', process.execPath, file] : [file],
+        {
+          cwd: dir,
+        },
+      ).toString();
+      expect(JSON.parse(out)).toEqual({ listable: 'sandbox_setup_failed', closed: ['secrets/key.pem'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
