@@ -233,6 +233,8 @@ function runRg(
     const lines = new Map<number, string[]>();
     const paths = new Map<number, string>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    let shownFor = '';
+    let shown = '';
     let rest: Buffer = Buffer.alloc(0);
     const take = (record: Buffer) => {
       const nul = record.indexOf(0);
@@ -250,7 +252,9 @@ function runRg(
         lines.set(k, list);
         paths.set(k, path);
       }
-      list.push(`${printablePath(path)}:${no}: ${text}`);
+      // rg prints a file's lines together: its printed name is worked out once per file, not per line.
+      if (path !== shownFor) [shownFor, shown] = [path, printablePath(path)];
+      list.push(`${shown}:${no}: ${text}`);
     };
     child.stdout.on('data', (d: Buffer) => {
       let buf = rest.length ? Buffer.concat([rest, d]) : d;
