@@ -12,12 +12,25 @@ const names = readdirSync(dir)
   .filter((n) => wanted.length === 0 || wanted.includes(n))
   .sort();
 mkdirSync(new URL('results/', dir), { recursive: true });
+// NODE_EXTRA_CA_CERTS makes every Node process read and parse that file before running any code: ~45 ms
+// of each start on the machines these figures were first taken on (`node -e ''` 60–80 ms with it, 20–27
+// without), added alike to both sides of every row that compares a Node command with `node -e ''`, which
+// flattered those ratios. The benches run as a person without it runs: the variable is removed for every
+// process they start, unless BENCH_KEEP_NODE_EXTRA_CA_CERTS=1 (the figures as such a machine sees them).
+// The benches' model servers are plain HTTP on loopback: nothing they do needs the extra certificates.
+const removedEnv = [];
+if (process.env.NODE_EXTRA_CA_CERTS !== undefined && process.env.BENCH_KEEP_NODE_EXTRA_CA_CERTS !== '1') {
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  removedEnv.push('NODE_EXTRA_CA_CERTS');
+  console.log('bench: NODE_EXTRA_CA_CERTS removed for the processes the benches start (see bench/run.mjs)');
+}
 const machine = {
   node: process.version,
   cpus: os.cpus().length,
   cpu: os.cpus()[0]?.model,
   memGiB: Math.round(os.totalmem() / 2 ** 30),
   date: new Date().toISOString(),
+  removedEnv,
 };
 const all = [];
 const fmt = (v) =>
