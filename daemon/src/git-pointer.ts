@@ -4,6 +4,19 @@
 // shell's hidden paths), so they withhold these folders too. Pure path arithmetic over text the caller reads.
 import { posix } from 'node:path';
 
+/**
+ * The folders in which version-control systems keep a repository's history beside a checkout: git, Mercurial
+ * (`.hg/store` revlogs), Subversion (`.svn/pristine`: a whole copy of each file), Jujutsu (`.jj/repo/store`),
+ * Bazaar, darcs and Pijul. Deny rules withhold each of them with the denied paths, as they withhold `.git`.
+ * Compared in any letter case (a case-insensitive disk opens `.HG` as `.hg`).
+ */
+const HISTORY_STORES = new Set(['.git', '.hg', '.svn', '.jj', '.bzr', '_darcs', '.pijul']);
+
+/** Whether a file name is one of the version-control history folders above, in any letter case. */
+export function isHistoryStore(name: string): boolean {
+  return HISTORY_STORES.has(name.toLowerCase());
+}
+
 /** The workspace-relative folder a `gitdir:` or `commondir` line names, from the folder `base` it was read in; null when outside. */
 function inside(base: string, target: string): string | null {
   const t = target.trim();

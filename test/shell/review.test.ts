@@ -3,7 +3,7 @@
 // and the policy governs commands: review mode runs network-off commands, asks for network, command rules
 // allow and deny, read-only mode mounts the workspace read-only, denied paths and the state dir are
 // invisible. Once as the test user (root in CI), once as nobody.
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -282,6 +282,12 @@ for (const as of sandboxUsers()) {
       const g = await shell('git --git-dir=.gitstore show HEAD:secrets/key.pem; cat .gitstore/HEAD; ls -a');
       for (const k of ['KEY1', 'refs/heads']) expect(out(g)).not.toContain(k);
       expect(out(g)).not.toMatch(/^\.gitstore$/m); // not listed by ls -a
+      // Nor from another version-control store (Subversion keeps a plain copy of each file in .svn/pristine).
+      mkdirSync(path.join(ws, '.svn', 'pristine', 'ab'), { recursive: true });
+      writeFileSync(path.join(ws, '.svn', 'pristine', 'ab', 'ab12.svn-base'), 'KEY4\n');
+      const v = await shell('cat .svn/pristine/*/*; ls -a');
+      expect(out(v)).not.toContain('KEY4');
+      expect(out(v)).not.toMatch(/^\.svn$/m);
     }, 60_000);
   });
 }

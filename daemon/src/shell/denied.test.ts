@@ -64,6 +64,17 @@ describe('deniedPathsIn', () => {
     expect(await deniedPathsIn(root, [])).toEqual([]);
   });
 
+  it('with any rule, the other version-control stores met are hidden too (.hg, .svn, .jj, any case)', async () => {
+    put('lib/pub/.hg/store/data/secret/key.txt.i');
+    put('lib/pub/.SVN/pristine/ab/abcd.svn-base');
+    put('lib/pub/.jj/repo/store/extra/x');
+    put('lib/pub/.hgignore');
+    expect((await deniedPathsIn(root, [{ glob: 'lib/pub/secret/**' }])).sort()).toEqual(
+      ['.git', 'lib/pub/.SVN', 'lib/pub/.hg', 'lib/pub/.jj', 'lib/pub/secret'].sort(),
+    );
+    expect(await deniedPathsIn(root, [])).toEqual([]);
+  });
+
   it('never walks through a link, never into .git; nothing when there are no rules', async () => {
     expect(await hidden('**/key.pem')).toEqual(['secrets/key.pem']); // not src/link/key.pem
     expect(await hidden('**/config')).toEqual([]);

@@ -2,7 +2,7 @@ import { constants, type Dirent } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { gitDirsPointedTo } from '../git-pointer.js';
+import { gitDirsPointedTo, isHistoryStore } from '../git-pointer.js';
 import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 
 /** Entries walked at most while looking for denied paths (a deny glob over a huge tree is paid for once per run). */
@@ -12,7 +12,7 @@ const MAX_WALK = 200_000;
  * Why: the file tools refuse a path a deny rule keeps from the call, and so must a command — but it sees
  * the workspace through the kernel, not the view. So the matching paths become whiteouts in the run's
  * layer: absent for the command. The real tree is walked from the root, never through a link, every `.git`
- * met hidden (its history holds the denied paths) with the folders a `.git` file points to, entering only
+ * (or other version-control store: `.hg`, `.svn`, `.jj`, …) met hidden (its history holds the denied paths) with the folders a `.git` file points to, entering only
  * folders below which a rule may match (glob-base's prune: a rule's plain literal leading folder, compared
  * case-insensitively; any rule whose leading part is not plain may match anywhere), and a matching folder is
  * hidden whole. The rules match as the policy matches them or wider
@@ -74,12 +74,14 @@ export async function deniedPathsIn(
       const cExact = exact && Buffer.from(name, 'utf8').equals(nameRaw);
       const dir = e.isDirectory();
       // A repository's history holds the denied paths (`git show HEAD:secrets/key.pem`): every `.git` met is
-      // hidden too, and the sandbox binds no `.git` from outside the workspace (sandbox.ts).
-      if (name.toLowerCase() === '.git') {
+      // hidden too, as is every other version-control store (`.hg`, `.svn`, `.jj`, …: git-pointer.ts), and the
+      // sandbox binds no `.git` from outside the workspace (sandbox.ts).
+      if (isHistoryStore(name)) {
         if (!cExact) throw refuse(`${JSON.stringify(c)} cannot be hidden: its name is not valid UTF-8`);
         out.add(c);
         // A `.git` file points to the history: a worktree's, `--separate-git-dir`, a bare repository's (git-pointer.ts).
-        if (e.isFile()) for (const d of await gitDirsPointedTo(workspace, c, readText)) out.add(d);
+        if (e.isFile() && name.toLowerCase() === '.git')
+          for (const d of await gitDirsPointedTo(workspace, c, readText)) out.add(d);
         continue;
       }
       if (guards.some((g) => g.test(c) || (dir && g.test(`${c}/`)))) {

@@ -112,6 +112,25 @@ describe('restrictView', () => {
     expect(restrictView(plain, [])).toBe(plain);
   });
 
+  it('with any path denied, the other version-control stores (.hg, .svn, .jj, …) are withheld too', async () => {
+    ws = makeWorkspace({ 'secrets/key.pem': 'KEY', 'a.txt': 'a', '.hgignore': 'x\n' });
+    for (const f of ['.hg/store/data/secrets/key.pem.i', 'sub/.SVN/pristine/ab/ab12.svn-base', '.jj/repo/store/x'])
+      (mkdirSync(path.dirname(path.join(ws.root, f)), { recursive: true }),
+        writeFileSync(path.join(ws.root, f), 'KEY'));
+    const view = restrictView(await ws.open().view('s1', ws.root), denied);
+    expect(await reason(view.readFile('.hg/store/data/secrets/key.pem.i'))).toBe('path_denied');
+    expect(await reason(view.readFile('sub/.SVN/pristine/ab/ab12.svn-base'))).toBe('path_denied');
+    expect(await reason(view.readFile('.jj/repo/store/x'))).toBe('path_denied');
+    const top = (await view.readdir('')).map((e) => e.name);
+    expect(top).not.toContain('.hg');
+    expect(top).not.toContain('.jj');
+    expect((await view.readdir('sub')).map((e) => e.name)).toEqual([]);
+    // Their neighbours are not history.
+    expect(await reason(view.readFile('.hgignore'))).toBe('ok');
+    const plain = await ws.open().view('s2', ws.root);
+    expect(await reason(plain.readFile('.hg/store/data/secrets/key.pem.i'))).toBe('ok');
+  });
+
   it('the folder a .git file points to (--separate-git-dir, a bare repository with worktrees) is withheld too', async () => {
     ws = makeWorkspace({ 'secrets/key.pem': 'KEY', 'a.txt': 'a' }, { git: false });
     writeFileSync(path.join(ws.root, '.git'), 'gitdir: .gitstore\n');

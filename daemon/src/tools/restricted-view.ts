@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { gitDirsPointedTo } from '../git-pointer.js';
+import { gitDirsPointedTo, isHistoryStore } from '../git-pointer.js';
 import { compileGuardGlob, mayMatchAtOrBelow } from '../glob-base.js';
 import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/index.js';
 
@@ -13,10 +13,11 @@ export interface DeniedPath {
 
 /**
  * With any path denied, the repository's history is withheld too: every `.git` (the workspace's, a nested
- * repository's, any letter case) and the folders a `.git` file points to inside the workspace (`gitDirs`:
- * git-pointer.ts) — their objects hold the committed content of the denied paths (`git show HEAD:secrets/key.pem`,
- * or zlib over `.git/objects` from python). `.git/info/exclude` stays readable: ignore rules, not history (the
- * shell's review reads it). Named after the rules it stands in for. The shell's run hides the same (shell/denied.ts).
+ * repository's, any letter case), every other version-control store (`.hg`, `.svn`, `.jj`, …: isHistoryStore) and
+ * the folders a `.git` file points to inside the workspace (`gitDirs`: git-pointer.ts) — their objects hold the
+ * committed content of the denied paths (`git show HEAD:secrets/key.pem`, zlib over `.git/objects` from python,
+ * `.svn/pristine`'s plain copies). `.git/info/exclude` stays readable: ignore rules, not history (the shell's
+ * review reads it). Named after the rules it stands in for. The shell's run hides the same (shell/denied.ts).
  */
 function historyGuard(denied: readonly DeniedPath[], gitDirs: readonly string[]): Compiled {
   const rule = `${denied.map((d) => d.rule).join(', ')} (git history holds the denied paths)`;
@@ -24,7 +25,7 @@ function historyGuard(denied: readonly DeniedPath[], gitDirs: readonly string[])
   const test = (rel: string) => {
     const l = rel.toLowerCase();
     if (/(^|\/)\.git\/info\/exclude$/.test(l)) return false;
-    return l.split('/').includes('.git') || dirs.some((d) => l === d || l.startsWith(`${d}/`));
+    return l.split('/').some(isHistoryStore) || dirs.some((d) => l === d || l.startsWith(`${d}/`));
   };
   return { glob: '**/.git/**', rule, test, base: '' };
 }
