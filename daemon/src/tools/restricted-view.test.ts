@@ -114,9 +114,10 @@ describe('restrictView', () => {
 
   it('with any path denied, the other version-control stores (.hg, .svn, .jj, …) are withheld too', async () => {
     ws = makeWorkspace({ 'secrets/key.pem': 'KEY', 'a.txt': 'a', '.hgignore': 'x\n' });
-    for (const f of ['.hg/store/data/secrets/key.pem.i', 'sub/.SVN/pristine/ab/ab12.svn-base', '.jj/repo/store/x'])
-      (mkdirSync(path.dirname(path.join(ws.root, f)), { recursive: true }),
-        writeFileSync(path.join(ws.root, f), 'KEY'));
+    for (const f of ['.hg/store/data/secrets/key.pem.i', 'sub/.SVN/pristine/ab/ab12.svn-base', '.jj/repo/store/x']) {
+      mkdirSync(path.dirname(path.join(ws.root, f)), { recursive: true });
+      writeFileSync(path.join(ws.root, f), 'KEY');
+    }
     const view = restrictView(await ws.open().view('s1', ws.root), denied);
     expect(await reason(view.readFile('.hg/store/data/secrets/key.pem.i'))).toBe('path_denied');
     expect(await reason(view.readFile('sub/.SVN/pristine/ab/ab12.svn-base'))).toBe('path_denied');
