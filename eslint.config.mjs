@@ -34,7 +34,7 @@ export default tseslint.config(
   },
   js.configs.recommended,
   {
-    files: ['**/*.mjs', '**/*.js'],
+    files: ['**/*.mjs', '**/*.js', 'bench/lib/*.cjs'],
     languageOptions: {
       globals: {
         console: 'readonly',
@@ -61,8 +61,9 @@ export default tseslint.config(
     rules: { 'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }] },
   },
   {
-    // The bin is CommonJS (daemon/bin/package.json): no ES module loader before the bundle.
-    files: ['daemon/bin/*.js'],
+    // The bin is CommonJS (daemon/bin/package.json): no ES module loader before the bundle; so are the bench's
+    // bare Node clients (bench/lib/*.cjs), floors of CLI rows.
+    files: ['daemon/bin/*.js', 'bench/lib/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
   },
   {

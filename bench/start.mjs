@@ -18,6 +18,7 @@ import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bareAgent = path.join(here, 'lib', 'acp-bare-agent.mjs');
+const bareStatus = path.join(here, 'lib', 'bare-status.cjs');
 const SETTLE_MS = 4000; // after ready: the background python warm-up has finished on this machine
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rssMiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
@@ -180,6 +181,23 @@ export async function run() {
     const status = () => execFileP(process.execPath, [bin, 'status'], { env: runEnv });
     await status();
     rows.push(row('shadowbox status (daemon running)', await interleave(11, status, nodeEmpty), "vs node -e ''"));
+    // The floor of that row for any Node client: the same two requests with no library and no validation.
+    const bare = () => execFileP(process.execPath, [bareStatus, d.socketPath], { env: runEnv });
+    if (!/"pid":/.test((await bare()).stdout)) throw new Error('bench/lib/bare-status.cjs got no daemon/status result');
+    rows.push(
+      row(
+        'a bare Node client: initialize + daemon/status (daemon running)',
+        await interleave(11, bare, nodeEmpty),
+        "bench/lib/bare-status.cjs (hand-written framing, no library, no validation, no output formatting) vs node -e '': the floor of the status row",
+      ),
+    );
+    rows.push(
+      row(
+        'shadowbox status vs the bare Node client',
+        await interleave(11, status, bare),
+        'what the CLI adds over the floor: its bundle, the protocol schemas, the client library, the output',
+      ),
+    );
 
     const bridgeRss = [];
     const bareRss = [];
