@@ -176,11 +176,13 @@ export class PythonSandbox {
     this.prepared ??= (async () => {
       const b = await this.loadBundle();
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
-      const capped = limitMemoryPages(b.moduleBytes, maxPages);
-      // CPython's memory becomes an import: the pooled worker hands one memory, zeroed, from call to call.
-      const imported = importMemory(capped);
+      // CPython's memory, capped, becomes an import: the pooled worker hands one memory, zeroed, from call to call.
+      const imported = importMemory(b.moduleBytes, maxPages);
       const memory = imported?.memory;
-      const [module, stdlib] = await Promise.all([wasmApi.compile(imported?.bytes ?? capped), loadStdlib(b.filesDir)]);
+      const [module, stdlib] = await Promise.all([
+        wasmApi.compile(imported?.bytes ?? limitMemoryPages(b.moduleBytes, maxPages)),
+        loadStdlib(b.filesDir),
+      ]);
       // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
       this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`, memory);
       return { key: b.moduleSha256, module, maxPages, memory, stdlib };

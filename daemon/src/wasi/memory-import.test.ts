@@ -15,9 +15,8 @@ const W = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const wasiStub = new Proxy({}, { get: () => () => 0 });
 
 describe('memory import rewrite', () => {
-  it('turns the defined memory into shadowbox.memory with the capped limits, still exported', async () => {
-    const capped = limitMemoryPages(await fixture('probe'), 40);
-    const r = importMemory(capped);
+  it('turns the defined memory into shadowbox.memory capped as limitMemoryPages caps it, still exported', async () => {
+    const r = importMemory(await fixture('probe'), 40);
     expect(r).not.toBeNull();
     const mod = new W.Module(r!.bytes);
     expect(W.Module.imports(mod).filter((i) => i.kind === 'memory')).toEqual([
@@ -40,9 +39,9 @@ describe('memory import rewrite', () => {
   });
 
   it('writes the data segments into the given memory at instantiation, as into a memory of its own', async () => {
-    const capped = limitMemoryPages(await fixture('probe'), 40);
-    const own = new W.Instance(new W.Module(capped), { wasi_snapshot_preview1: wasiStub });
-    const r = importMemory(capped)!;
+    const probe = await fixture('probe');
+    const own = new W.Instance(new W.Module(limitMemoryPages(probe, 40)), { wasi_snapshot_preview1: wasiStub });
+    const r = importMemory(probe, 40)!;
     const memory = new W.Memory(r.memory);
     new W.Instance(new W.Module(r.bytes), { wasi_snapshot_preview1: wasiStub, shadowbox: { memory } });
     const ownBytes = new Uint8Array((own.exports.memory as { buffer: ArrayBuffer }).buffer);
@@ -52,20 +51,25 @@ describe('memory import rewrite', () => {
   it('adds an import section to a module that had none', () => {
     // A memory of 1 page, no maximum, exported as "m"; no other section.
     const bytes = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x6d, 2, 0]);
-    const r = importMemory(bytes)!;
-    expect(r.memory).toEqual({ initial: 1 });
-    const memory = new W.Memory({ initial: 1 });
+    const r = importMemory(bytes, 10)!;
+    expect(r.memory).toEqual({ initial: 1, maximum: 10 });
+    const memory = new W.Memory({ initial: 1, maximum: 10 });
     const inst = new W.Instance(new W.Module(r.bytes), { shadowbox: { memory } });
     expect(inst.exports.m).toBe(memory);
   });
 
   it('leaves a module that already imports its memory as it is', async () => {
-    expect(importMemory(limitMemoryPages(await fixture('importmem'), 40))).toBeNull();
+    expect(importMemory(await fixture('importmem'), 40)).toBeNull();
   });
 
   it('leaves a module without a memory as it is, and refuses non-wasm', () => {
     // The smallest module: magic and version, no sections.
-    expect(importMemory(Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))).toBeNull();
-    expect(() => importMemory(Buffer.from('hello world'))).toThrow(/not a valid WebAssembly/);
+    expect(importMemory(Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), 10)).toBeNull();
+    expect(() => importMemory(Buffer.from('hello world'), 10)).toThrow(/not a valid WebAssembly/);
+  });
+
+  it('refuses a module whose memory starts larger than the cap, as limitMemoryPages does', async () => {
+    const probe = await fixture('probe');
+    expect(() => importMemory(probe, 1)).toThrow(expect.objectContaining({ reason: 'memory_limit' }) as Error);
   });
 });

@@ -36,7 +36,7 @@ export function notWasm(msg: string): ShadowboxError {
 }
 
 /** Rewrites one `limits` structure at pos; returns [new bytes, end position in input]. */
-function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], number] {
+export function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], number] {
   const flags = b[pos++] ?? 0;
   if (flags & 0x04) throw notWasm('memory64 is not supported');
   let min: number;

@@ -55,9 +55,8 @@ export class ModuleCache {
             { sha256 },
           );
         }
-        const capped = limitMemoryPages(bytes, maxPages);
-        const imported = importMemory(capped);
-        const module = await wasmApi.compile(imported?.bytes ?? capped);
+        const imported = importMemory(bytes, maxPages);
+        const module = await wasmApi.compile(imported?.bytes ?? limitMemoryPages(bytes, maxPages));
         return imported ? { module, memory: imported.memory } : { module };
       })();
       this.compiled.set(key, p);
