@@ -172,11 +172,35 @@ describe.skipIf(!bundleDir)('python in the sandbox', () => {
     expect(fetched).toEqual(['https://allowed.example/a', 'https://allowed.example/b', 'https://evil.example/']);
   });
 
-  it('never leaks state between calls', async () => {
-    await run({ code: 'import json, builtins\nbuiltins.LEAK = 1\njson.LEAK = 2\nopen("/tmp/x", "w").write("x")' });
-    const r = await run({
-      code: 'import json, builtins, os\nprint(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), os.path.exists("/tmp/x"))',
+  it('never leaks state between calls, also to a call that gets the memory of the one before (zeroed)', async () => {
+    await run({
+      code: [
+        'import json, builtins, os, sys',
+        'builtins.LEAK = 1; json.LEAK = 2; sys.modules["leak_mod"] = json; os.environ["LEAK"] = "1"',
+        'SECRET = bytearray(b"\\xa5" * 65536); sys.path.append("/leak")',
+        'open("/tmp/x", "w").write("x")',
+      ].join('\n'),
     });
-    expect(r.stdout).toBe('False False False\n');
+    const r = await run({
+      code: [
+        'import json, builtins, os, sys',
+        'print(hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), "leak_mod" in sys.modules, "LEAK" in os.environ)',
+        'print("SECRET" in globals(), "/leak" in sys.path, os.path.exists("/tmp/x"))',
+      ].join('\n'),
+    });
+    expect(r.memoryReused).toBe(true);
+    expect(r.stdout).toBe('False False False False\nFalse False False\n');
+  });
+
+  it('starts a call after one that grew the memory with a new memory of the initial size', async () => {
+    const grew = await run({ code: 'b = bytearray(64 * 1024**2); print(len(b))' });
+    expect(grew.stdout).toBe(`${64 * 1024 ** 2}\n`);
+    const next = await run({ code: 'print(1+1)' });
+    expect(next.memoryReused).toBeFalsy();
+    expect(next.stdout).toBe('2\n');
+    // The memory limit holds for the new memory as for every other: 1 GiB is over the 256 MiB test limit.
+    const r = await run({ code: 'try:\n    bytearray(1024**3)\nexcept MemoryError:\n    print("MemoryError")' });
+    expect(r.memoryReused).toBe(true);
+    expect(r.stdout).toBe('MemoryError\n');
   });
 });

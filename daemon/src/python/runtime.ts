@@ -1,7 +1,15 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { limitMemoryPages, pagesFor, runInprocess, WorkerPool, type WasiRunResult } from '../wasi/index.js';
+import {
+  importMemory,
+  limitMemoryPages,
+  pagesFor,
+  runInprocess,
+  WorkerPool,
+  type MemoryLimits,
+  type WasiRunResult,
+} from '../wasi/index.js';
 import { createFetchBridge, type FetchBridge } from '../net/index.js';
 import { readWholeInto } from '../state/index.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
@@ -39,6 +47,8 @@ interface Prepared {
   key: string;
   module: object;
   maxPages: number;
+  /** The limits of the memory the module imports (its own memory, made an import so a worker reuses it). */
+  memory: MemoryLimits | undefined;
   /** The bundle's lib/ tree (the stdlib zip and landmarks), mounted read-only at /usr/local. */
   stdlib: Map<string, Uint8Array>;
 }
@@ -150,6 +160,7 @@ export class PythonSandbox {
           pool: side,
           module: p.module,
           maxPages: p.maxPages,
+          ...(p.memory ? { memory: p.memory } : {}),
           fetch: createFetchBridge(null),
         },
       );
@@ -165,13 +176,16 @@ export class PythonSandbox {
     this.prepared ??= (async () => {
       const b = await this.loadBundle();
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
+      // CPython's memory, capped, becomes an import: the pooled worker hands one memory, zeroed, from call to call.
+      const imported = importMemory(b.moduleBytes, maxPages);
+      const memory = imported?.memory;
       const [module, stdlib] = await Promise.all([
-        wasmApi.compile(limitMemoryPages(b.moduleBytes, maxPages)),
+        wasmApi.compile(imported?.bytes ?? limitMemoryPages(b.moduleBytes, maxPages)),
         loadStdlib(b.filesDir),
       ]);
-      // The pooled worker instantiates CPython ahead of each call (copying its ~6 MB memory image off the call's path).
-      this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`);
-      return { key: b.moduleSha256, module, maxPages, stdlib };
+      // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
+      this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`, memory);
+      return { key: b.moduleSha256, module, maxPages, memory, stdlib };
     })();
     this.prepared.catch(() => {
       this.prepared = null;
@@ -228,6 +242,7 @@ export class PythonSandbox {
         module: prepared.module,
         moduleKey: `${prepared.key}:${prepared.maxPages}`,
         maxPages: prepared.maxPages,
+        ...(prepared.memory ? { memory: prepared.memory } : {}),
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: this.fetchBridge(ctx),
       },
@@ -276,6 +291,7 @@ function toResult(r: WasiRunResult, t0: number): PythonRunResult {
     changed: r.changed,
     ...(r.refusedWrites?.length ? { refusedWrites: r.refusedWrites } : {}),
     ...(r.timings ? { timings: r.timings } : {}),
+    ...(r.memoryReused ? { memoryReused: true } : {}),
   };
 }
 

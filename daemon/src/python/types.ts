@@ -33,6 +33,8 @@ export interface PythonRunResult {
   refusedWrites?: { path: string; reason: string }[];
   /** Where the time went inside the worker: file systems, instantiate, run + change scan. */
   timings?: { setupMs: number; instantiateMs: number; runMs: number };
+  /** The instance got an earlier call's memory, zeroed (diagnostic; the tests check isolation holds then). */
+  memoryReused?: boolean;
 }
 
 /**

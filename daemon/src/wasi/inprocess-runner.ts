@@ -13,6 +13,7 @@ import {
   type Change,
   type Job,
   type ListedEntry,
+  type MemoryLimits,
   type MountSpec,
   type WorkerMessage,
 } from './worker/protocol.js';
@@ -31,6 +32,8 @@ export interface InprocessDeps {
   fetch: FetchBridge | null;
   /** Identity of `module` (hash + memory cap): lets a reused worker instantiate it ahead of the next run. */
   moduleKey?: string;
+  /** Set when `module` imports its memory (importMemory): its limits; a reused worker reuses the memory, zeroed. */
+  memory?: MemoryLimits;
 }
 
 /** Every view mount of a request in preopen order: the workspace at /workspace, then `views`. */
@@ -110,6 +113,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       type: 'job',
       module: deps.module,
       ...(deps.moduleKey !== undefined ? { moduleKey: deps.moduleKey, prepareNext: deps.pool.reusesWorkers } : {}),
+      ...(deps.memory ? { memory: deps.memory } : {}),
       argv: req.argv,
       env: req.env ?? {},
       stdin: req.stdin ?? new Uint8Array(0),
@@ -138,10 +142,12 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const changed: string[] = [];
   const refused: { path: string; reason: string }[] = [];
   let timings: WasiRunResult['timings'];
+  let memoryReused = false;
   if (done.kind === 'done') {
     const { m } = done;
     exitCode = m.exitCode;
     timings = m.timings;
+    memoryReused = m.memoryReused;
     // Heuristic: a failed run whose memory ended within 1 MiB of the cap ran out of memory.
     const nearCap = m.memBytes + (1 << 20) + 65536 > deps.maxPages * 65536;
     if (m.error?.reason === 'output_limit') outcome = 'output_limit';
@@ -169,6 +175,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     refusedWrites: refused.length > 0 ? refused : undefined,
     runner: 'inprocess',
     timings,
+    ...(memoryReused ? { memoryReused } : {}),
     stdout: stdout.bytes,
     stderr: stderr.bytes,
     stdoutTruncated: stdout.truncated,

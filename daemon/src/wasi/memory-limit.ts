@@ -4,7 +4,8 @@ import { ErrorCodes, ShadowboxError } from '../errors.js';
 // So the module is rewritten before compiling: every memory it defines or imports gets
 // max = min(declared max, limit), and memory.grow past it fails inside the guest.
 
-function readLeb(b: Uint8Array, pos: number): [number, number] {
+/** An unsigned LEB128 at `pos`: [value, position after it]. */
+export function readLeb(b: Uint8Array, pos: number): [number, number] {
   let result = 0;
   let shift = 0;
   for (;;) {
@@ -17,7 +18,8 @@ function readLeb(b: Uint8Array, pos: number): [number, number] {
   }
 }
 
-function leb(n: number): number[] {
+/** `n` as unsigned LEB128 bytes. */
+export function leb(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n % 128;
@@ -28,12 +30,13 @@ function leb(n: number): number[] {
   return out;
 }
 
-function notWasm(msg: string): ShadowboxError {
+/** The error for bytes that are not a (supported) WebAssembly module. */
+export function notWasm(msg: string): ShadowboxError {
   return new ShadowboxError(ErrorCodes.WasiFailed, 'invalid_module', `not a valid WebAssembly module: ${msg}`);
 }
 
 /** Rewrites one `limits` structure at pos; returns [new bytes, end position in input]. */
-function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], number] {
+export function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], number] {
   const flags = b[pos++] ?? 0;
   if (flags & 0x04) throw notWasm('memory64 is not supported');
   let min: number;
@@ -55,7 +58,8 @@ function capLimits(b: Uint8Array, pos: number, maxPages: number): [number[], num
   return [[flags | 1, ...leb(min), ...leb(max)], pos];
 }
 
-function skipName(b: Uint8Array, pos: number): number {
+/** The position after a name (a length-prefixed string) at `pos`. */
+export function skipName(b: Uint8Array, pos: number): number {
   const [len, p] = readLeb(b, pos);
   return p + len;
 }
@@ -123,6 +127,7 @@ export function limitMemoryPages(wasm: Uint8Array, maxPages: number): Uint8Array
   return Buffer.concat(parts);
 }
 
-function section(id: number, body: Uint8Array): Uint8Array {
+/** A section: its id, its size as LEB128, the body. */
+export function section(id: number, body: Uint8Array): Uint8Array {
   return Buffer.concat([Uint8Array.from([id, ...leb(body.length)]), body]);
 }

@@ -1,7 +1,9 @@
 import { sha256Hex } from '../canonical.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { importMemory } from './memory-import.js';
 import { limitMemoryPages } from './memory-limit.js';
 import type { WasiModuleSource } from './types.js';
+import type { MemoryLimits } from './worker/protocol.js';
 
 /** Node's WebAssembly global (the daemon's TS lib has no DOM types); a compiled module is opaque here. */
 const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
@@ -14,20 +16,27 @@ export function pagesFor(bytes: number): number {
   return Math.max(1, Math.floor(bytes / 65536));
 }
 
+/** A compiled module and, when its own memory was made an import (importMemory), that memory's limits. */
+interface Compiled {
+  module: object;
+  memory?: MemoryLimits;
+}
+
 /**
  * Compiled modules kept for the daemon's lifetime, keyed by content hash and memory cap (the cap
- * is written into the module before compiling, so each cap is its own compiled module).
+ * is written into the module before compiling, so each cap is its own compiled module). A module's
+ * own memory becomes an import, so a worker that serves several runs reuses it (zeroed).
  * Concurrent requests for one key share one compilation.
  */
 export class ModuleCache {
-  private readonly compiled = new Map<string, Promise<object>>();
+  private readonly compiled = new Map<string, Promise<Compiled>>();
   /** Hashes of byte arrays seen before (callers must not mutate bytes they passed in). */
   private readonly hashes = new WeakMap<Uint8Array, string>();
 
   constructor(private readonly maxEntries = 32) {}
 
   /** Returns the compiled module for `source` with memory capped at `maxPages`. */
-  async get(source: WasiModuleSource, maxPages: number): Promise<{ module: object; sha256: string }> {
+  async get(source: WasiModuleSource, maxPages: number): Promise<Compiled & { sha256: string }> {
     let sha256: string;
     if ('bytes' in source) {
       sha256 = this.hashes.get(source.bytes) ?? sha256Hex(source.bytes);
@@ -46,7 +55,9 @@ export class ModuleCache {
             { sha256 },
           );
         }
-        return wasmApi.compile(limitMemoryPages(bytes, maxPages));
+        const imported = importMemory(bytes, maxPages);
+        const module = await wasmApi.compile(imported?.bytes ?? limitMemoryPages(bytes, maxPages));
+        return imported ? { module, memory: imported.memory } : { module };
       })();
       this.compiled.set(key, p);
       p.catch(() => this.compiled.delete(key));
@@ -60,6 +71,6 @@ export class ModuleCache {
       this.compiled.delete(key);
       this.compiled.set(key, p);
     }
-    return { module: await p, sha256 };
+    return { ...(await p), sha256 };
   }
 }

@@ -121,13 +121,14 @@ export function createWasiRuntime(deps: WasiRuntimeDeps = {}): WasiRuntime {
         return runWasmtime(wasmtime, req);
       }
       const maxPages = pagesFor(req.limits.memoryBytes);
-      const { module, sha256 } = await cache.get(req.module, maxPages);
+      const { module, sha256, memory } = await cache.get(req.module, maxPages);
       const r = await runInprocess(req, {
         pool,
         module,
         maxPages,
         fetch: bridge(req),
         moduleKey: `${sha256}:${maxPages}`,
+        ...(memory ? { memory } : {}),
       });
       deps.logger?.debug(
         `wasi run ${sha256.slice(0, 12)} ${req.argv[0] ?? ''}: ${r.outcome} exit=${String(r.exitCode)} ${r.durationMs.toFixed(1)} ms changed=${r.changed.length}`,

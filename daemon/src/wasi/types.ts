@@ -94,6 +94,8 @@ export interface WasiRunResult {
   runner: 'inprocess' | 'wasmtime';
   /** In-process only: time inside the worker (file systems, instantiate, run + change scan). */
   timings?: { setupMs: number; instantiateMs: number; runMs: number };
+  /** In-process only: true when the instance got an earlier run's memory, zeroed (a module that imports its memory). */
+  memoryReused?: boolean;
 }
 
 /** Runs WASI preview1 modules in a sandbox. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Prepare } from './worker/protocol.js';
+import type { MemoryLimits, Prepare } from './worker/protocol.js';
 
 /**
  * The compiled worker entry: beside this file in dist/; when this file runs from src/ (vitest runs
@@ -59,10 +59,11 @@ export class WorkerPool {
 
   /**
    * Has every waiting and future worker instantiate `module` ahead of its first job with `moduleKey`
-   * (instantiation copies the module's data segments: ~6 MB for CPython's pre-initialized memory).
+   * (instantiation copies the module's data segments: ~9 MB for CPython's pre-initialized memory);
+   * `memory`: the limits of the memory it imports, when it does (see InprocessDeps.memory).
    */
-  prepareAhead(module: object, moduleKey: string): void {
-    this.ahead = { type: 'prepare', module, moduleKey };
+  prepareAhead(module: object, moduleKey: string, memory?: MemoryLimits): void {
+    this.ahead = { type: 'prepare', module, moduleKey, ...(memory ? { memory } : {}) };
     for (const s of this.ready) s.worker.postMessage(this.ahead);
   }
 

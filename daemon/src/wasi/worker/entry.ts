@@ -11,15 +11,18 @@ import { wasm, type WasmInstance } from '../host/wasm-api.js';
 import { createWasiHost } from '../host/wasi-host.js';
 import { collectChanges } from './changes.js';
 import {
+  MEMORY_IMPORT,
   OUTPUT_HEADER,
   outputBuffer,
   type BridgeCall,
   type BridgeReply,
   type Change,
   type Job,
+  type MemoryLimits,
   type Prepare,
   type WorkerMessage,
 } from './protocol.js';
+import { SpareMemory, type TakenMemory } from './spare-memory.js';
 import { buildTree } from './tree.js';
 
 /** Thrown by an output stream past its cap: ends the run with output_limit. */
@@ -46,9 +49,13 @@ type Fn = (...args: never[]) => number;
 interface Prepared {
   key: string;
   instance: Promise<WasmInstance>;
+  /** The memory it imports, when its module imports one. */
+  memory: TakenMemory | null;
   bind: { wasi: Record<string, Fn> | null; netFetch: Fn | null };
 }
 let prepared: Prepared | null = null;
+/** The memory of the last run, kept for the next instance of a module that imports its memory. */
+const spare = new SpareMemory();
 
 /** The names of every WASI import (from a throwaway host). */
 const WASI_NAMES = Object.keys(
@@ -66,12 +73,16 @@ const WASI_NAMES = Object.keys(
  * pre-initialized memory is ~6 MB), which then costs nothing on the job's path. The instance has
  * never run; its imports reach the job's host once the job binds it.
  */
-function prepare(module: object, key: string): void {
+function prepare(module: object, key: string, limits: MemoryLimits | undefined): void {
   const bind: Prepared['bind'] = { wasi: null, netFetch: null };
   const wasi = Object.fromEntries(WASI_NAMES.map((n) => [n, (...a: never[]) => bind.wasi![n](...a)]));
   const netFetch = (...a: never[]) => (bind.netFetch ? bind.netFetch(...a) : -1);
-  const instance = wasm.instantiate(module, { wasi_snapshot_preview1: wasi, shadowbox: { net_fetch: netFetch } });
-  const p: Prepared = { key, instance, bind };
+  const memory = limits ? spare.take(limits) : null;
+  const instance = wasm.instantiate(module, {
+    wasi_snapshot_preview1: wasi,
+    shadowbox: { net_fetch: netFetch, ...(memory ? { [MEMORY_IMPORT.name]: memory.memory } : {}) },
+  });
+  const p: Prepared = { key, instance, memory, bind };
   prepared = p;
   instance.catch(() => {
     if (prepared === p) prepared = null;
@@ -147,6 +158,7 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
   }
   let exitCode: number | null = null;
   let error: { reason: string; message: string } | null = null;
+  let memory: TakenMemory | null = null;
   const t1 = performance.now();
   let t2 = t1;
   try {
@@ -155,8 +167,15 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     if (ahead) {
       ahead.bind.wasi = host.imports;
       ahead.bind.netFetch = netFetch;
+      memory = ahead.memory;
       inst = await ahead.instance;
-    } else inst = await wasm.instantiate(job.module, imports);
+    } else {
+      if (job.memory) {
+        memory = spare.take(job.memory);
+        imports[MEMORY_IMPORT.module] = { ...imports[MEMORY_IMPORT.module], [MEMORY_IMPORT.name]: memory.memory };
+      }
+      inst = await wasm.instantiate(job.module, imports);
+    }
     t2 = performance.now();
     exitCode = host.start(inst);
   } catch (e) {
@@ -175,11 +194,14 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     exitCode,
     error,
     memBytes,
+    memoryReused: memory?.reused ?? false,
     changes,
     timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 },
   });
+  // This run's memory goes to the next instance (zeroed), unless the run grew it.
+  if (memory) spare.keep(memory);
   // The next job of a reused worker finds its instance made while this one was idle.
-  if (job.prepareNext && job.moduleKey !== undefined) prepare(job.module, job.moduleKey);
+  if (job.prepareNext && job.moduleKey !== undefined) prepare(job.module, job.moduleKey, job.memory);
 }
 
 // A 300-byte module (fixtures/warmup.c) run once at spawn, so the host's code is parsed and
@@ -209,6 +231,6 @@ const warmed = runJob(
 ).catch(() => undefined);
 
 parentPort?.on('message', (m: Job | Prepare) => {
-  if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey));
+  if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey, m.memory));
   else void warmed.then(() => runJob(m, (msg) => parentPort!.postMessage(msg)));
 });

@@ -1,6 +1,15 @@
 // Messages between the daemon's main thread and a sandbox worker (both sides import these types).
 import type { MessagePort } from 'node:worker_threads';
 
+/** Where a module rewritten by ../memory-import.ts imports its memory from (the worker provides it). */
+export const MEMORY_IMPORT = { module: 'shadowbox', name: 'memory' } as const;
+
+/** The limits of an imported memory, in 64 KiB pages (what `new WebAssembly.Memory` is given). */
+export interface MemoryLimits {
+  initial: number;
+  maximum?: number;
+}
+
 /** A mount as the worker builds it. `view` mounts are loaded lazily over the bridge by index. */
 export type MountSpec =
   | { kind: 'files'; at: string; files: { path: string; data: Uint8Array | SharedArrayBuffer }[] }
@@ -18,6 +27,11 @@ export interface Job {
   moduleKey?: string;
   /** After this run, instantiate `module` again for the next job (the pool will reuse this worker). */
   prepareNext?: boolean;
+  /**
+   * Set when `module` imports its memory (shadowbox.memory, see ../memory-import.ts): its limits. The
+   * worker passes a memory of these limits, new or an earlier run's zeroed (worker/spare-memory.ts).
+   */
+  memory?: MemoryLimits;
   argv: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
@@ -43,6 +57,8 @@ export interface Prepare {
   type: 'prepare';
   module: object;
   moduleKey: string;
+  /** As Job.memory. */
+  memory?: MemoryLimits;
 }
 
 /** One entry of a view listing. */
@@ -90,6 +106,8 @@ export interface WorkerMessage {
   exitCode: number | null;
   error: { reason: string; message: string } | null;
   memBytes: number;
+  /** The instance's memory was an earlier run's, zeroed (Job.memory); false: a new memory. */
+  memoryReused: boolean;
   changes: Change[];
   timings: { setupMs: number; instantiateMs: number; runMs: number };
 }
