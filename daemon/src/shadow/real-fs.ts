@@ -6,7 +6,6 @@ import {
   fstatSync,
   lstatSync,
   openSync,
-  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -257,11 +256,12 @@ export class RealFs {
   }
 
   /**
-   * The entries of the real folder at exactly root/rel, read now and synchronously (types as lstat sees
-   * them), or null when it is absent, not a folder, or not at that path (a link on the way). For small
-   * re-checks; a walk uses `readdir`.
+   * The sizes of those of `names` that are regular files (lstat: not links) in the real folder at exactly
+   * root/rel, read now and synchronously (each name looked up from the opened folder's descriptor), or
+   * null when the folder is absent, not a folder, or not at that path (a link on the way). For small
+   * re-checks of a few names; a walk uses `readdir`.
    */
-  listSync(rel: string): Dirent[] | null {
+  fileSizesSync(rel: string, names: readonly string[]): Map<string, number> | null {
     let fd: number;
     try {
       fd = this.openDirSync(rel);
@@ -269,9 +269,13 @@ export class RealFs {
       return null;
     }
     try {
-      return readdirSync(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
-    } catch {
-      return null;
+      const out = new Map<string, number>();
+      for (const name of names) {
+        if (name === '' || name === '.' || name === '..' || name.includes('/')) continue;
+        const st = lstatQuiet(hasProcFd() ? at(fd, name) : path.join(this.abs(rel), name));
+        if (st?.isFile()) out.set(name, st.size);
+      }
+      return out;
     } finally {
       closeSync(fd);
     }

@@ -29,12 +29,13 @@ export interface WorkspaceView {
    */
   isReal?(rel: string): boolean;
   /**
-   * For a canonical folder path: the names of the regular files (not links) in the person's real folder
-   * at exactly that path, read now without following any link on the way; null when there is no plain
-   * real folder there. grep re-checks with it what rg was given (rg opens paths by name). Views without
-   * a real tree leave it out.
+   * For a canonical folder path and some names in it: those names that are regular files (not links) in
+   * the person's real folder at exactly that path, with their sizes, read now without following any link
+   * on the way; null when there is no plain real folder there. grep re-checks with it what rg was given
+   * (rg opens paths by name, and searches a listed file whatever its size). Views without a real tree
+   * leave it out.
    */
-  realFiles?(dir: string): Set<string> | null;
+  realFileSizes?(dir: string, names: readonly string[]): Map<string, number> | null;
   /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
   symlink(path: string, target: string): Promise<void>;
 }

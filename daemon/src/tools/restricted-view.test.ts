@@ -28,16 +28,17 @@ const reason = (p: Promise<unknown>) =>
   );
 
 describe('restrictView', () => {
-  it('realFiles (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
+  it('realFileSizes (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
     const { base, view } = await setup();
-    expect(view.realFiles?.('secrets')).toBeNull();
-    expect(view.realFiles?.('SECRETS')).toBeNull();
-    expect([...(view.realFiles?.('pub') ?? [])]).toEqual(['a.txt']); // link.txt is a link
-    expect([...(view.realFiles?.('deep/secrets') ?? [])]).toEqual(['x.txt']); // secrets/** is anchored at the root
+    const names = ['a.txt', 'link.txt', 'key.txt', 'x.txt', 'missing.txt', '..', 'x/y'];
+    expect(view.realFileSizes?.('secrets', names)).toBeNull();
+    expect(view.realFileSizes?.('SECRETS', names)).toBeNull();
+    expect([...(view.realFileSizes?.('pub', names) ?? [])]).toEqual([['a.txt', 1]]); // link.txt is a link
+    expect([...(view.realFileSizes?.('deep/secrets', names) ?? [])]).toEqual([['x.txt', 1]]); // secrets/** is anchored at the root
     const noA = restrictView(base, [{ glob: 'PUB/A.TXT', rule: 'project:deny path=PUB/A.TXT' }]);
-    expect(noA.realFiles?.('pub')?.size).toBe(0);
-    expect(view.realFiles?.('pub/../pub')).toBeNull(); // only canonical paths
-    expect(view.realFiles?.('missing')).toBeNull();
+    expect(noA.realFileSizes?.('pub', names)?.size).toBe(0);
+    expect(view.realFileSizes?.('pub/../pub', names)).toBeNull(); // only canonical paths
+    expect(view.realFileSizes?.('missing', names)).toBeNull();
   });
 
   it('refuses every operation on a denied path, also through a symlink and in another case', async () => {

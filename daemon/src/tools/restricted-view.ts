@@ -94,21 +94,21 @@ export function restrictView(
   };
 
   const isReal = view.isReal?.bind(view);
-  const realFiles = view.realFiles?.bind(view);
+  const realFileSizes = view.realFileSizes?.bind(view);
   return {
     get root() {
       return view.root;
     },
     ...(isReal ? { isReal: (rel: string) => !hit(rel) && isReal(rel) } : {}),
-    ...(realFiles
+    ...(realFileSizes
       ? {
-          realFiles: (dir: string) => {
-            if (hit(dir)) return null;
-            const names = realFiles(dir);
-            if (!names) return null;
-            for (const n of names) if (hit(dir ? `${dir}/${n}` : n)) names.delete(n);
-            return names;
-          },
+          realFileSizes: (dir: string, names: readonly string[]) =>
+            hit(dir)
+              ? null
+              : realFileSizes(
+                  dir,
+                  names.filter((n) => !hit(dir ? `${dir}/${n}` : n)),
+                ),
         }
       : {}),
     resolve: (p, intent = 'read') => check(p, intent),

@@ -4,7 +4,7 @@
 import picomatch from 'picomatch';
 import { pathGlobOptions } from '../../glob-base.js';
 import type { EntryType, WorkspaceView } from '../../shadow/index.js';
-import { FileQueue } from './file-queue.js';
+import { FileQueue, type QueuedFile } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
 import { rgPattern, searchWithRg } from './grep-rg.js';
 import { searchInProcess, type Searched } from './grep-search.js';
@@ -67,6 +67,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           maxLineChars: o.maxLineChars,
           maxFileBytes: MAX_TEXT_FILE_BYTES,
           signal: stop,
+          recheck: (files) => stillReal(view, files),
         })
       : null;
   let total = 0;
@@ -109,7 +110,17 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       again.close();
       more = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
       inProcess += more.searched;
-    } else if (viaRg?.kind === 'done') more = await stillReal(view, viaRg);
+    } else if (viaRg?.kind === 'done') {
+      more = viaRg;
+      if (viaRg.binary.length > 0) {
+        // Files rg met a NUL in: their lines as the in-process search gives them (binary: none).
+        const again = new FileQueue();
+        for (const f of viaRg.binary) again.push(f.k, f.path);
+        again.close();
+        const redo = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
+        for (const [k, l] of redo.lines) lines.set(k, l);
+      }
+    }
     if (more) {
       for (const [k, l] of more.lines) lines.set(k, l);
       searched += more.searched;
@@ -124,34 +135,42 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
  * rg opens each listed file by its path from the workspace root, so a folder on the way that another
  * process swapped for a link after the walk listed it (or a file swapped for one) would be followed.
  * Lines count only from files whose real folder is still at its own path (no link on the way, none
- * to outside, nothing denied: WorkspaceView.realFiles, or resolve and readdir) and still lists them as
- * regular files; the rest are dropped, like a file that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
+ * to outside, nothing denied: WorkspaceView.realFileSizes, or resolve, readdir and stat) and still
+ * holds them as regular files of at most MAX_TEXT_FILE_BYTES (rg searches a listed file whatever its
+ * size; the in-process search skips a bigger one); the rest are dropped, like a file that vanished. A
+ * swap undone before this check is not seen (docs/tools.md, weak spots).
  */
-async function stillReal(
-  view: WorkspaceView,
-  r: { lines: Map<number, string[]>; paths: Map<number, string>; searched: number; found: number },
-): Promise<Searched> {
-  const byDir = new Map<string, number[]>();
-  for (const [k, path] of r.paths) {
-    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+async function stillReal(view: WorkspaceView, files: readonly QueuedFile[]): Promise<ReadonlySet<number>> {
+  const byDir = new Map<string, QueuedFile[]>();
+  for (const f of files) {
+    const dir = f.path.includes('/') ? f.path.slice(0, f.path.lastIndexOf('/')) : '';
     const list = byDir.get(dir);
-    if (list) list.push(k);
-    else byDir.set(dir, [k]);
+    if (list) list.push(f);
+    else byDir.set(dir, [f]);
   }
-  const lines = new Map(r.lines);
+  const kept = new Set<number>();
   const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
   await Promise.all(
-    [...byDir].map(async ([dir, ks]) => {
-      let files: Set<string> | null;
-      if (view.realFiles)
-        files = view.realFiles(dir); // one synchronous open, check and listing
+    [...byDir].map(async ([dir, list]) => {
+      const names = list.map((f) => base(f.path));
+      let sizes: Map<string, number> | null;
+      if (view.realFileSizes)
+        sizes = view.realFileSizes(dir, names); // one synchronous open and check of the folder, an lstat per name
       else {
         const same = (await view.resolve(dir).catch(() => null)) === dir;
         const listed = same ? await view.readdir(dir).catch(() => []) : [];
-        files = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
+        const plain = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
+        sizes = new Map();
+        for (const f of list) {
+          const st = plain.has(base(f.path)) ? await view.stat(f.path).catch(() => null) : null;
+          if (st?.type === 'file') sizes.set(base(f.path), st.size);
+        }
       }
-      for (const k of ks) if (!files?.has(base(r.paths.get(k)!))) lines.delete(k);
+      for (const f of list) {
+        const size = sizes?.get(base(f.path));
+        if (size !== undefined && size <= MAX_TEXT_FILE_BYTES) kept.add(f.k);
+      }
     }),
   );
-  return { lines, searched: r.searched, found: r.found };
+  return kept;
 }
