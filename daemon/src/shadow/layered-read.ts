@@ -95,10 +95,19 @@ export class LayeredReads {
     return !this.shadowed(rel);
   }
 
-  /** WorkspaceView.realFileSizes: which of `names` are regular files in the real folder at exactly `dir` right now, and their sizes. */
-  realFileSizes(dir: string, names: readonly string[]): Map<string, number> | null {
+  /** WorkspaceView.realFiles: the regular files of the real folder at exactly `dir` right now, or null. */
+  realFiles(dir: string): Set<string> | null {
     if (!this.isCanonical(dir)) return null;
-    return this.store.real.fileSizesSync(dir, names);
+    const list = this.store.real.listSync(dir);
+    if (!list) return null;
+    const out = new Set<string>();
+    for (const d of list) if (d.isFile()) out.add(d.name);
+    return out;
+  }
+
+  /** WorkspaceView.realSize: the size of the person's regular file at canonical `rel` right now, or null. */
+  realSize(rel: string): number | null {
+    return this.isCanonical(rel) ? this.store.real.fileSizeSync(rel) : null;
   }
 
   /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */

@@ -6,6 +6,7 @@ import {
   fstatSync,
   lstatSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -256,12 +257,11 @@ export class RealFs {
   }
 
   /**
-   * The sizes of those of `names` that are regular files (lstat: not links) in the real folder at exactly
-   * root/rel, read now and synchronously (each name looked up from the opened folder's descriptor), or
-   * null when the folder is absent, not a folder, or not at that path (a link on the way). For small
-   * re-checks of a few names; a walk uses `readdir`.
+   * The entries of the real folder at exactly root/rel, read now and synchronously (types as lstat sees
+   * them), or null when it is absent, not a folder, or not at that path (a link on the way). For small
+   * re-checks; a walk uses `readdir`.
    */
-  fileSizesSync(rel: string, names: readonly string[]): Map<string, number> | null {
+  listSync(rel: string): Dirent[] | null {
     let fd: number;
     try {
       fd = this.openDirSync(rel);
@@ -269,16 +269,21 @@ export class RealFs {
       return null;
     }
     try {
-      const out = new Map<string, number>();
-      for (const name of names) {
-        if (name === '' || name === '.' || name === '..' || name.includes('/')) continue;
-        const st = lstatQuiet(hasProcFd() ? at(fd, name) : path.join(this.abs(rel), name));
-        if (st?.isFile()) out.set(name, st.size);
-      }
-      return out;
+      return readdirSync(hasProcFd() ? `/proc/self/fd/${fd}` : this.abs(rel), { withFileTypes: true });
+    } catch {
+      return null;
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * The size of the regular file at root/rel as lstat sees it now (a link, a folder, nothing: null). By
+   * path: only the last component is not followed, so this is no check of where the file is (listSync is).
+   */
+  fileSizeSync(rel: string): number | null {
+    const st = lstatQuiet(this.abs(rel));
+    return st?.isFile() ? st.size : null;
   }
 
   /** `openDir(rel, true)` as a bare descriptor, synchronously. */

@@ -29,13 +29,19 @@ export interface WorkspaceView {
    */
   isReal?(rel: string): boolean;
   /**
-   * For a canonical folder path and some names in it: those names that are regular files (not links) in
-   * the person's real folder at exactly that path, with their sizes, read now without following any link
-   * on the way; null when there is no plain real folder there. grep re-checks with it what rg was given
-   * (rg opens paths by name, and searches a listed file whatever its size). Views without a real tree
-   * leave it out.
+   * For a canonical folder path: the names of the regular files (not links) in the person's real folder
+   * at exactly that path, read now without following any link on the way; null when there is no plain
+   * real folder there. grep re-checks with it what rg was given (rg opens paths by name). Views without
+   * a real tree leave it out.
    */
-  realFileSizes?(dir: string, names: readonly string[]): Map<string, number> | null;
+  realFiles?(dir: string): Set<string> | null;
+  /**
+   * For a canonical path: the size of the person's regular file there (lstat: not a link), read now;
+   * null when there is none. Not a check of where the file is (realFiles is): grep asks it for the files
+   * rg found lines in, as rg reports them (rg searches a listed file whatever its size; grep skips files
+   * over 16 MiB). Views without a real tree leave it out.
+   */
+  realSize?(rel: string): number | null;
   /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
   symlink(path: string, target: string): Promise<void>;
 }

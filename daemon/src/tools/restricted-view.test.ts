@@ -28,17 +28,27 @@ const reason = (p: Promise<unknown>) =>
   );
 
 describe('restrictView', () => {
-  it('realFileSizes (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
+  it('realFiles (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
     const { base, view } = await setup();
-    const names = ['a.txt', 'link.txt', 'key.txt', 'x.txt', 'missing.txt', '..', 'x/y'];
-    expect(view.realFileSizes?.('secrets', names)).toBeNull();
-    expect(view.realFileSizes?.('SECRETS', names)).toBeNull();
-    expect([...(view.realFileSizes?.('pub', names) ?? [])]).toEqual([['a.txt', 1]]); // link.txt is a link
-    expect([...(view.realFileSizes?.('deep/secrets', names) ?? [])]).toEqual([['x.txt', 1]]); // secrets/** is anchored at the root
+    expect(view.realFiles?.('secrets')).toBeNull();
+    expect(view.realFiles?.('SECRETS')).toBeNull();
+    expect([...(view.realFiles?.('pub') ?? [])]).toEqual(['a.txt']); // link.txt is a link
+    expect([...(view.realFiles?.('deep/secrets') ?? [])]).toEqual(['x.txt']); // secrets/** is anchored at the root
     const noA = restrictView(base, [{ glob: 'PUB/A.TXT', rule: 'project:deny path=PUB/A.TXT' }]);
-    expect(noA.realFileSizes?.('pub', names)?.size).toBe(0);
-    expect(view.realFileSizes?.('pub/../pub', names)).toBeNull(); // only canonical paths
-    expect(view.realFileSizes?.('missing', names)).toBeNull();
+    expect(noA.realFiles?.('pub')?.size).toBe(0);
+    expect(view.realFiles?.('pub/../pub')).toBeNull(); // only canonical paths
+    expect(view.realFiles?.('missing')).toBeNull();
+  });
+
+  it('realSize (grep’s size check of what rg found lines in): null for a denied path, a link, a folder, a non-canonical path', async () => {
+    const { view } = await setup();
+    expect(view.realSize?.('pub/a.txt')).toBe(1);
+    expect(view.realSize?.('secrets/key.txt')).toBeNull();
+    expect(view.realSize?.('SECRETS/key.txt')).toBeNull();
+    expect(view.realSize?.('pub/link.txt')).toBeNull();
+    expect(view.realSize?.('pub')).toBeNull();
+    expect(view.realSize?.('pub/../pub/a.txt')).toBeNull();
+    expect(view.realSize?.('pub/missing.txt')).toBeNull();
   });
 
   it('refuses every operation on a denied path, also through a symlink and in another case', async () => {

@@ -94,23 +94,25 @@ export function restrictView(
   };
 
   const isReal = view.isReal?.bind(view);
-  const realFileSizes = view.realFileSizes?.bind(view);
+  const realFiles = view.realFiles?.bind(view);
+  const realSize = view.realSize?.bind(view);
   return {
     get root() {
       return view.root;
     },
     ...(isReal ? { isReal: (rel: string) => !hit(rel) && isReal(rel) } : {}),
-    ...(realFileSizes
+    ...(realFiles
       ? {
-          realFileSizes: (dir: string, names: readonly string[]) =>
-            hit(dir)
-              ? null
-              : realFileSizes(
-                  dir,
-                  names.filter((n) => !hit(dir ? `${dir}/${n}` : n)),
-                ),
+          realFiles: (dir: string) => {
+            if (hit(dir)) return null;
+            const names = realFiles(dir);
+            if (!names) return null;
+            for (const n of names) if (hit(dir ? `${dir}/${n}` : n)) names.delete(n);
+            return names;
+          },
         }
       : {}),
+    ...(realSize ? { realSize: (rel: string) => (hit(rel) ? null : realSize(rel)) } : {}),
     resolve: (p, intent = 'read') => check(p, intent),
     async stat(p): Promise<EntryStat | null> {
       return view.stat(await check(p, 'read'));

@@ -100,8 +100,14 @@ export interface RgSearchOptions {
   maxFileBytes: number;
   signal: AbortSignal;
   /**
-   * Called after each rg run has exited with the files it found lines in: the indexes of those whose
-   * lines may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
+   * The size of a listed file now (a regular file), or null; asked as rg reports the first line of each
+   * file (while rg still runs). A file over `maxFileBytes` (rg searches it, grep in process would not) or
+   * gone gives no lines, and they do not count toward `max`.
+   */
+  sizeOf: (path: string) => number | null;
+  /**
+   * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
+   * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
    */
   recheck: (files: readonly QueuedFile[]) => Promise<ReadonlySet<number>>;
 }
@@ -165,13 +171,18 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
  * rg rejected the pattern (syntax its engine lacks) on the first chunk; the caller searches those
  * files, and the rest of the queue, in process instead.
  */
-export function searchWithRg(o: RgSearchOptions): { readonly found: number; done: Promise<RgSearchResult> } {
+export function searchWithRg(o: RgSearchOptions): {
+  readonly found: number;
+  readonly runs: number;
+  done: Promise<RgSearchResult>;
+} {
   const lines = new Map<number, string[]>();
   const binary: QueuedFile[] = [];
   let found = 0;
   let searched = 0;
+  let runs = 0;
   const done = (async (): Promise<RgSearchResult> => {
-    for (let runs = 0, last = 0; found <= o.max && !o.signal.aborted; runs++) {
+    for (let last = 0; found <= o.max && !o.signal.aborted; runs++) {
       const take = nextChunk({ max: o.max, found, searched, runs, last });
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
@@ -185,17 +196,25 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
         const r = await runRg(o, part, o.max + 1 - found);
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
-        // A file rg calls binary is searched again in process; of the rest, only those still as the walk saw them count.
+        // A file rg calls binary is searched again in process; of the rest, only those still as the walk saw
+        // them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
         const redo = new Set(r.binary.map((f) => f.k));
-        const withLines = part.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
-        const kept = withLines.length > 0 ? await o.recheck(withLines) : new Set<number>();
-        for (const f of withLines) {
-          if (!kept.has(f.k)) continue;
-          const l = r.lines.get(f.k)!;
-          lines.set(f.k, l);
-          found += l.length;
-        }
         binary.push(...r.binary);
+        const withLines = part.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
+        for (let i = 0; i < withLines.length && found <= o.max;) {
+          const batch: QueuedFile[] = [];
+          for (let more = found; i < withLines.length && more <= o.max; i++) {
+            batch.push(withLines[i]);
+            more += r.lines.get(withLines[i].k)!.length;
+          }
+          const kept = await o.recheck(batch);
+          for (const f of batch) {
+            if (!kept.has(f.k)) continue;
+            const l = r.lines.get(f.k)!;
+            lines.set(f.k, l);
+            found += l.length;
+          }
+        }
         searched += part.length;
         at += part.length;
       }
@@ -205,6 +224,9 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
   return {
     get found() {
       return found;
+    },
+    get runs() {
+      return runs;
     },
     done,
   };
@@ -235,6 +257,7 @@ function runRg(
   const index = new Map<string, number>();
   for (const f of files) index.set(f.path, f.k);
   const noted = new Set<number>();
+  const tooBig = new Set<number>();
   let unknownNote = false;
   const args = [
     '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
@@ -248,7 +271,6 @@ function runRg(
     '--color=never',
     '--crlf',
     '--encoding=none',
-    `--max-filesize=${o.maxFileBytes}`,
     `--max-count=${perFile}`,
     // A long line comes back cut (the cut is past maxLineChars, so grep's own '...' replaces rg's note).
     '--max-columns=2048',
@@ -286,8 +308,16 @@ function runRg(
       let text = decoder.decode(record.subarray(colon + 1));
       if (text.endsWith('\r')) text = text.slice(0, -1);
       if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
-      const list = lines.get(k) ?? [];
-      if (list.length === 0) lines.set(k, list);
+      let list = lines.get(k);
+      if (!list) {
+        if (tooBig.has(k)) return;
+        const size = o.sizeOf(path);
+        if (size === null || size > o.maxFileBytes) {
+          tooBig.add(k);
+          return;
+        }
+        lines.set(k, (list = []));
+      }
       // rg prints a file's lines together: its printed name is worked out once per file, not per line.
       if (path !== shownFor) [shownFor, shown] = [path, printablePath(path)];
       list.push(`${shown}:${no}: ${text}`);

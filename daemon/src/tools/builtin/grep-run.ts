@@ -10,9 +10,13 @@ import { rgPattern, searchWithRg } from './grep-rg.js';
 import { searchInProcess, type Searched } from './grep-search.js';
 import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
-import { walk } from './walk.js';
+import { walkBatches } from './walk.js';
 
-/** Files the walk may queue for rg beyond what rg asked for. */
+/**
+ * Files the walk may queue for rg beyond what rg asked for: fewer while rg's first run is out (a common
+ * pattern is answered by it, and a walk running on beside it slowed that answer by a quarter), more after it.
+ */
+const RG_AHEAD_FIRST = 512;
 const RG_AHEAD = 2048;
 
 /** What runGrep searches, and with what. */
@@ -42,7 +46,9 @@ export interface GrepRun {
 export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const { view, pattern, max, stop } = o;
   const isReal = view.isReal?.bind(view);
-  const rgSource = o.rg && isReal ? rgPattern(pattern.source) : null;
+  const realSize = view.realSize?.bind(view);
+  // rg only where the view can say which files are the person's own and how big they are now.
+  const rgSource = o.rg && isReal && realSize ? rgPattern(pattern.source) : null;
   let worker: GrepWorker | undefined;
   const acquire = (): GrepWorker => {
     if (!worker) {
@@ -56,7 +62,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const rgQueue = rgSource ? new FileQueue() : null;
   const proc = searchInProcess(view, procQueue, acquire, pattern.literal, max, stop);
   const fast =
-    rgQueue && rgSource && o.rg
+    rgQueue && rgSource && o.rg && realSize
       ? searchWithRg({
           rg: o.rg,
           root: view.root,
@@ -67,6 +73,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           maxLineChars: o.maxLineChars,
           maxFileBytes: MAX_TEXT_FILE_BYTES,
           signal: stop,
+          sizeOf: realSize,
           recheck: (files) => stillReal(view, files),
         })
       : null;
@@ -77,18 +84,22 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     if (rgQueue && plain && isReal && !path.includes('\n') && isReal(path)) rgQueue.push(k, path);
     else procQueue.push(k, path);
   };
-  // The walk stays at most RG_AHEAD files past what rg asked for (it pauses; rg's next run says how many more).
-  const paced = rgQueue ? () => (rgQueue.full(RG_AHEAD) ? rgQueue.room(RG_AHEAD) : undefined) : () => undefined;
+  // The walk stays at most a few files past what rg asked for (it pauses; rg's next run says how many more).
+  const ahead = () => (!fast || fast.runs === 0 ? RG_AHEAD_FIRST : RG_AHEAD);
+  const paced = rgQueue ? () => (rgQueue.full(ahead()) ? rgQueue.room(ahead) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
       const isMatch = o.glob ? picomatch(o.glob, pathGlobOptions(false)) : () => true;
-      for await (const e of walk(view, o.base, { signal: stop })) {
-        if (proc.found > max || (fast?.found ?? 0) > max) break; // the first files already hold more than `max` lines
-        if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
-        if (!isMatch(o.base ? e.path.slice(o.base.length + 1) : e.path)) continue;
-        add(e.path, e.type === 'file');
-        const wait = paced();
-        if (wait) await wait;
+      const cut = o.base ? o.base.length + 1 : 0;
+      walking: for await (const batch of walkBatches(view, o.base, { signal: stop })) {
+        for (const e of batch) {
+          if (proc.found > max || (fast?.found ?? 0) > max) break walking; // the first files already hold more than `max` lines
+          if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
+          if (!isMatch(cut ? e.path.slice(cut) : e.path)) continue;
+          add(e.path, e.type === 'file');
+          const wait = paced();
+          if (wait) await wait;
+        }
       }
     } else add(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base);
   } finally {
@@ -135,10 +146,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
  * rg opens each listed file by its path from the workspace root, so a folder on the way that another
  * process swapped for a link after the walk listed it (or a file swapped for one) would be followed.
  * Lines count only from files whose real folder is still at its own path (no link on the way, none
- * to outside, nothing denied: WorkspaceView.realFileSizes, or resolve, readdir and stat) and still
- * holds them as regular files of at most MAX_TEXT_FILE_BYTES (rg searches a listed file whatever its
- * size; the in-process search skips a bigger one); the rest are dropped, like a file that vanished. A
- * swap undone before this check is not seen (docs/tools.md, weak spots).
+ * to outside, nothing denied: WorkspaceView.realFiles, or resolve and readdir) and still lists them as
+ * regular files; the rest are dropped, like a file that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
  */
 async function stillReal(view: WorkspaceView, files: readonly QueuedFile[]): Promise<ReadonlySet<number>> {
   const byDir = new Map<string, QueuedFile[]>();
@@ -152,24 +161,15 @@ async function stillReal(view: WorkspaceView, files: readonly QueuedFile[]): Pro
   const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
   await Promise.all(
     [...byDir].map(async ([dir, list]) => {
-      const names = list.map((f) => base(f.path));
-      let sizes: Map<string, number> | null;
-      if (view.realFileSizes)
-        sizes = view.realFileSizes(dir, names); // one synchronous open and check of the folder, an lstat per name
+      let names: Set<string> | null;
+      if (view.realFiles)
+        names = view.realFiles(dir); // one synchronous open, check and listing
       else {
         const same = (await view.resolve(dir).catch(() => null)) === dir;
         const listed = same ? await view.readdir(dir).catch(() => []) : [];
-        const plain = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
-        sizes = new Map();
-        for (const f of list) {
-          const st = plain.has(base(f.path)) ? await view.stat(f.path).catch(() => null) : null;
-          if (st?.type === 'file') sizes.set(base(f.path), st.size);
-        }
+        names = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
       }
-      for (const f of list) {
-        const size = sizes?.get(base(f.path));
-        if (size !== undefined && size <= MAX_TEXT_FILE_BYTES) kept.add(f.k);
-      }
+      for (const f of list) if (names?.has(base(f.path))) kept.add(f.k);
     }),
   );
   return kept;
