@@ -13,10 +13,12 @@ import { MAX_TEXT_FILE_BYTES } from './text.js';
 import { walkBatches } from './walk.js';
 
 /**
- * Files the walk may queue for rg beyond what rg asked for: fewer while rg's first run is out (a common
- * pattern is answered by it, and a walk running on beside it slowed that answer by a quarter), more after it.
+ * Files the walk may queue for rg beyond what rg asked for. While rg's first run is out, about as many
+ * as `max` (files of one matching line each), at least RG_AHEAD_MIN: a first run often answers a small
+ * `max` alone, and a walk running on beside it slowed that answer by a quarter; a large `max` needs the
+ * files anyway (with 512 ahead, the 5,000-line row waited for the walk between its two runs).
  */
-const RG_AHEAD_FIRST = 512;
+const RG_AHEAD_MIN = 512;
 const RG_AHEAD = 2048;
 
 /** What runGrep searches, and with what. */
@@ -85,7 +87,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     else procQueue.push(k, path);
   };
   // The walk stays at most a few files past what rg asked for (it pauses; rg's next run says how many more).
-  const ahead = () => (!fast || fast.runs === 0 ? RG_AHEAD_FIRST : RG_AHEAD);
+  const first = Math.min(RG_AHEAD, Math.max(RG_AHEAD_MIN, max + 1));
+  const ahead = () => (!fast || fast.runs === 0 ? first : RG_AHEAD);
   const paced = rgQueue ? () => (rgQueue.full(ahead()) ? rgQueue.room(ahead) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
