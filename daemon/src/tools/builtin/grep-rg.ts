@@ -254,8 +254,15 @@ function runRg(
   files: readonly QueuedFile[],
   perFile: number,
 ): Promise<{ code: number | null; lines: Map<number, string[]>; binary: QueuedFile[] }> {
-  const index = new Map<string, number>();
-  for (const f of files) index.set(f.path, f.k);
+  // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
+  let byPath: Map<string, number> | undefined;
+  const indexOf = (path: string) => {
+    if (!byPath) {
+      byPath = new Map();
+      for (const f of files) byPath.set(f.path, f.k);
+    }
+    return byPath.get(path);
+  };
   const noted = new Set<number>();
   const tooBig = new Set<number>();
   let unknownNote = false;
@@ -295,13 +302,13 @@ function runRg(
       if (nul < 0) {
         if (record.length === 0) return;
         const m = BINARY_NOTE.exec(record.toString('utf8'));
-        const k = m ? index.get(m[1]) : undefined;
+        const k = m ? indexOf(m[1]) : undefined;
         if (k === undefined) unknownNote = true;
         else noted.add(k);
         return;
       }
       const path = record.subarray(0, nul).toString('utf8');
-      const k = index.get(path);
+      const k = indexOf(path);
       const colon = record.indexOf(0x3a, nul + 1);
       if (k === undefined || colon < 0) return;
       const no = record.subarray(nul + 1, colon).toString('latin1');
