@@ -111,6 +111,29 @@ describe.skipIf(!rg)('grep with rg file lists gives what grep in process gives',
     expect(r.lists).not.toContain('early.dat');
   });
 
+  it('rg’s binary note is read by the whole name, also a name that holds the note’s own words', async () => {
+    const late = Buffer.concat([Buffer.from('foo 1\n'), Buffer.alloc(9000, 0x61), Buffer.from('\nfoo 2\n\0\nfoo 3\n')]);
+    put('bin/x: binary file matches (found y.dat', late);
+    put('bin/x.dat', late);
+    const view = await ws.open().view('s1', ws.root);
+    const r = await both(view, { pattern: 'foo', path: 'bin' });
+    expect(r.lists).toBe(r.proc);
+    expect(r.lists.split('\n')).toHaveLength(6);
+  });
+
+  it('a view that cannot tell a real file’s size is searched in process (no rg)', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const noSize = new Proxy(view, {
+      get(target, key: keyof WorkspaceView) {
+        const v = target[key];
+        return key === 'realSize' ? undefined : typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const r = await grepper(noSize, 'lists')({ pattern: 'clean' });
+    expect(r.content).toBe('ok.ts:1: clean\nsrc/a.ts:1: clean a');
+    expect(r.data).toMatchObject({ files: 3, inProcess: 3 }); // .gitignore too
+  });
+
   it('a file over MAX_TEXT_FILE_BYTES is skipped, and its lines do not stop the search early', async () => {
     const many = Buffer.from('foo big\n'.repeat(50));
     put('big/a-big.txt', Buffer.concat([many, Buffer.alloc(MAX_TEXT_FILE_BYTES, 0x61)]));
