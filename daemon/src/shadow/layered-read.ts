@@ -228,8 +228,9 @@ export class LayeredReads {
       for (const d of list ?? [])
         out.set(d.name, d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other');
     }
-    for (const [k, e] of Object.entries(this.entries)) {
-      if (k === rel || parentOf(k) !== rel) continue;
+    for (const k of this.store.entriesIn(rel)) {
+      const e = this.entries[k];
+      if (!e) continue;
       const name = k.slice(rel === '' ? 0 : rel.length + 1);
       if (e.kind === 'deleted') out.delete(name);
       else out.set(name, isLinkEntry(e) ? 'symlink' : e.kind === 'file' ? 'file' : 'dir');
