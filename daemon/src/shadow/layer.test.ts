@@ -8,6 +8,35 @@ import { LayerStore } from './layer.js';
 let top: string;
 afterEach(() => rmSync(top, { recursive: true, force: true }));
 
+describe('entriesIn: the layer entries by folder', () => {
+  it('follows writes and deletes of entries, and a save that failed and put them back', async () => {
+    top = mkdtempSync(path.join(os.tmpdir(), 'sbx-layer-'));
+    let fail = false;
+    const faults = {
+      before() {
+        if (fail) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      },
+    };
+    const store = await LayerStore.open(path.join(top, 'session'), top, 's1', { faults });
+    const dir = { kind: 'dir', base: { type: 'none' }, opaque: false } as const;
+    store.m.entries['d'] = dir;
+    store.m.entries['d/a'] = dir;
+    store.m.entries['d/a/b'] = dir;
+    await store.save();
+    expect(store.entriesIn('')).toEqual(['d']);
+    expect(store.entriesIn('d')).toEqual(['d/a']);
+    store.m.entries['d/c'] = dir;
+    expect(store.entriesIn('d')).toEqual(['d/a', 'd/c']); // built again with d/c, before the save
+    fail = true;
+    await expect(store.save()).rejects.toThrow();
+    expect(store.entriesIn('d')).toEqual(['d/a']); // the failed save took d/c back out
+    fail = false;
+    delete store.m.entries['d/a/b'];
+    expect(store.entriesIn('d/a')).toEqual([]);
+    await store.close();
+  });
+});
+
 describe('layer object store', () => {
   it('keeps small objects as blobs.dat records, large ones as files, and reads both back exactly', async () => {
     top = mkdtempSync(path.join(os.tmpdir(), 'sbx-layer-'));

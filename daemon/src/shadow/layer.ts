@@ -52,6 +52,10 @@ export class LayerStore {
   };
   /** The maps themselves, unproxied (a revert writes them without recording a change). */
   private readonly raw = {} as Record<MapName, Record<string, unknown>>;
+  /** Bumped at every write or delete of an entry key (through the proxy or a revert): entriesIn's index checks it. */
+  private entriesVersion = 0;
+  /** Entry keys by parent folder, as of `indexVersion`. */
+  private index: { version: number; byParent: Map<string, string[]> } | null = null;
   /** tip, checkpoints and the undo stack as of the last save. */
   private saved: { tip: string | null; checkpoints: Manifest['checkpoints']; accepts: string[] };
   private readonly opts: LayerStoreOptions;
@@ -80,20 +84,44 @@ export class LayerStore {
     const remember = (t: Record<string, T>, k: string) => {
       if (!prev.has(k)) prev.set(k, Object.hasOwn(t, k) ? t[k] : undefined);
     };
+    const bump = name === 'entries' ? () => this.entriesVersion++ : () => undefined;
     return new Proxy(obj, {
       set(t, k, v) {
         remember(t, k as string);
         t[k as string] = v as T;
         changed.add(k as string);
+        bump();
         return true;
       },
       deleteProperty(t, k) {
         remember(t, k as string);
         delete t[k as string];
         changed.add(k as string);
+        bump();
         return true;
       },
     });
+  }
+
+  /**
+   * The keys of the layer entries directly in folder `dir` ("" for the root), from an index of the entries by
+   * parent that is built again only after an entry changed: a walk lists thousands of folders, and a pass over
+   * every entry per folder took seconds with a few thousand entries (4,000 folders, 4,000 entries: ~5 s a grep).
+   */
+  entriesIn(dir: string): readonly string[] {
+    if (this.index?.version !== this.entriesVersion) {
+      const byParent = new Map<string, string[]>();
+      for (const k of Object.keys(this.raw.entries)) {
+        if (k === '') continue;
+        const at = k.lastIndexOf('/');
+        const parent = at < 0 ? '' : k.slice(0, at);
+        const list = byParent.get(parent);
+        if (list) list.push(k);
+        else byParent.set(parent, [k]);
+      }
+      this.index = { version: this.entriesVersion, byParent };
+    }
+    return this.index.byParent.get(dir) ?? [];
   }
 
   /** After a save: the current state is the one a failed save goes back to. */
@@ -112,6 +140,7 @@ export class LayerStore {
       for (const [k, v] of this.prev[n]) {
         if (v === undefined) delete this.raw[n][k];
         else this.raw[n][k] = v;
+        if (n === 'entries') this.entriesVersion++;
       }
       this.prev[n].clear();
       this.changed[n].clear();

@@ -105,6 +105,11 @@ export class LayeredReads {
     return out;
   }
 
+  /** WorkspaceView.realSize: the size of the person's regular file at canonical `rel` right now, or null. */
+  realSize(rel: string): number | null {
+    return this.isCanonical(rel) ? this.store.real.fileSizeSync(rel) : null;
+  }
+
   /** Where a canonical path's current content lives: a layer object, the real file (workspace-relative), or nowhere (no read is recorded). */
   locate(rel: string): { oid: string } | { real: string } | null {
     const f = this.lookup(rel);
@@ -223,8 +228,9 @@ export class LayeredReads {
       for (const d of list ?? [])
         out.set(d.name, d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other');
     }
-    for (const [k, e] of Object.entries(this.entries)) {
-      if (k === rel || parentOf(k) !== rel) continue;
+    for (const k of this.store.entriesIn(rel)) {
+      const e = this.entries[k];
+      if (!e) continue;
       const name = k.slice(rel === '' ? 0 : rel.length + 1);
       if (e.kind === 'deleted') out.delete(name);
       else out.set(name, isLinkEntry(e) ? 'symlink' : e.kind === 'file' ? 'file' : 'dir');

@@ -81,3 +81,35 @@ describe('readdir of a canonical path', () => {
     expect(names(await v.readdir('src/a'))).toEqual([]);
   });
 });
+
+describe('readdir and the layer’s entries index (entries by folder, built again after a change)', () => {
+  it('a listing follows every write, remove and rename, and a write whose save failed is not listed', async () => {
+    ws = makeWorkspace({ 'd/a.txt': 'a\n', 'e/b.txt': 'b\n' }, { git: false });
+    let failNext = false;
+    const v = await ws
+      .open({
+        faults: {
+          before(op) {
+            if (failNext && op === 'log.append') {
+              failNext = false;
+              throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+            }
+          },
+        },
+      })
+      .view('s1', ws.root);
+    expect(names(await v.readdir('d'))).toEqual(['a.txt']);
+    await v.writeFile('d/new.txt', 'n\n');
+    await v.writeFile('d/sub/deep.txt', 'x\n');
+    expect(names(await v.readdir('d'))).toEqual(['a.txt', 'new.txt', 'sub']);
+    expect(names(await v.readdir('d/sub'))).toEqual(['deep.txt']);
+    await v.remove('d/a.txt');
+    await v.rename('d/new.txt', 'e/moved.txt');
+    expect(names(await v.readdir('d'))).toEqual(['sub']);
+    expect(names(await v.readdir('e'))).toEqual(['b.txt', 'moved.txt']);
+    failNext = true;
+    await expect(v.writeFile('e/lost.txt', 'l\n')).rejects.toMatchObject({ code: ErrorCodes.DiskFull });
+    expect(names(await v.readdir('e'))).toEqual(['b.txt', 'moved.txt']); // the failed write was put back
+    expect(names(await v.readdir(''))).toEqual(['d', 'e']);
+  });
+});

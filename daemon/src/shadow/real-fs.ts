@@ -277,6 +277,15 @@ export class RealFs {
     }
   }
 
+  /**
+   * The size of the regular file at root/rel as lstat sees it now (a link, a folder, nothing: null). By
+   * path: only the last component is not followed, so this is no check of where the file is (listSync is).
+   */
+  fileSizeSync(rel: string): number | null {
+    const st = lstatQuiet(this.abs(rel));
+    return st?.isFile() ? st.size : null;
+  }
+
   /** `openDir(rel, true)` as a bare descriptor, synchronously. */
   private openDirSync(rel: string): number {
     let fd: number;

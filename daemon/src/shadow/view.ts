@@ -35,6 +35,13 @@ export interface WorkspaceView {
    * a real tree leave it out.
    */
   realFiles?(dir: string): Set<string> | null;
+  /**
+   * For a canonical path: the size of the person's regular file there (lstat: not a link), read now;
+   * null when there is none. Not a check of where the file is (realFiles is): grep asks it for the files
+   * rg found lines in, as rg reports them (rg searches a listed file whatever its size; grep skips files
+   * over 16 MiB). Views without a real tree leave it out.
+   */
+  realSize?(rel: string): number | null;
   /** Make a symbolic link `path` → `target` (kept as written; reads through it follow it, never outside). */
   symlink(path: string, target: string): Promise<void>;
 }

@@ -40,6 +40,17 @@ describe('restrictView', () => {
     expect(view.realFiles?.('missing')).toBeNull();
   });
 
+  it('realSize (grep’s size check of what rg found lines in): null for a denied path, a link, a folder, a non-canonical path', async () => {
+    const { view } = await setup();
+    expect(view.realSize?.('pub/a.txt')).toBe(1);
+    expect(view.realSize?.('secrets/key.txt')).toBeNull();
+    expect(view.realSize?.('SECRETS/key.txt')).toBeNull();
+    expect(view.realSize?.('pub/link.txt')).toBeNull();
+    expect(view.realSize?.('pub')).toBeNull();
+    expect(view.realSize?.('pub/../pub/a.txt')).toBeNull();
+    expect(view.realSize?.('pub/missing.txt')).toBeNull();
+  });
+
   it('refuses every operation on a denied path, also through a symlink and in another case', async () => {
     const { view } = await setup();
     expect(await reason(view.readFile('secrets/key.txt'))).toBe('path_denied');

@@ -96,6 +96,7 @@ export function restrictView(
 
   const isReal = view.isReal?.bind(view);
   const realFiles = view.realFiles?.bind(view);
+  const realSize = view.realSize?.bind(view);
   return {
     get root() {
       return view.root;
@@ -112,6 +113,7 @@ export function restrictView(
           },
         }
       : {}),
+    ...(realSize ? { realSize: (rel: string) => (hit(rel) ? null : realSize(rel)) } : {}),
     resolve: (p, intent = 'read') => check(p, intent),
     async stat(p): Promise<EntryStat | null> {
       return view.stat(await check(p, 'read'));

@@ -35,4 +35,23 @@ describe('FileQueue', () => {
     await later;
     expect(q.full(1_000_000)).toBe(false);
   });
+
+  it('room(() => n) asks how far ahead again at each wake-up (the taker learns more as it goes)', async () => {
+    const q = new FileQueue();
+    const first = q.take(2, 2); // asked up to index 2
+    q.push(0, 'f0');
+    q.push(1, 'f1');
+    await first;
+    for (let k = 2; k < 6; k++) q.push(k, `f${k}`); // 4 past it
+    let ahead = 2;
+    let roomy = false;
+    const waiting = q.room(() => ahead).then(() => (roomy = true));
+    await q.take(1); // asked up to 3: a wake-up, still 3 past it, more than 2
+    await new Promise((r) => setTimeout(r, 0));
+    expect(roomy).toBe(false);
+    ahead = 8;
+    await q.take(1); // asked up to 4: a wake-up, and now 8 may be past it
+    await waiting;
+    expect(roomy).toBe(true);
+  });
 });

@@ -54,9 +54,13 @@ export class FileQueue {
     return this.items.length >= this.asked + ahead;
   }
 
-  /** Resolves once full(ahead) is false: the taker asked for more, or takes no more (done()). */
-  async room(ahead: number): Promise<void> {
-    while (this.full(ahead)) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  /**
+   * Resolves once full(ahead) is false: the taker asked for more, or takes no more (done()). A function
+   * is asked again at each wake-up (how far ahead the producer may go can change as the taker learns).
+   */
+  async room(ahead: number | (() => number)): Promise<void> {
+    const n = typeof ahead === 'number' ? () => ahead : ahead;
+    while (this.full(n())) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** The taker is done (found enough, stopped, or failed): a waiting producer goes on. */

@@ -99,11 +99,32 @@ export interface RgSearchOptions {
   maxLineChars: number;
   maxFileBytes: number;
   signal: AbortSignal;
+  /**
+   * The size of a listed file now (a regular file), or null; asked as rg reports the first line of each
+   * file (while rg still runs). A file over `maxFileBytes` (rg searches it, grep in process would not) or
+   * gone gives no lines, and they do not count toward `max`.
+   */
+  sizeOf: (path: string) => number | null;
+  /**
+   * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
+   * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
+   */
+  recheck: (files: readonly QueuedFile[]) => Promise<ReadonlySet<number>>;
 }
 
-/** What rg found: lines by file index, files searched, lines found (> max: there are more) — or that it refused the pattern. */
+/**
+ * What rg found: lines by file index, files searched, lines found (> max: there are more), and the files
+ * rg met a NUL byte in while it had matches there (`binary`: their lines are the in-process search's to
+ * give, see runRg) — or that it refused the pattern.
+ */
 export type RgSearchResult =
-  | { kind: 'done'; lines: Map<number, string[]>; searched: number; found: number; paths: Map<number, string> }
+  | {
+      kind: 'done';
+      lines: Map<number, string[]>;
+      searched: number;
+      found: number;
+      binary: QueuedFile[];
+    }
   | { kind: 'refused'; files: QueuedFile[] };
 
 // Files per rg run: a small first one (a common pattern is answered from the first files); then, once
@@ -150,13 +171,18 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
  * rg rejected the pattern (syntax its engine lacks) on the first chunk; the caller searches those
  * files, and the rest of the queue, in process instead.
  */
-export function searchWithRg(o: RgSearchOptions): { readonly found: number; done: Promise<RgSearchResult> } {
+export function searchWithRg(o: RgSearchOptions): {
+  readonly found: number;
+  readonly runs: number;
+  done: Promise<RgSearchResult>;
+} {
   const lines = new Map<number, string[]>();
-  const paths = new Map<number, string>();
+  const binary: QueuedFile[] = [];
   let found = 0;
   let searched = 0;
+  let runs = 0;
   const done = (async (): Promise<RgSearchResult> => {
-    for (let runs = 0, last = 0; found <= o.max && !o.signal.aborted; runs++) {
+    for (let last = 0; found <= o.max && !o.signal.aborted; runs++) {
       const take = nextChunk({ max: o.max, found, searched, runs, last });
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
@@ -170,20 +196,37 @@ export function searchWithRg(o: RgSearchOptions): { readonly found: number; done
         const r = await runRg(o, part, o.max + 1 - found);
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
-        for (const [k, l] of r.lines) {
-          lines.set(k, l);
-          paths.set(k, r.paths.get(k)!);
-          found += l.length;
+        // A file rg calls binary is searched again in process; of the rest, only those still as the walk saw
+        // them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
+        const redo = new Set(r.binary.map((f) => f.k));
+        binary.push(...r.binary);
+        const withLines = part.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
+        for (let i = 0; i < withLines.length && found <= o.max;) {
+          const batch: QueuedFile[] = [];
+          for (let more = found; i < withLines.length && more <= o.max; i++) {
+            batch.push(withLines[i]);
+            more += r.lines.get(withLines[i].k)!.length;
+          }
+          const kept = await o.recheck(batch);
+          for (const f of batch) {
+            if (!kept.has(f.k)) continue;
+            const l = r.lines.get(f.k)!;
+            lines.set(f.k, l);
+            found += l.length;
+          }
         }
         searched += part.length;
         at += part.length;
       }
     }
-    return { kind: 'done', lines, searched, found, paths };
+    return { kind: 'done', lines, searched, found, binary };
   })().finally(() => o.queue.done());
   return {
     get found() {
       return found;
+    },
+    get runs() {
+      return runs;
     },
     done,
   };
@@ -195,14 +238,34 @@ async function refuses(o: RgSearchOptions): Promise<boolean> {
   return r.code === 2;
 }
 
-/** Runs rg on some files; lines by file index, each file's at most `perFile`. */
+// rg's note for a listed file in which it met a NUL byte and had matches (printed alone on its line, no
+// NUL after the name): `path: binary file matches (found "\0" byte around offset N)`.
+const BINARY_NOTE = /^(.*): binary file matches \(found "\\0" byte around offset \d+\)$/s;
+
+/**
+ * Runs rg on some files; lines by file index, each file's at most `perFile`, and the files rg says are
+ * binary. grep's in-process rule is "a NUL in the first 8 KiB: skipped, else searched as text"; rg's
+ * for a listed file is "a NUL seen: NULs read as line ends, and the search stops at the next match with
+ * that note". Up to the NUL both give the same lines, so only a noted file can differ: the caller
+ * searches it again in process (a note naming no file of the run: all of the run's files with lines).
+ */
 function runRg(
   o: RgSearchOptions,
   files: readonly QueuedFile[],
   perFile: number,
-): Promise<{ code: number | null; lines: Map<number, string[]>; paths: Map<number, string> }> {
-  const index = new Map<string, number>();
-  for (const f of files) index.set(f.path, f.k);
+): Promise<{ code: number | null; lines: Map<number, string[]>; binary: QueuedFile[] }> {
+  // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
+  let byPath: Map<string, number> | undefined;
+  const indexOf = (path: string) => {
+    if (!byPath) {
+      byPath = new Map();
+      for (const f of files) byPath.set(f.path, f.k);
+    }
+    return byPath.get(path);
+  };
+  const noted = new Set<number>();
+  const tooBig = new Set<number>();
+  let unknownNote = false;
   const args = [
     '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
     '--engine=default',
@@ -215,7 +278,6 @@ function runRg(
     '--color=never',
     '--crlf',
     '--encoding=none',
-    `--max-filesize=${o.maxFileBytes}`,
     `--max-count=${perFile}`,
     // A long line comes back cut (the cut is past maxLineChars, so grep's own '...' replaces rg's note).
     '--max-columns=2048',
@@ -231,26 +293,37 @@ function runRg(
     const kill = () => child.kill('SIGKILL');
     o.signal.addEventListener('abort', kill, { once: true });
     const lines = new Map<number, string[]>();
-    const paths = new Map<number, string>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let shownFor = '';
     let shown = '';
     let rest: Buffer = Buffer.alloc(0);
     const take = (record: Buffer) => {
       const nul = record.indexOf(0);
-      if (nul < 0) return; // "binary file matches (…)": rg's note, not a line
+      if (nul < 0) {
+        if (record.length === 0) return;
+        const m = BINARY_NOTE.exec(record.toString('utf8'));
+        const k = m ? indexOf(m[1]) : undefined;
+        if (k === undefined) unknownNote = true;
+        else noted.add(k);
+        return;
+      }
       const path = record.subarray(0, nul).toString('utf8');
-      const k = index.get(path);
+      const k = indexOf(path);
       const colon = record.indexOf(0x3a, nul + 1);
       if (k === undefined || colon < 0) return;
       const no = record.subarray(nul + 1, colon).toString('latin1');
       let text = decoder.decode(record.subarray(colon + 1));
       if (text.endsWith('\r')) text = text.slice(0, -1);
       if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
-      const list = lines.get(k) ?? [];
-      if (list.length === 0) {
-        lines.set(k, list);
-        paths.set(k, path);
+      let list = lines.get(k);
+      if (!list) {
+        if (tooBig.has(k)) return;
+        const size = o.sizeOf(path);
+        if (size === null || size > o.maxFileBytes) {
+          tooBig.add(k);
+          return;
+        }
+        lines.set(k, (list = []));
       }
       // rg prints a file's lines together: its printed name is worked out once per file, not per line.
       if (path !== shownFor) [shownFor, shown] = [path, printablePath(path)];
@@ -273,7 +346,8 @@ function runRg(
       o.signal.removeEventListener('abort', kill);
       if (rest.length) take(rest);
       // rg prints each file's lines together and in order (files in any order: threads).
-      resolve({ code, lines, paths });
+      const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
+      resolve({ code, lines, binary });
     });
   });
 }

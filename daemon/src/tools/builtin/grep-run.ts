@@ -4,15 +4,21 @@
 import picomatch from 'picomatch';
 import { pathGlobOptions } from '../../glob-base.js';
 import type { EntryType, WorkspaceView } from '../../shadow/index.js';
-import { FileQueue } from './file-queue.js';
+import { FileQueue, type QueuedFile } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
 import { rgPattern, searchWithRg } from './grep-rg.js';
 import { searchInProcess, type Searched } from './grep-search.js';
 import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
-import { walk } from './walk.js';
+import { walkBatches } from './walk.js';
 
-/** Files the walk may queue for rg beyond what rg asked for. */
+/**
+ * Files the walk may queue for rg beyond what rg asked for. While rg's first run is out, about as many
+ * as `max` (files of one matching line each), at least RG_AHEAD_MIN: a first run often answers a small
+ * `max` alone, and a walk running on beside it slowed that answer by a quarter; a large `max` needs the
+ * files anyway (with 512 ahead, the 5,000-line row waited for the walk between its two runs).
+ */
+const RG_AHEAD_MIN = 512;
 const RG_AHEAD = 2048;
 
 /** What runGrep searches, and with what. */
@@ -42,7 +48,9 @@ export interface GrepRun {
 export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const { view, pattern, max, stop } = o;
   const isReal = view.isReal?.bind(view);
-  const rgSource = o.rg && isReal ? rgPattern(pattern.source) : null;
+  const realSize = view.realSize?.bind(view);
+  // rg only where the view can say which files are the person's own and how big they are now.
+  const rgSource = o.rg && isReal && realSize ? rgPattern(pattern.source) : null;
   let worker: GrepWorker | undefined;
   const acquire = (): GrepWorker => {
     if (!worker) {
@@ -56,7 +64,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const rgQueue = rgSource ? new FileQueue() : null;
   const proc = searchInProcess(view, procQueue, acquire, pattern.literal, max, stop);
   const fast =
-    rgQueue && rgSource && o.rg
+    rgQueue && rgSource && o.rg && realSize
       ? searchWithRg({
           rg: o.rg,
           root: view.root,
@@ -67,6 +75,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           maxLineChars: o.maxLineChars,
           maxFileBytes: MAX_TEXT_FILE_BYTES,
           signal: stop,
+          sizeOf: realSize,
+          recheck: (files) => stillReal(view, files),
         })
       : null;
   let total = 0;
@@ -76,18 +86,23 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     if (rgQueue && plain && isReal && !path.includes('\n') && isReal(path)) rgQueue.push(k, path);
     else procQueue.push(k, path);
   };
-  // The walk stays at most RG_AHEAD files past what rg asked for (it pauses; rg's next run says how many more).
-  const paced = rgQueue ? () => (rgQueue.full(RG_AHEAD) ? rgQueue.room(RG_AHEAD) : undefined) : () => undefined;
+  // The walk stays at most a few files past what rg asked for (it pauses; rg's next run says how many more).
+  const first = Math.min(RG_AHEAD, Math.max(RG_AHEAD_MIN, max + 1));
+  const ahead = () => (!fast || fast.runs === 0 ? first : RG_AHEAD);
+  const paced = rgQueue ? () => (rgQueue.full(ahead()) ? rgQueue.room(ahead) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
       const isMatch = o.glob ? picomatch(o.glob, pathGlobOptions(false)) : () => true;
-      for await (const e of walk(view, o.base, { signal: stop })) {
-        if (proc.found > max || (fast?.found ?? 0) > max) break; // the first files already hold more than `max` lines
-        if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
-        if (!isMatch(o.base ? e.path.slice(o.base.length + 1) : e.path)) continue;
-        add(e.path, e.type === 'file');
-        const wait = paced();
-        if (wait) await wait;
+      const cut = o.base ? o.base.length + 1 : 0;
+      walking: for await (const batch of walkBatches(view, o.base, { signal: stop })) {
+        for (const e of batch) {
+          if (proc.found > max || (fast?.found ?? 0) > max) break walking; // the first files already hold more than `max` lines
+          if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
+          if (!isMatch(cut ? e.path.slice(cut) : e.path)) continue;
+          add(e.path, e.type === 'file');
+          const wait = paced();
+          if (wait) await wait;
+        }
       }
     } else add(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base);
   } finally {
@@ -109,7 +124,17 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       again.close();
       more = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
       inProcess += more.searched;
-    } else if (viaRg?.kind === 'done') more = await stillReal(view, viaRg);
+    } else if (viaRg?.kind === 'done') {
+      more = viaRg;
+      if (viaRg.binary.length > 0) {
+        // Files rg met a NUL in: their lines as the in-process search gives them (binary: none).
+        const again = new FileQueue();
+        for (const f of viaRg.binary) again.push(f.k, f.path);
+        again.close();
+        const redo = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
+        for (const [k, l] of redo.lines) lines.set(k, l);
+      }
+    }
     if (more) {
       for (const [k, l] of more.lines) lines.set(k, l);
       searched += more.searched;
@@ -127,31 +152,28 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
  * to outside, nothing denied: WorkspaceView.realFiles, or resolve and readdir) and still lists them as
  * regular files; the rest are dropped, like a file that vanished. A swap undone before this check is not seen (docs/tools.md, weak spots).
  */
-async function stillReal(
-  view: WorkspaceView,
-  r: { lines: Map<number, string[]>; paths: Map<number, string>; searched: number; found: number },
-): Promise<Searched> {
-  const byDir = new Map<string, number[]>();
-  for (const [k, path] of r.paths) {
-    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+async function stillReal(view: WorkspaceView, files: readonly QueuedFile[]): Promise<ReadonlySet<number>> {
+  const byDir = new Map<string, QueuedFile[]>();
+  for (const f of files) {
+    const dir = f.path.includes('/') ? f.path.slice(0, f.path.lastIndexOf('/')) : '';
     const list = byDir.get(dir);
-    if (list) list.push(k);
-    else byDir.set(dir, [k]);
+    if (list) list.push(f);
+    else byDir.set(dir, [f]);
   }
-  const lines = new Map(r.lines);
+  const kept = new Set<number>();
   const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
   await Promise.all(
-    [...byDir].map(async ([dir, ks]) => {
-      let files: Set<string> | null;
+    [...byDir].map(async ([dir, list]) => {
+      let names: Set<string> | null;
       if (view.realFiles)
-        files = view.realFiles(dir); // one synchronous open, check and listing
+        names = view.realFiles(dir); // one synchronous open, check and listing
       else {
         const same = (await view.resolve(dir).catch(() => null)) === dir;
         const listed = same ? await view.readdir(dir).catch(() => []) : [];
-        files = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
+        names = new Set(listed.filter((e) => e.type === 'file').map((e) => e.name));
       }
-      for (const k of ks) if (!files?.has(base(r.paths.get(k)!))) lines.delete(k);
+      for (const f of list) if (names?.has(base(f.path))) kept.add(f.k);
     }),
   );
-  return { lines, searched: r.searched, found: r.found };
+  return kept;
 }

@@ -1,0 +1,164 @@
+// grep with rg given explicit file lists against grep in process, over trees built to make them differ:
+// names rg could misread (newlines, backslashes, trailing tabs and no-break spaces, drive-like, deeper than
+// the view goes), binary files, files over MAX_TEXT_FILE_BYTES, deny rules. The in-process answer is the
+// reference; each case was a way a walk by rg forged or lost lines (review of the s7-grep branch), and
+// R4/R5 differed on the lists path itself.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeWorkspace } from '../../shadow/test-support.js';
+import type { WorkspaceView } from '../../shadow/index.js';
+import { createToolRuntime, type Tool } from '../index.js';
+import { restrictView } from '../restricted-view.js';
+import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
+import { createGrepTool } from './grep.js';
+import { findRipgrep } from './grep-rg.js';
+import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
+import { MAX_TEXT_FILE_BYTES } from './text.js';
+
+const rg = findRipgrep();
+let ws: ReturnType<typeof makeWorkspace>;
+let workers: GrepWorkers;
+
+function grepper(view: WorkspaceView, mode: 'lists' | 'proc') {
+  const tool = createGrepTool({ workers, rg: mode === 'proc' ? null : rg }) as Tool;
+  const runtime = createToolRuntime({
+    tools: [tool],
+    policy: fakePolicy().policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
+  const agent = runtime.forSession(sessionContext(view).ctx);
+  let n = 0;
+  return (input: Record<string, unknown>) =>
+    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal: new AbortController().signal });
+}
+
+/** The output of both modes (the in-process hint about rg's absence left out). */
+async function both(view: WorkspaceView, input: Record<string, unknown>) {
+  const out = { lists: '', proc: '' };
+  for (const m of ['lists', 'proc'] as const) out[m] = String((await grepper(view, m)(input)).content);
+  return out;
+}
+
+const put = (rel: string, data: string | Buffer) => {
+  mkdirSync(path.dirname(path.join(ws.root, rel)), { recursive: true });
+  writeFileSync(path.join(ws.root, rel), data);
+};
+
+beforeEach(() => {
+  ws = makeWorkspace({ '.gitignore': 'cache*\n', 'ok.ts': 'clean\n', 'src/a.ts': 'clean a\n' });
+  workers = createGrepWorkers({ idleMs: 100 });
+});
+afterEach(async () => {
+  await ws.cleanup();
+});
+
+describe.skipIf(!rg)('grep with rg file lists gives what grep in process gives', () => {
+  it('an ignored folder whose name ends in a tab or a no-break space, holding a name with a newline', async () => {
+    put('cache\t/z\nok.ts', 'FORGED secret from an ignored folder\n');
+    put('src/cache\u00a0/z\nsrc/a.ts', 'FORGED secret from an ignored folder\n');
+    const view = await ws.open().view('s1', ws.root);
+    for (const input of [{ pattern: 'FORGED' }, { pattern: 'FORGED', path: 'src' }]) {
+      const r = await both(view, input);
+      expect(r.lists).toBe(r.proc);
+      expect(r.lists).toMatch(/^No matches/);
+    }
+  });
+
+  it('ignore rules with trailing ideographic spaces, a glob against a name with a trailing tab, a link named with a no-break space', async () => {
+    put('src/cache', 'foo in a plain file named cache');
+    put('src/keep.ts', 'foo keep\n');
+    put('src/.gitignore', 'ign\u3000\n');
+    put('src/ign\u3000', 'foo ignored\n');
+    put('src/ign', 'foo legit\n');
+    put('src/a.ts\t', 'not searched: the glob leaves it out\n');
+    symlinkSync('a.ts', path.join(ws.root, 'src', 'a.ts\u00a0'));
+    const view = await ws.open().view('s1', ws.root);
+    for (const input of [
+      { pattern: 'foo' },
+      { pattern: 'clean', glob: '**/*.ts' },
+      { pattern: 'clean a', path: 'src' },
+    ]) {
+      const r = await both(view, input);
+      expect(r.lists).toBe(r.proc);
+    }
+  });
+
+  it('folders the view cannot list (a backslash, drive-like, deeper than its depth limit) stay unsearched', async () => {
+    put('src/a\\b/z\nsrc/a.ts', 'FORGED via backslash folder\n');
+    put('C:x/z\nok.ts', 'FORGED via drive-like folder\n');
+    put(`${Array.from({ length: 257 }, () => 'd').join('/')}/z\nok.ts`, 'FORGED from below the depth cap\n');
+    const view = await ws.open().view('s1', ws.root);
+    const r = await both(view, { pattern: 'FORGED' });
+    expect(r.lists).toBe(r.proc);
+  });
+
+  it('binary files: a NUL in the first 8 KiB skips the file, a later one does not (rg would stop there)', async () => {
+    put(
+      'bin/late.dat',
+      Buffer.concat([Buffer.from('foo 1\n'), Buffer.alloc(9000, 0x61), Buffer.from('\nfoo 2\n\0\nfoo 3\n')]),
+    );
+    put(
+      'bin/late2.dat',
+      Buffer.concat([Buffer.from('foo 1\n'), Buffer.alloc(70000, 0x61), Buffer.from('\n\0\nfoo 3\n')]),
+    );
+    put('bin/early.dat', Buffer.from('foo 1\n\0\nfoo 2\n'));
+    const view = await ws.open().view('s1', ws.root);
+    const r = await both(view, { pattern: 'foo', path: 'bin' });
+    expect(r.lists).toBe(r.proc);
+    expect(r.lists).toContain('bin/late.dat:5: foo 3');
+    expect(r.lists).not.toContain('early.dat');
+  });
+
+  it('rg’s binary note is read by the whole name, also a name that holds the note’s own words', async () => {
+    const late = Buffer.concat([Buffer.from('foo 1\n'), Buffer.alloc(9000, 0x61), Buffer.from('\nfoo 2\n\0\nfoo 3\n')]);
+    put('bin/x: binary file matches (found y.dat', late);
+    put('bin/x.dat', late);
+    const view = await ws.open().view('s1', ws.root);
+    const r = await both(view, { pattern: 'foo', path: 'bin' });
+    expect(r.lists).toBe(r.proc);
+    expect(r.lists.split('\n')).toHaveLength(6);
+  });
+
+  it('a view that cannot tell a real file’s size is searched in process (no rg)', async () => {
+    const view = await ws.open().view('s1', ws.root);
+    const noSize = new Proxy(view, {
+      get(target, key: keyof WorkspaceView) {
+        const v = target[key];
+        return key === 'realSize' ? undefined : typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const r = await grepper(noSize, 'lists')({ pattern: 'clean' });
+    expect(r.content).toBe('ok.ts:1: clean\nsrc/a.ts:1: clean a');
+    expect(r.data).toMatchObject({ files: 3, inProcess: 3 }); // .gitignore too
+  });
+
+  it('a file over MAX_TEXT_FILE_BYTES is skipped, and its lines do not stop the search early', async () => {
+    const many = Buffer.from('foo big\n'.repeat(50));
+    put('big/a-big.txt', Buffer.concat([many, Buffer.alloc(MAX_TEXT_FILE_BYTES, 0x61)]));
+    put('big/small.txt', 'foo small\n');
+    const view = await ws.open().view('s1', ws.root);
+    const r = await both(view, { pattern: 'foo', path: 'big', max_matches: 10 });
+    expect(r.lists).toBe(r.proc);
+    expect(r.lists).toBe('big/small.txt:1: foo small');
+  });
+
+  it('deny rules: nothing denied is shown, whatever the letter case', async () => {
+    put('secret/k.txt', 'foo DENIED1\n');
+    put('src/Secret/k.txt', 'foo DENIED2\n');
+    put('lib/x.pem', 'foo DENIED4\n');
+    put('lib/σ/k.txt', 'foo DENIED5\n');
+    put('lib/ok.txt', 'foo fine\n');
+    put('other/K/k.txt', 'foo DENIED6\n');
+    const view = await ws.open().view('s1', ws.root);
+    const denied = ['secret/**', 'src/secret/**', '**/*.pem', 'lib/Σ/**', 'other/k/**'].map((g) => ({
+      glob: g,
+      rule: g,
+    }));
+    const r = await both(restrictView(view, denied), { pattern: 'foo' });
+    expect(r.lists).toBe(r.proc);
+    expect(r.lists).not.toMatch(/DENIED/);
+    expect(r.lists).toContain('lib/ok.txt:1: foo fine');
+  });
+});

@@ -1,0 +1,71 @@
+// The walk grep, glob and list_dir share: .gitignore rules by name and by path, and walkBatches' runs
+// giving walk()'s order. Over the real layered view of a temp workspace.
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeWorkspace } from '../../shadow/test-support.js';
+import { walk, walkBatches } from './walk.js';
+
+let ws: ReturnType<typeof makeWorkspace> | null = null;
+afterEach(async () => {
+  await ws?.cleanup();
+  ws = null;
+});
+
+const tree = {
+  '.gitignore': 'dist/\n*.log\n!keep.log\n',
+  'a/dist/x.ts': 'x',
+  'a/dist.ts': 'x',
+  'a/b.log': 'x',
+  'a/keep.log': 'x',
+  'a/x.log/y.ts': 'x',
+  'b/dist': 'a file named dist',
+  'b/gen.ts': 'x',
+  'b/c/.gitignore': '/gen.ts\n',
+  'b/c/gen.ts': 'x',
+  'b/c/d/gen.ts': 'x',
+  'e/gen.ts': 'x',
+};
+
+describe('walk', () => {
+  it('applies rules by name at every depth and rules with a path only at their path (the per-name answers are not reused for those)', async () => {
+    ws = makeWorkspace(tree, { git: false });
+    const view = await ws.open().view('s1', ws.root);
+    const seen: Record<string, boolean> = {};
+    for await (const e of walk(view, '')) seen[e.path] = e.ignored;
+    expect(seen).toMatchObject({
+      'a/dist': true,
+      'a/dist.ts': false,
+      'a/b.log': true,
+      'a/keep.log': false,
+      'a/x.log': true,
+      'b/dist': false, // dist/ names folders only
+      'b/gen.ts': false,
+      'b/c/gen.ts': true,
+      'b/c/d/gen.ts': false,
+      'e/gen.ts': false,
+    });
+    expect(Object.keys(seen)).not.toContain('a/dist/x.ts'); // an ignored folder is not entered
+    expect(Object.keys(seen)).not.toContain('a/x.log/y.ts');
+  });
+
+  it('walkBatches: the same entries in the same order, each run ending at a folder it enters or at the end of a listing', async () => {
+    ws = makeWorkspace(tree, { git: false });
+    const view = await ws.open().view('s1', ws.root);
+    const flat: string[] = [];
+    for await (const e of walk(view, '')) flat.push(e.path);
+    const batches: string[][] = [];
+    for await (const b of walkBatches(view, '')) batches.push(b.map((e) => e.path));
+    expect(batches.flat()).toEqual(flat);
+    expect(batches).toEqual([
+      ['.gitignore', 'a'],
+      ['a/b.log', 'a/dist', 'a/dist.ts', 'a/keep.log', 'a/x.log'], // a/dist and a/x.log are ignored: not entered
+      ['b'],
+      ['b/c'],
+      ['b/c/.gitignore', 'b/c/d'],
+      ['b/c/d/gen.ts'],
+      ['b/c/gen.ts'],
+      ['b/dist', 'b/gen.ts'],
+      ['e'],
+      ['e/gen.ts'],
+    ]);
+  });
+});
