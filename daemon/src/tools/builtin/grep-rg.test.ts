@@ -8,7 +8,7 @@ import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { findRipgrep, nextChunk, rgPattern } from './grep-rg.js';
+import { findRipgrep, nextChunk, partEnd, rgPattern } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -298,3 +298,27 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describe("rg's argument parts", () => {
+  // 24,000 short paths then 1,500 of ~2,650 bytes: parts were once cut at the count the first paths gave, so a
+  // part of long paths reached ~18 MB of arguments and rg's spawn failed (E2BIG) on every grep of such a tree.
+  it('each part is sized by its own paths, in UTF-8 bytes, and every file lands in exactly one part, in order', () => {
+    const files = [
+      ...Array.from({ length: 24_000 }, (_, i) => ({ path: `a/f${String(i).padStart(6, '0')}${'s'.repeat(24)}.txt` })),
+      ...Array.from({ length: 1_500 }, (_, i) => ({ path: `b/${'é'.repeat(1_300)}/${i}` })),
+    ];
+    const budget = 256 * 1024;
+    const seen: string[] = [];
+    for (let at = 0; at < files.length;) {
+      const end = partEnd(files, at, budget);
+      expect(end).toBeGreaterThan(at);
+      const bytes = files.slice(at, end).reduce((n, f) => n + Buffer.byteLength(f.path) + 1 + 8, 0);
+      expect(bytes <= budget || end === at + 1).toBe(true);
+      seen.push(...files.slice(at, end).map((f) => f.path));
+      at = end;
+    }
+    expect(seen).toEqual(files.map((f) => f.path));
+    // A single path past the budget still runs, alone.
+    expect(partEnd([{ path: 'x'.repeat(300) }, { path: 'y' }], 0, 100)).toBe(1);
+  });
+});

@@ -135,6 +135,21 @@ export type RgSearchResult =
 const FIRST_CHUNK = 256;
 const MAX_CHUNK = 16_384;
 const MAX_ARG_BYTES = 256 * 1024;
+
+/**
+ * Where the rg run starting at `files[at]` ends: as many files as fit MAX_ARG_BYTES, counted as the kernel
+ * counts an argument (its UTF-8 bytes, the NUL, the argv pointer), at least one. Each part is sized by its own
+ * paths: a count taken from a chunk's first (short) paths once let a later part of long ones past the kernel's
+ * limit, and every grep of that tree failed with E2BIG.
+ */
+export function partEnd(files: readonly { path: string }[], at: number, budget = MAX_ARG_BYTES): number {
+  let end = at;
+  for (let bytes = 0; end < files.length; end++) {
+    bytes += Buffer.byteLength(files[end].path, 'utf8') + 1 + 8;
+    if (bytes > budget && end > at) break;
+  }
+  return end;
+}
 const MARGIN = 1.25;
 
 /** Where a search stands between rg runs. */
@@ -187,12 +202,9 @@ export function searchWithRg(o: RgSearchOptions): {
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
       last = chunk.length;
-      let bytes = 0;
-      let n = 0;
-      while (n < chunk.length && bytes < MAX_ARG_BYTES) bytes += chunk[n++].path.length + 1;
-      // A chunk longer than the argument budget runs in parts, in order.
+      // A chunk longer than the argument budget runs in parts, in order, each sized by its own paths.
       for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
-        const part = chunk.slice(at, at + Math.max(1, n));
+        const part = chunk.slice(at, partEnd(chunk, at));
         const r = await runRg(o, part, o.max + 1 - found);
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };

@@ -2,7 +2,7 @@
 // giving walk()'s order. Over the real layered view of a temp workspace.
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
-import { walk, walkBatches } from './walk.js';
+import { byNameOnly, walk, walkBatches } from './walk.js';
 
 let ws: ReturnType<typeof makeWorkspace> | null = null;
 afterEach(async () => {
@@ -45,6 +45,26 @@ describe('walk', () => {
     });
     expect(Object.keys(seen)).not.toContain('a/dist/x.ts'); // an ignored folder is not entered
     expect(Object.keys(seen)).not.toContain('a/x.log/y.ts');
+  });
+
+  it('a rule with a slash before trailing tabs or no-break spaces is a path rule: git trims only spaces', async () => {
+    for (const ws2 of ['\t', '\u00a0', '\u3000']) {
+      ws = makeWorkspace(
+        { '.gitignore': `foo/${ws2}\n`, [`a/${ws2}`]: 'shown', [`foo/${ws2}`]: 'ignored', 'foo/ok': 'x' },
+        { git: false },
+      );
+      const view = await ws.open().view('s1', ws.root);
+      const seen: Record<string, boolean> = {};
+      for await (const e of walk(view, '')) seen[e.path] = e.ignored;
+      // The answer for `a/<ws>` (met first) must not be reused for `foo/<ws>`.
+      expect(seen[`a/${ws2}`]).toBe(false);
+      expect(seen[`foo/${ws2}`]).toBe(true);
+      expect(seen['foo/ok']).toBe(false);
+      await ws.cleanup();
+      ws = null;
+    }
+    expect(byNameOnly('foo/  \n')).toBe(true); // trailing spaces trimmed: the folder foo, by name
+    expect(byNameOnly('foo/\t\n')).toBe(false);
   });
 
   it('walkBatches: the same entries in the same order, each run ending at a folder it enters or at the end of a listing', async () => {

@@ -133,11 +133,16 @@ async function loadIgnore(view: WorkspaceView, dir: string, into: Matcher[]): Pr
   into.push({ base: dir, ig: ignore().add(text), byName: byNameOnly(text) ? new Map() : null });
 }
 
-/** True when no rule of a .gitignore holds a `/` other than trailing ones (each matches an entry by its name alone). */
-function byNameOnly(text: string): boolean {
+/**
+ * True when no rule of a .gitignore holds a `/` other than trailing ones (each matches an entry by its name
+ * alone). Git (and the `ignore` package) trims only trailing spaces, so only spaces are dropped before the
+ * trailing slashes: `foo/<TAB>` or `foo/<NBSP>` is a path rule, and taking it for a name rule once let the answer
+ * cached for `a/<TAB>` show the ignored `foo/<TAB>`.
+ */
+export function byNameOnly(text: string): boolean {
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '' || line.startsWith('#')) continue;
-    if (line.replace(/[/\s]+$/, '').includes('/')) return false;
+    if (line.replace(/ +$/, '').replace(/\/+$/, '').includes('/')) return false;
   }
   return true;
 }
