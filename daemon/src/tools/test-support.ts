@@ -3,7 +3,9 @@ import type { AuditEntryInput, AuditSink } from '../audit/sink.js';
 import type { PermissionOutcome, PermissionQuestion } from '../sessions/index.js';
 import type { WorkspaceView } from '../shadow/view.js';
 import type { Logger } from '../state/index.js';
+import type { AnyTool } from './define.js';
 import type { PolicyDecision, PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
+import { createToolRuntime } from './runtime.js';
 
 /** A policy that answers with a fixed decision (or a function of the query) and records grants. */
 export function fakePolicy(
@@ -60,4 +62,18 @@ export function sessionContext(
     view: async () => view,
   };
   return { ctx, questions };
+}
+
+/** Calls `tool` over `view` through a runtime whose policy allows everything (input checks and audit as in use). */
+export function toolCaller(tool: AnyTool, view: WorkspaceView) {
+  const runtime = createToolRuntime({
+    tools: [tool],
+    policy: fakePolicy().policy,
+    audit: memoryAudit(),
+    logger: memoryLogger(),
+  });
+  const agent = runtime.forSession(sessionContext(view).ctx);
+  let n = 0;
+  return (input: unknown, signal = new AbortController().signal) =>
+    agent.call({ turnId: 't', callId: `c${++n}`, name: tool.name, input, signal });
 }

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
 import type { WorkspaceView } from '../../shadow/index.js';
-import { createToolRuntime, type Tool } from '../index.js';
+import type { Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
-import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
+import { toolCaller } from '../test-support.js';
 import { createGrepTool } from './grep.js';
 import { findRipgrep } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
@@ -21,17 +21,7 @@ let ws: ReturnType<typeof makeWorkspace>;
 let workers: GrepWorkers;
 
 function grepper(view: WorkspaceView, mode: 'lists' | 'proc') {
-  const tool = createGrepTool({ workers, rg: mode === 'proc' ? null : rg }) as Tool;
-  const runtime = createToolRuntime({
-    tools: [tool],
-    policy: fakePolicy().policy,
-    audit: memoryAudit(),
-    logger: memoryLogger(),
-  });
-  const agent = runtime.forSession(sessionContext(view).ctx);
-  let n = 0;
-  return (input: Record<string, unknown>) =>
-    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal: new AbortController().signal });
+  return toolCaller(createGrepTool({ workers, rg: mode === 'proc' ? null : rg }) as Tool, view);
 }
 
 /** The output of both modes (the in-process hint about rg's absence left out). */

@@ -6,7 +6,7 @@ import { makeWorkspace } from '../../shadow/test-support.js';
 import type { WorkspaceView } from '../../shadow/index.js';
 import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
-import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
+import { fakePolicy, memoryAudit, memoryLogger, sessionContext, toolCaller } from '../test-support.js';
 import { createGrepTool } from './grep.js';
 import { findRipgrep, nextChunk, partEnd, rgPattern } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
@@ -28,17 +28,7 @@ const files: Record<string, string> = {
 
 /** A grep call over `view`, with rg (`withRg`) or in process only. */
 function grepper(view: WorkspaceView, withRg: boolean) {
-  const tool = createGrepTool({ workers, rg: withRg ? rg : null }) as Tool;
-  const runtime = createToolRuntime({
-    tools: [tool],
-    policy: fakePolicy().policy,
-    audit: memoryAudit(),
-    logger: memoryLogger(),
-  });
-  const agent = runtime.forSession(sessionContext(view).ctx);
-  let n = 0;
-  return (input: Record<string, unknown>) =>
-    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal: new AbortController().signal });
+  return toolCaller(createGrepTool({ workers, rg: withRg ? rg : null }) as Tool, view);
 }
 
 beforeEach(() => {

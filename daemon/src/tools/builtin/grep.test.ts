@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../errors.js';
 import { createOverlayView } from '../../wasi/test-support.js';
-import { createToolRuntime, type Tool } from '../index.js';
-import { fakePolicy, memoryAudit, memoryLogger, sessionContext } from '../test-support.js';
+import type { Tool } from '../index.js';
+import { toolCaller } from '../test-support.js';
 import { createGrepTool, type GrepToolOptions } from './grep.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
@@ -29,17 +29,7 @@ let workers: GrepWorkers;
 const put = (rel: string, content: string) => writeFileSync(join(root, rel), content);
 const setup = (options: GrepToolOptions = {}) => {
   const tool = createGrepTool({ workers, ...options }) as Tool;
-  const runtime = createToolRuntime({
-    tools: [tool],
-    policy: fakePolicy().policy,
-    audit: memoryAudit(),
-    logger: memoryLogger(),
-  });
-  const agent = runtime.forSession(sessionContext(view).ctx);
-  let n = 0;
-  const call = (input: unknown, signal = new AbortController().signal) =>
-    agent.call({ turnId: 't', callId: `c${++n}`, name: 'grep', input, signal });
-  return { tool, call };
+  return { tool, call: toolCaller(tool, view) };
 };
 // Awaits a condition (no deadline of its own: one that never holds fails by the test's timeout).
 const waitFor = async (cond: () => boolean) => {
