@@ -1,5 +1,6 @@
 // Test helpers: fake policy and audit ports, a silent logger, and a session context over a view.
 import type { AuditEntryInput, AuditSink } from '../audit/sink.js';
+import type { ToolCallOutcome } from '../agent/index.js';
 import type { PermissionOutcome, PermissionQuestion } from '../sessions/index.js';
 import type { WorkspaceView } from '../shadow/view.js';
 import type { Logger } from '../state/index.js';
@@ -65,7 +66,10 @@ export function sessionContext(
 }
 
 /** Calls `tool` over `view` through a runtime whose policy allows everything (input checks and audit as in use). */
-export function toolCaller(tool: AnyTool, view: WorkspaceView) {
+export function toolCaller(
+  tool: AnyTool,
+  view: WorkspaceView,
+): (input: unknown, signal?: AbortSignal) => Promise<ToolCallOutcome> {
   const runtime = createToolRuntime({
     tools: [tool],
     policy: fakePolicy().policy,
@@ -74,6 +78,6 @@ export function toolCaller(tool: AnyTool, view: WorkspaceView) {
   });
   const agent = runtime.forSession(sessionContext(view).ctx);
   let n = 0;
-  return (input: unknown, signal = new AbortController().signal) =>
+  return (input, signal = new AbortController().signal) =>
     agent.call({ turnId: 't', callId: `c${++n}`, name: tool.name, input, signal });
 }
