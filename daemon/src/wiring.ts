@@ -139,9 +139,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     ...(config.python
       ? { limits: Object.fromEntries(Object.entries(config.python).filter(([, v]) => v !== undefined)) }
       : {}),
+    // Checked as every load is, python.wasm itself read and hashed by the worker that compiles it.
     loadBundle: async () => {
-      const b = await bundles.load('python');
-      return { filesDir: b.filesDir, moduleBytes: b.entry.bytes, moduleSha256: b.entry.sha256 };
+      const b = await bundles.locate('python');
+      return { filesDir: b.filesDir, module: { path: b.entry.path, sha256: b.entry.sha256, size: b.entry.size } };
     },
     netFetch: guestFetch('python'),
   });

@@ -71,19 +71,35 @@ export async function loadManifest(
 }
 
 /**
- * The cheap check on every load: the manifest as loadManifest checks it, every file matches its size and hash
- * (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
+ * Every file of a checked manifest matches its size and hash (re-hashed only when its stat changed); entry bytes
+ * are hashed as they are read, or, with `readEntries` false, only found a regular file of their size: whoever
+ * reads them then checks their hash (see locateBundle).
  */
-export async function loadBundle(
+async function checkFiles(
   store: BundleStore,
   manifestSha256: string,
-  authority: Authority,
-  expected: { name: string; version: string },
-): Promise<LoadedBundle> {
-  const dir = store.entryDir(manifestSha256);
-  const filesDir = join(dir, 'files');
-  const manifest = await loadManifest(store, manifestSha256, authority, expected);
+  manifest: Manifest,
+  filesDir: string,
+  readEntries: boolean,
+): Promise<void> {
   const entryPaths = new Set(manifest.entries.map((e) => e.path));
+  const checkFile = async (f: ManifestFile): Promise<void> => {
+    const p = join(filesDir, f.path);
+    const st = await lstat(p).catch(() => null);
+    if (!st?.isFile())
+      throw refuse(
+        st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch',
+        `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`,
+        { path: f.path },
+      );
+    const entry = entryPaths.has(f.path);
+    const h = entry && !readEntries ? { size: st.size, sha256: f.sha256 } : await store.hashFile(p, entry);
+    if (h.size !== f.size || h.sha256 !== f.sha256)
+      throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, {
+        path: f.path,
+        manifestSha256,
+      });
+  };
   // Files checked a few at a time (the entry's read and hash overlaps the others' stats; one by one they were
   // ~14 turns of a main thread that is busy right after start), the first failure in manifest order reported.
   // Eight lanes bound what is read at once: a file whose stat changed is read whole to be hashed.
@@ -97,25 +113,70 @@ export async function loadBundle(
       );
     }
   };
-  const checkFile = async (f: ManifestFile): Promise<void> => {
-    const p = join(filesDir, f.path);
-    const st = await lstat(p).catch(() => null);
-    if (!st?.isFile())
-      throw refuse(
-        st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch',
-        `store entry ${manifestSha256.slice(0, 12)}: ${f.path} is missing or not a regular file`,
-        { path: f.path },
-      );
-    const h = await store.hashFile(p, entryPaths.has(f.path));
-    if (h.size !== f.size || h.sha256 !== f.sha256)
-      throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, {
-        path: f.path,
-        manifestSha256,
-      });
-  };
   await Promise.all(Array.from({ length: Math.min(8, manifest.files.length) }, lane));
   const failed = failures.find((e) => e !== undefined);
   if (failed !== undefined) throw failed;
+}
+
+/** A bundle's default entry, not read: its file and the hash and size its signed manifest gives it. */
+export interface LocatedEntry {
+  name: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** A checked bundle whose default entry is left for its reader to read and check (a worker thread, for python). */
+export interface LocatedBundle {
+  name: string;
+  version: string;
+  manifestSha256: string;
+  filesDir: string;
+  manifest: Manifest;
+  entry: LocatedEntry;
+}
+
+/**
+ * The check of loadBundle without reading the default entry: its reader must hash what it reads and refuse
+ * bytes whose SHA-256 or size differ from `entry` (the code executed is still always the signed code).
+ */
+export async function locateBundle(
+  store: BundleStore,
+  manifestSha256: string,
+  authority: Authority,
+  expected: { name: string; version: string },
+): Promise<LocatedBundle> {
+  const filesDir = join(store.entryDir(manifestSha256), 'files');
+  const manifest = await loadManifest(store, manifestSha256, authority, expected);
+  await checkFiles(store, manifestSha256, manifest, filesDir, false);
+  const e = manifest.entries[0];
+  const f = manifest.files.find((x) => x.path === e.path);
+  if (!f)
+    throw refuse('not_in_index', `bundle ${manifest.name}: entry ${e.path} is not one of its files`, { entry: e.name });
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    manifestSha256,
+    filesDir,
+    manifest,
+    entry: { name: e.name, path: join(filesDir, e.path), sha256: f.sha256, size: f.size },
+  };
+}
+
+/**
+ * The cheap check on every load: the manifest as loadManifest checks it, every file matches its size and hash
+ * (re-hashed only when its stat changed), and entry bytes are hashed as they are read.
+ */
+export async function loadBundle(
+  store: BundleStore,
+  manifestSha256: string,
+  authority: Authority,
+  expected: { name: string; version: string },
+): Promise<LoadedBundle> {
+  const dir = store.entryDir(manifestSha256);
+  const filesDir = join(dir, 'files');
+  const manifest = await loadManifest(store, manifestSha256, authority, expected);
+  await checkFiles(store, manifestSha256, manifest, filesDir, true);
   async function readEntry(name: string): Promise<LoadedEntry> {
     const e = manifest.entries.find((x) => x.name === name);
     if (!e) throw refuse('not_in_index', `bundle ${manifest.name} has no entry ${name}`, { entry: name });

@@ -5,7 +5,7 @@ import { parseIndex } from './channel-index.js';
 import { createContext, type BundleServiceOptions } from './context.js';
 import { createInstaller, newest, type BundleSummary, type ProgressSink } from './install.js';
 import { list, verifyPath, type VerifyPathResult } from './inspect.js';
-import { loadBundle, loadManifest, type LoadedBundle } from './load.js';
+import { loadBundle, loadManifest, locateBundle, type LoadedBundle, type LocatedBundle } from './load.js';
 import type { Manifest } from './manifest.js';
 import { serveMirror, type MirrorHandler } from './mirror-server.js';
 import { dirSource, sourceFor, type MirrorSource } from './sources.js';
@@ -33,6 +33,11 @@ export interface BundleService {
   ): Promise<BundleSummary>;
   /** What a runner needs, after the cheap check; installs from the first-use sources (see install) when missing. */
   load(name: string, version?: string): Promise<LoadedBundle>;
+  /**
+   * As load, without reading the default entry: its reader hashes what it reads against `entry` (python's
+   * worker thread, which compiles CPython off the main thread).
+   */
+  locate(name: string, version?: string): Promise<LocatedBundle>;
   /**
    * An installed bundle's signed manifest, found (and installed when missing) as load finds it, checked as load
    * checks it, without reading its files: what its tools are. Running one goes through load.
@@ -148,6 +153,11 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     return loadBundle(store, r.manifestSha256, r.authority, r.expected);
   }
 
+  async function locate(name: string, version?: string): Promise<LocatedBundle> {
+    const r = await resolveInstalled(name, version);
+    return locateBundle(store, r.manifestSha256, r.authority, r.expected);
+  }
+
   async function manifest(name: string, version?: string): Promise<Manifest> {
     const r = await resolveInstalled(name, version);
     return loadManifest(store, r.manifestSha256, r.authority, r.expected);
@@ -168,6 +178,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     verifyPath: (p) => verifyPath(ctx, p),
     install,
     load,
+    locate,
     manifest,
     trustKey,
     serveMirror: (dir) => serveMirror(dir ?? localOutputDir),

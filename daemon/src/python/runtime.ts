@@ -2,9 +2,8 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import {
-  importMemory,
-  limitMemoryPages,
   pagesFor,
+  rewriteRefusal,
   runInprocess,
   WorkerPool,
   type MemoryLimits,
@@ -39,9 +38,6 @@ export type WarmOutcome = 'primed' | 'skipped' | 'taken_over';
 
 /** Runs a worker may serve before it is replaced (each run is still a new instance with new file systems). */
 const MAX_RUNS_PER_WORKER = 100;
-
-/** Node's WebAssembly global (the daemon's TS lib has no DOM types); a compiled module is opaque here. */
-const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object> } }).WebAssembly;
 
 interface Prepared {
   key: string;
@@ -176,16 +172,22 @@ export class PythonSandbox {
     this.prepared ??= (async () => {
       const b = await this.loadBundle();
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
-      // CPython's memory, capped, becomes an import: the pooled worker hands one memory, zeroed, from call to call.
-      const imported = importMemory(b.moduleBytes, maxPages);
-      const memory = imported?.memory;
-      const [module, stdlib] = await Promise.all([
-        wasmApi.compile(imported?.bytes ?? limitMemoryPages(b.moduleBytes, maxPages)),
+      // Read, checked against the manifest's hash, rewritten (its memory capped and made an import, so the pooled
+      // worker hands one memory, zeroed, from call to call) and compiled in the pooled worker, off this thread.
+      const [compiled, stdlib] = await Promise.all([
+        this.pool.compile({ ...b.module, maxPages }),
         loadStdlib(b.filesDir),
       ]);
+      if (!compiled.ok) {
+        if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
+        throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {
+          path: b.module.path,
+        });
+      }
+      const { module, memory } = compiled;
       // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
-      this.pool.prepareAhead(module, `${b.moduleSha256}:${maxPages}`, memory);
-      return { key: b.moduleSha256, module, maxPages, memory, stdlib };
+      this.pool.prepareAhead(module, `${b.module.sha256}:${maxPages}`, memory);
+      return { key: b.module.sha256, module, maxPages, memory, stdlib };
     })();
     this.prepared.catch(() => {
       this.prepared = null;

@@ -28,8 +28,9 @@ export function findBuiltPythonBundle(): string | null {
 
 /** Loads a bundle files folder for createPython({ loadBundle }). */
 export async function loadBundleDir(filesDir: string): Promise<PythonBundleFiles> {
-  const moduleBytes = await readFile(join(filesDir, 'python.wasm'));
-  return { filesDir, moduleBytes, moduleSha256: createHash('sha256').update(moduleBytes).digest('hex') };
+  const path = join(filesDir, 'python.wasm');
+  const bytes = await readFile(path);
+  return { filesDir, module: { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length } };
 }
 
 /** A WorkspaceView over `root` whose writes land in `layer` (path -> bytes, null = deleted). */

@@ -47,9 +47,11 @@ export type PythonNetFetch = GuestFetch;
 export interface PythonBundleFiles {
   /** Folder that becomes /usr/local in the guest (read-only). */
   filesDir: string;
-  /** The module bytes (already verified by the bundle loader) and their SHA-256 (cache key). */
-  moduleBytes: Uint8Array;
-  moduleSha256: string;
+  /**
+   * python.wasm, not read yet: its file and the SHA-256 and size its signed manifest gives it. A worker thread
+   * reads it, refuses bytes that differ, and compiles what it hashed (wasi/worker/compile.ts).
+   */
+  module: { path: string; sha256: string; size: number };
 }
 
 /** Per-call context: the session's shadow view (the guest's /workspace). */

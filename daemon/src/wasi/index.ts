@@ -29,12 +29,12 @@ export { createManifestTools } from './bundle-tools.js';
 export { createRunWasmTool, RunWasmInput, type RunWasmDeps } from './run-wasm-tool.js';
 export { createBundleAdapter } from './bundle-adapter.js';
 // Building blocks for capabilities that drive their own runs (the python tool): the in-process
-// runner with its lazy /workspace bridge, the worker pool, the memory cap rewrite and the rewrite
-// that makes a module import its memory (so a reused worker can reuse it).
+// runner with its lazy /workspace bridge, the worker pool (which also compiles a module file off the
+// main thread, its memory capped and made an import so a reused worker can reuse it), and the typed
+// error of a module that rewrite refuses.
 export { runInprocess, type InprocessDeps } from './inprocess-runner.js';
 export { WorkerPool } from './worker-pool.js';
-export { limitMemoryPages } from './memory-limit.js';
-export { importMemory } from './memory-import.js';
-export type { MemoryLimits } from './worker/protocol.js';
+export { rewriteRefusal } from './rewrite-error.js';
+export type { CompileReply, MemoryLimits } from './worker/protocol.js';
 export { pagesFor } from './module-cache.js';
 export { workerEntry } from './worker-pool.js';

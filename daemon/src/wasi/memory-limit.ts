@@ -1,5 +1,3 @@
-import { ErrorCodes, ShadowboxError } from '../errors.js';
-
 // Worker resourceLimits do not bound wasm memory; the module's declared memory maximum does.
 // So the module is rewritten before compiling: every memory it defines or imports gets
 // max = min(declared max, limit), and memory.grow past it fails inside the guest.
@@ -30,9 +28,25 @@ export function leb(n: number): number[] {
   return out;
 }
 
+/**
+ * A module the rewrite refuses, as plain data: this file and memory-import.ts also run in the sandbox worker
+ * (which compiles python off the main thread) and do not load the protocol there. `typedRewriteError`
+ * (rewrite-error.ts) makes it the ShadowboxError the daemon reports.
+ */
+export class WasmRewriteError extends Error {
+  constructor(
+    readonly reason: 'invalid_module' | 'memory_limit',
+    message: string,
+    readonly details: Record<string, number> = {},
+  ) {
+    super(message);
+    this.name = 'WasmRewriteError';
+  }
+}
+
 /** The error for bytes that are not a (supported) WebAssembly module. */
-export function notWasm(msg: string): ShadowboxError {
-  return new ShadowboxError(ErrorCodes.WasiFailed, 'invalid_module', `not a valid WebAssembly module: ${msg}`);
+export function notWasm(msg: string): WasmRewriteError {
+  return new WasmRewriteError('invalid_module', `not a valid WebAssembly module: ${msg}`);
 }
 
 /** Rewrites one `limits` structure at pos; returns [new bytes, end position in input]. */
@@ -48,8 +62,7 @@ export function capLimits(b: Uint8Array, pos: number, maxPages: number): [number
     max = Math.min(declared, maxPages);
   }
   if (min > max) {
-    throw new ShadowboxError(
-      ErrorCodes.WasiLimitExceeded,
+    throw new WasmRewriteError(
       'memory_limit',
       `the module needs ${min} pages at start, more than the ${maxPages}-page limit`,
       { minPages: min, maxPages },

@@ -2,6 +2,7 @@ import { sha256Hex } from '../canonical.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { importMemory } from './memory-import.js';
 import { limitMemoryPages } from './memory-limit.js';
+import { rewriting } from './rewrite-error.js';
 import type { WasiModuleSource } from './types.js';
 import type { MemoryLimits } from './worker/protocol.js';
 
@@ -55,8 +56,8 @@ export class ModuleCache {
             { sha256 },
           );
         }
-        const imported = importMemory(bytes, maxPages);
-        const module = await wasmApi.compile(imported?.bytes ?? limitMemoryPages(bytes, maxPages));
+        const imported = rewriting(() => importMemory(bytes, maxPages));
+        const module = await wasmApi.compile(imported?.bytes ?? rewriting(() => limitMemoryPages(bytes, maxPages)));
         return imported ? { module, memory: imported.memory } : { module };
       })();
       this.compiled.set(key, p);

@@ -6,6 +6,7 @@ import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import { TRUNCATION_MARKER } from './inprocess-runner.js';
 import { limitMemoryPages } from './memory-limit.js';
+import { rewriting } from './rewrite-error.js';
 import { pagesFor, sha256Hex } from './module-cache.js';
 import type { WasiRunRequest, WasiRunResult } from './types.js';
 
@@ -113,7 +114,7 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
       'the loaded module does not match its content hash',
     );
   }
-  const capped = limitMemoryPages(bytes, pagesFor(req.limits.memoryBytes));
+  const capped = rewriting(() => limitMemoryPages(bytes, pagesFor(req.limits.memoryBytes)));
   const work = await mkdtemp(join(tmpdir(), 'shadowbox-wasmtime-'));
   try {
     const modulePath = join(work, 'module.wasm');

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { MemoryLimits, Prepare } from './worker/protocol.js';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Compile, CompileReply, MemoryLimits, Prepare } from './worker/protocol.js';
 
 /**
  * The compiled worker entry: beside this file in dist/; when this file runs from src/ (vitest runs
@@ -65,6 +65,32 @@ export class WorkerPool {
   prepareAhead(module: object, moduleKey: string, memory?: MemoryLimits): void {
     this.ahead = { type: 'prepare', module, moduleKey, ...(memory ? { memory } : {}) };
     for (const s of this.ready) s.worker.postMessage(this.ahead);
+  }
+
+  /**
+   * Reads, checks and compiles a module file in a worker (worker/compile.ts): a waiting one, which goes on
+   * waiting for its job (a job posted meanwhile runs after), or a one-off worker when every worker is out.
+   * Rejects only when the worker stops first; a refused file or module is a CompileReply.
+   */
+  compile(req: Omit<Compile, 'type' | 'port'>): Promise<CompileReply> {
+    this.fill();
+    let slot = this.ready.find((s) => !s.exited);
+    const oneOff = slot === undefined;
+    slot ??= this.spawn();
+    const worker = slot.worker;
+    const { port1, port2 } = new MessageChannel();
+    return new Promise<CompileReply>((resolve, reject) => {
+      // The worker's side of the channel closes when its thread stops: no reply is coming then.
+      port1.once('close', () => reject(new Error('the sandbox worker stopped before the module was compiled')));
+      port1.once('message', (r: CompileReply) => {
+        port1.removeAllListeners('close');
+        port1.close();
+        resolve(r);
+      });
+      worker.postMessage({ type: 'compile', ...req, port: port2 } satisfies Compile, [port2]);
+    }).finally(() => {
+      if (oneOff) void worker.terminate().catch(() => undefined);
+    });
   }
 
   /** Spawns workers up to the pool size (counting those out on a run that will come back). */

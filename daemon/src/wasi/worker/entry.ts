@@ -10,6 +10,7 @@ import { FsContext, type HostClock } from '../host/memfs.js';
 import { wasm, type WasmInstance } from '../host/wasm-api.js';
 import { createWasiHost } from '../host/wasi-host.js';
 import { collectChanges } from './changes.js';
+import { compileFile } from './compile.js';
 import {
   MEMORY_IMPORT,
   OUTPUT_HEADER,
@@ -17,6 +18,7 @@ import {
   type BridgeCall,
   type BridgeReply,
   type Change,
+  type Compile,
   type Job,
   type MemoryLimits,
   type Prepare,
@@ -230,7 +232,12 @@ const warmed = runJob(
   () => undefined,
 ).catch(() => undefined);
 
-parentPort?.on('message', (m: Job | Prepare) => {
-  if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey, m.memory));
+parentPort?.on('message', (m: Job | Prepare | Compile) => {
+  if (m.type === 'compile')
+    void compileFile(m).then((r) => {
+      m.port.postMessage(r);
+      m.port.close();
+    });
+  else if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey, m.memory));
   else void warmed.then(() => runJob(m, (msg) => parentPort!.postMessage(msg)));
 });

@@ -61,6 +61,29 @@ export interface Prepare {
   memory?: MemoryLimits;
 }
 
+/**
+ * Read a module file, check it against the hash and size its signed manifest gives, rewrite its memory (capped,
+ * made an import where it can be) and compile it, off the main thread. The reply (CompileReply) comes on `port`.
+ */
+export interface Compile {
+  type: 'compile';
+  path: string;
+  sha256: string;
+  size: number;
+  maxPages: number;
+  port: MessagePort;
+}
+
+/** A compiled module, or why there is none (bytes that differ from the manifest's are never compiled). */
+export type CompileReply =
+  | { ok: true; module: object; memory?: MemoryLimits }
+  | {
+      ok: false;
+      reason: 'file_mismatch' | 'invalid_module' | 'memory_limit';
+      message: string;
+      details?: Record<string, number>;
+    };
+
 /** One entry of a view listing. */
 export interface ListedEntry {
   name: string;

@@ -1,0 +1,108 @@
+// WorkerPool.compile: a module file read, checked against its manifest's hash and size, rewritten and compiled in a
+// sandbox worker (python's path off the main thread). Bytes that differ from the expected ones are never compiled.
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../errors.js';
+import { runInprocess } from './inprocess-runner.js';
+import { rewriteRefusal } from './rewrite-error.js';
+import { fixture } from './test-support.js';
+import { WorkerPool } from './worker-pool.js';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const LIMITS = { wallMs: 60_000, memoryBytes: 64 * 1024 * 1024, stdoutBytes: 1 << 16, stderrBytes: 1 << 16 };
+
+describe('WorkerPool.compile', () => {
+  let dir = '';
+  let probe: Uint8Array;
+  let file = '';
+  let pool: WorkerPool;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sb-wcompile-'));
+    probe = await fixture('probe');
+    file = join(dir, 'probe.wasm');
+    await writeFile(file, probe);
+  });
+  afterEach(async () => {
+    await pool.close();
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const expected = () => ({ path: file, sha256: sha256(probe), size: probe.length, maxPages: 40 });
+
+  it('compiles the checked file with its memory made an import, and the module runs in the pool', async () => {
+    pool = new WorkerPool(1, 10);
+    const r = await pool.compile(expected());
+    if (!r.ok) throw new Error(r.message);
+    expect(r.memory).toMatchObject({ maximum: 40 });
+    const out = await runInprocess(
+      {
+        module: { sha256: 'probe', load: () => Promise.reject(new Error('unused: given compiled')) },
+        mounts: { tmp: true },
+        argv: ['probe', 'echo', 'compiled in a worker'],
+        limits: LIMITS,
+      },
+      { pool, module: r.module, maxPages: 40, ...(r.memory ? { memory: r.memory } : {}), fetch: null },
+    );
+    expect(out.exitCode).toBe(0);
+    expect(Buffer.from(out.stdout).toString()).toContain('compiled in a worker');
+    // The worker that compiled stays in the pool for the run (no second worker was spawned for it).
+    expect(pool.readyCount).toBe(1);
+  });
+
+  it('refuses bytes whose hash or size differ from the expected ones, a symlink and a folder', async () => {
+    pool = new WorkerPool(1, 10);
+    const flipped = Uint8Array.from(probe);
+    flipped[flipped.length - 1] ^= 1;
+    const changed = join(dir, 'changed.wasm');
+    await writeFile(changed, flipped);
+    const grown = join(dir, 'grown.wasm');
+    await writeFile(grown, Buffer.concat([probe, Buffer.from([0])]));
+    const link = join(dir, 'link.wasm');
+    await symlink(file, link);
+    const folder = join(dir, 'folder.wasm');
+    await mkdir(folder);
+    for (const path of [changed, grown, link, folder, join(dir, 'missing.wasm')]) {
+      expect(await pool.compile({ ...expected(), path })).toMatchObject({ ok: false, reason: 'file_mismatch' });
+    }
+    // The expected size is the file's, the hash is not: refused too.
+    expect(await pool.compile({ ...expected(), sha256: sha256(flipped) })).toMatchObject({
+      ok: false,
+      reason: 'file_mismatch',
+    });
+  });
+
+  it('answers a module the rewrite or V8 refuses with the reason the daemon reports', async () => {
+    pool = new WorkerPool(1, 10);
+    const notWasm = join(dir, 'not.wasm');
+    const text = Buffer.from('hello world, not a module');
+    await writeFile(notWasm, text);
+    const r = await pool.compile({ path: notWasm, sha256: sha256(text), size: text.length, maxPages: 40 });
+    expect(r).toMatchObject({ ok: false, reason: 'invalid_module' });
+    // The probe needs more pages at start than a 1-page cap allows.
+    const tight = await pool.compile({ ...expected(), maxPages: 1 });
+    expect(tight).toMatchObject({ ok: false, reason: 'memory_limit' });
+    if (tight.ok) throw new Error('unreachable');
+    expect(rewriteRefusal({ ...tight, reason: 'memory_limit' })).toMatchObject({
+      code: ErrorCodes.WasiLimitExceeded,
+      data: { reason: 'memory_limit' },
+    });
+  });
+
+  it('rejects when the worker stops before it answers', async () => {
+    pool = new WorkerPool(1, 10);
+    const pending = pool.compile(expected());
+    await pool.close();
+    await expect(pending).rejects.toThrow(/stopped before the module was compiled/);
+  });
+
+  it('uses a one-off worker when every pooled worker is out on a run', async () => {
+    pool = new WorkerPool(0, 1);
+    const r = await pool.compile(expected());
+    expect(r.ok).toBe(true);
+    expect(pool.readyCount).toBe(0);
+  });
+});
