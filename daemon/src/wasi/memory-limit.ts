@@ -30,8 +30,8 @@ export function leb(n: number): number[] {
 
 /**
  * A module the rewrite refuses, as plain data: this file and memory-import.ts also run in the sandbox worker
- * (which compiles python off the main thread) and do not load the protocol there. `typedRewriteError`
- * (rewrite-error.ts) makes it the ShadowboxError the daemon reports.
+ * (which compiles python off the main thread) and do not load the protocol there. `rewriteRefusal` and
+ * `rewriting` (rewrite-error.ts) make it the ShadowboxError the daemon reports.
  */
 export class WasmRewriteError extends Error {
   constructor(

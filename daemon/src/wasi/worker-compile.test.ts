@@ -1,5 +1,6 @@
 // WorkerPool.compile: a module file read, checked against its manifest's hash and size, rewritten and compiled in a
 // sandbox worker (python's path off the main thread). Bytes that differ from the expected ones are never compiled.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,7 @@ describe('WorkerPool.compile', () => {
     expect(pool.readyCount).toBe(1);
   });
 
-  it('refuses bytes whose hash or size differ from the expected ones, a symlink and a folder', async () => {
+  it('refuses bytes whose hash or size differ from the expected ones, a symlink, a folder and a FIFO', async () => {
     pool = new WorkerPool(1, 10);
     const flipped = Uint8Array.from(probe);
     flipped[flipped.length - 1] ^= 1;
@@ -65,7 +66,10 @@ describe('WorkerPool.compile', () => {
     await symlink(file, link);
     const folder = join(dir, 'folder.wasm');
     await mkdir(folder);
-    for (const path of [changed, grown, link, folder, join(dir, 'missing.wasm')]) {
+    // Opened without blocking: a FIFO with no writer would hang a plain open (and python's warm-up with it).
+    const fifo = join(dir, 'fifo.wasm');
+    execFileSync('mkfifo', [fifo]);
+    for (const path of [changed, grown, link, folder, fifo, join(dir, 'missing.wasm')]) {
       expect(await pool.compile({ ...expected(), path })).toMatchObject({ ok: false, reason: 'file_mismatch' });
     }
     // The expected size is the file's, the hash is not: refused too.

@@ -10,10 +10,11 @@ import type { Compile, CompileReply } from './protocol.js';
 
 /**
  * The file's bytes, at most `size` + 1 of them (one more shows a file that grew): opened without following a
- * symlink, and only when it is a regular file.
+ * symlink and without blocking (a FIFO swapped in would otherwise hang the open), read only when it is a
+ * regular file.
  */
 function readRegular(path: string, size: number): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
     const buf = Buffer.allocUnsafe(size + 1);
