@@ -25,6 +25,11 @@ const clientOutfile = path.join(outdir, 'client.cjs');
 const acpOutfile = path.join(outdir, 'acp.cjs');
 // The bin's loader (cli/compile-cache.ts) as CommonJS: the bin is CommonJS and loads no ES module first.
 const loaderOutfile = path.join(outdir, 'loader.cjs');
+// The WASI sandbox worker (daemon/src/wasi/worker/entry.ts) as one ES module, which the daemon's bundle starts
+// its workers from (SHADOWBOX_WASI_WORKER_BUNDLE below): one file to load instead of the ~20 compiled modules
+// of dist/wasi/, ~10–15 ms of every worker's start (python's first call waits for one). The release packs the
+// same single-file build (scripts/release/pack.mjs).
+const wasiWorkerOutfile = path.join(outdir, 'wasi-worker.mjs');
 /** The bundles the bin loads through the code cache (each gets an identity sidecar). */
 const cached = [outfile, clientOutfile, acpOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
@@ -128,14 +133,30 @@ export async function bundle() {
     minifySyntax: true,
     sourcemap: 'linked',
     plugins: [importMetaUrl, lazyCrypto],
+    // Where the WASI worker's own bundle is, relative to dist/wasi/ (what worker-pool.ts sees as its folder).
+    define: { SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.mjs') },
     logLevel: 'warning',
     metafile: true,
     write: false,
   });
   checkNoDynamicImports(result.metafile);
+  const worker = await build({
+    entryPoints: [path.join(root, 'daemon/src/wasi/worker/entry.ts')],
+    outfile: wasiWorkerOutfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+    metafile: true,
+    write: false,
+  });
   // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
   mkdirSync(outdir, { recursive: true });
-  for (const f of result.outputFiles) {
+  for (const f of [...result.outputFiles, ...worker.outputFiles]) {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
@@ -152,10 +173,16 @@ export async function bundle() {
     writeFileSync(`${file}.json.tmp`, `${JSON.stringify(identity)}\n`);
     renameSync(`${file}.json.tmp`, `${file}.json`);
   }
-  const inputsOf = (file) =>
-    Object.keys(result.metafile.outputs[path.relative(root, file).split(path.sep).join('/')]?.inputs ?? {}).length;
+  const inputsOf = (file) => {
+    const out = path.relative(root, file).split(path.sep).join('/');
+    return Object.keys((result.metafile.outputs[out] ?? worker.metafile.outputs[out])?.inputs ?? {}).length;
+  };
   return {
-    files: [...cached, loaderOutfile].map((file) => ({ file, bytes: statSync(file).size, inputs: inputsOf(file) })),
+    files: [...cached, loaderOutfile, wasiWorkerOutfile].map((file) => ({
+      file,
+      bytes: statSync(file).size,
+      inputs: inputsOf(file),
+    })),
     ms: performance.now() - started,
   };
 }
@@ -183,7 +210,7 @@ function checkNoDynamicImports(metafile) {
 /** Whether the bundle is missing or older than a source. */
 export function bundleIsStale() {
   try {
-    return Math.min(...[...cached, loaderOutfile].map((f) => statSync(f).mtimeMs)) < newestSource();
+    return Math.min(...[...cached, loaderOutfile, wasiWorkerOutfile].map((f) => statSync(f).mtimeMs)) < newestSource();
   } catch {
     return true;
   }

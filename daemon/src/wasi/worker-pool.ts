@@ -4,12 +4,20 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Compile, CompileReply, MemoryLimits, Prepare } from './worker/protocol.js';
 
+/** Set by scripts/bundle.mjs in the daemon's bundle: the worker's single-file build, relative to this file's folder. */
+declare const SHADOWBOX_WASI_WORKER_BUNDLE: string | undefined;
+
 /**
- * The compiled worker entry: beside this file in dist/; when this file runs from src/ (vitest runs
- * the sources), the copy in dist/ that vitest's globalSetup (scripts/vitest-wasi-worker.ts) compiled.
+ * The worker entry: in the daemon's bundle, the worker's own bundle beside it (one file to load, not ~20);
+ * otherwise the compiled entry beside this file in dist/; when this file runs from src/ (vitest runs the
+ * sources), the copy in dist/ that vitest's globalSetup (scripts/vitest-wasi-worker.mjs) compiled.
  */
 export function workerEntry(): string {
   const here = dirname(fileURLToPath(import.meta.url));
+  if (typeof SHADOWBOX_WASI_WORKER_BUNDLE === 'string') {
+    const bundled = join(here, SHADOWBOX_WASI_WORKER_BUNDLE);
+    if (existsSync(bundled)) return bundled;
+  }
   const beside = join(here, 'worker', 'entry.js');
   if (existsSync(beside)) return beside;
   const built = join(here.replace(/([\\/])src([\\/]wasi)$/, '$1dist$2'), 'worker', 'entry.js');
