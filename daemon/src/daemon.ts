@@ -261,7 +261,12 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
     logger.info(
       `daemon ${VERSION} ready (pid ${process.pid}${socket ? `, socket ${socket.path}` : ''}${http ? `, web ${http.url}` : ''}${o.stdio ? ', stdio' : ''})`,
     );
-    wired.onReady?.();
+    // After the caller has said "ready" (the CLI's ready line is written when this promise settles): the
+    // background work's synchronous part (a worker spawn, the shell probe's PATH search) delays nothing. Skipped
+    // when a stop came first.
+    setImmediate(() => {
+      if (!stopping) wired.onReady?.();
+    });
     return {
       paths,
       socketPath: socket?.path ?? null,
