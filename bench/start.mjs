@@ -5,12 +5,14 @@
 // SDK makes (bench/lib/acp-bare-agent.mjs). The CLI is the bundled build (`npm run build`), loaded
 // through its V8 code cache as a person runs it.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
+import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { bin, startDaemon } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
@@ -70,6 +72,57 @@ async function stopLockHolder(stateDir) {
   }
 }
 
+/**
+ * A copy of `stateDir` holding 100 sessions of one real 20-turn conversation (each turn a prompt and a 50-chunk
+ * reply from the local model server), cloned under new session ids: what a start reads of a person's history.
+ */
+function makeHistory(stateDir, ws, dEnv) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sbst-history-'));
+  cpSync(stateDir, dir, { recursive: true, filter: (src) => !statSync(src).isSocket() });
+  rmSync(path.join(dir, 'sessions'), { recursive: true, force: true });
+  const ready = (async () => {
+    const model = await startModelServer();
+    const d = await startDaemon(
+      {
+        ...dEnv,
+        SHADOWBOX_STATE_DIR: dir,
+        SHADOWBOX_MODEL: 'openai/bench',
+        OPENAI_BASE_URL: `${model.url}/v1`,
+        OPENAI_API_KEY: 'k',
+      },
+      ['--no-web'],
+    );
+    let id;
+    try {
+      const c = await connectSocket(d.socketPath);
+      await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+      id = (await c.request({ method: 'session/create' }, { workspace: ws })).sessionId;
+      for (let t = 0; t < 20; t++) {
+        model.push({ text: Array.from({ length: 50 }, (_, i) => `word${i} `) });
+        await c.request({ method: 'session/prompt' }, { sessionId: id, text: `turn ${t}` });
+      }
+      c.dispose();
+    } finally {
+      await stopQuietly(d);
+      await model.close();
+    }
+    const sessions = path.join(dir, 'sessions');
+    const log = readFileSync(path.join(sessions, id, 'events.jsonl'), 'utf8');
+    const meta = readFileSync(path.join(sessions, id, 'meta.json'), 'utf8');
+    for (let i = 1; i < 100; i++) {
+      const other = randomUUID();
+      mkdirSync(path.join(sessions, other), { mode: 0o700 });
+      writeFileSync(path.join(sessions, other, 'events.jsonl'), log.replaceAll(id, other), { mode: 0o600 });
+      writeFileSync(path.join(sessions, other, 'meta.json'), meta.replaceAll(id, other), { mode: 0o600 });
+    }
+    // The copies have no index yet (and the original's is dropped): the first start reads every log whole.
+    rmSync(path.join(sessions, id, 'log-index.json'), { force: true });
+    const events = log.split('\n').filter(Boolean).length;
+    return { count: 100, events, mib: ((log.length * 100) / 1048576).toFixed(1) };
+  })();
+  return { dir, ready };
+}
+
 export async function run() {
   const rows = [];
   const env = { ...process.env };
@@ -127,6 +180,36 @@ export async function run() {
       'MiB',
     ),
   );
+  // Start with a person's history: 100 sessions of a 20-turn conversation (one real session, cloned under new
+  // ids), against the same state dir without them. The first start after the history appears reads every log
+  // whole and writes each one's index (sessions/log-index.ts); the rows are the starts after it.
+  {
+    const history = makeHistory(stateDir, ws, dEnv);
+    const sessions = await history.ready;
+    const first = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: history.dir }, ['--no-web']);
+    const firstMs = first.readyMs;
+    await stopQuietly(first);
+    rows.push(
+      row(
+        `daemon start → ready with ${sessions.count} sessions of ${sessions.events} events (${sessions.mib} MiB of logs)`,
+        await interleaveMeasured(
+          7,
+          async () => {
+            const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: history.dir }, ['--no-web']);
+            await stopQuietly(d);
+            return d.readyMs;
+          },
+          async () => {
+            const d = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+            await stopQuietly(d);
+            return d.readyMs;
+          },
+        ),
+        `vs the same daemon on the state dir without them; the first start after they appeared (logs read whole, indexes written): ${Math.round(firstMs)} ms`,
+      ),
+    );
+    rmSync(history.dir, { recursive: true, force: true });
+  }
   // What the auto-start's malloc tunables take off: the same daemon started with and without them.
   const idleRss = async (e) => {
     const d = await startDaemon({ ...e, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
