@@ -1,0 +1,66 @@
+// grep while files change under it: rg reads the person's files by path, some time after the walk chose them.
+// The races are made deterministic through the view: it changes when grep first asks it a question that it
+// only asks while rg runs (realSize: the size of a file rg reported lines in, or of a run that takes long).
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeWorkspace } from '../../shadow/test-support.js';
+import type { WorkspaceView } from '../../shadow/index.js';
+import type { Tool } from '../index.js';
+import { toolCaller } from '../test-support.js';
+import { createGrepTool } from './grep.js';
+import { findRipgrep } from './grep-rg.js';
+import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
+
+const rg = findRipgrep();
+let ws: ReturnType<typeof makeWorkspace>;
+let workers: GrepWorkers;
+
+const grepper = (view: WorkspaceView, withRg: boolean) =>
+  toolCaller(createGrepTool({ workers, rg: withRg ? rg : null, budgetMs: 10_000 }) as Tool, view);
+
+/** `view` with some methods replaced (the rest bound to it). */
+function overriding(view: WorkspaceView, over: Partial<WorkspaceView>): WorkspaceView {
+  return new Proxy(view, {
+    get(target, key: keyof WorkspaceView) {
+      if (key in over) return over[key];
+      const v = target[key];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+const put = (rel: string, data: string) => {
+  mkdirSync(path.dirname(path.join(ws.root, rel)), { recursive: true });
+  writeFileSync(path.join(ws.root, rel), data);
+};
+
+beforeEach(() => {
+  ws = makeWorkspace({ 'src/a.ts': 'foo real a\n' }, { git: false });
+  workers = createGrepWorkers({ idleMs: 100 });
+});
+afterEach(async () => {
+  await ws.cleanup();
+});
+
+describe.skipIf(!rg)('grep with rg while files change', () => {
+  it('a file that grows to 1 TiB while rg reads it is dropped from the run, as in process (the sizes are looked at again)', async () => {
+    for (let i = 0; i < 300; i++) put(`many/f${i}.ts`, `line ${i}\n`);
+    put('many/huge.dat', '');
+    truncateSync(path.join(ws.root, 'many/huge.dat'), 2 ** 40);
+    const view = await ws.open().view('s1', ws.root);
+    // The first time grep asks, the file is still small.
+    let asked = false;
+    const growing = overriding(view, {
+      realSize: (rel) => {
+        if (rel !== 'many/huge.dat' || asked) return view.realSize!(rel);
+        asked = true;
+        return 10;
+      },
+    });
+    const r = await grepper(growing, true)({ pattern: 'nomatch_zz|line 29\\d' });
+    expect(asked).toBe(true);
+    expect(r.content).not.toMatch(/stopped after/);
+    expect(r.content).toBe((await grepper(view, false)({ pattern: 'nomatch_zz|line 29\\d' })).content);
+  }, 60_000);
+});
