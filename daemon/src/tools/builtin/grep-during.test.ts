@@ -44,6 +44,39 @@ afterEach(async () => {
 });
 
 describe.skipIf(!rg)('grep with rg while files change', () => {
+  it('the shadow writes and deletes files while rg reads them: their lines are the shadow’s, as in process', async () => {
+    put('src/b.ts', 'foo real b\n'); // rg finds a line; the shadow's version has another
+    put('src/c.ts', 'nothing real\n'); // rg finds none; the shadow's version has one
+    put('src/d.ts', 'foo real d\n'); // the shadow deletes it
+    put('src/e.ts', 'foo real e\n'); // untouched
+    const view = await ws.open().view('s1', ws.root);
+    let changed: Promise<void> | undefined;
+    const changing = new Set(['src/b.ts', 'src/c.ts', 'src/d.ts']);
+    const change = async () => {
+      await view.writeFile('src/b.ts', 'foo shadow b\n');
+      await view.writeFile('src/c.ts', 'foo shadow c\n');
+      await view.remove('src/d.ts');
+    };
+    // From the first realSize on, the view is the changed one: isReal says so at once, reads wait for the writes.
+    const racing = overriding(view, {
+      realSize: (rel) => {
+        changed ??= change();
+        return view.realSize!(rel);
+      },
+      isReal: (rel) => !(changed && changing.has(rel)) && view.isReal!(rel),
+      stat: async (p) => (await changed, view.stat(p)),
+      readFile: async (p) => (await changed, view.readFile(p)),
+    });
+    const r = await grepper(racing, true)({ pattern: 'foo' });
+    expect(changed).toBeDefined();
+    expect(r.content).toBe(
+      ['src/a.ts:1: foo real a', 'src/b.ts:1: foo shadow b', 'src/c.ts:1: foo shadow c', 'src/e.ts:1: foo real e'].join(
+        '\n',
+      ),
+    );
+    expect((await grepper(view, false)({ pattern: 'foo' })).content).toBe(r.content);
+  });
+
   it('a file that grows to 1 TiB while rg reads it is dropped from the run, as in process (the sizes are looked at again)', async () => {
     for (let i = 0; i < 300; i++) put(`many/f${i}.ts`, `line ${i}\n`);
     put('many/huge.dat', '');

@@ -106,6 +106,8 @@ export interface RgSearchOptions {
    * it) or gone gives no lines, and they do not count toward `max`.
    */
   sizeOf: (path: string) => number | null;
+  /** Whether a listed path is still the person's own file, untouched by the shadow (WorkspaceView.isReal). */
+  isReal: (path: string) => boolean;
   /**
    * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
    * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
@@ -115,8 +117,9 @@ export interface RgSearchOptions {
 
 /**
  * What rg found: lines by file index, files searched, lines found (> max: there are more), and the files
- * rg met a NUL byte in while it had matches there (`binary`: their lines are the in-process search's to
- * give, see runRg) — or that it refused the pattern.
+ * whose lines are the in-process search's to give (`again`, in no order): those rg met a NUL byte in while
+ * it had matches there (see runRg), and those the shadow took over (no longer isReal) by the time rg had
+ * read them — or that it refused the pattern.
  */
 export type RgSearchResult =
   | {
@@ -124,7 +127,7 @@ export type RgSearchResult =
       lines: Map<number, string[]>;
       searched: number;
       found: number;
-      binary: QueuedFile[];
+      again: QueuedFile[];
     }
   | { kind: 'refused'; files: QueuedFile[] };
 
@@ -193,7 +196,7 @@ export function searchWithRg(o: RgSearchOptions): {
   done: Promise<RgSearchResult>;
 } {
   const lines = new Map<number, string[]>();
-  const binary: QueuedFile[] = [];
+  const again: QueuedFile[] = [];
   let found = 0;
   let searched = 0;
   let runs = 0;
@@ -217,10 +220,12 @@ export function searchWithRg(o: RgSearchOptions): {
         }
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
-        // A file rg calls binary is searched again in process; of the rest, only those still as the walk saw
-        // them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
+        // rg read the person's files: one the shadow took over since the walk chose it (while rg ran, say) is
+        // searched again in process, as is a file rg calls binary. Of the rest, only those still as the walk
+        // saw them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
         const redo = new Set(r.binary.map((f) => f.k));
-        binary.push(...r.binary);
+        for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
+        for (const f of part) if (redo.has(f.k)) again.push(f);
         const withLines = files.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
         for (let i = 0; i < withLines.length && found <= o.max;) {
           const batch: QueuedFile[] = [];
@@ -240,7 +245,7 @@ export function searchWithRg(o: RgSearchOptions): {
         at += part.length;
       }
     }
-    return { kind: 'done', lines, searched, found, binary };
+    return { kind: 'done', lines, searched, found, again };
   })().finally(() => o.queue.done());
   return {
     get found() {

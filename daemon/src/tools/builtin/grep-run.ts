@@ -64,7 +64,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const rgQueue = rgSource ? new FileQueue() : null;
   const proc = searchInProcess(view, procQueue, acquire, pattern.literal, max, stop);
   const fast =
-    rgQueue && rgSource && o.rg && realSize
+    rgQueue && rgSource && o.rg && realSize && isReal
       ? searchWithRg({
           rg: o.rg,
           root: view.root,
@@ -76,6 +76,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           maxFileBytes: MAX_TEXT_FILE_BYTES,
           signal: stop,
           sizeOf: realSize,
+          isReal,
           recheck: (files) => stillReal(view, files),
         })
       : null;
@@ -126,10 +127,10 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       inProcess += more.searched;
     } else if (viaRg?.kind === 'done') {
       more = viaRg;
-      if (viaRg.binary.length > 0) {
-        // Files rg met a NUL in: their lines as the in-process search gives them (binary: none).
+      if (viaRg.again.length > 0) {
+        // Files rg met a NUL in, or that the shadow took over: their lines as the in-process search gives them.
         const again = new FileQueue();
-        for (const f of viaRg.binary) again.push(f.k, f.path);
+        for (const f of [...viaRg.again].sort((a, b) => a.k - b.k)) again.push(f.k, f.path);
         again.close();
         const redo = await searchInProcess(view, again, acquire, pattern.literal, max, stop).done;
         for (const [k, l] of redo.lines) lines.set(k, l);
