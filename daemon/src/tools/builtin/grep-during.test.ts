@@ -1,6 +1,5 @@
 // grep while files change under it: rg reads the person's files by path, some time after the walk chose them.
-// The races are made deterministic through the view: it changes when grep first asks it a question that it
-// only asks while rg runs (realSize: the size of a file rg reported lines in, or of a run that takes long).
+// The races are made deterministic through the view: it changes when grep asks it a given question.
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -57,13 +56,14 @@ describe.skipIf(!rg)('grep with rg while files change', () => {
       await view.writeFile('src/c.ts', 'foo shadow c\n');
       await view.remove('src/d.ts');
     };
-    // From the first realSize on, the view is the changed one: isReal says so at once, reads wait for the writes.
+    // Once the walk has vouched for the last file (src/e.ts), the shadow changes the others: it writes while rg
+    // runs (or before it starts); rg reads the person's files all the same. From then on isReal says so at once,
+    // and reads wait for the writes to land.
     const racing = overriding(view, {
-      realSize: (rel) => {
-        changed ??= change();
-        return view.realSize!(rel);
+      isReal: (rel) => {
+        if (rel === 'src/e.ts') changed ??= change();
+        return !(changed && changing.has(rel)) && view.isReal!(rel);
       },
-      isReal: (rel) => !(changed && changing.has(rel)) && view.isReal!(rel),
       stat: async (p) => (await changed, view.stat(p)),
       readFile: async (p) => (await changed, view.readFile(p)),
     });

@@ -134,6 +134,28 @@ describe.skipIf(!rg)('grep with rg file lists gives what grep in process gives',
     expect(r.lists).toBe('big/small.txt:1: foo small');
   });
 
+  it('files at and just over the cap, and one over it whose lines stop rg early: as in process', async () => {
+    const sized = (n: number) => Buffer.concat([Buffer.from('foo first\n'), Buffer.alloc(n - 10, 0x61)]);
+    put('at/cap.txt', sized(MAX_TEXT_FILE_BYTES));
+    put('over/cap.txt', sized(MAX_TEXT_FILE_BYTES + 1));
+    // rg stops at max_matches + 1 lines, having read a few bytes of the file (its stats say so).
+    put('early/a.txt', Buffer.concat([Buffer.from('foo\n'.repeat(10)), Buffer.alloc(MAX_TEXT_FILE_BYTES, 0x61)]));
+    put('early/b.txt', 'foo b\n');
+    const view = await ws.open().view('s1', ws.root);
+    for (const input of [
+      { pattern: 'foo', path: 'at' },
+      { pattern: 'foo', path: 'over' },
+      { pattern: 'foo', path: 'early', max_matches: 3 },
+    ]) {
+      const r = await both(view, input);
+      expect(r.lists).toBe(r.proc);
+    }
+    expect((await grepper(view, 'lists')({ pattern: 'foo', path: 'at' })).content).toBe('at/cap.txt:1: foo first');
+    expect((await grepper(view, 'lists')({ pattern: 'foo', path: 'early', max_matches: 3 })).content).toBe(
+      'early/b.txt:1: foo b',
+    );
+  });
+
   it('a sparse 1 TiB file (review s8-grep, C1) is skipped as in process, not read by rg to the end of the budget', async () => {
     for (let i = 0; i < 300; i++) put(`many/f${i}.ts`, `line ${i}\n`);
     put('many/huge.dat', '');
