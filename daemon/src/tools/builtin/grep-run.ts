@@ -20,6 +20,12 @@ import { walkBatches } from './walk.js';
  */
 const RG_AHEAD_MIN = 512;
 const RG_AHEAD = 2048;
+/**
+ * Once lines were found, rg's next run is sized by their density to hold the rest (nextChunk): the walk stays this
+ * few files past it instead of RG_AHEAD (at 20,000 files the 5,000-line grep walked ~2,000 files beside its second
+ * run that no run took).
+ */
+const RG_AHEAD_FOUND = 256;
 
 /** What runGrep searches, and with what. */
 export interface GrepRunOptions {
@@ -89,7 +95,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   };
   // The walk stays at most a few files past what rg asked for (it pauses; rg's next run says how many more).
   const first = Math.min(RG_AHEAD, Math.max(RG_AHEAD_MIN, max + 1));
-  const ahead = () => (!fast || fast.runs === 0 ? first : RG_AHEAD);
+  const ahead = () => (!fast || fast.runs === 0 ? first : fast.found > 0 ? RG_AHEAD_FOUND : RG_AHEAD);
   const paced = rgQueue ? () => (rgQueue.full(ahead()) ? rgQueue.room(ahead) : undefined) : () => undefined;
   try {
     if (o.type === 'dir') {
