@@ -27,6 +27,10 @@ export function findRipgrep(env: NodeJS.ProcessEnv = process.env): string | null
 }
 
 // RE2's Perl classes are ASCII; Rust's are Unicode. Inside a class, Rust accepts a nested class.
+// RE2 lets any ASCII punctuation be escaped (and translateRegExp writes `/` as `\/`); rg 13's engine refuses an
+// escape of these ("unrecognized escape sequence", checked one by one), which sent the whole grep in process. Bare,
+// each is the same literal in both engines, inside a class or out (no x flag in RE2).
+const BARE_PUNCTUATION = new Set(['!', '"', '%', "'", ',', '/', ':', ';', '<', '=', '>', '@', '_', '`', ' ']);
 const ASCII_CLASSES: Record<string, string> = {
   d: '[0-9]',
   D: '[^0-9]',
@@ -52,10 +56,11 @@ export function rgPattern(re2: string): string | null {
       if (n in ASCII_CLASSES) out += ASCII_CLASSES[n];
       else if ((n === 'b' || n === 'B') && !inClass) out += `(?-u:\\${n})`;
       else if (n === 'C') return null;
+      else if (BARE_PUNCTUATION.has(n)) out += n;
       else if (n === 'Q') {
         const end = re2.indexOf('\\E', i + 1);
         const lit = end < 0 ? re2.slice(i + 1) : re2.slice(i + 1, end);
-        out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~ ]/g, (m) => `\\${m}`);
+        out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, (m) => `\\${m}`);
         i = end < 0 ? re2.length : end + 1;
       } else out += `\\${n}`;
     } else {
