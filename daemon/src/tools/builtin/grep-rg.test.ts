@@ -56,6 +56,13 @@ describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning'
     expect(rgPattern('[\\/\\:\\-\\]]')).toBe('[/:\\-\\]]');
     expect(rgPattern('\\Qa b/c.d\\E')).toBe('a b/c\\.d');
   });
+
+  it('braces that are no repetition are literal; RE2’s octal \\0 becomes \\x{…}; \\x{…} and \\p{…} are kept', () => {
+    expect(rgPattern('x{,3} {a} a{ 3} {')).toBe('x\\{,3} \\{a} a\\{ 3} \\{');
+    expect(rgPattern('x{2} x{2,} x{2,3} [{]')).toBe('x{2} x{2,} x{2,3} [{]');
+    expect(rgPattern('a\\0b\\012\\08')).toBe('a\\x{0}b\\x{a}\\x{0}8');
+    expect(rgPattern('\\x{1F600}\\p{Greek}\\P{L}\\x{41}{2}')).toBe('\\x{1F600}\\p{Greek}\\P{L}\\x{41}{2}');
+  });
 });
 
 describe('nextChunk: how many files each rg run gets', () => {
@@ -83,7 +90,10 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     const view = await ws.open().view('s1', ws.root);
     const withRg = grepper(view, true);
     const inProc = grepper(view, false);
-    writeFileSync(path.join(ws.root, 'src', 'e.md'), 'see http://x.org/a_b: \'q\' "r" 50% <a=b> @me ,;! `t` a b\n');
+    writeFileSync(
+      path.join(ws.root, 'src', 'e.md'),
+      'see http://x.org/a_b: \'q\' "r" 50% <a=b> @me ,;! `t` a b\nx{,3} {a} and the bell \x07 char\n',
+    );
     const stateBefore = du(ws.stateDir);
     const cases: Record<string, unknown>[] = [
       { pattern: 'foo' },
@@ -109,6 +119,8 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
       { pattern: '\\<a\\=b\\> \\@me \\,\\;\\!' },
       { pattern: '\\`t\\` a\\ b' },
       { pattern: '\\Q`t` a b\\E' },
+      { pattern: 'x{,3} {a}' }, // braces that are no repetition: literal (rg 13 refused them)
+      { pattern: 'bell \\07 ' }, // RE2's octal escape (rg read \0 as a backreference)
     ];
     for (const c of cases) {
       const a = await withRg(c);

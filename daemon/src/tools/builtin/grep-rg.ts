@@ -57,7 +57,17 @@ export function rgPattern(re2: string): string | null {
       else if ((n === 'b' || n === 'B') && !inClass) out += `(?-u:\\${n})`;
       else if (n === 'C') return null;
       else if (BARE_PUNCTUATION.has(n)) out += n;
-      else if (n === 'Q') {
+      else if ((n === 'x' || n === 'p' || n === 'P') && re2[i + 1] === '{' && re2.indexOf('}', i) > 0) {
+        // \x{…}, \p{…}: copied whole (the braces are not a repetition).
+        const end = re2.indexOf('}', i);
+        out += `\\${re2.slice(i, end + 1)}`;
+        i = end;
+      } else if (n === '0') {
+        // RE2's octal \0, \0N, \0NN (rg reads \0 as a backreference and refuses it).
+        const oct = /^[0-7]{0,2}/.exec(re2.slice(i + 1))![0];
+        out += `\\x{${parseInt(`0${oct}`, 8).toString(16)}}`;
+        i += oct.length;
+      } else if (n === 'Q') {
         const end = re2.indexOf('\\E', i + 1);
         const lit = end < 0 ? re2.slice(i + 1) : re2.slice(i + 1, end);
         out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, (m) => `\\${m}`);
@@ -83,6 +93,9 @@ export function rgPattern(re2: string): string | null {
         }
       } else if (c === '[' && inClass) {
         out += '\\['; // RE2 has no nested classes: a '[' inside one is literal
+        continue;
+      } else if (c === '{' && !inClass && !/^\{\d+(,\d*)?\}/.test(re2.slice(i))) {
+        out += '\\{'; // not a repetition: a literal in RE2 (`x{,3}`), an error in rg 13
         continue;
       }
       out += c;
