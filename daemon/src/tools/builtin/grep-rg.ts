@@ -119,9 +119,10 @@ export interface RgSearchOptions {
   signal: AbortSignal;
   /**
    * The size of a listed file now (a regular file), or null; asked for the files rg found lines in once
-   * it has exited, unless its stats rule out a file over `maxFileBytes` (dropOversize), and for all the files
-   * of a run that is still running after a while (see sizeCheckMs). A file over `maxFileBytes` (rg reads a listed file whatever its size, grep in process skips
-   * it) or gone gives no lines, and they do not count toward `max`.
+   * it has exited, unless its stats rule out a file over `maxFileBytes` (dropOversize), and for all the
+   * files of a run that is still running after a while (see sizeCheckMs). A file over `maxFileBytes` (rg
+   * reads a listed file whatever its size, grep in process skips it) or gone gives no lines, and they do
+   * not count toward `max`.
    */
   sizeOf: (path: string) => number | null;
   /** Whether a listed path is still the person's own file, untouched by the shadow (WorkspaceView.isReal). */
