@@ -3,7 +3,7 @@
 // the view goes), binary files, files over MAX_TEXT_FILE_BYTES, deny rules. The in-process answer is the
 // reference; each case was a way a walk by rg forged or lost lines (review of the s7-grep branch), and
 // R4/R5 differed on the lists path itself.
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
@@ -20,14 +20,14 @@ const rg = findRipgrep();
 let ws: ReturnType<typeof makeWorkspace>;
 let workers: GrepWorkers;
 
-function grepper(view: WorkspaceView, mode: 'lists' | 'proc') {
-  return toolCaller(createGrepTool({ workers, rg: mode === 'proc' ? null : rg }) as Tool, view);
+function grepper(view: WorkspaceView, mode: 'lists' | 'proc', budgetMs?: number) {
+  return toolCaller(createGrepTool({ workers, rg: mode === 'proc' ? null : rg, budgetMs }) as Tool, view);
 }
 
 /** The output of both modes (the in-process hint about rg's absence left out). */
-async function both(view: WorkspaceView, input: Record<string, unknown>) {
+async function both(view: WorkspaceView, input: Record<string, unknown>, budgetMs?: number) {
   const out = { lists: '', proc: '' };
-  for (const m of ['lists', 'proc'] as const) out[m] = String((await grepper(view, m)(input)).content);
+  for (const m of ['lists', 'proc'] as const) out[m] = String((await grepper(view, m, budgetMs)(input)).content);
   return out;
 }
 
@@ -133,6 +133,48 @@ describe.skipIf(!rg)('grep with rg file lists gives what grep in process gives',
     expect(r.lists).toBe(r.proc);
     expect(r.lists).toBe('big/small.txt:1: foo small');
   });
+
+  it('files at and just over the cap, and one over it whose lines stop rg early: as in process', async () => {
+    const sized = (n: number) => Buffer.concat([Buffer.from('foo first\n'), Buffer.alloc(n - 10, 0x61)]);
+    put('at/cap.txt', sized(MAX_TEXT_FILE_BYTES));
+    put('over/cap.txt', sized(MAX_TEXT_FILE_BYTES + 1));
+    // rg stops at max_matches + 1 lines, having read a few bytes of the file (its stats say so).
+    put('early/a.txt', Buffer.concat([Buffer.from('foo\n'.repeat(10)), Buffer.alloc(MAX_TEXT_FILE_BYTES, 0x61)]));
+    put('early/b.txt', 'foo b\n');
+    const view = await ws.open().view('s1', ws.root);
+    for (const input of [
+      { pattern: 'foo', path: 'at' },
+      { pattern: 'foo', path: 'over' },
+      { pattern: 'foo', path: 'early', max_matches: 3 },
+    ]) {
+      const r = await both(view, input);
+      expect(r.lists).toBe(r.proc);
+    }
+    expect((await grepper(view, 'lists')({ pattern: 'foo', path: 'at' })).content).toBe('at/cap.txt:1: foo first');
+    expect((await grepper(view, 'lists')({ pattern: 'foo', path: 'early', max_matches: 3 })).content).toBe(
+      'early/b.txt:1: foo b',
+    );
+  });
+
+  it('a sparse 1 TiB file (review s8-grep, C1) is skipped as in process, not read by rg to the end of the budget', async () => {
+    for (let i = 0; i < 300; i++) put(`many/f${i}.ts`, `line ${i}\n`);
+    put('many/huge.dat', '');
+    truncateSync(path.join(ws.root, 'many/huge.dat'), 2 ** 40);
+    put('huge.log', '');
+    truncateSync(path.join(ws.root, 'huge.log'), 2 ** 40);
+    const view = await ws.open().view('s1', ws.root);
+    // A budget that rg, reading either file, runs out of (it stops and says so; then the outputs differ).
+    for (const input of [
+      { pattern: 'nomatch_zz' },
+      { pattern: 'line 29\\d' },
+      { pattern: 'line', max_matches: 5 },
+      { pattern: 'x', path: 'huge.log' }, // a run of one file over the cap: killed, and nothing left to run again
+    ]) {
+      const r = await both(view, input, 10_000);
+      expect(r.lists).toBe(r.proc.replace(/\n\[searched in process:[^\]]*\]$/, ''));
+      expect(r.lists).not.toMatch(/stopped after/);
+    }
+  }, 60_000);
 
   it('deny rules: nothing denied is shown, whatever the letter case', async () => {
     put('secret/k.txt', 'foo DENIED1\n');

@@ -27,6 +27,10 @@ export function findRipgrep(env: NodeJS.ProcessEnv = process.env): string | null
 }
 
 // RE2's Perl classes are ASCII; Rust's are Unicode. Inside a class, Rust accepts a nested class.
+// RE2 lets any ASCII punctuation be escaped (and translateRegExp writes `/` as `\/`); rg 13's engine refuses an
+// escape of these ("unrecognized escape sequence", checked one by one), which sent the whole grep in process. Bare,
+// each is the same literal in both engines, inside a class or out (no x flag in RE2).
+const BARE_PUNCTUATION = new Set(['!', '"', '%', "'", ',', '/', ':', ';', '<', '=', '>', '@', '_', '`', ' ']);
 const ASCII_CLASSES: Record<string, string> = {
   d: '[0-9]',
   D: '[^0-9]',
@@ -52,10 +56,21 @@ export function rgPattern(re2: string): string | null {
       if (n in ASCII_CLASSES) out += ASCII_CLASSES[n];
       else if ((n === 'b' || n === 'B') && !inClass) out += `(?-u:\\${n})`;
       else if (n === 'C') return null;
-      else if (n === 'Q') {
+      else if (BARE_PUNCTUATION.has(n)) out += n;
+      else if ((n === 'x' || n === 'p' || n === 'P') && re2[i + 1] === '{' && re2.indexOf('}', i) > 0) {
+        // \x{…}, \p{…}: copied whole (the braces are not a repetition).
+        const end = re2.indexOf('}', i);
+        out += `\\${re2.slice(i, end + 1)}`;
+        i = end;
+      } else if (n === '0') {
+        // RE2's octal \0, \0N, \0NN (rg reads \0 as a backreference and refuses it).
+        const oct = /^[0-7]{0,2}/.exec(re2.slice(i + 1))![0];
+        out += `\\x{${parseInt(`0${oct}`, 8).toString(16)}}`;
+        i += oct.length;
+      } else if (n === 'Q') {
         const end = re2.indexOf('\\E', i + 1);
         const lit = end < 0 ? re2.slice(i + 1) : re2.slice(i + 1, end);
-        out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~ ]/g, (m) => `\\${m}`);
+        out += lit.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, (m) => `\\${m}`);
         i = end < 0 ? re2.length : end + 1;
       } else out += `\\${n}`;
     } else {
@@ -79,6 +94,9 @@ export function rgPattern(re2: string): string | null {
       } else if (c === '[' && inClass) {
         out += '\\['; // RE2 has no nested classes: a '[' inside one is literal
         continue;
+      } else if (c === '{' && !inClass && !/^\{\d+(,\d*)?\}/.test(re2.slice(i))) {
+        out += '\\{'; // not a repetition: a literal in RE2 (`x{,3}`), an error in rg 13
+        continue;
       }
       out += c;
     }
@@ -100,11 +118,15 @@ export interface RgSearchOptions {
   maxFileBytes: number;
   signal: AbortSignal;
   /**
-   * The size of a listed file now (a regular file), or null; asked as rg reports the first line of each
-   * file (while rg still runs). A file over `maxFileBytes` (rg searches it, grep in process would not) or
-   * gone gives no lines, and they do not count toward `max`.
+   * The size of a listed file now (a regular file), or null; asked for the files rg found lines in once
+   * it has exited, unless its stats rule out a file over `maxFileBytes` (dropOversize), and for all the
+   * files of a run that is still running after a while (see sizeCheckMs). A file over `maxFileBytes` (rg
+   * reads a listed file whatever its size, grep in process skips it) or gone gives no lines, and they do
+   * not count toward `max`.
    */
   sizeOf: (path: string) => number | null;
+  /** Whether a listed path is still the person's own file, untouched by the shadow (WorkspaceView.isReal). */
+  isReal: (path: string) => boolean;
   /**
    * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
    * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
@@ -114,8 +136,9 @@ export interface RgSearchOptions {
 
 /**
  * What rg found: lines by file index, files searched, lines found (> max: there are more), and the files
- * rg met a NUL byte in while it had matches there (`binary`: their lines are the in-process search's to
- * give, see runRg) — or that it refused the pattern.
+ * whose lines are the in-process search's to give (`again`, in no order): those rg met a NUL byte in while
+ * it had matches there (see runRg), and those the shadow took over (no longer isReal) by the time rg had
+ * read them — or that it refused the pattern.
  */
 export type RgSearchResult =
   | {
@@ -123,7 +146,7 @@ export type RgSearchResult =
       lines: Map<number, string[]>;
       searched: number;
       found: number;
-      binary: QueuedFile[];
+      again: QueuedFile[];
     }
   | { kind: 'refused'; files: QueuedFile[] };
 
@@ -192,7 +215,7 @@ export function searchWithRg(o: RgSearchOptions): {
   done: Promise<RgSearchResult>;
 } {
   const lines = new Map<number, string[]>();
-  const binary: QueuedFile[] = [];
+  const again: QueuedFile[] = [];
   let found = 0;
   let searched = 0;
   let runs = 0;
@@ -205,14 +228,28 @@ export function searchWithRg(o: RgSearchOptions): {
       // A chunk longer than the argument budget runs in parts, in order, each sized by its own paths.
       for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
         const part = chunk.slice(at, partEnd(chunk, at));
-        const r = await runRg(o, part, o.max + 1 - found);
+        // A run still going after a while that holds a file over the size cap is killed, and run again without
+        // it (as in process, such a file is skipped: counted as searched, no lines).
+        let files = part;
+        const stats = searched === 0 || found * STATS_DENSITY >= searched;
+        let r = await runRg(o, files, o.max + 1 - found, stats);
+        while (r.oversize && !o.signal.aborted) {
+          const big = new Set(r.oversize.map((f) => f.k));
+          files = files.filter((f) => !big.has(f.k));
+          r =
+            files.length > 0
+              ? await runRg(o, files, o.max + 1 - found, stats)
+              : { code: 0, lines: new Map(), binary: [] };
+        }
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
-        // A file rg calls binary is searched again in process; of the rest, only those still as the walk saw
-        // them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
+        // rg read the person's files: one the shadow took over since the walk chose it (while rg ran, say) is
+        // searched again in process, as is a file rg calls binary. Of the rest, only those still as the walk
+        // saw them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
         const redo = new Set(r.binary.map((f) => f.k));
-        binary.push(...r.binary);
-        const withLines = part.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
+        for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
+        for (const f of part) if (redo.has(f.k)) again.push(f);
+        const withLines = files.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
         for (let i = 0; i < withLines.length && found <= o.max;) {
           const batch: QueuedFile[] = [];
           for (let more = found; i < withLines.length && more <= o.max; i++) {
@@ -231,7 +268,7 @@ export function searchWithRg(o: RgSearchOptions): {
         at += part.length;
       }
     }
-    return { kind: 'done', lines, searched, found, binary };
+    return { kind: 'done', lines, searched, found, again };
   })().finally(() => o.queue.done());
   return {
     get found() {
@@ -244,15 +281,60 @@ export function searchWithRg(o: RgSearchOptions): {
   };
 }
 
+// When the sizes of a run's files are first looked at: well past the time such a run takes here (rg given
+// paths: ~15 µs a file), so a run that is not reading an oversized file is almost never slowed by it.
+const SIZE_CHECK_MIN_MS = 100;
+const SIZE_CHECK_PER_FILE_MS = 0.05;
+
+/** How long after its start an rg run over `files` files first has their sizes looked at (ms). */
+export function sizeCheckMs(files: number): number {
+  return Math.max(SIZE_CHECK_MIN_MS, files * SIZE_CHECK_PER_FILE_MS);
+}
+
+/**
+ * rg is asked for its stats (dropOversize) on the first run, and then while at least one line in this many files
+ * was found: --stats cost rg ~7% more CPU over 16,384 listed files here (~1 µs a file), an lstat costs 3–9 µs a
+ * file with lines.
+ */
+const STATS_DENSITY = 8;
+
+/**
+ * Drops the lines of the files that grep in process would skip for their size (over `maxFileBytes`, or no
+ * longer a regular file). A run that read at most `maxFileBytes` in all (rg's --stats) read no file larger
+ * than that, except where it stopped early: at `perFile` lines (--max-count). Only those, or every file
+ * with lines when the run read more (or was killed before its stats), have their size looked at (realSize:
+ * an lstat each, a quarter of the 5,000-line grep's time when asked for every file with lines).
+ */
+function dropOversize(
+  o: RgSearchOptions,
+  files: readonly QueuedFile[],
+  lines: Map<number, string[]>,
+  perFile: number,
+  bytesSearched: number | undefined,
+): void {
+  const all = bytesSearched === undefined || bytesSearched > o.maxFileBytes;
+  for (const f of files) {
+    const list = lines.get(f.k);
+    if (!list || (!all && list.length < perFile)) continue;
+    const size = o.sizeOf(f.path);
+    if (size === null || size > o.maxFileBytes) lines.delete(f.k);
+  }
+}
+
 /** Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. */
 async function refuses(o: RgSearchOptions): Promise<boolean> {
-  const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1);
+  const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1, false);
   return r.code === 2;
 }
 
 // rg's note for a listed file in which it met a NUL byte and had matches (printed alone on its line, no
 // NUL after the name): `path: binary file matches (found "\0" byte around offset N)`.
 const BINARY_NOTE = /^(.*): binary file matches \(found "\\0" byte around offset \d+\)$/s;
+// What --stats prints after the last file (no NUL either, and no path rg is given holds a newline, so a note
+// cannot pass for one): "N bytes searched" is the sum of the bytes rg read from the run's files.
+const STATS =
+  /^(?:\d+ (?:matches|matched lines|files contained matches|files searched|bytes printed|bytes searched)|[\d.]+ seconds(?: spent searching)?)$/;
+const BYTES_SEARCHED = /^(\d+) bytes searched$/;
 
 /**
  * Runs rg on some files; lines by file index, each file's at most `perFile`, and the files rg says are
@@ -260,12 +342,14 @@ const BINARY_NOTE = /^(.*): binary file matches \(found "\\0" byte around offset
  * for a listed file is "a NUL seen: NULs read as line ends, and the search stops at the next match with
  * that note". Up to the NUL both give the same lines, so only a noted file can differ: the caller
  * searches it again in process (a note naming no file of the run: all of the run's files with lines).
+ * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups.
  */
 function runRg(
   o: RgSearchOptions,
   files: readonly QueuedFile[],
   perFile: number,
-): Promise<{ code: number | null; lines: Map<number, string[]>; binary: QueuedFile[] }> {
+  stats: boolean,
+): Promise<{ code: number | null; lines: Map<number, string[]>; binary: QueuedFile[]; oversize?: QueuedFile[] }> {
   // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
   let byPath: Map<string, number> | undefined;
   const indexOf = (path: string) => {
@@ -276,8 +360,8 @@ function runRg(
     return byPath.get(path);
   };
   const noted = new Set<number>();
-  const tooBig = new Set<number>();
   let unknownNote = false;
+  let bytesSearched: number | undefined;
   const args = [
     '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
     '--engine=default',
@@ -288,6 +372,7 @@ function runRg(
     '--with-filename',
     '--line-number',
     '--color=never',
+    ...(stats ? ['--stats'] : []),
     '--crlf',
     '--encoding=none',
     `--max-count=${perFile}`,
@@ -304,6 +389,20 @@ function runRg(
     const child = spawn(o.rg, args, { cwd: o.root, stdio: ['ignore', 'pipe', 'ignore'] });
     const kill = () => child.kill('SIGKILL');
     o.signal.addEventListener('abort', kill, { once: true });
+    // The sizes of the run's files are looked at only if it is still running after a while (sizeCheckMs): a
+    // realSize per file as the walk queued it cost the 20,000-file no-match grep ~45% in an A/B (run 14). Looked
+    // at again, twice as late each time: a file that grows while rg reads it costs about as long again as the
+    // run had taken when it was looked at last.
+    let oversize: QueuedFile[] | undefined;
+    let wait = sizeCheckMs(files.length);
+    const checkSizes = () => {
+      const big = files.filter((f) => (o.sizeOf(f.path) ?? 0) > o.maxFileBytes);
+      if (big.length > 0) {
+        oversize = big;
+        kill();
+      } else timer = setTimeout(checkSizes, (wait *= 2));
+    };
+    let timer = setTimeout(checkSizes, wait);
     const lines = new Map<number, string[]>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let shownFor = '';
@@ -313,7 +412,13 @@ function runRg(
       const nul = record.indexOf(0);
       if (nul < 0) {
         if (record.length === 0) return;
-        const m = BINARY_NOTE.exec(record.toString('utf8'));
+        const text = record.toString('utf8');
+        if (STATS.test(text)) {
+          const n = BYTES_SEARCHED.exec(text);
+          if (n) bytesSearched = Number(n[1]);
+          return;
+        }
+        const m = BINARY_NOTE.exec(text);
         const k = m ? indexOf(m[1]) : undefined;
         if (k === undefined) unknownNote = true;
         else noted.add(k);
@@ -328,15 +433,7 @@ function runRg(
       if (text.endsWith('\r')) text = text.slice(0, -1);
       if (text.length > o.maxLineChars) text = `${text.slice(0, o.maxLineChars)}...`;
       let list = lines.get(k);
-      if (!list) {
-        if (tooBig.has(k)) return;
-        const size = o.sizeOf(path);
-        if (size === null || size > o.maxFileBytes) {
-          tooBig.add(k);
-          return;
-        }
-        lines.set(k, (list = []));
-      }
+      if (!list) lines.set(k, (list = []));
       // rg prints a file's lines together: its printed name is worked out once per file, not per line.
       if (path !== shownFor) [shownFor, shown] = [path, printablePath(path)];
       list.push(`${shown}:${no}: ${text}`);
@@ -351,15 +448,18 @@ function runRg(
       rest = Buffer.from(buf);
     });
     child.once('error', (e) => {
+      clearTimeout(timer);
       o.signal.removeEventListener('abort', kill);
       reject(e);
     });
     child.once('close', (code) => {
+      clearTimeout(timer);
       o.signal.removeEventListener('abort', kill);
       if (rest.length) take(rest);
+      dropOversize(o, files, lines, perFile, bytesSearched);
       // rg prints each file's lines together and in order (files in any order: threads).
       const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
-      resolve({ code, lines, binary });
+      resolve({ code, lines, binary, ...(oversize ? { oversize } : {}) });
     });
   });
 }
