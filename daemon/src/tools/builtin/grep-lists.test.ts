@@ -3,7 +3,7 @@
 // the view goes), binary files, files over MAX_TEXT_FILE_BYTES, deny rules. The in-process answer is the
 // reference; each case was a way a walk by rg forged or lost lines (review of the s7-grep branch), and
 // R4/R5 differed on the lists path itself.
-import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
@@ -173,6 +173,42 @@ describe.skipIf(!rg)('grep with rg file lists gives what grep in process gives',
       const r = await both(view, input, 10_000);
       expect(r.lists).toBe(r.proc.replace(/\n\[searched in process:[^\]]*\]$/, ''));
       expect(r.lists).not.toMatch(/stopped after/);
+    }
+  }, 60_000);
+
+  it('a file swapped for a link to a sparse 1 TiB file after the walk vouched for it: the run goes again without it (review s9-grep R9)', async () => {
+    for (let i = 0; i < 50; i++) put(`m/f${i}.ts`, `line ${i}\n`);
+    put('m/x.ts', 'line x\n');
+    const outside = path.join(path.dirname(ws.root), `${path.basename(ws.root)}-huge.dat`);
+    writeFileSync(outside, '');
+    truncateSync(outside, 2 ** 40);
+    try {
+      const view = await ws.open().view('s1', ws.root);
+      let swapped = false;
+      // Another process swaps the file once the walk has asked the view about it (its size is then no regular
+      // file's: null, which once counted as 0, so rg read the link's target to the end of the budget).
+      const racing = new Proxy(view, {
+        get(target, key: keyof WorkspaceView) {
+          if (key === 'isReal')
+            return (rel: string) => {
+              const real = view.isReal!(rel);
+              if (rel === 'm/x.ts' && !swapped) {
+                swapped = true;
+                unlinkSync(path.join(ws.root, 'm/x.ts'));
+                symlinkSync(outside, path.join(ws.root, 'm/x.ts'));
+              }
+              return real;
+            };
+          const v = target[key];
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const r = String((await grepper(racing, 'lists', 10_000)({ pattern: 'nomatch_zz' })).content);
+      expect(swapped).toBe(true);
+      expect(r).not.toMatch(/stopped after/);
+      expect(r).toMatch(/No matches/);
+    } finally {
+      unlinkSync(outside);
     }
   }, 60_000);
 

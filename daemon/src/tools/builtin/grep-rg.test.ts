@@ -43,7 +43,7 @@ describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning'
   it('Perl classes and word boundaries become ASCII; the rest is copied', () => {
     expect(rgPattern('\\d+\\s\\w')).toBe('[0-9]+[\\t\\n\\f\\r ][0-9A-Za-z_]');
     expect(rgPattern('[^\\d\\S]')).toBe('[^[0-9][^\\t\\n\\f\\r ]]');
-    expect(rgPattern('\\bfoo\\B')).toBe('(?-u:\\b)foo(?-u:\\B)');
+    expect(rgPattern('\\bfoo\\b')).toBe('(?-u:\\b)foo(?-u:\\b)');
     expect(rgPattern('[]a][^]b][[:alpha:]x][a[b]')).toBe('[\\]a][^\\]b][[:alpha:]x][a\\[b]');
     expect(rgPattern('(?P<k>\\x{41})\\.\\pL')).toBe('(?P<k>\\x{41})\\.\\pL');
     expect(rgPattern('\\Qa.b\\E+')).toBe('a\\.b+');
@@ -62,6 +62,16 @@ describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning'
     expect(rgPattern('x{2} x{2,} x{2,3} [{]')).toBe('x{2} x{2,} x{2,3} [{]');
     expect(rgPattern('a\\0b\\012\\08')).toBe('a\\x{0}b\\x{a}\\x{0}8');
     expect(rgPattern('\\x{1F600}\\p{Greek}\\P{L}\\x{41}{2}')).toBe('\\x{1F600}\\p{Greek}\\P{L}\\x{41}{2}');
+  });
+});
+
+describe('rgPattern: where rg 13 and RE2 read the same text differently (review s9-grep)', () => {
+  it('a count with a leading zero is no repetition; & and ~ in a class are characters; -- in a class and \\B stay in process', () => {
+    expect(rgPattern('a{01} x{1,02} a{0} a{10,20} b{1,}')).toBe('a\\{01} x\\{1,02} a{0} a{10,20} b{1,}');
+    expect(rgPattern('[^}&&}][a~~&]')).toBe('[^}\\&\\&}][a\\~\\~\\&]');
+    expect(rgPattern('[!--]')).toBeNull();
+    expect(rgPattern('a\\Bb')).toBeNull();
+    expect(rgPattern('[\\--a]')).toBe('[\\--a]');
   });
 });
 
@@ -121,6 +131,8 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
       { pattern: '\\Q`t` a b\\E' },
       { pattern: 'x{,3} {a}' }, // braces that are no repetition: literal (rg 13 refused them)
       { pattern: 'bell \\07 ' }, // RE2's octal escape (rg read \0 as a backreference)
+      { pattern: 'x{01}' }, // review s9-grep R1: a literal in RE2, a repetition in rg
+      { pattern: '[^}&&}]' }, // R2: a class of three characters in RE2, an intersection in rg
     ];
     for (const c of cases) {
       const a = await withRg(c);
@@ -128,6 +140,15 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
       expect({ c, content: a.content }).toEqual({ c, content: b.content });
       expect(a.isError).toBe(false);
       expect({ c, data: a.data }).toMatchObject({ c, data: { inProcess: 0 } });
+    }
+    // Patterns rg would read differently (R2's --, R5's \B) or compile past its size limits (R10's \pL{1000}, ~245 MB
+    // in every run without them): searched in process, the same answer.
+    writeFileSync(path.join(ws.root, 'src', 'f.md'), 'x\u00a0y\nb\r\n!-,\nword '.repeat(3) + '\n');
+    for (const c of [{ pattern: '[!--]' }, { pattern: 'y\\B' }, { pattern: '\\pL{1000}' }, { pattern: '\\pL{300}' }]) {
+      const a = await withRg(c);
+      const b = await inProc(c);
+      expect({ c, content: a.content }).toEqual({ c, content: b.content });
+      expect({ c, data: a.data }).not.toMatchObject({ c, data: { inProcess: 0 } });
     }
     const all = await withRg({ pattern: 'foo' });
     expect(all.content).not.toContain('dist/');

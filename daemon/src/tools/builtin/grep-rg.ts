@@ -54,7 +54,10 @@ export function rgPattern(re2: string): string | null {
       const n = re2[i + 1] ?? '';
       i++;
       if (n in ASCII_CLASSES) out += ASCII_CLASSES[n];
-      else if ((n === 'b' || n === 'B') && !inClass) out += `(?-u:\\${n})`;
+      else if (n === 'b' && !inClass) out += '(?-u:\\b)';
+      // rg's \B (byte-wise, as \b must be) also matches inside a UTF-8 sequence and between \r and \n, where RE2
+      // has no position: searched in process (review s9-grep R5).
+      else if (n === 'B' && !inClass) return null;
       else if (n === 'C') return null;
       else if (BARE_PUNCTUATION.has(n)) out += n;
       else if ((n === 'x' || n === 'p' || n === 'P') && re2[i + 1] === '{' && re2.indexOf('}', i) > 0) {
@@ -83,6 +86,14 @@ export function rgPattern(re2: string): string | null {
         continue;
       }
       if (c === ']' && inClass) inClass = false;
+      else if (inClass && (c === '&' || c === '~')) {
+        // rg reads `&&` and `~~` in a class as intersection and symmetric difference; RE2 as the characters.
+        out += `\\${c}`;
+        continue;
+      } else if (inClass && c === '-' && re2[i + 1] === '-') {
+        // `--` in a class: a difference in rg, a range ending or starting at '-' in RE2 (review s9-grep R2).
+        return null;
+      }
       else if (c === '[' && inClass && re2[i + 1] === ':') {
         // [:alpha:] inside a class: copied whole (same meaning in both engines).
         const end = re2.indexOf(':]', i + 2);
@@ -94,7 +105,8 @@ export function rgPattern(re2: string): string | null {
       } else if (c === '[' && inClass) {
         out += '\\['; // RE2 has no nested classes: a '[' inside one is literal
         continue;
-      } else if (c === '{' && !inClass && !/^\{\d+(,\d*)?\}/.test(re2.slice(i))) {
+      } else if (c === '{' && !inClass && !/^\{(?:0|[1-9]\d*)(?:,(?:0|[1-9]\d*)?)?\}/.test(re2.slice(i))) {
+        // A count with a leading zero (`a{01}`) is no repetition in RE2 either (review s9-grep R1).
         out += '\\{'; // not a repetition: a literal in RE2 (`x{,3}`), an error in rg 13
         continue;
       }
@@ -375,6 +387,11 @@ function runRg(
     ...(stats ? ['--stats'] : []),
     '--crlf',
     '--encoding=none',
+    // rg's defaults let a pattern compile to ~10× this (\pL{1000}: ~245 MB, 0.5 s in every run) and its lazy DFA
+    // grow to GBs on hostile contents (a.{25}c over 10 MB of a/b: 27 s, 1.35 GB). Above these rg refuses the
+    // pattern and grep searches in process, RE2's linear time (review s9-grep R7, R10).
+    '--regex-size-limit=16M',
+    '--dfa-size-limit=16M',
     `--max-count=${perFile}`,
     // A long line comes back cut (the cut is past maxLineChars, so grep's own '...' replaces rg's note).
     '--max-columns=2048',
@@ -396,7 +413,9 @@ function runRg(
     let oversize: QueuedFile[] | undefined;
     let wait = sizeCheckMs(files.length);
     const checkSizes = () => {
-      const big = files.filter((f) => (o.sizeOf(f.path) ?? 0) > o.maxFileBytes);
+      // A file that is no regular file now (swapped for a link to a huge one after the walk vouched for it) counts
+      // as oversize: the run goes again without it (review s9-grep R9).
+      const big = files.filter((f) => (o.sizeOf(f.path) ?? Infinity) > o.maxFileBytes);
       if (big.length > 0) {
         oversize = big;
         kill();
