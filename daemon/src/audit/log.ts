@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import readline from 'node:readline';
 import type { AuditEntry, AuditVerify, ResultOf } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { Logger } from '../state/index.js';
@@ -85,7 +84,9 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       await writers.get(p.workspace)?.flushed();
       const { log } = auditFiles(deps.stateDir, p.workspace);
       const out: AuditEntry[] = [];
-      const rl = readline.createInterface({ input: createReadStream(log, { encoding: 'utf8' }), crlfDelay: Infinity });
+      const rl = process
+        .getBuiltinModule('node:readline')
+        .createInterface({ input: createReadStream(log, { encoding: 'utf8' }), crlfDelay: Infinity });
       try {
         for await (const line of rl) {
           if (line.startsWith('{"checkpoint"')) continue;

@@ -1,4 +1,3 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import { canonicalHost, hostText, parseAddress, type CanonicalAddress } from './address.js';
 import { defaultPort, matchRule, ruleNamesAddress, type HostRule } from './host-rules.js';
@@ -27,7 +26,8 @@ export function refuse(
 
 /** The system resolver, every answer (a mixed public/private answer is refused as a whole). */
 export async function systemResolve(host: string): Promise<string[]> {
-  const r = await dnsLookup(host, { all: true, verbatim: true });
+  // dns/promises is loaded on the first lookup, not at daemon start.
+  const r = await process.getBuiltinModule('node:dns/promises').lookup(host, { all: true, verbatim: true });
   return r.map((a) => a.address);
 }
 

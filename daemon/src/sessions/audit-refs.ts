@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 
 /** A tool call a session's event log says was recorded at `seq` of its workspace's audit log. */
 export interface AuditSeqReference {
@@ -23,7 +22,7 @@ export async function readAuditReferences(
   for (const sessionId of sessionIds) {
     const file = path.join(stateDir, 'sessions', sessionId, 'events.jsonl');
     const input = createReadStream(file, { encoding: 'utf8' });
-    const rl = readline.createInterface({ input, crlfDelay: Infinity });
+    const rl = process.getBuiltinModule('node:readline').createInterface({ input, crlfDelay: Infinity });
     try {
       for await (const line of rl) {
         if (!line.includes('"auditSeq"')) continue;

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -98,7 +98,9 @@ export async function startRunProxy(o: {
   };
   const refusal = (reason: string, message: string) => `shadowbox refused this connection (${reason}): ${message}\n`;
 
-  const server = http.createServer((req, res) => {
+  // node:http loads with the first shell proxy, not at every daemon start.
+  const { createServer, request } = process.getBuiltinModule('node:http');
+  const server = createServer((req, res) => {
     void (async () => {
       const url = req.url ?? '';
       if (!/^https?:\/\//i.test(url)) {
@@ -114,7 +116,7 @@ export async function startRunProxy(o: {
       }
       const headers: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
-      const up = http.request(
+      const up = request(
         c.target.url,
         { method: req.method, headers, lookup: pinnedLookup(c.target), agent: false },
         (upRes) => {

@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Defaults } from '@shadowbox/protocol';
 import { createBadMessageRelay, type ChannelHandler } from './channel.js';
@@ -37,7 +37,8 @@ export async function listenHttp(options: HttpServerOptions): Promise<HttpServer
     maxPayload: options.maxBytes,
     handleProtocols: (protocols) => (protocols.has(Defaults.wsSubprotocol) ? Defaults.wsSubprotocol : false),
   });
-  const server = http.createServer((req, res) => {
+  // node:http loads with the web server, not at every daemon start (most run without one).
+  const server = process.getBuiltinModule('node:http').createServer((req, res) => {
     void (async () => {
       res.setHeader('Referrer-Policy', 'no-referrer');
       res.setHeader('X-Content-Type-Options', 'nosniff');
