@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ONCE, writeFileAtomic } from '../state/index.js';
+import { readJsonFileOrNull, writeFileAtomic } from '../state/index.js';
 
 /**
  * Why: the store re-hashes a file only when its stat changed, but that memory was lost with the process,
@@ -63,17 +62,10 @@ export class HashCache {
   private load(): Promise<Map<string, KeptHash>> {
     this.loaded ??= (async () => {
       const map = new Map<string, KeptHash>();
-      const raw = await readFile(this.file, 'utf8').catch(() => null);
-      if (raw === null) return map;
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        return map; // torn or foreign: start empty (the next write replaces it)
-      }
-      const r = FileSchema.safeParse(json, ONCE);
-      if (!r.success) return map;
-      for (const [p, [dev, ino, size, mtimeNs, ctimeNs, sha256]] of Object.entries(r.data.files))
+      // Missing, torn or foreign: start empty (the next write replaces it).
+      const kept = await readJsonFileOrNull(this.file, FileSchema);
+      if (!kept) return map;
+      for (const [p, [dev, ino, size, mtimeNs, ctimeNs, sha256]] of Object.entries(kept.files))
         map.set(p, { dev, ino, size, mtimeNs: BigInt(mtimeNs), ctimeNs: BigInt(ctimeNs), sha256 });
       return map;
     })();

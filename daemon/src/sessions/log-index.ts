@@ -8,11 +8,11 @@
 // instead. It is written only for a session with nothing in flight (no turn, no direct call, every event on
 // disk), so a session it describes needs no recovery. A cache: written without fsync, and a torn, foreign or
 // stale file (a log appended since, by a daemon that then crashed) means the log is read whole, as before.
-import { stat, readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { InstructionFile, PlanItem, Usage } from '@shadowbox/protocol';
-import { ONCE, writeFileAtomic } from '../state/index.js';
+import { readJsonFileOrNull, writeFileAtomic } from '../state/index.js';
 import type { SessionSummary } from './summary.js';
 
 export const LOG_INDEX_FILE = 'log-index.json';
@@ -51,20 +51,12 @@ const IndexSchema = z.object({
  * size and mtime); null otherwise (the log must be read whole).
  */
 export async function readLogIndex(eventsFile: string): Promise<LogIndex | null> {
-  const [raw, st] = await Promise.all([
-    readFile(path.join(path.dirname(eventsFile), LOG_INDEX_FILE), 'utf8').catch(() => null),
+  const [index, st] = await Promise.all([
+    readJsonFileOrNull(path.join(path.dirname(eventsFile), LOG_INDEX_FILE), IndexSchema),
     stat(eventsFile, { bigint: true }).catch(() => null),
   ]);
-  if (raw === null || st === null || !st.isFile()) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  const r = IndexSchema.safeParse(json, ONCE);
-  if (!r.success) return null;
-  const { v: _v, mtimeNs, summary, ...rest } = r.data;
+  if (index === null || st === null || !st.isFile()) return null;
+  const { v: _v, mtimeNs, summary, ...rest } = index;
   if (BigInt(rest.ino) !== st.ino || BigInt(rest.size) !== st.size || BigInt(mtimeNs) !== st.mtimeNs) return null;
   return { ...rest, mtimeNs: BigInt(mtimeNs), summary };
 }

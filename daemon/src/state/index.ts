@@ -9,4 +9,5 @@ export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOpti
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
 export { ONCE } from './parse-once.js';
+export { readJsonFileOrNull } from './json-file.js';
 export { releaseMemory, releaseMemoryQuietly } from './memory.js';

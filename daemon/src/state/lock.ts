@@ -1,9 +1,9 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { writeFileAtomic } from './durable.js';
-import { ONCE } from './parse-once.js';
+import { readJsonFileOrNull } from './json-file.js';
 
 /** What the lock file says about the daemon that holds it. */
 export const LockInfo = z.object({
@@ -26,17 +26,8 @@ function alive(pid: number): boolean {
 
 /** Reads the lock file; null when absent, unreadable or held by a dead process. */
 export async function readLock(lockFile: string): Promise<LockInfo | null> {
-  const text = await readFile(lockFile, 'utf8').catch(() => null);
-  if (text === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const parsed = LockInfo.safeParse(json, ONCE);
-  if (!parsed.success || !alive(parsed.data.pid)) return null;
-  return parsed.data;
+  const lock = await readJsonFileOrNull(lockFile, LockInfo);
+  return lock && alive(lock.pid) ? lock : null;
 }
 
 /** One daemon per state dir: take the lock or say where the running daemon is. */
