@@ -54,7 +54,8 @@ export class SessionManager {
   /**
    * Loads every session's meta and repairs what a crash left open: a torn log tail is cut off
    * (logged), a session whose meta.json is unreadable is quarantined (logged, moved aside) instead of
-   * stopping the daemon, open turns are ended as interrupted.
+   * stopping the daemon, open turns are ended as interrupted. A log its index still describes is not
+   * read (load()).
    */
   async init(): Promise<void> {
     await mkdir(this.metas.root, { recursive: true, mode: 0o700 });
