@@ -93,8 +93,7 @@ export function rgPattern(re2: string): string | null {
       } else if (inClass && c === '-' && re2[i + 1] === '-') {
         // `--` in a class: a difference in rg, a range ending or starting at '-' in RE2 (review s9-grep R2).
         return null;
-      }
-      else if (c === '[' && inClass && re2[i + 1] === ':') {
+      } else if (c === '[' && inClass && re2[i + 1] === ':') {
         // [:alpha:] inside a class: copied whole (same meaning in both engines).
         const end = re2.indexOf(':]', i + 2);
         if (end > 0) {
