@@ -1,5 +1,6 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inLanes } from '../state/index.js';
 import { canonicalBytes, sha256Hex } from './crypto.js';
 import { parseManifest, type Manifest, type ManifestFile, type ManifestTool } from './manifest.js';
 import type { BundleStore } from './store.js';
@@ -104,16 +105,12 @@ async function checkFiles(
   // ~14 turns of a main thread that is busy right after start), the first failure in manifest order reported.
   // Eight lanes bound what is read at once: a file whose stat changed is read whole to be hashed.
   const failures: (Error | undefined)[] = [];
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    for (let i = next++; i < manifest.files.length; i = next++) {
-      failures[i] = await checkFile(manifest.files[i]).then(
-        () => undefined,
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, manifest.files.length) }, lane));
+  await inLanes(manifest.files, 8, async (f, i) => {
+    failures[i] = await checkFile(f).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    );
+  });
   const failed = failures.find((e) => e !== undefined);
   if (failed !== undefined) throw failed;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ErrorCodes, type ImageBlock, type McpServers, type SessionInfo } from '@shadowbox/protocol';
 import { Conversation, type AgentTools } from '../agent/index.js';
 import { ShadowboxError } from '../errors.js';
-import { mapDiskFull } from '../state/index.js';
+import { inLanes, mapDiskFull } from '../state/index.js';
 import type { SessionClient } from './client-port.js';
 import type { SessionManagerDeps } from './deps.js';
 import { EventLog, openEventLog } from './event-log.js';
@@ -62,11 +62,7 @@ export class SessionManager {
     const ids = (await readdir(this.metas.root)).filter((id) => !id.startsWith('.'));
     // Eight sessions at a time: each is several file operations (meta, log, repair), and one after another they
     // were the daemon's start at scale (193 small sessions: ready 610–765 ms against 190–280 with none).
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      for (let i = next++; i < ids.length; i = next++) await this.load(ids[i]);
-    };
-    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, lane));
+    await inLanes(ids, 8, (id) => this.load(id));
     // The repairs are on disk before any client can attach.
     await Promise.all([...this.sessions.values()].map((l) => l.log.flush()));
   }

@@ -10,4 +10,5 @@ export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedF
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
 export { ONCE } from './parse-once.js';
 export { readJsonFileOrNull } from './json-file.js';
+export { inLanes } from './lanes.js';
 export { releaseMemory, releaseMemoryQuietly } from './memory.js';
