@@ -98,6 +98,45 @@ const lazyCrypto = {
   },
 };
 
+/**
+ * zod's entry points re-export every locale it ships (`export * as locales from "../locales/index.js"` in
+ * v4/core/index.js, v4/classic/external.js and v4/mini/external.js): 63 locales, ~296 KiB of each bundle (a third
+ * of the client commands' and of the ACP bridge's), read, deserialized and kept in memory by every command. Nothing
+ * here picks a locale: zod's default is English, registered by classic/schemas.js from locales/en.js directly. In
+ * the bundles `locales` holds `en` only. The build fails if zod stops importing that path from core/ and classic/,
+ * or if a source names another locale (`z.locales.xx`), rather than silently shipping a stub a call would miss.
+ * client-commands.test.ts checks each bundle's sources and that zod's messages stay English.
+ */
+const ZOD_LOCALES_FROM = /[\\/]zod[\\/]v4[\\/](core[\\/]index|classic[\\/]external|mini[\\/]external)\.js$/;
+const englishOnlyZod = {
+  name: 'english-only-zod',
+  setup(b) {
+    const seen = new Set();
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!ZOD_LOCALES_FROM.test(args.importer)) return undefined;
+      seen.add(path.basename(path.dirname(args.importer)));
+      return { path: path.join(path.dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (/\blocales\.(?!en\b)[a-zA-Z]/.test(text))
+        throw new Error(`${args.path} names a zod locale other than en: update englishOnlyZod in scripts/bundle.mjs`);
+      return undefined;
+    });
+    b.onEnd((result) => {
+      if (result.errors.length === 0 && !(seen.has('core') && seen.has('classic')))
+        result.errors.push({
+          text: `zod no longer imports ../locales/index.js from core/ and classic/ (saw: ${[...seen].join(', ') || 'none'}): update englishOnlyZod`,
+        });
+    });
+  },
+};
+
 /** Builds the bundle and writes its identity (content hash, size, mtime) beside it for the compile cache. */
 export async function bundle() {
   const started = performance.now();
@@ -132,7 +171,7 @@ export async function bundle() {
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
-    plugins: [importMetaUrl, lazyCrypto],
+    plugins: [englishOnlyZod, importMetaUrl, lazyCrypto],
     // Where the WASI worker's own bundle is, relative to dist/wasi/ (what worker-pool.ts sees as its folder).
     define: { SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.mjs') },
     logLevel: 'warning',

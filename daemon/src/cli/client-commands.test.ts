@@ -1,6 +1,7 @@
 // The client bundle: the bin sends it exactly the commands it has, and it holds none of the daemon.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -38,5 +39,34 @@ describe('client bundle', () => {
     expect(r.stdout).toMatch(/^usage: shadowbox daemon/);
     const top = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(top.stdout).toMatch(/\n {2}daemon +/);
+  });
+});
+
+describe('zod in the bundles (scripts/bundle.mjs, englishOnlyZod)', () => {
+  const dir = path.join(root, 'daemon/dist/bundle');
+  const localesIn = (file: string) => {
+    const { sources } = JSON.parse(readFileSync(path.join(dir, `${file}.map`), 'utf8')) as { sources: string[] };
+    return [...new Set(sources.map((s) => /zod\/v4\/locales\/([^/]+)\.js$/.exec(s)?.[1]))].filter(Boolean);
+  };
+
+  it.each(['shadowbox.cjs', 'client.cjs', 'acp.cjs'])('%s holds English and no other locale', (file) => {
+    expect(localesIn(file)).toEqual(['en']);
+  });
+
+  it("zod's messages are English in the bundled daemon", () => {
+    // A config value of the wrong type: the daemon refuses to start with zod's own message for the issue.
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sb-zod-'));
+    try {
+      writeFileSync(path.join(stateDir, 'config.json'), JSON.stringify({ maxTurns: 'many' }));
+      const r = spawnSync(process.execPath, [bin, 'daemon', '--no-web'], {
+        encoding: 'utf8',
+        env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock') },
+        timeout: 60_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('maxTurns: Invalid input: expected number, received string');
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
