@@ -115,12 +115,15 @@ const englishOnlyZod = {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
       if (!ZOD_LOCALES_FROM.test(args.importer)) return undefined;
       seen.add(path.basename(path.dirname(args.importer)));
-      return { path: path.join(path.dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' };
+      // A name, not a file: the source map lists it as `zod-locales:en-only` (the release's license scan reads
+      // the package of every source under node_modules/).
+      const en = path.join(path.dirname(args.importer), '../locales/en.js');
+      return { path: 'en-only', namespace: 'zod-locales', pluginData: { en } };
     });
     b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      contents: `export { default as en } from ${JSON.stringify(args.pluginData.en)};`,
       loader: 'js',
-      resolveDir: path.dirname(args.path),
+      resolveDir: path.dirname(args.pluginData.en),
     }));
     b.onLoad({ filter: /\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
