@@ -25,11 +25,12 @@ const clientOutfile = path.join(outdir, 'client.cjs');
 const acpOutfile = path.join(outdir, 'acp.cjs');
 // The bin's loader (cli/compile-cache.ts) as CommonJS: the bin is CommonJS and loads no ES module first.
 const loaderOutfile = path.join(outdir, 'loader.cjs');
-// The WASI sandbox worker (daemon/src/wasi/worker/entry.ts) as one ES module, which the daemon's bundle starts
+// The WASI sandbox worker (daemon/src/wasi/worker/entry.ts) as one CommonJS file, which the daemon's bundle starts
 // its workers from (SHADOWBOX_WASI_WORKER_BUNDLE below): one file to load instead of the ~20 compiled modules
-// of dist/wasi/, ~10–15 ms of every worker's start (python's first call waits for one). The release packs the
-// same single-file build (scripts/release/pack.mjs).
-const wasiWorkerOutfile = path.join(outdir, 'wasi-worker.mjs');
+// of dist/wasi/, ~10–15 ms of every worker's start (python's first call waits for one). CommonJS, not an ES module:
+// a worker then never starts Node's ES module loader, ~5 ms of each worker's start (spawn → a compile's answer
+// 37.5 vs 42.4 and 46.8 vs 51.3 ms, medians of 21). The release packs this file (scripts/release/pack.mjs).
+const wasiWorkerOutfile = path.join(outdir, 'wasi-worker.cjs');
 /** The bundles the bin loads through the code cache (each gets an identity sidecar). */
 const cached = [outfile, clientOutfile, acpOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
@@ -176,7 +177,7 @@ export async function bundle() {
     sourcemap: 'linked',
     plugins: [englishOnlyZod, importMetaUrl, lazyCrypto],
     // Where the WASI worker's own bundle is, relative to dist/wasi/ (what worker-pool.ts sees as its folder).
-    define: { SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.mjs') },
+    define: { SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.cjs') },
     logLevel: 'warning',
     metafile: true,
     write: false,
@@ -186,10 +187,9 @@ export async function bundle() {
     entryPoints: [path.join(root, 'daemon/src/wasi/worker/entry.ts')],
     outfile: wasiWorkerOutfile,
     bundle: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'warning',

@@ -102,7 +102,8 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
-  await bundleWorker('daemon/src/wasi/worker/entry.ts', path.join(dir, 'daemon/dist/wasi/worker/entry.js'));
+  // The WASI worker's CommonJS build (scripts/bundle.mjs), where shadowbox.cjs looks for it first.
+  await copy('daemon/dist/bundle/wasi-worker.cjs');
   await bundleWorker(
     'daemon/src/tools/builtin/grep-worker-thread.ts',
     path.join(dir, 'daemon/dist/tools/builtin/grep-worker-thread.js'),

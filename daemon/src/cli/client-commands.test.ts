@@ -70,3 +70,22 @@ describe('zod in the bundles (scripts/bundle.mjs, englishOnlyZod)', () => {
     }
   });
 });
+
+describe("the bundled daemon's WASI worker (scripts/bundle.mjs)", () => {
+  it('is the CommonJS build beside the bundle (python calls through the bin run on it)', () => {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sb-worker-'));
+    try {
+      const r = spawnSync(process.execPath, [bin, 'doctor'], {
+        encoding: 'utf8',
+        env: { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock') },
+        timeout: 60_000,
+      });
+      const entry = /sandbox worker (\S+)/.exec(r.stdout)?.[1];
+      expect(entry).toBe(path.join(root, 'daemon/dist/bundle/wasi-worker.cjs'));
+      // Node starts a .cjs worker without its ES module loader; the file must not be an ES module in disguise.
+      expect(readFileSync(entry!, 'utf8')).not.toMatch(/^\s*(import|export)\s/m);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
