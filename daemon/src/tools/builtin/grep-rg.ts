@@ -139,6 +139,11 @@ export interface RgSearchOptions {
   /** Whether a listed path is still the person's own file, untouched by the shadow (WorkspaceView.isReal). */
   isReal: (path: string) => boolean;
   /**
+   * True when nothing isReal answers can have changed since the walk began (WorkspaceView.layerVersion has not
+   * moved): every listed file is then still the person's own, and isReal is not asked again after a run.
+   */
+  unchanged: () => boolean;
+  /**
    * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
    * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
    */
@@ -255,10 +260,11 @@ export function searchWithRg(o: RgSearchOptions): {
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
         // rg read the person's files: one the shadow took over since the walk chose it (while rg ran, say) is
-        // searched again in process, as is a file rg calls binary. Of the rest, only those still as the walk
-        // saw them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
+        // searched again in process, as is a file rg calls binary (isReal is asked again only when the layer
+        // changed since the walk began). Of the rest, only those still as the walk saw them count, re-checked in
+        // order until more than `max` lines are in (later files' lines are never shown).
         const redo = new Set(r.binary.map((f) => f.k));
-        for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
+        if (!o.unchanged()) for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
         for (const f of part) if (redo.has(f.k)) again.push(f);
         const withLines = files.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
         for (let i = 0; i < withLines.length && found <= o.max;) {
