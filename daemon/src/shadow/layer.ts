@@ -104,6 +104,14 @@ export class LayerStore {
   }
 
   /**
+   * How many times an entry was written or deleted so far (the proxy's traps, a revert): it moves in the same
+   * synchronous step as the change, so a reader that sees the same number twice saw no entry change in between.
+   */
+  get entryChanges(): number {
+    return this.entriesVersion;
+  }
+
+  /**
    * The keys of the layer entries directly in folder `dir` ("" for the root), from an index of the entries by
    * parent that is built again only after an entry changed: a walk lists thousands of folders, and a pass over
    * every entry per folder took seconds with a few thousand entries (4,000 folders, 4,000 entries: ~5 s a grep).

@@ -95,6 +95,11 @@ export class LayeredReads {
     return !this.shadowed(rel);
   }
 
+  /** WorkspaceView.layerVersion: the layer's count of entry changes (isReal depends on the entries alone). */
+  layerVersion(): number {
+    return this.store.entryChanges;
+  }
+
   /** WorkspaceView.realFiles: the regular files of the real folder at exactly `dir` right now, or null. */
   realFiles(dir: string): Set<string> | null {
     if (!this.isCanonical(dir)) return null;

@@ -29,6 +29,13 @@ export interface WorkspaceView {
    */
   isReal?(rel: string): boolean;
   /**
+   * A number that moves whenever what isReal answers may have changed (a write, delete, move, undo, accept…),
+   * in the same synchronous step as the change: while it has not moved, every isReal answer is what it was.
+   * grep reads it before its walk and after each rg run, and asks isReal again only when it moved. Views
+   * without isReal leave it out.
+   */
+  layerVersion?(): number;
+  /**
    * For a canonical folder path: the names of the regular files (not links) in the person's real folder
    * at exactly that path, read now without following any link on the way; null when there is no plain
    * real folder there. grep re-checks with it what rg was given (rg opens paths by name). Views without

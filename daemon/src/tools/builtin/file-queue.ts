@@ -13,7 +13,8 @@ export class FileQueue {
   private readonly items: QueuedFile[] = [];
   private head = 0;
   private closed = false;
-  private waiters: Array<() => void> = [];
+  /** Takers waiting, each for this many files past the head (woken only then, or at the close). */
+  private waiters: Array<{ need: number; wake: () => void }> = [];
   /** The index up to which the taker has asked for files (Infinity once it takes no more). */
   private asked = 0;
   private roomWaiters: Array<() => void> = [];
@@ -24,13 +25,13 @@ export class FileQueue {
 
   push(k: number, path: string): void {
     this.items.push({ k, path });
-    this.wakeAll();
+    if (this.waiters.length > 0) this.wake(this.items.length - this.head);
   }
 
   /** No more files will come. */
   close(): void {
     this.closed = true;
-    this.wakeAll();
+    this.wake(Infinity);
   }
 
   /**
@@ -40,7 +41,7 @@ export class FileQueue {
   async take(max: number, atLeast = 1): Promise<QueuedFile[]> {
     this.ask(this.head + max);
     while (!this.closed && this.items.length - this.head < atLeast)
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await new Promise<void>((resolve) => this.waiters.push({ need: atLeast, wake: resolve }));
     const out = this.items.slice(this.head, this.head + max);
     this.head += out.length;
     return out;
@@ -76,9 +77,14 @@ export class FileQueue {
     for (const f of w) f();
   }
 
-  private wakeAll(): void {
+  /**
+   * Wakes the takers that `ready` files satisfy. A taker waiting for 16,384 files was woken (a promise, a microtask)
+   * at every one of them the walk pushed: ~10 ms of CPU in a 20,000-file grep.
+   */
+  private wake(ready: number): void {
+    if (!this.waiters.some((w) => w.need <= ready)) return;
     const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.waiters = w.filter((x) => x.need > ready);
+    for (const x of w) if (x.need <= ready) x.wake();
   }
 }

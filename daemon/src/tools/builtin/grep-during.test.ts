@@ -57,13 +57,15 @@ describe.skipIf(!rg)('grep with rg while files change', () => {
       await view.remove('src/d.ts');
     };
     // Once the walk has vouched for the last file (src/e.ts), the shadow changes the others: it writes while rg
-    // runs (or before it starts); rg reads the person's files all the same. From then on isReal says so at once,
-    // and reads wait for the writes to land.
+    // runs (or before it starts); rg reads the person's files all the same. From then on isReal says so at once
+    // (and layerVersion has moved, as it does in the same step as isReal's answer), and reads wait for the writes
+    // to land.
     const racing = overriding(view, {
       isReal: (rel) => {
         if (rel === 'src/e.ts') changed ??= change();
         return !(changed && changing.has(rel)) && view.isReal!(rel);
       },
+      layerVersion: () => view.layerVersion!() + (changed ? 1 : 0),
       stat: async (p) => (await changed, view.stat(p)),
       readFile: async (p) => (await changed, view.readFile(p)),
     });
@@ -75,6 +77,71 @@ describe.skipIf(!rg)('grep with rg while files change', () => {
       ),
     );
     expect((await grepper(view, false)({ pattern: 'foo' })).content).toBe(r.content);
+  });
+
+  it('a write that lands after the walk chose the file, before rg reads it: the shadow’s lines (layerVersion moved)', async () => {
+    put('src/b.ts', 'foo real b\n');
+    put('src/d.ts', 'foo real d\n');
+    put('src/e.ts', 'foo real e\n');
+    put('z/y.ts', 'nothing\n');
+    const view = await ws.open().view('s1', ws.root);
+    let vouched!: () => void;
+    const walked = new Promise<void>((resolve) => (vouched = resolve));
+    const before = view.layerVersion!();
+    // No answer of the view is faked: the walk lists z/ (after src/) only once the shadow wrote src/b.ts and deleted
+    // src/d.ts, which it had vouched for as the person's; the walk ends after that, so rg runs on them after it.
+    const racing = overriding(view, {
+      isReal: (rel) => {
+        if (rel === 'src/e.ts') vouched();
+        return view.isReal!(rel);
+      },
+      readdir: async (p) => {
+        if (p === 'z') {
+          await walked;
+          await view.writeFile('src/b.ts', 'foo shadow b\n');
+          await view.remove('src/d.ts');
+        }
+        return view.readdir(p);
+      },
+    });
+    const r = await grepper(racing, true)({ pattern: 'foo' });
+    expect(view.layerVersion!()).not.toBe(before);
+    expect(r.data).toMatchObject({ inProcess: 0 }); // every file went to rg
+    expect(r.content).toBe(['src/a.ts:1: foo real a', 'src/b.ts:1: foo shadow b', 'src/e.ts:1: foo real e'].join('\n'));
+    expect((await grepper(view, false)({ pattern: 'foo' })).content).toBe(r.content);
+  });
+
+  it('a view without layerVersion: isReal is asked again after each run, and a file taken over meanwhile is the shadow’s', async () => {
+    put('src/b.ts', 'foo real b\n');
+    put('src/e.ts', 'foo real e\n');
+    const view = await ws.open().view('s1', ws.root);
+    let changed: Promise<void> | undefined;
+    const racing = overriding(view, {
+      isReal: (rel) => {
+        if (rel === 'src/e.ts') changed ??= view.writeFile('src/b.ts', 'foo shadow b\n');
+        return !(changed && rel === 'src/b.ts') && view.isReal!(rel);
+      },
+      layerVersion: undefined,
+      readFile: async (p) => (await changed, view.readFile(p)),
+    });
+    const r = await grepper(racing, true)({ pattern: 'foo' });
+    expect(r.content).toBe(['src/a.ts:1: foo real a', 'src/b.ts:1: foo shadow b', 'src/e.ts:1: foo real e'].join('\n'));
+  });
+
+  it('nothing changed while rg ran: isReal is asked once per file (the walk’s), not again after the run', async () => {
+    for (let i = 0; i < 300; i++) put(`many/f${i}.ts`, `foo ${i}\n`);
+    const view = await ws.open().view('s1', ws.root);
+    const asked = new Map<string, number>();
+    const counting = overriding(view, {
+      isReal: (rel) => {
+        asked.set(rel, (asked.get(rel) ?? 0) + 1);
+        return view.isReal!(rel);
+      },
+    });
+    const r = await grepper(counting, true)({ pattern: 'foo', max_matches: 5000 });
+    expect(r.data).toMatchObject({ matches: 301, inProcess: 0 });
+    expect(asked.size).toBe(301);
+    expect([...asked.values()].every((n) => n === 1)).toBe(true);
   });
 
   it('a file that grows to 1 TiB while rg reads it is dropped from the run, as in process (the sizes are looked at again)', async () => {

@@ -8,7 +8,8 @@ import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
 import { fakePolicy, memoryAudit, memoryLogger, sessionContext, toolCaller } from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { findRipgrep, nextChunk, partEnd, rgPattern } from './grep-rg.js';
+import { FileQueue } from './file-queue.js';
+import { findRipgrep, nextChunk, partEnd, rgPattern, searchWithRg } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -86,11 +87,13 @@ describe('nextChunk: how many files each rg run gets', () => {
     // The estimate fell short (a sparse part): at least twice the last run.
     expect(nextChunk({ max: 5000, found: 900, searched: 2052, runs: 2, last: 1796 }).max).toBe(11_720);
     expect(nextChunk({ max: 1000, found: 990, searched: 5000, runs: 2, last: 300 }).max).toBe(600);
-    // Nothing found: everything queued once there are 4× the last run's files, at most 16,384.
+    // Nothing found: everything queued once there are 8× the first run's files (2,048: a 2,000-file tree in two
+    // runs), then 4× the last run's (rg keeps working beside a big tree's walk), at most 16,384.
     expect(nextChunk({ max: 200, found: 0, searched: 256, runs: 1, last: 256 })).toEqual({
       max: 16_384,
-      atLeast: 1024,
+      atLeast: 2048,
     });
+    expect(nextChunk({ max: 200, found: 0, searched: 2304, runs: 2, last: 2048 }).atLeast).toBe(8192);
     expect(nextChunk({ max: 200, found: 0, searched: 9000, runs: 3, last: 8000 }).atLeast).toBe(16_384);
   });
 });
@@ -360,5 +363,41 @@ describe("rg's argument parts", () => {
     expect(seen).toEqual(files.map((f) => f.path));
     // A single path past the budget still runs, alone.
     expect(partEnd([{ path: 'x'.repeat(300) }, { path: 'y' }], 0, 100)).toBe(1);
+  });
+});
+
+describe.skipIf(!rg)('rg refused for too many arguments (E2BIG)', () => {
+  // 2,600 paths of ~1,000 bytes given at once: past the kernel's 2 MiB (ARG_MAX with the default stack) — as a
+  // 1 MiB budget would be where ARG_MAX is smaller. The search goes on in smaller parts instead of failing.
+  it('runs the same files again in halves, and finds every line', async () => {
+    const dir = Array.from({ length: 4 }, (_, i) => `${i}`.repeat(240)).join('/');
+    mkdirSync(path.join(ws.root, dir), { recursive: true });
+    const queue = new FileQueue();
+    for (let k = 0; k < 2_600; k++) {
+      const rel = `${dir}/f${k}.txt`;
+      if (k % 100 === 0) writeFileSync(path.join(ws.root, rel), `hit ${k}\n`);
+      queue.push(k, rel);
+    }
+    queue.close();
+    const r = await searchWithRg({
+      rg: rg!,
+      root: ws.root,
+      queue,
+      pattern: 'hit',
+      ignoreCase: false,
+      max: 5000,
+      maxLineChars: 300,
+      maxFileBytes: 1 << 20,
+      signal: new AbortController().signal,
+      sizeOf: () => 10,
+      isReal: () => true,
+      unchanged: () => true,
+      recheck: async (files) => new Set(files.map((f) => f.k)),
+      argBytes: 64 << 20,
+    }).done;
+    expect(r.kind).toBe('done');
+    if (r.kind !== 'done') return;
+    expect(r.searched).toBe(2_600);
+    expect([...r.lines.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 26 }, (_, i) => i * 100));
   });
 });

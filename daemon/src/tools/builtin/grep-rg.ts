@@ -139,10 +139,17 @@ export interface RgSearchOptions {
   /** Whether a listed path is still the person's own file, untouched by the shadow (WorkspaceView.isReal). */
   isReal: (path: string) => boolean;
   /**
+   * True when nothing isReal answers can have changed since the walk began (WorkspaceView.layerVersion has not
+   * moved): every listed file is then still the person's own, and isReal is not asked again after a run.
+   */
+  unchanged: () => boolean;
+  /**
    * Called after each rg run has exited with files it found lines in: the indexes of those whose lines
    * may count (the rest are dropped as if rg had found nothing there, before they count toward `max`).
    */
   recheck: (files: readonly QueuedFile[]) => Promise<ReadonlySet<number>>;
+  /** Bytes of paths one rg run may take (default MAX_ARG_BYTES); halved for the rest of the search at an E2BIG. */
+  argBytes?: number;
 }
 
 /**
@@ -163,12 +170,19 @@ export type RgSearchResult =
 
 // Files per rg run: a small first one (a common pattern is answered from the first files); then, once
 // lines were found, as many files as the lines seen so far say hold the rest (with a margin), else all
-// the walk has queued meanwhile (at least 4× more each time, at most MAX_CHUNK); one run's arguments
-// stay far below the kernel's limit. (Taking every queued file after the first run searched 5,376 files
-// for 5,000 lines that 2,000 hold: rg cannot stop early, its files finish in any order.)
+// the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork of the
+// daemon and rg's start, ~5–10 ms here, and at ×4 a 2,000-file tree took three); one run's arguments stay
+// below the kernel's limit. (Taking every queued file after the first run searched 5,376 files for 5,000 lines
+// that 2,000 hold: rg cannot stop early, its files finish in any order.)
 const FIRST_CHUNK = 256;
 const MAX_CHUNK = 16_384;
-const MAX_ARG_BYTES = 256 * 1024;
+/**
+ * Half of Linux's usual limit on a new program's arguments and environment together (ARG_MAX, 2 MiB with the
+ * default 8 MiB stack): MAX_CHUNK files of paths up to ~55 bytes in one run (at 256 KiB, 16,384 files of the
+ * bench's 24-byte paths took three). Where the kernel refuses (E2BIG: a smaller stack limit, a large
+ * environment), the search goes on with half as much per run.
+ */
+const MAX_ARG_BYTES = 1024 * 1024;
 
 /**
  * Where the rg run starting at `files[at]` ends: as many files as fit MAX_ARG_BYTES, counted as the kernel
@@ -211,7 +225,7 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
     const n = Math.min(Math.max(need, s.runs > 1 ? s.last * 2 : 0), MAX_CHUNK);
     return { max: n, atLeast: n };
   }
-  return { max: MAX_CHUNK, atLeast: Math.min(s.last * 4, MAX_CHUNK) };
+  return { max: MAX_CHUNK, atLeast: Math.min(s.last * (s.runs === 1 ? 8 : 4), MAX_CHUNK) };
 }
 
 /**
@@ -230,6 +244,7 @@ export function searchWithRg(o: RgSearchOptions): {
   let found = 0;
   let searched = 0;
   let runs = 0;
+  let argBytes = o.argBytes ?? MAX_ARG_BYTES;
   const done = (async (): Promise<RgSearchResult> => {
     for (let last = 0; found <= o.max && !o.signal.aborted; runs++) {
       const take = nextChunk({ max: o.max, found, searched, runs, last });
@@ -238,12 +253,20 @@ export function searchWithRg(o: RgSearchOptions): {
       last = chunk.length;
       // A chunk longer than the argument budget runs in parts, in order, each sized by its own paths.
       for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
-        const part = chunk.slice(at, partEnd(chunk, at));
+        const part = chunk.slice(at, partEnd(chunk, at, argBytes));
         // A run still going after a while that holds a file over the size cap is killed, and run again without
         // it (as in process, such a file is skipped: counted as searched, no lines).
         let files = part;
         const stats = searched === 0 || found * STATS_DENSITY >= searched;
-        let r = await runRg(o, files, o.max + 1 - found, stats);
+        let r: RgRun;
+        try {
+          r = await runRg(o, files, o.max + 1 - found, stats);
+        } catch (e) {
+          // The kernel refused this many arguments: the same files again in smaller parts.
+          if ((e as NodeJS.ErrnoException).code !== 'E2BIG' || part.length === 1) throw e;
+          argBytes = Math.floor(argBytes / 2);
+          continue;
+        }
         while (r.oversize && !o.signal.aborted) {
           const big = new Set(r.oversize.map((f) => f.k));
           files = files.filter((f) => !big.has(f.k));
@@ -255,10 +278,11 @@ export function searchWithRg(o: RgSearchOptions): {
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
         // rg read the person's files: one the shadow took over since the walk chose it (while rg ran, say) is
-        // searched again in process, as is a file rg calls binary. Of the rest, only those still as the walk
-        // saw them count, re-checked in order until more than `max` lines are in (later files' lines are never shown).
+        // searched again in process, as is a file rg calls binary (isReal is asked again only when the layer
+        // changed since the walk began). Of the rest, only those still as the walk saw them count, re-checked in
+        // order until more than `max` lines are in (later files' lines are never shown).
         const redo = new Set(r.binary.map((f) => f.k));
-        for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
+        if (!o.unchanged()) for (const f of part) if (!o.isReal(f.path)) redo.add(f.k);
         for (const f of part) if (redo.has(f.k)) again.push(f);
         const withLines = files.filter((f) => r.lines.has(f.k) && !redo.has(f.k));
         for (let i = 0; i < withLines.length && found <= o.max;) {
@@ -347,6 +371,14 @@ const STATS =
   /^(?:\d+ (?:matches|matched lines|files contained matches|files searched|bytes printed|bytes searched)|[\d.]+ seconds(?: spent searching)?)$/;
 const BYTES_SEARCHED = /^(\d+) bytes searched$/;
 
+/** What one rg run gave: its exit code, lines by file index, the files it called binary, and the files it was killed for. */
+interface RgRun {
+  code: number | null;
+  lines: Map<number, string[]>;
+  binary: QueuedFile[];
+  oversize?: QueuedFile[];
+}
+
 /**
  * Runs rg on some files; lines by file index, each file's at most `perFile`, and the files rg says are
  * binary. grep's in-process rule is "a NUL in the first 8 KiB: skipped, else searched as text"; rg's
@@ -355,12 +387,7 @@ const BYTES_SEARCHED = /^(\d+) bytes searched$/;
  * searches it again in process (a note naming no file of the run: all of the run's files with lines).
  * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups.
  */
-function runRg(
-  o: RgSearchOptions,
-  files: readonly QueuedFile[],
-  perFile: number,
-  stats: boolean,
-): Promise<{ code: number | null; lines: Map<number, string[]>; binary: QueuedFile[]; oversize?: QueuedFile[] }> {
+function runRg(o: RgSearchOptions, files: readonly QueuedFile[], perFile: number, stats: boolean): Promise<RgRun> {
   // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
   let byPath: Map<string, number> | undefined;
   const indexOf = (path: string) => {

@@ -55,6 +55,9 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const { view, pattern, max, stop } = o;
   const isReal = view.isReal?.bind(view);
   const realSize = view.realSize?.bind(view);
+  // Read before the walk asks isReal of any file: while it stays, no file the walk vouched for was taken over.
+  const layerVersion = view.layerVersion?.bind(view);
+  const since = layerVersion?.();
   // rg only where the view can say which files are the person's own and how big they are now.
   const rgSource = o.rg && isReal && realSize ? rgPattern(pattern.source) : null;
   let worker: GrepWorker | undefined;
@@ -83,6 +86,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           signal: stop,
           sizeOf: realSize,
           isReal,
+          unchanged: () => layerVersion !== undefined && layerVersion() === since,
           recheck: (files) => stillReal(view, files),
         })
       : null;
