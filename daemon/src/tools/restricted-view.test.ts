@@ -28,6 +28,15 @@ const reason = (p: Promise<unknown>) =>
   );
 
 describe('restrictView', () => {
+  it("layerVersion (grep's skip of the isReal re-ask) is the view's, and moves with a write", async () => {
+    const { base, view } = await setup();
+    const v0 = view.layerVersion?.();
+    expect(v0).toBe(base.layerVersion?.());
+    await view.writeFile('pub/a.txt', 'b');
+    expect(view.layerVersion?.()).not.toBe(v0);
+    expect(view.isReal?.('pub/a.txt')).toBe(false);
+  });
+
   it('realFiles (grep’s re-check of what rg read): a denied folder is null, denied names are left out, links are not files', async () => {
     const { base, view } = await setup();
     expect(view.realFiles?.('secrets')).toBeNull();

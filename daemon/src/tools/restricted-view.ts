@@ -97,11 +97,14 @@ export function restrictView(
   const isReal = view.isReal?.bind(view);
   const realFiles = view.realFiles?.bind(view);
   const realSize = view.realSize?.bind(view);
+  const layerVersion = view.layerVersion?.bind(view);
   return {
     get root() {
       return view.root;
     },
     ...(isReal ? { isReal: (rel: string) => !hit(rel) && isReal(rel) } : {}),
+    // The deny rules are fixed for the view's life: isReal above changes exactly when the view's does.
+    ...(isReal && layerVersion ? { layerVersion } : {}),
     ...(realFiles
       ? {
           realFiles: (dir: string) => {
