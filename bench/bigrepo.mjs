@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connectSocket } from '../clients/editor/dist/index.js';
+import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { writeFileAtomic } from '../daemon/dist/state/index.js';
 import { startDaemon } from './lib/daemon.mjs';
@@ -43,6 +43,11 @@ const ONLY_CHECKPOINT = process.env.BENCH_BIGREPO_ONLY === 'checkpoint';
 // BENCH_BIGREPO_MEM=FILE: one JSON line per window there — where the daemon's memory was at its start and end
 // (V8 heap, external, anonymous vs file RSS: bench/lib/loop-monitor.mjs).
 const MEM_FILE = process.env.BENCH_BIGREPO_MEM;
+// The daemons start in the environment a client's auto-start gives them (glibc's malloc tunables: daemon-env.ts), as
+// in the start and python benches; BENCH_BIGREPO_MALLOC=default runs them with glibc's defaults (GLIBC_TUNABLES='',
+// what `shadowbox daemon` started by hand gets): their malloc arenas give ~25 MiB back at moments of glibc's
+// choosing, inside a window or not (docs/benchmarks.md, run 17).
+const MALLOC_DEFAULTS = process.env.BENCH_BIGREPO_MALLOC === 'default';
 const EDITED = 50;
 const monitor = fileURLToPath(new URL('./lib/loop-monitor.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -235,12 +240,13 @@ export async function run() {
     const setupS = (performance.now() - t) / 1000;
     if (process.env.BENCH_VERBOSE) console.error(`bigrepo: ${FILES} files ready in ${setupS.toFixed(0)} s`);
     const loopFile = path.join(top, 'loop.json');
-    const env = {
+    const base = {
       SHADOWBOX_MODEL: 'openai/bench',
       OPENAI_BASE_URL: `${model.url}/v1`,
       OPENAI_API_KEY: 'k',
       SHADOWBOX_BENCH_LOOP_FILE: loopFile,
     };
+    const env = MALLOC_DEFAULTS ? { ...base, GLIBC_TUNABLES: '' } : daemonStartEnv(base);
 
     // First checkpoint vs an idle window, each round on a fresh daemon (a first checkpoint happens once per daemon).
     const busy = { p99: [], max: [], rss: [], rssAfter: [], rtt: [], heap: [], native: [] };
@@ -316,6 +322,7 @@ export async function run() {
       }
     }
     const pair = (k, unit, note) => ({ subject: stats(busy[k]), baseline: stats(idle[k]), unit, note });
+    const malloc = MALLOC_DEFAULTS ? "glibc's malloc defaults" : "the malloc tunables a client's auto-start sets";
     rows.push(
       row(
         "the daemon's first model turn (text only, before the checkpoint): RSS growth",
@@ -328,7 +335,7 @@ export async function run() {
       [`first checkpoint, ${FILES} files: event-loop delay p99`, 'p99', 'ms', 'goal ≤ 50 ms'],
       [`first checkpoint, ${FILES} files: event-loop delay max`, 'max', 'ms', ''],
       [`first checkpoint, ${FILES} files: longest session/list round trip`, 'rtt', 'ms', 'probed every 20 ms'],
-      [`first checkpoint, ${FILES} files: RSS growth`, 'rss', 'MiB', 'goal ≤ 20 MiB'],
+      [`first checkpoint, ${FILES} files: RSS growth`, 'rss', 'MiB', `goal ≤ 20 MiB; ${malloc}`],
       [`first checkpoint, ${FILES} files: RSS at the end of the window`, 'rssAfter', 'MiB', 'what the daemon holds'],
       [
         `first checkpoint, ${FILES} files: growth of the main V8 heap (heap total)`,
@@ -340,7 +347,7 @@ export async function run() {
         `first checkpoint, ${FILES} files: growth of the anonymous RSS outside the main V8 heap`,
         'native',
         'MiB',
-        'malloc arenas: freed memory glibc keeps, or gives back when it chooses (±25 MiB in single windows)',
+        "malloc arenas: freed memory glibc keeps, or gives back when it chooses (with glibc's defaults, ±25 MiB in single windows)",
       ],
     ]) {
       const p = pair(k, unit, note);
