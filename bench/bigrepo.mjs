@@ -10,6 +10,7 @@
 // Needs the built daemon (npm run build). BENCH_FILES changes the repository size (default 100,000).
 import { execFile } from 'node:child_process';
 import {
+  appendFileSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -26,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connectSocket } from '../clients/editor/dist/index.js';
+import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
 import { writeFileAtomic } from '../daemon/dist/state/index.js';
 import { startDaemon } from './lib/daemon.mjs';
@@ -35,8 +36,18 @@ import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 const run$ = promisify(execFile);
 const FILES = Number(process.env.BENCH_FILES ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-// BENCH_BIGREPO_ONLY=accept: only the accept rows (the first-checkpoint rounds, a fresh daemon each, are skipped).
+// BENCH_BIGREPO_ONLY=accept: only the accept rows (the first-checkpoint rounds, a fresh daemon each, are skipped);
+// =checkpoint: only the first-checkpoint rows.
 const ONLY_ACCEPT = process.env.BENCH_BIGREPO_ONLY === 'accept';
+const ONLY_CHECKPOINT = process.env.BENCH_BIGREPO_ONLY === 'checkpoint';
+// BENCH_BIGREPO_MEM=FILE: one JSON line per window there — where the daemon's memory was at its start and end
+// (V8 heap, external, anonymous vs file RSS: bench/lib/loop-monitor.mjs).
+const MEM_FILE = process.env.BENCH_BIGREPO_MEM;
+// The daemons start in the environment a client's auto-start gives them (glibc's malloc tunables: daemon-env.ts), as
+// in the start and python benches; BENCH_BIGREPO_MALLOC=default runs them with glibc's defaults (GLIBC_TUNABLES='',
+// what `shadowbox daemon` started by hand gets): their malloc arenas give ~25 MiB back at moments of glibc's
+// choosing, inside a window or not (docs/benchmarks.md, run 17).
+const MALLOC_DEFAULTS = process.env.BENCH_BIGREPO_MALLOC === 'default';
 const EDITED = 50;
 const monitor = fileURLToPath(new URL('./lib/loop-monitor.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -116,11 +127,11 @@ async function settled(d) {
   }
 }
 
-/** Resets the daemon's loop histogram (SIGUSR2) and returns what it had: {p50, p99, max, rss}. */
+/** Resets the daemon's loop histogram (SIGUSR2) and returns what it had: {p50, p99, max, rss, mem} (a heap snapshot, when asked for, takes seconds). */
 async function loopSnapshot(d, file) {
   rmSync(file, { force: true });
   d.child.kill('SIGUSR2');
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 6000; i++) {
     try {
       return JSON.parse(readFileSync(file, 'utf8'));
     } catch {
@@ -128,6 +139,93 @@ async function loopSnapshot(d, file) {
     }
   }
   throw new Error('the loop monitor did not answer');
+}
+
+/** Accept of 50 files through the daemon vs git apply of the same patch (each undone after), two sets; and the syncs alone. */
+async function acceptRows({ env, model, root, edited, top }) {
+  const rows = [];
+  const d = await startDaemon(env, ['--no-web']);
+  const c = await connectSocket(d.socketPath);
+  try {
+    await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+    let lastPatch = '';
+    for (const [label, paths] of [
+      ['50 files (48 new, in new folders)', edited],
+      ['50 existing files edited', existingFiles()],
+    ]) {
+      // A session per set: an undo puts the accepted changes back in review, so in one session the second
+      // set's accept (of everything pending) also wrote the first set's 50 files — 99 files against a
+      // 50-file patch, in the runs before 2026-12-02 (now checked every round).
+      const s = await c.request({ method: 'session/create' }, { workspace: root });
+      const patch = path.join(top, 'edit.patch');
+      const agentEdits = async () => {
+        model.push({ toolCalls: writes(paths) }, { text: ['done'] });
+        await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'edit 50 files' });
+      };
+      await agentEdits();
+      await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+      await run$('git', ['add', '-N', '.'], { cwd: root });
+      writeFileSync(patch, (await run$('git', ['diff'], { cwd: root, maxBuffer: 64 << 20 })).stdout);
+      await run$('git', ['reset', '-q'], { cwd: root });
+      await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
+      const accept = await interleaveMeasured(
+        ROUNDS,
+        async () => {
+          await agentEdits();
+          const t0 = performance.now();
+          const r = await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+          const ms = performance.now() - t0;
+          if (r.applied.length !== paths.length)
+            throw new Error(
+              `bigrepo: the accept wrote ${r.applied.length} files, not the ${paths.length} of the patch`,
+            );
+          await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
+          return ms;
+        },
+        () => gitApplyMs(patch, root),
+      );
+      lastPatch = patch;
+      rows.push(
+        row(
+          `accept ${label} through the daemon, ${FILES}-file repo`,
+          accept,
+          'vs git apply of the same patch (spawned; git never fsyncs; before answering, the accept fsyncs its journal twice, the audit log and its signed head — the journal’s done follows the answer); goal ≤ 2×',
+        ),
+      );
+    }
+    // The durability an accept pays and git apply does not, alone: the same syncs on the same file system —
+    // the journal written twice (pending, applied: temp, fsync, rename, folder fsync; its real size), one
+    // audit line fdatasynced, the signed head (temp, fsync, rename, folder fsync).
+    const journalBytes = Math.max(...findJournals(d.stateDir).map((f) => statSync(f).size));
+    const floorDir = mkdtempSync(path.join(d.stateDir, 'fsync-floor-'));
+    const journal = Buffer.alloc(journalBytes, 'j');
+    const floor = await interleaveMeasured(
+      ROUNDS,
+      async () => {
+        const t0 = performance.now();
+        await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+        await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
+        const fd = openSync(path.join(floorDir, 'audit.jsonl'), 'a');
+        writeSync(fd, `${'a'.repeat(2000)}\n`);
+        fdatasyncSync(fd);
+        closeSync(fd);
+        await writeFileAtomic(path.join(floorDir, 'head.json'), 'h'.repeat(300));
+        return performance.now() - t0;
+      },
+      () => gitApplyMs(lastPatch, root),
+    );
+    rows.push(
+      row(
+        `an accept's fsyncs alone (journal ×2 of ${Math.round(journalBytes / 1024)} KiB, audit fdatasync, signed head)`,
+        floor,
+        'the 7 syncs every accept makes before its answer (the journal’s done, 1 more, follows it), timed without the accept, vs git apply of the 50 existing files (which never syncs)',
+      ),
+    );
+  } finally {
+    c.dispose();
+    await d.stop();
+  }
+  return rows;
 }
 
 export async function run() {
@@ -142,16 +240,17 @@ export async function run() {
     const setupS = (performance.now() - t) / 1000;
     if (process.env.BENCH_VERBOSE) console.error(`bigrepo: ${FILES} files ready in ${setupS.toFixed(0)} s`);
     const loopFile = path.join(top, 'loop.json');
-    const env = {
+    const base = {
       SHADOWBOX_MODEL: 'openai/bench',
       OPENAI_BASE_URL: `${model.url}/v1`,
       OPENAI_API_KEY: 'k',
       SHADOWBOX_BENCH_LOOP_FILE: loopFile,
     };
+    const env = MALLOC_DEFAULTS ? { ...base, GLIBC_TUNABLES: '' } : daemonStartEnv(base);
 
     // First checkpoint vs an idle window, each round on a fresh daemon (a first checkpoint happens once per daemon).
-    const busy = { p99: [], max: [], rss: [], rssAfter: [], rtt: [] };
-    const idle = { p99: [], max: [], rss: [], rssAfter: [], rtt: [] };
+    const busy = { p99: [], max: [], rss: [], rssAfter: [], rtt: [], heap: [], native: [] };
+    const idle = { p99: [], max: [], rss: [], rssAfter: [], rtt: [], heap: [], native: [] };
     const firstTurn = [];
     for (let r = 0; r < (ONLY_ACCEPT ? 0 : ROUNDS); r++) {
       const d = await startDaemon(env, ['--no-web'], ['--import', monitor]);
@@ -160,17 +259,36 @@ export async function run() {
         await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
         const s = await c.request({ method: 'session/create' }, { workspace: root });
         await settled(d); // start-up work (python's install and warm-up on a fresh state dir) ends first
-        const window = async (work) => {
-          await loopSnapshot(d, loopFile);
+        const window = async (kind, work) => {
+          const start = await loopSnapshot(d, loopFile);
           const rss0 = d.rss();
           await work();
           const { worst } = await untilResponsive(c);
           const snap = await loopSnapshot(d, loopFile);
-          return { ...snap, rssGrowth: d.rss() - rss0, rssStart: rss0, worst };
+          const rssGrowth = d.rss() - rss0;
+          if (MEM_FILE)
+            appendFileSync(
+              MEM_FILE,
+              `${JSON.stringify({ round: r, kind, rssGrowth: rssGrowth / 1048576, start: start.mem, end: snap.mem })}\n`,
+            );
+          // Where the growth is (MiB): the main thread's V8 heap, and the anonymous memory outside it — mostly
+          // glibc's malloc arenas, which keep what V8's compiler threads freed and give it back at a moment of
+          // their choosing (docs/benchmarks.md, run 17).
+          const heapGrowth = snap.mem.heapTotal - start.mem.heapTotal;
+          const nativeGrowth = snap.mem.smaps.anon - start.mem.smaps.anon - heapGrowth;
+          return { ...snap, rssGrowth, rssStart: rss0, worst, heapGrowth, nativeGrowth };
+        };
+        const note = (to, w) => {
+          for (const k of ['p99', 'max']) to[k].push(w[k]);
+          to.rss.push(w.rssGrowth / 1048576);
+          to.rssAfter.push((w.rssStart + w.rssGrowth) / 1048576);
+          to.rtt.push(w.worst);
+          to.heap.push(w.heapGrowth);
+          to.native.push(w.nativeGrowth);
         };
         // The daemon's first model turn, text only, on its own: it loads the model SDK and its HTTP client
         // (~35 MiB), which is not the checkpoint's to count.
-        const first = await window(async () => {
+        const first = await window('first-turn', async () => {
           model.push({ text: ['hello'] });
           await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'hi' });
         });
@@ -179,22 +297,15 @@ export async function run() {
         let measuredMs = 0;
         const checkpoint = async () => {
           const t0 = performance.now();
-          const w = await window(async () => {
+          const w = await window('checkpoint', async () => {
             model.push({ toolCalls: writes(edited) }, { text: ['done'] });
             await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'edit 50 files' });
           });
           measuredMs = performance.now() - t0;
-          for (const k of ['p99', 'max']) busy[k].push(w[k]);
-          busy.rss.push(w.rssGrowth / 1048576);
-          busy.rssAfter.push((w.rssStart + w.rssGrowth) / 1048576);
-          busy.rtt.push(w.worst);
+          note(busy, w);
         };
         const quiet = async () => {
-          const w = await window(() => sleep(Math.max(2000, measuredMs - 2000)));
-          for (const k of ['p99', 'max']) idle[k].push(w[k]);
-          idle.rss.push(w.rssGrowth / 1048576);
-          idle.rssAfter.push((w.rssStart + w.rssGrowth) / 1048576);
-          idle.rtt.push(w.worst);
+          note(idle, await window('idle', () => sleep(Math.max(2000, measuredMs - 2000))));
         };
         // Alternate which comes first (the idle window after a checkpoint waits as long as the checkpoint took).
         if (r % 2 === 0) {
@@ -211,6 +322,7 @@ export async function run() {
       }
     }
     const pair = (k, unit, note) => ({ subject: stats(busy[k]), baseline: stats(idle[k]), unit, note });
+    const malloc = MALLOC_DEFAULTS ? "glibc's malloc defaults" : "the malloc tunables a client's auto-start sets";
     rows.push(
       row(
         "the daemon's first model turn (text only, before the checkpoint): RSS growth",
@@ -223,8 +335,20 @@ export async function run() {
       [`first checkpoint, ${FILES} files: event-loop delay p99`, 'p99', 'ms', 'goal ≤ 50 ms'],
       [`first checkpoint, ${FILES} files: event-loop delay max`, 'max', 'ms', ''],
       [`first checkpoint, ${FILES} files: longest session/list round trip`, 'rtt', 'ms', 'probed every 20 ms'],
-      [`first checkpoint, ${FILES} files: RSS growth`, 'rss', 'MiB', 'goal ≤ 20 MiB'],
+      [`first checkpoint, ${FILES} files: RSS growth`, 'rss', 'MiB', `goal ≤ 20 MiB; ${malloc}`],
       [`first checkpoint, ${FILES} files: RSS at the end of the window`, 'rssAfter', 'MiB', 'what the daemon holds'],
+      [
+        `first checkpoint, ${FILES} files: growth of the main V8 heap (heap total)`,
+        'heap',
+        'MiB',
+        "JS objects, compiled code, the young generation's capacity",
+      ],
+      [
+        `first checkpoint, ${FILES} files: growth of the anonymous RSS outside the main V8 heap`,
+        'native',
+        'MiB',
+        "malloc arenas: freed memory glibc keeps, or gives back when it chooses (with glibc's defaults, ±25 MiB in single windows)",
+      ],
     ]) {
       const p = pair(k, unit, note);
       rows.push(
@@ -238,88 +362,7 @@ export async function run() {
     }
 
     if (ONLY_ACCEPT) rows.length = 0; // no first-checkpoint rounds ran: no rows of them
-    // Accept of 50 files through the daemon vs git apply of the same patch (each undone after).
-    const d = await startDaemon(env, ['--no-web']);
-    const c = await connectSocket(d.socketPath);
-    try {
-      await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
-      let lastPatch = '';
-      for (const [label, paths] of [
-        ['50 files (48 new, in new folders)', edited],
-        ['50 existing files edited', existingFiles()],
-      ]) {
-        // A session per set: an undo puts the accepted changes back in review, so in one session the second
-        // set's accept (of everything pending) also wrote the first set's 50 files — 99 files against a
-        // 50-file patch, in the runs before 2026-12-02 (now checked every round).
-        const s = await c.request({ method: 'session/create' }, { workspace: root });
-        const patch = path.join(top, 'edit.patch');
-        const agentEdits = async () => {
-          model.push({ toolCalls: writes(paths) }, { text: ['done'] });
-          await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'edit 50 files' });
-        };
-        await agentEdits();
-        await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-        await run$('git', ['add', '-N', '.'], { cwd: root });
-        writeFileSync(patch, (await run$('git', ['diff'], { cwd: root, maxBuffer: 64 << 20 })).stdout);
-        await run$('git', ['reset', '-q'], { cwd: root });
-        await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-        const accept = await interleaveMeasured(
-          ROUNDS,
-          async () => {
-            await agentEdits();
-            const t0 = performance.now();
-            const r = await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-            const ms = performance.now() - t0;
-            if (r.applied.length !== paths.length)
-              throw new Error(
-                `bigrepo: the accept wrote ${r.applied.length} files, not the ${paths.length} of the patch`,
-              );
-            await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-            return ms;
-          },
-          () => gitApplyMs(patch, root),
-        );
-        lastPatch = patch;
-        rows.push(
-          row(
-            `accept ${label} through the daemon, ${FILES}-file repo`,
-            accept,
-            'vs git apply of the same patch (spawned; git never fsyncs; before answering, the accept fsyncs its journal twice, the audit log and its signed head — the journal’s done follows the answer); goal ≤ 2×',
-          ),
-        );
-      }
-      // The durability an accept pays and git apply does not, alone: the same syncs on the same file system —
-      // the journal written twice (pending, applied: temp, fsync, rename, folder fsync; its real size), one
-      // audit line fdatasynced, the signed head (temp, fsync, rename, folder fsync).
-      const journalBytes = Math.max(...findJournals(d.stateDir).map((f) => statSync(f).size));
-      const floorDir = mkdtempSync(path.join(d.stateDir, 'fsync-floor-'));
-      const journal = Buffer.alloc(journalBytes, 'j');
-      const floor = await interleaveMeasured(
-        ROUNDS,
-        async () => {
-          const t0 = performance.now();
-          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
-          await writeFileAtomic(path.join(floorDir, 'journal.json'), journal);
-          const fd = openSync(path.join(floorDir, 'audit.jsonl'), 'a');
-          writeSync(fd, `${'a'.repeat(2000)}\n`);
-          fdatasyncSync(fd);
-          closeSync(fd);
-          await writeFileAtomic(path.join(floorDir, 'head.json'), 'h'.repeat(300));
-          return performance.now() - t0;
-        },
-        () => gitApplyMs(lastPatch, root),
-      );
-      rows.push(
-        row(
-          `an accept's fsyncs alone (journal ×2 of ${Math.round(journalBytes / 1024)} KiB, audit fdatasync, signed head)`,
-          floor,
-          'the 7 syncs every accept makes before its answer (the journal’s done, 1 more, follows it), timed without the accept, vs git apply of the 50 existing files (which never syncs)',
-        ),
-      );
-    } finally {
-      c.dispose();
-      await d.stop();
-    }
+    if (!ONLY_CHECKPOINT) rows.push(...(await acceptRows({ env, model, root, edited, top })));
     rows.push({ metric: `setup: ${FILES} files written and committed`, value: Math.round(setupS), unit: 's' });
   } finally {
     await model.close();
