@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicySetRules, SessionCreate, ShadowDiff, ToolsCall } from '@shadowbox/protocol';
+import { PolicySetRules, SessionCreate, SessionList, ShadowDiff, ToolsCall } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { fixture } from '../../daemon/src/wasi/test-support.js';
 import { makeTempDir, repoRoot, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -267,6 +267,12 @@ describe('python through the daemon', () => {
     const withStdin = await runCli(['python', 'prog.py', 'x', 'y'], d.env, { cwd: dir, input: 'from stdin' });
     expect(withStdin.stdout).toBe("['x', 'y'] from stdin\n");
     expect(await readFile(path.join(dir, 'prog.py'), 'utf8')).toContain('sys.argv');
+    // The three commands ran in one session of this workspace, found among the daemon's other sessions.
+    const mine = (await c.request(SessionList, { workspace: dir })).sessions.filter(
+      (x) => x.title === 'shadowbox python',
+    );
+    expect(mine).toHaveLength(1);
+    expect(mine[0].prompts).toBe(0);
   }, 60_000);
 
   it('shadowbox python behaves like python3: -V, -h, -m, --timeout and the output kept at a timeout', async () => {

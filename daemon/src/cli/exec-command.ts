@@ -54,7 +54,7 @@ export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
       const workspace = path.resolve(io.cwd, values.workspace ?? io.env.SHADOWBOX_WORKSPACE ?? '.');
       const real = await realpath(workspace).catch(() => workspace);
       const title = 'shadowbox exec';
-      const reuse = (await client.request(SessionList, {})).sessions.find(
+      const reuse = (await client.request(SessionList, { workspace: real })).sessions.find(
         (x) => x.title === title && x.workspace === real && x.state === 'idle',
       );
       sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;

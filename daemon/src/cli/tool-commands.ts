@@ -43,7 +43,9 @@ async function callTool(
   try {
     const title = `shadowbox ${tool}`;
     const real = await realpath(workspace).catch(() => workspace);
-    const reuse = (await client.request(SessionList, {})).sessions.find(
+    // This workspace's sessions only (the daemon filters): the whole list is every session the person ever had,
+    // each validated here, on every call.
+    const reuse = (await client.request(SessionList, { workspace: real })).sessions.find(
       (x) => x.title === title && x.workspace === real && x.state === 'idle',
     );
     const sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;
