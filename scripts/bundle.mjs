@@ -59,6 +59,7 @@ const importMetaUrl = {
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, (args) => {
       let text = readFileSync(args.path, 'utf8');
+      refuseOtherZodLocales(args.path, text);
       if (text.includes('import.meta.url')) {
         const compiled = args.path
           .replace(/([\\/](?:daemon|protocol|clients[\\/][^\\/]+))[\\/]src[\\/]/, '$1/dist/')
@@ -109,6 +110,12 @@ const lazyCrypto = {
  * than silently shipping a stub a call would miss. client-commands.test.ts checks each bundle's sources and that
  * zod's messages stay English.
  */
+/** Fails the build on a source that names a zod locale other than en (checked where importMetaUrl reads each source). */
+function refuseOtherZodLocales(file, text) {
+  if (/\blocales\.(?!en\b)[a-zA-Z]/.test(text))
+    throw new Error(`${file} names a zod locale other than en: update englishOnlyZod in scripts/bundle.mjs`);
+}
+
 const englishOnlyZod = {
   name: 'english-only-zod',
   setup(b) {
@@ -116,12 +123,6 @@ const englishOnlyZod = {
     b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => {
       replaced = true;
       return { contents: "export { default as en } from './en.js';", loader: 'js' };
-    });
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8');
-      if (/\blocales\.(?!en\b)[a-zA-Z]/.test(text))
-        throw new Error(`${args.path} names a zod locale other than en: update englishOnlyZod in scripts/bundle.mjs`);
-      return undefined;
     });
     b.onEnd((result) => {
       if (result.errors.length === 0 && !replaced)
