@@ -109,13 +109,8 @@ function idleAfter<T>(shadow: ShadowService, sessions: SessionManager, t: Review
   return p.finally(() => releaseIfIdle(shadow, sessions, t));
 }
 
-/** The review methods; accept, reject and undo each sign the workspace's audit log afterwards. */
-export function reviewPort(
-  shadow: ShadowService,
-  shell: Shell,
-  sessions: SessionManager,
-  seal: (workspace: string) => Promise<void>,
-): ReviewPort {
+/** The review methods (accept, reject and undo sign the workspace's audit log before they answer: shadow/service.ts). */
+export function reviewPort(shadow: ShadowService, shell: Shell, sessions: SessionManager): ReviewPort {
   const after = <T>(t: ReviewTarget, p: Promise<T>) => idleAfter(shadow, sessions, t, p);
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
@@ -157,10 +152,7 @@ export function reviewPort(
       ),
     diff: (t, p) => after(t, shadow.diff(t, p)),
     accept: async (t, sel, client) => {
-      const r = await after(
-        t,
-        shadow.accept(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
-      );
+      const r = await after(t, shadow.accept(t, sel, client.id));
       note(
         t.sessionId,
         'accept',
@@ -170,18 +162,12 @@ export function reviewPort(
       return r;
     },
     reject: async (t, sel, client) => {
-      const r = await after(
-        t,
-        shadow.reject(t, sel, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
-      );
+      const r = await after(t, shadow.reject(t, sel, client.id));
       note(t.sessionId, 'reject', r.rejected, client.id);
       return r;
     },
     undo: async (t, client) => {
-      const r = await after(
-        t,
-        shadow.undo(t, client.id).finally(() => seal(t.workspace).catch(() => undefined)),
-      );
+      const r = await after(t, shadow.undo(t, client.id));
       note(t.sessionId, 'undo', r.restored, client.id);
       return r;
     },

@@ -281,7 +281,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   }));
   const watcher = createWorkspaceWatcher(shadow, sessions, ctx.clients);
   registerCapabilityHandlers(ctx.handlers, sessions, {
-    review: reviewPort(shadow, shell, sessions, (ws) => audit.seal(ws)),
+    review: reviewPort(shadow, shell, sessions),
     tools: toolsPort(runtimeFor, sessions, shadow),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },

@@ -1,10 +1,16 @@
 /**
- * What other capabilities need from the audit log: append one entry. Injected, so shadow,
- * bundles, wasi and tools never import the audit implementation.
+ * What other capabilities need from the audit log: append one entry (and, for the review calls, sign what
+ * was appended). Injected, so shadow, bundles, wasi and tools never import the audit implementation.
  */
 export interface AuditSink {
   /** Resolves once the entry is written (its receipt: seq and hash), or rejects; sinks that keep no sequence resolve undefined. */
   append(entry: AuditEntryInput): Promise<AuditReceipt | undefined>;
+  /**
+   * Signs the workspace's unsigned tail (the log synced, its signed head written); sinks that sign nothing
+   * leave it out. Appends are not synced on their own: a caller whose answer promises the entry is on disk
+   * (accept, reject, undo) waits for this.
+   */
+  seal?(workspace: string): Promise<void>;
 }
 
 /** Where an appended entry landed in its workspace's log. */

@@ -295,6 +295,22 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       },
     });
   };
+  /**
+   * Runs a review call (accept, reject, undo), then signs the workspace's audit log whatever its outcome, before
+   * the answer: the log's appends are not synced on their own, and an answer before the seal could be followed by
+   * a crash that leaves the entry unsigned or lost. Under the session lock, so an accept's work after its answer
+   * (the replaced files' blocks freed, the layer saved, the journal's `done`) starts only once the seal is done:
+   * beside it, that work's file-system journal commits held the seal's fsyncs back (docs/benchmarks.md).
+   */
+  const signed = async <T>(s: Session, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } finally {
+      await deps.audit
+        .seal?.(s.root)
+        .catch((e: unknown) => deps.logger.warn(`audit: signing the log of ${s.root} failed (${String(e)})`));
+    }
+  };
   /** Like `locked`, but the caller has its answer before `finish` runs (still under the lock). */
   const lockedThen = <T>(s: Session, fn: () => Promise<AnswerThen<T>>): Promise<T> =>
     s.lock.runThen(async () => {
@@ -442,81 +458,92 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return lockedThen(s, async () => {
-        const selected = await selectItems(s.store, sel);
-        // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
-        s.unsettled = true;
-        const r = await applyAccept(
-          {
-            store: s.store,
-            journal: s.journal,
-            git,
-            writer: s.writer,
-            logger: deps.logger,
-            ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}),
-          },
-          selected,
-          sel.force,
-          by,
-        );
-        s.unsettled = false;
-        // The layer's save, the journal's `done`, the kept names' removal and the compaction: after the answer,
-        // still under the session lock — or before the error, if the audit append below fails.
-        const after = async () => {
-          await r.complete();
-          await collect(s);
-          rewatchSoon(s.root);
-        };
-        try {
-          await auditAccept(s, r, sel, by);
-        } catch (e) {
-          await after().catch((ae: unknown) =>
-            deps.logger.warn(`shadow: accept ${r.acceptId}: the work after it failed (${String(ae)})`),
+      return lockedThen(s, () =>
+        signed(s, async () => {
+          const selected = await selectItems(s.store, sel);
+          // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
+          s.unsettled = true;
+          const r = await applyAccept(
+            {
+              store: s.store,
+              journal: s.journal,
+              git,
+              writer: s.writer,
+              logger: deps.logger,
+              ...(deps.onAcceptStep ? { onStep: deps.onAcceptStep } : {}),
+            },
+            selected,
+            sel.force,
+            by,
           );
-          throw e;
-        }
-        // The answer needs the journal's `applied` record and the audit entry, both above.
-        return {
-          value: { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts },
-          finish: after,
-        };
-      });
+          s.unsettled = false;
+          // The layer's save, the journal's `done`, the kept names' removal and the compaction: after the answer,
+          // still under the session lock — or before the error, if the audit append below fails.
+          const after = async () => {
+            await r.complete();
+            await collect(s);
+            rewatchSoon(s.root);
+          };
+          try {
+            await auditAccept(s, r, sel, by);
+          } catch (e) {
+            await after().catch((ae: unknown) =>
+              deps.logger.warn(`shadow: accept ${r.acceptId}: the work after it failed (${String(ae)})`),
+            );
+            throw e;
+          }
+          // The answer needs the journal's `applied` record and the audit entry, both above.
+          return {
+            value: { acceptId: r.acceptId, applied: r.applied, conflicts: r.conflicts },
+            finish: after,
+          };
+        }),
+      );
     },
 
     async reject(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return locked(s, async () => {
-        const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
-        await s.store.save();
-        await deps.audit.append({ type: 'shadow.reject', workspace: s.root, sessionId: s.id, data: { by, rejected } });
-        await collect(s);
-        rewatchSoon(s.root);
-        return { rejected };
-      });
+      return locked(s, () =>
+        signed(s, async () => {
+          const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
+          await s.store.save();
+          await deps.audit.append({
+            type: 'shadow.reject',
+            workspace: s.root,
+            sessionId: s.id,
+            data: { by, rejected },
+          });
+          await collect(s);
+          rewatchSoon(s.root);
+          return { rejected };
+        }),
+      );
     },
 
     async undo(t, by) {
       const s = await session(t.sessionId, t.workspace);
-      return s.lock.run(async () => {
-        // An undo that a full disk interrupted in this process is finished now: that is the undo asked for
-        // again, not a reason to undo the accept before it.
-        const finished = (await settle(s)).find((x) => x.outcome === 'undone');
-        if (finished) return { acceptId: finished.acceptId, restored: finished.paths };
-        s.unsettled = true;
-        const u = await applyUndo(s.store, s.journal, s.writer, deps.logger);
-        s.unsettled = false;
-        const r = u.record;
-        const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
-        await deps.audit.append({
-          type: 'shadow.undo',
-          workspace: s.root,
-          sessionId: s.id,
-          data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) },
-        });
-        await collect(s);
-        rewatchSoon(s.root);
-        return { acceptId: r.id, restored: u.restored };
-      });
+      return s.lock.run(() =>
+        signed(s, async () => {
+          // An undo that a full disk interrupted in this process is finished now: that is the undo asked for
+          // again, not a reason to undo the accept before it.
+          const finished = (await settle(s)).find((x) => x.outcome === 'undone');
+          if (finished) return { acceptId: finished.acceptId, restored: finished.paths };
+          s.unsettled = true;
+          const u = await applyUndo(s.store, s.journal, s.writer, deps.logger);
+          s.unsettled = false;
+          const r = u.record;
+          const files = r.files.map((f) => ({ path: f.path, restored: digest(f.before) }));
+          await deps.audit.append({
+            type: 'shadow.undo',
+            workspace: s.root,
+            sessionId: s.id,
+            data: { acceptId: r.id, by, files, ...(u.removedDirs.length > 0 ? { removedDirs: u.removedDirs } : {}) },
+          });
+          await collect(s);
+          rewatchSoon(s.root);
+          return { acceptId: r.id, restored: u.restored };
+        }),
+      );
     },
 
     async exportBranch(t, branch) {
