@@ -144,6 +144,11 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       const b = await bundles.locate('python');
       return { filesDir: b.filesDir, module: { path: b.entry.path, sha256: b.entry.sha256, size: b.entry.size } };
     },
+    // Unchecked: the compile starts from it, its module is used only if loadBundle's checked answer agrees.
+    claimBundle: async () => {
+      const c = await bundles.claimedEntry('python');
+      return c && { filesDir: c.filesDir, module: { path: c.entry.path, sha256: c.entry.sha256, size: c.entry.size } };
+    },
     netFetch: guestFetch('python'),
   });
 

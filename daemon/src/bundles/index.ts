@@ -12,7 +12,7 @@ export {
 } from './service.js';
 export { describeProgress, progressPercent } from './install.js';
 export { findBundlePackage } from './context.js';
-export type { LoadedBundle, LoadedEntry, LocatedBundle, LocatedEntry } from './load.js';
+export type { ClaimedEntry, LoadedBundle, LoadedEntry, LocatedBundle, LocatedEntry } from './load.js';
 export {
   ManifestSchema,
   parseManifest,

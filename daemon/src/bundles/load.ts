@@ -133,6 +133,26 @@ export interface LocatedBundle {
   entry: LocatedEntry;
 }
 
+/** A bundle's default entry as its stored manifest names it, nothing checked (BundleService.claimedEntry). */
+export interface ClaimedEntry {
+  filesDir: string;
+  entry: LocatedEntry;
+}
+
+/**
+ * What the manifest in store entry `manifestSha256` names as its default entry: the file parsed, nothing else
+ * checked (not its address, its signature or any file). Never a reason to run anything: see BundleService.claimedEntry.
+ */
+export async function claimEntry(store: BundleStore, manifestSha256: string): Promise<ClaimedEntry | null> {
+  const filesDir = join(store.entryDir(manifestSha256), 'files');
+  const manifest = parseManifest(
+    JSON.parse(await readFile(join(store.entryDir(manifestSha256), 'manifest.json'), 'utf8')) as unknown,
+  );
+  const e = manifest.entries[0];
+  const f = manifest.files.find((x) => x.path === e.path);
+  return f ? { filesDir, entry: { name: e.name, path: join(filesDir, e.path), sha256: f.sha256, size: f.size } } : null;
+}
+
 /**
  * The check of loadBundle without reading the default entry: its reader must hash what it reads and refuse
  * bytes whose SHA-256 or size differ from `entry` (the code executed is still always the signed code).

@@ -5,7 +5,15 @@ import { parseIndex } from './channel-index.js';
 import { createContext, type BundleServiceOptions } from './context.js';
 import { createInstaller, newest, type BundleSummary, type ProgressSink } from './install.js';
 import { list, verifyPath, type VerifyPathResult } from './inspect.js';
-import { loadBundle, loadManifest, locateBundle, type LoadedBundle, type LocatedBundle } from './load.js';
+import {
+  claimEntry,
+  loadBundle,
+  loadManifest,
+  locateBundle,
+  type ClaimedEntry,
+  type LoadedBundle,
+  type LocatedBundle,
+} from './load.js';
 import type { Manifest } from './manifest.js';
 import { serveMirror, type MirrorHandler } from './mirror-server.js';
 import { dirSource, sourceFor, type MirrorSource } from './sources.js';
@@ -38,6 +46,12 @@ export interface BundleService {
    * worker thread, which compiles CPython off the main thread).
    */
   locate(name: string, version?: string): Promise<LocatedBundle>;
+  /**
+   * What the newest installed version's manifest names as its default entry, read without any check (no
+   * signature, no file, no install; null when there is nothing to read): only for work that may start early and is
+   * used once `locate` gives the same file, hash and size (python's compile, PythonDeps.claimBundle).
+   */
+  claimedEntry(name: string): Promise<ClaimedEntry | null>;
   /**
    * An installed bundle's signed manifest, found (and installed when missing) as load finds it, checked as load
    * checks it, without reading its files: what its tools are. Running one goes through load.
@@ -158,6 +172,16 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     return locateBundle(store, r.manifestSha256, r.authority, r.expected);
   }
 
+  async function claimedEntry(name: string): Promise<ClaimedEntry | null> {
+    try {
+      const installed = (await store.readInstalled()).bundles[name] ?? {};
+      const v = newest(Object.keys(installed));
+      return v && installed[v] ? await claimEntry(store, installed[v].manifestSha256) : null;
+    } catch {
+      return null;
+    }
+  }
+
   async function manifest(name: string, version?: string): Promise<Manifest> {
     const r = await resolveInstalled(name, version);
     return loadManifest(store, r.manifestSha256, r.authority, r.expected);
@@ -179,6 +203,7 @@ export function createBundleService(opts: BundleServiceOptions): BundleService {
     install,
     load,
     locate,
+    claimedEntry,
     manifest,
     trustKey,
     serveMirror: (dir) => serveMirror(dir ?? localOutputDir),

@@ -119,6 +119,28 @@ describe('store and load', () => {
     await expect(svc.manifest('demo')).rejects.toMatchObject({ data: { reason: 'manifest_tampered' } });
   });
 
+  it('claimedEntry: what the stored manifest names, unchecked and never installing; locate still refuses an edit', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module' });
+    await w.index({ demo: { '1.0.0': e } });
+    const svc = w.service();
+    // Nothing installed: no claim, and nothing installed by asking.
+    expect(await svc.claimedEntry('demo')).toBeNull();
+    expect((await svc.list()).map((s) => [s.name, s.installed])).toEqual([['demo', false]]);
+    await svc.install({ name: 'demo' });
+    const located = await svc.locate('demo');
+    expect(await svc.claimedEntry('demo')).toEqual({ filesDir: located.filesDir, entry: located.entry });
+    // An edited manifest is claimed as it reads (the claim is never run on its own) while locate refuses it.
+    const mPath = join(w.stateDir, 'bundles', 'store', e.manifestSha256, 'manifest.json');
+    const m = JSON.parse(await readFile(mPath, 'utf8')) as { files: { path: string; sha256: string }[] };
+    m.files[0].sha256 = 'f'.repeat(64);
+    await writeFile(mPath, JSON.stringify(m));
+    expect((await svc.claimedEntry('demo'))?.entry.sha256).toBe('f'.repeat(64));
+    await expect(svc.locate('demo')).rejects.toMatchObject({ data: { reason: 'manifest_tampered' } });
+    // One that does not parse is no claim at all.
+    await writeFile(mPath, '{');
+    expect(await svc.claimedEntry('demo')).toBeNull();
+  });
+
   it('picks up a rebuilt local bundle (new manifest hash) on the next load, re-verified', async () => {
     const e1 = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'first build' }, { signers: [w.keys.local] });
     await w.index({ demo: { '1.0.0': e1 } }, { signers: [w.keys.local] });

@@ -26,7 +26,13 @@ export interface Python {
 
 /** Dependencies: where the verified bundle is, the netFetch handler (the net capability's guest fetch for `python`), limits. */
 export interface PythonDeps {
+  /** The python bundle, checked (signature, files); the module itself is hashed by the worker that reads it. */
   loadBundle: () => Promise<PythonBundleFiles>;
+  /**
+   * What the installed bundle claims its module is (its manifest read without any check; null when there is none):
+   * compiling starts from it while loadBundle checks, and its result is used only if the checked bundle agrees.
+   */
+  claimBundle?: () => Promise<PythonBundleFiles | null>;
   netFetch?: PythonNetFetch;
   limits?: Partial<PythonLimits>;
   logger?: Logger;
@@ -34,7 +40,12 @@ export interface PythonDeps {
 
 /** Creates the python capability; nothing runs until warm() or the first call. */
 export function createPython(deps: PythonDeps): Python {
-  const sandbox = new PythonSandbox(deps.loadBundle, { ...DEFAULT_PYTHON_LIMITS, ...deps.limits }, deps.netFetch);
+  const sandbox = new PythonSandbox(
+    deps.loadBundle,
+    { ...DEFAULT_PYTHON_LIMITS, ...deps.limits },
+    deps.netFetch,
+    deps.claimBundle ? { claimBundle: deps.claimBundle } : {},
+  );
   return {
     tool: createPythonTool(sandbox),
     run: (input, ctx) => sandbox.run(input, ctx),

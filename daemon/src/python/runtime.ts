@@ -36,6 +36,21 @@ export const DEFAULT_PYTHON_LIMITS: PythonLimits = {
 /** How warm() ended: the priming run completed, was not started (a real call came first), or was aborted by one. */
 export type WarmOutcome = 'primed' | 'skipped' | 'taken_over';
 
+export interface PythonSandboxOptions {
+  /** The throwaway program's argv after `python3` (tests make it slow). */
+  primeArgv?: string[];
+  /**
+   * What the installed bundle claims its module is, read without any check (PythonDeps.claimBundle): compiling
+   * starts from it while `loadBundle` checks the bundle, and its result is used only when the checked bundle names
+   * the same file, hash and size.
+   */
+  claimBundle?: () => Promise<PythonBundleFiles | null>;
+}
+
+/** Whether two bundles name the same module file, with the same hash and size. */
+const sameModule = (a: PythonBundleFiles, b: PythonBundleFiles) =>
+  a.module.path === b.module.path && a.module.sha256 === b.module.sha256 && a.module.size === b.module.size;
+
 /** Runs a worker may serve before it is replaced (each run is still a new instance with new file systems). */
 const MAX_RUNS_PER_WORKER = 100;
 
@@ -98,13 +113,19 @@ export class PythonSandbox {
   private priming: AbortController | null = null;
   private closed = false;
 
+  private readonly primeArgv: string[];
+  private compileCount = 0;
+  private readonly claimBundle: (() => Promise<PythonBundleFiles | null>) | undefined;
+
   constructor(
     private readonly loadBundle: () => Promise<PythonBundleFiles>,
     private readonly limits: PythonLimits,
     private readonly netFetch: PythonNetFetch | undefined,
-    /** The throwaway program's argv after `python3` (tests make it slow). */
-    private readonly primeArgv: string[] = ['-c', 'pass'],
-  ) {}
+    opts: PythonSandboxOptions = {},
+  ) {
+    this.primeArgv = opts.primeArgv ?? ['-c', 'pass'];
+    this.claimBundle = opts.claimBundle;
+  }
 
   /**
    * prepare() (bundle, compile, stdlib, pooled worker), then one throwaway run in a separate
@@ -130,6 +151,11 @@ export class PythonSandbox {
       this.warmedUp = null;
     });
     return this.warmedUp;
+  }
+
+  /** Modules compiled so far: one per prepare when the early compile was used, two when it was dropped (tests). */
+  get compiles(): number {
+    return this.compileCount;
   }
 
   /** Whether the throwaway run is in flight (tests, bench). */
@@ -170,14 +196,29 @@ export class PythonSandbox {
   private prepare(): Promise<Prepared> {
     this.pool.fill();
     this.prepared ??= (async () => {
-      const b = await this.loadBundle();
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
-      // Read, checked against the manifest's hash, rewritten (its memory capped and made an import, so the pooled
-      // worker hands one memory, zeroed, from call to call) and compiled in the pooled worker, off this thread.
-      const [compiled, stdlib] = await Promise.all([
-        this.pool.compile({ ...b.module, maxPages }),
-        loadStdlib(b.filesDir),
-      ]);
+      // The module is read, hashed and refused unless it has the hash and size asked for, rewritten (its memory
+      // capped and made an import, so the pooled worker hands one memory, zeroed, from call to call) and compiled
+      // in the pooled worker, off this thread. That starts from what the installed manifest claims while the
+      // bundle's signature and files are checked (40-90 ms of a loaded main thread right after a start): the
+      // compiled module is used only when the checked bundle names the same file, hash and size — the code that
+      // runs is the signed code — and is dropped otherwise (a bundle reinstalled meanwhile, a claim that failed its
+      // check), the checked module then compiled. Compiling bytes that are never run is what V8 does for any web
+      // page, and the rewrite parses the model's own modules for run_wasm already.
+      const compile = (m: PythonBundleFiles['module']) => {
+        this.compileCount++;
+        return this.pool.compile({ ...m, maxPages });
+      };
+      const early = (this.claimBundle?.() ?? Promise.resolve(null)).then(
+        (claim) => (claim ? { claim, compiled: compile(claim.module) } : null),
+        () => null,
+      );
+      // A checked bundle that fails leaves the early compile unanswered: its worker reply is not an error to report.
+      void early.then((e) => e?.compiled.catch(() => undefined));
+      const b = await this.loadBundle();
+      const e = await early;
+      const compiling = e && sameModule(e.claim, b) ? e.compiled : compile(b.module);
+      const [compiled, stdlib] = await Promise.all([compiling, loadStdlib(b.filesDir)]);
       if (!compiled.ok) {
         if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
         throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {

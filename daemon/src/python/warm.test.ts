@@ -27,10 +27,9 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
 
   it('a call that starts during the priming run aborts it instead of waiting for it', async () => {
     // A priming program that would hold its worker for a minute: a call queued behind it would too.
-    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, [
-      '-c',
-      'import time\nwhile True: time.sleep(1)',
-    ]);
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, {
+      primeArgv: ['-c', 'import time\nwhile True: time.sleep(1)'],
+    });
     try {
       const warmed = sb.warm();
       await until(() => sb.isPriming);
@@ -45,10 +44,9 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
   }, 60_000);
 
   it('a call that starts before the bundle is compiled means no priming run at all', async () => {
-    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, [
-      '-c',
-      'import time\nwhile True: time.sleep(1)',
-    ]);
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, {
+      primeArgv: ['-c', 'import time\nwhile True: time.sleep(1)'],
+    });
     try {
       const warmed = sb.warm();
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
