@@ -21,6 +21,7 @@ import { createPython } from './python/index.js';
 import { createShell } from './shell/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService } from './shadow/index.js';
+import { createSpawner } from './spawner/index.js';
 import { readAuditReferences, SessionManager } from './sessions/index.js';
 import {
   createBuiltinTools,
@@ -190,9 +191,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
+  // Programs the daemon starts often (rg: two or more runs per grep) start from a small spawner process, forked on
+  // first need: a fork of the daemon itself blocks its event loop for 4–25 ms, by its size. SHADOWBOX_SPAWNER=0 starts
+  // them directly; =early forks the spawner once the daemon serves instead of at the first grep.
+  const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
+  const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
   const tools: AnyTool[] = [
     // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
-    ...createBuiltinTools({ rg: findRipgrep(env) }),
+    ...createBuiltinTools({ rg: findRipgrep(env), spawner }),
     createPlanTool(),
     createFetchTool(webFetchPort(netFetch, fetchPolicy)),
     createRunBundleTool(runDeps),
@@ -304,6 +310,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     ],
     // Once serving: the installed python's warm-up, and the shell sandbox's kept probe is checked again.
     onReady: () => {
+      if (spawnerMode === 'early') spawner.warm();
       warmPython((b) => b.installed);
       void shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
     },
@@ -318,6 +325,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
     close: async () => {
       watcher.close();
+      await spawner.close();
       await mcp.close().catch(() => undefined);
       await sessionMcp.close().catch(() => undefined);
       shell.close();
