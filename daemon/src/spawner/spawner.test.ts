@@ -144,6 +144,20 @@ describe('the spawner process', () => {
     expect(Number(out.toString())).toBe(process.pid);
   });
 
+  it('stops its process when idle, and starts it again on the next run', async () => {
+    const s = createSpawner({ idleMs: 50 });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const { out } = await output(s, SH, ['-c', 'echo $PPID']);
+    const spawnerPid = Number(out.toString());
+    expect(childNodes()).toContain(spawnerPid);
+    await expect.poll(() => s.state()).toBe('stopped');
+    await expect.poll(() => alive(spawnerPid)).toBe(false);
+    await output(s, '/bin/true', []); // direct, and starts it again
+    await expect.poll(() => s.state()).toBe('ready');
+  });
+
   it('close() stops its process and kills what it still runs', async () => {
     const s = await readySpawner();
     const pids: number[] = [];

@@ -1,7 +1,8 @@
 // The daemon's side of the spawner process (child.ts): forks it once (on first need, or when warmed), sends it
 // requests over the IPC channel, and reads each program's stdout from the pipe handle it sends back. Until it is ready
 // runs are direct (spawnDirect); when it dies, the runs it had fail (spawner_exited) and the next run starts it again;
-// after MAX_DEATHS deaths, runs stay direct for the daemon's life.
+// after MAX_DEATHS deaths, runs stay direct for the daemon's life. Idle for `idleMs`, it is stopped (its ~40–55 MiB
+// given back) and the next run starts it again.
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -37,6 +38,8 @@ export function spawnerEntry(): string {
 export const SPAWNER_NODE_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1'];
 /** Deaths after which runs stay direct (a spawner that keeps dying must not fail every grep). */
 const MAX_DEATHS = 3;
+/** How long the spawner process is kept without a run (ms): an agent's greps come in bursts within a turn. */
+const IDLE_MS = 5 * 60_000;
 
 /** Options of createSpawner. */
 export interface SpawnerOptions {
@@ -46,6 +49,8 @@ export interface SpawnerOptions {
   entry?: string;
   /** Where a death of the spawner is reported. */
   logger?: { warn(msg: string): void };
+  /** Stop the spawner process after this long without a run (ms, default 5 min); the next run starts it again. */
+  idleMs?: number;
 }
 
 interface Pending {
@@ -68,6 +73,9 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   let closed = options.mode === 'direct';
   let nextId = 1;
   const pending = new Map<number, Pending>();
+  let idleTimer: NodeJS.Timeout | undefined;
+  /** The process being stopped for want of work (its exit is no death). */
+  let retired: ChildProcess | null = null;
 
   const settle = (id: number, p: Pending) => {
     if (!p.drained || !p.exit) return;
@@ -84,11 +92,23 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   // The channel keeps the daemon's event loop alive only while a run is out (an idle spawner never holds it open).
   const idle = () => {
     if (pending.size === 0 && child) {
-      child.unref();
-      child.channel?.unref();
+      const c = child;
+      c.unref();
+      c.channel?.unref();
+      clearTimeout(idleTimer);
+      if (!ready) return; // counted from when it is ready
+      idleTimer = setTimeout(() => {
+        if (child !== c || pending.size > 0) return;
+        retired = c;
+        child = null;
+        ready = false;
+        if (c.connected) c.disconnect(); // it exits on its own
+      }, options.idleMs ?? IDLE_MS);
+      idleTimer.unref();
     }
   };
   const busy = (c: ChildProcess) => {
+    clearTimeout(idleTimer);
     c.ref();
     c.channel?.ref();
   };
@@ -96,6 +116,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   const onReply = (m: SpawnerReply, handle: unknown) => {
     if (m.t === 'ready') {
       ready = true;
+      idle();
       return;
     }
     const p = pending.get(m.id);
@@ -142,6 +163,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     });
     c.on('error', () => undefined); // a failed send: the exit below settles what was out
     c.once('exit', (code, signal) => {
+      if (retired === c) retired = null;
       if (child !== c) return;
       child = null;
       ready = false;
@@ -191,8 +213,9 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     state: () => (closed ? 'direct' : ready ? 'ready' : child ? 'starting' : 'stopped'),
     async close() {
       closed = true;
-      const c = child;
-      if (!c) return;
+      clearTimeout(idleTimer);
+      const c = child ?? retired;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const gone = new Promise<void>((r) => c.once('exit', () => r()));
       if (c.connected) c.disconnect(); // it kills what it still runs and exits
       const timer = setTimeout(() => c.kill('SIGKILL'), 2000);
