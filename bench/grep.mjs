@@ -275,12 +275,24 @@ export async function throughDaemons() {
         if (a !== b) throw new Error(`the two daemons answer ${label} differently`);
         await callers[0].call(input);
         await callers[1].call(input);
+        const spawnerPid = childNode(subject.pid);
+        const cpu0 = [cpuMs(subject.pid), cpuMs(base.pid), spawnerPid ? cpuMs(spawnerPid) : 0];
         const m = await interleave(
           ROUNDS,
           () => callers[0].call(input),
           () => callers[1].call(input),
         );
-        rows.push(row(`grep through the daemon, ${files} files, ${label}${grown}`, m, `vs ${against}`));
+        const cpu = [cpuMs(subject.pid), cpuMs(base.pid), spawnerPid ? cpuMs(spawnerPid) : 0].map(
+          (v, i) => v - cpu0[i],
+        );
+        const per = (v) => (v / ROUNDS).toFixed(1);
+        rows.push(
+          row(
+            `grep through the daemon, ${files} files, ${label}${grown}`,
+            m,
+            `vs ${against}; daemon CPU per call ${per(cpu[0])} vs ${per(cpu[1])} ms (+ ${per(cpu[2])} in the spawner process)`,
+          ),
+        );
       }
       for (const { c } of callers) c.dispose();
     }
@@ -299,6 +311,12 @@ export async function throughDaemons() {
     rmSync(top, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** A process's CPU time so far, user + system (ms; /proc counts in clock ticks, 10 ms here). */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
 /** A process's resident memory (bytes). */
