@@ -22,7 +22,7 @@ import { createSpawner } from '../daemon/dist/spawner/index.js';
 import { createBuiltinTools, createToolRuntime, findRipgrep } from '../daemon/dist/tools/index.js';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startDaemon } from './lib/daemon.mjs';
-import { interleave, row } from './lib/interleave.mjs';
+import { interleave, row, stats, time } from './lib/interleave.mjs';
 
 const run$ = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -61,6 +61,7 @@ export async function run() {
   if (!rg) return { name: 'grep', rows: [], error: 'ripgrep (rg) is not installed: scripts/setup.sh installs it' };
   const rows = [];
   if (!process.env.BENCH_GREP_NO_DAEMON) rows.push(...(await fixedCost(rg)), ...(await throughDaemons()));
+  if (process.env.BENCH_GREP_FIRST) rows.push(...(await firstGrep()));
   if (process.env.BENCH_GREP_ONLY_DAEMONS) return { name: 'grep', rows };
   // rg starts from a spawner process, as in the daemon (BENCH_GREP_SPAWNER=0: forked from this process).
   const spawner = createSpawner({ mode: process.env.BENCH_GREP_SPAWNER === '0' ? 'direct' : 'process' });
@@ -311,6 +312,57 @@ export async function throughDaemons() {
     rmSync(top, { recursive: true, force: true });
   }
   return rows;
+}
+
+/**
+ * The first grep of a fresh daemon (BENCH_GREP_FIRST=1; a new daemon per round and mode, 2,000 files, the default 200
+ * lines, a second after it): with the spawner started when the session opens (the default; the grep comes
+ * BENCH_GREP_FIRST_WAIT_MS after session/create, default 0: a scripted client's case, where a model's first answer
+ * would take longer), on first need only (SHADOWBOX_SPAWNER=lazy), at the ready line (=early) and off (=0), the modes
+ * in turn, and the daemon's RSS plus its spawner's after both calls.
+ */
+export async function firstGrep() {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-first-'));
+  const root = path.join(top, 'ws');
+  mkdirSync(root);
+  makeTree(root, 2_000);
+  const modes = ['', 'lazy', 'early', '0'];
+  const wait = Number(process.env.BENCH_GREP_FIRST_WAIT_MS ?? 0);
+  const res = Object.fromEntries(modes.map((m) => [m, { first: [], second: [], rss: [] }]));
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const mode of i % 2 ? [...modes].reverse() : modes) {
+        const d = await startDaemon({ SHADOWBOX_SPAWNER: mode }, ['--no-web']);
+        try {
+          await new Promise((r) => setTimeout(r, 1000)); // a person's first prompt comes later than the ready line
+          const c = await connectSocket(d.socketPath);
+          await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+          const { sessionId } = await c.request({ method: 'session/create' }, { workspace: root });
+          await new Promise((r) => setTimeout(r, wait));
+          const call = () =>
+            c.request({ method: 'tools/call' }, { sessionId, tool: 'grep', input: { pattern: PATTERN } });
+          res[mode].first.push(await time(call));
+          res[mode].second.push(await time(call));
+          const sp = childNode(d.pid);
+          res[mode].rss.push((d.rss() + (sp ? rssOf(sp) : 0)) / 1048576);
+          c.dispose();
+        } finally {
+          await d.stop();
+        }
+      }
+    }
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+  const f = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+  const each = (k, digits) => modes.map((m) => stats(res[m][k]).median.toFixed(digits)).join(' / ');
+  return [
+    row(
+      `a fresh daemon's first grep, 2000 files, 200 lines, ${wait} ms after session/create (spawner started then)`,
+      { subject: stats(res[''].first), baseline: stats(res['0'].first) },
+      `vs the spawner off (SHADOWBOX_SPAWNER=0); on first need only ${f(stats(res.lazy.first))}, at the ready line ${f(stats(res.early.first))} ms; second call (session / first need / ready / off) ${each('second', 1)} ms; daemon + spawner RSS ${each('rss', 0)} MiB`,
+    ),
+  ];
 }
 
 /** A process's CPU time so far, user + system (ms; /proc counts in clock ticks, 10 ms here). */

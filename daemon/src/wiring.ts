@@ -191,9 +191,11 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
-  // Programs the daemon starts often (rg: two or more runs per grep) start from a small spawner process, forked on
-  // first need: a fork of the daemon itself blocks its event loop for 4–25 ms, by its size. SHADOWBOX_SPAWNER=0 starts
-  // them directly; =early forks the spawner once the daemon serves instead of at the first grep.
+  // Programs the daemon starts often (rg: two or more runs per grep) start from a small spawner process: a fork of the
+  // daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a session opens (its first grep
+  // comes after a model turn, by when it is up; started beside that grep, its Node start made the grep ~2× slower on
+  // two cores), else on first need. SHADOWBOX_SPAWNER=0: never (programs fork the daemon); =lazy: on first need only;
+  // =early: once the daemon serves.
   const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
   const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
   const tools: AnyTool[] = [
@@ -264,7 +266,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         view: () => shadow.view(c.sessionId, c.workspace),
         ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
       }),
-    onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
+    onSessionOpen: (meta) => {
+      if (spawnerMode !== 'lazy') spawner.warm();
+      return sessionMcp.open(meta.sessionId, meta.mcpServers);
+    },
     onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
     // Once there is something to review, the person's versions of the changed paths are watched (for stale
     // review items): only the folders holding them, never the whole tree (shadow/watch.ts).
