@@ -12,6 +12,11 @@ import { isSpawnerRequest, type SpawnerReply, type SpawnRequest } from './ipc.js
 
 const running = new Map<number, ChildProcess>();
 
+// The daemon's NODE_OPTIONS, kept off this process (spawnerEnv), is the programs' again.
+const nodeOptions = process.env.SHADOWBOX_SPAWNER_NODE_OPTIONS;
+delete process.env.SHADOWBOX_SPAWNER_NODE_OPTIONS;
+if (nodeOptions !== undefined) process.env.NODE_OPTIONS = nodeOptions;
+
 /** Sends a reply; a failed send (the channel closed meanwhile) is the disconnect handler's to clean up. */
 function reply(m: SpawnerReply, handle?: Socket): void {
   if (!process.connected) return;

@@ -158,6 +158,17 @@ describe('the spawner process', () => {
     await expect.poll(() => s.state()).toBe('ready');
   });
 
+  it("does not apply the daemon's NODE_OPTIONS to itself, and gives it back to the programs it starts", async () => {
+    // Applied to the spawner, this --require would stop it at its start (it would never be ready).
+    const NODE_OPTIONS = '--require /nonexistent/shadowbox-test-preload.cjs';
+    const s = createSpawner({ env: { ...process.env, NODE_OPTIONS } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const { out } = await output(s, SH, ['-c', 'echo "$NODE_OPTIONS|${SHADOWBOX_SPAWNER_NODE_OPTIONS-unset}"']);
+    expect(out.toString()).toBe(`${NODE_OPTIONS}|unset\n`);
+  });
+
   it('close() stops its process and kills what it still runs', async () => {
     const s = await readySpawner();
     const pids: number[] = [];

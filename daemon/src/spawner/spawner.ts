@@ -51,6 +51,17 @@ export interface SpawnerOptions {
   logger?: { warn(msg: string): void };
   /** Stop the spawner process after this long without a run (ms, default 5 min); the next run starts it again. */
   idleMs?: number;
+  /** The environment of the spawner and so of the programs it starts (default process.env, as a direct spawn has). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The spawner's environment: `env`, except that NODE_OPTIONS (a `--require`, an `--inspect`, …) is not applied to the
+ * spawner itself; it passes as SHADOWBOX_SPAWNER_NODE_OPTIONS, which the spawner puts back for the programs it starts.
+ */
+export function spawnerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS, ...rest } = env;
+  return NODE_OPTIONS === undefined ? rest : { ...rest, SHADOWBOX_SPAWNER_NODE_OPTIONS: NODE_OPTIONS };
 }
 
 interface Pending {
@@ -145,6 +156,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     try {
       c = fork(options.entry ?? spawnerEntry(), [], {
         execArgv: SPAWNER_NODE_FLAGS,
+        env: spawnerEnv(options.env ?? process.env),
         // stdout is never the spawner's: under `daemon --stdio` it carries the protocol. Its stderr is the daemon's log.
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
         serialization: 'advanced',
