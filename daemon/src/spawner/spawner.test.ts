@@ -96,6 +96,18 @@ describe('the spawner process', () => {
     expect(s.state()).toBe('ready'); // a refused program is no death of the spawner
   });
 
+  it('refuses a request the spawner process would not act on (relative path, NUL) at once, instead of leaving it unanswered', async () => {
+    const s = await readySpawner();
+    for (const [file, args] of [
+      ['echo', ['x']],
+      ['/bin/echo', ['a\0b']],
+    ] as const) {
+      const e = await output(s, file, [...args]).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SpawnError);
+      expect((e as SpawnError).code).toBe('EINVAL');
+    }
+  });
+
   it('kills a program on request', async () => {
     const s = await readySpawner();
     const p = s.spawn(SH, ['-c', 'echo started; exec sleep 60'], { cwd: '/', onStdout: () => p.kill('SIGKILL') });

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { spawnDirect } from './direct.js';
-import { isSpawnerReply, type SpawnerReply, type SpawnerRequest } from './ipc.js';
+import { isSpawnerReply, isSpawnerRequest, type SpawnerReply, type SpawnerRequest } from './ipc.js';
 import { SpawnError, type ProgramExit, type ProgramOptions, type RunningProgram, type Spawner } from './types.js';
 
 /** Set by scripts/bundle.mjs in the daemon's bundle: the spawner's single-file build, relative to this file's folder. */
@@ -207,11 +207,14 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       }
       const id = nextId++;
       const c = child;
+      const request = { t: 'spawn', id, file, args: [...args], cwd: o.cwd, stdout: o.onStdout !== undefined } as const;
+      // The spawner ignores a request it cannot act on (a relative path, a NUL): refused here, not left unanswered.
+      if (!isSpawnerRequest(request)) return { exited: Promise.reject(new SpawnError('EINVAL', file)), kill: () => {} };
       const exited = new Promise<ProgramExit>((resolve, reject) => {
         pending.set(id, { file, onStdout: o.onStdout, resolve, reject, drained: o.onStdout === undefined });
       });
       busy(c);
-      send({ t: 'spawn', id, file, args: [...args], cwd: o.cwd, stdout: o.onStdout !== undefined });
+      send(request);
       return {
         exited,
         kill: (signal = 'SIGTERM') => {
