@@ -175,8 +175,9 @@ export type RgSearchResult =
 
 // Files per rg run: a small first one (a common pattern is answered from the first files); then, once
 // lines were found, as many files as the lines seen so far say hold the rest (with a margin), else all
-// the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork of the
-// daemon and rg's start, ~5–10 ms here, and at ×4 a 2,000-file tree took three); one run's arguments stay
+// the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork and rg's start,
+// ~5–10 ms here when the daemon forked, ~2–4 from the spawner process, and at ×4 a 2,000-file tree took three); one
+// run's arguments stay
 // below the kernel's limit. (Taking every queued file after the first run searched 5,376 files for 5,000 lines
 // that 2,000 hold: rg cannot stop early, its files finish in any order.)
 const FIRST_CHUNK = 256;
