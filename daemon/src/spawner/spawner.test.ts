@@ -1,5 +1,7 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
 import { isSpawnerReply, isSpawnerRequest } from './ipc.js';
@@ -179,6 +181,27 @@ describe('the spawner process', () => {
     await expect.poll(() => s.state()).toBe('ready');
     const { out } = await output(s, SH, ['-c', 'echo "$NODE_OPTIONS|${SHADOWBOX_SPAWNER_NODE_OPTIONS-unset}"']);
     expect(out.toString()).toBe(`${NODE_OPTIONS}|unset\n`);
+  });
+
+  it('takes a spawner that does not report a killed program’s exit for hung: killed, the run fails, the next run starts a new one', async () => {
+    // A stand-in spawner that says it is ready and then answers nothing.
+    const hung = path.join(mkdtempSync(path.join(os.tmpdir(), 'sb-hung-')), 'hung.cjs');
+    writeFileSync(
+      hung,
+      "process.on('message', () => {}); process.on('disconnect', () => process.exit(0)); process.send({ t: 'ready' });\n",
+    );
+    const warned: string[] = [];
+    const s = createSpawner({ entry: hung, killWaitMs: 100, logger: { warn: (m) => warned.push(m) } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const p = s.spawn('/bin/true', [], { cwd: '/' });
+    const failed = p.exited.catch((e: unknown) => e);
+    p.kill('SIGKILL');
+    expect(isShadowboxError(await failed, ErrorCodes.ToolFailed, 'spawner_exited')).toBe(true);
+    expect(warned[0]).toMatch(/did not report/);
+    expect(s.state()).toBe('stopped');
+    rmSync(path.dirname(hung), { recursive: true, force: true });
   });
 
   it('close() stops its process and kills what it still runs', async () => {

@@ -40,6 +40,12 @@ export const SPAWNER_NODE_FLAGS = ['--max-old-space-size=32', '--max-semi-space-
 const MAX_DEATHS = 3;
 /** How long the spawner process is kept without a run (ms): an agent's greps come in bursts within a turn. */
 const IDLE_MS = 5 * 60_000;
+/**
+ * How long a run may stay unsettled after a SIGKILL for it was sent (ms): a program cannot outlive that signal, so a
+ * spawner that does not report its exit by then is taken for hung and killed (its runs fail with spawner_exited), so
+ * a stopped grep never waits on it for good.
+ */
+const KILL_WAIT_MS = 5000;
 
 /** Options of createSpawner. */
 export interface SpawnerOptions {
@@ -53,6 +59,8 @@ export interface SpawnerOptions {
   idleMs?: number;
   /** The environment of the spawner and so of the programs it starts (default process.env, as a direct spawn has). */
   env?: NodeJS.ProcessEnv;
+  /** How long after a SIGKILL request a run's exit may take before the spawner is taken for hung (ms, default 5 s). */
+  killWaitMs?: number;
 }
 
 /**
@@ -218,7 +226,15 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       return {
         exited,
         kill: (signal = 'SIGTERM') => {
-          if (pending.has(id) && child === c) send({ t: 'kill', id, signal });
+          if (!pending.has(id) || child !== c) return;
+          send({ t: 'kill', id, signal });
+          if (signal !== 'SIGKILL') return;
+          setTimeout(() => {
+            if (pending.has(id) && child === c) {
+              options.logger?.warn('the spawner process did not report a killed program’s exit: killing it');
+              c.kill('SIGKILL');
+            }
+          }, options.killWaitMs ?? KILL_WAIT_MS).unref();
         },
       };
     },
