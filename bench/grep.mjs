@@ -3,16 +3,26 @@
 // searched in process (rg off) and the state dir's growth over all the greps (reads must not copy files
 // into the layer). Needs the built daemon (npm run build) and ripgrep (scripts/setup.sh installs it).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createShadowService } from '../daemon/dist/shadow/index.js';
+import { createSpawner } from '../daemon/dist/spawner/index.js';
 import { createBuiltinTools, createToolRuntime, findRipgrep } from '../daemon/dist/tools/index.js';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startDaemon } from './lib/daemon.mjs';
-import { interleave, row } from './lib/interleave.mjs';
+import { interleave, row, stats, time } from './lib/interleave.mjs';
 
 const run$ = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -50,7 +60,13 @@ export async function run() {
   const rg = findRipgrep();
   if (!rg) return { name: 'grep', rows: [], error: 'ripgrep (rg) is not installed: scripts/setup.sh installs it' };
   const rows = [];
-  if (!process.env.BENCH_GREP_NO_DAEMON) rows.push(...(await fixedCost(rg)));
+  if (!process.env.BENCH_GREP_NO_DAEMON) rows.push(...(await fixedCost(rg)), ...(await throughDaemons()));
+  if (process.env.BENCH_GREP_FIRST) rows.push(...(await firstGrep()));
+  if (process.env.BENCH_GREP_ONLY_DAEMONS) return { name: 'grep', rows };
+  // rg starts from a spawner process, as in the daemon (BENCH_GREP_SPAWNER=0: forked from this process).
+  const spawner = createSpawner({ mode: process.env.BENCH_GREP_SPAWNER === '0' ? 'direct' : 'process' });
+  spawner.warm();
+  while (spawner.state() === 'starting') await new Promise((r) => setTimeout(r, 5));
   for (const files of [2_000, 20_000]) {
     const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-'));
     try {
@@ -65,7 +81,7 @@ export async function run() {
       const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
       const session = (withRg) =>
         createToolRuntime({
-          tools: createBuiltinTools({ rg: withRg ? rg : null }),
+          tools: createBuiltinTools({ rg: withRg ? rg : null, spawner }),
           policy: allow,
           audit,
           logger,
@@ -160,6 +176,7 @@ export async function run() {
       rmSync(top, { recursive: true, force: true });
     }
   }
+  await spawner.close();
   return { name: 'grep', rows };
 }
 
@@ -204,6 +221,165 @@ export async function fixedCost(rg) {
     await daemon.stop();
     rmSync(top, { recursive: true, force: true });
   }
+}
+
+/**
+ * grep through two real daemons, interleaved call by call on the same trees (2,000 and 20,000 files; 5,000 lines, 200,
+ * no match): this build, which starts rg from its spawner process, against BENCH_GREP_BASE_BIN (another build's bin,
+ * e.g. main's) or, without it, this build with SHADOWBOX_SPAWNER=0 (rg forked from the daemon). BENCH_GREP_BALLAST_MIB
+ * grows both daemons by that many MiB of touched memory first (a daemon after work holds 150–250 MiB), where a fork
+ * of the daemon costs most. Also the daemons' and the spawner's RSS at the end.
+ */
+export async function throughDaemons() {
+  const baseBin = process.env.BENCH_GREP_BASE_BIN;
+  const ballastMib = Number(process.env.BENCH_GREP_BALLAST_MIB ?? 0);
+  const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-ab-'));
+  const ballast = path.join(top, 'ballast.cjs');
+  writeFileSync(
+    ballast,
+    `globalThis.__benchBallast = Array.from({ length: ${ballastMib} }, () => Buffer.alloc(1 << 20, 1));\n`,
+  );
+  const execArgv = ballastMib > 0 ? ['--require', ballast] : [];
+  const rows = [];
+  const subject = await startDaemon({}, ['--no-web'], execArgv);
+  const base = baseBin
+    ? await startDaemon({}, ['--no-web'], execArgv, baseBin)
+    : await startDaemon({ SHADOWBOX_SPAWNER: '0' }, ['--no-web'], execArgv);
+  const against = baseBin
+    ? `the build at ${baseBin}`
+    : 'this build with SHADOWBOX_SPAWNER=0 (rg forked from the daemon)';
+  const grown = ballastMib > 0 ? `, daemons grown by ${ballastMib} MiB` : '';
+  try {
+    for (const files of [2_000, 20_000]) {
+      const root = path.join(top, `ws${files}`);
+      mkdirSync(root);
+      makeTree(root, files);
+      const callers = [];
+      for (const d of [subject, base]) {
+        const c = await connectSocket(d.socketPath);
+        await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+        const { sessionId } = await c.request({ method: 'session/create' }, { workspace: root });
+        const call = async (input) => {
+          const r = await c.request({ method: 'tools/call' }, { sessionId, tool: 'grep', input });
+          if (r.isError) throw new Error(`grep through the daemon: ${r.content}`);
+          return r.content;
+        };
+        callers.push({ c, call });
+      }
+      const kinds = [
+        ['first 5000 matching lines', { pattern: PATTERN, max_matches: 5000 }],
+        ["first 200 lines (the tool's default)", { pattern: PATTERN }],
+        ['no match', { pattern: 'no_such_token_anywhere' }],
+      ];
+      for (const [label, input] of kinds) {
+        const [a, b] = [await callers[0].call(input), await callers[1].call(input)]; // warm both, same answer
+        if (a !== b) throw new Error(`the two daemons answer ${label} differently`);
+        await callers[0].call(input);
+        await callers[1].call(input);
+        const spawnerPid = childNode(subject.pid);
+        const cpu0 = [cpuMs(subject.pid), cpuMs(base.pid), spawnerPid ? cpuMs(spawnerPid) : 0];
+        const m = await interleave(
+          ROUNDS,
+          () => callers[0].call(input),
+          () => callers[1].call(input),
+        );
+        const cpu = [cpuMs(subject.pid), cpuMs(base.pid), spawnerPid ? cpuMs(spawnerPid) : 0].map(
+          (v, i) => v - cpu0[i],
+        );
+        const per = (v) => (v / ROUNDS).toFixed(1);
+        rows.push(
+          row(
+            `grep through the daemon, ${files} files, ${label}${grown}`,
+            m,
+            `vs ${against}; daemon CPU per call ${per(cpu[0])} vs ${per(cpu[1])} ms (+ ${per(cpu[2])} in the spawner process)`,
+          ),
+        );
+      }
+      for (const { c } of callers) c.dispose();
+    }
+    const mib = (n) => Math.round(n / 1048576);
+    const spawnerPid = childNode(subject.pid);
+    rows.push({
+      metric: `daemon RSS after the greps${grown}`,
+      value: mib(subject.rss()),
+      unit: 'MiB',
+      baseline: mib(base.rss()),
+      note: `this build vs ${against}; this build's spawner process: ${spawnerPid ? `${mib(rssOf(spawnerPid))} MiB` : 'none'}`,
+    });
+  } finally {
+    await subject.stop();
+    await base.stop();
+    rmSync(top, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/**
+ * The first grep of a fresh daemon (BENCH_GREP_FIRST=1; a new daemon per round and mode, 2,000 files, the default 200
+ * lines, a second after it): with the spawner started when the session opens (the default; the grep comes
+ * BENCH_GREP_FIRST_WAIT_MS after session/create, default 0: a scripted client's case, where a model's first answer
+ * would take longer), on first need only (SHADOWBOX_SPAWNER=lazy), at the ready line (=early) and off (=0), the modes
+ * in turn, and the daemon's RSS plus its spawner's after both calls.
+ */
+export async function firstGrep() {
+  const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-first-'));
+  const root = path.join(top, 'ws');
+  mkdirSync(root);
+  makeTree(root, 2_000);
+  const modes = ['', 'lazy', 'early', '0'];
+  const wait = Number(process.env.BENCH_GREP_FIRST_WAIT_MS ?? 0);
+  const res = Object.fromEntries(modes.map((m) => [m, { first: [], second: [], rss: [] }]));
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const mode of i % 2 ? [...modes].reverse() : modes) {
+        const d = await startDaemon({ SHADOWBOX_SPAWNER: mode }, ['--no-web']);
+        try {
+          await new Promise((r) => setTimeout(r, 1000)); // a person's first prompt comes later than the ready line
+          const c = await connectSocket(d.socketPath);
+          await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+          const { sessionId } = await c.request({ method: 'session/create' }, { workspace: root });
+          await new Promise((r) => setTimeout(r, wait));
+          const call = () =>
+            c.request({ method: 'tools/call' }, { sessionId, tool: 'grep', input: { pattern: PATTERN } });
+          res[mode].first.push(await time(call));
+          res[mode].second.push(await time(call));
+          const sp = childNode(d.pid);
+          res[mode].rss.push((d.rss() + (sp ? rssOf(sp) : 0)) / 1048576);
+          c.dispose();
+        } finally {
+          await d.stop();
+        }
+      }
+    }
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+  const f = (x) => `${x.median.toFixed(1)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
+  const each = (k, digits) => modes.map((m) => stats(res[m][k]).median.toFixed(digits)).join(' / ');
+  return [
+    row(
+      `a fresh daemon's first grep, 2000 files, 200 lines, ${wait} ms after session/create (spawner started then)`,
+      { subject: stats(res[''].first), baseline: stats(res['0'].first) },
+      `vs the spawner off (SHADOWBOX_SPAWNER=0); on first need only ${f(stats(res.lazy.first))}, at the ready line ${f(stats(res.early.first))} ms; second call (session / first need / ready / off) ${each('second', 1)} ms; daemon + spawner RSS ${each('rss', 0)} MiB`,
+    ),
+  ];
+}
+
+/** A process's CPU time so far, user + system (ms; /proc counts in clock ticks, 10 ms here). */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/** A process's resident memory (bytes). */
+function rssOf(pid) {
+  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024;
+}
+
+/** The first child of `pid` that runs node (a daemon's spawner process), or null. */
+function childNode(pid) {
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return kids.map(Number).find((k) => readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'node') ?? null;
 }
 
 /** rg's first `n` lines, as a person piping to head would get them. */

@@ -31,6 +31,10 @@ const loaderOutfile = path.join(outdir, 'loader.cjs');
 // a worker then never starts Node's ES module loader, ~5 ms of each worker's start (spawn → a compile's answer
 // 37.5 vs 42.4 and 46.8 vs 51.3 ms, medians of 21). The release packs this file (scripts/release/pack.mjs).
 const wasiWorkerOutfile = path.join(outdir, 'wasi-worker.cjs');
+// The spawner process (daemon/src/spawner/child.ts), which starts rg and other programs for the daemon so that a fork
+// copies its ~40 MiB rather than the daemon's 110–250 (SHADOWBOX_SPAWNER_BUNDLE below). CommonJS and one file, for
+// the same reasons as the WASI worker; the release packs it too.
+const spawnerOutfile = path.join(outdir, 'spawner.cjs');
 /** The bundles the bin loads through the code cache (each gets an identity sidecar). */
 const cached = [outfile, clientOutfile, acpOutfile];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
@@ -167,28 +171,38 @@ export async function bundle() {
     sourcemap: 'linked',
     plugins: [englishOnlyZod, importMetaUrl, lazyCrypto],
     // Where the WASI worker's own bundle is, relative to dist/wasi/ (what worker-pool.ts sees as its folder).
-    define: { SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.cjs') },
+    define: {
+      SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.cjs'),
+      SHADOWBOX_SPAWNER_BUNDLE: JSON.stringify('../bundle/spawner.cjs'),
+    },
     logLevel: 'warning',
     metafile: true,
     write: false,
   });
   checkNoDynamicImports(result.metafile);
-  const worker = await build({
-    entryPoints: [path.join(root, 'daemon/src/wasi/worker/entry.ts')],
-    outfile: wasiWorkerOutfile,
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    logLevel: 'warning',
-    metafile: true,
-    write: false,
-  });
+  const [worker, spawner] = await Promise.all(
+    [
+      ['daemon/src/wasi/worker/entry.ts', wasiWorkerOutfile],
+      ['daemon/src/spawner/child.ts', spawnerOutfile],
+    ].map(([entry, file]) =>
+      build({
+        entryPoints: [path.join(root, entry)],
+        outfile: file,
+        bundle: true,
+        format: 'cjs',
+        platform: 'node',
+        target: 'node20',
+        minifyWhitespace: true,
+        minifySyntax: true,
+        logLevel: 'warning',
+        metafile: true,
+        write: false,
+      }),
+    ),
+  );
   // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
   mkdirSync(outdir, { recursive: true });
-  for (const f of [...result.outputFiles, ...worker.outputFiles]) {
+  for (const f of [...result.outputFiles, ...worker.outputFiles, ...spawner.outputFiles]) {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
@@ -207,10 +221,11 @@ export async function bundle() {
   }
   const inputsOf = (file) => {
     const out = path.relative(root, file).split(path.sep).join('/');
-    return Object.keys((result.metafile.outputs[out] ?? worker.metafile.outputs[out])?.inputs ?? {}).length;
+    const outputs = { ...result.metafile.outputs, ...worker.metafile.outputs, ...spawner.metafile.outputs };
+    return Object.keys(outputs[out]?.inputs ?? {}).length;
   };
   return {
-    files: [...cached, loaderOutfile, wasiWorkerOutfile].map((file) => ({
+    files: [...cached, loaderOutfile, wasiWorkerOutfile, spawnerOutfile].map((file) => ({
       file,
       bytes: statSync(file).size,
       inputs: inputsOf(file),
@@ -242,7 +257,10 @@ function checkNoDynamicImports(metafile) {
 /** Whether the bundle is missing or older than a source. */
 export function bundleIsStale() {
   try {
-    return Math.min(...[...cached, loaderOutfile, wasiWorkerOutfile].map((f) => statSync(f).mtimeMs)) < newestSource();
+    return (
+      Math.min(...[...cached, loaderOutfile, wasiWorkerOutfile, spawnerOutfile].map((f) => statSync(f).mtimeMs)) <
+      newestSource()
+    );
   } catch {
     return true;
   }

@@ -9,8 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 import { bundle, bundleIsStale } from './bundle.mjs';
 
-/** Worker-thread modules (they import only node built-ins and packages). */
-const WORKER_MODULES = ['daemon/src/tools/builtin/grep-worker-thread.ts'];
+/** Worker-thread modules and the spawner process's (they import only node built-ins, packages and each other). */
+const WORKER_MODULES = [
+  'daemon/src/tools/builtin/grep-worker-thread.ts',
+  'daemon/src/spawner/child.ts',
+  'daemon/src/spawner/direct.ts',
+  'daemon/src/spawner/ipc.ts',
+  'daemon/src/spawner/types.ts',
+];
 
 export default async function setup() {
   for (const rel of WORKER_MODULES) {

@@ -11,8 +11,9 @@ export const bin =
 /**
  * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to
  * every daemon a bench starts (space-separated; e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+ * `binPath`: another build's bin, for a bench that runs two builds side by side.
  */
-export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = []) {
+export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], execArgv = [], binPath = bin) {
   execArgv = [...execArgv, ...(process.env.BENCH_DAEMON_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   // extraEnv.SHADOWBOX_STATE_DIR: a kept state dir (its socket inside it); otherwise a fresh one.
   const stateDir = extraEnv.SHADOWBOX_STATE_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'sbxb-'));
@@ -23,7 +24,7 @@ export async function startDaemon(extraEnv = {}, args = ['--ws-port', '0'], exec
     ...extraEnv,
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...execArgv, bin, 'daemon', ...args], {
+  const child = spawn(process.execPath, [...execArgv, binPath, 'daemon', ...args], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

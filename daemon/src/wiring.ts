@@ -21,6 +21,7 @@ import { createPython } from './python/index.js';
 import { createShell } from './shell/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService } from './shadow/index.js';
+import { createSpawner } from './spawner/index.js';
 import { readAuditReferences, SessionManager } from './sessions/index.js';
 import {
   createBuiltinTools,
@@ -195,9 +196,16 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
+  // Programs the daemon starts often (rg: two or more runs per grep) start from a small spawner process: a fork of the
+  // daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a session opens (its first grep
+  // comes after a model turn, by when it is up; started beside that grep, its Node start made the grep ~2× slower on
+  // two cores), else on first need. SHADOWBOX_SPAWNER=0: never (programs fork the daemon); =lazy: on first need only;
+  // =early: once the daemon serves.
+  const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
+  const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
   const tools: AnyTool[] = [
     // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
-    ...createBuiltinTools({ rg: findRipgrep(env) }),
+    ...createBuiltinTools({ rg: findRipgrep(env), spawner }),
     createPlanTool(),
     createFetchTool(webFetchPort(netFetch, fetchPolicy)),
     createRunBundleTool(runDeps),
@@ -263,7 +271,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         view: () => shadow.view(c.sessionId, c.workspace),
         ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
       }),
-    onSessionOpen: (meta) => sessionMcp.open(meta.sessionId, meta.mcpServers),
+    onSessionOpen: (meta) => {
+      if (spawnerMode !== 'lazy') spawner.warm();
+      return sessionMcp.open(meta.sessionId, meta.mcpServers);
+    },
     onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
     // Once there is something to review, the person's versions of the changed paths are watched (for stale
     // review items): only the folders holding them, never the whole tree (shadow/watch.ts).
@@ -309,6 +320,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     ],
     // Once serving: the installed python's warm-up, and the shell sandbox's kept probe is checked again.
     onReady: () => {
+      if (spawnerMode === 'early') spawner.warm();
       warmPython((b) => b.installed);
       void shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
     },
@@ -323,6 +335,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
     close: async () => {
       watcher.close();
+      await spawner.close();
       await mcp.close().catch(() => undefined);
       await sessionMcp.close().catch(() => undefined);
       shell.close();

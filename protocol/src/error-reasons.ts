@@ -165,6 +165,8 @@ export const ErrorReasons = {
     mcp_timeout: 'The MCP server did not answer in time.',
     mcp_bad_result: 'The MCP server sent a malformed result.',
     mcp_server_exited: 'The MCP server process exited during the call; the next call restarts it.',
+    spawner_exited:
+      'The daemon’s spawner process (which starts programs such as rg for it) exited during the call; the next call starts it again.',
     mcp_connection_lost: 'The MCP server’s HTTP connection broke during the call; the next call reconnects.',
     mcp_error: 'The MCP server refused the call.',
     mcp_closed: 'The MCP server is closed (the daemon is stopping).',

@@ -104,6 +104,8 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('CHANGELOG.md');
   // The WASI worker's CommonJS build (scripts/bundle.mjs), where shadowbox.cjs looks for it first.
   await copy('daemon/dist/bundle/wasi-worker.cjs');
+  // The spawner process's CommonJS build (scripts/bundle.mjs), which the daemon forks to start rg.
+  await copy('daemon/dist/bundle/spawner.cjs');
   await bundleWorker(
     'daemon/src/tools/builtin/grep-worker-thread.ts',
     path.join(dir, 'daemon/dist/tools/builtin/grep-worker-thread.js'),

@@ -5,9 +5,9 @@
 // not show. Its default engine (Rust's regex crate) is, like RE2, a finite-automaton engine: matching
 // time stays linear in the input whatever the pattern; rgPattern() maps the few RE2 spellings whose
 // meaning differs (Perl classes and word boundaries are Unicode-aware in Rust, ASCII in RE2).
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { createSpawner, type Spawner } from '../../spawner/index.js';
 import type { FileQueue, QueuedFile } from './file-queue.js';
 import { printablePath } from './text.js';
 
@@ -118,6 +118,11 @@ export function rgPattern(re2: string): string | null {
 /** One rg search over the files of a queue (workspace-relative, in grep's order) under `root`. */
 export interface RgSearchOptions {
   rg: string;
+  /**
+   * What starts rg: the daemon's spawner process (a fork of the daemon itself blocks its event loop for 4–25 ms, by
+   * its size), else direct spawns.
+   */
+  spawner?: Spawner;
   root: string;
   queue: FileQueue;
   /** rgPattern()'s output. */
@@ -170,8 +175,9 @@ export type RgSearchResult =
 
 // Files per rg run: a small first one (a common pattern is answered from the first files); then, once
 // lines were found, as many files as the lines seen so far say hold the rest (with a margin), else all
-// the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork of the
-// daemon and rg's start, ~5–10 ms here, and at ×4 a 2,000-file tree took three); one run's arguments stay
+// the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork and rg's start,
+// ~5–10 ms here when the daemon forked, ~2–4 from the spawner process, and at ×4 a 2,000-file tree took three); one
+// run's arguments stay
 // below the kernel's limit. (Taking every queued file after the first run searched 5,376 files for 5,000 lines
 // that 2,000 hold: rg cannot stop early, its files finish in any order.)
 const FIRST_CHUNK = 256;
@@ -199,6 +205,9 @@ export function partEnd(files: readonly { path: string }[], at: number, budget =
   return end;
 }
 const MARGIN = 1.25;
+
+/** A search's options with what starts rg settled. */
+type Started = RgSearchOptions & { spawner: Spawner };
 
 /** Where a search stands between rg runs. */
 export interface ChunkState {
@@ -234,11 +243,12 @@ export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
  * rg rejected the pattern (syntax its engine lacks) on the first chunk; the caller searches those
  * files, and the rest of the queue, in process instead.
  */
-export function searchWithRg(o: RgSearchOptions): {
+export function searchWithRg(options: RgSearchOptions): {
   readonly found: number;
   readonly runs: number;
   done: Promise<RgSearchResult>;
 } {
+  const o: Started = { ...options, spawner: options.spawner ?? createSpawner({ mode: 'direct' }) };
   const lines = new Map<number, string[]>();
   const again: QueuedFile[] = [];
   let found = 0;
@@ -357,7 +367,7 @@ function dropOversize(
 }
 
 /** Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. */
-async function refuses(o: RgSearchOptions): Promise<boolean> {
+async function refuses(o: Started): Promise<boolean> {
   const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1, false);
   return r.code === 2;
 }
@@ -387,7 +397,7 @@ interface RgRun {
  * searches it again in process (a note naming no file of the run: all of the run's files with lines).
  * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups.
  */
-function runRg(o: RgSearchOptions, files: readonly QueuedFile[], perFile: number, stats: boolean): Promise<RgRun> {
+function runRg(o: Started, files: readonly QueuedFile[], perFile: number, stats: boolean): Promise<RgRun> {
   // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
   let byPath: Map<string, number> | undefined;
   const indexOf = (path: string) => {
@@ -429,7 +439,7 @@ function runRg(o: RgSearchOptions, files: readonly QueuedFile[], perFile: number
     ...files.map((f) => f.path),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(o.rg, args, { cwd: o.root, stdio: ['ignore', 'pipe', 'ignore'] });
+    // rg is started below, once its output handler exists; neither the abort nor the size check runs before that.
     const kill = () => child.kill('SIGKILL');
     o.signal.addEventListener('abort', kill, { once: true });
     // The sizes of the run's files are looked at only if it is still running after a while (sizeCheckMs): a
@@ -483,7 +493,7 @@ function runRg(o: RgSearchOptions, files: readonly QueuedFile[], perFile: number
       if (path !== shownFor) [shownFor, shown] = [path, printablePath(path)];
       list.push(`${shown}:${no}: ${text}`);
     };
-    child.stdout.on('data', (d: Buffer) => {
+    const onStdout = (d: Buffer) => {
       let buf = rest.length ? Buffer.concat([rest, d]) : d;
       let nl: number;
       while ((nl = buf.indexOf(0x0a)) >= 0) {
@@ -491,20 +501,23 @@ function runRg(o: RgSearchOptions, files: readonly QueuedFile[], perFile: number
         buf = buf.subarray(nl + 1);
       }
       rest = Buffer.from(buf);
-    });
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      o.signal.removeEventListener('abort', kill);
-      reject(e);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      o.signal.removeEventListener('abort', kill);
-      if (rest.length) take(rest);
-      dropOversize(o, files, lines, perFile, bytesSearched);
-      // rg prints each file's lines together and in order (files in any order: threads).
-      const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
-      resolve({ code, lines, binary, ...(oversize ? { oversize } : {}) });
-    });
+    };
+    const child = o.spawner.spawn(o.rg, args, { cwd: o.root, onStdout });
+    child.exited.then(
+      ({ code }) => {
+        clearTimeout(timer);
+        o.signal.removeEventListener('abort', kill);
+        if (rest.length) take(rest);
+        dropOversize(o, files, lines, perFile, bytesSearched);
+        // rg prints each file's lines together and in order (files in any order: threads).
+        const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
+        resolve({ code, lines, binary, ...(oversize ? { oversize } : {}) });
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        o.signal.removeEventListener('abort', kill);
+        reject(e);
+      },
+    );
   });
 }

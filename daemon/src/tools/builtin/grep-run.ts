@@ -4,6 +4,7 @@
 import picomatch from 'picomatch';
 import { pathGlobOptions } from '../../glob-base.js';
 import type { EntryType, WorkspaceView } from '../../shadow/index.js';
+import type { Spawner } from '../../spawner/index.js';
 import { FileQueue, type QueuedFile } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
 import { rgPattern, searchWithRg } from './grep-rg.js';
@@ -38,6 +39,8 @@ export interface GrepRunOptions {
   max: number;
   stop: AbortSignal;
   rg: string | null;
+  /** What starts rg (the daemon's spawner process, or direct spawns). */
+  spawner: Spawner;
   workers: GrepWorkers;
   maxLineChars: number;
 }
@@ -76,6 +79,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
     rgQueue && rgSource && o.rg && realSize && isReal
       ? searchWithRg({
           rg: o.rg,
+          spawner: o.spawner,
           root: view.root,
           queue: rgQueue,
           pattern: rgSource,

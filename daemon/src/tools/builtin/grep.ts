@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
+import { createSpawner, type Spawner } from '../../spawner/index.js';
 import { defineTool } from '../define.js';
 import { normalizePath } from '../paths.js';
 import { compileGrepPattern } from './grep-pattern.js';
@@ -26,6 +27,8 @@ export interface GrepToolOptions {
    * the view can tell which files those are (WorkspaceView.isReal); everything else in process.
    */
   rg?: string | null;
+  /** What starts rg: the daemon's spawner process (default: direct spawns from this process). */
+  spawner?: Spawner;
 }
 
 /** Input of grep. */
@@ -64,6 +67,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
   const workers = options.workers ?? createGrepWorkers({ maxLineChars: MAX_LINE_CHARS, ...options.workerOptions });
   const rg = options.rg ?? null;
+  const spawner = options.spawner ?? createSpawner({ mode: 'direct' });
 
   return defineTool({
     name: 'grep',
@@ -99,6 +103,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           max: i.max_matches,
           stop: stop.signal,
           rg,
+          spawner,
           workers,
           maxLineChars: MAX_LINE_CHARS,
         });

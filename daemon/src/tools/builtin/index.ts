@@ -1,4 +1,5 @@
 // Built-in file tools: every one does its I/O through ToolContext.view (the session's shadow view).
+import type { Spawner } from '../../spawner/index.js';
 import type { Tool } from '../define.js';
 import { createDeleteFileTool } from './delete-file.js';
 import { createEditFileTool } from './edit-file.js';
@@ -13,6 +14,8 @@ import { createWriteFileTool } from './write-file.js';
 export interface BuiltinToolsOptions {
   /** The ripgrep binary grep searches the person's unchanged files with (findRipgrep()); null = in process only. */
   rg?: string | null;
+  /** What starts rg (the daemon's spawner process); default direct spawns. */
+  spawner?: Spawner;
 }
 
 /** The eight built-in file tools, in the order the model sees them. */
@@ -21,7 +24,7 @@ export function createBuiltinTools(options: BuiltinToolsOptions = {}): Tool[] {
     createReadFileTool(),
     createListDirTool(),
     createGlobTool(),
-    createGrepTool({ rg: options.rg ?? null }),
+    createGrepTool({ rg: options.rg ?? null, ...(options.spawner ? { spawner: options.spawner } : {}) }),
     createWriteFileTool(),
     createEditFileTool(),
     createDeleteFileTool(),

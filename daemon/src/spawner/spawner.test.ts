@@ -1,0 +1,294 @@
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, isShadowboxError } from '../errors.js';
+import { isSpawnerReply, isSpawnerRequest } from './ipc.js';
+import { createSpawner, spawnerEntry } from './spawner.js';
+import { SpawnError, type ProgramExit, type Spawner } from './types.js';
+
+const SH = '/bin/sh';
+let spawners: Spawner[] = [];
+afterEach(async () => {
+  await Promise.all(spawners.map((s) => s.close()));
+  spawners = [];
+});
+
+/** A spawner whose process is up (its first run starts it and runs directly). */
+async function readySpawner(logger?: { warn(msg: string): void }): Promise<Spawner> {
+  const s = createSpawner(logger ? { logger } : {});
+  spawners.push(s);
+  s.warm();
+  await expect.poll(() => s.state()).toBe('ready');
+  return s;
+}
+
+/** Runs a program, collecting its stdout. */
+async function output(s: Spawner, file: string, args: string[]): Promise<{ out: Buffer; exit: ProgramExit }> {
+  const chunks: Buffer[] = [];
+  const p = s.spawn(file, args, { cwd: '/', onStdout: (c) => chunks.push(c) });
+  const exit = await p.exited;
+  return { out: Buffer.concat(chunks), exit };
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(statusOf(pid));
+const statusOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+/** The pids of this process's children running `node` (the spawner processes). */
+function childNodes(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([pid, comm]) => pid && comm === 'node')
+    .map(([pid]) => Number(pid));
+}
+
+describe('the spawner process', () => {
+  it('starts a program and the daemon reads its whole output from the handed-over pipe', async () => {
+    const s = await readySpawner();
+    // 3 MB: many more bytes than a socket buffer holds while the handle is on its way.
+    const script = 'head -c 3000000 /dev/zero | tr "\\0" a; echo; echo end; exit 3';
+    const { out, exit } = await output(s, SH, ['-c', script]);
+    expect(s.state()).toBe('ready');
+    expect(exit).toEqual({ code: 3, signal: null });
+    expect(out.length).toBe(3_000_005);
+    expect(out.subarray(-5).toString()).toBe('\nend\n');
+    // The same from a direct spawn.
+    const direct = await output(createSpawner({ mode: 'direct' }), SH, ['-c', script]);
+    expect(direct.out.equals(out)).toBe(true);
+    expect(direct.exit).toEqual(exit);
+  });
+
+  it('loses no output of a program that writes at once (the pipe is not read in the spawner)', async () => {
+    const s = await readySpawner();
+    // echo writes as soon as it runs, while the pipe's handle may still be on its way to the daemon.
+    const outs = await Promise.all(Array.from({ length: 200 }, (_, i) => output(s, '/bin/echo', [`line ${i}`])));
+    expect(outs.map((o) => o.out.toString())).toEqual(Array.from({ length: 200 }, (_, i) => `line ${i}\n`));
+  });
+
+  it('runs in the given folder; without onStdout the output goes nowhere', async () => {
+    const s = await readySpawner();
+    const chunks: Buffer[] = [];
+    const p = s.spawn(SH, ['-c', 'pwd'], { cwd: '/tmp', onStdout: (c) => chunks.push(c) });
+    await p.exited;
+    expect(Buffer.concat(chunks).toString()).toBe('/tmp\n');
+    await expect(s.spawn(SH, ['-c', 'echo x'], { cwd: '/' }).exited).resolves.toEqual({ code: 0, signal: null });
+  });
+
+  it('reports a program that cannot start as the errno Node would give (ENOENT, E2BIG), as a direct spawn does', async () => {
+    const s = await readySpawner();
+    const direct = createSpawner({ mode: 'direct' });
+    for (const sp of [s, direct]) {
+      const missing = await output(sp, '/nonexistent/program', []).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(SpawnError);
+      expect((missing as SpawnError).code).toBe('ENOENT');
+      // ~3 MiB of arguments: past the kernel's limit (ARG_MAX, 2 MiB with the default stack).
+      const many = Array.from({ length: 3000 }, (_, i) => `${i}`.padEnd(1000, 'x'));
+      const big = await output(sp, '/bin/true', many).catch((e: unknown) => e);
+      expect(big).toBeInstanceOf(SpawnError);
+      expect((big as SpawnError).code).toBe('E2BIG');
+    }
+    expect(s.state()).toBe('ready'); // a refused program is no death of the spawner
+  });
+
+  it('refuses a request the spawner process would not act on (relative path, NUL) at once, instead of leaving it unanswered', async () => {
+    const s = await readySpawner();
+    for (const [file, args] of [
+      ['echo', ['x']],
+      ['/bin/echo', ['a\0b']],
+    ] as const) {
+      const e = await output(s, file, [...args]).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SpawnError);
+      expect((e as SpawnError).code).toBe('EINVAL');
+    }
+  });
+
+  it('kills a program on request', async () => {
+    const s = await readySpawner();
+    const p = s.spawn(SH, ['-c', 'echo started; exec sleep 60'], { cwd: '/', onStdout: () => p.kill('SIGKILL') });
+    await expect(p.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('runs directly until its process is ready, then through it', async () => {
+    const s = createSpawner();
+    spawners.push(s);
+    expect(s.state()).toBe('stopped');
+    const first = await output(s, SH, ['-c', 'echo $PPID']);
+    expect(Number(first.out.toString())).toBe(process.pid); // direct: the program's parent is this process
+    await expect.poll(() => s.state()).toBe('ready');
+    const later = await output(s, SH, ['-c', 'echo $PPID']);
+    expect(childNodes()).toContain(Number(later.out.toString())); // its parent is the spawner process
+  });
+
+  it('when its process dies: the runs it had fail (spawner_exited), the next run starts it again; after 3 deaths runs stay direct', async () => {
+    const warned: string[] = [];
+    const s = await readySpawner({ warn: (m) => warned.push(m) });
+    for (let death = 1; death <= 3; death++) {
+      if (death > 1) {
+        expect(s.state()).toBe('stopped');
+        await output(s, '/bin/true', []); // direct, and starts the process again
+        await expect.poll(() => s.state()).toBe('ready');
+      }
+      let pids: number[] = [];
+      const p = s.spawn(SH, ['-c', 'echo $$ $PPID; exec sleep 60'], {
+        cwd: '/',
+        onStdout: (c) => (pids = c.toString().trim().split(' ').map(Number)),
+      });
+      const failed = p.exited.catch((e: unknown) => e);
+      await expect.poll(() => pids.length).toBe(2);
+      expect(childNodes()).toContain(pids[1]); // the program's parent: the spawner process
+      process.kill(pids[1], 'SIGKILL');
+      const e = await failed;
+      expect(isShadowboxError(e, ErrorCodes.ToolFailed, 'spawner_exited')).toBe(true);
+      // The program it had (now an orphan) is not the daemon's to kill by pid (the pid may be reused); it ends
+      // when it next writes to the closed pipe, or here when the test kills it.
+      process.kill(pids[0], 'SIGKILL');
+    }
+    expect(s.state()).toBe('direct');
+    expect(warned).toHaveLength(3);
+    expect(warned[2]).toMatch(/programs now start directly/);
+    const { out } = await output(s, SH, ['-c', 'echo $PPID']);
+    expect(Number(out.toString())).toBe(process.pid);
+  });
+
+  it('stops its process when idle, and starts it again on the next run', async () => {
+    const s = createSpawner({ idleMs: 50 });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const { out } = await output(s, SH, ['-c', 'echo $PPID']);
+    const spawnerPid = Number(out.toString());
+    expect(childNodes()).toContain(spawnerPid);
+    await expect.poll(() => s.state()).toBe('stopped');
+    await expect.poll(() => alive(spawnerPid)).toBe(false);
+    await output(s, '/bin/true', []); // direct, and starts it again
+    await expect.poll(() => s.state()).toBe('ready');
+  });
+
+  it("does not apply the daemon's NODE_OPTIONS to itself, and gives it back to the programs it starts", async () => {
+    // Applied to the spawner, this --require would stop it at its start (it would never be ready).
+    const NODE_OPTIONS = '--require /nonexistent/shadowbox-test-preload.cjs';
+    const s = createSpawner({ env: { ...process.env, NODE_OPTIONS } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const { out } = await output(s, SH, ['-c', 'echo "$NODE_OPTIONS|${SHADOWBOX_SPAWNER_NODE_OPTIONS-unset}"']);
+    expect(out.toString()).toBe(`${NODE_OPTIONS}|unset\n`);
+  });
+
+  it('takes a spawner that does not report a killed program’s exit for hung: killed, the run fails, the next run starts a new one', async () => {
+    // A stand-in spawner that says it is ready and then answers nothing.
+    const hung = path.join(mkdtempSync(path.join(os.tmpdir(), 'sb-hung-')), 'hung.cjs');
+    writeFileSync(
+      hung,
+      "process.on('message', () => {}); process.on('disconnect', () => process.exit(0)); process.send({ t: 'ready' });\n",
+    );
+    const warned: string[] = [];
+    const s = createSpawner({ entry: hung, killWaitMs: 100, logger: { warn: (m) => warned.push(m) } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const p = s.spawn('/bin/true', [], { cwd: '/' });
+    const failed = p.exited.catch((e: unknown) => e);
+    p.kill('SIGKILL');
+    expect(isShadowboxError(await failed, ErrorCodes.ToolFailed, 'spawner_exited')).toBe(true);
+    expect(warned[0]).toMatch(/did not report/);
+    expect(s.state()).toBe('stopped');
+    rmSync(path.dirname(hung), { recursive: true, force: true });
+  });
+
+  it('close() stops its process and kills what it still runs', async () => {
+    const s = await readySpawner();
+    const pids: number[] = [];
+    const p = s.spawn(SH, ['-c', 'echo $$; exec sleep 60'], {
+      cwd: '/',
+      onStdout: (c) => pids.push(Number(c.toString())),
+    });
+    const settled = p.exited.catch((e: unknown) => e);
+    await expect.poll(() => pids.length).toBe(1);
+    await s.close();
+    expect(isShadowboxError(await settled)).toBe(true);
+    await expect.poll(() => alive(pids[0])).toBe(false);
+    expect(s.state()).toBe('direct');
+  });
+});
+
+describe('the spawner when the daemon dies (a real SIGKILL of its parent)', () => {
+  it('kills the programs it runs and exits: no orphans', async () => {
+    // A stand-in daemon: a Node process that forks the spawner, has it start `sleep 60`, prints both pids and waits.
+    const daemon = `
+      const { fork } = require('node:child_process');
+      const sp = fork(${JSON.stringify(spawnerEntry())}, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+      sp.on('message', (m, handle) => {
+        if (m.t === 'ready') sp.send({ t: 'spawn', id: 1, file: '/bin/sh', args: ['-c', 'echo $$; exec sleep 60'], cwd: '/', stdout: true });
+        if (m.t === 'started') handle.once('data', (d) => console.log(JSON.stringify({ spawner: sp.pid, program: Number(d) })));
+      });`;
+    const parent = spawn(process.execPath, ['-e', daemon], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d))));
+    const pids = JSON.parse(line) as { spawner: number; program: number };
+    expect(alive(pids.spawner) && alive(pids.program)).toBe(true);
+    parent.kill('SIGKILL');
+    await expect.poll(() => alive(pids.program)).toBe(false);
+    await expect.poll(() => alive(pids.spawner)).toBe(false);
+  });
+
+  it('acts only on well-formed requests', async () => {
+    const sp = fork(spawnerEntry(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const replies: unknown[] = [];
+    sp.on('message', (m) => replies.push(m));
+    await expect.poll(() => replies.length).toBe(1);
+    const marker = `/tmp/sb-spawner-${process.pid}-${Date.now()}`;
+    const touch = { t: 'spawn', id: 1, file: '/bin/touch', args: [marker], cwd: '/', stdout: false };
+    for (const bad of [
+      { ...touch, file: 'touch' }, // not an absolute path
+      { ...touch, cwd: 'tmp' },
+      { ...touch, args: [`${marker}\0x`] },
+      { ...touch, id: -1 },
+      { ...touch, t: 'exec' },
+      { ...touch, stdout: 'yes' },
+      { t: 'kill', id: 1, signal: 'rm -rf' },
+      'spawn /bin/touch',
+    ])
+      sp.send(bad);
+    sp.send({ ...touch, id: 2, args: [`${marker}-ok`] });
+    await expect.poll(() => replies.length).toBe(3); // ready, then started and exit of request 2 only
+    expect(replies.slice(1).map((r) => (r as { id: number }).id)).toEqual([2, 2]);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(`${marker}-ok`)).toBe(true);
+    execFileSync('rm', ['-f', `${marker}-ok`]);
+    sp.disconnect();
+  });
+});
+
+describe('the IPC messages are checked at both ends', () => {
+  it('requests', () => {
+    const ok = { t: 'spawn', id: 1, file: '/usr/bin/rg', args: ['--', 'a b'], cwd: '/w', stdout: true };
+    expect(isSpawnerRequest(ok)).toBe(true);
+    expect(isSpawnerRequest({ t: 'kill', id: 1, signal: 'SIGKILL' })).toBe(true);
+    for (const bad of [null, [], { ...ok, id: 0 }, { ...ok, id: 1.5 }, { ...ok, args: [1] }, { ...ok, args: 'x' }])
+      expect(isSpawnerRequest(bad)).toBe(false);
+  });
+
+  it('replies', () => {
+    expect(isSpawnerReply({ t: 'ready' })).toBe(true);
+    expect(isSpawnerReply({ t: 'started', id: 3, pid: 99, stdout: true })).toBe(true);
+    expect(isSpawnerReply({ t: 'exit', id: 3, code: null, signal: 'SIGKILL' })).toBe(true);
+    expect(isSpawnerReply({ t: 'error', id: 3, code: 'E2BIG' })).toBe(true);
+    for (const bad of [
+      { t: 'started', id: 3, pid: 0, stdout: true },
+      { t: 'exit', id: 3, code: 1.5, signal: null },
+      { t: 'exit', id: 3, code: 0, signal: 'kill' },
+      { t: 'error', id: 3, code: 'nope' },
+      { t: 'other', id: 3 },
+      'ready',
+    ])
+      expect(isSpawnerReply(bad)).toBe(false);
+  });
+});

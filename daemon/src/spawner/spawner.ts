@@ -1,0 +1,257 @@
+// The daemon's side of the spawner process (child.ts): forks it once (on first need, or when warmed), sends it
+// requests over the IPC channel, and reads each program's stdout from the pipe handle it sends back. Until it is ready
+// runs are direct (spawnDirect); when it dies, the runs it had fail (spawner_exited) and the next run starts it again;
+// after MAX_DEATHS deaths, runs stay direct for the daemon's life. Idle for `idleMs`, it is stopped (its ~40–55 MiB
+// given back) and the next run starts it again.
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { spawnDirect } from './direct.js';
+import { isSpawnerReply, isSpawnerRequest, type SpawnerReply, type SpawnerRequest } from './ipc.js';
+import { SpawnError, type ProgramExit, type ProgramOptions, type RunningProgram, type Spawner } from './types.js';
+
+/** Set by scripts/bundle.mjs in the daemon's bundle: the spawner's single-file build, relative to this file's folder. */
+declare const SHADOWBOX_SPAWNER_BUNDLE: string | undefined;
+
+/**
+ * The spawner's entry: in the daemon's bundle, its own bundle beside it; otherwise the compiled child.js beside this
+ * file in dist/; when this file runs from src/ (vitest), the copy in dist/ that vitest's globalSetup compiled.
+ */
+export function spawnerEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (typeof SHADOWBOX_SPAWNER_BUNDLE === 'string') {
+    const bundled = join(here, SHADOWBOX_SPAWNER_BUNDLE);
+    if (existsSync(bundled)) return bundled;
+  }
+  const beside = join(here, 'child.js');
+  if (existsSync(beside)) return beside;
+  return join(here.replace(/([\\/])src([\\/]spawner)$/, '$1dist$2'), 'child.js');
+}
+
+/**
+ * V8 flags of the spawner process: a small heap (it holds one request at a time; a 16,384-path rg run is ~0.5 MiB of
+ * arguments) and a young generation that stays small. Measured in docs/benchmarks.md (run 21).
+ */
+export const SPAWNER_NODE_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1'];
+/** Deaths after which runs stay direct (a spawner that keeps dying must not fail every grep). */
+const MAX_DEATHS = 3;
+/** How long the spawner process is kept without a run (ms): an agent's greps come in bursts within a turn. */
+const IDLE_MS = 5 * 60_000;
+/**
+ * How long a run may stay unsettled after a SIGKILL for it was sent (ms): a program cannot outlive that signal, so a
+ * spawner that does not report its exit by then is taken for hung and killed (its runs fail with spawner_exited), so
+ * a stopped grep never waits on it for good.
+ */
+const KILL_WAIT_MS = 5000;
+
+/** Options of createSpawner. */
+export interface SpawnerOptions {
+  /** 'direct': never fork a spawner process (every run is a direct spawn). Default 'process'. */
+  mode?: 'process' | 'direct';
+  /** The spawner's entry script (default spawnerEntry()). */
+  entry?: string;
+  /** Where a death of the spawner is reported. */
+  logger?: { warn(msg: string): void };
+  /** Stop the spawner process after this long without a run (ms, default 5 min); the next run starts it again. */
+  idleMs?: number;
+  /** The environment of the spawner and so of the programs it starts (default process.env, as a direct spawn has). */
+  env?: NodeJS.ProcessEnv;
+  /** How long after a SIGKILL request a run's exit may take before the spawner is taken for hung (ms, default 5 s). */
+  killWaitMs?: number;
+}
+
+/**
+ * The spawner's environment: `env`, except that NODE_OPTIONS (a `--require`, an `--inspect`, …) is not applied to the
+ * spawner itself; it passes as SHADOWBOX_SPAWNER_NODE_OPTIONS, which the spawner puts back for the programs it starts.
+ */
+export function spawnerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS, ...rest } = env;
+  return NODE_OPTIONS === undefined ? rest : { ...rest, SHADOWBOX_SPAWNER_NODE_OPTIONS: NODE_OPTIONS };
+}
+
+interface Pending {
+  file: string;
+  onStdout: ((chunk: Buffer) => void) | undefined;
+  resolve: (e: ProgramExit) => void;
+  reject: (e: Error) => void;
+  /** The stdout pipe, once its handle arrived. */
+  out?: Socket;
+  /** Whether stdout is read to its end (true at once without one). */
+  drained: boolean;
+  exit?: ProgramExit;
+}
+
+/** The daemon's spawner: runs programs from a small process, so each fork copies its page tables, not the daemon's. */
+export function createSpawner(options: SpawnerOptions = {}): Spawner {
+  let child: ChildProcess | null = null;
+  let ready = false;
+  let deaths = 0;
+  let closed = options.mode === 'direct';
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  let idleTimer: NodeJS.Timeout | undefined;
+  /** The process being stopped for want of work (its exit is no death). */
+  let retired: ChildProcess | null = null;
+
+  const settle = (id: number, p: Pending) => {
+    if (!p.drained || !p.exit) return;
+    pending.delete(id);
+    idle();
+    p.resolve(p.exit);
+  };
+  const fail = (id: number, p: Pending, e: Error) => {
+    pending.delete(id);
+    idle();
+    p.out?.destroy();
+    p.reject(e);
+  };
+  // The channel keeps the daemon's event loop alive only while a run is out (an idle spawner never holds it open).
+  const idle = () => {
+    if (pending.size === 0 && child) {
+      const c = child;
+      c.unref();
+      c.channel?.unref();
+      clearTimeout(idleTimer);
+      if (!ready) return; // counted from when it is ready
+      idleTimer = setTimeout(() => {
+        if (child !== c || pending.size > 0) return;
+        retired = c;
+        child = null;
+        ready = false;
+        if (c.connected) c.disconnect(); // it exits on its own
+      }, options.idleMs ?? IDLE_MS);
+      idleTimer.unref();
+    }
+  };
+  const busy = (c: ChildProcess) => {
+    clearTimeout(idleTimer);
+    c.ref();
+    c.channel?.ref();
+  };
+
+  const onReply = (m: SpawnerReply, handle: unknown) => {
+    if (m.t === 'ready') {
+      ready = true;
+      idle();
+      return;
+    }
+    const p = pending.get(m.id);
+    if (!p) {
+      if (handle instanceof Socket) handle.destroy();
+      return;
+    }
+    if (m.t === 'error') fail(m.id, p, new SpawnError(m.code, p.file));
+    else if (m.t === 'exit') {
+      p.exit = { code: m.code, signal: m.signal as NodeJS.Signals | null };
+      settle(m.id, p);
+    } else if (m.stdout !== (p.onStdout !== undefined) || (m.stdout && !(handle instanceof Socket))) {
+      fail(m.id, p, new SpawnError('EPROTO', p.file));
+    } else if (handle instanceof Socket) {
+      p.out = handle;
+      handle.on('data', p.onStdout!);
+      handle.once('close', () => {
+        p.drained = true;
+        settle(m.id, p);
+      });
+    }
+  };
+
+  const start = () => {
+    let c: ChildProcess;
+    try {
+      c = fork(options.entry ?? spawnerEntry(), [], {
+        execArgv: SPAWNER_NODE_FLAGS,
+        env: spawnerEnv(options.env ?? process.env),
+        // stdout is never the spawner's: under `daemon --stdio` it carries the protocol. Its stderr is the daemon's log.
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+    } catch {
+      deaths++;
+      if (deaths >= MAX_DEATHS) closed = true;
+      return;
+    }
+    child = c;
+    ready = false;
+    idle();
+    c.on('message', (m: unknown, handle: unknown) => {
+      if (child === c && isSpawnerReply(m)) onReply(m, handle);
+      else if (handle instanceof Socket) handle.destroy();
+    });
+    c.on('error', () => undefined); // a failed send: the exit below settles what was out
+    c.once('exit', (code, signal) => {
+      if (retired === c) retired = null;
+      if (child !== c) return;
+      child = null;
+      ready = false;
+      if (!closed) {
+        deaths++;
+        options.logger?.warn(
+          `the spawner process exited (${signal ?? `code ${code}`}); ${deaths >= MAX_DEATHS ? 'programs now start directly' : 'the next run starts it again'}`,
+        );
+        if (deaths >= MAX_DEATHS) closed = true;
+      }
+      const err = new ShadowboxError(
+        ErrorCodes.ToolFailed,
+        'spawner_exited',
+        'the process that starts programs for the daemon exited during the call; the next call starts it again',
+      );
+      for (const [id, p] of pending) fail(id, p, err);
+    });
+  };
+
+  const send = (m: SpawnerRequest) => {
+    if (child?.connected) child.send(m, undefined, undefined, () => undefined);
+  };
+
+  return {
+    spawn(file, args, o: ProgramOptions): RunningProgram {
+      if (closed || !ready || !child?.connected) {
+        if (!closed && !child) start();
+        return spawnDirect(file, args, o);
+      }
+      const id = nextId++;
+      const c = child;
+      const request = { t: 'spawn', id, file, args: [...args], cwd: o.cwd, stdout: o.onStdout !== undefined } as const;
+      // The spawner ignores a request it cannot act on (a relative path, a NUL): refused here, not left unanswered.
+      if (!isSpawnerRequest(request)) return { exited: Promise.reject(new SpawnError('EINVAL', file)), kill: () => {} };
+      const exited = new Promise<ProgramExit>((resolve, reject) => {
+        pending.set(id, { file, onStdout: o.onStdout, resolve, reject, drained: o.onStdout === undefined });
+      });
+      busy(c);
+      send(request);
+      return {
+        exited,
+        kill: (signal = 'SIGTERM') => {
+          if (!pending.has(id) || child !== c) return;
+          send({ t: 'kill', id, signal });
+          if (signal !== 'SIGKILL') return;
+          setTimeout(() => {
+            if (pending.has(id) && child === c) {
+              options.logger?.warn('the spawner process did not report a killed program’s exit: killing it');
+              c.kill('SIGKILL');
+            }
+          }, options.killWaitMs ?? KILL_WAIT_MS).unref();
+        },
+      };
+    },
+    warm() {
+      if (!closed && !child) start();
+    },
+    state: () => (closed ? 'direct' : ready ? 'ready' : child ? 'starting' : 'stopped'),
+    async close() {
+      closed = true;
+      clearTimeout(idleTimer);
+      const c = child ?? retired;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise<void>((r) => c.once('exit', () => r()));
+      if (c.connected) c.disconnect(); // it kills what it still runs and exits
+      const timer = setTimeout(() => c.kill('SIGKILL'), 2000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}
