@@ -136,7 +136,13 @@ describe('the spawner process', () => {
       };
       await expect(out({ SBX_A: 'a b', PATH: '/usr/bin:/bin' })).resolves.toBe('a b|unset|/usr/bin:/bin\n');
       await expect(out()).resolves.toBe(`unset|${process.env.HOME ?? 'unset'}|${process.env.PATH ?? ''}\n`);
-      for (const bad of [{ SBX_A: 'a\0b' }, { 'SBX_A=B': 'x' }, { '': 'x' }, { SBX_A: 1 as unknown as string }]) {
+      const bads: Record<string, string>[] = [
+        { SBX_A: 'a\0b' },
+        { 'SBX_A=B': 'x' },
+        { '': 'x' },
+        { SBX_A: 1 as unknown as string },
+      ];
+      for (const bad of bads) {
         const e = await sp.spawn('/bin/true', [], { cwd: '/', env: bad }).exited.catch((x: unknown) => x);
         expect(e).toBeInstanceOf(SpawnError);
         expect((e as SpawnError).code).toBe('EINVAL');
