@@ -101,7 +101,8 @@ export function launchArgv(s: LaunchSpec): { file: string; args: string[]; env: 
     '--',
     ...bwrap,
   ];
-  // The daemon dying (even kill -9) kills the launch: the parent-death signal survives every exec below.
+  // Its parent dying (even kill -9) kills the launch: the parent-death signal survives every exec below. The parent is
+  // the spawner process (whose own death the daemon's brings) or, on the direct path, the daemon.
   const deathSig = [s.programs.setpriv, '--pdeathsig', 'KILL', '--', ...launcher];
   if (s.cgroup)
     return {
