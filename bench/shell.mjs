@@ -3,14 +3,16 @@
 // 100k-file workspace, each with 50 pending files (goal ≤ 30 ms over the bare spawn, flat in repo size);
 // `node --test` on a small fixture inside the sandbox against the same command outside. Each row
 // interleaves the two over ≥ 5 rounds (median, min–max). SHADOWBOX_BENCH_SHELL_FILES changes the big size.
-// Skipped (and said so) where the sandbox cannot run. Needs `npx tsc -b`.
+// Then throughDaemons(): `shell "true"` through two daemons, bubblewrap started from the spawner process against
+// SHADOWBOX_SPAWNER=0 (a fork of the daemon per call), with the time each call blocks the daemon's event loop
+// (BENCH_SHELL_AB_ONLY=1: only that A/B). Skipped (and said so) where the sandbox cannot run. Needs `npx tsc -b`.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startDaemon } from './lib/daemon.mjs';
-import { interleave, row, stats } from './lib/interleave.mjs';
+import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { git } from './lib/git.mjs';
 
 const ROUNDS = 11;
@@ -54,6 +56,7 @@ function bare(file, args, cwd) {
 }
 
 export async function run() {
+  if (process.env.BENCH_SHELL_AB_ONLY) return { name: 'shell', rows: await throughDaemons() };
   const rows = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-shell-'));
   const daemon = await startDaemon({}, ['--no-web']);
@@ -157,5 +160,122 @@ export async function run() {
     await daemon.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
+  rows.push(...(await throughDaemons()));
   return { name: 'shell', rows };
+}
+
+// Preloaded into both daemons of throughDaemons(): the synchronous part of every child_process spawn (the fork that
+// holds the event loop) and the event-loop delay (1 ms resolution); on SIGUSR2 it writes both since the last signal.
+const LOOP_PROBE = `
+const { ChildProcess } = require('node:child_process');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const fs = require('node:fs');
+const file = process.env.SBX_BENCH_SHELL_PROBE;
+const spawnOf = ChildProcess.prototype.spawn;
+let spawns = [];
+ChildProcess.prototype.spawn = function (...a) {
+  const t = performance.now();
+  try { return spawnOf.apply(this, a); } finally { spawns.push(performance.now() - t); }
+};
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+process.on('SIGUSR2', () => {
+  fs.writeFileSync(file + '.tmp', JSON.stringify({ spawns, max: h.max / 1e6 }));
+  fs.renameSync(file + '.tmp', file);
+  spawns = [];
+  h.reset();
+});
+if (process.env.SBX_BENCH_SHELL_BALLAST_MIB)
+  globalThis.__benchBallast = Array.from({ length: Number(process.env.SBX_BENCH_SHELL_BALLAST_MIB) }, () => Buffer.alloc(1 << 20, 1));
+`;
+
+/** What the daemon's probe saw since the last call: its spawns' synchronous ms and the largest event-loop delay. */
+async function probeOf(d) {
+  const file = d.env.SBX_BENCH_SHELL_PROBE;
+  rmSync(file, { force: true });
+  process.kill(d.pid, 'SIGUSR2');
+  for (let i = 0; i < 500 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 5));
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/**
+ * `shell "true"` on a 100-file workspace through two real daemons, call by call in alternate order (≥ 9 rounds): this
+ * build (bubblewrap started from the spawner process) against the same build with SHADOWBOX_SPAWNER=0 (bubblewrap
+ * forked from the daemon). BENCH_SHELL_BALLAST_MIB (comma-separated, default `0,300`) grows both daemons by that much
+ * touched memory first. Per call: wall time, the daemon's synchronous spawn time and its largest event-loop delay.
+ */
+export async function throughDaemons() {
+  const rounds = Math.max(9, Number(process.env.BENCH_SHELL_AB_ROUNDS ?? 11));
+  const rows = [];
+  const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-shell-ab-'));
+  const probe = path.join(top, 'probe.cjs');
+  writeFileSync(probe, LOOP_PROBE);
+  const ws = path.join(top, 'ws');
+  mkdirSync(ws);
+  generate(ws, 100);
+  try {
+    for (const mib of (process.env.BENCH_SHELL_BALLAST_MIB ?? '0,300').split(',').map(Number)) {
+      const daemons = [];
+      for (const [name, extra] of [
+        ['spawner', {}],
+        ['direct', { SHADOWBOX_SPAWNER: '0' }],
+      ]) {
+        const env = { ...extra, SBX_BENCH_SHELL_PROBE: path.join(top, `${name}-${mib}.json`) };
+        if (mib > 0) env.SBX_BENCH_SHELL_BALLAST_MIB = String(mib);
+        daemons.push(await startDaemon(env, ['--no-web'], ['--require', probe]));
+      }
+      try {
+        const callers = [];
+        for (const d of daemons) {
+          const c = await connectSocket(d.socketPath);
+          await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+          const status = await c.request({ method: 'daemon/status' }, {});
+          const sb = status.sandboxes?.find((s) => s.name === 'shell');
+          if (!sb?.available) return [{ metric: `skipped: the host sandbox cannot run here`, value: 0 }];
+          const { sessionId } = await c.request({ method: 'session/create' }, { workspace: ws });
+          const seen = { spawnMs: [], spawns: 0, max: [] };
+          const call = async () => {
+            await probeOf(d); // the window starts here
+            const t = performance.now();
+            const r = await c.request(
+              { method: 'tools/call' },
+              { sessionId, tool: 'shell', input: { command: 'true' } },
+            );
+            const ms = performance.now() - t;
+            if (r.data?.exitCode !== 0) throw new Error(`shell true failed: ${r.content}`);
+            const p = await probeOf(d);
+            seen.spawnMs.push(p.spawns.reduce((a, b) => a + b, 0));
+            seen.spawns += p.spawns.length;
+            seen.max.push(p.max);
+            return ms;
+          };
+          callers.push({ c, call, seen });
+        }
+        for (const { call } of callers) for (let i = 0; i < 3; i++) await call(); // warm (and the spawner up)
+        for (const { seen } of callers) Object.assign(seen, { spawnMs: [], spawns: 0, max: [] });
+        const m = await interleaveMeasured(rounds, callers[0].call, callers[1].call);
+        const f = (xs) => {
+          const s = stats(xs);
+          return `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+        };
+        const [a, b] = callers.map((x) => x.seen);
+        const rss = daemons.map((d) => Math.round(d.rss() / 1048576));
+        rows.push(
+          row(
+            `shell "true" through the daemon, bubblewrap from the spawner process${mib ? `, daemons grown by ${mib} MiB` : ''}`,
+            m,
+            `vs SHADOWBOX_SPAWNER=0 (forked from the daemon); daemon RSS ${rss[0]} vs ${rss[1]} MiB; ` +
+              `per call, median (min–max) ms: the daemon's synchronous spawn time ${f(a.spawnMs)} (${a.spawns} spawns in ${rounds} calls) vs ${f(b.spawnMs)} (${b.spawns}), ` +
+              `its largest event-loop delay ${f(a.max)} vs ${f(b.max)}; load ${os.loadavg()[0].toFixed(2)}`,
+          ),
+        );
+        for (const { c } of callers) c.dispose();
+      } finally {
+        for (const d of daemons) await d.stop();
+      }
+    }
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+  return rows;
 }

@@ -173,6 +173,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
   warmPython((b) => !b.installed);
 
+  // Programs the daemon starts often (rg: two or more runs per grep; each shell call's bubblewrap) start from a small
+  // spawner process: a fork of the daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a
+  // session opens (its first grep comes after a model turn, by when it is up; started beside that grep, its Node start
+  // made the grep ~2× slower on two cores), else on first need. SHADOWBOX_SPAWNER=0: never (programs fork the daemon);
+  // =lazy: on first need only; =early: once the daemon serves.
+  const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
+  const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
+
   // The host command sandbox: probed once here (a real overlay mount and bubblewrap run); `shell` is offered
   // only where it can run. Its proxy asks the person's policy about every host, as netFetch does.
   const shellLimits = config.shell
@@ -190,19 +198,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       logger,
       ...(shellLimits ? { limits: shellLimits } : {}),
       env,
+      spawner,
     }),
   ]);
   for (const st of mcp.status())
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
-  // Programs the daemon starts often (rg: two or more runs per grep) start from a small spawner process: a fork of the
-  // daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a session opens (its first grep
-  // comes after a model turn, by when it is up; started beside that grep, its Node start made the grep ~2× slower on
-  // two cores), else on first need. SHADOWBOX_SPAWNER=0: never (programs fork the daemon); =lazy: on first need only;
-  // =early: once the daemon serves.
-  const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
-  const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
   const tools: AnyTool[] = [
     // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
     ...createBuiltinTools({ rg: findRipgrep(env), spawner }),
@@ -335,10 +337,11 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
     close: async () => {
       watcher.close();
+      // Shell commands are cancelled (their SIGKILL sent) before the spawner that runs them stops.
+      shell.close();
       await spawner.close();
       await mcp.close().catch(() => undefined);
       await sessionMcp.close().catch(() => undefined);
-      shell.close();
       await python.close().catch(() => undefined);
       await wasi.close().catch(() => undefined);
       await shadow.close();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { AuditSink } from '../audit/index.js';
 import type { FetchAuthorizer } from '../net/index.js';
 import type { ShadowService } from '../shadow/index.js';
+import type { Spawner } from '../spawner/index.js';
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import type { CacheSummary } from './cache.js';
@@ -48,6 +49,8 @@ export interface ShellDeps {
   logger: Logger;
   limits?: Partial<ShellLimits>;
   env?: NodeJS.ProcessEnv;
+  /** What starts each command's bubblewrap (the daemon's spawner process); default: a direct spawn (forks the daemon). */
+  spawner?: Spawner;
   /** How the machine is probed (tests give a probe that fails, to check a kept probe is corrected). */
   probeSandbox?: typeof probeSandbox;
 }
@@ -75,6 +78,7 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
     logger: deps.logger,
     git: findProgram('git', deps.env),
     ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.spawner ? { spawner: deps.spawner } : {}),
   });
   return {
     tool: probe.available ? createShellTool(sandbox, deps.authorize) : null,

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { createSpawner, SpawnError, type Spawner } from '../spawner/index.js';
 import type { Program } from './probe.js';
 import { type RunCgroup } from './limits.js';
 import { CappedOutput, type OutputChunk } from './output.js';
@@ -102,7 +101,8 @@ export function launchArgv(s: LaunchSpec): { file: string; args: string[]; env: 
     '--',
     ...bwrap,
   ];
-  // The daemon dying (even kill -9) kills the launch: the parent-death signal survives every exec below.
+  // Its parent dying (even kill -9) kills the launch: the parent-death signal survives every exec below. The parent is
+  // the spawner process (whose own death the daemon's brings) or, on the direct path, the daemon.
   const deathSig = [s.programs.setpriv, '--pdeathsig', 'KILL', '--', ...launcher];
   if (s.cgroup)
     return {
@@ -117,24 +117,46 @@ export function launchArgv(s: LaunchSpec): { file: string; args: string[]; env: 
  * Why: one place starts a sandboxed command and ends it. The process it spawns becomes bubblewrap
  * (every step execs the next), whose child is the sandbox's pid 1 with a parent-death signal, so one
  * SIGKILL — timeout, cancel, daemon stop — ends the whole process tree at once (a pid namespace dies with
- * its init), and the daemon's own death does too (setpriv --pdeathsig). Output is drained to the end,
- * kept capped, and passed on live; bubblewrap's status pipe tells a failed setup from the command's exit.
+ * its init). It is started by `spawner` (the daemon's spawner process: no fork of the daemon) or directly.
+ * Its parent dying kills it (setpriv --pdeathsig), and so does the daemon's death: its parent is the daemon, or
+ * the spawner, which SIGKILLs its programs and exits when the daemon's channel closes (also on kill -9).
+ * Output is drained to the end, kept capped, and passed on live; bubblewrap's status pipe tells a failed setup
+ * from the command's exit. The spawner dying mid-run rejects with ToolFailed / `spawner_exited` (the sandbox
+ * dies with it), unless the run was being killed anyway (timeout, cancel): then it ends as killed.
  */
-export function launch(s: LaunchSpec): Promise<LaunchOutcome> {
+export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome> {
   const started = performance.now();
   const { file, args, env } = launchArgv(s);
   const out = new CappedOutput(s.maxOutputBytes);
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env });
+  return new Promise((resolve, reject) => {
     let timedOut = false;
     let cancelled = false;
     let began = false;
     let exitCode: number | null = null;
     let status = '';
     let setupText = '';
-    const kill = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    const read = (name: OutputChunk['stream']) => (d: Buffer) => {
+      if (!began) setupText += d.toString('utf8');
+      out.push(name, d);
+      s.onOutput?.({ stream: name, text: d.toString('utf8') });
     };
+    // cwd: bubblewrap's --chdir places the command; the launcher's own steps use absolute paths only.
+    const program = (spawner ?? createSpawner({ mode: 'direct' })).spawn(file, args, {
+      cwd: '/',
+      env,
+      onStdout: read('stdout'),
+      onStderr: read('stderr'),
+      onFd3: (d) => {
+        status += d.toString('utf8');
+        if (!began && status.includes('"child-pid"')) {
+          began = true;
+          setupText = '';
+        }
+        const m = /"exit-code"\s*:\s*(-?\d+)/.exec(status);
+        if (m) exitCode = Number(m[1]);
+      },
+    });
+    const kill = () => program.kill('SIGKILL');
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
@@ -145,28 +167,7 @@ export function launch(s: LaunchSpec): Promise<LaunchOutcome> {
     };
     s.signal.addEventListener('abort', onAbort, { once: true });
     if (s.signal.aborted) onAbort();
-    const read = (stream: Readable | null, name: OutputChunk['stream']) => {
-      stream?.on('data', (d: Buffer) => {
-        if (!began) setupText += d.toString('utf8');
-        out.push(name, d);
-        s.onOutput?.({ stream: name, text: d.toString('utf8') });
-      });
-    };
-    read(child.stdout, 'stdout');
-    read(child.stderr, 'stderr');
-    (child.stdio[3] as Readable | null)?.on('data', (d: Buffer) => {
-      status += d.toString('utf8');
-      if (!began && status.includes('"child-pid"')) {
-        began = true;
-        setupText = '';
-      }
-      const m = /"exit-code"\s*:\s*(-?\d+)/.exec(status);
-      if (m) exitCode = Number(m[1]);
-    });
-    child.on('error', (e) => {
-      setupText += e.message;
-    });
-    child.on('close', (code) => {
+    const finish = (code: number | null) => {
       clearTimeout(timer);
       s.signal.removeEventListener('abort', onAbort);
       const r = out.result();
@@ -179,6 +180,21 @@ export function launch(s: LaunchSpec): Promise<LaunchOutcome> {
         durationMs: performance.now() - started,
         ...r,
       });
-    });
+    };
+    program.exited.then(
+      ({ code }) => finish(code),
+      (e: unknown) => {
+        if (e instanceof SpawnError) {
+          // The launcher could not start (setpriv or sh missing, E2BIG): a setup error, as before.
+          setupText += e.message;
+          finish(null);
+        } else if (timedOut || cancelled) finish(null);
+        else {
+          clearTimeout(timer);
+          s.signal.removeEventListener('abort', onAbort);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+    );
   });
 }

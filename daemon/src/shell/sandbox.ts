@@ -7,6 +7,7 @@ import type { AuditSink } from '../audit/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { FetchAuthorizer } from '../net/index.js';
 import type { OverlayLower, WorkspaceView } from '../shadow/index.js';
+import type { Spawner } from '../spawner/index.js';
 import { type Logger, workspaceStateDir } from '../state/index.js';
 import { applyUpper, type ApplyResult } from './apply.js';
 import { readCacheSummary, recordCacheMoves, type CacheSummary } from './cache.js';
@@ -78,6 +79,8 @@ export interface ShellSandboxDeps {
   git?: string | null;
   /** The host environment the allowlist reads (default: the daemon's). */
   env?: NodeJS.ProcessEnv;
+  /** What starts bubblewrap (the daemon's spawner process, so no run forks the daemon); default: a direct spawn. */
+  spawner?: Spawner;
 }
 
 /** Per session: its cache layer, the shared whiteout, one run at a time. */
@@ -214,33 +217,35 @@ export class ShellSandbox {
       const ids = hostIds();
       const env = sandboxEnv(this.deps.env ?? process.env, input.network === true);
       const t1 = performance.now();
-      const launched = await launch({
-        command: input.command,
-        lowerDirs: [dirs.cache, lower, workspace],
-        upper: readOnly ? null : { upper, work },
-        merged,
-        bwrap: bwrapArgs(
-          {
-            workspace,
-            merged,
-            // With a path denied, no repository history either (its objects hold the denied paths: denied.ts).
-            gitDirs: ctx.denied?.length ? [] : await gitDirsOf(workspace),
-            proxySocket: proxy?.socket ?? null,
-            ...ids,
-            tmpBytes: this.limits.tmpBytes,
-          },
-          env,
-        ),
-        prlimit: prlimitArgs(this.limits),
-        programs,
-        socat: input.network ? this.deps.probe.socat : null,
-        cgroup,
-        timeoutMs: input.timeoutMs ?? this.limits.timeoutMs,
-        maxOutputBytes: this.limits.maxOutputBytes,
-        signal: abort.signal,
-        ...(ctx.onOutput ? { onOutput: ctx.onOutput } : {}),
-      });
-      void cgroup?.remove();
+      const launched = await launch(
+        {
+          command: input.command,
+          lowerDirs: [dirs.cache, lower, workspace],
+          upper: readOnly ? null : { upper, work },
+          merged,
+          bwrap: bwrapArgs(
+            {
+              workspace,
+              merged,
+              // With a path denied, no repository history either (its objects hold the denied paths: denied.ts).
+              gitDirs: ctx.denied?.length ? [] : await gitDirsOf(workspace),
+              proxySocket: proxy?.socket ?? null,
+              ...ids,
+              tmpBytes: this.limits.tmpBytes,
+            },
+            env,
+          ),
+          prlimit: prlimitArgs(this.limits),
+          programs,
+          socat: input.network ? this.deps.probe.socat : null,
+          cgroup,
+          timeoutMs: input.timeoutMs ?? this.limits.timeoutMs,
+          maxOutputBytes: this.limits.maxOutputBytes,
+          signal: abort.signal,
+          ...(ctx.onOutput ? { onOutput: ctx.onOutput } : {}),
+        },
+        this.deps.spawner,
+      ).finally(() => void cgroup?.remove());
       const t2 = performance.now();
       if (launched.setupError !== undefined)
         throw new ShadowboxError(

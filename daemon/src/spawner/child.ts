@@ -1,13 +1,13 @@
 // The spawner process: a small Node process the daemon forks once, which starts programs on its behalf. Node's
 // child_process forks on Linux (libuv 1.46), and a fork blocks the forking thread for a time that grows with the
 // process's resident memory (page tables copied): ~4 ms from the idle daemon, ~10 at 200 MiB, ~24 at 550 MiB, against
-// ~1 ms from a process this size. The program's stdout pipe goes back to the daemon as a handle (SCM_RIGHTS), so the
-// daemon reads the output itself. Requests come only over the IPC channel from the parent (the only other holder of
-// that socketpair); when it closes (the daemon stopped or died), every program still running is killed and this
-// process exits: no orphans.
+// ~1 ms from a process this size. Each of the program's pipes (stdout, stderr, fd 3) goes back to the daemon as a
+// handle (SCM_RIGHTS), so the daemon reads the output itself. Requests come only over the IPC channel from the parent
+// (the only other holder of that socketpair); when it closes (the daemon stopped or died), every program still running
+// is killed and this process exits: no orphans.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
-import { errnoOf } from './direct.js';
+import { errnoOf, stdioOf } from './direct.js';
 import { isSpawnerRequest, type SpawnerReply, type SpawnRequest } from './ipc.js';
 
 const running = new Map<number, ChildProcess>();
@@ -23,12 +23,16 @@ function reply(m: SpawnerReply, handle?: Socket): void {
   process.send!(m, handle, undefined, () => undefined);
 }
 
+/** The libuv handle under a child's pipe socket, which Node starts reading as it wraps it. */
+type PipeHandle = { reading?: boolean; readStop?: () => number };
+
 function start(r: SpawnRequest): void {
   let child: ChildProcess;
   try {
     child = spawn(r.file, r.args, {
       cwd: r.cwd,
-      stdio: ['ignore', r.stdout ? 'pipe' : 'ignore', 'ignore'],
+      stdio: stdioOf(r.pipes),
+      ...(r.env ? { env: r.env } : {}),
       windowsHide: true,
     });
   } catch (e) {
@@ -51,31 +55,32 @@ function start(r: SpawnRequest): void {
     running.delete(r.id);
     reply({ t: 'exit', id: r.id, code, signal });
   });
-  // A child's stdio pipe is a net.Socket (over a socketpair), which is what a handle sent to the daemon must be.
-  const out = child.stdout instanceof Socket ? child.stdout : null;
-  if (r.stdout && !out) {
+  const refuse = () => {
     child.kill('SIGKILL');
     settled = true;
     running.delete(r.id);
     reply({ t: 'error', id: r.id, code: 'ENOTSUP' });
+  };
+  // A child's stdio pipe is a net.Socket (over a socketpair), which is what a handle sent to the daemon must be.
+  const pipes = r.pipes.map((fd) => {
+    const socket = child.stdio[fd];
+    const handle = socket instanceof Socket ? (socket as unknown as { _handle?: PipeHandle })._handle : undefined;
+    return { fd, socket, handle };
+  });
+  // Not the Node this was written for: fail the run rather than risk a partial output.
+  if (pipes.some((p) => !(p.socket instanceof Socket) || typeof p.handle?.readStop !== 'function')) {
+    refuse();
     return;
   }
-  if (out) {
-    // The pipe must not be read here: Node starts reading a child's pipe as it wraps it, and what it read before the
-    // handle left would be lost. Stopped as net.Socket's own pauseOnCreate does, within the same turn as the spawn.
-    const handle = (out as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
-    if (!handle || typeof handle.readStop !== 'function') {
-      // Not the Node this was written for: fail the run rather than risk a partial output.
-      child.kill('SIGKILL');
-      settled = true;
-      running.delete(r.id);
-      reply({ t: 'error', id: r.id, code: 'ENOTSUP' });
-      return;
-    }
-    handle.reading = false;
-    handle.readStop();
+  // No pipe may be read here: Node starts reading a child's pipe as it wraps it, and what it read before the handle
+  // left would be lost. Each is stopped as net.Socket's own pauseOnCreate does, within the same turn as the spawn.
+  for (const { handle } of pipes) {
+    handle!.reading = false;
+    handle!.readStop!();
   }
-  reply({ t: 'started', id: r.id, pid: child.pid, stdout: out !== null }, out ?? undefined);
+  // Node keeps the order of a channel's messages: the daemon gets `started`, then each pipe, then the exit.
+  reply({ t: 'started', id: r.id, pid: child.pid, pipes: r.pipes });
+  for (const { fd, socket } of pipes) reply({ t: 'pipe', id: r.id, fd }, socket as Socket);
 }
 
 process.on('message', (m: unknown) => {

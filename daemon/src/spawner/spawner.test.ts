@@ -73,6 +73,84 @@ describe('the spawner process', () => {
     expect(outs.map((o) => o.out.toString())).toEqual(Array.from({ length: 200 }, (_, i) => `line ${i}\n`));
   });
 
+  it('reads stdout, stderr and fd 3 each to its end: large output on all three, every byte in order', async () => {
+    const s = await readySpawner();
+    // ~2 MB on each descriptor, written interleaved, many socket buffers' worth while the handles are on their way.
+    const script = 'seq 1 300000 & seq 1 300000 >&2 & seq 1 300000 >&3 & wait; echo end; echo end >&2; echo end >&3';
+    const expected = `${Array.from({ length: 300000 }, (_, i) => i + 1).join('\n')}\nend\n`;
+    for (const sp of [s, createSpawner({ mode: 'direct' })]) {
+      const got = { 1: [] as Buffer[], 2: [] as Buffer[], 3: [] as Buffer[] };
+      const p = sp.spawn(SH, ['-c', script], {
+        cwd: '/',
+        onStdout: (c) => got[1].push(c),
+        onStderr: (c) => got[2].push(c),
+        onFd3: (c) => got[3].push(c),
+      });
+      await expect(p.exited).resolves.toEqual({ code: 0, signal: null });
+      for (const fd of [1, 2, 3] as const) expect(Buffer.concat(got[fd]).toString()).toBe(expected);
+    }
+  });
+
+  it('loses nothing a program writes at once to stderr and fd 3, while their handles are on their way', async () => {
+    const s = await readySpawner();
+    const runs = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const got = { out: '', err: '', fd3: '' };
+        const p = s.spawn(SH, ['-c', `echo o${i}; echo e${i} >&2; echo s${i} >&3`], {
+          cwd: '/',
+          onStdout: (c) => (got.out += c.toString()),
+          onStderr: (c) => (got.err += c.toString()),
+          onFd3: (c) => (got.fd3 += c.toString()),
+        });
+        await p.exited;
+        return got;
+      }),
+    );
+    expect(runs).toEqual(Array.from({ length: 100 }, (_, i) => ({ out: `o${i}\n`, err: `e${i}\n`, fd3: `s${i}\n` })));
+  });
+
+  it('settles only once every pipe is read to its end, also when a background process still writes after the exit', async () => {
+    const s = await readySpawner();
+    for (const sp of [s, createSpawner({ mode: 'direct' })]) {
+      let err = '';
+      const p = sp.spawn(SH, ['-c', '(sleep 0.2; echo late >&2) & exit 4'], {
+        cwd: '/',
+        onStderr: (c) => (err += c.toString()),
+      });
+      await expect(p.exited).resolves.toEqual({ code: 4, signal: null });
+      expect(err).toBe('late\n');
+    }
+  });
+
+  it('gives a program the environment it is given, else the daemon’s; refuses a malformed one (EINVAL) in both paths', async () => {
+    const s = await readySpawner();
+    for (const sp of [s, createSpawner({ mode: 'direct' })]) {
+      const out = (env?: Record<string, string>) => {
+        const chunks: Buffer[] = [];
+        const p = sp.spawn(SH, ['-c', 'echo "${SBX_A-unset}|${HOME-unset}|$PATH"'], {
+          cwd: '/',
+          ...(env ? { env } : {}),
+          onStdout: (c) => chunks.push(c),
+        });
+        return p.exited.then(() => Buffer.concat(chunks).toString());
+      };
+      await expect(out({ SBX_A: 'a b', PATH: '/usr/bin:/bin' })).resolves.toBe('a b|unset|/usr/bin:/bin\n');
+      await expect(out()).resolves.toBe(`unset|${process.env.HOME ?? 'unset'}|${process.env.PATH ?? ''}\n`);
+      const bads: Record<string, string>[] = [
+        { SBX_A: 'a\0b' },
+        { 'SBX_A=B': 'x' },
+        { '': 'x' },
+        { SBX_A: 1 as unknown as string },
+      ];
+      for (const bad of bads) {
+        const e = await sp.spawn('/bin/true', [], { cwd: '/', env: bad }).exited.catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(SpawnError);
+        expect((e as SpawnError).code).toBe('EINVAL');
+      }
+    }
+    expect(s.state()).toBe('ready');
+  });
+
   it('runs in the given folder; without onStdout the output goes nowhere', async () => {
     const s = await readySpawner();
     const chunks: Buffer[] = [];
@@ -227,8 +305,8 @@ describe('the spawner when the daemon dies (a real SIGKILL of its parent)', () =
       const { fork } = require('node:child_process');
       const sp = fork(${JSON.stringify(spawnerEntry())}, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
       sp.on('message', (m, handle) => {
-        if (m.t === 'ready') sp.send({ t: 'spawn', id: 1, file: '/bin/sh', args: ['-c', 'echo $$; exec sleep 60'], cwd: '/', stdout: true });
-        if (m.t === 'started') handle.once('data', (d) => console.log(JSON.stringify({ spawner: sp.pid, program: Number(d) })));
+        if (m.t === 'ready') sp.send({ t: 'spawn', id: 1, file: '/bin/sh', args: ['-c', 'echo $$; exec sleep 60'], cwd: '/', pipes: [1] });
+        if (m.t === 'pipe') handle.once('data', (d) => console.log(JSON.stringify({ spawner: sp.pid, program: Number(d) })));
       });`;
     const parent = spawn(process.execPath, ['-e', daemon], { stdio: ['ignore', 'pipe', 'inherit'] });
     const line = await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d))));
@@ -245,14 +323,19 @@ describe('the spawner when the daemon dies (a real SIGKILL of its parent)', () =
     sp.on('message', (m) => replies.push(m));
     await expect.poll(() => replies.length).toBe(1);
     const marker = `/tmp/sb-spawner-${process.pid}-${Date.now()}`;
-    const touch = { t: 'spawn', id: 1, file: '/bin/touch', args: [marker], cwd: '/', stdout: false };
+    const touch = { t: 'spawn', id: 1, file: '/bin/touch', args: [marker], cwd: '/', pipes: [] };
     for (const bad of [
       { ...touch, file: 'touch' }, // not an absolute path
       { ...touch, cwd: 'tmp' },
       { ...touch, args: [`${marker}\0x`] },
       { ...touch, id: -1 },
       { ...touch, t: 'exec' },
-      { ...touch, stdout: 'yes' },
+      { ...touch, pipes: [0] }, // stdin is never a pipe
+      { ...touch, pipes: [2, 1] },
+      { ...touch, pipes: [4] },
+      { ...touch, env: { PATH: 1 } },
+      { ...touch, env: { 'A=B': 'x' } },
+      { ...touch, env: { A: 'x\0y' } },
       { t: 'kill', id: 1, signal: 'rm -rf' },
       'spawn /bin/touch',
     ])
@@ -269,20 +352,35 @@ describe('the spawner when the daemon dies (a real SIGKILL of its parent)', () =
 
 describe('the IPC messages are checked at both ends', () => {
   it('requests', () => {
-    const ok = { t: 'spawn', id: 1, file: '/usr/bin/rg', args: ['--', 'a b'], cwd: '/w', stdout: true };
+    const ok = { t: 'spawn', id: 1, file: '/usr/bin/rg', args: ['--', 'a b'], cwd: '/w', pipes: [1, 2, 3] };
     expect(isSpawnerRequest(ok)).toBe(true);
+    expect(isSpawnerRequest({ ...ok, pipes: [], env: { PATH: '/bin', EMPTY: '' } })).toBe(true);
     expect(isSpawnerRequest({ t: 'kill', id: 1, signal: 'SIGKILL' })).toBe(true);
-    for (const bad of [null, [], { ...ok, id: 0 }, { ...ok, id: 1.5 }, { ...ok, args: [1] }, { ...ok, args: 'x' }])
+    for (const bad of [
+      null,
+      [],
+      { ...ok, id: 0 },
+      { ...ok, id: 1.5 },
+      { ...ok, args: [1] },
+      { ...ok, args: 'x' },
+      { ...ok, pipes: [1, 1] },
+      { ...ok, pipes: 1 },
+      { ...ok, env: [] },
+      { ...ok, env: { '': 'x' } },
+    ])
       expect(isSpawnerRequest(bad)).toBe(false);
   });
 
   it('replies', () => {
     expect(isSpawnerReply({ t: 'ready' })).toBe(true);
-    expect(isSpawnerReply({ t: 'started', id: 3, pid: 99, stdout: true })).toBe(true);
+    expect(isSpawnerReply({ t: 'started', id: 3, pid: 99, pipes: [1, 3] })).toBe(true);
+    expect(isSpawnerReply({ t: 'pipe', id: 3, fd: 2 })).toBe(true);
     expect(isSpawnerReply({ t: 'exit', id: 3, code: null, signal: 'SIGKILL' })).toBe(true);
     expect(isSpawnerReply({ t: 'error', id: 3, code: 'E2BIG' })).toBe(true);
     for (const bad of [
-      { t: 'started', id: 3, pid: 0, stdout: true },
+      { t: 'started', id: 3, pid: 0, pipes: [1] },
+      { t: 'started', id: 3, pid: 9, stdout: true },
+      { t: 'pipe', id: 3, fd: 0 },
       { t: 'exit', id: 3, code: 1.5, signal: null },
       { t: 'exit', id: 3, code: 0, signal: 'kill' },
       { t: 'error', id: 3, code: 'nope' },

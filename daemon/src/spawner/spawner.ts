@@ -1,5 +1,5 @@
 // The daemon's side of the spawner process (child.ts): forks it once (on first need, or when warmed), sends it
-// requests over the IPC channel, and reads each program's stdout from the pipe handle it sends back. Until it is ready
+// requests over the IPC channel, and reads each program's pipes (stdout, stderr, fd 3) from the handles it sends back. Until it is ready
 // runs are direct (spawnDirect); when it dies, the runs it had fail (spawner_exited) and the next run starts it again;
 // after MAX_DEATHS deaths, runs stay direct for the daemon's life. Idle for `idleMs`, it is stopped (its ~40–55 MiB
 // given back) and the next run starts it again.
@@ -9,8 +9,15 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { spawnDirect } from './direct.js';
-import { isSpawnerReply, isSpawnerRequest, type SpawnerReply, type SpawnerRequest } from './ipc.js';
+import { pipesOf, spawnDirect } from './direct.js';
+import {
+  isSpawnerReply,
+  isSpawnerRequest,
+  type PipeFd,
+  type SpawnerReply,
+  type SpawnerRequest,
+  type SpawnRequest,
+} from './ipc.js';
 import { SpawnError, type ProgramExit, type ProgramOptions, type RunningProgram, type Spawner } from './types.js';
 
 /** Set by scripts/bundle.mjs in the daemon's bundle: the spawner's single-file build, relative to this file's folder. */
@@ -74,13 +81,16 @@ export function spawnerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 interface Pending {
   file: string;
-  onStdout: ((chunk: Buffer) => void) | undefined;
+  /** The handler of each pipe the run asked for, by fd. */
+  pipes: Map<PipeFd, (chunk: Buffer) => void>;
   resolve: (e: ProgramExit) => void;
   reject: (e: Error) => void;
-  /** The stdout pipe, once its handle arrived. */
-  out?: Socket;
-  /** Whether stdout is read to its end (true at once without one). */
-  drained: boolean;
+  /** Whether `started` came (the pipes follow it). */
+  started: boolean;
+  /** The pipes whose handle arrived. */
+  sockets: Map<PipeFd, Socket>;
+  /** Pipes not yet read to their end (those not arrived yet included). */
+  open: number;
   exit?: ProgramExit;
 }
 
@@ -97,7 +107,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   let retired: ChildProcess | null = null;
 
   const settle = (id: number, p: Pending) => {
-    if (!p.drained || !p.exit) return;
+    if (p.open > 0 || !p.exit) return;
     pending.delete(id);
     idle();
     p.resolve(p.exit);
@@ -105,7 +115,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   const fail = (id: number, p: Pending, e: Error) => {
     pending.delete(id);
     idle();
-    p.out?.destroy();
+    for (const socket of p.sockets.values()) socket.destroy();
     p.reject(e);
   };
   // The channel keeps the daemon's event loop alive only while a run is out (an idle spawner never holds it open).
@@ -143,17 +153,30 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       if (handle instanceof Socket) handle.destroy();
       return;
     }
+    // A reply out of turn: the run fails, and its program (if any) is not left running.
+    const protocolError = () => {
+      send({ t: 'kill', id: m.id, signal: 'SIGKILL' });
+      fail(m.id, p, new SpawnError('EPROTO', p.file));
+    };
     if (m.t === 'error') fail(m.id, p, new SpawnError(m.code, p.file));
     else if (m.t === 'exit') {
       p.exit = { code: m.code, signal: m.signal as NodeJS.Signals | null };
       settle(m.id, p);
-    } else if (m.stdout !== (p.onStdout !== undefined) || (m.stdout && !(handle instanceof Socket))) {
-      fail(m.id, p, new SpawnError('EPROTO', p.file));
-    } else if (handle instanceof Socket) {
-      p.out = handle;
-      handle.on('data', p.onStdout!);
+    } else if (m.t === 'started') {
+      if (p.started || m.pipes.join() !== [...p.pipes.keys()].join()) protocolError();
+      else p.started = true;
+    } else {
+      const onData = p.pipes.get(m.fd);
+      if (!(handle instanceof Socket) || !p.started || !onData || p.sockets.has(m.fd)) {
+        if (handle instanceof Socket) handle.destroy();
+        protocolError();
+        return;
+      }
+      p.sockets.set(m.fd, handle);
+      handle.on('data', onData);
+      handle.on('error', () => undefined); // 'close' follows: the output ends there
       handle.once('close', () => {
-        p.drained = true;
+        p.open--;
         settle(m.id, p);
       });
     }
@@ -215,11 +238,28 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       }
       const id = nextId++;
       const c = child;
-      const request = { t: 'spawn', id, file, args: [...args], cwd: o.cwd, stdout: o.onStdout !== undefined } as const;
+      const pipes = pipesOf(o);
+      const request: SpawnRequest = {
+        t: 'spawn',
+        id,
+        file,
+        args: [...args],
+        cwd: o.cwd,
+        pipes: pipes.map(([fd]) => fd),
+        ...(o.env ? { env: { ...o.env } } : {}),
+      };
       // The spawner ignores a request it cannot act on (a relative path, a NUL): refused here, not left unanswered.
       if (!isSpawnerRequest(request)) return { exited: Promise.reject(new SpawnError('EINVAL', file)), kill: () => {} };
       const exited = new Promise<ProgramExit>((resolve, reject) => {
-        pending.set(id, { file, onStdout: o.onStdout, resolve, reject, drained: o.onStdout === undefined });
+        pending.set(id, {
+          file,
+          pipes: new Map(pipes),
+          resolve,
+          reject,
+          started: false,
+          sockets: new Map(),
+          open: pipes.length,
+        });
       });
       busy(c);
       send(request);

@@ -1,11 +1,23 @@
 // What a caller of the spawner sees: one interface whether a program is started by the spawner process or directly.
 
-/** How to run one program: stdin and stderr are /dev/null; stdout goes to `onStdout`, or to /dev/null without it. */
+/**
+ * How to run one program: stdin is /dev/null; stdout, stderr and fd 3 are pipes read by the daemon itself when their
+ * handler is given (each chunk in order), else stdout and stderr are /dev/null and fd 3 is not open.
+ */
 export interface ProgramOptions {
   /** The working directory (absolute). */
   cwd: string;
-  /** Each chunk of the program's stdout, in order, read by the daemon itself. */
+  /**
+   * The program's whole environment (names not empty, without `=` or NUL; values without NUL: else the run fails with
+   * EINVAL). Default: the daemon's (process.env).
+   */
+  env?: Readonly<Record<string, string>>;
+  /** Each chunk of the program's stdout. */
   onStdout?: (chunk: Buffer) => void;
+  /** Each chunk of the program's stderr. */
+  onStderr?: (chunk: Buffer) => void;
+  /** Each chunk the program writes to fd 3 (bubblewrap's `--json-status-fd 3`). */
+  onFd3?: (chunk: Buffer) => void;
 }
 
 /** How a program ended: its exit code, or the signal that ended it. */
@@ -17,7 +29,7 @@ export interface ProgramExit {
 /** One started program. */
 export interface RunningProgram {
   /**
-   * Settles once the program has exited and its stdout is read to the end (child_process's 'close'). Rejects with a
+   * Settles once the program has exited and each of its pipes is read to the end (child_process's 'close'). Rejects with a
    * SpawnError when it could not start (`code` is the errno name: ENOENT, E2BIG, …), or with a ShadowboxError
    * (ToolFailed, `spawner_exited`) when the spawner process died while it ran.
    */
