@@ -209,10 +209,12 @@ export class PythonSandbox {
         this.compileCount++;
         return this.pool.compile({ ...m, maxPages });
       };
-      const early = (this.claimBundle?.() ?? Promise.resolve(null)).then(
-        (claim) => (claim ? { claim, compiled: compile(claim.module) } : null),
-        () => null,
-      );
+      const early = Promise.resolve()
+        .then(() => this.claimBundle?.() ?? null)
+        .then(
+          (claim) => (claim ? { claim, compiled: compile(claim.module) } : null),
+          () => null,
+        );
       // A checked bundle that fails leaves the early compile unanswered: its worker reply is not an error to report.
       void early.then((e) => e?.compiled.catch(() => undefined));
       const b = await this.loadBundle();
