@@ -47,6 +47,9 @@ export interface PythonSandboxOptions {
   claimBundle?: () => Promise<PythonBundleFiles | null>;
 }
 
+/** How long prepare() waits, once the bundle is checked, for a claim that is not in yet (PythonSandboxOptions.claimBundle). */
+const CLAIM_WAIT_MS = 1000;
+
 /** Whether two bundles name the same module file, with the same hash and size. */
 const sameModule = (a: PythonBundleFiles, b: PythonBundleFiles) =>
   a.module.path === b.module.path && a.module.sha256 === b.module.sha256 && a.module.size === b.module.size;
@@ -209,18 +212,24 @@ export class PythonSandbox {
         this.compileCount++;
         return this.pool.compile({ ...m, maxPages });
       };
+      // Never rejects: a claim that fails, throws or cannot be compiled (no worker) is no claim.
       const early = Promise.resolve()
         .then(() => this.claimBundle?.() ?? null)
-        .then(
-          (claim) => (claim ? { claim, compiled: compile(claim.module) } : null),
-          () => null,
-        );
-      // A checked bundle that fails leaves the early compile unanswered: its worker reply is not an error to report.
+        .then((claim) => (claim ? { claim, compiled: Promise.resolve().then(() => compile(claim.module)) } : null))
+        .catch(() => null);
+      // A checked bundle that fails, or differs, leaves the early compile unused: its outcome is not one to report.
       void early.then((e) => e?.compiled.catch(() => undefined));
       const b = await this.loadBundle();
-      const e = await early;
-      const compiling = e && sameModule(e.claim, b) ? e.compiled : compile(b.module);
-      const [compiled, stdlib] = await Promise.all([compiling, loadStdlib(b.filesDir)]);
+      // The claim only ever saves time: one still not in a second after the check is done is not waited for.
+      let giveUp: NodeJS.Timeout | undefined;
+      const e = await Promise.race([
+        early,
+        new Promise<null>((r) => (giveUp = setTimeout(() => r(null), CLAIM_WAIT_MS).unref())),
+      ]).finally(() => clearTimeout(giveUp));
+      const usedEarly = e !== null && sameModule(e.claim, b);
+      const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), loadStdlib(b.filesDir)]);
+      // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file now.
+      const compiled = usedEarly && !first.ok ? await compile(b.module) : first;
       if (!compiled.ok) {
         if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
         throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {

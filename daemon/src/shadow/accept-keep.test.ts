@@ -175,6 +175,7 @@ describe('accept keeps a replaced file under a second name in the state dir unti
           }
           return ws.audit.append(e);
         },
+        seal: ws.audit.seal,
       },
     });
     const v = await svc.view('s1', ws.root);

@@ -49,6 +49,8 @@ describe('crash recovery', () => {
     for (const i of [0, 1, 100, 101, 2, 149]) expect(read(`f/${i}.txt`)).toBe(old(i));
     const rec = ws.audit.entries.find((e) => e.type === 'shadow.accept.recovered');
     expect(rec?.data).toMatchObject({ outcome: 'rolled_back', conflicts: ['f/10.txt'] });
+    // What the recovery at open audited was signed before the call that opened the session answered.
+    expect(ws.audit.seals.some((n) => n > ws.audit.entries.indexOf(rec!))).toBe(true);
     expect((rec?.data.paths as string[]).sort()).toEqual(['f/0.txt', 'f/1.txt', 'f/100.txt', 'f/101.txt']);
     expect(st.files).toHaveLength(150);
     expect(st.files.find((f) => f.path === 'f/10.txt')?.stale).toBe(true);

@@ -39,7 +39,7 @@ function heldSeal() {
   const log: string[] = [];
   const entries: AuditEntryInput[] = [];
   let release: (() => void) | null = null;
-  const audit: AuditSink = {
+  const audit: AuditSink & Required<Pick<AuditSink, 'seal'>> = {
     append: async (e) => {
       entries.push(e);
       log.push(`append ${e.type}`);
@@ -71,7 +71,15 @@ describe('accept, reject and undo answer only after the audit log is sealed', ()
   it('accept: the seal comes after its entry, the answer after the seal, the work after the answer after both', async () => {
     ws = makeWorkspace({ 'a.txt': 'old a\n' }, { git: false });
     const h = heldSeal();
-    const svc = ws.open({ audit: h.audit });
+    // Every durable file operation the service makes while the seal is held (the work after the answer saves the
+    // layer and writes the journal's `done`: none of it may start before the seal is done).
+    const duringSeal: string[] = [];
+    const faults = {
+      before: (op: string) => {
+        if (h.log.at(-1) === 'seal ws') duringSeal.push(op);
+      },
+    };
+    const svc = ws.open({ audit: h.audit, faults });
     const v = await svc.view('s1', ws.root);
     await v.writeFile('a.txt', 'new a\n');
     await v.writeFile('b.txt', 'new b\n');
@@ -81,9 +89,9 @@ describe('accept, reject and undo answer only after the audit log is sealed', ()
     });
     await turnsUntil(() => h.log.includes('seal ws'));
     expect(h.log).toEqual(['append shadow.accept', 'seal ws']);
-    // While the seal runs, nothing after the answer has started: the replaced file's second name is still
-    // there and the journal says `applied`, not `done`.
-    expect(keptNames()).toHaveLength(1);
+    // While the seal runs, nothing after the answer has started: no durable operation at all, and the journal
+    // says `applied`, not `done`.
+    expect(duringSeal).toEqual([]);
     expect(journalStates()).toEqual(['applied']);
     h.release();
     const r = await answer;

@@ -20,7 +20,7 @@ import { commitCheckpoint, ensureRepo } from './history.js';
 import { listItems } from './changes.js';
 import { Journal } from './journal.js';
 import { LayerStore } from './layer.js';
-import { type AnswerThen, Mutex } from './mutex.js';
+import { Mutex } from './mutex.js';
 import { LayeredView } from './layered-view.js';
 import { RepoObjects } from './objects.js';
 import { RepoMaintenance } from './repack.js';
@@ -99,7 +99,8 @@ export interface ShadowService {
 
 export interface ShadowServiceDeps {
   stateDir: string;
-  audit: AuditSink;
+  /** Where accepts, rejects, undos and recoveries are audited; they are signed (`seal`) before any answer. */
+  audit: AuditSink & Required<Pick<AuditSink, 'seal'>>;
   logger: Logger;
   /** The git binary (default: `git` on PATH). */
   git?: string;
@@ -229,7 +230,13 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     if (left.length > 0)
       deps.logger.warn(`shadow: session ${sessionId}: removing ${left.length} kept name(s) an interrupted accept left`);
     await rm(keepDir, { recursive: true, force: true });
-    await recoverSession(s, deps);
+    // What recovery finished (or failed part-way through) is audited: signed before any answer goes out.
+    let recovered = true;
+    try {
+      recovered = (await recoverSession(s, deps)).length > 0;
+    } finally {
+      if (recovered) await sealQuietly(root);
+    }
     await collect(s);
     return s;
   };
@@ -251,6 +258,12 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
       );
     }
   };
+
+  /** Signs the workspace's audit log; a failure is logged (the call that asked goes on: its change has happened). */
+  const sealQuietly = (root: string): Promise<void> =>
+    Promise.resolve()
+      .then(() => deps.audit.seal(root))
+      .catch((e: unknown) => deps.logger.warn(`audit: signing the log of ${root} failed (${String(e)})`));
 
   /** Finishes an accept or undo that failed part-way in this process (space came back), like recovery at open. */
   const settle = async (s: Session): Promise<Recovered[]> => {
@@ -306,18 +319,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
     try {
       return await fn();
     } finally {
-      await deps.audit
-        .seal?.(s.root)
-        .catch((e: unknown) => deps.logger.warn(`audit: signing the log of ${s.root} failed (${String(e)})`));
+      await sealQuietly(s.root);
     }
   };
-  /** Like `locked`, but the caller has its answer before `finish` runs (still under the lock). */
-  const lockedThen = <T>(s: Session, fn: () => Promise<AnswerThen<T>>): Promise<T> =>
-    s.lock.runThen(async () => {
-      await settle(s);
-      return fn();
-    });
-
   const session = async (sessionId: string, workspace: string): Promise<Session> => {
     if (closed)
       throw new ShadowboxError(ErrorCodes.ShuttingDown, 'shutting_down', 'the daemon is stopping', { sessionId });
@@ -458,8 +462,10 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async accept(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return lockedThen(s, () =>
+      // Settled inside `signed`: what the settling audits is signed before the answer too, an error's included.
+      return s.lock.runThen(() =>
         signed(s, async () => {
+          await settle(s);
           const selected = await selectItems(s.store, sel);
           // A failure part-way (a full disk during the roll-back too) leaves a journal to settle first next time.
           s.unsettled = true;
@@ -503,8 +509,9 @@ export function createShadowService(deps: ShadowServiceDeps): ShadowService {
 
     async reject(t, sel, by) {
       const s = await session(t.sessionId, t.workspace);
-      return locked(s, () =>
+      return s.lock.run(() =>
         signed(s, async () => {
+          await settle(s);
           const rejected = await rejectSelection(s.store, await selectItems(s.store, sel));
           await s.store.save();
           await deps.audit.append({

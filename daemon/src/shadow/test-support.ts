@@ -7,10 +7,20 @@ import type { AuditEntryInput, AuditSink } from '../audit/index.js';
 import { silentLogger } from '../state/index.js';
 import { createShadowService, type ShadowService, type ShadowServiceDeps } from './service.js';
 
-/** An audit sink that keeps entries in memory (a fake, not a mock: it records what the service sends). */
-export function memoryAudit(): AuditSink & { entries: AuditEntryInput[] } {
+/**
+ * An audit sink that keeps entries in memory (a fake, not a mock: it records what the service sends); `seals` holds,
+ * for each seal, how many entries had been appended by then.
+ */
+export function memoryAudit(): AuditSink &
+  Required<Pick<AuditSink, 'seal'>> & { entries: AuditEntryInput[]; seals: number[] } {
   const entries: AuditEntryInput[] = [];
-  return { entries, append: async (e) => void entries.push(structuredClone(e)) };
+  const seals: number[] = [];
+  return {
+    entries,
+    seals,
+    append: async (e: AuditEntryInput) => void entries.push(structuredClone(e)),
+    seal: async () => void seals.push(entries.length),
+  };
 }
 
 export function git(cwd: string, ...args: string[]): string {
@@ -78,7 +88,7 @@ export function shadowChild(stateDir: string, hooks: string, body: string) {
   const script = `const { createShadowService } = await import(${JSON.stringify(builtShadow())});
     const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => {} };
     const extra = {}; ${hooks}
-    const svc = createShadowService({ stateDir: ${JSON.stringify(stateDir)}, audit: { append: async () => {} }, logger, ...extra });
+    const svc = createShadowService({ stateDir: ${JSON.stringify(stateDir)}, audit: { append: async () => {}, seal: async () => {} }, logger, ...extra });
     ${body}
     process.stdout.write('done');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
