@@ -1,4 +1,7 @@
-// Test helpers: fake policy and audit ports, a silent logger, and a session context over a view.
+// Test helpers: fake policy and audit ports, a silent logger, a session context over a view, and a grep search past
+// the kernel's argument limit.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AuditEntryInput, AuditSink } from '../audit/sink.js';
 import type { ToolCallOutcome } from '../agent/index.js';
 import type { PermissionOutcome, PermissionQuestion } from '../sessions/index.js';
@@ -7,6 +10,9 @@ import type { Logger } from '../state/index.js';
 import type { AnyTool } from './define.js';
 import type { PolicyDecision, PolicyPort, PolicyQuery, ToolSessionContext } from './ports.js';
 import { createToolRuntime } from './runtime.js';
+import { FileQueue } from './builtin/file-queue.js';
+import { searchWithRg } from './builtin/grep-rg.js';
+import type { Spawner } from '../spawner/index.js';
 
 /** A policy that answers with a fixed decision (or a function of the query) and records grants. */
 export function fakePolicy(
@@ -80,4 +86,38 @@ export function toolCaller(
   let n = 0;
   return (input, signal = new AbortController().signal) =>
     agent.call({ turnId: 't', callId: `c${++n}`, name: tool.name, input, signal });
+}
+
+/**
+ * grep's rg search over 2,600 files whose paths (~1,000 bytes each) are past the kernel's argument limit in one run
+ * (E2BIG): the tree is made under `root`, every 100th file holds `hit K`. The search runs with `spawner`'s runs
+ * (default: direct spawns); the caller checks that it halved its budget and found every line.
+ */
+export async function searchPastArgMax(root: string, rg: string, spawner?: Spawner) {
+  const dir = Array.from({ length: 4 }, (_, i) => `${i}`.repeat(240)).join('/');
+  mkdirSync(join(root, dir), { recursive: true });
+  const queue = new FileQueue();
+  for (let k = 0; k < 2_600; k++) {
+    const rel = `${dir}/f${k}.txt`;
+    if (k % 100 === 0) writeFileSync(join(root, rel), `hit ${k}\n`);
+    queue.push(k, rel);
+  }
+  queue.close();
+  return searchWithRg({
+    rg,
+    ...(spawner ? { spawner } : {}),
+    root,
+    queue,
+    pattern: 'hit',
+    ignoreCase: false,
+    max: 5000,
+    maxLineChars: 300,
+    maxFileBytes: 1 << 20,
+    signal: new AbortController().signal,
+    sizeOf: () => 10,
+    isReal: () => true,
+    unchanged: () => true,
+    recheck: async (files) => new Set(files.map((f) => f.k)),
+    argBytes: 64 << 20,
+  }).done;
 }

@@ -6,10 +6,16 @@ import { makeWorkspace } from '../../shadow/test-support.js';
 import type { WorkspaceView } from '../../shadow/index.js';
 import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
-import { fakePolicy, memoryAudit, memoryLogger, sessionContext, toolCaller } from '../test-support.js';
+import {
+  fakePolicy,
+  memoryAudit,
+  memoryLogger,
+  searchPastArgMax,
+  sessionContext,
+  toolCaller,
+} from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { FileQueue } from './file-queue.js';
-import { findRipgrep, nextChunk, partEnd, rgPattern, searchWithRg } from './grep-rg.js';
+import { findRipgrep, nextChunk, partEnd, rgPattern } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -370,31 +376,7 @@ describe.skipIf(!rg)('rg refused for too many arguments (E2BIG)', () => {
   // 2,600 paths of ~1,000 bytes given at once: past the kernel's 2 MiB (ARG_MAX with the default stack) — as a
   // 1 MiB budget would be where ARG_MAX is smaller. The search goes on in smaller parts instead of failing.
   it('runs the same files again in halves, and finds every line', async () => {
-    const dir = Array.from({ length: 4 }, (_, i) => `${i}`.repeat(240)).join('/');
-    mkdirSync(path.join(ws.root, dir), { recursive: true });
-    const queue = new FileQueue();
-    for (let k = 0; k < 2_600; k++) {
-      const rel = `${dir}/f${k}.txt`;
-      if (k % 100 === 0) writeFileSync(path.join(ws.root, rel), `hit ${k}\n`);
-      queue.push(k, rel);
-    }
-    queue.close();
-    const r = await searchWithRg({
-      rg: rg!,
-      root: ws.root,
-      queue,
-      pattern: 'hit',
-      ignoreCase: false,
-      max: 5000,
-      maxLineChars: 300,
-      maxFileBytes: 1 << 20,
-      signal: new AbortController().signal,
-      sizeOf: () => 10,
-      isReal: () => true,
-      unchanged: () => true,
-      recheck: async (files) => new Set(files.map((f) => f.k)),
-      argBytes: 64 << 20,
-    }).done;
+    const r = await searchPastArgMax(ws.root, rg!);
     expect(r.kind).toBe('done');
     if (r.kind !== 'done') return;
     expect(r.searched).toBe(2_600);

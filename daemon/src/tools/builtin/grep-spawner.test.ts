@@ -1,14 +1,11 @@
 // grep with rg started by the daemon's spawner process gives exactly what it gives with rg started directly.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
 import { createSpawner, type Spawner } from '../../spawner/index.js';
 import type { Tool } from '../index.js';
-import { toolCaller } from '../test-support.js';
-import { FileQueue } from './file-queue.js';
+import { searchPastArgMax, toolCaller } from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { findRipgrep, searchWithRg } from './grep-rg.js';
+import { findRipgrep } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -73,32 +70,7 @@ describe.skipIf(!rg)('grep with rg started by the spawner process', () => {
   });
 
   it('halves its argument budget when the kernel refuses a run through the spawner (E2BIG), and finds every line', async () => {
-    const dir = Array.from({ length: 4 }, (_, i) => `${i}`.repeat(240)).join('/');
-    mkdirSync(path.join(ws.root, dir), { recursive: true });
-    const queue = new FileQueue();
-    for (let k = 0; k < 2_600; k++) {
-      const rel = `${dir}/f${k}.txt`;
-      if (k % 100 === 0) writeFileSync(path.join(ws.root, rel), `hit ${k}\n`);
-      queue.push(k, rel);
-    }
-    queue.close();
-    const r = await searchWithRg({
-      rg: rg!,
-      spawner: recorded(spawner),
-      root: ws.root,
-      queue,
-      pattern: 'hit',
-      ignoreCase: false,
-      max: 5000,
-      maxLineChars: 300,
-      maxFileBytes: 1 << 20,
-      signal: new AbortController().signal,
-      sizeOf: () => 10,
-      isReal: () => true,
-      unchanged: () => true,
-      recheck: async (files) => new Set(files.map((f) => f.k)),
-      argBytes: 64 << 20,
-    }).done;
+    const r = await searchPastArgMax(ws.root, rg!, recorded(spawner));
     expect(r.kind).toBe('done');
     if (r.kind !== 'done') return;
     expect(r.searched).toBe(2_600);
