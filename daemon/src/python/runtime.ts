@@ -1,11 +1,14 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import {
+  closeDetached,
   pagesFor,
   rewriteRefusal,
   runInprocess,
   WorkerPool,
+  type CompileReply,
+  type DetachedData,
   type MemoryLimits,
   type WasiRunResult,
 } from '../wasi/index.js';
@@ -63,6 +66,8 @@ interface Prepared {
   maxPages: number;
   /** The limits of the memory the module imports (its own memory, made an import so a worker reuses it). */
   memory: MemoryLimits | undefined;
+  /** CPython's data segments, left in python.wasm and read into each instance (its descriptor is this sandbox's). */
+  data: DetachedData | undefined;
   /** The bundle's lib/ tree (the stdlib zip and landmarks), mounted read-only at /usr/local. */
   stdlib: Map<string, Uint8Array>;
 }
@@ -144,7 +149,9 @@ export class PythonSandbox {
       const side = new WorkerPool(1, 1);
       side.fill();
       try {
-        const p = await this.prepare();
+        // Compiled in the throwaway worker too: the 14 MB it reads to hash and compile are garbage an idle worker
+        // would keep (its heap is not collected while it waits), and this one's whole heap goes when it is closed.
+        const p = await this.prepare(side);
         return await this.prime(p, side);
       } finally {
         await side.close();
@@ -186,6 +193,7 @@ export class PythonSandbox {
           module: p.module,
           maxPages: p.maxPages,
           ...(p.memory ? { memory: p.memory } : {}),
+          ...(p.data ? { data: p.data } : {}),
           fetch: createFetchBridge(null),
         },
       );
@@ -195,8 +203,11 @@ export class PythonSandbox {
     }
   }
 
-  /** Compiles the module and loads the stdlib once; spawns the pooled worker. Rejects (and can be retried) when the bundle is missing. */
-  private prepare(): Promise<Prepared> {
+  /**
+   * Compiles the module (in a worker of `compileIn`) and loads the stdlib once; spawns the pooled worker. Rejects (and
+   * can be retried) when the bundle is missing.
+   */
+  private prepare(compileIn: WorkerPool = this.pool): Promise<Prepared> {
     this.pool.fill();
     this.prepared ??= (async () => {
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
@@ -208,9 +219,21 @@ export class PythonSandbox {
       // runs is the signed code — and is dropped otherwise (a bundle reinstalled meanwhile, a claim that failed its
       // check), the checked module then compiled. Compiling bytes that are never run is what V8 does for any web
       // page, and the rewrite parses the model's own modules for run_wasm already.
+      // Every compile's reply may hold a descriptor (its detached data): each one not kept is closed once it comes.
+      const replies: Promise<CompileReply>[] = [];
+      let kept: CompileReply | null = null;
       const compile = (m: PythonBundleFiles['module']) => {
         this.compileCount++;
-        return this.pool.compile({ ...m, maxPages });
+        const r = compileIn.compile({ ...m, maxPages, detachData: true });
+        replies.push(r);
+        return r;
+      };
+      const dropUnkept = () => {
+        for (const r of replies)
+          void r.then(
+            (c) => c !== kept && c.ok && closeDetached(c.data),
+            () => undefined,
+          );
       };
       // Never rejects: a claim that fails, throws or cannot be compiled (no worker) is no claim.
       const early = Promise.resolve()
@@ -219,27 +242,39 @@ export class PythonSandbox {
         .catch(() => null);
       // A checked bundle that fails, or differs, leaves the early compile unused: its outcome is not one to report.
       void early.then((e) => e?.compiled.catch(() => undefined));
-      const b = await this.loadBundle();
-      // The claim only ever saves time: one still not in a second after the check is done is not waited for.
-      let giveUp: NodeJS.Timeout | undefined;
-      const e = await Promise.race([
-        early,
-        new Promise<null>((r) => (giveUp = setTimeout(() => r(null), CLAIM_WAIT_MS).unref())),
-      ]).finally(() => clearTimeout(giveUp));
-      const usedEarly = e !== null && sameModule(e.claim, b);
-      const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), loadStdlib(b.filesDir)]);
-      // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file now.
-      const compiled = usedEarly && !first.ok ? await compile(b.module) : first;
-      if (!compiled.ok) {
-        if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
-        throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {
-          path: b.module.path,
-        });
+      try {
+        const b = await this.loadBundle();
+        // The claim only ever saves time: one still not in a second after the check is done is not waited for.
+        let giveUp: NodeJS.Timeout | undefined;
+        const e = await Promise.race([
+          early,
+          new Promise<null>((r) => (giveUp = setTimeout(() => r(null), CLAIM_WAIT_MS).unref())),
+        ]).finally(() => clearTimeout(giveUp));
+        const usedEarly = e !== null && sameModule(e.claim, b);
+        const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), loadStdlib(b.filesDir)]);
+        // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file now.
+        const compiled = usedEarly && !first.ok ? await compile(b.module) : first;
+        if (!compiled.ok) {
+          if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
+          throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {
+            path: b.module.path,
+          });
+        }
+        const { module, memory, data } = compiled;
+        kept = compiled;
+        // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
+        this.pool.prepareAhead(module, `${b.module.sha256}:${maxPages}`, memory, data);
+        return { key: b.module.sha256, module, maxPages, memory, data, stdlib };
+      } finally {
+        // Also when the early compile was not waited for: its reply, when it comes, is dropped.
+        dropUnkept();
+        void early.then((e) =>
+          e?.compiled.then(
+            () => dropUnkept(),
+            () => undefined,
+          ),
+        );
       }
-      const { module, memory } = compiled;
-      // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
-      this.pool.prepareAhead(module, `${b.module.sha256}:${maxPages}`, memory);
-      return { key: b.module.sha256, module, maxPages, memory, stdlib };
     })();
     this.prepared.catch(() => {
       this.prepared = null;
@@ -297,10 +332,16 @@ export class PythonSandbox {
         moduleKey: `${prepared.key}:${prepared.maxPages}`,
         maxPages: prepared.maxPages,
         ...(prepared.memory ? { memory: prepared.memory } : {}),
+        ...(prepared.data ? { data: prepared.data } : {}),
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: this.fetchBridge(ctx),
       },
-    );
+    ).catch((e: unknown) => {
+      // python.wasm changed after it was checked (its data segments are read from it): this module is never run
+      // again; the next call checks the bundle anew.
+      if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.forget(prepared);
+      throw e;
+    });
     return toResult(r, t0);
   }
 
@@ -319,10 +360,21 @@ export class PythonSandbox {
     );
   }
 
+  /** Drops `p` if it is still the prepared module (its file's descriptor closed). */
+  private forget(p: Prepared): void {
+    void this.prepared?.then((now) => {
+      if (now !== p) return;
+      this.prepared = null;
+      closeDetached(p.data);
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.priming?.abort();
     await this.pool.close();
+    const p = await this.prepared?.catch(() => null);
+    closeDetached(p?.data);
   }
 }
 

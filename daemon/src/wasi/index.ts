@@ -35,6 +35,7 @@ export { createBundleAdapter } from './bundle-adapter.js';
 export { runInprocess, type InprocessDeps } from './inprocess-runner.js';
 export { WorkerPool } from './worker-pool.js';
 export { rewriteRefusal } from './rewrite-error.js';
-export type { CompileReply, MemoryLimits } from './worker/protocol.js';
+export type { CompileReply, DetachedData, MemoryLimits } from './worker/protocol.js';
+export { closeDetached } from './worker/detached-data.js';
 export { pagesFor } from './module-cache.js';
 export { workerEntry } from './worker-pool.js';

@@ -1,5 +1,5 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { isShadowboxError } from '../errors.js';
+import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import type { FetchBridge } from '../net/index.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult, ViewMount } from './types.js';
@@ -11,6 +11,7 @@ import {
   type BridgeCall,
   type BridgeReply,
   type Change,
+  type DetachedData,
   type Job,
   type ListedEntry,
   type MemoryLimits,
@@ -34,6 +35,8 @@ export interface InprocessDeps {
   moduleKey?: string;
   /** Set when `module` imports its memory (importMemory): its limits; a reused worker reuses the memory, zeroed. */
   memory?: MemoryLimits;
+  /** Set when `module`'s data segments were left in its file (WorkerPool.compile): each instance is filled from it. */
+  data?: DetachedData;
 }
 
 /** Every view mount of a request in preopen order: the workspace at /workspace, then `views`. */
@@ -114,6 +117,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       module: deps.module,
       ...(deps.moduleKey !== undefined ? { moduleKey: deps.moduleKey, prepareNext: deps.pool.reusesWorkers } : {}),
       ...(deps.memory ? { memory: deps.memory } : {}),
+      ...(deps.data ? { data: deps.data } : {}),
       argv: req.argv,
       env: req.env ?? {},
       stdin: req.stdin ?? new Uint8Array(0),
@@ -150,6 +154,9 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     memoryReused = m.memoryReused;
     // Heuristic: a failed run whose memory ended within 1 MiB of the cap ran out of memory.
     const nearCap = m.memBytes + (1 << 20) + 65536 > deps.maxPages * 65536;
+    // Nothing ran: the file the module's data segments are read from is no longer the one that was checked.
+    if (m.error?.reason === 'module_changed')
+      throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', m.error.message);
     if (m.error?.reason === 'output_limit') outcome = 'output_limit';
     else if (m.error) outcome = nearCap ? 'memory_limit' : 'trap';
     else outcome = nearCap && exitCode !== 0 ? 'memory_limit' : 'exited';

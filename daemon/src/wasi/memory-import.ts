@@ -11,6 +11,76 @@ import { MEMORY_IMPORT, type MemoryLimits } from './worker/protocol.js';
 export interface ImportedMemoryModule {
   bytes: Uint8Array;
   memory: MemoryLimits;
+  /**
+   * Set when the data segments were asked to be detached and could be: the module has no data section, and these are
+   * its segments as [memory address, offset in the input, length] triplets, in input order (fillData writes them).
+   */
+  segments?: Uint32Array;
+}
+
+/** A signed LEB128 (i32) at `pos`: [value, position after it]. */
+function readSleb32(b: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let shift = 0;
+  let byte: number | undefined;
+  do {
+    byte = b[pos++];
+    if (byte === undefined) throw notWasm('truncated LEB128');
+    result |= (byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte & 0x80 && shift < 35);
+  if (byte & 0x80) throw notWasm('LEB128 too long');
+  if (shift < 32 && byte & 0x40) result |= -1 << shift;
+  return [result, pos];
+}
+
+/**
+ * The data section's active segments as [memory address, offset in `wasm`, length] triplets, when every one is in
+ * memory 0, at a constant address, and inside the memory's `initial` pages: then writing them into a zeroed memory of
+ * that size after instantiation is what instantiation would have done (no start function runs in between: a module
+ * with one is not detached). Null otherwise, or when a data count section says code may use passive segments.
+ */
+function detachableSegments(
+  wasm: Uint8Array,
+  sections: { id: number; body: number; end: number }[],
+  initial: number,
+): Uint32Array | null {
+  if (sections.some((s) => s.id === 8 || s.id === 12)) return null;
+  const data = sections.find((s) => s.id === 11);
+  if (!data) return null;
+  const [count, first] = readLeb(wasm, data.body);
+  const out = new Uint32Array(new SharedArrayBuffer(count * 3 * 4));
+  const limit = initial * 65536;
+  let pos = first;
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const flags = wasm[pos++];
+    if (flags === 0x01) {
+      // Passive: only memory.init can use it, and code with memory.init needs a data count section (checked above).
+      // Wizer leaves one, empty, for each segment its snapshot replaced.
+      let length: number;
+      [length, pos] = readLeb(wasm, pos);
+      pos += length;
+      if (pos > data.end) return null;
+      continue;
+    }
+    if (flags === 0x02) {
+      let memory: number;
+      [memory, pos] = readLeb(wasm, pos);
+      if (memory !== 0) return null;
+    } else if (flags !== 0x00) return null;
+    if (wasm[pos++] !== 0x41) return null; // i32.const
+    let at: number;
+    [at, pos] = readSleb32(wasm, pos);
+    if (wasm[pos++] !== 0x0b) return null; // end of the offset expression
+    let length: number;
+    [length, pos] = readLeb(wasm, pos);
+    at >>>= 0;
+    if (pos + length > data.end || at + length > limit) return null;
+    out.set([at, pos, length], n++ * 3);
+    pos += length;
+  }
+  return pos === data.end ? out.subarray(0, n * 3) : null;
 }
 
 const utf8 = (s: string): number[] => [...Buffer.from(s, 'utf8')];
@@ -40,8 +110,13 @@ function scanImports(b: Uint8Array, pos: number, count: number): { hasMemory: bo
  * as limitMemoryPages caps it (one copy of the module instead of two: each is ~10 ms for CPython's 14 MB,
  * on the way to the first call). Null, and nothing rewritten, when the module does not define exactly one
  * plain memory (none, several, one imported already, shared, 64-bit): limitMemoryPages is then the rewrite.
+ * `detachData`: leave the data section out too when its segments can be written after instantiation (`segments`).
  */
-export function importMemory(wasm: Uint8Array, maxPages: number): ImportedMemoryModule | null {
+export function importMemory(
+  wasm: Uint8Array,
+  maxPages: number,
+  opts: { detachData?: boolean } = {},
+): ImportedMemoryModule | null {
   if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d || wasm[4] !== 1) {
     throw notWasm('bad magic or version');
   }
@@ -89,10 +164,11 @@ export function importMemory(wasm: Uint8Array, maxPages: number): ImportedMemory
 
   // Sections in order, the memory section left out and the import section replaced (or put where it
   // belongs: after the type section and any custom sections before the next known one).
+  const segments = opts.detachData ? detachableSegments(wasm, sections, initial) : null;
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   let placed = false;
   for (const s of sections) {
-    if (s.id === 5) continue;
+    if (s.id === 5 || (s.id === 11 && segments)) continue;
     if (s.id === 2) {
       parts.push(importSection);
       placed = true;
@@ -105,5 +181,5 @@ export function importMemory(wasm: Uint8Array, maxPages: number): ImportedMemory
     parts.push(wasm.subarray(s.start, s.end));
   }
   if (!placed) parts.push(importSection);
-  return { bytes: Buffer.concat(parts), memory: { initial, maximum } };
+  return { bytes: Buffer.concat(parts), memory: { initial, maximum }, ...(segments ? { segments } : {}) };
 }

@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { Compile, CompileReply, MemoryLimits, Prepare } from './worker/protocol.js';
+import type { Compile, CompileReply, DetachedData, MemoryLimits, Prepare } from './worker/protocol.js';
 
 /** Set by scripts/bundle.mjs in the daemon's bundle: the worker's single-file build, relative to this file's folder. */
 declare const SHADOWBOX_WASI_WORKER_BUNDLE: string | undefined;
@@ -68,25 +68,40 @@ export class WorkerPool {
   /**
    * Has every waiting and future worker instantiate `module` ahead of its first job with `moduleKey`
    * (instantiation copies the module's data segments: ~9 MB for CPython's pre-initialized memory);
-   * `memory`: the limits of the memory it imports, when it does (see InprocessDeps.memory).
+   * `memory`: the limits of the memory it imports, when it does (see InprocessDeps.memory); `data`: its data
+   * segments left in its file (InprocessDeps.data).
    */
-  prepareAhead(module: object, moduleKey: string, memory?: MemoryLimits): void {
-    this.ahead = { type: 'prepare', module, moduleKey, ...(memory ? { memory } : {}) };
+  prepareAhead(module: object, moduleKey: string, memory?: MemoryLimits, data?: DetachedData): void {
+    this.ahead = { type: 'prepare', module, moduleKey, ...(memory ? { memory } : {}), ...(data ? { data } : {}) };
     for (const s of this.ready) s.worker.postMessage(this.ahead);
   }
 
   /**
    * Reads, checks and compiles a module file in a worker (worker/compile.ts): a waiting one, which goes on
    * waiting for its job (a job posted meanwhile runs after), or a one-off worker when every worker is out.
-   * Rejects only when the worker stops first; a refused file or module is a CompileReply.
+   * The file is opened here, without following a symlink and without blocking (a FIFO swapped in would otherwise
+   * hang the open): a descriptor a worker opens is closed when that worker stops, and a reply's `data` keeps this
+   * one (the caller then owns it: closeDetached); otherwise it is closed once the reply comes. Rejects only when
+   * the worker stops first; a refused file or module is a CompileReply.
    */
-  compile(req: Omit<Compile, 'type' | 'port'>): Promise<CompileReply> {
+  compile(req: Omit<Compile, 'type' | 'port' | 'fd'> & { path: string }): Promise<CompileReply> {
+    let fd: number;
+    try {
+      fd = openSync(req.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      return Promise.resolve({
+        ok: false,
+        reason: 'file_mismatch',
+        message: `cannot read the module: ${(e as Error).message}`,
+      });
+    }
     this.fill();
     let slot = this.ready.find((s) => !s.exited);
     const oneOff = slot === undefined;
     slot ??= this.spawn();
     const worker = slot.worker;
     const { port1, port2 } = new MessageChannel();
+    const { path: _path, ...rest } = req;
     return new Promise<CompileReply>((resolve, reject) => {
       // The worker's side of the channel closes when its thread stops: no reply is coming then.
       port1.once('close', () => reject(new Error('the sandbox worker stopped before the module was compiled')));
@@ -95,10 +110,21 @@ export class WorkerPool {
         port1.close();
         resolve(r);
       });
-      worker.postMessage({ type: 'compile', ...req, port: port2 } satisfies Compile, [port2]);
-    }).finally(() => {
-      if (oneOff) void worker.terminate().catch(() => undefined);
-    });
+      worker.postMessage({ type: 'compile', ...rest, fd, port: port2 } satisfies Compile, [port2]);
+    })
+      .then(
+        (r) => {
+          if (!(r.ok && r.data)) closeSync(fd);
+          return r;
+        },
+        (e: unknown) => {
+          closeSync(fd);
+          throw e;
+        },
+      )
+      .finally(() => {
+        if (oneOff) void worker.terminate().catch(() => undefined);
+      });
   }
 
   /** Spawns workers up to the pool size (counting those out on a run that will come back). */

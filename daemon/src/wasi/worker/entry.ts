@@ -11,6 +11,7 @@ import { wasm, type WasmInstance } from '../host/wasm-api.js';
 import { createWasiHost } from '../host/wasi-host.js';
 import { collectChanges } from './changes.js';
 import { compileFile } from './compile.js';
+import { DetachedDataChanged, fillData } from './detached-data.js';
 import {
   MEMORY_IMPORT,
   OUTPUT_HEADER,
@@ -19,6 +20,7 @@ import {
   type BridgeReply,
   type Change,
   type Compile,
+  type DetachedData,
   type Job,
   type MemoryLimits,
   type Prepare,
@@ -72,23 +74,46 @@ const WASI_NAMES = Object.keys(
 
 /**
  * Instantiates `module` ahead of its job: instantiation copies the module's data segments (CPython's
- * pre-initialized memory is ~6 MB), which then costs nothing on the job's path. The instance has
+ * pre-initialized memory is 9.4 MB, read from its file when detached), which then costs nothing on the job's path. The instance has
  * never run; its imports reach the job's host once the job binds it.
  */
-function prepare(module: object, key: string, limits: MemoryLimits | undefined): void {
+function prepare(module: object, key: string, limits: MemoryLimits | undefined, data: DetachedData | undefined): void {
   const bind: Prepared['bind'] = { wasi: null, netFetch: null };
   const wasi = Object.fromEntries(WASI_NAMES.map((n) => [n, (...a: never[]) => bind.wasi![n](...a)]));
   const netFetch = (...a: never[]) => (bind.netFetch ? bind.netFetch(...a) : -1);
   const memory = limits ? spare.take(limits) : null;
-  const instance = wasm.instantiate(module, {
-    wasi_snapshot_preview1: wasi,
-    shadowbox: { net_fetch: netFetch, ...(memory ? { [MEMORY_IMPORT.name]: memory.memory } : {}) },
-  });
+  const instance = instantiate(
+    module,
+    {
+      wasi_snapshot_preview1: wasi,
+      shadowbox: { net_fetch: netFetch, ...(memory ? { [MEMORY_IMPORT.name]: memory.memory } : {}) },
+    },
+    memory,
+    data,
+  );
   const p: Prepared = { key, instance, memory, bind };
   prepared = p;
   instance.catch(() => {
     if (prepared === p) prepared = null;
   });
+}
+
+/**
+ * Instantiates `module`; with `data` (its segments left in its file), then writes them into the imported memory
+ * before anything runs. A module with detached data always imports its memory.
+ */
+async function instantiate(
+  module: object,
+  imports: Record<string, Record<string, unknown>>,
+  memory: TakenMemory | null,
+  data: DetachedData | undefined,
+): Promise<WasmInstance> {
+  const inst = await wasm.instantiate(module, imports);
+  if (data) {
+    if (!memory) throw new DetachedDataChanged('a module with detached data segments must import its memory');
+    fillData(memory.memory.buffer, data);
+  }
+  return inst;
 }
 
 async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void> {
@@ -176,13 +201,14 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
         memory = spare.take(job.memory);
         imports[MEMORY_IMPORT.module] = { ...imports[MEMORY_IMPORT.module], [MEMORY_IMPORT.name]: memory.memory };
       }
-      inst = await wasm.instantiate(job.module, imports);
+      inst = await instantiate(job.module, imports, memory, job.data);
     }
     t2 = performance.now();
     exitCode = host.start(inst);
   } catch (e) {
     if (overflow)
       error = { reason: 'output_limit', message: `${overflow === 1 ? 'stdout' : 'stderr'} exceeded its limit` };
+    else if (e instanceof DetachedDataChanged) error = { reason: 'module_changed', message: e.message };
     else error = { reason: 'trap', message: e instanceof Error ? e.message : String(e) };
   }
   const memBytes = inst?.exports.memory ? inst.exports.memory.buffer.byteLength : 0;
@@ -203,7 +229,7 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
   // This run's memory goes to the next instance (zeroed), unless the run grew it.
   if (memory) spare.keep(memory);
   // The next job of a reused worker finds its instance made while this one was idle.
-  if (job.prepareNext && job.moduleKey !== undefined) prepare(job.module, job.moduleKey, job.memory);
+  if (job.prepareNext && job.moduleKey !== undefined) prepare(job.module, job.moduleKey, job.memory, job.data);
 }
 
 // A 300-byte module (fixtures/warmup.c) run once at spawn, so the host's code is parsed and
@@ -238,6 +264,6 @@ parentPort?.on('message', (m: Job | Prepare | Compile) => {
       m.port.postMessage(r);
       m.port.close();
     });
-  else if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey, m.memory));
+  else if (m.type === 'prepare') void warmed.then(() => prepare(m.module, m.moduleKey, m.memory, m.data));
   else void warmed.then(() => runJob(m, (msg) => parentPort!.postMessage(msg)));
 });

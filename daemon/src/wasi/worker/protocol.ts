@@ -10,6 +10,31 @@ export interface MemoryLimits {
   maximum?: number;
 }
 
+/** What identifies an open file's contents: a change of its bytes or mode changes ctime, which no user can set back. */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * A module's data segments left in its file instead of in the compiled module (../memory-import.ts): V8 keeps a
+ * compiled module's bytes for its life, and CPython's pre-initialized memory is 9.4 of its 14 MB. Each instance's
+ * memory is filled from `fd` (opened when the file was hashed, kept open by whoever owns the compiled module) after
+ * instantiation and before anything runs, and only while the file is still the one that was hashed (`file`).
+ */
+export interface DetachedData {
+  fd: number;
+  file: FileIdentity;
+  /**
+   * [memory address, file offset, length] for each active segment, in file order, on a SharedArrayBuffer (posted
+   * with every job without a copy).
+   */
+  segments: Uint32Array;
+}
+
 /** A mount as the worker builds it. `view` mounts are loaded lazily over the bridge by index. */
 export type MountSpec =
   | { kind: 'files'; at: string; files: { path: string; data: Uint8Array | SharedArrayBuffer }[] }
@@ -32,6 +57,8 @@ export interface Job {
    * worker passes a memory of these limits, new or an earlier run's zeroed (worker/spare-memory.ts).
    */
   memory?: MemoryLimits;
+  /** Set when `module`'s data segments were left in its file: each instance's memory is filled from it. */
+  data?: DetachedData;
   argv: string[];
   env: Record<string, string>;
   stdin: Uint8Array;
@@ -59,6 +86,8 @@ export interface Prepare {
   moduleKey: string;
   /** As Job.memory. */
   memory?: MemoryLimits;
+  /** As Job.data. */
+  data?: DetachedData;
 }
 
 /**
@@ -67,16 +96,26 @@ export interface Prepare {
  */
 export interface Compile {
   type: 'compile';
-  path: string;
+  /** The module file, opened by the pool (descriptors a worker opens are closed when it stops). */
+  fd: number;
   sha256: string;
   size: number;
   maxPages: number;
+  /**
+   * Leave the data segments in the file when they can be (CompileReply's `data`): every run of the module must then
+   * be given that `data`, or its memory starts empty.
+   */
+  detachData?: boolean;
   port: MessagePort;
 }
 
-/** A compiled module, or why there is none (bytes that differ from the manifest's are never compiled). */
+/**
+ * A compiled module, or why there is none (bytes that differ from the manifest's are never compiled). `data`: its
+ * data segments were left in the file, whose descriptor the receiver now owns (closeDetached when the module is
+ * dropped).
+ */
 export type CompileReply =
-  | { ok: true; module: object; memory?: MemoryLimits }
+  | { ok: true; module: object; memory?: MemoryLimits; data?: DetachedData }
   | {
       ok: false;
       reason: 'file_mismatch' | 'invalid_module' | 'memory_limit';
