@@ -46,9 +46,9 @@ export function fillData(memory: ArrayBuffer, d: DetachedData): void {
   let from = 0;
   let to = 0;
   for (let i = 0; i + 2 < t.length; i += 3) {
-    const at = t[i]!;
-    const off = t[i + 1]!;
-    const len = t[i + 2]!;
+    const at = t[i];
+    const off = t[i + 1];
+    const len = t[i + 2];
     if (off < from || off + len > to) {
       const size = Math.max(WINDOW, len);
       if (buf.length < size) buf = Buffer.allocUnsafeSlow(size);
