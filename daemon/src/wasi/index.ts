@@ -37,4 +37,12 @@ export { WorkerPool } from './worker-pool.js';
 export { rewriteRefusal } from './rewrite-error.js';
 export type { CompileReply, MemoryLimits } from './worker/protocol.js';
 export { pagesFor } from './module-cache.js';
+// Open host files a read-only mount serves on demand, each read checked against the file as opened (python's stdlib).
+export {
+  openHostFile,
+  closeHostFile,
+  hostFileUnchanged,
+  type HostFileRef,
+  type HostFileFault,
+} from './host/host-file.js';
 export { workerEntry } from './worker-pool.js';
