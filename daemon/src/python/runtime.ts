@@ -199,7 +199,7 @@ export class PythonSandbox {
     p.stdlib.retire();
   }
 
-  /** Compiles the module and loads the stdlib once; spawns the pooled worker. Rejects (and can be retried) when the bundle is missing. */
+  /** Compiles the module and opens the stdlib's files once; spawns the pooled worker. Rejects (and can be retried) when the bundle is missing. */
   private prepare(): Promise<Prepared> {
     this.pool.fill();
     this.prepared ??= (async () => {

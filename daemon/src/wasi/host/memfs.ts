@@ -1,6 +1,7 @@
 // The guest's file system: one in-memory tree of directories, files and symlinks. The guest can reach
 // nothing but these objects, so the tree is safe by construction; host data enters only through
-// what the worker puts in it (read-only files, lazily loaded workspace entries).
+// what the worker puts in it (read-only files, some read on demand from an open host file, lazily loaded
+// workspace entries).
 import { E } from './defs.js';
 import { hostFileFault, readHostFile, type HostFileFault, type HostFileRef } from './host-file.js';
 
