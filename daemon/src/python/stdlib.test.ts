@@ -2,7 +2,17 @@
 // never served (the run reads EIO and its result says file_mismatch; the next call checks the bundle again), and
 // the descriptors stay one per file over many runs and are closed by close().
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +43,13 @@ describe.skipIf(!bundleDir || process.platform !== 'linux')('python stdlib read 
   let zipSha: string;
   let sb: PythonSandbox;
   let loads = 0;
-  const view = () => new MemoryLayerView(tmpdir());
+  // An empty workspace: python lists its cwd on imports, and tmpdir() can hold thousands of entries.
+  const view = () => new MemoryLayerView(join(files, '..', 'ws'));
 
   beforeEach(() => {
     files = join(mkdtempSync(join(tmpdir(), 'sb-stdlib-')), 'files');
     cpSync(bundleDir as string, files, { recursive: true });
+    mkdirSync(join(files, '..', 'ws'));
     zipSha = sha(join(files, ZIP));
     loads = 0;
     // As the daemon's bundles.locate: each load checks the payload (here: the zip's hash) before the stdlib is opened.
