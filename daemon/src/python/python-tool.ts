@@ -72,7 +72,8 @@ export function createPythonTool(sandbox: PythonSandbox): Tool<PythonToolInput> 
       }
       return {
         content: describeRun(r),
-        isError: r.exitCode !== 0,
+        // A stdlib file that changed under the run (error file_mismatch) fails the call even if the guest exited 0.
+        isError: r.exitCode !== 0 || r.error !== null,
         output: `${r.stdout}${r.stderr}`,
         changed: r.changed,
         data: {

@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import {
   closeDetached,
@@ -13,7 +11,7 @@ import {
   type WasiRunResult,
 } from '../wasi/index.js';
 import { createFetchBridge, type FetchBridge } from '../net/index.js';
-import { readWholeInto } from '../state/index.js';
+import { openStdlib, type OpenStdlib } from './stdlib.js';
 import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
 
 /** Limits for one run; the tool input may lower the timeout, never raise it past maxTimeoutMs. */
@@ -66,43 +64,10 @@ interface Prepared {
   maxPages: number;
   /** The limits of the memory the module imports (its own memory, made an import so a worker reuses it). */
   memory: MemoryLimits | undefined;
-  /** CPython's data segments, left in python.wasm and read into each instance (its descriptor is this sandbox's). */
+  /** CPython's data segments, left in python.wasm and read into each instance (closed with the stdlib's files). */
   data: DetachedData | undefined;
-  /** The bundle's lib/ tree (the stdlib zip and landmarks), mounted read-only at /usr/local. */
-  stdlib: Map<string, Uint8Array>;
-}
-
-async function listFiles(dir: string, base = dir): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
-    else if (e.isFile()) out.push(relative(base, p).split('\\').join('/'));
-  }
-  return out;
-}
-
-/**
- * A file's bytes read straight into a SharedArrayBuffer, in one read call where the kernel allows: fs/promises
- * readFile reads in 512 KiB steps (a thread-pool round trip each) into a Buffer that was then copied and left
- * to the collector — ~20 ms of the main thread for the stdlib's 9 MiB, on the way to python's first call.
- */
-async function readShared(file: string): Promise<SharedArrayBuffer> {
-  const { bytes, read } = await readWholeInto(file, (size) => new Uint8Array(new SharedArrayBuffer(size)));
-  const shared = bytes.buffer;
-  // Shorter than its stat said (changed while read): what was read, as readFile would have returned.
-  return read === shared.byteLength ? shared : shared.slice(0, read);
-}
-
-/** Reads the stdlib once into SharedArrayBuffer-backed arrays (posted to workers without copying). */
-async function loadStdlib(filesDir: string): Promise<Map<string, Uint8Array>> {
-  const files = new Map<string, Uint8Array>();
-  for (const rel of (await listFiles(filesDir)).filter((p) => p.startsWith('lib/'))) {
-    // The worker's file system wraps what it is given with `new Uint8Array(x)`: a SharedArrayBuffer
-    // becomes a view on the shared bytes, a Uint8Array would be copied (4 MB, ~2 ms per run).
-    files.set(rel, (await readShared(join(filesDir, rel))) as unknown as Uint8Array);
-  }
-  return files;
+  /** The bundle's lib/ tree (the stdlib zip and landmarks), open, read on demand by the runs' read-only /usr/local. */
+  stdlib: OpenStdlib;
 }
 
 /**
@@ -113,6 +78,8 @@ async function loadStdlib(filesDir: string): Promise<Map<string, Uint8Array>> {
  */
 export class PythonSandbox {
   private prepared: Promise<Prepared> | null = null;
+  /** What `prepared` resolved to (retire() drops it only while it is still the current one). */
+  private current: Prepared | null = null;
   private readonly pool = new WorkerPool(1, MAX_RUNS_PER_WORKER);
   private warmedUp: Promise<WarmOutcome> | null = null;
   /** Real calls started so far; a priming run only starts while this is 0. */
@@ -151,8 +118,7 @@ export class PythonSandbox {
       try {
         // Compiled in the throwaway worker too: the 14 MB it reads to hash and compile are garbage an idle worker
         // would keep (its heap is not collected while it waits), and this one's whole heap goes when it is closed.
-        const p = await this.prepare(side);
-        return await this.prime(p, side);
+        return await this.prime(side);
       } finally {
         await side.close();
       }
@@ -173,15 +139,24 @@ export class PythonSandbox {
     return this.priming !== null;
   }
 
-  private async prime(p: Prepared, side: WorkerPool): Promise<WarmOutcome> {
-    if (this.calls > 0 || this.closed) return 'skipped';
+  private async prime(side: WorkerPool): Promise<WarmOutcome> {
+    // Closed while it was prepared: nothing to prime (acquire refuses then).
+    const p = await this.acquire(side).catch((e: unknown) => {
+      if (this.closed) return null;
+      throw e;
+    });
+    if (!p) return 'skipped';
+    if (this.calls > 0 || this.closed) {
+      p.stdlib.release();
+      return 'skipped';
+    }
     const abort = new AbortController();
     this.priming = abort;
     try {
       const r = await runInprocess(
         {
           module: { sha256: p.key, load: () => Promise.reject(new Error('unused')) },
-          mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib }], tmp: true },
+          mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib.files }], tmp: true },
           cwd: '/',
           argv: ['python3', ...this.primeArgv],
           env: { PWD: '/tmp', HOME: '/tmp', PYTHONHOME: '/usr/local' },
@@ -197,15 +172,44 @@ export class PythonSandbox {
           fetch: createFetchBridge(null),
         },
       );
+      if (r.hostFault) this.retire(p);
       return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
     } finally {
       this.priming = null;
+      p.stdlib.release();
     }
   }
 
   /**
-   * Compiles the module (in a worker of `compileIn`) and loads the stdlib once; spawns the pooled worker. Rejects (and
-   * can be retried) when the bundle is missing.
+   * The prepared state, its stdlib held for one run: prepared again when a stdlib file is no longer the one opened
+   * (reinstalled, changed or replaced on disk: the new prepare checks the bundle again), so a run never starts on a
+   * changed file; one that changes during a run fails that run's reads (EIO) and the run's result says so.
+   */
+  private async acquire(compileIn?: WorkerPool): Promise<Prepared> {
+    for (let attempt = 1; ; attempt++) {
+      if ((attempt > 1 && this.closed) || attempt > 5)
+        throw new ShadowboxError(ErrorCodes.InternalError, 'internal', 'the python sandbox is closed');
+      const p = await this.prepare(compileIn);
+      if (!p.stdlib.acquire()) continue;
+      // A third prepare that still finds a changed file runs on it: its reads fail closed and the result says so.
+      if (attempt >= 3 || p.stdlib.unchanged()) return p;
+      p.stdlib.release();
+      this.retire(p);
+    }
+  }
+
+  /** Drops a prepared state (the next call prepares again); its stdlib is closed once no run holds it. */
+  private retire(p: Prepared): void {
+    if (this.current === p) {
+      this.current = null;
+      this.prepared = null;
+    }
+    p.stdlib.retire();
+  }
+
+  /**
+   * Compiles the module (in a worker of `compileIn`) and opens the stdlib's files once; spawns the pooled worker.
+   * Rejects (and can be retried) when the bundle is missing.
    */
   private prepare(compileIn: WorkerPool = this.pool): Promise<Prepared> {
     this.pool.fill();
@@ -251,10 +255,24 @@ export class PythonSandbox {
           new Promise<null>((r) => (giveUp = setTimeout(() => r(null), CLAIM_WAIT_MS).unref())),
         ]).finally(() => clearTimeout(giveUp));
         const usedEarly = e !== null && sameModule(e.claim, b);
-        const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), loadStdlib(b.filesDir)]);
+        const opened = openStdlib(b.filesDir);
+        const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), opened]).catch(
+          async (err: unknown) => {
+            // A compile that failed leaves no descriptor open.
+            await opened.then((o) => o.retire()).catch(() => undefined);
+            throw err;
+          },
+        );
         // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file now.
-        const compiled = usedEarly && !first.ok ? await compile(b.module) : first;
+        const compiled =
+          usedEarly && !first.ok
+            ? await compile(b.module).catch((err: unknown) => {
+                stdlib.retire();
+                throw err;
+              })
+            : first;
         if (!compiled.ok) {
+          stdlib.retire();
           if (compiled.reason !== 'file_mismatch') throw rewriteRefusal({ ...compiled, reason: compiled.reason });
           throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', compiled.message, {
             path: b.module.path,
@@ -262,9 +280,14 @@ export class PythonSandbox {
         }
         const { module, memory, data } = compiled;
         kept = compiled;
-        // The pooled worker instantiates CPython ahead of each call (copying its ~9 MB memory image off the call's path).
+        // The data segments' descriptor is closed with the stdlib's files: once retired and no run holds them.
+        if (data) stdlib.alsoClose(() => closeDetached(data));
+        // The pooled worker instantiates CPython ahead of each call (its ~9 MB memory image read off the call's path).
         this.pool.prepareAhead(module, `${b.module.sha256}:${maxPages}`, memory, data);
-        return { key: b.module.sha256, module, maxPages, memory, data, stdlib };
+        const p: Prepared = { key: b.module.sha256, module, maxPages, memory, data, stdlib };
+        this.current = p;
+        if (this.closed) this.retire(p);
+        return p;
       } finally {
         // Also when the early compile was not waited for: its reply, when it comes, is dropped.
         dropUnkept();
@@ -288,7 +311,21 @@ export class PythonSandbox {
     // The first real call takes over from warm(): no priming run starts after this, one in flight stops.
     this.calls++;
     this.priming?.abort();
-    const prepared = await this.prepare();
+    const prepared = await this.acquire();
+    try {
+      return await this.runPrepared(prepared, input, ctx, argv, t0);
+    } finally {
+      prepared.stdlib.release();
+    }
+  }
+
+  private async runPrepared(
+    prepared: Prepared,
+    input: PythonRunInput,
+    ctx: PythonRunContext,
+    argv: string[],
+    t0: number,
+  ): Promise<PythonRunResult> {
     const stdin = typeof input.stdin === 'string' ? Buffer.from(input.stdin) : (input.stdin ?? new Uint8Array());
     // Above the cap is refused, never cut silently (the caller asked for more time than it gets).
     if (input.timeoutMs !== undefined && input.timeoutMs > this.limits.maxTimeoutMs) {
@@ -305,7 +342,7 @@ export class PythonSandbox {
       {
         module: { sha256: prepared.key, load: () => Promise.reject(new Error('unused')) },
         mounts: {
-          readOnly: [{ at: '/usr/local', files: prepared.stdlib }],
+          readOnly: [{ at: '/usr/local', files: prepared.stdlib.files }],
           workspace: ctx.view,
           workspaceAccess: 'rw',
           tmp: true,
@@ -337,11 +374,13 @@ export class PythonSandbox {
         fetch: this.fetchBridge(ctx),
       },
     ).catch((e: unknown) => {
-      // python.wasm changed after it was checked (its data segments are read from it): this module is never run
-      // again; the next call checks the bundle anew.
-      if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.forget(prepared);
+      // python.wasm changed after it was checked (its data segments are read from it into each instance): nothing
+      // ran, and this prepared state is never used again; the next call checks the bundle anew.
+      if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.retire(prepared);
       throw e;
     });
+    // A stdlib file changed during the run: the next call prepares again (and checks the bundle again).
+    if (r.hostFault) this.retire(prepared);
     return toResult(r, t0);
   }
 
@@ -360,28 +399,19 @@ export class PythonSandbox {
     );
   }
 
-  /** Drops `p` if it is still the prepared module (its file's descriptor closed). */
-  private forget(p: Prepared): void {
-    void this.prepared?.then((now) => {
-      if (now !== p) return;
-      this.prepared = null;
-      closeDetached(p.data);
-    });
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.priming?.abort();
     await this.pool.close();
-    const p = await this.prepared?.catch(() => null);
-    closeDetached(p?.data);
+    if (this.current) this.retire(this.current);
   }
 }
 
 /** Maps the WASI runner's result to the python tool's: exit code as python3, limits as `error`. */
 function toResult(r: WasiRunResult, t0: number): PythonRunResult {
   let error: PythonRunResult['error'] = null;
-  if (r.outcome === 'output_limit')
+  if (r.hostFault) error = { reason: r.hostFault.reason, message: r.hostFault.message };
+  else if (r.outcome === 'output_limit')
     error = { reason: 'output_limit', message: r.trapMessage ?? 'output exceeded its limit' };
   else if (r.exitCode === null && (r.outcome === 'trap' || r.outcome === 'memory_limit')) {
     error = { reason: r.outcome, message: r.trapMessage ?? r.outcome };

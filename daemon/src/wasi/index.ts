@@ -38,4 +38,12 @@ export { rewriteRefusal } from './rewrite-error.js';
 export type { CompileReply, DetachedData, MemoryLimits } from './worker/protocol.js';
 export { closeDetached } from './worker/detached-data.js';
 export { pagesFor } from './module-cache.js';
+// Open host files a read-only mount serves on demand, each read checked against the file as opened (python's stdlib).
+export {
+  openHostFile,
+  closeHostFile,
+  hostFileUnchanged,
+  type HostFileRef,
+  type HostFileFault,
+} from './host/host-file.js';
 export { workerEntry } from './worker-pool.js';

@@ -147,9 +147,11 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const refused: { path: string; reason: string }[] = [];
   let timings: WasiRunResult['timings'];
   let memoryReused = false;
+  let hostFault: WasiRunResult['hostFault'];
   if (done.kind === 'done') {
     const { m } = done;
     exitCode = m.exitCode;
+    hostFault = m.hostFault;
     timings = m.timings;
     memoryReused = m.memoryReused;
     // Heuristic: a failed run whose memory ended within 1 MiB of the cap ran out of memory.
@@ -183,6 +185,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     runner: 'inprocess',
     timings,
     ...(memoryReused ? { memoryReused } : {}),
+    ...(hostFault ? { hostFault } : {}),
     stdout: stdout.bytes,
     stderr: stderr.bytes,
     stdoutTruncated: stdout.truncated,

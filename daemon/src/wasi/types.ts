@@ -1,5 +1,6 @@
 import type { WorkspaceView } from '../shadow/index.js';
 import type { FetchAuthorizer, HostRule } from '../net/index.js';
+import type { HostFileFault, HostFileRef } from './host/host-file.js';
 
 /** Per-invocation limits; a run that hits one ends with a typed outcome, never a throw. */
 export interface WasiLimits {
@@ -12,10 +13,15 @@ export interface WasiLimits {
   fsBytes?: number;
 }
 
-/** A read-only file tree mounted at `at` (e.g. "/bundle" or "/usr/local"); paths are relative to it. */
+/**
+ * A read-only file tree mounted at `at` (e.g. "/bundle" or "/usr/local"); paths are relative to it. A file is its
+ * bytes, a loader of them, or an open host file read on demand (host/host-file.ts: python's stdlib), whose reads
+ * fail (EIO, the run's `hostFault`) once it differs from what was opened. The caller keeps that descriptor open
+ * until the run has ended.
+ */
 export interface ReadOnlyMount {
   at: string;
-  files: Map<string, Uint8Array | (() => Uint8Array)>;
+  files: Map<string, Uint8Array | (() => Uint8Array) | HostFileRef>;
 }
 
 /**
@@ -96,6 +102,8 @@ export interface WasiRunResult {
   timings?: { setupMs: number; instantiateMs: number; runMs: number };
   /** In-process only: true when the instance got an earlier run's memory, zeroed (a module that imports its memory). */
   memoryReused?: boolean;
+  /** A host-backed read-only file changed after it was opened: its reads failed (EIO) and this says which. */
+  hostFault?: HostFileFault;
 }
 
 /** Runs WASI preview1 modules in a sandbox. */

@@ -5,6 +5,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import { TRUNCATION_MARKER } from './inprocess-runner.js';
+import { readWholeHostFile } from './host/host-file.js';
 import { limitMemoryPages } from './memory-limit.js';
 import { rewriting } from './rewrite-error.js';
 import { pagesFor, sha256Hex } from './module-cache.js';
@@ -125,7 +126,8 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
       const d = join(work, `ro${i++}`);
       for (const [p, data] of m.files) {
         await mkdir(dirname(join(d, p)), { recursive: true });
-        await writeFile(join(d, p), typeof data === 'function' ? data() : data);
+        const bytes = typeof data === 'function' ? data() : data instanceof Uint8Array ? data : readWholeHostFile(data);
+        await writeFile(join(d, p), bytes);
       }
       await mkdir(d, { recursive: true });
       dirs.push([d, m.at]);

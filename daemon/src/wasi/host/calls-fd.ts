@@ -134,7 +134,9 @@ export function fdCalls(core: HostCore): Record<string, Fn> {
       const file = e.node as Extract<Node, { kind: 'file' }>;
       const iovs = core.iovs(iovPtr, iovCnt);
       const want = iovs.reduce((n, b) => n + b.byteLength, 0);
-      const n = readInto(file.read(Number(off), want), iovs);
+      const data = file.read(Number(off), want);
+      if (typeof data === 'number') return data;
+      const n = readInto(data, iovs);
       core.view.setUint32(nreadPtr, n, true);
       return E.SUCCESS;
     },
@@ -168,7 +170,9 @@ export function fdCalls(core: HostCore): Record<string, Fn> {
       const f = fileFd(fd, R.FD_READ);
       if (typeof f === 'number') return f;
       const file = f.node as Extract<Node, { kind: 'file' }>;
-      const n = readInto(file.read(f.pos, want), iovs);
+      const data = file.read(f.pos, want);
+      if (typeof data === 'number') return data;
+      const n = readInto(data, iovs);
       f.pos += n;
       core.view.setUint32(nreadPtr, n, true);
       return E.SUCCESS;

@@ -1,7 +1,9 @@
 // The guest's file system: one in-memory tree of directories, files and symlinks. The guest can reach
 // nothing but these objects, so the tree is safe by construction; host data enters only through
-// what the worker puts in it (read-only files, lazily loaded workspace entries).
+// what the worker puts in it (read-only files, some read on demand from an open host file, lazily loaded
+// workspace entries).
 import { E } from './defs.js';
+import { hostFileFault, readHostFile, type HostFileFault, type HostFileRef } from './host-file.js';
 
 /** Clocks and sleeping, injectable so tests never depend on time. All values in nanoseconds. */
 export interface HostClock {
@@ -16,6 +18,8 @@ export class FsContext {
   private ino = 1n;
   /** Bytes the guest may still add to files (ENOSPC past it). */
   budgetLeft: number;
+  /** The first host file whose read was refused because it changed (the run's result reports it). */
+  hostFault: HostFileFault | null = null;
 
   constructor(
     readonly clock: HostClock,
@@ -67,9 +71,13 @@ abstract class BaseNode {
   }
 }
 
-/** A regular file. Content is loaded on first use when the node has a loader (lazy workspace files). */
+/**
+ * A regular file. Content is loaded on first use when the node has a loader (lazy workspace files), or read on
+ * demand from a host file (`host`, always read-only: never copied into memory, every write refused).
+ */
 export class FileNode extends BaseNode {
   readonly kind = 'file';
+  private readonly host: HostFileRef | null;
   private buf: Uint8Array;
   private len: number;
   /** False while `buf` is shared with someone else (a loaded original, a read-only mount): copied before a write. */
@@ -87,11 +95,12 @@ export class FileNode extends BaseNode {
   constructor(
     ctx: FsContext,
     data: Uint8Array,
-    opts: { readOnly?: boolean; mode?: number; mtimeNs?: bigint; size?: number } = {},
+    opts: { readOnly?: boolean; mode?: number; mtimeNs?: bigint; size?: number; host?: HostFileRef } = {},
   ) {
-    super(ctx, opts.mode ?? 0o644, opts.readOnly ?? false, opts.mtimeNs);
+    super(ctx, opts.mode ?? 0o644, opts.host ? true : (opts.readOnly ?? false), opts.mtimeNs);
+    this.host = opts.host ?? null;
     this.buf = data;
-    this.len = opts.size ?? data.byteLength;
+    this.len = this.host ? Number(this.host.identity.size) : (opts.size ?? data.byteLength);
     this.owned = false;
   }
 
@@ -117,13 +126,23 @@ export class FileNode extends BaseNode {
     return this.len;
   }
 
-  /** The current content (a view; do not keep it across writes). */
+  /** The current content (a view; do not keep it across writes). Empty for a host file that fails its check. */
   content(): Uint8Array {
+    if (this.host) {
+      const data = this.read(0, this.len);
+      return typeof data === 'number' ? new Uint8Array(0) : data;
+    }
     this.ensureLoaded();
     return this.buf.subarray(0, this.len);
   }
 
-  read(pos: number, n: number): Uint8Array {
+  /** Up to `n` bytes at `pos`, or an errno (IO: a host file that changed since it was opened). */
+  read(pos: number, n: number): Uint8Array | number {
+    if (this.host) {
+      const data = readHostFile(this.host, pos, n);
+      if (typeof data === 'number') this.ctx.hostFault ??= hostFileFault(this.host);
+      return data;
+    }
     this.ensureLoaded();
     if (pos >= this.len) return new Uint8Array(0);
     return this.buf.subarray(pos, Math.min(this.len, pos + n));
@@ -131,6 +150,7 @@ export class FileNode extends BaseNode {
 
   /** Makes room for `size` bytes (owned, geometric growth), charging growth to the budget; returns an errno. */
   private reserve(size: number): number {
+    if (this.host) return E.ROFS;
     this.ensureLoaded();
     const growth = size - this.len;
     if (growth > 0) {
@@ -160,6 +180,7 @@ export class FileNode extends BaseNode {
   }
 
   truncate(size: number): number {
+    if (this.host) return E.ROFS;
     if (size > this.len) {
       const err = this.reserve(size);
       if (err !== E.SUCCESS) return err;

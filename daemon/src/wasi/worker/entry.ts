@@ -225,6 +225,7 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     memoryReused: memory?.reused ?? false,
     changes,
     timings: { setupMs: t1 - t0, instantiateMs: t2 - t1, runMs: t3 - t2 },
+    ...(ctx.hostFault ? { hostFault: ctx.hostFault } : {}),
   });
   // This run's memory goes to the next instance (zeroed), unless the run grew it.
   if (memory) spare.keep(memory);

@@ -1,5 +1,6 @@
 // Messages between the daemon's main thread and a sandbox worker (both sides import these types).
 import type { MessagePort } from 'node:worker_threads';
+import type { HostFileFault, HostFileRef } from '../host/host-file.js';
 
 /** Where a module rewritten by ../memory-import.ts imports its memory from (the worker provides it). */
 export const MEMORY_IMPORT = { module: 'shadowbox', name: 'memory' } as const;
@@ -37,7 +38,7 @@ export interface DetachedData {
 
 /** A mount as the worker builds it. `view` mounts are loaded lazily over the bridge by index. */
 export type MountSpec =
-  | { kind: 'files'; at: string; files: { path: string; data: Uint8Array | SharedArrayBuffer }[] }
+  | { kind: 'files'; at: string; files: { path: string; data: Uint8Array | SharedArrayBuffer | HostFileRef }[] }
   | { kind: 'view'; at: string; index: number; access: 'ro' | 'rw' }
   | { kind: 'tmp'; at: string };
 
@@ -172,4 +173,6 @@ export interface WorkerMessage {
   memoryReused: boolean;
   changes: Change[];
   timings: { setupMs: number; instantiateMs: number; runMs: number };
+  /** A host-backed read-only file changed after it was opened: its reads failed (EIO). */
+  hostFault?: HostFileFault;
 }

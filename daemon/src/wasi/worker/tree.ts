@@ -3,6 +3,7 @@
 // preopened descriptors wasi-libc finds them by.
 import { DIR_RIGHTS, E, FILE_RIGHTS } from '../host/defs.js';
 import type { FdEntry } from '../host/fd-table.js';
+import type { HostFileRef } from '../host/host-file.js';
 import { DirNode, FileNode, type FsContext, type Node } from '../host/memfs.js';
 import type { BridgeReply, ListedEntry, MountSpec } from './protocol.js';
 
@@ -20,7 +21,10 @@ export interface BuiltTree {
 const ms = (t: number): bigint => BigInt(Math.round(t)) * 1_000_000n;
 const ALL_RIGHTS = FILE_RIGHTS | DIR_RIGHTS;
 
-function filesTree(ctx: FsContext, files: { path: string; data: Uint8Array | SharedArrayBuffer }[]): DirNode {
+function filesTree(
+  ctx: FsContext,
+  files: { path: string; data: Uint8Array | SharedArrayBuffer | HostFileRef }[],
+): DirNode {
   const root = new DirNode(ctx, { readOnly: true });
   for (const f of files) {
     const parts = f.path.split('/').filter((s) => s && s !== '.' && s !== '..');
@@ -35,9 +39,15 @@ function filesTree(ctx: FsContext, files: { path: string; data: Uint8Array | Sha
       }
       dir = next;
     }
-    // A SharedArrayBuffer is viewed, not copied (the stdlib is shared by every run).
-    const data = f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data);
-    dir.pin(name, new FileNode(ctx, data, { readOnly: true, mode: 0o444 }));
+    // A host file is read on demand (python's stdlib); a SharedArrayBuffer is viewed, not copied.
+    const node =
+      f.data instanceof Uint8Array || f.data instanceof SharedArrayBuffer
+        ? new FileNode(ctx, f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data), {
+            readOnly: true,
+            mode: 0o444,
+          })
+        : new FileNode(ctx, new Uint8Array(0), { host: f.data, mode: 0o444 });
+    dir.pin(name, node);
   }
   return root;
 }

@@ -1,0 +1,85 @@
+// Python's stdlib as the guest's /usr/local: the bundle's lib/ files, opened once per prepare and read on demand by
+// the runs (zipimport reads the zip's directory and the members it imports; the 2 MB pip wheel only ensurepip
+// reads), instead of 9 MB of SharedArrayBuffers held for the daemon's lifetime.
+import { readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { closeHostFile, hostFileUnchanged, openHostFile, type HostFileRef } from '../wasi/index.js';
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
+    else if (e.isFile()) out.push(relative(base, p).split('\\').join('/'));
+  }
+  return out;
+}
+
+/**
+ * The open stdlib files, shared by every run of one prepare. A run holds them (acquire/release) so that retiring
+ * them (a file changed, the sandbox closed) closes the descriptors only once no run can still read them.
+ */
+export class OpenStdlib {
+  private users = 0;
+  private retired = false;
+  private closers: (() => void)[] = [];
+
+  constructor(
+    /** Mount-relative path (lib/…) to its open file. */
+    readonly files: Map<string, HostFileRef>,
+  ) {}
+
+  /** Holds the files open for one run; false once retired (the caller prepares again). */
+  acquire(): boolean {
+    if (this.retired) return false;
+    this.users++;
+    return true;
+  }
+
+  release(): void {
+    this.users--;
+    this.closeIfIdle();
+  }
+
+  /** Whether every file is still the one opened: same device, inode, size, mtime and ctime. */
+  unchanged(): boolean {
+    for (const f of this.files.values()) if (!hostFileUnchanged(f)) return false;
+    return true;
+  }
+
+  /** No new runs; the descriptors are closed after the last run holding them. */
+  retire(): void {
+    this.retired = true;
+    this.closeIfIdle();
+  }
+
+  /** Runs `close` with the files' own closing (another descriptor of the same prepare: python.wasm's data). */
+  alsoClose(close: () => void): void {
+    this.closers.push(close);
+    this.closeIfIdle();
+  }
+
+  /** Descriptors still open (tests: none after close). */
+  get openCount(): number {
+    return [...this.files.values()].filter((f) => f.fd >= 0).length;
+  }
+
+  private closeIfIdle(): void {
+    if (!this.retired || this.users > 0) return;
+    for (const f of this.files.values()) closeHostFile(f);
+    for (const close of this.closers.splice(0)) close();
+  }
+}
+
+/** Opens every file under `filesDir`/lib (checked by the bundle's loader just before); all or none stay open. */
+export async function openStdlib(filesDir: string): Promise<OpenStdlib> {
+  const files = new Map<string, HostFileRef>();
+  try {
+    for (const rel of (await listFiles(filesDir)).filter((p) => p.startsWith('lib/')))
+      files.set(rel, openHostFile(join(filesDir, rel), rel));
+  } catch (e) {
+    for (const f of files.values()) closeHostFile(f);
+    throw e;
+  }
+  return new OpenStdlib(files);
+}
