@@ -129,6 +129,26 @@ describe.skipIf(!bundleDir || process.platform !== 'linux')('python stdlib read 
     expect(loads).toBe(2);
   }, 120_000);
 
+  it('never runs python.wasm changed after it was checked (its data segments are read from it): the call fails typed, the next one checks it again', async () => {
+    expect(await sb.run({ code: 'print(1)' }, { view: view() })).toMatchObject({ exitCode: 0, stdout: '1\n' });
+    // Same bytes, new mode (ctime changes): the data segments are no longer read from it. The instance made ahead
+    // for the next call may have been filled before the change (from the checked file): the call after it cannot.
+    chmodSync(join(files, 'python.wasm'), 0o400);
+    let refused: unknown = null;
+    for (let i = 0; i < 2 && !refused; i++)
+      refused = await sb.run({ code: 'print(2)' }, { view: view() }).then(
+        (r) => {
+          expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+          return null;
+        },
+        (e: unknown) => e,
+      );
+    expect(refused).toMatchObject({ code: ErrorCodes.BundleVerificationFailed, reason: 'file_mismatch' });
+    // The next call prepares again: the worker hashes python.wasm anew (the same signed bytes) and it runs.
+    expect(await sb.run({ code: 'print(3)' }, { view: view() })).toMatchObject({ exitCode: 0, stdout: '3\n' });
+    expect(loads).toBe(2);
+  }, 120_000);
+
   it('keeps one descriptor per stdlib file, and one for python.wasm, over 110 runs and closes them on close()', async () => {
     // The stdlib's files, and python.wasm: its data segments are read from it into each instance.
     const count =

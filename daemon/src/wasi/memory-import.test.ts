@@ -73,3 +73,69 @@ describe('memory import rewrite', () => {
     expect(() => importMemory(probe, 1)).toThrow(expect.objectContaining({ reason: 'memory_limit' }) as Error);
   });
 });
+
+// Modules built byte by byte: a memory of `pages` and the given data segments (and any extra sections), nothing else.
+const leb = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...leb(n >>> 7)]);
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+const sec = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+const active = (at: number, bytes: number[]) => [0x00, 0x41, ...sleb(at), 0x0b, ...leb(bytes.length), ...bytes];
+const passive = (bytes: number[]) => [0x01, ...leb(bytes.length), ...bytes];
+function moduleWith(pages: number, segments: number[][], extra: [number, number[]][] = []): Uint8Array {
+  const sections: [number, number[]][] = [
+    [5, [1, 0x00, ...leb(pages)]],
+    ...extra,
+    [11, [segments.length, ...segments.flat()]],
+  ];
+  sections.sort((a, b) => (a[0] === 12 ? 10.5 : a[0]) - (b[0] === 12 ? 10.5 : b[0]));
+  return Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...sections.flatMap(([id, body]) => sec(id, body))]);
+}
+
+describe('memory import rewrite: data segments left in the file', () => {
+  const bytesAt = (mem: { buffer: ArrayBuffer }) => new Uint8Array(mem.buffer);
+
+  it('leaves the data section out and lists each active segment, skipping the passive ones nothing can use', () => {
+    const wasm = moduleWith(2, [passive([]), active(16, [1, 2, 3]), passive([9, 9]), active(70000, [4, 5])]);
+    const r = importMemory(wasm, 10, { detachData: true })!;
+    expect(r.segments).toBeDefined();
+    const t = [...r.segments!];
+    expect(t).toHaveLength(6);
+    expect([t[0], t[2], t[3], t[5]]).toEqual([16, 3, 70000, 2]);
+    // The offsets point at each segment's bytes in the input.
+    expect([...wasm.subarray(t[1], t[1] + t[2])]).toEqual([1, 2, 3]);
+    expect([...wasm.subarray(t[4], t[4] + t[5])]).toEqual([4, 5]);
+    // The rewritten module has no data: a memory given to it stays zeros.
+    const mem = new W.Memory(r.memory);
+    new W.Instance(new W.Module(r.bytes), { shadowbox: { memory: mem } });
+    expect(bytesAt(mem).some((b) => b !== 0)).toBe(false);
+    // Without the option the data section stays and instantiation writes it.
+    const kept = importMemory(wasm, 10)!;
+    expect(kept.segments).toBeUndefined();
+    const mem2 = new W.Memory(kept.memory);
+    new W.Instance(new W.Module(kept.bytes), { shadowbox: { memory: mem2 } });
+    expect([...bytesAt(mem2).subarray(16, 19), ...bytesAt(mem2).subarray(70000, 70002)]).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('keeps the data section in when writing it after instantiation would not be the same', () => {
+    const seg = [active(0, [1])];
+    // A start function runs at instantiation, before anything could be written.
+    expect(importMemory(moduleWith(1, seg, [[8, [0]]]), 10, { detachData: true })!.segments).toBeUndefined();
+    // A data count section: code may use memory.init on passive segments.
+    expect(importMemory(moduleWith(1, seg, [[12, [1]]]), 10, { detachData: true })!.segments).toBeUndefined();
+    // A segment past the initial pages: instantiation would fail, the rewrite must not make it succeed.
+    expect(importMemory(moduleWith(1, [active(65535, [1, 2])]), 10, { detachData: true })!.segments).toBeUndefined();
+    // An address that is not a constant (global.get).
+    const fromGlobal = [0x00, 0x23, 0x00, 0x0b, 1, 7];
+    expect(importMemory(moduleWith(1, [fromGlobal]), 10, { detachData: true })!.segments).toBeUndefined();
+    // In another memory.
+    const otherMemory = [0x02, 0x01, 0x41, 0x00, 0x0b, 1, 7];
+    expect(importMemory(moduleWith(1, [otherMemory]), 10, { detachData: true })!.segments).toBeUndefined();
+  });
+});

@@ -2,7 +2,8 @@
 // sandbox worker (python's path off the main thread). Bytes that differ from the expected ones are never compiled.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { runInprocess } from './inprocess-runner.js';
 import { rewriteRefusal } from './rewrite-error.js';
 import { fixture } from './test-support.js';
 import { WorkerPool } from './worker-pool.js';
+import { closeDetached } from './worker/detached-data.js';
+import type { CompileReply } from './worker/protocol.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const LIMITS = { wallMs: 60_000, memoryBytes: 64 * 1024 * 1024, stdoutBytes: 1 << 16, stderrBytes: 1 << 16 };
@@ -108,5 +111,75 @@ describe('WorkerPool.compile', () => {
     const r = await pool.compile(expected());
     expect(r.ok).toBe(true);
     expect(pool.readyCount).toBe(0);
+  });
+
+  describe('with the data segments left in the file (detachData)', () => {
+    /** Descriptors of this process open on `path`. */
+    const fdsOn = (path: string) =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path;
+        } catch {
+          return false;
+        }
+      }).length;
+    const echo = (r: Extract<CompileReply, { ok: true }>, text: string) =>
+      runInprocess(
+        {
+          module: { sha256: 'probe', load: () => Promise.reject(new Error('unused: given compiled')) },
+          mounts: { tmp: true },
+          argv: ['probe', 'echo', text],
+          limits: LIMITS,
+        },
+        {
+          pool,
+          module: r.module,
+          maxPages: 40,
+          ...(r.memory ? { memory: r.memory } : {}),
+          ...(r.data ? { data: r.data } : {}),
+          fetch: null,
+        },
+      );
+
+    it("runs as the whole module does, its memory filled from the file; the descriptor is the caller's", async () => {
+      pool = new WorkerPool(1, 10);
+      const r = await pool.compile({ ...expected(), detachData: true });
+      if (!r.ok) throw new Error(r.message);
+      expect(r.data?.segments.length).toBeGreaterThan(0);
+      expect(fdsOn(file)).toBe(1);
+      // Several runs on one worker: the memory reused (zeroed) is filled again each time, the instance made ahead too.
+      for (let i = 0; i < 3; i++) {
+        const out = await echo(r, `detached ${i}`);
+        expect(out.exitCode).toBe(0);
+        expect(Buffer.from(out.stdout).toString()).toContain(`detached ${i}`);
+      }
+      closeDetached(r.data);
+      closeDetached(r.data); // once only: the same number may name another file by now
+      expect(fdsOn(file)).toBe(0);
+      // Not asked: the module keeps its data, and the pool closes what it opened.
+      const whole = await pool.compile(expected());
+      expect(whole.ok && whole.data).toBeFalsy();
+      expect(fdsOn(file)).toBe(0);
+    });
+
+    it('never runs the module once the file changed after it was checked (a chmod changes its ctime)', async () => {
+      pool = new WorkerPool(1, 10);
+      const copy = join(dir, 'changing.wasm');
+      await writeFile(copy, probe);
+      const r = await pool.compile({ ...expected(), path: copy, detachData: true });
+      if (!r.ok) throw new Error(r.message);
+      expect((await echo(r, 'before')).exitCode).toBe(0);
+      await chmod(copy, 0o600);
+      await expect(echo(r, 'after')).rejects.toMatchObject({
+        code: ErrorCodes.BundleVerificationFailed,
+        data: { reason: 'file_mismatch' },
+      });
+      // The same bytes written back in place: still not the file that was hashed.
+      await writeFile(copy, probe);
+      await expect(echo(r, 'rewritten')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+      closeDetached(r.data);
+      // Its descriptor closed (and its number perhaps reused): refused, never read from another file.
+      await expect(echo(r, 'closed')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+    });
   });
 });
