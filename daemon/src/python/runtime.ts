@@ -1,6 +1,7 @@
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import {
   closeDetached,
+  detachedUnchanged,
   pagesFor,
   rewriteRefusal,
   runInprocess,
@@ -171,7 +172,11 @@ export class PythonSandbox {
           ...(p.data ? { data: p.data } : {}),
           fetch: createFetchBridge(null),
         },
-      );
+      ).catch((e: unknown) => {
+        // As in a real call: python.wasm changed after it was checked; the next call prepares again.
+        if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.retire(p);
+        throw e;
+      });
       if (r.hostFault) this.retire(p);
       return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
     } finally {
@@ -192,7 +197,7 @@ export class PythonSandbox {
       const p = await this.prepare(compileIn);
       if (!p.stdlib.acquire()) continue;
       // A third prepare that still finds a changed file runs on it: its reads fail closed and the result says so.
-      if (attempt >= 3 || p.stdlib.unchanged()) return p;
+      if (attempt >= 3 || (p.stdlib.unchanged() && (!p.data || detachedUnchanged(p.data)))) return p;
       p.stdlib.release();
       this.retire(p);
     }

@@ -36,7 +36,7 @@ export { runInprocess, type InprocessDeps } from './inprocess-runner.js';
 export { WorkerPool } from './worker-pool.js';
 export { rewriteRefusal } from './rewrite-error.js';
 export type { CompileReply, DetachedData, MemoryLimits } from './worker/protocol.js';
-export { closeDetached } from './worker/detached-data.js';
+export { closeDetached, detachedUnchanged } from './worker/detached-data.js';
 export { pagesFor } from './module-cache.js';
 // Open host files a read-only mount serves on demand, each read checked against the file as opened (python's stdlib).
 export {

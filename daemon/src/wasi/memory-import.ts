@@ -46,9 +46,12 @@ function detachableSegments(
   initial: number,
 ): Uint32Array | null {
   if (sections.some((s) => s.id === 8 || s.id === 12)) return null;
-  const data = sections.find((s) => s.id === 11);
-  if (!data) return null;
+  const datas = sections.filter((s) => s.id === 11);
+  if (datas.length !== 1) return null;
+  const data = datas[0];
   const [count, first] = readLeb(wasm, data.body);
+  // Each segment takes at least two bytes (its flags and its length).
+  if (count * 2 > data.end - first) return null;
   const out = new Uint32Array(new SharedArrayBuffer(count * 3 * 4));
   const limit = initial * 65536;
   let pos = first;

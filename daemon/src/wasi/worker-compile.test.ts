@@ -2,7 +2,7 @@
 // sandbox worker (python's path off the main thread). Bytes that differ from the expected ones are never compiled.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,8 @@ describe('WorkerPool.compile', () => {
         {
           pool,
           module: r.module,
+          // A key: the worker reused, it makes the next instance ahead (filled from the file when it is made).
+          moduleKey: 'probe:40',
           maxPages: 40,
           ...(r.memory ? { memory: r.memory } : {}),
           ...(r.data ? { data: r.data } : {}),
@@ -152,6 +154,8 @@ describe('WorkerPool.compile', () => {
         const out = await echo(r, `detached ${i}`);
         expect(out.exitCode).toBe(0);
         expect(Buffer.from(out.stdout).toString()).toContain(`detached ${i}`);
+        // From the second run on, the instance is the one made ahead, in the first run's memory (zeroed, filled).
+        expect(out.memoryReused ?? false).toBe(i > 0);
       }
       closeDetached(r.data);
       closeDetached(r.data); // once only: the same number may name another file by now
@@ -178,8 +182,16 @@ describe('WorkerPool.compile', () => {
       await writeFile(copy, probe);
       await expect(echo(r, 'rewritten')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
       closeDetached(r.data);
-      // Its descriptor closed (and its number perhaps reused): refused, never read from another file.
-      await expect(echo(r, 'closed')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+      // Its descriptor closed and its number reused by another file: refused, never read from that file.
+      // (Other files are opened until one gets that number: the lowest free one comes first.)
+      const others: number[] = [];
+      try {
+        while (others.length < 256 && others.at(-1) !== r.data!.fd) others.push(openSync(file, 'r'));
+        expect(others.at(-1)).toBe(r.data!.fd);
+        await expect(echo(r, 'closed')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
+      } finally {
+        for (const fd of others) closeSync(fd);
+      }
     });
   });
 });

@@ -95,10 +95,17 @@ export class WorkerPool {
         message: `cannot read the module: ${(e as Error).message}`,
       });
     }
-    this.fill();
-    let slot = this.ready.find((s) => !s.exited);
-    const oneOff = slot === undefined;
-    slot ??= this.spawn();
+    let slot: WorkerSlot | undefined;
+    let oneOff: boolean;
+    try {
+      this.fill();
+      slot = this.ready.find((s) => !s.exited);
+      oneOff = slot === undefined;
+      slot ??= this.spawn();
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
     const worker = slot.worker;
     const { port1, port2 } = new MessageChannel();
     const { path: _path, ...rest } = req;

@@ -63,7 +63,11 @@ export function closeHostFile(ref: HostFileRef): void {
   if (ref.fd < 0) return;
   const fd = ref.fd;
   ref.fd = -1;
-  closeSync(fd);
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing else to give back
+  }
 }
 
 /** Whether the descriptor still holds the file it was opened on, unchanged (a run checks before it starts). */

@@ -64,6 +64,16 @@ export function fillData(memory: ArrayBuffer, d: DetachedData): void {
   check(d);
 }
 
+/** Whether the descriptor still holds the file that was hashed, unchanged (a call checks before it starts). */
+export function detachedUnchanged(d: DetachedData): boolean {
+  try {
+    check(d);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const closed = new WeakSet<DetachedData>();
 
 /**

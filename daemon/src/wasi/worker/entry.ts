@@ -195,7 +195,15 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
       ahead.bind.wasi = host.imports;
       ahead.bind.netFetch = netFetch;
       memory = ahead.memory;
-      inst = await ahead.instance;
+      inst = await ahead.instance.catch(async (e: unknown) => {
+        // Made ahead from data since closed or changed (a prepare retired meanwhile): this job's own data decides.
+        if (!(e instanceof DetachedDataChanged) || !job.data) throw e;
+        if (memory) spare.keep(memory);
+        memory = job.memory ? spare.take(job.memory) : null;
+        if (memory)
+          imports[MEMORY_IMPORT.module] = { ...imports[MEMORY_IMPORT.module], [MEMORY_IMPORT.name]: memory.memory };
+        return instantiate(job.module, imports, memory, job.data);
+      });
     } else {
       if (job.memory) {
         memory = spare.take(job.memory);
@@ -213,7 +221,9 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
   }
   const memBytes = inst?.exports.memory ? inst.exports.memory.buffer.byteLength : 0;
   const changes: Change[] = [];
-  if (!error || error.reason === 'output_limit') {
+  // A read-only host file that failed its check served no bytes: what the guest made of it is not applied (a link to it
+  // in /workspace would be written empty).
+  if (!ctx.hostFault && (!error || error.reason === 'output_limit')) {
     for (const [index, v] of tree.views) changes.push(...collectChanges(index, v.node));
   }
   const t3 = performance.now();
