@@ -31,7 +31,8 @@ export interface HostFileFault {
   message: string;
 }
 
-const identityOf = (st: BigIntStats): FileIdentity => ({
+/** The identity of a file from its `fstat` (bigint: nanosecond times). */
+export const identityOf = (st: BigIntStats): FileIdentity => ({
   dev: st.dev,
   ino: st.ino,
   size: st.size,
@@ -39,7 +40,7 @@ const identityOf = (st: BigIntStats): FileIdentity => ({
   ctimeNs: st.ctimeNs,
 });
 
-const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
+export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
   a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
 /**

@@ -6,8 +6,8 @@ import { fstatSync, readSync } from 'node:fs';
 import { importMemory } from '../memory-import.js';
 import { limitMemoryPages, WasmRewriteError } from '../memory-limit.js';
 import { wasm } from '../host/wasm-api.js';
-import { fileIdentity } from './detached-data.js';
-import type { Compile, CompileReply, FileIdentity } from './protocol.js';
+import { identityOf, type FileIdentity } from '../host/host-file.js';
+import type { Compile, CompileReply } from './protocol.js';
 
 /**
  * The bytes of the file open at `fd`, at most `size` + 1 of them (one more shows a file that grew), read only when it
@@ -19,8 +19,8 @@ function readRegular(fd: number, size: number): { bytes: Buffer; file: FileIdent
   const buf = Buffer.allocUnsafe(size + 1);
   let read = 0;
   for (let n = -1; n !== 0 && read < buf.length; read += n) n = readSync(fd, buf, read, buf.length - read, read);
-  const file = fileIdentity(st);
-  const after = fileIdentity(fstatSync(fd, { bigint: true }));
+  const file = identityOf(st);
+  const after = identityOf(fstatSync(fd, { bigint: true }));
   if (after.mtimeNs !== file.mtimeNs || after.ctimeNs !== file.ctimeNs) throw new Error('changed while read');
   return { bytes: buf.subarray(0, read), file };
 }

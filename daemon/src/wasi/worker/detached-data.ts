@@ -1,8 +1,9 @@
 // A module's data segments read from its file into each new instance's memory (see DetachedData): V8 keeps a
 // compiled module's bytes as long as the module lives, and CPython's pre-initialized memory is 9.4 MB of its 14 MB
 // module, held for the daemon's life. Read on demand, those pages are the kernel's page cache, not the daemon's.
-import { closeSync, fstatSync, readSync, type BigIntStats } from 'node:fs';
-import type { DetachedData, FileIdentity } from './protocol.js';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { identityOf, sameIdentity, type FileIdentity } from '../host/host-file.js';
+import type { DetachedData } from './protocol.js';
 
 /** The file changed since it was hashed: its bytes are never written into an instance. */
 export class DetachedDataChanged extends Error {
@@ -12,22 +13,14 @@ export class DetachedDataChanged extends Error {
   }
 }
 
-/** What identifies an open file's contents (see FileIdentity). */
-export function fileIdentity(st: BigIntStats): FileIdentity {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
-}
-
-const same = (a: FileIdentity, b: FileIdentity) =>
-  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-
 function check(d: DetachedData): void {
   let now: FileIdentity;
   try {
-    now = fileIdentity(fstatSync(d.fd, { bigint: true }));
+    now = identityOf(fstatSync(d.fd, { bigint: true }));
   } catch (e) {
     throw new DetachedDataChanged(`the module file cannot be read any more: ${(e as Error).message}`);
   }
-  if (!same(now, d.file)) throw new DetachedDataChanged('the module file changed after it was checked');
+  if (!sameIdentity(now, d.file)) throw new DetachedDataChanged('the module file changed after it was checked');
 }
 
 /** Reads at most 1 MiB of the file at a time (a segment longer than that in one read). */

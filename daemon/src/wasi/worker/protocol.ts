@@ -1,5 +1,6 @@
 // Messages between the daemon's main thread and a sandbox worker (both sides import these types).
 import type { MessagePort } from 'node:worker_threads';
+import type { FileIdentity } from '../host/host-file.js';
 import type { HostFileFault, HostFileRef } from '../host/host-file.js';
 
 /** Where a module rewritten by ../memory-import.ts imports its memory from (the worker provides it). */
@@ -9,15 +10,6 @@ export const MEMORY_IMPORT = { module: 'shadowbox', name: 'memory' } as const;
 export interface MemoryLimits {
   initial: number;
   maximum?: number;
-}
-
-/** What identifies an open file's contents: a change of its bytes or mode changes ctime, which no user can set back. */
-export interface FileIdentity {
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
 }
 
 /**
