@@ -268,7 +268,8 @@ export class PythonSandbox {
             throw err;
           },
         );
-        // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file now.
+        // The early read refused (the file was being replaced then: a reinstall of the same entry): the checked file
+        // now.
         const compiled =
           usedEarly && !first.ok
             ? await compile(b.module).catch((err: unknown) => {

@@ -74,8 +74,8 @@ const WASI_NAMES = Object.keys(
 
 /**
  * Instantiates `module` ahead of its job: instantiation copies the module's data segments (CPython's
- * pre-initialized memory is 9.4 MB, read from its file when detached), which then costs nothing on the job's path. The instance has
- * never run; its imports reach the job's host once the job binds it.
+ * pre-initialized memory is 9.4 MB, read from its file when detached), which then costs nothing on the job's
+ * path. The instance has never run; its imports reach the job's host once the job binds it.
  */
 function prepare(module: object, key: string, limits: MemoryLimits | undefined, data: DetachedData | undefined): void {
   const bind: Prepared['bind'] = { wasi: null, netFetch: null };
