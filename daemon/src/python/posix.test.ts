@@ -54,6 +54,21 @@ describe.skipIf(!bundleDir)('python: POSIX behaviour in the sandbox', () => {
     expect(r.stdout).toBe('2\nFileExistsError\nFileExistsError\nIsADirectoryError\nFalse\n');
   });
 
+  it('refuses a hard link to a read-only stdlib file (EXDEV, as across mounts): nothing lands in the workspace', async () => {
+    const view = new MemoryLayerView(ws);
+    const r = await py.run(
+      lines(
+        'import errno, os',
+        'try:\n    os.link("/usr/local/lib/python311.zip", "z")\nexcept OSError as e:\n    print(e.errno == errno.EXDEV)',
+        'print(os.path.exists("z"))',
+      ),
+      { view },
+    );
+    expect(r.stdout).toBe('True\nFalse\n');
+    expect(r.changed).toEqual([]);
+    expect(view.layer.size).toBe(0);
+  });
+
   it('answers absolute paths outside every mount with ENOENT and lists /', async () => {
     const r = await run(
       lines(

@@ -82,6 +82,10 @@ export function pathCalls(core: HostCore): Record<string, Fn> {
       if (dst.slash) return E.NOENT;
       const w = writable(dst.dir, dst.name);
       if (w !== E.SUCCESS) return w;
+      // A file of a read-only mount is on another file system than anywhere it could be linked, as across real
+      // mounts: EXDEV. Otherwise one link to a 7 MB stdlib file per name in /workspace would each become a full write
+      // to the workspace that the guest's file budget never paid for.
+      if (src.node.readOnly) return E.XDEV;
       if (src.node.kind === 'file') {
         const err = src.node.ensureLoaded();
         if (err !== E.SUCCESS) return err;
