@@ -8,7 +8,9 @@ import {
   WorkerPool,
   type CompileReply,
   type DetachedData,
+  type InprocessDeps,
   type MemoryLimits,
+  type WasiRunRequest,
   type WasiRunResult,
 } from '../wasi/index.js';
 import { createFetchBridge, type FetchBridge } from '../net/index.js';
@@ -154,7 +156,8 @@ export class PythonSandbox {
     const abort = new AbortController();
     this.priming = abort;
     try {
-      const r = await runInprocess(
+      const r = await this.runOn(
+        p,
         {
           module: { sha256: p.key, load: () => Promise.reject(new Error('unused')) },
           mounts: { readOnly: [{ at: '/usr/local', files: p.stdlib.files }], tmp: true },
@@ -172,12 +175,7 @@ export class PythonSandbox {
           ...(p.data ? { data: p.data } : {}),
           fetch: createFetchBridge(null),
         },
-      ).catch((e: unknown) => {
-        // As in a real call: python.wasm changed after it was checked; the next call prepares again.
-        if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.retire(p);
-        throw e;
-      });
-      if (r.hostFault) this.retire(p);
+      );
       return r.outcome === 'cancelled' ? 'taken_over' : 'primed';
     } finally {
       this.priming = null;
@@ -344,7 +342,8 @@ export class PythonSandbox {
     }
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.maxTimeoutMs);
     const env = { ...(input.env ?? {}), PWD: '/workspace', HOME: '/tmp', PYTHONHOME: '/usr/local', LANG: 'C.UTF-8' };
-    const r = await runInprocess(
+    const r = await this.runOn(
+      prepared,
       {
         module: { sha256: prepared.key, load: () => Promise.reject(new Error('unused')) },
         mounts: {
@@ -379,15 +378,22 @@ export class PythonSandbox {
         // The module always imports shadowbox.net_fetch; without a handler every request is refused.
         fetch: this.fetchBridge(ctx),
       },
-    ).catch((e: unknown) => {
-      // python.wasm changed after it was checked (its data segments are read from it into each instance): nothing
-      // ran, and this prepared state is never used again; the next call checks the bundle anew.
-      if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.retire(prepared);
+    );
+    return toResult(r, t0);
+  }
+
+  /**
+   * One run on `p`, which is retired (the next call prepares again and checks the bundle again) when python.wasm
+   * changed after it was checked (its data segments are read from it into each instance: nothing ran) or a stdlib
+   * file changed during the run (its reads failed, the result says so).
+   */
+  private async runOn(p: Prepared, req: WasiRunRequest, deps: InprocessDeps): Promise<WasiRunResult> {
+    const r = await runInprocess(req, deps).catch((e: unknown) => {
+      if (isShadowboxError(e, ErrorCodes.BundleVerificationFailed)) this.retire(p);
       throw e;
     });
-    // A stdlib file changed during the run: the next call prepares again (and checks the bundle again).
-    if (r.hostFault) this.retire(prepared);
-    return toResult(r, t0);
+    if (r.hostFault) this.retire(p);
+    return r;
   }
 
   /** The run's `shadowbox.net_fetch`: the netFetch handler (policy-checked), or refused when there is none. */
