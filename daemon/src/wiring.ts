@@ -12,12 +12,12 @@ import {
   findWasmtime,
   type RunBundleDeps,
 } from './wasi/index.js';
-import { type ClaimedEntry, createBundleService, describeProgress } from './bundles/index.js';
+import { type ClaimedEntry, createBundleService, describeProgress, type LocatedBundle } from './bundles/index.js';
 import { createPolicy } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
 import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
 import { VERSION } from './version.js';
-import { createPython, type PythonBundleFiles } from './python/index.js';
+import { createPython, type PythonBundleFiles, type PythonModuleClaim } from './python/index.js';
 import { createShell } from './shell/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService } from './shadow/index.js';
@@ -136,9 +136,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   };
 
   // A bundle's files folder and default entry, as python takes them (from a checked `locate` or an unchecked claim).
-  const pythonFiles = (b: ClaimedEntry): PythonBundleFiles => ({
+  const pythonModule = (b: ClaimedEntry): PythonModuleClaim => ({
     filesDir: b.filesDir,
     module: { path: b.entry.path, sha256: b.entry.sha256, size: b.entry.size },
+  });
+  // A checked one also gives the stdlib: the manifest's lib/ files, each as the check found it.
+  const pythonFiles = (b: LocatedBundle): PythonBundleFiles => ({
+    ...pythonModule(b),
+    lib: new Map([...b.checked].filter(([path]) => path.startsWith('lib/'))),
   });
   const python = createPython({
     logger,
@@ -150,7 +155,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     // Unchecked: the compile starts from it, its module is used only if loadBundle's checked answer agrees.
     claimBundle: async () => {
       const c = await bundles.claimedEntry('python');
-      return c && pythonFiles(c);
+      return c && pythonModule(c);
     },
     netFetch: guestFetch('python'),
   });

@@ -10,7 +10,14 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Files at daemon/src/ any capability may import: they import no capability themselves. */
-const SHARED = new Set(['errors.ts', 'canonical.ts', 'version.ts', 'glob-base.ts', 'git-pointer.ts']);
+const SHARED = new Set([
+  'errors.ts',
+  'canonical.ts',
+  'version.ts',
+  'glob-base.ts',
+  'git-pointer.ts',
+  'file-identity.ts',
+]);
 
 function sources(glob: string): string[] {
   return execFileSync('git', ['ls-files', glob], { cwd: root, encoding: 'utf8' })

@@ -1,5 +1,6 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { identityOf, type FileIdentity } from '../file-identity.js';
 import { inLanes } from '../state/index.js';
 import { canonicalBytes, sha256Hex } from './crypto.js';
 import { parseManifest, type Manifest, type ManifestFile, type ManifestTool } from './manifest.js';
@@ -74,7 +75,8 @@ export async function loadManifest(
 /**
  * Every file of a checked manifest matches its size and hash (re-hashed only when its stat changed); entry bytes
  * are hashed as they are read, or, with `readEntries` false, only found a regular file of their size: whoever
- * reads them then checks their hash (see locateBundle).
+ * reads them then checks their hash (see locateBundle). Returns each file's identity as checked (the stat its
+ * hash stands for; an unread entry's lstat), so that a later open can refuse a file that is not that one.
  */
 async function checkFiles(
   store: BundleStore,
@@ -82,11 +84,12 @@ async function checkFiles(
   manifest: Manifest,
   filesDir: string,
   readEntries: boolean,
-): Promise<void> {
+): Promise<Map<string, FileIdentity>> {
   const entryPaths = new Set(manifest.entries.map((e) => e.path));
+  const checked = new Map<string, FileIdentity>();
   const checkFile = async (f: ManifestFile): Promise<void> => {
     const p = join(filesDir, f.path);
-    const st = await lstat(p).catch(() => null);
+    const st = await lstat(p, { bigint: true }).catch(() => null);
     if (!st?.isFile())
       throw refuse(
         st?.isSymbolicLink() ? 'invalid_path' : 'file_mismatch',
@@ -94,12 +97,16 @@ async function checkFiles(
         { path: f.path },
       );
     const entry = entryPaths.has(f.path);
-    const h = entry && !readEntries ? { size: st.size, sha256: f.sha256 } : await store.hashFile(p, entry);
+    const h =
+      entry && !readEntries
+        ? { size: Number(st.size), sha256: f.sha256, identity: identityOf(st) }
+        : await store.hashFile(p, entry);
     if (h.size !== f.size || h.sha256 !== f.sha256)
       throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, {
         path: f.path,
         manifestSha256,
       });
+    checked.set(f.path, h.identity);
   };
   // Files checked a few at a time (the entry's read and hash overlaps the others' stats; one by one they were
   // ~14 turns of a main thread that is busy right after start), the first failure in manifest order reported.
@@ -113,6 +120,7 @@ async function checkFiles(
   });
   const failed = failures.find((e) => e !== undefined);
   if (failed !== undefined) throw failed;
+  return checked;
 }
 
 /** A bundle's default entry, not read: its file and the hash and size its signed manifest gives it. */
@@ -131,6 +139,12 @@ export interface LocatedBundle {
   filesDir: string;
   manifest: Manifest;
   entry: LocatedEntry;
+  /**
+   * Each file the signed manifest lists (its path under `filesDir`) with its identity when it was checked. A
+   * reader that opens one by path compares its `fstat` with this (sameIdentity), so it never serves a file
+   * replaced or changed after the check; a file the manifest does not list is not here.
+   */
+  checked: ReadonlyMap<string, FileIdentity>;
 }
 
 /** A bundle's default entry as its stored manifest names it, nothing checked (BundleService.claimedEntry). */
@@ -165,7 +179,7 @@ export async function locateBundle(
 ): Promise<LocatedBundle> {
   const filesDir = join(store.entryDir(manifestSha256), 'files');
   const manifest = await loadManifest(store, manifestSha256, authority, expected);
-  await checkFiles(store, manifestSha256, manifest, filesDir, false);
+  const checked = await checkFiles(store, manifestSha256, manifest, filesDir, false);
   const e = manifest.entries[0];
   const f = manifest.files.find((x) => x.path === e.path);
   if (!f)
@@ -177,6 +191,7 @@ export async function locateBundle(
     filesDir,
     manifest,
     entry: { name: e.name, path: join(filesDir, e.path), sha256: f.sha256, size: f.size },
+    checked,
   };
 }
 

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { identityOf, type FileIdentity } from '../file-identity.js';
 import { sha256Hex } from './crypto.js';
 import { HashCache, sameStat } from './hash-cache.js';
 import type { Manifest } from './manifest.js';
@@ -46,9 +47,13 @@ export interface BundleStore {
   /**
    * SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. With
    * `keepBytes` the verified bytes are kept in memory (weakly) and returned while the file is unchanged
-   * (entry modules: the runner gets bytes that were hashed, without re-reading them).
+   * (entry modules: the runner gets bytes that were hashed, without re-reading them). `identity` is the
+   * file's stat the hash stands for (taken before its read): whoever opens the file later compares its `fstat`.
    */
-  hashFile(path: string, keepBytes?: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }>;
+  hashFile(
+    path: string,
+    keepBytes?: boolean,
+  ): Promise<{ sha256: string; size: number; bytes?: Buffer; identity: FileIdentity }>;
 }
 
 interface StatKey {
@@ -131,7 +136,8 @@ export function openStore(stateDir: string): BundleStore {
       const hit = statCache.get(path);
       if (hit && sameStat(hit, st)) {
         const kept = hit.bytes?.deref();
-        if (!keepBytes || kept) return { sha256: hit.sha256, size: hit.size, ...(kept ? { bytes: kept } : {}) };
+        if (!keepBytes || kept)
+          return { sha256: hit.sha256, size: hit.size, identity: identityOf(st), ...(kept ? { bytes: kept } : {}) };
       }
       // A file an earlier daemon hashed and unchanged since (hash-cache.json). Not for entries: bytes that will
       // run are hashed as they are read in each process, so the code executed is always the signed code.
@@ -139,7 +145,7 @@ export function openStore(stateDir: string): BundleStore {
         const before = await keptHashes.get(path);
         if (before && sameStat(before, st)) {
           statCache.set(path, { ...before });
-          return { sha256: before.sha256, size: before.size };
+          return { sha256: before.sha256, size: before.size, identity: identityOf(st) };
         }
       }
       const bytes = await readWhole(path);
@@ -148,7 +154,7 @@ export function openStore(stateDir: string): BundleStore {
       const key = { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 };
       statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
       if (!keepBytes && bytes.length === Number(st.size)) void keptHashes.set(path, { ...key, dev: Number(st.dev) });
-      return { sha256, size: bytes.length, bytes };
+      return { sha256, size: bytes.length, bytes, identity: identityOf(st) };
     },
   };
 }

@@ -1,13 +1,13 @@
 // The signed python bundle from the local build output installs into a brand-new state dir,
 // verifies, and runs through createPython (the way the daemon wires it).
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBundleService, REPO_ROOT } from '../bundles/index.js';
+import { createBundleService, REPO_ROOT, type LocatedBundle } from '../bundles/index.js';
 import { ErrorCodes } from '../errors.js';
-import { createPython } from './index.js';
+import { createPython, type PythonBundleFiles } from './index.js';
 import { MemoryLayerView } from './test-support.js';
 
 const out = join(REPO_ROOT, 'bundles', 'out');
@@ -16,6 +16,13 @@ if (!built && process.env.SHADOWBOX_REQUIRE_BUNDLES)
   throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but bundles/out/python is missing');
 if (!built)
   console.warn('python bundle test skipped: bundles/out/python missing (run `node bundles/scripts/build.mjs python`)');
+
+// As wiring.ts gives python a located bundle: the stdlib is the manifest's lib/ files, each as the check found it.
+const pythonFilesOf = (b: LocatedBundle): PythonBundleFiles => ({
+  filesDir: b.filesDir,
+  module: b.entry,
+  lib: new Map([...b.checked].filter(([path]) => path.startsWith('lib/'))),
+});
 
 describe.skipIf(!built)('python bundle', () => {
   let tmp = '';
@@ -32,8 +39,18 @@ describe.skipIf(!built)('python bundle', () => {
     // As the daemon wires it: the bundle checked without reading python.wasm, which the worker reads and hashes.
     const located = await svc.locate('python');
     expect(located.entry).toMatchObject({ path: b.entry.path, sha256: b.entry.sha256, size: b.entry.bytes.length });
+    // Each file the signed manifest lists, with the identity it was checked with (what python compares at its open).
+    expect([...located.checked.keys()].sort()).toEqual(b.files.map((f) => f.path).sort());
+    const zipStat = await stat(join(located.filesDir, 'lib', 'python311.zip'), { bigint: true });
+    expect(located.checked.get('lib/python311.zip')).toEqual({
+      dev: zipStat.dev,
+      ino: zipStat.ino,
+      size: zipStat.size,
+      mtimeNs: zipStat.mtimeNs,
+      ctimeNs: zipStat.ctimeNs,
+    });
     const py = createPython({
-      loadBundle: async () => ({ filesDir: located.filesDir, module: located.entry }),
+      loadBundle: async () => pythonFilesOf(located),
     });
     try {
       const r = await py.run(
@@ -63,7 +80,7 @@ describe.skipIf(!built)('python bundle', () => {
     await symlink(located.entry.path, link);
     for (const path of [copy, link]) {
       const py = createPython({
-        loadBundle: async () => ({ filesDir: located.filesDir, module: { ...located.entry, path } }),
+        loadBundle: async () => ({ ...pythonFilesOf(located), module: { ...located.entry, path } }),
       });
       try {
         await expect(py.run({ code: 'print(1)' }, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
@@ -73,6 +90,67 @@ describe.skipIf(!built)('python bundle', () => {
       } finally {
         await py.close();
       }
+    }
+  }, 60_000);
+  // The store's lib/ as the guest's /usr/local/lib: only the files the signed manifest lists, each the very file
+  // the check hashed. Both were holes: the folder was listed, and its files opened by path after the check.
+  it('serves no file the signed manifest does not list (a sitecustomize.py dropped into the store)', async () => {
+    const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
+    const located = await svc.locate('python');
+    const dir = join(located.filesDir, 'lib', 'python3.11');
+    await chmod(dir, 0o755);
+    const planted = join(dir, 'sitecustomize.py');
+    await writeFile(planted, 'print("unsigned code ran")\n');
+    const py = createPython({ loadBundle: async () => pythonFilesOf(await svc.locate('python')) });
+    try {
+      const r = await py.run(
+        { code: 'import os\nprint(sorted(os.listdir("/usr/local/lib/python3.11")))' },
+        { view: new MemoryLayerView(tmp) },
+      );
+      expect(r.stdout).not.toContain('unsigned code ran');
+      expect(r.stdout).toBe("['lib-dynload', 'os.py', 'pip-22.3.1-py3-none-any.whl']\n");
+    } finally {
+      await py.close();
+      await rm(planted, { force: true });
+    }
+  }, 60_000);
+
+  it('refuses a stdlib file replaced between the check and its open (file_mismatch), and runs once it is back', async () => {
+    const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
+    const osPy = join((await svc.locate('python')).filesDir, 'lib', 'python3.11', 'os.py');
+    const original = await readFile(osPy);
+    const keep = join(tmp, 'os.py.orig');
+    await copyFile(osPy, keep);
+    let swap = true;
+    const py = createPython({
+      loadBundle: async () => {
+        const b = pythonFilesOf(await svc.locate('python'));
+        // Right after the check, before python opens the stdlib: other bytes renamed over the checked file.
+        if (swap) {
+          swap = false;
+          const evil = join(tmp, 'os.py.evil');
+          await writeFile(evil, Buffer.concat([Buffer.from('# tampered\n'), original]));
+          await rename(evil, osPy);
+        }
+        return b;
+      },
+    });
+    const read = { code: 'print(open("/usr/local/lib/python3.11/os.py").readline(), end="")' };
+    try {
+      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+        code: ErrorCodes.BundleVerificationFailed,
+        data: { reason: 'file_mismatch', path: 'lib/python3.11/os.py' },
+      });
+      // Checked again on the next call: the store's bytes are not the signed ones any more.
+      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+        code: ErrorCodes.BundleVerificationFailed,
+        data: { reason: 'file_mismatch' },
+      });
+      await rename(keep, osPy);
+      const r = await py.run(read, { view: new MemoryLayerView(tmp) });
+      expect(r.stdout).toBe(original.toString('utf8').split('\n')[0] + '\n');
+    } finally {
+      await py.close();
     }
   }, 60_000);
 });

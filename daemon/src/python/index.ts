@@ -3,9 +3,23 @@ import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import { createPythonTool, type PythonToolInput } from './python-tool.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox, type PythonLimits, type WarmOutcome } from './runtime.js';
-import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
+import type {
+  PythonBundleFiles,
+  PythonModuleClaim,
+  PythonNetFetch,
+  PythonRunContext,
+  PythonRunInput,
+  PythonRunResult,
+} from './types.js';
 
-export type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
+export type {
+  PythonBundleFiles,
+  PythonModuleClaim,
+  PythonNetFetch,
+  PythonRunContext,
+  PythonRunInput,
+  PythonRunResult,
+} from './types.js';
 export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
 export { PythonToolInput, describeRun } from './python-tool.js';
 
@@ -32,7 +46,7 @@ export interface PythonDeps {
    * What the installed bundle claims its module is (its manifest read without any check; null when there is none):
    * compiling starts from it while loadBundle checks, and its result is used only if the checked bundle agrees.
    */
-  claimBundle?: () => Promise<PythonBundleFiles | null>;
+  claimBundle?: () => Promise<PythonModuleClaim | null>;
   netFetch?: PythonNetFetch;
   limits?: Partial<PythonLimits>;
   logger?: Logger;

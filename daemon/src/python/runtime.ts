@@ -15,7 +15,14 @@ import {
 } from '../wasi/index.js';
 import { createFetchBridge, type FetchBridge } from '../net/index.js';
 import { openStdlib, type OpenStdlib } from './stdlib.js';
-import type { PythonBundleFiles, PythonNetFetch, PythonRunContext, PythonRunInput, PythonRunResult } from './types.js';
+import type {
+  PythonBundleFiles,
+  PythonModuleClaim,
+  PythonNetFetch,
+  PythonRunContext,
+  PythonRunInput,
+  PythonRunResult,
+} from './types.js';
 
 /** Limits for one run; the tool input may lower the timeout, never raise it past maxTimeoutMs. */
 export interface PythonLimits {
@@ -48,14 +55,14 @@ export interface PythonSandboxOptions {
    * starts from it while `loadBundle` checks the bundle, and its result is used only when the checked bundle names
    * the same file, hash and size.
    */
-  claimBundle?: () => Promise<PythonBundleFiles | null>;
+  claimBundle?: () => Promise<PythonModuleClaim | null>;
 }
 
 /** How long prepare() waits, once the bundle is checked, for a claim that is not in yet (PythonSandboxOptions.claimBundle). */
 const CLAIM_WAIT_MS = 1000;
 
 /** Whether two bundles name the same module file, with the same hash and size. */
-const sameModule = (a: PythonBundleFiles, b: PythonBundleFiles) =>
+const sameModule = (a: PythonModuleClaim, b: PythonModuleClaim) =>
   a.module.path === b.module.path && a.module.sha256 === b.module.sha256 && a.module.size === b.module.size;
 
 /** Runs a worker may serve before it is replaced (each run is still a new instance with new file systems). */
@@ -93,7 +100,7 @@ export class PythonSandbox {
 
   private readonly primeArgv: string[];
   private compileCount = 0;
-  private readonly claimBundle: (() => Promise<PythonBundleFiles | null>) | undefined;
+  private readonly claimBundle: (() => Promise<PythonModuleClaim | null>) | undefined;
 
   constructor(
     private readonly loadBundle: () => Promise<PythonBundleFiles>,
@@ -258,7 +265,8 @@ export class PythonSandbox {
           new Promise<null>((r) => (giveUp = setTimeout(() => r(null), CLAIM_WAIT_MS).unref())),
         ]).finally(() => clearTimeout(giveUp));
         const usedEarly = e !== null && sameModule(e.claim, b);
-        const opened = openStdlib(b.filesDir);
+        // Opened beside the compile; a file that is not the one checked fails the prepare (file_mismatch).
+        const opened = Promise.resolve().then(() => openStdlib(b.filesDir, b.lib));
         const [first, stdlib] = await Promise.all([usedEarly ? e.compiled : compile(b.module), opened]).catch(
           async (err: unknown) => {
             // A compile that failed leaves no descriptor open.

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox } from './runtime.js';
-import { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } from './test-support.js';
+import { findBuiltPythonBundle, libIdentities, loadBundleDir, MemoryLayerView } from './test-support.js';
 
 const bundleDir = findBuiltPythonBundle();
 const ZIP = 'lib/python311.zip';
@@ -53,12 +53,13 @@ describe.skipIf(!bundleDir || process.platform !== 'linux')('python stdlib read 
     zipSha = sha(join(files, ZIP));
     const signed = loadBundleDir(files); // python.wasm's hash as the manifest signs it: what the worker checks
     loads = 0;
-    // As the daemon's bundles.locate: each load checks the payload (here: the zip's hash) before the stdlib is opened.
+    // As the daemon's bundles.locate: each load checks the payload (here: the zip's hash) before the stdlib is opened,
+    // and gives the identities of the files it checked.
     const load = async () => {
       loads++;
       if (sha(join(files, ZIP)) !== zipSha)
         throw new ShadowboxError(ErrorCodes.BundleVerificationFailed, 'file_mismatch', `${ZIP} was changed on disk`);
-      return signed;
+      return { ...(await signed), lib: await libIdentities(files) };
     };
     sb = new PythonSandbox(load, { ...DEFAULT_PYTHON_LIMITS, memoryMb: 256 }, undefined);
   });

@@ -1,19 +1,10 @@
 // Python's stdlib as the guest's /usr/local: the bundle's lib/ files, opened once per prepare and read on demand by
 // the runs (zipimport reads the zip's directory and the members it imports; the 2 MB pip wheel only ensurepip
 // reads), instead of 9 MB of SharedArrayBuffers held for the daemon's lifetime.
-import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { sameIdentity, type FileIdentity } from '../file-identity.js';
 import { closeHostFile, hostFileUnchanged, openHostFile, type HostFileRef } from '../wasi/index.js';
-
-async function listFiles(dir: string, base = dir): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
-    else if (e.isFile()) out.push(relative(base, p).split('\\').join('/'));
-  }
-  return out;
-}
 
 /**
  * The open stdlib files, shared by every run of one prepare. A run holds them (acquire/release) so that retiring
@@ -71,12 +62,29 @@ export class OpenStdlib {
   }
 }
 
-/** Opens every file under `filesDir`/lib (checked by the bundle's loader just before); all or none stay open. */
-export async function openStdlib(filesDir: string): Promise<OpenStdlib> {
+/**
+ * Opens exactly the files `lib` names (the signed manifest's files under `filesDir`/lib, never a listing of the
+ * folder: a file dropped into the store is not served), each refused unless its descriptor is the very file the
+ * bundle's check hashed (same device, inode, size, mtime and ctime): one replaced or changed between the check and
+ * this open fails the prepare with BundleVerificationFailed/file_mismatch, and the next call checks the bundle
+ * again. All or none stay open.
+ */
+export function openStdlib(filesDir: string, lib: ReadonlyMap<string, FileIdentity>): OpenStdlib {
   const files = new Map<string, HostFileRef>();
   try {
-    for (const rel of (await listFiles(filesDir)).filter((p) => p.startsWith('lib/')))
-      files.set(rel, openHostFile(join(filesDir, rel), rel));
+    for (const [rel, checked] of lib) {
+      // The manifest's paths are checked relative paths (bundles/manifest.ts); lib/ is the mount's root.
+      if (!rel.startsWith('lib/')) continue;
+      const ref = openHostFile(join(filesDir, rel), rel);
+      files.set(rel, ref);
+      if (!sameIdentity(ref.identity, checked))
+        throw new ShadowboxError(
+          ErrorCodes.BundleVerificationFailed,
+          'file_mismatch',
+          `python bundle: ${rel} is not the file that was checked (replaced or changed on disk since)`,
+          { path: rel },
+        );
+    }
   } catch (e) {
     for (const f of files.values()) closeHostFile(f);
     throw e;

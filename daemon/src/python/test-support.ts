@@ -2,10 +2,11 @@
 // real folder (reads fall through, writes stay in memory) standing in for the shadow layer.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
+import { identityOf, type FileIdentity } from '../file-identity.js';
 import type { DirEntry, EntryStat, WorkspaceView } from '../shadow/view.js';
 import type { PythonBundleFiles } from './types.js';
 
@@ -26,11 +27,29 @@ export function findBuiltPythonBundle(): string | null {
   return dirs[0] ?? null;
 }
 
-/** Loads a bundle files folder for createPython({ loadBundle }). */
+/**
+ * Loads a bundle files folder for createPython({ loadBundle }): python.wasm hashed, and every file under lib/ with
+ * its identity now (a built folder has no signed manifest to list them; the store's is checked by bundles.locate).
+ */
 export async function loadBundleDir(filesDir: string): Promise<PythonBundleFiles> {
   const path = join(filesDir, 'python.wasm');
   const bytes = await readFile(path);
-  return { filesDir, module: { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length } };
+  return {
+    filesDir,
+    module: { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length },
+    lib: await libIdentities(filesDir),
+  };
+}
+
+/** Every file under `filesDir`/lib with its identity now, as a check of the bundle would give them. */
+export async function libIdentities(filesDir: string): Promise<Map<string, FileIdentity>> {
+  const lib = new Map<string, FileIdentity>();
+  for (const e of await readdir(join(filesDir, 'lib'), { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const abs = join(e.parentPath ?? e.path, e.name);
+    lib.set(relative(filesDir, abs), identityOf(await stat(abs, { bigint: true })));
+  }
+  return lib;
 }
 
 /** A WorkspaceView over `root` whose writes land in `layer` (path -> bytes, null = deleted). */

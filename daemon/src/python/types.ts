@@ -1,3 +1,4 @@
+import type { FileIdentity } from '../file-identity.js';
 import type { GuestFetch } from '../net/index.js';
 import type { WorkspaceView } from '../shadow/index.js';
 
@@ -52,7 +53,16 @@ export interface PythonBundleFiles {
    * reads it, refuses bytes that differ, and compiles what it hashed (wasi/worker/compile.ts).
    */
   module: { path: string; sha256: string; size: number };
+  /**
+   * The guest's /usr/local/lib: each file under `lib/` the signed manifest lists (path relative to `filesDir`) and
+   * its identity when the bundle was checked (LocatedBundle.checked). Only these are opened, and one whose
+   * descriptor is another file (replaced or changed since the check) is refused (python/stdlib.ts).
+   */
+  lib: ReadonlyMap<string, FileIdentity>;
 }
+
+/** What the installed bundle claims its module is (PythonDeps.claimBundle): nothing else of it is used. */
+export type PythonModuleClaim = Pick<PythonBundleFiles, 'filesDir' | 'module'>;
 
 /** Per-call context: the session's shadow view (the guest's /workspace). */
 export interface PythonRunContext {

@@ -2,17 +2,11 @@
 // reads a few hundred KB) is no longer held in memory for the daemon's lifetime. The descriptor is opened once on
 // the main thread and its number posted to workers (they share the process's descriptor table); every read is
 // checked against the file's identity at open, so a file changed after its bundle was checked is never served.
-import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { identityOf, sameIdentity, type FileIdentity } from '../../file-identity.js';
 import { E } from './defs.js';
 
-/** What identifies a file's content: a write changes mtime and ctime, and ctime cannot be set back. */
-export interface FileIdentity {
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-}
+export { identityOf, sameIdentity, type FileIdentity };
 
 /** An open host file as a mount carries it (a plain object: posted to a worker by structured clone). */
 export interface HostFileRef {
@@ -30,18 +24,6 @@ export interface HostFileFault {
   reason: 'file_mismatch';
   message: string;
 }
-
-/** The identity of a file from its `fstat` (bigint: nanosecond times). */
-export const identityOf = (st: BigIntStats): FileIdentity => ({
-  dev: st.dev,
-  ino: st.ino,
-  size: st.size,
-  mtimeNs: st.mtimeNs,
-  ctimeNs: st.ctimeNs,
-});
-
-export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
-  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
 /**
  * Opens `path` for on-demand reads: without following a symlink, without blocking (a FIFO swapped in would hang
