@@ -153,4 +153,37 @@ describe.skipIf(!built)('python bundle', () => {
       await py.close();
     }
   }, 60_000);
+
+  it('refuses a symlink swapped in for a stdlib file after the check (typed file_mismatch, nothing opened through it)', async () => {
+    const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
+    const osPy = join((await svc.locate('python')).filesDir, 'lib', 'python3.11', 'os.py');
+    const moved = join(tmp, 'os.py.moved');
+    const original = await readFile(osPy);
+    let swap = true;
+    const py = createPython({
+      loadBundle: async () => {
+        const b = pythonFilesOf(await svc.locate('python'));
+        if (swap) {
+          swap = false;
+          // The checked bytes themselves, behind a link: the open does not follow it.
+          await rename(osPy, moved);
+          await symlink(moved, osPy);
+        }
+        return b;
+      },
+    });
+    const read = { code: 'print(open("/usr/local/lib/python3.11/os.py").readline(), end="")' };
+    try {
+      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+        code: ErrorCodes.BundleVerificationFailed,
+        data: { reason: 'file_mismatch', path: 'lib/python3.11/os.py' },
+      });
+      await rm(osPy);
+      await rename(moved, osPy);
+      const r = await py.run(read, { view: new MemoryLayerView(tmp) });
+      expect(r.stdout).toBe(original.toString('utf8').split('\n')[0] + '\n');
+    } finally {
+      await py.close();
+    }
+  }, 60_000);
 });

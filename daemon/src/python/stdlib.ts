@@ -62,6 +62,14 @@ export class OpenStdlib {
   }
 }
 
+const mismatch = (rel: string, why: string) =>
+  new ShadowboxError(
+    ErrorCodes.BundleVerificationFailed,
+    'file_mismatch',
+    `python bundle: ${rel} is not the file that was checked (${why})`,
+    { path: rel },
+  );
+
 /**
  * Opens exactly the files `lib` names (the signed manifest's files under `filesDir`/lib, never a listing of the
  * folder: a file dropped into the store is not served), each refused unless its descriptor is the very file the
@@ -75,15 +83,15 @@ export function openStdlib(filesDir: string, lib: ReadonlyMap<string, FileIdenti
     for (const [rel, checked] of lib) {
       // The manifest's paths are checked relative paths (bundles/manifest.ts); lib/ is the mount's root.
       if (!rel.startsWith('lib/')) continue;
-      const ref = openHostFile(join(filesDir, rel), rel);
+      let ref: HostFileRef;
+      try {
+        ref = openHostFile(join(filesDir, rel), rel);
+      } catch (e) {
+        // Gone, a symlink (O_NOFOLLOW), a FIFO or folder swapped in since the check: not the checked file either.
+        throw mismatch(rel, (e as Error).message);
+      }
       files.set(rel, ref);
-      if (!sameIdentity(ref.identity, checked))
-        throw new ShadowboxError(
-          ErrorCodes.BundleVerificationFailed,
-          'file_mismatch',
-          `python bundle: ${rel} is not the file that was checked (replaced or changed on disk since)`,
-          { path: rel },
-        );
+      if (!sameIdentity(ref.identity, checked)) throw mismatch(rel, 'replaced or changed on disk since');
     }
   } catch (e) {
     for (const f of files.values()) closeHostFile(f);
