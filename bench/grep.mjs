@@ -22,7 +22,7 @@ import { createSpawner } from '../daemon/dist/spawner/index.js';
 import { createBuiltinTools, createToolRuntime, findRipgrep } from '../daemon/dist/tools/index.js';
 import { connectSocket } from '../clients/editor/dist/index.js';
 import { startDaemon } from './lib/daemon.mjs';
-import { interleave, row, stats, time } from './lib/interleave.mjs';
+import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const run$ = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -62,6 +62,7 @@ export async function run() {
   const rows = [];
   if (!process.env.BENCH_GREP_NO_DAEMON) rows.push(...(await fixedCost(rg)), ...(await throughDaemons()));
   if (process.env.BENCH_GREP_FIRST) rows.push(...(await firstGrep()));
+  if (process.env.BENCH_GREP_BASE_DIST) rows.push(...(await inOneProcess(rg, process.env.BENCH_GREP_BASE_DIST)));
   if (process.env.BENCH_GREP_ONLY_DAEMONS) return { name: 'grep', rows };
   // rg starts from a spawner process, as in the daemon (BENCH_GREP_SPAWNER=0: forked from this process).
   const spawner = createSpawner({ mode: process.env.BENCH_GREP_SPAWNER === '0' ? 'direct' : 'process' });
@@ -363,6 +364,98 @@ export async function firstGrep() {
       `vs the spawner off (SHADOWBOX_SPAWNER=0); on first need only ${f(stats(res.lazy.first))}, at the ready line ${f(stats(res.early.first))} ms; second call (session / first need / ready / off) ${each('second', 1)} ms; daemon + spawner RSS ${each('rss', 0)} MiB`,
     ),
   ];
+}
+
+/**
+ * This build's grep against another build's (BENCH_GREP_BASE_DIST: the absolute path of its daemon/dist, its imports
+ * resolvable from there, e.g. a copy of main's dist beside a link to this checkout's node_modules), in this one process,
+ * call by call on the same trees through each build's own shadow view, tool runtime and spawner process (2,000 and
+ * 20,000 files; 5,000 lines, 200, no match; 3 × ROUNDS rounds): the comparison that decides between two builds when
+ * the machine's load moves rg's own time between runs. Also this process's CPU per call (the rg processes excluded).
+ */
+export async function inOneProcess(rg, baseDist) {
+  const load = async (dist) => ({
+    shadow: await import(path.join(dist, 'shadow/index.js')),
+    spawner: await import(path.join(dist, 'spawner/index.js')),
+    tools: await import(path.join(dist, 'tools/index.js')),
+  });
+  const builds = [await load(fileURLToPath(new URL('../daemon/dist/', import.meta.url))), await load(baseDist)];
+  const spawners = builds.map((b) => b.spawner.createSpawner({ mode: 'process' }));
+  for (const s of spawners) {
+    s.warm();
+    while (s.state() === 'starting') await new Promise((r) => setTimeout(r, 5));
+  }
+  const rounds = ROUNDS * 3;
+  const audit = { append: async () => undefined };
+  const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined };
+  const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
+  const rows = [];
+  try {
+    for (const files of [2_000, 20_000]) {
+      const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-one-'));
+      const root = path.join(top, 'ws');
+      mkdirSync(root);
+      makeTree(root, files);
+      const services = [];
+      try {
+        const calls = [];
+        for (const [i, b] of builds.entries()) {
+          const svc = b.shadow.createShadowService({ stateDir: path.join(top, `state${i}`), audit, logger });
+          services.push(svc);
+          const view = await svc.view('bench', root);
+          const tools = b.tools
+            .createToolRuntime({
+              tools: b.tools.createBuiltinTools({ rg, spawner: spawners[i] }),
+              policy: allow,
+              audit,
+              logger,
+            })
+            .forSession({
+              sessionId: 'bench',
+              workspace: root,
+              mode: () => 'review',
+              ask: async () => ({ outcome: 'deny' }),
+              view: async () => view,
+            });
+          let id = 0;
+          calls.push((input) =>
+            tools.call({ turnId: 't', callId: `c${++id}`, name: 'grep', input, signal: new AbortController().signal }),
+          );
+        }
+        for (const [label, input] of [
+          ['first 5000 matching lines', { pattern: PATTERN, max_matches: 5000 }],
+          ["first 200 lines (the tool's default)", { pattern: PATTERN }],
+          ['no match', { pattern: 'no_such_token_anywhere' }],
+        ]) {
+          const [a, b] = [await calls[0](input), await calls[1](input)];
+          if (a.content !== b.content) throw new Error(`the two builds answer ${label} differently`);
+          const cpu = [[], []];
+          const measured = (i) => async () => {
+            const c0 = process.cpuUsage();
+            const ms = await time(() => calls[i](input));
+            const c = process.cpuUsage(c0);
+            cpu[i].push((c.user + c.system) / 1000);
+            return ms;
+          };
+          const m = await interleaveMeasured(rounds, measured(0), measured(1));
+          const per = (i) => stats(cpu[i]).median.toFixed(1);
+          rows.push(
+            row(
+              `grep in one process, ${files} files, ${label}`,
+              m,
+              `vs the build at ${baseDist}, call by call; this process's CPU per call ${per(0)} vs ${per(1)} ms (median)`,
+            ),
+          );
+        }
+      } finally {
+        for (const svc of services) await svc.close();
+        rmSync(top, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    for (const s of spawners) await s.close();
+  }
+  return rows;
 }
 
 /** A process's CPU time so far, user + system (ms; /proc counts in clock ticks, 10 ms here). */

@@ -1,5 +1,7 @@
 // WorkspaceView.layerVersion: grep skips asking isReal again after an rg run while it has not moved, so it must
 // move with every change of what isReal answers — in the same step — and may stay put for reads.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
@@ -86,5 +88,29 @@ describe('layerVersion', () => {
     expect(isShadowboxError(outcome, ErrorCodes.DiskFull), String(outcome)).toBe(true);
     expect(v.isReal!('a.txt')).toBe(true);
     expect(last.version).not.toBe(first.version);
+  });
+
+  it("isReal's answers kept per folder follow every change below and above it", async () => {
+    ws = makeWorkspace({ 'src/a/b.ts': 'B\n', 'src/a/c.ts': 'C\n', 'src/d.ts': 'D\n', 'top.txt': 'T\n' });
+    const svc = ws.open();
+    const v = await svc.view('s1', ws.root);
+    // src/a/new.ts: a file the person adds later, which no layer entry names.
+    const paths = ['src/a/b.ts', 'src/a/c.ts', 'src/d.ts', 'top.txt', 'x/b.ts', 'src/a/new.ts'];
+    const real = () => paths.map((p) => v.isReal!(p)).join();
+    expect(real()).toBe('true,true,true,true,true,true'); // every folder's answer is kept now
+    await v.writeFile('src/a/c.ts', 'C2\n');
+    expect(real()).toBe('true,false,true,true,true,true');
+    await v.rename('src/a', 'x'); // the folder moved: what was below it is no longer the person's
+    expect(real()).toBe('false,false,true,true,false,false');
+    await svc.reject({ sessionId: 's1', workspace: ws.root }, { paths: [], hunks: [] }, 'test');
+    expect(real()).toBe('true,true,true,true,true,true');
+    await v.remove('src');
+    await v.writeFile('src', 'now a file\n'); // a folder replaced by a file hides all below it
+    writeFileSync(path.join(ws.root, 'src', 'a', 'new.ts'), 'N\n');
+    expect(real()).toBe('false,false,false,true,true,false');
+    await svc.reject({ sessionId: 's1', workspace: ws.root }, { paths: [], hunks: [] }, 'test');
+    await v.mkdir('x');
+    await v.symlink('x/b.ts', '../top.txt');
+    expect(real()).toBe('true,true,true,true,false,true');
   });
 });

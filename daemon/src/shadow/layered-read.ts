@@ -7,6 +7,9 @@ import { MAX_PATH_BYTES, MAX_PATH_DEPTH, type PathRules, resolvePath } from './p
 import type { ProtectedGlobs } from './protect.js';
 import type { DirEntry, EntryStat, EntryType } from './view.js';
 
+/** Folders isReal keeps answers for at most (then it starts again): a grep of 100,000 files lists ~10,000. */
+const MAX_HIDDEN_FOLDERS = 65_536;
+
 export type Found = { layer: Entry } | { real: true } | null;
 
 export const notFound = (p: string) =>
@@ -90,9 +93,35 @@ export class LayeredReads {
     return { real: true };
   }
 
-  /** WorkspaceView.isReal: neither held nor hidden by the layer (the person's file as it is on disk). */
+  /**
+   * WorkspaceView.isReal: neither held nor hidden by the layer (the person's file as it is on disk). Asked of every
+   * file a grep walks: whether rel's folder is hidden is kept per folder while the entries do not change (entryChanges),
+   * and rel itself is looked up only when the index by folder holds entries there (the entries sit behind a Proxy:
+   * four look-ups a file were ~0.7 µs, 15 ms of a 20,000-file grep).
+   */
   isReal(rel: string): boolean {
-    return !this.shadowed(rel);
+    if (rel === '') return !this.shadowed(rel);
+    const at = rel.lastIndexOf('/');
+    const dir = at < 0 ? '' : rel.slice(0, at);
+    if (this.store.entriesIn(dir).length > 0 && this.entries[rel] !== undefined) return false;
+    return !this.folderHidden(dir);
+  }
+
+  /** Folders' answers of hiddenByAncestor for a file in them, valid while the layer's entryChanges stays. */
+  private hiddenFolders: { version: number; byDir: Map<string, boolean> } | null = null;
+
+  /** True when folder `dir`, or a folder above it, hides the real file system below it (cached per entryChanges). */
+  private folderHidden(dir: string): boolean {
+    const version = this.store.entryChanges;
+    if (this.hiddenFolders?.version !== version || this.hiddenFolders.byDir.size >= MAX_HIDDEN_FOLDERS)
+      this.hiddenFolders = { version, byDir: new Map() };
+    let hidden = this.hiddenFolders.byDir.get(dir);
+    if (hidden === undefined) {
+      const e = dir === '' ? undefined : this.entries[dir];
+      hidden = (e !== undefined && (e.kind !== 'dir' || e.opaque)) || this.hiddenByAncestor(dir);
+      this.hiddenFolders.byDir.set(dir, hidden);
+    }
+    return hidden;
   }
 
   /** WorkspaceView.layerVersion: the layer's count of entry changes (isReal depends on the entries alone). */

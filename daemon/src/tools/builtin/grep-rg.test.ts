@@ -85,6 +85,8 @@ describe('rgPattern: where rg 13 and RE2 read the same text differently (review 
 describe('nextChunk: how many files each rg run gets', () => {
   it('256 first; then what the density of the lines found says the rest needs; growing when nothing is found', () => {
     expect(nextChunk({ max: 200, found: 0, searched: 0, runs: 0, last: 0 })).toEqual({ max: 256, atLeast: 256 });
+    // A large max: half a file per line wanted (two lines a file answer it in one run).
+    expect(nextChunk({ max: 5000, found: 0, searched: 0, runs: 0, last: 0 })).toEqual({ max: 2501, atLeast: 2501 });
     // 768 lines in 256 files, 5,000 wanted: (5001 − 768) × 256 / 768 × 1.25 + 32 files.
     expect(nextChunk({ max: 5000, found: 768, searched: 256, runs: 1, last: 256 })).toEqual({
       max: 1796,
@@ -225,6 +227,36 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
         expect(runs() - before).toBeLessThanOrEqual(5);
       }
     }
+  });
+
+  it('a large first run flooded with lines is killed, and its files searched again in smaller runs: the same lines', async () => {
+    // 600 files of 40 matching lines: the first run (2,501 files asked for, all 600 queued) would print 24,000 lines
+    // for 5,000 wanted; past 10,002 it is killed and the first 256 files, 10,240 lines, answer.
+    for (let d = 0; d < 6; d++) {
+      mkdirSync(path.join(ws.root, 'dense', `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++)
+        writeFileSync(
+          path.join(ws.root, 'dense', `d${d}`, `f${String(f).padStart(3, '0')}.txt`),
+          Array.from({ length: 40 }, (_, i) => `hit ${d} ${f} ${i}`).join('\n'),
+        );
+    }
+    const view = await ws.open().view('s1', ws.root);
+    const log = path.join(ws.top, 'rg-runs.log');
+    const counted = path.join(ws.top, 'rg-counted');
+    writeFileSync(counted, `#!/bin/sh\necho "$#" >> '${log}'\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const inProc = grepper(view, false);
+    const c = { pattern: 'hit', path: 'dense', max_matches: 5000 };
+    const a = await withRg(c);
+    const b = await inProc(c);
+    const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
+    expect(a.content).toBe(String(b.content).replace(hint, ''));
+    expect(a.content).toContain('[stopped at 5000 matches');
+    expect(a.data).toMatchObject({ inProcess: 0, files: 256, matches: 5000 });
+    // Two runs: the flooded one (600 files), then 256 of them (rg's arguments: its options, the pattern, the files).
+    const argc = readFileSync(log, 'utf8').trim().split('\n').map(Number);
+    expect(argc).toHaveLength(2);
+    expect(argc[0] - argc[1]).toBe(600 - 256);
   });
 
   it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {

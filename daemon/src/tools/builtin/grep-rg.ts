@@ -173,7 +173,8 @@ export type RgSearchResult =
     }
   | { kind: 'refused'; files: QueuedFile[] };
 
-// Files per rg run: a small first one (a common pattern is answered from the first files); then, once
+// Files per rg run: a small first one (a common pattern is answered from the first files), larger for a large `max`
+// (FIRST_FILES_PER_LINE); then, once
 // lines were found, as many files as the lines seen so far say hold the rest (with a margin), else all
 // the walk has queued meanwhile (at least 8× more each time, at most MAX_CHUNK: each run costs a fork and rg's start,
 // ~5–10 ms here when the daemon forked, ~2–4 from the spawner process, and at ×4 a 2,000-file tree took three); one
@@ -181,6 +182,18 @@ export type RgSearchResult =
 // below the kernel's limit. (Taking every queued file after the first run searched 5,376 files for 5,000 lines
 // that 2,000 hold: rg cannot stop early, its files finish in any order.)
 const FIRST_CHUNK = 256;
+/**
+ * A first run for a large `max` gets this many files per line wanted (at two lines a file it holds them all): with
+ * 256 files, the 5,000-line grep always took two runs, the second waiting for the walk, which rg's first run slowed
+ * (two cores). A dense pattern would flood such a run with lines no one needs: see OVERFLOW_FACTOR.
+ */
+const FIRST_FILES_PER_LINE = 0.5;
+/**
+ * A run that prints more than this many times the lines wanted (max + 1) is killed and its files searched again in
+ * runs of FIRST_CHUNK (then sized by the density seen): a pattern in every line of 2,500 files would otherwise print
+ * ~200,000 lines where 5,000 were asked for.
+ */
+const OVERFLOW_FACTOR = 2;
 const MAX_CHUNK = 16_384;
 /**
  * Half of Linux's usual limit on a new program's arguments and environment together (ARG_MAX, 2 MiB with the
@@ -222,13 +235,17 @@ export interface ChunkState {
 }
 
 /**
- * How many files the next rg run takes (`max`) once `atLeast` are queued: the first run FIRST_CHUNK;
+ * How many files the next rg run takes (`max`) once `atLeast` are queued: the first run FIRST_CHUNK, or half a
+ * file per line wanted when that is more;
  * with lines found, what their density says the rest needs (×MARGIN), and at least twice the last run
  * once such an estimate fell short (a tree dense at the start and sparse after it); with none found,
  * everything queued once there are 4× the last run's files.
  */
 export function nextChunk(s: ChunkState): { max: number; atLeast: number } {
-  if (s.runs === 0) return { max: FIRST_CHUNK, atLeast: FIRST_CHUNK };
+  if (s.runs === 0) {
+    const n = Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, Math.ceil((s.max + 1) * FIRST_FILES_PER_LINE)));
+    return { max: n, atLeast: n };
+  }
   if (s.found > 0) {
     const need = Math.ceil(((s.max + 1 - s.found) * s.searched * MARGIN) / s.found) + 32;
     const n = Math.min(Math.max(need, s.runs > 1 ? s.last * 2 : 0), MAX_CHUNK);
@@ -261,16 +278,20 @@ export function searchWithRg(options: RgSearchOptions): {
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
       last = chunk.length;
+      // Files per part after a run flooded with lines (OVERFLOW_FACTOR), then as the density seen says.
+      let limit = Infinity;
       // A chunk longer than the argument budget runs in parts, in order, each sized by its own paths.
       for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
-        const part = chunk.slice(at, partEnd(chunk, at, argBytes));
+        const part = chunk.slice(at, Math.min(partEnd(chunk, at, argBytes), at + limit));
+        // Only a part larger than FIRST_CHUNK may be cut short for its lines: the smaller one that follows cannot.
+        const overflowAt = part.length > FIRST_CHUNK ? OVERFLOW_FACTOR * (o.max + 1) : Infinity;
         // A run still going after a while that holds a file over the size cap is killed, and run again without
         // it (as in process, such a file is skipped: counted as searched, no lines).
         let files = part;
         const stats = searched === 0 || found * STATS_DENSITY >= searched;
         let r: RgRun;
         try {
-          r = await runRg(o, files, o.max + 1 - found, stats);
+          r = await runRg(o, files, o.max + 1 - found, stats, overflowAt);
         } catch (e) {
           // The kernel refused this many arguments: the same files again in smaller parts.
           if ((e as NodeJS.ErrnoException).code !== 'E2BIG' || part.length === 1) throw e;
@@ -282,8 +303,13 @@ export function searchWithRg(options: RgSearchOptions): {
           files = files.filter((f) => !big.has(f.k));
           r =
             files.length > 0
-              ? await runRg(o, files, o.max + 1 - found, stats)
+              ? await runRg(o, files, o.max + 1 - found, stats, overflowAt)
               : { code: 0, lines: new Map(), binary: [] };
+        }
+        if (r.overflow) {
+          // Killed for printing far more lines than are wanted: nothing of it counts, its files go again in smaller runs.
+          limit = FIRST_CHUNK;
+          continue;
         }
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
@@ -311,6 +337,8 @@ export function searchWithRg(options: RgSearchOptions): {
         }
         searched += part.length;
         at += part.length;
+        if (limit !== Infinity)
+          limit = nextChunk({ max: o.max, found, searched, runs: runs + 1, last: part.length }).max;
       }
     }
     return { kind: 'done', lines, searched, found, again };
@@ -387,6 +415,8 @@ interface RgRun {
   lines: Map<number, string[]>;
   binary: QueuedFile[];
   oversize?: QueuedFile[];
+  /** Killed once it had printed more than `overflowAt` lines: its output is not to be used. */
+  overflow?: true;
 }
 
 /**
@@ -397,7 +427,13 @@ interface RgRun {
  * searches it again in process (a note naming no file of the run: all of the run's files with lines).
  * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups.
  */
-function runRg(o: Started, files: readonly QueuedFile[], perFile: number, stats: boolean): Promise<RgRun> {
+function runRg(
+  o: Started,
+  files: readonly QueuedFile[],
+  perFile: number,
+  stats: boolean,
+  overflowAt = Infinity,
+): Promise<RgRun> {
   // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
   let byPath: Map<string, number> | undefined;
   const indexOf = (path: string) => {
@@ -460,10 +496,13 @@ function runRg(o: Started, files: readonly QueuedFile[], perFile: number, stats:
     let timer = setTimeout(checkSizes, wait);
     const lines = new Map<number, string[]>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    let overflow = false;
+    let printed = 0;
     let shownFor = '';
     let shown = '';
     let rest: Buffer = Buffer.alloc(0);
     const take = (record: Buffer) => {
+      if (overflow) return;
       const nul = record.indexOf(0);
       if (nul < 0) {
         if (record.length === 0) return;
@@ -483,6 +522,11 @@ function runRg(o: Started, files: readonly QueuedFile[], perFile: number, stats:
       const k = indexOf(path);
       const colon = record.indexOf(0x3a, nul + 1);
       if (k === undefined || colon < 0) return;
+      if (++printed > overflowAt) {
+        overflow = true;
+        kill();
+        return;
+      }
       const no = record.subarray(nul + 1, colon).toString('latin1');
       let text = decoder.decode(record.subarray(colon + 1));
       if (text.endsWith('\r')) text = text.slice(0, -1);
@@ -508,6 +552,7 @@ function runRg(o: Started, files: readonly QueuedFile[], perFile: number, stats:
         clearTimeout(timer);
         o.signal.removeEventListener('abort', kill);
         if (rest.length) take(rest);
+        if (overflow) return resolve({ code, lines: new Map(), binary: [], overflow: true });
         dropOversize(o, files, lines, perFile, bytesSearched);
         // rg prints each file's lines together and in order (files in any order: threads).
         const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
