@@ -115,73 +115,74 @@ describe.skipIf(!built)('python bundle', () => {
     }
   }, 60_000);
 
-  it('refuses a stdlib file replaced between the check and its open (file_mismatch), and runs once it is back', async () => {
+  /**
+   * The store's os.py, and a python whose first load runs `swap` right after the bundle's check, before python opens
+   * the stdlib; `readLine` runs a guest that prints os.py's first line.
+   */
+  async function swappedAfterCheck(swap: (osPy: string) => Promise<void>) {
     const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
     const osPy = join((await svc.locate('python')).filesDir, 'lib', 'python3.11', 'os.py');
-    const original = await readFile(osPy);
-    const keep = join(tmp, 'os.py.orig');
-    await copyFile(osPy, keep);
-    let swap = true;
+    const firstLine = `${(await readFile(osPy, 'utf8')).split('\n')[0]}\n`;
+    let swapped = false;
     const py = createPython({
       loadBundle: async () => {
         const b = pythonFilesOf(await svc.locate('python'));
-        // Right after the check, before python opens the stdlib: other bytes renamed over the checked file.
-        if (swap) {
-          swap = false;
-          const evil = join(tmp, 'os.py.evil');
-          await writeFile(evil, Buffer.concat([Buffer.from('# tampered\n'), original]));
-          await rename(evil, osPy);
+        if (!swapped) {
+          swapped = true;
+          await swap(osPy);
         }
         return b;
       },
     });
-    const read = { code: 'print(open("/usr/local/lib/python3.11/os.py").readline(), end="")' };
+    const readLine = () =>
+      py.run(
+        { code: 'print(open("/usr/local/lib/python3.11/os.py").readline(), end="")' },
+        { view: new MemoryLayerView(tmp) },
+      );
+    return { osPy, firstLine, py, readLine };
+  }
+
+  it('refuses a stdlib file replaced between the check and its open (file_mismatch), and runs once it is back', async () => {
+    const keep = join(tmp, 'os.py.orig');
+    const { osPy, firstLine, py, readLine } = await swappedAfterCheck(async (osPy) => {
+      // Other bytes renamed over the checked file.
+      await copyFile(osPy, keep);
+      const evil = join(tmp, 'os.py.evil');
+      await writeFile(evil, Buffer.concat([Buffer.from('# tampered\n'), await readFile(osPy)]));
+      await rename(evil, osPy);
+    });
     try {
-      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+      await expect(readLine()).rejects.toMatchObject({
         code: ErrorCodes.BundleVerificationFailed,
         data: { reason: 'file_mismatch', path: 'lib/python3.11/os.py' },
       });
       // Checked again on the next call: the store's bytes are not the signed ones any more.
-      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+      await expect(readLine()).rejects.toMatchObject({
         code: ErrorCodes.BundleVerificationFailed,
         data: { reason: 'file_mismatch' },
       });
       await rename(keep, osPy);
-      const r = await py.run(read, { view: new MemoryLayerView(tmp) });
-      expect(r.stdout).toBe(original.toString('utf8').split('\n')[0] + '\n');
+      expect((await readLine()).stdout).toBe(firstLine);
     } finally {
       await py.close();
     }
   }, 60_000);
 
   it('refuses a symlink swapped in for a stdlib file after the check (typed file_mismatch, nothing opened through it)', async () => {
-    const svc = createBundleService({ stateDir: join(tmp, 'state'), localOutputDir: out });
-    const osPy = join((await svc.locate('python')).filesDir, 'lib', 'python3.11', 'os.py');
     const moved = join(tmp, 'os.py.moved');
-    const original = await readFile(osPy);
-    let swap = true;
-    const py = createPython({
-      loadBundle: async () => {
-        const b = pythonFilesOf(await svc.locate('python'));
-        if (swap) {
-          swap = false;
-          // The checked bytes themselves, behind a link: the open does not follow it.
-          await rename(osPy, moved);
-          await symlink(moved, osPy);
-        }
-        return b;
-      },
+    const { osPy, firstLine, py, readLine } = await swappedAfterCheck(async (osPy) => {
+      // The checked bytes themselves, behind a link: the open does not follow it.
+      await rename(osPy, moved);
+      await symlink(moved, osPy);
     });
-    const read = { code: 'print(open("/usr/local/lib/python3.11/os.py").readline(), end="")' };
     try {
-      await expect(py.run(read, { view: new MemoryLayerView(tmp) })).rejects.toMatchObject({
+      await expect(readLine()).rejects.toMatchObject({
         code: ErrorCodes.BundleVerificationFailed,
         data: { reason: 'file_mismatch', path: 'lib/python3.11/os.py' },
       });
       await rm(osPy);
       await rename(moved, osPy);
-      const r = await py.run(read, { view: new MemoryLayerView(tmp) });
-      expect(r.stdout).toBe(original.toString('utf8').split('\n')[0] + '\n');
+      expect((await readLine()).stdout).toBe(firstLine);
     } finally {
       await py.close();
     }
