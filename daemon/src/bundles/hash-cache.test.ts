@@ -1,6 +1,6 @@
 // The store's stat-keyed hashes, kept across restarts: an unchanged file is not hashed again, a changed one
 // always is (its ctime moved), and a torn cache file is ignored.
-import { mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +28,19 @@ async function written(cacheFile: string, file: string): Promise<void> {
 }
 
 describe('kept bundle file hashes', () => {
+  it('hashes the file it read through one descriptor: its identity is that fstat, and no file is read through a link', async () => {
+    const { stateDir, file } = setup();
+    const store = openStore(stateDir);
+    const h = await store.hashFile(file);
+    const st = statSync(file, { bigint: true });
+    expect(h).toMatchObject({ sha256: sha256Hex(Buffer.from('first bytes')), size: 11 });
+    expect(h.identity).toEqual({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    // A link to the same bytes is not that file: a stat of the path and a read of it could be two files.
+    const link = path.join(stateDir, 'link.wasm');
+    symlinkSync(file, link);
+    await expect(openStore(stateDir).hashFile(link)).rejects.toMatchObject({ code: 'ELOOP' });
+  });
+
   it('a restarted store takes an unchanged file hash from the state dir; bytes that will run are always hashed', async () => {
     const { stateDir, file, cacheFile } = setup();
     expect((await openStore(stateDir).hashFile(file)).sha256).toBe(sha256Hex(Buffer.from('first bytes')));

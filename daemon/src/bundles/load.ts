@@ -100,7 +100,17 @@ async function checkFiles(
     const h =
       entry && !readEntries
         ? { size: Number(st.size), sha256: f.sha256, identity: identityOf(st) }
-        : await store.hashFile(p, entry);
+        : await store.hashFile(p, entry).catch((e: unknown) => {
+            // Gone, or a link or another kind of file swapped in since the lstat: not the manifest's file.
+            throw refuse(
+              'file_mismatch',
+              `store entry ${manifestSha256.slice(0, 12)}: ${f.path}: ${(e as Error).message}`,
+              {
+                path: f.path,
+                manifestSha256,
+              },
+            );
+          });
     if (h.size !== f.size || h.sha256 !== f.sha256)
       throw refuse('file_mismatch', `store entry ${manifestSha256.slice(0, 12)}: ${f.path} was changed on disk`, {
         path: f.path,

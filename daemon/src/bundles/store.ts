@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { identityOf, type FileIdentity } from '../file-identity.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../file-identity.js';
 import { sha256Hex } from './crypto.js';
 import { HashCache, sameStat } from './hash-cache.js';
 import type { Manifest } from './manifest.js';
@@ -48,7 +49,8 @@ export interface BundleStore {
    * SHA-256 of a store file, re-hashed only when its inode, size, mtime or ctime changed. With
    * `keepBytes` the verified bytes are kept in memory (weakly) and returned while the file is unchanged
    * (entry modules: the runner gets bytes that were hashed, without re-reading them). `identity` is the
-   * file's stat the hash stands for (taken before its read): whoever opens the file later compares its `fstat`.
+   * identity the hash stands for (the `fstat`, before the read, of the descriptor the bytes were read through; on a
+   * cache hit the path's stat, equal to it): whoever opens the file later compares its own `fstat` with it.
    */
   hashFile(
     path: string,
@@ -57,6 +59,7 @@ export interface BundleStore {
 }
 
 interface StatKey {
+  dev?: number;
   ino: number;
   size: number;
   mtimeNs: bigint;
@@ -148,13 +151,33 @@ export function openStore(stateDir: string): BundleStore {
           return { sha256: before.sha256, size: before.size, identity: identityOf(st) };
         }
       }
-      const bytes = await readWhole(path);
-      const sha256 = sha256Hex(bytes);
-      // Keyed by the stat taken before the read: a write during the read changes ctime, so the next call re-hashes.
-      const key = { ino: Number(st.ino), size: bytes.length, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 };
-      statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
-      if (!keepBytes && bytes.length === Number(st.size)) void keptHashes.set(path, { ...key, dev: Number(st.dev) });
-      return { sha256, size: bytes.length, bytes, identity: identityOf(st) };
+      // Read through one descriptor, whose own fstat is the identity: a stat of the path and a read of it could be
+      // two files (a folder renamed between them), and the hash would then stand for a file it never read.
+      const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        const at = await fh.stat({ bigint: true });
+        if (!at.isFile()) throw new Error(`${path} is not a regular file`);
+        const bytes = await readWhole(fh);
+        const sha256 = sha256Hex(bytes);
+        const identity = identityOf(at);
+        // Remembered only when nothing changed during the read: a write then changes ctime, and the next call
+        // reads again; the identity handed back is the one before the read, so its reader refuses such a file.
+        if (sameIdentity(identityOf(await fh.stat({ bigint: true })), identity)) {
+          const key = {
+            dev: Number(at.dev),
+            ino: Number(at.ino),
+            size: bytes.length,
+            mtimeNs: at.mtimeNs,
+            ctimeNs: at.ctimeNs,
+            sha256,
+          };
+          statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
+          if (!keepBytes && bytes.length === Number(at.size)) void keptHashes.set(path, key);
+        } else statCache.delete(path);
+        return { sha256, size: bytes.length, bytes, identity };
+      } finally {
+        await fh.close();
+      }
     },
   };
 }
@@ -165,8 +188,8 @@ export function openStore(stateDir: string): BundleStore {
  * right after start (~25 ms of main-thread time in a profile of python's first call). What is read is what gets
  * hashed and run.
  */
-async function readWhole(path: string): Promise<Buffer> {
-  const { bytes, read } = await readWholeInto(path, (size) => Buffer.allocUnsafe(size));
+async function readWhole(fh: FileHandle): Promise<Buffer> {
+  const { bytes, read } = await readWholeInto(fh, (size) => Buffer.allocUnsafe(size));
   return read === bytes.length ? bytes : bytes.subarray(0, read);
 }
 

@@ -4,7 +4,7 @@
 // FileHandle.read return how much they moved and leave the rest to the caller, and readFile reads in 512 KiB
 // steps into a Buffer of its choosing (no SharedArrayBuffer, a thread-pool round trip per step).
 import { write, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 /** An ENOSPC error as the file system reports it (code, errno, syscall, path). */
 export function noSpaceError(file: string, syscall = 'write'): NodeJS.ErrnoException {
@@ -47,10 +47,11 @@ export async function writeAll(fd: number, bytes: Uint8Array, length = bytes.byt
  * fewer: `read` says how many (the caller keeps that many, as readFile would have returned them).
  */
 export async function readWholeInto<B extends Uint8Array>(
-  file: string,
+  file: string | FileHandle,
   alloc: (size: number) => B,
 ): Promise<{ bytes: B; read: number }> {
-  const fh = await open(file, 'r');
+  // An open handle is the caller's (it is not closed here): what was read is then the file it checked.
+  const fh = typeof file === 'string' ? await open(file, 'r') : file;
   try {
     const { size } = await fh.stat();
     const bytes = alloc(size);
@@ -62,6 +63,6 @@ export async function readWholeInto<B extends Uint8Array>(
     }
     return { bytes, read };
   } finally {
-    await fh.close();
+    if (typeof file === 'string') await fh.close();
   }
 }
