@@ -259,6 +259,41 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(argc[0] - argc[1]).toBe(600 - 256);
   });
 
+  it('a dense region far into a large run costs a few killed runs, each half the last, not one per 256 files', async () => {
+    // 12,000 files: 13 lines in the first 256, none until file 10,000, then 20 files of 60 lines, 100 wanted. Each
+    // large part that reaches the dense files is killed; before the cap each kill was followed by 256 files and then
+    // a run up to the dense files again (62 runs, 185,002 file arguments; with it 10 runs, 26,519).
+    for (let d = 0; d < 120; d++) {
+      mkdirSync(path.join(ws.root, 'tree', `d${String(d).padStart(3, '0')}`), { recursive: true });
+      for (let f = 0; f < 100; f++) {
+        const n = d * 100 + f;
+        const text =
+          n < 256 && n % 20 === 0
+            ? 'needle\n'
+            : n >= 10_000 && n < 10_020
+              ? Array.from({ length: 60 }, (_, i) => `needle ${i}`).join('\n')
+              : 'hay\n';
+        writeFileSync(
+          path.join(ws.root, 'tree', `d${String(d).padStart(3, '0')}`, `f${String(f).padStart(3, '0')}`),
+          text,
+        );
+      }
+    }
+    const view = await ws.open().view('s1', ws.root);
+    const log = path.join(ws.top, 'rg-runs.log');
+    const counted = path.join(ws.top, 'rg-counted');
+    writeFileSync(counted, `#!/bin/sh\necho "$#" >> '${log}'\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const c = { pattern: 'needle', path: 'tree', max_matches: 100 };
+    const a = await withRg(c);
+    const b = await grepper(view, false)(c);
+    const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
+    expect(a.content).toBe(String(b.content).replace(hint, ''));
+    const argc = readFileSync(log, 'utf8').trim().split('\n').map(Number);
+    expect(argc.length).toBeLessThanOrEqual(20);
+    expect(argc.reduce((x, y) => x + y, 0)).toBeLessThan(60_000);
+  }, 120_000);
+
   it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {
     const view = await ws.open().view('s1', ws.root);
     await view.writeFile('src/a.ts', 'const x = 43;\nfunction renamed() {}\n');

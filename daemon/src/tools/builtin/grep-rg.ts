@@ -278,8 +278,11 @@ export function searchWithRg(options: RgSearchOptions): {
       const chunk = await o.queue.take(take.max, take.atLeast);
       if (chunk.length === 0 || o.signal.aborted) break;
       last = chunk.length;
-      // Files per part after a run flooded with lines (OVERFLOW_FACTOR), then as the density seen says.
+      // Files per part after a run flooded with lines (OVERFLOW_FACTOR), then as the density seen says, never past
+      // `cap`: half the last flooded part, so a dense region further on costs a few killed runs, each half the last,
+      // not one per FIRST_CHUNK files (each re-reading everything up to it: review s13 G1).
       let limit = Infinity;
+      let cap = Infinity;
       // A chunk longer than the argument budget runs in parts, in order, each sized by its own paths.
       for (let at = 0; at < chunk.length && found <= o.max && !o.signal.aborted;) {
         const part = chunk.slice(at, Math.min(partEnd(chunk, at, argBytes), at + limit));
@@ -308,6 +311,7 @@ export function searchWithRg(options: RgSearchOptions): {
         }
         if (r.overflow) {
           // Killed for printing far more lines than are wanted: nothing of it counts, its files go again in smaller runs.
+          cap = Math.max(FIRST_CHUNK, Math.floor(part.length / 2));
           limit = FIRST_CHUNK;
           continue;
         }
@@ -338,7 +342,7 @@ export function searchWithRg(options: RgSearchOptions): {
         searched += part.length;
         at += part.length;
         if (limit !== Infinity)
-          limit = nextChunk({ max: o.max, found, searched, runs: runs + 1, last: part.length }).max;
+          limit = Math.min(cap, nextChunk({ max: o.max, found, searched, runs: runs + 1, last: part.length }).max);
       }
     }
     return { kind: 'done', lines, searched, found, again };
