@@ -31,6 +31,11 @@ export function isLinkEntry(e: Entry | undefined): e is Extract<Entry, { kind: '
   return e?.kind === 'file' && e.link !== undefined;
 }
 
+/** Whether an entry hides the real file system below its path: a file, a deletion, or an opaque folder. */
+export function hidesRealBelow(e: Entry | undefined): boolean {
+  return e !== undefined && (e.kind !== 'dir' || e.opaque);
+}
+
 /** A blob as the shadow history holds it. */
 export interface Blob {
   oid: string;

@@ -1,7 +1,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import { ErrorCodes, isShadowboxError, type ReasonOf, ShadowboxError } from '../errors.js';
 import type { LayerStore } from './layer.js';
-import { type Entry, isLinkEntry } from './layer-types.js';
+import { type Entry, hidesRealBelow, isLinkEntry } from './layer-types.js';
 import type { Mutex } from './mutex.js';
 import { MAX_PATH_BYTES, MAX_PATH_DEPTH, type PathRules, resolvePath } from './paths.js';
 import type { ProtectedGlobs } from './protect.js';
@@ -76,8 +76,7 @@ export class LayeredReads {
   /** True when a strict ancestor of rel hides the real file system below it. O(depth). */
   protected hiddenByAncestor(rel: string): boolean {
     for (let at = rel.lastIndexOf('/'); at > 0; at = rel.lastIndexOf('/', at - 1)) {
-      const e = this.entries[rel.slice(0, at)];
-      if (e && (e.kind !== 'dir' || e.opaque)) return true;
+      if (hidesRealBelow(this.entries[rel.slice(0, at)])) return true;
     }
     return false;
   }
@@ -117,8 +116,7 @@ export class LayeredReads {
       this.hiddenFolders = { version, byDir: new Map() };
     let hidden = this.hiddenFolders.byDir.get(dir);
     if (hidden === undefined) {
-      const e = dir === '' ? undefined : this.entries[dir];
-      hidden = (e !== undefined && (e.kind !== 'dir' || e.opaque)) || this.hiddenByAncestor(dir);
+      hidden = (dir !== '' && hidesRealBelow(this.entries[dir])) || this.hiddenByAncestor(dir);
       this.hiddenFolders.byDir.set(dir, hidden);
     }
     return hidden;

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { LayeredReads, notAFile, notFound, parentOf, typeOf, under } from './layered-read.js';
-import { type Base, type Entry, isLinkEntry } from './layer-types.js';
+import { type Base, type Entry, hidesRealBelow, isLinkEntry } from './layer-types.js';
 import { resolvePath, splitRelative } from './paths.js';
 import type { EntryType, WorkspaceView } from './view.js';
 
@@ -154,7 +154,7 @@ export class LayeredView extends LayeredReads implements WorkspaceView {
           const st = await (seen?.get(prefix) ?? this.store.real.lstat(prefix));
           k = st ? typeOf(st) : null;
         }
-        if (e && (e.kind !== 'dir' || e.opaque)) hidden = true;
+        if (hidesRealBelow(e)) hidden = true;
         if (k === 'dir') continue;
         if (k !== null) throw notAFile(p, 'parent_not_a_directory');
         missing = true;
