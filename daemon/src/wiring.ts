@@ -12,12 +12,12 @@ import {
   findWasmtime,
   type RunBundleDeps,
 } from './wasi/index.js';
-import { type ClaimedEntry, createBundleService, describeProgress, type LocatedBundle } from './bundles/index.js';
+import { createBundleService, describeProgress } from './bundles/index.js';
 import { createPolicy } from './policy/index.js';
 import { createModelFactory } from './providers/index.js';
 import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
 import { VERSION } from './version.js';
-import { createPython, type PythonBundleFiles, type PythonModuleClaim } from './python/index.js';
+import { createPython, pythonFilesOf, pythonModuleOf } from './python/index.js';
 import { createShell } from './shell/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService } from './shadow/index.js';
@@ -135,27 +135,17 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       : {}),
   };
 
-  // A bundle's files folder and default entry, as python takes them (from a checked `locate` or an unchecked claim).
-  const pythonModule = (b: ClaimedEntry): PythonModuleClaim => ({
-    filesDir: b.filesDir,
-    module: { path: b.entry.path, sha256: b.entry.sha256, size: b.entry.size },
-  });
-  // A checked one also gives the stdlib: the manifest's lib/ files, each as the check found it.
-  const pythonFiles = (b: LocatedBundle): PythonBundleFiles => ({
-    ...pythonModule(b),
-    lib: new Map([...b.checked].filter(([path]) => path.startsWith('lib/'))),
-  });
   const python = createPython({
     logger,
     ...(config.python
       ? { limits: Object.fromEntries(Object.entries(config.python).filter(([, v]) => v !== undefined)) }
       : {}),
     // Checked as every load is, python.wasm itself read and hashed by the worker that compiles it.
-    loadBundle: async () => pythonFiles(await bundles.locate('python')),
+    loadBundle: async () => pythonFilesOf(await bundles.locate('python')),
     // Unchecked: the compile starts from it, its module is used only if loadBundle's checked answer agrees.
     claimBundle: async () => {
       const c = await bundles.claimedEntry('python');
-      return c && pythonModule(c);
+      return c && pythonModuleOf(c);
     },
     netFetch: guestFetch('python'),
   });

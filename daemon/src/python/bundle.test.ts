@@ -5,9 +5,9 @@ import { chmod, copyFile, mkdtemp, readFile, rename, rm, stat, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBundleService, REPO_ROOT, type LocatedBundle } from '../bundles/index.js';
+import { createBundleService, REPO_ROOT } from '../bundles/index.js';
 import { ErrorCodes } from '../errors.js';
-import { createPython, type PythonBundleFiles } from './index.js';
+import { createPython, pythonFilesOf } from './index.js';
 import { MemoryLayerView } from './test-support.js';
 
 const out = join(REPO_ROOT, 'bundles', 'out');
@@ -16,13 +16,6 @@ if (!built && process.env.SHADOWBOX_REQUIRE_BUNDLES)
   throw new Error('SHADOWBOX_REQUIRE_BUNDLES is set but bundles/out/python is missing');
 if (!built)
   console.warn('python bundle test skipped: bundles/out/python missing (run `node bundles/scripts/build.mjs python`)');
-
-// As wiring.ts gives python a located bundle: the stdlib is the manifest's lib/ files, each as the check found it.
-const pythonFilesOf = (b: LocatedBundle): PythonBundleFiles => ({
-  filesDir: b.filesDir,
-  module: b.entry,
-  lib: new Map([...b.checked].filter(([path]) => path.startsWith('lib/'))),
-});
 
 describe.skipIf(!built)('python bundle', () => {
   let tmp = '';

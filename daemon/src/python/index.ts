@@ -1,4 +1,5 @@
 // Sandboxed CPython (the official `python` bundle) as the `python` tool. Other capabilities import only this file.
+import type { FileIdentity } from '../file-identity.js';
 import type { Logger } from '../state/index.js';
 import type { Tool } from '../tools/index.js';
 import { createPythonTool, type PythonToolInput } from './python-tool.js';
@@ -22,6 +23,26 @@ export type {
 } from './types.js';
 export { DEFAULT_PYTHON_LIMITS, pythonArgv, type PythonLimits } from './runtime.js';
 export { PythonToolInput, describeRun } from './python-tool.js';
+
+/** A bundle as the bundles capability gives it (its ClaimedEntry, or a LocatedBundle with `checked`). */
+interface BundleEntryOf {
+  filesDir: string;
+  entry: { path: string; sha256: string; size: number };
+}
+
+/** A bundle's files folder and default entry, as python takes them (from a checked `locate` or an unchecked claim). */
+export const pythonModuleOf = (b: BundleEntryOf): PythonModuleClaim => ({
+  filesDir: b.filesDir,
+  module: { path: b.entry.path, sha256: b.entry.sha256, size: b.entry.size },
+});
+
+/** A checked bundle (`bundles.locate`): also its stdlib, the manifest's lib/ files, each as the check found it. */
+export const pythonFilesOf = (
+  b: BundleEntryOf & { checked: ReadonlyMap<string, FileIdentity> },
+): PythonBundleFiles => ({
+  ...pythonModuleOf(b),
+  lib: new Map([...b.checked].filter(([path]) => path.startsWith('lib/'))),
+});
 
 /** What the daemon wires: the tool, a direct run API (CLI, bench), warm-up and shutdown. */
 export interface Python {
