@@ -75,24 +75,10 @@ export async function run() {
       const stateDir = path.join(top, 'state');
       mkdirSync(root);
       makeTree(root, files);
-      const audit = { append: async () => undefined };
-      const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined };
-      const svc = createShadowService({ stateDir, audit, logger });
+      const svc = createShadowService({ stateDir, audit: QUIET.audit, logger: QUIET.logger });
       const view = await svc.view('bench', root);
-      const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
       const session = (withRg) =>
-        createToolRuntime({
-          tools: createBuiltinTools({ rg: withRg ? rg : null, spawner }),
-          policy: allow,
-          audit,
-          logger,
-        }).forSession({
-          sessionId: 'bench',
-          workspace: root,
-          mode: () => 'review',
-          ask: async () => ({ outcome: 'deny' }),
-          view: async () => view,
-        });
+        toolSession({ createToolRuntime, createBuiltinTools }, { rg: withRg ? rg : null, spawner, root, view });
       const fast = session(true);
       const slow = session(false);
       const signal = new AbortController().signal;
@@ -386,9 +372,6 @@ export async function inOneProcess(rg, baseDist) {
     while (s.state() === 'starting') await new Promise((r) => setTimeout(r, 5));
   }
   const rounds = ROUNDS * 3;
-  const audit = { append: async () => undefined };
-  const logger = { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined };
-  const allow = { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined };
   const rows = [];
   try {
     for (const files of [2_000, 20_000]) {
@@ -400,23 +383,14 @@ export async function inOneProcess(rg, baseDist) {
       try {
         const calls = [];
         for (const [i, b] of builds.entries()) {
-          const svc = b.shadow.createShadowService({ stateDir: path.join(top, `state${i}`), audit, logger });
+          const svc = b.shadow.createShadowService({
+            stateDir: path.join(top, `state${i}`),
+            audit: QUIET.audit,
+            logger: QUIET.logger,
+          });
           services.push(svc);
           const view = await svc.view('bench', root);
-          const tools = b.tools
-            .createToolRuntime({
-              tools: b.tools.createBuiltinTools({ rg, spawner: spawners[i] }),
-              policy: allow,
-              audit,
-              logger,
-            })
-            .forSession({
-              sessionId: 'bench',
-              workspace: root,
-              mode: () => 'review',
-              ask: async () => ({ outcome: 'deny' }),
-              view: async () => view,
-            });
+          const tools = toolSession(b.tools, { rg, spawner: spawners[i], root, view });
           let id = 0;
           calls.push((input) =>
             tools.call({ turnId: 't', callId: `c${++id}`, name: 'grep', input, signal: new AbortController().signal }),
@@ -456,6 +430,24 @@ export async function inOneProcess(rg, baseDist) {
     for (const s of spawners) await s.close();
   }
   return rows;
+}
+
+/** What the benches' tool sessions run with: nothing audited or logged, every call allowed. */
+const QUIET = {
+  audit: { append: async () => undefined },
+  logger: { info() {}, warn() {}, error() {}, debug() {}, close: async () => undefined },
+  policy: { decide: async () => ({ action: 'allow', rule: 'bench' }), grant: async () => undefined },
+};
+
+/** A tool session over `view` from a build's tools module (this build's or another's: inOneProcess). */
+function toolSession(tools, { rg, spawner, root, view }) {
+  return tools.createToolRuntime({ tools: tools.createBuiltinTools({ rg, spawner }), ...QUIET }).forSession({
+    sessionId: 'bench',
+    workspace: root,
+    mode: () => 'review',
+    ask: async () => ({ outcome: 'deny' }),
+    view: async () => view,
+  });
 }
 
 /** A process's CPU time so far, user + system (ms; /proc counts in clock ticks, 10 ms here). */
