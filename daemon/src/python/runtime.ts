@@ -375,6 +375,8 @@ export class PythonSandbox {
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
         ...(ctx.onOutput ? { onOutput: liveText(ctx.onOutput) } : {}),
+        // The launcher looks for /workspace/.venv before anything runs.
+        listWorkspaceAhead: true,
       },
       {
         pool: this.pool,

@@ -92,6 +92,8 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     }
   };
   const poll = req.onOutput ? setInterval(pump, 100) : null;
+  /** Listings begun before the guest asked (listWorkspaceAhead), by mount and path; each serves one ask. */
+  const ahead = new Map<string, Promise<ListedEntry[]>>();
 
   const done = await new Promise<
     { kind: 'done'; m: WorkerMessage } | { kind: 'timeout' | 'cancelled' | 'crash'; message?: string }
@@ -111,7 +113,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
     worker.on('message', (m: WorkerMessage) => settle({ kind: 'done', m }));
     worker.on('exit', () => settle({ kind: 'crash', message: 'the sandbox worker stopped' }));
     worker.on('error', (e: unknown) => settle({ kind: 'crash', message: e instanceof Error ? e.message : String(e) }));
-    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, views, deps.fetch, runEnded.signal));
+    port1.on('message', (c: BridgeCall) => void answer(c, port1, ctl, views, deps.fetch, runEnded.signal, ahead));
     const job: Job = {
       type: 'job',
       module: deps.module,
@@ -131,6 +133,13 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       port: port2,
     };
     worker.postMessage(job, [port2]);
+    // After the post: the listing overlaps the worker's start instead of delaying it. A failure is the guest's
+    // ask's to report (answer awaits the same promise); one never asked for is dropped.
+    if (req.listWorkspaceAhead && req.mounts.workspace) {
+      const listing = listDir(views[0].view, inView(views[0], ''));
+      listing.catch(() => undefined);
+      ahead.set(listKey(0, ''), listing);
+    }
   });
   port1.close();
   runEnded.abort();
@@ -213,10 +222,14 @@ async function answer(
   views: ViewMount[],
   fetch: FetchBridge | null,
   signal: AbortSignal,
+  ahead: Map<string, Promise<ListedEntry[]>>,
 ): Promise<void> {
   let reply: BridgeReply;
   try {
     const m = views[c.args.mount ?? -1];
+    const key = c.op === 'readdir' ? listKey(c.args.mount ?? -1, c.args.path ?? '') : '';
+    const listed = ahead.get(key);
+    ahead.delete(key);
     if (c.op === 'fetch') {
       reply = {
         ok: true,
@@ -224,7 +237,7 @@ async function answer(
       };
     } else if (!m) reply = { ok: false };
     else if (c.op === 'readFile') reply = { ok: true, data: await m.view.readFile(inView(m, c.args.path ?? '')) };
-    else reply = { ok: true, entries: await listDir(m.view, inView(m, c.args.path ?? '')) };
+    else reply = { ok: true, entries: await (listed ?? listDir(m.view, inView(m, c.args.path ?? ''))) };
   } catch (e) {
     reply = { ok: false, reason: isShadowboxError(e) ? e.reason : 'failed' };
   }
@@ -232,6 +245,8 @@ async function answer(
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
 }
+
+const listKey = (mount: number, path: string) => `${mount}\0${path}`;
 
 /** Lists a directory of the view; symlinks are resolved by the view (refused when they leave it) and shown as their target. */
 async function listDir(view: WorkspaceView, path: string): Promise<ListedEntry[]> {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { createWasiRuntime, type WasiRunRequest } from './index.js';
 import { createOverlayView, fixture } from './test-support.js';
 
@@ -73,5 +74,58 @@ describe('in-process WASI runner', () => {
     expect(text(view.overlay.get('sub/new.txt') ?? new Uint8Array())).toBe('fresh');
     const again = await run(['cat', '/workspace/sub/new.txt'], { mounts: { workspace: view } });
     expect(text(again.stdout)).toBe('fresh');
+  });
+
+  /** The overlay view, with every readdir it is asked for recorded; `failTop` makes the top folder's listing fail. */
+  const listingView = (failTop = false) => {
+    const view = createOverlayView(dir);
+    const lists: string[] = [];
+    const readdir = view.readdir.bind(view);
+    view.readdir = async (p) => {
+      lists.push(p);
+      if (failTop && p === '') throw new ShadowboxError(ErrorCodes.PermissionDenied, 'policy_denied', 'no listing');
+      return readdir(p);
+    };
+    return { view, lists };
+  };
+
+  it('lists /workspace ahead when asked (listWorkspaceAhead), and that one listing serves the guest', async () => {
+    // Asked ahead, the top folder is listed although this guest never looks in /workspace; not asked, it is not.
+    const quiet = listingView();
+    const ahead = await run(['echo', 'hi'], { mounts: { workspace: quiet.view }, listWorkspaceAhead: true });
+    expect(text(ahead.stdout)).toBe('hi\n');
+    expect(quiet.lists).toEqual(['']);
+    const plain = listingView();
+    await run(['echo', 'hi'], { mounts: { workspace: plain.view } });
+    expect(plain.lists).toEqual([]);
+    // A guest that walks into /workspace gets the listing made ahead, not a second one.
+    const walk = listingView();
+    const r = await run(['cat', '/workspace/sub/b.txt'], {
+      mounts: { workspace: walk.view },
+      listWorkspaceAhead: true,
+    });
+    expect(text(r.stdout)).toBe('beta\n');
+    expect(walk.lists).toEqual(['', 'sub']);
+  });
+
+  it('gives the guest the same answer when the listing made ahead fails, and drops it when never asked', async () => {
+    // The failure is the guest's look's to report, as without the listing ahead (and no rejection goes unhandled).
+    const withAhead = listingView(true);
+    const a = await run(['cat', '/workspace/sub/b.txt'], {
+      mounts: { workspace: withAhead.view },
+      listWorkspaceAhead: true,
+    });
+    const without = listingView(true);
+    const b = await run(['cat', '/workspace/sub/b.txt'], { mounts: { workspace: without.view } });
+    expect(a.exitCode).not.toBe(0);
+    expect({ exitCode: a.exitCode, stdout: text(a.stdout), stderr: text(a.stderr) }).toEqual({
+      exitCode: b.exitCode,
+      stdout: text(b.stdout),
+      stderr: text(b.stderr),
+    });
+    const unasked = listingView(true);
+    const c = await run(['echo', 'hi'], { mounts: { workspace: unasked.view }, listWorkspaceAhead: true });
+    expect(c.exitCode).toBe(0);
+    expect(unasked.lists).toEqual(['']);
   });
 });

@@ -77,6 +77,12 @@ export interface WasiRunRequest {
   workspaceRoot?: string;
   /** Live output while the module runs (the in-process runner reads its output buffers every 100 ms). */
   onOutput?: (stream: 'stdout' | 'stderr', bytes: Uint8Array) => void;
+  /**
+   * The in-process runner lists /workspace's top folder while the guest starts, for a guest known to look in it
+   * at once (python's launcher looks for /workspace/.venv): the guest's first look then waits for a reply already
+   * made, not for a listing begun only then. The listing is the view's, as the guest's own ask would get it.
+   */
+  listWorkspaceAhead?: boolean;
 }
 
 /** How a run ended. */
