@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type PolicyRule, ToolKind } from '@shadowbox/protocol';
 import { z } from 'zod';
@@ -48,15 +49,14 @@ export function rulesFilePath(stateDir: string, workspace: string): string {
   return path.join(workspaceStateDir(stateDir, workspace), 'policy.json');
 }
 
-/** A file version stamp: a hand edit changes it, so the cache reloads on the next decision. */
-export async function fileStamp(file: string): Promise<string | null> {
-  try {
-    const s = await stat(file, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}`;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
+/**
+ * A file version stamp: a hand edit changes it, so the cache reloads on the next decision. Every tool call's
+ * decision takes one, so it is a synchronous stat of a file in the daemon's own state dir (~5 µs), not a
+ * thread-pool round trip the call waits for.
+ */
+export function fileStamp(file: string): string | null {
+  const s = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s ? `${s.ino}:${s.size}:${s.mtimeNs}` : null;
 }
 
 /** Reads and validates the rules file; a missing file is an empty one, a corrupt one a typed error. */

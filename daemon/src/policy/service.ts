@@ -71,7 +71,7 @@ export function createPolicy(deps: PolicyDeps): PolicyService {
   // Re-reads the file when its stamp changed (a hand edit applies to the next call).
   async function load(workspace: string): Promise<Loaded> {
     const file = rulesFilePath(deps.stateDir, workspace);
-    const stamp = await fileStamp(file);
+    const stamp = fileStamp(file);
     const hit = cache.get(workspace);
     if (hit && hit.stamp === stamp) return hit;
     let loaded: Loaded;
