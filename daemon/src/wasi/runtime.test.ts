@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { createWasiRuntime, type WasiRunRequest } from './index.js';
+import { spareOutputBuffers } from './inprocess-runner.js';
 import { createOverlayView, fixture } from './test-support.js';
 
 const LIMITS = { wallMs: 5000, memoryBytes: 64 * 1024 * 1024, stdoutBytes: 1 << 20, stderrBytes: 1 << 20 };
@@ -74,6 +75,26 @@ describe('in-process WASI runner', () => {
     expect(text(view.overlay.get('sub/new.txt') ?? new Uint8Array())).toBe('fresh');
     const again = await run(['cat', '/workspace/sub/new.txt'], { mounts: { workspace: view } });
     expect(text(again.stdout)).toBe('fresh');
+  });
+
+  it("reuses a finished run's output buffers, never the bytes an earlier run left in them", async () => {
+    const long = 'y'.repeat(3000);
+    const first = await run(['echo', long, long]);
+    expect(text(first.stdout)).toBe(`${long} ${long}\n`);
+    expect(spareOutputBuffers()).toBeGreaterThanOrEqual(2);
+    const second = await run(['echo', 'x']);
+    expect(text(second.stdout)).toBe('x\n');
+    expect(text(second.stderr)).toBe('');
+    // A run stopped at its time limit may still be writing: its buffers are not kept. Nor are those of a run that
+    // wrote more than 64 KiB (the pages it touched would stay resident).
+    const kept = spareOutputBuffers();
+    const stopped = await run(['loop'], { limits: { ...LIMITS, wallMs: 300 } });
+    expect(stopped.outcome).toBe('timeout');
+    expect(spareOutputBuffers()).toBe(kept - 2);
+    const flood = await run(['flood'], { limits: { ...LIMITS, stdoutBytes: 200_000 } });
+    expect(flood.outcome).toBe('output_limit');
+    expect(spareOutputBuffers()).toBe(kept - 2 + 1); // its stderr, which it left empty
+    expect(text((await run(['echo', 'z'])).stdout)).toBe('z\n');
   });
 
   /** The overlay view, with every readdir it is asked for recorded; `failTop` makes the top folder's listing fail. */
