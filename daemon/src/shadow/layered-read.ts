@@ -106,6 +106,11 @@ export class LayeredReads {
     return !this.folderHidden(dir);
   }
 
+  /** WorkspaceView.listsReal: no layer entry in `dir`, and neither `dir` nor a folder above it hides the real one. */
+  listsReal(dir: string): boolean {
+    return this.store.entriesIn(dir).length === 0 && !this.folderHidden(dir);
+  }
+
   /** Folders' answers of hiddenByAncestor for a file in them, valid while the layer's entryChanges stays. */
   private hiddenFolders: { version: number; byDir: Map<string, boolean> } | null = null;
 

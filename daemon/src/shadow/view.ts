@@ -43,6 +43,13 @@ export interface WorkspaceView {
    */
   realFiles?(dir: string): Set<string> | null;
   /**
+   * For a canonical folder path: true when the view lists exactly the person's real folder there — the layer
+   * holds no entry in it and nothing above hides it — so what a listing of it gave is the real folder's own
+   * (grep may then hand ripgrep the folder instead of its files). Views that leave out some of the person's
+   * entries (policy-denied paths) or have no real tree leave it out.
+   */
+  listsReal?(dir: string): boolean;
+  /**
    * For a canonical path: the size of the person's regular file there (lstat: not a link), read now;
    * null when there is none. Not a check of where the file is (realFiles is): grep asks it for the files
    * rg found lines in, as rg reports them (rg searches a listed file whatever its size; grep skips files

@@ -6,6 +6,18 @@
 export interface QueuedFile {
   k: number;
   path: string;
+  /** Set when every entry of the file's folder that is not a folder is a regular file queued for rg (RgFolder). */
+  folder?: RgFolder;
+}
+
+/**
+ * A folder whose listing the walk saw whole, every entry of it either a folder or a regular file the view vouched
+ * for and queued for rg (no link, nothing ignored, denied, changed by the shadow or left out by the glob): rg may be
+ * given the folder itself at depth 1 instead of its `files` paths, one object shared by them.
+ */
+export interface RgFolder {
+  path: string;
+  files: number;
 }
 
 /** An ordered queue with any number of waiting takers; closed when the walk ends. */
@@ -23,8 +35,8 @@ export class FileQueue {
     return this.items.length;
   }
 
-  push(k: number, path: string): void {
-    this.items.push({ k, path });
+  push(k: number, path: string, folder?: RgFolder): void {
+    this.items.push(folder ? { k, path, folder } : { k, path });
     if (this.waiters.length > 0) this.wake(this.items.length - this.head);
   }
 

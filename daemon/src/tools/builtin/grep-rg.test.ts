@@ -15,7 +15,8 @@ import {
   toolCaller,
 } from '../test-support.js';
 import { createGrepTool } from './grep.js';
-import { findRipgrep, nextChunk, partEnd, rgPattern } from './grep-rg.js';
+import type { RgFolder } from './file-queue.js';
+import { findRipgrep, nextChunk, partEnd, rgPaths, rgPattern } from './grep-rg.js';
 import { createGrepWorkers, type GrepWorkers } from './grep-worker.js';
 
 const rg = findRipgrep();
@@ -36,6 +37,41 @@ const files: Record<string, string> = {
 /** A grep call over `view`, with rg (`withRg`) or in process only. */
 function grepper(view: WorkspaceView, withRg: boolean) {
   return toolCaller(createGrepTool({ workers, rg: withRg ? rg : null }) as Tool, view);
+}
+
+/**
+ * rg wrapped so that each run's files are counted: a path given is one file, a folder given (at depth 1) its
+ * regular files. `files()`: the count of each run so far.
+ */
+function filesCountingRg(): { rg: string; files: () => number[]; folders: () => string[] } {
+  const log = path.join(ws.top, 'rg-files.log');
+  const folderLog = path.join(ws.top, 'rg-folders.log');
+  writeFileSync(folderLog, '');
+  const wrapper = path.join(ws.top, 'rg-files-counted');
+  writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      'n=0; paths=0',
+      'for a in "$@"; do',
+      '  if [ "$paths" = 1 ]; then',
+      '    if [ -d "$a" ]; then',
+      `      echo "$a" >> '${folderLog}'`,
+      '      n=$((n + $(find "$a" -mindepth 1 -maxdepth 1 -type f | wc -l)))',
+      '    else n=$((n + 1)); fi',
+      '  elif [ "$a" = "--" ]; then paths=1; fi',
+      'done',
+      `echo "$n" >> '${log}'`,
+      `exec '${rg}' "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return {
+    rg: wrapper,
+    files: () => readFileSync(log, 'utf8').trim().split('\n').map(Number),
+    folders: () => readFileSync(folderLog, 'utf8').split('\n').filter(Boolean).sort(),
+  };
 }
 
 beforeEach(() => {
@@ -241,9 +277,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
         );
     }
     const view = await ws.open().view('s1', ws.root);
-    const log = path.join(ws.top, 'rg-runs.log');
-    const counted = path.join(ws.top, 'rg-counted');
-    writeFileSync(counted, `#!/bin/sh\necho "$#" >> '${log}'\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const { rg: counted, files: given } = filesCountingRg();
     const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
     const inProc = grepper(view, false);
     const c = { pattern: 'hit', path: 'dense', max_matches: 5000 };
@@ -253,10 +287,8 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(a.content).toBe(String(b.content).replace(hint, ''));
     expect(a.content).toContain('[stopped at 5000 matches');
     expect(a.data).toMatchObject({ inProcess: 0, files: 256, matches: 5000 });
-    // Two runs: the flooded one (600 files), then 256 of them (rg's arguments: its options, the pattern, the files).
-    const argc = readFileSync(log, 'utf8').trim().split('\n').map(Number);
-    expect(argc).toHaveLength(2);
-    expect(argc[0] - argc[1]).toBe(600 - 256);
+    // Two runs: the flooded one (600 files, given as their 6 folders), then 256 of them.
+    expect(given()).toEqual([600, 256]);
   });
 
   it('a dense region far into a large run costs a few killed runs, each half the last, not one per 256 files', async () => {
@@ -280,18 +312,16 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
       }
     }
     const view = await ws.open().view('s1', ws.root);
-    const log = path.join(ws.top, 'rg-runs.log');
-    const counted = path.join(ws.top, 'rg-counted');
-    writeFileSync(counted, `#!/bin/sh\necho "$#" >> '${log}'\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const { rg: counted, files: given } = filesCountingRg();
     const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
     const c = { pattern: 'needle', path: 'tree', max_matches: 100 };
     const a = await withRg(c);
     const b = await grepper(view, false)(c);
     const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
     expect(a.content).toBe(String(b.content).replace(hint, ''));
-    const argc = readFileSync(log, 'utf8').trim().split('\n').map(Number);
-    expect(argc.length).toBeLessThanOrEqual(20);
-    expect(argc.reduce((x, y) => x + y, 0)).toBeLessThan(60_000);
+    const runs = given();
+    expect(runs.length).toBeLessThanOrEqual(20);
+    expect(runs.reduce((x, y) => x + y, 0)).toBeLessThan(60_000);
   }, 120_000);
 
   it('files the shadow changed come from the layer: new text found, old text gone, deleted files absent', async () => {
@@ -415,9 +445,90 @@ function alive(pid: number): boolean {
   }
 }
 
+describe.skipIf(!rg)('rg given whole folders', () => {
+  it('searches a folder as its listed files: hidden names, NUL bytes, depth 1, the same lines as in process', async () => {
+    const tree: Record<string, string> = {
+      'w/one/a.txt': 'needle a\n',
+      'w/one/b.txt': 'hay\n',
+      'w/hid/.env.example': 'needle hidden\n',
+      'w/hid/c.txt': 'hay\n',
+      'w/nul/d.bin': 'needle before\n\0\nneedle after\n',
+      'w/nul/e.txt': 'needle e\n',
+      // A NUL past the first 8 KiB: text to grep in process; rg stops at it unless told to search on (--binary).
+      'w/nul/late.txt': `${'x'.repeat(9000)}\n\0\nneedle late\n`,
+      'w/deep/f.txt': 'needle f\n',
+      'w/deep/sub/g.txt': 'needle g\n',
+    };
+    for (const [p, text] of Object.entries(tree)) {
+      mkdirSync(path.dirname(path.join(ws.root, p)), { recursive: true });
+      writeFileSync(path.join(ws.root, p), text);
+    }
+    const view = await ws.open().view('s1', ws.root);
+    const { rg: counted, folders } = filesCountingRg();
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const c = { pattern: 'needle', path: 'w' };
+    const a = await withRg(c);
+    const b = await grepper(view, false)(c);
+    const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
+    expect(a.content).toBe(String(b.content).replace(hint, ''));
+    // w/deep/sub/g.txt once (w/deep is searched at depth 1), .env.example found, the NUL file as in process.
+    expect(String(a.content).match(/g\.txt/g)).toHaveLength(1);
+    expect(a.content).toContain('w/hid/.env.example:1: needle hidden');
+    expect(a.content).toContain('w/nul/late.txt:3: needle late');
+    expect(a.data).toMatchObject({ inProcess: 0 });
+    expect(folders()).toEqual(['w/deep', 'w/deep/sub', 'w/hid', 'w/nul', 'w/one']);
+  });
+
+  it('gives a folder only when its listing is the real one: not where the shadow deleted, wrote or linked a file', async () => {
+    for (const d of ['keep', 'gone', 'wrote', 'linked', 'ignored'])
+      for (const f of ['x.txt', 'y.txt']) {
+        mkdirSync(path.join(ws.root, 'z', d), { recursive: true });
+        writeFileSync(path.join(ws.root, 'z', d, f), `needle ${d} ${f}\n`);
+      }
+    writeFileSync(path.join(ws.root, 'z', 'ignored', '.gitignore'), 'y.txt\n');
+    const view = await ws.open().view('s1', ws.root);
+    await view.remove('z/gone/y.txt');
+    await view.writeFile('z/wrote/y.txt', 'needle from the agent\n');
+    await view.symlink('z/linked/l.txt', 'x.txt');
+    const { rg: counted, folders } = filesCountingRg();
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const c = { pattern: 'needle', path: 'z' };
+    const a = await withRg(c);
+    const b = await grepper(view, false)(c);
+    const hint = /\n\[searched in process: ripgrep \(rg\) is not installed[^\n]*$/;
+    expect(a.content).toBe(String(b.content).replace(hint, ''));
+    expect(a.content).not.toContain('z/gone/y.txt');
+    expect(folders()).toEqual(['z/keep']);
+    // Under a deny rule the view leaves files out of its listings: no folder is given at all.
+    const denied = toolCaller(
+      createGrepTool({ workers, rg: counted }) as Tool,
+      restrictView(view, [{ glob: 'z/keep/y.txt', rule: 'project:deny path=z/keep/y.txt' }]),
+    );
+    writeFileSync(path.join(ws.top, 'rg-folders.log'), '');
+    const r = await denied(c);
+    expect(r.content).toContain('z/keep/x.txt');
+    expect(r.content).not.toContain('z/keep/y.txt');
+    expect(folders()).toEqual([]);
+  });
+});
+
 describe("rg's argument parts", () => {
   // 24,000 short paths then 1,500 of ~2,650 bytes: parts were once cut at the count the first paths gave, so a
   // part of long paths reached ~18 MB of arguments and rg's spawn failed (E2BIG) on every grep of such a tree.
+  it('a folder whose files are all in the run is given as the folder, once; a folder split between runs as files', () => {
+    const whole: RgFolder = { path: 'a', files: 2 };
+    const split: RgFolder = { path: 'b', files: 3 };
+    const files = [
+      { k: 0, path: 'a/1', folder: whole },
+      { k: 1, path: 'a/2', folder: whole },
+      { k: 2, path: 'b/1', folder: split },
+      { k: 3, path: 'b/2', folder: split },
+      { k: 4, path: 'c' },
+    ];
+    expect(rgPaths(files)).toEqual(['a', 'b/1', 'b/2', 'c']);
+    expect(rgPaths(files.slice(1))).toEqual(['a/2', 'b/1', 'b/2', 'c']);
+  });
+
   it('each part is sized by its own paths, in UTF-8 bytes, and every file lands in exactly one part, in order', () => {
     const files = [
       ...Array.from({ length: 24_000 }, (_, i) => ({ path: `a/f${String(i).padStart(6, '0')}${'s'.repeat(24)}.txt` })),

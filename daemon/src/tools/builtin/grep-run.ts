@@ -5,13 +5,13 @@ import picomatch from 'picomatch';
 import { pathGlobOptions } from '../../glob-base.js';
 import type { EntryType, WorkspaceView } from '../../shadow/index.js';
 import type { Spawner } from '../../spawner/index.js';
-import { FileQueue, type QueuedFile } from './file-queue.js';
+import { FileQueue, type QueuedFile, type RgFolder } from './file-queue.js';
 import type { GrepPattern } from './grep-pattern.js';
 import { rgPattern, searchWithRg } from './grep-rg.js';
 import { searchInProcess, type Searched } from './grep-search.js';
 import type { GrepWorker, GrepWorkers } from './grep-worker.js';
 import { MAX_TEXT_FILE_BYTES } from './text.js';
-import { walkBatches } from './walk.js';
+import { walkBatches, type WalkBatch } from './walk.js';
 
 /**
  * Files the walk may queue for rg beyond what rg asked for. While rg's first run is out, about as many
@@ -58,6 +58,8 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   const { view, pattern, max, stop } = o;
   const isReal = view.isReal?.bind(view);
   const realSize = view.realSize?.bind(view);
+  // rg may be given a whole folder only where the view can say its listing is the real folder's.
+  const listsReal = view.listsReal?.bind(view);
   // Read before the walk asks isReal of any file: while it stays, no file the walk vouched for was taken over.
   const layerVersion = view.layerVersion?.bind(view);
   const since = layerVersion?.();
@@ -95,10 +97,12 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
         })
       : null;
   let total = 0;
-  const add = (path: string, plain: boolean) => {
+  // rg gets regular files the view vouches are the person's own (not links, not changed by the shadow).
+  const forRg = (path: string, plain: boolean) =>
+    rgQueue !== null && plain && isReal !== undefined && !path.includes('\n') && isReal(path);
+  const add = (path: string, rg: boolean, folder?: RgFolder) => {
     const k = total++;
-    // rg gets regular files the view vouches are the person's own (not links, not changed by the shadow).
-    if (rgQueue && plain && isReal && !path.includes('\n') && isReal(path)) rgQueue.push(k, path);
+    if (rg) rgQueue!.push(k, path, folder);
     else procQueue.push(k, path);
   };
   // The walk stays at most a few files past what rg asked for (it pauses; rg's next run says how many more).
@@ -110,16 +114,23 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
       const isMatch = o.glob ? picomatch(o.glob, pathGlobOptions(false)) : () => true;
       const cut = o.base ? o.base.length + 1 : 0;
       walking: for await (const batch of walkBatches(view, o.base, { signal: stop })) {
-        for (const e of batch) {
+        // Each entry: skipped (null), for rg (true) or searched in process (false).
+        const to = batch.map((e) =>
+          e.ignored || e.type === 'dir' || e.type === 'other' || !isMatch(cut ? e.path.slice(cut) : e.path)
+            ? null
+            : forRg(e.path, e.type === 'file'),
+        );
+        const folder = listsReal ? rgFolder(batch, to, listsReal) : undefined;
+        for (let i = 0; i < batch.length; i++) {
           if (proc.found > max || (fast?.found ?? 0) > max) break walking; // the first files already hold more than `max` lines
-          if (e.ignored || e.type === 'dir' || e.type === 'other') continue;
-          if (!isMatch(cut ? e.path.slice(cut) : e.path)) continue;
-          add(e.path, e.type === 'file');
+          const rg = to[i];
+          if (rg === null) continue;
+          add(batch[i].path, rg, folder);
           const wait = paced();
           if (wait) await wait;
         }
       }
-    } else add(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base);
+    } else add(o.base, forRg(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base));
   } finally {
     procQueue.close();
     rgQueue?.close();
@@ -158,6 +169,31 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   } finally {
     if (worker && !stop.aborted) worker.release();
   }
+}
+
+/**
+ * The folder a walk batch stands for, when rg may be given it instead of its files (RgFolder): the batch is the
+ * folder's whole listing, that listing is the real folder's own (listsReal: no file the shadow deleted or holds, none
+ * left out), every entry in it is a folder or a regular file for rg, and it is not the workspace's top folder (rg
+ * would print its files as ./name). A folder entry is fine: rg is given folders at depth 1.
+ */
+function rgFolder(
+  batch: WalkBatch,
+  to: readonly (boolean | null)[],
+  listsReal: (dir: string) => boolean,
+): RgFolder | undefined {
+  if (!batch.whole || batch.length === 0) return undefined;
+  const first = batch[0].path;
+  const cut = first.lastIndexOf('/');
+  if (cut <= 0) return undefined;
+  let files = 0;
+  for (let i = 0; i < batch.length; i++) {
+    if (batch[i].type === 'dir') continue;
+    if (to[i] !== true) return undefined;
+    files++;
+  }
+  const path = first.slice(0, cut);
+  return files > 0 && listsReal(path) ? { path, files } : undefined;
 }
 
 /**

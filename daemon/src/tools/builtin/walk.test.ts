@@ -73,8 +73,14 @@ describe('walk', () => {
     const flat: string[] = [];
     for await (const e of walk(view, '')) flat.push(e.path);
     const batches: string[][] = [];
-    for await (const b of walkBatches(view, '')) batches.push(b.map((e) => e.path));
+    const whole: boolean[] = [];
+    for await (const b of walkBatches(view, '')) {
+      batches.push(b.map((e) => e.path));
+      whole.push(b.whole === true);
+    }
     expect(batches.flat()).toEqual(flat);
+    // `whole`: the batch is its folder's entire listing (a, b/c/d and e; the others are parts of theirs).
+    expect(whole).toEqual([false, true, false, false, false, true, false, false, false, true]);
     expect(batches).toEqual([
       ['.gitignore', 'a'],
       ['a/b.log', 'a/dist', 'a/dist.ts', 'a/keep.log', 'a/x.log'], // a/dist and a/x.log are ignored: not entered

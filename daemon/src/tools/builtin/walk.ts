@@ -29,6 +29,12 @@ interface Matcher {
   byName: Map<string, boolean> | null;
 }
 
+/**
+ * walkBatches()'s unit: entries of one folder in name order. `whole` when they are all of that folder's entries
+ * (it enters no folder before its last entry), so a caller can stand the batch for the folder's listing.
+ */
+export type WalkBatch = readonly WalkEntry[] & { readonly whole?: true };
+
 /** A directory's entries, ignore flags computed, and the matchers its children inherit. */
 interface Listing {
   entries: WalkEntry[];
@@ -54,11 +60,7 @@ export async function* walk(view: WorkspaceView, start: string, o: WalkOptions =
  * One generator, an explicit stack, and the listings of the next folders read ahead (a folder's
  * readdir costs a resolve of its path; done one after the other, a 20,000-file tree waited ~4× longer).
  */
-export async function* walkBatches(
-  view: WorkspaceView,
-  start: string,
-  o: WalkOptions = {},
-): AsyncGenerator<readonly WalkEntry[]> {
+export async function* walkBatches(view: WorkspaceView, start: string, o: WalkOptions = {}): AsyncGenerator<WalkBatch> {
   const inherited: Matcher[] = [];
   const parts = start ? start.split('/') : [];
   for (let i = 0; i < parts.length; i++) await loadIgnore(view, parts.slice(0, i).join('/'), inherited);
@@ -91,7 +93,8 @@ export async function* walkBatches(
     // This folder's entries up to and including the next one entered.
     let end = top.next;
     while (end < entries.length && !enters(entries[end])) end++;
-    const batch = entries.slice(top.next, Math.min(end + 1, entries.length));
+    const batch: WalkEntry[] & { whole?: true } = entries.slice(top.next, Math.min(end + 1, entries.length));
+    if (top.next === 0 && batch.length === entries.length) batch.whole = true;
     top.next += batch.length;
     yield batch;
     const e = batch[batch.length - 1];
