@@ -26,6 +26,30 @@ const tree = {
 };
 
 describe('walk', () => {
+  it('gives the event loop a turn while it walks, though small folders are listed synchronously', async () => {
+    const many: Record<string, string> = {};
+    for (let d = 0; d < 30; d++) many[`d${d}/f.txt`] = 'x';
+    ws = makeWorkspace(many, { git: false });
+    const view = await ws.open().view('s1', ws.root);
+    const walked = async (sliceMs: number) => {
+      let turns = 0;
+      const tick = () => {
+        turns++;
+        timer = setImmediate(tick);
+      };
+      let timer = setImmediate(tick);
+      let batches = 0;
+      for await (const _ of walkBatches(view, '', { sliceMs })) batches++;
+      clearImmediate(timer);
+      return { turns, batches };
+    };
+    // Every listing here is synchronous: without a turn taken on purpose the whole walk runs in one.
+    expect((await walked(60_000)).turns).toBe(0);
+    const sliced = await walked(0);
+    expect(sliced.batches).toBeGreaterThan(30);
+    expect(sliced.turns).toBeGreaterThan(20);
+  });
+
   it('applies rules by name at every depth and rules with a path only at their path (the per-name answers are not reused for those)', async () => {
     ws = makeWorkspace(tree, { git: false });
     const view = await ws.open().view('s1', ws.root);

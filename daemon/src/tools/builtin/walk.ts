@@ -16,7 +16,15 @@ export interface WalkOptions {
   /** Deepest level to yield (default: unlimited). */
   maxDepth?: number;
   signal?: AbortSignal;
+  /** The event loop gets a turn after this long of walking without one (default SLICE_MS). */
+  sliceMs?: number;
 }
+
+/**
+ * Small folders are listed synchronously (RealFs.readdir), so a walk can go on for long without the event loop
+ * getting a turn: it takes one (setImmediate) after this long, so other clients' requests wait at most about this.
+ */
+const SLICE_MS = 8;
 
 interface Matcher {
   base: string;
@@ -76,7 +84,13 @@ export async function* walkBatches(view: WorkspaceView, start: string, o: WalkOp
   const first = await list(start, 1, inherited);
   pending.delete(start);
   if (first) stack.push({ listing: first, next: 0, scan: 0, ahead: 0 });
+  const sliceMs = o.sliceMs ?? SLICE_MS;
+  let turn = performance.now();
   while (stack.length > 0) {
+    if (performance.now() - turn >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
+    }
     if (o.signal?.aborted) return;
     const top = stack[stack.length - 1];
     const { entries, matchers } = top.listing;
