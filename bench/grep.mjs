@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createShadowService } from '../daemon/dist/shadow/index.js';
@@ -404,20 +405,28 @@ export async function inOneProcess(rg, baseDist) {
           const [a, b] = [await calls[0](input), await calls[1](input)];
           if (a.content !== b.content) throw new Error(`the two builds answer ${label} differently`);
           const cpu = [[], []];
+          // The longest the event loop was held during a call (what another client's request could wait).
+          const held = [[], []];
           const measured = (i) => async () => {
+            const loop = monitorEventLoopDelay({ resolution: 1 });
+            loop.enable();
             const c0 = process.cpuUsage();
             const ms = await time(() => calls[i](input));
             const c = process.cpuUsage(c0);
+            loop.disable();
             cpu[i].push((c.user + c.system) / 1000);
+            held[i].push(loop.max / 1e6);
             return ms;
           };
           const m = await interleaveMeasured(rounds, measured(0), measured(1));
           const per = (i) => stats(cpu[i]).median.toFixed(1);
+          const stall = (i) => `${stats(held[i]).median.toFixed(1)} (max ${Math.max(...held[i]).toFixed(1)})`;
           rows.push(
             row(
               `grep in one process, ${files} files, ${label}`,
               m,
-              `vs the build at ${baseDist}, call by call; this process's CPU per call ${per(0)} vs ${per(1)} ms (median)`,
+              `vs the build at ${baseDist}, call by call; this process's CPU per call ${per(0)} vs ${per(1)} ms (median); ` +
+                `longest event-loop stall per call ${stall(0)} vs ${stall(1)} ms`,
             ),
           );
         }
