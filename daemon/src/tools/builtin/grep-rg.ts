@@ -364,9 +364,9 @@ export function searchWithRg(options: RgSearchOptions): {
  * listing, every entry a folder or a file for rg) as the folder itself, the other files one by one. Given 20,000
  * paths rg took 1.7× as long as given their 400 folders (bench/grep.mjs's tree). What rg prints for a file created in
  * such a folder after the walk matches no queued file and is dropped, as are the lines of a folder swapped for a link
- * (recheck: stillReal).
+ * (recheck: stillReal). The folders given are added to `folders`.
  */
-export function rgPaths(files: readonly QueuedFile[]): string[] {
+export function rgPaths(files: readonly QueuedFile[], folders?: Set<string>): string[] {
   const inRun = new Map<RgFolder, number>();
   for (const f of files) if (f.folder) inRun.set(f.folder, (inRun.get(f.folder) ?? 0) + 1);
   const out: string[] = [];
@@ -376,6 +376,7 @@ export function rgPaths(files: readonly QueuedFile[]): string[] {
     if (d === undefined || inRun.get(d) !== d.files) out.push(f.path);
     else if (!given.has(d)) {
       given.add(d);
+      folders?.add(d.path);
       out.push(d.path);
     }
   }
@@ -473,6 +474,10 @@ function runRg(
   };
   const noted = new Set<number>();
   let unknownNote = false;
+  // The folders given whole: a file in one that is not in the run was made there after the walk (its lines are dropped).
+  const folders = new Set<string>();
+  const paths = rgPaths(files, folders);
+  const inFolder = (p: string) => p.lastIndexOf('/') > 0 && folders.has(p.slice(0, p.lastIndexOf('/')));
   let bytesSearched: number | undefined;
   const args = [
     '--no-config', // the person's RIPGREP_CONFIG_PATH must not change the engine, the output or what is searched
@@ -501,11 +506,14 @@ function runRg(
     o.pattern,
     // A folder (rgPaths) is searched as its listed files would be: at depth 1 (its direct entries, no folder
     // entered), hidden names too, and a file with a NUL byte as a listed one (no link is followed in a folder).
+    // A file rg meets in a folder over the size cap is skipped (a file given by name is not: see checkSizes), so
+    // one made there after the walk, which no size check knows of, is not read whole.
+    `--max-filesize=${o.maxFileBytes}`,
     '--max-depth=1',
     '--hidden',
     '--binary',
     '--',
-    ...rgPaths(files),
+    ...paths,
   ];
   return new Promise((resolve, reject) => {
     // rg is started below, once its output handler exists; neither the abort nor the size check runs before that.
@@ -547,8 +555,8 @@ function runRg(
         }
         const m = BINARY_NOTE.exec(text);
         const k = m ? indexOf(m[1]) : undefined;
-        if (k === undefined) unknownNote = true;
-        else noted.add(k);
+        if (k !== undefined) noted.add(k);
+        else if (!m || !inFolder(m[1])) unknownNote = true;
         return;
       }
       const path = record.subarray(0, nul).toString('utf8');

@@ -188,6 +188,9 @@ function rgFolder(
   if (cut <= 0) return undefined;
   let files = 0;
   for (let i = 0; i < batch.length; i++) {
+    // A name that is not UTF-8 is listed with U+FFFD: the view cannot open it, rg walking the folder would read it
+    // (and two such names list as one).
+    if (batch[i].path.includes('\uFFFD', cut)) return undefined;
     if (batch[i].type === 'dir') continue;
     if (to[i] !== true) return undefined;
     files++;
