@@ -63,8 +63,11 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
   // Read before the walk asks isReal of any file: while it stays, no file the walk vouched for was taken over.
   const layerVersion = view.layerVersion?.bind(view);
   const since = layerVersion?.();
+  // rg opens files by their path from the root: under a start that is not its own canonical path (a link on the way)
+  // stillReal would drop every line it found, so such a start is searched in process.
+  const canonical = o.base === '' || (await view.resolve(o.base).catch(() => null)) === o.base;
   // rg only where the view can say which files are the person's own and how big they are now.
-  const rgSource = o.rg && isReal && realSize ? rgPattern(pattern.source) : null;
+  const rgSource = o.rg && isReal && realSize && canonical ? rgPattern(pattern.source) : null;
   let worker: GrepWorker | undefined;
   const acquire = (): GrepWorker => {
     if (!worker) {
@@ -130,7 +133,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           if (wait) await wait;
         }
       }
-    } else add(o.base, forRg(o.base, o.type === 'file' && (await view.resolve(o.base)) === o.base));
+    } else add(o.base, forRg(o.base, o.type === 'file'));
   } finally {
     procQueue.close();
     rgQueue?.close();
