@@ -302,9 +302,10 @@ export function searchWithRg(options: RgSearchOptions): {
           argBytes = Math.floor(argBytes / 2);
           continue;
         }
-        while (r.oversize && !o.signal.aborted) {
-          const big = new Set(r.oversize.map((f) => f.k));
-          files = files.filter((f) => !big.has(f.k));
+        while ((r.oversize || r.unfold) && !o.signal.aborted) {
+          const big = new Set((r.oversize ?? []).map((f) => f.k));
+          // A run given folders that was still going at its size check: the same files again, by name (unfold).
+          files = files.filter((f) => !big.has(f.k)).map((f) => (r.unfold ? { k: f.k, path: f.path } : f));
           r =
             files.length > 0
               ? await runRg(o, files, o.max + 1 - found, stats, overflowAt)
@@ -444,6 +445,12 @@ interface RgRun {
   lines: Map<number, string[]>;
   binary: QueuedFile[];
   oversize?: QueuedFile[];
+  /**
+   * Killed at a size check with no queued file over the cap but folders given: a file made in one after the walk,
+   * which no size check knows of, may be what it is reading (a 64 GiB sparse one would take seconds). Its files go
+   * again by name, so such a file costs about sizeCheckMs, as one given by name does.
+   */
+  unfold?: true;
   /** Killed once it had printed more than `overflowAt` lines: its output is not to be used. */
   overflow?: true;
 }
@@ -506,9 +513,6 @@ function runRg(
     o.pattern,
     // A folder (rgPaths) is searched as its listed files would be: at depth 1 (its direct entries, no folder
     // entered), hidden names too, and a file with a NUL byte as a listed one (no link is followed in a folder).
-    // A file rg meets in a folder over the size cap is skipped (a file given by name is not: see checkSizes), so
-    // one made there after the walk, which no size check knows of, is not read whole.
-    `--max-filesize=${o.maxFileBytes}`,
     '--max-depth=1',
     '--hidden',
     '--binary',
@@ -524,6 +528,7 @@ function runRg(
     // at again, twice as late each time: a file that grows while rg reads it costs about as long again as the
     // run had taken when it was looked at last.
     let oversize: QueuedFile[] | undefined;
+    let unfold = false;
     let wait = sizeCheckMs(files.length);
     const checkSizes = () => {
       // A file that is no regular file now (swapped for a link to a huge one after the walk vouched for it) counts
@@ -531,6 +536,9 @@ function runRg(
       const big = files.filter((f) => (o.sizeOf(f.path) ?? Infinity) > o.maxFileBytes);
       if (big.length > 0) {
         oversize = big;
+        kill();
+      } else if (folders.size > 0) {
+        unfold = true;
         kill();
       } else timer = setTimeout(checkSizes, (wait *= 2));
     };
@@ -594,6 +602,7 @@ function runRg(
         o.signal.removeEventListener('abort', kill);
         if (rest.length) take(rest);
         if (overflow) return resolve({ code, lines: new Map(), binary: [], overflow: true });
+        if (unfold) return resolve({ code, lines: new Map(), binary: [], unfold: true });
         dropOversize(o, files, lines, perFile, bytesSearched);
         // rg prints each file's lines together and in order (files in any order: threads).
         const binary = files.filter((f) => noted.has(f.k) || (unknownNote && lines.has(f.k)));
