@@ -412,6 +412,23 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(r.data).toMatchObject({ stopped: 'cancelled' });
     await until(() => (alive(pid) ? undefined : true));
   });
+
+  it('a pattern rg takes longer than a size check to refuse is still searched in process, not answered "No matches"', async () => {
+    // rg 13 takes ~130 ms to refuse \pL{300} here (its compile hits --regex-size-limit); a loaded machine, longer.
+    // The probe that asks whether rg refuses the pattern itself (on /dev/null) was killed at its size check, which
+    // counted /dev/null, not a file of the workspace, as over the cap: grep then took rg's exit 2 for "nothing found".
+    // The stand-in sleeps before rg so that every run outlasts the first size check (100 ms).
+    writeFileSync(path.join(ws.root, 'src', 'letters.txt'), `${'x'.repeat(400)}\n`);
+    const slowRg = path.join(ws.top, 'slow-rg');
+    writeFileSync(slowRg, `#!/bin/sh\nsleep 0.3\nexec '${rg}' "$@"\n`, { mode: 0o755 });
+    const view = await ws.open().view('s1', ws.root);
+    const c = { pattern: '\\pL{300}' };
+    const a = await toolCaller(createGrepTool({ workers, rg: slowRg }) as Tool, view)(c);
+    const b = await grepper(view, false)(c);
+    expect(b.content).toMatch(/^src\/letters\.txt:1: x{300}/);
+    expect(a.content).toBe(b.content);
+    expect(a.data).not.toMatchObject({ inProcess: 0 });
+  });
 });
 
 /** Bytes under a folder (0 when absent). */

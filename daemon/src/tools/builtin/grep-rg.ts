@@ -424,9 +424,14 @@ function dropOversize(
   }
 }
 
-/** Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. */
+/**
+ * Whether rg refuses the pattern itself (exit 2 on an empty input), as opposed to failing on a file. No size check:
+ * /dev/null is no file of the workspace (the view gives it no size, which counts as over the cap), and a pattern
+ * rg 13 refuses at its size limit takes it ~130 ms to refuse, more on a loaded machine: killed at the check, the
+ * probe said "not refused" and grep answered "No matches" for lines the in-process search finds.
+ */
 async function refuses(o: Started): Promise<boolean> {
-  const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1, false);
+  const r = await runRg(o, [{ k: -1, path: '/dev/null' }], 1, false, Infinity, false);
   return r.code === 2;
 }
 
@@ -461,7 +466,8 @@ interface RgRun {
  * for a listed file is "a NUL seen: NULs read as line ends, and the search stops at the next match with
  * that note". Up to the NUL both give the same lines, so only a noted file can differ: the caller
  * searches it again in process (a note naming no file of the run: all of the run's files with lines).
- * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups.
+ * With `stats`, rg also prints its stats, which spare dropOversize most of its size look-ups. `sizeChecked`: false only
+ * for a run on no file of the workspace (refuses).
  */
 function runRg(
   o: Started,
@@ -469,6 +475,7 @@ function runRg(
   perFile: number,
   stats: boolean,
   overflowAt = Infinity,
+  sizeChecked = true,
 ): Promise<RgRun> {
   // Path → file index, built at the first record (a run that finds nothing, the common case on big trees, never needs it).
   let byPath: Map<string, number> | undefined;
@@ -542,7 +549,7 @@ function runRg(
         kill();
       } else timer = setTimeout(checkSizes, (wait *= 2));
     };
-    let timer = setTimeout(checkSizes, wait);
+    let timer = sizeChecked ? setTimeout(checkSizes, wait) : undefined;
     const lines = new Map<number, string[]>();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     let overflow = false;
