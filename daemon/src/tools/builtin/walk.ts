@@ -24,7 +24,7 @@ export interface WalkOptions {
  * Small folders are listed synchronously (RealFs.readdir), so a walk can go on for long without the event loop
  * getting a turn: it takes one (setImmediate) after this long, so other clients' requests wait at most about this.
  */
-const SLICE_MS = 8;
+const SLICE_MS = 4;
 
 interface Matcher {
   base: string;
