@@ -1,0 +1,65 @@
+// launch(): how a run's end is told from its status pipe. The launcher chain (setpriv → unshare → prlimit → bubblewrap)
+// is one process (each step execs the next); a stand-in for its first program plays bubblewrap's part here, so that
+// the time between the command's end and the launcher's own exit is the test's to set, not the machine's.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { launch, type LaunchSpec } from './launch.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'shadowbox-launch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A launcher that reports what bubblewrap reports on fd 3 (the child started, then its exit code), after `body`. */
+function standIn(name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return file;
+}
+
+function spec(setpriv: string, timeoutMs: number): LaunchSpec {
+  return {
+    command: 'true',
+    lowerDirs: [dir],
+    upper: null,
+    merged: dir,
+    bwrap: [],
+    prlimit: [],
+    programs: {
+      bwrap: '/usr/bin/false',
+      unshare: '/usr/bin/false',
+      setpriv,
+      prlimit: '/usr/bin/false',
+      getfattr: '/usr/bin/false',
+      setfattr: '/usr/bin/false',
+      mknod: '/usr/bin/false',
+    },
+    socat: null,
+    cgroup: null,
+    timeoutMs,
+    maxOutputBytes: 1 << 20,
+    signal: new AbortController().signal,
+  };
+}
+
+describe('launch', () => {
+  it('a command that ended (its exit code reported) before the deadline is not reported as timed out', async () => {
+    // bubblewrap writes the command's exit code on fd 3 once the command has ended, then exits; its exit (the mount
+    // namespace with the overlay and /tmp torn down) and the daemon's reading of it can come after the deadline on a
+    // loaded machine. The stand-in reports exit code 3 at once and then takes 1 s to exit; the deadline is at 300 ms.
+    const setpriv = standIn(
+      'slow-exit',
+      `printf '{ "child-pid": 2 }\\n' >&3\necho done\nprintf '{ "exit-code": 3 }\\n' >&3\nexec sleep 1`,
+    );
+    const r = await launch(spec(setpriv, 300));
+    expect(r.stdout).toBe('done\n');
+    expect(r).toMatchObject({ exitCode: 3, timedOut: false, cancelled: false });
+  });
+
+  it('a command still running at the deadline is timed out (no exit code)', async () => {
+    const setpriv = standIn('slow-command', `printf '{ "child-pid": 2 }\\n' >&3\nexec sleep 5`);
+    const r = await launch(spec(setpriv, 300));
+    expect(r).toMatchObject({ exitCode: null, timedOut: true, cancelled: false });
+    expect(r.setupError).toBeUndefined();
+  });
+});
