@@ -171,11 +171,16 @@ export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome>
       clearTimeout(timer);
       s.signal.removeEventListener('abort', onAbort);
       const r = out.result();
-      const killed = timedOut || cancelled;
+      // bubblewrap reports the command's exit code only once the command has ended by itself (a SIGKILL to the
+      // launcher ends bubblewrap before it can): a kill at the deadline that came later stopped nothing. The launcher's
+      // own exit (the mount namespace torn down: the overlay, a full /tmp) or the daemon's reading of it can come after
+      // the deadline on a loaded machine; the run was then reported as timed out and its exit code dropped.
+      const ended = exitCode !== null;
+      const killed = (timedOut || cancelled) && !ended;
       resolve({
         exitCode: killed ? null : (exitCode ?? (began ? code : null)),
-        timedOut,
-        cancelled: cancelled && !timedOut,
+        timedOut: timedOut && !ended,
+        cancelled: cancelled && !timedOut && !ended,
         ...(!began && !killed ? { setupError: setupText.trim() || `the sandbox exited with ${String(code)}` } : {}),
         durationMs: performance.now() - started,
         ...r,
