@@ -1,10 +1,10 @@
 // launch(): how a run's end is told from its status pipe. The launcher chain (setpriv → unshare → prlimit → bubblewrap)
 // is one process (each step execs the next); a stand-in for its first program plays bubblewrap's part here, so that
 // the time between the command's end and the launcher's own exit is the test's to set, not the machine's.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { launch, type LaunchSpec } from './launch.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'shadowbox-launch-'));
@@ -43,16 +43,42 @@ function spec(setpriv: string, timeoutMs: number): LaunchSpec {
 }
 
 describe('launch', () => {
+  // The stand-in reports exit code 3, makes a marker file, then waits to be killed: the test fires the deadline (or
+  // cancels) only once the marker is there, so the exit code is in the status pipe before the kill on any machine.
+  const endedThenWaits = (marker: string) =>
+    standIn(
+      `ended-${path.basename(marker)}`,
+      `printf '{ "child-pid": 2 }\\n' >&3\necho done\nprintf '{ "exit-code": 3 }\\n' >&3\n: > '${marker}'\nexec sleep 1000`,
+    );
+  const until = async (file: string) => {
+    while (!existsSync(file)) await new Promise((r) => setImmediate(r));
+  };
+
   it('a command that ended (its exit code reported) before the deadline is not reported as timed out', async () => {
     // bubblewrap writes the command's exit code on fd 3 once the command has ended, then exits; its exit (the mount
     // namespace with the overlay and /tmp torn down) and the daemon's reading of it can come after the deadline on a
-    // loaded machine. The stand-in reports exit code 3 at once and then takes 1 s to exit; the deadline is at 300 ms.
-    const setpriv = standIn(
-      'slow-exit',
-      `printf '{ "child-pid": 2 }\\n' >&3\necho done\nprintf '{ "exit-code": 3 }\\n' >&3\nexec sleep 1`,
-    );
-    const r = await launch(spec(setpriv, 300));
-    expect(r.stdout).toBe('done\n');
+    // loaded machine. Only launch's deadline timer is faked: it fires when the test says.
+    const marker = path.join(dir, 'timeout.marker');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const running = launch(spec(endedThenWaits(marker), 60_000));
+      await until(marker);
+      vi.advanceTimersByTime(60_000);
+      const r = await running;
+      expect(r.stdout).toBe('done\n');
+      expect(r).toMatchObject({ exitCode: 3, timedOut: false, cancelled: false });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a command that ended before a cancel is not reported as cancelled', async () => {
+    const marker = path.join(dir, 'cancel.marker');
+    const ac = new AbortController();
+    const running = launch({ ...spec(endedThenWaits(marker), 60_000), signal: ac.signal });
+    await until(marker);
+    ac.abort();
+    const r = await running;
     expect(r).toMatchObject({ exitCode: 3, timedOut: false, cancelled: false });
   });
 
