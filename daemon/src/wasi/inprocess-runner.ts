@@ -5,6 +5,9 @@ import type { FetchBridge } from '../net/index.js';
 import type { WasiOutcome, WasiRunRequest, WasiRunResult, ViewMount } from './types.js';
 import type { WorkerPool } from './worker-pool.js';
 import {
+  CTL_BYTES,
+  CTL_DONE,
+  CTL_REPLY,
   OUTPUT_HEADER,
   outputBuffer,
   outputBytes,
@@ -68,7 +71,7 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
   const started = performance.now();
   const views = viewMounts(req);
   const mounts = mountSpecs(req, views);
-  const ctlBuf = new SharedArrayBuffer(4);
+  const ctlBuf = new SharedArrayBuffer(CTL_BYTES);
   const ctl = new Int32Array(ctlBuf);
   const { port1, port2 } = new MessageChannel();
   const slot = deps.pool.take();
@@ -106,8 +109,15 @@ export async function runInprocess(req: WasiRunRequest, deps: InprocessDeps): Pr
       req.signal?.removeEventListener('abort', onAbort);
       resolve(v);
     };
-    const timer = setTimeout(() => settle({ kind: 'timeout' }), req.limits.wallMs);
-    const onAbort = (): void => settle({ kind: 'cancelled' });
+    // A run whose worker has posted 'done' ended by itself: its message is the answer, however late the deadline's or
+    // the cancel's turn came (a crash after the flag still settles through 'exit' / 'error').
+    const ended = () => Atomics.load(ctl, CTL_DONE) === 1;
+    const timer = setTimeout(() => {
+      if (!ended()) settle({ kind: 'timeout' });
+    }, req.limits.wallMs);
+    const onAbort = (): void => {
+      if (!ended()) settle({ kind: 'cancelled' });
+    };
     req.signal?.addEventListener('abort', onAbort, { once: true });
     if (req.signal?.aborted) return settle({ kind: 'cancelled' });
     worker.on('message', (m: WorkerMessage) => settle({ kind: 'done', m }));
@@ -277,8 +287,8 @@ async function answer(
     reply = { ok: false, reason: isShadowboxError(e) ? e.reason : 'failed' };
   }
   port.postMessage(reply);
-  Atomics.store(ctl, 0, 1);
-  Atomics.notify(ctl, 0);
+  Atomics.store(ctl, CTL_REPLY, 1);
+  Atomics.notify(ctl, CTL_REPLY);
 }
 
 const listKey = (mount: number, path: string) => `${mount}\0${path}`;

@@ -13,6 +13,9 @@ import { collectChanges } from './changes.js';
 import { compileFile } from './compile.js';
 import { DetachedDataChanged, fillData } from './detached-data.js';
 import {
+  CTL_BYTES,
+  CTL_DONE,
+  CTL_REPLY,
   MEMORY_IMPORT,
   OUTPUT_HEADER,
   outputBuffer,
@@ -122,12 +125,12 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
   const port = job.port;
   const call = (op: BridgeCall['op'], args: BridgeCall['args']): BridgeReply => {
     if (!port) return { ok: false };
-    Atomics.store(ctl, 0, 0);
+    Atomics.store(ctl, CTL_REPLY, 0);
     port.postMessage({ op, args } satisfies BridgeCall);
-    Atomics.wait(ctl, 0, 0);
+    Atomics.wait(ctl, CTL_REPLY, 0);
     let m = receiveMessageOnPort(port);
     while (m === undefined) {
-      Atomics.wait(ctl, 0, 1, 1);
+      Atomics.wait(ctl, CTL_REPLY, 1, 1);
       m = receiveMessageOnPort(port);
     }
     return m.message as BridgeReply;
@@ -227,6 +230,7 @@ async function runJob(job: Job, post: (m: WorkerMessage) => void): Promise<void>
     for (const [index, v] of tree.views) changes.push(...collectChanges(index, v.node));
   }
   const t3 = performance.now();
+  Atomics.store(ctl, CTL_DONE, 1);
   post({
     type: 'done',
     exitCode,
@@ -263,7 +267,7 @@ const warmed = runJob(
     stdout: outputBuffer(1 << 20),
     stderr: outputBuffer(1 << 20),
     fsBytes: 1 << 20,
-    ctl: new SharedArrayBuffer(4),
+    ctl: new SharedArrayBuffer(CTL_BYTES),
     port: null,
   },
   () => undefined,

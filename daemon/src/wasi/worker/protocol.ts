@@ -67,10 +67,21 @@ export interface Job {
   stdout: SharedArrayBuffer;
   stderr: SharedArrayBuffer;
   fsBytes: number;
-  /** Int32 flag the bridge's replies are signalled on. */
+  /** CTL_BYTES: Int32 flags, CTL_REPLY (the bridge's replies are signalled on it) and CTL_DONE. */
   ctl: SharedArrayBuffer;
   port: MessagePort | null;
 }
+
+/** Job.ctl's size and its Int32 slots. */
+export const CTL_BYTES = 8;
+/** The bridge's reply is ready (1) or awaited (0). */
+export const CTL_REPLY = 0;
+/**
+ * Set to 1 by the worker just before it posts its 'done' message: the run ended by itself. A deadline or cancel
+ * that the main thread gets to later (a busy event loop runs due timers before it reads messages) stops nothing,
+ * and the run's result, on its way, is the answer.
+ */
+export const CTL_DONE = 1;
 
 /** Instantiate `module` now, while idle, so the next job with `moduleKey` skips instantiation. */
 export interface Prepare {
