@@ -1,6 +1,6 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasiRuntime, findWasmtime } from './index.js';
 import { createOverlayView, fixture } from './test-support.js';
@@ -98,6 +98,50 @@ describe('wasmtime runner: selection and spawning', () => {
       .split('\n')
       .filter((l) => l && !/^(PWD|SHLVL|_|OLDPWD)=/.test(l));
     expect(env).toEqual([]);
+  });
+
+  it("a guest's stderr naming an interrupt or a trap is not wasmtime's verdict: only wasmtime's own error and exit", async () => {
+    // A stand-in that writes to its workspace copy, prints `stderr` and exits with `code`.
+    const fakeWith = async (name: string, stderr: string, code: number) => {
+      const fake = join(dir, name);
+      await writeFile(
+        fake,
+        `#!/bin/sh\nfor a in "$@"; do case "$a" in *::/workspace) ws="\${a%::/workspace}";; esac; done\necho out > "$ws/made.txt"\nprintf '${stderr}' >&2\nexit ${code}\n`,
+      );
+      await chmod(fake, 0o755);
+      return fake;
+    };
+    const runWith = async (fake: string) => {
+      const ws = join(dir, `ws-${basename(fake)}`);
+      await (await import('node:fs/promises')).mkdir(ws);
+      const view = createOverlayView(ws);
+      const rt = createWasiRuntime({ wasmtimePath: fake });
+      const r = await rt.run({
+        module: { bytes: await fixture('probe') },
+        mounts: { workspace: view, tmp: true },
+        argv: ['probe'],
+        limits: LIMITS,
+        runner: 'wasmtime',
+      });
+      await rt.close();
+      return r;
+    };
+    // Python's report of a KeyboardInterrupt it raised itself, and a program that prints "wasm trap": exit 1.
+    const kbd = await runWith(
+      await fakeWith('kbd', 'Traceback (most recent call last):\\nKeyboardInterrupt: interrupt\\n', 1),
+    );
+    expect(kbd).toMatchObject({ outcome: 'exited', exitCode: 1, changed: ['made.txt'] });
+    const said = await runWith(await fakeWith('said', 'a wasm trap: interrupt, said the guest\\n', 0));
+    expect(said).toMatchObject({ outcome: 'exited', exitCode: 0, changed: ['made.txt'] });
+    // wasmtime's own error for its -W timeout: a trap `interrupt`, exit 134. Nothing of the run is applied.
+    const timedOut = await runWith(
+      await fakeWith(
+        'timeout',
+        'Error: failed to run main module `probe.wasm`\\n\\nCaused by:\\n    0: failed to invoke command default\\n    1: wasm trap: interrupt\\n',
+        134,
+      ),
+    );
+    expect(timedOut).toMatchObject({ outcome: 'timeout', exitCode: null, changed: [] });
   });
 });
 

@@ -169,11 +169,15 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
     const stdout = Buffer.from(r.stdout ?? new Uint8Array(0));
     const stderr = Buffer.from(r.stderr ?? new Uint8Array(0));
     const err = stderr.toString('utf8');
+    // wasmtime's own verdicts: a trap (its `-W timeout` is the trap `interrupt`) makes it print the error and exit
+    // non-zero (134 on Unix). The guest's stderr comes first and is the guest's: a Python program that prints
+    // "KeyboardInterrupt" and exits 1 ran to its end (it was called a timeout, its workspace writes dropped).
+    const failed = r.exitCode !== 0;
     let outcome: WasiRunResult['outcome'] = 'exited';
     if (r.isCanceled) outcome = 'cancelled';
-    else if (r.timedOut || /interrupt/i.test(err)) outcome = 'timeout';
+    else if (r.timedOut || (failed && /wasm trap: interrupt/.test(err))) outcome = 'timeout';
     else if (r.isMaxBuffer) outcome = 'output_limit';
-    else if (/wasm trap|wasm backtrace/i.test(err)) outcome = 'trap';
+    else if (failed && /wasm trap|wasm backtrace/i.test(err)) outcome = 'trap';
     const changed: string[] = [];
     const refusedWrites: { path: string; reason: string }[] = [];
     if (view && snapshot && (outcome === 'exited' || outcome === 'output_limit')) {
