@@ -412,6 +412,9 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     ac.abort();
     const r = await running;
     expect(r.data).toMatchObject({ stopped: 'cancelled' });
+    // The stand-in read nothing: no file counts as searched (the whole killed run did).
+    expect(r.data).toMatchObject({ files: 0 });
+    expect(r.content).toMatch(/\[grep was cancelled after 0 of \d+ files\]/);
     await until(() => (alive(pid) ? undefined : true));
   });
 

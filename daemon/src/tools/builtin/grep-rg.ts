@@ -317,6 +317,10 @@ export function searchWithRg(options: RgSearchOptions): {
           limit = FIRST_CHUNK;
           continue;
         }
+        // Stopped (a cancel, the time budget) before rg was through: what it had read is not known, so nothing of
+        // this run counts, neither its lines nor its files as searched ("having searched N of M files" is what was
+        // read whole, as in process; it counted the whole killed run).
+        if (o.signal.aborted && (r.code === null || r.unfold || r.oversize)) break;
         if (r.code === 2 && r.lines.size === 0 && searched === 0 && (await refuses(o)))
           return { kind: 'refused', files: chunk };
         // rg read the person's files: one the shadow took over since the walk chose it (while rg ran, say) is
