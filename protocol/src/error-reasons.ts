@@ -167,6 +167,8 @@ export const ErrorReasons = {
     mcp_server_exited: 'The MCP server process exited during the call; the next call restarts it.',
     spawner_exited:
       'The daemon’s spawner process (which starts programs such as rg for it) exited during the call; the next call starts it again.',
+    program_not_ended:
+      'A program the daemon killed (a time limit, a cancel) had not ended 5 s later, while the process that started it still answered: it may be waiting on a hung disk. The call ends without it.',
     mcp_connection_lost: 'The MCP server’s HTTP connection broke during the call; the next call reconnects.',
     mcp_error: 'The MCP server refused the call.',
     mcp_closed: 'The MCP server is closed (the daemon is stopping).',

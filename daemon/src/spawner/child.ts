@@ -86,6 +86,7 @@ function start(r: SpawnRequest): void {
 process.on('message', (m: unknown) => {
   if (!isSpawnerRequest(m)) return; // only well-formed requests from the parent are acted on
   if (m.t === 'spawn') start(m);
+  else if (m.t === 'ping') reply({ t: 'pong', id: m.id });
   else {
     try {
       running.get(m.id)?.kill(m.signal as NodeJS.Signals);

@@ -28,7 +28,16 @@ export interface KillRequest {
   signal: string;
 }
 
-export type SpawnerRequest = SpawnRequest | KillRequest;
+/**
+ * Daemon → spawner: answer with a PongReply of the same `id`. Sent when a program killed with SIGKILL has not been
+ * reported ended in time, to tell a spawner that is hung (no answer) from a program that is not ending (an answer).
+ */
+export interface PingRequest {
+  t: 'ping';
+  id: number;
+}
+
+export type SpawnerRequest = SpawnRequest | KillRequest | PingRequest;
 
 /** Spawner → daemon, once after it starts: it takes requests from now on. */
 export interface ReadyReply {
@@ -71,7 +80,13 @@ export interface ExitReply {
   signal: string | null;
 }
 
-export type SpawnerReply = ReadyReply | StartedReply | PipeReply | ErrorReply | ExitReply;
+/** Spawner → daemon: the answer to a PingRequest (after every reply it sent before reading the ping). */
+export interface PongReply {
+  t: 'pong';
+  id: number;
+}
+
+export type SpawnerReply = ReadyReply | StartedReply | PipeReply | ErrorReply | ExitReply | PongReply;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
@@ -95,6 +110,7 @@ export function isProgramEnv(env: unknown): env is Record<string, string> {
 export function isSpawnerRequest(m: unknown): m is SpawnerRequest {
   if (!isRecord(m) || !isId(m.id)) return false;
   if (m.t === 'kill') return typeof m.signal === 'string' && /^SIG[A-Z0-9]+$/.test(m.signal);
+  if (m.t === 'ping') return true;
   return (
     m.t === 'spawn' &&
     isText(m.file) &&
@@ -118,6 +134,8 @@ export function isSpawnerReply(m: unknown): m is SpawnerReply {
       return isId(m.pid) && isPipes(m.pipes);
     case 'pipe':
       return isPipeFd(m.fd);
+    case 'pong':
+      return true;
     case 'error':
       return typeof m.code === 'string' && /^E[A-Z0-9]+$/.test(m.code);
     case 'exit':

@@ -282,6 +282,68 @@ describe('the spawner process', () => {
     rmSync(path.dirname(hung), { recursive: true, force: true });
   });
 
+  it('ends a killed program whose pipe a background process still holds with its exit, after the kill wait: the spawner and its other runs go on (both paths)', async () => {
+    // Before the ping, the spawner path took the unsettled run for a hung spawner and killed it: both runs failed.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-held-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const warned: string[] = [];
+    const s = createSpawner({ killWaitMs: 100, logger: { warn: (m) => warned.push(m) } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    for (const sp of [s, createSpawner({ mode: 'direct', killWaitMs: 100 })]) {
+      let background = 0;
+      const held = sp.spawn(SH, ['-c', 'sleep 60 & echo $!; exec sleep 60'], {
+        cwd: '/',
+        onStdout: (c) => (background = Number(c.toString().trim())),
+      });
+      await expect.poll(() => background).toBeGreaterThan(0);
+      let out = '';
+      const other = sp.spawn(SH, ['-c', `cat ${fifo}`], { cwd: '/', onStdout: (c) => (out += c.toString()) });
+      held.kill('SIGKILL');
+      await expect(held.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+      writeFileSync(fifo, 'still here\n'); // opens once `cat` has it open for reading
+      await expect(other.exited).resolves.toEqual({ code: 0, signal: null });
+      expect(out).toBe('still here\n');
+      expect(alive(background)).toBe(true); // the pipe was held all along
+      process.kill(background, 'SIGKILL');
+    }
+    expect(s.state()).toBe('ready');
+    expect(warned).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails only the run of a killed program that has not ended while the spawner still answers (program_not_ended), and keeps the spawner', async () => {
+    // A stand-in spawner that is ready and answers pings, but never reports the program's exit (as for a program in
+    // uninterruptible sleep, which outlives SIGKILL).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-pong-'));
+    const entry = path.join(dir, 'pong.cjs');
+    writeFileSync(
+      entry,
+      `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'pid'))}, String(process.pid));\n` +
+        "process.on('message', (m) => { if (m && m.t === 'ping') process.send({ t: 'pong', id: m.id }); });\n" +
+        "process.on('disconnect', () => process.exit(0)); process.send({ t: 'ready' });\n",
+    );
+    const warned: string[] = [];
+    const s = createSpawner({ entry, killWaitMs: 100, logger: { warn: (m) => warned.push(m) } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    const p = s.spawn('/bin/true', [], { cwd: '/' });
+    const failed = p.exited.catch((e: unknown) => e);
+    p.kill('SIGKILL');
+    p.kill('SIGKILL'); // one wait, one ping
+    const e = await failed;
+    expect(isShadowboxError(e, ErrorCodes.ToolFailed, 'program_not_ended')).toBe(true);
+    expect((e as Error).message).toMatch(/^\/bin\/true, killed 0 s ago, has not ended/);
+    expect(warned).toEqual(['a killed program (/bin/true) has not ended: its run fails, the spawner goes on']);
+    expect(s.state()).toBe('ready');
+    expect(alive(pid)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('close() stops its process and kills what it still runs', async () => {
     const s = await readySpawner();
     const pids: number[] = [];
@@ -356,6 +418,7 @@ describe('the IPC messages are checked at both ends', () => {
     expect(isSpawnerRequest(ok)).toBe(true);
     expect(isSpawnerRequest({ ...ok, pipes: [], env: { PATH: '/bin', EMPTY: '' } })).toBe(true);
     expect(isSpawnerRequest({ t: 'kill', id: 1, signal: 'SIGKILL' })).toBe(true);
+    expect(isSpawnerRequest({ t: 'ping', id: 1 })).toBe(true);
     for (const bad of [
       null,
       [],
@@ -367,6 +430,8 @@ describe('the IPC messages are checked at both ends', () => {
       { ...ok, pipes: 1 },
       { ...ok, env: [] },
       { ...ok, env: { '': 'x' } },
+      { t: 'ping' },
+      { t: 'ping', id: -1 },
     ])
       expect(isSpawnerRequest(bad)).toBe(false);
   });
@@ -377,6 +442,7 @@ describe('the IPC messages are checked at both ends', () => {
     expect(isSpawnerReply({ t: 'pipe', id: 3, fd: 2 })).toBe(true);
     expect(isSpawnerReply({ t: 'exit', id: 3, code: null, signal: 'SIGKILL' })).toBe(true);
     expect(isSpawnerReply({ t: 'error', id: 3, code: 'E2BIG' })).toBe(true);
+    expect(isSpawnerReply({ t: 'pong', id: 3 })).toBe(true);
     for (const bad of [
       { t: 'started', id: 3, pid: 0, pipes: [1] },
       { t: 'started', id: 3, pid: 9, stdout: true },
@@ -385,6 +451,7 @@ describe('the IPC messages are checked at both ends', () => {
       { t: 'exit', id: 3, code: 0, signal: 'kill' },
       { t: 'error', id: 3, code: 'nope' },
       { t: 'other', id: 3 },
+      { t: 'pong', id: '3' },
       'ready',
     ])
       expect(isSpawnerReply(bad)).toBe(false);

@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import { pipesOf, spawnDirect } from './direct.js';
+import { KILL_WAIT_MS, notEnded, pipesOf, spawnDirect } from './direct.js';
 import {
   isSpawnerReply,
   isSpawnerRequest,
@@ -47,12 +47,6 @@ export const SPAWNER_NODE_FLAGS = ['--max-old-space-size=32', '--max-semi-space-
 const MAX_DEATHS = 3;
 /** How long the spawner process is kept without a run (ms): an agent's greps come in bursts within a turn. */
 const IDLE_MS = 5 * 60_000;
-/**
- * How long a run may stay unsettled after a SIGKILL for it was sent (ms): a program cannot outlive that signal, so a
- * spawner that does not report its exit by then is taken for hung and killed (its runs fail with spawner_exited), so
- * a stopped grep never waits on it for good.
- */
-const KILL_WAIT_MS = 5000;
 
 /** Options of createSpawner. */
 export interface SpawnerOptions {
@@ -105,6 +99,10 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
   let idleTimer: NodeJS.Timeout | undefined;
   /** The process being stopped for want of work (its exit is no death). */
   let retired: ChildProcess | null = null;
+  /** Runs whose SIGKILL is being waited on (one wait each, however many kills). */
+  const killWaits = new Set<number>();
+  /** What to do when the spawner answers the ping of a run, by run id. */
+  const pings = new Map<number, () => void>();
 
   const settle = (id: number, p: Pending) => {
     if (p.open > 0 || !p.exit) return;
@@ -146,6 +144,11 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     if (m.t === 'ready') {
       ready = true;
       idle();
+      return;
+    }
+    if (m.t === 'pong') {
+      pings.get(m.id)?.();
+      pings.delete(m.id);
       return;
     }
     const p = pending.get(m.id);
@@ -210,6 +213,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       if (child !== c) return;
       child = null;
       ready = false;
+      pings.clear();
       if (!closed) {
         deaths++;
         options.logger?.warn(
@@ -230,11 +234,48 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     if (child?.connected) child.send(m, undefined, undefined, () => undefined);
   };
 
+  /** A killed run that has exited ends with its exit, its pipes (held open by a descendant) closed unread. */
+  const endKilled = (id: number, p: Pending) => {
+    for (const socket of p.sockets.values()) socket.destroy();
+    p.open = 0;
+    settle(id, p);
+  };
+  /** After a SIGKILL for run `id` of process `c` was sent: see KILL_WAIT_MS. */
+  const awaitKill = (id: number, c: ChildProcess) => {
+    if (killWaits.has(id)) return;
+    killWaits.add(id);
+    const wait = options.killWaitMs ?? KILL_WAIT_MS;
+    const killed = performance.now();
+    setTimeout(() => {
+      killWaits.delete(id);
+      const p = pending.get(id);
+      if (!p || child !== c) return;
+      if (p.exit) return endKilled(id, p);
+      const hung = setTimeout(() => {
+        pings.delete(id);
+        if (pending.has(id) && child === c) {
+          options.logger?.warn('the spawner process did not report a killed program’s exit, nor answer: killing it');
+          c.kill('SIGKILL');
+        }
+      }, wait);
+      hung.unref();
+      pings.set(id, () => {
+        clearTimeout(hung);
+        const q = pending.get(id);
+        if (!q) return;
+        if (q.exit) return endKilled(id, q);
+        options.logger?.warn(`a killed program (${q.file}) has not ended: its run fails, the spawner goes on`);
+        fail(id, q, notEnded(q.file, performance.now() - killed));
+      });
+      send({ t: 'ping', id });
+    }, wait).unref();
+  };
+
   return {
     spawn(file, args, o: ProgramOptions): RunningProgram {
       if (closed || !ready || !child?.connected) {
         if (!closed && !child) start();
-        return spawnDirect(file, args, o);
+        return spawnDirect(file, args, o, options.killWaitMs ?? KILL_WAIT_MS);
       }
       const id = nextId++;
       const c = child;
@@ -268,13 +309,7 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
         kill: (signal = 'SIGTERM') => {
           if (!pending.has(id) || child !== c) return;
           send({ t: 'kill', id, signal });
-          if (signal !== 'SIGKILL') return;
-          setTimeout(() => {
-            if (pending.has(id) && child === c) {
-              options.logger?.warn('the spawner process did not report a killed program’s exit: killing it');
-              c.kill('SIGKILL');
-            }
-          }, options.killWaitMs ?? KILL_WAIT_MS).unref();
+          if (signal === 'SIGKILL') awaitKill(id, c);
         },
       };
     },
