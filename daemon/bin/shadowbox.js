@@ -27,6 +27,18 @@ const io = {
   },
 };
 const argv = process.argv.slice(2);
+
+// A reader that goes away early (`shadowbox review | head -3`): the next write fails with EPIPE, which Node throws as
+// an unhandled 'error' event (a stack trace, exit 1). The command ends there, quietly, as a program that SIGPIPE
+// kills does (exit 141 = 128 + SIGPIPE, as git and coreutils give). Not for the commands whose stdio carries a
+// protocol (daemon --stdio, acp, lsp): their connection handles its own stream's errors.
+if (!['daemon', 'acp', 'lsp'].includes(argv[0])) {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e) => {
+      if (e && e.code === 'EPIPE') process.exit(141);
+      throw e;
+    });
+}
 const dist = path.join(__dirname, '..', 'dist');
 // `shadowbox acp` runs its own bundle, with V8 flags for a low-throughput relay kept running beside the
 // editor: no optimizing compiler, a young generation that does not grow, V8's size-over-speed choices
