@@ -68,6 +68,35 @@ describe('loadBundle', () => {
     expect(run('viaImport')).toBe(`hit ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING`);
   });
 
+  it('keeps one cache per path of the bundle: a hit names the file the script had when its cache was made', () => {
+    // Two installs of one build (the same content hash), as a checkout and a global install, or two CI clones.
+    const source = "exports.where = () => new Error('x').stack.split('\\n')[1];\n";
+    writeBundle(source);
+    const other = path.join(dir, 'other', 'shadowbox.cjs');
+    mkdirSync(path.dirname(other));
+    writeFileSync(other, source);
+    const st = statSync(other);
+    writeFileSync(
+      `${other}.json`,
+      JSON.stringify({ sha256: 'a'.repeat(64), size: st.size, mtimeMs: st.mtimeMs, ascii: true }),
+    );
+    // In a fresh process each time: within one process V8 reuses its in-memory compilation, not the file.
+    const loader = fileURLToPath(new URL('../../dist/bundle/loader.cjs', import.meta.url));
+    const run = (file: string) =>
+      execFileSync(process.execPath, [
+        '-e',
+        `const { loadBundle } = require(${JSON.stringify(loader)});
+         const r = loadBundle({ bundleFile: ${JSON.stringify(file)}, cacheDir: ${JSON.stringify(cacheDir)}, key: 't' });
+         r.save();
+         process.stdout.write(r.cache + ' ' + r.exports.where());`,
+      ]).toString();
+    expect(run(bundleFile)).toMatch(new RegExp(`^miss .*\\(${bundleFile}:`));
+    expect(run(other)).toMatch(new RegExp(`^miss .*\\(${other}:`));
+    expect(run(other)).toMatch(new RegExp(`^hit .*\\(${other}:`));
+    expect(run(bundleFile)).toMatch(new RegExp(`^hit .*\\(${bundleFile}:`));
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+  });
+
   it('keeps one cache per command', () => {
     load('status').save();
     load('daemon').save();

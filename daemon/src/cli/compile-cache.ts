@@ -116,6 +116,18 @@ function writeCache(dir: string, file: string, data: Buffer, family: string, kee
   }
 }
 
+/**
+ * A short name for the bundle's path (FNV-1a, 32 bits; a name, not a check). A code cache hit keeps the file name the
+ * script had when the cache was made, so a cache shared by two installs of the same build (a checkout and a global
+ * install, two CI clones) named the other one in every stack trace: each path keeps its own cache. Not node:crypto,
+ * which is not loaded otherwise on the way to a client command.
+ */
+function pathTag(file: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
 export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   // node:v8 is loaded only when there are flags to set (~5 ms of every other command otherwise).
@@ -128,7 +140,8 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
   const family = `${path.basename(o.bundleFile, path.extname(o.bundleFile)).replace(/[^a-z0-9]/gi, '_')}-`;
   const prefix = id ? `${family}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
-  const cacheFile = dir ? path.join(dir, `${prefix}${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`) : null;
+  const name = `${prefix}${pathTag(o.bundleFile)}-${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`;
+  const cacheFile = dir ? path.join(dir, name) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
     filename: o.bundleFile,
