@@ -46,21 +46,13 @@ const dist = path.join(__dirname, '..', 'dist');
 const ACP = argv[0] === 'acp';
 const ACP_V8_FLAGS = '--no-opt --semi-space-growth-factor=1 --optimize-for-size';
 
-/** Flags as part of a file name: as they are when short, else their FNV-1a hash (a name, not a check: V8 checks). */
-function flagsName(text) {
-  if (text.length <= 48) return text;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return `-flags${h.toString(16)}`;
-}
-
 async function run() {
   const name = argv[0] ?? 'help';
   const bundleFile = path.join(dist, 'bundle', ACP ? 'acp.cjs' : CLIENT.has(name) ? 'client.cjs' : 'shadowbox.cjs');
   const loaderFile = path.join(dist, 'bundle', 'loader.cjs');
   let main;
   if (process.env.SHADOWBOX_BUNDLE !== '0' && existsSync(bundleFile) && existsSync(loaderFile)) {
-    const { loadBundle, defaultCacheDir } = require(loaderFile);
+    const { loadBundle, defaultCacheDir, nameHash } = require(loaderFile);
     const v8Flags = ACP ? (process.env.SHADOWBOX_ACP_V8_FLAGS ?? ACP_V8_FLAGS).split(/\s+/).filter(Boolean) : [];
     // V8 refuses a code cache made under other flags: the flags (set here, on node's command line, as the
     // auto-started daemon's are, or in NODE_OPTIONS, which execArgv does not show) are part of the cache's
@@ -71,7 +63,9 @@ async function run() {
       ...v8Flags,
       ...(process.env.NODE_OPTIONS ? [`~${process.env.NODE_OPTIONS}`] : []),
     ];
-    const key = flags.length ? `${name}${flagsName(flags.join(''))}` : name;
+    // Flags as part of a file name: as they are when short, else their hash (a name, not a check: V8 checks).
+    const text = flags.join('');
+    const key = !flags.length ? name : text.length <= 48 ? `${name}${text}` : `${name}-flags${nameHash(text)}`;
     main = loadBundle({ bundleFile, cacheDir: defaultCacheDir(process.env), key, v8Flags }).exports.main;
   } else {
     main = (await import('../dist/cli/main.js')).main;

@@ -117,15 +117,13 @@ function writeCache(dir: string, file: string, data: Buffer, family: string, kee
 }
 
 /**
- * A short name for the bundle's path (FNV-1a, 32 bits; a name, not a check). A code cache hit keeps the file name the
- * script had when the cache was made, so a cache shared by two installs of the same build (a checkout and a global
- * install, two CI clones) named the other one in every stack trace: each path keeps its own cache. Not node:crypto,
- * which is not loaded otherwise on the way to a client command.
+ * A short name for a text in a cache file's name (FNV-1a, 32 bits, hex; a name, not a check: V8 checks a cache). Not
+ * node:crypto, which is not loaded otherwise on the way to a client command. Also the bin's, for long sets of flags.
  */
-function pathTag(file: string): string {
+export function nameHash(text: string): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0');
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
 }
 
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
@@ -140,7 +138,9 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const dir = id && o.cacheDir && privateDir(o.cacheDir) ? o.cacheDir : null;
   const family = `${path.basename(o.bundleFile, path.extname(o.bundleFile)).replace(/[^a-z0-9]/gi, '_')}-`;
   const prefix = id ? `${family}${id.sha256.slice(0, 32)}-${process.version}-${process.arch}-` : '';
-  const name = `${prefix}${pathTag(o.bundleFile)}-${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`;
+  // Per path too: a code cache hit keeps the file name the script had when the cache was made, so a cache shared by
+  // two installs of one build (a checkout and a global install, two CI clones) named the other in every stack trace.
+  const name = `${prefix}${nameHash(o.bundleFile)}-${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`;
   const cacheFile = dir ? path.join(dir, name) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
