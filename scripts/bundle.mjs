@@ -35,8 +35,22 @@ const wasiWorkerOutfile = path.join(outdir, 'wasi-worker.cjs');
 // copies its ~40 MiB rather than the daemon's 110–250 (SHADOWBOX_SPAWNER_BUNDLE below). CommonJS and one file, for
 // the same reasons as the WASI worker; the release packs it too.
 const spawnerOutfile = path.join(outdir, 'spawner.cjs');
-/** The bundles the bin loads through the code cache (each gets an identity sidecar). */
-const cached = [outfile, clientOutfile, acpOutfile];
+/**
+ * Packages the daemon's bundle loads from bundles of their own, on first use (see `parts` below): part-<name>.cjs
+ * beside it, through the code cache too.
+ */
+export const PARTS = {
+  '@anthropic-ai/sdk': 'anthropic',
+  openai: 'openai',
+  '@modelcontextprotocol/sdk': 'mcp',
+  'node-html-markdown': 'html',
+  execa: 'execa',
+  'highlight.js': 'highlight',
+  marked: 'marked',
+};
+const partFile = (name) => path.join(outdir, `part-${name}.cjs`);
+/** The bundles the bin (or the daemon's bundle, for a part) loads through the code cache (each gets an identity sidecar). */
+const cached = [outfile, clientOutfile, acpOutfile, ...Object.values(PARTS).map(partFile)];
 const sources = ['daemon/src', 'protocol/src', 'clients/editor/src', 'clients/terminal/src', 'clients/web/node'];
 
 /** The newest modification time among the bundled sources (and this script). */
@@ -120,7 +134,8 @@ function refuseOtherZodLocales(file, text) {
     throw new Error(`${file} names a zod locale other than en: update englishOnlyZod in scripts/bundle.mjs`);
 }
 
-const englishOnlyZod = {
+/** `required`: the build fails when it loads no zod locales (a part need not hold zod at all). */
+const englishOnlyZod = (required = true) => ({
   name: 'english-only-zod',
   setup(b) {
     let replaced = false;
@@ -129,22 +144,60 @@ const englishOnlyZod = {
       return { contents: "export { default as en } from './en.js';", loader: 'js' };
     });
     b.onEnd((result) => {
-      if (result.errors.length === 0 && !replaced)
+      if (required && result.errors.length === 0 && !replaced)
         result.errors.push({ text: 'no bundle loads zod/v4/locales/index.js any more: update englishOnlyZod' });
     });
   },
-};
+});
+
+/** The package a bare specifier names (`@scope/name` or `name`), and the path inside it (`.` for its entry). */
+function packageOf(spec) {
+  const bits = spec.split('/');
+  const n = spec.startsWith('@') ? 2 : 1;
+  return { pkg: bits.slice(0, n).join('/'), sub: bits.length > n ? bits.slice(n).join('/') : '.' };
+}
+
+/**
+ * Why: the daemon's bundle held every package the CLI uses, 3.9 MB that each daemon start reads, makes a string of
+ * and deserialises the code cache of, though the model SDKs, the MCP SDK, the fetch tool's HTML converter, execa
+ * and the terminal's highlighter and markdown parser all load on first use only (a prompt, an MCP server, a fetch, a
+ * checkpoint, a chat). In shadowbox.cjs each of these packages (PARTS) is a stub that loads part-<name>.cjs through
+ * the loader and its code cache (compile-cache.ts `loadPart`) when it is first required; a part holds one package
+ * and what it imports, and every subpath the bundle imports of it (one copy: its classes are the same whichever
+ * subpath names them). Only third-party packages that import none of ours: a module of ours in a part would be a
+ * second copy of it (its classes, its state). `seen` collects the subpaths, for the parts' build.
+ */
+function parts(seen) {
+  return {
+    name: 'parts',
+    setup(b) {
+      const names = Object.keys(PARTS).map((k) => k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+      const filter = new RegExp(`^(${names.join('|')})(/|$)`);
+      b.onResolve({ filter }, (args) => {
+        const { pkg, sub } = packageOf(args.path);
+        if (!(pkg in PARTS)) return undefined;
+        (seen[pkg] ??= new Set()).add(sub);
+        return { path: args.path, namespace: 'part' };
+      });
+      b.onResolve({ filter: /^\.\/loader\.cjs$/, namespace: 'part' }, (args) => ({ path: args.path, external: true }));
+      b.onLoad({ filter: /.*/, namespace: 'part' }, (args) => {
+        const { pkg, sub } = packageOf(args.path);
+        const file = `part-${PARTS[pkg]}.cjs`;
+        // __dirname: the bundle's folder (the loader's wrapper passes it), where loader.cjs and the parts are.
+        return {
+          contents: `module.exports = require('./loader.cjs').loadPart(__dirname + ${JSON.stringify(`/${file}`)})[${JSON.stringify(sub)}];`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
 
 /** Builds the bundle and writes its identity (content hash, size, mtime) beside it for the compile cache. */
 export async function bundle() {
   const started = performance.now();
-  const result = await build({
-    entryPoints: {
-      shadowbox: path.join(root, 'daemon/src/cli/main.ts'),
-      client: path.join(root, 'daemon/src/cli/client-main.ts'),
-      acp: path.join(root, 'daemon/src/cli/acp-main.ts'),
-      loader: path.join(root, 'daemon/src/cli/compile-cache.ts'),
-    },
+  const seen = {};
+  const options = {
     outdir,
     outExtension: { '.js': '.cjs' },
     bundle: true,
@@ -169,7 +222,7 @@ export async function bundle() {
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
-    plugins: [englishOnlyZod, importMetaUrl, lazyCrypto],
+    plugins: [englishOnlyZod(), importMetaUrl, lazyCrypto],
     // Where the WASI worker's own bundle is, relative to dist/wasi/ (what worker-pool.ts sees as its folder).
     define: {
       SHADOWBOX_WASI_WORKER_BUNDLE: JSON.stringify('../bundle/wasi-worker.cjs'),
@@ -178,8 +231,41 @@ export async function bundle() {
     logLevel: 'warning',
     metafile: true,
     write: false,
-  });
+  };
+  const [result, daemonResult] = await Promise.all([
+    build({
+      ...options,
+      entryPoints: {
+        client: path.join(root, 'daemon/src/cli/client-main.ts'),
+        acp: path.join(root, 'daemon/src/cli/acp-main.ts'),
+        loader: path.join(root, 'daemon/src/cli/compile-cache.ts'),
+      },
+    }),
+    build({
+      ...options,
+      entryPoints: { shadowbox: path.join(root, 'daemon/src/cli/main.ts') },
+      plugins: [parts(seen), ...options.plugins],
+    }),
+  ]);
   checkNoDynamicImports(result.metafile);
+  checkNoDynamicImports(daemonResult.metafile);
+  // Each part: its package's subpaths that the daemon's bundle imports, as the keys of one exports object.
+  const partResults = await Promise.all(
+    Object.entries(PARTS).map(([pkg, name]) => {
+      const subs = [...(seen[pkg] ?? [])].sort();
+      if (subs.length === 0) throw new Error(`scripts/bundle.mjs: nothing imports ${pkg} any more: drop it from PARTS`);
+      const spec = (sub) => (sub === '.' ? pkg : `${pkg}/${sub}`);
+      const contents = `module.exports = {\n${subs.map((sub) => `  ${JSON.stringify(sub)}: require(${JSON.stringify(spec(sub))}),`).join('\n')}\n};\n`;
+      return build({
+        ...options,
+        outdir: undefined,
+        outExtension: undefined,
+        stdin: { contents, resolveDir: root, sourcefile: `part-${name}.cjs`, loader: 'js' },
+        plugins: [englishOnlyZod(false), importMetaUrl, lazyCrypto],
+        outfile: partFile(name),
+      }).then((r) => (checkNoDynamicImports(r.metafile), r));
+    }),
+  );
   const [worker, spawner] = await Promise.all(
     [
       ['daemon/src/wasi/worker/entry.ts', wasiWorkerOutfile],
@@ -202,7 +288,8 @@ export async function bundle() {
   );
   // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
   mkdirSync(outdir, { recursive: true });
-  for (const f of [...result.outputFiles, ...worker.outputFiles, ...spawner.outputFiles]) {
+  const outputs = [result, daemonResult, ...partResults, worker, spawner].flatMap((r) => r.outputFiles);
+  for (const f of outputs) {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
@@ -221,8 +308,8 @@ export async function bundle() {
   }
   const inputsOf = (file) => {
     const out = path.relative(root, file).split(path.sep).join('/');
-    const outputs = { ...result.metafile.outputs, ...worker.metafile.outputs, ...spawner.metafile.outputs };
-    return Object.keys(outputs[out]?.inputs ?? {}).length;
+    const metas = [result, daemonResult, ...partResults, worker, spawner].map((r) => r.metafile.outputs);
+    return Object.keys(Object.assign({}, ...metas)[out]?.inputs ?? {}).length;
   };
   return {
     files: [...cached, loaderOutfile, wasiWorkerOutfile, spawnerOutfile].map((file) => ({
@@ -241,7 +328,11 @@ export async function bundle() {
  * The sources load builtins lazily with process.getBuiltinModule instead; this fails the build on any
  * that is left. The allowed one is never reached on Node 20 (globalThis.crypto is there first).
  */
-const DYNAMIC_IMPORTS_ALLOWED = new Set(['node_modules/pkce-challenge/dist/index.node.js -> node:crypto']);
+const DYNAMIC_IMPORTS_ALLOWED = new Set([
+  'node_modules/pkce-challenge/dist/index.node.js -> node:crypto',
+  // The same in its CommonJS build, which the MCP part (required, not imported) resolves to.
+  'node_modules/pkce-challenge/dist/index.node.cjs -> node:crypto',
+]);
 function checkNoDynamicImports(metafile) {
   const left = [];
   for (const [input, { imports }] of Object.entries(metafile.inputs))

@@ -59,14 +59,23 @@ async function bundleWorker(entry, outfile) {
   });
 }
 
+/** The part bundles the build wrote (part-<name>.cjs: packages shadowbox.cjs loads on first use). */
+async function partBundles() {
+  return (await readdir(path.join(ROOT, 'daemon/dist/bundle'))).filter((f) => /^part-[a-z0-9-]+\.cjs$/.test(f)).sort();
+}
+
 /**
  * THIRD_PARTY_LICENSES.txt: the license text of every npm package the bundle inlines (esbuild keeps
  * only `@license` comments), found from the bundle's source map, with the name and version of each.
  */
 async function thirdPartyLicenses() {
-  const map = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle/shadowbox.cjs.map'), 'utf8'));
+  const maps = await Promise.all(
+    ['shadowbox.cjs', ...(await partBundles())].map(async (name) =>
+      JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.map`), 'utf8')),
+    ),
+  );
   const dirs = new Set();
-  for (const src of map.sources) {
+  for (const src of maps.flatMap((m) => m.sources)) {
     const i = src.lastIndexOf('node_modules/');
     if (i < 0) continue;
     const parts = src.slice(i + 'node_modules/'.length).split('/');
@@ -74,7 +83,7 @@ async function thirdPartyLicenses() {
     dirs.add(path.resolve(path.join(ROOT, 'daemon/dist/bundle'), src.slice(0, i + 'node_modules/'.length) + name));
   }
   const out = [
-    'Third-party software inlined into daemon/dist/bundle/shadowbox.cjs (client.cjs holds a subset) and the worker bundles.',
+    'Third-party software inlined into daemon/dist/bundle/shadowbox.cjs, its part-*.cjs (client.cjs holds a subset) and the worker bundles.',
     '',
   ];
   for (const dir of [...dirs].sort()) {
@@ -99,6 +108,8 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('daemon/dist/bundle/shadowbox.cjs');
   await copy('daemon/dist/bundle/client.cjs');
   await copy('daemon/dist/bundle/acp.cjs'); // `shadowbox acp`'s own bundle (its packages are all in shadowbox.cjs too)
+  // The packages shadowbox.cjs loads on first use, each a bundle of its own (scripts/bundle.mjs PARTS).
+  for (const name of await partBundles()) await copy(`daemon/dist/bundle/${name}`);
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
@@ -116,7 +127,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   for (const f of await readdir(rootDir))
     if (f.endsWith('root.json')) await cp(path.join(rootDir, f), path.join(keys, f));
   // Each code-cached bundle's identity, with the mtime npm gives every file it installs.
-  for (const name of ['shadowbox.cjs', 'client.cjs', 'acp.cjs']) {
+  for (const name of ['shadowbox.cjs', 'client.cjs', 'acp.cjs', ...(await partBundles())]) {
     const bundleFile = path.join(dir, 'daemon/dist/bundle', name);
     const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.json`), 'utf8'));
     await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);

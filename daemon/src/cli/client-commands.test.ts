@@ -42,6 +42,65 @@ describe('client bundle', () => {
   });
 });
 
+describe("the daemon's bundle and its parts (scripts/bundle.mjs PARTS)", () => {
+  const dir = path.join(root, 'daemon/dist/bundle');
+  const sourcesOf = (name: string) =>
+    (JSON.parse(readFileSync(path.join(dir, `${name}.map`), 'utf8')) as { sources: string[] }).sources.map((s) =>
+      path.relative(root, path.resolve(dir, s)),
+    );
+  const PARTS: Record<string, string> = {
+    '@anthropic-ai/sdk': 'anthropic',
+    openai: 'openai',
+    '@modelcontextprotocol/sdk': 'mcp',
+    'node-html-markdown': 'html',
+    execa: 'execa',
+    'highlight.js': 'highlight',
+    marked: 'marked',
+  };
+
+  it('shadowbox.cjs holds none of the packages loaded on first use; each part holds its package and none of ours', () => {
+    const daemon = sourcesOf('shadowbox.cjs');
+    for (const [pkg, name] of Object.entries(PARTS)) {
+      expect(daemon.filter((s) => s.startsWith(`node_modules/${pkg}/`))).toEqual([]);
+      const part = sourcesOf(`part-${name}.cjs`);
+      expect(part.some((s) => s.startsWith(`node_modules/${pkg}/`))).toBe(true);
+      // A module of ours in a part would be a second copy of it (its classes, its state).
+      expect(part.filter((s) => /^(daemon\/src|protocol\/src|clients\/[^/]+\/(src|node))\//.test(s))).toEqual([]);
+    }
+  });
+
+  it('a part loads on first use through the code cache, under the key of the bundle that asks for it', () => {
+    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'sbx-parts-'));
+    // Each in a fresh process: within one process V8 reuses its in-memory compilation, not the file.
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const { loadBundle, loadPart } = require(${JSON.stringify(path.join(dir, 'loader.cjs'))});
+           const main = loadBundle({ bundleFile: ${JSON.stringify(path.join(dir, 'client.cjs'))}, cacheDir: ${JSON.stringify(cacheDir)}, key: 'status' });
+           const part = loadPart(${JSON.stringify(path.join(dir, 'part-openai.cjs'))});
+           const again = loadPart(${JSON.stringify(path.join(dir, 'part-openai.cjs'))});
+           process.stdout.write([typeof part['.'].default, typeof part['.'].APIError, part === again].join(' '));
+           main.save();`,
+        ],
+        { encoding: 'utf8' },
+      );
+    try {
+      const first = run();
+      expect(first.stdout).toBe('function function true');
+      const names = spawnSync('ls', [cacheDir], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      // The part's cache is written at exit (it was a miss), named by its own bundle and the asking bundle's key.
+      expect(
+        names.filter((n) => /^part_openai-[0-9a-f]{32}-v[\d.]+-[a-z0-9]+-[0-9a-f]+-status\.bin$/.test(n)),
+      ).toHaveLength(1);
+      expect(run().stdout).toBe('function function true');
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('zod in the bundles (scripts/bundle.mjs, englishOnlyZod)', () => {
   const dir = path.join(root, 'daemon/dist/bundle');
   const localesIn = (file: string) => {

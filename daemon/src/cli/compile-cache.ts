@@ -126,8 +126,28 @@ export function nameHash(text: string): string {
   return h.toString(16);
 }
 
+/** The cache folder and key of the bundle loaded last: its parts are cached under the same (loadPart). */
+let lastLoad: { cacheDir: string | null; key: string } | null = null;
+const partsLoaded = new Map<string, Record<string, unknown>>();
+
+/**
+ * A part of the daemon's bundle (scripts/bundle.mjs `parts`: a package it loads on first use), loaded once, through
+ * the code cache under the cache folder and key of the bundle that asks for it; its exports by the subpath of the
+ * package each one is.
+ */
+export function loadPart(file: string): Record<string, unknown> {
+  let part = partsLoaded.get(file);
+  if (!part) {
+    const { cacheDir, key } = lastLoad ?? { cacheDir: defaultCacheDir(process.env), key: 'part' };
+    part = loadBundle({ bundleFile: file, cacheDir, key }).exports;
+    partsLoaded.set(file, part);
+  }
+  return part;
+}
+
 /** Loads the bundled CLI, with its code cache when there is a usable one; never fails because of the cache. */
 export function loadBundle(o: LoadBundleOptions): LoadedBundle {
+  lastLoad ??= { cacheDir: o.cacheDir, key: o.key };
   // node:v8 is loaded only when there are flags to set (~5 ms of every other command otherwise).
   if (o.v8Flags?.length) {
     const { setFlagsFromString } = createRequire(o.bundleFile)('node:v8') as typeof v8;
