@@ -2,8 +2,9 @@ import { execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
+import { spawnDirect } from './direct.js';
 import { isSpawnerReply, isSpawnerRequest } from './ipc.js';
 import { createSpawner, spawnerEntry } from './spawner.js';
 import { SpawnError, type ProgramExit, type Spawner } from './types.js';
@@ -341,6 +342,43 @@ describe('the spawner process', () => {
     expect(warned).toEqual(['a killed program (/bin/true) has not ended: its run fails, the spawner goes on']);
     expect(s.state()).toBe('ready');
     expect(alive(pid)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('on the direct path, a run failed as not ended lets go of its pipes: nothing more is read for it', async () => {
+    // The spawner path's run closes its pipes as it fails (fail()); the direct path kept reading them: the output of
+    // whatever still held them reached the caller after the run had settled (a shell call already answered), and the
+    // pipes stayed open for as long as that lasted. Here a background `cat` holds stdout; its write after the run
+    // failed must find no reader (SIGPIPE), not be read.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-direct-'));
+    const fifo = path.join(dir, 'fifo');
+    const status = path.join(dir, 'status');
+    execFileSync('mkfifo', [fifo]);
+    let out = '';
+    const p = spawnDirect(
+      SH,
+      ['-c', `(cat ${fifo}; echo $? > ${status}) & echo go; exec sleep 60`],
+      {
+        cwd: '/',
+        onStdout: (c) => (out += c.toString()),
+      },
+      100,
+    );
+    const failed = p.exited.catch((e: unknown) => e);
+    await expect.poll(() => out).toBe('go\n');
+    // The kill wait ends before this process has seen the program's exit: the run fails as not ended.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      p.kill('SIGKILL');
+      vi.advanceTimersByTime(100);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(isShadowboxError(await failed, ErrorCodes.ToolFailed, 'program_not_ended')).toBe(true);
+    writeFileSync(fifo, 'late\n'); // opens once `cat` has it open for reading
+    await expect.poll(() => existsSync(status) && readFileSync(status, 'utf8')).toMatch(/^\d+\n$/);
+    expect(readFileSync(status, 'utf8')).not.toBe('0\n'); // 141: killed by SIGPIPE, as no one reads the pipe
+    expect(out).toBe('go\n');
     rmSync(dir, { recursive: true, force: true });
   });
 
