@@ -49,8 +49,8 @@ export function notEnded(file: string, ms: number): ShadowboxError {
 }
 
 /**
- * Starts `file` from this process. `killWaitMs` after a SIGKILL, a run not settled ends: with its exit when the
- * program has exited (a descendant holds its pipes: they are closed unread), else with program_not_ended.
+ * Starts `file` from this process. `killWaitMs` after a SIGKILL, a run not settled ends, its pipes closed unread: with
+ * its exit when the program has exited (a descendant holds its pipes), else with program_not_ended.
  */
 export function spawnDirect(
   file: string,
@@ -95,7 +95,9 @@ export function spawnDirect(
       waiting = true;
       const c = child;
       setTimeout(() => {
-        if (exit) for (const [fd] of pipes) (c.stdio[fd] as Readable).destroy();
+        // Closed unread either way, as the spawner path closes them: whatever still holds them (a descendant, the
+        // program itself) writes to no reader, and nothing reaches the caller after the run has settled.
+        for (const [fd] of pipes) (c.stdio[fd] as Readable).destroy();
         end?.(exit ?? notEnded(file, killWaitMs)); // nothing once settled
       }, killWaitMs).unref();
     },
