@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../../shadow/test-support.js';
 import type { WorkspaceView } from '../../shadow/index.js';
+import { ErrorCodes, ShadowboxError } from '../../errors.js';
+import type { ProgramExit, Spawner } from '../../spawner/index.js';
 import { createToolRuntime, type Tool } from '../index.js';
 import { restrictView } from '../restricted-view.js';
 import {
@@ -416,6 +418,43 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     expect(r.data).toMatchObject({ files: 0 });
     expect(r.content).toMatch(/\[grep was cancelled after 0 of \d+ files\]/);
     await until(() => (alive(pid) ? undefined : true));
+  });
+
+  it('a cancelled call whose rg does not end after its kill (program_not_ended) answers as cancelled: the run counts for nothing', async () => {
+    // As the spawner fails a killed run whose program has not ended (a process on a hung disk outlives SIGKILL): the
+    // whole call failed with program_not_ended, though like any run the stop killed it counts for nothing, and the
+    // call ends without it. The stand-in's runs never end; a kill after the cancel fails the run as the spawner would
+    // (a kill before it, at a size check, leaves the run waiting, as the kill wait does).
+    const view = await ws.open().view('s1', ws.root);
+    const ac = new AbortController();
+    let spawned = 0;
+    const hung: Spawner = {
+      spawn: (file) => {
+        spawned++;
+        let fail: (e: Error) => void = () => undefined;
+        const exited = new Promise<ProgramExit>((_, reject) => (fail = reject));
+        return {
+          exited,
+          kill: (signal = 'SIGTERM') => {
+            if (signal === 'SIGKILL' && ac.signal.aborted)
+              fail(new ShadowboxError(ErrorCodes.ToolFailed, 'program_not_ended', `${file} has not ended`));
+          },
+        };
+      },
+      warm: () => undefined,
+      state: () => 'ready',
+      close: async () => undefined,
+    };
+    const tool = createGrepTool({ workers, rg: rg!, spawner: hung }) as Tool;
+    const running = tool.handler(
+      { pattern: 'foo', path: '', ignore_case: false, max_matches: 200 },
+      { sessionId: 's1', workspace: ws.root, view, signal: ac.signal },
+    );
+    await until(() => (spawned > 0 ? true : undefined));
+    ac.abort();
+    const r = await running;
+    expect(r.data).toMatchObject({ stopped: 'cancelled', files: 0 });
+    expect(r.content).toMatch(/\[grep was cancelled after 0 of \d+ files\]/);
   });
 
   it('a pattern rg takes longer than a size check to refuse is still searched in process, not answered "No matches"', async () => {
