@@ -8,6 +8,7 @@
 // meaning differs (Perl classes and word boundaries are Unicode-aware in Rust, ASCII in RE2).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { ErrorCodes, isShadowboxError } from '../../errors.js';
 import { createSpawner, type Spawner } from '../../spawner/index.js';
 import type { FileQueue, QueuedFile, RgFolder } from './file-queue.js';
 import { printablePath } from './text.js';
@@ -622,6 +623,10 @@ function runRg(
       (e: unknown) => {
         clearTimeout(timer);
         o.signal.removeEventListener('abort', kill);
+        // Killed by the stop (a cancel, the time budget) and still not ended after the kill wait (a hung disk): like
+        // any run the stop killed, it counts for nothing, and the call answers with what it has, without it.
+        if (o.signal.aborted && isShadowboxError(e, ErrorCodes.ToolFailed, 'program_not_ended'))
+          return resolve({ code: null, lines: new Map(), binary: [] });
         reject(e);
       },
     );
