@@ -1,5 +1,5 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -342,6 +342,55 @@ describe('the spawner process', () => {
     expect(warned).toEqual(['a killed program (/bin/true) has not ended: its run fails, the spawner goes on']);
     expect(s.state()).toBe('ready');
     expect(alive(pid)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads an answer to a ping already come in before the deadline decides: a daemon busy past it does not kill a spawner that answered', async () => {
+    // Timers run before I/O in a turn of the event loop: after the daemon was busy past the ping's deadline, the
+    // deadline's timer took the spawner for hung although its pong was waiting, unread, and killed it (all its runs
+    // failed with spawner_exited). Here the daemon is kept busy (a blocking read handler) from before the stand-in
+    // answers until after the deadline; the pong is in by then.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-busy-'));
+    const [fifo, go, sent] = ['fifo', 'go', 'sent'].map((f) => path.join(dir, f));
+    execFileSync('mkfifo', [fifo]);
+    const entry = path.join(dir, 'pong.cjs');
+    writeFileSync(
+      entry,
+      `const fs = require('fs'); const [fifo, go, sent] = ${JSON.stringify([fifo, go, sent])};\n` +
+        "process.on('message', (m) => {\n" +
+        "  if (!m || m.t !== 'ping') return;\n" +
+        "  fs.writeFileSync(fifo, 'p');\n" +
+        '  const t = setInterval(() => {\n' +
+        '    if (!fs.existsSync(go)) return;\n' +
+        '    clearInterval(t);\n' +
+        "    process.send({ t: 'pong', id: m.id }, () => fs.writeFileSync(sent, ''));\n" +
+        '  }, 5);\n' +
+        '});\n' +
+        "process.on('disconnect', () => process.exit(0)); process.send({ t: 'ready' });\n",
+    );
+    const wait = 100;
+    const warned: string[] = [];
+    const s = createSpawner({ entry, killWaitMs: wait, logger: { warn: (m) => warned.push(m) } });
+    spawners.push(s);
+    s.warm();
+    await expect.poll(() => s.state()).toBe('ready');
+    // Read when the stand-in gets the ping: busy until its pong is sent, then past the pong's deadline.
+    const pinged = createReadStream(fifo);
+    pinged.on('data', () => {
+      const from = performance.now();
+      writeFileSync(go, '');
+      while (!existsSync(sent) && performance.now() - from < 20_000);
+      while (performance.now() - from < 3 * wait);
+    });
+    const p = s.spawn('/bin/true', [], { cwd: '/' }); // the stand-in never reports its exit
+    const failed = p.exited.catch((e: unknown) => e);
+    p.kill('SIGKILL');
+    const e = await failed;
+    expect(existsSync(sent)).toBe(true);
+    expect(isShadowboxError(e, ErrorCodes.ToolFailed, 'program_not_ended')).toBe(true);
+    expect(s.state()).toBe('ready');
+    expect(warned).toEqual(['a killed program (/bin/true) has not ended: its run fails, the spawner goes on']);
+    pinged.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
