@@ -251,13 +251,17 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
       const p = pending.get(id);
       if (!p || child !== c) return;
       if (p.exit) return endKilled(id, p);
-      const hung = setTimeout(() => {
-        pings.delete(id);
-        if (pending.has(id) && child === c) {
-          options.logger?.warn('the spawner process did not report a killed program’s exit, nor answer: killing it');
-          c.kill('SIGKILL');
-        }
-      }, wait);
+      // Decided once what has come in is read: timers run before I/O in a turn of the event loop, so a daemon busy
+      // past the deadline would take a spawner whose pong waits unread for hung. An answered ping is gone from pings.
+      const hung = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!pings.delete(id) || !pending.has(id) || child !== c) return;
+            options.logger?.warn('the spawner process did not report a killed program’s exit, nor answer: killing it');
+            c.kill('SIGKILL');
+          }),
+        wait,
+      );
       hung.unref();
       pings.set(id, () => {
         clearTimeout(hung);
