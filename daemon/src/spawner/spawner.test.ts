@@ -1,5 +1,6 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -391,6 +392,31 @@ describe('the spawner process', () => {
     expect(s.state()).toBe('ready');
     expect(warned).toEqual(['a killed program (/bin/true) has not ended: its run fails, the spawner goes on']);
     pinged.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('on the direct path, a program killed while the daemon is busy past the kill wait ends with its exit, not as not ended', async () => {
+    // Timers run before I/O in a turn of the event loop: the kill wait's timer ran before the program's exit (in by
+    // then) was read, and failed the run with program_not_ended. Here the kill is sent from a handler that keeps the
+    // daemon busy past the wait; the program is dead long before it returns.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-busy-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const wait = 100;
+    let pid = 0;
+    const p = spawnDirect(SH, ['-c', 'echo $$; exec sleep 60'], { cwd: '/', onStdout: (c) => (pid = Number(c)) }, wait);
+    await expect.poll(() => pid).toBeGreaterThan(0);
+    const busy = createReadStream(fifo);
+    busy.on('data', () => {
+      const from = performance.now();
+      p.kill('SIGKILL');
+      while (alive(pid) && performance.now() - from < 20_000);
+      while (performance.now() - from < 3 * wait);
+    });
+    const written = writeFile(fifo, 'k'); // opened by this process: not from its own thread
+    await expect(p.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await written;
+    busy.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
