@@ -94,12 +94,18 @@ export function spawnDirect(
       if (signal !== 'SIGKILL' || !child || waiting) return;
       waiting = true;
       const c = child;
-      setTimeout(() => {
-        // Closed unread either way, as the spawner path closes them: whatever still holds them (a descendant, the
-        // program itself) writes to no reader, and nothing reaches the caller after the run has settled.
-        for (const [fd] of pipes) (c.stdio[fd] as Readable).destroy();
-        end?.(exit ?? notEnded(file, killWaitMs)); // nothing once settled
-      }, killWaitMs).unref();
+      // Decided once what has come in is read (setImmediate): timers run before I/O in a turn of the event loop, so
+      // a daemon busy past the wait took a program whose exit was in, unread, for one not ended.
+      setTimeout(
+        () =>
+          setImmediate(() => {
+            // Closed unread either way, as the spawner path closes them: whatever still holds them (a descendant,
+            // the program itself) writes to no reader, and nothing reaches the caller after the run has settled.
+            for (const [fd] of pipes) (c.stdio[fd] as Readable).destroy();
+            end?.(exit ?? notEnded(file, killWaitMs)); // nothing once settled
+          }),
+        killWaitMs,
+      ).unref();
     },
   };
 }

@@ -441,11 +441,13 @@ describe('the spawner process', () => {
     );
     const failed = p.exited.catch((e: unknown) => e);
     await expect.poll(() => out).toBe('go\n');
-    // The kill wait ends before this process has seen the program's exit: the run fails as not ended.
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    // The kill wait ends (its timer, then what it defers to after I/O) before this process has seen the program's
+    // exit: the run fails as not ended.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
     try {
       p.kill('SIGKILL');
       vi.advanceTimersByTime(100);
+      vi.runOnlyPendingTimers();
     } finally {
       vi.useRealTimers();
     }
