@@ -246,7 +246,9 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
     killWaits.add(id);
     const wait = options.killWaitMs ?? KILL_WAIT_MS;
     const killed = performance.now();
-    setTimeout(() => {
+    // Decided once what has come in is read (setImmediate), as the ping's deadline below: a daemon busy past the wait
+    // would otherwise ping about a program whose exit was in, unread, or cut the end of output already there.
+    const decide = () => {
       killWaits.delete(id);
       const p = pending.get(id);
       if (!p || child !== c) return;
@@ -272,7 +274,8 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
         fail(id, q, notEnded(q.file, performance.now() - killed));
       });
       send({ t: 'ping', id });
-    }, wait).unref();
+    };
+    setTimeout(() => setImmediate(decide), wait).unref();
   };
 
   return {
