@@ -89,6 +89,12 @@ afterEach(async () => {
   await ws.cleanup();
 });
 
+/**
+ * For the tests that count rg's runs or what they were given: no size check while rg runs. On a loaded machine a run
+ * given folders outlives the check (100 ms and up) and goes again by name, which changes the count (not the lines).
+ */
+const COUNTED = { rgSizeCheckMs: 3_600_000 };
+
 describe('rgPattern: RE2 spellings in the syntax of rg’s engine, same meaning', () => {
   it('Perl classes and word boundaries become ASCII; the rest is copied', () => {
     expect(rgPattern('\\d+\\s\\w')).toBe('[0-9]+[\\t\\n\\f\\r ][0-9A-Za-z_]');
@@ -236,7 +242,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
         return 0;
       }
     };
-    const tool = createGrepTool({ workers, rg: counted }) as Tool;
+    const tool = createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool;
     const agent = createToolRuntime({
       tools: [tool],
       policy: fakePolicy().policy,
@@ -284,7 +290,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     }
     const view = await ws.open().view('s1', ws.root);
     const { rg: counted, files: given } = filesCountingRg();
-    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool, view);
     const inProc = grepper(view, false);
     const c = { pattern: 'hit', path: 'dense', max_matches: 5000 };
     const a = await withRg(c);
@@ -318,7 +324,7 @@ describe.skipIf(!rg)('grep with ripgrep over the shadow view', () => {
     }
     const view = await ws.open().view('s1', ws.root);
     const { rg: counted, files: given } = filesCountingRg();
-    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool, view);
     const c = { pattern: 'needle', path: 'tree', max_matches: 100 };
     const a = await withRg(c);
     const b = await grepper(view, false)(c);
@@ -526,7 +532,7 @@ describe.skipIf(!rg)('rg given whole folders', () => {
     }
     const view = await ws.open().view('s1', ws.root);
     const { rg: counted, folders } = filesCountingRg();
-    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool, view);
     const c = { pattern: 'needle', path: 'w' };
     const a = await withRg(c);
     const b = await grepper(view, false)(c);
@@ -551,7 +557,7 @@ describe.skipIf(!rg)('rg given whole folders', () => {
     await view.writeFile('z/wrote/y.txt', 'needle from the agent\n');
     await view.symlink('z/linked/l.txt', 'x.txt');
     const { rg: counted, folders } = filesCountingRg();
-    const withRg = toolCaller(createGrepTool({ workers, rg: counted }) as Tool, view);
+    const withRg = toolCaller(createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool, view);
     const c = { pattern: 'needle', path: 'z' };
     const a = await withRg(c);
     const b = await grepper(view, false)(c);
@@ -560,7 +566,7 @@ describe.skipIf(!rg)('rg given whole folders', () => {
     expect(folders()).toEqual(['z/keep']);
     // Under a deny rule the view leaves files out of its listings: no folder is given at all.
     const denied = toolCaller(
-      createGrepTool({ workers, rg: counted }) as Tool,
+      createGrepTool({ workers, rg: counted, ...COUNTED }) as Tool,
       restrictView(view, [{ glob: 'z/keep/y.txt', rule: 'project:deny path=z/keep/y.txt' }]),
     );
     writeFileSync(path.join(ws.top, 'rg-folders.log'), '');

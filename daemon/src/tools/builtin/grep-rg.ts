@@ -157,6 +157,8 @@ export interface RgSearchOptions {
   recheck: (files: readonly QueuedFile[]) => Promise<ReadonlySet<number>>;
   /** Bytes of paths one rg run may take (default MAX_ARG_BYTES); halved for the rest of the search at an E2BIG. */
   argBytes?: number;
+  /** When a run first has its files' sizes looked at (ms; default sizeCheckMs(files)): GrepToolOptions.rgSizeCheckMs. */
+  sizeCheckMs?: number;
 }
 
 /**
@@ -541,7 +543,7 @@ function runRg(
     // run had taken when it was looked at last.
     let oversize: QueuedFile[] | undefined;
     let unfold = false;
-    let wait = sizeCheckMs(files.length);
+    let wait = o.sizeCheckMs ?? sizeCheckMs(files.length);
     const checkSizes = () => {
       // A file that is no regular file now (swapped for a link to a huge one after the walk vouched for it) counts
       // as oversize: the run goes again without it (review s9-grep R9).

@@ -43,6 +43,8 @@ export interface GrepRunOptions {
   spawner: Spawner;
   workers: GrepWorkers;
   maxLineChars: number;
+  /** GrepToolOptions.rgSizeCheckMs. */
+  rgSizeCheckMs?: number;
 }
 
 /** Matching lines by file index (walk order), files searched (of them in process), files found by the walk. */
@@ -97,6 +99,7 @@ export async function runGrep(o: GrepRunOptions): Promise<GrepRun> {
           isReal,
           unchanged: () => layerVersion !== undefined && layerVersion() === since,
           recheck: (files) => stillReal(view, files),
+          ...(o.rgSizeCheckMs !== undefined ? { sizeCheckMs: o.rgSizeCheckMs } : {}),
         })
       : null;
   let total = 0;

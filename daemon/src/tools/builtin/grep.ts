@@ -29,6 +29,11 @@ export interface GrepToolOptions {
   rg?: string | null;
   /** What starts rg: the daemon's spawner process (default: direct spawns from this process). */
   spawner?: Spawner;
+  /**
+   * When an rg run first has its files' sizes looked at (ms; default sizeCheckMs() of its files). Tests that count
+   * rg's runs set it far out: on a loaded machine a run given folders outlives the check and goes again by name.
+   */
+  rgSizeCheckMs?: number;
 }
 
 /** Input of grep. */
@@ -106,6 +111,7 @@ export function createGrepTool(options: GrepToolOptions = {}) {
           spawner,
           workers,
           maxLineChars: MAX_LINE_CHARS,
+          ...(options.rgSizeCheckMs !== undefined ? { rgSizeCheckMs: options.rgSizeCheckMs } : {}),
         });
       } finally {
         clearTimeout(budget);
