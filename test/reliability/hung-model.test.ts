@@ -2,20 +2,19 @@
 // retryable error (modelIdleTimeoutMs from config.json; tiny here, and the stall never ends, so the
 // outcome does not depend on timing), and the session takes the next prompt normally. The next prompt runs
 // on a daemon restarted with the default timeouts on the same state dir: with a 100 ms idle limit a loaded
-// machine could time out a healthy stream too.
+// machine could time out a healthy stream too. Each daemon has a model server of its own: with a 100 ms first-byte
+// limit a loaded machine can time the call out before its request reaches the server (the first fetch of a process
+// loads undici), and the stall left in a shared server's script was then the restarted daemon's answer (CI, load 12).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startModelServer, type ModelServer, type Reply } from '../model-server/index.js';
 
 describe('hung model streams end the turn typed', () => {
-  let model: ModelServer;
-  beforeAll(async () => {
-    model = await startModelServer();
-  });
-  const start = async (config: Record<string, unknown>, dir?: string) => {
+  const servers: ModelServer[] = [];
+  const start = async (model: ModelServer, config: Record<string, unknown>, dir?: string) => {
     const stateDir = dir ?? (await makeTempDir('sbx-hung'));
     await writeFile(path.join(stateDir, 'config.json'), JSON.stringify(config));
     return startTestDaemon({
@@ -30,8 +29,13 @@ describe('hung model streams end the turn typed', () => {
     });
   };
   afterAll(async () => {
-    await model?.close();
+    await Promise.all(servers.map((m) => m.close()));
   });
+  const server = async () => {
+    const m = await startModelServer();
+    servers.push(m);
+    return m;
+  };
 
   // Tiny limits only where the stall never ends; the malformed case keeps a long one, so a slow machine
   // cannot turn it into a timeout.
@@ -46,7 +50,8 @@ describe('hung model streams end the turn typed', () => {
     ['sends a chunk that is not JSON', { text: ['a', 'b', 'c'], malformedAfterChunks: 2 }, 'malformed_stream', {}],
   ] satisfies Array<[string, Reply, string, Record<string, unknown>]>) {
     it(`a server that ${what}: ${reason}, retryable, and the next prompt works`, async () => {
-      const d: TestDaemon = await start(config);
+      const model = await server();
+      const d: TestDaemon = await start(model, config);
       let again: TestDaemon | undefined;
       try {
         const c = await d.connect('c');
@@ -62,10 +67,11 @@ describe('hung model streams end the turn typed', () => {
         expect(seen.find((e) => e.event.type === 'turn_end')?.event).toMatchObject({ error: { reason } });
         c.dispose();
         await d.stop();
-        again = await start({}, d.stateDir);
+        const fresh = await server();
+        again = await start(fresh, {}, d.stateDir);
         const c2 = await again.connect('c2');
         await c2.request(SessionAttach, { sessionId: s.sessionId, driver: true });
-        model.push({ text: ['fine'] });
+        fresh.push({ text: ['fine'] });
         expect((await c2.request(SessionPrompt, { sessionId: s.sessionId, text: 'again' })).stopReason).toBe(
           'end_turn',
         );
