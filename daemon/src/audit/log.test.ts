@@ -114,10 +114,17 @@ describe('append, query, chain', () => {
 
   it('"every" durability and the idle checkpoint', async () => {
     const log = make({ durability: 'every', checkpointEvery: 1000, checkpointIdleMs: 30 });
+    const checkpoints = async () => (await readLines()).filter((l) => !isEntry(l));
+    const head = async (): Promise<unknown> => JSON.parse(await readFile(auditFiles(stateDir, ws).head, 'utf8'));
+    // The first entry is signed at once, after its append has returned: waited for, not slept on (a datasync
+    // on a loaded machine outlasts any fixed sleep).
     await log.append({ type: 'session.start', workspace: ws, sessionId: 's', data: {} });
-    await new Promise((r) => setTimeout(r, 120));
-    expect((await readLines()).filter((l) => !isEntry(l))).toHaveLength(1);
-    expect(JSON.parse(await readFile(auditFiles(stateDir, ws).head, 'utf8'))).toMatchObject({ seq: 1 });
+    await expect.poll(checkpoints).toHaveLength(1);
+    expect(await head()).toMatchObject({ seq: 1 });
+    // A later entry is signed once the log has been idle for checkpointIdleMs.
+    await log.append({ type: 'session.end', workspace: ws, sessionId: 's', data: {} });
+    await expect.poll(checkpoints).toHaveLength(2);
+    expect(await head()).toMatchObject({ seq: 2 });
   });
 
   it('refuses appends after close', async () => {
