@@ -13,6 +13,7 @@ import { SpawnError, type ProgramExit, type Spawner } from './types.js';
 const SH = '/bin/sh';
 let spawners: Spawner[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(spawners.map((s) => s.close()));
   spawners = [];
 });
@@ -239,6 +240,9 @@ describe('the spawner process', () => {
   });
 
   it('stops its process when idle, and starts it again on the next run', async () => {
+    // The idle timer is faked: a 50 ms one could run out between the spawner getting ready and the run below (on a
+    // loaded machine), which then started directly. It runs out when the test moves it on.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const s = createSpawner({ idleMs: 50 });
     spawners.push(s);
     s.warm();
@@ -246,6 +250,10 @@ describe('the spawner process', () => {
     const { out } = await output(s, SH, ['-c', 'echo $PPID']);
     const spawnerPid = Number(out.toString());
     expect(childNodes()).toContain(spawnerPid);
+    vi.advanceTimersByTime(49);
+    expect(s.state()).toBe('ready');
+    vi.advanceTimersByTime(1);
+    vi.useRealTimers();
     await expect.poll(() => s.state()).toBe('stopped');
     await expect.poll(() => alive(spawnerPid)).toBe(false);
     await output(s, '/bin/true', []); // direct, and starts it again
