@@ -36,6 +36,8 @@ async function output(s: Spawner, file: string, args: string[]): Promise<{ out: 
 }
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(statusOf(pid));
+/** Gone and waited for by its parent (no zombie left): Node emits a child's 'exit' in the turn it reaps it. */
+const reaped = (pid: number) => !existsSync(`/proc/${pid}`);
 const statusOf = (pid: number) => {
   try {
     return readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -303,15 +305,23 @@ describe('the spawner process', () => {
     s.warm();
     await expect.poll(() => s.state()).toBe('ready');
     for (const sp of [s, createSpawner({ mode: 'direct', killWaitMs: 100 })]) {
-      let background = 0;
-      const held = sp.spawn(SH, ['-c', 'sleep 60 & echo $!; exec sleep 60'], {
+      let pids = '';
+      const held = sp.spawn(SH, ['-c', 'sleep 60 & echo $! $$; exec sleep 60'], {
         cwd: '/',
-        onStdout: (c) => (background = Number(c.toString().trim())),
+        onStdout: (c) => (pids += c.toString()),
       });
-      await expect.poll(() => background).toBeGreaterThan(0);
+      await expect.poll(() => pids.endsWith('\n')).toBe(true);
+      const [background, program] = pids.trim().split(' ').map(Number);
       let out = '';
       const other = sp.spawn(SH, ['-c', `cat ${fifo}`], { cwd: '/', onStdout: (c) => (out += c.toString()) });
+      // The kill wait is faked and moved on once the program has been reaped (by this process, or by the spawner,
+      // whose exit report then comes before its answer to the ping): with a real 100 ms, a loaded machine could
+      // reach the end of the wait before the exit was seen, and the run failed with program_not_ended.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       held.kill('SIGKILL');
+      await expect.poll(() => reaped(program)).toBe(true);
+      vi.advanceTimersByTime(100);
+      vi.useRealTimers();
       await expect(held.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
       writeFileSync(fifo, 'still here\n'); // opens once `cat` has it open for reading
       await expect(other.exited).resolves.toEqual({ code: 0, signal: null });
