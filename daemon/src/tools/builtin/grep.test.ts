@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../../errors.js';
 import { createOverlayView } from '../../wasi/test-support.js';
 import type { Tool } from '../index.js';
@@ -42,7 +42,10 @@ beforeEach(() => {
   view = createOverlayView(root);
   workers = createGrepWorkers({ idleMs: 200 });
 });
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(root, { recursive: true, force: true });
+});
 
 describe('grep: hostile patterns cannot block the daemon', () => {
   it('answers (a+)+$ at once, on the 33-byte file of the report and on a 200k-char aaaa…b line', async () => {
@@ -112,6 +115,9 @@ describe('grep: hostile patterns cannot block the daemon', () => {
   });
 
   it('reuses one warm worker between calls and runs concurrent calls on separate workers', async () => {
+    // The idle timer is faked: a machine that stalls for its 200 ms between two calls would close the warm worker
+    // (a new one, and the old one's exit still to come, made two). It runs out when the test moves it on.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { call } = setup();
     put('a.txt', 'alpha\nbeta\n');
     expect((await call({ pattern: 'beta' })).content).toBe('a.txt:2: beta');
@@ -120,6 +126,8 @@ describe('grep: hostile patterns cannot block the daemon', () => {
     expect(workers.live()).toBe(1);
     const both = await Promise.all([call({ pattern: 'a$' }), call({ pattern: '^b' })]);
     expect(both.map((r) => r.content)).toEqual(['a.txt:1: alpha\na.txt:2: beta', 'a.txt:2: beta']);
+    vi.advanceTimersByTime(200);
+    vi.useRealTimers();
     expect(await waitFor(() => workers.live() === 0)).toBe(true); // idle worker closed after idleMs
   });
 
