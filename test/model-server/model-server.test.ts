@@ -131,6 +131,21 @@ describe('scripted model server', () => {
     expect(server.pending()).toBe(0);
   });
 
+  it('holds the end of an answer until holdUntil settles', async () => {
+    let release!: () => void;
+    server.push({ text: ['held'], holdUntil: new Promise<void>((r) => (release = r)) });
+    const res = await post('/v1/chat/completions', { model: 'm', stream: true });
+    const reader = res.body!.getReader();
+    let sse = '';
+    while (!sse.includes('held')) sse += Buffer.from((await reader.read()).value!).toString();
+    // The content is there and the answer goes on: nothing ends it until the release.
+    expect(sse).not.toContain('finish_reason":"stop');
+    release();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) sse += Buffer.from(r.value).toString();
+    expect(sse).toContain('finish_reason":"stop');
+    expect(sse.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+
   it('paces chunks by delayMs', async () => {
     server.push({ text: ['a', 'b', 'c', 'd'], delayMs: 60 });
     const t0 = Date.now();

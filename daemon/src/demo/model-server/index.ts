@@ -137,7 +137,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
   };
 }
 
-/** Writes the events (honouring delay, drop and hang); stops as soon as the client goes away. */
+/** Writes the events (honouring delay, drop, hold and hang); stops as soon as the client goes away. */
 async function stream(res: ServerResponse, reply: Reply, events: Sse, format: WireFormat): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -162,6 +162,7 @@ async function stream(res: ServerResponse, reply: Reply, events: Sse, format: Wi
       return;
     }
     if (i > 0 && reply.delayMs) await sleep(reply.delayMs);
+    if (i === events.content.length && reply.holdUntil) await Promise.resolve(reply.holdUntil).catch(() => undefined);
     if (res.destroyed) return;
     res.write(all[i]);
   }

@@ -31,6 +31,11 @@ export interface Reply {
   dropAfterChunks?: number;
   /** Stream the content events, then never finish (for cancel tests). */
   hang?: boolean;
+  /**
+   * Stream the content events, then finish only once this has settled: a test that must act while the turn still
+   * runs (type ahead, queue a prompt) ends it when it has, instead of racing a delay.
+   */
+  holdUntil?: PromiseLike<unknown>;
   /** Never answer at all: no status line, no headers; the connection stays open (a hung server). */
   stallBeforeHeaders?: boolean;
   /** Send the headers and this many SSE events, then nothing more, never ending (0: headers only). */
