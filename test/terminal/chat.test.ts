@@ -45,6 +45,9 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
   });
 
   it('runs a multi-turn task with a tool call and a permission question, reviews, accepts one hunk, and cancels a slow stream', async () => {
+    // Prompt 2's turn ends once /review has been queued behind it (not after a delay it could outlast on a slow machine).
+    let endPrompt2!: () => void;
+    const prompt2Queued = new Promise<void>((r) => (endPrompt2 = r));
     model.push(
       // Prompt 1, model turn 1: a tool call that edits two far-apart lines (two hunks).
       {
@@ -54,7 +57,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       // Prompt 1, model turn 2 (after the tool result).
       { text: ['Updated `notes.txt`: ', 'two lines changed.'] },
       // Prompt 2 (multi-turn: same session).
-      { text: ['That is all ', 'for ', 'now.'], delayMs: 400 },
+      { text: ['That is all ', 'for ', 'now.'], delayMs: 400, holdUntil: prompt2Queued },
       // Prompt 3: a slow stream, cancelled with Ctrl-C.
       { text: Array.from({ length: 60 }, (_, i) => `slow chunk ${i} `), delayMs: 250, hang: true },
       // Prompt 4: the session still works after the cancel.
@@ -92,6 +95,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     await tmux.waitFor('a', 'working ·');
     await tmux.line('a', '/review');
     await tmux.waitFor('a', 'queued › /review');
+    endPrompt2();
     await tmux.waitFor('a', (s) => s.includes('That is all for now.') && count(s, '— done') === 2);
 
     // /review shows both hunks with ids; accept only the first.
@@ -248,9 +252,12 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       );
 
       // Pasted in the middle of the line: the marker goes in at the cursor, and typing continues after it.
+      // The busy turn ends once the paste has been queued behind it (a delay could run out first on a slow machine).
+      let endBusy!: () => void;
+      const pasteQueued = new Promise<void>((r) => (endBusy = r));
       model.push(
         { text: ['Middle ', 'ok.'] },
-        { text: Array.from({ length: 12 }, (_, i) => `busy ${i} `), delayMs: 150 },
+        { text: Array.from({ length: 12 }, (_, i) => `busy ${i} `), delayMs: 150, holdUntil: pasteQueued },
         { text: ['Queued ', 'paste ok.'] },
       );
       await tmux.type('p', 'AB');
@@ -268,6 +275,8 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
       await tmux.paste('p', 'one\ntwo\n');
       await tmux.waitFor('p', 'next › [pasted text #3: 2 lines]');
       await tmux.keys('p', 'Enter');
+      await tmux.waitFor('p', 'queued › [pasted text #3: 2 lines]');
+      endBusy();
       await tmux.waitFor('p', 'Queued paste ok.');
       expect(model.requests.length).toBe(before + 4);
       expect(JSON.stringify(model.requests.at(-1)?.body)).toContain('one\\ntwo');
