@@ -214,6 +214,9 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
       const ws = await workspace({ 'c.txt': 'one\ntwo\n' });
       await askForWrites(ws);
       await startChat(name, ws, env);
+      // The stream ends once the mid-stream screen is captured, not after a delay a slow machine could outlast.
+      let captured!: () => void;
+      const streamingCaptured = new Promise<void>((r) => (captured = r));
       model.push(
         {
           text: [
@@ -223,6 +226,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
             ...Array.from({ length: 6 }, (_, i) => `chunk ${i} `),
           ],
           delayMs: 150,
+          holdUntil: streamingCaptured,
           toolCalls: [{ name: 'write_file', arguments: { path: 'c.txt', content: 'one\nTWO\n' } }],
         },
         { text: ['Done.'] },
@@ -231,6 +235,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
       // Mid-stream: the live line, the working line and already rendered markdown are on screen.
       await tmux.waitFor(name, 'chunk 1 ');
       const streaming = await tmux.captureColors(name);
+      captured();
       await tmux.waitFor(name, '[y] allow once');
       const asking = await tmux.captureColors(name);
       await tmux.keys(name, 'y');
