@@ -290,7 +290,9 @@ describe('crash with no pending question', () => {
     const seen: SessionEvent[] = [];
     a.onEvent((e) => seen.push(e));
     const s = await a.request(SessionCreate, { workspace: ws });
-    model.push({ text: Array.from({ length: 100 }, (_, i) => `slow${i} `), delayMs: 50 });
+    // The stream never ends (hang): the kill below comes mid-turn however slow the machine (100 chunks × 50 ms could
+    // all have been sent first).
+    model.push({ text: Array.from({ length: 100 }, (_, i) => `slow${i} `), delayMs: 50, hang: true });
     void a.request(SessionPrompt, { sessionId: s.sessionId, text: 'talk slowly' }).catch(() => undefined);
     expect(await until(() => seen.filter((e) => e.event.type === 'message_delta').length >= 3)).toBe(true);
     const start = seen.find((e) => e.event.type === 'turn_start')?.event;
