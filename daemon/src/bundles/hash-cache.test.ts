@@ -14,17 +14,19 @@ function setup() {
   return { stateDir, file, cacheFile: path.join(stateDir, 'bundles', 'hash-cache.json') };
 }
 
-/** Lets the store's coalesced write of hash-cache.json finish. */
+/**
+ * Lets the store's coalesced write of hash-cache.json finish: waited for under expect.poll's cap (a hang guard), not
+ * 200 tries 5 ms apart, which an atomic write on a loaded machine's disk could outlast.
+ */
 async function written(cacheFile: string, file: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  const has = () => {
     try {
-      if (file in (JSON.parse(readFileSync(cacheFile, 'utf8')) as { files: object }).files) return;
+      return file in (JSON.parse(readFileSync(cacheFile, 'utf8')) as { files: object }).files;
     } catch {
-      // not written yet
+      return false; // not written yet
     }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('hash-cache.json was not written');
+  };
+  await expect.poll(has, { message: 'hash-cache.json was not written' }).toBe(true);
 }
 
 describe('kept bundle file hashes', () => {
