@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,7 +168,11 @@ describe('MCP over stdio (real fixture server)', () => {
       { connectTimeoutMs: 500 },
     );
     expect(mcp.status()[0]).toMatchObject({ state: 'failed', tools: 0, error: expect.stringContaining('mute') });
-    // The SDK ends a stdio server as the MCP spec says: close stdin, SIGTERM after 2 s, SIGKILL after 4 s.
+    // The SDK ends a stdio server as the MCP spec says: close stdin, SIGTERM after 2 s, SIGKILL after 4 s. The pid
+    // file is waited for: node may take longer than the 500 ms connect timeout to start on a loaded machine, so the
+    // start can fail before the server has written it.
+    await expect.poll(() => existsSync(pidFile)).toBe(true);
+    await expect.poll(() => readFileSync(pidFile, 'utf8')).toMatch(/^\d+$/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     const alive = () => {
       try {
