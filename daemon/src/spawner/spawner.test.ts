@@ -3,6 +3,7 @@ import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeF
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes, isShadowboxError } from '../errors.js';
 import { spawnDirect } from './direct.js';
@@ -38,6 +39,10 @@ async function output(s: Spawner, file: string, args: string[]): Promise<{ out: 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(statusOf(pid));
 /** Gone and waited for by its parent (no zombie left): Node emits a child's 'exit' in the turn it reaps it. */
 const reaped = (pid: number) => !existsSync(`/proc/${pid}`);
+/** Waits for a condition on real timers, while fake ones are installed (expect.poll would move those on as it waits). */
+const untilReal = async (cond: () => boolean) => {
+  while (!cond()) await sleep(10);
+};
 const statusOf = (pid: number) => {
   try {
     return readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -248,7 +253,7 @@ describe('the spawner process', () => {
     const s = createSpawner({ idleMs: 50 });
     spawners.push(s);
     s.warm();
-    await expect.poll(() => s.state()).toBe('ready');
+    await untilReal(() => s.state() === 'ready');
     const { out } = await output(s, SH, ['-c', 'echo $PPID']);
     const spawnerPid = Number(out.toString());
     expect(childNodes()).toContain(spawnerPid);
@@ -319,7 +324,7 @@ describe('the spawner process', () => {
       // reach the end of the wait before the exit was seen, and the run failed with program_not_ended.
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       held.kill('SIGKILL');
-      await expect.poll(() => reaped(program)).toBe(true);
+      await untilReal(() => reaped(program));
       vi.advanceTimersByTime(100);
       vi.useRealTimers();
       await expect(held.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
