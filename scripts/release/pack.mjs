@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { PARTS } from '../bundle.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -59,10 +60,11 @@ async function bundleWorker(entry, outfile) {
   });
 }
 
-/** The part bundles the build wrote (part-<name>.cjs: packages shadowbox.cjs loads on first use). */
-async function partBundles() {
-  return (await readdir(path.join(ROOT, 'daemon/dist/bundle'))).filter((f) => /^part-[a-z0-9-]+\.cjs$/.test(f)).sort();
-}
+/**
+ * The part bundles (part-<name>.cjs: packages shadowbox.cjs loads on first use), from the build's own list rather than
+ * from the folder, which may still hold a part an older build wrote.
+ */
+const PART_BUNDLES = Object.values(PARTS).map((name) => `part-${name}.cjs`);
 
 /**
  * THIRD_PARTY_LICENSES.txt: the license text of every npm package the bundle inlines (esbuild keeps
@@ -70,7 +72,7 @@ async function partBundles() {
  */
 async function thirdPartyLicenses() {
   const maps = await Promise.all(
-    ['shadowbox.cjs', ...(await partBundles())].map(async (name) =>
+    ['shadowbox.cjs', ...PART_BUNDLES].map(async (name) =>
       JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.map`), 'utf8')),
     ),
   );
@@ -109,7 +111,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   await copy('daemon/dist/bundle/client.cjs');
   await copy('daemon/dist/bundle/acp.cjs'); // `shadowbox acp`'s own bundle (its packages are all in shadowbox.cjs too)
   // The packages shadowbox.cjs loads on first use, each a bundle of its own (scripts/bundle.mjs PARTS).
-  for (const name of await partBundles()) await copy(`daemon/dist/bundle/${name}`);
+  for (const name of PART_BUNDLES) await copy(`daemon/dist/bundle/${name}`);
   await copy('clients/web/dist');
   await copy('README.md');
   await copy('CHANGELOG.md');
@@ -127,7 +129,7 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
   for (const f of await readdir(rootDir))
     if (f.endsWith('root.json')) await cp(path.join(rootDir, f), path.join(keys, f));
   // Each code-cached bundle's identity, with the mtime npm gives every file it installs.
-  for (const name of ['shadowbox.cjs', 'client.cjs', 'acp.cjs', ...(await partBundles())]) {
+  for (const name of ['shadowbox.cjs', 'client.cjs', 'acp.cjs', ...PART_BUNDLES]) {
     const bundleFile = path.join(dir, 'daemon/dist/bundle', name);
     const identity = JSON.parse(await readFile(path.join(ROOT, 'daemon/dist/bundle', `${name}.json`), 'utf8'));
     await writeFile(`${bundleFile}.json`, `${JSON.stringify({ ...identity, mtimeMs: NPM_MTIME_MS })}\n`);
