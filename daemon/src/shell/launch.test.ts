@@ -82,6 +82,68 @@ describe('launch', () => {
     expect(r).toMatchObject({ exitCode: 3, timedOut: false, cancelled: false });
   });
 
+  // The stand-in holds its setup (no child-pid yet) until the test creates `go`, then runs the command's part.
+  const slowSetup = (name: string, go: string, after: string) =>
+    standIn(name, `while [ ! -e '${go}' ]; do sleep 0.01; done\nprintf '{ "child-pid": 2 }\\n' >&3\n${after}`);
+
+  it("the time limit counts from the command's start: a slow setup does not use it up", async () => {
+    // Before, the deadline ran from the spawn, so a sandbox that took longer to set up than the limit (bubblewrap and
+    // the overlay on a loaded machine) killed a command that had barely run. Only launch's timers are faked.
+    const go = path.join(dir, 'setup.go');
+    const done = path.join(dir, 'setup.done');
+    const setpriv = slowSetup('slow-setup', go, `echo ran\nprintf '{ "exit-code": 0 }\\n' >&3\n: > '${done}'`);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const running = launch(spec(setpriv, 1000));
+      vi.advanceTimersByTime(5000); // five times the command's limit, spent in setup
+      writeFileSync(go, '');
+      await Promise.race([until(done), running]); // before, the run was already over: killed in its setup
+      const r = await running;
+      expect(r).toMatchObject({ exitCode: 0, timedOut: false, cancelled: false, stdout: 'ran\n' });
+      expect(r.setupError).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('after a slow setup, the command still has exactly its limit', async () => {
+    const go = path.join(dir, 'setup2.go');
+    const started = path.join(dir, 'setup2.started');
+    const setpriv = slowSetup('slow-setup-then-hang', go, `: > '${started}'\nexec sleep 1000`);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      let settled = false;
+      const running = launch(spec(setpriv, 1000)).finally(() => (settled = true));
+      expect(timers.mock.calls.map((c) => c[1])).toEqual([30_000]); // the setup's limit: max(1 s, 30 s)
+      vi.advanceTimersByTime(5000);
+      writeFileSync(go, '');
+      await until(started);
+      // The command's deadline is set when launch reads child-pid from the status pipe, which can come after the
+      // marker: wait for it.
+      while (timers.mock.calls.length < 2) await new Promise((r) => setImmediate(r));
+      expect(timers.mock.calls[1]?.[1]).toBe(1000);
+      vi.advanceTimersByTime(999);
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(false);
+      vi.advanceTimersByTime(1);
+      const r = await running;
+      expect(r).toMatchObject({ exitCode: null, timedOut: true, cancelled: false });
+      expect(r.setupError).toBeUndefined();
+    } finally {
+      timers.mockRestore();
+      vi.useRealTimers();
+    }
+  });
+
+  it('a setup that never ends is stopped at its own limit and reported as a setup error', async () => {
+    const setpriv = standIn('setup-hangs', 'echo mounting >&2\nexec sleep 1000');
+    const r = await launch({ ...spec(setpriv, 200), setupTimeoutMs: 300 });
+    expect(r).toMatchObject({ exitCode: null, timedOut: false, cancelled: false });
+    // What the setup wrote is added when it was read before the kill (not waited for: the limit is real time here).
+    expect(r.setupError).toMatch(/^the sandbox was not set up within 0\.3 s(: mounting)?$/);
+  });
+
   it('a command still running at the deadline is timed out (no exit code)', async () => {
     const setpriv = standIn('slow-command', `printf '{ "child-pid": 2 }\\n' >&3\nexec sleep 5`);
     const r = await launch(spec(setpriv, 300));

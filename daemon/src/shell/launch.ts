@@ -20,7 +20,10 @@ export interface LaunchSpec {
   /** socat's path when the run has network (the proxy bridge inside). */
   socat: string | null;
   cgroup: RunCgroup | null;
+  /** The command's time limit, counted from when bubblewrap reports it started (setup is not the command's time). */
   timeoutMs: number;
+  /** The sandbox's setup (namespaces, overlay, bubblewrap) must be done within this; default max(timeoutMs, 30 s). */
+  setupTimeoutMs?: number;
   maxOutputBytes: number;
   signal: AbortSignal;
   onOutput?: (c: OutputChunk) => void;
@@ -41,6 +44,9 @@ export interface LaunchOutcome {
   truncated: boolean;
   totalBytes: number;
 }
+
+/** The least time a sandbox's setup is given before the run is ended as failed to set up. */
+export const SETUP_TIMEOUT_MS = 30_000;
 
 /** Escapes a path for overlayfs's option string (`,` `:` `\` separate options and layers). */
 export function overlayPath(p: string): string {
@@ -120,6 +126,8 @@ export function launchArgv(s: LaunchSpec): { file: string; args: string[]; env: 
  * its init). It is started by `spawner` (the daemon's spawner process: no fork of the daemon) or directly.
  * Its parent dying kills it (setpriv --pdeathsig), and so does the daemon's death: its parent is the daemon, or
  * the spawner, which SIGKILLs its programs and exits when the daemon's channel closes (also on kill -9).
+ * The time limit counts from bubblewrap's report that the command started; the setup before it has a limit of its own
+ * (`setupTimeoutMs`), past which the run ends as a setup error.
  * Output is drained to the end, kept capped, and passed on live; bubblewrap's status pipe tells a failed setup
  * from the command's exit. The spawner dying mid-run rejects with ToolFailed / `spawner_exited` (the sandbox
  * dies with it), unless the run was being killed anyway (timeout, cancel): then it ends as killed.
@@ -131,7 +139,9 @@ export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome>
   return new Promise((resolve, reject) => {
     let timedOut = false;
     let cancelled = false;
+    let setupTimedOut = false;
     let began = false;
+    let timer: NodeJS.Timeout | undefined;
     let exitCode: number | null = null;
     let status = '';
     let setupText = '';
@@ -151,16 +161,25 @@ export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome>
         if (!began && status.includes('"child-pid"')) {
           began = true;
           setupText = '';
+          // The command's time limit starts now: on a loaded machine the namespaces, the overlay and bubblewrap can
+          // take seconds, which were the command's before (a 3 s limit could end a command that had barely run).
+          clearTimeout(timer);
+          if (!timedOut && !cancelled && !setupTimedOut) timer = setTimeout(onDeadline, s.timeoutMs);
         }
         const m = /"exit-code"\s*:\s*(-?\d+)/.exec(status);
         if (m) exitCode = Number(m[1]);
       },
     });
     const kill = () => program.kill('SIGKILL');
-    const timer = setTimeout(() => {
+    const onDeadline = () => {
       timedOut = true;
       kill();
-    }, s.timeoutMs);
+    };
+    const setupLimitMs = s.setupTimeoutMs ?? Math.max(s.timeoutMs, SETUP_TIMEOUT_MS);
+    timer = setTimeout(() => {
+      setupTimedOut = true;
+      kill();
+    }, setupLimitMs);
     const onAbort = () => {
       cancelled = true;
       kill();
@@ -176,12 +195,18 @@ export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome>
       // own exit (the mount namespace torn down: the overlay, a full /tmp) or the daemon's reading of it can come after
       // the deadline on a loaded machine; the run was then reported as timed out and its exit code dropped.
       const ended = exitCode !== null;
-      const killed = (timedOut || cancelled) && !ended;
+      const killed = (timedOut || cancelled || setupTimedOut) && !ended;
+      const notSetUp = setupTimedOut && !cancelled && !ended;
       resolve({
         exitCode: killed ? null : (exitCode ?? (began ? code : null)),
         timedOut: timedOut && !ended,
         cancelled: cancelled && !timedOut && !ended,
         ...(!began && !killed ? { setupError: setupText.trim() || `the sandbox exited with ${String(code)}` } : {}),
+        ...(notSetUp
+          ? {
+              setupError: `the sandbox was not set up within ${setupLimitMs / 1000} s${setupText.trim() ? `: ${setupText.trim()}` : ''}`,
+            }
+          : {}),
         durationMs: performance.now() - started,
         ...r,
       });
@@ -193,7 +218,7 @@ export function launch(s: LaunchSpec, spawner?: Spawner): Promise<LaunchOutcome>
           // The launcher could not start (setpriv or sh missing, E2BIG): a setup error, as before.
           setupText += e.message;
           finish(null);
-        } else if (timedOut || cancelled) finish(null);
+        } else if (timedOut || cancelled || setupTimedOut) finish(null);
         else {
           clearTimeout(timer);
           s.signal.removeEventListener('abort', onAbort);
