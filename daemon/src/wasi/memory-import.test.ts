@@ -139,3 +139,88 @@ describe('memory import rewrite: data segments left in the file', () => {
     expect(importMemory(moduleWith(1, [otherMemory]), 10, { detachData: true })!.segments).toBeUndefined();
   });
 });
+
+describe('memory import rewrite: inside the buffer the module was read into (room)', () => {
+  /** `wasm` copied into a new buffer `headroom` bytes from its start, with a byte of slack after it. */
+  const inRoom = (wasm: Uint8Array, headroom: number) => {
+    const room = Buffer.alloc(headroom + wasm.length + 1, 0xee);
+    room.set(wasm, headroom);
+    return { room, bytes: room.subarray(headroom, headroom + wasm.length) };
+  };
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+
+  it('gives the same module as the copy, without one', async () => {
+    // [name, module, written in place without / with detachData]: in place whenever the largest part of the result
+    // comes from the input (the code of a real module); a module of a few bytes, whose largest part is the new import
+    // section, is copied.
+    const modules: [string, Uint8Array, boolean, boolean][] = [
+      ['probe', await fixture('probe'), true, true],
+      [
+        'no import section',
+        Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x6d, 2, 0]),
+        false,
+        false,
+      ],
+      [
+        'data segments',
+        moduleWith(2, [passive([]), active(16, [1, 2, 3]), active(64, [7]), active(70000, Array(300).fill(4))]),
+        true,
+        false,
+      ],
+      // A custom section after the data section: it stays last, after the new import section (copied: the largest
+      // part is in front of a part that is not the input's).
+      [
+        'data then a custom section',
+        Uint8Array.from([...moduleWith(1, [active(0, [1])]), ...sec(0, [1, 0x78, ...Array<number>(300).fill(9)])]),
+        true,
+        false,
+      ],
+      // Code (a function of 300 nops), data, then a custom section: with the data left out, the custom section is
+      // moved down to follow the code.
+      [
+        'code, data, custom',
+        Uint8Array.from([
+          ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+          ...sec(1, [1, 0x60, 0, 0]),
+          ...sec(3, [1, 0]),
+          ...sec(5, [1, 0x00, 1]),
+          ...sec(10, [1, ...leb(302), 0, ...Array<number>(300).fill(0x01), 0x0b]),
+          ...sec(11, [1, ...active(8, [1, 2, 3])]),
+          ...sec(0, [1, 0x78, 7, 7, 7]),
+        ]),
+        true,
+        true,
+      ],
+    ];
+    for (const [name, wasm, ...inPlace] of modules)
+      for (const detachData of [false, true]) {
+        const copied = importMemory(wasm, 40, { detachData })!;
+        const { room, bytes } = inRoom(wasm, 256);
+        const r = importMemory(bytes, 40, { detachData, room })!;
+        const what = `${name}, detachData ${detachData}`;
+        expect(same(r.bytes, copied.bytes), what).toBe(true);
+        expect(r.bytes.buffer === room.buffer, what).toBe(inPlace[Number(detachData)]);
+        expect(r.memory).toEqual(copied.memory);
+        expect(r.segments && [...r.segments]).toEqual(copied.segments && [...copied.segments]);
+        new W.Module(r.bytes); // it compiles
+      }
+  });
+
+  it('copies instead, and leaves the buffer as it was, when there is too little room in front', async () => {
+    const probe = await fixture('probe');
+    const { room, bytes } = inRoom(probe, 0);
+    const before = Buffer.from(room);
+    const r = importMemory(bytes, 40, { room })!;
+    expect(same(r.bytes, importMemory(probe, 40)!.bytes)).toBe(true);
+    expect(r.bytes.buffer).not.toBe(room.buffer);
+    expect(same(room, before)).toBe(true);
+  });
+
+  it('reads segment addresses as the unsigned 32 bits a signed LEB128 gives', () => {
+    // i32.const -1 is address 0xffffffff: past the initial pages, so the section is kept (instantiation would trap).
+    expect(importMemory(moduleWith(1, [active(-1, [1])]), 10, { detachData: true })!.segments).toBeUndefined();
+    // 64 needs two bytes as a signed LEB128 (its sixth bit would read as a sign): still address 64.
+    const r = importMemory(moduleWith(1, [active(64, [5])]), 10, { detachData: true })!;
+    expect([...r.segments!].filter((_, i) => i % 3 !== 1)).toEqual([64, 1]);
+  });
+});

@@ -10,19 +10,27 @@ import { identityOf, type FileIdentity } from '../host/host-file.js';
 import type { Compile, CompileReply } from './protocol.js';
 
 /**
- * The bytes of the file open at `fd`, at most `size` + 1 of them (one more shows a file that grew), read only when it
- * is a regular file, from its start; its identity taken before the read and required the same after it.
+ * Space left in front of a module's bytes as read: the memory rewrite grows the sections before the code by a few
+ * dozen bytes, and writes them there instead of copying the module (importMemory's `room`).
  */
-function readRegular(fd: number, size: number): { bytes: Buffer; file: FileIdentity } {
+const HEADROOM = 1024;
+
+/**
+ * The bytes of the file open at `fd`, at most `size` + 1 of them (one more shows a file that grew), read only when it
+ * is a regular file, from its start; its identity taken before the read and required the same after it. `room`: the
+ * buffer they were read into, HEADROOM bytes in front of them.
+ */
+function readRegular(fd: number, size: number): { bytes: Buffer; room: Buffer; file: FileIdentity } {
   const st = fstatSync(fd, { bigint: true });
   if (!st.isFile()) throw new Error('not a regular file');
-  const buf = Buffer.allocUnsafe(size + 1);
+  const room = Buffer.allocUnsafe(HEADROOM + size + 1);
+  const buf = room.subarray(HEADROOM);
   let read = 0;
   for (let n = -1; n !== 0 && read < buf.length; read += n) n = readSync(fd, buf, read, buf.length - read, read);
   const file = identityOf(st);
   const after = identityOf(fstatSync(fd, { bigint: true }));
   if (after.mtimeNs !== file.mtimeNs || after.ctimeNs !== file.ctimeNs) throw new Error('changed while read');
-  return { bytes: buf.subarray(0, read), file };
+  return { bytes: buf.subarray(0, read), room, file };
 }
 
 /**
@@ -38,11 +46,13 @@ export async function compileFile(req: Omit<Compile, 'type' | 'port'>): Promise<
   } catch (e) {
     return { ok: false, reason: 'file_mismatch', message: `cannot read the module: ${(e as Error).message}` };
   }
-  const { bytes, file } = read;
+  const { bytes, room, file } = read;
   if (bytes.length !== req.size || createHash('sha256').update(bytes).digest('hex') !== req.sha256)
     return { ok: false, reason: 'file_mismatch', message: 'the module file does not match its signed manifest' };
   try {
-    const imported = importMemory(bytes, req.maxPages, { detachData: req.detachData === true });
+    // Rewritten inside the buffer it was read into (`bytes` is not the file's any more afterwards; the data segments
+    // are read again from the descriptor). Null, and nothing overwritten, when the module keeps its own memory.
+    const imported = importMemory(bytes, req.maxPages, { detachData: req.detachData === true, room });
     const module = await wasm.compile(imported?.bytes ?? limitMemoryPages(bytes, req.maxPages));
     if (!imported) return { ok: true, module };
     return {
