@@ -83,8 +83,12 @@ describe('launch', () => {
   });
 
   // The stand-in holds its setup (no child-pid yet) until the test creates `go`, then runs the command's part.
+  // It gives up when the test's folder is gone (a failed test never creates `go`).
   const slowSetup = (name: string, go: string, after: string) =>
-    standIn(name, `while [ ! -e '${go}' ]; do sleep 0.01; done\nprintf '{ "child-pid": 2 }\\n' >&3\n${after}`);
+    standIn(
+      name,
+      `while [ ! -e '${go}' ]; do [ -d '${dir}' ] || exit 1; sleep 0.01; done\nprintf '{ "child-pid": 2 }\\n' >&3\n${after}`,
+    );
 
   it("the time limit counts from the command's start: a slow setup does not use it up", async () => {
     // Before, the deadline ran from the spawn, so a sandbox that took longer to set up than the limit (bubblewrap and
