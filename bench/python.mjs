@@ -269,27 +269,43 @@ export async function run() {
       rmSync(stateDir, { recursive: true, force: true });
     }
 
-    // Pyodide, for reference: one loaded instance (its state persists between runs), not interleaved.
+    // Pyodide, the other CPython on WebAssembly, for reference: one loaded instance (its state persists between runs:
+    // no isolation), each row interleaved with the same native python3 alternative as the rows above.
     const { loadPyodide } = await import('pyodide');
     const pyo = await loadPyodide();
     pyo.setStdout({ batched: () => {} });
     pyo.FS.writeFile('/home/pyodide/data.csv', (await import('node:fs')).readFileSync(path.join(ws, 'data.csv')));
     pyo.runPython('import os; os.chdir("/home/pyodide")');
-    const pyoRow = async (metric, n, fn, note) => {
-      const xs = [];
-      for (let i = 0; i < n; i++) xs.push(await time(fn));
-      const st = stats(xs);
-      rows.push({
-        metric,
-        value: Math.round(st.median * 10) / 10,
-        unit: 'ms',
-        note: `${note}; ${n} runs: ${st.min.toFixed(1)}–${st.max.toFixed(1)}`,
-      });
-    };
-    await pyoRow('print(1+1) warm: pyodide', 15, () => pyo.runPython('print(1+1)'), 'runPython on a loaded instance');
-    await pyoRow('1 MB CSV aggregation: pyodide', 5, () => pyo.runPython(CSV_CODE), 'same code, file in MEMFS');
-    await pyoRow('CPU loop 2M iterations: pyodide', 5, () => pyo.runPython(CPU_CODE), 'same loop');
-    await pyoRow('print(1+1) cold: pyodide', 2, () => coldPyodide(), 'new Node process: loadPyodide + runPython');
+    rows.push(
+      row(
+        'print(1+1) warm: pyodide',
+        await interleave(21, () => pyo.runPython('print(1+1)'), nativeHello),
+        'runPython on one loaded instance, state kept between runs; vs a python3 -c process',
+      ),
+      row(
+        '1 MB CSV aggregation: pyodide',
+        await interleave(
+          5,
+          () => pyo.runPython(CSV_CODE),
+          () => native(CSV_CODE),
+        ),
+        'same code, the file in MEMFS',
+      ),
+      row(
+        'CPU loop 2M iterations: pyodide',
+        await interleave(
+          5,
+          () => pyo.runPython(CPU_CODE),
+          () => native(CPU_CODE),
+        ),
+        'same loop',
+      ),
+      row(
+        'print(1+1) cold: pyodide in a new Node process',
+        await interleave(5, coldPyodide, nativeHello),
+        'loadPyodide + runPython',
+      ),
+    );
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }
