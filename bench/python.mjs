@@ -315,7 +315,7 @@ export async function run() {
     const { loadPyodide } = await import('pyodide');
     const pyo = await loadPyodide();
     pyo.setStdout({ batched: () => {} });
-    pyo.FS.writeFile('/home/pyodide/data.csv', (await import('node:fs')).readFileSync(path.join(ws, 'data.csv')));
+    pyo.FS.writeFile('/home/pyodide/data.csv', readFileSync(path.join(ws, 'data.csv')));
     pyo.runPython('import os; os.chdir("/home/pyodide")');
     rows.push(
       row(
