@@ -34,7 +34,7 @@ export default tseslint.config(
   },
   js.configs.recommended,
   {
-    files: ['**/*.mjs', '**/*.js', 'bench/lib/*.cjs'],
+    files: ['**/*.mjs', '**/*.js', 'bench/lib/*.cjs', 'daemon/bin/*.cjs'],
     languageOptions: {
       globals: {
         console: 'readonly',
@@ -61,9 +61,9 @@ export default tseslint.config(
     rules: { 'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }] },
   },
   {
-    // The bin is CommonJS (daemon/bin/package.json): no ES module loader before the bundle; so are the bench's
+    // The bin is CommonJS (daemon/bin/package.json): no ES module loader before the bundle; so are its install step and the bench's
     // bare Node clients (bench/lib/*.cjs), floors of CLI rows.
-    files: ['daemon/bin/*.js', 'bench/lib/*.cjs'],
+    files: ['daemon/bin/*.js', 'daemon/bin/*.cjs', 'bench/lib/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
   },
   {

@@ -1,0 +1,610 @@
+// The native `shadowbox` launcher: the release's bin, and daemon/bin/shadowbox in a checkout (built by
+// scripts/build-launcher.mjs when a C compiler is present). Node's own start is ~2x `python3 -c` on the machines
+// this runs on, so no Node CLI can run a sandboxed `python -c` in twice python3's time (issue 20's goal). This
+// program answers the one command where that start dominates: `shadowbox python -c CODE [ARG...]` with a daemon
+// running and python installed. It speaks the same protocol as the Node client (the method names and protocol
+// version come from protocol/, generated into protocol.h), sends the same requests in the same order, and prints
+// what the Node client prints (test/launcher.test.ts runs both on the same programs and compares every byte).
+//
+// Everything else, and every case it is not sure of before it has changed anything, goes to the Node CLI beside it
+// (shadowbox.js, through `node` on PATH, as the bin's shebang finds it): another command, other python options,
+// no daemon (Node starts one), python not installed yet (Node installs it, with progress), a text that is not
+// UTF-8, an initialize or session/list the daemon refuses. SHADOWBOX_LAUNCHER=0 sends every command to Node.
+//
+// It trusts what the Node client trusts: the socket in the person's private state folder. The program's output
+// is written as the Node client writes it (raw; it is the person's own program's output).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "protocol.h"
+
+// The title of the CLI's python session (daemon/src/cli/tool-commands.ts callTool: `shadowbox ${tool}`).
+#define SB_PYTHON_TITLE "shadowbox python"
+
+#define MAX_MESSAGE (1u << 30)
+
+static char **g_argv;
+static int g_argc;
+
+/** Runs the Node CLI with the same arguments; never returns. */
+static void to_node(void) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    fprintf(stderr, "shadowbox: cannot find the launcher's own folder (/proc/self/exe): %s\n", strerror(errno));
+    exit(70);
+  }
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  *slash = 0;
+  buf js = {0};
+  buf_str(&js, exe);
+  buf_str(&js, "/shadowbox.js");
+  char **args = calloc((size_t)g_argc + 2, sizeof *args);
+  if (!args) abort();
+  args[0] = "node";
+  args[1] = js.p;
+  for (int i = 1; i < g_argc; i++) args[i + 1] = g_argv[i];
+  signal(SIGPIPE, SIG_DFL); // as this process was started (main ignores it; an ignored signal survives exec)
+  execvp("node", args);
+  fprintf(stderr, "shadowbox: cannot run node (%s): shadowbox needs Node.js >= 20.19 on PATH\n", strerror(errno));
+  exit(127);
+}
+
+/** path.resolve(base, p) for absolute base: joined, with ".", ".." and repeated or trailing slashes removed. */
+static char *resolve(const char *base, const char *p) {
+  buf in = {0};
+  if (p[0] != '/') {
+    buf_str(&in, base);
+    buf_str(&in, "/");
+  }
+  buf_str(&in, p);
+  buf out = {0};
+  buf_add(&out, "", 0);
+  char *save = NULL;
+  for (char *seg = strtok_r(in.p, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+    if (!strcmp(seg, ".")) continue;
+    if (!strcmp(seg, "..")) {
+      char *last = strrchr(out.p, '/');
+      if (last) out.len = (size_t)(last - out.p), out.p[out.len] = 0;
+      continue;
+    }
+    buf_str(&out, "/");
+    buf_str(&out, seg);
+  }
+  if (!out.len) buf_str(&out, "/");
+  free(in.p);
+  return out.p;
+}
+
+static char *join(const char *a, const char *b) {
+  buf o = {0};
+  buf_str(&o, a);
+  buf_str(&o, "/");
+  buf_str(&o, b);
+  return o.p;
+}
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
+/** Whether the state folder's store lists python (first-use.ts bundleRecorded: a hint; the daemon verifies). */
+static int python_recorded(const char *state_dir) {
+  char *file = join(state_dir, "bundles/installed.json");
+  FILE *f = fopen(file, "rb");
+  free(file);
+  if (!f) return 0;
+  buf text = {0};
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&text, chunk, n);
+  fclose(f);
+  jv *doc = text.p ? json_parse(text.p, text.len) : NULL;
+  jv *entry = json_get(json_get(doc, "bundles"), "python");
+  return entry && (entry->t == J_OBJ || entry->t == J_ARR) && entry->n > 0;
+}
+
+static int sock = -1;
+static int next_id = 0;
+static buf inbuf;
+
+static void send_all(const char *p, size_t n) {
+  while (n) {
+    ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return; // a closed link shows as the missing answer
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void send_message(const char *body, size_t n) {
+  char head[64];
+  int h = snprintf(head, sizeof head, "Content-Length: %zu\r\n\r\n", n);
+  send_all(head, (size_t)h);
+  send_all(body, n);
+}
+
+/** Sends a request or notification (id 0): params is JSON text. Returns the request's id. */
+static int send_rpc(const char *method, const char *params, int notify) {
+  buf b = {0};
+  buf_str(&b, "{\"jsonrpc\":\"2.0\",");
+  int id = 0;
+  if (!notify) {
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "\"id\":%d,", id = ++next_id);
+    buf_str(&b, tmp);
+  }
+  buf_str(&b, "\"method\":");
+  buf_json_string(&b, method, strlen(method));
+  buf_str(&b, ",\"params\":");
+  buf_str(&b, params);
+  buf_str(&b, "}");
+  send_message(b.p, b.len);
+  free(b.p);
+  return id;
+}
+
+/** The next whole message's body, or NULL when the link closed or broke the framing. */
+static jv *read_message(void) {
+  for (;;) {
+    char *head_end = inbuf.p ? memmem(inbuf.p, inbuf.len, "\r\n\r\n", 4) : NULL;
+    if (head_end) {
+      size_t head_len = (size_t)(head_end - inbuf.p);
+      long long length = -1;
+      for (size_t i = 0; i + 15 <= head_len; i++)
+        if ((i == 0 || inbuf.p[i - 1] == '\n') && !strncasecmp(inbuf.p + i, "content-length:", 15))
+          length = strtoll(inbuf.p + i + 15, NULL, 10);
+      if (length < 0 || (unsigned long long)length > MAX_MESSAGE) return NULL;
+      size_t total = head_len + 4 + (size_t)length;
+      if (inbuf.len >= total) {
+        jv *msg = json_parse(inbuf.p + head_len + 4, (size_t)length);
+        memmove(inbuf.p, inbuf.p + total, inbuf.len - total);
+        inbuf.len -= total;
+        if (msg) return msg;
+        continue; // not JSON: skipped
+      }
+    }
+    char chunk[65536];
+    ssize_t r = read(sock, chunk, sizeof chunk);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return NULL;
+    buf_add(&inbuf, chunk, (size_t)r);
+  }
+}
+
+/** Waits for the answer to request `id`; answers the daemon's own requests as not supported (as the Node
+ * client does for a capability it did not declare) and skips notifications. NULL if the link closed. */
+static jv *await_response(int id) {
+  for (;;) {
+    jv *msg = read_message();
+    if (!msg) return NULL;
+    jv *mid = json_get(msg, "id");
+    jv *method = json_get(msg, "method");
+    if (method && mid && (mid->t == J_NUM || mid->t == J_STR)) {
+      buf b = {0};
+      buf_str(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+      if (mid->t == J_STR) buf_json_string(&b, mid->s, mid->len);
+      else {
+        char tmp[40];
+        snprintf(tmp, sizeof tmp, "%.17g", mid->num);
+        buf_str(&b, tmp);
+      }
+      buf text = {0};
+      buf_str(&text, "Unhandled method ");
+      if (method->t == J_STR) buf_add(&text, method->s, method->len);
+      buf_str(&b, ",\"error\":{\"code\":-32601,\"message\":");
+      buf_json_string(&b, text.p, text.len);
+      buf_str(&b, "}}");
+      free(text.p);
+      send_message(b.p, b.len);
+      continue;
+    }
+    if (mid && mid->t == J_NUM && mid->num == id) return msg;
+  }
+}
+
+/** A request whose failure leaves nothing changed: the answer's result, or NULL (the caller hands over to Node). */
+static jv *request_or_null(const char *method, const char *params) {
+  jv *msg = await_response(send_rpc(method, params, 0));
+  jv *result = json_get(msg, "result");
+  return result && !json_get(msg, "error") ? result : NULL;
+}
+
+/** Writes all of it; a reader that went away ends the command as the Node CLI ends it (exit 141, as SIGPIPE). */
+static void write_out(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EPIPE) exit(141);
+    if (w <= 0) return;
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void out_str(int fd, const char *s) { write_out(fd, s, strlen(s)); }
+
+static int is_str(const jv *v) { return v && v->t == J_STR; }
+
+/** JavaScript's truthiness of a JSON value (absent is false). */
+static int truthy(const jv *v) {
+  if (!v) return 0;
+  switch (v->t) {
+  case J_NULL: return 0;
+  case J_BOOL: return v->b;
+  case J_NUM: return v->num != 0 && !isnan(v->num);
+  case J_STR: return v->len > 0;
+  default: return 1;
+  }
+}
+
+/** `${v}` in JavaScript for what a result's text fields hold (strings; the rest as JS would print them). */
+static void out_template(int fd, const jv *v) {
+  if (!v) out_str(fd, "undefined");
+  else if (v->t == J_STR) write_out(fd, v->s, v->len);
+  else if (v->t == J_NULL) out_str(fd, "null");
+  else if (v->t == J_BOOL) out_str(fd, v->b ? "true" : "false");
+  else if (v->t == J_NUM) {
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%.17g", v->num);
+    out_str(fd, tmp);
+  } else if (v->t == J_ARR) {
+    for (size_t i = 0; i < v->n; i++) {
+      if (i) out_str(fd, ",");
+      if (v->items[i]->t != J_NULL) out_template(fd, v->items[i]);
+    }
+  } else out_str(fd, "[object Object]");
+}
+
+/** Number.prototype.toFixed(1) for a duration in seconds (halves round up, as toFixed does). */
+static void fixed1(char *out, size_t size, double x) {
+  double t = floor(x * 10);
+  if (x * 10 - t >= 0.5) t += 1;
+  snprintf(out, size, "%.1f", t / 10);
+}
+
+/** tool-commands.ts callTool's output for a tools/call answer; returns the exit code. */
+static int print_result(jv *msg) {
+  jv *err = json_get(msg, "error");
+  jv *r = json_get(msg, "result");
+  if (err || !r || r->t != J_OBJ) {
+    jv *code = json_get(err, "code"), *message = json_get(err, "message");
+    jv *reason = json_get(json_get(err, "data"), "reason");
+    out_str(2, "shadowbox python: ");
+    if (code && code->t == J_NUM && truthy(message)) {
+      char tmp[48];
+      out_template(2, message);
+      snprintf(tmp, sizeof tmp, " (%.17g", code->num);
+      out_str(2, tmp);
+      if (truthy(reason)) out_str(2, " "), out_template(2, reason);
+      out_str(2, ")\n");
+    } else out_str(2, "the daemon's answer to tools/call was not a result\n");
+    return 1;
+  }
+  // RunData in tool-commands.ts: an object whose known fields have their types, or nothing usable.
+  jv *d = json_get(r, "data");
+  int valid = !d || d->t == J_NULL || d->t == J_OBJ;
+  jv *stdout_ = json_get(d, "stdout"), *stderr_ = json_get(d, "stderr"), *exit_code = json_get(d, "exitCode");
+  jv *outcome = json_get(d, "outcome"), *timed_out = json_get(d, "timedOut"), *duration = json_get(d, "durationMs");
+  if (valid && d && d->t == J_OBJ) {
+    valid = (!stdout_ || stdout_->t == J_STR) && (!stderr_ || stderr_->t == J_STR) &&
+            (!outcome || outcome->t == J_STR) && (!timed_out || timed_out->t == J_BOOL) &&
+            (!duration || duration->t == J_NUM) &&
+            (!exit_code || exit_code->t == J_NULL ||
+             (exit_code->t == J_NUM && exit_code->num == floor(exit_code->num) &&
+              fabs(exit_code->num) <= 9007199254740991.0));
+  }
+  int split = valid && (stdout_ || stderr_);
+  int ran = split || (valid && outcome);
+  int is_error = truthy(json_get(r, "isError"));
+  jv *output = json_get(r, "output");
+  if (output && output->t == J_NULL) output = NULL;
+  if (split) {
+    if (stdout_) write_out(1, stdout_->s, stdout_->len);
+    if (stderr_) write_out(2, stderr_->s, stderr_->len);
+    if (timed_out && timed_out->b) {
+      char secs[64];
+      fixed1(secs, sizeof secs, (duration ? duration->num : 0) / 1000);
+      out_str(2, "\nshadowbox: python was stopped after ");
+      out_str(2, secs);
+      out_str(2, " s: its time limit (give it more with --timeout SECONDS)\n");
+    }
+  } else if (ran) {
+    if (is_str(output)) write_out(1, output->s, output->len);
+    if (!(outcome->len == 6 && !memcmp(outcome->s, "exited", 6))) {
+      out_str(2, "shadowbox: the run ended: ");
+      write_out(2, outcome->s, outcome->len);
+      out_str(2, "\n");
+    }
+  } else {
+    int fd = is_error ? 2 : 1;
+    jv *content = json_get(r, "content");
+    out_template(fd, output ? output : content);
+    out_str(fd, "\n");
+  }
+  jv *changed = json_get(r, "changed");
+  if (changed && changed->t == J_ARR && changed->n > 0) {
+    char head[128];
+    snprintf(head, sizeof head, "shadowbox: %zu %s changed in the shadow workspace (", changed->n,
+             changed->n == 1 ? "file" : "files");
+    out_str(2, head);
+    for (size_t i = 0; i < changed->n && i < 6; i++) {
+      if (i) out_str(2, ", ");
+      out_template(2, changed->items[i]);
+    }
+    out_str(2, changed->n > 6 ? ", …" : "");
+    out_str(2, "); review with: shadowbox review\n");
+  }
+  jv *reason = json_get(r, "reason");
+  if (is_error && !ran && truthy(reason)) {
+    out_str(2, "shadowbox: python refused (");
+    out_template(2, reason);
+    out_str(2, ")\n");
+  }
+  if (valid && exit_code && exit_code->t == J_NUM) return (int)(long long)exit_code->num & 0xff;
+  return is_error ? 1 : 0;
+}
+
+/** `python [dropped flags] -c CODE [ARG...]` or `-cCODE`: the index of the -c option, or 0 for another form. */
+static int python_code_at(int argc, char **argv) {
+  int i = 2;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || a[1] == 0) return 0;
+    if (strspn(a + 1, "uBEIsSqbOdv") == strlen(a + 1)) continue;
+    break;
+  }
+  if (i >= argc) return 0;
+  if (!strcmp(argv[i], "-c")) return i + 1 < argc ? i : 0;
+  return !strncmp(argv[i], "-c", 2) ? i : 0;
+}
+
+/** Connects to the daemon's socket and initializes as the Node client does (connectCli / status), or hands over. */
+static void connect_and_initialize(const char *socket_path, const char *name, int events) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(socket_path) >= sizeof addr.sun_path) to_node();
+  strcpy(addr.sun_path, socket_path);
+  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) to_node();
+  buf p = {0};
+  buf_str(&p, "{\"protocolVersion\":" SB_PROTOCOL_VERSION ",\"clientInfo\":{\"kind\":\"cli\",\"name\":");
+  buf_json_string(&p, name, strlen(name));
+  buf_str(&p, events ? "},\"capabilities\":{\"permissions\":false,\"events\":true,\"buffers\":false}}"
+                     : "},\"capabilities\":{\"permissions\":false,\"events\":false,\"buffers\":false}}");
+  if (!request_or_null(SB_INITIALIZE, p.p)) to_node();
+  send_rpc(SB_INITIALIZED, "{}", 1);
+  free(p.p);
+}
+
+/** `python [dropped options] -c CODE [ARG...]`: connectCli, then callTool (tool-commands.ts), the same requests in
+ * the same order. */
+static int python_command(int argc, char **argv, int at, const char *cwd, const char *state_dir,
+                          const char *socket_path) {
+  int separate = !strcmp(argv[at], "-c");
+  const char *code = separate ? argv[at + 1] : argv[at] + 2;
+  int first_arg = separate ? at + 2 : at + 1;
+  if (!python_recorded(state_dir)) to_node();
+  const char *ws_env = getenv("SHADOWBOX_WORKSPACE");
+  char *workspace = resolve(cwd, ws_env ? ws_env : ".");
+  char *real = realpath(workspace, NULL);
+  if (!real) real = workspace;
+  if (!utf8_valid(workspace, strlen(workspace)) || !utf8_valid(real, strlen(real))) to_node();
+  connect_and_initialize(socket_path, "shadowbox-python", 1);
+
+  buf p = {0};
+  buf_str(&p, "{\"workspace\":");
+  buf_json_string(&p, real, strlen(real));
+  buf_str(&p, "}");
+  jv *sessions = json_get(request_or_null(SB_SESSION_LIST, p.p), "sessions");
+  if (!sessions || sessions->t != J_ARR) to_node();
+  jv *session_id = NULL;
+  for (size_t i = 0; i < sessions->n && !session_id; i++) {
+    jv *s = sessions->items[i], *title = json_get(s, "title"), *w = json_get(s, "workspace");
+    jv *state = json_get(s, "state");
+    if (is_str(title) && !strcmp(title->s, SB_PYTHON_TITLE) && title->len == strlen(SB_PYTHON_TITLE) &&
+        is_str(w) && w->len == strlen(real) && !memcmp(w->s, real, w->len) && is_str(state) &&
+        !strcmp(state->s, "idle") && is_str(json_get(s, "sessionId")))
+      session_id = json_get(s, "sessionId");
+  }
+  if (!session_id) {
+    p.len = 0;
+    buf_str(&p, "{\"workspace\":");
+    buf_json_string(&p, workspace, strlen(workspace));
+    buf_str(&p, ",\"title\":");
+    buf_json_string(&p, SB_PYTHON_TITLE, strlen(SB_PYTHON_TITLE));
+    buf_str(&p, "}");
+    session_id = json_get(request_or_null(SB_SESSION_CREATE, p.p), "sessionId");
+    if (!is_str(session_id)) to_node();
+  }
+
+  // From here the call may run: no hand-over after this point.
+  p.len = 0;
+  buf_str(&p, "{\"sessionId\":");
+  buf_json_string(&p, session_id->s, session_id->len);
+  buf_str(&p, ",\"tool\":\"python\",\"input\":{\"code\":");
+  buf_json_string(&p, code, strlen(code));
+  buf_str(&p, ",\"args\":[");
+  for (int i = first_arg; i < argc; i++) {
+    if (i > first_arg) buf_str(&p, ",");
+    buf_json_string(&p, argv[i], strlen(argv[i]));
+  }
+  buf_str(&p, "]}}");
+  jv *answer = await_response(send_rpc(SB_TOOLS_CALL, p.p, 0));
+  if (!answer) {
+    out_str(2, "shadowbox python: the daemon closed the connection before it answered\n");
+    return 1;
+  }
+  return print_result(answer);
+}
+
+static int is_ascii_str(const jv *v) {
+  if (!is_str(v)) return 0;
+  for (size_t i = 0; i < v->len; i++)
+    if ((unsigned char)v->s[i] >= 0x80 || !v->s[i]) return 0;
+  return 1;
+}
+
+static int is_int(const jv *v) { return v && v->t == J_NUM && v->num == floor(v->num) && fabs(v->num) < 1e15; }
+
+static int is_str_or_null(const jv *v) { return v && (v->t == J_STR || v->t == J_NULL); }
+
+/** The daemon/status result as `status` prints it, or 0 (then Node prints it) when a field is not as declared. */
+static int status_valid(const jv *s) {
+  jv *env = json_get(s, "environment"), *boxes = json_get(s, "sandboxes"), *clients = json_get(s, "clients");
+  if (!is_str(json_get(s, "version")) || !is_int(json_get(s, "pid")) || !json_get(s, "uptimeMs") ||
+      json_get(s, "uptimeMs")->t != J_NUM || !is_int(json_get(s, "rssBytes")) || !is_str(json_get(s, "stateDir")) ||
+      !is_str_or_null(json_get(s, "socketPath")) || !is_str_or_null(json_get(s, "webUrl")) ||
+      !is_int(json_get(s, "sessions")) || !clients || clients->t != J_ARR || !boxes || boxes->t != J_ARR ||
+      (env && env->t != J_ARR))
+    return 0;
+  for (size_t i = 0; env && i < env->n; i++) {
+    jv *e = env->items[i], *set = json_get(e, "set"), *secret = json_get(e, "secret");
+    jv *value = json_get(e, "value"), *fp = json_get(e, "fingerprint");
+    if (!is_ascii_str(json_get(e, "name")) || !set || set->t != J_BOOL || !secret || secret->t != J_BOOL ||
+        (value && value->t != J_STR) || (fp && fp->t != J_STR))
+      return 0;
+  }
+  for (size_t i = 0; i < boxes->n; i++) {
+    jv *b = boxes->items[i], *available = json_get(b, "available"), *missing = json_get(b, "missing");
+    if (!is_ascii_str(json_get(b, "name")) || !available || available->t != J_BOOL || !is_str(json_get(b, "detail")) ||
+        !missing || missing->t != J_ARR)
+      return 0;
+    for (size_t j = 0; j < missing->n; j++)
+      if (!is_str(missing->items[j])) return 0;
+  }
+  return 1;
+}
+
+/** `status` (lifecycle-commands.ts statusCommand) with a daemon running; anything else is Node's. */
+static int status_command(const char *state_dir, const char *socket_path) {
+  // readLock: the lock file as declared, held by a live process.
+  char *file = join(state_dir, "daemon.lock");
+  FILE *f = fopen(file, "rb");
+  if (!f) to_node();
+  buf text = {0};
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&text, chunk, n);
+  fclose(f);
+  jv *lock = text.p ? json_parse(text.p, text.len) : NULL;
+  jv *pid = json_get(lock, "pid"), *lock_socket = json_get(lock, "socketPath");
+  if (!is_int(pid) || pid->num < 1 || pid->num > 2147483647 || !is_str_or_null(lock_socket) || !is_str_or_null(json_get(lock, "webUrl")) ||
+      !is_str(json_get(lock, "startedAt")) || !is_str(json_get(lock, "version")))
+    to_node();
+  if (kill((pid_t)pid->num, 0) < 0 && errno != EPERM) to_node();
+  if (is_str(lock_socket) &&
+      (strlen(lock_socket->s) != lock_socket->len || !utf8_valid(lock_socket->s, lock_socket->len)))
+    to_node();
+  connect_and_initialize(is_str(lock_socket) ? lock_socket->s : socket_path, "shadowbox-status", 0);
+  jv *s = request_or_null(SB_DAEMON_STATUS, "{}");
+  if (!s || !status_valid(s)) to_node();
+
+  buf o = {0};
+  char tmp[64];
+  buf_str(&o, "shadowbox daemon ");
+  buf_add(&o, json_get(s, "version")->s, json_get(s, "version")->len);
+  snprintf(tmp, sizeof tmp, " running (pid %lld, up %lld s, ", (long long)json_get(s, "pid")->num,
+           (long long)floor(json_get(s, "uptimeMs")->num / 1000 + 0.5));
+  buf_str(&o, tmp);
+  fixed1(tmp, sizeof tmp, json_get(s, "rssBytes")->num / 1048576);
+  buf_str(&o, tmp);
+  buf_str(&o, " MiB RSS)\n  state dir: ");
+  buf_add(&o, json_get(s, "stateDir")->s, json_get(s, "stateDir")->len);
+  buf_str(&o, "\n  socket:    ");
+  jv *sp = json_get(s, "socketPath"), *web = json_get(s, "webUrl");
+  if (is_str(sp)) buf_add(&o, sp->s, sp->len);
+  else buf_str(&o, "none");
+  buf_str(&o, "\n  web:       ");
+  if (is_str(web)) buf_add(&o, web->s, web->len);
+  else buf_str(&o, "off");
+  if (truthy(web)) buf_str(&o, "  (shadowbox web prints a URL with the token)");
+  snprintf(tmp, sizeof tmp, "\n  sessions:  %lld, clients attached now: %lld\n",
+           (long long)json_get(s, "sessions")->num, (long long)json_get(s, "clients")->n - 1);
+  buf_str(&o, tmp);
+  buf_str(&o, "  model settings (from the environment the daemon started with; `shadowbox stop` to renew):\n");
+  jv *env = json_get(s, "environment");
+  size_t width = 0;
+  for (size_t i = 0; env && i < env->n; i++)
+    if (json_get(env->items[i], "name")->len > width) width = json_get(env->items[i], "name")->len;
+  for (size_t i = 0; env && i < env->n; i++) {
+    jv *e = env->items[i], *name = json_get(e, "name"), *value = json_get(e, "value");
+    jv *fp = json_get(e, "fingerprint");
+    buf_str(&o, "    ");
+    buf_add(&o, name->s, name->len);
+    for (size_t k = name->len; k < width; k++) buf_str(&o, " ");
+    buf_str(&o, "  ");
+    if (!json_get(e, "set")->b) buf_str(&o, "unset");
+    else if (json_get(e, "secret")->b) {
+      buf_str(&o, "set (sha256 ");
+      if (fp) buf_add(&o, fp->s, fp->len);
+      else buf_str(&o, "?");
+      buf_str(&o, "…)");
+    } else if (value) buf_add(&o, value->s, value->len);
+    buf_str(&o, "\n");
+  }
+  buf_str(&o, "  sandboxes:\n");
+  jv *boxes = json_get(s, "sandboxes");
+  for (size_t i = 0; i < boxes->n; i++) {
+    jv *b = boxes->items[i], *name = json_get(b, "name"), *missing = json_get(b, "missing");
+    int available = json_get(b, "available")->b;
+    buf_str(&o, "    ");
+    buf_add(&o, name->s, name->len);
+    for (size_t k = name->len; k < 6; k++) buf_str(&o, " ");
+    buf_str(&o, available ? " available: " : " not available: ");
+    if (available) buf_add(&o, json_get(b, "detail")->s, json_get(b, "detail")->len);
+    buf_str(&o, "\n");
+    for (size_t j = 0; j < missing->n; j++) {
+      buf_str(&o, "      - ");
+      buf_add(&o, missing->items[j]->s, missing->items[j]->len);
+      buf_str(&o, "\n");
+    }
+  }
+  write_out(1, o.p, o.len);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  g_argc = argc;
+  g_argv = argv;
+  const char *off = getenv("SHADOWBOX_LAUNCHER");
+  if ((off && !strcmp(off, "0")) || argc < 2) to_node();
+  int python = argc >= 3 && !strcmp(argv[1], "python");
+  int status = argc == 2 && !strcmp(argv[1], "status");
+  int at = python ? python_code_at(argc, argv) : 0;
+  if (!(python && at) && !status) to_node();
+  for (int i = 1; i < argc; i++)
+    if (!utf8_valid(argv[i], strlen(argv[i]))) to_node();
+
+  // resolveStatePaths (daemon/src/state/paths.ts): an empty variable is unset.
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd) || !utf8_valid(cwd, strlen(cwd))) to_node();
+  const char *home = env("HOME");
+  const char *explicit_state = env("SHADOWBOX_STATE_DIR");
+  if (!home && !explicit_state) to_node();
+  char *state_dir = explicit_state ? resolve(cwd, explicit_state) : resolve(cwd, join(home, ".local/state/shadowbox"));
+  const char *socket_env = env("SHADOWBOX_SOCKET");
+  const char *runtime = env("XDG_RUNTIME_DIR");
+  char *socket_path = socket_env       ? resolve(cwd, socket_env)
+                      : explicit_state ? join(state_dir, "daemon.sock")
+                      : runtime        ? resolve(cwd, join(runtime, "shadowbox/daemon.sock"))
+                                       : join(state_dir, "daemon.sock");
+  if (!utf8_valid(state_dir, strlen(state_dir)) || !utf8_valid(socket_path, strlen(socket_path))) to_node();
+  signal(SIGPIPE, SIG_IGN); // a closed stdout is EPIPE in write_out, as Node sees it
+  int rc = python ? python_command(argc, argv, at, cwd, state_dir, socket_path)
+                  : status_command(state_dir, socket_path);
+  close(sock);
+  return rc;
+}
