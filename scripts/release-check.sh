@@ -66,6 +66,13 @@ shadowbox --version
 out=$(shadowbox python -c 'print(1)')
 [[ "$out" == 1 ]] || { echo "release-check: python printed ${out@Q}" >&2; exit 1; }
 lap 'python -c print(1)'
+# The install step put the native launcher in the bin's place (daemon/bin/install-launcher.cjs), and it answers
+# python -c by itself now that the daemon runs and python is installed: with no node on PATH.
+[[ "$(head -c4 "$(readlink -f "$(command -v shadowbox)")" | od -An -c | tr -d ' ')" == '177ELF' ]] ||
+  { echo 'release-check: the installed bin is not the native launcher' >&2; exit 1; }
+out=$(PATH=/nonexistent "$work/prefix/bin/shadowbox" python -c 'print(6*7)')
+[[ "$out" == 42 ]] || { echo "release-check: the launcher's python printed ${out@Q}" >&2; exit 1; }
+lap 'python -c through the native launcher'
 node "$repo/scripts/release/acp-initialize.mjs"
 lap 'acp initialize'
 shadowbox demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }

@@ -101,11 +101,33 @@ async function thirdPartyLicenses() {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * The bin: a CommonJS file that runs shadowbox.js, and the native launcher (scripts/build-launcher.mjs) for this
+ * machine's architecture beside it, which the install step puts in the bin's place when it runs there. An install
+ * with --ignore-scripts, on another architecture, or from a build without a C compiler keeps the Node bin: every
+ * command works, `shadowbox python -c` starts Node.
+ */
+async function stageLauncher(dir) {
+  const bin = path.join(dir, 'daemon/bin');
+  await writeFile(
+    path.join(bin, 'shadowbox'),
+    "#!/usr/bin/env node\n// The bin until the install step puts the native launcher here (install-launcher.cjs).\n'use strict';\nrequire('./shadowbox.js');\n",
+    { mode: 0o755 },
+  );
+  await cp(path.join(ROOT, 'daemon/bin/install-launcher.cjs'), path.join(bin, 'install-launcher.cjs'));
+  const native = path.join(ROOT, 'daemon/bin/shadowbox');
+  if (await stat(native).catch(() => null)) {
+    await mkdir(path.join(bin, 'native'), { recursive: true });
+    await cp(native, path.join(bin, 'native', `shadowbox-${process.platform}-${process.arch}`));
+  } else console.warn('pack: no native launcher (daemon/bin/shadowbox): the release runs every command through Node');
+}
+
 /** Stages the `shadowbox` package folder. */
 async function stageCli(dir, { version, rootDir, bundleDeps }) {
   const copy = (from, to = from) => cp(path.join(ROOT, from), path.join(dir, to), { recursive: true });
   await copy('daemon/bin/shadowbox.js');
   await copy('daemon/bin/package.json'); // the bin is CommonJS
+  await stageLauncher(dir);
   await copy('daemon/dist/bundle/loader.cjs');
   await copy('daemon/dist/bundle/shadowbox.cjs');
   await copy('daemon/dist/bundle/client.cjs');
@@ -143,7 +165,9 @@ async function stageCli(dir, { version, rootDir, bundleDeps }) {
     type: 'module',
     engines: { node: '>=20.19' },
     os: ['linux'],
-    bin: { shadowbox: 'daemon/bin/shadowbox.js' },
+    bin: { shadowbox: 'daemon/bin/shadowbox' },
+    // Puts the native launcher in the bin's place when it runs on this machine (daemon/bin/install-launcher.cjs).
+    scripts: { postinstall: 'node daemon/bin/install-launcher.cjs' },
     // The official bundles; optional so a registry without them (or a tarball install naming them
     // itself) never fails the install. shadowbox works without them except for python/jq/sqlite.
     optionalDependencies: bundleDeps,
