@@ -1,5 +1,5 @@
 // shadowbox doctor: each check with its fix, never a secret in the output, exit 1 only on a failure.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -24,6 +24,7 @@ function deps(over: Partial<DoctorDeps> = {}): DoctorDeps {
     stateDir,
     lockFile: path.join(stateDir, 'daemon.lock'),
     nodeVersion: 'v20.20.0',
+    binDir: path.join(tmp, 'bin'),
     probeShell: async () => ({
       available: false,
       missing: ['bubblewrap is not installed: `sudo apt-get install bubblewrap`'],
@@ -51,6 +52,28 @@ describe('shadowbox doctor', () => {
     const json = fakeIo({ ANTHROPIC_API_KEY: secret, SHADOWBOX_STATE_DIR: path.join(tmp, 'state') });
     await doctorCommand(json.io, ['--json']);
     expect(json.out()).not.toContain(secret);
+  });
+
+  it("the launcher: native in the bin's place, left out by the install, absent for this machine, or not built", async () => {
+    const bin = path.join(tmp, 'bin');
+    const launcher = async () => (await runDoctor(deps())).find((c) => c.name === 'native launcher');
+    expect(await launcher()).toMatchObject({ status: 'warn', fix: expect.stringContaining('npm run build') as string });
+    await mkdir(path.join(bin, 'native'), { recursive: true });
+    await writeFile(path.join(bin, 'shadowbox'), "#!/usr/bin/env node\nrequire('./shadowbox.js');\n");
+    expect(await launcher()).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('no native launcher') as string,
+    });
+    await writeFile(path.join(bin, 'native', `shadowbox-${process.platform}-${process.arch}`), '\x7fELF');
+    expect(await launcher()).toMatchObject({
+      status: 'warn',
+      fix: expect.stringContaining(path.join(bin, 'install-launcher.cjs')) as string,
+    });
+    await writeFile(path.join(bin, 'shadowbox'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]));
+    expect(await launcher()).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('answer without starting Node') as string,
+    });
   });
 
   it('the shell sandbox: a missing piece is a warning naming its fix; where the real probe passes, ok', async () => {

@@ -1,7 +1,7 @@
 // `shadowbox doctor`: checks what a fresh install needs, one line per check, each failure with the
 // command that fixes it. It reads; it never starts a daemon and never prints a secret (provider keys
 // are reported as present or absent only).
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DaemonStatus } from '@shadowbox/protocol';
@@ -9,6 +9,7 @@ import { connectSocket } from '@shadowbox/client';
 import { readLock } from '../state/index.js';
 import { type CliIo, println, statePaths } from './context.js';
 import { colorsFor } from './review-commands.js';
+import { daemonCommand } from './self-command.js';
 import { optionsOf } from './specs.js';
 
 /** One check's outcome: `fail` makes doctor exit 1; `warn` is worth knowing; `ok` needs nothing. */
@@ -25,6 +26,8 @@ export interface DoctorDeps {
   stateDir: string;
   lockFile: string;
   nodeVersion: string;
+  /** The bin's folder: daemon/bin, where the native launcher stands in the bin's place (clients/launcher). */
+  binDir: string;
   /** Whether the host command sandbox can run here, and what is missing (the shell capability's own probe). */
   probeShell(): Promise<{ available: boolean; missing: string[]; bwrapVersion?: string }>;
 }
@@ -185,10 +188,56 @@ function checkProviderKeys(env: NodeJS.ProcessEnv): DoctorCheck {
       };
 }
 
+/** The first bytes of a file, or null when it cannot be read. */
+async function head(file: string, n: number): Promise<Buffer | null> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (!fh) return null;
+  try {
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(n), 0, n, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The native launcher (clients/launcher): with it, `shadowbox python -c` and `status` answer without starting Node.
+ * The release installs it in the bin's place when it runs here (daemon/bin/install-launcher.cjs, an install script);
+ * a checkout builds it when a C compiler is present (scripts/build-launcher.mjs).
+ */
+async function checkLauncher(binDir: string): Promise<DoctorCheck> {
+  const name = 'native launcher';
+  const bin = path.join(binDir, 'shadowbox');
+  const magic = await head(bin, 4);
+  if (magic?.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
+    return { name, status: 'ok', detail: `${bin}: python -c and status answer without starting Node` };
+  const native = path.join(binDir, 'native', `shadowbox-${process.platform}-${process.arch}`);
+  if (magic && (await stat(native).catch(() => null)))
+    return {
+      name,
+      status: 'warn',
+      detail: 'the install step did not put the native launcher in place (npm ran without install scripts?)',
+      fix: `node ${path.join(binDir, 'install-launcher.cjs')} (as the user who installed shadowbox)`,
+    };
+  if (magic)
+    return {
+      name,
+      status: 'ok',
+      detail: `Node bin: this release has no native launcher for ${process.platform}-${process.arch} (python -c and status start Node)`,
+    };
+  return {
+    name,
+    status: 'warn',
+    detail: 'no native launcher built here (no C compiler at build time): python -c and status start Node',
+    fix: 'sudo apt-get install gcc libc6-dev && npm run build',
+  };
+}
+
 /** Runs every check. */
 export async function runDoctor(d: DoctorDeps): Promise<DoctorCheck[]> {
   return [
     checkNode(d.nodeVersion),
+    await checkLauncher(d.binDir),
     await checkWasi(),
     await checkShell(d),
     await checkStateDir(d),
@@ -207,6 +256,7 @@ export async function doctorCommand(io: CliIo, argv: string[]): Promise<number> 
     stateDir: paths.stateDir,
     lockFile: paths.lockFile,
     nodeVersion: process.version,
+    binDir: path.dirname(daemonCommand()[1] ?? ''),
     probeShell: async () => {
       const { probeSandbox } = await import('../shell/index.js');
       return probeSandbox(paths.stateDir, io.env);
