@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
-import { bin } from './lib/daemon.mjs';
+import { bin, launcher } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -248,11 +248,36 @@ export async function run() {
       await cli();
       rows.push(
         row(
-          'shadowbox python -c print(1+1), whole command (daemon running)',
+          'shadowbox python -c print(1+1), whole command, Node CLI (daemon running)',
           await interleave(7, cli, nativeHello),
-          'a new CLI process: Node start, connect, session reuse, tools/call, output; vs python3 -c',
+          'node daemon/bin/shadowbox.js: Node start, connect, session reuse, tools/call, output; vs python3 -c',
         ),
       );
+      // The same command through the bin a release installs: the native launcher (clients/launcher), which answers
+      // python -c itself with a daemon running. No node on PATH, so a run that hands over to Node would fail here.
+      if (launcher) {
+        const bare = { ...env, PATH: '/nonexistent' };
+        const native = () => {
+          const p = execFileP(launcher, ['python', '-c', 'print(1+1)'], { cwd: ws, env: bare });
+          p.child.stdin?.end();
+          return p;
+        };
+        if ((await native()).stdout !== '2\n') throw new Error('the native launcher did not print 2');
+        rows.push(
+          row(
+            'shadowbox python -c print(1+1), whole command, native launcher (daemon running)',
+            await interleave(11, native, nativeHello),
+            'daemon/bin/shadowbox (clients/launcher): connect, session reuse, tools/call, output; vs python3 -c',
+          ),
+        );
+        rows.push(
+          row(
+            'shadowbox python -c: native launcher vs the Node CLI',
+            await interleave(7, native, cli),
+            'the same command and daemon through both bins',
+          ),
+        );
+      } else console.error('bench python: no native launcher built (no C compiler): its rows are left out');
       await d.close();
       // First call after a restart (the bundle installed, as a daemon start normally finds it), made at
       // once after ready + session/create, while python's background warm-up may still be going.

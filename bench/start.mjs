@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, startDaemon } from './lib/daemon.mjs';
+import { bin, launcher, startDaemon } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -135,6 +135,18 @@ export async function run() {
   const version = () => execFileP(process.execPath, [bin, '--version'], { env });
   await version();
   rows.push(row('shadowbox --version', await interleave(11, version, nodeEmpty), "vs node -e ''"));
+  // What the native launcher costs a command it hands over to Node (every command but python -c): one exec more.
+  if (launcher) {
+    const viaLauncher = () => execFileP(launcher, ['--version'], { env });
+    await viaLauncher();
+    rows.push(
+      row(
+        'shadowbox --version through the native launcher',
+        await interleave(11, viaLauncher, version),
+        'daemon/bin/shadowbox handing over to node shadowbox.js, vs node shadowbox.js itself',
+      ),
+    );
+  }
 
   // Daemon start → ready and idle RSS, on one state dir where python is installed (as a person's is), in
   // the environment a client's auto-start gives the daemon (its glibc malloc tunables: daemon-env.ts).
@@ -281,6 +293,19 @@ export async function run() {
         'what the CLI adds over the floor: its bundle, the protocol schemas, the client library, the output',
       ),
     );
+    // The bin a release installs: the native launcher answers status itself while a daemon runs (no node on PATH
+    // here, so a hand-over to Node would fail the row).
+    if (launcher) {
+      const nativeStatus = () => execFileP(launcher, ['status'], { env: { ...runEnv, PATH: '/nonexistent' } });
+      if (!/running \(pid/.test((await nativeStatus()).stdout)) throw new Error('the native launcher gave no status');
+      rows.push(
+        row(
+          'shadowbox status through the native launcher (daemon running)',
+          await interleave(11, nativeStatus, nodeEmpty),
+          "daemon/bin/shadowbox (clients/launcher) vs node -e ''",
+        ),
+      );
+    }
 
     const bridgeRss = [];
     const bareRss = [];

@@ -7,6 +7,10 @@ import path from 'node:path';
 // BENCH_SHADOWBOX_BIN runs another build (e.g. main's) under the same benchmark, for before/after figures.
 export const bin =
   process.env.BENCH_SHADOWBOX_BIN ?? new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
+/** The native launcher beside that bin (scripts/build-launcher.mjs), or null when none was built (no C compiler). */
+export const launcher = existsSync(path.join(path.dirname(bin), 'shadowbox'))
+  ? path.join(path.dirname(bin), 'shadowbox')
+  : null;
 
 /**
  * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to
