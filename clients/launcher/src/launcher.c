@@ -100,19 +100,25 @@ static const char *env(const char *name) {
   return v && *v ? v : NULL;
 }
 
-/** Whether the state folder's store lists python (first-use.ts bundleRecorded: a hint; the daemon verifies). */
-static int python_recorded(const char *state_dir) {
-  char *file = join(state_dir, "bundles/installed.json");
+/** A JSON file of the state folder (folder/name), parsed; NULL when it cannot be read or is not JSON. */
+static jv *read_json_file(const char *folder, const char *name) {
+  char *file = join(folder, name);
   FILE *f = fopen(file, "rb");
   free(file);
-  if (!f) return 0;
+  if (!f) return NULL;
   buf text = {0};
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&text, chunk, n);
   fclose(f);
   jv *doc = text.p ? json_parse(text.p, text.len) : NULL;
-  jv *entry = json_get(json_get(doc, "bundles"), "python");
+  free(text.p);
+  return doc;
+}
+
+/** Whether the state folder's store lists python (first-use.ts bundleRecorded: a hint; the daemon verifies). */
+static int python_recorded(const char *state_dir) {
+  jv *entry = json_get(json_get(read_json_file(state_dir, "bundles/installed.json"), "bundles"), "python");
   return entry && (entry->t == J_OBJ || entry->t == J_ARR) && entry->n > 0;
 }
 
@@ -491,15 +497,7 @@ static int status_valid(const jv *s) {
 /** `status` (lifecycle-commands.ts statusCommand) with a daemon running; anything else is Node's. */
 static int status_command(const char *state_dir, const char *socket_path) {
   // readLock: the lock file as declared, held by a live process.
-  char *file = join(state_dir, "daemon.lock");
-  FILE *f = fopen(file, "rb");
-  if (!f) to_node();
-  buf text = {0};
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&text, chunk, n);
-  fclose(f);
-  jv *lock = text.p ? json_parse(text.p, text.len) : NULL;
+  jv *lock = read_json_file(state_dir, "daemon.lock");
   jv *pid = json_get(lock, "pid"), *lock_socket = json_get(lock, "socketPath");
   if (!is_int(pid) || pid->num < 1 || pid->num > 2147483647 || !is_str_or_null(lock_socket) || !is_str_or_null(json_get(lock, "webUrl")) ||
       !is_str(json_get(lock, "startedAt")) || !is_str(json_get(lock, "version")))
