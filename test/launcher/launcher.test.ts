@@ -130,6 +130,32 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     expect(native).toEqual(node);
   });
 
+  it('writes all of its output to a non-blocking pipe whose reader is slow', async () => {
+    const dir = await makeTempDir('launch-nonblock');
+    // python3 makes the pipe, sets O_NONBLOCK on the launcher's end, and starts reading only after the launcher
+    // has filled it (a writer that gave up at EAGAIN would lose the rest).
+    const script = [
+      'import fcntl, os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)',
+      'p = subprocess.Popen(sys.argv[1:], stdout=w)',
+      'os.close(w)',
+      'time.sleep(1)',
+      'data = b""',
+      'while chunk := os.read(r, 65536): data += chunk',
+      'print(p.wait(), len(data), data.endswith(b"END\\n"))',
+    ].join('\n');
+    const r = text(
+      await run(
+        '/usr/bin/python3',
+        ['-c', script, launcher, 'python', '-c', 'import sys; sys.stdout.write("x" * 2000000); print("END")'],
+        bare,
+        dir,
+      ),
+    );
+    expect(r).toEqual({ code: 0, stdout: '0 2000004 True\n', stderr: '' });
+  });
+
   it('says a refusal as the Node CLI does (a deny rule for python in the workspace)', async () => {
     const dirs = [await makeTempDir('launch-deny-n'), await makeTempDir('launch-deny-j')];
     for (const workspace of dirs)

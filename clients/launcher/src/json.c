@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH 512
 
 static void *xalloc(size_t n) {
   void *p = malloc(n ? n : 1);

@@ -21,7 +21,7 @@ typedef struct jv {
   struct jv **keys; // J_OBJ: each a J_STR, beside items[i]
 } jv;
 
-/** Parses a whole document (nothing but whitespace after it); NULL on any syntax error or past 64 levels. */
+/** Parses a whole document (nothing but whitespace after it); NULL on any syntax error or past 512 levels. */
 jv *json_parse(const char *text, size_t len);
 
 /** The value of an object's key (the last one, as JSON.parse keeps), or NULL. */

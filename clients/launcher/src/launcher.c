@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +164,18 @@ static int send_rpc(const char *method, const char *params, int notify) {
   return id;
 }
 
-/** The next whole message's body, or NULL when the link closed or broke the framing. */
+/** A Content-Length header's value (after the colon, up to `end`): spaces or tabs, then digits; -1 otherwise. */
+static long long content_length(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  long long n = 0;
+  const char *start = p;
+  for (; p < end && *p >= '0' && *p <= '9'; p++)
+    if ((n = n * 10 + (*p - '0')) > (long long)MAX_MESSAGE) return -1;
+  return p > start && (p == end || *p == '\r' || *p == ' ' || *p == '\t') ? n : -1;
+}
+
+/** The next whole message, or NULL when the link closed, broke the framing or sent a body that is not JSON (then
+ * the answer awaited may be lost: the caller hands over before tools/call, and says so after it). */
 static jv *read_message(void) {
   for (;;) {
     char *head_end = inbuf.p ? memmem(inbuf.p, inbuf.len, "\r\n\r\n", 4) : NULL;
@@ -172,15 +184,14 @@ static jv *read_message(void) {
       long long length = -1;
       for (size_t i = 0; i + 15 <= head_len; i++)
         if ((i == 0 || inbuf.p[i - 1] == '\n') && !strncasecmp(inbuf.p + i, "content-length:", 15))
-          length = strtoll(inbuf.p + i + 15, NULL, 10);
+          length = content_length(inbuf.p + i + 15, inbuf.p + head_len);
       if (length < 0 || (unsigned long long)length > MAX_MESSAGE) return NULL;
       size_t total = head_len + 4 + (size_t)length;
       if (inbuf.len >= total) {
         jv *msg = json_parse(inbuf.p + head_len + 4, (size_t)length);
         memmove(inbuf.p, inbuf.p + total, inbuf.len - total);
         inbuf.len -= total;
-        if (msg) return msg;
-        continue; // not JSON: skipped
+        return msg;
       }
     }
     char chunk[65536];
@@ -191,8 +202,9 @@ static jv *read_message(void) {
   }
 }
 
-/** Waits for the answer to request `id`; answers the daemon's own requests as not supported (as the Node
- * client does for a capability it did not declare) and skips notifications. NULL if the link closed. */
+/** Waits for the answer to request `id`; answers a request from the daemon as not supported and skips
+ * notifications. NULL if the link closed. (The daemon asks a client only what it declared it answers, permissions
+ * or buffers, and this one declares neither.) */
 static jv *await_response(int id) {
   for (;;) {
     jv *msg = read_message();
@@ -235,7 +247,13 @@ static void write_out(int fd, const char *p, size_t n) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EPIPE) exit(141);
-    if (w <= 0) return;
+    if ((w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || w == 0) {
+      // A non-blocking stdout (its reader's choice): wait until it takes more, as Node does.
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return;
+      continue;
+    }
+    if (w < 0) return;
     p += w;
     n -= (size_t)w;
   }
@@ -244,6 +262,9 @@ static void write_out(int fd, const char *p, size_t n) {
 static void out_str(int fd, const char *s) { write_out(fd, s, strlen(s)); }
 
 static int is_str(const jv *v) { return v && v->t == J_STR; }
+
+/** Whether v is the string s (length-aware: a string with a NUL in it is not a prefix of it). */
+static int str_eq(const jv *v, const char *s) { return is_str(v) && v->len == strlen(s) && !memcmp(v->s, s, v->len); }
 
 /** JavaScript's truthiness of a JSON value (absent is false). */
 static int truthy(const jv *v) {
@@ -257,6 +278,18 @@ static int truthy(const jv *v) {
   }
 }
 
+/** String(x) for a number, near enough for what a daemon that keeps its contract never sends here: the shortest
+ * %g that reads back as x, and 0 for -0. */
+static void js_number(char *out, size_t size, double x) {
+  if (x == 0) x = 0;
+  for (int p = 1; p <= 17; p++) {
+    snprintf(out, size, "%.*g", p, x);
+    if (strtod(out, NULL) == x) return;
+  }
+}
+
+static void out_joined(int fd, const jv *v);
+
 /** `${v}` in JavaScript for what a result's text fields hold (strings; the rest as JS would print them). */
 static void out_template(int fd, const jv *v) {
   if (!v) out_str(fd, "undefined");
@@ -265,27 +298,59 @@ static void out_template(int fd, const jv *v) {
   else if (v->t == J_BOOL) out_str(fd, v->b ? "true" : "false");
   else if (v->t == J_NUM) {
     char tmp[40];
-    snprintf(tmp, sizeof tmp, "%.17g", v->num);
+    js_number(tmp, sizeof tmp, v->num);
     out_str(fd, tmp);
   } else if (v->t == J_ARR) {
     for (size_t i = 0; i < v->n; i++) {
       if (i) out_str(fd, ",");
-      if (v->items[i]->t != J_NULL) out_template(fd, v->items[i]);
+      out_joined(fd, v->items[i]);
     }
   } else out_str(fd, "[object Object]");
 }
 
-/** Number.prototype.toFixed(1) for a duration in seconds (halves round up, as toFixed does). */
+/** An item as Array.prototype.join writes it: null and undefined as nothing. */
+static void out_joined(int fd, const jv *v) {
+  if (v && v->t != J_NULL) out_template(fd, v);
+}
+
+/** Number.prototype.toFixed(1) for x >= 0 below 1e15: rounded on x's exact decimal value, a half up (the spec's
+ * "the larger n"). Not printf's %.1f, which rounds a half to even, and not x * 10, which rounds first. */
 static void fixed1(char *out, size_t size, double x) {
-  double t = floor(x * 10);
-  if (x * 10 - t >= 0.5) t += 1;
-  snprintf(out, size, "%.1f", t / 10);
+  char exact[400];
+  snprintf(exact, sizeof exact, "%.330f", x); // every digit of a double of this size
+  char *dot = strchr(exact, '.');
+  int up = dot[2] >= '5';
+  dot[2] = 0;
+  if (up) {
+    char *p = dot + 1;
+    for (;;) {
+      if (*p == '.') p--;
+      if (p < exact) {
+        memmove(exact + 1, exact, strlen(exact) + 1);
+        exact[0] = '1';
+        break;
+      }
+      if (*p == '9') *p-- = '0';
+      else {
+        (*p)++;
+        break;
+      }
+    }
+  }
+  snprintf(out, size, "%s", exact);
+}
+
+/** Math.round(x): the nearest integer, a half up. Not floor(x + 0.5), which rounds 0.49999999999999994 up. */
+static double js_round(double x) {
+  double r = floor(x);
+  return x - r >= 0.5 ? r + 1 : r;
 }
 
 /** tool-commands.ts callTool's output for a tools/call answer; returns the exit code. */
 static int print_result(jv *msg) {
   jv *err = json_get(msg, "error");
   jv *r = json_get(msg, "result");
+  if (err && err->t != J_OBJ) err = NULL;
   if (err || !r || r->t != J_OBJ) {
     jv *code = json_get(err, "code"), *message = json_get(err, "message");
     jv *reason = json_get(json_get(err, "data"), "reason");
@@ -323,7 +388,9 @@ static int print_result(jv *msg) {
     if (stderr_) write_out(2, stderr_->s, stderr_->len);
     if (timed_out && timed_out->b) {
       char secs[64];
-      fixed1(secs, sizeof secs, (duration ? duration->num : 0) / 1000);
+      double t = (duration ? duration->num : 0) / 1000;
+      if (t >= 0 && t < 1e15) fixed1(secs, sizeof secs, t);
+      else js_number(secs, sizeof secs, t); // a daemon out of its contract: toFixed's own forms are not copied
       out_str(2, "\nshadowbox: python was stopped after ");
       out_str(2, secs);
       out_str(2, " s: its time limit (give it more with --timeout SECONDS)\n");
@@ -349,7 +416,7 @@ static int print_result(jv *msg) {
     out_str(2, head);
     for (size_t i = 0; i < changed->n && i < 6; i++) {
       if (i) out_str(2, ", ");
-      out_template(2, changed->items[i]);
+      out_joined(2, changed->items[i]);
     }
     out_str(2, changed->n > 6 ? ", …" : "");
     out_str(2, "); review with: shadowbox review\n");
@@ -416,16 +483,19 @@ static int python_command(int argc, char **argv, int at, const char *cwd, const 
   buf_str(&p, "}");
   jv *sessions = json_get(request_or_null(SB_SESSION_LIST, p.p), "sessions");
   if (!sessions || sessions->t != J_ARR) to_node();
+  // The first idle session of this workspace with the CLI's title (Array.prototype.find), as callTool picks it.
   jv *session_id = NULL;
-  for (size_t i = 0; i < sessions->n && !session_id; i++) {
-    jv *s = sessions->items[i], *title = json_get(s, "title"), *w = json_get(s, "workspace");
-    jv *state = json_get(s, "state");
-    if (is_str(title) && !strcmp(title->s, SB_PYTHON_TITLE) && title->len == strlen(SB_PYTHON_TITLE) &&
-        is_str(w) && w->len == strlen(real) && !memcmp(w->s, real, w->len) && is_str(state) &&
-        !strcmp(state->s, "idle") && is_str(json_get(s, "sessionId")))
+  for (size_t i = 0; i < sessions->n; i++) {
+    jv *s = sessions->items[i];
+    if (s->t != J_OBJ) to_node(); // Node would fail on it: let it say so
+    if (str_eq(json_get(s, "title"), SB_PYTHON_TITLE) && str_eq(json_get(s, "workspace"), real) &&
+        str_eq(json_get(s, "state"), "idle")) {
       session_id = json_get(s, "sessionId");
+      break;
+    }
   }
-  if (!session_id) {
+  if (!is_str(session_id)) {
+    // A create whose answer is lost hands over too: Node lists again, and may leave that session idle beside its own.
     p.len = 0;
     buf_str(&p, "{\"workspace\":");
     buf_json_string(&p, workspace, strlen(workspace));
@@ -471,7 +541,8 @@ static int is_str_or_null(const jv *v) { return v && (v->t == J_STR || v->t == J
 static int status_valid(const jv *s) {
   jv *env = json_get(s, "environment"), *boxes = json_get(s, "sandboxes"), *clients = json_get(s, "clients");
   if (!is_str(json_get(s, "version")) || !is_int(json_get(s, "pid")) || !json_get(s, "uptimeMs") ||
-      json_get(s, "uptimeMs")->t != J_NUM || !is_int(json_get(s, "rssBytes")) || !is_str(json_get(s, "stateDir")) ||
+      json_get(s, "uptimeMs")->t != J_NUM || !(fabs(json_get(s, "uptimeMs")->num) < 1e15) ||
+      !is_int(json_get(s, "rssBytes")) || json_get(s, "rssBytes")->num < 0 || !is_str(json_get(s, "stateDir")) ||
       !is_str_or_null(json_get(s, "socketPath")) || !is_str_or_null(json_get(s, "webUrl")) ||
       !is_int(json_get(s, "sessions")) || !clients || clients->t != J_ARR || !boxes || boxes->t != J_ARR ||
       (env && env->t != J_ARR))
@@ -515,7 +586,7 @@ static int status_command(const char *state_dir, const char *socket_path) {
   buf_str(&o, "shadowbox daemon ");
   buf_add(&o, json_get(s, "version")->s, json_get(s, "version")->len);
   snprintf(tmp, sizeof tmp, " running (pid %lld, up %lld s, ", (long long)json_get(s, "pid")->num,
-           (long long)floor(json_get(s, "uptimeMs")->num / 1000 + 0.5));
+           (long long)js_round(json_get(s, "uptimeMs")->num / 1000));
   buf_str(&o, tmp);
   fixed1(tmp, sizeof tmp, json_get(s, "rssBytes")->num / 1048576);
   buf_str(&o, tmp);
