@@ -570,8 +570,9 @@ static int status_command(const char *state_dir, const char *socket_path) {
   // readLock: the lock file as declared, held by a live process.
   jv *lock = read_json_file(state_dir, "daemon.lock");
   jv *pid = json_get(lock, "pid"), *lock_socket = json_get(lock, "socketPath");
-  if (!is_int(pid) || pid->num < 1 || pid->num > 2147483647 || !is_str_or_null(lock_socket) || !is_str_or_null(json_get(lock, "webUrl")) ||
-      !is_str(json_get(lock, "startedAt")) || !is_str(json_get(lock, "version")))
+  if (!is_int(pid) || pid->num < 1 || pid->num > 2147483647 || !is_str_or_null(lock_socket) ||
+      !is_str_or_null(json_get(lock, "webUrl")) || !is_str(json_get(lock, "startedAt")) ||
+      !is_str(json_get(lock, "version")))
     to_node();
   if (kill((pid_t)pid->num, 0) < 0 && errno != EPERM) to_node();
   if (is_str(lock_socket) &&
