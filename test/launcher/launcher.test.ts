@@ -7,7 +7,7 @@
 // launcher to test, and the suite says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules, SessionList } from '@shadowbox/protocol';
@@ -25,10 +25,11 @@ interface Run {
   stderr: Buffer;
 }
 
-/** Runs a program to completion, keeping its output as bytes. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Run> {
+/** Runs a program to completion, keeping its output as bytes; stdin is `input` through a pipe, else /dev/null. */
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: Buffer): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env, cwd, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    child.stdin?.end(input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -69,12 +70,15 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
   });
 
   /** The same command through the launcher (no node on PATH) and the Node CLI, each in a fresh copy of a folder. */
-  const both = async (args: string[], files: Record<string, string> = {}) => {
+  const both = async (args: string[], files: Record<string, string> = {}, input?: Buffer) => {
     const dirs = [await makeTempDir('launch-n'), await makeTempDir('launch-j')];
     for (const dir of dirs)
-      for (const [name, body] of Object.entries(files)) await writeFile(path.join(dir, name), body);
-    const native = await run(launcher, args, bare, dirs[0]);
-    const node = await run(process.execPath, [shadowboxBin, ...args], d.env, dirs[1]);
+      for (const [name, body] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+        await writeFile(path.join(dir, name), body);
+      }
+    const native = await run(launcher, args, bare, dirs[0], input);
+    const node = await run(process.execPath, [shadowboxBin, ...args], d.env, dirs[1], input);
     return { native, node, dirs };
   };
 
@@ -105,6 +109,33 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       ['python', '-c', 'print(open("in.txt").read().upper()); open("in.txt", "a").write("more")'],
     ],
   ];
+
+  // Bytes on stdin that are not all UTF-8 (each invalid run becomes U+FFFD in Node: the launcher decodes alike).
+  const odd = Buffer.concat([
+    Buffer.from('line é\n'),
+    Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82, 0x0a, 0xed, 0xa0, 0x80, 0xf0, 0x9f]),
+  ]);
+  const script = 'import sys\nprint(sys.argv[1:], repr(sys.stdin.read()))\n';
+  const stdinCases: [string, string[], Buffer | undefined][] = [
+    ['FILE with arguments and piped stdin', ['python', 'prog.py', 'a', '-x'], odd],
+    ['FILE with stdin from /dev/null', ['python', 'prog.py'], undefined],
+    ['FILE after dropped options, -W and --', ['python', '-u', '-W', 'ignore', '-Xdev', '--', 'prog.py', 'b'], odd],
+    ['sub/FILE', ['python', 'sub/p2.py'], Buffer.from('x')],
+    ['-m with piped stdin', ['python', '-m', 'json.tool'], Buffer.from('{"a": [1, 2]}')],
+    ['-mMOD glued with stdin from /dev/null', ['python', '-mjson.tool'], undefined],
+    ['the program on stdin (-)', ['python', '-', 'q'], Buffer.from(script)],
+    ['the program on stdin (no argument)', ['python'], Buffer.from('print(2**10)')],
+    ['an empty program from /dev/null', ['python'], undefined],
+    ['-c with stdin piped (not read)', ['python', '-c', 'import sys; print(sys.stdin.read() == "")'], odd],
+  ];
+
+  it.each(stdinCases)('prints what the Node CLI prints: %s', async (_name, args, input) => {
+    const { native, node } = await both(args, { 'prog.py': script, 'sub/p2.py': script }, input);
+    expect(native.stderr.toString('utf8')).not.toContain('cannot run node');
+    expect(native.code).toBe(node.code);
+    expect(native.stdout.equals(node.stdout), `stdout:\n${text(native).stdout}\n---\n${text(node).stdout}`).toBe(true);
+    expect(native.stderr.equals(node.stderr), `stderr:\n${text(native).stderr}\n---\n${text(node).stderr}`).toBe(true);
+  });
 
   it.each(cases)('prints what the Node CLI prints: %s', async (_name, args) => {
     const { native, node } = await both(args, { 'in.txt': 'data\n' });
@@ -206,12 +237,16 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       ['status', '--state-dir', d.stateDir],
       ['sessions'],
       ['python', '-V'],
-      ['python', 'p.py'],
-      ['python', '-m', 'json.tool'],
+      ['python', '-u', '--help'],
       ['python', '--timeout', '5', '-c', 'pass'],
-      ['python', '-W', 'ignore', '-c', 'pass'],
       ['python', '-c'],
-      ['python'],
+      ['python', '-m'],
+      ['python', '-y', 'p.py'],
+      // Files Node refuses (outside the workspace, or named like it), with its own message.
+      ['python', '../p.py'],
+      ['python', '/etc/hostname'],
+      ['python', '..p.py'],
+      ['python', '.'],
     ];
     for (const args of handed) {
       const r = text(await run(launcher, args, bare, dir));
@@ -219,7 +254,12 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       expect(r.stderr, args.join(' ')).toContain('shadowbox: cannot run node');
     }
     // With node on PATH, the hand-over runs the Node CLI with the same arguments.
-    expect(text(await run(launcher, ['python', 'p.py'], d.env, dir))).toMatchObject({ code: 0, stdout: 'file\n' });
+    expect(text(await run(launcher, ['python', '-V'], d.env, dir))).toMatchObject({
+      code: 0,
+      stdout: 'Python 3.11.2\n',
+    });
+    const outside = text(await run(launcher, ['python', '../p.py'], d.env, dir));
+    expect(outside).toMatchObject({ code: 1, stderr: expect.stringContaining('is outside the workspace') as string });
     const version = text(await run(launcher, ['--version'], d.env, dir));
     expect(version).toEqual(text(await run(process.execPath, [shadowboxBin, '--version'], d.env, dir)));
     expect(version.stdout).toMatch(/^shadowbox \d+\.\d+\.\d+ /);
@@ -238,6 +278,10 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     await handsOver({ ...bare, SHADOWBOX_LAUNCHER: '0' }, ['status']);
     // No daemon on the socket (Node would start one).
     await handsOver({ ...bare, SHADOWBOX_SOCKET: path.join(dir, 'none.sock') });
+    // … before it reads stdin, which Node then reads.
+    await writeFile(path.join(dir, 'p.py'), 'print(1)\n');
+    await handsOver({ ...bare, SHADOWBOX_SOCKET: path.join(dir, 'none.sock') }, ['python', 'p.py']);
+    await handsOver({ ...bare, SHADOWBOX_SOCKET: path.join(dir, 'none.sock') }, ['python', '-']);
     // A state folder whose store does not list python (Node would install it, with progress).
     const empty = await makeTempDir('launch-empty');
     await handsOver({ ...bare, SHADOWBOX_STATE_DIR: empty });

@@ -1,15 +1,19 @@
 // The native `shadowbox` launcher: the release's bin, and daemon/bin/shadowbox in a checkout (built by
 // scripts/build-launcher.mjs when a C compiler is present). Node's own start is ~2x `python3 -c` on the machines
-// this runs on, so no Node CLI can run a sandboxed `python -c` in twice python3's time (issue 20's goal). This
-// program answers the one command where that start dominates: `shadowbox python -c CODE [ARG...]` with a daemon
-// running and python installed. It speaks the same protocol as the Node client (the method names and protocol
-// version come from protocol/, generated into protocol.h), sends the same requests in the same order, and prints
-// what the Node client prints (test/launcher.test.ts runs both on the same programs and compares every byte).
+// this runs on, so no Node CLI can run a sandboxed `python -c` in twice python3's time, nor `status` in 1.5x
+// `node -e ''` (issue 20's goals). This program answers the commands where that start dominates, with a daemon
+// running: `shadowbox python` in python3's forms (-c CODE, -m MOD, FILE, - or the program on stdin; python installed)
+// and `shadowbox status`. It speaks the same protocol as the Node client (the method names and protocol version come
+// from protocol/, generated into protocol.h), sends the same requests in the same order, and prints what the Node
+// client prints (test/launcher/launcher.test.ts runs both on the same commands and compares every byte).
 //
 // Everything else, and every case it is not sure of before it has changed anything, goes to the Node CLI beside it
-// (shadowbox.js, through `node` on PATH, as the bin's shebang finds it): another command, other python options,
-// no daemon (Node starts one), python not installed yet (Node installs it, with progress), a text that is not
-// UTF-8, an initialize or session/list the daemon refuses. SHADOWBOX_LAUNCHER=0 sends every command to Node.
+// (shadowbox.js, through `node` on PATH, as the bin's shebang finds it): another command, -V/-h/--timeout and unknown
+// options, a file Node refuses, no daemon (Node starts one), python not installed yet (Node installs it, with
+// progress), a text that is not UTF-8, an initialize or session/list the daemon refuses. Piped stdin is read only
+// after the daemon has answered initialize; once read it cannot be handed over, so a later failure is said instead.
+// After tools/call is sent nothing is handed over: the call may have run. SHADOWBOX_LAUNCHER=0 sends every command
+// to Node.
 //
 // It trusts what the Node client trusts: the socket in the person's private state folder. The program's output
 // is written as the Node client writes it (raw; it is the person's own program's output).
@@ -36,9 +40,15 @@
 
 static char **g_argv;
 static int g_argc;
+/** Set once the command consumed something Node would need (stdin): a hand-over is then a said failure. */
+static int committed;
 
 /** Runs the Node CLI with the same arguments; never returns. */
 static void to_node(void) {
+  if (committed) {
+    fprintf(stderr, "shadowbox %s: the daemon did not answer as expected (nothing was run): try again\n", g_argv[1]);
+    exit(1);
+  }
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) {
@@ -431,18 +441,109 @@ static int print_result(jv *msg) {
   return is_error ? 1 : 0;
 }
 
-/** `python [dropped flags] -c CODE [ARG...]` or `-cCODE`: the index of the -c option, or 0 for another form. */
-static int python_code_at(int argc, char **argv) {
+/** The python tool's input forms the launcher sends (python-args.ts pythonCliInput). */
+typedef enum { PY_CODE, PY_MODULE, PY_FILE, PY_STDIN } py_form;
+
+typedef struct {
+  py_form form;
+  const char *value; // the code, the module, or the file as given
+  int first_arg;     // argv index of the program's first argument
+} py_input;
+
+/** Whether a is one of python3's options that mean nothing in the sandbox and are dropped (-u -B -E -I …). */
+static int dropped_option(const char *a) {
+  return a[0] == '-' && a[1] && strspn(a + 1, "uBEIsSqbOdv") == strlen(a + 1);
+}
+
+/** pythonCliInput's reading of `python [OPTIONS] (-c CODE | -m MOD | FILE | - | nothing) [ARG...]`: 1 and the form,
+ * or 0 for what Node answers itself (-V, -h, an unknown option, a missing argument). */
+static int python_form(int argc, char **argv, py_input *in) {
   int i = 2;
   for (; i < argc; i++) {
     const char *a = argv[i];
-    if (a[0] != '-' || a[1] == 0) return 0;
-    if (strspn(a + 1, "uBEIsSqbOdv") == strlen(a + 1)) continue;
-    break;
+    if (!strcmp(a, "-") || a[0] != '-') break;
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (!strcmp(a, "-V") || !strcmp(a, "--version") || !strcmp(a, "-h") || !strcmp(a, "-?") || !strcmp(a, "--help"))
+      return 0;
+    if (!strcmp(a, "-c") || !strcmp(a, "-m")) {
+      if (i + 1 >= argc) return 0;
+      *in = (py_input){a[1] == 'c' ? PY_CODE : PY_MODULE, argv[i + 1], i + 2};
+      return 1;
+    }
+    if (!strncmp(a, "-c", 2) || !strncmp(a, "-m", 2)) {
+      *in = (py_input){a[1] == 'c' ? PY_CODE : PY_MODULE, a + 2, i + 1};
+      return 1;
+    }
+    if (!strcmp(a, "-W") || !strcmp(a, "-X")) i++;
+    else if (!dropped_option(a) && !((a[1] == 'W' || a[1] == 'X') && a[2])) return 0;
   }
-  if (i >= argc) return 0;
-  if (!strcmp(argv[i], "-c")) return i + 1 < argc ? i : 0;
-  return !strncmp(argv[i], "-c", 2) ? i : 0;
+  const char *target = i < argc ? argv[i] : NULL;
+  *in = (py_input){!target || !strcmp(target, "-") ? PY_STDIN : PY_FILE, target, i + 1};
+  return 1;
+}
+
+/** path.relative(workspace, file) for a file inside the workspace, or NULL when Node refuses it (outside, the
+ * workspace itself, or a name that starts with ".."). */
+static const char *inside(const char *workspace, const char *file) {
+  size_t n = strlen(workspace);
+  const char *rel = !strcmp(workspace, "/")                                  ? file + 1
+                    : !strncmp(file, workspace, n) && file[n] == '/' ? file + n + 1
+                                                                              : NULL;
+  return rel && *rel && strncmp(rel, "..", 2) ? rel : NULL;
+}
+
+/** Buffer.prototype.toString('utf8') of bytes: the Encoding Standard's decoder, each maximal invalid subpart as
+ * U+FFFD (what V8 does), so the text the daemon gets is the text Node would send. */
+static void utf8_decode(buf *out, const unsigned char *s, size_t n) {
+  static const char fffd[] = "\xef\xbf\xbd";
+  size_t need = 0, seen = 0, start = 0;
+  unsigned lower = 0x80, upper = 0xbf;
+  for (size_t i = 0; i < n; i++) {
+    unsigned b = s[i];
+    if (!need) {
+      start = i;
+      if (b <= 0x7f) buf_add(out, (const char *)s + i, 1);
+      else if (b >= 0xc2 && b <= 0xdf) need = 1;
+      else if (b >= 0xe0 && b <= 0xef) need = 2, lower = b == 0xe0 ? 0xa0 : 0x80, upper = b == 0xed ? 0x9f : 0xbf;
+      else if (b >= 0xf0 && b <= 0xf4) need = 3, lower = b == 0xf0 ? 0x90 : 0x80, upper = b == 0xf4 ? 0x8f : 0xbf;
+      else buf_add(out, fffd, 3);
+      continue;
+    }
+    if (b < lower || b > upper) {
+      need = seen = 0, lower = 0x80, upper = 0xbf;
+      buf_add(out, fffd, 3);
+      i--; // this byte starts again
+      continue;
+    }
+    lower = 0x80, upper = 0xbf;
+    if (++seen == need) {
+      buf_add(out, (const char *)s + start, need + 1);
+      need = seen = 0;
+    }
+  }
+  if (need) buf_add(out, fffd, 3);
+}
+
+/** All of stdin as Node's readStdin gives it (tool-commands.ts): NULL for a terminal; an unopened stdin reads as
+ * empty, as Node opens /dev/null there. */
+static buf *read_stdin(void) {
+  static buf text;
+  if (isatty(0)) return NULL;
+  buf raw = {0};
+  char chunk[65536];
+  for (;;) {
+    ssize_t r = read(0, chunk, sizeof chunk);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    buf_add(&raw, chunk, (size_t)r);
+  }
+  buf_add(&text, "", 0);
+  utf8_decode(&text, (const unsigned char *)raw.p, raw.len);
+  free(raw.p);
+  return &text;
 }
 
 /** Connects to the daemon's socket and initializes as the Node client does (connectCli / status), or hands over. */
@@ -462,20 +563,22 @@ static void connect_and_initialize(const char *socket_path, const char *name, in
   free(p.p);
 }
 
-/** `python [dropped options] -c CODE [ARG...]`: connectCli, then callTool (tool-commands.ts), the same requests in
- * the same order. */
-static int python_command(int argc, char **argv, int at, const char *cwd, const char *state_dir,
+/** `python …` (pythonCommand): connectCli, then callTool (tool-commands.ts), the same requests in the same order. */
+static int python_command(int argc, char **argv, const py_input *in, const char *cwd, const char *state_dir,
                           const char *socket_path) {
-  int separate = !strcmp(argv[at], "-c");
-  const char *code = separate ? argv[at + 1] : argv[at] + 2;
-  int first_arg = separate ? at + 2 : at + 1;
   if (!python_recorded(state_dir)) to_node();
   const char *ws_env = getenv("SHADOWBOX_WORKSPACE");
   char *workspace = resolve(cwd, ws_env ? ws_env : ".");
   char *real = realpath(workspace, NULL);
   if (!real) real = workspace;
   if (!utf8_valid(workspace, strlen(workspace)) || !utf8_valid(real, strlen(real))) to_node();
+  const char *file = in->form == PY_FILE ? inside(workspace, resolve(cwd, in->value)) : NULL;
+  if (in->form == PY_FILE && !file) to_node();
   connect_and_initialize(socket_path, "shadowbox-python", 1);
+  // Piped input: the program itself (`-` or none), or what a FILE or -m program reads; -c gets none. Once read it
+  // cannot be handed over: from here a failure is said, not handed to Node.
+  buf *input = in->form == PY_CODE ? NULL : read_stdin();
+  if (in->form != PY_CODE) committed = 1;
 
   buf p = {0};
   buf_str(&p, "{\"workspace\":");
@@ -510,11 +613,22 @@ static int python_command(int argc, char **argv, int at, const char *cwd, const 
   p.len = 0;
   buf_str(&p, "{\"sessionId\":");
   buf_json_string(&p, session_id->s, session_id->len);
-  buf_str(&p, ",\"tool\":\"python\",\"input\":{\"code\":");
-  buf_json_string(&p, code, strlen(code));
+  buf_str(&p, ",\"tool\":\"python\",\"input\":{");
+  if (in->form == PY_STDIN) {
+    buf_str(&p, "\"code\":");
+    buf_json_string(&p, input ? input->p : "", input ? input->len : 0);
+  } else {
+    buf_str(&p, in->form == PY_CODE ? "\"code\":" : in->form == PY_MODULE ? "\"module\":" : "\"file\":");
+    const char *v = in->form == PY_FILE ? file : in->value;
+    buf_json_string(&p, v, strlen(v));
+    if (in->form != PY_CODE && input && input->len) {
+      buf_str(&p, ",\"stdin\":");
+      buf_json_string(&p, input->p, input->len);
+    }
+  }
   buf_str(&p, ",\"args\":[");
-  for (int i = first_arg; i < argc; i++) {
-    if (i > first_arg) buf_str(&p, ",");
+  for (int i = in->first_arg; i < argc; i++) {
+    if (i > in->first_arg) buf_str(&p, ",");
     buf_json_string(&p, argv[i], strlen(argv[i]));
   }
   buf_str(&p, "]}}");
@@ -651,10 +765,10 @@ int main(int argc, char **argv) {
   g_argv = argv;
   const char *off = getenv("SHADOWBOX_LAUNCHER");
   if ((off && !strcmp(off, "0")) || argc < 2) to_node();
-  int python = argc >= 3 && !strcmp(argv[1], "python");
+  int python = argc >= 2 && !strcmp(argv[1], "python");
   int status = argc == 2 && !strcmp(argv[1], "status");
-  int at = python ? python_code_at(argc, argv) : 0;
-  if (!(python && at) && !status) to_node();
+  py_input in = {0};
+  if (!(python && python_form(argc, argv, &in)) && !status) to_node();
   for (int i = 1; i < argc; i++)
     if (!utf8_valid(argv[i], strlen(argv[i]))) to_node();
 
@@ -673,7 +787,7 @@ int main(int argc, char **argv) {
                                        : join(state_dir, "daemon.sock");
   if (!utf8_valid(state_dir, strlen(state_dir)) || !utf8_valid(socket_path, strlen(socket_path))) to_node();
   signal(SIGPIPE, SIG_IGN); // a closed stdout is EPIPE in write_out, as Node sees it
-  int rc = python ? python_command(argc, argv, at, cwd, state_dir, socket_path)
+  int rc = python ? python_command(argc, argv, &in, cwd, state_dir, socket_path)
                   : status_command(state_dir, socket_path);
   close(sock);
   return rc;
