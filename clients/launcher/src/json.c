@@ -78,6 +78,38 @@ int utf8_valid(const char *str, size_t n) {
   return 1;
 }
 
+/** Buffer.prototype.toString('utf8') of bytes: the Encoding Standard's decoder, each maximal invalid subpart as
+ * U+FFFD (what V8 does), so the text the daemon gets is the text Node would send. */
+void utf8_decode(buf *out, const unsigned char *s, size_t n) {
+  static const char fffd[] = "\xef\xbf\xbd";
+  size_t need = 0, seen = 0, start = 0;
+  unsigned lower = 0x80, upper = 0xbf;
+  for (size_t i = 0; i < n; i++) {
+    unsigned b = s[i];
+    if (!need) {
+      start = i;
+      if (b <= 0x7f) buf_add(out, (const char *)s + i, 1);
+      else if (b >= 0xc2 && b <= 0xdf) need = 1;
+      else if (b >= 0xe0 && b <= 0xef) need = 2, lower = b == 0xe0 ? 0xa0 : 0x80, upper = b == 0xed ? 0x9f : 0xbf;
+      else if (b >= 0xf0 && b <= 0xf4) need = 3, lower = b == 0xf0 ? 0x90 : 0x80, upper = b == 0xf4 ? 0x8f : 0xbf;
+      else buf_add(out, fffd, 3);
+      continue;
+    }
+    if (b < lower || b > upper) {
+      need = seen = 0, lower = 0x80, upper = 0xbf;
+      buf_add(out, fffd, 3);
+      i--; // this byte starts again
+      continue;
+    }
+    lower = 0x80, upper = 0xbf;
+    if (++seen == need) {
+      buf_add(out, (const char *)s + start, need + 1);
+      need = seen = 0;
+    }
+  }
+  if (need) buf_add(out, fffd, 3);
+}
+
 typedef struct {
   const char *p, *end;
   int depth;

@@ -38,6 +38,9 @@ void buf_str(buf *b, const char *s);
 /** Appends s (valid UTF-8, checked by the caller) as a JSON string literal, quotes included. */
 void buf_json_string(buf *b, const char *s, size_t n);
 
+/** Appends bytes decoded as Buffer.prototype.toString('utf8') decodes them: each maximal invalid run as U+FFFD. */
+void utf8_decode(buf *out, const unsigned char *s, size_t n);
+
 /** Whether s is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF). */
 int utf8_valid(const char *s, size_t n);
 

@@ -32,6 +32,7 @@ if (hasCc)
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const read = (doc: string | Buffer) => spawnSync(harness, { input: doc });
+const decode = (bytes: Uint8Array) => spawnSync(harness, ['--utf8'], { input: bytes }).stdout;
 
 /** A value as Node's client prints it: every string through UTF-8 (a lone surrogate becomes U+FFFD). */
 const asPrinted = (v: unknown): unknown =>
@@ -110,6 +111,21 @@ describe.skipIf(!hasCc)(`the launcher's JSON reader (needs a C compiler: ${cc})`
       }, doc).toThrow();
       expect(read(doc).status, doc).toBe(1);
     }
+  });
+
+  it("decodes bytes as Buffer's toString('utf8') does, each invalid run as U+FFFD (piped stdin)", () => {
+    // Bytes near UTF-8's edges come up often: lead bytes, continuation bytes, the surrogate and overlong ranges.
+    const byte = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff),
+    );
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 24 }), (bytes) => {
+        const buf = Buffer.from(bytes);
+        expect(decode(buf).equals(Buffer.from(buf.toString('utf8'), 'utf8'))).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('reads 512 levels of nesting and refuses a 513th', () => {

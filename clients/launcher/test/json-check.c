@@ -1,7 +1,9 @@
 // A harness for json.test.ts: reads a JSON document on stdin with the launcher's reader (src/json.c) and writes
-// it back as JSON (strings through its writer), or exits 1 when the reader refuses it. Not part of the launcher.
+// it back as JSON (strings through its writer), or exits 1 when the reader refuses it. With --utf8 it writes stdin's
+// bytes decoded as the launcher decodes piped input (utf8_decode). Not part of the launcher.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 
@@ -24,12 +26,19 @@ static void emit(buf *o, const jv *v) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   buf in = {0};
   char chunk[65536];
   size_t n;
   buf_add(&in, "", 0);
   while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) buf_add(&in, chunk, n);
+  if (argc > 1 && !strcmp(argv[1], "--utf8")) {
+    buf out = {0};
+    buf_add(&out, "", 0);
+    utf8_decode(&out, (const unsigned char *)in.p, in.len);
+    fwrite(out.p, 1, out.len, stdout);
+    return 0;
+  }
   jv *v = json_parse(in.p, in.len);
   if (!v) return 1;
   buf out = {0};
