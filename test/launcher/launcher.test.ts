@@ -187,6 +187,42 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     expect(r).toEqual({ code: 0, stdout: '0 2000004 True\n', stderr: '' });
   });
 
+  it('reads a closed stdin, stdout or stderr as /dev/null, as Node does (not the socket that takes its number)', async () => {
+    const dir = await makeTempDir('launch-closed');
+    await writeFile(path.join(dir, 'p.py'), 'import sys\nprint(repr(sys.stdin.read()), file=sys.stderr)\n');
+    const closed = (cmd: string, env: NodeJS.ProcessEnv) =>
+      run(
+        '/bin/bash',
+        [
+          '-c',
+          `${cmd} python - <&- 2>/dev/null; ${cmd} python p.py <&- 2>&1; ${cmd} python -c 'print(1)' >&-; echo $?`,
+        ],
+        env,
+        dir,
+      );
+    const native = text(await closed(`"${launcher}"`, bare));
+    expect(native).toEqual({ code: 0, stdout: "''\n0\n", stderr: '' });
+    expect(native).toEqual(text(await closed(`"${process.execPath}" "${shadowboxBin}"`, d.env)));
+  });
+
+  it('waits on a non-blocking stdin for the program to arrive', async () => {
+    const dir = await makeTempDir('launch-nbin');
+    // python3 gives the launcher a non-blocking pipe as stdin and writes the program into it only a second later.
+    const script = [
+      'import fcntl, os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)',
+      'p = subprocess.Popen(sys.argv[1:], stdin=r)',
+      'os.close(r)',
+      'time.sleep(1)',
+      'os.write(w, b"print(3 * 14)")',
+      'os.close(w)',
+      'sys.exit(p.wait())',
+    ].join('\n');
+    const r = text(await run('/usr/bin/python3', ['-c', script, launcher, 'python', '-'], bare, dir));
+    expect(r).toEqual({ code: 0, stdout: '42\n', stderr: '' });
+  });
+
   it('says a refusal as the Node CLI does (a deny rule for python in the workspace)', async () => {
     const dirs = [await makeTempDir('launch-deny-n'), await makeTempDir('launch-deny-j')];
     for (const workspace of dirs)
@@ -242,6 +278,9 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       ['python', '-c'],
       ['python', '-m'],
       ['python', '-y', 'p.py'],
+      // -W with a line terminator for its value: pythonCliInput's /^-[WX]./ does not take it.
+      ['python', '-W\n', 'p.py'],
+      ['python', '-X\u2028', 'p.py'],
       // Files Node refuses (outside the workspace, or named like it), with its own message.
       ['python', '../p.py'],
       ['python', '/etc/hostname'],

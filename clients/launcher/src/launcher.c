@@ -19,6 +19,7 @@
 // is written as the Node client writes it (raw; it is the person's own program's output).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -455,6 +456,11 @@ static int dropped_option(const char *a) {
   return a[0] == '-' && a[1] && strspn(a + 1, "uBEIsSqbOdv") == strlen(a + 1);
 }
 
+/** Whether s starts with a character JavaScript's `.` matches (pythonCliInput's /^-[WX]./): not a line terminator. */
+static int glued_value(const char *s) {
+  return *s && *s != '\n' && *s != '\r' && strncmp(s, "\xe2\x80\xa8", 3) && strncmp(s, "\xe2\x80\xa9", 3);
+}
+
 /** pythonCliInput's reading of `python [OPTIONS] (-c CODE | -m MOD | FILE | - | nothing) [ARG...]`: 1 and the form,
  * or 0 for what Node answers itself (-V, -h, an unknown option, a missing argument). */
 static int python_form(int argc, char **argv, py_input *in) {
@@ -478,7 +484,7 @@ static int python_form(int argc, char **argv, py_input *in) {
       return 1;
     }
     if (!strcmp(a, "-W") || !strcmp(a, "-X")) i++;
-    else if (!dropped_option(a) && !((a[1] == 'W' || a[1] == 'X') && a[2])) return 0;
+    else if (!dropped_option(a) && !((a[1] == 'W' || a[1] == 'X') && glued_value(a + 2))) return 0;
   }
   const char *target = i < argc ? argv[i] : NULL;
   *in = (py_input){!target || !strcmp(target, "-") ? PY_STDIN : PY_FILE, target, i + 1};
@@ -495,8 +501,8 @@ static const char *inside(const char *workspace, const char *file) {
   return rel && *rel && strncmp(rel, "..", 2) ? rel : NULL;
 }
 
-/** All of stdin as Node's readStdin gives it (tool-commands.ts): NULL for a terminal; an unopened stdin reads as
- * empty, as Node opens /dev/null there. */
+/** All of stdin as Node's readStdin gives it (tool-commands.ts): NULL for a terminal. A non-blocking stdin is waited
+ * on. Reading sets `committed` once a byte is consumed: until then a read error still hands over (Node says it). */
 static buf *read_stdin(void) {
   static buf text;
   if (isatty(0)) return NULL;
@@ -505,7 +511,18 @@ static buf *read_stdin(void) {
   for (;;) {
     ssize_t r = read(0, chunk, sizeof chunk);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pfd = {.fd = 0, .events = POLLIN};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR) to_node();
+      continue;
+    }
+    if (r < 0 && committed) {
+      fprintf(stderr, "shadowbox python: cannot read stdin: %s (nothing was run)\n", strerror(errno));
+      exit(1);
+    }
+    if (r < 0) to_node(); // nothing read: Node reads it and says what is wrong
+    if (r == 0) break;
+    committed = 1;
     buf_add(&raw, chunk, (size_t)r);
   }
   buf_add(&text, "", 0);
@@ -543,10 +560,9 @@ static int python_command(int argc, char **argv, const py_input *in, const char 
   const char *file = in->form == PY_FILE ? inside(workspace, resolve(cwd, in->value)) : NULL;
   if (in->form == PY_FILE && !file) to_node();
   connect_and_initialize(socket_path, "shadowbox-python", 1);
-  // Piped input: the program itself (`-` or none), or what a FILE or -m program reads; -c gets none. Once read it
-  // cannot be handed over: from here a failure is said, not handed to Node.
+  // Piped input: the program itself (`-` or none), or what a FILE or -m program reads; -c gets none. Once some is
+  // read it cannot be handed over: from then on a failure is said, not handed to Node (read_stdin sets committed).
   buf *input = in->form == PY_CODE ? NULL : read_stdin();
-  if (in->form != PY_CODE) committed = 1;
 
   buf p = {0};
   buf_str(&p, "{\"workspace\":");
@@ -731,6 +747,10 @@ static int status_command(const char *state_dir, const char *socket_path) {
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
+  // A closed stdin, stdout or stderr is /dev/null, as Node makes it at its start: else the daemon's socket would take
+  // that number, and the program's output would go into it (or stdin be read from it).
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd) return 70;
   const char *off = getenv("SHADOWBOX_LAUNCHER");
   if ((off && !strcmp(off, "0")) || argc < 2) to_node();
   int python = argc >= 2 && !strcmp(argv[1], "python");
