@@ -2,7 +2,7 @@
 // The release's install step (package.json postinstall, scripts/release/pack.mjs): puts the native launcher
 // (native/shadowbox-<platform>-<arch>, clients/launcher) in the bin's place when one was built for this machine and
 // runs here. It is tried first: through it, `shadowbox --version` must reach the Node CLI and answer. Otherwise the
-// bin stays the Node one, which runs every command (only `shadowbox python -c` is slower), and this says why.
+// bin stays the Node one, which runs every command (only `shadowbox python` and `status` start slower), and this says why.
 // Never fails the install.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -12,7 +12,7 @@ const path = require('node:path');
 const native = path.join(__dirname, 'native', `shadowbox-${process.platform}-${process.arch}`);
 const bin = path.join(__dirname, 'shadowbox');
 const note = (why) =>
-  console.log(`shadowbox: keeping the Node bin (${why}); every command works, python -c starts slower`);
+  console.log(`shadowbox: keeping the Node bin (${why}); every command works, python and status start slower`);
 
 if (!existsSync(native)) note(`no native launcher for ${process.platform}-${process.arch} in this release`);
 else {

@@ -105,7 +105,7 @@ async function thirdPartyLicenses() {
  * The bin: a CommonJS file that runs shadowbox.js, and the native launcher (scripts/build-launcher.mjs) for this
  * machine's architecture beside it, which the install step puts in the bin's place when it runs there. An install
  * with --ignore-scripts, on another architecture, or from a build without a C compiler keeps the Node bin: every
- * command works, `shadowbox python -c` starts Node.
+ * command works, `shadowbox python` and `status` start Node.
  */
 async function stageLauncher(dir) {
   const bin = path.join(dir, 'daemon/bin');

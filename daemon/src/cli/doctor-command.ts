@@ -210,7 +210,7 @@ async function checkLauncher(binDir: string): Promise<DoctorCheck> {
   const bin = path.join(binDir, 'shadowbox');
   const magic = await head(bin, 4);
   if (magic?.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
-    return { name, status: 'ok', detail: `${bin}: python -c and status answer without starting Node` };
+    return { name, status: 'ok', detail: `${bin}: python and status answer without starting Node` };
   const native = path.join(binDir, 'native', `shadowbox-${process.platform}-${process.arch}`);
   if (magic && (await stat(native).catch(() => null)))
     return {
@@ -223,12 +223,12 @@ async function checkLauncher(binDir: string): Promise<DoctorCheck> {
     return {
       name,
       status: 'ok',
-      detail: `Node bin: this release has no native launcher for ${process.platform}-${process.arch} (python -c and status start Node)`,
+      detail: `Node bin: this release has no native launcher for ${process.platform}-${process.arch} (python and status start Node)`,
     };
   return {
     name,
     status: 'warn',
-    detail: 'no native launcher built here (no C compiler at build time): python -c and status start Node',
+    detail: 'no native launcher built here (no C compiler at build time): python and status start Node',
     fix: 'sudo apt-get install gcc libc6-dev && npm run build',
   };
 }
