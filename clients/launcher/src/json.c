@@ -54,60 +54,43 @@ void buf_json_string(buf *b, const char *s, size_t n) {
   buf_add(b, "\"", 1);
 }
 
+/** The UTF-8 sequence at s (n > 0 bytes left), by the Encoding Standard's decoder: 1 and its length when it is
+ * well-formed (no overlong form, no surrogate, nothing past U+10FFFF), else 0 and the length of its maximal invalid
+ * subpart (what one U+FFFD stands for). One reading serves the check and the decoder below. */
+static int utf8_next(const unsigned char *s, size_t n, size_t *len) {
+  unsigned b = s[0], lower = 0x80, upper = 0xbf;
+  size_t need;
+  if (b <= 0x7f) need = 0;
+  else if (b >= 0xc2 && b <= 0xdf) need = 1;
+  else if (b >= 0xe0 && b <= 0xef) need = 2, lower = b == 0xe0 ? 0xa0 : 0x80, upper = b == 0xed ? 0x9f : 0xbf;
+  else if (b >= 0xf0 && b <= 0xf4) need = 3, lower = b == 0xf0 ? 0x90 : 0x80, upper = b == 0xf4 ? 0x8f : 0xbf;
+  else {
+    *len = 1;
+    return 0;
+  }
+  for (size_t k = 1; k <= need; k++, lower = 0x80, upper = 0xbf)
+    if (k >= n || s[k] < lower || s[k] > upper) {
+      *len = k;
+      return 0;
+    }
+  *len = need + 1;
+  return 1;
+}
+
 int utf8_valid(const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
-  for (size_t i = 0; i < n;) {
-    unsigned c = s[i];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-    else return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return 0;
-      cp = (cp << 6) | (s[i + j] & 0x3f);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    i += k + 1;
-  }
+  for (size_t i = 0, len; i < n; i += len)
+    if (!utf8_next(s + i, n - i, &len)) return 0;
   return 1;
 }
 
 /** Buffer.prototype.toString('utf8') of bytes: the Encoding Standard's decoder, each maximal invalid subpart as
  * U+FFFD (what V8 does), so the text the daemon gets is the text Node would send. */
 void utf8_decode(buf *out, const unsigned char *s, size_t n) {
-  static const char fffd[] = "\xef\xbf\xbd";
-  size_t need = 0, seen = 0, start = 0;
-  unsigned lower = 0x80, upper = 0xbf;
-  for (size_t i = 0; i < n; i++) {
-    unsigned b = s[i];
-    if (!need) {
-      start = i;
-      if (b <= 0x7f) buf_add(out, (const char *)s + i, 1);
-      else if (b >= 0xc2 && b <= 0xdf) need = 1;
-      else if (b >= 0xe0 && b <= 0xef) need = 2, lower = b == 0xe0 ? 0xa0 : 0x80, upper = b == 0xed ? 0x9f : 0xbf;
-      else if (b >= 0xf0 && b <= 0xf4) need = 3, lower = b == 0xf0 ? 0x90 : 0x80, upper = b == 0xf4 ? 0x8f : 0xbf;
-      else buf_add(out, fffd, 3);
-      continue;
-    }
-    if (b < lower || b > upper) {
-      need = seen = 0, lower = 0x80, upper = 0xbf;
-      buf_add(out, fffd, 3);
-      i--; // this byte starts again
-      continue;
-    }
-    lower = 0x80, upper = 0xbf;
-    if (++seen == need) {
-      buf_add(out, (const char *)s + start, need + 1);
-      need = seen = 0;
-    }
+  for (size_t i = 0, len; i < n; i += len) {
+    if (utf8_next(s + i, n - i, &len)) buf_add(out, (const char *)s + i, len);
+    else buf_add(out, "\xef\xbf\xbd", 3);
   }
-  if (need) buf_add(out, fffd, 3);
 }
 
 typedef struct {

@@ -122,7 +122,12 @@ describe.skipIf(!hasCc)(`the launcher's JSON reader (needs a C compiler: ${cc})`
     fc.assert(
       fc.property(fc.array(byte, { maxLength: 24 }), (bytes) => {
         const buf = Buffer.from(bytes);
-        expect(decode(buf).equals(Buffer.from(buf.toString('utf8'), 'utf8'))).toBe(true);
+        const decoded = Buffer.from(buf.toString('utf8'), 'utf8');
+        expect(decode(buf).equals(decoded)).toBe(true);
+        // Well-formed exactly when Node's decoding gives the same bytes back (the check the launcher's arguments get).
+        expect(spawnSync(harness, ['--valid'], { input: buf }).stdout.toString()).toBe(
+          decoded.equals(buf) ? 'valid' : 'invalid',
+        );
       }),
       { numRuns: 400 },
     );

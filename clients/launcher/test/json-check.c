@@ -1,6 +1,7 @@
 // A harness for json.test.ts: reads a JSON document on stdin with the launcher's reader (src/json.c) and writes
 // it back as JSON (strings through its writer), or exits 1 when the reader refuses it. With --utf8 it writes stdin's
-// bytes decoded as the launcher decodes piped input (utf8_decode). Not part of the launcher.
+// bytes decoded as the launcher decodes piped input (utf8_decode); with --valid, whether they are well-formed
+// UTF-8 (utf8_valid). Not part of the launcher.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ int main(int argc, char **argv) {
   size_t n;
   buf_add(&in, "", 0);
   while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) buf_add(&in, chunk, n);
+  if (argc > 1 && !strcmp(argv[1], "--valid")) {
+    fputs(utf8_valid(in.p, in.len) ? "valid" : "invalid", stdout);
+    return 0;
+  }
   if (argc > 1 && !strcmp(argv[1], "--utf8")) {
     buf out = {0};
     buf_add(&out, "", 0);
