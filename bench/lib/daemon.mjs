@@ -8,9 +8,8 @@ import path from 'node:path';
 export const bin =
   process.env.BENCH_SHADOWBOX_BIN ?? new URL('../../daemon/bin/shadowbox.js', import.meta.url).pathname;
 /** The native launcher beside that bin (scripts/build-launcher.mjs), or null when none was built (no C compiler). */
-export const launcher = existsSync(path.join(path.dirname(bin), 'shadowbox'))
-  ? path.join(path.dirname(bin), 'shadowbox')
-  : null;
+const launcherFile = path.join(path.dirname(bin), 'shadowbox');
+export const launcher = existsSync(launcherFile) ? launcherFile : null;
 
 /**
  * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to
