@@ -6,9 +6,9 @@
 //
 // `node scripts/build-launcher.mjs` builds when $CC (else `cc`) exists. Without a C compiler it says so and leaves
 // no launcher: the bin is then shadowbox.js alone, as before (every command works; `shadowbox python -c` starts
-// Node). CFLAGS are fixed here (-Werror: a warning in this small program is a bug).
+// Node). The flags are in clients/launcher/cflags.json (-Werror: a warning in this small program is a bug).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,24 +37,13 @@ writeFileSync(
 );
 
 const cc = process.env.CC || 'cc';
+// The flags the launcher's code is compiled with, here and by its tests' harness (clients/launcher/cflags.json).
+const cflags = JSON.parse(readFileSync(path.join(root, 'clients/launcher/cflags.json'), 'utf8'));
 const tmp = `${out}.${process.pid}.tmp`;
 try {
   execFileSync(
     cc,
-    [
-      '-std=c11',
-      '-O2',
-      '-Wall',
-      '-Wextra',
-      '-Werror',
-      '-static',
-      `-I${gen}`,
-      '-o',
-      tmp,
-      path.join(src, 'launcher.c'),
-      path.join(src, 'json.c'),
-      '-lm',
-    ],
+    [...cflags, '-static', `-I${gen}`, '-o', tmp, path.join(src, 'launcher.c'), path.join(src, 'json.c'), '-lm'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   renameSync(tmp, out);

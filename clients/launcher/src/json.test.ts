@@ -3,7 +3,7 @@
 // what JSON.parse refuses, it refuses. Through a harness (test/json-check.c) compiled here with the system's C
 // compiler; without one the launcher is not built either (scripts/build-launcher.mjs), and this suite says so.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +17,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-json-'));
 const harness = path.join(dir, 'json-check');
 if (hasCc)
   execFileSync(cc, [
-    '-std=c11',
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
+    ...(JSON.parse(readFileSync(path.join(here, '../cflags.json'), 'utf8')) as string[]),
     `-I${here}`,
     '-o',
     harness,
