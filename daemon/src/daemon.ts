@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import type net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Defaults, ErrorCodes, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
+import { acpSocketPath, Defaults, ErrorCodes, type DaemonStatus, type ResultOf } from '@shadowbox/protocol';
 import { ShadowboxError } from './errors.js';
 import { ClientRegistry, HandlerTable, registerSessionHandlers, serveChannel } from './server/index.js';
 import type { SessionManager } from './sessions/index.js';
@@ -22,6 +23,7 @@ import {
   createStdioChannel,
   listenHttp,
   listenSocket,
+  listenUnixSocket,
   type Channel,
   type HttpServer,
   type SocketServer,
@@ -42,6 +44,12 @@ export interface DaemonOptions {
   logToStderr?: boolean;
   /** Wires providers, tools, shadow, audit, bundles into the daemon (see wiring.ts). */
   capabilities: (ctx: CapabilityContext) => Promise<Capabilities>;
+  /**
+   * Hosts the ACP bridge for one editor on a connection to the daemon's ACP socket (acpSocketPath beside the Unix
+   * socket): the native `shadowbox acp` relays the editor's stdio there. The bridge is a client of the daemon's
+   * own socket (`daemonSocket`), as the `shadowbox acp` process is. Without it there is no ACP socket.
+   */
+  acp?: (socket: net.Socket, ctx: { daemonSocket: string; log: (msg: string) => void }) => Promise<unknown>;
 }
 
 /** What capabilities get to wire themselves: paths, logger, the handler table and HTTP routes. */
@@ -140,6 +148,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
   const clients = new ClientRegistry();
   const handlers = new HandlerTable();
   let socket: SocketServer | null = null;
+  let acp: SocketServer | null = null;
   let http: HttpServer | null = null;
   let stopping: Promise<void> | null = null;
   let caps: Capabilities | null = null;
@@ -202,6 +211,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
           'closing sessions',
           sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`)),
         );
+        await acp?.close().catch(() => undefined);
         await socket?.close().catch(() => undefined);
         await http?.close().catch(() => undefined);
         for (const c of clients.list()) c.connection.dispose();
@@ -240,6 +250,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
     if (transports.includes('socket')) {
       await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
       socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
+      if (o.acp) acp = await listenAcp(socket.path, o.acp, logger);
     }
     if (o.stdio) {
       const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);
@@ -278,6 +289,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
       stopped,
     };
   } catch (e) {
+    await acp?.close().catch(() => undefined);
     await socket?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
     // Wired capabilities may already hold processes and workers (MCP servers, the warm interpreter).
@@ -286,6 +298,39 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
     await logger.close();
     throw e;
   }
+}
+
+/**
+ * The ACP socket beside the Unix socket, each connection one editor served by `host` (the bridge, loaded on the
+ * first one). Editors work without it (`shadowbox acp` then runs the bridge as a process of its own, as it does
+ * with no daemon), so a path it cannot take (a file that is not a stale socket of ours) is a warning, not a failed
+ * start. A bridge's failure ends its editor's connection, never the daemon.
+ */
+async function listenAcp(
+  daemonSocket: string,
+  host: NonNullable<DaemonOptions['acp']>,
+  logger: Logger,
+): Promise<SocketServer | null> {
+  const acpPath = acpSocketPath(daemonSocket);
+  let editors = 0;
+  const serve = (conn: net.Socket) => {
+    const n = ++editors;
+    const log = (m: string) => logger.info(`acp editor ${n}: ${m}`);
+    logger.debug(`acp editor ${n}: connected`);
+    host(conn, { daemonSocket, log }).then(
+      (end) => logger.debug(`acp editor ${n}: ended (${String(end)})`),
+      (e: unknown) => {
+        logger.error(`acp editor ${n}: the bridge failed: ${(e as Error).message}`);
+        conn.destroy();
+      },
+    );
+  };
+  return listenUnixSocket(acpPath, serve, { allowHalfOpen: true }).catch((e: unknown) => {
+    logger.warn(
+      `no ACP socket at ${acpPath} (${(e as Error).message}): \`shadowbox acp\` runs the bridge as a process of its own`,
+    );
+    return null;
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DAEMON_EXIT_ALREADY_RUNNING, ErrorCodes } from '@shadowbox/protocol';
 import { startDaemon } from '../daemon.js';
 import { isShadowboxError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { wireCapabilities } from '../wiring.js';
 // Not ./context.js: that loads the client library, which the daemon does not use (~25 ms of start).
 import { CliError } from './cli-error.js';
@@ -32,6 +33,9 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
     ...(maxMessageBytes ? { maxMessageBytes } : {}),
     logToStderr: true,
     capabilities: (ctx) => wireCapabilities(ctx),
+    // The ACP bridge for editors the native `shadowbox acp` relays here: loaded on the first one.
+    acp: async (socket, ctx) =>
+      (await import('@shadowbox/client/acp')).hostAcpConnection(socket, { ...ctx, version: VERSION }),
   });
   const daemon = await started.catch((e: unknown) => {
     // Another daemon holds this state dir: a distinct exit code tells an auto-starting client to wait for it.

@@ -60,22 +60,33 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
  * turns each connection into a Channel with LSP framing. Only a stale socket file is replaced; close()
  * removes the socket only while it is still the one this server created.
  */
-export async function listenSocket(
-  socketPath: string,
-  maxBytes: number,
-  onChannel: ChannelHandler,
-): Promise<SocketServer> {
-  await removeStaleSocket(socketPath);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
+export function listenSocket(socketPath: string, maxBytes: number, onChannel: ChannelHandler): Promise<SocketServer> {
+  return listenUnixSocket(socketPath, (socket) => {
     const bad = createBadMessageRelay();
     const reader = new CappedFramedReader(socket, maxBytes, bad.relay);
     const writer = new FrameWriter(socket);
     writer.onError(() => socket.destroy());
     onChannel({ transport: 'socket', reader, writer, setBadMessageHandler: bad.set, close: () => socket.end() });
+  });
+}
+
+/**
+ * A Unix socket (0600) in a private folder whose connections are handed over raw (the ACP socket: the protocol is
+ * the handler's), half-open: a peer that ends its side still reads the answers the handler writes before it ends
+ * its own. Replaces only a stale socket, and close() removes only its own, as listenSocket.
+ */
+export async function listenUnixSocket(
+  socketPath: string,
+  onSocket: (socket: net.Socket) => void,
+  options: { allowHalfOpen?: boolean } = {},
+): Promise<SocketServer> {
+  await removeStaleSocket(socketPath);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    onSocket(socket);
   });
   // Bound under a temporary name, made 0600, then linked into place: the final path never exists with a
   // looser mode, link() never replaces a file that appeared meanwhile, and libuv's unlink-on-close hits
