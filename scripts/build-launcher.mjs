@@ -19,6 +19,7 @@ const out = path.join(root, 'daemon/bin/shadowbox');
 
 const protocol = await import(path.join(root, 'protocol/dist/index.js'));
 const { Initialize, Initialized, DaemonStatus, SessionList, SessionCreate, ToolsCall, PROTOCOL_VERSION } = protocol;
+const { ACP_SOCKET_SUFFIX } = protocol;
 const cString = (s) => JSON.stringify(s); // the method names are ASCII words and slashes
 mkdirSync(gen, { recursive: true });
 writeFileSync(
@@ -32,6 +33,7 @@ writeFileSync(
     `#define SB_SESSION_LIST ${cString(SessionList.method)}`,
     `#define SB_SESSION_CREATE ${cString(SessionCreate.method)}`,
     `#define SB_TOOLS_CALL ${cString(ToolsCall.method)}`,
+    `#define SB_ACP_SOCKET_SUFFIX ${cString(ACP_SOCKET_SUFFIX)}`,
     '',
   ].join('\n'),
 );

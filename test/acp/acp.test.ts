@@ -1,13 +1,23 @@
 // `shadowbox acp` end to end, without a model: the real binary on stdio, driven by the official ACP
 // SDK's client side (and raw lines for protocol errors), relaying to a real daemon.
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket } from '@shadowbox/client';
-import { SessionConfigure, SessionCreate, SessionList } from '@shadowbox/protocol';
+import { acpSocketPath, DaemonStatus, SessionConfigure, SessionCreate, SessionList } from '@shadowbox/protocol';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { connectEditor, rawLines, spawnAcp, type AcpEditor } from './editor.js';
+import {
+  connectEditor,
+  defaultVia,
+  launcherBin,
+  NO_NODE_PATH,
+  rawLines,
+  spawnAcp,
+  type AcpEditor,
+  type AcpVia,
+} from './editor.js';
 
 const init = (e: AcpEditor) =>
   e.agent.request('initialize', {
@@ -15,12 +25,17 @@ const init = (e: AcpEditor) =>
     clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } },
   });
 
-describe('shadowbox acp against a running daemon', () => {
+// Both bins: the Node bridge, and (when this checkout has it) the native launcher relaying to the daemon's bridge.
+const runningVias: AcpVia[] = defaultVia === 'launcher' ? ['node', 'launcher'] : ['node'];
+// With no daemon the launcher hands over to the Node bridge, which starts one: `node` must be on its PATH.
+const coldVias: AcpVia[] = defaultVia === 'launcher' ? ['node', 'launcher+node'] : ['node'];
+
+describe.each(runningVias)('shadowbox acp (%s) against a running daemon', (via) => {
   let d: TestDaemon;
   let ws: string;
   const editors: AcpEditor[] = [];
   const editor = () => {
-    const e = connectEditor(d.env);
+    const e = connectEditor(d.env, { via });
     editors.push(e);
     return e;
   };
@@ -36,7 +51,7 @@ describe('shadowbox acp against a running daemon', () => {
   });
 
   it('answers malformed lines, batches, unknown methods and requests before initialize with JSON-RPC errors, and keeps going', async () => {
-    const p = spawnAcp(d.env);
+    const p = spawnAcp(d.env, [], via);
     const io = rawLines(p);
     io.send('{this is not json');
     expect(await io.next((m) => m.id === null && (m.error as { code: number })?.code === -32700)).toBeTruthy();
@@ -132,7 +147,7 @@ describe('shadowbox acp against a running daemon', () => {
   });
 
   it('the editor closing stdin mid-request: the bridge exits 0 and the daemon keeps running with the session', async () => {
-    const p = spawnAcp(d.env);
+    const p = spawnAcp(d.env, [], via);
     p.child.stdin.write(
       `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`,
     );
@@ -148,7 +163,7 @@ describe('shadowbox acp against a running daemon', () => {
   });
 });
 
-describe('shadowbox acp without a daemon', () => {
+describe.each(coldVias)('shadowbox acp (%s) without a daemon', (via) => {
   it('starts the daemon, and leaves it running when the editor goes; exits 1 when the daemon stops under it', async () => {
     const stateDir = await makeTempDir('acpsd');
     const env: NodeJS.ProcessEnv = {
@@ -159,7 +174,7 @@ describe('shadowbox acp without a daemon', () => {
     delete env.NODE_OPTIONS;
     const ws = await makeTempDir('acpws');
     try {
-      const e = connectEditor(env);
+      const e = connectEditor(env, { via });
       await init(e);
       const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
       expect(await e.proc.close()).toBe(0);
@@ -167,7 +182,7 @@ describe('shadowbox acp without a daemon', () => {
       expect(() => process.kill(lock.pid, 0)).not.toThrow();
 
       // A second editor finds the same daemon and the session.
-      const e2 = connectEditor(env);
+      const e2 = connectEditor(env, { via });
       await init(e2);
       expect((await e2.agent.request('session/list', { cwd: ws })).sessions.map((x) => x.sessionId)).toContain(
         s.sessionId,
@@ -191,7 +206,7 @@ describe('shadowbox acp without a daemon', () => {
     };
     delete env.NODE_OPTIONS;
     try {
-      const e = connectEditor(env);
+      const e = connectEditor(env, { via });
       await init(e);
       // initialize is answered while the daemon starts; session/list waits for the link, so the daemon is up.
       await e.agent.request('session/list', {});
@@ -208,6 +223,132 @@ describe('shadowbox acp without a daemon', () => {
     } finally {
       await runCli(['stop'], env).catch(() => undefined);
       await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// What is particular to the launcher as the ACP bin: it relays to the bridge the daemon hosts on its ACP socket.
+// Without a C compiler there is no launcher (scripts/build-launcher.mjs), and this says so.
+describe.skipIf(defaultVia !== 'launcher')(
+  'the native launcher as `shadowbox acp` (relays to the bridge the daemon hosts; needs a C compiler)',
+  () => {
+    let d: TestDaemon;
+    let ws: string;
+    beforeAll(async () => {
+      d = await startTestDaemon({ web: false });
+      ws = await makeTempDir('acpws');
+    });
+    afterAll(async () => {
+      await d.stop();
+      await d.cleanup();
+      await rm(ws, { recursive: true, force: true });
+    });
+    const acpClients = async () => {
+      const c = await connectSocket(d.socketPath);
+      await c.initialize({ name: 'observer', kind: 'test' });
+      const { clients } = await c.request(DaemonStatus, {});
+      c.dispose();
+      return clients.filter((x) => x.name === 'shadowbox-acp').length;
+    };
+
+    it('beside the editor runs the launcher alone, no Node; the daemon serves it as an ACP client; its ACP socket is private', async () => {
+      const before = await acpClients();
+      const e = connectEditor(d.env, { via: 'launcher' });
+      await init(e);
+      const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
+      expect(s.sessionId).toEqual(expect.any(String));
+      const pid = e.proc.child.pid!;
+      expect(readlinkSync(`/proc/${pid}/exe`)).toBe(launcherBin);
+      expect(descendants(pid)).toEqual([]);
+      expect(await acpClients()).toBe(before + 1);
+      const st = statSync(acpSocketPath(d.socketPath));
+      expect(st.isSocket()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o600);
+      expect(st.uid).toBe(process.getuid!());
+      expect(await e.proc.close()).toBe(0);
+      await expect.poll(acpClients).toBe(before);
+    });
+
+    it.skipIf(process.getuid!() !== 0 || !existsSync('/usr/sbin/runuser'))(
+      'another user cannot reach it: the relay is refused and hands over (running as nobody, with no node to run)',
+      () => {
+        const r = spawnSync('/usr/sbin/runuser', ['-u', 'nobody', '--', launcherBin, 'acp'], {
+          env: { ...d.env, PATH: NO_NODE_PATH },
+          input: '',
+          encoding: 'utf8',
+        });
+        // Connecting failed (the socket is 0600, its folder private): it went to hand over, and there is no node.
+        expect(r.status).toBe(127);
+        expect(r.stderr).toContain('cannot run node');
+      },
+    );
+
+    it.skipIf(!existsSync('/usr/bin/python3'))(
+      'a link closed with answers unread (the daemon reads ECONNRESET, not an end) ends its bridge too (needs /usr/bin/python3)',
+      async () => {
+        const before = await acpClients();
+        // A peer that sends initialize, waits until the answer is in its socket's buffer, and closes without reading
+        // it: Linux then gives the other side ECONNRESET rather than an end of stream.
+        const peer = [
+          'import socket, select, sys',
+          's = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])',
+          's.sendall(b\'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}\\n\')',
+          'select.select([s], [], [])',
+          'print("answered", flush=True); sys.stdin.read(); s.close()',
+        ].join('\n');
+        const child = spawn('/usr/bin/python3', ['-c', peer, acpSocketPath(d.socketPath)], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        await new Promise((resolve) => child.stdout.once('data', resolve));
+        await expect.poll(acpClients).toBe(before + 1);
+        child.stdin.end();
+        await new Promise((resolve) => child.once('exit', resolve));
+        await expect.poll(acpClients).toBe(before);
+      },
+    );
+
+    it('a relay killed mid-turn (SIGKILL) ends its bridge: the daemon drops the client and serves on', async () => {
+      const before = await acpClients();
+      const e = connectEditor(d.env, { via: 'launcher' });
+      await init(e);
+      const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
+      expect(await acpClients()).toBe(before + 1);
+      // Requests in flight, their answers left unread.
+      e.proc.child.stdout.pause();
+      for (let i = 0; i < 50; i++) void e.agent.request('session/list', { cwd: ws }).catch(() => undefined);
+      await e.proc.kill();
+      await expect.poll(acpClients).toBe(before);
+      const again = connectEditor(d.env, { via: 'launcher' });
+      await init(again);
+      const listed = await again.agent.request('session/list', { cwd: ws });
+      expect(listed.sessions.map((x) => x.sessionId)).toContain(s.sessionId);
+      expect(await again.proc.close()).toBe(0);
+    });
+  },
+);
+
+describe.skipIf(defaultVia !== 'launcher')('a daemon whose ACP socket path is taken', () => {
+  it('starts all the same and says so; the launcher hands over to the Node bridge, which works; the file stays', async () => {
+    const stateDir = await makeTempDir('acptaken');
+    const taken = acpSocketPath(path.join(stateDir, 'daemon.sock'));
+    await writeFile(taken, 'not a socket');
+    const d = await startTestDaemon({ stateDir, web: false });
+    const ws = await makeTempDir('acpws');
+    try {
+      await expect
+        .poll(() => readFileSync(path.join(stateDir, 'daemon.log'), 'utf8'))
+        .toContain(`no ACP socket at ${taken}`);
+      const e = connectEditor(d.env, { via: 'launcher+node' });
+      await init(e);
+      expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(process.execPath);
+      const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
+      expect(s.sessionId).toEqual(expect.any(String));
+      expect(await e.proc.close()).toBe(0);
+      expect(readFileSync(taken, 'utf8')).toBe('not a socket');
+    } finally {
+      await d.stop();
+      await d.cleanup();
+      await rm(ws, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,12 @@
 // An editor, as far as ACP goes: spawns the real `shadowbox acp` binary and drives it over its
 // stdio with the official SDK's client side (or with raw lines, for protocol-error tests).
+//
+// Two bins: `node daemon/bin/shadowbox.js acp`, the bridge as a Node process of its own, and the native launcher
+// (daemon/bin/shadowbox, what an installed `shadowbox` is), which relays the editor to the bridge the daemon hosts.
+// The launcher runs with no `node` on PATH unless asked: a run that works there was relayed, not handed over.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import {
   client,
@@ -30,13 +36,33 @@ export interface AcpProcess {
   kill(): Promise<void>;
 }
 
-/** Spawns `node daemon/bin/shadowbox.js acp` with the given environment. */
-export function spawnAcp(env: NodeJS.ProcessEnv, args: string[] = []): AcpProcess {
-  const child = spawn(process.execPath, [shadowboxBin, 'acp', ...args], {
-    env,
-    cwd: repoRoot,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+/** The native launcher, built by `npm run build` when a C compiler is present (scripts/build-launcher.mjs). */
+export const launcherBin = path.join(repoRoot, 'daemon/bin/shadowbox');
+/** A PATH with no `node` on it: the launcher cannot hand over there (the hand-over fails, 127). */
+export const NO_NODE_PATH = '/nonexistent-no-node-here';
+
+/**
+ * Which bin runs `shadowbox acp`: 'node' (the Node bridge), 'launcher' (the native relay to the daemon's bridge; no
+ * `node` on PATH), or 'launcher+node' (the launcher with `node` on PATH, for the runs it hands over: no daemon).
+ */
+export type AcpVia = 'node' | 'launcher' | 'launcher+node';
+/**
+ * The bin an installed shadowbox runs, the launcher, when this checkout has one; else the Node bridge. The suites
+ * that test what the bridge does (not how it is reached) run through it. Without a C compiler they run the Node
+ * bridge, and test/launcher/acp.test.ts says the launcher was not tested.
+ */
+export const defaultVia: AcpVia = existsSync(launcherBin) ? 'launcher' : 'node';
+
+/** Spawns `shadowbox acp` with the given environment, through the Node CLI or the launcher. */
+export function spawnAcp(env: NodeJS.ProcessEnv, args: string[] = [], via: AcpVia = defaultVia): AcpProcess {
+  const child =
+    via === 'node'
+      ? spawn(process.execPath, [shadowboxBin, 'acp', ...args], { env, cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(launcherBin, ['acp', ...args], {
+          env: via === 'launcher' ? { ...env, PATH: NO_NODE_PATH } : env,
+          cwd: repoRoot,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -73,8 +99,11 @@ export interface AcpEditor {
 export type ReadTextFile = (p: ReadTextFileRequest, signal: AbortSignal) => Promise<ReadTextFileResponse>;
 
 /** Spawns the bridge and connects the SDK's client side to its stdio (no initialize yet). */
-export function connectEditor(env: NodeJS.ProcessEnv, opts: { readTextFile?: ReadTextFile } = {}): AcpEditor {
-  const proc = spawnAcp(env);
+export function connectEditor(
+  env: NodeJS.ProcessEnv,
+  opts: { readTextFile?: ReadTextFile; via?: AcpVia } = {},
+): AcpEditor {
+  const proc = spawnAcp(env, [], opts.via);
   const updates: SessionNotification[] = [];
   const permissions: RequestPermissionRequest[] = [];
   let answer: PermissionAnswerer = async () => ({ outcome: { outcome: 'cancelled' } });

@@ -46,6 +46,10 @@ static int committed;
 
 /** Runs the Node CLI with the same arguments; never returns. */
 static void to_node(void) {
+  if (committed && !strcmp(g_argv[1], "acp")) {
+    fprintf(stderr, "shadowbox acp: the daemon connection closed\n"); // the Node bridge's words
+    exit(1);
+  }
   if (committed) {
     fprintf(stderr, "shadowbox %s: the daemon did not answer as expected (nothing was run): try again\n", g_argv[1]);
     exit(1);
@@ -744,6 +748,55 @@ static int status_command(const char *state_dir, const char *socket_path) {
   return 0;
 }
 
+/** `acp` with no options, when the daemon hosts the ACP bridge (its ACP socket, protocol's acpSocketPath, answers):
+ * the editor's stdin and stdout relayed there byte for byte, so what runs beside each editor is this process, not a
+ * Node one (issue 20: the bridge's memory and its spawn → initialize). No ACP socket (no daemon, or one without it)
+ * hands over to the Node bridge, which starts the daemon; so does the daemon ending the link before the editor sent
+ * a byte. Ends as the Node bridge ends: 0 when the editor closed stdin (once the daemon has finished with it), 1 when
+ * the daemon went away (said on stderr). */
+static int acp_command(const char *socket_path) {
+  buf acp = {0};
+  buf_str(&acp, socket_path);
+  buf_str(&acp, SB_ACP_SOCKET_SUFFIX);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (acp.len >= sizeof addr.sun_path) to_node();
+  memcpy(addr.sun_path, acp.p, acp.len + 1);
+  free(acp.p);
+  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) to_node();
+  int stdin_open = 1;
+  static char chunk[65536];
+  for (;;) {
+    struct pollfd p[2] = {{.fd = stdin_open ? 0 : -1, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "shadowbox acp: %s\n", strerror(errno));
+      return 1;
+    }
+    if (p[1].revents) {
+      ssize_t r = read(sock, chunk, sizeof chunk);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) {
+        if (!stdin_open) return 0;
+        to_node(); // before the editor sent anything; after, it is said (committed)
+      }
+      write_out(1, chunk, (size_t)r);
+    }
+    if (stdin_open && p[0].revents) {
+      ssize_t r = read(0, chunk, sizeof chunk);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (r <= 0) {
+        // The editor went away: the daemon's side finishes and ends the link, then this process exits 0.
+        stdin_open = 0;
+        shutdown(sock, SHUT_WR);
+        continue;
+      }
+      committed = 1;
+      send_all(chunk, (size_t)r);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
@@ -755,8 +808,9 @@ int main(int argc, char **argv) {
   if ((off && !strcmp(off, "0")) || argc < 2) to_node();
   int python = argc >= 2 && !strcmp(argv[1], "python");
   int status = argc == 2 && !strcmp(argv[1], "status");
+  int acp = argc == 2 && !strcmp(argv[1], "acp");
   py_input in = {0};
-  if (!(python && python_form(argc, argv, &in)) && !status) to_node();
+  if (!(python && python_form(argc, argv, &in)) && !status && !acp) to_node();
   for (int i = 1; i < argc; i++)
     if (!utf8_valid(argv[i], strlen(argv[i]))) to_node();
 
@@ -776,6 +830,7 @@ int main(int argc, char **argv) {
   if (!utf8_valid(state_dir, strlen(state_dir)) || !utf8_valid(socket_path, strlen(socket_path))) to_node();
   signal(SIGPIPE, SIG_IGN); // a closed stdout is EPIPE in write_out, as Node sees it
   int rc = python ? python_command(argc, argv, &in, cwd, state_dir, socket_path)
+           : acp  ? acp_command(socket_path)
                   : status_command(state_dir, socket_path);
   close(sock);
   return rc;
