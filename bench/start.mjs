@@ -38,12 +38,13 @@ async function idleNodeRss() {
 }
 
 /**
- * Spawns an ACP agent (`argv` under node), sends initialize and, when `cwd` is given, session/new;
- * resolves the times (ms from spawn) at which each was answered and the agent's RSS after them.
+ * Spawns an ACP agent (`argv` under node, or under `file`: the native launcher), sends initialize and, when `cwd` is
+ * given, session/new; resolves the times (ms from spawn) at which each was answered and the agent's RSS after them.
+ * `during(peer)`, when given, runs before the agent is closed (to read the daemon's RSS with the editor attached).
  */
-async function acpRound(argv, env, cwd) {
+async function acpRound(argv, env, cwd, file, during) {
   const t0 = performance.now();
-  const peer = ndjsonPeer(argv, env);
+  const peer = ndjsonPeer(argv, env, undefined, file);
   await peer.call('initialize', { protocolVersion: 1, clientCapabilities: {} });
   const initMs = performance.now() - t0;
   let sessionMs;
@@ -52,6 +53,7 @@ async function acpRound(argv, env, cwd) {
     sessionMs = performance.now() - t0;
   }
   const rss = rssMiB(peer.child.pid);
+  await during?.(peer);
   await peer.close();
   return { initMs, sessionMs, rss };
 }
@@ -331,6 +333,51 @@ export async function run() {
         'MiB',
       ),
     );
+    // The bin a release installs: the native launcher relays the editor to the bridge the daemon hosts (its ACP
+    // socket). No node on PATH: a hand-over to the Node bridge would fail the row.
+    if (launcher) {
+      const relayEnv = { ...runEnv, PATH: '/nonexistent' };
+      await acpRound(['acp'], relayEnv, ws, launcher);
+      const relayRss = [];
+      const relayBareRss = [];
+      const relay = await interleaveMeasured(
+        9,
+        async () => {
+          const r = await acpRound(['acp'], relayEnv, ws, launcher);
+          relayRss.push(r.rss);
+          return r.initMs;
+        },
+        async () => {
+          const r = await acpRound([bareAgent], env);
+          relayBareRss.push(r.rss);
+          return r.initMs;
+        },
+      );
+      const viaNode = await interleaveMeasured(
+        9,
+        async () => (await acpRound(['acp'], relayEnv, ws, launcher)).sessionMs,
+        async () => (await acpRound([bin, 'acp'], runEnv, ws)).sessionMs,
+      );
+      rows.push(
+        row(
+          'ACP bridge spawn → initialize through the native launcher (daemon running)',
+          relay,
+          'the launcher relaying to the bridge the daemon hosts, vs a bare SDK agent; goal ≤ 150 ms',
+        ),
+        row(
+          'ACP bridge spawn → session/new answered, the launcher vs the Node bridge (daemon running)',
+          viaNode,
+          'spawn to session/new answered: daemon/bin/shadowbox acp vs node shadowbox.js acp',
+        ),
+        row(
+          'ACP bridge RSS through the native launcher after initialize + session/new',
+          { subject: stats(relayRss), baseline: stats(relayBareRss) },
+          'the process beside the editor (the launcher) vs a bare SDK agent; goal ≤ 40 MiB',
+          'MiB',
+        ),
+      );
+    }
+
     // What the bridge's V8 flags (daemon/bin/shadowbox.js) take off: the same rounds with Node's defaults.
     const plainCache = path.join(cacheDir, 'plain');
     await acpRound([bin, 'acp'], { ...runEnv, SHADOWBOX_ACP_V8_FLAGS: '', SHADOWBOX_CACHE_DIR: plainCache }, ws);
@@ -372,6 +419,34 @@ export async function run() {
     },
     async () => (await acpRound([bareAgent], env)).initMs,
   );
+  // What hosting editors costs the daemon: a fresh daemon's RSS with one editor attached through the launcher (the
+  // first loads the bridge's code into the daemon) against the same daemon's RSS before it came.
+  if (launcher) {
+    const before = [];
+    const attached = [];
+    for (let i = 0; i < 5; i++) {
+      const dd = await startDaemon({ ...dEnv, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);
+      try {
+        await sleep(SETTLE_MS);
+        before.push(rssMiB(dd.pid));
+        const e = { ...env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: dd.socketPath, PATH: '/nonexistent' };
+        await acpRound(['acp'], e, ws, launcher, async () => {
+          await sleep(1000);
+          attached.push(rssMiB(dd.pid));
+        });
+      } finally {
+        await stopQuietly(dd);
+      }
+    }
+    rows.push(
+      row(
+        'daemon RSS with one editor attached through the launcher (initialize + session/new)',
+        { subject: stats(attached), baseline: stats(before) },
+        `vs the same daemon before it came (${SETTLE_MS / 1000} s after ready): what hosting the bridge costs the daemon`,
+        'MiB',
+      ),
+    );
+  }
   rows.push(
     row('ACP bridge spawn → initialize (cold: no daemon)', cold, 'vs a bare SDK agent; goal ≤ 400 ms'),
     row(

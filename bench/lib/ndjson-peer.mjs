@@ -2,9 +2,12 @@
 // sends requests, resolves each with its result, and counts the notifications it receives.
 import { spawn } from 'node:child_process';
 
-/** Spawns `node ...argv` and speaks JSON-RPC lines to it; `onNotification(msg)` sees every notification. */
-export function ndjsonPeer(argv, env, onNotification = () => {}) {
-  const child = spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+/**
+ * Spawns `node ...argv` (or `file ...argv`: the native launcher) and speaks JSON-RPC lines to it;
+ * `onNotification(msg)` sees every notification.
+ */
+export function ndjsonPeer(argv, env, onNotification = () => {}, file = process.execPath) {
+  const child = spawn(file, argv, { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const answered = new Map();
   let buf = '';
   let nextId = 0;
