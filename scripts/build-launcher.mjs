@@ -20,6 +20,8 @@ const out = path.join(root, 'daemon/bin/shadowbox');
 const protocol = await import(path.join(root, 'protocol/dist/index.js'));
 const { Initialize, Initialized, DaemonStatus, SessionList, SessionCreate, ToolsCall, PROTOCOL_VERSION } = protocol;
 const { ACP_SOCKET_SUFFIX } = protocol;
+// The environment a client starts the daemon in (the launcher starts it for `shadowbox acp` when none runs).
+const { DAEMON_MALLOC_TUNABLES } = await import(path.join(root, 'clients/editor/dist/daemon-env.js'));
 const cString = (s) => JSON.stringify(s); // the method names are ASCII words and slashes
 mkdirSync(gen, { recursive: true });
 writeFileSync(
@@ -34,6 +36,7 @@ writeFileSync(
     `#define SB_SESSION_CREATE ${cString(SessionCreate.method)}`,
     `#define SB_TOOLS_CALL ${cString(ToolsCall.method)}`,
     `#define SB_ACP_SOCKET_SUFFIX ${cString(ACP_SOCKET_SUFFIX)}`,
+    `#define SB_DAEMON_MALLOC_TUNABLES ${cString(DAEMON_MALLOC_TUNABLES)}`,
     '',
   ].join('\n'),
 );

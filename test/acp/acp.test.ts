@@ -177,6 +177,8 @@ describe.each(coldVias)('shadowbox acp (%s) without a daemon', (via) => {
       const e = connectEditor(env, { via });
       await init(e);
       const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
+      // The launcher started the daemon itself and relays: no Node bridge beside the editor.
+      if (via !== 'node') expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(launcherBin);
       expect(await e.proc.close()).toBe(0);
       const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as { pid: number };
       expect(() => process.kill(lock.pid, 0)).not.toThrow();
@@ -210,6 +212,7 @@ describe.each(coldVias)('shadowbox acp (%s) without a daemon', (via) => {
       await init(e);
       // initialize is answered while the daemon starts; session/list waits for the link, so the daemon is up.
       await e.agent.request('session/list', {});
+      if (via !== 'node') expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(launcherBin);
       const bridge = e.proc.child.pid!;
       const tree = [bridge, ...descendants(bridge)];
       for (const pid of tree) process.kill(pid, 'SIGKILL');
@@ -326,6 +329,47 @@ describe.skipIf(defaultVia !== 'launcher')(
     });
   },
 );
+
+describe.skipIf(defaultVia !== 'launcher')('the native launcher as `shadowbox acp` with no daemon', () => {
+  it('three editors at once: one daemon starts (the other starts lose the race for its lock), all three are relayed to it', async () => {
+    const stateDir = await makeTempDir('acprace');
+    const env: NodeJS.ProcessEnv = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: undefined };
+    try {
+      const editors = [0, 1, 2].map(() => connectEditor(env, { via: 'launcher+node' }));
+      for (const e of editors) {
+        await init(e);
+        await e.agent.request('session/list', {});
+        expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(launcherBin);
+      }
+      const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as { pid: number };
+      const c = await connectSocket(path.join(stateDir, 'daemon.sock'));
+      await c.initialize({ name: 'observer', kind: 'test' });
+      const status = await c.request(DaemonStatus, {});
+      c.dispose();
+      expect(status.pid).toBe(lock.pid);
+      expect(status.clients.filter((x) => x.name === 'shadowbox-acp')).toHaveLength(3);
+      for (const e of editors) expect(await e.proc.close()).toBe(0);
+    } finally {
+      await runCli(['stop'], env).catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a daemon that cannot start (a broken config.json): the same one line and exit code as the Node bridge', async () => {
+    const run = async (via: AcpVia) => {
+      const stateDir = await makeTempDir('acpbroken');
+      await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ model: 5 }));
+      const p = spawnAcp({ ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: undefined }, [], via);
+      const code = await p.exited;
+      await rm(stateDir, { recursive: true, force: true });
+      return { code, stderr: p.stderr().replaceAll(stateDir, 'STATE') };
+    };
+    const native = await run('launcher+node');
+    expect(native.stderr).toMatch(/^shadowbox acp: cannot reach the daemon: the shadowbox daemon could not start: /);
+    expect(native.stderr).toContain('STATE/config.json: model: ');
+    expect(native).toEqual(await run('node'));
+  });
+});
 
 describe.skipIf(defaultVia !== 'launcher')('a daemon whose ACP socket path is taken', () => {
   it('starts all the same and says so; the launcher hands over to the Node bridge, which works; the file stays', async () => {

@@ -3,7 +3,8 @@
 // this runs on, so no Node CLI can run a sandboxed `python -c` in twice python3's time, nor `status` in 1.5x
 // `node -e ''` (issue 20's goals). This program answers the commands where that start dominates, with a daemon
 // running: `shadowbox python` in python3's forms (-c CODE, -m MOD, FILE, - or the program on stdin; python installed)
-// and `shadowbox status`. It speaks the same protocol as the Node client (the method names and protocol version come
+// and `shadowbox status`. And it is the process an editor keeps beside it for `shadowbox acp`: it relays the editor
+// to the ACP bridge the daemon hosts (starting the daemon as the Node client does when none runs). It speaks the same protocol as the Node client (the method names and protocol version come
 // from protocol/, generated into protocol.h), sends the same requests in the same order, and prints what the Node
 // client prints (test/launcher/launcher.test.ts runs both on the same commands and compares every byte).
 //
@@ -27,8 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -44,6 +48,16 @@ static int g_argc;
 /** Set once the command consumed something Node would need (stdin): a hand-over is then a said failure. */
 static int committed;
 
+/** The folder of this program (and of shadowbox.js beside it), from /proc/self/exe; NULL when unknown. */
+static char *self_dir(void) {
+  static char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = 0;
+  *strrchr(exe, '/') = 0;
+  return exe;
+}
+
 /** Runs the Node CLI with the same arguments; never returns. */
 static void to_node(void) {
   if (committed && !strcmp(g_argv[1], "acp")) {
@@ -54,15 +68,11 @@ static void to_node(void) {
     fprintf(stderr, "shadowbox %s: the daemon did not answer as expected (nothing was run): try again\n", g_argv[1]);
     exit(1);
   }
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) {
+  char *exe = self_dir();
+  if (!exe) {
     fprintf(stderr, "shadowbox: cannot find the launcher's own folder (/proc/self/exe): %s\n", strerror(errno));
     exit(70);
   }
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  *slash = 0;
   buf js = {0};
   buf_str(&js, exe);
   buf_str(&js, "/shadowbox.js");
@@ -748,22 +758,173 @@ static int status_command(const char *state_dir, const char *socket_path) {
   return 0;
 }
 
-/** `acp` with no options, when the daemon hosts the ACP bridge (its ACP socket, protocol's acpSocketPath, answers):
- * the editor's stdin and stdout relayed there byte for byte, so what runs beside each editor is this process, not a
- * Node one (issue 20: the bridge's memory and its spawn → initialize). No ACP socket (no daemon, or one without it)
- * hands over to the Node bridge, which starts the daemon; so does the daemon ending the link before the editor sent
- * a byte. Ends as the Node bridge ends: 0 when the editor closed stdin (once the daemon has finished with it), 1 when
- * the daemon went away (said on stderr). */
-static int acp_command(const char *socket_path) {
+/** A connected Unix stream socket to `path` (close-on-exec), or -1 with errno set. */
+static int unix_connect(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return -1;
+}
+
+/** No daemon answers: nothing is listening there, or nothing is there (the Node client's test, ensureDaemon). */
+static int nobody_there(int e) { return e == ENOENT || e == ECONNREFUSED; }
+
+/** fs.mkdir(dir, {recursive: true, mode: 0o700}): each missing folder made 0700. -1 on failure. */
+static int mkdir_p(const char *dir) {
+  buf p = {0};
+  buf_str(&p, dir);
+  int rc = 0;
+  for (size_t i = 1; i <= p.len && !rc; i++)
+    if (p.p[i] == '/' || p.p[i] == 0) {
+      char c = p.p[i];
+      p.p[i] = 0;
+      if (mkdir(p.p, 0700) < 0 && errno != EEXIST) rc = -1;
+      p.p[i] = c;
+    }
+  struct stat st;
+  if (!rc && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) rc = -1;
+  free(p.p);
+  return rc;
+}
+
+/** The one-line reason a starting daemon printed to its output file after `from` (`shadowbox daemon: REASON`), as
+ * connect.ts startFailure reads it (the last 64 KiB; "already running" is no failure: another client's daemon won
+ * the race, and its socket is what is waited for). NULL when there is none. */
+static char *start_failure(const char *file, off_t from) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  char *found = NULL;
+  if (fstat(fd, &st) == 0 && st.st_size > from) {
+    off_t start = st.st_size - from > 65536 ? st.st_size - 65536 : from;
+    size_t n = (size_t)(st.st_size - start);
+    char *text = malloc(n + 1);
+    ssize_t r = text ? pread(fd, text, n, start) : -1;
+    if (r > 0) {
+      text[r] = 0;
+      for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+        while (*line == ' ' || *line == '\t' || *line == '\r') line++;
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) line[--len] = 0;
+        const char *prefix = "shadowbox daemon: ";
+        if (!strncmp(line, prefix, strlen(prefix)) && len > strlen(prefix) &&
+            !strstr(line, "a shadowbox daemon is already running"))
+          found = strdup(line + strlen(prefix));
+      }
+    }
+    free(text);
+  }
+  close(fd);
+  return found;
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+#define DAEMON_START_TIMEOUT_MS 15000
+
+/** No daemon: starts one as the Node client does (ensureDaemon, startDetached: `node shadowbox.js daemon` in a
+ * session of its own, re-parented away from this process, so an editor that kills its agent's process group or every
+ * descendant does not take it along; its output appended to <state dir>/daemon.out; glibc malloc tunables unless the
+ * environment has its own), then waits for its ACP socket. Returns the connected socket. A daemon that says why it
+ * cannot start, or does not start in time, is reported as the Node bridge reports it (exit 1); a daemon that listens
+ * but has no ACP socket gets the Node bridge. Nothing was read from stdin yet, so any other failure hands over. */
+static int start_daemon(const char *state_dir, const char *socket_path, const char *acp_path) {
+  char *dir = self_dir();
+  if (!dir || mkdir_p(state_dir) < 0) to_node();
+  char *out = join(state_dir, "daemon.out");
+  int log = open(out, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  if (log < 0 || fstat(log, &st) < 0) to_node();
+  off_t from = st.st_size;
+  char *js = join(dir, "shadowbox.js");
+  pid_t pid = fork();
+  if (pid < 0) to_node();
+  if (pid == 0) {
+    // The intermediate: a new session, the daemon forked from it, and gone at once.
+    setsid();
+    pid_t daemon = fork();
+    if (daemon != 0) _exit(daemon < 0 ? 1 : 0);
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) _exit(1);
+    setenv("SHADOWBOX_STATE_DIR", state_dir, 1);
+    setenv("SHADOWBOX_SOCKET", socket_path, 1);
+    if (!getenv("GLIBC_TUNABLES")) setenv("GLIBC_TUNABLES", SB_DAEMON_MALLOC_TUNABLES, 1);
+    signal(SIGPIPE, SIG_DFL);
+    char *args[] = {"node", js, "daemon", NULL};
+    execvp("node", args);
+    fprintf(stderr, "shadowbox daemon: cannot run node (%s): shadowbox needs Node.js >= 20.19 on PATH\n",
+            strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  close(log);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) to_node();
+  double deadline = now_ms() + DAEMON_START_TIMEOUT_MS, listening_since = -1;
+  int last = 0;
+  while (now_ms() < deadline) {
+    struct timespec pause = {0, 25 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int fd = unix_connect(acp_path);
+    if (fd >= 0) return fd;
+    last = errno;
+    int main_fd = unix_connect(socket_path);
+    if (main_fd >= 0) {
+      close(main_fd);
+      // The ACP socket comes a moment after the daemon's own: a daemon that listens for a second without one has
+      // none (a path it could not take), and the Node bridge serves this editor.
+      if (listening_since < 0) listening_since = now_ms();
+      else if (now_ms() - listening_since > 1000) to_node();
+    }
+    char *failure = start_failure(out, from);
+    if (failure) {
+      fprintf(stderr, "shadowbox acp: cannot reach the daemon: the shadowbox daemon could not start: %s (log: %s)\n",
+              failure, out);
+      exit(1);
+    }
+  }
+  fprintf(stderr,
+          "shadowbox acp: cannot reach the daemon: the shadowbox daemon did not start within %d ms (see %s): connect "
+          "%s %s\n",
+          DAEMON_START_TIMEOUT_MS, out, last == ENOENT ? "ENOENT" : last == ECONNREFUSED ? "ECONNREFUSED" : "failed",
+          acp_path);
+  exit(1);
+}
+
+/** `acp` with no options: the editor's stdin and stdout relayed byte for byte to the daemon's ACP socket (protocol's
+ * acpSocketPath), where the daemon serves it with the ACP bridge, so what runs beside each editor is this process, not
+ * a Node one (issue 20: the bridge's memory and its spawn → initialize). No daemon: it starts one, as the Node bridge
+ * does, and relays once its ACP socket answers. A daemon without an ACP socket, anything unexpected before that, and
+ * the daemon ending the link before the editor sent a byte hand over to the Node bridge. Ends as the Node bridge ends:
+ * 0 when the editor closed stdin (once the daemon has finished with it), 1 when the daemon went away (said on
+ * stderr). */
+static int acp_command(const char *state_dir, const char *socket_path) {
   buf acp = {0};
   buf_str(&acp, socket_path);
   buf_str(&acp, SB_ACP_SOCKET_SUFFIX);
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (acp.len >= sizeof addr.sun_path) to_node();
-  memcpy(addr.sun_path, acp.p, acp.len + 1);
+  sock = unix_connect(acp.p);
+  if (sock < 0) {
+    if (!nobody_there(errno)) to_node();
+    int main_fd = unix_connect(socket_path);
+    if (main_fd >= 0) to_node(); // a daemon without an ACP socket
+    if (!nobody_there(errno)) to_node();
+    sock = start_daemon(state_dir, socket_path, acp.p);
+  }
   free(acp.p);
-  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) to_node();
   int stdin_open = 1;
   static char chunk[65536];
   for (;;) {
@@ -830,7 +991,7 @@ int main(int argc, char **argv) {
   if (!utf8_valid(state_dir, strlen(state_dir)) || !utf8_valid(socket_path, strlen(socket_path))) to_node();
   signal(SIGPIPE, SIG_IGN); // a closed stdout is EPIPE in write_out, as Node sees it
   int rc = python ? python_command(argc, argv, &in, cwd, state_dir, socket_path)
-           : acp  ? acp_command(socket_path)
+           : acp  ? acp_command(state_dir, socket_path)
                   : status_command(state_dir, socket_path);
   close(sock);
   return rc;
