@@ -49,7 +49,10 @@ export interface DaemonOptions {
    * socket): the native `shadowbox acp` relays the editor's stdio there. The bridge is a client of the daemon's
    * own socket (`daemonSocket`), as the `shadowbox acp` process is. Without it there is no ACP socket.
    */
-  acp?: (socket: net.Socket, ctx: { daemonSocket: string; log: (msg: string) => void }) => Promise<unknown>;
+  acp?: (
+    socket: net.Socket,
+    ctx: { daemonSocket: string; log: (msg: string) => void; maxLineBytes: number },
+  ) => Promise<unknown>;
 }
 
 /** What capabilities get to wire themselves: paths, logger, the handler table and HTTP routes. */
@@ -250,7 +253,7 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
     if (transports.includes('socket')) {
       await ensurePrivateDir(path.dirname(paths.socketPath), 'socket', path.basename(paths.socketPath));
       socket = await listenSocket(paths.socketPath, maxBytes, onChannel);
-      if (o.acp) acp = await listenAcp(socket.path, o.acp, logger);
+      if (o.acp) acp = await listenAcp(socket.path, maxBytes, o.acp, logger);
     }
     if (o.stdio) {
       const ch = createStdioChannel(o.stdio.input, o.stdio.output, maxBytes);
@@ -304,10 +307,12 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
  * The ACP socket beside the Unix socket, each connection one editor served by `host` (the bridge, loaded on the
  * first one). Editors work without it (`shadowbox acp` then runs the bridge as a process of its own, as it does
  * with no daemon), so a path it cannot take (a file that is not a stale socket of ours) is a warning, not a failed
- * start. A bridge's failure ends its editor's connection, never the daemon.
+ * start. A bridge's failure ends its editor's connection, never the daemon; a line longer than the message cap
+ * (`maxLineBytes`) drops the link.
  */
 async function listenAcp(
   daemonSocket: string,
+  maxLineBytes: number,
   host: NonNullable<DaemonOptions['acp']>,
   logger: Logger,
 ): Promise<SocketServer | null> {
@@ -317,7 +322,7 @@ async function listenAcp(
     const n = ++editors;
     const log = (m: string) => logger.info(`acp editor ${n}: ${m}`);
     logger.debug(`acp editor ${n}: connected`);
-    host(conn, { daemonSocket, log }).then(
+    host(conn, { daemonSocket, log, maxLineBytes }).then(
       (end) => logger.debug(`acp editor ${n}: ended (${String(end)})`),
       (e: unknown) => {
         logger.error(`acp editor ${n}: the bridge failed: ${(e as Error).message}`);

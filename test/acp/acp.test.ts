@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket } from '@shadowbox/client';
@@ -368,6 +369,40 @@ describe.skipIf(defaultVia !== 'launcher')('the native launcher as `shadowbox ac
     expect(native.stderr).toMatch(/^shadowbox acp: cannot reach the daemon: the shadowbox daemon could not start: /);
     expect(native.stderr).toContain('STATE/config.json: model: ');
     expect(native).toEqual(await run('node'));
+  });
+});
+
+describe('the daemon’s ACP socket', () => {
+  it('drops a link whose line (one ACP message) outgrows the daemon’s message cap, and serves on', async () => {
+    const d = await startTestDaemon({ web: false, args: ['--max-message-bytes', '4096'] });
+    try {
+      const link = net.connect(acpSocketPath(d.socketPath));
+      const closed = new Promise((resolve) => link.once('close', resolve));
+      link.on('error', () => undefined);
+      // Under the cap, in pieces: answered.
+      const init = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: 1, pad: 'x'.repeat(3000) },
+      });
+      link.write(init.slice(0, 1000));
+      link.write(`${init.slice(1000)}\n`);
+      const answer = await new Promise<string>((resolve) => link.once('data', (b: Buffer) => resolve(b.toString())));
+      expect(JSON.parse(answer.split('\n')[0])).toMatchObject({ id: 1, result: { protocolVersion: 1 } });
+      // Over it, with no end of line in sight: the link is dropped before the daemon holds it all.
+      for (let i = 0; i < 8; i++) link.write('y'.repeat(1024));
+      await closed;
+      await expect
+        .poll(() => readFileSync(path.join(d.stateDir, 'daemon.log'), 'utf8'))
+        .toContain('a message longer than 4096 bytes: the link is dropped');
+      const c = await d.connect('after');
+      expect((await c.request(DaemonStatus, {})).pid).toBe(d.pid);
+      c.dispose();
+    } finally {
+      await d.stop();
+      await d.cleanup();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ndJsonStream } from '@agentclientprotocol/sdk';
 import type { ShadowboxClient } from '../client.js';
@@ -96,6 +96,28 @@ export async function acpCommand(
 }
 
 /**
+ * Passes the editor's bytes through while no line (one ACP message) is longer than `max` bytes, the daemon's message
+ * cap: a longer one would be held whole in the daemon's memory by the SDK's line reader. Past it the link is dropped
+ * and the log says so (a Node bridge process would hold it in its own memory instead).
+ */
+function lineCap(max: number, socket: net.Socket, log: (msg: string) => void): Transform {
+  let line = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const last = chunk.lastIndexOf(10);
+      line = last < 0 ? line + chunk.length : chunk.length - last - 1;
+      if (line > max) {
+        log(`a message longer than ${max} bytes: the link is dropped`);
+        socket.destroy();
+        done();
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+}
+
+/**
  * One editor's connection to the daemon's ACP socket (the native `shadowbox acp` relays its stdio there), served
  * inside the daemon by the same agent as the `shadowbox acp` process, linked to the daemon's own Unix socket as
  * any client is: the daemon sees the same client, with the same capabilities, asking the same questions. Resolves
@@ -103,12 +125,12 @@ export async function acpCommand(
  */
 export async function hostAcpConnection(
   socket: net.Socket,
-  o: { daemonSocket: string; log: (msg: string) => void; version: string },
+  o: { daemonSocket: string; log: (msg: string) => void; version: string; maxLineBytes: number },
 ): Promise<AcpEnd> {
   const daemon = initialized(connectSocket(o.daemonSocket), o.version);
   // The editor's side as a readable of its own: Readable.toWeb of the half-open socket itself would wait for its
   // writable side to finish too (stream.finished on a duplex) and never see the editor's end.
-  const input = socket.pipe(new PassThrough());
+  const input = socket.pipe(lineCap(o.maxLineBytes, socket, o.log));
   // A link that breaks (the relay killed with answers unread resets it) closes without an end: the editor is gone.
   socket.once('close', () => {
     if (!input.writableEnded) input.end();
