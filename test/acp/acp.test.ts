@@ -2,7 +2,7 @@
 // SDK's client side (and raw lines for protocol errors), relaying to a real daemon.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -311,6 +311,56 @@ describe.skipIf(defaultVia !== 'launcher')(
       },
     );
 
+    it('relays both ways at once: a burst of lines the bridge answers one by one, each answer read as it comes', async () => {
+      // The bridge stops reading while an answer it wrote waits; a relay that blocked on either side stalled here.
+      const p = spawnAcp(d.env, [], 'launcher');
+      const lines = 20_000;
+      let answers = 0;
+      let rest = '';
+      p.child.stdout.on('data', (b: Buffer) => {
+        const text = rest + b.toString();
+        const parts = text.split('\n');
+        rest = parts.pop()!;
+        answers += parts.filter((l) => l.includes('-32700')).length;
+      });
+      p.child.stdin.write(`${'x'.repeat(100)}\n`.repeat(lines)); // 2 MB: past every buffer on the way
+      await expect.poll(() => answers, { timeout: 60_000 }).toBe(lines);
+      expect(await p.close()).toBe(0);
+    });
+
+    it('takes what an editor writes before it reads: its writes complete while no answer is read, then every answer comes', async () => {
+      const p = spawnAcp(d.env, [], 'launcher');
+      p.child.stdout.pause();
+      const request = (id: number) =>
+        `${JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: 1 } })}\n`;
+      const n = 20_000; // ~2 MB of requests, ~10 MB of answers: far past the pipes' and the socket's buffers
+      const written = new Promise((resolve) =>
+        p.child.stdin.write(Array.from({ length: n }, (_, i) => request(i)).join(''), resolve),
+      );
+      await written; // the launcher took every byte while nothing was read from it
+      let answered = 0;
+      let rest = '';
+      p.child.stdout.on('data', (b: Buffer) => {
+        const parts = (rest + b.toString()).split('\n');
+        rest = parts.pop()!;
+        answered += parts.length;
+      });
+      p.child.stdout.resume();
+      await expect.poll(() => answered, { timeout: 60_000 }).toBe(n);
+      expect(await p.close()).toBe(0);
+    });
+
+    it.each(['node', 'launcher'] as const)(
+      'an editor that closes the bin’s stdout (%s): it exits 0 at the next answer, as the Node bridge does',
+      async (via) => {
+        const e = connectEditor(d.env, { via });
+        await init(e);
+        e.proc.child.stdout.destroy();
+        e.proc.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'session/list', params: {} })}\n`);
+        expect(await e.proc.exited).toBe(0);
+      },
+    );
+
     it('a relay killed mid-turn (SIGKILL) ends its bridge: the daemon drops the client and serves on', async () => {
       const before = await acpClients();
       const e = connectEditor(d.env, { via: 'launcher' });
@@ -407,29 +457,35 @@ describe('the daemon’s ACP socket', () => {
 });
 
 describe.skipIf(defaultVia !== 'launcher')('a daemon whose ACP socket path is taken', () => {
-  it('starts all the same and says so; the launcher hands over to the Node bridge, which works; the file stays', async () => {
-    const stateDir = await makeTempDir('acptaken');
-    const taken = acpSocketPath(path.join(stateDir, 'daemon.sock'));
-    await writeFile(taken, 'not a socket');
-    const d = await startTestDaemon({ stateDir, web: false });
-    const ws = await makeTempDir('acpws');
-    try {
-      await expect
-        .poll(() => readFileSync(path.join(stateDir, 'daemon.log'), 'utf8'))
-        .toContain(`no ACP socket at ${taken}`);
-      const e = connectEditor(d.env, { via: 'launcher+node' });
-      await init(e);
-      expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(process.execPath);
-      const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
-      expect(s.sessionId).toEqual(expect.any(String));
-      expect(await e.proc.close()).toBe(0);
-      expect(readFileSync(taken, 'utf8')).toBe('not a socket');
-    } finally {
-      await d.stop();
-      await d.cleanup();
-      await rm(ws, { recursive: true, force: true });
-    }
-  });
+  it.each(['a file', 'a symlink to the daemon’s own socket'])(
+    'by %s: the daemon starts all the same and says so; the launcher hands over to the Node bridge, which works; the path is left alone',
+    async (what) => {
+      const stateDir = await makeTempDir('acptaken');
+      const taken = acpSocketPath(path.join(stateDir, 'daemon.sock'));
+      if (what === 'a file') await writeFile(taken, 'not a socket');
+      // A symlink the daemon refuses to replace: connecting through it reaches the daemon's LSP-framed socket.
+      else await symlink('daemon.sock', taken);
+      const d = await startTestDaemon({ stateDir, web: false });
+      const ws = await makeTempDir('acpws');
+      try {
+        await expect
+          .poll(() => readFileSync(path.join(stateDir, 'daemon.log'), 'utf8'))
+          .toContain(`no ACP socket at ${taken}`);
+        const e = connectEditor(d.env, { via: 'launcher+node' });
+        await init(e);
+        expect(readlinkSync(`/proc/${e.proc.child.pid!}/exe`)).toBe(process.execPath);
+        const s = await e.agent.request('session/new', { cwd: ws, mcpServers: [] });
+        expect(s.sessionId).toEqual(expect.any(String));
+        expect(await e.proc.close()).toBe(0);
+        if (what === 'a file') expect(readFileSync(taken, 'utf8')).toBe('not a socket');
+        else expect(readlinkSync(taken)).toBe('daemon.sock');
+      } finally {
+        await d.stop();
+        await d.cleanup();
+        await rm(ws, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 /** Every live descendant of `pid`, from /proc (what a client that kills its agent's process tree walks). */

@@ -4,9 +4,10 @@
 // `node -e ''` (issue 20's goals). This program answers the commands where that start dominates, with a daemon
 // running: `shadowbox python` in python3's forms (-c CODE, -m MOD, FILE, - or the program on stdin; python installed)
 // and `shadowbox status`. And it is the process an editor keeps beside it for `shadowbox acp`: it relays the editor
-// to the ACP bridge the daemon hosts (starting the daemon as the Node client does when none runs). It speaks the same protocol as the Node client (the method names and protocol version come
-// from protocol/, generated into protocol.h), sends the same requests in the same order, and prints what the Node
-// client prints (test/launcher/launcher.test.ts runs both on the same commands and compares every byte).
+// to the ACP bridge the daemon hosts (starting the daemon as the Node client does when none runs). It speaks the
+// same protocol as the Node client (the method names and protocol version come from protocol/, generated into
+// protocol.h), sends the same requests in the same order, and prints what the Node client prints
+// (test/launcher/launcher.test.ts runs both on the same commands and compares every byte).
 //
 // Everything else, and every case it is not sure of before it has changed anything, goes to the Node CLI beside it
 // (shadowbox.js, through `node` on PATH, as the bin's shebang finds it): another command, -V/-h/--timeout and unknown
@@ -27,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -778,6 +781,15 @@ static int unix_connect(const char *path) {
 /** No daemon answers: nothing is listening there, or nothing is there (the Node client's test, ensureDaemon). */
 static int nobody_there(int e) { return e == ENOENT || e == ECONNREFUSED; }
 
+/** The daemon's ACP socket, connected; -1 with errno when nothing answers there. Something at that path that is not
+ * a socket of this user's (a symlink to the daemon's own socket, say: the daemon refuses to replace it and warns)
+ * is not the daemon's ACP socket whatever it answers: the Node bridge serves the editor then. */
+static int acp_connect(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())) to_node();
+  return unix_connect(path);
+}
+
 /** fs.mkdir(dir, {recursive: true, mode: 0o700}): each missing folder made 0700. -1 on failure. */
 static int mkdir_p(const char *dir) {
   buf p = {0};
@@ -879,7 +891,7 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
   while (now_ms() < deadline) {
     struct timespec pause = {0, 25 * 1000 * 1000};
     nanosleep(&pause, NULL);
-    int fd = unix_connect(acp_path);
+    int fd = acp_connect(acp_path);
     if (fd >= 0) return fd;
     last = errno;
     int main_fd = unix_connect(socket_path);
@@ -905,6 +917,93 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
   exit(1);
 }
 
+/** How much can be written to `fd` now without blocking: a pipe's free space (its size less what is unread), else
+ * PIPE_BUF, which a descriptor that polled writable takes. stdin and stdout stay as the editor made them (blocking or
+ * not: their flags belong to the open file, which others may share), so no write may ask for more. */
+static size_t writable_now(int fd) {
+  int size = fcntl(fd, F_GETPIPE_SZ), unread = 0;
+  if (size > 0 && ioctl(fd, FIONREAD, &unread) == 0) return size > unread ? (size_t)(size - unread) : 0;
+  return PIPE_BUF;
+}
+
+/** Past this many bytes waiting in one direction the relay stops reading that side, so the writer waits (a Node
+ * bridge would hold them in its memory; the editor or the daemon not reading for that long is stuck anyway). */
+#define RELAY_HELD_MAX ((size_t)64 << 20)
+
+/** The relay between the editor (stdin, stdout) and the daemon's ACP socket, both ways at once: neither side waits
+ * for the other to read (the daemon stops reading while an answer it wrote waits, and so may an editor), and nothing
+ * blocks: the socket is non-blocking, stdin is read and stdout written only as far as poll says they go. Ends as the
+ * Node bridge ends: 0 when the editor closed stdin and the daemon then ended the link (or the editor closed stdout);
+ * the daemon ending it first is said, exit 1, or, before the editor sent a byte, handed over to the Node bridge. */
+static int acp_relay(void) {
+  if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) to_node();
+  buf up = {0}, down = {0}; // editor → daemon, daemon → editor
+  size_t up_at = 0, down_at = 0;
+  int stdin_open = 1, sock_open = 1, half_closed = 0;
+  static char chunk[65536];
+  for (;;) {
+    size_t up_n = up.len - up_at, down_n = down.len - down_at;
+    if (!stdin_open && !up_n && !half_closed) {
+      shutdown(sock, SHUT_WR); // the editor went away: the daemon's side finishes and ends the link
+      half_closed = 1;
+    }
+    if (!sock_open && !down_n) {
+      if (!stdin_open) return 0;
+      to_node(); // before the editor sent anything; after, it is said (committed)
+    }
+    struct pollfd p[3] = {
+        {.fd = stdin_open && up_n < RELAY_HELD_MAX ? 0 : -1, .events = POLLIN},
+        {.fd = sock_open ? sock : -1,
+         .events = (short)((down_n < RELAY_HELD_MAX ? POLLIN : 0) | (up_n ? POLLOUT : 0))},
+        {.fd = down_n ? 1 : -1, .events = POLLOUT},
+    };
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "shadowbox acp: %s\n", strerror(errno));
+      return 1;
+    }
+    if (p[0].revents) {
+      ssize_t r = read(0, chunk, sizeof chunk);
+      if (r > 0) {
+        committed = 1;
+        buf_add(&up, chunk, (size_t)r);
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+        stdin_open = 0;
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = read(sock, chunk, sizeof chunk);
+      if (r > 0) buf_add(&down, chunk, (size_t)r);
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        sock_open = 0; // the daemon ended the link: what the editor sent since goes nowhere
+        up_at = up.len;
+      }
+    }
+    if (up.len - up_at && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = send(sock, up.p + up_at, up.len - up_at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) up_at += (size_t)w;
+      else if (w < 0 && errno != EINTR && errno != EAGAIN) up_at = up.len; // the daemon is gone: said when read
+    }
+    if (p[2].revents) {
+      size_t n = down.len - down_at, room = writable_now(1);
+      ssize_t w = write(1, down.p + down_at, n < room ? n : room);
+      if (w > 0) down_at += (size_t)w;
+      else if (w < 0 && errno == EPIPE) return 0; // the editor closed stdout: it is gone, as for the Node bridge
+      else if (w < 0 && errno != EINTR && errno != EAGAIN) return 1;
+    }
+    // What was passed on is dropped from the front once it is most of the buffer.
+    if (up_at && up_at * 2 >= up.len) {
+      memmove(up.p, up.p + up_at, up.len - up_at);
+      up.len -= up_at;
+      up_at = 0;
+    }
+    if (down_at && down_at * 2 >= down.len) {
+      memmove(down.p, down.p + down_at, down.len - down_at);
+      down.len -= down_at;
+      down_at = 0;
+    }
+  }
+}
+
 /** `acp` with no options: the editor's stdin and stdout relayed byte for byte to the daemon's ACP socket (protocol's
  * acpSocketPath), where the daemon serves it with the ACP bridge, so what runs beside each editor is this process, not
  * a Node one (issue 20: the bridge's memory and its spawn → initialize). No daemon: it starts one, as the Node bridge
@@ -916,7 +1015,7 @@ static int acp_command(const char *state_dir, const char *socket_path) {
   buf acp = {0};
   buf_str(&acp, socket_path);
   buf_str(&acp, SB_ACP_SOCKET_SUFFIX);
-  sock = unix_connect(acp.p);
+  sock = acp_connect(acp.p);
   if (sock < 0) {
     if (!nobody_there(errno)) to_node();
     int main_fd = unix_connect(socket_path);
@@ -925,37 +1024,7 @@ static int acp_command(const char *state_dir, const char *socket_path) {
     sock = start_daemon(state_dir, socket_path, acp.p);
   }
   free(acp.p);
-  int stdin_open = 1;
-  static char chunk[65536];
-  for (;;) {
-    struct pollfd p[2] = {{.fd = stdin_open ? 0 : -1, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      fprintf(stderr, "shadowbox acp: %s\n", strerror(errno));
-      return 1;
-    }
-    if (p[1].revents) {
-      ssize_t r = read(sock, chunk, sizeof chunk);
-      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (r <= 0) {
-        if (!stdin_open) return 0;
-        to_node(); // before the editor sent anything; after, it is said (committed)
-      }
-      write_out(1, chunk, (size_t)r);
-    }
-    if (stdin_open && p[0].revents) {
-      ssize_t r = read(0, chunk, sizeof chunk);
-      if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-      if (r <= 0) {
-        // The editor went away: the daemon's side finishes and ends the link, then this process exits 0.
-        stdin_open = 0;
-        shutdown(sock, SHUT_WR);
-        continue;
-      }
-      committed = 1;
-      send_all(chunk, (size_t)r);
-    }
-  }
+  return acp_relay();
 }
 
 int main(int argc, char **argv) {
