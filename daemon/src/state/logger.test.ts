@@ -16,6 +16,25 @@ const disk = mountSmallDisk(256 * 1024);
 afterAll(() => disk?.unmount());
 
 describe('logger', () => {
+  it('writes each message as one line: a line break or an escape sequence someone put in it is written escaped', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'sbx-log-'));
+    const file = path.join(root, 'daemon.log');
+    const log = createLogger({ file });
+    try {
+      log.info(
+        'read x\n2026-12-04T00:00:00.000Z error FORGED: audit key rotated\u001b[2J\r\u2028 failed in the editor',
+      );
+      await log.close();
+      const lines = (await readFile(file, 'utf8')).split('\n');
+      expect(lines).toHaveLength(2); // one line, then the end of the file
+      expect(lines[0]).toMatch(
+        /^\S+ info read x\\n2026-12-04T00:00:00\.000Z error FORGED: audit key rotated\\u001b\[2J\\r\\u2028 failed in the editor$/,
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('reopens its file after a failure once the retry wait has passed, and says how many lines were lost', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'sbx-log-'));
     const dir = path.join(root, 'missing');

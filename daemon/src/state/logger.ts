@@ -69,7 +69,7 @@ export function createLogger(options: LoggerOptions): FileLogger {
   };
 
   const write = (level: string, msg: string) => {
-    const line = `${new Date().toISOString()} ${level} ${msg}\n`;
+    const line = `${new Date().toISOString()} ${level} ${oneLine(msg)}\n`;
     if (options.file) toFile(options.file, line);
     if (options.stderr) process.stderr.write(line);
   };
@@ -90,6 +90,17 @@ export function createLogger(options: LoggerOptions): FileLogger {
         s.once('error', () => resolve());
       }),
   };
+}
+
+/**
+ * A message as one line of the log: its control characters (line breaks, escape sequences) written as escapes. Log
+ * messages carry what others chose (paths, tool and server names a model or an editor picked), and a line break in
+ * one would otherwise start a line that reads as the daemon's own.
+ */
+export function oneLine(msg: string): string {
+  return msg.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A logger that drops everything (tests, short CLI commands). */
