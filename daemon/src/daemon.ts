@@ -102,6 +102,8 @@ export interface Daemon {
 
 /** How long a stop waits for running work to end before it stops anyway. */
 const STOP_GRACE_MS = 5_000;
+/** How long a stop waits for the ACP bridges it hosts to end their editors' connections themselves. */
+const ACP_STOP_GRACE_MS = 1_000;
 
 /** Starts the daemon: lock, state dir, transports, sessions; SIGTERM-safe stop. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
@@ -214,10 +216,12 @@ async function start(o: DaemonOptions, paths: StatePaths): Promise<Daemon> {
           'closing sessions',
           sessions.close().catch((e: unknown) => logger.error(`sessions close: ${(e as Error).message}`)),
         );
-        await acp?.close().catch(() => undefined);
         await socket?.close().catch(() => undefined);
         await http?.close().catch(() => undefined);
         for (const c of clients.list()) c.connection.dispose();
+        // After the clients: a bridge the daemon hosts writes what its client link brought (a prompt's answer to a
+        // turn the stop ended), sees the link close and ends its editor's connection itself; ACP_STOP_GRACE_MS.
+        await acp?.close(ACP_STOP_GRACE_MS).catch(() => undefined);
         await bounded(
           'closing capabilities',
           (wired.close?.() ?? Promise.resolve()).catch((e: unknown) =>

@@ -10,7 +10,8 @@ import { createBadMessageRelay, type ChannelHandler } from './channel.js';
 /** A listening Unix socket server; close() stops accepting and ends every open link. */
 export interface SocketServer {
   readonly path: string;
-  close(): Promise<void>;
+  /** Stops accepting; links still open `graceMs` later (default 0) are destroyed, the others ended on their own. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Whether something accepts connections on a Unix socket path (a live daemon), or it is a stale file. */
@@ -120,8 +121,14 @@ export async function listenUnixSocket(
   const { ino } = await lstat(socketPath);
   return {
     path: socketPath,
-    close: async () => {
+    close: async (graceMs = 0) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (graceMs > 0 && sockets.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const ended = Promise.all([...sockets].map((s) => new Promise((r) => s.once('close', r))));
+        await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+      }
       for (const s of sockets) s.destroy();
       await closed;
       // Only while the path is still this server's socket (the same inode) is it removed.
