@@ -104,9 +104,12 @@ function lineCap(max: number, socket: net.Socket, log: (msg: string) => void): T
   let line = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
+      const first = chunk.indexOf(10);
       const last = chunk.lastIndexOf(10);
+      // The line this chunk ends (if it ends one), then the line it leaves open.
+      const ended = first < 0 ? 0 : line + first;
       line = last < 0 ? line + chunk.length : chunk.length - last - 1;
-      if (line > max) {
+      if (line > max || ended > max) {
         log(`a message longer than ${max} bytes: the link is dropped`);
         socket.destroy();
         done();
