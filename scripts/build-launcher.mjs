@@ -22,6 +22,12 @@ const { Initialize, Initialized, DaemonStatus, SessionList, SessionCreate, Tools
 const { ACP_SOCKET_SUFFIX } = protocol;
 // The environment a client starts the daemon in (the launcher starts it for `shadowbox acp` when none runs).
 const { DAEMON_MALLOC_TUNABLES } = await import(path.join(root, 'clients/editor/dist/daemon-env.js'));
+// The ACP bridge's answer to initialize, from the bridge's own code: the launcher answers an editor's initialize
+// itself while it starts the daemon (with or without the editor's buffers), and drops the bridge's answer to it.
+const { initialize: acpInitialize } = await import(path.join(root, 'clients/editor/dist/acp/session-methods.js'));
+const { VERSION } = await import(path.join(root, 'daemon/dist/version.js'));
+const acpAnswer = (readTextFile) =>
+  JSON.stringify(acpInitialize({}, { protocolVersion: 1, clientCapabilities: { fs: { readTextFile } } }, VERSION));
 const cString = (s) => JSON.stringify(s); // the method names are ASCII words and slashes
 mkdirSync(gen, { recursive: true });
 writeFileSync(
@@ -37,6 +43,8 @@ writeFileSync(
     `#define SB_TOOLS_CALL ${cString(ToolsCall.method)}`,
     `#define SB_ACP_SOCKET_SUFFIX ${cString(ACP_SOCKET_SUFFIX)}`,
     `#define SB_DAEMON_MALLOC_TUNABLES ${cString(DAEMON_MALLOC_TUNABLES)}`,
+    `#define SB_ACP_INITIALIZE_RESULT ${cString(acpAnswer(false))}`,
+    `#define SB_ACP_INITIALIZE_RESULT_BUFFERS ${cString(acpAnswer(true))}`,
     '',
   ].join('\n'),
 );

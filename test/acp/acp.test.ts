@@ -406,18 +406,66 @@ describe.skipIf(defaultVia !== 'launcher')('the native launcher as `shadowbox ac
     }
   });
 
-  it('a daemon that cannot start (a broken config.json): the same one line and exit code as the Node bridge', async () => {
+  it.each([false, true])(
+    'answers the editor’s initialize while it starts the daemon (readTextFile %s): the bridge’s own answer, byte for byte, once; what the editor sends next is served',
+    async (readTextFile) => {
+      const run = async (via: AcpVia) => {
+        const stateDir = await makeTempDir('acpearly');
+        const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: undefined };
+        const p = spawnAcp(env, [], via);
+        let out = '';
+        p.child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        const lines = () => out.split('\n').filter(Boolean);
+        const send = (m: object) => p.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...m })}\n`);
+        try {
+          send({
+            id: 42,
+            method: 'initialize',
+            params: { protocolVersion: 1, clientCapabilities: { fs: { readTextFile } } },
+          });
+          await expect.poll(lines, { timeout: 30_000 }).toHaveLength(1);
+          const initialized = lines()[0];
+          // At once, as an editor does: served once the bridge has its initialize.
+          send({ id: 43, method: 'session/list', params: {} });
+          await expect
+            .poll(() => lines().some((l) => l.startsWith('{"jsonrpc":"2.0","id":43,"result"')), { timeout: 30_000 })
+            .toBe(true);
+          expect(lines().filter((l) => l.includes('"id":42'))).toHaveLength(1);
+          expect(await p.close()).toBe(0);
+          if (via !== 'node') expect(p.stderr()).toBe('');
+          return initialized;
+        } finally {
+          await runCli(['stop'], env).catch(() => undefined);
+          await rm(stateDir, { recursive: true, force: true });
+        }
+      };
+      const native = await run('launcher+node');
+      expect(JSON.parse(native)).toMatchObject({
+        id: 42,
+        result: { _meta: { shadowbox: { editorBuffers: readTextFile } } },
+      });
+      expect(native).toBe(await run('node'));
+    },
+  );
+
+  it('a daemon that cannot start (a broken config.json): the same initialize answer (no daemon ever ran, so it is the launcher’s own), the same one line and exit code as the Node bridge', async () => {
     const run = async (via: AcpVia) => {
       const stateDir = await makeTempDir('acpbroken');
       await writeFile(path.join(stateDir, 'config.json'), JSON.stringify({ model: 5 }));
       const p = spawnAcp({ ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: undefined }, [], via);
+      let stdout = '';
+      p.child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      p.child.stdin.write(
+        `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`,
+      );
       const code = await p.exited;
       await rm(stateDir, { recursive: true, force: true });
-      return { code, stderr: p.stderr().replaceAll(stateDir, 'STATE') };
+      return { code, stdout, stderr: p.stderr().replaceAll(stateDir, 'STATE') };
     };
     const native = await run('launcher+node');
     expect(native.stderr).toMatch(/^shadowbox acp: cannot reach the daemon: the shadowbox daemon could not start: /);
     expect(native.stderr).toContain('STATE/config.json: model: ');
+    expect(JSON.parse(native.stdout)).toMatchObject({ id: 1, result: { agentInfo: { name: 'shadowbox' } } });
     expect(native).toEqual(await run('node'));
   });
 });

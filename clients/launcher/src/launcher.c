@@ -853,6 +853,67 @@ static double now_ms(void) {
  * environment has its own), then waits for its ACP socket. Returns the connected socket. A daemon that says why it
  * cannot start, or does not start in time, is reported as the Node bridge reports it (exit 1); a daemon that listens
  * but has no ACP socket gets the Node bridge. Nothing was read from stdin yet, so any other failure hands over. */
+/** The editor's bytes read before the relay started (the cold start reads its initialize while the daemon starts). */
+static buf early_up;
+/** The id (as JSON) of the editor's initialize the launcher answered itself; the bridge's own answer to it is then
+ * dropped. NULL when it did not answer. */
+static char *answered_id;
+/** The length of that initialize's line: until the bridge has answered it, only it is sent (the ACP SDK refuses a
+ * request that comes before its initialize is answered; the editor sent them after the launcher's answer). */
+static size_t answered_line;
+
+/** Whether a JSON-RPC id can be echoed here exactly as JSON.stringify writes it: an integer JSON numbers keep exactly,
+ * or a string of printable ASCII needing no escape (what editors send); written into `out`. */
+static int simple_id(const jv *id, buf *out) {
+  char tmp[40];
+  if (id && id->t == J_NUM && id->num == floor(id->num) && fabs(id->num) <= 9007199254740991.0 &&
+      !(id->num == 0 && signbit(id->num))) {
+    snprintf(tmp, sizeof tmp, "%.0f", id->num);
+    buf_str(out, tmp);
+    return 1;
+  }
+  if (!id || id->t != J_STR || !id->len) return 0;
+  for (size_t i = 0; i < id->len; i++)
+    if (id->s[i] < 0x20 || id->s[i] > 0x7e || id->s[i] == '"' || id->s[i] == '\\') return 0;
+  buf_str(out, "\"");
+  buf_add(out, id->s, id->len);
+  buf_str(out, "\"");
+  return 1;
+}
+
+static int absent_or(const jv *v, jtype t) { return !v || v->t == t; }
+
+/** The editor's first line, when it is an initialize the bridge would accept (the ACP SDK's schema, as far as the
+ * answer needs it): the answer the bridge gives to it, generated from the bridge's own code (SB_ACP_INITIALIZE_RESULT,
+ * scripts/build-launcher.mjs), written to stdout; its id is kept so the bridge's answer is dropped. Anything else is
+ * left for the bridge to answer. */
+static void answer_initialize_early(const char *line, size_t len) {
+  jv *m = json_parse(line, len);
+  jv *params = json_get(m, "params"), *caps = json_get(params, "clientCapabilities");
+  jv *fs = json_get(caps, "fs"), *info = json_get(params, "clientInfo"), *version = json_get(params, "protocolVersion");
+  if (!m || m->t != J_OBJ || !str_eq(json_get(m, "jsonrpc"), "2.0") || !str_eq(json_get(m, "method"), "initialize") ||
+      !params || params->t != J_OBJ || !version || version->t != J_NUM || version->num != floor(version->num) ||
+      version->num < 0 || version->num > 65535 || !absent_or(caps, J_OBJ) || !absent_or(fs, J_OBJ) ||
+      !absent_or(json_get(fs, "readTextFile"), J_BOOL) || !absent_or(json_get(fs, "writeTextFile"), J_BOOL) ||
+      !absent_or(json_get(caps, "terminal"), J_BOOL) || !absent_or(info, J_OBJ) ||
+      (info && (!is_str(json_get(info, "name")) || !is_str(json_get(info, "version")) ||
+                !absent_or(json_get(info, "title"), J_STR))))
+    return;
+  buf id = {0};
+  if (!simple_id(json_get(m, "id"), &id)) return;
+  jv *reads = json_get(fs, "readTextFile");
+  buf o = {0};
+  buf_str(&o, "{\"jsonrpc\":\"2.0\",\"id\":");
+  buf_add(&o, id.p, id.len);
+  buf_str(&o, ",\"result\":");
+  buf_str(&o, reads && reads->b ? SB_ACP_INITIALIZE_RESULT_BUFFERS : SB_ACP_INITIALIZE_RESULT);
+  buf_str(&o, "}\n");
+  write_out(1, o.p, o.len);
+  free(o.p);
+  answered_id = id.p;
+  answered_line = len + 1;
+}
+
 static int start_daemon(const char *state_dir, const char *socket_path, const char *acp_path) {
   char *dir = self_dir();
   if (!dir || mkdir_p(state_dir) < 0) to_node();
@@ -888,9 +949,26 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) to_node();
   double deadline = now_ms() + DAEMON_START_TIMEOUT_MS, listening_since = -1;
   int last = 0;
+  // While it starts: the editor's initialize is answered as the bridge would answer it (a Node bridge answers it
+  // while the daemon starts too), and what the editor sends is kept for the relay.
+  int stdin_open = 1, first_line = 1;
   while (now_ms() < deadline) {
-    struct timespec pause = {0, 25 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    struct pollfd in = {.fd = stdin_open ? 0 : -1, .events = POLLIN};
+    if (poll(&in, 1, 25) > 0 && in.revents) {
+      static char chunk[65536];
+      ssize_t r = read(0, chunk, sizeof chunk);
+      if (r > 0) {
+        committed = 1;
+        buf_add(&early_up, chunk, (size_t)r);
+        char *nl = first_line ? memchr(early_up.p, '\n', early_up.len) : NULL;
+        if (nl) {
+          first_line = 0;
+          answer_initialize_early(early_up.p, (size_t)(nl - early_up.p));
+        } else if (early_up.len > (1u << 20))
+          first_line = 0; // no initialize of this size: the bridge answers whatever it is
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+        stdin_open = 0; // the relay sees the end again and ends the link
+    }
     int fd = acp_connect(acp_path);
     if (fd >= 0) return fd;
     last = errno;
@@ -930,6 +1008,29 @@ static size_t writable_now(int fd) {
  * bridge would hold them in its memory; the editor or the daemon not reading for that long is stuck anyway). */
 #define RELAY_HELD_MAX ((size_t)64 << 20)
 
+/** The bridge's first line, when the launcher answered the editor's initialize itself: its answer to the same request,
+ * dropped (the editor has it). An error there means the editor was told more than the bridge agreed to: said, exit 1.
+ * Waits for the whole line; anything else passes. */
+static void drop_answered(buf *down) {
+  char *nl = memchr(down->p, '\n', down->len);
+  if (!nl) return;
+  size_t len = (size_t)(nl - down->p) + 1;
+  jv *m = json_parse(down->p, len - 1);
+  buf id = {0};
+  if (m && simple_id(json_get(m, "id"), &id) && id.len == strlen(answered_id) && !memcmp(id.p, answered_id, id.len)) {
+    if (json_get(m, "error")) {
+      fprintf(stderr, "shadowbox acp: the daemon's bridge refused the editor's initialize: ");
+      fwrite(down->p, 1, len - 1, stderr);
+      fputc('\n', stderr);
+      exit(1);
+    }
+    memmove(down->p, down->p + len, down->len - len);
+    down->len -= len;
+  }
+  free(id.p);
+  answered_id = NULL;
+}
+
 /** The relay between the editor (stdin, stdout) and the daemon's ACP socket, both ways at once: neither side waits
  * for the other to read (the daemon stops reading while an answer it wrote waits, and so may an editor), and nothing
  * blocks: the socket is non-blocking, stdin is read and stdout written only as far as poll says they go. Ends as the
@@ -937,8 +1038,8 @@ static size_t writable_now(int fd) {
  * the daemon ending it first is said, exit 1, or, before the editor sent a byte, handed over to the Node bridge. */
 static int acp_relay(void) {
   if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) to_node();
-  buf up = {0}, down = {0}; // editor → daemon, daemon → editor
-  size_t up_at = 0, down_at = 0;
+  buf up = early_up, down = {0}; // editor → daemon (starting with what the cold start read), daemon → editor
+  size_t up_at = 0, down_at = 0, up_sent = 0;
   int stdin_open = 1, sock_open = 1, half_closed = 0;
   static char chunk[65536];
   for (;;) {
@@ -954,8 +1055,9 @@ static int acp_relay(void) {
     struct pollfd p[3] = {
         {.fd = stdin_open && up_n < RELAY_HELD_MAX ? 0 : -1, .events = POLLIN},
         {.fd = sock_open ? sock : -1,
-         .events = (short)((down_n < RELAY_HELD_MAX ? POLLIN : 0) | (up_n ? POLLOUT : 0))},
-        {.fd = down_n ? 1 : -1, .events = POLLOUT},
+         .events = (short)((down_n < RELAY_HELD_MAX ? POLLIN : 0) |
+                           (up_n && (!answered_id || up_sent < answered_line) ? POLLOUT : 0))},
+        {.fd = down_n && !answered_id ? 1 : -1, .events = POLLOUT},
     };
     if (poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
@@ -972,15 +1074,19 @@ static int acp_relay(void) {
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t r = read(sock, chunk, sizeof chunk);
-      if (r > 0) buf_add(&down, chunk, (size_t)r);
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+      if (r > 0) {
+        buf_add(&down, chunk, (size_t)r);
+        if (answered_id) drop_answered(&down);
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
         sock_open = 0; // the daemon ended the link: what the editor sent since goes nowhere
         up_at = up.len;
       }
     }
     if (up.len - up_at && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = send(sock, up.p + up_at, up.len - up_at, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w > 0) up_at += (size_t)w;
+      size_t n = up.len - up_at;
+      if (answered_id && n > answered_line - up_sent) n = answered_line - up_sent;
+      ssize_t w = n ? send(sock, up.p + up_at, n, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+      if (w > 0) up_at += (size_t)w, up_sent += (size_t)w;
       else if (w < 0 && errno != EINTR && errno != EAGAIN) up_at = up.len; // the daemon is gone: said when read
     }
     if (p[2].revents) {
