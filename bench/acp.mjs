@@ -3,12 +3,14 @@
 // that the flags do not slow what the bridge does all day: a prompt whose reply streams as many
 // `session/update`s, relayed daemon → bridge → editor. Two long-lived bridges on one daemon, one with the
 // flags and one with Node's defaults (SHADOWBOX_ACP_V8_FLAGS=''), take turns prompt by prompt (the order
-// flips every round); then each one's RSS.
+// flips every round); then each one's RSS. And the native launcher (daemon/bin/shadowbox acp), which relays the
+// editor to the bridge the daemon hosts, against the Node bridge with its flags: the same prompts, the bridge's work
+// now done on the daemon's event loop.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, startDaemon } from './lib/daemon.mjs';
+import { bin, launcher, startDaemon } from './lib/daemon.mjs';
 import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -17,11 +19,15 @@ const ROUNDS = 9;
 const rssMiB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 
 /** A bridge process driven as an editor: line-delimited JSON-RPC on its stdio, updates counted. */
-function editor(env) {
+function editor(env, native = false) {
   let updates = 0;
-  const peer = ndjsonPeer([bin, 'acp'], env, (msg) => {
+  const count = (msg) => {
     if (msg.method === 'session/update') updates++;
-  });
+  };
+  // The launcher with no node on PATH: a hand-over to the Node bridge would fail.
+  const peer = native
+    ? ndjsonPeer(['acp'], { ...env, PATH: '/nonexistent' }, count, launcher)
+    : ndjsonPeer([bin, 'acp'], env, count);
   return {
     ...peer,
     get updates() {
@@ -43,8 +49,8 @@ export async function run() {
   delete env.NODE_OPTIONS;
   const editors = [];
   try {
-    const open = async (extra) => {
-      const e = editor({ ...env, ...extra });
+    const open = async (extra, native = false) => {
+      const e = editor({ ...env, ...extra }, native);
       editors.push(e);
       await e.call('initialize', { protocolVersion: 1, clientCapabilities: {} });
       const { sessionId } = await e.call('session/new', { cwd: ws, mcpServers: [] });
@@ -85,6 +91,21 @@ export async function run() {
         'MiB',
       ),
     );
+    if (launcher) {
+      const relayed = await open({}, true);
+      await relay(relayed);
+      rows.push(
+        row(
+          `ACP bridge relays a ${CHUNKS}-chunk reply through the native launcher, prompt → end_turn`,
+          await interleaveMeasured(
+            ROUNDS,
+            () => relay(relayed),
+            () => relay(tuned),
+          ),
+          'the launcher relaying to the bridge the daemon hosts vs the Node bridge (its V8 flags), both long-lived',
+        ),
+      );
+    }
   } finally {
     for (const e of editors) await e.close();
     await d.stop();

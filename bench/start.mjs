@@ -419,6 +419,55 @@ export async function run() {
     },
     async () => (await acpRound([bareAgent], env)).initMs,
   );
+  // Cold through the launcher: it starts the daemon itself, answers initialize as the bridge would meanwhile, and
+  // relays once the daemon's ACP socket answers; against the Node bridge, which does the same as a Node process.
+  if (launcher) {
+    const coldRound = async (i, side, argv, file) => {
+      const dir = path.join(cacheDir, `cold-${side}-${i}`);
+      mkdirSync(dir);
+      const e = { ...env, SHADOWBOX_STATE_DIR: dir, SHADOWBOX_SOCKET: path.join(dir, 'daemon.sock') };
+      try {
+        return await acpRound(argv, e, ws, file);
+      } finally {
+        await stopLockHolder(dir);
+      }
+    };
+    const initMs = { launcher: [], node: [] };
+    const sessionMs = { launcher: [], node: [] };
+    const rss = { launcher: [], node: [] };
+    for (let i = 0; i < 5; i++) {
+      // The order flips every round, as interleave() does.
+      const first = i % 2 ? () => coldRound(i, 'n', [bin, 'acp']) : () => coldRound(i, 'l', ['acp'], launcher);
+      const second = i % 2 ? () => coldRound(i, 'l', ['acp'], launcher) : () => coldRound(i, 'n', [bin, 'acp']);
+      const a = await first();
+      const b = await second();
+      const [l, n] = i % 2 ? [b, a] : [a, b];
+      initMs.launcher.push(l.initMs);
+      initMs.node.push(n.initMs);
+      sessionMs.launcher.push(l.sessionMs);
+      sessionMs.node.push(n.sessionMs);
+      rss.launcher.push(l.rss);
+      rss.node.push(n.rss);
+    }
+    rows.push(
+      row(
+        'ACP bridge spawn → initialize through the native launcher (cold: it starts the daemon)',
+        { subject: stats(initMs.launcher), baseline: stats(initMs.node) },
+        'vs the Node bridge (both answer initialize while the daemon starts); 5 interleaved rounds; goal ≤ 400 ms',
+      ),
+      row(
+        'ACP bridge spawn → session/new answered through the native launcher (cold)',
+        { subject: stats(sessionMs.launcher), baseline: stats(sessionMs.node) },
+        'vs the Node bridge; 5 interleaved rounds, each on a fresh state dir',
+      ),
+      row(
+        'ACP bridge RSS through the native launcher (cold start), after initialize + session/new',
+        { subject: stats(rss.launcher), baseline: stats(rss.node) },
+        'the process beside the editor when it started the daemon, vs the Node bridge that did; goal ≤ 40 MiB',
+        'MiB',
+      ),
+    );
+  }
   // What hosting editors costs the daemon: a fresh daemon's RSS with one editor attached through the launcher (the
   // first loads the bridge's code into the daemon) against the same daemon's RSS before it came.
   if (launcher) {
