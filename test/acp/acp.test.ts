@@ -1,6 +1,7 @@
 // `shadowbox acp` end to end, without a model: the real binary on stdio, driven by the official ACP
 // SDK's client side (and raw lines for protocol errors), relaying to a real daemon.
 import { spawn, spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket } from '@shadowbox/client';
 import { acpSocketPath, DaemonStatus, SessionConfigure, SessionCreate, SessionList } from '@shadowbox/protocol';
-import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTempDir, repoRoot, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import {
   connectEditor,
   defaultVia,
@@ -447,6 +448,32 @@ describe.skipIf(defaultVia !== 'launcher')('the native launcher as `shadowbox ac
       expect(native).toBe(await run('node'));
     },
   );
+
+  it('the daemon it starts holds none of the editor’s descriptors but its stdio (a pipe the editor waits to see closed closes)', async () => {
+    const stateDir = await makeTempDir('acpfds');
+    const env = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: undefined };
+    try {
+      // A fourth pipe the launcher inherits (fd 3), as a make jobserver or an editor's extra pipe would be.
+      const child = spawn(launcherBin, ['acp'], { env, cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+      const extra = child.stdio[3] as Readable;
+      const extraClosed = new Promise((resolve) => extra.once('close', resolve));
+      extra.resume();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin.write(
+        `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`,
+      );
+      child.stdout.resume();
+      await expect.poll(() => existsSync(path.join(stateDir, 'daemon.sock.acp')), { timeout: 30_000 }).toBe(true);
+      child.stdin.end();
+      await exited;
+      await extraClosed; // nobody holds its other end: the daemon did not inherit it
+      const lock = JSON.parse(await readFile(path.join(stateDir, 'daemon.lock'), 'utf8')) as { pid: number };
+      expect(() => process.kill(lock.pid, 0)).not.toThrow();
+    } finally {
+      await runCli(['stop'], env).catch(() => undefined);
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
 
   it('a daemon that cannot start (a broken config.json): the same initialize answer (no daemon ever ran, so it is the launcher’s own), the same one line and exit code as the Node bridge', async () => {
     const run = async (via: AcpVia) => {

@@ -46,6 +46,8 @@
 
 #define MAX_MESSAGE (1u << 30)
 
+/** The exit code when stdout's reader went away: 141 as the Node CLI's SIGPIPE; 0 for acp, as the Node bridge. */
+static int epipe_exit = 141;
 static char **g_argv;
 static int g_argc;
 /** Set once the command consumed something Node would need (stdin): a hand-over is then a said failure. */
@@ -274,7 +276,7 @@ static void write_out(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EPIPE) exit(141);
+    if (w < 0 && errno == EPIPE) exit(epipe_exit);
     if ((w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) || w == 0) {
       // A non-blocking stdout (its reader's choice): wait until it takes more, as Node does.
       struct pollfd pfd = {.fd = fd, .events = POLLOUT};
@@ -781,12 +783,21 @@ static int unix_connect(const char *path) {
 /** No daemon answers: nothing is listening there, or nothing is there (the Node client's test, ensureDaemon). */
 static int nobody_there(int e) { return e == ENOENT || e == ECONNREFUSED; }
 
+/** The daemon cannot be relayed to: the Node bridge serves the editor while nothing was read from it; after (the cold
+ * start reads the editor's initialize), the reason is said, as the Node bridge says it, exit 1. */
+static void acp_unreachable(const char *why, const char *path) {
+  if (!committed) to_node();
+  fprintf(stderr, "shadowbox acp: cannot reach the daemon: %s %s\n", path, why);
+  exit(1);
+}
+
 /** The daemon's ACP socket, connected; -1 with errno when nothing answers there. Something at that path that is not
  * a socket of this user's (a symlink to the daemon's own socket, say: the daemon refuses to replace it and warns)
  * is not the daemon's ACP socket whatever it answers: the Node bridge serves the editor then. */
 static int acp_connect(const char *path) {
   struct stat st;
-  if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())) to_node();
+  if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()))
+    acp_unreachable("is not a socket of this user's: the daemon has no ACP socket", path);
   return unix_connect(path);
 }
 
@@ -847,14 +858,16 @@ static double now_ms(void) {
 
 #define DAEMON_START_TIMEOUT_MS 15000
 
-/** No daemon: starts one as the Node client does (ensureDaemon, startDetached: `node shadowbox.js daemon` in a
- * session of its own, re-parented away from this process, so an editor that kills its agent's process group or every
- * descendant does not take it along; its output appended to <state dir>/daemon.out; glibc malloc tunables unless the
- * environment has its own), then waits for its ACP socket. Returns the connected socket. A daemon that says why it
- * cannot start, or does not start in time, is reported as the Node bridge reports it (exit 1); a daemon that listens
- * but has no ACP socket gets the Node bridge. Nothing was read from stdin yet, so any other failure hands over. */
+/** Past this many bytes waiting in one direction the relay stops reading that side, so the writer waits (a Node
+ * bridge would hold them in its memory; the editor or the daemon not reading for that long is stuck anyway). */
+#define RELAY_HELD_MAX ((size_t)64 << 20)
+
 /** The editor's bytes read before the relay started (the cold start reads its initialize while the daemon starts). */
 static buf early_up;
+/** Whether the editor closed stdin during the cold start (a terminal's Ctrl-D is seen once). */
+static int early_stdin_closed;
+/** The early answer's line, to compare with the bridge's own answer to the same initialize. */
+static buf early_answer;
 /** The id (as JSON) of the editor's initialize the launcher answered itself; the bridge's own answer to it is then
  * dropped. NULL when it did not answer. */
 static char *answered_id;
@@ -909,11 +922,18 @@ static void answer_initialize_early(const char *line, size_t len) {
   buf_str(&o, reads && reads->b ? SB_ACP_INITIALIZE_RESULT_BUFFERS : SB_ACP_INITIALIZE_RESULT);
   buf_str(&o, "}\n");
   write_out(1, o.p, o.len);
-  free(o.p);
+  early_answer = o;
   answered_id = id.p;
   answered_line = len + 1;
 }
 
+/** No daemon: starts one as the Node client does (ensureDaemon, startDetached: `node shadowbox.js daemon` in a
+ * session of its own, re-parented away from this process, so an editor that kills its agent's process group or every
+ * descendant does not take it along; only its stdio, none of the editor's other descriptors; its output appended to
+ * <state dir>/daemon.out; glibc malloc tunables unless the environment has its own), then waits for its ACP socket,
+ * answering the editor's initialize meanwhile. Returns the connected socket. A daemon that says why it cannot start,
+ * or does not start in time, is reported as the Node bridge reports it (exit 1). A daemon that listens without an ACP
+ * socket gets the Node bridge while nothing was read from stdin; after, that is said (acp_unreachable). */
 static int start_daemon(const char *state_dir, const char *socket_path, const char *acp_path) {
   char *dir = self_dir();
   if (!dir || mkdir_p(state_dir) < 0) to_node();
@@ -932,6 +952,10 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
     if (daemon != 0) _exit(daemon < 0 ? 1 : 0);
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) _exit(1);
+    // Only its stdio, as Node's spawn gives it: a descriptor the editor let this process inherit (a pipe it waits to
+    // see closed) must not stay open for the daemon's life.
+    if (close_range(3, ~0U, 0) < 0)
+      for (int fd = 3; fd < 65536; fd++) close(fd);
     setenv("SHADOWBOX_STATE_DIR", state_dir, 1);
     setenv("SHADOWBOX_SOCKET", socket_path, 1);
     if (!getenv("GLIBC_TUNABLES")) setenv("GLIBC_TUNABLES", SB_DAEMON_MALLOC_TUNABLES, 1);
@@ -953,7 +977,7 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
   // while the daemon starts too), and what the editor sends is kept for the relay.
   int stdin_open = 1, first_line = 1;
   while (now_ms() < deadline) {
-    struct pollfd in = {.fd = stdin_open ? 0 : -1, .events = POLLIN};
+    struct pollfd in = {.fd = stdin_open && early_up.len < RELAY_HELD_MAX ? 0 : -1, .events = POLLIN};
     if (poll(&in, 1, 25) > 0 && in.revents) {
       static char chunk[65536];
       ssize_t r = read(0, chunk, sizeof chunk);
@@ -966,8 +990,10 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
           answer_initialize_early(early_up.p, (size_t)(nl - early_up.p));
         } else if (early_up.len > (1u << 20))
           first_line = 0; // no initialize of this size: the bridge answers whatever it is
-      } else if (r == 0 || (errno != EINTR && errno != EAGAIN))
-        stdin_open = 0; // the relay sees the end again and ends the link
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        stdin_open = 0;
+        early_stdin_closed = 1; // the relay ends the link once what was read is sent
+      }
     }
     int fd = acp_connect(acp_path);
     if (fd >= 0) return fd;
@@ -978,7 +1004,8 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
       // The ACP socket comes a moment after the daemon's own: a daemon that listens for a second without one has
       // none (a path it could not take), and the Node bridge serves this editor.
       if (listening_since < 0) listening_since = now_ms();
-      else if (now_ms() - listening_since > 1000) to_node();
+      else if (now_ms() - listening_since > 1000)
+        acp_unreachable("does not answer: the daemon has no ACP socket", acp_path);
     }
     char *failure = start_failure(out, from);
     if (failure) {
@@ -1004,9 +1031,6 @@ static size_t writable_now(int fd) {
   return PIPE_BUF;
 }
 
-/** Past this many bytes waiting in one direction the relay stops reading that side, so the writer waits (a Node
- * bridge would hold them in its memory; the editor or the daemon not reading for that long is stuck anyway). */
-#define RELAY_HELD_MAX ((size_t)64 << 20)
 
 /** The bridge's first line, when the launcher answered the editor's initialize itself: its answer to the same request,
  * dropped (the editor has it). An error there means the editor was told more than the bridge agreed to: said, exit 1.
@@ -1024,6 +1048,10 @@ static void drop_answered(buf *down) {
       fputc('\n', stderr);
       exit(1);
     }
+    // Another daemon version (one that won a start race) may answer otherwise: the editor has the launcher's answer.
+    if (len != early_answer.len || memcmp(down->p, early_answer.p, len))
+      fprintf(stderr, "shadowbox acp: the daemon's bridge answered initialize otherwise than this launcher "
+                      "(another shadowbox version?)\n");
     memmove(down->p, down->p + len, down->len - len);
     down->len -= len;
   }
@@ -1040,7 +1068,7 @@ static int acp_relay(void) {
   if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) to_node();
   buf up = early_up, down = {0}; // editor → daemon (starting with what the cold start read), daemon → editor
   size_t up_at = 0, down_at = 0, up_sent = 0;
-  int stdin_open = 1, sock_open = 1, half_closed = 0;
+  int stdin_open = !early_stdin_closed, sock_open = 1, half_closed = 0;
   static char chunk[65536];
   for (;;) {
     size_t up_n = up.len - up_at, down_n = down.len - down_at;
@@ -1118,6 +1146,7 @@ static int acp_relay(void) {
  * 0 when the editor closed stdin (once the daemon has finished with it), 1 when the daemon went away (said on
  * stderr). */
 static int acp_command(const char *state_dir, const char *socket_path) {
+  epipe_exit = 0;
   buf acp = {0};
   buf_str(&acp, socket_path);
   buf_str(&acp, SB_ACP_SOCKET_SUFFIX);
