@@ -1002,7 +1002,8 @@ static int start_daemon(const char *state_dir, const char *socket_path, const ch
     if (main_fd >= 0) {
       close(main_fd);
       // The ACP socket comes a moment after the daemon's own: a daemon that listens for a second without one has
-      // none (a path it could not take), and the Node bridge serves this editor.
+      // none (a path it could not take, another version that won the start race), and the Node bridge serves this
+      // editor, or, once the editor's bytes were read, that is said.
       if (listening_since < 0) listening_since = now_ms();
       else if (now_ms() - listening_since > 1000)
         acp_unreachable("does not answer: the daemon has no ACP socket", acp_path);
@@ -1030,7 +1031,6 @@ static size_t writable_now(int fd) {
   if (size > 0 && ioctl(fd, FIONREAD, &unread) == 0) return size > unread ? (size_t)(size - unread) : 0;
   return PIPE_BUF;
 }
-
 
 /** The bridge's first line, when the launcher answered the editor's initialize itself: its answer to the same request,
  * dropped (the editor has it). An error there means the editor was told more than the bridge agreed to: said, exit 1.
