@@ -550,13 +550,26 @@ static buf *read_stdin(void) {
   return &text;
 }
 
+/** A connected Unix stream socket to `path` (close-on-exec), or -1 with errno set. */
+static int unix_connect(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return -1;
+}
+
 /** Connects to the daemon's socket and initializes as the Node client does (connectCli / status), or hands over. */
 static void connect_and_initialize(const char *socket_path, const char *name, int events) {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (strlen(socket_path) >= sizeof addr.sun_path) to_node();
-  strcpy(addr.sun_path, socket_path);
-  sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) to_node();
+  if ((sock = unix_connect(socket_path)) < 0) to_node();
   buf p = {0};
   buf_str(&p, "{\"protocolVersion\":" SB_PROTOCOL_VERSION ",\"clientInfo\":{\"kind\":\"cli\",\"name\":");
   buf_json_string(&p, name, strlen(name));
@@ -761,23 +774,6 @@ static int status_command(const char *state_dir, const char *socket_path) {
   }
   write_out(1, o.p, o.len);
   return 0;
-}
-
-/** A connected Unix stream socket to `path` (close-on-exec), or -1 with errno set. */
-static int unix_connect(const char *path) {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  strcpy(addr.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
-  int e = errno;
-  close(fd);
-  errno = e;
-  return -1;
 }
 
 /** No daemon answers: nothing is listening there, or nothing is there (the Node client's test, ensureDaemon). */
