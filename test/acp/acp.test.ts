@@ -9,17 +9,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket } from '@shadowbox/client';
 import { acpSocketPath, DaemonStatus, SessionConfigure, SessionCreate, SessionList } from '@shadowbox/protocol';
-import { makeTempDir, repoRoot, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import {
-  connectEditor,
-  defaultVia,
   launcherBin,
+  makeTempDir,
   NO_NODE_PATH,
-  rawLines,
-  spawnAcp,
-  type AcpEditor,
-  type AcpVia,
-} from './editor.js';
+  repoRoot,
+  runCli,
+  startTestDaemon,
+  type TestDaemon,
+} from '../helpers/daemon.js';
+import { connectEditor, defaultVia, rawLines, spawnAcp, type AcpEditor, type AcpVia } from './editor.js';
 
 const init = (e: AcpEditor) =>
   e.agent.request('initialize', {

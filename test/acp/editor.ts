@@ -6,7 +6,6 @@
 // The launcher runs with no `node` on PATH unless asked: a run that works there was relayed, not handed over.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import {
   client,
@@ -18,7 +17,7 @@ import {
   type RequestPermissionResponse,
   type SessionNotification,
 } from '@agentclientprotocol/sdk';
-import { repoRoot, shadowboxBin } from '../helpers/daemon.js';
+import { launcherBin, NO_NODE_PATH, repoRoot, shadowboxBin } from '../helpers/daemon.js';
 
 export type PermissionAnswerer = (
   q: RequestPermissionRequest,
@@ -35,11 +34,6 @@ export interface AcpProcess {
   close(): Promise<number | null>;
   kill(): Promise<void>;
 }
-
-/** The native launcher, built by `npm run build` when a C compiler is present (scripts/build-launcher.mjs). */
-export const launcherBin = path.join(repoRoot, 'daemon/bin/shadowbox');
-/** A PATH with no `node` on it: the launcher cannot hand over there (the hand-over fails, 127). */
-export const NO_NODE_PATH = '/nonexistent-no-node-here';
 
 /**
  * Which bin runs `shadowbox acp`: 'node' (the Node bridge), 'launcher' (the native relay to the daemon's bridge; no

@@ -7,6 +7,10 @@ import { connectSocket, type ShadowboxClient } from '@shadowbox/client';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const shadowboxBin = path.join(repoRoot, 'daemon/bin/shadowbox.js');
+/** The native launcher, built by `npm run build` when a C compiler is present (scripts/build-launcher.mjs). */
+export const launcherBin = path.join(repoRoot, 'daemon/bin/shadowbox');
+/** A PATH with no `node` on it: the launcher cannot hand over there (the hand-over fails, 127). */
+export const NO_NODE_PATH = '/nonexistent-no-node-here';
 
 /** A real daemon process on a temporary state dir (short path: Unix socket paths are limited to 107 bytes). */
 export interface TestDaemon {

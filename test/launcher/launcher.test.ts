@@ -1,10 +1,10 @@
-// The native launcher (clients/launcher, built into daemon/bin/shadowbox) against the Node CLI it stands in front
+// The native launcherBin (clients/launcher, built into daemon/bin/shadowbox) against the Node CLI it stands in front
 // of, with a real daemon and the real python bundle. `shadowbox python -c` must print exactly what the Node client
 // prints (every byte of stdout and stderr, and the exit code) and use the same session; everything else, and every
 // case it cannot answer before changing anything, must reach the Node CLI. The launcher's own runs get a PATH with
 // no `node` on it: a run that printed the right output there did not hand over to Node (a hand-over fails, 127).
 // Needs a C compiler (scripts/build-launcher.mjs is run here, so the binary is current); without one there is no
-// launcher to test, and the suite says so.
+// launcherBin to test, and the suite says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,12 +12,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules, SessionList } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
-import { makeTempDir, repoRoot, shadowboxBin, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import {
+  launcherBin,
+  makeTempDir,
+  NO_NODE_PATH,
+  repoRoot,
+  shadowboxBin,
+  startTestDaemon,
+  type TestDaemon,
+} from '../helpers/daemon.js';
 
 const cc = process.env.CC || 'cc';
 const hasCc = spawnSync(cc, ['--version']).status === 0;
-const launcher = path.join(repoRoot, 'daemon/bin/shadowbox');
-const NO_NODE = '/nonexistent-no-node-here';
 
 interface Run {
   code: number | null;
@@ -41,7 +47,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, 
 
 const text = (r: Run) => ({ code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') });
 
-describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () => {
+describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, () => {
   let d: TestDaemon;
   let c: ShadowboxClient;
   /** The daemon's environment with no node on PATH: only the launcher's own answer can succeed. */
@@ -58,8 +64,8 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     if (built.status !== 0) throw new Error(`scripts/build-launcher.mjs failed:\n${built.stderr}`);
     d = await startTestDaemon({ web: false });
     c = await d.connect('launcher-e2e');
-    bare = { ...d.env, PATH: NO_NODE };
-    // The launcher answers only once the store lists python: the Node CLI's first run installs it (or joins
+    bare = { ...d.env, PATH: NO_NODE_PATH };
+    // The launcherBin answers only once the store lists python: the Node CLI's first run installs it (or joins
     // the daemon's warm-up install) and waits for it.
     const first = await run(process.execPath, [shadowboxBin, 'python', '-c', 'pass'], d.env, await makeTempDir());
     expect(text(first)).toMatchObject({ code: 0 });
@@ -69,7 +75,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     await d?.cleanup();
   });
 
-  /** The same command through the launcher (no node on PATH) and the Node CLI, each in a fresh copy of a folder. */
+  /** The same command through the launcherBin (no node on PATH) and the Node CLI, each in a fresh copy of a folder. */
   const both = async (args: string[], files: Record<string, string> = {}, input?: Buffer) => {
     const dirs = [await makeTempDir('launch-n'), await makeTempDir('launch-j')];
     for (const dir of dirs)
@@ -77,7 +83,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
         await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
         await writeFile(path.join(dir, name), body);
       }
-    const native = await run(launcher, args, bare, dirs[0], input);
+    const native = await run(launcherBin, args, bare, dirs[0], input);
     const node = await run(process.execPath, [shadowboxBin, ...args], d.env, dirs[1], input);
     return { native, node, dirs };
   };
@@ -110,7 +116,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     ],
   ];
 
-  // Bytes on stdin that are not all UTF-8 (each invalid run becomes U+FFFD in Node: the launcher decodes alike).
+  // Bytes on stdin that are not all UTF-8 (each invalid run becomes U+FFFD in Node: the launcherBin decodes alike).
   const odd = Buffer.concat([
     Buffer.from('line é\n'),
     Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82, 0x0a, 0xed, 0xa0, 0x80, 0xf0, 0x9f]),
@@ -155,7 +161,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
         env,
         dir,
       );
-    const native = text(await piped(`"${launcher}"`, bare));
+    const native = text(await piped(`"${launcherBin}"`, bare));
     const node = text(await piped(`"${process.execPath}" "${shadowboxBin}"`, d.env));
     expect(native).toEqual({ code: 0, stdout: '141\n', stderr: '' });
     expect(native).toEqual(node);
@@ -163,7 +169,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
 
   it('writes all of its output to a non-blocking pipe whose reader is slow', async () => {
     const dir = await makeTempDir('launch-nonblock');
-    // python3 makes the pipe, sets O_NONBLOCK on the launcher's end, and starts reading only after the launcher
+    // python3 makes the pipe, sets O_NONBLOCK on the launcher's end, and starts reading only after the launcherBin
     // has filled it (a writer that gave up at EAGAIN would lose the rest).
     const script = [
       'import fcntl, os, subprocess, sys, time',
@@ -179,7 +185,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     const r = text(
       await run(
         '/usr/bin/python3',
-        ['-c', script, launcher, 'python', '-c', 'import sys; sys.stdout.write("x" * 2000000); print("END")'],
+        ['-c', script, launcherBin, 'python', '-c', 'import sys; sys.stdout.write("x" * 2000000); print("END")'],
         bare,
         dir,
       ),
@@ -200,14 +206,14 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
         env,
         dir,
       );
-    const native = text(await closed(`"${launcher}"`, bare));
+    const native = text(await closed(`"${launcherBin}"`, bare));
     expect(native).toEqual({ code: 0, stdout: "''\n0\n", stderr: '' });
     expect(native).toEqual(text(await closed(`"${process.execPath}" "${shadowboxBin}"`, d.env)));
   });
 
   it('waits on a non-blocking stdin for the program to arrive', async () => {
     const dir = await makeTempDir('launch-nbin');
-    // python3 gives the launcher a non-blocking pipe as stdin and writes the program into it only a second later.
+    // python3 gives the launcherBin a non-blocking pipe as stdin and writes the program into it only a second later.
     const script = [
       'import fcntl, os, subprocess, sys, time',
       'r, w = os.pipe()',
@@ -219,7 +225,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       'os.close(w)',
       'sys.exit(p.wait())',
     ].join('\n');
-    const r = text(await run('/usr/bin/python3', ['-c', script, launcher, 'python', '-'], bare, dir));
+    const r = text(await run('/usr/bin/python3', ['-c', script, launcherBin, 'python', '-'], bare, dir));
     expect(r).toEqual({ code: 0, stdout: '42\n', stderr: '' });
   });
 
@@ -227,7 +233,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     const dirs = [await makeTempDir('launch-deny-n'), await makeTempDir('launch-deny-j')];
     for (const workspace of dirs)
       await c.request(PolicySetRules, { workspace, add: [{ action: 'deny', tool: 'python' }] });
-    const native = await run(launcher, ['python', '-c', 'print(1)'], bare, dirs[0]);
+    const native = await run(launcherBin, ['python', '-c', 'print(1)'], bare, dirs[0]);
     const node = await run(process.execPath, [shadowboxBin, 'python', '-c', 'print(1)'], d.env, dirs[1]);
     expect(text(native).stderr).toContain('refused');
     expect(text(native)).toEqual(text(node));
@@ -236,7 +242,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
 
   it('prints status as the Node CLI does (uptime and RSS are read at each call)', async () => {
     const dir = await makeTempDir('launch-status');
-    const native = text(await run(launcher, ['status'], bare, dir));
+    const native = text(await run(launcherBin, ['status'], bare, dir));
     const node = text(await run(process.execPath, [shadowboxBin, 'status'], d.env, dir));
     const live = (out: string) => out.replace(/up \d+ s, [\d.]+ MiB RSS/, 'up N s, M MiB RSS');
     expect(native.code).toBe(0);
@@ -248,11 +254,11 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
 
   it('uses the same session as the Node CLI: one per workspace, reused while idle', async () => {
     const dir = await makeTempDir('launch-same');
-    expect(text(await run(launcher, ['python', '-c', 'open("a.txt","w").write("1")'], bare, dir)).code).toBe(0);
+    expect(text(await run(launcherBin, ['python', '-c', 'open("a.txt","w").write("1")'], bare, dir)).code).toBe(0);
     expect(
       text(await run(process.execPath, [shadowboxBin, 'python', '-c', 'print(open("a.txt").read())'], d.env, dir)),
     ).toMatchObject({ code: 0, stdout: '1\n' });
-    expect(text(await run(launcher, ['python', '-c', 'print(open("a.txt").read()*2)'], bare, dir))).toMatchObject({
+    expect(text(await run(launcherBin, ['python', '-c', 'print(open("a.txt").read()*2)'], bare, dir))).toMatchObject({
       code: 0,
       stdout: '11\n',
     });
@@ -288,18 +294,18 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       ['python', '.'],
     ];
     for (const args of handed) {
-      const r = text(await run(launcher, args, bare, dir));
+      const r = text(await run(launcherBin, args, bare, dir));
       expect(r, args.join(' ')).toMatchObject({ code: 127 });
       expect(r.stderr, args.join(' ')).toContain('shadowbox: cannot run node');
     }
     // With node on PATH, the hand-over runs the Node CLI with the same arguments.
-    expect(text(await run(launcher, ['python', '-V'], d.env, dir))).toMatchObject({
+    expect(text(await run(launcherBin, ['python', '-V'], d.env, dir))).toMatchObject({
       code: 0,
       stdout: 'Python 3.11.2\n',
     });
-    const outside = text(await run(launcher, ['python', '../p.py'], d.env, dir));
+    const outside = text(await run(launcherBin, ['python', '../p.py'], d.env, dir));
     expect(outside).toMatchObject({ code: 1, stderr: expect.stringContaining('is outside the workspace') as string });
-    const version = text(await run(launcher, ['--version'], d.env, dir));
+    const version = text(await run(launcherBin, ['--version'], d.env, dir));
     expect(version).toEqual(text(await run(process.execPath, [shadowboxBin, '--version'], d.env, dir)));
     expect(version.stdout).toMatch(/^shadowbox \d+\.\d+\.\d+ /);
   });
@@ -308,7 +314,7 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
     const dir = await makeTempDir('launch-cannot');
     const py = ['python', '-c', 'print(1)'];
     const handsOver = async (env: NodeJS.ProcessEnv, args = py, cwd = dir) => {
-      const r = text(await run(launcher, args, env, cwd));
+      const r = text(await run(launcherBin, args, env, cwd));
       expect(r).toMatchObject({ code: 127 });
       expect(r.stderr).toContain('shadowbox: cannot run node');
     };
@@ -338,11 +344,11 @@ describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () =>
       expect(r).toMatchObject({ code: 127 });
       expect(r.stderr).toContain('shadowbox: cannot run node');
     };
-    await sh(bare, ['-c', `exec "$0" python -c "$(printf 'print(1)\\377')"`, launcher]);
+    await sh(bare, ['-c', `exec "$0" python -c "$(printf 'print(1)\\377')"`, launcherBin]);
     await sh(bare, [
       '-c',
       `/bin/mkdir "$(printf 'a\\376')" && cd "$(printf 'a\\376')" && exec "$0" python -c 'print(1)'`,
-      launcher,
+      launcherBin,
     ]);
     // None of these made a session for their workspace.
     const made = (await c.request(SessionList, {})).sessions.filter((s) => s.workspace === dir);
