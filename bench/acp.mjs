@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, launcher, startDaemon } from './lib/daemon.mjs';
+import { bin, launcher, NO_NODE_PATH, startDaemon } from './lib/daemon.mjs';
 import { interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -26,7 +26,7 @@ function editor(env, native = false) {
   };
   // The launcher with no node on PATH: a hand-over to the Node bridge would fail.
   const peer = native
-    ? ndjsonPeer(['acp'], { ...env, PATH: '/nonexistent' }, count, launcher)
+    ? ndjsonPeer(['acp'], { ...env, PATH: NO_NODE_PATH }, count, launcher)
     : ndjsonPeer([bin, 'acp'], env, count);
   return {
     ...peer,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
-import { bin, launcher } from './lib/daemon.mjs';
+import { bin, launcher, NO_NODE_PATH } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -256,7 +256,7 @@ export async function run() {
       // The same command through the bin a release installs: the native launcher (clients/launcher), which answers
       // python -c itself with a daemon running. No node on PATH, so a run that hands over to Node would fail here.
       if (launcher) {
-        const bare = { ...env, PATH: '/nonexistent' };
+        const bare = { ...env, PATH: NO_NODE_PATH };
         const native = () => {
           const p = execFileP(launcher, ['python', '-c', 'print(1+1)'], { cwd: ws, env: bare });
           p.child.stdin?.end();

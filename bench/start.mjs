@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, launcher, startDaemon } from './lib/daemon.mjs';
+import { bin, launcher, NO_NODE_PATH, startDaemon } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -298,7 +298,7 @@ export async function run() {
     // The bin a release installs: the native launcher answers status itself while a daemon runs (no node on PATH
     // here, so a hand-over to Node would fail the row).
     if (launcher) {
-      const nativeStatus = () => execFileP(launcher, ['status'], { env: { ...runEnv, PATH: '/nonexistent' } });
+      const nativeStatus = () => execFileP(launcher, ['status'], { env: { ...runEnv, PATH: NO_NODE_PATH } });
       if (!/running \(pid/.test((await nativeStatus()).stdout)) throw new Error('the native launcher gave no status');
       rows.push(
         row(
@@ -336,7 +336,7 @@ export async function run() {
     // The bin a release installs: the native launcher relays the editor to the bridge the daemon hosts (its ACP
     // socket). No node on PATH: a hand-over to the Node bridge would fail the row.
     if (launcher) {
-      const relayEnv = { ...runEnv, PATH: '/nonexistent' };
+      const relayEnv = { ...runEnv, PATH: NO_NODE_PATH };
       await acpRound(['acp'], relayEnv, ws, launcher);
       const relayRss = [];
       const relayBareRss = [];
@@ -478,7 +478,7 @@ export async function run() {
       try {
         await sleep(SETTLE_MS);
         before.push(rssMiB(dd.pid));
-        const e = { ...env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: dd.socketPath, PATH: '/nonexistent' };
+        const e = { ...env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: dd.socketPath, PATH: NO_NODE_PATH };
         await acpRound(['acp'], e, ws, launcher, async () => {
           await sleep(1000);
           attached.push(rssMiB(dd.pid));

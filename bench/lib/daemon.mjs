@@ -10,6 +10,8 @@ export const bin =
 /** The native launcher beside that bin (scripts/build-launcher.mjs), or null when none was built (no C compiler). */
 const launcherFile = path.join(path.dirname(bin), 'shadowbox');
 export const launcher = existsSync(launcherFile) ? launcherFile : null;
+/** A PATH with no `node` on it: a launcher row that handed over to Node would fail there, not pass as native. */
+export const NO_NODE_PATH = '/nonexistent';
 
 /**
  * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to
