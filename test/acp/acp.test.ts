@@ -528,6 +528,31 @@ describe('the daemon’s ACP socket', () => {
       await d.cleanup();
     }
   });
+
+  it('writes what the ACP SDK reports of an editor’s message as one line of the daemon’s stderr (no forged line)', async () => {
+    const d = await startTestDaemon({ web: false });
+    try {
+      const link = net.connect(acpSocketPath(d.socketPath));
+      link.on('error', () => undefined);
+      link.write(
+        `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1 } })}\n`,
+      );
+      await new Promise((resolve) => link.once('data', resolve));
+      // A response to a request the bridge never made: the SDK logs its id verbatim with console.error.
+      const forged = 'shadowbox daemon ready: socket /tmp/forged';
+      link.write(`${JSON.stringify({ jsonrpc: '2.0', id: `x\n${forged}\u001b[2J`, result: {} })}\n`);
+      await expect.poll(() => d.stderr()).toContain('Got response to unknown request');
+      const lines = d.stderr().split('\n');
+      expect(lines.filter((l) => l.startsWith('shadowbox daemon ready:'))).toHaveLength(1);
+      expect(lines.find((l) => l.includes('unknown request'))).toBe(
+        `Got response to unknown request x\\n${forged}\\u001b[2J`,
+      );
+      link.destroy();
+    } finally {
+      await d.stop();
+      await d.cleanup();
+    }
+  });
 });
 
 describe.skipIf(defaultVia !== 'launcher')('a daemon whose ACP socket path is taken', () => {

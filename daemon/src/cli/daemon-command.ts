@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DAEMON_EXIT_ALREADY_RUNNING, ErrorCodes } from '@shadowbox/protocol';
 import { startDaemon } from '../daemon.js';
 import { isShadowboxError } from '../errors.js';
+import { consoleAsOneLine } from '../state/index.js';
 import { VERSION } from '../version.js';
 import { wireCapabilities } from '../wiring.js';
 // Not ./context.js: that loads the client library, which the daemon does not use (~25 ms of start).
@@ -23,6 +24,8 @@ export async function daemonCommand(io: CliIo, argv: string[]): Promise<number> 
   const maxMessageBytes = maxText === undefined ? undefined : Number(maxText);
   if (maxMessageBytes !== undefined && (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024))
     throw new CliError('--max-message-bytes must be an integer ≥ 1024', 2);
+  // What a hosted package writes to the console (the ACP SDK's diagnostics carry an editor's ids) stays one line.
+  consoleAsOneLine(io.stderr);
   const started = startDaemon({
     env: io.env,
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),

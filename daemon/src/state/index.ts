@@ -1,7 +1,7 @@
 // State: where the daemon keeps its files, the one-daemon lock, the WebSocket token, the logger.
 export { resolveStatePaths, workspaceStateDir, type StatePaths } from './paths.js';
 export { acquireLock, readLock, LockInfo } from './lock.js';
-export { createLogger, silentLogger, type Logger, type FileLogger } from './logger.js';
+export { consoleAsOneLine, createLogger, silentLogger, type Logger, type FileLogger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { noSpaceError, readWholeInto, writeAll, writeAllSync } from './file-io.js';

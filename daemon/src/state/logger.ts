@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { format } from 'node:util';
 
 /** The daemon's logger: injected everywhere, never console.* in library code. */
 export interface Logger {
@@ -101,6 +102,19 @@ export function oneLine(msg: string): string {
   return msg.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, (c) =>
     c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/**
+ * Makes every `console` method of this process write one line per call to `out`, control characters escaped as
+ * `oneLine` does. Library code never uses `console`, but the packages the daemon hosts do: the ACP SDK reports a
+ * response to an unknown request with the editor's id verbatim, and a line break in that id would start a line of
+ * `daemon.out` that reads as the daemon's own. `console.log` goes to `out` too: with `--stdio` stdout is the protocol.
+ */
+export function consoleAsOneLine(out: { write(text: string): unknown }): void {
+  const write = (...args: unknown[]): void => {
+    out.write(`${oneLine(format(...args))}\n`);
+  };
+  console.log = console.info = console.debug = console.warn = console.error = write;
 }
 
 /** A logger that drops everything (tests, short CLI commands). */
