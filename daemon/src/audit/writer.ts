@@ -201,7 +201,14 @@ export class WorkspaceWriter {
     await this.fh.datasync();
     const cp = signCheckpoint(key, this.workspace, this.lastSeq, this.lastHash, this.opts.now().toISOString());
     await writeFileAtomic(this.files.head, JSON.stringify(cp) + '\n', { mode: 0o600 });
-    await writeAll(this.fh, Buffer.from(JSON.stringify({ checkpoint: cp }) + '\n'));
+    try {
+      await writeAll(this.fh, Buffer.from(JSON.stringify({ checkpoint: cp }) + '\n'));
+    } catch (e) {
+      // Part of the line may be in the file (a full disk): the next write must not follow it. Closed, the log is
+      // opened again by the next write, which cuts the torn piece off and records it (openChain).
+      await this.reset();
+      throw e;
+    }
     this.sinceCheckpoint = 0;
     this.signed = true;
   }
