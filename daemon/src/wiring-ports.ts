@@ -71,14 +71,16 @@ export function unlessShadowed(
 
 /** Tools declared by installed (or locally built) bundle manifests; a broken bundle is logged, not fatal. */
 export async function bundleTools(
-  bundles: BundleService,
+  bundles: Pick<BundleService, 'manifest'>,
   list: Array<{ name: string; tools: string[] }>,
   deps: RunBundleDeps,
   logger: Logger,
+  /** Names the shared tools already have: a bundle tool named as one is not offered (it cannot replace it). */
+  taken: ReadonlySet<string>,
 ): Promise<AnyTool[]> {
   const names = [...new Set(list.filter((b) => b.tools.length > 0 && b.name !== 'python').map((b) => b.name))];
   // Verified manifests, side by side: a tool is offered only from a manifest that passed its signature check.
-  // Its files are checked when it runs (bundles.load): not read here, before the daemon serves.
+  // Its files are checked when it runs (bundles.load).
   const loaded = await Promise.all(
     names.map((name) =>
       bundles.manifest(name).then(
@@ -90,7 +92,12 @@ export async function bundleTools(
       ),
     ),
   );
-  return loaded.flat();
+  const seen = new Set(taken);
+  return loaded.flat().filter((t) => {
+    if (!seen.has(t.name)) return seen.add(t.name);
+    logger.error(`bundle tool ${t.name} not offered: another tool has that name`);
+    return false;
+  });
 }
 
 /** After a review or direct tool call on a session without a running turn, its shadow files are closed again. */
@@ -180,11 +187,16 @@ export function toolsPort(
   runtimeFor: (sessionId?: string) => ToolRuntime,
   sessions: SessionManager,
   shadow: ShadowService,
+  /** Resolves once the shared tools are all there (sessions.open waits for it too). */
+  toolsReady: () => Promise<void>,
 ): ToolsPort {
   return {
     // Without a session: the shared tools; with one: also its own MCP servers' (started first if the daemon restarted).
     list: async (sessionId) => {
-      if (!sessionId) return { tools: runtimeFor().list() };
+      if (!sessionId) {
+        await toolsReady();
+        return { tools: runtimeFor().list() };
+      }
       await sessions.open(sessionId);
       return { tools: runtimeFor(sessionId).list() };
     },

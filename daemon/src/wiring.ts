@@ -150,25 +150,26 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     netFetch: guestFetch('python'),
   });
 
-  const listed = bundles.list().catch((e: unknown) => {
-    logger.warn(`bundles: cannot list (${(e as Error).message})`);
-    return [];
-  });
-  // Compile CPython and spawn a worker in the background, so the first python call is fast; only when the
-  // bundle is here (warming an absent one would download it from a configured mirror at every start). An
-  // installed one warms once the daemon serves (onReady: hashing and compiling 13 MB no longer delays the
-  // first answer); one the local build or package offers but the store does not hold yet is installed and
-  // warmed at once, as before: the first python call (`shadowbox demo`'s) will want it.
-  const pythonListed = listed.then((bs) => bs.find((b) => b.name === 'python'));
-  const warmPython = (when: (b: { installed: boolean }) => boolean) =>
-    void pythonListed
-      .then((b) => (b && when(b) ? python.warm() : false))
+  // What the bundle store holds and the local build or package offers: read once the daemon serves (onReady), or
+  // first by whoever needs it sooner. Reading and verifying the manifests is ~35 ms this start need not wait for.
+  let listing: Promise<Array<{ name: string; installed: boolean; tools: string[] }>> | undefined;
+  const listed = () =>
+    (listing ??= bundles.list().catch((e: unknown) => {
+      logger.warn(`bundles: cannot list (${(e as Error).message})`);
+      return [];
+    }));
+  // Compile CPython and spawn a worker in the background once the daemon serves (onReady: hashing and compiling
+  // 13 MB does not delay the first answer), so the first python call is fast; only when the bundle is here, or the
+  // local build or package offers it (it is installed then: the first python call, `shadowbox demo`'s, will want
+  // it). Warming an absent one would download it from a configured mirror at every start.
+  const warmPython = () =>
+    void listed()
+      .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
       // What the warm-up read, copied and ran once is garbage an idle daemon would hold on to (~30 MiB).
       // Collected only when no python call came first. The collection pauses the whole event loop for 30–65 ms
       // once (a request arriving then waits, python's or another session's).
       .then((warmed) => (warmed === 'primed' ? releaseMemoryQuietly(logger, "python's warm-up") : undefined))
       .catch((e: unknown) => logger.warn(`python warm-up: ${(e as Error).message}`));
-  warmPython((b) => !b.installed);
 
   // Programs the daemon starts often (rg: two or more runs per grep; each shell call's bubblewrap) start from a small
   // spawner process: a fork of the daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a
@@ -184,8 +185,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     ? Object.fromEntries(Object.entries(config.shell).filter(([, v]) => v !== undefined))
     : undefined;
   const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
-  const [builtBundleTools, , shell] = await Promise.all([
-    bundleTools(bundles, await listed, runDeps, logger),
+  const [, shell] = await Promise.all([
     mcp.start(),
     createShell({
       stateDir,
@@ -202,7 +202,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
 
-  const tools: AnyTool[] = [
+  const builtin: AnyTool[] = [
     // grep searches the person's unchanged files with ripgrep when it is installed (else in process).
     ...createBuiltinTools({ rg: findRipgrep(env), spawner }),
     createPlanTool(),
@@ -211,24 +211,45 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
     ...(shell.tool ? [shell.tool] : []),
-    ...builtBundleTools,
-    ...mcp.tools(),
   ];
-  const runtime = createToolRuntime({ tools, policy, audit, logger });
+  // The shared tools: the built-in ones, the installed bundles' (once loaded) and config.json's MCP servers'.
+  let tools: AnyTool[] = [...builtin, ...mcp.tools()];
+  let runtime = createToolRuntime({ tools, policy, audit, logger });
+  // The installed bundles' tools, from their verified manifests: loaded once the daemon serves, or first by a
+  // request that uses tools (reading and verifying the manifests is ~35 ms the start does not wait for). Every
+  // such request waits for them (toolsReady: a turn, tools/list, tools/call), so none sees the tools without them.
+  let loadingBundleTools: Promise<void> | undefined;
+  const bundleToolsLoaded = () =>
+    (loadingBundleTools ??= listed()
+      .then((l) => bundleTools(bundles, l, runDeps, logger, new Set(tools.map((t) => t.name))))
+      .then((offered) => {
+        tools = [...builtin, ...offered, ...mcp.tools()];
+        runtime = createToolRuntime({ tools, policy, audit, logger });
+        sessionRuntimes = new WeakMap();
+      })
+      .catch((e: unknown) => logger.error(`bundle tools: ${(e as Error).message}`)));
   // A session's own MCP servers (session/create mcpServers: an ACP editor's) add tools to that session only:
   // its runtime is the shared tools plus them, rebuilt when they change.
   const sessionMcp = createSessionMcpPool({
     logger,
     clientInfo: { name: 'shadowbox', version: VERSION },
     reservedServers: Object.keys(servers.data),
-    reservedTools: tools.map((t) => t.name),
+    // Read when a session's servers have started: the bundle tools' names are there once they loaded.
+    reservedTools: { [Symbol.iterator]: () => tools.map((t) => t.name)[Symbol.iterator]() },
   });
-  const sessionRuntimes = new WeakMap<AnyTool[], ToolRuntime>();
+  // Per session tool set (the shared tools and its own): rebuilt once the bundle tools joined the shared ones.
+  let sessionRuntimes = new WeakMap<AnyTool[], ToolRuntime>();
   const runtimeFor = (sessionId?: string): ToolRuntime => {
     const own = sessionId ? sessionMcp.tools(sessionId) : undefined;
     if (!own?.length) return runtime;
     let r = sessionRuntimes.get(own);
-    if (!r) sessionRuntimes.set(own, (r = createToolRuntime({ tools: [...tools, ...own], policy, audit, logger })));
+    if (!r) {
+      // A session server that started before the bundle tools loaded was not told their names: a tool named as
+      // a shared one is left out here too.
+      const shared = new Set(tools.map((t) => t.name));
+      const mine = own.filter((t) => !shared.has(t.name));
+      sessionRuntimes.set(own, (r = createToolRuntime({ tools: [...tools, ...mine], policy, audit, logger })));
+    }
     return r;
   };
 
@@ -270,6 +291,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         view: () => shadow.view(c.sessionId, c.workspace),
         ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
       }),
+    toolsReady: bundleToolsLoaded,
     onSessionOpen: (meta) => {
       if (spawnerMode !== 'lazy') spawner.warm();
       return sessionMcp.open(meta.sessionId, meta.mcpServers);
@@ -297,7 +319,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const watcher = createWorkspaceWatcher(shadow, sessions, ctx.clients);
   registerCapabilityHandlers(ctx.handlers, sessions, {
     review: reviewPort(shadow, shell, sessions),
-    tools: toolsPort(runtimeFor, sessions, shadow),
+    tools: toolsPort(runtimeFor, sessions, shadow, bundleToolsLoaded),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),
@@ -317,11 +339,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
     ],
-    // Once serving: the installed python's warm-up, and the shell sandbox's kept probe is checked again.
+    // Once serving: the installed bundles' tools, python's warm-up, and the shell sandbox's kept probe checked again.
     onReady: () => {
       if (spawnerMode === 'early') spawner.warm();
-      warmPython((b) => b.installed);
-      void shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
+      warmPython();
+      void bundleToolsLoaded().then(() =>
+        shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`)),
+      );
     },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();

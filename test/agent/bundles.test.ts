@@ -12,6 +12,11 @@ import { startModelServer, type ModelServer } from '../model-server/index.js';
 describe('official bundles through the agent', () => {
   let model: ModelServer;
   let d: TestDaemon;
+  const modelEnv = () => ({
+    SHADOWBOX_MODEL: 'openai/test-model',
+    OPENAI_BASE_URL: `${model.url}/v1`,
+    OPENAI_API_KEY: 'k',
+  });
   beforeAll(async () => {
     for (const b of ['jq', 'sqlite', 'python']) {
       if (!existsSync(path.join(repoRoot, 'bundles/out', b)))
@@ -20,10 +25,7 @@ describe('official bundles through the agent', () => {
         );
     }
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
-    });
+    d = await startTestDaemon({ web: false, env: modelEnv() });
   }, 120_000);
   afterAll(async () => {
     await d?.stop();
@@ -108,4 +110,51 @@ describe('official bundles through the agent', () => {
     expect(await readFile(path.join(ws, 'items.json'), 'utf8')).toContain('"price":4');
     c.dispose();
   }, 120_000);
+
+  // The bundle tools load once the daemon serves: a request that uses tools waits for them, never sees the tool set
+  // without them. Each case is the first thing a fresh daemon is asked.
+  it.each(['a direct tools/call', 'a first turn'])(
+    'right after a start, %s in a new session finds the bundle tools',
+    async (what) => {
+      const ws = await makeTempDir('ws');
+      await writeFile(path.join(ws, 'n.json'), '[1,2,3]');
+      const fresh = await startTestDaemon({ web: false, env: modelEnv() });
+      try {
+        const c = await fresh.connect('first');
+        const s = await c.request(SessionCreate, { workspace: ws });
+        if (what === 'a direct tools/call') {
+          const r = await c.request(ToolsCall, {
+            sessionId: s.sessionId,
+            tool: 'jq',
+            input: { filter: 'add', file: 'n.json' },
+          });
+          expect(r.isError).toBe(false);
+          expect(r.content).toContain('6');
+        } else {
+          const seen: SessionEvent[] = [];
+          c.onEvent((e) => seen.push(e));
+          model.push({ toolCalls: [{ name: 'jq', arguments: { filter: 'length', file: 'n.json' } }] }, { text: ['3'] });
+          expect((await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'count' })).stopReason).toBe(
+            'end_turn',
+          );
+          const update = seen.find(
+            (e) =>
+              e.event.type === 'tool_call_update' && (e.event.status === 'completed' || e.event.status === 'failed'),
+          );
+          expect(update?.event).toMatchObject({ status: 'completed' });
+          // The model was offered jq in that first request.
+          expect(model.requests.at(-2)?.body).toMatchObject({
+            tools: expect.arrayContaining([
+              expect.objectContaining({ function: expect.objectContaining({ name: 'jq' }) }),
+            ]),
+          });
+        }
+        c.dispose();
+      } finally {
+        await fresh.stop();
+        await fresh.cleanup();
+      }
+    },
+    60_000,
+  );
 });

@@ -10,7 +10,7 @@ export interface SessionMcpPoolDeps {
   clientInfo: { name: string; version: string };
   /** Server names config.json uses: a session server with one of them is skipped (the person's config wins). */
   reservedServers: Iterable<string>;
-  /** Names of the shared tools: a session tool with one of them is skipped. */
+  /** Names of the shared tools, read each time a session's servers have started: a session tool with one is skipped. */
   reservedTools: Iterable<string>;
   connectTimeoutMs?: number;
   callTimeoutMs?: number;
@@ -33,7 +33,6 @@ interface Entry {
 export function createSessionMcpPoolImpl(deps: SessionMcpPoolDeps) {
   const { logger } = deps;
   const reservedServers = new Set(deps.reservedServers);
-  const reservedTools = new Set(deps.reservedTools);
   const entries = new Map<string, Entry>();
   let closed = false;
 
@@ -73,6 +72,7 @@ export function createSessionMcpPoolImpl(deps: SessionMcpPoolDeps) {
         await entry.service.close().catch(() => undefined);
         return;
       }
+      const reservedTools = new Set(deps.reservedTools);
       entry.tools = entry.service.tools().filter((t) => {
         if (!reservedTools.has(t.name)) return true;
         logger.warn(`session ${sessionId}: MCP tool ${t.name} skipped: a shared tool has that name`);

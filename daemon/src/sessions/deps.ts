@@ -51,6 +51,11 @@ export interface SessionManagerDeps {
   onSessionOpen?: (meta: SessionMeta) => Promise<void>;
   /** Bound on onSessionOpen (default 20 s); after it the session goes on without what is still starting. */
   openTimeoutMs?: number;
+  /**
+   * Resolves once the shared tool set is complete (the installed bundles' tools load after the daemon serves):
+   * awaited before a session's tools are first used (a turn, tools/list, tools/call). Must not throw.
+   */
+  toolsReady?: () => Promise<void>;
   /** Called when a session goes idle (its turn ended): release what it holds open (shadow layer files). Must not throw. */
   onSessionIdle?: (meta: SessionMeta) => Promise<void>;
   /** Wait before an event log retries a failed write (default 500 ms). */

@@ -237,6 +237,7 @@ export class SessionManager {
   async open(sessionId: string): Promise<LiveSession> {
     const live = this.get(sessionId);
     await this.opener.ensure(live);
+    await this.deps.toolsReady?.();
     return live;
   }
 

@@ -55,6 +55,7 @@ export class TurnRunner {
     try {
       await live.load();
       await this.opener.ensure(live);
+      await this.deps.toolsReady?.();
       const conversation = (live.conversation ??= Conversation.fromEvents(live.events ?? []));
       if (!live.meta.title && user) {
         live.meta.title = user.text.split('\n')[0].slice(0, 80);
