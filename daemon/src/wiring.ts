@@ -234,7 +234,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     logger,
     clientInfo: { name: 'shadowbox', version: VERSION },
     reservedServers: Object.keys(servers.data),
-    // Read when a session's servers have started: the bundle tools' names are there once they loaded.
+    // Read when a session's servers have started, after the bundle tools loaded (onSessionOpen).
     reservedTools: { [Symbol.iterator]: () => tools.map((t) => t.name)[Symbol.iterator]() },
   });
   // Per session tool set (the shared tools and its own): rebuilt once the bundle tools joined the shared ones.
@@ -243,13 +243,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     const own = sessionId ? sessionMcp.tools(sessionId) : undefined;
     if (!own?.length) return runtime;
     let r = sessionRuntimes.get(own);
-    if (!r) {
-      // A session server that started before the bundle tools loaded was not told their names: a tool named as
-      // a shared one is left out here too.
-      const shared = new Set(tools.map((t) => t.name));
-      const mine = own.filter((t) => !shared.has(t.name));
-      sessionRuntimes.set(own, (r = createToolRuntime({ tools: [...tools, ...mine], policy, audit, logger })));
-    }
+    if (!r) sessionRuntimes.set(own, (r = createToolRuntime({ tools: [...tools, ...own], policy, audit, logger })));
     return r;
   };
 
@@ -292,8 +286,10 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
       }),
     toolsReady: bundleToolsLoaded,
-    onSessionOpen: (meta) => {
+    onSessionOpen: async (meta) => {
       if (spawnerMode !== 'lazy') spawner.warm();
+      // A session's own servers' tools are checked against every shared tool's name, the bundles' too.
+      if (Object.keys(meta.mcpServers ?? {}).length > 0) await bundleToolsLoaded();
       return sessionMcp.open(meta.sessionId, meta.mcpServers);
     },
     onSessionIdle: (meta) => shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace }),
