@@ -1,10 +1,10 @@
-// The native launcherBin (clients/launcher, built into daemon/bin/shadowbox) against the Node CLI it stands in front
+// The native launcher (clients/launcher, built into daemon/bin/shadowbox) against the Node CLI it stands in front
 // of, with a real daemon and the real python bundle. `shadowbox python -c` must print exactly what the Node client
 // prints (every byte of stdout and stderr, and the exit code) and use the same session; everything else, and every
 // case it cannot answer before changing anything, must reach the Node CLI. The launcher's own runs get a PATH with
 // no `node` on it: a run that printed the right output there did not hand over to Node (a hand-over fails, 127).
 // Needs a C compiler (scripts/build-launcher.mjs is run here, so the binary is current); without one there is no
-// launcherBin to test, and the suite says so.
+// launcher to test, and the suite says so.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -47,7 +47,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string, 
 
 const text = (r: Run) => ({ code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') });
 
-describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, () => {
+describe.skipIf(!hasCc)(`the native launcher (needs a C compiler: ${cc})`, () => {
   let d: TestDaemon;
   let c: ShadowboxClient;
   /** The daemon's environment with no node on PATH: only the launcher's own answer can succeed. */
@@ -65,7 +65,7 @@ describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, ()
     d = await startTestDaemon({ web: false });
     c = await d.connect('launcher-e2e');
     bare = { ...d.env, PATH: NO_NODE_PATH };
-    // The launcherBin answers only once the store lists python: the Node CLI's first run installs it (or joins
+    // The launcher answers only once the store lists python: the Node CLI's first run installs it (or joins
     // the daemon's warm-up install) and waits for it.
     const first = await run(process.execPath, [shadowboxBin, 'python', '-c', 'pass'], d.env, await makeTempDir());
     expect(text(first)).toMatchObject({ code: 0 });
@@ -75,7 +75,7 @@ describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, ()
     await d?.cleanup();
   });
 
-  /** The same command through the launcherBin (no node on PATH) and the Node CLI, each in a fresh copy of a folder. */
+  /** The same command through the launcher (no node on PATH) and the Node CLI, each in a fresh copy of a folder. */
   const both = async (args: string[], files: Record<string, string> = {}, input?: Buffer) => {
     const dirs = [await makeTempDir('launch-n'), await makeTempDir('launch-j')];
     for (const dir of dirs)
@@ -116,7 +116,7 @@ describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, ()
     ],
   ];
 
-  // Bytes on stdin that are not all UTF-8 (each invalid run becomes U+FFFD in Node: the launcherBin decodes alike).
+  // Bytes on stdin that are not all UTF-8 (each invalid run becomes U+FFFD in Node: the launcher decodes alike).
   const odd = Buffer.concat([
     Buffer.from('line é\n'),
     Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82, 0x0a, 0xed, 0xa0, 0x80, 0xf0, 0x9f]),
@@ -169,7 +169,7 @@ describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, ()
 
   it('writes all of its output to a non-blocking pipe whose reader is slow', async () => {
     const dir = await makeTempDir('launch-nonblock');
-    // python3 makes the pipe, sets O_NONBLOCK on the launcher's end, and starts reading only after the launcherBin
+    // python3 makes the pipe, sets O_NONBLOCK on the launcher's end, and starts reading only after the launcher
     // has filled it (a writer that gave up at EAGAIN would lose the rest).
     const script = [
       'import fcntl, os, subprocess, sys, time',
@@ -213,7 +213,7 @@ describe.skipIf(!hasCc)(`the native launcherBin (needs a C compiler: ${cc})`, ()
 
   it('waits on a non-blocking stdin for the program to arrive', async () => {
     const dir = await makeTempDir('launch-nbin');
-    // python3 gives the launcherBin a non-blocking pipe as stdin and writes the program into it only a second later.
+    // python3 gives the launcher a non-blocking pipe as stdin and writes the program into it only a second later.
     const script = [
       'import fcntl, os, subprocess, sys, time',
       'r, w = os.pipe()',
