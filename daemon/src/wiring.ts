@@ -335,7 +335,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       },
       { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
     ],
-    // Once serving: the installed bundles' tools, python's warm-up, and the shell sandbox's kept probe checked again.
+    // Once serving: python's warm-up, the installed bundles' tools, then the shell sandbox's kept probe checked again.
     onReady: () => {
       if (spawnerMode === 'early') spawner.warm();
       warmPython();
