@@ -213,6 +213,55 @@ export async function run() {
       "spawn, ready, initialize, tools/list (the bundle tools loaded after ready); vs node -e ''",
     ),
   );
+  // BENCH_BASELINE_BIN (another build's daemon/bin/shadowbox.js): this build's start against that one's, alternating
+  // on the same state dir, for before/after figures. Each round: spawn → ready, → initialize answered, → the first
+  // tools/list answered.
+  if (process.env.BENCH_BASELINE_BIN) {
+    const base = process.env.BENCH_BASELINE_BIN;
+    const marks = { subject: [], baseline: [] };
+    // Each build its own code cache: in one folder, each build's save evicts the other's (loader.cjs keeps one
+    // bundle version per name), and both would start without one.
+    const baseCache = mkdtempSync(path.join(os.tmpdir(), 'sbst-basecache-'));
+    const startOnce = async (binPath, into) => {
+      const t = performance.now();
+      const env = {
+        ...dEnv,
+        SHADOWBOX_STATE_DIR: stateDir,
+        ...(binPath === base ? { SHADOWBOX_CACHE_DIR: baseCache } : {}),
+      };
+      const d = await startDaemon(env, ['--no-web'], [], binPath);
+      const c = await connectSocket(d.socketPath);
+      await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });
+      const init = performance.now() - t;
+      await c.request({ method: 'tools/list' }, {});
+      into.push({ ready: d.readyMs, init, list: performance.now() - t });
+      c.dispose();
+      await stopQuietly(d);
+      return d.readyMs;
+    };
+    await startOnce(base, []); // the baseline's own code cache
+    await interleaveMeasured(
+      15,
+      () => startOnce(bin, marks.subject),
+      () => startOnce(base, marks.baseline),
+    );
+    rmSync(baseCache, { recursive: true, force: true });
+    for (const [key, what] of [
+      ['ready', 'spawn → ready'],
+      ['init', 'spawn → initialize answered'],
+      ['list', 'spawn → first tools/list answered'],
+    ])
+      rows.push(
+        row(
+          `daemon ${what}, this build vs BENCH_BASELINE_BIN`,
+          {
+            subject: stats(marks.subject.map((m) => m[key])),
+            baseline: stats(marks.baseline.map((m) => m[key])),
+          },
+          `the same state dir, builds alternating; baseline ${base}`,
+        ),
+      );
+  }
   rows.push(
     row(
       `daemon idle RSS, ${SETTLE_MS / 1000} s after ready (CPython warmed)`,
