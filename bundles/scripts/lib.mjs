@@ -80,7 +80,7 @@ export async function signingKeys(lib, log = console.error) {
     return { kind: 'official', index, bundles, expiresInDays: 30 };
   }
   let key = await readFile(LOCAL_KEY, 'utf8')
-    .then((t) => lib.PrivateKeyFileSchema.parse(JSON.parse(t)))
+    .then((t) => lib.PrivateKeyFileSchema().parse(JSON.parse(t)))
     .catch(() => null);
   if (!key) {
     key = await writeKeyPair(lib, dirname(LOCAL_KEY), 'local-build', 'local');

@@ -1,24 +1,27 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { canonicalJson } from './canonical.js';
 import type { DaemonKey } from './keys.js';
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
 
 /** A signed statement "entry `seq` of this workspace's log has hash `hash`", by the daemon key. */
-export const Checkpoint = z
-  .object({
-    v: z.literal(1),
-    seq: z.number().int().nonnegative(),
-    hash: hex(64),
-    time: z.string(),
-    keyId: z.string(),
-    sig: hex(128),
-  })
-  .strict();
-export type Checkpoint = z.infer<typeof Checkpoint>;
+export const Checkpoint = lazySchema(() =>
+  z
+    .object({
+      v: z.literal(1),
+      seq: z.number().int().nonnegative(),
+      hash: hex(64),
+      time: z.string(),
+      keyId: z.string(),
+      sig: hex(128),
+    })
+    .strict(),
+);
+export type Checkpoint = z.infer<ReturnType<typeof Checkpoint>>;
 
 /** A checkpoint as a log line: `{"checkpoint":{…}}` (not an entry: it has no seq of its own). */
-export const CheckpointLine = z.object({ checkpoint: Checkpoint }).strict();
+export const CheckpointLine = lazySchema(() => z.object({ checkpoint: Checkpoint() }).strict());
 
 // What the signature covers: the workspace too, so a checkpoint cannot be replayed into another log.
 function message(workspace: string, c: Pick<Checkpoint, 'seq' | 'hash' | 'time'>): Uint8Array {

@@ -10,12 +10,15 @@ import {
 import { chmod, link, lstat, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { fsyncDir, type Logger, ONCE, writeFileAtomic } from '../state/index.js';
 import { sha256Hex } from './canonical.js';
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
-const KeyFile = z.object({ keytype: z.literal('ed25519'), public: hex(64), private: hex(64) }).strict();
+const KeyFile = lazySchema(() =>
+  z.object({ keytype: z.literal('ed25519'), public: hex(64), private: hex(64) }).strict(),
+);
 
 /** The daemon's signing key: signs audit checkpoints and authenticates every entry. */
 export interface DaemonKey {
@@ -107,7 +110,7 @@ async function read(file: string, logger: Logger): Promise<DaemonKey> {
       { cause: e },
     );
   }
-  const k = KeyFile.safeParse(raw, ONCE);
+  const k = KeyFile().safeParse(raw, ONCE);
   if (!k.success)
     throw new ShadowboxError(
       ErrorCodes.AuditFailed,

@@ -14,7 +14,7 @@ type Item = { cp: Checkpoint } | { e: Entry } | { bad: string };
 function parse(line: string): Item {
   if (line.startsWith('{"checkpoint"')) {
     try {
-      const r = CheckpointLine.safeParse(JSON.parse(line) as unknown);
+      const r = CheckpointLine().safeParse(JSON.parse(line) as unknown);
       if (r.success) return { cp: r.data.checkpoint };
     } catch {
       /* below */

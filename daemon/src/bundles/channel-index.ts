@@ -1,37 +1,39 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { canonicalBytes } from './crypto.js';
 import { checkThreshold, envelopeSchema, mostSpecific, refuse, type Authority } from './trust.js';
 import { ONCE } from '../state/index.js';
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const sha256 = lazySchema(() => z.string().regex(/^[0-9a-f]{64}$/));
 
 /** One bundle version as the channel index lists it. */
-export const IndexEntrySchema = z
-  .object({ manifestSha256: sha256, archiveSha256: sha256, archiveSize: z.number().int().nonnegative() })
-  .strict();
-export type IndexEntry = z.infer<typeof IndexEntrySchema>;
+export const IndexEntrySchema = lazySchema(() =>
+  z.object({ manifestSha256: sha256(), archiveSha256: sha256(), archiveSize: z.number().int().nonnegative() }).strict(),
+);
+export type IndexEntry = z.infer<ReturnType<typeof IndexEntrySchema>>;
 
 /** The signed part of `<channel>/index.json`: every bundle version with its manifest hash. */
-export const IndexSignedSchema = z
-  .object({
-    type: z.literal('index'),
-    channel: z.string().regex(/^[a-z][a-z0-9-]*$/),
-    version: z.number().int().min(1),
-    expires: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date'),
-    bundles: z.record(z.string(), z.record(z.string(), IndexEntrySchema)),
-  })
-  .strict();
-export type IndexSigned = z.infer<typeof IndexSignedSchema>;
-export const IndexEnvelopeSchema = envelopeSchema(IndexSignedSchema);
-export type IndexEnvelope = z.infer<typeof IndexEnvelopeSchema>;
+export const IndexSignedSchema = lazySchema(() =>
+  z
+    .object({
+      type: z.literal('index'),
+      channel: z.string().regex(/^[a-z][a-z0-9-]*$/),
+      version: z.number().int().min(1),
+      expires: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date'),
+      bundles: z.record(z.string(), z.record(z.string(), IndexEntrySchema())),
+    })
+    .strict(),
+);
+export type IndexSigned = z.infer<ReturnType<typeof IndexSignedSchema>>;
+export const IndexEnvelopeSchema = lazySchema(() => envelopeSchema(IndexSignedSchema()));
+export type IndexEnvelope = z.infer<ReturnType<typeof IndexEnvelopeSchema>>;
 
 /** What the client remembers per authority and channel (the highest index version accepted). */
-export const IndexStateSchema = z.record(
-  z.string(),
-  z.object({ version: z.number().int(), keys: z.string() }).strict(),
+export const IndexStateSchema = lazySchema(() =>
+  z.record(z.string(), z.object({ version: z.number().int(), keys: z.string() }).strict()),
 );
-export type IndexState = z.infer<typeof IndexStateSchema>;
+export type IndexState = z.infer<ReturnType<typeof IndexStateSchema>>;
 
 /** A verified index plus the state update to persist once everything else has passed. */
 export interface VerifiedIndex {
@@ -44,7 +46,7 @@ export interface VerifiedIndex {
 
 /** Parses untrusted index JSON. */
 export function parseIndex(value: unknown): IndexEnvelope {
-  const r = IndexEnvelopeSchema.safeParse(value, ONCE);
+  const r = IndexEnvelopeSchema().safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

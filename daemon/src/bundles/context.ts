@@ -159,13 +159,13 @@ export function createContext(opts: BundleServiceOptions): ServiceContext {
     const bytes = await source.get(`${channel}/index.json`, MAX_INDEX_BYTES);
     if (!bytes)
       throw new ShadowboxError(ErrorCodes.BundleNotFound, 'no_index', `${source.label} has no ${channel}/index.json`);
-    const state = await readState(statePath, IndexStateSchema, {});
+    const state = await readState(statePath, IndexStateSchema(), {});
     return verifyIndex(parseIndex(JSON.parse(bytes.toString('utf8')) as unknown), auths, state, now, channel);
   }
 
   // Persist the index high-water mark only after everything else passed (two TUF clients had CVEs for not doing so).
   async function commitIndexState(v: VerifiedIndex): Promise<void> {
-    const state = await readState(statePath, IndexStateSchema, {});
+    const state = await readState(statePath, IndexStateSchema(), {});
     const seen = state[v.stateKey];
     if (seen && seen.keys === v.nextState.keys && seen.version >= v.nextState.version) return;
     state[v.stateKey] = v.nextState;

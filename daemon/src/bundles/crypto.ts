@@ -1,6 +1,7 @@
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { canonicalize, sha256Hex } from '../canonical.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
@@ -17,36 +18,40 @@ export function canonicalBytes(value: unknown): Buffer {
 const hex = (len: number) => z.string().regex(new RegExp(`^[0-9a-f]{${len}}$`));
 
 /** A public key as it appears in root.json and in a key file handed to `bundles trust`. */
-export const PublicKeySchema = z
-  .object({ keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64) })
-  .strict();
-export type PublicKey = z.infer<typeof PublicKeySchema>;
+export const PublicKeySchema = lazySchema(() =>
+  z.object({ keytype: z.literal('ed25519'), scheme: z.literal('ed25519'), public: hex(64) }).strict(),
+);
+export type PublicKey = z.infer<ReturnType<typeof PublicKeySchema>>;
 
 /** A private key file (kept outside the repository): the Ed25519 seed plus its public half. */
-export const PrivateKeyFileSchema = z
-  .object({
+export const PrivateKeyFileSchema = lazySchema(() =>
+  z
+    .object({
+      keyid: hex(64),
+      keytype: z.literal('ed25519'),
+      scheme: z.literal('ed25519'),
+      public: hex(64),
+      private: hex(64),
+      role: z.string().optional(),
+    })
+    .strict(),
+);
+export type PrivateKeyFile = z.infer<ReturnType<typeof PrivateKeyFileSchema>>;
+
+/** A public key file: what `bundles trust KEYFILE` reads (a private key file is accepted too; only its public half is used). */
+export const PublicKeyFileSchema = lazySchema(() =>
+  z.object({
     keyid: hex(64),
     keytype: z.literal('ed25519'),
     scheme: z.literal('ed25519'),
     public: hex(64),
-    private: hex(64),
     role: z.string().optional(),
-  })
-  .strict();
-export type PrivateKeyFile = z.infer<typeof PrivateKeyFileSchema>;
-
-/** A public key file: what `bundles trust KEYFILE` reads (a private key file is accepted too; only its public half is used). */
-export const PublicKeyFileSchema = z.object({
-  keyid: hex(64),
-  keytype: z.literal('ed25519'),
-  scheme: z.literal('ed25519'),
-  public: hex(64),
-  role: z.string().optional(),
-});
+  }),
+);
 
 /** One signature in a detached signature file or a signed envelope. */
-export const SignatureSchema = z.object({ keyid: hex(64), sig: hex(128) }).strict();
-export type Signature = z.infer<typeof SignatureSchema>;
+export const SignatureSchema = lazySchema(() => z.object({ keyid: hex(64), sig: hex(128) }).strict());
+export type Signature = z.infer<ReturnType<typeof SignatureSchema>>;
 
 /** TUF-style key id: SHA-256 of the canonical JSON of the public key object. */
 export function keyIdOf(key: PublicKey): string {
@@ -62,7 +67,7 @@ export function generateKey(role?: string): PrivateKeyFile {
 }
 
 /** The public half of a key file. */
-export function publicOf(key: PrivateKeyFile | z.infer<typeof PublicKeyFileSchema>): PublicKey {
+export function publicOf(key: PrivateKeyFile | z.infer<ReturnType<typeof PublicKeyFileSchema>>): PublicKey {
   return { keytype: 'ed25519', scheme: 'ed25519', public: key.public };
 }
 

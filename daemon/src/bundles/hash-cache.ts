@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { readJsonFileOrNull, writeFileAtomic } from '../state/index.js';
 
 /**
@@ -20,20 +21,22 @@ export interface KeptHash {
   sha256: string;
 }
 
-const FileSchema = z.object({
-  v: z.literal(2),
-  files: z.record(
-    z.string(),
-    z.tuple([
-      z.number(),
-      z.number(),
-      z.number(),
-      z.string().regex(/^\d+$/),
-      z.string().regex(/^\d+$/),
-      z.string().regex(/^[0-9a-f]{64}$/),
-    ]),
-  ),
-});
+const FileSchema = lazySchema(() =>
+  z.object({
+    v: z.literal(2),
+    files: z.record(
+      z.string(),
+      z.tuple([
+        z.number(),
+        z.number(),
+        z.number(),
+        z.string().regex(/^\d+$/),
+        z.string().regex(/^\d+$/),
+        z.string().regex(/^[0-9a-f]{64}$/),
+      ]),
+    ),
+  }),
+);
 
 /** The kept hashes of one store: read once, written (coalesced) after each new hash. */
 export class HashCache {
@@ -63,7 +66,7 @@ export class HashCache {
     this.loaded ??= (async () => {
       const map = new Map<string, KeptHash>();
       // Missing, torn or foreign: start empty (the next write replaces it).
-      const kept = await readJsonFileOrNull(this.file, FileSchema);
+      const kept = await readJsonFileOrNull(this.file, FileSchema());
       if (!kept) return map;
       for (const [p, [dev, ino, size, mtimeNs, ctimeNs, sha256]] of Object.entries(kept.files))
         map.set(p, { dev, ino, size, mtimeNs: BigInt(mtimeNs), ctimeNs: BigInt(ctimeNs), sha256 });

@@ -1,10 +1,12 @@
 import { posix } from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { ONCE } from '../state/index.js';
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex sha256');
+// Every schema here is built on first use (lazySchema): a daemon's start reads no manifest.
+const sha256 = lazySchema(() => z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex sha256'));
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 /** True when `p` is a relative, normalized POSIX path with no `..`, `.`, empty or NUL component. */
@@ -25,126 +27,150 @@ export function assertSafeRelativePath(p: string): void {
     );
 }
 
-const relPath = z.string().refine(isSafeRelativePath, 'normalized relative path without ..');
+const relPath = lazySchema(() => z.string().refine(isSafeRelativePath, 'normalized relative path without ..'));
 
 /** One payload file: path under `files/`, size and SHA-256. */
-export const ManifestFileSchema = z.object({ path: relPath, size: z.number().int().nonnegative(), sha256 }).strict();
+export const ManifestFileSchema = lazySchema(() =>
+  z.object({ path: relPath(), size: z.number().int().nonnegative(), sha256: sha256() }).strict(),
+);
 
 /** A runnable module: a name the runner selects (`command`) and the file it runs. */
-export const ManifestEntrySchema = z
-  .object({
-    name: z.string().regex(NAME),
-    path: relPath,
-    description: z.string().optional(),
-    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional(),
-  })
-  .strict();
-
-/** How a tool input becomes argv: a literal (optionally only when a boolean field is true) or a field's value. */
-export const ArgvItemSchema = z.union([
-  z.object({ literal: z.string(), when: z.string().optional() }).strict(),
+export const ManifestEntrySchema = lazySchema(() =>
   z
     .object({
-      arg: z.string(),
-      optional: z.boolean().optional(),
-      default: z.string().optional(),
-      prefix: z.string().optional(),
-      workspacePath: z.boolean().optional(),
+      name: z.string().regex(NAME),
+      path: relPath(),
+      description: z.string().optional(),
+      env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional(),
     })
     .strict(),
-]);
+);
+
+/** How a tool input becomes argv: a literal (optionally only when a boolean field is true) or a field's value. */
+export const ArgvItemSchema = lazySchema(() =>
+  z.union([
+    z.object({ literal: z.string(), when: z.string().optional() }).strict(),
+    z
+      .object({
+        arg: z.string(),
+        optional: z.boolean().optional(),
+        default: z.string().optional(),
+        prefix: z.string().optional(),
+        workspacePath: z.boolean().optional(),
+      })
+      .strict(),
+  ]),
+);
 
 /** A tool the bundle exposes to the agent: JSON Schema input plus the argv/stdin mapping. */
-export const ManifestToolSchema = z
-  .object({
-    name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
-    description: z.string().min(1),
-    entry: z.string().regex(NAME),
-    kind: z.enum(['read', 'edit', 'execute', 'search', 'other']).default('execute'),
-    inputSchema: z.record(z.string(), z.unknown()),
-    argv: z.array(ArgvItemSchema),
-    stdin: z.object({ arg: z.string() }).strict().optional(),
-  })
-  .strict();
+export const ManifestToolSchema = lazySchema(() =>
+  z
+    .object({
+      name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/),
+      description: z.string().min(1),
+      entry: z.string().regex(NAME),
+      kind: z.enum(['read', 'edit', 'execute', 'search', 'other']).default('execute'),
+      inputSchema: z.record(z.string(), z.unknown()),
+      argv: z.array(ArgvItemSchema()),
+      stdin: z.object({ arg: z.string() }).strict().optional(),
+    })
+    .strict(),
+);
 
 /** A file-system mount the bundle asks for; the runner and policy decide what it really gets. */
-export const MountSchema = z
-  .object({
-    guest: z.string().regex(/^\/[A-Za-z0-9._/-]*$/),
-    source: z.enum(['workspace', 'tmp', 'bundle']),
-    access: z.enum(['ro', 'rw']),
-  })
-  .strict();
+export const MountSchema = lazySchema(() =>
+  z
+    .object({
+      guest: z.string().regex(/^\/[A-Za-z0-9._/-]*$/),
+      source: z.enum(['workspace', 'tmp', 'bundle']),
+      access: z.enum(['ro', 'rw']),
+    })
+    .strict(),
+);
 
-export const CapabilitiesSchema = z
-  .object({
-    fs: z.array(MountSchema).default([]),
-    netFetch: z
-      .object({ allow: z.array(z.string()) })
-      .strict()
-      .nullable()
-      .default(null),
-  })
-  .strict();
+export const CapabilitiesSchema = lazySchema(() =>
+  z
+    .object({
+      fs: z.array(MountSchema()).default([]),
+      netFetch: z
+        .object({ allow: z.array(z.string()) })
+        .strict()
+        .nullable()
+        .default(null),
+    })
+    .strict(),
+);
 
-export const LimitsSchema = z
-  .object({
-    memoryMb: z.number().int().positive(),
-    timeoutMs: z.number().int().positive(),
-    maxOutputBytes: z.number().int().positive(),
-    fuel: z.number().int().positive().optional(),
-  })
-  .strict();
+export const LimitsSchema = lazySchema(() =>
+  z
+    .object({
+      memoryMb: z.number().int().positive(),
+      timeoutMs: z.number().int().positive(),
+      maxOutputBytes: z.number().int().positive(),
+      fuel: z.number().int().positive().optional(),
+    })
+    .strict(),
+);
 
-export const ProvenanceSchema = z
-  .object({
-    sourceDateEpoch: z.number().int().nonnegative(),
-    recipeSha256: sha256,
-    sources: z.array(
-      z
-        .object({ name: z.string(), version: z.string(), files: z.array(z.object({ name: z.string(), sha256 })) })
-        .strict(),
-    ),
-    toolchain: z.record(z.string(), z.string()),
-    flags: z.array(z.string()).default([]),
-  })
-  .strict();
+export const ProvenanceSchema = lazySchema(() =>
+  z
+    .object({
+      sourceDateEpoch: z.number().int().nonnegative(),
+      recipeSha256: sha256(),
+      sources: z.array(
+        z
+          .object({
+            name: z.string(),
+            version: z.string(),
+            files: z.array(z.object({ name: z.string(), sha256: sha256() })),
+          })
+          .strict(),
+      ),
+      toolchain: z.record(z.string(), z.string()),
+      flags: z.array(z.string()).default([]),
+    })
+    .strict(),
+);
 
 /** manifest.json: everything a verifier and a runner need, signed as its RFC 8785 canonical bytes. */
-export const ManifestSchema = z
-  .object({
-    schema: z.literal('shadowbox.bundle/v1'),
-    name: z.string().regex(NAME),
-    version: z.string().refine((v) => semver.valid(v) === v, 'semver'),
-    description: z.string(),
-    license: z.string().optional(),
-    entries: z.array(ManifestEntrySchema).min(1),
-    files: z.array(ManifestFileSchema).min(1),
-    capabilities: CapabilitiesSchema,
-    limits: LimitsSchema,
-    tools: z.array(ManifestToolSchema).default([]),
-    provenance: ProvenanceSchema,
-  })
-  .strict();
+export const ManifestSchema = lazySchema(() =>
+  z
+    .object({
+      schema: z.literal('shadowbox.bundle/v1'),
+      name: z.string().regex(NAME),
+      version: z.string().refine((v) => semver.valid(v) === v, 'semver'),
+      description: z.string(),
+      license: z.string().optional(),
+      entries: z.array(ManifestEntrySchema()).min(1),
+      files: z.array(ManifestFileSchema()).min(1),
+      capabilities: CapabilitiesSchema(),
+      limits: LimitsSchema(),
+      tools: z.array(ManifestToolSchema()).default([]),
+      provenance: ProvenanceSchema(),
+    })
+    .strict(),
+);
 
-export type Manifest = z.infer<typeof ManifestSchema>;
-export type ManifestFile = z.infer<typeof ManifestFileSchema>;
-export type ManifestTool = z.infer<typeof ManifestToolSchema>;
-export type ArgvItem = z.infer<typeof ArgvItemSchema>;
+export type Manifest = z.infer<ReturnType<typeof ManifestSchema>>;
+export type ManifestFile = z.infer<ReturnType<typeof ManifestFileSchema>>;
+export type ManifestTool = z.infer<ReturnType<typeof ManifestToolSchema>>;
+export type ArgvItem = z.infer<ReturnType<typeof ArgvItemSchema>>;
 
 /** The parts of a manifest that listings and mix-and-match checks read without full validation. */
-export const ManifestPeekSchema = z.object({
-  name: z.string().optional(),
-  version: z.string().optional(),
-  description: z.string().optional(),
-  files: z.array(z.object({ path: z.unknown().optional(), sha256: z.string().optional() })).optional(),
-  tools: z.array(z.object({ name: z.string() })).optional(),
-});
-export type ManifestPeek = z.infer<typeof ManifestPeekSchema>;
+export const ManifestPeekSchema = lazySchema(() =>
+  z.object({
+    name: z.string().optional(),
+    version: z.string().optional(),
+    description: z.string().optional(),
+    files: z.array(z.object({ path: z.unknown().optional(), sha256: z.string().optional() })).optional(),
+    tools: z.array(z.object({ name: z.string() })).optional(),
+  }),
+);
+export type ManifestPeek = z.infer<ReturnType<typeof ManifestPeekSchema>>;
 
 /** Reads those parts of an unverified manifest value (empty when it is not even that shape). */
 export function peekManifest(value: unknown): ManifestPeek {
-  const r = ManifestPeekSchema.safeParse(value, ONCE);
+  const r = ManifestPeekSchema().safeParse(value, ONCE);
   return r.success ? r.data : {};
 }
 
@@ -154,7 +180,7 @@ export function parseManifest(value: unknown): Manifest {
   for (const f of peekManifest(value).files ?? []) {
     if (typeof f.path === 'string') assertSafeRelativePath(f.path);
   }
-  const r = ManifestSchema.safeParse(value, ONCE);
+  const r = ManifestSchema().safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

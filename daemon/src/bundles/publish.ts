@@ -54,7 +54,7 @@ export async function loadKeyDir(dir: string): Promise<PrivateKeyFile[]> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
   const keys: PrivateKeyFile[] = [];
   for (const n of names) {
-    const r = PrivateKeyFileSchema.safeParse(JSON.parse(await readFile(join(dir, n), 'utf8')) as unknown);
+    const r = PrivateKeyFileSchema().safeParse(JSON.parse(await readFile(join(dir, n), 'utf8')) as unknown);
     if (r.success) keys.push(r.data);
   }
   return keys;
@@ -124,7 +124,7 @@ export async function addBundleSignatures(versionDir: string, keys: PrivateKeyFi
 export async function readOwnIndex(outDir: string, channel: string): Promise<IndexEnvelope | null> {
   const raw = await readFile(join(outDir, channel, 'index.json'), 'utf8').catch(() => null);
   if (raw === null) return null;
-  const r = IndexEnvelopeSchema.safeParse(JSON.parse(raw) as unknown);
+  const r = IndexEnvelopeSchema().safeParse(JSON.parse(raw) as unknown);
   return r.success ? r.data : null;
 }
 

@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function key(dir: string, file: string) {
-  return PrivateKeyFileSchema.parse(JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown);
+  return PrivateKeyFileSchema().parse(JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown);
 }
 
 describe('bundle scripts', () => {

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { identityOf, sameIdentity, type FileIdentity } from '../file-identity.js';
 import { sha256Hex } from './crypto.js';
 import { HashCache, sameStat } from './hash-cache.js';
@@ -11,20 +12,22 @@ import type { BundleContent } from './verify.js';
 import { ONCE } from '../state/index.js';
 
 /** What installed.json remembers about one installed name@version. */
-export const InstalledRecordSchema = z
-  .object({
-    manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
-    source: z.string(),
-    authority: z.string(),
-    keyIds: z.array(z.string()),
-    installedAt: z.string(),
-  })
-  .strict();
-export type InstalledRecord = z.infer<typeof InstalledRecordSchema>;
-const InstalledSchema = z
-  .object({ bundles: z.record(z.string(), z.record(z.string(), InstalledRecordSchema)) })
-  .strict();
-export type Installed = z.infer<typeof InstalledSchema>;
+export const InstalledRecordSchema = lazySchema(() =>
+  z
+    .object({
+      manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
+      source: z.string(),
+      authority: z.string(),
+      keyIds: z.array(z.string()),
+      installedAt: z.string(),
+    })
+    .strict(),
+);
+export type InstalledRecord = z.infer<ReturnType<typeof InstalledRecordSchema>>;
+const InstalledSchema = lazySchema(() =>
+  z.object({ bundles: z.record(z.string(), z.record(z.string(), InstalledRecordSchema())) }).strict(),
+);
+export type Installed = z.infer<ReturnType<typeof InstalledSchema>>;
 
 /** Reads a JSON state file with a zod schema; a missing file gives `fallback`, a corrupt one throws. */
 export async function readState<T>(path: string, schema: z.ZodType<T>, fallback: T): Promise<T> {
@@ -124,10 +127,10 @@ export function openStore(stateDir: string): BundleStore {
       await fsyncDir(storeDir);
       return final;
     },
-    readInstalled: () => readState(installedPath, InstalledSchema, { bundles: {} }),
+    readInstalled: () => readState(installedPath, InstalledSchema(), { bundles: {} }),
     async recordInstalled(name, version, rec) {
       const next = installQueue.then(async () => {
-        const cur = await readState(installedPath, InstalledSchema, { bundles: {} });
+        const cur = await readState(installedPath, InstalledSchema(), { bundles: {} });
         cur.bundles[name] = { ...(cur.bundles[name] ?? {}), [version]: rec };
         await writeFileAtomic(installedPath, `${JSON.stringify(cur, null, 2)}\n`, { mkdirMode: 0o700 });
       });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { keyIdOf, PublicKeyFileSchema, publicOf, type PublicKey } from './crypto.js';
 import { writeFileAtomic } from '../state/index.js';
@@ -22,14 +23,16 @@ const MAX_ROOT_BYTES = 512 * 1024;
 const MAX_ROTATIONS = 64;
 
 /** Keys a person trusted explicitly with `shadowbox bundles trust KEYFILE`. */
-export const TrustedKeysSchema = z
-  .object({
-    keys: z.array(
-      z.object({ keyid: z.string(), public: z.string(), addedAt: z.string(), source: z.string() }).strict(),
-    ),
-  })
-  .strict();
-export type TrustedKeys = z.infer<typeof TrustedKeysSchema>;
+export const TrustedKeysSchema = lazySchema(() =>
+  z
+    .object({
+      keys: z.array(
+        z.object({ keyid: z.string(), public: z.string(), addedAt: z.string(), source: z.string() }).strict(),
+      ),
+    })
+    .strict(),
+);
+export type TrustedKeys = z.infer<ReturnType<typeof TrustedKeysSchema>>;
 
 async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await readFile(path, 'utf8')) as unknown;
@@ -101,7 +104,7 @@ export async function currentRoot(
 
 /** Reads the explicitly trusted developer keys. */
 export function readTrustedKeys(stateBundlesDir: string): Promise<TrustedKeys> {
-  return readState(join(stateBundlesDir, 'trusted-keys.json'), TrustedKeysSchema, { keys: [] });
+  return readState(join(stateBundlesDir, 'trusted-keys.json'), TrustedKeysSchema(), { keys: [] });
 }
 
 /** Adds a developer key from a key file (public half only); returns its key id. */
@@ -110,7 +113,7 @@ export async function addTrustedKey(
   keyFile: string,
   now: Date,
 ): Promise<{ keyId: string; added: boolean }> {
-  const parsed = PublicKeyFileSchema.safeParse(
+  const parsed = PublicKeyFileSchema().safeParse(
     await readJson(keyFile).catch((e: unknown) => {
       throw new ShadowboxError(
         ErrorCodes.InvalidParams,
@@ -142,7 +145,7 @@ export async function addTrustedKey(
 
 /** Reads the checkout's local build public key, if a local build has made one. */
 export async function readLocalKey(path: string): Promise<PublicKey | null> {
-  const r = PublicKeyFileSchema.safeParse(await readJson(path).catch(() => null), ONCE);
+  const r = PublicKeyFileSchema().safeParse(await readJson(path).catch(() => null), ONCE);
   return r.success ? publicOf(r.data) : null;
 }
 

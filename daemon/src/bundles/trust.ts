@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, type ReasonOf, ShadowboxError } from '../errors.js';
 import {
   canonicalBytes,
@@ -11,30 +12,34 @@ import {
 } from './crypto.js';
 import { ONCE } from '../state/index.js';
 
-const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date');
-const RoleSchema = z.object({ keyids: z.array(z.string()).min(1), threshold: z.number().int().min(1) }).strict();
+const isoDate = lazySchema(() => z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'ISO date'));
+const RoleSchema = lazySchema(() =>
+  z.object({ keyids: z.array(z.string()).min(1), threshold: z.number().int().min(1) }).strict(),
+);
 
 /** The signed part of root.json: keys, the keys and threshold of each role, revoked key ids, expiry. */
-export const RootSignedSchema = z
-  .object({
-    type: z.literal('root'),
-    version: z.number().int().min(1),
-    expires: isoDate,
-    keys: z.record(z.string(), PublicKeySchema),
-    roles: z.object({ root: RoleSchema, index: RoleSchema, bundles: RoleSchema }).strict(),
-    revoked: z.array(z.string()).default([]),
-    /** Whether a checkout's own build key may sign its local output dir (never accepted from a mirror). */
-    localBuild: z.object({ allowed: z.boolean(), note: z.string().optional() }).strict().default({ allowed: false }),
-  })
-  .strict();
-export type RootSigned = z.infer<typeof RootSignedSchema>;
+export const RootSignedSchema = lazySchema(() =>
+  z
+    .object({
+      type: z.literal('root'),
+      version: z.number().int().min(1),
+      expires: isoDate(),
+      keys: z.record(z.string(), PublicKeySchema()),
+      roles: z.object({ root: RoleSchema(), index: RoleSchema(), bundles: RoleSchema() }).strict(),
+      revoked: z.array(z.string()).default([]),
+      /** Whether a checkout's own build key may sign its local output dir (never accepted from a mirror). */
+      localBuild: z.object({ allowed: z.boolean(), note: z.string().optional() }).strict().default({ allowed: false }),
+    })
+    .strict(),
+);
+export type RootSigned = z.infer<ReturnType<typeof RootSignedSchema>>;
 
 /** A TUF-style signed envelope: the signatures cover the RFC 8785 bytes of `signed`. */
 export function envelopeSchema<T extends z.ZodTypeAny>(signed: T) {
-  return z.object({ signed, signatures: z.array(SignatureSchema) }).strict();
+  return z.object({ signed, signatures: z.array(SignatureSchema()) }).strict();
 }
-export const RootEnvelopeSchema = envelopeSchema(RootSignedSchema);
-export type RootEnvelope = z.infer<typeof RootEnvelopeSchema>;
+export const RootEnvelopeSchema = lazySchema(() => envelopeSchema(RootSignedSchema()));
+export type RootEnvelope = z.infer<ReturnType<typeof RootEnvelopeSchema>>;
 
 /** A set of keys with a threshold: a role of a root, or one explicitly trusted key. */
 export interface KeyRole {
@@ -120,7 +125,7 @@ function roleOf(root: RootSigned, name: 'root' | 'index' | 'bundles'): KeyRole {
 
 /** Parses untrusted root JSON and checks it is self-consistent (key ids match their keys). */
 export function parseRoot(value: unknown): RootEnvelope {
-  const r = RootEnvelopeSchema.safeParse(value, ONCE);
+  const r = RootEnvelopeSchema().safeParse(value, ONCE);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.BundleInvalid,

@@ -1,6 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { canonicalBytes, sha256Hex, SignatureSchema, type Signature } from './crypto.js';
 import type { IndexEntry } from './channel-index.js';
@@ -10,9 +11,9 @@ import { checkThreshold, refuse, type Authority } from './trust.js';
 import { ONCE } from '../state/index.js';
 
 /** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
-export const SigFileSchema = z
-  .object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema) })
-  .strict();
+export const SigFileSchema = lazySchema(() =>
+  z.object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema()) }).strict(),
+);
 
 /** A bundle read into memory from a directory or an archive, not yet trusted. */
 export interface BundleContent {
@@ -49,7 +50,7 @@ function parseJson(bytes: Buffer, what: string): unknown {
 
 /** Parses a detached signature file. */
 export function parseSigFile(bytes: Buffer): Signature[] {
-  const r = SigFileSchema.safeParse(parseJson(bytes, 'manifest.sig.json'), ONCE);
+  const r = SigFileSchema().safeParse(parseJson(bytes, 'manifest.sig.json'), ONCE);
   if (!r.success)
     throw new ShadowboxError(ErrorCodes.BundleInvalid, 'signature_invalid', 'manifest.sig.json is invalid');
   return r.data.signatures;

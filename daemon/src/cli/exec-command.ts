@@ -2,7 +2,15 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DaemonStatus, Progress, SessionAttach, SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
+import {
+  DaemonStatus,
+  Progress,
+  SessionAttach,
+  SessionCreate,
+  SessionList,
+  ToolsCall,
+  lazySchema,
+} from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, plural } from './context.js';
 import { optionsOf } from './specs.js';
 
@@ -14,9 +22,11 @@ export function shellQuote(arg: string): string {
 }
 
 // What a shell run reports in its result data; anything else is ignored.
-const ShellData = z
-  .object({ exitCode: z.number().int(), timedOut: z.boolean(), cancelled: z.boolean(), truncated: z.boolean() })
-  .loose();
+const ShellData = lazySchema(() =>
+  z
+    .object({ exitCode: z.number().int(), timedOut: z.boolean(), cancelled: z.boolean(), truncated: z.boolean() })
+    .loose(),
+);
 
 /**
  * `shadowbox exec -- CMD ARGS…`: the command in the host sandbox over this workspace's shadow (its pending
@@ -109,7 +119,7 @@ export async function execCommand(io: CliIo, argv: string[]): Promise<number> {
     }
     // The daemon answers a cancelled call with a result (the runtime's "cancelled"), not an error.
     if (abort.signal.aborted) return cancelled();
-    const data = ShellData.safeParse(r.data ?? {});
+    const data = ShellData().safeParse(r.data ?? {});
     if (!data.success) {
       // Refused before it ran (policy, input, limits): say so plainly.
       io.stderr.write(`shadowbox exec: ${r.content}\n`);

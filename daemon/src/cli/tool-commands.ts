@@ -2,7 +2,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { SessionCreate, SessionList, ToolsCall } from '@shadowbox/protocol';
+import { SessionCreate, SessionList, ToolsCall, lazySchema } from '@shadowbox/protocol';
 import { type CliIo, CliError, connectCli, plural, statePaths } from './context.js';
 import { ensureBundle } from './first-use.js';
 import { optionsOf } from './specs.js';
@@ -17,16 +17,18 @@ async function readStdin(io: CliIo): Promise<string | undefined> {
 }
 
 // What a sandboxed run reports in its result data (python and run_bundle); anything else is ignored.
-const RunData = z
-  .object({
-    stdout: z.string().optional(),
-    stderr: z.string().optional(),
-    exitCode: z.number().int().nullable().optional(),
-    outcome: z.string().optional(),
-    timedOut: z.boolean().optional(),
-    durationMs: z.number().optional(),
-  })
-  .loose();
+const RunData = lazySchema(() =>
+  z
+    .object({
+      stdout: z.string().optional(),
+      stderr: z.string().optional(),
+      exitCode: z.number().int().nullable().optional(),
+      outcome: z.string().optional(),
+      timedOut: z.boolean().optional(),
+      durationMs: z.number().optional(),
+    })
+    .loose(),
+);
 
 /**
  * Runs one tool through policy and audit, in this workspace's CLI session for that tool (reused while
@@ -51,7 +53,7 @@ async function callTool(
     const sessionId = reuse?.sessionId ?? (await client.request(SessionCreate, { workspace, title })).sessionId;
     if (tool === 'python') await ensureBundle(client, io, statePaths(io, stateDir).stateDir, 'python');
     const r = await client.request(ToolsCall, { sessionId, tool, input });
-    const data = RunData.safeParse(r.data ?? {});
+    const data = RunData().safeParse(r.data ?? {});
     const split = data.success && (data.data.stdout !== undefined || data.data.stderr !== undefined);
     // run_bundle reports one combined output plus how the run ended (exited, timeout, memory_limit, …).
     const ran = split || (data.success && data.data.outcome !== undefined);

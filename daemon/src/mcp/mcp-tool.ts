@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import type { Logger } from '../state/index.js';
 import { defineTool, type Tool, type ToolKind } from '../tools/index.js';
 
 /** Calls one tool on one server; the connection owns reconnects and maps transport failures to typed errors. */
 export type McpCall = (tool: string, args: Record<string, unknown>, signal: AbortSignal) => Promise<CallToolResult>;
 
-const InputObject = z.record(z.string(), z.unknown());
+const InputObject = lazySchema(() => z.record(z.string(), z.unknown()));
 /** Model providers accept tool names matching ^[a-zA-Z0-9_-]{1,64}$. */
 const MAX_NAME = 64;
 
@@ -72,14 +73,14 @@ export function inputSchemaOf(
   logger: Logger,
 ): z.ZodType<Record<string, unknown>> {
   try {
-    const schema = z.fromJSONSchema(t.inputSchema as Parameters<typeof z.fromJSONSchema>[0]).pipe(InputObject);
+    const schema = z.fromJSONSchema(t.inputSchema as Parameters<typeof z.fromJSONSchema>[0]).pipe(InputObject());
     z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
     return schema;
   } catch (e) {
     logger.warn(
       `mcp ${server}: tool ${t.name} has an input schema shadowbox cannot use (${(e as Error)?.message ?? String(e)}); its arguments are passed to the server unchecked`,
     );
-    return InputObject.meta({
+    return InputObject().meta({
       description: `Arguments for ${t.name} (the server's input schema could not be read; they are passed to the server unchecked).`,
     });
   }

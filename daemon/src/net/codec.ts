@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import type { NetFetchRequest, NetFetchResponse } from './types.js';
 
@@ -13,20 +14,22 @@ export type FetchBridge = (request: Uint8Array, cap: number, signal: AbortSignal
 /** Room kept in the guest's buffer for the reply's head line. */
 const HEAD_ROOM = 4096;
 
-const RequestSchema = z
-  .object({
-    url: z.string().max(8192),
-    method: z
-      .string()
-      .regex(/^[A-Z]{1,16}$/)
-      .default('GET'),
-    headers: z
-      .array(z.tuple([z.string().max(256), z.string().max(8192)]))
-      .max(100)
-      .default([]),
-    body: z.string().nullable().default(null),
-  })
-  .strict();
+const RequestSchema = lazySchema(() =>
+  z
+    .object({
+      url: z.string().max(8192),
+      method: z
+        .string()
+        .regex(/^[A-Z]{1,16}$/)
+        .default('GET'),
+      headers: z
+        .array(z.tuple([z.string().max(256), z.string().max(8192)]))
+        .max(100)
+        .default([]),
+      body: z.string().nullable().default(null),
+    })
+    .strict(),
+);
 
 /** Parses the guest's request bytes (untrusted). */
 export function decodeFetchRequest(raw: Uint8Array): NetFetchRequest {
@@ -42,7 +45,7 @@ export function decodeFetchRequest(raw: Uint8Array): NetFetchRequest {
       { cause: e },
     );
   }
-  const r = RequestSchema.safeParse(value);
+  const r = RequestSchema().safeParse(value);
   if (!r.success)
     throw new ShadowboxError(
       ErrorCodes.NetFetchRefused,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type PolicyRule, ToolKind } from '@shadowbox/protocol';
+import { type PolicyRule, ToolKind, lazySchema } from '@shadowbox/protocol';
 import { z } from 'zod';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { workspaceStateDir, writeFileAtomic } from '../state/index.js';
@@ -15,34 +15,38 @@ type Rule = PolicyRule;
  * dropped — dropping it would turn a narrow deny into a deny-everything, or a narrow allow into an
  * allow-everything.
  */
-export const StoredRule = z
-  .object({
-    id: z.string().min(1),
-    action: z.enum(['allow', 'ask', 'deny']),
-    tool: z.string().min(1).optional(),
-    kind: ToolKind().optional(),
-    path: z.string().min(1).optional(),
-    host: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-    command: z.string().min(1).max(1000).optional(),
-    network: z.boolean().optional(),
-    addedBy: z.string().optional(),
-    addedAt: z.string().optional(),
-  })
-  .strict();
-export type StoredRule = z.infer<typeof StoredRule>;
+export const StoredRule = lazySchema(() =>
+  z
+    .object({
+      id: z.string().min(1),
+      action: z.enum(['allow', 'ask', 'deny']),
+      tool: z.string().min(1).optional(),
+      kind: ToolKind().optional(),
+      path: z.string().min(1).optional(),
+      host: z.string().min(1).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      command: z.string().min(1).max(1000).optional(),
+      network: z.boolean().optional(),
+      addedBy: z.string().optional(),
+      addedAt: z.string().optional(),
+    })
+    .strict(),
+);
+export type StoredRule = z.infer<ReturnType<typeof StoredRule>>;
 
 /** The project rules file: `<state>/workspaces/<id>/policy.json`, owned by the user, outside the workspace. */
-export const RulesFile = z
-  .object({
-    version: z.literal(1),
-    workspace: z.string().optional(),
-    rules: z.array(StoredRule),
-    /** Extra protected path globs for this workspace (on top of the defaults and the daemon's list). */
-    protected: z.array(z.string().min(1)).default([]),
-  })
-  .strict();
-export type RulesFile = z.infer<typeof RulesFile>;
+export const RulesFile = lazySchema(() =>
+  z
+    .object({
+      version: z.literal(1),
+      workspace: z.string().optional(),
+      rules: z.array(StoredRule()),
+      /** Extra protected path globs for this workspace (on top of the defaults and the daemon's list). */
+      protected: z.array(z.string().min(1)).default([]),
+    })
+    .strict(),
+);
+export type RulesFile = z.infer<ReturnType<typeof RulesFile>>;
 
 /** Where a workspace's project rules live. */
 export function rulesFilePath(stateDir: string, workspace: string): string {
@@ -86,7 +90,7 @@ export async function loadRulesFile(file: string): Promise<RulesFile> {
       { cause: e },
     );
   }
-  const parsed = RulesFile.safeParse(raw);
+  const parsed = RulesFile().safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     throw new ShadowboxError(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCodes } from '@shadowbox/protocol';
+import { ErrorCodes, lazySchema } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { envInt } from '../state/index.js';
 import { DEFAULT_MODEL_IDLE_TIMEOUT_MS } from './deadline.js';
@@ -41,49 +41,55 @@ export const DEFAULT_BASE_URLS: Record<WireFormat, string> = {
 };
 
 // The `providers` section of config.json: overrides for openai/anthropic and extra named providers.
-const providerEntry = z.strictObject({
-  format: z.enum(['openai', 'anthropic']).optional(),
-  baseUrl: z.url().optional(),
-  apiKeyEnv: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-    .optional(),
-  contextWindow: z.number().int().positive().optional(),
-  maxTokens: z.number().int().positive().optional(),
-  thinkingBudget: z.number().int().min(1024).optional(),
-  maxRetries: z.number().int().min(0).max(10).optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
+const providerEntry = lazySchema(() =>
+  z.strictObject({
+    format: z.enum(['openai', 'anthropic']).optional(),
+    baseUrl: z.url().optional(),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
+    contextWindow: z.number().int().positive().optional(),
+    maxTokens: z.number().int().positive().optional(),
+    thinkingBudget: z.number().int().min(1024).optional(),
+    maxRetries: z.number().int().min(0).max(10).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+  }),
+);
 // The `models` section: per model spec, whether it takes images, its prices (USD per million tokens) and window.
-const modelEntry = z.strictObject({
-  images: z.boolean().optional(),
-  contextWindow: z.number().int().positive().optional(),
-  prices: z
-    .strictObject({
-      input: z.number().nonnegative(),
-      output: z.number().nonnegative(),
-      cachedInput: z.number().nonnegative().optional(),
-      cacheWrite: z.number().nonnegative().optional(),
-    })
-    .optional(),
-});
-export type ModelSettings = z.infer<typeof modelEntry>;
+const modelEntry = lazySchema(() =>
+  z.strictObject({
+    images: z.boolean().optional(),
+    contextWindow: z.number().int().positive().optional(),
+    prices: z
+      .strictObject({
+        input: z.number().nonnegative(),
+        output: z.number().nonnegative(),
+        cachedInput: z.number().nonnegative().optional(),
+        cacheWrite: z.number().nonnegative().optional(),
+      })
+      .optional(),
+  }),
+);
+export type ModelSettings = z.infer<ReturnType<typeof modelEntry>>;
 
-export const providersFileSchema = z
-  .object({
-    providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry).optional(),
-    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*\/.+$/), modelEntry).optional(),
-    modelIdleTimeoutMs: z.number().int().positive().optional(),
-    modelFirstByteTimeoutMs: z.number().int().positive().optional(),
-  })
-  .loose();
-export type ProvidersFileConfig = z.infer<typeof providersFileSchema>;
+export const providersFileSchema = lazySchema(() =>
+  z
+    .object({
+      providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/), providerEntry()).optional(),
+      models: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*\/.+$/), modelEntry()).optional(),
+      modelIdleTimeoutMs: z.number().int().positive().optional(),
+      modelFirstByteTimeoutMs: z.number().int().positive().optional(),
+    })
+    .loose(),
+);
+export type ProvidersFileConfig = z.infer<ReturnType<typeof providersFileSchema>>;
 
 const positiveInt = envInt;
 
 /** Every provider shadowbox knows of: the built-in openai and anthropic plus the config file's extra ones. */
 export function resolveProviders(env: NodeJS.ProcessEnv, file: unknown = {}): Map<string, ProviderConfig> {
-  const parsed = providersFileSchema.safeParse(file ?? {});
+  const parsed = providersFileSchema().safeParse(file ?? {});
   if (!parsed.success) {
     throw new ShadowboxError(
       ErrorCodes.ConfigInvalid,

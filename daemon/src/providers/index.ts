@@ -52,7 +52,7 @@ export interface ModelFactory {
 /** Resolves provider configuration from env and config file once; throws ConfigInvalid on a bad file or env value. */
 export function createModelFactory(deps: ModelFactoryDeps): ModelFactory {
   const all = resolveProviders(deps.env, deps.config);
-  const models = providersFileSchema.safeParse(deps.config ?? {}).data?.models ?? {};
+  const models = providersFileSchema().safeParse(deps.config ?? {}).data?.models ?? {};
   const clientDeps = { env: deps.env, logger: deps.logger, fetch: deps.fetch ?? globalThis.fetch };
   return {
     create(spec) {

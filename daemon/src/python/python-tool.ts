@@ -1,34 +1,37 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { defineTool, LiveOutput, type Tool } from '../tools/index.js';
 import { PYTHON_TOOL_DESCRIPTION } from './description.js';
 import type { PythonSandbox } from './runtime.js';
 import type { PythonRunResult } from './types.js';
 
 /** Input of the `python` tool (exported as JSON Schema for the model). */
-export const PythonToolInput = z
-  .object({
-    code: z.string().max(1_000_000).optional().describe('Python source to run, like python3 -c'),
-    file: z.string().max(4096).optional().describe('workspace-relative path of a script to run'),
-    module: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)
-      .optional()
-      .describe('module to run, like python3 -m'),
-    args: z.array(z.string().max(65_536)).max(1000).optional().describe('arguments (sys.argv[1:])'),
-    stdin: z
-      .string()
-      .max(16 * 1024 * 1024)
-      .optional()
-      .describe('standard input'),
-    timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds'),
-  })
-  .strict()
-  .refine(
-    (v) => [v.code, v.file, v.module].filter((x) => x !== undefined).length === 1,
-    'give exactly one of code, file or module',
-  );
+export const PythonToolInput = lazySchema(() =>
+  z
+    .object({
+      code: z.string().max(1_000_000).optional().describe('Python source to run, like python3 -c'),
+      file: z.string().max(4096).optional().describe('workspace-relative path of a script to run'),
+      module: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)
+        .optional()
+        .describe('module to run, like python3 -m'),
+      args: z.array(z.string().max(65_536)).max(1000).optional().describe('arguments (sys.argv[1:])'),
+      stdin: z
+        .string()
+        .max(16 * 1024 * 1024)
+        .optional()
+        .describe('standard input'),
+      timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds'),
+    })
+    .strict()
+    .refine(
+      (v) => [v.code, v.file, v.module].filter((x) => x !== undefined).length === 1,
+      'give exactly one of code, file or module',
+    ),
+);
 
-export type PythonToolInput = z.infer<typeof PythonToolInput>;
+export type PythonToolInput = z.infer<ReturnType<typeof PythonToolInput>>;
 
 /** The text the model sees: output, then a status line when the run did not end with exit 0. */
 export function describeRun(r: PythonRunResult): string {

@@ -11,7 +11,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { InstructionFile, PlanItem, Usage } from '@shadowbox/protocol';
+import { InstructionFile, PlanItem, Usage, lazySchema } from '@shadowbox/protocol';
 import { readJsonFileOrNull, writeFileAtomic } from '../state/index.js';
 import type { SessionSummary } from './summary.js';
 
@@ -30,21 +30,23 @@ export interface LogIndex {
   summary: SessionSummary;
 }
 
-const IndexSchema = z.object({
-  v: z.literal(1),
-  ino: z.number().int().min(0),
-  size: z.number().int().min(0),
-  mtimeNs: z.string().regex(/^\d+$/),
-  nextSeq: z.number().int().min(0),
-  prompts: z.number().int().min(0),
-  updatedAt: z.string(),
-  summary: z.object({
-    usage: Usage().optional(),
-    plan: z.array(PlanItem()).optional(),
-    instructions: z.array(InstructionFile()).optional(),
-    context: z.object({ tokens: z.number(), window: z.number() }).optional(),
+const IndexSchema = lazySchema(() =>
+  z.object({
+    v: z.literal(1),
+    ino: z.number().int().min(0),
+    size: z.number().int().min(0),
+    mtimeNs: z.string().regex(/^\d+$/),
+    nextSeq: z.number().int().min(0),
+    prompts: z.number().int().min(0),
+    updatedAt: z.string(),
+    summary: z.object({
+      usage: Usage().optional(),
+      plan: z.array(PlanItem()).optional(),
+      instructions: z.array(InstructionFile()).optional(),
+      context: z.object({ tokens: z.number(), window: z.number() }).optional(),
+    }),
   }),
-});
+);
 
 /**
  * The index of the log `eventsFile`, when there is one and the log is still the one it describes (same inode,
@@ -52,7 +54,7 @@ const IndexSchema = z.object({
  */
 export async function readLogIndex(eventsFile: string): Promise<LogIndex | null> {
   const [index, st] = await Promise.all([
-    readJsonFileOrNull(path.join(path.dirname(eventsFile), LOG_INDEX_FILE), IndexSchema),
+    readJsonFileOrNull(path.join(path.dirname(eventsFile), LOG_INDEX_FILE), IndexSchema()),
     stat(eventsFile, { bigint: true }).catch(() => null),
   ]);
   if (index === null || st === null || !st.isFile()) return null;

@@ -1,22 +1,24 @@
 import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { McpServers, PolicyMode } from '@shadowbox/protocol';
+import { McpServers, PolicyMode, lazySchema } from '@shadowbox/protocol';
 import { type Logger, writeFileAtomic } from '../state/index.js';
 import type { SessionMeta } from './live-session.js';
 
-const Meta = z.object({
-  sessionId: z.string(),
-  workspace: z.string(),
-  model: z.string(),
-  mode: PolicyMode(),
-  title: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  // Optional: metas written before sessions had MCP servers have none. A set that no longer parses
-  // is dropped, never the session.
-  mcpServers: McpServers().optional().catch(undefined),
-});
+const Meta = lazySchema(() =>
+  z.object({
+    sessionId: z.string(),
+    workspace: z.string(),
+    model: z.string(),
+    mode: PolicyMode(),
+    title: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    // Optional: metas written before sessions had MCP servers have none. A set that no longer parses
+    // is dropped, never the session.
+    mcpServers: McpServers().optional().catch(undefined),
+  }),
+);
 
 /**
  * Each session's meta.json under `<state>/sessions/<id>/`: read strictly (an unreadable one quarantines its
@@ -44,7 +46,7 @@ export class MetaStore {
     if (metaText === null) return null;
     let problem: string;
     try {
-      const parsed = Meta.safeParse(JSON.parse(metaText) as unknown);
+      const parsed = Meta().safeParse(JSON.parse(metaText) as unknown);
       if (parsed.success && parsed.data.sessionId === id) return parsed.data;
       problem = parsed.success ? `names session ${parsed.data.sessionId}` : z.prettifyError(parsed.error);
     } catch (e) {

@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ONCE, writeFileAtomic } from '../state/index.js';
 import { findProgram, PROGRAMS, type SandboxProbe } from './probe.js';
 
@@ -14,7 +15,7 @@ import { findProgram, PROGRAMS, type SandboxProbe } from './probe.js';
  * (`Shell.recheck`), so a change the key cannot see (an AppArmor rule) is found within a start. A failed
  * probe is never kept: a machine that cannot run the sandbox probes at every start (it fails fast).
  */
-const CacheFile = z.object({ key: z.string(), probe: z.unknown() });
+const CacheFile = lazySchema(() => z.object({ key: z.string(), probe: z.unknown() }));
 
 const FILE = 'probe.json';
 const SYSCTLS = [
@@ -23,14 +24,16 @@ const SYSCTLS = [
   '/proc/sys/kernel/apparmor_restrict_unprivileged_userns',
 ];
 
-const ProbeSchema = z.object({
-  available: z.literal(true),
-  missing: z.array(z.string()).length(0),
-  programs: z.record(z.string(), z.string()),
-  socat: z.string().nullable(),
-  cgroup: z.enum(['v1', 'v2']).nullable(),
-  bwrapVersion: z.string().optional(),
-});
+const ProbeSchema = lazySchema(() =>
+  z.object({
+    available: z.literal(true),
+    missing: z.array(z.string()).length(0),
+    programs: z.record(z.string(), z.string()),
+    socat: z.string().nullable(),
+    cgroup: z.enum(['v1', 'v2']).nullable(),
+    bwrapVersion: z.string().optional(),
+  }),
+);
 
 /** What a probe's outcome depends on, as one string; a different string means probe again. */
 export function probeKey(scratchParent: string, env: NodeJS.ProcessEnv | undefined): string {
@@ -78,9 +81,9 @@ export async function readCachedProbe(scratchParent: string, key: string): Promi
   } catch {
     return null; // a torn or foreign file: probe again (and overwrite it)
   }
-  const file = CacheFile.safeParse(json, ONCE);
+  const file = CacheFile().safeParse(json, ONCE);
   if (!file.success || file.data.key !== key) return null;
-  const probe = ProbeSchema.safeParse(file.data.probe, ONCE);
+  const probe = ProbeSchema().safeParse(file.data.probe, ONCE);
   return probe.success ? probe.data : null;
 }
 

@@ -1,26 +1,29 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import type { FetchAuthorizer } from '../net/index.js';
 import { defineTool, LiveOutput, type Tool } from '../tools/index.js';
 import { SHELL_TOOL_DESCRIPTION } from './description.js';
 import type { ShellRunResult, ShellSandbox } from './sandbox.js';
 
 /** Input of the `shell` tool (exported as JSON Schema for the model). */
-export const ShellToolInput = z
-  .object({
-    command: z.string().min(1).max(100_000).describe('The command, run as /bin/sh -c COMMAND at the workspace root'),
-    timeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('Time limit in milliseconds (default 120000; more than the configured cap is refused)'),
-    network: z
-      .boolean()
-      .optional()
-      .describe('Reach the network through the policy-checked HTTP(S) proxy (asks the person in review mode)'),
-  })
-  .strict();
-export type ShellToolInput = z.infer<typeof ShellToolInput>;
+export const ShellToolInput = lazySchema(() =>
+  z
+    .object({
+      command: z.string().min(1).max(100_000).describe('The command, run as /bin/sh -c COMMAND at the workspace root'),
+      timeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('Time limit in milliseconds (default 120000; more than the configured cap is refused)'),
+      network: z
+        .boolean()
+        .optional()
+        .describe('Reach the network through the policy-checked HTTP(S) proxy (asks the person in review mode)'),
+    })
+    .strict(),
+);
+export type ShellToolInput = z.infer<ReturnType<typeof ShellToolInput>>;
 
 const list = (xs: string[], max = 20) =>
   xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length})` : xs.join(', ');

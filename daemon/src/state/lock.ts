@@ -1,19 +1,21 @@
 import { open, rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { ErrorCodes } from '@shadowbox/protocol';
+import { ErrorCodes, lazySchema } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { writeFileAtomic } from './durable.js';
 import { readJsonFileOrNull } from './json-file.js';
 
 /** What the lock file says about the daemon that holds it. */
-export const LockInfo = z.object({
-  pid: z.number().int(),
-  socketPath: z.string().nullable(),
-  webUrl: z.string().nullable(),
-  startedAt: z.string(),
-  version: z.string(),
-});
-export type LockInfo = z.infer<typeof LockInfo>;
+export const LockInfo = lazySchema(() =>
+  z.object({
+    pid: z.number().int(),
+    socketPath: z.string().nullable(),
+    webUrl: z.string().nullable(),
+    startedAt: z.string(),
+    version: z.string(),
+  }),
+);
+export type LockInfo = z.infer<ReturnType<typeof LockInfo>>;
 
 function alive(pid: number): boolean {
   try {
@@ -26,7 +28,7 @@ function alive(pid: number): boolean {
 
 /** Reads the lock file; null when absent, unreadable or held by a dead process. */
 export async function readLock(lockFile: string): Promise<LockInfo | null> {
-  const lock = await readJsonFileOrNull(lockFile, LockInfo);
+  const lock = await readJsonFileOrNull(lockFile, LockInfo());
   return lock && alive(lock.pid) ? lock : null;
 }
 

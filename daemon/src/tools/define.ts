@@ -93,7 +93,22 @@ export interface Tool<I = unknown> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- type erasure for heterogeneous tool lists (see above)
 export type AnyTool = Tool<any>;
 
-/** Declare a tool with its input type inferred from the zod schema. */
-export function defineTool<S extends z.ZodType>(tool: Tool<z.infer<S>> & { input: S }): Tool<z.infer<S>> {
-  return tool;
+/**
+ * Declare a tool with its input type inferred from the zod schema. `input` is the schema, or a function that builds
+ * it (a `lazySchema`), which then runs on the first read of `input`: a call's validation or `tools/list`. zod builds a
+ * schema eagerly, and building every built-in tool's at import was part of each daemon start.
+ */
+export function defineTool<S extends z.ZodType>(tool: Tool<z.infer<S>> & { input: S }): Tool<z.infer<S>>;
+export function defineTool<S extends z.ZodType>(
+  tool: Omit<Tool<z.infer<S>>, 'input'> & { input: () => S },
+): Tool<z.infer<S>>;
+export function defineTool(tool: Omit<AnyTool, 'input'> & { input: z.ZodType | (() => z.ZodType) }): AnyTool {
+  const { input, ...rest } = tool;
+  if (typeof input !== 'function') return { ...rest, input };
+  return {
+    ...rest,
+    get input() {
+      return input();
+    },
+  };
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { mapToolInput, type Manifest, type ManifestTool } from '../bundles/index.js';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { defineTool, type Tool } from '../tools/index.js';
 import { describeWasiRun, runWasiCommand, type RunBundleDeps } from './run-bundle-tool.js';
 
-const InputObject = z.record(z.string(), z.unknown());
+const InputObject = lazySchema(() => z.record(z.string(), z.unknown()));
 
 /**
  * The tools a bundle's manifest declares (e.g. `sqlite`, `jq`), each mapped to argv/stdin by the
@@ -35,7 +36,7 @@ function createManifestTool(
       { cause: e },
     );
   }
-  const input = schema.pipe(InputObject);
+  const input = schema.pipe(InputObject());
   const workspaceArgs = t.argv.flatMap((a) => ('arg' in a && a.workspacePath ? [a.arg] : []));
   return defineTool({
     name: t.name,

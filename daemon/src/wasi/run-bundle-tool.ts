@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { WorkspaceView } from '../shadow/index.js';
 import { defineTool, type Tool } from '../tools/index.js';
@@ -131,34 +132,36 @@ export async function runWasiCommand(deps: RunBundleDeps, o: BundleRunOptions): 
 }
 
 /** Input of `run_bundle` (exported as JSON Schema for the model). */
-export const RunBundleInput = z
-  .object({
-    bundle: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/)
-      .describe('installed bundle name, e.g. sqlite'),
-    command: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/)
-      .optional()
-      .describe('bundle entry to run (default: the first)'),
-    args: z.array(z.string().max(65_536)).max(1000).default([]).describe('arguments after the program name'),
-    stdin: z
-      .string()
-      .max(16 * 1024 * 1024)
-      .optional()
-      .describe('standard input'),
-    timeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .max(600_000)
-      .optional()
-      .describe('time limit in milliseconds (bounded by the bundle and policy)'),
-  })
-  .strict();
+export const RunBundleInput = lazySchema(() =>
+  z
+    .object({
+      bundle: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,62}$/)
+        .describe('installed bundle name, e.g. sqlite'),
+      command: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,62}$/)
+        .optional()
+        .describe('bundle entry to run (default: the first)'),
+      args: z.array(z.string().max(65_536)).max(1000).default([]).describe('arguments after the program name'),
+      stdin: z
+        .string()
+        .max(16 * 1024 * 1024)
+        .optional()
+        .describe('standard input'),
+      timeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .max(600_000)
+        .optional()
+        .describe('time limit in milliseconds (bounded by the bundle and policy)'),
+    })
+    .strict(),
+);
 
-export type RunBundleInput = z.infer<typeof RunBundleInput>;
+export type RunBundleInput = z.infer<ReturnType<typeof RunBundleInput>>;
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 

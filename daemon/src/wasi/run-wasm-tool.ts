@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { defineTool, type Tool } from '../tools/index.js';
 import { describeWasiRun } from './run-bundle-tool.js';
@@ -14,39 +15,41 @@ const DEFAULT_LIMITS: WasiLimits = {
 };
 
 /** Input of `run_wasm` (exported as JSON Schema for the model). */
-export const RunWasmInput = z
-  .object({
-    module: z.string().min(1).max(4096).describe('workspace-relative path of the .wasm module'),
-    dirs: z
-      .array(
-        z
-          .object({
-            path: z.string().max(4096).describe('workspace-relative folder ("." for the whole workspace)'),
-            at: z
-              .string()
-              .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/)
-              .describe('absolute guest path to mount it at'),
-          })
-          .strict(),
-      )
-      .max(16)
-      .optional()
-      .describe('folders to mount (default: the workspace at /workspace); the first is the working directory'),
-    args: z.array(z.string().max(65_536)).max(1000).default([]).describe('arguments after the program name'),
-    env: z
-      .record(z.string().regex(/^[^=\0]+$/), z.string())
-      .optional()
-      .describe('environment variables'),
-    stdin: z
-      .string()
-      .max(16 * 1024 * 1024)
-      .optional()
-      .describe('standard input'),
-    timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds'),
-  })
-  .strict();
+export const RunWasmInput = lazySchema(() =>
+  z
+    .object({
+      module: z.string().min(1).max(4096).describe('workspace-relative path of the .wasm module'),
+      dirs: z
+        .array(
+          z
+            .object({
+              path: z.string().max(4096).describe('workspace-relative folder ("." for the whole workspace)'),
+              at: z
+                .string()
+                .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/)
+                .describe('absolute guest path to mount it at'),
+            })
+            .strict(),
+        )
+        .max(16)
+        .optional()
+        .describe('folders to mount (default: the workspace at /workspace); the first is the working directory'),
+      args: z.array(z.string().max(65_536)).max(1000).default([]).describe('arguments after the program name'),
+      env: z
+        .record(z.string().regex(/^[^=\0]+$/), z.string())
+        .optional()
+        .describe('environment variables'),
+      stdin: z
+        .string()
+        .max(16 * 1024 * 1024)
+        .optional()
+        .describe('standard input'),
+      timeoutMs: z.number().int().positive().max(600_000).optional().describe('time limit in milliseconds'),
+    })
+    .strict(),
+);
 
-export type RunWasmInput = z.infer<typeof RunWasmInput>;
+export type RunWasmInput = z.infer<ReturnType<typeof RunWasmInput>>;
 
 /** Dependencies of run_wasm: the runtime and the policy's caps on every run. */
 export interface RunWasmDeps {

@@ -1,15 +1,18 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 import { canonicalPath } from '../paths.js';
 
 /** Input of delete_file. */
-export const DeleteFileInput = z
-  .object({
-    path: z.string().min(1).describe('workspace-relative path of the file (or directory) to delete'),
-    recursive: z.boolean().default(false).describe('required to delete a directory and everything in it'),
-  })
-  .strict();
+export const DeleteFileInput = lazySchema(() =>
+  z
+    .object({
+      path: z.string().min(1).describe('workspace-relative path of the file (or directory) to delete'),
+      recursive: z.boolean().default(false).describe('required to delete a directory and everything in it'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION =
   "Delete a file, or a directory with `recursive: true`. The deletion lands in the shadow workspace for the person to review; their real files are untouched until they accept it. Cannot delete the workspace root, .git/ or shadowbox's own files.";

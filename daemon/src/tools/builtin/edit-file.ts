@@ -1,24 +1,27 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 import { canonicalPath } from '../paths.js';
 import { readTextFile } from './text.js';
 
 /** Input of edit_file. */
-export const EditFileInput = z
-  .object({
-    path: z.string().min(1).describe('workspace-relative path of the file to edit'),
-    old_string: z.string().min(1).describe('exact text to replace, including whitespace and indentation'),
-    new_string: z.string().describe('text to put in its place (may be empty to delete)'),
-    replace_all: z.boolean().default(false).describe('replace every occurrence instead of exactly one'),
-    expected_count: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .describe('the number of occurrences old_string must have (default 1; with replace_all, any number)'),
-  })
-  .strict();
+export const EditFileInput = lazySchema(() =>
+  z
+    .object({
+      path: z.string().min(1).describe('workspace-relative path of the file to edit'),
+      old_string: z.string().min(1).describe('exact text to replace, including whitespace and indentation'),
+      new_string: z.string().describe('text to put in its place (may be empty to delete)'),
+      replace_all: z.boolean().default(false).describe('replace every occurrence instead of exactly one'),
+      expected_count: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('the number of occurrences old_string must have (default 1; with replace_all, any number)'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION =
   'Replace exact text in a file. `old_string` must appear exactly once (or exactly `expected_count` times; or any number of times with `replace_all`), matched byte for byte including whitespace and indentation; otherwise nothing changes and the error says how many matches were found and where. Read the file first and copy the text exactly. The edit lands in the shadow workspace for review.';

@@ -1,5 +1,6 @@
 import type { NodeHtmlMarkdown } from 'node-html-markdown';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 
@@ -20,21 +21,23 @@ export const FETCH_MAX_BYTES = 2 * 1024 * 1024;
 export const FETCH_DEFAULT_CHARS = 40_000;
 export const FETCH_MAX_CHARS = 100_000;
 
-export const FetchInput = z
-  .object({
-    url: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .describe('http(s) URL of a documentation page or text file'),
-    maxChars: z
-      .number()
-      .int()
-      .min(1000)
-      .max(FETCH_MAX_CHARS)
-      .optional()
-      .describe(`characters of text to return (default ${FETCH_DEFAULT_CHARS})`),
-  })
-  .strict();
+export const FetchInput = lazySchema(() =>
+  z
+    .object({
+      url: z
+        .url({ protocol: /^https?$/ })
+        .max(2048)
+        .describe('http(s) URL of a documentation page or text file'),
+      maxChars: z
+        .number()
+        .int()
+        .min(1000)
+        .max(FETCH_MAX_CHARS)
+        .optional()
+        .describe(`characters of text to return (default ${FETCH_DEFAULT_CHARS})`),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `Fetch a web page (documentation, a README, an API reference) and read it as markdown. HTML is converted to markdown (scripts, styles and page chrome dropped); text, markdown and JSON come back as they are. Only public http(s) addresses the person's policy allows; in review mode the person is asked for each new host. A redirect to another host is not followed: fetch the URL it names.`;
 

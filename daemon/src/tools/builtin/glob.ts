@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { pathGlobOptions } from '../../glob-base.js';
 import { defineTool } from '../define.js';
@@ -10,12 +11,14 @@ import { walk } from './walk.js';
 const MAX_RESULTS = 1000;
 
 /** Input of glob. */
-export const GlobInput = z
-  .object({
-    pattern: z.string().min(1).max(1000).describe('glob relative to `path`, e.g. "**/*.ts" or "src/*.{js,json}"'),
-    path: z.string().default('').describe('directory to search from (default: the workspace root)'),
-  })
-  .strict();
+export const GlobInput = lazySchema(() =>
+  z
+    .object({
+      pattern: z.string().min(1).max(1000).describe('glob relative to `path`, e.g. "**/*.ts" or "src/*.{js,json}"'),
+      path: z.string().default('').describe('directory to search from (default: the workspace root)'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `Find files by name with a glob pattern (picomatch syntax: *, **, ?, [abc], {a,b}). The pattern is matched against paths relative to \`path\`; "*.ts" matches only that directory, "**/*.ts" matches at any depth. Skips .git and files that .gitignore excludes. Returns workspace-relative paths of files, sorted, at most ${MAX_RESULTS}.`;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { createSpawner, type Spawner } from '../../spawner/index.js';
 import { defineTool } from '../define.js';
@@ -37,31 +38,33 @@ export interface GrepToolOptions {
 }
 
 /** Input of grep. */
-export const GrepInput = z
-  .object({
-    pattern: z
-      .string()
-      .min(1)
-      .max(1000)
-      .describe(
-        'regular expression, RE2 syntax (JavaScript-like, no lookaround or backreferences), e.g. "function\\\\s+main" or "TODO|FIXME"',
-      ),
-    path: z.string().default('').describe('file or directory to search (default: the workspace root)'),
-    glob: z
-      .string()
-      .max(1000)
-      .optional()
-      .describe('only files whose path (relative to `path`) matches this glob, e.g. "**/*.ts"'),
-    ignore_case: z.boolean().default(false).describe('match case-insensitively'),
-    max_matches: z
-      .number()
-      .int()
-      .min(1)
-      .max(5000)
-      .default(DEFAULT_MAX)
-      .describe(`stop after this many matching lines (default ${DEFAULT_MAX})`),
-  })
-  .strict();
+export const GrepInput = lazySchema(() =>
+  z
+    .object({
+      pattern: z
+        .string()
+        .min(1)
+        .max(1000)
+        .describe(
+          'regular expression, RE2 syntax (JavaScript-like, no lookaround or backreferences), e.g. "function\\\\s+main" or "TODO|FIXME"',
+        ),
+      path: z.string().default('').describe('file or directory to search (default: the workspace root)'),
+      glob: z
+        .string()
+        .max(1000)
+        .optional()
+        .describe('only files whose path (relative to `path`) matches this glob, e.g. "**/*.ts"'),
+      ignore_case: z.boolean().default(false).describe('match case-insensitively'),
+      max_matches: z
+        .number()
+        .int()
+        .min(1)
+        .max(5000)
+        .default(DEFAULT_MAX)
+        .describe(`stop after this many matching lines (default ${DEFAULT_MAX})`),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `Search file contents with a regular expression, line by line. The syntax is RE2's, which is JavaScript's without lookahead/lookbehind and backreferences (matching takes linear time). Returns "path:line: text" for each matching line, files in path order. Skips .git, files that .gitignore excludes, binary files and files over 16 MiB. Narrow with \`path\` (a file or directory) and \`glob\` (e.g. "**/*.py"); \`ignore_case\` for case-insensitive search. Stops after \`max_matches\` lines (default ${DEFAULT_MAX}).`;
 

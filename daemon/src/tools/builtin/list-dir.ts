@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import type { WorkspaceView } from '../../shadow/index.js';
 import { defineTool } from '../define.js';
@@ -9,18 +10,20 @@ import { walk } from './walk.js';
 const MAX_ENTRIES = 1000;
 
 /** Input of list_dir. */
-export const ListDirInput = z
-  .object({
-    path: z.string().default('').describe('workspace-relative directory (default: the workspace root)'),
-    depth: z
-      .number()
-      .int()
-      .min(1)
-      .max(10)
-      .default(1)
-      .describe('how many levels to show (default 1: the directory itself)'),
-  })
-  .strict();
+export const ListDirInput = lazySchema(() =>
+  z
+    .object({
+      path: z.string().default('').describe('workspace-relative directory (default: the workspace root)'),
+      depth: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .default(1)
+        .describe('how many levels to show (default 1: the directory itself)'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `List a directory of the workspace as an indented tree: directories end with "/", files show their size. \`depth\` > 1 descends into subdirectories, but not into .git or directories that .gitignore excludes (those are marked "(ignored)"). At most ${MAX_ENTRIES} entries.`;
 

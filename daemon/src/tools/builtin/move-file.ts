@@ -1,17 +1,20 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 import { canonicalPath } from '../paths.js';
 import { ensureParentDirs } from './text.js';
 
 /** Input of move_file. */
-export const MoveFileInput = z
-  .object({
-    from: z.string().min(1).describe('workspace-relative path to move (file or directory)'),
-    to: z.string().min(1).describe('new workspace-relative path'),
-    overwrite: z.boolean().default(false).describe('replace an existing file at `to`'),
-  })
-  .strict();
+export const MoveFileInput = lazySchema(() =>
+  z
+    .object({
+      from: z.string().min(1).describe('workspace-relative path to move (file or directory)'),
+      to: z.string().min(1).describe('new workspace-relative path'),
+      overwrite: z.boolean().default(false).describe('replace an existing file at `to`'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION =
   'Move or rename a file or directory; missing parent directories of the destination are created. Refuses to replace an existing destination unless `overwrite` is true. The move lands in the shadow workspace for review.';

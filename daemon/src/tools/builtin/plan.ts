@@ -1,13 +1,15 @@
-import { PlanItem } from '@shadowbox/protocol';
+import { PlanItem, lazySchema } from '@shadowbox/protocol';
 import { z } from 'zod';
 import { defineTool } from '../define.js';
 
 /** Input of plan: the whole checklist each time (a call replaces the plan). */
-export const PlanInput = z
-  .object({
-    items: z.array(PlanItem()).max(50).describe('The whole plan, in order; every call replaces the previous one.'),
-  })
-  .strict();
+export const PlanInput = lazySchema(() =>
+  z
+    .object({
+      items: z.array(PlanItem()).max(50).describe('The whole plan, in order; every call replaces the previous one.'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `Keep a visible checklist of the steps of a larger task. Send the whole list every time with each item's status (pending, in_progress, done); the person sees it update live. Use it for work with three or more steps: write the plan first, mark one item in_progress while you work on it, mark it done when it is finished. Not needed for small questions.`;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { defineTool } from '../define.js';
 import { readTextFile } from './text.js';
 
@@ -6,13 +7,21 @@ const MAX_LINE_CHARS = 2000;
 const DEFAULT_LIMIT = 2000;
 
 /** Input of read_file. */
-export const ReadFileInput = z
-  .object({
-    path: z.string().min(1).describe('workspace-relative path of the file, e.g. src/index.ts'),
-    offset: z.number().int().min(1).optional().describe('first line to show, 1-based (default 1)'),
-    limit: z.number().int().min(1).max(10_000).optional().describe(`how many lines to show (default ${DEFAULT_LIMIT})`),
-  })
-  .strict();
+export const ReadFileInput = lazySchema(() =>
+  z
+    .object({
+      path: z.string().min(1).describe('workspace-relative path of the file, e.g. src/index.ts'),
+      offset: z.number().int().min(1).optional().describe('first line to show, 1-based (default 1)'),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .optional()
+        .describe(`how many lines to show (default ${DEFAULT_LIMIT})`),
+    })
+    .strict(),
+);
 
 const DESCRIPTION = `Read a text file of the workspace. Output is line-numbered like \`cat -n\` (number, tab, line). By default shows the first ${DEFAULT_LIMIT} lines; use \`offset\` (1-based) and \`limit\` to read a range of a long file. Lines longer than ${MAX_LINE_CHARS} characters are cut. Binary files are refused. Sees the session's pending (shadow) edits, and the person's unsaved editor buffer of a file the session has not changed.`;
 

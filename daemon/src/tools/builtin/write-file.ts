@@ -1,19 +1,22 @@
 import { z } from 'zod';
+import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../../errors.js';
 import { defineTool } from '../define.js';
 import { canonicalPath } from '../paths.js';
 import { ensureParentDirs, lineCount } from './text.js';
 
 /** Input of write_file. */
-export const WriteFileInput = z
-  .object({
-    path: z.string().min(1).describe('workspace-relative path of the file to create or overwrite'),
-    content: z
-      .string()
-      .max(16 * 1024 * 1024)
-      .describe('the complete new content of the file'),
-  })
-  .strict();
+export const WriteFileInput = lazySchema(() =>
+  z
+    .object({
+      path: z.string().min(1).describe('workspace-relative path of the file to create or overwrite'),
+      content: z
+        .string()
+        .max(16 * 1024 * 1024)
+        .describe('the complete new content of the file'),
+    })
+    .strict(),
+);
 
 const DESCRIPTION =
   "Create a file, or overwrite it completely, with the given content; missing parent directories are created. The write lands in the shadow workspace for the person to review. To change part of an existing file, prefer edit_file. Cannot write .git/ or shadowbox's own files.";
