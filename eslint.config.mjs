@@ -137,6 +137,21 @@ export default tseslint.config(
     },
   },
   {
+    // Importing the daemon builds no schema either (daemon/src/lazy-schemas.test.ts counts zod's calls): a daemon's
+    // modules declare theirs with lazySchema(() => …), and a tool's `input` may be such a function.
+    files: ['daemon/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test-support.ts', '**/test-fixtures.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...['Program >', 'Program > ExportNamedDeclaration >'].map((top) => ({
+          selector: `${top} VariableDeclaration > VariableDeclarator > CallExpression.init:not([callee.name='lazySchema']):has(Identifier[name='z'])`,
+          message: "declare the daemon's schemas with lazySchema(() => …) so a daemon's start builds none",
+        })),
+      ],
+    },
+  },
+  {
     // Clients never import the daemon.
     files: ['clients/**/*.ts'],
     rules: {
