@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { ONCE } from './parse-once.js';
@@ -9,7 +10,24 @@ import { ONCE } from './parse-once.js';
  */
 export async function readJsonFileOrNull<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
   const text = await readFile(file, 'utf8').catch(() => null);
-  if (text === null) return null;
+  return text === null ? null : parseOrNull(text, schema);
+}
+
+/**
+ * The same, read synchronously: for a daemon's start, before it listens, when nothing waits on its event loop (an
+ * async read is a thread-pool round trip: ~0.6 ms on a small VM, against ~0.15 ms).
+ */
+export function readJsonFileOrNullSync<T>(file: string, schema: z.ZodType<T>): T | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  return parseOrNull(text, schema);
+}
+
+function parseOrNull<T>(text: string, schema: z.ZodType<T>): T | null {
   let json: unknown;
   try {
     json = JSON.parse(text);

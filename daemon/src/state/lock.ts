@@ -1,9 +1,10 @@
-import { open, rm } from 'node:fs/promises';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCodes, lazySchema } from '@shadowbox/protocol';
 import { ShadowboxError } from '../errors.js';
 import { writeFileAtomic } from './durable.js';
-import { readJsonFileOrNull } from './json-file.js';
+import { readJsonFileOrNull, readJsonFileOrNullSync } from './json-file.js';
 
 /** What the lock file says about the daemon that holds it. */
 export const LockInfo = lazySchema(() =>
@@ -28,17 +29,23 @@ function alive(pid: number): boolean {
 
 /** Reads the lock file; null when absent, unreadable or held by a dead process. */
 export async function readLock(lockFile: string): Promise<LockInfo | null> {
-  const lock = await readJsonFileOrNull(lockFile, LockInfo());
-  return lock && alive(lock.pid) ? lock : null;
+  return held(await readJsonFileOrNull(lockFile, LockInfo()));
 }
 
-/** One daemon per state dir: take the lock or say where the running daemon is. */
+/** The lock when its process is alive, else null. */
+const held = (lock: LockInfo | null) => (lock && alive(lock.pid) ? lock : null);
+
+/**
+ * One daemon per state dir: take the lock or say where the running daemon is. Its file operations are synchronous: a
+ * daemon takes the lock before it listens, when nothing waits on its event loop, and each asynchronous one was a
+ * thread-pool round trip (~0.6 ms on a small VM, against ~0.15 ms).
+ */
 export async function acquireLock(
   lockFile: string,
   info: LockInfo,
 ): Promise<{ update(patch: Partial<LockInfo>): Promise<void>; release(): Promise<void> }> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await readLock(lockFile);
+    const existing = held(readJsonFileOrNullSync(lockFile, LockInfo()));
     if (existing && existing.pid !== process.pid) {
       throw new ShadowboxError(
         ErrorCodes.InternalError,
@@ -47,18 +54,18 @@ export async function acquireLock(
         { pid: existing.pid, socketPath: existing.socketPath },
       );
     }
-    if (!existing) await rm(lockFile, { force: true });
+    if (!existing) rmSync(lockFile, { force: true });
     try {
-      const fh = await open(lockFile, 'wx', 0o600);
+      const fd = openSync(lockFile, 'wx', 0o600);
       try {
-        await fh.writeFile(JSON.stringify(info));
+        writeFileSync(fd, JSON.stringify(info));
       } catch (e) {
         // A full disk: no half-written lock stays behind.
-        await fh.close();
-        await rm(lockFile, { force: true });
+        closeSync(fd);
+        rmSync(lockFile, { force: true });
         throw e;
       }
-      await fh.close();
+      closeSync(fd);
       let current = info;
       return {
         update: async (patch) => {

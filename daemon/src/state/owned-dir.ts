@@ -1,4 +1,4 @@
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 
@@ -15,6 +15,16 @@ const STICKY = 0o1000;
 /** The uid the checks compare owners with (process.getuid; Windows has none). */
 function myUid(): number | null {
   return typeof process.getuid === 'function' ? process.getuid() : null;
+}
+
+/** The folder's stat, or null when a file is in the way of its path (ENOTDIR). */
+function statOrNull(p: string) {
+  try {
+    return statSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw e;
+  }
 }
 
 const modeText = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
@@ -35,19 +45,20 @@ export async function ensurePrivateDir(
 ): Promise<PrivateDir> {
   const abs = path.resolve(dir);
   // mkdir fails on a file in the way (EEXIST, ENOTDIR): the checks below name it.
-  const first = await mkdir(abs, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') return undefined;
-    throw e;
-  });
+  // Synchronous, as the daemon's other file operations before it listens (acquireLock says why).
+  let first: string | undefined;
+  try {
+    first = mkdirSync(abs, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw e;
+  }
   const created = first !== undefined;
-  let st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOTDIR') return null;
-    throw e;
-  });
+  let st = statOrNull(abs);
   // A folder made here is the daemon's: a umask that took the owner's own bits away is undone.
   if (st && created && (st.mode & 0o700) !== 0o700) {
-    await chmod(abs, 0o700);
-    st = await stat(abs);
+    chmodSync(abs, 0o700);
+    st = statSync(abs);
   }
   const uid = myUid();
   const reason = what === 'state' ? 'state_dir_unsafe' : 'socket_dir_unsafe';
@@ -68,7 +79,7 @@ export async function ensurePrivateDir(
     throw refuse(`can be written by other users (mode ${modeText(st.mode)})`, { mode: modeText(st.mode) });
   // Every folder above must keep others from renaming this one away.
   for (let d = path.dirname(abs), prev = abs; d !== prev; prev = d, d = path.dirname(d)) {
-    const up = await stat(d);
+    const up = statSync(d);
     const foreign = uid !== null && up.uid !== 0 && up.uid !== uid;
     const openToOthers = (up.mode & 0o022) !== 0 && (up.mode & STICKY) === 0;
     if (foreign || openToOthers)

@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
 // node:crypto is loaded on first use, not with this module: a CLI command that never needs it (status, stop) saves
 // ~5 ms of loading it.
@@ -19,17 +20,23 @@ export async function readToken(tokenFile: string): Promise<string | null> {
 
 /**
  * The token of the previous daemon when its file is intact and private (0600, our format), else a new
- * one: an open web page reconnects by itself after a daemon restart. Delete the file to rotate it.
+ * one: an open web page reconnects by itself after a daemon restart. Delete the file to rotate it. Read synchronously:
+ * a daemon loads it before it listens, when nothing waits on its event loop (acquireLock says why).
  */
 export async function loadOrCreateToken(tokenFile: string): Promise<string> {
-  const st = await stat(tokenFile).catch(() => null);
+  const st = statSync(tokenFile, { throwIfNoEntry: false });
   if (
     st &&
     st.isFile() &&
     (st.mode & 0o077) === 0 &&
     (typeof process.getuid !== 'function' || st.uid === process.getuid())
   ) {
-    const token = await readToken(tokenFile);
+    let token: string | undefined;
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch {
+      token = undefined;
+    }
     if (token && /^[A-Za-z0-9_-]{43}$/.test(token)) return token;
   }
   return writeToken(tokenFile);
