@@ -76,7 +76,7 @@ export interface Capabilities {
   environment?: () => ResultOf<typeof DaemonStatus>['environment'];
   wasiRunners: string[];
   /** The sandboxes and whether each can run here (daemon/status, `shadowbox status`). */
-  sandboxes: () => { name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[];
+  sandboxes: () => Promise<{ name: 'wasi' | 'shell'; available: boolean; detail: string; missing: string[] }[]>;
   /** Called once the HTTP server listens (web client, /bundles/ routes). */
   onHttp?: (http: HttpServer) => void;
   /**

@@ -117,7 +117,7 @@ function idleAfter<T>(shadow: ShadowService, sessions: SessionManager, t: Review
 }
 
 /** The review methods (accept, reject and undo sign the workspace's audit log before they answer: shadow/service.ts). */
-export function reviewPort(shadow: ShadowService, shell: Shell, sessions: SessionManager): ReviewPort {
+export function reviewPort(shadow: ShadowService, shell: () => Promise<Shell>, sessions: SessionManager): ReviewPort {
   const after = <T>(t: ReviewTarget, p: Promise<T>) => idleAfter(shadow, sessions, t, p);
   const note = (sessionId: string, action: 'accept' | 'reject' | 'undo', paths: string[], clientId: string) => {
     try {
@@ -138,7 +138,10 @@ export function reviewPort(shadow: ShadowService, shell: Shell, sessions: Sessio
       after(
         t,
         (async () => {
-          const [st, cache] = await Promise.all([shadow.status(t), shell.ignored(t.sessionId, t.workspace)]);
+          const [st, cache] = await Promise.all([
+            shadow.status(t),
+            shell().then((sh) => sh.ignored(t.sessionId, t.workspace)),
+          ]);
           const entries = Object.entries(cache.paths);
           if (entries.length === 0) return st;
           const files = entries.reduce((n, [, v]) => n + v.files, 0);

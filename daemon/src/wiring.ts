@@ -18,7 +18,7 @@ import { createModelFactory } from './providers/index.js';
 import { createMcpService, createSessionMcpPool, McpServersConfig } from './mcp/index.js';
 import { VERSION } from './version.js';
 import { createPython, pythonFilesOf, pythonModuleOf } from './python/index.js';
-import { createShell } from './shell/index.js';
+import { createShell, type Shell } from './shell/index.js';
 import { registerCapabilityHandlers } from './server/index.js';
 import { createShadowService } from './shadow/index.js';
 import { createSpawner } from './spawner/index.js';
@@ -179,15 +179,16 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
   const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
 
-  // The host command sandbox: probed once here (a real overlay mount and bubblewrap run); `shell` is offered
-  // only where it can run. Its proxy asks the person's policy about every host, as netFetch does.
+  // The host command sandbox: its kept probe read (or, the first time, a real overlay mount and bubblewrap run) once
+  // the daemon serves, or first by a request that needs it: anything that waits for the tools (below), status and
+  // review (~6–10 ms the start does not wait for). `shell` is offered only where it can run. Its proxy asks the
+  // person's policy about every host, as netFetch does.
   const shellLimits = config.shell
     ? Object.fromEntries(Object.entries(config.shell).filter(([, v]) => v !== undefined))
     : undefined;
-  const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
-  const [, shell] = await Promise.all([
-    mcp.start(),
-    createShell({
+  let startingShell: Promise<Shell> | undefined;
+  const shellReady = () =>
+    (startingShell ??= createShell({
       stateDir,
       shadow,
       authorize: (sessionId) => fetchPolicy('shell', sessionId),
@@ -196,8 +197,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       ...(shellLimits ? { limits: shellLimits } : {}),
       env,
       spawner,
-    }),
-  ]);
+    }));
+  const mcp = createMcpService({ servers: servers.data, logger, clientInfo: { name: 'shadowbox', version: VERSION } });
+  await mcp.start();
   for (const st of mcp.status())
     if (st.state === 'failed')
       logger.warn(`mcp server ${st.name} (${st.transport}) failed to start: ${st.error ?? 'unknown error'}`);
@@ -210,24 +212,29 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     createRunBundleTool(runDeps),
     createRunWasmTool({ runtime: wasi, ...(runDeps.maxLimits ? { maxLimits: runDeps.maxLimits } : {}) }),
     python.tool,
-    ...(shell.tool ? [shell.tool] : []),
   ];
   // The shared tools: the built-in ones, the installed bundles' (once loaded) and config.json's MCP servers'.
   let tools: AnyTool[] = [...builtin, ...mcp.tools()];
   let runtime = createToolRuntime({ tools, policy, audit, logger });
-  // The installed bundles' tools, from their verified manifests: loaded once the daemon serves, or first by a
-  // request that uses tools (reading and verifying the manifests is ~35 ms the start does not wait for). Every
-  // such request waits for them (toolsReady: a turn, tools/list, tools/call), so none sees the tools without them.
+  // The installed bundles' tools, from their verified manifests, after the shell sandbox (whose tool joins the
+  // built-in ones): loaded once the daemon serves, or first by a request that uses tools (reading and verifying the
+  // manifests is ~35 ms the start does not wait for). Every such request waits for them (toolsReady: a turn,
+  // tools/list, tools/call), so none sees the tools without them.
   let loadingBundleTools: Promise<void> | undefined;
   const bundleToolsLoaded = () =>
-    (loadingBundleTools ??= listed()
-      .then((l) => bundleTools(bundles, l, runDeps, logger, new Set(tools.map((t) => t.name))))
-      .then((offered) => {
-        tools = [...builtin, ...offered, ...mcp.tools()];
-        runtime = createToolRuntime({ tools, policy, audit, logger });
-        sessionRuntimes = new WeakMap();
-      })
-      .catch((e: unknown) => logger.error(`bundle tools: ${(e as Error).message}`)));
+    (loadingBundleTools ??= (async () => {
+      const sh = await shellReady().catch((e: unknown) => logger.error(`shell: ${(e as Error).message}`));
+      if (sh?.tool) builtin.push(sh.tool);
+      const offered = await listed()
+        .then((l) => bundleTools(bundles, l, runDeps, logger, new Set([...builtin, ...mcp.tools()].map((t) => t.name))))
+        .catch((e: unknown) => {
+          logger.error(`bundle tools: ${(e as Error).message}`);
+          return [];
+        });
+      tools = [...builtin, ...offered, ...mcp.tools()];
+      runtime = createToolRuntime({ tools, policy, audit, logger });
+      sessionRuntimes = new WeakMap();
+    })());
   // A session's own MCP servers (session/create mcpServers: an ACP editor's) add tools to that session only:
   // its runtime is the shared tools plus them, rebuilt when they change.
   const sessionMcp = createSessionMcpPool({
@@ -314,7 +321,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   }));
   const watcher = createWorkspaceWatcher(shadow, sessions, ctx.clients);
   registerCapabilityHandlers(ctx.handlers, sessions, {
-    review: reviewPort(shadow, shell, sessions),
+    review: reviewPort(shadow, shellReady, sessions),
     tools: toolsPort(runtimeFor, sessions, shadow, bundleToolsLoaded),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
@@ -326,22 +333,37 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     providers: models.providers(),
     environment: () => models.environment(),
     wasiRunners: ['inprocess', ...(wasmtime ? ['wasmtime'] : [])],
-    sandboxes: () => [
+    sandboxes: async () => [
       {
         name: 'wasi',
         available: true,
         detail: `WASI preview 1 in worker threads (python, bundles, run_wasm); runners: inprocess${wasmtime ? ', wasmtime' : ''}`,
         missing: [],
       },
-      { name: 'shell', available: shell.probe.available, detail: shell.detail(), missing: shell.probe.missing },
+      await shellReady().then(
+        (sh) => ({
+          name: 'shell' as const,
+          available: sh.probe.available,
+          detail: sh.detail(),
+          missing: sh.probe.missing,
+        }),
+        (e: unknown) => ({
+          name: 'shell' as const,
+          available: false,
+          detail: 'the sandbox could not be checked',
+          missing: [(e as Error).message],
+        }),
+      ),
     ],
-    // Once serving: python's warm-up, the installed bundles' tools, then the shell sandbox's kept probe checked again.
+    // Once serving: python's warm-up, the shell sandbox (its kept probe read) and the installed bundles' tools, then
+    // that kept probe checked again.
     onReady: () => {
       if (spawnerMode === 'early') spawner.warm();
       warmPython();
-      void bundleToolsLoaded().then(() =>
-        shell.recheck().catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`)),
-      );
+      void bundleToolsLoaded()
+        .then(shellReady)
+        .then((sh) => sh.recheck())
+        .catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
     },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();
@@ -354,8 +376,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     },
     close: async () => {
       watcher.close();
-      // Shell commands are cancelled (their SIGKILL sent) before the spawner that runs them stops.
-      shell.close();
+      // Shell commands are cancelled (their SIGKILL sent) before the spawner that runs them stops. A shell still being
+      // set up is waited for (it has run no command, but it removes the cgroups a killed daemon left).
+      (await startingShell?.catch(() => undefined))?.close();
       await spawner.close();
       await mcp.close().catch(() => undefined);
       await sessionMcp.close().catch(() => undefined);

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findProgram } from '../../daemon/src/shell/probe.js';
+import { DaemonStatus, ToolsList } from '@shadowbox/protocol';
+import { findProgram, probeSandbox } from '../../daemon/src/shell/probe.js';
 import { type TestDaemon, until } from '../helpers/daemon.js';
 import { makeProject, processesWith, runCliAs, sandboxUsers, shellAvailable, startSandboxDaemon } from './harness.js';
 
@@ -118,6 +119,30 @@ function runCgroups(pid: number): string[] {
   return out;
 }
 
+// The sandbox is set up after the ready line (its kept probe read, stale cgroups removed): a fresh daemon's first
+// request that needs it waits for it, so neither a first tools/list nor a first status misses the shell.
+describe('a fresh daemon sets the shell up after ready', () => {
+  it("its first tools/list and its first status say what this machine's probe says", async () => {
+    const expected = (await probeSandbox(mkdtempSync(path.join(os.tmpdir(), 'sbx-probe-')))).available;
+    for (const first of ['tools/list', 'status'] as const) {
+      const d = await startSandboxDaemon('self');
+      try {
+        const c = await d.connect();
+        if (first === 'tools/list')
+          expect((await c.request(ToolsList, {})).tools.map((t) => t.name).includes('shell')).toBe(expected);
+        else
+          expect((await c.request(DaemonStatus, {})).sandboxes.find((s) => s.name === 'shell')?.available).toBe(
+            expected,
+          );
+        c.dispose();
+      } finally {
+        await d.stop();
+        await d.cleanup();
+      }
+    }
+  }, 60_000);
+});
+
 describe('where the sandbox cannot run', () => {
   let d: TestDaemon;
   let bin: string;
@@ -146,7 +171,6 @@ describe('where the sandbox cannot run', () => {
     expect(s.stdout).toMatch(/shell\s+not available/);
     expect(s.stdout).toContain('apt-get install bubblewrap');
     const c = await d.connect();
-    const { ToolsList } = await import('@shadowbox/protocol');
     expect((await c.request(ToolsList, {})).tools.map((t) => t.name)).not.toContain('shell');
     c.dispose();
   }, 60_000);

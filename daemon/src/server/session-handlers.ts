@@ -28,7 +28,7 @@ export interface LifecycleInfo {
   environment: () => ResultOf<typeof DaemonStatus>['environment'];
   stop: () => void;
   /** The sandboxes this daemon can run (daemon/status). */
-  sandboxes: () => ResultOf<typeof DaemonStatus>['sandboxes'];
+  sandboxes: () => Promise<ResultOf<typeof DaemonStatus>['sandboxes']>;
 }
 
 /** Registers the lifecycle, daemon and session methods. */
@@ -44,7 +44,7 @@ export function registerSessionHandlers(
         if (s.attached.includes(client.id)) sessions.detach(sessions.get(s.sessionId), client.id);
       return null;
     })
-    .on(DaemonStatus, () => ({
+    .on(DaemonStatus, async () => ({
       pid: process.pid,
       version: info.version,
       startedAt: info.startedAt.toISOString(),
@@ -56,7 +56,7 @@ export function registerSessionHandlers(
       sessions: sessions.list().length,
       rssBytes: process.memoryUsage().rss,
       environment: info.environment(),
-      sandboxes: info.sandboxes(),
+      sandboxes: await info.sandboxes(),
     }))
     .on(DaemonStop, () => {
       // Answer first; stop once the response has had time to reach the client.

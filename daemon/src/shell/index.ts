@@ -61,7 +61,18 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
   const key = probeKey(scratch, deps.env);
   const kept = await readCachedProbe(scratch, key);
   const probeNow = deps.probeSandbox ?? probeSandbox;
-  const probe = kept ?? (await probeNow(scratch, deps.env));
+  // Fails closed: a probe that throws counts as a sandbox that cannot run (and is not kept).
+  const failed = (e: unknown, previous?: SandboxProbe): SandboxProbe => ({
+    available: false,
+    reason: 'bwrap_failed',
+    missing: [
+      `the sandbox could not be probed${previous ? ' again' : ''}: ${e instanceof Error ? e.message : String(e)}`,
+    ],
+    programs: previous?.programs ?? {},
+    socat: previous?.socat ?? null,
+    cgroup: previous?.cgroup ?? null,
+  });
+  const probe = kept ?? (await probeNow(scratch, deps.env).catch((e: unknown) => failed(e)));
   if (!kept)
     await writeCachedProbe(scratch, key, probe).catch((e: unknown) =>
       deps.logger.debug(`shell: probe not kept (${String(e)})`),
@@ -90,15 +101,7 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
     ignored: (sessionId, workspace) => sandbox.ignored(sessionId, workspace),
     recheck: async () => {
       if (!kept) return;
-      // Fails closed: a probe that throws counts as a sandbox that cannot run.
-      const now = await probeNow(scratch, deps.env).catch((e: unknown): SandboxProbe => ({
-        available: false,
-        reason: 'bwrap_failed',
-        missing: [`the sandbox could not be probed again: ${e instanceof Error ? e.message : String(e)}`],
-        programs: probe.programs,
-        socat: probe.socat,
-        cgroup: probe.cgroup,
-      }));
+      const now = await probeNow(scratch, deps.env).catch((e: unknown) => failed(e, probe));
       if (JSON.stringify(now) === JSON.stringify(probe)) return;
       if (!now.available)
         deps.logger.warn(`shell: the sandbox no longer runs here (${now.missing.join('; ')}); shell calls are refused`);

@@ -115,3 +115,23 @@ describe('the recheck after ready', () => {
     shell.close();
   });
 });
+
+describe('the first probe', () => {
+  it('fails closed: a probe that throws leaves the shell unavailable (not offered, not kept) instead of failing', async () => {
+    const stateDir = path.dirname(scratchDir());
+    const scratch = path.join(stateDir, 'sandbox-probe');
+    const shell = await createShell({
+      stateDir,
+      shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
+      authorize: () => () => Promise.reject(new Error('unused')),
+      logger: silentLogger,
+      env: process.env,
+      probeSandbox: () => Promise.reject(new Error('EMFILE: too many open files, mkdtemp')),
+    });
+    expect(shell.tool).toBeNull();
+    expect(shell.probe).toMatchObject({ available: false, reason: 'bwrap_failed' });
+    expect(shell.detail()).toMatch(/could not be probed: EMFILE/);
+    expect(await readCachedProbe(scratch, probeKey(scratch, process.env))).toBeNull();
+    shell.close();
+  });
+});
