@@ -32,12 +32,9 @@ function scratchDir(): string {
   return path.join(mkdtempSync(path.join(os.tmpdir(), 'sbx-probe-')), 'sandbox-probe');
 }
 
-/** The shell capability on a state dir holding a kept probe that says the sandbox runs; `probe` is how it probes now. */
-async function shellWithKeptProbe(probe: () => Promise<SandboxProbe>) {
-  const stateDir = path.dirname(scratchDir());
-  const scratch = path.join(stateDir, 'sandbox-probe');
-  await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
-  const shell = await createShell({
+/** The shell capability on `stateDir`; `probe` is how it probes the machine. */
+function shellOn(stateDir: string, probe: () => Promise<SandboxProbe>) {
+  return createShell({
     stateDir,
     shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
     authorize: () => () => Promise.reject(new Error('unused')),
@@ -45,7 +42,14 @@ async function shellWithKeptProbe(probe: () => Promise<SandboxProbe>) {
     env: process.env,
     probeSandbox: probe,
   });
-  return { shell, scratch };
+}
+
+/** The shell capability on a state dir holding a kept probe that says the sandbox runs; `probe` is how it probes now. */
+async function shellWithKeptProbe(probe: () => Promise<SandboxProbe>) {
+  const stateDir = path.dirname(scratchDir());
+  const scratch = path.join(stateDir, 'sandbox-probe');
+  await writeCachedProbe(scratch, probeKey(scratch, process.env), ok);
+  return { shell: await shellOn(stateDir, probe), scratch };
 }
 
 describe('kept sandbox probe', () => {
@@ -120,14 +124,7 @@ describe('the first probe', () => {
   it('fails closed: a probe that throws leaves the shell unavailable (not offered, not kept) instead of failing', async () => {
     const stateDir = path.dirname(scratchDir());
     const scratch = path.join(stateDir, 'sandbox-probe');
-    const shell = await createShell({
-      stateDir,
-      shadow: { writeOverlayLower: () => Promise.reject(new Error('unused')) },
-      authorize: () => () => Promise.reject(new Error('unused')),
-      logger: silentLogger,
-      env: process.env,
-      probeSandbox: () => Promise.reject(new Error('EMFILE: too many open files, mkdtemp')),
-    });
+    const shell = await shellOn(stateDir, () => Promise.reject(new Error('EMFILE: too many open files, mkdtemp')));
     expect(shell.tool).toBeNull();
     expect(shell.probe).toMatchObject({ available: false, reason: 'bwrap_failed' });
     expect(shell.detail()).toMatch(/could not be probed: EMFILE/);
