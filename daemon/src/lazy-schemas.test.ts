@@ -2,9 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 import type * as Zod from 'zod';
 
 // The daemon's modules build no zod schema when they are imported: each is declared with lazySchema (or a tool's
-// `input` as a function) and built on first use. zod builds a schema eagerly, and building them at import was ~40 ms of
-// every daemon start (docs/benchmarks.md). This counts every call of a `z.*` factory (z.object, z.string, …; each
-// chain starts with one) while the daemon command's whole static import graph loads, the protocol's included.
+// `input` as a function) and built on first use. zod builds a schema eagerly: building them at import was most of the
+// ~40 ms by which module initialisation before ready shrank (docs/benchmarks.md, run 34). This counts every call of a
+// `z.*` factory (z.object, z.string, …; each chain starts with one) while the daemon command's whole static import
+// graph loads, the protocol's included.
 const calls = vi.hoisted(() => ({ count: 0, names: new Set<string>() }));
 
 vi.mock('zod', async (importOriginal) => {

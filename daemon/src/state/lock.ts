@@ -27,13 +27,13 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The lock when its process is alive, else null. */
+const held = (lock: LockInfo | null) => (lock && alive(lock.pid) ? lock : null);
+
 /** Reads the lock file; null when absent, unreadable or held by a dead process. */
 export async function readLock(lockFile: string): Promise<LockInfo | null> {
   return held(await readJsonFileOrNull(lockFile, LockInfo()));
 }
-
-/** The lock when its process is alive, else null. */
-const held = (lock: LockInfo | null) => (lock && alive(lock.pid) ? lock : null);
 
 /**
  * One daemon per state dir: take the lock or say where the running daemon is. Its file operations are synchronous: a
