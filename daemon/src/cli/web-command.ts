@@ -39,7 +39,7 @@ export async function webCommand(io: CliIo, argv: string[]): Promise<number> {
     throw new CliError(
       'the running daemon has no web server (it was started with --no-web or --stdio); restart it with `shadowbox stop` and let `shadowbox web` start it',
     );
-  const token = await readToken(paths.tokenFile);
+  const token = readToken(paths.tokenFile);
   if (!token) throw new CliError(`no token file at ${paths.tokenFile}; is the daemon for this state dir running?`);
   const url = webUrlWithToken(webUrl, token, path.resolve(io.cwd, values.workspace ?? '.'));
   if (values.json) println(io, JSON.stringify({ url, webUrl }));

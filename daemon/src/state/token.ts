@@ -1,5 +1,4 @@
 import { readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './durable.js';
 // node:crypto is loaded on first use, not with this module: a CLI command that never needs it (status, stop) saves
 // ~5 ms of loading it.
@@ -12,10 +11,14 @@ export async function writeToken(tokenFile: string): Promise<string> {
   return token;
 }
 
-/** Reads the token a running daemon wrote; null when absent. */
-export async function readToken(tokenFile: string): Promise<string | null> {
-  const text = await readFile(tokenFile, 'utf8').catch(() => null);
-  return text?.trim() || null;
+/** Reads the token a running daemon wrote; null when absent or unreadable. Synchronous: one small file, read by the
+ * daemon before it listens (loadOrCreateToken) and by a short-lived CLI command. */
+export function readToken(tokenFile: string): string | null {
+  try {
+    return readFileSync(tokenFile, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -31,12 +34,7 @@ export async function loadOrCreateToken(tokenFile: string): Promise<string> {
     (st.mode & 0o077) === 0 &&
     (typeof process.getuid !== 'function' || st.uid === process.getuid())
   ) {
-    let token: string | undefined;
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch {
-      token = undefined;
-    }
+    const token = readToken(tokenFile);
     if (token && /^[A-Za-z0-9_-]{43}$/.test(token)) return token;
   }
   return writeToken(tokenFile);
