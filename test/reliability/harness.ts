@@ -241,15 +241,20 @@ export class FaultTally {
     return { injected: this.rows.length, survived, lost: this.rows.length - survived, byScenario };
   }
 
+  /** One line per point that lost something, naming it and its violations (a failing run's assertion shows them). */
+  lost(): string[] {
+    return this.rows
+      .filter((r) => r.violations.length)
+      .map((r) => `LOST ${r.scenario} @${r.point}: ${r.violations.join('; ')}`);
+  }
+
   /** Prints the counts (and any violation) and keeps them in test-results/fault-injection.json. */
   report(): string {
     const s = this.summary();
     const lines = [
       `fault injection: ${s.injected} points injected, ${s.survived} survived, ${s.lost} lost`,
       ...Object.entries(s.byScenario).map(([k, [n, ok]]) => `  ${k}: ${n} points, ${ok} survived, ${n - ok} lost`),
-      ...this.rows
-        .filter((r) => r.violations.length)
-        .map((r) => `  LOST ${r.scenario} @${r.point}: ${r.violations.join('; ')}`),
+      ...this.lost().map((l) => `  ${l}`),
     ];
     const text = lines.join('\n');
     console.log(text);

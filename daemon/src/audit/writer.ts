@@ -1,3 +1,4 @@
+import { fstatSync, ftruncateSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, writeAllSync, writeFileAtomic } from '../state/index.js';
@@ -127,7 +128,14 @@ export class WorkspaceWriter {
       // A synchronous write: a batch is a few entries of at most a few KB into the page cache (no fsync here),
       // ~10 µs, where a thread-pool write costs each tool call's start and end ~0.1 ms of waiting (measured:
       // read_file through the daemon 4.02 → 3.75 ms, paired over 81 rounds). A failure is handled as before.
-      writeAllSync(this.fh!.fd, Buffer.from(lines.join('')), undefined, this.files.log);
+      const fd = this.fh!.fd;
+      const before = fstatSync(fd).size;
+      try {
+        writeAllSync(fd, Buffer.from(lines.join('')), undefined, this.files.log);
+      } catch (e) {
+        this.cutBack(fd, before);
+        throw e;
+      }
       if (this.opts.durability === 'every') await this.fh!.datasync();
       this.lastSeq = seq;
       this.lastHash = prev;
@@ -201,16 +209,33 @@ export class WorkspaceWriter {
     await this.fh.datasync();
     const cp = signCheckpoint(key, this.workspace, this.lastSeq, this.lastHash, this.opts.now().toISOString());
     await writeFileAtomic(this.files.head, JSON.stringify(cp) + '\n', { mode: 0o600 });
+    const before = fstatSync(this.fh.fd).size;
     try {
       await writeAll(this.fh, Buffer.from(JSON.stringify({ checkpoint: cp }) + '\n'));
     } catch (e) {
-      // Part of the line may be in the file (a full disk): the next write must not follow it. Closed, the log is
-      // opened again by the next write, which cuts the torn piece off and records it (openChain).
+      // Part of the line may be in the file (a full disk): cut back, and the log opened again by the next write.
+      this.cutBack(this.fh.fd, before);
       await this.reset();
       throw e;
     }
     this.sinceCheckpoint = 0;
     this.signed = true;
+  }
+
+  /**
+   * Cuts the log back to `size`, where a write that just failed began: a full disk can take part of a line, and the
+   * log must not keep the daemon's own torn write until its next append (a verify meanwhile, or after a stop, would
+   * report a torn line). Shrinking a file needs no space. If the cut fails too, the piece stays, and the next open
+   * cuts it off, saves it and records it (openChain), as after a crash.
+   */
+  private cutBack(fd: number, size: number): void {
+    try {
+      ftruncateSync(fd, size);
+    } catch (e) {
+      this.logger.error(
+        `audit: a failed write's piece stays in ${this.files.log} until the next open: ${(e as Error).message}`,
+      );
+    }
   }
 
   private async reset(): Promise<void> {
