@@ -173,9 +173,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
 
   // Programs the daemon starts often (rg: two or more runs per grep; each shell call's bubblewrap) start from a small
   // spawner process: a fork of the daemon itself blocks its event loop for 4–30 ms, by its size. It is forked when a
-  // session opens (its first grep comes after a model turn, by when it is up; started beside that grep, its Node start
-  // made the grep ~2× slower on two cores), else on first need. SHADOWBOX_SPAWNER=0: never (programs fork the daemon);
-  // =lazy: on first need only; =early: once the daemon serves.
+  // turn starts (its first grep comes after the model's answer, by when it is up; started beside that grep, its Node
+  // start made the grep ~2× slower on two cores), else once the first run that needs it has ended (it forks the daemon).
+  // SHADOWBOX_SPAWNER=0: never (programs fork the daemon); =lazy: on first need only; =early: once the daemon serves.
   const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
   const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
 
@@ -293,8 +293,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         ...(c.readBuffer ? { readBuffer: unlessShadowed(shadow, c, c.readBuffer) } : {}),
       }),
     toolsReady: bundleToolsLoaded,
-    onSessionOpen: async (meta) => {
+    // The spawner starts while a turn's first model call is out (its tools' first program runs after the answer).
+    // Not when a session opens: its Node start (~140 ms of CPU here) then shared the two cores with a direct call
+    // made right after session/create (python's first call after a start 0.83× without it: benchmarks.md run 35).
+    onTurnStart: () => {
       if (spawnerMode !== 'lazy') spawner.warm();
+    },
+    onSessionOpen: async (meta) => {
       // A session's own servers' tools are checked against every shared tool's name, the bundles' too.
       if (Object.keys(meta.mcpServers ?? {}).length > 0) await bundleToolsLoaded();
       return sessionMcp.open(meta.sessionId, meta.mcpServers);

@@ -72,8 +72,8 @@ for (const as of sandboxUsers()) {
     });
 
     /**
-     * A daemon, a session, and `sleep <marker>` running in a shell call whose sandbox the spawner started (a call made
-     * while the spawner is still starting runs directly: it is killed and made again).
+     * A daemon, a session, and `sleep <marker>` running in a shell call whose sandbox the spawner started (a first call
+     * starts the spawner; a call made while it is still starting runs directly: it is killed and made again).
      */
     async function sleepingThroughSpawner(marker: string) {
       d = await startSandboxDaemon(as);
@@ -81,6 +81,10 @@ for (const as of sandboxUsers()) {
       if (!a.ok) return { skip: a.why } as const;
       c = await d.connect('test', { permissions: false });
       const { sessionId } = await c.request(SessionCreate, { workspace: makeProject(as, { 'a.txt': 'A\n' }) });
+      // No turn starts it here: the first program run does (that run forks the daemon).
+      expect((await c.request(ToolsCall, { sessionId, tool: 'shell', input: { command: 'true' } })).isError).toBe(
+        false,
+      );
       const spawner = await spawnerOf(d);
       for (let attempt = 0; attempt < 20; attempt++) {
         const call = c.request(ToolsCall, {

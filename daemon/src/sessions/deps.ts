@@ -56,6 +56,11 @@ export interface SessionManagerDeps {
    * awaited before a session's tools are first used (a turn, tools/list, tools/call). Must not throw.
    */
   toolsReady?: () => Promise<void>;
+  /**
+   * Called as a turn starts, before its first model call: what the turn's tools will want can start while the model
+   * answers (the daemon's spawner process). Must not throw.
+   */
+  onTurnStart?: (meta: SessionMeta) => void;
   /** Called when a session goes idle (its turn ended): release what it holds open (shadow layer files). Must not throw. */
   onSessionIdle?: (meta: SessionMeta) => Promise<void>;
   /** Wait before an event log retries a failed write (default 500 ms). */

@@ -77,6 +77,11 @@ export class TurnRunner {
         });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
+      try {
+        this.deps.onTurnStart?.(live.meta);
+      } catch (e) {
+        this.deps.logger.warn(`session ${live.id}: turn start: ${(e as Error).message}`);
+      }
       let result = await this.loop(live, turnId, user, conversation, abort.signal, resumeCalls);
       if (live.logFailure !== null) result = logFailureResult(live.logFailure);
       live.broker.cancelAll();

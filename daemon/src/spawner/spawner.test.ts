@@ -215,6 +215,18 @@ describe('the spawner process', () => {
     expect(childNodes()).toContain(Number(later.out.toString())); // its parent is the spawner process
   });
 
+  it('a first need starts its process once that run has ended, not beside it', async () => {
+    const s = createSpawner();
+    spawners.push(s);
+    const run = s.spawn(SH, ['-c', 'exec sleep 60'], { cwd: '/' });
+    // While the run is out, no Node process starts beside it ('stopped': there is none).
+    await output(s, '/bin/true', []); // a second direct run meanwhile changes nothing either
+    expect(s.state()).toBe('stopped');
+    run.kill('SIGKILL');
+    await run.exited;
+    await expect.poll(() => s.state()).toBe('ready');
+  });
+
   it('when its process dies: the runs it had fail (spawner_exited), the next run starts it again; after 3 deaths runs stay direct', async () => {
     const warned: string[] = [];
     const s = await readySpawner({ warn: (m) => warned.push(m) });
