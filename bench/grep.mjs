@@ -304,10 +304,10 @@ export async function throughDaemons() {
 
 /**
  * The first grep of a fresh daemon (BENCH_GREP_FIRST=1; a new daemon per round and mode, 2,000 files, the default 200
- * lines, a second after it): with the spawner started when the session opens (the default; the grep comes
- * BENCH_GREP_FIRST_WAIT_MS after session/create, default 0: a scripted client's case, where a model's first answer
- * would take longer), on first need only (SHADOWBOX_SPAWNER=lazy), at the ready line (=early) and off (=0), the modes
- * in turn, and the daemon's RSS plus its spawner's after both calls.
+ * lines, a second after it), made as a direct call BENCH_GREP_FIRST_WAIT_MS after session/create (default 0: a scripted
+ * client's case): with the default spawner (started when a turn starts, so here, with no turn, by the first grep's
+ * first rg run, which forks the daemon), on first need only (SHADOWBOX_SPAWNER=lazy: the same here), at the ready
+ * line (=early) and off (=0), the modes in turn, and the daemon's RSS plus its spawner's after both calls.
  */
 export async function firstGrep() {
   const top = mkdtempSync(path.join(os.tmpdir(), 'sbx-bench-grep-first-'));
@@ -346,9 +346,9 @@ export async function firstGrep() {
   const each = (k, digits) => modes.map((m) => stats(res[m][k]).median.toFixed(digits)).join(' / ');
   return [
     row(
-      `a fresh daemon's first grep, 2000 files, 200 lines, ${wait} ms after session/create (spawner started then)`,
+      `a fresh daemon's first grep (a direct call, no turn), 2000 files, 200 lines, ${wait} ms after session/create`,
       { subject: stats(res[''].first), baseline: stats(res['0'].first) },
-      `vs the spawner off (SHADOWBOX_SPAWNER=0); on first need only ${f(stats(res.lazy.first))}, at the ready line ${f(stats(res.early.first))} ms; second call (session / first need / ready / off) ${each('second', 1)} ms; daemon + spawner RSS ${each('rss', 0)} MiB`,
+      `vs the spawner off (SHADOWBOX_SPAWNER=0); on first need only ${f(stats(res.lazy.first))}, at the ready line ${f(stats(res.early.first))} ms; second call (default / first need / ready / off) ${each('second', 1)} ms; daemon + spawner RSS ${each('rss', 0)} MiB`,
     ),
   ];
 }

@@ -103,14 +103,15 @@ function coldCompile(wasmFile, sha256, plain) {
 
 /**
  * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
- * environment a client's auto-start gives it (daemon-env.ts); `tunables: false` runs it with glibc's defaults.
+ * environment a client's auto-start gives it (daemon-env.ts); `tunables: false` runs it with glibc's defaults;
+ * `binPath`: another build's bin (BENCH_BASELINE_BIN).
  */
-async function spawnDaemon(stateDir, { tunables = true } = {}) {
+async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
   const base = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
   const env = tunables ? daemonStartEnv(base) : { ...base, GLIBC_TUNABLES: '' };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [bin, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [binPath, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -306,6 +307,35 @@ export async function run() {
           "vs the same daemon started with GLIBC_TUNABLES='' (glibc's defaults), rounds alternating",
         ),
       );
+      // BENCH_BASELINE_BIN (another build's daemon/bin/shadowbox.js, its bundles/out and keys beside it): the same first
+      // call, this build's daemon and that one's started in turn, each on its own state dir (its first start installs
+      // the bundle there and is not counted).
+      if (process.env.BENCH_BASELINE_BIN) {
+        const baseState = mkdtempSync(path.join(os.tmpdir(), 'sbpy-state-'));
+        const other = { binPath: process.env.BENCH_BASELINE_BIN };
+        try {
+          d = await daemonSession(baseState, ws, other);
+          await d.call();
+          await d.close();
+          const ours = [];
+          const theirs = [];
+          for (let i = 0; i < 11; i++)
+            for (const base of i % 2 ? [true, false] : [false, true]) {
+              d = await daemonSession(base ? baseState : stateDir, ws, base ? other : {});
+              (base ? theirs : ours).push(await time(() => d.call()));
+              await d.close();
+            }
+          rows.push(
+            row(
+              'tools/call python print(1+1) first after daemon start, this build vs BENCH_BASELINE_BIN',
+              { subject: stats(ours), baseline: stats(theirs) },
+              'the call right after ready + session/create; the two builds alternating, each on its own state dir',
+            ),
+          );
+        } finally {
+          rmSync(baseState, { recursive: true, force: true });
+        }
+      }
       // The warm call in two daemons side by side, with and without the tunables (each its own state dir).
       const plainState = mkdtempSync(path.join(os.tmpdir(), 'sbpy-state-'));
       const a = await daemonSession(stateDir, ws);
