@@ -219,12 +219,23 @@ describe('the spawner process', () => {
     const s = createSpawner();
     spawners.push(s);
     const run = s.spawn(SH, ['-c', 'exec sleep 60'], { cwd: '/' });
-    // While the run is out, no Node process starts beside it ('stopped': there is none).
-    await output(s, '/bin/true', []); // a second direct run meanwhile changes nothing either
+    // While the run is out, no Node process starts beside it ('stopped': there is none; a start would show at once).
+    await new Promise((r) => setImmediate(r));
     expect(s.state()).toBe('stopped');
     run.kill('SIGKILL');
     await run.exited;
     await expect.poll(() => s.state()).toBe('ready');
+  });
+
+  it("a run that comes while the first need's run is still out starts the process at once", async () => {
+    const s = createSpawner();
+    spawners.push(s);
+    const run = s.spawn(SH, ['-c', 'exec sleep 60'], { cwd: '/' });
+    const second = s.spawn(SH, ['-c', 'exec sleep 60'], { cwd: '/' });
+    expect(s.state()).not.toBe('stopped');
+    await expect.poll(() => s.state()).toBe('ready');
+    for (const r of [run, second]) r.kill('SIGKILL');
+    await Promise.all([run.exited, second.exited]);
   });
 
   it('when its process dies: the runs it had fail (spawner_exited), the next run starts it again; after 3 deaths runs stay direct', async () => {

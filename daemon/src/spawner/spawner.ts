@@ -286,8 +286,10 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
         const run = spawnDirect(file, args, o, options.killWaitMs ?? KILL_WAIT_MS);
         // With no process yet, it starts once this run has ended, not beside it: its Node start shared two cores with
         // the run (a fresh daemon's first grep as a direct call, no turn to start it first: 1.43× the spawner off
-        // when it started beside the first rg run, 1.31× after it; benchmarks.md run 35).
-        if (!closed && !child && !startAfterRun) {
+        // when it started beside the first rg run, 1.31× after it; benchmarks.md run 35). A second run while that one
+        // is still out (a long command) starts it at once: runs would otherwise fork the daemon for as long as it runs.
+        if (!closed && !child && startAfterRun) start();
+        else if (!closed && !child) {
           startAfterRun = true;
           void run.exited
             .catch(() => undefined)
