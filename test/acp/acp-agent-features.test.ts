@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionNotification } from '@agentclientprotocol/sdk';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { connectEditor, type AcpEditor } from './editor.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
@@ -36,7 +36,7 @@ describe('ACP: commands, plans, usage, instruction files, compaction, images', (
     d = await startTestDaemon({
       web: false,
       stateDir,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('acpws');
     await writeFile(path.join(ws, 'a.txt'), 'one\ntwo\n');

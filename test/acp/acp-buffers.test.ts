@@ -7,7 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadTextFileRequest, SessionNotification } from '@agentclientprotocol/sdk';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { connectEditor, type AcpEditor, type ReadTextFile } from './editor.js';
 
 type Update = SessionNotification['update'];
@@ -64,7 +64,7 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('acpbuf');
     await writeFile(path.join(ws, 'a.txt'), SAVED);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolsList } from '@shadowbox/protocol';
 import type { SessionNotification } from '@agentclientprotocol/sdk';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { connectEditor, type AcpEditor } from './editor.js';
 
 type Update = SessionNotification['update'];
@@ -31,7 +31,7 @@ describe('shadowbox acp: MCP servers passed by the editor', () => {
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('acpmcp');
     e = connectEditor(d.env);

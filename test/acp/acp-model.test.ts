@@ -7,7 +7,7 @@ import { connectSocket } from '@shadowbox/client';
 import { AuditQuery, DaemonStatus, PolicySetRules, SessionList, ToolsCall } from '@shadowbox/protocol';
 import type { SessionNotification, ToolCallContent } from '@agentclientprotocol/sdk';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { connectEditor, type AcpEditor } from './editor.js';
 
 const exists = (p: string) =>
@@ -49,7 +49,7 @@ describe('shadowbox acp with a model', () => {
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('acpws');
     await writeFile(path.join(ws, 'a.txt'), 'hello\n');

@@ -4,7 +4,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { connectEditor, defaultVia } from './editor.js';
 
 // Without a C compiler there is no launcher (scripts/build-launcher.mjs), and this says so.
@@ -16,7 +16,7 @@ describe.skipIf(defaultVia !== 'launcher')('a daemon stop during a prompt, throu
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('acpws');
   });

@@ -20,7 +20,7 @@ import {
 } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
+import { startModelServer, type ModelServer, type RecordedRequest, openaiEnv } from '../model-server/index.js';
 
 const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
@@ -64,7 +64,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       );
       const env =
         provider === 'openai'
-          ? { SHADOWBOX_MODEL: spec, OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' }
+          ? openaiEnv(model, spec)
           : { SHADOWBOX_MODEL: spec, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'k' };
       d = await startTestDaemon({ web: false, stateDir, env: { ...env, XDG_CONFIG_HOME: userConfig } });
       c = await d.connect('features');
@@ -396,7 +396,7 @@ describe('the fetch tool', () => {
     port = (web.address() as AddressInfo).port;
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+      env: openaiEnv(model),
     });
     c = await d.connect('fetch');
   });

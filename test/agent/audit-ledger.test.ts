@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditVerify, SessionCreate, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { workspaceStateDir } from '../../daemon/src/state/paths.js';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 describe('the audit log and the sessions keep each other honest', () => {
   let model: ModelServer;
   let d: TestDaemon;
   let ws: string;
-  const env = () => ({ SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' });
+  const env = () => openaiEnv(model, 'openai/t');
   beforeAll(async () => {
     model = await startModelServer();
     d = await startTestDaemon({ web: false, env: env() });

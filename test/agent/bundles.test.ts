@@ -7,15 +7,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionCreate, SessionPrompt, ShadowDiff, ToolsCall, ToolsList, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 describe('official bundles through the agent', () => {
   let model: ModelServer;
   let d: TestDaemon;
   const modelEnv = () => ({
-    SHADOWBOX_MODEL: 'openai/test-model',
-    OPENAI_BASE_URL: `${model.url}/v1`,
-    OPENAI_API_KEY: 'k',
+    ...openaiEnv(model),
   });
   beforeAll(async () => {
     for (const b of ['jq', 'sqlite', 'python']) {

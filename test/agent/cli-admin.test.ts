@@ -9,7 +9,7 @@ import { AuditEntry, PolicyList, PolicySetRules, SessionCreate, SessionPrompt, T
 import type { ShadowboxClient } from '@shadowbox/client';
 import { workspaceStateDir } from '../../daemon/src/state/paths.js';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' });
 
@@ -25,7 +25,7 @@ describe('shadowbox review, policy and audit commands', () => {
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+      env: openaiEnv(model, 'openai/t'),
     });
     cli = (...args) => runCli(args, { ...d.env, NO_COLOR: '1' }, { cwd: ws });
     ws = await realpath(await makeTempDir('ws'));

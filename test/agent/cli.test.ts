@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, runCli } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 describe('shadowbox run', () => {
   let model: ModelServer;
@@ -17,9 +17,7 @@ describe('shadowbox run', () => {
       ...process.env,
       SHADOWBOX_STATE_DIR: stateDir,
       SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
-      SHADOWBOX_MODEL: 'openai/test-model',
-      OPENAI_BASE_URL: `${model.url}/v1`,
-      OPENAI_API_KEY: 'k',
+      ...openaiEnv(model),
     };
   });
   afterAll(async () => {

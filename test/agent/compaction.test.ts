@@ -4,7 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionAttach, SessionCommand, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer, type RecordedRequest, type Reply } from '../model-server/index.js';
+import {
+  startModelServer,
+  type ModelServer,
+  type RecordedRequest,
+  type Reply,
+  openaiEnv,
+} from '../model-server/index.js';
 
 const WINDOW = 8000;
 const CODEWORD = 'CODEWORD-PELICAN-7';
@@ -37,9 +43,7 @@ describe('context compaction', () => {
   let d: TestDaemon;
   let stateDir: string;
   const env = () => ({
-    SHADOWBOX_MODEL: 'openai/test-model',
-    OPENAI_BASE_URL: `${model.url}/v1`,
-    OPENAI_API_KEY: 'k',
+    ...openaiEnv(model),
     SHADOWBOX_CONTEXT_WINDOW: String(WINDOW),
   });
   beforeAll(async () => {

@@ -16,7 +16,7 @@ import {
 import { COMPACT_SYSTEM } from '../../daemon/src/agent/compact.js';
 import { ELIDED_PREFIX } from '../../daemon/src/agent/context.js';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer, type RecordedRequest } from '../model-server/index.js';
+import { startModelServer, type ModelServer, type RecordedRequest, openaiEnv } from '../model-server/index.js';
 
 /** The OpenAI-format messages of a recorded request. */
 function messagesOf(req: RecordedRequest): Array<{ role: string; content?: unknown; tool_call_id?: string }> {
@@ -33,9 +33,7 @@ const updates = (seen: SessionEvent[], callId: string) =>
 
 let model: ModelServer;
 const env = (extra: Record<string, string> = {}) => ({
-  SHADOWBOX_MODEL: 'openai/t',
-  OPENAI_BASE_URL: `${model.url}/v1`,
-  OPENAI_API_KEY: 'k',
+  ...openaiEnv(model, 'openai/t'),
   ...extra,
 });
 

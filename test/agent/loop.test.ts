@@ -17,7 +17,7 @@ import {
   type SessionEvent,
 } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { useModelDaemon } from '../helpers/model-daemon.js';
 
 const types = (es: SessionEvent[]) => es.map((e) => e.event.type);
@@ -30,7 +30,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       model = await startModelServer();
       const env =
         provider === 'openai'
-          ? { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test-key' }
+          ? openaiEnv(model)
           : { SHADOWBOX_MODEL: 'anthropic/test-model', ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' };
       d = await startTestDaemon({ web: false, env });
     });

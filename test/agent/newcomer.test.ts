@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, runCli } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 const SESSION_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const pythonBuilt = existsSync(path.resolve(__dirname, '../../bundles/out/python'));
@@ -38,9 +38,7 @@ describe('pending changes of several sessions', () => {
   beforeAll(async () => {
     model = await startModelServer();
     env = stateEnv(await makeTempDir('st'), {
-      SHADOWBOX_MODEL: 'openai/test-model',
-      OPENAI_BASE_URL: `${model.url}/v1`,
-      OPENAI_API_KEY: 'k',
+      ...openaiEnv(model),
     });
     ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'a.txt'), 'one\n');
@@ -154,9 +152,7 @@ describe('a hunk split at unchanged lines, through the binary', () => {
   it('review numbers the runs of a hunk; accept FILE#HUNK:LINES writes one, the other stays pending', async () => {
     const model = await startModelServer();
     const env = stateEnv(await makeTempDir('st'), {
-      SHADOWBOX_MODEL: 'openai/test-model',
-      OPENAI_BASE_URL: `${model.url}/v1`,
-      OPENAI_API_KEY: 'k',
+      ...openaiEnv(model),
     });
     const ws = await makeTempDir('ws');
     const lines = Array.from({ length: 30 }, (_, i) => `x${i + 1} = ${i + 1}`).join('\n') + '\n';

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { makeTempDir } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { launchBrowser, makeWorkspace, openPage, screenshot, startWebDaemon } from './harness.js';
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
@@ -36,7 +36,7 @@ describe('web client: plan, footer, instructions, commands, images, rewind', () 
       launchBrowser(),
       startWebDaemon({
         stateDir,
-        env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+        env: openaiEnv(model),
       }),
     ]);
     page = await openPage(browser, `${daemon.pageUrl}&workspace=${encodeURIComponent(workspace)}`);

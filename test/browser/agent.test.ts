@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { PolicySetRules, SessionAttach, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { launchBrowser, makeWorkspace, openPage, screenshot, startWebDaemon } from './harness.js';
 
 const ORIGINAL = Array.from({ length: 30 }, (_, i) => `line${i + 1}`).join('\n') + '\n';
@@ -32,7 +32,7 @@ describe('web client: agent turn, permissions, review', () => {
     [browser, daemon] = await Promise.all([
       launchBrowser(),
       startWebDaemon({
-        env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+        env: openaiEnv(model),
       }),
     ]);
     // "Always ask" for edits in this project, so every edit shows a permission dialog.

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PolicySetRules } from '@shadowbox/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { launchBrowser, makeWorkspace, screenshot, startWebDaemon } from './harness.js';
 
 const LINES = Array.from({ length: 30 }, (_, i) => `x${i + 1} = ${i + 1}`).join('\n') + '\n';
@@ -52,7 +52,7 @@ describe('web client for a newcomer: widths, model choice, code, diffs, approval
     [browser, daemon] = await Promise.all([
       launchBrowser(),
       startWebDaemon({
-        env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+        env: openaiEnv(model),
       }),
     ]);
     url = `${daemon.pageUrl}&workspace=${encodeURIComponent(workspace)}`;

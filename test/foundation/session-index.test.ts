@@ -6,14 +6,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionAttach, SessionCreate, SessionList, SessionPrompt, type SessionInfo } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 describe('session log index', () => {
   let model: ModelServer;
   let env: Record<string, string>;
   beforeAll(async () => {
     model = await startModelServer();
-    env = { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+    env = openaiEnv(model, 'openai/m');
   });
   const dirs: string[] = [];
   const tempDir = async (prefix: string) => {

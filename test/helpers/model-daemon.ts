@@ -2,7 +2,7 @@
 // server speaking the real OpenAI wire format). The hooks a suite of crash-and-restart tests repeats:
 // the model server and the state dir for the whole suite, the daemon stopped after each test.
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { openaiEnv, startModelServer, type ModelServer } from '../model-server/index.js';
 import { makeTempDir, startTestDaemon, type TestDaemon } from './daemon.js';
 
 export interface ModelDaemon {
@@ -51,7 +51,7 @@ export function useModelDaemon(): ModelDaemon {
       daemon = await startTestDaemon({
         web: false,
         stateDir: ready(stateDir, 'the state dir'),
-        env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${m.url}/v1`, OPENAI_API_KEY: 'k' },
+        env: openaiEnv(m),
       });
       return daemon;
     },

@@ -17,7 +17,7 @@ import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver
 import { connectSocket, type ShadowboxClient } from '@shadowbox/client';
 import { SessionCreate, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, runCli, shadowboxBin, startTestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 interface Lsp {
   child: ChildProcessWithoutNullStreams;
@@ -87,9 +87,7 @@ describe('shadowbox lsp (the process)', () => {
       ...process.env,
       SHADOWBOX_STATE_DIR: stateDir,
       SHADOWBOX_SOCKET: path.join(stateDir, 'daemon.sock'),
-      SHADOWBOX_MODEL: 'openai/test-model',
-      OPENAI_BASE_URL: `${model.url}/v1`,
-      OPENAI_API_KEY: 'test',
+      ...openaiEnv(model),
       HOME: os.tmpdir(),
     };
     delete env.NODE_OPTIONS;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionCreate, SessionPrompt, ShadowStatus } from '@shadowbox/protocol';
 import type { ShadowboxClient } from '@shadowbox/client';
 import { makeTempDir, runCli, shadowboxBin, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { findNvim, startNvim, type Nvim } from './nvim.js';
 
 const nvimBin = findNvim();
@@ -77,7 +77,7 @@ describe.skipIf(!nvimBin)('shadowbox lsp in headless Neovim', () => {
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     ws = await makeTempDir('lspws');
     home = await makeTempDir('nvimhome');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditQuery, SessionCreate, SessionPrompt, ToolsList, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, repoRoot, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 describe('MCP servers configured in config.json', () => {
   let model: ModelServer;
@@ -25,7 +25,7 @@ describe('MCP servers configured in config.json', () => {
     d = await startTestDaemon({
       stateDir,
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/t', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+      env: openaiEnv(model, 'openai/t'),
     });
   });
   afterAll(async () => {

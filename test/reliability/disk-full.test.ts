@@ -19,7 +19,7 @@ import { loadOrCreateDaemonKey } from '../../daemon/src/audit/keys.js';
 import { silentLogger } from '../../daemon/src/state/logger.js';
 import { mountSmallDisk, type SmallDisk } from '../../daemon/src/state/test-support.js';
 import { makeTempDir, runCli, startTestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 const disk = mountSmallDisk(96 * 1024 * 1024);
 if (!disk) console.log('disk-full e2e: not root, no tmpfs: skipped (event-log and state unit tests inject the faults)');
@@ -63,9 +63,7 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
     const stateDir = path.join(d0.dir, 'running');
     const ws = await makeTempDir('ws');
     const env = {
-      SHADOWBOX_MODEL: 'openai/m',
-      OPENAI_BASE_URL: `${model.url}/v1`,
-      OPENAI_API_KEY: 'k',
+      ...openaiEnv(model, 'openai/m'),
       SHADOWBOX_LOG_RETRY_MS: '0',
     };
     const d = await startTestDaemon({ stateDir, web: false, env });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, until } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { seededPoints } from './support.js';
 
 describe('session events survive kill -9 mid-stream', () => {
@@ -22,7 +22,7 @@ describe('session events survive kill -9 mid-stream', () => {
     it(`a watcher killed after ${k} deltas reattaches without a reused seq or a hole`, async () => {
       const stateDir = await makeTempDir('sbx-ev');
       const ws = await makeTempDir('ws');
-      const env = { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+      const env = openaiEnv(model, 'openai/m');
       const d = await startTestDaemon({ stateDir, web: false, env });
       let d2: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
       try {
@@ -66,7 +66,7 @@ describe('session events survive kill -9 mid-stream', () => {
   it('the turn end a client waited for is on disk when its prompt returns', async () => {
     const stateDir = await makeTempDir('sbx-ev');
     const ws = await makeTempDir('ws');
-    const env = { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+    const env = openaiEnv(model, 'openai/m');
     const d = await startTestDaemon({ stateDir, web: false, env });
     try {
       const a = await d.connect('driver');

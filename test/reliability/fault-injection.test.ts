@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionAttach, SessionPrompt } from '@shadowbox/protocol';
 import { mountSmallDisk } from '../../daemon/src/state/test-support.js';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer } from '../model-server/index.js';
+import { startModelServer, openaiEnv } from '../model-server/index.js';
 import {
   checkInvariants,
   FaultTally,
@@ -29,7 +29,7 @@ const tally = new FaultTally();
 async function modelEnv() {
   const model = await startModelServer();
   scriptModel(model);
-  const env = { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+  const env = openaiEnv(model, 'openai/m');
   return { model, env };
 }
 

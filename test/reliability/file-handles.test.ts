@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonStatus, SessionCreate, SessionPrompt } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 
 const SESSIONS = 1000;
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
@@ -29,7 +29,7 @@ describe('file handles do not grow with sessions', () => {
     d = await startTestDaemon({
       web: false,
       maxOpenFiles: 256,
-      env: { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' },
+      env: openaiEnv(model, 'openai/m'),
     });
   });
   afterAll(async () => {

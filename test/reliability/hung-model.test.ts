@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, SessionAttach, SessionCreate, SessionPrompt, type SessionEvent } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer, type Reply } from '../model-server/index.js';
+import { startModelServer, type ModelServer, type Reply, openaiEnv } from '../model-server/index.js';
 
 describe('hung model streams end the turn typed', () => {
   const servers: ModelServer[] = [];
@@ -21,9 +21,7 @@ describe('hung model streams end the turn typed', () => {
       stateDir,
       web: false,
       env: {
-        SHADOWBOX_MODEL: 'openai/m',
-        OPENAI_BASE_URL: `${model.url}/v1`,
-        OPENAI_API_KEY: 'k',
+        ...openaiEnv(model, 'openai/m'),
         SHADOWBOX_MODEL_MAX_RETRIES: '0',
       },
     });

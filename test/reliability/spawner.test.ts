@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionCreate, SessionList, SessionPrompt, ToolsCall } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer } from '../model-server/index.js';
+import { startModelServer, openaiEnv } from '../model-server/index.js';
 
 const hasRg = ['/usr/bin/rg', '/usr/local/bin/rg', '/bin/rg'].some(existsSync);
 
@@ -47,7 +47,7 @@ describe.skipIf(!hasRg)("the daemon's spawner process", () => {
   it('starts with a turn, not when a session opens; grep finds the same lines through it; daemon stop ends it', async () => {
     const model = await startModelServer();
     try {
-      const env = { SHADOWBOX_MODEL: 'openai/m', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'k' };
+      const env = openaiEnv(model, 'openai/m');
       const d = await startTestDaemon({ web: false, env });
       daemons.push(d);
       const ws = await makeTempDir('ws');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditQuery, SessionCreate, SessionPrompt, ShadowAccept, ShadowStatus } from '@shadowbox/protocol';
 import type { TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { collect, makeProject, sandboxUsers, shellAvailable, startSandboxDaemon } from './harness.js';
 
 interface Project {
@@ -90,9 +90,7 @@ for (const as of sandboxUsers()) {
     beforeAll(async () => {
       model = await startModelServer();
       d = await startSandboxDaemon(as, {
-        SHADOWBOX_MODEL: 'openai/test-model',
-        OPENAI_BASE_URL: `${model.url}/v1`,
-        OPENAI_API_KEY: 'test-key',
+        ...openaiEnv(model),
       });
       const a = await shellAvailable(d);
       if (!a.ok) {

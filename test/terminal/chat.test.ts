@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicySetRules } from '@shadowbox/protocol';
 import { makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { count, haveTmux, Tmux } from './tmux.js';
 
 const hasTmux = await haveTmux();
@@ -26,7 +26,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
     // Make write_file ask, so the turn shows a permission question (in mode review, shadow edits run unasked).
     await askForWrites(ws);

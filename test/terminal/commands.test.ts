@@ -13,7 +13,7 @@ import {
   ShadowDiff,
 } from '@shadowbox/protocol';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { startModelServer, type ModelServer } from '../model-server/index.js';
+import { startModelServer, type ModelServer, openaiEnv } from '../model-server/index.js';
 import { count, haveTmux, Tmux } from './tmux.js';
 
 const hasTmux = await haveTmux();
@@ -32,7 +32,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
     model = await startModelServer();
     d = await startTestDaemon({
       web: false,
-      env: { SHADOWBOX_MODEL: 'openai/test-model', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'test' },
+      env: openaiEnv(model),
     });
   });
   afterAll(async () => {
