@@ -2,7 +2,19 @@
 // ends the whole tree, `shadowbox status` lists the sandboxes, and where the sandbox cannot run, exec says
 // exactly what is missing and how to enable it. A state dir inside the workspace is invisible to commands.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,10 +156,18 @@ describe('a fresh daemon sets the shell up after ready', () => {
           ].join('\n') + '\n',
           { mode: 0o755 },
         );
+        // Later runs pass through; the held one reads its line. Opened without blocking: with no reader (the probe never
+        // ran the wrapper) the open fails at once rather than hanging the test.
         const release = () => {
           if (existsSync(path.join(gate, 'released'))) return;
           writeFileSync(path.join(gate, 'released'), '');
-          writeFileSync(path.join(gate, 'fifo'), '\n');
+          try {
+            const fd = openSync(path.join(gate, 'fifo'), constants.O_WRONLY | constants.O_NONBLOCK);
+            writeSync(fd, '\n');
+            closeSync(fd);
+          } catch {
+            // ENXIO: nobody holds the gate
+          }
         };
         const d = await startSandboxDaemon('self', { PATH: `${gate}:${process.env.PATH ?? ''}` });
         try {
