@@ -62,10 +62,7 @@ describe('shadowbox acp: the editor’s unsaved buffers (fs/read_text_file)', ()
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     ws = await makeTempDir('acpbuf');
     await writeFile(path.join(ws, 'a.txt'), SAVED);
   });

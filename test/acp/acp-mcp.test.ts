@@ -29,10 +29,7 @@ describe('shadowbox acp: MCP servers passed by the editor', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     ws = await makeTempDir('acpmcp');
     e = connectEditor(d.env);
     const init = await e.agent.request('initialize', {

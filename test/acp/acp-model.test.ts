@@ -47,10 +47,7 @@ describe('shadowbox acp with a model', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     ws = await makeTempDir('acpws');
     await writeFile(path.join(ws, 'a.txt'), 'hello\n');
     // A person's project rules (`shadowbox policy ask --tool …`): these edits ask even in review mode.

@@ -14,10 +14,7 @@ describe.skipIf(defaultVia !== 'launcher')('a daemon stop during a prompt, throu
   let ws: string;
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     ws = await makeTempDir('acpws');
   });
   afterAll(async () => {

@@ -394,10 +394,7 @@ describe('the fetch tool', () => {
     });
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
     port = (web.address() as AddressInfo).port;
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     c = await d.connect('fetch');
   });
   afterAll(async () => {

@@ -23,10 +23,7 @@ describe('shadowbox review, policy and audit commands', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model, 'openai/t'),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model, 'openai/t') });
     cli = (...args) => runCli(args, { ...d.env, NO_COLOR: '1' }, { cwd: ws });
     ws = await realpath(await makeTempDir('ws'));
     await writeFile(path.join(ws, 'a.txt'), 'A1\n');

@@ -75,10 +75,7 @@ describe.skipIf(!nvimBin)('shadowbox lsp in headless Neovim', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     ws = await makeTempDir('lspws');
     home = await makeTempDir('nvimhome');
     await writeFile(path.join(ws, 'a.txt'), A);

@@ -24,10 +24,7 @@ describe.skipIf(!hasTmux)('shadowbox chat in a real terminal (tmux, real daemon,
     ws = await makeTempDir('ws');
     await writeFile(path.join(ws, 'notes.txt'), original);
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
     // Make write_file ask, so the turn shows a permission question (in mode review, shadow edits run unasked).
     await askForWrites(ws);
   });

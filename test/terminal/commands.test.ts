@@ -30,10 +30,7 @@ describe.skipIf(!hasTmux)('chat commands and keys in a real terminal (tmux, real
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
   });
   afterAll(async () => {
     await tmux.kill();

@@ -23,10 +23,7 @@ describe('the terminal client, for a newcomer', () => {
 
   beforeAll(async () => {
     model = await startModelServer();
-    d = await startTestDaemon({
-      web: false,
-      env: openaiEnv(model),
-    });
+    d = await startTestDaemon({ web: false, env: openaiEnv(model) });
   });
   afterAll(async () => {
     await tmux.kill();
