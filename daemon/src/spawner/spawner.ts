@@ -288,15 +288,17 @@ export function createSpawner(options: SpawnerOptions = {}): Spawner {
         // the run (a fresh daemon's first grep as a direct call, no turn to start it first: 1.43× the spawner off
         // when it started beside the first rg run, 1.31× after it; benchmarks.md run 35). A second run while that one
         // is still out (a long command) starts it at once: runs would otherwise fork the daemon for as long as it runs.
-        if (!closed && !child && startAfterRun) start();
-        else if (!closed && !child) {
-          startAfterRun = true;
-          void run.exited
-            .catch(() => undefined)
-            .then(() => {
-              startAfterRun = false;
-              if (!closed && !child) start();
-            });
+        if (!closed && !child) {
+          if (startAfterRun) start();
+          else {
+            startAfterRun = true;
+            void run.exited
+              .catch(() => undefined)
+              .then(() => {
+                startAfterRun = false;
+                if (!closed && !child) start();
+              });
+          }
         }
         return run;
       }
