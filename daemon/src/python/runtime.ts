@@ -100,6 +100,7 @@ export class PythonSandbox {
 
   private readonly primeArgv: string[];
   private compileCount = 0;
+  private throwaways = 0;
   private readonly claimBundle: (() => Promise<PythonModuleClaim | null>) | undefined;
 
   constructor(
@@ -121,18 +122,7 @@ export class PythonSandbox {
    * compiles what is left itself.
    */
   warm(): Promise<WarmOutcome> {
-    this.warmedUp ??= (async () => {
-      // Spawned now, while the bundle is verified and compiled, so it is ready when they are.
-      const side = new WorkerPool(1, 1);
-      side.fill();
-      try {
-        // Compiled in the throwaway worker too: the 14 MB it reads to hash and compile are garbage an idle worker
-        // would keep (its heap is not collected while it waits), and this one's whole heap goes when it is closed.
-        return await this.prime(side);
-      } finally {
-        await side.close();
-      }
-    })();
+    this.warmedUp ??= this.prime();
     this.warmedUp.catch(() => {
       this.warmedUp = null;
     });
@@ -144,14 +134,20 @@ export class PythonSandbox {
     return this.compileCount;
   }
 
+  /** Throwaway workers spawned for a priming run so far (tests). */
+  get throwawayWorkers(): number {
+    return this.throwaways;
+  }
+
   /** Whether the throwaway run is in flight (tests, bench). */
   get isPriming(): boolean {
     return this.priming !== null;
   }
 
-  private async prime(side: WorkerPool): Promise<WarmOutcome> {
-    // Closed while it was prepared: nothing to prime (acquire refuses then).
-    const p = await this.acquire(side).catch((e: unknown) => {
+  private async prime(): Promise<WarmOutcome> {
+    // Compiled in the pooled worker, which the call needs anyway; its read of the module is freed once compiled
+    // (worker/compile.ts). Closed while it was prepared: nothing to prime (acquire refuses then).
+    const p = await this.acquire().catch((e: unknown) => {
       if (this.closed) return null;
       throw e;
     });
@@ -160,6 +156,11 @@ export class PythonSandbox {
       p.stdlib.release();
       return 'skipped';
     }
+    // Spawned only now, for the throwaway run alone: a call that came first needs no second worker's start beside
+    // it (~55 ms of CPU on the way to its answer, on two cores), and this one's whole heap goes when it is closed.
+    const side = new WorkerPool(1, 1);
+    side.fill();
+    this.throwaways++;
     const abort = new AbortController();
     this.priming = abort;
     try {
@@ -187,6 +188,7 @@ export class PythonSandbox {
     } finally {
       this.priming = null;
       p.stdlib.release();
+      await side.close();
     }
   }
 
@@ -195,11 +197,11 @@ export class PythonSandbox {
    * (reinstalled, changed or replaced on disk: the new prepare checks the bundle again), so a run never starts on a
    * changed file; one that changes during a run fails that run's reads (EIO) and the run's result says so.
    */
-  private async acquire(compileIn?: WorkerPool): Promise<Prepared> {
+  private async acquire(): Promise<Prepared> {
     for (let attempt = 1; ; attempt++) {
       if ((attempt > 1 && this.closed) || attempt > 5)
         throw new ShadowboxError(ErrorCodes.InternalError, 'internal', 'the python sandbox is closed');
-      const p = await this.prepare(compileIn);
+      const p = await this.prepare();
       if (!p.stdlib.acquire()) continue;
       // A third prepare that still finds a changed file runs on it: its reads fail closed and the result says so.
       if (attempt >= 3 || (p.stdlib.unchanged() && (!p.data || detachedUnchanged(p.data)))) return p;
@@ -218,10 +220,10 @@ export class PythonSandbox {
   }
 
   /**
-   * Compiles the module (in a worker of `compileIn`) and opens the stdlib's files once; spawns the pooled worker.
+   * Spawns the pooled worker, compiles the module in it and opens the stdlib's files once.
    * Rejects (and can be retried) when the bundle is missing.
    */
-  private prepare(compileIn: WorkerPool = this.pool): Promise<Prepared> {
+  private prepare(): Promise<Prepared> {
     this.pool.fill();
     this.prepared ??= (async () => {
       const maxPages = pagesFor(this.limits.memoryMb * 1024 * 1024);
@@ -238,7 +240,7 @@ export class PythonSandbox {
       let kept: CompileReply | null = null;
       const compile = (m: PythonBundleFiles['module']) => {
         this.compileCount++;
-        const r = compileIn.compile({ ...m, maxPages, detachData: true });
+        const r = this.pool.compile({ ...m, maxPages, detachData: true });
         replies.push(r);
         return r;
       };

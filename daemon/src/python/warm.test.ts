@@ -1,4 +1,4 @@
-// warm() primes CPython in a throwaway worker; a real call never queues behind that run.
+// warm() primes CPython in a throwaway worker, spawned only for that run; a real call never queues behind it.
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox } from './runtime.js';
@@ -18,6 +18,7 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
     const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined);
     try {
       expect(await sb.warm()).toBe('primed');
+      expect(sb.throwawayWorkers).toBe(1);
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
       expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
     } finally {
@@ -43,7 +44,7 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
     }
   }, 60_000);
 
-  it('a call that starts before the bundle is compiled means no priming run at all', async () => {
+  it('a call that starts before the bundle is compiled means no priming run, and no worker spawned for one', async () => {
     const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, {
       primeArgv: ['-c', 'import time\nwhile True: time.sleep(1)'],
     });
@@ -52,6 +53,8 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
       expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
       expect(await warmed).toBe('skipped');
+      // The module was compiled in the pooled worker the call ran in: no second worker started beside the call.
+      expect(sb.throwawayWorkers).toBe(0);
     } finally {
       await sb.close();
     }

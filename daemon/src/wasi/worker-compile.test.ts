@@ -11,6 +11,7 @@ import { ErrorCodes } from '../errors.js';
 import { runInprocess } from './inprocess-runner.js';
 import { rewriteRefusal } from './rewrite-error.js';
 import { fixture } from './test-support.js';
+import { compileFile } from './worker/compile.js';
 import { WorkerPool } from './worker-pool.js';
 import { closeDetached } from './worker/detached-data.js';
 import type { CompileReply } from './worker/protocol.js';
@@ -111,6 +112,37 @@ describe('WorkerPool.compile', () => {
     const r = await pool.compile(expected());
     expect(r.ok).toBe(true);
     expect(pool.readyCount).toBe(0);
+  });
+
+  it('gives its read of the module back as soon as it is compiled, not at a collection (an idle worker has none)', async () => {
+    pool = new WorkerPool(0, 1); // none used: compiled on this thread (afterEach closes it)
+    // The probe with a 24 MiB custom section appended (id 0, a LEB128 size, a name): V8 keeps its own copy of the
+    // bytes, off the heap Node counts, so what arrayBuffers still counts after the compile is the read's buffer.
+    const pad = 24 * 1024 * 1024;
+    const name = Buffer.from('pad');
+    const body = pad + 1 + name.length;
+    const leb: number[] = [];
+    for (let v = body; ;) {
+      const b = v & 0x7f;
+      v >>>= 7;
+      leb.push(v ? b | 0x80 : b);
+      if (!v) break;
+    }
+    const big = Buffer.concat([probe, Buffer.from([0, ...leb, name.length]), name, Buffer.alloc(pad)]);
+    const path = join(dir, 'big.wasm');
+    await writeFile(path, big);
+    const fd = openSync(path, 'r');
+    try {
+      const before = process.memoryUsage().arrayBuffers;
+      const r = await compileFile({ fd, sha256: sha256(big), size: big.length, maxPages: 40 });
+      if (!r.ok) throw new Error(r.message);
+      // The closed channel drops its message on a later turn of the event loop (two, here); no collection runs.
+      const held = () => (process.memoryUsage().arrayBuffers - before) / (1024 * 1024);
+      for (let turn = 0; turn < 50 && held() >= 4; turn++) await new Promise((res) => setImmediate(res));
+      expect(held()).toBeLessThan(4);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   describe('with the data segments left in the file (detachData)', () => {

@@ -3,6 +3,7 @@
 // (and more on a loaded machine), in the minutes right after a start when that thread serves everything else.
 import { createHash } from 'node:crypto';
 import { fstatSync, readSync } from 'node:fs';
+import { MessageChannel } from 'node:worker_threads';
 import { importMemory } from '../memory-import.js';
 import { limitMemoryPages, WasmRewriteError } from '../memory-limit.js';
 import { wasm } from '../host/wasm-api.js';
@@ -23,7 +24,8 @@ const HEADROOM = 1024;
 function readRegular(fd: number, size: number): { bytes: Buffer; room: Buffer; file: FileIdentity } {
   const st = fstatSync(fd, { bigint: true });
   if (!st.isFile()) throw new Error('not a regular file');
-  const room = Buffer.allocUnsafe(HEADROOM + size + 1);
+  // Never from Buffer's shared pool (a small module's would be): release() hands this memory back alone.
+  const room = Buffer.allocUnsafeSlow(HEADROOM + size + 1);
   const buf = room.subarray(HEADROOM);
   let read = 0;
   for (let n = -1; n !== 0 && read < buf.length; read += n) n = readSync(fd, buf, read, buf.length - read, read);
@@ -46,7 +48,17 @@ export async function compileFile(req: Omit<Compile, 'type' | 'port'>): Promise<
   } catch (e) {
     return { ok: false, reason: 'file_mismatch', message: `cannot read the module: ${(e as Error).message}` };
   }
-  const { bytes, room, file } = read;
+  try {
+    return await compileRead(req, read);
+  } finally {
+    release(read.room.buffer);
+  }
+}
+
+async function compileRead(
+  req: Omit<Compile, 'type' | 'port'>,
+  { bytes, room, file }: ReturnType<typeof readRegular>,
+): Promise<CompileReply> {
   if (bytes.length !== req.size || createHash('sha256').update(bytes).digest('hex') !== req.sha256)
     return { ok: false, reason: 'file_mismatch', message: 'the module file does not match its signed manifest' };
   try {
@@ -64,5 +76,23 @@ export async function compileFile(req: Omit<Compile, 'type' | 'port'>): Promise<
   } catch (e) {
     if (e instanceof WasmRewriteError) return { ok: false, reason: e.reason, message: e.message, details: e.details };
     return { ok: false, reason: 'invalid_module', message: `not a valid WebAssembly module: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Gives `buffer`'s memory back now, not at a garbage collection: compiling copied what it needed (V8 keeps its own
+ * copy of a module's bytes), and the read is CPython's 13 MiB. The worker that compiled it then waits for its jobs,
+ * allocating nothing, so V8 would not collect it for as long as it waits. Transferred to a channel that is closed at
+ * once, the buffer is detached here and its memory freed with the message nobody receives (no API frees an
+ * ArrayBuffer directly; ArrayBuffer.prototype.transfer is not in Node 20's V8).
+ */
+function release(buffer: ArrayBufferLike): void {
+  try {
+    const { port1, port2 } = new MessageChannel();
+    if (buffer instanceof ArrayBuffer) port1.postMessage(null, [buffer]);
+    port1.close();
+    port2.close();
+  } catch {
+    // Memory that stays until a collection is only memory.
   }
 }
