@@ -100,7 +100,6 @@ export class PythonSandbox {
 
   private readonly primeArgv: string[];
   private compileCount = 0;
-  private throwaways = 0;
   private readonly claimBundle: (() => Promise<PythonModuleClaim | null>) | undefined;
 
   constructor(
@@ -134,11 +133,6 @@ export class PythonSandbox {
     return this.compileCount;
   }
 
-  /** Throwaway workers spawned for a priming run so far (tests). */
-  get throwawayWorkers(): number {
-    return this.throwaways;
-  }
-
   /** Whether the throwaway run is in flight (tests, bench). */
   get isPriming(): boolean {
     return this.priming !== null;
@@ -158,12 +152,12 @@ export class PythonSandbox {
     }
     // Spawned only now, for the throwaway run alone: a call that came first needs no second worker's start beside
     // it (~55 ms of CPU on the way to its answer, on two cores), and this one's whole heap goes when it is closed.
-    const side = new WorkerPool(1, 1);
-    side.fill();
-    this.throwaways++;
+    let side: WorkerPool | undefined;
     const abort = new AbortController();
     this.priming = abort;
     try {
+      side = new WorkerPool(1, 1);
+      side.fill();
       const r = await this.runOn(
         p,
         {
@@ -188,7 +182,7 @@ export class PythonSandbox {
     } finally {
       this.priming = null;
       p.stdlib.release();
-      await side.close();
+      await side?.close();
     }
   }
 
@@ -198,10 +192,13 @@ export class PythonSandbox {
    * changed file; one that changes during a run fails that run's reads (EIO) and the run's result says so.
    */
   private async acquire(): Promise<Prepared> {
+    const closedError = () => new ShadowboxError(ErrorCodes.InternalError, 'internal', 'the python sandbox is closed');
     for (let attempt = 1; ; attempt++) {
-      if ((attempt > 1 && this.closed) || attempt > 5)
-        throw new ShadowboxError(ErrorCodes.InternalError, 'internal', 'the python sandbox is closed');
-      const p = await this.prepare();
+      if ((attempt > 1 && this.closed) || attempt > 5) throw closedError();
+      // Closed during the prepare, the compile's worker was stopped under it: that is the sandbox closing.
+      const p = await this.prepare().catch((e: unknown) => {
+        throw this.closed ? closedError() : e;
+      });
       if (!p.stdlib.acquire()) continue;
       // A third prepare that still finds a changed file runs on it: its reads fail closed and the result says so.
       if (attempt >= 3 || (p.stdlib.unchanged() && (!p.data || detachedUnchanged(p.data)))) return p;

@@ -1,6 +1,7 @@
 // warm() primes CPython in a throwaway worker, spawned only for that run; a real call never queues behind it.
 import { tmpdir } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WorkerPool } from '../wasi/index.js';
 import { DEFAULT_PYTHON_LIMITS, PythonSandbox } from './runtime.js';
 import { findBuiltPythonBundle, loadBundleDir, MemoryLayerView } from './test-support.js';
 
@@ -13,14 +14,31 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
+/** Counts the sandbox workers started from now on (WorkerPool's private spawn, every pool's). */
+function countSpawns(): { readonly count: number } {
+  const spy = vi.spyOn(WorkerPool.prototype as unknown as { spawn(): unknown }, 'spawn');
+  return {
+    get count() {
+      return spy.mock.calls.length;
+    },
+  };
+}
+
 describe.skipIf(!bundleDir)('python warm-up take-over', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('primes in a throwaway worker when no call comes', async () => {
+    const spawns = countSpawns();
     const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined);
     try {
       expect(await sb.warm()).toBe('primed');
-      expect(sb.throwawayWorkers).toBe(1);
+      // The pooled worker, which compiled the module, and the throwaway one.
+      expect(spawns.count).toBe(2);
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
       expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+      expect(spawns.count).toBe(2);
     } finally {
       await sb.close();
     }
@@ -45,6 +63,7 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
   }, 60_000);
 
   it('a call that starts before the bundle is compiled means no priming run, and no worker spawned for one', async () => {
+    const spawns = countSpawns();
     const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, {
       primeArgv: ['-c', 'import time\nwhile True: time.sleep(1)'],
     });
@@ -53,10 +72,20 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
       const r = await sb.run({ code: 'print(1+1)' }, { view: view() });
       expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
       expect(await warmed).toBe('skipped');
-      // The module was compiled in the pooled worker the call ran in: no second worker started beside the call.
-      expect(sb.throwawayWorkers).toBe(0);
+      // One worker in all: the module was compiled in the pooled worker the call then ran in (no one-off worker for
+      // the compile, no throwaway one started beside the call).
+      expect(spawns.count).toBe(1);
     } finally {
       await sb.close();
     }
+  }, 60_000);
+
+  it('a call waiting for the compile when the sandbox closes is told it closed (its worker stopped under it)', async () => {
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined);
+    const call = sb.run({ code: 'print(1+1)' }, { view: view() });
+    // The compile is posted to the pooled worker, which close() stops.
+    await until(() => sb.compiles > 0);
+    await sb.close();
+    await expect(call).rejects.toMatchObject({ message: 'the python sandbox is closed' });
   }, 60_000);
 });

@@ -6,7 +6,7 @@ import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../errors.js';
 import { runInprocess } from './inprocess-runner.js';
 import { rewriteRefusal } from './rewrite-error.js';
@@ -116,8 +116,7 @@ describe('WorkerPool.compile', () => {
 
   it('gives its read of the module back as soon as it is compiled, not at a collection (an idle worker has none)', async () => {
     pool = new WorkerPool(0, 1); // none used: compiled on this thread (afterEach closes it)
-    // The probe with a 24 MiB custom section appended (id 0, a LEB128 size, a name): V8 keeps its own copy of the
-    // bytes, off the heap Node counts, so what arrayBuffers still counts after the compile is the read's buffer.
+    // The probe with a 24 MiB custom section appended (id 0, a LEB128 size, a name), written with no garbage left.
     const pad = 24 * 1024 * 1024;
     const name = Buffer.from('pad');
     const body = pad + 1 + name.length;
@@ -128,19 +127,34 @@ describe('WorkerPool.compile', () => {
       leb.push(v ? b | 0x80 : b);
       if (!v) break;
     }
-    const big = Buffer.concat([probe, Buffer.from([0, ...leb, name.length]), name, Buffer.alloc(pad)]);
+    const head = Buffer.concat([probe, Buffer.from([0, ...leb, name.length]), name]);
     const path = join(dir, 'big.wasm');
-    await writeFile(path, big);
+    const zeros = Buffer.alloc(pad);
+    await writeFile(path, Buffer.concat([head, zeros]));
+    const hash = createHash('sha256').update(head).update(zeros).digest('hex');
+    // The buffer the read goes into (the only allocUnsafeSlow of the compile).
+    const reads: Buffer[] = [];
+    const alloc = Buffer.allocUnsafeSlow.bind(Buffer);
+    const spy = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((n: number) => {
+      const b = alloc(n);
+      reads.push(b);
+      return b;
+    });
     const fd = openSync(path, 'r');
     try {
       const before = process.memoryUsage().arrayBuffers;
-      const r = await compileFile({ fd, sha256: sha256(big), size: big.length, maxPages: 40 });
+      const r = await compileFile({ fd, sha256: hash, size: head.length + pad, maxPages: 40 });
       if (!r.ok) throw new Error(r.message);
-      // The closed channel drops its message on a later turn of the event loop (two, here); no collection runs.
+      // Given back: its ArrayBuffer was transferred away (detached here), whatever a collection would do.
+      expect(reads.map((b) => b.buffer.byteLength)).toEqual([0]);
+      // And its memory freed with the message nobody receives (a later turn of the event loop; two, here). V8 keeps
+      // its own copy of the module's bytes, off the memory Node counts.
       const held = () => (process.memoryUsage().arrayBuffers - before) / (1024 * 1024);
       for (let turn = 0; turn < 50 && held() >= 4; turn++) await new Promise((res) => setImmediate(res));
       expect(held()).toBeLessThan(4);
+      expect(zeros.length).toBe(pad); // kept referenced until here: its memory is not what was freed
     } finally {
+      spy.mockRestore();
       closeSync(fd);
     }
   });

@@ -78,7 +78,8 @@ export class WorkerPool {
 
   /**
    * Reads, checks and compiles a module file in a worker (worker/compile.ts): a waiting one, which goes on
-   * waiting for its job (a job posted meanwhile runs after), or a one-off worker when every worker is out.
+   * waiting for its job, or a one-off worker when every worker is out. A job posted to that worker meanwhile starts
+   * when it arrives (V8 compiles off the worker's thread); its run, synchronous, holds the reply back until it ends.
    * The file is opened here, without following a symlink and without blocking (a FIFO swapped in would otherwise
    * hang the open): a descriptor a worker opens is closed when that worker stops, and a reply's `data` keeps this
    * one (the caller then owns it: closeDetached); otherwise it is closed once the reply comes. Rejects only when
