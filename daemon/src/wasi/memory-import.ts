@@ -23,29 +23,47 @@ export interface ImportedMemoryModule {
  * memory 0, at a constant address, and inside the memory's `initial` pages: then writing them into a zeroed memory of
  * that size after instantiation is what instantiation would have done (no start function runs in between: a module
  * with one is not detached). Null otherwise, or when a data count section says code may use passive segments.
- * It runs once per compile, on the way to python's first call, over CPython's 10,000 segments in code not yet
- * optimised, so the numbers are read inline, with no [value, position] pair per number (28–34 ms instead of ~35 in a
- * cold process here: most of what is left is the first touch of the data section's pages and V8 warming up).
+ * `found`: the segments the caller found as it read the section (scanSegments over its stream; the section's body is
+ * then not in `wasm`), checked here as the ones found in `wasm` are.
  */
 function detachableSegments(
   wasm: Uint8Array,
   sections: { id: number; body: number; end: number }[],
   initial: number,
+  found?: Uint32Array,
 ): Uint32Array | null {
   if (sections.some((s) => s.id === 8 || s.id === 12)) return null;
   const datas = sections.filter((s) => s.id === 11);
   if (datas.length !== 1) return null;
   const data = datas[0];
-  const end = data.end;
-  let pos = data.body;
+  const out = found ?? scanSegments((at) => wasm[at], data.body, data.end);
+  if (!out) return null;
+  const limit = initial * 65536;
+  for (let i = 0; i < out.length; i += 3) {
+    if (out[i + 1] < data.body || out[i + 1] + out[i + 2] > data.end || out[i] + out[i + 2] > limit) return null;
+  }
+  return out;
+}
+
+/**
+ * The active segments of a data section whose body is [`body`, `end`), as [memory address, offset, length] triplets
+ * in section order (on a SharedArrayBuffer: posted with every job without a copy), passive ones skipped: when each is
+ * in memory 0 at a constant address; null otherwise, or when the section is malformed. `byte(at)`: the byte at offset
+ * `at` (body ≤ at < end), asked for in increasing order within a segment's header, whose bytes are at most 18 after its
+ * first; a payload is skipped without being asked for. It runs once per compile, on the way to python's first call,
+ * over CPython's 10,000 segments in code not yet optimised, so the numbers are read inline, with no [value, position]
+ * pair per number.
+ */
+export function scanSegments(byte: (at: number) => number, body: number, end: number): Uint32Array | null {
+  let pos = body;
   /** An unsigned LEB128 of at most 5 bytes at `pos` (moved past it); -1 when it is truncated or too long. */
   const u32 = (): number => {
     let result = 0;
     for (let shift = 0; shift < 35; shift += 7) {
       if (pos >= end) return -1;
-      const byte = wasm[pos++];
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return result;
+      const b = byte(pos++);
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
     }
     return -1;
   };
@@ -53,11 +71,10 @@ function detachableSegments(
   // Each segment takes at least two bytes (its flags and its length).
   if (count < 0 || count * 2 > end - pos) return null;
   const out = new Uint32Array(new SharedArrayBuffer(count * 3 * 4));
-  const limit = initial * 65536;
   let n = 0;
   for (let i = 0; i < count; i++) {
     if (pos >= end) return null;
-    const flags = wasm[pos++];
+    const flags = byte(pos++);
     if (flags === 0x01) {
       // Passive: only memory.init can use it, and code with memory.init needs a data count section (checked above).
       // Wizer leaves one, empty, for each segment its snapshot replaced.
@@ -69,22 +86,22 @@ function detachableSegments(
     }
     if (flags === 0x02 && u32() !== 0) return null;
     else if (flags !== 0x00 && flags !== 0x02) return null;
-    if (pos >= end || wasm[pos++] !== 0x41) return null; // i32.const
+    if (pos >= end || byte(pos++) !== 0x41) return null; // i32.const
     // The address, a signed LEB128 (i32), read as the unsigned 32 bits it addresses.
     let at = 0;
     let shift = 0;
-    let byte = 0x80;
-    while (byte & 0x80) {
+    let b = 0x80;
+    while (b & 0x80) {
       if (pos >= end || shift >= 35) return null;
-      byte = wasm[pos++];
-      at |= (byte & 0x7f) << shift;
+      b = byte(pos++);
+      at |= (b & 0x7f) << shift;
       shift += 7;
     }
-    if (shift < 32 && byte & 0x40) at |= -1 << shift;
+    if (shift < 32 && b & 0x40) at |= -1 << shift;
     at >>>= 0;
-    if (pos >= end || wasm[pos++] !== 0x0b) return null; // end of the offset expression
+    if (pos >= end || byte(pos++) !== 0x0b) return null; // end of the offset expression
     const length = u32();
-    if (length < 0 || pos + length > end || at + length > limit) return null;
+    if (length < 0 || pos + length > end) return null;
     out[n * 3] = at;
     out[n * 3 + 1] = pos;
     out[n * 3 + 2] = length;
@@ -122,13 +139,15 @@ function scanImports(b: Uint8Array, pos: number, count: number): { hasMemory: bo
  * on the way to the first call). Null, and nothing rewritten, when the module does not define exactly one
  * plain memory (none, several, one imported already, shared, 64-bit): limitMemoryPages is then the rewrite.
  * `detachData`: leave the data section out too when its segments can be written after instantiation (`segments`).
+ * `opts.segments`: those segments as the caller found them (scanSegments), its data section's body not being in
+ * `wasm`: the result is then of use only when it has `segments` (otherwise that body would be in it).
  * `room`: a buffer `wasm` lies in, all of it the caller's to overwrite: the module is then rewritten inside it (see
  * joinInPlace), and `wasm`'s bytes are no longer the input's afterwards.
  */
 export function importMemory(
   wasm: Uint8Array,
   maxPages: number,
-  opts: { detachData?: boolean; room?: Uint8Array } = {},
+  opts: { detachData?: boolean; room?: Uint8Array; segments?: Uint32Array } = {},
 ): ImportedMemoryModule | null {
   if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d || wasm[4] !== 1) {
     throw notWasm('bad magic or version');
@@ -177,7 +196,7 @@ export function importMemory(
 
   // Sections in order, the memory section left out and the import section replaced (or put where it
   // belongs: after the type section and any custom sections before the next known one).
-  const segments = opts.detachData ? detachableSegments(wasm, sections, initial) : null;
+  const segments = opts.detachData ? detachableSegments(wasm, sections, initial, opts.segments) : null;
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   let placed = false;
   for (const s of sections) {

@@ -3,15 +3,17 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCodes } from '../errors.js';
 import { runInprocess } from './inprocess-runner.js';
 import { rewriteRefusal } from './rewrite-error.js';
+import { findBuiltPythonBundle } from '../python/test-support.js';
 import { fixture } from './test-support.js';
-import { compileFile } from './worker/compile.js';
+import { importMemory } from './memory-import.js';
+import { compileFile, readStreamed } from './worker/compile.js';
 import { WorkerPool } from './worker-pool.js';
 import { closeDetached } from './worker/detached-data.js';
 import type { CompileReply } from './worker/protocol.js';
@@ -157,6 +159,131 @@ describe('WorkerPool.compile', () => {
       spy.mockRestore();
       closeSync(fd);
     }
+  });
+
+  describe("the data section's body streamed, never held (readStreamed)", () => {
+    const python = findBuiltPythonBundle();
+    /** The data section's body [start, end) of a module, found the way importMemory finds sections. */
+    const dataBody = (m: Uint8Array): [number, number] => {
+      for (let pos = 8; pos < m.length;) {
+        let body = pos + 1;
+        let size = 0;
+        for (let shift = 0; ; shift += 7) {
+          const b = m[body++];
+          size += (b & 0x7f) * 2 ** shift;
+          if (!(b & 0x80)) break;
+        }
+        if (m[pos] === 11) return [body, body + size];
+        pos = body + size;
+      }
+      throw new Error('no data section');
+    };
+    const cases = async (): Promise<Array<[string, Uint8Array]>> => [
+      ['the probe', probe],
+      ...(python ? [['CPython', await readFile(join(python, 'python.wasm'))] as [string, Uint8Array]] : []),
+    ];
+
+    it('finds the segments the whole read finds and the same hash, in pieces of any size', async () => {
+      for (const [what, m] of await cases()) {
+        const path = join(dir, 'streamed.wasm');
+        await writeFile(path, m);
+        const whole = importMemory(Uint8Array.from(m), 40 * 1024, { detachData: true });
+        expect(whole?.segments, what).toBeDefined();
+        const [start, end] = dataBody(m);
+        const fd = openSync(path, 'r');
+        try {
+          // A piece smaller than a segment's header, odd sizes that put headers across pieces, and the default.
+          for (const chunk of [1, 7, 61, 4096, 1 << 20]) {
+            if (what === 'CPython' && chunk < 4096) continue; // 10,000 segments: the probe covers the small pieces
+            const r = readStreamed(fd, m.length, chunk);
+            expect(r, `${what}, pieces of ${chunk}`).not.toBeNull();
+            expect(r!.sha256).toBe(sha256(m));
+            expect([...r!.segments]).toEqual([...whole!.segments!]);
+            // Every byte but the data section's body is the file's.
+            expect(Buffer.compare(r!.bytes.subarray(0, start), m.subarray(0, start))).toBe(0);
+            expect(Buffer.compare(r!.bytes.subarray(end), m.subarray(end))).toBe(0);
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+    }, 60_000);
+
+    it('hashes a data section shorter than a section header right, the bytes after it read once', async () => {
+      // magic, version; a memory of one page; a data section of no segments (3 bytes); a custom section after it.
+      const m = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 11, 1, 0, 0, 4, 1, 0x78, 0xaa, 0xbb]);
+      const path = join(dir, 'tiny.wasm');
+      await writeFile(path, m);
+      const fd = openSync(path, 'r');
+      try {
+        const r = readStreamed(fd, m.length);
+        expect(r?.sha256).toBe(sha256(m));
+        expect(r?.segments.length).toBe(0);
+        expect(Buffer.compare(r!.bytes, m)).toBe(0); // the body (one byte) was read with the header before it
+      } finally {
+        closeSync(fd);
+      }
+    });
+
+    it('leaves a module it does not apply to, or a file of another size, to the whole read', async () => {
+      const path = join(dir, 'other.wasm');
+      // No data section.
+      await writeFile(path, Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1]));
+      let fd = openSync(path, 'r');
+      try {
+        expect(readStreamed(fd, 13)).toBeNull();
+        expect(readStreamed(fd, 12)).toBeNull(); // the file is longer than it should be
+        expect(readStreamed(fd, 14)).toBeNull(); // shorter
+      } finally {
+        closeSync(fd);
+      }
+      // A segment that is not at a constant address in memory 0 (flags 0x02 naming memory 1).
+      await writeFile(path, Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 11, 7, 1, 2, 1, 0x41, 0, 0x0b, 0]));
+      fd = openSync(path, 'r');
+      try {
+        expect(readStreamed(fd, 17)).toBeNull();
+      } finally {
+        closeSync(fd);
+      }
+    });
+
+    it("compiles python's way without the data section's body ever in its buffer", async () => {
+      pool = new WorkerPool(0, 1); // none used: compiled on this thread (afterEach closes it)
+      // Every buffer of the compile made over shared memory marked 0xa5: release() leaves those as they are, so what
+      // was written into each can be seen after.
+      const made: Buffer[] = [];
+      const spy = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((n: number) => {
+        const b = Buffer.from(new SharedArrayBuffer(n)).fill(0xa5) as unknown as Buffer<ArrayBuffer>;
+        made.push(b);
+        return b;
+      });
+      const m = probe;
+      const path = join(dir, 'marked.wasm');
+      await writeFile(path, m);
+      const fd = openSync(path, 'r');
+      let r: CompileReply;
+      try {
+        r = await compileFile({ fd, sha256: sha256(m), size: m.length, maxPages: 40, detachData: true });
+      } finally {
+        spy.mockRestore();
+      }
+      try {
+        if (!r.ok) throw new Error(r.message);
+        expect(r.data?.segments.length).toBeGreaterThan(0);
+        const [start, end] = dataBody(m);
+        // The first buffer is the read's (1024 bytes of room in front of the module), the second the pieces'. The
+        // read of the section's header takes up to 5 bytes of its body with it, and the rewrite in place moves the
+        // sections after it down to follow the code: past those, the body's place was never written.
+        const read = made[0];
+        expect(read.length).toBe(1024 + m.length);
+        const from = start + 5 + (m.length - end);
+        expect(end - from).toBeGreaterThan(1024);
+        expect(read.subarray(1024 + from, 1024 + end).every((b) => b === 0xa5)).toBe(true);
+        expect(made[1].length).toBeLessThanOrEqual(32 + end - start);
+      } finally {
+        closeSync(fd); // also the reply's data's descriptor: compileFile was given this one
+      }
+    });
   });
 
   describe('with the data segments left in the file (detachData)', () => {
