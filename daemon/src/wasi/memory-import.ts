@@ -49,8 +49,10 @@ function detachableSegments(
  * The active segments of a data section whose body is [`body`, `end`), as [memory address, offset, length] triplets
  * in section order (on a SharedArrayBuffer: posted with every job without a copy), passive ones skipped: when each is
  * in memory 0 at a constant address; null otherwise, or when the section is malformed. `byte(at)`: the byte at offset
- * `at` (body ≤ at < end), asked for in increasing order within a segment's header, whose bytes are at most 18 after its
- * first; a payload is skipped without being asked for. It runs once per compile, on the way to python's first call,
+ * `at` (body ≤ at < end), asked for in strictly increasing order over the whole scan; a payload is skipped without
+ * being asked for. The table is made from the count the section states (at most 6 bytes for each of its own), before
+ * the caller has checked the file's hash when the section streams past (readStreamed): a changed module can make it
+ * that large, and nothing it finds is used unless the hash holds. It runs once per compile, on the way to python's first call,
  * over CPython's 10,000 segments in code not yet optimised, so the numbers are read inline, with no [value, position]
  * pair per number.
  */
@@ -140,7 +142,7 @@ function scanImports(b: Uint8Array, pos: number, count: number): { hasMemory: bo
  * plain memory (none, several, one imported already, shared, 64-bit): limitMemoryPages is then the rewrite.
  * `detachData`: leave the data section out too when its segments can be written after instantiation (`segments`).
  * `opts.segments`: those segments as the caller found them (scanSegments), its data section's body not being in
- * `wasm`: the result is then of use only when it has `segments` (otherwise that body would be in it).
+ * `wasm`: null then unless they are left out (the module would otherwise hold bytes that were never read).
  * `room`: a buffer `wasm` lies in, all of it the caller's to overwrite: the module is then rewritten inside it (see
  * joinInPlace), and `wasm`'s bytes are no longer the input's afterwards.
  */
@@ -197,6 +199,8 @@ export function importMemory(
   // Sections in order, the memory section left out and the import section replaced (or put where it
   // belongs: after the type section and any custom sections before the next known one).
   const segments = opts.detachData ? detachableSegments(wasm, sections, initial, opts.segments) : null;
+  // The data section's body was not read: a module that keeps it is none to return.
+  if (opts.segments && !segments) return null;
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   let placed = false;
   for (const s of sections) {

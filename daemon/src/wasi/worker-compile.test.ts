@@ -232,10 +232,24 @@ describe('WorkerPool.compile', () => {
       let fd = openSync(path, 'r');
       try {
         expect(readStreamed(fd, 13)).toBeNull();
-        expect(readStreamed(fd, 12)).toBeNull(); // the file is longer than it should be
-        expect(readStreamed(fd, 14)).toBeNull(); // shorter
+        expect(readStreamed(fd, 12)).toBeNull(); // a section that ends past the size asked for
+        expect(readStreamed(fd, 14)).toBeNull(); // a file shorter than that
       } finally {
         closeSync(fd);
+      }
+      // A whole module, then the same with a byte after it: a file that grew past the size asked for.
+      const tiny = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1, 11, 1, 0];
+      for (const [bytes, streams] of [
+        [tiny, true],
+        [[...tiny, 0], false],
+      ] as const) {
+        await writeFile(path, Uint8Array.from(bytes));
+        fd = openSync(path, 'r');
+        try {
+          expect(readStreamed(fd, tiny.length) !== null).toBe(streams);
+        } finally {
+          closeSync(fd);
+        }
       }
       // A segment that is not at a constant address in memory 0 (flags 0x02 naming memory 1).
       await writeFile(path, Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 11, 7, 1, 2, 1, 0x41, 0, 0x0b, 0]));
@@ -245,6 +259,23 @@ describe('WorkerPool.compile', () => {
       } finally {
         closeSync(fd);
       }
+    });
+
+    it('gets no module from importMemory when the segments it was given cannot be left out', () => {
+      // A start section (id 8): writing the segments after instantiation would not be the same. The data section's
+      // body, 0xa5 here, stands for bytes never read.
+      const m = Uint8Array.from([
+        ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+        ...[1, 4, 1, 0x60, 0, 0], // type: () -> ()
+        ...[3, 2, 1, 0], // one function
+        ...[5, 3, 1, 0, 1], // memory: 1 page
+        ...[8, 1, 0], // start: function 0
+        ...[10, 4, 1, 2, 0, 0x0b], // its code
+        ...[11, 9, 1, 0, 0x41, 0, 0x0b, 3, 0xa5, 0xa5, 0xa5], // one segment of 3 bytes at 0
+      ]);
+      const segments = Uint32Array.from([0, m.length - 3, 3]);
+      expect(importMemory(m, 40, { detachData: true })?.segments).toBeUndefined(); // kept in, read
+      expect(importMemory(m, 40, { detachData: true, segments })).toBeNull(); // kept in, unread: none
     });
 
     it("compiles python's way without the data section's body ever in its buffer", async () => {

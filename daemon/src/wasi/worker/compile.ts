@@ -37,7 +37,10 @@ function readRegular(fd: number, size: number): { bytes: Buffer; room: Buffer; f
 
 /** The size of the pieces a data section is read in (readStreamed). */
 const CHUNK = 1 << 20;
-/** Bytes of a piece kept in front of the next one: more than a data segment's header (scanSegments: at most 18). */
+/**
+ * Bytes of a piece kept in front of the next one. scanSegments asks for bytes in strictly increasing order, so none
+ * is asked for again; a margin, should that change (a byte before the piece is refused, never made up).
+ */
 const TAIL = 32;
 
 /** What readStreamed read: the module's bytes but for its data section's body, and what that body held. */
@@ -106,30 +109,35 @@ function streamInto(fd: number, size: number, chunk: number, file: FileIdentity,
     } else {
       if (segments) return null; // a second data section: detachableSegments would refuse it
       // The body from `filled` on, through `piece`: [pieceStart, pieceEnd) of the file, its first bytes the last TAIL
-      // of the piece before (a header that began there is still whole).
+      // of the piece before.
       const piece = Buffer.allocUnsafeSlow(TAIL + Math.max(0, Math.min(chunk, end - filled)));
-      let pieceStart = filled;
-      let pieceEnd = filled;
-      let short = false;
-      const next = (): void => {
-        const keep = Math.min(TAIL, pieceEnd - pieceStart);
-        piece.copy(piece, 0, pieceEnd - pieceStart - keep, pieceEnd - pieceStart);
-        const n = readSync(fd, piece, keep, Math.min(chunk, end - pieceEnd), pieceEnd);
-        if (n === 0) short = true;
-        hash.update(piece.subarray(keep, keep + n));
-        pieceStart = pieceEnd - keep;
-        pieceEnd += n;
-      };
-      const byte = (at: number): number => {
-        if (at < filled) return buf[at];
-        while (at >= pieceEnd && !short) next();
-        return at < pieceEnd && at >= pieceStart ? piece[at - pieceStart] : -1;
-      };
-      segments = scanSegments(byte, body, end);
-      if (!segments) return null;
-      // What the last payloads hold, never asked for: read on, for the hash.
-      while (pieceEnd < end && !short) next();
-      if (short) return null;
+      try {
+        let pieceStart = filled;
+        let pieceEnd = filled;
+        let short = false;
+        const next = (): void => {
+          const keep = Math.min(TAIL, pieceEnd - pieceStart);
+          piece.copy(piece, 0, pieceEnd - pieceStart - keep, pieceEnd - pieceStart);
+          const n = readSync(fd, piece, keep, Math.min(chunk, end - pieceEnd), pieceEnd);
+          if (n === 0) short = true;
+          hash.update(piece.subarray(keep, keep + n));
+          pieceStart = pieceEnd - keep;
+          pieceEnd += n;
+        };
+        const byte = (at: number): number => {
+          if (at < filled) return buf[at];
+          while (at >= pieceEnd && !short) next();
+          if (at < pieceStart) throw new Error('the data section was scanned out of order');
+          return at < pieceEnd ? piece[at - pieceStart] : -1; // -1: the file ended first (`short`)
+        };
+        segments = scanSegments(byte, body, end);
+        if (!segments) return null;
+        // What the last payloads hold, never asked for: read on, for the hash.
+        while (pieceEnd < end && !short) next();
+        if (short) return null;
+      } finally {
+        release(piece.buffer);
+      }
       // Past the body: a section header read (fill, above) may already have taken some bytes after it, into `buf`.
       filled = Math.max(filled, end);
     }
