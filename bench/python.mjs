@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
-import { bin, launcher, NO_NODE_PATH } from './lib/daemon.mjs';
+import { connectSocket } from '../clients/editor/dist/index.js';
+import { bin, launcher, NO_NODE_PATH, startEnvOf } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -103,13 +103,13 @@ function coldCompile(wasmFile, sha256, plain) {
 
 /**
  * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
- * environment a client's auto-start gives it (daemon-env.ts); `tunables: false` runs it with glibc's defaults;
- * `binPath`: another build's bin (BENCH_BASELINE_BIN).
+ * environment a client's auto-start gives it (daemon-env.ts; that build's own for another build's bin); `tunables:
+ * false` runs it with glibc's defaults; `binPath`: another build's bin (BENCH_BASELINE_BIN).
  */
 async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
   const base = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
-  const env = tunables ? daemonStartEnv(base) : { ...base, GLIBC_TUNABLES: '' };
+  const env = tunables ? await startEnvOf(binPath, base) : { ...base, GLIBC_TUNABLES: '' };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [binPath, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -306,7 +306,33 @@ export async function run() {
         await d.close();
         laterNatives.push(await time(nativeHello));
       }
+      // A person's first start: a new state dir, where this start installs the bundle (checks its signature and
+      // files, unpacks it) before the call can run.
+      const freshFirst = async (opts) => {
+        const fresh = mkdtempSync(path.join(os.tmpdir(), 'sbpy-fresh-'));
+        try {
+          const t0 = performance.now();
+          const f = await daemonSession(fresh, ws, opts);
+          const call = await time(() => f.call());
+          const whole = performance.now() - t0;
+          await f.close();
+          return { call, whole };
+        } finally {
+          rmSync(fresh, { recursive: true, force: true });
+        }
+      };
+      const freshCalls = [];
+      const freshNatives = [];
+      for (let i = 0; i < 5; i++) {
+        freshCalls.push((await freshFirst()).call);
+        freshNatives.push(await time(nativeHello));
+      }
       rows.push(
+        row(
+          'tools/call python print(1+1) first after the first start on a new state dir',
+          { subject: stats(freshCalls), baseline: stats(freshNatives) },
+          'the start installed the bundle; the call right after ready + session/create; vs a python3 -c process',
+        ),
         row(
           'tools/call python print(1+1) first after daemon start, made 1 s after session/create',
           { subject: stats(later), baseline: stats(laterNatives) },
@@ -346,7 +372,23 @@ export async function run() {
               (base ? theirsWhole : oursWhole).push(performance.now() - t0);
               await d.close();
             }
+          // The same on a new state dir each time (the start installs the bundle), 7 rounds.
+          const freshOurs = [];
+          const freshTheirs = [];
+          for (let i = 0; i < 7; i++)
+            for (const base of i % 2 ? [true, false] : [false, true])
+              (base ? freshTheirs : freshOurs).push(await freshFirst(base ? other : {}));
           rows.push(
+            row(
+              'tools/call python print(1+1) first after the first start on a new state dir, this build vs BENCH_BASELINE_BIN',
+              { subject: stats(freshOurs.map((r) => r.call)), baseline: stats(freshTheirs.map((r) => r.call)) },
+              'the start installed the bundle; the two builds alternating, each on a new state dir every round',
+            ),
+            row(
+              'daemon spawn → that first call answered on a new state dir, this build vs BENCH_BASELINE_BIN',
+              { subject: stats(freshOurs.map((r) => r.whole)), baseline: stats(freshTheirs.map((r) => r.whole)) },
+              'the same rounds: spawn, install, ready, initialize, session/create, the call',
+            ),
             row(
               'tools/call python print(1+1) first after daemon start, this build vs BENCH_BASELINE_BIN',
               { subject: stats(ours), baseline: stats(theirs) },

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, launcher, NO_NODE_PATH, startDaemon } from './lib/daemon.mjs';
+import { bin, launcher, NO_NODE_PATH, startDaemon, startEnvOf } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -222,13 +222,11 @@ export async function run() {
     // Each build its own code cache: in one folder, each build's save evicts the other's (loader.cjs keeps one
     // bundle version per name), and both would start without one.
     const baseCache = mkdtempSync(path.join(os.tmpdir(), 'sbst-basecache-'));
+    // Each build in the environment its own clients start it in (startEnvOf).
+    const baseEnv = await startEnvOf(base, { SHADOWBOX_CACHE_DIR: baseCache });
     const startOnce = async (binPath, into) => {
       const t = performance.now();
-      const env = {
-        ...dEnv,
-        SHADOWBOX_STATE_DIR: stateDir,
-        ...(binPath === base ? { SHADOWBOX_CACHE_DIR: baseCache } : {}),
-      };
+      const env = { ...(binPath === base ? baseEnv : dEnv), SHADOWBOX_STATE_DIR: stateDir };
       const d = await startDaemon(env, ['--no-web'], [], binPath);
       const c = await connectSocket(d.socketPath);
       await c.initialize({ name: 'bench', kind: 'test' }, { permissions: false });

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { daemonStartEnv } from '../../clients/editor/dist/index.js';
 
 // BENCH_SHADOWBOX_BIN runs another build (e.g. main's) under the same benchmark, for before/after figures.
 export const bin =
@@ -12,6 +14,17 @@ const launcherFile = path.join(path.dirname(bin), 'shadowbox');
 export const launcher = existsSync(launcherFile) ? launcherFile : null;
 /** A PATH with no `node` on it: a launcher row that handed over to Node would fail there, not pass as native. */
 export const NO_NODE_PATH = '/nonexistent';
+
+/**
+ * `env` as the clients of the build whose bin is `binPath` start its daemon (that build's clients/editor/dist/
+ * daemon-env.js, next to its bin; this build's when it has none). A build-vs-build row then measures each build as its
+ * users start it: a change to the start environment (glibc's tunables) shows in it, as a change to the code does.
+ */
+export async function startEnvOf(binPath, env) {
+  const file = path.join(path.dirname(binPath), '..', '..', 'clients', 'editor', 'dist', 'daemon-env.js');
+  if (binPath === bin || !existsSync(file)) return daemonStartEnv(env);
+  return (await import(pathToFileURL(file).href)).daemonStartEnv(env);
+}
 
 /**
  * `execArgv`: Node flags for the daemon process (e.g. ['--import', monitor]). BENCH_DAEMON_NODE_FLAGS adds flags to

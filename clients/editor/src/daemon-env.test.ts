@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +36,55 @@ describe('daemonStartEnv', () => {
     );
     expect(daemonStartEnv({ GLIBC_TUNABLES: '' }).GLIBC_TUNABLES).toBe('');
   });
+});
+
+/** glibc's dynamic loader as mapped into this process (null where libc is not glibc, or not Linux). */
+function glibcLoader(): string | null {
+  try {
+    return /\s(\/\S*\/ld-linux[^/\s]*\.so[.\d]*)$/m.exec(readFileSync('/proc/self/maps', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+const loader = glibcLoader();
+/** The system's transparent huge page mode (`always`, `madvise`, `never`), or null when it has none. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+const thp = thpMode();
+const withoutTunables = () => {
+  const env = { ...process.env };
+  delete env.GLIBC_TUNABLES;
+  return env;
+};
+
+// A tunable glibc does not know, or a value it refuses, is ignored without a word: these read back what it applied.
+describe('the tunables glibc applies', () => {
+  it.skipIf(!loader)('each is one this glibc knows, set to the value given (ld.so --list-tunables)', () => {
+    if (!loader) return; // skipped above: libc is not glibc here, and the variable is ignored
+    const out = execFileSync(loader, ['--list-tunables'], { env: daemonStartEnv(withoutTunables()), encoding: 'utf8' });
+    for (const pair of DAEMON_MALLOC_TUNABLES.split(':')) {
+      const [name, value] = pair.split('=');
+      const line = out.split('\n').find((l) => l.startsWith(`${name}:`));
+      expect(line, name).toBeDefined();
+      expect(Number(/^\S+: (0x[0-9a-f]+)/.exec(line!)?.[1]), name).toBe(Number(value));
+    }
+  });
+
+  it.skipIf(!loader || !thp || thp === 'never')(
+    "malloc's large blocks get transparent huge pages where the system leaves them to the program",
+    () => {
+      // 16 MiB from malloc, written: with hugetlb=1 glibc madvises it, and the kernel backs it with 2 MiB pages.
+      const script = `const b = Buffer.allocUnsafeSlow(16 << 20); b.fill(1);
+process.stdout.write(/AnonHugePages:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/smaps_rollup', 'utf8'))[1]);`;
+      const env = daemonStartEnv(withoutTunables());
+      expect(Number(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' }))).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe.skipIf(process.platform !== 'linux')('ensureDaemon', () => {

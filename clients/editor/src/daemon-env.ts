@@ -7,9 +7,20 @@
 // pieces in fewer places. Only an environment variable read when the process starts can set these
 // (Node has no mallopt), so they are set where the daemon is started; a person who runs `shadowbox
 // daemon` directly sets GLIBC_TUNABLES themselves (docs/architecture.md). Ignored where libc is not glibc.
+//
+// hugetlb=1: glibc asks for transparent huge pages (madvise) on the memory it maps, where the system leaves them to
+// the program (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled, Debian's default). On a VM where the first
+// touch of a 4 KiB page costs ~10 µs (the one measured here: 64 MiB filled in 140-300 ms, 14 ms with this), one fault
+// per 2 MiB instead of 512 makes python's first call ~0.7x as long: most of what it touches for the first time is
+// malloc's (the module's bytes, V8's compile zones); a warm call too (docs/benchmarks.md, run 37). V8's own heap and
+// WebAssembly memories are not malloc's and keep 4 KiB pages.
 
-/** The glibc tunables the daemon is started with (trim at 128 KiB, which also keeps the mmap threshold at its 128 KiB default; two arenas). */
-export const DAEMON_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2';
+/**
+ * The glibc tunables the daemon is started with: trim at 128 KiB (which also keeps the mmap threshold at its 128 KiB
+ * default), two arenas, transparent huge pages asked for.
+ */
+export const DAEMON_MALLOC_TUNABLES =
+  'glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1';
 
 /** `env` with GLIBC_TUNABLES set for the daemon, unless the caller's environment already has its own (kept as is). */
 export function daemonStartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
