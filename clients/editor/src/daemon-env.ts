@@ -10,11 +10,12 @@
 //
 // hugetlb=1: glibc asks for transparent huge pages (madvise) on the memory it maps, where the system leaves them to
 // the program (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled, Debian's default). On a VM where the first
-// touch of a 4 KiB page costs ~10 µs (the one measured here: 64 MiB of Buffer filled in 140-300 ms, 14 ms with this),
-// one fault per 2 MiB instead of 512 makes the first start on a new state dir, which installs the python bundle
-// (large buffers: the bundle's files read, checked and unpacked), answer its first python call in 0.75x the time.
-// Later starts, warm calls and idle memory did not move (docs/benchmarks.md, run 37): V8's own heap and WebAssembly
-// memories are not malloc's and keep 4 KiB pages.
+// touch of a 4 KiB page costs ~10 µs (the one measured here: 64 MiB of Buffer filled in 182-192 ms; with this, 12-16
+// ms in four of seven tries and 82-114 in the rest, presumably where the VM's host had not backed the memory yet),
+// one fault per 2 MiB instead of 512 makes the first start on a new state dir, which installs the python bundle (its
+// files read, checked and unpacked in large buffers), answer its first python call in 0.75x the time. Later starts,
+// warm calls and idle memory did not move (docs/benchmarks.md, run 37): V8's own heap and WebAssembly memories are
+// not malloc's and keep 4 KiB pages.
 
 /**
  * The glibc tunables the daemon is started with: trim at 128 KiB (which also keeps the mmap threshold at its 128 KiB
