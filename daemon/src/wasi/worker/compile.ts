@@ -7,7 +7,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { importMemory, scanSegments } from '../memory-import.js';
 import { limitMemoryPages, WasmRewriteError } from '../memory-limit.js';
 import { wasm } from '../host/wasm-api.js';
-import { identityOf, type FileIdentity } from '../host/host-file.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../host/host-file.js';
 import type { Compile, CompileReply } from './protocol.js';
 
 /**
@@ -30,9 +30,13 @@ function readRegular(fd: number, size: number): { bytes: Buffer; room: Buffer; f
   let read = 0;
   for (let n = -1; n !== 0 && read < buf.length; read += n) n = readSync(fd, buf, read, buf.length - read, read);
   const file = identityOf(st);
-  const after = identityOf(fstatSync(fd, { bigint: true }));
-  if (after.mtimeNs !== file.mtimeNs || after.ctimeNs !== file.ctimeNs) throw new Error('changed while read');
+  assertUnchanged(fd, file);
   return { bytes: buf.subarray(0, read), room, file };
+}
+
+/** Throws unless the file open at `fd` still has the identity `file` it had before it was read. */
+function assertUnchanged(fd: number, file: FileIdentity): void {
+  if (!sameIdentity(identityOf(fstatSync(fd, { bigint: true })), file)) throw new Error('changed while read');
 }
 
 /** The size of the pieces a data section is read in (readStreamed). */
@@ -145,8 +149,7 @@ function streamInto(fd: number, size: number, chunk: number, file: FileIdentity,
   }
   // A byte past `size` is a file that grew: readRegular reads one more and tells.
   if (!segments || readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) return null;
-  const after = identityOf(fstatSync(fd, { bigint: true }));
-  if (after.mtimeNs !== file.mtimeNs || after.ctimeNs !== file.ctimeNs) throw new Error('changed while read');
+  assertUnchanged(fd, file);
   return { bytes: buf, room, file, sha256: hash.digest('hex'), segments };
 }
 
