@@ -103,8 +103,7 @@ describe.skipIf(process.platform !== 'linux')('ensureDaemon', () => {
     // A stand-in daemon: records what it was started with, then listens where the client looks.
     const script = `require('fs').writeFileSync(${JSON.stringify(envFile)}, JSON.stringify({ pid: process.pid, t: process.env.GLIBC_TUNABLES ?? null }));
 require('net').createServer(() => {}).listen(${JSON.stringify(socketPath)});`;
-    const env = { ...process.env };
-    delete env.GLIBC_TUNABLES;
+    const env = withoutTunables();
     const client = await ensureDaemon({ socketPath, stateDir: dir, command: [process.execPath, '-e', script], env });
     client.dispose();
     expect(existsSync(envFile)).toBe(true);
