@@ -1,11 +1,13 @@
 // The client bundle: the bin sends it exactly the commands it has, and it holds none of the daemon.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { clientLoaders } from './client-commands.js';
+import { BUNDLE_HEAD } from './compile-cache.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'daemon/bin/shadowbox.js');
@@ -97,6 +99,42 @@ describe("the daemon's bundle and its parts (scripts/bundle.mjs PARTS)", () => {
     } finally {
       rmSync(cacheDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the code-cached bundles are written wrapped (scripts/bundle.mjs WRAPPED)', () => {
+  const dir = path.join(root, 'daemon/dist/bundle');
+  const cachedBundles = async () => [
+    'shadowbox.cjs',
+    'client.cjs',
+    'acp.cjs',
+    ...Object.values(
+      ((await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as { PARTS: Record<string, string> })
+        .PARTS,
+    ).map((name) => `part-${name}.cjs`),
+  ];
+
+  it("each starts with the loader's BUNDLE_HEAD (so it is compiled as it is, without a second copy); the loader does not", async () => {
+    for (const name of await cachedBundles()) {
+      const head = readFileSync(path.join(dir, name), 'latin1').slice(0, BUNDLE_HEAD.length + 1);
+      expect([name, head]).toEqual([name, `${BUNDLE_HEAD}\n`]);
+    }
+    expect(readFileSync(path.join(dir, 'loader.cjs'), 'latin1').startsWith(BUNDLE_HEAD)).toBe(false);
+  });
+
+  it('the source map accounts for the wrapper line: a function maps to its own source line', () => {
+    const text = readFileSync(path.join(dir, 'shadowbox.cjs'), 'latin1');
+    const at = text.indexOf('async function startDaemon(');
+    expect(at).toBeGreaterThan(0);
+    const line = text.slice(0, at).split('\n').length - 1;
+    const column = at - text.lastIndexOf('\n', at - 1) - 1;
+    const map = new SourceMap(
+      JSON.parse(readFileSync(path.join(dir, 'shadowbox.cjs.map'), 'utf8')) as SourceMapPayload,
+    );
+    const entry = map.findEntry(line, column) as { originalSource?: string; originalLine?: number };
+    const source = readFileSync(path.join(root, 'daemon/src/daemon.ts'), 'utf8').split('\n');
+    expect(entry.originalSource).toMatch(/src\/daemon\.ts$/);
+    expect(source[entry.originalLine!]).toMatch(/^export async function startDaemon\(/);
   });
 });
 

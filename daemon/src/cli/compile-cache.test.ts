@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultCacheDir, loadBundle } from './compile-cache.js';
+import { BUNDLE_HEAD, defaultCacheDir, loadBundle } from './compile-cache.js';
 
 let dir: string;
 let bundleFile: string;
@@ -95,6 +95,23 @@ describe('loadBundle', () => {
     expect(run(other)).toMatch(new RegExp(`^hit .*\\(${other}:`));
     expect(run(bundleFile)).toMatch(new RegExp(`^hit .*\\(${bundleFile}:`));
     expect(readdirSync(cacheDir)).toHaveLength(2);
+  });
+
+  it("compiles a bundle written already wrapped as it is: the same module, its stack traces at the file's lines", () => {
+    const body = "exports.main = () => 40 + 2;\nexports.where = () => new Error('x').stack.split('\\n')[1];\n";
+    // Wrapped by the loader: line 1 of the file is still line 1 in a stack trace.
+    writeBundle(body);
+    expect((load().exports.where as () => string)()).toContain(`${bundleFile}:2:`);
+    writeBundle(`${BUNDLE_HEAD}\n"use strict";\nexports.file = __filename;\n${body}})\n`, 'e'.repeat(64));
+    const first = load();
+    expect(first.cache).toBe('miss');
+    expect((first.exports.main as () => number)()).toBe(42);
+    expect(first.exports.file).toBe(bundleFile);
+    expect((first.exports.where as () => string)()).toContain(`${bundleFile}:5:`);
+    first.save();
+    const again = load();
+    expect(again.cache).toBe('hit');
+    expect((again.exports.where as () => string)()).toContain(`${bundleFile}:5:`);
   });
 
   it('keeps one cache per command', () => {

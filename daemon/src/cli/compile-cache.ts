@@ -17,6 +17,13 @@ import path from 'node:path';
 import type v8 from 'node:v8';
 import vm from 'node:vm';
 
+/**
+ * The first line of a bundle written already wrapped in the function a CommonJS module runs in (scripts/bundle.mjs
+ * writes its code-cached bundles so; its WRAPPED is the same text). The loader compiles such a file's text as it is;
+ * any other file it wraps itself, which costs V8 a second copy of the text (the three strings joined).
+ */
+export const BUNDLE_HEAD = '(function (exports, require, module, __filename, __dirname) {';
+
 /** The identity the bundle script writes beside the bundle (`shadowbox.cjs.json`). */
 interface BundleIdentity {
   sha256: string;
@@ -163,9 +170,11 @@ export function loadBundle(o: LoadBundleOptions): LoadedBundle {
   const name = `${prefix}${nameHash(o.bundleFile)}-${o.key.replace(/[^a-z0-9-]/g, '_')}.bin`;
   const cacheFile = dir ? path.join(dir, name) : null;
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+  const wrapped = source.startsWith(BUNDLE_HEAD);
+  const script = new vm.Script(wrapped ? source : `${BUNDLE_HEAD}\n${source}\n})`, {
     filename: o.bundleFile,
-    lineOffset: -1,
+    // Line 1 of the file is line 1 of the script; the loader's own wrapper line is not the file's.
+    lineOffset: wrapped ? 0 : -1,
     ...(cachedData ? { cachedData } : {}),
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
