@@ -147,7 +147,7 @@ function refuseOtherZodLocales(file, text) {
 }
 
 /** `required`: the build fails when it loads no zod locales (a part need not hold zod at all). */
-const englishOnlyZod = (required = true) => ({
+export const englishOnlyZod = (required = true) => ({
   name: 'english-only-zod',
   setup(b) {
     let replaced = false;
@@ -155,10 +155,12 @@ const englishOnlyZod = (required = true) => ({
       replaced = true;
       return { contents: "export { default as en } from './en.js';", loader: 'js' };
     });
-    b.onEnd((result) => {
-      if (required && result.errors.length === 0 && !replaced)
-        result.errors.push({ text: 'no bundle loads zod/v4/locales/index.js any more: update englishOnlyZod' });
-    });
+    // Returned, not pushed onto result.errors: esbuild fails the build only on errors an onEnd callback returns.
+    b.onEnd((result) =>
+      required && result.errors.length === 0 && !replaced
+        ? { errors: [{ text: 'no bundle loads zod/v4/locales/index.js any more: update englishOnlyZod' }] }
+        : undefined,
+    );
   },
 });
 
@@ -260,7 +262,11 @@ export async function bundle() {
       plugins: [parts(seen), ...options.plugins],
     }),
     // Not wrapped: the bin requires the loader as an ordinary CommonJS module.
-    build({ ...options, entryPoints: { loader: path.join(root, 'daemon/src/cli/compile-cache.ts') } }),
+    build({
+      ...options,
+      entryPoints: { loader: path.join(root, 'daemon/src/cli/compile-cache.ts') },
+      plugins: [englishOnlyZod(false), importMetaUrl, lazyCrypto],
+    }),
   ]);
   checkNoDynamicImports(result.metafile);
   checkNoDynamicImports(daemonResult.metafile);

@@ -5,6 +5,7 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { clientLoaders } from './client-commands.js';
 import { BUNDLE_HEAD } from './compile-cache.js';
@@ -148,6 +149,21 @@ describe('zod in the bundles (scripts/bundle.mjs, englishOnlyZod)', () => {
   it.each(['shadowbox.cjs', 'client.cjs', 'acp.cjs'])('%s holds English and no other locale', (file) => {
     // locales/index.js is there with its contents replaced (it exports en only).
     expect(localesIn(file).sort()).toEqual(['en', 'index']);
+  });
+
+  it('a build that must hold zod fails when it loads no locales file (englishOnlyZod, scripts/bundle.mjs)', async () => {
+    const { englishOnlyZod } = (await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as {
+      englishOnlyZod: (required?: boolean) => Plugin;
+    };
+    const tiny = (plugin: Plugin) =>
+      build({
+        stdin: { contents: 'export const x = 1;', loader: 'js' },
+        write: false,
+        logLevel: 'silent',
+        plugins: [plugin],
+      });
+    await expect(tiny(englishOnlyZod())).rejects.toThrow(/no bundle loads zod\/v4\/locales\/index\.js any more/);
+    await expect(tiny(englishOnlyZod(false))).resolves.toBeDefined();
   });
 
   it("zod's messages are English in the bundled daemon", () => {
