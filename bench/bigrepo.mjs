@@ -76,32 +76,21 @@ const existingFiles = () =>
     return `pkg${d % 50}/mod${d}/f${i}.ts`;
   });
 
-/** `git apply` of a patch, timed, then undone with `git apply -R` (not timed): the accept rows' alternative. */
-async function gitApplyMs(patch, cwd) {
-  const t0 = performance.now();
-  await run$('git', ['apply', patch], { cwd });
-  const ms = performance.now() - t0;
-  await run$('git', ['apply', '-R', patch], { cwd });
-  return ms;
-}
-
 /**
- * `git apply` of a patch made as durable as an accept: then each file it wrote and every folder on the way to it
- * fsynced (a new file or folder lasts a crash only once its folder is synced), in this process (no program started for
- * it, so the cheapest such apply); timed, then undone (not timed). The accept rows' second alternative.
+ * `git apply` of a patch, timed, then undone with `git apply -R` (not timed): the accept rows' alternative. With
+ * `synced` (the patch's paths), made as durable as an accept: each file it wrote and every folder on the way to it is
+ * fsynced too, in the timed part (a new file or folder lasts a crash only once its folder is synced), in this process
+ * (no program started for it, so the cheapest such apply).
  */
-async function gitApplySyncedMs(patch, cwd, paths) {
+async function gitApplyMs(patch, cwd, synced = []) {
   const t0 = performance.now();
   await run$('git', ['apply', patch], { cwd });
-  const folders = new Set();
-  for (const p of paths) {
-    const fd = openSync(path.join(cwd, p), 'r');
-    fsyncSync(fd);
-    closeSync(fd);
+  const folders = new Set(synced.length ? ['.'] : []);
+  for (const p of synced) {
     for (let dir = path.dirname(p); dir !== '.'; dir = path.dirname(dir)) folders.add(dir);
   }
-  for (const dir of ['.', ...folders]) {
-    const fd = openSync(path.join(cwd, dir), 'r');
+  for (const p of [...synced, ...folders]) {
+    const fd = openSync(path.join(cwd, p), 'r');
     fsyncSync(fd);
     closeSync(fd);
   }
@@ -194,36 +183,20 @@ async function acceptRows({ env, model, root, edited, top }) {
       writeFileSync(patch, (await run$('git', ['diff'], { cwd: root, maxBuffer: 64 << 20 })).stdout);
       await run$('git', ['reset', '-q'], { cwd: root });
       await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-      const accept = await interleaveMeasured(
-        ROUNDS,
-        async () => {
-          await agentEdits();
-          const t0 = performance.now();
-          const r = await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-          const ms = performance.now() - t0;
-          if (r.applied.length !== paths.length)
-            throw new Error(
-              `bigrepo: the accept wrote ${r.applied.length} files, not the ${paths.length} of the patch`,
-            );
-          await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-          return ms;
-        },
-        () => gitApplyMs(patch, root),
-      );
+      const acceptMs = async () => {
+        await agentEdits();
+        const t0 = performance.now();
+        const r = await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
+        const ms = performance.now() - t0;
+        if (r.applied.length !== paths.length)
+          throw new Error(`bigrepo: the accept wrote ${r.applied.length} files, not the ${paths.length} of the patch`);
+        await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
+        return ms;
+      };
+      const accept = await interleaveMeasured(ROUNDS, acceptMs, () => gitApplyMs(patch, root));
       lastPatch = patch;
       // The same accept against an apply as durable as it (the rows above compare it with one that is not).
-      const synced = await interleaveMeasured(
-        ROUNDS,
-        async () => {
-          await agentEdits();
-          const t0 = performance.now();
-          await c.request({ method: 'shadow/accept' }, { sessionId: s.sessionId });
-          const ms = performance.now() - t0;
-          await c.request({ method: 'shadow/undo' }, { sessionId: s.sessionId });
-          return ms;
-        },
-        () => gitApplySyncedMs(patch, root, paths),
-      );
+      const synced = await interleaveMeasured(ROUNDS, acceptMs, () => gitApplyMs(patch, root, paths));
       rows.push(
         row(
           `accept ${label} through the daemon, ${FILES}-file repo`,

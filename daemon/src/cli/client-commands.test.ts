@@ -13,6 +13,12 @@ import { BUNDLE_HEAD } from './compile-cache.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'daemon/bin/shadowbox.js');
 const HELP = ['help', '--help', '-h', '--version', '-V'];
+/** The build script itself (a dynamic import: scripts/ is plain JavaScript, outside the typed projects). */
+const bundleScript = async () =>
+  (await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as {
+    PARTS: Record<string, string>;
+    englishOnlyZod: (required?: boolean) => Plugin;
+  };
 
 describe('client bundle', () => {
   it("the bin's list of client commands is client-commands.ts's, plus help and --version", () => {
@@ -51,10 +57,8 @@ describe("the daemon's bundle and its parts (scripts/bundle.mjs PARTS)", () => {
     (JSON.parse(readFileSync(path.join(dir, `${name}.map`), 'utf8')) as { sources: string[] }).sources.map((s) =>
       path.relative(root, path.resolve(dir, s)),
     );
-  // The list the build uses (a dynamic import: scripts/ is plain JavaScript, outside the typed projects).
-  const partsOf = async () =>
-    ((await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as { PARTS: Record<string, string> })
-      .PARTS;
+  // The list the build uses.
+  const partsOf = async () => (await bundleScript()).PARTS;
 
   it('shadowbox.cjs holds none of the packages loaded on first use; each part holds its package and none of ours', async () => {
     const daemon = sourcesOf('shadowbox.cjs');
@@ -109,10 +113,7 @@ describe('the code-cached bundles are written wrapped (scripts/bundle.mjs WRAPPE
     'shadowbox.cjs',
     'client.cjs',
     'acp.cjs',
-    ...Object.values(
-      ((await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as { PARTS: Record<string, string> })
-        .PARTS,
-    ).map((name) => `part-${name}.cjs`),
+    ...Object.values((await bundleScript()).PARTS).map((name) => `part-${name}.cjs`),
   ];
 
   it("each starts with the loader's BUNDLE_HEAD (so it is compiled as it is, without a second copy); the loader does not", async () => {
@@ -152,9 +153,7 @@ describe('zod in the bundles (scripts/bundle.mjs, englishOnlyZod)', () => {
   });
 
   it('a build that must hold zod fails when it loads no locales file (englishOnlyZod, scripts/bundle.mjs)', async () => {
-    const { englishOnlyZod } = (await import(pathToFileURL(path.join(root, 'scripts/bundle.mjs')).href)) as {
-      englishOnlyZod: (required?: boolean) => Plugin;
-    };
+    const { englishOnlyZod } = await bundleScript();
     const tiny = (plugin: Plugin) =>
       build({
         stdin: { contents: 'export const x = 1;', loader: 'js' },
