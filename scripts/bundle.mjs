@@ -164,6 +164,9 @@ export const englishOnlyZod = (required = true) => ({
   },
 });
 
+/** The plugins of a build that need not hold zod (a part, the loader): a new englishOnlyZod each, which keeps state. */
+const pluginsWithoutZod = () => [englishOnlyZod(false), importMetaUrl, lazyCrypto];
+
 /** The package a bare specifier names (`@scope/name` or `name`), and the path inside it (`.` for its entry). */
 function packageOf(spec) {
   const bits = spec.split('/');
@@ -265,7 +268,7 @@ export async function bundle() {
     build({
       ...options,
       entryPoints: { loader: path.join(root, 'daemon/src/cli/compile-cache.ts') },
-      plugins: [englishOnlyZod(false), importMetaUrl, lazyCrypto],
+      plugins: pluginsWithoutZod(),
     }),
   ]);
   checkNoDynamicImports(result.metafile);
@@ -284,7 +287,7 @@ export async function bundle() {
         outdir: undefined,
         outExtension: undefined,
         stdin: { contents, resolveDir: root, sourcefile: `part-${name}.cjs`, loader: 'js' },
-        plugins: [englishOnlyZod(false), importMetaUrl, lazyCrypto],
+        plugins: pluginsWithoutZod(),
         outfile: partFile(name),
       }).then((r) => (checkNoDynamicImports(r.metafile), r));
     }),
@@ -311,7 +314,8 @@ export async function bundle() {
   );
   // Each file lands whole (temp + rename): a CLI started meanwhile reads the old bundle or the new one.
   mkdirSync(outdir, { recursive: true });
-  const outputs = [result, daemonResult, loaderResult, ...partResults, worker, spawner].flatMap((r) => r.outputFiles);
+  const results = [result, daemonResult, loaderResult, ...partResults, worker, spawner];
+  const outputs = results.flatMap((r) => r.outputFiles);
   for (const f of outputs) {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
@@ -331,7 +335,7 @@ export async function bundle() {
   }
   const inputsOf = (file) => {
     const out = path.relative(root, file).split(path.sep).join('/');
-    const metas = [result, daemonResult, loaderResult, ...partResults, worker, spawner].map((r) => r.metafile.outputs);
+    const metas = results.map((r) => r.metafile.outputs);
     return Object.keys(Object.assign({}, ...metas)[out]?.inputs ?? {}).length;
   };
   return {
