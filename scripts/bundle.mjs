@@ -56,7 +56,7 @@ const cached = [outfile, clientOutfile, acpOutfile, ...Object.values(PARTS).map(
  * text as it is (cli/compile-cache.ts, BUNDLE_HEAD: the same text; client-commands.test.ts checks every bundle starts
  * with it). Wrapped by the loader, V8 first joins the three strings into a second copy of the bundle (2.3 MB in its
  * heap for shadowbox.cjs) at every start. Small: the daemon's bundle loads in 51.1 vs 52.8 ms (0.97×, 31 alternating
- * fresh processes), and the ready line did not move beyond the noise (docs/benchmarks.md, run 38). esbuild's banner
+ * fresh processes, a probe), and the bench's ready line did not move beyond the noise (docs/benchmarks.md, run 38). esbuild's banner
  * and footer keep the source map right.
  */
 const WRAPPED = {
