@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from './bundles/index.js';
 import type { RunBundleDeps } from './wasi/index.js';
-import { bundleTools } from './wiring-ports.js';
+import type { Shell } from './shell/index.js';
+import { bundleTools, recheckShellAfter } from './wiring-ports.js';
 
 const jq = JSON.parse(
   readFileSync(new URL('../../bundles/official/jq/manifest.template.json', import.meta.url), 'utf8'),
@@ -42,5 +43,39 @@ describe('bundleTools', () => {
       'bundle tool read_file not offered: another tool has that name',
       'bundle tool jq not offered: another tool has that name',
     ]);
+  });
+});
+
+describe('recheckShellAfter', () => {
+  const silent = { info() {}, warn() {}, debug() {}, error() {}, close: async () => {} };
+  const shellCounting = () => {
+    const s = { rechecks: 0, recheck: () => Promise.resolve(void s.rechecks++) };
+    return s;
+  };
+
+  it('re-probes only once what it waits for has settled, also when that failed', async () => {
+    for (const outcome of ['resolve', 'reject'] as const) {
+      const sh = shellCounting();
+      let settle: () => void = () => undefined;
+      const settled = new Promise<void>((resolve, reject) => {
+        settle = outcome === 'resolve' ? resolve : () => reject(new Error('warm-up failed'));
+      });
+      const done = recheckShellAfter(Promise.resolve(sh as unknown as Shell), settled, silent);
+      // Macrotasks pass (the shell is ready long before): still no re-probe.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(sh.rechecks).toBe(0);
+      settle();
+      await done;
+      expect(sh.rechecks).toBe(1);
+    }
+  });
+
+  it('a shell that could not be made is logged, not thrown', async () => {
+    const warned: string[] = [];
+    await recheckShellAfter(Promise.reject(new Error('no state dir')), Promise.resolve(), {
+      ...silent,
+      warn: (m: string) => warned.push(m),
+    });
+    expect(warned).toEqual(['shell probe: no state dir']);
   });
 });

@@ -41,6 +41,7 @@ import {
   bundleTools,
   createWorkspaceWatcher,
   policyPort,
+  recheckShellAfter,
   reviewPort,
   toolsPort,
   unlessShadowed,
@@ -162,8 +163,8 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // 13 MB does not delay the first answer), so the first python call is fast; only when the bundle is here, or the
   // local build or package offers it (it is installed then: the first python call, `shadowbox demo`'s, will want
   // it). Warming an absent one would download it from a configured mirror at every start.
-  const warmPython = () =>
-    void listed()
+  const warmPython = (): Promise<unknown> =>
+    listed()
       .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
       // What the warm-up read, copied and ran once is garbage an idle daemon would hold on to (~30 MiB).
       // Collected only when no python call came first. The collection pauses the whole event loop for 30–65 ms
@@ -360,15 +361,15 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
         }),
       ),
     ],
-    // Once serving: python's warm-up, the shell sandbox (its kept probe read) and the installed bundles' tools, then
-    // that kept probe checked again.
+    // Once serving: python's warm-up, the shell sandbox (its kept probe read) and the installed bundles' tools, then,
+    // once python's start work is done, that kept probe checked again.
     onReady: () => {
       if (spawnerMode === 'early') spawner.warm();
-      warmPython();
-      void bundleToolsLoaded()
-        .then(shellReady)
-        .then((sh) => sh.recheck())
-        .catch((e: unknown) => logger.warn(`shell probe: ${(e as Error).message}`));
+      void recheckShellAfter(
+        bundleToolsLoaded().then(shellReady),
+        warmPython().then(() => python.idle()),
+        logger,
+      );
     },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();

@@ -56,6 +56,11 @@ export interface Python {
    * logged), and the first call then tries again.
    */
   warm(): Promise<WarmOutcome | false>;
+  /**
+   * Resolves when no call is running: at once, or when the calls in flight have ended (their results are theirs).
+   * The daemon holds back work it can do later until then (the shell's re-probe after a start).
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +100,7 @@ export function createPython(deps: PythonDeps): Python {
           return false as const;
         },
       ),
+    idle: () => sandbox.idle(),
     close: () => sandbox.close(),
   };
 }

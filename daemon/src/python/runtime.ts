@@ -97,6 +97,9 @@ export class PythonSandbox {
   /** Aborts the priming run in flight (a real call takes over). */
   private priming: AbortController | null = null;
   private closed = false;
+  /** Real calls in flight, and who waits for there to be none (idle()). */
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
 
   private readonly primeArgv: string[];
   private compileCount = 0;
@@ -322,12 +325,23 @@ export class PythonSandbox {
     // The first real call takes over from warm(): no priming run starts after this, one in flight stops.
     this.calls++;
     this.priming?.abort();
-    const prepared = await this.acquire();
+    this.running++;
     try {
-      return await this.runPrepared(prepared, input, ctx, argv, t0);
+      const prepared = await this.acquire();
+      try {
+        return await this.runPrepared(prepared, input, ctx, argv, t0);
+      } finally {
+        prepared.stdlib.release();
+      }
     } finally {
-      prepared.stdlib.release();
+      if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
+  }
+
+  /** Resolves when no real call is in flight: at once when none is, else when the last of those in flight ends. */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async runPrepared(

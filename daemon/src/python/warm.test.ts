@@ -95,3 +95,47 @@ describe.skipIf(!bundleDir)('python warm-up take-over', () => {
     expect(await outcome).toMatchObject({ message: 'the python sandbox is closed' });
   }, 60_000);
 });
+
+// idle(): what the daemon waits for before work it can do later (the shell's re-probe after a start).
+describe.skipIf(!bundleDir)('python idle()', () => {
+  it('waits for the real calls in flight, not for the priming run', async () => {
+    const sb = new PythonSandbox(load, DEFAULT_PYTHON_LIMITS, undefined, {
+      primeArgv: ['-c', 'import time\nwhile True: time.sleep(1)'],
+    });
+    try {
+      const warmed = sb.warm();
+      await until(() => sb.isPriming);
+      // The priming program never ends: no real call is running, so idle() answers at once.
+      await sb.idle();
+      const call = sb.run({ code: 'print(1+1)' }, { view: view() });
+      let idled = false;
+      const idle = sb.idle().then(() => (idled = true));
+      // The call needs its worker's answer (another thread), which no number of microtasks brings.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      expect(idled).toBe(false);
+      expect(await call).toMatchObject({ exitCode: 0, stdout: '2\n' });
+      await idle;
+      expect(idled).toBe(true);
+      expect(await warmed).toBe('taken_over');
+    } finally {
+      await sb.close();
+    }
+  }, 60_000);
+});
+
+describe('python idle() after a call that failed', () => {
+  it('a call whose bundle cannot be loaded still ends: idle() answers', async () => {
+    const sb = new PythonSandbox(() => Promise.reject(new Error('no python bundle')), DEFAULT_PYTHON_LIMITS, undefined);
+    try {
+      let idled = false;
+      const call = sb.run({ code: 'print(1)' }, { view: view() }).catch((e: unknown) => e);
+      const idle = sb.idle().then(() => (idled = true));
+      expect(idled).toBe(false);
+      expect(await call).toMatchObject({ message: 'no python bundle' });
+      await idle;
+      expect(idled).toBe(true);
+    } finally {
+      await sb.close();
+    }
+  });
+});

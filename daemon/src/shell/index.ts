@@ -30,9 +30,9 @@ export interface Shell {
   detail(): string;
   ignored(sessionId: string, workspace: string): Promise<CacheSummary>;
   /**
-   * Probes again, in the background once the daemon serves, when this start reused a kept probe: a change
-   * it finds (the sandbox can no longer run) updates `probe` in place, so calls are refused with what is
-   * missing and status says so.
+   * Probes again, in the background once the daemon serves and python's start work is done (wiring-ports.ts,
+   * recheckShellAfter), when this start reused a kept probe: a change it finds (the sandbox can no longer run)
+   * updates `probe` in place, so calls are refused with what is missing and status says so. Does nothing once closed.
    */
   recheck(): Promise<void>;
   /** Ends every running command (daemon stop). */
@@ -80,6 +80,7 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
   if (!probe.available) deps.logger.info(`shell: not offered (${probe.missing.join('; ')})`);
   const swept = await sweepStaleCgroups(probe.cgroup).catch(() => 0);
   if (swept > 0) deps.logger.info(`shell: removed ${swept} cgroup(s) a killed daemon left behind`);
+  let closed = false;
   const sandbox = new ShellSandbox({
     stateDir: deps.stateDir,
     probe,
@@ -100,8 +101,10 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
         : probe.missing.join('; '),
     ignored: (sessionId, workspace) => sandbox.ignored(sessionId, workspace),
     recheck: async () => {
-      if (!kept) return;
+      // Not once closed: a daemon that is stopping starts no more processes.
+      if (!kept || closed) return;
       const now = await probeNow(scratch, deps.env).catch((e: unknown) => failed(e, probe));
+      if (closed) return;
       if (JSON.stringify(now) === JSON.stringify(probe)) return;
       if (!now.available)
         deps.logger.warn(`shell: the sandbox no longer runs here (${now.missing.join('; ')}); shell calls are refused`);
@@ -110,6 +113,9 @@ export async function createShell(deps: ShellDeps): Promise<Shell> {
       Object.assign(probe, now);
       await writeCachedProbe(scratch, key, now).catch(() => undefined);
     },
-    close: () => sandbox.close(),
+    close: () => {
+      closed = true;
+      sandbox.close();
+    },
   };
 }

@@ -120,6 +120,27 @@ describe('the recheck after ready', () => {
   });
 });
 
+describe('the recheck of a stopping daemon', () => {
+  it('probes nothing once the shell is closed, and drops a probe that ends after it closed', async () => {
+    let probes = 0;
+    let finish: (p: SandboxProbe) => void = () => undefined;
+    const { shell } = await shellWithKeptProbe(() => {
+      probes++;
+      return new Promise<SandboxProbe>((r) => (finish = r));
+    });
+    // Closed during the probe: what it found is not applied (nor kept).
+    const during = shell.recheck();
+    expect(probes).toBe(1);
+    shell.close();
+    finish(structuredClone(failed));
+    await during;
+    expect(shell.probe.available).toBe(true);
+    // Closed before: no process is started at all.
+    await shell.recheck();
+    expect(probes).toBe(1);
+  });
+});
+
 describe('the first probe', () => {
   it('fails closed: a probe that throws leaves the shell unavailable (not offered, not kept) instead of failing', async () => {
     const stateDir = path.dirname(scratchDir());
