@@ -106,9 +106,25 @@ function coldCompile(wasmFile, sha256, plain) {
  * environment a client's auto-start gives it (daemon-env.ts; that build's own for another build's bin); `tunables:
  * false` runs it with glibc's defaults; `binPath`: another build's bin (BENCH_BASELINE_BIN).
  */
+/**
+ * Each build's own V8 code cache folder, made on its first start. In one folder, two builds started in turn evict each
+ * other's cache (loader.cjs keeps one bundle version per name) and both would start without one every round; and a
+ * bench does not write into the person's own cache (~/.cache/shadowbox).
+ */
+const cacheDirs = new Map();
+const cacheDirOf = (binPath) => {
+  if (!cacheDirs.has(binPath)) cacheDirs.set(binPath, mkdtempSync(path.join(os.tmpdir(), 'sbpy-cache-')));
+  return cacheDirs.get(binPath);
+};
+
 async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
-  const base = { ...process.env, SHADOWBOX_STATE_DIR: stateDir, SHADOWBOX_SOCKET: socketPath };
+  const base = {
+    ...process.env,
+    SHADOWBOX_STATE_DIR: stateDir,
+    SHADOWBOX_SOCKET: socketPath,
+    SHADOWBOX_CACHE_DIR: cacheDirOf(binPath),
+  };
   const env = tunables ? await startEnvOf(binPath, base) : { ...base, GLIBC_TUNABLES: '' };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [binPath, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -472,6 +488,8 @@ export async function run() {
     );
   } finally {
     rmSync(ws, { recursive: true, force: true });
+    for (const dir of cacheDirs.values()) rmSync(dir, { recursive: true, force: true });
+    cacheDirs.clear();
   }
   return { name: 'python', rows };
 }
