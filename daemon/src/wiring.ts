@@ -162,10 +162,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // Compile CPython and spawn a worker in the background once the daemon serves (onReady: hashing and compiling
   // 13 MB does not delay the first answer), so the first python call is fast; only when the bundle is here, or the
   // local build or package offers it (it is installed then: the first python call, `shadowbox demo`'s, will want
-  // it). Warming an absent one would download it from a configured mirror at every start.
+  // it). Warming an absent one would download it from a configured mirror at every start. An installed one (its
+  // stored manifest is there) starts at once, not after the listing: the worker's start and the compile are what the
+  // first call waits for, and they do not need the other bundles read (a call right after ready 0.8x, run 39).
   const warmPython = (): Promise<unknown> =>
-    listed()
-      .then((bs) => (bs.some((b) => b.name === 'python') ? python.warm() : false))
+    bundles
+      .claimedEntry('python')
+      .then((installed) => installed !== null || listed().then((bs) => bs.some((b) => b.name === 'python')))
+      .then((offered) => (offered ? python.warm() : false))
       // What the warm-up read, copied and ran once is garbage an idle daemon would hold on to (~30 MiB).
       // Collected only when no python call came first. The collection pauses the whole event loop for 30–65 ms
       // once (a request arriving then waits, python's or another session's).
