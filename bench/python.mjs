@@ -102,11 +102,6 @@ function coldCompile(wasmFile, sha256, plain) {
 }
 
 /**
- * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
- * environment a client's auto-start gives it (daemon-env.ts; that build's own for another build's bin); `tunables:
- * false` runs it with glibc's defaults; `binPath`: another build's bin (BENCH_BASELINE_BIN).
- */
-/**
  * Each build's own V8 code cache folder, made on its first start. In one folder, two builds started in turn evict each
  * other's cache (loader.cjs keeps one bundle version per name) and both would start without one every round; and a
  * bench does not write into the person's own cache (~/.cache/shadowbox).
@@ -117,6 +112,11 @@ const cacheDirOf = (binPath) => {
   return cacheDirs.get(binPath);
 };
 
+/**
+ * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
+ * environment a client's auto-start gives it (daemon-env.ts; that build's own for another build's bin); `tunables:
+ * false` runs it with glibc's defaults; `binPath`: another build's bin (BENCH_BASELINE_BIN).
+ */
 async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
   const base = {
