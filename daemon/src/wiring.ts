@@ -369,11 +369,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     // once python's start work is done, that kept probe checked again.
     onReady: () => {
       if (spawnerMode === 'early') spawner.warm();
-      void recheckShellAfter(
-        bundleToolsLoaded().then(shellReady),
-        warmPython().then(() => python.idle()),
-        logger,
-      );
+      // python's warm-up first (most of it runs in a worker): its reads go ahead of the listing's.
+      const pythonDone = warmPython().then(() => python.idle());
+      void recheckShellAfter(bundleToolsLoaded().then(shellReady), pythonDone, logger);
     },
     onHttp: (http) => {
       const mirror = bundles.serveMirror();
