@@ -49,7 +49,8 @@ export interface BundleService {
   /**
    * What the newest installed version's manifest names as its default entry, read without any check (no
    * signature, no file, no install; null when there is nothing to read): only for work that may start early and is
-   * used once `locate` gives the same file, hash and size (python's compile, PythonDeps.claimBundle).
+   * used once `locate` gives the same file, hash and size (python's compile, PythonDeps.claimBundle), or that goes
+   * through `locate` itself (the daemon starts python's warm-up at once when there is one: a forged claim fails there).
    */
   claimedEntry(name: string): Promise<ClaimedEntry | null>;
   /**
