@@ -251,7 +251,7 @@ export function toolsPort(
 /**
  * The shell's re-probe after a start (Shell.recheck), once `settled` has settled (a rejection counts): the re-probe
  * starts three processes (bubblewrap), and python's start work (its warm-up, or the first call that took over from
- * it) wants the two cores just as much right after ready. Beside it, the re-probe made that first python call ~15%
+ * it) wants the two cores just as much right after ready. Beside it, the re-probe made that first python call ~10%
  * slower here (docs/benchmarks.md, run 39). Until it has run, calls use the kept probe, as they did before.
  */
 export function recheckShellAfter(shell: Promise<Shell>, settled: Promise<unknown>, logger: Logger): Promise<void> {
