@@ -136,6 +136,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
       : {}),
   };
 
+  // python's claim as the start read it (warmPython): the warm-up's compile starts from it instead of reading the same
+  // two files again; taken once, every later prepare reads the store anew.
+  let startClaim: ReturnType<typeof bundles.claimedEntry> | null = null;
   const python = createPython({
     logger,
     ...(config.python
@@ -145,7 +148,9 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     loadBundle: async () => pythonFilesOf(await bundles.locate('python')),
     // Unchecked: the compile starts from it, its module is used only if loadBundle's checked answer agrees.
     claimBundle: async () => {
-      const c = await bundles.claimedEntry('python');
+      const claim = startClaim ?? bundles.claimedEntry('python');
+      startClaim = null;
+      const c = await claim;
       return c && pythonModuleOf(c);
     },
     netFetch: guestFetch('python'),
@@ -166,9 +171,12 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // stored manifest is there) starts at once, not after the listing: the worker's start and the compile are what the
   // first call waits for, and they do not need the other bundles read (a call right after ready 0.8x, run 39).
   const warmPython = (): Promise<unknown> =>
-    bundles
-      .claimedEntry('python')
-      .then((installed) => installed !== null || listed().then((bs) => bs.some((b) => b.name === 'python')))
+    (startClaim = bundles.claimedEntry('python'))
+      .then((installed) => {
+        if (installed) return true;
+        startClaim = null; // nothing to start from: the prepare that installs it reads the claim after
+        return listed().then((bs) => bs.some((b) => b.name === 'python'));
+      })
       .then((offered) => (offered ? python.warm() : false))
       // What the warm-up read, copied and ran once is garbage an idle daemon would hold on to (~30 MiB).
       // Collected only when no python call came first. The collection pauses the whole event loop for 30–65 ms
