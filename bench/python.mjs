@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
-import { bin, launcher, NO_NODE_PATH, startEnvOf } from './lib/daemon.mjs';
+import { bin, launcher, NO_NODE_PATH, startEnvOf, TUNABLES_WITHOUT_HUGETLB } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -115,7 +115,8 @@ const cacheDirOf = (binPath) => {
 /**
  * Starts `shadowbox daemon --no-web` on `stateDir` (kept: a second start finds the bundle installed), in the
  * environment a client's auto-start gives it (daemon-env.ts; that build's own for another build's bin); `tunables:
- * false` runs it with glibc's defaults; `binPath`: another build's bin (BENCH_BASELINE_BIN).
+ * false` runs it with glibc's defaults, a string with those GLIBC_TUNABLES; `binPath`: another build's bin
+ * (BENCH_BASELINE_BIN).
  */
 async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
   const socketPath = path.join(stateDir, 'd.sock');
@@ -125,7 +126,10 @@ async function spawnDaemon(stateDir, { tunables = true, binPath = bin } = {}) {
     SHADOWBOX_SOCKET: socketPath,
     SHADOWBOX_CACHE_DIR: cacheDirOf(binPath),
   };
-  const env = tunables ? await startEnvOf(binPath, base) : { ...base, GLIBC_TUNABLES: '' };
+  const env =
+    tunables === true
+      ? await startEnvOf(binPath, base)
+      : { ...base, GLIBC_TUNABLES: tunables === false ? '' : tunables };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [binPath, 'daemon', '--no-web'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -298,9 +302,11 @@ export async function run() {
       await d.close();
       // First call after a restart (the bundle installed, as a daemon start normally finds it), made at
       // once after ready + session/create, while python's background warm-up may still be going.
-      // Each round also starts the daemon once with glibc's malloc defaults (no auto-start tunables), for the row below.
+      // Each round also starts the daemon once with glibc's malloc defaults (no auto-start tunables) and once with the
+      // tunables without hugetlb=1, for the rows below.
       const firsts = [];
       const plainFirsts = [];
+      const noHugeFirsts = [];
       const natives = [];
       for (let i = 0; i < 5; i++) {
         d = await daemonSession(stateDir, ws);
@@ -310,6 +316,11 @@ export async function run() {
         d = await daemonSession(stateDir, ws, { tunables: false });
         plainFirsts.push(await time(() => d.call()));
         await d.close();
+        if (TUNABLES_WITHOUT_HUGETLB !== null) {
+          d = await daemonSession(stateDir, ws, { tunables: TUNABLES_WITHOUT_HUGETLB });
+          noHugeFirsts.push(await time(() => d.call()));
+          await d.close();
+        }
       }
       // The first call as a person's first prompt makes it: after a model's answer, not at once. Made 1 s after
       // session/create, by when the background warm-up has compiled CPython and primed it on this machine.
@@ -339,9 +350,12 @@ export async function run() {
       };
       const freshCalls = [];
       const freshNatives = [];
+      const freshNoHuge = [];
       for (let i = 0; i < 5; i++) {
         freshCalls.push((await freshFirst()).call);
         freshNatives.push(await time(nativeHello));
+        if (TUNABLES_WITHOUT_HUGETLB !== null)
+          freshNoHuge.push((await freshFirst({ tunables: TUNABLES_WITHOUT_HUGETLB })).call);
       }
       rows.push(
         row(
@@ -365,6 +379,19 @@ export async function run() {
           "vs the same daemon started with GLIBC_TUNABLES='' (glibc's defaults), rounds alternating",
         ),
       );
+      if (TUNABLES_WITHOUT_HUGETLB !== null)
+        rows.push(
+          row(
+            'the same first call, malloc tunables vs the same without hugetlb=1',
+            { subject: stats(firsts), baseline: stats(noHugeFirsts) },
+            `what huge pages give (their cost, idle memory: start.mjs); vs GLIBC_TUNABLES=${TUNABLES_WITHOUT_HUGETLB}`,
+          ),
+          row(
+            'the first call on a new state dir, malloc tunables vs the same without hugetlb=1',
+            { subject: stats(freshCalls), baseline: stats(freshNoHuge) },
+            'the start installed the bundle (large buffers read, checked and unpacked); rounds alternating',
+          ),
+        );
       // BENCH_BASELINE_BIN (another build's daemon/bin/shadowbox.js, its bundles/out and keys beside it): the same first
       // call, this build's daemon and that one's started in turn, each on its own state dir (its first start installs
       // the bundle there and is not counted).

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { daemonStartEnv } from '../../clients/editor/dist/index.js';
+import { DAEMON_MALLOC_TUNABLES, daemonStartEnv } from '../../clients/editor/dist/index.js';
 
 // BENCH_SHADOWBOX_BIN runs another build (e.g. main's) under the same benchmark, for before/after figures.
 export const bin =
@@ -14,6 +14,16 @@ const launcherFile = path.join(path.dirname(bin), 'shadowbox');
 export const launcher = existsSync(launcherFile) ? launcherFile : null;
 /** A PATH with no `node` on it: a launcher row that handed over to Node would fail there, not pass as native. */
 export const NO_NODE_PATH = '/nonexistent';
+
+/**
+ * The auto-start's malloc tunables without glibc's huge pages (`hugetlb=1`), for the rows that show what that one
+ * tunable gives (python's first call) and takes (idle memory); null when the auto-start does not set it (those rows
+ * are then left out).
+ */
+const withoutHugetlb = DAEMON_MALLOC_TUNABLES.split(':')
+  .filter((t) => !t.startsWith('glibc.malloc.hugetlb='))
+  .join(':');
+export const TUNABLES_WITHOUT_HUGETLB = withoutHugetlb === DAEMON_MALLOC_TUNABLES ? null : withoutHugetlb;
 
 /**
  * `env` as the clients of the build whose bin is `binPath` start its daemon (that build's clients/editor/dist/
