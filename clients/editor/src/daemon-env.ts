@@ -13,9 +13,10 @@
 // touch of a 4 KiB page costs ~10 µs (the one measured here: 64 MiB of Buffer filled in 182-192 ms; with this, 12-16
 // ms in four of seven tries and 82-114 in the rest, presumably where the VM's host had not backed the memory yet),
 // one fault per 2 MiB instead of 512 makes the first start on a new state dir, which installs the python bundle (its
-// files read, checked and unpacked in large buffers), answer its first python call in 0.66-0.75x the time, and every
-// start's first call in 0.85x. Its price is idle memory, 1.11x (97.7 against 88.3 MiB): glibc then grows its heaps in
-// 2 MiB steps and a partly used huge page stays resident whole (docs/benchmarks.md, run 40, which weighs the two).
+// files read, checked and unpacked in large buffers), answer its first python call in 0.66-0.78x the time, and every
+// start's first call in 0.85-0.92x. Its price is idle memory, 1.09-1.11x (~98-102 against ~88-93 MiB): glibc then grows
+// its heaps in 2 MiB steps and a partly used huge page stays resident whole (docs/benchmarks.md, run 40, which weighs
+// the two).
 // V8's own heap and WebAssembly memories are not malloc's and keep 4 KiB pages.
 
 /**
