@@ -308,19 +308,20 @@ export async function run() {
       const plainFirsts = [];
       const noHugeFirsts = [];
       const natives = [];
+      // The settings' order flips every round (as interleave.mjs does): none always follows the same one.
+      const withoutHugetlb = TUNABLES_WITHOUT_HUGETLB !== null ? { tunables: TUNABLES_WITHOUT_HUGETLB } : null;
       for (let i = 0; i < 5; i++) {
-        d = await daemonSession(stateDir, ws);
-        firsts.push(await time(() => d.call()));
-        await d.close();
-        natives.push(await time(nativeHello));
-        d = await daemonSession(stateDir, ws, { tunables: false });
-        plainFirsts.push(await time(() => d.call()));
-        await d.close();
-        if (TUNABLES_WITHOUT_HUGETLB !== null) {
-          d = await daemonSession(stateDir, ws, { tunables: TUNABLES_WITHOUT_HUGETLB });
-          noHugeFirsts.push(await time(() => d.call()));
+        const starts = [
+          [firsts, undefined],
+          [plainFirsts, { tunables: false }],
+          ...(withoutHugetlb ? [[noHugeFirsts, withoutHugetlb]] : []),
+        ];
+        for (const [into, opts] of i % 2 ? starts.reverse() : starts) {
+          d = await daemonSession(stateDir, ws, opts);
+          into.push(await time(() => d.call()));
           await d.close();
         }
+        natives.push(await time(nativeHello));
       }
       // The first call as a person's first prompt makes it: after a model's answer, not at once. Made 1 s after
       // session/create, by when the background warm-up has compiled CPython and primed it on this machine.
@@ -352,10 +353,9 @@ export async function run() {
       const freshNatives = [];
       const freshNoHuge = [];
       for (let i = 0; i < 5; i++) {
-        freshCalls.push((await freshFirst()).call);
+        const starts = [[freshCalls, undefined], ...(withoutHugetlb ? [[freshNoHuge, withoutHugetlb]] : [])];
+        for (const [into, opts] of i % 2 ? starts.reverse() : starts) into.push((await freshFirst(opts)).call);
         freshNatives.push(await time(nativeHello));
-        if (TUNABLES_WITHOUT_HUGETLB !== null)
-          freshNoHuge.push((await freshFirst({ tunables: TUNABLES_WITHOUT_HUGETLB })).call);
       }
       rows.push(
         row(
@@ -379,7 +379,7 @@ export async function run() {
           "vs the same daemon started with GLIBC_TUNABLES='' (glibc's defaults), rounds alternating",
         ),
       );
-      if (TUNABLES_WITHOUT_HUGETLB !== null)
+      if (withoutHugetlb)
         rows.push(
           row(
             'the same first call, malloc tunables vs the same without hugetlb=1',
