@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { Logger } from '../state/index.js';
+import { fileChunks, type Logger } from '../state/index.js';
 import { BlobStore, INLINE_BYTES } from './blob-store.js';
 import type { FaultHook } from './fault.js';
 import { blobOid } from './git.js';
@@ -422,12 +422,6 @@ export class LayerStore {
 /** Git's blob id of an open file, streamed (never the whole file in memory); the handle stays open. */
 async function hashHandle(fh: FileHandle, size: number): Promise<string> {
   const h = createHash('sha1').update(`blob ${size}\0`);
-  const buf = Buffer.allocUnsafe(Math.min(size, 1 << 20) || 1);
-  for (let pos = 0; pos < size;) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.byteLength, size - pos), pos);
-    if (bytesRead === 0) break;
-    h.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
+  for await (const chunk of fileChunks(fh, size)) h.update(chunk);
   return h.digest('hex');
 }

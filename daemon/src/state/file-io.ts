@@ -66,3 +66,26 @@ export async function readWholeInto<B extends Uint8Array>(
     if (typeof file === 'string') await fh.close();
   }
 }
+
+/**
+ * An open file's bytes from `start` to `end` (default: its size at the call), as views of one reused buffer of
+ * `chunkBytes`: a view is valid until the next one is asked for (hash it, write it, or copy it first). Large files
+ * are then streamed through a few pages, where a whole read faults in a fresh page per 4 KiB: python's 23 MB bundle
+ * archive read whole and hashed twice took ~140 ms here, in 1 MiB steps ~45 ms (a probe, five runs each). The handle
+ * stays open.
+ */
+export async function* fileChunks(
+  fh: FileHandle,
+  end?: number,
+  start = 0,
+  chunkBytes = 1 << 20,
+): AsyncGenerator<Buffer, void, undefined> {
+  const last = end ?? (await fh.stat()).size;
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, last - start)));
+  for (let pos = start; pos < last;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.byteLength, last - pos), pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    yield buf.subarray(0, bytesRead);
+  }
+}
