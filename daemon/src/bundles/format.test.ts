@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, generateKey, publicOf, sha256Hex, signBytes, verifyBytes } from './crypto.js';
 import { isSafeRelativePath, parseManifest } from './manifest.js';
-import { readTar, writeTar } from './tar.js';
+import { readTar, TarReader, type TarPiece, writeTar } from './tar.js';
+import { seeded } from '../shadow/fault-support.js';
 import { testManifest } from './test-fixtures.js';
 import { mapToolInput } from './tool-args.js';
 
@@ -65,6 +66,49 @@ describe('deterministic archive', () => {
     expect(() => readTar(bad)).toThrow(
       expect.objectContaining({ data: expect.objectContaining({ reason: 'archive_invalid' }) }),
     );
+  });
+  it('streamed in chunks of any size (headers and files split between them), it reads the same files', () => {
+    const files = [
+      { path: 'files/empty', bytes: Buffer.alloc(0) },
+      { path: 'files/one', bytes: Buffer.from('1') },
+      { path: 'files/block', bytes: Buffer.alloc(512, 'b') },
+      { path: 'files/big.bin', bytes: Buffer.from(Array.from({ length: 70_001 }, (_, i) => (i * 31) % 251)) },
+      { path: 'manifest.json', bytes: Buffer.from('{}') },
+    ];
+    const tar = writeTar(files, 1700000000);
+    const whole = new Map(readTar(tar).map((e) => [e.path, sha256Hex(e.bytes)]));
+    const rand = seeded(0x7a5);
+    for (let round = 0; round < 40; round++) {
+      const reader = new TarReader();
+      const got = new Map<string, TarPiece[]>();
+      for (let at = 0; at < tar.length;) {
+        // 1 byte to a few blocks per chunk; a copy, as a reused read buffer would be overwritten after.
+        const n = Math.min(tar.length - at, 1 + Math.floor(rand() * (round % 2 ? 3000 : 600)));
+        for (const p of reader.write(Buffer.from(tar.subarray(at, at + n))))
+          got.set(p.path, [...(got.get(p.path) ?? []), { ...p, bytes: Buffer.from(p.bytes) }]);
+        at += n;
+      }
+      reader.end();
+      expect(new Map([...got].map(([k, ps]) => [k, sha256Hex(Buffer.concat(ps.map((p) => p.bytes)))]))).toEqual(whole);
+      // Each file's pieces: the first marked first, the last marked last, none between them either.
+      for (const ps of got.values())
+        expect(ps.map((p) => [p.first, p.last])).toEqual(ps.map((_, i) => [i === 0, i === ps.length - 1]));
+    }
+  });
+
+  it('an archive that ends inside a header or a file is refused (archive_invalid), not read as shorter', () => {
+    const tar = writeTar([{ path: 'files/a', bytes: Buffer.alloc(2000, 'a') }], 0);
+    for (const cut of [100, 512 + 1000, 512 + 2000 + 10]) {
+      const reader = new TarReader();
+      reader.write(tar.subarray(0, cut));
+      expect(() => reader.end(), String(cut)).toThrow(
+        expect.objectContaining({ data: expect.objectContaining({ reason: 'archive_invalid' }) }),
+      );
+    }
+    // Cut where the entry and its padding end, before the end-of-archive blocks: whole, accepted.
+    const reader = new TarReader();
+    expect(reader.write(tar.subarray(0, 512 + 2048)).map((p) => p.bytes.length)).toEqual([2000]);
+    expect(() => reader.end()).not.toThrow();
   });
 });
 

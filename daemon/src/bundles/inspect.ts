@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import semver from 'semver';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
+import { fileChunks } from '../state/index.js';
 import { indexEntry } from './channel-index.js';
 import { MAX_MANIFEST_BYTES, parseJsonOrNull, type ServiceContext } from './context.js';
 import { canonicalBytes } from './crypto.js';
@@ -40,6 +41,16 @@ async function readSignatures(versionDir: string): Promise<Buffer> {
   });
 }
 
+/** An archive file's bytes as they are read (never the whole archive in memory). */
+async function* archiveChunks(path: string): AsyncGenerator<Buffer, void, undefined> {
+  const fh = await open(path, 'r');
+  try {
+    yield* fileChunks(fh);
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Verifies a `bundle.tar`, a version folder holding one, or an unpacked folder (a store entry);
  * inside a mirror-shaped tree also against its index.
@@ -54,10 +65,10 @@ export async function verifyPath(ctx: ServiceContext, path: string): Promise<Ver
   let content: BundleContent;
   if (st.isFile()) {
     versionDir = dirname(abs);
-    content = contentFromArchive(await readFile(abs), await readSignatures(versionDir));
+    content = await contentFromArchive(archiveChunks(abs), await readSignatures(versionDir));
   } else if ((await stat(join(abs, 'bundle.tar')).catch(() => null))?.isFile()) {
     versionDir = abs;
-    content = contentFromArchive(await readFile(join(abs, 'bundle.tar')), await readSignatures(abs));
+    content = await contentFromArchive(archiveChunks(join(abs, 'bundle.tar')), await readSignatures(abs));
   } else {
     versionDir = abs;
     content = await contentFromDir(abs);

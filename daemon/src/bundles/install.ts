@@ -2,11 +2,10 @@ import semver from 'semver';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { indexEntry } from './channel-index.js';
 import { MAX_SIG_BYTES, type ServiceContext } from './context.js';
-import { sha256Hex } from './crypto.js';
 import type { Manifest } from './manifest.js';
 import type { MirrorSource } from './sources.js';
 import { refuse } from './trust.js';
-import { contentFromArchive, verifyBundleContent } from './verify.js';
+import { contentFromArchive, verifyBundleContent, type VerifiedBundle } from './verify.js';
 
 /** One installed or available bundle, as `bundles/list` shows it. */
 export interface BundleSummary {
@@ -109,26 +108,36 @@ export function createInstaller(ctx: ServiceContext): Installer {
       }
     };
     report('download', 0);
-    const archive = await source.get(`${name}/${version}/bundle.tar`, entry.archiveSize);
+    // The signature first (small), then the archive as it streams in: each file is hashed as it passes and written
+    // to a staging folder of the store, which becomes the entry only once everything below checks out.
     const sig = await source.get(`${name}/${version}/manifest.sig.json`, MAX_SIG_BYTES);
+    const archive = sig && (await source.stream(`${name}/${version}/bundle.tar`, entry.archiveSize));
     if (!archive || !sig)
       throw new ShadowboxError(
         ErrorCodes.BundleNotFound,
         'artifact_missing',
         `${source.label} lacks ${name}/${version}/bundle.tar or its signature`,
       );
-    report('verify', archive.length);
-    const content = contentFromArchive(archive, sig);
-    const vb = await verifyBundleContent(content, vi.authority, {
-      expected: { name, version },
-      indexEntry: entry,
-      otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version),
-    });
-    // Every file and the manifest check out; the archive bytes must still be the listed ones.
-    if (sha256Hex(archive) !== entry.archiveSha256)
-      throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
-    report('store', archive.length);
-    await store.put(vb.manifestSha256, content, vb.manifest);
+    const staged = await store.stage();
+    let vb: VerifiedBundle;
+    let size: number;
+    try {
+      const content = await contentFromArchive(archive, sig, staged);
+      size = content.archive.size;
+      report('verify', size);
+      vb = await verifyBundleContent(content, vi.authority, {
+        expected: { name, version },
+        indexEntry: entry,
+        otherVersionHashes: ctx.otherVersionHashes(source, vi, name, version),
+      });
+      // Every file and the manifest check out; the archive bytes must still be the listed ones.
+      if (content.archive.sha256 !== entry.archiveSha256)
+        throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
+      report('store', size);
+      await staged.commit(vb.manifestSha256, content.manifestValue, content.signatures, content.files);
+    } finally {
+      await staged.discard();
+    }
     await store.recordInstalled(name, version, {
       manifestSha256: vb.manifestSha256,
       source: source.label,
@@ -146,7 +155,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
       keyIds: vb.keyIds,
       indexVersion: vi.index.version,
     });
-    report('done', archive.length);
+    report('done', size);
     return summary(vb.manifest, vb.manifestSha256, true, source.label);
   }
 

@@ -120,7 +120,7 @@ async function checkFiles(
   };
   // Files checked a few at a time (the entry's read and hash overlaps the others' stats; one by one they were
   // ~14 turns of a main thread that is busy right after start), the first failure in manifest order reported.
-  // Eight lanes bound what is read at once: a file whose stat changed is read whole to be hashed.
+  // Eight lanes bound what is read at once: an entry whose stat changed is read whole to be hashed (the others stream).
   const failures: (Error | undefined)[] = [];
   await inLanes(manifest.files, 8, async (f, i) => {
     failures[i] = await checkFile(f).then(

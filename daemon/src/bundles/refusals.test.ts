@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
@@ -204,5 +204,41 @@ describe('install refuses tampered artifacts', () => {
     tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
     await writeFile(p, tar);
     expect(await refusal(w.service().install({ name: 'demo', mirror: w.outDir }))).toBe('invalid_path');
+  });
+
+  it('a refused install leaves no entry and no staging folder: the files it wrote streaming in were never the store', async () => {
+    const e = await w.publish('demo', '1.0.0', { 'bin/demo.wasm': 'module', 'lib/data.txt': 'datum' });
+    await w.index({ demo: { '1.0.0': e } });
+    const p = join(w.outDir, 'demo', '1.0.0', 'bundle.tar');
+    const original = await readFile(p);
+    const storeDir = join(w.stateDir, 'bundles', 'store');
+    const tamperings: Array<[string, () => Promise<void>]> = [
+      [
+        'file_mismatch',
+        () =>
+          rewriteArchive('demo', '1.0.0', (es) => {
+            es.find((x) => x.path === 'files/lib/data.txt')!.bytes = Buffer.from('DATUM');
+          }),
+      ],
+      // Ends inside the first file's data: refused as it ends, not installed as a shorter bundle.
+      ['archive_invalid', () => writeFile(p, original.subarray(0, 512 + 3))],
+      // A file where the next entry needs a folder (files/bin, then files/bin/demo.wasm), same archive size.
+      [
+        'invalid_path',
+        () =>
+          rewriteArchive('demo', '1.0.0', (es) => {
+            es.find((x) => x.path === 'files/lib/data.txt')!.path = 'files/bin';
+          }),
+      ],
+    ];
+    for (const [reason, tamper] of tamperings) {
+      await writeFile(p, original);
+      await tamper();
+      expect(await refusal(w.service().install({ name: 'demo' })), reason).toBe(reason);
+      expect(await readdir(storeDir), reason).toEqual([]);
+    }
+    await writeFile(p, original);
+    await w.service().install({ name: 'demo' });
+    expect(await readdir(storeDir)).toEqual([e.manifestSha256]);
   });
 });

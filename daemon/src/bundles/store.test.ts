@@ -1,8 +1,10 @@
+import { statSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntryInput } from '../audit/sink.js';
 import { ErrorCodes } from '../errors.js';
+import { sha256Hex } from './crypto.js';
 import { createWorld, type World } from './test-fixtures.js';
 
 let w: World;
@@ -66,6 +68,38 @@ describe('store and load', () => {
     // Once it is done, an install is a fresh one again (nothing left in flight).
     await svc.install({ name: 'demo' }, (p) => second.push(p.phase));
     expect(second.length).toBeGreaterThan(0);
+  });
+
+  it('an install keeps the verified hashes of the files it wrote (a first load need not read them); a file changed after is refused', async () => {
+    const payload = { 'bin/demo.wasm': 'module bytes', 'lib/data.txt': 'data', 'lib/more.txt': 'more data' };
+    const e = await w.publish('demo', '1.0.0', payload);
+    await w.index({ demo: { '1.0.0': e } });
+    await w.service().install({ name: 'demo' });
+    const files = join(w.stateDir, 'bundles', 'store', e.manifestSha256, 'files');
+    const cacheFile = join(w.stateDir, 'bundles', 'hash-cache.json');
+    const kept = async () => {
+      const raw = await readFile(cacheFile, 'utf8').catch(() => '{"files":{}}');
+      return (JSON.parse(raw) as { files: Record<string, unknown[]> }).files;
+    };
+    await expect
+      .poll(async () => Object.keys(await kept()).length, { message: 'hash-cache.json was not written' })
+      .toBe(3);
+    const k = await kept();
+    for (const [path, text] of Object.entries(payload)) {
+      const st = statSync(join(files, path), { bigint: true });
+      expect(k[join(files, path)], path).toEqual([
+        Number(st.dev),
+        Number(st.ino),
+        Buffer.byteLength(text),
+        String(st.mtimeNs),
+        String(st.ctimeNs),
+        sha256Hex(text),
+      ]);
+    }
+    // A file changed after the install is not taken for the one verified (its ctime moved): refused on load.
+    await chmod(join(files, 'lib', 'data.txt'), 0o644);
+    await writeFile(join(files, 'lib', 'data.txt'), 'DATA');
+    await expect(w.service().load('demo')).rejects.toMatchObject({ data: { reason: 'file_mismatch' } });
   });
 
   it('detects a payload file corrupted on disk in the store', async () => {

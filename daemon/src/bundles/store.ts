@@ -1,15 +1,24 @@
-import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { type BigIntStats, constants } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { type FileHandle, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { lazySchema } from '@shadowbox/protocol';
 import { identityOf, sameIdentity, type FileIdentity } from '../file-identity.js';
-import { sha256Hex } from './crypto.js';
-import { HashCache, sameStat } from './hash-cache.js';
-import type { Manifest } from './manifest.js';
-import { fsyncDir, readWholeInto, writeFileAtomic, writeNewFileSynced } from '../state/index.js';
-import type { BundleContent } from './verify.js';
-import { ONCE } from '../state/index.js';
+import { sha256Hex, type Signature } from './crypto.js';
+import { HashCache, type KeptHash, sameStat } from './hash-cache.js';
+import { refuse } from './trust.js';
+import {
+  diskFullError,
+  fileChunks,
+  fsyncDir,
+  isDiskFull,
+  ONCE,
+  readWholeInto,
+  writeAll,
+  writeFileAtomic,
+  writeNewFileSynced,
+} from '../state/index.js';
 
 /** What installed.json remembers about one installed name@version. */
 export const InstalledRecordSchema = lazySchema(() =>
@@ -44,8 +53,11 @@ export interface BundleStore {
   root: string;
   entryDir(manifestSha256: string): string;
   has(manifestSha256: string): Promise<boolean>;
-  /** Writes a verified bundle (temp folder + rename, so an entry is complete or absent). */
-  put(manifestSha256: string, content: BundleContent, manifest: Manifest): Promise<string>;
+  /**
+   * A new entry, written as its archive streams in: files go to a temp folder, which becomes the entry only when
+   * the install has verified them (`commit`: temp folder + rename, so an entry is complete or absent).
+   */
+  stage(): Promise<StagedEntry>;
   readInstalled(): Promise<Installed>;
   recordInstalled(name: string, version: string, rec: InstalledRecord): Promise<void>;
   /**
@@ -59,6 +71,32 @@ export interface BundleStore {
     path: string,
     keepBytes?: boolean,
   ): Promise<{ sha256: string; size: number; bytes?: Buffer; identity: FileIdentity }>;
+}
+
+/** A payload file being written into a staged entry: its bytes in order, then `close`. */
+export interface StagedFile {
+  write(bytes: Uint8Array): Promise<void>;
+  /** fsyncs and closes the file. */
+  close(): Promise<void>;
+}
+
+/** A store entry being written (BundleStore.stage). */
+export interface StagedEntry {
+  /** Creates one payload file (exclusively; its folders are made) at a path the archive reader checked. */
+  createFile(path: string): Promise<StagedFile>;
+  /**
+   * Writes the manifest and its signatures, fsyncs every file and folder, and renames the folder into place as the
+   * entry `manifestSha256`. `digests` are the verified size and SHA-256 of each file as written: they are kept as
+   * the files' hashes (hash-cache.ts), so the first load after an install does not read them again.
+   */
+  commit(
+    manifestSha256: string,
+    manifestValue: unknown,
+    signatures: Signature[],
+    digests: ReadonlyMap<string, { size: number; sha256: string }>,
+  ): Promise<string>;
+  /** Removes the temp folder (a refused or failed install). Safe to call after commit or twice. */
+  discard(): Promise<void>;
 }
 
 interface StatKey {
@@ -85,47 +123,104 @@ export function openStore(stateDir: string): BundleStore {
   // The same keys across restarts (hash-cache.ts): a start does not read and hash every installed file again.
   const keptHashes = new HashCache(join(root, 'hash-cache.json'));
   let installQueue: Promise<unknown> = Promise.resolve();
+  const has = async (h: string) => (await stat(join(storeDir, h, 'manifest.json')).catch(() => null)) !== null;
+  // A file just written and verified, kept as hashFile would keep it once read: only while it is still the file
+  // that was closed (a rename moves the entry, not its files' inodes or times).
+  async function keepHash(path: string, closed: BigIntStats, sha256: string): Promise<void> {
+    const now = await lstat(path, { bigint: true }).catch(() => null);
+    const key: KeptHash = {
+      dev: Number(closed.dev),
+      ino: Number(closed.ino),
+      size: Number(closed.size),
+      mtimeNs: closed.mtimeNs,
+      ctimeNs: closed.ctimeNs,
+      sha256,
+    };
+    if (!now?.isFile() || !sameStat(key, now)) return;
+    statCache.set(path, key);
+    await keptHashes.set(path, key);
+  }
   return {
     root,
     entryDir: (h) => join(storeDir, h),
-    async has(h) {
-      return (await stat(join(storeDir, h, 'manifest.json')).catch(() => null)) !== null;
-    },
-    async put(h, content, manifest) {
-      const final = join(storeDir, h);
-      if (await this.has(h)) await rm(final, { recursive: true, force: true });
-      const tmp = join(storeDir, `.tmp-${h.slice(0, 16)}-${process.pid}-${Date.now()}`);
-      // Every file and folder is fsynced before the rename, and the store folder after it: a crash or
-      // power loss leaves either no entry or a whole one (a temp folder is removed by the next put).
+    has,
+    async stage() {
       await removeStaleTemps(storeDir);
-      const dirs = new Set([tmp, join(tmp, 'files')]);
-      await mkdir(join(tmp, 'files'), { recursive: true });
-      await writeNewFileSynced(
-        join(tmp, 'manifest.json'),
-        `${JSON.stringify(content.manifestValue, null, 2)}\n`,
-        0o644,
-      );
-      await writeNewFileSynced(
-        join(tmp, 'manifest.sig.json'),
-        `${JSON.stringify({ manifestSha256: h, signatures: content.signatures }, null, 2)}\n`,
-        0o644,
-      );
-      for (const f of manifest.files) {
-        const p = join(tmp, 'files', f.path);
-        for (let d = dirname(p); d.startsWith(join(tmp, 'files')); d = dirname(d)) dirs.add(d);
-        await mkdir(dirname(p), { recursive: true });
-        await writeNewFileSynced(p, content.files.get(f.path) ?? Buffer.alloc(0), 0o444);
-      }
-      for (const d of dirs) await fsyncDir(d);
-      try {
-        await rename(tmp, final);
-      } catch (e) {
-        // Another installer won the race with the same content-addressed entry.
-        await rm(tmp, { recursive: true, force: true });
-        if (!(await this.has(h))) throw e;
-      }
-      await fsyncDir(storeDir);
-      return final;
+      const tmp = join(storeDir, `.tmp-${randomBytes(8).toString('hex')}-${process.pid}-${Date.now()}`);
+      const filesDir = join(tmp, 'files');
+      await mkdir(filesDir, { recursive: true });
+      const dirs = new Set([tmp, filesDir]);
+      // Each file's stat as it was closed: the identity its verified hash is kept under after the rename.
+      const written = new Map<string, BigIntStats>();
+      let committed = false;
+      return {
+        async createFile(path) {
+          const p = join(filesDir, path);
+          for (let d = dirname(p); d !== filesDir && d.startsWith(filesDir); d = dirname(d)) dirs.add(d);
+          const fh = await mkdir(dirname(p), { recursive: true })
+            .then(() =>
+              open(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444),
+            )
+            .catch((e: NodeJS.ErrnoException) => {
+              if (isDiskFull(e)) throw e;
+              // A path under a file, or a file where a folder is: the archive's own names collide.
+              throw refuse('invalid_path', `archive file ${path} cannot be written (${e.code ?? e.message})`, {
+                path,
+              });
+            })
+            .catch(async (e: unknown) => {
+              throw isDiskFull(e) ? await diskFullError(p, e) : e;
+            });
+          return {
+            write: (bytes) =>
+              writeAll(fh.fd, bytes, bytes.byteLength, p).catch(async (e: unknown) => {
+                throw isDiskFull(e) ? await diskFullError(p, e) : e;
+              }),
+            async close() {
+              try {
+                await fh.sync();
+                written.set(path, await fh.stat({ bigint: true }));
+              } catch (e) {
+                throw isDiskFull(e) ? await diskFullError(p, e) : e;
+              } finally {
+                await fh.close();
+              }
+            },
+          };
+        },
+        async commit(h, manifestValue, signatures, digests) {
+          const final = join(storeDir, h);
+          await writeNewFileSynced(join(tmp, 'manifest.json'), `${JSON.stringify(manifestValue, null, 2)}\n`, 0o644);
+          await writeNewFileSynced(
+            join(tmp, 'manifest.sig.json'),
+            `${JSON.stringify({ manifestSha256: h, signatures }, null, 2)}\n`,
+            0o644,
+          );
+          // Every file was fsynced as it was closed, every folder is before the rename, and the store folder after
+          // it: a crash or power loss leaves either no entry or a whole one (a temp folder is removed by the next
+          // stage).
+          for (const d of dirs) await fsyncDir(d);
+          if (await has(h)) await rm(final, { recursive: true, force: true });
+          try {
+            await rename(tmp, final);
+          } catch (e) {
+            // Another installer won the race with the same content-addressed entry.
+            await rm(tmp, { recursive: true, force: true });
+            if (!(await has(h))) throw e;
+            return final;
+          }
+          committed = true;
+          await fsyncDir(storeDir);
+          for (const [path, st] of written) {
+            const d = digests.get(path);
+            if (d && d.size === Number(st.size)) await keepHash(join(final, 'files', path), st, d.sha256);
+          }
+          return final;
+        },
+        async discard() {
+          if (!committed) await rm(tmp, { recursive: true, force: true });
+        },
+      };
     },
     readInstalled: () => readState(installedPath, InstalledSchema(), { bundles: {} }),
     async recordInstalled(name, version, rec) {
@@ -160,8 +255,22 @@ export function openStore(stateDir: string): BundleStore {
       try {
         const at = await fh.stat({ bigint: true });
         if (!at.isFile()) throw new Error(`${path} is not a regular file`);
-        const bytes = await readWhole(fh);
-        const sha256 = sha256Hex(bytes);
+        // An entry's bytes are read whole (they are handed on to run); any other file is hashed as it streams past.
+        let bytes: Buffer | undefined;
+        let sha256: string;
+        let size = 0;
+        if (keepBytes) {
+          bytes = await readWhole(fh);
+          sha256 = sha256Hex(bytes);
+          size = bytes.length;
+        } else {
+          const h = createHash('sha256');
+          for await (const chunk of fileChunks(fh, Number(at.size))) {
+            h.update(chunk);
+            size += chunk.length;
+          }
+          sha256 = h.digest('hex');
+        }
         const identity = identityOf(at);
         // Remembered only when nothing changed during the read: a write then changes ctime, and the next call
         // reads again; the identity handed back is the one before the read, so its reader refuses such a file.
@@ -169,15 +278,15 @@ export function openStore(stateDir: string): BundleStore {
           const key = {
             dev: Number(at.dev),
             ino: Number(at.ino),
-            size: bytes.length,
+            size,
             mtimeNs: at.mtimeNs,
             ctimeNs: at.ctimeNs,
             sha256,
           };
-          statCache.set(path, { ...key, ...(keepBytes ? { bytes: new WeakRef(bytes) } : {}) });
-          if (!keepBytes && bytes.length === Number(at.size)) void keptHashes.set(path, key);
+          statCache.set(path, { ...key, ...(bytes ? { bytes: new WeakRef(bytes) } : {}) });
+          if (!keepBytes && size === Number(at.size)) void keptHashes.set(path, key);
         } else statCache.delete(path);
-        return { sha256, size: bytes.length, bytes, identity };
+        return { sha256, size, identity, ...(bytes ? { bytes } : {}) };
       } finally {
         await fh.close();
       }

@@ -1,26 +1,41 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { lazySchema } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { canonicalBytes, sha256Hex, SignatureSchema, type Signature } from './crypto.js';
 import type { IndexEntry } from './channel-index.js';
+import { MAX_MANIFEST_BYTES } from './context.js';
 import { parseManifest, type Manifest } from './manifest.js';
-import { readTar } from './tar.js';
+import type { StagedFile } from './store.js';
+import { TarReader } from './tar.js';
 import { checkThreshold, refuse, type Authority } from './trust.js';
-import { ONCE } from '../state/index.js';
+import { fileChunks, ONCE } from '../state/index.js';
 
 /** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
 export const SigFileSchema = lazySchema(() =>
   z.object({ manifestSha256: z.string().optional(), signatures: z.array(SignatureSchema()) }).strict(),
 );
 
-/** A bundle read into memory from a directory or an archive, not yet trusted. */
+/** A payload file as read: its size and SHA-256. */
+export interface FileDigest {
+  size: number;
+  sha256: string;
+}
+
+/** A bundle read from a directory or an archive, not yet trusted: its manifest, signatures and files' digests. */
 export interface BundleContent {
   manifestValue: unknown;
   signatures: Signature[];
   /** Payload files keyed by their manifest path (under `files/` on disk and in the archive). */
-  files: Map<string, Buffer>;
+  files: Map<string, FileDigest>;
+}
+
+/** An archive's content, and the size and SHA-256 of the archive as read. */
+export interface ArchiveContent extends BundleContent {
+  archive: FileDigest;
 }
 
 /** A bundle that passed every check. */
@@ -61,34 +76,94 @@ export function manifestHashOf(manifestValue: unknown): string {
   return sha256Hex(canonicalBytes(manifestValue));
 }
 
-/** Reads an archive (manifest.json + files/...) plus its detached signatures. */
-export function contentFromArchive(archive: Buffer, sigBytes: Buffer): BundleContent {
+/**
+ * Reads an archive (manifest.json + files/...) as it streams in, plus its detached signatures: each payload file is
+ * hashed as it passes (never the whole archive in memory) and, given `stage`, written there (a store entry's temp
+ * folder, which becomes the entry only once the install has verified it). A chunk is used before the next is asked
+ * for, so a source may hand out views of one reused buffer.
+ */
+export async function contentFromArchive(
+  chunks: AsyncIterable<Buffer>,
+  sigBytes: Buffer,
+  stage?: { createFile(path: string): Promise<StagedFile> },
+): Promise<ArchiveContent> {
+  const whole = createHash('sha256');
+  const reader = new TarReader();
+  const files = new Map<string, FileDigest>();
+  let archiveSize = 0;
+  const manifest: Buffer[] = [];
   let manifestValue: unknown;
-  const files = new Map<string, Buffer>();
-  for (const e of readTar(archive)) {
-    if (e.path === 'manifest.json') manifestValue = parseJson(e.bytes, 'manifest.json');
-    else if (e.path.startsWith('files/')) files.set(e.path.slice('files/'.length), e.bytes);
-    else throw refuse('invalid_path', `unexpected archive entry ${e.path}`, { path: e.path });
+  let file: { hash: Hash; out: StagedFile | null } | null = null;
+  try {
+    for await (const chunk of chunks) {
+      whole.update(chunk);
+      archiveSize += chunk.length;
+      for (const p of reader.write(chunk)) {
+        if (p.path === 'manifest.json') {
+          if (p.size > MAX_MANIFEST_BYTES)
+            throw refuse('too_large', `manifest.json is ${p.size} bytes; cap ${MAX_MANIFEST_BYTES}`, { path: p.path });
+          manifest.push(Buffer.from(p.bytes)); // a copy: the chunk's buffer is reused
+          if (p.last) manifestValue = parseJson(Buffer.concat(manifest), 'manifest.json');
+        } else if (p.path.startsWith('files/')) {
+          const path = p.path.slice('files/'.length);
+          if (p.first) file = { hash: createHash('sha256'), out: stage ? await stage.createFile(path) : null };
+          if (!file) throw new Error('unreachable: a file piece before its first');
+          file.hash.update(p.bytes);
+          await file.out?.write(p.bytes);
+          if (p.last) {
+            const done = file;
+            file = null;
+            await done.out?.close();
+            files.set(path, { size: p.size, sha256: done.hash.digest('hex') });
+          }
+        } else throw refuse('invalid_path', `unexpected archive entry ${p.path}`, { path: p.path });
+      }
+    }
+    reader.end();
+  } catch (e) {
+    await file?.out?.close().catch(() => undefined);
+    throw e;
   }
   if (manifestValue === undefined)
     throw new ShadowboxError(ErrorCodes.BundleInvalid, 'manifest_missing', 'archive has no manifest.json');
-  return { manifestValue, signatures: parseSigFile(sigBytes), files };
+  return {
+    manifestValue,
+    signatures: parseSigFile(sigBytes),
+    files,
+    archive: { size: archiveSize, sha256: whole.digest('hex') },
+  };
 }
 
-async function walk(root: string, rel: string, out: Map<string, Buffer>): Promise<void> {
+/** The size and SHA-256 of a file, streamed (no link followed at the last step). */
+async function digestFile(path: string): Promise<FileDigest> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const h = createHash('sha256');
+    let size = 0;
+    for await (const chunk of fileChunks(fh)) {
+      h.update(chunk);
+      size += chunk.length;
+    }
+    return { size, sha256: h.digest('hex') };
+  } finally {
+    await fh.close();
+  }
+}
+
+async function walk(root: string, rel: string, out: Map<string, FileDigest>): Promise<void> {
   for (const name of (await readdir(join(root, rel))).sort()) {
     const r = rel ? `${rel}/${name}` : name;
     const st = await lstat(join(root, r));
     if (st.isSymbolicLink()) throw refuse('invalid_path', `bundle file ${r} is a symlink`, { path: r });
     if (st.isDirectory()) await walk(root, r, out);
-    else if (st.isFile()) out.set(r, await readFile(join(root, r)));
+    else if (st.isFile()) out.set(r, await digestFile(join(root, r)));
     else throw refuse('invalid_path', `bundle file ${r} is not a regular file`, { path: r });
   }
 }
 
 /** Reads an unpacked bundle directory (manifest.json, manifest.sig.json, files/). */
 export async function contentFromDir(dir: string): Promise<BundleContent> {
-  const files = new Map<string, Buffer>();
+  const files = new Map<string, FileDigest>();
   const st = await lstat(join(dir, 'files')).catch(() => null);
   if (st?.isSymbolicLink()) throw refuse('invalid_path', 'files/ is a symlink', { path: 'files' });
   if (st?.isDirectory()) await walk(join(dir, 'files'), '', files);
@@ -135,10 +210,10 @@ export async function verifyBundleContent(
     if (!listed.has(path)) throw refuse('file_mismatch', `file ${path} is not in the manifest`, { path });
   }
   for (const f of manifest.files) {
-    const b = content.files.get(f.path);
-    if (!b) throw refuse('file_mismatch', `file ${f.path} is missing`, { path: f.path });
-    const h = sha256Hex(b);
-    if (b.length === f.size && h === f.sha256) continue;
+    const d = content.files.get(f.path);
+    if (!d) throw refuse('file_mismatch', `file ${f.path} is missing`, { path: f.path });
+    const h = d.sha256;
+    if (d.size === f.size && h === f.sha256) continue;
     if (opts.otherVersionHashes && (await opts.otherVersionHashes()).has(h)) {
       throw refuse('mix_and_match', `file ${f.path} belongs to another version of ${manifest.name}`, { path: f.path });
     }
