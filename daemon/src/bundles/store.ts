@@ -9,10 +9,9 @@ import { sha256Hex, type Signature } from './crypto.js';
 import { HashCache, type KeptHash, sameStat } from './hash-cache.js';
 import { refuse } from './trust.js';
 import {
-  diskFullError,
   fileChunks,
   fsyncDir,
-  isDiskFull,
+  mapDiskFull,
   ONCE,
   readWholeInto,
   writeAll,
@@ -148,7 +147,7 @@ export function openStore(stateDir: string): BundleStore {
       await removeStaleTemps(storeDir);
       const tmp = join(storeDir, `.tmp-${randomBytes(8).toString('hex')}-${process.pid}-${Date.now()}`);
       const filesDir = join(tmp, 'files');
-      await mkdir(filesDir, { recursive: true });
+      await mapDiskFull(filesDir, () => mkdir(filesDir, { recursive: true }));
       const dirs = new Set([tmp, filesDir]);
       // Each file's stat as it was closed: the identity its verified hash is kept under after the rename.
       const written = new Map<string, BigIntStats>();
@@ -157,31 +156,23 @@ export function openStore(stateDir: string): BundleStore {
         async createFile(path) {
           const p = join(filesDir, path);
           for (let d = dirname(p); d !== filesDir && d.startsWith(filesDir); d = dirname(d)) dirs.add(d);
-          const fh = await mkdir(dirname(p), { recursive: true })
-            .then(() =>
-              open(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444),
-            )
-            .catch((e: NodeJS.ErrnoException) => {
-              if (isDiskFull(e)) throw e;
-              // A path under a file, or a file where a folder is: the archive's own names collide.
-              throw refuse('invalid_path', `archive file ${path} cannot be written (${e.code ?? e.message})`, {
-                path,
-              });
-            })
-            .catch(async (e: unknown) => {
-              throw isDiskFull(e) ? await diskFullError(p, e) : e;
-            });
+          const fh = await mapDiskFull(p, async () => {
+            await mkdir(dirname(p), { recursive: true });
+            return open(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
+          }).catch((e: NodeJS.ErrnoException) => {
+            // A path under a file, or a file where a folder is: the archive's own names collide on disk.
+            if (e.code === 'ENOTDIR' || e.code === 'EEXIST' || e.code === 'EISDIR')
+              throw refuse('invalid_path', `archive file ${path} cannot be written (${e.code})`, { path });
+            throw e;
+          });
           return {
-            write: (bytes) =>
-              writeAll(fh.fd, bytes, bytes.byteLength, p).catch(async (e: unknown) => {
-                throw isDiskFull(e) ? await diskFullError(p, e) : e;
-              }),
+            write: (bytes) => mapDiskFull(p, () => writeAll(fh.fd, bytes, bytes.byteLength, p)),
             async close() {
               try {
-                await fh.sync();
-                written.set(path, await fh.stat({ bigint: true }));
-              } catch (e) {
-                throw isDiskFull(e) ? await diskFullError(p, e) : e;
+                await mapDiskFull(p, async () => {
+                  await fh.sync();
+                  written.set(path, await fh.stat({ bigint: true }));
+                });
               } finally {
                 await fh.close();
               }
