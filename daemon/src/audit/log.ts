@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import type { AuditEntry, AuditVerify, ResultOf } from '@shadowbox/protocol';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
-import type { Logger } from '../state/index.js';
+import { type Logger, mapDiskFull, mkdirAll } from '../state/index.js';
 import { auditFiles, parseEntry } from './files.js';
 import { type DaemonKey, loadDaemonKey, loadOrCreateDaemonKey } from './keys.js';
 import { DEFAULT_LIMITS, type DataLimits } from './redact.js';
@@ -51,7 +50,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   let closed = false;
   let keyPromise: Promise<DaemonKey> | null = null;
   const key = () =>
-    (keyPromise ??= mkdir(deps.stateDir, { recursive: true, mode: 0o700 }).then(() =>
+    (keyPromise ??= mapDiskFull(deps.stateDir, () => mkdirAll(deps.stateDir, 0o700)).then(() =>
       loadOrCreateDaemonKey(deps.stateDir, deps.logger),
     )).catch((e: unknown) => {
       keyPromise = null;

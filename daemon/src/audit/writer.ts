@@ -1,10 +1,10 @@
 import { fstatSync, ftruncateSync } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { type Logger, writeAllSync, writeFileAtomic } from '../state/index.js';
 import { type Entry, entryHash, genesisHash } from './canonical.js';
 import { signCheckpoint } from './checkpoint.js';
-import { diskFullError, isDiskFull } from '../state/index.js';
+import { diskFullError, isDiskFull, mapDiskFull, mkdirAll } from '../state/index.js';
 import { auditFiles, writeAll } from './files.js';
 import type { DaemonKey } from './keys.js';
 import { openChain } from './open-chain.js';
@@ -248,7 +248,7 @@ export class WorkspaceWriter {
   /** Opens the log through openChain (torn tail repaired, chain verified or a new segment started). */
   private async ensureOpen(): Promise<void> {
     if (this.fh) return;
-    await mkdir(this.files.dir, { recursive: true, mode: 0o700 });
+    await mapDiskFull(this.files.dir, () => mkdirAll(this.files.dir, 0o700));
     const key = await this.key();
     this.openKey = key;
     const opened = await openChain({

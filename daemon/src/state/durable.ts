@@ -1,7 +1,7 @@
 import { closeSync, fsync, openSync, renameSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { diskFullError, isDiskFull } from './disk-full.js';
+import { diskFullError, isDiskFull, mapDiskFull } from './disk-full.js';
 import { writeAllSync } from './file-io.js';
 // node:crypto is loaded on first use, not with this module: a CLI command that never needs it (status, stop) saves
 // ~5 ms of loading it.
@@ -36,7 +36,7 @@ export async function writeFileAtomic(
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = path.dirname(file);
-  if (options.mkdirMode !== undefined) await mkdir(dir, { recursive: true, mode: options.mkdirMode });
+  if (options.mkdirMode !== undefined) await mapDiskFull(dir, () => mkdirAll(dir, options.mkdirMode));
   const tmp = path.join(dir, `.${path.basename(file)}.${crypto().randomBytes(6).toString('hex')}.tmp`);
   const durability = options.durability ?? 'sync';
   const sync = durability === 'sync';
@@ -96,6 +96,33 @@ async function writeSmall(
     await fsyncFd(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * `mkdir -p` that says why it failed: Node's recursive mkdir reports a level it could not make for lack of inodes
+ * (ENOSPC) as ENOENT. Then the first missing level is made alone, which throws the real error (DiskFull once mapped);
+ * if that works (a race), the whole is tried once more. Returns the first folder made, as mkdir does.
+ */
+export async function mkdirAll(dir: string, mode?: number): Promise<string | undefined> {
+  const opts = { recursive: true as const, ...(mode === undefined ? {} : { mode }) };
+  try {
+    return await mkdir(dir, opts);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    let missing = path.resolve(dir);
+    for (let up = path.dirname(missing); up !== missing; up = path.dirname(up)) {
+      if (
+        await stat(up).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      missing = up;
+    }
+    await mkdir(missing, mode);
+    return mkdir(dir, opts);
   }
 }
 

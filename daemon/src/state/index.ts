@@ -5,7 +5,7 @@ export { consoleAsOneLine, createLogger, silentLogger, type Logger, type FileLog
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { fileChunks, noSpaceError, readWholeInto, writeAll, writeAllSync } from './file-io.js';
-export { writeFileAtomic, writeNewFileSynced, fsyncDir, type WriteFileAtomicOptions } from './durable.js';
+export { writeFileAtomic, writeNewFileSynced, fsyncDir, mkdirAll, type WriteFileAtomicOptions } from './durable.js';
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
 export { ONCE } from './parse-once.js';
