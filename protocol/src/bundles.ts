@@ -40,7 +40,7 @@ export const BundlesVerify = defineRequest({
 export const BundlesInstall = defineRequest({
   method: 'bundles/install',
   direction: 'clientToDaemon',
-  doc: "Installs NAME[@VERSION] from a mirror (URL of another daemon's /bundles/ or a static server) or, without one, from the local build output, then the installed @shadowbox/bundle-NAME npm package, then SHADOWBOX_BUNDLE_MIRROR — verifying before a byte is stored.",
+  doc: "Installs NAME[@VERSION] from a mirror (URL of another daemon's /bundles/ or a static server) or, without one, from the local build output, then the installed @shadowbox/bundle-NAME npm package, then SHADOWBOX_BUNDLE_MIRROR — nothing becomes a store entry before every signature and hash is verified.",
   params: () =>
     z.object({
       name: z.string(),

@@ -10,8 +10,13 @@ import { mountSmallDisk } from '../state/test-support.js';
 import { createWorld, type World } from './test-fixtures.js';
 
 const disk = mountSmallDisk(4 * 1024 * 1024);
-if (!disk) console.log('bundle install disk-full: not root (no tmpfs mount): skipped');
-afterAll(() => disk?.unmount());
+// Out of inodes instead of bytes: a recursive mkdir reports that as ENOENT, which is not a DiskFull.
+const fewInodes = mountSmallDisk(16 * 1024 * 1024, 200);
+if (!disk || !fewInodes) console.log('bundle install disk-full: not root (no tmpfs mount): skipped');
+afterAll(() => {
+  disk?.unmount();
+  fewInodes?.unmount();
+});
 
 let w: World;
 beforeEach(async () => {
@@ -19,10 +24,24 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   disk?.free();
+  fewInodes?.free();
   await w.cleanup();
 });
 
 const KiB = 1024;
+
+/** What a failed install left in the store besides a whole entry: temp folders, or an entry without its manifest. */
+async function leftIn(storeDir: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of await readdir(storeDir).catch(() => [] as string[])) {
+    const whole = await readdir(join(storeDir, name)).then(
+      (xs) => /^[0-9a-f]{64}$/.test(name) && xs.sort().join() === 'files,manifest.json,manifest.sig.json',
+      () => false,
+    );
+    if (!whole) left.push(name);
+  }
+  return left;
+}
 
 describe('bundle install on a full disk', () => {
   it.skipIf(!disk)('installs whole or fails DiskFull with nothing left behind, at every room swept', async () => {
@@ -44,7 +63,8 @@ describe('bundle install on a full disk', () => {
       disk!.free();
       if (err) {
         expect(err.code, `room ${room}: ${err.message ?? ''}`).toBe(ErrorCodes.DiskFull);
-        expect(await readdir(storeDir).catch(() => []), `room ${room}`).toEqual([]);
+        // No temp folder; the entry itself may be there, whole, when what failed came after it (installed.json).
+        expect(await leftIn(storeDir), `room ${room}`).toEqual([]);
         outcomes.add('disk full');
         await svc.install({ name: 'demo' });
       } else outcomes.add('installed');
@@ -57,4 +77,35 @@ describe('bundle install on a full disk', () => {
     // The sweep reached both ends: a disk too full to install and one with room.
     expect([...outcomes].sort()).toEqual(['disk full', 'installed']);
   });
+
+  it.skipIf(!fewInodes)(
+    'out of inodes: installs whole or fails DiskFull with nothing left behind, at every count swept',
+    async () => {
+      const payload = { 'bin/demo.wasm': 'module', 'lib/a/b/c.txt': 'c', 'lib/a/d.txt': 'd', 'share/e.txt': 'e' };
+      const e = await w.publish('demo', '1.0.0', payload);
+      await w.index({ demo: { '1.0.0': e } });
+      const outcomes = new Set<string>();
+      for (let free = 0; free <= 24; free += 2) {
+        const stateDir = join(fewInodes!.dir, `state-${free}`);
+        const svc = w.service({ stateDir });
+        fewInodes!.fillInodesLeaving(free);
+        const storeDir = join(stateDir, 'bundles', 'store');
+        const err = await svc.install({ name: 'demo' }).then(
+          () => null,
+          (x: unknown) => x as { code?: number; message?: string },
+        );
+        fewInodes!.free();
+        if (err) {
+          expect(err.code, `${free} inodes free: ${err.message ?? ''}`).toBe(ErrorCodes.DiskFull);
+          expect(await leftIn(storeDir), `${free} inodes free`).toEqual([]);
+          outcomes.add('disk full');
+          await svc.install({ name: 'demo' });
+        } else outcomes.add('installed');
+        expect(await readdir(storeDir), `${free} inodes free`).toEqual([e.manifestSha256]);
+        expect((await svc.load('demo')).entry.bytes.toString()).toBe('module');
+        await rm(stateDir, { recursive: true, force: true });
+      }
+      expect([...outcomes].sort()).toEqual(['disk full', 'installed']);
+    },
+  );
 });

@@ -1,11 +1,18 @@
 import semver from 'semver';
 import { ErrorCodes, isShadowboxError, ShadowboxError } from '../errors.js';
 import { indexEntry } from './channel-index.js';
-import { MAX_SIG_BYTES, type ServiceContext } from './context.js';
+import { MAX_MANIFEST_BYTES, MAX_SIG_BYTES, type ServiceContext } from './context.js';
 import type { Manifest } from './manifest.js';
 import type { MirrorSource } from './sources.js';
-import { refuse } from './trust.js';
-import { contentFromArchive, verifyBundleContent, type VerifiedBundle } from './verify.js';
+import { refuse, type Authority } from './trust.js';
+import {
+  contentFromArchive,
+  parseSigFile,
+  verifyBundleContent,
+  verifyManifest,
+  type VerifiedBundle,
+  type VerifyBundleOptions,
+} from './verify.js';
 
 /** One installed or available bundle, as `bundles/list` shows it. */
 export interface BundleSummary {
@@ -62,6 +69,33 @@ export type Installer = (
   onProgress?: ProgressSink,
 ) => Promise<BundleSummary>;
 
+/**
+ * The files an install may write as its archive streams in: those the mirror's `manifest.json` beside the archive
+ * lists, with their sizes, once that manifest passes the checks the archive's own will (signatures, name and version,
+ * the index's binding). Empty when it is missing or fails them: the archive's own manifest decides the refusal then.
+ */
+async function planOf(
+  source: MirrorSource,
+  base: string,
+  sig: Buffer,
+  authority: Authority,
+  opts: Pick<VerifyBundleOptions, 'expected' | 'indexEntry'>,
+): Promise<Map<string, number>> {
+  try {
+    const bytes = await source.get(`${base}/manifest.json`, MAX_MANIFEST_BYTES);
+    if (!bytes) return new Map();
+    const { manifest } = verifyManifest(
+      JSON.parse(bytes.toString('utf8')) as unknown,
+      parseSigFile(sig),
+      authority,
+      opts,
+    );
+    return new Map(manifest.files.map((f) => [f.path, f.size]));
+  } catch {
+    return new Map();
+  }
+}
+
 /** An installer that runs one install at a time (they share index state and installed.json) and audits refusals. */
 export function createInstaller(ctx: ServiceContext): Installer {
   const { store, channel, maxArchive } = ctx;
@@ -108,21 +142,28 @@ export function createInstaller(ctx: ServiceContext): Installer {
       }
     };
     report('download', 0);
-    // The signature first (small), then the archive as it streams in: each file is hashed as it passes and written
-    // to a staging folder of the store, which becomes the entry only once everything below checks out.
-    const sig = await source.get(`${name}/${version}/manifest.sig.json`, MAX_SIG_BYTES);
-    const archive = sig && (await source.stream(`${name}/${version}/bundle.tar`, entry.archiveSize));
-    if (!archive || !sig)
-      throw new ShadowboxError(
+    const base = `${name}/${version}`;
+    const missing = () =>
+      new ShadowboxError(
         ErrorCodes.BundleNotFound,
         'artifact_missing',
-        `${source.label} lacks ${name}/${version}/bundle.tar or its signature`,
+        `${source.label} lacks ${base}/bundle.tar or its signature`,
       );
-    const staged = await store.stage();
+    const sig = await source.get(`${base}/manifest.sig.json`, MAX_SIG_BYTES);
+    if (!sig) throw missing();
+    // The archive streams in: each file is hashed as it passes and written to a staging folder of the store, which
+    // becomes the entry only once everything below checks out. Written are only the files that the mirror's
+    // manifest.json (beside the archive) lists with their size, once that manifest has passed the checks the
+    // archive's own must pass: a name no trusted key signed never reaches the disk. Without such a manifest nothing
+    // is written while the archive is read, and a second read writes what the verified archive holds.
+    const plan = await planOf(source, base, sig, vi.authority, { expected: { name, version }, indexEntry: entry });
     let vb: VerifiedBundle;
     let size: number;
+    const staged = await store.stage();
     try {
-      const content = await contentFromArchive(archive, sig, staged);
+      const archive = await source.stream(`${base}/bundle.tar`, entry.archiveSize);
+      if (!archive) throw missing();
+      const content = await contentFromArchive(archive, sig, { plan, createFile: (path) => staged.createFile(path) });
       size = content.archive.size;
       report('verify', size);
       vb = await verifyBundleContent(content, vi.authority, {
@@ -133,10 +174,24 @@ export function createInstaller(ctx: ServiceContext): Installer {
       // Every file and the manifest check out; the archive bytes must still be the listed ones.
       if (content.archive.sha256 !== entry.archiveSha256)
         throw refuse('file_mismatch', `${name}@${version} archive differs from the index`, { archive: true });
+      const unwritten = vb.manifest.files.filter((f) => !content.written.has(f.path));
+      if (unwritten.length > 0) {
+        const again = await source.stream(`${base}/bundle.tar`, entry.archiveSize);
+        if (!again) throw missing();
+        const plan2 = new Map(unwritten.map((f) => [f.path, f.size]));
+        const second = await contentFromArchive(again, sig, {
+          plan: plan2,
+          createFile: (path) => staged.createFile(path),
+        });
+        if (second.archive.sha256 !== entry.archiveSha256)
+          throw refuse('file_mismatch', `${name}@${version} archive changed while it was read`, { archive: true });
+      }
       report('store', size);
       await staged.commit(vb.manifestSha256, content.manifestValue, content.signatures, content.files);
     } finally {
-      await staged.discard();
+      await staged.discard().catch((e: unknown) => {
+        ctx.opts.logger?.warn(`bundles: cannot remove a staging folder (${(e as Error).message})`);
+      });
     }
     await store.recordInstalled(name, version, {
       manifestSha256: vb.manifestSha256,

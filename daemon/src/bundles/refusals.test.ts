@@ -222,9 +222,10 @@ describe('install refuses tampered artifacts', () => {
       ],
       // Ends inside the first file's data: refused as it ends, not installed as a shorter bundle.
       ['archive_invalid', () => writeFile(p, original.subarray(0, 512 + 3))],
-      // A file where the next entry needs a folder (files/bin, then files/bin/demo.wasm), same archive size.
+      // A name no signed manifest lists, where the next entry needs a folder (files/bin, then files/bin/demo.wasm):
+      // not written (only what the verified manifest.json lists is), so no collision on disk either.
       [
-        'invalid_path',
+        'file_mismatch',
         () =>
           rewriteArchive('demo', '1.0.0', (es) => {
             es.find((x) => x.path === 'files/lib/data.txt')!.path = 'files/bin';

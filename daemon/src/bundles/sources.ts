@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open, readFile, realpath } from 'node:fs/promises';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { ErrorCodes, ShadowboxError } from '../errors.js';
 import { fileChunks } from '../state/index.js';
@@ -54,7 +54,10 @@ export function dirSource(dir: string, isLocalOutput: boolean): MirrorSource {
       const f = await openInside(path, maxBytes);
       if (!f) return null;
       try {
-        return await readFile(f.fh);
+        // At most the size checked (a file that grows meanwhile is not read past the cap).
+        const parts: Buffer[] = [];
+        for await (const chunk of fileChunks(f.fh, f.size)) parts.push(Buffer.from(chunk));
+        return Buffer.concat(parts);
       } finally {
         await f.fh.close();
       }
@@ -72,8 +75,7 @@ export function dirSource(dir: string, isLocalOutput: boolean): MirrorSource {
             path,
           });
         try {
-          // At most the size checked: a file that grows meanwhile is not read past the cap.
-          yield* fileChunks(f.fh, f.size);
+          yield* fileChunks(f.fh, f.size); // at most the size checked, as get reads
         } finally {
           await f.fh.close();
         }

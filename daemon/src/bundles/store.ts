@@ -12,6 +12,7 @@ import {
   fileChunks,
   fsyncDir,
   mapDiskFull,
+  mkdirAll,
   ONCE,
   readWholeInto,
   writeAll,
@@ -122,6 +123,8 @@ export function openStore(stateDir: string): BundleStore {
   // The same keys across restarts (hash-cache.ts): a start does not read and hash every installed file again.
   const keptHashes = new HashCache(join(root, 'hash-cache.json'));
   let installQueue: Promise<unknown> = Promise.resolve();
+  // The temp folders of this process's stages not yet committed or discarded.
+  const staging = new Set<string>();
   const has = async (h: string) => (await stat(join(storeDir, h, 'manifest.json')).catch(() => null)) !== null;
   // A file just written and verified, kept as hashFile would keep it once read: only while it is still the file
   // that was closed (a rename moves the entry, not its files' inodes or times).
@@ -144,10 +147,21 @@ export function openStore(stateDir: string): BundleStore {
     entryDir: (h) => join(storeDir, h),
     has,
     async stage() {
-      await removeStaleTemps(storeDir);
-      const tmp = join(storeDir, `.tmp-${randomBytes(8).toString('hex')}-${process.pid}-${Date.now()}`);
+      await removeStaleTemps(storeDir, staging);
+      const name = `.tmp-${randomBytes(8).toString('hex')}-${process.pid}-${Date.now()}`;
+      const tmp = join(storeDir, name);
       const filesDir = join(tmp, 'files');
-      await mapDiskFull(filesDir, () => mkdir(filesDir, { recursive: true }));
+      // One level at a time: a recursive mkdir reports a lack of inodes as ENOENT, not ENOSPC.
+      await mapDiskFull(storeDir, () => mkdirAll(storeDir));
+      await mapDiskFull(tmp, () => mkdir(tmp));
+      staging.add(name);
+      try {
+        await mapDiskFull(filesDir, () => mkdir(filesDir));
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true });
+        staging.delete(name);
+        throw e;
+      }
       const dirs = new Set([tmp, filesDir]);
       // Each file's stat as it was closed: the identity its verified hash is kept under after the rename.
       const written = new Map<string, BigIntStats>();
@@ -155,14 +169,21 @@ export function openStore(stateDir: string): BundleStore {
       return {
         async createFile(path) {
           const p = join(filesDir, path);
-          for (let d = dirname(p); d !== filesDir && d.startsWith(filesDir); d = dirname(d)) dirs.add(d);
           const fh = await mapDiskFull(p, async () => {
-            await mkdir(dirname(p), { recursive: true });
+            const parents: string[] = [];
+            for (let d = dirname(p); d !== filesDir && d.startsWith(filesDir) && !dirs.has(d); d = dirname(d))
+              parents.unshift(d);
+            for (const d of parents) {
+              await mkdir(d).catch((e: NodeJS.ErrnoException) => {
+                if (e.code !== 'EEXIST') throw e;
+              });
+              dirs.add(d);
+            }
             return open(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
           }).catch((e: NodeJS.ErrnoException) => {
-            // A path under a file, or a file where a folder is: the archive's own names collide on disk.
-            if (e.code === 'ENOTDIR' || e.code === 'EEXIST' || e.code === 'EISDIR')
-              throw refuse('invalid_path', `archive file ${path} cannot be written (${e.code})`, { path });
+            // A name the file system cannot hold, or that collides with another (a file where a folder is needed).
+            if (['ENOTDIR', 'EEXIST', 'EISDIR', 'ENAMETOOLONG'].includes(e.code ?? ''))
+              throw refuse('invalid_path', `bundle file ${path} cannot be written (${e.code})`, { path });
             throw e;
           });
           return {
@@ -197,10 +218,13 @@ export function openStore(stateDir: string): BundleStore {
           } catch (e) {
             // Another installer won the race with the same content-addressed entry.
             await rm(tmp, { recursive: true, force: true });
+            committed = true;
+            staging.delete(name);
             if (!(await has(h))) throw e;
             return final;
           }
           committed = true;
+          staging.delete(name);
           await fsyncDir(storeDir);
           for (const [path, st] of written) {
             const d = digests.get(path);
@@ -209,7 +233,9 @@ export function openStore(stateDir: string): BundleStore {
           return final;
         },
         async discard() {
-          if (!committed) await rm(tmp, { recursive: true, force: true });
+          if (committed) return;
+          await rm(tmp, { recursive: true, force: true });
+          staging.delete(name);
         },
       };
     },
@@ -296,11 +322,17 @@ async function readWhole(fh: FileHandle): Promise<Buffer> {
   return read === bytes.length ? bytes : bytes.subarray(0, read);
 }
 
-/** Temp folders of puts whose process is gone (a crash mid-install): removed before the next put. */
-async function removeStaleTemps(storeDir: string): Promise<void> {
+/**
+ * Temp folders of stages whose process is gone (a crash mid-install), and this process's own that no stage holds
+ * (a process with the same pid before it, as in a container where the daemon is always pid 1): removed before the
+ * next stage.
+ */
+async function removeStaleTemps(storeDir: string, active: ReadonlySet<string>): Promise<void> {
   for (const name of await readdir(storeDir).catch(() => [] as string[])) {
     const m = /^\.tmp-[0-9a-f]{16}-(\d+)-\d+$/.exec(name);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    if (!m || active.has(name)) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && alive(pid)) continue;
     await rm(join(storeDir, name), { recursive: true, force: true });
   }
 }

@@ -76,20 +76,35 @@ export function manifestHashOf(manifestValue: unknown): string {
   return sha256Hex(canonicalBytes(manifestValue));
 }
 
+/** Where an archive's payload files are written as they stream in: only the ones a verified manifest lists. */
+export interface ArchiveStaging {
+  /** Path → size of the files to write: a file not listed, or of another size, is hashed and not written. */
+  plan: ReadonlyMap<string, number>;
+  createFile(path: string): Promise<StagedFile>;
+}
+
+/** An archive's content, the files it wrote, and the size and SHA-256 of the archive as read. */
+export interface StreamedArchive extends ArchiveContent {
+  /** The payload files written to the staging (the others were only hashed). */
+  written: Set<string>;
+}
+
 /**
  * Reads an archive (manifest.json + files/...) as it streams in, plus its detached signatures: each payload file is
- * hashed as it passes (never the whole archive in memory) and, given `stage`, written there (a store entry's temp
- * folder, which becomes the entry only once the install has verified it). A chunk is used before the next is asked
- * for, so a source may hand out views of one reused buffer.
+ * hashed as it passes (never the whole archive in memory) and, given `staging`, written there when its plan lists it
+ * with that size (a store entry's temp folder, which becomes the entry only once the install has verified it): a
+ * name no verified manifest lists never reaches the file system. A chunk is used before the next is asked for, so a
+ * source may hand out views of one reused buffer.
  */
 export async function contentFromArchive(
   chunks: AsyncIterable<Buffer>,
   sigBytes: Buffer,
-  stage?: { createFile(path: string): Promise<StagedFile> },
-): Promise<ArchiveContent> {
+  staging?: ArchiveStaging,
+): Promise<StreamedArchive> {
   const whole = createHash('sha256');
   const reader = new TarReader();
   const files = new Map<string, FileDigest>();
+  const written = new Set<string>();
   let archiveSize = 0;
   const manifest: Buffer[] = [];
   let manifestValue: unknown;
@@ -106,14 +121,20 @@ export async function contentFromArchive(
           if (p.last) manifestValue = parseJson(Buffer.concat(manifest), 'manifest.json');
         } else if (p.path.startsWith('files/')) {
           const path = p.path.slice('files/'.length);
-          if (p.first) file = { hash: createHash('sha256'), out: stage ? await stage.createFile(path) : null };
+          if (p.first) {
+            const write = staging !== undefined && staging.plan.get(path) === p.size;
+            file = { hash: createHash('sha256'), out: write ? await staging.createFile(path) : null };
+          }
           if (!file) throw new Error('unreachable: a file piece before its first');
           file.hash.update(p.bytes);
           await file.out?.write(p.bytes);
           if (p.last) {
             const done = file;
             file = null;
-            await done.out?.close();
+            if (done.out) {
+              await done.out.close();
+              written.add(path);
+            }
             files.set(path, { size: p.size, sha256: done.hash.digest('hex') });
           }
         } else throw refuse('invalid_path', `unexpected archive entry ${p.path}`, { path: p.path });
@@ -130,6 +151,7 @@ export async function contentFromArchive(
     manifestValue,
     signatures: parseSigFile(sigBytes),
     files,
+    written,
     archive: { size: archiveSize, sha256: whole.digest('hex') },
   };
 }
@@ -174,23 +196,27 @@ export async function contentFromDir(dir: string): Promise<BundleContent> {
   };
 }
 
-/** Checks signatures, index binding, and every file's bytes; throws a typed refusal on the first failure. */
-export async function verifyBundleContent(
-  content: BundleContent,
+/** A manifest that passed its checks (signatures, name and version, the index's binding), its files not yet read. */
+export type VerifiedManifest = Omit<VerifiedBundle, 'authority'>;
+
+/** Checks a manifest's signatures, that it is the one asked for and the one the index lists; throws a typed refusal. */
+export function verifyManifest(
+  manifestValue: unknown,
+  signatures: Signature[],
   authority: Authority,
-  opts: VerifyBundleOptions = {},
-): Promise<VerifiedBundle> {
-  const bytes = canonicalBytes(content.manifestValue);
+  opts: Pick<VerifyBundleOptions, 'expected' | 'indexEntry'> = {},
+): VerifiedManifest {
+  const bytes = canonicalBytes(manifestValue);
   const manifestSha256 = sha256Hex(bytes);
   const keyIds = checkThreshold(
     'bundle manifest',
     authority.bundles,
     authority.revoked,
     bytes,
-    content.signatures,
+    signatures,
     'manifest_tampered',
   );
-  const manifest = parseManifest(content.manifestValue);
+  const manifest = parseManifest(manifestValue);
   const { expected, indexEntry } = opts;
   if (expected && (manifest.name !== expected.name || manifest.version !== expected.version)) {
     throw refuse(
@@ -205,6 +231,21 @@ export async function verifyBundleContent(
       listed: indexEntry.manifestSha256,
     });
   }
+  return { manifest, manifestSha256, keyIds };
+}
+
+/** Checks signatures, index binding, and every file's bytes; throws a typed refusal on the first failure. */
+export async function verifyBundleContent(
+  content: BundleContent,
+  authority: Authority,
+  opts: VerifyBundleOptions = {},
+): Promise<VerifiedBundle> {
+  const { manifest, manifestSha256, keyIds } = verifyManifest(
+    content.manifestValue,
+    content.signatures,
+    authority,
+    opts,
+  );
   const listed = new Set(manifest.files.map((f) => f.path));
   for (const path of content.files.keys()) {
     if (!listed.has(path)) throw refuse('file_mismatch', `file ${path} is not in the manifest`, { path });
