@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AuditVerify,
+  BundlesList,
   ErrorCodes,
   SessionAttach,
   SessionCreate,
@@ -77,6 +78,12 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
       expect((await c.request(SessionPrompt, { sessionId: s1.sessionId, text: 'first' })).stopReason).toBe('end_turn');
       const sessionsBefore = (await c.request(SessionList, {})).sessions.length;
       const dirsBefore = await readdir(path.join(stateDir, 'sessions'));
+      // The start's bundle installs (python's warm-up, the tools' jq and sqlite) are done first: one still streaming
+      // into the store when the disk fills fails DiskFull and removes its temp folder, which would give back the room
+      // this session/create is meant not to find (on a loaded machine they can outlast the first prompt).
+      await expect
+        .poll(async () => (await c.request(BundlesList, {})).bundles.every((b) => b.installed), { timeout: 120_000 })
+        .toBe(true);
 
       d0.fill();
       const created = await c.request(SessionCreate, { workspace: ws }).catch((e: unknown) => e);
