@@ -389,7 +389,7 @@ export async function run() {
           row(
             'the first call on a new state dir, malloc tunables vs the same without hugetlb=1',
             { subject: stats(freshCalls), baseline: stats(freshNoHuge) },
-            'the start installed the bundle (large buffers read, checked and unpacked); rounds alternating',
+            'the start installed the bundle (its archive streamed in 1 MiB reads, hashed and unpacked); rounds alternating',
           ),
         );
       // BENCH_BASELINE_BIN (another build's daemon/bin/shadowbox.js, its bundles/out and keys beside it): the same first
