@@ -12,11 +12,11 @@
 // the program (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled, Debian's default). On a VM where the first
 // touch of a 4 KiB page costs ~10 µs (the one measured here: 64 MiB of Buffer filled in 182-192 ms; with this, 12-16
 // ms in four of seven tries and 82-114 in the rest, presumably where the VM's host had not backed the memory yet),
-// one fault per 2 MiB instead of 512 makes the first start on a new state dir, which installs the python bundle (its
-// files read, checked and unpacked in large buffers), answer its first python call in 0.66-0.78x the time, and every
-// start's first call in 0.85-0.92x. Its price is idle memory, 1.09-1.11x (~98-102 against ~88-93 MiB): glibc then grows
-// its heaps in 2 MiB steps and a partly used huge page stays resident whole (docs/benchmarks.md, run 40, which weighs
-// the two).
+// one fault per 2 MiB instead of 512 makes every start's first python call 0.85-0.92x the time. Its price is idle
+// memory, 1.09-1.11x in run 40 (~98-102 against ~88-93 MiB) and 1.01-1.03x in run 41: glibc then grows its heaps in
+// 2 MiB steps and a partly used huge page stays resident whole (docs/benchmarks.md, runs 40-41, which weigh the two).
+// A first start on a new state dir gained 0.66-0.78x from it while the bundle install read its archive whole; the
+// install streams it now (0.96-0.98x).
 // V8's own heap and WebAssembly memories are not malloc's and keep 4 KiB pages.
 
 /**
