@@ -43,69 +43,67 @@ async function leftIn(storeDir: string): Promise<string[]> {
   return left;
 }
 
+/**
+ * Installs `payload` once per step on a fresh state dir under `dir`, with `squeeze(step)` leaving that little room
+ * (bytes or inodes): each install either succeeds, or fails DiskFull leaving no temp folder and then succeeds once
+ * `release()` gave the room back. The sweep must reach both outcomes.
+ */
+async function sweep(
+  dir: string,
+  steps: number[],
+  squeeze: (step: number) => void,
+  release: () => void,
+  payload: Record<string, string>,
+): Promise<void> {
+  const e = await w.publish('demo', '1.0.0', payload);
+  await w.index({ demo: { '1.0.0': e } });
+  const outcomes = new Set<string>();
+  for (const step of steps) {
+    const stateDir = join(dir, `state-${step}`);
+    const svc = w.service({ stateDir });
+    squeeze(step);
+    const storeDir = join(stateDir, 'bundles', 'store');
+    const err = await svc.install({ name: 'demo' }).then(
+      () => null,
+      (x: unknown) => x as { code?: number; message?: string },
+    );
+    release();
+    if (err) {
+      expect(err.code, `step ${step}: ${err.message ?? ''}`).toBe(ErrorCodes.DiskFull);
+      // No temp folder; the entry itself may be there, whole, when what failed came after it (installed.json).
+      expect(await leftIn(storeDir), `step ${step}`).toEqual([]);
+      outcomes.add('disk full');
+      await svc.install({ name: 'demo' });
+    } else outcomes.add('installed');
+    expect(await readdir(storeDir), `step ${step}`).toEqual([e.manifestSha256]);
+    expect((await svc.load('demo')).entry.bytes.toString()).toBe(payload['bin/demo.wasm']);
+    // The next step starts from an empty disk again.
+    await rm(stateDir, { recursive: true, force: true });
+  }
+  // The sweep reached both ends: a disk too full to install and one with room.
+  expect([...outcomes].sort()).toEqual(['disk full', 'installed']);
+}
+
 describe('bundle install on a full disk', () => {
   it.skipIf(!disk)('installs whole or fails DiskFull with nothing left behind, at every room swept', async () => {
     // Two files of 300 KiB and some small ones: the disk fills inside a file, between files, at the manifest.
     const big = (c: string) => c.repeat(300 * KiB);
-    const payload = { 'bin/demo.wasm': big('m'), 'lib/a.txt': 'a', 'lib/data.bin': big('d'), 'lib/z.txt': 'z' };
-    const e = await w.publish('demo', '1.0.0', payload);
-    await w.index({ demo: { '1.0.0': e } });
-    const outcomes = new Set<string>();
-    for (const room of [0, 4, 64, 200, 320, 500, 604, 640, 700, 900, 1400].map((k) => k * KiB)) {
-      const stateDir = join(disk!.dir, `state-${room}`);
-      const svc = w.service({ stateDir });
-      disk!.fillLeaving(room);
-      const storeDir = join(stateDir, 'bundles', 'store');
-      const err = await svc.install({ name: 'demo' }).then(
-        () => null,
-        (x: unknown) => x as { code?: number; message?: string },
-      );
-      disk!.free();
-      if (err) {
-        expect(err.code, `room ${room}: ${err.message ?? ''}`).toBe(ErrorCodes.DiskFull);
-        // No temp folder; the entry itself may be there, whole, when what failed came after it (installed.json).
-        expect(await leftIn(storeDir), `room ${room}`).toEqual([]);
-        outcomes.add('disk full');
-        await svc.install({ name: 'demo' });
-      } else outcomes.add('installed');
-      expect(await readdir(storeDir), `room ${room}`).toEqual([e.manifestSha256]);
-      const b = await svc.load('demo');
-      expect(b.entry.bytes.toString()).toBe(payload['bin/demo.wasm']);
-      // The next room starts from an empty disk again.
-      await rm(stateDir, { recursive: true, force: true });
-    }
-    // The sweep reached both ends: a disk too full to install and one with room.
-    expect([...outcomes].sort()).toEqual(['disk full', 'installed']);
+    await sweep(
+      disk!.dir,
+      [0, 4, 64, 200, 320, 500, 604, 640, 700, 900, 1400].map((k) => k * KiB),
+      (room) => disk!.fillLeaving(room),
+      () => disk!.free(),
+      { 'bin/demo.wasm': big('m'), 'lib/a.txt': 'a', 'lib/data.bin': big('d'), 'lib/z.txt': 'z' },
+    );
   });
 
-  it.skipIf(!fewInodes)(
-    'out of inodes: installs whole or fails DiskFull with nothing left behind, at every count swept',
-    async () => {
-      const payload = { 'bin/demo.wasm': 'module', 'lib/a/b/c.txt': 'c', 'lib/a/d.txt': 'd', 'share/e.txt': 'e' };
-      const e = await w.publish('demo', '1.0.0', payload);
-      await w.index({ demo: { '1.0.0': e } });
-      const outcomes = new Set<string>();
-      for (let free = 0; free <= 24; free += 2) {
-        const stateDir = join(fewInodes!.dir, `state-${free}`);
-        const svc = w.service({ stateDir });
-        fewInodes!.fillInodesLeaving(free);
-        const storeDir = join(stateDir, 'bundles', 'store');
-        const err = await svc.install({ name: 'demo' }).then(
-          () => null,
-          (x: unknown) => x as { code?: number; message?: string },
-        );
-        fewInodes!.free();
-        if (err) {
-          expect(err.code, `${free} inodes free: ${err.message ?? ''}`).toBe(ErrorCodes.DiskFull);
-          expect(await leftIn(storeDir), `${free} inodes free`).toEqual([]);
-          outcomes.add('disk full');
-          await svc.install({ name: 'demo' });
-        } else outcomes.add('installed');
-        expect(await readdir(storeDir), `${free} inodes free`).toEqual([e.manifestSha256]);
-        expect((await svc.load('demo')).entry.bytes.toString()).toBe('module');
-        await rm(stateDir, { recursive: true, force: true });
-      }
-      expect([...outcomes].sort()).toEqual(['disk full', 'installed']);
-    },
-  );
+  it.skipIf(!fewInodes)('out of inodes: installs whole or fails DiskFull with nothing left behind', async () => {
+    await sweep(
+      fewInodes!.dir,
+      Array.from({ length: 13 }, (_, i) => i * 2),
+      (free) => fewInodes!.fillInodesLeaving(free),
+      () => fewInodes!.free(),
+      { 'bin/demo.wasm': 'module', 'lib/a/b/c.txt': 'c', 'lib/a/d.txt': 'd', 'share/e.txt': 'e' },
+    );
+  });
 });

@@ -160,10 +160,11 @@ export function createInstaller(ctx: ServiceContext): Installer {
     let vb: VerifiedBundle;
     let size: number;
     const staged = await store.stage();
+    const createFile = (path: string) => staged.createFile(path);
     try {
       const archive = await source.stream(`${base}/bundle.tar`, entry.archiveSize);
       if (!archive) throw missing();
-      const content = await contentFromArchive(archive, sig, { plan, createFile: (path) => staged.createFile(path) });
+      const content = await contentFromArchive(archive, sig, { plan, createFile });
       size = content.archive.size;
       report('verify', size);
       vb = await verifyBundleContent(content, vi.authority, {
@@ -179,10 +180,7 @@ export function createInstaller(ctx: ServiceContext): Installer {
         const again = await source.stream(`${base}/bundle.tar`, entry.archiveSize);
         if (!again) throw missing();
         const plan2 = new Map(unwritten.map((f) => [f.path, f.size]));
-        const second = await contentFromArchive(again, sig, {
-          plan: plan2,
-          createFile: (path) => staged.createFile(path),
-        });
+        const second = await contentFromArchive(again, sig, { plan: plan2, createFile });
         if (second.archive.sha256 !== entry.archiveSha256)
           throw refuse('file_mismatch', `${name}@${version} archive changed while it was read`, { archive: true });
       }
