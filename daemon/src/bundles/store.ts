@@ -9,8 +9,8 @@ import { sha256Hex, type Signature } from './crypto.js';
 import { HashCache, type KeptHash, sameStat } from './hash-cache.js';
 import { refuse } from './trust.js';
 import {
-  fileChunks,
   fsyncDir,
+  hashFileHandle,
   mapDiskFull,
   mkdirAll,
   ONCE,
@@ -282,10 +282,7 @@ export function openStore(stateDir: string): BundleStore {
           size = bytes.length;
         } else {
           const h = createHash('sha256');
-          for await (const chunk of fileChunks(fh, Number(at.size))) {
-            h.update(chunk);
-            size += chunk.length;
-          }
+          size = await hashFileHandle(h, fh, Number(at.size));
           sha256 = h.digest('hex');
         }
         const identity = identityOf(at);

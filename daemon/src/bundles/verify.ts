@@ -12,7 +12,7 @@ import { parseManifest, type Manifest } from './manifest.js';
 import type { StagedFile } from './store.js';
 import { TarReader } from './tar.js';
 import { checkThreshold, refuse, type Authority } from './trust.js';
-import { fileChunks, ONCE } from '../state/index.js';
+import { hashFileHandle, ONCE } from '../state/index.js';
 
 /** manifest.sig.json: detached signatures over the manifest's canonical bytes. */
 export const SigFileSchema = lazySchema(() =>
@@ -161,11 +161,7 @@ async function digestFile(path: string): Promise<FileDigest> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const h = createHash('sha256');
-    let size = 0;
-    for await (const chunk of fileChunks(fh)) {
-      h.update(chunk);
-      size += chunk.length;
-    }
+    const size = await hashFileHandle(h, fh);
     return { size, sha256: h.digest('hex') };
   } finally {
     await fh.close();

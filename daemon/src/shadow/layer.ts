@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { fileChunks, type Logger } from '../state/index.js';
+import { hashFileHandle, type Logger } from '../state/index.js';
 import { BlobStore, INLINE_BYTES } from './blob-store.js';
 import type { FaultHook } from './fault.js';
 import { blobOid } from './git.js';
@@ -422,6 +422,6 @@ export class LayerStore {
 /** Git's blob id of an open file, streamed (never the whole file in memory); the handle stays open. */
 async function hashHandle(fh: FileHandle, size: number): Promise<string> {
   const h = createHash('sha1').update(`blob ${size}\0`);
-  for await (const chunk of fileChunks(fh, size)) h.update(chunk);
+  await hashFileHandle(h, fh, size);
   return h.digest('hex');
 }

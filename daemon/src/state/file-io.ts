@@ -4,6 +4,7 @@
 // FileHandle.read return how much they moved and leave the rest to the caller, and readFile reads in 512 KiB
 // steps into a Buffer of its choosing (no SharedArrayBuffer, a thread-pool round trip per step).
 import { write, writeSync } from 'node:fs';
+import type { Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 
 /** An ENOSPC error as the file system reports it (code, errno, syscall, path). */
@@ -88,4 +89,14 @@ export async function* fileChunks(
     pos += bytesRead;
     yield buf.subarray(0, bytesRead);
   }
+}
+
+/** Feeds an open file's bytes up to `end` (default: its size) to `hash`, through fileChunks; returns how many it read. */
+export async function hashFileHandle(hash: Hash, fh: FileHandle, end?: number): Promise<number> {
+  let size = 0;
+  for await (const chunk of fileChunks(fh, end)) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return size;
 }

@@ -4,7 +4,7 @@ export { acquireLock, readLock, LockInfo } from './lock.js';
 export { consoleAsOneLine, createLogger, silentLogger, type Logger, type FileLogger } from './logger.js';
 export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
-export { fileChunks, noSpaceError, readWholeInto, writeAll, writeAllSync } from './file-io.js';
+export { fileChunks, hashFileHandle, noSpaceError, readWholeInto, writeAll, writeAllSync } from './file-io.js';
 export { writeFileAtomic, writeNewFileSynced, fsyncDir, mkdirAll, type WriteFileAtomicOptions } from './durable.js';
 export { isDiskFull, diskFullError, mapDiskFull, freeBytes, findDiskFull, typedFsError } from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
