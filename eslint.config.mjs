@@ -148,6 +148,12 @@ export default tseslint.config(
           selector: `${top} VariableDeclaration > VariableDeclarator > CallExpression.init:not([callee.name='lazySchema']):has(Identifier[name='z'])`,
           message: "declare the daemon's schemas with lazySchema(() => …) so a daemon's start builds none",
         })),
+        {
+          selector:
+            "CallExpression:matches([callee.name='mkdir'], [callee.property.name='mkdir']) > ObjectExpression > Property[key.name='recursive']",
+          message:
+            "use mkdirAll (state/durable.ts): Node's async recursive mkdir reports a disk out of inodes as ENOENT",
+        },
       ],
     },
   },

@@ -392,7 +392,8 @@ export const ErrorReasons = {
   },
 
   DiskFull: {
-    disk_full: 'No space left (`data.path`, `data.freeBytes`); nothing half-written was kept.',
+    disk_full:
+      'No space left, bytes or files (`data.path`, `data.freeBytes`, `data.freeFiles`: null where the file system does not count files); nothing half-written was kept.',
   },
 } as const satisfies { [K in ErrorCodeName]: Record<string, string> };
 

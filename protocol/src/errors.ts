@@ -91,7 +91,10 @@ export const ErrorCodes = {
   SandboxFailed: -33806,
 
   // -339xx: storage (the state dir and the person's files).
-  /** A write failed for lack of space (ENOSPC, EDQUOT); `data.path` and `data.freeBytes` say where and how much is left. */
+  /**
+   * A write failed for lack of space (ENOSPC, EDQUOT), bytes or files (inodes); `data.path`, `data.freeBytes` and
+   * `data.freeFiles` say where and how much is left.
+   */
   DiskFull: -33900,
 } as const;
 

@@ -50,7 +50,7 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
       const lines = r.stderr.trim().split('\n');
       expect(lines).toEqual([
         expect.stringMatching(
-          /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free\); free some space/,
+          /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free(, \d+ files free)?\); free some space/,
         ),
       ]);
       // Nothing half-written stays behind (no empty lock a later start would trip on).
@@ -160,5 +160,116 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
     const key = await loadOrCreateDaemonKey(stateDir, silentLogger);
     const again = await loadOrCreateDaemonKey(stateDir, silentLogger);
     expect(again.keyId).toBe(key.keyId);
+  });
+});
+
+// A file system out of inodes (files) with bytes to spare: Node's recursive mkdir reports the level it could not make
+// as ENOENT there, which reached a person as an internal error or a missing folder. Every step below fails DiskFull
+// or works, at every count of free inodes, and works once they are freed.
+const inodes = mountSmallDisk(64 * 1024 * 1024, 4096);
+if (!inodes) console.log('inode e2e: not root, no tmpfs: skipped (the bundle store unit tests sweep inodes too)');
+
+describe.skipIf(!inodes)('a file system out of inodes under a running daemon', () => {
+  const d0 = inodes as SmallDisk;
+  let model: ModelServer;
+  beforeAll(async () => {
+    model = await startModelServer();
+  });
+  afterAll(async () => {
+    await model?.close();
+    inodes?.unmount();
+  });
+
+  it('refuses to start in a state dir it cannot create, in one sentence that says files, not bytes, ran out', async () => {
+    const stateDir = path.join(d0.dir, 'no-inodes', 'deep', 'state');
+    d0.fillInodesLeaving(0);
+    try {
+      const r = await runCli(['daemon', '--no-web'], {
+        ...process.env,
+        SHADOWBOX_STATE_DIR: stateDir,
+        SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.code).not.toBeNull();
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free, 0 files free\); free some space/,
+        ),
+      ]);
+    } finally {
+      d0.free();
+    }
+  });
+
+  it('session/create, accept and an edit fail DiskFull or work at every count of free inodes, and work once freed', async () => {
+    const stateDir = path.join(d0.dir, 'running');
+    const ws = await makeTempDir('ws');
+    const d = await startTestDaemon({ stateDir, web: false, env: { ...openaiEnv(model, 'openai/m') } });
+    try {
+      const c = await d.connect('c');
+      const s = await c.request(SessionCreate, { workspace: ws });
+      await expect
+        .poll(async () => (await c.request(BundlesList, {})).bundles.every((b) => b.installed), { timeout: 120_000 })
+        .toBe(true);
+      const outcomes: string[] = [];
+      for (let n = 0; n <= 12; n++) {
+        // A change in a new folder, made while there is room; then accepted with n inodes free.
+        model.push(
+          { toolCalls: [{ name: 'write_file', arguments: { path: `d${n}/e/f.txt`, content: `${n}\n` } }] },
+          { text: ['ok'] },
+        );
+        expect((await c.request(SessionPrompt, { sessionId: s.sessionId, text: `w${n}` })).stopReason).toBe('end_turn');
+        d0.fillInodesLeaving(n);
+        try {
+          const created = await c.request(SessionCreate, { workspace: ws }).then(
+            () => 'ok',
+            (e: { code?: number; data?: { reason?: string } }) => `${e.code}:${e.data?.reason}`,
+          );
+          const accepted = await c.request(ShadowAccept, { sessionId: s.sessionId, paths: [`d${n}/e/f.txt`] }).then(
+            () => 'ok',
+            (e: { code?: number; data?: { reason?: string } }) => `${e.code}:${e.data?.reason}`,
+          );
+          // An edit into a new folder of the shadow (its objects and the session's events): the tool call fails
+          // DiskFull or works, the turn ends, or fails DiskFull when its events cannot be written.
+          model.push(
+            { toolCalls: [{ name: 'write_file', arguments: { path: `p${n}/q/r.txt`, content: `${n}\n` } }] },
+            { text: ['ok'] },
+          );
+          const turn = await c.request(SessionPrompt, { sessionId: s.sessionId, text: `p${n}` }).then(
+            (r) => (r.error ? `${r.error.code}:${r.error.reason}` : 'ok'),
+            (e: { code?: number; data?: { reason?: string } }) => `${e.code}:${e.data?.reason}`,
+          );
+          d0.free();
+          const events = (await c.request(SessionAttach, { sessionId: s.sessionId, fromSeq: 0 })).history;
+          const last = events
+            .map((e) => e.event)
+            .findLast((e) => e.type === 'tool_call_update' && e.status !== 'running');
+          const tool =
+            last?.type === 'tool_call_update' && last.status === 'failed' ? `${last.code}:${last.reason}` : 'ok';
+          outcomes.push(`${n} create=${created} accept=${accepted} turn=${turn} tool=${tool}`);
+          expect(
+            [created, accepted, turn, tool].every((o) => o === 'ok' || o === `${ErrorCodes.DiskFull}:disk_full`),
+          ).toBe(true);
+          // The person's file is there whole or not at all.
+          const real = path.join(ws, `d${n}`, 'e', 'f.txt');
+          if (accepted === 'ok') expect(readFileSync(real, 'utf8')).toBe(`${n}\n`);
+          else expect(existsSync(real)).toBe(false);
+        } catch (e) {
+          const log = readFileSync(path.join(stateDir, 'daemon.log'), 'utf8').slice(-4000);
+          throw new Error(`${outcomes.join('; ')}: ${String(e)}\n--- daemon.log's tail ---\n${log}`, { cause: e });
+        } finally {
+          d0.free();
+        }
+      }
+      // Something failed for lack of inodes (the sweep reached the steps), and everything works once freed.
+      expect(outcomes.some((o) => o.includes('disk_full'))).toBe(true);
+      expect((await c.request(SessionCreate, { workspace: ws })).sessionId).toBeTruthy();
+      expect(await c.request(AuditVerify, { workspace: ws })).toMatchObject({ ok: true });
+      c.dispose();
+    } finally {
+      d0.free();
+      await d.stop();
+      await d.cleanup();
+    }
   });
 });

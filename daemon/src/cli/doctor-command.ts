@@ -1,12 +1,12 @@
 // `shadowbox doctor`: checks what a fresh install needs, one line per check, each failure with the
 // command that fixes it. It reads; it never starts a daemon and never prints a secret (provider keys
 // are reported as present or absent only).
-import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DaemonStatus } from '@shadowbox/protocol';
 import { connectSocket } from '@shadowbox/client';
-import { readLock } from '../state/index.js';
+import { readLock, mkdirAll } from '../state/index.js';
 import { type CliIo, println, statePaths } from './context.js';
 import { colorsFor } from './review-commands.js';
 import { daemonCommand } from './self-command.js';
@@ -92,7 +92,7 @@ async function checkShell(d: DoctorDeps): Promise<DoctorCheck> {
 async function checkStateDir(d: DoctorDeps): Promise<DoctorCheck> {
   const probe = path.join(d.stateDir, `.doctor-${process.pid}`);
   try {
-    await mkdir(d.stateDir, { recursive: true, mode: 0o700 });
+    await mkdirAll(d.stateDir, 0o700);
     await writeFile(probe, 'ok', { flag: 'wx', mode: 0o600 });
     await rm(probe, { force: true });
     return { name: 'state dir', status: 'ok', detail: `${d.stateDir} is writable` };

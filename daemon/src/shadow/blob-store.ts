@@ -11,13 +11,13 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../state/index.js';
-import { writeFileAtomic } from '../state/index.js';
+import { writeFileAtomic, mkdirAll } from '../state/index.js';
 import { typedFsError } from '../state/index.js';
 import { type FaultHook, noSpaceError } from './fault.js';
 import { blobOid } from './git.js';
@@ -150,7 +150,7 @@ export class BlobStore {
   /** Creates the layer's folders on first write (a session that never wrote leaves nothing behind). */
   async ensureDirs(): Promise<void> {
     if (this.made) return;
-    await mkdir(this.objectsDir, { recursive: true });
+    await mkdirAll(this.objectsDir);
     this.made = true;
   }
 

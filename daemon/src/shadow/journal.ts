@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../state/index.js';
+import { writeFileAtomic, mkdirAll } from '../state/index.js';
 import { typedFsError } from '../state/index.js';
 import type { FaultHook } from './fault.js';
 import type { Base, Entry } from './layer-types.js';
@@ -78,12 +78,12 @@ export class Journal {
       // The folder is made once per journal (a thread-pool round trip saved on every write), and again
       // if something removed it since.
       if (!this.made) {
-        await mkdir(this.dir, { recursive: true });
+        await mkdirAll(this.dir);
         this.made = true;
       }
       await write().catch(async (e: unknown) => {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        await mkdir(this.dir, { recursive: true });
+        await mkdirAll(this.dir);
         await write();
       });
     } catch (e) {

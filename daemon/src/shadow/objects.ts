@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32, createDeflate, deflate, deflateSync } from 'node:zlib';
-import { writeFileAtomic } from '../state/index.js';
+import { writeFileAtomic, mkdirAll } from '../state/index.js';
 import { typedFsError } from '../state/index.js';
 import type { FaultHook } from './fault.js';
 import { gitMode } from './git.js';
@@ -93,7 +93,7 @@ export class ObjectWriter {
     const packSum = packHash.digest();
     const idx = packIndex(entries, packSum);
     const dir = path.join(this.repoDir, 'objects', 'pack');
-    await mkdir(dir, { recursive: true });
+    await mkdirAll(dir);
     const name = path.join(dir, `pack-${packSum.toString('hex')}`);
     const tmp = path.join(dir, `tmp_pack_${randomBytes(6).toString('hex')}`);
     // Not writeFileAtomic: the pack and its index are written and fsynced in parallel, then renamed in
@@ -118,7 +118,7 @@ export class ObjectWriter {
 
   private async writeLoose(oid: string, deflated: Buffer | null, source?: Readable): Promise<void> {
     const file = this.file(oid);
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdirAll(path.dirname(file));
     try {
       this.faults?.before('object.write', file);
       // Content-addressed and named by a ref only after the pack/objects are written: no fsync per object.
@@ -222,7 +222,7 @@ export class ObjectWriter {
   async setRef(ref: string, oid: string): Promise<void> {
     await this.flush();
     const file = path.join(this.repoDir, ref);
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdirAll(path.dirname(file));
     try {
       this.faults?.before('ref.write', file);
       // Not fsynced (docs/shadow-workspace.md): a crash may lose the last ref update, never point it at missing objects.
@@ -328,8 +328,7 @@ export async function initBareRepo(repoDir: string): Promise<void> {
   } catch {
     // create below
   }
-  for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags'])
-    await mkdir(path.join(repoDir, d), { recursive: true });
+  for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags']) await mkdirAll(path.join(repoDir, d));
   await writeFile(
     path.join(repoDir, 'config'),
     '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n',

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ReasonOf } from '../errors.js';
+import { mkdirAll } from '../state/index.js';
 
 const run = promisify(execFile);
 
@@ -115,7 +116,7 @@ export async function probeSandbox(scratchParent: string, env: NodeJS.ProcessEnv
     return out;
   }
   const p = out.programs as Record<Program, string>;
-  await mkdir(scratchParent, { recursive: true, mode: 0o700 });
+  await mkdirAll(scratchParent, 0o700);
   const dir = await mkdtemp(path.join(scratchParent, 'probe-'));
   try {
     for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(path.join(dir, d));

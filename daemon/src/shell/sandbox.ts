@@ -8,7 +8,7 @@ import { ErrorCodes, ShadowboxError } from '../errors.js';
 import type { FetchAuthorizer } from '../net/index.js';
 import type { OverlayLower, WorkspaceView } from '../shadow/index.js';
 import type { Spawner } from '../spawner/index.js';
-import { type Logger, workspaceStateDir } from '../state/index.js';
+import { type Logger, workspaceStateDir, mkdirAll } from '../state/index.js';
 import { applyUpper, type ApplyResult } from './apply.js';
 import { readCacheSummary, recordCacheMoves, type CacheSummary } from './cache.js';
 import { deniedPathsIn } from './denied.js';
@@ -136,8 +136,8 @@ export class ShellSandbox {
         const root = path.join(workspaceStateDir(this.deps.stateDir, workspace), 'sandbox', sessionId);
         const cache = path.join(root, 'cache');
         const whiteout = path.join(root, 'whiteout');
-        await mkdir(cache, { recursive: true, mode: 0o700 });
-        await mkdir(path.join(root, 'runs'), { recursive: true });
+        await mkdirAll(cache, 0o700);
+        await mkdirAll(path.join(root, 'runs'));
         // Runs a crash (or kill -9) left behind are finished with: their changes never reached the layer.
         await rm(path.join(root, 'runs'), { recursive: true, force: true });
         await mkdir(path.join(root, 'runs'));
@@ -197,7 +197,7 @@ export class ShellSandbox {
     this.running.add(abort);
     let proxy: Awaited<ReturnType<typeof startRunProxy>> | null = null;
     try {
-      for (const d of readOnly ? [lower, merged] : [lower, upper, work, merged]) await mkdir(d, { recursive: true });
+      for (const d of readOnly ? [lower, merged] : [lower, upper, work, merged]) await mkdirAll(d);
       const hide = [...(await this.stateDirInside(workspace)), ...(await deniedPathsIn(workspace, ctx.denied ?? []))];
       const layer = await this.deps.writeOverlayLower({ sessionId: ctx.sessionId, workspace }, lower, {
         whiteout: dirs.whiteout,

@@ -13,13 +13,17 @@ export function isDiskFull(e: unknown): boolean {
   return code !== undefined && DISK_FULL_CODES.has(code);
 }
 
-/** Bytes an unprivileged writer may still use on the filesystem holding `p` (its nearest existing folder); undefined when unknown. */
-export async function freeBytes(p: string): Promise<number | undefined> {
+/**
+ * What is left on the filesystem holding `p` (its nearest existing folder): bytes an unprivileged writer may still
+ * use, and files (inodes) when the filesystem counts them (`files` is undefined where it does not, as on btrfs, which
+ * reports 0 of 0); undefined when unknown. A disk can be "full" with bytes to spare: out of inodes.
+ */
+export async function freeSpace(p: string): Promise<{ bytes: number; files: number | undefined } | undefined> {
   let dir = path.resolve(p);
   for (;;) {
     try {
       const st = await statfs(dir);
-      return st.bavail * st.bsize;
+      return { bytes: st.bavail * st.bsize, files: st.files > 0 ? st.ffree : undefined };
     } catch {
       const parent = path.dirname(dir);
       if (parent === dir) return undefined;
@@ -28,15 +32,23 @@ export async function freeBytes(p: string): Promise<number | undefined> {
   }
 }
 
-/** The typed `disk_full` error (-33900) for a write to `file` that failed with `cause`; `data.freeBytes` from statfs. */
+/** `freeSpace` in words: "123 bytes" or "123 bytes, 0 files". */
+function freeSpaceText(free: { bytes: number; files: number | undefined } | undefined): string {
+  if (!free) return 'unknown';
+  return free.files === undefined ? `${free.bytes} bytes` : `${free.bytes} bytes, ${free.files} files`;
+}
+
+/**
+ * The typed `disk_full` error (-33900) for a write to `file` that failed with `cause`; `data.freeBytes` and
+ * `data.freeFiles` from statfs (null when unknown).
+ */
 export async function diskFullError(file: string, cause: unknown): Promise<ShadowboxError> {
-  const free = await freeBytes(file);
-  const left = free === undefined ? 'unknown' : `${free} bytes`;
+  const free = await freeSpace(file);
   return new ShadowboxError(
     ErrorCodes.DiskFull,
     'disk_full',
-    `no space left on the disk holding ${file} (free: ${left}); free some space and try again`,
-    { path: file, freeBytes: free ?? null },
+    `no space left on the disk holding ${file} (free: ${freeSpaceText(free)}); free some space and try again`,
+    { path: file, freeBytes: free?.bytes ?? null, freeFiles: free?.files ?? null },
     { cause },
   );
 }

@@ -102,7 +102,9 @@ async function writeSmall(
 /**
  * `mkdir -p` that says why it failed: Node's recursive mkdir reports a level it could not make for lack of inodes
  * (ENOSPC) as ENOENT. Then the first missing level is made alone, which throws the real error (DiskFull once mapped);
- * if that works (a race), the whole is tried once more. Returns the first folder made, as mkdir does.
+ * if that works (a race), the whole is tried once more. Returns the first folder made, as mkdir does. Every recursive
+ * async mkdir of the daemon goes through it (eslint.config.mjs refuses a bare one); Node 20's `mkdirSync` reports
+ * ENOSPC itself.
  */
 export async function mkdirAll(dir: string, mode?: number): Promise<string | undefined> {
   const opts = { recursive: true as const, ...(mode === undefined ? {} : { mode }) };

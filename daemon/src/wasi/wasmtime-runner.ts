@@ -10,6 +10,7 @@ import { limitMemoryPages } from './memory-limit.js';
 import { rewriting } from './rewrite-error.js';
 import { pagesFor, sha256Hex } from './module-cache.js';
 import type { WasiRunRequest, WasiRunResult } from './types.js';
+import { mkdirAll } from '../state/index.js';
 
 // The wasmtime CLI cannot see the shadow layer and its --dir is always read-write, so the guest
 // never gets a real directory: the view is copied into a private temp folder (capped), the run
@@ -72,7 +73,7 @@ async function copyView(view: WorkspaceView, into: string): Promise<Map<string, 
         continue; // links that leave the workspace are simply absent
       }
       if (type === 'dir') {
-        await mkdir(join(into, p), { recursive: true });
+        await mkdirAll(join(into, p));
         await walk(p);
       } else if (type === 'file') {
         const data = Buffer.from(await view.readFile(p));
@@ -125,11 +126,11 @@ export async function runWasmtime(bin: string, req: WasiRunRequest): Promise<Was
     for (const m of req.mounts.readOnly ?? []) {
       const d = join(work, `ro${i++}`);
       for (const [p, data] of m.files) {
-        await mkdir(dirname(join(d, p)), { recursive: true });
+        await mkdirAll(dirname(join(d, p)));
         const bytes = typeof data === 'function' ? data() : data instanceof Uint8Array ? data : readWholeHostFile(data);
         await writeFile(join(d, p), bytes);
       }
-      await mkdir(d, { recursive: true });
+      await mkdirAll(d);
       dirs.push([d, m.at]);
     }
     const view = req.mounts.workspace;
