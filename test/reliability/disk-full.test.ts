@@ -16,6 +16,7 @@ import {
   SessionPrompt,
   ShadowAccept,
 } from '@shadowbox/protocol';
+import { ensureDaemon } from '@shadowbox/client';
 import { loadOrCreateDaemonKey } from '../../daemon/src/audit/keys.js';
 import { silentLogger } from '../../daemon/src/state/logger.js';
 import { mountSmallDisk, type SmallDisk } from '../../daemon/src/state/test-support.js';
@@ -196,6 +197,22 @@ describe.skipIf(!inodes)('a file system out of inodes under a running daemon', (
           /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free, 0 files free\); free some space/,
         ),
       ]);
+    } finally {
+      d0.free();
+    }
+  });
+
+  it("an editor's auto-start says the disk is full, not that a folder is missing", async () => {
+    const stateDir = path.join(d0.dir, 'editor', 'state');
+    d0.fillInodesLeaving(0);
+    try {
+      const err = await ensureDaemon({
+        socketPath: path.join(stateDir, 'd.sock'),
+        stateDir,
+        command: [process.execPath, '-e', ''],
+        timeoutMs: 2_000,
+      }).catch((e: unknown) => e);
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
     } finally {
       d0.free();
     }

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter } from 'vscode-jsonrpc/node';
@@ -108,7 +109,8 @@ export async function ensureDaemon(o: EnsureDaemonOptions): Promise<ShadowboxCli
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
   }
-  await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+  // Synchronous: Node 20's async recursive mkdir reports a disk out of inodes as ENOENT, its mkdirSync says ENOSPC.
+  mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
   const outFile = path.join(o.stateDir, 'daemon.out');
   const from = (await stat(outFile).catch(() => null))?.size ?? 0;
   await startDetached(o.command, { env: daemonStartEnv(o.env ?? process.env), logFile: outFile });
