@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket } from '../clients/editor/dist/index.js';
-import { bin, launcher, NO_NODE_PATH, startEnvOf, TUNABLES_WITHOUT_HUGETLB } from './lib/daemon.mjs';
+import { bin, HUGETLB_ALTERNATIVE, launcher, NO_NODE_PATH, startEnvOf } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats, time } from './lib/interleave.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -303,18 +303,18 @@ export async function run() {
       // First call after a restart (the bundle installed, as a daemon start normally finds it), made at
       // once after ready + session/create, while python's background warm-up may still be going.
       // Each round also starts the daemon once with glibc's malloc defaults (no auto-start tunables) and once with the
-      // tunables without hugetlb=1, for the rows below.
+      // tunables with huge pages the other way (HUGETLB_ALTERNATIVE), for the rows below.
       const firsts = [];
       const plainFirsts = [];
-      const noHugeFirsts = [];
+      const altHugeFirsts = [];
       const natives = [];
       // The settings' order flips every round (as interleave.mjs does): none always follows the same one.
-      const withoutHugetlb = TUNABLES_WITHOUT_HUGETLB !== null ? { tunables: TUNABLES_WITHOUT_HUGETLB } : null;
+      const hugeAlt = { tunables: HUGETLB_ALTERNATIVE.tunables };
       for (let i = 0; i < 5; i++) {
         const starts = [
           [firsts, undefined],
           [plainFirsts, { tunables: false }],
-          ...(withoutHugetlb ? [[noHugeFirsts, withoutHugetlb]] : []),
+          [altHugeFirsts, hugeAlt],
         ];
         for (const [into, opts] of i % 2 ? starts.reverse() : starts) {
           d = await daemonSession(stateDir, ws, opts);
@@ -351,9 +351,12 @@ export async function run() {
       };
       const freshCalls = [];
       const freshNatives = [];
-      const freshNoHuge = [];
+      const freshAltHuge = [];
       for (let i = 0; i < 5; i++) {
-        const starts = [[freshCalls, undefined], ...(withoutHugetlb ? [[freshNoHuge, withoutHugetlb]] : [])];
+        const starts = [
+          [freshCalls, undefined],
+          [freshAltHuge, hugeAlt],
+        ];
         for (const [into, opts] of i % 2 ? starts.reverse() : starts) into.push((await freshFirst(opts)).call);
         freshNatives.push(await time(nativeHello));
       }
@@ -379,19 +382,18 @@ export async function run() {
           "vs the same daemon started with GLIBC_TUNABLES='' (glibc's defaults), rounds alternating",
         ),
       );
-      if (withoutHugetlb)
-        rows.push(
-          row(
-            'the same first call, malloc tunables vs the same without hugetlb=1',
-            { subject: stats(firsts), baseline: stats(noHugeFirsts) },
-            `what huge pages give (their cost, idle memory: start.mjs); vs GLIBC_TUNABLES=${TUNABLES_WITHOUT_HUGETLB}`,
-          ),
-          row(
-            'the first call on a new state dir, malloc tunables vs the same without hugetlb=1',
-            { subject: stats(freshCalls), baseline: stats(freshNoHuge) },
-            'the start installed the bundle (its archive streamed in 1 MiB reads, hashed and unpacked); rounds alternating',
-          ),
-        );
+      rows.push(
+        row(
+          `the same first call, malloc tunables vs ${HUGETLB_ALTERNATIVE.label}`,
+          { subject: stats(firsts), baseline: stats(altHugeFirsts) },
+          `what huge pages give (their cost, idle memory: start.mjs); vs GLIBC_TUNABLES=${HUGETLB_ALTERNATIVE.tunables}`,
+        ),
+        row(
+          `the first call on a new state dir, malloc tunables vs ${HUGETLB_ALTERNATIVE.label}`,
+          { subject: stats(freshCalls), baseline: stats(freshAltHuge) },
+          'the start installed the bundle (its archive streamed in 1 MiB reads, hashed and unpacked); rounds alternating',
+        ),
+      );
       // BENCH_BASELINE_BIN (another build's daemon/bin/shadowbox.js, its bundles/out and keys beside it): the same first
       // call, this build's daemon and that one's started in turn, each on its own state dir (its first start installs
       // the bundle there and is not counted).

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectSocket, daemonStartEnv } from '../clients/editor/dist/index.js';
 import { startModelServer } from '../daemon/dist/demo/model-server/index.js';
-import { bin, launcher, NO_NODE_PATH, startDaemon, startEnvOf, TUNABLES_WITHOUT_HUGETLB } from './lib/daemon.mjs';
+import { bin, HUGETLB_ALTERNATIVE, launcher, NO_NODE_PATH, startDaemon, startEnvOf } from './lib/daemon.mjs';
 import { interleave, interleaveMeasured, row, stats } from './lib/interleave.mjs';
 import { ndjsonPeer } from './lib/ndjson-peer.mjs';
 
@@ -319,19 +319,18 @@ export async function run() {
     ),
   );
   // What the huge-page tunable alone costs at idle (python's first call is what it gives: bench/python.mjs).
-  if (TUNABLES_WITHOUT_HUGETLB !== null)
-    rows.push(
-      row(
-        `daemon idle RSS, ${SETTLE_MS / 1000} s after ready, malloc tunables vs the same without hugetlb=1`,
-        await interleaveMeasured(
-          9,
-          () => idleRss(dEnv),
-          () => idleRss({ ...dEnv, GLIBC_TUNABLES: TUNABLES_WITHOUT_HUGETLB }),
-        ),
-        `vs GLIBC_TUNABLES=${TUNABLES_WITHOUT_HUGETLB}`,
-        'MiB',
+  rows.push(
+    row(
+      `daemon idle RSS, ${SETTLE_MS / 1000} s after ready, malloc tunables vs ${HUGETLB_ALTERNATIVE.label}`,
+      await interleaveMeasured(
+        9,
+        () => idleRss(dEnv),
+        () => idleRss({ ...dEnv, GLIBC_TUNABLES: HUGETLB_ALTERNATIVE.tunables }),
       ),
-    );
+      `vs GLIBC_TUNABLES=${HUGETLB_ALTERNATIVE.tunables}`,
+      'MiB',
+    ),
+  );
   // And after use: 20 python calls (each a fresh instance in the pooled worker), then the RSS it holds.
   const usedRss = async (e) => {
     const d = await startDaemon({ ...e, SHADOWBOX_STATE_DIR: stateDir }, ['--no-web']);

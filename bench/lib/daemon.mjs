@@ -16,14 +16,15 @@ export const launcher = existsSync(launcherFile) ? launcherFile : null;
 export const NO_NODE_PATH = '/nonexistent';
 
 /**
- * The auto-start's malloc tunables without glibc's huge pages (`hugetlb=1`), for the rows that show what that one
- * tunable gives (python's first call) and takes (idle memory); null when the auto-start does not set it (those rows
- * are then left out).
+ * The auto-start's malloc tunables with glibc's huge pages (`hugetlb=1`) the other way — added, as the auto-start sets
+ * none since run 42, or left out where a build sets them — for the rows that show what that one tunable gives
+ * (python's first call) and takes (idle memory). `label` names the alternative in those rows.
  */
-const withoutHugetlb = DAEMON_MALLOC_TUNABLES.split(':')
-  .filter((t) => !t.startsWith('glibc.malloc.hugetlb='))
-  .join(':');
-export const TUNABLES_WITHOUT_HUGETLB = withoutHugetlb === DAEMON_MALLOC_TUNABLES ? null : withoutHugetlb;
+const HUGETLB = 'glibc.malloc.hugetlb=1';
+const autoStart = DAEMON_MALLOC_TUNABLES.split(':');
+export const HUGETLB_ALTERNATIVE = autoStart.includes(HUGETLB)
+  ? { tunables: autoStart.filter((t) => t !== HUGETLB).join(':'), label: 'the same without hugetlb=1' }
+  : { tunables: [...autoStart, HUGETLB].join(':'), label: 'the same with hugetlb=1' };
 
 /**
  * `env` as the clients of the build whose bin is `binPath` start its daemon (that build's clients/editor/dist/
