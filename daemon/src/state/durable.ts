@@ -123,7 +123,10 @@ export async function mkdirAll(dir: string, mode?: number): Promise<string | und
         break;
       missing = up;
     }
-    await mkdir(missing, mode);
+    // EEXIST: another writer made it since (the ENOENT was a folder removed meanwhile, not a full disk); go on.
+    await mkdir(missing, mode).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    });
     return mkdir(dir, opts);
   }
 }
