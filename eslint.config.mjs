@@ -150,7 +150,7 @@ export default tseslint.config(
         })),
         {
           selector:
-            "CallExpression:matches([callee.name='mkdir'], [callee.property.name='mkdir']) > ObjectExpression > Property[key.name='recursive']",
+            "CallExpression:matches([callee.name='mkdir'], [callee.property.name='mkdir'], [callee.property.value='mkdir']) > ObjectExpression > Property:matches([key.name='recursive'], [key.value='recursive'])",
           message:
             "use mkdirAll (state/durable.ts): Node's async recursive mkdir reports a disk out of inodes as ENOENT",
         },

@@ -77,9 +77,9 @@ export function renderProtocolDocs(): string {
     '`daemon_restarted`. When the log cannot be written (a full disk) events wait unseen and are retried; the running turn is',
   );
   out.push(
-    'stopped, the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`, `data.freeFiles`), and writing resumes',
+    'stopped, the prompt fails with `DiskFull` (-33900, `data.path`, `data.freeBytes`, `data.freeFiles`), and writing',
   );
-  out.push('by itself.');
+  out.push('resumes by itself.');
   out.push('');
   out.push('## Error codes');
   out.push('');

@@ -236,6 +236,8 @@ describe.skipIf(!inodes)('a file system out of inodes under a running daemon', (
           { text: ['ok'] },
         );
         expect((await c.request(SessionPrompt, { sessionId: s.sessionId, text: `w${n}` })).stopReason).toBe('end_turn');
+        // Both scripted replies were used: none is left over for the next step.
+        expect(model.pending()).toBe(0);
         d0.fillInodesLeaving(n);
         try {
           const created = await c.request(SessionCreate, { workspace: ws }).then(
@@ -257,12 +259,24 @@ describe.skipIf(!inodes)('a file system out of inodes under a running daemon', (
             (e: { code?: number; data?: { reason?: string } }) => `${e.code}:${e.data?.reason}`,
           );
           d0.free();
-          const events = (await c.request(SessionAttach, { sessionId: s.sessionId, fromSeq: 0 })).history;
-          const last = events
-            .map((e) => e.event)
-            .findLast((e) => e.type === 'tool_call_update' && e.status !== 'running');
-          const tool =
-            last?.type === 'tool_call_update' && last.status === 'failed' ? `${last.code}:${last.reason}` : 'ok';
+          // This turn's write_file call, found by its path, and how it ended.
+          const events = (await c.request(SessionAttach, { sessionId: s.sessionId, fromSeq: 0 })).history.map(
+            (e) => e.event,
+          );
+          const call = events.find(
+            (e) => e.type === 'tool_call' && (e.input as { path?: string } | undefined)?.path === `p${n}/q/r.txt`,
+          );
+          const end =
+            call?.type === 'tool_call'
+              ? events.find(
+                  (e) =>
+                    e.type === 'tool_call_update' &&
+                    e.callId === call.callId &&
+                    (e.status === 'completed' || e.status === 'failed'),
+                )
+              : undefined;
+          expect(end, `p${n}: the write_file call and its end`).toBeDefined();
+          const tool = end?.type === 'tool_call_update' && end.status === 'failed' ? `${end.code}:${end.reason}` : 'ok';
           outcomes.push(`${n} create=${created} accept=${accepted} turn=${turn} tool=${tool}`);
           expect(
             [created, accepted, turn, tool].every((o) => o === 'ok' || o === `${ErrorCodes.DiskFull}:disk_full`),
@@ -288,5 +302,7 @@ describe.skipIf(!inodes)('a file system out of inodes under a running daemon', (
       await d.stop();
       await d.cleanup();
     }
-  });
+    // A daemon's start, its bundle installs and 13 rounds of three requests: more than the e2e default on a loaded
+    // machine (no step waits on a clock; this only bounds a hang).
+  }, 600_000);
 });

@@ -13,8 +13,9 @@
 // where the first touch of a 4 KiB page costs ~10 µs, one fault per 2 MiB instead of 512 made every start's first
 // python call 0.85-0.95x the time (runs 40-42): a gain that rests on how dear this VM's page faults are. Their price is
 // idle memory: glibc grows its heaps in 2 MiB steps and a partly used huge page stays resident whole, 1.09-1.11x in
-// runs 40 and 42 (~97 against ~88 MiB), 1.01-1.03x in run 41, and starts at 103-105 MiB against the idle goal (<= 100
-// MiB); without them no start of runs 40 and 42 went over 99.3. The first call misses its goal (<= 150 ms) either way.
+// run 40, 1.04-1.10x in run 42 (~97-100 against ~88-94 MiB), 1.01-1.03x in run 41, with single starts at 103-106 MiB
+// against the idle goal (<= 100 MiB); without them every reading of runs 40 and 42 but one (100.2) stayed under 100.
+// The first call misses its goal (<= 150 ms) either way.
 // Left out since run 42 (docs/benchmarks.md); the bench still measures them.
 // V8's own heap and WebAssembly memories are not malloc's and keep 4 KiB pages.
 

@@ -4,12 +4,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@shadowbox/protocol';
 import { isShadowboxError } from '../errors.js';
 import { isDiskFull, mapDiskFull } from './disk-full.js';
-import { writeFileAtomic } from './durable.js';
+import { mkdirAll, writeFileAtomic } from './durable.js';
 import { mountSmallDisk } from './test-support.js';
 
 const disk = mountSmallDisk(256 * 1024);
 if (!disk) console.log('disk-full: not root (no tmpfs mount): the real-disk cases are skipped');
-afterAll(() => disk?.unmount());
+// Bytes to spare, few inodes (files and folders).
+const inodes = mountSmallDisk(1024 * 1024, 64);
+afterAll(() => {
+  disk?.unmount();
+  inodes?.unmount();
+});
 
 describe('disk full', () => {
   it('maps ENOSPC and EDQUOT to DiskFull and leaves other errors alone', async () => {
@@ -41,6 +46,29 @@ describe('disk full', () => {
       disk!.free();
       await writeFileAtomic(file, 'new');
       expect(await readFile(file, 'utf8')).toBe('new');
+    },
+  );
+
+  it.skipIf(!inodes)(
+    'mkdirAll on a disk out of inodes throws ENOSPC (Node says ENOENT), typed DiskFull naming the files left',
+    async () => {
+      const dir = path.join(inodes!.dir, 'a', 'b', 'c');
+      inodes!.fillInodesLeaving(0);
+      try {
+        const raw = await mkdirAll(dir).catch((e: unknown) => e);
+        expect((raw as NodeJS.ErrnoException).code).toBe('ENOSPC');
+        const err = await mapDiskFull(dir, () => mkdirAll(dir, 0o700)).catch((e: unknown) => e);
+        expect(isShadowboxError(err, ErrorCodes.DiskFull, 'disk_full')).toBe(true);
+        if (!isShadowboxError(err)) throw new Error('unreachable');
+        expect(err.data.freeFiles).toBe(0);
+        expect(err.data.freeBytes).toBeGreaterThan(0);
+        expect(err.message).toMatch(/\(free: \d+ bytes, 0 files\)/);
+      } finally {
+        inodes!.free();
+      }
+      // With room again it makes every level.
+      await mkdirAll(dir);
+      expect((await readdir(path.join(inodes!.dir, 'a', 'b'))).includes('c')).toBe(true);
     },
   );
 });

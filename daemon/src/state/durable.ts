@@ -28,7 +28,7 @@ export interface WriteFileAtomicOptions {
  * folder (created exclusively, private), is fsynced, renamed over the target, and the folder is fsynced,
  * so after a crash or power loss the file holds either the old or the new bytes, never a torn mix. A
  * failed write removes its temp file and leaves the target as it was; a full disk (ENOSPC, EDQUOT)
- * is thrown as the typed DiskFull error (-33900, `data.path`, `data.freeBytes`).
+ * is thrown as the typed DiskFull error (-33900, `data.path`, `data.freeBytes`, `data.freeFiles`).
  */
 export async function writeFileAtomic(
   file: string,
@@ -100,18 +100,22 @@ async function writeSmall(
 }
 
 /**
- * `mkdir -p` that says why it failed: Node's recursive mkdir reports a level it could not make for lack of inodes
- * (ENOSPC) as ENOENT. Then the first missing level is made alone, which throws the real error (DiskFull once mapped);
- * if that works (a race), the whole is tried once more. Returns the first folder made, as mkdir does. Every recursive
- * async mkdir of the daemon goes through it (eslint.config.mjs refuses a bare one); Node 20's `mkdirSync` reports
- * ENOSPC itself.
+ * `mkdir -p` that says why it failed: Node 20's async recursive mkdir reports a level it could not make for lack of
+ * inodes (ENOSPC) as ENOENT (its `mkdirSync` says ENOSPC). Then the first missing level is made alone, which throws the
+ * real error (DiskFull once mapped); if that works (a folder removed meanwhile, not a full disk), the whole is tried
+ * again, at most once per level. Every recursive async mkdir of the daemon goes through it (eslint.config.mjs refuses
+ * a bare one).
  */
-export async function mkdirAll(dir: string, mode?: number): Promise<string | undefined> {
+export async function mkdirAll(dir: string, mode?: number): Promise<void> {
   const opts = { recursive: true as const, ...(mode === undefined ? {} : { mode }) };
-  try {
-    return await mkdir(dir, opts);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  const levels = path.resolve(dir).split(path.sep).length;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(dir, opts);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= levels) throw e;
+    }
     let missing = path.resolve(dir);
     for (let up = path.dirname(missing); up !== missing; up = path.dirname(up)) {
       if (
@@ -123,11 +127,10 @@ export async function mkdirAll(dir: string, mode?: number): Promise<string | und
         break;
       missing = up;
     }
-    // EEXIST: another writer made it since (the ENOENT was a folder removed meanwhile, not a full disk); go on.
+    // EEXIST: another writer made it since; go on.
     await mkdir(missing, mode).catch((e: unknown) => {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     });
-    return mkdir(dir, opts);
   }
 }
 
