@@ -25,30 +25,41 @@ import { startModelServer, type ModelServer, openaiEnv } from '../model-server/i
 
 const disk = mountSmallDisk(96 * 1024 * 1024);
 if (!disk) console.log('disk-full e2e: not root, no tmpfs: skipped (event-log and state unit tests inject the faults)');
+// A file system out of inodes (files) with bytes to spare: Node's async recursive mkdir reports the level it could not
+// make as ENOENT there, which reached a person as an internal error or a missing folder.
+const inodes = mountSmallDisk(64 * 1024 * 1024, 4096);
+if (!inodes) console.log('inode e2e: not root, no tmpfs: skipped (the bundle store unit tests sweep inodes too)');
+
+let model: ModelServer;
+beforeAll(async () => {
+  model = await startModelServer();
+});
+afterAll(async () => {
+  await model?.close();
+  disk?.unmount();
+  inodes?.unmount();
+});
+
+/** `shadowbox daemon` on `stateDir`, which must fail: its stderr's lines, after a non-zero exit. */
+async function refusedStart(stateDir: string): Promise<string[]> {
+  const r = await runCli(['daemon', '--no-web'], {
+    ...process.env,
+    SHADOWBOX_STATE_DIR: stateDir,
+    SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
+  });
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  return r.stderr.trim().split('\n');
+}
 
 describe.skipIf(!disk)('a full disk under a running daemon', () => {
   const d0 = disk as SmallDisk;
-  let model: ModelServer;
-  beforeAll(async () => {
-    model = await startModelServer();
-  });
-  afterAll(async () => {
-    await model?.close();
-    disk?.unmount();
-  });
 
   it('refuses to start on a full state dir with one sentence and a non-zero exit', async () => {
     const stateDir = path.join(d0.dir, 'full-start');
     d0.fill();
     try {
-      const r = await runCli(['daemon', '--no-web'], {
-        ...process.env,
-        SHADOWBOX_STATE_DIR: stateDir,
-        SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
-      });
-      expect(r.code).not.toBe(0);
-      expect(r.code).not.toBeNull();
-      const lines = r.stderr.trim().split('\n');
+      const lines = await refusedStart(stateDir);
       expect(lines).toEqual([
         expect.stringMatching(
           /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free(, \d+ files free)?\); free some space/,
@@ -164,35 +175,15 @@ describe.skipIf(!disk)('a full disk under a running daemon', () => {
   });
 });
 
-// A file system out of inodes (files) with bytes to spare: Node's recursive mkdir reports the level it could not make
-// as ENOENT there, which reached a person as an internal error or a missing folder. Every step below fails DiskFull
-// or works, at every count of free inodes, and works once they are freed.
-const inodes = mountSmallDisk(64 * 1024 * 1024, 4096);
-if (!inodes) console.log('inode e2e: not root, no tmpfs: skipped (the bundle store unit tests sweep inodes too)');
-
+// Every step below fails DiskFull or works, at every count of free inodes, and works once they are freed.
 describe.skipIf(!inodes)('a file system out of inodes under a running daemon', () => {
   const d0 = inodes as SmallDisk;
-  let model: ModelServer;
-  beforeAll(async () => {
-    model = await startModelServer();
-  });
-  afterAll(async () => {
-    await model?.close();
-    inodes?.unmount();
-  });
 
   it('refuses to start in a state dir it cannot create, in one sentence that says files, not bytes, ran out', async () => {
     const stateDir = path.join(d0.dir, 'no-inodes', 'deep', 'state');
     d0.fillInodesLeaving(0);
     try {
-      const r = await runCli(['daemon', '--no-web'], {
-        ...process.env,
-        SHADOWBOX_STATE_DIR: stateDir,
-        SHADOWBOX_SOCKET: path.join(stateDir, 'd.sock'),
-      });
-      expect(r.code).not.toBe(0);
-      expect(r.code).not.toBeNull();
-      expect(r.stderr.trim().split('\n')).toEqual([
+      expect(await refusedStart(stateDir)).toEqual([
         expect.stringMatching(
           /^shadowbox daemon: cannot start: the disk holding the state dir .* is full \(\d+ bytes free, 0 files free\); free some space/,
         ),
