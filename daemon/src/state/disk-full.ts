@@ -13,12 +13,18 @@ export function isDiskFull(e: unknown): boolean {
   return code !== undefined && DISK_FULL_CODES.has(code);
 }
 
+/** Bytes left to an unprivileged writer, and files (inodes) where the filesystem counts them. */
+export interface FreeSpace {
+  bytes: number;
+  files: number | undefined;
+}
+
 /**
  * What is left on the filesystem holding `p` (its nearest existing folder): bytes an unprivileged writer may still
  * use, and files (inodes) when the filesystem counts them (`files` is undefined where it does not, as on btrfs, which
  * reports 0 of 0); undefined when unknown. A disk can be "full" with bytes to spare: out of inodes.
  */
-export async function freeSpace(p: string): Promise<{ bytes: number; files: number | undefined } | undefined> {
+export async function freeSpace(p: string): Promise<FreeSpace | undefined> {
   let dir = path.resolve(p);
   for (;;) {
     try {
@@ -33,7 +39,7 @@ export async function freeSpace(p: string): Promise<{ bytes: number; files: numb
 }
 
 /** `freeSpace` in words: "123 bytes" or "123 bytes, 0 files". */
-function freeSpaceText(free: { bytes: number; files: number | undefined } | undefined): string {
+function freeSpaceText(free: FreeSpace | undefined): string {
   if (!free) return 'unknown';
   return free.files === undefined ? `${free.bytes} bytes` : `${free.bytes} bytes, ${free.files} files`;
 }

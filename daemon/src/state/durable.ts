@@ -108,13 +108,13 @@ async function writeSmall(
  */
 export async function mkdirAll(dir: string, mode?: number): Promise<void> {
   const opts = { recursive: true as const, ...(mode === undefined ? {} : { mode }) };
-  const levels = path.resolve(dir).split(path.sep).length;
   for (let attempt = 0; ; attempt++) {
     try {
       await mkdir(dir, opts);
       return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= levels) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= path.resolve(dir).split(path.sep).length)
+        throw e;
     }
     let missing = path.resolve(dir);
     for (let up = path.dirname(missing); up !== missing; up = path.dirname(up)) {
