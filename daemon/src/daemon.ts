@@ -13,6 +13,7 @@ import {
   envInt,
   findDiskFull,
   freeSpace,
+  freeSpaceText,
   loadOrCreateToken,
   resolveStatePaths,
   type Logger,
@@ -117,13 +118,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // A full state dir is said in one sentence (the CLI prints it without a stack), whatever write hit it.
     if (!findDiskFull(e)) throw e;
     const free = await freeSpace(paths.stateDir);
-    const freeText = !free
-      ? 'unknown bytes free'
-      : `${free.bytes} bytes free${free.files === undefined ? '' : `, ${free.files} files free`}`;
     throw new ShadowboxError(
       ErrorCodes.DiskFull,
       'disk_full',
-      `cannot start: the disk holding the state dir ${paths.stateDir} is full (${freeText}); free some space and start the daemon again`,
+      `cannot start: the disk holding the state dir ${paths.stateDir} is full (${freeSpaceText(free)}); free some space and start the daemon again`,
       { path: paths.stateDir, freeBytes: free?.bytes ?? null, freeFiles: free?.files ?? null },
       { cause: e },
     );

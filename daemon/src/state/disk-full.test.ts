@@ -62,7 +62,7 @@ describe('disk full', () => {
         if (!isShadowboxError(err)) throw new Error('unreachable');
         expect(err.data.freeFiles).toBe(0);
         expect(err.data.freeBytes).toBeGreaterThan(0);
-        expect(err.message).toMatch(/\(free: \d+ bytes, 0 files\)/);
+        expect(err.message).toMatch(/\(\d+ bytes free, 0 files free\)/);
       } finally {
         inodes!.free();
       }

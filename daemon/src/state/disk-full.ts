@@ -38,10 +38,13 @@ export async function freeSpace(p: string): Promise<FreeSpace | undefined> {
   }
 }
 
-/** `freeSpace` in words: "123 bytes" or "123 bytes, 0 files". */
-function freeSpaceText(free: FreeSpace | undefined): string {
-  if (!free) return 'unknown';
-  return free.files === undefined ? `${free.bytes} bytes` : `${free.bytes} bytes, ${free.files} files`;
+/**
+ * `freeSpace` in words, as every disk-full message says it: "123 bytes free", "123 bytes free, 0 files free" (a disk
+ * out of inodes is full with bytes to spare), or "free space unknown".
+ */
+export function freeSpaceText(free: FreeSpace | undefined): string {
+  if (!free) return 'free space unknown';
+  return `${free.bytes} bytes free${free.files === undefined ? '' : `, ${free.files} files free`}`;
 }
 
 /**
@@ -53,7 +56,7 @@ export async function diskFullError(file: string, cause: unknown): Promise<Shado
   return new ShadowboxError(
     ErrorCodes.DiskFull,
     'disk_full',
-    `no space left on the disk holding ${file} (free: ${freeSpaceText(free)}); free some space and try again`,
+    `no space left on the disk holding ${file} (${freeSpaceText(free)}); free some space and try again`,
     { path: file, freeBytes: free?.bytes ?? null, freeFiles: free?.files ?? null },
     { cause },
   );

@@ -6,7 +6,15 @@ export { writeToken, readToken, loadOrCreateToken } from './token.js';
 export { loadConfig, envInt, ConfigFile } from './config.js';
 export { fileChunks, hashFileHandle, noSpaceError, readWholeInto, writeAll, writeAllSync } from './file-io.js';
 export { writeFileAtomic, writeNewFileSynced, fsyncDir, mkdirAll, type WriteFileAtomicOptions } from './durable.js';
-export { isDiskFull, diskFullError, mapDiskFull, freeSpace, findDiskFull, typedFsError } from './disk-full.js';
+export {
+  isDiskFull,
+  diskFullError,
+  mapDiskFull,
+  freeSpace,
+  freeSpaceText,
+  findDiskFull,
+  typedFsError,
+} from './disk-full.js';
 export { ensurePrivateDir, type PrivateDir } from './owned-dir.js';
 export { ONCE } from './parse-once.js';
 export { readJsonFileOrNull } from './json-file.js';
