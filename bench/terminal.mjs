@@ -140,7 +140,7 @@ export async function run() {
     note: 'baseline: the same deltas on a pipe (raw write)',
   });
 
-  rows.push(...reviewRows());
+  rows.push(...(await reviewRows()));
 
   const state = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-term-'));
   const ws = await mkdtemp(path.join(os.tmpdir(), 'sbx-bench-ws-'));
