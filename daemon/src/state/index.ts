@@ -20,3 +20,4 @@ export { ONCE } from './parse-once.js';
 export { readJsonFileOrNull } from './json-file.js';
 export { inLanes } from './lanes.js';
 export { releaseMemory, releaseMemoryQuietly } from './memory.js';
+export { createIdleRelease, type IdleRelease } from './idle-release.js';
