@@ -192,6 +192,8 @@ export function toolsPort(
   shadow: ShadowService,
   /** Resolves once the shared tools are all there (sessions.open waits for it too). */
   toolsReady: () => Promise<void>,
+  /** Called when a direct call has ended, however it ended (IdleRelease.workEnded). */
+  onCallEnded: () => void = () => undefined,
 ): ToolsPort {
   return {
     // Without a session: the shared tools; with one: also its own MCP servers' (started first if the daemon restarted).
@@ -243,6 +245,7 @@ export function toolsPort(
         return { callId, ...o };
       } finally {
         untrack();
+        onCallEnded();
       }
     },
   };

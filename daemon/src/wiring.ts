@@ -191,11 +191,13 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   // SHADOWBOX_SPAWNER=0: never (programs fork the daemon); =lazy: on first need only; =early: once the daemon serves.
   const spawnerMode = env.SHADOWBOX_SPAWNER ?? '';
 
-  // The heap a burst of turns grew (+22–53 MiB after 200 back-to-back turns) is given back in one memory-reducing
-  // collection once no turn has run for 30 s (SHADOWBOX_IDLE_RELEASE_MS; 0: never): state/idle-release.ts.
+  // The heap a burst of work grew (+22–53 MiB after 210 back-to-back turns) is given back in one memory-reducing
+  // collection 30 s after the last turn or direct tool call ended, once no session is at work
+  // (SHADOWBOX_IDLE_RELEASE_MS; 0: never): state/idle-release.ts.
   const idleRelease = createIdleRelease({
     delayMs: envInt(env, 'SHADOWBOX_IDLE_RELEASE_MS') ?? 30_000,
     release: () => releaseMemoryQuietly(logger, 'the sessions went quiet'),
+    busy: () => sessions.busy(),
   });
   const spawner = createSpawner({ mode: spawnerMode === '0' ? 'direct' : 'process', logger });
 
@@ -352,7 +354,7 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
   const watcher = createWorkspaceWatcher(shadow, sessions, ctx.clients);
   registerCapabilityHandlers(ctx.handlers, sessions, {
     review: reviewPort(shadow, shellReady, sessions),
-    tools: toolsPort(runtimeFor, sessions, shadow, bundleToolsLoaded),
+    tools: toolsPort(runtimeFor, sessions, shadow, bundleToolsLoaded, () => idleRelease.workEnded()),
     policy: policyPort(policy),
     audit: { query: (p) => audit.query(p), verify: (ws, o) => audit.verify(ws, o) },
     bundles: bundlesPort(bundles),

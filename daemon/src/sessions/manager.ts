@@ -405,6 +405,15 @@ export class SessionManager {
     };
   }
 
+  /**
+   * Whether any session is at work: a turn claimed (from its prompt's acceptance, before onTurnStart, to its end), an
+   * exclusive operation (rewind, compact) or a client's direct tool call.
+   */
+  busy(): boolean {
+    for (const live of this.sessions.values()) if (live.running || live.direct.size > 0) return true;
+    return false;
+  }
+
   cancel(sessionId: string): boolean {
     const live = this.get(sessionId);
     const direct = live.direct.size > 0;

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { createIdleRelease } from './idle-release.js';
+import { createIdleRelease, MAX_DELAY_MS } from './idle-release.js';
 
 /** Hand-driven timers: `fire()` runs the pending one, as if its time had come. */
 function fakeTimers() {
   let next = 0;
-  const pending = new Map<number, { fn: () => void; ms: number }>();
+  const pending = new Map<number, { fn: () => void; ms: number; unrefed: boolean }>();
   return {
     setTimer: (fn: () => void, ms: number) => {
       const id = ++next;
-      pending.set(id, { fn, ms });
-      return { id, unref: () => undefined };
+      const t = { fn, ms, unrefed: false };
+      pending.set(id, t);
+      return { id, unref: () => void (t.unrefed = true) };
     },
     clearTimer: (t: unknown) => void pending.delete((t as { id: number }).id),
     pending: () => [...pending.values()],
@@ -22,11 +23,12 @@ function fakeTimers() {
   };
 }
 
-function setup(delayMs = 30_000) {
+function setup(delayMs = 30_000, busy?: () => boolean) {
   const timers = fakeTimers();
   let released = 0;
   const r = createIdleRelease({
     delayMs,
+    ...(busy ? { busy } : {}),
     release: async () => void released++,
     setTimer: timers.setTimer,
     clearTimer: timers.clearTimer,
@@ -41,7 +43,8 @@ describe('createIdleRelease', () => {
       r.turnStarted();
       expect(timers.pending()).toHaveLength(0);
       r.turnEnded();
-      expect(timers.pending()).toEqual([expect.objectContaining({ ms: 30_000 })]);
+      // Never what keeps the daemon alive.
+      expect(timers.pending()).toEqual([expect.objectContaining({ ms: 30_000, unrefed: true })]);
     }
     timers.fire();
     expect(released()).toBe(1);
@@ -84,7 +87,26 @@ describe('createIdleRelease', () => {
     expect(c.timers.pending()).toHaveLength(0);
   });
 
-  it('more ends than starts (a turn recovered after a restart) do not leave it counting a turn forever', () => {
+  it('when the wait is over while a session is at work (a turn not yet started, a direct call), it waits again', () => {
+    let busy = true;
+    const { r, timers, released } = setup(30_000, () => busy);
+    r.workEnded();
+    timers.fire();
+    expect(released()).toBe(0);
+    expect(timers.pending()).toEqual([expect.objectContaining({ ms: 30_000 })]);
+    busy = false;
+    timers.fire();
+    expect(released()).toBe(1);
+    expect(timers.pending()).toHaveLength(0);
+  });
+
+  it('a delay past what a Node timer holds waits that long, not 1 ms', () => {
+    const { r, timers } = setup(10 ** 12);
+    r.workEnded();
+    expect(timers.pending()).toEqual([expect.objectContaining({ ms: MAX_DELAY_MS })]);
+  });
+
+  it('an end with no start counted (defensive) does not leave it counting a turn forever', () => {
     const { r, timers, released } = setup();
     r.turnEnded();
     r.turnEnded();
