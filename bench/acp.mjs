@@ -73,11 +73,14 @@ export async function run() {
     };
     await relay(tuned);
     await relay(plain);
-    const timed = await interleaveMeasured(
-      ROUNDS,
-      () => relay(tuned),
-      () => relay(plain),
-    );
+    // Each bridge's RSS is read right after each of its prompts; the row gives the readings after its last five.
+    const rss = { tuned: [], plain: [] };
+    const relayRead = (b, into) => async () => {
+      const ms = await relay(b);
+      into.push(rssMiB(b.e.child.pid));
+      return ms;
+    };
+    const timed = await interleaveMeasured(ROUNDS, relayRead(tuned, rss.tuned), relayRead(plain, rss.plain));
     rows.push(
       row(
         `ACP bridge relays a ${CHUNKS}-chunk reply, prompt → end_turn`,
@@ -85,9 +88,9 @@ export async function run() {
         `the bridge's V8 flags (--no-opt --semi-space-growth-factor=1 --optimize-for-size) vs the same bridge with Node's defaults, both long-lived, prompt by prompt`,
       ),
       row(
-        `ACP bridge RSS after ${ROUNDS + 1} such prompts`,
-        { subject: stats([rssMiB(tuned.e.child.pid)]), baseline: stats([rssMiB(plain.e.child.pid)]) },
-        'the same two bridges (one reading each)',
+        `ACP bridge RSS after each of its prompts ${ROUNDS - 3}–${ROUNDS + 1} of such replies`,
+        { subject: stats(rss.tuned.slice(-5)), baseline: stats(rss.plain.slice(-5)) },
+        'the same two bridges, read right after each of their last five prompts above',
         'MiB',
       ),
     );
