@@ -57,9 +57,9 @@ export async function run() {
       model.push({ text: ['ok'] });
       await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'hi' });
     };
-    const p50Of = async (fn) => {
+    const p50Of = async (fn, n = PER_ROUND) => {
       const ts = [];
-      for (let i = 0; i < PER_ROUND; i++) {
+      for (let i = 0; i < n; i++) {
         const t = performance.now();
         await fn();
         ts.push(performance.now() - t);
@@ -132,25 +132,17 @@ export async function run() {
       await c.request({ method: 'session/prompt' }, { sessionId: s.sessionId, text: 'read' });
     };
     for (let i = 0; i < 10; i++) await toolTurn();
-    const p50Of10 = (fn) => async () => {
-      const ts = [];
-      for (let i = 0; i < 10; i++) {
-        const t = performance.now();
-        await fn();
-        ts.push(performance.now() - t);
-      }
-      return percentile(sorted(ts), 50);
-    };
     rows.push(
       row(
         'turn with one read_file call, p50 of a round',
         await interleaveMeasured(
           7,
-          p50Of10(toolTurn),
-          p50Of10(async () => {
-            await sdkCall();
-            await sdkCall();
-          }),
+          () => p50Of(toolTurn, 10),
+          () =>
+            p50Of(async () => {
+              await sdkCall();
+              await sdkCall();
+            }, 10),
         ),
         'two model calls + policy + audit + shadow view read; vs two direct SDK calls; 10 a side a round',
       ),

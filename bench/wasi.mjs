@@ -50,18 +50,21 @@ export async function run() {
 
     // 1. Warm latency (sequential; a ready worker is waiting each time thanks to the pause), interleaved
     // round by round with spawning the native build: each round's p50 of 8 runs.
-    const warm = [];
-    const p50Warm = async () => {
+    // The p50 of `runs` warm runs of `fn`, each after a pause that lets the pool refill (spawn ~40 ms) so that each
+    // measures a warm start; every time is added to `times` when given.
+    const warmP50 = (fn, runs, times) => async () => {
       const ts = [];
-      for (let i = 0; i < 8; i++) {
-        await sleep(60); // let the pool refill (spawn ~40 ms) so each run measures a warm start
+      for (let i = 0; i < runs; i++) {
+        await sleep(60);
         const t0 = performance.now();
-        await runProbe();
+        await fn();
         ts.push(performance.now() - t0);
       }
-      warm.push(...ts);
+      times?.push(...ts);
       return pct(ts, 50);
     };
+    const warm = [];
+    const p50Warm = warmP50(() => runProbe(), 8, warm);
     const p50Native = async () => {
       const ts = [];
       for (let i = 0; i < 8; i++) {
@@ -88,17 +91,6 @@ export async function run() {
     await runBig();
     const bigFirst = performance.now() - t;
     let bigTimings;
-    const warmP50 = (fn, keep) => async () => {
-      const ts = [];
-      for (let i = 0; i < 3; i++) {
-        await sleep(60); // the pool refills between runs, as above
-        const t0 = performance.now();
-        const r = await fn();
-        ts.push(performance.now() - t0);
-        keep?.(r);
-      }
-      return pct(ts, 50);
-    };
     rows.push({
       metric: `7 MB module (${(big.byteLength / 1e6).toFixed(1)} MB) first run`,
       value: round(bigFirst),
@@ -107,8 +99,8 @@ export async function run() {
     });
     const bigVsProbe = await interleaveMeasured(
       7,
-      warmP50(runBig, (r) => (bigTimings = r.timings)),
-      warmP50(() => runProbe()),
+      warmP50(async () => (bigTimings = (await runBig()).timings), 3),
+      warmP50(() => runProbe(), 3),
     );
     rows.push(
       row(
