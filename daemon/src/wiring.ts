@@ -319,15 +319,14 @@ export async function wireCapabilities(ctx: CapabilityContext): Promise<Capabili
     // Not when a session opens: its Node start (~140 ms of CPU here) then shared the two cores with a direct call
     // made right after session/create (python's first call after a start 0.83× without it: benchmarks.md run 35).
     onTurnStart: () => {
-      idleRelease.turnStarted();
       if (spawnerMode !== 'lazy') spawner.warm();
     },
-    onTurnEnd: () => idleRelease.turnEnded(),
     onSessionOpen: async (meta) => {
       // A session's own servers' tools are checked against every shared tool's name, the bundles' too.
       if (Object.keys(meta.mcpServers ?? {}).length > 0) await bundleToolsLoaded();
       return sessionMcp.open(meta.sessionId, meta.mcpServers);
     },
+    // Called after every turn, however it ended: the end of work the quiet spell counts from.
     onSessionIdle: (meta) => {
       idleRelease.workEnded();
       return shadow.release({ sessionId: meta.sessionId, workspace: meta.workspace });

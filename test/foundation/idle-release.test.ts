@@ -60,7 +60,7 @@ describe('the daemon gives back its heap once the sessions go quiet', () => {
     expect((await held).stopReason).toBe('end_turn');
     await expect.poll(collections, { timeout: 30_000 }).toBeGreaterThan(before);
 
-    // A turn that fails (the model refuses the key: no retry) still ends the count of running turns.
+    // A turn that fails (the model refuses the key: no retry) ends work too.
     const afterHeld = collections();
     model.push({ error: { status: 401, body: { error: { message: 'bad key' } } } });
     await c.request(SessionPrompt, { sessionId: s.sessionId, text: 'fail' }).catch(() => undefined);

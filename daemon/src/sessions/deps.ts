@@ -61,8 +61,6 @@ export interface SessionManagerDeps {
    * answers (the daemon's spawner process). Must not throw.
    */
   onTurnStart?: (meta: SessionMeta) => void;
-  /** Called once a turn that onTurnStart was called for has ended, however it ended. Must not throw. */
-  onTurnEnd?: (meta: SessionMeta) => void;
   /** Called when a session goes idle (its turn ended): release what it holds open (shadow layer files). Must not throw. */
   onSessionIdle?: (meta: SessionMeta) => Promise<void>;
   /** Wait before an event log retries a failed write (default 500 ms). */

@@ -49,8 +49,6 @@ export class TurnRunner {
   ): Promise<TurnOutcome> {
     const abort = new AbortController();
     let resolveDone!: () => void;
-    // Whether onTurnStart was called: onTurnEnd is called only then (it counts running turns).
-    let started = false;
     live.running = { turnId, abort, done: new Promise<void>((r) => (resolveDone = r)) };
     // The turn streams batch after batch: its log stays open until the turn ends.
     live.log.hold(true);
@@ -79,7 +77,6 @@ export class TurnRunner {
         });
       }
       live.emit({ type: 'turn_start', turnId, model: live.meta.model });
-      started = true;
       try {
         this.deps.onTurnStart?.(live.meta);
       } catch (e) {
@@ -101,12 +98,6 @@ export class TurnRunner {
       live.running = null;
       live.log.hold(false);
       resolveDone();
-      if (started)
-        try {
-          this.deps.onTurnEnd?.(live.meta);
-        } catch (e) {
-          this.deps.logger.warn(`session ${live.id}: turn end: ${(e as Error).message}`);
-        }
       // An idle session holds no file open (thousands of sessions under the default descriptor limit). Not
       // awaited: the answer does not wait for it; the shadow's session lock orders it with the next use.
       void this.deps

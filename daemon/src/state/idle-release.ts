@@ -3,12 +3,12 @@
 // right after them (bench/agent.mjs), with ~17 MiB live of ~96 MiB committed after a full collection (a --trace-gc
 // probe). V8's own memory reducer gave it back ~40 s after the last turn in one probe, and not within 60 s in a run
 // on a loaded machine. So when no work has ended for `delayMs` and nothing is at work then, one memory-reducing
-// collection (state/memory.ts) is made: it pauses the event loop 30–65 ms, once per quiet spell.
+// collection (state/memory.ts) is made: it pauses the event loop 30–65 ms, once per quiet spell. Whether anything is
+// at work is asked of the sessions when the wait is over (SessionManager.busy), not counted here: a turn is at work
+// from its prompt's acceptance, a counter of started turns would miss its opening and duplicate what they know.
 
-/** What the daemon tells it: a turn started, a turn ended, or other work on a session ended (a direct tool call). */
+/** What the daemon tells it: some work on a session ended (a turn, however it ended, or a direct tool call). */
 export interface IdleRelease {
-  turnStarted(): void;
-  turnEnded(): void;
   workEnded(): void;
   close(): void;
 }
@@ -19,10 +19,10 @@ export interface IdleReleaseOptions {
   /** The collection; must not reject (releaseMemoryQuietly). */
   release: () => Promise<void>;
   /**
-   * Whether anything is at work when the wait is over (SessionManager.busy: a turn claimed but not yet started, an
+   * Whether anything is at work when the wait is over (SessionManager.busy: a turn claimed, started or not, an
    * exclusive operation, a direct call): then it waits `delayMs` again instead of collecting.
    */
-  busy?: () => boolean;
+  busy: () => boolean;
   /** Timers (tests pass fake ones). */
   setTimer?: (fn: () => void, ms: number) => { unref?: () => unknown };
   clearTimer?: (t: unknown) => void;
@@ -35,7 +35,6 @@ export function createIdleRelease(o: IdleReleaseOptions): IdleRelease {
   const setTimer = o.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = o.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout));
   const delayMs = Math.min(o.delayMs, MAX_DELAY_MS);
-  let running = 0;
   let timer: ReturnType<typeof setTimer> | null = null;
   let closed = false;
   const cancel = () => {
@@ -46,27 +45,17 @@ export function createIdleRelease(o: IdleReleaseOptions): IdleRelease {
   // keeps the daemon alive.
   const schedule = () => {
     cancel();
-    if (closed || delayMs <= 0 || running > 0) return;
+    if (closed || delayMs <= 0) return;
     timer = setTimer(() => {
       timer = null;
-      if (closed || running > 0) return;
-      if (o.busy?.()) return schedule();
+      if (closed) return;
+      if (o.busy()) return schedule();
       void o.release();
     }, delayMs);
     timer.unref?.();
   };
   return {
-    turnStarted() {
-      running++;
-      cancel();
-    },
-    turnEnded() {
-      running = Math.max(0, running - 1);
-      schedule();
-    },
-    workEnded() {
-      schedule();
-    },
+    workEnded: schedule,
     close() {
       closed = true;
       cancel();
